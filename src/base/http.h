@@ -1,0 +1,86 @@
+// HTTP/1.1 over a Unix socket (or TCP): the server (libmicrohttpd) for vessel-vmm's and vesseld's
+// APIs, and the client (libcurl) for the CLI and for vesseld talking to vessel-vmm.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+
+namespace vessel::http {
+
+struct Request {
+  std::string method;
+  std::string path;                         // without the query string
+  std::map<std::string, std::string> query; // decoded query arguments
+  std::map<std::string, std::string> headers;  // header names lower-cased
+  std::string body;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::map<std::string, std::string> headers;
+  // When set, the body is streamed: called repeatedly (on the connection's thread, may block);
+  // it appends to `out` and returns false when the stream has ended.
+  std::function<bool(std::string& out)> stream;
+
+  static Response json(int status, std::string body);
+  static Response no_content() { return Response{204, "application/json", "", {}, {}}; }
+};
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  size_t max_body_bytes = 1 << 20;  // larger bodies are answered 413 without being read further
+  std::chrono::seconds idle_timeout{30};  // a connection idle that long is closed (slow clients)
+  unsigned max_connections = 256;
+  // Answer for a body over the limit (JSON).
+  std::function<Response(size_t limit)> too_large;
+};
+
+class Server {
+ public:
+  // Listens on a Unix socket at `path` (an existing socket file is replaced) with mode `mode`.
+  static Result<std::unique_ptr<Server>> listen_unix(const std::string& path, mode_t mode,
+                                                     Handler handler, ServerOptions options = {});
+  // Listens on an already bound and listening socket (AF_UNIX or AF_INET); takes ownership.
+  static Result<std::unique_ptr<Server>> listen_fd(int fd, Handler handler, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Client side.
+struct ClientResponse {
+  long status = 0;
+  std::string body;
+};
+
+struct ClientOptions {
+  std::string unix_socket;  // when set, connect here instead of the URL's host
+  std::chrono::milliseconds timeout{0};  // 0: none
+};
+
+// method: GET/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".
+Result<ClientResponse> request(const ClientOptions& options, const std::string& method,
+                               const std::string& url, const std::string& body = {},
+                               const std::string& content_type = "application/json");
+
+// Streams the body to `on_data` as it arrives (GET /events, logs --follow); on_data returns false
+// to stop.
+Result<long> request_stream(const ClientOptions& options, const std::string& method,
+                            const std::string& url, const std::function<bool(std::string_view)>& on_data);
+
+}  // namespace vessel::http

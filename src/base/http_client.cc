@@ -1,0 +1,94 @@
+#include <curl/curl.h>
+
+#include <mutex>
+
+#include "base/http.h"
+
+namespace vessel::http {
+
+namespace {
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct Easy {
+  CURL* h = curl_easy_init();
+  curl_slist* headers = nullptr;
+  ~Easy() {
+    if (headers) curl_slist_free_all(headers);
+    if (h) curl_easy_cleanup(h);
+  }
+};
+
+size_t append_body(char* data, size_t size, size_t n, void* user) {
+  static_cast<std::string*>(user)->append(data, size * n);
+  return size * n;
+}
+
+size_t call_stream(char* data, size_t size, size_t n, void* user) {
+  auto* fn = static_cast<const std::function<bool(std::string_view)>*>(user);
+  if (!(*fn)(std::string_view(data, size * n))) return 0;  // aborts the transfer
+  return size * n;
+}
+
+Result<void> setup(Easy& e, const ClientOptions& options, const std::string& method,
+                   const std::string& url, const std::string* body, const std::string& content_type) {
+  global_init();
+  if (e.h == nullptr) return fail(ENOMEM, "curl_easy_init failed");
+  curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
+  if (!options.unix_socket.empty())
+    curl_easy_setopt(e.h, CURLOPT_UNIX_SOCKET_PATH, options.unix_socket.c_str());
+  if (options.timeout.count() > 0)
+    curl_easy_setopt(e.h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_easy_setopt(e.h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (body != nullptr && (!body->empty() || method != "GET")) {
+    curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    e.headers = curl_slist_append(e.headers, ("Content-Type: " + content_type).c_str());
+  }
+  e.headers = curl_slist_append(e.headers, "Expect:");
+  curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, e.headers);
+  return {};
+}
+
+Result<long> perform(Easy& e, const ClientOptions& options, const std::string& url) {
+  CURLcode rc = curl_easy_perform(e.h);
+  if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
+    int err = rc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : EIO;
+    std::string where = options.unix_socket.empty() ? url : options.unix_socket;
+    return Unexpected(Error(0, fmt::format("cannot reach {}: {}", where, curl_easy_strerror(rc)))
+                          .with_hint(err == ECONNREFUSED ? "is the server running?" : ""));
+  }
+  long status = 0;
+  curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+}  // namespace
+
+Result<ClientResponse> request(const ClientOptions& options, const std::string& method,
+                               const std::string& url, const std::string& body,
+                               const std::string& content_type) {
+  Easy e;
+  TRY(setup(e, options, method, url, &body, content_type));
+  ClientResponse out;
+  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &out.body);
+  out.status = TRY(perform(e, options, url));
+  return out;
+}
+
+Result<long> request_stream(const ClientOptions& options, const std::string& method,
+                            const std::string& url,
+                            const std::function<bool(std::string_view)>& on_data) {
+  Easy e;
+  TRY(setup(e, options, method, url, nullptr, {}));
+  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, call_stream);
+  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &on_data);
+  return perform(e, options, url);
+}
+
+}  // namespace vessel::http

@@ -1,0 +1,194 @@
+#include <microhttpd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/fd.h"
+#include "base/http.h"
+#include "base/log.h"
+
+namespace vessel::http {
+
+Response Response::json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+struct Server::Impl {
+  Handler handler;
+  ServerOptions options;
+  MHD_Daemon* daemon = nullptr;
+  std::string unix_path;
+};
+
+namespace {
+
+// Per-request state kept by libmicrohttpd between calls of the access handler.
+struct Pending {
+  Request request;
+  bool too_large = false;
+};
+
+struct Stream {
+  std::function<bool(std::string&)> next;
+  std::string buffer;
+  size_t offset = 0;
+  bool done = false;
+};
+
+ssize_t stream_reader(void* cls, uint64_t /*pos*/, char* buf, size_t max) {
+  auto* s = static_cast<Stream*>(cls);
+  while (s->offset >= s->buffer.size()) {
+    if (s->done) return MHD_CONTENT_READER_END_OF_STREAM;
+    s->buffer.clear();
+    s->offset = 0;
+    if (!s->next(s->buffer)) s->done = true;
+  }
+  size_t n = std::min(max, s->buffer.size() - s->offset);
+  std::memcpy(buf, s->buffer.data() + s->offset, n);
+  s->offset += n;
+  return static_cast<ssize_t>(n);
+}
+
+void stream_free(void* cls) { delete static_cast<Stream*>(cls); }
+
+MHD_Result collect_header(void* cls, MHD_ValueKind, const char* key, const char* value) {
+  auto* map = static_cast<std::map<std::string, std::string>*>(cls);
+  std::string k = key;
+  for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  (*map)[k] = value ? value : "";
+  return MHD_YES;
+}
+
+MHD_Result send(MHD_Connection* connection, Response response) {
+  MHD_Response* r;
+  if (response.stream) {
+    auto* s = new Stream{std::move(response.stream), {}, 0, false};
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s, stream_free);
+  } else {
+    r = MHD_create_response_from_buffer(response.body.size(), response.body.data(),
+                                        MHD_RESPMEM_MUST_COPY);
+  }
+  if (r == nullptr) return MHD_NO;
+  if (!response.content_type.empty())
+    MHD_add_response_header(r, "Content-Type", response.content_type.c_str());
+  for (const auto& [k, v] : response.headers) MHD_add_response_header(r, k.c_str(), v.c_str());
+  MHD_Result ret = MHD_queue_response(connection, static_cast<unsigned>(response.status), r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url, const char* method,
+                          const char* /*version*/, const char* upload_data, size_t* upload_size,
+                          void** con_cls) {
+  auto* impl = static_cast<Server::Impl*>(cls);
+  auto* pending = static_cast<Pending*>(*con_cls);
+  if (pending == nullptr) {
+    pending = new Pending;
+    pending->request.method = method;
+    pending->request.path = url;
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_header, &pending->request.headers);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_header,
+                              &pending->request.query);
+    *con_cls = pending;
+    // Refuse a declared oversized body before reading any of it.
+    auto it = pending->request.headers.find("content-length");
+    if (it != pending->request.headers.end()) {
+      char* end = nullptr;
+      unsigned long long n = std::strtoull(it->second.c_str(), &end, 10);
+      if (n > impl->options.max_body_bytes) pending->too_large = true;
+    }
+    return MHD_YES;
+  }
+  if (*upload_size != 0) {
+    if (!pending->too_large) {
+      if (pending->request.body.size() + *upload_size > impl->options.max_body_bytes)
+        pending->too_large = true;
+      else
+        pending->request.body.append(upload_data, *upload_size);
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (pending->too_large) {
+    Response r = impl->options.too_large
+                     ? impl->options.too_large(impl->options.max_body_bytes)
+                     : Response::json(413, fmt::format("{{\"error\":\"request body is larger than "
+                                                       "{} bytes\"}}",
+                                                       impl->options.max_body_bytes));
+    return send(connection, std::move(r));
+  }
+  Response response;
+  try {
+    response = impl->handler(pending->request);
+  } catch (const std::exception& e) {
+    log::error("HTTP handler for {} {} threw: {}", pending->request.method, pending->request.path,
+               e.what());
+    response = Response::json(500, R"({"error":"internal error"})");
+  }
+  return send(connection, std::move(response));
+}
+
+void request_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+  delete static_cast<Pending*>(*con_cls);
+  *con_cls = nullptr;
+}
+
+}  // namespace
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() {
+  if (impl_ && impl_->daemon) MHD_stop_daemon(impl_->daemon);
+  if (impl_ && !impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());
+}
+
+Result<std::unique_ptr<Server>> Server::listen_fd(int fd, Handler handler, ServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->handler = std::move(handler);
+  impl->options = std::move(options);
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                   MHD_USE_SUPPRESS_DATE_NO_CLOCK;
+  impl->daemon = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &access_handler, impl.get(), MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_NOTIFY_COMPLETED, &request_completed, nullptr, MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned>(impl->options.idle_timeout.count()), MHD_OPTION_CONNECTION_LIMIT,
+      impl->options.max_connections, MHD_OPTION_END);
+  if (impl->daemon == nullptr) {
+    ::close(fd);
+    return fail(EIO, "cannot start the HTTP server");
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Result<std::unique_ptr<Server>> Server::listen_unix(const std::string& path, mode_t mode,
+                                                    Handler handler, ServerOptions options) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return fail(ENAMETOOLONG, "socket path {} is longer than {} bytes", path,
+                sizeof addr.sun_path - 1);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail_errno("socket");
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return fail(EEXIST, "{} exists and is not a socket; refusing to replace it", path);
+    ::unlink(path.c_str());
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return fail_errno("cannot bind {}", path);
+  if (::chmod(path.c_str(), mode) < 0) return fail_errno("chmod {}", path);
+  if (::listen(fd.get(), 128) < 0) return fail_errno("listen on {}", path);
+  auto server = TRY(listen_fd(fd.release(), std::move(handler), std::move(options)));
+  server->impl_->unix_path = path;
+  return server;
+}
+
+}  // namespace vessel::http

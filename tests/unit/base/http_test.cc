@@ -1,0 +1,89 @@
+#include "base/http.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <gtest/gtest.h>
+#include <thread>
+
+namespace vessel {
+namespace {
+
+std::string temp_socket() { return "/tmp/vessel-http-test-" + std::to_string(getpid()) + ".sock"; }
+
+TEST(Http, UnixSocketRoundTrip) {
+  std::string path = temp_socket();
+  auto server = http::Server::listen_unix(path, 0600, [](const http::Request& r) {
+    if (r.path == "/echo")
+      return http::Response::json(200, "{\"method\":\"" + r.method + "\",\"body\":" + r.body +
+                                           ",\"q\":\"" + (r.query.count("x") ? r.query.at("x") : "") +
+                                           "\"}");
+    return http::Response::json(404, R"({"error":"no such route"})");
+  });
+  ASSERT_TRUE(server) << server.error().to_string();
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  auto r = http::request(opts, "PUT", "http://localhost/echo?x=7", "{\"a\":1}");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"method":"PUT","body":{"a":1},"q":"7"})");
+  auto missing = http::request(opts, "GET", "http://localhost/nope");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
+TEST(Http, OversizedBodyGets413) {
+  std::string path = temp_socket();
+  http::ServerOptions o;
+  o.max_body_bytes = 1024;
+  std::atomic<int> calls{0};
+  auto server = http::Server::listen_unix(
+      path, 0600,
+      [&](const http::Request&) {
+        ++calls;
+        return http::Response::no_content();
+      },
+      o);
+  ASSERT_TRUE(server);
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  auto r = http::request(opts, "PUT", "http://localhost/x", std::string(4096, 'a'));
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST(Http, StreamedResponse) {
+  std::string path = temp_socket();
+  auto server = http::Server::listen_unix(path, 0600, [](const http::Request&) {
+    http::Response r;
+    auto n = std::make_shared<int>(0);
+    r.stream = [n](std::string& out) {
+      out += "line " + std::to_string((*n)++) + "\n";
+      return *n < 3;
+    };
+    return r;
+  });
+  ASSERT_TRUE(server);
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  std::string got;
+  auto st = http::request_stream(opts, "GET", "http://localhost/events", [&](std::string_view d) {
+    got += d;
+    return true;
+  });
+  ASSERT_TRUE(st) << st.error().to_string();
+  EXPECT_EQ(*st, 200);
+  EXPECT_EQ(got, "line 0\nline 1\nline 2\n");
+}
+
+TEST(Http, ConnectionRefusedHasHint) {
+  http::ClientOptions opts;
+  opts.unix_socket = "/tmp/vessel-no-such.sock";
+  auto r = http::request(opts, "GET", "http://localhost/");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().hint().find("running"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vessel
