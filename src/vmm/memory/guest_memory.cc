@@ -1,0 +1,52 @@
+#include "vmm/memory/guest_memory.h"
+
+#include <sys/mman.h>
+
+namespace vessel::vmm {
+
+Result<GuestMemory> GuestMemory::create(uint64_t size) {
+  if (size == 0 || size % 4096 != 0)
+    return fail(EINVAL, "guest memory size {} is not a positive multiple of 4096", size);
+  Mmap mapping = TRY(Mmap::anonymous(size, PROT_READ | PROT_WRITE));
+  // Guest RAM is private to this VM: keep it out of core dumps of the VMM.
+  ::madvise(mapping.data(), size, MADV_DONTDUMP);
+  std::vector<MemoryRegion> regions;
+  uint64_t low = std::min(size, kMmioHoleStart);
+  regions.push_back({0, low, mapping.data(), 0});
+  if (size > low) regions.push_back({kMmioHoleEnd, size - low, mapping.data() + low, 1});
+  return GuestMemory(std::move(mapping), size, std::move(regions));
+}
+
+bool GuestMemory::contains(GuestAddress addr, uint64_t len) const {
+  for (const auto& r : regions_) {
+    if (addr < r.guest_base) continue;
+    uint64_t offset = addr - r.guest_base;
+    if (offset > r.size) continue;
+    if (len <= r.size - offset) return true;  // no overflow: both sides bounded by r.size
+  }
+  return false;
+}
+
+Result<std::span<uint8_t>> GuestMemory::slice(GuestAddress addr, uint64_t len) const {
+  for (const auto& r : regions_) {
+    if (addr < r.guest_base) continue;
+    uint64_t offset = addr - r.guest_base;
+    if (offset > r.size || len > r.size - offset) continue;
+    return std::span<uint8_t>(r.host + offset, len);
+  }
+  return fail(EFAULT, "guest range [{:#x}, +{:#x}) is outside guest RAM", addr, len);
+}
+
+Result<void> GuestMemory::read(GuestAddress addr, void* dst, uint64_t len) const {
+  auto s = TRY(slice(addr, len));
+  if (len) std::memcpy(dst, s.data(), len);
+  return {};
+}
+
+Result<void> GuestMemory::write(GuestAddress addr, const void* src, uint64_t len) const {
+  auto s = TRY(slice(addr, len));
+  if (len) std::memcpy(s.data(), src, len);
+  return {};
+}
+
+}  // namespace vessel::vmm

@@ -1,0 +1,72 @@
+// GuestMemory: the only way VMM code touches guest RAM (docs/design.md, rule 2).
+//
+// Every guest-supplied address is a tainted value: it is range-checked (with overflow-safe
+// arithmetic) against the RAM regions before any byte is copied. Callers get a Result, never a
+// raw pointer to an unchecked range. Layout on x86-64: RAM from 0 up to the 32-bit MMIO hole at
+// 3 GiB, the rest from 4 GiB up; one host mapping backs both regions.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace vessel::vmm {
+
+using GuestAddress = uint64_t;
+
+inline constexpr uint64_t kMmioHoleStart = 3ull << 30;  // 3 GiB: devices, IOAPIC, LAPIC
+inline constexpr uint64_t kMmioHoleEnd = 4ull << 30;
+
+struct MemoryRegion {
+  GuestAddress guest_base;
+  uint64_t size;
+  uint8_t* host;  // start of this region in the host mapping
+  uint32_t slot;  // KVM memory slot number
+};
+
+class GuestMemory {
+ public:
+  // Maps `size` bytes of anonymous memory (committed as the guest touches it).
+  static Result<GuestMemory> create(uint64_t size);
+
+  uint64_t size() const { return size_; }
+  const std::vector<MemoryRegion>& regions() const { return regions_; }
+  uint8_t* host_base() const { return mapping_.data(); }
+
+  // True when [addr, addr + len) lies entirely inside one RAM region (len 0 needs addr in RAM
+  // or at its end).
+  bool contains(GuestAddress addr, uint64_t len) const;
+
+  // Host view of a checked range; valid while this GuestMemory lives.
+  Result<std::span<uint8_t>> slice(GuestAddress addr, uint64_t len) const;
+
+  Result<void> read(GuestAddress addr, void* dst, uint64_t len) const;
+  Result<void> write(GuestAddress addr, const void* src, uint64_t len) const;
+
+  template <typename T>
+  Result<T> read_obj(GuestAddress addr) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    T value;
+    TRY(read(addr, &value, sizeof value));
+    return value;
+  }
+  template <typename T>
+  Result<void> write_obj(GuestAddress addr, const T& value) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    return write(addr, &value, sizeof value);
+  }
+
+ private:
+  GuestMemory(Mmap mapping, uint64_t size, std::vector<MemoryRegion> regions)
+      : mapping_(std::move(mapping)), size_(size), regions_(std::move(regions)) {}
+  Mmap mapping_;
+  uint64_t size_ = 0;
+  std::vector<MemoryRegion> regions_;
+};
+
+}  // namespace vessel::vmm
