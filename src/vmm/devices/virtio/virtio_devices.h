@@ -1,0 +1,97 @@
+// The virtio devices of vessel-vmm, as the VMM core sees them: a virtio-mmio (version 2) register
+// window per device, created by a factory, inserted on the MMIO bus, paused/resumed with the VM.
+//
+// Contract with the VMM core (src/vmm):
+//   * Each device owns a 4 KiB window at mmio_base = 0xD000_0000 + n * 0x1000 and GSI 5 + n
+//     (edge, irqfd). Insert the returned device on the MMIO bus at mmio_base, length kMmioWindow.
+//   * Register reads/writes arrive on the vCPU thread through BusDevice::read/write; they only
+//     touch registers. Queue work runs on one device thread per device, woken by an ioeventfd on
+//     QueueNotify, which the device registers through DeviceContext::add_ioeventfd when the driver
+//     sets QueueReady=1 (and keeps on reset: the same eventfd is reused).
+//   * The device signals the guest through DeviceContext::irq (used-buffer and config-change).
+//   * Every guest access goes through GuestMemory (bounds-checked). A broken ring puts the device
+//     in DEVICE_NEEDS_RESET (status 0x40) with a config-change interrupt; a bad request fails
+//     only that request. Neither crashes nor hangs the VMM; both are counted in metrics().
+//
+// Build: library `vessel_virtio` (src/vmm/devices/virtio/CMakeLists.txt), links vessel_base,
+// vessel_block and the GuestMemory/Bus sources. src/vmm/CMakeLists.txt should
+//   add_subdirectory(devices/virtio)   (when the folder exists)
+// and link vessel_virtio. If the VMM library that owns guest_memory.cc/bus.cc is named
+// differently from `vessel_vmm_core`, see the note in that CMakeLists.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "block/block_backend.h"
+#include "vmm/bus/bus.h"
+#include "vmm/memory/guest_memory.h"
+
+namespace vessel::vmm::virtio {
+
+inline constexpr uint64_t kMmioBase = 0xD000'0000;   // first device window
+inline constexpr uint64_t kMmioWindow = 0x1000;      // one window per device
+inline constexpr uint32_t kFirstGsi = 5;             // device n uses GSI kFirstGsi + n
+inline constexpr uint32_t kQueueNotifyOffset = 0x50; // virtio-mmio QueueNotify register
+
+struct DeviceContext {
+  const GuestMemory* memory = nullptr;  // outlives the device
+  std::shared_ptr<InterruptLine> irq;   // edge-triggered line of this device (irqfd)
+  uint64_t mmio_base = 0;               // guest-physical base of the 4 KiB window
+  // Registers `eventfd` as a KVM ioeventfd for a write of `len` bytes at guest address `addr`
+  // (mmio_base + kQueueNotifyOffset), optionally only for `datamatch` (the queue index). The fd
+  // stays owned by the device; the VMM must not close it. When left empty (unit tests, or a VMM
+  // without ioeventfd), QueueNotify register writes wake the device thread directly.
+  std::function<Result<void>(uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch,
+                             int eventfd)>
+      add_ioeventfd;
+};
+
+struct BlockConfig {
+  std::string drive_id;  // reported as the serial by VIRTIO_BLK_T_GET_ID (up to 20 bytes used)
+  std::string path;      // image on the host
+  block::Format format = block::Format::Raw;
+  bool read_only = false;        // VIRTIO_BLK_F_RO; guest writes fail with IOERR
+  uint16_t queue_size = 256;     // max queue size offered (power of two, <= 32768)
+  uint32_t max_in_flight = 128;  // requests being processed at once; more wait in the ring
+};
+
+// A virtio device behind its virtio-mmio register window.
+class VirtioMmioDevice : public BusDevice {
+ public:
+  ~VirtioMmioDevice() override = default;
+  void read(uint64_t offset, std::span<uint8_t> data) override = 0;
+  void write(uint64_t offset, std::span<const uint8_t> data) override = 0;
+
+  // Quiesces the device thread: on return no request is in progress and no guest memory is being
+  // touched (in-flight requests are completed first). Notifications that arrive meanwhile are
+  // kept and served after resume(). Idempotent.
+  virtual Result<void> pause() = 0;
+  virtual Result<void> resume() = 0;
+
+  // Counters, e.g. {"device":"virtio-blk","id":"rootfs","requests":{"read":..,"write":..,
+  // "flush":..,"get_id":..,"discard":..,"write_zeroes":..,"unsupported":..},
+  // "bytes":{"read":..,"written":..},"errors":{"<kind>":n,...},"needs_reset":n,
+  // "notifications":n,"interrupts":n}. Safe to call from any thread.
+  virtual json::Json metrics() const = 0;
+
+  // virtio device id (2 = block, 4 = entropy), for ACPI/logging.
+  virtual uint32_t device_type() const = 0;
+};
+
+// Opens the image (block::open_backend) and builds a virtio-blk device.
+Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config, DeviceContext ctx);
+
+// Same, with a backend the caller already opened (tests, or a VMM that opens disks itself).
+Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
+    const BlockConfig& config, std::unique_ptr<block::BlockBackend> backend, DeviceContext ctx);
+
+// virtio-rng fed from getrandom(2).
+Result<std::shared_ptr<VirtioMmioDevice>> create_rng(DeviceContext ctx);
+
+}  // namespace vessel::vmm::virtio
