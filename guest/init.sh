@@ -1,0 +1,29 @@
+#!/bin/busybox sh
+# /init of vessel's default guest: load the virtio drivers, mount the basic filesystems, then run
+# the command given after "--" on the kernel command line (default: a shell on the console).
+# When the command ends, the guest powers off, so `vessel-vmm` exits with status 0.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null || /bin/busybox mdev -s
+/bin/busybox mkdir -p /dev/pts
+/bin/busybox mount -t devpts devpts /dev/pts
+/bin/busybox mount -t tmpfs tmpfs /tmp
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+
+# Modules in dependency order (written by the builder); a driver that is built in is not listed.
+while read -r mod; do
+  [ -n "$mod" ] && insmod "/lib/modules/$mod" 2>/dev/null
+done < /etc/modules.order
+
+echo "vessel-guest: up, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
+
+if [ $# -gt 0 ]; then
+  sh -c "$*"
+  status=$?
+  echo "vessel-guest: command exited with status $status"
+else
+  setsid cttyhack sh
+fi
+sync
+poweroff -f

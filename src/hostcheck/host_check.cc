@@ -1,0 +1,353 @@
+#include "hostcheck/host_check.h"
+
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <linux/kvm.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "base/cli.h"
+#include "base/fd.h"
+
+namespace vessel::hostcheck {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::string read_trimmed(const std::string& path) {
+  auto r = read_file(path);
+  return r ? trim(*r) : "";
+}
+
+void add(Report& r, Check c) { r.checks.push_back(std::move(c)); }
+
+// Splits text into lines of at most `width` columns at spaces.
+std::vector<std::string> wrap(const std::string& text, size_t width) {
+  std::vector<std::string> lines;
+  std::istringstream words(text);
+  std::string word, line;
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      lines.push_back(line);
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// ---- CPU ---------------------------------------------------------------------------------
+
+void probe_cpu(Report& r) {
+  r.cpu = decode_cpu(native_cpuid);
+  add(r, {"cpu", "vendor", r.cpu.vendor + (r.cpu.model_name.empty() ? "" : " (" + r.cpu.model_name + ")"),
+          true, false, false, ""});
+  std::string hw = r.cpu.vmx ? "VT-x (vmx)" : r.cpu.svm ? "AMD-V (svm)" : "none visible";
+  add(r, {"cpu", "hardware virtualization", hw, r.cpu.vmx || r.cpu.svm, false, false,
+          r.cpu.vmx || r.cpu.svm
+              ? ""
+              : "the CPU does not expose VMX/SVM to this OS; KVM can still work through a "
+                "software flavour (see kvm module)"});
+  add(r, {"cpu", "running under a hypervisor",
+          r.cpu.hypervisor ? "yes (" + (r.cpu.hypervisor_vendor.empty() ? std::string("unknown")
+                                                                         : r.cpu.hypervisor_vendor) +
+                                 ")"
+                           : "no (bare metal)",
+          true, false, false, r.cpu.hypervisor ? "VMs started here are nested guests" : ""});
+}
+
+// ---- KVM ---------------------------------------------------------------------------------
+
+struct KvmCap {
+  const char* name;
+  int cap;
+  bool required;
+  const char* why;
+};
+
+constexpr KvmCap kKvmCaps[] = {
+    {"irqchip", KVM_CAP_IRQCHIP, true, "in-kernel interrupt controllers"},
+    {"user memory", KVM_CAP_USER_MEMORY, true, "guest RAM mapped from the VMM"},
+    {"ioeventfd", KVM_CAP_IOEVENTFD, true, "virtio notifications without a userspace exit"},
+    {"irqfd", KVM_CAP_IRQFD, true, "device interrupts from any thread"},
+    {"immediate exit", KVM_CAP_IMMEDIATE_EXIT, false, "race-free vCPU pause"},
+    {"x2apic api", KVM_CAP_X2APIC_API, false, "x2APIC ids beyond 255"},
+    {"split irqchip", KVM_CAP_SPLIT_IRQCHIP, false, "IOAPIC in userspace"},
+    {"tsc control", KVM_CAP_TSC_CONTROL, false, "stable TSC frequency across snapshot/restore"},
+    {"dirty log ring", KVM_CAP_DIRTY_LOG_RING, false, "fast live migration"},
+    {"manual dirty log protect", KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, false, "incremental snapshots"},
+    {"pit2", KVM_CAP_PIT2, false, "in-kernel i8254 timer"},
+    {"adjust clock", KVM_CAP_ADJUST_CLOCK, false, "kvmclock kept across pause and restore"},
+    {"readonly memory", KVM_CAP_READONLY_MEM, false, "ROM regions"},
+};
+
+std::string kvm_module_flavour() {
+  for (const char* m : {"kvm_pvm", "kvm_intel", "kvm_amd"})
+    if (exists(std::string("/sys/module/") + m)) return m;
+  return exists("/sys/module/kvm") ? "kvm (vendor module unknown)" : "none";
+}
+
+void probe_kvm(Report& r) {
+  r.kvm_flavour = kvm_module_flavour();
+  bool present = exists("/dev/kvm");
+  struct stat st{};
+  std::string perms = "missing";
+  if (present && ::stat("/dev/kvm", &st) == 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "char %u:%u mode %04o uid %u gid %u", major(st.st_rdev),
+                  minor(st.st_rdev), st.st_mode & 07777, st.st_uid, st.st_gid);
+    perms = buf;
+  }
+  add(r, {"kvm", "/dev/kvm", perms, present, true, false,
+          present ? "" : "load the kvm module for your CPU (modprobe kvm_intel or kvm_amd)"});
+  if (!present) return;
+  auto fd = Fd::open("/dev/kvm", O_RDWR);
+  if (!fd) {
+    add(r, {"kvm", "open /dev/kvm read-write", fd.error().to_string(), false, true, false,
+            "run as root or add your user to the group owning /dev/kvm"});
+    return;
+  }
+  add(r, {"kvm", "open /dev/kvm read-write", "ok", true, true, false, ""});
+  int api = ::ioctl(fd->get(), KVM_GET_API_VERSION, 0);
+  add(r, {"kvm", "API version", std::to_string(api), api == KVM_API_VERSION, true, false,
+          api == KVM_API_VERSION ? "" : "vessel needs KVM API version 12"});
+  for (const auto& c : kKvmCaps) {
+    int v = ::ioctl(fd->get(), KVM_CHECK_EXTENSION, c.cap);
+    add(r, {"kvm", c.name, v > 0 ? "yes" : "no", v > 0, c.required, false,
+            v > 0 ? "" : c.why});
+  }
+  int max_vcpus = ::ioctl(fd->get(), KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
+  int nr_vcpus = ::ioctl(fd->get(), KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+  add(r, {"kvm", "max vCPUs", std::to_string(max_vcpus) + " (recommended " + std::to_string(nr_vcpus) + ")",
+          max_vcpus > 0, false, false, ""});
+  // A VM can really be created: the decisive test.
+  int vm = ::ioctl(fd->get(), KVM_CREATE_VM, 0);
+  add(r, {"kvm", "create a VM", vm >= 0 ? "ok" : std::string("failed: ") + std::strerror(errno),
+          vm >= 0, true, false, ""});
+  if (vm >= 0) ::close(vm);
+
+  std::string note;
+  if (r.kvm_flavour == "kvm_pvm")
+    note = "PVM: KVM runs in software on a host without hardware virtualization exposed (nested). "
+           "Guest ring-3 code runs at native speed, but an unmodified guest kernel's ring-0 code "
+           "is emulated instruction by instruction (~1 us each), and KVM's emulator gives up on "
+           "some instructions, which vessel-vmm traps and emulates. Expect a stock Linux boot to "
+           "take minutes here; small guests and user-space work run fast.";
+  else if (r.kvm_flavour == "kvm_intel" || r.kvm_flavour == "kvm_amd")
+    note = "hardware-assisted: guests run at native speed";
+  add(r, {"kvm", "module flavour", r.kvm_flavour, r.kvm_flavour != "none", false, false, note});
+}
+
+// ---- containers ---------------------------------------------------------------------------
+
+struct CgroupLayout {
+  std::string layout;  // "v1", "v2", "hybrid", "none"
+  std::vector<std::string> v1_controllers;
+  std::string v2_mount;
+  std::string v2_controllers;
+};
+
+CgroupLayout probe_cgroups() {
+  CgroupLayout out;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::set<std::string> v1;
+  while (std::getline(in, line)) {
+    auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream pre(line.substr(0, dash)), post(line.substr(dash + 3));
+    std::string id, parent, devno, root, mnt, fstype, source, options;
+    pre >> id >> parent >> devno >> root >> mnt;
+    post >> fstype >> source >> options;
+    if (fstype == "cgroup2" && out.v2_mount.empty()) {
+      out.v2_mount = mnt;
+    } else if (fstype == "cgroup") {
+      std::istringstream opts(options);
+      std::string o;
+      while (std::getline(opts, o, ','))
+        if (o != "rw" && o != "ro" && o.rfind("name=", 0) != 0 && o.find('=') == std::string::npos &&
+            o != "nosuid" && o != "nodev" && o != "noexec" && o != "relatime" && o != "clone_children")
+          v1.insert(o);
+    }
+  }
+  out.v1_controllers.assign(v1.begin(), v1.end());
+  if (!out.v2_mount.empty()) out.v2_controllers = read_trimmed(out.v2_mount + "/cgroup.controllers");
+  if (!v1.empty() && !out.v2_mount.empty()) out.layout = "hybrid";
+  else if (!v1.empty()) out.layout = "v1";
+  else if (!out.v2_mount.empty()) out.layout = "v2";
+  else out.layout = "none";
+  return out;
+}
+
+void probe_containers(Report& r) {
+  CgroupLayout cg = probe_cgroups();
+  std::string ctrls;
+  for (const auto& c : cg.v1_controllers) ctrls += (ctrls.empty() ? "" : ",") + c;
+  std::string value = cg.layout;
+  if (!ctrls.empty()) value += "; v1: " + ctrls;
+  if (!cg.v2_mount.empty())
+    value += "; v2 at " + cg.v2_mount + ": " + (cg.v2_controllers.empty() ? "(no controllers)" : cg.v2_controllers);
+  std::string note;
+  if (cg.layout == "hybrid")
+    note = "v1 controllers plus a cgroup2 mount; vessel-runtime supports this layout (crun refuses it)";
+  add(r, {"containers", "cgroups", value, cg.layout != "none", false, true,
+          cg.layout == "none" ? "mount cgroup v2 at /sys/fs/cgroup" : note});
+
+  for (const char* ns : {"mnt", "pid", "uts", "ipc", "net", "user", "cgroup", "time"}) {
+    bool have = exists(std::string("/proc/self/ns/") + ns);
+    bool required = std::string(ns) != "user" && std::string(ns) != "cgroup" && std::string(ns) != "time";
+    std::string note;
+    if (std::string(ns) == "user" && have) {
+      std::string max = read_trimmed("/proc/sys/user/max_user_namespaces");
+      if (max == "0") {
+        have = false;
+        note = "user.max_user_namespaces is 0: rootless containers are off";
+      }
+    }
+    add(r, {"containers", std::string(ns) + " namespace", have ? "yes" : "no", have || !required,
+            false, required, have ? note : (note.empty() ? "kernel built without it" : note)});
+  }
+  std::string filesystems = read_trimmed("/proc/filesystems");
+  bool overlay = filesystems.find("\toverlay") != std::string::npos;
+  if (!overlay) {
+    // Not loaded yet: the module may still be there.
+    overlay = !read_trimmed("/sys/module/overlay/initstate").empty();
+  }
+  add(r, {"containers", "overlayfs", overlay ? "yes" : "no", overlay, false, true,
+          overlay ? "" : "modprobe overlay: image layers are shared through overlayfs"});
+}
+
+// ---- extras ---------------------------------------------------------------------------------
+
+void probe_extras(Report& r) {
+  struct stat st;
+  bool tun = ::stat("/dev/net/tun", &st) == 0 && S_ISCHR(st.st_mode);
+  add(r, {"extras", "/dev/net/tun", tun ? "yes" : "no", tun, false, false,
+          tun ? "" : "VM networking needs tap devices: modprobe tun"});
+  std::string ksm = read_trimmed("/sys/kernel/mm/ksm/run");
+  add(r, {"extras", "KSM", ksm.empty() ? "not available" : (ksm == "1" ? "running" : "available, off"),
+          true, false, false, ksm == "0" ? "echo 1 > /sys/kernel/mm/ksm/run merges identical guest pages" : ""});
+  int uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  std::string uffd_value = uffd >= 0 ? "yes" : std::string("no (") + std::strerror(errno) + ")";
+  if (uffd >= 0) ::close(uffd);
+  add(r, {"extras", "userfaultfd", uffd_value, uffd >= 0, false, false,
+          uffd >= 0 ? "" : "lazy snapshot restore falls back to reading memory up front"});
+  io_uring_params p{};
+  int ring = static_cast<int>(::syscall(SYS_io_uring_setup, 4, &p));
+  std::string ring_value = ring >= 0 ? "yes" : std::string("no (") + std::strerror(errno) + ")";
+  if (ring >= 0) ::close(ring);
+  add(r, {"extras", "io_uring", ring_value, ring >= 0, false, false,
+          ring >= 0 ? "" : "disk I/O falls back to a thread pool"});
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page = ::sysconf(_SC_PAGE_SIZE);
+  add(r, {"extras", "host capacity",
+          fmt::format("{} CPUs, {} MiB memory", cpus, (pages * page) >> 20), true, false, false, ""});
+}
+
+}  // namespace
+
+void decide(Report& r) {
+  r.vm_problems.clear();
+  r.container_problems.clear();
+  for (const auto& c : r.checks) {
+    if (c.ok) continue;
+    std::string why = c.name + ": " + c.value + (c.note.empty() ? "" : " (" + c.note + ")");
+    if (c.required_for_vms) r.vm_problems.push_back(why);
+    if (c.required_for_containers) r.container_problems.push_back(why);
+  }
+  r.vms_ok = r.vm_problems.empty();
+  r.containers_ok = r.container_problems.empty();
+}
+
+Report probe() {
+  Report r;
+  probe_cpu(r);
+  probe_kvm(r);
+  probe_containers(r);
+  probe_extras(r);
+  decide(r);
+  return r;
+}
+
+nlohmann::json Report::to_json() const {
+  nlohmann::json j;
+  j["cpu"] = {{"vendor", cpu.vendor},         {"model", cpu.model_name},
+              {"vmx", cpu.vmx},               {"svm", cpu.svm},
+              {"hypervisor", cpu.hypervisor}, {"hypervisor_vendor", cpu.hypervisor_vendor}};
+  j["kvm_flavour"] = kvm_flavour;
+  j["vms"] = {{"ok", vms_ok}, {"problems", vm_problems}};
+  j["containers"] = {{"ok", containers_ok}, {"problems", container_problems}};
+  nlohmann::json checks = nlohmann::json::array();
+  for (const auto& c : this->checks)
+    checks.push_back({{"section", c.section}, {"name", c.name}, {"value", c.value}, {"ok", c.ok},
+                      {"required_for_vms", c.required_for_vms},
+                      {"required_for_containers", c.required_for_containers}, {"note", c.note}});
+  j["checks"] = checks;
+  return j;
+}
+
+std::string Report::to_table(bool color) const {
+  const char* green = color ? "\033[32m" : "";
+  const char* red = color ? "\033[31m" : "";
+  const char* yellow = color ? "\033[33m" : "";
+  const char* reset = color ? "\033[0m" : "";
+  size_t width = 0;
+  for (const auto& c : checks) width = std::max(width, c.name.size());
+  std::string out;
+  std::string section;
+  for (const auto& c : checks) {
+    if (c.section != section) {
+      section = c.section;
+      out += "\n" + section + "\n";
+    }
+    const char* mark = c.ok ? green : (c.required_for_vms || c.required_for_containers) ? red : yellow;
+    const char* word = c.ok ? "ok  " : (c.required_for_vms || c.required_for_containers) ? "FAIL" : "warn";
+    out += fmt::format("  {}{}{} {:<{}}  {}\n", mark, word, reset, c.name, width, c.value);
+    for (const auto& line : wrap(c.note, std::max<size_t>(40, 100 - width - 9)))
+      out += fmt::format("       {:<{}}  {}\n", "", width, line);
+  }
+  out += "\nverdict\n";
+  out += fmt::format("  VMs:        {}{}{}\n", vms_ok ? green : red, vms_ok ? "can run" : "cannot run", reset);
+  for (const auto& p : vm_problems) out += "              - " + p + "\n";
+  out += fmt::format("  containers: {}{}{}\n", containers_ok ? green : red,
+                     containers_ok ? "can run" : "cannot run", reset);
+  for (const auto& p : container_problems) out += "              - " + p + "\n";
+  return out;
+}
+
+int run(const Options& options) {
+  Report r = probe();
+  if (options.json) {
+    std::printf("%s\n", r.to_json().dump(2).c_str());
+  } else {
+    std::string t = r.to_table(cli::stdout_is_tty());
+    std::fwrite(t.data(), 1, t.size(), stdout);
+  }
+  return r.vms_ok && r.containers_ok ? 0 : 1;
+}
+
+}  // namespace vessel::hostcheck
