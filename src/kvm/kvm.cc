@@ -1,0 +1,308 @@
+#include "kvm/kvm.h"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace vessel::kvm {
+namespace {
+
+// ioctl retried on EINTR (except KVM_RUN, whose EINTR is meaningful).
+template <typename Arg>
+int xioctl(int fd, unsigned long request, Arg arg) {
+  int r;
+  do {
+    r = ::ioctl(fd, request, arg);
+  } while (r < 0 && errno == EINTR && request != KVM_RUN);
+  return r;
+}
+
+// Heap buffer for a header struct followed by a flexible array.
+template <typename Header, typename Entry>
+struct Flex {
+  explicit Flex(size_t n) : bytes(sizeof(Header) + n * sizeof(Entry), 0) {}
+  Header* get() { return reinterpret_cast<Header*>(bytes.data()); }
+  std::vector<uint8_t> bytes;
+};
+
+}  // namespace
+
+kvm_cpuid_entry2* CpuidEntries::find(uint32_t function, uint32_t index) {
+  for (auto& e : entries) {
+    if (e.function != function) continue;
+    if ((e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e.index != index) continue;
+    return &e;
+  }
+  return nullptr;
+}
+
+Result<System> System::open(const char* path) {
+  int fd = ::open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return Unexpected(Error::from_errno(fmt::format("open {}", path))
+                          .with_hint("is the kvm module loaded and are you allowed to use it?"));
+  System sys{Fd(fd)};
+  int version = xioctl(fd, KVM_GET_API_VERSION, 0);
+  if (version != KVM_API_VERSION) return fail(ENOTSUP, "KVM API version {} (need {})", version, KVM_API_VERSION);
+  return sys;
+}
+
+int System::check_extension(long cap) const {
+  int r = xioctl(fd_.get(), KVM_CHECK_EXTENSION, cap);
+  return r < 0 ? 0 : r;
+}
+
+Result<CpuidEntries> System::supported_cpuid() const {
+  for (size_t n = 64; n <= 4096; n *= 2) {
+    Flex<kvm_cpuid2, kvm_cpuid_entry2> buf(n);
+    buf.get()->nent = n;
+    if (xioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, buf.get()) == 0) {
+      CpuidEntries out;
+      auto* first = buf.get()->entries;
+      out.entries.assign(first, first + buf.get()->nent);
+      return out;
+    }
+    if (errno != E2BIG) return fail_errno("KVM_GET_SUPPORTED_CPUID");
+  }
+  return fail(E2BIG, "KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+Result<std::vector<uint32_t>> System::msr_index_list() const {
+  kvm_msr_list probe{};
+  if (xioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+    return fail_errno("KVM_GET_MSR_INDEX_LIST");
+  Flex<kvm_msr_list, uint32_t> buf(probe.nmsrs);
+  buf.get()->nmsrs = probe.nmsrs;
+  if (xioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, buf.get()) < 0) return fail_errno("KVM_GET_MSR_INDEX_LIST");
+  return std::vector<uint32_t>(buf.get()->indices, buf.get()->indices + buf.get()->nmsrs);
+}
+
+Result<size_t> System::vcpu_mmap_size() const {
+  int r = xioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (r < 0) return fail_errno("KVM_GET_VCPU_MMAP_SIZE");
+  return static_cast<size_t>(r);
+}
+
+bool System::is_pvm() { return ::access("/sys/module/kvm_pvm", F_OK) == 0; }
+
+Result<Vm> System::create_vm() const {
+  size_t run_size = TRY(vcpu_mmap_size());
+  int fd;
+  do {
+    fd = ::ioctl(fd_.get(), KVM_CREATE_VM, 0);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return fail_errno("KVM_CREATE_VM");
+  return Vm(Fd(fd), run_size);
+}
+
+// ---------------------------------------------------------------- Vm
+
+int Vm::check_extension(long cap) const {
+  int r = xioctl(fd_.get(), KVM_CHECK_EXTENSION, cap);
+  return r < 0 ? 0 : r;
+}
+
+Result<void> Vm::set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size,
+                                        void* host, uint32_t flags) {
+  kvm_userspace_memory_region region{slot, flags, guest_addr, size,
+                                     reinterpret_cast<uint64_t>(host)};
+  if (xioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region) < 0)
+    return fail_errno("KVM_SET_USER_MEMORY_REGION slot {} at {:#x} size {:#x}", slot, guest_addr, size);
+  return {};
+}
+
+Result<void> Vm::set_tss_addr(uint64_t addr) {
+  if (xioctl(fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(addr)) < 0)
+    return fail_errno("KVM_SET_TSS_ADDR");
+  return {};
+}
+
+Result<void> Vm::set_identity_map_addr(uint64_t addr) {
+  if (xioctl(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &addr) < 0) return fail_errno("KVM_SET_IDENTITY_MAP_ADDR");
+  return {};
+}
+
+Result<void> Vm::create_irqchip() {
+  if (xioctl(fd_.get(), KVM_CREATE_IRQCHIP, 0) < 0) return fail_errno("KVM_CREATE_IRQCHIP");
+  return {};
+}
+
+Result<void> Vm::create_pit2() {
+  kvm_pit_config config{};
+  config.flags = KVM_PIT_SPEAKER_DUMMY;
+  if (xioctl(fd_.get(), KVM_CREATE_PIT2, &config) < 0) return fail_errno("KVM_CREATE_PIT2");
+  return {};
+}
+
+Result<void> Vm::irqfd(int eventfd, uint32_t gsi) {
+  kvm_irqfd req{};
+  req.fd = static_cast<uint32_t>(eventfd);
+  req.gsi = gsi;
+  if (xioctl(fd_.get(), KVM_IRQFD, &req) < 0) return fail_errno("KVM_IRQFD gsi {}", gsi);
+  return {};
+}
+
+Result<void> Vm::irqfd_remove(int eventfd, uint32_t gsi) {
+  kvm_irqfd req{};
+  req.fd = static_cast<uint32_t>(eventfd);
+  req.gsi = gsi;
+  req.flags = KVM_IRQFD_FLAG_DEASSIGN;
+  if (xioctl(fd_.get(), KVM_IRQFD, &req) < 0) return fail_errno("KVM_IRQFD deassign gsi {}", gsi);
+  return {};
+}
+
+namespace {
+kvm_ioeventfd make_ioeventfd(uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch,
+                             int eventfd, bool pio) {
+  kvm_ioeventfd req{};
+  req.addr = addr;
+  req.len = len;
+  req.fd = eventfd;
+  if (datamatch) {
+    req.datamatch = *datamatch;
+    req.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+  }
+  if (pio) req.flags |= KVM_IOEVENTFD_FLAG_PIO;
+  return req;
+}
+}  // namespace
+
+Result<void> Vm::ioeventfd(uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch,
+                           int eventfd, bool pio) {
+  kvm_ioeventfd req = make_ioeventfd(addr, len, datamatch, eventfd, pio);
+  if (xioctl(fd_.get(), KVM_IOEVENTFD, &req) < 0) return fail_errno("KVM_IOEVENTFD at {:#x}", addr);
+  return {};
+}
+
+Result<void> Vm::ioeventfd_remove(uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch,
+                                  int eventfd, bool pio) {
+  kvm_ioeventfd req = make_ioeventfd(addr, len, datamatch, eventfd, pio);
+  req.flags |= KVM_IOEVENTFD_FLAG_DEASSIGN;
+  if (xioctl(fd_.get(), KVM_IOEVENTFD, &req) < 0) return fail_errno("KVM_IOEVENTFD deassign at {:#x}", addr);
+  return {};
+}
+
+Result<void> Vm::irq_line(uint32_t irq, bool level) {
+  kvm_irq_level req{};
+  req.irq = irq;
+  req.level = level ? 1 : 0;
+  if (xioctl(fd_.get(), KVM_IRQ_LINE, &req) < 0) return fail_errno("KVM_IRQ_LINE {}", irq);
+  return {};
+}
+
+Result<kvm_clock_data> Vm::get_clock() const {
+  kvm_clock_data data{};
+  if (xioctl(fd_.get(), KVM_GET_CLOCK, &data) < 0) return fail_errno("KVM_GET_CLOCK");
+  return data;
+}
+
+Result<void> Vm::set_clock(const kvm_clock_data& clock) {
+  kvm_clock_data data = clock;
+  data.flags = 0;
+  if (xioctl(fd_.get(), KVM_SET_CLOCK, &data) < 0) return fail_errno("KVM_SET_CLOCK");
+  return {};
+}
+
+Result<Vcpu> Vm::create_vcpu(uint32_t id) {
+  int fd = xioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(id));
+  if (fd < 0) return fail_errno("KVM_CREATE_VCPU {}", id);
+  Fd owned(fd);
+  void* run = ::mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (run == MAP_FAILED) return fail_errno("mmap kvm_run of vCPU {}", id);
+  return Vcpu(id, std::move(owned), static_cast<kvm_run*>(run), run_size_);
+}
+
+// ---------------------------------------------------------------- Vcpu
+
+Vcpu::Vcpu(Vcpu&& other) noexcept
+    : id_(other.id_), fd_(std::move(other.fd_)), run_(std::exchange(other.run_, nullptr)),
+      run_size_(std::exchange(other.run_size_, 0)) {}
+
+Vcpu& Vcpu::operator=(Vcpu&& other) noexcept {
+  if (this != &other) {
+    if (run_) ::munmap(run_, run_size_);
+    id_ = other.id_;
+    fd_ = std::move(other.fd_);
+    run_ = std::exchange(other.run_, nullptr);
+    run_size_ = std::exchange(other.run_size_, 0);
+  }
+  return *this;
+}
+
+Vcpu::~Vcpu() {
+  if (run_) ::munmap(run_, run_size_);
+}
+
+Result<void> Vcpu::run() {
+  if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) return fail_errno("KVM_RUN vCPU {}", id_);
+  return {};
+}
+
+#define VESSEL_GET(type, name, req)                                      \
+  Result<type> Vcpu::name() const {                                      \
+    type value{};                                                        \
+    if (xioctl(fd_.get(), req, &value) < 0) return fail_errno(#req " vCPU {}", id_); \
+    return value;                                                        \
+  }
+#define VESSEL_SET(type, name, req)                                      \
+  Result<void> Vcpu::name(const type& value) {                           \
+    if (xioctl(fd_.get(), req, &value) < 0) return fail_errno(#req " vCPU {}", id_); \
+    return {};                                                           \
+  }
+
+VESSEL_GET(kvm_regs, get_regs, KVM_GET_REGS)
+VESSEL_SET(kvm_regs, set_regs, KVM_SET_REGS)
+VESSEL_GET(kvm_sregs, get_sregs, KVM_GET_SREGS)
+VESSEL_SET(kvm_sregs, set_sregs, KVM_SET_SREGS)
+VESSEL_GET(kvm_fpu, get_fpu, KVM_GET_FPU)
+VESSEL_SET(kvm_fpu, set_fpu, KVM_SET_FPU)
+VESSEL_GET(kvm_lapic_state, get_lapic, KVM_GET_LAPIC)
+VESSEL_SET(kvm_lapic_state, set_lapic, KVM_SET_LAPIC)
+VESSEL_GET(kvm_vcpu_events, get_events, KVM_GET_VCPU_EVENTS)
+VESSEL_SET(kvm_vcpu_events, set_events, KVM_SET_VCPU_EVENTS)
+VESSEL_GET(kvm_mp_state, get_mp_state, KVM_GET_MP_STATE)
+VESSEL_SET(kvm_mp_state, set_mp_state, KVM_SET_MP_STATE)
+#undef VESSEL_GET
+#undef VESSEL_SET
+
+Result<void> Vcpu::set_cpuid(const CpuidEntries& cpuid) {
+  Flex<kvm_cpuid2, kvm_cpuid_entry2> buf(cpuid.entries.size());
+  buf.get()->nent = cpuid.entries.size();
+  std::memcpy(buf.get()->entries, cpuid.entries.data(), cpuid.entries.size() * sizeof(kvm_cpuid_entry2));
+  if (xioctl(fd_.get(), KVM_SET_CPUID2, buf.get()) < 0) return fail_errno("KVM_SET_CPUID2 vCPU {}", id_);
+  return {};
+}
+
+Result<void> Vcpu::set_msrs(const std::vector<kvm_msr_entry>& msrs) {
+  Flex<kvm_msrs, kvm_msr_entry> buf(msrs.size());
+  buf.get()->nmsrs = msrs.size();
+  std::memcpy(buf.get()->entries, msrs.data(), msrs.size() * sizeof(kvm_msr_entry));
+  int r = xioctl(fd_.get(), KVM_SET_MSRS, buf.get());
+  if (r < 0) return fail_errno("KVM_SET_MSRS vCPU {}", id_);
+  if (static_cast<size_t>(r) != msrs.size())
+    return fail(EINVAL, "KVM_SET_MSRS vCPU {}: MSR {:#x} refused", id_, msrs[r].index);
+  return {};
+}
+
+Result<std::vector<kvm_msr_entry>> Vcpu::get_msrs(const std::vector<uint32_t>& indices) const {
+  Flex<kvm_msrs, kvm_msr_entry> buf(indices.size());
+  buf.get()->nmsrs = indices.size();
+  for (size_t i = 0; i < indices.size(); ++i) buf.get()->entries[i].index = indices[i];
+  int r = xioctl(fd_.get(), KVM_GET_MSRS, buf.get());
+  if (r < 0) return fail_errno("KVM_GET_MSRS vCPU {}", id_);
+  return std::vector<kvm_msr_entry>(buf.get()->entries, buf.get()->entries + r);
+}
+
+Result<kvm_translation> Vcpu::translate(uint64_t gva) const {
+  kvm_translation t{};
+  t.linear_address = gva;
+  if (xioctl(fd_.get(), KVM_TRANSLATE, &t) < 0) return fail_errno("KVM_TRANSLATE {:#x}", gva);
+  return t;
+}
+
+}  // namespace vessel::kvm
