@@ -26,7 +26,7 @@ Result<Json> parse(std::string_view text, size_t max_bytes, int max_depth) {
   }
   try {
     return Json::parse(text.begin(), text.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     return fail(EINVAL, "invalid JSON: {}", e.what());
   }
 }
