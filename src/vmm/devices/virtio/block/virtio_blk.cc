@@ -1,0 +1,179 @@
+#include "vmm/devices/virtio/block/virtio_blk.h"
+
+#include <cstring>
+
+#include "base/log.h"
+#include "vmm/devices/virtio/mmio/mmio_transport.h"
+
+namespace vessel::vmm::virtio {
+namespace blk {
+namespace {
+
+template <typename T>
+void put(std::array<uint8_t, kConfigSize>& config, size_t offset, T value) {
+  std::memcpy(config.data() + offset, &value, sizeof value);
+}
+
+}  // namespace
+
+BlockLogic::BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBackend> backend,
+                       const GuestMemory* memory)
+    : drive_id_(config.drive_id),
+      backend_(std::move(backend)),
+      memory_(memory),
+      queue_size_(config.queue_size) {
+  disk_.capacity_sectors = backend_->size() / kSectorSize;
+  disk_.read_only = config.read_only || backend_->read_only();
+  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureSegMax | kFeatureBlkSize |
+              kFeatureFlush;
+  if (disk_.read_only) features_ |= kFeatureRo;
+  else features_ |= kFeatureDiscard | kFeatureWriteZeroes;
+
+  put<uint64_t>(config_, 0, disk_.capacity_sectors);
+  put<uint32_t>(config_, 12, queue_size_ - 2);  // seg_max: chain = header + data... + status
+  put<uint32_t>(config_, 20, kSectorSize);      // blk_size
+  put<uint16_t>(config_, 34, 1);                // num_queues
+  put<uint32_t>(config_, 36, kMaxDiscardSectors);
+  put<uint32_t>(config_, 40, 1);  // max_discard_seg
+  put<uint32_t>(config_, 44, 1);  // discard_sector_alignment
+  put<uint32_t>(config_, 48, kMaxDiscardSectors);
+  put<uint32_t>(config_, 52, 1);  // max_write_zeroes_seg
+  put<uint8_t>(config_, 56, 1);   // write_zeroes_may_unmap
+}
+
+void BlockLogic::read_config(uint64_t offset, std::span<uint8_t> data) const {
+  for (size_t i = 0; i < data.size(); ++i) {
+    uint64_t at = offset + i;
+    data[i] = at < config_.size() ? config_[at] : 0;
+  }
+}
+
+void BlockLogic::activate(uint64_t driver_features) {
+  disk_.discard = driver_features & kFeatureDiscard;
+  disk_.write_zeroes = driver_features & kFeatureWriteZeroes;
+}
+
+Status BlockLogic::execute(const BlkRequest& req, DeviceCounters& counters) {
+  uint64_t offset = req.sector * kSectorSize;  // range-checked: no overflow
+  Result<void> r;
+  switch (req.type) {
+    case RequestType::In:
+      reads_++;
+      r = backend_->readv(offset, req.data);
+      if (r) bytes_read_ += req.data_len;
+      break;
+    case RequestType::Out:
+      writes_++;
+      r = backend_->writev(offset, req.data);
+      if (r) bytes_written_ += req.data_len;
+      break;
+    case RequestType::Flush:
+      flushes_++;
+      r = backend_->flush();
+      break;
+    case RequestType::GetId: {
+      get_ids_++;
+      // The serial is the drive id, zero-padded, not NUL-terminated when it is 20 bytes long.
+      uint64_t done = 0;
+      for (const auto& v : req.data) {
+        auto* p = static_cast<uint8_t*>(v.iov_base);
+        for (size_t i = 0; i < v.iov_len; ++i, ++done)
+          p[i] = done < drive_id_.size() ? static_cast<uint8_t>(drive_id_[done]) : 0;
+      }
+      break;
+    }
+    case RequestType::Discard:
+    case RequestType::WriteZeroes: {
+      bool zero = req.type == RequestType::WriteZeroes;
+      (zero ? write_zeroes_ : discards_)++;
+      r = backend_->discard(req.range_sector * kSectorSize,
+                            uint64_t(req.range_sectors) * kSectorSize, zero);
+      break;
+    }
+  }
+  if (!r) {
+    counters.backend_errors++;
+    log::warn("virtio-blk {}: backend I/O failed: {}", drive_id_, r.error().to_string());
+    return kIoErr;
+  }
+  return kOk;
+}
+
+QueueResult<size_t> BlockLogic::process(uint16_t, Virtqueue& queue, size_t budget,
+                                        DeviceCounters& counters) {
+  size_t done = 0;
+  while (done < budget) {
+    auto popped = queue.pop();
+    if (!popped) return tl::unexpected<QueueFault>(popped.error());
+    if (!*popped) break;
+    auto& [head, chain] = **popped;
+    ++done;
+    if (!chain) {
+      // Malformed chain: its buffers cannot be trusted, not even for a status byte.
+      counters.count(chain.error().kind);
+      (void)queue.complete(head, 0);
+      continue;
+    }
+    auto req = parse_request(*memory_, *chain, disk_);
+    if (!req) {
+      const RequestError& e = req.error();
+      counters.count(GuestErrorKind::BadRequest);
+      refused_[static_cast<size_t>(e.kind)]++;
+      log::debug("virtio-blk {}: request refused: {}", drive_id_, e.message);
+      uint32_t used = 0;
+      if (e.status_addr) {
+        uint8_t s = e.status;
+        if (memory_->write_obj(*e.status_addr, s)) used = 1;
+      }
+      (void)queue.complete(head, used);
+      continue;
+    }
+    Status status = execute(*req, counters);
+    // The status byte is written last, after the data (spec 5.2.6).
+    (void)memory_->write_obj(req->status_addr, static_cast<uint8_t>(status));
+    (void)queue.complete(head, status == kOk ? req->used_len() : 1);
+  }
+  return done;
+}
+
+void BlockLogic::add_metrics(json::Json& out) const {
+  out["id"] = drive_id_;
+  out["read_only"] = disk_.read_only;
+  out["capacity_sectors"] = disk_.capacity_sectors;
+  out["requests"] = {{"read", reads_.load()},       {"write", writes_.load()},
+                     {"flush", flushes_.load()},    {"get_id", get_ids_.load()},
+                     {"discard", discards_.load()}, {"write_zeroes", write_zeroes_.load()}};
+  out["bytes"] = {{"read", bytes_read_.load()}, {"written", bytes_written_.load()}};
+  json::Json refused = json::Json::object();
+  for (size_t i = 0; i < refused_.size(); ++i)
+    refused[request_error_name(static_cast<RequestErrorKind>(i))] = refused_[i].load();
+  out["refused_requests"] = std::move(refused);
+}
+
+}  // namespace blk
+
+Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
+    const BlockConfig& config, std::unique_ptr<block::BlockBackend> backend, DeviceContext ctx) {
+  if (!backend) return fail(EINVAL, "virtio-blk {}: no backend", config.drive_id);
+  uint16_t qs = config.queue_size;
+  if (qs < 4 || (qs & (qs - 1)) != 0 || qs > kMaxQueueSize)
+    return fail(EINVAL, "virtio-blk {}: queue size {} is not a power of two in [4, {}]",
+                config.drive_id, qs, kMaxQueueSize);
+  if (config.max_in_flight == 0)
+    return fail(EINVAL, "virtio-blk {}: max_in_flight must be positive", config.drive_id);
+  if (backend->size() < blk::kSectorSize)
+    return fail(EINVAL, "virtio-blk {}: disk smaller than one sector", config.drive_id);
+  auto logic = std::make_unique<blk::BlockLogic>(config, std::move(backend), ctx.memory);
+  auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), config.max_in_flight));
+  return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
+}
+
+Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config,
+                                                       DeviceContext ctx) {
+  auto backend = TRY_CTX(block::open_backend(config.path, config.format,
+                                             block::OpenOptions{.read_only = config.read_only}),
+                         "virtio-blk drive {}", config.drive_id);
+  return create_block_with_backend(config, std::move(backend), std::move(ctx));
+}
+
+}  // namespace vessel::vmm::virtio

@@ -1,0 +1,60 @@
+// virtio-blk device logic (virtio 1.2, section 5.2) over a block::BlockBackend.
+//
+// One request queue. Requests are popped, parsed and validated in full (blk_request.h), then
+// executed synchronously on the device thread, at most BlockConfig::max_in_flight per batch:
+// that bounds the work (and the guest memory pinned in iovecs) one notification can cause.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+
+#include "block/block_backend.h"
+#include "vmm/devices/virtio/block/blk_request.h"
+#include "vmm/devices/virtio/mmio/device_logic.h"
+#include "vmm/devices/virtio/virtio_devices.h"
+
+namespace vessel::vmm::virtio::blk {
+
+inline constexpr uint32_t kDeviceTypeBlock = 2;
+inline constexpr uint64_t kFeatureSegMax = 1ull << 2;
+inline constexpr uint64_t kFeatureRo = 1ull << 5;
+inline constexpr uint64_t kFeatureBlkSize = 1ull << 6;
+inline constexpr uint64_t kFeatureFlush = 1ull << 9;
+inline constexpr uint64_t kFeatureDiscard = 1ull << 13;
+inline constexpr uint64_t kFeatureWriteZeroes = 1ull << 14;
+inline constexpr size_t kConfigSize = 60;
+
+class BlockLogic final : public DeviceLogic {
+ public:
+  BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBackend> backend,
+             const GuestMemory* memory);
+
+  const char* name() const override { return "virtio-blk"; }
+  uint32_t device_type() const override { return kDeviceTypeBlock; }
+  uint64_t features() const override { return features_; }
+  uint16_t num_queues() const override { return 1; }
+  uint16_t max_queue_size() const override { return queue_size_; }
+  void read_config(uint64_t offset, std::span<uint8_t> data) const override;
+  void activate(uint64_t driver_features) override;
+  QueueResult<size_t> process(uint16_t index, Virtqueue& queue, size_t budget,
+                              DeviceCounters& counters) override;
+  void add_metrics(json::Json& out) const override;
+
+ private:
+  Status execute(const BlkRequest& req, DeviceCounters& counters);
+
+  std::string drive_id_;
+  std::unique_ptr<block::BlockBackend> backend_;
+  const GuestMemory* memory_;
+  uint16_t queue_size_;
+  uint64_t features_;
+  DiskGeometry disk_;
+  std::array<uint8_t, kConfigSize> config_{};
+
+  std::atomic<uint64_t> reads_{0}, writes_{0}, flushes_{0}, get_ids_{0}, discards_{0},
+      write_zeroes_{0}, bytes_read_{0}, bytes_written_{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(RequestErrorKind::Count)> refused_{};
+};
+
+}  // namespace vessel::vmm::virtio::blk

@@ -1,0 +1,52 @@
+// What a virtio device type (block, entropy) plugs into the virtio-mmio transport: its id,
+// features, config space and the code that serves one queue on the device thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+
+#include "base/json.h"
+#include "vmm/devices/virtio/queue/virtqueue.h"
+
+namespace vessel::vmm::virtio {
+
+inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;
+inline constexpr uint64_t kFeatureIndirectDesc = 1ull << 28;
+
+// Counters shared by the transport and the device logic; written on the device thread (and the
+// vCPU thread for register errors), read by metrics() from any thread.
+struct DeviceCounters {
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(GuestErrorKind::Count)> guest_errors{};
+  std::atomic<uint64_t> needs_reset{0};
+  std::atomic<uint64_t> notifications{0};
+  std::atomic<uint64_t> interrupts{0};
+  std::atomic<uint64_t> feature_negotiation_failures{0};
+  std::atomic<uint64_t> bad_register_accesses{0};
+  std::atomic<uint64_t> backend_errors{0};  // host-side I/O failures (reported as IOERR)
+
+  void count(GuestErrorKind kind) { guest_errors[static_cast<size_t>(kind)]++; }
+};
+
+class DeviceLogic {
+ public:
+  virtual ~DeviceLogic() = default;
+  virtual const char* name() const = 0;  // "virtio-blk"
+  virtual uint32_t device_type() const = 0;
+  virtual uint64_t features() const = 0;  // offered; includes VERSION_1
+  virtual uint16_t num_queues() const = 0;
+  virtual uint16_t max_queue_size() const = 0;
+  // Config space is immutable after creation here, so reads need no lock. Out of range: zeros.
+  virtual void read_config(uint64_t offset, std::span<uint8_t> data) const = 0;
+  // Called on DRIVER_OK with the negotiated features.
+  virtual void activate(uint64_t driver_features) = 0;
+  // Serves up to `budget` chains of queue `index`. Returns how many were completed, or a fault
+  // when the ring is broken (the transport then enters NEEDS_RESET).
+  virtual QueueResult<size_t> process(uint16_t index, Virtqueue& queue, size_t budget,
+                                      DeviceCounters& counters) = 0;
+  // Device-specific counters, merged into metrics().
+  virtual void add_metrics(json::Json& out) const = 0;
+};
+
+}  // namespace vessel::vmm::virtio

@@ -1,0 +1,314 @@
+#include "vmm/devices/virtio/mmio/mmio_transport.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+
+#include <cstring>
+
+#include "base/log.h"
+
+namespace vessel::vmm::virtio {
+
+Result<std::shared_ptr<MmioTransport>> MmioTransport::create(std::unique_ptr<DeviceLogic> logic,
+                                                             DeviceContext ctx, size_t budget) {
+  if (!ctx.memory) return fail(EINVAL, "virtio device needs guest memory");
+  if (!ctx.irq) return fail(EINVAL, "virtio device needs an interrupt line");
+  if (budget == 0) return fail(EINVAL, "virtio request budget must be positive");
+  EventFd notify = TRY(EventFd::create(0, EFD_NONBLOCK));
+  EventFd control = TRY(EventFd::create(0, EFD_NONBLOCK));
+  std::shared_ptr<MmioTransport> dev(
+      new MmioTransport(std::move(logic), std::move(ctx), budget, std::move(notify),
+                        std::move(control)));
+  dev->thread_ = std::thread([raw = dev.get()] { raw->run(); });
+  return dev;
+}
+
+MmioTransport::MmioTransport(std::unique_ptr<DeviceLogic> logic, DeviceContext ctx, size_t budget,
+                             EventFd notify, EventFd control)
+    : logic_(std::move(logic)),
+      ctx_(std::move(ctx)),
+      budget_(budget),
+      notify_(std::move(notify)),
+      control_(std::move(control)),
+      queues_(logic_->num_queues()) {}
+
+MmioTransport::~MmioTransport() {
+  {
+    std::lock_guard lock(pause_mu_);
+    stop_ = true;
+  }
+  pause_cv_.notify_all();
+  (void)control_.signal();
+  if (thread_.joinable()) thread_.join();
+}
+
+// ---- registers (vCPU thread) ----
+
+void MmioTransport::read(uint64_t offset, std::span<uint8_t> data) {
+  std::memset(data.data(), 0, data.size());
+  if (offset >= reg::kConfig) {
+    logic_->read_config(offset - reg::kConfig, data);
+    return;
+  }
+  if (data.size() != 4 || offset % 4 != 0) {
+    counters_.bad_register_accesses++;
+    return;
+  }
+  uint32_t value = read_register(offset);
+  std::memcpy(data.data(), &value, 4);
+}
+
+void MmioTransport::write(uint64_t offset, std::span<const uint8_t> data) {
+  if (offset >= reg::kConfig) return;  // no writable config fields in our devices
+  if (data.size() != 4 || offset % 4 != 0) {
+    counters_.bad_register_accesses++;
+    return;
+  }
+  uint32_t value;
+  std::memcpy(&value, data.data(), 4);
+  write_register(offset, value);
+}
+
+uint32_t MmioTransport::read_register(uint64_t offset) {
+  switch (offset) {
+    case reg::kMagic: return kMagicValue;
+    case reg::kVersion: return 2;
+    case reg::kDeviceId: return logic_->device_type();
+    case reg::kVendorId: return kVendorVessel;
+    case reg::kInterruptStatus: return interrupt_status_.load();
+    case reg::kStatus: return status_.load();
+    case reg::kConfigGeneration: return config_generation_.load();
+    default: break;
+  }
+  std::lock_guard lock(mu_);
+  switch (offset) {
+    case reg::kDeviceFeatures:
+      return features_sel_ == 0   ? static_cast<uint32_t>(logic_->features())
+             : features_sel_ == 1 ? static_cast<uint32_t>(logic_->features() >> 32)
+                                  : 0;
+    case reg::kQueueNumMax:
+      return queue_sel_ < queues_.size() ? logic_->max_queue_size() : 0;
+    case reg::kQueueReady:
+      return queue_sel_ < queues_.size() ? queues_[queue_sel_].ready : 0;
+    default:
+      counters_.bad_register_accesses++;  // write-only or unknown register
+      return 0;
+  }
+}
+
+void MmioTransport::write_register(uint64_t offset, uint32_t value) {
+  if (offset == reg::kQueueNotify) {
+    // Only reached when KVM did not take the write through the ioeventfd.
+    (void)notify_.signal();
+    return;
+  }
+  if (offset == reg::kInterruptAck) {
+    interrupt_status_.fetch_and(~value);
+    return;
+  }
+  std::lock_guard lock(mu_);
+  QueueConfig* q = queue_sel_ < queues_.size() ? &queues_[queue_sel_] : nullptr;
+  uint32_t st = status_.load();
+  // Queue registers may change only while the queue is not ready (spec 4.2.2.3).
+  bool queue_writable = q && !q->ready;
+  auto set_low = [](uint64_t& a, uint32_t v) { a = (a & ~0xffffffffull) | v; };
+  auto set_high = [](uint64_t& a, uint32_t v) { a = (a & 0xffffffffull) | (uint64_t(v) << 32); };
+  switch (offset) {
+    case reg::kDeviceFeaturesSel: features_sel_ = value; return;
+    case reg::kDriverFeaturesSel: driver_features_sel_ = value; return;
+    case reg::kDriverFeatures:
+      if ((st & status::kDriver) && !(st & status::kFeaturesOk)) {
+        if (driver_features_sel_ == 0) set_low(driver_features_, value);
+        else if (driver_features_sel_ == 1) set_high(driver_features_, value);
+        return;
+      }
+      break;
+    case reg::kQueueSel: queue_sel_ = value; return;
+    case reg::kQueueNum:
+      if (queue_writable) { q->size = static_cast<uint16_t>(value > 0xffff ? 0 : value); return; }
+      break;
+    case reg::kQueueReady:
+      if (q) { set_queue_ready(*q, value == 1); return; }
+      break;
+    case reg::kStatus: write_status(value); return;
+    case reg::kQueueDescLow: if (queue_writable) { set_low(q->layout.desc, value); return; } break;
+    case reg::kQueueDescHigh: if (queue_writable) { set_high(q->layout.desc, value); return; } break;
+    case reg::kQueueDriverLow: if (queue_writable) { set_low(q->layout.avail, value); return; } break;
+    case reg::kQueueDriverHigh: if (queue_writable) { set_high(q->layout.avail, value); return; } break;
+    case reg::kQueueDeviceLow: if (queue_writable) { set_low(q->layout.used, value); return; } break;
+    case reg::kQueueDeviceHigh: if (queue_writable) { set_high(q->layout.used, value); return; } break;
+    default: break;
+  }
+  counters_.bad_register_accesses++;
+}
+
+void MmioTransport::set_queue_ready(QueueConfig& q, bool ready) {
+  if (!ready) {
+    q.ready = false;
+    return;
+  }
+  if (q.ready || (status_.load() & status::kNeedsReset)) return;
+  q.layout.size = q.size;
+  auto ok = validate_layout(*ctx_.memory, q.layout, logic_->max_queue_size());
+  if (!ok) {
+    enter_needs_reset(ok.error());
+    return;
+  }
+  bool indirect = driver_features_ & kFeatureIndirectDesc;
+  q.queue = Virtqueue(ctx_.memory, q.layout, indirect);
+  q.ready = true;
+  if (!ioeventfd_registered_ && ctx_.add_ioeventfd) {
+    // One doorbell for all queues: the device thread scans every ready queue when it rings.
+    auto r = ctx_.add_ioeventfd(ctx_.mmio_base + reg::kQueueNotify, 4, std::nullopt, notify_.fd());
+    if (r) ioeventfd_registered_ = true;
+    else
+      log::warn("{} at {:#x}: ioeventfd unavailable, notifications exit to the VMM: {}",
+                logic_->name(), ctx_.mmio_base, r.error().to_string());
+  }
+}
+
+void MmioTransport::write_status(uint32_t value) {
+  if (value == 0) {
+    reset_locked();
+    return;
+  }
+  uint32_t old = status_.load();
+  uint32_t next = (value & ~status::kNeedsReset) | (old & status::kNeedsReset);
+  if ((next & status::kFeaturesOk) && !(old & status::kFeaturesOk)) {
+    uint64_t offered = logic_->features();
+    if ((driver_features_ & ~offered) || !(driver_features_ & kFeatureVersion1)) {
+      // Leave FEATURES_OK clear: the driver reads it back and gives up (spec 3.1.1).
+      counters_.feature_negotiation_failures++;
+      log::warn("{} at {:#x}: driver features {:#x} refused (offered {:#x}, VERSION_1 needed)",
+                logic_->name(), ctx_.mmio_base, driver_features_, offered);
+      next &= ~status::kFeaturesOk;
+    }
+  }
+  if ((next & status::kDriverOk) && !(old & status::kDriverOk)) {
+    if (!(next & status::kFeaturesOk)) {
+      counters_.feature_negotiation_failures++;
+      next &= ~status::kDriverOk;
+    } else {
+      logic_->activate(driver_features_);
+    }
+  }
+  status_.store(next);
+  if (next & status::kDriverOk) (void)notify_.signal();  // serve anything queued before DRIVER_OK
+}
+
+void MmioTransport::reset_locked() {
+  status_.store(0);
+  interrupt_status_.store(0);
+  driver_features_ = 0;
+  features_sel_ = driver_features_sel_ = queue_sel_ = 0;
+  for (auto& q : queues_) q = QueueConfig{};
+}
+
+void MmioTransport::enter_needs_reset(const QueueFault& fault) {
+  counters_.count(fault.kind);
+  if (status_.load() & status::kNeedsReset) return;
+  counters_.needs_reset++;
+  log::warn("{} at {:#x}: guest broke a virtqueue ({}), device needs reset: {}", logic_->name(),
+            ctx_.mmio_base, guest_error_name(fault.kind), fault.message);
+  status_.fetch_or(status::kNeedsReset);
+  for (auto& q : queues_) q.ready = false;
+  config_generation_++;
+  raise_interrupt(kInterruptConfigChange);
+}
+
+void MmioTransport::raise_interrupt(uint32_t reason) {
+  interrupt_status_.fetch_or(reason);
+  counters_.interrupts++;
+  if (auto r = ctx_.irq->trigger(); !r)
+    log::warn("{} at {:#x}: interrupt failed: {}", logic_->name(), ctx_.mmio_base,
+              r.error().to_string());
+}
+
+// ---- device thread ----
+
+bool MmioTransport::process_all() {
+  std::lock_guard lock(mu_);
+  uint32_t st = status_.load();
+  if (!(st & status::kDriverOk) || (st & status::kNeedsReset)) return false;
+  bool more = false;
+  for (uint16_t i = 0; i < queues_.size(); ++i) {
+    QueueConfig& q = queues_[i];
+    if (!q.ready) continue;
+    auto done = logic_->process(i, q.queue, budget_, counters_);
+    if (!done) {
+      enter_needs_reset(done.error());
+      return false;
+    }
+    if (*done > 0 && q.queue.should_interrupt()) raise_interrupt(kInterruptUsedBuffer);
+    if (*done == budget_) more = true;
+  }
+  return more;
+}
+
+void MmioTransport::run() {
+  for (;;) {
+    pollfd fds[2] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      log::error("{} at {:#x}: poll failed: {}", logic_->name(), ctx_.mmio_base, strerror(errno));
+      return;
+    }
+    (void)control_.consume();
+    {
+      std::unique_lock lock(pause_mu_);
+      if (stop_) return;
+      if (pause_requested_) {
+        paused_ = true;
+        pause_cv_.notify_all();
+        pause_cv_.wait(lock, [this] { return !pause_requested_ || stop_; });
+        paused_ = false;
+        if (stop_) return;
+        continue;  // a notification kept during the pause is still pending on notify_
+      }
+    }
+    if (!(fds[1].revents & POLLIN)) continue;
+    auto n = notify_.consume();
+    if (n && *n) counters_.notifications += *n;
+    // Budget exhausted: ring our own doorbell so that pause/stop are checked between batches.
+    if (process_all()) (void)notify_.signal();
+  }
+}
+
+Result<void> MmioTransport::pause() {
+  std::unique_lock lock(pause_mu_);
+  if (paused_ && pause_requested_) return {};
+  pause_requested_ = true;
+  TRY(control_.signal());
+  pause_cv_.wait(lock, [this] { return paused_ || stop_; });
+  return {};
+}
+
+Result<void> MmioTransport::resume() {
+  {
+    std::lock_guard lock(pause_mu_);
+    pause_requested_ = false;
+  }
+  pause_cv_.notify_all();
+  return {};
+}
+
+json::Json MmioTransport::metrics() const {
+  json::Json m;
+  m["device"] = logic_->name();
+  m["mmio_base"] = ctx_.mmio_base;
+  m["status"] = status_.load();
+  m["notifications"] = counters_.notifications.load();
+  m["interrupts"] = counters_.interrupts.load();
+  m["needs_reset"] = counters_.needs_reset.load();
+  m["feature_negotiation_failures"] = counters_.feature_negotiation_failures.load();
+  m["bad_register_accesses"] = counters_.bad_register_accesses.load();
+  m["backend_errors"] = counters_.backend_errors.load();
+  json::Json errors = json::Json::object();
+  for (size_t i = 0; i < counters_.guest_errors.size(); ++i)
+    errors[guest_error_name(static_cast<GuestErrorKind>(i))] = counters_.guest_errors[i].load();
+  m["guest_errors"] = std::move(errors);
+  logic_->add_metrics(m);
+  return m;
+}
+
+}  // namespace vessel::vmm::virtio

@@ -1,0 +1,119 @@
+// A split virtqueue (virtio 1.2, section 2.7) driven from the device side.
+//
+// Everything the guest wrote is tainted: ring addresses, indices and descriptors are checked
+// before use, and every byte is read through GuestMemory. Errors come in two kinds:
+//   * ChainError: one descriptor chain is malformed (buffer outside RAM, lengths overflowing).
+//     The device fails that request and carries on.
+//   * RingError: the ring itself is broken (avail index running ahead by more than the queue
+//     size, a head or `next` index out of range, a descriptor loop, a bad indirect table). The
+//     device can no longer trust the queue and enters DEVICE_NEEDS_RESET.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "vmm/memory/guest_memory.h"
+
+namespace vessel::vmm::virtio {
+
+inline constexpr uint16_t kDescFlagNext = 1;
+inline constexpr uint16_t kDescFlagWrite = 2;
+inline constexpr uint16_t kDescFlagIndirect = 4;
+inline constexpr uint16_t kAvailFlagNoInterrupt = 1;
+inline constexpr uint16_t kMaxQueueSize = 32768;  // the spec's limit for split queues
+
+// Kinds of guest mistakes, counted in the device metrics (names used as JSON keys).
+enum class GuestErrorKind : uint8_t {
+  RingAddress,        // desc/avail/used not aligned or not inside guest RAM
+  QueueSize,          // size 0, not a power of two, or above the maximum
+  AvailIndex,         // avail.idx ran ahead of the device by more than the queue size
+  HeadIndex,          // head index >= queue size
+  NextIndex,          // next index >= table size
+  DescriptorLoop,     // chain longer than the table
+  IndirectTable,      // indirect table length not a multiple of 16, empty, or too long
+  NestedIndirect,     // indirect descriptor inside an indirect table
+  IndirectNotNegotiated,
+  BufferOutOfRam,     // descriptor buffer not inside guest RAM
+  LengthOverflow,     // total chain length above 4 GiB
+  WriteBeforeRead,    // a device-readable descriptor after a device-writable one
+  BadRequest,         // device-level request error (wrong framing, sector range, ...)
+  Count
+};
+const char* guest_error_name(GuestErrorKind kind);
+
+// One descriptor after validation: the buffer lies inside guest RAM.
+struct Descriptor {
+  GuestAddress addr;
+  uint32_t len;
+  bool device_writes;
+};
+
+struct DescriptorChain {
+  uint16_t head = 0;
+  std::vector<Descriptor> descriptors;  // device-readable first, then device-writable
+  uint64_t readable_bytes = 0;
+  uint64_t writable_bytes = 0;
+};
+
+struct QueueFault {
+  GuestErrorKind kind;
+  bool ring_broken;  // true: the device must enter NEEDS_RESET
+  std::string message;
+};
+
+template <typename T>
+using QueueResult = tl::expected<T, QueueFault>;
+
+// Where a queue lives in guest memory, as the driver configured it.
+struct QueueLayout {
+  uint16_t size = 0;
+  GuestAddress desc = 0;
+  GuestAddress avail = 0;
+  GuestAddress used = 0;
+};
+
+// Checks size (power of two, <= max_size) and ring addresses (alignment 16/2/4, inside RAM).
+QueueResult<void> validate_layout(const GuestMemory& memory, const QueueLayout& layout,
+                                  uint16_t max_size);
+
+// Walks the chain starting at `head` (already checked < size is NOT assumed). Pure function of
+// guest memory: the fuzz target calls it directly.
+QueueResult<DescriptorChain> parse_chain(const GuestMemory& memory, const QueueLayout& layout,
+                                         uint16_t head, bool indirect_allowed);
+
+class Virtqueue {
+ public:
+  Virtqueue() = default;
+  Virtqueue(const GuestMemory* memory, QueueLayout layout, bool indirect_allowed)
+      : memory_(memory), layout_(layout), indirect_allowed_(indirect_allowed) {}
+
+  const QueueLayout& layout() const { return layout_; }
+
+  // Next available chain, std::nullopt when the ring is empty. A ChainError (ring_broken false)
+  // still consumes the head: the caller completes it with `complete(fault_head, 0)`.
+  struct Popped {
+    uint16_t head;
+    QueueResult<DescriptorChain> chain;
+  };
+  QueueResult<std::optional<Popped>> pop();
+
+  // Puts `head` on the used ring with `written` bytes and publishes the new used index.
+  Result<void> complete(uint16_t head, uint32_t written);
+
+  // True unless the driver set VIRTQ_AVAIL_F_NO_INTERRUPT.
+  bool should_interrupt() const;
+
+  uint16_t next_avail() const { return next_avail_; }
+
+ private:
+  const GuestMemory* memory_ = nullptr;
+  QueueLayout layout_;
+  bool indirect_allowed_ = false;
+  uint16_t next_avail_ = 0;
+  uint16_t next_used_ = 0;
+};
+
+}  // namespace vessel::vmm::virtio
