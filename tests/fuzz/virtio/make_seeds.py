@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the virtio fuzz targets (run from this folder; outputs are checked in)."""
+import os
+import struct
+
+def desc(addr, length, flags, nxt=0):
+    return struct.pack('<QIHH', addr, length, flags, nxt)
+
+def put(buf, off, data):
+    buf[off:off + len(data)] = data
+
+def write(folder, name, buf):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), 'wb') as f:
+        f.write(bytes(buf))
+
+NEXT, WRITE, INDIRECT = 1, 2, 4
+
+# virtqueue: params = size, desc/16, avail/2, used/4, indirect, head; rings at 0x400/0x800/0xa00.
+def vq_seed(size, descs, heads, indirect=0, head=0, extra=()):
+    buf = bytearray(0x2000)
+    put(buf, 0, struct.pack('<8H', size, 0x400 // 16, 0x800 // 2, 0xa00 // 4, indirect, head, 0, 0))
+    for i, d in enumerate(descs):
+        put(buf, 0x400 + 16 * i, d)
+    put(buf, 0x800, struct.pack('<HH', 0, len(heads)))
+    for i, h in enumerate(heads):
+        put(buf, 0x804 + 2 * i, struct.pack('<H', h))
+    for off, data in extra:
+        put(buf, off, data)
+    return buf
+
+vq = 'corpus/virtqueue'
+write(vq, 'simple_chain', vq_seed(16, [desc(0x1000, 16, NEXT, 1), desc(0x1100, 512, NEXT | WRITE, 2), desc(0x1400, 1, WRITE)], [0]))
+write(vq, 'two_heads', vq_seed(16, [desc(0x1000, 64, WRITE), desc(0x1100, 64, WRITE)], [0, 1]))
+write(vq, 'loop', vq_seed(16, [desc(0x1000, 16, NEXT, 1), desc(0x1000, 16, NEXT, 0)], [0]))
+write(vq, 'next_out_of_range', vq_seed(16, [desc(0x1000, 16, NEXT, 99)], [0]))
+write(vq, 'out_of_ram', vq_seed(16, [desc(0xfff0, 0x100, WRITE)], [0]))
+write(vq, 'indirect', vq_seed(16, [desc(0x1800, 32, INDIRECT)], [0], indirect=1,
+      extra=[(0x1800, desc(0x1000, 16, NEXT, 1) + desc(0x1100, 8, WRITE))]))
+write(vq, 'nested_indirect', vq_seed(16, [desc(0x1800, 32, INDIRECT)], [0], indirect=1,
+      extra=[(0x1800, desc(0x1000, 16, NEXT, 1) + desc(0x1800, 32, INDIRECT))]))
+b = vq_seed(16, [desc(0x1000, 8, WRITE)], [0])
+put(b, 0x802, struct.pack('<H', 400))  # avail index far ahead
+write(vq, 'avail_ahead', b)
+
+# blk_request: head, flags (1 indirect, 2 read-only, 4 discard, 8 write-zeroes), capacity.
+def blk_seed(descs, header, flags=0xc, capacity=128, extra=()):
+    buf = bytearray(0x2000)
+    put(buf, 0, struct.pack('<HHI', 0, flags, capacity))
+    for i, d in enumerate(descs):
+        put(buf, 0x400 + 16 * i, d)
+    put(buf, 0x1000, header)
+    for off, data in extra:
+        put(buf, off, data)
+    return buf
+
+def hdr(t, sector):
+    return struct.pack('<IIQ', t, 0, sector)
+
+br = 'corpus/blk_request'
+three = lambda datflags, length=512: [desc(0x1000, 16, NEXT, 1), desc(0x1200, length, NEXT | datflags, 2), desc(0x1f00, 1, WRITE)]
+write(br, 'read', blk_seed(three(WRITE), hdr(0, 3)))
+write(br, 'write', blk_seed(three(0), hdr(1, 3)))
+write(br, 'write_ro', blk_seed(three(0), hdr(1, 3), flags=2))
+write(br, 'read_past_end', blk_seed(three(WRITE), hdr(0, 128)))
+write(br, 'unaligned', blk_seed(three(WRITE, 100), hdr(0, 0)))
+write(br, 'flush', blk_seed([desc(0x1000, 16, NEXT, 1), desc(0x1f00, 1, WRITE)], hdr(4, 0)))
+write(br, 'get_id', blk_seed(three(WRITE, 20), hdr(8, 0)))
+write(br, 'discard', blk_seed(three(0, 16), hdr(11, 0), extra=[(0x1200, struct.pack('<QII', 4, 8, 0))]))
+write(br, 'write_zeroes', blk_seed(three(0, 16), hdr(13, 0), extra=[(0x1200, struct.pack('<QII', 4, 8, 1))]))
+write(br, 'unknown_type', blk_seed(three(WRITE), hdr(99, 0)))
+write(br, 'indirect_read', blk_seed([desc(0x1800, 48, INDIRECT)], hdr(0, 1), flags=0xd,
+      extra=[(0x1800, desc(0x1000, 16, NEXT, 1) + desc(0x1200, 512, NEXT | WRITE, 2) + desc(0x1f00, 1, WRITE))]))
+write(br, 'split_header', blk_seed([desc(0x1000, 7, NEXT, 1), desc(0x1007, 9 + 512, NEXT, 2), desc(0x1f00, 1, WRITE)], hdr(1, 2)))
