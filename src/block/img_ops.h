@@ -1,0 +1,67 @@
+// The operations behind vessel-img, as a library so that tests call them directly. Each takes
+// plain options and returns a Result; printing is the CLI's job (src/img).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "block/block_backend.h"
+#include "block/qcow2_check.h"
+#include "block/qcow2_create.h"
+
+namespace vessel::block {
+
+// "64K", "1.5G" is not accepted; "10G", "512", "2T", "1024b". Returns bytes.
+Result<uint64_t> parse_size(const std::string& text);
+// "cluster_size=64K,compat=1.1,compression_type=zstd,refcount_bits=16" onto qcow2 options.
+Result<void> apply_create_options(const std::string& text, qcow2::CreateOptions& o);
+
+struct CreateRequest {
+  Format format = Format::Raw;
+  std::string path;
+  std::optional<uint64_t> size;  // from the backing file when absent
+  std::string backing;
+  std::optional<Format> backing_format;
+  std::string options;  // -o
+};
+Result<void> create_image(const CreateRequest& r);
+
+// `info`: one object per layer (the top only unless `chain`), in QEMU's JSON vocabulary.
+Result<std::vector<nlohmann::json>> image_info(const std::string& path, std::optional<Format> format, bool chain);
+std::string info_human(const nlohmann::json& info);
+
+struct MapEntry {
+  uint64_t start, length;
+  int depth;
+  bool present, zero, data;
+  std::optional<uint64_t> offset;
+  std::string filename;
+};
+Result<std::vector<MapEntry>> image_map(const std::string& path, std::optional<Format> format);
+
+struct ConvertRequest {
+  std::string src, dst;
+  std::optional<Format> src_format;
+  Format dst_format = Format::Raw;
+  bool compress = false;
+  std::string options;
+  std::function<void(double)> progress;  // fraction done, 0..1
+};
+Result<void> convert_image(const ConvertRequest& r);
+
+// compare: nullopt when identical, else the first differing offset.
+Result<std::optional<uint64_t>> compare_images(const std::string& a, std::optional<Format> fa,
+                                               const std::string& b, std::optional<Format> fb,
+                                               bool strict_size, std::string* warning);
+
+Result<void> resize_image(const std::string& path, std::optional<Format> format,
+                          const std::string& size_text, bool shrink);
+Result<void> commit_image(const std::string& path, std::optional<Format> format, bool keep_top);
+Result<void> rebase_image(const std::string& path, std::optional<Format> format,
+                          const std::string& backing, std::optional<Format> backing_format, bool unsafe);
+
+}  // namespace vessel::block

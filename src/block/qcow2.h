@@ -1,0 +1,130 @@
+// The qcow2 backend: L1/L2 mapping with an L2 cache, refcounts of any width, zero and compressed
+// clusters, backing chains. Metadata updates are cached and written at flush() in crash-safe
+// order: new refcounts reach the disk before anything points at the clusters they count, tables
+// reach the disk before their parents point at them, and refcount decrements come last. A crash
+// therefore leaves an image that `qemu-img check` calls clean or leaky, never corrupt.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "base/fd.h"
+#include "block/block_backend.h"
+#include "block/qcow2_format.h"
+
+namespace vessel::block {
+
+// What one guest range maps to (vessel-img map, convert, commit).
+struct Extent {
+  enum class Kind { Data, Zero, Compressed, Unallocated };
+  Kind kind;
+  uint64_t offset;  // guest offset
+  uint64_t length;
+  uint64_t host = 0;  // host offset for Data
+};
+
+class Qcow2Backend final : public BlockBackend {
+ public:
+  // `backing` is the already-opened backing chain (nullptr for none); see open_image() in image.h.
+  static Result<std::unique_ptr<Qcow2Backend>> open(const std::string& path, const OpenOptions& options,
+                                                    std::unique_ptr<BlockBackend> backing,
+                                                    bool allow_corrupt_read_only = true);
+  // Parses just the header (for the chain opener and `info`).
+  static Result<qcow2::Header> read_header(int fd);
+  ~Qcow2Backend() override;
+
+  uint64_t size() const override { return h_.size; }
+  bool read_only() const override { return read_only_; }
+  Result<void> readv(uint64_t offset, std::span<const iovec> iov) override;
+  Result<void> writev(uint64_t offset, std::span<const iovec> iov) override;
+  Result<void> flush() override;
+  Result<void> discard(uint64_t offset, uint64_t len, bool zero) override;
+
+  // Writes one whole guest cluster compressed (convert -c); stores it plain if it does not shrink.
+  Result<void> write_compressed(uint64_t offset, std::span<const uint8_t> cluster);
+  // Mapping of [offset, offset+len) in this layer only, merged into extents.
+  Result<std::vector<Extent>> map(uint64_t offset, uint64_t len);
+  // Grows (or, if nothing is mapped past the new end, shrinks) the virtual disk.
+  Result<void> resize(uint64_t new_size);
+  // Makes every cluster unallocated again (commit without -d).
+  Result<void> make_empty();
+  // Rewrites the backing file name and format in the header (rebase, commit).
+  Result<void> set_backing(const std::string& file, const std::string& format);
+
+  const qcow2::Header& header() const { return h_; }
+  BlockBackend* backing() const { return backing_.get(); }
+  uint64_t cluster_size() const { return h_.cluster_size(); }
+  int fd() const { return fd_.get(); }
+
+ private:
+  struct Table {
+    std::vector<uint64_t> entries;  // host byte order
+    bool dirty = false;
+    uint64_t last_use = 0;
+  };
+  struct RefBlock {
+    std::vector<uint8_t> bytes;  // on-disk layout
+    bool dirty = false;
+  };
+
+  Qcow2Backend(Fd fd, qcow2::Header h, bool read_only, std::unique_ptr<BlockBackend> backing)
+      : fd_(std::move(fd)), h_(std::move(h)), read_only_(read_only), backing_(std::move(backing)) {}
+  Result<void> load_tables(uint64_t file_size);
+
+  // Mapping.
+  Result<Table*> l2_table(uint64_t l1_index, bool allocate);
+  Result<uint64_t> l2_entry(uint64_t guest_cluster);
+  Result<void> set_l2_entry(uint64_t guest_cluster, uint64_t entry);
+  Result<void> check_data_cluster(uint64_t host, uint64_t guest_cluster, uint64_t entry);
+  Result<void> read_cluster_piece(uint64_t guest_cluster, uint64_t entry, uint64_t in_cluster,
+                                  std::span<const iovec> iov, uint64_t len);
+  Result<void> read_compressed(uint64_t entry, std::vector<uint8_t>& out);
+  Result<void> read_backing(uint64_t offset, std::span<const iovec> iov);
+  Result<void> release_entry(uint64_t entry);
+
+  // Refcounts and allocation.
+  Result<RefBlock*> refblock(uint64_t table_index, bool allocate);
+  Result<uint64_t> get_refcount(uint64_t host_offset);
+  Result<void> update_refcount(uint64_t host_offset, int64_t delta);
+  Result<uint64_t> alloc_clusters(uint64_t n);
+  Result<void> grow_reftable(uint64_t min_entries);
+  Result<void> evict_if_needed();
+
+  // Header fields written in place.
+  Result<void> write_header_field64(int field, uint64_t value);
+  Result<void> write_header_field32(int field, uint32_t value);
+  Result<void> mark_corrupt(const Error& why);
+  Result<void> sync();
+
+  Fd fd_;
+  qcow2::Header h_;
+  bool read_only_;
+  std::unique_ptr<BlockBackend> backing_;
+
+  std::vector<uint64_t> l1_;
+  bool l1_dirty_ = false;
+  std::unordered_map<uint64_t, Table> l2_cache_;  // by L2 table host offset
+  uint64_t use_clock_ = 0;
+  size_t l2_cache_capacity_ = 0;
+
+  std::vector<uint64_t> reftable_;
+  bool reftable_dirty_ = false;
+  bool reftable_moved_ = false;
+  std::unordered_map<uint64_t, RefBlock> refblocks_;  // by refcount block host offset
+  std::vector<std::pair<uint64_t, int64_t>> pending_decrefs_;  // applied after parents are on disk
+  std::vector<uint64_t> freed_;  // host clusters to punch after their refcount reached 0
+
+  std::unordered_set<uint64_t> metadata_;  // host cluster indexes holding metadata
+  uint64_t next_free_ = 0;                 // allocations always append
+  uint64_t compressed_cursor_ = 0;         // where the next compressed cluster may go (0: none)
+
+  std::vector<uint8_t> zbuf_;  // last decompressed cluster
+  uint64_t zbuf_entry_ = 0;
+  bool dirty_bit_set_ = false;
+};
+
+}  // namespace vessel::block
