@@ -85,15 +85,21 @@ static struct vused vq_used_mem __attribute__((aligned(4096)));
 static inline uint32_t vread(uint64_t base, uint32_t reg) { return mmio_read32(base + reg); }
 static inline void vwrite(uint64_t base, uint32_t reg, uint32_t v) { mmio_write32(base + reg, v); }
 
-// First window holding a virtio-mmio v2 device of `device_id`, 0 when none.
-static inline uint64_t virtio_find(uint32_t device_id) {
-  for (int n = 0; n < VIRTIO_MMIO_WINDOWS; ++n) {
-    uint64_t base = VIRTIO_MMIO_BASE + 0x1000ull * n;
+// First window holding a virtio-mmio v2 device of `device_id`, 0 when none. Scans vessel-vmm's
+// windows (4 KiB from 0xD0000000), then QEMU microvm's (512 bytes from 0xFEB00000) so the same
+// guest runs on the peer for benchmarks.
+static inline uint64_t virtio_find_in(uint64_t first, uint64_t stride, int count, uint32_t id) {
+  for (int n = 0; n < count; ++n) {
+    uint64_t base = first + stride * n;
     if (vread(base, VREG_MAGIC) == 0x74726976 && vread(base, VREG_VERSION) == 2 &&
-        vread(base, VREG_DEVICE_ID) == device_id)
+        vread(base, VREG_DEVICE_ID) == id)
       return base;
   }
   return 0;
+}
+static inline uint64_t virtio_find(uint32_t device_id) {
+  uint64_t base = virtio_find_in(VIRTIO_MMIO_BASE, 0x1000, VIRTIO_MMIO_WINDOWS, device_id);
+  return base ? base : virtio_find_in(0xFEB00000ull, 0x200, 24, device_id);
 }
 
 static inline uint64_t virtio_device_features(uint64_t base) {
