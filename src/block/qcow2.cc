@@ -163,7 +163,7 @@ Result<uint64_t> Qcow2Backend::l2_entry(uint64_t guest_cluster) {
   Table* t = TRY(l2_table(l1i, false));
   if (!t) return 0;
   uint64_t e = t->entries[guest_cluster & (h_.l2_entries() - 1)];
-  if (h_.version == 2) e &= ~kFlagZero;
+  if (h_.version == 2 && !(e & kFlagCompressed)) e &= ~kFlagZero;  // bit 0 is reserved in v2
   return e;
 }
 

@@ -243,9 +243,10 @@ TEST(Qcow2, LeakIsReportedAndRepaired) {
   TempDir dir;
   std::string path = dir.file("l.qcow2");
   ASSERT_TRUE(qcow2::create(path, {1u << 20, 16, 3, 4, qcow2::Compression::Zlib, "", ""}));
-  // Raise the refcount of a cluster nobody references (cluster 10, past the end).
+  // Raise the refcount of a cluster inside the file that nobody references (cluster 10).
   auto fd = Fd::open(path, O_RDWR);
   ASSERT_TRUE(fd);
+  ASSERT_EQ(ftruncate(fd->get(), 12 * 65536), 0);
   uint8_t one[2] = {0, 1};
   ASSERT_TRUE(pwrite_all(fd->get(), one, 2, 2 * 65536 + 10 * 2));
   auto rep = qcow2::check(path, qcow2::Repair::None);
