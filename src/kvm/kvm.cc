@@ -22,11 +22,23 @@ int xioctl(int fd, unsigned long request, Arg arg) {
   return r;
 }
 
-// Heap buffer for a header struct followed by a flexible array.
-template <typename Header, typename Entry>
+// In C++ the uapi's __DECLARE_FLEX_ARRAY makes kvm_cpuid2, kvm_msrs and kvm_msr_list bigger
+// than in C, which changes the ioctl numbers: use the C layouts (a u32 count, padding to the
+// entries' alignment, then the entries) and numbers computed from their C sizes.
+constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, uint64_t);
+constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, uint64_t);
+constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, uint64_t);
+constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, uint64_t);
+constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, uint32_t);
+
+// Heap buffer: a u32 count at offset 0, entries at `header` bytes.
+template <typename Entry>
 struct Flex {
-  explicit Flex(size_t n) : bytes(sizeof(Header) + n * sizeof(Entry), 0) {}
-  Header* get() { return reinterpret_cast<Header*>(bytes.data()); }
+  Flex(size_t n, size_t header) : header_size(header), bytes(header + n * sizeof(Entry), 0) {}
+  uint32_t& count() { return *reinterpret_cast<uint32_t*>(bytes.data()); }
+  Entry* entries() { return reinterpret_cast<Entry*>(bytes.data() + header_size); }
+  void* get() { return bytes.data(); }
+  size_t header_size;
   std::vector<uint8_t> bytes;
 };
 
@@ -59,12 +71,12 @@ int System::check_extension(long cap) const {
 
 Result<CpuidEntries> System::supported_cpuid() const {
   for (size_t n = 64; n <= 4096; n *= 2) {
-    Flex<kvm_cpuid2, kvm_cpuid_entry2> buf(n);
-    buf.get()->nent = n;
-    if (xioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, buf.get()) == 0) {
+    Flex<kvm_cpuid_entry2> buf(n, 8);
+    buf.count() = n;
+    if (xioctl(fd_.get(), kGetSupportedCpuid, buf.get()) == 0) {
       CpuidEntries out;
-      auto* first = buf.get()->entries;
-      out.entries.assign(first, first + buf.get()->nent);
+      auto* first = buf.entries();
+      out.entries.assign(first, first + buf.count());
       return out;
     }
     if (errno != E2BIG) return fail_errno("KVM_GET_SUPPORTED_CPUID");
@@ -73,13 +85,13 @@ Result<CpuidEntries> System::supported_cpuid() const {
 }
 
 Result<std::vector<uint32_t>> System::msr_index_list() const {
-  kvm_msr_list probe{};
-  if (xioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
+  uint32_t probe = 0;
+  if (xioctl(fd_.get(), kGetMsrIndexList, &probe) < 0 && errno != E2BIG)
     return fail_errno("KVM_GET_MSR_INDEX_LIST");
-  Flex<kvm_msr_list, uint32_t> buf(probe.nmsrs);
-  buf.get()->nmsrs = probe.nmsrs;
-  if (xioctl(fd_.get(), KVM_GET_MSR_INDEX_LIST, buf.get()) < 0) return fail_errno("KVM_GET_MSR_INDEX_LIST");
-  return std::vector<uint32_t>(buf.get()->indices, buf.get()->indices + buf.get()->nmsrs);
+  Flex<uint32_t> buf(probe, 4);
+  buf.count() = probe;
+  if (xioctl(fd_.get(), kGetMsrIndexList, buf.get()) < 0) return fail_errno("KVM_GET_MSR_INDEX_LIST");
+  return std::vector<uint32_t>(buf.entries(), buf.entries() + buf.count());
 }
 
 Result<size_t> System::vcpu_mmap_size() const {
@@ -271,18 +283,18 @@ VESSEL_SET(kvm_mp_state, set_mp_state, KVM_SET_MP_STATE)
 #undef VESSEL_SET
 
 Result<void> Vcpu::set_cpuid(const CpuidEntries& cpuid) {
-  Flex<kvm_cpuid2, kvm_cpuid_entry2> buf(cpuid.entries.size());
-  buf.get()->nent = cpuid.entries.size();
-  std::memcpy(buf.get()->entries, cpuid.entries.data(), cpuid.entries.size() * sizeof(kvm_cpuid_entry2));
-  if (xioctl(fd_.get(), KVM_SET_CPUID2, buf.get()) < 0) return fail_errno("KVM_SET_CPUID2 vCPU {}", id_);
+  Flex<kvm_cpuid_entry2> buf(cpuid.entries.size(), 8);
+  buf.count() = cpuid.entries.size();
+  std::memcpy(buf.entries(), cpuid.entries.data(), cpuid.entries.size() * sizeof(kvm_cpuid_entry2));
+  if (xioctl(fd_.get(), kSetCpuid2, buf.get()) < 0) return fail_errno("KVM_SET_CPUID2 vCPU {}", id_);
   return {};
 }
 
 Result<void> Vcpu::set_msrs(const std::vector<kvm_msr_entry>& msrs) {
-  Flex<kvm_msrs, kvm_msr_entry> buf(msrs.size());
-  buf.get()->nmsrs = msrs.size();
-  std::memcpy(buf.get()->entries, msrs.data(), msrs.size() * sizeof(kvm_msr_entry));
-  int r = xioctl(fd_.get(), KVM_SET_MSRS, buf.get());
+  Flex<kvm_msr_entry> buf(msrs.size(), 8);
+  buf.count() = msrs.size();
+  std::memcpy(buf.entries(), msrs.data(), msrs.size() * sizeof(kvm_msr_entry));
+  int r = xioctl(fd_.get(), kSetMsrs, buf.get());
   if (r < 0) return fail_errno("KVM_SET_MSRS vCPU {}", id_);
   if (static_cast<size_t>(r) != msrs.size())
     return fail(EINVAL, "KVM_SET_MSRS vCPU {}: MSR {:#x} refused", id_, msrs[r].index);
@@ -290,12 +302,12 @@ Result<void> Vcpu::set_msrs(const std::vector<kvm_msr_entry>& msrs) {
 }
 
 Result<std::vector<kvm_msr_entry>> Vcpu::get_msrs(const std::vector<uint32_t>& indices) const {
-  Flex<kvm_msrs, kvm_msr_entry> buf(indices.size());
-  buf.get()->nmsrs = indices.size();
-  for (size_t i = 0; i < indices.size(); ++i) buf.get()->entries[i].index = indices[i];
-  int r = xioctl(fd_.get(), KVM_GET_MSRS, buf.get());
+  Flex<kvm_msr_entry> buf(indices.size(), 8);
+  buf.count() = indices.size();
+  for (size_t i = 0; i < indices.size(); ++i) buf.entries()[i].index = indices[i];
+  int r = xioctl(fd_.get(), kGetMsrs, buf.get());
   if (r < 0) return fail_errno("KVM_GET_MSRS vCPU {}", id_);
-  return std::vector<kvm_msr_entry>(buf.get()->entries, buf.get()->entries + r);
+  return std::vector<kvm_msr_entry>(buf.entries(), buf.entries() + r);
 }
 
 Result<kvm_translation> Vcpu::translate(uint64_t gva) const {

@@ -1,0 +1,112 @@
+#include "vmm/api/vm_config.h"
+
+namespace vessel::vmm {
+
+using json::Json;
+
+Result<BootSource> parse_boot_source(const Json& j) {
+  if (!j.is_object()) return fail(EINVAL, "boot-source: expected an object, got {}", json::type_name(j));
+  TRY(json::reject_unknown(j, "boot-source", {"kernel_image_path", "initrd_path", "boot_args"}));
+  BootSource b;
+  b.kernel_image_path = TRY(json::get_string(j, "boot-source", "kernel_image_path"));
+  if (b.kernel_image_path.empty()) return fail(EINVAL, "boot-source.kernel_image_path: must not be empty");
+  b.initrd_path = TRY(json::opt_string(j, "boot-source", "initrd_path"));
+  b.boot_args = TRY(json::opt_string(j, "boot-source", "boot_args")).value_or("");
+  return b;
+}
+
+Result<MachineConfig> parse_machine_config(const Json& j, const MachineConfig& base) {
+  if (!j.is_object()) return fail(EINVAL, "machine-config: expected an object, got {}", json::type_name(j));
+  TRY(json::reject_unknown(j, "machine-config",
+                           {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template", "huge_pages"}));
+  MachineConfig m = base;
+  if (auto v = TRY(json::opt_uint(j, "machine-config", "vcpu_count"))) {
+    if (*v < 1 || *v > kMaxVcpuCount)
+      return fail(EINVAL, "machine-config.vcpu_count: {} is out of range (1..{})", *v, kMaxVcpuCount);
+    m.vcpu_count = static_cast<uint32_t>(*v);
+  }
+  if (auto v = TRY(json::opt_uint(j, "machine-config", "mem_size_mib"))) {
+    if (*v < 16 || *v > kMaxMemMib)
+      return fail(EINVAL, "machine-config.mem_size_mib: {} is out of range (16..{})", *v, kMaxMemMib);
+    m.mem_size_mib = *v;
+  }
+  if (auto v = TRY(json::opt_bool(j, "machine-config", "smt"))) {
+    if (*v) return fail(EINVAL, "machine-config.smt: true is not supported (one thread per core)");
+    m.smt = false;
+  }
+  return m;
+}
+
+Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
+  if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
+  TRY(json::reject_unknown(j, where, {"drive_id", "path_on_host", "is_root_device", "is_read_only",
+                                      "partuuid", "cache_type", "io_engine", "rate_limiter"}));
+  DriveConfig d;
+  d.drive_id = TRY(json::get_string(j, where, "drive_id"));
+  if (d.drive_id.empty() || d.drive_id.size() > 64)
+    return fail(EINVAL, "{}.drive_id: must be 1..64 characters", where);
+  for (char c : d.drive_id)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'))
+      return fail(EINVAL, "{}.drive_id: '{}' may only contain letters, digits, '_' and '-'", where, d.drive_id);
+  d.path_on_host = TRY(json::get_string(j, where, "path_on_host"));
+  if (d.path_on_host.empty()) return fail(EINVAL, "{}.path_on_host: must not be empty", where);
+  d.is_root_device = TRY(json::opt_bool(j, where, "is_root_device")).value_or(false);
+  d.is_read_only = TRY(json::opt_bool(j, where, "is_read_only")).value_or(false);
+  return d;
+}
+
+Result<VmConfig> parse_vm_config(std::string_view text) {
+  Json j = TRY(json::parse(text, 1 << 20, 32));
+  if (!j.is_object()) return fail(EINVAL, "config: expected an object, got {}", json::type_name(j));
+  TRY(json::reject_unknown(j, "config", {"boot-source", "machine-config", "drives", "entropy",
+                                         "network-interfaces", "logger", "metrics"}));
+  VmConfig c;
+  if (!j.contains("boot-source")) return fail(EINVAL, "config: missing \"boot-source\"");
+  c.boot_source = TRY(parse_boot_source(j["boot-source"]));
+  if (j.contains("machine-config")) c.machine = TRY(parse_machine_config(j["machine-config"], c.machine));
+  if (j.contains("drives")) {
+    const Json& drives = j["drives"];
+    if (!drives.is_array()) return fail(EINVAL, "drives: expected an array, got {}", json::type_name(drives));
+    if (drives.size() > 16) return fail(EINVAL, "drives: at most 16 drives are supported");
+    for (size_t i = 0; i < drives.size(); ++i) {
+      auto d = TRY(parse_drive(drives[i], fmt::format("drives[{}]", i)));
+      for (const auto& other : c.drives)
+        if (other.drive_id == d.drive_id) return fail(EINVAL, "drives[{}]: duplicate drive_id '{}'", i, d.drive_id);
+      c.drives.push_back(std::move(d));
+    }
+  }
+  if (j.contains("network-interfaces") && !(j["network-interfaces"].is_array() && j["network-interfaces"].empty()))
+    return fail(ENOTSUP, "network-interfaces: networking is not supported by vessel-vmm yet");
+  if (j.contains("entropy")) {
+    if (!j["entropy"].is_object()) return fail(EINVAL, "entropy: expected an object");
+    c.entropy = true;
+  }
+  return c;
+}
+
+Result<void> validate_for_start(const VmConfig& c) {
+  if (!c.boot_source) return fail(EINVAL, "no boot source: PUT /boot-source first");
+  int roots = 0;
+  for (const auto& d : c.drives) roots += d.is_root_device;
+  if (roots > 1) return fail(EINVAL, "more than one drive is marked is_root_device");
+  return {};
+}
+
+Json VmConfig::to_json() const {
+  Json j = Json::object();
+  if (boot_source) {
+    Json b = {{"kernel_image_path", boot_source->kernel_image_path}, {"boot_args", boot_source->boot_args}};
+    if (boot_source->initrd_path) b["initrd_path"] = *boot_source->initrd_path;
+    j["boot-source"] = b;
+  }
+  j["machine-config"] = {{"vcpu_count", machine.vcpu_count}, {"mem_size_mib", machine.mem_size_mib}, {"smt", machine.smt}};
+  Json drives = Json::array();
+  for (const auto& d : this->drives)
+    drives.push_back({{"drive_id", d.drive_id}, {"path_on_host", d.path_on_host},
+                      {"is_root_device", d.is_root_device}, {"is_read_only", d.is_read_only}});
+  j["drives"] = drives;
+  if (entropy) j["entropy"] = Json::object();
+  return j;
+}
+
+}  // namespace vessel::vmm

@@ -1,0 +1,56 @@
+// The VM's configuration in Firecracker's JSON shapes (boot-source, machine-config, drives,
+// entropy), parsed with clear, field-naming errors; used by --config-file and the API
+// (docs/vmm-api.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/json.h"
+
+namespace vessel::vmm {
+
+struct BootSource {
+  std::string kernel_image_path;
+  std::optional<std::string> initrd_path;
+  std::string boot_args;
+};
+
+struct MachineConfig {
+  uint32_t vcpu_count = 1;
+  uint64_t mem_size_mib = 128;
+  bool smt = false;
+};
+
+struct DriveConfig {
+  std::string drive_id;
+  std::string path_on_host;
+  bool is_root_device = false;
+  bool is_read_only = false;
+};
+
+struct VmConfig {
+  std::optional<BootSource> boot_source;
+  MachineConfig machine;
+  std::vector<DriveConfig> drives;
+  bool entropy = false;
+  // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): restart is not implemented
+  // yet; reboot always ends the process with status 0.
+  json::Json to_json() const;
+};
+
+inline constexpr uint32_t kMaxVcpuCount = 32;
+inline constexpr uint64_t kMaxMemMib = 64 * 1024;
+
+Result<BootSource> parse_boot_source(const json::Json& j);
+Result<MachineConfig> parse_machine_config(const json::Json& j, const MachineConfig& base);
+Result<DriveConfig> parse_drive(const json::Json& j, std::string_view where);
+// A whole --config-file document.
+Result<VmConfig> parse_vm_config(std::string_view text);
+// Checks a configuration is complete enough to boot.
+Result<void> validate_for_start(const VmConfig& config);
+
+}  // namespace vessel::vmm

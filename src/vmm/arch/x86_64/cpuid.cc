@@ -1,0 +1,78 @@
+#include "vmm/arch/x86_64/cpuid.h"
+
+#include <algorithm>
+
+namespace vessel::vmm::x86 {
+namespace {
+
+constexpr uint32_t bit(int n) { return 1u << n; }
+
+void mask_emulator_unfriendly(kvm::CpuidEntries& cpuid) {
+  if (auto* e = cpuid.find(1)) {
+    // FMA, CX16, MOVBE, POPCNT stays, XSAVE, OSXSAVE, AVX, F16C, RDRAND, PCID.
+    e->ecx &= ~(bit(12) | bit(13) | bit(22) | bit(26) | bit(27) | bit(28) | bit(29) | bit(30) | bit(17));
+  }
+  for (auto& e : cpuid.entries) {
+    if (e.function == 7 && e.index == 0) {
+      // FSGSBASE, BMI1, HLE, AVX2, BMI2, INVPCID, RTM, MPX, AVX512F/DQ, RDSEED, ADX, SMAP,
+      // AVX512IFMA, CLFLUSHOPT, CLWB, AVX512PF/ER/CD, SHA, AVX512BW/VL.
+      e.ebx &= ~(bit(0) | bit(3) | bit(4) | bit(5) | bit(8) | bit(10) | bit(11) | bit(14) | bit(16) |
+                 bit(17) | bit(18) | bit(19) | bit(20) | bit(21) | bit(23) | bit(24) | bit(26) |
+                 bit(27) | bit(28) | bit(29) | bit(30) | bit(31));
+      e.ecx = 0;  // AVX512 extensions, PKU, UMIP, GFNI, VAES, RDPID, ...
+      e.edx &= bit(26) | bit(27) | bit(29);  // keep only speculation-control enumeration
+    }
+    if (e.function == 7 && e.index > 0) e.eax = e.ebx = e.ecx = e.edx = 0;
+    if (e.function == 0x80000001) e.ecx &= ~(bit(8) | bit(16) | bit(21));  // PREFETCHW bits kept minimal
+  }
+  // Leaf 0xD describes the XSAVE areas: without XSAVE it must not exist.
+  cpuid.entries.erase(std::remove_if(cpuid.entries.begin(), cpuid.entries.end(),
+                                     [](const kvm_cpuid_entry2& e) { return e.function == 0xd; }),
+                      cpuid.entries.end());
+  if (auto* e = cpuid.find(0x14)) e->eax = e->ebx = e->ecx = e->edx = 0;  // processor trace
+}
+
+}  // namespace
+
+kvm::CpuidEntries vcpu_cpuid(const kvm::CpuidEntries& supported, const CpuidOptions& o) {
+  kvm::CpuidEntries cpuid = supported;
+  uint32_t count = std::max<uint32_t>(o.vcpu_count, 1);
+  for (auto& e : cpuid.entries) {
+    switch (e.function) {
+      case 1:
+        e.ebx = (e.ebx & 0x0000ffff) | (std::min<uint32_t>(count, 255) << 16) | (o.vcpu_id << 24);
+        e.ecx |= bit(31);  // running under a hypervisor
+        if (count > 1) e.edx |= bit(28);  // HTT: the count field is valid
+        break;
+      case 4:  // deterministic cache parameters: cores sharing = count, no SMT
+        if (e.eax & 0x1f) e.eax = (e.eax & 0x03ffc3ff) | ((count - 1) << 26);
+        break;
+      case 0xb:  // extended topology: one thread per core, `count` cores per package
+        e.edx = o.vcpu_id;
+        if (e.index == 0) {
+          e.eax = 0;
+          e.ebx = 1;
+          e.ecx = (1u << 8) | 0;
+        } else if (e.index == 1) {
+          uint32_t shift = 0;
+          while ((1u << shift) < count) ++shift;
+          e.eax = shift;
+          e.ebx = count;
+          e.ecx = (2u << 8) | 1;
+        } else {
+          e.eax = e.ebx = 0;
+          e.ecx = e.index;
+        }
+        break;
+      case 6:  // thermal/power: nothing to manage in a VM
+        e.eax = e.ebx = e.ecx = e.edx = 0;
+        break;
+      default:
+        break;
+    }
+  }
+  if (o.mask_for_emulation) mask_emulator_unfriendly(cpuid);
+  return cpuid;
+}
+
+}  // namespace vessel::vmm::x86

@@ -1,0 +1,400 @@
+#include "vmm/arch/x86_64/emulate.h"
+
+#include <cstring>
+#include <mutex>
+
+#include "vmm/arch/x86_64/guest_walk.h"
+
+namespace vessel::vmm::x86 {
+namespace {
+
+constexpr uint64_t kFlagCf = 1, kFlagZf = 1 << 6, kFlagTf = 1 << 8, kFlagIf = 1 << 9, kFlagAc = 1 << 18;
+constexpr uint64_t kXcr0 = 0x3;  // what the guest sees: x87 | SSE (XSAVE is masked on PVM)
+
+// Serialises emulated read-modify-write instructions (cmpxchg16b) between vCPUs.
+std::mutex g_atomic_emulation;
+
+struct Insn {
+  uint8_t bytes[15] = {};
+  size_t len = 0;   // bytes consumed so far
+  bool long_mode = false;
+  bool opsize = false, addrsize = false;
+  uint8_t rex = 0;
+  int segment = -1;  // 4 = fs, 5 = gs
+  bool rep = false, repne = false;
+  uint8_t modrm = 0;
+};
+
+__u64* reg_by_index(kvm_regs& r, unsigned i) {
+  switch (i) {
+    case 0: return &r.rax;
+    case 1: return &r.rcx;
+    case 2: return &r.rdx;
+    case 3: return &r.rbx;
+    case 4: return &r.rsp;
+    case 5: return &r.rbp;
+    case 6: return &r.rsi;
+    case 7: return &r.rdi;
+    case 8: return &r.r8;
+    case 9: return &r.r9;
+    case 10: return &r.r10;
+    case 11: return &r.r11;
+    case 12: return &r.r12;
+    case 13: return &r.r13;
+    case 14: return &r.r14;
+    default: return &r.r15;
+  }
+}
+
+std::string hex_bytes(const uint8_t* b, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += fmt::format("{}{:02x}", i ? " " : "", b[i]);
+  return s;
+}
+
+// Effective address of the ModRM memory operand (insn.len points just after the ModRM byte).
+Result<uint64_t> modrm_address(Insn& in, kvm_regs& r, const kvm_sregs& s, uint64_t next_rip_base) {
+  unsigned mod = in.modrm >> 6, rm = in.modrm & 7;
+  if (mod == 3) return fail(EINVAL, "register operand where memory was expected");
+  uint64_t addr = 0;
+  bool rip_relative = false;
+  if (rm == 4) {  // SIB
+    if (in.len >= sizeof in.bytes) return fail(EINVAL, "instruction too long");
+    uint8_t sib = in.bytes[in.len++];
+    unsigned scale = sib >> 6, index = ((sib >> 3) & 7) | ((in.rex & 2) << 2), base = (sib & 7) | ((in.rex & 1) << 3);
+    if (index != 4) addr += *reg_by_index(r, index) << scale;
+    if ((base & 7) == 5 && mod == 0) {
+      int32_t disp;
+      std::memcpy(&disp, in.bytes + in.len, 4);
+      in.len += 4;
+      addr += static_cast<int64_t>(disp);
+    } else {
+      addr += *reg_by_index(r, base);
+    }
+  } else if (rm == 5 && mod == 0) {
+    int32_t disp;
+    std::memcpy(&disp, in.bytes + in.len, 4);
+    in.len += 4;
+    addr = static_cast<int64_t>(disp);
+    rip_relative = in.long_mode;
+  } else {
+    addr = *reg_by_index(r, rm | ((in.rex & 1) << 3));
+  }
+  if (mod == 1) {
+    addr += static_cast<int8_t>(in.bytes[in.len++]);
+  } else if (mod == 2) {
+    int32_t disp;
+    std::memcpy(&disp, in.bytes + in.len, 4);
+    in.len += 4;
+    addr += static_cast<int64_t>(disp);
+  }
+  if (rip_relative) addr += next_rip_base;  // fixed up by the caller once the length is known
+  if (!in.long_mode || in.addrsize) addr &= 0xffffffffull;
+  if (in.segment == 4) addr += s.fs.base;
+  if (in.segment == 5) addr += s.gs.base;
+  return addr;
+}
+
+// FXSAVE image <-> kvm_fpu.
+void fpu_to_fxsave(const kvm_fpu& f, uint8_t* img, bool x87, bool sse) {
+  if (x87) {
+    std::memcpy(img + 0, &f.fcw, 2);
+    std::memcpy(img + 2, &f.fsw, 2);
+    img[4] = f.ftwx;
+    std::memcpy(img + 6, &f.last_opcode, 2);
+    std::memcpy(img + 8, &f.last_ip, 8);
+    std::memcpy(img + 16, &f.last_dp, 8);
+    for (int i = 0; i < 8; ++i) std::memcpy(img + 32 + 16 * i, f.fpr[i], 16);
+  }
+  if (sse || x87) {
+    std::memcpy(img + 24, &f.mxcsr, 4);
+    uint32_t mask = 0xffff;
+    std::memcpy(img + 28, &mask, 4);
+  }
+  if (sse)
+    for (int i = 0; i < 16; ++i) std::memcpy(img + 160 + 16 * i, f.xmm[i], 16);
+}
+
+void fxsave_to_fpu(const uint8_t* img, kvm_fpu& f, bool x87, bool sse, bool init_x87, bool init_sse) {
+  if (x87) {
+    std::memcpy(&f.fcw, img + 0, 2);
+    std::memcpy(&f.fsw, img + 2, 2);
+    f.ftwx = img[4];
+    std::memcpy(&f.last_opcode, img + 6, 2);
+    std::memcpy(&f.last_ip, img + 8, 8);
+    std::memcpy(&f.last_dp, img + 16, 8);
+    for (int i = 0; i < 8; ++i) std::memcpy(f.fpr[i], img + 32 + 16 * i, 16);
+  } else if (init_x87) {
+    f.fcw = 0x37f;
+    f.fsw = 0;
+    f.ftwx = 0;
+    f.last_opcode = 0;
+    f.last_ip = f.last_dp = 0;
+    std::memset(f.fpr, 0, sizeof f.fpr);
+  }
+  if (sse) {
+    for (int i = 0; i < 16; ++i) std::memcpy(f.xmm[i], img + 160 + 16 * i, 16);
+  } else if (init_sse) {
+    std::memset(f.xmm, 0, sizeof f.xmm);
+  }
+  if (sse || init_sse) std::memcpy(&f.mxcsr, img + 24, 4);
+}
+
+Result<void> inject_exception(kvm::Vcpu& vcpu, uint8_t vector, std::optional<uint32_t> error_code = {}) {
+  kvm_vcpu_events ev = TRY(vcpu.get_events());
+  ev.flags = 0;
+  ev.exception.injected = 1;
+  ev.exception.pending = 0;
+  ev.exception.nr = vector;
+  ev.exception.has_error_code = error_code.has_value();
+  ev.exception.error_code = error_code.value_or(0);
+  return vcpu.set_events(ev);
+}
+
+// INT n in 64-bit kernel mode: deliver through the IDT by hand (same privilege level; IST honoured).
+Result<void> deliver_soft_interrupt_64(kvm::Vcpu& vcpu, const GuestMemory& mem, kvm_regs& r,
+                                       const kvm_sregs& s, uint8_t vector) {
+  PagingState p = PagingState::from(s);
+  if ((s.cs.selector & 3) != 0) return fail(ENOTSUP, "INT {} from user mode", vector);
+  if (vector * 16ull + 15 > s.idt.limit) return fail(EINVAL, "INT {} beyond the IDT limit", vector);
+  uint8_t gate[16];
+  TRY(read_gva(mem, p, s.idt.base + vector * 16ull, gate, 16));
+  if (!(gate[5] & 0x80)) return fail(EINVAL, "INT {}: gate not present", vector);
+  uint64_t target = gate[0] | (uint64_t{gate[1]} << 8) | (uint64_t{gate[6]} << 16) | (uint64_t{gate[7]} << 24);
+  uint32_t high;
+  std::memcpy(&high, gate + 8, 4);
+  target |= uint64_t{high} << 32;
+  uint16_t selector = gate[2] | (gate[3] << 8);
+  unsigned ist = gate[4] & 7, type = gate[5] & 0xf;
+  uint64_t rsp = r.rsp;
+  if (ist) TRY(read_gva(mem, p, s.tr.base + 36 + (ist - 1) * 8, &rsp, 8));
+  rsp &= ~0xfull;
+  uint64_t frame[5] = {r.rip, s.cs.selector, r.rflags, r.rsp, s.ss.selector};
+  rsp -= sizeof frame;
+  TRY(write_gva(mem, p, rsp, frame, sizeof frame));
+  r.rsp = rsp;
+  r.rip = target;
+  r.rflags &= ~kFlagTf;
+  if (type == 0xe) r.rflags &= ~kFlagIf;  // interrupt gate
+  if (selector != s.cs.selector) {
+    kvm_sregs ns = s;
+    ns.cs.selector = selector;
+    TRY(vcpu.set_sregs(ns));
+  }
+  return {};
+}
+
+}  // namespace
+
+json::Json EmulationCounters::to_json() const {
+  return {{"int3", int3.load()},         {"int_n", int_n.load()},       {"ud2", ud2.load()},
+          {"fxsave", fxsave.load()},     {"fxrstor", fxrstor.load()},   {"xsave", xsave.load()},
+          {"xrstor", xrstor.load()},     {"cmpxchg16b", cmpxchg16b.load()},
+          {"stac_clac", stac_clac.load()}, {"xgetbv", xgetbv.load()},   {"xsetbv", xsetbv.load()},
+          {"rdrand", rdrand.load()},     {"unhandled", unhandled.load()}};
+}
+
+Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemory& mem, EmulationCounters& c) {
+  kvm_regs r = TRY(vcpu.get_regs());
+  kvm_sregs s = TRY(vcpu.get_sregs());
+  PagingState p = PagingState::from(s);
+  Insn in;
+  in.long_mode = (s.efer & (1u << 10)) && s.cs.l;
+  uint64_t rip_linear = s.cs.base + r.rip;
+  if (!in.long_mode) rip_linear &= 0xffffffffull;
+  // Fetch up to 15 bytes, stopping at an unmapped page (the instruction may end before it).
+  size_t fetched = 0;
+  while (fetched < sizeof in.bytes) {
+    size_t chunk = std::min<size_t>(sizeof in.bytes - fetched, 0x1000 - ((rip_linear + fetched) & 0xfff));
+    if (!read_gva(mem, p, rip_linear + fetched, in.bytes + fetched, chunk)) break;
+    fetched += chunk;
+  }
+  if (fetched == 0) {
+    ++c.unhandled;
+    return fail(EFAULT, "cannot fetch the instruction at rip {:#x}: not mapped", r.rip);
+  }
+  // Prefixes.
+  for (; in.len < fetched; ++in.len) {
+    uint8_t b = in.bytes[in.len];
+    if (b == 0x66) in.opsize = true;
+    else if (b == 0x67) in.addrsize = true;
+    else if (b == 0xf3) in.rep = true;
+    else if (b == 0xf2) in.repne = true;
+    else if (b == 0x64) in.segment = 4;
+    else if (b == 0x65) in.segment = 5;
+    else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e || b == 0xf0) continue;
+    else break;
+  }
+  if (in.long_mode && in.len < fetched && (in.bytes[in.len] & 0xf0) == 0x40) in.rex = in.bytes[in.len++];
+  if (in.len >= fetched) {
+    ++c.unhandled;
+    return fail(EINVAL, "truncated instruction at rip {:#x}: {}", r.rip, hex_bytes(in.bytes, fetched));
+  }
+  uint64_t start_rip = r.rip;
+  auto unhandled = [&]() -> Result<std::string> {
+    ++c.unhandled;
+    return Unexpected(Error(ENOTSUP, fmt::format("cannot emulate the instruction at rip {:#x} (cpl {}, {}): {}",
+                                                 start_rip, s.cs.selector & 3, in.long_mode ? "64-bit" : "32-bit",
+                                                 hex_bytes(in.bytes, fetched))));
+  };
+  uint8_t op = in.bytes[in.len++];
+
+  if (op == 0xcc) {  // int3: a trap, RIP points past it
+    r.rip += in.len;
+    TRY(vcpu.set_regs(r));
+    TRY(inject_exception(vcpu, 3));
+    ++c.int3;
+    return std::string("int3 -> #BP");
+  }
+  if (op == 0xcd) {  // INT n
+    uint8_t vector = in.bytes[in.len++];
+    r.rip += in.len;
+    if (vector < 32) {
+      TRY(vcpu.set_regs(r));
+      TRY(inject_exception(vcpu, vector));
+    } else {
+      if (!in.long_mode) return unhandled();
+      TRY(deliver_soft_interrupt_64(vcpu, mem, r, s, vector));
+      TRY(vcpu.set_regs(r));
+    }
+    ++c.int_n;
+    return fmt::format("int {:#x}", vector);
+  }
+  if (op != 0x0f || in.len >= fetched) return unhandled();
+  uint8_t op2 = in.bytes[in.len++];
+  if (op2 == 0x0b) {  // ud2: #UD at the instruction (BUG()/WARN() rely on it)
+    TRY(inject_exception(vcpu, 6));
+    ++c.ud2;
+    return std::string("ud2 -> #UD");
+  }
+  if (op2 == 0x01) {
+    uint8_t m = in.bytes[in.len++];
+    if (m == 0xca || m == 0xcb) {  // clac / stac
+      r.rflags = m == 0xcb ? (r.rflags | kFlagAc) : (r.rflags & ~kFlagAc);
+      r.rip += in.len;
+      TRY(vcpu.set_regs(r));
+      ++c.stac_clac;
+      return std::string(m == 0xcb ? "stac" : "clac");
+    }
+    if (m == 0xd0) {  // xgetbv
+      if ((r.rcx & 0xffffffff) != 0) {
+        TRY(inject_exception(vcpu, 13, 0));
+        return std::string("xgetbv bad index -> #GP");
+      }
+      r.rax = kXcr0;
+      r.rdx = 0;
+      r.rip += in.len;
+      TRY(vcpu.set_regs(r));
+      ++c.xgetbv;
+      return std::string("xgetbv");
+    }
+    if (m == 0xd1) {  // xsetbv: only x87|SSE is accepted
+      uint64_t value = (r.rdx << 32) | (r.rax & 0xffffffff);
+      if ((r.rcx & 0xffffffff) != 0 || (value & ~kXcr0) || !(value & 1)) {
+        TRY(inject_exception(vcpu, 13, 0));
+        return std::string("xsetbv unsupported value -> #GP");
+      }
+      r.rip += in.len;
+      TRY(vcpu.set_regs(r));
+      ++c.xsetbv;
+      return std::string("xsetbv");
+    }
+    return unhandled();
+  }
+  if (op2 != 0xae && op2 != 0xc7) return unhandled();
+  if (in.len >= fetched) return unhandled();
+  in.modrm = in.bytes[in.len++];
+  unsigned reg = (in.modrm >> 3) & 7, mod = in.modrm >> 6;
+  if (op2 == 0xc7 && mod == 3 && reg == 6) {  // rdrand: report failure (CF=0), guest retries/gives up
+    *reg_by_index(r, (in.modrm & 7) | ((in.rex & 1) << 3)) = 0;
+    r.rflags &= ~kFlagCf;
+    r.rip += in.len;
+    TRY(vcpu.set_regs(r));
+    ++c.rdrand;
+    return std::string("rdrand -> CF=0");
+  }
+  if (mod == 3) return unhandled();
+  size_t before_operand = in.len;
+  (void)before_operand;
+  uint64_t addr = TRY(modrm_address(in, r, s, 0));
+  if (in.len > fetched) return unhandled();
+  uint64_t next_rip = r.rip + in.len;
+  if ((in.modrm & 0xc7) == 0x05 && in.long_mode) addr += next_rip + s.cs.base;  // RIP-relative
+
+  bool rex_w = in.rex & 8;
+  if (op2 == 0xc7 && reg == 1) {  // cmpxchg8b / cmpxchg16b
+    std::lock_guard lock(g_atomic_emulation);
+    if (rex_w) {
+      uint64_t m[2];
+      TRY(read_gva(mem, p, addr, m, 16));
+      if (m[0] == r.rax && m[1] == r.rdx) {
+        uint64_t nv[2] = {r.rbx, r.rcx};
+        TRY(write_gva(mem, p, addr, nv, 16));
+        r.rflags |= kFlagZf;
+      } else {
+        r.rax = m[0];
+        r.rdx = m[1];
+        r.rflags &= ~kFlagZf;
+      }
+      ++c.cmpxchg16b;
+    } else {
+      uint32_t m[2];
+      TRY(read_gva(mem, p, addr, m, 8));
+      if (m[0] == static_cast<uint32_t>(r.rax) && m[1] == static_cast<uint32_t>(r.rdx)) {
+        uint32_t nv[2] = {static_cast<uint32_t>(r.rbx), static_cast<uint32_t>(r.rcx)};
+        TRY(write_gva(mem, p, addr, nv, 8));
+        r.rflags |= kFlagZf;
+      } else {
+        r.rax = m[0];
+        r.rdx = m[1];
+        r.rflags &= ~kFlagZf;
+      }
+    }
+    r.rip = next_rip;
+    TRY(vcpu.set_regs(r));
+    return std::string(rex_w ? "cmpxchg16b" : "cmpxchg8b");
+  }
+
+  // The save/restore family, on the legacy (FXSAVE) region plus the XSAVE header.
+  bool is_fxsave = op2 == 0xae && reg == 0, is_fxrstor = op2 == 0xae && reg == 1;
+  bool is_xsave = (op2 == 0xae && (reg == 4 || reg == 6)) || (op2 == 0xc7 && (reg == 4 || reg == 5));
+  bool is_xrstor = (op2 == 0xae && reg == 5) || (op2 == 0xc7 && reg == 3);
+  bool compacted_save = op2 == 0xc7 && (reg == 4 || reg == 5);
+  if (!is_fxsave && !is_fxrstor && !is_xsave && !is_xrstor) return unhandled();
+  uint64_t rfbm = is_fxsave || is_fxrstor ? 3 : (((r.rdx << 32) | (r.rax & 0xffffffff)) & kXcr0);
+  uint8_t img[576] = {};
+  size_t img_len = is_fxsave || is_fxrstor ? 512 : 576;
+  kvm_fpu fpu = TRY(vcpu.get_fpu());
+  if (is_fxsave || is_xsave) {
+    TRY(read_gva(mem, p, addr, img, img_len));
+    fpu_to_fxsave(fpu, img, rfbm & 1, rfbm & 2);
+    if (is_xsave) {
+      uint64_t bv;
+      std::memcpy(&bv, img + 512, 8);
+      bv = (bv & ~rfbm) | (rfbm & 3);
+      std::memcpy(img + 512, &bv, 8);
+      if (compacted_save) {
+        uint64_t comp = (1ull << 63) | (rfbm & 3);
+        std::memcpy(img + 520, &comp, 8);
+      }
+      ++c.xsave;
+    } else {
+      ++c.fxsave;
+    }
+    TRY(write_gva(mem, p, addr, img, img_len));
+  } else {
+    TRY(read_gva(mem, p, addr, img, img_len));
+    uint64_t bv = 3;
+    if (is_xrstor) std::memcpy(&bv, img + 512, 8);
+    bool x87 = (rfbm & 1) && (bv & 1), sse = (rfbm & 2) && (bv & 2);
+    fxsave_to_fpu(img, fpu, x87, sse, (rfbm & 1) && !(bv & 1), (rfbm & 2) && !(bv & 2));
+    TRY(vcpu.set_fpu(fpu));
+    if (is_xrstor) ++c.xrstor;
+    else ++c.fxrstor;
+  }
+  r.rip = next_rip;
+  TRY(vcpu.set_regs(r));
+  return fmt::format("{} at {:#x}", is_fxsave ? "fxsave" : is_fxrstor ? "fxrstor" : is_xsave ? "xsave" : "xrstor", addr);
+}
+
+}  // namespace vessel::vmm::x86

@@ -1,0 +1,304 @@
+#include "vmm/machine.h"
+
+#include <sys/eventfd.h>
+
+#include "base/log.h"
+#include "vmm/arch/x86_64/acpi.h"
+#include "vmm/arch/x86_64/boot_state.h"
+#include "vmm/arch/x86_64/cpuid.h"
+#include "vmm/arch/x86_64/layout.h"
+#include "vmm/arch/x86_64/loader.h"
+#include "vmm/devices/legacy/i8042.h"
+#include "vmm/devices/legacy/power_ports.h"
+#ifdef VESSEL_HAVE_VIRTIO
+#include "vmm/devices/virtio/virtio_devices.h"
+#endif
+
+namespace vessel::vmm {
+namespace {
+
+// An edge-triggered interrupt: an eventfd bound to a GSI of the in-kernel IOAPIC (KVM_IRQFD).
+class IrqfdLine : public InterruptLine {
+ public:
+  explicit IrqfdLine(EventFd fd) : fd_(std::move(fd)) {}
+  Result<void> trigger() override { return fd_.signal(1); }
+  int fd() const { return fd_.fd(); }
+
+ private:
+  EventFd fd_;
+};
+
+Result<std::shared_ptr<IrqfdLine>> make_irq_line(kvm::Vm& vm, uint32_t gsi) {
+  auto fd = TRY(EventFd::create(0, EFD_NONBLOCK));
+  auto line = std::make_shared<IrqfdLine>(std::move(fd));
+  TRY(vm.irqfd(line->fd(), gsi));
+  return line;
+}
+
+}  // namespace
+
+struct Machine::Impl {
+  explicit Impl(kvm::System s, kvm::Vm v, GuestMemory m)
+      : system(std::move(s)), vm(std::move(v)), memory(std::move(m)) {}
+  kvm::System system;
+  kvm::Vm vm;
+  GuestMemory memory;
+  Bus pio, mmio;
+  VcpuControl control;
+  x86::EmulationCounters emulation;
+  VcpuStats stats;
+  std::vector<std::unique_ptr<VcpuRunner>> vcpus;
+#ifdef VESSEL_HAVE_VIRTIO
+  std::vector<std::shared_ptr<virtio::VirtioMmioDevice>> virtio;
+#endif
+  std::vector<std::shared_ptr<IrqfdLine>> lines;
+  VmConfig config;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  State state = State::Created;
+  std::optional<VmEvent> event;
+  bool stopped = false;
+};
+
+Machine::Machine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Machine::~Machine() {
+  if (impl_) stop_vcpus();
+}
+
+Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, MachineOptions options) {
+  TRY(validate_for_start(config));
+  const BootSource& boot = *config.boot_source;
+  auto system = TRY(kvm::System::open());
+  auto vm = TRY(system.create_vm());
+  TRY(vm.set_identity_map_addr(0xfffbc000));
+  TRY(vm.set_tss_addr(0xfffbd000));
+  TRY(vm.create_irqchip());
+  TRY(vm.create_pit2());
+  auto memory = TRY_CTX(GuestMemory::create(config.machine.mem_size_mib << 20), "allocate guest memory");
+  for (const auto& r : memory.regions()) TRY(vm.set_user_memory_region(r.slot, r.guest_base, r.size, r.host));
+
+  auto impl = std::make_unique<Impl>(std::move(system), std::move(vm), std::move(memory));
+  impl->config = config;
+  Impl* m = impl.get();
+  std::unique_ptr<Machine> machine(new Machine(std::move(impl)));
+  EventSink events = [m](VmEvent e) {
+    std::lock_guard lock(m->mu);
+    if (!m->event) m->event = std::move(e);
+    m->cv.notify_all();
+  };
+
+  // Legacy devices on the port bus.
+  auto com1_irq = TRY(make_irq_line(m->vm, x86::kCom1Irq));
+  m->lines.push_back(com1_irq);
+  machine->serial_ = std::make_shared<Serial>(com1_irq, options.console_fd);
+  TRY(m->pio.insert(machine->serial_, x86::kPortCom1, 8));
+  TRY(m->pio.insert(std::make_shared<I8042>(events), x86::kPortI8042Data, 5));
+  TRY(m->pio.insert(std::make_shared<DebugExit>(events), x86::kPortDebugExit, 1));
+  TRY(m->pio.insert(std::make_shared<AcpiPower>(events), x86::kPortAcpiSleepControl, 3));
+
+  // Virtio devices: one 4 KiB window and one GSI each, described in the DSDT.
+  x86::AcpiConfig acpi{config.machine.vcpu_count, {}};
+  std::string cmdline = boot.boot_args;
+  auto add_window = [&](uint32_t index) {
+    uint64_t base = x86::kVirtioMmioBase + index * x86::kVirtioMmioWindow;
+    uint32_t gsi = x86::kVirtioFirstGsi + index;
+    acpi.virtio_mmio.push_back({base, x86::kVirtioMmioWindow, gsi});
+    cmdline += fmt::format(" virtio_mmio.device=4K@{:#x}:{}", base, gsi);
+    return std::pair{base, gsi};
+  };
+#ifdef VESSEL_HAVE_VIRTIO
+  uint32_t index = 0;
+  auto context = [&](uint64_t base, uint32_t gsi) -> Result<virtio::DeviceContext> {
+    auto line = TRY(make_irq_line(m->vm, gsi));
+    m->lines.push_back(line);
+    virtio::DeviceContext ctx;
+    ctx.memory = &m->memory;
+    ctx.irq = line;
+    ctx.mmio_base = base;
+    ctx.add_ioeventfd = [m](uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch, int fd) {
+      return m->vm.ioeventfd(addr, len, datamatch, fd);
+    };
+    return ctx;
+  };
+  for (const auto& d : config.drives) {
+    auto [base, gsi] = add_window(index++);
+    virtio::BlockConfig bc;
+    bc.drive_id = d.drive_id;
+    bc.path = d.path_on_host;
+    bc.read_only = d.is_read_only;
+    auto dev = TRY_CTX(virtio::create_block(bc, TRY(context(base, gsi))), "drive {}", d.drive_id);
+    TRY(m->mmio.insert(dev, base, x86::kVirtioMmioWindow));
+    m->virtio.push_back(dev);
+    if (d.is_root_device && cmdline.find("root=") == std::string::npos)
+      cmdline += fmt::format(" root=/dev/vd{} {}", static_cast<char>('a' + index - 1), d.is_read_only ? "ro" : "rw");
+  }
+  if (config.entropy) {
+    auto [base, gsi] = add_window(index++);
+    auto dev = TRY_CTX(virtio::create_rng(TRY(context(base, gsi))), "entropy device");
+    TRY(m->mmio.insert(dev, base, x86::kVirtioMmioWindow));
+    m->virtio.push_back(dev);
+  }
+#else
+  (void)add_window;
+  if (!config.drives.empty() || config.entropy)
+    return fail(ENOTSUP, "this vessel-vmm was built without virtio devices");
+#endif
+
+  // Kernel, initrd, firmware tables, boot information.
+  auto kernel = TRY(x86::load_kernel(m->memory, boot.kernel_image_path));
+  x86::BootData data;
+  if (boot.initrd_path) {
+    uint64_t max = kernel.protocol == x86::BootProtocol::LinuxBzImage ? kernel.initrd_addr_max : 0;
+    data.initrd = TRY(x86::load_initrd(m->memory, *boot.initrd_path, kernel.kernel_end, max));
+  }
+  data.rsdp = TRY_CTX(x86::write_acpi_tables(m->memory, acpi), "write ACPI tables");
+  while (!cmdline.empty() && cmdline.front() == ' ') cmdline.erase(0, 1);
+  data.cmdline = cmdline;
+  TRY(x86::write_boot_data(m->memory, kernel, data));
+
+  // vCPUs.
+  auto supported = TRY(m->system.supported_cpuid());
+  bool pvm = kvm::System::is_pvm();
+  VcpuRunner::install_kick_handler();
+  for (uint32_t i = 0; i < config.machine.vcpu_count; ++i) {
+    auto vcpu = TRY(m->vm.create_vcpu(i));
+    TRY(vcpu.set_cpuid(x86::vcpu_cpuid(supported, {i, config.machine.vcpu_count, pvm})));
+    TRY(x86::setup_fpu_and_msrs(vcpu));
+    TRY(x86::setup_lapic(vcpu));
+    if (i == 0) TRY(x86::setup_boot_vcpu(vcpu, kernel));
+    VcpuContext ctx{&m->pio, &m->mmio, &m->memory, events, &m->control, &m->emulation, &m->stats};
+    m->vcpus.push_back(std::make_unique<VcpuRunner>(std::move(vcpu), ctx));
+  }
+  log::debug("machine created: {} vCPUs, {} MiB, kernel {} (entry {:#x}), cmdline '{}'", config.machine.vcpu_count,
+             config.machine.mem_size_mib, boot.kernel_image_path, kernel.entry, data.cmdline);
+  return machine;
+}
+
+Result<void> Machine::start() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->state != State::Created) return fail(EINVAL, "the VM was already started");
+  for (auto& v : impl_->vcpus) v->start();
+  impl_->state = State::Running;
+  return {};
+}
+
+Result<void> Machine::pause() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->state == State::Paused) return {};
+    if (impl_->state != State::Running) return fail(EINVAL, "cannot pause a VM that is {}", to_string(impl_->state));
+  }
+  impl_->control.set_state(VcpuControl::State::Paused);
+  impl_->control.wait_parked(impl_->vcpus.size());
+#ifdef VESSEL_HAVE_VIRTIO
+  for (auto& d : impl_->virtio) TRY(d->pause());
+#endif
+  std::lock_guard lock(impl_->mu);
+  impl_->state = State::Paused;
+  return {};
+}
+
+Result<void> Machine::resume() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->state == State::Running) return {};
+    if (impl_->state != State::Paused) return fail(EINVAL, "cannot resume a VM that is {}", to_string(impl_->state));
+  }
+#ifdef VESSEL_HAVE_VIRTIO
+  for (auto& d : impl_->virtio) TRY(d->resume());
+#endif
+  impl_->control.set_state(VcpuControl::State::Running);
+  std::lock_guard lock(impl_->mu);
+  impl_->state = State::Running;
+  return {};
+}
+
+void Machine::post_event(VmEvent event) {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->event) impl_->event = std::move(event);
+  impl_->cv.notify_all();
+}
+
+std::optional<VmEvent> Machine::wait_for(std::chrono::milliseconds timeout) {
+  VmEvent event;
+  {
+    std::unique_lock lock(impl_->mu);
+    if (!impl_->cv.wait_for(lock, timeout, [&] { return impl_->event.has_value(); })) return std::nullopt;
+    event = *impl_->event;
+  }
+  stop_vcpus();
+  // A panicking kernel with panic=-1 reboots at once: report the panic, not the reboot.
+  if (event.kind == VmEvent::Kind::Reboot || event.kind == VmEvent::Kind::Poweroff) {
+    if (auto panic = serial_->panic_message()) event = {VmEvent::Kind::Panic, 3, *panic};
+  }
+  return event;
+}
+
+VmEvent Machine::wait() {
+  for (;;) {
+    if (auto e = wait_for(std::chrono::hours(24))) return *e;
+  }
+}
+
+void Machine::stop_vcpus() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+  }
+  impl_->control.set_state(VcpuControl::State::Stopping);
+  for (auto& v : impl_->vcpus) v->join();
+#ifdef VESSEL_HAVE_VIRTIO
+  for (auto& d : impl_->virtio) (void)d->pause();  // quiesce device threads before teardown
+#endif
+  std::lock_guard lock(impl_->mu);
+  impl_->state = State::Stopped;
+}
+
+Machine::State Machine::state() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->state;
+}
+
+int Machine::exit_code(const VmEvent& e) {
+  switch (e.kind) {
+    case VmEvent::Kind::Poweroff:
+    case VmEvent::Kind::Reboot: return 0;
+    case VmEvent::Kind::DebugExit: return e.code;
+    case VmEvent::Kind::Panic: return 3;
+    case VmEvent::Kind::Error: return 2;
+    case VmEvent::Kind::Terminated: return 128 + e.code;
+  }
+  return 2;
+}
+
+json::Json Machine::metrics() const {
+  const auto& s = impl_->stats;
+  json::Json j = {
+      {"state", to_string(state())},
+      {"vcpu", {{"count", impl_->vcpus.size()}, {"exits", s.exits.load()}, {"io", s.io.load()},
+                {"mmio", s.mmio.load()}, {"unhandled_io", s.unhandled_io.load()},
+                {"unhandled_mmio", s.unhandled_mmio.load()}, {"internal_errors", s.internal_errors.load()}}},
+      {"emulation", impl_->emulation.to_json()},
+      {"serial", {{"bytes_written", serial_->bytes_written()}}},
+  };
+  json::Json devices = json::Json::array();
+#ifdef VESSEL_HAVE_VIRTIO
+  for (const auto& d : impl_->virtio) devices.push_back(d->metrics());
+#endif
+  j["devices"] = devices;
+  return j;
+}
+
+const char* to_string(Machine::State state) {
+  switch (state) {
+    case Machine::State::Created: return "Not started";
+    case Machine::State::Running: return "Running";
+    case Machine::State::Paused: return "Paused";
+    case Machine::State::Stopped: return "Stopped";
+  }
+  return "unknown";
+}
+
+}  // namespace vessel::vmm

@@ -1,0 +1,63 @@
+// A running VM: KVM VM and vCPUs, guest memory, buses and devices, built from a VmConfig. The
+// machine owns the lifecycle (start, pause, resume, stop) and turns the first VmEvent into the
+// process's exit status (docs/vmm-lifecycle.md).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "base/json.h"
+#include "kvm/kvm.h"
+#include "vmm/api/vm_config.h"
+#include "vmm/arch/x86_64/emulate.h"
+#include "vmm/bus/bus.h"
+#include "vmm/devices/legacy/serial.h"
+#include "vmm/memory/guest_memory.h"
+#include "vmm/vcpu/vcpu_runner.h"
+#include "vmm/vm_event.h"
+
+namespace vessel::vmm {
+
+class MmioDeviceHandle;  // virtio devices (pause/resume/metrics), see machine.cc
+
+struct MachineOptions {
+  int console_fd = 1;  // where the serial console goes
+};
+
+class Machine {
+ public:
+  enum class State { Created, Running, Paused, Stopped };
+
+  static Result<std::unique_ptr<Machine>> create(const VmConfig& config, MachineOptions options = {});
+  ~Machine();
+
+  Result<void> start();
+  Result<void> pause();
+  Result<void> resume();
+  // Asks the machine to stop with this event (first event wins).
+  void post_event(VmEvent event);
+  // Blocks until the VM has ended; stops and joins the vCPUs; returns the deciding event.
+  VmEvent wait();
+  // Like wait() with a timeout; nullopt when nothing ended the VM in time.
+  std::optional<VmEvent> wait_for(std::chrono::milliseconds timeout);
+
+  State state() const;
+  Serial& serial() { return *serial_; }
+  json::Json metrics() const;
+  static int exit_code(const VmEvent& event);
+
+  struct Impl;
+
+ private:
+  explicit Machine(std::unique_ptr<Impl> impl);
+  void stop_vcpus();
+  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<Serial> serial_;
+};
+
+const char* to_string(Machine::State state);
+
+}  // namespace vessel::vmm

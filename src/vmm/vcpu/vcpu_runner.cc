@@ -1,0 +1,181 @@
+#include "vmm/vcpu/vcpu_runner.h"
+
+#include <signal.h>
+
+#include <cstring>
+
+#include "base/log.h"
+
+namespace vessel::vmm {
+namespace {
+int kick_signal() { return SIGRTMIN + 1; }
+void on_kick(int) {}
+}  // namespace
+
+// ---------------------------------------------------------------- VcpuControl
+
+VcpuControl::State VcpuControl::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+void VcpuControl::set_state(State s) {
+  std::vector<std::pair<kvm::Vcpu*, pthread_t>> kick;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::Stopping) return;  // final
+    state_ = s;
+    if (s != State::Running) {
+      for (auto& [vcpu, thread] : vcpus_) vcpu->set_immediate_exit(true);
+      kick = vcpus_;
+    }
+  }
+  cv_.notify_all();
+  for (auto& [vcpu, thread] : kick) pthread_kill(thread, kick_signal());
+}
+
+void VcpuControl::wait_parked(size_t count) {
+  std::unique_lock lock(mu_);
+  while (parked_ < count) {
+    if (cv_.wait_for(lock, std::chrono::milliseconds(50)) == std::cv_status::timeout) {
+      // A thread may have missed the kick between its checkpoint and KVM_RUN: kick again.
+      for (auto& [vcpu, thread] : vcpus_) {
+        vcpu->set_immediate_exit(true);
+        pthread_kill(thread, kick_signal());
+      }
+    }
+  }
+}
+
+bool VcpuControl::checkpoint(kvm::Vcpu& vcpu) {
+  std::unique_lock lock(mu_);
+  if (state_ == State::Paused) {
+    ++parked_;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return state_ != State::Paused; });
+    --parked_;
+  }
+  if (state_ == State::Stopping) return false;
+  vcpu.set_immediate_exit(false);
+  return true;
+}
+
+void VcpuControl::thread_exited() {
+  std::lock_guard lock(mu_);
+  ++parked_;
+  cv_.notify_all();
+}
+
+void VcpuControl::register_vcpu(kvm::Vcpu* vcpu, pthread_t thread) {
+  std::lock_guard lock(mu_);
+  vcpus_.emplace_back(vcpu, thread);
+  if (state_ != State::Running) vcpu->set_immediate_exit(true);
+}
+
+// ---------------------------------------------------------------- VcpuRunner
+
+void VcpuRunner::install_kick_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_kick;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must return EINTR
+  sigaction(kick_signal(), &sa, nullptr);
+}
+
+VcpuRunner::~VcpuRunner() { join(); }
+
+void VcpuRunner::start() {
+  thread_ = std::thread([this] { loop(); });
+  ctx_.control->register_vcpu(&vcpu_, thread_.native_handle());
+}
+
+void VcpuRunner::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void VcpuRunner::loop() {
+  std::string name = fmt::format("vcpu{}", vcpu_.id());
+  pthread_setname_np(pthread_self(), name.c_str());
+  while (ctx_.control->checkpoint(vcpu_)) {
+    auto r = vcpu_.run();
+    if (!r) {
+      if (r.error().errnum() == EINTR || r.error().errnum() == EAGAIN) continue;
+      ctx_.events({VmEvent::Kind::Error, 2, r.error().to_string()});
+      break;
+    }
+    ++ctx_.stats->exits;
+    if (!handle_exit()) break;
+  }
+  ctx_.control->thread_exited();
+}
+
+bool VcpuRunner::handle_exit() {
+  kvm_run* run = vcpu_.run_area();
+  switch (run->exit_reason) {
+    case KVM_EXIT_IO: {
+      ++ctx_.stats->io;
+      auto* data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
+      for (uint32_t i = 0; i < run->io.count; ++i) {
+        std::span<uint8_t> bytes(data + i * run->io.size, run->io.size);
+        bool found = run->io.direction == KVM_EXIT_IO_OUT ? ctx_.pio->write(run->io.port, bytes)
+                                                          : ctx_.pio->read(run->io.port, bytes);
+        if (!found) ++ctx_.stats->unhandled_io;
+      }
+      return true;
+    }
+    case KVM_EXIT_MMIO: {
+      ++ctx_.stats->mmio;
+      uint32_t len = std::min<uint32_t>(run->mmio.len, 8);
+      std::span<uint8_t> bytes(run->mmio.data, len);
+      bool found = run->mmio.is_write ? ctx_.mmio->write(run->mmio.phys_addr, bytes)
+                                      : ctx_.mmio->read(run->mmio.phys_addr, bytes);
+      if (!found) ++ctx_.stats->unhandled_mmio;
+      return true;
+    }
+    case KVM_EXIT_INTR:
+      return true;
+    case KVM_EXIT_HLT:
+      ctx_.events({VmEvent::Kind::Poweroff, 0, fmt::format("vCPU {} halted", vcpu_.id())});
+      return false;
+    case KVM_EXIT_SHUTDOWN:
+      ctx_.events({VmEvent::Kind::Reboot, 0, fmt::format("vCPU {}: triple fault (shutdown)", vcpu_.id())});
+      return false;
+    case KVM_EXIT_SYSTEM_EVENT:
+      switch (run->system_event.type) {
+        case KVM_SYSTEM_EVENT_SHUTDOWN:
+          ctx_.events({VmEvent::Kind::Poweroff, 0, "system event: shutdown"});
+          return false;
+        case KVM_SYSTEM_EVENT_RESET:
+          ctx_.events({VmEvent::Kind::Reboot, 0, "system event: reset"});
+          return false;
+        case KVM_SYSTEM_EVENT_CRASH:
+          ctx_.events({VmEvent::Kind::Panic, 3, "system event: crash"});
+          return false;
+        default:
+          ctx_.events({VmEvent::Kind::Error, 2, fmt::format("unknown system event {}", run->system_event.type)});
+          return false;
+      }
+    case KVM_EXIT_INTERNAL_ERROR: {
+      ++ctx_.stats->internal_errors;
+      auto done = x86::emulate_failed_instruction(vcpu_, *ctx_.memory, *ctx_.emulation);
+      if (done) {
+        log::debug("vCPU {}: emulated {}", vcpu_.id(), *done);
+        return true;
+      }
+      ctx_.events({VmEvent::Kind::Error, 2,
+                   fmt::format("vCPU {}: KVM internal error (suberror {}): {}", vcpu_.id(),
+                               run->internal.suberror, done.error().to_string())});
+      return false;
+    }
+    case KVM_EXIT_FAIL_ENTRY:
+      ctx_.events({VmEvent::Kind::Error, 2,
+                   fmt::format("vCPU {}: VM entry failed (reason {:#x})", vcpu_.id(),
+                               run->fail_entry.hardware_entry_failure_reason)});
+      return false;
+    default:
+      ctx_.events({VmEvent::Kind::Error, 2, fmt::format("vCPU {}: unexpected exit reason {}", vcpu_.id(), run->exit_reason)});
+      return false;
+  }
+}
+
+}  // namespace vessel::vmm

@@ -1,0 +1,85 @@
+// One thread per vCPU running KVM_RUN; the loop is one visible switch over exit reasons (port
+// I/O and MMIO go to the buses, internal errors to the PVM emulator, shutdowns and system events
+// to the machine). Pause/stop use a shared VcpuControl: the controller flips the state, sets
+// immediate_exit and kicks each thread with a signal; threads park on a condition variable.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/json.h"
+#include "kvm/kvm.h"
+#include "vmm/arch/x86_64/emulate.h"
+#include "vmm/bus/bus.h"
+#include "vmm/memory/guest_memory.h"
+#include "vmm/vm_event.h"
+
+namespace vessel::vmm {
+
+struct VcpuStats {
+  std::atomic<uint64_t> exits{0}, io{0}, mmio{0}, unhandled_io{0}, unhandled_mmio{0},
+      internal_errors{0};
+};
+
+class VcpuControl {
+ public:
+  enum class State { Running, Paused, Stopping };
+  State state() const;
+  // Called by the controller (API/main thread).
+  void set_state(State s);
+  // Waits until `count` threads are parked (paused or exited).
+  void wait_parked(size_t count);
+  // Called by vCPU threads: returns false when the thread must exit.
+  bool checkpoint(kvm::Vcpu& vcpu);
+  void thread_exited();
+  void register_vcpu(kvm::Vcpu* vcpu, pthread_t thread);
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  State state_ = State::Running;
+  size_t parked_ = 0;
+  std::vector<std::pair<kvm::Vcpu*, pthread_t>> vcpus_;
+};
+
+struct VcpuContext {
+  const Bus* pio = nullptr;
+  const Bus* mmio = nullptr;
+  const GuestMemory* memory = nullptr;
+  EventSink events;
+  VcpuControl* control = nullptr;
+  x86::EmulationCounters* emulation = nullptr;
+  VcpuStats* stats = nullptr;
+};
+
+class VcpuRunner {
+ public:
+  VcpuRunner(kvm::Vcpu vcpu, VcpuContext ctx) : vcpu_(std::move(vcpu)), ctx_(std::move(ctx)) {}
+  ~VcpuRunner();
+  VcpuRunner(const VcpuRunner&) = delete;
+  VcpuRunner& operator=(const VcpuRunner&) = delete;
+
+  kvm::Vcpu& vcpu() { return vcpu_; }
+  void start();
+  void join();
+
+  // Installs the (empty) kick signal handler; call once per process before start().
+  static void install_kick_handler();
+
+ private:
+  void loop();
+  // Returns false when the vCPU cannot continue.
+  bool handle_exit();
+
+  kvm::Vcpu vcpu_;
+  VcpuContext ctx_;
+  std::thread thread_;
+};
+
+}  // namespace vessel::vmm
