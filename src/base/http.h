@@ -82,5 +82,9 @@ Result<ClientResponse> request(const ClientOptions& options, const std::string& 
 // to stop.
 Result<long> request_stream(const ClientOptions& options, const std::string& method,
                             const std::string& url, const std::function<bool(std::string_view)>& on_data);
+// The same with a request body (a POST whose answer is streamed, e.g. image import progress).
+Result<long> request_stream(const ClientOptions& options, const std::string& method,
+                            const std::string& url, const std::string& body,
+                            const std::function<bool(std::string_view)>& on_data);
 
 }  // namespace vessel::http

@@ -91,4 +91,14 @@ Result<long> request_stream(const ClientOptions& options, const std::string& met
   return perform(e, options, url);
 }
 
+Result<long> request_stream(const ClientOptions& options, const std::string& method,
+                            const std::string& url, const std::string& body,
+                            const std::function<bool(std::string_view)>& on_data) {
+  Easy e;
+  TRY(setup(e, options, method, url, &body, "application/json"));
+  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, call_stream);
+  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &on_data);
+  return perform(e, options, url);
+}
+
 }  // namespace vessel::http

@@ -1,0 +1,72 @@
+#include "cli/client.h"
+
+#include "base/http.h"
+
+namespace vessel::cli {
+
+namespace {
+
+Error unreachable(const std::string& socket, const Error& e) {
+  return Error(e.errnum(), fmt::format("cannot reach vesseld at {}: {}", socket, e.to_string()))
+      .with_hint("is vesseld running? start it (systemctl start vesseld) or pass --socket / set VESSEL_SOCKET");
+}
+
+}  // namespace
+
+Error error_from_response(long status, const std::string& body) {
+  auto j = json::parse(body);
+  if (j && j->is_object() && j->contains("error") && (*j)["error"].is_string()) {
+    int errnum = j->contains("errno") && (*j)["errno"].is_number_integer() ? (*j)["errno"].get<int>() : 0;
+    Error e(errnum, (*j)["error"].get<std::string>());
+    // The daemon's message already carries strerror; keep errno for exit codes only.
+    Error plain(0, e.message());
+    if (j->contains("hint") && (*j)["hint"].is_string()) return std::move(plain).with_hint((*j)["hint"].get<std::string>());
+    return plain;
+  }
+  return Error(0, fmt::format("vesseld answered HTTP {}: {}", status, body.substr(0, 500)));
+}
+
+std::string escape_segment(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+Result<json::Json> Client::call(const std::string& method, const std::string& path, const json::Json& body) {
+  http::ClientOptions options;
+  options.unix_socket = socket_;
+  auto r = http::request(options, method, "http://localhost" + path, body.is_null() ? "" : body.dump());
+  if (!r) return Unexpected(unreachable(socket_, r.error()));
+  if (r->status >= 400) return Unexpected(error_from_response(r->status, r->body));
+  if (r->status == 204 || r->body.empty()) return json::Json();
+  return TRY_CTX(json::parse(r->body), "vesseld's answer to {} {}", method, path);
+}
+
+Result<std::string> Client::call_text(const std::string& method, const std::string& path) {
+  http::ClientOptions options;
+  options.unix_socket = socket_;
+  auto r = http::request(options, method, "http://localhost" + path);
+  if (!r) return Unexpected(unreachable(socket_, r.error()));
+  if (r->status >= 400) return Unexpected(error_from_response(r->status, r->body));
+  return r->body;
+}
+
+Result<void> Client::stream(const std::string& method, const std::string& path, const std::string& body,
+                            const std::function<bool(std::string_view)>& on_data) {
+  http::ClientOptions options;
+  options.unix_socket = socket_;
+  // An error answer arrives through on_data too (as JSON): callers check the target first.
+  std::string head;
+  auto r = http::request_stream(options, method, "http://localhost" + path, body, [&](std::string_view data) {
+    if (head.size() < 65536) head.append(data.substr(0, 65536 - head.size()));
+    return on_data(data);
+  });
+  if (!r) return Unexpected(unreachable(socket_, r.error()));
+  if (*r >= 400) return Unexpected(error_from_response(*r, head));
+  return {};
+}
+
+}  // namespace vessel::cli

@@ -1,0 +1,37 @@
+// The CLI's side of the REST API: one call per request, the daemon's {"error","hint"} answers
+// turned back into Errors so that the CLI prints what the daemon said and what to do.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+#include "base/json.h"
+
+namespace vessel::cli {
+
+class Client {
+ public:
+  explicit Client(std::string socket) : socket_(std::move(socket)) {}
+
+  // Returns the parsed JSON answer (null for 204), or the daemon's error.
+  Result<json::Json> call(const std::string& method, const std::string& path, const json::Json& body = nullptr);
+  Result<std::string> call_text(const std::string& method, const std::string& path);
+  // Streams the answer; on_data returns false to stop. An HTTP error status becomes an Error.
+  Result<void> stream(const std::string& method, const std::string& path, const std::string& body,
+                      const std::function<bool(std::string_view)>& on_data);
+
+  const std::string& socket() const { return socket_; }
+
+ private:
+  std::string socket_;
+};
+
+// The daemon's error body as an Error (with its hint and errno); exposed for tests.
+Error error_from_response(long status, const std::string& body);
+
+// Path segment escaping for names (validated by the daemon anyway).
+std::string escape_segment(std::string_view s);
+
+}  // namespace vessel::cli

@@ -1,0 +1,30 @@
+// The verbs of `vessel`, registered on a CLI11 app. Each verb's callback stores its exit status
+// in Context::status; errors are printed as "vessel: error: ... (hint)".
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "cli/client.h"
+
+namespace vessel::cli {
+
+struct Context {
+  std::string socket;
+  int status = 0;
+  Client client() const { return Client(socket); }
+};
+
+void add_instance_commands(CLI::App& app, Context& ctx);
+void add_observe_commands(CLI::App& app, Context& ctx);
+void add_image_commands(CLI::App& app, Context& ctx);
+void add_host_commands(CLI::App& app, Context& ctx);
+
+// Prints the error and returns kExitFailure (or kExitUsage for EINVAL raised by the CLI itself).
+int report(const Error& error);
+
+// The bash completion script (`vessel completion bash`).
+const char* bash_completion();
+
+}  // namespace vessel::cli

@@ -1,0 +1,141 @@
+// image import|ls|inspect|rm, host check, completion
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/cli.h"
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "hostcheck/host_check.h"
+
+namespace vessel::cli {
+
+namespace {
+
+struct ImportFlags {
+  std::string file, name, kernel, initramfs, cmdline;
+  bool vm = false, quiet = false;
+};
+
+std::string default_image_name(const std::string& file) {
+  std::string stem = std::filesystem::path(file).filename().string();
+  for (const char* ext : {".tar.gz", ".tgz", ".tar", ".oci"})
+    if (stem.size() > std::strlen(ext) && stem.compare(stem.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
+      stem.resize(stem.size() - std::strlen(ext));
+  std::string out;
+  for (char c : stem) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '-';
+  return out.empty() ? "image" : out.substr(0, 63);
+}
+
+}  // namespace
+
+void add_image_commands(CLI::App& app, Context& ctx) {
+  auto* image = app.add_subcommand("image", "manage images: import, ls, inspect, rm");
+  image->require_subcommand(1);
+  {
+    auto f = std::make_shared<ImportFlags>();
+    auto* c = image->add_subcommand("import", "import a container image tarball (docker-archive or OCI layout), or register a VM image");
+    c->footer("Examples:\n  podman save -o busybox.tar busybox && vessel image import busybox.tar --name busybox\n"
+              "  vessel image import --vm --name linux --kernel /boot/vmlinuz --initramfs /boot/initrd.img --cmdline console=ttyS0\n"
+              "Layers are verified (sha256), unpacked once and shared between images.");
+    c->add_option("file", f->file, "the tarball (podman save / skopeo copy output)");
+    c->add_option("--name", f->name, "image name (default: from the file name)");
+    c->add_flag("--vm", f->vm, "register a VM image from --kernel/--initramfs/--cmdline");
+    c->add_option("--kernel", f->kernel, "VM image: kernel");
+    c->add_option("--initramfs", f->initramfs, "VM image: initramfs");
+    c->add_option("--cmdline", f->cmdline, "VM image: kernel command line");
+    c->add_flag("--quiet,-q", f->quiet, "no progress bar");
+    c->callback([&ctx, f] {
+      auto client = ctx.client();
+      auto absolute = [](const std::string& p) { return p.empty() ? p : std::filesystem::absolute(p).string(); };
+      if (f->vm) {
+        if (f->kernel.empty()) { ctx.status = report(Error(EINVAL, "a VM image needs --kernel")); return; }
+        json::Json body = {{"name", f->name.empty() ? default_image_name(f->kernel) : f->name}, {"type", "vm"},
+                           {"kernel", absolute(f->kernel)}};
+        if (!f->initramfs.empty()) body["initramfs"] = absolute(f->initramfs);
+        if (!f->cmdline.empty()) body["cmdline"] = f->cmdline;
+        auto r = client.call("POST", "/v1/images", body);
+        if (!r) ctx.status = report(r.error());
+        else fmt::print("{}\n", r->value("name", ""));
+        return;
+      }
+      if (f->file.empty()) { ctx.status = report(Error(EINVAL, "which file? vessel image import FILE [--name NAME]")); return; }
+      json::Json body = {{"name", f->name.empty() ? default_image_name(f->file) : f->name}, {"archive", absolute(f->file)}};
+      bool bar = !f->quiet && ::isatty(2);
+      std::string pending, result_name;
+      std::optional<Error> error;
+      auto r = client.stream("POST", "/v1/images?progress=1", body.dump(), [&](std::string_view d) {
+        pending.append(d);
+        size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+          auto line = json::parse(pending.substr(0, nl));
+          pending.erase(0, nl + 1);
+          if (!line || !line->is_object()) continue;
+          if (line->contains("progress") && bar)
+            std::fprintf(stderr, "\r%s", progress_bar((*line)["done"].get<uint64_t>(), (*line)["total"].get<uint64_t>(),
+                                                      (*line)["progress"].get<std::string>()).c_str());
+          if (line->contains("result")) result_name = (*line)["result"].value("name", "");
+          if (line->contains("error")) error = error_from_response(400, line->dump());
+        }
+        return true;
+      });
+      if (bar) std::fprintf(stderr, "\n");
+      if (!r) { ctx.status = report(r.error()); return; }
+      if (error) { ctx.status = report(*error); return; }
+      fmt::print("{}\n", result_name);
+    });
+  }
+  {
+    auto as_json = std::make_shared<bool>(false);
+    auto* c = image->add_subcommand("ls", "list images");
+    c->alias("list");
+    c->add_flag("--json", *as_json, "print JSON");
+    c->callback([&ctx, as_json] {
+      auto r = ctx.client().call("GET", "/v1/images");
+      if (!r) { ctx.status = report(r.error()); return; }
+      fmt::print("{}", *as_json ? r->dump(2) + "\n" : images_table(*r));
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto* c = image->add_subcommand("inspect", "print an image's description as JSON");
+    c->add_option("name", *name, "image name")->required();
+    c->callback([&ctx, name] {
+      auto r = ctx.client().call("GET", "/v1/images/" + escape_segment(*name));
+      if (!r) { ctx.status = report(r.error()); return; }
+      fmt::print("{}\n", r->dump(2));
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* c = image->add_subcommand("rm", "delete images no instance uses (their unshared layers too)");
+    c->add_option("names", *names, "image names")->required();
+    c->callback([&ctx, names] {
+      for (const auto& n : *names) {
+        auto r = ctx.client().call("DELETE", "/v1/images/" + escape_segment(n));
+        if (!r) ctx.status = report(r.error());
+        else fmt::print("{}\n", n);
+      }
+    });
+  }
+}
+
+void add_host_commands(CLI::App& app, Context& ctx) {
+  auto* host = app.add_subcommand("host", "this host: check");
+  host->require_subcommand(1);
+  auto as_json = std::make_shared<bool>(false);
+  auto* check = host->add_subcommand("check", "can this machine run vessel's VMs and containers? (works without vesseld)");
+  check->add_flag("--json", *as_json, "print JSON");
+  check->callback([&ctx, as_json] {
+    hostcheck::Options options;
+    options.json = *as_json;
+    ctx.status = hostcheck::run(options);
+  });
+
+  auto* completion = app.add_subcommand("completion", "print the bash completion script");
+  auto shell = std::make_shared<std::string>("bash");
+  completion->add_option("shell", *shell, "only bash")->check(CLI::IsMember({"bash"}));
+  completion->callback([] { fmt::print("{}", bash_completion()); });
+}
+
+}  // namespace vessel::cli

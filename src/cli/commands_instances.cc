@@ -1,0 +1,229 @@
+// run, create, start, stop, restart, pause, resume, rm, exec, console
+#include <unistd.h>
+
+#include <random>
+
+#include "base/cli.h"
+#include "cli/commands.h"
+#include "cli/format.h"
+
+namespace vessel::cli {
+
+namespace {
+
+struct CreateFlags {
+  std::string name, image, rootfs, kernel, initramfs, cmdline, memory = "256";
+  bool vm = false, attach = false;
+  uint32_t cpus = 1, cpu_weight = 100, stop_timeout = 10;
+  double cpu_reservation = -1;
+  std::string memory_reservation;
+  std::vector<std::string> env, labels, disks, command;
+};
+
+void add_create_flags(CLI::App* c, CreateFlags& f) {
+  c->add_flag("--vm", f.vm, "create a VM (default: a container)");
+  c->add_option("--name", f.name, "instance name: letters, digits, '_', '.', '-' (default: generated)");
+  c->add_option("--rootfs", f.rootfs, "container: host directory used as the read-only root (instead of an image)");
+  c->add_option("--kernel", f.kernel, "VM: kernel (bzImage or vmlinux) to boot instead of an image's");
+  c->add_option("--initramfs", f.initramfs, "VM: initramfs");
+  c->add_option("--cmdline", f.cmdline, "VM: kernel command line");
+  c->add_option("--cpus", f.cpus, "vCPUs (VM) or CPU quota in CPUs (container)")->capture_default_str();
+  c->add_option("--memory,-m", f.memory, "memory limit: 256, 512M, 2G (MiB by default)")->capture_default_str();
+  c->add_option("--cpu-reservation", f.cpu_reservation, "CPUs reserved for admission control (default: --cpus)");
+  c->add_option("--memory-reservation", f.memory_reservation, "memory reserved for admission control (default: --memory)");
+  c->add_option("--cpu-weight", f.cpu_weight, "relative CPU weight, 1..10000")->capture_default_str();
+  c->add_option("--stop-timeout", f.stop_timeout, "seconds a graceful stop may take before it is forced")->capture_default_str();
+  c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable)");
+  c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)");
+  c->add_option("--disk", f.disks, "VM: extra disk PATH or PATH:ro (repeatable)");
+  c->add_option("image", f.image, "image name (vessel image ls)");
+  c->add_option("command", f.command, "command and arguments (after --)");
+}
+
+std::string random_name(const std::string& base) {
+  std::random_device rd;
+  std::string stem = base.empty() ? "instance" : base;
+  if (stem.size() > 40) stem = stem.substr(0, 40);
+  return fmt::format("{}-{:06x}", stem, rd() & 0xffffff);
+}
+
+Result<json::Json> spec_from_flags(CreateFlags f) {
+  // `vessel run --rootfs DIR -- CMD`: the first positional was the command, not an image.
+  if ((!f.rootfs.empty() || !f.kernel.empty()) && !f.image.empty()) {
+    f.command.insert(f.command.begin(), f.image);
+    f.image.clear();
+  }
+  json::Json spec = {{"type", f.vm ? "vm" : "container"}, {"cpus", f.cpus}, {"cpu_weight", f.cpu_weight},
+                     {"stop_timeout_s", f.stop_timeout}};
+  spec["memory_mib"] = TRY(parse_memory_mib(f.memory));
+  if (!f.memory_reservation.empty()) spec["memory_reservation_mib"] = TRY(parse_memory_mib(f.memory_reservation));
+  if (f.cpu_reservation >= 0) spec["cpu_reservation"] = f.cpu_reservation;
+  spec["name"] = f.name.empty() ? random_name(!f.image.empty() ? f.image : (f.vm ? "vm" : "container")) : f.name;
+  if (!f.image.empty()) spec["image"] = f.image;
+  if (!f.rootfs.empty()) spec["rootfs"] = f.rootfs;
+  if (!f.kernel.empty()) spec["kernel"] = f.kernel;
+  if (!f.initramfs.empty()) spec["initramfs"] = f.initramfs;
+  if (!f.cmdline.empty()) spec["cmdline"] = f.cmdline;
+  if (!f.command.empty()) spec["command"] = f.command;
+  json::Json env = json::Json::object(), labels = json::Json::object();
+  for (const auto& e : f.env) {
+    auto [k, v] = TRY(parse_key_value(e, "--env"));
+    env[k] = v;
+  }
+  for (const auto& l : f.labels) {
+    auto [k, v] = TRY(parse_key_value(l, "--label"));
+    labels[k] = v;
+  }
+  if (!env.empty()) spec["environment"] = env;
+  if (!labels.empty()) spec["labels"] = labels;
+  if (!f.disks.empty()) {
+    json::Json disks = json::Json::array();
+    for (auto d : f.disks) {
+      bool ro = d.size() > 3 && d.compare(d.size() - 3, 3, ":ro") == 0;
+      if (ro) d.resize(d.size() - 3);
+      disks.push_back({{"path", d}, {"read_only", ro}});
+    }
+    spec["disks"] = disks;
+  }
+  return spec;
+}
+
+// Prints the log until the instance stops (run --attach, console).
+Result<void> follow_logs(Client& client, const std::string& name) {
+  TRY(client.call("GET", "/v1/instances/" + escape_segment(name)));
+  return client.stream("GET", "/v1/instances/" + escape_segment(name) + "/logs?follow=1", "", [](std::string_view d) {
+    (void)!::write(1, d.data(), d.size());
+    return true;
+  });
+}
+
+}  // namespace
+
+int report(const Error& error) {
+  print_error("vessel", error);
+  return kExitFailure;
+}
+
+void add_instance_commands(CLI::App& app, Context& ctx) {
+  for (bool start : {true, false}) {
+    auto flags = std::make_shared<CreateFlags>();
+    auto* c = app.add_subcommand(start ? "run" : "create",
+                                 start ? "create and start an instance; prints its name"
+                                       : "create an instance without starting it; prints its name");
+    c->footer(start ? "Examples:\n  vessel run busybox -- /bin/sh -c 'echo hi'\n  vessel run --rootfs /srv/rootfs --name web -- /bin/httpd -f\n"
+                      "  vessel run --vm --kernel /boot/vmlinuz --initramfs /boot/initrd.img -m 512M\n"
+                      "The instance runs detached; add --attach to print its output until it stops."
+                    : "Same flags as `vessel run`; start it later with `vessel start NAME`.");
+    add_create_flags(c, *flags);
+    if (start) c->add_flag("--attach,-a", flags->attach, "print the instance's output until it stops");
+    c->callback([&ctx, flags, start] {
+      auto client = ctx.client();
+      auto spec = spec_from_flags(*flags);
+      if (!spec) { ctx.status = report(spec.error()); return; }
+      auto r = client.call("POST", start ? "/v1/instances?start=1" : "/v1/instances", *spec);
+      if (!r) { ctx.status = report(r.error()); return; }
+      std::string name = r->value("name", "");
+      fmt::print("{}\n", name);
+      std::fflush(stdout);
+      if (flags->attach) {
+        auto f = follow_logs(client, name);
+        if (!f) ctx.status = report(f.error());
+      }
+    });
+  }
+
+  struct Verb { const char* name; const char* help; };
+  for (Verb v : {Verb{"start", "start instances (created or stopped)"}, Verb{"pause", "pause instances (VM: vCPUs stopped; container: frozen)"},
+                 Verb{"resume", "resume paused instances"}}) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand(v.name, v.help);
+    c->add_option("names", *names, "instance names")->required();
+    std::string verb = v.name;
+    c->callback([&ctx, names, verb] {
+      auto client = ctx.client();
+      for (const auto& n : *names) {
+        auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/" + verb);
+        if (!r) ctx.status = report(r.error());
+        else fmt::print("{}\n", n);
+      }
+    });
+  }
+
+  for (const char* verb : {"stop", "restart"}) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto timeout = std::make_shared<int>(-1);
+    auto force = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand(verb, std::string(verb) == "stop"
+                                           ? "stop instances: ACPI CtrlAltDel (VM) or SIGTERM (container), forced after the timeout"
+                                           : "stop (if running) and start instances again");
+    c->add_option("names", *names, "instance names")->required();
+    c->add_option("--timeout,-t", *timeout, "seconds before the stop is forced (default: the instance's stop timeout)");
+    c->add_flag("--force,-f", *force, "kill at once");
+    std::string v = verb;
+    c->callback([&ctx, names, timeout, force, v] {
+      auto client = ctx.client();
+      json::Json body = json::Json::object();
+      if (*timeout >= 0) body["timeout_s"] = *timeout;
+      if (*force) body["force"] = true;
+      for (const auto& n : *names) {
+        auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/" + v, body);
+        if (!r) ctx.status = report(r.error());
+        else fmt::print("{}\n", n);
+      }
+    });
+  }
+
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto force = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("rm", "delete instances (stopped ones; --force stops running ones first)");
+    c->alias("delete");
+    c->add_option("names", *names, "instance names")->required();
+    c->add_flag("--force,-f", *force, "kill a running instance and delete it");
+    c->callback([&ctx, names, force] {
+      auto client = ctx.client();
+      for (const auto& n : *names) {
+        auto r = client.call("DELETE", "/v1/instances/" + escape_segment(n) + (*force ? "?force=1" : ""));
+        if (!r) ctx.status = report(r.error());
+        else fmt::print("{}\n", n);
+      }
+    });
+  }
+
+  {
+    auto name = std::make_shared<std::string>();
+    auto command = std::make_shared<std::vector<std::string>>();
+    auto interactive = std::make_shared<bool>(false), tty = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("exec", "run a command in a running container; prints its output, exits with its status");
+    c->footer("Example: vessel exec web -- /bin/ls -l /");
+    c->add_option("name", *name, "instance name")->required();
+    c->add_option("command", *command, "command and arguments (after --)")->required();
+    c->add_flag("--interactive,-i", *interactive, "keep stdin open (not supported yet)");
+    c->add_flag("--tty,-t", *tty, "allocate a terminal (not supported yet)");
+    c->callback([&ctx, name, command, interactive, tty] {
+      if (*interactive || *tty) {
+        ctx.status = report(Error(ENOTSUP, "interactive exec (-i/-t) is not supported yet").with_hint("run the command without -it; its output is printed"));
+        return;
+      }
+      auto r = ctx.client().call("POST", "/v1/instances/" + escape_segment(*name) + "/exec", {{"command", *command}});
+      if (!r) { ctx.status = report(r.error()); return; }
+      std::string out = r->value("output", "");
+      (void)!::write(1, out.data(), out.size());
+      ctx.status = r->value("exit_code", 1);
+    });
+  }
+
+  {
+    auto name = std::make_shared<std::string>();
+    auto* c = app.add_subcommand("console", "attach to a VM's serial console (read-only for now) until it stops");
+    c->add_option("name", *name, "instance name")->required();
+    c->callback([&ctx, name] {
+      auto client = ctx.client();
+      if (cli::stdout_is_tty()) std::fprintf(stderr, "(console output of %s; input is not forwarded yet; Ctrl-C to detach)\n", name->c_str());
+      auto f = follow_logs(client, *name);
+      if (!f) ctx.status = report(f.error());
+    });
+  }
+}
+
+}  // namespace vessel::cli

@@ -1,0 +1,111 @@
+// ls/ps, inspect, logs, top/stats, events
+#include <unistd.h>
+
+#include <thread>
+
+#include "base/cli.h"
+#include "cli/commands.h"
+#include "cli/format.h"
+
+namespace vessel::cli {
+
+void add_observe_commands(CLI::App& app, Context& ctx) {
+  {
+    auto as_json = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("ls", "list instances");
+    c->alias("ps");
+    c->alias("list");
+    c->add_flag("--json", *as_json, "print the list as JSON");
+    c->callback([&ctx, as_json] {
+      auto r = ctx.client().call("GET", "/v1/instances");
+      if (!r) { ctx.status = report(r.error()); return; }
+      fmt::print("{}", *as_json ? r->dump(2) + "\n" : instances_table(*r));
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* c = app.add_subcommand("inspect", "print instances' full description as JSON");
+    c->add_option("names", *names, "instance names")->required();
+    c->callback([&ctx, names] {
+      json::Json out = json::Json::array();
+      for (const auto& n : *names) {
+        auto r = ctx.client().call("GET", "/v1/instances/" + escape_segment(n));
+        if (!r) ctx.status = report(r.error());
+        else out.push_back(*r);
+      }
+      if (!out.empty()) fmt::print("{}\n", (names->size() == 1 ? out[0] : out).dump(2));
+    });
+  }
+  {
+    auto name = std::make_shared<std::string>();
+    auto follow = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("logs", "print an instance's output (container stdout/stderr, VM serial console)");
+    c->add_option("name", *name, "instance name")->required();
+    c->add_flag("--follow,-f", *follow, "keep printing new output until the instance stops");
+    c->callback([&ctx, name, follow] {
+      auto client = ctx.client();
+      auto exists = client.call("GET", "/v1/instances/" + escape_segment(*name));
+      if (!exists) { ctx.status = report(exists.error()); return; }
+      auto r = client.stream("GET", "/v1/instances/" + escape_segment(*name) + "/logs" + (*follow ? "?follow=1" : ""), "",
+                             [](std::string_view d) {
+                               (void)!::write(1, d.data(), d.size());
+                               return true;
+                             });
+      if (!r) ctx.status = report(r.error());
+    });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto as_json = std::make_shared<bool>(false);
+    auto* c = app.add_subcommand("stats", "CPU and memory use of instances (sampled over half a second)");
+    c->alias("top");
+    c->add_option("names", *names, "instance names (default: all running)");
+    c->add_flag("--json", *as_json, "print JSON");
+    c->callback([&ctx, names, as_json] {
+      auto client = ctx.client();
+      std::vector<std::string> list = *names;
+      if (list.empty()) {
+        auto all = client.call("GET", "/v1/instances");
+        if (!all) { ctx.status = report(all.error()); return; }
+        for (const auto& i : *all)
+          if (i.value("state", "") == "running" || i.value("state", "") == "paused") list.push_back(i.value("name", ""));
+      }
+      auto sample = [&](std::map<std::string, json::Json>& out) {
+        for (const auto& n : list) {
+          auto r = client.call("GET", "/v1/instances/" + escape_segment(n) + "/stats");
+          if (!r) { ctx.status = report(r.error()); continue; }
+          out[n] = *r;
+        }
+      };
+      std::map<std::string, json::Json> a, b;
+      sample(a);
+      auto t0 = std::chrono::steady_clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      sample(b);
+      double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      json::Json out = json::Json::array();
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& [n, s] : b) {
+        double cpu = a.count(n) ? static_cast<double>(s.value("cpu_ns", uint64_t{0}) - a[n].value("cpu_ns", uint64_t{0})) / 1e9 / dt * 100 : 0;
+        json::Json row = s;
+        row["cpu_percent"] = cpu;
+        out.push_back(row);
+        rows.push_back({n, s.value("state", ""), fmt::format("{:.1f}%", cpu), human_bytes(s.value("memory_bytes", uint64_t{0})),
+                        human_bytes(s.value("memory_limit_bytes", uint64_t{0}))});
+      }
+      fmt::print("{}", *as_json ? out.dump(2) + "\n" : render_table({"NAME", "STATE", "CPU", "MEMORY", "LIMIT"}, rows));
+    });
+  }
+  {
+    auto* c = app.add_subcommand("events", "print every state change as a JSON line, as it happens (Ctrl-C to stop)");
+    c->callback([&ctx] {
+      auto r = ctx.client().stream("GET", "/v1/events", "", [](std::string_view d) {
+        (void)!::write(1, d.data(), d.size());
+        return true;
+      });
+      if (!r) ctx.status = report(r.error());
+    });
+  }
+}
+
+}  // namespace vessel::cli

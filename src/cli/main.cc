@@ -1,0 +1,37 @@
+// vessel: the command line for vesseld (VMs and containers on this host).
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "base/cli.h"
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace vessel::cli;
+  Context ctx;
+  const char* env = std::getenv("VESSEL_SOCKET");
+  ctx.socket = env && *env ? env : "/run/vessel/vessel.sock";
+  CLI::App app{"vessel - run and manage VMs and containers through vesseld", "vessel"};
+  app.footer(
+      "Examples:\n"
+      "  vessel image import busybox.tar --name busybox\n"
+      "  vessel run --name web busybox -- /bin/httpd -f -p 8080\n"
+      "  vessel ls; vessel logs -f web; vessel exec web -- ps; vessel stop web; vessel rm web\n"
+      "  vessel run --vm --kernel guest/vmlinuz --initramfs guest/initramfs.cpio.gz -m 512M\n"
+      "  vessel host check\n\n"
+      "Environment: VESSEL_SOCKET (default /run/vessel/vessel.sock).\n"
+      "Exit status: 0 success; 1 failure (the message says why and what to do); 2 usage error;\n"
+      "`vessel exec` exits with the command's status.");
+  app.add_option("--socket", ctx.socket, "vesseld's API socket")->capture_default_str();
+  app.require_subcommand(1);
+  add_instance_commands(app, ctx);
+  add_observe_commands(app, ctx);
+  add_image_commands(app, ctx);
+  add_host_commands(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  return ctx.status;
+}

@@ -1,0 +1,82 @@
+#include "daemon/api/requests.h"
+
+#include "base/json.h"
+#include "daemon/instances/spec.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+Result<json::Json> object(std::string_view body, std::string_view what) {
+  auto j = TRY_CTX(json::parse(body, 1 << 20), "{}", what);
+  if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", what, json::type_name(j));
+  return j;
+}
+
+Result<std::string> path_field(const json::Json& j, std::string_view where, const char* key, bool required) {
+  auto v = TRY(json::opt_string(j, where, key));
+  if (!v) {
+    if (required) return fail(EINVAL, "{}.{}: missing", where, key);
+    return std::string();
+  }
+  if (v->empty() || (*v)[0] != '/' || v->size() > 4096 || v->find('\0') != std::string::npos)
+    return fail(EINVAL, "{}.{}: '{}' is not an absolute path", where, key, v->substr(0, 200));
+  return *v;
+}
+
+}  // namespace
+
+Result<StopRequest> parse_stop_request(std::string_view body) {
+  StopRequest r;
+  if (body.empty()) return r;
+  auto j = TRY(object(body, "stop request"));
+  TRY(json::reject_unknown(j, "stop", {"timeout_s", "force"}));
+  auto t = TRY(json::opt_uint(j, "stop", "timeout_s"));
+  if (t && *t > 3600) return fail(EINVAL, "stop.timeout_s: {} is over 3600", *t);
+  if (t) r.timeout_s = static_cast<uint32_t>(*t);
+  r.force = TRY(json::opt_bool(j, "stop", "force")).value_or(false);
+  if (r.force) r.timeout_s = 0;
+  return r;
+}
+
+Result<ExecRequest> parse_exec_request(std::string_view body) {
+  auto j = TRY(object(body, "exec request"));
+  TRY(json::reject_unknown(j, "exec", {"command"}));
+  if (!j.contains("command") || !j["command"].is_array() || j["command"].empty())
+    return fail(EINVAL, "exec.command: expected a non-empty array of strings");
+  if (j["command"].size() > 256) return fail(EINVAL, "exec.command: more than 256 arguments");
+  ExecRequest r;
+  for (size_t i = 0; i < j["command"].size(); ++i) {
+    const auto& a = j["command"][i];
+    if (!a.is_string()) return fail(EINVAL, "exec.command[{}]: expected a string, got {}", i, json::type_name(a));
+    auto s = a.get<std::string>();
+    if (s.size() > 65536 || s.find('\0') != std::string::npos) return fail(EINVAL, "exec.command[{}]: invalid", i);
+    r.command.push_back(std::move(s));
+  }
+  return r;
+}
+
+Result<ImageRequest> parse_image_request(std::string_view body) {
+  auto j = TRY(object(body, "image request"));
+  TRY(json::reject_unknown(j, "image", {"name", "type", "archive", "kernel", "initramfs", "cmdline"}));
+  ImageRequest r;
+  r.name = TRY(json::get_string(j, "image", "name"));
+  TRY_CTX(validate_name(r.name), "image.name");
+  r.type = TRY(json::opt_string(j, "image", "type")).value_or("container");
+  if (r.type == "container") {
+    r.archive = TRY(path_field(j, "image", "archive", true));
+    if (j.contains("kernel") || j.contains("initramfs") || j.contains("cmdline"))
+      return fail(EINVAL, "image: kernel/initramfs/cmdline are for VM images");
+  } else if (r.type == "vm") {
+    r.kernel = TRY(path_field(j, "image", "kernel", true));
+    r.initramfs = TRY(path_field(j, "image", "initramfs", false));
+    r.cmdline = TRY(json::opt_string(j, "image", "cmdline")).value_or("");
+    if (r.cmdline.size() > 4096) return fail(EINVAL, "image.cmdline: longer than 4096 bytes");
+    if (j.contains("archive")) return fail(EINVAL, "image.archive: VM images take kernel and initramfs");
+  } else {
+    return fail(EINVAL, "image.type: '{}' is neither 'container' nor 'vm'", r.type);
+  }
+  return r;
+}
+
+}  // namespace vessel::daemon

@@ -1,0 +1,33 @@
+// Parsers for the API's request bodies (besides the instance spec): each validates everything
+// and rejects unknown fields before the handler acts. Fuzzed by tests/fuzz/daemon_api.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+
+namespace vessel::daemon {
+
+struct StopRequest {
+  std::optional<uint32_t> timeout_s;
+  bool force = false;
+};
+struct ExecRequest {
+  std::vector<std::string> command;
+};
+struct ImageRequest {
+  std::string name;
+  std::string type = "container";  // "container": archive; "vm": kernel [+ initramfs]
+  std::string archive;             // container: absolute path of the tarball on the host
+  std::string kernel, initramfs, cmdline;  // vm
+};
+
+// An empty body means defaults.
+Result<StopRequest> parse_stop_request(std::string_view body);
+Result<ExecRequest> parse_exec_request(std::string_view body);
+Result<ImageRequest> parse_image_request(std::string_view body);
+
+}  // namespace vessel::daemon

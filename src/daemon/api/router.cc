@@ -1,0 +1,316 @@
+#include "daemon/api/router.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "base/log.h"
+#include "daemon/api/requests.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    if (next > pos) parts.push_back(path.substr(pos, next - pos));
+    pos = next + 1;
+  }
+  return parts;
+}
+
+http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, j.dump() + "\n"); }
+
+bool flag(const http::Request& r, const char* key) {
+  auto it = r.query.find(key);
+  return it != r.query.end() && (it->second == "1" || it->second == "true" || it->second.empty());
+}
+
+http::Response method_not_allowed(const http::Request& r) {
+  return Api::error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);
+}
+
+}  // namespace
+
+std::string Api::error_text(const Error& error) {
+  // Errors vesseld raises about a request (bad name, wrong state, taken name, no room) already say
+  // everything; strerror("Device or resource busy") would only confuse.
+  switch (error.errnum()) {
+    case EBUSY: case EEXIST: case EINVAL: case EAGAIN: case E2BIG: case ENOTSUP: case EPROTO: case EUCLEAN: {
+      std::string out;
+      for (auto it = error.context().rbegin(); it != error.context().rend(); ++it) out += *it + ": ";
+      return out + error.message();
+    }
+    default:
+      return error.to_string();
+  }
+}
+
+http::Response Api::error_response(const Error& error, int status) {
+  json::Json j = {{"error", error_text(error)}, {"errno", error.errnum()}};
+  if (!error.hint().empty()) j["hint"] = error.hint();
+  return http::Response::json(status ? status : http_status_for(error), j.dump() + "\n");
+}
+
+http::Response Api::handle(const http::Request& request) {
+  auto begin = std::chrono::steady_clock::now();
+  std::string label = request.method + " other";
+  http::Response response = route(request, label);
+  metrics_.record(label, response.status, std::chrono::steady_clock::now() - begin);
+  log::debug("{} {} -> {}", request.method, request.path, response.status);
+  return response;
+}
+
+http::Response Api::route(const http::Request& r, std::string& label) {
+  auto parts = split_path(r.path);
+  if (r.path == "/metrics") {
+    label = "GET /metrics";
+    if (r.method != "GET") return method_not_allowed(r);
+    http::Response resp;
+    resp.content_type = "text/plain; version=0.0.4";
+    resp.body = metrics_.render() + render_instance_metrics(manager_);
+    return resp;
+  }
+  if (r.path == "/openapi.yaml" || r.path == "/v1/openapi.yaml") {
+    label = "GET /openapi.yaml";
+    auto text = read_file(openapi_path_);
+    if (!text) return error_response(Error(ENOENT, "the API description is not installed here"));
+    http::Response resp;
+    resp.content_type = "application/yaml";
+    resp.body = *text;
+    return resp;
+  }
+  if (parts.empty() || parts[0] != "v1")
+    return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)).with_hint("the API lives under /v1 (see /openapi.yaml)"));
+  if (parts.size() == 1 || parts[1] == "version") {
+    label = "GET /v1";
+    return ok({{"api", "v1"}, {"version", "0.1.0"}});
+  }
+  if (parts[1] == "host" && parts.size() == 2) {
+    label = "GET /v1/host";
+    const auto& c = manager_.config();
+    return ok({{"cpus", c.capacity.cpus}, {"memory_mib", c.capacity.memory_mib},
+               {"cpu_overcommit", c.overcommit.cpu}, {"memory_overcommit", c.overcommit.memory}});
+  }
+  if (parts[1] == "events" && parts.size() == 2) {
+    label = "GET /v1/events";
+    if (r.method != "GET") return method_not_allowed(r);
+    return events_stream(r);
+  }
+  if (parts[1] == "instances") return instance_route(r, parts, label);
+  if (parts[1] == "images") return image_route(r, parts, label);
+  return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
+}
+
+http::Response Api::instance_route(const http::Request& r, const std::vector<std::string>& parts, std::string& label) {
+  if (parts.size() == 2) {
+    if (r.method == "GET") {
+      label = "GET /v1/instances";
+      auto list = manager_.list();
+      return list ? ok(*list) : error_response(list.error());
+    }
+    if (r.method == "POST") {
+      label = "POST /v1/instances";
+      auto spec = parse_spec_text(r.body);
+      if (!spec) return error_response(spec.error(), 400);
+      auto created = manager_.create(*spec);
+      if (!created) return error_response(created.error());
+      if (flag(r, "start")) {
+        auto started = manager_.act(spec->name, Action::Start);
+        if (!started) return error_response(started.error());
+        return ok(*started, 201);
+      }
+      return ok(*created, 201);
+    }
+    return method_not_allowed(r);
+  }
+  const std::string& name = parts[2];
+  if (auto valid = validate_name(name); !valid) return error_response(valid.error(), 400);
+  if (parts.size() == 3) {
+    if (r.method == "GET") {
+      label = "GET /v1/instances/{name}";
+      auto j = manager_.get(name);
+      return j ? ok(*j) : error_response(j.error());
+    }
+    if (r.method == "DELETE") {
+      label = "DELETE /v1/instances/{name}";
+      auto removed = manager_.remove(name, flag(r, "force"));
+      return removed ? http::Response::no_content() : error_response(removed.error());
+    }
+    return method_not_allowed(r);
+  }
+  if (parts.size() != 4) return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
+  const std::string& verb = parts[3];
+  if (verb == "logs") {
+    label = "GET /v1/instances/{name}/logs";
+    if (r.method != "GET") return method_not_allowed(r);
+    return logs(name, flag(r, "follow"));
+  }
+  if (verb == "stats") {
+    label = "GET /v1/instances/{name}/stats";
+    auto s = manager_.stats(name);
+    return s ? ok(*s) : error_response(s.error());
+  }
+  if (r.method != "POST") return method_not_allowed(r);
+  label = "POST /v1/instances/{name}/" + (verb.size() < 16 ? verb : std::string("?"));
+  if (verb == "exec") {
+    auto req = parse_exec_request(r.body);
+    if (!req) return error_response(req.error(), 400);
+    auto result = manager_.exec(name, req->command);
+    if (!result) return error_response(result.error());
+    return ok({{"exit_code", result->exit_code}, {"output", result->output}});
+  }
+  auto action = parse_action(verb);
+  if (!action || *action == Action::Delete)
+    return error_response(Error(ENOENT, fmt::format("no such action: {}", verb)).with_hint("start, stop, restart, pause, resume, exec"));
+  ActOptions options;
+  if (*action == Action::Stop || *action == Action::Restart) {
+    auto req = parse_stop_request(r.body);
+    if (!req) return error_response(req.error(), 400);
+    options.timeout_s = req->timeout_s;
+    options.force = req->force;
+  } else if (!r.body.empty() && r.body != "{}") {
+    return error_response(Error(EINVAL, fmt::format("{} takes no body", verb)), 400);
+  }
+  auto result = manager_.act(name, *action, options);
+  if (!result) {
+    auto resp = error_response(result.error());
+    if (resp.status == 409) {  // say the current state
+      auto cur = manager_.get(name);
+      if (cur) {
+        auto j = json::parse(resp.body).value_or(json::Json::object());
+        j["state"] = (*cur)["state"];
+        resp.body = j.dump() + "\n";
+      }
+    }
+    return resp;
+  }
+  return ok(*result);
+}
+
+http::Response Api::image_route(const http::Request& r, const std::vector<std::string>& parts, std::string& label) {
+  if (parts.size() == 2) {
+    if (r.method == "GET") {
+      label = "GET /v1/images";
+      auto list = images_.list();
+      return list ? ok(*list) : error_response(list.error());
+    }
+    if (r.method == "POST") {
+      label = "POST /v1/images";
+      auto req = parse_image_request(r.body);
+      if (!req) return error_response(req.error(), 400);
+      if (req->type == "vm") {
+        auto j = images_.register_vm(req->name, req->kernel, req->initramfs, req->cmdline);
+        return j ? ok(*j, 201) : error_response(j.error());
+      }
+      if (!flag(r, "progress")) {
+        auto j = images_.import_archive(req->name, req->archive, [](const ImportProgress&) {});
+        return j ? ok(*j, 201) : error_response(j.error());
+      }
+      // Streamed: JSON lines of progress, then {"result": ...} or {"error": ...}.
+      struct Job {
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::deque<std::string> lines;
+        bool done = false;
+      };
+      auto job = std::make_shared<Job>();
+      std::thread([this, job, req = *req] {
+        auto push = [&](std::string line) {
+          std::lock_guard lock(job->mutex);
+          job->lines.push_back(std::move(line) + "\n");
+          job->cv.notify_all();
+        };
+        auto result = images_.import_archive(req.name, req.archive, [&](const ImportProgress& p) {
+          push(json::Json{{"progress", p.step}, {"done", p.done}, {"total", p.total}}.dump());
+        });
+        if (result) push(json::Json{{"result", *result}}.dump());
+        else push(json::parse(error_response(result.error()).body).value_or(json::Json::object()).dump());
+        std::lock_guard lock(job->mutex);
+        job->done = true;
+        job->cv.notify_all();
+      }).detach();
+      http::Response resp;
+      resp.status = 200;
+      resp.content_type = "application/x-ndjson";
+      resp.stream = [job](std::string& out) {
+        std::unique_lock lock(job->mutex);
+        job->cv.wait(lock, [&] { return job->done || !job->lines.empty(); });
+        while (!job->lines.empty()) {
+          out += job->lines.front();
+          job->lines.pop_front();
+        }
+        return !(job->done && job->lines.empty());
+      };
+      return resp;
+    }
+    return method_not_allowed(r);
+  }
+  if (parts.size() != 3) return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
+  const std::string& name = parts[2];
+  if (r.method == "GET") {
+    label = "GET /v1/images/{name}";
+    auto j = images_.inspect(name);
+    return j ? ok(*j) : error_response(j.error());
+  }
+  if (r.method == "DELETE") {
+    label = "DELETE /v1/images/{name}";
+    auto removed = images_.remove(name);
+    return removed ? http::Response::no_content() : error_response(removed.error());
+  }
+  return method_not_allowed(r);
+}
+
+http::Response Api::logs(const std::string& name, bool follow) {
+  auto path = manager_.log_path(name);
+  if (!path) return error_response(path.error());
+  auto fd = std::make_shared<Fd>(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_CREAT, 0600));
+  if (!*fd) return error_response(Error::from_errno("open " + *path));
+  http::Response resp;
+  resp.content_type = "text/plain";
+  Manager* manager = &manager_;
+  EventBus* events = &events_;
+  resp.stream = [fd, follow, name, manager, events](std::string& out) {
+    char buf[16384];
+    for (int idle = 0;; ++idle) {
+      ssize_t n = ::read(fd->get(), buf, sizeof buf);
+      if (n > 0) {
+        out.append(buf, static_cast<size_t>(n));
+        return true;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (!follow || events->stopped()) return false;
+      // At the end of the file: wait for more while the guest runs; one last read after it stops.
+      if (!manager->active(name)) {
+        n = ::read(fd->get(), buf, sizeof buf);
+        if (n > 0) {
+          out.append(buf, static_cast<size_t>(n));
+          return true;
+        }
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  return resp;
+}
+
+http::Response Api::events_stream(const http::Request&) {
+  http::Response resp;
+  resp.content_type = "application/x-ndjson";
+  auto from = std::make_shared<uint64_t>(events_.next_seq());
+  EventBus* events = &events_;
+  resp.stream = [from, events](std::string& out) {
+    // Blocks in short slices so that a daemon shutdown ends the stream promptly.
+    out += events->wait(*from, 500);
+    return !events->stopped();
+  };
+  return resp;
+}
+
+}  // namespace vessel::daemon

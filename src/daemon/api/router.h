@@ -1,0 +1,40 @@
+// The REST API (docs/api.yaml): routes requests to the instance manager and the image store,
+// turns Results into JSON answers with the right status, and records request metrics.
+#pragma once
+
+#include <string>
+
+#include "base/http.h"
+#include "daemon/api/metrics.h"
+#include "daemon/health/events.h"
+#include "daemon/images/image_store.h"
+#include "daemon/instances/manager.h"
+
+namespace vessel::daemon {
+
+class Api {
+ public:
+  Api(Manager& manager, ImageStore& images, EventBus& events, std::string openapi_path)
+      : manager_(manager), images_(images), events_(events), openapi_path_(std::move(openapi_path)) {}
+
+  http::Response handle(const http::Request& request);
+
+  // {"error": message, "hint": ..., "errno": ...} with the status the error maps to.
+  static http::Response error_response(const Error& error, int status = 0);
+  static std::string error_text(const Error& error);
+
+ private:
+  http::Response route(const http::Request& request, std::string& route_label);
+  http::Response instance_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  http::Response image_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  http::Response logs(const std::string& name, bool follow);
+  http::Response events_stream(const http::Request& request);
+
+  Manager& manager_;
+  ImageStore& images_;
+  EventBus& events_;
+  RequestMetrics metrics_;
+  std::string openapi_path_;
+};
+
+}  // namespace vessel::daemon

@@ -1,0 +1,52 @@
+// Images: container images imported from docker-archive or OCI-layout tarballs into a
+// content-addressed store (<state>/images/blobs/sha256/<hex>, every blob's digest verified),
+// each layer unpacked once into <state>/images/layers/<hex> and shared read-only by every
+// container through overlayfs; VM images are a kernel, an initramfs and a command line.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "daemon/instances/backend.h"
+#include "daemon/store/store.h"
+
+namespace vessel::daemon {
+
+struct ImportProgress {
+  std::string step;  // "read", "verify", "unpack"
+  uint64_t done = 0;
+  uint64_t total = 0;
+};
+
+class ImageStore {
+ public:
+  ImageStore(Store& store, std::string dir);
+
+  // What `spec` boots from: its image's layers/kernel, or its rootfs/kernel given directly.
+  Result<BootSource> resolve(const InstanceSpec& spec);
+
+  // Imports a docker-archive or OCI-layout tarball (what `podman save` writes) as `name`.
+  Result<json::Json> import_archive(const std::string& name, const std::string& tarball,
+                                    const std::function<void(const ImportProgress&)>& progress);
+  // Registers a VM image: kernel + optional initramfs and command line (files are referenced).
+  Result<json::Json> register_vm(const std::string& name, const std::string& kernel, const std::string& initramfs,
+                                 const std::string& cmdline);
+  Result<json::Json> list();
+  Result<json::Json> inspect(const std::string& name);
+  // Refused (EBUSY) while an instance uses the image. Layers no other image uses are removed.
+  Result<void> remove(const std::string& name);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string layer_dir(const std::string& digest) const;
+  json::Json describe(const ImageRow& row) const;
+
+  Store& store_;
+  std::string dir_;
+  std::mutex mutex_;  // imports and removals one at a time (layers are shared)
+};
+
+}  // namespace vessel::daemon

@@ -1,0 +1,61 @@
+// What the instance manager asks of a backend (vessel-runtime for containers, vessel-vmm for
+// VMs). Backends keep no state of their own between calls: everything they need is in the
+// instance's directory and its spec, so a restarted vesseld can carry on where it left off.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "daemon/instances/guest_process.h"
+#include "daemon/instances/spec.h"
+#include "daemon/instances/state.h"
+
+namespace vessel::daemon {
+
+// What an instance boots from, after its image (if any) is resolved.
+struct BootSource {
+  std::vector<std::string> layers;  // containers: overlay lower dirs, lowest first
+  std::vector<std::string> image_command;  // the image's default entrypoint + cmd
+  std::vector<std::string> image_env;      // KEY=VALUE
+  std::string workdir;
+  std::string kernel, initramfs, cmdline;  // VMs
+  std::vector<DiskSpec> disks;
+};
+
+struct InstanceContext {
+  const InstanceSpec& spec;
+  std::string dir;          // <state>/instances/<name>
+  std::string log_path;     // console / stdout+stderr capture
+  std::string cgroup;       // "/vessel/<name>"
+};
+
+struct ExecResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr, interleaved
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // Starts the guest; returns its process (vessel-vmm, or the container's init).
+  virtual Result<GuestProcess> start(const InstanceContext& ctx, const BootSource& boot) = 0;
+  // Graceful stop (CtrlAltDel / SIGTERM), forced after `timeout`; then cleanup().
+  virtual Result<void> stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) = 0;
+  virtual Result<void> pause(const InstanceContext& ctx, const GuestProcess& proc) = 0;
+  virtual Result<void> resume(const InstanceContext& ctx, const GuestProcess& proc) = 0;
+  // Releases what a stopped guest still holds (runtime state, cgroup); idempotent.
+  virtual void cleanup(const InstanceContext& ctx) = 0;
+  // Is the adopted process running or paused (after a vesseld restart)?
+  virtual Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) = 0;
+  virtual Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) = 0;
+};
+
+// Runs a helper program to completion with stdout+stderr captured; a non-zero exit is an error
+// carrying its output.
+Result<std::string> run_tool(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+Result<ExecResult> run_tool_status(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+
+}  // namespace vessel::daemon

@@ -1,0 +1,160 @@
+#include "daemon/instances/container_backend.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "base/process.h"
+#include "daemon/instances/oci_config.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+std::atomic<uint64_t> exec_counter{0};
+
+Result<void> ensure_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) < 0 && errno != EEXIST) return fail_errno("mkdir {}", path);
+  return {};
+}
+
+// The last error the runtime logged (--log-format json), for a message better than "exit 1".
+std::string last_runtime_error(const std::string& log_path) {
+  auto text = read_file(log_path);
+  if (!text) return {};
+  std::string last;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t end = text->find('\n', pos);
+    if (end == std::string::npos) end = text->size();
+    auto line = json::parse(std::string_view(*text).substr(pos, end - pos));
+    if (line && line->is_object() && line->value("level", "") == "error") last = line->value("msg", "");
+    pos = end + 1;
+  }
+  return last;
+}
+
+}  // namespace
+
+std::vector<std::string> ContainerBackend::command(std::initializer_list<std::string> args) const {
+  std::vector<std::string> argv{runtime_, "--root", root_};
+  argv.insert(argv.end(), args);
+  return argv;
+}
+
+Result<void> ContainerBackend::mount_rootfs(const InstanceContext& ctx, const BootSource& boot) {
+  if (boot.layers.empty()) return fail(EINVAL, "the container has no root filesystem layers");
+  std::string rootfs = ctx.dir + "/rootfs";
+  TRY(ensure_dir(ctx.dir + "/upper"));
+  TRY(ensure_dir(ctx.dir + "/work"));
+  TRY(ensure_dir(rootfs));
+  ::umount2(rootfs.c_str(), MNT_DETACH);  // a mount left by a crash: start from a clean one
+  std::string lower;
+  for (auto it = boot.layers.rbegin(); it != boot.layers.rend(); ++it) {
+    if (it->find_first_of(",:") != std::string::npos)
+      return fail(EINVAL, "layer path {} contains ',' or ':', which overlayfs cannot take", *it);
+    lower += (lower.empty() ? "" : ":") + *it;
+  }
+  std::string options = fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", lower, ctx.dir, ctx.dir);
+  if (::mount("overlay", rootfs.c_str(), "overlay", 0, options.c_str()) < 0)
+    return fail_errno("mount overlay on {}", rootfs);
+  return {};
+}
+
+Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const BootSource& boot) {
+  const std::string& name = ctx.spec.name;
+  (void)run_tool(command({"delete", "--force", name}));  // leftovers of an earlier run
+  TRY_CTX(mount_rootfs(ctx, boot), "prepare the root filesystem");
+  TRY(write_file(ctx.dir + "/config.json", oci_config(ctx, boot).dump(2)));
+  std::string pid_file = ctx.dir + "/pid";
+  ::unlink(pid_file.c_str());
+  std::string runtime_log = ctx.dir + "/runtime.log";
+
+  // The runtime hands its own stdio to the container: stdout/stderr become the log file.
+  Fd log = TRY(Fd::open(ctx.log_path, O_WRONLY | O_APPEND | O_CREAT, 0600));
+  Fd null = TRY(Fd::open("/dev/null", O_RDONLY));
+  SpawnOptions options;
+  options.stdin_fd = null.get();
+  options.stdout_fd = log.get();
+  options.stderr_fd = log.get();
+  auto argv = std::vector<std::string>{runtime_, "--root", root_, "--log", runtime_log, "--log-format", "json",
+                                       "create", "--bundle", ctx.dir, "--pid-file", pid_file, name};
+  auto create = TRY_CTX(Process::spawn(argv, options), "run {}", runtime_);
+  auto status = TRY(create.wait_for(std::chrono::seconds(60)));
+  if (!status || !status->success()) {
+    if (!status) (void)create.signal(SIGKILL), (void)create.wait();
+    std::string why = last_runtime_error(runtime_log);
+    cleanup(ctx);
+    return fail(EIO, "{} create failed ({}): {}", runtime_, status ? status->to_string() : "timed out",
+                why.empty() ? "see " + runtime_log : why);
+  }
+  auto pid_text = TRY_CTX(read_file(pid_file), "{} create wrote no pid file", runtime_);
+  pid_t pid = static_cast<pid_t>(std::atoi(pid_text.c_str()));
+  auto proc = GuestProcess::attach(pid);
+  if (!proc) {
+    cleanup(ctx);
+    return Unexpected(std::move(proc).error().add_context("container init"));
+  }
+  auto started = run_tool(command({"start", name}));
+  if (!started) {
+    cleanup(ctx);
+    return Unexpected(std::move(started).error());
+  }
+  return proc;
+}
+
+Result<void> ContainerBackend::stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) {
+  const std::string& name = ctx.spec.name;
+  if (timeout.count() > 0) {
+    (void)run_tool(command({"kill", name, "TERM"}));
+    if (!proc.wait_exit(timeout)) (void)run_tool(command({"kill", "--all", name, "KILL"}));
+  } else {
+    (void)run_tool(command({"kill", "--all", name, "KILL"}));
+  }
+  if (!proc.wait_exit(std::chrono::seconds(10))) {
+    (void)proc.signal(SIGKILL);  // the runtime could not: the pidfd still can
+    if (!proc.wait_exit(std::chrono::seconds(5))) return fail(ETIMEDOUT, "container {} did not die", name);
+  }
+  cleanup(ctx);
+  return {};
+}
+
+Result<void> ContainerBackend::pause(const InstanceContext& ctx, const GuestProcess&) {
+  TRY(run_tool(command({"pause", ctx.spec.name})));
+  return {};
+}
+
+Result<void> ContainerBackend::resume(const InstanceContext& ctx, const GuestProcess&) {
+  TRY(run_tool(command({"resume", ctx.spec.name})));
+  return {};
+}
+
+void ContainerBackend::cleanup(const InstanceContext& ctx) {
+  (void)run_tool(command({"delete", "--force", ctx.spec.name}));
+  ::umount2((ctx.dir + "/rootfs").c_str(), MNT_DETACH);
+}
+
+Result<State> ContainerBackend::probe(const InstanceContext& ctx, const GuestProcess&) {
+  auto out = TRY(run_tool(command({"state", ctx.spec.name})));
+  auto j = TRY_CTX(json::parse(out), "{} state", runtime_);
+  auto status = j.is_object() ? j.value("status", "") : "";
+  if (status == "running") return State::Running;
+  if (status == "paused") return State::Paused;
+  return fail(ESRCH, "container {} is {}", ctx.spec.name, status);
+}
+
+Result<ExecResult> ContainerBackend::exec(const InstanceContext& ctx, const std::vector<std::string>& argv) {
+  BootSource none;
+  auto process = oci_process(ctx.spec, none, argv);
+  std::string path = fmt::format("{}/exec-{}.json", ctx.dir, exec_counter++);
+  TRY(write_file(path, process.dump()));
+  auto r = run_tool_status(command({"exec", "--process", path, ctx.spec.name}), std::chrono::minutes(10));
+  ::unlink(path.c_str());
+  return r;
+}
+
+}  // namespace vessel::daemon

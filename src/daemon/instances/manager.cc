@@ -1,0 +1,272 @@
+#include "daemon/instances/manager.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "base/log.h"
+#include "daemon/images/image_store.h"
+#include "daemon/policy/cgroups.h"
+
+namespace vessel::daemon {
+
+int http_status_for(const Error& error) {
+  switch (error.errnum()) {
+    case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
+    case ENOENT: return 404;
+    case EBUSY: case EEXIST: case EAGAIN: return 409;
+    case ENOTSUP: return 501;
+    case ENOSPC: case EDQUOT: return 507;
+    case ETIMEDOUT: return 504;
+    default: return 500;
+  }
+}
+
+Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStore& images, Backend& containers,
+                 Backend& vms)
+    : config_(std::move(config)), store_(store), events_(events), images_(images), containers_(containers), vms_(vms) {
+  std::filesystem::create_directories(config_.state_dir + "/instances");
+  monitor_ = std::make_unique<ExitMonitor>([this](const std::string& name) { return on_exit(name); });
+}
+
+Manager::~Manager() { monitor_.reset(); }
+
+std::string Manager::cgroup_of(const std::string& name) const { return cgroup_path(config_.cgroup_parent, name); }
+
+std::shared_ptr<Manager::Entry> Manager::entry(const std::string& name) {
+  std::lock_guard lock(entries_mutex_);
+  auto& e = entries_[name];
+  if (!e) e = std::make_shared<Entry>();
+  return e;
+}
+
+Result<std::pair<InstanceRow, InstanceSpec>> Manager::load(const std::string& name) {
+  TRY(validate_name(name));
+  auto row = TRY(store_.get_instance(name));
+  if (!row) return Unexpected(Error(ENOENT, fmt::format("no instance named {}", name)).with_hint("see `vessel ls`"));
+  auto spec = TRY_CTX(parse_spec_text(row->spec), "stored spec of {}", name);
+  return std::make_pair(std::move(*row), std::move(spec));
+}
+
+json::Json Manager::describe(const InstanceRow& row) {
+  json::Json j = json::parse(row.spec).value_or(json::Json::object());
+  j["state"] = row.state;
+  j["pid"] = row.pid;
+  j["created_at"] = row.created_at;
+  j["updated_at"] = row.updated_at;
+  return j;
+}
+
+Result<void> Manager::set_state(const std::string& name, State state, const GuestProcess* proc, const char* why) {
+  TRY(store_.update_instance_state(name, std::string(to_string(state)), proc ? proc->pid : 0, proc ? proc->start_time : 0));
+  events_.publish({{"type", "instance-state"}, {"name", name}, {"state", std::string(to_string(state))}, {"reason", why}});
+  return {};
+}
+
+Result<json::Json> Manager::create(const InstanceSpec& spec) {
+  std::lock_guard lock(create_mutex_);
+  // Resolve the image first: a create that names a missing image fails before anything is written.
+  TRY(images_.resolve(spec));
+  std::vector<Reservation> existing;
+  for (const auto& row : TRY(store_.list_instances())) {
+    auto other = parse_spec_text(row.spec);
+    if (other) existing.push_back({other->cpu_reservation, other->memory_reservation_mib});
+  }
+  TRY_CTX(admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib}),
+          "admission of {}", spec.name);
+  InstanceRow row{spec.name, std::string(to_string(spec.type)), to_json(spec).dump(), std::string(to_string(State::Created))};
+  TRY(store_.insert_instance(row));
+  std::string dir = dir_of(spec.name);
+  if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) {
+    auto e = fail_errno("mkdir {}", dir);
+    (void)store_.delete_instance(spec.name);
+    return e;
+  }
+  events_.publish({{"type", "instance-created"}, {"name", spec.name}, {"state", "created"}, {"instance_type", row.type}});
+  return get(spec.name);
+}
+
+Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec) {
+  auto boot = TRY_CTX(images_.resolve(spec), "start {}", row.name);
+  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  auto proc = TRY_CTX(backend_for(spec).start(ctx, boot), "start {}", row.name);
+  auto committed = set_state(row.name, State::Running, &proc, "start");
+  if (!committed) {
+    // Nothing acknowledged may be lost, nothing unacknowledged may keep running.
+    (void)backend_for(spec).stop(ctx, proc, std::chrono::seconds(0));
+    return Unexpected(std::move(committed).error());
+  }
+  monitor_->watch(row.name, proc.pidfd.get());
+  e.process = std::move(proc);
+  return {};
+}
+
+Result<void> Manager::stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout) {
+  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  if (e.process && e.process->alive()) {
+    if (row.state == to_string(State::Paused)) (void)backend_for(spec).resume(ctx, *e.process);
+    TRY_CTX(backend_for(spec).stop(ctx, *e.process, timeout), "stop {}", row.name);
+  } else {
+    backend_for(spec).cleanup(ctx);
+  }
+  monitor_->unwatch(row.name);
+  e.process.reset();
+  TRY(set_state(row.name, State::Stopped, nullptr, "stop"));
+  return {};
+}
+
+Result<json::Json> Manager::act(const std::string& name, Action action, const ActOptions& options) {
+  auto e = entry(name);
+  std::lock_guard lock(e->mutex);
+  auto [row, spec] = TRY(load(name));
+  State from = parse_state(row.state).value_or(State::Stopped);
+  TRY(transition(from, action, options.force));
+  InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
+  auto timeout = std::chrono::seconds(options.timeout_s.value_or(spec.stop_timeout_s));
+  switch (action) {
+    case Action::Start:
+      TRY(start_locked(*e, row, spec));
+      break;
+    case Action::Stop:
+      TRY(stop_locked(*e, row, spec, timeout));
+      break;
+    case Action::Restart:
+      if (has_process(from)) {
+        TRY(stop_locked(*e, row, spec, timeout));
+        row.state = to_string(State::Stopped);
+      }
+      TRY(start_locked(*e, row, spec));
+      break;
+    case Action::Pause:
+      if (!e->process) return fail(ESRCH, "instance {} has no process", name);
+      TRY_CTX(backend_for(spec).pause(ctx, *e->process), "pause {}", name);
+      TRY(set_state(name, State::Paused, &*e->process, "pause"));
+      break;
+    case Action::Resume:
+      if (!e->process) return fail(ESRCH, "instance {} has no process", name);
+      TRY_CTX(backend_for(spec).resume(ctx, *e->process), "resume {}", name);
+      TRY(set_state(name, State::Running, &*e->process, "resume"));
+      break;
+    case Action::Delete:
+      return fail(EINVAL, "use remove() to delete");
+  }
+  auto now = TRY(store_.get_instance(name));
+  if (!now) return fail(ENOENT, "no instance named {}", name);
+  return describe(*now);
+}
+
+Result<void> Manager::remove(const std::string& name, bool force) {
+  auto e = entry(name);
+  {
+    std::lock_guard lock(e->mutex);
+    auto [row, spec] = TRY(load(name));
+    State from = parse_state(row.state).value_or(State::Stopped);
+    TRY(transition(from, Action::Delete, force));
+    if (has_process(from)) TRY(stop_locked(*e, row, spec, std::chrono::seconds(0)));
+    InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
+    backend_for(spec).cleanup(ctx);
+    TRY(store_.delete_instance(name));
+    std::error_code ec;
+    std::filesystem::remove_all(dir_of(name), ec);
+    if (ec) log::warn("cannot remove {}: {}", dir_of(name), ec.message());
+    events_.publish({{"type", "instance-deleted"}, {"name", name}});
+  }
+  std::lock_guard lock(entries_mutex_);
+  entries_.erase(name);
+  return {};
+}
+
+Result<json::Json> Manager::get(const std::string& name) {
+  TRY(validate_name(name));
+  auto row = TRY(store_.get_instance(name));
+  if (!row) return Unexpected(Error(ENOENT, fmt::format("no instance named {}", name)).with_hint("see `vessel ls`"));
+  return describe(*row);
+}
+
+Result<json::Json> Manager::list() {
+  json::Json out = json::Json::array();
+  for (const auto& row : TRY(store_.list_instances())) out.push_back(describe(row));
+  return out;
+}
+
+Result<ExecResult> Manager::exec(const std::string& name, const std::vector<std::string>& argv) {
+  if (argv.empty()) return fail(EINVAL, "exec: no command");
+  auto [row, spec] = TRY(load(name));
+  if (row.state != to_string(State::Running))
+    return Unexpected(Error(EBUSY, fmt::format("cannot exec: instance is {}", row.state)).with_hint("start it first"));
+  InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
+  return backend_for(spec).exec(ctx, argv);
+}
+
+Result<json::Json> Manager::stats(const std::string& name) {
+  auto [row, spec] = TRY(load(name));
+  auto s = cgroup_stats(cgroup_of(name));
+  return json::Json{{"name", name},   {"state", row.state},        {"cpu_ns", s.cpu_ns},
+                    {"memory_bytes", s.memory_bytes}, {"memory_limit_bytes", spec.memory_mib << 20},
+                    {"cpus", spec.cpus}, {"pid", row.pid}};
+}
+
+Result<std::string> Manager::log_path(const std::string& name) {
+  TRY(load(name));
+  return dir_of(name) + "/console.log";
+}
+
+bool Manager::active(const std::string& name) {
+  auto row = store_.get_instance(name);
+  if (!row || !*row) return false;
+  auto s = parse_state((*row)->state);
+  return s && has_process(*s);
+}
+
+bool Manager::on_exit(const std::string& name) {
+  auto e = entry(name);
+  std::unique_lock lock(e->mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // an operation is under way; it sees the exit itself
+  if (!e->process || e->process->alive()) return true;
+  auto loaded = load(name);
+  if (!loaded) return true;
+  auto& [row, spec] = *loaded;
+  InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
+  e->process->wait_exit(std::chrono::milliseconds(0));  // reap vessel-vmm if it is our child
+  backend_for(spec).cleanup(ctx);
+  e->process.reset();
+  auto r = set_state(name, State::Stopped, nullptr, "exited");
+  if (!r) log::error("cannot record that {} exited: {}", name, r.error().to_string());
+  else log::info("instance {} exited", name);
+  return true;
+}
+
+void Manager::reconcile() {
+  auto rows = store_.list_instances();
+  if (!rows) {
+    log::error("reconcile: {}", rows.error().to_string());
+    return;
+  }
+  for (const auto& row : *rows) {
+    auto state = parse_state(row.state);
+    if (!state || !has_process(*state)) continue;
+    auto spec = parse_spec_text(row.spec);
+    if (!spec) continue;
+    auto e = entry(row.name);
+    std::lock_guard lock(e->mutex);
+    InstanceContext ctx{*spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+    auto proc = GuestProcess::adopt(static_cast<pid_t>(row.pid), row.pid_start);
+    if (proc) {
+      auto actual = backend_for(*spec).probe(ctx, *proc);
+      if (actual) {
+        if (*actual != *state) (void)set_state(row.name, *actual, &*proc, "reconcile");
+        monitor_->watch(row.name, proc->pidfd.get());
+        e->process = std::move(*proc);
+        log::info("adopted {} {} (pid {})", row.type, row.name, row.pid);
+        events_.publish({{"type", "instance-adopted"}, {"name", row.name}, {"state", std::string(to_string(*actual))}});
+        continue;
+      }
+      log::warn("{}: process {} is alive but its backend does not know it: {}", row.name, row.pid, actual.error().to_string());
+    }
+    backend_for(*spec).cleanup(ctx);
+    (void)set_state(row.name, State::Stopped, nullptr, "gone while vesseld was down");
+    log::info("{} stopped while vesseld was down", row.name);
+  }
+}
+
+}  // namespace vessel::daemon

@@ -1,0 +1,90 @@
+// The instance manager: the one place that applies the lifecycle state machine. It checks each
+// transition, drives the backend, commits the new state to the store before answering, publishes
+// an event, and reconciles the store with what actually runs when vesseld starts.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "daemon/health/events.h"
+#include "daemon/health/monitor.h"
+#include "daemon/instances/backend.h"
+#include "daemon/instances/state.h"
+#include "daemon/policy/capacity.h"
+#include "daemon/store/store.h"
+
+namespace vessel::daemon {
+
+class ImageStore;
+
+struct ManagerConfig {
+  std::string state_dir;          // instances live in <state_dir>/instances/<name>
+  std::string cgroup_parent = "vessel";
+  Capacity capacity;
+  Overcommit overcommit;
+};
+
+struct ActOptions {
+  bool force = false;
+  std::optional<uint32_t> timeout_s;  // stop: graceful period (default: the spec's)
+};
+
+class Manager {
+ public:
+  Manager(ManagerConfig config, Store& store, EventBus& events, ImageStore& images, Backend& containers, Backend& vms);
+  ~Manager();
+
+  // Adopts running guests and marks dead ones stopped; call once before serving.
+  void reconcile();
+
+  Result<json::Json> create(const InstanceSpec& spec);
+  Result<json::Json> act(const std::string& name, Action action, const ActOptions& options = {});
+  Result<void> remove(const std::string& name, bool force);
+  Result<json::Json> get(const std::string& name);
+  Result<json::Json> list();
+  Result<ExecResult> exec(const std::string& name, const std::vector<std::string>& argv);
+  Result<json::Json> stats(const std::string& name);
+  Result<std::string> log_path(const std::string& name);
+  // Does the instance still have a guest process (for logs --follow)?
+  bool active(const std::string& name);
+  Result<std::vector<InstanceRow>> rows() { return store_.list_instances(); }
+  const ManagerConfig& config() const { return config_; }
+  std::string cgroup_of(const std::string& name) const;
+
+ private:
+  struct Entry {
+    std::mutex mutex;  // serializes operations on one instance
+    std::optional<GuestProcess> process;
+  };
+  std::shared_ptr<Entry> entry(const std::string& name);
+  Backend& backend_for(const InstanceSpec& spec) { return spec.type == InstanceType::Vm ? vms_ : containers_; }
+  std::string dir_of(const std::string& name) const { return config_.state_dir + "/instances/" + name; }
+  Result<std::pair<InstanceRow, InstanceSpec>> load(const std::string& name);
+  Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec);
+  Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
+  Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why);
+  bool on_exit(const std::string& name);
+  json::Json describe(const InstanceRow& row);
+
+  ManagerConfig config_;
+  Store& store_;
+  EventBus& events_;
+  ImageStore& images_;
+  Backend& containers_;
+  Backend& vms_;
+  std::mutex entries_mutex_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+  std::mutex create_mutex_;  // admission control sees every create in order
+  std::unique_ptr<ExitMonitor> monitor_;
+};
+
+// HTTP status for an error from the manager (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ...).
+int http_status_for(const Error& error);
+
+}  // namespace vessel::daemon

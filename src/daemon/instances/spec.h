@@ -1,0 +1,54 @@
+// An instance's spec: what a client asks for in POST /v1/instances, fully validated before any
+// side effect (parse, then process). VMs and containers share one model.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/json.h"
+
+namespace vessel::daemon {
+
+enum class InstanceType { Vm, Container };
+std::string_view to_string(InstanceType t);
+
+struct DiskSpec {
+  std::string path;       // a raw or qcow2 file on the host
+  bool read_only = false;
+};
+
+struct InstanceSpec {
+  std::string name;
+  InstanceType type = InstanceType::Container;
+  std::string image;      // a name in the image store (vessel image ls)
+  std::string rootfs;     // containers: a host directory used as the read-only lower layer
+  std::string kernel;     // VMs: kernel and initramfs paths (instead of an image)
+  std::string initramfs;
+  std::string cmdline;
+  uint32_t cpus = 1;                 // limit: vCPUs (VM) or CPU quota in whole CPUs (container)
+  double cpu_reservation = 0;        // admission: CPUs reserved (default: cpus)
+  uint32_t cpu_weight = 100;         // relative CPU weight, 1..10000
+  uint64_t memory_mib = 256;         // limit
+  uint64_t memory_reservation_mib = 0;  // admission (default: memory_mib)
+  uint32_t stop_timeout_s = 10;      // graceful stop, then forced
+  std::vector<DiskSpec> disks;
+  std::map<std::string, std::string> environment;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> labels;
+};
+
+inline constexpr size_t kMaxNameLength = 63;
+
+// Names: 1..63 of [A-Za-z0-9_.-], starting with a letter or digit ("../x" is refused).
+Result<void> validate_name(std::string_view name);
+
+// Parses and validates a spec; unknown fields and absurd sizes are refused with the field named.
+Result<InstanceSpec> parse_spec(const json::Json& body);
+Result<InstanceSpec> parse_spec_text(std::string_view text);
+
+json::Json to_json(const InstanceSpec& spec);
+
+}  // namespace vessel::daemon

@@ -1,0 +1,67 @@
+#include "daemon/instances/state.h"
+
+namespace vessel::daemon {
+
+std::string_view to_string(State s) {
+  switch (s) {
+    case State::Created: return "created";
+    case State::Running: return "running";
+    case State::Paused: return "paused";
+    case State::Stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::Start: return "start";
+    case Action::Stop: return "stop";
+    case Action::Pause: return "pause";
+    case Action::Resume: return "resume";
+    case Action::Restart: return "restart";
+    case Action::Delete: return "delete";
+  }
+  return "unknown";
+}
+
+std::optional<State> parse_state(std::string_view t) {
+  for (State s : {State::Created, State::Running, State::Paused, State::Stopped})
+    if (to_string(s) == t) return s;
+  return std::nullopt;
+}
+
+std::optional<Action> parse_action(std::string_view t) {
+  for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart, Action::Delete})
+    if (to_string(a) == t) return a;
+  return std::nullopt;
+}
+
+Result<State> transition(State from, Action action, bool force) {
+  auto refuse = [&](std::string_view hint) -> Result<State> {
+    return Unexpected(Error(EBUSY, fmt::format("cannot {}: instance is {}", to_string(action), to_string(from)))
+                          .with_hint(std::string(hint)));
+  };
+  switch (action) {
+    case Action::Start:
+      if (from == State::Created || from == State::Stopped) return State::Running;
+      if (from == State::Paused) return refuse("it is paused; resume it instead");
+      return refuse("it is already running");
+    case Action::Stop:
+      if (has_process(from)) return State::Stopped;
+      return refuse("it is not running");
+    case Action::Pause:
+      if (from == State::Running) return State::Paused;
+      return refuse(from == State::Paused ? "it is already paused" : "start it first");
+    case Action::Resume:
+      if (from == State::Paused) return State::Running;
+      return refuse("only a paused instance can be resumed");
+    case Action::Restart:
+      return State::Running;
+    case Action::Delete:
+      if (!has_process(from) || force) return State::Stopped;
+      return refuse("stop it first, or delete with --force");
+  }
+  return refuse("");
+}
+
+}  // namespace vessel::daemon

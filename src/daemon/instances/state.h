@@ -1,0 +1,33 @@
+// The lifecycle shared by VMs and containers, as a pure transition table:
+//
+//   created --start--> running <--pause/resume--> paused
+//   running|paused --stop--> stopped --start--> running
+//   created|stopped --delete--> (gone); restart = stop (if needed) + start
+//
+// An action that is not allowed in the current state is answered 409 with that state.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/error.h"
+
+namespace vessel::daemon {
+
+enum class State { Created, Running, Paused, Stopped };
+enum class Action { Start, Stop, Pause, Resume, Restart, Delete };
+
+std::string_view to_string(State s);
+std::string_view to_string(Action a);
+std::optional<State> parse_state(std::string_view text);
+std::optional<Action> parse_action(std::string_view text);
+
+// The state after `action` succeeds, or EBUSY ("cannot pause: instance is stopped") when the
+// action is not allowed in `from`. `force` lets delete proceed from any state (it stops first).
+Result<State> transition(State from, Action action, bool force = false);
+
+// Is a guest process expected to exist in this state?
+inline bool has_process(State s) { return s == State::Running || s == State::Paused; }
+
+}  // namespace vessel::daemon

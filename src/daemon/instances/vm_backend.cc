@@ -1,0 +1,126 @@
+#include "daemon/instances/vm_backend.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "base/http.h"
+#include "base/process.h"
+#include "daemon/policy/cgroups.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+std::string socket_path(const InstanceContext& ctx) { return ctx.dir + "/vmm.sock"; }
+
+Result<std::string> call(const InstanceContext& ctx, const std::string& method, const std::string& path,
+                         const json::Json& body = nullptr) {
+  http::ClientOptions options;
+  options.unix_socket = socket_path(ctx);
+  options.timeout = std::chrono::seconds(30);
+  auto r = TRY_CTX(http::request(options, method, "http://localhost" + path, body.is_null() ? "" : body.dump()),
+                   "vessel-vmm API {} {}", method, path);
+  if (r.status >= 300) {
+    std::string why = r.body;
+    auto j = json::parse(r.body);
+    if (j && j->is_object() && j->contains("fault_message")) why = j->value("fault_message", why);
+    return fail(EIO, "vessel-vmm API {} {}: HTTP {}: {}", method, path, r.status, why);
+  }
+  return r.body;
+}
+
+}  // namespace
+
+Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSource& boot) {
+  if (boot.kernel.empty()) return fail(EINVAL, "VM {} has no kernel", ctx.spec.name);
+  std::string sock = socket_path(ctx);
+  ::unlink(sock.c_str());
+  Fd log = TRY(Fd::open(ctx.log_path, O_WRONLY | O_APPEND | O_CREAT, 0600));
+  Fd null = TRY(Fd::open("/dev/null", O_RDONLY));
+  SpawnOptions options;
+  options.stdin_fd = null.get();
+  options.stdout_fd = log.get();
+  options.stderr_fd = log.get();
+  options.new_session = true;  // survives vesseld
+  auto child = TRY_CTX(Process::spawn({vmm_, "--api-sock", sock}, options), "run {}", vmm_);
+  auto proc = TRY(GuestProcess::attach(child.pid()));
+  child.detach();  // the monitor reaps it through its pidfd; a restarted vesseld adopts it
+  auto fail_start = [&](Error e) -> Result<GuestProcess> {
+    (void)proc.signal(SIGKILL);
+    proc.wait_exit(std::chrono::seconds(5));
+    cleanup(ctx);
+    return Unexpected(std::move(e));
+  };
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the API socket
+    struct stat st;
+    if (::stat(sock.c_str(), &st) == 0) break;
+    if (!proc.alive()) return fail_start(Error(EIO, fmt::format("{} exited before it opened its API socket; see {}", vmm_, ctx.log_path)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto configure = [&]() -> Result<void> {
+    TRY(cgroup_place(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}, proc.pid));
+    TRY(call(ctx, "PUT", "/machine-config", {{"vcpu_count", ctx.spec.cpus}, {"mem_size_mib", ctx.spec.memory_mib}}));
+    json::Json boot_source = {{"kernel_image_path", boot.kernel}};
+    if (!boot.initramfs.empty()) boot_source["initrd_path"] = boot.initramfs;
+    if (!boot.cmdline.empty()) boot_source["boot_args"] = boot.cmdline;
+    TRY(call(ctx, "PUT", "/boot-source", boot_source));
+    for (size_t i = 0; i < boot.disks.size(); ++i) {
+      std::string id = fmt::format("disk{}", i);
+      TRY(call(ctx, "PUT", "/drives/" + id,
+               {{"drive_id", id}, {"path_on_host", boot.disks[i].path}, {"is_root_device", false},
+                {"is_read_only", boot.disks[i].read_only}}));
+    }
+    TRY(call(ctx, "PUT", "/actions", {{"action_type", "InstanceStart"}}));
+    return {};
+  };
+  auto configured = configure();
+  if (!configured) return fail_start(std::move(configured).error());
+  return proc;
+}
+
+Result<void> VmBackend::stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) {
+  if (timeout.count() > 0 && call(ctx, "PUT", "/actions", {{"action_type", "SendCtrlAltDel"}})) {
+    if (proc.wait_exit(timeout)) {
+      cleanup(ctx);
+      return {};
+    }
+  }
+  (void)proc.signal(SIGKILL);
+  if (!proc.wait_exit(std::chrono::seconds(10))) return fail(ETIMEDOUT, "vessel-vmm of {} did not die", ctx.spec.name);
+  cleanup(ctx);
+  return {};
+}
+
+Result<void> VmBackend::pause(const InstanceContext& ctx, const GuestProcess&) {
+  TRY(call(ctx, "PATCH", "/vm", {{"state", "Paused"}}));
+  return {};
+}
+
+Result<void> VmBackend::resume(const InstanceContext& ctx, const GuestProcess&) {
+  TRY(call(ctx, "PATCH", "/vm", {{"state", "Resumed"}}));
+  return {};
+}
+
+void VmBackend::cleanup(const InstanceContext& ctx) {
+  ::unlink(socket_path(ctx).c_str());
+  cgroup_remove(ctx.cgroup);
+}
+
+Result<State> VmBackend::probe(const InstanceContext& ctx, const GuestProcess&) {
+  auto body = TRY(call(ctx, "GET", "/"));
+  auto j = TRY(json::parse(body));
+  std::string state = j.is_object() ? j.value("state", "") : "";
+  if (state == "Paused") return State::Paused;
+  return State::Running;
+}
+
+Result<ExecResult> VmBackend::exec(const InstanceContext& ctx, const std::vector<std::string>&) {
+  return Unexpected(Error(ENOTSUP, fmt::format("exec into VM {} is not supported yet", ctx.spec.name))
+                        .with_hint("use `vessel logs` for the serial console"));
+}
+
+}  // namespace vessel::daemon

@@ -1,0 +1,26 @@
+// VMs through vessel-vmm, one process per VM, driven over its Firecracker-compatible API socket.
+// vessel-vmm runs in its own session so that it outlives vesseld; the serial console goes to the
+// instance's log file.
+#pragma once
+
+#include "daemon/instances/backend.h"
+
+namespace vessel::daemon {
+
+class VmBackend : public Backend {
+ public:
+  explicit VmBackend(std::string vmm) : vmm_(std::move(vmm)) {}
+
+  Result<GuestProcess> start(const InstanceContext& ctx, const BootSource& boot) override;
+  Result<void> stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) override;
+  Result<void> pause(const InstanceContext& ctx, const GuestProcess& proc) override;
+  Result<void> resume(const InstanceContext& ctx, const GuestProcess& proc) override;
+  void cleanup(const InstanceContext& ctx) override;
+  Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) override;
+  Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) override;
+
+ private:
+  std::string vmm_;
+};
+
+}  // namespace vessel::daemon

@@ -1,0 +1,180 @@
+// vesseld: the vessel daemon. Serves the REST API on a Unix socket, keeps its state in SQLite and
+// drives vessel-runtime (containers) and vessel-vmm (VMs). Guests never depend on it staying up:
+// stopping or killing vesseld leaves them running, and the next vesseld adopts them.
+#include <grp.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "base/cli.h"
+#include "base/http.h"
+#include "base/log.h"
+#include "daemon/api/router.h"
+#include "daemon/images/image_store.h"
+#include "daemon/instances/container_backend.h"
+#include "daemon/instances/manager.h"
+#include "daemon/instances/vm_backend.h"
+#include "daemon/store/store.h"
+
+namespace fs = std::filesystem;
+using namespace vessel;
+using namespace vessel::daemon;
+
+namespace {
+
+struct Options {
+  std::string socket = "/run/vessel/vessel.sock";
+  std::string socket_group = "vessel";
+  std::string state_dir = "/var/lib/vessel";
+  std::string runtime;
+  std::string vmm;
+  std::string cgroup_parent = "vessel";
+  std::string openapi;
+  double cpu_overcommit = 4.0;
+  double memory_overcommit = 1.0;
+  size_t max_body = 1 << 20;
+  unsigned idle_timeout = 30;
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
+
+// A helper binary: the flag, else the build tree's or install's sibling, else $PATH.
+std::string find_helper(const std::string& flag, const std::string& name, const std::string& build_subdir,
+                        const std::string& fallback) {
+  if (!flag.empty()) return flag;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const auto& candidate : {self / ".." / build_subdir / name, self / name})
+    if (executable(candidate.string())) return fs::weakly_canonical(candidate, ec).string();
+  const char* path = ::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  size_t pos = 0;
+  while (pos <= dirs.size()) {
+    size_t next = dirs.find(':', pos);
+    if (next == std::string::npos) next = dirs.size();
+    std::string candidate = dirs.substr(pos, next - pos) + "/" + name;
+    if (executable(candidate)) return candidate;
+    pos = next + 1;
+  }
+  if (!fallback.empty()) {
+    log::warn("{} not found; using {} (pass --{} to choose)", name, fallback, name == "vessel-vmm" ? "vmm" : "runtime");
+    return fallback;
+  }
+  return name;
+}
+
+Result<int> serve(const Options& o) {
+  fs::create_directories(o.state_dir);
+  ::chmod(o.state_dir.c_str(), 0700);
+  // One vesseld per state directory.
+  Fd lock = TRY(Fd::open(o.state_dir + "/vesseld.lock", O_RDWR | O_CREAT, 0600));
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) < 0)
+    return Unexpected(Error(EBUSY, fmt::format("another vesseld is using {}", o.state_dir)).with_hint("stop it first, or pass another --state-dir"));
+
+  auto store = TRY_CTX(Store::open(o.state_dir + "/vessel.db"), "open the state database");
+  ManagerConfig config;
+  config.state_dir = o.state_dir;
+  config.cgroup_parent = o.cgroup_parent;
+  config.capacity = TRY(discover_capacity());
+  config.overcommit = {o.cpu_overcommit, o.memory_overcommit};
+  EventBus events;
+  ImageStore images(*store, o.state_dir + "/images");
+  std::string runtime = find_helper(o.runtime, "vessel-runtime", "runtime", "runc");
+  std::string vmm = find_helper(o.vmm, "vessel-vmm", "vmm", "");
+  ContainerBackend containers(runtime, o.state_dir + "/runtime");
+  VmBackend vms(vmm);
+  Manager manager(config, *store, events, images, containers, vms);
+  manager.reconcile();
+
+  std::string openapi = o.openapi;
+  if (openapi.empty()) {
+    for (const char* c : {VESSEL_SOURCE_DIR "/docs/api.yaml", "/usr/share/vessel/api.yaml"})
+      if (fs::exists(c)) { openapi = c; break; }
+  }
+  Api api(manager, images, events, openapi);
+  http::ServerOptions server_options;
+  server_options.max_body_bytes = o.max_body;
+  server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
+  server_options.too_large = [](size_t limit) {
+    return Api::error_response(Error(E2BIG, fmt::format("the request body is larger than {} bytes", limit)), 413);
+  };
+  fs::create_directories(fs::path(o.socket).parent_path());
+  auto server = TRY(http::Server::listen_unix(o.socket, 0660, [&api](const http::Request& r) { return api.handle(r); },
+                                             server_options));
+  if (group* g = ::getgrnam(o.socket_group.c_str())) {
+    if (::chown(o.socket.c_str(), 0, g->gr_gid) < 0) log::warn("chown {} to group {}: {}", o.socket, o.socket_group, strerror(errno));
+  }
+  log::info("vesseld serving on {} (state {}, runtime {}, vmm {}, capacity {} CPUs / {} MiB)", o.socket, o.state_dir,
+            runtime, vmm, config.capacity.cpus, config.capacity.memory_mib);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  log::info("vesseld: signal {}, shutting down (guests keep running)", sig);
+  events.shutdown();
+  server.reset();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Signals are taken by sigwait() in main; every thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Options o;
+  CLI::App app{"vesseld - the vessel daemon: VMs and containers on one host, over a REST API", "vesseld"};
+  app.footer(
+      "vesseld runs in the foreground (systemd: packaging/systemd/vesseld.service). It listens on a Unix\n"
+      "socket (mode 0660, group 'vessel' when that group exists), keeps its state in STATE_DIR/vessel.db\n"
+      "(SQLite, WAL, synchronous=FULL) and never stops a guest when it exits: VMs (vessel-vmm) and\n"
+      "containers (vessel-runtime) keep running and are adopted by the next vesseld.\n"
+      "The API is described in docs/api.yaml, also served at GET /openapi.yaml.\n\n"
+      "Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start (corrupt or future-versioned\n"
+      "database, socket in use, state directory locked by another vesseld).");
+  app.add_option("--socket", o.socket, "Unix socket to serve the API on")->capture_default_str();
+  app.add_option("--socket-group", o.socket_group, "group owning the socket")->capture_default_str();
+  app.add_option("--state-dir", o.state_dir, "database, instances, images and runtime state")->capture_default_str();
+  app.add_option("--runtime", o.runtime, "OCI runtime binary with runc's CLI (default: vessel-runtime beside vesseld, then $PATH, then runc)");
+  app.add_option("--vmm", o.vmm, "VMM binary (default: vessel-vmm beside vesseld, then $PATH)");
+  app.add_option("--cgroup-parent", o.cgroup_parent, "cgroup under which each guest gets its own")->capture_default_str();
+  app.add_option("--cpu-overcommit", o.cpu_overcommit, "admit CPU reservations up to host CPUs x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
+  app.add_option("--memory-overcommit", o.memory_overcommit, "admit memory reservations up to host memory x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
+  app.add_option("--max-body-bytes", o.max_body, "larger request bodies are refused with 413")->capture_default_str();
+  app.add_option("--idle-timeout", o.idle_timeout, "seconds before an idle client connection is closed")->capture_default_str();
+  app.add_option("--openapi", o.openapi, "path of api.yaml to serve at /openapi.yaml");
+  app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
+  app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  log::set_program("vesseld");
+  log::Level level;
+  if (!log::parse_level(o.log_level, &level)) {
+    cli::print_error("vesseld", Error(EINVAL, "--log-level: expected debug, info, warn or error"));
+    return cli::kExitUsage;
+  }
+  log::set_level(level);
+  if (o.log_format == "json") log::set_format(log::Format::Json);
+  auto r = serve(o);
+  if (!r) {
+    cli::print_error("vesseld", r.error());
+    return cli::kExitFailure;
+  }
+  return *r;
+}

@@ -1,0 +1,262 @@
+#include "daemon/store/store.h"
+
+#include <ctime>
+
+namespace vessel::daemon {
+
+namespace {
+
+// Schema migrations: entry i takes a database from version i to version i + 1.
+const char* const kMigrations[] = {
+    // 0 -> 1: instances
+    "CREATE TABLE instances ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " type TEXT NOT NULL CHECK (type IN ('vm','container')),"
+    " spec TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " pid INTEGER NOT NULL DEFAULT 0,"
+    " pid_start INTEGER NOT NULL DEFAULT 0,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);",
+    // 1 -> 2: images
+    "CREATE TABLE images ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " type TEXT NOT NULL CHECK (type IN ('vm','container')),"
+    " digest TEXT NOT NULL,"
+    " info TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);",
+};
+static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
+
+int errno_for(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL: return ENOSPC;
+    case SQLITE_CONSTRAINT: return EEXIST;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return EUCLEAN;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return EBUSY;
+    case SQLITE_READONLY:
+    case SQLITE_PERM: return EROFS;
+    case SQLITE_CANTOPEN: return ENOENT;
+    case SQLITE_IOERR: return EIO;
+    default: return EIO;
+  }
+}
+
+// A prepared statement that finalizes itself.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Result<void> ok(const char* what) const {
+    if (rc_ != SQLITE_OK) return Unexpected(sqlite_error(db_, rc_, what));
+    return {};
+  }
+  void bind(int i, const std::string& v) { sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  // SQLITE_ROW -> true, SQLITE_DONE -> false.
+  Result<bool> step(const char* what) {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Unexpected(sqlite_error(db_, rc, what));
+  }
+  std::string text(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  }
+  int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+int64_t now() { return static_cast<int64_t>(::time(nullptr)); }
+
+InstanceRow read_instance(const Stmt& s) {
+  return InstanceRow{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5), s.integer(6), s.integer(7)};
+}
+
+ImageRow read_image(const Stmt& s) {
+  return ImageRow{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4)};
+}
+
+}  // namespace
+
+Error sqlite_error(sqlite3* db, int rc, const std::string& what) {
+  std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  Error e(errno_for(rc), fmt::format("{}: {}", what, msg));
+  if ((rc & 0xff) == SQLITE_FULL)
+    return std::move(e).with_hint("the disk holding the state directory is full; free space and retry (nothing was changed)");
+  return e;
+}
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  std::unique_ptr<Store> store(new Store(raw));
+  if (rc != SQLITE_OK) return Unexpected(sqlite_error(raw, rc, fmt::format("open database {}", path)));
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_extended_result_codes(raw, 1);
+  // Read something first: a file that is not a database fails here, before any write.
+  {
+    Stmt check(raw, "PRAGMA quick_check");
+    TRY_CTX(check.ok("check database"), "database {} is unreadable", path);
+    auto row = TRY_CTX(check.step("check database"), "database {} is corrupt", path);
+    if (!row || check.text(0) != "ok")
+      return Unexpected(Error(EUCLEAN, fmt::format("database {} is corrupt: {}", path, row ? check.text(0) : "no result"))
+                            .with_hint("restore it from a backup or move it away; vesseld never recreates it silently"));
+  }
+  TRY_CTX(store->exec("PRAGMA journal_mode=WAL"), "database {}", path);
+  TRY_CTX(store->exec("PRAGMA synchronous=FULL"), "database {}", path);
+  TRY_CTX(store->exec("PRAGMA foreign_keys=ON"), "database {}", path);
+  TRY_CTX(store->migrate(), "database {}", path);
+  return store;
+}
+
+Store::~Store() { sqlite3_close_v2(db_); }
+
+Result<void> Store::exec(const std::string& sql) {
+  char* msg = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    sqlite3_free(msg);
+    return Unexpected(sqlite_error(db_, rc, sql.substr(0, 40)));
+  }
+  return {};
+}
+
+int Store::schema_version() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "PRAGMA user_version");
+  auto row = s.step("read schema version");
+  return row && *row ? static_cast<int>(s.integer(0)) : -1;
+}
+
+Result<void> Store::migrate() {
+  int version;
+  {
+    Stmt s(db_, "PRAGMA user_version");
+    TRY(s.ok("read schema version"));
+    TRY(s.step("read schema version"));
+    version = static_cast<int>(s.integer(0));
+  }
+  if (version > kSchemaVersion)
+    return Unexpected(Error(EPROTO, fmt::format("schema version {} is newer than this vesseld understands ({})",
+                                                version, kSchemaVersion))
+                          .with_hint("run the newer vesseld that wrote it, or restore a backup"));
+  if (version < 0) return fail(EUCLEAN, "negative schema version {}", version);
+  for (int v = version; v < kSchemaVersion; ++v) {
+    // Each step in its own transaction, with the version bump inside it.
+    TRY(exec("BEGIN IMMEDIATE"));
+    auto step = exec(kMigrations[v]);
+    if (step) step = exec(fmt::format("PRAGMA user_version={}", v + 1));
+    if (step) step = exec("COMMIT");
+    if (!step) {
+      (void)exec("ROLLBACK");
+      return Unexpected(std::move(step).error().add_context(fmt::format("migrate schema {} -> {}", v, v + 1)));
+    }
+  }
+  return {};
+}
+
+Result<void> Store::insert_instance(const InstanceRow& row) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "INSERT INTO instances(name,type,spec,state,pid,pid_start,created_at,updated_at) VALUES(?,?,?,?,?,?,?,?)");
+  TRY(s.ok("insert instance"));
+  int64_t t = now();
+  s.bind(1, row.name); s.bind(2, row.type); s.bind(3, row.spec); s.bind(4, row.state);
+  s.bind(5, row.pid); s.bind(6, row.pid_start); s.bind(7, t); s.bind(8, t);
+  auto r = s.step("insert instance");
+  if (!r && r.error().errnum() == EEXIST)
+    return fail(EEXIST, "an instance named {} already exists", row.name);
+  TRY(r);
+  return {};
+}
+
+Result<std::optional<InstanceRow>> Store::get_instance(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at FROM instances WHERE name=?");
+  TRY(s.ok("read instance"));
+  s.bind(1, name);
+  if (!TRY(s.step("read instance"))) return std::optional<InstanceRow>();
+  return std::optional<InstanceRow>(read_instance(s));
+}
+
+Result<std::vector<InstanceRow>> Store::list_instances() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at FROM instances ORDER BY name");
+  TRY(s.ok("list instances"));
+  std::vector<InstanceRow> out;
+  while (TRY(s.step("list instances"))) out.push_back(read_instance(s));
+  return out;
+}
+
+Result<void> Store::update_instance_state(const std::string& name, const std::string& state, int64_t pid,
+                                          int64_t pid_start) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE instances SET state=?, pid=?, pid_start=?, updated_at=? WHERE name=?");
+  TRY(s.ok("update instance"));
+  s.bind(1, state); s.bind(2, pid); s.bind(3, pid_start); s.bind(4, now()); s.bind(5, name);
+  TRY(s.step("update instance"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
+  return {};
+}
+
+Result<void> Store::delete_instance(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM instances WHERE name=?");
+  TRY(s.ok("delete instance"));
+  s.bind(1, name);
+  TRY(s.step("delete instance"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
+  return {};
+}
+
+Result<void> Store::insert_image(const ImageRow& row) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "INSERT INTO images(name,type,digest,info,created_at) VALUES(?,?,?,?,?)");
+  TRY(s.ok("insert image"));
+  s.bind(1, row.name); s.bind(2, row.type); s.bind(3, row.digest); s.bind(4, row.info); s.bind(5, now());
+  auto r = s.step("insert image");
+  if (!r && r.error().errnum() == EEXIST) return fail(EEXIST, "an image named {} already exists", row.name);
+  TRY(r);
+  return {};
+}
+
+Result<std::optional<ImageRow>> Store::get_image(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,type,digest,info,created_at FROM images WHERE name=?");
+  TRY(s.ok("read image"));
+  s.bind(1, name);
+  if (!TRY(s.step("read image"))) return std::optional<ImageRow>();
+  return std::optional<ImageRow>(read_image(s));
+}
+
+Result<std::vector<ImageRow>> Store::list_images() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,type,digest,info,created_at FROM images ORDER BY name");
+  TRY(s.ok("list images"));
+  std::vector<ImageRow> out;
+  while (TRY(s.step("list images"))) out.push_back(read_image(s));
+  return out;
+}
+
+Result<void> Store::delete_image(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM images WHERE name=?");
+  TRY(s.ok("delete image"));
+  s.bind(1, name);
+  TRY(s.step("delete image"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no image named {}", name);
+  return {};
+}
+
+}  // namespace vessel::daemon

@@ -1,0 +1,79 @@
+// The daemon's durable state: one SQLite database (WAL, synchronous=FULL) with a versioned schema.
+//
+// Every mutation is committed before the daemon answers the client, so an acknowledged operation
+// survives a crash of vesseld. A database that is corrupt or was written by a newer vesseld is
+// refused, never recreated: the operator decides what to do with it.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace vessel::daemon {
+
+// The schema version this build writes; older databases are migrated forward on open.
+inline constexpr int kSchemaVersion = 2;
+
+struct InstanceRow {
+  std::string name;
+  std::string type;   // "vm" | "container"
+  std::string spec;   // the instance's spec as JSON (instances/spec.h)
+  std::string state;  // instances/state.h
+  int64_t pid = 0;        // the guest's process (vessel-vmm or the container's init); 0 when none
+  int64_t pid_start = 0;  // its start time in clock ticks since boot (guards against PID reuse)
+  int64_t created_at = 0; // unix seconds
+  int64_t updated_at = 0;
+};
+
+struct ImageRow {
+  std::string name;
+  std::string type;    // "vm" | "container"
+  std::string digest;  // sha256:... of the manifest (containers) or of the kernel (VMs)
+  std::string info;    // JSON: layers, config, files
+  int64_t created_at = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating if absent) the database at `path`. Refuses a corrupt database and one whose
+  // schema version is newer than kSchemaVersion.
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version();
+
+  // EEXIST when the name is taken (exactly one of two concurrent creates wins).
+  Result<void> insert_instance(const InstanceRow& row);
+  Result<std::optional<InstanceRow>> get_instance(const std::string& name);
+  Result<std::vector<InstanceRow>> list_instances();
+  Result<void> update_instance_state(const std::string& name, const std::string& state, int64_t pid,
+                                     int64_t pid_start);
+  Result<void> delete_instance(const std::string& name);
+
+  Result<void> insert_image(const ImageRow& row);
+  Result<std::optional<ImageRow>> get_image(const std::string& name);
+  Result<std::vector<ImageRow>> list_images();
+  Result<void> delete_image(const std::string& name);
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  Result<void> exec(const std::string& sql);
+  Result<void> migrate();
+
+  std::mutex mutex_;  // one connection, serialized: SQLite's own locking stays simple
+  sqlite3* db_;
+};
+
+// Maps an SQLite result code to an Error with a matching errno (ENOSPC for a full disk, ...).
+Error sqlite_error(sqlite3* db, int rc, const std::string& what);
+
+}  // namespace vessel::daemon
