@@ -123,6 +123,13 @@ TEST_F(VirtqueueTest, ReadableAfterWritableRefused) {
   EXPECT_EQ(parse_fault(0).kind, GuestErrorKind::WriteBeforeRead);
 }
 
+TEST_F(VirtqueueTest, ZeroLengthWritableBeforeReadableRefused) {
+  // Found by virtqueue_fuzz: ordering is by flag, an empty writable descriptor counts too.
+  desc(0, kData, 0, kDescFlagNext | kDescFlagWrite, 1);
+  desc(1, kData, 16, 0);
+  EXPECT_EQ(parse_fault(0).kind, GuestErrorKind::WriteBeforeRead);
+}
+
 TEST_F(VirtqueueTest, IndirectTableParsed) {
   GuestAddress table = kData + 0x10000;
   desc(0, table, 3 * 16, kDescFlagIndirect);

@@ -93,6 +93,7 @@ QueueResult<DescriptorChain> parse_chain(const GuestMemory& memory, const QueueL
   bool in_indirect = false;
   uint32_t index = head;
   uint32_t walked = 0;
+  bool seen_writable = false;  // by flag, not by bytes: a zero-length writable one counts too
   for (;;) {
     // A chain can hold at most table_size descriptors: one more means the guest made a loop.
     if (++walked > table_size)
@@ -129,9 +130,10 @@ QueueResult<DescriptorChain> parse_chain(const GuestMemory& memory, const QueueL
     if (!memory.contains(d.addr, d.len))
       return fault(GuestErrorKind::BufferOutOfRam, false, "buffer [{:#x}, +{:#x}) outside RAM",
                    d.addr, d.len);
-    if (!writes && chain.writable_bytes > 0)
+    if (!writes && seen_writable)
       return fault(GuestErrorKind::WriteBeforeRead, false,
                    "device-readable descriptor after a device-writable one");
+    seen_writable |= writes;
     (writes ? chain.writable_bytes : chain.readable_bytes) += d.len;
     if (chain.readable_bytes + chain.writable_bytes > UINT32_MAX)
       return fault(GuestErrorKind::LengthOverflow, false, "chain length above 4 GiB");
