@@ -1,0 +1,380 @@
+// create / run: the runtime forks stage 1, which joins or creates the namespaces and forks the
+// container's init (stage 2, a child of the runtime through CLONE_PARENT). Init builds the rootfs,
+// reports Ready and blocks on exec.fifo until `start`. A failure anywhere kills both, removes the
+// cgroup and the state directory: a failed create leaves nothing behind.
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+
+#include "base/fd.h"
+#include "base/log.h"
+#include "runtime/container.h"
+#include "runtime/hooks.h"
+#include "runtime/linux/mounts.h"
+#include "runtime/linux/seccomp.h"
+#include "runtime/linux/sync.h"
+#include "runtime/linux/sys.h"
+#include "runtime/linux/user_process.h"
+#include "runtime/linux/wait_child.h"
+
+namespace vessel::runtime {
+
+namespace {
+
+struct JoinNs {
+  std::string type;
+  Fd fd;
+};
+
+struct InitContext {
+  const Spec* spec = nullptr;
+  const CreateOptions* opts = nullptr;
+  RootfsContext rootfs;
+  std::vector<JoinNs> joins;  // user first
+  int sock = -1;              // child end of the sync pair
+  int state_dir = -1;         // O_PATH fd of <root>/<id>: exec.fifo is opened through it
+  int console = -1;           // connected console socket (terminal)
+  int seccomp_listener = -1;  // connected listenerPath socket
+  SeccompFilter* seccomp = nullptr;
+  bool wait_fifo = true;
+};
+
+Result<void> check_namespace_fd(const Namespace& ns, int fd) {
+  int type = ioctl(fd, NS_GET_NSTYPE);
+  if (type < 0) {
+    if (errno == ENOTTY || errno == EINVAL)
+      return fail(EINVAL, "linux.namespaces: {} is not a namespace file", ns.path);
+    return fail_errno("linux.namespaces: check {}", ns.path);
+  }
+  if (type != namespace_flag(ns.type))
+    return fail(EINVAL, "linux.namespaces: {} is not a {} namespace", ns.path, ns.type);
+  return {};
+}
+
+// ---- stage 2: the container's init -------------------------------------------------------
+
+Result<void> init_body(InitContext& c, bool* ready_sent) {
+  const Spec& spec = *c.spec;
+  const Process& proc = *spec.process;
+  setsid();
+  TRY(seal_fds(c.opts->preserve_fds));
+  TRY_CTX(prepare_rootfs(spec, c.rootfs), "prepare rootfs");
+  const Hooks& h = spec.hooks;
+  if (!h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty()) {
+    if (!sync_send(c.sock, SyncType::Hooks)) return fail_errno("sync");
+    SyncMsg m;
+    if (!sync_recv(c.sock, &m) || m.type != SyncType::HooksDone)
+      return fail(ECANCELED, "runtime hooks failed");
+    TRY(run_hooks(h.create_container, "createContainer", m.text));
+  }
+  TRY_CTX(enter_rootfs(spec, c.rootfs), "enter rootfs");
+  if (spec.has_hostname && sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+    return fail_errno("sethostname {}", spec.hostname);
+  if (spec.has_domainname && setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+    return fail_errno("setdomainname {}", spec.domainname);
+  TRY(finish_rootfs(spec));
+  if (proc.terminal) TRY(setup_terminal(c.console, proc.console_size));
+  std::string path = TRY(find_executable(proc));
+  TRY(apply_rlimits(proc));
+  std::vector<std::string> env = process_env(proc);
+  auto load_filter = [&]() -> Result<void> {
+    Fd notify = TRY(lock_down(proc, c.seccomp));
+    if (notify && c.seccomp_listener >= 0)
+      TRY_CTX(send_seccomp_listener(c.seccomp_listener, notify.get(), "{}"), "seccomp listenerPath");
+    return {};
+  };
+  if (c.seccomp && !proc.no_new_privileges) TRY(load_filter());
+  bool late_identity = !h.start_container.empty();
+  if (!late_identity) {
+    TRY(become_user(proc));
+    TRY(enter_cwd(proc.cwd));
+  }
+  if (!sync_send(c.sock, SyncType::Ready)) return fail_errno("sync");
+  *ready_sent = true;
+  if (c.wait_fifo) {
+    int fd;
+    do fd = openat(c.state_dir, "exec.fifo", O_WRONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return fail_errno("open exec fifo");
+    (void)!write(fd, "0", 1);
+    close(fd);
+  }
+  if (late_identity) {
+    TRY(run_hooks(h.start_container, "startContainer", "{}"));
+    TRY(become_user(proc));
+    TRY(enter_cwd(proc.cwd));
+  }
+  if (proc.no_new_privileges) TRY(load_filter());
+  else if (!c.seccomp) TRY(lock_down(proc, nullptr));
+  exec_process(path, proc, env);
+}
+
+[[noreturn]] void init_main(InitContext& c) {
+  bool ready = false;
+  auto r = init_body(c, &ready);
+  std::string text = r ? std::string("init returned") : r.error().to_string();
+  if (ready) {
+    std::string msg = "vessel-runtime: error: " + text + "\n";
+    (void)!write(2, msg.data(), msg.size());
+  } else {
+    sync_send(c.sock, SyncType::Error, 0, text, r ? 0 : r.error().errnum());
+  }
+  _exit(127);
+}
+
+// ---- stage 1: namespaces ----------------------------------------------------------------
+
+Result<void> stage1_body(InitContext& c) {
+  const Spec& spec = *c.spec;
+  TRY(sync_expect(c.sock, SyncType::Go));
+  for (auto& j : c.joins)
+    if (setns(j.fd.get(), namespace_flag(j.type)) != 0) return fail_errno("join the {} namespace", j.type);
+  if (spec.creates_namespace("user")) {
+    if (unshare(CLONE_NEWUSER) != 0) return fail_errno("create user namespace");
+    if (!sync_send(c.sock, SyncType::UsernsReady, getpid())) return fail_errno("sync");
+    TRY(sync_expect(c.sock, SyncType::UsernsDone));
+    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) return fail_errno("become root in the user namespace");
+  }
+  int flags = 0;
+  for (const auto& ns : spec.linux->namespaces)
+    if (ns.path.empty() && ns.type != "user") flags |= namespace_flag(ns.type);
+  if (flags && unshare(flags) != 0) return fail_errno("create namespaces (unshare {:#x})", flags);
+  if (!spec.linux->time_offsets.empty()) {
+    std::string text;
+    for (const auto& [clock, off] : spec.linux->time_offsets)
+      text += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);
+    TRY_CTX(write_file("/proc/self/timens_offsets", text), "linux.timeOffsets");
+  }
+  long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) return fail_errno("clone the container init");
+  if (pid == 0) init_main(c);
+  if (!sync_send(c.sock, SyncType::Pid, static_cast<int32_t>(pid))) return fail_errno("sync");
+  return {};
+}
+
+[[noreturn]] void stage1_main(InitContext& c) {
+  auto r = stage1_body(c);
+  if (!r) sync_send(c.sock, SyncType::Error, 0, r.error().to_string(), r.error().errnum());
+  _exit(r ? 0 : 1);
+}
+
+Result<void> write_id_map(pid_t pid, const char* file, const std::vector<IdMapping>& maps) {
+  std::string text;
+  for (const auto& m : maps) text += fmt::format("{} {} {}\n", m.container_id, m.host_id, m.size);
+  TRY_CTX(write_file(fmt::format("/proc/{}/{}", pid, file), text), "write {}", file);
+  return {};
+}
+
+// Undoes a partial create unless dismissed.
+struct CreateGuard {
+  const StateStore* store = nullptr;
+  std::string id;
+  std::optional<Cgroup> cgroup;
+  std::vector<pid_t> pids;
+  bool armed = true;
+  ~CreateGuard() {
+    if (!armed) return;
+    for (pid_t p : pids) {
+      ::kill(p, SIGKILL);
+      waitpid(p, nullptr, 0);
+    }
+    if (cgroup) {
+      (void)cgroup->kill_all(SIGKILL);
+      (void)cgroup->destroy();
+    }
+    if (store) (void)store->remove(id);
+  }
+};
+
+std::string absolute(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf)) return buf;
+  return path;
+}
+
+Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool foreground) {
+  TRY(check_id(o.id));
+  if (g.systemd_cgroup)
+    return hinted(fail(ENOTSUP, "--systemd-cgroup is not supported"), "use the cgroupfs driver (no --systemd-cgroup)");
+  std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
+  Spec spec = TRY(load_spec(bundle));
+  if (!spec.process) return fail(EINVAL, "process: required by create");
+  if (!spec.linux) spec.linux = Linux{};
+  if (!spec.find_namespace("mount"))
+    return fail(ENOTSUP, "linux.namespaces: a mount namespace is required");
+  std::string rootfs = spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path;
+  rootfs = absolute(rootfs);
+  struct stat st;
+  if (stat(rootfs.c_str(), &st) != 0) return fail_errno("root.path {}", rootfs);
+  if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, "root.path {} is not a directory", rootfs);
+  std::optional<SeccompFilter> filter;
+  if (spec.linux->seccomp) filter = TRY_CTX(SeccompFilter::compile(*spec.linux->seccomp), "linux.seccomp");
+
+  InitContext c;
+  c.spec = &spec;
+  c.opts = &o;
+  c.seccomp = filter ? &*filter : nullptr;
+  c.wait_fifo = !foreground;
+  // Open and check every namespace to join before anything is created.
+  for (const char* type : {"user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"}) {
+    const Namespace* ns = spec.find_namespace(type);
+    if (!ns || ns->path.empty()) continue;
+    Fd fd = TRY_CTX(Fd::open(ns->path, O_RDONLY), "linux.namespaces: open {}", ns->path);
+    TRY(check_namespace_fd(*ns, fd.get()));
+    c.joins.push_back({type, std::move(fd)});
+  }
+  Fd console;
+  if (spec.process->terminal) {
+    if (o.console_socket.empty())
+      return fail(EINVAL, "process.terminal is true but no --console-socket was given");
+    console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+    c.console = console.get();
+  }
+  Fd listener;
+  if (filter && filter->uses_notify() && !spec.linux->seccomp->listener_path.empty()) {
+    listener = TRY_CTX(connect_unix(spec.linux->seccomp->listener_path), "linux.seccomp.listenerPath");
+    c.seccomp_listener = listener.get();
+  }
+
+  StateStore store(g.root);
+  TRY(store.create_dir(o.id));
+  CreateGuard guard;
+  guard.store = &store;
+  guard.id = o.id;
+  std::string dir = store.dir(o.id);
+  TRY(write_file(dir + "/config.json", read_file(bundle + "/config.json").value_or("{}")));
+  if (c.wait_fifo && mkfifo(store.fifo(o.id).c_str(), 0622) != 0) return fail_errno("create exec fifo");
+  Fd state_dir = TRY(Fd::open(dir, O_PATH | O_DIRECTORY));
+  c.state_dir = state_dir.get();
+
+  CgroupHost host = TRY(CgroupHost::detect());
+  std::string cg_path = spec.linux->cgroups_path.empty() ? "/" + o.id : spec.linux->cgroups_path;
+  Cgroup cgroup = TRY(Cgroup::plan(host, cg_path));
+  TRY(cgroup.create());
+  guard.cgroup = cgroup;
+
+  c.rootfs.rootfs = rootfs;
+  c.rootfs.bundle = bundle;
+  c.rootfs.cgroup = &cgroup;
+  c.rootfs.userns = spec.find_namespace("user") != nullptr;
+  c.rootfs.cgroupns = spec.find_namespace("cgroup") != nullptr;
+  c.rootfs.no_pivot = o.no_pivot;
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair");
+  Fd parent_sock(sv[0]), child_sock(sv[1]);
+  c.sock = child_sock.get();
+  pid_t stage1 = fork();
+  if (stage1 < 0) return fail_errno("fork");
+  if (stage1 == 0) {
+    parent_sock.reset();
+    stage1_main(c);
+  }
+  guard.pids.push_back(stage1);
+  child_sock.reset();
+  int sock = parent_sock.get();
+
+  TRY(cgroup.add_process(stage1));
+  if (spec.linux->resources) {
+    // The devices every container gets (and those it lists) stay usable whatever the rules say.
+    Resources r = *spec.linux->resources;
+    if (!r.devices.empty()) {
+      auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
+        r.devices.push_back(DeviceRule{true, type, major, minor, "rwm"});
+      };
+      for (int64_t minor : {3, 5, 7, 8, 9}) allow("c", 1, minor);
+      for (int64_t minor : {0, 1, 2}) allow("c", 5, minor);
+      allow("c", 136, std::nullopt);
+      for (const auto& d : spec.linux->devices)
+        if (d.type == 'c' || d.type == 'b' || d.type == 'u') allow(d.type == 'b' ? "b" : "c", d.major, d.minor);
+    }
+    TRY_CTX(cgroup.apply(r), "linux.resources");
+  }
+  if (!sync_send(sock, SyncType::Go)) return fail_errno("sync");
+
+  ContainerState s;
+  s.id = o.id;
+  s.bundle = bundle;
+  s.rootfs = rootfs;
+  s.created = now_rfc3339();
+  s.annotations = spec.annotations;
+  s.cgroup = cgroup;
+  s.has_pidns = spec.find_namespace("pid") != nullptr;
+  for (;;) {
+    SyncMsg m;
+    if (!sync_recv(sock, &m)) return fail(ECHILD, "container init exited during setup");
+    if (m.type == SyncType::Error) return Unexpected(Error(0, m.text).add_context("container init"));
+    if (m.type == SyncType::UsernsReady) {
+      TRY(write_id_map(m.value, "uid_map", spec.linux->uid_mappings));
+      TRY(write_id_map(m.value, "gid_map", spec.linux->gid_mappings));
+      sync_send(sock, SyncType::UsernsDone);
+    } else if (m.type == SyncType::Pid) {
+      s.pid = m.value;
+      guard.pids.push_back(s.pid);
+      s.pid_start = sys::process_start_time(s.pid);
+      waitpid(stage1, nullptr, 0);
+      guard.pids.erase(guard.pids.begin());
+      if (spec.process->oom_score_adj)
+        TRY_CTX(write_file(fmt::format("/proc/{}/oom_score_adj", s.pid), std::to_string(*spec.process->oom_score_adj)),
+                "process.oomScoreAdj");
+    } else if (m.type == SyncType::Hooks) {
+      std::string creating = oci_state(s, Status::Creating).dump();
+      TRY(run_hooks(spec.hooks.prestart, "prestart", creating));
+      TRY(run_hooks(spec.hooks.create_runtime, "createRuntime", creating));
+      sync_send(sock, SyncType::HooksDone, 0, oci_state(s, Status::Created).dump());
+    } else if (m.type == SyncType::Ready) {
+      break;
+    }
+  }
+  TRY(store.save(s));
+  if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, s.pid));
+  guard.armed = false;
+  if (!foreground) return 0;
+
+  // run in the foreground: the init is our child (CLONE_PARENT); forward signals, wait, delete.
+  std::string running = oci_state(s, Status::Running).dump();
+  if (auto r = run_hooks(spec.hooks.poststart, "poststart", running); !r) {
+    ::kill(s.pid, SIGKILL);
+    waitpid(s.pid, nullptr, 0);
+    (void)destroy(store, s);
+    return Unexpected(std::move(r).error());
+  }
+  auto status = wait_forwarding_signals(s.pid);
+  (void)destroy(store, s);
+  return status;
+}
+
+}  // namespace
+
+Result<void> write_pid_file(const std::string& path, pid_t pid) {
+  std::string tmp = path + ".tmp";
+  TRY_CTX(write_file(tmp, std::to_string(pid)), "--pid-file");
+  if (rename(tmp.c_str(), path.c_str()) != 0) return fail_errno("rename pid file {}", path);
+  return {};
+}
+
+Result<int> create(const GlobalOptions& g, const CreateOptions& o) { return create_impl(g, o, false); }
+
+Result<int> run(const GlobalOptions& g, const CreateOptions& o) {
+  if (o.detach) {
+    TRY(create_impl(g, o, false));
+    auto r = start(g, o.id);
+    if (!r) {
+      (void)remove(g, o.id, true);
+      return Unexpected(std::move(r).error());
+    }
+    return 0;
+  }
+  return create_impl(g, o, true);
+}
+
+}  // namespace vessel::runtime

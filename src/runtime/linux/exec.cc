@@ -1,0 +1,205 @@
+// exec: a new process in a running container. Stage 1 joins the container's namespaces (those
+// that differ from ours) and forks the process (CLONE_PARENT: our child, so we can wait for it);
+// it then takes the container's rlimits, identity, capabilities and seccomp filter and execs.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fd.h"
+#include "runtime/container.h"
+#include "runtime/linux/sync.h"
+#include "runtime/linux/sys.h"
+#include "runtime/linux/user_process.h"
+#include "runtime/linux/wait_child.h"
+
+namespace vessel::runtime {
+
+namespace {
+
+struct ExecContext {
+  Process proc;
+  std::vector<std::pair<int, Fd>> joins;  // flag, fd
+  int sock = -1;
+  int console = -1;
+  int preserve_fds = 0;
+  SeccompFilter* seccomp = nullptr;
+};
+
+Result<void> exec_body(ExecContext& c) {
+  TRY(seal_fds(c.preserve_fds));
+  if (c.proc.terminal) {
+    setsid();
+    TRY(setup_terminal(c.console, c.proc.console_size));
+  }
+  std::string path = TRY(find_executable(c.proc));
+  TRY(apply_rlimits(c.proc));
+  std::vector<std::string> env = process_env(c.proc);
+  if (c.seccomp && !c.proc.no_new_privileges) TRY(lock_down(c.proc, c.seccomp));
+  TRY(become_user(c.proc));
+  TRY(enter_cwd(c.proc.cwd));
+  if (c.proc.no_new_privileges) TRY(lock_down(c.proc, c.seccomp));
+  exec_process(path, c.proc, env);
+}
+
+[[noreturn]] void exec_child(ExecContext& c) {
+  auto r = exec_body(c);
+  sync_send(c.sock, SyncType::Error, 0, r ? "exec returned" : r.error().to_string(), r ? 0 : r.error().errnum());
+  _exit(127);
+}
+
+Result<void> stage1_body(ExecContext& c) {
+  TRY(sync_expect(c.sock, SyncType::Go));
+  for (auto& [flag, fd] : c.joins)
+    if (setns(fd.get(), flag) != 0) return fail_errno("join namespace {:#x} of the container", flag);
+  long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) return fail_errno("clone");
+  if (pid == 0) exec_child(c);
+  if (!sync_send(c.sock, SyncType::Pid, static_cast<int32_t>(pid))) return fail_errno("sync");
+  return {};
+}
+
+Result<std::pair<uint32_t, uint32_t>> parse_user(const std::string& text) {
+  auto colon = text.find(':');
+  auto num = [&](const std::string& s) -> Result<uint32_t> {
+    char* end = nullptr;
+    unsigned long v = strtoul(s.c_str(), &end, 10);
+    if (s.empty() || *end || v > UINT32_MAX) return fail(EINVAL, "--user: \"{}\" is not a numeric uid[:gid]", text);
+    return static_cast<uint32_t>(v);
+  };
+  uint32_t uid = TRY(num(text.substr(0, colon)));
+  uint32_t gid = colon == std::string::npos ? 0 : TRY(num(text.substr(colon + 1)));
+  return std::make_pair(uid, gid);
+}
+
+}  // namespace
+
+Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
+  StateStore store(g.root);
+  ContainerState s = TRY(store.load(o.id));
+  Status st = store.status(s);
+  if (st != Status::Running && st != Status::Created)
+    return fail(EINVAL, "cannot exec in a container that is {}", status_name(st));
+  Spec spec = TRY_CTX(parse_spec(TRY(read_file(store.dir(o.id) + "/config.json"))), "saved config");
+  ExecContext c;
+  if (!o.process_file.empty()) {
+    auto text = TRY_CTX(read_file(o.process_file), "--process");
+    auto doc = TRY_CTX(json::parse(text, kMaxConfigBytes, kMaxConfigDepth), "--process {}", o.process_file);
+    c.proc = TRY_CTX(parse_process(doc, "process"), "--process {}", o.process_file);
+    if (c.proc.args.empty()) return fail(EINVAL, "--process: args must not be empty");
+  } else {
+    if (o.args.empty()) return fail(EINVAL, "exec needs a command to run");
+    c.proc = spec.process.value_or(Process{});
+    c.proc.args = o.args;
+    c.proc.terminal = o.tty;
+    c.proc.console_size.reset();
+    for (const auto& e : o.env) {
+      if (e.find('=') == std::string::npos) return fail(EINVAL, "--env: \"{}\" is not NAME=VALUE", e);
+      std::string name = e.substr(0, e.find('='));
+      std::erase_if(c.proc.env, [&](const std::string& x) { return x.rfind(name + "=", 0) == 0; });
+      c.proc.env.push_back(e);
+    }
+    if (!o.cwd.empty()) c.proc.cwd = o.cwd;
+    if (!o.user.empty()) {
+      auto [uid, gid] = TRY(parse_user(o.user));
+      c.proc.user.uid = uid;
+      c.proc.user.gid = gid;
+    }
+    for (uint32_t gid : o.additional_gids) c.proc.user.additional_gids.push_back(gid);
+    if (!o.caps.empty()) {
+      if (!c.proc.capabilities) c.proc.capabilities = Capabilities{};
+      for (const auto& name : o.caps) {
+        int cap = TRY_CTX(capability_from_name(name), "--cap");
+        uint64_t bit = uint64_t{1} << cap;
+        auto& k = *c.proc.capabilities;
+        k.bounding |= bit;
+        k.effective |= bit;
+        k.permitted |= bit;
+        k.inheritable |= bit;
+        k.ambient |= bit;
+      }
+    }
+    if (o.no_new_privs) c.proc.no_new_privileges = true;
+  }
+  c.preserve_fds = o.preserve_fds;
+  std::optional<SeccompFilter> filter;
+  if (spec.linux && spec.linux->seccomp)
+    filter = TRY_CTX(SeccompFilter::compile(*spec.linux->seccomp), "linux.seccomp");
+  c.seccomp = filter ? &*filter : nullptr;
+  Fd console;
+  if (c.proc.terminal) {
+    if (o.console_socket.empty()) return fail(EINVAL, "--tty needs --console-socket");
+    console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+    c.console = console.get();
+  }
+  // The container's namespaces, user first and mount last (it changes our root).
+  const std::pair<const char*, int> order[] = {
+      {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
+      {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID},       {"cgroup", CLONE_NEWCGROUP},
+      {"time", 0x80},          {"mnt", CLONE_NEWNS}};
+  for (const auto& [name, flag] : order) {
+    std::string theirs = fmt::format("/proc/{}/ns/{}", s.pid, name);
+    struct stat a, b;
+    if (stat(theirs.c_str(), &a) != 0) {
+      if (errno == ENOENT) continue;
+      return fail_errno("stat {}", theirs);
+    }
+    if (stat(fmt::format("/proc/self/ns/{}", name).c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+      continue;
+    Fd fd = TRY(Fd::open(theirs, O_RDONLY));
+    c.joins.emplace_back(flag, std::move(fd));
+  }
+  if (sys::process_start_time(s.pid) != s.pid_start) return fail(ESRCH, "container init has exited");
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair");
+  Fd parent_sock(sv[0]), child_sock(sv[1]);
+  c.sock = child_sock.get();
+  pid_t stage1 = fork();
+  if (stage1 < 0) return fail_errno("fork");
+  if (stage1 == 0) {
+    parent_sock.reset();
+    auto r = stage1_body(c);
+    if (!r) sync_send(c.sock, SyncType::Error, 0, r.error().to_string(), r.error().errnum());
+    _exit(r ? 0 : 1);
+  }
+  child_sock.reset();
+  pid_t child = -1;
+  auto cleanup = [&]() {
+    ::kill(stage1, SIGKILL);
+    waitpid(stage1, nullptr, 0);
+    if (child > 0) {
+      ::kill(child, SIGKILL);
+      waitpid(child, nullptr, 0);
+    }
+  };
+  if (auto r = s.cgroup.add_process(stage1); !r) {
+    cleanup();
+    return Unexpected(std::move(r).error());
+  }
+  sync_send(parent_sock.get(), SyncType::Go);
+  for (;;) {
+    SyncMsg m;
+    if (!sync_recv(parent_sock.get(), &m)) break;  // EOF: the process exec'd
+    if (m.type == SyncType::Error) {
+      cleanup();
+      return Unexpected(Error(0, m.text).add_context("exec"));
+    }
+    if (m.type == SyncType::Pid) {
+      child = m.value;
+      waitpid(stage1, nullptr, 0);
+    }
+  }
+  if (child <= 0) {
+    waitpid(stage1, nullptr, 0);
+    return fail(ECHILD, "exec: the process could not be started");
+  }
+  if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, child));
+  if (o.detach) return 0;
+  return wait_forwarding_signals(child);
+}
+
+}  // namespace vessel::runtime

@@ -1,0 +1,132 @@
+#include "runtime/linux/seccomp.h"
+
+#include <linux/seccomp.h>
+#include <seccomp.h>
+
+#include <cstring>
+
+namespace vessel::runtime {
+
+namespace {
+
+Result<uint32_t> action(const std::string& name, std::optional<unsigned> errno_ret, bool* notify) {
+  if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") return SCMP_ACT_KILL;
+  if (name == "SCMP_ACT_KILL_PROCESS") return SCMP_ACT_KILL_PROCESS;
+  if (name == "SCMP_ACT_TRAP") return SCMP_ACT_TRAP;
+  if (name == "SCMP_ACT_ERRNO") return SCMP_ACT_ERRNO(errno_ret.value_or(EPERM));
+  if (name == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(errno_ret.value_or(EPERM));
+  if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
+  if (name == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
+  if (name == "SCMP_ACT_NOTIFY") {
+    if (notify) *notify = true;
+    return SCMP_ACT_NOTIFY;
+  }
+  return fail(EINVAL, "unknown seccomp action \"{}\"", name);
+}
+
+Result<uint32_t> arch(const std::string& name) {
+  static const std::pair<const char*, uint32_t> table[] = {
+      {"SCMP_ARCH_X86", SCMP_ARCH_X86},         {"SCMP_ARCH_X86_64", SCMP_ARCH_X86_64},
+      {"SCMP_ARCH_X32", SCMP_ARCH_X32},         {"SCMP_ARCH_ARM", SCMP_ARCH_ARM},
+      {"SCMP_ARCH_AARCH64", SCMP_ARCH_AARCH64}, {"SCMP_ARCH_MIPS", SCMP_ARCH_MIPS},
+      {"SCMP_ARCH_MIPS64", SCMP_ARCH_MIPS64},   {"SCMP_ARCH_MIPS64N32", SCMP_ARCH_MIPS64N32},
+      {"SCMP_ARCH_MIPSEL", SCMP_ARCH_MIPSEL},   {"SCMP_ARCH_MIPSEL64", SCMP_ARCH_MIPSEL64},
+      {"SCMP_ARCH_MIPSEL64N32", SCMP_ARCH_MIPSEL64N32}, {"SCMP_ARCH_PPC", SCMP_ARCH_PPC},
+      {"SCMP_ARCH_PPC64", SCMP_ARCH_PPC64},     {"SCMP_ARCH_PPC64LE", SCMP_ARCH_PPC64LE},
+      {"SCMP_ARCH_S390", SCMP_ARCH_S390},       {"SCMP_ARCH_S390X", SCMP_ARCH_S390X},
+      {"SCMP_ARCH_RISCV64", SCMP_ARCH_RISCV64},
+  };
+  for (const auto& [n, v] : table)
+    if (name == n) return v;
+  return fail(EINVAL, "unknown seccomp architecture \"{}\"", name);
+}
+
+Result<scmp_compare> op(const std::string& name) {
+  if (name == "SCMP_CMP_NE") return SCMP_CMP_NE;
+  if (name == "SCMP_CMP_LT") return SCMP_CMP_LT;
+  if (name == "SCMP_CMP_LE") return SCMP_CMP_LE;
+  if (name == "SCMP_CMP_EQ") return SCMP_CMP_EQ;
+  if (name == "SCMP_CMP_GE") return SCMP_CMP_GE;
+  if (name == "SCMP_CMP_GT") return SCMP_CMP_GT;
+  if (name == "SCMP_CMP_MASKED_EQ") return SCMP_CMP_MASKED_EQ;
+  return fail(EINVAL, "unknown seccomp operator \"{}\"", name);
+}
+
+Result<unsigned> flag(const std::string& name) {
+  if (name == "SECCOMP_FILTER_FLAG_TSYNC") return SECCOMP_FILTER_FLAG_TSYNC;
+  if (name == "SECCOMP_FILTER_FLAG_LOG") return SECCOMP_FILTER_FLAG_LOG;
+  if (name == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") return SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+  return fail(EINVAL, "unknown seccomp flag \"{}\"", name);
+}
+
+}  // namespace
+
+Result<void> check_seccomp(const Seccomp& p) {
+  TRY(action(p.default_action, p.default_errno_ret, nullptr));
+  for (const auto& a : p.architectures) TRY(arch(a));
+  for (const auto& f : p.flags) TRY(flag(f));
+  for (const auto& r : p.syscalls) {
+    TRY(action(r.action, r.errno_ret, nullptr));
+    for (const auto& a : r.args) TRY(op(a.op));
+  }
+  return {};
+}
+
+SeccompFilter::~SeccompFilter() {
+  if (ctx_) seccomp_release(ctx_);
+}
+
+Result<SeccompFilter> SeccompFilter::compile(const Seccomp& p) {
+  SeccompFilter f;
+  uint32_t def = TRY(action(p.default_action, p.default_errno_ret, &f.notify_));
+  f.ctx_ = seccomp_init(def);
+  if (!f.ctx_) return fail(ENOMEM, "seccomp_init failed");
+  for (const auto& a : p.architectures) {
+    uint32_t value = TRY(arch(a));
+    int rc = seccomp_arch_add(f.ctx_, value);
+    if (rc != 0 && rc != -EEXIST) return fail(-rc, "seccomp: add architecture {}", a);
+  }
+  for (const auto& fl : p.flags) {
+    unsigned v = TRY(flag(fl));
+    if (v == SECCOMP_FILTER_FLAG_LOG) seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_LOG, 1);
+    if (v == SECCOMP_FILTER_FLAG_SPEC_ALLOW) seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_SSB, 1);
+    if (v == SECCOMP_FILTER_FLAG_TSYNC) seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_TSYNC, 1);
+  }
+  // A rule equal to the default action is rejected by libseccomp; skip it like runc does.
+  for (size_t i = 0; i < p.syscalls.size(); ++i) {
+    const auto& r = p.syscalls[i];
+    uint32_t act = TRY(action(r.action, r.errno_ret, &f.notify_));
+    if (act == def) continue;
+    std::vector<scmp_arg_cmp> cmps;
+    for (const auto& a : r.args) {
+      scmp_compare c = TRY(op(a.op));
+      cmps.push_back(scmp_arg_cmp{a.index, c, a.value, a.value_two});
+    }
+    for (const auto& name : r.names) {
+      int nr = seccomp_syscall_resolve_name(name.c_str());
+      if (nr == __NR_SCMP_ERROR) continue;  // unknown on this kernel/arch: ignored, like runc
+      int rc = seccomp_rule_add_array(f.ctx_, act, nr, static_cast<unsigned>(cmps.size()),
+                                      cmps.empty() ? nullptr : cmps.data());
+      if (rc == -EINVAL && cmps.size() > 1) {
+        // Several conditions on one argument: libseccomp wants one rule per condition.
+        for (const auto& c : cmps) {
+          rc = seccomp_rule_add_array(f.ctx_, act, nr, 1, &c);
+          if (rc != 0) break;
+        }
+      }
+      if (rc != 0) return fail(-rc, "seccomp: add rule for {} (linux.seccomp.syscalls[{}])", name, i);
+    }
+  }
+  return f;
+}
+
+Result<Fd> SeccompFilter::load() {
+  int rc = seccomp_load(ctx_);
+  if (rc != 0) return fail(-rc, "load seccomp filter");
+  if (!notify_) return Fd();
+  int fd = seccomp_notify_fd(ctx_);
+  if (fd < 0) return fail(-fd, "get seccomp notify fd");
+  return Fd(fd);
+}
+
+}  // namespace vessel::runtime

@@ -1,0 +1,196 @@
+#include "runtime/linux/user_process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+#include "runtime/linux/capabilities.h"
+#include "runtime/linux/sys.h"
+
+namespace vessel::runtime {
+
+namespace {
+std::string env_value(const std::vector<std::string>& env, const std::string& name) {
+  for (const auto& e : env)
+    if (e.size() > name.size() && e.compare(0, name.size(), name) == 0 && e[name.size()] == '=')
+      return e.substr(name.size() + 1);
+  return {};
+}
+}  // namespace
+
+Result<std::string> find_executable(const Process& p) {
+  const std::string& name = p.args.at(0);
+  auto check = [](const std::string& path) -> bool {
+    struct stat st;
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+  };
+  if (name.find('/') != std::string::npos) {
+    std::string path = name;
+    if (path[0] != '/') path = p.cwd + "/" + path;
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return fail_errno("exec: \"{}\"", name);
+    if (!S_ISREG(st.st_mode)) return fail(EACCES, "exec: \"{}\" is not a regular file", name);
+    return path;
+  }
+  std::string path_var = env_value(p.env, "PATH");
+  if (path_var.empty()) path_var = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::istringstream in(path_var);
+  std::string dir;
+  while (std::getline(in, dir, ':')) {
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + name;
+    if (check(candidate)) return candidate;
+  }
+  return fail(ENOENT, "exec: \"{}\": executable file not found in $PATH", name);
+}
+
+Result<void> apply_rlimits(const Process& p) {
+  for (const auto& r : p.rlimits) {
+    rlimit lim{r.soft == UINT64_MAX ? RLIM_INFINITY : r.soft, r.hard == UINT64_MAX ? RLIM_INFINITY : r.hard};
+    if (setrlimit(r.resource, &lim) != 0) return fail_errno("setrlimit {} soft={} hard={}", r.type, r.soft, r.hard);
+  }
+  return {};
+}
+
+Result<Fd> connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail_errno("socket");
+  Fd sock(fd);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path {} is too long", path);
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail_errno("connect to {}", path);
+  return sock;
+}
+
+Result<void> send_fd(int socket, int fd, const std::string& payload) {
+  std::string data = payload.empty() ? std::string("\0", 1) : payload;
+  iovec iov{data.data(), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  while (sendmsg(socket, &msg, MSG_NOSIGNAL) < 0)
+    if (errno != EINTR) return fail_errno("send file descriptor");
+  return {};
+}
+
+Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>& size) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return fail_errno("open /dev/ptmx");
+  Fd m(master);
+  if (unlockpt(master) != 0) return fail_errno("unlockpt");
+  char name[PATH_MAX];
+  if (ptsname_r(master, name, sizeof name) != 0) return fail_errno("ptsname");
+  int slave = open(name, O_RDWR | O_NOCTTY);
+  if (slave < 0) return fail_errno("open {}", name);
+  if (size && size->height && size->width) {
+    winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
+    ioctl(master, TIOCSWINSZ, &ws);
+  }
+  TRY_CTX(send_fd(console_socket, master, name), "send the pty master to the console socket");
+  for (int i = 0; i < 3; ++i)
+    if (dup2(slave, i) < 0) return fail_errno("dup2 terminal");
+  if (ioctl(0, TIOCSCTTY, 0) != 0) return fail_errno("make {} the controlling terminal", name);
+  if (slave > 2) close(slave);
+  return {};
+}
+
+Result<void> become_user(const Process& p) {
+  const User& u = p.user;
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return fail_errno("prctl(PR_SET_KEEPCAPS)");
+  std::vector<gid_t> groups(u.additional_gids.begin(), u.additional_gids.end());
+  if (setgroups(groups.size(), groups.data()) != 0 && errno != EPERM)
+    return fail_errno("setgroups");
+  if (setresgid(u.gid, u.gid, u.gid) != 0) return fail_errno("setgid {}", u.gid);
+  if (setresuid(u.uid, u.uid, u.uid) != 0) return fail_errno("setuid {}", u.uid);
+  prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  if (u.umask) umask(*u.umask);
+  else umask(022);
+  if (p.capabilities) TRY(apply_capabilities(*p.capabilities));
+  return {};
+}
+
+Result<void> enter_cwd(const std::string& cwd) {
+  if (chdir(cwd.c_str()) != 0) return fail_errno("chdir to cwd (\"{}\") set in config.json", cwd);
+  char buf[PATH_MAX];
+  // getcwd fails (or prefixes "(unreachable)") when the cwd is outside our root.
+  if (!getcwd(buf, sizeof buf) || buf[0] != '/')
+    return fail(EPERM, "current working directory is outside of the container root");
+  return {};
+}
+
+std::vector<std::string> process_env(const Process& p) {
+  std::vector<std::string> env = p.env;
+  if (!env_value(env, "HOME").empty()) return env;
+  std::string home = "/";
+  if (auto passwd = read_file("/etc/passwd")) {
+    std::istringstream in(*passwd);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::vector<std::string> f;
+      std::istringstream ls(line);
+      std::string part;
+      while (std::getline(ls, part, ':')) f.push_back(part);
+      if (f.size() >= 6 && f[2] == std::to_string(p.user.uid)) {
+        home = f[5];
+        break;
+      }
+    }
+  }
+  env.push_back("HOME=" + home);
+  return env;
+}
+
+Result<void> seal_fds(int preserve_fds) {
+  unsigned first = 3 + static_cast<unsigned>(preserve_fds > 0 ? preserve_fds : 0);
+  if (sys::close_range_cloexec(first) != 0) return fail_errno("close_range");
+  return {};
+}
+
+Result<Fd> lock_down(const Process& p, SeccompFilter* filter) {
+  if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail_errno("set no_new_privs");
+  if (!filter) return Fd();
+  return filter->load();
+}
+
+Result<void> send_seccomp_listener(int socket, int notify_fd, const std::string& state_json) {
+  return send_fd(socket, notify_fd, state_json);
+}
+
+void exec_process(const std::string& path, const Process& p, const std::vector<std::string>& env) {
+  std::vector<char*> argv, envp;
+  std::vector<std::string> args = p.args;
+  std::vector<std::string> e = env;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& x : e) envp.push_back(x.data());
+  envp.push_back(nullptr);
+  execve(path.c_str(), argv.data(), envp.data());
+  int err = errno;
+  std::string msg = fmt::format("vessel-runtime: error: exec {}: {}\n", path, strerror(err));
+  (void)!write(2, msg.data(), msg.size());
+  _exit(127);
+}
+
+}  // namespace vessel::runtime

@@ -1,0 +1,39 @@
+// The last steps before execve of a container process, shared by the container's init and by
+// `exec`: rlimits, terminal, user and groups, capabilities, no_new_privs, seccomp, cwd, fds.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "runtime/linux/seccomp.h"
+#include "runtime/spec/spec.h"
+
+namespace vessel::runtime {
+
+// args[0] looked up in the PATH of the process's own env (not the runtime's).
+Result<std::string> find_executable(const Process& p);
+Result<void> apply_rlimits(const Process& p);
+// Opens a pty in the container's devpts, sends the master over the console socket, makes the
+// slave our controlling terminal and stdio.
+Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>& size);
+// setgroups/setresgid/setresuid (keeping capabilities), umask, then the capability sets.
+Result<void> become_user(const Process& p);
+// chdir to cwd and refuse a cwd that is not under the container's root (CVE-2024-21626).
+Result<void> enter_cwd(const std::string& cwd);
+// env with HOME added (from the container's /etc/passwd) when the config does not set it.
+std::vector<std::string> process_env(const Process& p);
+// Marks every fd from 3 + preserve_fds upwards close-on-exec: no host fd reaches the container.
+Result<void> seal_fds(int preserve_fds);
+// no_new_privs and the seccomp filter (last: the filter may forbid what came before).
+Result<Fd> lock_down(const Process& p, SeccompFilter* filter);
+// Sends the seccomp notify fd and the container state to listenerPath's socket.
+Result<void> send_seccomp_listener(int socket, int notify_fd, const std::string& state_json);
+Result<Fd> connect_unix(const std::string& path);
+Result<void> send_fd(int socket, int fd, const std::string& payload);
+
+[[noreturn]] void exec_process(const std::string& path, const Process& p, const std::vector<std::string>& env);
+
+}  // namespace vessel::runtime
