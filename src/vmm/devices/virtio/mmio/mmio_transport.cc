@@ -178,9 +178,10 @@ void MmioTransport::write_status(uint32_t value) {
     uint64_t offered = logic_->features();
     if ((driver_features_ & ~offered) || !(driver_features_ & kFeatureVersion1)) {
       // Leave FEATURES_OK clear: the driver reads it back and gives up (spec 3.1.1).
-      counters_.feature_negotiation_failures++;
-      log::warn("{} at {:#x}: driver features {:#x} refused (offered {:#x}, VERSION_1 needed)",
-                logic_->name(), ctx_.mmio_base, driver_features_, offered);
+      uint64_t n = ++counters_.feature_negotiation_failures;
+      if (n <= 16 || (n & (n - 1)) == 0)
+          log::warn("{} at {:#x}: driver features {:#x} refused (offered {:#x}, VERSION_1 needed)",
+                  logic_->name(), ctx_.mmio_base, driver_features_, offered);
       next &= ~status::kFeaturesOk;
     }
   }
@@ -207,9 +208,11 @@ void MmioTransport::reset_locked() {
 void MmioTransport::enter_needs_reset(const QueueFault& fault) {
   counters_.count(fault.kind);
   if (status_.load() & status::kNeedsReset) return;
-  counters_.needs_reset++;
-  log::warn("{} at {:#x}: guest broke a virtqueue ({}), device needs reset: {}", logic_->name(),
-            ctx_.mmio_base, guest_error_name(fault.kind), fault.message);
+  uint64_t n = ++counters_.needs_reset;
+  // A guest can break and reset its queue in a loop: log the first few, then powers of two.
+  if (n <= 16 || (n & (n - 1)) == 0)
+    log::warn("{} at {:#x}: guest broke a virtqueue ({}), device needs reset: {}", logic_->name(),
+              ctx_.mmio_base, guest_error_name(fault.kind), fault.message);
   status_.fetch_or(status::kNeedsReset);
   for (auto& q : queues_) q.ready = false;
   config_generation_++;
