@@ -74,6 +74,7 @@ class Qcow2Backend final : public BlockBackend {
   Qcow2Backend(Fd fd, qcow2::Header h, bool read_only, std::unique_ptr<BlockBackend> backing)
       : fd_(std::move(fd)), h_(std::move(h)), read_only_(read_only), backing_(std::move(backing)) {}
   Result<void> load_tables(uint64_t file_size);
+  Result<void> find_allocation_end();
 
   // Mapping.
   Result<Table*> l2_table(uint64_t l1_index, bool allocate);
