@@ -1,4 +1,5 @@
 // virtio benchmarks from guest ring 3 (native speed on PVM hosts), on the first virtio-blk disk:
+//   doorbell: QueueNotify writes alone (each one an ioeventfd exit): the floor of a notification
 //   notify: round trips of a GET_ID request (doorbell -> device thread -> used ring), no disk I/O
 //   read/write: 64 KiB requests at queue depth 1 over the first 32 MiB of the disk
 // Prints "bench <name> ops=<n> bytes=<b> cycles=<tsc cycles>"; bench/virtio/ converts cycles to
@@ -11,7 +12,7 @@ static char id[20];
 static struct vqueue q;
 
 struct job {
-  int kind;  // 0 notify, 1 read, 2 write
+  int kind;  // 0 notify, 1 read, 2 write, 3 doorbell
   uint64_t ops;
   uint64_t sectors;  // disk span used, in sectors
   uint64_t errors;
@@ -22,7 +23,10 @@ static uint64_t run(void* arg) {
   uint64_t t0 = rdtsc();
   for (uint64_t i = 0; i < j->ops; ++i) {
     int st;
-    if (j->kind == 0) {
+    if (j->kind == 3) {
+      vwrite(q.base, VREG_QUEUE_NOTIFY, 0);
+      continue;
+    } else if (j->kind == 0) {
       st = vblk_request(&q, VBLK_T_GET_ID, 0, id, sizeof id, 1);
     } else {
       uint64_t sector = (i * (CHUNK / 512)) % j->sectors;
@@ -46,18 +50,18 @@ static uint64_t arg_u64(const char* key, uint64_t def) {
 }
 
 static uint64_t notify_ops, io_ops, span;
-static struct job results[3];
-static uint64_t result_cycles[3];
+static struct job results[4];
+static uint64_t result_cycles[4];
 
 // Leaving ring 3 normally takes an INT, which KVM's emulator cannot run on PVM hosts (QEMU stops
 // there), and port I/O from ring 3 faults under PVM. So the ring-3 part ends with ud2, and our
 // own #UD handler (ring 0) prints the results and powers off. It never returns: no iret needed.
 static void __attribute__((noreturn, used)) finish(void) {
-  const char* names[3] = {"notify", "read", "write"};
+  const char* names[4] = {"notify", "read", "write", "doorbell"};
   int errors = 0;
-  for (int k = 0; k < 3; ++k) {
+  for (int k = 0; k < 4; ++k) {
     printf("bench %s ops=%lu bytes=%lu cycles=%lu errors=%lu\n", names[k], results[k].ops,
-           k ? results[k].ops * CHUNK : 0, result_cycles[k], results[k].errors);
+           k == 1 || k == 2 ? results[k].ops * CHUNK : 0, result_cycles[k], results[k].errors);
     errors += results[k].errors != 0;
   }
   poweroff(errors);
@@ -80,8 +84,8 @@ static void hook_invalid_opcode(void) {
 
 static uint64_t all(void* unused) {
   (void)unused;
-  uint64_t ops[3] = {notify_ops, io_ops, io_ops};
-  for (int k = 0; k < 3; ++k) {
+  uint64_t ops[4] = {notify_ops, io_ops, io_ops, notify_ops};
+  for (int k = 0; k < 4; ++k) {
     struct job warm = {k, ops[k] / 10 + 1, span, 0};
     run(&warm);
     results[k] = (struct job){k, ops[k], span, 0};

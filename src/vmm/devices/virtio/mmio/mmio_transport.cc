@@ -180,7 +180,7 @@ void MmioTransport::write_status(uint32_t value) {
       // Leave FEATURES_OK clear: the driver reads it back and gives up (spec 3.1.1).
       uint64_t n = ++counters_.feature_negotiation_failures;
       if (n <= 16 || (n & (n - 1)) == 0)
-          log::warn("{} at {:#x}: driver features {:#x} refused (offered {:#x}, VERSION_1 needed)",
+        log::warn("{} at {:#x}: driver features {:#x} refused (offered {:#x}, VERSION_1 needed)",
                   logic_->name(), ctx_.mmio_base, driver_features_, offered);
       next &= ~status::kFeaturesOk;
     }

@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""virtio benchmarks: vessel-vmm vs QEMU microvm on the same test-kit guest (virtio_bench.elf),
+plus the KVM ioeventfd floor (kvm_floor.c from the team's peers). Runs are interleaved so that
+both VMMs see the same machine load; medians are reported with their ratios.
+
+  bench_virtio.py --vmm BUILD/src/vmm/vessel-vmm --guest BUILD/tests/guests/virtio_bench.elf
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+QEMU_MICROVM = ("qemu-system-x86_64 -enable-kvm -m 128 -M microvm,x-option-roms=off,pit=off,pic=off,"
+                "rtc=off,isa-serial=on -nodefaults -display none -serial stdio "
+                "-device isa-debug-exit,iobase=0xf4,iosize=4 -global virtio-mmio.force-legacy=false").split()
+LINE = re.compile(r"bench (\w+) ops=(\d+) bytes=(\d+) cycles=(\d+) errors=(\d+)")
+
+
+def parse(out):
+    res = {}
+    for m in LINE.finditer(out):
+        name, ops, nbytes, cycles, errors = m.group(1), *map(int, m.groups()[1:])
+        if errors:
+            raise RuntimeError(f"{name}: {errors} failed requests")
+        res[name] = (ops, nbytes, cycles)
+    if len(res) != 4:
+        raise RuntimeError("guest did not report all benchmarks:\n" + out)
+    return res
+
+
+def run_vessel(vmm, guest, disk, args, work):
+    cfg = {"boot-source": {"kernel_image_path": guest, "boot_args": args},
+           "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
+           "drives": [{"drive_id": "bench", "path_on_host": disk, "is_root_device": False,
+                       "is_read_only": False}]}
+    path = os.path.join(work, "vm.json")
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    p = subprocess.run([vmm, "--config-file", path], capture_output=True, text=True, timeout=300)
+    return parse(p.stdout)
+
+
+def run_qemu(guest, disk, args):
+    cmd = QEMU_MICROVM + ["-drive", f"id=d0,file={disk},format=raw,if=none",
+                          "-device", "virtio-blk-device,drive=d0", "-kernel", guest, "-append", args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    return parse(p.stdout)
+
+
+def floor_ns(work):
+    exe = os.path.join(work, "kvm_floor")
+    src = "/work/shared/peers/vmm/kvm_floor.c"
+    if not os.path.exists(src):
+        return None
+    subprocess.run(["cc", "-O2", "-o", exe, src], check=True)
+    out = subprocess.run([exe, "1", "20000", "5"], capture_output=True, text=True, timeout=600).stdout
+    m = re.search(r"mmio-evfd.*?median\s+([\d.]+)", out)
+    return float(m.group(1)) if m else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vmm", required=True)
+    ap.add_argument("--guest", required=True)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--notify-ops", type=int, default=20000)
+    ap.add_argument("--io-ops", type=int, default=1024, help="64 KiB requests per read/write run")
+    ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--json", help="write the medians here")
+    a = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="virtio-bench-")
+    try:
+        subprocess.run(["cc", "-O2", "-o", f"{work}/tsc_hz", f"{HERE}/tsc_hz.c"], check=True)
+        hz = float(subprocess.run([f"{work}/tsc_hz"], capture_output=True, text=True).stdout)
+        disk = os.path.join(work, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(64 << 20)
+        args = f"notify_ops={a.notify_ops} io_ops={a.io_ops}"
+        runs = {"vessel": [], "qemu": []}
+        for _ in range(a.reps):
+            runs["vessel"].append(run_vessel(a.vmm, a.guest, disk, args, work))
+            if shutil.which("qemu-system-x86_64"):
+                runs["qemu"].append(run_qemu(a.guest, disk, args))
+        floor = None if a.no_floor else floor_ns(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    def med(who, name, unit):
+        vals = []
+        for r in runs[who]:
+            ops, nbytes, cycles = r[name]
+            secs = cycles / hz
+            vals.append(secs / ops * 1e9 if unit == "ns" else nbytes / secs / (1 << 20))
+        return statistics.median(vals) if vals else None
+
+    rows = [("doorbell (QueueNotify exit only)", "doorbell", "ns"),
+            ("notify round trip (GET_ID)", "notify", "ns"),
+            ("read 64 KiB QD1", "read", "MiB/s"),
+            ("write 64 KiB QD1", "write", "MiB/s")]
+    result = {"tsc_hz": hz, "reps": a.reps, "kvm_floor_mmio_evfd_ns": floor}
+    print(f"TSC {hz / 1e9:.3f} GHz, {a.reps} interleaved runs each, medians")
+    print(f"{'benchmark':34} {'vessel-vmm':>12} {'qemu microvm':>13} {'vessel/qemu':>12}")
+    for label, name, unit in rows:
+        v, q = med("vessel", name, unit), med("qemu", name, unit)
+        result[name] = {"unit": unit, "vessel": v, "qemu": q}
+        ratio = f"{v / q:.2f}x" if q else "-"
+        qs = f"{q:10.1f} {unit}" if q else "-"
+        print(f"{label:34} {v:8.1f} {unit:5} {qs:>13} {ratio:>12}")
+    v_notify, v_door = result["notify"]["vessel"], result["doorbell"]["vessel"]
+    print(f"notify round trip / doorbell (same VM, ring 3): {v_notify / v_door:.2f}x")
+    if floor:
+        print(f"kvm_floor mmio-evfd (ring-0 loop, emulated on PVM): {floor:.0f} ns; "
+              f"notify round trip / floor: {v_notify / floor:.2f}x")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
