@@ -185,7 +185,8 @@ static inline int64_t vq_wait(struct vqueue* q, uint64_t spins) {
       q->used_seen++;
       return e.len;
     }
-    if ((i & 1023) == 1023 && (vread(q->base, VREG_STATUS) & VSTATUS_NEEDS_RESET)) return -1;
+    // Rarely: reading a register is an exit to the VMM, which would dominate a round trip.
+    if ((i & 0xfffff) == 0xfffff && (vread(q->base, VREG_STATUS) & VSTATUS_NEEDS_RESET)) return -1;
     cpu_relax();
   }
   return -1;
