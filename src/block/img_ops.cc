@@ -7,8 +7,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <set>
+#include <thread>
+
+#include "block/compress.h"
 
 #include "base/fd.h"
 #include "block/image.h"
@@ -325,6 +329,32 @@ bool all_zero(const uint8_t* p, size_t n) {
   return p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
 }
 
+// Compresses the non-zero clusters of a chunk on every core, then appends them in order.
+Result<void> write_compressed_chunk(Qcow2Backend& q, uint64_t off, const uint8_t* data, uint64_t n) {
+  uint64_t cs = q.cluster_size();
+  std::vector<std::vector<uint8_t>> clusters;
+  std::vector<uint64_t> offsets;
+  for (uint64_t u = 0; u < n; u += cs) {
+    uint64_t un = std::min(cs, n - u);
+    if (all_zero(data + u, un)) continue;
+    std::vector<uint8_t> c(cs, 0);
+    memcpy(c.data(), data + u, un);
+    clusters.push_back(std::move(c));
+    offsets.push_back(off + u);
+  }
+  std::vector<std::optional<std::vector<uint8_t>>> packed(clusters.size());
+  unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), 8));
+  std::vector<std::thread> pool;
+  auto type = q.header().compression;
+  for (unsigned t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (size_t i = t; i < clusters.size(); i += threads) packed[i] = qcow2::compress_cluster(type, clusters[i]);
+    });
+  for (auto& th : pool) th.join();
+  for (size_t i = 0; i < clusters.size(); ++i) TRY(q.write_precompressed(offsets[i], clusters[i], packed[i]));
+  return {};
+}
+
 }  // namespace
 
 Result<std::vector<MapEntry>> image_map(const std::string& path, std::optional<Format> format) {
@@ -348,7 +378,7 @@ Result<void> convert_image(const ConvertRequest& r) {
   auto dst = TRY_CTX(open_image(r.dst, r.dst_format, {}, true), "open {}", r.dst);
   auto* qdst = dynamic_cast<Qcow2Backend*>(dst.get());
   uint64_t unit = qdst ? qdst->cluster_size() : 4096;          // zero-detection granularity
-  uint64_t chunk = std::max<uint64_t>(unit, 2u << 20);         // read size
+  uint64_t chunk = std::max<uint64_t>(unit, (r.compress ? 8u : 2u) << 20);  // read size
   std::vector<uint8_t> buf(chunk);
   for (uint64_t off = 0; off < size; off += chunk) {
     uint64_t n = std::min(chunk, size - off);
@@ -356,16 +386,13 @@ Result<void> convert_image(const ConvertRequest& r) {
     if (TRY(known_zero(src.get(), off, n))) continue;
     iovec v{buf.data(), n};
     TRY_CTX(src->readv(off, {&v, 1}), "read {} at offset {}", r.src, off);
+    if (r.compress) {
+      TRY(write_compressed_chunk(*qdst, off, buf.data(), n));
+      continue;
+    }
     for (uint64_t u = 0; u < n;) {
       uint64_t un = std::min(unit, n - u);
       if (all_zero(buf.data() + u, un)) {
-        u += un;
-        continue;
-      }
-      if (r.compress) {
-        std::vector<uint8_t> cluster(unit, 0);
-        memcpy(cluster.data(), buf.data() + u, un);
-        TRY(qdst->write_compressed(off + u, cluster));
         u += un;
         continue;
       }
@@ -535,6 +562,31 @@ Result<void> rebase_image(const std::string& path, std::optional<Format> format,
   }
   TRY(q->flush());
   return q->set_backing(backing, bfmt);
+}
+
+
+// ---- bench -------------------------------------------------------------------------------------
+
+Result<BenchResult> bench_image(const BenchRequest& r) {
+  Format f = r.format ? *r.format : TRY(probe_format(r.path));
+  auto img = TRY(open_image(r.path, f, {.read_only = !r.write}));
+  uint64_t size = img->size();
+  if (r.buffer_size == 0 || r.buffer_size > size) return fail(EINVAL, "buffer size must be between 1 and the image size");
+  std::vector<uint8_t> buf(r.buffer_size, r.pattern);
+  uint64_t step = r.step ? r.step : r.buffer_size;
+  uint64_t off = r.offset;
+  auto start = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < r.count; ++i) {
+    if (off + r.buffer_size > size) off = size > r.buffer_size ? off % (size - r.buffer_size) : 0;
+    iovec v{buf.data(), buf.size()};
+    if (r.write) TRY(img->writev(off, {&v, 1}));
+    else TRY(img->readv(off, {&v, 1}));
+    if (r.flush_interval && (i + 1) % r.flush_interval == 0) TRY(img->flush());
+    off += step;
+  }
+  if (r.write) TRY(img->flush());
+  std::chrono::duration<double> d = std::chrono::steady_clock::now() - start;
+  return BenchResult{d.count()};
 }
 
 }  // namespace vessel::block

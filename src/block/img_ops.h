@@ -64,4 +64,22 @@ Result<void> commit_image(const std::string& path, std::optional<Format> format,
 Result<void> rebase_image(const std::string& path, std::optional<Format> format,
                           const std::string& backing, std::optional<Format> backing_format, bool unsafe);
 
+// `bench`, with qemu-img bench's access pattern: `count` requests of `buffer_size` bytes starting
+// at `offset`, each `step` bytes after the previous one, wrapping around the image.
+struct BenchRequest {
+  std::string path;
+  std::optional<Format> format;
+  uint64_t count = 75000;
+  uint64_t buffer_size = 4096;
+  uint64_t step = 0;  // 0: buffer_size
+  uint64_t offset = 0;
+  uint64_t flush_interval = 0;
+  bool write = false;
+  uint8_t pattern = 0xa5;
+};
+struct BenchResult {
+  double seconds;
+};
+Result<BenchResult> bench_image(const BenchRequest& r);
+
 }  // namespace vessel::block

@@ -422,7 +422,15 @@ Result<void> Qcow2Backend::write_compressed(uint64_t offset, std::span<const uin
   uint64_t cs = h_.cluster_size();
   if (offset % cs != 0 || cluster.size() != cs || offset >= h_.size)
     return fail(EINVAL, "compressed writes take one whole cluster at a cluster boundary");
-  auto packed = compress_cluster(h_.compression, cluster);
+  return write_precompressed(offset, cluster, compress_cluster(h_.compression, cluster));
+}
+
+Result<void> Qcow2Backend::write_precompressed(uint64_t offset, std::span<const uint8_t> cluster,
+                                               const std::optional<std::vector<uint8_t>>& packed) {
+  if (read_only_) return fail(EROFS, "qcow2 image is read-only");
+  uint64_t cs = h_.cluster_size();
+  if (offset % cs != 0 || cluster.size() != cs || offset >= h_.size)
+    return fail(EINVAL, "compressed writes take one whole cluster at a cluster boundary");
   if (!packed) {
     iovec v{const_cast<uint8_t*>(cluster.data()), static_cast<size_t>(std::min(cs, h_.size - offset))};
     return writev(offset, {&v, 1});

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -46,6 +47,10 @@ class Qcow2Backend final : public BlockBackend {
 
   // Writes one whole guest cluster compressed (convert -c); stores it plain if it does not shrink.
   Result<void> write_compressed(uint64_t offset, std::span<const uint8_t> cluster);
+  // The same with the compression already done (convert compresses on several threads):
+  // `packed` is compress_cluster()'s result for `cluster`.
+  Result<void> write_precompressed(uint64_t offset, std::span<const uint8_t> cluster,
+                                   const std::optional<std::vector<uint8_t>>& packed);
   // Mapping of [offset, offset+len) in this layer only, merged into extents.
   Result<std::vector<Extent>> map(uint64_t offset, uint64_t len);
   // Grows (or, if nothing is mapped past the new end, shrinks) the virtual disk.

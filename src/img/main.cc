@@ -302,6 +302,22 @@ int main(int argc, char** argv) {
   compare->add_option("FILE1", file, "first image")->required();
   compare->add_option("FILE2", file2, "second image")->required();
 
+  BenchRequest br;
+  std::string bsize = "4K", bstep, boff = "0", depth = "1", cache = "writeback";
+  auto* bench = app.add_subcommand("bench", "measure read or write speed through the block layer (qemu-img bench's pattern)");
+  bench->add_option("-f", f, fmt_help());
+  bench->add_option("-c", br.count, "number of requests (default 75000)");
+  bench->add_option("-d", depth, "queue depth; accepted for qemu-img compatibility, requests run one at a time");
+  bench->add_option("-s", bsize, "request size (default 4K)");
+  bench->add_option("-S", bstep, "distance between request offsets (default: the request size)");
+  bench->add_option("-o", boff, "offset of the first request");
+  bench->add_option("--flush-interval", br.flush_interval, "flush after every N requests (writes)");
+  bench->add_option("--pattern", br.pattern, "byte written by -w (default 0xa5)");
+  bench->add_option("-t", cache, "cache mode; only writeback (the page cache) is supported");
+  bench->add_flag("-w", br.write, "write instead of read");
+  bench->add_flag("-q", quiet, "quiet");
+  bench->add_option("FILE", file, "image")->required();
+
   // qemu-img accepts "resize FILE -1G": let a leading '-' on SIZE through as a positional.
   if (argc >= 4 && std::string(argv[1]) == "resize") {
     std::vector<std::string> args(argv + 1, argv + argc);
@@ -343,6 +359,32 @@ int main(int argc, char** argv) {
     auto r = commit_image(file, *fo, keep);
     if (!r) return report(r.error());
     if (!quiet) std::cout << "Image committed.\n";
+    return 0;
+  }
+  if (*bench) {
+    auto fo = opt_format(f);
+    if (!fo) return report(fo.error());
+    if (cache != "writeback") return report(Error(ENOTSUP, "cache mode '" + cache + "' is not supported (writeback only)"));
+    br.format = *fo;
+    br.path = file;
+    auto s = parse_size(bsize);
+    if (!s) return report(s.error());
+    br.buffer_size = *s;
+    if (!bstep.empty()) {
+      auto st = parse_size(bstep);
+      if (!st) return report(st.error());
+      br.step = *st;
+    }
+    auto o2 = parse_size(boff);
+    if (!o2) return report(o2.error());
+    br.offset = *o2;
+    if (!quiet)
+      std::cout << fmt::format("Sending {} {} requests, {} bytes each, {} in parallel (starting at offset {}, step size {})\n",
+                               br.count, br.write ? "write" : "read", br.buffer_size, 1, br.offset,
+                               br.step ? br.step : br.buffer_size);
+    auto r = bench_image(br);
+    if (!r) return report(r.error());
+    if (!quiet) std::cout << fmt::format("Run completed in {:.3f} seconds.\n", r->seconds);
     return 0;
   }
   if (*rebase) {
