@@ -72,3 +72,32 @@ write(br, 'unknown_type', blk_seed(three(WRITE), hdr(99, 0)))
 write(br, 'indirect_read', blk_seed([desc(0x1800, 48, INDIRECT)], hdr(0, 1), flags=0xd,
       extra=[(0x1800, desc(0x1000, 16, NEXT, 1) + desc(0x1200, 512, NEXT | WRITE, 2) + desc(0x1f00, 1, WRITE))]))
 write(br, 'split_header', blk_seed([desc(0x1000, 7, NEXT, 1), desc(0x1007, 9 + 512, NEXT, 2), desc(0x1f00, 1, WRITE)], hdr(1, 2)))
+
+# mmio_transport: 8-byte register operations (kind, size code, offset, value), then RAM.
+def op(kind, off, value=0, size_code=2):
+    return struct.pack('<BBHI', kind, size_code, off, value)
+
+def driver_init(qsize=16, desc=0x1000, avail=0x1200, used=0x1400, features_hi=1, features_lo=0):
+    ops = [op(1, 0x70, 0), op(1, 0x70, 1), op(1, 0x70, 3), op(1, 0x24, 0), op(1, 0x20, features_lo),
+           op(1, 0x24, 1), op(1, 0x20, features_hi), op(1, 0x70, 11), op(0, 0x70), op(1, 0x30, 0),
+           op(1, 0x38, qsize), op(1, 0x80, desc), op(1, 0x84, 0), op(1, 0x90, avail), op(1, 0x94, 0),
+           op(1, 0xa0, used), op(1, 0xa4, 0), op(1, 0x44, 1), op(1, 0x70, 15)]
+    return b''.join(ops)
+
+def mmio_seed(ops, ram=()):
+    buf = bytearray(0x2000)
+    put(buf, 0, ops)
+    for off, data in ram:
+        put(buf, off, data)
+    return buf
+
+mt = 'corpus/mmio_transport'
+read_req = [(0x1000, desc(0x1800, 16, NEXT, 1) + desc(0x1a00, 512, NEXT | WRITE, 2) + desc(0x1c00, 1, WRITE)),
+            (0x1800, hdr(0, 1)), (0x1200, struct.pack('<HHH', 0, 1, 0))]
+write(mt, 'init_and_read', mmio_seed(driver_init() + op(1, 0x50, 0) + op(0, 0x60) + op(1, 0x64, 1), read_req))
+write(mt, 'init_pause_read_resume', mmio_seed(driver_init() + op(2, 0) + op(1, 0x50, 0) + op(3, 0), read_req))
+write(mt, 'bad_queue_size', mmio_seed(driver_init(qsize=12) + op(0, 0x70) + op(1, 0x70, 0)))
+write(mt, 'no_version1', mmio_seed(driver_init(features_hi=0)))
+write(mt, 'config_reads', mmio_seed(b''.join(op(0, 0x100 + 4 * i) for i in range(16)) + op(0, 0x100, 0, 3) + op(0, 0x13c, 0, 0)))
+write(mt, 'loop_then_reset', mmio_seed(driver_init() + op(1, 0x50, 0) + op(1, 0x70, 0) + driver_init(),
+      [(0x1000, desc(0x1800, 16, NEXT, 1) + desc(0x1800, 16, NEXT, 0)), (0x1200, struct.pack('<HHH', 0, 1, 0))]))
