@@ -130,7 +130,6 @@ class Qcow2Backend final : public BlockBackend {
 
   std::vector<uint8_t> zbuf_;  // last decompressed cluster
   uint64_t zbuf_entry_ = 0;
-  bool dirty_bit_set_ = false;
 };
 
 }  // namespace vessel::block

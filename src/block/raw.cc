@@ -1,5 +1,8 @@
 #include "block/raw.h"
 
+#include "block/io_pool.h"
+#include "block/iov_cursor.h"
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -39,7 +42,7 @@ void advance(std::vector<iovec>& v, size_t& first, size_t done) {
 }
 }  // namespace
 
-Result<void> preadv_full(int fd, std::span<const iovec> iov, uint64_t offset) {
+Result<void> preadv_serial(int fd, std::span<const iovec> iov, uint64_t offset) {
   if (iov.size() == 1) {
     auto* p = static_cast<char*>(iov[0].iov_base);
     size_t left = iov[0].iov_len;
@@ -79,7 +82,7 @@ Result<void> preadv_full(int fd, std::span<const iovec> iov, uint64_t offset) {
   return {};
 }
 
-Result<void> pwritev_full(int fd, std::span<const iovec> iov, uint64_t offset) {
+Result<void> pwritev_serial(int fd, std::span<const iovec> iov, uint64_t offset) {
   if (iov.size() == 1) return pwrite_all(fd, iov[0].iov_base, iov[0].iov_len, offset);
   std::vector<iovec> v(iov.begin(), iov.end());
   size_t first = 0;
@@ -95,6 +98,43 @@ Result<void> pwritev_full(int fd, std::span<const iovec> iov, uint64_t offset) {
     advance(v, first, static_cast<size_t>(n));
   }
   return {};
+}
+
+namespace {
+
+constexpr uint64_t kSplitThreshold = 256u << 10;
+
+// Splits a large transfer into io_parallelism() pieces run on the I/O pool.
+Result<void> split_io(int fd, std::span<const iovec> iov, uint64_t offset, bool write) {
+  uint64_t total = iov_length(iov);
+  int n = io_parallelism();
+  if (total < kSplitThreshold || n <= 1)
+    return write ? pwritev_serial(fd, iov, offset) : preadv_serial(fd, iov, offset);
+  uint64_t piece = ((total / static_cast<uint64_t>(n)) + 4095) & ~4095ull;
+  std::vector<std::vector<iovec>> parts;
+  std::vector<uint64_t> starts;
+  IovCursor cur(iov);
+  for (uint64_t done = 0; done < total; done += piece) {
+    parts.emplace_back();
+    cur.take(std::min(piece, total - done), parts.back());
+    starts.push_back(offset + done);
+  }
+  std::vector<Result<void>> results(parts.size());
+  run_parallel(static_cast<int>(parts.size()), [&](int i) {
+    results[i] = write ? pwritev_serial(fd, parts[i], starts[i]) : preadv_serial(fd, parts[i], starts[i]);
+  });
+  for (auto& r : results) TRY(std::move(r));
+  return {};
+}
+
+}  // namespace
+
+Result<void> preadv_full(int fd, std::span<const iovec> iov, uint64_t offset) {
+  return split_io(fd, iov, offset, false);
+}
+
+Result<void> pwritev_full(int fd, std::span<const iovec> iov, uint64_t offset) {
+  return split_io(fd, iov, offset, true);
 }
 
 Result<std::unique_ptr<RawBackend>> RawBackend::open(const std::string& path,

@@ -35,6 +35,9 @@ Result<void> check_range(uint64_t offset, uint64_t len, uint64_t size);
 uint64_t iov_length(std::span<const iovec> iov);
 
 // preadv/pwritev until done, retrying short transfers and EINTR. Reads past EOF yield zeros.
+// Large transfers are split over the I/O pool (io_pool.h); the _serial forms never are.
+Result<void> preadv_serial(int fd, std::span<const iovec> iov, uint64_t offset);
+Result<void> pwritev_serial(int fd, std::span<const iovec> iov, uint64_t offset);
 Result<void> preadv_full(int fd, std::span<const iovec> iov, uint64_t offset);
 Result<void> pwritev_full(int fd, std::span<const iovec> iov, uint64_t offset);
 
