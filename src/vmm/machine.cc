@@ -83,9 +83,13 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   Impl* m = impl.get();
   std::unique_ptr<Machine> machine(new Machine(std::move(impl)));
   EventSink events = [m](VmEvent e) {
-    std::lock_guard lock(m->mu);
-    if (!m->event) m->event = std::move(e);
-    m->cv.notify_all();
+    {
+      std::lock_guard lock(m->mu);
+      if (!m->event) m->event = std::move(e);
+      m->cv.notify_all();
+    }
+    // The VM is over: no vCPU runs another guest instruction.
+    m->control.set_state(VcpuControl::State::Stopping);
   };
 
   // Legacy devices on the port bus.
@@ -153,13 +157,18 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
     data.initrd = TRY(x86::load_initrd(m->memory, *boot.initrd_path, kernel.kernel_end, max));
   }
   data.rsdp = TRY_CTX(x86::write_acpi_tables(m->memory, acpi), "write ACPI tables");
+  bool pvm = kvm::System::is_pvm();
+  if (pvm && kernel.is_linux && cmdline.find("xsave") == std::string::npos) {
+    // PVM hosts show the guest XSAVE whatever CPUID we set; XSAVES/XRSTORS on every context
+    // switch would each need our emulator, and user-space AVX state would not survive them.
+    cmdline += " noxsave";
+  }
   while (!cmdline.empty() && cmdline.front() == ' ') cmdline.erase(0, 1);
   data.cmdline = cmdline;
   TRY(x86::write_boot_data(m->memory, kernel, data));
 
   // vCPUs.
   auto supported = TRY(m->system.supported_cpuid());
-  bool pvm = kvm::System::is_pvm();
   VcpuRunner::install_kick_handler();
   for (uint32_t i = 0; i < config.machine.vcpu_count; ++i) {
     auto vcpu = TRY(m->vm.create_vcpu(i));

@@ -81,7 +81,12 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-file", metrics_file, "write the VM's counters (JSON) here when it ends");
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")->capture_default_str();
   app.add_flag("--log-json", log_json, "log as JSON lines");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int r = app.exit(e);  // prints help or the error
+    return r == 0 ? 0 : 1;
+  }
 
   log::Level level;
   if (!log::parse_level(log_level, &level)) {

@@ -29,11 +29,17 @@ user_trampoline:
         mov     %rdi, %rax
         mov     %rsi, %rdi
         call    *%rax
-        int     $0x80                   /* back to ring 0 with the result in rax */
+        mov     %rax, user_result(%rip)
+        /* Back to ring 0: int $0x80 through a DPL-3 gate. PVM hosts raise #UD for INT n in
+         * guest user mode instead; the #UD handler recognises this address and does the same. */
+        .globl user_exit_insn
+user_exit_insn:
+        int     $0x80
 1:      jmp     1b
 
         .globl vector_user_return
 vector_user_return:
+        mov     user_result(%rip), %rax
         mov     saved_kernel_rsp(%rip), %rsp
         pop     %r15
         pop     %r14
@@ -89,6 +95,8 @@ exception_common:
         lea     80(%rsp), %rdi          /* -> struct { vector, error, rip, cs, rflags, rsp, ss } */
         and     $-16, %rsp
         call    exception_report        /* returns when the exception is resumable (int3) */
+        test    %eax, %eax
+        jnz     vector_user_return      /* the ring-3 exit sequence faulted: same as int $0x80 */
         mov     %rbx, %rsp
         pop     %rbx
         pop     %r11
@@ -106,6 +114,7 @@ exception_common:
         .data
         .align 8
 saved_kernel_rsp: .quad 0
+user_result:      .quad 0
         .bss
         .align 16
         .skip 65536

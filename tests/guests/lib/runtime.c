@@ -118,11 +118,16 @@ struct exception_frame {
   uint64_t vector, error, rip, cs, rflags, rsp, ss;
 };
 
-void exception_report(struct exception_frame* f) {
+extern char user_exit_insn[];
+
+// Returns 1 when the exception is the ring-3 exit sequence (resume in run_user's caller),
+// 0 to resume the interrupted code; powers off otherwise.
+int exception_report(struct exception_frame* f) {
   if (f->vector == 3) {  // int3: report and resume after it (the VMM must deliver #BP right)
     printf("guest: breakpoint at %lx\n", f->rip);
-    return;
+    return 0;
   }
+  if ((f->cs & 3) == 3 && f->rip == (uint64_t)user_exit_insn) return 1;
   printf("guest: exception %lu error %lx at rip %lx cs %lx\n", f->vector, f->error, f->rip, f->cs);
   poweroff(0x80 + (int)f->vector);
 }

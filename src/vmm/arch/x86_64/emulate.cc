@@ -191,7 +191,8 @@ json::Json EmulationCounters::to_json() const {
           {"fxsave", fxsave.load()},     {"fxrstor", fxrstor.load()},   {"xsave", xsave.load()},
           {"xrstor", xrstor.load()},     {"cmpxchg16b", cmpxchg16b.load()},
           {"stac_clac", stac_clac.load()}, {"xgetbv", xgetbv.load()},   {"xsetbv", xsetbv.load()},
-          {"rdrand", rdrand.load()},     {"unhandled", unhandled.load()}};
+          {"rdrand", rdrand.load()},     {"popcnt", popcnt.load()},     {"lzcnt_tzcnt", bitcount.load()},
+          {"unhandled", unhandled.load()}};
 }
 
 Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemory& mem, EmulationCounters& c) {
@@ -300,6 +301,43 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
       return std::string("xsetbv");
     }
     return unhandled();
+  }
+  if (in.rep && (op2 == 0xb8 || op2 == 0xbc || op2 == 0xbd)) {  // popcnt / tzcnt / lzcnt r, r/m
+    if (in.len >= fetched) return unhandled();
+    in.modrm = in.bytes[in.len++];
+    unsigned bits = (in.rex & 8) ? 64 : in.opsize ? 16 : 32;
+    uint64_t src = 0;
+    if ((in.modrm >> 6) == 3) {
+      src = *reg_by_index(r, (in.modrm & 7) | ((in.rex & 1) << 3));
+    } else {
+      uint64_t addr = TRY(modrm_address(in, r, s, 0));
+      if ((in.modrm & 0xc7) == 0x05 && in.long_mode) addr += r.rip + in.len + s.cs.base;
+      TRY(read_gva(mem, p, addr, &src, bits / 8));
+    }
+    if (bits < 64) src &= (1ull << bits) - 1;
+    uint64_t result;
+    r.rflags &= ~(kFlagCf | kFlagZf | 0x8d4ull);  // CF ZF and OF SF AF PF
+    if (op2 == 0xb8) {
+      result = static_cast<uint64_t>(__builtin_popcountll(src));
+      if (src == 0) r.rflags |= kFlagZf;
+      ++c.popcnt;
+    } else {
+      if (src == 0) {
+        result = bits;
+        r.rflags |= kFlagCf;
+      } else {
+        result = op2 == 0xbc ? static_cast<uint64_t>(__builtin_ctzll(src))
+                             : static_cast<uint64_t>(__builtin_clzll(src)) - (64 - bits);
+      }
+      if (result == 0) r.rflags |= kFlagZf;
+      ++c.bitcount;
+    }
+    __u64* dst = reg_by_index(r, ((in.modrm >> 3) & 7) | ((in.rex & 4) << 1));
+    if (bits == 16) *dst = (*dst & ~0xffffull) | result;
+    else *dst = result;  // 32-bit results zero-extend
+    r.rip += in.len;
+    TRY(vcpu.set_regs(r));
+    return std::string(op2 == 0xb8 ? "popcnt" : op2 == 0xbc ? "tzcnt" : "lzcnt");
   }
   if (op2 != 0xae && op2 != 0xc7) return unhandled();
   if (in.len >= fetched) return unhandled();

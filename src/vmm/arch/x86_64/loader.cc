@@ -30,8 +30,8 @@ Result<void> copy_to_guest(const GuestMemory& memory, std::span<const uint8_t> f
   return memory.write(gpa, file.data() + offset, len);
 }
 
-// Returns the PVH entry from a PT_NOTE segment's notes, or 0.
-Result<uint64_t> find_pvh_entry(std::span<const uint8_t> file, uint64_t offset, uint64_t size) {
+// Returns the PVH entry from a PT_NOTE segment's notes, or 0; notes a "Linux" note on the way.
+Result<uint64_t> find_pvh_entry(std::span<const uint8_t> file, uint64_t offset, uint64_t size, bool* is_linux) {
   uint64_t end = offset + size;
   if (end < offset || end > file.size()) return fail(EINVAL, "ELF note segment outside the file");
   while (offset + sizeof(Elf64_Nhdr) <= end) {
@@ -40,6 +40,7 @@ Result<uint64_t> find_pvh_entry(std::span<const uint8_t> file, uint64_t offset, 
     uint64_t desc_off = name_off + ((static_cast<uint64_t>(nhdr.n_namesz) + 3) & ~3ull);
     uint64_t next = desc_off + ((static_cast<uint64_t>(nhdr.n_descsz) + 3) & ~3ull);
     if (next > end) break;
+    if (nhdr.n_namesz == 6 && std::memcmp(file.data() + name_off, "Linux", 6) == 0) *is_linux = true;
     if (nhdr.n_type == kXenElfnotePhys32Entry && nhdr.n_namesz == 4 &&
         std::memcmp(file.data() + name_off, "Xen", 4) == 0) {
       if (nhdr.n_descsz == 4) return static_cast<uint64_t>(TRY(read_at<uint32_t>(file, desc_off)));
@@ -61,11 +62,19 @@ Result<LoadedKernel> load_elf_pvh(const GuestMemory& memory, std::span<const uin
   if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 128)
     return fail(EINVAL, "bad ELF program header table ({} entries of {} bytes)", eh.e_phnum, eh.e_phentsize);
   LoadedKernel out{BootProtocol::Pvh};
+  // First the note: without it there is nothing to boot, whatever the segments look like.
   for (unsigned i = 0; i < eh.e_phnum; ++i) {
     auto ph = TRY(read_at<Elf64_Phdr>(file, eh.e_phoff + i * sizeof(Elf64_Phdr)));
-    if (ph.p_type == PT_NOTE && out.entry == 0) {
-      out.entry = TRY(find_pvh_entry(file, ph.p_offset, ph.p_filesz));
-    } else if (ph.p_type == PT_LOAD) {
+    if (ph.p_type != PT_NOTE) continue;
+    uint64_t entry = TRY(find_pvh_entry(file, ph.p_offset, ph.p_filesz, &out.is_linux));
+    if (out.entry == 0) out.entry = entry;
+  }
+  if (out.entry == 0)
+    return Unexpected(Error(EINVAL, "ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)")
+                          .with_hint("use a kernel built with CONFIG_PVH=y, or its bzImage"));
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    auto ph = TRY(read_at<Elf64_Phdr>(file, eh.e_phoff + i * sizeof(Elf64_Phdr)));
+    if (ph.p_type == PT_LOAD) {
       if (ph.p_filesz > ph.p_memsz) return fail(EINVAL, "ELF segment {} has filesz > memsz", i);
       if (ph.p_paddr < kHighMemory)
         return fail(EINVAL, "ELF segment {} loads at {:#x}, below 1 MiB (reserved for boot data)", i, ph.p_paddr);
@@ -79,9 +88,6 @@ Result<LoadedKernel> load_elf_pvh(const GuestMemory& memory, std::span<const uin
       out.kernel_end = std::max(out.kernel_end, ph.p_paddr + ph.p_memsz);
     }
   }
-  if (out.entry == 0)
-    return Unexpected(Error(EINVAL, "ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)")
-                          .with_hint("use a kernel built with CONFIG_PVH=y, or its bzImage"));
   if (!memory.contains(out.entry, 1)) return fail(EINVAL, "PVH entry {:#x} is outside guest RAM", out.entry);
   return out;
 }
@@ -101,6 +107,7 @@ Result<LoadedKernel> load_bzimage(const GuestMemory& memory, std::span<const uin
   if (setup_bytes >= file.size()) return fail(EINVAL, "bzImage is truncated");
   uint64_t kernel_size = file.size() - setup_bytes;
   LoadedKernel out{BootProtocol::LinuxBzImage};
+  out.is_linux = true;
   TRY_CTX(copy_to_guest(memory, file, setup_bytes, kernel_size, kHighMemory), "load bzImage");
   out.entry = kHighMemory + 0x200;  // 64-bit entry: startup_64
   out.kernel_end = kHighMemory + kernel_size;

@@ -21,6 +21,7 @@ struct LoadedKernel {
   // bzImage only: the setup header as read from the file (copied into boot_params).
   std::vector<uint8_t> setup_header;  // bytes 0x1f1 .. 0x1f1+len of the file
   uint32_t initrd_addr_max = 0;
+  bool is_linux = false;  // a Linux kernel (bzImage, or an ELF with a "Linux" note)
 };
 
 // Detects the format from the file's magic numbers.

@@ -1,5 +1,6 @@
 #include "vmm/devices/virtio/block/virtio_blk.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "base/log.h"
@@ -164,7 +165,10 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
   if (backend->size() < blk::kSectorSize)
     return fail(EINVAL, "virtio-blk {}: disk smaller than one sector", config.drive_id);
   auto logic = std::make_unique<blk::BlockLogic>(config, std::move(backend), ctx.memory);
-  auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), config.max_in_flight));
+  uint32_t poll_us = config.poll_us;
+  if (const char* env = getenv("VESSEL_VIRTIO_POLL_US")) poll_us = static_cast<uint32_t>(atoi(env));
+  auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), config.max_in_flight,
+                                       poll_us));
   return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
 

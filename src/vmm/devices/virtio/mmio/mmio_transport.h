@@ -50,8 +50,12 @@ inline constexpr uint32_t kInterruptConfigChange = 2;
 class MmioTransport final : public VirtioMmioDevice {
  public:
   // Starts the device thread.
+  // After serving requests the device thread keeps polling the rings for `poll_us`
+  // microseconds before sleeping again (0: never), so a driver that submits right after a
+  // completion is served without a wake-up.
   static Result<std::shared_ptr<MmioTransport>> create(std::unique_ptr<DeviceLogic> logic,
-                                                       DeviceContext ctx, size_t budget);
+                                                       DeviceContext ctx, size_t budget,
+                                                       uint32_t poll_us = 0);
   ~MmioTransport() override;
 
   void read(uint64_t offset, std::span<uint8_t> data) override;
@@ -72,7 +76,7 @@ class MmioTransport final : public VirtioMmioDevice {
   };
 
   MmioTransport(std::unique_ptr<DeviceLogic> logic, DeviceContext ctx, size_t budget,
-                EventFd notify, EventFd control);
+                uint32_t poll_us, EventFd notify, EventFd control);
   uint32_t read_register(uint64_t offset);
   void write_register(uint64_t offset, uint32_t value);
   void write_status(uint32_t value);
@@ -81,11 +85,19 @@ class MmioTransport final : public VirtioMmioDevice {
   void enter_needs_reset(const QueueFault& fault);  // mu_ held
   void raise_interrupt(uint32_t reason);
   void run();
-  bool process_all();  // true when work remains (budget exhausted)
+  struct Batch {
+    size_t done = 0;    // chains completed
+    bool more = false;  // budget exhausted on some queue
+  };
+  Batch process_all();
+  bool any_pending();  // some ready queue has chains waiting
+  void poll_rings();
 
   std::unique_ptr<DeviceLogic> logic_;
   DeviceContext ctx_;
   size_t budget_;
+  uint32_t poll_us_;
+  std::atomic<bool> control_requested_{false};  // pause/stop pending: ends a polling spell
   EventFd notify_;   // QueueNotify doorbell (ioeventfd)
   EventFd control_;  // pause/resume/stop
   bool ioeventfd_registered_ = false;

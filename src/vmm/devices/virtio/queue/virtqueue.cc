@@ -171,6 +171,10 @@ Result<void> Virtqueue::complete(uint16_t head, uint32_t written) {
   return {};
 }
 
+bool Virtqueue::has_pending() const {
+  return memory_ && load_acquire_u16(*memory_, layout_.avail + 2) != next_avail_;
+}
+
 bool Virtqueue::should_interrupt() const {
   // The used index store must be visible before we read the driver's flags (spec 2.7.7.2).
   std::atomic_thread_fence(std::memory_order_seq_cst);

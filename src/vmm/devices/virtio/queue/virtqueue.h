@@ -107,6 +107,8 @@ class Virtqueue {
   bool should_interrupt() const;
 
   uint16_t next_avail() const { return next_avail_; }
+  // True when the driver has made chains available that pop() has not taken yet.
+  bool has_pending() const;
 
  private:
   const GuestMemory* memory_ = nullptr;
