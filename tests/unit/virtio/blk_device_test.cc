@@ -52,10 +52,11 @@ class BlkDeviceTest : public ::testing::Test {
     if (!path.empty()) unlink(path.c_str());
   }
 
-  void start(bool read_only = false, uint32_t max_in_flight = 128, char fill = 'a') {
+  void start(bool read_only = false, uint32_t max_in_flight = 128, char fill = 'a',
+             uint32_t poll_us = 0) {
     path = temp_image(1 << 20, fill);
     BlockConfig cfg{.drive_id = "rootfs-disk", .path = path, .read_only = read_only,
-                    .max_in_flight = max_in_flight};
+                    .max_in_flight = max_in_flight, .poll_us = poll_us};
     DeviceContext ctx{&mem, irq, kMmioBase,
                       [this](uint64_t a, uint32_t l, std::optional<uint64_t> d, int fd) -> Result<void> {
                         ioeventfds.emplace_back(a, l, d, fd);
@@ -217,6 +218,25 @@ TEST_F(BlkDeviceTest, ManyRequestsWithSmallInFlightBound) {
   drv.w32(reg::kQueueNotify, 0);  // one doorbell for all 40
   ASSERT_TRUE(drv.wait_used(40));
   for (uint16_t i = 0; i < 40; ++i) EXPECT_EQ(status_of(i), blk::kOk) << i;
+}
+
+TEST_F(BlkDeviceTest, PollingServesRequestsWithoutDoorbellAndStillPauses) {
+  start(false, 128, 'a', /*poll_us=*/200000);  // a long spell: 200 ms
+  request(0, 0, 0, kBuf, 512, true);
+  ASSERT_TRUE(drv.wait_used(1));
+  // Within the polling spell the device sees new chains without any notification.
+  request(1, 0, 1, kBuf, 512, true, /*notify=*/false);
+  ASSERT_TRUE(drv.wait_used(1, 150));
+  EXPECT_EQ(status_of(1), blk::kOk);
+  // pause() ends the spell at once, and nothing is served until resume().
+  ASSERT_TRUE(drv.dev().pause());
+  request(2, 0, 2, kBuf, 512, true, /*notify=*/false);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(status_of(2), 0xff) << "served while paused";
+  ASSERT_TRUE(drv.dev().resume());
+  drv.w32(reg::kQueueNotify, 0);
+  ASSERT_TRUE(drv.wait_used(1));
+  EXPECT_EQ(status_of(2), blk::kOk);
 }
 
 TEST_F(BlkDeviceTest, OpenFailureIsAnError) {
