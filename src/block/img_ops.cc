@@ -572,18 +572,42 @@ Result<BenchResult> bench_image(const BenchRequest& r) {
   auto img = TRY(open_image(r.path, f, {.read_only = !r.write}));
   uint64_t size = img->size();
   if (r.buffer_size == 0 || r.buffer_size > size) return fail(EINVAL, "buffer size must be between 1 and the image size");
-  std::vector<uint8_t> buf(r.buffer_size, r.pattern);
   uint64_t step = r.step ? r.step : r.buffer_size;
-  uint64_t off = r.offset;
-  auto start = std::chrono::steady_clock::now();
-  for (uint64_t i = 0; i < r.count; ++i) {
+  std::vector<uint64_t> offsets(r.count);
+  for (uint64_t i = 0, off = r.offset; i < r.count; ++i, off += step) {
     if (off + r.buffer_size > size) off = size > r.buffer_size ? off % (size - r.buffer_size) : 0;
-    iovec v{buf.data(), buf.size()};
-    if (r.write) TRY(img->writev(off, {&v, 1}));
-    else TRY(img->readv(off, {&v, 1}));
-    if (r.flush_interval && (i + 1) % r.flush_interval == 0) TRY(img->flush());
-    off += step;
+    offsets[i] = off;
   }
+  // `depth` requests in flight: one thread per slot, all sharing the backend (which is safe
+  // for concurrent calls), each taking every depth-th request.
+  unsigned depth = static_cast<unsigned>(std::clamp<uint64_t>(r.depth, 1, 64));
+  std::vector<Result<void>> results(depth);
+  auto start = std::chrono::steady_clock::now();
+  auto worker = [&](unsigned t) {
+    std::vector<uint8_t> buf(r.buffer_size, r.pattern);
+    iovec v{buf.data(), buf.size()};
+    for (uint64_t i = t; i < r.count; i += depth) {
+      auto res = r.write ? img->writev(offsets[i], {&v, 1}) : img->readv(offsets[i], {&v, 1});
+      if (!res) {
+        results[t] = std::move(res);
+        return;
+      }
+      if (r.flush_interval && (i + 1) % r.flush_interval == 0) {
+        if (auto f = img->flush(); !f) {
+          results[t] = std::move(f);
+          return;
+        }
+      }
+    }
+  };
+  if (depth == 1) {
+    worker(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < depth; ++t) threads.emplace_back(worker, t);
+    for (auto& th : threads) th.join();
+  }
+  for (auto& res : results) TRY(std::move(res));
   if (r.write) TRY(img->flush());
   std::chrono::duration<double> d = std::chrono::steady_clock::now() - start;
   return BenchResult{d.count()};

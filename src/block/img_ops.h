@@ -74,6 +74,7 @@ struct BenchRequest {
   uint64_t step = 0;  // 0: buffer_size
   uint64_t offset = 0;
   uint64_t flush_interval = 0;
+  uint64_t depth = 1;  // requests in flight (threads)
   bool write = false;
   uint8_t pattern = 0xa5;
 };

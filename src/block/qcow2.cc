@@ -287,32 +287,37 @@ Result<void> Qcow2Backend::readv(uint64_t offset, std::span<const iovec> iov) {
   TRY(check_range(offset, len, h_.size));
   uint64_t cs = h_.cluster_size();
   IovCursor cur(iov);
-  std::vector<iovec> piece;
-  while (len > 0) {
-    uint64_t gc = offset >> h_.cluster_bits;
-    uint64_t in = offset & (cs - 1);
-    uint64_t n = std::min(cs - in, len);
-    uint64_t e = TRY(l2_entry(gc));
-    if (is_data(e)) {
-      uint64_t host = e & kOffsetMask;
-      TRY(check_data_cluster(host, gc, e));
-      // Extend over host-contiguous data clusters: one preadv for a long sequential read.
-      while (n < len) {
-        uint64_t e2 = TRY(l2_entry(gc + 1));
-        if (!is_data(e2) || (e2 & kOffsetMask) != host + ((gc + 1 - (offset >> h_.cluster_bits)) << h_.cluster_bits)) break;
-        TRY(check_data_cluster(e2 & kOffsetMask, gc + 1, e2));
-        ++gc;
-        n += std::min(cs, len - n);
+  std::vector<Segment> segs;  // data reads, done after the metadata lock is dropped
+  {
+    std::lock_guard lock(mu_);
+    while (len > 0) {
+      uint64_t gc = offset >> h_.cluster_bits;
+      uint64_t in = offset & (cs - 1);
+      uint64_t n = std::min(cs - in, len);
+      uint64_t e = TRY(l2_entry(gc));
+      if (is_data(e)) {
+        uint64_t host = e & kOffsetMask;
+        TRY(check_data_cluster(host, gc, e));
+        // Extend over host-contiguous data clusters: one preadv for a long sequential read.
+        while (n < len) {
+          uint64_t e2 = TRY(l2_entry(gc + 1));
+          if (!is_data(e2) || (e2 & kOffsetMask) != host + ((gc + 1 - (offset >> h_.cluster_bits)) << h_.cluster_bits)) break;
+          TRY(check_data_cluster(e2 & kOffsetMask, gc + 1, e2));
+          ++gc;
+          n += std::min(cs, len - n);
+        }
+        segs.push_back({host + in, {}});
+        cur.take(n, segs.back().iov);
+      } else {
+        std::vector<iovec> piece;
+        cur.take(n, piece);
+        TRY(read_cluster_piece(gc, e, in, piece, n));
       }
-      cur.take(n, piece);
-      TRY(preadv_full(fd_.get(), piece, host + in));
-    } else {
-      cur.take(n, piece);
-      TRY(read_cluster_piece(gc, e, in, piece, n));
+      offset += n;
+      len -= n;
     }
-    offset += n;
-    len -= n;
   }
+  for (const auto& s : segs) TRY(preadv_full(fd_.get(), s.iov, s.host));
   return {};
 }
 
@@ -333,6 +338,16 @@ Result<void> Qcow2Backend::release_entry(uint64_t entry) {
 }
 
 Result<void> Qcow2Backend::writev(uint64_t offset, std::span<const iovec> iov) {
+  std::vector<Segment> segs;  // in-place data writes, done after the metadata lock is dropped
+  {
+    std::lock_guard lock(mu_);
+    TRY(writev_locked(offset, iov, segs));
+  }
+  for (const auto& s : segs) TRY(pwritev_full(fd_.get(), s.iov, s.host));
+  return {};
+}
+
+Result<void> Qcow2Backend::writev_locked(uint64_t offset, std::span<const iovec> iov, std::vector<Segment>& segs) {
   if (read_only_) return fail(EROFS, "qcow2 image is read-only");
   uint64_t len = iov_length(iov);
   TRY(check_range(offset, len, h_.size));
@@ -368,8 +383,8 @@ Result<void> Qcow2Backend::writev(uint64_t offset, std::span<const iovec> iov) {
         ++gc;
         n += std::min(cs, len - n);
       }
-      cur.take(n, piece);
-      TRY(pwritev_full(fd_.get(), piece, host + in));
+      segs.push_back({host + in, {}});
+      cur.take(n, segs.back().iov);
       offset += n;
       len -= n;
       continue;
@@ -427,6 +442,7 @@ Result<void> Qcow2Backend::write_compressed(uint64_t offset, std::span<const uin
 
 Result<void> Qcow2Backend::write_precompressed(uint64_t offset, std::span<const uint8_t> cluster,
                                                const std::optional<std::vector<uint8_t>>& packed) {
+  std::lock_guard lock(mu_);
   if (read_only_) return fail(EROFS, "qcow2 image is read-only");
   uint64_t cs = h_.cluster_size();
   if (offset % cs != 0 || cluster.size() != cs || offset >= h_.size)
@@ -457,6 +473,7 @@ Result<void> Qcow2Backend::write_precompressed(uint64_t offset, std::span<const 
 }
 
 Result<void> Qcow2Backend::discard(uint64_t offset, uint64_t len, bool zero) {
+  std::lock_guard lock(mu_);
   if (read_only_) return fail(EROFS, "qcow2 image is read-only");
   TRY(check_range(offset, len, h_.size));
   uint64_t cs = h_.cluster_size();
@@ -616,6 +633,7 @@ Result<void> Qcow2Backend::sync() {
 }
 
 Result<void> Qcow2Backend::flush() {
+  std::lock_guard lock(mu_);
   if (read_only_) return {};
   uint64_t cs = h_.cluster_size();
   auto write_refblocks = [&]() -> Result<void> {
@@ -704,6 +722,7 @@ Result<void> Qcow2Backend::mark_corrupt(const Error&) {
 }
 
 Result<std::vector<Extent>> Qcow2Backend::map(uint64_t offset, uint64_t len) {
+  std::lock_guard lock(mu_);
   TRY(check_range(offset, len, h_.size));
   std::vector<Extent> out;
   uint64_t cs = h_.cluster_size();
@@ -731,6 +750,7 @@ Result<std::vector<Extent>> Qcow2Backend::map(uint64_t offset, uint64_t len) {
 }
 
 Result<void> Qcow2Backend::resize(uint64_t new_size) {
+  std::lock_guard lock(mu_);
   if (read_only_) return fail(EROFS, "qcow2 image is read-only");
   if (new_size > kMaxDiskSize) return fail(EFBIG, "size {} is too large", new_size);
   uint64_t cs = h_.cluster_size();
@@ -771,6 +791,7 @@ Result<void> Qcow2Backend::resize(uint64_t new_size) {
 }
 
 Result<void> Qcow2Backend::make_empty() {
+  std::lock_guard lock(mu_);
   if (read_only_) return fail(EROFS, "qcow2 image is read-only");
   uint64_t clusters = (h_.size + h_.cluster_size() - 1) >> h_.cluster_bits;
   for (uint64_t gc = 0; gc < clusters; ++gc) {
@@ -788,6 +809,7 @@ Result<void> Qcow2Backend::make_empty() {
 }
 
 Result<void> Qcow2Backend::set_backing(const std::string& file, const std::string& format) {
+  std::lock_guard lock(mu_);
   if (read_only_) return fail(EROFS, "qcow2 image is read-only");
   TRY(flush());
   uint64_t cs = h_.cluster_size();

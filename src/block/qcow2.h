@@ -3,9 +3,11 @@
 // order: new refcounts reach the disk before anything points at the clusters they count, tables
 // reach the disk before their parents point at them, and refcount decrements come last. A crash
 // therefore leaves an image that `qemu-img check` calls clean or leaky, never corrupt.
+// All calls are safe from several threads at once (see mu_).
 #pragma once
 
 #include <map>
+#include <mutex>
 #include <optional>
 #include <memory>
 #include <set>
@@ -78,7 +80,12 @@ class Qcow2Backend final : public BlockBackend {
 
   Qcow2Backend(Fd fd, qcow2::Header h, bool read_only, std::unique_ptr<BlockBackend> backing)
       : fd_(std::move(fd)), h_(std::move(h)), read_only_(read_only), backing_(std::move(backing)) {}
+  struct Segment {
+    uint64_t host;
+    std::vector<iovec> iov;
+  };
   Result<void> load_tables(uint64_t file_size);
+  Result<void> writev_locked(uint64_t offset, std::span<const iovec> iov, std::vector<Segment>& segs);
   Result<void> find_allocation_end();
 
   // Mapping.
@@ -106,6 +113,9 @@ class Qcow2Backend final : public BlockBackend {
   Result<void> mark_corrupt(const Error& why);
   Result<void> sync();
 
+  // Guards all metadata. Data transfers to already-mapped clusters run outside it, so several
+  // threads may call readv/writev at once and their data I/O proceeds in parallel.
+  std::recursive_mutex mu_;
   Fd fd_;
   qcow2::Header h_;
   bool read_only_;

@@ -303,11 +303,11 @@ int main(int argc, char** argv) {
   compare->add_option("FILE2", file2, "second image")->required();
 
   BenchRequest br;
-  std::string bsize = "4K", bstep, boff = "0", depth = "1", cache = "writeback";
+  std::string bsize = "4K", bstep, boff = "0", cache = "writeback";
   auto* bench = app.add_subcommand("bench", "measure read or write speed through the block layer (qemu-img bench's pattern)");
   bench->add_option("-f", f, fmt_help());
   bench->add_option("-c", br.count, "number of requests (default 75000)");
-  bench->add_option("-d", depth, "queue depth; accepted for qemu-img compatibility, requests run one at a time");
+  bench->add_option("-d", br.depth, "requests in flight, each on its own thread (default 1, at most 64)");
   bench->add_option("-s", bsize, "request size (default 4K)");
   bench->add_option("-S", bstep, "distance between request offsets (default: the request size)");
   bench->add_option("-o", boff, "offset of the first request");
@@ -380,7 +380,7 @@ int main(int argc, char** argv) {
     br.offset = *o2;
     if (!quiet)
       std::cout << fmt::format("Sending {} {} requests, {} bytes each, {} in parallel (starting at offset {}, step size {})\n",
-                               br.count, br.write ? "write" : "read", br.buffer_size, 1, br.offset,
+                               br.count, br.write ? "write" : "read", br.buffer_size, br.depth, br.offset,
                                br.step ? br.step : br.buffer_size);
     auto r = bench_image(br);
     if (!r) return report(r.error());
