@@ -34,7 +34,7 @@ def parse(out):
     return res
 
 
-def run_vessel(vmm, guest, disk, args, work):
+def run_vessel(vmm, guest, disk, args, work, poll_us=0):
     cfg = {"boot-source": {"kernel_image_path": guest, "boot_args": args},
            "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
            "drives": [{"drive_id": "bench", "path_on_host": disk, "is_root_device": False,
@@ -42,13 +42,16 @@ def run_vessel(vmm, guest, disk, args, work):
     path = os.path.join(work, "vm.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
-    p = subprocess.run([vmm, "--config-file", path], capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, VESSEL_VIRTIO_POLL_US=str(poll_us))
+    p = subprocess.run([vmm, "--config-file", path], capture_output=True, text=True, timeout=300, env=env)
     return parse(p.stdout)
 
 
-def run_qemu(guest, disk, args):
-    cmd = QEMU_MICROVM + ["-drive", f"id=d0,file={disk},format=raw,if=none",
-                          "-device", "virtio-blk-device,drive=d0", "-kernel", guest, "-append", args]
+def run_qemu(guest, disk, args, iothread=False):
+    dev = "virtio-blk-device,drive=d0" + (",iothread=io1" if iothread else "")
+    cmd = QEMU_MICROVM + (["-object", "iothread,id=io1"] if iothread else []) + [
+        "-drive", f"id=d0,file={disk},format=raw,if=none", "-device", dev, "-kernel", guest,
+        "-append", args]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     return parse(p.stdout)
 
@@ -72,6 +75,8 @@ def main():
     ap.add_argument("--notify-ops", type=int, default=20000)
     ap.add_argument("--io-ops", type=int, default=1024, help="64 KiB requests per read/write run")
     ap.add_argument("--no-floor", action="store_true")
+    ap.add_argument("--poll-us", type=int, default=50,
+                    help="also run vessel-vmm with ring polling for this long (0: skip)")
     ap.add_argument("--json", help="write the medians here")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="virtio-bench-")
@@ -82,11 +87,14 @@ def main():
         with open(disk, "wb") as f:
             f.truncate(64 << 20)
         args = f"notify_ops={a.notify_ops} io_ops={a.io_ops}"
-        runs = {"vessel": [], "qemu": []}
+        runs = {"vessel": [], "vessel_poll": [], "qemu": [], "qemu_iothread": []}
         for _ in range(a.reps):
             runs["vessel"].append(run_vessel(a.vmm, a.guest, disk, args, work))
+            if a.poll_us:
+                runs["vessel_poll"].append(run_vessel(a.vmm, a.guest, disk, args, work, a.poll_us))
             if shutil.which("qemu-system-x86_64"):
                 runs["qemu"].append(run_qemu(a.guest, disk, args))
+                runs["qemu_iothread"].append(run_qemu(a.guest, disk, args, iothread=True))
         floor = None if a.no_floor else floor_ns(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -105,15 +113,24 @@ def main():
             ("write 64 KiB QD1", "write", "MiB/s")]
     result = {"tsc_hz": hz, "reps": a.reps, "kvm_floor_mmio_evfd_ns": floor}
     print(f"TSC {hz / 1e9:.3f} GHz, {a.reps} interleaved runs each, medians")
-    print(f"{'benchmark':34} {'vessel-vmm':>12} {'qemu microvm':>13} {'vessel/qemu':>12}")
+    print(f"vessel-vmm: ring polling off / on ({a.poll_us} us, the default); QEMU microvm: main loop / "
+          "iothread (adaptive polling, 32 us)")
+    print(f"{'benchmark':34} {'vessel':>14} {'vessel+poll':>14} {'qemu':>14} {'qemu+iothread':>14} "
+          f"{'vessel/qemu':>11} {'poll/qemu-io':>12}")
     for label, name, unit in rows:
-        v, q = med("vessel", name, unit), med("qemu", name, unit)
-        result[name] = {"unit": unit, "vessel": v, "qemu": q}
-        ratio = f"{v / q:.2f}x" if q else "-"
-        qs = f"{q:10.1f} {unit}" if q else "-"
-        print(f"{label:34} {v:8.1f} {unit:5} {qs:>13} {ratio:>12}")
+        v, vp = med("vessel", name, unit), med("vessel_poll", name, unit)
+        q, qi = med("qemu", name, unit), med("qemu_iothread", name, unit)
+        result[name] = {"unit": unit, "vessel": v, "vessel_poll": vp, "qemu": q, "qemu_iothread": qi}
+        fmt = lambda x: f"{x:8.1f} {unit:5}" if x else "-"
+        ratio = lambda x, y: f"{x / y:.2f}x" if x and y else "-"
+        print(f"{label:34} {fmt(v):>14} {fmt(vp):>14} {fmt(q):>14} {fmt(qi):>14} {ratio(v, q):>11} "
+              f"{ratio(vp, qi):>12}")
+    print("(ns: lower is better; MiB/s: higher is better)")
     v_notify, v_door = result["notify"]["vessel"], result["doorbell"]["vessel"]
     print(f"notify round trip / doorbell (same VM, ring 3): {v_notify / v_door:.2f}x")
+    vp_notify = result["notify"]["vessel_poll"]
+    if vp_notify:
+        print(f"  with polling: {vp_notify / result['doorbell']['vessel_poll']:.2f}x")
     if floor:
         print(f"kvm_floor mmio-evfd (ring-0 loop, emulated on PVM): {floor:.0f} ns; "
               f"notify round trip / floor: {v_notify / floor:.2f}x")
