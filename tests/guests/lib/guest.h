@@ -63,3 +63,9 @@ uint64_t acpi_find_table(const char sig[4]);
 int acpi_count_cpus(void);
 
 uint64_t rdtsc(void);
+
+// Starts every other CPU (APIC ids 0..cpus-1) through INIT-SIPI-SIPI; each runs a trampoline
+// into long mode and checks in. Returns the number of CPUs online (BSP included) when all have
+// checked in or timeout_cycles (TSC) have passed.
+int smp_start_aps(int cpus, uint64_t timeout_cycles);
+uint32_t smp_ap_apic_id(int index);  // APIC id reported by the index-th AP to check in

@@ -97,3 +97,23 @@ TEST(Boot, KernelTooBigForMemoryIsRefused) {
 
 }  // namespace
 }  // namespace vessel::vmm::test
+
+namespace vessel::vmm::test {
+namespace {
+
+class SmpTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(SmpTest, EveryVcpuInTheMadtComesOnlineThroughInitSipi) {
+  int n = GetParam();
+  auto r = run_vmm({"--kernel", guest(n % 2 ? "smp.elf" : "smp.bin"), "--vcpus", std::to_string(n)});
+  EXPECT_EQ(r.status.code, 0) << r.errors << r.console;
+  int id_sum = n * (n - 1) / 2;  // APIC ids 1..n-1, each AP reports its own
+  EXPECT_NE(r.console.find(fmt::format("smp online={} of {} ap_apic_id_sum={}", n, n, id_sum)), std::string::npos)
+      << r.console;
+  EXPECT_EQ(r.metrics["vcpu"]["count"], n);
+}
+
+INSTANTIATE_TEST_SUITE_P(Counts, SmpTest, ::testing::Values(1, 2, 4, 32));
+
+}  // namespace
+}  // namespace vessel::vmm::test

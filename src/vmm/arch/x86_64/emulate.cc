@@ -191,7 +191,7 @@ json::Json EmulationCounters::to_json() const {
           {"fxsave", fxsave.load()},     {"fxrstor", fxrstor.load()},   {"xsave", xsave.load()},
           {"xrstor", xrstor.load()},     {"cmpxchg16b", cmpxchg16b.load()},
           {"stac_clac", stac_clac.load()}, {"xgetbv", xgetbv.load()},   {"xsetbv", xsetbv.load()},
-          {"rdrand", rdrand.load()},     {"popcnt", popcnt.load()},     {"lzcnt_tzcnt", bitcount.load()},
+          {"rdrand", rdrand.load()},     {"popcnt", popcnt.load()},     {"lzcnt_tzcnt", bitcount.load()}, {"x87_sse_control", x87.load()},
           {"unhandled", unhandled.load()}};
 }
 
@@ -260,6 +260,48 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
     }
     ++c.int_n;
     return fmt::format("int {:#x}", vector);
+  }
+  if (op == 0x9b) {  // fwait: no x87 exceptions are ever pending here
+    r.rip += in.len;
+    TRY(vcpu.set_regs(r));
+    ++c.x87;
+    return std::string("fwait");
+  }
+  if (op >= 0xd8 && op <= 0xdf && in.len < fetched) {  // the x87 control instructions Linux uses
+    in.modrm = in.bytes[in.len++];
+    unsigned reg = (in.modrm >> 3) & 7, mod = in.modrm >> 6;
+    kvm_fpu fpu = TRY(vcpu.get_fpu());
+    if (op == 0xdb && in.modrm == 0xe3) {  // fninit
+      fpu.fcw = 0x37f;
+      fpu.fsw = 0;
+      fpu.ftwx = 0;
+      fpu.last_opcode = 0;
+      fpu.last_ip = fpu.last_dp = 0;
+      TRY(vcpu.set_fpu(fpu));
+    } else if (op == 0xdb && in.modrm == 0xe2) {  // fnclex
+      fpu.fsw &= 0x7f00;
+      TRY(vcpu.set_fpu(fpu));
+    } else if (op == 0xdf && in.modrm == 0xe0) {  // fnstsw ax
+      r.rax = (r.rax & ~0xffffull) | fpu.fsw;
+    } else if (mod != 3 && ((op == 0xd9 && (reg == 5 || reg == 7)) || (op == 0xdd && reg == 7))) {
+      uint64_t addr = TRY(modrm_address(in, r, s, 0));
+      if ((in.modrm & 0xc7) == 0x05 && in.long_mode) addr += r.rip + in.len + s.cs.base;
+      if (op == 0xd9 && reg == 5) {  // fldcw m16
+        uint16_t cw;
+        TRY(read_gva(mem, p, addr, &cw, 2));
+        fpu.fcw = cw;
+        TRY(vcpu.set_fpu(fpu));
+      } else {  // fnstcw m16 / fnstsw m16
+        uint16_t v = op == 0xd9 ? fpu.fcw : fpu.fsw;
+        TRY(write_gva(mem, p, addr, &v, 2));
+      }
+    } else {
+      return unhandled();
+    }
+    r.rip += in.len;
+    TRY(vcpu.set_regs(r));
+    ++c.x87;
+    return fmt::format("x87 {:02x} {:02x}", op, in.modrm);
   }
   if (op != 0x0f || in.len >= fetched) return unhandled();
   uint8_t op2 = in.bytes[in.len++];
@@ -351,7 +393,35 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
     ++c.rdrand;
     return std::string("rdrand -> CF=0");
   }
+  if (op2 == 0xae && mod == 3 && reg >= 5) {  // lfence / mfence / sfence
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    r.rip += in.len;
+    TRY(vcpu.set_regs(r));
+    ++c.x87;
+    return std::string("fence");
+  }
   if (mod == 3) return unhandled();
+  if (op2 == 0xae && (reg == 2 || reg == 3)) {  // ldmxcsr / stmxcsr m32
+    uint64_t addr = TRY(modrm_address(in, r, s, 0));
+    if ((in.modrm & 0xc7) == 0x05 && in.long_mode) addr += r.rip + in.len + s.cs.base;
+    kvm_fpu fpu = TRY(vcpu.get_fpu());
+    if (reg == 2) {
+      uint32_t v;
+      TRY(read_gva(mem, p, addr, &v, 4));
+      if (v & 0xffff0000u) {
+        TRY(inject_exception(vcpu, 13, 0));
+        return std::string("ldmxcsr reserved bits -> #GP");
+      }
+      fpu.mxcsr = v;
+      TRY(vcpu.set_fpu(fpu));
+    } else {
+      TRY(write_gva(mem, p, addr, &fpu.mxcsr, 4));
+    }
+    r.rip += in.len;
+    TRY(vcpu.set_regs(r));
+    ++c.x87;
+    return std::string(reg == 2 ? "ldmxcsr" : "stmxcsr");
+  }
   size_t before_operand = in.len;
   (void)before_operand;
   uint64_t addr = TRY(modrm_address(in, r, s, 0));
