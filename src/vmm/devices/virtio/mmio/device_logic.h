@@ -25,6 +25,7 @@ struct DeviceCounters {
   std::atomic<uint64_t> feature_negotiation_failures{0};
   std::atomic<uint64_t> bad_register_accesses{0};
   std::atomic<uint64_t> backend_errors{0};  // host-side I/O failures (reported as IOERR)
+  std::atomic<uint64_t> polled_batches{0};  // batches found by ring polling, not a doorbell
 
   void count(GuestErrorKind kind) { guest_errors[static_cast<size_t>(kind)]++; }
 };

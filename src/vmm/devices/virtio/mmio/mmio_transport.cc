@@ -31,6 +31,7 @@ MmioTransport::MmioTransport(std::unique_ptr<DeviceLogic> logic, DeviceContext c
       ctx_(std::move(ctx)),
       budget_(budget),
       poll_us_(poll_us),
+      spell_us_(poll_us),
       notify_(std::move(notify)),
       control_(std::move(control)),
       queues_(logic_->num_queues()) {}
@@ -263,13 +264,19 @@ bool MmioTransport::any_pending() {
 }
 
 void MmioTransport::run() {
+  using Clock = std::chrono::steady_clock;
   for (;;) {
     pollfd fds[2] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}};
+    auto slept_from = Clock::now();
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       log::error("{} at {:#x}: poll failed: {}", logic_->name(), ctx_.mmio_base, strerror(errno));
       return;
     }
+    // Woken soon after giving up: a longer spell would have caught this one (QEMU's adaptive
+    // polling works the same way).
+    if (poll_us_ > 0 && Clock::now() - slept_from < std::chrono::microseconds(poll_us_))
+      spell_us_ = std::min(poll_us_, std::max<uint32_t>(4, spell_us_ * 2));
     (void)control_.consume();
     {
       std::unique_lock lock(pause_mu_);
@@ -292,28 +299,33 @@ void MmioTransport::run() {
       (void)notify_.signal();
       continue;
     }
-    if (batch.done > 0 && poll_us_ > 0) poll_rings();
+    if (batch.done > 0 && spell_us_ > 0) poll_rings();
   }
 }
 
 // A short busy-poll after serving requests: a driver that submits again right after a
 // completion (most do, under load) is served without the sleep/wake-up of poll(2). Each new
-// request restarts the spell; pause/stop end it at once.
+// request restarts the spell; pause/stop end it at once. A spell that finds nothing halves the
+// next one, so a guest that is not submitting (or a host too busy to run it) stops the spinning.
 void MmioTransport::poll_rings() {
   using Clock = std::chrono::steady_clock;
-  auto until = Clock::now() + std::chrono::microseconds(poll_us_);
+  auto spell = std::chrono::microseconds(spell_us_);
+  auto until = Clock::now() + spell;
   while (!control_requested_.load(std::memory_order_relaxed) && Clock::now() < until) {
     if (!any_pending()) {
       __builtin_ia32_pause();
       continue;
     }
     Batch batch = process_all();
+    counters_.polled_batches++;
     if (batch.more) {
       (void)notify_.signal();
       return;
     }
-    until = Clock::now() + std::chrono::microseconds(poll_us_);
+    until = Clock::now() + spell;
   }
+  if (!control_requested_.load(std::memory_order_relaxed))
+    spell_us_ = spell_us_ / 2 < 4 ? 0 : spell_us_ / 2;
 }
 
 Result<void> MmioTransport::pause() {
@@ -347,6 +359,7 @@ json::Json MmioTransport::metrics() const {
   m["feature_negotiation_failures"] = counters_.feature_negotiation_failures.load();
   m["bad_register_accesses"] = counters_.bad_register_accesses.load();
   m["backend_errors"] = counters_.backend_errors.load();
+  m["polled_batches"] = counters_.polled_batches.load();
   json::Json errors = json::Json::object();
   for (size_t i = 0; i < counters_.guest_errors.size(); ++i)
     errors[guest_error_name(static_cast<GuestErrorKind>(i))] = counters_.guest_errors[i].load();

@@ -96,7 +96,8 @@ class MmioTransport final : public VirtioMmioDevice {
   std::unique_ptr<DeviceLogic> logic_;
   DeviceContext ctx_;
   size_t budget_;
-  uint32_t poll_us_;
+  uint32_t poll_us_;   // maximum polling spell
+  uint32_t spell_us_;  // current spell, adapted on the device thread (0: not polling now)
   std::atomic<bool> control_requested_{false};  // pause/stop pending: ends a polling spell
   EventFd notify_;   // QueueNotify doorbell (ioeventfd)
   EventFd control_;  // pause/resume/stop
