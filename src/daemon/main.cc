@@ -70,7 +70,9 @@ std::string find_helper(const std::string& flag, const std::string& name, const 
 }
 
 Result<int> serve(const Options& o) {
-  fs::create_directories(o.state_dir);
+  std::error_code ec;
+  fs::create_directories(o.state_dir, ec);
+  if (ec) return fail(ec.value(), "create state directory {}: {}", o.state_dir, ec.message());
   ::chmod(o.state_dir.c_str(), 0700);
   // One vesseld per state directory.
   Fd lock = TRY(Fd::open(o.state_dir + "/vesseld.lock", O_RDWR | O_CREAT, 0600));
@@ -95,7 +97,7 @@ Result<int> serve(const Options& o) {
   std::string openapi = o.openapi;
   if (openapi.empty()) {
     for (const char* c : {VESSEL_SOURCE_DIR "/docs/api.yaml", "/usr/share/vessel/api.yaml"})
-      if (fs::exists(c)) { openapi = c; break; }
+      if (fs::exists(c, ec)) { openapi = c; break; }
   }
   Api api(manager, images, events, openapi);
   http::ServerOptions server_options;
@@ -104,7 +106,7 @@ Result<int> serve(const Options& o) {
   server_options.too_large = [](size_t limit) {
     return Api::error_response(Error(E2BIG, fmt::format("the request body is larger than {} bytes", limit)), 413);
   };
-  fs::create_directories(fs::path(o.socket).parent_path());
+  fs::create_directories(fs::path(o.socket).parent_path(), ec);
   auto server = TRY(http::Server::listen_unix(o.socket, 0660, [&api](const http::Request& r) { return api.handle(r); },
                                              server_options));
   if (group* g = ::getgrnam(o.socket_group.c_str())) {

@@ -304,10 +304,17 @@ http::Response Api::events_stream(const http::Request&) {
   http::Response resp;
   resp.content_type = "application/x-ndjson";
   auto from = std::make_shared<uint64_t>(events_.next_seq());
+  auto quiet = std::make_shared<int>(0);
   EventBus* events = &events_;
-  resp.stream = [from, events](std::string& out) {
-    // Blocks in short slices so that a daemon shutdown ends the stream promptly.
+  resp.stream = [from, quiet, events](std::string& out) {
+    // Blocks in short slices so that a daemon shutdown ends the stream promptly; an empty line
+    // every 2 s of silence lets a gone client be noticed (and clients skip empty lines).
     out += events->wait(*from, 500);
+    if (!out.empty()) *quiet = 0;
+    else if (++*quiet >= 4) {
+      *quiet = 0;
+      out += "\n";
+    }
     return !events->stopped();
   };
   return resp;

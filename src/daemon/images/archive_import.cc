@@ -67,12 +67,13 @@ Result<void> extract_outer(const std::string& tarball, const std::string& target
     if (rel.empty()) continue;
     std::string dest = target + "/" + rel;
     auto type = archive_entry_filetype(entry);
+    std::error_code ec;
     if (type == AE_IFDIR) {
-      fs::create_directories(dest);
+      fs::create_directories(dest, ec);
       continue;
     }
     if (type != AE_IFREG) continue;  // links etc. have no place in an image archive
-    fs::create_directories(fs::path(dest).parent_path());
+    fs::create_directories(fs::path(dest).parent_path(), ec);
     Fd out = TRY(Fd::open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
     if (archive_read_data_into_fd(a.get(), out.get()) != ARCHIVE_OK)
       return fail(EIO, "cannot extract {} from {}: {}", rel, tarball, archive_error_string(a.get()));
@@ -126,7 +127,9 @@ Result<void> unpack_layer(const std::string& tar, const std::string& target) {
   Result<void> status;
   auto a = open_reader(tar, status);
   TRY(status);
-  fs::create_directories(target);
+  std::error_code ec;
+  fs::create_directories(target, ec);
+  if (ec) return fail(ec.value(), "create {}: {}", target, ec.message());
   std::unique_ptr<archive, WriteFree> w(archive_write_disk_new());
   archive_write_disk_set_options(w.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
                                               ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
@@ -141,12 +144,12 @@ Result<void> unpack_layer(const std::string& tar, const std::string& target) {
     std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
     std::string parent = target + (dir.empty() ? "" : "/" + dir);
     if (base == ".wh..wh..opq") {  // opaque directory
-      fs::create_directories(parent);
+      fs::create_directories(parent, ec);
       if (::setxattr(parent.c_str(), "trusted.overlay.opaque", "y", 1, 0) < 0) return fail_errno("mark {} opaque", parent);
       continue;
     }
     if (base.rfind(".wh.", 0) == 0) {  // whiteout: a 0/0 character device in overlayfs
-      fs::create_directories(parent);
+      fs::create_directories(parent, ec);
       std::string victim = parent + "/" + base.substr(4);
       ::unlink(victim.c_str());
       if (::mknod(victim.c_str(), S_IFCHR | 0000, makedev(0, 0)) < 0) return fail_errno("whiteout {}", victim);
@@ -176,9 +179,12 @@ Result<void> unpack_layer(const std::string& tar, const std::string& target) {
 
 Result<ImportedImage> import_image_archive(const std::string& tarball, const std::string& store,
                                            const std::function<void(const ImportProgress&)>& progress) {
+  std::error_code ec;
+  for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"}) fs::create_directories(store + sub, ec);
   std::string tmp = fmt::format("{}/tmp/import-{}-{}", store, ::getpid(), std::hash<std::string>{}(tarball + std::to_string(::time(nullptr))));
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) return fail(ec.value(), "create {}: {}", tmp, ec.message());
   struct Cleanup {
     std::string dir;
     ~Cleanup() {
@@ -191,7 +197,7 @@ Result<ImportedImage> import_image_archive(const std::string& tarball, const std
 
   ImportedImage image;
   std::vector<std::string> layer_files;  // paths inside tmp, lowest first
-  if (fs::exists(tmp + "/index.json")) {
+  if (fs::exists(tmp + "/index.json", ec)) {
     image.format = "oci-layout";
     auto index = TRY(read_json(tmp + "/index.json"));
     if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array() || index["manifests"].empty())
@@ -210,7 +216,7 @@ Result<ImportedImage> import_image_archive(const std::string& tarball, const std
       auto lhex = TRY(digest_hex(manifest["layers"][i].value("digest", json::Json()), fmt::format("manifest layers[{}]", i)));
       layer_files.push_back(tmp + "/blobs/sha256/" + lhex);
     }
-  } else if (fs::exists(tmp + "/manifest.json")) {
+  } else if (fs::exists(tmp + "/manifest.json", ec)) {
     image.format = "docker-archive";
     auto text = TRY(read_file(tmp + "/manifest.json"));
     image.manifest_digest = "sha256:" + sha256_hex(text);
@@ -232,7 +238,8 @@ Result<ImportedImage> import_image_archive(const std::string& tarball, const std
       std::string path = tmp + "/" + rel;
       TRY_CTX(verify(path, hex), "layer {}", i);
       std::string named = tmp + "/layer-" + hex;
-      fs::rename(path, named);
+      fs::rename(path, named, ec);
+      if (ec) return fail(ec.value(), "rename layer {}: {}", i, ec.message());
       layer_files.push_back(named);
     }
   } else {
@@ -245,16 +252,24 @@ Result<ImportedImage> import_image_archive(const std::string& tarball, const std
     if (hex.rfind("layer-", 0) == 0) hex = hex.substr(6);
     progress({"verify", i, layer_files.size()});
     if (image.format == "oci-layout") TRY_CTX(verify(layer_files[i], hex), "layer {}", i);
-    image.size += fs::file_size(layer_files[i]);
+    image.size += fs::file_size(layer_files[i], ec);
     std::string blob = store + "/blobs/sha256/" + hex;
-    if (!fs::exists(blob)) fs::rename(layer_files[i], blob);
+    if (!fs::exists(blob, ec)) {
+      fs::rename(layer_files[i], blob, ec);
+      if (ec) return fail(ec.value(), "store blob {}: {}", hex, ec.message());
+    }
     std::string layer = store + "/layers/" + hex;
-    if (!fs::exists(layer)) {  // unpacked once, shared by every image that has it
+    if (!fs::exists(layer, ec)) {  // unpacked once, shared by every image that has it
       progress({"unpack", i, layer_files.size()});
       std::string partial = layer + ".partial";
-      fs::remove_all(partial);
-      TRY_CTX(unpack_layer(blob, partial), "unpack layer {}", i);
-      fs::rename(partial, layer);
+      fs::remove_all(partial, ec);
+      auto unpacked = unpack_layer(blob, partial);
+      if (!unpacked) {
+        fs::remove_all(partial, ec);
+        return Unexpected(std::move(unpacked).error().add_context(fmt::format("unpack layer {}", i)));
+      }
+      fs::rename(partial, layer, ec);
+      if (ec) return fail(ec.value(), "store layer {}: {}", hex, ec.message());
     }
     image.layers.push_back("sha256:" + hex);
   }

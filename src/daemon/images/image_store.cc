@@ -36,9 +36,8 @@ std::vector<std::string> strings(const json::Json& j, const char* key) {
 }  // namespace
 
 ImageStore::ImageStore(Store& store, std::string dir) : store_(store), dir_(std::move(dir)) {
-  fs::create_directories(dir_ + "/blobs/sha256");
-  fs::create_directories(dir_ + "/layers");
-  fs::create_directories(dir_ + "/tmp");
+  std::error_code ec;
+  for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"}) fs::create_directories(dir_ + sub, ec);
 }
 
 std::string ImageStore::layer_dir(const std::string& digest) const {

@@ -25,7 +25,8 @@ int http_status_for(const Error& error) {
 Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStore& images, Backend& containers,
                  Backend& vms)
     : config_(std::move(config)), store_(store), events_(events), images_(images), containers_(containers), vms_(vms) {
-  std::filesystem::create_directories(config_.state_dir + "/instances");
+  std::error_code ec;
+  std::filesystem::create_directories(config_.state_dir + "/instances", ec);
   monitor_ = std::make_unique<ExitMonitor>([this](const std::string& name) { return on_exit(name); });
 }
 

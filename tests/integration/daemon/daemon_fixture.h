@@ -1,0 +1,68 @@
+// Test harness: a real vesseld in the foreground on a socket and state directory under a fresh
+// temp dir, and the real `vessel` CLI run against it.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+#include "base/process.h"
+
+namespace vessel::test {
+
+struct CliResult {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs a program to completion with stdout and stderr captured.
+CliResult run(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(120));
+
+// A temporary directory, unmounted and removed on destruction.
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  std::string path;
+};
+
+// A static busybox root filesystem in `dir`.
+void make_busybox_rootfs(const std::string& dir);
+
+class Daemon {
+ public:
+  explicit Daemon(std::string dir, std::vector<std::string> extra = {});
+  ~Daemon();
+  // Starts vesseld and waits for its socket; false (with the log in `log()`) when it exits.
+  bool start();
+  // Sends `sig` and waits for exit.
+  ExitStatus stop(int sig = SIGTERM);
+  // What vesseld printed.
+  std::string log() const;
+  const std::string& socket() const { return socket_; }
+  const std::string& state_dir() const { return state_dir_; }
+  pid_t pid() const { return process_.pid(); }
+
+  // The CLI against this daemon.
+  CliResult vessel(const std::vector<std::string>& args) const;
+  // The CLI with --json, parsed.
+  json::Json vessel_json(const std::vector<std::string>& args) const;
+
+ private:
+  std::string dir_, socket_, state_dir_, log_path_;
+  std::vector<std::string> extra_;
+  Process process_;
+};
+
+std::string runtime_path();
+std::string vesseld_path();
+std::string vessel_path();
+// Is `pid` alive?
+bool alive(pid_t pid);
+// A unique cgroup parent per test process, so parallel runs do not collide.
+std::string test_cgroup_parent();
+
+}  // namespace vessel::test

@@ -1,0 +1,181 @@
+// Image import from hand-made docker-archive and OCI-layout tarballs (no podman needed).
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/fd.h"
+#include "daemon/images/archive_import.h"
+#include "daemon/images/image_store.h"
+#include "daemon/images/sha256.h"
+
+namespace vessel::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  TempDir() {
+    char t[] = "/tmp/vessel-image-test.XXXXXX";
+    path = ::mkdtemp(t);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string path;
+};
+
+// A tar (in memory) of name -> content; names ending in '/' are directories.
+std::string make_tar(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::string out;
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open(
+      a, &out, nullptr,
+      [](archive*, void* user, const void* buf, size_t n) -> la_ssize_t {
+        static_cast<std::string*>(user)->append(static_cast<const char*>(buf), n);
+        return static_cast<la_ssize_t>(n);
+      },
+      nullptr);
+  for (const auto& [name, content] : files) {
+    archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, name.c_str());
+    bool dir = !name.empty() && name.back() == '/';
+    archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
+    archive_entry_set_perm(e, dir ? 0755 : 0644);
+    archive_entry_set_size(e, dir ? 0 : static_cast<la_int64_t>(content.size()));
+    archive_write_header(a, e);
+    if (!dir) archive_write_data(a, content.data(), content.size());
+    archive_entry_free(e);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return out;
+}
+
+std::string write(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+  return path;
+}
+
+struct Oci {
+  std::string tar;
+  std::string layer_hex;
+};
+
+Oci make_oci(const std::string& layer, bool corrupt_layer = false) {
+  std::string lhex = sha256_hex(layer);
+  std::string config = R"({"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["PATH=/bin","A=1"],"WorkingDir":"/w"},"rootfs":{"type":"layers","diff_ids":["sha256:)" + lhex + "\"]}}";
+  std::string chex = sha256_hex(config);
+  std::string manifest = R"({"schemaVersion":2,"config":{"digest":"sha256:)" + chex + R"(","size":1},"layers":[{"digest":"sha256:)" + lhex + R"(","size":1}]})";
+  std::string mhex = sha256_hex(manifest);
+  std::string index = R"({"schemaVersion":2,"manifests":[{"digest":"sha256:)" + mhex + R"(","size":1}]})";
+  return {make_tar({{"oci-layout", R"({"imageLayoutVersion":"1.0.0"})"}, {"index.json", index}, {"blobs/", ""},
+                    {"blobs/sha256/", ""}, {"blobs/sha256/" + mhex, manifest}, {"blobs/sha256/" + chex, config},
+                    {"blobs/sha256/" + lhex, corrupt_layer ? layer + "!" : layer}}),
+          lhex};
+}
+
+TEST(ImageImport, OciLayoutIsVerifiedUnpackedAndShared) {
+  TempDir d;
+  std::string layer = make_tar({{"bin/", ""}, {"bin/hello", "#!/bin/sh\necho hi\n"}, {"etc/", ""}, {"etc/motd", "welcome"}});
+  auto oci = make_oci(layer);
+  std::string tar = write(d.path + "/img.tar", oci.tar);
+  std::vector<std::string> steps;
+  auto r = import_image_archive(tar, d.path + "/store", [&](const ImportProgress& p) { steps.push_back(p.step); });
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->format, "oci-layout");
+  ASSERT_EQ(r->layers.size(), 1u);
+  EXPECT_EQ(r->layers[0], "sha256:" + oci.layer_hex);
+  EXPECT_EQ(r->command, std::vector<std::string>{"/bin/sh"});
+  EXPECT_EQ(r->workdir, "/w");
+  EXPECT_EQ(*read_file(d.path + "/store/layers/" + oci.layer_hex + "/etc/motd"), "welcome");
+  EXPECT_EQ(*sha256_file(d.path + "/store/blobs/sha256/" + oci.layer_hex), oci.layer_hex);
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "unpack"), steps.end());
+  // A second import of the same layer does not unpack it again.
+  steps.clear();
+  ASSERT_TRUE(import_image_archive(tar, d.path + "/store", [&](const ImportProgress& p) { steps.push_back(p.step); }));
+  EXPECT_EQ(std::find(steps.begin(), steps.end(), "unpack"), steps.end());
+}
+
+TEST(ImageImport, CorruptBlobIsRefused) {
+  TempDir d;
+  auto oci = make_oci(make_tar({{"f", "x"}}), true);
+  auto r = import_image_archive(write(d.path + "/img.tar", oci.tar), d.path + "/store", [](const ImportProgress&) {});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("corrupt"), std::string::npos) << r.error().to_string();
+  EXPECT_FALSE(fs::exists(d.path + "/store/layers/" + oci.layer_hex));
+}
+
+TEST(ImageImport, DockerArchiveIsVerifiedAgainstDiffIds) {
+  TempDir d;
+  std::string layer = make_tar({{"hello.txt", "hello"}});
+  std::string lhex = sha256_hex(layer);
+  std::string config = R"({"config":{"Entrypoint":["/bin/echo"],"Cmd":["x"]},"rootfs":{"type":"layers","diff_ids":["sha256:)" + lhex + "\"]}}";
+  std::string manifest = R"([{"Config":"cfg.json","RepoTags":["localhost/t:latest"],"Layers":["abc/layer.tar"]}])";
+  std::string tar = write(d.path + "/d.tar", make_tar({{"manifest.json", manifest}, {"cfg.json", config}, {"abc/", ""}, {"abc/layer.tar", layer}}));
+  auto r = import_image_archive(tar, d.path + "/store", [](const ImportProgress&) {});
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->format, "docker-archive");
+  EXPECT_EQ(r->command, (std::vector<std::string>{"/bin/echo", "x"}));
+  EXPECT_EQ(*read_file(d.path + "/store/layers/" + lhex + "/hello.txt"), "hello");
+
+  std::string bad_config = R"({"rootfs":{"diff_ids":["sha256:)" + std::string(64, '0') + "\"]}}";
+  std::string bad = write(d.path + "/bad.tar", make_tar({{"manifest.json", manifest}, {"cfg.json", bad_config}, {"abc/layer.tar", layer}}));
+  auto refused = import_image_archive(bad, d.path + "/store2", [](const ImportProgress&) {});
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().to_string().find("corrupt"), std::string::npos);
+}
+
+TEST(ImageImport, HostileArchivesAreRefused) {
+  TempDir d;
+  auto escape = import_image_archive(write(d.path + "/e.tar", make_tar({{"../../etc/evil", "x"}})), d.path + "/store",
+                                     [](const ImportProgress&) {});
+  ASSERT_FALSE(escape);
+  EXPECT_NE(escape.error().to_string().find("escapes"), std::string::npos);
+  auto neither = import_image_archive(write(d.path + "/n.tar", make_tar({{"readme", "x"}})), d.path + "/store",
+                                      [](const ImportProgress&) {});
+  ASSERT_FALSE(neither);
+  EXPECT_FALSE(neither.error().hint().empty());
+  auto not_tar = import_image_archive(write(d.path + "/x.tar", std::string(3000, 'z')), d.path + "/store",
+                                      [](const ImportProgress&) {});
+  EXPECT_FALSE(not_tar);
+  // A layer whose entry climbs out of the layer directory.
+  std::string layer = make_tar({{"../outside", "x"}});
+  auto unpack = unpack_layer(write(d.path + "/l.tar", layer), d.path + "/layer");
+  EXPECT_FALSE(unpack);
+  EXPECT_FALSE(fs::exists(d.path + "/outside"));
+}
+
+TEST(ImageStore, ImportListInspectRemove) {
+  TempDir d;
+  auto store = std::move(*Store::open(d.path + "/db"));
+  ImageStore images(*store, d.path + "/images");
+  auto oci = make_oci(make_tar({{"f", "x"}}));
+  std::string tar = write(d.path + "/img.tar", oci.tar);
+  auto j = images.import_archive("bb", tar, [](const ImportProgress&) {});
+  ASSERT_TRUE(j) << j.error().to_string();
+  EXPECT_EQ((*j)["type"], "container");
+  EXPECT_EQ(images.import_archive("bb", tar, [](const ImportProgress&) {}).error().errnum(), EEXIST);
+  EXPECT_EQ(images.list()->size(), 1u);
+  InstanceSpec spec;
+  spec.name = "c";
+  spec.image = "bb";
+  auto boot = images.resolve(spec);
+  ASSERT_TRUE(boot) << boot.error().to_string();
+  ASSERT_EQ(boot->layers.size(), 1u);
+  EXPECT_EQ(boot->image_env, (std::vector<std::string>{"PATH=/bin", "A=1"}));
+  // In use: refused.
+  ASSERT_TRUE(store->insert_instance(InstanceRow{"c", "container", R"({"name":"c","image":"bb"})", "created"}));
+  EXPECT_EQ(images.remove("bb").error().errnum(), EBUSY);
+  ASSERT_TRUE(store->delete_instance("c"));
+  ASSERT_TRUE(images.remove("bb"));
+  EXPECT_FALSE(fs::exists(d.path + "/images/layers/" + oci.layer_hex));
+  EXPECT_EQ(images.inspect("bb").error().errnum(), ENOENT);
+  spec.image = "missing";
+  EXPECT_EQ(images.resolve(spec).error().errnum(), ENOENT);
+}
+
+}  // namespace
+}  // namespace vessel::daemon

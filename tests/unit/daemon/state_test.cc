@@ -1,0 +1,59 @@
+#include <gtest/gtest.h>
+
+#include "daemon/instances/state.h"
+
+namespace vessel::daemon {
+namespace {
+
+struct Case {
+  State from;
+  Action action;
+  bool allowed;
+  State to;
+};
+
+TEST(StateMachine, FullTransitionTable) {
+  const Case cases[] = {
+      {State::Created, Action::Start, true, State::Running},   {State::Stopped, Action::Start, true, State::Running},
+      {State::Running, Action::Start, false, {}},              {State::Paused, Action::Start, false, {}},
+      {State::Running, Action::Stop, true, State::Stopped},    {State::Paused, Action::Stop, true, State::Stopped},
+      {State::Created, Action::Stop, false, {}},               {State::Stopped, Action::Stop, false, {}},
+      {State::Running, Action::Pause, true, State::Paused},    {State::Paused, Action::Pause, false, {}},
+      {State::Created, Action::Pause, false, {}},              {State::Stopped, Action::Pause, false, {}},
+      {State::Paused, Action::Resume, true, State::Running},   {State::Running, Action::Resume, false, {}},
+      {State::Created, Action::Resume, false, {}},             {State::Stopped, Action::Resume, false, {}},
+      {State::Created, Action::Restart, true, State::Running}, {State::Running, Action::Restart, true, State::Running},
+      {State::Paused, Action::Restart, true, State::Running},  {State::Stopped, Action::Restart, true, State::Running},
+      {State::Created, Action::Delete, true, State::Stopped},  {State::Stopped, Action::Delete, true, State::Stopped},
+      {State::Running, Action::Delete, false, {}},             {State::Paused, Action::Delete, false, {}},
+  };
+  for (const auto& c : cases) {
+    auto r = transition(c.from, c.action);
+    EXPECT_EQ(r.has_value(), c.allowed) << to_string(c.action) << " from " << to_string(c.from);
+    if (r && c.allowed) {
+      EXPECT_EQ(*r, c.to);
+    }
+    if (!r) {
+      EXPECT_EQ(r.error().errnum(), EBUSY);
+      // The answer names the current state.
+      EXPECT_NE(r.error().message().find(std::string(to_string(c.from))), std::string::npos) << r.error().message();
+      EXPECT_FALSE(r.error().hint().empty());
+    }
+  }
+}
+
+TEST(StateMachine, ForceDeletesRunningInstances) {
+  EXPECT_TRUE(transition(State::Running, Action::Delete, true));
+  EXPECT_TRUE(transition(State::Paused, Action::Delete, true));
+}
+
+TEST(StateMachine, NamesRoundTrip) {
+  for (State s : {State::Created, State::Running, State::Paused, State::Stopped}) EXPECT_EQ(parse_state(to_string(s)), s);
+  for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart, Action::Delete})
+    EXPECT_EQ(parse_action(to_string(a)), a);
+  EXPECT_FALSE(parse_state("zombie"));
+  EXPECT_FALSE(parse_action("explode"));
+}
+
+}  // namespace
+}  // namespace vessel::daemon
