@@ -1,10 +1,14 @@
 #include "runtime/self_clone.h"
 
 #include <fcntl.h>
+#include <elf.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
 
 #include "base/log.h"
 
@@ -14,6 +18,22 @@ namespace vessel::runtime {
 
 namespace {
 constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+// Bytes of the file the kernel and ld.so need: up to the end of the last segment. Debug
+// sections (most of a RelWithDebInfo binary) come after it and are not copied.
+off_t loaded_size(int fd, off_t file_size) {
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof eh, 0) != sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+    return file_size;
+  off_t end = static_cast<off_t>(eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr));
+  for (unsigned i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    if (pread(fd, &ph, sizeof ph, static_cast<off_t>(eh.e_phoff + i * sizeof ph)) != sizeof ph) return file_size;
+    end = std::max(end, static_cast<off_t>(ph.p_offset + ph.p_filesz));
+  }
+  return std::min(end, file_size);
+}
 }
 
 bool running_from_sealed_copy() {
@@ -38,13 +58,24 @@ void ensure_sealed_self(int /*argc*/, char** argv) {
     close(src);
     return;
   }
+  off_t size = loaded_size(src, st.st_size);
   off_t off = 0;
-  while (off < st.st_size) {
-    ssize_t n = sendfile(mem, src, &off, static_cast<size_t>(st.st_size - off));
+  while (off < size) {
+    ssize_t n = sendfile(mem, src, &off, static_cast<size_t>(size - off));
     if (n <= 0) break;
   }
   close(src);
-  if (off != st.st_size || fcntl(mem, F_ADD_SEALS, kSeals) != 0) {
+  if (size < st.st_size) {
+    // The section headers were not copied: say so in the header.
+    Elf64_Ehdr eh;
+    if (pread(mem, &eh, sizeof eh, 0) == sizeof eh) {
+      eh.e_shoff = 0;
+      eh.e_shnum = 0;
+      eh.e_shstrndx = 0;
+      (void)!pwrite(mem, &eh, sizeof eh, 0);
+    }
+  }
+  if (off != size || fcntl(mem, F_ADD_SEALS, kSeals) != 0) {
     close(mem);
     log::warn("could not make a sealed copy of the runtime binary");
     return;

@@ -20,6 +20,17 @@ int kernel_last_cap() {
 
 Result<void> apply_capabilities(const Capabilities& caps) {
   int last = kernel_last_cap();
+  {
+    // setuid to a non-root user cleared the effective set (PR_SET_KEEPCAPS keeps only
+    // permitted): make the permitted capabilities effective again to drop the bounding set.
+    __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct cur[2]{};
+    if (syscall(SYS_capget, &h, cur) == 0) {
+      cur[0].effective = cur[0].permitted;
+      cur[1].effective = cur[1].permitted;
+      syscall(SYS_capset, &h, cur);
+    }
+  }
   for (int cap = 0; cap <= last; ++cap) {
     if (caps.bounding & (uint64_t{1} << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)

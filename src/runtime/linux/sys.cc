@@ -18,6 +18,26 @@ int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid,
 int pidfd_send_signal(int pidfd, int sig) {
   return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
+// Lexical clean-up of a path inside the root: ".." never goes above "/".
+std::string normalize_in_root(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string part = path.substr(start, end - start);
+    if (part == "..") {
+      if (!out.empty()) out.pop_back();
+    } else if (!part.empty() && part != ".") {
+      out.push_back(part);
+    }
+    start = end + 1;
+  }
+  std::string r;
+  for (const auto& p : out) r += "/" + p;
+  return r.empty() ? "/" : r;
+}
+
 int close_range_cloexec(unsigned first) {
   return static_cast<int>(syscall(SYS_close_range, first, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */));
 }
@@ -38,7 +58,17 @@ Result<Fd> open_in_root(int root, const std::string& path, int flags, mode_t mod
   }
 }
 
+namespace {
+Result<Fd> mkdir_all_depth(int root, const std::string& path, bool file, int depth);
+}
+
 Result<Fd> mkdir_all_in_root(int root, const std::string& path, bool file) {
+  return mkdir_all_depth(root, path, file, 0);
+}
+
+namespace {
+Result<Fd> mkdir_all_depth(int root, const std::string& path, bool file, int depth) {
+  if (depth > 16) return fail(ELOOP, "too many symlinks creating {}", path);
   std::vector<std::string> parts;
   size_t start = 0;
   while (start < path.size()) {
@@ -66,6 +96,16 @@ Result<Fd> mkdir_all_in_root(int root, const std::string& path, bool file) {
       } else if (mkdirat(dir.get(), parts[i].c_str(), 0755) != 0 && errno != EEXIST) {
         return fail_errno("create directory {}", sofar);
       }
+      // A dangling symlink: create its target, resolved inside the root.
+      char link[4096];
+      ssize_t n = readlinkat(dir.get(), parts[i].c_str(), link, sizeof link - 1);
+      if (n > 0) {
+        link[n] = 0;
+        std::string target = link[0] == '/' ? std::string(link) : sofar.substr(0, sofar.rfind('/')) + "/" + link;
+        std::string rest;
+        for (size_t k = i + 1; k < parts.size(); ++k) rest += "/" + parts[k];
+        return mkdir_all_depth(root, normalize_in_root(target) + rest, file, depth + 1);
+      }
       next = open_in_root(root, sofar, O_PATH);
       if (!next) return Unexpected(std::move(next).error());
     }
@@ -73,6 +113,7 @@ Result<Fd> mkdir_all_in_root(int root, const std::string& path, bool file) {
   }
   return dir;
 }
+}  // namespace
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 

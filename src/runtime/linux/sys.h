@@ -23,6 +23,8 @@ Result<Fd> open_in_root(int root, const std::string& path, int flags, mode_t mod
 // created as an empty regular file (the mount point of a file bind mount).
 Result<Fd> mkdir_all_in_root(int root, const std::string& path, bool file);
 
+std::string normalize_in_root(const std::string& path);
+
 // "/proc/self/fd/N": the path that names an open fd for mount(2) and friends.
 std::string fd_path(int fd);
 

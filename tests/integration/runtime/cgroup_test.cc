@@ -1,0 +1,106 @@
+// cgroups on the three layouts: this host's hybrid layout (v1 controllers + cgroup2 with hugetlb),
+// pure v1 (cgroup2 unmounted) and pure v2 (a cgroup2 mount over /sys/fs/cgroup), the last two in
+// a private mount namespace made by unshare(1) so the host is not touched.
+#include <fmt/format.h>
+
+#include "bundle.h"
+
+namespace vessel::runtime::test {
+
+namespace {
+bool hybrid_host() {
+  return fs::exists("/sys/fs/cgroup/unified/cgroup.controllers") && fs::exists("/sys/fs/cgroup/pids");
+}
+}  // namespace
+
+TEST_F(RuntimeTest, ConfigResourcesLandInV1Files) {
+  config_["linux"]["cgroupsPath"] = "/vessel-test/" + id_;
+  config_["linux"]["namespaces"] = json::array({{{"type", "mount"}}, {{"type", "pid"}}});
+  config_.erase("hostname");
+  config_["linux"]["resources"] = {
+      {"memory", {{"limit", 64 << 20}, {"reservation", 32 << 20}, {"swap", 128 << 20}}},
+      {"cpu", {{"shares", 256}, {"quota", 20000}, {"period", 100000}, {"cpus", "0"}}},
+      {"pids", {{"limit", 64}}}};
+  Output o = run_sh("cat /proc/self/cgroup | grep -c vessel-test;"
+                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.shares");
+  ASSERT_EQ(o.status, 0) << o.err;
+  std::istringstream in(o.out);
+  int joined;
+  std::string mem, pids, shares;
+  in >> joined >> mem >> pids >> shares;
+  EXPECT_GE(joined, 8) << o.out;  // every v1 hierarchy and the unified one
+  EXPECT_EQ(mem, "67108864");
+  EXPECT_EQ(pids, "64");
+  EXPECT_EQ(shares, "256");
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/pids/vessel-test/" + id_)) << "cgroup removed on delete";
+  fs::remove("/sys/fs/cgroup/pids/vessel-test");
+  for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd", "unified"})
+    rmdir(fmt::format("/sys/fs/cgroup/{}/vessel-test", c).c_str());
+}
+
+TEST_F(RuntimeTest, HybridLayoutUsesTheControllerBoundToCgroup2) {
+  if (!hybrid_host()) FAIL() << "this host is expected to have the hybrid cgroup layout";
+  std::string controllers = slurp("/sys/fs/cgroup/unified/cgroup.controllers");
+  ASSERT_NE(controllers.find("hugetlb"), std::string::npos) << controllers;
+  config_["linux"]["resources"] = {{"hugepageLimits", {{{"pageSize", "2MB"}, {"limit", 4 << 20}}}}};
+  set_args({"/bin/sleep", "1000"});
+  write_config();
+  ids_.push_back(id_);
+  Output o = rt("run -d --bundle " + bundle_ + " " + id_);
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(slurp("/sys/fs/cgroup/unified/" + id_ + "/hugetlb.2MB.max"), "4194304\n");
+  int pid = json::parse(rt("state " + id_).out)["pid"].get<int>();
+  EXPECT_NE(slurp(fmt::format("/proc/{}/cgroup", pid)).find("0::/" + id_), std::string::npos);
+}
+
+TEST_F(RuntimeTest, PureCgroupV1WhenCgroup2IsUnmounted) {
+  config_["linux"]["namespaces"] = json::array({{{"type", "mount"}}, {{"type", "pid"}}});
+  config_.erase("hostname");
+  set_args({"/bin/sh", "-c", "cat /proc/self/cgroup"});
+  write_config();
+  ids_.push_back(id_);
+  Output o = sh(fmt::format("unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; "
+                            "{} --root {} run --bundle {} {}'", VESSEL_RUNTIME_BIN, root_, bundle_, id_));
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("pids:/" + id_), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("0::/" + id_), std::string::npos) << o.out;
+}
+
+TEST_F(RuntimeTest, PureCgroupV2InAPrivateMount) {
+  // In a private mount namespace: /sys/fs/cgroup becomes a plain cgroup2 mount.
+  config_["linux"]["resources"] = json::object();
+  set_args({"/bin/sleep", "1000"});
+  write_config();
+  ids_.push_back(id_);
+  std::string script = fmt::format(
+      "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && "
+      "R='{} --root {}'; $R run -d --bundle {} {} && "
+      "cat /sys/fs/cgroup/{}/cgroup.procs | wc -l && "
+      "$R exec {} grep ^0:: /proc/self/cgroup && "
+      "$R pause {} && $R state {} | grep -o '\"status\": \"[a-z]*\"' && cat /sys/fs/cgroup/{}/cgroup.freeze && "
+      "$R resume {} && $R delete -f {} && test ! -e /sys/fs/cgroup/{} && echo removed",
+      VESSEL_RUNTIME_BIN, root_, bundle_, id_, id_, id_, id_, id_, id_, id_, id_, id_);
+  Output o = sh("unshare -m --propagation private sh -c " + shell_quote(script));
+  ASSERT_EQ(o.status, 0) << o.out << o.err;
+  EXPECT_EQ(o.out, "1\n0::/\n\"status\": \"paused\"\n1\nremoved\n");
+}
+
+TEST_F(RuntimeTest, CgroupV2RefusesAControllerItDoesNotHave) {
+  // On this host pids is bound to v1, so a pure v2 view has no pids controller.
+  config_["linux"]["resources"] = {{"pids", {{"limit", 10}}}};
+  write_config();
+  Output o = sh("unshare -m --propagation private sh -c " +
+                shell_quote(fmt::format("umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && "
+                                        "grep -qw pids /sys/fs/cgroup/cgroup.controllers && echo has-pids; "
+                                        "{} --root {} run --bundle {} {}; echo rc=$?",
+                                        VESSEL_RUNTIME_BIN, root_, bundle_, id_)));
+  if (o.out.find("has-pids") != std::string::npos) {
+    EXPECT_NE(o.out.find("rc=0"), std::string::npos) << o.err;
+  } else {
+    EXPECT_NE(o.out.find("rc=1"), std::string::npos) << o.out;
+    EXPECT_NE(o.err.find("\"pids\" is not available"), std::string::npos) << o.err;
+  }
+  EXPECT_FALSE(state_dir_exists(id_));
+}
+
+}  // namespace vessel::runtime::test
