@@ -1,0 +1,72 @@
+#include <gtest/gtest.h>
+
+#include "vmm/arch/x86_64/layout.h"
+#include "vmm/devices/legacy/i8042.h"
+#include "vmm/devices/legacy/power_ports.h"
+
+namespace vessel::vmm {
+namespace {
+
+struct Events {
+  std::vector<VmEvent> seen;
+  EventSink sink() {
+    return [this](VmEvent e) { seen.push_back(e); };
+  }
+};
+
+void wr(BusDevice& d, uint64_t off, uint8_t v) { d.write(off, {&v, 1}); }
+uint8_t rd(BusDevice& d, uint64_t off) {
+  uint8_t v = 0;
+  d.read(off, {&v, 1});
+  return v;
+}
+
+TEST(I8042, ResetCommandAndOutputPortPulseRequestAReboot) {
+  Events e;
+  I8042 kbd(e.sink());
+  wr(kbd, 4, 0xaa);  // self test
+  EXPECT_EQ(rd(kbd, 4) & 1, 1);
+  EXPECT_EQ(rd(kbd, 0), 0x55);
+  EXPECT_TRUE(e.seen.empty());
+  wr(kbd, 4, 0xfe);
+  ASSERT_EQ(e.seen.size(), 1u);
+  EXPECT_EQ(e.seen[0].kind, VmEvent::Kind::Reboot);
+  wr(kbd, 4, 0xd1);
+  wr(kbd, 0, 0xfe);  // output port with the reset line low
+  EXPECT_EQ(e.seen.size(), 2u);
+}
+
+TEST(I8042, CommandByteRoundTrips) {
+  Events e;
+  I8042 kbd(e.sink());
+  wr(kbd, 4, 0x60);
+  wr(kbd, 0, 0x45);
+  wr(kbd, 4, 0x20);
+  EXPECT_EQ(rd(kbd, 0), 0x45);
+  EXPECT_TRUE(e.seen.empty());
+}
+
+TEST(AcpiPower, OnlyS5WithSleepEnablePowersOff) {
+  Events e;
+  AcpiPower pm(e.sink());
+  wr(pm, 0, 5 << 2);  // SLP_TYP without SLP_EN
+  wr(pm, 0, (3 << 2) | (1 << 5));  // S3: not supported, ignored
+  EXPECT_TRUE(e.seen.empty());
+  wr(pm, 0, (5 << 2) | (1 << 5));
+  ASSERT_EQ(e.seen.size(), 1u);
+  EXPECT_EQ(e.seen[0].kind, VmEvent::Kind::Poweroff);
+  wr(pm, 2, x86::kAcpiResetValue);
+  EXPECT_EQ(e.seen.back().kind, VmEvent::Kind::Reboot);
+}
+
+TEST(DebugExit, CarriesTheCode) {
+  Events e;
+  DebugExit d(e.sink());
+  wr(d, 0, 42);
+  ASSERT_EQ(e.seen.size(), 1u);
+  EXPECT_EQ(e.seen[0].kind, VmEvent::Kind::DebugExit);
+  EXPECT_EQ(e.seen[0].code, 42);
+}
+
+}  // namespace
+}  // namespace vessel::vmm

@@ -1,0 +1,76 @@
+#include "vmm/api/vm_config.h"
+
+#include <gtest/gtest.h>
+
+namespace vessel::vmm {
+namespace {
+
+TEST(VmConfig, FirecrackerExampleParses) {
+  auto c = parse_vm_config(R"({
+    "boot-source": {"kernel_image_path": "/k", "boot_args": "console=ttyS0", "initrd_path": "/i"},
+    "machine-config": {"vcpu_count": 4, "mem_size_mib": 1024, "smt": false, "track_dirty_pages": false},
+    "drives": [{"drive_id": "rootfs", "path_on_host": "/r.ext4", "is_root_device": true, "is_read_only": true}],
+    "network-interfaces": [],
+    "entropy": {}
+  })");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->boot_source->kernel_image_path, "/k");
+  EXPECT_EQ(c->boot_source->initrd_path.value(), "/i");
+  EXPECT_EQ(c->machine.vcpu_count, 4u);
+  EXPECT_EQ(c->machine.mem_size_mib, 1024u);
+  ASSERT_EQ(c->drives.size(), 1u);
+  EXPECT_TRUE(c->drives[0].is_read_only);
+  EXPECT_TRUE(c->entropy);
+  // Round trip through GET /vm/config's shape.
+  auto again = parse_vm_config(c->to_json().dump());
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->to_json(), c->to_json());
+}
+
+TEST(VmConfig, ErrorsNameTheField) {
+  struct Case {
+    const char* json;
+    const char* needle;
+  } cases[] = {
+      {R"({"boot-source": {"kernel_image_path": 5}})", "boot-source.kernel_image_path"},
+      {R"({"boot-source": {"kernel_image_path": ""}})", "must not be empty"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "machine-config": {"mem_size_mib": 8}})", "mem_size_mib: 8 is out of range"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "machine-config": {"smt": true}})", "smt"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "drives": {}})", "drives: expected an array"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [{"drive_id": "a/b", "path_on_host": "/x"}]})", "drive_id"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [{"drive_id": "a"}]})", "drives[0].path_on_host"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "network-interfaces": [{"iface_id": "eth0"}]})", "not supported"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "typo": 1})", "typo"},
+      {R"([1,2])", "expected an object"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse_vm_config(c.json);
+    ASSERT_FALSE(r) << c.json;
+    EXPECT_NE(r.error().to_string().find(c.needle), std::string::npos) << r.error().to_string();
+  }
+}
+
+TEST(VmConfig, DeepNestingIsRefusedNotRecursedInto) {
+  std::string deep(100000, '[');
+  EXPECT_FALSE(parse_vm_config(deep));
+}
+
+TEST(VmConfig, PatchKeepsUnsetFields) {
+  MachineConfig base{4, 512, false};
+  auto m = parse_machine_config(json::Json{{"mem_size_mib", 256u}}, base);
+  ASSERT_TRUE(m) << m.error().to_string();
+  EXPECT_EQ(m->vcpu_count, 4u);
+  EXPECT_EQ(m->mem_size_mib, 256u);
+}
+
+TEST(VmConfig, StartNeedsABootSourceAndOneRoot) {
+  VmConfig c;
+  EXPECT_FALSE(validate_for_start(c));
+  c.boot_source = BootSource{"/k", {}, ""};
+  EXPECT_TRUE(validate_for_start(c));
+  c.drives = {{"a", "/a", true, false}, {"b", "/b", true, false}};
+  EXPECT_FALSE(validate_for_start(c));
+}
+
+}  // namespace
+}  // namespace vessel::vmm
