@@ -101,7 +101,16 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
     if (it != pending->request.headers.end()) {
       char* end = nullptr;
       unsigned long long n = std::strtoull(it->second.c_str(), &end, 10);
-      if (n > impl->options.max_body_bytes) pending->too_large = true;
+      if (n > impl->options.max_body_bytes) {
+        // Answer at once: the body is never read (the connection closes after the answer).
+        pending->too_large = true;
+        Response r = impl->options.too_large
+                         ? impl->options.too_large(impl->options.max_body_bytes)
+                         : Response::json(413, fmt::format("{{\"error\":\"request body is larger than "
+                                                           "{} bytes\"}}",
+                                                           impl->options.max_body_bytes));
+        return send(connection, std::move(r));
+      }
     }
     return MHD_YES;
   }

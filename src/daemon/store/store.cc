@@ -108,11 +108,15 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   // Read something first: a file that is not a database fails here, before any write.
   {
     Stmt check(raw, "PRAGMA quick_check");
-    TRY_CTX(check.ok("check database"), "database {} is unreadable", path);
-    auto row = TRY_CTX(check.step("check database"), "database {} is corrupt", path);
-    if (!row || check.text(0) != "ok")
-      return Unexpected(Error(EUCLEAN, fmt::format("database {} is corrupt: {}", path, row ? check.text(0) : "no result"))
+    auto corrupt = [&](const Error& e) {
+      return Unexpected(Error(EUCLEAN, fmt::format("database {} is corrupt or not a database ({})", path, e.message()))
                             .with_hint("restore it from a backup or move it away; vesseld never recreates it silently"));
+    };
+    if (auto ok = check.ok("check database"); !ok) return corrupt(ok.error());
+    auto row = check.step("check database");
+    if (!row) return corrupt(row.error());
+    if (!*row || check.text(0) != "ok")
+      return corrupt(Error(EUCLEAN, *row ? check.text(0) : "no result"));
   }
   TRY_CTX(store->exec("PRAGMA journal_mode=WAL"), "database {}", path);
   TRY_CTX(store->exec("PRAGMA synchronous=FULL"), "database {}", path);

@@ -101,7 +101,15 @@ void make_busybox_rootfs(const std::string& dir) {
 
 Daemon::Daemon(std::string dir, std::vector<std::string> extra)
     : dir_(std::move(dir)), socket_(dir_ + "/vessel.sock"), state_dir_(dir_ + "/state"), log_path_(dir_ + "/vesseld.log"),
-      extra_(std::move(extra)) {}
+      extra_(std::move(extra)) {
+  // An explicit --state-dir in `extra` replaces the default one.
+  for (size_t i = 0; i + 1 < extra_.size(); ++i)
+    if (extra_[i] == "--state-dir") {
+      state_dir_ = extra_[i + 1];
+      extra_.erase(extra_.begin() + static_cast<long>(i), extra_.begin() + static_cast<long>(i) + 2);
+      break;
+    }
+}
 
 Daemon::~Daemon() {
   if (process_.running()) {

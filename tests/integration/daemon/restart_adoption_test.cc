@@ -1,0 +1,98 @@
+// SIGKILL vesseld mid-way: guests keep running, the next vesseld adopts them, notices the ones
+// that died meanwhile, and refuses to adopt a PID that now belongs to another process.
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <thread>
+
+#include "daemon_fixture.h"
+
+namespace vessel::test {
+namespace {
+
+std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
+
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 200; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST(RestartAdoption, SigkilledDaemonLeavesGuestsRunningAndAdoptsThem) {
+  TempDir tmp;
+  make_busybox_rootfs(tmp.path + "/rootfs");
+  std::vector<std::string> loop{"--", "/bin/sh", "-c", "while true; do sleep 0.1; done"};
+  pid_t survivor = 0, victim = 0, paused = 0;
+  {
+    Daemon first(tmp.path);
+    ASSERT_TRUE(first.start()) << first.log();
+    for (const char* name : {"survivor", "victim", "frozen"}) {
+      std::vector<std::string> args{"run", "--name", name, "--rootfs", tmp.path + "/rootfs"};
+      args.insert(args.end(), loop.begin(), loop.end());
+      ASSERT_EQ(first.vessel(args).status, 0) << first.log();
+    }
+    ASSERT_EQ(first.vessel({"pause", "frozen"}).status, 0);
+    survivor = first.vessel_json({"inspect", "survivor"}).value("pid", 0);
+    victim = first.vessel_json({"inspect", "victim"}).value("pid", 0);
+    paused = first.vessel_json({"inspect", "frozen"}).value("pid", 0);
+    auto status = first.stop(SIGKILL);
+    EXPECT_EQ(status.signal, SIGKILL);
+    // The first Daemon's destructor has nothing left to clean: it is dead.
+  }
+  ASSERT_TRUE(alive(survivor));
+  ASSERT_TRUE(alive(victim));
+  ASSERT_TRUE(alive(paused));
+  ::kill(victim, SIGKILL);  // dies while no vesseld watches
+  ASSERT_TRUE(eventually([&] { return !alive(victim); }));
+
+  Daemon second(tmp.path);
+  ASSERT_TRUE(second.start()) << second.log();
+  auto s = second.vessel_json({"inspect", "survivor"});
+  EXPECT_EQ(s.value("state", ""), "running");
+  EXPECT_EQ(s.value("pid", 0), survivor);
+  EXPECT_EQ(state_of(second, "victim"), "stopped");
+  EXPECT_EQ(state_of(second, "frozen"), "paused");
+  EXPECT_NE(second.log().find("adopted container survivor"), std::string::npos) << second.log();
+
+  // The adopted guests are fully managed: resume, exec, exit detection, stop.
+  ASSERT_EQ(second.vessel({"resume", "frozen"}).status, 0) << second.log();
+  auto exec = second.vessel({"exec", "survivor", "--", "/bin/echo", "still here"});
+  EXPECT_EQ(exec.out, "still here\n");
+  ::kill(paused, SIGKILL);
+  EXPECT_TRUE(eventually([&] { return state_of(second, "frozen") == "stopped"; }));
+  ASSERT_EQ(second.vessel({"stop", "-t", "1", "survivor"}).status, 0);
+  EXPECT_FALSE(alive(survivor));
+  EXPECT_EQ(second.vessel({"start", "victim"}).status, 0);
+  EXPECT_EQ(state_of(second, "victim"), "running");
+}
+
+TEST(RestartAdoption, ReusedPidIsNotAdopted) {
+  TempDir tmp;
+  make_busybox_rootfs(tmp.path + "/rootfs");
+  pid_t pid = 0;
+  {
+    Daemon first(tmp.path);
+    ASSERT_TRUE(first.start()) << first.log();
+    ASSERT_EQ(first.vessel({"run", "--name", "c", "--rootfs", tmp.path + "/rootfs", "--", "/bin/sleep", "1000"}).status, 0);
+    pid = first.vessel_json({"inspect", "c"}).value("pid", 0);
+    first.stop(SIGKILL);
+  }
+  // Pretend the guest died and its PID went to another process: the stored start time no
+  // longer matches what /proc says about that PID.
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open((tmp.path + "/state/vessel.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE instances SET pid_start = pid_start + 12345", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  Daemon second(tmp.path);
+  ASSERT_TRUE(second.start()) << second.log();
+  EXPECT_EQ(state_of(second, "c"), "stopped");
+  EXPECT_EQ(second.log().find("adopted"), std::string::npos);
+  // vesseld never signalled that PID itself; the runtime's cleanup removed the container.
+  EXPECT_TRUE(eventually([&] { return !alive(pid); }));
+}
+
+}  // namespace
+}  // namespace vessel::test
