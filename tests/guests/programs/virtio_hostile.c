@@ -107,6 +107,16 @@ int main(void) {
   for (uint32_t off = 0; off < 0x100; off += 4) vwrite(base, off == VREG_STATUS ? 0x0fc : off, 0xffffffff);
   mmio_write8(base + VREG_STATUS, 0xff);
 
+  // A storm: break the ring and reset, over and over (the VMM must neither hang nor flood its log).
+  int storm_ok = 1;
+  for (int i = 0; i < 300 && storm_ok; ++i) {
+    restart(&q, base, wanted);
+    vq_set(&q, 0, (uint64_t)buf, 16, VDESC_NEXT, 0);  // self loop
+    vq_submit(&q, 0);
+    storm_ok = virtio_wait_needs_reset(base, 200000000ull);
+  }
+  check("300 break/reset cycles", storm_ok);
+
   restart(&q, base, wanted);
   check("good request after all of it", vblk_request(&q, VBLK_T_IN, 0, buf, 4096, 1) == 0);
   printf("hostile: %d failures\n", failures);
