@@ -1,8 +1,9 @@
 /* Entry points of the test-kit guests.
  *
  * PVH (ELF with XEN_ELFNOTE_PHYS32_ENTRY): 32-bit protected mode, paging off, %ebx = physical
- * address of hvm_start_info. We build identity page tables (4 GiB, 2 MiB pages, user-accessible
- * so ring-3 loops can run), enter long mode and join the 64-bit path.
+ * address of hvm_start_info. The identity page tables (4 GiB, 2 MiB pages, user-accessible so
+ * ring-3 loops can run) are precomputed in .data: on PVM hosts this code is emulated, where
+ * a 2048-entry fill loop would cost ~30 ms. We enter long mode and join the 64-bit path.
  *
  * Flat binary (vessel's 64-bit boot protocol, docs/vmm-boot.md): the VMM loads the file at 1 MiB
  * and enters its first byte in long mode with %rsi = boot_params; we keep its page tables but
@@ -25,29 +26,6 @@ flat_start64:
 pvh_start32:
         cli
         mov     %ebx, boot_info_pvh
-        /* PML4[0] -> PDPT; PDPT[0..3] -> PD0..PD3; each PD maps 1 GiB with 2 MiB pages. */
-        mov     $pml4, %edi
-        lea     0x7(%edi), %eax
-        add     $0x1000, %eax
-        mov     %eax, (%edi)            /* pml4[0] = pdpt | P|W|U */
-        mov     $pdpt, %edi
-        mov     $pd, %eax
-        or      $0x7, %eax
-        mov     $4, %ecx
-1:      mov     %eax, (%edi)
-        add     $0x1000, %eax
-        add     $8, %edi
-        loop    1b
-        mov     $pd, %edi
-        mov     $0x87, %eax             /* P|W|U|PS */
-        xor     %edx, %edx
-        mov     $2048, %ecx
-2:      mov     %eax, (%edi)
-        mov     %edx, 4(%edi)
-        add     $0x200000, %eax
-        adc     $0, %edx
-        add     $8, %edi
-        loop    2b
         mov     %cr4, %eax
         or      $0x20, %eax             /* PAE */
         mov     %eax, %cr4
@@ -106,11 +84,20 @@ gdt_desc:
 boot_info_pvh:      .quad 0
 boot_info_zeropage: .quad 0
 
+        .data
+        .align 4096
+pml4:   .quad pdpt + 7
+        .fill 511, 8, 0
+pdpt:   .quad pd + 7, pd + 0x1000 + 7, pd + 0x2000 + 7, pd + 0x3000 + 7
+        .fill 508, 8, 0
+pd:     .set page, 0
+        .rept 2048
+        .quad (page << 21) | 0x87       /* P|W|U|PS */
+        .set page, page + 1
+        .endr
+
         .bss
         .align 4096
-pml4:   .skip 4096
-pdpt:   .skip 4096
-pd:     .skip 4096 * 4
         .globl stack_top
         .skip 65536
 stack_top:

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# vessel-vmm against QEMU microvm on the same tiny PVH guest, interleaved in one run:
+#   * start-up: process start to the guest's first console line, and to process exit
+#   * peak RSS of the VMM process (rsswrap: a tiny static launcher, so the figure is exact)
+#   * VMM memory overhead: RSS when the marker appears minus the guest pages touched by then
+#   * the KVM floor of this host (kvm_floor's "tiny" VM: create, one vCPU, print, exit)
+# Usage: bench/vmm/bench.sh [BUILD_DIR] [REPS]   (default build-vmm, 15 reps). Needs root, /dev/kvm.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+BUILD="${1:-$ROOT/build-vmm}"
+REPS="${2:-15}"
+PEERS=/work/shared/peers/vmm
+VMM="$BUILD/src/vmm/vessel-vmm"
+GUEST="$BUILD/tests/guests/hello.elf"
+[ -x "$VMM" ] && [ -f "$GUEST" ] || { echo "build vessel-vmm and test_guests in $BUILD first" >&2; exit 1; }
+command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86 is not installed" >&2; exit 1; }
+
+W="$(mktemp -d /tmp/vessel-vmm-bench.XXXXXX)"
+trap 'rm -rf "$W"' EXIT
+gcc -O2 -static -o "$W/rsswrap" "$PEERS/rsswrap.c"
+gcc -O2 -o "$W/kvm_floor" "$PEERS/kvm_floor.c"
+
+MARKER="hello from the vessel test kit"
+# -cpu host fails on PVM hosts (MSR 0x10a refused); QEMU's default CPU model boots the guest.
+QEMU="qemu-system-x86_64 -enable-kvm -m 128 -smp 1 -no-user-config -no-reboot \
+ -M microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on -nodefaults -display none \
+ -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $GUEST"
+
+echo "== host: $(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+[ -d /sys/module/kvm_pvm ] && echo "== /dev/kvm is PVM (guest kernel code is emulated)"
+echo "== guest: $GUEST ($(stat -c %s "$GUEST") bytes, PVH ELF), marker: '$MARKER'"
+python3 "$PEERS/vmm_boot_bench.py" --rsswrap "$W/rsswrap" --reps "$REPS" --timeout 60 --marker "$MARKER" \
+  --config "vessel-vmm=$VMM --kernel $GUEST --mem-mib 128" \
+  --config "qemu-microvm=$QEMU" | tee "$W/out.txt"
+echo
+echo "== KVM floor of this host (kvm_floor tiny: one VM, one vCPU, prints BOOTED, exits)"
+python3 "$PEERS/vmm_boot_bench.py" --rsswrap "$W/rsswrap" --reps "$REPS" --timeout 60 --marker BOOTED \
+  --config "kvm-floor=$W/kvm_floor tiny" | tee -a "$W/out.txt"
+
+# The guest's own memory touched by then: the guest kit uses ~0.3 MiB; report RSS minus it.
+echo
+python3 - "$W/out.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def med(name, what):
+    block = text.split("== %s " % name)[1].split("== ")[0]
+    m = re.search(r"%s.*?median\s+([\d.]+)" % re.escape(what), block)
+    return float(m.group(1)) if m else None
+rows = []
+for name in ("vessel-vmm", "qemu-microvm", "kvm-floor"):
+    rows.append((name, med(name, "to marker"), med(name, "to exit"), med(name, "peak RSS")))
+print("%-14s %12s %12s %12s" % ("", "marker ms", "exit ms", "peak RSS MiB"))
+for r in rows:
+    print("%-14s %12s %12s %12s" % tuple([r[0]] + ["%.1f" % v if v is not None else "-" for v in r[1:]]))
+v, q = rows[0], rows[1]
+if v[1] and q[1]:
+    print("ratio vessel/qemu-microvm: start-up %.2fx, exit %.2fx, peak RSS %.2fx" % (v[1] / q[1], v[2] / q[2], v[3] / q[3]))
+PY
