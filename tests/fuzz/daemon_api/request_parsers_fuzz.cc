@@ -1,0 +1,24 @@
+// Fuzzes every parser of the daemon API's request bodies: the instance spec and the stop, exec
+// and image requests. The first byte picks the parser.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "daemon/api/requests.h"
+#include "daemon/instances/spec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 4) {
+    case 0: {
+      auto spec = vessel::daemon::parse_spec_text(body);
+      if (spec) (void)vessel::daemon::parse_spec(vessel::daemon::to_json(*spec)).value();  // round trip must hold
+      break;
+    }
+    case 1: (void)vessel::daemon::parse_stop_request(body); break;
+    case 2: (void)vessel::daemon::parse_exec_request(body); break;
+    case 3: (void)vessel::daemon::parse_image_request(body); break;
+  }
+  return 0;
+}
