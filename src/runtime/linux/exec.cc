@@ -27,7 +27,16 @@ struct ExecContext {
   int console = -1;
   int preserve_fds = 0;
   SeccompFilter* seccomp = nullptr;
+  std::string bpf;  // the container's filter as compiled at create
+  unsigned bpf_flags = 0;
 };
+
+Result<void> exec_lock_down(ExecContext& c) {
+  if (c.proc.no_new_privileges) TRY(lock_down(c.proc, nullptr));
+  if (!c.bpf.empty()) return load_bpf(c.bpf, c.bpf_flags);
+  if (c.seccomp) TRY(lock_down(c.proc, c.seccomp));
+  return {};
+}
 
 Result<void> exec_body(ExecContext& c) {
   TRY(seal_fds(c.preserve_fds));
@@ -38,10 +47,11 @@ Result<void> exec_body(ExecContext& c) {
   std::string path = TRY(find_executable(c.proc));
   TRY(apply_rlimits(c.proc));
   std::vector<std::string> env = process_env(c.proc);
-  if (c.seccomp && !c.proc.no_new_privileges) TRY(lock_down(c.proc, c.seccomp));
+  bool filtered = c.seccomp || !c.bpf.empty();
+  if (filtered && !c.proc.no_new_privileges) TRY(exec_lock_down(c));
   TRY(become_user(c.proc));
   TRY(enter_cwd(c.proc.cwd));
-  if (c.proc.no_new_privileges) TRY(lock_down(c.proc, c.seccomp));
+  if (c.proc.no_new_privileges) TRY(exec_lock_down(c));
   exec_process(path, c.proc, env);
 }
 
@@ -126,8 +136,15 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   }
   c.preserve_fds = o.preserve_fds;
   std::optional<SeccompFilter> filter;
-  if (spec.linux && spec.linux->seccomp)
-    filter = TRY_CTX(SeccompFilter::compile(*spec.linux->seccomp), "linux.seccomp");
+  if (spec.linux && spec.linux->seccomp) {
+    auto saved = read_file(store.dir(o.id) + "/seccomp.bpf");
+    if (saved && !saved->empty()) {
+      c.bpf = std::move(*saved);
+      c.bpf_flags = TRY(seccomp_flags(*spec.linux->seccomp));
+    } else {
+      filter = TRY_CTX(SeccompFilter::compile(*spec.linux->seccomp), "linux.seccomp");
+    }
+  }
   c.seccomp = filter ? &*filter : nullptr;
   Fd console;
   if (c.proc.terminal) {

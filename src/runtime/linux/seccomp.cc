@@ -3,7 +3,15 @@
 #include <linux/seccomp.h>
 #include <seccomp.h>
 
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cstring>
+
+#include "base/fd.h"
 
 namespace vessel::runtime {
 
@@ -88,6 +96,7 @@ Result<SeccompFilter> SeccompFilter::compile(const Seccomp& p) {
   }
   for (const auto& fl : p.flags) {
     unsigned v = TRY(flag(fl));
+    f.flags_ |= v;
     if (v == SECCOMP_FILTER_FLAG_LOG) seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_LOG, 1);
     if (v == SECCOMP_FILTER_FLAG_SPEC_ALLOW) seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_SSB, 1);
     if (v == SECCOMP_FILTER_FLAG_TSYNC) seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_TSYNC, 1);
@@ -118,6 +127,28 @@ Result<SeccompFilter> SeccompFilter::compile(const Seccomp& p) {
     }
   }
   return f;
+}
+
+Result<void> SeccompFilter::export_bpf(const std::string& path) const {
+  Fd fd = TRY(Fd::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+  int rc = seccomp_export_bpf(ctx_, fd.get());
+  if (rc != 0) return fail(-rc, "export seccomp filter to {}", path);
+  return {};
+}
+
+Result<unsigned> seccomp_flags(const Seccomp& p) {
+  unsigned flags = 0;
+  for (const auto& f : p.flags) flags |= TRY(flag(f));
+  return flags;
+}
+
+Result<void> load_bpf(const std::string& program, unsigned flags) {
+  if (program.empty() || program.size() % sizeof(sock_filter) != 0 || program.size() / sizeof(sock_filter) > 65535)
+    return fail(EINVAL, "saved seccomp program has an invalid size {}", program.size());
+  sock_fprog prog{static_cast<unsigned short>(program.size() / sizeof(sock_filter)),
+                  reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()))};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) != 0) return fail_errno("load seccomp filter");
+  return {};
 }
 
 Result<Fd> SeccompFilter::load() {

@@ -25,12 +25,20 @@ class SeccompFilter {
   // SCMP_ACT_NOTIFY rules (invalid Fd otherwise).
   Result<Fd> load();
   bool uses_notify() const { return notify_; }
+  // The compiled BPF program, saved at create so that `exec` loads it without recompiling.
+  Result<void> export_bpf(const std::string& path) const;
+  // Kernel filter flags (SECCOMP_FILTER_FLAG_*) the profile asked for.
+  unsigned flags() const { return flags_; }
 
  private:
   void* ctx_ = nullptr;
   unsigned flags_ = 0;
   bool notify_ = false;
 };
+
+// Loads a BPF program saved by export_bpf() into the calling thread.
+Result<void> load_bpf(const std::string& program, unsigned flags);
+Result<unsigned> seccomp_flags(const Seccomp& profile);
 
 // Checks names only (used by `validate` paths and the fuzz target).
 Result<void> check_seccomp(const Seccomp& profile);
