@@ -6,7 +6,7 @@
 # Each case runs ROUNDS times per tool, alternating, and keeps the best time. Ratio = qemu time /
 # vessel time (above 1.0: vessel is faster).
 #
-# Usage: bench/block/bench.sh [VESSEL_IMG] ; env: ROUNDS (2), SIZE_MB (2048), BENCH_DIR.
+# Usage: bench/block/bench.sh [VESSEL_IMG] ; env: ROUNDS (2), SIZE_MB (2048), DEPTH (4), BENCH_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 VESSEL_IMG=${1:-$here/../../build/src/img/vessel-img}
@@ -67,10 +67,11 @@ qemu-img convert -O raw io.qcow2 io.raw
 bench_case() {  # bench_case <name> <fmt> <file> <bench args...>
   local name=$1 fmt=$2 file=$3; shift 3
   local q v
-  q=$(best qemu-img bench -q -f "$fmt" "$@" "$file")
-  v=$(best "$VESSEL_IMG" bench -q -f "$fmt" "$@" "$file")
+  q=$(best qemu-img bench -q -d $DEPTH -f "$fmt" "$@" "$file")
+  v=$(best "$VESSEL_IMG" bench -q -d $DEPTH -f "$fmt" "$@" "$file")
   row "$name" "$q" "$v"
 }
+DEPTH=${DEPTH:-4}   # requests in flight, the same for both tools
 STRIDE=1003520  # 245 x 4 KiB: consecutive requests land ~1 MiB apart, wrapping over the image
 for fmt in qcow2 raw; do
   bench_case "$fmt 4 KiB strided read, 100k req" $fmt io.$fmt -c 100000 -s 4K -S $STRIDE

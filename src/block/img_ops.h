@@ -50,6 +50,9 @@ struct ConvertRequest {
   bool compress = false;
   std::string options;
   std::function<void(double)> progress;  // fraction done, 0..1
+  // Like qemu-img convert's default cache=unsafe: the output is not fdatasync'ed (-t writeback
+  // waits for the disk at the end).
+  bool unsafe_cache = true;
 };
 Result<void> convert_image(const ConvertRequest& r);
 

@@ -70,7 +70,8 @@ class Pool {
 };
 
 Pool& pool() {
-  static Pool p(static_cast<int>(std::min(3u, std::max(1u, std::thread::hardware_concurrency()) - 1)));
+  // Three helpers (a four-way split) even on two cores: page-cache copies overlap with faults.
+  static Pool p(3);
   return p;
 }
 

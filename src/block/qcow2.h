@@ -62,6 +62,10 @@ class Qcow2Backend final : public BlockBackend {
   // Rewrites the backing file name and format in the header (rebase, commit).
   Result<void> set_backing(const std::string& file, const std::string& format);
 
+  // cache=unsafe (qemu-img convert's default): flush() writes metadata in the same order but
+  // never waits for the disk. Only for outputs that are worthless after a crash anyway.
+  void set_unsafe_cache(bool unsafe) { unsafe_cache_ = unsafe; }
+
   const qcow2::Header& header() const { return h_; }
   BlockBackend* backing() const { return backing_.get(); }
   uint64_t cluster_size() const { return h_.cluster_size(); }
@@ -138,6 +142,7 @@ class Qcow2Backend final : public BlockBackend {
   uint64_t next_free_ = 0;                 // allocations always append
   uint64_t compressed_cursor_ = 0;         // where the next compressed cluster may go (0: none)
 
+  bool unsafe_cache_ = false;
   std::vector<uint8_t> zbuf_;  // last decompressed cluster
   uint64_t zbuf_entry_ = 0;
 };

@@ -142,8 +142,12 @@ int cmd_check(const std::string& f, const std::string& output, const std::string
 }
 
 int cmd_convert(const std::string& f, const std::string& outfmt, bool compress, bool progress,
-                const std::string& opts, const std::string& src, const std::string& dst) {
+                const std::string& opts, const std::string& src, const std::string& dst,
+                const std::string& cache) {
   ConvertRequest r;
+  if (cache != "unsafe" && cache != "writeback")
+    return report(Error(EINVAL, "cache mode '" + cache + "' is not supported (unsafe or writeback)"));
+  r.unsafe_cache = cache == "unsafe";
   auto fo = opt_format(f);
   if (!fo) return report(fo.error());
   r.src_format = *fo;
@@ -234,7 +238,7 @@ int main(int argc, char** argv) {
       "  vessel-img check -r leaks --output json disk.qcow2\n"
       "See docs/vessel-img.md.");
 
-  std::string f, F, b, o, out_fmt, output = "human", repair, file, file2, size;
+  std::string f, F, b, o, out_fmt, output = "human", repair, file, file2, size, convert_cache = "unsafe";
   bool quiet = false, chain = false, compress = false, progress = false, unsafe = false, shrink = false,
        keep = false, strict = false;
 
@@ -266,6 +270,8 @@ int main(int argc, char** argv) {
   convert->add_flag("-c", compress, "compress the output (qcow2; zlib or zstd per -o compression_type)");
   convert->add_flag("-p", progress, "show a progress bar");
   convert->add_option("-o", o, "options of the output image (as for create)");
+  convert->add_option("-t", convert_cache,
+                      "output cache mode: unsafe (default, as qemu-img: no fdatasync) or writeback (fdatasync at the end)");
   convert->add_option("SRC", file, "source image")->required();
   convert->add_option("DST", file2, "output image")->required();
 
@@ -342,7 +348,7 @@ int main(int argc, char** argv) {
   if (*create) return cmd_create(f, b, F, o, file, size, quiet);
   if (*info) return cmd_info(f, output, chain, file);
   if (*check) return cmd_check(f, output, repair, file, quiet);
-  if (*convert) return cmd_convert(f, out_fmt, compress, progress, o, file, file2);
+  if (*convert) return cmd_convert(f, out_fmt, compress, progress, o, file, file2, convert_cache);
   if (*map) return cmd_map(f, output, file);
   if (*compare) return cmd_compare(f, F, strict, file, file2, quiet);
   if (*resize) {
