@@ -13,11 +13,10 @@
 //     in DEVICE_NEEDS_RESET (status 0x40) with a config-change interrupt; a bad request fails
 //     only that request. Neither crashes nor hangs the VMM; both are counted in metrics().
 //
-// Build: library `vessel_virtio` (src/vmm/devices/virtio/CMakeLists.txt), links vessel_base,
-// vessel_block and the GuestMemory/Bus sources. src/vmm/CMakeLists.txt should
-//   add_subdirectory(devices/virtio)   (when the folder exists)
-// and link vessel_virtio. If the VMM library that owns guest_memory.cc/bus.cc is named
-// differently from `vessel_vmm_core`, see the note in that CMakeLists.
+// Build: library `vessel_virtio` (src/vmm/devices/virtio/CMakeLists.txt), linking vessel_base,
+// vessel_block and vessel_vmm_seams (GuestMemory + Bus, defined by src/vmm/CMakeLists.txt, or by
+// ours when built alone). src/vmm/CMakeLists.txt add_subdirectory's it and links it into
+// vessel_vmm. Design, threads and the hostile-guest rules: docs/virtio.md.
 #pragma once
 
 #include <cstdint>
