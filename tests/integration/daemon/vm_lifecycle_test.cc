@@ -1,6 +1,8 @@
 // A VM through the whole lifecycle with a test-kit guest (boots in milliseconds), CLI ->
 // vesseld -> vessel-vmm -> KVM; and a VM that outlives a SIGKILLed vesseld.
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -10,7 +12,15 @@
 namespace vessel::test {
 namespace {
 
-std::string guest(const char* name) { return std::string(VESSEL_TEST_GUEST_DIR) + "/" + name + ".elf"; }
+std::string guest(const char* name) {
+  const char* dir = ::getenv("VESSEL_TEST_GUEST_DIR");
+  return std::string(dir && *dir ? dir : VESSEL_TEST_GUEST_DIR) + "/" + name + ".elf";
+}
+
+std::string vmm() {
+  const char* env = ::getenv("VESSEL_TEST_VMM");
+  return env && *env ? env : VESSEL_VMM_PATH;
+}
 
 std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
 
@@ -31,9 +41,12 @@ size_t count_lines(const std::string& text) {
 
 class VmLifecycle : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(daemon.start()) << daemon.log(); }
+  void SetUp() override {
+    ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+  }
   TempDir tmp;
-  Daemon daemon{tmp.path, {"--vmm", VESSEL_VMM_PATH}};
+  Daemon daemon{tmp.path, {"--vmm", vmm()}};
 };
 
 TEST_F(VmLifecycle, RunLogsPauseResumeStopStartDelete) {
@@ -97,7 +110,7 @@ TEST_F(VmLifecycle, VmSurvivesSigkilledDaemonAndIsAdopted) {
   daemon.stop(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ASSERT_TRUE(alive(pid)) << "vessel-vmm must outlive vesseld";
-  Daemon second(tmp.path, {"--vmm", VESSEL_VMM_PATH});
+  Daemon second(tmp.path, {"--vmm", vmm()});
   ASSERT_TRUE(second.start()) << second.log();
   auto vm = second.vessel_json({"inspect", "keep"});
   EXPECT_EQ(vm.value("state", ""), "running");
