@@ -77,9 +77,10 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
     TRY(run_hooks(h.create_container, "createContainer", m.text));
   }
   TRY_CTX(enter_rootfs(spec, c.rootfs), "enter rootfs");
-  if (spec.has_hostname && sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+  bool uts = spec.find_namespace("uts") != nullptr;  // never touch the host's names
+  if (uts && spec.has_hostname && sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     return fail_errno("sethostname {}", spec.hostname);
-  if (spec.has_domainname && setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+  if (uts && spec.has_domainname && setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
     return fail_errno("setdomainname {}", spec.domainname);
   TRY(finish_rootfs(spec));
   if (proc.terminal) TRY(setup_terminal(c.console, proc.console_size));
@@ -328,7 +329,8 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
         TRY_CTX(write_file(fmt::format("/proc/{}/oom_score_adj", s.pid), std::to_string(*spec.process->oom_score_adj)),
                 "process.oomScoreAdj");
     } else if (m.type == SyncType::Hooks) {
-      std::string creating = oci_state(s, Status::Creating).dump();
+      // runtime-tools (and runc) hand these hooks the state "created".
+      std::string creating = oci_state(s, Status::Created).dump();
       TRY(run_hooks(spec.hooks.prestart, "prestart", creating));
       TRY(run_hooks(spec.hooks.create_runtime, "createRuntime", creating));
       sync_send(sock, SyncType::HooksDone, 0, oci_state(s, Status::Created).dump());

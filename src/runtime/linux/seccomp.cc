@@ -89,6 +89,8 @@ Result<SeccompFilter> SeccompFilter::compile(const Seccomp& p) {
   uint32_t def = TRY(action(p.default_action, p.default_errno_ret, &f.notify_));
   f.ctx_ = seccomp_init(def);
   if (!f.ctx_) return fail(ENOMEM, "seccomp_init failed");
+  // no_new_privs is process.noNewPrivileges' business, not the filter's.
+  seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_NNP, 0);
   for (const auto& a : p.architectures) {
     uint32_t value = TRY(arch(a));
     int rc = seccomp_arch_add(f.ctx_, value);

@@ -123,7 +123,7 @@ TEST_F(RuntimeTest, HooksRunInOrderWithState) {
   ASSERT_EQ(o.status, 0) << o.err;
   std::string text = slurp(log);
   EXPECT_EQ(text,
-            "prestart \"status\":\"creating\"\ncreateRuntime \"status\":\"creating\"\n"
+            "prestart \"status\":\"created\"\ncreateRuntime \"status\":\"created\"\n"
             "poststart \"status\":\"running\"\npoststop \"status\":\"stopped\"\n");
 }
 
