@@ -233,11 +233,18 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
     TRY(check_namespace_fd(*ns, fd.get()));
     c.joins.push_back({type, std::move(fd)});
   }
-  Fd console;
+  Fd console, own_console;
   if (spec.process->terminal) {
-    if (o.console_socket.empty())
+    if (!o.console_socket.empty()) {
+      console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+    } else if (foreground) {
+      // No console socket: we take the pty ourselves and relay it to our stdio, as runc does.
+      auto pair = TRY(self_console_pair());
+      own_console = std::move(pair.first);
+      console = std::move(pair.second);
+    } else {
       return fail(EINVAL, "process.terminal is true but no --console-socket was given");
-    console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+    }
     c.console = console.get();
   }
   Fd listener;
@@ -338,6 +345,8 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
       break;
     }
   }
+  Fd pty_master;
+  if (own_console) pty_master = TRY(receive_pty_master(own_console.get()));
   TRY(store.save(s));
   if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, s.pid));
   guard.armed = false;
@@ -351,7 +360,7 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
     (void)destroy(store, s);
     return Unexpected(std::move(r).error());
   }
-  auto status = wait_forwarding_signals(s.pid);
+  auto status = wait_forwarding_signals(s.pid, pty_master ? pty_master.get() : -1);
   (void)destroy(store, s);
   return status;
 }

@@ -146,10 +146,17 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
     }
   }
   c.seccomp = filter ? &*filter : nullptr;
-  Fd console;
+  Fd console, own_console;
   if (c.proc.terminal) {
-    if (o.console_socket.empty()) return fail(EINVAL, "--tty needs --console-socket");
-    console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+    if (!o.console_socket.empty()) {
+      console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+    } else if (!o.detach) {
+      auto pair = TRY(self_console_pair());
+      own_console = std::move(pair.first);
+      console = std::move(pair.second);
+    } else {
+      return fail(EINVAL, "--tty with --detach needs --console-socket");
+    }
     c.console = console.get();
   }
   // The container's namespaces, user first and mount last (it changes our root).
@@ -216,7 +223,9 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   }
   if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, child));
   if (o.detach) return 0;
-  return wait_forwarding_signals(child);
+  Fd pty_master;
+  if (own_console) pty_master = TRY(receive_pty_master(own_console.get()));
+  return wait_forwarding_signals(child, pty_master ? pty_master.get() : -1);
 }
 
 }  // namespace vessel::runtime

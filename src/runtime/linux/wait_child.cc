@@ -1,6 +1,9 @@
 #include "runtime/linux/wait_child.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <cstring>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -11,7 +14,42 @@
 
 namespace vessel::runtime {
 
-Result<int> wait_forwarding_signals(pid_t child) {
+Result<std::pair<Fd, Fd>> self_console_pair() {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair");
+  return std::make_pair(Fd(sv[0]), Fd(sv[1]));
+}
+
+Result<Fd> receive_pty_master(int sock) {
+  char data[512];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  iovec iov{data, sizeof data};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
+  if (!c || c->cmsg_type != SCM_RIGHTS) return fail(EPROTO, "no pty master received from the container");
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return Fd(fd);
+}
+
+namespace {
+// Copies what is available from `from` to `to`; false on EOF or error.
+bool pump(int from, int to) {
+  char buf[8192];
+  ssize_t n = read(from, buf, sizeof buf);
+  if (n <= 0) return false;
+  return write_all(to, buf, static_cast<size_t>(n)).has_value();
+}
+}  // namespace
+
+Result<int> wait_forwarding_signals(pid_t child, int pty_master) {
   sigset_t set, old;
   sigfillset(&set);
   for (int sig : {SIGCHLD, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGKILL, SIGSTOP}) sigdelset(&set, sig);
@@ -19,6 +57,7 @@ Result<int> wait_forwarding_signals(pid_t child) {
   Fd sfd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   Fd pidfd(sys::pidfd_open(child));
   int status = 0;
+  int in_fd = pty_master >= 0 ? 0 : -1;
   for (;;) {
     pid_t r = waitpid(child, &status, WNOHANG);
     if (r == child) break;
@@ -26,11 +65,23 @@ Result<int> wait_forwarding_signals(pid_t child) {
       sigprocmask(SIG_SETMASK, &old, nullptr);
       return fail_errno("wait for process {}", child);
     }
-    pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {sfd.get(), POLLIN, 0}};
-    int rc = poll(p, 2, pidfd ? -1 : 10);
+    pollfd p[4] = {{pidfd.get(), POLLIN, 0}, {sfd.get(), POLLIN, 0}, {pty_master, POLLIN, 0}, {in_fd, POLLIN, 0}};
+    int rc = poll(p, 4, pidfd ? -1 : 10);
     if (rc > 0 && (p[1].revents & POLLIN)) {
       signalfd_siginfo info;
       while (read(sfd.get(), &info, sizeof info) == sizeof info) ::kill(child, static_cast<int>(info.ssi_signo));
+    }
+    if (rc > 0 && pty_master >= 0) {
+      if ((p[2].revents & (POLLIN | POLLHUP)) && !pump(pty_master, 1)) pty_master = -1;
+      if (p[3].revents & (POLLIN | POLLHUP)) {
+        if (!pump(0, pty_master)) in_fd = -1;
+      }
+    }
+  }
+  if (pty_master >= 0) {
+    // Drain what the process wrote just before exiting.
+    fcntl(pty_master, F_SETFL, fcntl(pty_master, F_GETFL) | O_NONBLOCK);
+    while (pump(pty_master, 1)) {
     }
   }
   sigprocmask(SIG_SETMASK, &old, nullptr);
