@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -105,10 +106,18 @@ namespace {
 constexpr uint64_t kSplitThreshold = 256u << 10;
 
 // Splits a large transfer into io_parallelism() pieces run on the I/O pool.
+// Transfers in flight in this process: when several requests already run in parallel (queue
+// depth > 1), splitting them further only adds hand-offs.
+std::atomic<int> g_in_flight{0};
+
 Result<void> split_io(int fd, std::span<const iovec> iov, uint64_t offset, bool write) {
   uint64_t total = iov_length(iov);
   int n = io_parallelism();
-  if (total < kSplitThreshold || n <= 1)
+  int others = g_in_flight.fetch_add(1);
+  struct Leave {
+    ~Leave() { g_in_flight.fetch_sub(1); }
+  } leave;
+  if (total < kSplitThreshold || n <= 1 || others > 0)
     return write ? pwritev_serial(fd, iov, offset) : preadv_serial(fd, iov, offset);
   uint64_t piece = ((total / static_cast<uint64_t>(n)) + 4095) & ~4095ull;
   std::vector<std::vector<iovec>> parts;
