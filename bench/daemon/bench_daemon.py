@@ -52,10 +52,12 @@ def main():
             os.symlink("busybox", f"{root}/bin/{a}")
         open(f"{root}/etc/passwd", "w").write("root:x:0:0:root:/:/bin/sh\n")
         sh("tar", "-C", root, "-cf", f"{t}/rootfs.tar", ".")
-        nofile = int(subprocess.run(["sh", "-c", "ulimit -Hn"], stdout=subprocess.PIPE, text=True).stdout)
+        nofile = int(subprocess.run(["bash", "-c", "ulimit -Hn"], stdout=subprocess.PIPE, text=True).stdout)
+        nproc_text = subprocess.run(["bash", "-c", "ulimit -Hu"], stdout=subprocess.PIPE, text=True).stdout.strip()
+        nproc = min(32768, int(nproc_text)) if nproc_text.isdigit() else 32768
         open(f"{t}/storage.conf", "w").write(f'[storage]\ndriver = "overlay"\nrunroot = "{t}/prun"\ngraphroot = "{t}/pgraph"\n')
         open(f"{t}/containers.conf", "w").write(
-            f'[containers]\nnetns = "none"\ndefault_ulimits = ["nofile={nofile}:{nofile}"]\n'
+            f'[containers]\nnetns = "none"\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
             f'[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "{t}/pev.log"\ntmp_dir = "{t}/ptmp"\n')
         penv = dict(os.environ, CONTAINERS_CONF=f"{t}/containers.conf", CONTAINERS_STORAGE_CONF=f"{t}/storage.conf")
         sh("podman", "import", f"{t}/rootfs.tar", "localhost/bb:latest", env=penv)

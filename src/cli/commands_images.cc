@@ -47,7 +47,10 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     c->add_flag("--quiet,-q", f->quiet, "no progress bar");
     c->callback([&ctx, f] {
       auto client = ctx.client();
-      auto absolute = [](const std::string& p) { return p.empty() ? p : std::filesystem::absolute(p).string(); };
+      auto absolute = [](const std::string& p) {
+        std::error_code ec;
+        return p.empty() ? p : std::filesystem::absolute(p, ec).string();
+      };
       if (f->vm) {
         if (f->kernel.empty()) { ctx.status = report(Error(EINVAL, "a VM image needs --kernel")); return; }
         json::Json body = {{"name", f->name.empty() ? default_image_name(f->kernel) : f->name}, {"type", "vm"},

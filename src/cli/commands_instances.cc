@@ -1,6 +1,7 @@
 // run, create, start, stop, restart, pause, resume, rm, exec, console
 #include <unistd.h>
 
+#include <filesystem>
 #include <random>
 
 #include "base/cli.h"
@@ -33,9 +34,11 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_option("--memory-reservation", f.memory_reservation, "memory reserved for admission control (default: --memory)");
   c->add_option("--cpu-weight", f.cpu_weight, "relative CPU weight, 1..10000")->capture_default_str();
   c->add_option("--stop-timeout", f.stop_timeout, "seconds a graceful stop may take before it is forced")->capture_default_str();
-  c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable)");
-  c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)");
-  c->add_option("--disk", f.disks, "VM: extra disk PATH or PATH:ro (repeatable)");
+  // One value per occurrence, so that `-e A=1 IMAGE` does not swallow the image.
+  auto repeatable = [](CLI::Option* o) { o->allow_extra_args(false); };
+  repeatable(c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable)"));
+  repeatable(c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)"));
+  repeatable(c->add_option("--disk", f.disks, "VM: extra disk PATH or PATH:ro (repeatable)"));
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }
@@ -59,10 +62,15 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (!f.memory_reservation.empty()) spec["memory_reservation_mib"] = TRY(parse_memory_mib(f.memory_reservation));
   if (f.cpu_reservation >= 0) spec["cpu_reservation"] = f.cpu_reservation;
   spec["name"] = f.name.empty() ? random_name(!f.image.empty() ? f.image : (f.vm ? "vm" : "container")) : f.name;
+  // The daemon takes absolute paths; the user may give relative ones.
+  auto absolute = [](const std::string& p) {
+    std::error_code ec;
+    return p.empty() || p[0] == '/' ? p : std::filesystem::absolute(p, ec).string();
+  };
   if (!f.image.empty()) spec["image"] = f.image;
-  if (!f.rootfs.empty()) spec["rootfs"] = f.rootfs;
-  if (!f.kernel.empty()) spec["kernel"] = f.kernel;
-  if (!f.initramfs.empty()) spec["initramfs"] = f.initramfs;
+  if (!f.rootfs.empty()) spec["rootfs"] = absolute(f.rootfs);
+  if (!f.kernel.empty()) spec["kernel"] = absolute(f.kernel);
+  if (!f.initramfs.empty()) spec["initramfs"] = absolute(f.initramfs);
   if (!f.cmdline.empty()) spec["cmdline"] = f.cmdline;
   if (!f.command.empty()) spec["command"] = f.command;
   json::Json env = json::Json::object(), labels = json::Json::object();
@@ -81,7 +89,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
     for (auto d : f.disks) {
       bool ro = d.size() > 3 && d.compare(d.size() - 3, 3, ":ro") == 0;
       if (ro) d.resize(d.size() - 3);
-      disks.push_back({{"path", d}, {"read_only", ro}});
+      disks.push_back({{"path", absolute(d)}, {"read_only", ro}});
     }
     spec["disks"] = disks;
   }

@@ -52,7 +52,7 @@ TEST(ImageImport, PodmanSavedImagesImportAndRun) {
   // Runs with the image's default command, then with one given.
   auto dflt = daemon.vessel({"run", "--attach", "--name", "d", "bb"});
   EXPECT_EQ(dflt.out, "d\ndefault-cmd\n") << dflt.err << daemon.log();
-  auto given = daemon.vessel({"run", "--attach", "--name", "g", "bboci", "--", "/bin/sh", "-c", "echo from-oci > /tmp/f; cat /tmp/f"});
+  auto given = daemon.vessel({"run", "--attach", "--name", "g", "-e", "X=from-oci", "bboci", "--", "/bin/sh", "-c", "echo $X > /tmp/f; cat /tmp/f"});
   EXPECT_EQ(given.out, "g\nfrom-oci\n") << given.err << daemon.log();
   // The container's writes went to its own upper layer, never to the shared image layer.
   auto layer_dirs = std::filesystem::directory_iterator(daemon.state_dir() + "/images/layers");
