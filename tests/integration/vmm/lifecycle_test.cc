@@ -82,3 +82,17 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace vessel::vmm::test
+
+namespace vessel::vmm::test {
+namespace {
+
+TEST(Lifecycle, PanicFollowedByRebootIsReportedAsAPanic) {
+  auto r = run_vmm({"--kernel", guest("panic.elf")});
+  EXPECT_EQ(r.status.code, 3) << r.errors;
+  EXPECT_EQ(r.metrics["exit"]["kind"], "panic");
+  EXPECT_NE(r.errors.find("guest kernel panic: Kernel panic - not syncing: vessel test panic"), std::string::npos)
+      << r.errors;
+}
+
+}  // namespace
+}  // namespace vessel::vmm::test
