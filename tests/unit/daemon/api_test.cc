@@ -1,0 +1,136 @@
+// The API and the instance manager over a fake backend (plain `sleep` processes): routing,
+// status codes, 409 with the current state, exit detection, metrics. No root needed.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "base/process.h"
+#include "daemon/api/router.h"
+
+namespace vessel::daemon {
+namespace {
+
+class FakeBackend : public Backend {
+ public:
+  Result<GuestProcess> start(const InstanceContext&, const BootSource&) override {
+    auto p = TRY(Process::spawn({"/bin/sleep", "1000"}));
+    auto g = GuestProcess::attach(p.pid());
+    p.detach();
+    starts++;
+    return g;
+  }
+  Result<void> stop(const InstanceContext&, const GuestProcess& proc, std::chrono::seconds) override {
+    (void)proc.signal(SIGKILL);
+    proc.wait_exit(std::chrono::seconds(5));
+    return {};
+  }
+  Result<void> pause(const InstanceContext&, const GuestProcess&) override { return {}; }
+  Result<void> resume(const InstanceContext&, const GuestProcess&) override { return {}; }
+  void cleanup(const InstanceContext&) override {}
+  Result<State> probe(const InstanceContext&, const GuestProcess&) override { return State::Running; }
+  Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>& argv) override {
+    return ExecResult{0, argv[0]};
+  }
+  int starts = 0;
+};
+
+struct ApiOverFakeBackend : ::testing::Test {
+  ApiOverFakeBackend() {
+    char t[] = "/tmp/vessel-api-test.XXXXXX";
+    dir = ::mkdtemp(t);
+    std::filesystem::create_directories(dir + "/rootfs");
+    store = std::move(*Store::open(dir + "/db"));
+    images = std::make_unique<ImageStore>(*store, dir + "/images");
+    ManagerConfig config{dir, "vessel-unit", Capacity{2, 4096}, Overcommit{}};
+    manager = std::make_unique<Manager>(config, *store, events, *images, fake, fake);
+    api = std::make_unique<Api>(*manager, *images, events, "");
+  }
+  ~ApiOverFakeBackend() override {
+    api.reset();
+    for (const auto& name : {"a", "b"}) (void)manager->remove(name, true);
+    manager.reset();
+    std::filesystem::remove_all(dir);
+  }
+  http::Response call(const std::string& method, const std::string& path, const std::string& body = "",
+                      std::map<std::string, std::string> query = {}) {
+    http::Request r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.query = std::move(query);
+    return api->handle(r);
+  }
+  json::Json body(const http::Response& r) { return json::parse(r.body).value_or(json::Json()); }
+  std::string spec(const std::string& name) { return R"({"name":")" + name + R"(","rootfs":")" + dir + R"(/rootfs","memory_mib":512})"; }
+
+  std::string dir;
+  std::unique_ptr<Store> store;
+  EventBus events;
+  std::unique_ptr<ImageStore> images;
+  FakeBackend fake;
+  std::unique_ptr<Manager> manager;
+  std::unique_ptr<Api> api;
+};
+
+TEST_F(ApiOverFakeBackend, LifecycleThroughTheApi) {
+  auto created = call("POST", "/v1/instances", spec("a"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(body(created)["state"], "created");
+  EXPECT_EQ(call("POST", "/v1/instances", spec("a")).status, 409);
+  auto started = call("POST", "/v1/instances/a/start");
+  ASSERT_EQ(started.status, 200) << started.body;
+  EXPECT_EQ(body(started)["state"], "running");
+  int pid = body(started)["pid"];
+  EXPECT_GT(pid, 0);
+  EXPECT_EQ(call("POST", "/v1/instances/a/pause").status, 200);
+  auto again = call("POST", "/v1/instances/a/pause");
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(body(again)["state"], "paused");
+  EXPECT_NE(body(again)["hint"].get<std::string>().find("already paused"), std::string::npos);
+  EXPECT_EQ(call("POST", "/v1/instances/a/resume").status, 200);
+  EXPECT_EQ(call("POST", "/v1/instances/a/resume").status, 409);
+  auto exec = call("POST", "/v1/instances/a/exec", R"({"command":["/bin/true"]})");
+  EXPECT_EQ(body(exec)["output"], "/bin/true");
+  EXPECT_EQ(call("DELETE", "/v1/instances/a").status, 409);
+  EXPECT_EQ(call("POST", "/v1/instances/a/stop", R"({"timeout_s":0})").status, 200);
+  EXPECT_EQ(call("POST", "/v1/instances/a/stop").status, 409);
+  EXPECT_EQ(call("POST", "/v1/instances/a/restart").status, 200);
+  EXPECT_EQ(fake.starts, 2);
+  EXPECT_EQ(call("DELETE", "/v1/instances/a", "", {{"force", "1"}}).status, 204);
+  EXPECT_EQ(call("GET", "/v1/instances/a").status, 404);
+}
+
+TEST_F(ApiOverFakeBackend, GuestExitIsNoticed) {
+  ASSERT_EQ(call("POST", "/v1/instances", spec("b"), {{"start", "1"}}).status, 201);
+  int pid = body(call("GET", "/v1/instances/b"))["pid"];
+  ::kill(pid, SIGKILL);
+  bool stopped = false;
+  for (int i = 0; i < 100 && !stopped; ++i) {
+    stopped = body(call("GET", "/v1/instances/b"))["state"] == "stopped";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(stopped);
+}
+
+TEST_F(ApiOverFakeBackend, RoutingErrorsAndMetrics) {
+  EXPECT_EQ(call("GET", "/nothing").status, 404);
+  EXPECT_EQ(call("PUT", "/v1/instances").status, 405);
+  EXPECT_EQ(call("GET", "/v1/instances/..").status, 400);
+  EXPECT_EQ(call("POST", "/v1/instances/a/dance").status, 404);
+  EXPECT_EQ(call("POST", "/v1/instances", "{").status, 400);
+  auto refused = call("POST", "/v1/instances", R"({"name":"big","rootfs":")" + dir + R"(/rootfs","memory_mib":8192})");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_NE(body(refused)["error"].get<std::string>().find("8192 MiB wanted > 4096 MiB allowed"), std::string::npos) << refused.body;
+  auto host = body(call("GET", "/v1/host"));
+  EXPECT_EQ(host["memory_mib"], 4096);
+  auto metrics = call("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("vessel_api_requests_total{route=\"POST /v1/instances\",status=\"409\"} 1"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("vessel_instances 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vessel::daemon
