@@ -33,7 +33,8 @@ Ways to start:
   vessel-vmm --kernel K [--initrd I] [--cmdline ARGS] [--vcpus N] [--mem-mib M]
 
 Exit status:
-  0    the guest powered off (ACPI S5) or rebooted (i8042/ACPI reset, triple fault)
+  0    the guest powered off (ACPI S5) or rebooted (i8042/ACPI reset, triple fault;
+       --reboot-exit-code changes the status for reboots)
   N    a test guest wrote N to the debug exit port 0xf4
   1    bad command line or configuration; the VM could not be built
   2    the VMM could not continue the VM (KVM error, instruction it cannot emulate)
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   uint32_t vcpus = 1;
   uint64_t mem_mib = 128;
   unsigned shutdown_timeout = 10;
+  int reboot_exit_code = 0;
   bool log_json = false;
   app.add_option("--config-file", config_file, "Firecracker-style JSON configuration; boots immediately")->check(CLI::ExistingFile);
   app.add_option("--api-sock", api_sock, "serve the control API on this Unix socket");
@@ -78,6 +80,10 @@ int main(int argc, char** argv) {
   app.add_option("--vcpus", vcpus, "number of vCPUs, 1..32 (with --kernel)")->check(CLI::Range(1, 32))->capture_default_str();
   app.add_option("--mem-mib", mem_mib, "guest memory in MiB, 16..65536 (with --kernel)")->check(CLI::Range(16, 65536))->capture_default_str();
   app.add_option("--shutdown-timeout", shutdown_timeout, "seconds to wait for the guest after SIGTERM before a forced stop")->capture_default_str();
+  app.add_option("--reboot-exit-code", reboot_exit_code,
+                 "exit status when the guest reboots (i8042/ACPI reset, triple fault), 0..255")
+      ->check(CLI::Range(0, 255))
+      ->capture_default_str();
   app.add_option("--metrics-file", metrics_file, "write the VM's counters (JSON) here when it ends");
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")->capture_default_str();
   app.add_flag("--log-json", log_json, "log as JSON lines");
@@ -193,7 +199,7 @@ int main(int argc, char** argv) {
     }).detach();
   }
   VmEvent event = machine->wait();
-  int code = Machine::exit_code(event);
+  int code = event.kind == VmEvent::Kind::Reboot ? reboot_exit_code : Machine::exit_code(event);
   if (!metrics_file.empty()) {
     json::Json j = machine->metrics();
     j["exit"] = {{"kind", to_string(event.kind)}, {"code", code}, {"reason", event.reason}};

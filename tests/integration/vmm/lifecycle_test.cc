@@ -15,6 +15,12 @@ TEST(Lifecycle, I8042ResetEndsTheVmWithStatusZero) {
   EXPECT_EQ(r.console.find("still alive"), std::string::npos) << r.console;
 }
 
+TEST(Lifecycle, RebootExitCodeIsConfigurable) {
+  auto r = run_vmm({"--kernel", guest("reboot.elf"), "--reboot-exit-code", "7"});
+  EXPECT_EQ(r.status.code, 7) << r.errors;
+  EXPECT_EQ(r.metrics["exit"]["kind"], "reboot");
+}
+
 TEST(Lifecycle, AcpiPoweroffThroughTheFadtEndsTheVmWithStatusZero) {
   auto r = run_vmm({"--kernel", guest("acpi_poweroff.elf"), "--vcpus", "2"});
   EXPECT_EQ(r.status.code, 0) << r.errors;
