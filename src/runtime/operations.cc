@@ -158,7 +158,7 @@ Result<void> remove(const GlobalOptions& g, const std::string& id, bool force) {
   return destroy(store, s);
 }
 
-Result<json::Json> state(const GlobalOptions& g, const std::string& id) {
+Result<nlohmann::ordered_json> state(const GlobalOptions& g, const std::string& id) {
   StateStore store(g.root);
   ContainerState s = TRY(store.load(id));
   return oci_state(s, store.status(s));
@@ -194,13 +194,13 @@ Result<std::vector<pid_t>> ps(const GlobalOptions& g, const std::string& id) {
   return s.cgroup.pids();
 }
 
-Result<std::vector<json::Json>> list(const GlobalOptions& g) {
+Result<std::vector<nlohmann::ordered_json>> list(const GlobalOptions& g) {
   StateStore store(g.root);
-  std::vector<json::Json> out;
+  std::vector<nlohmann::ordered_json> out;
   for (const auto& id : TRY(store.list())) {
     auto s = store.load(id);
     if (!s) continue;
-    json::Json j = oci_state(*s, store.status(*s));
+    auto j = oci_state(*s, store.status(*s));
     out.push_back(std::move(j));
   }
   return out;

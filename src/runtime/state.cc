@@ -159,8 +159,8 @@ Status StateStore::status(const ContainerState& s) const {
   return Status::Running;
 }
 
-json::Json oci_state(const ContainerState& s, Status status) {
-  json::Json j = json::Json::object();
+nlohmann::ordered_json oci_state(const ContainerState& s, Status status) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
   j["ociVersion"] = kOciVersion;
   j["id"] = s.id;
   j["pid"] = status == Status::Stopped ? 0 : s.pid;

@@ -61,7 +61,8 @@ class StateStore {
 Result<void> check_id(const std::string& id);
 
 // The public OCI state document (what `state` prints and hooks read on stdin).
-json::Json oci_state(const ContainerState& s, Status status);
+// Keys in runc's order (clients match the text).
+nlohmann::ordered_json oci_state(const ContainerState& s, Status status);
 
 std::string now_rfc3339();
 

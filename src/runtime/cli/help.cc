@@ -48,7 +48,7 @@ GLOBAL OPTIONS
 EXIT STATUS
     0 on success, 1 on failure (the error is printed on stderr and, with --log, in the log);
     run and exec without --detach exit with the container process's status (128+N when it
-    was killed by signal N).
+    was killed by signal N); exec's own failures exit with 255, as runc's do.
 )";
 }
 

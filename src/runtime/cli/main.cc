@@ -96,7 +96,10 @@ Result<CreateOptions> create_options(const ParsedArgs& a, const char* cmd) {
   return o;
 }
 
-void print_json(const json::Json& j) { std::cout << j.dump(2) << std::endl; }
+template <typename J>
+void print_json(const J& j) {
+  std::cout << j.dump(2) << std::endl;
+}
 
 Result<int> cmd_update(const GlobalOptions& g, const ParsedArgs& a) {
   TRY(need_id(a, "update"));
@@ -184,7 +187,7 @@ Result<int> cmd_list(const GlobalOptions& g, const ParsedArgs& a) {
     return 0;
   }
   if (a.get("format", "table") == "json") {
-    std::cout << json::Json(all).dump() << std::endl;
+    std::cout << nlohmann::ordered_json(all).dump() << std::endl;
     return 0;
   }
   std::printf("%-24s %-8s %-10s %-40s %-32s %s\n", "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER");
@@ -377,7 +380,8 @@ int main(int argc, char** argv) {
   auto r = dispatch(cmd, args, i + 1, g, argc, argv);
   if (!r) {
     report(r.error());
-    return vessel::cli::kExitFailure;
+    // Like runc: exec's own failures are 255, so they differ from the process's exit codes.
+    return cmd == "exec" ? 255 : vessel::cli::kExitFailure;
   }
   return *r;
 }

@@ -260,7 +260,9 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   guard.id = o.id;
   std::string dir = store.dir(o.id);
   TRY(write_file(dir + "/config.json", read_file(bundle + "/config.json").value_or("{}")));
-  if (c.wait_fifo && mkfifo(store.fifo(o.id).c_str(), 0622) != 0) return fail_errno("create exec fifo");
+  // 0622 whatever the umask: init may open it as the container's (non-root) user.
+  if (c.wait_fifo && (mkfifo(store.fifo(o.id).c_str(), 0622) != 0 || chmod(store.fifo(o.id).c_str(), 0622) != 0))
+    return fail_errno("create exec fifo");
   if (filter && !filter->uses_notify()) TRY(filter->export_bpf(dir + "/seccomp.bpf"));
   Fd state_dir = TRY(Fd::open(dir, O_PATH | O_DIRECTORY));
   c.state_dir = state_dir.get();

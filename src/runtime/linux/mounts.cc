@@ -263,7 +263,7 @@ Result<void> prepare_rootfs(const Spec& spec, const RootfsContext& ctx) {
       if (*spec.linux->rootfs_propagation == p.name) prop = p.flag | MS_REC;
   }
   // Host mounts must not see ours: never shared at first (shared is applied after pivot).
-  unsigned long first = (prop & MS_SHARED) ? (MS_SLAVE | MS_REC) : prop;
+  unsigned long first = (prop & (MS_SHARED | MS_UNBINDABLE)) ? (MS_SLAVE | MS_REC) : prop;
   TRY_CTX(do_mount(nullptr, "/", nullptr, first, nullptr, "/"), "set mount propagation");
   TRY(do_mount(ctx.rootfs.c_str(), ctx.rootfs, nullptr, MS_BIND | MS_REC, nullptr, "rootfs"));
   Fd root = TRY_CTX(Fd::open(ctx.rootfs, O_PATH | O_DIRECTORY), "open rootfs");

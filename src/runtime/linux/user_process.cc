@@ -135,8 +135,13 @@ Result<void> enter_cwd(const std::string& cwd) {
   if (chdir(cwd.c_str()) != 0) return fail_errno("chdir to cwd (\"{}\") set in config.json", cwd);
   char buf[PATH_MAX];
   // getcwd fails (or prefixes "(unreachable)") when the cwd is outside our root.
-  if (!getcwd(buf, sizeof buf) || buf[0] != '/')
-    return fail(EPERM, "current working directory is outside of the container root");
+  if (!getcwd(buf, sizeof buf)) {
+    // ENOENT is how the kernel reports a cwd outside our root; a seccomp profile may also
+    // forbid getcwd (EPERM...), which says nothing about where we are.
+    if (errno == ENOENT) return fail(EPERM, "current working directory is outside of the container root");
+    return {};
+  }
+  if (buf[0] != '/') return fail(EPERM, "current working directory is outside of the container root");
   return {};
 }
 
