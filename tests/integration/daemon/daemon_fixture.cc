@@ -120,6 +120,10 @@ Daemon::~Daemon() {
       for (const auto& i : *j) run({vessel_path(), "--socket", socket_, "rm", "--force", i.value("name", "")});
     stop(SIGTERM);
   }
+  // The per-test cgroup parent, once empty (rmdir fails harmlessly while guests remain).
+  for (const char* c : {"cpu", "cpuacct", "memory", "pids", "freezer", "devices", "blkio", "cpuset", "hugetlb", "net_cls", "perf_event", "systemd", "unified"})
+    ::rmdir(("/sys/fs/cgroup/" + std::string(c) + "/" + test_cgroup_parent()).c_str());
+  ::rmdir(("/sys/fs/cgroup/" + test_cgroup_parent()).c_str());
 }
 
 bool Daemon::start() {
