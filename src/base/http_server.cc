@@ -68,6 +68,9 @@ MHD_Result collect_header(void* cls, MHD_ValueKind, const char* key, const char*
 MHD_Result send(MHD_Connection* connection, Response response) {
   MHD_Response* r;
   if (response.stream) {
+    // A stream may be silent for long (logs --follow of a quiet guest): the idle timeout is for
+    // clients that do not send their request, not for answers we are still producing.
+    MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
     auto* s = new Stream{std::move(response.stream), {}, 0, false};
     r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, s, stream_free);
   } else {

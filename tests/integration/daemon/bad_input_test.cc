@@ -114,6 +114,15 @@ TEST_F(BadInput, SlowClientIsDisconnectedAndDoesNotBlockOthers) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(9));
 }
 
+TEST_F(BadInput, FollowedLogsOutliveTheIdleTimeout) {
+  // The daemon runs with --idle-timeout 2: a quiet guest must not cut `logs -f`.
+  ASSERT_EQ(daemon.vessel({"run", "--name", "quiet", "--rootfs", tmp.path + "/rootfs", "--", "/bin/sh", "-c",
+                           "echo before; sleep 5; echo after"}).status, 0);
+  auto r = daemon.vessel({"logs", "-f", "quiet"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "before\nafter\n") << r.err;
+}
+
 TEST_F(BadInput, ConcurrentCreatesOfOneNameExactlyOneWins) {
   std::atomic<int> created{0}, conflict{0}, other{0};
   std::vector<std::thread> threads;
