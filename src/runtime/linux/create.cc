@@ -271,6 +271,10 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   std::string cg_path = spec.linux->cgroups_path.empty() ? "/" + o.id : spec.linux->cgroups_path;
   Cgroup cgroup = TRY(Cgroup::plan(host, cg_path));
   TRY(cgroup.create());
+  // Joining a frozen cgroup would freeze us mid-create: refuse, like runc.
+  if (cgroup.frozen().value_or(false)) {
+    return fail(EBUSY, "cgroup {} is frozen", cg_path);
+  }
   guard.cgroup = cgroup;
 
   c.rootfs.rootfs = rootfs;
