@@ -67,7 +67,10 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
   const Process& proc = *spec.process;
   setsid();
   TRY(seal_fds(c.opts->preserve_fds));
-  TRY_CTX(prepare_rootfs(spec, c.rootfs), "prepare rootfs");
+  // Without its own mount namespace the container shares the host's mounts: mount nothing
+  // (it would change the host), only chroot into the rootfs, as runc does.
+  bool mntns = spec.find_namespace("mount") != nullptr;
+  if (mntns) TRY_CTX(prepare_rootfs(spec, c.rootfs), "prepare rootfs");
   const Hooks& h = spec.hooks;
   if (!h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty()) {
     if (!sync_send(c.sock, SyncType::Hooks)) return fail_errno("sync");
@@ -76,13 +79,17 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
       return fail(ECANCELED, "runtime hooks failed");
     TRY(run_hooks(h.create_container, "createContainer", m.text));
   }
-  TRY_CTX(enter_rootfs(spec, c.rootfs), "enter rootfs");
+  if (mntns) {
+    TRY_CTX(enter_rootfs(spec, c.rootfs), "enter rootfs");
+  } else if (chroot(c.rootfs.rootfs.c_str()) != 0 || chdir("/") != 0) {
+    return fail_errno("chroot {}", c.rootfs.rootfs);
+  }
   bool uts = spec.find_namespace("uts") != nullptr;  // never touch the host's names
   if (uts && spec.has_hostname && sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
     return fail_errno("sethostname {}", spec.hostname);
   if (uts && spec.has_domainname && setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
     return fail_errno("setdomainname {}", spec.domainname);
-  TRY(finish_rootfs(spec));
+  if (mntns) TRY(finish_rootfs(spec));
   if (proc.terminal) TRY(setup_terminal(c.console, proc.console_size));
   std::string path = TRY(find_executable(proc));
   TRY(apply_rlimits(proc));
@@ -210,8 +217,6 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   Spec spec = TRY(load_spec(bundle));
   if (!spec.process) return fail(EINVAL, "process: required by create");
   if (!spec.linux) spec.linux = Linux{};
-  if (!spec.find_namespace("mount"))
-    return fail(ENOTSUP, "linux.namespaces: a mount namespace is required");
   std::string rootfs = spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path;
   rootfs = absolute(rootfs);
   struct stat st;
