@@ -30,6 +30,8 @@ constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, uint64_t);
 constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, uint64_t);
 constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, uint64_t);
 constexpr unsigned long kGetMsrIndexList = _IOWR(KVMIO, 0x02, uint32_t);
+constexpr unsigned long kGetXsave = _IOR(KVMIO, 0xa4, XsaveArea);
+constexpr unsigned long kSetXsave = _IOW(KVMIO, 0xa5, XsaveArea);
 
 // Heap buffer: a u32 count at offset 0, entries at `header` bytes.
 template <typename Entry>
@@ -273,6 +275,8 @@ VESSEL_GET(kvm_sregs, get_sregs, KVM_GET_SREGS)
 VESSEL_SET(kvm_sregs, set_sregs, KVM_SET_SREGS)
 VESSEL_GET(kvm_fpu, get_fpu, KVM_GET_FPU)
 VESSEL_SET(kvm_fpu, set_fpu, KVM_SET_FPU)
+VESSEL_GET(XsaveArea, get_xsave, kGetXsave)
+VESSEL_SET(XsaveArea, set_xsave, kSetXsave)
 VESSEL_GET(kvm_lapic_state, get_lapic, KVM_GET_LAPIC)
 VESSEL_SET(kvm_lapic_state, set_lapic, KVM_SET_LAPIC)
 VESSEL_GET(kvm_vcpu_events, get_events, KVM_GET_VCPU_EVENTS)

@@ -23,6 +23,12 @@ struct CpuidEntries {
 
 class Vm;
 
+// The legacy 4 KiB kvm_xsave (FXSAVE image, XSAVE header, extended areas); our own type because
+// the uapi's flexible array cannot live inside a Result.
+struct XsaveArea {
+  uint32_t region[1024];
+};
+
 class System {
  public:
   static Result<System> open(const char* path = "/dev/kvm");
@@ -67,6 +73,8 @@ class Vcpu {
   Result<void> set_cpuid(const CpuidEntries& cpuid);
   Result<void> set_msrs(const std::vector<kvm_msr_entry>& msrs);
   Result<std::vector<kvm_msr_entry>> get_msrs(const std::vector<uint32_t>& indices) const;
+  Result<XsaveArea> get_xsave() const;
+  Result<void> set_xsave(const XsaveArea& xsave);
   Result<kvm_lapic_state> get_lapic() const;
   Result<void> set_lapic(const kvm_lapic_state& lapic);
   Result<kvm_vcpu_events> get_events() const;

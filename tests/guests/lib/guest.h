@@ -69,3 +69,9 @@ uint64_t rdtsc(void);
 // checked in or timeout_cycles (TSC) have passed.
 int smp_start_aps(int cpus, uint64_t timeout_cycles);
 uint32_t smp_ap_apic_id(int index);  // APIC id reported by the index-th AP to check in
+
+// A #UD at this address (a 2-byte ud2) is counted in guest_ud_count and skipped.
+extern uint64_t guest_ud_resume;
+extern volatile int guest_ud_count;
+// Installs an interrupt gate (kernel code segment) for `vector` with privilege `dpl`.
+void set_gate(int vector, void* handler, int dpl);

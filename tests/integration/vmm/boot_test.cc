@@ -117,3 +117,22 @@ INSTANTIATE_TEST_SUITE_P(Counts, SmpTest, ::testing::Values(1, 2, 4, 32));
 
 }  // namespace
 }  // namespace vessel::vmm::test
+
+namespace vessel::vmm::test {
+namespace {
+
+TEST(Emulation, InstructionsKvmGivesUpOnGiveArchitecturalResults) {
+  auto r = run_vmm({"--kernel", guest("emulation.elf")});
+  EXPECT_EQ(r.status.code, 0) << r.errors << r.console;
+  EXPECT_NE(r.console.find("emulation ok"), std::string::npos) << r.console;
+  EXPECT_EQ(r.console.find("MISMATCH"), std::string::npos) << r.console;
+  EXPECT_EQ(r.metrics["emulation"]["unhandled"], 0);
+  if (access("/sys/module/kvm_pvm", F_OK) == 0) {
+    // On PVM these reach vessel-vmm's emulator: two INT 0x81 and two cmpxchg16b at least.
+    EXPECT_GE(r.metrics["emulation"]["int_n"].get<int>(), 2) << r.metrics.dump();
+    EXPECT_GE(r.metrics["emulation"]["cmpxchg16b"].get<int>(), 2) << r.metrics.dump();
+  }
+}
+
+}  // namespace
+}  // namespace vessel::vmm::test

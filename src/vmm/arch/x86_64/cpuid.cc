@@ -23,7 +23,9 @@ void mask_emulator_unfriendly(kvm::CpuidEntries& cpuid) {
       e.edx &= bit(26) | bit(27) | bit(29);  // keep only speculation-control enumeration
     }
     if (e.function == 7 && e.index > 0) e.eax = e.ebx = e.ecx = e.edx = 0;
-    if (e.function == 0x80000001) e.ecx &= ~(bit(8) | bit(16) | bit(21));  // PREFETCHW bits kept minimal
+    // ABM/LZCNT (KVM's emulator runs lzcnt as bsr: wrong results, no exit), SSE4a, PREFETCHW,
+    // XOP, FMA4, TBM.
+    if (e.function == 0x80000001) e.ecx &= ~(bit(5) | bit(6) | bit(8) | bit(11) | bit(16) | bit(21));
   }
   // Leaf 0xD describes the XSAVE areas: without XSAVE it must not exist.
   cpuid.entries.erase(std::remove_if(cpuid.entries.begin(), cpuid.entries.end(),

@@ -95,51 +95,6 @@ Result<uint64_t> modrm_address(Insn& in, kvm_regs& r, const kvm_sregs& s, uint64
   return addr;
 }
 
-// FXSAVE image <-> kvm_fpu.
-void fpu_to_fxsave(const kvm_fpu& f, uint8_t* img, bool x87, bool sse) {
-  if (x87) {
-    std::memcpy(img + 0, &f.fcw, 2);
-    std::memcpy(img + 2, &f.fsw, 2);
-    img[4] = f.ftwx;
-    std::memcpy(img + 6, &f.last_opcode, 2);
-    std::memcpy(img + 8, &f.last_ip, 8);
-    std::memcpy(img + 16, &f.last_dp, 8);
-    for (int i = 0; i < 8; ++i) std::memcpy(img + 32 + 16 * i, f.fpr[i], 16);
-  }
-  if (sse || x87) {
-    std::memcpy(img + 24, &f.mxcsr, 4);
-    uint32_t mask = 0xffff;
-    std::memcpy(img + 28, &mask, 4);
-  }
-  if (sse)
-    for (int i = 0; i < 16; ++i) std::memcpy(img + 160 + 16 * i, f.xmm[i], 16);
-}
-
-void fxsave_to_fpu(const uint8_t* img, kvm_fpu& f, bool x87, bool sse, bool init_x87, bool init_sse) {
-  if (x87) {
-    std::memcpy(&f.fcw, img + 0, 2);
-    std::memcpy(&f.fsw, img + 2, 2);
-    f.ftwx = img[4];
-    std::memcpy(&f.last_opcode, img + 6, 2);
-    std::memcpy(&f.last_ip, img + 8, 8);
-    std::memcpy(&f.last_dp, img + 16, 8);
-    for (int i = 0; i < 8; ++i) std::memcpy(f.fpr[i], img + 32 + 16 * i, 16);
-  } else if (init_x87) {
-    f.fcw = 0x37f;
-    f.fsw = 0;
-    f.ftwx = 0;
-    f.last_opcode = 0;
-    f.last_ip = f.last_dp = 0;
-    std::memset(f.fpr, 0, sizeof f.fpr);
-  }
-  if (sse) {
-    for (int i = 0; i < 16; ++i) std::memcpy(f.xmm[i], img + 160 + 16 * i, 16);
-  } else if (init_sse) {
-    std::memset(f.xmm, 0, sizeof f.xmm);
-  }
-  if (sse || init_sse) std::memcpy(&f.mxcsr, img + 24, 4);
-}
-
 Result<void> inject_exception(kvm::Vcpu& vcpu, uint8_t vector, std::optional<uint32_t> error_code = {}) {
   kvm_vcpu_events ev = TRY(vcpu.get_events());
   ev.flags = 0;
@@ -404,7 +359,9 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
   if (op2 == 0xae && (reg == 2 || reg == 3)) {  // ldmxcsr / stmxcsr m32
     uint64_t addr = TRY(modrm_address(in, r, s, 0));
     if ((in.modrm & 0xc7) == 0x05 && in.long_mode) addr += r.rip + in.len + s.cs.base;
-    kvm_fpu fpu = TRY(vcpu.get_fpu());
+    // MXCSR through the XSAVE image: KVM_SET_FPU's mxcsr does not reach the guest on PVM.
+    kvm::XsaveArea xs = TRY(vcpu.get_xsave());
+    auto* img = reinterpret_cast<uint8_t*>(xs.region);
     if (reg == 2) {
       uint32_t v;
       TRY(read_gva(mem, p, addr, &v, 4));
@@ -412,10 +369,11 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
         TRY(inject_exception(vcpu, 13, 0));
         return std::string("ldmxcsr reserved bits -> #GP");
       }
-      fpu.mxcsr = v;
-      TRY(vcpu.set_fpu(fpu));
+      std::memcpy(img + 24, &v, 4);
+      img[512] |= 0x2;  // XSTATE_BV: SSE state is in the image
+      TRY(vcpu.set_xsave(xs));
     } else {
-      TRY(write_gva(mem, p, addr, &fpu.mxcsr, 4));
+      TRY(write_gva(mem, p, addr, img + 24, 4));
     }
     r.rip += in.len;
     TRY(vcpu.set_regs(r));
@@ -472,10 +430,18 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
   uint64_t rfbm = is_fxsave || is_fxrstor ? 3 : (((r.rdx << 32) | (r.rax & 0xffffffff)) & kXcr0);
   uint8_t img[576] = {};
   size_t img_len = is_fxsave || is_fxrstor ? 512 : 576;
-  kvm_fpu fpu = TRY(vcpu.get_fpu());
+  // KVM's XSAVE image starts with the FXSAVE layout; KVM_SET_FPU does not reliably reach the
+  // guest's SSE state on PVM, so the image is the one source of truth.
+  kvm::XsaveArea xs = TRY(vcpu.get_xsave());
+  auto* legacy = reinterpret_cast<uint8_t*>(xs.region);
+  TRY(read_gva(mem, p, addr, img, img_len));
   if (is_fxsave || is_xsave) {
-    TRY(read_gva(mem, p, addr, img, img_len));
-    fpu_to_fxsave(fpu, img, rfbm & 1, rfbm & 2);
+    if (rfbm & 1) {
+      std::memcpy(img, legacy, 24);                  // FCW..FDP
+      std::memcpy(img + 32, legacy + 32, 128);       // ST0-7
+    }
+    if (rfbm & 3) std::memcpy(img + 24, legacy + 24, 8);  // MXCSR, MXCSR_MASK
+    if (rfbm & 2) std::memcpy(img + 160, legacy + 160, 256);  // XMM0-15
     if (is_xsave) {
       uint64_t bv;
       std::memcpy(&bv, img + 512, 8);
@@ -491,12 +457,26 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
     }
     TRY(write_gva(mem, p, addr, img, img_len));
   } else {
-    TRY(read_gva(mem, p, addr, img, img_len));
     uint64_t bv = 3;
     if (is_xrstor) std::memcpy(&bv, img + 512, 8);
-    bool x87 = (rfbm & 1) && (bv & 1), sse = (rfbm & 2) && (bv & 2);
-    fxsave_to_fpu(img, fpu, x87, sse, (rfbm & 1) && !(bv & 1), (rfbm & 2) && !(bv & 2));
-    TRY(vcpu.set_fpu(fpu));
+    if (rfbm & 1) {
+      if (bv & 1) {
+        std::memcpy(legacy, img, 24);
+        std::memcpy(legacy + 32, img + 32, 128);
+      } else {  // x87 init state
+        std::memset(legacy, 0, 24);
+        legacy[0] = 0x7f;
+        legacy[1] = 0x03;
+        std::memset(legacy + 32, 0, 128);
+      }
+    }
+    if (rfbm & 3) std::memcpy(legacy + 24, img + 24, 4);
+    if (rfbm & 2) {
+      if (bv & 2) std::memcpy(legacy + 160, img + 160, 256);
+      else std::memset(legacy + 160, 0, 256);
+    }
+    legacy[512] |= static_cast<uint8_t>(rfbm & 3);  // XSTATE_BV: these components are in the image
+    TRY(vcpu.set_xsave(xs));
     if (is_xrstor) ++c.xrstor;
     else ++c.fxrstor;
   }
