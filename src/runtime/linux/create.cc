@@ -44,7 +44,9 @@ struct InitContext {
   int state_dir = -1;         // O_PATH fd of <root>/<id>: exec.fifo is opened through it
   int console = -1;           // connected console socket (terminal)
   int seccomp_listener = -1;  // connected listenerPath socket
-  SeccompFilter* seccomp = nullptr;
+  SeccompFilter* seccomp = nullptr;  // only with SCMP_ACT_NOTIFY (libseccomp gives the notify fd)
+  std::string bpf;                   // otherwise: the compiled program, loaded directly
+  unsigned bpf_flags = 0;
   bool wait_fifo = true;
 };
 
@@ -95,12 +97,17 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
   TRY(apply_rlimits(proc));
   std::vector<std::string> env = process_env(proc);
   auto load_filter = [&]() -> Result<void> {
+    if (!c.bpf.empty()) {
+      TRY(lock_down(proc, nullptr));
+      return load_bpf(c.bpf, c.bpf_flags);
+    }
     Fd notify = TRY(lock_down(proc, c.seccomp));
     if (notify && c.seccomp_listener >= 0)
       TRY_CTX(send_seccomp_listener(c.seccomp_listener, notify.get(), "{}"), "seccomp listenerPath");
     return {};
   };
-  if (c.seccomp && !proc.no_new_privileges) TRY(load_filter());
+  bool filtered = c.seccomp || !c.bpf.empty();
+  if (filtered && !proc.no_new_privileges) TRY(load_filter());
   bool late_identity = !h.start_container.empty();
   if (!late_identity) {
     TRY(become_user(proc));
@@ -122,7 +129,6 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
     TRY(enter_cwd(proc.cwd));
   }
   if (proc.no_new_privileges) TRY(load_filter());
-  else if (!c.seccomp) TRY(lock_down(proc, nullptr));
   exec_process(path, proc, env);
 }
 
@@ -223,12 +229,22 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   if (stat(rootfs.c_str(), &st) != 0) return fail_errno("root.path {}", rootfs);
   if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, "root.path {} is not a directory", rootfs);
   std::optional<SeccompFilter> filter;
-  if (spec.linux->seccomp) filter = TRY_CTX(SeccompFilter::compile(*spec.linux->seccomp), "linux.seccomp");
+  std::string bpf;
+  if (spec.linux->seccomp) {
+    const Seccomp& profile = *spec.linux->seccomp;
+    TRY_CTX(check_seccomp(profile), "linux.seccomp");
+    bool notify = profile.default_action == "SCMP_ACT_NOTIFY";
+    for (const auto& r : profile.syscalls) notify |= r.action == "SCMP_ACT_NOTIFY";
+    if (notify) filter = TRY_CTX(SeccompFilter::compile(profile), "linux.seccomp");
+    else bpf = TRY_CTX(compiled_bpf(profile, g.root + "/seccomp-cache"), "linux.seccomp");
+  }
 
   InitContext c;
   c.spec = &spec;
   c.opts = &o;
   c.seccomp = filter ? &*filter : nullptr;
+  c.bpf = bpf;
+  if (!bpf.empty()) c.bpf_flags = TRY(seccomp_flags(*spec.linux->seccomp));
   c.wait_fifo = !foreground;
   // Open and check every namespace to join before anything is created.
   for (const char* type : {"user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"}) {
@@ -268,7 +284,7 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   // 0622 whatever the umask: init may open it as the container's (non-root) user.
   if (c.wait_fifo && (mkfifo(store.fifo(o.id).c_str(), 0622) != 0 || chmod(store.fifo(o.id).c_str(), 0622) != 0))
     return fail_errno("create exec fifo");
-  if (filter && !filter->uses_notify()) TRY(filter->export_bpf(dir + "/seccomp.bpf"));
+  if (!bpf.empty()) TRY(write_file(dir + "/seccomp.bpf", bpf));
   Fd state_dir = TRY(Fd::open(dir, O_PATH | O_DIRECTORY));
   c.state_dir = state_dir.get();
 

@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <linux/filter.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -136,6 +138,53 @@ Result<void> SeccompFilter::export_bpf(const std::string& path) const {
   int rc = seccomp_export_bpf(ctx_, fd.get());
   if (rc != 0) return fail(-rc, "export seccomp filter to {}", path);
   return {};
+}
+
+Result<std::string> SeccompFilter::bpf() const {
+  int fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+  if (fd < 0) return fail_errno("memfd_create");
+  Fd mem(fd);
+  int rc = seccomp_export_bpf(ctx_, fd);
+  if (rc != 0) return fail(-rc, "export seccomp filter");
+  off_t size = lseek(fd, 0, SEEK_END);
+  std::string out(static_cast<size_t>(size), '\0');
+  TRY(pread_exact(fd, out.data(), out.size(), 0));
+  return out;
+}
+
+namespace {
+std::string canonical(const Seccomp& p) {
+  std::string s = fmt::format("v1|{}|{}|", p.default_action, p.default_errno_ret ? static_cast<int>(*p.default_errno_ret) : -1);
+  for (const auto& a : p.architectures) s += a + ",";
+  s += "|";
+  for (const auto& f : p.flags) s += f + ",";
+  for (const auto& r : p.syscalls) {
+    s += fmt::format("|{}:{}:", r.action, r.errno_ret ? static_cast<int>(*r.errno_ret) : -1);
+    for (const auto& n : r.names) s += n + ",";
+    for (const auto& a : r.args) s += fmt::format("[{} {} {} {}]", a.index, a.value, a.value_two, a.op);
+  }
+  return s;
+}
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+}  // namespace
+
+Result<std::string> compiled_bpf(const Seccomp& profile, const std::string& cache_dir) {
+  std::string key = canonical(profile);
+  std::string path = fmt::format("{}/{:016x}.bpf", cache_dir, fnv1a(key));
+  if (auto cached = read_file(path)) {
+    if (cached->size() > key.size() && cached->compare(0, key.size(), key) == 0 && (*cached)[key.size()] == '\0')
+      return cached->substr(key.size() + 1);
+  }
+  auto filter = TRY(SeccompFilter::compile(profile));
+  std::string program = TRY(filter.bpf());
+  mkdir(cache_dir.c_str(), 0700);
+  std::string tmp = fmt::format("{}.{}", path, getpid());
+  if (write_file(tmp, key + std::string(1, '\0') + program)) rename(tmp.c_str(), path.c_str());
+  return program;
 }
 
 Result<unsigned> seccomp_flags(const Seccomp& p) {

@@ -27,6 +27,8 @@ class SeccompFilter {
   bool uses_notify() const { return notify_; }
   // The compiled BPF program, saved at create so that `exec` loads it without recompiling.
   Result<void> export_bpf(const std::string& path) const;
+  // The BPF program as bytes (struct sock_filter[]).
+  Result<std::string> bpf() const;
   // Kernel filter flags (SECCOMP_FILTER_FLAG_*) the profile asked for.
   unsigned flags() const { return flags_; }
 
@@ -39,6 +41,10 @@ class SeccompFilter {
 // Loads a BPF program saved by export_bpf() into the calling thread.
 Result<void> load_bpf(const std::string& program, unsigned flags);
 Result<unsigned> seccomp_flags(const Seccomp& profile);
+
+// Compiling a large profile with libseccomp takes tens of milliseconds: the program is cached
+// in `cache_dir`, keyed by the profile's canonical text (compared in full on a hit).
+Result<std::string> compiled_bpf(const Seccomp& profile, const std::string& cache_dir);
 
 // Checks names only (used by `validate` paths and the fuzz target).
 Result<void> check_seccomp(const Seccomp& profile);
