@@ -128,7 +128,10 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
     TRY(become_user(proc));
     TRY(enter_cwd(proc.cwd));
   }
-  if (proc.no_new_privileges) TRY(load_filter());
+  if (proc.no_new_privileges) {
+    if (filtered) TRY(load_filter());
+    else TRY(lock_down(proc, nullptr));
+  }
   exec_process(path, proc, env);
 }
 
