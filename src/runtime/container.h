@@ -42,6 +42,7 @@ struct ExecOptions {
   bool tty = false;
   bool detach = false;
   bool no_new_privs = false;
+  bool ignore_paused = false;
   std::string console_socket;
   std::string pid_file;
   int preserve_fds = 0;
@@ -60,7 +61,7 @@ Result<void> update(const GlobalOptions& g, const std::string& id, const Resourc
 Result<std::vector<pid_t>> ps(const GlobalOptions& g, const std::string& id);
 Result<int> exec(const GlobalOptions& g, const ExecOptions& o);
 Result<std::vector<nlohmann::ordered_json>> list(const GlobalOptions& g);
-Result<json::Json> stats(const GlobalOptions& g, const std::string& id);
+Result<nlohmann::ordered_json> stats(const GlobalOptions& g, const std::string& id);
 json::Json features();
 json::Json default_spec(bool rootless);
 

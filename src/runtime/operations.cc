@@ -206,10 +206,10 @@ Result<std::vector<nlohmann::ordered_json>> list(const GlobalOptions& g) {
   return out;
 }
 
-Result<json::Json> stats(const GlobalOptions& g, const std::string& id) {
+Result<nlohmann::ordered_json> stats(const GlobalOptions& g, const std::string& id) {
   StateStore store(g.root);
   ContainerState s = TRY(store.load(id));
-  json::Json j;
+  nlohmann::ordered_json j;
   j["type"] = "stats";
   j["id"] = id;
   j["data"] = s.cgroup.stats();

@@ -298,6 +298,7 @@ Result<int> dispatch(const std::string& cmd, const std::vector<std::string>& arg
     for (const auto& gid : a.all("additional-gids")) o.additional_gids.push_back(static_cast<uint32_t>(TRY(parse_int("additional-gids", gid))));
     o.caps = a.all("cap");
     o.no_new_privs = a.has("no-new-privs");
+    o.ignore_paused = a.has("ignore-paused");
     if (a.has("preserve-fds")) o.preserve_fds = static_cast<int>(TRY(parse_int("preserve-fds", a.get("preserve-fds"))));
     return exec(g, o);
   }

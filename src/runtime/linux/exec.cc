@@ -91,7 +91,8 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
   StateStore store(g.root);
   ContainerState s = TRY(store.load(o.id));
   Status st = store.status(s);
-  if (st != Status::Running && st != Status::Created)
+  if (st == Status::Paused && !o.ignore_paused) return fail(EINVAL, "cannot exec in a paused container");
+  if (st != Status::Running && st != Status::Created && st != Status::Paused)
     return fail(EINVAL, "cannot exec in a container that is {}", status_name(st));
   Spec spec = TRY_CTX(parse_spec(TRY(read_file(store.dir(o.id) + "/config.json"))), "saved config");
   ExecContext c;
