@@ -92,7 +92,7 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
   if (uts && spec.has_domainname && setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
     return fail_errno("setdomainname {}", spec.domainname);
   if (mntns) TRY(finish_rootfs(spec));
-  if (proc.terminal) TRY(setup_terminal(c.console, proc.console_size));
+  if (proc.terminal) TRY(setup_terminal(c.console, proc.console_size, proc.user.uid, proc.user.gid));
   std::string path = TRY(find_executable(proc));
   TRY(apply_rlimits(proc));
   std::vector<std::string> env = process_env(proc);

@@ -42,7 +42,7 @@ Result<void> exec_body(ExecContext& c) {
   TRY(seal_fds(c.preserve_fds));
   if (c.proc.terminal) {
     setsid();
-    TRY(setup_terminal(c.console, c.proc.console_size));
+    TRY(setup_terminal(c.console, c.proc.console_size, c.proc.user.uid, c.proc.user.gid));
   }
   std::string path = TRY(find_executable(c.proc));
   TRY(apply_rlimits(c.proc));

@@ -95,7 +95,7 @@ Result<void> send_fd(int socket, int fd, const std::string& payload) {
   return {};
 }
 
-Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>& size) {
+Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>& size, uid_t uid, gid_t gid) {
   int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return fail_errno("open /dev/ptmx");
   Fd m(master);
@@ -104,6 +104,7 @@ Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>
   if (ptsname_r(master, name, sizeof name) != 0) return fail_errno("ptsname");
   int slave = open(name, O_RDWR | O_NOCTTY);
   if (slave < 0) return fail_errno("open {}", name);
+  if ((uid != 0 || gid != 0) && fchown(slave, uid, gid) != 0) return fail_errno("chown {}", name);
   if (size && size->height && size->width) {
     winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
     ioctl(master, TIOCSWINSZ, &ws);

@@ -18,7 +18,8 @@ Result<std::string> find_executable(const Process& p);
 Result<void> apply_rlimits(const Process& p);
 // Opens a pty in the container's devpts, sends the master over the console socket, makes the
 // slave our controlling terminal and stdio.
-Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>& size);
+// The slave is chowned to the process's user so it can use its own terminal.
+Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>& size, uid_t uid, gid_t gid);
 // setgroups/setresgid/setresuid (keeping capabilities), umask, then the capability sets.
 Result<void> become_user(const Process& p);
 // chdir to cwd and refuse a cwd that is not under the container's root (CVE-2024-21626).
