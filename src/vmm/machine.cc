@@ -103,7 +103,13 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
 
   // Virtio devices: one 4 KiB window and one GSI each, described in the DSDT.
   x86::AcpiConfig acpi{config.machine.vcpu_count, {}};
-  std::string cmdline = boot.boot_args;
+  // Kernel parameters we add go before "--": what follows it is for init, not the kernel.
+  std::string cmdline = boot.boot_args, init_args;
+  if (auto pos = (" " + cmdline + " ").find(" -- "); pos != std::string::npos) {
+    init_args = " " + cmdline.substr(pos);  // "--" starts at `pos` in the unpadded string
+    cmdline.erase(pos);
+    while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
+  }
   auto add_window = [&](uint32_t index) {
     uint64_t base = x86::kVirtioMmioBase + index * x86::kVirtioMmioWindow;
     uint32_t gsi = x86::kVirtioFirstGsi + index;
@@ -163,6 +169,7 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
     // switch would each need our emulator, and user-space AVX state would not survive them.
     cmdline += " noxsave";
   }
+  cmdline += init_args;
   while (!cmdline.empty() && cmdline.front() == ' ') cmdline.erase(0, 1);
   data.cmdline = cmdline;
   TRY(x86::write_boot_data(m->memory, kernel, data));

@@ -102,3 +102,21 @@ TEST(Lifecycle, PanicFollowedByRebootIsReportedAsAPanic) {
 
 }  // namespace
 }  // namespace vessel::vmm::test
+
+namespace vessel::vmm::test {
+namespace {
+
+TEST(Lifecycle, KernelParametersWeAddGoBeforeTheInitArguments) {
+  TempDir dir;
+  ASSERT_TRUE(write_file(dir.file("d.raw"), std::string(1 << 20, '\0')));
+  json::Json cfg = {{"boot-source", {{"kernel_image_path", guest("hello.elf")}, {"boot_args", "console=ttyS0 -- echo hi"}}},
+                    {"drives", {{{"drive_id", "d"}, {"path_on_host", dir.file("d.raw")}}}}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
+  auto r = run_vmm({"--config-file", dir.file("vm.json")});
+  EXPECT_EQ(r.status.code, 0) << r.errors;
+  EXPECT_NE(r.console.find("cmdline=[console=ttyS0 virtio_mmio.device=4K@0xd0000000:5 -- echo hi]"), std::string::npos)
+      << r.console;
+}
+
+}  // namespace
+}  // namespace vessel::vmm::test
