@@ -104,7 +104,9 @@ Result<void> setup_terminal(int console_socket, const std::optional<ConsoleSize>
   if (ptsname_r(master, name, sizeof name) != 0) return fail_errno("ptsname");
   int slave = open(name, O_RDWR | O_NOCTTY);
   if (slave < 0) return fail_errno("open {}", name);
-  if ((uid != 0 || gid != 0) && fchown(slave, uid, gid) != 0) return fail_errno("chown {}", name);
+  // The owner becomes the process's user; the group stays devpts' (gid=5, "tty"), as in runc.
+  (void)gid;
+  if (uid != 0 && fchown(slave, uid, static_cast<gid_t>(-1)) != 0) return fail_errno("chown {}", name);
   if (size && size->height && size->width) {
     winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
     ioctl(master, TIOCSWINSZ, &ws);
