@@ -9,6 +9,8 @@ if [[ "${VESSEL_SANITIZE:-0}" == 1 ]]; then
   dir="$top/build-asan"
   args+=(-DVESSEL_SANITIZE=ON)
 fi
+# ccache hits across clones in other directories (CI builds a fresh clone).
+export CCACHE_BASEDIR="$top" CCACHE_NOHASHDIR=true
 if [[ ! -f "$dir/build.ninja" ]]; then
   cmake -S "$top" -B "$dir" -G Ninja "${args[@]}" >/dev/null
 fi

@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the whole test suite (unit, integration and slow tests) through ctest.
-# Subsets: scripts/test.sh -L unit | -L integration | -LE slow ; extra arguments go to ctest.
+# Sets up, builds and runs the whole test suite through ctest: unit, integration and slow tests in
+# the normal build, then the unit tests again in an ASan+UBSan build.
+#   scripts/test.sh                 everything
+#   scripts/test.sh -L unit         a subset: the arguments go to ctest (the ASan pass is skipped)
+# VESSEL_SKIP_ASAN=1 skips the sanitizer pass.
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$top/scripts/setup.sh"
+
 echo "== build" >&2
 "$top/scripts/build.sh" | tail -1
+
 echo "== test" >&2
 cd "$top/build"
-# Some integration tests need long timeouts (the stock Linux guest boot on a PVM host).
-ctest --output-on-failure --timeout 3000 "$@"
+status=0
+# The Linux-guest boots have their own long timeouts (a stock kernel on a PVM host takes minutes).
+ctest --output-on-failure --timeout 3000 "$@" || status=$?
+
+if [[ $# -eq 0 && "${VESSEL_SKIP_ASAN:-0}" != 1 ]]; then
+  echo "== ASan+UBSan build: unit tests" >&2
+  VESSEL_SANITIZE=1 "$top/scripts/build.sh" | tail -1
+  cd "$top/build-asan"
+  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -L unit || status=$?
+fi
+exit $status
