@@ -90,6 +90,9 @@ if [[ "$run_vm" == 1 ]]; then
     echo "demo: the VM did not finish within ${vm_minutes} min; stopping it" >&2
     "$vessel" stop -f demo-vm >/dev/null 2>&1 || true
     vm_failed=1
+  elif ! "$vessel" logs demo-vm | grep -q "hello from the VM"; then
+    echo "demo: the Linux guest stopped before running its command (see the console above)" >&2
+    vm_failed=1
   fi
 
 fi
