@@ -29,7 +29,7 @@ if [[ $# -eq 0 && "${VESSEL_SKIP_ASAN:-0}" != 1 ]]; then
   echo "== ASan+UBSan build: unit tests" >&2
   VESSEL_SANITIZE=1 "$top/scripts/build.sh" | tail -1
   cd "$top/build-asan"
-  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -L unit || status=$?
 fi
 exit $status

@@ -48,7 +48,7 @@ std::vector<uint8_t> make_elf(uint64_t paddr, const std::string& payload, std::o
   note.p_offset = 0x200;
   note.p_filesz = notes.size();
   std::memcpy(f.data() + sizeof eh + sizeof load, &note, sizeof note);
-  std::memcpy(f.data() + 0x200, notes.data(), notes.size());
+  if (!notes.empty()) std::memcpy(f.data() + 0x200, notes.data(), notes.size());  // no notes: data() may be null
   std::memcpy(f.data() + 0x1000, payload.data(), payload.size());
   return f;
 }
