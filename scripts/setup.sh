@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package vessel uses (scripts/packages.txt). Idempotent and quiet; when all
+# Installs every Debian package vessel uses (scripts/packages.txt), with their recommended
+# packages (podman needs its recommended network plugins and helpers). Idempotent and quiet; when all
 # packages are present it only checks and returns in well under a second.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,7 +23,7 @@ fi
 echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/vessel-setup-apt.log 2>&1 || {
+apt-get install -y -qq "${missing[@]}" >/tmp/vessel-setup-apt.log 2>&1 || {
   echo "setup: apt-get install failed; last lines of /tmp/vessel-setup-apt.log:" >&2
   tail -20 /tmp/vessel-setup-apt.log >&2
   exit 1
