@@ -53,6 +53,7 @@ struct Machine::Impl {
 #endif
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   VmConfig config;
+  std::shared_ptr<I8042> i8042;
   mutable std::mutex mu;
   std::condition_variable cv;
   State state = State::Created;
@@ -97,7 +98,10 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   m->lines.push_back(com1_irq);
   machine->serial_ = std::make_shared<Serial>(com1_irq, options.console_fd);
   TRY(m->pio.insert(machine->serial_, x86::kPortCom1, 8));
-  TRY(m->pio.insert(std::make_shared<I8042>(events), x86::kPortI8042Data, 5));
+  auto keyboard_irq = TRY(make_irq_line(m->vm, x86::kKeyboardIrq));
+  m->lines.push_back(keyboard_irq);
+  m->i8042 = std::make_shared<I8042>(events, keyboard_irq);
+  TRY(m->pio.insert(m->i8042, x86::kPortI8042Data, 5));
   TRY(m->pio.insert(std::make_shared<DebugExit>(events), x86::kPortDebugExit, 1));
   TRY(m->pio.insert(std::make_shared<AcpiPower>(events), x86::kPortAcpiSleepControl, 3));
 
@@ -240,6 +244,15 @@ std::optional<VmEvent> Machine::wait_for(std::chrono::milliseconds timeout) {
   VmEvent event;
   {
     std::unique_lock lock(impl_->mu);
+Result<void> Machine::send_ctrl_alt_del() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->state != State::Running && impl_->state != State::Paused)
+      return fail(EINVAL, "SendCtrlAltDel: the VM is {}", to_string(impl_->state));
+  }
+  return impl_->i8042->send_ctrl_alt_del();
+}
+
     if (!impl_->cv.wait_for(lock, timeout, [&] { return impl_->event.has_value(); })) return std::nullopt;
     event = *impl_->event;
   }

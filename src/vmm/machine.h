@@ -39,6 +39,8 @@ class Machine {
   Result<void> resume();
   // Asks the machine to stop with this event (first event wins).
   void post_event(VmEvent event);
+  // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.
+  Result<void> send_ctrl_alt_del();
   // Blocks until the VM has ended; stops and joins the vCPUs; returns the deciding event.
   VmEvent wait();
   // Like wait() with a timeout; nullopt when nothing ended the VM in time.

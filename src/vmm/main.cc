@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
 
   std::atomic<Machine*> running{nullptr};
   controller.on_ctrl_alt_del = [&]() -> Result<void> {
-    // No keyboard driver contract yet: ask through the ACPI-less path the guest honours best.
-    return fail(ENOTSUP, "SendCtrlAltDel is not supported yet by vessel-vmm's i8042 (no keyboard)");
+    Machine* m = controller.machine();
+    if (m == nullptr) return fail(EINVAL, "SendCtrlAltDel: the VM is not running");
+    return m->send_ctrl_alt_del();
   };
   std::thread signal_thread([&] {
     int sig = 0;
@@ -178,7 +179,8 @@ int main(int argc, char** argv) {
     }
     if (sig == 0) return;  // woken up at exit
     log::info("signal {}: stopping the VM (forced after {} s)", sig, shutdown_timeout);
-    (void)controller.on_ctrl_alt_del();
+    if (auto sent = controller.on_ctrl_alt_del(); !sent)
+      log::warn("signal {}: Ctrl+Alt+Del not delivered: {}", sig, sent.error().to_string());
     std::this_thread::sleep_for(std::chrono::seconds(shutdown_timeout));
     m->post_event({VmEvent::Kind::Terminated, sig, fmt::format("stopped by signal {}", sig)});
   });

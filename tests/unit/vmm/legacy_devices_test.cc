@@ -46,6 +46,64 @@ TEST(I8042, CommandByteRoundTrips) {
   EXPECT_TRUE(e.seen.empty());
 }
 
+struct CountingLine : InterruptLine {
+  int triggers = 0;
+  Result<void> trigger() override {
+    ++triggers;
+    return {};
+  }
+};
+
+TEST(I8042, CtrlAltDelIsSet2MakeCodesWithOneInterruptPerByte) {
+  Events e;
+  auto irq = std::make_shared<CountingLine>();
+  I8042 kbd(e.sink(), irq);
+  ASSERT_TRUE(kbd.send_ctrl_alt_del());  // keyboard interrupt still off: queued, no IRQ
+  EXPECT_EQ(irq->triggers, 0);
+  wr(kbd, 4, 0x60);
+  wr(kbd, 0, 0x01);  // enable the keyboard interrupt: the pending byte raises IRQ 1
+  EXPECT_EQ(irq->triggers, 1);
+  std::vector<uint8_t> got;
+  while (rd(kbd, 4) & 1) got.push_back(rd(kbd, 0));
+  EXPECT_EQ(got, (std::vector<uint8_t>{0x14, 0x11, 0xe0, 0x71}));
+  EXPECT_EQ(irq->triggers, 4);  // one more for each byte left after a read
+  EXPECT_TRUE(e.seen.empty());
+}
+
+TEST(I8042, TranslateBitGivesSet1Codes) {
+  Events e;
+  auto irq = std::make_shared<CountingLine>();
+  I8042 kbd(e.sink(), irq);
+  wr(kbd, 4, 0x60);
+  wr(kbd, 0, 0x41);
+  ASSERT_TRUE(kbd.send_ctrl_alt_del());
+  EXPECT_EQ(irq->triggers, 1);
+  std::vector<uint8_t> got;
+  while (rd(kbd, 4) & 1) got.push_back(rd(kbd, 0));
+  EXPECT_EQ(got, (std::vector<uint8_t>{0x1d, 0x38, 0xe0, 0x53}));
+}
+
+TEST(I8042, KeyboardAnswersProbeCommandsAndAFullBufferIsAnError) {
+  Events e;
+  I8042 kbd(e.sink());
+  wr(kbd, 0, 0xf2);  // GETID
+  EXPECT_EQ(rd(kbd, 0), 0xfa);
+  EXPECT_EQ(rd(kbd, 0), 0xab);
+  EXPECT_EQ(rd(kbd, 0), 0x83);
+  wr(kbd, 0, 0xed);  // SETLEDS + parameter: two ACKs
+  wr(kbd, 0, 0x00);
+  EXPECT_EQ(rd(kbd, 0), 0xfa);
+  EXPECT_EQ(rd(kbd, 0), 0xfa);
+  EXPECT_EQ(rd(kbd, 4) & 1, 0);
+  // A guest that never reads: the buffer fills, SendCtrlAltDel fails instead of growing it.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(kbd.send_ctrl_alt_del());
+  auto r = kbd.send_ctrl_alt_del();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("buffer is full"), std::string::npos);
+  kbd.reset();
+  EXPECT_EQ(rd(kbd, 4) & 1, 0);
+}
+
 TEST(AcpiPower, OnlyS5WithSleepEnablePowersOff) {
   Events e;
   AcpiPower pm(e.sink());
