@@ -11,6 +11,7 @@
 #include "vmm/devices/legacy/i8042.h"
 #include "vmm/devices/legacy/power_ports.h"
 #ifdef VESSEL_HAVE_VIRTIO
+#include "block/image.h"
 #include "vmm/devices/virtio/virtio_devices.h"
 #endif
 
@@ -52,9 +53,9 @@ struct Machine::Impl {
   std::vector<std::shared_ptr<virtio::VirtioMmioDevice>> virtio;
 #endif
   std::vector<std::shared_ptr<IrqfdLine>> lines;
-  VmConfig config;
   std::shared_ptr<I8042> i8042;
   mutable std::mutex mu;
+  VmConfig config;
   std::condition_variable cv;
   State state = State::Created;
   std::optional<VmEvent> event;
@@ -142,6 +143,12 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
     bc.path = d.path_on_host;
     bc.read_only = d.is_read_only;
     auto dev = TRY_CTX(virtio::create_block(bc, TRY(context(base, gsi))), "drive {}", d.drive_id);
+    if (d.format) {
+      bc.format = *d.format == DriveFormat::Qcow2 ? block::Format::Qcow2 : block::Format::Raw;
+    } else {
+      // No format given: trust the header (the daemon always names it: see docs/vmm-api.md).
+      bc.format = TRY_CTX(block::probe_format(d.path_on_host), "drive {}: probe the image format", d.drive_id);
+    }
     TRY(m->mmio.insert(dev, base, x86::kVirtioMmioWindow));
     m->virtio.push_back(dev);
     if (d.is_root_device && cmdline.find("root=") == std::string::npos)

@@ -4,6 +4,8 @@ namespace vessel::vmm {
 
 using json::Json;
 
+const char* to_string(DriveFormat format) { return format == DriveFormat::Qcow2 ? "qcow2" : "raw"; }
+
 Result<BootSource> parse_boot_source(const Json& j) {
   if (!j.is_object()) return fail(EINVAL, "boot-source: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "boot-source", {"kernel_image_path", "initrd_path", "boot_args"}));
@@ -40,7 +42,7 @@ Result<MachineConfig> parse_machine_config(const Json& j, const MachineConfig& b
 Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
   TRY(json::reject_unknown(j, where, {"drive_id", "path_on_host", "is_root_device", "is_read_only",
-                                      "partuuid", "cache_type", "io_engine", "rate_limiter"}));
+                                      "partuuid", "cache_type", "io_engine", "rate_limiter", "format"}));
   DriveConfig d;
   d.drive_id = TRY(json::get_string(j, where, "drive_id"));
   if (d.drive_id.empty() || d.drive_id.size() > 64)
@@ -52,6 +54,11 @@ Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   if (d.path_on_host.empty()) return fail(EINVAL, "{}.path_on_host: must not be empty", where);
   d.is_root_device = TRY(json::opt_bool(j, where, "is_root_device")).value_or(false);
   d.is_read_only = TRY(json::opt_bool(j, where, "is_read_only")).value_or(false);
+  if (auto f = TRY(json::opt_string(j, where, "format"))) {
+    if (*f == "raw") d.format = DriveFormat::Raw;
+    else if (*f == "qcow2") d.format = DriveFormat::Qcow2;
+    else return fail(EINVAL, "{}.format: '{}' is not \"raw\" or \"qcow2\" (leave it out to probe the image)", where, *f);
+  }
   return d;
 }
 
@@ -101,9 +108,12 @@ Json VmConfig::to_json() const {
   }
   j["machine-config"] = {{"vcpu_count", machine.vcpu_count}, {"mem_size_mib", machine.mem_size_mib}, {"smt", machine.smt}};
   Json drives = Json::array();
-  for (const auto& d : this->drives)
-    drives.push_back({{"drive_id", d.drive_id}, {"path_on_host", d.path_on_host},
-                      {"is_root_device", d.is_root_device}, {"is_read_only", d.is_read_only}});
+  for (const auto& d : this->drives) {
+    Json drive = {{"drive_id", d.drive_id}, {"path_on_host", d.path_on_host},
+                  {"is_root_device", d.is_root_device}, {"is_read_only", d.is_read_only}};
+    if (d.format) drive["format"] = to_string(*d.format);
+    drives.push_back(std::move(drive));
+  }
   j["drives"] = drives;
   if (entropy) j["entropy"] = Json::object();
   return j;

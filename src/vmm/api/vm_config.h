@@ -25,11 +25,16 @@ struct MachineConfig {
   bool smt = false;
 };
 
+// Disk image formats (vessel extension "format"); absent: the VMM probes the image header.
+enum class DriveFormat { Raw, Qcow2 };
+const char* to_string(DriveFormat format);
+
 struct DriveConfig {
   std::string drive_id;
   std::string path_on_host;
   bool is_root_device = false;
   bool is_read_only = false;
+  std::optional<DriveFormat> format;
 };
 
 struct VmConfig {

@@ -221,5 +221,66 @@ TEST_F(VirtioGuestTest, PauseResumeDuringIoLosesNothing) {
   EXPECT_NE(console.find("pause-io: rounds=6000 bad=0"), std::string::npos) << console;
 }
 
+// The daemon's layout: a per-VM qcow2 overlay over a shared read-only base. The guest reads the
+// base's data through the overlay and writes its own; qemu-img is the oracle afterwards (the
+// overlay is consistent, it reads as base + the guest's sector, and the base is untouched).
+struct OverlayCase {
+  const char* name;
+  bool qcow2_base;
+  bool name_format;  // "format": "qcow2" in the config, or leave it to the probe
+};
+void PrintTo(const OverlayCase& c, std::ostream* os) { *os << c.name; }
+
+class Qcow2OverlayTest : public VirtioGuestTest, public ::testing::WithParamInterface<OverlayCase> {};
+
+TEST_P(Qcow2OverlayTest, GuestReadsBaseWritesOverlayAndQemuImgAgrees) {
+  auto qemu_img = [](std::vector<std::string> args) {
+    args.insert(args.begin(), "qemu-img");
+    auto r = run_capture(args);
+    EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
+    return r ? r->status.code : -1;
+  };
+  fs::path raw_base = make_disk();
+  std::string original = read_file(raw_base).value_or("");
+  fs::path base = raw_base;
+  if (GetParam().qcow2_base) {
+    base = dir / "base.qcow2";
+    ASSERT_EQ(qemu_img({"convert", "-f", "raw", "-O", "qcow2", raw_base, base}), 0);
+  }
+  std::string base_before = read_file(base).value_or("");
+  fs::path overlay = dir / "overlay.qcow2";
+  ASSERT_EQ(qemu_img({"create", "-q", "-f", "qcow2", "-b", base, "-F", GetParam().qcow2_base ? "qcow2" : "raw",
+                      overlay}), 0);
+
+  json::Json drive = {{"drive_id", "overlay"}, {"path_on_host", overlay}};
+  if (GetParam().name_format) drive["format"] = "qcow2";
+  VmRun r = boot("virtio_blk", {{"drives", json::Json::array({drive})}});
+  EXPECT_TRUE(r.status.success()) << r.status.to_string() << "\n" << r.console << r.log;
+  EXPECT_NE(r.console.find("virtio-blk: read ok"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("virtio-blk: write+flush+readback ok"), std::string::npos) << r.console;
+
+  EXPECT_EQ(qemu_img({"check", "-q", "-f", "qcow2", overlay}), 0);
+  std::string expected = original;
+  for (int i = 0; i < 4096; ++i) expected[4096 + i] = static_cast<char>((i * 13 + 5) & 0xff);
+  fs::path want = dir / "expected.raw";
+  ASSERT_TRUE(write_file(want, expected));
+  EXPECT_EQ(qemu_img({"compare", "-q", "-f", "qcow2", "-F", "raw", overlay, want}), 0);
+  EXPECT_EQ(read_file(base).value_or(""), base_before) << "the backing file was modified";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Bases, Qcow2OverlayTest,
+    ::testing::Values(OverlayCase{"RawBaseFormatNamed", false, true}, OverlayCase{"Qcow2BaseFormatProbed", true, false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST_F(VirtioGuestTest, WrongDriveFormatIsAClearStartError) {
+  fs::path disk = make_disk();
+  json::Json drive = {{"drive_id", "d"}, {"path_on_host", disk}, {"format", "qcow2"}};
+  VmRun r = boot("virtio_blk", {{"drives", json::Json::array({drive})}});
+  EXPECT_EQ(r.status.code, 1) << r.log;
+  EXPECT_NE(r.log.find("drive d"), std::string::npos) << r.log;
+  EXPECT_NE(r.log.find("qcow2"), std::string::npos) << r.log;
+}
+
 }  // namespace
 }  // namespace vessel

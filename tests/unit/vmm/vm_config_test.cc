@@ -27,6 +27,28 @@ TEST(VmConfig, FirecrackerExampleParses) {
   EXPECT_EQ(again->to_json(), c->to_json());
 }
 
+TEST(VmConfig, DriveFormatIsOptionalAndRoundTrips) {
+  auto c = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [
+    {"drive_id": "a", "path_on_host": "/a.qcow2", "format": "qcow2"},
+    {"drive_id": "b", "path_on_host": "/b.raw", "format": "raw"},
+    {"drive_id": "c", "path_on_host": "/c.img"}]})");
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_EQ(c->drives.size(), 3u);
+  EXPECT_EQ(c->drives[0].format, DriveFormat::Qcow2);
+  EXPECT_EQ(c->drives[1].format, DriveFormat::Raw);
+  EXPECT_FALSE(c->drives[2].format.has_value());  // probed at start
+  auto j = c->to_json();
+  EXPECT_EQ(j["drives"][0]["format"], "qcow2");
+  EXPECT_FALSE(j["drives"][2].contains("format"));
+  auto again = parse_vm_config(j.dump());
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->to_json(), j);
+  auto bad = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [
+    {"drive_id": "a", "path_on_host": "/a", "format": "vmdk"}]})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().to_string().find("drives[0].format: 'vmdk' is not"), std::string::npos) << bad.error().to_string();
+}
+
 TEST(VmConfig, ErrorsNameTheField) {
   struct Case {
     const char* json;
