@@ -16,9 +16,11 @@ int main(int argc, char** argv) {
       "  vessel image import busybox.tar --name busybox\n"
       "  vessel run --name web busybox -- /bin/httpd -f -p 8080\n"
       "  vessel ls; vessel logs -f web; vessel exec web -- ps; vessel stop web; vessel rm web\n"
-      "  vessel run --vm --kernel guest/vmlinuz --initramfs guest/initramfs.cpio.gz -m 512M\n"
+      "  vessel run --vm --kernel guest/vmlinuz --initramfs guest/initramfs.cpio -m 512M\n"
       "  vessel host check\n\n"
-      "Environment: VESSEL_SOCKET (default /run/vessel/vessel.sock).\n"
+      "  vessel --remote https://host:8443 --client-cert me.crt --client-key me.key --server-fingerprint HEX ls\n\n"
+      "Environment: VESSEL_SOCKET (default /run/vessel/vessel.sock); VESSEL_REMOTE, VESSEL_CLIENT_CERT,\n"
+      "VESSEL_CLIENT_KEY, VESSEL_SERVER_FINGERPRINT, VESSEL_SERVER_CA for a remote vesseld (docs/remote.md).\n"
       "Exit status: 0 success; 1 failure (the message says why and what to do); 2 usage error;\n"
       "`vessel exec` exits with the command's status.");
   app.add_option("--socket", ctx.socket, "vesseld's API socket")->capture_default_str();
@@ -27,6 +29,9 @@ int main(int argc, char** argv) {
   add_observe_commands(app, ctx);
   add_image_commands(app, ctx);
   add_host_commands(app, ctx);
+  add_attach_commands(app, ctx);
+  add_remote_flags(app, ctx);
+  add_trust_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -49,13 +49,14 @@ struct Machine::Impl {
   x86::EmulationCounters emulation;
   VcpuStats stats;
   std::vector<std::unique_ptr<VcpuRunner>> vcpus;
+  std::unique_ptr<GuestProfiler> profiler;
 #ifdef VESSEL_HAVE_VIRTIO
   std::vector<std::shared_ptr<virtio::VirtioMmioDevice>> virtio;
 #endif
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
-  mutable std::mutex mu;
   VmConfig config;
+  mutable std::mutex mu;
   std::condition_variable cv;
   State state = State::Created;
   std::optional<VmEvent> event;
@@ -142,13 +143,13 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
     bc.drive_id = d.drive_id;
     bc.path = d.path_on_host;
     bc.read_only = d.is_read_only;
-    auto dev = TRY_CTX(virtio::create_block(bc, TRY(context(base, gsi))), "drive {}", d.drive_id);
     if (d.format) {
       bc.format = *d.format == DriveFormat::Qcow2 ? block::Format::Qcow2 : block::Format::Raw;
     } else {
       // No format given: trust the header (the daemon always names it: see docs/vmm-api.md).
       bc.format = TRY_CTX(block::probe_format(d.path_on_host), "drive {}: probe the image format", d.drive_id);
     }
+    auto dev = TRY_CTX(virtio::create_block(bc, TRY(context(base, gsi))), "drive {}", d.drive_id);
     TRY(m->mmio.insert(dev, base, x86::kVirtioMmioWindow));
     m->virtio.push_back(dev);
     if (d.is_root_device && cmdline.find("root=") == std::string::npos)
@@ -188,13 +189,17 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   // vCPUs.
   auto supported = TRY(m->system.supported_cpuid());
   VcpuRunner::install_kick_handler();
+  if (!options.guest_profile.empty()) {
+    m->profiler = std::make_unique<GuestProfiler>(config.machine.vcpu_count, options.guest_profile_interval,
+                                                  options.guest_profile);
+  }
   for (uint32_t i = 0; i < config.machine.vcpu_count; ++i) {
     auto vcpu = TRY(m->vm.create_vcpu(i));
     TRY(vcpu.set_cpuid(x86::vcpu_cpuid(supported, {i, config.machine.vcpu_count, pvm})));
     TRY(x86::setup_fpu_and_msrs(vcpu));
     TRY(x86::setup_lapic(vcpu));
     if (i == 0) TRY(x86::setup_boot_vcpu(vcpu, kernel));
-    VcpuContext ctx{&m->pio, &m->mmio, &m->memory, events, &m->control, &m->emulation, &m->stats};
+    VcpuContext ctx{&m->pio, &m->mmio, &m->memory, events, &m->control, &m->emulation, &m->stats, m->profiler.get()};
     m->vcpus.push_back(std::make_unique<VcpuRunner>(std::move(vcpu), ctx));
   }
   log::debug("machine created: {} vCPUs, {} MiB, kernel {} (entry {:#x}), cmdline '{}'", config.machine.vcpu_count,
@@ -206,6 +211,11 @@ Result<void> Machine::start() {
   std::lock_guard lock(impl_->mu);
   if (impl_->state != State::Created) return fail(EINVAL, "the VM was already started");
   for (auto& v : impl_->vcpus) v->start();
+  if (impl_->profiler) {
+    std::vector<pthread_t> threads;
+    for (auto& v : impl_->vcpus) threads.push_back(v->native_handle());
+    impl_->profiler->start(std::move(threads), VcpuRunner::kick_signal());
+  }
   impl_->state = State::Running;
   return {};
 }
@@ -241,6 +251,15 @@ Result<void> Machine::resume() {
   return {};
 }
 
+Result<void> Machine::send_ctrl_alt_del() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->state != State::Running && impl_->state != State::Paused)
+      return fail(EINVAL, "SendCtrlAltDel: the VM is {}", to_string(impl_->state));
+  }
+  return impl_->i8042->send_ctrl_alt_del();
+}
+
 void Machine::post_event(VmEvent event) {
   std::lock_guard lock(impl_->mu);
   if (!impl_->event) impl_->event = std::move(event);
@@ -251,15 +270,6 @@ std::optional<VmEvent> Machine::wait_for(std::chrono::milliseconds timeout) {
   VmEvent event;
   {
     std::unique_lock lock(impl_->mu);
-Result<void> Machine::send_ctrl_alt_del() {
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->state != State::Running && impl_->state != State::Paused)
-      return fail(EINVAL, "SendCtrlAltDel: the VM is {}", to_string(impl_->state));
-  }
-  return impl_->i8042->send_ctrl_alt_del();
-}
-
     if (!impl_->cv.wait_for(lock, timeout, [&] { return impl_->event.has_value(); })) return std::nullopt;
     event = *impl_->event;
   }
@@ -283,10 +293,20 @@ void Machine::stop_vcpus() {
     if (impl_->stopped) return;
     impl_->stopped = true;
   }
+  if (impl_->profiler) impl_->profiler->stop();
   impl_->control.set_state(VcpuControl::State::Stopping);
   for (auto& v : impl_->vcpus) v->join();
+  if (impl_->profiler) {
+    if (auto w = impl_->profiler->write(); !w)
+      log::warn("guest profile: {}", w.error().to_string());
+    else
+      log::info("guest profile: {} samples written", impl_->profiler->samples());
+  }
 #ifdef VESSEL_HAVE_VIRTIO
-  for (auto& d : impl_->virtio) (void)d->pause();  // quiesce device threads before teardown
+  for (auto& d : impl_->virtio) {
+    (void)d->pause();  // quiesce device threads before teardown
+    if (auto r = d->sync(); !r) log::error("{}", r.error().to_string());
+  }
 #endif
   std::lock_guard lock(impl_->mu);
   impl_->state = State::Stopped;

@@ -25,6 +25,8 @@ class MmioDeviceHandle;  // virtio devices (pause/resume/metrics), see machine.c
 
 struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
+  std::string guest_profile;  // when set: sample guest RIPs and write them here at the end
+  std::chrono::microseconds guest_profile_interval{1000};
 };
 
 class Machine {
@@ -37,10 +39,10 @@ class Machine {
   Result<void> start();
   Result<void> pause();
   Result<void> resume();
-  // Asks the machine to stop with this event (first event wins).
-  void post_event(VmEvent event);
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.
   Result<void> send_ctrl_alt_del();
+  // Asks the machine to stop with this event (first event wins).
+  void post_event(VmEvent event);
   // Blocks until the VM has ended; stops and joins the vCPUs; returns the deciding event.
   VmEvent wait();
   // Like wait() with a timeout; nullopt when nothing ended the VM in time.

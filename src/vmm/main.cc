@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "vmm/api/api_server.h"
 #include "vmm/api/vm_config.h"
+#include "vmm/devices/legacy/console_socket.h"
 #include "vmm/machine.h"
 
 using namespace vessel;
@@ -66,7 +67,7 @@ int main(int argc, char** argv) {
   log::set_program("vessel-vmm");
   CLI::App app{kDescription, "vessel-vmm"};
   std::string config_file, api_sock, kernel, initrd, cmdline = "console=ttyS0 reboot=k panic=-1", log_level = "warn";
-  std::string metrics_file;
+  std::string metrics_file, guest_profile, console_sock;
   uint32_t vcpus = 1;
   uint64_t mem_mib = 128;
   unsigned shutdown_timeout = 10;
@@ -84,7 +85,13 @@ int main(int argc, char** argv) {
                  "exit status when the guest reboots (i8042/ACPI reset, triple fault), 0..255")
       ->check(CLI::Range(0, 255))
       ->capture_default_str();
+  app.add_option("--guest-profile", guest_profile,
+                 "sample the vCPUs' instruction pointers every millisecond and write 'samples rip vcpu' "
+                 "lines here when the VM ends (scripts/guest-profile-report.py maps them to kernel symbols)");
   app.add_option("--metrics-file", metrics_file, "write the VM's counters (JSON) here when it ends");
+  app.add_option("--console-sock", console_sock,
+                 "also serve the serial console on this Unix socket: clients get the guest's output and "
+                 "their bytes go to the guest's UART (vessel console, docs/console.md)");
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")->capture_default_str();
   app.add_flag("--log-json", log_json, "log as JSON lines");
   try {
@@ -141,7 +148,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  ApiController controller(config, MachineOptions{STDOUT_FILENO});
+  MachineOptions machine_options;
+  machine_options.console_fd = STDOUT_FILENO;
+  machine_options.guest_profile = guest_profile;
+  ApiController controller(config, machine_options);
   std::unique_ptr<http::Server> server;
   if (!api_sock.empty()) {
     http::ServerOptions opts;
@@ -189,6 +199,16 @@ int main(int argc, char** argv) {
   TerminalGuard terminal;
   Machine* machine = controller.wait_started();
   running = machine;
+  std::unique_ptr<ConsoleSocket> console;
+  if (!console_sock.empty()) {
+    auto listening = ConsoleSocket::listen(console_sock, [machine](std::string_view b) { return machine->serial().enqueue_input(b); });
+    if (listening) {
+      console = std::move(*listening);
+      machine->serial().set_output_tap([c = console.get()](std::string_view b) { c->output(b); });
+    } else {
+      cli::print_error("vessel-vmm", std::move(listening.error()).add_context("--console-sock"));
+    }
+  }
   if (isatty(STDIN_FILENO)) {
     terminal.make_raw();
     std::thread([machine] {
@@ -220,6 +240,7 @@ int main(int argc, char** argv) {
   }
   server.reset();
   if (!api_sock.empty()) ::unlink(api_sock.c_str());
+  if (!console_sock.empty()) ::unlink(console_sock.c_str());
   std::fflush(stdout);
   _exit(code);  // detached helper threads (stdin, signals) may be blocked in syscalls
 }

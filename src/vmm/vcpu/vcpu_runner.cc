@@ -8,9 +8,10 @@
 
 namespace vessel::vmm {
 namespace {
-int kick_signal() { return SIGRTMIN + 1; }
 void on_kick(int) {}
 }  // namespace
+
+int VcpuRunner::kick_signal() { return SIGRTMIN + 1; }
 
 // ---------------------------------------------------------------- VcpuControl
 
@@ -31,7 +32,7 @@ void VcpuControl::set_state(State s) {
     }
   }
   cv_.notify_all();
-  for (auto& [vcpu, thread] : kick) pthread_kill(thread, kick_signal());
+  for (auto& [vcpu, thread] : kick) pthread_kill(thread, VcpuRunner::kick_signal());
 }
 
 void VcpuControl::wait_parked(size_t count) {
@@ -41,7 +42,7 @@ void VcpuControl::wait_parked(size_t count) {
       // A thread may have missed the kick between its checkpoint and KVM_RUN: kick again.
       for (auto& [vcpu, thread] : vcpus_) {
         vcpu->set_immediate_exit(true);
-        pthread_kill(thread, kick_signal());
+        pthread_kill(thread, VcpuRunner::kick_signal());
       }
     }
   }
@@ -99,7 +100,10 @@ void VcpuRunner::loop() {
   while (ctx_.control->checkpoint(vcpu_)) {
     auto r = vcpu_.run();
     if (!r) {
-      if (r.error().errnum() == EINTR || r.error().errnum() == EAGAIN) continue;
+      if (r.error().errnum() == EINTR || r.error().errnum() == EAGAIN) {
+        if (ctx_.profiler != nullptr) ctx_.profiler->on_interrupted(vcpu_);
+        continue;
+      }
       ctx_.events({VmEvent::Kind::Error, 2, r.error().to_string()});
       break;
     }

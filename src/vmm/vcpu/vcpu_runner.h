@@ -18,6 +18,7 @@
 #include "vmm/arch/x86_64/emulate.h"
 #include "vmm/bus/bus.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/vcpu/guest_profiler.h"
 #include "vmm/vm_event.h"
 
 namespace vessel::vmm {
@@ -56,6 +57,7 @@ struct VcpuContext {
   VcpuControl* control = nullptr;
   x86::EmulationCounters* emulation = nullptr;
   VcpuStats* stats = nullptr;
+  GuestProfiler* profiler = nullptr;  // optional (--guest-profile)
 };
 
 class VcpuRunner {
@@ -69,8 +71,11 @@ class VcpuRunner {
   void start();
   void join();
 
+  pthread_t native_handle() { return thread_.native_handle(); }
+
   // Installs the (empty) kick signal handler; call once per process before start().
   static void install_kick_handler();
+  static int kick_signal();
 
  private:
   void loop();

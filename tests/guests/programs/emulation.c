@@ -64,6 +64,24 @@ int main(void) {
   __asm__ volatile("stmxcsr %0" : "=m"(back));
   check("fxrstor mxcsr", back, 0x1f80);
 
+  // SSE register moves (KVM gave up on `movd %ecx,%xmm15` in a Debian kernel), with SSE enabled
+  // as an OS does it (CR4.OSFXSR | OSXMMEXCPT): without it they raise #UD.
+  uint64_t cr4;
+  __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+  __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1u << 9) | (1u << 10)));
+  uint64_t q = 0;
+  __asm__ volatile("movd %1, %%xmm15; movq %%xmm15, %0" : "=r"(q) : "r"(0x89abcdefu));  // -mgeneral-regs-only: the compiler never holds values in xmm
+  check("movd+movq xmm15", q, 0x89abcdef);
+  static uint8_t src16[16] __attribute__((aligned(16))) = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  static uint8_t dst16[16] __attribute__((aligned(16)));
+  __asm__ volatile("movdqu %1, %%xmm3; pxor %%xmm4, %%xmm4; por %%xmm3, %%xmm4; movdqa %%xmm4, %0"
+                   : "=m"(dst16) : "m"(src16));
+  check("movdqu/pxor/por/movdqa low", *(uint64_t*)dst16, *(uint64_t*)src16);
+  check("movdqu/pxor/por/movdqa high", *(uint64_t*)(dst16 + 8), *(uint64_t*)(src16 + 8));
+  uint64_t in64 = 0x0123456789abcdefull, out64 = 0;
+  __asm__ volatile("movq %1, %%xmm2; movq %%xmm2, %0" : "=m"(out64) : "m"(in64));
+  check("movq m64 round trip", out64, in64);
+
   set_gate(0x81, int81_entry, 0);
   __asm__ volatile("int $0x81" ::: "memory");
   __asm__ volatile("int $0x81" ::: "memory");

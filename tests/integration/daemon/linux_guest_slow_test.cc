@@ -24,7 +24,7 @@ TEST(LinuxGuest, RunsACommandAndPowersOff) {
   Daemon daemon(tmp.path, {"--vmm", vmm()});
   ASSERT_TRUE(daemon.start()) << daemon.log();
   auto image = daemon.vessel({"image", "import", "--vm", "--name", "linux", "--kernel", kernel, "--initramfs",
-                              dir + "/initramfs.cpio.gz", "--cmdline", "console=ttyS0 reboot=k panic=-1 quiet -- echo hello-from-linux"});
+                              dir + "/initramfs.cpio", "--cmdline", "console=ttyS0 reboot=k panic=-1 quiet -- echo hello-from-linux"});
   ASSERT_EQ(image.status, 0) << image.err;
   auto r = run({vessel_path(), "--socket", daemon.socket(), "run", "--vm", "--attach", "--name", "linux", "--memory", "512M", "linux"},
                std::chrono::seconds(2400));

@@ -24,7 +24,7 @@ TEST(LinuxBoot, DebianKernelBootsUsesVirtioBlkAndPowersOff) {
   json::Json cfg = {
       {"boot-source",
        {{"kernel_image_path", guest_dir + "/vmlinux"},
-        {"initrd_path", guest_dir + "/initramfs.cpio.gz"},
+        {"initrd_path", guest_dir + "/initramfs.cpio"},
         {"boot_args", "console=ttyS0 reboot=k panic=-1 nowatchdog pci=off -- " + cmd}}},
       {"machine-config", {{"vcpu_count", 2}, {"mem_size_mib", 512}}},
       {"drives", {{{"drive_id", "data"}, {"path_on_host", dir.file("disk.raw")}, {"is_root_device", false}, {"is_read_only", false}}}}};

@@ -11,6 +11,10 @@ void mask_emulator_unfriendly(kvm::CpuidEntries& cpuid) {
   if (auto* e = cpuid.find(1)) {
     // FMA, CX16, MOVBE, POPCNT stays, XSAVE, OSXSAVE, AVX, F16C, RDRAND, PCID.
     e->ecx &= ~(bit(12) | bit(13) | bit(22) | bit(26) | bit(27) | bit(28) | bit(29) | bit(30) | bit(17));
+    // TSC-deadline timer: with it Linux emulates its periodic tick on a one-shot timer and, when a
+    // tick handler runs longer than the tick period (an emulated kernel under load), loops catching
+    // up on missed ticks forever. The LAPIC's own periodic mode lets KVM coalesce missed ticks.
+    e->ecx &= ~bit(24);
   }
   for (auto& e : cpuid.entries) {
     if (e.function == 7 && e.index == 0) {

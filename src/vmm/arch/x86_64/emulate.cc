@@ -3,7 +3,9 @@
 #include <cstring>
 #include <mutex>
 
+#include "vmm/arch/x86_64/emulate_sse.h"
 #include "vmm/arch/x86_64/guest_walk.h"
+#include "vmm/arch/x86_64/instruction.h"
 
 namespace vessel::vmm::x86 {
 namespace {
@@ -13,87 +15,6 @@ constexpr uint64_t kXcr0 = 0x3;  // what the guest sees: x87 | SSE (XSAVE is mas
 
 // Serialises emulated read-modify-write instructions (cmpxchg16b) between vCPUs.
 std::mutex g_atomic_emulation;
-
-struct Insn {
-  uint8_t bytes[15] = {};
-  size_t len = 0;   // bytes consumed so far
-  bool long_mode = false;
-  bool opsize = false, addrsize = false;
-  uint8_t rex = 0;
-  int segment = -1;  // 4 = fs, 5 = gs
-  bool rep = false, repne = false;
-  uint8_t modrm = 0;
-};
-
-__u64* reg_by_index(kvm_regs& r, unsigned i) {
-  switch (i) {
-    case 0: return &r.rax;
-    case 1: return &r.rcx;
-    case 2: return &r.rdx;
-    case 3: return &r.rbx;
-    case 4: return &r.rsp;
-    case 5: return &r.rbp;
-    case 6: return &r.rsi;
-    case 7: return &r.rdi;
-    case 8: return &r.r8;
-    case 9: return &r.r9;
-    case 10: return &r.r10;
-    case 11: return &r.r11;
-    case 12: return &r.r12;
-    case 13: return &r.r13;
-    case 14: return &r.r14;
-    default: return &r.r15;
-  }
-}
-
-std::string hex_bytes(const uint8_t* b, size_t n) {
-  std::string s;
-  for (size_t i = 0; i < n; ++i) s += fmt::format("{}{:02x}", i ? " " : "", b[i]);
-  return s;
-}
-
-// Effective address of the ModRM memory operand (insn.len points just after the ModRM byte).
-Result<uint64_t> modrm_address(Insn& in, kvm_regs& r, const kvm_sregs& s, uint64_t next_rip_base) {
-  unsigned mod = in.modrm >> 6, rm = in.modrm & 7;
-  if (mod == 3) return fail(EINVAL, "register operand where memory was expected");
-  uint64_t addr = 0;
-  bool rip_relative = false;
-  if (rm == 4) {  // SIB
-    if (in.len >= sizeof in.bytes) return fail(EINVAL, "instruction too long");
-    uint8_t sib = in.bytes[in.len++];
-    unsigned scale = sib >> 6, index = ((sib >> 3) & 7) | ((in.rex & 2) << 2), base = (sib & 7) | ((in.rex & 1) << 3);
-    if (index != 4) addr += *reg_by_index(r, index) << scale;
-    if ((base & 7) == 5 && mod == 0) {
-      int32_t disp;
-      std::memcpy(&disp, in.bytes + in.len, 4);
-      in.len += 4;
-      addr += static_cast<int64_t>(disp);
-    } else {
-      addr += *reg_by_index(r, base);
-    }
-  } else if (rm == 5 && mod == 0) {
-    int32_t disp;
-    std::memcpy(&disp, in.bytes + in.len, 4);
-    in.len += 4;
-    addr = static_cast<int64_t>(disp);
-    rip_relative = in.long_mode;
-  } else {
-    addr = *reg_by_index(r, rm | ((in.rex & 1) << 3));
-  }
-  if (mod == 1) {
-    addr += static_cast<int8_t>(in.bytes[in.len++]);
-  } else if (mod == 2) {
-    int32_t disp;
-    std::memcpy(&disp, in.bytes + in.len, 4);
-    in.len += 4;
-    addr += static_cast<int64_t>(disp);
-  }
-  if (rip_relative) addr += next_rip_base;  // fixed up by the caller once the length is known
-  if (!in.long_mode || in.addrsize) addr &= 0xffffffffull;
-  if (in.segment == 4) addr += s.fs.base;
-  if (in.segment == 5) addr += s.gs.base;
-  return addr;
-}
 
 Result<void> inject_exception(kvm::Vcpu& vcpu, uint8_t vector, std::optional<uint32_t> error_code = {}) {
   kvm_vcpu_events ev = TRY(vcpu.get_events());
@@ -147,6 +68,7 @@ json::Json EmulationCounters::to_json() const {
           {"xrstor", xrstor.load()},     {"cmpxchg16b", cmpxchg16b.load()},
           {"stac_clac", stac_clac.load()}, {"xgetbv", xgetbv.load()},   {"xsetbv", xsetbv.load()},
           {"rdrand", rdrand.load()},     {"popcnt", popcnt.load()},     {"lzcnt_tzcnt", bitcount.load()}, {"x87_sse_control", x87.load()},
+          {"sse_moves", sse.load()},
           {"unhandled", unhandled.load()}};
 }
 
@@ -160,8 +82,8 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
   if (!in.long_mode) rip_linear &= 0xffffffffull;
   // Fetch up to 15 bytes, stopping at an unmapped page (the instruction may end before it).
   size_t fetched = 0;
-  while (fetched < sizeof in.bytes) {
-    size_t chunk = std::min<size_t>(sizeof in.bytes - fetched, 0x1000 - ((rip_linear + fetched) & 0xfff));
+  while (fetched < kMaxInsnLength) {
+    size_t chunk = std::min<size_t>(kMaxInsnLength - fetched, 0x1000 - ((rip_linear + fetched) & 0xfff));
     if (!read_gva(mem, p, rip_linear + fetched, in.bytes + fetched, chunk)) break;
     fetched += chunk;
   }
@@ -335,6 +257,10 @@ Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemor
     r.rip += in.len;
     TRY(vcpu.set_regs(r));
     return std::string(op2 == 0xb8 ? "popcnt" : op2 == 0xbc ? "tzcnt" : "lzcnt");
+  }
+  if (auto sse = emulate_sse(vcpu, mem, p, in, op2, fetched, r, s, c)) {
+    if (!*sse) ++c.unhandled;
+    return std::move(*sse);
   }
   if (op2 != 0xae && op2 != 0xc7) return unhandled();
   if (in.len >= fetched) return unhandled();

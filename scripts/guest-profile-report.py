@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Maps a vessel-vmm --guest-profile file to kernel symbols and prints where the guest spent its
+samples, by function, most first.
+
+  scripts/guest-profile-report.py PROFILE [--system-map /boot/System.map-VERSION] [--top N]
+
+The System.map defaults to the newest one in /boot (the default guest's kernel). PVH-booted
+kernels are not relocated (KASLR is done by the bzImage decompressor), so System.map addresses
+hold. Samples outside the kernel are reported as [user] or [unknown]."""
+import argparse
+import bisect
+import glob
+import sys
+
+
+def load_map(path):
+    addrs, names = [], []
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3 or parts[1] not in "tTwW":
+                continue
+            addrs.append(int(parts[0], 16))
+            names.append(parts[2])
+    order = sorted(range(len(addrs)), key=addrs.__getitem__)
+    return [addrs[i] for i in order], [names[i] for i in order]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("profile")
+    ap.add_argument("--system-map", default=None)
+    ap.add_argument("--top", type=int, default=40)
+    args = ap.parse_args()
+    system_map = args.system_map or (sorted(glob.glob("/boot/System.map-*")) or [None])[-1]
+    if system_map is None:
+        sys.exit("guest-profile-report: no System.map in /boot; pass --system-map")
+    addrs, names = load_map(system_map)
+    by_symbol, total = {}, 0
+    with open(args.profile) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            n, rip, _vcpu = line.split()
+            n, rip = int(n), int(rip, 16)
+            total += n
+            if rip < 0x800000000000:
+                sym = "[user]"
+            else:
+                i = bisect.bisect_right(addrs, rip) - 1
+                sym = names[i] if i >= 0 and rip - addrs[i] < 1 << 20 else "[unknown]"
+            by_symbol[sym] = by_symbol.get(sym, 0) + n
+    print(f"{total} samples, {system_map}")
+    for sym, n in sorted(by_symbol.items(), key=lambda kv: -kv[1])[:args.top]:
+        print(f"{n:8d} {100.0 * n / max(total, 1):6.2f}%  {sym}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+#include "vmm/arch/x86_64/emulate_sse.h"
+
+#include <cstring>
+
+#include "fmt/format.h"
+
+namespace vessel::vmm::x86 {
+namespace {
+
+enum class Kind { Load, Store, Logic };
+enum class Width { D32, Q64, X128, Gpr };  // Gpr: 32 or 64 bits by REX.W (movd/movq with a GPR)
+
+struct SseOp {
+  Kind kind;
+  Width width;
+  bool aligned;        // #GP on a misaligned memory operand
+  bool zero_upper;     // a load from memory (or movq) clears the rest of the register
+  const char* name;
+};
+
+// Mandatory prefix: 0 none, 0x66, 0xf3, 0xf2.
+std::optional<SseOp> classify(uint8_t prefix, uint8_t op2) {
+  switch (op2) {
+    case 0x10:
+    case 0x11: {
+      Kind k = op2 == 0x10 ? Kind::Load : Kind::Store;
+      if (prefix == 0xf3) return SseOp{k, Width::D32, false, true, op2 == 0x10 ? "movss" : "movss store"};
+      if (prefix == 0xf2) return SseOp{k, Width::Q64, false, true, op2 == 0x10 ? "movsd" : "movsd store"};
+      return SseOp{k, Width::X128, false, false, prefix == 0x66 ? "movupd" : "movups"};
+    }
+    case 0x28:
+    case 0x29:
+      if (prefix == 0xf3 || prefix == 0xf2) return std::nullopt;
+      return SseOp{op2 == 0x28 ? Kind::Load : Kind::Store, Width::X128, true, false, prefix == 0x66 ? "movapd" : "movaps"};
+    case 0x2b:
+      if (prefix == 0xf3 || prefix == 0xf2) return std::nullopt;
+      return SseOp{Kind::Store, Width::X128, true, false, "movntps"};
+    case 0xe7:
+      if (prefix != 0x66) return std::nullopt;
+      return SseOp{Kind::Store, Width::X128, true, false, "movntdq"};
+    case 0x6f:
+    case 0x7f:
+      if (prefix != 0x66 && prefix != 0xf3) return std::nullopt;
+      return SseOp{op2 == 0x6f ? Kind::Load : Kind::Store, Width::X128, prefix == 0x66, false,
+                   prefix == 0x66 ? "movdqa" : "movdqu"};
+    case 0x6e:
+      if (prefix != 0x66) return std::nullopt;
+      return SseOp{Kind::Load, Width::Gpr, false, true, "movd/movq to xmm"};
+    case 0x7e:
+      if (prefix == 0xf3) return SseOp{Kind::Load, Width::Q64, false, true, "movq to xmm"};
+      if (prefix == 0x66) return SseOp{Kind::Store, Width::Gpr, false, true, "movd/movq from xmm"};
+      return std::nullopt;
+    case 0xd6:
+      if (prefix != 0x66) return std::nullopt;
+      return SseOp{Kind::Store, Width::Q64, false, true, "movq store"};
+    case 0xef:  // pxor
+    case 0xdb:  // pand
+    case 0xeb:  // por
+      if (prefix != 0x66) return std::nullopt;
+      return SseOp{Kind::Logic, Width::X128, true, false, op2 == 0xef ? "pxor" : op2 == 0xdb ? "pand" : "por"};
+    case 0x57:  // xorps / xorpd
+    case 0x54:  // andps / andpd
+    case 0x56:  // orps / orpd
+      if (prefix == 0xf3 || prefix == 0xf2) return std::nullopt;
+      return SseOp{Kind::Logic, Width::X128, true, false, op2 == 0x57 ? "xorps" : op2 == 0x54 ? "andps" : "orps"};
+    default:
+      return std::nullopt;
+  }
+}
+
+size_t byte_width(Width w, bool rex_w) {
+  switch (w) {
+    case Width::D32: return 4;
+    case Width::Q64: return 8;
+    case Width::X128: return 16;
+    case Width::Gpr: return rex_w ? 8 : 4;
+  }
+  return 16;
+}
+
+Result<void> inject(kvm::Vcpu& vcpu, uint8_t vector, bool error_code) {
+  kvm_vcpu_events ev = TRY(vcpu.get_events());
+  ev.flags = 0;
+  ev.exception.injected = 1;
+  ev.exception.pending = 0;
+  ev.exception.nr = vector;
+  ev.exception.has_error_code = error_code;
+  ev.exception.error_code = 0;
+  return vcpu.set_events(ev);
+}
+
+}  // namespace
+
+std::optional<Result<std::string>> emulate_sse(kvm::Vcpu& vcpu, const GuestMemory& mem, const PagingState& paging,
+                                               Insn& in, uint8_t op2, size_t fetched, kvm_regs& r,
+                                               const kvm_sregs& s, EmulationCounters& counters) {
+  // The last of 66/f3/f2 is the mandatory prefix (f3/f2 win over 66 as on hardware).
+  uint8_t prefix = in.rep ? 0xf3 : in.repne ? 0xf2 : in.opsize ? 0x66 : 0;
+  auto op = classify(prefix, op2);
+  if (!op || in.len >= fetched) return std::nullopt;
+  return [&]() -> Result<std::string> {
+    // As the CPU does: #UD when the OS has not enabled SSE (CR0.EM set or CR4.OSFXSR clear),
+    // #NM when CR0.TS is set (lazy FPU switching).
+    if ((s.cr0 & (1u << 2)) || !(s.cr4 & (1u << 9))) {
+      TRY(inject(vcpu, 6, false));
+      return fmt::format("{} without OSFXSR -> #UD", op->name);
+    }
+    if (s.cr0 & (1u << 3)) {
+      TRY(inject(vcpu, 7, false));
+      return fmt::format("{} with CR0.TS -> #NM", op->name);
+    }
+    in.modrm = in.bytes[in.len++];
+    bool rex_w = in.rex & 8;
+    unsigned xmm = ((in.modrm >> 3) & 7) | ((in.rex & 4) << 1);
+    unsigned rm = (in.modrm & 7) | ((in.rex & 1) << 3);
+    bool reg_operand = (in.modrm >> 6) == 3;
+    uint64_t addr = 0;
+    if (!reg_operand) addr = TRY(modrm_address(in, r, s, 0));
+    if (in.len > fetched) return fail(EINVAL, "truncated SSE instruction: {}", hex_bytes(in.bytes, fetched));
+    uint64_t next_rip = r.rip + in.len;
+    if (!reg_operand && rip_relative(in)) addr += next_rip + s.cs.base;
+    if (!reg_operand && op->aligned && (addr & 15)) {
+      TRY(inject(vcpu, 13, true));
+      return fmt::format("{} misaligned -> #GP", op->name);
+    }
+
+    kvm::XsaveArea xs = TRY(vcpu.get_xsave());
+    auto* img = reinterpret_cast<uint8_t*>(xs.region);
+    auto xmm_reg = [&](unsigned i) { return img + 160 + 16 * i; };
+    size_t n = byte_width(op->width, rex_w);
+    bool changed_xmm = false;
+
+    if (op->kind == Kind::Store) {
+      const uint8_t* src = xmm_reg(xmm);
+      if (reg_operand) {
+        if (op->width == Width::Gpr) {
+          uint64_t v = 0;
+          std::memcpy(&v, src, n);
+          *reg_by_index(r, rm) = v;  // 32-bit results zero-extend
+        } else {
+          uint8_t* dst = xmm_reg(rm);
+          std::memmove(dst, src, n);
+          if (op->zero_upper && op->width == Width::Q64) std::memset(dst + 8, 0, 8);
+          changed_xmm = true;
+        }
+      } else {
+        TRY(write_gva(mem, paging, addr, src, n));
+      }
+    } else {
+      uint8_t value[16] = {};
+      if (reg_operand) {
+        if (op->width == Width::Gpr) {
+          uint64_t v = *reg_by_index(r, rm);
+          std::memcpy(value, &v, n);
+        } else {
+          std::memcpy(value, xmm_reg(rm), 16);
+        }
+      } else {
+        TRY(read_gva(mem, paging, addr, value, n));
+      }
+      uint8_t* dst = xmm_reg(xmm);
+      if (op->kind == Kind::Logic) {
+        for (size_t i = 0; i < 16; ++i) {
+          if (op2 == 0xef || op2 == 0x57) dst[i] ^= value[i];
+          else if (op2 == 0xdb || op2 == 0x54) dst[i] &= value[i];
+          else dst[i] |= value[i];
+        }
+      } else if (reg_operand && !op->zero_upper) {
+        std::memcpy(dst, value, n);  // register to register: full width
+      } else if (reg_operand && (op->width == Width::D32 || (op->width == Width::Q64 && op2 == 0x10))) {
+        std::memcpy(dst, value, n);  // movss/movsd xmm, xmm merge into the low element
+      } else {
+        std::memset(dst, 0, 16);  // loads from memory or GPRs (and movq) zero the rest
+        std::memcpy(dst, value, n);
+      }
+      changed_xmm = true;
+    }
+    if (changed_xmm) {
+      img[512] |= 0x2;  // XSTATE_BV: the SSE state is in the image
+      TRY(vcpu.set_xsave(xs));
+    }
+    r.rip = next_rip;
+    TRY(vcpu.set_regs(r));
+    ++counters.sse;
+    return fmt::format("{} xmm{}", op->name, xmm);
+  }();
+}
+
+}  // namespace vessel::vmm::x86
