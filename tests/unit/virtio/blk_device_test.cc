@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <fstream>
 #include <string>
 
@@ -282,6 +284,119 @@ TEST_F(BlkDeviceTest, OpenFailureIsAnError) {
   unlink(cfg.path.c_str());
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("queue size"), std::string::npos);
+}
+
+// A backend whose reads of sector 0 wait (up to 2 s) until a read of another sector has run:
+// served one after another, the first request would time out with IOERR; served concurrently,
+// the second completes first and then releases the first.
+class GatedBackend : public block::BlockBackend {
+ public:
+  uint64_t size() const override { return 1 << 20; }
+  bool read_only() const override { return false; }
+  Result<void> readv(uint64_t offset, std::span<const iovec>) override {
+    std::unique_lock lock(mu_);
+    if (offset == 0) {
+      if (!cv_.wait_for(lock, std::chrono::seconds(2), [&] { return others_ > 0; }))
+        return fail(ETIMEDOUT, "the other request never ran");
+      return {};
+    }
+    ++others_;
+    cv_.notify_all();
+    return {};
+  }
+  Result<void> writev(uint64_t, std::span<const iovec>) override { return {}; }
+  Result<void> flush() override { return {}; }
+  Result<void> discard(uint64_t, uint64_t, bool) override { return {}; }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int others_ = 0;
+};
+
+TEST_F(BlkDeviceTest, RequestsRunConcurrentlyAndCompleteOutOfOrder) {
+  BlockConfig cfg{.drive_id = "gated", .path = ""};
+  auto dev = create_block_with_backend(cfg, std::make_unique<GatedBackend>(), DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  drv.attach(*dev);
+  ASSERT_TRUE(drv.init(~0ull) & status::kDriverOk);
+  request(0, 0, 0, kBuf, 512, true, /*notify=*/false);  // waits for the other one
+  request(1, 0, 8, kBuf + 4096, 512, true, /*notify=*/false);
+  drv.w32(reg::kQueueNotify, 0);
+  ASSERT_TRUE(drv.wait_used(2));
+  EXPECT_EQ(status_of(0), blk::kOk);
+  EXPECT_EQ(status_of(1), blk::kOk);
+  EXPECT_EQ(drv.used(0).first, 3u) << "the second request (head 3) completes first";
+  EXPECT_EQ(drv.used(1).first, 0u);
+  auto m = drv.dev().metrics();
+  EXPECT_EQ(m["peak_in_flight"], 2);
+  EXPECT_EQ(m["concurrent_requests"], 1);
+  EXPECT_EQ(m["backend_errors"], 0);
+}
+
+TEST_F(BlkDeviceTest, WithoutWorkersRequestsRunOneAfterAnother) {
+  BlockConfig cfg{.drive_id = "gated", .path = "", .io_workers = 0};
+  auto dev = create_block_with_backend(cfg, std::make_unique<GatedBackend>(), DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  drv.attach(*dev);
+  ASSERT_TRUE(drv.init(~0ull) & status::kDriverOk);
+  request(0, 0, 0, kBuf, 512, true, false);
+  request(1, 0, 8, kBuf + 4096, 512, true, false);
+  drv.w32(reg::kQueueNotify, 0);
+  ASSERT_TRUE(drv.wait_used(2, 10000));
+  EXPECT_EQ(drv.used(0).first, 0u);  // in order, and the first one timed out
+  EXPECT_EQ(status_of(0), blk::kIoErr);
+}
+
+TEST_F(BlkDeviceTest, PauseWaitsForRequestsInFlight) {
+  start(false, 128);
+  // 64 requests at once: most go to the workers.
+  for (uint16_t i = 0; i < 64; ++i) request(i, 0, i, kBuf + 512 * i, 512, true, /*notify=*/false);
+  drv.w32(reg::kQueueNotify, 0);
+  ASSERT_TRUE(drv.dev().pause());
+  // Paused: whatever was popped has completed; nothing is half done.
+  uint16_t used = drv.used_idx();
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(drv.used_idx(), used) << "a completion arrived after pause() returned";
+  ASSERT_TRUE(drv.dev().resume());
+  drv.w32(reg::kQueueNotify, 0);
+  ASSERT_TRUE(drv.wait_used(64));
+  for (uint16_t i = 0; i < 64; ++i) EXPECT_EQ(status_of(i), blk::kOk) << i;
+  EXPECT_GT(drv.dev().metrics()["concurrent_requests"].get<uint64_t>(), 0u);
+}
+
+// Reads below sector 3 take 200 ms: long enough to reset the device while they run on the
+// workers (the batch's last request, sector 3, runs on the device thread and is quick).
+class SlowBackend : public block::BlockBackend {
+ public:
+  uint64_t size() const override { return 1 << 20; }
+  bool read_only() const override { return false; }
+  Result<void> readv(uint64_t offset, std::span<const iovec>) override {
+    if (offset < 3 * 512) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    return {};
+  }
+  Result<void> writev(uint64_t, std::span<const iovec>) override { return {}; }
+  Result<void> flush() override { return {}; }
+  Result<void> discard(uint64_t, uint64_t, bool) override { return {}; }
+};
+
+TEST_F(BlkDeviceTest, CompletionsFromBeforeAResetAreDropped) {
+  BlockConfig cfg{.drive_id = "slow", .path = ""};
+  auto dev = create_block_with_backend(cfg, std::make_unique<SlowBackend>(), DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(dev) << dev.error().to_string();
+  drv.attach(*dev);
+  ASSERT_TRUE(drv.init(~0ull) & status::kDriverOk);
+  for (uint16_t i = 0; i < 4; ++i) request(i, 0, i, kBuf + 512 * i, 512, true, /*notify=*/false);
+  drv.w32(reg::kQueueNotify, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // three on workers, one inline
+  ASSERT_TRUE(mem.write_obj<uint16_t>(kUsed + 2, 0));
+  drv.set_avail_idx(0);
+  ASSERT_TRUE(drv.init(~0ull) & status::kDriverOk);  // reset + a fresh queue while they run
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(drv.used_idx(), 0) << "a request of the old queue was published on the new one";
+  request(0, 4, 0, 0, 0, false);  // the new queue works
+  ASSERT_TRUE(drv.wait_used(1));
+  EXPECT_EQ(status_of(0), blk::kOk);
 }
 
 }  // namespace

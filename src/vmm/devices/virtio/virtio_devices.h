@@ -58,6 +58,10 @@ struct BlockConfig {
   bool read_only = false;        // VIRTIO_BLK_F_RO; guest writes fail with IOERR
   uint16_t queue_size = 256;     // max queue size offered (power of two, <= 32768)
   uint32_t max_in_flight = 128;  // requests being processed at once; more wait in the ring
+  // Threads that serve requests concurrently (started on demand; 0: everything runs on the
+  // device thread, one request after another). The device thread always runs the last request
+  // of a batch itself, so a queue depth of one never pays a thread hand-off.
+  uint32_t io_workers = 4;
   // After serving requests, the device thread polls the ring this long (µs) before sleeping,
   // so back-to-back requests skip the wake-up (docs/benchmarks-virtio.md: ~3x faster round
   // trips). 0 disables it; VESSEL_VIRTIO_POLL_US overrides it (benchmarks).
@@ -76,6 +80,9 @@ class VirtioMmioDevice : public BusDevice {
   // kept and served after resume(). Idempotent.
   virtual Result<void> pause() = 0;
   virtual Result<void> resume() = 0;
+  // Makes what the guest wrote durable in the image file when the VM ends (qcow2 keeps metadata
+  // in a cache until a flush). Call while paused.
+  virtual Result<void> sync() { return {}; }
 
   // Counters, e.g. {"device":"virtio-blk","id":"rootfs","requests":{"read":..,"write":..,
   // "flush":..,"get_id":..,"discard":..,"write_zeroes":..,"unsupported":..},

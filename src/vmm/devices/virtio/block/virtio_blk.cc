@@ -22,7 +22,11 @@ BlockLogic::BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBa
     : drive_id_(config.drive_id),
       backend_(std::move(backend)),
       memory_(memory),
-      queue_size_(config.queue_size) {
+      queue_size_(config.queue_size),
+      max_in_flight_(config.max_in_flight),
+      sync_at_stop_(config.format == block::Format::Qcow2 && !config.read_only) {
+  if (config.io_workers > 0 && config.max_in_flight > 1)
+    workers_ = std::make_unique<IoWorkers>(config.io_workers, "blk-" + config.drive_id);
   disk_.capacity_sectors = backend_->size() / kSectorSize;
   disk_.read_only = config.read_only || backend_->read_only();
   features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureSegMax | kFeatureBlkSize |
@@ -100,12 +104,48 @@ Status BlockLogic::execute(const BlkRequest& req, DeviceCounters& counters) {
   return kOk;
 }
 
-QueueResult<size_t> BlockLogic::process(uint16_t, Virtqueue& queue, size_t budget,
+uint32_t BlockLogic::run(const BlkRequest& req, DeviceCounters& counters) {
+  Status status = execute(req, counters);
+  // The status byte is written last, after the data (spec 5.2.6).
+  (void)memory_->write_obj(req.status_addr, static_cast<uint8_t>(status));
+  return status == kOk ? req.used_len() : 1;
+}
+
+void BlockLogic::submit(uint16_t queue_index, uint16_t head, BlkRequest req, DeviceCounters& counters) {
+  uint32_t now = ++in_flight_ + 1;  // + the one the device thread runs
+  for (uint32_t peak = peak_in_flight_.load(); now > peak && !peak_in_flight_.compare_exchange_weak(peak, now);) {
+  }
+  uint64_t epoch = sink_->epoch();
+  workers_->post([this, queue_index, head, epoch, &counters, req = std::move(req)] {
+    uint32_t used = run(req, counters);
+    concurrent_requests_++;
+    // Free the slot first: the completion may wake the device thread to pop more.
+    --in_flight_;
+    sink_->complete_async(queue_index, epoch, head, used);
+  });
+}
+
+Result<void> BlockLogic::sync() {
+  if (!sync_at_stop_) return {};  // raw: the data is in the page cache already
+  TRY_CTX(backend_->flush(), "virtio-blk {}: flush the image", drive_id_);
+  return {};
+}
+
+void BlockLogic::drain() {
+  if (workers_) workers_->drain();
+}
+
+QueueResult<size_t> BlockLogic::process(uint16_t index, Virtqueue& queue, size_t budget,
                                         DeviceCounters& counters) {
+  bool concurrent = workers_ && sink_;
   size_t done = 0;
-  while (done < budget) {
+  std::optional<std::pair<uint16_t, BlkRequest>> held;  // the batch's last request: runs here
+  while (done < budget && in_flight_.load() + (held ? 1 : 0) < max_in_flight_) {
     auto popped = queue.pop();
-    if (!popped) return tl::unexpected<QueueFault>(popped.error());
+    if (!popped) {
+      if (held) (void)queue.complete(held->first, run(held->second, counters));
+      return tl::unexpected<QueueFault>(popped.error());
+    }
     if (!*popped) break;
     auto& [head, chain] = **popped;
     ++done;
@@ -129,11 +169,15 @@ QueueResult<size_t> BlockLogic::process(uint16_t, Virtqueue& queue, size_t budge
       (void)queue.complete(head, used);
       continue;
     }
-    Status status = execute(*req, counters);
-    // The status byte is written last, after the data (spec 5.2.6).
-    (void)memory_->write_obj(req->status_addr, static_cast<uint8_t>(status));
-    (void)queue.complete(head, status == kOk ? req->used_len() : 1);
+    if (!concurrent) {
+      (void)queue.complete(head, run(*req, counters));
+      continue;
+    }
+    // The previous one goes to a worker now that we know it is not the last.
+    if (held) submit(index, held->first, std::move(held->second), counters);
+    held.emplace(head, std::move(*req));
   }
+  if (held) (void)queue.complete(held->first, run(held->second, counters));
   return done;
 }
 
@@ -149,6 +193,10 @@ void BlockLogic::add_metrics(json::Json& out) const {
   for (size_t i = 0; i < refused_.size(); ++i)
     refused[request_error_name(static_cast<RequestErrorKind>(i))] = refused_[i].load();
   out["refused_requests"] = std::move(refused);
+  out["max_in_flight"] = max_in_flight_;
+  out["peak_in_flight"] = peak_in_flight_.load();
+  out["concurrent_requests"] = concurrent_requests_.load();
+  out["io_workers"] = workers_ ? workers_->threads() : 0;
 }
 
 }  // namespace blk

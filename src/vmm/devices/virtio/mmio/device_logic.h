@@ -30,6 +30,19 @@ struct DeviceCounters {
   void count(GuestErrorKind kind) { guest_errors[static_cast<size_t>(kind)]++; }
 };
 
+// For device logic that finishes requests on other threads (virtio-blk's I/O workers): the
+// transport publishes the used element later, under its own lock, and interrupts the guest.
+// A completion whose epoch is stale (the driver reset the device, or it entered NEEDS_RESET,
+// since the request was popped) is dropped.
+class CompletionSink {
+ public:
+  virtual ~CompletionSink() = default;
+  // The current epoch; call it inside DeviceLogic::process (the transport lock is held).
+  virtual uint64_t epoch() const = 0;
+  // Any thread, without the transport lock.
+  virtual void complete_async(uint16_t queue, uint64_t epoch, uint16_t head, uint32_t written) = 0;
+};
+
 class DeviceLogic {
  public:
   virtual ~DeviceLogic() = default;
@@ -48,6 +61,13 @@ class DeviceLogic {
                                       DeviceCounters& counters) = 0;
   // Device-specific counters, merged into metrics().
   virtual void add_metrics(json::Json& out) const = 0;
+  // Asynchronous devices: the transport hands itself over before the device thread starts.
+  virtual void attach(CompletionSink* sink) { (void)sink; }
+  // Returns once no request is in flight off the device thread (pause, teardown). Called
+  // without the transport lock.
+  virtual void drain() {}
+  // See VirtioMmioDevice::sync().
+  virtual Result<void> sync() { return {}; }
 };
 
 }  // namespace vessel::vmm::virtio

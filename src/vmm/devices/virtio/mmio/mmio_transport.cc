@@ -21,6 +21,7 @@ Result<std::shared_ptr<MmioTransport>> MmioTransport::create(std::unique_ptr<Dev
   std::shared_ptr<MmioTransport> dev(
       new MmioTransport(std::move(logic), std::move(ctx), budget, poll_us, std::move(notify),
                         std::move(control)));
+  dev->logic_->attach(dev.get());
   dev->thread_ = std::thread([raw = dev.get()] { raw->run(); });
   return dev;
 }
@@ -45,6 +46,9 @@ MmioTransport::~MmioTransport() {
   pause_cv_.notify_all();
   (void)control_.signal();
   if (thread_.joinable()) thread_.join();
+  // Requests still running on I/O workers complete through us: finish them while mu_ lives.
+  logic_->drain();
+  logic_.reset();
 }
 
 // ---- registers (vCPU thread) ----
@@ -203,6 +207,7 @@ void MmioTransport::write_status(uint32_t value) {
 }
 
 void MmioTransport::reset_locked() {
+  ++epoch_;
   status_.store(0);
   interrupt_status_.store(0);
   driver_features_ = 0;
@@ -219,6 +224,7 @@ void MmioTransport::enter_needs_reset(const QueueFault& fault) {
     log::warn("{} at {:#x}: guest broke a virtqueue ({}), device needs reset: {}", logic_->name(),
               ctx_.mmio_base, guest_error_name(fault.kind), fault.message);
   status_.fetch_or(status::kNeedsReset);
+  ++epoch_;
   for (auto& q : queues_) q.ready = false;
   config_generation_++;
   raise_interrupt(kInterruptConfigChange);
@@ -233,6 +239,20 @@ void MmioTransport::raise_interrupt(uint32_t reason) {
 }
 
 // ---- device thread ----
+
+void MmioTransport::complete_async(uint16_t index, uint64_t epoch, uint16_t head, uint32_t written) {
+  bool more = false;
+  {
+    std::lock_guard lock(mu_);
+    if (epoch != epoch_ || index >= queues_.size() || !queues_[index].ready) return;
+    Virtqueue& q = queues_[index].queue;
+    (void)q.complete(head, written);
+    if (q.should_interrupt()) raise_interrupt(kInterruptUsedBuffer);
+    more = q.has_pending();
+  }
+  // Chains may be waiting for the in-flight slot this request just freed.
+  if (more) (void)notify_.signal();
+}
 
 MmioTransport::Batch MmioTransport::process_all() {
   std::lock_guard lock(mu_);
@@ -282,6 +302,10 @@ void MmioTransport::run() {
       std::unique_lock lock(pause_mu_);
       if (stop_) return;
       if (pause_requested_) {
+        lock.unlock();
+        logic_->drain();  // in-flight requests complete before we report paused
+        lock.lock();
+        if (stop_) return;
         paused_ = true;
         pause_cv_.notify_all();
         pause_cv_.wait(lock, [this] { return !pause_requested_ || stop_; });
@@ -346,6 +370,12 @@ Result<void> MmioTransport::resume() {
   }
   pause_cv_.notify_all();
   return {};
+}
+
+Result<void> MmioTransport::sync() {
+  logic_->drain();
+  std::lock_guard lock(mu_);
+  return logic_->sync();
 }
 
 json::Json MmioTransport::metrics() const {

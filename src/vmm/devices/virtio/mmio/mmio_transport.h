@@ -47,7 +47,7 @@ inline constexpr uint32_t kVendorVessel = 0x56534c56;  // "VLSV"
 inline constexpr uint32_t kInterruptUsedBuffer = 1;
 inline constexpr uint32_t kInterruptConfigChange = 2;
 
-class MmioTransport final : public VirtioMmioDevice {
+class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
  public:
   // Starts the device thread.
   // After serving requests the device thread keeps polling the rings for `poll_us`
@@ -62,6 +62,7 @@ class MmioTransport final : public VirtioMmioDevice {
   void write(uint64_t offset, std::span<const uint8_t> data) override;
   Result<void> pause() override;
   Result<void> resume() override;
+  Result<void> sync() override;
   json::Json metrics() const override;
   uint32_t device_type() const override { return logic_->device_type(); }
 
@@ -82,6 +83,8 @@ class MmioTransport final : public VirtioMmioDevice {
   void write_status(uint32_t value);
   void set_queue_ready(QueueConfig& q, bool ready);
   void reset_locked();
+  uint64_t epoch() const override { return epoch_; }
+  void complete_async(uint16_t queue, uint64_t epoch, uint16_t head, uint32_t written) override;
   void enter_needs_reset(const QueueFault& fault);  // mu_ held
   void raise_interrupt(uint32_t reason);
   void run();
@@ -109,6 +112,7 @@ class MmioTransport final : public VirtioMmioDevice {
   uint64_t driver_features_ = 0;
   uint32_t queue_sel_ = 0;
   std::vector<QueueConfig> queues_;
+  uint64_t epoch_ = 0;  // bumped on reset and NEEDS_RESET: late async completions are dropped
   std::atomic<uint32_t> status_{0};
   std::atomic<uint32_t> interrupt_status_{0};
   std::atomic<uint32_t> config_generation_{0};
