@@ -38,6 +38,22 @@ Result<std::shared_ptr<IrqfdLine>> make_irq_line(kvm::Vm& vm, uint32_t gsi) {
 
 }  // namespace
 
+// COM1's interrupt line outlives each VM incarnation (on_reboot: restart builds a new KVM VM),
+// because the Serial device (and the console plumbing around it) stays: it forwards to the
+// current VM's irqfd.
+class Machine::RelayLine : public InterruptLine {
+ public:
+  Result<void> trigger() override {
+    std::shared_ptr<InterruptLine> target = std::atomic_load(&target_);
+    if (!target) return {};
+    return target->trigger();
+  }
+  void set(std::shared_ptr<InterruptLine> target) { std::atomic_store(&target_, std::move(target)); }
+
+ private:
+  std::shared_ptr<InterruptLine> target_;
+};
+
 struct Machine::Impl {
   explicit Impl(kvm::System s, kvm::Vm v, GuestMemory m)
       : system(std::move(s)), vm(std::move(v)), memory(std::move(m)) {}
@@ -63,7 +79,10 @@ struct Machine::Impl {
   bool stopped = false;
 };
 
-Machine::Machine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Machine::Machine(VmConfig config, MachineOptions options)
+    : config_(std::move(config)), options_(std::move(options)), com1_relay_(std::make_shared<RelayLine>()) {
+  serial_ = std::make_shared<Serial>(com1_relay_, options_.console_fd);
+}
 
 Machine::~Machine() {
   if (impl_) stop_vcpus();
@@ -71,6 +90,15 @@ Machine::~Machine() {
 
 Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, MachineOptions options) {
   TRY(validate_for_start(config));
+  std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
+  machine->impl_ = TRY(machine->build());
+  return machine;
+}
+
+// One incarnation of the VM: KVM VM, memory with the kernel loaded, devices, vCPUs.
+Result<std::unique_ptr<Machine::Impl>> Machine::build() {
+  const VmConfig& config = config_;
+  const MachineOptions& options = options_;
   const BootSource& boot = *config.boot_source;
   auto system = TRY(kvm::System::open());
   auto vm = TRY(system.create_vm());
@@ -84,7 +112,6 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   auto impl = std::make_unique<Impl>(std::move(system), std::move(vm), std::move(memory));
   impl->config = config;
   Impl* m = impl.get();
-  std::unique_ptr<Machine> machine(new Machine(std::move(impl)));
   EventSink events = [m](VmEvent e) {
     {
       std::lock_guard lock(m->mu);
@@ -98,8 +125,8 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   // Legacy devices on the port bus.
   auto com1_irq = TRY(make_irq_line(m->vm, x86::kCom1Irq));
   m->lines.push_back(com1_irq);
-  machine->serial_ = std::make_shared<Serial>(com1_irq, options.console_fd);
-  TRY(m->pio.insert(machine->serial_, x86::kPortCom1, 8));
+  com1_relay_->set(com1_irq);
+  TRY(m->pio.insert(serial_, x86::kPortCom1, 8));
   auto keyboard_irq = TRY(make_irq_line(m->vm, x86::kKeyboardIrq));
   m->lines.push_back(keyboard_irq);
   m->i8042 = std::make_shared<I8042>(events, keyboard_irq);
@@ -204,10 +231,15 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   }
   log::debug("machine created: {} vCPUs, {} MiB, kernel {} (entry {:#x}), cmdline '{}'", config.machine.vcpu_count,
              config.machine.mem_size_mib, boot.kernel_image_path, kernel.entry, data.cmdline);
-  return machine;
+  return impl;
 }
 
 Result<void> Machine::start() {
+  std::shared_lock swap(swap_mu_);
+  return start_locked();
+}
+
+Result<void> Machine::start_locked() {
   std::lock_guard lock(impl_->mu);
   if (impl_->state != State::Created) return fail(EINVAL, "the VM was already started");
   for (auto& v : impl_->vcpus) v->start();
@@ -221,6 +253,7 @@ Result<void> Machine::start() {
 }
 
 Result<void> Machine::pause() {
+  std::shared_lock swap(swap_mu_);
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->state == State::Paused) return {};
@@ -237,6 +270,7 @@ Result<void> Machine::pause() {
 }
 
 Result<void> Machine::resume() {
+  std::shared_lock swap(swap_mu_);
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->state == State::Running) return {};
@@ -252,6 +286,7 @@ Result<void> Machine::resume() {
 }
 
 Result<void> Machine::send_ctrl_alt_del() {
+  std::shared_lock swap(swap_mu_);
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->state != State::Running && impl_->state != State::Paused)
@@ -261,12 +296,14 @@ Result<void> Machine::send_ctrl_alt_del() {
 }
 
 void Machine::post_event(VmEvent event) {
+  std::shared_lock swap(swap_mu_);
   std::lock_guard lock(impl_->mu);
   if (!impl_->event) impl_->event = std::move(event);
   impl_->cv.notify_all();
 }
 
 std::optional<VmEvent> Machine::wait_for(std::chrono::milliseconds timeout) {
+  std::shared_lock swap(swap_mu_);
   VmEvent event;
   {
     std::unique_lock lock(impl_->mu);
@@ -283,9 +320,25 @@ std::optional<VmEvent> Machine::wait_for(std::chrono::milliseconds timeout) {
 
 VmEvent Machine::wait() {
   for (;;) {
-    if (auto e = wait_for(std::chrono::hours(24))) return *e;
+    auto e = wait_for(std::chrono::hours(24));
+    if (!e) continue;
+    if (e->kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_) return *e;
+    if (auto r = restart(); !r)
+      return VmEvent{VmEvent::Kind::Error, 2, fmt::format("restart after the guest rebooted: {}", r.error().to_string())};
   }
 }
+
+Result<void> Machine::restart() {
+  std::unique_lock swap(swap_mu_);
+  log::info("guest rebooted ({}): restarting the VM", impl_->event ? impl_->event->reason : "");
+  impl_.reset();  // vCPUs were joined by wait_for; devices flush and stop, KVM frees the VM
+  impl_ = TRY(build());
+  TRY(start_locked());
+  ++reboots_;
+  return {};
+}
+
+void Machine::begin_shutdown() { stopping_ = true; }
 
 void Machine::stop_vcpus() {
   {
@@ -313,6 +366,7 @@ void Machine::stop_vcpus() {
 }
 
 Machine::State Machine::state() const {
+  std::shared_lock swap(swap_mu_);
   std::lock_guard lock(impl_->mu);
   return impl_->state;
 }
@@ -330,9 +384,12 @@ int Machine::exit_code(const VmEvent& e) {
 }
 
 json::Json Machine::metrics() const {
+  std::string st = to_string(state());
+  std::shared_lock swap(swap_mu_);
   const auto& s = impl_->stats;
   json::Json j = {
-      {"state", to_string(state())},
+      {"state", st},
+      {"reboots", reboots_.load()},
       {"vcpu", {{"count", impl_->vcpus.size()}, {"exits", s.exits.load()}, {"io", s.io.load()},
                 {"mmio", s.mmio.load()}, {"unhandled_io", s.unhandled_io.load()},
                 {"unhandled_mmio", s.unhandled_mmio.load()}, {"internal_errors", s.internal_errors.load()}}},

@@ -3,10 +3,12 @@
 // process's exit status (docs/vmm-lifecycle.md).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <vector>
 
 #include "base/json.h"
@@ -43,8 +45,12 @@ class Machine {
   Result<void> send_ctrl_alt_del();
   // Asks the machine to stop with this event (first event wins).
   void post_event(VmEvent event);
-  // Blocks until the VM has ended; stops and joins the vCPUs; returns the deciding event.
+  // Blocks until the VM has ended; stops and joins the vCPUs; returns the deciding event. With
+  // on_reboot: restart, a guest reboot builds and boots a fresh VM (same configuration, same
+  // console) instead of returning, until begin_shutdown() was called.
   VmEvent wait();
+  // From now on a guest reboot ends the VM (SIGTERM: Ctrl+Alt+Del must not restart it).
+  void begin_shutdown();
   // Like wait() with a timeout; nullopt when nothing ended the VM in time.
   std::optional<VmEvent> wait_for(std::chrono::milliseconds timeout);
 
@@ -54,12 +60,24 @@ class Machine {
   static int exit_code(const VmEvent& event);
 
   struct Impl;
+  class RelayLine;
 
  private:
-  explicit Machine(std::unique_ptr<Impl> impl);
+  Machine(VmConfig config, MachineOptions options);
+  Result<std::unique_ptr<Impl>> build();
+  Result<void> start_locked();
+  Result<void> restart();
   void stop_vcpus();
-  std::unique_ptr<Impl> impl_;
+
+  const VmConfig config_;
+  const MachineOptions options_;
+  std::shared_ptr<RelayLine> com1_relay_;
   std::shared_ptr<Serial> serial_;
+  // Held shared by every call that uses impl_, exclusively by restart() while it swaps it.
+  mutable std::shared_mutex swap_mu_;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<uint64_t> reboots_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 const char* to_string(Machine::State state);

@@ -189,6 +189,7 @@ int main(int argc, char** argv) {
     }
     if (sig == 0) return;  // woken up at exit
     log::info("signal {}: stopping the VM (forced after {} s)", sig, shutdown_timeout);
+    m->begin_shutdown();  // a reboot now ends the VM, even with on_reboot: restart
     if (auto sent = controller.on_ctrl_alt_del(); !sent)
       log::warn("signal {}: Ctrl+Alt+Del not delivered: {}", sig, sent.error().to_string());
     std::this_thread::sleep_for(std::chrono::seconds(shutdown_timeout));

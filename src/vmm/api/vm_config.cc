@@ -66,7 +66,7 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
   Json j = TRY(json::parse(text, 1 << 20, 32));
   if (!j.is_object()) return fail(EINVAL, "config: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "config", {"boot-source", "machine-config", "drives", "entropy",
-                                         "network-interfaces", "logger", "metrics"}));
+                                         "network-interfaces", "logger", "metrics", "vessel"}));
   VmConfig c;
   if (!j.contains("boot-source")) return fail(EINVAL, "config: missing \"boot-source\"");
   c.boot_source = TRY(parse_boot_source(j["boot-source"]));
@@ -87,6 +87,16 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
   if (j.contains("entropy")) {
     if (!j["entropy"].is_object()) return fail(EINVAL, "entropy: expected an object");
     c.entropy = true;
+  }
+  if (j.contains("vessel")) {
+    const Json& v = j["vessel"];
+    if (!v.is_object()) return fail(EINVAL, "vessel: expected an object, got {}", json::type_name(v));
+    TRY(json::reject_unknown(v, "vessel", {"on_reboot"}));
+    if (auto r = TRY(json::opt_string(v, "vessel", "on_reboot"))) {
+      if (*r == "exit") c.on_reboot = OnReboot::Exit;
+      else if (*r == "restart") c.on_reboot = OnReboot::Restart;
+      else return fail(EINVAL, "vessel.on_reboot: '{}' is not \"exit\" or \"restart\"", *r);
+    }
   }
   return c;
 }
@@ -116,6 +126,7 @@ Json VmConfig::to_json() const {
   }
   j["drives"] = drives;
   if (entropy) j["entropy"] = Json::object();
+  if (on_reboot == OnReboot::Restart) j["vessel"] = {{"on_reboot", "restart"}};
   return j;
 }
 

@@ -37,13 +37,15 @@ struct DriveConfig {
   std::optional<DriveFormat> format;
 };
 
+enum class OnReboot { Exit, Restart };
+
 struct VmConfig {
   std::optional<BootSource> boot_source;
   MachineConfig machine;
   std::vector<DriveConfig> drives;
   bool entropy = false;
-  // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): restart is not implemented
-  // yet; reboot always ends the process with status 0.
+  // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): what a guest reboot does.
+  OnReboot on_reboot = OnReboot::Exit;
   json::Json to_json() const;
 };
 

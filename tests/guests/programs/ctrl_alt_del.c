@@ -1,6 +1,7 @@
 // Waits for Ctrl+Alt+Del on the i8042 keyboard, taking IRQ 1 through the IOAPIC like a kernel
 // would: one byte of port 0x60 per interrupt. Exits 0 when it got the expected make codes
-// (scan-code set 2, or set 1 with "xlate" on the command line: the controller translates).
+// (scan-code set 2, or set 1 with "xlate" on the command line: the controller translates); with
+// "reboot" on the command line it then resets through the i8042 instead (as Linux, reboot=k).
 // Host side: tests/integration/vmm/keyboard_test.cc (API SendCtrlAltDel and SIGTERM).
 #include "guest.h"
 
@@ -75,5 +76,9 @@ int main(void) {
     if (codes[i] != want[i]) return 21;
   if (irqs < 4) return 22;
   puts("ctrl-alt-del received\n");
+  if (has_word(boot_info()->cmdline, "reboot")) {  // as Linux does with reboot=k
+    outb(0x64, 0xfe);
+    return 23;
+  }
   return 0;
 }

@@ -49,6 +49,23 @@ TEST(VmConfig, DriveFormatIsOptionalAndRoundTrips) {
   EXPECT_NE(bad.error().to_string().find("drives[0].format: 'vmdk' is not"), std::string::npos) << bad.error().to_string();
 }
 
+TEST(VmConfig, OnRebootExtension) {
+  auto c = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"on_reboot": "restart"}})");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->on_reboot, OnReboot::Restart);
+  EXPECT_EQ(c->to_json()["vessel"]["on_reboot"], "restart");
+  auto plain = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}})");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->on_reboot, OnReboot::Exit);
+  EXPECT_FALSE(plain->to_json().contains("vessel"));
+  auto bad = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"on_reboot": "halt"}})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().to_string().find("vessel.on_reboot: 'halt'"), std::string::npos);
+  auto unknown = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"reboot": "restart"}})");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().to_string().find("reboot"), std::string::npos);
+}
+
 TEST(VmConfig, ErrorsNameTheField) {
   struct Case {
     const char* json;
