@@ -104,6 +104,7 @@ void Serial::emit(uint8_t byte) {
       r = ::write(out_fd_, &byte, 1);
     } while (r < 0 && errno == EINTR);
   }
+  if (tap_) tap_(std::string_view(reinterpret_cast<const char*>(&byte), 1));
   if (byte == '\n') {
     if (!panic_) {
       auto pos = line_.find(kPanicMarker);
@@ -139,6 +140,11 @@ size_t Serial::enqueue_input(std::string_view bytes) {
 std::optional<std::string> Serial::panic_message() const {
   std::lock_guard lock(mu_);
   return panic_;
+}
+
+void Serial::set_output_tap(std::function<void(std::string_view)> tap) {
+  std::lock_guard lock(mu_);
+  tap_ = std::move(tap);
 }
 
 uint64_t Serial::bytes_written() const {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,8 @@ class Serial : public BusDevice {
   // The panic line seen on the console, if any.
   std::optional<std::string> panic_message() const;
   uint64_t bytes_written() const;
+  // Also hands every byte the guest writes to `tap` (the console socket); must not block.
+  void set_output_tap(std::function<void(std::string_view)> tap);
 
   static constexpr size_t kRxFifoBytes = 4096;
 
@@ -41,6 +44,7 @@ class Serial : public BusDevice {
 
   std::shared_ptr<InterruptLine> irq_;
   int out_fd_;
+  std::function<void(std::string_view)> tap_;
   mutable std::mutex mu_;
   std::deque<uint8_t> rx_;
   uint8_t ier_ = 0, lcr_ = 0, mcr_ = 0x08, scr_ = 0, dll_ = 0x0c, dlm_ = 0, fcr_ = 0;
