@@ -19,6 +19,10 @@ struct Request {
   std::map<std::string, std::string> query; // decoded query arguments
   std::map<std::string, std::string> headers;  // header names lower-cased
   std::string body;
+  // TLS listeners: SHA-256 (lower-case hex) of the client certificate's DER encoding, empty when
+  // the client presented none. The certificate is not verified here: the handler decides.
+  std::string client_cert_sha256;
+  bool tls = false;
 };
 
 struct Response {
@@ -42,6 +46,9 @@ struct ServerOptions {
   unsigned max_connections = 256;
   // Answer for a body over the limit (JSON).
   std::function<Response(size_t limit)> too_large;
+  // TLS (GnuTLS through libmicrohttpd): PEM key and certificate of the server. A client
+  // certificate is requested (not required); its fingerprint is in Request::client_cert_sha256.
+  std::string tls_key_pem, tls_cert_pem;
 };
 
 class Server {
@@ -71,6 +78,10 @@ struct ClientResponse {
 struct ClientOptions {
   std::string unix_socket;  // when set, connect here instead of the URL's host
   std::chrono::milliseconds timeout{0};  // 0: none
+  // https:// URLs: client certificate and key (PEM files), and how the server is trusted: a CA
+  // file (verified with host name), or a pinned public key "sha256//BASE64" (then the pin is the
+  // only check: self-signed server certificates work). One of the two is required.
+  std::string client_cert, client_key, ca_file, pinned_public_key;
 };
 
 // method: GET/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".

@@ -41,6 +41,18 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
   curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
   if (!options.unix_socket.empty())
     curl_easy_setopt(e.h, CURLOPT_UNIX_SOCKET_PATH, options.unix_socket.c_str());
+  if (!options.client_cert.empty()) {
+    curl_easy_setopt(e.h, CURLOPT_SSLCERT, options.client_cert.c_str());
+    curl_easy_setopt(e.h, CURLOPT_SSLKEY, options.client_key.c_str());
+  }
+  if (!options.pinned_public_key.empty()) {
+    // The pin replaces chain and name checks (self-signed server certificates, Incus-style).
+    curl_easy_setopt(e.h, CURLOPT_PINNEDPUBLICKEY, options.pinned_public_key.c_str());
+    curl_easy_setopt(e.h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e.h, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!options.ca_file.empty()) {
+    curl_easy_setopt(e.h, CURLOPT_CAINFO, options.ca_file.c_str());
+  }
   if (options.timeout.count() > 0)
     curl_easy_setopt(e.h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
   curl_easy_setopt(e.h, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -59,8 +71,16 @@ Result<long> perform(Easy& e, const ClientOptions& options, const std::string& u
   if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
     int err = rc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : EIO;
     std::string where = options.unix_socket.empty() ? url : options.unix_socket;
-    return Unexpected(Error(0, fmt::format("cannot reach {}: {}", where, curl_easy_strerror(rc)))
-                          .with_hint(err == ECONNREFUSED ? "is the server running?" : ""));
+    std::string hint = err == ECONNREFUSED ? "is the server running?" : "";
+    if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
+      hint = "the server's public key is not the pinned one: check the fingerprint (vesseld prints it at start)";
+    else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+      hint = "the server's certificate does not verify against the CA file";
+    else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING)
+      hint = hint.empty() ? "TLS handshake failed: is it a TLS port, and are the client certificate and key valid?" : hint;
+    else if (rc == CURLE_SSL_CERTPROBLEM)
+      hint = "cannot use the client certificate or key (PEM files expected)";
+    return Unexpected(Error(0, fmt::format("cannot reach {}: {}", where, curl_easy_strerror(rc))).with_hint(hint));
   }
   long status = 0;
   curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &status);

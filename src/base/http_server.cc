@@ -1,3 +1,4 @@
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,6 +66,22 @@ MHD_Result collect_header(void* cls, MHD_ValueKind, const char* key, const char*
   return MHD_YES;
 }
 
+// SHA-256 of the peer's certificate (DER), hex; empty without one.
+std::string client_fingerprint(MHD_Connection* connection) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+  if (info == nullptr || info->tls_session == nullptr) return {};
+  auto session = static_cast<gnutls_session_t>(info->tls_session);
+  unsigned count = 0;
+  const gnutls_datum_t* certs = gnutls_certificate_get_peers(session, &count);
+  if (certs == nullptr || count == 0) return {};
+  unsigned char digest[32];
+  size_t size = sizeof digest;
+  if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], digest, &size) != GNUTLS_E_SUCCESS || size != 32) return {};
+  std::string hex;
+  for (unsigned char c : digest) hex += fmt::format("{:02x}", c);
+  return hex;
+}
+
 MHD_Result send(MHD_Connection* connection, Response response) {
   MHD_Response* r;
   if (response.stream) {
@@ -98,6 +115,10 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
     MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_header, &pending->request.headers);
     MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_header,
                               &pending->request.query);
+    if (!impl->options.tls_cert_pem.empty()) {
+      pending->request.tls = true;
+      pending->request.client_cert_sha256 = client_fingerprint(connection);
+    }
     *con_cls = pending;
     // Refuse a declared oversized body before reading any of it.
     auto it = pending->request.headers.find("content-length");
@@ -166,11 +187,25 @@ Result<std::unique_ptr<Server>> Server::listen_fd(int fd, Handler handler, Serve
   impl->options = std::move(options);
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                    MHD_USE_SUPPRESS_DATE_NO_CLOCK;
+  bool tls = !impl->options.tls_cert_pem.empty();
+  if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+    ::close(fd);
+    return fail(ENOTSUP, "this libmicrohttpd is built without TLS");
+  }
+  MHD_OptionItem tls_options[] = {
+      // Asking for a trust list makes libmicrohttpd request a client certificate; it does not
+      // verify it (the handler checks the fingerprint), so the server's own certificate will do.
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(impl->options.tls_key_pem.c_str())},
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(impl->options.tls_cert_pem.c_str())},
+      {MHD_OPTION_HTTPS_MEM_TRUST, 0, const_cast<char*>(impl->options.tls_cert_pem.c_str())},
+      {MHD_OPTION_END, 0, nullptr}};
+  MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, nullptr}};
   impl->daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &access_handler, impl.get(), MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_NOTIFY_COMPLETED, &request_completed, nullptr, MHD_OPTION_CONNECTION_TIMEOUT,
-      static_cast<unsigned>(impl->options.idle_timeout.count()), MHD_OPTION_CONNECTION_LIMIT,
-      impl->options.max_connections, MHD_OPTION_END);
+      flags | (tls ? MHD_USE_TLS : 0), 0, nullptr, nullptr, &access_handler, impl.get(),
+      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, &request_completed, nullptr,
+      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(impl->options.idle_timeout.count()),
+      MHD_OPTION_CONNECTION_LIMIT, impl->options.max_connections, MHD_OPTION_ARRAY,
+      tls ? tls_options : no_options, MHD_OPTION_END);
   if (impl->daemon == nullptr) {
     ::close(fd);
     return fail(EIO, "cannot start the HTTP server");

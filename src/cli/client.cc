@@ -1,17 +1,18 @@
 #include "cli/client.h"
 
 #include "base/http.h"
+#include "cli/remote.h"
 
 namespace vessel::cli {
 
-namespace {
-
-Error unreachable(const std::string& socket, const Error& e) {
-  return Error(e.errnum(), fmt::format("cannot reach vesseld at {}: {}", socket, e.to_string()))
+Error Client::unreachable(const Error& e) const {
+  if (!remote_.url.empty()) {
+    std::string hint = e.hint().empty() ? "is vesseld listening there (vesseld --listen tcp://ADDR:PORT)?" : e.hint();
+    return Error(e.errnum(), fmt::format("cannot reach vesseld at {}: {}", remote_.url, e.message())).with_hint(hint);
+  }
+  return Error(e.errnum(), fmt::format("cannot reach vesseld at {}: {}", socket_, e.to_string()))
       .with_hint("is vesseld running? start it (systemctl start vesseld) or pass --socket / set VESSEL_SOCKET");
 }
-
-}  // namespace
 
 Error error_from_response(long status, const std::string& body) {
   auto j = json::parse(body);
@@ -36,37 +37,50 @@ std::string escape_segment(std::string_view s) {
 }
 
 Result<json::Json> Client::call(const std::string& method, const std::string& path, const json::Json& body) {
-  http::ClientOptions options;
-  options.unix_socket = socket_;
-  auto r = http::request(options, method, "http://localhost" + path, body.is_null() ? "" : body.dump());
-  if (!r) return Unexpected(unreachable(socket_, r.error()));
+  auto [options, base] = TRY(target());
+  auto r = http::request(options, method, base + path, body.is_null() ? "" : body.dump());
+  if (!r) return Unexpected(unreachable(r.error()));
   if (r->status >= 400) return Unexpected(error_from_response(r->status, r->body));
   if (r->status == 204 || r->body.empty()) return json::Json();
   return TRY_CTX(json::parse(r->body), "vesseld's answer to {} {}", method, path);
 }
 
 Result<std::string> Client::call_text(const std::string& method, const std::string& path) {
-  http::ClientOptions options;
-  options.unix_socket = socket_;
-  auto r = http::request(options, method, "http://localhost" + path);
-  if (!r) return Unexpected(unreachable(socket_, r.error()));
+  auto [options, base] = TRY(target());
+  auto r = http::request(options, method, base + path);
+  if (!r) return Unexpected(unreachable(r.error()));
   if (r->status >= 400) return Unexpected(error_from_response(r->status, r->body));
   return r->body;
 }
 
 Result<void> Client::stream(const std::string& method, const std::string& path, const std::string& body,
                             const std::function<bool(std::string_view)>& on_data) {
-  http::ClientOptions options;
-  options.unix_socket = socket_;
+  auto [options, base] = TRY(target());
   // An error answer arrives through on_data too (as JSON): callers check the target first.
   std::string head;
-  auto r = http::request_stream(options, method, "http://localhost" + path, body, [&](std::string_view data) {
+  auto r = http::request_stream(options, method, base + path, body, [&](std::string_view data) {
     if (head.size() < 65536) head.append(data.substr(0, 65536 - head.size()));
     return on_data(data);
   });
-  if (!r) return Unexpected(unreachable(socket_, r.error()));
+  if (!r) return Unexpected(unreachable(r.error()));
   if (*r >= 400) return Unexpected(error_from_response(*r, head));
   return {};
+}
+
+}  // namespace vessel::cli
+
+namespace vessel::cli {
+
+Result<std::pair<http::ClientOptions, std::string>> Client::target() const {
+  http::ClientOptions options;
+  if (remote_.url.empty()) {
+    options.unix_socket = socket_;
+    return std::make_pair(options, std::string("http://localhost"));
+  }
+  TRY(remote_options(remote_, options));
+  std::string base = remote_.url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return std::make_pair(options, base);
 }
 
 }  // namespace vessel::cli

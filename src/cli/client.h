@@ -7,13 +7,23 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "base/http.h"
 #include "base/json.h"
 
 namespace vessel::cli {
 
+// Where vesseld is: its Unix socket, or a remote https://HOST:PORT reached with a client
+// certificate (docs/remote.md).
+struct Remote {
+  std::string url;  // empty: the Unix socket
+  std::string client_cert, client_key;
+  std::string server_fingerprint;  // SHA-256 of the server's public key, hex
+  std::string server_ca;           // or a CA file that signed the server's certificate
+};
+
 class Client {
  public:
-  explicit Client(std::string socket) : socket_(std::move(socket)) {}
+  explicit Client(std::string socket, Remote remote = {}) : socket_(std::move(socket)), remote_(std::move(remote)) {}
 
   // Returns the parsed JSON answer (null for 204), or the daemon's error.
   Result<json::Json> call(const std::string& method, const std::string& path, const json::Json& body = nullptr);
@@ -25,7 +35,12 @@ class Client {
   const std::string& socket() const { return socket_; }
 
  private:
+  // Connection options and the URL prefix ("http://localhost" or the remote's).
+  Result<std::pair<http::ClientOptions, std::string>> target() const;
+  Error unreachable(const Error& e) const;
+
   std::string socket_;
+  Remote remote_;
 };
 
 // The daemon's error body as an Error (with its hint and errno); exposed for tests.

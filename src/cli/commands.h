@@ -12,14 +12,19 @@ namespace vessel::cli {
 
 struct Context {
   std::string socket;
+  Remote remote;  // --remote: vesseld over TLS instead of the socket
   int status = 0;
-  Client client() const { return Client(socket); }
+  Client client() const { return Client(socket, remote); }
 };
 
 void add_instance_commands(CLI::App& app, Context& ctx);
 void add_observe_commands(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
 void add_host_commands(CLI::App& app, Context& ctx);
+// --remote/--client-cert/--client-key/--server-fingerprint/--server-ca (and their VESSEL_*
+// environment variables), and `trust add|ls|rm`.
+void add_remote_flags(CLI::App& app, Context& ctx);
+void add_trust_commands(CLI::App& app, Context& ctx);
 
 // Prints the error and returns kExitFailure (or kExitUsage for EINVAL raised by the CLI itself).
 int report(const Error& error);

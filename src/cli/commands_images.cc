@@ -5,6 +5,7 @@
 
 #include "base/cli.h"
 #include "cli/commands.h"
+#include "cli/disk_flags.h"
 #include "cli/format.h"
 #include "hostcheck/host_check.h"
 
@@ -14,6 +15,7 @@ namespace {
 
 struct ImportFlags {
   std::string file, name, kernel, initramfs, cmdline;
+  std::vector<std::string> disks;
   bool vm = false, quiet = false;
 };
 
@@ -37,6 +39,7 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     auto* c = image->add_subcommand("import", "import a container image tarball (docker-archive or OCI layout), or register a VM image");
     c->footer("Examples:\n  podman save -o busybox.tar busybox && vessel image import busybox.tar --name busybox\n"
               "  vessel image import --vm --name linux --kernel /boot/vmlinuz --initramfs /boot/initrd.img --cmdline console=ttyS0\n"
+              "  vessel image import --vm --name deb --kernel vmlinuz --disk path=root.qcow2,format=qcow2\n"
               "Layers are verified (sha256), unpacked once and shared between images.");
     c->add_option("file", f->file, "the tarball (podman save / skopeo copy output)");
     c->add_option("--name", f->name, "image name (default: from the file name)");
@@ -44,6 +47,10 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     c->add_option("--kernel", f->kernel, "VM image: kernel");
     c->add_option("--initramfs", f->initramfs, "VM image: initramfs");
     c->add_option("--cmdline", f->cmdline, "VM image: kernel command line");
+    c->add_option("--disk", f->disks,
+                  "VM image: a disk copied into the store as a read-only base; each instance writes to its own "
+                  "qcow2 overlay. PATH (format probed) or path=FILE,format=raw|qcow2 (repeatable)")
+        ->allow_extra_args(false);
     c->add_flag("--quiet,-q", f->quiet, "no progress bar");
     c->callback([&ctx, f] {
       auto client = ctx.client();
@@ -57,6 +64,11 @@ void add_image_commands(CLI::App& app, Context& ctx) {
                            {"kernel", absolute(f->kernel)}};
         if (!f->initramfs.empty()) body["initramfs"] = absolute(f->initramfs);
         if (!f->cmdline.empty()) body["cmdline"] = f->cmdline;
+        for (const auto& d : f->disks) {
+          auto disk = parse_image_disk(d);
+          if (!disk) { ctx.status = report(disk.error()); return; }
+          body["disks"].push_back(*disk);
+        }
         auto r = client.call("POST", "/v1/images", body);
         if (!r) ctx.status = report(r.error());
         else fmt::print("{}\n", r->value("name", ""));

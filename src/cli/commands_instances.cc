@@ -6,6 +6,7 @@
 
 #include "base/cli.h"
 #include "cli/commands.h"
+#include "cli/disk_flags.h"
 #include "cli/format.h"
 
 namespace vessel::cli {
@@ -38,7 +39,7 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   auto repeatable = [](CLI::Option* o) { o->allow_extra_args(false); };
   repeatable(c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable)"));
   repeatable(c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)"));
-  repeatable(c->add_option("--disk", f.disks, "VM: extra disk PATH or PATH:ro (repeatable)"));
+  repeatable(c->add_option("--disk", f.disks, "VM: extra disk: PATH[:ro], path=FILE[,format=raw|qcow2][,ro], or size=SIZE for a new empty qcow2 (repeatable)"));
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }
@@ -86,11 +87,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (!labels.empty()) spec["labels"] = labels;
   if (!f.disks.empty()) {
     json::Json disks = json::Json::array();
-    for (auto d : f.disks) {
-      bool ro = d.size() > 3 && d.compare(d.size() - 3, 3, ":ro") == 0;
-      if (ro) d.resize(d.size() - 3);
-      disks.push_back({{"path", absolute(d)}, {"read_only", ro}});
-    }
+    for (const auto& d : f.disks) disks.push_back(TRY(parse_instance_disk(d)));
     spec["disks"] = disks;
   }
   return spec;

@@ -14,6 +14,7 @@
 #include "base/http.h"
 #include "base/log.h"
 #include "daemon/api/router.h"
+#include "daemon/api/tls_listener.h"
 #include "daemon/images/image_store.h"
 #include "daemon/instances/container_backend.h"
 #include "daemon/instances/manager.h"
@@ -40,6 +41,7 @@ struct Options {
   unsigned idle_timeout = 30;
   std::string log_level = "info";
   std::string log_format = "text";
+  std::vector<std::string> listen;  // tcp://ADDR:PORT, TLS with client certificates
 };
 
 bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
@@ -107,8 +109,22 @@ Result<int> serve(const Options& o) {
     return Api::error_response(Error(E2BIG, fmt::format("the request body is larger than {} bytes", limit)), 413);
   };
   fs::create_directories(fs::path(o.socket).parent_path(), ec);
-  auto server = TRY(http::Server::listen_unix(o.socket, 0660, [&api](const http::Request& r) { return api.handle(r); },
-                                             server_options));
+  TrustStore trust(o.state_dir + "/tls/trust");
+  auto handler = [&api, &trust](const http::Request& r) {
+    if (auto t = trust_route(r, trust)) return std::move(*t);
+    return api.handle(r);
+  };
+  std::vector<std::unique_ptr<http::Server>> tls_servers;
+  if (!o.listen.empty()) {
+    auto identity = TRY(ensure_server_identity(o.state_dir + "/tls"));
+    for (const auto& l : o.listen) {
+      auto address = TRY(parse_listen_address(l));
+      tls_servers.push_back(TRY_CTX(listen_tls(address, identity, trust, handler, server_options), "--listen {}", l));
+      log::info("vesseld serving TLS on {} (server public key sha256 {}; trust store {})", l, identity.pubkey_sha256,
+                trust.dir());
+    }
+  }
+  auto server = TRY(http::Server::listen_unix(o.socket, 0660, handler, server_options));
   if (group* g = ::getgrnam(o.socket_group.c_str())) {
     if (::chown(o.socket.c_str(), 0, g->gr_gid) < 0) log::warn("chown {} to group {}: {}", o.socket, o.socket_group, strerror(errno));
   }
@@ -122,6 +138,7 @@ Result<int> serve(const Options& o) {
   sigwait(&set, &sig);
   log::info("vesseld: signal {}, shutting down (guests keep running)", sig);
   events.shutdown();
+  tls_servers.clear();
   server.reset();
   return 0;
 }
@@ -158,6 +175,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-body-bytes", o.max_body, "larger request bodies are refused with 413")->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "seconds before an idle client connection is closed")->capture_default_str();
   app.add_option("--openapi", o.openapi, "path of api.yaml to serve at /openapi.yaml");
+  app.add_option("--listen", o.listen,
+                 "also serve the API over TLS on tcp://ADDR:PORT (repeatable). Clients must present a certificate "
+                 "in the trust store (vessel trust add); the server's key and self-signed certificate are made in "
+                 "STATE_DIR/tls on first use, and clients pin STATE_DIR/tls/server.fingerprint")
+      ->allow_extra_args(false);
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
   try {

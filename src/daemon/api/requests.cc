@@ -58,21 +58,36 @@ Result<ExecRequest> parse_exec_request(std::string_view body) {
 
 Result<ImageRequest> parse_image_request(std::string_view body) {
   auto j = TRY(object(body, "image request"));
-  TRY(json::reject_unknown(j, "image", {"name", "type", "archive", "kernel", "initramfs", "cmdline"}));
+  TRY(json::reject_unknown(j, "image", {"name", "type", "archive", "kernel", "initramfs", "cmdline", "disks"}));
   ImageRequest r;
   r.name = TRY(json::get_string(j, "image", "name"));
   TRY_CTX(validate_name(r.name), "image.name");
   r.type = TRY(json::opt_string(j, "image", "type")).value_or("container");
   if (r.type == "container") {
     r.archive = TRY(path_field(j, "image", "archive", true));
-    if (j.contains("kernel") || j.contains("initramfs") || j.contains("cmdline"))
-      return fail(EINVAL, "image: kernel/initramfs/cmdline are for VM images");
+    if (j.contains("kernel") || j.contains("initramfs") || j.contains("cmdline") || j.contains("disks"))
+      return fail(EINVAL, "image: kernel/initramfs/cmdline/disks are for VM images");
   } else if (r.type == "vm") {
     r.kernel = TRY(path_field(j, "image", "kernel", true));
     r.initramfs = TRY(path_field(j, "image", "initramfs", false));
     r.cmdline = TRY(json::opt_string(j, "image", "cmdline")).value_or("");
     if (r.cmdline.size() > 4096) return fail(EINVAL, "image.cmdline: longer than 4096 bytes");
     if (j.contains("archive")) return fail(EINVAL, "image.archive: VM images take kernel and initramfs");
+    if (j.contains("disks")) {
+      const auto& d = j["disks"];
+      if (!d.is_array()) return fail(EINVAL, "image.disks: expected an array, got {}", json::type_name(d));
+      if (d.size() > 16) return fail(EINVAL, "image.disks: more than 16 disks");
+      for (size_t i = 0; i < d.size(); ++i) {
+        auto where = fmt::format("image.disks[{}]", i);
+        if (!d[i].is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(d[i]));
+        TRY(json::reject_unknown(d[i], where, {"path", "format"}));
+        auto path = TRY(path_field(d[i], where, "path", true));
+        auto format = TRY(json::opt_string(d[i], where, "format")).value_or("");
+        if (!format.empty() && format != "raw" && format != "qcow2")
+          return fail(EINVAL, "{}.format: '{}' is neither 'raw' nor 'qcow2'", where, format);
+        r.disks.emplace_back(std::move(path), std::move(format));
+      }
+    }
   } else {
     return fail(EINVAL, "image.type: '{}' is neither 'container' nor 'vm'", r.type);
   }

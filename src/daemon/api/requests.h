@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -23,6 +24,7 @@ struct ImageRequest {
   std::string type = "container";  // "container": archive; "vm": kernel [+ initramfs]
   std::string archive;             // container: absolute path of the tarball on the host
   std::string kernel, initramfs, cmdline;  // vm
+  std::vector<std::pair<std::string, std::string>> disks;  // vm: {path, format ("" = probe)}
 };
 
 // An empty body means defaults.

@@ -205,7 +205,7 @@ http::Response Api::image_route(const http::Request& r, const std::vector<std::s
       auto req = parse_image_request(r.body);
       if (!req) return error_response(req.error(), 400);
       if (req->type == "vm") {
-        auto j = images_.register_vm(req->name, req->kernel, req->initramfs, req->cmdline);
+        auto j = images_.register_vm(req->name, req->kernel, req->initramfs, req->cmdline, req->disks);
         return j ? ok(*j, 201) : error_response(j.error());
       }
       if (!flag(r, "progress")) {

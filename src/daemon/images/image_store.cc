@@ -65,6 +65,8 @@ Result<BootSource> ImageStore::resolve(const InstanceSpec& spec) {
       boot.kernel = info.value("kernel", "");
       boot.initramfs = info.value("initramfs", "");
       boot.cmdline = info.value("cmdline", "");
+      if (info.contains("disks") && info["disks"].is_array())
+        for (const auto& d : info["disks"]) boot.base_disks.push_back(TRY_CTX(base_disk_from_json(d), "image {}", row->name));
     }
   }
   if (!spec.rootfs.empty()) {
@@ -79,7 +81,7 @@ Result<BootSource> ImageStore::resolve(const InstanceSpec& spec) {
     if (!is_file(boot.kernel)) return fail(ENOENT, "kernel {} does not exist", boot.kernel);
     if (!boot.initramfs.empty() && !is_file(boot.initramfs)) return fail(ENOENT, "initramfs {} does not exist", boot.initramfs);
     for (const auto& d : boot.disks)
-      if (!is_file(d.path)) return fail(ENOENT, "disk {} does not exist", d.path);
+      if (d.size_mib == 0 && !is_file(d.path)) return fail(ENOENT, "disk {} does not exist", d.path);
   }
   return boot;
 }
@@ -92,15 +94,40 @@ json::Json ImageStore::describe(const ImageRow& row) const {
 }
 
 Result<json::Json> ImageStore::register_vm(const std::string& name, const std::string& kernel,
-                                           const std::string& initramfs, const std::string& cmdline) {
+                                           const std::string& initramfs, const std::string& cmdline,
+                                           const std::vector<std::pair<std::string, std::string>>& disks) {
   TRY(validate_name(name));
   if (kernel.empty() || kernel[0] != '/' || !is_file(kernel)) return fail(ENOENT, "kernel {} is not a file (absolute path)", kernel);
   if (!initramfs.empty() && (initramfs[0] != '/' || !is_file(initramfs)))
     return fail(ENOENT, "initramfs {} is not a file (absolute path)", initramfs);
+  std::lock_guard lock(mutex_);  // the name check and the disk directory belong together
+  if (TRY(store_.get_image(name))) return fail(EEXIST, "an image named {} already exists", name);
   auto digest = TRY(sha256_file(kernel));
   json::Json info = {{"kernel", kernel}, {"initramfs", initramfs}, {"cmdline", cmdline}};
+  std::string disk_dir = dir_ + "/disks/" + name;
+  auto drop_disks = [&] {
+    std::error_code ec;
+    fs::remove_all(disk_dir, ec);
+  };
+  drop_disks();  // leftovers of an import that crashed half-way
+  json::Json stored = json::Json::array();
+  for (size_t i = 0; i < disks.size(); ++i) {
+    auto [path, format] = disks[i];
+    std::string ext = format.empty() ? "img" : format;
+    auto base = import_base_disk(path, format, fmt::format("{}/disk{}.{}", disk_dir, i, ext));
+    if (!base) {
+      drop_disks();
+      return Unexpected(std::move(base).error());
+    }
+    stored.push_back(to_json(*base));
+  }
+  if (!stored.empty()) info["disks"] = stored;
   ImageRow row{name, "vm", "sha256:" + digest, info.dump()};
-  TRY(store_.insert_image(row));
+  auto inserted = store_.insert_image(row);
+  if (!inserted) {
+    drop_disks();
+    return Unexpected(std::move(inserted).error());
+  }
   return inspect(name);
 }
 
@@ -144,6 +171,10 @@ Result<void> ImageStore::remove(const std::string& name) {
       return Unexpected(Error(EBUSY, fmt::format("image {} is used by instance {}", name, inst.name)).with_hint("delete the instance first"));
   }
   TRY(store_.delete_image(name));
+  if (row->type == "vm") {
+    std::error_code ec;
+    fs::remove_all(dir_ + "/disks/" + name, ec);
+  }
   // Drop layers and blobs no remaining image refers to.
   std::set<std::string> in_use;
   for (const auto& other : TRY(store_.list_images())) {

@@ -31,8 +31,11 @@ class ImageStore {
   Result<json::Json> import_archive(const std::string& name, const std::string& tarball,
                                     const std::function<void(const ImportProgress&)>& progress);
   // Registers a VM image: kernel + optional initramfs and command line (files are referenced).
+  // Its disks ({path, format}: format empty = probe) are copied into the store as read-only
+  // bases (<dir>/disks/<name>/diskN.<format>) that instances get qcow2 overlays on.
   Result<json::Json> register_vm(const std::string& name, const std::string& kernel, const std::string& initramfs,
-                                 const std::string& cmdline);
+                                 const std::string& cmdline,
+                                 const std::vector<std::pair<std::string, std::string>>& disks = {});
   Result<json::Json> list();
   Result<json::Json> inspect(const std::string& name);
   // Refused (EBUSY) while an instance uses the image. Layers no other image uses are removed.

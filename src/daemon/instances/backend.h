@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "daemon/images/vm_disks.h"
 #include "daemon/instances/guest_process.h"
 #include "daemon/instances/spec.h"
 #include "daemon/instances/state.h"
@@ -22,7 +23,8 @@ struct BootSource {
   std::vector<std::string> image_env;      // KEY=VALUE
   std::string workdir;
   std::string kernel, initramfs, cmdline;  // VMs
-  std::vector<DiskSpec> disks;
+  std::vector<DiskSpec> disks;         // VMs: what vessel-vmm opens (see prepare_instance_disks)
+  std::vector<BaseDisk> base_disks;    // VMs: the image's read-only bases
 };
 
 struct InstanceContext {

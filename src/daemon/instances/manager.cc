@@ -67,7 +67,7 @@ Result<void> Manager::set_state(const std::string& name, State state, const Gues
 Result<json::Json> Manager::create(const InstanceSpec& spec) {
   std::lock_guard lock(create_mutex_);
   // Resolve the image first: a create that names a missing image fails before anything is written.
-  TRY(images_.resolve(spec));
+  auto boot = TRY(images_.resolve(spec));
   std::vector<Reservation> existing;
   for (const auto& row : TRY(store_.list_instances())) {
     auto other = parse_spec_text(row.spec);
@@ -83,12 +83,23 @@ Result<json::Json> Manager::create(const InstanceSpec& spec) {
     (void)store_.delete_instance(spec.name);
     return e;
   }
+  if (spec.type == InstanceType::Vm) {
+    // Overlays and new disks now, so that a full disk or a bad base fails the create.
+    auto disks = prepare_instance_disks(spec, boot.base_disks, dir);
+    if (!disks) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      (void)store_.delete_instance(spec.name);
+      return Unexpected(std::move(disks).error());
+    }
+  }
   events_.publish({{"type", "instance-created"}, {"name", spec.name}, {"state", "created"}, {"instance_type", row.type}});
   return get(spec.name);
 }
 
 Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec) {
   auto boot = TRY_CTX(images_.resolve(spec), "start {}", row.name);
+  if (spec.type == InstanceType::Vm) boot.disks = TRY_CTX(prepare_instance_disks(spec, boot.base_disks, dir_of(row.name)), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
   auto proc = TRY_CTX(backend_for(spec).start(ctx, boot), "start {}", row.name);
   auto committed = set_state(row.name, State::Running, &proc, "start");

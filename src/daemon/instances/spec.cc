@@ -112,10 +112,20 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
     for (size_t i = 0; i < d.size(); ++i) {
       auto where = fmt::format("spec.disks[{}]", i);
       if (!d[i].is_object()) return fail(EINVAL, "{}: expected an object", where);
-      TRY(json::reject_unknown(d[i], where, {"path", "read_only"}));
+      TRY(json::reject_unknown(d[i], where, {"path", "read_only", "format", "size_mib"}));
       DiskSpec disk;
-      disk.path = TRY(absolute_path(d[i].value("path", json::Json()), where + ".path"));
       disk.read_only = TRY(json::opt_bool(d[i], where, "read_only")).value_or(false);
+      if (d[i].contains("size_mib")) {
+        if (d[i].contains("path") || d[i].contains("format"))
+          return fail(EINVAL, "{}: give either size_mib (a new empty disk) or path [and format]", where);
+        disk.size_mib = TRY(ranged(d[i], "size_mib", 1, kMaxDiskMib, 0));
+        if (disk.read_only) return fail(EINVAL, "{}: a new empty disk cannot be read-only", where);
+      } else {
+        disk.path = TRY(absolute_path(d[i].value("path", json::Json()), where + ".path"));
+        disk.format = TRY(json::opt_string(d[i], where, "format")).value_or("raw");
+        if (disk.format != "raw" && disk.format != "qcow2")
+          return fail(EINVAL, "{}.format: '{}' is neither 'raw' nor 'qcow2'", where, disk.format);
+      }
       s.disks.push_back(disk);
     }
   }
@@ -158,7 +168,10 @@ json::Json to_json(const InstanceSpec& s) {
   if (!s.initramfs.empty()) j["initramfs"] = s.initramfs;
   if (!s.cmdline.empty()) j["cmdline"] = s.cmdline;
   json::Json disks = json::Json::array();
-  for (const auto& d : s.disks) disks.push_back({{"path", d.path}, {"read_only", d.read_only}});
+  for (const auto& d : s.disks) {
+    if (d.size_mib > 0) disks.push_back({{"size_mib", d.size_mib}, {"read_only", d.read_only}});
+    else disks.push_back({{"path", d.path}, {"read_only", d.read_only}, {"format", d.format.empty() ? "raw" : d.format}});
+  }
   if (!s.disks.empty()) j["disks"] = disks;
   return j;
 }

@@ -16,9 +16,13 @@ enum class InstanceType { Vm, Container };
 std::string_view to_string(InstanceType t);
 
 struct DiskSpec {
-  std::string path;       // a raw or qcow2 file on the host
+  std::string path;       // a raw or qcow2 file on the host; empty with size_mib
   bool read_only = false;
+  std::string format;     // "raw" (default) or "qcow2": writable disks are never probed
+  uint64_t size_mib = 0;  // > 0 without a path: an empty qcow2 of this size, private to the instance
 };
+
+inline constexpr uint64_t kMaxDiskMib = 1ull << 24;  // 16 TiB
 
 struct InstanceSpec {
   std::string name;

@@ -72,7 +72,8 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
       std::string id = fmt::format("disk{}", i);
       TRY(call(ctx, "PUT", "/drives/" + id,
                {{"drive_id", id}, {"path_on_host", boot.disks[i].path}, {"is_root_device", false},
-                {"is_read_only", boot.disks[i].read_only}}));
+                {"is_read_only", boot.disks[i].read_only},
+                {"format", boot.disks[i].format.empty() ? "raw" : boot.disks[i].format}}));
     }
     TRY(call(ctx, "PUT", "/actions", {{"action_type", "InstanceStart"}}));
     return {};

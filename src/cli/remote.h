@@ -1,0 +1,17 @@
+// Reaching vesseld over TCP with TLS client certificates: checking the CLI's remote settings and
+// turning them into libcurl options (client certificate, pinned server key or CA file).
+#pragma once
+
+#include "base/error.h"
+#include "base/http.h"
+#include "cli/client.h"
+
+namespace vessel::cli {
+
+// EINVAL with a hint when the settings are incomplete (no certificate, no way to trust the server).
+Result<void> remote_options(const Remote& remote, http::ClientOptions& options);
+
+// "sha256//BASE64" from a hex SHA-256 (colons allowed), as libcurl pins public keys.
+Result<std::string> public_key_pin(const std::string& hex);
+
+}  // namespace vessel::cli

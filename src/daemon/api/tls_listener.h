@@ -1,0 +1,30 @@
+// `vesseld --listen tcp://ADDR:PORT`: the same REST API over TLS, for clients whose certificate
+// is in the trust store (anything else is answered 403 before the API sees the request). Also
+// the /v1/trust routes, served on every listener.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/error.h"
+#include "base/http.h"
+#include "daemon/api/tls_identity.h"
+
+namespace vessel::daemon {
+
+struct TcpAddress {
+  std::string host;  // "0.0.0.0", "127.0.0.1", "::", a name
+  uint16_t port = 0;
+};
+// "tcp://127.0.0.1:8443", "tcp://[::]:8443", "tcp://:8443" (all IPv4 addresses).
+Result<TcpAddress> parse_listen_address(const std::string& text);
+
+// Binds and listens; serves `handler` to trusted clients only.
+Result<std::unique_ptr<http::Server>> listen_tls(const TcpAddress& address, const TlsIdentity& identity,
+                                                 const TrustStore& trust, http::Handler handler,
+                                                 http::ServerOptions options);
+
+// GET/POST /v1/trust, DELETE /v1/trust/{fingerprint|name}; nullopt for other paths.
+std::optional<http::Response> trust_route(const http::Request& request, TrustStore& trust);
+
+}  // namespace vessel::daemon

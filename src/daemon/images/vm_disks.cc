@@ -1,0 +1,121 @@
+#include "daemon/images/vm_disks.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "block/image.h"
+#include "block/img_ops.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Creates `path` through a temporary name, so that a crash never leaves a half-made disk that a
+// later start would take for a finished one.
+Result<void> create_qcow2(const std::string& path, std::optional<uint64_t> size, const std::string& backing,
+                          std::optional<block::Format> backing_format) {
+  std::string tmp = path + ".tmp";
+  block::CreateRequest r;
+  r.format = block::Format::Qcow2;
+  r.path = tmp;
+  r.size = size;
+  r.backing = backing;
+  r.backing_format = backing_format;
+  auto made = block::create_image(r);
+  if (!made) {
+    ::unlink(tmp.c_str());
+    return Unexpected(std::move(made).error());
+  }
+  if (::rename(tmp.c_str(), path.c_str()) < 0) {
+    auto e = fail_errno("rename {} to {}", tmp, path);
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  return {};
+}
+
+}  // namespace
+
+json::Json to_json(const BaseDisk& d) { return {{"path", d.path}, {"format", d.format}, {"size", d.size}}; }
+
+Result<BaseDisk> base_disk_from_json(const json::Json& j) {
+  if (!j.is_object()) return fail(EINVAL, "image disk: expected an object");
+  BaseDisk d;
+  d.path = TRY(json::get_string(j, "image disk", "path"));
+  d.format = TRY(json::get_string(j, "image disk", "format"));
+  d.size = TRY(json::opt_uint(j, "image disk", "size")).value_or(0);
+  TRY(block::parse_format(d.format));
+  return d;
+}
+
+Result<BaseDisk> import_base_disk(const std::string& source, const std::string& format, const std::string& dest) {
+  if (source.empty() || source[0] != '/') return fail(EINVAL, "disk {}: the path must be absolute", source);
+  if (!exists(source)) return fail(ENOENT, "disk {} does not exist", source);
+  block::Format f = format.empty() ? TRY_CTX(block::probe_format(source), "disk {}", source)
+                                   : TRY_CTX(block::parse_format(format), "disk {}", source);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dest).parent_path(), ec);
+  if (ec) return fail(ec.value(), "create {}: {}", std::filesystem::path(dest).parent_path().string(), ec.message());
+  std::string tmp = dest + ".tmp";
+  block::ConvertRequest r;
+  r.src = source;
+  r.src_format = f;
+  r.dst = tmp;
+  r.dst_format = f;
+  r.unsafe_cache = false;  // the base must be on disk before the image is recorded
+  auto copied = block::convert_image(r);
+  if (!copied) {
+    ::unlink(tmp.c_str());
+    return Unexpected(Error(copied.error()).add_context(fmt::format("import disk {}", source)));
+  }
+  auto size = [&]() -> Result<uint64_t> {
+    auto b = TRY(block::open_image(tmp, f, {.read_only = true}));
+    return b->size();
+  }();
+  if (!size || ::chmod(tmp.c_str(), 0444) < 0 || ::rename(tmp.c_str(), dest.c_str()) < 0) {
+    ::unlink(tmp.c_str());
+    if (!size) return Unexpected(std::move(size).error());
+    return fail_errno("store disk {} as {}", source, dest);
+  }
+  return BaseDisk{dest, block::format_name(f), *size};
+}
+
+Result<std::vector<DiskSpec>> prepare_instance_disks(const InstanceSpec& spec, const std::vector<BaseDisk>& bases,
+                                                     const std::string& instance_dir) {
+  std::vector<DiskSpec> out;
+  std::string dir = instance_dir + "/disks";
+  if ((!bases.empty() || !spec.disks.empty()) && ::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
+    return fail_errno("mkdir {}", dir);
+  for (size_t i = 0; i < bases.size(); ++i) {
+    const auto& base = bases[i];
+    if (!exists(base.path))
+      return Unexpected(Error(ENOENT, fmt::format("base disk {} of image {} is missing", base.path, spec.image))
+                            .with_hint("re-import the image"));
+    std::string overlay = fmt::format("{}/image-{}.qcow2", dir, i);
+    if (!exists(overlay))
+      TRY_CTX(create_qcow2(overlay, base.size, base.path, TRY(block::parse_format(base.format))),
+              "create the overlay of {}", base.path);
+    out.push_back({overlay, false, "qcow2", 0});
+  }
+  for (size_t i = 0; i < spec.disks.size(); ++i) {
+    const auto& d = spec.disks[i];
+    if (d.size_mib == 0) {
+      if (!exists(d.path)) return fail(ENOENT, "disk {} does not exist", d.path);
+      out.push_back({d.path, d.read_only, d.format.empty() ? "raw" : d.format, 0});
+      continue;
+    }
+    std::string path = fmt::format("{}/disk-{}.qcow2", dir, i);
+    if (!exists(path)) TRY_CTX(create_qcow2(path, d.size_mib << 20, "", std::nullopt), "create disk {}", i);
+    out.push_back({path, false, "qcow2", 0});
+  }
+  return out;
+}
+
+}  // namespace vessel::daemon
