@@ -108,6 +108,8 @@ int main(void) {
   // We poll the used ring: tell the device not to interrupt (both VMMs honour the flag), so the
   // figures measure the notification path, not interrupt injection into a guest with IF=0.
   if (!arg_u64("interrupts", 0)) *(volatile uint16_t*)&q.avail->flags = 1;
+  // "always_notify=1": ring the doorbell on every request even when the device polls.
+  vq_always_notify = (int)arg_u64("always_notify", 0);
   notify_ops = arg_u64("notify_ops", 20000);
   io_ops = arg_u64("io_ops", 1024);
   hook_invalid_opcode();

@@ -165,14 +165,18 @@ static inline void vq_set(struct vqueue* q, uint16_t i, uint64_t addr, uint32_t 
   q->desc[i].next = next;
 }
 
-// Makes `head` available and rings the doorbell.
+// Drivers that always ring (vq_always_notify = 1) ignore VIRTQ_USED_F_NO_NOTIFY.
+static int vq_always_notify;
+
+// Makes `head` available and rings the doorbell, unless the device said it is polling the ring
+// (VIRTQ_USED_F_NO_NOTIFY, read after the index store: spec 2.7.10, as Linux does).
 static inline void vq_submit(struct vqueue* q, uint16_t head) {
   q->avail->ring[q->avail_idx % VQ_SIZE] = head;
   barrier();
   q->avail_idx++;
   *(volatile uint16_t*)&q->avail->idx = q->avail_idx;
   barrier();
-  vwrite(q->base, VREG_QUEUE_NOTIFY, 0);
+  if (vq_always_notify || !(*(volatile uint16_t*)&q->used->flags & 1)) vwrite(q->base, VREG_QUEUE_NOTIFY, 0);
 }
 
 // Waits for the next used entry; returns its length, or -1 after `spins` polls or when the

@@ -111,10 +111,13 @@ uint32_t BlockLogic::run(const BlkRequest& req, DeviceCounters& counters) {
   return status == kOk ? req.used_len() : 1;
 }
 
-void BlockLogic::submit(uint16_t queue_index, uint16_t head, BlkRequest req, DeviceCounters& counters) {
-  uint32_t now = ++in_flight_ + 1;  // + the one the device thread runs
+void BlockLogic::note_in_flight(uint32_t now) {
   for (uint32_t peak = peak_in_flight_.load(); now > peak && !peak_in_flight_.compare_exchange_weak(peak, now);) {
   }
+}
+
+void BlockLogic::submit(uint16_t queue_index, uint16_t head, BlkRequest req, DeviceCounters& counters) {
+  note_in_flight(++in_flight_);
   uint64_t epoch = sink_->epoch();
   workers_->post([this, queue_index, head, epoch, &counters, req = std::move(req)] {
     uint32_t used = run(req, counters);
@@ -130,6 +133,8 @@ Result<void> BlockLogic::sync() {
   TRY_CTX(backend_->flush(), "virtio-blk {}: flush the image", drive_id_);
   return {};
 }
+
+bool BlockLogic::can_accept() const { return in_flight_.load() < max_in_flight_; }
 
 void BlockLogic::drain() {
   if (workers_) workers_->drain();
@@ -174,10 +179,19 @@ QueueResult<size_t> BlockLogic::process(uint16_t index, Virtqueue& queue, size_t
       continue;
     }
     // The previous one goes to a worker now that we know it is not the last.
-    if (held) submit(index, held->first, std::move(held->second), counters);
-    held.emplace(head, std::move(*req));
+    if (held) {
+      submit(index, held->first, std::move(held->second), counters);
+      held.reset();
+    }
+    // With requests already on the workers the queue is deep: this one goes there too, so the
+    // device thread is free to pop the next. Alone, it runs here (no hand-off at QD1).
+    if (in_flight_.load() > 0) submit(index, head, std::move(*req), counters);
+    else held.emplace(head, std::move(*req));
   }
-  if (held) (void)queue.complete(held->first, run(held->second, counters));
+  if (held) {
+    note_in_flight(in_flight_.load() + 1);
+    (void)queue.complete(held->first, run(held->second, counters));
+  }
   return done;
 }
 

@@ -45,12 +45,14 @@ class BlockLogic final : public DeviceLogic {
   void add_metrics(json::Json& out) const override;
   void attach(CompletionSink* sink) override { sink_ = sink; }
   void drain() override;
+  bool can_accept() const override;
   Result<void> sync() override;
 
  private:
   Status execute(const BlkRequest& req, DeviceCounters& counters);
   // Executes, writes the status byte; returns the used length.
   uint32_t run(const BlkRequest& req, DeviceCounters& counters);
+  void note_in_flight(uint32_t now);  // keeps peak_in_flight_
   void submit(uint16_t queue_index, uint16_t head, BlkRequest req, DeviceCounters& counters);
 
   std::string drive_id_;

@@ -66,6 +66,9 @@ class DeviceLogic {
   // Returns once no request is in flight off the device thread (pause, teardown). Called
   // without the transport lock.
   virtual void drain() {}
+  // False while the device has as many requests in flight as it allows: waiting chains are then
+  // left in the ring (and ring polling does not spin on them).
+  virtual bool can_accept() const { return true; }
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
 };

@@ -277,7 +277,7 @@ MmioTransport::Batch MmioTransport::process_all() {
 bool MmioTransport::any_pending() {
   std::lock_guard lock(mu_);
   uint32_t st = status_.load();
-  if (!(st & status::kDriverOk) || (st & status::kNeedsReset)) return false;
+  if (!(st & status::kDriverOk) || (st & status::kNeedsReset) || !logic_->can_accept()) return false;
   for (const auto& q : queues_)
     if (q.ready && q.queue.has_pending()) return true;
   return false;
@@ -297,7 +297,7 @@ void MmioTransport::run() {
     // polling works the same way).
     if (poll_us_ > 0 && Clock::now() - slept_from < std::chrono::microseconds(poll_us_))
       spell_us_ = std::min(poll_us_, std::max<uint32_t>(4, spell_us_ * 2));
-    (void)control_.consume();
+    if (fds[0].revents & POLLIN) (void)control_.consume();
     {
       std::unique_lock lock(pause_mu_);
       if (stop_) return;
@@ -335,6 +335,7 @@ void MmioTransport::poll_rings() {
   using Clock = std::chrono::steady_clock;
   auto spell = std::chrono::microseconds(spell_us_);
   auto until = Clock::now() + spell;
+  set_no_notify(true);  // we are watching the rings: the driver may skip the doorbell
   while (!control_requested_.load(std::memory_order_relaxed) && Clock::now() < until) {
     if (!any_pending()) {
       __builtin_ia32_pause();
@@ -343,6 +344,7 @@ void MmioTransport::poll_rings() {
     Batch batch = process_all();
     counters_.polled_batches++;
     if (batch.more) {
+      set_no_notify(false);
       (void)notify_.signal();
       return;
     }
@@ -350,6 +352,17 @@ void MmioTransport::poll_rings() {
   }
   if (!control_requested_.load(std::memory_order_relaxed))
     spell_us_ = spell_us_ / 2 < 4 ? 0 : spell_us_ / 2;
+  set_no_notify(false);
+  // A chain made available while the flag was still set came without a doorbell: ring our own.
+  if (any_pending()) (void)notify_.signal();
+}
+
+void MmioTransport::set_no_notify(bool on) {
+  std::lock_guard lock(mu_);
+  uint32_t st = status_.load();
+  if (!(st & status::kDriverOk) || (st & status::kNeedsReset)) return;
+  for (auto& q : queues_)
+    if (q.ready) q.queue.set_no_notify(on);
 }
 
 Result<void> MmioTransport::pause() {

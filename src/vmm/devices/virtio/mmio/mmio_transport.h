@@ -95,6 +95,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   Batch process_all();
   bool any_pending();  // some ready queue has chains waiting
   void poll_rings();
+  void set_no_notify(bool on);  // on every ready queue
 
   std::unique_ptr<DeviceLogic> logic_;
   DeviceContext ctx_;

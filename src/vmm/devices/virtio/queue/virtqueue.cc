@@ -175,6 +175,13 @@ bool Virtqueue::has_pending() const {
   return memory_ && load_acquire_u16(*memory_, layout_.avail + 2) != next_avail_;
 }
 
+void Virtqueue::set_no_notify(bool on) {
+  if (!memory_) return;
+  store_release_u16(*memory_, layout_.used, on ? kUsedFlagNoNotify : 0);
+  // The flag store must be visible before we look at avail.idx again (see the header).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
 bool Virtqueue::should_interrupt() const {
   // The used index store must be visible before we read the driver's flags (spec 2.7.7.2).
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -23,6 +23,7 @@ inline constexpr uint16_t kDescFlagNext = 1;
 inline constexpr uint16_t kDescFlagWrite = 2;
 inline constexpr uint16_t kDescFlagIndirect = 4;
 inline constexpr uint16_t kAvailFlagNoInterrupt = 1;
+inline constexpr uint16_t kUsedFlagNoNotify = 1;  // VIRTQ_USED_F_NO_NOTIFY
 inline constexpr uint16_t kMaxQueueSize = 32768;  // the spec's limit for split queues
 
 // Kinds of guest mistakes, counted in the device metrics (names used as JSON keys).
@@ -109,6 +110,10 @@ class Virtqueue {
   uint16_t next_avail() const { return next_avail_; }
   // True when the driver has made chains available that pop() has not taken yet.
   bool has_pending() const;
+  // Sets or clears VIRTQ_USED_F_NO_NOTIFY: while the device polls the ring, the driver may skip
+  // the doorbell (spec 2.7.10; Linux honours it). After clearing, check has_pending() again:
+  // a chain added just before the driver saw the flag clear comes without a doorbell.
+  void set_no_notify(bool on);
 
  private:
   const GuestMemory* memory_ = nullptr;
