@@ -118,7 +118,10 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
       if (d[i].contains("size_mib")) {
         if (d[i].contains("path") || d[i].contains("format"))
           return fail(EINVAL, "{}: give either size_mib (a new empty disk) or path [and format]", where);
-        disk.size_mib = TRY(ranged(d[i], "size_mib", 1, kMaxDiskMib, 0));
+        auto mib = TRY(json::opt_uint(d[i], where, "size_mib"));
+        if (!mib || *mib < 1 || *mib > kMaxDiskMib)
+          return fail(EINVAL, "{}.size_mib: {} is outside 1..{} (16 TiB)", where, mib.value_or(0), kMaxDiskMib);
+        disk.size_mib = *mib;
         if (disk.read_only) return fail(EINVAL, "{}: a new empty disk cannot be read-only", where);
       } else {
         disk.path = TRY(absolute_path(d[i].value("path", json::Json()), where + ".path"));
