@@ -4,7 +4,6 @@
 #include <linux/io_uring.h>
 #include <linux/kvm.h>
 #include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -19,6 +18,7 @@
 
 #include "base/cli.h"
 #include "base/fd.h"
+#include "kvm/kvm.h"
 
 namespace vessel::hostcheck {
 
@@ -124,30 +124,30 @@ void probe_kvm(Report& r) {
   add(r, {"kvm", "/dev/kvm", perms, present, true, false,
           present ? "" : "load the kvm module for your CPU (modprobe kvm_intel or kvm_amd)"});
   if (!present) return;
-  auto fd = Fd::open("/dev/kvm", O_RDWR);
-  if (!fd) {
-    add(r, {"kvm", "open /dev/kvm read-write", fd.error().to_string(), false, true, false,
+  // Every KVM ioctl goes through src/kvm (the one place that issues them).
+  auto rw = Fd::open("/dev/kvm", O_RDWR);
+  if (!rw) {
+    add(r, {"kvm", "open /dev/kvm read-write", rw.error().to_string(), false, true, false,
             "run as root or add your user to the group owning /dev/kvm"});
     return;
   }
   add(r, {"kvm", "open /dev/kvm read-write", "ok", true, true, false, ""});
-  int api = ::ioctl(fd->get(), KVM_GET_API_VERSION, 0);
-  add(r, {"kvm", "API version", std::to_string(api), api == KVM_API_VERSION, true, false,
-          api == KVM_API_VERSION ? "" : "vessel needs KVM API version 12"});
+  auto sys = kvm::System::open();
+  add(r, {"kvm", "API version", sys ? std::to_string(KVM_API_VERSION) : sys.error().to_string(), sys.has_value(), true,
+          false, sys ? "" : "vessel needs KVM API version 12"});
+  if (!sys) return;
   for (const auto& c : kKvmCaps) {
-    int v = ::ioctl(fd->get(), KVM_CHECK_EXTENSION, c.cap);
+    int v = sys->check_extension(c.cap);
     add(r, {"kvm", c.name, v > 0 ? "yes" : "no", v > 0, c.required, false,
             v > 0 ? "" : c.why});
   }
-  int max_vcpus = ::ioctl(fd->get(), KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
-  int nr_vcpus = ::ioctl(fd->get(), KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
+  int max_vcpus = sys->check_extension(KVM_CAP_MAX_VCPUS);
+  int nr_vcpus = sys->check_extension(KVM_CAP_NR_VCPUS);
   add(r, {"kvm", "max vCPUs", std::to_string(max_vcpus) + " (recommended " + std::to_string(nr_vcpus) + ")",
           max_vcpus > 0, false, false, ""});
   // A VM can really be created: the decisive test.
-  int vm = ::ioctl(fd->get(), KVM_CREATE_VM, 0);
-  add(r, {"kvm", "create a VM", vm >= 0 ? "ok" : std::string("failed: ") + std::strerror(errno),
-          vm >= 0, true, false, ""});
-  if (vm >= 0) ::close(vm);
+  auto vm = sys->create_vm();
+  add(r, {"kvm", "create a VM", vm ? "ok" : "failed: " + vm.error().to_string(), vm.has_value(), true, false, ""});
 
   std::string note;
   if (r.kvm_flavour == "kvm_pvm")

@@ -6,6 +6,7 @@
 
 #include "base/fd.h"
 #include "fmt/format.h"
+#include "vmm/arch/x86_64/guest_walk.h"
 
 namespace vessel::vmm {
 
@@ -43,25 +44,55 @@ void GuestProfiler::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void GuestProfiler::on_interrupted(kvm::Vcpu& vcpu) {
+namespace {
+
+// Linux maps its text at -2 GiB and modules just above; data never lives there.
+bool looks_like_kernel_text(uint64_t v) { return v >= 0xffffffff80000000ull && v < 0xfffffffffe000000ull; }
+
+constexpr size_t kStackWordsScanned = 128;
+constexpr size_t kStackAddressesKept = 8;
+
+}  // namespace
+
+void GuestProfiler::on_interrupted(kvm::Vcpu& vcpu, const GuestMemory& memory) {
   if (vcpu.id() >= due_.size() || !due_[vcpu.id()]->exchange(false)) return;
   auto regs = vcpu.get_regs();
   if (!regs) return;
+  Key key{regs->rip, vcpu.id(), {}};
+  if (looks_like_kernel_text(regs->rip)) {
+    if (auto sregs = vcpu.get_sregs()) {
+      uint64_t words[kStackWordsScanned] = {};
+      // The stack may end within the window: read what is mapped, page by page.
+      uint64_t at = regs->rsp;
+      size_t got = 0;
+      while (got < kStackWordsScanned) {
+        size_t n = std::min<size_t>(kStackWordsScanned - got, (0x1000 - (at & 0xfff)) / 8);
+        if (n == 0 || !x86::read_gva(memory, x86::PagingState::from(*sregs), at, words + got, n * 8)) break;
+        got += n;
+        at += n * 8;
+      }
+      for (size_t i = 0; i < got && key.stack.size() < kStackAddressesKept; ++i)
+        if (looks_like_kernel_text(words[i])) key.stack.push_back(words[i]);
+    }
+  }
   std::lock_guard lock(mu_);
-  ++counts_[{regs->rip, vcpu.id()}];
+  ++counts_[key];
   ++total_;
 }
 
 Result<void> GuestProfiler::write() const {
-  std::vector<std::pair<uint64_t, std::pair<uint64_t, uint32_t>>> rows;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [key, n] : counts_) rows.push_back({n, key});
-  }
+  std::lock_guard lock(mu_);  // rows point into counts_
+  std::vector<std::pair<uint64_t, const Key*>> rows;
+  for (const auto& [key, n] : counts_) rows.push_back({n, &key});
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::string text = fmt::format("# vessel-vmm guest profile: {} samples every {} us; columns: samples rip vcpu\n",
-                                 total_.load(), interval_.count());
-  for (const auto& [n, key] : rows) text += fmt::format("{} {:#x} {}\n", n, key.first, key.second);
+  std::string text = fmt::format(
+      "# vessel-vmm guest profile: {} samples every {} us; columns: samples rip vcpu [kernel-text words on the stack]\n",
+      total_.load(), interval_.count());
+  for (const auto& [n, key] : rows) {
+    text += fmt::format("{} {:#x} {}", n, key->rip, key->vcpu);
+    for (uint64_t w : key->stack) text += fmt::format(" {:#x}", w);
+    text += "\n";
+  }
   return write_file(path_, text);
 }
 

@@ -1,5 +1,7 @@
 // A sampling profiler of guest code: a thread kicks every vCPU thread out of KVM_RUN at a fixed
-// interval and the vCPU thread records its RIP. On a PVM host this is how we see where an
+// interval and the vCPU thread records its RIP and, for kernel code, the kernel-text addresses
+// found near the top of its stack (a frame-pointer-free "guess" unwind, as Linux's own guess
+// unwinder does): enough to see which caller (which initcall) a hot function works for. On a PVM host this is how we see where an
 // emulated guest kernel spends its (slow) instructions; scripts/guest-profile-report.py maps the
 // addresses to kernel symbols. Costs one exit per vCPU per interval, so it is off by default.
 #pragma once
@@ -18,6 +20,7 @@
 
 #include "base/error.h"
 #include "kvm/kvm.h"
+#include "vmm/memory/guest_memory.h"
 
 namespace vessel::vmm {
 
@@ -32,9 +35,9 @@ class GuestProfiler {
   // Starts kicking these threads (one per vCPU, index = vCPU id) with `signal`.
   void start(std::vector<pthread_t> threads, int signal);
   void stop();
-  // Called by a vCPU thread after KVM_RUN returned EINTR: records RIP when a sample is due.
-  void on_interrupted(kvm::Vcpu& vcpu);
-  // Writes "samples rip vcpu" lines, most frequent first, to the path.
+  // Called by a vCPU thread after KVM_RUN returned EINTR: records a sample when one is due.
+  void on_interrupted(kvm::Vcpu& vcpu, const GuestMemory& memory);
+  // Writes "samples rip vcpu [stack words...]" lines, most frequent first, to the path.
   Result<void> write() const;
   uint64_t samples() const { return total_.load(); }
 
@@ -43,7 +46,13 @@ class GuestProfiler {
   std::string path_;
   std::vector<std::unique_ptr<std::atomic<bool>>> due_;
   mutable std::mutex mu_;
-  std::map<std::pair<uint64_t, uint32_t>, uint64_t> counts_;  // (rip, vcpu) -> samples
+  struct Key {
+    uint64_t rip;
+    uint32_t vcpu;
+    std::vector<uint64_t> stack;  // kernel-text addresses near the top of the stack, innermost first
+    auto operator<=>(const Key&) const = default;
+  };
+  std::map<Key, uint64_t> counts_;
   std::atomic<uint64_t> total_{0};
   std::mutex run_mu_;
   std::condition_variable run_cv_;

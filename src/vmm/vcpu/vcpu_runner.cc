@@ -101,7 +101,7 @@ void VcpuRunner::loop() {
     auto r = vcpu_.run();
     if (!r) {
       if (r.error().errnum() == EINTR || r.error().errnum() == EAGAIN) {
-        if (ctx_.profiler != nullptr) ctx_.profiler->on_interrupted(vcpu_);
+        if (ctx_.profiler != nullptr) ctx_.profiler->on_interrupted(vcpu_, *ctx_.memory);
         continue;
       }
       ctx_.events({VmEvent::Kind::Error, 2, r.error().to_string()});

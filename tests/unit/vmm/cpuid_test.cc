@@ -29,6 +29,10 @@ kvm::CpuidEntries sample() {
     e.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
     c.entries.push_back(e);
   }
+  e = {};
+  e.function = 0x40000001;  // KVM paravirt features: everything offered
+  e.eax = 0xffffffff;
+  c.entries.push_back(e);
   return c;
 }
 
@@ -54,6 +58,17 @@ TEST(Cpuid, EmulationMaskHidesXsaveCx16AvxRdrandAndLeafD) {
   EXPECT_FALSE(l7->ebx & (1u << 5));  // AVX2
   EXPECT_EQ(l7->ecx, 0u);
   EXPECT_EQ(c.find(0xd), nullptr);
+}
+
+TEST(Cpuid, EmulationMaskHidesTscDeadlineAndHypercallParavirtFeatures) {
+  auto c = vcpu_cpuid(sample(), {0, 2, true});
+  EXPECT_FALSE(c.find(1)->ecx & (1u << 24));  // TSC-deadline timer
+  uint32_t pv = c.find(0x40000001)->eax;
+  for (int bit : {7, 11, 13}) EXPECT_FALSE(pv & (1u << bit)) << bit;  // PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD
+  EXPECT_TRUE(pv & (1u << 3));  // the clock source stays (kvm-clock, KVM_FEATURE_CLOCKSOURCE2)
+  auto plain = vcpu_cpuid(sample(), {0, 2, false});
+  EXPECT_TRUE(plain.find(1)->ecx & (1u << 24));
+  EXPECT_EQ(plain.find(0x40000001)->eax, 0xffffffffu);
 }
 
 }  // namespace

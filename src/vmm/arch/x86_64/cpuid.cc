@@ -1,5 +1,7 @@
 #include "vmm/arch/x86_64/cpuid.h"
 
+#include <asm/kvm_para.h>
+
 #include <algorithm>
 
 namespace vessel::vmm::x86 {
@@ -36,6 +38,14 @@ void mask_emulator_unfriendly(kvm::CpuidEntries& cpuid) {
                                      [](const kvm_cpuid_entry2& e) { return e.function == 0xd; }),
                       cpuid.entries.end());
   if (auto* e = cpuid.find(0x14)) e->eax = e->ebx = e->ecx = e->edx = 0;  // processor trace
+  // KVM paravirt features that work through hypercalls: an emulated guest kernel's vmcall/vmmcall
+  // never completes on PVM (seen: vCPU 0 stuck on the KICK_CPU hypercall of a PV spinlock unlock
+  // while vCPU 1 halted in kvm_wait, for good). Without them Linux uses native spinlocks, APIC
+  // IPIs and plain yields.
+  if (auto* e = cpuid.find(0x40000001)) {
+    e->eax &= ~((1u << KVM_FEATURE_PV_UNHALT) | (1u << KVM_FEATURE_PV_SEND_IPI) |
+                (1u << KVM_FEATURE_PV_SCHED_YIELD));
+  }
 }
 
 }  // namespace
