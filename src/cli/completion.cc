@@ -7,16 +7,31 @@ const char* bash_completion() {
   return R"BASH(# bash completion for vessel (install: vessel completion bash > /usr/share/bash-completion/completions/vessel)
 _vessel_instances() { vessel ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
 _vessel_images() { vessel image ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
+_vessel_trusted() { vessel trust ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
 _vessel() {
-  local cur prev verbs
+  local cur prev verbs globals i v=0
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop restart pause resume rm ls ps inspect logs exec console top stats events image host completion"
-  if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=($(compgen -W "$verbs --socket --help" -- "$cur")); return
+  verbs="run create start stop restart pause resume rm ls ps inspect logs exec console wait top stats events image trust host completion"
+  globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
+  # The verb is the first word that is neither a global option nor its value.
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "${COMP_WORDS[i]}" in
+      --socket|--remote|--client-cert|--client-key|--server-fingerprint|--server-ca) ((i++)) ;;
+      -*) ;;
+      *) v=$i; break ;;
+    esac
+  done
+  if [ "$v" -eq 0 ]; then
+    case "$prev" in
+      --socket|--client-cert|--client-key|--server-ca) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+      --remote|--server-fingerprint) return ;;
+    esac
+    COMPREPLY=($(compgen -W "$verbs $globals --help" -- "$cur")); return
   fi
-  case "${COMP_WORDS[1]}" in
-    start|stop|restart|pause|resume|rm|delete|inspect|logs|exec|console|top|stats)
+  local sub="${COMP_WORDS[v+1]}" at=$((COMP_CWORD - v))
+  case "${COMP_WORDS[v]}" in
+    start|stop|restart|pause|resume|rm|delete|inspect|logs|exec|console|wait|top|stats)
       if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "--help --force --timeout --follow --json" -- "$cur"))
       else
@@ -32,9 +47,18 @@ _vessel() {
         COMPREPLY=($(compgen -W "$(_vessel_images)" -- "$cur"))
       fi ;;
     image)
-      if [ "$COMP_CWORD" -eq 2 ]; then COMPREPLY=($(compgen -W "import ls inspect rm" -- "$cur"))
-      elif [ "${COMP_WORDS[2]}" = import ]; then COMPREPLY=($(compgen -f -- "$cur"))
+      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "import ls inspect rm" -- "$cur"))
+      elif [ "$sub" = import ] && [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "--name --vm --kernel --initramfs --cmdline --disk --quiet --help" -- "$cur"))
+      elif [ "$sub" = import ]; then COMPREPLY=($(compgen -f -- "$cur"))
+      elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
       else COMPREPLY=($(compgen -W "$(_vessel_images)" -- "$cur")); fi ;;
+    trust)
+      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "add ls rm" -- "$cur"))
+      elif [ "$sub" = add ]; then
+        if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--name" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
+      elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
+      elif [ "$sub" = rm ]; then COMPREPLY=($(compgen -W "$(_vessel_trusted)" -- "$cur")); fi ;;
     host) COMPREPLY=($(compgen -W "check --json" -- "$cur")) ;;
     ls|ps) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
   esac

@@ -4,6 +4,7 @@
 
 #include "base/cli.h"
 #include "cli/commands.h"
+#include "cli/usage.h"
 
 int main(int argc, char** argv) {
   using namespace vessel::cli;
@@ -35,8 +36,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
+    return report_parse_error(app, e);
   }
   return ctx.status;
 }

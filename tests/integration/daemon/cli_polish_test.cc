@@ -1,0 +1,59 @@
+// The CLI's usage errors and bash completion, run as a user runs them (no daemon needed).
+#include "daemon_fixture.h"
+
+namespace vessel::test {
+namespace {
+
+TEST(CliUsage, ParseErrorsSpeakVesselsVoiceAndExit2) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says, help;
+  };
+  for (const auto& c : std::vector<Case>{
+           {{"ls", "--bogus"}, "--bogus", "see `vessel ls --help`"},
+           {{"image", "import", "--disk"}, "--disk", "see `vessel image import --help`"},
+           {{"trust", "add"}, "cert", "see `vessel trust add --help`"},
+           {{"frobnicate"}, "frobnicate", "see `vessel --help`"},
+           {{}, "subcommand", "see `vessel --help`"},
+           {{"run", "--cpus", "many"}, "many", "see `vessel run --help`"},
+       }) {
+    std::vector<std::string> argv{vessel_path()};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto r = run(argv);
+    EXPECT_EQ(r.status, 2) << c.says;
+    EXPECT_EQ(r.err.rfind("vessel: error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.help), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("Run with --help"), std::string::npos) << r.err;
+  }
+  auto help = run({vessel_path(), "--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("trust"), std::string::npos);
+  EXPECT_NE(help.out.find("--remote"), std::string::npos);
+}
+
+// Runs the completion function on a command line; the last word is being completed.
+std::string complete(const std::vector<std::string>& words) {
+  std::string array;
+  for (const auto& w : words) array += " '" + w + "'";
+  std::string script = "source <(" + vessel_path() + " completion bash); COMP_WORDS=(" + array +
+                       "); COMP_CWORD=" + std::to_string(words.size() - 1) + "; _vessel; echo \"${COMPREPLY[*]}\"";
+  auto r = run({"bash", "-c", script});
+  EXPECT_EQ(r.status, 0) << r.err;
+  return r.out;
+}
+
+TEST(CliCompletion, CoversTrustRemoteAndDisks) {
+  EXPECT_EQ(complete({"vessel", "tr"}), "trust\n");
+  EXPECT_EQ(complete({"vessel", "--rem"}), "--remote\n");
+  EXPECT_EQ(complete({"vessel", "trust", ""}), "add ls rm\n");
+  // Global options and their values before the verb are skipped.
+  EXPECT_EQ(complete({"vessel", "--remote", "https://h:8443", "--client-cert", "c.pem", "trust", "l"}), "ls\n");
+  EXPECT_EQ(complete({"vessel", "--remote", "https://h:8443", "image", "import", "--di"}), "--disk\n");
+  EXPECT_EQ(complete({"vessel", "image", "ls", "--j"}), "--json\n");
+  EXPECT_EQ(complete({"vessel", "trust", "ls", "--j"}), "--json\n");
+  EXPECT_EQ(complete({"vessel", "run", "--di"}), "--disk\n");
+}
+
+}  // namespace
+}  // namespace vessel::test
