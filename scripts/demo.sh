@@ -77,7 +77,7 @@ if [[ "$run_vm" == 1 ]]; then
   start=$(date +%s)
   "$vessel" run --vm --name demo-vm --cpus 2 -m 512M \
     --kernel "$guest/vmlinux" --initramfs "$guest/initramfs.cpio" \
-    --cmdline "console=ttyS0 reboot=k panic=-1 -- echo hello from the VM; uname -r; grep -c ^processor /proc/cpuinfo" >/dev/null
+    --cmdline "$(cat "$guest/cmdline") -- echo hello from the VM; uname -r; grep -c ^processor /proc/cpuinfo" >/dev/null
   # Console lines with the elapsed time, and a heartbeat while the kernel is quiet.
   ( while sleep 30; do echo "   ... $(( $(date +%s) - start ))s elapsed, still booting"; done ) &
   beat=$!

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "daemon_fixture.h"
 
 namespace vessel::test {
@@ -20,11 +22,14 @@ TEST(LinuxGuest, RunsACommandAndPowersOff) {
   if (::access(kernel.c_str(), R_OK) != 0) kernel = dir + "/vmlinuz";
   ASSERT_EQ(::access(kernel.c_str(), R_OK), 0) << "build the default guest first (ninja default_guest)";
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm();
+  std::ifstream cmdline_file(dir + "/cmdline");
+  std::string boot_args;
+  ASSERT_TRUE(std::getline(cmdline_file, boot_args)) << "the default guest has no cmdline file: rebuild it";
   TempDir tmp;
   Daemon daemon(tmp.path, {"--vmm", vmm()});
   ASSERT_TRUE(daemon.start()) << daemon.log();
   auto image = daemon.vessel({"image", "import", "--vm", "--name", "linux", "--kernel", kernel, "--initramfs",
-                              dir + "/initramfs.cpio", "--cmdline", "console=ttyS0 reboot=k panic=-1 quiet -- echo hello-from-linux"});
+                              dir + "/initramfs.cpio", "--cmdline", boot_args + " quiet -- echo hello-from-linux"});
   ASSERT_EQ(image.status, 0) << image.err;
   auto r = run({vessel_path(), "--socket", daemon.socket(), "run", "--vm", "--attach", "--name", "linux", "--memory", "512M", "linux"},
                std::chrono::seconds(2400));

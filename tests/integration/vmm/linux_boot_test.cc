@@ -21,11 +21,15 @@ TEST(LinuxBoot, DebianKernelBootsUsesVirtioBlkAndPowersOff) {
   std::string cmd = "cat /sys/block/vda/size; dd if=/dev/vda bs=512 count=1 2>/dev/null | head -c " +
                     std::to_string(marker.size()) + "; echo; echo " + written +
                     " | dd of=/dev/vda bs=4096 seek=1 conv=fsync 2>/dev/null; echo wrote";
+  // The default guest's kernel command line (guest/build_default_guest.py writes it).
+  auto boot_args = read_file(guest_dir + "/cmdline");
+  ASSERT_TRUE(boot_args) << "the default guest has no cmdline file: rebuild it";
+  while (!boot_args->empty() && boot_args->back() == '\n') boot_args->pop_back();
   json::Json cfg = {
       {"boot-source",
        {{"kernel_image_path", guest_dir + "/vmlinux"},
         {"initrd_path", guest_dir + "/initramfs.cpio"},
-        {"boot_args", "console=ttyS0 reboot=k panic=-1 nowatchdog pci=off -- " + cmd}}},
+        {"boot_args", *boot_args + " -- " + cmd}}},
       {"machine-config", {{"vcpu_count", 2}, {"mem_size_mib", 512}}},
       {"drives", {{{"drive_id", "data"}, {"path_on_host", dir.file("disk.raw")}, {"is_root_device", false}, {"is_read_only", false}}}}};
   ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
