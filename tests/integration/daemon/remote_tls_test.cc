@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "base/fd.h"
 #include "daemon_fixture.h"
 
@@ -81,6 +83,20 @@ TEST_F(RemoteTls, TrustedClientListsInstancesUntrustedIsRefused) {
   ASSERT_EQ(daemon.vessel({"trust", "rm", alice_fp.substr(0, 12)}).status, 0);
   EXPECT_EQ(remote("alice", {"ls"}).status, 1);
   EXPECT_EQ(daemon.vessel_json({"trust", "ls", "--json"}).size(), 0u);
+}
+
+TEST_F(RemoteTls, StreamedAnswersWorkOverTls) {
+  ASSERT_EQ(daemon.vessel({"trust", "add", tmp.path + "/alice.crt"}).status, 0);
+  // `vessel events` streams until killed: run it for a while and create an instance meanwhile.
+  std::vector<std::string> argv{"timeout", "4", vessel_path(), "--remote", url, "--client-cert", tmp.path + "/alice.crt",
+                                "--client-key", tmp.path + "/alice.key", "--server-fingerprint", fingerprint, "events"};
+  CliResult events;
+  std::thread watcher([&] { events = run(argv); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_EQ(remote("alice", {"create", "--vm", "--name", "streamed", "--kernel", "/bin/true"}).status, 0);
+  watcher.join();
+  EXPECT_NE(events.out.find(R"("name":"streamed")"), std::string::npos) << events.out << events.err;
+  EXPECT_NE(events.out.find("instance-created"), std::string::npos) << events.out;
 }
 
 TEST_F(RemoteTls, WrongServerFingerprintIsRefused) {
