@@ -87,11 +87,14 @@ def main():
         with open(disk, "wb") as f:
             f.truncate(64 << 20)
         args = f"notify_ops={a.notify_ops} io_ops={a.io_ops}"
-        runs = {"vessel": [], "vessel_poll": [], "qemu": [], "qemu_iothread": []}
+        runs = {"vessel": [], "vessel_poll": [], "vessel_poll_doorbell": [], "qemu": [], "qemu_iothread": []}
         for _ in range(a.reps):
             runs["vessel"].append(run_vessel(a.vmm, a.guest, disk, args, work))
             if a.poll_us:
                 runs["vessel_poll"].append(run_vessel(a.vmm, a.guest, disk, args, work, a.poll_us))
+                # The same, with the guest ringing on every request although the device polls.
+                runs["vessel_poll_doorbell"].append(
+                    run_vessel(a.vmm, a.guest, disk, args + " always_notify=1", work, a.poll_us))
             if shutil.which("qemu-system-x86_64"):
                 runs["qemu"].append(run_qemu(a.guest, disk, args))
                 runs["qemu_iothread"].append(run_qemu(a.guest, disk, args, iothread=True))
@@ -120,7 +123,8 @@ def main():
     for label, name, unit in rows:
         v, vp = med("vessel", name, unit), med("vessel_poll", name, unit)
         q, qi = med("qemu", name, unit), med("qemu_iothread", name, unit)
-        result[name] = {"unit": unit, "vessel": v, "vessel_poll": vp, "qemu": q, "qemu_iothread": qi}
+        result[name] = {"unit": unit, "vessel": v, "vessel_poll": vp, "qemu": q, "qemu_iothread": qi,
+                        "vessel_poll_doorbell": med("vessel_poll_doorbell", name, unit)}
         fmt = lambda x: f"{x:8.1f} {unit:5}" if x else "-"
         ratio = lambda x, y: f"{x / y:.2f}x" if x and y else "-"
         print(f"{label:34} {fmt(v):>14} {fmt(vp):>14} {fmt(q):>14} {fmt(qi):>14} {ratio(v, q):>11} "
@@ -131,9 +135,17 @@ def main():
     vp_notify = result["notify"]["vessel_poll"]
     if vp_notify:
         print(f"  with polling: {vp_notify / result['doorbell']['vessel_poll']:.2f}x")
+    vpd_notify = result["notify"]["vessel_poll_doorbell"]
+    if vpd_notify:
+        print(f"notify round trip, polling device, guest rings every time: {vpd_notify:.0f} ns "
+              f"({vpd_notify / result['doorbell']['vessel_poll_doorbell']:.2f}x that run's doorbell)")
     if floor:
         print(f"kvm_floor mmio-evfd (ring-0 loop, emulated on PVM): {floor:.0f} ns; "
               f"notify round trip / floor: {v_notify / floor:.2f}x")
+        for key, label in (("vessel_poll", "with polling + NO_NOTIFY"), ("vessel_poll_doorbell", "with polling, doorbell each time")):
+            x = result["notify"][key]
+            if x:
+                print(f"  {label}: {x / floor:.2f}x the floor")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -159,6 +159,7 @@ Result<std::unique_ptr<Machine::Impl>> Machine::build() {
     ctx.memory = &m->memory;
     ctx.irq = line;
     ctx.mmio_base = base;
+    ctx.thread_nice = config.io_nice;
     ctx.add_ioeventfd = [m](uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch, int fd) {
       return m->vm.ioeventfd(addr, len, datamatch, fd);
     };

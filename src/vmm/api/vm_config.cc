@@ -91,7 +91,12 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
   if (j.contains("vessel")) {
     const Json& v = j["vessel"];
     if (!v.is_object()) return fail(EINVAL, "vessel: expected an object, got {}", json::type_name(v));
-    TRY(json::reject_unknown(v, "vessel", {"on_reboot"}));
+    TRY(json::reject_unknown(v, "vessel", {"on_reboot", "io_nice"}));
+    if (v.contains("io_nice")) {
+      if (!v["io_nice"].is_number_integer() || v["io_nice"].get<int64_t>() < -20 || v["io_nice"].get<int64_t>() > 19)
+        return fail(EINVAL, "vessel.io_nice: expected an integer from -20 to 19");
+      c.io_nice = v["io_nice"].get<int>();
+    }
     if (auto r = TRY(json::opt_string(v, "vessel", "on_reboot"))) {
       if (*r == "exit") c.on_reboot = OnReboot::Exit;
       else if (*r == "restart") c.on_reboot = OnReboot::Restart;
@@ -126,7 +131,8 @@ Json VmConfig::to_json() const {
   }
   j["drives"] = drives;
   if (entropy) j["entropy"] = Json::object();
-  if (on_reboot == OnReboot::Restart) j["vessel"] = {{"on_reboot", "restart"}};
+  if (on_reboot == OnReboot::Restart) j["vessel"]["on_reboot"] = "restart";
+  if (io_nice != 0) j["vessel"]["io_nice"] = io_nice;
   return j;
 }
 

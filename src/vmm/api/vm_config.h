@@ -46,6 +46,8 @@ struct VmConfig {
   bool entropy = false;
   // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): what a guest reboot does.
   OnReboot on_reboot = OnReboot::Exit;
+  // vessel extension ("vessel": {"io_nice": N}, -20..19): nice value of the virtio threads.
+  int io_nice = 0;
   json::Json to_json() const;
 };
 

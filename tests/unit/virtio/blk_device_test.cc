@@ -231,12 +231,15 @@ TEST_F(BlkDeviceTest, PollingServesRequestsWithoutDoorbellAndStillPauses) {
   start(false, 128, 'a', /*poll_us=*/200000);  // a long spell: 200 ms
   request(0, 0, 0, kBuf, 512, true);
   ASSERT_TRUE(drv.wait_used(1));
+  // Polling: the device tells the driver it may skip the doorbell (VIRTQ_USED_F_NO_NOTIFY).
+  EXPECT_EQ(*mem.read_obj<uint16_t>(kUsed), kUsedFlagNoNotify);
   // Within the polling spell the device sees new chains without any notification.
   request(1, 0, 1, kBuf, 512, true, /*notify=*/false);
   ASSERT_TRUE(drv.wait_used(1, 150));
   EXPECT_EQ(status_of(1), blk::kOk);
   // pause() ends the spell at once, and nothing is served until resume().
   ASSERT_TRUE(drv.dev().pause());
+  EXPECT_EQ(*mem.read_obj<uint16_t>(kUsed), 0) << "NO_NOTIFY left set after the spell";
   request(2, 0, 2, kBuf, 512, true, /*notify=*/false);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(status_of(2), 0xff) << "served while paused";

@@ -61,6 +61,12 @@ TEST(VmConfig, OnRebootExtension) {
   auto bad = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"on_reboot": "halt"}})");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().to_string().find("vessel.on_reboot: 'halt'"), std::string::npos);
+  auto nice = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"io_nice": -10}})");
+  ASSERT_TRUE(nice) << nice.error().to_string();
+  EXPECT_EQ(nice->io_nice, -10);
+  EXPECT_EQ(nice->to_json()["vessel"]["io_nice"], -10);
+  EXPECT_FALSE(parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"io_nice": -21}})"));
+  EXPECT_FALSE(parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"io_nice": "high"}})"));
   auto unknown = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "vessel": {"reboot": "restart"}})");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().to_string().find("reboot"), std::string::npos);

@@ -49,6 +49,10 @@ struct DeviceContext {
   std::function<Result<void>(uint64_t addr, uint32_t len, std::optional<uint64_t> datamatch,
                              int eventfd)>
       add_ioeventfd;
+  // Nice value of the device's threads (device thread, I/O workers): below 0 they win the CPU
+  // from batch work on a busy host, which is most of a notification's latency there
+  // (docs/benchmarks-virtio.md). VESSEL_VIRTIO_NICE overrides it.
+  int thread_nice = 0;
 };
 
 struct BlockConfig {

@@ -1,6 +1,8 @@
 #include "vmm/devices/virtio/block/io_workers.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace vessel::vmm::virtio::blk {
 
@@ -33,6 +35,7 @@ unsigned IoWorkers::threads() const {
 
 void IoWorkers::loop() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+  if (nice_ != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_);
   std::unique_lock lock(mu_);
   for (;;) {
     ++idle_;

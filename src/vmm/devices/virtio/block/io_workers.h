@@ -15,8 +15,8 @@ namespace vessel::vmm::virtio::blk {
 
 class IoWorkers {
  public:
-  IoWorkers(unsigned max_threads, std::string thread_name)
-      : max_threads_(max_threads), name_(std::move(thread_name)) {}
+  IoWorkers(unsigned max_threads, std::string thread_name, int nice = 0)
+      : max_threads_(max_threads), name_(std::move(thread_name)), nice_(nice) {}
   ~IoWorkers();  // finishes what is queued, then joins
   IoWorkers(const IoWorkers&) = delete;
   IoWorkers& operator=(const IoWorkers&) = delete;
@@ -31,6 +31,7 @@ class IoWorkers {
 
   const unsigned max_threads_;
   const std::string name_;
+  const int nice_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_, idle_cv_;
   std::deque<std::function<void()>> jobs_;

@@ -31,7 +31,7 @@ inline constexpr size_t kConfigSize = 60;
 class BlockLogic final : public DeviceLogic {
  public:
   BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBackend> backend,
-             const GuestMemory* memory);
+             const GuestMemory* memory, int thread_nice = 0);
 
   const char* name() const override { return "virtio-blk"; }
   uint32_t device_type() const override { return kDeviceTypeBlock; }

@@ -1,6 +1,10 @@
 #include "vmm/devices/virtio/mmio/mmio_transport.h"
 
 #include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <sys/eventfd.h>
 
 #include <chrono>
@@ -9,6 +13,11 @@
 #include "base/log.h"
 
 namespace vessel::vmm::virtio {
+
+int thread_nice(int configured) {
+  if (const char* env = getenv("VESSEL_VIRTIO_NICE")) return atoi(env);
+  return configured;
+}
 
 Result<std::shared_ptr<MmioTransport>> MmioTransport::create(std::unique_ptr<DeviceLogic> logic,
                                                              DeviceContext ctx, size_t budget,
@@ -285,6 +294,9 @@ bool MmioTransport::any_pending() {
 
 void MmioTransport::run() {
   using Clock = std::chrono::steady_clock;
+  pthread_setname_np(pthread_self(), logic_->name());
+  if (int nice = thread_nice(ctx_.thread_nice); nice != 0)
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
   for (;;) {
     pollfd fds[2] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}};
     auto slept_from = Clock::now();
