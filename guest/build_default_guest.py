@@ -35,9 +35,11 @@ WANTED_MODULES = [
 # `cmdline` file for shell scripts); the command for /init goes after " -- ". Besides the console,
 # the flags cut the ring-0 work of a boot, which a PVM host emulates instruction by instruction
 # (docs/vmm-pvm.md has the profile behind each): no zeroing of every allocated page, no crypto
-# self-tests, no speculation-mitigation thunks on every return, no PCI probing, no watchdog.
+# self-tests, no speculation-mitigation thunks on every return, no PCI probing, no watchdog, and
+# no scan of every ftrace call site through kallsyms for weak functions (a kallsyms lookup per
+# site: minutes when emulated, and it holds a CPU that stop_machine() waits for).
 BOOT_ARGS = ("console=ttyS0 reboot=k panic=-1 pci=off nowatchdog init_on_alloc=0 cryptomgr.notests "
-             "mitigations=off")
+             "mitigations=off initcall_blacklist=ftrace_check_for_weak_functions")
 
 
 def log(msg):
