@@ -23,6 +23,11 @@ void IoWorkers::post(std::function<void()> job) {
   work_cv_.notify_one();
 }
 
+bool IoWorkers::has_room() const {
+  std::lock_guard lock(mu_);
+  return idle_ > jobs_.size() || threads_.size() < max_threads_;
+}
+
 void IoWorkers::drain() {
   std::unique_lock lock(mu_);
   idle_cv_.wait(lock, [this] { return jobs_.empty() && running_ == 0; });

@@ -22,6 +22,9 @@ class IoWorkers {
   IoWorkers& operator=(const IoWorkers&) = delete;
 
   void post(std::function<void()> job);
+  // True when a posted job would start at once (a thread is idle or may still be started). With
+  // one producer the answer holds until it posts.
+  bool has_room() const;
   // Returns once no job is queued or running.
   void drain();
   unsigned threads() const;

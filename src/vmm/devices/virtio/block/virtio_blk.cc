@@ -116,9 +116,11 @@ void BlockLogic::note_in_flight(uint32_t now) {
   }
 }
 
-void BlockLogic::submit(uint16_t queue_index, uint16_t head, BlkRequest req, DeviceCounters& counters) {
-  note_in_flight(++in_flight_);
+bool BlockLogic::submit(uint16_t queue_index, uint16_t head, BlkRequest& req, DeviceCounters& counters) {
+  // Every worker busy: the caller runs it rather than queue it behind them.
+  if (!workers_->has_room()) return false;
   uint64_t epoch = sink_->epoch();
+  note_in_flight(++in_flight_);
   workers_->post([this, queue_index, head, epoch, &counters, req = std::move(req)] {
     uint32_t used = run(req, counters);
     concurrent_requests_++;
@@ -126,6 +128,7 @@ void BlockLogic::submit(uint16_t queue_index, uint16_t head, BlkRequest req, Dev
     --in_flight_;
     sink_->complete_async(queue_index, epoch, head, used);
   });
+  return true;
 }
 
 Result<void> BlockLogic::sync() {
@@ -180,13 +183,19 @@ QueueResult<size_t> BlockLogic::process(uint16_t index, Virtqueue& queue, size_t
     }
     // The previous one goes to a worker now that we know it is not the last.
     if (held) {
-      submit(index, held->first, std::move(held->second), counters);
+      if (!submit(index, held->first, held->second, counters)) {
+        note_in_flight(in_flight_.load() + 1);
+        (void)queue.complete(held->first, run(held->second, counters));
+      }
       held.reset();
     }
     // With requests already on the workers the queue is deep: this one goes there too, so the
     // device thread is free to pop the next. Alone, it runs here (no hand-off at QD1).
-    if (in_flight_.load() > 0) submit(index, head, std::move(*req), counters);
-    else held.emplace(head, std::move(*req));
+    if (in_flight_.load() == 0) held.emplace(head, std::move(*req));
+    else if (!submit(index, head, *req, counters)) {
+      note_in_flight(in_flight_.load() + 1);
+      (void)queue.complete(head, run(*req, counters));
+    }
   }
   if (held) {
     note_in_flight(in_flight_.load() + 1);

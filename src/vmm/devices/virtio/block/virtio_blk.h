@@ -53,7 +53,8 @@ class BlockLogic final : public DeviceLogic {
   // Executes, writes the status byte; returns the used length.
   uint32_t run(const BlkRequest& req, DeviceCounters& counters);
   void note_in_flight(uint32_t now);  // keeps peak_in_flight_
-  void submit(uint16_t queue_index, uint16_t head, BlkRequest req, DeviceCounters& counters);
+  // Hands the request to an idle worker; false (request untouched) when none is free.
+  bool submit(uint16_t queue_index, uint16_t head, BlkRequest& req, DeviceCounters& counters);
 
   std::string drive_id_;
   std::unique_ptr<block::BlockBackend> backend_;
