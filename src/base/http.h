@@ -33,9 +33,15 @@ struct Response {
   // When set, the body is streamed: called repeatedly (on the connection's thread, may block);
   // it appends to `out` and returns false when the stream has ended.
   std::function<bool(std::string& out)> stream;
+  // When set, the answer is "101 Switching Protocols" (put the Upgrade header in `headers`) and the
+  // connection then belongs to this function: it runs on a thread of its own with the raw socket
+  // and the bytes the client sent after its request; the connection is closed when it returns.
+  // Used for interactive streams (vessel console, exec -it); a server being destroyed shuts
+  // these sockets down and waits for the functions to return.
+  std::function<void(int fd, std::string early)> upgrade;
 
   static Response json(int status, std::string body);
-  static Response no_content() { return Response{204, "application/json", "", {}, {}}; }
+  static Response no_content() { return Response{204, "application/json", "", {}, {}, {}}; }
 };
 
 using Handler = std::function<Response(const Request&)>;

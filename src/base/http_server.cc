@@ -5,7 +5,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "base/fd.h"
 #include "base/http.h"
@@ -25,6 +29,11 @@ struct Server::Impl {
   ServerOptions options;
   MHD_Daemon* daemon = nullptr;
   std::string unix_path;
+  // Upgraded connections still running (Response::upgrade), shut down on destruction.
+  std::mutex upgraded_mutex;
+  std::condition_variable upgraded_cv;
+  std::set<int> upgraded;
+  bool stopping = false;
 };
 
 namespace {
@@ -82,8 +91,52 @@ std::string client_fingerprint(MHD_Connection* connection) {
   return hex;
 }
 
-MHD_Result send(MHD_Connection* connection, Response response) {
+struct Upgrade {
+  Server::Impl* impl;
+  std::function<void(int, std::string)> run;
+};
+
+// libmicrohttpd hands over the socket; the session runs on its own thread and the connection is
+// closed (through libmicrohttpd, which owns the socket) when it ends.
+void upgrade_handler(void* cls, MHD_Connection*, void*, const char* extra_in, size_t extra_in_size, MHD_socket sock,
+                     MHD_UpgradeResponseHandle* urh) {
+  // One response per upgrade: its closure is ours now (lost only if the 101 never reached the client).
+  std::unique_ptr<Upgrade> u(static_cast<Upgrade*>(cls));
+  Server::Impl* impl = u->impl;
+  {
+    std::lock_guard lock(impl->upgraded_mutex);
+    if (impl->stopping) {
+      MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+      return;
+    }
+    impl->upgraded.insert(sock);
+  }
+  std::string early(extra_in ? extra_in : "", extra_in ? extra_in_size : 0);
+  std::thread([impl, run = u->run, sock, urh, early = std::move(early)]() mutable {
+    run(sock, std::move(early));
+    std::lock_guard lock(impl->upgraded_mutex);
+    impl->upgraded.erase(sock);
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    impl->upgraded_cv.notify_all();
+  }).detach();
+}
+
+MHD_Result send(MHD_Connection* connection, Response response, Server::Impl* impl = nullptr) {
   MHD_Response* r;
+  if (response.upgrade && impl != nullptr) {
+    MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    auto* u = new Upgrade{impl, std::move(response.upgrade)};
+    r = MHD_create_response_for_upgrade(upgrade_handler, u);
+    if (r == nullptr) {
+      delete u;
+      return MHD_NO;
+    }
+    MHD_add_response_header(r, "Connection", "Upgrade");
+    for (const auto& [k, v] : response.headers) MHD_add_response_header(r, k.c_str(), v.c_str());
+    MHD_Result ret = MHD_queue_response(connection, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+    MHD_destroy_response(r);
+    return ret;
+  }
   if (response.stream) {
     // A stream may be silent for long (logs --follow of a quiet guest): the idle timeout is for
     // clients that do not send their request, not for answers we are still producing.
@@ -164,7 +217,7 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
                e.what());
     response = Response::json(500, R"({"error":"internal error"})");
   }
-  return send(connection, std::move(response));
+  return send(connection, std::move(response), impl);
 }
 
 void request_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
@@ -177,6 +230,13 @@ void request_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTermin
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
+  if (impl_) {
+    // Upgraded sessions end when their socket does: shut them down and wait (bounded).
+    std::unique_lock lock(impl_->upgraded_mutex);
+    impl_->stopping = true;
+    for (int fd : impl_->upgraded) ::shutdown(fd, SHUT_RDWR);
+    impl_->upgraded_cv.wait_for(lock, std::chrono::seconds(5), [&] { return impl_->upgraded.empty(); });
+  }
   if (impl_ && impl_->daemon) MHD_stop_daemon(impl_->daemon);
   if (impl_ && !impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());
 }
@@ -186,7 +246,7 @@ Result<std::unique_ptr<Server>> Server::listen_fd(int fd, Handler handler, Serve
   impl->handler = std::move(handler);
   impl->options = std::move(options);
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                   MHD_USE_SUPPRESS_DATE_NO_CLOCK;
+                   MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_ALLOW_UPGRADE;
   bool tls = !impl->options.tls_cert_pem.empty();
   if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
     ::close(fd);

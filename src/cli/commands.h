@@ -21,6 +21,12 @@ void add_instance_commands(CLI::App& app, Context& ctx);
 void add_observe_commands(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
 void add_host_commands(CLI::App& app, Context& ctx);
+// wait, console, exec (attach.cc)
+void add_attach_commands(CLI::App& app, Context& ctx);
+// Waits until the instance has stopped: vesseld's {name, state, exit_code, exit_reason}.
+Result<json::Json> wait_instance(Client& client, const std::string& name);
+// The exit status in that answer; an error when it is unknown.
+Result<int> exit_status_of(const json::Json& answer, const std::string& name);
 // --remote/--client-cert/--client-key/--server-fingerprint/--server-ca (and their VESSEL_*
 // environment variables), and `trust add|ls|rm`.
 void add_remote_flags(CLI::App& app, Context& ctx);

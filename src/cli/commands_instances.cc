@@ -15,7 +15,7 @@ namespace {
 
 struct CreateFlags {
   std::string name, image, rootfs, kernel, initramfs, cmdline, memory = "256";
-  bool vm = false, attach = false;
+  bool vm = false, attach = false, wait = false;
   uint32_t cpus = 1, cpu_weight = 100, stop_timeout = 10;
   double cpu_reservation = -1;
   std::string memory_reservation;
@@ -120,7 +120,10 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
                       "The instance runs detached; add --attach to print its output until it stops."
                     : "Same flags as `vessel run`; start it later with `vessel start NAME`.");
     add_create_flags(c, *flags);
-    if (start) c->add_flag("--attach,-a", flags->attach, "print the instance's output until it stops");
+    if (start) {
+      c->add_flag("--attach,-a", flags->attach, "print the instance's output until it stops; exit with its exit status");
+      c->add_flag("--wait,-w", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
+    }
     c->callback([&ctx, flags, start] {
       auto client = ctx.client();
       auto spec = spec_from_flags(*flags);
@@ -132,7 +135,13 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       std::fflush(stdout);
       if (flags->attach) {
         auto f = follow_logs(client, name);
-        if (!f) ctx.status = report(f.error());
+        if (!f) { ctx.status = report(f.error()); return; }
+      }
+      if (flags->attach || flags->wait) {
+        auto answer = wait_instance(client, name);
+        if (!answer) { ctx.status = report(answer.error()); return; }
+        auto code = exit_status_of(*answer, name);
+        ctx.status = code ? *code : report(code.error());
       }
     });
   }
@@ -195,40 +204,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
     });
   }
 
-  {
-    auto name = std::make_shared<std::string>();
-    auto command = std::make_shared<std::vector<std::string>>();
-    auto interactive = std::make_shared<bool>(false), tty = std::make_shared<bool>(false);
-    auto* c = app.add_subcommand("exec", "run a command in a running container; prints its output, exits with its status");
-    c->footer("Example: vessel exec web -- /bin/ls -l /");
-    c->add_option("name", *name, "instance name")->required();
-    c->add_option("command", *command, "command and arguments (after --)")->required();
-    c->add_flag("--interactive,-i", *interactive, "keep stdin open (not supported yet)");
-    c->add_flag("--tty,-t", *tty, "allocate a terminal (not supported yet)");
-    c->callback([&ctx, name, command, interactive, tty] {
-      if (*interactive || *tty) {
-        ctx.status = report(Error(ENOTSUP, "interactive exec (-i/-t) is not supported yet").with_hint("run the command without -it; its output is printed"));
-        return;
-      }
-      auto r = ctx.client().call("POST", "/v1/instances/" + escape_segment(*name) + "/exec", {{"command", *command}});
-      if (!r) { ctx.status = report(r.error()); return; }
-      std::string out = r->value("output", "");
-      (void)!::write(1, out.data(), out.size());
-      ctx.status = r->value("exit_code", 1);
-    });
-  }
-
-  {
-    auto name = std::make_shared<std::string>();
-    auto* c = app.add_subcommand("console", "attach to a VM's serial console (read-only for now) until it stops");
-    c->add_option("name", *name, "instance name")->required();
-    c->callback([&ctx, name] {
-      auto client = ctx.client();
-      if (cli::stdout_is_tty()) std::fprintf(stderr, "(console output of %s; input is not forwarded yet; Ctrl-C to detach)\n", name->c_str());
-      auto f = follow_logs(client, *name);
-      if (!f) ctx.status = report(f.error());
-    });
-  }
+  // exec, console and wait: attach.cc
 }
 
 }  // namespace vessel::cli

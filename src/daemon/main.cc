@@ -92,6 +92,9 @@ Result<int> serve(const Options& o) {
   std::string runtime = find_helper(o.runtime, "vessel-runtime", "runtime", "runc");
   std::string vmm = find_helper(o.vmm, "vessel-vmm", "vmm", "");
   ContainerBackend containers(runtime, o.state_dir + "/runtime");
+  // Without vessel-shim, containers still run; only their exit status is unknown.
+  if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") containers.set_shim(shim);
+  else log::warn("vessel-shim not found beside vesseld or in $PATH: containers' exit statuses will be unknown");
   VmBackend vms(vmm);
   Manager manager(config, *store, events, images, containers, vms);
   manager.reconcile();

@@ -151,6 +151,20 @@ http::Response Api::instance_route(const http::Request& r, const std::vector<std
     if (r.method != "GET") return method_not_allowed(r);
     return logs(name, flag(r, "follow"));
   }
+  if (verb == "console") {
+    label = "GET /v1/instances/{name}/console";
+    if (r.method != "GET") return method_not_allowed(r);
+    return console(r, name);
+  }
+  if (verb == "exec" && r.method == "POST" && is_upgrade(r)) {
+    label = "POST /v1/instances/{name}/exec (stream)";
+    return exec_stream(r, name);
+  }
+  if (verb == "wait") {
+    label = "GET /v1/instances/{name}/wait";
+    if (r.method != "GET" && r.method != "POST") return method_not_allowed(r);
+    return wait_stream(name);
+  }
   if (verb == "stats") {
     label = "GET /v1/instances/{name}/stats";
     auto s = manager_.stats(name);

@@ -29,6 +29,11 @@ class Api {
   http::Response image_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response logs(const std::string& name, bool follow);
   http::Response events_stream(const http::Request& request);
+  // api/wait.cc and api/attach.cc (docs/console.md)
+  http::Response wait_stream(const std::string& name);
+  http::Response console(const http::Request& request, const std::string& name);
+  http::Response exec_stream(const http::Request& request, const std::string& name);
+  static bool is_upgrade(const http::Request& request);
 
   Manager& manager_;
   ImageStore& images_;

@@ -10,6 +10,8 @@
 
 #include "base/error.h"
 #include "daemon/images/vm_disks.h"
+#include "daemon/instances/exec_session.h"
+#include "daemon/instances/exit_status.h"
 #include "daemon/instances/guest_process.h"
 #include "daemon/instances/spec.h"
 #include "daemon/instances/state.h"
@@ -53,6 +55,15 @@ class Backend {
   // Is the adopted process running or paused (after a vesseld restart)?
   virtual Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) = 0;
   virtual Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) = 0;
+  // How the guest ended, after its process exited (proc: null when vesseld never had it): the
+  // exit file in ctx.dir, waiting up to exit_file_wait() for it, else the wait status.
+  virtual ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc);
+  virtual std::chrono::milliseconds exit_file_wait() const { return std::chrono::milliseconds(0); }
+  // An interactive exec (pty or pipes) for the API to relay (docs/console.md).
+  virtual Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions&) {
+    return Unexpected(Error(ENOTSUP, fmt::format("interactive exec into {} is not supported", ctx.spec.name))
+                          .with_hint("VMs: use `vessel console`"));
+  }
 };
 
 // Runs a helper program to completion with stdout+stderr captured; a non-zero exit is an error

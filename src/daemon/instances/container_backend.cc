@@ -1,6 +1,7 @@
 #include "daemon/instances/container_backend.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -83,14 +84,23 @@ Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const B
   options.stderr_fd = log.get();
   auto argv = std::vector<std::string>{runtime_, "--root", root_, "--log", runtime_log, "--log-format", "json",
                                        "create", "--bundle", ctx.dir, "--pid-file", pid_file, name};
-  auto create = TRY_CTX(Process::spawn(argv, options), "run {}", runtime_);
-  auto status = TRY(create.wait_for(std::chrono::seconds(60)));
-  if (!status || !status->success()) {
-    if (!status) (void)create.signal(SIGKILL), (void)create.wait();
-    std::string why = last_runtime_error(runtime_log);
-    cleanup(ctx);
-    return fail(EIO, "{} create failed ({}): {}", runtime_, status ? status->to_string() : "timed out",
-                why.empty() ? "see " + runtime_log : why);
+  if (!shim_.empty()) {
+    auto created = create_through_shim(ctx, argv, options, pid_file);
+    if (!created) {
+      std::string why = last_runtime_error(runtime_log);
+      cleanup(ctx);
+      return Unexpected(std::move(created).error().add_context(why.empty() ? "see " + runtime_log : why));
+    }
+  } else {
+    auto create = TRY_CTX(Process::spawn(argv, options), "run {}", runtime_);
+    auto status = TRY(create.wait_for(std::chrono::seconds(60)));
+    if (!status || !status->success()) {
+      if (!status) (void)create.signal(SIGKILL), (void)create.wait();
+      std::string why = last_runtime_error(runtime_log);
+      cleanup(ctx);
+      return fail(EIO, "{} create failed ({}): {}", runtime_, status ? status->to_string() : "timed out",
+                  why.empty() ? "see " + runtime_log : why);
+    }
   }
   auto pid_text = TRY_CTX(read_file(pid_file), "{} create wrote no pid file", runtime_);
   pid_t pid = static_cast<pid_t>(std::atoi(pid_text.c_str()));
@@ -105,6 +115,43 @@ Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const B
     return Unexpected(std::move(started).error());
   }
   return proc;
+}
+
+Result<void> ContainerBackend::create_through_shim(const InstanceContext& ctx, const std::vector<std::string>& create,
+                                                   SpawnOptions options, const std::string& pid_file) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) return fail_errno("pipe");
+  Fd ready_read(fds[0]), ready_write(fds[1]);
+  // The write end crosses exec (the shim marks it close-on-exec for the runtime itself).
+  if (::fcntl(ready_write.get(), F_SETFD, 0) < 0) return fail_errno("fcntl");
+  std::vector<std::string> argv{shim_, "--exit-file", ctx.dir + "/" + kExitFile, "--pid-file", pid_file,
+                                "--ready-fd", std::to_string(ready_write.get()), "--"};
+  argv.insert(argv.end(), create.begin(), create.end());
+  options.new_session = true;
+  auto shim = TRY_CTX(Process::spawn(argv, options), "run {}", shim_);
+  ready_write.reset();
+  TRY(shim.wait());  // the shim's first process exits at once; the shim itself lives on detached
+  std::string answer;
+  pollfd p{ready_read.get(), POLLIN, 0};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return fail(ETIMEDOUT, "{} create did not finish within 60 s", runtime_);
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return fail_errno("poll");
+    char buf[256];
+    ssize_t n = ::read(ready_read.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+    if (answer.size() > 4096) break;
+  }
+  if (answer.rfind("ok ", 0) != 0) {
+    while (!answer.empty() && answer.back() == '\n') answer.pop_back();
+    return fail(EIO, "{} create failed ({})", runtime_, answer.empty() ? "the shim ended without an answer" : answer);
+  }
+  return {};
 }
 
 Result<void> ContainerBackend::stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) {

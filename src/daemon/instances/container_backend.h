@@ -4,6 +4,7 @@
 // staying alive.
 #pragma once
 
+#include "base/process.h"
 #include "daemon/instances/backend.h"
 
 namespace vessel::daemon {
@@ -20,15 +21,25 @@ class ContainerBackend : public Backend {
   void cleanup(const InstanceContext& ctx) override;
   Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) override;
   Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) override;
+  Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions& options) override;
 
   const std::string& runtime() const { return runtime_; }
+  // vessel-shim (docs/console.md): when set, it runs `create` and stays the parent of the
+  // container's process, so its exit status is kept even across vesseld restarts.
+  void set_shim(std::string shim) { shim_ = std::move(shim); }
+  std::chrono::milliseconds exit_file_wait() const override {
+    return std::chrono::milliseconds(shim_.empty() ? 0 : 2000);
+  }
 
  private:
   std::vector<std::string> command(std::initializer_list<std::string> args) const;
   Result<void> mount_rootfs(const InstanceContext& ctx, const BootSource& boot);
+  Result<void> create_through_shim(const InstanceContext& ctx, const std::vector<std::string>& create,
+                                   SpawnOptions options, const std::string& pid_file);
 
   std::string runtime_;
   std::string root_;
+  std::string shim_;
 };
 
 }  // namespace vessel::daemon

@@ -29,7 +29,7 @@ Result<GuestProcess> GuestProcess::adopt(pid_t pid, int64_t start_time) {
   if (pid <= 0) return fail(ESRCH, "no process");
   int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (fd < 0) return fail_errno("pidfd_open {}", pid);
-  GuestProcess p{pid, start_time, Fd(fd)};
+  GuestProcess p{pid, start_time, Fd(fd), std::nullopt};
   // Checked after the pidfd is open: the pidfd now pins this PID, so the check cannot race.
   auto now = process_start_time(pid);
   if (!now || *now != start_time)
@@ -60,7 +60,8 @@ bool GuestProcess::wait_exit(std::chrono::milliseconds timeout) const {
   do r = ::poll(&p, 1, static_cast<int>(timeout.count()));
   while (r < 0 && errno == EINTR);
   if (r <= 0) return false;
-  ::waitpid(pid, nullptr, WNOHANG);  // ECHILD when it is not our child: harmless
+  int status = 0;
+  if (!wait_status && ::waitpid(pid, &status, WNOHANG) == pid) wait_status = status;  // ECHILD when not our child
   return true;
 }
 

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -20,6 +21,9 @@ struct GuestProcess {
   pid_t pid = 0;
   int64_t start_time = 0;
   Fd pidfd;
+  // The wait status, once reaped, when the process was our child (vessel-vmm started by this
+  // vesseld); an adopted process's status is learnt from its exit file instead.
+  mutable std::optional<int> wait_status;
 
   // Opens a pidfd for (pid, start_time); ESRCH when that process no longer exists (exited, or
   // the PID now belongs to another process).

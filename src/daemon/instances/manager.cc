@@ -55,13 +55,24 @@ json::Json Manager::describe(const InstanceRow& row) {
   j["pid"] = row.pid;
   j["created_at"] = row.created_at;
   j["updated_at"] = row.updated_at;
+  j["exit_code"] = row.exit_code ? json::Json(*row.exit_code) : json::Json(nullptr);
+  j["exit_reason"] = row.exit_reason;
   return j;
 }
 
-Result<void> Manager::set_state(const std::string& name, State state, const GuestProcess* proc, const char* why) {
+Result<void> Manager::set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
+                               const json::Json& extra) {
   TRY(store_.update_instance_state(name, std::string(to_string(state)), proc ? proc->pid : 0, proc ? proc->start_time : 0));
-  events_.publish({{"type", "instance-state"}, {"name", name}, {"state", std::string(to_string(state))}, {"reason", why}});
+  json::Json event = {{"type", "instance-state"}, {"name", name}, {"state", std::string(to_string(state))}, {"reason", why}};
+  if (extra.is_object()) event.update(extra);
+  events_.publish(std::move(event));
   return {};
+}
+
+Result<void> Manager::record_stopped(const std::string& name, const ExitInfo& exit, const char* why) {
+  // The exit first: whoever sees "stopped" also sees how it ended.
+  TRY(store_.set_instance_exit(name, exit.code, exit.reason));
+  return set_state(name, State::Stopped, nullptr, why, exit.to_json());
 }
 
 Result<json::Json> Manager::create(const InstanceSpec& spec) {
@@ -101,6 +112,9 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   auto boot = TRY_CTX(images_.resolve(spec), "start {}", row.name);
   if (spec.type == InstanceType::Vm) boot.disks = TRY_CTX(prepare_instance_disks(spec, boot.base_disks, dir_of(row.name)), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
+  ::unlink((ctx.dir + "/" + kExitFile).c_str());
+  TRY(store_.clear_instance_exit(row.name));
   auto proc = TRY_CTX(backend_for(spec).start(ctx, boot), "start {}", row.name);
   auto committed = set_state(row.name, State::Running, &proc, "start");
   if (!committed) {
@@ -119,11 +133,13 @@ Result<void> Manager::stop_locked(Entry& e, const InstanceRow& row, const Instan
     if (row.state == to_string(State::Paused)) (void)backend_for(spec).resume(ctx, *e.process);
     TRY_CTX(backend_for(spec).stop(ctx, *e.process, timeout), "stop {}", row.name);
   } else {
+    if (e.process) e.process->wait_exit(std::chrono::milliseconds(0));  // reap: keeps its status
     backend_for(spec).cleanup(ctx);
   }
   monitor_->unwatch(row.name);
+  ExitInfo exit = backend_for(spec).exit_info(ctx, e.process ? &*e.process : nullptr);
   e.process.reset();
-  TRY(set_state(row.name, State::Stopped, nullptr, "stop"));
+  TRY(record_stopped(row.name, exit, "stop"));
   return {};
 }
 
@@ -210,6 +226,28 @@ Result<ExecResult> Manager::exec(const std::string& name, const std::vector<std:
   return backend_for(spec).exec(ctx, argv);
 }
 
+Result<ExecSession> Manager::exec_session(const std::string& name, const ExecOptions& options) {
+  auto [row, spec] = TRY(load(name));
+  if (row.state != to_string(State::Running))
+    return Unexpected(Error(EBUSY, fmt::format("cannot exec: instance is {}", row.state)).with_hint("start it first"));
+  if (spec.type == InstanceType::Vm)
+    return Unexpected(Error(ENOTSUP, fmt::format("exec into VM {} is not supported", name))
+                          .with_hint(fmt::format("use `vessel console {}` for its serial console", name)));
+  InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
+  return backend_for(spec).exec_session(ctx, options);
+}
+
+Result<std::string> Manager::console_socket(const std::string& name) {
+  auto [row, spec] = TRY(load(name));
+  if (spec.type != InstanceType::Vm)
+    return Unexpected(Error(ENOTSUP, fmt::format("{} is a container: it has no serial console", name))
+                          .with_hint(fmt::format("use `vessel exec -it {} -- /bin/sh`", name)));
+  if (row.state != to_string(State::Running) && row.state != to_string(State::Paused))
+    return Unexpected(Error(EBUSY, fmt::format("cannot attach to the console: instance is {}", row.state))
+                          .with_hint("start it first; `vessel logs` shows what it printed"));
+  return dir_of(name) + "/console.sock";
+}
+
 Result<json::Json> Manager::stats(const std::string& name) {
   auto [row, spec] = TRY(load(name));
   auto s = cgroup_stats(cgroup_of(name));
@@ -241,10 +279,11 @@ bool Manager::on_exit(const std::string& name) {
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
   e->process->wait_exit(std::chrono::milliseconds(0));  // reap vessel-vmm if it is our child
   backend_for(spec).cleanup(ctx);
+  ExitInfo exit = backend_for(spec).exit_info(ctx, &*e->process);
   e->process.reset();
-  auto r = set_state(name, State::Stopped, nullptr, "exited");
+  auto r = record_stopped(name, exit, "exited");
   if (!r) log::error("cannot record that {} exited: {}", name, r.error().to_string());
-  else log::info("instance {} exited", name);
+  else log::info("instance {} exited: {} (status {})", name, exit.reason, exit.code ? std::to_string(*exit.code) : "unknown");
   return true;
 }
 
@@ -276,7 +315,7 @@ void Manager::reconcile() {
       log::warn("{}: process {} is alive but its backend does not know it: {}", row.name, row.pid, actual.error().to_string());
     }
     backend_for(*spec).cleanup(ctx);
-    (void)set_state(row.name, State::Stopped, nullptr, "gone while vesseld was down");
+    (void)record_stopped(row.name, backend_for(*spec).exit_info(ctx, nullptr), "gone while vesseld was down");
     log::info("{} stopped while vesseld was down", row.name);
   }
 }

@@ -49,6 +49,9 @@ class Manager {
   Result<json::Json> get(const std::string& name);
   Result<json::Json> list();
   Result<ExecResult> exec(const std::string& name, const std::vector<std::string>& argv);
+  Result<ExecSession> exec_session(const std::string& name, const ExecOptions& options);
+  // The VM's console socket (vessel-vmm --console-sock), when it runs.
+  Result<std::string> console_socket(const std::string& name);
   Result<json::Json> stats(const std::string& name);
   Result<std::string> log_path(const std::string& name);
   // Does the instance still have a guest process (for logs --follow)?
@@ -68,7 +71,10 @@ class Manager {
   Result<std::pair<InstanceRow, InstanceSpec>> load(const std::string& name);
   Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
-  Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why);
+  Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
+                         const json::Json& extra = nullptr);
+  // Records how the guest ended, then the stopped state (event carries exit_code, exit_reason).
+  Result<void> record_stopped(const std::string& name, const ExitInfo& exit, const char* why);
   bool on_exit(const std::string& name);
   json::Json describe(const InstanceRow& row);
 

@@ -46,7 +46,11 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
   options.new_session = true;  // survives vesseld
-  auto child = TRY_CTX(Process::spawn({vmm_, "--api-sock", sock}, options), "run {}", vmm_);
+  // --metrics-file: vessel-vmm writes how the VM ended there (read by exit_info(), also after a
+  // vesseld restart); --console-sock: the interactive console (docs/console.md).
+  std::vector<std::string> argv{vmm_, "--api-sock", sock, "--metrics-file", ctx.dir + "/" + kExitFile,
+                                "--console-sock", ctx.dir + "/console.sock"};
+  auto child = TRY_CTX(Process::spawn(argv, options), "run {}", vmm_);
   auto proc = TRY(GuestProcess::attach(child.pid()));
   child.detach();  // the monitor reaps it through its pidfd; a restarted vesseld adopts it
   auto fail_start = [&](Error e) -> Result<GuestProcess> {

@@ -25,6 +25,9 @@ const char* const kMigrations[] = {
     " digest TEXT NOT NULL,"
     " info TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);",
+    // 2 -> 3: how each instance's guest last ended
+    "ALTER TABLE instances ADD COLUMN exit_code INTEGER;"
+    "ALTER TABLE instances ADD COLUMN exit_reason TEXT NOT NULL DEFAULT '';",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -70,6 +73,8 @@ class Stmt {
     return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
   }
   int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+  bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  void bind_null(int i) { sqlite3_bind_null(s_, i); }
 
  private:
   sqlite3* db_;
@@ -80,7 +85,10 @@ class Stmt {
 int64_t now() { return static_cast<int64_t>(::time(nullptr)); }
 
 InstanceRow read_instance(const Stmt& s) {
-  return InstanceRow{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5), s.integer(6), s.integer(7)};
+  InstanceRow row{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5), s.integer(6), s.integer(7), {}, {}};
+  if (!s.is_null(8)) row.exit_code = s.integer(8);
+  row.exit_reason = s.text(9);
+  return row;
 }
 
 ImageRow read_image(const Stmt& s) {
@@ -187,7 +195,7 @@ Result<void> Store::insert_instance(const InstanceRow& row) {
 
 Result<std::optional<InstanceRow>> Store::get_instance(const std::string& name) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at FROM instances WHERE name=?");
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason FROM instances WHERE name=?");
   TRY(s.ok("read instance"));
   s.bind(1, name);
   if (!TRY(s.step("read instance"))) return std::optional<InstanceRow>();
@@ -196,7 +204,7 @@ Result<std::optional<InstanceRow>> Store::get_instance(const std::string& name) 
 
 Result<std::vector<InstanceRow>> Store::list_instances() {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at FROM instances ORDER BY name");
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason FROM instances ORDER BY name");
   TRY(s.ok("list instances"));
   std::vector<InstanceRow> out;
   while (TRY(s.step("list instances"))) out.push_back(read_instance(s));
@@ -220,6 +228,18 @@ Result<void> Store::delete_instance(const std::string& name) {
   TRY(s.ok("delete instance"));
   s.bind(1, name);
   TRY(s.step("delete instance"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
+  return {};
+}
+
+Result<void> Store::set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE instances SET exit_code=?, exit_reason=? WHERE name=?");
+  TRY(s.ok("record exit"));
+  if (code) s.bind(1, *code);
+  else s.bind_null(1);
+  s.bind(2, reason); s.bind(3, name);
+  TRY(s.step("record exit"));
   if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
   return {};
 }

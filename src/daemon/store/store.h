@@ -19,7 +19,7 @@
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct InstanceRow {
   std::string name;
@@ -30,6 +30,10 @@ struct InstanceRow {
   int64_t pid_start = 0;  // its start time in clock ticks since boot (guards against PID reuse)
   int64_t created_at = 0; // unix seconds
   int64_t updated_at = 0;
+  // How the guest last ended (docs/console.md): the exit status of the VM (vessel-vmm's) or of
+  // the container's process; none while it runs, or when nobody could learn it.
+  std::optional<int64_t> exit_code;
+  std::string exit_reason;  // poweroff, reboot, panic, error, debug-exit, exited, signal, killed, ...
 };
 
 struct ImageRow {
@@ -58,6 +62,9 @@ class Store {
   Result<void> update_instance_state(const std::string& name, const std::string& state, int64_t pid,
                                      int64_t pid_start);
   Result<void> delete_instance(const std::string& name);
+  // Records how the guest ended (code none = unknown); clear_exit() when it starts again.
+  Result<void> set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason);
+  Result<void> clear_instance_exit(const std::string& name) { return set_instance_exit(name, std::nullopt, ""); }
 
   Result<void> insert_image(const ImageRow& row);
   Result<std::optional<ImageRow>> get_image(const std::string& name);

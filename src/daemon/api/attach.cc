@@ -1,0 +1,264 @@
+// Interactive streams over an HTTP/1.1 Upgrade (like Docker's attach), docs/console.md:
+//   GET  /v1/instances/{name}/console  (Upgrade: vessel-stream) -> raw bytes both ways with the
+//        VM's serial console (vessel-vmm's console socket, which outlives vesseld)
+//   POST /v1/instances/{name}/exec     (Upgrade: vessel-stream, body {"command","tty",...}) ->
+//        framed stdin/stdout/stderr/resize/exit (stream_frames.h) with a container command
+// Everything that can fail is checked before the 101 answer, so errors stay plain HTTP errors.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/log.h"
+#include "daemon/api/router.h"
+#include "daemon/api/stream_frames.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+constexpr const char* kUpgradeProtocol = "vessel-stream";
+
+bool wants_upgrade(const http::Request& r) {
+  auto it = r.headers.find("upgrade");
+  return it != r.headers.end() && !it->second.empty();
+}
+
+http::Response upgrade_required(const std::string& what) {
+  auto resp = Api::error_response(
+      Error(EINVAL, fmt::format("{} is an interactive stream: send the request with 'Connection: Upgrade' and "
+                                "'Upgrade: {}'", what, kUpgradeProtocol))
+          .with_hint("use the vessel CLI"),
+      426);
+  resp.headers["Upgrade"] = kUpgradeProtocol;
+  return resp;
+}
+
+Result<Fd> connect_unix(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path {} is too long", path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail_errno("socket");
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("connect to {}", path);
+  return fd;
+}
+
+bool send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// Client <-> console socket, raw. Ends when either side closes; the client's half-close (stdin at
+// EOF) is passed on so that output keeps flowing.
+void relay_console(int client, const Fd& console, std::string early) {
+  if (!early.empty() && !send_all(console.get(), early)) return;
+  bool client_done = false;
+  char buf[16384];
+  for (;;) {
+    pollfd p[2] = {{client, static_cast<short>(client_done ? 0 : POLLIN), 0}, {console.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(console.get(), buf, sizeof buf);
+      if (n <= 0) return;  // the VM ended
+      if (!send_all(client, std::string_view(buf, static_cast<size_t>(n)))) return;
+    }
+    if (p[0].revents & (POLLHUP | POLLERR)) {
+      if (!(p[0].revents & POLLIN)) return;
+    }
+    if (!client_done && (p[0].revents & (POLLIN | POLLHUP))) {
+      ssize_t n = ::read(client, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return;
+      if (n == 0) {
+        client_done = true;
+        ::shutdown(console.get(), SHUT_WR);
+        continue;
+      }
+      if (!send_all(console.get(), std::string_view(buf, static_cast<size_t>(n)))) return;
+    }
+  }
+}
+
+struct ExecRequest {
+  std::vector<std::string> command;
+  bool tty = false;
+  uint16_t rows = 0, cols = 0;
+};
+
+Result<ExecRequest> parse_exec_stream_request(std::string_view body) {
+  auto j = TRY(json::parse(body, 1 << 20, 8));
+  if (!j.is_object()) return fail(EINVAL, "exec: expected a JSON object");
+  TRY(json::reject_unknown(j, "exec", {"command", "tty", "interactive", "rows", "cols"}));
+  ExecRequest r;
+  auto it = j.find("command");
+  if (it == j.end() || !it->is_array() || it->empty()) return fail(EINVAL, "exec.command: expected a non-empty array of strings");
+  if (it->size() > 256) return fail(E2BIG, "exec.command: more than 256 arguments");
+  for (const auto& a : *it) {
+    if (!a.is_string()) return fail(EINVAL, "exec.command: expected strings, got {}", json::type_name(a));
+    if (a.get_ref<const std::string&>().size() > 4096) return fail(E2BIG, "exec.command: an argument is longer than 4096 bytes");
+    r.command.push_back(a.get<std::string>());
+  }
+  r.tty = TRY(json::opt_bool(j, "exec", "tty")).value_or(false);
+  (void)TRY(json::opt_bool(j, "exec", "interactive"));
+  auto rows = TRY(json::opt_uint(j, "exec", "rows")).value_or(0);
+  auto cols = TRY(json::opt_uint(j, "exec", "cols")).value_or(0);
+  if (rows > 10000 || cols > 10000) return fail(ERANGE, "exec.rows/cols: at most 10000");
+  r.rows = static_cast<uint16_t>(rows);
+  r.cols = static_cast<uint16_t>(cols);
+  return r;
+}
+
+// Reads what is there without blocking; false at EOF or error.
+bool read_some(int fd, std::string& out) {
+  char buf[16384];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) return false;  // EOF, or EIO on a pty whose last holder of the slave is gone
+  out.assign(buf, static_cast<size_t>(n));
+  return true;
+}
+
+void relay_exec(int client, ExecSession& s, std::string early) {
+  using frames::Type;
+  frames::Reader reader;
+  reader.append(early);
+  int out_fds[2] = {s.pty ? s.pty.get() : s.out.get(), s.err ? s.err.get() : -1};
+  const Type out_types[2] = {Type::Stdout, Type::Stderr};
+  for (int fd : out_fds)
+    if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  int input = s.pty ? s.pty.get() : s.in.get();
+  bool client_gone = false;
+  auto handle_frames = [&]() {
+    while (auto f = reader.next()) {
+      switch (f->type) {
+        case Type::Stdin:
+          if (input >= 0) (void)write_all(input, f->payload);
+          break;
+        case Type::StdinEof:
+          if (s.pty) (void)write_all(input, "\x04");  // the terminal's end-of-file character
+          else if (s.in) s.in.reset(), input = -1;
+          break;
+        case Type::Resize: {
+          uint16_t rows, cols;
+          if (s.pty && frames::decode_resize(f->payload, rows, cols)) {
+            winsize ws{rows, cols, 0, 0};
+            ::ioctl(s.pty.get(), TIOCSWINSZ, &ws);
+          }
+          break;
+        }
+        default:
+          break;  // frames only vesseld sends: ignored
+      }
+    }
+    if (reader.error()) client_gone = true;  // a malformed stream: stop listening to it
+  };
+  handle_frames();
+  std::string data;
+  bool exited = false;
+  while (!exited && !client_gone) {
+    pollfd p[4] = {{client, POLLIN, 0}, {s.runtime.pidfd(), POLLIN, 0}, {out_fds[0], POLLIN, 0}, {out_fds[1], POLLIN, 0}};
+    if (::poll(p, 4, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (out_fds[i] >= 0 && (p[2 + i].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (!read_some(out_fds[i], data)) out_fds[i] = -1;
+        else if (!data.empty() && !send_all(client, frames::encode(out_types[i], data))) client_gone = true;
+        data.clear();
+      }
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[16384];
+      ssize_t n = ::read(client, buf, sizeof buf);
+      if (n <= 0 && !(n < 0 && errno == EINTR)) client_gone = true;
+      else if (n > 0) {
+        reader.append(std::string_view(buf, static_cast<size_t>(n)));
+        handle_frames();
+      }
+    }
+    if (p[1].revents & POLLIN) exited = true;
+  }
+  if (client_gone) return;  // ~ExecSession ends the command (SIGTERM through the runtime)
+  // The command ended: pass on the output still buffered, then its status.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while ((out_fds[0] >= 0 || out_fds[1] >= 0) && std::chrono::steady_clock::now() < deadline) {
+    pollfd p[2] = {{out_fds[0], POLLIN, 0}, {out_fds[1], POLLIN, 0}};
+    if (::poll(p, 2, 100) <= 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (out_fds[i] >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (!read_some(out_fds[i], data)) out_fds[i] = -1;
+        else if (!data.empty()) (void)send_all(client, frames::encode(out_types[i], data));
+        data.clear();
+      }
+    }
+  }
+  auto status = s.runtime.wait();
+  int code = !status ? 255 : status->exited() ? status->code : 128 + status->signal;
+  (void)send_all(client, frames::encode(Type::Exit, std::to_string(code)));
+  ::shutdown(client, SHUT_WR);
+}
+
+}  // namespace
+
+http::Response Api::console(const http::Request& r, const std::string& name) {
+  auto path = manager_.console_socket(name);
+  if (!path) return error_response(path.error());
+  if (!wants_upgrade(r)) return upgrade_required("the console");
+  auto console = connect_unix(*path);
+  if (!console)
+    return error_response(Error(EBUSY, fmt::format("the console of {} is not available: {}", name, console.error().to_string()))
+                              .with_hint("the VM may be ending, or its vessel-vmm predates --console-sock; `vessel logs` shows its output"));
+  http::Response resp;
+  resp.status = 101;
+  resp.headers["Upgrade"] = kUpgradeProtocol;
+  auto shared = std::make_shared<Fd>(std::move(*console));
+  resp.upgrade = [shared, name](int fd, std::string early) {
+    log::debug("console of {} attached", name);
+    relay_console(fd, *shared, std::move(early));
+    log::debug("console of {} detached", name);
+  };
+  return resp;
+}
+
+http::Response Api::exec_stream(const http::Request& r, const std::string& name) {
+  auto req = parse_exec_stream_request(r.body);
+  if (!req) return error_response(req.error(), 400);
+  auto session = manager_.exec_session(name, ExecOptions{req->command, req->tty, req->rows, req->cols});
+  if (!session) return error_response(session.error());
+  http::Response resp;
+  resp.status = 101;
+  resp.headers["Upgrade"] = kUpgradeProtocol;
+  auto shared = std::make_shared<ExecSession>(std::move(*session));
+  resp.upgrade = [shared](int fd, std::string early) { relay_exec(fd, *shared, std::move(early)); };
+  return resp;
+}
+
+bool Api::is_upgrade(const http::Request& r) { return wants_upgrade(r); }
+
+}  // namespace vessel::daemon
