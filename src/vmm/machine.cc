@@ -255,6 +255,7 @@ Result<void> Machine::start_locked() {
 
 Result<void> Machine::pause() {
   std::shared_lock swap(swap_mu_);
+  if (!impl_) return fail(EINVAL, "the VM is stopped");
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->state == State::Paused) return {};
@@ -272,6 +273,7 @@ Result<void> Machine::pause() {
 
 Result<void> Machine::resume() {
   std::shared_lock swap(swap_mu_);
+  if (!impl_) return fail(EINVAL, "the VM is stopped");
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->state == State::Running) return {};
@@ -288,6 +290,7 @@ Result<void> Machine::resume() {
 
 Result<void> Machine::send_ctrl_alt_del() {
   std::shared_lock swap(swap_mu_);
+  if (!impl_) return fail(EINVAL, "SendCtrlAltDel: the VM is stopped");
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->state != State::Running && impl_->state != State::Paused)
@@ -298,6 +301,7 @@ Result<void> Machine::send_ctrl_alt_del() {
 
 void Machine::post_event(VmEvent event) {
   std::shared_lock swap(swap_mu_);
+  if (!impl_) return;
   std::lock_guard lock(impl_->mu);
   if (!impl_->event) impl_->event = std::move(event);
   impl_->cv.notify_all();
@@ -324,7 +328,7 @@ VmEvent Machine::wait() {
     auto e = wait_for(std::chrono::hours(24));
     if (!e) continue;
     if (e->kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_) return *e;
-    if (auto r = restart(); !r)
+    if (auto r = restart(); !r)  // impl_ is gone: every call now answers "stopped"
       return VmEvent{VmEvent::Kind::Error, 2, fmt::format("restart after the guest rebooted: {}", r.error().to_string())};
   }
 }
@@ -368,6 +372,7 @@ void Machine::stop_vcpus() {
 
 Machine::State Machine::state() const {
   std::shared_lock swap(swap_mu_);
+  if (!impl_) return State::Stopped;  // a restart failed
   std::lock_guard lock(impl_->mu);
   return impl_->state;
 }
@@ -387,6 +392,7 @@ int Machine::exit_code(const VmEvent& e) {
 json::Json Machine::metrics() const {
   std::string st = to_string(state());
   std::shared_lock swap(swap_mu_);
+  if (!impl_) return json::Json{{"state", st}, {"reboots", reboots_.load()}};
   const auto& s = impl_->stats;
   json::Json j = {
       {"state", st},
