@@ -29,6 +29,32 @@ std::string default_image_name(const std::string& file) {
   return out.empty() ? "image" : out.substr(0, 63);
 }
 
+// POST /v1/images?progress=1: a progress bar on a terminal (unless quiet), then the image's name.
+void import_with_progress(Context& ctx, Client& client, const json::Json& body, bool quiet) {
+  bool bar = !quiet && ::isatty(2);
+  std::string pending, result_name;
+  std::optional<Error> error;
+  auto r = client.stream("POST", "/v1/images?progress=1", body.dump(), [&](std::string_view d) {
+    pending.append(d);
+    size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      auto line = json::parse(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+      if (!line || !line->is_object()) continue;
+      if (line->contains("progress") && bar)
+        std::fprintf(stderr, "\r%s", progress_bar((*line)["done"].get<uint64_t>(), (*line)["total"].get<uint64_t>(),
+                                                  (*line)["progress"].get<std::string>()).c_str());
+      if (line->contains("result")) result_name = (*line)["result"].value("name", "");
+      if (line->contains("error")) error = error_from_response(400, line->dump());
+    }
+    return true;
+  });
+  if (bar) std::fprintf(stderr, "\n");
+  if (!r) { ctx.status = report(r.error()); return; }
+  if (error) { ctx.status = report(*error); return; }
+  fmt::print("{}\n", result_name);
+}
+
 }  // namespace
 
 void add_image_commands(CLI::App& app, Context& ctx) {
@@ -69,35 +95,12 @@ void add_image_commands(CLI::App& app, Context& ctx) {
           if (!disk) { ctx.status = report(disk.error()); return; }
           body["disks"].push_back(*disk);
         }
-        auto r = client.call("POST", "/v1/images", body);
-        if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", r->value("name", ""));
+        import_with_progress(ctx, client, body, f->quiet);  // disks are copied into the store
         return;
       }
       if (f->file.empty()) { ctx.status = report(Error(EINVAL, "which file? vessel image import FILE [--name NAME]")); return; }
       json::Json body = {{"name", f->name.empty() ? default_image_name(f->file) : f->name}, {"archive", absolute(f->file)}};
-      bool bar = !f->quiet && ::isatty(2);
-      std::string pending, result_name;
-      std::optional<Error> error;
-      auto r = client.stream("POST", "/v1/images?progress=1", body.dump(), [&](std::string_view d) {
-        pending.append(d);
-        size_t nl;
-        while ((nl = pending.find('\n')) != std::string::npos) {
-          auto line = json::parse(pending.substr(0, nl));
-          pending.erase(0, nl + 1);
-          if (!line || !line->is_object()) continue;
-          if (line->contains("progress") && bar)
-            std::fprintf(stderr, "\r%s", progress_bar((*line)["done"].get<uint64_t>(), (*line)["total"].get<uint64_t>(),
-                                                      (*line)["progress"].get<std::string>()).c_str());
-          if (line->contains("result")) result_name = (*line)["result"].value("name", "");
-          if (line->contains("error")) error = error_from_response(400, line->dump());
-        }
-        return true;
-      });
-      if (bar) std::fprintf(stderr, "\n");
-      if (!r) { ctx.status = report(r.error()); return; }
-      if (error) { ctx.status = report(*error); return; }
-      fmt::print("{}\n", result_name);
+      import_with_progress(ctx, client, body, f->quiet);
     });
   }
   {

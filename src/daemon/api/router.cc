@@ -218,7 +218,7 @@ http::Response Api::image_route(const http::Request& r, const std::vector<std::s
       label = "POST /v1/images";
       auto req = parse_image_request(r.body);
       if (!req) return error_response(req.error(), 400);
-      if (req->type == "vm") {
+      if (req->type == "vm" && !flag(r, "progress")) {
         auto j = images_.register_vm(req->name, req->kernel, req->initramfs, req->cmdline, req->disks);
         return j ? ok(*j, 201) : error_response(j.error());
       }
@@ -240,9 +240,12 @@ http::Response Api::image_route(const http::Request& r, const std::vector<std::s
           job->lines.push_back(std::move(line) + "\n");
           job->cv.notify_all();
         };
-        auto result = images_.import_archive(req.name, req.archive, [&](const ImportProgress& p) {
+        auto progress = [&](const ImportProgress& p) {
           push(json::Json{{"progress", p.step}, {"done", p.done}, {"total", p.total}}.dump());
-        });
+        };
+        auto result = req.type == "vm"
+                          ? images_.register_vm(req.name, req.kernel, req.initramfs, req.cmdline, req.disks, progress)
+                          : images_.import_archive(req.name, req.archive, progress);
         if (result) push(json::Json{{"result", *result}}.dump());
         else push(json::parse(error_response(result.error()).body).value_or(json::Json::object()).dump());
         std::lock_guard lock(job->mutex);

@@ -95,7 +95,8 @@ json::Json ImageStore::describe(const ImageRow& row) const {
 
 Result<json::Json> ImageStore::register_vm(const std::string& name, const std::string& kernel,
                                            const std::string& initramfs, const std::string& cmdline,
-                                           const std::vector<std::pair<std::string, std::string>>& disks) {
+                                           const std::vector<std::pair<std::string, std::string>>& disks,
+                                           const std::function<void(const ImportProgress&)>& progress) {
   TRY(validate_name(name));
   if (kernel.empty() || kernel[0] != '/' || !is_file(kernel)) return fail(ENOENT, "kernel {} is not a file (absolute path)", kernel);
   if (!initramfs.empty() && (initramfs[0] != '/' || !is_file(initramfs)))
@@ -114,7 +115,10 @@ Result<json::Json> ImageStore::register_vm(const std::string& name, const std::s
   for (size_t i = 0; i < disks.size(); ++i) {
     auto [path, format] = disks[i];
     std::string ext = format.empty() ? "img" : format;
-    auto base = import_base_disk(path, format, fmt::format("{}/disk{}.{}", disk_dir, i, ext));
+    std::string step = fmt::format("disk {}/{}", i + 1, disks.size());
+    auto base = import_base_disk(path, format, fmt::format("{}/disk{}.{}", disk_dir, i, ext), [&](double fraction) {
+      if (progress) progress({step, static_cast<uint64_t>(fraction * 1000), 1000});
+    });
     if (!base) {
       drop_disks();
       return Unexpected(std::move(base).error());

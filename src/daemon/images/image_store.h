@@ -35,7 +35,8 @@ class ImageStore {
   // bases (<dir>/disks/<name>/diskN.<format>) that instances get qcow2 overlays on.
   Result<json::Json> register_vm(const std::string& name, const std::string& kernel, const std::string& initramfs,
                                  const std::string& cmdline,
-                                 const std::vector<std::pair<std::string, std::string>>& disks = {});
+                                 const std::vector<std::pair<std::string, std::string>>& disks = {},
+                                 const std::function<void(const ImportProgress&)>& progress = {});
   Result<json::Json> list();
   Result<json::Json> inspect(const std::string& name);
   // Refused (EBUSY) while an instance uses the image. Layers no other image uses are removed.

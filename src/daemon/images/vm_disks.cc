@@ -55,7 +55,8 @@ Result<BaseDisk> base_disk_from_json(const json::Json& j) {
   return d;
 }
 
-Result<BaseDisk> import_base_disk(const std::string& source, const std::string& format, const std::string& dest) {
+Result<BaseDisk> import_base_disk(const std::string& source, const std::string& format, const std::string& dest,
+                                  const std::function<void(double)>& progress) {
   if (source.empty() || source[0] != '/') return fail(EINVAL, "disk {}: the path must be absolute", source);
   if (!exists(source)) return fail(ENOENT, "disk {} does not exist", source);
   block::Format f = format.empty() ? TRY_CTX(block::probe_format(source), "disk {}", source)
@@ -70,6 +71,7 @@ Result<BaseDisk> import_base_disk(const std::string& source, const std::string& 
   r.dst = tmp;
   r.dst_format = f;
   r.unsafe_cache = false;  // the base must be on disk before the image is recorded
+  r.progress = progress;
   auto copied = block::convert_image(r);
   if (!copied) {
     ::unlink(tmp.c_str());

@@ -4,6 +4,7 @@
 // instance's directory so that they go away with the instance. Bases are never written.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,9 @@ Result<BaseDisk> base_disk_from_json(const json::Json& j);
 // Copies `source` (format given, or probed when empty: the importer is the host's administrator)
 // into `dest` as a standalone image of the same format: a qcow2 source's backing chain is
 // flattened, zeros stay sparse. The copy is made read-only.
-Result<BaseDisk> import_base_disk(const std::string& source, const std::string& format, const std::string& dest);
+// `progress` gets the fraction copied (0..1).
+Result<BaseDisk> import_base_disk(const std::string& source, const std::string& format, const std::string& dest,
+                                  const std::function<void(double)>& progress = {});
 
 // The disks an instance boots with, in order: one overlay per base, then the spec's own disks
 // (host paths as given; `size_mib` ones as the instance's private qcow2). Overlays and new disks

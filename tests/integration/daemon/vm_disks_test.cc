@@ -192,6 +192,22 @@ TEST_F(VmDisks, SizeMakesAPrivateEmptyQcow2) {
   EXPECT_NE(::access(disk.c_str(), F_OK), 0);
 }
 
+TEST_F(VmDisks, ImportStreamsProgressPerDisk) {
+  std::string base = tmp.path + "/base.raw";
+  write_base(base);
+  json::Json body = {{"name", "prog"}, {"type", "vm"}, {"kernel", guest("virtio_blk")},
+                     {"disks", {{{"path", base}, {"format", "raw"}}, {{"path", base}}}}};
+  auto r = run({"curl", "-sS", "--unix-socket", daemon.socket(), "-X", "POST", "-H", "Content-Type: application/json",
+                "--data", body.dump(), "http://localhost/v1/images?progress=1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(R"("progress":"disk 1/2")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("progress":"disk 2/2")"), std::string::npos) << r.out;
+  auto last = json::parse(r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1));
+  ASSERT_TRUE(last) << r.out;
+  EXPECT_EQ((*last)["result"]["info"]["disks"].size(), 2u) << r.out;
+  EXPECT_EQ((*last)["result"]["info"]["disks"][1].value("format", ""), "raw") << "probed";
+}
+
 TEST_F(VmDisks, BadDisksAreRefusedWithNothingLeftBehind) {
   for (const char* bad : {"size=0", "size=lots", "size=1G,ro", "path=/x,size=1G", "bogus=1", "path=/x,format=vmdk"}) {
     auto r = daemon.vessel({"create", "--vm", "--name", "bad", "--kernel", guest("virtio_blk"), "--disk", bad});
