@@ -35,12 +35,15 @@ Ways to start:
 
 Exit status:
   0    the guest powered off (ACPI S5) or rebooted (i8042/ACPI reset, triple fault;
-       --reboot-exit-code changes the status for reboots)
+       --reboot-exit-code changes the status for reboots; with "vessel":
+       {"on_reboot": "restart"} in the configuration a reboot boots the VM again)
   N    a test guest wrote N to the debug exit port 0xf4
   1    bad command line or configuration; the VM could not be built
   2    the VMM could not continue the VM (KVM error, instruction it cannot emulate)
   3    the guest kernel panicked (the panic line is printed)
-  143  SIGTERM (130 SIGINT) and the guest did not shut down within --shutdown-timeout
+  143  SIGTERM (130 SIGINT): vessel-vmm typed Ctrl+Alt+Del on the guest's keyboard and
+       the guest did not power off or reboot within --shutdown-timeout (a guest that
+       does ends the process with its own status)
 
 See docs/vmm.md, docs/vmm-api.md, docs/vmm-boot.md and docs/vmm-pvm.md.)";
 
@@ -80,7 +83,9 @@ int main(int argc, char** argv) {
   app.add_option("--cmdline", cmdline, "kernel command line (with --kernel)")->capture_default_str();
   app.add_option("--vcpus", vcpus, "number of vCPUs, 1..32 (with --kernel)")->check(CLI::Range(1, 32))->capture_default_str();
   app.add_option("--mem-mib", mem_mib, "guest memory in MiB, 16..65536 (with --kernel)")->check(CLI::Range(16, 65536))->capture_default_str();
-  app.add_option("--shutdown-timeout", shutdown_timeout, "seconds to wait for the guest after SIGTERM before a forced stop")->capture_default_str();
+  app.add_option("--shutdown-timeout", shutdown_timeout,
+                 "after SIGTERM/SIGINT/SIGHUP, seconds the guest has to act on Ctrl+Alt+Del before a forced stop")
+      ->capture_default_str();
   app.add_option("--reboot-exit-code", reboot_exit_code,
                  "exit status when the guest reboots (i8042/ACPI reset, triple fault), 0..255")
       ->check(CLI::Range(0, 255))
