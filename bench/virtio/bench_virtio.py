@@ -34,7 +34,7 @@ def parse(out):
     return res
 
 
-def run_vessel(vmm, guest, disk, args, work, poll_us=0):
+def run_vessel(vmm, guest, disk, args, work, poll_us=0, nice=0):
     cfg = {"boot-source": {"kernel_image_path": guest, "boot_args": args},
            "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
            "drives": [{"drive_id": "bench", "path_on_host": disk, "is_root_device": False,
@@ -42,16 +42,18 @@ def run_vessel(vmm, guest, disk, args, work, poll_us=0):
     path = os.path.join(work, "vm.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
-    env = dict(os.environ, VESSEL_VIRTIO_POLL_US=str(poll_us))
+    env = dict(os.environ, VESSEL_VIRTIO_POLL_US=str(poll_us), VESSEL_VIRTIO_NICE=str(nice))
     p = subprocess.run([vmm, "--config-file", path], capture_output=True, text=True, timeout=300, env=env)
     return parse(p.stdout)
 
 
-def run_qemu(guest, disk, args, iothread=False):
+def run_qemu(guest, disk, args, iothread=False, nice=0):
     dev = "virtio-blk-device,drive=d0" + (",iothread=io1" if iothread else "")
     cmd = QEMU_MICROVM + (["-object", "iothread,id=io1"] if iothread else []) + [
         "-drive", f"id=d0,file={disk},format=raw,if=none", "-device", dev, "-kernel", guest,
         "-append", args]
+    if nice:  # the whole QEMU process (its iothread included) at that nice value
+        cmd = ["nice", "-n", str(nice)] + cmd
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     return parse(p.stdout)
 
@@ -77,6 +79,8 @@ def main():
     ap.add_argument("--no-floor", action="store_true")
     ap.add_argument("--poll-us", type=int, default=50,
                     help="also run vessel-vmm with ring polling for this long (0: skip)")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="also run vessel-vmm's device thread (polling) and QEMU (iothread) at this nice value")
     ap.add_argument("--json", help="write the medians here")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="virtio-bench-")
@@ -87,7 +91,8 @@ def main():
         with open(disk, "wb") as f:
             f.truncate(64 << 20)
         args = f"notify_ops={a.notify_ops} io_ops={a.io_ops}"
-        runs = {"vessel": [], "vessel_poll": [], "vessel_poll_doorbell": [], "qemu": [], "qemu_iothread": []}
+        runs = {"vessel": [], "vessel_poll": [], "vessel_poll_doorbell": [], "qemu": [], "qemu_iothread": [],
+                "vessel_poll_nice": [], "qemu_iothread_nice": []}
         for _ in range(a.reps):
             runs["vessel"].append(run_vessel(a.vmm, a.guest, disk, args, work))
             if a.poll_us:
@@ -98,6 +103,10 @@ def main():
             if shutil.which("qemu-system-x86_64"):
                 runs["qemu"].append(run_qemu(a.guest, disk, args))
                 runs["qemu_iothread"].append(run_qemu(a.guest, disk, args, iothread=True))
+            if a.nice:
+                runs["vessel_poll_nice"].append(run_vessel(a.vmm, a.guest, disk, args, work, a.poll_us, a.nice))
+                if shutil.which("qemu-system-x86_64"):
+                    runs["qemu_iothread_nice"].append(run_qemu(a.guest, disk, args, iothread=True, nice=a.nice))
         floor = None if a.no_floor else floor_ns(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -124,11 +133,19 @@ def main():
         v, vp = med("vessel", name, unit), med("vessel_poll", name, unit)
         q, qi = med("qemu", name, unit), med("qemu_iothread", name, unit)
         result[name] = {"unit": unit, "vessel": v, "vessel_poll": vp, "qemu": q, "qemu_iothread": qi,
-                        "vessel_poll_doorbell": med("vessel_poll_doorbell", name, unit)}
+                        "vessel_poll_doorbell": med("vessel_poll_doorbell", name, unit),
+                        "vessel_poll_nice": med("vessel_poll_nice", name, unit),
+                        "qemu_iothread_nice": med("qemu_iothread_nice", name, unit)}
         fmt = lambda x: f"{x:8.1f} {unit:5}" if x else "-"
         ratio = lambda x, y: f"{x / y:.2f}x" if x and y else "-"
         print(f"{label:34} {fmt(v):>14} {fmt(vp):>14} {fmt(q):>14} {fmt(qi):>14} {ratio(v, q):>11} "
               f"{ratio(vp, qi):>12}")
+    if a.nice:
+        print(f"nice {a.nice}: {'benchmark':24} {'vessel+poll':>14} {'qemu+iothread':>14} {'ratio':>7}")
+        for label, name, unit in rows:
+            v, q = result[name]["vessel_poll_nice"], result[name]["qemu_iothread_nice"]
+            fmt = lambda x: f"{x:8.1f} {unit:5}" if x else "-"
+            print(f"         {label:24} {fmt(v):>14} {fmt(q):>14} {(v / q if v and q else 0):6.2f}x")
     print("(ns: lower is better; MiB/s: higher is better)")
     v_notify, v_door = result["notify"]["vessel"], result["doorbell"]["vessel"]
     print(f"notify round trip / doorbell (same VM, ring 3): {v_notify / v_door:.2f}x")
@@ -142,7 +159,8 @@ def main():
     if floor:
         print(f"kvm_floor mmio-evfd (ring-0 loop, emulated on PVM): {floor:.0f} ns; "
               f"notify round trip / floor: {v_notify / floor:.2f}x")
-        for key, label in (("vessel_poll", "with polling + NO_NOTIFY"), ("vessel_poll_doorbell", "with polling, doorbell each time")):
+        for key, label in (("vessel_poll", "with polling + NO_NOTIFY"), ("vessel_poll_doorbell", "with polling, doorbell each time"),
+                           ("vessel_poll_nice", f"with polling + NO_NOTIFY, nice {a.nice}")):
             x = result["notify"][key]
             if x:
                 print(f"  {label}: {x / floor:.2f}x the floor")
