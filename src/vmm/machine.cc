@@ -209,6 +209,12 @@ Result<std::unique_ptr<Machine::Impl>> Machine::build() {
     // switch would each need our emulator, and user-space AVX state would not survive them.
     cmdline += " noxsave";
   }
+  if (pvm && kernel.is_linux && cmdline.find("clearcpuid") == std::string::npos) {
+    // Same for SSE3, PCLMULQDQ, SSSE3, SSE4.1, SSE4.2 and AES-NI (feature bits 128, 129, 137, 147,
+    // 148, 153): the kernel would run SIMD code in ring 0 (blake2s_compress_ssse3 in the random
+    // driver ended a boot on `paddq`) that KVM's emulator cannot; cleared, it uses generic C.
+    cmdline += " clearcpuid=128,129,137,147,148,153";
+  }
   cmdline += init_args;
   while (!cmdline.empty() && cmdline.front() == ' ') cmdline.erase(0, 1);
   data.cmdline = cmdline;

@@ -19,5 +19,10 @@ int main(void) {
   printf("apic_id=%u hv=%u xsave=%u cx16=%u avx=%u rdrand=%u x2apic=%u\n", r[1] >> 24,
          (r[2] >> 31) & 1, (r[2] >> 26) & 1, (r[2] >> 13) & 1, (r[2] >> 28) & 1, (r[2] >> 30) & 1,
          (r[2] >> 21) & 1);
+  printf("sse3=%u pclmul=%u ssse3=%u sse41=%u sse42=%u aes=%u tsc_deadline=%u\n", r[2] & 1, (r[2] >> 1) & 1,
+         (r[2] >> 9) & 1, (r[2] >> 19) & 1, (r[2] >> 20) & 1, (r[2] >> 25) & 1, (r[2] >> 24) & 1);
+  cpuid(0x40000001, 0, r);
+  printf("kvm_pv_unhalt=%u kvm_pv_send_ipi=%u kvm_pv_sched_yield=%u\n", (r[0] >> 7) & 1, (r[0] >> 11) & 1,
+         (r[0] >> 13) & 1);
   return 0;
 }

@@ -63,6 +63,7 @@ TEST(Cpuid, EmulationMaskHidesXsaveCx16AvxRdrandAndLeafD) {
 TEST(Cpuid, EmulationMaskHidesTscDeadlineAndHypercallParavirtFeatures) {
   auto c = vcpu_cpuid(sample(), {0, 2, true});
   EXPECT_FALSE(c.find(1)->ecx & (1u << 24));  // TSC-deadline timer
+  for (int bit : {0, 1, 9, 19, 20, 25}) EXPECT_FALSE(c.find(1)->ecx & (1u << bit)) << bit;  // SSE3..SSE4.2, AES
   uint32_t pv = c.find(0x40000001)->eax;
   for (int bit : {7, 11, 13}) EXPECT_FALSE(pv & (1u << bit)) << bit;  // PV_UNHALT, PV_SEND_IPI, PV_SCHED_YIELD
   EXPECT_TRUE(pv & (1u << 3));  // the clock source stays (kvm-clock, KVM_FEATURE_CLOCKSOURCE2)

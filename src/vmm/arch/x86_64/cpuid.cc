@@ -17,6 +17,11 @@ void mask_emulator_unfriendly(kvm::CpuidEntries& cpuid) {
     // tick handler runs longer than the tick period (an emulated kernel under load), loops catching
     // up on missed ticks forever. The LAPIC's own periodic mode lets KVM coalesce missed ticks.
     e->ecx &= ~bit(24);
+    // SSE3, PCLMULQDQ, SSSE3, SSE4.1, SSE4.2, AES-NI: with them Linux picks SIMD code in ring 0
+    // (blake2s_compress_ssse3 in the random driver, crc32c-intel, aesni) whose instructions
+    // (paddq, pshufb, crc32...) KVM's emulator cannot run; the generic C versions it uses instead
+    // are plain integer code. Guest user space, native on PVM, just sees SSE2 as the newest.
+    e->ecx &= ~(bit(0) | bit(1) | bit(9) | bit(19) | bit(20) | bit(25));
   }
   for (auto& e : cpuid.entries) {
     if (e.function == 7 && e.index == 0) {
