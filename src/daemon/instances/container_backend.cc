@@ -122,12 +122,13 @@ Result<void> ContainerBackend::create_through_shim(const InstanceContext& ctx, c
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) return fail_errno("pipe");
   Fd ready_read(fds[0]), ready_write(fds[1]);
-  // The write end crosses exec (the shim marks it close-on-exec for the runtime itself).
-  if (::fcntl(ready_write.get(), F_SETFD, 0) < 0) return fail_errno("fcntl");
+  // The write end reaches the shim as its stdin: dup2'd in the child only, so that no process
+  // spawned meanwhile by another thread inherits it (its answer would never see EOF).
   std::vector<std::string> argv{shim_, "--exit-file", ctx.dir + "/" + kExitFile, "--pid-file", pid_file,
-                                "--ready-fd", std::to_string(ready_write.get()), "--"};
+                                "--ready-fd", "0", "--"};
   argv.insert(argv.end(), create.begin(), create.end());
   options.new_session = true;
+  options.stdin_fd = ready_write.get();
   auto shim = TRY_CTX(Process::spawn(argv, options), "run {}", shim_);
   ready_write.reset();
   TRY(shim.wait());  // the shim's first process exits at once; the shim itself lives on detached
@@ -145,7 +146,7 @@ Result<void> ContainerBackend::create_through_shim(const InstanceContext& ctx, c
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     answer.append(buf, static_cast<size_t>(n));
-    if (answer.size() > 4096) break;
+    if (answer.find('\n') != std::string::npos || answer.size() > 4096) break;  // one line is the answer
   }
   if (answer.rfind("ok ", 0) != 0) {
     while (!answer.empty() && answer.back() == '\n') answer.pop_back();

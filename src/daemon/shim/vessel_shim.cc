@@ -1,6 +1,6 @@
 // vessel-shim: the parent of one container's process, so that its exit status is never lost.
 //
-// vesseld starts `vessel-shim --exit-file F --pid-file P --ready-fd N -- RUNTIME ... create ...`.
+// vesseld starts `vessel-shim --exit-file F --pid-file P --ready-fd 0 -- RUNTIME ... create ...`.
 // The shim detaches (double fork, own session: it outlives vesseld), becomes a child subreaper,
 // runs the runtime's `create`, reports "ok PID" (or "fail") on the ready fd, then waits for the
 // container's init (reparented to it when `create` exits) and writes its exit status to F as
@@ -87,7 +87,16 @@ int main(int argc, char** argv) {
     else { usage(); return 2; }
   }
   if (exit_file.empty() || pid_file.empty() || ready_fd < 0 || i >= argc) { usage(); return 2; }
-  ::fcntl(ready_fd, F_SETFD, FD_CLOEXEC);  // the runtime and the container must not hold it
+  // vesseld hands the ready pipe over as stdin (only this child gets it, never a concurrent
+  // spawn): move it out of the way, close-on-exec, so that neither the runtime nor the container
+  // holds it, and give them /dev/null as stdin.
+  ready_fd = ::fcntl(ready_fd, F_DUPFD_CLOEXEC, 3);
+  if (ready_fd < 0) return 1;
+  int null = ::open("/dev/null", O_RDONLY);
+  if (null >= 0) {
+    ::dup2(null, STDIN_FILENO);
+    if (null != STDIN_FILENO) ::close(null);
+  }
 
   // Detach: the caller reaps the first process at once; the shim lives on in its own session.
   pid_t first = ::fork();
