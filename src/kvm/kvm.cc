@@ -314,6 +314,11 @@ Result<std::vector<kvm_msr_entry>> Vcpu::get_msrs(const std::vector<uint32_t>& i
   return std::vector<kvm_msr_entry>(buf.entries(), buf.entries() + r);
 }
 
+Result<void> Vcpu::set_guest_debug(const kvm_guest_debug& debug) {
+  if (xioctl(fd_.get(), KVM_SET_GUEST_DEBUG, &debug) < 0) return fail_errno("KVM_SET_GUEST_DEBUG vCPU {}", id_);
+  return {};
+}
+
 Result<kvm_translation> Vcpu::translate(uint64_t gva) const {
   kvm_translation t{};
   t.linear_address = gva;

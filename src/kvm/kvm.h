@@ -81,6 +81,8 @@ class Vcpu {
   Result<void> set_events(const kvm_vcpu_events& events);
   Result<kvm_mp_state> get_mp_state() const;
   Result<void> set_mp_state(const kvm_mp_state& state);
+  // KVM_SET_GUEST_DEBUG: hardware breakpoints / single-step that exit with KVM_EXIT_DEBUG.
+  Result<void> set_guest_debug(const kvm_guest_debug& debug);
   // Guest-virtual to guest-physical through KVM (may be unsupported on some KVMs).
   Result<kvm_translation> translate(uint64_t gva) const;
 

@@ -63,6 +63,7 @@ struct Machine::Impl {
   Bus pio, mmio;
   VcpuControl control;
   x86::EmulationCounters emulation;
+  x86::SyscallRepairCounters syscall_repair;
   VcpuStats stats;
   std::vector<std::unique_ptr<VcpuRunner>> vcpus;
   std::unique_ptr<GuestProfiler> profiler;
@@ -233,7 +234,8 @@ Result<std::unique_ptr<Machine::Impl>> Machine::build() {
     TRY(x86::setup_fpu_and_msrs(vcpu));
     TRY(x86::setup_lapic(vcpu));
     if (i == 0) TRY(x86::setup_boot_vcpu(vcpu, kernel));
-    VcpuContext ctx{&m->pio, &m->mmio, &m->memory, events, &m->control, &m->emulation, &m->stats, m->profiler.get()};
+    VcpuContext ctx{&m->pio, &m->mmio, &m->memory, events, &m->control, &m->emulation, &m->stats, m->profiler.get(),
+                    pvm ? &m->syscall_repair : nullptr};
     m->vcpus.push_back(std::make_unique<VcpuRunner>(std::move(vcpu), ctx));
   }
   log::debug("machine created: {} vCPUs, {} MiB, kernel {} (entry {:#x}), cmdline '{}'", config.machine.vcpu_count,
@@ -407,6 +409,9 @@ json::Json Machine::metrics() const {
                 {"mmio", s.mmio.load()}, {"unhandled_io", s.unhandled_io.load()},
                 {"unhandled_mmio", s.unhandled_mmio.load()}, {"internal_errors", s.internal_errors.load()}}},
       {"emulation", impl_->emulation.to_json()},
+      {"pvm_syscall_repair", {{"syscalls", impl_->syscall_repair.syscalls.load()},
+                              {"page_faults", impl_->syscall_repair.page_faults.load()},
+                              {"arms", impl_->syscall_repair.arms.load()}}},
       {"serial", {{"bytes_written", serial_->bytes_written()}}},
   };
   json::Json devices = json::Json::array();

@@ -113,11 +113,18 @@ void VcpuRunner::loop() {
   ctx_.control->thread_exited();
 }
 
+void VcpuRunner::maybe_arm_syscall_repair() {
+  if (!syscall_repair_) return;
+  if (auto r = syscall_repair_->maybe_arm(vcpu_, *ctx_.memory); !r)
+    log::debug("vCPU {}: syscall repair not armed: {}", vcpu_.id(), r.error().to_string());
+}
+
 bool VcpuRunner::handle_exit() {
   kvm_run* run = vcpu_.run_area();
   switch (run->exit_reason) {
     case KVM_EXIT_IO: {
       ++ctx_.stats->io;
+      maybe_arm_syscall_repair();
       auto* data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset;
       for (uint32_t i = 0; i < run->io.count; ++i) {
         std::span<uint8_t> bytes(data + i * run->io.size, run->io.size);
@@ -129,6 +136,7 @@ bool VcpuRunner::handle_exit() {
     }
     case KVM_EXIT_MMIO: {
       ++ctx_.stats->mmio;
+      maybe_arm_syscall_repair();
       uint32_t len = std::min<uint32_t>(run->mmio.len, 8);
       std::span<uint8_t> bytes(run->mmio.data, len);
       bool found = run->mmio.is_write ? ctx_.mmio->write(run->mmio.phys_addr, bytes)
@@ -138,6 +146,18 @@ bool VcpuRunner::handle_exit() {
     }
     case KVM_EXIT_INTR:
       return true;
+    case KVM_EXIT_DEBUG: {
+      if (!syscall_repair_) {
+        ctx_.events({VmEvent::Kind::Error, 2, fmt::format("vCPU {}: unexpected debug exit", vcpu_.id())});
+        return false;
+      }
+      auto done = syscall_repair_->on_debug_exit(vcpu_, *ctx_.memory);
+      if (!done) {
+        ctx_.events({VmEvent::Kind::Error, 2, fmt::format("vCPU {}: {}", vcpu_.id(), done.error().to_string())});
+        return false;
+      }
+      return true;
+    }
     case KVM_EXIT_HLT:
       ctx_.events({VmEvent::Kind::Poweroff, 0, fmt::format("vCPU {} halted", vcpu_.id())});
       return false;

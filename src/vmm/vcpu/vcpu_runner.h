@@ -10,12 +10,14 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "base/json.h"
 #include "kvm/kvm.h"
 #include "vmm/arch/x86_64/emulate.h"
+#include "vmm/arch/x86_64/pvm_syscall.h"
 #include "vmm/bus/bus.h"
 #include "vmm/memory/guest_memory.h"
 #include "vmm/vcpu/guest_profiler.h"
@@ -58,11 +60,14 @@ struct VcpuContext {
   x86::EmulationCounters* emulation = nullptr;
   VcpuStats* stats = nullptr;
   GuestProfiler* profiler = nullptr;  // optional (--guest-profile)
+  x86::SyscallRepairCounters* syscall_repair = nullptr;  // set on PVM hosts (pvm_syscall.h)
 };
 
 class VcpuRunner {
  public:
-  VcpuRunner(kvm::Vcpu vcpu, VcpuContext ctx) : vcpu_(std::move(vcpu)), ctx_(std::move(ctx)) {}
+  VcpuRunner(kvm::Vcpu vcpu, VcpuContext ctx) : vcpu_(std::move(vcpu)), ctx_(std::move(ctx)) {
+    if (ctx_.syscall_repair != nullptr) syscall_repair_.emplace(*ctx_.syscall_repair);
+  }
   ~VcpuRunner();
   VcpuRunner(const VcpuRunner&) = delete;
   VcpuRunner& operator=(const VcpuRunner&) = delete;
@@ -82,8 +87,11 @@ class VcpuRunner {
   // Returns false when the vCPU cannot continue.
   bool handle_exit();
 
+  void maybe_arm_syscall_repair();
+
   kvm::Vcpu vcpu_;
   VcpuContext ctx_;
+  std::optional<x86::PvmSyscallRepair> syscall_repair_;
   std::thread thread_;
 };
 
