@@ -42,6 +42,12 @@ BOOT_ARGS = ("console=ttyS0 reboot=k panic=-1 pci=off nowatchdog init_on_alloc=0
              "mitigations=off initcall_blacklist=ftrace_check_for_weak_functions")
 
 
+# Loaded by /init at every boot: the transport and the devices vessel-vmm provides. The others
+# in the initramfs are loaded on request (vessel.modules=ext4,vsock or vessel.modules=all): each
+# module load is tens of seconds of emulated ring-0 work on a PVM host.
+CORE_MODULES = ["virtio_mmio", "virtio_blk", "virtio_rng"]
+
+
 def log(msg):
     print(f"build-default-guest: {msg}", file=sys.stderr)
 
@@ -208,6 +214,7 @@ def main():
     if not os.path.exists(busybox) or not is_static(busybox):
         sys.exit("build-default-guest: /bin/busybox is missing or not static: install busybox-static")
     modules = resolve_modules(kver, WANTED_MODULES)
+    core = {os.path.basename(m).split(".ko")[0] + ".ko" for m in resolve_modules(kver, CORE_MODULES)}
 
     h = hashlib.sha256()
     for path in [kernel, busybox, os.path.join(here, "init.sh"), os.path.abspath(__file__)] + [
@@ -259,6 +266,13 @@ def main():
             with open(os.path.join(root, "lib/modules", name), "wb") as f:
                 f.write(read_module(f"/lib/modules/{kver}/{m}"))
             names.append(name)
+        with open(os.path.join(root, "etc/modules.deps"), "w") as f:
+            # "<module> <itself and its dependencies>", for vessel.modules=<module>
+            for w in WANTED_MODULES:
+                closure = [os.path.basename(m).split(".ko")[0] for m in resolve_modules(kver, [w])]
+                f.write(normalise(w) + " " + " ".join(closure) + "\n")
+        with open(os.path.join(root, "etc/modules.core"), "w") as f:
+            f.write("\n".join(n for n in names if n in core) + "\n")
         with open(os.path.join(root, "etc/modules.order"), "w") as f:
             f.write("\n".join(names) + "\n")
         with open(os.path.join(root, "etc/passwd"), "w") as f:

@@ -12,8 +12,21 @@
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 # Modules in dependency order (written by the builder); a driver that is built in is not listed.
+# The core set (virtio-mmio, block, entropy) always; others when the kernel command line asks:
+# vessel.modules=ext4,vsock (with their dependencies) or vessel.modules=all.
+wanted=""
+for w in $(sed -n 's/.*vessel\.modules=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
+  wanted="$wanted $w $(sed -n "s/^$(echo "$w" | tr - _) //p" /etc/modules.deps)"
+done
+load_all=0
+for w in $wanted; do [ "$w" = all ] && load_all=1; done
 while read -r mod; do
-  [ -n "$mod" ] && insmod "/lib/modules/$mod" 2>/dev/null
+  [ -n "$mod" ] || continue
+  name=${mod%.ko}
+  load=$load_all
+  grep -qx "$mod" /etc/modules.core && load=1
+  for w in $wanted; do [ "$w" = "$name" ] && load=1; done
+  [ "$load" = 1 ] && insmod "/lib/modules/$mod" 2>/dev/null
 done < /etc/modules.order
 
 echo "vessel-guest: up, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
