@@ -31,8 +31,14 @@ done < /etc/modules.order
 
 echo "vessel-guest: up, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
 
-if [ $# -gt 0 ]; then
-  sh -c "$*"
+# The command is what follows the first " -- " of the kernel command line, read from /proc/cmdline:
+# our own arguments also carry kernel parameters the kernel did not recognise (it hands those to
+# init first, e.g. an early-only "noxsave"), which must not become part of the command.
+kcmdline=$(cat /proc/cmdline)
+command=""
+case "$kcmdline" in *" -- "*) command="${kcmdline#* -- }" ;; esac
+if [ -n "$command" ]; then
+  sh -c "$command"
   status=$?
   echo "vessel-guest: command exited with status $status"
 else
