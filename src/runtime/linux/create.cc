@@ -68,6 +68,10 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
   const Spec& spec = *c.spec;
   const Process& proc = *spec.process;
   setsid();
+  // Set here, before the process can run anything, while the host's /proc is still mounted: the
+  // parent's write on the Pid message can come after a `run` has already exec'd and forked.
+  if (proc.oom_score_adj)
+    TRY_CTX(write_file("/proc/self/oom_score_adj", std::to_string(*proc.oom_score_adj)), "process.oomScoreAdj");
   TRY(seal_fds(c.opts->preserve_fds));
   // Without its own mount namespace the container shares the host's mounts: mount nothing
   // (it would change the host), only chroot into the rootfs, as runc does.
