@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "base/error.h"
@@ -44,6 +45,8 @@ Result<void> write_all(int fd, const void* data, size_t size);
 Result<void> read_exact(int fd, void* data, size_t size);
 Result<void> pread_exact(int fd, void* data, size_t size, uint64_t offset);
 Result<void> pwrite_all(int fd, const void* data, size_t size, uint64_t offset);
+// Sends all of `data` on a socket with MSG_NOSIGNAL (a closed peer is an EPIPE error, not SIGPIPE).
+Result<void> send_all(int fd, std::string_view data);
 
 Result<std::string> read_file(const std::string& path);
 Result<void> write_file(const std::string& path, const std::string& content);

@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base/fd.h"
 #include "base/cli.h"
 #include "cli/commands.h"
 #include "cli/upgrade.h"
@@ -30,15 +31,6 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 
 // Puts a terminal in raw mode for the lifetime of the object (keys go through unprocessed).
 class RawTerminal {

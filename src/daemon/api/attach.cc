@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "base/fd.h"
 #include "base/log.h"
 #include "daemon/api/router.h"
 #include "daemon/api/stream_frames.h"
@@ -50,15 +51,6 @@ Result<Fd> connect_unix(const std::string& path) {
   return fd;
 }
 
-bool send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
