@@ -66,6 +66,10 @@ class Server {
   static Result<std::unique_ptr<Server>> listen_fd(int fd, Handler handler, ServerOptions options = {});
   ~Server();
   Server(const Server&) = delete;
+  // Waits (at most `timeout`) until no request is being handled or answered. A process that
+  // exits right after a request changed its state (vessel-vmm when the guest ends at once) calls
+  // this first, so the client still gets its answer.
+  void drain(std::chrono::milliseconds timeout);
   Server& operator=(const Server&) = delete;
 
   struct Impl;

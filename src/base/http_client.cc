@@ -76,8 +76,11 @@ Result<long> perform(Easy& e, const ClientOptions& options, const std::string& u
       hint = "the server's public key is not the pinned one: check the fingerprint (vesseld prints it at start)";
     else if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
       hint = "the server's certificate does not verify against the CA file";
-    else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING)
-      hint = hint.empty() ? "TLS handshake failed: is it a TLS port, and are the client certificate and key valid?" : hint;
+    else if (url.starts_with("https://") &&
+             (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING))
+      hint = "TLS handshake failed: is it a TLS port, and are the client certificate and key valid?";
+    else if (rc == CURLE_GOT_NOTHING)
+      hint = "the server closed the connection without an answer (did it exit?)";
     else if (rc == CURLE_SSL_CERTPROBLEM)
       hint = "cannot use the client certificate or key (PEM files expected)";
     return Unexpected(Error(0, fmt::format("cannot reach {}: {}", where, curl_easy_strerror(rc))).with_hint(hint));

@@ -34,6 +34,10 @@ struct Server::Impl {
   std::condition_variable upgraded_cv;
   std::set<int> upgraded;
   bool stopping = false;
+  // Requests from their first byte until their answer is sent (drain()).
+  std::mutex in_flight_mutex;
+  std::condition_variable in_flight_cv;
+  int in_flight = 0;
 };
 
 namespace {
@@ -162,6 +166,10 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
   auto* impl = static_cast<Server::Impl*>(cls);
   auto* pending = static_cast<Pending*>(*con_cls);
   if (pending == nullptr) {
+    {
+      std::lock_guard lock(impl->in_flight_mutex);
+      ++impl->in_flight;
+    }
     pending = new Pending;
     pending->request.method = method;
     pending->request.path = url;
@@ -220,14 +228,24 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
   return send(connection, std::move(response), impl);
 }
 
-void request_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+void request_completed(void* cls, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+  if (*con_cls == nullptr) return;
   delete static_cast<Pending*>(*con_cls);
   *con_cls = nullptr;
+  auto* impl = static_cast<Server::Impl*>(cls);
+  std::lock_guard lock(impl->in_flight_mutex);
+  --impl->in_flight;
+  impl->in_flight_cv.notify_all();
 }
 
 }  // namespace
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+void Server::drain(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->in_flight_mutex);
+  impl_->in_flight_cv.wait_for(lock, timeout, [&] { return impl_->in_flight == 0; });
+}
 
 Server::~Server() {
   if (impl_) {
@@ -262,7 +280,7 @@ Result<std::unique_ptr<Server>> Server::listen_fd(int fd, Handler handler, Serve
   MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, nullptr}};
   impl->daemon = MHD_start_daemon(
       flags | (tls ? MHD_USE_TLS : 0), 0, nullptr, nullptr, &access_handler, impl.get(),
-      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, &request_completed, nullptr,
+      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, &request_completed, impl.get(),
       MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(impl->options.idle_timeout.count()),
       MHD_OPTION_CONNECTION_LIMIT, impl->options.max_connections, MHD_OPTION_ARRAY,
       tls ? tls_options : no_options, MHD_OPTION_END);

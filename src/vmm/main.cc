@@ -244,6 +244,8 @@ int main(int argc, char** argv) {
       log::info("VM ended: {} ({}), exit status {}", to_string(event.kind), event.reason, code);
       break;
   }
+  // A guest that ends within microseconds ends before InstanceStart has been answered.
+  if (server) server->drain(std::chrono::seconds(2));
   server.reset();
   if (!api_sock.empty()) ::unlink(api_sock.c_str());
   if (!console_sock.empty()) ::unlink(console_sock.c_str());

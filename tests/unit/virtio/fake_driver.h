@@ -22,6 +22,16 @@ struct CountingIrq : InterruptLine {
     count++;
     return {};
   }
+  // The device thread publishes the used ring before it raises the interrupt: a driver that
+  // saw the used index must still wait a moment for the interrupt.
+  bool wait_at_least(int n, int timeout_ms = 5000) const {
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (count.load() < n) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return true;
+  }
 };
 
 inline constexpr uint64_t kRamSize = 16 << 20;
