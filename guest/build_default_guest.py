@@ -37,9 +37,10 @@ WANTED_MODULES = [
 # (docs/vmm-pvm.md has the profile behind each): no zeroing of every allocated page, no crypto
 # self-tests, no speculation-mitigation thunks on every return, no PCI probing, no watchdog, and
 # no scan of every ftrace call site through kallsyms for weak functions (a kallsyms lookup per
-# site: minutes when emulated, and it holds a CPU that stop_machine() waits for).
+# site: minutes when emulated, and it holds a CPU that stop_machine() waits for). i8042.noaux:
+# vessel-vmm's PS/2 controller has a keyboard (Ctrl+Alt+Del comes through it) and no mouse port.
 BOOT_ARGS = ("console=ttyS0 reboot=k panic=-1 pci=off nowatchdog init_on_alloc=0 cryptomgr.notests "
-             "mitigations=off initcall_blacklist=ftrace_check_for_weak_functions")
+             "mitigations=off initcall_blacklist=ftrace_check_for_weak_functions i8042.noaux")
 
 
 # Loaded by /init at every boot: the transport and the devices vessel-vmm provides. The others

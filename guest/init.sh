@@ -1,10 +1,14 @@
 #!/bin/busybox sh
 # /init of vessel's default guest: load the virtio drivers, mount the basic filesystems, then run
 # the command given after "--" on the kernel command line (default: a shell on the console).
-# When the command ends, the guest powers off, so `vessel-vmm` exits with status 0.
+# When the command ends, the guest powers off, so `vessel-vmm` exits with status 0. Ctrl+Alt+Del
+# (`vessel stop`, SIGTERM to vessel-vmm) reaches init as SIGINT: the command gets SIGTERM, and
+# the guest powers off the same way.
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
+# Ctrl+Alt+Del as a signal to init (as every init does), not the kernel's immediate restart.
+echo 0 > /proc/sys/kernel/ctrl-alt-del
 /bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null || /bin/busybox mdev -s
 /bin/busybox mkdir -p /dev/pts
 /bin/busybox mount -t devpts devpts /dev/pts
@@ -37,12 +41,35 @@ echo "vessel-guest: up, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTot
 kcmdline=$(cat /proc/cmdline)
 command=""
 case "$kcmdline" in *" -- "*) command="${kcmdline#* -- }" ;; esac
+# The shell defers a trap until its foreground child ends, so the command runs in the background
+# (with the console as its stdin, which `&` would replace by /dev/null) and init waits for it.
+child=""
+stopping=0
+on_ctrl_alt_del() {
+  stopping=1
+  echo "vessel-guest: Ctrl+Alt+Del: stopping"
+  [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+}
+trap on_ctrl_alt_del INT
+exec 3<&0
 if [ -n "$command" ]; then
-  sh -c "$command"
-  status=$?
-  echo "vessel-guest: command exited with status $status"
+  sh -c "$command" <&3 3<&- &
 else
-  setsid cttyhack sh
+  setsid cttyhack sh <&3 3<&- &
 fi
+child=$!
+# wait returns early (status > 128) when the trap runs: give the command 10 s to end, then kill it.
+wait "$child"
+status=$?
+if [ "$stopping" = 1 ]; then
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    kill -0 "$child" 2>/dev/null || break
+    sleep 1
+  done
+  kill -KILL "$child" 2>/dev/null
+  wait "$child"
+  status=$?
+fi
+[ -n "$command" ] && echo "vessel-guest: command exited with status $status"
 sync
 poweroff -f

@@ -94,6 +94,7 @@ TEST(Acpi, FadtIsHardwareReducedWithSleepAndResetPorts) {
   EXPECT_EQ(f[244], 1);  // SystemIO
   EXPECT_EQ(sleep_port, kPortAcpiSleepControl);
   EXPECT_EQ(f[128], kAcpiResetValue);
+  EXPECT_EQ(f[109] & 0x02, 0x02);  // IAPC_BOOT_ARCH: 8042 present (Linux probes the keyboard)
 }
 
 TEST(Acpi, DsdtDescribesEachVirtioMmioDeviceWithWindowAndGsi) {

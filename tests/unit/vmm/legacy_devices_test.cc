@@ -104,6 +104,33 @@ TEST(I8042, KeyboardAnswersProbeCommandsAndAFullBufferIsAnError) {
   EXPECT_EQ(rd(kbd, 4) & 1, 0);
 }
 
+// What Linux's i8042_check_aux does: the AUX loopback gets no answer and the AUX interface test
+// reports a stuck clock, so the driver registers the keyboard port only. Bytes for the absent
+// mouse never reach the keyboard.
+TEST(I8042, NoAuxPortAsLinuxProbesIt) {
+  Events e;
+  I8042 kbd(e.sink());
+  EXPECT_EQ(rd(kbd, 4) & 0x10, 0x10);  // not inhibited
+  wr(kbd, 4, 0xd3);  // AUX loopback
+  wr(kbd, 0, 0x5a);
+  EXPECT_EQ(rd(kbd, 4) & 1, 0);
+  wr(kbd, 4, 0xa9);  // AUX interface test
+  EXPECT_EQ(rd(kbd, 0), 0x02);
+  wr(kbd, 4, 0xd4);  // a byte for the mouse
+  wr(kbd, 0, 0xf4);
+  EXPECT_EQ(rd(kbd, 4) & 1, 0);
+  wr(kbd, 4, 0xa7);  // disable AUX: the command byte says so
+  wr(kbd, 4, 0x20);
+  EXPECT_EQ(rd(kbd, 0) & 0x20, 0x20);
+  wr(kbd, 4, 0xa8);
+  wr(kbd, 4, 0x20);
+  EXPECT_EQ(rd(kbd, 0) & 0x20, 0);
+  wr(kbd, 4, 0xd2);  // write the keyboard output buffer: read back as keyboard data
+  wr(kbd, 0, 0x42);
+  EXPECT_EQ(rd(kbd, 0), 0x42);
+  EXPECT_TRUE(e.seen.empty());
+}
+
 TEST(AcpiPower, OnlyS5WithSleepEnablePowersOff) {
   Events e;
   AcpiPower pm(e.sink());

@@ -233,6 +233,10 @@ Bytes build_fadt(uint64_t dsdt_addr) {
     std::memcpy(b.data() + off, g.data(), g.size());
   };
   set32(40, static_cast<uint32_t>(dsdt_addr));
+  // IAPC_BOOT_ARCH: an 8042 is present. Without the flag Linux does not probe the i8042 (there
+  // is no PNP0303 in the DSDT), so Ctrl+Alt+Del (SendCtrlAltDel, SIGTERM) would never reach it.
+  constexpr uint16_t kBootArch8042 = 1u << 1;
+  std::memcpy(b.data() + 109, &kBootArch8042, 2);
   constexpr uint32_t kResetRegSup = 1u << 10, kHwReducedAcpi = 1u << 20;
   set32(112, kResetRegSup | kHwReducedAcpi);
   set_gas(116, kPortAcpiReset);

@@ -4,12 +4,19 @@
 
 namespace vessel::vmm {
 namespace {
-constexpr uint8_t kStatusOutputFull = 0x01, kStatusSystemFlag = 0x04, kStatusCommand = 0x08;
+// Status bit 4 set: the keyboard is not inhibited (Linux warns "Keylock active" otherwise).
+constexpr uint8_t kStatusOutputFull = 0x01, kStatusSystemFlag = 0x04, kStatusCommand = 0x08,
+                  kStatusNotInhibited = 0x10;
 constexpr uint8_t kCtrKeyboardInterrupt = 0x01, kCtrTranslate = 0x40;
 constexpr uint8_t kCmdReadCommandByte = 0x20, kCmdWriteCommandByte = 0x60, kCmdSelfTest = 0xaa,
                   kCmdInterfaceTest = 0xab, kCmdDisableKeyboard = 0xad, kCmdEnableKeyboard = 0xae,
                   kCmdReadOutputPort = 0xd0, kCmdWriteOutputPort = 0xd1, kCmdPulseReset = 0xfe;
-constexpr uint8_t kCtrKeyboardDisabled = 0x10;
+// The auxiliary (mouse) port, which this controller does not have: its tests fail the way Linux
+// reads as "no AUX port", and bytes meant for it are swallowed.
+constexpr uint8_t kCmdDisableAux = 0xa7, kCmdEnableAux = 0xa8, kCmdAuxTest = 0xa9, kCmdWriteKeyboardOutput = 0xd2,
+                  kCmdWriteAuxOutput = 0xd3, kCmdWriteAux = 0xd4;
+constexpr uint8_t kAuxTestClockStuck = 0x02;
+constexpr uint8_t kCtrKeyboardDisabled = 0x10, kCtrAuxDisabled = 0x20;
 // Keyboard (device) commands and replies.
 constexpr uint8_t kKbdAck = 0xfa, kKbdEcho = 0xee, kKbdGetId = 0xf2, kKbdReset = 0xff,
                   kKbdSetLeds = 0xed, kKbdScanSet = 0xf0, kKbdSetRate = 0xf3, kKbdSelfTestOk = 0xaa;
@@ -33,7 +40,7 @@ void I8042::read(uint64_t offset, std::span<uint8_t> data) {
   {
     std::lock_guard lock(mu_);
     if (offset == 4) {
-      value = kStatusSystemFlag | kStatusCommand | (out_.empty() ? 0 : kStatusOutputFull);
+      value = kStatusSystemFlag | kStatusCommand | kStatusNotInhibited | (out_.empty() ? 0 : kStatusOutputFull);
     } else if (offset == 0) {
       value = 0;
       if (!out_.empty()) {
@@ -59,7 +66,13 @@ void I8042::write(uint64_t offset, std::span<const uint8_t> data) {
       switch (value) {
         case kCmdReadCommandByte: push_reply(command_byte_); break;
         case kCmdWriteCommandByte:
-        case kCmdWriteOutputPort: pending_command_ = value; break;
+        case kCmdWriteOutputPort:
+        case kCmdWriteKeyboardOutput:
+        case kCmdWriteAuxOutput:
+        case kCmdWriteAux: pending_command_ = value; break;
+        case kCmdDisableAux: command_byte_ |= kCtrAuxDisabled; break;
+        case kCmdEnableAux: command_byte_ &= ~kCtrAuxDisabled; break;
+        case kCmdAuxTest: push_reply(kAuxTestClockStuck); break;
         case kCmdSelfTest: push_reply(0x55); break;
         case kCmdInterfaceTest: push_reply(0x00); break;
         case kCmdReadOutputPort: push_reply(0x01); break;
@@ -76,6 +89,10 @@ void I8042::write(uint64_t offset, std::span<const uint8_t> data) {
       } else if (pending_command_ == kCmdWriteOutputPort) {
         // Output port bit 0 low is the CPU reset line.
         if (!(value & 1)) reset = true;
+      } else if (pending_command_ == kCmdWriteKeyboardOutput) {
+        irq = push_key_byte(value);  // as if the keyboard had sent it
+      } else if (pending_command_ == kCmdWriteAuxOutput || pending_command_ == kCmdWriteAux) {
+        // no AUX device: nothing answers
       } else {
         keyboard_command(value, irq);
       }
