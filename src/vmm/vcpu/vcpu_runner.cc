@@ -113,6 +113,25 @@ void VcpuRunner::loop() {
   ctx_.control->thread_exited();
 }
 
+void VcpuStats::note(Counts& counts, uint64_t where) {
+  std::lock_guard lock(mu_);
+  for (auto& [at, n] : counts) {
+    if (at == where) {
+      ++n;
+      return;
+    }
+  }
+  if (counts.size() < kMaxUnclaimed) counts.emplace_back(where, 1);
+}
+
+json::Json VcpuStats::unclaimed() const {
+  std::lock_guard lock(mu_);
+  json::Json ports = json::Json::object(), mmio = json::Json::object();
+  for (const auto& [at, n] : ports_) ports[fmt::format("{:#x}", at)] = n;
+  for (const auto& [at, n] : mmio_) mmio[fmt::format("{:#x}", at)] = n;
+  return {{"ports", ports}, {"mmio", mmio}};
+}
+
 void VcpuRunner::maybe_arm_syscall_repair() {
   if (!syscall_repair_) return;
   if (auto r = syscall_repair_->maybe_arm(vcpu_, *ctx_.memory); !r)
@@ -130,7 +149,10 @@ bool VcpuRunner::handle_exit() {
         std::span<uint8_t> bytes(data + i * run->io.size, run->io.size);
         bool found = run->io.direction == KVM_EXIT_IO_OUT ? ctx_.pio->write(run->io.port, bytes)
                                                           : ctx_.pio->read(run->io.port, bytes);
-        if (!found) ++ctx_.stats->unhandled_io;
+        if (!found) {
+          ++ctx_.stats->unhandled_io;
+          ctx_.stats->note_unclaimed_port(run->io.port);
+        }
       }
       return true;
     }
@@ -141,7 +163,10 @@ bool VcpuRunner::handle_exit() {
       std::span<uint8_t> bytes(run->mmio.data, len);
       bool found = run->mmio.is_write ? ctx_.mmio->write(run->mmio.phys_addr, bytes)
                                       : ctx_.mmio->read(run->mmio.phys_addr, bytes);
-      if (!found) ++ctx_.stats->unhandled_mmio;
+      if (!found) {
+        ++ctx_.stats->unhandled_mmio;
+        ctx_.stats->note_unclaimed_mmio(run->mmio.phys_addr);
+      }
       return true;
     }
     case KVM_EXIT_INTR:

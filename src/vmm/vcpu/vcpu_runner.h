@@ -28,6 +28,20 @@ namespace vessel::vmm {
 struct VcpuStats {
   std::atomic<uint64_t> exits{0}, io{0}, mmio{0}, unhandled_io{0}, unhandled_mmio{0},
       internal_errors{0};
+
+  // Which ports and addresses nobody claims (the first kMaxUnclaimed of each, with counts): what a
+  // guest probes for, e.g. a driver looking for a device the VM does not have.
+  void note_unclaimed_port(uint16_t port) { note(ports_, port); }
+  void note_unclaimed_mmio(uint64_t addr) { note(mmio_, addr); }
+  json::Json unclaimed() const;
+
+  static constexpr size_t kMaxUnclaimed = 16;
+
+ private:
+  using Counts = std::vector<std::pair<uint64_t, uint64_t>>;
+  void note(Counts& counts, uint64_t where);
+  mutable std::mutex mu_;
+  Counts ports_, mmio_;
 };
 
 class VcpuControl {

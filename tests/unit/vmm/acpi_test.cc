@@ -106,6 +106,12 @@ TEST(Acpi, DsdtDescribesEachVirtioMmioDeviceWithWindowAndGsi) {
   EXPECT_EQ(count, 2u);
   EXPECT_NE(s.find("PNP0501"), std::string::npos);
   EXPECT_NE(s.find("_S5_"), std::string::npos);
+  // The keyboard controller: IO 0x60 and 0x64 (one byte each) and IRQ 1, which Linux's i8042
+  // driver needs from here (a hardware-reduced platform has no legacy IRQs otherwise).
+  EXPECT_NE(s.find("PNP0303"), std::string::npos);
+  const uint8_t kbd[] = {0x47, 0x01, 0x60, 0x00, 0x60, 0x00, 0x01, 0x01, 0x47, 0x01,
+                         0x64, 0x00, 0x64, 0x00, 0x01, 0x01, 0x22, 0x02, 0x00};
+  EXPECT_NE(s.find(std::string(reinterpret_cast<const char*>(kbd), sizeof kbd)), std::string::npos);
   // Memory32Fixed(RW, 0xd0001000, 0x1000) then Extended Interrupt with GSI 6.
   const uint8_t mem32[] = {0x86, 0x09, 0x00, 0x01, 0x00, 0x10, 0x00, 0xd0, 0x00, 0x10, 0x00, 0x00,
                            0x89, 0x06, 0x00, 0x03, 0x01, 0x06, 0x00, 0x00, 0x00};

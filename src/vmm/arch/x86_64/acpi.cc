@@ -200,6 +200,16 @@ std::vector<uint8_t> build_dsdt(const AcpiConfig& config) {
   append(com1_res, res_irq(kCom1Irq));
   append(com1, aml_name("_CRS", resource_template(com1_res)));
   append(sb, aml_device("COM1", com1));
+  // The i8042 with its keyboard (no mouse: no PNP0F13). On a hardware-reduced platform Linux has no
+  // legacy IRQs of its own: IRQ 1 exists for the i8042 driver only through this device's _CRS.
+  Bytes kbd;
+  append(kbd, aml_name("_HID", aml_string("PNP0303")));
+  append(kbd, aml_name("_UID", aml_integer(0)));
+  Bytes kbd_res = res_io(kPortI8042Data, 1);
+  append(kbd_res, res_io(kPortI8042Command, 1));
+  append(kbd_res, res_irq(kKeyboardIrq));
+  append(kbd, aml_name("_CRS", resource_template(kbd_res)));
+  append(sb, aml_device("KBD0", kbd));
   unsigned n = 0;
   for (const auto& dev : config.virtio_mmio) {
     Bytes d;
