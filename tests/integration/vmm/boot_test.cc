@@ -30,6 +30,17 @@ INSTANTIATE_TEST_SUITE_P(Protocols, BootPathTest,
                          ::testing::Values(BootCase{"hello.elf", "pvh"}, BootCase{"hello.bin", "flat64"}),
                          [](const auto& info) { return std::string(info.param.kind); });
 
+TEST(Boot, UnclaimedPortsAndMmioAreCountedByAddress) {
+  auto r = run_vmm({"--kernel", guest("probe_absent.elf")});
+  EXPECT_EQ(r.status.code, 0) << r.errors << r.console;
+  EXPECT_NE(r.console.find("probed"), std::string::npos) << r.console;
+  const auto& unclaimed = r.metrics["vcpu"]["unclaimed"];
+  EXPECT_EQ(unclaimed["ports"].value("0x2fd", 0), 3) << r.metrics.dump();
+  EXPECT_EQ(unclaimed["ports"].value("0x80", 0), 1) << r.metrics.dump();
+  EXPECT_EQ(unclaimed["mmio"].value("0xfed00000", 0), 1) << r.metrics.dump();
+  EXPECT_GE(r.metrics["vcpu"]["unhandled_io"].get<int>(), 4);
+}
+
 TEST(Boot, HighMemoryAboveTheHoleIsInTheMemoryMap) {
   auto r = run_vmm({"--kernel", guest("hello.elf"), "--mem-mib", "4096"});
   EXPECT_EQ(r.status.code, 0) << r.errors;
