@@ -32,6 +32,30 @@ TEST(Http, UnixSocketRoundTrip) {
   EXPECT_EQ(missing->status, 404);
 }
 
+// A process that exits right after a request ended its work (vessel-vmm when the guest ends at
+// once) drains first: the answer still reaches the client although the server is destroyed.
+TEST(Http, DrainLetsInFlightAnswersOutBeforeTheServerStops) {
+  std::string path = temp_socket();
+  std::atomic<bool> entered{false};
+  auto server = http::Server::listen_unix(path, 0600, [&](const http::Request&) {
+    entered = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    return http::Response::json(200, R"({"done":true})");
+  });
+  ASSERT_TRUE(server) << server.error().to_string();
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  Result<http::ClientResponse> answer = fail(EINVAL, "no answer yet");
+  std::thread client([&] { answer = http::request(opts, "PUT", "http://localhost/actions", "{}"); });
+  while (!entered) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  (*server)->drain(std::chrono::seconds(5));
+  server->reset();
+  client.join();
+  ASSERT_TRUE(answer) << answer.error().to_string();
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->body, R"({"done":true})");
+}
+
 TEST(Http, OversizedBodyGets413) {
   std::string path = temp_socket();
   http::ServerOptions o;
