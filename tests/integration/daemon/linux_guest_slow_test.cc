@@ -53,7 +53,7 @@ TEST(LinuxGuest, RunsACommandAndStopsCleanlyThroughCtrlAltDel) {
   auto output = [&] { return read_file(fmt::format("/proc/self/fd/{}", out.get())).value_or(""); };
   // A stock kernel's ring-0 code is emulated on PVM hosts: the boot takes many minutes there.
   bool up = false;
-  while (!up && std::chrono::steady_clock::now() - started < std::chrono::minutes(40) && alive(attach->pid())) {
+  while (!up && std::chrono::steady_clock::now() - started < std::chrono::minutes(50) && alive(attach->pid())) {
     std::this_thread::sleep_for(std::chrono::seconds(2));
     up = output().find("\nhello-from-linux") != std::string::npos;
   }

@@ -34,7 +34,7 @@ TEST(LinuxBoot, DebianKernelBootsUsesVirtioBlkAndPowersOff) {
       {"drives", {{{"drive_id", "data"}, {"path_on_host", dir.file("disk.raw")}, {"is_root_device", false}, {"is_read_only", false}}}}};
   ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
   auto t0 = std::chrono::steady_clock::now();
-  auto r = run_vmm({"--config-file", dir.file("vm.json")}, std::chrono::minutes(40));
+  auto r = run_vmm({"--config-file", dir.file("vm.json")}, std::chrono::minutes(55));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("Linux boot to poweroff took %.1f s\n", secs);
   RecordProperty("boot_seconds", std::to_string(secs));
