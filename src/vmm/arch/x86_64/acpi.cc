@@ -243,8 +243,8 @@ Bytes build_fadt(uint64_t dsdt_addr) {
     std::memcpy(b.data() + off, g.data(), g.size());
   };
   set32(40, static_cast<uint32_t>(dsdt_addr));
-  // IAPC_BOOT_ARCH: an 8042 is present. Without the flag Linux does not probe the i8042 (there
-  // is no PNP0303 in the DSDT), so Ctrl+Alt+Del (SendCtrlAltDel, SIGTERM) would never reach it.
+  // IAPC_BOOT_ARCH: an 8042 is present (the KBD0 device in the DSDT). Without the flag Linux
+  // treats the firmware as having no i8042 and, with no PNP match, would not probe the ports.
   constexpr uint16_t kBootArch8042 = 1u << 1;
   std::memcpy(b.data() + 109, &kBootArch8042, 2);
   constexpr uint32_t kResetRegSup = 1u << 10, kHwReducedAcpi = 1u << 20;
