@@ -4,6 +4,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "base/fd.h"
@@ -33,6 +34,27 @@ Result<void> mkdirs(const std::string& base, const std::string& path) {
   return {};
 }
 
+// On cgroup v2 a controller's files exist in a group only when every ancestor, the root included,
+// enables it in cgroup.subtree_control; a fresh parent group enables nothing.
+Result<void> enable_v2_controllers(const std::string& path) {
+  std::string dir = kRoot;
+  for (size_t pos = 1; pos < path.size();) {
+    auto enabled = read_file(dir + "/cgroup.subtree_control");
+    std::string words = " " + (enabled ? *enabled : std::string()) + " ";
+    std::replace(words.begin(), words.end(), '\n', ' ');
+    for (const char* controller : {"cpu", "memory"}) {
+      if (words.find(fmt::format(" {} ", controller)) != std::string::npos) continue;
+      TRY_CTX(write_file(dir + "/cgroup.subtree_control", std::string("+") + controller),
+              "enable the {} controller for {}", controller, path);
+    }
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) break;  // the group itself: its children are not ours to plan
+    dir += "/" + path.substr(pos, next - pos);
+    pos = next + 1;
+  }
+  return {};
+}
+
 uint64_t read_u64(const std::string& file) {
   auto text = read_file(file);
   if (!text) return 0;
@@ -57,6 +79,7 @@ Result<void> cgroup_place(const std::string& path, const CgroupLimits& l, pid_t 
   if (unified()) {
     std::string dir = std::string(kRoot) + path;
     TRY(mkdirs(kRoot, path));
+    TRY(enable_v2_controllers(path));
     TRY(write_file(dir + "/memory.max", std::to_string(l.memory_mib << 20)));
     TRY(write_file(dir + "/cpu.max", fmt::format("{} {}", l.cpus * kPeriodUs, kPeriodUs)));
     TRY(write_file(dir + "/cpu.weight", std::to_string(l.cpu_weight)));

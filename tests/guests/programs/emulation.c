@@ -52,6 +52,11 @@ int main(void) {
   uint16_t cw = 0;
   __asm__ volatile("fninit; fnstcw %0" : "=m"(cw));
   check("fninit+fnstcw", cw, 0x37f);
+  // SSE enabled as an OS does it (CR4.OSFXSR | OSXMMEXCPT): without it ldmxcsr, stmxcsr and the
+  // xmm moves raise #UD on hardware, and fxsave may leave MXCSR out.
+  uint64_t cr4;
+  __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+  __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1u << 9) | (1u << 10)));
   uint32_t mxcsr = 0x1fa0, back = 0;
   __asm__ volatile("ldmxcsr %1; stmxcsr %0" : "=m"(back) : "m"(mxcsr));
   check("ldmxcsr+stmxcsr", back, 0x1fa0);
@@ -64,11 +69,7 @@ int main(void) {
   __asm__ volatile("stmxcsr %0" : "=m"(back));
   check("fxrstor mxcsr", back, 0x1f80);
 
-  // SSE register moves (KVM gave up on `movd %ecx,%xmm15` in a Debian kernel), with SSE enabled
-  // as an OS does it (CR4.OSFXSR | OSXMMEXCPT): without it they raise #UD.
-  uint64_t cr4;
-  __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
-  __asm__ volatile("mov %0, %%cr4" : : "r"(cr4 | (1u << 9) | (1u << 10)));
+  // SSE register moves (KVM gave up on `movd %ecx,%xmm15` in a Debian kernel).
   uint64_t q = 0;
   __asm__ volatile("movd %1, %%xmm15; movq %%xmm15, %0" : "=r"(q) : "r"(0x89abcdefu));  // -mgeneral-regs-only: the compiler never holds values in xmm
   check("movd+movq xmm15", q, 0x89abcdef);

@@ -83,11 +83,21 @@ TEST(Boot, CpuidHasHypervisorLeafAndPerVcpuApicId) {
   }
 }
 
-TEST(Boot, CpuidOnPvmHidesTscDeadlineAndHypercallParavirtFeatures) {
+TEST(Boot, CpuidHidesTscDeadlineAndHypercallParavirtFeaturesOnlyOnPvm) {
   auto r = run_vmm({"--kernel", guest("cpuid.elf")});
   EXPECT_EQ(r.status.code, 0) << r.errors;
-  EXPECT_NE(r.console.find("tsc_deadline=0"), std::string::npos) << r.console;
-  EXPECT_NE(r.console.find("kvm_pv_unhalt=0 kvm_pv_send_ipi=0 kvm_pv_sched_yield=0"), std::string::npos) << r.console;
+  if (access("/sys/module/kvm_pvm", F_OK) == 0) {
+    // An emulated guest kernel loops on the TSC-deadline timer and its hypercalls never return.
+    EXPECT_NE(r.console.find("tsc_deadline=0"), std::string::npos) << r.console;
+    EXPECT_NE(r.console.find("kvm_pv_unhalt=0 kvm_pv_send_ipi=0 kvm_pv_sched_yield=0"), std::string::npos)
+        << r.console;
+  } else {
+    // Hardware-assisted KVM (the nested host's kvm_amd too): the paravirt features stay. (The
+    // TSC-deadline timer is not offered there yet: KVM announces it as a capability, not in its
+    // supported CPUID, and vessel-vmm does not add it.)
+    EXPECT_NE(r.console.find("kvm_pv_unhalt=1 kvm_pv_send_ipi=1 kvm_pv_sched_yield=1"), std::string::npos)
+        << r.console;
+  }
 }
 
 TEST(Boot, SyscallFromRing3EntersTheKernelInRing0) {
