@@ -29,17 +29,24 @@ constexpr const char* kCanaryText = "canary: an image layer must never reach thi
 
 std::string canary_file() { return std::string(kCanaryDir) + "/secret"; }
 
+bool canary_intact() {
+  auto text = vessel::read_file(canary_file());
+  struct stat st;
+  return text && *text == kCanaryText && ::lstat(canary_file().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         st.st_nlink == 1;
+}
+
+// Fresh for each input (whatever an earlier, crashed run left there), checked right after it.
 void plant_canary() {
+  if (canary_intact()) return;
   std::error_code ec;
+  fs::remove_all(kCanaryDir, ec);
   fs::create_directories(kCanaryDir, ec);
-  if (!fs::exists(canary_file(), ec)) std::ofstream(canary_file()) << kCanaryText;
+  std::ofstream(canary_file()) << kCanaryText;
 }
 
 void check_canary() {
-  auto text = vessel::read_file(canary_file());
-  struct stat st;
-  if (!text || *text != kCanaryText || ::lstat(canary_file().c_str(), &st) != 0 ||
-      !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+  if (!canary_intact()) {
     std::fprintf(stderr, "an archive reached %s outside the store\n", canary_file().c_str());
     std::abort();
   }
