@@ -24,7 +24,11 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
-http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, j.dump() + "\n"); }
+// Error messages quote names from hostile input (a tar entry's bytes): never let invalid UTF-8
+// make dump() throw; it is replaced (U+FFFD).
+std::string dump(const json::Json& j) { return j.dump(-1, ' ', false, json::Json::error_handler_t::replace); }
+
+http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, dump(j) + "\n"); }
 
 bool flag(const http::Request& r, const char* key) {
   auto it = r.query.find(key);
@@ -54,7 +58,7 @@ std::string Api::error_text(const Error& error) {
 http::Response Api::error_response(const Error& error, int status) {
   json::Json j = {{"error", error_text(error)}, {"errno", error.errnum()}};
   if (!error.hint().empty()) j["hint"] = error.hint();
-  return http::Response::json(status ? status : http_status_for(error), j.dump() + "\n");
+  return http::Response::json(status ? status : http_status_for(error), dump(j) + "\n");
 }
 
 http::Response Api::handle(const http::Request& request) {
@@ -243,11 +247,17 @@ http::Response Api::image_route(const http::Request& r, const std::vector<std::s
         auto progress = [&](const ImportProgress& p) {
           push(json::Json{{"progress", p.step}, {"done", p.done}, {"total", p.total}}.dump());
         };
-        auto result = req.type == "vm"
-                          ? images_.register_vm(req.name, req.kernel, req.initramfs, req.cmdline, req.disks, progress)
-                          : images_.import_archive(req.name, req.archive, progress);
-        if (result) push(json::Json{{"result", *result}}.dump());
-        else push(json::parse(error_response(result.error()).body).value_or(json::Json::object()).dump());
+        // This thread is an edge: nothing may leave it by exception (it would kill vesseld).
+        try {
+          auto result = req.type == "vm"
+                            ? images_.register_vm(req.name, req.kernel, req.initramfs, req.cmdline, req.disks, progress)
+                            : images_.import_archive(req.name, req.archive, progress);
+          if (result) push(dump(json::Json{{"result", *result}}));
+          else push(dump(json::parse(error_response(result.error()).body).value_or(json::Json::object())));
+        } catch (const std::exception& e) {
+          log::error("import of image {} threw: {}", req.name, e.what());
+          push(R"({"error":"internal error importing the image, see the log of vesseld","errno":5})");
+        }
         std::lock_guard lock(job->mutex);
         job->done = true;
         job->cv.notify_all();

@@ -1,19 +1,21 @@
 #include "daemon/images/archive_import.h"
 
-#include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <memory>
+#include <map>
 
 #include "base/fd.h"
+#include "daemon/images/confined_root.h"
+#include "daemon/images/entry_path.h"
+#include "daemon/images/image_manifest.h"
 #include "daemon/images/image_store.h"
+#include "daemon/images/layer_unpack.h"
 #include "daemon/images/sha256.h"
+#include "daemon/images/tar_reader.h"
 
 namespace vessel::daemon {
 
@@ -21,167 +23,164 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct ReadFree {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
-struct WriteFree {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
+constexpr off_t kMaxDocument = 4 << 20;  // manifest, index, config
 
-// A relative path with no ".." component (archives are hostile input).
-Result<std::string> safe_relative(const char* raw) {
-  if (!raw) return fail(EINVAL, "entry without a name");
-  std::string p = raw;
-  while (p.rfind("./", 0) == 0) p = p.substr(2);
-  while (!p.empty() && p[0] == '/') p = p.substr(1);
-  size_t pos = 0;
-  while (pos <= p.size()) {
-    size_t next = p.find('/', pos);
-    if (next == std::string::npos) next = p.size();
-    if (p.compare(pos, next - pos, "..") == 0) return fail(EINVAL, "archive entry '{}' escapes its directory", raw);
-    pos = next + 1;
-  }
-  return p;
-}
-
-std::unique_ptr<archive, ReadFree> open_reader(const std::string& path, Result<void>& status) {
-  std::unique_ptr<archive, ReadFree> a(archive_read_new());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_filter_gzip(a.get());
-  archive_read_support_filter_zstd(a.get());
-  archive_read_support_filter_none(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
-    status = fail(EINVAL, "cannot read {}: {}", path, archive_error_string(a.get()) ? archive_error_string(a.get()) : "?");
-  return a;
-}
-
-// Extracts the regular files and directories of an outer archive (the image tarball).
-Result<void> extract_outer(const std::string& tarball, const std::string& target) {
-  Result<void> status;
-  auto a = open_reader(tarball, status);
-  TRY(status);
+// Extracts the regular files and directories of the outer archive (the image tarball) inside
+// `root`; links and devices have no place in it and are skipped, so `root` holds nothing else.
+Result<void> extract_outer(const std::string& tarball, const ConfinedRoot& root) {
+  auto a = TRY(open_tar(tarball));
   archive_entry* entry;
   int rc;
   while ((rc = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
-    auto rel = TRY(safe_relative(archive_entry_pathname(entry)));
-    if (rel.empty()) continue;
-    std::string dest = target + "/" + rel;
+    const char* raw = archive_entry_pathname(entry);
+    auto path = TRY(parse_entry_path(raw ? raw : ""));
+    if (path.name.empty()) continue;
     auto type = archive_entry_filetype(entry);
-    std::error_code ec;
     if (type == AE_IFDIR) {
-      fs::create_directories(dest, ec);
+      TRY(root.open_dir(path.full(), true));
       continue;
     }
-    if (type != AE_IFREG) continue;  // links etc. have no place in an image archive
-    fs::create_directories(fs::path(dest).parent_path(), ec);
-    Fd out = TRY(Fd::open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600));
+    if (type != AE_IFREG) continue;
+    Fd dir = TRY(root.open_dir(path.parent, true));
+    TRY(remove_at(dir.get(), path.name));
+    Fd out =
+        TRY_CTX(Fd::openat(dir.get(), path.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600),
+                "extract {}", path.full());
     if (archive_read_data_into_fd(a.get(), out.get()) != ARCHIVE_OK)
-      return fail(EIO, "cannot extract {} from {}: {}", rel, tarball, archive_error_string(a.get()));
+      return fail(EIO, "cannot extract {} from {}: {}", path.full(), tarball,
+                  archive_error(a.get()));
   }
-  if (rc != ARCHIVE_EOF) return fail(EINVAL, "{} is not a valid tar archive: {}", tarball, archive_error_string(a.get()));
+  if (rc != ARCHIVE_EOF)
+    return fail(EINVAL, "{} is not a valid tar archive: {}", tarball, archive_error(a.get()));
   return {};
 }
 
-Result<json::Json> read_json(const std::string& path) {
-  auto text = TRY_CTX(read_file(path), "read {}", fs::path(path).filename().string());
-  return TRY_CTX(json::parse(text, 16 << 20), "{}", fs::path(path).filename().string());
-}
-
-Result<std::string> digest_hex(const json::Json& j, std::string_view where) {
-  if (!j.is_string()) return fail(EINVAL, "{}: expected a digest string", where);
-  auto d = j.get<std::string>();
-  if (d.rfind("sha256:", 0) != 0 || d.size() != 71) return fail(EINVAL, "{}: unsupported digest '{}'", where, d);
-  auto hex = d.substr(7);
-  for (char c : hex)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return fail(EINVAL, "{}: bad digest '{}'", where, d);
-  return hex;
+// A JSON document of the archive: a regular file of at most kMaxDocument bytes.
+Result<std::string> read_document(const ConfinedRoot& root, const std::string& rel) {
+  Fd fd = TRY(root.open(rel, O_RDONLY | O_NOFOLLOW));
+  struct stat st;
+  if (::fstat(fd.get(), &st) < 0) return fail_errno("stat {}", rel);
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, "{} in the archive is not a file", rel);
+  if (st.st_size > kMaxDocument)
+    return fail(E2BIG, "{} in the archive is larger than {} bytes", rel, kMaxDocument);
+  std::string out(static_cast<size_t>(st.st_size), '\0');
+  TRY_CTX(pread_exact(fd.get(), out.data(), out.size(), 0), "read {}", rel);
+  return out;
 }
 
 Result<void> verify(const std::string& path, const std::string& hex) {
   auto actual = TRY(sha256_file(path));
   if (actual != hex)
-    return fail(EINVAL, "{} has sha256 {} but is named {}: the archive is corrupt", fs::path(path).filename().string(), actual, hex);
+    return fail(EINVAL, "{} has sha256 {} but is named {}: the archive is corrupt",
+                fs::path(path).filename().string(), actual, hex);
+  return {};
+}
+
+struct StagedLayer {
+  std::string path;  // inside tmp
+  std::string hex;   // sha256 of the (compressed) blob
+};
+
+struct Staged {
+  ImportedImage image;
+  std::vector<StagedLayer> layers;  // lowest first, each verified
+};
+
+void take_config(const ImageConfig& config, ImportedImage& image) {
+  image.command = config.entrypoint;
+  image.command.insert(image.command.end(), config.cmd.begin(), config.cmd.end());
+  image.env = config.env;
+  image.workdir = config.workdir;
+}
+
+Result<Staged> stage_oci(const ConfinedRoot& root, const std::string& tmp) {
+  Staged s;
+  s.image.format = "oci-layout";
+  auto index = TRY(parse_oci_index(TRY(read_document(root, "index.json"))));
+  const std::string& mhex = index.manifests[0];
+  TRY_CTX(verify(tmp + "/blobs/sha256/" + mhex, mhex), "manifest");
+  s.image.manifest_digest = "sha256:" + mhex;
+  auto manifest = TRY(parse_oci_manifest(TRY(read_document(root, "blobs/sha256/" + mhex))));
+  TRY_CTX(verify(tmp + "/blobs/sha256/" + manifest.config, manifest.config), "config");
+  take_config(TRY(parse_image_config(TRY(read_document(root, "blobs/sha256/" + manifest.config)))),
+              s.image);
+  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+    std::string path = tmp + "/blobs/sha256/" + manifest.layers[i];
+    TRY_CTX(verify(path, manifest.layers[i]), "layer {}", i);
+    s.layers.push_back({path, manifest.layers[i]});
+  }
+  return s;
+}
+
+// Layers are verified against the config's diff_ids (sha256 of each uncompressed tar).
+Result<Staged> stage_docker(const ConfinedRoot& root, const std::string& tmp) {
+  Staged s;
+  s.image.format = "docker-archive";
+  auto text = TRY(read_document(root, "manifest.json"));
+  s.image.manifest_digest = "sha256:" + sha256_hex(text);
+  auto manifest = TRY(parse_docker_manifest(text));
+  auto config_path = TRY_CTX(parse_entry_path(manifest.config), "manifest.json[0].Config");
+  auto config = TRY(parse_image_config(TRY(read_document(root, config_path.full()))));
+  take_config(config, s.image);
+  if (config.diff_ids.size() != manifest.layers.size())
+    return fail(EINVAL, "manifest.json has {} layers but the config lists {} diff_ids",
+                manifest.layers.size(), config.diff_ids.size());
+  std::map<std::string, std::string> verified;  // archive path -> the hex it was verified as
+  for (size_t i = 0; i < manifest.layers.size(); ++i) {
+    auto rel = TRY_CTX(parse_entry_path(manifest.layers[i]), "manifest.json[0].Layers[{}]", i);
+    const std::string& hex = config.diff_ids[i];
+    auto [it, fresh] = verified.emplace(rel.full(), hex);
+    if (!fresh && it->second != hex)
+      return fail(EINVAL, "manifest.json lists {} as two different layers", rel.full());
+    if (fresh) TRY_CTX(verify(tmp + "/" + rel.full(), hex), "layer {}", i);
+    s.layers.push_back({tmp + "/" + rel.full(), hex});
+  }
+  return s;
+}
+
+// Moves each verified blob into the store and unpacks the layers the store lacks.
+Result<void> store_layers(const std::string& store, Staged& s,
+                          const std::function<void(const ImportProgress&)>& progress) {
+  std::error_code ec;
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const auto& [path, hex] = s.layers[i];
+    progress({"verify", i, s.layers.size()});
+    std::string blob = store + "/blobs/sha256/" + hex;
+    if (!fs::exists(blob, ec)) {
+      fs::rename(path, blob, ec);  // a blob listed twice is moved once
+      if (ec) return fail(ec.value(), "store blob {}: {}", hex, ec.message());
+    }
+    s.image.size += fs::file_size(blob, ec);
+    std::string layer = store + "/layers/" + hex;
+    if (!fs::exists(layer, ec)) {  // unpacked once, shared by every image that has it
+      progress({"unpack", i, s.layers.size()});
+      std::string partial = layer + ".partial";
+      fs::remove_all(partial, ec);
+      auto unpacked = unpack_layer(blob, partial);
+      if (!unpacked) {
+        fs::remove_all(partial, ec);
+        return Unexpected(
+            std::move(unpacked).error().add_context(fmt::format("unpack layer {}", i)));
+      }
+      fs::rename(partial, layer, ec);
+      if (ec) return fail(ec.value(), "store layer {}: {}", hex, ec.message());
+    }
+    s.image.layers.push_back("sha256:" + hex);
+  }
   return {};
 }
 
 }  // namespace
 
-void read_image_config(const json::Json& config, ImportedImage& out) {
-  if (!config.is_object()) return;
-  const json::Json* c = config.contains("config") && config["config"].is_object() ? &config["config"] : nullptr;
-  if (!c) return;
-  auto strings = [&](const char* key) {
-    std::vector<std::string> v;
-    if (c->contains(key) && (*c)[key].is_array())
-      for (const auto& s : (*c)[key])
-        if (s.is_string()) v.push_back(s.get<std::string>());
-    return v;
-  };
-  out.command = strings("Entrypoint");
-  for (auto& s : strings("Cmd")) out.command.push_back(s);
-  out.env = strings("Env");
-  if (c->contains("WorkingDir") && (*c)["WorkingDir"].is_string()) out.workdir = (*c)["WorkingDir"].get<std::string>();
-}
-
-Result<void> unpack_layer(const std::string& tar, const std::string& target) {
-  Result<void> status;
-  auto a = open_reader(tar, status);
-  TRY(status);
+Result<ImportedImage> import_image_archive(
+    const std::string& tarball, const std::string& store,
+    const std::function<void(const ImportProgress&)>& progress) {
   std::error_code ec;
-  fs::create_directories(target, ec);
-  if (ec) return fail(ec.value(), "create {}: {}", target, ec.message());
-  std::unique_ptr<archive, WriteFree> w(archive_write_disk_new());
-  archive_write_disk_set_options(w.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
-                                              ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                              ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
-  archive_entry* entry;
-  int rc;
-  while ((rc = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
-    auto rel = TRY(safe_relative(archive_entry_pathname(entry)));
-    if (rel.empty()) continue;
-    auto slash = rel.rfind('/');
-    std::string dir = slash == std::string::npos ? "" : rel.substr(0, slash);
-    std::string base = slash == std::string::npos ? rel : rel.substr(slash + 1);
-    std::string parent = target + (dir.empty() ? "" : "/" + dir);
-    if (base == ".wh..wh..opq") {  // opaque directory
-      fs::create_directories(parent, ec);
-      if (::setxattr(parent.c_str(), "trusted.overlay.opaque", "y", 1, 0) < 0) return fail_errno("mark {} opaque", parent);
-      continue;
-    }
-    if (base.rfind(".wh.", 0) == 0) {  // whiteout: a 0/0 character device in overlayfs
-      fs::create_directories(parent, ec);
-      std::string victim = parent + "/" + base.substr(4);
-      ::unlink(victim.c_str());
-      if (::mknod(victim.c_str(), S_IFCHR | 0000, makedev(0, 0)) < 0) return fail_errno("whiteout {}", victim);
-      continue;
-    }
-    archive_entry_set_pathname(entry, (target + "/" + rel).c_str());
-    if (const char* link = archive_entry_hardlink(entry)) {
-      auto link_rel = TRY(safe_relative(link));
-      archive_entry_set_hardlink(entry, (target + "/" + link_rel).c_str());
-    }
-    if (archive_write_header(w.get(), entry) != ARCHIVE_OK)
-      return fail(EIO, "unpack {}: {}", rel, archive_error_string(w.get()));
-    const void* buf;
-    size_t size;
-    la_int64_t offset;
-    int r;
-    while ((r = archive_read_data_block(a.get(), &buf, &size, &offset)) == ARCHIVE_OK)
-      if (archive_write_data_block(w.get(), buf, size, offset) != ARCHIVE_OK)
-        return fail(EIO, "unpack {}: {}", rel, archive_error_string(w.get()));
-    if (r != ARCHIVE_EOF) return fail(EIO, "read {} in layer: {}", rel, archive_error_string(a.get()));
-    archive_write_finish_entry(w.get());
-  }
-  if (rc != ARCHIVE_EOF) return fail(EINVAL, "layer {} is not a valid tar archive: {}", tar, archive_error_string(a.get()));
-  archive_write_close(w.get());
-  return {};
-}
-
-Result<ImportedImage> import_image_archive(const std::string& tarball, const std::string& store,
-                                           const std::function<void(const ImportProgress&)>& progress) {
-  std::error_code ec;
-  for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"}) fs::create_directories(store + sub, ec);
-  std::string tmp = fmt::format("{}/tmp/import-{}-{}", store, ::getpid(), std::hash<std::string>{}(tarball + std::to_string(::time(nullptr))));
+  for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"})
+    fs::create_directories(store + sub, ec);
+  std::string tmp =
+      fmt::format("{}/tmp/import-{}-{}", store, ::getpid(),
+                  std::hash<std::string>{}(tarball + std::to_string(::time(nullptr))));
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) return fail(ec.value(), "create {}: {}", tmp, ec.message());
@@ -193,88 +192,25 @@ Result<ImportedImage> import_image_archive(const std::string& tarball, const std
     }
   } cleanup{tmp};
   progress({"read", 0, 1});
-  TRY_CTX(extract_outer(tarball, tmp), "import {}", tarball);
-
-  ImportedImage image;
-  std::vector<std::string> layer_files;  // paths inside tmp, lowest first
-  if (fs::exists(tmp + "/index.json", ec)) {
-    image.format = "oci-layout";
-    auto index = TRY(read_json(tmp + "/index.json"));
-    if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array() || index["manifests"].empty())
-      return fail(EINVAL, "index.json lists no manifests");
-    auto mhex = TRY(digest_hex(index["manifests"][0].value("digest", json::Json()), "index.json manifests[0].digest"));
-    std::string mpath = tmp + "/blobs/sha256/" + mhex;
-    TRY_CTX(verify(mpath, mhex), "manifest");
-    image.manifest_digest = "sha256:" + mhex;
-    auto manifest = TRY(read_json(mpath));
-    if (!manifest.is_object() || !manifest.contains("layers") || !manifest["layers"].is_array())
-      return fail(EINVAL, "the manifest lists no layers (an index of indexes is not supported)");
-    auto chex = TRY(digest_hex(manifest.contains("config") ? manifest["config"].value("digest", json::Json()) : json::Json(), "manifest config.digest"));
-    TRY_CTX(verify(tmp + "/blobs/sha256/" + chex, chex), "config");
-    read_image_config(TRY(read_json(tmp + "/blobs/sha256/" + chex)), image);
-    for (size_t i = 0; i < manifest["layers"].size(); ++i) {
-      auto lhex = TRY(digest_hex(manifest["layers"][i].value("digest", json::Json()), fmt::format("manifest layers[{}]", i)));
-      layer_files.push_back(tmp + "/blobs/sha256/" + lhex);
-    }
-  } else if (fs::exists(tmp + "/manifest.json", ec)) {
-    image.format = "docker-archive";
-    auto text = TRY(read_file(tmp + "/manifest.json"));
-    image.manifest_digest = "sha256:" + sha256_hex(text);
-    auto manifest = TRY_CTX(json::parse(text), "manifest.json");
-    if (!manifest.is_array() || manifest.empty() || !manifest[0].is_object()) return fail(EINVAL, "manifest.json lists no image");
-    const auto& m = manifest[0];
-    auto config_name = TRY(safe_relative(m.value("Config", "").c_str()));
-    auto config = TRY(read_json(tmp + "/" + config_name));
-    read_image_config(config, image);
-    // Layers are verified against the config's diff_ids (sha256 of each uncompressed tar).
-    json::Json diff_ids = config.contains("rootfs") ? config["rootfs"].value("diff_ids", json::Json::array()) : json::Json::array();
-    if (!m.contains("Layers") || !m["Layers"].is_array()) return fail(EINVAL, "manifest.json: no Layers");
-    if (diff_ids.size() != m["Layers"].size())
-      return fail(EINVAL, "manifest.json has {} layers but the config lists {} diff_ids", m["Layers"].size(), diff_ids.size());
-    for (size_t i = 0; i < m["Layers"].size(); ++i) {
-      if (!m["Layers"][i].is_string()) return fail(EINVAL, "manifest.json Layers[{}]: not a string", i);
-      auto rel = TRY(safe_relative(m["Layers"][i].get<std::string>().c_str()));
-      auto hex = TRY(digest_hex(diff_ids[i], fmt::format("config rootfs.diff_ids[{}]", i)));
-      std::string path = tmp + "/" + rel;
-      TRY_CTX(verify(path, hex), "layer {}", i);
-      std::string named = tmp + "/layer-" + hex;
-      fs::rename(path, named, ec);
-      if (ec) return fail(ec.value(), "rename layer {}: {}", i, ec.message());
-      layer_files.push_back(named);
-    }
+  auto root = TRY(ConfinedRoot::open(tmp));
+  TRY_CTX(extract_outer(tarball, root), "import {}", tarball);
+  // tmp holds only directories and regular files (extract_outer), so paths in it are plain.
+  Staged staged;
+  if (root.open("index.json", O_PATH | O_NOFOLLOW)) {
+    staged = TRY(stage_oci(root, tmp));
+  } else if (root.open("manifest.json", O_PATH | O_NOFOLLOW)) {
+    staged = TRY(stage_docker(root, tmp));
   } else {
-    return Unexpected(Error(EINVAL, fmt::format("{} is neither a docker-archive (manifest.json) nor an OCI layout (index.json)", tarball))
-                          .with_hint("make one with `podman save -o FILE IMAGE` or `skopeo copy`"));
+    return Unexpected(
+        Error(EINVAL,
+              fmt::format(
+                  "{} is neither a docker-archive (manifest.json) nor an OCI layout (index.json)",
+                  tarball))
+            .with_hint("make one with `podman save -o FILE IMAGE` or `skopeo copy`"));
   }
-
-  for (size_t i = 0; i < layer_files.size(); ++i) {
-    std::string hex = fs::path(layer_files[i]).filename().string();
-    if (hex.rfind("layer-", 0) == 0) hex = hex.substr(6);
-    progress({"verify", i, layer_files.size()});
-    if (image.format == "oci-layout") TRY_CTX(verify(layer_files[i], hex), "layer {}", i);
-    image.size += fs::file_size(layer_files[i], ec);
-    std::string blob = store + "/blobs/sha256/" + hex;
-    if (!fs::exists(blob, ec)) {
-      fs::rename(layer_files[i], blob, ec);
-      if (ec) return fail(ec.value(), "store blob {}: {}", hex, ec.message());
-    }
-    std::string layer = store + "/layers/" + hex;
-    if (!fs::exists(layer, ec)) {  // unpacked once, shared by every image that has it
-      progress({"unpack", i, layer_files.size()});
-      std::string partial = layer + ".partial";
-      fs::remove_all(partial, ec);
-      auto unpacked = unpack_layer(blob, partial);
-      if (!unpacked) {
-        fs::remove_all(partial, ec);
-        return Unexpected(std::move(unpacked).error().add_context(fmt::format("unpack layer {}", i)));
-      }
-      fs::rename(partial, layer, ec);
-      if (ec) return fail(ec.value(), "store layer {}: {}", hex, ec.message());
-    }
-    image.layers.push_back("sha256:" + hex);
-  }
-  progress({"done", layer_files.size(), layer_files.size()});
-  return image;
+  TRY(store_layers(store, staged, progress));
+  progress({"done", staged.layers.size(), staged.layers.size()});
+  return staged.image;
 }
 
 }  // namespace vessel::daemon

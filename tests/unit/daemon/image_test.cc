@@ -10,6 +10,7 @@
 #include "base/fd.h"
 #include "daemon/images/archive_import.h"
 #include "daemon/images/image_store.h"
+#include "daemon/images/layer_unpack.h"
 #include "daemon/images/sha256.h"
 
 namespace vessel::daemon {
@@ -146,6 +147,62 @@ TEST(ImageImport, HostileArchivesAreRefused) {
   auto unpack = unpack_layer(write(d.path + "/l.tar", layer), d.path + "/layer");
   EXPECT_FALSE(unpack);
   EXPECT_FALSE(fs::exists(d.path + "/outside"));
+}
+
+// Documents of the wrong shape (a number where a string belongs, missing fields, wrong nesting)
+// are errors that name the field; none throws (an exception here killed vesseld).
+TEST(ImageImport, MalformedDocumentsAreErrorsNotExceptions) {
+  TempDir d;
+  std::string layer = make_tar({{"f", "x"}});
+  std::string lhex = sha256_hex(layer);
+  std::string good_config = R"({"rootfs":{"diff_ids":["sha256:)" + lhex + "\"]}}";
+  std::string good_manifest = R"([{"Config":"cfg.json","Layers":["l.tar"]}])";
+  struct Case {
+    std::string manifest, config, says;
+  };
+  std::vector<Case> docker = {
+      {R"([{"Config":5,"Layers":["l.tar"]}])", good_config, "manifest.json[0].Config: expected a string, got number"},
+      {R"([{"Config":"cfg.json","Layers":[7]}])", good_config, "manifest.json[0].Layers[0]: expected a string"},
+      {R"([{"Config":"cfg.json","Layers":{"a":"l.tar"}}])", good_config, "manifest.json[0].Layers: expected array, got object"},
+      {R"([{"Config":"cfg.json"}])", good_config, "manifest.json[0].Layers: required field is missing"},
+      {R"([{"Layers":["l.tar"]}])", good_config, "manifest.json[0].Config: required field is missing"},
+      {R"({"Config":"cfg.json","Layers":["l.tar"]})", good_config, "manifest.json: expected an array of images, got object"},
+      {R"([5])", good_config, "manifest.json[0]: expected an object, got number"},
+      {R"([{"Config":"../cfg.json","Layers":["l.tar"]}])", good_config, "escapes"},
+      {good_manifest, R"({"rootfs":"layers"})", "image config.rootfs: expected object, got string"},
+      {good_manifest, R"({"rootfs":{"diff_ids":"sha256:x"}})", "image config.rootfs.diff_ids: expected array, got string"},
+      {good_manifest, R"({"rootfs":{"diff_ids":[5]}})", "image config.rootfs.diff_ids[0]: expected a string"},
+      {good_manifest, R"({"config":{"Cmd":"sh"},"rootfs":{"diff_ids":["sha256:)" + lhex + "\"]}}", "image config.config.Cmd: expected array"},
+      {good_manifest, R"({"config":[1],"rootfs":{"diff_ids":["sha256:)" + lhex + "\"]}}", "image config.config: expected object"},
+  };
+  for (size_t i = 0; i < docker.size(); ++i) {
+    std::string tar = write(fmt::format("{}/d{}.tar", d.path, i),
+                            make_tar({{"manifest.json", docker[i].manifest}, {"cfg.json", docker[i].config}, {"l.tar", layer}}));
+    auto r = import_image_archive(tar, d.path + "/store", [](const ImportProgress&) {});
+    ASSERT_FALSE(r) << docker[i].manifest << " " << docker[i].config;
+    EXPECT_EQ(r.error().errnum(), EINVAL) << r.error().to_string();
+    EXPECT_NE(r.error().to_string().find(docker[i].says), std::string::npos) << r.error().to_string();
+  }
+  std::vector<Case> oci = {
+      {R"({"manifests":[5]})", "", "index.json.manifests[0]: expected an object, got number"},
+      {R"({"manifests":[{"digest":5}]})", "", "index.json.manifests[0].digest: expected a string, got number"},
+      {R"({"manifests":{"digest":"x"}})", "", "index.json.manifests: expected array"},
+      {R"({"schemaVersion":2})", "", "index.json.manifests: required field is missing"},
+  };
+  for (size_t i = 0; i < oci.size(); ++i) {
+    std::string tar = write(fmt::format("{}/o{}.tar", d.path, i), make_tar({{"index.json", oci[i].manifest}}));
+    auto r = import_image_archive(tar, d.path + "/store", [](const ImportProgress&) {});
+    ASSERT_FALSE(r) << oci[i].manifest;
+    EXPECT_NE(r.error().to_string().find(oci[i].says), std::string::npos) << r.error().to_string();
+  }
+  // The OCI manifest itself of the wrong shape.
+  std::string manifest = R"({"config":"x","layers":[]})";
+  std::string mhex = sha256_hex(manifest);
+  std::string index = R"({"manifests":[{"digest":"sha256:)" + mhex + "\"}]}";
+  auto r = import_image_archive(write(d.path + "/m.tar", make_tar({{"index.json", index}, {"blobs/sha256/" + mhex, manifest}})),
+                                d.path + "/store", [](const ImportProgress&) {});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("manifest.config: expected object, got string"), std::string::npos) << r.error().to_string();
 }
 
 TEST(ImageStore, ImportListInspectRemove) {
