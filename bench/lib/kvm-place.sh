@@ -73,7 +73,7 @@ bench_kvm_place() {
   echo "== load on this machine before: $(uptime)"
   local rc=0
   VESSEL_BENCH_NESTED=1 "$root/scripts/kvm-host" --mem "${VESSEL_BENCH_NESTED_MEM:-2048}" \
-    --timeout 3000 --idle 600 -- "$@" || rc=$?
+    --timeout 3000 --idle 1200 -- "$@" || rc=$?
   echo "== load on this machine after: $(uptime)"
   ((rc == 0)) || echo "== FAILED: the benchmark in the nested KVM host exited with status $rc" >&2
   exit "$rc"

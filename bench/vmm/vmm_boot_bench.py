@@ -225,7 +225,7 @@ def main():
         return 1
     # ratios of medians vs the first config
     base = [r for r in results[configs[0][0]] if not r["failure"]]
-    if base:
+    if base and len(configs) > 1:
         bm = statistics.median([r["marker_ms"] for r in base])
         br = statistics.median([r["rss_mib"] for r in base])
         be = statistics.median([r["exit_ms"] for r in base])
@@ -237,6 +237,15 @@ def main():
                     name, statistics.median([r["marker_ms"] for r in ok]) / bm,
                     statistics.median([r["rss_mib"] for r in ok]) / br,
                     statistics.median([r["exit_ms"] for r in ok]) / be))
+        # Per round: the runs of one round follow each other, so their ratio sees the same load.
+        print("paired ratios, %s / each config, run by run in the same round "
+              "(median [quartiles] of marker-time ratios):" % configs[0][0])
+        for name, _ in configs[1:]:
+            pairs = [a["marker_ms"] / b["marker_ms"] for a, b in zip(results[configs[0][0]], results[name])]
+            if len(pairs) >= 2:
+                q1, _, q3 = statistics.quantiles(pairs, n=4)
+                print("   %-16s x%.2f  [%.2f, %.2f]  (%d rounds)" % (
+                    name, statistics.median(pairs), q1, q3, len(pairs)))
     return 0
 
 
