@@ -19,7 +19,7 @@ REP = re.compile(r"^\[rep (\d+)\] (\S+)\s+marker=([\d.]+)ms")
 NAMES = [("vessel-vmm", "vessel-vmm", "tab:green"), ("qemu-microvm", "QEMU microvm", "tab:red"),
          ("kvm-floor", "KVM floor", "tab:gray")]
 
-out, panels = sys.argv[1], [a.partition("=")[::2] for a in sys.argv[2:]]
+out, panels = sys.argv[1], [a.rpartition("=")[::2] for a in sys.argv[2:]]
 if not panels:
     sys.exit(__doc__)
 fig, axes = plt.subplots(1, len(panels), figsize=(5.8 * len(panels), 4.4), squeeze=False)
