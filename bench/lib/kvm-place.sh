@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the VM benchmarks (bench/vmm/bench.sh, bench/virtio/run.sh, bench/virtio/run_qd.sh):
 # decides where they run, and says so in their output.
 #
