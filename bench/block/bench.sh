@@ -3,8 +3,11 @@
 #   convert of a 2 GiB image (qcow2->raw, raw->qcow2, raw->qcow2 -c with zlib and zstd), and
 #   4 KiB strided ("random") read/write IOPS plus 1 MiB sequential throughput through the block
 #   layer (vessel-img bench vs qemu-img bench, same access pattern, same image).
-# Each case runs ROUNDS times per tool, alternating, and keeps the best time. Ratio = qemu time /
-# vessel time (above 1.0: vessel is faster).
+# Each case runs ROUNDS times per tool and keeps the best time. Ratio = qemu time / vessel time
+# (above 1.0: vessel is faster). Every run must exit 0, each tool's converted image must compare
+# equal to the source (qemu-img compare) and the written qcow2 must pass qemu-img check: a failing
+# run stops the script with its error, it is never reported as a time.
+# No VM is involved (vessel-img and qemu-img only), so this runs on any machine, KVM or not.
 #
 # Usage: bench/block/bench.sh [VESSEL_IMG] ; env: ROUNDS (2), SIZE_MB (2048), DEPTH (4), BENCH_DIR.
 set -euo pipefail
@@ -29,14 +32,21 @@ done
 qemu-img convert -O qcow2 src.raw src.qcow2
 
 now() { date +%s.%N; }
-best() {  # best <command...>: prints the best wall time of ROUNDS runs
-  local b=""
+best() {  # best <command...>: prints the best wall time of ROUNDS runs; a failing run fails it
+  local b="" r t0 t1 rc
   for ((r = 0; r < ROUNDS; r++)); do
-    local t0 t1
-    t0=$(now); "$@" >/dev/null; t1=$(now)
+    rc=0
+    t0=$(now); "$@" >"$DIR/run.out" 2>&1 || rc=$?; t1=$(now)
+    if ((rc != 0)); then
+      { echo "FAILED (exit status $rc): $*"; tail -n 20 "$DIR/run.out"; } >&2
+      return 1
+    fi
     b=$(python3 -c "t=$t1-$t0; b='$b'; print(t if b=='' or t<float(b) else b)")
   done
   echo "$b"
+}
+same() {  # same <source> <output>: the output image holds the source's data
+  qemu-img compare -q "$1" "$2" || { echo "FAILED: $2 differs from $1 (qemu-img compare)" >&2; exit 1; }
 }
 row() {  # row <name> <qemu seconds> <vessel seconds> [unit-work for rates]
   python3 - "$@" <<'PY'
@@ -51,8 +61,11 @@ echo "|---|---|---|---|"
 conv() {  # conv <name> <args...> (args after 'convert', output last)
   local name=$1; shift
   local q v
-  q=$(best qemu-img convert "$@" out.q) ; rm -f out.q
-  v=$(best "$VESSEL_IMG" convert "$@" out.v) ; rm -f out.v
+  local src=${*: -1}
+  q=$(best qemu-img convert "$@" out.q) || exit 1
+  same "$src" out.q; rm -f out.q
+  v=$(best "$VESSEL_IMG" convert "$@" out.v) || exit 1
+  same "$src" out.v; rm -f out.v
   row "$name" "$q" "$v"
 }
 conv "convert qcow2->raw (${SIZE_MB} MiB)" -f qcow2 -O raw src.qcow2
@@ -67,8 +80,11 @@ qemu-img convert -O raw io.qcow2 io.raw
 bench_case() {  # bench_case <name> <fmt> <file> <bench args...>
   local name=$1 fmt=$2 file=$3; shift 3
   local q v
-  q=$(best qemu-img bench -q -d $DEPTH -f "$fmt" "$@" "$file")
-  v=$(best "$VESSEL_IMG" bench -q -d $DEPTH -f "$fmt" "$@" "$file")
+  q=$(best qemu-img bench -q -d $DEPTH -f "$fmt" "$@" "$file") || exit 1
+  v=$(best "$VESSEL_IMG" bench -q -d $DEPTH -f "$fmt" "$@" "$file") || exit 1
+  if [[ $fmt == qcow2 ]]; then
+    qemu-img check -q "$file" || { echo "FAILED: $file is damaged after: $name (qemu-img check)" >&2; exit 1; }
+  fi
   row "$name" "$q" "$v"
 }
 DEPTH=${DEPTH:-4}   # requests in flight, the same for both tools

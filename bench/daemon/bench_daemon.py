@@ -9,7 +9,8 @@ with the ratio vessel/podman. Also vesseld's RSS idle and with N running contain
 
 Usage (root): bench/daemon/bench_daemon.py BUILD_DIR [N]
 Runs in a private mount namespace without /sys/fs/cgroup/unified (crun, podman's runtime,
-refuses this host's hybrid cgroup layout; see /work/shared/peers/containers/README.md).
+refuses a hybrid cgroup layout with controllers on the cgroup2 mount). Every command must exit 0:
+a failing one stops the benchmark with its error.
 """
 import concurrent.futures, json, os, shutil, subprocess, sys, tempfile, time
 

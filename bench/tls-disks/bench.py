@@ -2,7 +2,8 @@
 """vesseld over TLS vs its Unix socket, and VM disk overlays vs qemu-img, in one run.
 
 Usage: bench/tls-disks/bench.py [BUILD_DIR] [N]   (root; BUILD_DIR default build)
-Prints each figure beside its peer and the ratio (ours / peer).
+Prints each figure beside its peer and the ratio (ours / peer). Every command and request must
+succeed (exit 0, HTTP 200): a failing one stops the benchmark with its error. No VM is started.
   1. API round trip GET /v1/instances, one connection per request (as the CLI does): TLS with a
      client certificate vs the Unix socket; and `vessel ls` end to end both ways.
   2. Per-instance overlay: `vessel create --vm` of an image with a disk (API + SQLite + qcow2
@@ -68,7 +69,10 @@ try:
     def get_unix():
         c = UnixHTTP("localhost")
         c.request("GET", "/v1/instances")
-        assert c.getresponse().read() is not None
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            raise SystemExit(f"GET /v1/instances over the Unix socket: HTTP {r.status}")
         c.close()
 
     def get_tls():
@@ -76,7 +80,8 @@ try:
         c.request("GET", "/v1/instances")
         r = c.getresponse()
         r.read()
-        assert r.status == 200, r.status
+        if r.status != 200:
+            raise SystemExit(f"GET /v1/instances over TLS: HTTP {r.status}")
         c.close()
 
     print(f"# {N} requests each; machine: {os.cpu_count()} CPUs; ours first, peer second")

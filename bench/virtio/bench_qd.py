@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """virtio-blk random I/O at queue depth 1 and 8 (4 KiB and 64 KiB): vessel-vmm vs QEMU microvm on
 the same test-kit guest (virtio_qd.elf, ring-3 loop polling the used ring), interleaved runs,
-medians and ratios (IOPS: higher is better).
+medians and ratios (IOPS: higher is better). Every run must exit as a good run does and report
+both phases without errors (bench_virtio.checked), or the script stops with its output.
 
   bench_qd.py --vmm BUILD/src/vmm/vessel-vmm --guest BUILD/tests/guests/virtio_qd.elf [--reps 3]
 """
@@ -17,7 +18,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_virtio import QEMU_MICROVM  # noqa: E402
+from bench_virtio import QEMU_MICROVM, TIMEOUT, checked  # noqa: E402
 
 LINE = re.compile(r"qd (\w+) depth=(\d+) bs=(\d+) ops=(\d+) bytes=(\d+) cycles=(\d+) errors=(\d+)")
 
@@ -41,16 +42,16 @@ def run_vessel(vmm, guest, disk, args, work):
     path = os.path.join(work, "vm.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
-    p = subprocess.run([vmm, "--config-file", path], capture_output=True, text=True, timeout=600)
-    return parse(p.stdout)
+    p = subprocess.run([vmm, "--config-file", path], capture_output=True, text=True, timeout=TIMEOUT)
+    return parse(checked(p, "vessel-vmm"))
 
 
 def run_qemu(guest, disk, args, iothread=False):
     dev = "virtio-blk-device,drive=d0" + (",iothread=io1" if iothread else "")
     cmd = QEMU_MICROVM + (["-object", "iothread,id=io1"] if iothread else []) + [
         "-drive", f"id=d0,file={disk},format=raw,if=none", "-device", dev, "-kernel", guest, "-append", args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    return parse(p.stdout)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+    return parse(checked(p, "qemu"))
 
 
 def main():
@@ -62,25 +63,27 @@ def main():
     ap.add_argument("--ops-64k", type=int, default=1000)
     ap.add_argument("--json", help="write the medians here")
     a = ap.parse_args()
+    if not shutil.which("qemu-system-x86_64"):
+        sys.exit("qemu-system-x86_64 is missing (apt-get install qemu-system-x86): no peer, no figures")
     configs = [(1, 4096), (8, 4096), (1, 65536), (8, 65536)]
     who = ["vessel", "qemu", "qemu_iothread"]
     runs = {(w, c): [] for w in who for c in configs}
     work = tempfile.mkdtemp(prefix="virtio-qd-")
     try:
         subprocess.run(["cc", "-O2", "-o", f"{work}/tsc_hz", f"{HERE}/tsc_hz.c"], check=True)
-        hz = float(subprocess.run([f"{work}/tsc_hz"], capture_output=True, text=True).stdout)
+        hz = float(subprocess.run([f"{work}/tsc_hz"], capture_output=True, text=True, check=True).stdout)
         disk = os.path.join(work, "disk.img")
         with open(disk, "wb") as f:  # written, so reads hit cached data rather than holes
             for _ in range(64):
                 f.write(os.urandom(1 << 20))
-        for _ in range(a.reps):
+        for rep in range(a.reps):
+            print(f"round {rep + 1} of {a.reps}", file=sys.stderr, flush=True)  # progress (nested host watchdog)
             for qd, bs in configs:
                 ops = a.ops_4k if bs == 4096 else a.ops_64k
                 args = f"qd={qd} bs={bs} ops={ops} span_mib=32 mode=bench"
                 runs[("vessel", (qd, bs))].append(run_vessel(a.vmm, a.guest, disk, args, work))
-                if shutil.which("qemu-system-x86_64"):
-                    runs[("qemu", (qd, bs))].append(run_qemu(a.guest, disk, args))
-                    runs[("qemu_iothread", (qd, bs))].append(run_qemu(a.guest, disk, args, True))
+                runs[("qemu", (qd, bs))].append(run_qemu(a.guest, disk, args))
+                runs[("qemu_iothread", (qd, bs))].append(run_qemu(a.guest, disk, args, True))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -88,7 +91,11 @@ def main():
         vals = [ops / (cycles / hz) for r in runs[(w, c)] for ops, cycles in [r[phase]]]
         return statistics.median(vals) if vals else None
 
-    result = {"tsc_hz": hz, "reps": a.reps, "rows": []}
+    nested = os.environ.get("VESSEL_IN_KVM_HOST") == "1"
+    result = {"tsc_hz": hz, "reps": a.reps, "rows": [],
+              "where": "nested KVM host (TCG): ratios, not hardware times" if nested else "this machine"}
+    if nested:
+        print("In the nested KVM host: every instruction is emulated; compare the ratios, not the IOPS.")
     print(f"TSC {hz / 1e9:.3f} GHz, {a.reps} interleaved runs each, medians, IOPS (higher is better)")
     print(f"{'benchmark':24} {'vessel':>10} {'qemu':>10} {'qemu+iothr':>10} {'vessel/qemu':>11} {'vessel/q+io':>11}")
     for qd, bs in configs:

@@ -24,6 +24,7 @@ for ax, names, unit, title in [(axes[0], ["doorbell", "notify"], "µs", "latency
     ax.set_ylabel(unit)
     ax.set_title(title)
 axes[0].legend(fontsize=8)
-fig.suptitle(f"virtio-blk from guest ring 3, medians of {r['reps']} interleaved runs")
+where = f"\n{r['where']}" if r.get("where", "this machine") != "this machine" else ""
+fig.suptitle(f"virtio-blk from guest ring 3, medians of {r['reps']} interleaved runs{where}")
 fig.tight_layout()
 fig.savefig(sys.argv[2], dpi=80)

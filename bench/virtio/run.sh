@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # virtio benchmarks, vessel-vmm vs QEMU microvm (same guest, same run), plus the KVM ioeventfd
-# floor. Usage: bench/virtio/run.sh [BUILD_DIR] [extra bench_virtio.py args...]
+# floor. Usage: bench/virtio/run.sh [--nested] [BUILD_DIR] [extra bench_virtio.py args...]
+# Where: here when this machine's /dev/kvm can run VMs, else (or with --nested or
+# VESSEL_BENCH_NESTED=1) inside the nested KVM host scripts/kvm-host, QEMU in the same host
+# (bench/lib/kvm-place.sh); a --json file must then be under the current directory (shared).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-BUILD="${1:-$HERE/../../build}"
+[[ ${1:-} == --nested ]] && { export VESSEL_BENCH_NESTED=1; shift; }
+BUILD="$(realpath "${1:-$HERE/../../build}")"
 shift || true
-ninja -C "$BUILD" vessel-vmm test_guests >/dev/null || echo "warning: rebuild failed, using the binaries already in $BUILD" >&2
-dpkg -s qemu-system-x86 >/dev/null 2>&1 || echo "qemu-system-x86 not installed: vessel-vmm only" >&2
+if [[ ${VESSEL_IN_KVM_HOST:-} != 1 ]]; then
+  ninja -C "$BUILD" vessel-vmm test_guests >/dev/null ||
+    echo "warning: rebuild failed, using the binaries already in $BUILD" >&2
+fi
+command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86 is not installed: no peer" >&2; exit 1; }
+source "$HERE/../lib/kvm-place.sh"
+bench_kvm_place "$BUILD" "$HERE/run.sh" "$BUILD" "$@"
 exec python3 "$HERE/bench_virtio.py" --vmm "$BUILD/src/vmm/vessel-vmm" \
   --guest "$BUILD/tests/guests/virtio_bench.elf" "$@"

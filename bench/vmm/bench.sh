@@ -4,43 +4,53 @@
 #   * peak RSS of the VMM process (rsswrap: a tiny static launcher, so the figure is exact)
 #   * VMM memory overhead: RSS when the marker appears minus the guest pages touched by then
 #   * the KVM floor of this host (kvm_floor's "tiny" VM: create, one vCPU, print, exit)
-# Usage: bench/vmm/bench.sh [BUILD_DIR] [REPS]   (default build-vmm, 15 reps). Needs root, /dev/kvm.
+# Every run must print the guest's marker and exit with the status a good run has (vessel-vmm 0,
+# QEMU's isa-debug-exit 1); any failure fails the script, and no figure is printed for it.
+#
+# Usage: bench/vmm/bench.sh [--nested] [BUILD_DIR] [REPS]   (default build, 15 reps). Needs root.
+# Where: here when this machine's /dev/kvm can run VMs, else (or with --nested or
+# VESSEL_BENCH_NESTED=1) inside the nested KVM host scripts/kvm-host, QEMU in the same host
+# (bench/lib/kvm-place.sh). Figures taken there are ratios, not hardware times.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-BUILD="${1:-$ROOT/build-vmm}"
+[[ ${1:-} == --nested ]] && { export VESSEL_BENCH_NESTED=1; shift; }
+BUILD="$(realpath "${1:-$ROOT/build}")"
 REPS="${2:-15}"
-PEERS=/work/shared/peers/vmm
 VMM="$BUILD/src/vmm/vessel-vmm"
 GUEST="$BUILD/tests/guests/hello.elf"
 [ -x "$VMM" ] && [ -f "$GUEST" ] || { echo "build vessel-vmm and test_guests in $BUILD first" >&2; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86 is not installed" >&2; exit 1; }
+source "$ROOT/bench/lib/kvm-place.sh"
+bench_kvm_place "$BUILD" "$HERE/bench.sh" "$BUILD" "$REPS"
+TIMEOUT=60; [[ ${VESSEL_IN_KVM_HOST:-} == 1 ]] && TIMEOUT=180
 
 W="$(mktemp -d /tmp/vessel-vmm-bench.XXXXXX)"
 trap 'rm -rf "$W"' EXIT
-gcc -O2 -static -o "$W/rsswrap" "$PEERS/rsswrap.c"
-gcc -O2 -o "$W/kvm_floor" "$PEERS/kvm_floor.c"
+gcc -O2 -static -o "$W/rsswrap" "$HERE/rsswrap.c"
+gcc -O2 -o "$W/kvm_floor" "$HERE/kvm_floor.c"
 
 MARKER="hello from the vessel test kit"
 # -cpu host fails on PVM hosts (MSR 0x10a refused); QEMU's default CPU model boots the guest.
-QEMU="qemu-system-x86_64 -enable-kvm -m 128 -smp 1 -no-user-config -no-reboot \
+# -accel kvm: QEMU fails rather than falling back to TCG when KVM does not work.
+QEMU="qemu-system-x86_64 -accel kvm -m 128 -smp 1 -no-user-config -no-reboot \
  -M microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on -nodefaults -display none \
  -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel $GUEST"
 
 echo "== host: $(uname -r), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-[ -d /sys/module/kvm_pvm ] && echo "== /dev/kvm is PVM (guest kernel code is emulated)"
 echo "== guest: $GUEST ($(stat -c %s "$GUEST") bytes, PVH ELF), marker: '$MARKER'"
-python3 "$PEERS/vmm_boot_bench.py" --rsswrap "$W/rsswrap" --reps "$REPS" --timeout 60 --marker "$MARKER" \
+python3 "$HERE/vmm_boot_bench.py" --rsswrap "$W/rsswrap" --reps "$REPS" --timeout "$TIMEOUT" --marker "$MARKER" \
   --config "vessel-vmm=$VMM --kernel $GUEST --mem-mib 128" \
-  --config "qemu-microvm=$QEMU" | tee "$W/out.txt"
+  --config "qemu-microvm=$QEMU" --expect qemu-microvm=1 | tee "$W/out.txt"
 echo
 echo "== KVM floor of this host (kvm_floor tiny: one VM, one vCPU, prints BOOTED, exits)"
-python3 "$PEERS/vmm_boot_bench.py" --rsswrap "$W/rsswrap" --reps "$REPS" --timeout 60 --marker BOOTED \
+python3 "$HERE/vmm_boot_bench.py" --rsswrap "$W/rsswrap" --reps "$REPS" --timeout "$TIMEOUT" --marker BOOTED \
   --config "kvm-floor=$W/kvm_floor tiny" | tee -a "$W/out.txt"
 
 # The guest's own memory touched by then: the guest kit uses ~0.3 MiB; report RSS minus it.
 echo
-python3 - "$W/out.txt" <<'PY'
+WHERE=here; [[ ${VESSEL_IN_KVM_HOST:-} == 1 ]] && WHERE=nested
+python3 - "$W/out.txt" "$WHERE" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def med(name, what):
@@ -54,18 +64,22 @@ print("%-14s %12s %12s %12s" % ("", "marker ms", "exit ms", "peak RSS MiB"))
 for r in rows:
     print("%-14s %12s %12s %12s" % tuple([r[0]] + ["%.1f" % v if v is not None else "-" for v in r[1:]]))
 v, q = rows[0], rows[1]
-if v[1] and q[1]:
-    print("ratio vessel/qemu-microvm: start-up %.2fx, exit %.2fx, peak RSS %.2fx" % (v[1] / q[1], v[2] / q[2], v[3] / q[3]))
+if None in v[1:] or None in q[1:]:
+    sys.exit("a median is missing: no ratio")
+where = " (nested KVM host: a ratio, not hardware times)" if sys.argv[2] == "nested" else ""
+print("ratio vessel/qemu-microvm%s: start-up %.2fx, exit %.2fx, peak RSS %.2fx" % (where, v[1] / q[1], v[2] / q[2], v[3] / q[3]))
 PY
 
 # VMM memory overhead: private dirty memory of the VMM process outside the guest RAM mapping,
-# sampled while the counting guest runs (shared library text is excluded: it is shared).
+# sampled while the counting guest runs (shared library text is excluded: it is shared). The
+# sample is taken once the guest has printed "counting to", and only counts if the VMM is still
+# running then (the guest counts far longer than that).
 echo
 echo "== VMM private memory outside guest RAM (counter guest running, 128 MiB guest)"
-python3 - "$VMM" "$BUILD/tests/guests/counter.elf" <<'PY'
-import subprocess, sys, time, re
+python3 - "$VMM" "$BUILD/tests/guests/counter.elf" "$TIMEOUT" <<'PY'
+import os, re, select, subprocess, sys, time
 def private_outside_guest(pid, guest_bytes):
-    total = 0; size = 0; cur_private = 0
+    size = 0; cur_private = 0
     entries = []
     with open("/proc/%d/smaps" % pid) as f:
         for line in f:
@@ -76,19 +90,36 @@ def private_outside_guest(pid, guest_bytes):
             elif line.startswith("Private_Dirty:") or line.startswith("Private_Clean:"):
                 cur_private += int(line.split()[1])
     entries.append((size, cur_private))
+    if not any(s == guest_bytes for s, _ in entries):
+        raise SystemExit("pid %d has no mapping of the guest's RAM (%d bytes)" % (pid, guest_bytes))
     return sum(p for s, p in entries if s != guest_bytes) / 1024.0
-vmm, guest = sys.argv[1], sys.argv[2]
+def wait_for(p, marker, timeout):
+    buf, deadline = b"", time.monotonic() + timeout
+    fd = p.stdout.fileno()
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            if marker in buf:
+                return
+    raise SystemExit("the guest did not print %r (exit status %s); output: %r" % (marker, p.poll(), buf[-500:]))
+vmm, guest, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 cmds = {
   "vessel-vmm": [vmm, "--kernel", guest, "--cmdline", "count=100000", "--mem-mib", "128"],
-  "qemu-microvm": ("qemu-system-x86_64 -enable-kvm -m 128 -smp 1 -no-user-config -no-reboot "
+  "qemu-microvm": ("qemu-system-x86_64 -accel kvm -m 128 -smp 1 -no-user-config -no-reboot "
                    "-M microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on -nodefaults "
                    "-display none -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=4 -append count=100000 -kernel " + guest).split(),
 }
 res = {}
 for name, cmd in cmds.items():
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    time.sleep(1.5)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
+        wait_for(p, b"counting to", timeout)
+        time.sleep(0.5)
+        if p.poll() is not None:
+            raise SystemExit("%s exited (status %d) while the guest was still to count" % (name, p.returncode))
         res[name] = private_outside_guest(p.pid, 128 << 20)
     finally:
         p.kill(); p.wait()
