@@ -21,7 +21,7 @@ bool exists(const std::string& path) {
 
 KernelFacts gather_kernel() {
   KernelFacts k;
-  struct utsname u{};
+  struct utsname u {};
   if (::uname(&u) == 0) k.release = u.release;
   auto cmdline = read_file("/proc/cmdline");
   if (cmdline) {
@@ -52,7 +52,7 @@ void probe_ioctls(DevKvmFacts& d) {
 
 DevKvmFacts gather_dev_kvm() {
   DevKvmFacts d;
-  struct stat st{};
+  struct stat st {};
   if (::stat("/dev/kvm", &st) != 0) return d;
   d.exists = true;
   d.char_device = S_ISCHR(st.st_mode);

@@ -21,17 +21,20 @@ struct ProbeStep {
   std::string error;  // empty: it worked
   bool ok() const { return tried && error.empty(); }
   static ProbeStep success() { return {true, 0, ""}; }
-  static ProbeStep failure(int errnum, std::string error) { return {true, errnum, std::move(error)}; }
+  static ProbeStep failure(int errnum, std::string error) {
+    return {true, errnum, std::move(error)};
+  }
 };
 
 struct DevKvmFacts {
-  bool exists = false;        // stat("/dev/kvm") worked
+  bool exists = false;  // stat("/dev/kvm") worked
   bool char_device = false;
   unsigned major = 0, minor = 0, mode = 0, uid = 0, gid = 0;
-  ProbeStep open;             // open(O_RDWR)
-  ProbeStep api_version;      // KVM_GET_API_VERSION == 12
-  std::map<long, int> extensions;  // KVM_CHECK_EXTENSION answers (cap -> value), after the API check
-  ProbeStep create_vm;        // KVM_CREATE_VM: the decisive one
+  ProbeStep open;         // open(O_RDWR)
+  ProbeStep api_version;  // KVM_GET_API_VERSION == 12
+  std::map<long, int>
+      extensions;       // KVM_CHECK_EXTENSION answers (cap -> value), after the API check
+  ProbeStep create_vm;  // KVM_CREATE_VM: the decisive one
 };
 
 struct KernelFacts {

@@ -19,13 +19,15 @@ constexpr size_t kMaxLines = 2000;  // a log flooded with KVM errors must not gr
 
 bool mentions_kvm(const std::string& text) {
   std::string lower = text;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return lower.find("kvm") != std::string::npos || lower.find("pvm") != std::string::npos;
 }
 
 void keep(std::vector<std::string>& lines, std::string text) {
   if (!mentions_kvm(text)) return;
-  if (lines.size() == kMaxLines) lines.erase(lines.begin() + kMaxLines / 2);  // keep the boot's lines
+  if (lines.size() == kMaxLines)
+    lines.erase(lines.begin() + kMaxLines / 2);  // keep the boot's lines
   lines.push_back(std::move(text));
 }
 
@@ -66,7 +68,8 @@ std::optional<std::vector<std::string>> read_klogctl() {
 
 std::string kernel_log_text(const std::string& record) {
   std::string text = record;
-  if (auto semi = text.find(';'); !text.empty() && std::isdigit(static_cast<unsigned char>(text[0])) &&
+  if (auto semi = text.find(';'); !text.empty() &&
+                                  std::isdigit(static_cast<unsigned char>(text[0])) &&
                                   semi != std::string::npos) {
     text = text.substr(semi + 1);
     if (auto nl = text.find('\n'); nl != std::string::npos) text.resize(nl);  // drop the dictionary

@@ -21,13 +21,14 @@ enum class PvmState {
 std::string_view to_string(PvmState state);  // "absent", "bound", "not bound"
 
 struct KvmAssessment {
-  std::vector<Check> checks;         // the report's "cpu" and "kvm" sections
-  std::string flavour = "none";      // kvm_intel, kvm_amd, kvm_pvm, "kvm (vendor module unknown)" or none
+  std::vector<Check> checks;  // the report's "cpu" and "kvm" sections
+  std::string flavour =
+      "none";  // kvm_intel, kvm_amd, kvm_pvm, "kvm (vendor module unknown)" or none
   PvmState pvm = PvmState::Absent;
-  std::string pvm_reason;            // why kvm_pvm is not bound: its kernel log line, or why that is unknown
-  bool modules_loadable = false;     // could modprobe add a module to this kernel?
-  std::string modules_why_not;       // "nomodule on the kernel command line; no /lib/modules/<release>"
-  std::vector<std::string> advice;   // what to do, when VMs cannot run here; empty when they can
+  std::string pvm_reason;  // why kvm_pvm is not bound: its kernel log line, or why that is unknown
+  bool modules_loadable = false;  // could modprobe add a module to this kernel?
+  std::string modules_why_not;  // "nomodule on the kernel command line; no /lib/modules/<release>"
+  std::vector<std::string> advice;  // what to do, when VMs cannot run here; empty when they can
 };
 
 KvmAssessment assess_kvm(const HostFacts& facts);

@@ -13,7 +13,8 @@ std::string join(const std::vector<std::string>& parts, const char* separator) {
 }  // namespace
 
 Error vm_host_error(const hostcheck::Report& report) {
-  std::string why = report.vm_problems.empty() ? "the host check found no usable KVM" : join(report.vm_problems, "; ");
+  std::string why = report.vm_problems.empty() ? "the host check found no usable KVM"
+                                               : join(report.vm_problems, "; ");
   std::string hint = join(report.vm_advice, "; or ");
   hint += std::string(hint.empty() ? "" : "; ") + "`vessel host check` on this host says more";
   return Error(ENODEV, "this host cannot run VMs: " + why).with_hint(std::move(hint));

@@ -29,7 +29,8 @@ std::string start_without_kvm(Daemon& daemon) {
       why = std::string("make / private: ") + std::strerror(errno);
       return;
     }
-    if (::access("/dev/kvm", F_OK) == 0 && ::mount("/dev/null", "/dev/kvm", nullptr, MS_BIND, nullptr) != 0) {
+    if (::access("/dev/kvm", F_OK) == 0 &&
+        ::mount("/dev/null", "/dev/kvm", nullptr, MS_BIND, nullptr) != 0) {
       why = std::string("bind /dev/null over /dev/kvm: ") + std::strerror(errno);
       return;
     }
@@ -69,13 +70,16 @@ TEST_F(VmHostGate, RunVmIsRefusedWith409AndTheHostChecksReason) {
   auto j = json::parse(r.body).value_or(json::Json::object());
   std::string error = j.value("error", "");
   EXPECT_EQ(error.rfind("this host cannot run VMs: /dev/kvm: ", 0), 0u) << r.body;
-  EXPECT_NE(error.find(::access("/dev/kvm", F_OK) == 0 ? "not the KVM device" : "missing"), std::string::npos) << r.body;
+  EXPECT_NE(error.find(::access("/dev/kvm", F_OK) == 0 ? "not the KVM device" : "missing"),
+            std::string::npos)
+      << r.body;
   EXPECT_NE(j.value("hint", "").find("vessel host check"), std::string::npos) << r.body;
   EXPECT_EQ(instances(), 0u) << daemon.vessel({"ls"}).out;
 
   // The CLI says the same and leaves nothing behind either, each time.
   for (int i = 0; i < 2; ++i) {
-    auto cli = daemon.vessel({"run", "--vm", "--name", "novm", "--kernel", kernel, "--memory", "512M"});
+    auto cli =
+        daemon.vessel({"run", "--vm", "--name", "novm", "--kernel", kernel, "--memory", "512M"});
     EXPECT_EQ(cli.status, 1) << cli.out << cli.err;
     EXPECT_NE(cli.err.find("this host cannot run VMs"), std::string::npos) << cli.err;
     EXPECT_EQ(instances(), 0u);
@@ -84,7 +88,8 @@ TEST_F(VmHostGate, RunVmIsRefusedWith409AndTheHostChecksReason) {
 }
 
 TEST_F(VmHostGate, ACreatedVmIsKeptButItsStartIsRefused) {
-  auto created = daemon.vessel({"create", "--vm", "--name", "later", "--kernel", kernel, "--memory", "64M"});
+  auto created =
+      daemon.vessel({"create", "--vm", "--name", "later", "--kernel", kernel, "--memory", "64M"});
   ASSERT_EQ(created.status, 0) << created.err;
   auto r = post(daemon, "/v1/instances/later/start", json::Json::object());
   EXPECT_EQ(r.status, 409) << r.body;

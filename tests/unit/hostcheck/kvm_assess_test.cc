@@ -9,13 +9,13 @@
 //     loaded (native=1) and bound, /dev/kvm works.
 //  C: the nested KVM host (scripts/kvm-host): Debian's kernel under QEMU TCG with SVM, kvm_amd.
 //  D: bare metal with VT-x and kvm_intel.
-#include <gtest/gtest.h>
+#include "hostcheck/kvm_assess.h"
 
+#include <gtest/gtest.h>
 #include <linux/kvm.h>
 
 #include "hostcheck/host_check.h"
 #include "hostcheck/kernel_log.h"
-#include "hostcheck/kvm_assess.h"
 #include "hostcheck/kvm_caps.h"
 
 namespace vessel::hostcheck {
@@ -23,7 +23,8 @@ namespace {
 
 const char* kFcCmdline =
     "mitigations=auto,no_guest_host,no_guest_guest console=ttyS0 quiet reboot=k panic=1 nomodule "
-    "random.trust_cpu=1 swiotlb=noforce psi=1 nvproxy.enable=1 page_reporting.page_reporting_order=11 "
+    "random.trust_cpu=1 swiotlb=noforce psi=1 nvproxy.enable=1 "
+    "page_reporting.page_reporting_order=11 "
     "deferred_init=lazy nested_pvm=1 rcupdate.rcu_cpu_stall_cputime=1 cpuidle_haltpoll.force=1 "
     "haltpoll.guest_halt_poll_ns=0 sched_vcpu_pack=15 rdinit=/process_api -- --firecracker-init "
     "--addr 0.0.0.0:2024";
@@ -61,8 +62,8 @@ HostFacts machine_a_pvm_guest_under_bhyve() {
   f.kernel.cmdline = kFcCmdline;
   f.kernel.modules_dir = false;
   f.kernel.sys_modules = {"kvm", "kvm_pvm"};
-  f.kernel.log = std::vector<std::string>{"Hypervisor detected: bhyve",
-                                          "kvm-pvm: this kernel is itself a kvm-pvm guest; not binding"};
+  f.kernel.log = std::vector<std::string>{
+      "Hypervisor detected: bhyve", "kvm-pvm: this kernel is itself a kvm-pvm guest; not binding"};
   return f;  // no /dev/kvm
 }
 
@@ -75,7 +76,8 @@ HostFacts machine_b_pvm_host_under_kvm() {
   f.kernel.sys_modules = {"kvm", "kvm_pvm"};
   f.kernel.log = std::vector<std::string>{
       "Hypervisor detected: KVM",
-      "kvm-pvm: mmio caching disabled (nested host: reported MAXPHYADDR 48 may be narrower than the page walk)",
+      "kvm-pvm: mmio caching disabled (nested host: reported MAXPHYADDR 48 may be narrower than "
+      "the page walk)",
       "kvm-pvm: loaded (native=1 pcid=1 pge_off=1 emul_batch=1024 emul_ibpb=0)",
       "kvm-pvm: INTERNAL_ERROR in batch emul: rip=0x100d72 cpl=0 cr3=0x103000"};
   f.kvm = working_dev_kvm();
@@ -91,8 +93,9 @@ HostFacts machine_c_nested_kvm_host() {
   f.kernel.cmdline = "console=ttyS0 panic=-1 quiet";
   f.kernel.modules_dir = true;
   f.kernel.sys_modules = {"kvm", "kvm_amd"};
-  f.kernel.log = std::vector<std::string>{"Hypervisor detected: KVM", "kvm_amd: TSC scaling supported",
-                                          "kvm_amd: Nested Virtualization enabled", "kvm_amd: Nested Paging enabled"};
+  f.kernel.log = std::vector<std::string>{
+      "Hypervisor detected: KVM", "kvm_amd: TSC scaling supported",
+      "kvm_amd: Nested Virtualization enabled", "kvm_amd: Nested Paging enabled"};
   f.kvm = working_dev_kvm();
   return f;
 }
@@ -123,14 +126,17 @@ std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
-bool mentions(const std::string& text, const std::string& what) { return text.find(what) != std::string::npos; }
+bool mentions(const std::string& text, const std::string& what) {
+  return text.find(what) != std::string::npos;
+}
 
 TEST(KvmAssess, MachineA_PvmGuestUnderBhyveCannotRunVmsAndSaysWhy) {
   Report r = report_from(machine_a_pvm_guest_under_bhyve());
   EXPECT_FALSE(r.vms_ok);
   EXPECT_EQ(r.kvm_flavour, "none");
   EXPECT_EQ(r.kvm_pvm_state, "not bound");
-  EXPECT_TRUE(mentions(r.kvm_pvm_reason, "this kernel is itself a kvm-pvm guest; not binding")) << r.kvm_pvm_reason;
+  EXPECT_TRUE(mentions(r.kvm_pvm_reason, "this kernel is itself a kvm-pvm guest; not binding"))
+      << r.kvm_pvm_reason;
   EXPECT_FALSE(r.modules_loadable);
   EXPECT_TRUE(mentions(r.modules_why_not, "nomodule")) << r.modules_why_not;
   EXPECT_TRUE(mentions(r.modules_why_not, "/lib/modules/6.18.44-fc-v1252")) << r.modules_why_not;
@@ -145,10 +151,12 @@ TEST(KvmAssess, MachineA_PvmGuestUnderBhyveCannotRunVmsAndSaysWhy) {
   EXPECT_TRUE(mentions(advice, "bhyve")) << advice;
   EXPECT_TRUE(mentions(advice, "scripts/kvm-host")) << advice;
   EXPECT_FALSE(mentions(advice, "modprobe")) << advice;
-  for (const auto& c : r.checks) EXPECT_FALSE(mentions(c.note, "modprobe")) << c.name << ": " << c.note;
+  for (const auto& c : r.checks)
+    EXPECT_FALSE(mentions(c.note, "modprobe")) << c.name << ": " << c.note;
 
   EXPECT_EQ(find(r, "hardware virtualization")->value, "none visible");
-  EXPECT_EQ(find(r, "running under a hypervisor")->value, "yes (bhyve; CPUID signature \"bhyve bhyve\")");
+  EXPECT_EQ(find(r, "running under a hypervisor")->value,
+            "yes (bhyve; CPUID signature \"bhyve bhyve\")");
   EXPECT_EQ(find(r, "kvm_pvm")->value, "present, not bound");
   EXPECT_EQ(find(r, "module flavour")->value, "none (kvm_pvm present, not bound)");
   EXPECT_EQ(find(r, "open /dev/kvm read-write"), nullptr);  // nothing to open
@@ -206,7 +214,8 @@ TEST(KvmAssess, MachineB_PvmBoundRunsVms) {
   EXPECT_TRUE(r.vm_problems.empty());
   EXPECT_TRUE(r.vm_advice.empty());
   EXPECT_FALSE(r.modules_loadable);  // nomodule, and no /lib/modules/6.18.44-fc-v1252
-  EXPECT_EQ(find(r, "running under a hypervisor")->value, "yes (KVM; CPUID signature \"KVMKVMKVM\")");
+  EXPECT_EQ(find(r, "running under a hypervisor")->value,
+            "yes (KVM; CPUID signature \"KVMKVMKVM\")");
   EXPECT_TRUE(mentions(find(r, "module flavour")->note, "ring-0"));
   EXPECT_TRUE(mentions(find(r, "hardware virtualization")->note, "through kvm_pvm"));
   auto j = r.to_json();
@@ -245,7 +254,8 @@ TEST(KvmAssess, MachineB_NullDeviceOverDevKvmIsNotKvm) {
   EXPECT_TRUE(mentions(r.vm_problems[0], "not the KVM device")) << r.vm_problems[0];
   EXPECT_TRUE(mentions(joined(r.vm_advice), "char 1:3")) << joined(r.vm_advice);
   EXPECT_EQ(r.kvm_pvm_state, "not bound");
-  EXPECT_TRUE(mentions(r.kvm_pvm_reason, "it loaded (the kernel log says \"kvm-pvm: loaded (native=1"))
+  EXPECT_TRUE(
+      mentions(r.kvm_pvm_reason, "it loaded (the kernel log says \"kvm-pvm: loaded (native=1"))
       << r.kvm_pvm_reason;
 }
 
@@ -257,7 +267,8 @@ TEST(KvmAssess, MachineC_NestedKvmHostIsHardwareAssistedAtEmulationSpeed) {
   EXPECT_EQ(find(r, "kvm_pvm"), nullptr);
   EXPECT_TRUE(r.modules_loadable);
   EXPECT_EQ(find(r, "hardware virtualization")->value, "AMD-V (svm)");
-  EXPECT_EQ(find(r, "running under a hypervisor")->value, "yes (QEMU TCG; CPUID signature \"TCGTCGTCGTCG\")");
+  EXPECT_EQ(find(r, "running under a hypervisor")->value,
+            "yes (QEMU TCG; CPUID signature \"TCGTCGTCGTCG\")");
   EXPECT_TRUE(mentions(find(r, "module flavour")->note, "emulation speed"));
 }
 
@@ -292,7 +303,8 @@ TEST(KvmAssess, MachineD_NomoduleKernelNeverSaysModprobe) {
   EXPECT_FALSE(mentions(advice, "modprobe")) << advice;
   EXPECT_TRUE(mentions(advice, "boot a kernel that has kvm_intel")) << advice;
   EXPECT_TRUE(mentions(advice, "scripts/kvm-host")) << advice;
-  EXPECT_TRUE(mentions(r.vm_problems[0], "cannot load modules (nomodule on the kernel command line)"))
+  EXPECT_TRUE(
+      mentions(r.vm_problems[0], "cannot load modules (nomodule on the kernel command line)"))
       << r.vm_problems[0];
 }
 
@@ -315,8 +327,10 @@ TEST(KvmAssess, PermissionDeniedSaysTheGroup) {
 }
 
 TEST(KernelLog, RecordTextWithoutPrefixes) {
-  EXPECT_EQ(kernel_log_text("6,339,373772,-;kvm-pvm: loaded (native=1)\n"), "kvm-pvm: loaded (native=1)");
-  EXPECT_EQ(kernel_log_text("4,340,374000,-;kvm-pvm: not binding\n SUBSYSTEM=misc\n"), "kvm-pvm: not binding");
+  EXPECT_EQ(kernel_log_text("6,339,373772,-;kvm-pvm: loaded (native=1)\n"),
+            "kvm-pvm: loaded (native=1)");
+  EXPECT_EQ(kernel_log_text("4,340,374000,-;kvm-pvm: not binding\n SUBSYSTEM=misc\n"),
+            "kvm-pvm: not binding");
   EXPECT_EQ(kernel_log_text("<6>[    0.373772] kvm-pvm: loaded"), "kvm-pvm: loaded");
   EXPECT_EQ(kernel_log_text("plain text"), "plain text");
 }
