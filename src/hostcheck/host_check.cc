@@ -259,7 +259,8 @@ std::string Report::to_table(bool color) const {
   out += fmt::format("  VMs:        {}{}{}\n", vms_ok ? green : red, vms_ok ? "can run" : "cannot run", reset);
   for (const auto& p : vm_problems) out += list_item(p);
   std::string flavour = kvm_flavour;
-  if (kvm_pvm_state == "not bound" && kvm_flavour == "none") flavour += " (kvm_pvm present, not bound)";
+  if ((kvm_pvm_state == "not bound" || kvm_pvm_state == "unverified") && kvm_flavour == "none")
+    flavour += " (kvm_pvm present, " + kvm_pvm_state + ")";
   out += "  KVM:        " + flavour + "\n";
   if (!vm_advice.empty()) out += "  what to do:\n";
   for (const auto& a : vm_advice) out += list_item(a);

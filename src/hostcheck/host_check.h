@@ -24,7 +24,7 @@ struct Report {
   // The KVM module that serves /dev/kvm, only when a VM could be created through it: "kvm_intel",
   // "kvm_amd", "kvm_pvm", "kvm (vendor module unknown)"; "none" otherwise.
   std::string kvm_flavour = "none";
-  std::string kvm_pvm_state = "absent";         // "absent", "bound", "not bound" (kvm_assess.h)
+  std::string kvm_pvm_state = "absent";  // "absent", "bound", "not bound", "unverified" (kvm_assess.h)
   std::string kvm_pvm_reason;                   // why kvm_pvm is not bound
   bool modules_loadable = false;                // could modprobe add a module to this kernel?
   std::string modules_why_not;

@@ -17,6 +17,8 @@ std::string_view to_string(PvmState state) {
       return "bound";
     case PvmState::NotBound:
       return "not bound";
+    case PvmState::Unverified:
+      return "unverified";
   }
   return "absent";
 }
@@ -26,6 +28,9 @@ namespace {
 bool has_module(const HostFacts& f, const char* m) { return f.kernel.sys_modules.count(m) != 0; }
 bool hardware_virt(const HostFacts& f) { return f.cpu.vmx || f.cpu.svm; }
 const char* hardware_module(const HostFacts& f) { return f.cpu.vmx ? "kvm_intel" : "kvm_amd"; }
+bool permission_denied(const ProbeStep& s) {
+  return s.tried && (s.errnum == EACCES || s.errnum == EPERM);
+}
 
 bool is_kvm_device(const DevKvmFacts& d) {
   return d.exists && d.char_device && d.major == kKvmMajor && d.minor == kKvmMinor;
@@ -86,7 +91,9 @@ std::string pvm_reason(const HostFacts& f, const std::string& flavour) {
 
 void assess_pvm(const HostFacts& f, KvmAssessment& a) {
   if (!has_module(f, "kvm_pvm")) return;
-  a.pvm = a.flavour == "kvm_pvm" ? PvmState::Bound : PvmState::NotBound;
+  a.pvm = a.flavour == "kvm_pvm"          ? PvmState::Bound
+          : permission_denied(f.kvm.open) ? PvmState::Unverified
+                                          : PvmState::NotBound;
   if (a.pvm == PvmState::NotBound) a.pvm_reason = pvm_reason(f, a.flavour);
 }
 
@@ -211,20 +218,27 @@ std::string flavour_note(const HostFacts& f, const KvmAssessment& a) {
              "guests included, runs at emulation speed";
     return "hardware-assisted: guests run at native speed";
   }
+  if (a.flavour == "none" && permission_denied(f.kvm.open))
+    return "which KVM flavour serves /dev/kvm is unknown: this user may not open it";
   if (a.flavour == "none") return "no KVM flavour serves /dev/kvm here";
   return "";
 }
 
 void module_checks(const HostFacts& f, const KvmAssessment& a, std::vector<Check>& out) {
   if (a.pvm != PvmState::Absent)
-    out.push_back({"kvm", "kvm_pvm", a.pvm == PvmState::Bound ? "bound" : "present, not bound",
-                   a.pvm != PvmState::NotBound, false, false, a.pvm_reason});
+    out.push_back({"kvm", "kvm_pvm",
+                   a.pvm == PvmState::Bound ? "bound" : "present, " + std::string(to_string(a.pvm)),
+                   a.pvm != PvmState::NotBound, false, false,
+                   a.pvm == PvmState::Unverified
+                       ? "whether it serves /dev/kvm is unknown: this user may not open it"
+                       : a.pvm_reason});
   out.push_back({"kvm", "kernel modules",
                  a.modules_loadable ? "loadable" : "not loadable: " + a.modules_why_not, true,
                  false, false,
                  a.modules_loadable ? "" : "no KVM module can be loaded into this kernel"});
   std::string value = a.flavour;
-  if (a.flavour == "none" && a.pvm == PvmState::NotBound) value += " (kvm_pvm present, not bound)";
+  if (a.flavour == "none" && (a.pvm == PvmState::NotBound || a.pvm == PvmState::Unverified))
+    value += " (kvm_pvm present, " + std::string(to_string(a.pvm)) + ")";
   out.push_back(
       {"kvm", "module flavour", value, a.flavour != "none", false, false, flavour_note(f, a)});
 }
@@ -277,8 +291,10 @@ std::vector<std::string> advice(const HostFacts& f, const KvmAssessment& a) {
   if (d.create_vm.ok() && required_caps_present(d) && is_kvm_device(d)) return {};
   std::vector<std::string> out;
   if (auto fix = first_fix(f, a); !fix.empty()) out.push_back(fix);
-  bool dead_end =
-      !hardware_virt(f) || (!d.exists && !has_module(f, hardware_module(f)) && !a.modules_loadable);
+  // A permission problem says nothing about KVM itself: its fix is the whole advice.
+  bool dead_end = !permission_denied(d.open) &&
+                  (!hardware_virt(f) ||
+                   (!d.exists && !has_module(f, hardware_module(f)) && !a.modules_loadable));
   if (dead_end) {
     if (!hardware_virt(f)) out.push_back(hardware_host_advice(f));
     out.push_back(nested_host_advice());

@@ -14,11 +14,12 @@
 namespace vessel::hostcheck {
 
 enum class PvmState {
-  Absent,    // no /sys/module/kvm_pvm
-  Bound,     // kvm_pvm serves /dev/kvm: a VM could be created
-  NotBound,  // kvm_pvm is there but /dev/kvm does not work through it
+  Absent,      // no /sys/module/kvm_pvm
+  Bound,       // kvm_pvm serves /dev/kvm: a VM could be created
+  NotBound,    // kvm_pvm is there but /dev/kvm does not work through it
+  Unverified,  // kvm_pvm is there, but this user may not open /dev/kvm to find out
 };
-std::string_view to_string(PvmState state);  // "absent", "bound", "not bound"
+std::string_view to_string(PvmState state);  // "absent", "bound", "not bound", "unverified"
 
 struct KvmAssessment {
   std::vector<Check> checks;  // the report's "cpu" and "kvm" sections

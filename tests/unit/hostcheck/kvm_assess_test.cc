@@ -326,6 +326,22 @@ TEST(KvmAssess, PermissionDeniedSaysTheGroup) {
   EXPECT_TRUE(mentions(r.vm_advice[0], "group owning /dev/kvm (gid 107)")) << r.vm_advice[0];
 }
 
+TEST(KvmAssess, MachineB_AsAUserOutsideTheKvmGroupPvmIsUnverified) {
+  HostFacts f = machine_b_pvm_host_under_kvm();
+  f.kernel.log.reset();
+  f.kvm.open = ProbeStep::failure(EACCES, "cannot open /dev/kvm: Permission denied");
+  f.kvm.api_version = f.kvm.create_vm = ProbeStep{};
+  f.kvm.extensions.clear();
+  Report r = report_from(f);
+  EXPECT_FALSE(r.vms_ok);
+  EXPECT_EQ(r.kvm_flavour, "none");
+  EXPECT_EQ(r.kvm_pvm_state, "unverified");
+  ASSERT_EQ(r.vm_advice.size(), 1u)
+      << joined(r.vm_advice);  // no nested-host detour for a permission
+  EXPECT_TRUE(mentions(r.vm_advice[0], "group owning /dev/kvm (gid 107)")) << r.vm_advice[0];
+  EXPECT_TRUE(mentions(r.to_table(false), "KVM:        none (kvm_pvm present, unverified)"));
+}
+
 TEST(KernelLog, RecordTextWithoutPrefixes) {
   EXPECT_EQ(kernel_log_text("6,339,373772,-;kvm-pvm: loaded (native=1)\n"),
             "kvm-pvm: loaded (native=1)");
