@@ -56,4 +56,20 @@ CpuInfo decode_cpu(const CpuidReader& cpuid) {
   return info;
 }
 
+std::string hypervisor_name(const std::string& signature) {
+  struct Known {
+    const char* signature;
+    const char* name;
+  };
+  static constexpr Known kKnown[] = {
+      {"KVMKVMKVM", "KVM"},          {"bhyve bhyve", "bhyve"},        {"TCGTCGTCGTCG", "QEMU TCG"},
+      {"Microsoft Hv", "Hyper-V"},   {"VMwareVMware", "VMware"},      {"XenVMMXenVMM", "Xen"},
+      {"VBoxVBoxVBox", "VirtualBox"}, {"ACRNACRNACRN", "ACRN"},       {"lrpepyh  vr", "Parallels"},
+      {"QNXQVMBSQG", "QNX"},         {"EVMMEVMMEVMM", "Intel KGT"},
+  };
+  for (const auto& k : kKnown)
+    if (signature == k.signature) return k.name;
+  return signature;
+}
+
 }  // namespace vessel::hostcheck

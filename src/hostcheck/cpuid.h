@@ -29,4 +29,8 @@ struct CpuInfo {
 
 CpuInfo decode_cpu(const CpuidReader& cpuid);
 
+// A readable name for a CPUID.40000000h signature ("bhyve bhyve" -> "bhyve", "KVMKVMKVM" ->
+// "KVM", "TCGTCGTCGTCG" -> "QEMU TCG"); the signature itself when it is not a known one.
+std::string hypervisor_name(const std::string& signature);
+
 }  // namespace vessel::hostcheck

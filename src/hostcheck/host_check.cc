@@ -2,11 +2,9 @@
 
 #include <fcntl.h>
 #include <linux/io_uring.h>
-#include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -18,7 +16,7 @@
 
 #include "base/cli.h"
 #include "base/fd.h"
-#include "kvm/kvm.h"
+#include "hostcheck/kvm_assess.h"
 
 namespace vessel::hostcheck {
 
@@ -59,106 +57,15 @@ std::vector<std::string> wrap(const std::string& text, size_t width) {
   return lines;
 }
 
-// ---- CPU ---------------------------------------------------------------------------------
-
-void probe_cpu(Report& r) {
-  r.cpu = decode_cpu(native_cpuid);
-  add(r, {"cpu", "vendor", r.cpu.vendor + (r.cpu.model_name.empty() ? "" : " (" + r.cpu.model_name + ")"),
-          true, false, false, ""});
-  std::string hw = r.cpu.vmx ? "VT-x (vmx)" : r.cpu.svm ? "AMD-V (svm)" : "none visible";
-  add(r, {"cpu", "hardware virtualization", hw, r.cpu.vmx || r.cpu.svm, false, false,
-          r.cpu.vmx || r.cpu.svm
-              ? ""
-              : "the CPU does not expose VMX/SVM to this OS; KVM can still work through a "
-                "software flavour (see kvm module)"});
-  add(r, {"cpu", "running under a hypervisor",
-          r.cpu.hypervisor ? "yes (" + (r.cpu.hypervisor_vendor.empty() ? std::string("unknown")
-                                                                         : r.cpu.hypervisor_vendor) +
-                                 ")"
-                           : "no (bare metal)",
-          true, false, false, r.cpu.hypervisor ? "VMs started here are nested guests" : ""});
-}
-
-// ---- KVM ---------------------------------------------------------------------------------
-
-struct KvmCap {
-  const char* name;
-  int cap;
-  bool required;
-  const char* why;
-};
-
-constexpr KvmCap kKvmCaps[] = {
-    {"irqchip", KVM_CAP_IRQCHIP, true, "in-kernel interrupt controllers"},
-    {"user memory", KVM_CAP_USER_MEMORY, true, "guest RAM mapped from the VMM"},
-    {"ioeventfd", KVM_CAP_IOEVENTFD, true, "virtio notifications without a userspace exit"},
-    {"irqfd", KVM_CAP_IRQFD, true, "device interrupts from any thread"},
-    {"immediate exit", KVM_CAP_IMMEDIATE_EXIT, false, "race-free vCPU pause"},
-    {"x2apic api", KVM_CAP_X2APIC_API, false, "x2APIC ids beyond 255"},
-    {"split irqchip", KVM_CAP_SPLIT_IRQCHIP, false, "IOAPIC in userspace"},
-    {"tsc control", KVM_CAP_TSC_CONTROL, false, "stable TSC frequency across snapshot/restore"},
-    {"dirty log ring", KVM_CAP_DIRTY_LOG_RING, false, "fast live migration"},
-    {"manual dirty log protect", KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, false, "incremental snapshots"},
-    {"pit2", KVM_CAP_PIT2, false, "in-kernel i8254 timer"},
-    {"adjust clock", KVM_CAP_ADJUST_CLOCK, false, "kvmclock kept across pause and restore"},
-    {"readonly memory", KVM_CAP_READONLY_MEM, false, "ROM regions"},
-};
-
-std::string kvm_module_flavour() {
-  for (const char* m : {"kvm_pvm", "kvm_intel", "kvm_amd"})
-    if (exists(std::string("/sys/module/") + m)) return m;
-  return exists("/sys/module/kvm") ? "kvm (vendor module unknown)" : "none";
-}
-
-void probe_kvm(Report& r) {
-  r.kvm_flavour = kvm_module_flavour();
-  bool present = exists("/dev/kvm");
-  struct stat st{};
-  std::string perms = "missing";
-  if (present && ::stat("/dev/kvm", &st) == 0) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "char %u:%u mode %04o uid %u gid %u", major(st.st_rdev),
-                  minor(st.st_rdev), st.st_mode & 07777, st.st_uid, st.st_gid);
-    perms = buf;
+// "- text", wrapped, under the verdict.
+std::string list_item(const std::string& text) {
+  std::string out;
+  bool first = true;
+  for (const auto& line : wrap(text, 86)) {
+    out += (first ? "              - " : "                ") + line + "\n";
+    first = false;
   }
-  add(r, {"kvm", "/dev/kvm", perms, present, true, false,
-          present ? "" : "load the kvm module for your CPU (modprobe kvm_intel or kvm_amd)"});
-  if (!present) return;
-  // Every KVM ioctl goes through src/kvm (the one place that issues them).
-  auto rw = Fd::open("/dev/kvm", O_RDWR);
-  if (!rw) {
-    add(r, {"kvm", "open /dev/kvm read-write", rw.error().to_string(), false, true, false,
-            "run as root or add your user to the group owning /dev/kvm"});
-    return;
-  }
-  add(r, {"kvm", "open /dev/kvm read-write", "ok", true, true, false, ""});
-  auto sys = kvm::System::open();
-  add(r, {"kvm", "API version", sys ? std::to_string(KVM_API_VERSION) : sys.error().to_string(), sys.has_value(), true,
-          false, sys ? "" : "vessel needs KVM API version 12"});
-  if (!sys) return;
-  for (const auto& c : kKvmCaps) {
-    int v = sys->check_extension(c.cap);
-    add(r, {"kvm", c.name, v > 0 ? "yes" : "no", v > 0, c.required, false,
-            v > 0 ? "" : c.why});
-  }
-  int max_vcpus = sys->check_extension(KVM_CAP_MAX_VCPUS);
-  int nr_vcpus = sys->check_extension(KVM_CAP_NR_VCPUS);
-  add(r, {"kvm", "max vCPUs", std::to_string(max_vcpus) + " (recommended " + std::to_string(nr_vcpus) + ")",
-          max_vcpus > 0, false, false, ""});
-  // A VM can really be created: the decisive test.
-  auto vm = sys->create_vm();
-  add(r, {"kvm", "create a VM", vm ? "ok" : "failed: " + vm.error().to_string(), vm.has_value(), true, false, ""});
-
-  std::string note;
-  if (r.kvm_flavour == "kvm_pvm")
-    note = "PVM: KVM runs in software on a host without hardware virtualization exposed (nested). "
-           "Guest ring-3 code runs at native speed, but an unmodified guest kernel's ring-0 code "
-           "is emulated instruction by instruction (~1 us each), and KVM's emulator gives up on "
-           "some instructions, which vessel-vmm traps and emulates. Expect a stock Linux boot to "
-           "take minutes here; small guests and user-space work run fast.";
-  else if (r.kvm_flavour == "kvm_intel" || r.kvm_flavour == "kvm_amd")
-    note = "hardware-assisted: guests run at native speed";
-  add(r, {"kvm", "module flavour", r.kvm_flavour, r.kvm_flavour != "none", false, false, note});
+  return out;
 }
 
 // ---- containers ---------------------------------------------------------------------------
@@ -283,10 +190,25 @@ void decide(Report& r) {
   r.containers_ok = r.container_problems.empty();
 }
 
-Report probe() {
+Report report_from(const HostFacts& facts) {
+  KvmAssessment a = assess_kvm(facts);
   Report r;
-  probe_cpu(r);
-  probe_kvm(r);
+  r.cpu = facts.cpu;
+  r.checks = std::move(a.checks);
+  r.kvm_flavour = a.flavour;
+  r.kvm_pvm_state = std::string(to_string(a.pvm));
+  r.kvm_pvm_reason = a.pvm_reason;
+  r.modules_loadable = a.modules_loadable;
+  r.modules_why_not = a.modules_why_not;
+  r.vm_advice = std::move(a.advice);
+  decide(r);
+  return r;
+}
+
+Report probe_vms() { return report_from(gather_host_facts()); }
+
+Report probe() {
+  Report r = probe_vms();
   probe_containers(r);
   probe_extras(r);
   decide(r);
@@ -297,9 +219,12 @@ nlohmann::json Report::to_json() const {
   nlohmann::json j;
   j["cpu"] = {{"vendor", cpu.vendor},         {"model", cpu.model_name},
               {"vmx", cpu.vmx},               {"svm", cpu.svm},
-              {"hypervisor", cpu.hypervisor}, {"hypervisor_vendor", cpu.hypervisor_vendor}};
+              {"hypervisor", cpu.hypervisor}, {"hypervisor_vendor", cpu.hypervisor_vendor},
+              {"hypervisor_name", cpu.hypervisor ? hypervisor_name(cpu.hypervisor_vendor) : ""}};
   j["kvm_flavour"] = kvm_flavour;
-  j["vms"] = {{"ok", vms_ok}, {"problems", vm_problems}};
+  j["kvm_pvm"] = {{"state", kvm_pvm_state}, {"reason", kvm_pvm_reason}};
+  j["kernel_modules"] = {{"loadable", modules_loadable}, {"why_not", modules_why_not}};
+  j["vms"] = {{"ok", vms_ok}, {"problems", vm_problems}, {"advice", vm_advice}};
   j["containers"] = {{"ok", containers_ok}, {"problems", container_problems}};
   nlohmann::json checks = nlohmann::json::array();
   for (const auto& c : this->checks)
@@ -332,10 +257,16 @@ std::string Report::to_table(bool color) const {
   }
   out += "\nverdict\n";
   out += fmt::format("  VMs:        {}{}{}\n", vms_ok ? green : red, vms_ok ? "can run" : "cannot run", reset);
-  for (const auto& p : vm_problems) out += "              - " + p + "\n";
+  for (const auto& p : vm_problems) out += list_item(p);
+  std::string flavour = kvm_flavour;
+  if ((kvm_pvm_state == "not bound" || kvm_pvm_state == "unverified") && kvm_flavour == "none")
+    flavour += " (kvm_pvm present, " + kvm_pvm_state + ")";
+  out += "  KVM:        " + flavour + "\n";
+  if (!vm_advice.empty()) out += "  what to do:\n";
+  for (const auto& a : vm_advice) out += list_item(a);
   out += fmt::format("  containers: {}{}{}\n", containers_ok ? green : red,
                      containers_ok ? "can run" : "cannot run", reset);
-  for (const auto& p : container_problems) out += "              - " + p + "\n";
+  for (const auto& p : container_problems) out += list_item(p);
   return out;
 }
 

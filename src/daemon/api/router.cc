@@ -45,7 +45,8 @@ std::string Api::error_text(const Error& error) {
   // Errors vesseld raises about a request (bad name, wrong state, taken name, no room) already say
   // everything; strerror("Device or resource busy") would only confuse.
   switch (error.errnum()) {
-    case EBUSY: case EEXIST: case EINVAL: case EAGAIN: case E2BIG: case ENOTSUP: case EPROTO: case EUCLEAN: {
+    case EBUSY: case EEXIST: case EINVAL: case EAGAIN: case E2BIG: case ENOTSUP: case EPROTO: case EUCLEAN:
+    case ENODEV: {
       std::string out;
       for (auto it = error.context().rbegin(); it != error.context().rend(); ++it) out += *it + ": ";
       return out + error.message();
@@ -122,6 +123,9 @@ http::Response Api::instance_route(const http::Request& r, const std::vector<std
       label = "POST /v1/instances";
       auto spec = parse_spec_text(r.body);
       if (!spec) return error_response(spec.error(), 400);
+      // A run that cannot start here leaves nothing behind: no instance, no reserved capacity.
+      if (flag(r, "start"))
+        if (auto can = manager_.preflight(*spec); !can) return error_response(can.error());
       auto created = manager_.create(*spec);
       if (!created) return error_response(created.error());
       if (flag(r, "start")) {

@@ -44,6 +44,9 @@ struct ExecResult {
 class Backend {
  public:
   virtual ~Backend() = default;
+  // Can this host start guests of this kind at all (VMs: a working KVM)? Asked before a run
+  // creates its instance and before every start; the error says why not and what to do.
+  virtual Result<void> preflight() { return {}; }
   // Starts the guest; returns its process (vessel-vmm, or the container's init).
   virtual Result<GuestProcess> start(const InstanceContext& ctx, const BootSource& boot) = 0;
   // Graceful stop (CtrlAltDel / SIGTERM), forced after `timeout`; then cleanup().

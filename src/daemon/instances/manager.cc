@@ -14,7 +14,7 @@ int http_status_for(const Error& error) {
   switch (error.errnum()) {
     case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
     case ENOENT: return 404;
-    case EBUSY: case EEXIST: case EAGAIN: return 409;
+    case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
     case ENOTSUP: return 501;
     case ENOSPC: case EDQUOT: return 507;
     case ETIMEDOUT: return 504;
@@ -109,6 +109,7 @@ Result<json::Json> Manager::create(const InstanceSpec& spec) {
 }
 
 Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec) {
+  TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
   auto boot = TRY_CTX(images_.resolve(spec), "start {}", row.name);
   if (spec.type == InstanceType::Vm) boot.disks = TRY_CTX(prepare_instance_disks(spec, boot.base_disks, dir_of(row.name)), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};

@@ -43,6 +43,8 @@ class Manager {
   // Adopts running guests and marks dead ones stopped; call once before serving.
   void reconcile();
 
+  // Can this host start an instance of this kind at all? (VMs: host check; see Backend::preflight)
+  Result<void> preflight(const InstanceSpec& spec) { return backend_for(spec).preflight(); }
   Result<json::Json> create(const InstanceSpec& spec);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options = {});
   Result<void> remove(const std::string& name, bool force);
@@ -90,7 +92,8 @@ class Manager {
   std::unique_ptr<ExitMonitor> monitor_;
 };
 
-// HTTP status for an error from the manager (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ...).
+// HTTP status for an error from the manager (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409,
+// ENODEV 409: this host cannot run that kind of instance, ...).
 int http_status_for(const Error& error);
 
 }  // namespace vessel::daemon

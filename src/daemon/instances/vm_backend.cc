@@ -9,6 +9,7 @@
 
 #include "base/http.h"
 #include "base/process.h"
+#include "daemon/instances/vm_host.h"
 #include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon {
@@ -34,6 +35,8 @@ Result<std::string> call(const InstanceContext& ctx, const std::string& method, 
 }
 
 }  // namespace
+
+Result<void> VmBackend::preflight() { return check_vm_host(); }
 
 Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSource& boot) {
   if (boot.kernel.empty()) return fail(EINVAL, "VM {} has no kernel", ctx.spec.name);

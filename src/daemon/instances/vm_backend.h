@@ -11,6 +11,7 @@ class VmBackend : public Backend {
  public:
   explicit VmBackend(std::string vmm) : vmm_(std::move(vmm)) {}
 
+  Result<void> preflight() override;
   Result<GuestProcess> start(const InstanceContext& ctx, const BootSource& boot) override;
   Result<void> stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) override;
   Result<void> pause(const InstanceContext& ctx, const GuestProcess& proc) override;

@@ -21,9 +21,13 @@ TEST(HostCheckCli, JsonParsesAndMatchesExitStatus) {
   EXPECT_TRUE((*j)["checks"].is_array());
   EXPECT_GT((*j)["checks"].size(), 20u);
   struct stat st;
-  if (stat("/sys/module/kvm_pvm", &st) == 0) {
-    EXPECT_EQ((*j)["kvm_flavour"], "kvm_pvm");
+  bool vms = (*j)["vms"]["ok"].get<bool>();
+  if (stat("/sys/module/kvm_pvm", &st) == 0 && !(*j)["cpu"]["vmx"].get<bool>() && !(*j)["cpu"]["svm"].get<bool>()) {
+    EXPECT_EQ((*j)["kvm_flavour"], vms ? "kvm_pvm" : "none");  // never a flavour that is not bound
+    std::string state = (*j)["kvm_pvm"]["state"];
+    EXPECT_TRUE(vms ? state == "bound" : state == "not bound" || state == "unverified") << state;
   }
+  EXPECT_EQ((*j)["vms"]["advice"].empty(), vms);
 }
 
 TEST(HostCheckCli, TableExplainsPvmAndGivesAVerdict) {
@@ -32,9 +36,12 @@ TEST(HostCheckCli, TableExplainsPvmAndGivesAVerdict) {
   EXPECT_NE(r->out.find("verdict"), std::string::npos);
   EXPECT_NE(r->out.find("VMs:"), std::string::npos);
   struct stat st;
+  EXPECT_NE(r->out.find("KVM:"), std::string::npos);
   if (stat("/sys/module/kvm_pvm", &st) == 0) {
     EXPECT_NE(r->out.find("kvm_pvm"), std::string::npos);
-    EXPECT_NE(r->out.find("emulated"), std::string::npos);
+    if (r->out.find("KVM:        kvm_pvm\n") != std::string::npos) {  // bound: the PVM explanation
+      EXPECT_NE(r->out.find("emulated"), std::string::npos);
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "base/process.h"
 #include "daemon/api/router.h"
+#include "daemon/instances/vm_host.h"
 
 namespace vessel::daemon {
 namespace {
@@ -34,7 +35,12 @@ class FakeBackend : public Backend {
   Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>& argv) override {
     return ExecResult{0, argv[0]};
   }
+  Result<void> preflight() override {
+    if (refuse) return Unexpected(*refuse);
+    return {};
+  }
   int starts = 0;
+  std::optional<Error> refuse;  // what preflight() answers: this host cannot run such guests
 };
 
 struct ApiOverFakeBackend : ::testing::Test {
@@ -101,6 +107,37 @@ TEST_F(ApiOverFakeBackend, LifecycleThroughTheApi) {
   EXPECT_EQ(fake.starts, 2);
   EXPECT_EQ(call("DELETE", "/v1/instances/a", "", {{"force", "1"}}).status, 204);
   EXPECT_EQ(call("GET", "/v1/instances/a").status, 404);
+}
+
+// What vesseld answers when the host check says VMs cannot run (the fake stands for the VM
+// backend here): a run fails at once with 409 and the reasons, and leaves nothing behind.
+TEST_F(ApiOverFakeBackend, RunOnAHostThatCannotStartItLeavesNothing) {
+  hostcheck::Report report;
+  report.vm_problems = {"/dev/kvm: missing (no VMX/SVM visible, and kvm_pvm did not bind)"};
+  report.vm_advice = {"run VMs on a host whose CPU shows VT-x or AMD-V", "scripts/kvm-host"};
+  fake.refuse = vm_host_error(report);
+  auto run = call("POST", "/v1/instances", spec("a"), {{"start", "1"}});
+  EXPECT_EQ(run.status, 409) << run.body;
+  EXPECT_EQ(body(run)["error"], "this host cannot run VMs: /dev/kvm: missing (no VMX/SVM visible, and kvm_pvm did not bind)");
+  EXPECT_NE(body(run)["hint"].get<std::string>().find("VT-x or AMD-V; or scripts/kvm-host"), std::string::npos)
+      << run.body;
+  EXPECT_EQ(call("GET", "/v1/instances/a").status, 404);
+  EXPECT_EQ(body(call("GET", "/v1/instances")).size(), 0u);
+  EXPECT_EQ(fake.starts, 0);
+
+  // A created instance is kept, but its start is refused the same way.
+  ASSERT_EQ(call("POST", "/v1/instances", spec("a")).status, 201);
+  auto start = call("POST", "/v1/instances/a/start");
+  EXPECT_EQ(start.status, 409) << start.body;
+  EXPECT_NE(body(start)["error"].get<std::string>().find("start a: this host cannot run VMs"), std::string::npos)
+      << start.body;
+  EXPECT_EQ(body(start)["state"], "created");
+  EXPECT_EQ(fake.starts, 0);
+
+  // Once the host can (say, a module was loaded), the next start works: nothing is cached.
+  fake.refuse.reset();
+  EXPECT_EQ(call("POST", "/v1/instances/a/start").status, 200);
+  EXPECT_EQ(fake.starts, 1);
 }
 
 TEST_F(ApiOverFakeBackend, GuestExitIsNoticed) {

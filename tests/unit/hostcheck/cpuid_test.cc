@@ -89,6 +89,21 @@ TEST(Cpuid, ThisPvmMachineIsNestedWithoutHardwareVirtualization) {
   EXPECT_EQ(c.model_name, "AMD EPYC");
 }
 
+TEST(Cpuid, HypervisorSignaturesOfTheMachinesVesselMeets) {
+  Table bhyve = this_pvm_machine();
+  bhyve[0x40000000] = {0x40000001, 0x76796862, 0x68622065, 0x20657679};  // "bhyve bhyve "
+  CpuInfo c = decode_cpu(replay(bhyve));
+  EXPECT_EQ(c.hypervisor_vendor, "bhyve bhyve");
+  EXPECT_EQ(hypervisor_name(c.hypervisor_vendor), "bhyve");
+  Table tcg = this_pvm_machine();
+  tcg[0x40000000] = {0x40000001, 0x54474354, 0x43544743, 0x47435447};  // "TCGTCGTCGTCG"
+  c = decode_cpu(replay(tcg));
+  EXPECT_EQ(c.hypervisor_vendor, "TCGTCGTCGTCG");
+  EXPECT_EQ(hypervisor_name(c.hypervisor_vendor), "QEMU TCG");
+  EXPECT_EQ(hypervisor_name("KVMKVMKVM"), "KVM");
+  EXPECT_EQ(hypervisor_name("SomethingNew"), "SomethingNew");
+}
+
 TEST(Cpuid, NativeMatchesProcCpuinfoVendor) {
   CpuInfo c = decode_cpu(native_cpuid);
   EXPECT_TRUE(c.vendor == "GenuineIntel" || c.vendor == "AuthenticAMD" || !c.vendor.empty());
