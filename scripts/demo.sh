@@ -37,7 +37,7 @@ fi
 
 step "vessel host check${VESSEL_IN_KVM_HOST:+ (inside the nested KVM host)}"
 "$vessel" host check || true
-verdict() { "$vessel" host check --json | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+verdict() { { "$vessel" host check --json || true; } | python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
 [[ $(verdict 'j["containers"]["ok"]') == True ]] || { echo "demo: this host cannot run containers (see above)" >&2; exit 1; }
 vms_here=$(verdict 'j["vms"]["ok"]')
 flavour=$(verdict 'j["kvm_flavour"]')
