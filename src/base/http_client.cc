@@ -61,7 +61,12 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
     curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
     e.headers = curl_slist_append(e.headers, ("Content-Type: " + content_type).c_str());
   }
-  e.headers = curl_slist_append(e.headers, "Expect:");
+  // A large body waits for the server's "100 Continue": a server that refuses it (413) answers
+  // before reading it, and the body sent into a closed connection would lose that answer
+  // ("Failed sending data to the peer"). Small bodies go at once, without the round trip.
+  constexpr size_t kExpectContinueAbove = 64 << 10;
+  bool large = body != nullptr && body->size() > kExpectContinueAbove;
+  e.headers = curl_slist_append(e.headers, large ? "Expect: 100-continue" : "Expect:");
   curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, e.headers);
   return {};
 }
