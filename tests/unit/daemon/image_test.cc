@@ -1,6 +1,4 @@
 // Image import from hand-made docker-archive and OCI-layout tarballs (no podman needed).
-#include <archive.h>
-#include <archive_entry.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -12,6 +10,7 @@
 #include "daemon/images/image_store.h"
 #include "daemon/images/layer_unpack.h"
 #include "daemon/images/sha256.h"
+#include "tar_builder.h"
 
 namespace vessel::daemon {
 namespace {
@@ -29,30 +28,10 @@ struct TempDir {
 
 // A tar (in memory) of name -> content; names ending in '/' are directories.
 std::string make_tar(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::string out;
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open(
-      a, &out, nullptr,
-      [](archive*, void* user, const void* buf, size_t n) -> la_ssize_t {
-        static_cast<std::string*>(user)->append(static_cast<const char*>(buf), n);
-        return static_cast<la_ssize_t>(n);
-      },
-      nullptr);
-  for (const auto& [name, content] : files) {
-    archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    bool dir = !name.empty() && name.back() == '/';
-    archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
-    archive_entry_set_perm(e, dir ? 0755 : 0644);
-    archive_entry_set_size(e, dir ? 0 : static_cast<la_int64_t>(content.size()));
-    archive_write_header(a, e);
-    if (!dir) archive_write_data(a, content.data(), content.size());
-    archive_entry_free(e);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  return out;
+  std::vector<test::TarEntry> entries;
+  for (const auto& [name, content] : files)
+    entries.push_back(!name.empty() && name.back() == '/' ? test::dir(name) : test::file(name, content));
+  return test::make_tar(entries);
 }
 
 std::string write(const std::string& path, const std::string& data) {
