@@ -134,7 +134,7 @@ else
   echo "at emulation speed: times there are not hardware times."
   vm_args=(--vm-part)
   [[ $part == no-linux ]] && vm_args=(--vm-part-small)
-  "$top/scripts/kvm-host" --label nested --timeout $(( vm_minutes * 60 + 300 )) -- "$0" "${vm_args[@]}" || failed=1
+  "$top/scripts/kvm-host" --rw "$top" --label nested --timeout $(( vm_minutes * 60 + 300 )) -- "$0" "${vm_args[@]}" || failed=1
 fi
 
 step "done"
