@@ -248,7 +248,7 @@ int main(int argc, char** argv) {
   if (server) server->drain(std::chrono::seconds(2));
   server.reset();
   if (!api_sock.empty()) ::unlink(api_sock.c_str());
-  if (!console_sock.empty()) ::unlink(console_sock.c_str());
+  console.reset();  // hands the guest's last output to the console clients, then removes the socket
   std::fflush(stdout);
   _exit(code);  // detached helper threads (stdin, signals) may be blocked in syscalls
 }

@@ -110,6 +110,34 @@ TEST_F(ConsoleSocketTest, ASilentClientNeverBlocksTheGuest) {
   EXPECT_TRUE(eventually([&] { return (*c)->dropped_bytes() > 0; }));
 }
 
+// vessel-vmm closes the console right after the guest's last write (a '.' to serial_echo prints
+// "bye" and powers off): that output still reaches the clients, then they see the end.
+TEST_F(ConsoleSocketTest, TheLastOutputReachesTheClientsBeforeTheSocketCloses) {
+  auto c = ConsoleSocket::listen(path, [this](std::string_view b) { return take(b); });
+  ASSERT_TRUE(c.has_value());
+  Fd client = connect_to(path);
+  ASSERT_TRUE(eventually([&] { return (*c)->clients() == 1; }));
+  for (int i = 0; i < 100; ++i) (*c)->output("last words ");
+  c->reset();
+  std::string got = read_n(client.get(), std::string::npos);  // until the end of the stream
+  EXPECT_EQ(got.size(), 100 * std::string("last words ").size());
+  EXPECT_EQ(got.substr(got.size() - 11), "last words ");
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+// A client that reads nothing does not hold the VMM's exit up for long.
+TEST_F(ConsoleSocketTest, ASilentClientDelaysTheCloseByAtMostASecond) {
+  auto c = ConsoleSocket::listen(path, [this](std::string_view b) { return take(b); });
+  ASSERT_TRUE(c.has_value());
+  Fd silent = connect_to(path);
+  ASSERT_TRUE(eventually([&] { return (*c)->clients() == 1; }));
+  std::string chunk(64 << 10, 'x');
+  for (int i = 0; i < 16; ++i) (*c)->output(chunk);
+  auto start = std::chrono::steady_clock::now();
+  c->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
 TEST_F(ConsoleSocketTest, RefusesToReplaceAFileThatIsNotASocket) {
   ASSERT_TRUE(write_file(path, "precious").has_value());
   auto c = ConsoleSocket::listen(path, [](std::string_view b) { return b.size(); });

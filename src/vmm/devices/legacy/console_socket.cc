@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -14,15 +15,6 @@
 
 namespace vessel::vmm {
 
-namespace {
-
-struct Client {
-  Fd fd;
-  std::string out;         // output not yet written to this client
-  bool input_done = false; // the client shut down its sending side; it may still read
-};
-
-}  // namespace
 
 Result<std::unique_ptr<ConsoleSocket>> ConsoleSocket::listen(const std::string& path, InputSink input) {
   sockaddr_un addr{};
@@ -73,6 +65,27 @@ void ConsoleSocket::output(std::string_view bytes) {
   if (was_empty) (void)wake_.signal();  // the thread drains everything, so one wake-up suffices
 }
 
+// The VM's last words (a panic, "bye" before power-off) are written just before the VMM ends:
+// hand them to every client before closing, waiting at most kFlushDeadline for slow readers.
+void ConsoleSocket::flush_before_close(std::vector<Client>& clients) {
+  std::string out;
+  {
+    std::lock_guard lock(mu_);
+    out.swap(pending_);
+  }
+  for (auto& c : clients) c.out.append(out);
+  auto deadline = std::chrono::steady_clock::now() + kFlushDeadline;
+  for (auto& c : clients) {
+    while (!c.out.empty() && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{c.fd.get(), POLLOUT, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n > 0) c.out.erase(0, static_cast<size_t>(n));
+      else if (n < 0 && errno != EAGAIN && errno != EINTR) break;
+    }
+  }
+}
+
 void ConsoleSocket::run() {
   std::vector<Client> clients;
   std::string input;  // client bytes the guest's FIFO has not taken yet
@@ -92,9 +105,14 @@ void ConsoleSocket::run() {
       log::error("console socket: poll: {}", strerror(errno));
       return;
     }
+    bool stopping;
     {
       std::lock_guard lock(mu_);
-      if (stop_) return;
+      stopping = stop_;
+    }
+    if (stopping) {
+      flush_before_close(clients);
+      return;
     }
     if (!input.empty()) input.erase(0, input_(input));
     if (fds[1].revents & POLLIN) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -41,8 +43,16 @@ class ConsoleSocket {
   size_t clients() const { return clients_.load(); }
 
  private:
+  struct Client {
+    Fd fd;
+    std::string out;          // output not yet written to this client
+    bool input_done = false;  // the client shut down its sending side; it may still read
+  };
+  static constexpr std::chrono::milliseconds kFlushDeadline{1000};
+
   ConsoleSocket(std::string path, Fd listener, EventFd wake, InputSink input);
   void run();
+  void flush_before_close(std::vector<Client>& clients);
 
   std::string path_;
   Fd listener_;
