@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "base/log.h"
+#include "base/fd.h"
 
 extern char** environ;
 
@@ -44,45 +44,49 @@ bool running_from_sealed_copy() {
   return seals >= 0 && (seals & kSeals) == kSeals;
 }
 
-void ensure_sealed_self(int /*argc*/, char** argv) {
-  if (running_from_sealed_copy()) return;
-  int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  if (src < 0) return;
+namespace {
+// The ELF header of a copy without its section headers says so.
+void drop_section_headers(int mem) {
+  Elf64_Ehdr eh;
+  if (pread(mem, &eh, sizeof eh, 0) != sizeof eh) return;
+  eh.e_shoff = 0;
+  eh.e_shnum = 0;
+  eh.e_shstrndx = 0;
+  (void)!pwrite(mem, &eh, sizeof eh, 0);
+}
+
+Result<Fd> sealed_copy_of_self() {
+  Fd src(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!src) return fail_errno("open /proc/self/exe");
   struct stat st;
-  if (fstat(src, &st) != 0) {
-    close(src);
-    return;
-  }
-  int mem = memfd_create("vessel-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mem < 0) {
-    close(src);
-    return;
-  }
-  off_t size = loaded_size(src, st.st_size);
+  if (fstat(src.get(), &st) != 0) return fail_errno("fstat /proc/self/exe");
+  Fd mem(memfd_create("vessel-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!mem) return fail_errno("memfd_create");
+  off_t size = loaded_size(src.get(), st.st_size);
   off_t off = 0;
   while (off < size) {
-    ssize_t n = sendfile(mem, src, &off, static_cast<size_t>(size - off));
-    if (n <= 0) break;
+    ssize_t n = sendfile(mem.get(), src.get(), &off, static_cast<size_t>(size - off));
+    if (n < 0) return fail_errno("copy the runtime binary into a memfd");
+    if (n == 0) return fail(EIO, "copy the runtime binary into a memfd: short copy ({} of {} bytes)", off, size);
   }
-  close(src);
-  if (size < st.st_size) {
-    // The section headers were not copied: say so in the header.
-    Elf64_Ehdr eh;
-    if (pread(mem, &eh, sizeof eh, 0) == sizeof eh) {
-      eh.e_shoff = 0;
-      eh.e_shnum = 0;
-      eh.e_shstrndx = 0;
-      (void)!pwrite(mem, &eh, sizeof eh, 0);
-    }
+  if (size < st.st_size) drop_section_headers(mem.get());
+  if (fcntl(mem.get(), F_ADD_SEALS, kSeals) != 0) return fail_errno("seal the memfd copy");
+  return mem;
+}
+}  // namespace
+
+// Fails closed, as runc does: a container process started from the on-disk binary could
+// overwrite it through /proc/PID/exe.
+Result<void> ensure_sealed_self(char** argv) {
+  if (running_from_sealed_copy()) return {};
+  auto mem = sealed_copy_of_self();
+  if (!mem) {
+    return tl::unexpected(std::move(mem.error())
+                              .add_context("make a sealed copy of the runtime binary (the CVE-2019-5736 defence); "
+                                           "refusing to start a container process without it"));
   }
-  if (off != size || fcntl(mem, F_ADD_SEALS, kSeals) != 0) {
-    close(mem);
-    log::warn("could not make a sealed copy of the runtime binary");
-    return;
-  }
-  fexecve(mem, argv, environ);
-  close(mem);
-  log::warn("could not re-execute from the sealed copy of the runtime binary");
+  fexecve(mem->get(), argv, environ);
+  return fail_errno("re-execute from the sealed copy of the runtime binary (the CVE-2019-5736 defence)");
 }
 
 }  // namespace vessel::runtime

@@ -3,10 +3,13 @@
 // read-only memfd copy; the on-disk binary is then never the one mapped inside the container.
 #pragma once
 
+#include "base/error.h"
+
 namespace vessel::runtime {
 
-// Returns only on failure (or when already running from a sealed copy).
-void ensure_sealed_self(int argc, char** argv);
+// Re-executes from a sealed copy; returns when already running from one, or an error (the
+// caller must then not start a container process).
+Result<void> ensure_sealed_self(char** argv);
 // Is the running binary a sealed memfd?
 bool running_from_sealed_copy();
 

@@ -225,7 +225,7 @@ Result<int> cmd_events(const GlobalOptions& g, const ParsedArgs& a) {
 }
 
 Result<int> dispatch(const std::string& cmd, const std::vector<std::string>& args, size_t at,
-                     const GlobalOptions& g, int argc, char** argv) {
+                     const GlobalOptions& g, int /*argc*/, char** argv) {
   auto parse = [&](const std::vector<FlagSpec>& flags, size_t stop = 0) { return rcli::parse_args(args, at, flags, stop); };
   auto help_wanted = [&]() {
     for (size_t i = at; i < args.size(); ++i)
@@ -239,7 +239,7 @@ Result<int> dispatch(const std::string& cmd, const std::vector<std::string>& arg
     return 0;
   }
   if (cmd == "create" || cmd == "run") {
-    ensure_sealed_self(argc, argv);
+    TRY(ensure_sealed_self(argv));
     auto a = TRY(parse(kCreateFlags));
     CreateOptions o = TRY(create_options(a, cmd.c_str()));
     if (cmd == "create") return create(g, o);
@@ -282,7 +282,7 @@ Result<int> dispatch(const std::string& cmd, const std::vector<std::string>& arg
       std::cout << rcli::command_help("exec");
       return 0;
     }
-    ensure_sealed_self(argc, argv);
+    TRY(ensure_sealed_self(argv));
     if (a.positional.empty()) return fail(EINVAL, "exec: missing CONTAINER-ID");
     ExecOptions o;
     o.id = a.positional[0];

@@ -25,6 +25,21 @@ TEST_F(RuntimeTest, Cve2019_5736_InitRunsFromASealedCopyOfTheRuntime) {
   close(rd);
 }
 
+// The defence fails closed, as runc's does: when the sealed copy cannot be made (here a file-size
+// limit of 100 KiB stops the copy, with SIGXFSZ ignored so the write fails with EFBIG), no
+// container process is started from the on-disk binary.
+TEST_F(RuntimeTest, Cve2019_5736_NoContainerWithoutTheSealedCopy) {
+  set_args({"/bin/sh", "-c", "echo started > /dev/null"});
+  write_config();
+  ids_.push_back(id_);
+  Output o = sh(fmt::format("trap '' XFSZ; ulimit -f 100; {} --root {} run --bundle {} {}", VESSEL_RUNTIME_BIN, root_,
+                            bundle_, id_));
+  EXPECT_NE(o.status, 0) << o.out;
+  EXPECT_NE(o.err.find("CVE-2019-5736"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("refusing to start a container process"), std::string::npos) << o.err;
+  EXPECT_NE(rt("state " + id_).status, 0) << "no container may exist";
+}
+
 // CVE-2024-21626: no host fd may leak into the container, and a cwd that resolves outside the
 // rootfs (through a leaked /proc/self/fd/N) is refused.
 TEST_F(RuntimeTest, Cve2024_21626_NoLeakedFdsAndCwdOutsideRootRefused) {
