@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <climits>
@@ -186,7 +189,35 @@ Result<void> send_seccomp_listener(int socket, int notify_fd, const std::string&
   return send_fd(socket, notify_fd, state_json);
 }
 
+namespace {
+// Ignored signals and the signal mask survive execve: whatever vesseld, a shell or podman ignored
+// (SIGPIPE, SIGHUP) would be ignored in the container too, and `yes | head -1` would print "Broken
+// pipe". Caught signals are reset by execve itself.
+void reset_inherited_signals() {
+  // The raw system call: glibc refuses to touch the two real-time signals it keeps for itself
+  // (32 and 33), which a parent may have ignored all the same.
+  struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  };
+  for (int sig = 1; sig < NSIG; ++sig) {
+    KernelSigaction old{};
+    if (sig == SIGKILL || sig == SIGSTOP || syscall(SYS_rt_sigaction, sig, nullptr, &old, sizeof(uint64_t)) != 0) continue;
+    if (old.handler != SIG_IGN) continue;
+    KernelSigaction dfl{};
+    dfl.handler = SIG_DFL;
+    (void)syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+}  // namespace
+
 void exec_process(const std::string& path, const Process& p, const std::vector<std::string>& env) {
+  reset_inherited_signals();
   std::vector<char*> argv, envp;
   std::vector<std::string> args = p.args;
   std::vector<std::string> e = env;

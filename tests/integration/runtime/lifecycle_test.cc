@@ -89,6 +89,32 @@ TEST_F(RuntimeTest, ExecJoinsTheContainer) {
   EXPECT_EQ(json::parse(listing.out).size(), 2u) << listing.out;
 }
 
+// Signals a caller ignored (vesseld and its shim ignore SIGPIPE and SIGHUP, as shells and podman
+// may) are not ignored in the container's processes, for run and for exec: runc and crun leave
+// SigIgn at 0.
+TEST_F(RuntimeTest, ContainerProcessesInheritNoIgnoredSignals) {
+  const std::string ignoring = "trap '' PIPE HUP INT; " + std::string(VESSEL_RUNTIME_BIN) + " --root " + root_ + " ";
+  const std::string zero = "\t0000000000000000\n";
+  set_args({"/bin/grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"});
+  write_config();
+  ids_.push_back(id_);
+  Output run = sh(ignoring + "run --bundle " + bundle_ + " " + id_);
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, "SigBlk:" + zero + "SigIgn:" + zero);
+
+  set_args({"/bin/sleep", "1000"});
+  write_config();
+  std::string id = id_ + "-exec";
+  ids_.push_back(id);
+  ASSERT_EQ(sh(ignoring + "run -d --bundle " + bundle_ + " " + id).status, 0);
+  Output exec = sh(ignoring + "exec " + id + " /bin/grep -E '^Sig(Ign|Blk)' /proc/self/status");
+  ASSERT_EQ(exec.status, 0) << exec.err;
+  EXPECT_EQ(exec.out, "SigBlk:" + zero + "SigIgn:" + zero);
+  // The container's init (sleep) too.
+  int pid = json::parse(rt("state " + id).out)["pid"].get<int>();
+  EXPECT_NE(slurp(fmt::format("/proc/{}/status", pid)).find("SigIgn:" + zero), std::string::npos);
+}
+
 TEST_F(RuntimeTest, PauseResumeFreezesTheCgroup) {
   set_args({"/bin/sleep", "1000"});
   write_config();
