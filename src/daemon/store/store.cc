@@ -26,8 +26,8 @@ const char* const kMigrations[] = {
     " info TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);",
     // 2 -> 3: how each instance's guest last ended
-    "ALTER TABLE instances ADD COLUMN exit_code INTEGER;"
-    "ALTER TABLE instances ADD COLUMN exit_reason TEXT NOT NULL DEFAULT '';",
+    ("ALTER TABLE instances ADD COLUMN exit_code INTEGER;"
+     "ALTER TABLE instances ADD COLUMN exit_reason TEXT NOT NULL DEFAULT '';"),  // one migration, two statements
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
