@@ -10,6 +10,7 @@
 #include "vmm/arch/x86_64/loader.h"
 #include "vmm/devices/legacy/i8042.h"
 #include "vmm/devices/legacy/power_ports.h"
+#include "vmm/mailbox.h"
 #ifdef VESSEL_HAVE_VIRTIO
 #include "block/image.h"
 #include "vmm/devices/virtio/virtio_devices.h"
@@ -73,10 +74,9 @@ struct Machine::Impl {
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
   VmConfig config;
-  mutable std::mutex mu;
-  std::condition_variable cv;
+  std::unique_ptr<Mailbox<VmEvent>> events;  // from devices and vCPUs to the owner
   State state = State::Created;
-  std::optional<VmEvent> event;
+  std::optional<VmEvent> event;  // the first one posted
   bool stopped = false;
 };
 
@@ -112,13 +112,10 @@ Result<std::unique_ptr<Machine::Impl>> Machine::build() {
 
   auto impl = std::make_unique<Impl>(std::move(system), std::move(vm), std::move(memory));
   impl->config = config;
+  impl->events = TRY(Mailbox<VmEvent>::create());
   Impl* m = impl.get();
   EventSink events = [m](VmEvent e) {
-    {
-      std::lock_guard lock(m->mu);
-      if (!m->event) m->event = std::move(e);
-      m->cv.notify_all();
-    }
+    m->events->post(std::move(e));
     // The VM is over: no vCPU runs another guest instruction.
     m->control.set_state(VcpuControl::State::Stopping);
   };
@@ -244,12 +241,6 @@ Result<std::unique_ptr<Machine::Impl>> Machine::build() {
 }
 
 Result<void> Machine::start() {
-  std::shared_lock swap(swap_mu_);
-  return start_locked();
-}
-
-Result<void> Machine::start_locked() {
-  std::lock_guard lock(impl_->mu);
   if (impl_->state != State::Created) return fail(EINVAL, "the VM was already started");
   for (auto& v : impl_->vcpus) v->start();
   if (impl_->profiler) {
@@ -262,91 +253,66 @@ Result<void> Machine::start_locked() {
 }
 
 Result<void> Machine::pause() {
-  std::shared_lock swap(swap_mu_);
   if (!impl_) return fail(EINVAL, "the VM is stopped");
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->state == State::Paused) return {};
-    if (impl_->state != State::Running) return fail(EINVAL, "cannot pause a VM that is {}", to_string(impl_->state));
-  }
+  if (impl_->state == State::Paused) return {};
+  if (impl_->state != State::Running) return fail(EINVAL, "cannot pause a VM that is {}", to_string(impl_->state));
   impl_->control.set_state(VcpuControl::State::Paused);
   impl_->control.wait_parked(impl_->vcpus.size());
 #ifdef VESSEL_HAVE_VIRTIO
   for (auto& d : impl_->virtio) TRY(d->pause());
 #endif
-  std::lock_guard lock(impl_->mu);
   impl_->state = State::Paused;
   return {};
 }
 
 Result<void> Machine::resume() {
-  std::shared_lock swap(swap_mu_);
   if (!impl_) return fail(EINVAL, "the VM is stopped");
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->state == State::Running) return {};
-    if (impl_->state != State::Paused) return fail(EINVAL, "cannot resume a VM that is {}", to_string(impl_->state));
-  }
+  if (impl_->state == State::Running) return {};
+  if (impl_->state != State::Paused) return fail(EINVAL, "cannot resume a VM that is {}", to_string(impl_->state));
 #ifdef VESSEL_HAVE_VIRTIO
   for (auto& d : impl_->virtio) TRY(d->resume());
 #endif
   impl_->control.set_state(VcpuControl::State::Running);
-  std::lock_guard lock(impl_->mu);
   impl_->state = State::Running;
   return {};
 }
 
 Result<void> Machine::send_ctrl_alt_del() {
-  std::shared_lock swap(swap_mu_);
   if (!impl_) return fail(EINVAL, "SendCtrlAltDel: the VM is stopped");
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->state != State::Running && impl_->state != State::Paused)
-      return fail(EINVAL, "SendCtrlAltDel: the VM is {}", to_string(impl_->state));
-  }
+  if (impl_->state != State::Running && impl_->state != State::Paused)
+    return fail(EINVAL, "SendCtrlAltDel: the VM is {}", to_string(impl_->state));
   return impl_->i8042->send_ctrl_alt_del();
 }
 
 void Machine::post_event(VmEvent event) {
-  std::shared_lock swap(swap_mu_);
-  if (!impl_) return;
-  std::lock_guard lock(impl_->mu);
-  if (!impl_->event) impl_->event = std::move(event);
-  impl_->cv.notify_all();
+  if (impl_) impl_->events->post(std::move(event));
 }
 
-std::optional<VmEvent> Machine::wait_for(std::chrono::milliseconds timeout) {
-  std::shared_lock swap(swap_mu_);
-  VmEvent event;
-  {
-    std::unique_lock lock(impl_->mu);
-    if (!impl_->cv.wait_for(lock, timeout, [&] { return impl_->event.has_value(); })) return std::nullopt;
-    event = *impl_->event;
-  }
+int Machine::event_fd() const { return impl_ ? impl_->events->fd() : -1; }
+
+std::optional<VmEvent> Machine::take_event() {
+  if (!impl_) return std::nullopt;
+  impl_->events->serve([this](VmEvent& e) {
+    if (!impl_->event) impl_->event = std::move(e);
+  });
+  if (!impl_->event) return std::nullopt;
+  VmEvent event = *impl_->event;
   stop_vcpus();
   // A panicking kernel with panic=-1 reboots at once: report the panic, not the reboot.
   if (event.kind == VmEvent::Kind::Reboot || event.kind == VmEvent::Kind::Poweroff) {
     if (auto panic = serial_->panic_message()) event = {VmEvent::Kind::Panic, 3, *panic};
   }
-  return event;
-}
-
-VmEvent Machine::wait() {
-  for (;;) {
-    auto e = wait_for(std::chrono::hours(24));
-    if (!e) continue;
-    if (e->kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_) return *e;
-    if (auto r = restart(); !r)  // impl_ is gone: every call now answers "stopped"
-      return VmEvent{VmEvent::Kind::Error, 2, fmt::format("restart after the guest rebooted: {}", r.error().to_string())};
-  }
+  if (event.kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_) return event;
+  if (auto r = restart(); !r)  // impl_ is gone: every call now answers "stopped"
+    return VmEvent{VmEvent::Kind::Error, 2, fmt::format("restart after the guest rebooted: {}", r.error().to_string())};
+  return std::nullopt;
 }
 
 Result<void> Machine::restart() {
-  std::unique_lock swap(swap_mu_);
   log::info("guest rebooted ({}): restarting the VM", impl_->event ? impl_->event->reason : "");
-  impl_.reset();  // vCPUs were joined by wait_for; devices flush and stop, KVM frees the VM
+  impl_.reset();  // vCPUs were joined by take_event; devices flush and stop, KVM frees the VM
   impl_ = TRY(build());
-  TRY(start_locked());
+  TRY(start());
   ++reboots_;
   return {};
 }
@@ -354,11 +320,8 @@ Result<void> Machine::restart() {
 void Machine::begin_shutdown() { stopping_ = true; }
 
 void Machine::stop_vcpus() {
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->stopped) return;
-    impl_->stopped = true;
-  }
+  if (impl_->stopped) return;
+  impl_->stopped = true;
   if (impl_->profiler) impl_->profiler->stop();
   impl_->control.set_state(VcpuControl::State::Stopping);
   for (auto& v : impl_->vcpus) v->join();
@@ -374,14 +337,11 @@ void Machine::stop_vcpus() {
     if (auto r = d->sync(); !r) log::error("{}", r.error().to_string());
   }
 #endif
-  std::lock_guard lock(impl_->mu);
   impl_->state = State::Stopped;
 }
 
 Machine::State Machine::state() const {
-  std::shared_lock swap(swap_mu_);
   if (!impl_) return State::Stopped;  // a restart failed
-  std::lock_guard lock(impl_->mu);
   return impl_->state;
 }
 
@@ -399,12 +359,11 @@ int Machine::exit_code(const VmEvent& e) {
 
 json::Json Machine::metrics() const {
   std::string st = to_string(state());
-  std::shared_lock swap(swap_mu_);
-  if (!impl_) return json::Json{{"state", st}, {"reboots", reboots_.load()}};
+  if (!impl_) return json::Json{{"state", st}, {"reboots", reboots_}};
   const auto& s = impl_->stats;
   json::Json j = {
       {"state", st},
-      {"reboots", reboots_.load()},
+      {"reboots", reboots_},
       {"vcpu", {{"count", impl_->vcpus.size()}, {"exits", s.exits.load()}, {"io", s.io.load()},
                 {"mmio", s.mmio.load()}, {"unhandled_io", s.unhandled_io.load()},
                 {"unhandled_mmio", s.unhandled_mmio.load()}, {"internal_errors", s.internal_errors.load()},
