@@ -19,8 +19,6 @@
 
 namespace vessel::vmm {
 
-class MmioDeviceHandle;  // virtio devices (pause/resume/metrics), see machine.cc
-
 struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
   std::string guest_profile;  // when set: sample guest RIPs and write them here at the end
