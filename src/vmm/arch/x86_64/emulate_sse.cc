@@ -1,8 +1,9 @@
-#include "vmm/arch/x86_64/emulate_sse.h"
-
+// SSE register moves and the xor/and/or idioms, for when KVM's emulator gives up on them in an
+// emulated guest kernel (seen: `movd %ecx,%xmm15`). XMM registers live in the vCPU's XSAVE image
+// (the legacy region at offset 160), the one source of truth on PVM (docs/vmm-pvm.md).
 #include <cstring>
 
-#include "fmt/format.h"
+#include "vmm/arch/x86_64/emulation.h"
 
 namespace vessel::vmm::x86 {
 namespace {
@@ -78,53 +79,40 @@ size_t byte_width(Width w, bool rex_w) {
   return 16;
 }
 
-Result<void> inject(kvm::Vcpu& vcpu, uint8_t vector, bool error_code) {
-  kvm_vcpu_events ev = TRY(vcpu.get_events());
-  ev.flags = 0;
-  ev.exception.injected = 1;
-  ev.exception.pending = 0;
-  ev.exception.nr = vector;
-  ev.exception.has_error_code = error_code;
-  ev.exception.error_code = 0;
-  return vcpu.set_events(ev);
-}
-
 }  // namespace
 
-std::optional<Result<std::string>> emulate_sse(kvm::Vcpu& vcpu, const GuestMemory& mem, const PagingState& paging,
-                                               Insn& in, uint8_t op2, size_t fetched, kvm_regs& r,
-                                               const kvm_sregs& s, EmulationCounters& counters) {
+std::optional<Result<std::string>> emulate_sse(Emulation& e, uint8_t op2) {
+  Insn& in = e.in;
+  kvm_regs& r = e.r;
   // The last of 66/f3/f2 is the mandatory prefix (f3/f2 win over 66 as on hardware).
   uint8_t prefix = in.rep ? 0xf3 : in.repne ? 0xf2 : in.opsize ? 0x66 : 0;
   auto op = classify(prefix, op2);
-  if (!op || in.len >= fetched) return std::nullopt;
+  if (!op || in.len >= e.fetched) return std::nullopt;
   return [&]() -> Result<std::string> {
     // As the CPU does: #UD when the OS has not enabled SSE (CR0.EM set or CR4.OSFXSR clear),
     // #NM when CR0.TS is set (lazy FPU switching).
-    if ((s.cr0 & (1u << 2)) || !(s.cr4 & (1u << 9))) {
-      TRY(inject(vcpu, 6, false));
+    if ((e.s.cr0 & (1u << 2)) || !(e.s.cr4 & (1u << 9))) {
+      TRY(e.inject(6));
       return fmt::format("{} without OSFXSR -> #UD", op->name);
     }
-    if (s.cr0 & (1u << 3)) {
-      TRY(inject(vcpu, 7, false));
+    if (e.s.cr0 & (1u << 3)) {
+      TRY(e.inject(7));
       return fmt::format("{} with CR0.TS -> #NM", op->name);
     }
-    in.modrm = in.bytes[in.len++];
+    in.modrm = e.next_byte();
     bool rex_w = in.rex & 8;
     unsigned xmm = ((in.modrm >> 3) & 7) | ((in.rex & 4) << 1);
     unsigned rm = (in.modrm & 7) | ((in.rex & 1) << 3);
     bool reg_operand = (in.modrm >> 6) == 3;
     uint64_t addr = 0;
-    if (!reg_operand) addr = TRY(modrm_address(in, r, s, 0));
-    if (in.len > fetched) return fail(EINVAL, "truncated SSE instruction: {}", hex_bytes(in.bytes, fetched));
-    uint64_t next_rip = r.rip + in.len;
-    if (!reg_operand && rip_relative(in)) addr += next_rip + s.cs.base;
+    if (!reg_operand) addr = TRY(e.memory_operand());
+    if (in.len > e.fetched) return fail(EINVAL, "truncated SSE instruction: {}", hex_bytes(in.bytes, e.fetched));
     if (!reg_operand && op->aligned && (addr & 15)) {
-      TRY(inject(vcpu, 13, true));
+      TRY(e.inject(13, 0));
       return fmt::format("{} misaligned -> #GP", op->name);
     }
 
-    kvm::XsaveArea xs = TRY(vcpu.get_xsave());
+    kvm::XsaveArea xs = TRY(e.cpu.get_xsave());
     auto* img = reinterpret_cast<uint8_t*>(xs.region);
     auto xmm_reg = [&](unsigned i) { return img + 160 + 16 * i; };
     size_t n = byte_width(op->width, rex_w);
@@ -144,7 +132,7 @@ std::optional<Result<std::string>> emulate_sse(kvm::Vcpu& vcpu, const GuestMemor
           changed_xmm = true;
         }
       } else {
-        TRY(write_gva(mem, paging, addr, src, n));
+        TRY(write_gva(e.mem, e.paging, addr, src, n));
       }
     } else {
       uint8_t value[16] = {};
@@ -156,7 +144,7 @@ std::optional<Result<std::string>> emulate_sse(kvm::Vcpu& vcpu, const GuestMemor
           std::memcpy(value, xmm_reg(rm), 16);
         }
       } else {
-        TRY(read_gva(mem, paging, addr, value, n));
+        TRY(read_gva(e.mem, e.paging, addr, value, n));
       }
       uint8_t* dst = xmm_reg(xmm);
       if (op->kind == Kind::Logic) {
@@ -177,11 +165,10 @@ std::optional<Result<std::string>> emulate_sse(kvm::Vcpu& vcpu, const GuestMemor
     }
     if (changed_xmm) {
       img[512] |= 0x2;  // XSTATE_BV: the SSE state is in the image
-      TRY(vcpu.set_xsave(xs));
+      TRY(e.cpu.set_xsave(xs));
     }
-    r.rip = next_rip;
-    TRY(vcpu.set_regs(r));
-    ++counters.sse;
+    TRY(e.retire());
+    ++e.counters.sse;
     return fmt::format("{} xmm{}", op->name, xmm);
   }();
 }
