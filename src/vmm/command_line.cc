@@ -56,6 +56,11 @@ void add_options(CLI::App& app, CommandLine& o) {
   app.add_option("--console-sock", o.console_sock,
                  "also serve the serial console on this Unix socket: clients get the guest's output and "
                  "their bytes go to the guest's UART (vessel console, docs/console.md)");
+  app.add_option("--virtio-poll-us", o.virtio_poll_us,
+                 "after serving requests, microseconds a virtio-blk device thread keeps polling its rings "
+                 "before it sleeps (0: never; docs/virtio.md)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn, error or off")->capture_default_str();
   app.add_flag("--log-json", o.log_json, "log as JSON lines");
 }

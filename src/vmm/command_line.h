@@ -16,6 +16,7 @@ struct CommandLine {
   uint32_t vcpus = 1;
   uint64_t mem_mib = 128;
   unsigned shutdown_timeout = 10;
+  uint32_t virtio_poll_us = 50;
   int reboot_exit_code = 0;
   bool log_json = false;
 };

@@ -23,6 +23,7 @@ struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
   std::string guest_profile;  // when set: sample guest RIPs and write them here at the end
   std::chrono::microseconds guest_profile_interval{1000};
+  uint32_t virtio_poll_us = 50;  // virtio-blk ring polling after a batch (virtio::BlockConfig::poll_us)
 };
 
 // Every call but post_event() comes from the one thread that owns the Machine (the VMM thread,

@@ -116,11 +116,13 @@ Result<virtio::BlockConfig> block_config(const DriveConfig& d) {
   return bc;
 }
 
-Result<void> add_virtio_devices(Impl& m, x86::AcpiConfig& acpi, KernelCmdline& cmdline) {
+Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::AcpiConfig& acpi,
+                                KernelCmdline& cmdline) {
   VirtioSlots slots(m, acpi, cmdline);
   for (const auto& d : m.config.drives) {
     auto [base, gsi] = slots.next_window();
     auto bc = TRY(block_config(d));
+    bc.poll_us = options.virtio_poll_us;
     auto dev = TRY_CTX(virtio::create_block(bc, TRY(slots.context(base, gsi))), "drive {}", d.drive_id);
     TRY(slots.attach(dev, base));
     if (d.is_root_device && !cmdline.mentions("root="))
@@ -189,7 +191,7 @@ Result<std::unique_ptr<Machine::Impl>> Machine::build() {
   TRY(add_legacy_devices(*impl, events, serial_, *com1_relay_));
   x86::AcpiConfig acpi{config_.machine.vcpu_count, {}};
   KernelCmdline cmdline(config_.boot_source->boot_args);
-  TRY(add_virtio_devices(*impl, acpi, cmdline));
+  TRY(add_virtio_devices(*impl, options_, acpi, cmdline));
   bool pvm = kvm::System::is_pvm();
   auto kernel = TRY(load_guest(*impl, acpi, cmdline, pvm));
   TRY(create_vcpus(*impl, kernel, events, options_, pvm));

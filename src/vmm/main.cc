@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   VmmOptions options;
   options.machine.console_fd = STDOUT_FILENO;
   options.machine.guest_profile = cl.guest_profile;
+  options.machine.virtio_poll_us = cl.virtio_poll_us;
   options.shutdown_timeout = std::chrono::seconds(cl.shutdown_timeout);
   options.on_started = [&](Machine& machine) {
     if (!cl.console_sock.empty()) {
