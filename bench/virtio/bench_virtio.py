@@ -52,12 +52,13 @@ def run_vessel(vmm, guest, disk, args, work, poll_us=0, nice=0):
     cfg = {"boot-source": {"kernel_image_path": guest, "boot_args": args},
            "machine-config": {"vcpu_count": 1, "mem_size_mib": 128},
            "drives": [{"drive_id": "bench", "path_on_host": disk, "is_root_device": False,
-                       "is_read_only": False}]}
+                       "is_read_only": False}],
+           "vessel": {"io_nice": nice}}
     path = os.path.join(work, "vm.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
-    env = dict(os.environ, VESSEL_VIRTIO_POLL_US=str(poll_us), VESSEL_VIRTIO_NICE=str(nice))
-    p = subprocess.run([vmm, "--config-file", path], capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    p = subprocess.run([vmm, "--config-file", path, "--virtio-poll-us", str(poll_us)], capture_output=True, text=True,
+                       timeout=TIMEOUT)
     return parse(checked(p, "vessel-vmm"))
 
 

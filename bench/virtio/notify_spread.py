@@ -34,15 +34,15 @@ def main():
         f.truncate(64 << 20)
     args = f"notify_ops={a.ops} io_ops=16"
     cfg = os.path.join(work, "vm.json")
-    with open(cfg, "w") as f:
-        f.write('{"boot-source": {"kernel_image_path": "%s", "boot_args": "%s"}, '
-                '"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, '
-                '"drives": [{"drive_id": "b", "path_on_host": "%s", "format": "raw"}]}' % (a.guest, args, disk))
 
     def vessel(nice):
-        env = dict(os.environ, VESSEL_VIRTIO_POLL_US="50", VESSEL_VIRTIO_NICE=str(nice))
-        return checked(subprocess.run([a.vmm, "--config-file", cfg], capture_output=True, text=True, env=env,
-                                      timeout=TIMEOUT), "vessel-vmm")
+        with open(cfg, "w") as f:
+            f.write('{"boot-source": {"kernel_image_path": "%s", "boot_args": "%s"}, '
+                    '"machine-config": {"vcpu_count": 1, "mem_size_mib": 128}, '
+                    '"drives": [{"drive_id": "b", "path_on_host": "%s", "format": "raw"}], '
+                    '"vessel": {"io_nice": %d}}' % (a.guest, args, disk, nice))
+        return checked(subprocess.run([a.vmm, "--config-file", cfg, "--virtio-poll-us", "50"], capture_output=True,
+                                      text=True, timeout=TIMEOUT), "vessel-vmm")
 
     def qemu(iothread, nice):
         dev = "virtio-blk-device,drive=d0" + (",iothread=io1" if iothread else "")

@@ -3,12 +3,8 @@
 // process's exit status (docs/vmm.md, "Exit status").
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <vector>
 
 #include "base/json.h"
@@ -23,14 +19,15 @@
 
 namespace vessel::vmm {
 
-class MmioDeviceHandle;  // virtio devices (pause/resume/metrics), see machine.cc
-
 struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
   std::string guest_profile;  // when set: sample guest RIPs and write them here at the end
   std::chrono::microseconds guest_profile_interval{1000};
+  uint32_t virtio_poll_us = 50;  // virtio-blk ring polling after a batch (virtio::BlockConfig::poll_us)
 };
 
+// Every call but post_event() comes from the one thread that owns the Machine (the VMM thread,
+// vmm.h); devices and vCPUs only post events, which wake that thread through event_fd().
 class Machine {
  public:
   enum class State { Created, Running, Paused, Stopped };
@@ -43,16 +40,17 @@ class Machine {
   Result<void> resume();
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.
   Result<void> send_ctrl_alt_del();
-  // Asks the machine to stop with this event (first event wins).
+  // Asks the machine to stop with this event (first event wins). Any thread.
   void post_event(VmEvent event);
-  // Blocks until the VM has ended; stops and joins the vCPUs; returns the deciding event. With
-  // on_reboot: restart, a guest reboot builds and boots a fresh VM (same configuration, same
-  // console) instead of returning, until begin_shutdown() was called.
-  VmEvent wait();
+  // Readable (POLLIN) once an event was posted: the owner then calls take_event().
+  int event_fd() const;
+  // Stops and joins the vCPUs and returns the deciding event (a panic seen on the console wins
+  // over the reboot or power-off that follows it). With on_reboot: restart, a guest reboot builds
+  // and boots a fresh VM (same configuration, same console) and returns nullopt instead, until
+  // begin_shutdown() was called. nullopt too when no event is pending.
+  std::optional<VmEvent> take_event();
   // From now on a guest reboot ends the VM (SIGTERM: Ctrl+Alt+Del must not restart it).
   void begin_shutdown();
-  // Like wait() with a timeout; nullopt when nothing ended the VM in time.
-  std::optional<VmEvent> wait_for(std::chrono::milliseconds timeout);
 
   State state() const;
   Serial& serial() { return *serial_; }
@@ -65,7 +63,6 @@ class Machine {
  private:
   Machine(VmConfig config, MachineOptions options);
   Result<std::unique_ptr<Impl>> build();
-  Result<void> start_locked();
   Result<void> restart();
   void stop_vcpus();
 
@@ -73,11 +70,9 @@ class Machine {
   const MachineOptions options_;
   std::shared_ptr<RelayLine> com1_relay_;
   std::shared_ptr<Serial> serial_;
-  // Held shared by every call that uses impl_, exclusively by restart() while it swaps it.
-  mutable std::shared_mutex swap_mu_;
-  std::unique_ptr<Impl> impl_;
-  std::atomic<uint64_t> reboots_{0};
-  std::atomic<bool> stopping_{false};
+  std::unique_ptr<Impl> impl_;  // one incarnation of the VM; rebuilt by restart()
+  uint64_t reboots_ = 0;
+  bool stopping_ = false;
 };
 
 const char* to_string(Machine::State state);

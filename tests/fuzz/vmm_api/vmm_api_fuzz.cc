@@ -9,6 +9,7 @@
 
 #include "vmm/api/api_server.h"
 #include "vmm/api/vm_config.h"
+#include "vmm/vmm.h"
 #include "vmm/arch/x86_64/loader.h"
 
 using namespace vessel;
@@ -33,7 +34,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       r.path = paths[static_cast<uint8_t>(rest[1]) % 11];
       if (r.path == "/actions") return 0;
       r.body = std::string(rest.substr(2));
-      ApiController api(VmConfig{}, MachineOptions{-1});
+      // The API's parser and the VMM thread's action handler, called directly (no mailbox).
+      auto vmm = Vmm::create(VmConfig{}, VmmOptions{MachineOptions{-1}, {}, {}});
+      if (!vmm) return 0;
+      ApiController api([&](VmmAction a) { return (*vmm)->handle(a); });
       (void)api.handle(r);
       // A second request sees the state the first one left.
       r.method = "GET";

@@ -23,8 +23,14 @@ struct EmulationCounters {
   json::Json to_json() const;
 };
 
-// Handles one KVM_EXIT_INTERNAL_ERROR of `vcpu`. Returns a description of what was done, or an
-// error (with the instruction bytes) when the instruction is not one we can handle.
+class VcpuState;  // vcpu_state.h: the registers the emulator reads and writes
+
+// Handles one KVM_EXIT_INTERNAL_ERROR of `vcpu`: fetches the instruction at RIP through the
+// guest's page tables, decodes it and runs its family's handler (emulation.h). Returns a
+// description of what was done, or an error (with the instruction bytes) when the instruction is
+// not one we can handle.
+Result<std::string> emulate_failed_instruction(VcpuState& vcpu, const GuestMemory& memory,
+                                               EmulationCounters& counters);
 Result<std::string> emulate_failed_instruction(kvm::Vcpu& vcpu, const GuestMemory& memory,
                                                EmulationCounters& counters);
 

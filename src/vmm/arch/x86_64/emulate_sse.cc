@@ -1,8 +1,9 @@
-#include "vmm/arch/x86_64/emulate_sse.h"
-
+// SSE register moves and the xor/and/or idioms, for when KVM's emulator gives up on them in an
+// emulated guest kernel (seen: `movd %ecx,%xmm15`). XMM registers live in the vCPU's XSAVE image
+// (the legacy region at offset 160), the one source of truth on PVM (docs/vmm-pvm.md).
 #include <cstring>
 
-#include "fmt/format.h"
+#include "vmm/arch/x86_64/emulation.h"
 
 namespace vessel::vmm::x86 {
 namespace {
@@ -78,112 +79,112 @@ size_t byte_width(Width w, bool rex_w) {
   return 16;
 }
 
-Result<void> inject(kvm::Vcpu& vcpu, uint8_t vector, bool error_code) {
-  kvm_vcpu_events ev = TRY(vcpu.get_events());
-  ev.flags = 0;
-  ev.exception.injected = 1;
-  ev.exception.pending = 0;
-  ev.exception.nr = vector;
-  ev.exception.has_error_code = error_code;
-  ev.exception.error_code = 0;
-  return vcpu.set_events(ev);
+// The decoded operands of one SSE instruction.
+struct Operands {
+  const SseOp& op;
+  uint8_t op2;
+  unsigned xmm, rm;   // ModRM reg (always an XMM register) and r/m register numbers
+  bool reg_operand;   // r/m names a register (else memory at addr)
+  uint64_t addr;
+  size_t n;           // bytes moved
+};
+
+// Stores: XMM to memory, to a GPR, or to another XMM. Returns whether an XMM register changed.
+Result<bool> store(Emulation& e, const Operands& o, uint8_t* img) {
+  const uint8_t* src = img + 160 + 16 * o.xmm;
+  if (!o.reg_operand) {
+    TRY(write_gva(e.mem, e.paging, o.addr, src, o.n));
+    return false;
+  }
+  if (o.op.width == Width::Gpr) {
+    uint64_t v = 0;
+    std::memcpy(&v, src, o.n);
+    *reg_by_index(e.r, o.rm) = v;  // 32-bit results zero-extend
+    return false;
+  }
+  uint8_t* dst = img + 160 + 16 * o.rm;
+  std::memmove(dst, src, o.n);
+  if (o.op.zero_upper && o.op.width == Width::Q64) std::memset(dst + 8, 0, 8);
+  return true;
+}
+
+// Loads and the logic idioms: the source operand into (or combined with) the XMM register.
+Result<void> load(Emulation& e, const Operands& o, uint8_t* img) {
+  uint8_t value[16] = {};
+  if (!o.reg_operand) {
+    TRY(read_gva(e.mem, e.paging, o.addr, value, o.n));
+  } else if (o.op.width == Width::Gpr) {
+    uint64_t v = *reg_by_index(e.r, o.rm);
+    std::memcpy(value, &v, o.n);
+  } else {
+    std::memcpy(value, img + 160 + 16 * o.rm, 16);
+  }
+  uint8_t* dst = img + 160 + 16 * o.xmm;
+  if (o.op.kind == Kind::Logic) {
+    for (size_t i = 0; i < 16; ++i) {
+      if (o.op2 == 0xef || o.op2 == 0x57) dst[i] ^= value[i];
+      else if (o.op2 == 0xdb || o.op2 == 0x54) dst[i] &= value[i];
+      else dst[i] |= value[i];
+    }
+  } else if (o.reg_operand && !o.op.zero_upper) {
+    std::memcpy(dst, value, o.n);  // register to register: full width
+  } else if (o.reg_operand && (o.op.width == Width::D32 || (o.op.width == Width::Q64 && o.op2 == 0x10))) {
+    std::memcpy(dst, value, o.n);  // movss/movsd xmm, xmm merge into the low element
+  } else {
+    std::memset(dst, 0, 16);  // loads from memory or GPRs (and movq) zero the rest
+    std::memcpy(dst, value, o.n);
+  }
+  return {};
+}
+
+Result<std::string> execute(Emulation& e, const SseOp& op, uint8_t op2) {
+  Insn& in = e.in;
+  // As the CPU does: #UD when the OS has not enabled SSE (CR0.EM set or CR4.OSFXSR clear),
+  // #NM when CR0.TS is set (lazy FPU switching).
+  if ((e.s.cr0 & (1u << 2)) || !(e.s.cr4 & (1u << 9))) {
+    TRY(e.inject(6));
+    return fmt::format("{} without OSFXSR -> #UD", op.name);
+  }
+  if (e.s.cr0 & (1u << 3)) {
+    TRY(e.inject(7));
+    return fmt::format("{} with CR0.TS -> #NM", op.name);
+  }
+  in.modrm = e.next_byte();
+  Operands o{op,
+             op2,
+             static_cast<unsigned>(((in.modrm >> 3) & 7) | ((in.rex & 4) << 1)),
+             static_cast<unsigned>((in.modrm & 7) | ((in.rex & 1) << 3)),
+             (in.modrm >> 6) == 3,
+             0,
+             byte_width(op.width, in.rex & 8)};
+  if (!o.reg_operand) o.addr = TRY(e.memory_operand());
+  if (in.len > e.fetched) return fail(EINVAL, "truncated SSE instruction: {}", hex_bytes(in.bytes, e.fetched));
+  if (!o.reg_operand && op.aligned && (o.addr & 15)) {
+    TRY(e.inject(13, 0));
+    return fmt::format("{} misaligned -> #GP", op.name);
+  }
+  kvm::XsaveArea xs = TRY(e.cpu.get_xsave());
+  auto* img = reinterpret_cast<uint8_t*>(xs.region);
+  bool changed_xmm = true;
+  if (op.kind == Kind::Store) changed_xmm = TRY(store(e, o, img));
+  else TRY(load(e, o, img));
+  if (changed_xmm) {
+    img[512] |= 0x2;  // XSTATE_BV: the SSE state is in the image
+    TRY(e.cpu.set_xsave(xs));
+  }
+  TRY(e.retire());
+  ++e.counters.sse;
+  return fmt::format("{} xmm{}", op.name, o.xmm);
 }
 
 }  // namespace
 
-std::optional<Result<std::string>> emulate_sse(kvm::Vcpu& vcpu, const GuestMemory& mem, const PagingState& paging,
-                                               Insn& in, uint8_t op2, size_t fetched, kvm_regs& r,
-                                               const kvm_sregs& s, EmulationCounters& counters) {
+std::optional<Result<std::string>> emulate_sse(Emulation& e, uint8_t op2) {
   // The last of 66/f3/f2 is the mandatory prefix (f3/f2 win over 66 as on hardware).
-  uint8_t prefix = in.rep ? 0xf3 : in.repne ? 0xf2 : in.opsize ? 0x66 : 0;
+  uint8_t prefix = e.in.rep ? 0xf3 : e.in.repne ? 0xf2 : e.in.opsize ? 0x66 : 0;
   auto op = classify(prefix, op2);
-  if (!op || in.len >= fetched) return std::nullopt;
-  return [&]() -> Result<std::string> {
-    // As the CPU does: #UD when the OS has not enabled SSE (CR0.EM set or CR4.OSFXSR clear),
-    // #NM when CR0.TS is set (lazy FPU switching).
-    if ((s.cr0 & (1u << 2)) || !(s.cr4 & (1u << 9))) {
-      TRY(inject(vcpu, 6, false));
-      return fmt::format("{} without OSFXSR -> #UD", op->name);
-    }
-    if (s.cr0 & (1u << 3)) {
-      TRY(inject(vcpu, 7, false));
-      return fmt::format("{} with CR0.TS -> #NM", op->name);
-    }
-    in.modrm = in.bytes[in.len++];
-    bool rex_w = in.rex & 8;
-    unsigned xmm = ((in.modrm >> 3) & 7) | ((in.rex & 4) << 1);
-    unsigned rm = (in.modrm & 7) | ((in.rex & 1) << 3);
-    bool reg_operand = (in.modrm >> 6) == 3;
-    uint64_t addr = 0;
-    if (!reg_operand) addr = TRY(modrm_address(in, r, s, 0));
-    if (in.len > fetched) return fail(EINVAL, "truncated SSE instruction: {}", hex_bytes(in.bytes, fetched));
-    uint64_t next_rip = r.rip + in.len;
-    if (!reg_operand && rip_relative(in)) addr += next_rip + s.cs.base;
-    if (!reg_operand && op->aligned && (addr & 15)) {
-      TRY(inject(vcpu, 13, true));
-      return fmt::format("{} misaligned -> #GP", op->name);
-    }
-
-    kvm::XsaveArea xs = TRY(vcpu.get_xsave());
-    auto* img = reinterpret_cast<uint8_t*>(xs.region);
-    auto xmm_reg = [&](unsigned i) { return img + 160 + 16 * i; };
-    size_t n = byte_width(op->width, rex_w);
-    bool changed_xmm = false;
-
-    if (op->kind == Kind::Store) {
-      const uint8_t* src = xmm_reg(xmm);
-      if (reg_operand) {
-        if (op->width == Width::Gpr) {
-          uint64_t v = 0;
-          std::memcpy(&v, src, n);
-          *reg_by_index(r, rm) = v;  // 32-bit results zero-extend
-        } else {
-          uint8_t* dst = xmm_reg(rm);
-          std::memmove(dst, src, n);
-          if (op->zero_upper && op->width == Width::Q64) std::memset(dst + 8, 0, 8);
-          changed_xmm = true;
-        }
-      } else {
-        TRY(write_gva(mem, paging, addr, src, n));
-      }
-    } else {
-      uint8_t value[16] = {};
-      if (reg_operand) {
-        if (op->width == Width::Gpr) {
-          uint64_t v = *reg_by_index(r, rm);
-          std::memcpy(value, &v, n);
-        } else {
-          std::memcpy(value, xmm_reg(rm), 16);
-        }
-      } else {
-        TRY(read_gva(mem, paging, addr, value, n));
-      }
-      uint8_t* dst = xmm_reg(xmm);
-      if (op->kind == Kind::Logic) {
-        for (size_t i = 0; i < 16; ++i) {
-          if (op2 == 0xef || op2 == 0x57) dst[i] ^= value[i];
-          else if (op2 == 0xdb || op2 == 0x54) dst[i] &= value[i];
-          else dst[i] |= value[i];
-        }
-      } else if (reg_operand && !op->zero_upper) {
-        std::memcpy(dst, value, n);  // register to register: full width
-      } else if (reg_operand && (op->width == Width::D32 || (op->width == Width::Q64 && op2 == 0x10))) {
-        std::memcpy(dst, value, n);  // movss/movsd xmm, xmm merge into the low element
-      } else {
-        std::memset(dst, 0, 16);  // loads from memory or GPRs (and movq) zero the rest
-        std::memcpy(dst, value, n);
-      }
-      changed_xmm = true;
-    }
-    if (changed_xmm) {
-      img[512] |= 0x2;  // XSTATE_BV: the SSE state is in the image
-      TRY(vcpu.set_xsave(xs));
-    }
-    r.rip = next_rip;
-    TRY(vcpu.set_regs(r));
-    ++counters.sse;
-    return fmt::format("{} xmm{}", op->name, xmm);
-  }();
+  if (!op || e.in.len >= e.fetched) return std::nullopt;
+  return execute(e, *op, op2);
 }
 
 }  // namespace vessel::vmm::x86

@@ -51,7 +51,7 @@ struct DeviceContext {
       add_ioeventfd;
   // Nice value of the device's threads (device thread, I/O workers): below 0 they win the CPU
   // from batch work on a busy host, which is most of a notification's latency there
-  // (docs/benchmarks-virtio.md). VESSEL_VIRTIO_NICE overrides it.
+  // (docs/benchmarks-virtio.md). vessel-vmm: "vessel": {"io_nice": N} in the configuration.
   int thread_nice = 0;
 };
 
@@ -68,7 +68,7 @@ struct BlockConfig {
   uint32_t io_workers = 4;
   // After serving requests, the device thread polls the ring this long (µs) before sleeping,
   // so back-to-back requests skip the wake-up (docs/benchmarks-virtio.md: ~3x faster round
-  // trips). 0 disables it; VESSEL_VIRTIO_POLL_US overrides it (benchmarks).
+  // trips). 0 disables it. vessel-vmm: --virtio-poll-us.
   uint32_t poll_us = 50;
 };
 

@@ -26,7 +26,7 @@ BlockLogic::BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBa
       max_in_flight_(config.max_in_flight),
       sync_at_stop_(config.format == block::Format::Qcow2 && !config.read_only) {
   if (config.io_workers > 0 && config.max_in_flight > 1)
-    workers_ = std::make_unique<IoWorkers>(config.io_workers, "blk-" + config.drive_id, thread_nice(nice));
+    workers_ = std::make_unique<IoWorkers>(config.io_workers, "blk-" + config.drive_id, nice);
   disk_.capacity_sectors = backend_->size() / kSectorSize;
   disk_.read_only = config.read_only || backend_->read_only();
   features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureSegMax | kFeatureBlkSize |
@@ -236,10 +236,8 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
   if (backend->size() < blk::kSectorSize)
     return fail(EINVAL, "virtio-blk {}: disk smaller than one sector", config.drive_id);
   auto logic = std::make_unique<blk::BlockLogic>(config, std::move(backend), ctx.memory, ctx.thread_nice);
-  uint32_t poll_us = config.poll_us;
-  if (const char* env = getenv("VESSEL_VIRTIO_POLL_US")) poll_us = static_cast<uint32_t>(atoi(env));
   auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), config.max_in_flight,
-                                       poll_us));
+                                       config.poll_us));
   return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
 

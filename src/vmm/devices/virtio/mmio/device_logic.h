@@ -34,9 +34,6 @@ struct DeviceCounters {
 // transport publishes the used element later, under its own lock, and interrupts the guest.
 // A completion whose epoch is stale (the driver reset the device, or it entered NEEDS_RESET,
 // since the request was popped) is dropped.
-// The nice value for a device's threads: `configured`, or VESSEL_VIRTIO_NICE when set.
-int thread_nice(int configured);
-
 class CompletionSink {
  public:
   virtual ~CompletionSink() = default;

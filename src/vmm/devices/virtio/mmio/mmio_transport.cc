@@ -14,11 +14,6 @@
 
 namespace vessel::vmm::virtio {
 
-int thread_nice(int configured) {
-  if (const char* env = getenv("VESSEL_VIRTIO_NICE")) return atoi(env);
-  return configured;
-}
-
 Result<std::shared_ptr<MmioTransport>> MmioTransport::create(std::unique_ptr<DeviceLogic> logic,
                                                              DeviceContext ctx, size_t budget,
                                                              uint32_t poll_us) {
@@ -295,7 +290,7 @@ bool MmioTransport::any_pending() {
 void MmioTransport::run() {
   using Clock = std::chrono::steady_clock;
   pthread_setname_np(pthread_self(), logic_->name());
-  if (int nice = thread_nice(ctx_.thread_nice); nice != 0)
+  if (int nice = ctx_.thread_nice; nice != 0)
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
   for (;;) {
     pollfd fds[2] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}};

@@ -1,0 +1,43 @@
+// What the API thread asks the VMM thread to do: each HTTP request is parsed (and its body
+// validated) on the API thread into one typed action, then sent to the thread that owns the VM
+// configuration and the Machine (src/vmm/vmm.h), like Firecracker's VmmAction.
+#pragma once
+
+#include <optional>
+#include <variant>
+
+#include "base/error.h"
+#include "base/json.h"
+#include "vmm/api/vm_config.h"
+
+namespace vessel::vmm {
+
+inline constexpr const char* kVmmVersion = "0.1.0";
+
+namespace action {
+struct GetInstanceInfo {};                 // GET /
+struct GetMachineConfig {};                // GET /machine-config
+struct SetMachineConfig {                  // PUT or PATCH /machine-config: the fields given
+  std::optional<uint32_t> vcpu_count;
+  std::optional<uint64_t> mem_size_mib;
+};
+struct SetBootSource { BootSource boot; };  // PUT /boot-source
+struct PutDrive { DriveConfig drive; };     // PUT /drives/{id}
+struct EnableEntropy {};                    // PUT /entropy
+struct InstanceStart {};                    // PUT /actions
+struct SendCtrlAltDel {};
+struct FlushMetrics {};
+struct SetVmState { bool paused; };         // PATCH /vm
+struct GetVmConfig {};                      // GET /vm/config
+struct GetMetrics {};                       // GET /metrics
+}  // namespace action
+
+using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
+                               action::SetBootSource, action::PutDrive, action::EnableEntropy,
+                               action::InstanceStart, action::SendCtrlAltDel, action::FlushMetrics,
+                               action::SetVmState, action::GetVmConfig, action::GetMetrics>;
+
+// The answer: a JSON document (200), nothing (204), or an error (400 with its message).
+using VmmReply = Result<std::optional<json::Json>>;
+
+}  // namespace vessel::vmm

@@ -1,0 +1,157 @@
+#include "vmm/vmm.h"
+
+#include <poll.h>
+
+#include "base/log.h"
+
+namespace vessel::vmm {
+
+using json::Json;
+using Clock = std::chrono::steady_clock;
+
+Result<std::unique_ptr<Vmm>> Vmm::create(VmConfig config, VmmOptions options) {
+  std::unique_ptr<Vmm> vmm(new Vmm(std::move(config), std::move(options)));
+  vmm->actions_ = TRY(ActionMailbox::create());
+  vmm->console_ = TRY(ConsoleMailbox::create());
+  vmm->signals_ = TRY(SignalMailbox::create());
+  return vmm;
+}
+
+Result<void> Vmm::start_instance() {
+  if (machine_) return fail(EINVAL, "the instance is already started");
+  auto m = TRY_CTX(Machine::create(config_, options_.machine), "start the VM");
+  TRY(m->start());
+  machine_ = std::move(m);
+  if (options_.on_started) options_.on_started(*machine_);
+  return {};
+}
+
+Vmm::Ended Vmm::run() {
+  for (;;) {
+    pollfd fds[] = {{actions_->fd(), POLLIN, 0}, {console_->fd(), POLLIN, 0}, {signals_->fd(), POLLIN, 0},
+                    {machine_ ? machine_->event_fd() : -1, POLLIN, 0}};
+    if (::poll(fds, std::size(fds), poll_timeout_ms()) < 0 && errno != EINTR) log::warn("vmm: poll: {}", strerror(errno));
+    serve_mailboxes();
+    if (stop_signal_ && !machine_)
+      return {VmEvent{VmEvent::Kind::Terminated, *stop_signal_, "stopped before start"}, false};
+    if (machine_ && (fds[3].revents & POLLIN)) {
+      if (auto event = machine_->take_event()) return {*event, true};
+    }
+    if (force_stop_at_ && Clock::now() >= *force_stop_at_) {
+      force_stop_at_.reset();
+      machine_->post_event({VmEvent::Kind::Terminated, *stop_signal_, fmt::format("stopped by signal {}", *stop_signal_)});
+    }
+  }
+}
+
+void Vmm::serve_until_closed() {
+  while (!actions_->closed() || !console_->closed()) {
+    pollfd fds[] = {{actions_->fd(), POLLIN, 0}, {console_->fd(), POLLIN, 0}};
+    (void)::poll(fds, std::size(fds), -1);
+    serve_mailboxes();
+  }
+}
+
+void Vmm::serve_mailboxes() {
+  actions_->serve([this](const VmmAction& a) { return handle(a); });
+  console_->serve([this](const std::string& bytes) -> size_t {
+    return machine_ ? machine_->serial().enqueue_input(bytes) : 0;
+  });
+  signals_->serve([this](int sig) { on_signal(sig); });
+}
+
+int Vmm::poll_timeout_ms() const {
+  if (!force_stop_at_) return -1;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*force_stop_at_ - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left + 1, 0, 60'000));
+}
+
+// SIGTERM/SIGINT/SIGHUP: Ctrl+Alt+Del, then a forced stop after the shutdown timeout.
+void Vmm::on_signal(int sig) {
+  if (stop_signal_) return;  // already stopping
+  stop_signal_ = sig;
+  if (!machine_) return;  // not started: nothing to shut down
+  log::info("signal {}: stopping the VM (forced after {} s)", sig, options_.shutdown_timeout.count());
+  machine_->begin_shutdown();  // a reboot now ends the VM, even with on_reboot: restart
+  if (auto sent = machine_->send_ctrl_alt_del(); !sent)
+    log::warn("signal {}: Ctrl+Alt+Del not delivered: {}", sig, sent.error().to_string());
+  force_stop_at_ = Clock::now() + options_.shutdown_timeout;
+}
+
+VmmReply Vmm::handle(const VmmAction& action) {
+  return std::visit([this](const auto& a) { return on(a); }, action);
+}
+
+Result<void> Vmm::before_start() const {
+  if (machine_) return fail(EINVAL, "the VM is already running: this resource can only be set before InstanceStart");
+  return {};
+}
+
+VmmReply Vmm::on(const action::GetInstanceInfo&) {
+  std::string state = machine_ ? to_string(machine_->state()) : "Not started";
+  return Json{{"id", "vessel-vmm"}, {"state", state}, {"vmm_version", kVmmVersion}, {"app_name", "vessel-vmm"}};
+}
+
+VmmReply Vmm::on(const action::GetMachineConfig&) {
+  const auto& m = config_.machine;
+  return Json{{"vcpu_count", m.vcpu_count}, {"mem_size_mib", m.mem_size_mib}, {"smt", m.smt}};
+}
+
+VmmReply Vmm::on(const action::SetMachineConfig& set) {
+  TRY(before_start());
+  if (set.vcpu_count) config_.machine.vcpu_count = *set.vcpu_count;
+  if (set.mem_size_mib) config_.machine.mem_size_mib = *set.mem_size_mib;
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::SetBootSource& set) {
+  TRY(before_start());
+  config_.boot_source = set.boot;
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::PutDrive& put) {
+  TRY(before_start());
+  for (auto& existing : config_.drives) {
+    if (existing.drive_id != put.drive.drive_id) continue;
+    existing = put.drive;
+    return std::nullopt;
+  }
+  if (config_.drives.size() >= 16) return fail(EINVAL, "at most 16 drives are supported");
+  config_.drives.push_back(put.drive);
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::EnableEntropy&) {
+  TRY(before_start());
+  config_.entropy = true;
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::InstanceStart&) {
+  TRY(start_instance());
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::SendCtrlAltDel&) {
+  if (!machine_) return fail(EINVAL, "SendCtrlAltDel: the VM is not running");
+  TRY(machine_->send_ctrl_alt_del());
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::FlushMetrics&) { return std::nullopt; }
+
+VmmReply Vmm::on(const action::SetVmState& set) {
+  if (!machine_) return fail(EINVAL, "the VM is not started");
+  TRY(set.paused ? machine_->pause() : machine_->resume());
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::GetVmConfig&) { return config_.to_json(); }
+
+VmmReply Vmm::on(const action::GetMetrics&) {
+  if (!machine_) return Json{{"state", "Not started"}};
+  return machine_->metrics();
+}
+
+}  // namespace vessel::vmm

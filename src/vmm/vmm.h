@@ -1,0 +1,86 @@
+// The VMM thread (docs/design.md rule 4; docs/vmm.md, "Threads and lifecycle"): the one thread
+// that owns the VM configuration and the Machine. Other threads reach them only through its
+// mailboxes: the API server sends typed actions (api/vmm_action.h), the console socket and the
+// stdin reader send guest input, the signal thread posts stop signals. run() answers them, and
+// watches the Machine's events, until the VM has ended.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "vmm/api/vm_config.h"
+#include "vmm/api/vmm_action.h"
+#include "vmm/mailbox.h"
+#include "vmm/machine.h"
+
+namespace vessel::vmm {
+
+using ActionMailbox = Mailbox<VmmAction, VmmReply>;
+using ConsoleMailbox = Mailbox<std::string, size_t>;  // guest input; the reply: bytes the UART took
+using SignalMailbox = Mailbox<int>;                   // SIGTERM, SIGINT or SIGHUP
+
+struct VmmOptions {
+  MachineOptions machine;
+  // After a stop signal, how long the guest has to act on Ctrl+Alt+Del before a forced stop.
+  std::chrono::seconds shutdown_timeout{10};
+  // Runs on the VMM thread right after the VM has started (main wires the console to it).
+  std::function<void(Machine&)> on_started;
+};
+
+class Vmm {
+ public:
+  static Result<std::unique_ptr<Vmm>> create(VmConfig config, VmmOptions options);
+
+  ActionMailbox& actions() { return *actions_; }
+  ConsoleMailbox& console() { return *console_; }
+  SignalMailbox& signals() { return *signals_; }
+
+  // Everything below runs on the VMM thread.
+  VmmReply handle(const VmmAction& action);
+  // Starts the VM from the current configuration (InstanceStart; also --config-file, --kernel).
+  Result<void> start_instance();
+
+  struct Ended {
+    VmEvent event;
+    bool started;  // false: a stop signal came before the VM was started (event.code: the signal)
+  };
+  // Serves the mailboxes and the Machine's events until the VM has ended.
+  Ended run();
+  // After run(): keeps answering (the final state) until every mailbox is closed.
+  void serve_until_closed();
+  Machine* machine() { return machine_.get(); }
+
+ private:
+  Vmm(VmConfig config, VmmOptions options) : config_(std::move(config)), options_(std::move(options)) {}
+  void serve_mailboxes();
+  void on_signal(int sig);
+  int poll_timeout_ms() const;
+
+  VmmReply on(const action::GetInstanceInfo&);
+  VmmReply on(const action::GetMachineConfig&);
+  VmmReply on(const action::SetMachineConfig&);
+  VmmReply on(const action::SetBootSource&);
+  VmmReply on(const action::PutDrive&);
+  VmmReply on(const action::EnableEntropy&);
+  VmmReply on(const action::InstanceStart&);
+  VmmReply on(const action::SendCtrlAltDel&);
+  VmmReply on(const action::FlushMetrics&);
+  VmmReply on(const action::SetVmState&);
+  VmmReply on(const action::GetVmConfig&);
+  VmmReply on(const action::GetMetrics&);
+  Result<void> before_start() const;
+
+  VmConfig config_;
+  VmmOptions options_;
+  std::unique_ptr<ActionMailbox> actions_;
+  std::unique_ptr<ConsoleMailbox> console_;
+  std::unique_ptr<SignalMailbox> signals_;
+  std::unique_ptr<Machine> machine_;
+  std::optional<int> stop_signal_;  // the signal that is stopping the VM
+  std::optional<std::chrono::steady_clock::time_point> force_stop_at_;
+};
+
+}  // namespace vessel::vmm
