@@ -117,9 +117,11 @@ TEST_F(ConsoleSocketTest, TheLastOutputReachesTheClientsBeforeTheSocketCloses) {
   ASSERT_TRUE(c.has_value());
   Fd client = connect_to(path);
   ASSERT_TRUE(eventually([&] { return (*c)->clients() == 1; }));
+  std::string got;
+  std::thread reader([&] { got = read_n(client.get(), std::string::npos); });  // until the end of the stream
   for (int i = 0; i < 100; ++i) (*c)->output("last words ");
   c->reset();
-  std::string got = read_n(client.get(), std::string::npos);  // until the end of the stream
+  reader.join();
   EXPECT_EQ(got.size(), 100 * std::string("last words ").size());
   EXPECT_EQ(got.substr(got.size() - 11), "last words ");
   EXPECT_FALSE(std::filesystem::exists(path));
