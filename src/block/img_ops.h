@@ -1,5 +1,6 @@
-// The operations behind vessel-img, as a library so that tests call them directly. Each takes
-// plain options and returns a Result; printing is the CLI's job (src/img).
+// The operations behind vessel-img, as a library so that tests call them directly, one file per
+// verb in block/ops/. Each takes plain options and returns a Result; printing is the CLI's job
+// (src/img).
 #pragma once
 
 #include <functional>
@@ -32,7 +33,6 @@ Result<void> create_image(const CreateRequest& r);
 
 // `info`: one object per layer (the top only unless `chain`), in QEMU's JSON vocabulary.
 Result<std::vector<nlohmann::json>> image_info(const std::string& path, std::optional<Format> format, bool chain);
-std::string info_human(const nlohmann::json& info);
 
 struct MapEntry {
   uint64_t start, length;
