@@ -21,6 +21,7 @@
 #include "runtime/hooks.h"
 #include "runtime/linux/mounts.h"
 #include "runtime/linux/seccomp.h"
+#include "runtime/linux/stage1.h"
 #include "runtime/linux/sync.h"
 #include "runtime/linux/sys.h"
 #include "runtime/linux/user_process.h"
@@ -182,12 +183,6 @@ Result<void> stage1_body(InitContext& c) {
   return {};
 }
 
-[[noreturn]] void stage1_main(InitContext& c) {
-  auto r = stage1_body(c);
-  if (!r) sync_send(c.sock, SyncType::Error, 0, r.error().to_string(), r.error().errnum());
-  _exit(r ? 0 : 1);
-}
-
 Result<void> write_id_map(pid_t pid, const char* file, const std::vector<IdMapping>& maps) {
   std::string text;
   for (const auto& m : maps) text += fmt::format("{} {} {}\n", m.container_id, m.host_id, m.size);
@@ -222,38 +217,27 @@ std::string absolute(const std::string& path) {
   return path;
 }
 
-Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool foreground) {
-  TRY(check_id(o.id));
-  if (g.systemd_cgroup)
-    return hinted(fail(ENOTSUP, "--systemd-cgroup is not supported"), "use the cgroupfs driver (no --systemd-cgroup)");
-  std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
-  Spec spec = TRY(load_spec(bundle));
-  if (!spec.process) return fail(EINVAL, "process: required by create");
-  if (!spec.linux) spec.linux = Linux{};
-  std::string rootfs = spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path;
-  rootfs = absolute(rootfs);
-  struct stat st;
-  if (stat(rootfs.c_str(), &st) != 0) return fail_errno("root.path {}", rootfs);
-  if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, "root.path {} is not a directory", rootfs);
-  std::optional<SeccompFilter> filter;
-  std::string bpf;
-  if (spec.linux->seccomp) {
-    const Seccomp& profile = *spec.linux->seccomp;
-    TRY_CTX(check_seccomp(profile), "linux.seccomp");
-    bool notify = profile.default_action == "SCMP_ACT_NOTIFY";
-    for (const auto& r : profile.syscalls) notify |= r.action == "SCMP_ACT_NOTIFY";
-    if (notify) filter = TRY_CTX(SeccompFilter::compile(profile), "linux.seccomp");
-    else bpf = TRY_CTX(compiled_bpf(profile, g.root + "/seccomp-cache"), "linux.seccomp");
+// The seccomp filter: compiled to BPF (cached under the root) unless it notifies, which needs
+// libseccomp's notify fd at load time.
+Result<void> prepare_seccomp(const GlobalOptions& g, const Spec& spec, std::optional<SeccompFilter>& filter,
+                             InitContext& c) {
+  if (!spec.linux->seccomp) return {};
+  const Seccomp& profile = *spec.linux->seccomp;
+  TRY_CTX(check_seccomp(profile), "linux.seccomp");
+  bool notify = profile.default_action == "SCMP_ACT_NOTIFY";
+  for (const auto& r : profile.syscalls) notify |= r.action == "SCMP_ACT_NOTIFY";
+  if (notify) {
+    filter = TRY_CTX(SeccompFilter::compile(profile), "linux.seccomp");
+    c.seccomp = &*filter;
+  } else {
+    c.bpf = TRY_CTX(compiled_bpf(profile, g.root + "/seccomp-cache"), "linux.seccomp");
+    c.bpf_flags = TRY(seccomp_flags(profile));
   }
+  return {};
+}
 
-  InitContext c;
-  c.spec = &spec;
-  c.opts = &o;
-  c.seccomp = filter ? &*filter : nullptr;
-  c.bpf = bpf;
-  if (!bpf.empty()) c.bpf_flags = TRY(seccomp_flags(*spec.linux->seccomp));
-  c.wait_fifo = !foreground;
-  // Open and check every namespace to join before anything is created.
+// Opens and checks every namespace to join before anything is created.
+Result<void> open_joins(const Spec& spec, InitContext& c) {
   for (const char* type : {"user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"}) {
     const Namespace* ns = spec.find_namespace(type);
     if (!ns || ns->path.empty()) continue;
@@ -261,97 +245,56 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
     TRY(check_namespace_fd(*ns, fd.get()));
     c.joins.push_back({type, std::move(fd)});
   }
-  Fd console, own_console;
+  return {};
+}
+
+// The sockets init needs: the console's (or our own pty pair's) and seccomp's listener.
+struct Sockets {
+  Fd console, own_console, listener;
+};
+
+Result<void> open_sockets(const Spec& spec, const CreateOptions& o, bool foreground,
+                          const std::optional<SeccompFilter>& filter, Sockets& k, InitContext& c) {
   if (spec.process->terminal) {
     if (!o.console_socket.empty()) {
-      console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+      k.console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
     } else if (foreground) {
       // No console socket: we take the pty ourselves and relay it to our stdio, as runc does.
       auto pair = TRY(self_console_pair());
-      own_console = std::move(pair.first);
-      console = std::move(pair.second);
+      k.own_console = std::move(pair.first);
+      k.console = std::move(pair.second);
     } else {
       return fail(EINVAL, "process.terminal is true but no --console-socket was given");
     }
-    c.console = console.get();
+    c.console = k.console.get();
   }
-  Fd listener;
   if (filter && filter->uses_notify() && !spec.linux->seccomp->listener_path.empty()) {
-    listener = TRY_CTX(connect_unix(spec.linux->seccomp->listener_path), "linux.seccomp.listenerPath");
-    c.seccomp_listener = listener.get();
+    k.listener = TRY_CTX(connect_unix(spec.linux->seccomp->listener_path), "linux.seccomp.listenerPath");
+    c.seccomp_listener = k.listener.get();
   }
+  return {};
+}
 
-  StateStore store(g.root);
-  TRY(store.create_dir(o.id));
-  CreateGuard guard;
-  guard.store = &store;
-  guard.id = o.id;
-  std::string dir = store.dir(o.id);
-  TRY(write_file(dir + "/config.json", read_file(bundle + "/config.json").value_or("{}")));
-  // 0622 whatever the umask: init may open it as the container's (non-root) user.
-  if (c.wait_fifo && (mkfifo(store.fifo(o.id).c_str(), 0622) != 0 || chmod(store.fifo(o.id).c_str(), 0622) != 0))
-    return fail_errno("create exec fifo");
-  if (!bpf.empty()) TRY(write_file(dir + "/seccomp.bpf", bpf));
-  Fd state_dir = TRY(Fd::open(dir, O_PATH | O_DIRECTORY));
-  c.state_dir = state_dir.get();
-
-  CgroupHost host = TRY(CgroupHost::detect());
-  std::string cg_path = spec.linux->cgroups_path.empty() ? "/" + o.id : spec.linux->cgroups_path;
-  Cgroup cgroup = TRY(Cgroup::plan(host, cg_path));
-  TRY(cgroup.create());
-  // Joining a frozen cgroup would freeze us mid-create: refuse, like runc.
-  if (cgroup.frozen().value_or(false)) {
-    return fail(EBUSY, "cgroup {} is frozen", cg_path);
+Result<void> apply_resources(const Cgroup& cgroup, const Spec& spec) {
+  if (!spec.linux->resources) return {};
+  // The devices every container gets (and those it lists) stay usable whatever the rules say.
+  Resources r = *spec.linux->resources;
+  if (!r.devices.empty()) {
+    auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
+      r.devices.push_back(DeviceRule{true, type, major, minor, "rwm"});
+    };
+    for (int64_t minor : {3, 5, 7, 8, 9}) allow("c", 1, minor);
+    for (int64_t minor : {0, 1, 2}) allow("c", 5, minor);
+    allow("c", 136, std::nullopt);
+    for (const auto& d : spec.linux->devices)
+      if (d.type == 'c' || d.type == 'b' || d.type == 'u') allow(d.type == 'b' ? "b" : "c", d.major, d.minor);
   }
-  guard.cgroup = cgroup;
+  TRY_CTX(cgroup.apply(r), "linux.resources");
+  return {};
+}
 
-  c.rootfs.rootfs = rootfs;
-  c.rootfs.bundle = bundle;
-  c.rootfs.cgroup = &cgroup;
-  c.rootfs.userns = spec.find_namespace("user") != nullptr;
-  c.rootfs.cgroupns = spec.find_namespace("cgroup") != nullptr;
-  c.rootfs.no_pivot = o.no_pivot;
-
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair");
-  Fd parent_sock(sv[0]), child_sock(sv[1]);
-  c.sock = child_sock.get();
-  pid_t stage1 = fork();
-  if (stage1 < 0) return fail_errno("fork");
-  if (stage1 == 0) {
-    parent_sock.reset();
-    stage1_main(c);
-  }
-  guard.pids.push_back(stage1);
-  child_sock.reset();
-  int sock = parent_sock.get();
-
-  TRY(cgroup.add_process(stage1));
-  if (spec.linux->resources) {
-    // The devices every container gets (and those it lists) stay usable whatever the rules say.
-    Resources r = *spec.linux->resources;
-    if (!r.devices.empty()) {
-      auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
-        r.devices.push_back(DeviceRule{true, type, major, minor, "rwm"});
-      };
-      for (int64_t minor : {3, 5, 7, 8, 9}) allow("c", 1, minor);
-      for (int64_t minor : {0, 1, 2}) allow("c", 5, minor);
-      allow("c", 136, std::nullopt);
-      for (const auto& d : spec.linux->devices)
-        if (d.type == 'c' || d.type == 'b' || d.type == 'u') allow(d.type == 'b' ? "b" : "c", d.major, d.minor);
-    }
-    TRY_CTX(cgroup.apply(r), "linux.resources");
-  }
-  if (!sync_send(sock, SyncType::Go)) return fail_errno("sync");
-
-  ContainerState s;
-  s.id = o.id;
-  s.bundle = bundle;
-  s.rootfs = rootfs;
-  s.created = now_rfc3339();
-  s.annotations = spec.annotations;
-  s.cgroup = cgroup;
-  s.has_pidns = spec.find_namespace("pid") != nullptr;
+// Answers the children until init is Ready: id maps, init's pid, the runtime hooks.
+Result<void> follow_setup(int sock, const Spec& spec, pid_t stage1, ContainerState& s, CreateGuard& guard) {
   for (;;) {
     SyncMsg m;
     if (!sync_recv(sock, &m)) return fail(ECHILD, "container init exited during setup");
@@ -376,17 +319,13 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
       TRY(run_hooks(spec.hooks.create_runtime, "createRuntime", creating));
       sync_send(sock, SyncType::HooksDone, 0, oci_state(s, Status::Created).dump());
     } else if (m.type == SyncType::Ready) {
-      break;
+      return {};
     }
   }
-  Fd pty_master;
-  if (own_console) pty_master = TRY(receive_pty_master(own_console.get()));
-  TRY(store.save(s));
-  if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, s.pid));
-  guard.armed = false;
-  if (!foreground) return 0;
+}
 
-  // run in the foreground: the init is our child (CLONE_PARENT); forward signals, wait, delete.
+// run in the foreground: the init is our child (CLONE_PARENT); forward signals, wait, delete.
+Result<int> run_foreground(const StateStore& store, const ContainerState& s, const Spec& spec, int pty_master) {
   std::string running = oci_state(s, Status::Running).dump();
   if (auto r = run_hooks(spec.hooks.poststart, "poststart", running); !r) {
     ::kill(s.pid, SIGKILL);
@@ -394,9 +333,104 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
     (void)destroy(store, s);
     return Unexpected(std::move(r).error());
   }
-  auto status = wait_forwarding_signals(s.pid, pty_master ? pty_master.get() : -1);
+  auto status = wait_forwarding_signals(s.pid, pty_master);
   (void)destroy(store, s);
   return status;
+}
+
+// The bundle's spec, with its rootfs resolved and checked.
+Result<Spec> load_bundle(const std::string& bundle, std::string& rootfs) {
+  Spec spec = TRY(load_spec(bundle));
+  if (!spec.process) return fail(EINVAL, "process: required by create");
+  if (!spec.linux) spec.linux = Linux{};
+  rootfs = absolute(spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path);
+  struct stat st;
+  if (stat(rootfs.c_str(), &st) != 0) return fail_errno("root.path {}", rootfs);
+  if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, "root.path {} is not a directory", rootfs);
+  return spec;
+}
+
+// The new state directory's files: saved config, exec.fifo and the compiled filter.
+Result<Fd> fill_state_dir(const StateStore& store, const CreateOptions& o, const std::string& bundle,
+                          const InitContext& c) {
+  std::string dir = store.dir(o.id);
+  TRY(write_file(dir + "/config.json", read_file(bundle + "/config.json").value_or("{}")));
+  // 0622 whatever the umask: init may open it as the container's (non-root) user.
+  if (c.wait_fifo && (mkfifo(store.fifo(o.id).c_str(), 0622) != 0 || chmod(store.fifo(o.id).c_str(), 0622) != 0))
+    return fail_errno("create exec fifo");
+  if (!c.bpf.empty()) TRY(write_file(dir + "/seccomp.bpf", c.bpf));
+  return Fd::open(dir, O_PATH | O_DIRECTORY);
+}
+
+Result<Cgroup> make_cgroup(const Spec& spec, const std::string& id) {
+  CgroupHost host = TRY(CgroupHost::detect());
+  std::string cg_path = spec.linux->cgroups_path.empty() ? "/" + id : spec.linux->cgroups_path;
+  Cgroup cgroup = TRY(Cgroup::plan(host, cg_path));
+  TRY(cgroup.create());
+  // Joining a frozen cgroup would freeze us mid-create: refuse, like runc.
+  if (cgroup.frozen().value_or(false)) return fail(EBUSY, "cgroup {} is frozen", cg_path);
+  return cgroup;
+}
+
+Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool foreground) {
+  TRY(check_id(o.id));
+  if (g.systemd_cgroup)
+    return hinted(fail(ENOTSUP, "--systemd-cgroup is not supported"), "use the cgroupfs driver (no --systemd-cgroup)");
+  std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
+  std::string rootfs;
+  Spec spec = TRY(load_bundle(bundle, rootfs));
+  InitContext c;
+  c.spec = &spec;
+  c.opts = &o;
+  c.wait_fifo = !foreground;
+  std::optional<SeccompFilter> filter;
+  TRY(prepare_seccomp(g, spec, filter, c));
+  TRY(open_joins(spec, c));
+  Sockets sockets;
+  TRY(open_sockets(spec, o, foreground, filter, sockets, c));
+
+  StateStore store(g.root);
+  TRY(store.create_dir(o.id));
+  CreateGuard guard;
+  guard.store = &store;
+  guard.id = o.id;
+  Fd state_dir = TRY(fill_state_dir(store, o, bundle, c));
+  c.state_dir = state_dir.get();
+  Cgroup cgroup = TRY(make_cgroup(spec, o.id));
+  guard.cgroup = cgroup;
+
+  c.rootfs.rootfs = rootfs;
+  c.rootfs.bundle = bundle;
+  c.rootfs.cgroup = &cgroup;
+  c.rootfs.userns = spec.find_namespace("user") != nullptr;
+  c.rootfs.cgroupns = spec.find_namespace("cgroup") != nullptr;
+  c.rootfs.no_pivot = o.no_pivot;
+
+  Stage1 stage1 = TRY(fork_stage1([&](int sock) {
+    c.sock = sock;
+    return stage1_body(c);
+  }));
+  guard.pids.push_back(stage1.pid);
+  TRY(cgroup.add_process(stage1.pid));
+  TRY(apply_resources(cgroup, spec));
+  if (!sync_send(stage1.sock.get(), SyncType::Go)) return fail_errno("sync");
+
+  ContainerState s;
+  s.id = o.id;
+  s.bundle = bundle;
+  s.rootfs = rootfs;
+  s.created = now_rfc3339();
+  s.annotations = spec.annotations;
+  s.cgroup = cgroup;
+  s.has_pidns = spec.find_namespace("pid") != nullptr;
+  TRY(follow_setup(stage1.sock.get(), spec, stage1.pid, s, guard));
+  Fd pty_master;
+  if (sockets.own_console) pty_master = TRY(receive_pty_master(sockets.own_console.get()));
+  TRY(store.save(s));
+  if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, s.pid));
+  guard.armed = false;
+  if (!foreground) return 0;
+  return run_foreground(store, s, spec, pty_master ? pty_master.get() : -1);
 }
 
 }  // namespace
