@@ -8,35 +8,6 @@
 
 namespace vessel::block {
 
-Result<uint64_t> parse_size(const std::string& text) {
-  if (text.empty()) return fail(EINVAL, "empty size");
-  size_t i = 0;
-  uint64_t v = 0;
-  while (i < text.size() && isdigit(static_cast<unsigned char>(text[i]))) {
-    uint64_t d = static_cast<uint64_t>(text[i] - '0');
-    if (v > (UINT64_MAX - d) / 10) return fail(ERANGE, "size '{}' is too large", text);
-    v = v * 10 + d;
-    ++i;
-  }
-  if (i == 0) return fail(EINVAL, "invalid size '{}': expected a number with an optional K, M, G, T, P or E suffix", text);
-  int shift = 0;
-  if (i < text.size()) {
-    switch (text[i]) {
-      case 'b': case 'B': shift = 0; break;
-      case 'k': case 'K': shift = 10; break;
-      case 'm': case 'M': shift = 20; break;
-      case 'g': case 'G': shift = 30; break;
-      case 't': case 'T': shift = 40; break;
-      case 'p': case 'P': shift = 50; break;
-      case 'e': case 'E': shift = 60; break;
-      default: return fail(EINVAL, "invalid size suffix in '{}'", text);
-    }
-    if (i + 1 != text.size()) return fail(EINVAL, "invalid size '{}'", text);
-  }
-  if (shift && v > (UINT64_MAX >> shift)) return fail(ERANGE, "size '{}' is too large", text);
-  return v << shift;
-}
-
 Result<void> apply_create_options(const std::string& text, qcow2::CreateOptions& o) {
   size_t pos = 0;
   while (pos < text.size()) {

@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "base/fd.h"
+#include "base/size.h"
 #include "runtime/cli/command.h"
 
 namespace vessel::runtime::cli {
@@ -17,22 +18,14 @@ const std::vector<FlagSpec> kUpdateFlags = {
     {"cpuset-mems", 0, true},    {"pids-limit", 0, true},     {"blkio-weight", 0, true},
     {"l3-cache-schema", 0, true}, {"mem-bw-schema", 0, true}, {"help", 'h', false}};
 
+// runc's sizes (go-units' RAMInBytes): "512m", "1.5g", "2GiB", "1024kb", "-1" for no limit.
 Result<int64_t> parse_bytes(const std::string& text) {
   if (text == "-1") return -1;
-  char* end = nullptr;
-  double v = strtod(text.c_str(), &end);
-  if (end == text.c_str() || v < 0) return fail(EINVAL, "invalid size \"{}\"", text);
-  std::string unit(end);
-  for (auto& c : unit) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
-  if (!unit.empty() && unit.back() == 'i') unit.pop_back();
-  double mul = 1;
-  if (unit == "k") mul = 1024.0;
-  else if (unit == "m") mul = 1024.0 * 1024;
-  else if (unit == "g") mul = 1024.0 * 1024 * 1024;
-  else if (unit == "t") mul = 1024.0 * 1024 * 1024 * 1024;
-  else if (!unit.empty()) return fail(EINVAL, "invalid size unit in \"{}\"", text);
-  return static_cast<int64_t>(v * mul);
+  auto v = scan_size(text, {.units = "bkmgt", .long_units = true, .fractions = true});
+  if (v && *v <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(*v);
+  if (!v && (v.error() == SizeProblem::BadUnit || v.error() == SizeProblem::Trailing))
+    return fail(EINVAL, "invalid size unit in \"{}\"", text);
+  return fail(EINVAL, "invalid size \"{}\"", text);
 }
 
 }  // namespace
