@@ -1,5 +1,6 @@
-// The operations behind vessel-img, as a library so that tests call them directly. Each takes
-// plain options and returns a Result; printing is the CLI's job (src/img).
+// The operations behind vessel-img, as a library so that tests call them directly, one file per
+// verb in block/ops/. Each takes plain options and returns a Result; printing is the CLI's job
+// (src/img).
 #pragma once
 
 #include <functional>
@@ -9,14 +10,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/size.h"
 #include "block/block_backend.h"
 #include "block/qcow2_check.h"
 #include "block/qcow2_create.h"
 
 namespace vessel::block {
 
-// "64K", "1.5G" is not accepted; "10G", "512", "2T", "1024b". Returns bytes.
-Result<uint64_t> parse_size(const std::string& text);
+// "64K", "10G", "512", "2T", "1024b" (b, K, M, G, T, P, E; no fractions: "1.5G" is refused).
+// Returns bytes. base/size.h's grammar and messages.
+inline Result<uint64_t> parse_size(const std::string& text) { return vessel::parse_size(text); }
 // "cluster_size=64K,compat=1.1,compression_type=zstd,refcount_bits=16" onto qcow2 options.
 Result<void> apply_create_options(const std::string& text, qcow2::CreateOptions& o);
 
@@ -32,7 +35,6 @@ Result<void> create_image(const CreateRequest& r);
 
 // `info`: one object per layer (the top only unless `chain`), in QEMU's JSON vocabulary.
 Result<std::vector<nlohmann::json>> image_info(const std::string& path, std::optional<Format> format, bool chain);
-std::string info_human(const nlohmann::json& info);
 
 struct MapEntry {
   uint64_t start, length;

@@ -1,23 +1,24 @@
-// The qcow2 backend: L1/L2 mapping with an L2 cache, refcounts of any width, zero and compressed
-// clusters, backing chains. Metadata updates are cached and written at flush() in crash-safe
+// The qcow2 backend: L1/L2 mapping with an L2 cache (qcow2_l2cache.h), refcounts of any width
+// (qcow2_refcount.h), zero and compressed clusters, backing chains. This class is the I/O on top:
+// qcow2.cc opens and flushes, qcow2_io.cc reads and writes, qcow2_compressed.cc,
+// qcow2_resize.cc and qcow2_backing.cc do the rest. Metadata updates are cached and written at flush() in crash-safe
 // order: new refcounts reach the disk before anything points at the clusters they count, tables
 // reach the disk before their parents point at them, and refcount decrements come last. A crash
 // therefore leaves an image that `qemu-img check` calls clean or leaky, never corrupt.
 // All calls are safe from several threads at once (see mu_).
 #pragma once
 
-#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <memory>
-#include <set>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "base/fd.h"
 #include "block/block_backend.h"
+#include "block/iov_cursor.h"
 #include "block/qcow2_format.h"
+#include "block/qcow2_l2cache.h"
+#include "block/qcow2_refcount.h"
 
 namespace vessel::block {
 
@@ -64,7 +65,7 @@ class Qcow2Backend final : public BlockBackend {
 
   // cache=unsafe (qemu-img convert's default): flush() writes metadata in the same order but
   // never waits for the disk. Only for outputs that are worthless after a crash anyway.
-  void set_unsafe_cache(bool unsafe) { unsafe_cache_ = unsafe; }
+  void set_unsafe_cache(bool unsafe) { file_.unsafe_cache = unsafe; }
 
   const qcow2::Header& header() const { return h_; }
   BlockBackend* backing() const { return backing_.get(); }
@@ -72,50 +73,29 @@ class Qcow2Backend final : public BlockBackend {
   int fd() const { return fd_.get(); }
 
  private:
-  struct Table {
-    std::vector<uint64_t> entries;  // host byte order
-    bool dirty = false;
-    uint64_t last_use = 0;
-  };
-  struct RefBlock {
-    std::vector<uint8_t> bytes;  // on-disk layout
-    bool dirty = false;
-  };
-
-  Qcow2Backend(Fd fd, qcow2::Header h, bool read_only, std::unique_ptr<BlockBackend> backing)
-      : fd_(std::move(fd)), h_(std::move(h)), read_only_(read_only), backing_(std::move(backing)) {}
+  Qcow2Backend(Fd fd, qcow2::Header h, bool read_only, std::unique_ptr<BlockBackend> backing);
   struct Segment {
     uint64_t host;
     std::vector<iovec> iov;
   };
   Result<void> load_tables(uint64_t file_size);
-  Result<void> writev_locked(uint64_t offset, std::span<const iovec> iov, std::vector<Segment>& segs);
-  Result<void> find_allocation_end();
 
-  // Mapping.
-  Result<Table*> l2_table(uint64_t l1_index, bool allocate);
-  Result<uint64_t> l2_entry(uint64_t guest_cluster);
-  Result<void> set_l2_entry(uint64_t guest_cluster, uint64_t entry);
+  // I/O (qcow2_io.cc).
+  Result<void> writev_locked(uint64_t offset, std::span<const iovec> iov, std::vector<Segment>& segs);
+  Result<void> write_new_clusters(uint64_t& offset, uint64_t& len, IovCursor& cur, uint64_t entry);
+  Result<void> set_entry(uint64_t guest_cluster, uint64_t entry);
   Result<void> check_data_cluster(uint64_t host, uint64_t guest_cluster, uint64_t entry);
   Result<void> read_cluster_piece(uint64_t guest_cluster, uint64_t entry, uint64_t in_cluster,
-                                  std::span<const iovec> iov, uint64_t len);
-  Result<void> read_compressed(uint64_t entry, std::vector<uint8_t>& out);
-  Result<void> read_backing(uint64_t offset, std::span<const iovec> iov);
+                                  std::span<const iovec> iov);
   Result<void> release_entry(uint64_t entry);
-
-  // Refcounts and allocation.
-  Result<RefBlock*> refblock(uint64_t table_index, bool allocate);
-  Result<uint64_t> get_refcount(uint64_t host_offset);
-  Result<void> update_refcount(uint64_t host_offset, int64_t delta);
-  Result<uint64_t> alloc_clusters(uint64_t n);
-  Result<void> grow_reftable(uint64_t min_entries);
-  Result<void> evict_if_needed();
+  // Compressed clusters (qcow2_compressed.cc).
+  Result<void> read_compressed(uint64_t entry, std::vector<uint8_t>& out);
+  // The backing file (qcow2_backing.cc).
+  Result<void> read_backing(uint64_t offset, std::span<const iovec> iov);
 
   // Header fields written in place.
   Result<void> write_header_field64(int field, uint64_t value);
-  Result<void> write_header_field32(int field, uint32_t value);
   Result<void> mark_corrupt(const Error& why);
-  Result<void> sync();
 
   // Guards all metadata. Data transfers to already-mapped clusters run outside it, so several
   // threads may call readv/writev at once and their data I/O proceeds in parallel.
@@ -125,25 +105,11 @@ class Qcow2Backend final : public BlockBackend {
   bool read_only_;
   std::unique_ptr<BlockBackend> backing_;
 
-  std::vector<uint64_t> l1_;
-  bool l1_dirty_ = false;
-  std::unordered_map<uint64_t, Table> l2_cache_;  // by L2 table host offset
-  uint64_t use_clock_ = 0;
-  size_t l2_cache_capacity_ = 0;
-
-  std::vector<uint64_t> reftable_;
-  bool reftable_dirty_ = false;
-  bool reftable_moved_ = false;
-  std::unordered_map<uint64_t, RefBlock> refblocks_;  // by refcount block host offset
-  std::vector<std::pair<uint64_t, int64_t>> pending_decrefs_;  // applied after parents are on disk
-  std::vector<uint64_t> freed_;  // host clusters to punch after their refcount reached 0
-
-  std::unordered_set<uint64_t> metadata_;  // host cluster indexes holding metadata
-  uint64_t next_free_ = 0;                 // allocations always append
-  uint64_t compressed_cursor_ = 0;         // where the next compressed cluster may go (0: none)
-
-  bool unsafe_cache_ = false;
-  std::vector<uint8_t> zbuf_;  // last decompressed cluster
+  qcow2::HostFile file_;
+  qcow2::Refcounts refs_;
+  qcow2::L2Cache l2_;
+  uint64_t compressed_cursor_ = 0;  // where the next compressed cluster may go (0: none)
+  std::vector<uint8_t> zbuf_;       // last decompressed cluster
   uint64_t zbuf_entry_ = 0;
 };
 

@@ -150,4 +150,15 @@ Result<Header> parse_header(const uint8_t* buf, size_t len, uint64_t file_size) 
   return h;
 }
 
+CompressedRef compressed_ref(uint64_t entry, uint32_t cluster_bits) {
+  uint32_t shift = 62 - (cluster_bits - 8);
+  return {entry & ((1ull << shift) - 1), ((entry >> shift) & ((1ull << (cluster_bits - 8)) - 1)) + 1};
+}
+
+uint64_t compressed_entry(uint64_t host, uint64_t len, uint32_t cluster_bits) {
+  uint32_t shift = 62 - (cluster_bits - 8);
+  uint64_t sectors = ((host + len - 1) >> 9) - (host >> 9);
+  return kFlagCompressed | (sectors << shift) | host;
+}
+
 }  // namespace vessel::block::qcow2

@@ -43,6 +43,21 @@ inline constexpr uint64_t kFlagZero = 1ull << 0;
 inline constexpr uint64_t kL1Reserved = 0x7f000000000001ffull;
 inline constexpr uint64_t kL2Reserved = 0x3f000000000001feull;
 
+// What an L2 entry maps (a version 2 entry must be read with bit 0 cleared: see L2Cache::entry).
+inline bool is_compressed(uint64_t e) { return (e & kFlagCompressed) != 0; }
+inline bool is_zero(uint64_t e) { return !is_compressed(e) && (e & kFlagZero); }
+inline bool is_data(uint64_t e) { return !is_compressed(e) && !is_zero(e) && (e & kOffsetMask) != 0; }
+
+// A compressed cluster's descriptor: where its bytes start and how many 512-byte sectors
+// (counted from the one holding `host`) they touch.
+struct CompressedRef {
+  uint64_t host;
+  uint64_t sectors;
+};
+CompressedRef compressed_ref(uint64_t entry, uint32_t cluster_bits);
+// The L2 entry of `len` compressed bytes stored at `host`.
+uint64_t compressed_entry(uint64_t host, uint64_t len, uint32_t cluster_bits);
+
 // Header field offsets, named in error messages.
 namespace field {
 inline constexpr int kMagic = 0, kVersion = 4, kBackingOffset = 8, kBackingSize = 16,

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/size.h"
+
 namespace vessel::cli {
 
 std::string render_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
@@ -44,20 +46,14 @@ Result<std::pair<std::string, std::string>> parse_key_value(const std::string& t
 
 Result<uint64_t> parse_memory_mib(const std::string& text) {
   if (text.empty()) return fail(EINVAL, "empty memory size");
-  size_t used = 0;
-  uint64_t n;
-  try {
-    n = std::stoull(text, &used);
-  } catch (...) {
+  std::string_view unit;
+  auto bytes = scan_size(text, {.units = "mg", .long_units = true, .lenient = true, .bare_unit = 1u << 20}, &unit);
+  if (!bytes && bytes.error() == SizeProblem::NotANumber)
     return Unexpected(Error(EINVAL, fmt::format("memory size '{}' is not a number", text)).with_hint("e.g. 256, 256M, 2G"));
-  }
-  std::string unit = text.substr(used);
-  uint64_t mult = 1;
-  if (unit.empty() || unit == "M" || unit == "MiB" || unit == "m") mult = 1;
-  else if (unit == "G" || unit == "GiB" || unit == "g") mult = 1024;
-  else return Unexpected(Error(EINVAL, fmt::format("memory size '{}': unknown unit '{}'", text, unit)).with_hint("use M or G"));
-  if (n > (1ull << 40) / mult) return fail(EINVAL, "memory size '{}' is absurd", text);
-  return n * mult;
+  if (!bytes && bytes.error() != SizeProblem::TooLarge)
+    return Unexpected(Error(EINVAL, fmt::format("memory size '{}': unknown unit '{}'", text, unit)).with_hint("use M or G"));
+  if (!bytes || (*bytes >> 20) > (1ull << 40)) return fail(EINVAL, "memory size '{}' is absurd", text);
+  return *bytes >> 20;
 }
 
 std::string progress_bar(uint64_t done, uint64_t total, const std::string& step, int width) {

@@ -1,68 +1,20 @@
+// vesseld's cgroups are written by the runtime's cgroup code (runtime/cgroups/cgroup.h), limited to
+// the hierarchies of the controllers vesseld sets: the same writer for containers and VMs.
 #include "daemon/policy/cgroups.h"
 
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-
-#include "base/fd.h"
+#include "runtime/cgroups/cgroup.h"
 
 namespace vessel::daemon {
 
 namespace {
 
-constexpr const char* kRoot = "/sys/fs/cgroup";
 constexpr uint64_t kPeriodUs = 100000;
 
-bool unified() {
-  struct statfs s;
-  return ::statfs(kRoot, &s) == 0 && s.f_type == 0x63677270;  // CGROUP2_SUPER_MAGIC
-}
-
-Result<void> mkdirs(const std::string& base, const std::string& path) {
-  std::string cur = base;
-  size_t pos = 1;
-  while (pos <= path.size()) {
-    size_t next = path.find('/', pos);
-    if (next == std::string::npos) next = path.size();
-    cur += "/" + path.substr(pos, next - pos);
-    if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) return fail_errno("mkdir {}", cur);
-    pos = next + 1;
-  }
-  return {};
-}
-
-// On cgroup v2 a controller's files exist in a group only when every ancestor, the root included,
-// enables it in cgroup.subtree_control; a fresh parent group enables nothing.
-Result<void> enable_v2_controllers(const std::string& path) {
-  std::string dir = kRoot;
-  for (size_t pos = 1; pos < path.size();) {
-    auto enabled = read_file(dir + "/cgroup.subtree_control");
-    std::string words = " " + (enabled ? *enabled : std::string()) + " ";
-    std::replace(words.begin(), words.end(), '\n', ' ');
-    for (const char* controller : {"cpu", "memory"}) {
-      if (words.find(fmt::format(" {} ", controller)) != std::string::npos) continue;
-      TRY_CTX(write_file(dir + "/cgroup.subtree_control", std::string("+") + controller),
-              "enable the {} controller for {}", controller, path);
-    }
-    size_t next = path.find('/', pos);
-    if (next == std::string::npos) break;  // the group itself: its children are not ours to plan
-    dir += "/" + path.substr(pos, next - pos);
-    pos = next + 1;
-  }
-  return {};
-}
-
-uint64_t read_u64(const std::string& file) {
-  auto text = read_file(file);
-  if (!text) return 0;
-  try {
-    return std::stoull(*text);
-  } catch (...) {
-    return 0;
-  }
+Result<runtime::Cgroup> plan(const std::string& path, const std::vector<std::string>& controllers) {
+  auto host = TRY(runtime::CgroupHost::detect());
+  return runtime::Cgroup::plan(host, path, controllers);
 }
 
 }  // namespace
@@ -75,58 +27,41 @@ uint64_t weight_to_shares(uint32_t weight) {
 }
 
 Result<void> cgroup_place(const std::string& path, const CgroupLimits& l, pid_t pid) {
-  std::string pid_text = std::to_string(pid);
-  if (unified()) {
-    std::string dir = std::string(kRoot) + path;
-    TRY(mkdirs(kRoot, path));
-    TRY(enable_v2_controllers(path));
-    TRY(write_file(dir + "/memory.max", std::to_string(l.memory_mib << 20)));
-    TRY(write_file(dir + "/cpu.max", fmt::format("{} {}", l.cpus * kPeriodUs, kPeriodUs)));
-    TRY(write_file(dir + "/cpu.weight", std::to_string(l.cpu_weight)));
-    TRY(write_file(dir + "/cgroup.procs", pid_text));
-    return {};
+  runtime::Cgroup cg = TRY(plan(path, {"memory", "cpu", "cpuacct"}));
+  TRY(cg.create());
+  std::string memory = std::to_string(l.memory_mib << 20);
+  std::string quota = std::to_string(l.cpus * kPeriodUs);
+  if (cg.is_v2("memory")) {
+    TRY(cg.enable_controllers({"cpu", "memory"}));
+    TRY(cg.write("memory", "memory.max", memory));
+    TRY(cg.write("cpu", "cpu.max", fmt::format("{} {}", quota, kPeriodUs)));
+    TRY(cg.write("cpu", "cpu.weight", std::to_string(l.cpu_weight)));
+  } else {
+    TRY(cg.write("memory", "memory.limit_in_bytes", memory));
+    if (l.memory_reservation_mib)
+      TRY(cg.write("memory", "memory.soft_limit_in_bytes", std::to_string(l.memory_reservation_mib << 20)));
+    TRY(cg.write("cpu", "cpu.cfs_period_us", std::to_string(kPeriodUs)));
+    TRY(cg.write("cpu", "cpu.cfs_quota_us", quota));
+    TRY(cg.write("cpu", "cpu.shares", std::to_string(weight_to_shares(l.cpu_weight))));
   }
-  auto ctl = [&](const char* controller) { return fmt::format("{}/{}{}", kRoot, controller, path); };
-  TRY(mkdirs(std::string(kRoot) + "/memory", path));
-  TRY(write_file(ctl("memory") + "/memory.limit_in_bytes", std::to_string(l.memory_mib << 20)));
-  if (l.memory_reservation_mib)
-    TRY(write_file(ctl("memory") + "/memory.soft_limit_in_bytes", std::to_string(l.memory_reservation_mib << 20)));
-  TRY(mkdirs(std::string(kRoot) + "/cpu", path));
-  TRY(write_file(ctl("cpu") + "/cpu.cfs_period_us", std::to_string(kPeriodUs)));
-  TRY(write_file(ctl("cpu") + "/cpu.cfs_quota_us", std::to_string(l.cpus * kPeriodUs)));
-  TRY(write_file(ctl("cpu") + "/cpu.shares", std::to_string(weight_to_shares(l.cpu_weight))));
-  TRY(mkdirs(std::string(kRoot) + "/cpuacct", path));
-  for (const char* c : {"memory", "cpu", "cpuacct"}) TRY(write_file(ctl(c) + "/cgroup.procs", pid_text));
-  return {};
+  return cg.add_process(pid);
 }
 
 void cgroup_remove(const std::string& path) {
-  if (unified()) {
-    ::rmdir((std::string(kRoot) + path).c_str());
-    return;
-  }
-  for (const char* c : {"memory", "cpu", "cpuacct", "pids", "freezer", "devices", "blkio", "cpuset", "hugetlb",
-                        "net_cls", "perf_event"})
-    ::rmdir(fmt::format("{}/{}{}", kRoot, c, path).c_str());
+  auto cg = plan(path, {"memory", "cpu", "cpuacct", "pids", "freezer", "devices", "blkio", "cpuset", "hugetlb",
+                        "net_cls", "perf_event"});
+  if (cg) (void)cg->destroy(false);
 }
 
 CgroupStats cgroup_stats(const std::string& path) {
   CgroupStats s;
-  if (unified()) {
-    std::string dir = std::string(kRoot) + path;
-    s.found = ::access(dir.c_str(), F_OK) == 0;
-    s.memory_bytes = read_u64(dir + "/memory.current");
-    auto stat = read_file(dir + "/cpu.stat");
-    if (stat) {
-      auto p = stat->find("usage_usec ");
-      if (p != std::string::npos) s.cpu_ns = std::stoull(stat->substr(p + 11)) * 1000;
-    }
-    return s;
-  }
-  std::string mem = fmt::format("{}/memory{}", kRoot, path);
-  s.found = ::access(mem.c_str(), F_OK) == 0;
-  s.memory_bytes = read_u64(mem + "/memory.usage_in_bytes");
-  s.cpu_ns = read_u64(fmt::format("{}/cpuacct{}/cpuacct.usage", kRoot, path));
+  auto cg = plan(path, {"memory", "cpu", "cpuacct"});
+  if (!cg) return s;
+  std::string memory = cg->dir_for("memory");
+  s.found = !memory.empty() && ::access(memory.c_str(), F_OK) == 0;
+  json::Json stats = cg->stats();
+  if (stats.contains("memory")) s.memory_bytes = stats["memory"]["usage"]["usage"].get<uint64_t>();
+  if (stats.contains("cpu")) s.cpu_ns = stats["cpu"]["usage"]["total"].get<uint64_t>();
   return s;
 }
 

@@ -1,6 +1,7 @@
 // The cgroups vesseld puts guests in: /<parent>/<name> under each cgroup v1 controller (cpu,
 // cpuacct, memory), or the same path on a pure cgroup v2 host. Containers get theirs from the
-// OCI runtime (linux.cgroupsPath); vessel-vmm processes are placed by vesseld itself.
+// OCI runtime (linux.cgroupsPath); vessel-vmm processes are placed by vesseld itself, through the
+// runtime's cgroup code (runtime/cgroups/cgroup.h), so one writer serves both.
 #pragma once
 
 #include <sys/types.h>

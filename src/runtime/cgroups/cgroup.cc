@@ -117,7 +117,8 @@ Result<CgroupHost> CgroupHost::detect() {
   return host;
 }
 
-Result<Cgroup> Cgroup::plan(const CgroupHost& host, const std::string& cgroups_path) {
+Result<Cgroup> Cgroup::plan(const CgroupHost& host, const std::string& cgroups_path,
+                            const std::vector<std::string>& controllers) {
   Cgroup cg;
   cg.layout_ = host.layout;
   bool relative = cgroups_path.empty() || cgroups_path[0] != '/';
@@ -132,7 +133,14 @@ Result<Cgroup> Cgroup::plan(const CgroupHost& host, const std::string& cgroups_p
       own[ctrls.empty() ? "unified" : ctrls] = line.substr(b + 1);
     }
   }
+  auto wanted = [&](const Hierarchy& h) {
+    if (controllers.empty() || (h.v2 && host.layout == CgroupLayout::V2)) return true;
+    for (const auto& c : controllers)
+      if (std::find(h.controllers.begin(), h.controllers.end(), c) != h.controllers.end()) return true;
+    return false;
+  };
   for (const auto& h : host.hierarchies) {
+    if (!wanted(h)) continue;
     std::string base = h.mountpoint;
     if (relative) {
       auto it = own.find(h.name);
@@ -140,6 +148,7 @@ Result<Cgroup> Cgroup::plan(const CgroupHost& host, const std::string& cgroups_p
     }
     cg.dirs_[h.name] = join_path(base, cgroups_path);
     cg.controllers_[h.name] = h.controllers;
+    cg.roots_[h.name] = h.mountpoint;
   }
   return cg;
 }
@@ -213,6 +222,33 @@ Result<void> Cgroup::create() {
     }
   }
   return {};
+}
+
+Result<void> Cgroup::enable_controllers(const std::vector<std::string>& controllers) const {
+  auto dir_it = dirs_.find("unified");
+  auto root_it = roots_.find("unified");
+  if (dir_it == dirs_.end() || root_it == roots_.end()) return {};
+  std::string dir = root_it->second;
+  std::string path = dir_it->second.substr(dir.size());  // "/parent/name"
+  for (size_t pos = 1; pos < path.size();) {
+    std::string words = " " + read_value(dir + "/cgroup.subtree_control") + " ";
+    std::replace(words.begin(), words.end(), '\n', ' ');
+    for (const auto& c : controllers) {
+      if (words.find(" " + c + " ") != std::string::npos) continue;
+      TRY_CTX(write_value(dir, "cgroup.subtree_control", "+" + c), "enable the {} controller for {}", c, path);
+    }
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) break;  // the group itself: its children are not ours to plan
+    dir += "/" + path.substr(pos, next - pos);
+    pos = next + 1;
+  }
+  return {};
+}
+
+Result<void> Cgroup::write(const std::string& controller, const std::string& file, const std::string& value) const {
+  std::string dir = dir_for(controller);
+  if (dir.empty()) return fail(ENOTSUP, "cgroup controller \"{}\" is not available on this host", controller);
+  return write_value(dir, file, value);
 }
 
 Result<void> Cgroup::add_process(pid_t pid) const {
@@ -405,15 +441,20 @@ Result<void> Cgroup::kill_all(int signo) const {
   return fail(ETIMEDOUT, "processes of the container did not die");
 }
 
-Result<void> Cgroup::destroy() const {
+Result<void> Cgroup::destroy(bool wait_while_busy) const {
+  Result<void> first;  // without waiting: every directory is tried, the first failure returned
   for (const auto& [name, dir] : dirs_) {
     for (int i = 0;; ++i) {
       if (rmdir(dir.c_str()) == 0 || errno == ENOENT) break;
+      if (!wait_while_busy) {
+        if (first) first = fail_errno("remove cgroup {}", dir);
+        break;
+      }
       if (errno != EBUSY || i >= 500) return fail_errno("remove cgroup {}", dir);
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
-  return {};
+  return first;
 }
 
 json::Json Cgroup::stats() const {

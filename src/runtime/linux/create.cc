@@ -1,7 +1,7 @@
 // create / run: the runtime forks stage 1, which joins or creates the namespaces and forks the
-// container's init (stage 2, a child of the runtime through CLONE_PARENT). Init builds the rootfs,
-// reports Ready and blocks on exec.fifo until `start`. A failure anywhere kills both, removes the
-// cgroup and the state directory: a failed create leaves nothing behind.
+// container's init (stage 2, a child of the runtime through CLONE_PARENT: container_init.cc).
+// Init builds the rootfs, reports Ready and blocks on exec.fifo until `start`. A failure anywhere
+// kills both, removes the cgroup and the state directory: a failed create leaves nothing behind.
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -19,8 +19,10 @@
 #include "base/log.h"
 #include "runtime/container.h"
 #include "runtime/hooks.h"
+#include "runtime/linux/container_init.h"
 #include "runtime/linux/mounts.h"
 #include "runtime/linux/seccomp.h"
+#include "runtime/linux/stage1.h"
 #include "runtime/linux/sync.h"
 #include "runtime/linux/sys.h"
 #include "runtime/linux/user_process.h"
@@ -29,26 +31,6 @@
 namespace vessel::runtime {
 
 namespace {
-
-struct JoinNs {
-  std::string type;
-  Fd fd;
-};
-
-struct InitContext {
-  const Spec* spec = nullptr;
-  const CreateOptions* opts = nullptr;
-  RootfsContext rootfs;
-  std::vector<JoinNs> joins;  // user first
-  int sock = -1;              // child end of the sync pair
-  int state_dir = -1;         // O_PATH fd of <root>/<id>: exec.fifo is opened through it
-  int console = -1;           // connected console socket (terminal)
-  int seccomp_listener = -1;  // connected listenerPath socket
-  SeccompFilter* seccomp = nullptr;  // only with SCMP_ACT_NOTIFY (libseccomp gives the notify fd)
-  std::string bpf;                   // otherwise: the compiled program, loaded directly
-  unsigned bpf_flags = 0;
-  bool wait_fifo = true;
-};
 
 Result<void> check_namespace_fd(const Namespace& ns, int fd) {
   int type = ioctl(fd, NS_GET_NSTYPE);
@@ -60,132 +42,6 @@ Result<void> check_namespace_fd(const Namespace& ns, int fd) {
   if (type != namespace_flag(ns.type))
     return fail(EINVAL, "linux.namespaces: {} is not a {} namespace", ns.path, ns.type);
   return {};
-}
-
-// ---- stage 2: the container's init -------------------------------------------------------
-
-Result<void> init_body(InitContext& c, bool* ready_sent) {
-  const Spec& spec = *c.spec;
-  const Process& proc = *spec.process;
-  setsid();
-  // Set here, before the process can run anything, while the host's /proc is still mounted: the
-  // parent's write on the Pid message can come after a `run` has already exec'd and forked.
-  if (proc.oom_score_adj)
-    TRY_CTX(write_file("/proc/self/oom_score_adj", std::to_string(*proc.oom_score_adj)), "process.oomScoreAdj");
-  TRY(seal_fds(c.opts->preserve_fds));
-  // Without its own mount namespace the container shares the host's mounts: mount nothing
-  // (it would change the host), only chroot into the rootfs, as runc does.
-  bool mntns = spec.find_namespace("mount") != nullptr;
-  if (mntns) TRY_CTX(prepare_rootfs(spec, c.rootfs), "prepare rootfs");
-  const Hooks& h = spec.hooks;
-  if (!h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty()) {
-    if (!sync_send(c.sock, SyncType::Hooks)) return fail_errno("sync");
-    SyncMsg m;
-    if (!sync_recv(c.sock, &m) || m.type != SyncType::HooksDone)
-      return fail(ECANCELED, "runtime hooks failed");
-    TRY(run_hooks(h.create_container, "createContainer", m.text));
-  }
-  if (mntns) {
-    TRY_CTX(enter_rootfs(spec, c.rootfs), "enter rootfs");
-  } else if (chroot(c.rootfs.rootfs.c_str()) != 0 || chdir("/") != 0) {
-    return fail_errno("chroot {}", c.rootfs.rootfs);
-  }
-  bool uts = spec.find_namespace("uts") != nullptr;  // never touch the host's names
-  if (uts && spec.has_hostname && sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
-    return fail_errno("sethostname {}", spec.hostname);
-  if (uts && spec.has_domainname && setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
-    return fail_errno("setdomainname {}", spec.domainname);
-  if (mntns) TRY(finish_rootfs(spec));
-  if (proc.terminal) TRY(setup_terminal(c.console, proc.console_size, proc.user.uid, proc.user.gid));
-  std::string path = TRY(find_executable(proc));
-  TRY(apply_rlimits(proc));
-  std::vector<std::string> env = process_env(proc);
-  auto load_filter = [&]() -> Result<void> {
-    if (!c.bpf.empty()) {
-      TRY(lock_down(proc, nullptr));
-      return load_bpf(c.bpf, c.bpf_flags);
-    }
-    Fd notify = TRY(lock_down(proc, c.seccomp));
-    if (notify && c.seccomp_listener >= 0)
-      TRY_CTX(send_seccomp_listener(c.seccomp_listener, notify.get(), "{}"), "seccomp listenerPath");
-    return {};
-  };
-  bool filtered = c.seccomp || !c.bpf.empty();
-  if (filtered && !proc.no_new_privileges) TRY(load_filter());
-  bool late_identity = !h.start_container.empty();
-  if (!late_identity) {
-    TRY(become_user(proc));
-    TRY(enter_cwd(proc.cwd));
-  }
-  if (!sync_send(c.sock, SyncType::Ready)) return fail_errno("sync");
-  *ready_sent = true;
-  if (c.wait_fifo) {
-    int fd;
-    do fd = openat(c.state_dir, "exec.fifo", O_WRONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) return fail_errno("open exec fifo");
-    (void)!write(fd, "0", 1);
-    close(fd);
-  }
-  if (late_identity) {
-    TRY(run_hooks(h.start_container, "startContainer", "{}"));
-    TRY(become_user(proc));
-    TRY(enter_cwd(proc.cwd));
-  }
-  if (proc.no_new_privileges) {
-    if (filtered) TRY(load_filter());
-    else TRY(lock_down(proc, nullptr));
-  }
-  exec_process(path, proc, env);
-}
-
-[[noreturn]] void init_main(InitContext& c) {
-  bool ready = false;
-  auto r = init_body(c, &ready);
-  std::string text = r ? std::string("init returned") : r.error().to_string();
-  if (ready) {
-    std::string msg = "vessel-runtime: error: " + text + "\n";
-    (void)!write(2, msg.data(), msg.size());
-  } else {
-    sync_send(c.sock, SyncType::Error, 0, text, r ? 0 : r.error().errnum());
-  }
-  _exit(127);
-}
-
-// ---- stage 1: namespaces ----------------------------------------------------------------
-
-Result<void> stage1_body(InitContext& c) {
-  const Spec& spec = *c.spec;
-  TRY(sync_expect(c.sock, SyncType::Go));
-  for (auto& j : c.joins)
-    if (setns(j.fd.get(), namespace_flag(j.type)) != 0) return fail_errno("join the {} namespace", j.type);
-  if (spec.creates_namespace("user")) {
-    if (unshare(CLONE_NEWUSER) != 0) return fail_errno("create user namespace");
-    if (!sync_send(c.sock, SyncType::UsernsReady, getpid())) return fail_errno("sync");
-    TRY(sync_expect(c.sock, SyncType::UsernsDone));
-    if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) return fail_errno("become root in the user namespace");
-  }
-  int flags = 0;
-  for (const auto& ns : spec.linux->namespaces)
-    if (ns.path.empty() && ns.type != "user") flags |= namespace_flag(ns.type);
-  if (flags && unshare(flags) != 0) return fail_errno("create namespaces (unshare {:#x})", flags);
-  if (!spec.linux->time_offsets.empty()) {
-    std::string text;
-    for (const auto& [clock, off] : spec.linux->time_offsets)
-      text += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);
-    TRY_CTX(write_file("/proc/self/timens_offsets", text), "linux.timeOffsets");
-  }
-  long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) return fail_errno("clone the container init");
-  if (pid == 0) init_main(c);
-  if (!sync_send(c.sock, SyncType::Pid, static_cast<int32_t>(pid))) return fail_errno("sync");
-  return {};
-}
-
-[[noreturn]] void stage1_main(InitContext& c) {
-  auto r = stage1_body(c);
-  if (!r) sync_send(c.sock, SyncType::Error, 0, r.error().to_string(), r.error().errnum());
-  _exit(r ? 0 : 1);
 }
 
 Result<void> write_id_map(pid_t pid, const char* file, const std::vector<IdMapping>& maps) {
@@ -222,38 +78,27 @@ std::string absolute(const std::string& path) {
   return path;
 }
 
-Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool foreground) {
-  TRY(check_id(o.id));
-  if (g.systemd_cgroup)
-    return hinted(fail(ENOTSUP, "--systemd-cgroup is not supported"), "use the cgroupfs driver (no --systemd-cgroup)");
-  std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
-  Spec spec = TRY(load_spec(bundle));
-  if (!spec.process) return fail(EINVAL, "process: required by create");
-  if (!spec.linux) spec.linux = Linux{};
-  std::string rootfs = spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path;
-  rootfs = absolute(rootfs);
-  struct stat st;
-  if (stat(rootfs.c_str(), &st) != 0) return fail_errno("root.path {}", rootfs);
-  if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, "root.path {} is not a directory", rootfs);
-  std::optional<SeccompFilter> filter;
-  std::string bpf;
-  if (spec.linux->seccomp) {
-    const Seccomp& profile = *spec.linux->seccomp;
-    TRY_CTX(check_seccomp(profile), "linux.seccomp");
-    bool notify = profile.default_action == "SCMP_ACT_NOTIFY";
-    for (const auto& r : profile.syscalls) notify |= r.action == "SCMP_ACT_NOTIFY";
-    if (notify) filter = TRY_CTX(SeccompFilter::compile(profile), "linux.seccomp");
-    else bpf = TRY_CTX(compiled_bpf(profile, g.root + "/seccomp-cache"), "linux.seccomp");
+// The seccomp filter: compiled to BPF (cached under the root) unless it notifies, which needs
+// libseccomp's notify fd at load time.
+Result<void> prepare_seccomp(const GlobalOptions& g, const Spec& spec, std::optional<SeccompFilter>& filter,
+                             InitContext& c) {
+  if (!spec.linux->seccomp) return {};
+  const Seccomp& profile = *spec.linux->seccomp;
+  TRY_CTX(check_seccomp(profile), "linux.seccomp");
+  bool notify = profile.default_action == "SCMP_ACT_NOTIFY";
+  for (const auto& r : profile.syscalls) notify |= r.action == "SCMP_ACT_NOTIFY";
+  if (notify) {
+    filter = TRY_CTX(SeccompFilter::compile(profile), "linux.seccomp");
+    c.seccomp = &*filter;
+  } else {
+    c.bpf = TRY_CTX(compiled_bpf(profile, g.root + "/seccomp-cache"), "linux.seccomp");
+    c.bpf_flags = TRY(seccomp_flags(profile));
   }
+  return {};
+}
 
-  InitContext c;
-  c.spec = &spec;
-  c.opts = &o;
-  c.seccomp = filter ? &*filter : nullptr;
-  c.bpf = bpf;
-  if (!bpf.empty()) c.bpf_flags = TRY(seccomp_flags(*spec.linux->seccomp));
-  c.wait_fifo = !foreground;
-  // Open and check every namespace to join before anything is created.
+// Opens and checks every namespace to join before anything is created.
+Result<void> open_joins(const Spec& spec, InitContext& c) {
   for (const char* type : {"user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"}) {
     const Namespace* ns = spec.find_namespace(type);
     if (!ns || ns->path.empty()) continue;
@@ -261,97 +106,56 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
     TRY(check_namespace_fd(*ns, fd.get()));
     c.joins.push_back({type, std::move(fd)});
   }
-  Fd console, own_console;
+  return {};
+}
+
+// The sockets init needs: the console's (or our own pty pair's) and seccomp's listener.
+struct Sockets {
+  Fd console, own_console, listener;
+};
+
+Result<void> open_sockets(const Spec& spec, const CreateOptions& o, bool foreground,
+                          const std::optional<SeccompFilter>& filter, Sockets& k, InitContext& c) {
   if (spec.process->terminal) {
     if (!o.console_socket.empty()) {
-      console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
+      k.console = TRY_CTX(connect_unix(o.console_socket), "--console-socket");
     } else if (foreground) {
       // No console socket: we take the pty ourselves and relay it to our stdio, as runc does.
       auto pair = TRY(self_console_pair());
-      own_console = std::move(pair.first);
-      console = std::move(pair.second);
+      k.own_console = std::move(pair.first);
+      k.console = std::move(pair.second);
     } else {
       return fail(EINVAL, "process.terminal is true but no --console-socket was given");
     }
-    c.console = console.get();
+    c.console = k.console.get();
   }
-  Fd listener;
   if (filter && filter->uses_notify() && !spec.linux->seccomp->listener_path.empty()) {
-    listener = TRY_CTX(connect_unix(spec.linux->seccomp->listener_path), "linux.seccomp.listenerPath");
-    c.seccomp_listener = listener.get();
+    k.listener = TRY_CTX(connect_unix(spec.linux->seccomp->listener_path), "linux.seccomp.listenerPath");
+    c.seccomp_listener = k.listener.get();
   }
+  return {};
+}
 
-  StateStore store(g.root);
-  TRY(store.create_dir(o.id));
-  CreateGuard guard;
-  guard.store = &store;
-  guard.id = o.id;
-  std::string dir = store.dir(o.id);
-  TRY(write_file(dir + "/config.json", read_file(bundle + "/config.json").value_or("{}")));
-  // 0622 whatever the umask: init may open it as the container's (non-root) user.
-  if (c.wait_fifo && (mkfifo(store.fifo(o.id).c_str(), 0622) != 0 || chmod(store.fifo(o.id).c_str(), 0622) != 0))
-    return fail_errno("create exec fifo");
-  if (!bpf.empty()) TRY(write_file(dir + "/seccomp.bpf", bpf));
-  Fd state_dir = TRY(Fd::open(dir, O_PATH | O_DIRECTORY));
-  c.state_dir = state_dir.get();
-
-  CgroupHost host = TRY(CgroupHost::detect());
-  std::string cg_path = spec.linux->cgroups_path.empty() ? "/" + o.id : spec.linux->cgroups_path;
-  Cgroup cgroup = TRY(Cgroup::plan(host, cg_path));
-  TRY(cgroup.create());
-  // Joining a frozen cgroup would freeze us mid-create: refuse, like runc.
-  if (cgroup.frozen().value_or(false)) {
-    return fail(EBUSY, "cgroup {} is frozen", cg_path);
+Result<void> apply_resources(const Cgroup& cgroup, const Spec& spec) {
+  if (!spec.linux->resources) return {};
+  // The devices every container gets (and those it lists) stay usable whatever the rules say.
+  Resources r = *spec.linux->resources;
+  if (!r.devices.empty()) {
+    auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
+      r.devices.push_back(DeviceRule{true, type, major, minor, "rwm"});
+    };
+    for (int64_t minor : {3, 5, 7, 8, 9}) allow("c", 1, minor);
+    for (int64_t minor : {0, 1, 2}) allow("c", 5, minor);
+    allow("c", 136, std::nullopt);
+    for (const auto& d : spec.linux->devices)
+      if (d.type == 'c' || d.type == 'b' || d.type == 'u') allow(d.type == 'b' ? "b" : "c", d.major, d.minor);
   }
-  guard.cgroup = cgroup;
+  TRY_CTX(cgroup.apply(r), "linux.resources");
+  return {};
+}
 
-  c.rootfs.rootfs = rootfs;
-  c.rootfs.bundle = bundle;
-  c.rootfs.cgroup = &cgroup;
-  c.rootfs.userns = spec.find_namespace("user") != nullptr;
-  c.rootfs.cgroupns = spec.find_namespace("cgroup") != nullptr;
-  c.rootfs.no_pivot = o.no_pivot;
-
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair");
-  Fd parent_sock(sv[0]), child_sock(sv[1]);
-  c.sock = child_sock.get();
-  pid_t stage1 = fork();
-  if (stage1 < 0) return fail_errno("fork");
-  if (stage1 == 0) {
-    parent_sock.reset();
-    stage1_main(c);
-  }
-  guard.pids.push_back(stage1);
-  child_sock.reset();
-  int sock = parent_sock.get();
-
-  TRY(cgroup.add_process(stage1));
-  if (spec.linux->resources) {
-    // The devices every container gets (and those it lists) stay usable whatever the rules say.
-    Resources r = *spec.linux->resources;
-    if (!r.devices.empty()) {
-      auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
-        r.devices.push_back(DeviceRule{true, type, major, minor, "rwm"});
-      };
-      for (int64_t minor : {3, 5, 7, 8, 9}) allow("c", 1, minor);
-      for (int64_t minor : {0, 1, 2}) allow("c", 5, minor);
-      allow("c", 136, std::nullopt);
-      for (const auto& d : spec.linux->devices)
-        if (d.type == 'c' || d.type == 'b' || d.type == 'u') allow(d.type == 'b' ? "b" : "c", d.major, d.minor);
-    }
-    TRY_CTX(cgroup.apply(r), "linux.resources");
-  }
-  if (!sync_send(sock, SyncType::Go)) return fail_errno("sync");
-
-  ContainerState s;
-  s.id = o.id;
-  s.bundle = bundle;
-  s.rootfs = rootfs;
-  s.created = now_rfc3339();
-  s.annotations = spec.annotations;
-  s.cgroup = cgroup;
-  s.has_pidns = spec.find_namespace("pid") != nullptr;
+// Answers the children until init is Ready: id maps, init's pid, the runtime hooks.
+Result<void> follow_setup(int sock, const Spec& spec, pid_t stage1, ContainerState& s, CreateGuard& guard) {
   for (;;) {
     SyncMsg m;
     if (!sync_recv(sock, &m)) return fail(ECHILD, "container init exited during setup");
@@ -376,17 +180,13 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
       TRY(run_hooks(spec.hooks.create_runtime, "createRuntime", creating));
       sync_send(sock, SyncType::HooksDone, 0, oci_state(s, Status::Created).dump());
     } else if (m.type == SyncType::Ready) {
-      break;
+      return {};
     }
   }
-  Fd pty_master;
-  if (own_console) pty_master = TRY(receive_pty_master(own_console.get()));
-  TRY(store.save(s));
-  if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, s.pid));
-  guard.armed = false;
-  if (!foreground) return 0;
+}
 
-  // run in the foreground: the init is our child (CLONE_PARENT); forward signals, wait, delete.
+// run in the foreground: the init is our child (CLONE_PARENT); forward signals, wait, delete.
+Result<int> run_foreground(const StateStore& store, const ContainerState& s, const Spec& spec, int pty_master) {
   std::string running = oci_state(s, Status::Running).dump();
   if (auto r = run_hooks(spec.hooks.poststart, "poststart", running); !r) {
     ::kill(s.pid, SIGKILL);
@@ -394,9 +194,104 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
     (void)destroy(store, s);
     return Unexpected(std::move(r).error());
   }
-  auto status = wait_forwarding_signals(s.pid, pty_master ? pty_master.get() : -1);
+  auto status = wait_forwarding_signals(s.pid, pty_master);
   (void)destroy(store, s);
   return status;
+}
+
+// The bundle's spec, with its rootfs resolved and checked.
+Result<Spec> load_bundle(const std::string& bundle, std::string& rootfs) {
+  Spec spec = TRY(load_spec(bundle));
+  if (!spec.process) return fail(EINVAL, "process: required by create");
+  if (!spec.linux) spec.linux = Linux{};
+  rootfs = absolute(spec.root_path[0] == '/' ? spec.root_path : bundle + "/" + spec.root_path);
+  struct stat st;
+  if (stat(rootfs.c_str(), &st) != 0) return fail_errno("root.path {}", rootfs);
+  if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, "root.path {} is not a directory", rootfs);
+  return spec;
+}
+
+// The new state directory's files: saved config, exec.fifo and the compiled filter.
+Result<Fd> fill_state_dir(const StateStore& store, const CreateOptions& o, const std::string& bundle,
+                          const InitContext& c) {
+  std::string dir = store.dir(o.id);
+  TRY(write_file(dir + "/config.json", read_file(bundle + "/config.json").value_or("{}")));
+  // 0622 whatever the umask: init may open it as the container's (non-root) user.
+  if (c.wait_fifo && (mkfifo(store.fifo(o.id).c_str(), 0622) != 0 || chmod(store.fifo(o.id).c_str(), 0622) != 0))
+    return fail_errno("create exec fifo");
+  if (!c.bpf.empty()) TRY(write_file(dir + "/seccomp.bpf", c.bpf));
+  return Fd::open(dir, O_PATH | O_DIRECTORY);
+}
+
+Result<Cgroup> make_cgroup(const Spec& spec, const std::string& id) {
+  CgroupHost host = TRY(CgroupHost::detect());
+  std::string cg_path = spec.linux->cgroups_path.empty() ? "/" + id : spec.linux->cgroups_path;
+  Cgroup cgroup = TRY(Cgroup::plan(host, cg_path));
+  TRY(cgroup.create());
+  // Joining a frozen cgroup would freeze us mid-create: refuse, like runc.
+  if (cgroup.frozen().value_or(false)) return fail(EBUSY, "cgroup {} is frozen", cg_path);
+  return cgroup;
+}
+
+Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool foreground) {
+  TRY(check_id(o.id));
+  if (g.systemd_cgroup)
+    return hinted(fail(ENOTSUP, "--systemd-cgroup is not supported"), "use the cgroupfs driver (no --systemd-cgroup)");
+  std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
+  std::string rootfs;
+  Spec spec = TRY(load_bundle(bundle, rootfs));
+  InitContext c;
+  c.spec = &spec;
+  c.opts = &o;
+  c.wait_fifo = !foreground;
+  std::optional<SeccompFilter> filter;
+  TRY(prepare_seccomp(g, spec, filter, c));
+  TRY(open_joins(spec, c));
+  Sockets sockets;
+  TRY(open_sockets(spec, o, foreground, filter, sockets, c));
+
+  StateStore store(g.root);
+  TRY(store.create_dir(o.id));
+  CreateGuard guard;
+  guard.store = &store;
+  guard.id = o.id;
+  Fd state_dir = TRY(fill_state_dir(store, o, bundle, c));
+  c.state_dir = state_dir.get();
+  Cgroup cgroup = TRY(make_cgroup(spec, o.id));
+  guard.cgroup = cgroup;
+
+  c.rootfs.rootfs = rootfs;
+  c.rootfs.bundle = bundle;
+  c.rootfs.cgroup = &cgroup;
+  c.rootfs.userns = spec.find_namespace("user") != nullptr;
+  c.rootfs.cgroupns = spec.find_namespace("cgroup") != nullptr;
+  c.rootfs.no_pivot = o.no_pivot;
+
+  Stage1 stage1 = TRY(fork_stage1([&](int sock) {
+    c.sock = sock;
+    return stage1_body(c);
+  }));
+  guard.pids.push_back(stage1.pid);
+  TRY(cgroup.add_process(stage1.pid));
+  TRY(apply_resources(cgroup, spec));
+  if (!sync_send(stage1.sock.get(), SyncType::Go)) return fail_errno("sync");
+
+  ContainerState s;
+  s.id = o.id;
+  s.bundle = bundle;
+  s.rootfs = rootfs;
+  s.created = now_rfc3339();
+  s.annotations = spec.annotations;
+  s.cgroup = cgroup;
+  s.has_pidns = spec.find_namespace("pid") != nullptr;
+  TRY(follow_setup(stage1.sock.get(), spec, stage1.pid, s, guard));
+  Fd pty_master;
+  if (sockets.own_console) pty_master = TRY(receive_pty_master(sockets.own_console.get()));
+  TRY(store.save(s));
+  if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, s.pid));
+  guard.armed = false;
+  if (!foreground) return 0;
+  return run_foreground(store, s, spec, pty_master ? pty_master.get() : -1);
 }
 
 }  // namespace

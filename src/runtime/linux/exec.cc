@@ -11,6 +11,7 @@
 
 #include "base/fd.h"
 #include "runtime/container.h"
+#include "runtime/linux/stage1.h"
 #include "runtime/linux/sync.h"
 #include "runtime/linux/sys.h"
 #include "runtime/linux/user_process.h"
@@ -85,6 +86,125 @@ Result<std::pair<uint32_t, uint32_t>> parse_user(const std::string& text) {
   return std::make_pair(uid, gid);
 }
 
+// The process to run: --process's JSON, or the container's process with the flags' changes.
+Result<Process> process_from_flags(const ExecOptions& o, const Spec& spec) {
+  if (!o.process_file.empty()) {
+    auto text = TRY_CTX(read_file(o.process_file), "--process");
+    auto doc = TRY_CTX(json::parse(text, kMaxConfigBytes, kMaxConfigDepth), "--process {}", o.process_file);
+    Process proc = TRY_CTX(parse_process(doc, "process"), "--process {}", o.process_file);
+    if (proc.args.empty()) return fail(EINVAL, "--process: args must not be empty");
+    return proc;
+  }
+  if (o.args.empty()) return fail(EINVAL, "exec needs a command to run");
+  Process proc = spec.process.value_or(Process{});
+  proc.args = o.args;
+  proc.terminal = o.tty;
+  proc.console_size.reset();
+  for (const auto& e : o.env) {
+    if (e.find('=') == std::string::npos) return fail(EINVAL, "--env: \"{}\" is not NAME=VALUE", e);
+    std::string name = e.substr(0, e.find('='));
+    std::erase_if(proc.env, [&](const std::string& x) { return x.rfind(name + "=", 0) == 0; });
+    proc.env.push_back(e);
+  }
+  if (!o.cwd.empty()) proc.cwd = o.cwd;
+  if (!o.user.empty()) {
+    auto [uid, gid] = TRY(parse_user(o.user));
+    proc.user.uid = uid;
+    proc.user.gid = gid;
+  }
+  for (uint32_t gid : o.additional_gids) proc.user.additional_gids.push_back(gid);
+  if (!o.caps.empty()) {
+    if (!proc.capabilities) proc.capabilities = Capabilities{};
+    for (const auto& name : o.caps) {
+      int cap = TRY_CTX(capability_from_name(name), "--cap");
+      uint64_t bit = uint64_t{1} << cap;
+      auto& k = *proc.capabilities;
+      k.bounding |= bit;
+      k.effective |= bit;
+      k.permitted |= bit;
+      k.inheritable |= bit;
+      k.ambient |= bit;
+    }
+  }
+  if (o.no_new_privs) proc.no_new_privileges = true;
+  return proc;
+}
+
+// The container's filter: the BPF compiled at create, or compiled again when none was saved.
+Result<void> container_filter(const StateStore& store, const std::string& id, const Spec& spec,
+                              std::optional<SeccompFilter>& filter, ExecContext& c) {
+  if (!spec.linux || !spec.linux->seccomp) return {};
+  auto saved = read_file(store.dir(id) + "/seccomp.bpf");
+  if (saved && !saved->empty()) {
+    c.bpf = std::move(*saved);
+    c.bpf_flags = TRY(seccomp_flags(*spec.linux->seccomp));
+  } else {
+    filter = TRY_CTX(SeccompFilter::compile(*spec.linux->seccomp), "linux.seccomp");
+    c.seccomp = &*filter;
+  }
+  return {};
+}
+
+// The container's namespaces that differ from ours, user first and mount last (it changes our root).
+Result<void> open_namespaces(pid_t pid, ExecContext& c) {
+  const std::pair<const char*, int> order[] = {
+      {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
+      {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID},       {"cgroup", CLONE_NEWCGROUP},
+      {"time", 0x80},          {"mnt", CLONE_NEWNS}};
+  for (const auto& [name, flag] : order) {
+    std::string theirs = fmt::format("/proc/{}/ns/{}", pid, name);
+    struct stat a, b;
+    if (stat(theirs.c_str(), &a) != 0) {
+      if (errno == ENOENT) continue;
+      return fail_errno("stat {}", theirs);
+    }
+    if (stat(fmt::format("/proc/self/ns/{}", name).c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+      continue;
+    Fd fd = TRY(Fd::open(theirs, O_RDONLY));
+    c.joins.emplace_back(flag, std::move(fd));
+  }
+  return {};
+}
+
+// Forks stage 1 in the container's cgroup; returns the pid of the process once it has exec'd.
+Result<pid_t> start_process(const ContainerState& s, ExecContext& c) {
+  Stage1 stage1 = TRY(fork_stage1([&](int sock) {
+    c.sock = sock;
+    return stage1_body(c);
+  }));
+  pid_t child = -1;
+  auto cleanup = [&]() {
+    ::kill(stage1.pid, SIGKILL);
+    waitpid(stage1.pid, nullptr, 0);
+    if (child > 0) {
+      ::kill(child, SIGKILL);
+      waitpid(child, nullptr, 0);
+    }
+  };
+  if (auto r = s.cgroup.add_process(stage1.pid); !r) {
+    cleanup();
+    return Unexpected(std::move(r).error());
+  }
+  sync_send(stage1.sock.get(), SyncType::Go);
+  for (;;) {
+    SyncMsg m;
+    if (!sync_recv(stage1.sock.get(), &m)) break;  // EOF: the process exec'd
+    if (m.type == SyncType::Error) {
+      cleanup();
+      return Unexpected(Error(0, m.text).add_context("exec"));
+    }
+    if (m.type == SyncType::Pid) {
+      child = m.value;
+      waitpid(stage1.pid, nullptr, 0);
+    }
+  }
+  if (child <= 0) {
+    waitpid(stage1.pid, nullptr, 0);
+    return fail(ECHILD, "exec: the process could not be started");
+  }
+  return child;
+}
+
 }  // namespace
 
 Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
@@ -96,57 +216,10 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
     return fail(EINVAL, "cannot exec in a container that is {}", status_name(st));
   Spec spec = TRY_CTX(parse_spec(TRY(read_file(store.dir(o.id) + "/config.json"))), "saved config");
   ExecContext c;
-  if (!o.process_file.empty()) {
-    auto text = TRY_CTX(read_file(o.process_file), "--process");
-    auto doc = TRY_CTX(json::parse(text, kMaxConfigBytes, kMaxConfigDepth), "--process {}", o.process_file);
-    c.proc = TRY_CTX(parse_process(doc, "process"), "--process {}", o.process_file);
-    if (c.proc.args.empty()) return fail(EINVAL, "--process: args must not be empty");
-  } else {
-    if (o.args.empty()) return fail(EINVAL, "exec needs a command to run");
-    c.proc = spec.process.value_or(Process{});
-    c.proc.args = o.args;
-    c.proc.terminal = o.tty;
-    c.proc.console_size.reset();
-    for (const auto& e : o.env) {
-      if (e.find('=') == std::string::npos) return fail(EINVAL, "--env: \"{}\" is not NAME=VALUE", e);
-      std::string name = e.substr(0, e.find('='));
-      std::erase_if(c.proc.env, [&](const std::string& x) { return x.rfind(name + "=", 0) == 0; });
-      c.proc.env.push_back(e);
-    }
-    if (!o.cwd.empty()) c.proc.cwd = o.cwd;
-    if (!o.user.empty()) {
-      auto [uid, gid] = TRY(parse_user(o.user));
-      c.proc.user.uid = uid;
-      c.proc.user.gid = gid;
-    }
-    for (uint32_t gid : o.additional_gids) c.proc.user.additional_gids.push_back(gid);
-    if (!o.caps.empty()) {
-      if (!c.proc.capabilities) c.proc.capabilities = Capabilities{};
-      for (const auto& name : o.caps) {
-        int cap = TRY_CTX(capability_from_name(name), "--cap");
-        uint64_t bit = uint64_t{1} << cap;
-        auto& k = *c.proc.capabilities;
-        k.bounding |= bit;
-        k.effective |= bit;
-        k.permitted |= bit;
-        k.inheritable |= bit;
-        k.ambient |= bit;
-      }
-    }
-    if (o.no_new_privs) c.proc.no_new_privileges = true;
-  }
+  c.proc = TRY(process_from_flags(o, spec));
   c.preserve_fds = o.preserve_fds;
   std::optional<SeccompFilter> filter;
-  if (spec.linux && spec.linux->seccomp) {
-    auto saved = read_file(store.dir(o.id) + "/seccomp.bpf");
-    if (saved && !saved->empty()) {
-      c.bpf = std::move(*saved);
-      c.bpf_flags = TRY(seccomp_flags(*spec.linux->seccomp));
-    } else {
-      filter = TRY_CTX(SeccompFilter::compile(*spec.linux->seccomp), "linux.seccomp");
-    }
-  }
-  c.seccomp = filter ? &*filter : nullptr;
+  TRY(container_filter(store, o.id, spec, filter, c));
   Fd console, own_console;
   if (c.proc.terminal) {
     if (!o.console_socket.empty()) {
@@ -160,68 +233,9 @@ Result<int> exec(const GlobalOptions& g, const ExecOptions& o) {
     }
     c.console = console.get();
   }
-  // The container's namespaces, user first and mount last (it changes our root).
-  const std::pair<const char*, int> order[] = {
-      {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC},       {"uts", CLONE_NEWUTS},
-      {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID},       {"cgroup", CLONE_NEWCGROUP},
-      {"time", 0x80},          {"mnt", CLONE_NEWNS}};
-  for (const auto& [name, flag] : order) {
-    std::string theirs = fmt::format("/proc/{}/ns/{}", s.pid, name);
-    struct stat a, b;
-    if (stat(theirs.c_str(), &a) != 0) {
-      if (errno == ENOENT) continue;
-      return fail_errno("stat {}", theirs);
-    }
-    if (stat(fmt::format("/proc/self/ns/{}", name).c_str(), &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-      continue;
-    Fd fd = TRY(Fd::open(theirs, O_RDONLY));
-    c.joins.emplace_back(flag, std::move(fd));
-  }
+  TRY(open_namespaces(s.pid, c));
   if (sys::process_start_time(s.pid) != s.pid_start) return fail(ESRCH, "container init has exited");
-
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return fail_errno("socketpair");
-  Fd parent_sock(sv[0]), child_sock(sv[1]);
-  c.sock = child_sock.get();
-  pid_t stage1 = fork();
-  if (stage1 < 0) return fail_errno("fork");
-  if (stage1 == 0) {
-    parent_sock.reset();
-    auto r = stage1_body(c);
-    if (!r) sync_send(c.sock, SyncType::Error, 0, r.error().to_string(), r.error().errnum());
-    _exit(r ? 0 : 1);
-  }
-  child_sock.reset();
-  pid_t child = -1;
-  auto cleanup = [&]() {
-    ::kill(stage1, SIGKILL);
-    waitpid(stage1, nullptr, 0);
-    if (child > 0) {
-      ::kill(child, SIGKILL);
-      waitpid(child, nullptr, 0);
-    }
-  };
-  if (auto r = s.cgroup.add_process(stage1); !r) {
-    cleanup();
-    return Unexpected(std::move(r).error());
-  }
-  sync_send(parent_sock.get(), SyncType::Go);
-  for (;;) {
-    SyncMsg m;
-    if (!sync_recv(parent_sock.get(), &m)) break;  // EOF: the process exec'd
-    if (m.type == SyncType::Error) {
-      cleanup();
-      return Unexpected(Error(0, m.text).add_context("exec"));
-    }
-    if (m.type == SyncType::Pid) {
-      child = m.value;
-      waitpid(stage1, nullptr, 0);
-    }
-  }
-  if (child <= 0) {
-    waitpid(stage1, nullptr, 0);
-    return fail(ECHILD, "exec: the process could not be started");
-  }
+  pid_t child = TRY(start_process(s, c));
   if (!o.pid_file.empty()) TRY(write_pid_file(o.pid_file, child));
   if (o.detach) return 0;
   Fd pty_master;

@@ -215,6 +215,32 @@ TEST(Cgroups, PlanPutsAbsolutePathsUnderEveryHierarchy) {
   EXPECT_EQ(back.dirs(), cg->dirs());
 }
 
+// vesseld's groups (daemon/policy/cgroups.cc): only the hierarchies of the controllers it sets;
+// on a pure v2 host, the unified one.
+TEST(Cgroups, PlanCanKeepToTheHierarchiesOfSomeControllers) {
+  CgroupHost hybrid;
+  hybrid.layout = CgroupLayout::Hybrid;
+  hybrid.hierarchies = {{"/sys/fs/cgroup/memory", {"memory"}, false, "memory"},
+                        {"/sys/fs/cgroup/cpu,cpuacct", {"cpu", "cpuacct"}, false, "cpu,cpuacct"},
+                        {"/sys/fs/cgroup/pids", {"pids"}, false, "pids"},
+                        {"/sys/fs/cgroup/systemd", {"name=systemd"}, false, "name=systemd"},
+                        {"/sys/fs/cgroup/unified", {}, true, "unified"}};
+  auto cg = Cgroup::plan(hybrid, "/vessel/web", {"memory", "cpu", "cpuacct"});
+  ASSERT_TRUE(cg);
+  EXPECT_EQ(cg->dirs().size(), 2u);
+  EXPECT_EQ(cg->dir_for("memory"), "/sys/fs/cgroup/memory/vessel/web");
+  EXPECT_EQ(cg->dir_for("cpuacct"), "/sys/fs/cgroup/cpu,cpuacct/vessel/web");
+  EXPECT_FALSE(cg->is_v2("memory"));
+
+  CgroupHost v2;
+  v2.layout = CgroupLayout::V2;
+  v2.hierarchies = {{"/sys/fs/cgroup", {"cpu", "io", "memory", "pids"}, true, "unified"}};
+  cg = Cgroup::plan(v2, "/vessel/web", {"memory", "cpu", "cpuacct"});
+  ASSERT_TRUE(cg);
+  EXPECT_EQ(cg->dirs().at("unified"), "/sys/fs/cgroup/vessel/web");
+  EXPECT_TRUE(cg->is_v2("memory"));
+}
+
 TEST(Cgroups, DetectSeesThisHostsHierarchies) {
   auto host = CgroupHost::detect();
   ASSERT_TRUE(host) << host.error().to_string();
