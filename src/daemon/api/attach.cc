@@ -8,14 +8,12 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <cstring>
-
 #include "base/fd.h"
 #include "base/log.h"
+#include "base/unix_socket.h"
 #include "daemon/api/router.h"
 #include "daemon/api/stream_frames.h"
 
@@ -40,32 +38,10 @@ http::Response upgrade_required(const std::string& what) {
   return resp;
 }
 
-Result<Fd> connect_unix(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path {} is too long", path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail_errno("socket");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("connect to {}", path);
-  return fd;
-}
-
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 // Client <-> console socket, raw. Ends when either side closes; the client's half-close (stdin at
 // EOF) is passed on so that output keeps flowing.
 void relay_console(int client, const Fd& console, std::string early) {
-  if (!early.empty() && !send_all(console.get(), early)) return;
+  if (!early.empty() && !unix_socket::send_all(console.get(), early)) return;
   bool client_done = false;
   char buf[16384];
   for (;;) {
@@ -77,7 +53,7 @@ void relay_console(int client, const Fd& console, std::string early) {
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::read(console.get(), buf, sizeof buf);
       if (n <= 0) return;  // the VM ended
-      if (!send_all(client, std::string_view(buf, static_cast<size_t>(n)))) return;
+      if (!unix_socket::send_all(client, std::string_view(buf, static_cast<size_t>(n)))) return;
     }
     if (p[0].revents & (POLLHUP | POLLERR)) {
       if (!(p[0].revents & POLLIN)) return;
@@ -91,7 +67,7 @@ void relay_console(int client, const Fd& console, std::string early) {
         ::shutdown(console.get(), SHUT_WR);
         continue;
       }
-      if (!send_all(console.get(), std::string_view(buf, static_cast<size_t>(n)))) return;
+      if (!unix_socket::send_all(console.get(), std::string_view(buf, static_cast<size_t>(n)))) return;
     }
   }
 }
@@ -181,7 +157,7 @@ void relay_exec(int client, ExecSession& s, std::string early) {
     for (int i = 0; i < 2; ++i) {
       if (out_fds[i] >= 0 && (p[2 + i].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (!read_some(out_fds[i], data)) out_fds[i] = -1;
-        else if (!data.empty() && !send_all(client, frames::encode(out_types[i], data))) client_gone = true;
+        else if (!data.empty() && !unix_socket::send_all(client, frames::encode(out_types[i], data))) client_gone = true;
         data.clear();
       }
     }
@@ -205,14 +181,14 @@ void relay_exec(int client, ExecSession& s, std::string early) {
     for (int i = 0; i < 2; ++i) {
       if (out_fds[i] >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (!read_some(out_fds[i], data)) out_fds[i] = -1;
-        else if (!data.empty()) (void)send_all(client, frames::encode(out_types[i], data));
+        else if (!data.empty()) (void)unix_socket::send_all(client, frames::encode(out_types[i], data));
         data.clear();
       }
     }
   }
   auto status = s.runtime.wait();
   int code = !status ? 255 : status->exited() ? status->code : 128 + status->signal;
-  (void)send_all(client, frames::encode(Type::Exit, std::to_string(code)));
+  (void)unix_socket::send_all(client, frames::encode(Type::Exit, std::to_string(code)));
   ::shutdown(client, SHUT_WR);
 }
 
@@ -222,7 +198,7 @@ http::Response Api::console(const http::Request& r, const std::string& name) {
   auto path = manager_.console_socket(name);
   if (!path) return error_response(path.error());
   if (!wants_upgrade(r)) return upgrade_required("the console");
-  auto console = connect_unix(*path);
+  auto console = unix_socket::connect(*path);
   if (!console)
     return error_response(Error(EBUSY, fmt::format("the console of {} is not available: {}", name, console.error().to_string()))
                               .with_hint("the VM may be ending, or its vessel-vmm predates --console-sock; `vessel logs` shows its output"));
