@@ -9,7 +9,7 @@
 
 #include "base/cli.h"
 #include "base/fd.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "base/log.h"
 #include "vmm/api/api_server.h"
 #include "vmm/api/vm_config.h"

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon/api/metrics.h"
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"

@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "base/process.h"
 #include "daemon/instances/vm_host.h"
 #include "daemon/policy/cgroups.h"

@@ -11,7 +11,7 @@
 #include <memory>
 #include <mutex>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "vmm/api/vm_config.h"
 #include "vmm/machine.h"
 

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "base/fd.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "base/log.h"
 #include "base/unix_socket.h"
 
