@@ -13,13 +13,12 @@
 #include "base/unix_socket.h"
 #include "cli/commands.h"
 #include "cli/upgrade.h"
-#include "daemon/api/stream_frames.h"
+#include "stream/frames.h"
 
 namespace vessel::cli {
 
 namespace {
 
-namespace frames = daemon::frames;
 constexpr char kDetachKey = 0x1d;  // Ctrl-]
 
 // Puts a terminal in raw mode for the lifetime of the object (keys go through unprocessed).

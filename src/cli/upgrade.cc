@@ -6,6 +6,7 @@
 
 #include "base/unix_socket.h"
 #include "cli/client.h"
+#include "stream/frames.h"
 
 namespace vessel::cli {
 
@@ -50,7 +51,8 @@ Result<UpgradedConnection> open_upgraded(const std::string& socket, const std::s
   }
   Fd fd = std::move(*connected);
   std::string request = fmt::format(
-      "{} {} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: vessel-stream\r\n", method, path);
+      "{} {} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: {}\r\n", method, path,
+      frames::kUpgradeProtocol);
   if (!body.empty()) request += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());
   request += "\r\n" + body;
   if (!unix_socket::send_all(fd.get(), request)) return fail_errno("send the request to vesseld");

@@ -2,7 +2,7 @@
 //   GET  /v1/instances/{name}/console  (Upgrade: vessel-stream) -> raw bytes both ways with the
 //        VM's serial console (vessel-vmm's console socket, which outlives vesseld)
 //   POST /v1/instances/{name}/exec     (Upgrade: vessel-stream, body {"command","tty",...}) ->
-//        framed stdin/stdout/stderr/resize/exit (stream_frames.h) with a container command
+//        framed stdin/stdout/stderr/resize/exit (stream/frames.h) with a container command
 // Everything that can fail is checked before the 101 answer, so errors stay plain HTTP errors.
 #include <fcntl.h>
 #include <poll.h>
@@ -15,13 +15,11 @@
 #include "base/log.h"
 #include "base/unix_socket.h"
 #include "daemon/api/router.h"
-#include "daemon/api/stream_frames.h"
+#include "stream/frames.h"
 
 namespace vessel::daemon {
 
 namespace {
-
-constexpr const char* kUpgradeProtocol = "vessel-stream";
 
 bool wants_upgrade(const http::Request& r) {
   auto it = r.headers.find("upgrade");
@@ -31,10 +29,10 @@ bool wants_upgrade(const http::Request& r) {
 http::Response upgrade_required(const std::string& what) {
   auto resp = Api::error_response(
       Error(EINVAL, fmt::format("{} is an interactive stream: send the request with 'Connection: Upgrade' and "
-                                "'Upgrade: {}'", what, kUpgradeProtocol))
+                                "'Upgrade: {}'", what, frames::kUpgradeProtocol))
           .with_hint("use the vessel CLI"),
       426);
-  resp.headers["Upgrade"] = kUpgradeProtocol;
+  resp.headers["Upgrade"] = frames::kUpgradeProtocol;
   return resp;
 }
 
@@ -204,7 +202,7 @@ http::Response Api::console(const http::Request& r, const std::string& name) {
                               .with_hint("the VM may be ending, or its vessel-vmm predates --console-sock; `vessel logs` shows its output"));
   http::Response resp;
   resp.status = 101;
-  resp.headers["Upgrade"] = kUpgradeProtocol;
+  resp.headers["Upgrade"] = frames::kUpgradeProtocol;
   auto shared = std::make_shared<Fd>(std::move(*console));
   resp.upgrade = [shared, name](int fd, std::string early) {
     log::debug("console of {} attached", name);
@@ -221,7 +219,7 @@ http::Response Api::exec_stream(const http::Request& r, const std::string& name)
   if (!session) return error_response(session.error());
   http::Response resp;
   resp.status = 101;
-  resp.headers["Upgrade"] = kUpgradeProtocol;
+  resp.headers["Upgrade"] = frames::kUpgradeProtocol;
   auto shared = std::make_shared<ExecSession>(std::move(*session));
   resp.upgrade = [shared](int fd, std::string early) { relay_exec(fd, *shared, std::move(early)); };
   return resp;
