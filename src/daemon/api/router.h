@@ -42,4 +42,8 @@ class Api {
   std::string openapi_path_;
 };
 
+// HTTP status for an error (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ENODEV 409: this
+// host cannot run that kind of instance, ...).
+int http_status_for(const Error& error);
+
 }  // namespace vessel::daemon
