@@ -1,7 +1,5 @@
 #include "base/fd.h"
 
-#include <sys/socket.h>
-
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -25,17 +23,6 @@ Result<Fd> Fd::openat(int dirfd, const std::string& path, int flags, mode_t mode
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return fail_errno("cannot open {}", path);
   return Fd(fd);
-}
-
-Result<void> send_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("send");
-    if (n == 0) return fail(EPIPE, "send: connection closed");
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
 }
 
 Result<void> write_all(int fd, const void* data, size_t size) {

@@ -42,11 +42,10 @@ class Fd {
 
 // Reads or writes exactly `size` bytes, retrying on EINTR and short transfers.
 Result<void> write_all(int fd, const void* data, size_t size);
+inline Result<void> write_all(int fd, std::string_view data) { return write_all(fd, data.data(), data.size()); }
 Result<void> read_exact(int fd, void* data, size_t size);
 Result<void> pread_exact(int fd, void* data, size_t size, uint64_t offset);
 Result<void> pwrite_all(int fd, const void* data, size_t size, uint64_t offset);
-// Sends all of `data` on a socket with MSG_NOSIGNAL (a closed peer is an EPIPE error, not SIGPIPE).
-Result<void> send_all(int fd, std::string_view data);
 
 Result<std::string> read_file(const std::string& path);
 Result<void> write_file(const std::string& path, const std::string& content);

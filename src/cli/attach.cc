@@ -10,27 +10,16 @@
 
 #include "base/fd.h"
 #include "base/cli.h"
+#include "base/unix_socket.h"
 #include "cli/commands.h"
 #include "cli/upgrade.h"
-#include "daemon/api/stream_frames.h"
+#include "stream/frames.h"
 
 namespace vessel::cli {
 
 namespace {
 
-namespace frames = daemon::frames;
 constexpr char kDetachKey = 0x1d;  // Ctrl-]
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 
 // Puts a terminal in raw mode for the lifetime of the object (keys go through unprocessed).
 class RawTerminal {
@@ -94,7 +83,7 @@ Result<void> console(const Context& ctx, const std::string& name) {
       }
       std::string_view in(buf, static_cast<size_t>(n));
       size_t key = tty ? in.find(kDetachKey) : std::string_view::npos;
-      if (!send_all(conn.fd.get(), in.substr(0, key))) break;
+      if (!unix_socket::send_all(conn.fd.get(), in.substr(0, key))) break;
       if (key != std::string_view::npos) {
         std::fprintf(stderr, "\r\nDetached from %s.\r\n", name.c_str());
         return {};
@@ -108,7 +97,7 @@ Result<void> console(const Context& ctx, const std::string& name) {
 void send_window_size(int sock) {
   winsize ws{};
   if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0) return;
-  send_all(sock, frames::encode_resize(ws.ws_row, ws.ws_col));
+  unix_socket::send_all(sock, frames::encode_resize(ws.ws_row, ws.ws_col));
 }
 
 // vessel exec over the framed stream; returns the command's exit status.
@@ -135,7 +124,7 @@ Result<int> exec_stream(const Context& ctx, const std::string& name, const std::
   std::optional<RawTerminal> raw;
   if (tty && interactive) raw.emplace(STDIN_FILENO);
   bool stdin_open = interactive;
-  if (!interactive) send_all(sock, frames::encode(frames::Type::StdinEof, {}));
+  if (!interactive) unix_socket::send_all(sock, frames::encode(frames::Type::StdinEof, {}));
   frames::Reader reader;
   reader.append(conn.early);
   char buf[16384];
@@ -173,11 +162,11 @@ Result<int> exec_stream(const Context& ctx, const std::string& name, const std::
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         stdin_open = false;
-        send_all(sock, frames::encode(frames::Type::StdinEof, {}));
+        unix_socket::send_all(sock, frames::encode(frames::Type::StdinEof, {}));
         continue;
       }
       for (size_t off = 0; off < static_cast<size_t>(n); off += frames::kMaxFramePayload)
-        send_all(sock, frames::encode(frames::Type::Stdin,
+        unix_socket::send_all(sock, frames::encode(frames::Type::Stdin,
                                       std::string_view(buf + off, std::min<size_t>(frames::kMaxFramePayload, static_cast<size_t>(n) - off))));
     }
   }

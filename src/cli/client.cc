@@ -1,6 +1,6 @@
 #include "cli/client.h"
 
-#include "base/http.h"
+#include "http/http.h"
 #include "cli/remote.h"
 
 namespace vessel::cli {

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "base/error.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "base/json.h"
 
 namespace vessel::cli {

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "base/error.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "cli/client.h"
 
 namespace vessel::cli {

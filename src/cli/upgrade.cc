@@ -2,12 +2,11 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
-
+#include "base/unix_socket.h"
 #include "cli/client.h"
+#include "stream/frames.h"
 
 namespace vessel::cli {
 
@@ -45,20 +44,18 @@ Result<ResponseHead> parse_response_head(std::string_view head) {
 
 Result<UpgradedConnection> open_upgraded(const std::string& socket, const std::string& method, const std::string& path,
                                          const std::string& body) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socket.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path {} is too long", socket);
-  std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail_errno("socket");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return Unexpected(Error::from_errno(fmt::format("cannot reach vesseld at {}", socket))
+  auto connected = unix_socket::connect(socket);
+  if (!connected) {
+    return Unexpected(Error(connected.error().errnum(), fmt::format("cannot reach vesseld at {}", socket))
                           .with_hint("is vesseld running? start it (systemctl start vesseld) or pass --socket / set VESSEL_SOCKET"));
+  }
+  Fd fd = std::move(*connected);
   std::string request = fmt::format(
-      "{} {} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: vessel-stream\r\n", method, path);
+      "{} {} HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: {}\r\n", method, path,
+      frames::kUpgradeProtocol);
   if (!body.empty()) request += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());
   request += "\r\n" + body;
-  if (!send_all(fd.get(), request)) return fail_errno("send the request to vesseld");
+  if (!unix_socket::send_all(fd.get(), request)) return fail_errno("send the request to vesseld");
   std::string in;
   size_t end;
   while ((end = in.find("\r\n\r\n")) == std::string::npos) {

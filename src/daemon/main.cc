@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "base/cli.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "base/log.h"
 #include "daemon/api/router.h"
 #include "daemon/api/tls_listener.h"

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "vmm/devices/legacy/console_socket.h"
 #include "vmm/vmm.h"
 

@@ -2,28 +2,24 @@
 //   GET  /v1/instances/{name}/console  (Upgrade: vessel-stream) -> raw bytes both ways with the
 //        VM's serial console (vessel-vmm's console socket, which outlives vesseld)
 //   POST /v1/instances/{name}/exec     (Upgrade: vessel-stream, body {"command","tty",...}) ->
-//        framed stdin/stdout/stderr/resize/exit (stream_frames.h) with a container command
+//        framed stdin/stdout/stderr/resize/exit (stream/frames.h) with a container command
 // Everything that can fail is checked before the 101 answer, so errors stay plain HTTP errors.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <cstring>
-
 #include "base/fd.h"
 #include "base/log.h"
+#include "base/unix_socket.h"
 #include "daemon/api/router.h"
-#include "daemon/api/stream_frames.h"
+#include "stream/frames.h"
 
 namespace vessel::daemon {
 
 namespace {
-
-constexpr const char* kUpgradeProtocol = "vessel-stream";
 
 bool wants_upgrade(const http::Request& r) {
   auto it = r.headers.find("upgrade");
@@ -33,39 +29,17 @@ bool wants_upgrade(const http::Request& r) {
 http::Response upgrade_required(const std::string& what) {
   auto resp = Api::error_response(
       Error(EINVAL, fmt::format("{} is an interactive stream: send the request with 'Connection: Upgrade' and "
-                                "'Upgrade: {}'", what, kUpgradeProtocol))
+                                "'Upgrade: {}'", what, frames::kUpgradeProtocol))
           .with_hint("use the vessel CLI"),
       426);
-  resp.headers["Upgrade"] = kUpgradeProtocol;
+  resp.headers["Upgrade"] = frames::kUpgradeProtocol;
   return resp;
-}
-
-Result<Fd> connect_unix(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path {} is too long", path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail_errno("socket");
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("connect to {}", path);
-  return fd;
-}
-
-
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
 }
 
 // Client <-> console socket, raw. Ends when either side closes; the client's half-close (stdin at
 // EOF) is passed on so that output keeps flowing.
 void relay_console(int client, const Fd& console, std::string early) {
-  if (!early.empty() && !send_all(console.get(), early)) return;
+  if (!early.empty() && !unix_socket::send_all(console.get(), early)) return;
   bool client_done = false;
   char buf[16384];
   for (;;) {
@@ -77,7 +51,7 @@ void relay_console(int client, const Fd& console, std::string early) {
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::read(console.get(), buf, sizeof buf);
       if (n <= 0) return;  // the VM ended
-      if (!send_all(client, std::string_view(buf, static_cast<size_t>(n)))) return;
+      if (!unix_socket::send_all(client, std::string_view(buf, static_cast<size_t>(n)))) return;
     }
     if (p[0].revents & (POLLHUP | POLLERR)) {
       if (!(p[0].revents & POLLIN)) return;
@@ -91,7 +65,7 @@ void relay_console(int client, const Fd& console, std::string early) {
         ::shutdown(console.get(), SHUT_WR);
         continue;
       }
-      if (!send_all(console.get(), std::string_view(buf, static_cast<size_t>(n)))) return;
+      if (!unix_socket::send_all(console.get(), std::string_view(buf, static_cast<size_t>(n)))) return;
     }
   }
 }
@@ -181,7 +155,7 @@ void relay_exec(int client, ExecSession& s, std::string early) {
     for (int i = 0; i < 2; ++i) {
       if (out_fds[i] >= 0 && (p[2 + i].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (!read_some(out_fds[i], data)) out_fds[i] = -1;
-        else if (!data.empty() && !send_all(client, frames::encode(out_types[i], data))) client_gone = true;
+        else if (!data.empty() && !unix_socket::send_all(client, frames::encode(out_types[i], data))) client_gone = true;
         data.clear();
       }
     }
@@ -205,14 +179,14 @@ void relay_exec(int client, ExecSession& s, std::string early) {
     for (int i = 0; i < 2; ++i) {
       if (out_fds[i] >= 0 && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (!read_some(out_fds[i], data)) out_fds[i] = -1;
-        else if (!data.empty()) (void)send_all(client, frames::encode(out_types[i], data));
+        else if (!data.empty()) (void)unix_socket::send_all(client, frames::encode(out_types[i], data));
         data.clear();
       }
     }
   }
   auto status = s.runtime.wait();
   int code = !status ? 255 : status->exited() ? status->code : 128 + status->signal;
-  (void)send_all(client, frames::encode(Type::Exit, std::to_string(code)));
+  (void)unix_socket::send_all(client, frames::encode(Type::Exit, std::to_string(code)));
   ::shutdown(client, SHUT_WR);
 }
 
@@ -222,13 +196,13 @@ http::Response Api::console(const http::Request& r, const std::string& name) {
   auto path = manager_.console_socket(name);
   if (!path) return error_response(path.error());
   if (!wants_upgrade(r)) return upgrade_required("the console");
-  auto console = connect_unix(*path);
+  auto console = unix_socket::connect(*path);
   if (!console)
     return error_response(Error(EBUSY, fmt::format("the console of {} is not available: {}", name, console.error().to_string()))
                               .with_hint("the VM may be ending, or its vessel-vmm predates --console-sock; `vessel logs` shows its output"));
   http::Response resp;
   resp.status = 101;
-  resp.headers["Upgrade"] = kUpgradeProtocol;
+  resp.headers["Upgrade"] = frames::kUpgradeProtocol;
   auto shared = std::make_shared<Fd>(std::move(*console));
   resp.upgrade = [shared, name](int fd, std::string early) {
     log::debug("console of {} attached", name);
@@ -245,7 +219,7 @@ http::Response Api::exec_stream(const http::Request& r, const std::string& name)
   if (!session) return error_response(session.error());
   http::Response resp;
   resp.status = 101;
-  resp.headers["Upgrade"] = kUpgradeProtocol;
+  resp.headers["Upgrade"] = frames::kUpgradeProtocol;
   auto shared = std::make_shared<ExecSession>(std::move(*session));
   resp.upgrade = [shared](int fd, std::string early) { relay_exec(fd, *shared, std::move(early)); };
   return resp;

@@ -1,7 +1,7 @@
 #include "daemon/api/requests.h"
 
 #include "base/json.h"
-#include "daemon/instances/spec.h"
+#include "daemon/spec/spec.h"
 
 namespace vessel::daemon {
 

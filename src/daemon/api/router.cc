@@ -41,6 +41,18 @@ http::Response method_not_allowed(const http::Request& r) {
 
 }  // namespace
 
+int http_status_for(const Error& error) {
+  switch (error.errnum()) {
+    case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
+    case ENOENT: return 404;
+    case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
+    case ENOTSUP: return 501;
+    case ENOSPC: case EDQUOT: return 507;
+    case ETIMEDOUT: return 504;
+    default: return 500;
+  }
+}
+
 std::string Api::error_text(const Error& error) {
   // Errors vesseld raises about a request (bad name, wrong state, taken name, no room) already say
   // everything; strerror("Device or resource busy") would only confuse.
@@ -126,13 +138,8 @@ http::Response Api::instance_route(const http::Request& r, const std::vector<std
       // A run that cannot start here leaves nothing behind: no instance, no reserved capacity.
       if (flag(r, "start"))
         if (auto can = manager_.preflight(*spec); !can) return error_response(can.error());
-      auto created = manager_.create(*spec);
+      auto created = flag(r, "start") ? manager_.run(*spec) : manager_.create(*spec);
       if (!created) return error_response(created.error());
-      if (flag(r, "start")) {
-        auto started = manager_.act(spec->name, Action::Start);
-        if (!started) return error_response(started.error());
-        return ok(*started, 201);
-      }
       return ok(*created, 201);
     }
     return method_not_allowed(r);

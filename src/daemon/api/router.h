@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon/api/metrics.h"
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"
@@ -41,5 +41,9 @@ class Api {
   RequestMetrics metrics_;
   std::string openapi_path_;
 };
+
+// HTTP status for an error (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ENODEV 409: this
+// host cannot run that kind of instance, ...).
+int http_status_for(const Error& error);
 
 }  // namespace vessel::daemon

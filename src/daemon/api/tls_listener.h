@@ -7,7 +7,7 @@
 #include <string>
 
 #include "base/error.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon/api/tls_identity.h"
 
 namespace vessel::daemon {

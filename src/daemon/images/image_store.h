@@ -5,11 +5,14 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "base/json.h"
-#include "daemon/instances/backend.h"
+#include "daemon/images/boot_source.h"
+#include "daemon/spec/spec.h"
 #include "daemon/store/store.h"
 
 namespace vessel::daemon {

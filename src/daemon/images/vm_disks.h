@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
-#include "daemon/instances/spec.h"
+#include "daemon/spec/spec.h"
 
 namespace vessel::daemon {
 

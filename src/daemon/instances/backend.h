@@ -9,25 +9,14 @@
 #include <vector>
 
 #include "base/error.h"
-#include "daemon/images/vm_disks.h"
+#include "daemon/images/boot_source.h"
 #include "daemon/instances/exec_session.h"
 #include "daemon/instances/exit_status.h"
 #include "daemon/instances/guest_process.h"
-#include "daemon/instances/spec.h"
 #include "daemon/instances/state.h"
+#include "daemon/spec/spec.h"
 
 namespace vessel::daemon {
-
-// What an instance boots from, after its image (if any) is resolved.
-struct BootSource {
-  std::vector<std::string> layers;  // containers: overlay lower dirs, lowest first
-  std::vector<std::string> image_command;  // the image's default entrypoint + cmd
-  std::vector<std::string> image_env;      // KEY=VALUE
-  std::string workdir;
-  std::string kernel, initramfs, cmdline;  // VMs
-  std::vector<DiskSpec> disks;         // VMs: what vessel-vmm opens (see prepare_instance_disks)
-  std::vector<BaseDisk> base_disks;    // VMs: the image's read-only bases
-};
 
 struct InstanceContext {
   const InstanceSpec& spec;

@@ -5,12 +5,11 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cstring>
 
+#include "base/unix_socket.h"
 #include "daemon/instances/container_backend.h"
 #include "daemon/instances/oci_config.h"
 
@@ -19,20 +18,6 @@ namespace vessel::daemon {
 namespace {
 
 std::atomic<uint64_t> session_counter{0};
-
-Result<Fd> listen_unix_socket(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path {} is too long", path);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail_errno("socket");
-  ::unlink(path.c_str());
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("bind {}", path);
-  ::chmod(path.c_str(), 0600);
-  if (::listen(fd.get(), 1) < 0) return fail_errno("listen on {}", path);
-  return fd;
-}
 
 std::string drain(int fd) {
   std::string out;
@@ -51,29 +36,6 @@ ExecSession::~ExecSession() {
     (void)runtime.wait_for(std::chrono::seconds(2));
   }
   if (!process_file.empty()) ::unlink(process_file.c_str());
-}
-
-Result<Fd> receive_fd(int sock) {
-  char data[256];
-  iovec iov{data, sizeof data};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return fail_errno("recvmsg");
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      return Fd(fd);
-    }
-  }
-  return fail(EPROTO, "the runtime sent no file descriptor on the console socket");
 }
 
 Result<ExecSession> ContainerBackend::exec_session(const InstanceContext& ctx, const ExecOptions& options) {
@@ -95,7 +57,7 @@ Result<ExecSession> ContainerBackend::exec_session(const InstanceContext& ctx, c
   SpawnOptions spawn;
   if (options.tty) {
     std::string sock_path = fmt::format("{}/exec-{}.sock", ctx.dir, id);
-    Fd listener = TRY(listen_unix_socket(sock_path));
+    Fd listener = TRY(unix_socket::listen(sock_path, {.backlog = 1}));
     spawn.stdin_fd = null.get();
     spawn.stdout_fd = runtime_err_write.get();
     spawn.stderr_fd = runtime_err_write.get();
@@ -114,7 +76,7 @@ Result<ExecSession> ContainerBackend::exec_session(const InstanceContext& ctx, c
     }
     Fd conn(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!conn) return fail_errno("accept on {}", sock_path);
-    s.pty = TRY_CTX(receive_fd(conn.get()), "{} exec --console-socket", runtime_);
+    s.pty = TRY_CTX(unix_socket::recv_fd(conn.get()), "{} exec --console-socket", runtime_);
     s.err = std::move(runtime_err_read);  // what the runtime still says (a command it cannot run)
     return s;
   }

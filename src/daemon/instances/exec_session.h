@@ -30,7 +30,4 @@ struct ExecSession {
   ~ExecSession();
 };
 
-// Receives one fd sent with SCM_RIGHTS on a connected Unix socket.
-Result<Fd> receive_fd(int sock);
-
 }  // namespace vessel::daemon

@@ -10,18 +10,6 @@
 
 namespace vessel::daemon {
 
-int http_status_for(const Error& error) {
-  switch (error.errnum()) {
-    case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
-    case ENOENT: return 404;
-    case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
-    case ENOTSUP: return 501;
-    case ENOSPC: case EDQUOT: return 507;
-    case ETIMEDOUT: return 504;
-    default: return 500;
-  }
-}
-
 Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStore& images, Backend& containers,
                  Backend& vms)
     : config_(std::move(config)), store_(store), events_(events), images_(images), containers_(containers), vms_(vms) {
@@ -75,7 +63,23 @@ Result<void> Manager::record_stopped(const std::string& name, const ExitInfo& ex
   return set_state(name, State::Stopped, nullptr, why, exit.to_json());
 }
 
+Result<BootSource> Manager::boot_source(const InstanceSpec& spec, const std::string& dir) {
+  auto boot = TRY(images_.resolve(spec));
+  if (spec.type == InstanceType::Vm) boot.disks = TRY(prepare_instance_disks(spec, boot.base_disks, dir));
+  return boot;
+}
+
 Result<json::Json> Manager::create(const InstanceSpec& spec) {
+  TRY(create_instance(spec));
+  return get(spec.name);
+}
+
+Result<json::Json> Manager::run(const InstanceSpec& spec) {
+  auto boot = TRY(create_instance(spec));
+  return act(spec.name, Action::Start, {}, &boot);
+}
+
+Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
   std::lock_guard lock(create_mutex_);
   // Resolve the image first: a create that names a missing image fails before anything is written.
   auto boot = TRY(images_.resolve(spec));
@@ -103,15 +107,16 @@ Result<json::Json> Manager::create(const InstanceSpec& spec) {
       (void)store_.delete_instance(spec.name);
       return Unexpected(std::move(disks).error());
     }
+    boot.disks = std::move(*disks);
   }
   events_.publish({{"type", "instance-created"}, {"name", spec.name}, {"state", "created"}, {"instance_type", row.type}});
-  return get(spec.name);
+  return boot;
 }
 
-Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec) {
+Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec,
+                                   const BootSource* resolved) {
   TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
-  auto boot = TRY_CTX(images_.resolve(spec), "start {}", row.name);
-  if (spec.type == InstanceType::Vm) boot.disks = TRY_CTX(prepare_instance_disks(spec, boot.base_disks, dir_of(row.name)), "start {}", row.name);
+  BootSource boot = resolved ? *resolved : TRY_CTX(boot_source(spec, dir_of(row.name)), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
   // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
   ::unlink((ctx.dir + "/" + kExitFile).c_str());
@@ -145,6 +150,11 @@ Result<void> Manager::stop_locked(Entry& e, const InstanceRow& row, const Instan
 }
 
 Result<json::Json> Manager::act(const std::string& name, Action action, const ActOptions& options) {
+  return act(name, action, options, nullptr);
+}
+
+Result<json::Json> Manager::act(const std::string& name, Action action, const ActOptions& options,
+                                const BootSource* resolved) {
   auto e = entry(name);
   std::lock_guard lock(e->mutex);
   auto [row, spec] = TRY(load(name));
@@ -154,7 +164,7 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
   auto timeout = std::chrono::seconds(options.timeout_s.value_or(spec.stop_timeout_s));
   switch (action) {
     case Action::Start:
-      TRY(start_locked(*e, row, spec));
+      TRY(start_locked(*e, row, spec, resolved));
       break;
     case Action::Stop:
       TRY(stop_locked(*e, row, spec, timeout));
@@ -164,7 +174,7 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
         TRY(stop_locked(*e, row, spec, timeout));
         row.state = to_string(State::Stopped);
       }
-      TRY(start_locked(*e, row, spec));
+      TRY(start_locked(*e, row, spec, nullptr));
       break;
     case Action::Pause:
       if (!e->process) return fail(ESRCH, "instance {} has no process", name);

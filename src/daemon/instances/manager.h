@@ -46,6 +46,9 @@ class Manager {
   // Can this host start an instance of this kind at all? (VMs: host check; see Backend::preflight)
   Result<void> preflight(const InstanceSpec& spec) { return backend_for(spec).preflight(); }
   Result<json::Json> create(const InstanceSpec& spec);
+  // create, then start with what create resolved (POST /v1/instances?start=1): the spec's image
+  // is resolved and its disks prepared once.
+  Result<json::Json> run(const InstanceSpec& spec);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options = {});
   Result<void> remove(const std::string& name, bool force);
   Result<json::Json> get(const std::string& name);
@@ -71,7 +74,13 @@ class Manager {
   Backend& backend_for(const InstanceSpec& spec) { return spec.type == InstanceType::Vm ? vms_ : containers_; }
   std::string dir_of(const std::string& name) const { return config_.state_dir + "/instances/" + name; }
   Result<std::pair<InstanceRow, InstanceSpec>> load(const std::string& name);
-  Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec);
+  // What `spec` boots from: its image resolved and, for a VM, its disks prepared in `dir`.
+  Result<BootSource> boot_source(const InstanceSpec& spec, const std::string& dir);
+  // create() without the answer: what the new instance boots from.
+  Result<BootSource> create_instance(const InstanceSpec& spec);
+  Result<json::Json> act(const std::string& name, Action action, const ActOptions& options, const BootSource* resolved);
+  // `resolved`: what create_instance() found (a run); null resolves the spec now.
+  Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, const BootSource* resolved);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
   Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
                          const json::Json& extra = nullptr);
@@ -91,9 +100,5 @@ class Manager {
   std::mutex create_mutex_;  // admission control sees every create in order
   std::unique_ptr<ExitMonitor> monitor_;
 };
-
-// HTTP status for an error from the manager (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409,
-// ENODEV 409: this host cannot run that kind of instance, ...).
-int http_status_for(const Error& error);
 
 }  // namespace vessel::daemon

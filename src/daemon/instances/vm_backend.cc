@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "base/process.h"
 #include "daemon/instances/vm_host.h"
 #include "daemon/policy/cgroups.h"
@@ -35,6 +35,21 @@ Result<std::string> call(const InstanceContext& ctx, const std::string& method, 
 }
 
 }  // namespace
+
+Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot) {
+  vmm::VmConfig c;
+  c.machine.vcpu_count = spec.cpus;
+  c.machine.mem_size_mib = spec.memory_mib;
+  c.boot_source = vmm::BootSource{boot.kernel, std::nullopt, boot.cmdline};
+  if (!boot.initramfs.empty()) c.boot_source->initrd_path = boot.initramfs;
+  for (size_t i = 0; i < boot.disks.size(); ++i) {
+    const DiskSpec& disk = boot.disks[i];
+    auto format = vmm::parse_drive_format(disk.format.empty() ? "raw" : disk.format);
+    if (!format) return fail(EINVAL, "disk {}: format '{}' is not raw or qcow2", i, disk.format);
+    c.drives.push_back({fmt::format("disk{}", i), disk.path, false, disk.read_only, format});
+  }
+  return c;
+}
 
 Result<void> VmBackend::preflight() { return check_vm_host(); }
 
@@ -70,18 +85,10 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
   }
   auto configure = [&]() -> Result<void> {
     TRY(cgroup_place(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}, proc.pid));
-    TRY(call(ctx, "PUT", "/machine-config", {{"vcpu_count", ctx.spec.cpus}, {"mem_size_mib", ctx.spec.memory_mib}}));
-    json::Json boot_source = {{"kernel_image_path", boot.kernel}};
-    if (!boot.initramfs.empty()) boot_source["initrd_path"] = boot.initramfs;
-    if (!boot.cmdline.empty()) boot_source["boot_args"] = boot.cmdline;
-    TRY(call(ctx, "PUT", "/boot-source", boot_source));
-    for (size_t i = 0; i < boot.disks.size(); ++i) {
-      std::string id = fmt::format("disk{}", i);
-      TRY(call(ctx, "PUT", "/drives/" + id,
-               {{"drive_id", id}, {"path_on_host", boot.disks[i].path}, {"is_root_device", false},
-                {"is_read_only", boot.disks[i].read_only},
-                {"format", boot.disks[i].format.empty() ? "raw" : boot.disks[i].format}}));
-    }
+    auto config = TRY(vmm_config(ctx.spec, boot));
+    TRY(call(ctx, "PUT", "/machine-config", vmm::to_json(config.machine)));
+    TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));
+    for (const auto& drive : config.drives) TRY(call(ctx, "PUT", "/drives/" + drive.drive_id, vmm::to_json(drive)));
     TRY(call(ctx, "PUT", "/actions", {{"action_type", "InstanceStart"}}));
     return {};
   };

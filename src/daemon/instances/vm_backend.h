@@ -4,6 +4,7 @@
 #pragma once
 
 #include "daemon/instances/backend.h"
+#include "vmm/api/vm_config.h"
 
 namespace vessel::daemon {
 
@@ -23,5 +24,9 @@ class VmBackend : public Backend {
  private:
   std::string vmm_;
 };
+
+// What vessel-vmm is configured with for `spec` booting from `boot`: its vCPUs and memory, the
+// kernel, initramfs and command line, and one drive per disk (disk0, disk1, ...).
+Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot);
 
 }  // namespace vessel::daemon

@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
+
+using vessel::write_all;
+
 namespace {
 
 void usage() {
@@ -25,17 +29,6 @@ void usage() {
                "usage: vessel-shim --exit-file FILE --pid-file FILE --ready-fd N -- RUNTIME ARGS...\n"
                "  Runs RUNTIME ARGS (an OCI runtime's `create`), then stays the parent of the container's\n"
                "  process and writes its exit status to FILE as JSON. Started by vesseld; not for direct use.\n");
-}
-
-bool write_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
 }
 
 std::string read_small(const std::string& path) {
@@ -65,7 +58,7 @@ void write_exit_file(const std::string& path, int status) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  bool ok = write_all(fd, json) && ::fsync(fd) == 0;
+  bool ok = write_all(fd, json).has_value() && ::fsync(fd) == 0;
   ::close(fd);
   if (ok) ::rename(tmp.c_str(), path.c_str());
 }

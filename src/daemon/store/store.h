@@ -24,7 +24,7 @@ inline constexpr int kSchemaVersion = 3;
 struct InstanceRow {
   std::string name;
   std::string type;   // "vm" | "container"
-  std::string spec;   // the instance's spec as JSON (instances/spec.h)
+  std::string spec;   // the instance's spec as JSON (spec/spec.h)
   std::string state;  // instances/state.h
   int64_t pid = 0;        // the guest's process (vessel-vmm or the container's init); 0 when none
   int64_t pid_start = 0;  // its start time in clock ticks since boot (guards against PID reuse)

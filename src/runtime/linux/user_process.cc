@@ -9,7 +9,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <signal.h>
 #include <unistd.h>
@@ -64,37 +63,6 @@ Result<void> apply_rlimits(const Process& p) {
     rlimit lim{r.soft == UINT64_MAX ? RLIM_INFINITY : r.soft, r.hard == UINT64_MAX ? RLIM_INFINITY : r.hard};
     if (setrlimit(r.resource, &lim) != 0) return fail_errno("setrlimit {} soft={} hard={}", r.type, r.soft, r.hard);
   }
-  return {};
-}
-
-Result<Fd> connect_unix(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail_errno("socket");
-  Fd sock(fd);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return fail(ENAMETOOLONG, "socket path {} is too long", path);
-  memcpy(addr.sun_path, path.c_str(), path.size());
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return fail_errno("connect to {}", path);
-  return sock;
-}
-
-Result<void> send_fd(int socket, int fd, const std::string& payload) {
-  std::string data = payload.empty() ? std::string("\0", 1) : payload;
-  iovec iov{data.data(), data.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  while (sendmsg(socket, &msg, MSG_NOSIGNAL) < 0)
-    if (errno != EINTR) return fail_errno("send file descriptor");
   return {};
 }
 

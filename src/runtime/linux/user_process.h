@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/unix_socket.h"
 #include "runtime/linux/seccomp.h"
 #include "runtime/spec/spec.h"
 
@@ -32,8 +33,9 @@ Result<void> seal_fds(int preserve_fds);
 Result<Fd> lock_down(const Process& p, SeccompFilter* filter);
 // Sends the seccomp notify fd and the container state to listenerPath's socket.
 Result<void> send_seccomp_listener(int socket, int notify_fd, const std::string& state_json);
-Result<Fd> connect_unix(const std::string& path);
-Result<void> send_fd(int socket, int fd, const std::string& payload);
+// The console socket and listenerPath are Unix sockets (base/unix_socket.h).
+inline Result<Fd> connect_unix(const std::string& path) { return unix_socket::connect(path); }
+using unix_socket::send_fd;
 
 [[noreturn]] void exec_process(const std::string& path, const Process& p, const std::vector<std::string>& env);
 

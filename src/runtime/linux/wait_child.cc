@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/fd.h"
+#include "base/unix_socket.h"
 #include "runtime/linux/sys.h"
 
 namespace vessel::runtime {
@@ -21,22 +22,7 @@ Result<std::pair<Fd, Fd>> self_console_pair() {
 }
 
 Result<Fd> receive_pty_master(int sock) {
-  char data[512];
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  iovec iov{data, sizeof data};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
-  if (!c || c->cmsg_type != SCM_RIGHTS) return fail(EPROTO, "no pty master received from the container");
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return Fd(fd);
+  return TRY_CTX(unix_socket::recv_fd(sock), "receive the pty master from the container");
 }
 
 namespace {

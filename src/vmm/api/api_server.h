@@ -10,7 +10,7 @@
 
 #include <functional>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "vmm/api/vmm_action.h"
 
 namespace vessel::vmm {

@@ -6,6 +6,29 @@ using json::Json;
 
 const char* to_string(DriveFormat format) { return format == DriveFormat::Qcow2 ? "qcow2" : "raw"; }
 
+std::optional<DriveFormat> parse_drive_format(std::string_view text) {
+  if (text == "raw") return DriveFormat::Raw;
+  if (text == "qcow2") return DriveFormat::Qcow2;
+  return std::nullopt;
+}
+
+Json to_json(const BootSource& b) {
+  Json j = {{"kernel_image_path", b.kernel_image_path}, {"boot_args", b.boot_args}};
+  if (b.initrd_path) j["initrd_path"] = *b.initrd_path;
+  return j;
+}
+
+Json to_json(const MachineConfig& m) {
+  return {{"vcpu_count", m.vcpu_count}, {"mem_size_mib", m.mem_size_mib}, {"smt", m.smt}};
+}
+
+Json to_json(const DriveConfig& d) {
+  Json j = {{"drive_id", d.drive_id}, {"path_on_host", d.path_on_host},
+            {"is_root_device", d.is_root_device}, {"is_read_only", d.is_read_only}};
+  if (d.format) j["format"] = to_string(*d.format);
+  return j;
+}
+
 Result<BootSource> parse_boot_source(const Json& j) {
   if (!j.is_object()) return fail(EINVAL, "boot-source: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "boot-source", {"kernel_image_path", "initrd_path", "boot_args"}));
@@ -55,9 +78,9 @@ Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   d.is_root_device = TRY(json::opt_bool(j, where, "is_root_device")).value_or(false);
   d.is_read_only = TRY(json::opt_bool(j, where, "is_read_only")).value_or(false);
   if (auto f = TRY(json::opt_string(j, where, "format"))) {
-    if (*f == "raw") d.format = DriveFormat::Raw;
-    else if (*f == "qcow2") d.format = DriveFormat::Qcow2;
-    else return fail(EINVAL, "{}.format: '{}' is not \"raw\" or \"qcow2\" (leave it out to probe the image)", where, *f);
+    d.format = parse_drive_format(*f);
+    if (!d.format)
+      return fail(EINVAL, "{}.format: '{}' is not \"raw\" or \"qcow2\" (leave it out to probe the image)", where, *f);
   }
   return d;
 }
@@ -116,19 +139,10 @@ Result<void> validate_for_start(const VmConfig& c) {
 
 Json VmConfig::to_json() const {
   Json j = Json::object();
-  if (boot_source) {
-    Json b = {{"kernel_image_path", boot_source->kernel_image_path}, {"boot_args", boot_source->boot_args}};
-    if (boot_source->initrd_path) b["initrd_path"] = *boot_source->initrd_path;
-    j["boot-source"] = b;
-  }
-  j["machine-config"] = {{"vcpu_count", machine.vcpu_count}, {"mem_size_mib", machine.mem_size_mib}, {"smt", machine.smt}};
+  if (boot_source) j["boot-source"] = vmm::to_json(*boot_source);
+  j["machine-config"] = vmm::to_json(machine);
   Json drives = Json::array();
-  for (const auto& d : this->drives) {
-    Json drive = {{"drive_id", d.drive_id}, {"path_on_host", d.path_on_host},
-                  {"is_root_device", d.is_root_device}, {"is_read_only", d.is_read_only}};
-    if (d.format) drive["format"] = to_string(*d.format);
-    drives.push_back(std::move(drive));
-  }
+  for (const auto& d : this->drives) drives.push_back(vmm::to_json(d));
   j["drives"] = drives;
   if (entropy) j["entropy"] = Json::object();
   if (on_reboot == OnReboot::Restart) j["vessel"]["on_reboot"] = "restart";

@@ -1,6 +1,7 @@
 // The VM's configuration in Firecracker's JSON shapes (boot-source, machine-config, drives,
 // entropy), parsed with clear, field-naming errors; used by --config-file and the API
-// (docs/vmm-api.md).
+// (docs/vmm-api.md). Its own library (vessel_vmm_config, base only): vesseld fills these types
+// and sends their to_json() to vessel-vmm, which parses them back.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ struct MachineConfig {
 // Disk image formats (vessel extension "format"); absent: the VMM probes the image header.
 enum class DriveFormat { Raw, Qcow2 };
 const char* to_string(DriveFormat format);
+std::optional<DriveFormat> parse_drive_format(std::string_view text);
 
 struct DriveConfig {
   std::string drive_id;
@@ -53,6 +55,11 @@ struct VmConfig {
 
 inline constexpr uint32_t kMaxVcpuCount = 32;
 inline constexpr uint64_t kMaxMemMib = 64 * 1024;
+
+// The JSON of each part, as PUT /boot-source, /machine-config and /drives/{id} take it.
+json::Json to_json(const BootSource& b);
+json::Json to_json(const MachineConfig& m);
+json::Json to_json(const DriveConfig& d);
 
 Result<BootSource> parse_boot_source(const json::Json& j);
 Result<MachineConfig> parse_machine_config(const json::Json& j, const MachineConfig& base);

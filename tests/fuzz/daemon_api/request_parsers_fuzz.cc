@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "daemon/api/requests.h"
-#include "daemon/instances/spec.h"
+#include "daemon/spec/spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

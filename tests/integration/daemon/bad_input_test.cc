@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "base/fd.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon_fixture.h"
 
 namespace vessel::test {

@@ -2,7 +2,7 @@
 // and delete, while others list.
 #include <thread>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon_fixture.h"
 
 namespace vessel::test {

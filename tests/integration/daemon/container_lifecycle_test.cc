@@ -1,7 +1,7 @@
 // A container through the whole lifecycle, CLI -> vesseld -> OCI runtime -> kernel.
 #include <thread>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon_fixture.h"
 
 namespace vessel::test {

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon_fixture.h"
 #include "tar_builder.h"
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <thread>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "daemon_fixture.h"
 
 namespace vessel::test {

@@ -4,7 +4,7 @@
 // again after vesseld was SIGKILLed and restarted.
 #include <signal.h>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "console_helpers.h"
 
 namespace vessel::test {

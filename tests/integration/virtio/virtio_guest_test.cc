@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "base/fd.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "base/json.h"
 #include "base/process.h"
 #include "test_guests.h"

@@ -1,5 +1,5 @@
 // The Firecracker-compatible API on a Unix socket: configure, start, pause/resume, errors.
-#include "base/http.h"
+#include "http/http.h"
 #include "vmm_harness.h"
 
 namespace vessel::vmm::test {

@@ -3,7 +3,7 @@
 // 0 when the bytes are right (set 2, or set 1 when it turned on the controller's translation).
 #include <signal.h>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "vmm_harness.h"
 
 namespace vessel::vmm::test {

@@ -2,7 +2,7 @@
 // same process. The test-kit guest reboot_once tells its boots apart by a byte on its disk.
 #include <signal.h>
 
-#include "base/http.h"
+#include "http/http.h"
 #include "vmm_harness.h"
 
 namespace vessel::vmm::test {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/api/requests.h"
-#include "daemon/instances/spec.h"
+#include "daemon/spec/spec.h"
 
 namespace vessel::daemon {
 namespace {

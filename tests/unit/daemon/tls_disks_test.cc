@@ -15,7 +15,7 @@
 #include "daemon/api/tls_identity.h"
 #include "daemon/api/tls_listener.h"
 #include "daemon/images/vm_disks.h"
-#include "daemon/instances/spec.h"
+#include "daemon/spec/spec.h"
 
 namespace vessel::daemon {
 namespace {

@@ -4,7 +4,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,26 +11,13 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/unix_socket.h"
 
 namespace vessel::vmm {
 
 
 Result<std::unique_ptr<ConsoleSocket>> ConsoleSocket::listen(const std::string& path, InputSink input) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return fail(ENAMETOOLONG, "console socket path {} is longer than {} bytes", path, sizeof addr.sun_path - 1);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return fail_errno("socket");
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) return fail(EEXIST, "{} exists and is not a socket; refusing to replace it", path);
-    ::unlink(path.c_str());
-  }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("bind {}", path);
-  if (::chmod(path.c_str(), 0600) < 0) return fail_errno("chmod {}", path);
-  if (::listen(fd.get(), 16) < 0) return fail_errno("listen on {}", path);
+  Fd fd = TRY_CTX(unix_socket::listen(path, {.backlog = 16, .nonblocking = true}), "console socket");
   auto wake = TRY(EventFd::create(0, EFD_NONBLOCK | EFD_CLOEXEC));
   std::unique_ptr<ConsoleSocket> c(new ConsoleSocket(path, std::move(fd), std::move(wake), std::move(input)));
   c->thread_ = std::thread([p = c.get()] { p->run(); });

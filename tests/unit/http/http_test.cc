@@ -1,4 +1,4 @@
-#include "base/http.h"
+#include "http/http.h"
 
 #include <unistd.h>
 

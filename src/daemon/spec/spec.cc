@@ -1,4 +1,4 @@
-#include "daemon/instances/spec.h"
+#include "daemon/spec/spec.h"
 
 namespace vessel::daemon {
 

@@ -1,9 +1,9 @@
 // The exec stream's framing: round trips, split delivery, and a hostile peer.
 #include <gtest/gtest.h>
 
-#include "daemon/api/stream_frames.h"
+#include "stream/frames.h"
 
-namespace vessel::daemon::frames {
+namespace vessel::frames {
 namespace {
 
 TEST(Frames, RoundTripInPiecesOfOneByte) {

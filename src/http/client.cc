@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "base/http.h"
+#include "http/http.h"
 
 namespace vessel::http {
 

@@ -9,20 +9,12 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "daemon/spec/disk_spec.h"
 
 namespace vessel::daemon {
 
 enum class InstanceType { Vm, Container };
 std::string_view to_string(InstanceType t);
-
-struct DiskSpec {
-  std::string path;       // a raw or qcow2 file on the host; empty with size_mib
-  bool read_only = false;
-  std::string format;     // "raw" (default) or "qcow2": writable disks are never probed
-  uint64_t size_mib = 0;  // > 0 without a path: an empty qcow2 of this size, private to the instance
-};
-
-inline constexpr uint64_t kMaxDiskMib = 1ull << 24;  // 16 TiB
 
 struct InstanceSpec {
   std::string name;

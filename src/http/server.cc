@@ -2,7 +2,6 @@
 #include <microhttpd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -12,8 +11,9 @@
 #include <thread>
 
 #include "base/fd.h"
-#include "base/http.h"
+#include "http/http.h"
 #include "base/log.h"
+#include "base/unix_socket.h"
 
 namespace vessel::http {
 
@@ -293,24 +293,7 @@ Result<std::unique_ptr<Server>> Server::listen_fd(int fd, Handler handler, Serve
 
 Result<std::unique_ptr<Server>> Server::listen_unix(const std::string& path, mode_t mode,
                                                     Handler handler, ServerOptions options) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path)
-    return fail(ENAMETOOLONG, "socket path {} is longer than {} bytes", path,
-                sizeof addr.sun_path - 1);
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail_errno("socket");
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      return fail(EEXIST, "{} exists and is not a socket; refusing to replace it", path);
-    ::unlink(path.c_str());
-  }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-    return fail_errno("cannot bind {}", path);
-  if (::chmod(path.c_str(), mode) < 0) return fail_errno("chmod {}", path);
-  if (::listen(fd.get(), 128) < 0) return fail_errno("listen on {}", path);
+  Fd fd = TRY(unix_socket::listen(path, {.mode = mode}));
   auto server = TRY(listen_fd(fd.release(), std::move(handler), std::move(options)));
   server->impl_->unix_path = path;
   return server;

@@ -1,0 +1,105 @@
+#include "base/unix_socket.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace vessel::unix_socket {
+
+namespace {
+
+Result<sockaddr_un> address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty()) return fail(EINVAL, "empty socket path");
+  if (path.size() >= sizeof addr.sun_path)
+    return fail(ENAMETOOLONG, "socket path {} is longer than {} bytes", path, sizeof addr.sun_path - 1);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+}  // namespace
+
+Result<Fd> listen(const std::string& path, const ListenOptions& options) {
+  auto addr = TRY(address(path));
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (options.nonblocking ? SOCK_NONBLOCK : 0), 0));
+  if (!fd) return fail_errno("socket");
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return fail(EEXIST, "{} exists and is not a socket; refusing to replace it", path);
+    ::unlink(path.c_str());
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("cannot bind {}", path);
+  if (::chmod(path.c_str(), options.mode) < 0) return fail_errno("chmod {}", path);
+  if (::listen(fd.get(), options.backlog) < 0) return fail_errno("listen on {}", path);
+  return fd;
+}
+
+Result<Fd> connect(const std::string& path) {
+  auto addr = TRY(address(path));
+  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail_errno("socket");
+  int rc;
+  do rc = ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) return fail_errno("connect to {}", path);
+  return fd;
+}
+
+Result<void> send_fd(int sock, int fd, std::string_view payload) {
+  std::string data = payload.empty() ? std::string("\0", 1) : std::string(payload);
+  iovec iov{data.data(), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))]{};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  while (::sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+    if (errno != EINTR) return fail_errno("send file descriptor");
+  return {};
+}
+
+Result<Fd> recv_fd(int sock) {
+  char data[512];
+  iovec iov{data, sizeof data};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return fail_errno("recvmsg");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      return Fd(fd);
+    }
+  }
+  return fail(EPROTO, "no file descriptor received");
+}
+
+Result<void> send_all(int sock, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(sock, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("send");
+    if (n == 0) return fail(EPIPE, "send: connection closed");
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace vessel::unix_socket

@@ -1,0 +1,23 @@
+// What an instance boots from: the image store's answer for its spec (ImageStore::resolve), with
+// a VM's disks prepared for it (prepare_instance_disks). Handed to the backends.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "daemon/images/vm_disks.h"
+#include "daemon/spec/disk_spec.h"
+
+namespace vessel::daemon {
+
+struct BootSource {
+  std::vector<std::string> layers;  // containers: overlay lower dirs, lowest first
+  std::vector<std::string> image_command;  // the image's default entrypoint + cmd
+  std::vector<std::string> image_env;      // KEY=VALUE
+  std::string workdir;
+  std::string kernel, initramfs, cmdline;  // VMs
+  std::vector<DiskSpec> disks;         // VMs: what vessel-vmm opens (see prepare_instance_disks)
+  std::vector<BaseDisk> base_disks;    // VMs: the image's read-only bases
+};
+
+}  // namespace vessel::daemon

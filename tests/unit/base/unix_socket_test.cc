@@ -1,0 +1,123 @@
+#include "base/unix_socket.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace vessel {
+namespace {
+
+class UnixSocket : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/vessel-sock-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { (void)std::system(("rm -rf " + dir_).c_str()); }
+  std::string dir_;
+};
+
+TEST_F(UnixSocket, ListenConnectAcceptAndSendAll) {
+  std::string path = dir_ + "/s.sock";
+  auto listener = unix_socket::listen(path, {.mode = 0640});
+  ASSERT_TRUE(listener) << listener.error().to_string();
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  EXPECT_TRUE(fcntl(listener->get(), F_GETFD) & FD_CLOEXEC);
+
+  auto client = unix_socket::connect(path);
+  ASSERT_TRUE(client) << client.error().to_string();
+  Fd server(accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(server);
+  std::string big(1 << 20, 'x');  // larger than the socket buffer: send_all loops
+  pid_t reader = fork();
+  if (reader == 0) {
+    std::string got(big.size(), '\0');
+    _exit(read_exact(server.get(), got.data(), got.size()) && got == big ? 0 : 1);
+  }
+  ASSERT_TRUE(unix_socket::send_all(client->get(), big));
+  int status = 0;
+  ASSERT_EQ(waitpid(reader, &status, 0), reader);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(UnixSocket, ListenReplacesASocketButNotAFile) {
+  std::string path = dir_ + "/s.sock";
+  { ASSERT_TRUE(unix_socket::listen(path)); }
+  EXPECT_TRUE(unix_socket::listen(path, {.backlog = 1, .nonblocking = true}));  // stale socket file replaced
+  std::string file = dir_ + "/plain";
+  ASSERT_TRUE(write_file(file, "keep"));
+  auto r = unix_socket::listen(file);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errnum(), EEXIST);
+  EXPECT_EQ(*read_file(file), "keep");
+}
+
+TEST_F(UnixSocket, NonblockingListener) {
+  auto listener = unix_socket::listen(dir_ + "/nb.sock", {.nonblocking = true});
+  ASSERT_TRUE(listener);
+  EXPECT_TRUE(fcntl(listener->get(), F_GETFL) & O_NONBLOCK);
+  EXPECT_LT(accept(listener->get(), nullptr, nullptr), 0);
+  EXPECT_EQ(errno, EAGAIN);
+}
+
+TEST_F(UnixSocket, PathTooLongAndNobodyListening) {
+  auto r = unix_socket::connect(dir_ + "/" + std::string(200, 'a'));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errnum(), ENAMETOOLONG);
+  auto c = unix_socket::connect(dir_ + "/missing.sock");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().errnum(), ENOENT);
+  EXPECT_NE(c.error().to_string().find("missing.sock"), std::string::npos);
+}
+
+TEST_F(UnixSocket, SendAndReceiveAFileDescriptor) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd a(sv[0]), b(sv[1]);
+  std::string file = dir_ + "/payload";
+  ASSERT_TRUE(write_file(file, "through the socket"));
+  auto f = Fd::open(file, O_RDONLY);
+  ASSERT_TRUE(f);
+  ASSERT_TRUE(unix_socket::send_fd(a.get(), f->get(), "name"));
+  auto got = unix_socket::recv_fd(b.get());
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_NE(got->get(), f->get());
+  EXPECT_TRUE(fcntl(got->get(), F_GETFD) & FD_CLOEXEC);
+  char buf[32] = {};
+  ASSERT_GT(pread(got->get(), buf, sizeof buf - 1, 0), 0);
+  EXPECT_STREQ(buf, "through the socket");
+}
+
+TEST_F(UnixSocket, ReceiveWithoutAFileDescriptorIsAnError) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd a(sv[0]), b(sv[1]);
+  ASSERT_TRUE(unix_socket::send_all(a.get(), "plain bytes"));
+  auto got = unix_socket::recv_fd(b.get());
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().errnum(), EPROTO);
+}
+
+TEST_F(UnixSocket, SendAllToAClosedPeerIsEpipeNotSigpipe) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd a(sv[0]);
+  ::close(sv[1]);
+  auto r = unix_socket::send_all(a.get(), "x");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().errnum(), EPIPE);
+}
+
+}  // namespace
+}  // namespace vessel
