@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "base/version.h"
 #include "base/cli.h"
 #include "cli/commands.h"
 #include "cli/usage.h"
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   const char* env = std::getenv("VESSEL_SOCKET");
   ctx.socket = env && *env ? env : "/run/vessel/vessel.sock";
   CLI::App app{"vessel - run and manage VMs and containers through vesseld", "vessel"};
+  app.set_version_flag("--version", std::string("vessel version ") + vessel::kVersion);
   app.footer(
       "Examples:\n"
       "  vessel image import busybox.tar --name busybox\n"

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 
+#include "base/version.h"
 #include "base/cli.h"
 #include "http/http.h"
 #include "base/log.h"
@@ -159,6 +160,7 @@ int main(int argc, char** argv) {
 
   Options o;
   CLI::App app{"vesseld - the vessel daemon: VMs and containers on one host, over a REST API", "vesseld"};
+  app.set_version_flag("--version", std::string("vesseld version ") + vessel::kVersion);
   app.footer(
       "vesseld runs in the foreground (systemd: packaging/systemd/vesseld.service). It listens on a Unix\n"
       "socket (mode 0660, group 'vessel' when that group exists), keeps its state in STATE_DIR/vessel.db\n"

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/version.h"
 #include "img/verb.h"
 
 namespace vessel::img {
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
       "Verbs, flags and exit codes follow qemu-img where they overlap; images interoperate with QEMU\n"
       "both ways. Sizes take K, M, G, T, P or E suffixes (powers of 1024).",
       kProg};
+  app.set_version_flag("-V,--version", std::string("vessel-img version ") + vessel::kVersion);
   app.require_subcommand(1);
   app.footer(
       "EXIT STATUS\n"

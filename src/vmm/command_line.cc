@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/version.h"
 #include "base/fd.h"
 #include "base/log.h"
 
@@ -76,6 +77,7 @@ Result<VmConfig> read_config_file(const std::string& path) {
 
 std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out) {
   CLI::App app{kDescription, "vessel-vmm"};
+  app.set_version_flag("--version", std::string("vessel-vmm version ") + kVersion);
   add_options(app, out);
   try {
     app.parse(argc, argv);

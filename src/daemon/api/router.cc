@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "base/version.h"
 #include "base/log.h"
 #include "daemon/api/requests.h"
 
@@ -106,7 +107,7 @@ http::Response Api::route(const http::Request& r, std::string& label) {
     return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)).with_hint("the API lives under /v1 (see /openapi.yaml)"));
   if (parts.size() == 1 || parts[1] == "version") {
     label = "GET /v1";
-    return ok({{"api", "v1"}, {"version", "0.1.0"}});
+    return ok({{"api", "v1"}, {"version", kVersion}});
   }
   if (parts[1] == "host" && parts.size() == 2) {
     label = "GET /v1/host";

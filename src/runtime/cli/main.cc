@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "base/version.h"
 #include "base/cli.h"
 #include "base/log.h"
 #include "runtime/cli/command.h"
@@ -23,7 +24,6 @@ using rcli::ParsedArgs;
 namespace {
 
 constexpr const char* kProgram = "vessel-runtime";
-constexpr const char* kVersion = "0.1.0";
 
 int g_log_fd = -1;
 

@@ -7,12 +7,13 @@
 #include <variant>
 
 #include "base/error.h"
+#include "base/version.h"
 #include "base/json.h"
 #include "vmm/api/vm_config.h"
 
 namespace vessel::vmm {
 
-inline constexpr const char* kVmmVersion = "0.1.0";
+inline constexpr const char* kVmmVersion = kVersion;
 
 namespace action {
 struct GetInstanceInfo {};                 // GET /
