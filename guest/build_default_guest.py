@@ -34,7 +34,7 @@ WANTED_MODULES = [
 # The kernel command line the default guest is booted with (manifest.json "boot_args", and the
 # `cmdline` file for shell scripts); the command for /init goes after " -- ". Besides the console,
 # the flags cut the ring-0 work of a boot, which a PVM host emulates instruction by instruction
-# (docs/vmm-pvm.md has the profile behind each): no zeroing of every allocated page, no crypto
+# (docs/vmm/pvm.md has the profile behind each): no zeroing of every allocated page, no crypto
 # self-tests, no speculation-mitigation thunks on every return, no PCI probing, no watchdog, and
 # no scan of every ftrace call site through kallsyms for weak functions (a kallsyms lookup per
 # site: minutes when emulated, and it holds a CPU that stop_machine() waits for). i8042.noaux:

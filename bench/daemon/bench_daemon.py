@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""vesseld vs podman, in the same run on the same image (docs/benchmarks-daemon.md).
+"""vesseld vs podman, in the same run on the same image (docs/benchmarks/daemon.md).
 
 For N containers (default 100), sequentially and 10 at a time:
   vessel: `vessel run --name X IMAGE -- /bin/sleep 1000`, `vessel stop -t 0 X`, `vessel rm X`

@@ -1,5 +1,5 @@
 // wait, console, exec (-i/-t): the verbs that follow a guest until it ends or talk to it
-// interactively (docs/console.md).
+// interactively (docs/daemon/console.md).
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>

@@ -13,7 +13,7 @@
 namespace vessel::cli {
 
 // Where vesseld is: its Unix socket, or a remote https://HOST:PORT reached with a client
-// certificate (docs/remote.md).
+// certificate (docs/daemon/remote.md).
 struct Remote {
   std::string url;  // empty: the Unix socket
   std::string client_cert, client_key;

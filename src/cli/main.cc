@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
       "  vessel host check\n\n"
       "  vessel --remote https://host:8443 --client-cert me.crt --client-key me.key --server-fingerprint HEX ls\n\n"
       "Environment: VESSEL_SOCKET (default /run/vessel/vessel.sock); VESSEL_REMOTE, VESSEL_CLIENT_CERT,\n"
-      "VESSEL_CLIENT_KEY, VESSEL_SERVER_FINGERPRINT, VESSEL_SERVER_CA for a remote vesseld (docs/remote.md).\n"
+      "VESSEL_CLIENT_KEY, VESSEL_SERVER_FINGERPRINT, VESSEL_SERVER_CA for a remote vesseld (docs/daemon/remote.md).\n"
       "Exit status: 0 success; 1 failure (the message says why and what to do); 2 usage error;\n"
       "`vessel exec` exits with the command's status.");
   app.add_option("--socket", ctx.socket, "vesseld's API socket")->capture_default_str();

@@ -1,4 +1,4 @@
-// The CLI's side of vesseld's interactive streams (docs/console.md): an HTTP/1.1 request with
+// The CLI's side of vesseld's interactive streams (docs/daemon/console.md): an HTTP/1.1 request with
 // 'Upgrade: vessel-stream' on vesseld's Unix socket; after "101 Switching Protocols" the
 // connection carries raw bytes (console) or frames (exec).
 #pragma once

@@ -102,7 +102,7 @@ Result<int> serve(const Options& o) {
 
   std::string openapi = o.openapi;
   if (openapi.empty()) {
-    for (const char* c : {VESSEL_SOURCE_DIR "/docs/api.yaml", "/usr/share/vessel/api.yaml"})
+    for (const char* c : {VESSEL_SOURCE_DIR "/docs/daemon/api.yaml", "/usr/share/vessel/api.yaml"})
       if (fs::exists(c, ec)) { openapi = c; break; }
   }
   Api api(manager, images, events, openapi);
@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
       "socket (mode 0660, group 'vessel' when that group exists), keeps its state in STATE_DIR/vessel.db\n"
       "(SQLite, WAL, synchronous=FULL) and never stops a guest when it exits: VMs (vessel-vmm) and\n"
       "containers (vessel-runtime) keep running and are adopted by the next vesseld.\n"
-      "The API is described in docs/api.yaml, also served at GET /openapi.yaml.\n\n"
+      "The API is described in docs/daemon/api.yaml, also served at GET /openapi.yaml.\n\n"
       "Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start (corrupt or future-versioned\n"
       "database, socket in use, state directory locked by another vesseld).");
   app.add_option("--socket", o.socket, "Unix socket to serve the API on")->capture_default_str();

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
       "  vessel-img create -f qcow2 -b base.raw -F raw overlay.qcow2\n"
       "  vessel-img convert -f qcow2 -O raw -p disk.qcow2 disk.raw\n"
       "  vessel-img check -r leaks --output json disk.qcow2\n"
-      "See docs/vessel-img.md.");
+      "See docs/block/vessel-img.md.");
 
   std::unique_ptr<Verb> verbs[] = {create_verb(), info_verb(),   check_verb(),   convert_verb(), resize_verb(),
                                    commit_verb(), rebase_verb(), map_verb(),     compare_verb(), bench_verb()};

@@ -1,4 +1,4 @@
-// The interactive stream protocol (docs/console.md), shared by vesseld and the CLI: a request
+// The interactive stream protocol (docs/daemon/console.md), shared by vesseld and the CLI: a request
 // upgraded with "Upgrade: vessel-stream" becomes a raw byte stream (a VM's console) or, for
 // POST /v1/instances/{name}/exec, a sequence of frames: each frame is a type byte, a 32-bit
 // big-endian payload length (at most kMaxFramePayload) and the payload.

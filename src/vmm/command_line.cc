@@ -33,7 +33,7 @@ Exit status:
        the guest did not power off or reboot within --shutdown-timeout (a guest that
        does ends the process with its own status)
 
-See docs/vmm.md, docs/vmm-api.md, docs/vmm-boot.md and docs/vmm-pvm.md.)";
+See docs/vmm/README.md, docs/vmm/api.md, docs/vmm/boot.md and docs/vmm/pvm.md.)";
 
 void add_options(CLI::App& app, CommandLine& o) {
   app.add_option("--config-file", o.config_file, "Firecracker-style JSON configuration; boots immediately")->check(CLI::ExistingFile);
@@ -56,10 +56,10 @@ void add_options(CLI::App& app, CommandLine& o) {
   app.add_option("--metrics-file", o.metrics_file, "write the VM's counters (JSON) here when it ends");
   app.add_option("--console-sock", o.console_sock,
                  "also serve the serial console on this Unix socket: clients get the guest's output and "
-                 "their bytes go to the guest's UART (vessel console, docs/console.md)");
+                 "their bytes go to the guest's UART (vessel console, docs/daemon/console.md)");
   app.add_option("--virtio-poll-us", o.virtio_poll_us,
                  "after serving requests, microseconds a virtio-blk device thread keeps polling its rings "
-                 "before it sleeps (0: never; docs/virtio.md)")
+                 "before it sleeps (0: never; docs/vmm/virtio.md)")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn, error or off")->capture_default_str();

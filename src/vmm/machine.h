@@ -1,6 +1,6 @@
 // A running VM: KVM VM and vCPUs, guest memory, buses and devices, built from a VmConfig. The
 // machine owns the lifecycle (start, pause, resume, stop) and turns the first VmEvent into the
-// process's exit status (docs/vmm.md, "Exit status").
+// process's exit status (docs/vmm/README.md, "Exit status").
 #pragma once
 
 #include <memory>

@@ -110,7 +110,7 @@ Result<virtio::BlockConfig> block_config(const DriveConfig& d) {
   if (d.format) {
     bc.format = *d.format == DriveFormat::Qcow2 ? block::Format::Qcow2 : block::Format::Raw;
   } else {
-    // No format given: trust the header (the daemon always names it: see docs/vmm-api.md).
+    // No format given: trust the header (the daemon always names it: see docs/vmm/api.md).
     bc.format = TRY_CTX(block::probe_format(d.path_on_host), "drive {}: probe the image format", d.drive_id);
   }
   return bc;

@@ -1,4 +1,4 @@
-// vessel-vmm: one process per VM on /dev/kvm (docs/vmm.md). This thread becomes the VMM thread
+// vessel-vmm: one process per VM on /dev/kvm (docs/vmm/README.md). This thread becomes the VMM thread
 // (vmm.h): it owns the VM; the API, console, terminal and signal threads send it messages.
 #include <unistd.h>
 

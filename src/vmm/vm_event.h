@@ -1,5 +1,5 @@
 // Why a VM stops: what devices and vCPUs report to the machine, which turns it into the VMM
-// process's exit status (docs/vmm.md, "Exit status").
+// process's exit status (docs/vmm/README.md, "Exit status").
 #pragma once
 
 #include <functional>

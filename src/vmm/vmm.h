@@ -1,4 +1,4 @@
-// The VMM thread (docs/design.md rule 4; docs/vmm.md, "Threads and lifecycle"): the one thread
+// The VMM thread (docs/design.md rule 4; docs/vmm/README.md, "Threads and lifecycle"): the one thread
 // that owns the VM configuration and the Machine. Other threads reach them only through its
 // mailboxes: the API server sends typed actions (api/vmm_action.h), the console socket and the
 // stdin reader send guest input, the signal thread posts stop signals. run() answers them, and

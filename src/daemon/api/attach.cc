@@ -1,4 +1,4 @@
-// Interactive streams over an HTTP/1.1 Upgrade (like Docker's attach), docs/console.md:
+// Interactive streams over an HTTP/1.1 Upgrade (like Docker's attach), docs/daemon/console.md:
 //   GET  /v1/instances/{name}/console  (Upgrade: vessel-stream) -> raw bytes both ways with the
 //        VM's serial console (vessel-vmm's console socket, which outlives vesseld)
 //   POST /v1/instances/{name}/exec     (Upgrade: vessel-stream, body {"command","tty",...}) ->

@@ -1,4 +1,4 @@
-// The REST API (docs/api.yaml): routes requests to the instance manager and the image store,
+// The REST API (docs/daemon/api.yaml): routes requests to the instance manager and the image store,
 // turns Results into JSON answers with the right status, and records request metrics.
 #pragma once
 
@@ -29,7 +29,7 @@ class Api {
   http::Response image_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response logs(const std::string& name, bool follow);
   http::Response events_stream(const http::Request& request);
-  // api/wait.cc and api/attach.cc (docs/console.md)
+  // api/wait.cc and api/attach.cc (docs/daemon/console.md)
   http::Response wait_stream(const std::string& name);
   http::Response console(const http::Request& request, const std::string& name);
   http::Response exec_stream(const http::Request& request, const std::string& name);

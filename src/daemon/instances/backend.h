@@ -51,7 +51,7 @@ class Backend {
   // exit file in ctx.dir, waiting up to exit_file_wait() for it, else the wait status.
   virtual ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc);
   virtual std::chrono::milliseconds exit_file_wait() const { return std::chrono::milliseconds(0); }
-  // An interactive exec (pty or pipes) for the API to relay (docs/console.md).
+  // An interactive exec (pty or pipes) for the API to relay (docs/daemon/console.md).
   virtual Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions&) {
     return Unexpected(Error(ENOTSUP, fmt::format("interactive exec into {} is not supported", ctx.spec.name))
                           .with_hint("VMs: use `vessel console`"));

@@ -24,7 +24,7 @@ class ContainerBackend : public Backend {
   Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions& options) override;
 
   const std::string& runtime() const { return runtime_; }
-  // vessel-shim (docs/console.md): when set, it runs `create` and stays the parent of the
+  // vessel-shim (docs/daemon/console.md): when set, it runs `create` and stays the parent of the
   // container's process, so its exit status is kept even across vesseld restarts.
   void set_shim(std::string shim) { shim_ = std::move(shim); }
   std::chrono::milliseconds exit_file_wait() const override {

@@ -1,4 +1,4 @@
-// How a guest ended: the exit status of a VM (vessel-vmm's, docs/vmm.md) or of a container's
+// How a guest ended: the exit status of a VM (vessel-vmm's, docs/vmm/README.md) or of a container's
 // process, and why. Learnt from the guest's exit file (written by vessel-vmm --metrics-file, or
 // by vessel-shim for containers), which survives a vesseld restart; else from the wait status
 // when vesseld was the parent.

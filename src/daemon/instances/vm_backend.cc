@@ -65,7 +65,7 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
   options.stderr_fd = log.get();
   options.new_session = true;  // survives vesseld
   // --metrics-file: vessel-vmm writes how the VM ended there (read by exit_info(), also after a
-  // vesseld restart); --console-sock: the interactive console (docs/console.md).
+  // vesseld restart); --console-sock: the interactive console (docs/daemon/console.md).
   std::vector<std::string> argv{vmm_, "--api-sock", sock, "--metrics-file", ctx.dir + "/" + kExitFile,
                                 "--console-sock", ctx.dir + "/console.sock"};
   auto child = TRY_CTX(Process::spawn(argv, options), "run {}", vmm_);

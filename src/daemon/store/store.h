@@ -30,7 +30,7 @@ struct InstanceRow {
   int64_t pid_start = 0;  // its start time in clock ticks since boot (guards against PID reuse)
   int64_t created_at = 0; // unix seconds
   int64_t updated_at = 0;
-  // How the guest last ended (docs/console.md): the exit status of the VM (vessel-vmm's) or of
+  // How the guest last ended (docs/daemon/console.md): the exit status of the VM (vessel-vmm's) or of
   // the container's process; none while it runs, or when nobody could learn it.
   std::optional<int64_t> exit_code;
   std::string exit_reason;  // poweroff, reboot, panic, error, debug-exit, exited, signal, killed, ...

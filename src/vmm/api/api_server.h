@@ -2,7 +2,7 @@
 // /boot-source, /machine-config, /drives/{id}, /entropy), start (PUT /actions InstanceStart),
 // pause/resume (PATCH /vm), inspect (GET /, /machine-config, /vm/config, /metrics). Errors are
 // {"fault_message": ...} with 400 (bad request), 404 (no such resource), 405 (wrong method);
-// like Firecracker, 400 also for operations not allowed in the current state (docs/vmm-api.md).
+// like Firecracker, 400 also for operations not allowed in the current state (docs/vmm/api.md).
 //
 // This runs on the API server's threads and owns no VM state: it parses each request into a
 // VmmAction (api/vmm_action.h) and sends it to the VMM thread, whose reply becomes the response.

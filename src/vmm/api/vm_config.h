@@ -1,6 +1,6 @@
 // The VM's configuration in Firecracker's JSON shapes (boot-source, machine-config, drives,
 // entropy), parsed with clear, field-naming errors; used by --config-file and the API
-// (docs/vmm-api.md). Its own library (vessel_vmm_config, base only): vesseld fills these types
+// (docs/vmm/api.md). Its own library (vessel_vmm_config, base only): vesseld fills these types
 // and sends their to_json() to vessel-vmm, which parses them back.
 #pragma once
 

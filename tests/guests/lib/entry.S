@@ -5,7 +5,7 @@
  * ring-3 loops can run) are precomputed in .data: on PVM hosts this code is emulated, where
  * a 2048-entry fill loop would cost ~30 ms. We enter long mode and join the 64-bit path.
  *
- * Flat binary (vessel's 64-bit boot protocol, docs/vmm-boot.md): the VMM loads the file at 1 MiB
+ * Flat binary (vessel's 64-bit boot protocol, docs/vmm/boot.md): the VMM loads the file at 1 MiB
  * and enters its first byte in long mode with %rsi = boot_params; we keep its page tables but
  * load our own GDT, IDT and TSS. */
         .section .note.pvh, "a", @note

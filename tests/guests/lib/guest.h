@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define GUEST_DEBUG_EXIT_PORT 0xf4  // write a byte: the VMM exits with that code (docs/vmm-boot.md)
+#define GUEST_DEBUG_EXIT_PORT 0xf4  // write a byte: the VMM exits with that code (docs/vmm/boot.md)
 #define GUEST_COM1 0x3f8
 
 static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }

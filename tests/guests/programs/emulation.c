@@ -28,7 +28,7 @@ int main(void) {
   check("popcnt", r, 20);
   v = 0x0000100000000000ull;
   // lzcnt is not checked: KVM's emulator runs it as bsr without an exit we could catch, so
-  // vessel-vmm hides ABM/LZCNT in CPUID instead (docs/vmm-pvm.md).
+  // vessel-vmm hides ABM/LZCNT in CPUID instead (docs/vmm/pvm.md).
   __asm__ volatile("tzcnt %1, %0" : "=r"(r) : "r"(v) : "cc");
   check("tzcnt", r, 44);
 

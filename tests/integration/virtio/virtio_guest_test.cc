@@ -326,7 +326,7 @@ TEST_F(VirtioGuestTest, Qcow2OverlayUnderConcurrentWritesStaysConsistent) {
 }
 
 // "vessel": {"io_nice": N}: the device thread runs at that nice value (it is what makes a
-// notification fast on a busy host, docs/benchmarks-virtio.md).
+// notification fast on a busy host, docs/benchmarks/virtio.md).
 TEST_F(VirtioGuestTest, IoNiceAppliesToTheDeviceThread) {
   fs::path disk = make_disk();
   json::Json cfg = {{"boot-source", {{"kernel_image_path", std::string(VESSEL_TEST_GUEST_DIR) + "/counter.elf"},

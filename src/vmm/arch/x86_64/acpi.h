@@ -1,7 +1,7 @@
 // ACPI tables for a hardware-reduced x86 machine without firmware: RSDP, XSDT, FADT (sleep
 // control/status and reset registers on ports), MADT (one local APIC per vCPU and the IOAPIC),
 // and a DSDT describing COM1 and each virtio-mmio device ("LNRO0005" with its register window and
-// GSI) so that a stock kernel finds them without command-line help (docs/vmm.md, "Devices and discovery").
+// GSI) so that a stock kernel finds them without command-line help (docs/vmm/README.md, "Devices and discovery").
 #pragma once
 
 #include <cstdint>

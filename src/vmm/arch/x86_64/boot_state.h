@@ -1,7 +1,7 @@
 // Everything the VMM sets up instead of firmware: the memory map (e820), the command line and
 // initrd, the boot information block of the chosen protocol (hvm_start_info for PVH,
 // boot_params for bzImage and flat binaries), identity page tables, a boot GDT, and the boot
-// vCPU's registers (docs/vmm-boot.md).
+// vCPU's registers (docs/vmm/boot.md).
 #pragma once
 
 #include <cstdint>

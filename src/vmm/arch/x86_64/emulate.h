@@ -2,7 +2,7 @@
 // guest kernel's ring-0 code is emulated by KVM, which stops with KVM_EXIT_INTERNAL_ERROR on some
 // instructions (int3, INT n, the XSAVE family, cmpxchg16b...). We fetch the instruction through
 // the guest's page tables, then emulate it or deliver the exception it should raise, and let the
-// vCPU continue. Each kind is counted (docs/vmm-pvm.md).
+// vCPU continue. Each kind is counted (docs/vmm/pvm.md).
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,6 @@
 // SSE register moves and the xor/and/or idioms, for when KVM's emulator gives up on them in an
 // emulated guest kernel (seen: `movd %ecx,%xmm15`). XMM registers live in the vCPU's XSAVE image
-// (the legacy region at offset 160), the one source of truth on PVM (docs/vmm-pvm.md).
+// (the legacy region at offset 160), the one source of truth on PVM (docs/vmm/pvm.md).
 #include <cstring>
 
 #include "vmm/arch/x86_64/emulation.h"

@@ -1,4 +1,4 @@
-// Guest-physical layout of a vessel x86-64 VM (docs/vmm-boot.md). Everything the VMM writes
+// Guest-physical layout of a vessel x86-64 VM (docs/vmm/boot.md). Everything the VMM writes
 // before boot lives below 1 MiB, the kernel is loaded at 1 MiB, devices sit in the 32-bit hole.
 #pragma once
 

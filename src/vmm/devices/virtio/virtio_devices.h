@@ -16,7 +16,7 @@
 // Build: library `vessel_virtio` (src/vmm/devices/virtio/CMakeLists.txt), linking vessel_base,
 // vessel_block and vessel_vmm_seams (GuestMemory + Bus, defined by src/vmm/CMakeLists.txt, or by
 // ours when built alone). src/vmm/CMakeLists.txt add_subdirectory's it and links it into
-// vessel_vmm. Design, threads and the hostile-guest rules: docs/virtio.md.
+// vessel_vmm. Design, threads and the hostile-guest rules: docs/vmm/virtio.md.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +51,7 @@ struct DeviceContext {
       add_ioeventfd;
   // Nice value of the device's threads (device thread, I/O workers): below 0 they win the CPU
   // from batch work on a busy host, which is most of a notification's latency there
-  // (docs/benchmarks-virtio.md). vessel-vmm: "vessel": {"io_nice": N} in the configuration.
+  // (docs/benchmarks/virtio.md). vessel-vmm: "vessel": {"io_nice": N} in the configuration.
   int thread_nice = 0;
 };
 
@@ -67,7 +67,7 @@ struct BlockConfig {
   // of a batch itself, so a queue depth of one never pays a thread hand-off.
   uint32_t io_workers = 4;
   // After serving requests, the device thread polls the ring this long (µs) before sleeping,
-  // so back-to-back requests skip the wake-up (docs/benchmarks-virtio.md: ~3x faster round
+  // so back-to-back requests skip the wake-up (docs/benchmarks/virtio.md: ~3x faster round
   // trips). 0 disables it. vessel-vmm: --virtio-poll-us.
   uint32_t poll_us = 50;
 };
