@@ -21,6 +21,19 @@ Result<sockaddr_un> address(const std::string& path) {
   return addr;
 }
 
+// A socket file something still listens on belongs to a live process (another vesseld, a running
+// VMM): replacing it would leave that process unreachable. Only a stale one (connection refused)
+// may be replaced.
+Result<void> refuse_a_live_socket(const std::string& path) {
+  auto addr = TRY(address(path));
+  Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!probe) return fail_errno("socket");
+  if (::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno == EAGAIN)
+    return fail(EADDRINUSE, "{} is in use: a process is listening on it; stop that process or choose another path", path);
+  if (errno != ECONNREFUSED && errno != ENOENT) return fail_errno("check whether {} is in use", path);
+  return {};
+}
+
 }  // namespace
 
 Result<Fd> listen(const std::string& path, const ListenOptions& options) {
@@ -30,6 +43,7 @@ Result<Fd> listen(const std::string& path, const ListenOptions& options) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return fail(EEXIST, "{} exists and is not a socket; refusing to replace it", path);
+    TRY(refuse_a_live_socket(path));
     ::unlink(path.c_str());
   }
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("cannot bind {}", path);

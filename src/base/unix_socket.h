@@ -18,8 +18,8 @@ struct ListenOptions {
   bool nonblocking = false;  // SOCK_NONBLOCK on the listener (accepted sockets do not inherit it)
 };
 
-// A SOCK_STREAM socket bound to `path` and listening. An existing socket file there is replaced;
-// any other kind of file is left alone and is an error.
+// A SOCK_STREAM socket bound to `path` and listening. A stale socket file there is replaced; one
+// that a process listens on is EADDRINUSE, and any other kind of file is left alone and is an error.
 Result<Fd> listen(const std::string& path, const ListenOptions& options = {});
 // Connects a SOCK_STREAM socket to `path`; the error keeps connect(2)'s errno.
 Result<Fd> connect(const std::string& path);

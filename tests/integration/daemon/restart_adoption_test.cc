@@ -94,5 +94,18 @@ TEST(RestartAdoption, ReusedPidIsNotAdopted) {
   EXPECT_TRUE(eventually([&] { return !alive(pid); }));
 }
 
+// A second vesseld given the live daemon's --socket (and its own state directory) refuses to
+// start; before, it unlinked the live socket and served on it, leaving the first unreachable.
+TEST(RestartAdoption, ASecondDaemonOnALiveSocketIsRefused) {
+  TempDir tmp;
+  Daemon first(tmp.path);
+  ASSERT_TRUE(first.start()) << first.log();
+  auto second = run({vesseld_path(), "--socket", first.socket(), "--state-dir", tmp.path + "/other-state"},
+                    std::chrono::seconds(30));
+  EXPECT_EQ(second.status, 1) << second.out << second.err;
+  EXPECT_NE(second.err.find("is in use"), std::string::npos) << second.err;
+  EXPECT_EQ(first.vessel({"ls"}).status, 0) << "the first daemon must still answer on its socket";
+}
+
 }  // namespace
 }  // namespace vessel::test

@@ -63,6 +63,22 @@ TEST_F(UnixSocket, ListenReplacesASocketButNotAFile) {
   EXPECT_EQ(*read_file(file), "keep");
 }
 
+// A second server on the path of a live one (a second vesseld with the same --socket) is refused,
+// and the first one keeps serving.
+TEST_F(UnixSocket, ListenRefusesASocketSomethingListensOn) {
+  std::string path = dir_ + "/s.sock";
+  auto live = unix_socket::listen(path);
+  ASSERT_TRUE(live);
+  auto second = unix_socket::listen(path);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().errnum(), EADDRINUSE);
+  EXPECT_NE(second.error().to_string().find("in use"), std::string::npos) << second.error().to_string();
+  auto client = unix_socket::connect(path);
+  ASSERT_TRUE(client) << client.error().to_string();
+  Fd server(accept4(live->get(), nullptr, nullptr, SOCK_CLOEXEC));
+  EXPECT_TRUE(server);
+}
+
 TEST_F(UnixSocket, NonblockingListener) {
   auto listener = unix_socket::listen(dir_ + "/nb.sock", {.nonblocking = true});
   ASSERT_TRUE(listener);
