@@ -1,5 +1,7 @@
 // vessel-img convert: copies the non-zero data of an image into a new one (possibly compressed),
 // reading the next chunk on a helper thread while this one is written.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
 #include <thread>
@@ -46,10 +48,27 @@ Result<void> write_compressed_chunk(Qcow2Backend& q, uint64_t off, const uint8_t
   return {};
 }
 
+// Creating the destination truncates it: when it is the source, or a layer of the source's backing
+// chain, the data being copied is destroyed before it is read (qemu-img refuses through its locks).
+Result<void> refuse_destination_in_source(const ConvertRequest& r, Format source_format) {
+  struct stat dst;
+  if (::stat(r.dst.c_str(), &dst) != 0) return {};  // a new file
+  auto layers = TRY(image_info(r.src, source_format, true));
+  for (const auto& layer : layers) {
+    std::string path = layer.value("filename", "");
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && st.st_dev == dst.st_dev && st.st_ino == dst.st_ino)
+      return fail(EINVAL, "convert: the destination {} is {}; converting would destroy it: write to another file",
+                  r.dst, path == r.src ? "the source image itself" : fmt::format("a backing file of the source ({})", path));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<void> convert_image(const ConvertRequest& r) {
   Format sf = r.src_format ? *r.src_format : TRY(probe_format(r.src));
+  TRY(refuse_destination_in_source(r, sf));
   auto src = TRY_CTX(open_image(r.src, sf, {.read_only = true}), "open source {}", r.src);
   uint64_t size = src->size();
   if (r.compress && r.dst_format != Format::Qcow2) return fail(ENOTSUP, "compression needs -O qcow2");

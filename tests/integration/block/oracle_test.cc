@@ -268,5 +268,23 @@ TEST(Verbs, CompareReportsMismatchOffset) {
   EXPECT_EQ(sh(fmt::format("{} compare {} /nonexistent", vessel_img(), a)).code, 2);
 }
 
+// convert onto its own source, or onto a layer of the source's backing chain, is refused and the
+// data stays (it used to turn a 64 MiB raw image into an empty 512 KiB qcow2 and exit 0).
+TEST(Verbs, ConvertOntoItsOwnSourceIsRefusedAndLosesNothing) {
+  TempDir dir;
+  std::string raw = dir.file("d.raw"), top = dir.file("top.qcow2");
+  ASSERT_EQ(sh(fmt::format("qemu-img create -q -f raw {} 64M && qemu-io -f raw -c 'write -P 7 1M 64K' {} >/dev/null && "
+                           "qemu-img create -q -f qcow2 -b {} -F raw {}", raw, raw, raw, top)).code, 0);
+  auto itself = sh(fmt::format("{} convert -O qcow2 {} {}", vessel_img(), raw, raw));
+  EXPECT_EQ(itself.code, 1);
+  EXPECT_NE(itself.out.find("the source image itself"), std::string::npos) << itself.out;
+  auto backing = sh(fmt::format("cd {} && {} convert -O raw {} ./d.raw", dir.path(), vessel_img(), top));
+  EXPECT_EQ(backing.code, 1);
+  EXPECT_NE(backing.out.find("a backing file of the source"), std::string::npos) << backing.out;
+  auto same = sh(fmt::format("qemu-io -f raw -c 'read -P 7 1M 64K' {}", raw));
+  EXPECT_EQ(same.code, 0) << same.out;
+  EXPECT_EQ(sh(fmt::format("qemu-img info -f raw {} | grep -q 'virtual size: 64 MiB'", raw)).code, 0);
+}
+
 }  // namespace
 }  // namespace vessel::block
