@@ -120,4 +120,6 @@ Result<void> reject_unknown(const Json& obj, std::string_view where,
   return {};
 }
 
+std::string dump(const Json& j, int indent) { return j.dump(indent, ' ', false, Json::error_handler_t::replace); }
+
 }  // namespace vessel::json

@@ -21,6 +21,9 @@ Result<Json> parse(std::string_view text, size_t max_bytes = 16 << 20, int max_d
 
 // Maximum nesting depth of a parsed document.
 int depth(const Json& j);
+// Serializes without throwing: bytes that are not UTF-8 (a hostile path, a guest's name) become
+// U+FFFD instead of nlohmann's type_error 316.
+std::string dump(const Json& j, int indent = -1);
 
 std::string type_name(const Json& j);
 

@@ -7,7 +7,7 @@ namespace vessel::vmm {
 using json::Json;
 
 http::Response fault(int status, const std::string& message) {
-  return http::Response::json(status, Json{{"fault_message", message}}.dump());
+  return http::Response::json(status, json::dump(Json{{"fault_message", message}}));
 }
 
 namespace {
@@ -124,7 +124,7 @@ http::Response ApiController::dispatch(const http::Request& r) const {
   VmmReply reply = send_(std::move(*action));
   if (!reply) return fault(400, reply.error().to_string());
   if (!*reply) return http::Response::no_content();
-  return http::Response::json(200, (*reply)->dump());
+  return http::Response::json(200, json::dump(**reply));
 }
 
 }  // namespace vessel::vmm
