@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite through ctest: unit, integration and slow tests in
-# the normal build, then the unit tests and the VMM's tests again in an ASan+UBSan build.
+# the normal build, then the unit tests again in an ASan+UBSan build.
 #   scripts/test.sh                 everything
 #   scripts/test.sh -L unit         a subset: the arguments go to ctest (the ASan pass is skipped)
 # Tests labelled `kvm` need /dev/kvm. Where this machine's KVM can run VMs they run here; where it
@@ -60,17 +60,6 @@ if [[ $# -eq 0 && "${VESSEL_SKIP_ASAN:-0}" != 1 ]]; then
   echo "== ASan+UBSan build: unit tests" >&2
   VESSEL_SANITIZE=1 "$top/scripts/build.sh" | tail -1
   cd "$top/build-asan"
-  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  run_ctest -L unit
-  # vessel-vmm under the sanitizers, running the hostile test guests (virtqueue, MMIO, port and
-  # boot-protocol abuse) and driven by vesseld: every kvm test but the stock-Linux boots.
-  # Leak checking is off: the processes are killed at the end of most tests.
-  echo "== ASan+UBSan build: the VMM's tests (label kvm, $kvm_mode)" >&2
-  export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
-  if [[ $kvm_mode == direct ]]; then
-    run_ctest --timeout 600 -L kvm -LE linux-boot
-  else
-    "$top/scripts/kvm-tests" "$top/build-asan" -LE linux-boot || status=1
-  fi
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest -L unit
 fi
 exit $status

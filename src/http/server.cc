@@ -42,6 +42,12 @@ struct Server::Impl {
 
 namespace {
 
+// The 413 answer to a body over the limit: the server's own, or the caller's (options.too_large).
+Response too_large_response(const ServerOptions& o) {
+  if (o.too_large) return o.too_large(o.max_body_bytes);
+  return Response::json(413, fmt::format("{{\"error\":\"request body is larger than {} bytes\"}}", o.max_body_bytes));
+}
+
 // Per-request state kept by libmicrohttpd between calls of the access handler.
 struct Pending {
   Request request;
@@ -189,11 +195,7 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
       if (n > impl->options.max_body_bytes) {
         // Answer at once: the body is never read (the connection closes after the answer).
         pending->too_large = true;
-        Response r = impl->options.too_large
-                         ? impl->options.too_large(impl->options.max_body_bytes)
-                         : Response::json(413, fmt::format("{{\"error\":\"request body is larger than "
-                                                           "{} bytes\"}}",
-                                                           impl->options.max_body_bytes));
+        Response r = too_large_response(impl->options);
         return send(connection, std::move(r));
       }
     }
@@ -210,11 +212,7 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
     return MHD_YES;
   }
   if (pending->too_large) {
-    Response r = impl->options.too_large
-                     ? impl->options.too_large(impl->options.max_body_bytes)
-                     : Response::json(413, fmt::format("{{\"error\":\"request body is larger than "
-                                                       "{} bytes\"}}",
-                                                       impl->options.max_body_bytes));
+    Response r = too_large_response(impl->options);
     return send(connection, std::move(r));
   }
   Response response;
