@@ -25,11 +25,9 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
-// Error messages quote names from hostile input (a tar entry's bytes): never let invalid UTF-8
-// make dump() throw; it is replaced (U+FFFD).
-std::string dump(const json::Json& j) { return j.dump(-1, ' ', false, json::Json::error_handler_t::replace); }
-
-http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, dump(j) + "\n"); }
+// Error messages quote names from hostile input (a tar entry's bytes): json::dump never throws on
+// invalid UTF-8 (it writes U+FFFD).
+http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, json::dump(j) + "\n"); }
 
 bool flag(const http::Request& r, const char* key) {
   auto it = r.query.find(key);
@@ -72,7 +70,7 @@ std::string Api::error_text(const Error& error) {
 http::Response Api::error_response(const Error& error, int status) {
   json::Json j = {{"error", error_text(error)}, {"errno", error.errnum()}};
   if (!error.hint().empty()) j["hint"] = error.hint();
-  return http::Response::json(status ? status : http_status_for(error), dump(j) + "\n");
+  return http::Response::json(status ? status : http_status_for(error), json::dump(j) + "\n");
 }
 
 http::Response Api::handle(const http::Request& request) {
@@ -215,7 +213,7 @@ http::Response Api::instance_route(const http::Request& r, const std::vector<std
       if (cur) {
         auto j = json::parse(resp.body).value_or(json::Json::object());
         j["state"] = (*cur)["state"];
-        resp.body = j.dump() + "\n";
+        resp.body = json::dump(j) + "\n";
       }
     }
     return resp;
@@ -264,8 +262,8 @@ http::Response Api::image_route(const http::Request& r, const std::vector<std::s
           auto result = req.type == "vm"
                             ? images_.register_vm(req.name, req.kernel, req.initramfs, req.cmdline, req.disks, progress)
                             : images_.import_archive(req.name, req.archive, progress);
-          if (result) push(dump(json::Json{{"result", *result}}));
-          else push(dump(json::parse(error_response(result.error()).body).value_or(json::Json::object())));
+          if (result) push(json::dump(json::Json{{"result", *result}}));
+          else push(json::dump(json::parse(error_response(result.error()).body).value_or(json::Json::object())));
         } catch (const std::exception& e) {
           log::error("import of image {} threw: {}", req.name, e.what());
           push(R"({"error":"internal error importing the image, see the log of vesseld","errno":5})");
