@@ -142,6 +142,7 @@ json::Json Machine::metrics() const {
       {"vcpu", {{"count", impl_->vcpus.size()}, {"exits", s.exits.load()}, {"io", s.io.load()},
                 {"mmio", s.mmio.load()}, {"unhandled_io", s.unhandled_io.load()},
                 {"unhandled_mmio", s.unhandled_mmio.load()}, {"internal_errors", s.internal_errors.load()},
+                {"stale_instruction_retries", s.stale_instruction_retries.load()},
                 {"unclaimed", s.unclaimed()}}},
       {"emulation", impl_->emulation.to_json()},
       {"pvm_syscall_repair", {{"syscalls", impl_->syscall_repair.syscalls.load()},

@@ -108,6 +108,7 @@ void VcpuRunner::loop() {
       break;
     }
     ++ctx_.stats->exits;
+    stale_retry_.on_exit();
     if (!handle_exit()) break;
   }
   ctx_.control->thread_exited();
@@ -204,18 +205,8 @@ bool VcpuRunner::handle_exit() {
           ctx_.events({VmEvent::Kind::Error, 2, fmt::format("unknown system event {}", run->system_event.type)});
           return false;
       }
-    case KVM_EXIT_INTERNAL_ERROR: {
-      ++ctx_.stats->internal_errors;
-      auto done = x86::emulate_failed_instruction(vcpu_, *ctx_.memory, *ctx_.emulation);
-      if (done) {
-        log::debug("vCPU {}: emulated {}", vcpu_.id(), *done);
-        return true;
-      }
-      ctx_.events({VmEvent::Kind::Error, 2,
-                   fmt::format("vCPU {}: KVM internal error (suberror {}): {}", vcpu_.id(),
-                               run->internal.suberror, done.error().to_string())});
-      return false;
-    }
+    case KVM_EXIT_INTERNAL_ERROR:
+      return handle_internal_error();
     case KVM_EXIT_FAIL_ENTRY:
       ctx_.events({VmEvent::Kind::Error, 2,
                    fmt::format("vCPU {}: VM entry failed (reason {:#x})", vcpu_.id(),
@@ -225,6 +216,26 @@ bool VcpuRunner::handle_exit() {
       ctx_.events({VmEvent::Kind::Error, 2, fmt::format("vCPU {}: unexpected exit reason {}", vcpu_.id(), run->exit_reason)});
       return false;
   }
+}
+
+bool VcpuRunner::handle_internal_error() {
+  ++ctx_.stats->internal_errors;
+  auto done = x86::emulate_failed_instruction(vcpu_, *ctx_.memory, *ctx_.emulation);
+  if (done) {
+    log::debug("vCPU {}: emulated {}", vcpu_.id(), *done);
+    return true;
+  }
+  auto regs = vcpu_.get_regs();
+  if (regs && stale_retry_.should_retry(regs->rip)) {
+    ++ctx_.stats->stale_instruction_retries;
+    log::debug("vCPU {}: re-entering after {} (the instruction may have been rewritten)", vcpu_.id(),
+               done.error().to_string());
+    return true;
+  }
+  ctx_.events({VmEvent::Kind::Error, 2,
+               fmt::format("vCPU {}: KVM internal error (suberror {}): {}", vcpu_.id(),
+                           vcpu_.run_area()->internal.suberror, done.error().to_string())});
+  return false;
 }
 
 }  // namespace vessel::vmm

@@ -21,13 +21,14 @@
 #include "vmm/bus/bus.h"
 #include "vmm/memory/guest_memory.h"
 #include "vmm/vcpu/guest_profiler.h"
+#include "vmm/vcpu/stale_instruction.h"
 #include "vmm/vm_event.h"
 
 namespace vessel::vmm {
 
 struct VcpuStats {
   std::atomic<uint64_t> exits{0}, io{0}, mmio{0}, unhandled_io{0}, unhandled_mmio{0},
-      internal_errors{0};
+      internal_errors{0}, stale_instruction_retries{0};
 
   // Which ports and addresses nobody claims (the first kMaxUnclaimed of each, with counts): what a
   // guest probes for, e.g. a driver looking for a device the VM does not have.
@@ -100,12 +101,14 @@ class VcpuRunner {
   void loop();
   // Returns false when the vCPU cannot continue.
   bool handle_exit();
+  bool handle_internal_error();
 
   void maybe_arm_syscall_repair();
 
   kvm::Vcpu vcpu_;
   VcpuContext ctx_;
   std::optional<x86::PvmSyscallRepair> syscall_repair_;
+  StaleInstructionRetry stale_retry_;
   std::thread thread_;
 };
 
