@@ -314,6 +314,47 @@ TEST_F(Emulate, SseFaultsLikeTheCpuWhenTheOsHasNotEnabledIt) {
   EXPECT_EQ(cpu.regs.rip, kCode);
 }
 
+TEST_F(Emulate, LslAndLarReadTheGdtLikeLinuxGettingItsCpuNumber) {
+  // A GDT at 0x40000 with Linux's CPUNODE entry (index 15): a DPL-3 data segment whose limit
+  // encodes node 0, CPU 5; its selector is 15 * 8 + 3.
+  cpu.sregs.gdt.base = 0x40000;
+  cpu.sregs.gdt.limit = 16 * 8 - 1;
+  uint64_t cpunode = 5 | (uint64_t{0xf3} << 40);  // present, DPL 3, data read/write accessed
+  ASSERT_TRUE(mem.write_obj<uint64_t>(0x40000 + 15 * 8, cpunode));
+  cpu.regs.rax = 15 * 8 + 3;
+  ASSERT_EQ(run({0x48, 0x0f, 0x03, 0xc0}).value(), "lsl 0x7b");  // lsl rax, eax
+  EXPECT_EQ(cpu.regs.rax, 5u);
+  EXPECT_TRUE(cpu.regs.rflags & 0x40);
+  EXPECT_EQ(cpu.regs.rip, kCode + 4);
+
+  // 4 KiB granularity: limit 0xf_ffff pages is 4 GiB - 1.
+  ASSERT_TRUE(mem.write_obj<uint64_t>(0x40000 + 2 * 8, 0x00cf93000000ffffull));
+  cpu.regs.rip = kCode;
+  cpu.regs.rbx = 2 * 8;
+  ASSERT_TRUE(run({0x0f, 0x03, 0xcb}));  // lsl ecx, ebx
+  EXPECT_EQ(cpu.regs.rcx, 0xffffffffu);
+  cpu.regs.rip = kCode;
+  ASSERT_TRUE(run({0x0f, 0x02, 0xcb}));  // lar ecx, ebx: access rights
+  EXPECT_EQ(cpu.regs.rcx, 0x00c09300u);
+  EXPECT_EQ(counters.lar_lsl, 3u);
+}
+
+TEST_F(Emulate, LslClearsZfAndKeepsTheDestinationWithoutAUsableDescriptor) {
+  cpu.sregs.gdt.base = 0x40000;
+  cpu.sregs.gdt.limit = 4 * 8 - 1;
+  ASSERT_TRUE(mem.write_obj<uint64_t>(0x40000 + 3 * 8, uint64_t{0x93} << 40));  // DPL 0 data
+  for (uint64_t selector : {0ull, 3 * 8 + 3ull, 9 * 8ull, 4ull}) {  // null, RPL 3 > DPL, past limit, LDT
+    cpu.regs.rip = kCode;
+    cpu.regs.rflags = 0x42;
+    cpu.regs.rax = selector;
+    cpu.regs.rdx = 0x1234;
+    ASSERT_TRUE(run({0x0f, 0x03, 0xd0}));  // lsl edx, eax
+    EXPECT_EQ(cpu.regs.rdx, 0x1234u) << selector;
+    EXPECT_FALSE(cpu.regs.rflags & 0x40) << selector;
+    EXPECT_EQ(cpu.regs.rip, kCode + 3);
+  }
+}
+
 TEST_F(Emulate, UnknownInstructionsAndUnmappedRipAreCountedErrors) {
   auto r = run({0x0f, 0x05});  // syscall
   ASSERT_FALSE(r);

@@ -40,6 +40,7 @@ Result<std::string> dispatch_0f(Emulation& e) {
   uint8_t op2 = e.next_byte();
   if (op2 == 0x0b) return emulate_ud2(e);
   if (op2 == 0x01) return emulate_0f01(e);
+  if (op2 == 0x02 || op2 == 0x03) return emulate_lar_lsl(e, op2);
   if (e.in.rep && (op2 == 0xb8 || op2 == 0xbc || op2 == 0xbd)) return emulate_bitcount(e, op2);
   if (auto sse = emulate_sse(e, op2)) {
     if (!*sse) ++e.counters.unhandled;
@@ -101,7 +102,7 @@ json::Json EmulationCounters::to_json() const {
           {"xrstor", xrstor.load()},     {"cmpxchg16b", cmpxchg16b.load()},
           {"stac_clac", stac_clac.load()}, {"xgetbv", xgetbv.load()},   {"xsetbv", xsetbv.load()},
           {"rdrand", rdrand.load()},     {"popcnt", popcnt.load()},     {"lzcnt_tzcnt", bitcount.load()}, {"x87_sse_control", x87.load()},
-          {"sse_moves", sse.load()},
+          {"sse_moves", sse.load()},          {"lar_lsl", lar_lsl.load()},
           {"unhandled", unhandled.load()}};
 }
 

@@ -19,7 +19,7 @@ namespace vessel::vmm::x86 {
 struct EmulationCounters {
   std::atomic<uint64_t> int3{0}, int_n{0}, ud2{0}, fxsave{0}, fxrstor{0}, xsave{0}, xrstor{0},
       cmpxchg16b{0}, stac_clac{0}, xgetbv{0}, xsetbv{0}, rdrand{0}, popcnt{0}, bitcount{0}, x87{0},
-      sse{0}, unhandled{0};
+      sse{0}, lar_lsl{0}, unhandled{0};
   json::Json to_json() const;
 };
 

@@ -5,6 +5,7 @@
 //                       fences, ldmxcsr/stmxcsr, popcnt/tzcnt/lzcnt
 //   emulate_xsave.cc    cmpxchg8b/16b and the FXSAVE/XSAVE save/restore family
 //   emulate_sse.cc      SSE register moves and the xor/and/or idioms
+//   emulate_segment.cc  lar/lsl (descriptor-table queries)
 #pragma once
 
 #include <optional>
@@ -51,6 +52,7 @@ Result<std::string> emulate_x87_control(Emulation& e, uint8_t op);  // d8..df
 Result<std::string> emulate_ud2(Emulation& e);                    // 0f 0b
 Result<std::string> emulate_0f01(Emulation& e);                   // 0f 01: clac/stac/xgetbv/xsetbv
 Result<std::string> emulate_bitcount(Emulation& e, uint8_t op2);  // f3 0f b8/bc/bd
+Result<std::string> emulate_lar_lsl(Emulation& e, uint8_t op2);   // 0f 02 / 0f 03
 // 0f ae / 0f c7 with in.modrm read: rdrand, fences, ldmxcsr/stmxcsr, then emulate_xsave_family.
 Result<std::string> emulate_group_ae_c7(Emulation& e, uint8_t op2);
 // 0f c7 /1 and the 0f ae / 0f c7 save/restore forms, memory operand at `addr`.
