@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <ctime>
 #include <atomic>
 #include <memory>
 
@@ -67,6 +68,9 @@ Result<void> load(const Program& program) {
 }
 
 Result<void> enable(bool vmm_rebuilds) {
+  // glibc reads /etc/localtime on its first time conversion (the log's gmtime_r): now, not in a
+  // confined thread that logs first.
+  ::tzset();
   for (size_t i = 0; i < kKinds; ++i) g_programs[i] = TRY(compile(kAllThreadKinds[i], vmm_rebuilds));
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail_errno("prctl(PR_SET_NO_NEW_PRIVS)");
   g_enabled = true;

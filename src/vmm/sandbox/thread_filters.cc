@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 
 #include "kvm/kvm.h"
@@ -54,6 +55,8 @@ Rules starts_threads() {
   add(r, plain({SCMP_SYS(set_robust_list), SCMP_SYS(rseq)}));
   r.push_back({SCMP_SYS(prctl), {SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)}});  // pthread_setname_np
   r.push_back({SCMP_SYS(setpriority), {SCMP_A0(SCMP_CMP_EQ, PRIO_PROCESS)}});  // io_nice
+  // The new thread loads its own filter on top of this one (a filter can only narrow).
+  r.push_back({SCMP_SYS(seccomp), {SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER)}});
   return r;
 }
 
@@ -76,7 +79,8 @@ Rules serves_sockets() {
 // the devices' eventfds and the kick signal's handler.
 Rules builds_vms() {
   Rules r = plain({SCMP_SYS(openat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat),
-                   SCMP_SYS(faccessat2), SCMP_SYS(eventfd2), SCMP_SYS(rt_sigaction), SCMP_SYS(madvise)});
+                   SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getcwd),
+                   SCMP_SYS(getrandom), SCMP_SYS(eventfd2), SCMP_SYS(rt_sigaction), SCMP_SYS(madvise)});
   add(r, ioctls(kvm::build_ioctls()));
   add(r, ioctls(kvm::running_vcpu_ioctls()));
   // The vCPUs' shared kvm_run pages and guest RAM: still never executable.

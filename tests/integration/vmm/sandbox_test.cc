@@ -90,7 +90,7 @@ TEST(Sandbox, EveryThreadOfARunningVmmHasItsSeccompFilter) {
     EXPECT_EQ(t.second, "2") << "thread " << tid << " (" << t.first << ") is not filtered:\n" << describe(threads);
   }
   for (const char* expected : {"vessel-vmm", "vcpu0", "vcpu1", "MHD-listen", "console", "signals", "virtio-blk", "virtio-rng"})
-    EXPECT_EQ(names.count(expected), 1u) << expected << " missing:\n" << describe(threads);
+    EXPECT_GE(names.count(expected), 1u) << expected << " missing:\n" << describe(threads);
   EXPECT_GE(threads.size(), 9u) << describe(threads);  // and libmicrohttpd's listener, blk I/O workers
 
   // Pause and resume through the API, then stop it with SIGTERM: all of it under the filters.
