@@ -63,18 +63,20 @@ Result<void> place_file(const JailOptions& o, const std::string& host_path) {
 
 // The ELF interpreter (PT_INTERP) of `path`; empty for a static executable.
 Result<std::string> interpreter_of(const std::string& path) {
-  auto bytes = TRY(read_file(path));
-  if (bytes.size() < sizeof(Elf64_Ehdr) || bytes.compare(0, 4, ELFMAG) != 0 || bytes[EI_CLASS] != ELFCLASS64)
-    return std::string();  // not a 64-bit ELF file: the exec will say what it is
+  Fd fd = TRY(Fd::open(path, O_RDONLY | O_CLOEXEC));
+  auto read_at = [&](void* to, size_t size, uint64_t at) {
+    return ::pread(fd.get(), to, size, static_cast<off_t>(at)) == static_cast<ssize_t>(size);
+  };
   Elf64_Ehdr eh;
-  std::memcpy(&eh, bytes.data(), sizeof eh);
-  for (unsigned i = 0; i < eh.e_phnum; ++i) {
-    uint64_t at = eh.e_phoff + uint64_t{i} * eh.e_phentsize;
-    if (at + sizeof(Elf64_Phdr) > bytes.size()) break;
+  if (!read_at(&eh, sizeof eh, 0) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
+    return std::string();  // not a 64-bit ELF file: the exec will say what it is
+  for (unsigned i = 0; i < eh.e_phnum && i < 256; ++i) {
     Elf64_Phdr ph;
-    std::memcpy(&ph, bytes.data() + at, sizeof ph);
-    if (ph.p_type != PT_INTERP || ph.p_offset + ph.p_filesz > bytes.size()) continue;
-    return std::string(bytes.data() + ph.p_offset, strnlen(bytes.data() + ph.p_offset, ph.p_filesz));
+    if (!read_at(&ph, sizeof ph, eh.e_phoff + uint64_t{i} * eh.e_phentsize)) break;
+    if (ph.p_type != PT_INTERP || ph.p_filesz == 0 || ph.p_filesz > 4096) continue;
+    std::string interp(ph.p_filesz, '\0');
+    if (!read_at(interp.data(), interp.size(), ph.p_offset)) break;
+    return interp.substr(0, strnlen(interp.data(), interp.size()));
   }
   return std::string();
 }
