@@ -41,7 +41,8 @@ DESCRIPTION
 
   The host PID of the VMM is written to CHROOT_BASE/NAME/ID/NAME.pid. Without
   --daemonize the jailer waits for it and exits with its status (SIGTERM, SIGINT
-  and SIGHUP are passed on); with --daemonize it exits 0 as soon as the exec
+  and SIGHUP are passed on; a killed jailer takes the VMM with it: SIGKILL as
+  its parent-death signal); with --daemonize it exits 0 as soon as the exec
   succeeded. Any failing step, in the jailer or in the child before the exec,
   is printed with the step, the path and the system's reason, and the status is 1.
 

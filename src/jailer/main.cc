@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@ int failed(const Error& error) {
     }
     TRY(close_fds_from(3, report));
     TRY(drop_privileges(o));
+    // Without --daemonize the jailer stands for the VMM: when it is killed, so is the VMM (set
+    // after the uid change, which clears it).
+    if (!o.daemonize && ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail_errno("prctl(PR_SET_PDEATHSIG)");
     std::string path = "/" + o.exec_name();
     std::vector<char*> argv{const_cast<char*>(path.c_str())};
     for (const auto& a : o.exec_args) argv.push_back(const_cast<char*>(a.c_str()));

@@ -175,9 +175,16 @@ TEST(Jailer, TheCgroupIsMadeAndTheVmmIsInIt) {
       << *cgroups;
   auto value = read_file(dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"));
   EXPECT_EQ(value.value_or(""), "268435456\n");
+  // A killed jailer takes the VMM with it (its parent-death signal), and the cgroup empties.
   ASSERT_TRUE(jailer->signal(SIGKILL));
   (void)jailer->wait_for(std::chrono::seconds(10));
-  (void)::kill(jail.vmm_pid(), SIGKILL);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = ::kill(jail.vmm_pid(), 0) != 0 && errno == ESRCH;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "the VMM outlived its jailer";
+  if (!gone) (void)::kill(jail.vmm_pid(), SIGKILL);
   for (int i = 0; i < 100 && ::rmdir(dir.c_str()) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ::rmdir(dir.substr(0, dir.rfind('/')).c_str());
 }
