@@ -326,4 +326,21 @@ Result<kvm_translation> Vcpu::translate(uint64_t gva) const {
   return t;
 }
 
+std::vector<unsigned long> running_vcpu_ioctls() {
+  return {KVM_RUN,         KVM_GET_REGS,        KVM_SET_REGS,        KVM_GET_SREGS, KVM_SET_SREGS,
+          KVM_GET_FPU,     KVM_SET_FPU,         kGetXsave,           kSetXsave,     KVM_GET_LAPIC,
+          KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_SET_MP_STATE, kGetMsrs,
+          kSetMsrs,        KVM_SET_GUEST_DEBUG, KVM_TRANSLATE,
+          // A VM ioctl: the guest's write that makes a virtio queue ready (or resets the device)
+          // binds (or unbinds) the queue's ioeventfd on the vCPU thread that made it.
+          KVM_IOEVENTFD};
+}
+
+std::vector<unsigned long> build_ioctls() {
+  return {KVM_GET_API_VERSION, KVM_CHECK_EXTENSION, kGetSupportedCpuid, kGetMsrIndexList, KVM_GET_VCPU_MMAP_SIZE,
+          KVM_CREATE_VM, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR,
+          KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_IRQFD, KVM_IOEVENTFD, KVM_IRQ_LINE, KVM_GET_CLOCK,
+          KVM_SET_CLOCK, KVM_CREATE_VCPU, kSetCpuid2, KVM_SET_LAPIC};
+}
+
 }  // namespace vessel::kvm

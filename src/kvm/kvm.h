@@ -126,4 +126,12 @@ class Vm {
   size_t run_size_ = 0;
 };
 
+// The ioctl request numbers this file issues, grouped by who issues them, for the seccomp filters
+// of vessel-vmm's threads (src/vmm/sandbox): a running vCPU (KVM_RUN, the register, MSR, event
+// and debug accessors the exit loop and the PVM emulator use, and KVM_IOEVENTFD for virtio queues
+// becoming ready), and everything else (opening
+// /dev/kvm, creating and wiring the VM, setting up the vCPUs).
+std::vector<unsigned long> running_vcpu_ioctls();
+std::vector<unsigned long> build_ioctls();
+
 }  // namespace vessel::kvm

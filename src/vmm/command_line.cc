@@ -21,6 +21,11 @@ Ways to start:
   vessel-vmm --api-sock /run/vm.sock      wait for PUT /boot-source ... PUT /actions
   vessel-vmm --kernel K [--initrd I] [--cmdline ARGS] [--vcpus N] [--mem-mib M]
 
+Sandbox: every thread loads a seccomp allowlist of its own before the guest's
+first instruction (docs/vmm/sandbox.md); a forbidden system call kills the
+process (SIGSYS). --seccomp-level 0 turns the filters off. vessel-jailer adds a
+chroot, namespaces, a cgroup and an unprivileged user around vessel-vmm.
+
 Exit status:
   0    the guest powered off (ACPI S5) or rebooted (i8042/ACPI reset, triple fault;
        --reboot-exit-code changes the status for reboots; with "vessel":
@@ -29,6 +34,8 @@ Exit status:
   1    bad command line or configuration; the VM could not be built
   2    the VMM could not continue the VM (KVM error, instruction it cannot emulate)
   3    the guest kernel panicked (the panic line is printed)
+  SIGSYS  a thread made a system call its seccomp filter does not allow (the
+       kernel kills the process; dmesg may show the call's number)
   143  SIGTERM (130 SIGINT): vessel-vmm typed Ctrl+Alt+Del on the guest's keyboard and
        the guest did not power off or reboot within --shutdown-timeout (a guest that
        does ends the process with its own status)
@@ -62,6 +69,12 @@ void add_options(CLI::App& app, CommandLine& o) {
                  "before it sleeps (0: never; docs/vmm/virtio.md)")
       ->check(CLI::Range(0, 1000000))
       ->capture_default_str();
+  app.add_option("--seccomp-level", o.seccomp_level,
+                 "2: every thread loads its own seccomp allowlist before the guest runs, anything else "
+                 "kills the process (the default); 0: no filters (docs/vmm/sandbox.md)")
+      ->check(CLI::IsMember({0, 2}))
+      ->capture_default_str();
+  app.add_flag_callback("--no-seccomp", [&o] { o.seccomp_level = 0; }, "the same as --seccomp-level 0");
   app.add_option("--log-level", o.log_level, "debug, info, warn, error or off")->capture_default_str();
   app.add_flag("--log-json", o.log_json, "log as JSON lines");
 }
@@ -96,6 +109,10 @@ Result<StartPlan> plan_start(const CommandLine& cl) {
   if (cl.config_file.empty() && cl.api_sock.empty() && cl.kernel.empty())
     return Unexpected(Error(EINVAL, "nothing to run").with_hint("give --config-file, --api-sock or --kernel (see --help)"));
   if (!cl.config_file.empty() && !cl.kernel.empty()) return fail(EINVAL, "--config-file and --kernel exclude each other");
+  if (!cl.guest_profile.empty() && cl.seccomp_level != 0)
+    return Unexpected(Error(EINVAL, "--guest-profile writes its file from the vCPUs' profiler thread, which the seccomp "
+                                    "filters do not allow")
+                          .with_hint("profile with --seccomp-level 0"));
 
   StartPlan plan;
   if (!cl.config_file.empty()) {

@@ -18,6 +18,7 @@ struct CommandLine {
   unsigned shutdown_timeout = 10;
   uint32_t virtio_poll_us = 50;
   int reboot_exit_code = 0;
+  int seccomp_level = 2;  // 0: no filters; 2: a filter per thread with argument checks
   bool log_json = false;
 };
 

@@ -5,7 +5,9 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/unix_socket.h"
 #include "vmm/api/api_server.h"
+#include "vmm/sandbox/seccomp.h"
 
 namespace vessel::vmm {
 
@@ -19,7 +21,16 @@ Result<std::unique_ptr<http::Server>> serve_api(const std::string& path, ActionM
   opts.max_body_bytes = 64 << 10;
   opts.too_large = [](size_t limit) { return fault(413, fmt::format("request body larger than {} bytes", limit)); };
   auto handler = [controller](const http::Request& r) { return controller->handle(r); };
-  return http::Server::listen_unix(path, 0600, handler, opts);
+  // The socket is made here; the server's threads are started by a thread that has loaded the API
+  // filter first, so that libmicrohttpd's listener and connection threads inherit it.
+  Fd fd = TRY(unix_socket::listen(path, {.mode = 0600}));
+  Result<std::unique_ptr<http::Server>> server = fail(EIO, "the API server did not start");
+  std::thread([&] {
+    pthread_setname_np(pthread_self(), "api");
+    sandbox::enter(sandbox::ThreadKind::Api);
+    server = http::Server::listen_fd(fd.release(), handler, opts);
+  }).join();
+  return server;
 }
 
 Result<std::unique_ptr<ConsoleSocket>> serve_console(const std::string& path, ConsoleMailbox& input, Serial& serial) {
@@ -39,6 +50,8 @@ void start_signal_thread(SignalMailbox& signals) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   std::thread([&signals, stop_signals] {
+    pthread_setname_np(pthread_self(), "signals");
+    sandbox::enter(sandbox::ThreadKind::Signals);
     for (int sig = 0; sigwait(&stop_signals, &sig) == 0;)
       if (!signals.post(sig)) return;
   }).detach();
@@ -55,6 +68,8 @@ void Terminal::attach(ConsoleMailbox& input) {
     raw_ = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
   }
   std::thread([&input] {
+    pthread_setname_np(pthread_self(), "terminal");
+    sandbox::enter(sandbox::ThreadKind::Terminal);
     char buf[256];
     for (;;) {
       ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);

@@ -21,8 +21,9 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   return machine;
 }
 
-Result<void> Machine::start() {
+Result<void> Machine::start(const std::function<void(Machine&)>& before_guest_runs) {
   if (impl_->state != State::Created) return fail(EINVAL, "the VM was already started");
+  impl_->control.hold();
   for (auto& v : impl_->vcpus) v->start();
   if (impl_->profiler) {
     std::vector<pthread_t> threads;
@@ -30,6 +31,8 @@ Result<void> Machine::start() {
     impl_->profiler->start(std::move(threads), VcpuRunner::kick_signal());
   }
   impl_->state = State::Running;
+  if (before_guest_runs) before_guest_runs(*this);
+  impl_->control.release();
   return {};
 }
 

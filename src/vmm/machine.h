@@ -3,6 +3,7 @@
 // process's exit status (docs/vmm/README.md, "Exit status").
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -35,7 +36,9 @@ class Machine {
   static Result<std::unique_ptr<Machine>> create(const VmConfig& config, MachineOptions options = {});
   ~Machine();
 
-  Result<void> start();
+  // Starts the vCPU threads. `before_guest_runs` runs on this thread once they have started and
+  // before any of them runs a guest instruction (the VMM thread loads its seccomp filter there).
+  Result<void> start(const std::function<void(Machine&)>& before_guest_runs = {});
   Result<void> pause();
   Result<void> resume();
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.

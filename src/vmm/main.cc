@@ -1,5 +1,6 @@
 // vessel-vmm: one process per VM on /dev/kvm (docs/vmm/README.md). This thread becomes the VMM thread
 // (vmm.h): it owns the VM; the API, console, terminal and signal threads send it messages.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include "base/log.h"
 #include "vmm/command_line.h"
 #include "vmm/host_io.h"
+#include "vmm/sandbox/seccomp.h"
 #include "vmm/vmm.h"
 
 using namespace vessel;
@@ -22,13 +24,17 @@ int failed(const Error& error) {
   return 1;
 }
 
-// The exit status, the --metrics-file and the message for how the VM ended.
-int report_end(const CommandLine& cl, const VmEvent& event, Machine& machine) {
+// The exit status, the --metrics-file (opened at the start: the VMM thread's filter opens no
+// files) and the message for how the VM ended.
+int report_end(const CommandLine& cl, int metrics_fd, const VmEvent& event, Machine& machine) {
   int code = event.kind == VmEvent::Kind::Reboot ? cl.reboot_exit_code : Machine::exit_code(event);
-  if (!cl.metrics_file.empty()) {
+  if (metrics_fd >= 0) {
     json::Json j = machine.metrics();
     j["exit"] = {{"kind", to_string(event.kind)}, {"code", code}, {"reason", event.reason}};
-    if (auto w = write_file(cl.metrics_file, j.dump(2) + "\n"); !w) cli::print_error("vessel-vmm", w.error());
+    std::string text = j.dump(2) + "\n";
+    auto w = pwrite_all(metrics_fd, text.data(), text.size(), 0);
+    if (w && ::ftruncate(metrics_fd, static_cast<off_t>(text.size())) != 0) w = fail_errno("truncate");
+    if (!w) cli::print_error("vessel-vmm", std::move(w.error()).add_context(cl.metrics_file));
   }
   if (event.kind == VmEvent::Kind::Panic)
     cli::print_error("vessel-vmm", Error(0, fmt::format("guest kernel panic: {}", event.reason)));
@@ -48,6 +54,17 @@ int main(int argc, char** argv) {
   auto plan = plan_start(cl);
   if (!plan) return failed(plan.error());
   auto unlink_api_sock = [&] { if (!cl.api_sock.empty()) ::unlink(cl.api_sock.c_str()); };
+  Fd metrics;
+  if (!cl.metrics_file.empty()) {
+    auto opened = Fd::open(cl.metrics_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (!opened) return failed(std::move(opened.error()).add_context("--metrics-file"));
+    metrics = std::move(*opened);
+  }
+  // Before any other thread starts: every thread after this one loads its own filter.
+  if (cl.seccomp_level != 0) {
+    if (auto on = sandbox::enable(plan->config.on_reboot == OnReboot::Restart); !on)
+      return failed(std::move(on.error()).add_context("--seccomp-level 2"));
+  }
 
   std::unique_ptr<Vmm> vmm;
   std::unique_ptr<ConsoleSocket> console;
@@ -65,6 +82,7 @@ int main(int argc, char** argv) {
     }
     terminal.attach(vmm->console());
   };
+  options.before_guest_runs = [] { sandbox::enter(sandbox::ThreadKind::Vmm); };
   auto created = Vmm::create(plan->config, std::move(options));
   if (!created) return failed(created.error());
   vmm = std::move(*created);
@@ -89,7 +107,7 @@ int main(int argc, char** argv) {
     unlink_api_sock();
     _exit(128 + end.event.code);
   }
-  int code = report_end(cl, end.event, *vmm->machine());
+  int code = report_end(cl, metrics.get(), end.event, *vmm->machine());
   // A guest that ends within microseconds ends before InstanceStart has been answered: let the
   // server finish its answers (this thread keeps serving the API meanwhile).
   std::thread finisher([&] {

@@ -20,9 +20,11 @@ Result<std::unique_ptr<Vmm>> Vmm::create(VmConfig config, VmmOptions options) {
 Result<void> Vmm::start_instance() {
   if (machine_) return fail(EINVAL, "the instance is already started");
   auto m = TRY_CTX(Machine::create(config_, options_.machine), "start the VM");
-  TRY(m->start());
+  TRY(m->start([this](Machine& machine) {
+    if (options_.on_started) options_.on_started(machine);
+    if (options_.before_guest_runs) options_.before_guest_runs();
+  }));
   machine_ = std::move(m);
-  if (options_.on_started) options_.on_started(*machine_);
   return {};
 }
 

@@ -26,8 +26,11 @@ struct VmmOptions {
   MachineOptions machine;
   // After a stop signal, how long the guest has to act on Ctrl+Alt+Del before a forced stop.
   std::chrono::seconds shutdown_timeout{10};
-  // Runs on the VMM thread right after the VM has started (main wires the console to it).
+  // Run on the VMM thread once the VM's threads have started, before the guest's first
+  // instruction: on_started (main wires the console to it), then before_guest_runs (main loads the
+  // VMM thread's seccomp filter there). Both only for the first start, not after a restart.
   std::function<void(Machine&)> on_started;
+  std::function<void()> before_guest_runs;
 };
 
 class Vmm {

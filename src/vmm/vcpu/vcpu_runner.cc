@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "vmm/sandbox/seccomp.h"
 
 namespace vessel::vmm {
 namespace {
@@ -48,8 +49,22 @@ void VcpuControl::wait_parked(size_t count) {
   }
 }
 
+void VcpuControl::hold() {
+  std::lock_guard lock(mu_);
+  held_ = true;
+}
+
+void VcpuControl::release() {
+  {
+    std::lock_guard lock(mu_);
+    held_ = false;
+  }
+  cv_.notify_all();
+}
+
 bool VcpuControl::checkpoint(kvm::Vcpu& vcpu) {
   std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return !held_ || state_ == State::Stopping; });
   if (state_ == State::Paused) {
     ++parked_;
     cv_.notify_all();
@@ -97,6 +112,7 @@ void VcpuRunner::join() {
 void VcpuRunner::loop() {
   std::string name = fmt::format("vcpu{}", vcpu_.id());
   pthread_setname_np(pthread_self(), name.c_str());
+  sandbox::enter(sandbox::ThreadKind::Vcpu);  // before the first guest instruction (checkpoint holds it)
   while (ctx_.control->checkpoint(vcpu_)) {
     auto r = vcpu_.run();
     if (!r) {

@@ -53,6 +53,10 @@ class VcpuControl {
   void set_state(State s);
   // Waits until `count` threads are parked (paused or exited).
   void wait_parked(size_t count);
+  // Between hold() and release(), vCPU threads wait in their first checkpoint: the machine's
+  // threads are all started (and confined) before the guest runs.
+  void hold();
+  void release();
   // Called by vCPU threads: returns false when the thread must exit.
   bool checkpoint(kvm::Vcpu& vcpu);
   void thread_exited();
@@ -63,6 +67,7 @@ class VcpuControl {
   std::condition_variable cv_;
   State state_ = State::Running;
   size_t parked_ = 0;
+  bool held_ = false;
   std::vector<std::pair<kvm::Vcpu*, pthread_t>> vcpus_;
 };
 

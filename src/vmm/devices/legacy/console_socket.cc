@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/unix_socket.h"
+#include "vmm/sandbox/seccomp.h"
 
 namespace vessel::vmm {
 
@@ -73,6 +74,8 @@ void ConsoleSocket::flush_before_close(std::vector<Client>& clients) {
 }
 
 void ConsoleSocket::run() {
+  pthread_setname_np(pthread_self(), "console");
+  sandbox::enter(sandbox::ThreadKind::Console);
   std::vector<Client> clients;
   std::string input;  // client bytes the guest's FIFO has not taken yet
   for (;;) {

@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "vmm/sandbox/seccomp.h"
+
 namespace vessel::vmm::virtio::blk {
 
 IoWorkers::~IoWorkers() {
@@ -41,6 +43,7 @@ unsigned IoWorkers::threads() const {
 void IoWorkers::loop() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   if (nice_ != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice_);
+  sandbox::enter(sandbox::ThreadKind::BlockIo);
   std::unique_lock lock(mu_);
   for (;;) {
     ++idle_;

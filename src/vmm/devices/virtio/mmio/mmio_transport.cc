@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "vmm/sandbox/seccomp.h"
 
 namespace vessel::vmm::virtio {
 
@@ -292,6 +293,7 @@ void MmioTransport::run() {
   pthread_setname_np(pthread_self(), logic_->name());
   if (int nice = ctx_.thread_nice; nice != 0)
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
+  sandbox::enter(sandbox::ThreadKind::Virtio);
   for (;;) {
     pollfd fds[2] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}};
     auto slept_from = Clock::now();

@@ -1,0 +1,230 @@
+// vessel-jailer around a real vessel-vmm (docs/vmm/sandbox.md): what /proc shows of the jailed VMM
+// (seccomp on every thread, not root, its own root directory, PID and mount namespaces, its
+// cgroup), that the guest still boots and powers off, and that each failing step is a clear error.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "base/fd.h"
+#include "base/process.h"
+#include "http/http.h"
+#include "test_guests.h"
+
+namespace vessel::jailer::test {
+namespace {
+
+constexpr uid_t kUid = 4242;
+
+std::string status_field(const std::string& status, const std::string& key) {
+  size_t at = status.rfind(key + ":", 0) == 0 ? 0 : status.find("\n" + key + ":");
+  if (at == std::string::npos) return "?";
+  if (at != 0) ++at;
+  size_t start = status.find_first_not_of(" \t", at + key.size() + 1);
+  return status.substr(start, status.find('\n', start) - start);
+}
+
+std::string link_of(const std::string& path) {
+  char buf[256];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
+
+class Jail {
+ public:
+  explicit Jail(const std::string& id) : id_(id) {
+    char tmpl[] = "/tmp/vessel-jailer-test.XXXXXX";
+    base_ = ::mkdtemp(tmpl);
+    root_ = base_ + "/vessel-vmm/" + id + "/root";
+    std::system(("mkdir -p '" + root_ + "'").c_str());
+  }
+  ~Jail() { std::system(("rm -rf '" + base_ + "'").c_str()); }
+  // Puts a test-kit guest into the jail's root (the VMM sees it as /NAME).
+  void add_guest(const std::string& name) {
+    auto bytes = read_file(std::string(VESSEL_TEST_GUEST_DIR) + "/" + name);
+    ASSERT_TRUE(bytes);
+    ASSERT_TRUE(write_file(root_ + "/" + name, *bytes));
+  }
+  Result<Process> start(std::vector<std::string> vmm_args, std::vector<std::string> jailer_args = {}) {
+    std::vector<std::string> argv{VESSEL_JAILER_PATH, "--id", id_, "--exec-file", VESSEL_VMM_PATH, "--uid",
+                                  std::to_string(kUid), "--gid", std::to_string(kUid), "--chroot-base-dir", base_};
+    argv.insert(argv.end(), jailer_args.begin(), jailer_args.end());
+    argv.push_back("--");
+    argv.insert(argv.end(), vmm_args.begin(), vmm_args.end());
+    auto out = Fd::open(base_ + "/console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    auto err = Fd::open(base_ + "/stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    SpawnOptions opts;
+    opts.stdout_fd = out->get();
+    opts.stderr_fd = err->get();
+    return Process::spawn(argv, opts);
+  }
+  std::string console() const { return read_file(base_ + "/console.txt").value_or(""); }
+  std::string errors() const { return read_file(base_ + "/stderr.txt").value_or(""); }
+  bool wait_for_console(const std::string& needle) const {
+    for (int i = 0; i < 1500; ++i) {
+      if (console().find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  pid_t vmm_pid() const {
+    auto text = read_file(base_ + "/vessel-vmm/" + id_ + "/vessel-vmm.pid");
+    return text ? std::atoi(text->c_str()) : 0;
+  }
+  const std::string& root() const { return root_; }
+  const std::string& base() const { return base_; }
+
+ private:
+  std::string id_, base_, root_;
+};
+
+TEST(Jailer, TheJailedVmmIsConfinedAsProcShows) {
+  Jail jail("confined");
+  jail.add_guest("counter.elf");
+  auto jailer = jail.start({"--kernel", "/counter.elf", "--cmdline", "count=100000", "--api-sock", "/api.sock",
+                            "--shutdown-timeout", "1"});
+  ASSERT_TRUE(jailer) << jailer.error().to_string();
+  ASSERT_TRUE(jail.wait_for_console("count 1\r\n")) << jail.console() << jail.errors();
+  pid_t pid = jail.vmm_pid();
+  ASSERT_GT(pid, 0);
+  auto status = read_file(fmt::format("/proc/{}/status", pid));
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status_field(*status, "Uid"), "4242\t4242\t4242\t4242");
+  EXPECT_EQ(status_field(*status, "Gid"), "4242\t4242\t4242\t4242");
+  EXPECT_EQ(status_field(*status, "Groups"), "");
+  EXPECT_EQ(status_field(*status, "CapEff"), "0000000000000000");
+  EXPECT_EQ(status_field(*status, "NSpid"), fmt::format("{}\t1", pid));  // process 1 of its own PID namespace
+  // Every thread runs under a seccomp filter.
+  std::string task_dir = fmt::format("/proc/{}/task", pid);
+  DIR* d = ::opendir(task_dir.c_str());
+  ASSERT_NE(d, nullptr);
+  int threads = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    auto s = read_file(task_dir + "/" + e->d_name + "/status");
+    if (!s) continue;
+    ++threads;
+    EXPECT_EQ(status_field(*s, "Seccomp"), "2") << "thread " << status_field(*s, "Name");
+  }
+  ::closedir(d);
+  EXPECT_GE(threads, 3);
+  // Its root is the jail's root directory, not the host's.
+  struct stat its_root {}, jail_root {}, host_root {};
+  ASSERT_EQ(::stat(fmt::format("/proc/{}/root/", pid).c_str(), &its_root), 0);
+  ASSERT_EQ(::stat(jail.root().c_str(), &jail_root), 0);
+  ASSERT_EQ(::stat("/", &host_root), 0);
+  EXPECT_EQ(its_root.st_ino, jail_root.st_ino);
+  EXPECT_FALSE(its_root.st_ino == host_root.st_ino && its_root.st_dev == host_root.st_dev);
+  EXPECT_NE(::access(fmt::format("/proc/{}/root/etc/passwd", pid).c_str(), F_OK), 0) << "the host's files are reachable";
+  // Its own PID and mount namespaces.
+  EXPECT_NE(link_of(fmt::format("/proc/{}/ns/pid", pid)), link_of("/proc/self/ns/pid"));
+  EXPECT_NE(link_of(fmt::format("/proc/{}/ns/mnt", pid)), link_of("/proc/self/ns/mnt"));
+  EXPECT_EQ(link_of(fmt::format("/proc/{}/ns/net", pid)), link_of("/proc/self/ns/net"));  // no --netns
+  // The API socket is reachable from the host under the jail's root.
+  auto r = http::request({jail.root() + "/api.sock", std::chrono::seconds(10)}, "GET", "http://localhost/");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_NE(r->body.find("Running"), std::string::npos) << r->body;
+  // SIGTERM to the jailer reaches the VMM (process 1 of its namespace); the guest ignores
+  // Ctrl+Alt+Del, so the VMM stops it after --shutdown-timeout and the jailer passes its status on.
+  ASSERT_TRUE(jailer->signal(SIGTERM));
+  auto st = jailer->wait_for(std::chrono::seconds(30));
+  ASSERT_TRUE(st && *st) << jail.errors();
+  EXPECT_EQ((*st)->code, 128 + SIGTERM) << (*st)->to_string() << jail.errors();
+}
+
+TEST(Jailer, TheGuestBootsAndPowersOffInTheJail) {
+  Jail jail("hello");
+  jail.add_guest("acpi_poweroff.elf");
+  auto jailer = jail.start({"--kernel", "/acpi_poweroff.elf", "--metrics-file", "/metrics.json"});
+  ASSERT_TRUE(jailer) << jailer.error().to_string();
+  auto st = jailer->wait_for(std::chrono::seconds(60));
+  ASSERT_TRUE(st && *st) << jail.console() << jail.errors();
+  EXPECT_TRUE((*st)->success()) << (*st)->to_string() << "\n" << jail.errors();
+  auto metrics = read_file(jail.root() + "/metrics.json");
+  ASSERT_TRUE(metrics) << jail.errors();
+  EXPECT_NE(metrics->find("\"poweroff\""), std::string::npos) << *metrics;
+  // The exec file and the device nodes the jailer made, owned by the jail's user.
+  struct stat kvm {};
+  ASSERT_EQ(::stat((jail.root() + "/dev/kvm").c_str(), &kvm), 0);
+  EXPECT_TRUE(S_ISCHR(kvm.st_mode));
+  EXPECT_EQ(kvm.st_uid, kUid);
+  EXPECT_EQ(::access((jail.root() + "/vessel-vmm").c_str(), X_OK), 0);
+}
+
+TEST(Jailer, TheCgroupIsMadeAndTheVmmIsInIt) {
+  Jail jail("cgroup");
+  jail.add_guest("counter.elf");
+  struct statfs fs {};
+  bool v2 = ::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+  std::string limit = v2 ? "memory.max=268435456" : "memory.limit_in_bytes=268435456";
+  auto jailer = jail.start({"--kernel", "/counter.elf", "--cmdline", "count=100000"},
+                           {"--cgroup", limit, "--parent-cgroup", "vessel-jailer-test"});
+  ASSERT_TRUE(jailer) << jailer.error().to_string();
+  ASSERT_TRUE(jail.wait_for_console("count 1\r\n")) << jail.console() << jail.errors();
+  auto cgroups = read_file(fmt::format("/proc/{}/cgroup", jail.vmm_pid()));
+  ASSERT_TRUE(cgroups);
+  std::string dir = v2 ? "/sys/fs/cgroup/vessel-jailer-test/cgroup" : "/sys/fs/cgroup/memory/vessel-jailer-test/cgroup";
+  EXPECT_NE(cgroups->find(v2 ? "0::/vessel-jailer-test/cgroup" : "memory:/vessel-jailer-test/cgroup"), std::string::npos)
+      << *cgroups;
+  auto value = read_file(dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"));
+  EXPECT_EQ(value.value_or(""), "268435456\n");
+  // A killed jailer takes the VMM with it (its parent-death signal), and the cgroup empties.
+  ASSERT_TRUE(jailer->signal(SIGKILL));
+  (void)jailer->wait_for(std::chrono::seconds(10));
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = ::kill(jail.vmm_pid(), 0) != 0 && errno == ESRCH;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "the VMM outlived its jailer";
+  if (!gone) (void)::kill(jail.vmm_pid(), SIGKILL);
+  for (int i = 0; i < 100 && ::rmdir(dir.c_str()) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::rmdir(dir.substr(0, dir.rfind('/')).c_str());
+}
+
+TEST(Jailer, EachFailingStepIsAClearError) {
+  Jail jail("errors");
+  auto run = [&](std::vector<std::string> argv) {
+    auto err = Fd::open(jail.base() + "/err.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    SpawnOptions opts;
+    opts.stderr_fd = err->get();
+    auto p = Process::spawn(argv, opts);
+    EXPECT_TRUE(p);
+    auto st = p->wait();
+    return std::make_pair(st ? st->code : -1, read_file(jail.base() + "/err.txt").value_or(""));
+  };
+  std::vector<std::string> common{VESSEL_JAILER_PATH, "--id", "errors", "--exec-file", VESSEL_VMM_PATH,
+                                  "--chroot-base-dir", jail.base()};
+  auto with = [&](std::vector<std::string> more) {
+    auto v = common;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  auto [code, err] = run(with({"--uid", "0", "--gid", "0"}));
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("must not be 0"), std::string::npos) << err;
+  std::tie(code, err) = run(with({"--uid", "4242", "--gid", "4242", "--cgroup", "nodot"}));
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("expected FILE=VALUE"), std::string::npos) << err;
+  std::tie(code, err) = run(with({"--uid", "4242", "--gid", "4242", "--cgroup", "nosuchcontroller.x=1"}));
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("nosuchcontroller"), std::string::npos) << err;
+  // A failure in the child, after the fork (the exec file is not executable): reported by the jailer.
+  ASSERT_EQ(::mkdir((jail.base() + "/bin").c_str(), 0755), 0);
+  std::string text = jail.base() + "/bin/not-a-program";
+  ASSERT_TRUE(write_file(text, "just text\n"));
+  std::tie(code, err) = run({VESSEL_JAILER_PATH, "--id", "errors", "--exec-file", text, "--uid", "4242", "--gid", "4242",
+                             "--chroot-base-dir", jail.base()});
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("execute /not-a-program in the jail"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace vessel::jailer::test
