@@ -14,6 +14,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "runtime/cgroups/device_filter.h"
 
 namespace vessel::runtime {
 
@@ -363,8 +364,13 @@ Result<void> Cgroup::apply(const Resources& r) const {
                                        d.minor ? num(*d.minor) : "*", d.access);
         TRY(write_value(dir, d.allow ? "devices.allow" : "devices.deny", rule));
       }
+    } else if (!unified_dir().empty()) {
+      // cgroup v2 has no devices files: the rules become an eBPF program on the group.
+      auto program = TRY(device_filter_program(r.devices));
+      Fd loaded = TRY(load_device_filter(program));
+      TRY(attach_device_filter(unified_dir(), loaded));
     } else {
-      log::debug("device cgroup rules need eBPF on cgroup v2; not applied");
+      return fail(ENOTSUP, "linux.resources.devices: no devices controller (v1) and no cgroup v2 hierarchy");
     }
   }
   if (!r.unified.empty()) {
