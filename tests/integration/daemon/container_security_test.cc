@@ -36,16 +36,18 @@ class ContainerSecurity : public ::testing::Test {
       if (line.rfind(name + ":", 0) == 0) return line.substr(line.find_first_not_of(" \t", name.size() + 1));
     return "(missing " + name + ")";
   }
-  // The host's directory of the container's group in the v1 (or v2) hierarchy of `controller`.
+  // The host's directory of the container's group in the v1 hierarchy of `controller`, or in the
+  // unified one on a pure cgroup v2 host.
   static std::string host_cgroup_dir(pid_t pid, const std::string& controller) {
+    bool pure_v2 = std::ifstream("/sys/fs/cgroup/cgroup.controllers").good();
     std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
     std::string line;
     while (std::getline(in, line)) {
       auto a = line.find(':'), b = line.find(':', a + 1);
-      std::string ctrls = line.substr(a + 1, b - a - 1);
-      if ((",") + ctrls + "," == "," + controller + "," || ctrls.find(controller) != std::string::npos)
+      std::string ctrls = "," + line.substr(a + 1, b - a - 1) + ",";
+      if (!pure_v2 && ctrls.find("," + controller + ",") != std::string::npos)
         return "/sys/fs/cgroup/" + controller + line.substr(b + 1);
-      if (ctrls.empty() && !std::ifstream("/sys/fs/cgroup/pids").good()) return "/sys/fs/cgroup" + line.substr(b + 1);
+      if (pure_v2 && ctrls == ",,") return "/sys/fs/cgroup" + line.substr(b + 1);
     }
     return "";
   }
