@@ -20,6 +20,9 @@ struct CreateFlags {
   double cpu_reservation = -1;
   std::string memory_reservation;
   std::vector<std::string> env, labels, disks, command;
+  bool privileged = false;
+  std::vector<std::string> cap_add, cap_drop, security_opt;
+  std::optional<int64_t> pids_limit;
 };
 
 void add_create_flags(CLI::App* c, CreateFlags& f) {
@@ -40,6 +43,11 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable)"));
   repeatable(c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)"));
   repeatable(c->add_option("--disk", f.disks, "VM: extra disk: PATH[:ro], path=FILE[,format=raw|qcow2][,ro], or size=SIZE for a new empty qcow2 (repeatable)"));
+  c->add_flag("--privileged", f.privileged, "container: every capability, no seccomp filter, every device, /sys writable");
+  repeatable(c->add_option("--cap-add", f.cap_add, "container: add a capability (NET_ADMIN, SYS_ADMIN, ..., ALL) (repeatable)"));
+  repeatable(c->add_option("--cap-drop", f.cap_drop, "container: drop a capability of the default set, or ALL (repeatable)"));
+  repeatable(c->add_option("--security-opt", f.security_opt, "container: seccomp=unconfined or no-new-privileges (repeatable)"));
+  c->add_option("--pids-limit", f.pids_limit, "container: most processes and threads at once (default 2048; 0 or -1: no limit)");
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }
@@ -83,6 +91,11 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
     auto [k, v] = TRY(parse_key_value(l, "--label"));
     labels[k] = v;
   }
+  if (f.privileged) spec["privileged"] = true;
+  if (!f.cap_add.empty()) spec["cap_add"] = f.cap_add;
+  if (!f.cap_drop.empty()) spec["cap_drop"] = f.cap_drop;
+  if (!f.security_opt.empty()) spec["security_opt"] = f.security_opt;
+  if (f.pids_limit) spec["pids_limit"] = *f.pids_limit;
   if (!env.empty()) spec["environment"] = env;
   if (!labels.empty()) spec["labels"] = labels;
   if (!f.disks.empty()) {

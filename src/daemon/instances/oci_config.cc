@@ -1,17 +1,47 @@
 #include "daemon/instances/oci_config.h"
 
+#include <algorithm>
+#include <cstdlib>
+
+#include "daemon/instances/seccomp_profile.h"
 #include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon {
 
 namespace {
 
-const char* const kCapabilities[] = {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-                                     "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-                                     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
-
 json::Json mount(const char* dest, const char* type, const char* source, std::vector<std::string> options) {
   return {{"destination", dest}, {"type", type}, {"source", source}, {"options", options}};
+}
+
+// Docker's (runc's) device rules: no device but the usual character devices (the runtime adds
+// /dev/null, zero, full, random, urandom, tty, console, ptmx and the ptys); any node may be made
+// (with CAP_MKNOD), not opened. Privileged: every device.
+json::Json device_rules(bool privileged) {
+  if (privileged) return json::Json::array({{{"allow", true}, {"access", "rwm"}}});
+  return json::Json::array({{{"allow", false}, {"access", "rwm"}},
+                            {{"allow", true}, {"type", "c"}, {"access", "m"}},
+                            {{"allow", true}, {"type", "b"}, {"access", "m"}}});
+}
+
+// The capabilities asked for; "all" (privileged, --cap-add ALL) means all that vesseld itself
+// holds in its bounding set: a capability it lacks would fail the container's start.
+json::Json capabilities(const SecuritySpec& security) {
+  auto caps = container_capabilities(security);
+  if (!security.privileged && std::find(security.cap_add.begin(), security.cap_add.end(), "ALL") == security.cap_add.end())
+    return caps;
+  uint64_t bounding = ~uint64_t{0};
+  if (auto status = read_file("/proc/self/status")) {
+    auto at = status->find("CapBnd:\t");
+    if (at != std::string::npos) bounding = std::strtoull(status->c_str() + at + 8, nullptr, 16);
+  }
+  json::Json out = json::Json::array();
+  const auto& all = all_capabilities();
+  for (const auto& c : caps) {
+    auto bit = static_cast<size_t>(std::find(all.begin(), all.end(), c) - all.begin());
+    if (bit >= 64 || (bounding >> bit) & 1) out.push_back(c);
+  }
+  return out;
 }
 
 }  // namespace
@@ -26,15 +56,14 @@ json::Json oci_process(const InstanceSpec& spec, const BootSource& boot, const s
   for (const auto& [k, v] : spec.environment) env[k] = v;
   json::Json env_list = json::Json::array();
   for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
-  json::Json caps = json::Json::array();
-  for (const char* c : kCapabilities) caps.push_back(c);
+  json::Json caps = capabilities(spec.security);
   return {{"terminal", false},
           {"user", {{"uid", 0}, {"gid", 0}}},
           {"args", args},
           {"env", env_list},
           {"cwd", boot.workdir.empty() ? "/" : boot.workdir},
           {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-          {"noNewPrivileges", true}};
+          {"noNewPrivileges", spec.security.no_new_privileges}};
 }
 
 json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
@@ -47,28 +76,38 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
       mount("/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}),
       mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
       mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
-      mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
   });
+  const SecuritySpec& security = spec.security;
+  std::vector<std::string> sys_options = {"nosuid", "noexec", "nodev"};
+  if (!security.privileged) sys_options.push_back("ro");
+  mounts.push_back(mount("/sys", "sysfs", "sysfs", sys_options));
   json::Json resources = {
       {"memory", {{"limit", static_cast<int64_t>(spec.memory_mib << 20)}}},
       {"cpu", {{"shares", weight_to_shares(spec.cpu_weight)}, {"quota", static_cast<int64_t>(spec.cpus) * 100000}, {"period", 100000}}},
-      {"devices", json::Json::array({{{"allow", false}, {"access", "rwm"}}})},
+      {"devices", device_rules(security.privileged)},
   };
+  if (security.pids_limit > 0) resources["pids"] = {{"limit", security.pids_limit}};
   if (spec.memory_reservation_mib && spec.memory_reservation_mib < spec.memory_mib)
     resources["memory"]["reservation"] = static_cast<int64_t>(spec.memory_reservation_mib << 20);
+  json::Json linux = {
+      {"cgroupsPath", ctx.cgroup},
+      {"resources", resources},
+      {"namespaces", json::Json::array({{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+                                        {{"type", "mount"}}, {{"type", "cgroup"}}})},
+  };
+  if (!security.privileged) {
+    linux["maskedPaths"] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"};
+    linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+    if (!security.seccomp_unconfined) linux["seccomp"] = default_seccomp_profile(container_capabilities(security));
+  }
   return {
       {"ociVersion", "1.0.2"},
       {"process", oci_process(spec, boot, args)},
       {"root", {{"path", "rootfs"}, {"readonly", false}}},
       {"hostname", spec.name},
       {"mounts", mounts},
-      {"linux",
-       {{"cgroupsPath", ctx.cgroup},
-        {"resources", resources},
-        {"namespaces", json::Json::array({{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}})},
-        {"maskedPaths", {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                         "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
-        {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}},
+      {"linux", linux},
   };
 }
 

@@ -67,7 +67,8 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   TRY(json::reject_unknown(body, "spec",
                            {"name", "type", "image", "rootfs", "kernel", "initramfs", "cmdline", "cpus",
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
-                            "stop_timeout_s", "disks", "environment", "command", "labels"}));
+                            "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
+                            "cap_drop", "security_opt", "pids_limit"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -133,7 +134,10 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
     }
   }
 
+  s.security = TRY(parse_security(body));
   if (s.type == InstanceType::Vm) {
+    if (s.security.custom())
+      return fail(EINVAL, "spec: privileged, cap_add, cap_drop, security_opt and pids_limit are for containers only");
     if (s.image.empty() && s.kernel.empty())
       return Unexpected(Error(EINVAL, "a VM needs an image or a kernel").with_hint("pass --image NAME or --kernel PATH"));
     if (!s.rootfs.empty()) return fail(EINVAL, "spec.rootfs: only containers have a rootfs; VMs take disks");
@@ -167,6 +171,7 @@ json::Json to_json(const InstanceSpec& s) {
                   {"labels", s.labels}};
   if (!s.image.empty()) j["image"] = s.image;
   if (!s.rootfs.empty()) j["rootfs"] = s.rootfs;
+  if (s.type == InstanceType::Container) security_to_json(s.security, j);
   if (!s.kernel.empty()) j["kernel"] = s.kernel;
   if (!s.initramfs.empty()) j["initramfs"] = s.initramfs;
   if (!s.cmdline.empty()) j["cmdline"] = s.cmdline;

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "daemon/spec/disk_spec.h"
+#include "daemon/spec/security_spec.h"
 
 namespace vessel::daemon {
 
@@ -34,6 +35,7 @@ struct InstanceSpec {
   std::map<std::string, std::string> environment;
   std::vector<std::string> command;
   std::map<std::string, std::string> labels;
+  SecuritySpec security;  // containers: capabilities, seccomp, pids limit
 };
 
 inline constexpr size_t kMaxNameLength = 63;

@@ -14,6 +14,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "runtime/cgroups/device_filter.h"
 
 namespace vessel::runtime {
 
@@ -355,24 +356,31 @@ Result<void> Cgroup::apply(const Resources& r) const {
   if (r.net_cls_classid) TRY(set("net_cls", "net_cls.classid", "", num(*r.net_cls_classid), ""));
   for (const auto& [iface, prio] : r.net_prio)
     TRY(set("net_prio", "net_prio.ifpriomap", "", fmt::format("{} {}", iface, prio), ""));
-  if (!r.devices.empty()) {
-    std::string dir = dir_for("devices");
-    if (!dir.empty() && dir != unified_dir()) {
-      for (const auto& d : r.devices) {
-        std::string rule = fmt::format("{} {}:{} {}", d.type, d.major ? num(*d.major) : "*",
-                                       d.minor ? num(*d.minor) : "*", d.access);
-        TRY(write_value(dir, d.allow ? "devices.allow" : "devices.deny", rule));
-      }
-    } else {
-      log::debug("device cgroup rules need eBPF on cgroup v2; not applied");
-    }
-  }
+  if (!r.devices.empty()) TRY(apply_devices(r.devices));
   if (!r.unified.empty()) {
     std::string dir = unified_dir();
     if (dir.empty()) return fail(ENOTSUP, "linux.resources.unified needs a cgroup v2 hierarchy");
     for (const auto& [key, value] : r.unified) TRY(write_value(dir, key, value));
   }
   return {};
+}
+
+Result<void> Cgroup::apply_devices(const std::vector<DeviceRule>& rules) const {
+  std::string dir = dir_for("devices");
+  if (!dir.empty() && dir != unified_dir()) {
+    for (const auto& d : rules) {
+      std::string rule = fmt::format("{} {}:{} {}", d.type, d.major ? num(*d.major) : "*",
+                                     d.minor ? num(*d.minor) : "*", d.access);
+      TRY(write_value(dir, d.allow ? "devices.allow" : "devices.deny", rule));
+    }
+    return {};
+  }
+  // cgroup v2 has no devices files: the rules become an eBPF program on the group.
+  if (unified_dir().empty())
+    return fail(ENOTSUP, "linux.resources.devices: no devices controller (v1) and no cgroup v2 hierarchy");
+  auto program = TRY(device_filter_program(rules));
+  Fd loaded = TRY(load_device_filter(program));
+  return attach_device_filter(unified_dir(), loaded);
 }
 
 bool Cgroup::has_freezer() const { return !dir_for("freezer").empty() || !unified_dir().empty(); }

@@ -58,6 +58,8 @@ class Cgroup {
   // Whether `controller` is in the unified (v2) hierarchy.
   bool is_v2(const std::string& controller) const { return dir_for(controller) == unified_dir(); }
   Result<void> apply(const Resources& r) const;
+  // v1: devices.allow/deny; v2: an eBPF program (device_filter.h).
+  Result<void> apply_devices(const std::vector<DeviceRule>& rules) const;
   Result<void> set_frozen(bool frozen) const;
   Result<bool> frozen() const;
   bool has_freezer() const;

@@ -2,6 +2,7 @@
 // pure v1 (cgroup2 unmounted) and pure v2 (a cgroup2 mount over /sys/fs/cgroup), the last two in
 // a private mount namespace made by unshare(1) so the host is not touched.
 #include <fmt/format.h>
+#include <sys/sysmacros.h>
 
 #include "bundle.h"
 
@@ -101,6 +102,101 @@ TEST_F(RuntimeTest, CgroupV2RefusesAControllerItDoesNotHave) {
     EXPECT_NE(o.err.find("\"pids\" is not available"), std::string::npos) << o.err;
   }
   EXPECT_FALSE(state_dir_exists(id_));
+}
+
+}  // namespace vessel::runtime::test
+
+namespace vessel::runtime::test {
+
+// Device rules, enforced: a container with CAP_MKNOD makes a node for a loop device of the host
+// (backed by a file holding a marker) and must not read it; /dev/null and /dev/zero still work.
+// The rules are Docker's: deny all, mknod of any node, the usual character devices.
+class DeviceRulesTest : public RuntimeTest {
+ protected:
+  void SetUp() override {
+    RuntimeTest::SetUp();
+    if (HasFatalFailure()) return;
+    std::ofstream(dir_ + "/disk.img") << std::string(4096, 'S').replace(0, 13, "vessel-secret");
+    Output loop = sh("modprobe loop 2>/dev/null; losetup -f --show " + dir_ + "/disk.img");
+    ASSERT_EQ(loop.status, 0) << "a loop device is needed: " << loop.err;
+    loop_ = loop.out.substr(0, loop.out.find('\n'));
+    struct stat st{};
+    ASSERT_EQ(stat(loop_.c_str(), &st), 0) << loop_;
+    major_ = major(st.st_rdev);
+    minor_ = minor(st.st_rdev);
+    json caps = {"CAP_MKNOD", "CAP_KILL", "CAP_AUDIT_WRITE"};
+    config_["process"]["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+    json devices = json::array({{{"allow", false}, {"access", "rwm"}},
+                                {{"allow", true}, {"type", "c"}, {"access", "m"}},
+                                {{"allow", true}, {"type", "b"}, {"access", "m"}}});
+    for (int minor : {3, 5, 7, 8, 9}) devices.push_back({{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", minor}, {"access", "rwm"}});
+    config_["linux"]["resources"] = {{"devices", devices}};
+    set_args({"/bin/sh", "-c",
+              fmt::format("mknod /dev/hostdisk b {} {} && echo made; head -c 13 /dev/hostdisk 2>&1; echo; "
+                          "echo null >/dev/null && head -c 4 /dev/zero | wc -c",
+                          major_, minor_)});
+    write_config();
+    ids_.push_back(id_);
+  }
+  void TearDown() override {
+    if (!loop_.empty()) sh("losetup -d " + loop_);
+    RuntimeTest::TearDown();
+  }
+  void expect_denied(const Output& o) {
+    ASSERT_EQ(o.status, 0) << o.out << o.err;
+    EXPECT_EQ(o.out.find("vessel-secret"), std::string::npos) << "the host's device was read: " << o.out;
+    EXPECT_NE(o.out.find("made\n"), std::string::npos) << "mknod is allowed (rule b *:* m): " << o.out << o.err;
+    EXPECT_NE(o.out.find("/dev/hostdisk: Operation not permitted"), std::string::npos) << o.out;
+    EXPECT_NE(o.out.find("\n4\n"), std::string::npos) << "/dev/null and /dev/zero still work: " << o.out;
+  }
+  std::string loop_;
+  unsigned major_ = 0, minor_ = 0;
+};
+
+// Where the host has a v1 devices controller (this machine's hybrid layout, or pure v1): its files.
+TEST_F(DeviceRulesTest, V1DevicesControllerDeniesTheHostDisk) {
+  if (!fs::exists("/sys/fs/cgroup/devices/devices.list")) FAIL() << "this host has no cgroup v1 devices controller";
+  expect_denied(rt("run --bundle " + bundle_ + " " + id_));
+}
+
+// cgroup v2: the rules become an eBPF program on the group. On a hybrid host a private mount of
+// cgroup2 over /sys/fs/cgroup gives the runtime a pure-v2 view (the kernel runs the program of the
+// process's cgroup2 group whatever the v1 controllers say); on a pure-v2 host it is the real thing.
+TEST_F(DeviceRulesTest, CgroupV2EbpfProgramDeniesTheHostDisk) {
+  Output o = sh("unshare -m --propagation private sh -c " +
+                shell_quote(fmt::format("umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && "
+                                        "test ! -e /sys/fs/cgroup/devices && {} --root {} run --bundle {} {}",
+                                        VESSEL_RUNTIME_BIN, root_, bundle_, id_)));
+  expect_denied(o);
+}
+
+// The same on the host as it is when that is pure cgroup v2 (run in scripts/kvm-host --cgroup v2).
+TEST_F(DeviceRulesTest, PureCgroupV2HostDeniesTheHostDisk) {
+  if (!fs::exists("/sys/fs/cgroup/cgroup.controllers"))
+    FAIL() << "this host is not pure cgroup v2: run it in `scripts/kvm-host --cgroup v2` (ctest runtime_devices_pure_cgroup2)";
+  expect_denied(rt("run --bundle " + bundle_ + " " + id_));
+}
+
+TEST_F(DeviceRulesTest, CgroupV2ProgramOfAThousandRulesLoadsAndAnUpdateReplacesIt) {
+  json devices = config_["linux"]["resources"]["devices"];
+  // The runtime adds 9 rules of its own: 999 in all.
+  while (devices.size() < 990) devices.push_back({{"allow", false}, {"type", "c"}, {"major", 99}, {"minor", int(devices.size())}, {"access", "rw"}});
+  config_["linux"]["resources"]["devices"] = devices;
+  set_args({"/bin/sleep", "1000"});
+  write_config();
+  // After an update that allows the loop device, the container reads it: the old program is gone
+  // (with BPF_F_ALLOW_MULTI every attached program must allow a request).
+  std::string update = fmt::format(R"({{"devices": [{{"allow": true, "type": "b", "major": {}, "minor": {}, "access": "rwm"}}, {{"allow": true, "type": "c", "access": "rwm"}}]}})", major_, minor_);
+  std::ofstream(dir_ + "/update.json") << update;
+  std::string script = fmt::format(
+      "umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && R='{} --root {}'; "
+      "$R run -d --bundle {} {} || exit 1; "
+      "$R exec {} sh -c 'mknod /dev/hostdisk b {} {}; head -c 13 /dev/hostdisk 2>&1; echo'; "
+      "$R update --resources {} {} && $R exec {} head -c 13 /dev/hostdisk; echo; $R delete -f {}",
+      VESSEL_RUNTIME_BIN, root_, bundle_, id_, id_, major_, minor_, dir_ + "/update.json", id_, id_, id_);
+  Output o = sh("unshare -m --propagation private sh -c " + shell_quote(script));
+  EXPECT_NE(o.out.find("/dev/hostdisk: Operation not permitted\n"), std::string::npos) << o.out << o.err;
+  EXPECT_NE(o.out.find("\nvessel-secret\n"), std::string::npos) << "the update allowed it: " << o.out << o.err;
 }
 
 }  // namespace vessel::runtime::test
