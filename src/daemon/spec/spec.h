@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "base/json.h"
+#include "base/rotating_log.h"
 #include "daemon/spec/disk_spec.h"
 
 namespace vessel::daemon {
@@ -34,6 +36,8 @@ struct InstanceSpec {
   std::map<std::string, std::string> environment;
   std::vector<std::string> command;
   std::map<std::string, std::string> labels;
+  // The console / output log's cap (base/rotating_log.h); unset: vesseld's default at each start.
+  std::optional<LogLimits> log;
 };
 
 inline constexpr size_t kMaxNameLength = 63;
