@@ -17,16 +17,18 @@ namespace {
 
 bool hex64(const std::string& s) { return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos; }
 
+// The store lives in a private directory removed at exit. The name is on the heap on purpose
+// (never freed): the exit handler runs after the destructors of static objects.
 const std::string& store_dir() {
-  static const std::string dir = [] {
+  static const std::string* dir = [] {
     char tmpl[] = "/tmp/vessel-trust-fuzz-XXXXXX";
     const char* made = ::mkdtemp(tmpl);
     if (!made) std::abort();
-    std::string d = std::string(made) + "/trust";
-    std::atexit([] { std::error_code ec; std::filesystem::remove_all(std::filesystem::path(store_dir()).parent_path(), ec); });
+    auto* d = new std::string(std::string(made) + "/trust");
+    std::atexit([] { std::error_code ec; std::filesystem::remove_all(std::filesystem::path(*dir).parent_path(), ec); });
     return d;
   }();
-  return dir;
+  return *dir;
 }
 
 }  // namespace
