@@ -79,6 +79,26 @@ TEST(RotatingLog, AChunkLargerThanTheCapIsSplitAndALineWithoutEndFillsTheFile) {
   EXPECT_EQ(all(path), big.substr(4096));
 }
 
+TEST(RotatingLog, ALineWrittenInPiecesStaysWholeWhenItFitsAndIsSplitOnlyWhenItMust) {
+  Dir d;
+  std::string path = d.path + "/pieces.log";
+  auto log = RotatingLog::open(path, {4096, 3});
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->write(std::string(4089, 'a') + "\n"));  // 6 bytes left
+  // A new line that does not fit what is left starts the next file, though it comes in pieces.
+  ASSERT_TRUE(log->write("bbbbbbbb"));
+  ASSERT_TRUE(log->write("bb\n"));
+  EXPECT_EQ(read_file(path + ".1").value(), std::string(4089, 'a') + "\n");
+  EXPECT_EQ(read_file(path).value(), "bbbbbbbbbb\n");
+  // A line already begun in this file that then outgrows it is split at the cap: its beginning
+  // cannot move.
+  ASSERT_TRUE(log->write(std::string(4080, 'c')));
+  ASSERT_TRUE(log->write(std::string(20, 'c') + "\n"));
+  EXPECT_EQ(size_of(path + ".1"), 4096u);
+  EXPECT_EQ(read_file(path).value(), std::string(15, 'c') + "\n");  // 5 of the 20 went into the full file
+  EXPECT_EQ(all(path), std::string(4089, 'a') + "\n" + "bbbbbbbbbb\n" + std::string(4100, 'c') + "\n");
+}
+
 TEST(RotatingLog, OneFileStartsOverWithANewInode) {
   Dir d;
   std::string path = d.path + "/one.log";
