@@ -16,7 +16,9 @@ Error Client::unreachable(const Error& e) const {
 
 Error error_from_response(long status, const std::string& body) {
   auto j = json::parse(body);
-  if (j && j->is_object() && j->contains("error") && (*j)["error"].is_string()) {
+  // An empty "error" says nothing: then the status and the body are what there is to print.
+  if (j && j->is_object() && j->contains("error") && (*j)["error"].is_string() &&
+      !(*j)["error"].get<std::string>().empty()) {
     int errnum = j->contains("errno") && (*j)["errno"].is_number_integer() ? (*j)["errno"].get<int>() : 0;
     Error e(errnum, (*j)["error"].get<std::string>());
     // The daemon's message already carries strerror; keep errno for exit codes only.

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "base/cli.h"
+#include "base/rotating_log.h"
 #include "cli/commands.h"
 #include "cli/disk_flags.h"
 #include "cli/format.h"
@@ -19,7 +20,7 @@ struct CreateFlags {
   uint32_t cpus = 1, cpu_weight = 100, stop_timeout = 10;
   double cpu_reservation = -1;
   std::string memory_reservation;
-  std::vector<std::string> env, labels, disks, command;
+  std::vector<std::string> env, labels, disks, command, log_opts;
   bool privileged = false;
   std::vector<std::string> cap_add, cap_drop, security_opt;
   std::optional<int64_t> pids_limit;
@@ -48,6 +49,9 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--cap-drop", f.cap_drop, "container: drop a capability of the default set, or ALL (repeatable)"));
   repeatable(c->add_option("--security-opt", f.security_opt, "container: seccomp=unconfined or no-new-privileges (repeatable)"));
   c->add_option("--pids-limit", f.pids_limit, "container: most processes and threads at once (default 2048; 0 or -1: no limit)");
+  repeatable(c->add_option("--log-opt", f.log_opts,
+                           "cap of the console/output log, as Docker's json-file: max-size=SIZE (per file, e.g. 10m), "
+                           "max-file=N (files kept); repeatable; default: vesseld's (10m x 3 unless it says otherwise)"));
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }
@@ -98,6 +102,17 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (f.pids_limit) spec["pids_limit"] = *f.pids_limit;
   if (!env.empty()) spec["environment"] = env;
   if (!labels.empty()) spec["labels"] = labels;
+  if (!f.log_opts.empty()) {
+    // Only what was given: the rest stays vesseld's default.
+    json::Json log = json::Json::object();
+    for (const auto& opt : f.log_opts) {
+      LogLimits l;
+      TRY(apply_log_opt(opt, l));
+      if (opt.rfind("max-size=", 0) == 0) log["max_size"] = l.max_size;
+      else log["max_file"] = l.max_files;
+    }
+    spec["log"] = log;
+  }
   if (!f.disks.empty()) {
     json::Json disks = json::Json::array();
     for (const auto& d : f.disks) disks.push_back(TRY(parse_instance_disk(d)));

@@ -42,6 +42,9 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
     auto* c = app.add_subcommand("logs", "print an instance's output (container stdout/stderr, VM serial console)");
     c->add_option("name", *name, "instance name")->required();
     c->add_flag("--follow,-f", *follow, "keep printing new output until the instance stops");
+    c->footer("The log is capped and rotated by vesseld (vessel run --log-opt max-size=SIZE --log-opt max-file=N,\n"
+              "default 10m x 3): this prints the rotated files and the current one as one stream, oldest first,\n"
+              "and --follow carries on across rotations.");
     c->callback([&ctx, name, follow] {
       auto client = ctx.client();
       auto exists = client.call("GET", "/v1/instances/" + escape_segment(*name));

@@ -85,22 +85,30 @@ void add_trust_commands(CLI::App& app, Context& ctx) {
       "Example, with a client key and certificate made by openssl:\n"
       "  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \\\n"
       "      -subj /CN=alice -keyout alice.key -out alice.crt\n"
-      "  vessel trust add alice.crt --name alice          # on the server (Unix socket)\n"
+      "  vessel trust add alice.crt --name alice --role operator   # on the server (Unix socket)\n"
       "  vessel --remote https://server:8443 --client-cert alice.crt --client-key alice.key \\\n"
-      "      --server-fingerprint $(cat /var/lib/vessel/tls/server.fingerprint) ls");
+      "      --server-fingerprint $(cat /var/lib/vessel/tls/server.fingerprint) ls\n\n"
+      "Roles: read-only (GET requests: ls, inspect, logs, stats, events, wait), operator (also create, start,\n"
+      "stop, rm, exec, console, image import and rm; host paths only under vesseld's --allowed-host-path),\n"
+      "admin (everything: the trust store, any host path). The Unix socket is always admin. To change a\n"
+      "certificate's role: trust rm, then trust add with the new --role.");
   {
     struct Flags {
-      std::string file, name;
+      std::string file, name, role = "read-only";
     };
     auto f = std::make_shared<Flags>();
     auto* c = trust->add_subcommand("add", "trust a client certificate (PEM); prints its fingerprint");
     c->add_option("cert", f->file, "the certificate file (PEM)")->required();
     c->add_option("--name", f->name, "a name for it (default: its subject)");
+    c->add_option("--role", f->role, "what it may do: read-only, operator or admin")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"read-only", "operator", "admin"}));
     c->callback([&ctx, f] {
       auto pem = read_file(f->file);
       if (!pem) { ctx.status = report(pem.error()); return; }
       json::Json body = {{"certificate", *pem}};
       if (!f->name.empty()) body["name"] = f->name;
+      body["role"] = f->role;
       auto r = ctx.client().call("POST", "/v1/trust", body);
       if (!r) { ctx.status = report(r.error()); return; }
       fmt::print("{}\n", r->value("fingerprint", ""));
@@ -115,10 +123,10 @@ void add_trust_commands(CLI::App& app, Context& ctx) {
       auto r = ctx.client().call("GET", "/v1/trust");
       if (!r) { ctx.status = report(r.error()); return; }
       if (*as_json) { fmt::print("{}\n", r->dump(2)); return; }
-      fmt::print("{:<16}  {:<20}  {:<22}  {}\n", "FINGERPRINT", "NAME", "EXPIRES", "SUBJECT");
+      fmt::print("{:<16}  {:<20}  {:<9}  {:<22}  {}\n", "FINGERPRINT", "NAME", "ROLE", "EXPIRES", "SUBJECT");
       for (const auto& e : *r)
-        fmt::print("{:<16}  {:<20}  {:<22}  {}\n", e.value("fingerprint", "").substr(0, 16), e.value("name", ""),
-                   e.value("not_after", ""), e.value("subject", ""));
+        fmt::print("{:<16}  {:<20}  {:<9}  {:<22}  {}\n", e.value("fingerprint", "").substr(0, 16), e.value("name", ""),
+                   e.value("role", ""), e.value("not_after", ""), e.value("subject", ""));
     });
   }
   {

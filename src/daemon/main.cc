@@ -43,6 +43,8 @@ struct Options {
   std::string log_level = "info";
   std::string log_format = "text";
   std::vector<std::string> listen;  // tcp://ADDR:PORT, TLS with client certificates
+  std::vector<std::string> allowed_host_paths;  // what non-admin clients may name (host_paths.h)
+  std::vector<std::string> log_opts;  // instances' log cap: max-size=..., max-file=...
 };
 
 bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
@@ -88,15 +90,21 @@ Result<int> serve(const Options& o) {
   config.cgroup_parent = o.cgroup_parent;
   config.capacity = TRY(discover_capacity());
   config.overcommit = {o.cpu_overcommit, o.memory_overcommit};
+  for (const auto& opt : o.log_opts) TRY_CTX(apply_log_opt(opt, config.log), "vesseld");
   EventBus events;
   ImageStore images(*store, o.state_dir + "/images");
   std::string runtime = find_helper(o.runtime, "vessel-runtime", "runtime", "runc");
   std::string vmm = find_helper(o.vmm, "vessel-vmm", "vmm", "");
   ContainerBackend containers(runtime, o.state_dir + "/runtime");
   // Without vessel-shim, containers still run; only their exit status is unknown.
-  if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") containers.set_shim(shim);
-  else log::warn("vessel-shim not found beside vesseld or in $PATH: containers' exit statuses will be unknown");
   VmBackend vms(vmm);
+  if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") {
+    containers.set_shim(shim);
+    vms.set_log_relay(shim);
+  } else {
+    log::warn("vessel-shim not found beside vesseld or in $PATH: containers' exit statuses will be unknown, and "
+              "instance logs are not capped");
+  }
   Manager manager(config, *store, events, images, containers, vms);
   manager.reconcile();
 
@@ -105,7 +113,8 @@ Result<int> serve(const Options& o) {
     for (const char* c : {VESSEL_SOURCE_DIR "/docs/daemon/api.yaml", "/usr/share/vessel/api.yaml"})
       if (fs::exists(c, ec)) { openapi = c; break; }
   }
-  Api api(manager, images, events, openapi);
+  auto host_paths = TRY(HostPathPolicy::create(o.allowed_host_paths));
+  Api api(manager, images, events, openapi, host_paths);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
   server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
@@ -114,9 +123,9 @@ Result<int> serve(const Options& o) {
   };
   fs::create_directories(fs::path(o.socket).parent_path(), ec);
   TrustStore trust(o.state_dir + "/tls/trust");
-  auto handler = [&api, &trust](const http::Request& r) {
-    if (auto t = trust_route(r, trust)) return std::move(*t);
-    return api.handle(r);
+  RoleHandler handler = [&api, &trust](const http::Request& r, Role role) {
+    if (auto t = trust_route(r, trust, role)) return std::move(*t);
+    return api.handle(r, role);
   };
   std::vector<std::unique_ptr<http::Server>> tls_servers;
   if (!o.listen.empty()) {
@@ -128,7 +137,9 @@ Result<int> serve(const Options& o) {
                 trust.dir());
     }
   }
-  auto server = TRY(http::Server::listen_unix(o.socket, 0660, handler, server_options));
+  // The Unix socket's clients (root, group `vessel`) are admins: they are root-equivalent anyway.
+  auto local = [&handler](const http::Request& r) { return handler(r, Role::Admin); };
+  auto server = TRY(http::Server::listen_unix(o.socket, 0660, local, server_options));
   if (group* g = ::getgrnam(o.socket_group.c_str())) {
     if (::chown(o.socket.c_str(), 0, g->gr_gid) < 0) log::warn("chown {} to group {}: {}", o.socket, o.socket_group, strerror(errno));
   }
@@ -182,8 +193,19 @@ int main(int argc, char** argv) {
   app.add_option("--openapi", o.openapi, "path of api.yaml to serve at /openapi.yaml");
   app.add_option("--listen", o.listen,
                  "also serve the API over TLS on tcp://ADDR:PORT (repeatable). Clients must present a certificate "
-                 "in the trust store (vessel trust add); the server's key and self-signed certificate are made in "
-                 "STATE_DIR/tls on first use, and clients pin STATE_DIR/tls/server.fingerprint")
+                 "in the trust store (vessel trust add --role read-only|operator|admin); the server's key and "
+                 "self-signed certificate are made in STATE_DIR/tls on first use, and clients pin "
+                 "STATE_DIR/tls/server.fingerprint")
+      ->allow_extra_args(false);
+  app.add_option("--allowed-host-path", o.allowed_host_paths,
+                 "a host directory (repeatable) under which TLS clients without the admin role may name rootfs "
+                 "directories, VM kernels, initramfs and disks, and image archives; paths are resolved (symlinks, "
+                 "..) before the check. Default: none. The Unix socket and admin certificates may name any path")
+      ->allow_extra_args(false);
+  app.add_option("--log-opt", o.log_opts,
+                 "default cap of every instance's console/output log, as Docker's json-file: max-size=SIZE (bytes "
+                 "per file, default 10m), max-file=N (files kept, default 3); repeatable. An instance's own "
+                 "(vessel run --log-opt) wins")
       ->allow_extra_args(false);
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));

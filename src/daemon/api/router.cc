@@ -7,6 +7,7 @@
 
 #include "base/version.h"
 #include "base/log.h"
+#include "daemon/api/log_reader.h"
 #include "daemon/api/requests.h"
 
 namespace vessel::daemon {
@@ -45,6 +46,7 @@ int http_status_for(const Error& error) {
     case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
     case ENOENT: return 404;
     case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
+    case EPERM: return 403;  // the client's role or the host path policy (roles.h, host_paths.h)
     case ENOTSUP: return 501;
     case ENOSPC: case EDQUOT: return 507;
     case ETIMEDOUT: return 504;
@@ -73,16 +75,17 @@ http::Response Api::error_response(const Error& error, int status) {
   return http::Response::json(status ? status : http_status_for(error), json::dump(j) + "\n");
 }
 
-http::Response Api::handle(const http::Request& request) {
+http::Response Api::handle(const http::Request& request, Role role) {
   auto begin = std::chrono::steady_clock::now();
   std::string label = request.method + " other";
-  http::Response response = route(request, label);
+  auto refused = refuse_unless(request, role);
+  http::Response response = refused ? std::move(*refused) : route(request, role, label);
   metrics_.record(label, response.status, std::chrono::steady_clock::now() - begin);
   log::debug("{} {} -> {}", request.method, request.path, response.status);
   return response;
 }
 
-http::Response Api::route(const http::Request& r, std::string& label) {
+http::Response Api::route(const http::Request& r, Role role, std::string& label) {
   auto parts = split_path(r.path);
   if (r.path == "/metrics") {
     label = "GET /metrics";
@@ -118,12 +121,13 @@ http::Response Api::route(const http::Request& r, std::string& label) {
     if (r.method != "GET") return method_not_allowed(r);
     return events_stream(r);
   }
-  if (parts[1] == "instances") return instance_route(r, parts, label);
-  if (parts[1] == "images") return image_route(r, parts, label);
+  if (parts[1] == "instances") return instance_route(r, role, parts, label);
+  if (parts[1] == "images") return image_route(r, role, parts, label);
   return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
 }
 
-http::Response Api::instance_route(const http::Request& r, const std::vector<std::string>& parts, std::string& label) {
+http::Response Api::instance_route(const http::Request& r, Role role, const std::vector<std::string>& parts,
+                                   std::string& label) {
   if (parts.size() == 2) {
     if (r.method == "GET") {
       label = "GET /v1/instances";
@@ -134,6 +138,7 @@ http::Response Api::instance_route(const http::Request& r, const std::vector<std
       label = "POST /v1/instances";
       auto spec = parse_spec_text(r.body);
       if (!spec) return error_response(spec.error(), 400);
+      if (auto allowed = host_paths_.admit(*spec, role); !allowed) return error_response(allowed.error());
       // A run that cannot start here leaves nothing behind: no instance, no reserved capacity.
       if (flag(r, "start"))
         if (auto can = manager_.preflight(*spec); !can) return error_response(can.error());
@@ -221,7 +226,8 @@ http::Response Api::instance_route(const http::Request& r, const std::vector<std
   return ok(*result);
 }
 
-http::Response Api::image_route(const http::Request& r, const std::vector<std::string>& parts, std::string& label) {
+http::Response Api::image_route(const http::Request& r, Role role, const std::vector<std::string>& parts,
+                                std::string& label) {
   if (parts.size() == 2) {
     if (r.method == "GET") {
       label = "GET /v1/images";
@@ -232,6 +238,7 @@ http::Response Api::image_route(const http::Request& r, const std::vector<std::s
       label = "POST /v1/images";
       auto req = parse_image_request(r.body);
       if (!req) return error_response(req.error(), 400);
+      if (auto allowed = host_paths_.admit(*req, role); !allowed) return error_response(allowed.error());
       if (req->type == "vm" && !flag(r, "progress")) {
         auto j = images_.register_vm(req->name, req->kernel, req->initramfs, req->cmdline, req->disks);
         return j ? ok(*j, 201) : error_response(j.error());
@@ -306,30 +313,22 @@ http::Response Api::image_route(const http::Request& r, const std::vector<std::s
 http::Response Api::logs(const std::string& name, bool follow) {
   auto path = manager_.log_path(name);
   if (!path) return error_response(path.error());
-  auto fd = std::make_shared<Fd>(::open(path->c_str(), O_RDONLY | O_CLOEXEC | O_CREAT, 0600));
-  if (!*fd) return error_response(Error::from_errno("open " + *path));
+  auto reader = std::make_shared<RotatedLogReader>(*path);
   http::Response resp;
   resp.content_type = "text/plain";
   Manager* manager = &manager_;
   EventBus* events = &events_;
-  resp.stream = [fd, follow, name, manager, events](std::string& out) {
-    char buf[16384];
-    for (int idle = 0;; ++idle) {
-      ssize_t n = ::read(fd->get(), buf, sizeof buf);
-      if (n > 0) {
-        out.append(buf, static_cast<size_t>(n));
-        return true;
-      }
-      if (n < 0 && errno == EINTR) continue;
+  auto last = std::make_shared<bool>(false);
+  resp.stream = [reader, follow, name, manager, events, last](std::string& out) {
+    for (;;) {
+      if (reader->read(out) > 0) return true;
+      if (reader->follow_rotation()) continue;  // the writer started a new file
       if (!follow || events->stopped()) return false;
-      // At the end of the file: wait for more while the guest runs; one last read after it stops.
+      // At the end: wait for more while the guest runs; one last pass after it stops.
       if (!manager->active(name)) {
-        n = ::read(fd->get(), buf, sizeof buf);
-        if (n > 0) {
-          out.append(buf, static_cast<size_t>(n));
-          return true;
-        }
-        return false;
+        if (*last) return false;
+        *last = true;
+        continue;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

@@ -5,7 +5,9 @@
 #include <string>
 
 #include "http/http.h"
+#include "daemon/api/host_paths.h"
 #include "daemon/api/metrics.h"
+#include "daemon/api/roles.h"
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"
 #include "daemon/instances/manager.h"
@@ -14,19 +16,23 @@ namespace vessel::daemon {
 
 class Api {
  public:
-  Api(Manager& manager, ImageStore& images, EventBus& events, std::string openapi_path)
-      : manager_(manager), images_(images), events_(events), openapi_path_(std::move(openapi_path)) {}
+  Api(Manager& manager, ImageStore& images, EventBus& events, std::string openapi_path, HostPathPolicy host_paths = {})
+      : manager_(manager), images_(images), events_(events), openapi_path_(std::move(openapi_path)),
+        host_paths_(std::move(host_paths)) {}
 
-  http::Response handle(const http::Request& request);
+  // `role`: what the client may do (roles.h); the Unix socket's clients are Role::Admin.
+  http::Response handle(const http::Request& request, Role role = Role::Admin);
 
   // {"error": message, "hint": ..., "errno": ...} with the status the error maps to.
   static http::Response error_response(const Error& error, int status = 0);
   static std::string error_text(const Error& error);
 
  private:
-  http::Response route(const http::Request& request, std::string& route_label);
-  http::Response instance_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
-  http::Response image_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  http::Response route(const http::Request& request, Role role, std::string& route_label);
+  http::Response instance_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
+                                std::string& label);
+  http::Response image_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
+                             std::string& label);
   http::Response logs(const std::string& name, bool follow);
   http::Response events_stream(const http::Request& request);
   // api/wait.cc and api/attach.cc (docs/daemon/console.md)
@@ -40,6 +46,7 @@ class Api {
   EventBus& events_;
   RequestMetrics metrics_;
   std::string openapi_path_;
+  HostPathPolicy host_paths_;
 };
 
 // HTTP status for an error (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ENODEV 409: this

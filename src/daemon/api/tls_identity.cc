@@ -170,21 +170,37 @@ TrustStore::TrustStore(std::string dir) : dir_(std::move(dir)) {
   ::mkdir(dir_.c_str(), 0700);
 }
 
-bool TrustStore::trusted(const std::string& sha256) const {
-  if (!is_hex64(sha256)) return false;
-  return ::access((dir_ + "/" + sha256 + ".crt").c_str(), F_OK) == 0;
+namespace {
+
+// The role recorded in an entry's FINGERPRINT.json; read-only when there is none.
+Role stored_role(const std::string& meta_path) {
+  auto meta = read_file(meta_path);
+  if (!meta) return TrustStore::kDefaultRole;
+  auto j = json::parse(*meta);
+  if (!j || !j->is_object() || !j->contains("role") || !(*j)["role"].is_string()) return TrustStore::kDefaultRole;
+  return parse_role((*j)["role"].get<std::string>()).value_or(TrustStore::kDefaultRole);
 }
 
-Result<json::Json> TrustStore::add(const std::string& pem, const std::string& name) {
+}  // namespace
+
+std::optional<Role> TrustStore::role_of(const std::string& sha256) const {
+  if (!is_hex64(sha256)) return std::nullopt;
+  if (::access((dir_ + "/" + sha256 + ".crt").c_str(), F_OK) != 0) return std::nullopt;
+  return stored_role(dir_ + "/" + sha256 + ".json");
+}
+
+Result<json::Json> TrustStore::add(const std::string& pem, const std::string& name, Role role) {
   auto info = TRY_CTX(inspect_certificate(pem), "trust");
   if (name.size() > 63 || name.find_first_of("/\n\r") != std::string::npos) return fail(EINVAL, "trust: invalid name '{}'", name);
   std::string path = dir_ + "/" + info.sha256 + ".crt";
   if (::access(path.c_str(), F_OK) == 0) return fail(EEXIST, "certificate {} is already trusted", info.sha256);
-  json::Json meta = {{"name", name.empty() ? info.subject : name}, {"added_at", static_cast<int64_t>(::time(nullptr))}};
+  json::Json meta = {{"name", name.empty() ? info.subject : name},
+                     {"added_at", static_cast<int64_t>(::time(nullptr))},
+                     {"role", std::string(to_string(role))}};
   TRY(write_private(dir_ + "/" + info.sha256 + ".json", meta.dump() + "\n", 0600));
   TRY(write_private(path, pem, 0600));  // last: its presence is what grants access
-  return json::Json{{"fingerprint", info.sha256}, {"name", meta["name"]}, {"subject", info.subject},
-                    {"not_after", info.not_after}};
+  return json::Json{{"fingerprint", info.sha256}, {"name", meta["name"]}, {"role", meta["role"]},
+                    {"subject", info.subject}, {"not_after", info.not_after}};
 }
 
 Result<json::Json> TrustStore::list() const {
@@ -198,7 +214,7 @@ Result<json::Json> TrustStore::list() const {
   }
   std::sort(fps.begin(), fps.end());
   for (const auto& fp : fps) {
-    json::Json entry = {{"fingerprint", fp}};
+    json::Json entry = {{"fingerprint", fp}, {"role", std::string(to_string(stored_role(dir_ + "/" + fp + ".json")))}};
     auto meta = read_file(dir_ + "/" + fp + ".json");
     if (meta) {
       auto j = json::parse(*meta);

@@ -3,10 +3,12 @@
 // fingerprint of their certificate, one file per trusted certificate in STATE/tls/trust.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "base/error.h"
 #include "base/json.h"
+#include "daemon/api/roles.h"
 
 namespace vessel::daemon {
 
@@ -32,13 +34,18 @@ Result<CertInfo> inspect_certificate(const std::string& pem);
 class TrustStore {
  public:
   explicit TrustStore(std::string dir);
-  // Adds a client certificate under a name; returns its entry.
-  Result<json::Json> add(const std::string& pem, const std::string& name);
+  // Adds a client certificate under a name with a role (kept in FINGERPRINT.json); returns its entry.
+  Result<json::Json> add(const std::string& pem, const std::string& name, Role role = kDefaultRole);
   Result<json::Json> list() const;
   // By fingerprint or a unique prefix of at least 8 hex digits, or by name.
   Result<json::Json> remove(const std::string& which);
-  // Is this certificate fingerprint (hex) trusted? Reads the directory, so edits apply at once.
-  bool trusted(const std::string& sha256) const;
+  // The role of this certificate fingerprint (hex); nullopt when it is not trusted. Reads the
+  // directory on every call, so edits apply at once. An entry that names no role (made before
+  // roles existed, or whose FINGERPRINT.json is missing or unreadable) is read-only.
+  std::optional<Role> role_of(const std::string& sha256) const;
+  bool trusted(const std::string& sha256) const { return role_of(sha256).has_value(); }
+  // What `trust add` gives a certificate when no role is named: the least.
+  static constexpr Role kDefaultRole = Role::ReadOnly;
   const std::string& dir() const { return dir_; }
 
  private:

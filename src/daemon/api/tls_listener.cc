@@ -38,7 +38,7 @@ Result<TcpAddress> parse_listen_address(const std::string& text) {
 }
 
 Result<std::unique_ptr<http::Server>> listen_tls(const TcpAddress& address, const TlsIdentity& identity,
-                                                 const TrustStore& trust, http::Handler handler,
+                                                 const TrustStore& trust, RoleHandler handler,
                                                  http::ServerOptions options) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
@@ -60,22 +60,24 @@ Result<std::unique_ptr<http::Server>> listen_tls(const TcpAddress& address, cons
     if (r.client_cert_sha256.empty())
       return Api::error_response(
           Error(0, "a client certificate is required").with_hint("pass --client-cert and --client-key"), 403);
-    if (!trust.trusted(r.client_cert_sha256)) {
+    auto role = trust.role_of(r.client_cert_sha256);
+    if (!role) {
       log::warn("refused {} {} from an untrusted certificate {}", r.method, r.path, r.client_cert_sha256);
       return Api::error_response(
           Error(0, fmt::format("this client certificate ({}) is not trusted by vesseld", r.client_cert_sha256))
               .with_hint("on the server: vessel trust add CERT"),
           403);
     }
-    return handler(r);
+    return handler(r, *role);
   };
   return http::Server::listen_fd(fd.release(), std::move(guarded), std::move(options));
 }
 
-std::optional<http::Response> trust_route(const http::Request& r, TrustStore& trust) {
+std::optional<http::Response> trust_route(const http::Request& r, TrustStore& trust, Role role) {
   const std::string base = "/v1/trust";
   if (r.path.compare(0, base.size(), base) != 0 || (r.path.size() > base.size() && r.path[base.size()] != '/'))
     return std::nullopt;
+  if (auto refused = refuse_unless(r, role)) return refused;
   auto answer = [](Result<json::Json> j, int ok_status) {
     return j ? http::Response::json(ok_status, j->dump() + "\n") : Api::error_response(j.error());
   };
@@ -85,10 +87,14 @@ std::optional<http::Response> trust_route(const http::Request& r, TrustStore& tr
       auto add = [&]() -> Result<json::Json> {
         auto j = TRY(json::parse(r.body, 128 * 1024, 4));
         if (!j.is_object()) return fail(EINVAL, "trust: expected an object");
-        TRY(json::reject_unknown(j, "trust", {"certificate", "name"}));
+        TRY(json::reject_unknown(j, "trust", {"certificate", "name", "role"}));
         auto pem = TRY(json::get_string(j, "trust", "certificate"));
         auto name = TRY(json::opt_string(j, "trust", "name")).value_or("");
-        return trust.add(pem, name);
+        auto role_text = TRY(json::opt_string(j, "trust", "role"));
+        auto new_role = role_text ? parse_role(*role_text) : TrustStore::kDefaultRole;
+        if (!new_role)
+          return fail(EINVAL, "trust.role: '{}' is none of read-only, operator, admin", role_text->substr(0, 64));
+        return trust.add(pem, name, *new_role);
       };
       return answer(add(), 201);
     }

@@ -3,6 +3,7 @@
 // the /v1/trust routes, served on every listener.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,12 +20,17 @@ struct TcpAddress {
 // "tcp://127.0.0.1:8443", "tcp://[::]:8443", "tcp://:8443" (all IPv4 addresses).
 Result<TcpAddress> parse_listen_address(const std::string& text);
 
-// Binds and listens; serves `handler` to trusted clients only.
+// A handler that is told the client's role (the Unix socket's is always Role::Admin).
+using RoleHandler = std::function<http::Response(const http::Request&, Role)>;
+
+// Binds and listens; serves `handler` to trusted clients only, with the role their trust entry
+// names.
 Result<std::unique_ptr<http::Server>> listen_tls(const TcpAddress& address, const TlsIdentity& identity,
-                                                 const TrustStore& trust, http::Handler handler,
+                                                 const TrustStore& trust, RoleHandler handler,
                                                  http::ServerOptions options);
 
-// GET/POST /v1/trust, DELETE /v1/trust/{fingerprint|name}; nullopt for other paths.
-std::optional<http::Response> trust_route(const http::Request& request, TrustStore& trust);
+// GET/POST /v1/trust, DELETE /v1/trust/{fingerprint|name}; nullopt for other paths. Every trust
+// route needs Role::Admin (403 otherwise).
+std::optional<http::Response> trust_route(const http::Request& request, TrustStore& trust, Role role);
 
 }  // namespace vessel::daemon

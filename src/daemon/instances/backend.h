@@ -23,7 +23,14 @@ struct InstanceContext {
   std::string dir;          // <state>/instances/<name>
   std::string log_path;     // console / stdout+stderr capture
   std::string cgroup;       // "/vessel/<name>"
+  LogLimits log;            // the cap of log_path (the spec's, else vesseld's --log-opt)
 };
+
+// vessel-shim's options for the instance's size-capped, rotating log (docs/daemon/console.md).
+inline std::vector<std::string> log_relay_args(const InstanceContext& ctx) {
+  return {"--log", ctx.log_path, "--log-max-size", std::to_string(ctx.log.max_size), "--log-max-file",
+          std::to_string(ctx.log.max_files)};
+}
 
 struct ExecResult {
   int exit_code = -1;

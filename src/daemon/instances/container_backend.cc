@@ -75,13 +75,14 @@ Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const B
   ::unlink(pid_file.c_str());
   std::string runtime_log = ctx.dir + "/runtime.log";
 
-  // The runtime hands its own stdio to the container: stdout/stderr become the log file.
-  Fd log = TRY(Fd::open(ctx.log_path, O_WRONLY | O_APPEND | O_CREAT, 0600));
-  Fd null = TRY(Fd::open("/dev/null", O_RDONLY));
+  // The runtime hands its own stdio to the container: with the shim, a pipe into the shim's
+  // rotating log; without it, the log file itself (uncapped).
+  Fd null = TRY(Fd::open("/dev/null", O_RDWR));
+  Fd log = shim_.empty() ? TRY(Fd::open(ctx.log_path, O_WRONLY | O_APPEND | O_CREAT, 0600)) : Fd();
   SpawnOptions options;
   options.stdin_fd = null.get();
-  options.stdout_fd = log.get();
-  options.stderr_fd = log.get();
+  options.stdout_fd = log ? log.get() : null.get();
+  options.stderr_fd = log ? log.get() : null.get();
   auto argv = std::vector<std::string>{runtime_, "--root", root_, "--log", runtime_log, "--log-format", "json",
                                        "create", "--bundle", ctx.dir, "--pid-file", pid_file, name};
   if (!shim_.empty()) {
@@ -125,7 +126,9 @@ Result<void> ContainerBackend::create_through_shim(const InstanceContext& ctx, c
   // The write end reaches the shim as its stdin: dup2'd in the child only, so that no process
   // spawned meanwhile by another thread inherits it (its answer would never see EOF).
   std::vector<std::string> argv{shim_, "--exit-file", ctx.dir + "/" + kExitFile, "--pid-file", pid_file,
-                                "--ready-fd", "0", "--"};
+                                "--ready-fd", "0"};
+  for (auto& a : log_relay_args(ctx)) argv.push_back(std::move(a));
+  argv.push_back("--");
   argv.insert(argv.end(), create.begin(), create.end());
   options.new_session = true;
   options.stdin_fd = ready_write.get();

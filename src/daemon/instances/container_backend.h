@@ -28,7 +28,7 @@ class ContainerBackend : public Backend {
   // container's process, so its exit status is kept even across vesseld restarts.
   void set_shim(std::string shim) { shim_ = std::move(shim); }
   std::chrono::milliseconds exit_file_wait() const override {
-    return std::chrono::milliseconds(shim_.empty() ? 0 : 2000);
+    return std::chrono::milliseconds(shim_.empty() ? 0 : 3000);
   }
 
  private:

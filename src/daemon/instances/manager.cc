@@ -117,7 +117,8 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
                                    const BootSource* resolved) {
   TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
   BootSource boot = resolved ? *resolved : TRY_CTX(boot_source(spec, dir_of(row.name)), "start {}", row.name);
-  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
+                      spec.log.value_or(config_.log)};
   // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
   ::unlink((ctx.dir + "/" + kExitFile).c_str());
   TRY(store_.clear_instance_exit(row.name));

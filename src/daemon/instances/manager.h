@@ -28,6 +28,7 @@ struct ManagerConfig {
   std::string cgroup_parent = "vessel";
   Capacity capacity;
   Overcommit overcommit;
+  LogLimits log;  // instances' log cap unless their spec has one (vesseld --log-opt)
 };
 
 struct ActOptions {

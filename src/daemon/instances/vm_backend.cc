@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,11 +54,39 @@ Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boo
 
 Result<void> VmBackend::preflight() { return check_vm_host(); }
 
+ExitInfo VmBackend::exit_info(const InstanceContext& ctx, const GuestProcess* proc) {
+  // The relay holds LOG.lock until it has read the pipe to its end (vessel-shim --relay).
+  if (auto lock = Fd::open(ctx.log_path + ".lock", O_RDONLY)) {
+    for (int i = 0; i < 200 && ::flock(lock->get(), LOCK_SH | LOCK_NB) < 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Backend::exit_info(ctx, proc);
+}
+
+Result<Fd> VmBackend::console_sink(const InstanceContext& ctx) {
+  if (relay_.empty()) return Fd::open(ctx.log_path, O_WRONLY | O_APPEND | O_CREAT, 0600);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) return fail_errno("pipe");
+  Fd read_end(fds[0]), write_end(fds[1]);
+  Fd null = TRY(Fd::open("/dev/null", O_RDWR));
+  SpawnOptions options;
+  options.stdin_fd = read_end.get();
+  options.stdout_fd = null.get();
+  options.stderr_fd = null.get();
+  options.new_session = true;
+  std::vector<std::string> argv{relay_, "--relay"};
+  for (auto& a : log_relay_args(ctx)) argv.push_back(std::move(a));
+  auto relay = TRY_CTX(Process::spawn(argv, options), "run {}", relay_);
+  auto status = TRY(relay.wait());  // its first process exits at once; the relay lives on detached
+  if (!status.success()) return fail(EIO, "{} --relay failed ({})", relay_, status.to_string());
+  return write_end;
+}
+
 Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSource& boot) {
   if (boot.kernel.empty()) return fail(EINVAL, "VM {} has no kernel", ctx.spec.name);
   std::string sock = socket_path(ctx);
   ::unlink(sock.c_str());
-  Fd log = TRY(Fd::open(ctx.log_path, O_WRONLY | O_APPEND | O_CREAT, 0600));
+  Fd log = TRY_CTX(console_sink(ctx), "the console log");
   Fd null = TRY(Fd::open("/dev/null", O_RDONLY));
   SpawnOptions options;
   options.stdin_fd = null.get();

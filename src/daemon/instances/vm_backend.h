@@ -1,6 +1,7 @@
 // VMs through vessel-vmm, one process per VM, driven over its Firecracker-compatible API socket.
-// vessel-vmm runs in its own session so that it outlives vesseld; the serial console goes to the
-// instance's log file.
+// vessel-vmm runs in its own session so that it outlives vesseld; its stdout (the serial console)
+// and stderr go through a pipe to `vessel-shim --relay`, which writes the instance's size-capped,
+// rotating log and outlives vesseld too.
 #pragma once
 
 #include "daemon/instances/backend.h"
@@ -20,9 +21,18 @@ class VmBackend : public Backend {
   void cleanup(const InstanceContext& ctx) override;
   Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) override;
   Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) override;
+  // vessel-shim, for the console log relay; without it vessel-vmm writes the log file directly
+  // (uncapped).
+  void set_log_relay(std::string shim) { relay_ = std::move(shim); }
+  // After the relay has written the console's last bytes (at most 2 s), how the VM ended.
+  ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc) override;
 
  private:
+  // The fd vessel-vmm's stdout and stderr go to: the pipe into a started relay, or the log file.
+  Result<Fd> console_sink(const InstanceContext& ctx);
+
   std::string vmm_;
+  std::string relay_;
 };
 
 // What vessel-vmm is configured with for `spec` booting from `boot`: its vCPUs and memory, the

@@ -5,20 +5,34 @@
 // runs the runtime's `create`, reports "ok PID" (or "fail") on the ready fd, then waits for the
 // container's init (reparented to it when `create` exits) and writes its exit status to F as
 // {"exit": {"kind": "exited"|"signal"|"killed", "code": N, "reason": ...}} before exiting.
-// Like podman's conmon, without the stdio relay: the container writes its log file directly.
+//
+// With --log FILE, the shim is also the log relay (like podman's conmon): the container's stdout
+// and stderr are a pipe whose other end the shim reads, writing FILE through base's RotatingLog
+// (--log-max-size bytes per file, --log-max-file files; Docker's json-file semantics). It drains
+// the pipe (at most 2 s) after the container's init exits, then writes the exit file.
+// `vessel-shim --relay --log FILE ...` only relays its stdin into FILE until EOF, detached: vesseld
+// gives it the read end of vessel-vmm's stdout and stderr (a VM's console log).
+// The writer sits here rather than in vesseld because guests outlive vesseld: a restart of the
+// daemon must neither lose their output nor block them on a full pipe.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <future>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/fd.h"
+#include "base/rotating_log.h"
 
 using vessel::write_all;
 
@@ -26,9 +40,13 @@ namespace {
 
 void usage() {
   std::fprintf(stderr,
-               "usage: vessel-shim --exit-file FILE --pid-file FILE --ready-fd N -- RUNTIME ARGS...\n"
+               "usage: vessel-shim [LOG] --exit-file FILE --pid-file FILE --ready-fd N -- RUNTIME ARGS...\n"
+               "       vessel-shim --relay LOG\n"
                "  Runs RUNTIME ARGS (an OCI runtime's `create`), then stays the parent of the container's\n"
-               "  process and writes its exit status to FILE as JSON. Started by vesseld; not for direct use.\n");
+               "  process and writes its exit status to FILE as JSON. With LOG, the container's stdout and\n"
+               "  stderr go through the shim into a size-capped, rotating log. --relay copies stdin into LOG\n"
+               "  until EOF, detached. Started by vesseld; not for direct use.\n"
+               "  LOG: --log FILE [--log-max-size BYTES] [--log-max-file N] (default 10 MiB x 3 files)\n");
 }
 
 std::string read_small(const std::string& path) {
@@ -63,21 +81,69 @@ void write_exit_file(const std::string& path, int status) {
   if (ok) ::rename(tmp.c_str(), path.c_str());
 }
 
+// Copies `fd` into the log until EOF. Write errors (a full disk) drop bytes, never stop the
+// relay: the producer must not block on a pipe nobody reads.
+void relay(int fd, vessel::RotatingLog& log) {
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    (void)log.write(std::string_view(buf, static_cast<size_t>(n)));
+  }
+}
+
+// Double fork: the caller reaps the first process at once; the second lives on in its own session.
+bool detach() {
+  pid_t first = ::fork();
+  if (first < 0) return false;
+  if (first > 0) _exit(0);
+  ::setsid();
+  ::signal(SIGHUP, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string exit_file, pid_file;
+  std::string exit_file, pid_file, log_file;
+  vessel::LogLimits limits;
+  bool relay_only = false;
   int ready_fd = -1;
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") { ++i; break; }
     if (a == "--help" || a == "-h") { usage(); return 0; }
+    if (a == "--relay") { relay_only = true; continue; }
     if (i + 1 >= argc) { usage(); return 2; }
     if (a == "--exit-file") exit_file = argv[++i];
     else if (a == "--pid-file") pid_file = argv[++i];
     else if (a == "--ready-fd") ready_fd = std::atoi(argv[++i]);
+    else if (a == "--log") log_file = argv[++i];
+    else if (a == "--log-max-size") limits.max_size = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--log-max-file") limits.max_files = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     else { usage(); return 2; }
+  }
+  std::optional<vessel::RotatingLog> log;
+  if (!log_file.empty()) {
+    auto opened = vessel::RotatingLog::open(log_file, limits);
+    if (!opened) {
+      std::fprintf(stderr, "vessel-shim: %s\n", opened.error().to_string().c_str());
+      return 2;
+    }
+    log = std::move(*opened);
+    // Held while this relay lives (close-on-exec: not by the runtime or the container), so that
+    // vesseld can wait for the last bytes of a VM's console to reach the log after vessel-vmm ends.
+    int lock = ::open((log_file + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock >= 0) (void)::flock(lock, LOCK_EX | LOCK_NB);
+  }
+  if (relay_only) {
+    if (!log) { usage(); return 2; }
+    if (!detach()) return 1;
+    relay(STDIN_FILENO, *log);
+    return 0;
   }
   if (exit_file.empty() || pid_file.empty() || ready_fd < 0 || i >= argc) { usage(); return 2; }
   // vesseld hands the ready pipe over as stdin (only this child gets it, never a concurrent
@@ -92,12 +158,13 @@ int main(int argc, char** argv) {
   }
 
   // Detach: the caller reaps the first process at once; the shim lives on in its own session.
-  pid_t first = ::fork();
-  if (first < 0) return 1;
-  if (first > 0) return 0;
-  ::setsid();
-  ::signal(SIGHUP, SIG_IGN);
-  ::signal(SIGPIPE, SIG_IGN);
+  if (!detach()) return 1;
+  // The container's stdout and stderr: a pipe into the log (the shim keeps only the read end).
+  int out[2] = {-1, -1};
+  if (log && ::pipe2(out, O_CLOEXEC) < 0) {
+    write_all(ready_fd, std::string("fail pipe: ") + strerror(errno) + "\n");
+    return 1;
+  }
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     write_all(ready_fd, std::string("fail prctl(PR_SET_CHILD_SUBREAPER): ") + strerror(errno) + "\n");
     return 1;
@@ -108,20 +175,34 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (create == 0) {
+    if (log) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::dup2(out[1], STDERR_FILENO);
+    }
     ::execvp(argv[i], argv + i);
     std::fprintf(stderr, "vessel-shim: exec %s: %s\n", argv[i], strerror(errno));
     _exit(127);
   }
+  std::future<void> relayed;
+  if (log) {
+    ::close(out[1]);
+    relayed = std::async(std::launch::async, [fd = out[0], &log] { relay(fd, *log); });
+  }
+  // After the container (or a failed create) is gone: what it wrote last reaches the log first.
+  auto drain = [&] {
+    if (relayed.valid()) relayed.wait_for(std::chrono::seconds(2));
+  };
   int status = 0;
   while (::waitpid(create, &status, 0) < 0 && errno == EINTR) {}
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    drain();
     write_all(ready_fd, "fail " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + "\n");
-    return 1;
+    _exit(1);  // the relay thread may still block in read (a runtime's orphan holds the pipe)
   }
   pid_t init = static_cast<pid_t>(std::atoi(read_small(pid_file).c_str()));
   if (init <= 0) {
     write_all(ready_fd, "fail no pid in " + pid_file + "\n");
-    return 1;
+    _exit(1);
   }
   write_all(ready_fd, "ok " + std::to_string(init) + "\n");
   ::close(ready_fd);
@@ -129,10 +210,14 @@ int main(int argc, char** argv) {
   for (;;) {
     pid_t r = ::waitpid(-1, &status, 0);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return 1;  // ECHILD: init was not reparented to us; vesseld falls back to "unknown"
+    if (r < 0) {  // ECHILD: init was not reparented to us; vesseld falls back to "unknown"
+      if (relayed.valid()) relayed.wait();  // still relay its output until it ends
+      _exit(1);
+    }
     if (r == init) {
+      drain();
       write_exit_file(exit_file, status);
-      return 0;
+      _exit(0);
     }
   }
 }

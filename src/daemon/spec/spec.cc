@@ -42,6 +42,20 @@ Result<uint64_t> ranged(const json::Json& obj, const char* key, uint64_t lo, uin
   return *v;
 }
 
+// {"max_size": bytes, "max_file": files}, each optional (Docker's defaults are not ours: 10 MiB, 3).
+Result<LogLimits> log_limits(const json::Json& j) {
+  if (!j.is_object()) return fail(EINVAL, "spec.log: expected an object, got {}", json::type_name(j));
+  TRY(json::reject_unknown(j, "spec.log", {"max_size", "max_file"}));
+  LogLimits l;
+  if (auto size = TRY(json::opt_uint(j, "spec.log", "max_size"))) l.max_size = *size;
+  if (auto files = TRY(json::opt_uint(j, "spec.log", "max_file"))) {
+    if (*files > kMaxLogFiles) return fail(EINVAL, "spec.log.max_file: {} is outside 1..{}", *files, kMaxLogFiles);
+    l.max_files = static_cast<unsigned>(*files);
+  }
+  TRY_CTX(check_log_limits(l), "spec");
+  return l;
+}
+
 }  // namespace
 
 std::string_view to_string(InstanceType t) { return t == InstanceType::Vm ? "vm" : "container"; }
@@ -68,7 +82,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                            {"name", "type", "image", "rootfs", "kernel", "initramfs", "cmdline", "cpus",
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
-                            "cap_drop", "security_opt", "pids_limit"}));
+                            "cap_drop", "security_opt", "pids_limit", "log"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -135,6 +149,8 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   }
 
   s.security = TRY(parse_security(body));
+  if (body.contains("log")) s.log = TRY(log_limits(body["log"]));
+
   if (s.type == InstanceType::Vm) {
     if (s.security.custom())
       return fail(EINVAL, "spec: privileged, cap_add, cap_drop, security_opt and pids_limit are for containers only");
@@ -181,6 +197,7 @@ json::Json to_json(const InstanceSpec& s) {
     else disks.push_back({{"path", d.path}, {"read_only", d.read_only}, {"format", d.format.empty() ? "raw" : d.format}});
   }
   if (!s.disks.empty()) j["disks"] = disks;
+  if (s.log) j["log"] = {{"max_size", s.log->max_size}, {"max_file", s.log->max_files}};
   return j;
 }
 

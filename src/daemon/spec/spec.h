@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "base/json.h"
+#include "base/rotating_log.h"
 #include "daemon/spec/disk_spec.h"
 #include "daemon/spec/security_spec.h"
 
@@ -36,6 +38,8 @@ struct InstanceSpec {
   std::vector<std::string> command;
   std::map<std::string, std::string> labels;
   SecuritySpec security;  // containers: capabilities, seccomp, pids limit
+  // The console / output log's cap (base/rotating_log.h); unset: vesseld's default at each start.
+  std::optional<LogLimits> log;
 };
 
 inline constexpr size_t kMaxNameLength = 63;

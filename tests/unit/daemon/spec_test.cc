@@ -105,3 +105,32 @@ TEST(Requests, StopExecImage) {
 
 }  // namespace
 }  // namespace vessel::daemon
+
+namespace vessel::daemon {
+namespace {
+
+TEST(Spec, LogCapIsOptionalBoundedAndRoundTrips) {
+  auto s = parse_spec_text(R"({"name":"a","rootfs":"/r","log":{"max_size":65536,"max_file":2}})");
+  ASSERT_TRUE(s) << s.error().to_string();
+  ASSERT_TRUE(s->log);
+  EXPECT_EQ(s->log->max_size, 65536u);
+  EXPECT_EQ(s->log->max_files, 2u);
+  auto again = parse_spec(to_json(*s));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->log->max_size, 65536u);
+  // Left out: vesseld's default applies at start; a field left out is base's default.
+  EXPECT_FALSE(parse_spec_text(R"({"name":"a","rootfs":"/r"})")->log);
+  EXPECT_EQ(parse_spec_text(R"({"name":"a","rootfs":"/r","log":{"max_file":1}})")->log->max_size, 10u << 20);
+  for (const char* bad : {R"({"name":"a","rootfs":"/r","log":{"max_size":100}})",
+                          R"({"name":"a","rootfs":"/r","log":{"max_file":0}})",
+                          R"({"name":"a","rootfs":"/r","log":{"max_file":1000}})",
+                          R"({"name":"a","rootfs":"/r","log":{"driver":"json-file"}})",
+                          R"({"name":"a","rootfs":"/r","log":"10m"})"}) {
+    auto r = parse_spec_text(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().to_string().find("log"), std::string::npos) << r.error().to_string();
+  }
+}
+
+}  // namespace
+}  // namespace vessel::daemon

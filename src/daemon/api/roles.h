@@ -1,0 +1,27 @@
+// What a TLS client may do (docs/daemon/remote.md#roles): each trusted certificate carries one
+// role. read-only: GET requests (and waiting for an instance); operator: the lifecycle (create,
+// start, stop, delete, exec, console, image import and removal) with host paths only under
+// vesseld's --allowed-host-path prefixes; admin: everything, the trust store included. The local
+// Unix socket is always admin (its group is root-equivalent).
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "http/http.h"
+
+namespace vessel::daemon {
+
+enum class Role { ReadOnly = 0, Operator = 1, Admin = 2 };
+
+std::string_view to_string(Role role);
+// "read-only", "operator", "admin"; nullopt for anything else.
+std::optional<Role> parse_role(std::string_view text);
+
+// The least role that may make this request.
+Role required_role(const http::Request& request);
+
+// A 403 answer saying which role the request needs, when `role` is not enough; nullopt otherwise.
+std::optional<http::Response> refuse_unless(const http::Request& request, Role role);
+
+}  // namespace vessel::daemon
