@@ -107,7 +107,7 @@ TEST_F(Locks, VesselImgIsRefusedWhileQemuIoWritesAndMayReadWithU) {
 
 TEST_F(Locks, QemuIsRefusedWhileVesselImgWritesAndReadersShare) {
   {
-    Background writer(vessel_img() + " bench -w -q -c 100000000 -s 4K " + img);
+    Background writer("exec " + vessel_img() + " bench -w -q -c 100000000 -s 4K " + img);
     ASSERT_TRUE(wait_locked(img, 101)) << "vessel-img bench -w did not lock the image";
     auto info = sh("qemu-img info " + img);
     EXPECT_NE(info.code, 0) << info.out;
@@ -120,7 +120,7 @@ TEST_F(Locks, QemuIsRefusedWhileVesselImgWritesAndReadersShare) {
     EXPECT_NE(second.out.find("vessel-img"), std::string::npos) << "the holder should be named: " << second.out;
   }
   {
-    Background reader(vessel_img() + " bench -q -c 100000000 -s 4K " + img);
+    Background reader("exec " + vessel_img() + " bench -q -c 100000000 -s 4K " + img);
     ASSERT_TRUE(wait_locked(img, 100)) << "vessel-img bench did not lock the image";
     EXPECT_EQ(sh("qemu-img info " + img).code, 0) << "readers share";
     EXPECT_EQ(img_cmd("info " + img).code, 0);
