@@ -3,7 +3,9 @@
 // writes, zero writes, discards, compressed writes, resizes, flushes, reopens and reads. Errors
 // are fine (the image is hostile); crashes, hangs and sanitizer reports are not, and neither is a
 // write anywhere but the image file: a canary file beside it must keep its bytes, and the image
-// may grow only by what the operations could need.
+// may take only the space the operations could need. (Its apparent size may jump: new clusters go
+// after the last one the image's own refcounts count, which a hostile image may put far past its
+// end; the file stays sparse. Found by the first campaign, and as designed: docs/block/README.md.)
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -29,9 +31,10 @@ void must(bool ok, const char* what) {
   }
 }
 
-uint64_t file_size(const std::string& path) {
+// The space the file takes (memfd pages), not its apparent size.
+uint64_t file_space(const std::string& path) {
   struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
 }
 
 OpenOptions writable() {
@@ -53,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!f.ok() || !canary.ok()) return 0;
   auto img = Qcow2Backend::open(f.path(), writable(), nullptr);
   if (!img) return 0;
-  const uint64_t start_size = file_size(f.path());
+  const uint64_t start_size = file_space(f.path());
   uint64_t cs = (*img)->cluster_size();
   // What the operations may add: each writes at most 64 KiB of data, which may need a data cluster,
   // an L2 table, a refcount block and a larger refcount table per cluster, plus a larger L1 on resize.
@@ -117,9 +120,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   must(c && fread(after.data(), 1, after.size(), c) == after.size() && fgetc(c) == EOF, "read the canary");
   fclose(c);
   must(after == canary_bytes, "a write reached the canary file beside the image");
-  uint64_t end = file_size(f.path());
-  if (end > start_size + budget + (64u << 20)) {
-    fprintf(stderr, "fuzz_write: the image grew from %llu to %llu bytes\n", (unsigned long long)start_size,
+  uint64_t end = file_space(f.path());
+  if (end > start_size + budget + (1u << 20)) {
+    fprintf(stderr, "fuzz_write: the image's space grew from %llu to %llu bytes\n", (unsigned long long)start_size,
             (unsigned long long)end);
     abort();
   }
