@@ -99,14 +99,14 @@ Result<std::string> backing_path(const std::string& image_path, const std::strin
       std::string real = TRY(real_path(path, fmt::format("backing file of {}:", image_path)));
       if (real.compare(0, dir.size(), dir) != 0 || (dir != "/" && real.size() > dir.size() && real[dir.size()] != '/'))
         return refused(image_path, backing, fmt::format("is a symbolic link out of the image's folder (to {})", real));
-      return path;
+      return real;  // opened by the path just checked, not by the name again
     }
     case BackingPolicy::Listed: {
       std::string path = resolve_backing(image_path, backing);
       std::string real = TRY(real_path(path, fmt::format("backing file of {}:", image_path)));
       for (const auto& allowed : options.allowed_backing) {
         auto a = real_path(allowed, "resolve allowed backing file");
-        if (a && *a == real) return path;
+        if (a && *a == real) return real;
       }
       return refused(image_path, backing,
                      fmt::format("is not one of the {} backing files this open allows (vessel-vmm: the drive's backing_files)",

@@ -23,7 +23,8 @@ std::string resolve_backing(const std::string& image_path, const std::string& ba
 
 // The path of the backing file that `image_path` names as `backing`, when options.backing allows
 // the image to bring it in (BackingPolicy); EPERM naming the image and the name otherwise, ENOENT
-// when the file is missing (Inside and Listed look at the file).
+// when the file is missing. Inside and Listed look at the file and return its real path (symbolic
+// links resolved), which is what gets opened; Follow returns the name resolved as QEMU does.
 Result<std::string> backing_path(const std::string& image_path, const std::string& backing,
                                  const OpenOptions& options);
 const char* policy_name(BackingPolicy p);
