@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -30,8 +31,35 @@ class BlockBackend {
   virtual Result<void> discard(uint64_t offset, uint64_t len, bool zero) = 0;
 };
 
+// Which backing files a qcow2 image may bring in: its backing file name is bytes of the image,
+// and whoever wrote the image chose it (docs/block/README.md, "Backing files").
+enum class BackingPolicy {
+  // Only relative names that stay inside the naming image's folder: no absolute name, no '..'
+  // component, no symbolic link leading out of the folder. The default.
+  Inside,
+  // qemu-img's rule: absolute names as they are, relative ones from the naming image's folder,
+  // '..' included. For the administrator's own images (vessel-img's default).
+  Follow,
+  // Only the files listed in OpenOptions::allowed_backing (compared after resolving symbolic
+  // links), whatever the name; an image naming any other file does not open (vessel-vmm).
+  Listed,
+  // An image that names a backing file does not open.
+  Refuse,
+};
+
 struct OpenOptions {
   bool read_only = false;
+  BackingPolicy backing = BackingPolicy::Inside;
+  std::vector<std::string> allowed_backing;  // for BackingPolicy::Listed
+  // A backing file whose format the image does not record is probed (qemu-img does); vessel-vmm
+  // refuses such chains instead.
+  bool probe_backing_format = true;
+  // Image locks (image_lock.h): a read-only open takes a reader's locks, a read-write open a
+  // writer's. `force_share` (qemu-img -U, read-only opens only) tolerates writers.
+  bool lock = true;
+  bool force_share = false;
+  // cache=unsafe: flush() writes the metadata (qcow2) but never waits for the disk.
+  bool unsafe_cache = false;
 };
 
 // Opens an image of a known format (formats are never guessed for a writable disk).

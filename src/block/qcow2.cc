@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "block/image_lock.h"
 #include "block/raw.h"
 
 namespace vessel::block {
@@ -42,6 +43,7 @@ Result<std::unique_ptr<Qcow2Backend>> Qcow2Backend::open(const std::string& path
                                                          std::unique_ptr<BlockBackend> backing,
                                                          bool allow_corrupt_read_only) {
   Fd fd = TRY_CTX(Fd::open(path, options.read_only ? O_RDONLY : O_RDWR), "open qcow2 image {}", path);
+  TRY(lock_for_open(fd.get(), path, options));
   Header h = TRY_CTX(read_header(fd.get()), "{}", path);
   if (h.incompat & kIncompatCorrupt) {
     if (!options.read_only || !allow_corrupt_read_only)
@@ -56,6 +58,7 @@ Result<std::unique_ptr<Qcow2Backend>> Qcow2Backend::open(const std::string& path
   struct stat st {};
   ::fstat(fd.get(), &st);
   std::unique_ptr<Qcow2Backend> q(new Qcow2Backend(std::move(fd), std::move(h), options.read_only, std::move(backing)));
+  q->file_.unsafe_cache = options.unsafe_cache;
   TRY_CTX(q->load_tables(static_cast<uint64_t>(st.st_size)), "{}", path);
   if (!q->read_only_ && q->h_.autoclear != 0) {
     // Autoclear features we do not maintain (bitmaps) must be cleared by any writer (qcow2 spec).

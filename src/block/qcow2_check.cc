@@ -1,5 +1,7 @@
 #include "block/qcow2_check.h"
 
+#include "block/image_lock.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,11 +69,15 @@ struct Walk {
   uint64_t cs = h.cluster_size();
   uint64_t nclusters = (file_size + cs - 1) / cs;
   std::vector<uint64_t> refs = std::vector<uint64_t>(nclusters, 0);
-  struct Copied {
+  // Every L1 entry and uncompressed L2 entry with a host cluster: it must carry OFLAG_COPIED
+  // exactly when that cluster's refcount is 1 (the writer may then write in place).
+  struct Owner {
     uint64_t host;
-    uint64_t entry_at;
+    uint64_t entry_at;  // file offset of the table entry
+    bool copied;
+    bool l2_table;      // an L1 entry (pointing at an L2 table), else an L2 entry
   };
-  std::vector<Copied> copied;  // entries flagged COPIED: their refcount must be exactly 1
+  std::vector<Owner> owners;
   uint64_t last_host = 0;
 
   void corrupt(std::string msg) {
@@ -116,7 +122,7 @@ struct Walk {
     }
     if (host % cs) return corrupt(fmt::format("L2 entry for guest offset {:#x} has unaligned host offset {:#x}", guest, host));
     add(host, cs, "data cluster");
-    if (e & kFlagCopied) copied.push_back({host, entry_at});
+    owners.push_back({host, entry_at, (e & kFlagCopied) != 0, false});
     rep.allocated_clusters++;
     if (last_host != 0 && host != last_host + cs) rep.fragmented_clusters++;
     last_host = host;
@@ -134,7 +140,7 @@ struct Walk {
         continue;
       }
       add(l2off, cs, "L2 table");
-      if (l1e & kFlagCopied) copied.push_back({l2off, h.l1_offset + i * 8});
+      owners.push_back({l2off, h.l1_offset + i * 8, (l1e & kFlagCopied) != 0, true});
       TRY(pread_exact(fd, l2buf.data(), cs, l2off));
       for (uint64_t j = 0; j < h.l2_entries(); ++j)
         count_l2_entry(be64(&l2buf[j * 8]), ((i * h.l2_entries()) + j) * cs, l2off + j * 8);
@@ -142,7 +148,10 @@ struct Walk {
     return {};
   }
   // Refcounts of clusters past the end of the file are not reported, as in qemu-img check.
-  void compare(Refblocks& rb, Repair repair) {
+  // Then OFLAG_COPIED is compared with the (repaired) refcounts; -r all sets or clears it, as
+  // qemu-img check -r all does (a cluster two entries share keeps refcount 2 and loses the flag,
+  // so the next write to either copies it).
+  Result<void> compare(Refblocks& rb, Repair repair, int fd) {
     uint64_t covered = rb.table.size() * rb.per();
     for (uint64_t c = 0; c < nclusters; ++c) {
       uint64_t have = c < covered ? rb.get(c) : 0;
@@ -157,18 +166,36 @@ struct Walk {
         if (repair != Repair::None && rb.set(c, want)) rep.leaks_fixed++;
       }
     }
-    for (const auto& cc : copied) {
-      uint64_t have = rb.get(cc.host / cs);
-      if (have != 1 && !(repair == Repair::All && have == 0))
-        corrupt(fmt::format("OFLAG_COPIED entry at {:#x} for cluster at {:#x} has refcount {}", cc.entry_at, cc.host, have));
+    for (const auto& o : owners) {
+      uint64_t have = rb.get(o.host / cs);
+      if ((have == 1) == o.copied) continue;
+      if (have == 0 && repair == Repair::All) continue;  // no refcount block to hold it: reported above
+      const char* what = o.l2_table ? "L2 cluster" : "data cluster";
+      if (repair != Repair::All) {
+        corrupt(fmt::format("OFLAG_COPIED {}: entry at {:#x} for cluster at {:#x} is {}flagged with refcount {}", what,
+                            o.entry_at, o.host, o.copied ? "" : "not ", have));
+        continue;
+      }
+      rep.corruptions++;
+      uint8_t b[8];
+      TRY(pread_exact(fd, b, 8, o.entry_at));
+      uint64_t e = be64(b);
+      e = have == 1 ? (e | kFlagCopied) : (e & ~kFlagCopied);
+      put_be64(b, e);
+      TRY(pwrite_all(fd, b, 8, o.entry_at));
+      rep.corruptions_fixed++;
+      rep.messages.push_back(fmt::format("Repairing OFLAG_COPIED {}: entry at {:#x} refcount={}", what, o.entry_at, have));
     }
+    return {};
   }
 };
 
 }  // namespace
 
-Result<CheckReport> check(const std::string& path, Repair repair) {
+Result<CheckReport> check(const std::string& path, Repair repair, bool force_share) {
   Fd fd = TRY_CTX(Fd::open(path, repair == Repair::None ? O_RDONLY : O_RDWR), "open {}", path);
+  if (force_share && repair != Repair::None) return fail(EINVAL, "-U (force-share) cannot be used with -r");
+  TRY(lock_image(fd.get(), path, repair != Repair::None ? LockMode::Writer : force_share ? LockMode::ForceShare : LockMode::Reader));
   Header h = TRY_CTX(Qcow2Backend::read_header(fd.get()), "{}", path);
   if (h.nb_snapshots > 0) return fail(ENOTSUP, "checking images with internal snapshots is not supported");
   struct stat st {};
@@ -183,7 +210,7 @@ Result<CheckReport> check(const std::string& path, Repair repair) {
   TRY(rb.read_table());
   w.count_refblocks(rb);
   TRY(w.count_tables(fd.get()));
-  w.compare(rb, repair);
+  TRY(w.compare(rb, repair, fd.get()));
 
   TRY(rb.write_dirty());
   if (repair == Repair::All && rep.corruptions == rep.corruptions_fixed &&

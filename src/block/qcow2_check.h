@@ -26,6 +26,7 @@ struct CheckReport {
 };
 
 // Walks the image. Errors that stop the walk (unreadable header) are returned as Error.
-Result<CheckReport> check(const std::string& path, Repair repair);
+// -r takes a writer's image lock, a plain check a reader's (none that excludes writers with force_share).
+Result<CheckReport> check(const std::string& path, Repair repair, bool force_share = false);
 
 }  // namespace vessel::block::qcow2

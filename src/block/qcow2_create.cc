@@ -1,5 +1,7 @@
 #include "block/qcow2_create.h"
 
+#include "block/image_lock.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -93,7 +95,10 @@ Result<void> create(const std::string& path, const CreateOptions& o) {
   for (uint64_t c = 0; c < total; ++c) set_refcount(blocks, c, o.refcount_order);
   memcpy(image.data() + rb_off, blocks.data(), blocks.size());
 
-  Fd fd = TRY_CTX(Fd::open(path, O_RDWR | O_CREAT | O_TRUNC, 0644), "create {}", path);
+  // Locked before it is emptied: an image in use is not truncated under its user.
+  Fd fd = TRY_CTX(Fd::open(path, O_RDWR | O_CREAT, 0644), "create {}", path);
+  TRY(lock_image(fd.get(), path, LockMode::Writer));
+  if (::ftruncate(fd.get(), 0) < 0) return fail_errno("truncate {}", path);
   TRY(pwrite_all(fd.get(), image.data(), image.size(), 0));
   if (::fdatasync(fd.get()) < 0) return fail_errno("fdatasync {}", path);
   return {};

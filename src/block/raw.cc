@@ -1,5 +1,6 @@
 #include "block/raw.h"
 
+#include "block/image_lock.h"
 #include "block/io_pool.h"
 #include "block/iov_cursor.h"
 
@@ -149,7 +150,10 @@ Result<void> pwritev_full(int fd, std::span<const iovec> iov, uint64_t offset) {
 Result<std::unique_ptr<RawBackend>> RawBackend::open(const std::string& path,
                                                      const OpenOptions& options) {
   Fd fd = TRY_CTX(Fd::open(path, options.read_only ? O_RDONLY : O_RDWR), "open raw image {}", path);
-  return from_fd(std::move(fd), options.read_only);
+  TRY(lock_for_open(fd.get(), path, options));
+  auto raw = TRY(from_fd(std::move(fd), options.read_only));
+  raw->unsafe_cache_ = options.unsafe_cache;
+  return raw;
 }
 
 Result<std::unique_ptr<RawBackend>> RawBackend::from_fd(Fd fd, bool read_only) {
@@ -176,7 +180,7 @@ Result<void> RawBackend::writev(uint64_t offset, std::span<const iovec> iov) {
 }
 
 Result<void> RawBackend::flush() {
-  if (read_only_) return {};
+  if (read_only_ || unsafe_cache_) return {};
   if (::fdatasync(fd_.get()) < 0) return fail_errno("fdatasync raw image");
   return {};
 }

@@ -28,6 +28,7 @@ class RawBackend final : public BlockBackend {
   Fd fd_;
   uint64_t size_;
   bool read_only_;
+  bool unsafe_cache_ = false;  // flush() does not wait for the disk
 };
 
 // Bounds check shared by the backends: [offset, offset+len) inside [0, size), overflow-safe.

@@ -31,6 +31,7 @@ class Bench final : public Verb {
     c->add_flag("-w", br.write, "write instead of read");
     c->add_flag("-q", o_.quiet, "quiet");
     c->add_option("FILE", o_.file, "image")->required();
+    add_access_flags(c, a_, true);
     return c;
   }
 
@@ -48,8 +49,11 @@ class Bench final : public Verb {
   }
 
  private:
+  AccessFlags a_;
   Result<block::BenchRequest> request() const {
     block::BenchRequest br = o_.request;
+    br.access = TRY(access(a_));
+    if (br.write && br.access.force_share) return fail(EINVAL, "-U (force-share) cannot be used with -w");
     br.format = TRY(opt_format(o_.format));
     if (o_.cache != "writeback")
       return Unexpected(Error(ENOTSUP, "cache mode '" + o_.cache + "' is not supported (writeback only)"));

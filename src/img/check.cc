@@ -61,6 +61,7 @@ class Check final : public Verb {
     c->add_option("-r", o_.repair, "repair: 'leaks' fixes leaked clusters, 'all' also raises too-low refcounts");
     c->add_flag("-q", o_.quiet, "quiet");
     c->add_option("FILE", o_.file, "image")->required();
+    add_access_flags(c, a_, true);
     return c;
   }
 
@@ -81,7 +82,9 @@ class Check final : public Verb {
     if (o_.repair == "leaks") mode = block::qcow2::Repair::Leaks;
     else if (o_.repair == "all") mode = block::qcow2::Repair::All;
     else if (!o_.repair.empty()) return report(Error(EINVAL, "unknown repair mode '" + o_.repair + "' (leaks or all)"));
-    auto rep = block::qcow2::check(o_.file, mode);
+    auto acc = access(a_);
+    if (!acc) return report(acc.error());
+    auto rep = block::qcow2::check(o_.file, mode, acc->force_share);
     if (!rep) {
       if (o_.output == "json")
         std::cout << json{{"filename", o_.file}, {"format", "qcow2"}, {"check-errors", 1}}.dump(4) << "\n";
@@ -96,6 +99,7 @@ class Check final : public Verb {
   }
 
  private:
+  AccessFlags a_;
   CheckFlags o_;
 };
 

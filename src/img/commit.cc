@@ -21,19 +21,23 @@ class Commit final : public Verb {
     c->add_flag("-d", o_.keep, "do not empty the overlay afterwards");
     c->add_flag("-q", o_.quiet, "quiet");
     c->add_option("FILE", o_.file, "overlay image")->required();
+    add_access_flags(c, a_, false);
     return c;
   }
 
   int run() override {
     auto fo = opt_format(o_.format);
     if (!fo) return report(fo.error());
-    auto r = block::commit_image(o_.file, *fo, o_.keep);
+    auto acc = access(a_);
+    if (!acc) return report(acc.error());
+    auto r = block::commit_image(o_.file, *fo, o_.keep, *acc);
     if (!r) return report(r.error());
     if (!o_.quiet) std::cout << "Image committed.\n";
     return 0;
   }
 
  private:
+  AccessFlags a_;
   CommitFlags o_;
 };
 

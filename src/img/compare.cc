@@ -25,6 +25,7 @@ class Compare final : public Verb {
     c->add_flag("-q", o_.quiet, "quiet");
     c->add_option("FILE1", o_.file1, "first image")->required();
     c->add_option("FILE2", o_.file2, "second image")->required();
+    add_access_flags(c, a_, true);
     return c;
   }
 
@@ -34,7 +35,9 @@ class Compare final : public Verb {
     auto ob = opt_format(o_.format2);
     if (!ob) return report(ob.error());
     std::string warning;
-    auto r = block::compare_images(o_.file1, *oa, o_.file2, *ob, o_.strict, &warning);
+    auto acc = access(a_);
+    if (!acc) return report(acc.error());
+    auto r = block::compare_images(o_.file1, *oa, o_.file2, *ob, o_.strict, &warning, *acc);
     if (!r) {
       cli::print_error(kProg, r.error());
       return 2;  // qemu-img compare: 2 for errors, 1 for a mismatch
@@ -49,6 +52,7 @@ class Compare final : public Verb {
   }
 
  private:
+  AccessFlags a_;
   CompareFlags o_;
 };
 

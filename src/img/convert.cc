@@ -38,6 +38,7 @@ class Convert final : public Verb {
                   "output cache mode: unsafe (default, as qemu-img: no fdatasync) or writeback (fdatasync at the end)");
     c->add_option("SRC", o_.src, "source image")->required();
     c->add_option("DST", o_.dst, "output image")->required();
+    add_access_flags(c, a_, true);
     return c;
   }
 
@@ -50,8 +51,10 @@ class Convert final : public Verb {
   }
 
  private:
+  AccessFlags a_;
   Result<block::ConvertRequest> request() const {
     block::ConvertRequest r;
+    r.access = TRY(access(a_));
     if (o_.cache != "unsafe" && o_.cache != "writeback")
       return Unexpected(Error(EINVAL, "cache mode '" + o_.cache + "' is not supported (unsafe or writeback)"));
     r.unsafe_cache = o_.cache == "unsafe";

@@ -24,6 +24,7 @@ class Create final : public Verb {
     c->add_flag("-q", o_.quiet, "quiet");
     c->add_option("FILE", o_.file, "image to create")->required();
     c->add_option("SIZE", o_.size, "virtual size (default: the backing file's)");
+    add_access_flags(c, a_, false);
     return c;
   }
 
@@ -42,8 +43,10 @@ class Create final : public Verb {
   }
 
  private:
+  AccessFlags a_;
   Result<block::CreateRequest> request() const {
     block::CreateRequest r;
+    r.access = TRY(access(a_));
     r.format = TRY(block::parse_format(o_.format.empty() ? "raw" : o_.format));
     r.path = o_.file;
     r.backing = o_.backing;

@@ -64,13 +64,16 @@ class Info final : public Verb {
     c->add_option("--output", o_.output, "human (default) or json")->check(CLI::IsMember({"human", "json"}));
     c->add_flag("--backing-chain", o_.chain, "show every image of the backing chain");
     c->add_option("FILE", o_.file, "image")->required();
+    add_access_flags(c, a_, true);
     return c;
   }
 
   int run() override {
     auto fo = opt_format(o_.format);
     if (!fo) return report(fo.error());
-    auto info = block::image_info(o_.file, *fo, o_.chain);
+    auto acc = access(a_);
+    if (!acc) return report(acc.error());
+    auto info = block::image_info(o_.file, *fo, o_.chain, *acc);
     if (!info) return report(info.error());
     if (o_.output == "json") {
       json out = o_.chain ? json(*info) : (*info)[0];
@@ -85,6 +88,7 @@ class Info final : public Verb {
   }
 
  private:
+  AccessFlags a_;
   InfoFlags o_;
 };
 

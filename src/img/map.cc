@@ -38,13 +38,16 @@ class Map final : public Verb {
     c->add_option("-f", o_.format, fmt_help());
     c->add_option("--output", o_.output, "human (default) or json")->check(CLI::IsMember({"human", "json"}));
     c->add_option("FILE", o_.file, "image")->required();
+    add_access_flags(c, a_, true);
     return c;
   }
 
   int run() override {
     auto fo = opt_format(o_.format);
     if (!fo) return report(fo.error());
-    auto m = block::image_map(o_.file, *fo);
+    auto acc = access(a_);
+    if (!acc) return report(acc.error());
+    auto m = block::image_map(o_.file, *fo, *acc);
     if (!m) return report(m.error());
     if (o_.output == "json") print_json(*m);
     else print_human(*m);
@@ -52,6 +55,7 @@ class Map final : public Verb {
   }
 
  private:
+  AccessFlags a_;
   MapFlags o_;
 };
 

@@ -20,6 +20,7 @@ class Rebase final : public Verb {
     c->add_option("-F", o_.backing_format, "format of the new backing file");
     c->add_flag("-u", o_.unsafe, "unsafe: only rewrite the name, copy no data");
     c->add_option("FILE", o_.file, "image")->required();
+    add_access_flags(c, a_, false);
     return c;
   }
 
@@ -28,12 +29,15 @@ class Rebase final : public Verb {
     if (!fo) return report(fo.error());
     auto bo = opt_format(o_.backing_format);
     if (!bo) return report(bo.error());
-    auto r = block::rebase_image(o_.file, *fo, o_.backing, *bo, o_.unsafe);
+    auto acc = access(a_);
+    if (!acc) return report(acc.error());
+    auto r = block::rebase_image(o_.file, *fo, o_.backing, *bo, o_.unsafe, *acc);
     if (!r) return report(r.error());
     return 0;
   }
 
  private:
+  AccessFlags a_;
   RebaseFlags o_;
 };
 

@@ -24,6 +24,7 @@ class Resize final : public Verb {
     c->add_option("FILE", o_.file, "image")->required();
     c->add_option("SIZE", o_.size, "new size, or +/- a delta")->required()->allow_extra_args(false);
     c->prefix_command(false);
+    add_access_flags(c, a_, false);
     return c;
   }
 
@@ -31,13 +32,16 @@ class Resize final : public Verb {
     if (o_.size.rfind(kNegative, 0) == 0) o_.size = "-" + o_.size.substr(7);
     auto fo = opt_format(o_.format);
     if (!fo) return report(fo.error());
-    auto r = block::resize_image(o_.file, *fo, o_.size, o_.shrink);
+    auto acc = access(a_);
+    if (!acc) return report(acc.error());
+    auto r = block::resize_image(o_.file, *fo, o_.size, o_.shrink, *acc);
     if (!r) return report(r.error());
     std::cout << "Image resized.\n";
     return 0;
   }
 
  private:
+  AccessFlags a_;
   ResizeFlags o_;
 };
 

@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "block/image.h"
+#include "block/img_ops.h"
 
 namespace vessel::img {
 
@@ -41,5 +42,13 @@ int report(const Error& e);
 // -f NAME: nullopt when empty (probe the format).
 Result<std::optional<block::Format>> opt_format(const std::string& name);
 std::string fmt_help();
+
+// --backing-policy (every verb that opens images) and -U/--force-share (verbs that only read).
+struct AccessFlags {
+  std::string backing_policy;  // empty: $VESSEL_IMG_BACKING_POLICY, else "follow" (qemu-img's rule)
+  bool force_share = false;
+};
+void add_access_flags(CLI::App* c, AccessFlags& flags, bool force_share);
+Result<block::Access> access(const AccessFlags& flags);
 
 }  // namespace vessel::img

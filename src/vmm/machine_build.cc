@@ -107,12 +107,15 @@ Result<virtio::BlockConfig> block_config(const DriveConfig& d) {
   bc.drive_id = d.drive_id;
   bc.path = d.path_on_host;
   bc.read_only = d.is_read_only;
-  if (d.format) {
-    bc.format = *d.format == DriveFormat::Qcow2 ? block::Format::Qcow2 : block::Format::Raw;
-  } else {
-    // No format given: trust the header (the daemon always names it: see docs/vmm/api.md).
-    bc.format = TRY_CTX(block::probe_format(d.path_on_host), "drive {}: probe the image format", d.drive_id);
-  }
+  // No format given: raw, as in Firecracker. The image's first bytes are never asked: a guest
+  // writes them on a writable raw disk, and on a read-only one whoever wrote the file did
+  // (docs/vmm/api.md, "Formats and backing files").
+  bc.format = d.format == DriveFormat::Qcow2 ? block::Format::Qcow2 : block::Format::Raw;
+  // A qcow2 drive's chain may use only the files its configuration lists, each with its format
+  // recorded in the image that names it.
+  bc.backing = block::BackingPolicy::Listed;
+  bc.allowed_backing = d.backing_files;
+  bc.unsafe_cache = d.cache_type == CacheType::Unsafe;
   return bc;
 }
 
@@ -125,8 +128,11 @@ Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::Acp
     bc.poll_us = options.virtio_poll_us;
     auto dev = TRY_CTX(virtio::create_block(bc, TRY(slots.context(base, gsi))), "drive {}", d.drive_id);
     TRY(slots.attach(dev, base));
-    if (d.is_root_device && !cmdline.mentions("root="))
-      cmdline.add(fmt::format("root=/dev/vd{} {}", static_cast<char>('a' + slots.count() - 1), d.is_read_only ? "ro" : "rw"));
+    if (d.is_root_device && !cmdline.mentions("root=")) {
+      std::string root = d.partuuid ? "PARTUUID=" + *d.partuuid
+                                    : fmt::format("/dev/vd{}", static_cast<char>('a' + slots.count() - 1));
+      cmdline.add(fmt::format("root={} {}", root, d.is_read_only ? "ro" : "rw"));
+    }
   }
   if (m.config.entropy) {
     auto [base, gsi] = slots.next_window();

@@ -27,7 +27,7 @@ std::unique_ptr<uint8_t, FreeDeleter> aligned_buffer(uint64_t size) {
 
 Result<BenchResult> bench_image(const BenchRequest& r) {
   Format f = r.format ? *r.format : TRY(probe_format(r.path));
-  auto img = TRY(open_image(r.path, f, {.read_only = !r.write}));
+  auto img = TRY(open_image(r.path, f, r.write ? r.access.writing() : r.access.reading()));
   uint64_t size = img->size();
   if (r.buffer_size == 0 || r.buffer_size > size) return fail(EINVAL, "buffer size must be between 1 and the image size");
   uint64_t step = r.step ? r.step : r.buffer_size;

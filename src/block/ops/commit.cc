@@ -9,7 +9,8 @@
 
 namespace vessel::block {
 
-Result<void> commit_image(const std::string& path, std::optional<Format> format, bool keep_top) {
+Result<void> commit_image(const std::string& path, std::optional<Format> format, bool keep_top,
+                          const Access& access) {
   Format f = format ? *format : TRY(probe_format(path));
   if (f != Format::Qcow2) return fail(EINVAL, "{} has no backing file to commit to", path);
   std::string bpath;
@@ -18,11 +19,11 @@ Result<void> commit_image(const std::string& path, std::optional<Format> format,
     Fd fd = TRY_CTX(Fd::open(path, O_RDONLY), "open {}", path);
     qcow2::Header h = TRY(Qcow2Backend::read_header(fd.get()));
     if (h.backing_file.empty()) return fail(EINVAL, "{} has no backing file to commit to", path);
-    bpath = resolve_backing(path, h.backing_file);
+    bpath = TRY(backing_path(path, h.backing_file, access.writing()));
     bf = h.backing_format ? TRY(parse_format(*h.backing_format)) : TRY(probe_format(bpath));
   }
-  auto top = TRY(Qcow2Backend::open(path, {.read_only = true}, nullptr));
-  auto base = TRY_CTX(open_image(bpath, bf, {}), "open backing file {}", bpath);
+  auto top = TRY(Qcow2Backend::open(path, access.reading(), nullptr));
+  auto base = TRY_CTX(open_image(bpath, bf, access.writing()), "open backing file {}", bpath);
   if (top->size() > base->size()) {
     if (auto* raw = dynamic_cast<RawBackend*>(base.get())) TRY(raw->truncate(top->size()));
     else TRY(dynamic_cast<Qcow2Backend*>(base.get())->resize(top->size()));
@@ -47,7 +48,7 @@ Result<void> commit_image(const std::string& path, std::optional<Format> format,
   TRY(base->flush());
   if (keep_top) return {};
   top.reset();
-  auto rw = TRY(Qcow2Backend::open(path, {}, nullptr));
+  auto rw = TRY(Qcow2Backend::open(path, access.writing(), nullptr));
   return rw->make_empty();
 }
 

@@ -9,11 +9,11 @@ namespace vessel::block {
 
 Result<std::optional<uint64_t>> compare_images(const std::string& a, std::optional<Format> fa,
                                                const std::string& b, std::optional<Format> fb,
-                                               bool strict_size, std::string* warning) {
+                                               bool strict_size, std::string* warning, const Access& access) {
   Format ffa = fa ? *fa : TRY(probe_format(a));
   Format ffb = fb ? *fb : TRY(probe_format(b));
-  auto ia = TRY(open_image(a, ffa, {.read_only = true}));
-  auto ib = TRY(open_image(b, ffb, {.read_only = true}));
+  auto ia = TRY(open_image(a, ffa, access.reading()));
+  auto ib = TRY(open_image(b, ffb, access.reading()));
   uint64_t sa = ia->size(), sb = ib->size();
   if (sa != sb) {
     if (strict_size) return fail(EINVAL, "Strict mode: Image size mismatch!");

@@ -53,7 +53,7 @@ Result<void> write_compressed_chunk(Qcow2Backend& q, uint64_t off, const uint8_t
 Result<void> refuse_destination_in_source(const ConvertRequest& r, Format source_format) {
   struct stat dst;
   if (::stat(r.dst.c_str(), &dst) != 0) return {};  // a new file
-  auto layers = TRY(image_info(r.src, source_format, true));
+  auto layers = TRY(image_info(r.src, source_format, true, r.access));
   for (const auto& layer : layers) {
     std::string path = layer.value("filename", "");
     struct stat st;
@@ -69,12 +69,12 @@ Result<void> refuse_destination_in_source(const ConvertRequest& r, Format source
 Result<void> convert_image(const ConvertRequest& r) {
   Format sf = r.src_format ? *r.src_format : TRY(probe_format(r.src));
   TRY(refuse_destination_in_source(r, sf));
-  auto src = TRY_CTX(open_image(r.src, sf, {.read_only = true}), "open source {}", r.src);
+  auto src = TRY_CTX(open_image(r.src, sf, r.access.reading()), "open source {}", r.src);
   uint64_t size = src->size();
   if (r.compress && r.dst_format != Format::Qcow2) return fail(ENOTSUP, "compression needs -O qcow2");
   CreateRequest cr{r.dst_format, r.dst, size, "", std::nullopt, r.options};
   TRY_CTX(create_image(cr), "create {}", r.dst);
-  auto dst = TRY_CTX(open_image(r.dst, r.dst_format, {}, true), "open {}", r.dst);
+  auto dst = TRY_CTX(open_image(r.dst, r.dst_format, r.access.writing(), true), "open {}", r.dst);
   auto* qdst = dynamic_cast<Qcow2Backend*>(dst.get());
   if (qdst && r.unsafe_cache) qdst->set_unsafe_cache(true);
   uint64_t unit = qdst ? qdst->cluster_size() : 4096;          // zero-detection granularity

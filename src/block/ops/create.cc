@@ -4,6 +4,7 @@
 
 #include "base/fd.h"
 #include "block/image.h"
+#include "block/image_lock.h"
 #include "block/img_ops.h"
 
 namespace vessel::block {
@@ -60,7 +61,7 @@ Result<void> create_image(const CreateRequest& r) {
   } else if (!o.backing_file.empty()) {
     std::string bpath = resolve_backing(r.path, o.backing_file);
     Format bf = o.backing_format.empty() ? TRY(probe_format(bpath)) : TRY(parse_format(o.backing_format));
-    auto b = TRY_CTX(open_image(bpath, bf, {.read_only = true}), "open backing file {}", bpath);
+    auto b = TRY_CTX(open_image(bpath, bf, r.access.reading()), "open backing file {}", bpath);
     size = b->size();
   } else {
     return fail(EINVAL, "an image size is required without a backing file");
@@ -68,7 +69,10 @@ Result<void> create_image(const CreateRequest& r) {
   if (r.format == Format::Raw) {
     if (!o.backing_file.empty()) return fail(EINVAL, "raw images cannot have a backing file");
     if (!r.options.empty()) return fail(EINVAL, "raw images take no -o options");
-    Fd fd = TRY_CTX(Fd::open(r.path, O_RDWR | O_CREAT | O_TRUNC, 0644), "create {}", r.path);
+    // Locked before it is emptied: an image in use is not truncated under its user.
+    Fd fd = TRY_CTX(Fd::open(r.path, O_RDWR | O_CREAT, 0644), "create {}", r.path);
+    TRY(lock_image(fd.get(), r.path, LockMode::Writer));
+    if (::ftruncate(fd.get(), 0) < 0) return fail_errno("truncate {}", r.path);
     if (::ftruncate(fd.get(), static_cast<off_t>(size)) < 0) return fail_errno("resize {} to {} bytes", r.path, size);
     return {};
   }

@@ -8,6 +8,7 @@
 
 #include "base/fd.h"
 #include "block/image.h"
+#include "block/image_lock.h"
 #include "block/img_ops.h"
 #include "block/qcow2.h"
 #include "block/raw.h"
@@ -24,20 +25,24 @@ uint64_t actual_size(const std::string& path) {
   return static_cast<uint64_t>(st.st_blocks) * 512;
 }
 
-Result<json> layer_info(const std::string& path, Format f, std::string* backing_path, std::optional<Format>* backing_fmt) {
+Result<json> layer_info(const std::string& path, Format f, const Access& access, std::string* backing_name,
+                        std::optional<Format>* backing_fmt) {
   json j;
   j["filename"] = path;
   j["format"] = format_name(f);
   j["actual-size"] = actual_size(path);
   j["dirty-flag"] = false;
-  backing_path->clear();
+  backing_name->clear();
+  OpenOptions opts = access.reading();
   if (f == Format::Raw) {
     Fd fd = TRY_CTX(Fd::open(path, O_RDONLY), "open {}", path);
+    TRY(lock_for_open(fd.get(), path, opts));
     auto raw = TRY(RawBackend::from_fd(std::move(fd), true));
     j["virtual-size"] = raw->size();
     return j;
   }
   Fd fd = TRY_CTX(Fd::open(path, O_RDONLY), "open {}", path);
+  TRY(lock_for_open(fd.get(), path, opts));
   qcow2::Header h = TRY_CTX(Qcow2Backend::read_header(fd.get()), "{}", path);
   j["virtual-size"] = h.size;
   j["cluster-size"] = h.cluster_size();
@@ -53,8 +58,8 @@ Result<json> layer_info(const std::string& path, Format f, std::string* backing_
   j["format-specific"] = {{"type", "qcow2"}, {"data", data}};
   if (!h.backing_file.empty()) {
     j["backing-filename"] = h.backing_file;
-    *backing_path = resolve_backing(path, h.backing_file);
-    j["full-backing-filename"] = *backing_path;
+    *backing_name = h.backing_file;
+    j["full-backing-filename"] = resolve_backing(path, h.backing_file);
     if (h.backing_format) {
       j["backing-filename-format"] = *h.backing_format;
       *backing_fmt = TRY(parse_format(*h.backing_format));
@@ -67,7 +72,8 @@ Result<json> layer_info(const std::string& path, Format f, std::string* backing_
 
 }  // namespace
 
-Result<std::vector<json>> image_info(const std::string& path, std::optional<Format> format, bool chain) {
+Result<std::vector<json>> image_info(const std::string& path, std::optional<Format> format, bool chain,
+                                     const Access& access) {
   std::vector<json> out;
   std::set<std::string> seen;
   std::string cur = path;
@@ -78,11 +84,11 @@ Result<std::vector<json>> image_info(const std::string& path, std::optional<Form
     if (!seen.insert(real).second) return fail(ELOOP, "backing chain loops: {} appears twice", real);
     if (depth > kMaxChainDepth) return fail(ELOOP, "backing chain is deeper than {} images", kMaxChainDepth);
     Format f = cf ? *cf : TRY(probe_format(cur));
-    std::string next;
+    std::string name;
     std::optional<Format> nf;
-    out.push_back(TRY(layer_info(cur, f, &next, &nf)));
-    if (!chain) break;
-    cur = next;
+    out.push_back(TRY(layer_info(cur, f, access, &name, &nf)));
+    if (!chain || name.empty()) break;
+    cur = TRY(backing_path(cur, name, access.reading()));
     cf = nf;
   }
   return out;

@@ -97,10 +97,10 @@ Result<bool> known_zero(BlockBackend* b, uint64_t off, uint64_t len) {
   return true;
 }
 
-Result<std::vector<MapEntry>> image_map(const std::string& path, std::optional<Format> format) {
+Result<std::vector<MapEntry>> image_map(const std::string& path, std::optional<Format> format, const Access& access) {
   Format f = format ? *format : TRY(probe_format(path));
-  auto chain = TRY(image_info(path, f, true));
-  auto b = TRY(open_image(path, f, {.read_only = true}));
+  auto chain = TRY(image_info(path, f, true, access));
+  auto b = TRY(open_image(path, f, access.reading()));
   std::vector<MapEntry> out;
   TRY(layer_status(b.get(), 0, b->size(), 0, chain, out));
   return out;

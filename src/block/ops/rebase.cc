@@ -9,7 +9,7 @@
 namespace vessel::block {
 
 Result<void> rebase_image(const std::string& path, std::optional<Format> format, const std::string& backing,
-                          std::optional<Format> backing_format, bool unsafe) {
+                          std::optional<Format> backing_format, bool unsafe, const Access& access) {
   Format f = format ? *format : TRY(probe_format(path));
   if (f != Format::Qcow2) return fail(EINVAL, "only qcow2 images have a backing file");
   std::string bfmt;
@@ -19,13 +19,13 @@ Result<void> rebase_image(const std::string& path, std::optional<Format> format,
     bfmt = format_name(bf);
   }
   if (unsafe) {
-    auto q = TRY(Qcow2Backend::open(path, {}, nullptr));
+    auto q = TRY(Qcow2Backend::open(path, access.writing(), nullptr));
     return q->set_backing(backing, bfmt);
   }
-  auto top = TRY(open_image(path, Format::Qcow2, {}));
+  auto top = TRY(open_image(path, Format::Qcow2, access.writing()));
   auto* q = dynamic_cast<Qcow2Backend*>(top.get());
   std::unique_ptr<BlockBackend> nb;
-  if (!backing.empty()) nb = TRY_CTX(open_image(bpath, TRY(parse_format(bfmt)), {.read_only = true}), "open new backing file {}", bpath);
+  if (!backing.empty()) nb = TRY_CTX(open_image(bpath, TRY(parse_format(bfmt)), access.reading()), "open new backing file {}", bpath);
   uint64_t cs = q->cluster_size();
   std::vector<uint8_t> oldb(cs), newb(cs);
   auto ext = TRY(q->map(0, q->size()));

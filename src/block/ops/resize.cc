@@ -7,9 +7,9 @@
 namespace vessel::block {
 
 Result<void> resize_image(const std::string& path, std::optional<Format> format, const std::string& size_text,
-                          bool shrink) {
+                          bool shrink, const Access& access) {
   Format f = format ? *format : TRY(probe_format(path));
-  auto img = TRY(open_image(path, f, {}, true));
+  auto img = TRY(open_image(path, f, access.writing(), true));
   uint64_t cur = img->size(), want;
   if (!size_text.empty() && (size_text[0] == '+' || size_text[0] == '-')) {
     uint64_t delta = TRY(parse_size(size_text.substr(1)));

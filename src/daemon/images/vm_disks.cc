@@ -72,6 +72,9 @@ Result<BaseDisk> import_base_disk(const std::string& source, const std::string& 
   r.dst_format = f;
   r.unsafe_cache = false;  // the base must be on disk before the image is recorded
   r.progress = progress;
+  // The admin names the disk, but its backing file name is bytes of the image (a downloaded
+  // qcow2 naming /etc/shadow would copy that file into the store): only names inside its folder.
+  r.access.backing = block::BackingPolicy::Inside;
   auto copied = block::convert_image(r);
   if (!copied) {
     ::unlink(tmp.c_str());
@@ -104,7 +107,7 @@ Result<std::vector<DiskSpec>> prepare_instance_disks(const InstanceSpec& spec, c
     if (!exists(overlay))
       TRY_CTX(create_qcow2(overlay, base.size, base.path, TRY(block::parse_format(base.format))),
               "create the overlay of {}", base.path);
-    out.push_back({overlay, false, "qcow2", 0});
+    out.push_back({overlay, false, "qcow2", 0, {base.path}});
   }
   for (size_t i = 0; i < spec.disks.size(); ++i) {
     const auto& d = spec.disks[i];

@@ -47,7 +47,9 @@ Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boo
     const DiskSpec& disk = boot.disks[i];
     auto format = vmm::parse_drive_format(disk.format.empty() ? "raw" : disk.format);
     if (!format) return fail(EINVAL, "disk {}: format '{}' is not raw or qcow2", i, disk.format);
-    c.drives.push_back({fmt::format("disk{}", i), disk.path, false, disk.read_only, format});
+    vmm::DriveConfig d{fmt::format("disk{}", i), disk.path, false, disk.read_only, format};
+    d.backing_files = disk.backing_files;  // the image store's base under vesseld's own overlay
+    c.drives.push_back(std::move(d));
   }
   return c;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace vessel::daemon {
 
@@ -11,6 +12,9 @@ struct DiskSpec {
   bool read_only = false;
   std::string format;     // "raw" (default) or "qcow2": writable disks are never probed
   uint64_t size_mib = 0;  // > 0 without a path: an empty qcow2 of this size, private to the instance
+  // Set by vesseld only (prepare_instance_disks), never from a request: the backing files the
+  // overlay it made may use (vessel-vmm follows no other: docs/vmm/api.md).
+  std::vector<std::string> backing_files;
 };
 
 inline constexpr uint64_t kMaxDiskMib = 1ull << 24;  // 16 TiB

@@ -26,6 +26,13 @@ Json to_json(const DriveConfig& d) {
   Json j = {{"drive_id", d.drive_id}, {"path_on_host", d.path_on_host},
             {"is_root_device", d.is_root_device}, {"is_read_only", d.is_read_only}};
   if (d.format) j["format"] = to_string(*d.format);
+  if (d.partuuid) j["partuuid"] = *d.partuuid;
+  if (d.cache_type) j["cache_type"] = *d.cache_type == CacheType::Unsafe ? "Unsafe" : "Writeback";
+  if (!d.backing_files.empty()) {
+    Json b = Json::array();
+    for (const auto& f : d.backing_files) b.push_back(f);
+    j["backing_files"] = b;
+  }
   return j;
 }
 
@@ -64,8 +71,8 @@ Result<MachineConfig> parse_machine_config(const Json& j, const MachineConfig& b
 
 Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
-  TRY(json::reject_unknown(j, where, {"drive_id", "path_on_host", "is_root_device", "is_read_only",
-                                      "partuuid", "cache_type", "io_engine", "rate_limiter", "format"}));
+  TRY(json::reject_unknown(j, where, {"drive_id", "path_on_host", "is_root_device", "is_read_only", "partuuid",
+                                      "cache_type", "io_engine", "rate_limiter", "format", "backing_files"}));
   DriveConfig d;
   d.drive_id = TRY(json::get_string(j, where, "drive_id"));
   if (d.drive_id.empty() || d.drive_id.size() > 64)
@@ -80,7 +87,42 @@ Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   if (auto f = TRY(json::opt_string(j, where, "format"))) {
     d.format = parse_drive_format(*f);
     if (!d.format)
-      return fail(EINVAL, "{}.format: '{}' is not \"raw\" or \"qcow2\" (leave it out to probe the image)", where, *f);
+      return fail(EINVAL, "{}.format: '{}' is not \"raw\" or \"qcow2\" (left out, the drive is raw)", where, *f);
+  }
+  // Firecracker's fields: each one is either done or refused, never ignored.
+  if (j.contains("rate_limiter") && !j["rate_limiter"].is_null())
+    return fail(ENOTSUP, "{}.rate_limiter: rate limiters are not supported yet (leave the field out)", where);
+  if (auto e = TRY(json::opt_string(j, where, "io_engine"))) {
+    if (*e == "Async")
+      return fail(ENOTSUP, "{}.io_engine: \"Async\" (io_uring) is not supported yet; \"Sync\" (the default) is what "
+                  "vessel-vmm does, with requests spread over I/O threads", where);
+    if (*e != "Sync") return fail(EINVAL, "{}.io_engine: '{}' is not \"Sync\" or \"Async\"", where, *e);
+  }
+  if (auto c = TRY(json::opt_string(j, where, "cache_type"))) {
+    if (*c == "Unsafe") d.cache_type = CacheType::Unsafe;
+    else if (*c == "Writeback") d.cache_type = CacheType::Writeback;
+    else return fail(EINVAL, "{}.cache_type: '{}' is not \"Unsafe\" or \"Writeback\"", where, *c);
+  }
+  if (j.contains("partuuid") && !j["partuuid"].is_null()) {
+    d.partuuid = TRY(json::get_string(j, where, "partuuid"));
+    const std::string& u = *d.partuuid;
+    if (u.empty() || u.size() > 36 || u.find_first_not_of("0123456789abcdefABCDEF-") != std::string::npos)
+      return fail(EINVAL, "{}.partuuid: '{}' is not a partition UUID (hex digits and '-', at most 36)", where, u);
+    if (!d.is_root_device)
+      return fail(ENOTSUP, "{}.partuuid: only the root device's partuuid is used (root=PARTUUID=...); it is not "
+                  "supported on other drives", where);
+  }
+  if (j.contains("backing_files")) {
+    const Json& b = j["backing_files"];
+    if (!b.is_array()) return fail(EINVAL, "{}.backing_files: expected an array of paths, got {}", where, json::type_name(b));
+    if (b.size() > kMaxBackingFiles) return fail(EINVAL, "{}.backing_files: at most {} files", where, kMaxBackingFiles);
+    for (size_t i = 0; i < b.size(); ++i) {
+      if (!b[i].is_string() || b[i].get<std::string>().empty() || b[i].get<std::string>()[0] != '/')
+        return fail(EINVAL, "{}.backing_files[{}]: expected an absolute path", where, i);
+      d.backing_files.push_back(b[i].get<std::string>());
+    }
+    if (!d.backing_files.empty() && d.format != DriveFormat::Qcow2)
+      return fail(EINVAL, "{}.backing_files: only qcow2 drives have backing files (set \"format\": \"qcow2\")", where);
   }
   return d;
 }

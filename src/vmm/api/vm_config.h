@@ -26,8 +26,11 @@ struct MachineConfig {
   bool smt = false;
 };
 
-// Disk image formats (vessel extension "format"); absent: the VMM probes the image header.
+// Disk image formats (vessel extension "format"); absent: raw, as Firecracker (never probed).
 enum class DriveFormat { Raw, Qcow2 };
+// Firecracker's cache_type: Writeback offers VIRTIO_BLK_F_FLUSH and a guest flush reaches the
+// disk; Unsafe offers no flush and never waits for the disk. vessel-vmm's default is Writeback.
+enum class CacheType { Unsafe, Writeback };
 const char* to_string(DriveFormat format);
 std::optional<DriveFormat> parse_drive_format(std::string_view text);
 
@@ -37,7 +40,15 @@ struct DriveConfig {
   bool is_root_device = false;
   bool is_read_only = false;
   std::optional<DriveFormat> format;
+  // Firecracker's partuuid: with is_root_device, the kernel gets root=PARTUUID=<it>.
+  std::optional<std::string> partuuid;
+  std::optional<CacheType> cache_type;  // absent: Writeback
+  // vessel extension: the only files a qcow2 drive's backing chain may use (absolute host paths,
+  // compared after resolving symbolic links). Empty: an image that names a backing file does not
+  // start. See docs/vmm/api.md, "Backing files".
+  std::vector<std::string> backing_files;
 };
+inline constexpr size_t kMaxBackingFiles = 64;
 
 enum class OnReboot { Exit, Restart };
 

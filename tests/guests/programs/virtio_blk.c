@@ -27,8 +27,10 @@ int main(void) {
     printf("virtio-blk: start failed %d\n", r);
     return 11;
   }
-  printf("virtio-blk: capacity=%lu ro=%d\n", vblk_capacity(base),
-         (int)!!(virtio_device_features(base) & VBLK_F_RO));
+  uint64_t offered = virtio_device_features(base);
+  printf("virtio-blk: capacity=%lu ro=%d flush=%d\n", vblk_capacity(base), (int)!!(offered & VBLK_F_RO),
+         (int)!!(offered & VBLK_F_FLUSH));
+  printf("virtio-blk: cmdline=[%s]\n", boot_info()->cmdline);
 
   // Sectors 0..7 hold byte i = (i * 7 + 3) & 0xff, written by the host.
   if (vblk_request(&q, VBLK_T_IN, 0, buf, sizeof buf, 1) != 0) return 12;
@@ -49,7 +51,8 @@ int main(void) {
     puts("virtio-blk: read-only write refused\n");
   } else {
     if (st != 0) return 15;
-    if (vblk_request(&q, VBLK_T_FLUSH, 0, 0, 0, 0) != 0) return 16;
+    // A driver flushes only when the device offers it (cache_type Unsafe does not).
+    if ((offered & VBLK_F_FLUSH) && vblk_request(&q, VBLK_T_FLUSH, 0, 0, 0, 0) != 0) return 16;
     memset(buf, 0, sizeof buf);
     if (vblk_request(&q, VBLK_T_IN, 8, buf, sizeof buf, 1) != 0) return 17;
     for (int i = 0; i < 4096; ++i)

@@ -114,6 +114,27 @@ TEST_F(VirtioGuestTest, BlockReadWriteFlushCheckedOnHost) {
   EXPECT_GE((*blk)["notifications"].get<uint64_t>(), 1u);
 }
 
+// Firecracker's cache_type: Writeback (vessel-vmm's default) offers VIRTIO_BLK_F_FLUSH and the
+// guest's flush reaches the backend; Unsafe offers none. partuuid of the root device becomes
+// root=PARTUUID=... on the kernel's command line.
+TEST_F(VirtioGuestTest, CacheTypeDecidesTheFlushFeatureAndPartuuidTheRoot) {
+  fs::path disk = make_disk();
+  for (const char* cache : {"Writeback", "Unsafe"}) {
+    SCOPED_TRACE(cache);
+    json::Json drive = {{"drive_id", "root"}, {"path_on_host", disk}, {"cache_type", cache},
+                        {"io_engine", "Sync"}, {"is_root_device", true}, {"partuuid", "0eaa91a0-01"}};
+    VmRun r = boot("virtio_blk", {{"drives", json::Json::array({drive})}});
+    EXPECT_TRUE(r.status.success()) << r.status.to_string() << "\n" << r.console << r.log;
+    bool unsafe = std::string(cache) == "Unsafe";
+    EXPECT_NE(r.console.find(unsafe ? "flush=0" : "flush=1"), std::string::npos) << r.console;
+    EXPECT_NE(r.console.find("write+flush+readback ok"), std::string::npos) << r.console;
+    EXPECT_NE(r.console.find("root=PARTUUID=0eaa91a0-01 rw"), std::string::npos) << r.console;
+    const json::Json* blk = device(r.metrics, "virtio-blk");
+    ASSERT_NE(blk, nullptr) << r.metrics.dump();
+    EXPECT_EQ((*blk)["requests"]["flush"], unsafe ? 0 : 1);
+  }
+}
+
 TEST_F(VirtioGuestTest, ReadOnlyDriveRefusesWrites) {
   fs::path disk = make_disk();
   std::string before = read_file(disk).value_or("");
@@ -230,7 +251,6 @@ TEST_F(VirtioGuestTest, PauseResumeDuringIoLosesNothing) {
 struct OverlayCase {
   const char* name;
   bool qcow2_base;
-  bool name_format;  // "format": "qcow2" in the config, or leave it to the probe
 };
 void PrintTo(const OverlayCase& c, std::ostream* os) { *os << c.name; }
 
@@ -255,8 +275,8 @@ TEST_P(Qcow2OverlayTest, GuestReadsBaseWritesOverlayAndQemuImgAgrees) {
   ASSERT_EQ(qemu_img({"create", "-q", "-f", "qcow2", "-b", base, "-F", GetParam().qcow2_base ? "qcow2" : "raw",
                       overlay}), 0);
 
-  json::Json drive = {{"drive_id", "overlay"}, {"path_on_host", overlay}};
-  if (GetParam().name_format) drive["format"] = "qcow2";
+  json::Json drive = {{"drive_id", "overlay"}, {"path_on_host", overlay}, {"format", "qcow2"},
+                      {"backing_files", json::Json::array({base.string()})}};
   VmRun r = boot("virtio_blk", {{"drives", json::Json::array({drive})}});
   EXPECT_TRUE(r.status.success()) << r.status.to_string() << "\n" << r.console << r.log;
   EXPECT_NE(r.console.find("virtio-blk: read ok"), std::string::npos) << r.console;
@@ -273,7 +293,7 @@ TEST_P(Qcow2OverlayTest, GuestReadsBaseWritesOverlayAndQemuImgAgrees) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bases, Qcow2OverlayTest,
-    ::testing::Values(OverlayCase{"RawBaseFormatNamed", false, true}, OverlayCase{"Qcow2BaseFormatProbed", true, false}),
+    ::testing::Values(OverlayCase{"RawBase", false}, OverlayCase{"Qcow2Base", true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(VirtioGuestTest, WrongDriveFormatIsAClearStartError) {
@@ -283,6 +303,72 @@ TEST_F(VirtioGuestTest, WrongDriveFormatIsAClearStartError) {
   EXPECT_EQ(r.status.code, 1) << r.log;
   EXPECT_NE(r.log.find("drive d"), std::string::npos) << r.log;
   EXPECT_NE(r.log.find("qcow2"), std::string::npos) << r.log;
+}
+
+// Gap 5 of docs/threat-model.md. The guest writes, with its own requests, a qcow2 header that
+// names a host file (a secret) as its backing file onto its raw writable disk; the VM is started
+// again on that disk without "format". A VMM that probes would open the disk as qcow2 and hand
+// the guest the secret; vessel-vmm opens it raw (writable or read-only), and the guest reads the
+// header it wrote.
+TEST_F(VirtioGuestTest, GuestPlantedQcow2HeaderNeverExposesAHostFile) {
+  const std::string secret_text = "HOST-SECRET-6f1c2a9e-never-for-guests";
+  fs::path secret = dir / "secret.raw";
+  ASSERT_TRUE(write_file(secret, secret_text + std::string((1 << 20) - secret_text.size(), '\0')));
+  fs::path made = dir / "made.qcow2";
+  auto created = run_capture({"qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", "-b", secret,
+                              "-F", "raw", made, "1M"});
+  ASSERT_TRUE(created && created->status.success());
+  std::string header = read_file(made).value_or("");
+  ASSERT_GT(header.size(), 0u);
+  ASSERT_LT(header.size(), 64u << 10);
+  header.resize((header.size() + 511) & ~size_t{511}, '\0');
+  // The host only leaves the bytes at 1 MiB of a zeroed disk: moving them to sector 0 is the guest's.
+  fs::path disk = dir / "disk.raw";
+  std::string bytes(2 << 20, '\0');
+  bytes.replace(1 << 20, header.size(), header);
+  ASSERT_TRUE(write_file(disk, bytes));
+
+  json::Json drive = {{"drive_id", "victim"}, {"path_on_host", disk}};
+  VmRun plant = boot("virtio_plant", {{"drives", json::Json::array({drive})}},
+                     fmt::format("plant from=2048 count={}", header.size() / 512));
+  ASSERT_TRUE(plant.status.success()) << plant.status.to_string() << "\n" << plant.console << plant.log;
+  ASSERT_NE(plant.console.find("plant: wrote"), std::string::npos) << plant.console;
+  ASSERT_EQ(read_file(disk).value_or("").substr(0, 4), "QFI\xfb") << "the guest did not plant the header";
+
+  for (bool read_only : {false, true}) {
+    SCOPED_TRACE(read_only ? "read-only drive" : "writable drive");
+    drive["is_read_only"] = read_only;
+    VmRun dump = boot("virtio_plant", {{"drives", json::Json::array({drive})}}, "dump");
+    EXPECT_TRUE(dump.status.success()) << dump.status.to_string() << "\n" << dump.console << dump.log;
+    EXPECT_EQ(dump.console.find("HOST-SECRET"), std::string::npos) << "the guest read the host's file:\n" << dump.console;
+    EXPECT_NE(dump.console.find("dump: [QFI."), std::string::npos) << "the guest should read back its own header:\n"
+                                                                   << dump.console << dump.log;
+  }
+  // Named as qcow2, the image opens, but its backing file is followed only when the drive lists it.
+  drive["is_read_only"] = false;
+  drive["format"] = "qcow2";
+  VmRun named = boot("virtio_plant", {{"drives", json::Json::array({drive})}}, "dump");
+  EXPECT_EQ(named.status.code, 1) << named.console << named.log;
+  EXPECT_EQ(named.console.find("HOST-SECRET"), std::string::npos) << named.console;
+  EXPECT_NE(named.log.find("backing_files"), std::string::npos) << named.log;
+  EXPECT_NE(named.log.find(secret.string()), std::string::npos) << named.log;
+}
+
+// vessel-vmm follows a backing file only when the drive lists it (backing_files): an overlay
+// over a base it does not list does not start, with an error that names the file and the field.
+TEST_F(VirtioGuestTest, BackingFileNotListedIsAClearStartError) {
+  fs::path base = make_disk(), overlay = dir / "overlay.qcow2", other = dir / "other.raw";
+  ASSERT_TRUE(write_file(other, std::string(4096, 'o')));
+  auto created = run_capture({"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay});
+  ASSERT_TRUE(created && created->status.success());
+  for (const json::Json& listed : {json::Json::array(), json::Json::array({other.string()})}) {
+    json::Json drive = {{"drive_id", "ov"}, {"path_on_host", overlay}, {"format", "qcow2"}, {"backing_files", listed}};
+    VmRun r = boot("virtio_blk", {{"drives", json::Json::array({drive})}});
+    EXPECT_EQ(r.status.code, 1) << r.log;
+    EXPECT_NE(r.log.find("drive ov"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find("backing_files"), std::string::npos) << r.log;
+    EXPECT_NE(r.log.find(base.string()), std::string::npos) << r.log;
+  }
 }
 
 // Queue depth 8 on a fresh qcow2 overlay: every 4 KiB block of 8 MiB written once in shuffled
@@ -297,7 +383,8 @@ TEST_F(VirtioGuestTest, Qcow2OverlayUnderConcurrentWritesStaysConsistent) {
   auto created = run_capture({"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay});
   ASSERT_TRUE(created && created->status.success());
 
-  json::Json drive = {{"drive_id", "ov"}, {"path_on_host", overlay}, {"format", "qcow2"}};
+  json::Json drive = {{"drive_id", "ov"}, {"path_on_host", overlay}, {"format", "qcow2"},
+                      {"backing_files", json::Json::array({base.string()})}};
   VmRun r = boot("virtio_qd", {{"drives", json::Json::array({drive})}}, "qd=8 bs=4096 span_mib=8 mode=verify");
   EXPECT_TRUE(r.status.success()) << r.status.to_string() << "\n" << r.console << r.log;
   EXPECT_NE(r.console.find("qd write-all depth=8 bs=4096 ops=2048"), std::string::npos) << r.console;
@@ -359,6 +446,64 @@ TEST_F(VirtioGuestTest, IoNiceAppliesToTheDeviceThread) {
   (void)p->signal(SIGKILL);
   (void)p->wait();
   EXPECT_EQ(nice_field, "-7");
+}
+
+// Gap 11 of docs/threat-model.md: vessel-vmm locks its images as QEMU does. While a VM writes its
+// overlay, vessel-img, qemu-img and a second vessel-vmm cannot open it ('Failed to get shared
+// "write" lock', naming vessel-vmm), -U reads it, and the base may be read but not written.
+TEST_F(VirtioGuestTest, ImagesOfARunningVmAreLockedLikeQemuLocksThem) {
+  fs::path base = make_disk(), overlay = dir / "overlay.qcow2";
+  auto created = run_capture({"qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", overlay});
+  ASSERT_TRUE(created && created->status.success());
+  json::Json drive = {{"drive_id", "d"}, {"path_on_host", overlay}, {"format", "qcow2"},
+                      {"backing_files", json::Json::array({base.string()})}};
+  json::Json cfg = {{"boot-source", {{"kernel_image_path", std::string(VESSEL_TEST_GUEST_DIR) + "/counter.elf"},
+                                     {"boot_args", "count=1000000"}}},
+                    {"machine-config", {{"vcpu_count", 1}, {"mem_size_mib", 64}}},
+                    {"drives", json::Json::array({drive})}};
+  ASSERT_TRUE(write_file(dir / "vm.json", cfg.dump()));
+  auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_TRUE(out);
+  SpawnOptions opts;
+  opts.stdout_fd = out->get();
+  auto p = Process::spawn({VESSEL_VMM_BIN, "--config-file", dir / "vm.json"}, opts);
+  ASSERT_TRUE(p) << p.error().to_string();
+  bool running = false;
+  for (int i = 0; i < 1000 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    running = read_file(dir / "console.txt").value_or("").find("counting to") != std::string::npos;
+  }
+  auto run = [](std::vector<std::string> args) {  // stdout and stderr
+    std::string cmd;
+    for (const auto& a : args) cmd += "'" + a + "' ";
+    auto r = run_capture({"sh", "-c", cmd + "2>&1"});
+    return r ? std::make_pair(r->status.code, r->out) : std::make_pair(-1, r.error().to_string());
+  };
+  if (running) {
+    auto info = run({VESSEL_IMG_BIN, "info", overlay});
+    EXPECT_EQ(info.first, 1) << info.second;
+    EXPECT_NE(info.second.find("Failed to get shared \"write\" lock"), std::string::npos) << info.second;
+    EXPECT_NE(info.second.find("vessel-vmm"), std::string::npos) << "the holder should be named: " << info.second;
+    auto qinfo = run({"qemu-img", "info", overlay});
+    EXPECT_NE(qinfo.first, 0) << qinfo.second;
+    EXPECT_NE(qinfo.second.find("Failed to get shared \"write\" lock"), std::string::npos) << qinfo.second;
+    EXPECT_EQ(run({"qemu-img", "info", "-U", overlay}).first, 0);
+    EXPECT_EQ(run({VESSEL_IMG_BIN, "info", "-U", overlay}).first, 0);
+    auto commit = run({VESSEL_IMG_BIN, "commit", overlay});
+    EXPECT_EQ(commit.first, 1) << commit.second;
+    // The base: readers share it, writers are kept out.
+    EXPECT_EQ(run({VESSEL_IMG_BIN, "info", base}).first, 0);
+    auto write_base = run({"qemu-io", "-f", "raw", "-c", "write 0 512", base});
+    EXPECT_NE(write_base.second.find("Failed to get \"write\" lock"), std::string::npos) << write_base.second;
+    // A second VM on the same overlay does not start.
+    VmRun second = boot("virtio_blk", {{"drives", json::Json::array({drive})}});
+    EXPECT_EQ(second.status.code, 1) << second.log;
+    EXPECT_NE(second.log.find("Failed to get \"write\" lock"), std::string::npos) << second.log;
+  }
+  (void)p->signal(SIGKILL);
+  (void)p->wait();
+  ASSERT_TRUE(running) << "the VM did not start:\n" << read_file(dir / "console.txt").value_or("");
+  EXPECT_EQ(run({VESSEL_IMG_BIN, "info", overlay}).first, 0) << "the locks go with the VMM";
 }
 
 }  // namespace

@@ -213,5 +213,29 @@ TEST(VmDisks, ImportRefusesMissingRelativeAndCorrupt) {
   EXPECT_NE(::access((tmp.path + "/store/d.qcow2.tmp").c_str(), F_OK), 0);
 }
 
+// A disk whose backing file name leads out of its folder (a downloaded image naming a host file)
+// is not imported: the store would hold that file's bytes for every VM of the image. A chain
+// inside the disk's folder is flattened as before.
+TEST(VmDisks, ImportFollowsNoBackingFileOutOfTheDisksFolder) {
+  Tmp tmp;
+  std::string secret = tmp.path + "/secret.raw", dir = tmp.path + "/downloads";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_TRUE(write_file(secret, std::string(1 << 20, 's')));
+  block::CreateRequest hostile{block::Format::Qcow2, dir + "/hostile.qcow2", 1 << 20, secret, block::Format::Raw, ""};
+  ASSERT_TRUE(block::create_image(hostile));
+  auto refused = import_base_disk(dir + "/hostile.qcow2", "qcow2", tmp.path + "/store/h.qcow2");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().errnum(), EPERM) << refused.error().to_string();
+  EXPECT_NE(::access((tmp.path + "/store/h.qcow2").c_str(), F_OK), 0);
+  ASSERT_TRUE(write_file(dir + "/base.raw", std::string(1 << 20, 'b')));
+  block::CreateRequest fine{block::Format::Qcow2, dir + "/top.qcow2", 1 << 20, "base.raw", block::Format::Raw, ""};
+  ASSERT_TRUE(block::create_image(fine));
+  auto imported = import_base_disk(dir + "/top.qcow2", "qcow2", tmp.path + "/store/t.qcow2");
+  ASSERT_TRUE(imported) << imported.error().to_string();
+  auto info = block::image_info(imported->path, block::Format::Qcow2, false);
+  ASSERT_TRUE(info);
+  EXPECT_FALSE((*info)[0].contains("backing-filename")) << "the chain is flattened";
+}
+
 }  // namespace
 }  // namespace vessel::daemon

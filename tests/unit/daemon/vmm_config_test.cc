@@ -16,7 +16,8 @@ TEST(VmmConfig, FilledFromTheSpecAndItsBootSourceAndReadBackByTheVmm) {
   BootSource boot;
   boot.kernel = "/images/vmlinuz";
   boot.cmdline = "console=ttyS0";
-  boot.disks = {{"/state/vm1/disk0.qcow2", false, "qcow2", 0}, {"/data/ro.img", true, "", 0}};
+  boot.disks = {{"/state/vm1/disk0.qcow2", false, "qcow2", 0, {"/state/images/disks/deb/disk0.qcow2"}},
+                {"/data/ro.img", true, "", 0}};
   auto c = vmm_config(spec, boot);
   ASSERT_TRUE(c) << c.error().to_string();
   EXPECT_EQ(c->machine.vcpu_count, 2u);
@@ -44,7 +45,10 @@ TEST(VmmConfig, FilledFromTheSpecAndItsBootSourceAndReadBackByTheVmm) {
     EXPECT_EQ(d->is_read_only, boot.disks[i].read_only);
     EXPECT_FALSE(d->is_root_device);
     EXPECT_EQ(d->format, i == 0 ? vmm::DriveFormat::Qcow2 : vmm::DriveFormat::Raw);
+    // The overlay's base is the one backing file vessel-vmm may follow; the client's disk gets none.
+    EXPECT_EQ(d->backing_files, boot.disks[i].backing_files);
   }
+  EXPECT_EQ(c->drives[0].backing_files.size(), 1u);
   // The whole document is what --config-file takes.
   auto whole = vmm::parse_vm_config(c->to_json().dump());
   ASSERT_TRUE(whole) << whole.error().to_string();

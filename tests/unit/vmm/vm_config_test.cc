@@ -36,7 +36,7 @@ TEST(VmConfig, DriveFormatIsOptionalAndRoundTrips) {
   ASSERT_EQ(c->drives.size(), 3u);
   EXPECT_EQ(c->drives[0].format, DriveFormat::Qcow2);
   EXPECT_EQ(c->drives[1].format, DriveFormat::Raw);
-  EXPECT_FALSE(c->drives[2].format.has_value());  // probed at start
+  EXPECT_FALSE(c->drives[2].format.has_value());  // raw: never probed
   auto j = c->to_json();
   EXPECT_EQ(j["drives"][0]["format"], "qcow2");
   EXPECT_FALSE(j["drives"][2].contains("format"));
@@ -47,6 +47,50 @@ TEST(VmConfig, DriveFormatIsOptionalAndRoundTrips) {
     {"drive_id": "a", "path_on_host": "/a", "format": "vmdk"}]})");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().to_string().find("drives[0].format: 'vmdk' is not"), std::string::npos) << bad.error().to_string();
+}
+
+// Firecracker's drive fields: each is done (cache_type, io_engine Sync, partuuid of the root
+// device) or refused naming the field (rate_limiter, io_engine Async); never accepted and ignored.
+TEST(VmConfig, FirecrackerDriveFieldsAreDoneOrRefused) {
+  auto c = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [
+    {"drive_id": "root", "path_on_host": "/r", "is_root_device": true, "partuuid": "0eaa91a0-01",
+     "cache_type": "Writeback", "io_engine": "Sync", "rate_limiter": null},
+    {"drive_id": "scratch", "path_on_host": "/s", "cache_type": "Unsafe"}]})");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->drives[0].partuuid.value(), "0eaa91a0-01");
+  EXPECT_EQ(c->drives[0].cache_type, CacheType::Writeback);
+  EXPECT_EQ(c->drives[1].cache_type, CacheType::Unsafe);
+  auto again = parse_vm_config(c->to_json().dump());
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->to_json(), c->to_json());
+  EXPECT_EQ(c->to_json()["drives"][1]["cache_type"], "Unsafe");
+
+  struct Case {
+    const char* drive;
+    const char* needle;
+  } cases[] = {
+      {R"("rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}})", "drives[0].rate_limiter: rate limiters are not supported yet"},
+      {R"("io_engine": "Async")", "drives[0].io_engine: \"Async\" (io_uring) is not supported yet"},
+      {R"("io_engine": "Fast")", "drives[0].io_engine: 'Fast'"},
+      {R"("cache_type": "None")", "drives[0].cache_type: 'None'"},
+      {R"("partuuid": "0eaa91a0-01")", "drives[0].partuuid: only the root device's"},
+      {R"("is_root_device": true, "partuuid": "x y")", "drives[0].partuuid: 'x y' is not a partition UUID"},
+      {R"("backing_files": ["/b"])", "drives[0].backing_files: only qcow2 drives"},
+      {R"("format": "qcow2", "backing_files": ["b"])", "drives[0].backing_files[0]: expected an absolute path"},
+      {R"("format": "qcow2", "backing_files": "/b")", "drives[0].backing_files: expected an array"},
+  };
+  for (const auto& k : cases) {
+    std::string doc = std::string(R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [{"drive_id": "d", "path_on_host": "/d", )") +
+                      k.drive + "}]}";
+    auto r = parse_vm_config(doc);
+    ASSERT_FALSE(r) << doc;
+    EXPECT_NE(r.error().to_string().find(k.needle), std::string::npos) << r.error().to_string();
+  }
+  auto listed = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [
+    {"drive_id": "d", "path_on_host": "/o.qcow2", "format": "qcow2", "backing_files": ["/b.qcow2", "/c.raw"]}]})");
+  ASSERT_TRUE(listed) << listed.error().to_string();
+  EXPECT_EQ(listed->drives[0].backing_files, (std::vector<std::string>{"/b.qcow2", "/c.raw"}));
+  EXPECT_EQ(listed->to_json()["drives"][0]["backing_files"][1], "/c.raw");
 }
 
 TEST(VmConfig, OnRebootExtension) {

@@ -60,6 +60,11 @@ struct BlockConfig {
   std::string path;      // image on the host
   block::Format format = block::Format::Raw;
   bool read_only = false;        // VIRTIO_BLK_F_RO; guest writes fail with IOERR
+  // Which backing files a qcow2 image may use (block::OpenOptions): vessel-vmm lists them.
+  block::BackingPolicy backing = block::BackingPolicy::Refuse;
+  std::vector<std::string> allowed_backing;
+  // cache_type Unsafe: VIRTIO_BLK_F_FLUSH is not offered and flushes never wait for the disk.
+  bool unsafe_cache = false;
   uint16_t queue_size = 256;     // max queue size offered (power of two, <= 32768)
   uint32_t max_in_flight = 128;  // requests being processed at once; more wait in the ring
   // Threads that serve requests concurrently (started on demand; 0: everything runs on the

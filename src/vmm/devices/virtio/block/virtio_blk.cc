@@ -29,8 +29,9 @@ BlockLogic::BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBa
     workers_ = std::make_unique<IoWorkers>(config.io_workers, "blk-" + config.drive_id, nice);
   disk_.capacity_sectors = backend_->size() / kSectorSize;
   disk_.read_only = config.read_only || backend_->read_only();
-  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureSegMax | kFeatureBlkSize |
-              kFeatureFlush;
+  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureSegMax | kFeatureBlkSize;
+  // cache_type Unsafe (Firecracker's): no flush offered, the guest never waits for the disk.
+  if (!config.unsafe_cache) features_ |= kFeatureFlush;
   if (disk_.read_only) features_ |= kFeatureRo;
   else features_ |= kFeatureDiscard | kFeatureWriteZeroes;
 
@@ -243,9 +244,13 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
 
 Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config,
                                                        DeviceContext ctx) {
-  auto backend = TRY_CTX(block::open_backend(config.path, config.format,
-                                             block::OpenOptions{.read_only = config.read_only}),
-                         "virtio-blk drive {}", config.drive_id);
+  block::OpenOptions options;
+  options.read_only = config.read_only;
+  options.backing = config.backing;
+  options.allowed_backing = config.allowed_backing;
+  options.probe_backing_format = false;  // vessel-vmm never guesses a format
+  options.unsafe_cache = config.unsafe_cache;
+  auto backend = TRY_CTX(block::open_backend(config.path, config.format, options), "virtio-blk drive {}", config.drive_id);
   return create_block_with_backend(config, std::move(backend), std::move(ctx));
 }
 
