@@ -14,6 +14,7 @@
 
 #include <climits>
 #include <cstdlib>
+#include <optional>
 
 #include "base/fd.h"
 #include "base/log.h"
@@ -154,11 +155,23 @@ Result<void> apply_resources(const Cgroup& cgroup, const Spec& spec) {
   return {};
 }
 
-// Answers the children until init is Ready: id maps, init's pid, the runtime hooks.
+// Answers the children until init is Ready: id maps, init's pid, the runtime hooks. Stage 1 sends
+// init's pid after clone returns, while init already runs: on a loaded host init's Hooks or Ready
+// can overtake it (a `run` then waited for pid 0), so those wait until the pid is known.
 Result<void> follow_setup(int sock, const Spec& spec, pid_t stage1, ContainerState& s, CreateGuard& guard) {
+  std::optional<SyncMsg> overtaking;
   for (;;) {
     SyncMsg m;
-    if (!sync_recv(sock, &m)) return fail(ECHILD, "container init exited during setup");
+    if (overtaking && s.pid != 0) {
+      m = std::move(*overtaking);
+      overtaking.reset();
+    } else if (!sync_recv(sock, &m)) {
+      return fail(ECHILD, "container init exited during setup");
+    }
+    if ((m.type == SyncType::Hooks || m.type == SyncType::Ready) && s.pid == 0) {
+      overtaking = std::move(m);
+      continue;
+    }
     if (m.type == SyncType::Error) return Unexpected(Error(0, m.text).add_context("container init"));
     if (m.type == SyncType::UsernsReady) {
       TRY(write_id_map(m.value, "uid_map", spec.linux->uid_mappings));
