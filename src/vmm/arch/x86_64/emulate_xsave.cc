@@ -31,13 +31,10 @@ Result<void> compare_exchange(Emulation& e, uint64_t addr) {
 Result<std::string> emulate_cmpxchg(Emulation& e, uint64_t addr) {  // cmpxchg8b / cmpxchg16b
   bool rex_w = e.in.rex & 8;
   std::lock_guard lock(g_atomic_emulation);
-  if (rex_w) {
-    TRY(compare_exchange<uint64_t>(e, addr));
-    ++e.counters.cmpxchg16b;
-  } else {
-    TRY(compare_exchange<uint32_t>(e, addr));
-  }
+  if (rex_w) TRY(compare_exchange<uint64_t>(e, addr));
+  else TRY(compare_exchange<uint32_t>(e, addr));
   TRY(e.retire());
+  ++e.counters.cmpxchg16b;  // both widths (cmpxchg8b went uncounted until emulator_fuzz saw it)
   return std::string(rex_w ? "cmpxchg16b" : "cmpxchg8b");
 }
 
