@@ -228,14 +228,16 @@ TEST_F(BlkDeviceTest, ManyRequestsWithSmallInFlightBound) {
 }
 
 TEST_F(BlkDeviceTest, PollingServesRequestsWithoutDoorbellAndStillPauses) {
-  start(false, 128, 'a', /*poll_us=*/200000);  // a long spell: 200 ms
+  // A long spell (2 s: pause() below ends it at once), so that a test thread the host keeps off
+  // the CPU (ASan, a loaded CI machine) still looks within it: 200 ms failed there.
+  start(false, 128, 'a', /*poll_us=*/2000000);
   request(0, 0, 0, kBuf, 512, true);
   ASSERT_TRUE(drv.wait_used(1));
   // Polling: the device tells the driver it may skip the doorbell (VIRTQ_USED_F_NO_NOTIFY).
   EXPECT_EQ(*mem.read_obj<uint16_t>(kUsed), kUsedFlagNoNotify);
   // Within the polling spell the device sees new chains without any notification.
   request(1, 0, 1, kBuf, 512, true, /*notify=*/false);
-  ASSERT_TRUE(drv.wait_used(1, 150));
+  ASSERT_TRUE(drv.wait_used(1, 1500));
   EXPECT_EQ(status_of(1), blk::kOk);
   // pause() ends the spell at once, and nothing is served until resume().
   ASSERT_TRUE(drv.dev().pause());
