@@ -52,6 +52,9 @@ struct boot_info {
   uint32_t mem_entries;  // number of memory map entries
 };
 const struct boot_info* boot_info(void);
+// The command line's KEY=NUMBER (decimal; `def` when absent) and whole-word flags.
+uint64_t cmdline_u64(const char* key, uint64_t def);
+int cmdline_has_word(const char* w);
 
 // Runs fn(arg) in ring 3 (IOPL 3, so port I/O works there) on its own stack and returns its
 // result. On PVM hosts ring-3 code runs natively while ring-0 code is emulated.

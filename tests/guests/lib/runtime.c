@@ -108,6 +108,27 @@ static void parse_boot_info(void) {
 
 const struct boot_info* boot_info(void) { return &info; }
 
+// The word at `s` is a whole word of the command line (at its start or after a space).
+static int word_start(const char* s) { return s == info.cmdline || s[-1] == ' '; }
+
+uint64_t cmdline_u64(const char* key, uint64_t def) {
+  uint64_t n = strlen(key);
+  for (const char* s = info.cmdline; *s; ++s) {
+    if (!word_start(s) || memcmp(s, key, n) || s[n] != '=') continue;
+    uint64_t v = 0;
+    for (s += n + 1; *s >= '0' && *s <= '9'; ++s) v = v * 10 + (uint64_t)(*s - '0');
+    return v;
+  }
+  return def;
+}
+
+int cmdline_has_word(const char* w) {
+  uint64_t n = strlen(w);
+  for (const char* s = info.cmdline; *s; ++s)
+    if (word_start(s) && !memcmp(s, w, n) && (s[n] == ' ' || !s[n])) return 1;
+  return 0;
+}
+
 __attribute__((noreturn)) void runtime_start(void) {
   setup_cpu_tables();
   parse_boot_info();

@@ -8,26 +8,6 @@
 
 static uint8_t buf[4096] __attribute__((aligned(4096)));
 
-static uint64_t arg_u64(const char* key, uint64_t def) {
-  const char* s = boot_info()->cmdline;
-  uint64_t n = strlen(key);
-  for (; *s; ++s) {
-    if ((s != boot_info()->cmdline && s[-1] != ' ') || memcmp(s, key, n) || s[n] != '=') continue;
-    uint64_t v = 0;
-    for (s += n + 1; *s >= '0' && *s <= '9'; ++s) v = v * 10 + (uint64_t)(*s - '0');
-    return v;
-  }
-  return def;
-}
-
-static int has_word(const char* w) {
-  const char* s = boot_info()->cmdline;
-  uint64_t n = strlen(w);
-  for (; *s; ++s)
-    if ((s == boot_info()->cmdline || s[-1] == ' ') && !memcmp(s, w, n) && (s[n] == ' ' || !s[n])) return 1;
-  return 0;
-}
-
 int main(void) {
   struct vqueue q;
   uint64_t base = virtio_find(2);
@@ -35,8 +15,8 @@ int main(void) {
     puts("plant: no usable virtio-blk device\n");
     return 10;
   }
-  if (has_word("plant")) {
-    uint64_t from = arg_u64("from", 0), count = arg_u64("count", 0);
+  if (cmdline_has_word("plant")) {
+    uint64_t from = cmdline_u64("from", 0), count = cmdline_u64("count", 0);
     for (uint64_t done = 0; done < count; done += 8) {
       uint64_t n = count - done < 8 ? count - done : 8;
       if (vblk_request(&q, VBLK_T_IN, from + done, buf, (uint32_t)(n * 512), 1) != 0) return 11;
@@ -45,7 +25,7 @@ int main(void) {
     if (vblk_request(&q, VBLK_T_FLUSH, 0, 0, 0, 0) != 0) return 13;
     printf("plant: wrote %lu sectors\n", count);
   }
-  if (has_word("dump")) {
+  if (cmdline_has_word("dump")) {
     if (vblk_request(&q, VBLK_T_IN, 0, buf, 512, 1) != 0) return 14;
     puts("dump: [");
     for (int i = 0; i < 64; ++i) putc(buf[i] >= 32 && buf[i] < 127 ? (char)buf[i] : '.');

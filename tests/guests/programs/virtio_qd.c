@@ -137,42 +137,22 @@ static uint64_t all(void* unused) {
   return 0;
 }
 
-static uint64_t arg_u64(const char* key, uint64_t def) {
-  const char* s = boot_info()->cmdline;
-  uint64_t n = strlen(key);
-  for (; *s; ++s) {
-    if ((s != boot_info()->cmdline && s[-1] != ' ') || memcmp(s, key, n) || s[n] != '=') continue;
-    uint64_t v = 0;
-    for (s += n + 1; *s >= '0' && *s <= '9'; ++s) v = v * 10 + (uint64_t)(*s - '0');
-    return v;
-  }
-  return def;
-}
-
-static int has_word(const char* w) {
-  const char* s = boot_info()->cmdline;
-  uint64_t n = strlen(w);
-  for (; *s; ++s)
-    if ((s == boot_info()->cmdline || s[-1] == ' ') && !memcmp(s, w, n) && (s[n] == ' ' || !s[n])) return 1;
-  return 0;
-}
-
 int main(void) {
   uint64_t base = virtio_find(2);
   if (!base || virtio_start(&q, base, VF_VERSION_1 | VBLK_F_FLUSH)) {
     puts("qd: no usable virtio-blk device\n");
     return 10;
   }
-  depth = arg_u64("qd", 8);
-  bs = arg_u64("bs", 4096);
-  ops = arg_u64("ops", 2000);
-  verify = has_word("mode=verify");
-  rng ^= arg_u64("seed", 1) * 0x9E3779B97F4A7C15ull;
+  depth = cmdline_u64("qd", 8);
+  bs = cmdline_u64("bs", 4096);
+  ops = cmdline_u64("ops", 2000);
+  verify = cmdline_has_word("mode=verify");
+  rng ^= cmdline_u64("seed", 1) * 0x9E3779B97F4A7C15ull;
   if (depth < 1 || depth > MAX_QD || bs < 512 || bs > MAX_BS || bs % 512) {
     puts("qd: bad qd= or bs=\n");
     return 11;
   }
-  blocks = (arg_u64("span_mib", 32) << 20) / bs;
+  blocks = (cmdline_u64("span_mib", 32) << 20) / bs;
   uint64_t capacity_blocks = vblk_capacity(base) * 512 / bs;
   if (blocks > capacity_blocks) blocks = capacity_blocks;
   if (blocks > MAX_BLOCKS) blocks = MAX_BLOCKS;
@@ -185,7 +165,7 @@ int main(void) {
     order[j] = t;
   }
   printf("qd: depth=%lu bs=%lu blocks=%lu mode=%s\n", depth, bs, blocks, verify ? "verify" : "bench");
-  if (!arg_u64("interrupts", 0)) *(volatile uint16_t*)&q.avail->flags = 1;  // we poll
+  if (!cmdline_u64("interrupts", 0)) *(volatile uint16_t*)&q.avail->flags = 1;  // we poll
   hook_invalid_opcode();
   run_user(all, 0);
   return 13;
