@@ -43,6 +43,15 @@ Rules every_thread() {
   // glibc returns a dead thread's stack and malloc's free pages with these two.
   r.push_back({SCMP_SYS(madvise), {SCMP_A2(SCMP_CMP_EQ, MADV_DONTNEED)}});
   r.push_back({SCMP_SYS(madvise), {SCMP_A2(SCMP_CMP_EQ, MADV_FREE)}});
+#if defined(__SANITIZE_ADDRESS__)
+  // Only in the ASan+UBSan test build: ASan gives each thread an alternate signal stack and
+  // tunes its allocator's pages with madvise (any advice), and
+  // UBSan's vptr check probes memory by writing it into a pipe (IsAccessibleMemoryRange). A
+  // sanitizer report from a confined thread cannot open /proc/self/maps: rerun with
+  // --seccomp-level 0 to read it whole.
+  add(r, plain({SCMP_SYS(sigaltstack), SCMP_SYS(pipe2), SCMP_SYS(close), SCMP_SYS(madvise),
+                SCMP_SYS(sched_getaffinity)}));
+#endif
   return r;
 }
 
