@@ -76,5 +76,15 @@ TEST(Completion, IsValidBash) {
   EXPECT_NE(std::string(bash_completion()).find("complete -F _vessel vessel"), std::string::npos);
 }
 
+// Names go into request paths: anything but [A-Za-z0-9_.-] is percent-encoded, so a name cannot
+// add a path segment, a query or a fragment to the request the CLI sends.
+TEST(Client, InstanceNamesAreEscapedInRequestPaths) {
+  EXPECT_EQ(escape_segment("web-1_a.b"), "web-1_a.b");
+  EXPECT_EQ(escape_segment("../trust"), "..%2Ftrust");
+  EXPECT_EQ(escape_segment("a/b?force=1#x"), "a%2Fb%3Fforce%3D1%23x");
+  EXPECT_EQ(escape_segment("sp ace%"), "sp%20ace%25");
+  EXPECT_EQ(escape_segment(std::string("nul\0\xff", 5)), "nul%00%FF");
+}
+
 }  // namespace
 }  // namespace vessel::cli

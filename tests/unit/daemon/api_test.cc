@@ -170,4 +170,18 @@ TEST_F(ApiOverFakeBackend, RoutingErrorsAndMetrics) {
 }
 
 }  // namespace
+// Error texts quote names from hostile input (a tar entry's bytes, a path): invalid UTF-8 is sent
+// as U+FFFD in valid JSON instead of making the JSON writer throw on the API thread.
+TEST(ApiErrors, InvalidUtf8InAnErrorIsSentAsReplacementCharacters) {
+  Error e(EINVAL, std::string("layer entry \"a\xff\xfe\xc3\" is refused"));
+  http::Response r = Api::error_response(std::move(e).with_hint(std::string("rename \x80 first")));
+  EXPECT_EQ(r.status, 400);
+  auto body = json::parse(r.body);
+  ASSERT_TRUE(body) << body.error().to_string() << " in " << r.body;
+  std::string text = (*body)["error"].get<std::string>();
+  EXPECT_NE(text.find("a\xEF\xBF\xBD"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\xff'), std::string::npos) << text;
+  EXPECT_NE((*body)["hint"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos);
+}
+
 }  // namespace vessel::daemon

@@ -184,6 +184,36 @@ TEST(ImageImport, MalformedDocumentsAreErrorsNotExceptions) {
   EXPECT_NE(r.error().to_string().find("manifest.config: expected object, got string"), std::string::npos) << r.error().to_string();
 }
 
+// manifest.json, index.json and the config are read whole into memory: each is at most 4 MiB, a
+// bigger one is refused before it is read (E2BIG, naming the file).
+TEST(ImageImport, DocumentsOverFourMiBAreRefusedUnread) {
+  TempDir d;
+  std::string layer = make_tar({{"f", "x"}});
+  std::string config = R"({"rootfs":{"diff_ids":["sha256:)" + sha256_hex(layer) + "\"]}}";
+  std::string padded_manifest = R"([{"Config":"cfg.json","Layers":["l.tar"]}])" + std::string((4 << 20) + 1, ' ');
+  auto big_manifest = import_image_archive(
+      write(d.path + "/m.tar", make_tar({{"manifest.json", padded_manifest}, {"cfg.json", config}, {"l.tar", layer}})),
+      d.path + "/store", [](const ImportProgress&) {});
+  ASSERT_FALSE(big_manifest);
+  EXPECT_EQ(big_manifest.error().errnum(), E2BIG) << big_manifest.error().to_string();
+  EXPECT_NE(big_manifest.error().to_string().find("manifest.json"), std::string::npos) << big_manifest.error().to_string();
+  std::string padded_config = config + std::string((4 << 20) + 1, ' ');
+  auto big_config = import_image_archive(
+      write(d.path + "/c.tar", make_tar({{"manifest.json", R"([{"Config":"cfg.json","Layers":["l.tar"]}])"},
+                                         {"cfg.json", padded_config}, {"l.tar", layer}})),
+      d.path + "/store", [](const ImportProgress&) {});
+  ASSERT_FALSE(big_config);
+  EXPECT_EQ(big_config.error().errnum(), E2BIG) << big_config.error().to_string();
+  EXPECT_NE(big_config.error().to_string().find("cfg.json"), std::string::npos) << big_config.error().to_string();
+  // At exactly 4 MiB the same manifest is read.
+  std::string exact_manifest = R"([{"Config":"cfg.json","Layers":["l.tar"]}])";
+  exact_manifest += std::string((4 << 20) - exact_manifest.size(), ' ');
+  auto exact = import_image_archive(
+      write(d.path + "/x.tar", make_tar({{"manifest.json", exact_manifest}, {"cfg.json", config}, {"l.tar", layer}})),
+      d.path + "/store", [](const ImportProgress&) {});
+  EXPECT_TRUE(exact) << exact.error().to_string();
+}
+
 TEST(ImageStore, ImportListInspectRemove) {
   TempDir d;
   auto store = std::move(*Store::open(d.path + "/db"));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <stdexcept>
 #include <gtest/gtest.h>
 #include <thread>
 
@@ -75,6 +76,28 @@ TEST(Http, OversizedBodyGets413) {
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(calls.load(), 0);
+}
+
+// A handler that throws (a bug, or a third-party library's exception) must not cross into
+// libmicrohttpd's thread: the client gets a 500 and the server keeps serving.
+TEST(Http, AThrowingHandlerAnswers500AndTheServerLives) {
+  std::string path = temp_socket();
+  auto server = http::Server::listen_unix(path, 0600, [](const http::Request& r) {
+    if (r.path == "/throw") throw std::runtime_error("handler bug");
+    return http::Response::json(200, R"({"ok":true})");
+  });
+  ASSERT_TRUE(server) << server.error().to_string();
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  for (int i = 0; i < 3; ++i) {
+    auto thrown = http::request(opts, "GET", "http://localhost/throw");
+    ASSERT_TRUE(thrown) << thrown.error().to_string();
+    EXPECT_EQ(thrown->status, 500);
+    EXPECT_EQ(thrown->body, R"({"error":"internal error"})");
+    auto next = http::request(opts, "GET", "http://localhost/fine");
+    ASSERT_TRUE(next) << next.error().to_string();
+    EXPECT_EQ(next->status, 200);
+  }
 }
 
 TEST(Http, StreamedResponse) {
