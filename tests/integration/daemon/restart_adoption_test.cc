@@ -1,6 +1,8 @@
 // SIGKILL vesseld mid-way: guests keep running, the next vesseld adopts them, notices the ones
 // that died meanwhile, and refuses to adopt a PID that now belongs to another process.
+#include <grp.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 #include <thread>
@@ -105,6 +107,40 @@ TEST(RestartAdoption, ASecondDaemonOnALiveSocketIsRefused) {
   EXPECT_EQ(second.status, 1) << second.out << second.err;
   EXPECT_NE(second.err.find("is in use"), std::string::npos) << second.err;
   EXPECT_EQ(first.vessel({"ls"}).status, 0) << "the first daemon must still answer on its socket";
+}
+
+// The API socket is for root and the socket group only (0660), and the state directory (the
+// database, rootfs trees, disks) for root only, even when it existed with a wider mode.
+TEST(DaemonFiles, TheSocketIsForItsGroupAndTheStateDirectoryForRoot) {
+  TempDir tmp;
+  group* g = ::getgrnam("daemon");  // in every Debian's base-passwd
+  ASSERT_NE(g, nullptr);
+  gid_t gid = g->gr_gid;
+  std::filesystem::create_directories(tmp.path + "/state");
+  ASSERT_EQ(::chmod((tmp.path + "/state").c_str(), 0755), 0);
+  Daemon d(tmp.path, {"--socket-group", "daemon"});
+  ASSERT_TRUE(d.start()) << d.log();
+  struct stat sock {}, state {};
+  ASSERT_EQ(::stat(d.socket().c_str(), &sock), 0);
+  EXPECT_TRUE(S_ISSOCK(sock.st_mode));
+  EXPECT_EQ(sock.st_mode & 07777, 0660u) << std::oct << (sock.st_mode & 07777);
+  EXPECT_EQ(sock.st_gid, gid);
+  ASSERT_EQ(::stat(d.state_dir().c_str(), &state), 0);
+  EXPECT_EQ(state.st_mode & 07777, 0700u) << std::oct << (state.st_mode & 07777);
+}
+
+// Two daemons on one state directory would corrupt each other's instances: the second one (on its
+// own socket) refuses to start and says why, and the first keeps serving.
+TEST(DaemonFiles, OneDaemonPerStateDirectory) {
+  TempDir tmp;
+  Daemon first(tmp.path);
+  ASSERT_TRUE(first.start()) << first.log();
+  auto second = run({vesseld_path(), "--socket", tmp.path + "/second.sock", "--state-dir", first.state_dir()},
+                    std::chrono::seconds(30));
+  EXPECT_EQ(second.status, 1) << second.out << second.err;
+  EXPECT_NE(second.err.find("another vesseld is using " + first.state_dir()), std::string::npos) << second.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path + "/second.sock"));
+  EXPECT_EQ(first.vessel({"ls"}).status, 0);
 }
 
 }  // namespace

@@ -40,6 +40,24 @@ TEST_F(RuntimeTest, Cve2019_5736_NoContainerWithoutTheSealedCopy) {
   EXPECT_NE(rt("state " + id_).status, 0) << "no container may exist";
 }
 
+// `exec` re-executes the runtime from the same kind of sealed copy, and fails closed the same way:
+// with the copy stopped by a file-size limit, the exec'd command never runs in the container.
+TEST_F(RuntimeTest, Cve2019_5736_NoExecWithoutTheSealedCopy) {
+  set_args({"/bin/sleep", "1000"});
+  write_config();
+  ids_.push_back(id_);
+  ASSERT_EQ(rt("run -d --bundle " + bundle_ + " " + id_).status, 0);
+  Output o = sh(fmt::format("trap '' XFSZ; ulimit -f 100; {} --root {} exec {} /bin/sh -c 'echo ran > /dev/exec-ran'",
+                            VESSEL_RUNTIME_BIN, root_, id_));
+  EXPECT_NE(o.status, 0) << o.out;
+  EXPECT_NE(o.err.find("CVE-2019-5736"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("refusing to start a container process"), std::string::npos) << o.err;
+  EXPECT_NE(rt("exec " + id_ + " /bin/cat /dev/exec-ran").status, 0) << "the command ran without the sealed copy";
+  // Without the limit the same command runs and leaves its file (so the check above can fail).
+  EXPECT_EQ(rt("exec " + id_ + " /bin/sh -c 'echo ran > /dev/exec-ran'").status, 0);
+  EXPECT_EQ(rt("exec " + id_ + " /bin/cat /dev/exec-ran").out, "ran\n");
+}
+
 // CVE-2024-21626: no host fd may leak into the container, and a cwd that resolves outside the
 // rootfs (through a leaked /proc/self/fd/N) is refused.
 TEST_F(RuntimeTest, Cve2024_21626_NoLeakedFdsAndCwdOutsideRootRefused) {

@@ -1,4 +1,6 @@
 // The Firecracker-compatible API on a Unix socket: configure, start, pause/resume, errors.
+#include <sys/stat.h>
+
 #include "http/http.h"
 #include "vmm_harness.h"
 
@@ -31,6 +33,15 @@ class ApiTest : public ::testing::Test {
   std::string sock_;
   std::unique_ptr<VmmProcess> vmm_;
 };
+
+// Only root talks to a VMM: the socket is made with mode 0600 whatever the umask.
+TEST_F(ApiTest, TheSocketIsForItsOwnerOnly) {
+  struct stat st {};
+  ASSERT_EQ(::stat(sock_.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << std::oct << (st.st_mode & 07777);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+}
 
 TEST_F(ApiTest, ConfigureStartAndRunToPoweroff) {
   EXPECT_EQ(call("GET", "/").status, 200);
