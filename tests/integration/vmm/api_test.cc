@@ -12,9 +12,7 @@ class ApiTest : public ::testing::Test {
   void SetUp() override {
     sock_ = sockdir_.file("api.sock");
     vmm_ = std::make_unique<VmmProcess>(std::vector<std::string>{"--api-sock", sock_});
-    for (int i = 0; i < 200 && access(sock_.c_str(), F_OK) != 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_EQ(access(sock_.c_str(), F_OK), 0) << vmm_->errors();
+    ASSERT_TRUE(vmm_->wait_for_file(sock_)) << vmm_->errors();
   }
   http::ClientResponse call(const std::string& method, const std::string& path, const std::string& body = {}) {
     http::ClientOptions o;

@@ -56,8 +56,7 @@ TEST(Keyboard, SendCtrlAltDelBeforeStartIsRefused) {
   TempDir sockdir;
   std::string sock = sockdir.file("api.sock");
   VmmProcess vmm({"--api-sock", sock});
-  for (int i = 0; i < 200 && access(sock.c_str(), F_OK) != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
   auto r = api_call(sock, "PUT", "/actions", R"({"action_type": "SendCtrlAltDel"})");
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_NE(r.body.find("not running"), std::string::npos) << r.body;

@@ -77,6 +77,18 @@ class VmmProcess {
     return false;
   }
 
+  // Waits until `path` exists (the VMM made its socket): true, or false once the VMM has exited
+  // or 30 s have passed. Generous: a sanitizer build in a nested host starts in seconds.
+  bool wait_for_file(const std::string& path) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (access(path.c_str(), F_OK) != 0) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      auto exited = process_.wait_for(std::chrono::milliseconds(10));
+      if (exited && *exited) return access(path.c_str(), F_OK) == 0;
+    }
+    return true;
+  }
+
   // Waits for exit (killing the VMM after `timeout`).
   VmmResult finish(std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
     VmmResult r;
