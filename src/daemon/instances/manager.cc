@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "daemon/images/image_store.h"
+#include "daemon/instances/vm_backend.h"
 #include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon {
@@ -257,7 +258,7 @@ Result<std::string> Manager::console_socket(const std::string& name) {
   if (row.state != to_string(State::Running) && row.state != to_string(State::Paused))
     return Unexpected(Error(EBUSY, fmt::format("cannot attach to the console: instance is {}", row.state))
                           .with_hint("start it first; `vessel logs` shows what it printed"));
-  return dir_of(name) + "/console.sock";
+  return vm_console_socket(dir_of(name));
 }
 
 Result<json::Json> Manager::stats(const std::string& name) {
