@@ -80,7 +80,8 @@ Result<void> bind_mounts(const std::string& root, const std::vector<BindMount>& 
     std::string point = root + m.target;
     if (::mount(m.source.c_str(), point.c_str(), nullptr, MS_BIND, nullptr) != 0)
       return fail_errno("bind-mount {} on {}", m.source, point);
-    unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC | (m.read_only ? MS_RDONLY : 0);
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (m.read_only) flags |= MS_RDONLY;
     if (::mount(nullptr, point.c_str(), nullptr, flags, nullptr) != 0)
       return fail_errno("remount {} nosuid,nodev,noexec{}", point, m.read_only ? ",ro" : "");
   }

@@ -3,6 +3,7 @@
 // vesseld restart, and leaves no jail, uid or cgroup behind when the VM is deleted.
 #include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -110,9 +111,14 @@ class VmJail : public ::testing::Test {
     for (uid_t u; uids >> u;) EXPECT_EQ(u, uid) << "real, effective, saved and fs uid";
     EXPECT_EQ(status_field(proc + "/status", "CapEff"), "0000000000000000");
     EXPECT_EQ(status_field(proc + "/status", "Groups"), "");
-    std::string root = link(proc + "/root");
-    EXPECT_NE(root, "/");
-    EXPECT_EQ(root, jail(d, name) + "/root");
+    // Its root is the jail's root directory. readlink(/proc/PID/root) says "/" (the path is told
+    // from the VMM's own mount namespace, where pivot_root made it the top), so compare inodes.
+    struct stat its_root {}, jail_root {}, host_root {};
+    ASSERT_EQ(::stat((proc + "/root/").c_str(), &its_root), 0);
+    ASSERT_EQ(::stat((jail(d, name) + "/root").c_str(), &jail_root), 0);
+    ASSERT_EQ(::stat("/", &host_root), 0);
+    EXPECT_TRUE(its_root.st_ino == jail_root.st_ino && its_root.st_dev == jail_root.st_dev);
+    EXPECT_FALSE(its_root.st_ino == host_root.st_ino && its_root.st_dev == host_root.st_dev);
     EXPECT_NE(link(proc + "/ns/mnt"), link("/proc/self/ns/mnt"));
     EXPECT_NE(link(proc + "/ns/pid"), link("/proc/self/ns/pid"));
     EXPECT_EQ(memory_cgroup(pid), "/" + test_cgroup_parent() + "/" + name);
