@@ -28,10 +28,12 @@ Result<void> make_dirs_below(const std::string& root, const std::string& rel) {
   for (std::string part; std::getline(parts, part, '/');) {
     if (part.empty() || part == ".") continue;
     at += "/" + part;
-    if (::mkdir(at.c_str(), 0755) != 0 && errno != EEXIST) return fail_errno("create directory {}", at);
+    if (::mkdir(at.c_str(), 0755) != 0 && errno != EEXIST)
+      return fail_errno("create directory {}", at);
     struct stat st;
     if (::lstat(at.c_str(), &st) != 0) return fail_errno("stat {}", at);
-    if (!S_ISDIR(st.st_mode)) return fail(ENOTDIR, "{} is not a directory (a symbolic link?): refusing to mount there", at);
+    if (!S_ISDIR(st.st_mode))
+      return fail(ENOTDIR, "{} is not a directory (a symbolic link?): refusing to mount there", at);
   }
   return {};
 }
@@ -47,7 +49,8 @@ Result<void> make_point(const std::string& root, const BindMount& m) {
   if (fd < 0) return fail_errno("create the mount point {}", point);
   Fd owned(fd);
   struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return fail(EINVAL, "mount point {} is not a regular file", point);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    return fail(EINVAL, "mount point {} is not a regular file", point);
   return {};
 }
 
@@ -62,11 +65,13 @@ Result<BindMount> parse_bind_mount(const std::string& text) {
     m.read_only = fields[2] == "ro";
     fields.pop_back();
   }
-  if (fields.size() != 2) return fail(EINVAL, "--mount '{}': expected SRC:DST or SRC:DST:ro (no ':' in the paths)", text);
+  if (fields.size() != 2)
+    return fail(EINVAL, "--mount '{}': expected SRC:DST or SRC:DST:ro (no ':' in the paths)", text);
   m.source = fields[0];
   m.target = fields[1];
   if (!clean_absolute(m.source) || !clean_absolute(m.target) || m.target == "/")
-    return fail(EINVAL, "--mount '{}': SRC and DST must be absolute paths without '..' (DST not /)", text);
+    return fail(EINVAL, "--mount '{}': SRC and DST must be absolute paths without '..' (DST not /)",
+                text);
   return m;
 }
 

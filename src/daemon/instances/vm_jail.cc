@@ -53,11 +53,13 @@ Result<void> make_dir(const std::string& path, mode_t mode) {
 Result<void> check_readable(const std::string& path, uid_t id, const char* what) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return fail_errno("{} {}", what, path);
-  bool ok = (st.st_mode & S_IROTH) || (st.st_uid == id && (st.st_mode & S_IRUSR)) || (st.st_gid == id && (st.st_mode & S_IRGRP));
+  bool ok = (st.st_mode & S_IROTH) || (st.st_uid == id && (st.st_mode & S_IRUSR)) ||
+            (st.st_gid == id && (st.st_mode & S_IRGRP));
   if (ok) return {};
-  return Unexpected(Error(EACCES, fmt::format("{} {} is not readable by the VM's user {} (mode {:o}, owner {})", what, path, id,
-                                              st.st_mode & 07777, st.st_uid))
-                        .with_hint("make it readable by others (chmod o+r), or run vesseld with --no-jailer"));
+  return Unexpected(
+      Error(EACCES, fmt::format("{} {} is not readable by the VM's user {} (mode {:o}, owner {})",
+                                what, path, id, st.st_mode & 07777, st.st_uid))
+          .with_hint("make it readable by others (chmod o+r), or run vesseld with --no-jailer"));
 }
 
 struct Mount {
@@ -95,7 +97,8 @@ std::string vm_run_file(const std::string& instance_dir, const std::string& file
 }
 
 Result<uid_t> acquire_jail_id(const JailConfig& c, const std::string& name) {
-  if (long held = held_id(c, name); held >= 0 && static_cast<uint64_t>(held) < c.id_count) return c.id_base + static_cast<uid_t>(held);
+  if (long held = held_id(c, name); held >= 0 && static_cast<uint64_t>(held) < c.id_count)
+    return c.id_base + static_cast<uid_t>(held);
   TRY(make_dir(ids_dir(c), 0700));
   for (uint32_t n = 0; n < c.id_count; ++n) {
     std::string path = ids_dir(c) + "/" + std::to_string(n);
@@ -108,12 +111,14 @@ Result<uid_t> acquire_jail_id(const JailConfig& c, const std::string& name) {
     TRY(write_all(fd, name));
     return c.id_base + n;
   }
-  return Unexpected(Error(EAGAIN, fmt::format("all {} jail uids from {} are taken", c.id_count, c.id_base))
-                        .with_hint("raise --jailer-uid-count"));
+  return Unexpected(
+      Error(EAGAIN, fmt::format("all {} jail uids from {} are taken", c.id_count, c.id_base))
+          .with_hint("raise --jailer-uid-count"));
 }
 
 void release_jail_id(const JailConfig& c, const std::string& name) {
-  if (long held = held_id(c, name); held >= 0) ::unlink((ids_dir(c) + "/" + std::to_string(held)).c_str());
+  if (long held = held_id(c, name); held >= 0)
+    ::unlink((ids_dir(c) + "/" + std::to_string(held)).c_str());
 }
 
 std::string jail_dir(const JailConfig& c, const std::string& vmm, const std::string& name) {
@@ -139,25 +144,43 @@ Result<void> grant_jail_files(const InstanceContext& ctx, const BootSource& boot
       continue;
     }
     // A writable disk: the instance's own (overlay, size= disk) or one the admin named.
-    if (::chown(m.path.c_str(), id, id) != 0) return fail_errno("chown disk {} to the VM's user {}", m.path, id);
+    if (::chown(m.path.c_str(), id, id) != 0)
+      return fail_errno("chown disk {} to the VM's user {}", m.path, id);
   }
   return {};
 }
 
-Result<std::vector<std::string>> jailer_command(const JailConfig& c, const std::string& vmm, const InstanceContext& ctx,
-                                                const BootSource& boot, uid_t id, const CgroupSettings& cgroup,
+Result<std::vector<std::string>> jailer_command(const JailConfig& c, const std::string& vmm,
+                                                const InstanceContext& ctx, const BootSource& boot,
+                                                uid_t id, const CgroupSettings& cgroup,
                                                 const std::vector<std::string>& vmm_args) {
   auto slash = ctx.cgroup.rfind('/');
-  std::vector<std::string> argv{c.jailer, "--id", ctx.spec.name, "--exec-file", vmm, "--uid", std::to_string(id), "--gid",
-                                std::to_string(id), "--chroot-base-dir", c.chroot_base, "--parent-cgroup",
-                                ctx.cgroup.substr(1, slash - 1), "--cgroup-version", std::to_string(cgroup.version)};
+  std::vector<std::string> argv{c.jailer,
+                                "--id",
+                                ctx.spec.name,
+                                "--exec-file",
+                                vmm,
+                                "--uid",
+                                std::to_string(id),
+                                "--gid",
+                                std::to_string(id),
+                                "--chroot-base-dir",
+                                c.chroot_base,
+                                "--parent-cgroup",
+                                ctx.cgroup.substr(1, slash - 1),
+                                "--cgroup-version",
+                                std::to_string(cgroup.version)};
   for (const auto& f : cgroup.files) argv.insert(argv.end(), {"--cgroup", f});
   argv.insert(argv.end(), {"--mount", ctx.dir + "/run:" + kJailRunDir});
   std::string run_prefix = std::string(kJailRunDir) + "/";
   for (const auto& m : vm_files(boot)) {
-    if (m.path.find(':') != std::string::npos || m.path.rfind(run_prefix, 0) == 0 || m.path.empty() || m.path[0] != '/')
-      return Unexpected(Error(EINVAL, fmt::format("{} cannot be mounted in the VM's jail (':' in the name, or under {})", m.path, kJailRunDir))
-                            .with_hint("move or rename the file, or run vesseld with --no-jailer"));
+    if (m.path.find(':') != std::string::npos || m.path.rfind(run_prefix, 0) == 0 ||
+        m.path.empty() || m.path[0] != '/')
+      return Unexpected(
+          Error(EINVAL,
+                fmt::format("{} cannot be mounted in the VM's jail (':' in the name, or under {})",
+                            m.path, kJailRunDir))
+              .with_hint("move or rename the file, or run vesseld with --no-jailer"));
     argv.insert(argv.end(), {"--mount", m.path + ":" + m.path + (m.read_only ? ":ro" : "")});
   }
   argv.push_back("--");

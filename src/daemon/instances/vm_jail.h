@@ -55,8 +55,9 @@ void remove_jail(const JailConfig& c, const std::string& vmm, const std::string&
 Result<void> grant_jail_files(const InstanceContext& ctx, const BootSource& boot, uid_t id);
 
 // vessel-jailer's command line for this VM; `vmm_args` are the VMM's own (paths in the jail).
-Result<std::vector<std::string>> jailer_command(const JailConfig& c, const std::string& vmm, const InstanceContext& ctx,
-                                                const BootSource& boot, uid_t id, const CgroupSettings& cgroup,
+Result<std::vector<std::string>> jailer_command(const JailConfig& c, const std::string& vmm,
+                                                const InstanceContext& ctx, const BootSource& boot,
+                                                uid_t id, const CgroupSettings& cgroup,
                                                 const std::vector<std::string>& vmm_args);
 
 // How the VM ended, from the jailer's wait status: it exits with the VMM's status, 128 + N when

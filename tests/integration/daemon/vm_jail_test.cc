@@ -3,8 +3,8 @@
 // vesseld restart, and leaves no jail, uid or cgroup behind when the VM is deleted.
 #include <dirent.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -45,7 +45,8 @@ std::string status_field(const std::string& status_path, const std::string& key)
 std::vector<std::string> tasks(pid_t pid) {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec))
     out.push_back(e.path().string());
   return out;
 }
@@ -73,7 +74,8 @@ std::string memory_cgroup(pid_t pid) {
 }
 
 bool cgroup_exists(const std::string& rel) {
-  return ::access(("/sys/fs/cgroup/memory" + rel).c_str(), F_OK) == 0 || ::access(("/sys/fs/cgroup" + rel).c_str(), F_OK) == 0;
+  return ::access(("/sys/fs/cgroup/memory" + rel).c_str(), F_OK) == 0 ||
+         ::access(("/sys/fs/cgroup" + rel).c_str(), F_OK) == 0;
 }
 
 template <typename Pred>
@@ -87,11 +89,16 @@ bool eventually(Pred pred, int tries = 200) {
 
 class VmJail : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)"; }
-  std::string jail(const Daemon& d, const std::string& name) { return d.state_dir() + "/jail/vessel-vmm/" + name; }
+  void SetUp() override {
+    ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+  }
+  std::string jail(const Daemon& d, const std::string& name) {
+    return d.state_dir() + "/jail/vessel-vmm/" + name;
+  }
   pid_t run_counter(const Daemon& d, const std::string& name) {
-    auto r = d.vessel({"run", "--vm", "--name", name, "--kernel", guest("counter"), "--cmdline", "count=100000000",
-                       "--memory", "64M", "--stop-timeout", "0", "--disk", "size=64M"});
+    auto r = d.vessel({"run", "--vm", "--name", name, "--kernel", guest("counter"), "--cmdline",
+                       "count=100000000", "--memory", "64M", "--stop-timeout", "0", "--disk",
+                       "size=64M"});
     EXPECT_EQ(r.status, 0) << r.err << d.log();
     return d.vessel_json({"inspect", name}).value("pid", 0);
   }
@@ -102,7 +109,8 @@ class VmJail : public ::testing::Test {
     auto all = tasks(pid);
     EXPECT_GE(all.size(), 3u) << "vCPU, VMM, API, console threads";
     for (const auto& t : all) EXPECT_EQ(status_field(t + "/status", "Seccomp"), "2") << t;
-    std::istringstream uids(status_field(proc + "/status", "Uid")), gids(status_field(proc + "/status", "Gid"));
+    std::istringstream uids(status_field(proc + "/status", "Uid")),
+        gids(status_field(proc + "/status", "Gid"));
     uid_t uid = 0, gid = 0;
     uids >> uid;
     gids >> gid;
@@ -113,7 +121,8 @@ class VmJail : public ::testing::Test {
     EXPECT_EQ(status_field(proc + "/status", "Groups"), "");
     // Its root is the jail's root directory. readlink(/proc/PID/root) says "/" (the path is told
     // from the VMM's own mount namespace, where pivot_root made it the top), so compare inodes.
-    struct stat its_root {}, jail_root {}, host_root {};
+    struct stat its_root {
+    }, jail_root{}, host_root{};
     ASSERT_EQ(::stat((proc + "/root/").c_str(), &its_root), 0);
     ASSERT_EQ(::stat((jail(d, name) + "/root").c_str(), &jail_root), 0);
     ASSERT_EQ(::stat("/", &host_root), 0);
@@ -130,7 +139,9 @@ class VmJail : public ::testing::Test {
     bool kernel_ro = false;
     std::istringstream lines(*mounts);
     for (std::string line; std::getline(lines, line);)
-      if (line.find(" " + guest("counter") + " ") != std::string::npos && line.find(" ro,") != std::string::npos) kernel_ro = true;
+      if (line.find(" " + guest("counter") + " ") != std::string::npos &&
+          line.find(" ro,") != std::string::npos)
+        kernel_ro = true;
     EXPECT_TRUE(kernel_ro) << *mounts;
   }
   TempDir tmp;
@@ -145,9 +156,12 @@ TEST_F(VmJail, EveryVmRunsUnprivilegedChrootedAndFilteredByDefault) {
   expect_confined(daemon, "ja", a);
   expect_confined(daemon, "jb", b);
   std::string uid_a = status_field("/proc/" + std::to_string(a) + "/status", "Uid");
-  EXPECT_NE(uid_a, status_field("/proc/" + std::to_string(b) + "/status", "Uid")) << "one uid per VM";
+  EXPECT_NE(uid_a, status_field("/proc/" + std::to_string(b) + "/status", "Uid"))
+      << "one uid per VM";
   // The instance's own disk belongs to the VM's uid; the console works from the host.
-  EXPECT_TRUE(eventually([&] { return daemon.vessel({"logs", "ja"}).out.find("count ") != std::string::npos; }));
+  EXPECT_TRUE(eventually([&] {
+    return daemon.vessel({"logs", "ja"}).out.find("count ") != std::string::npos;
+  }));
 
   // vesseld dies; the jailed VMs live on and the next vesseld adopts and stops them.
   daemon.stop(SIGKILL);
@@ -179,7 +193,8 @@ TEST_F(VmJail, EveryVmRunsUnprivilegedChrootedAndFilteredByDefault) {
   // No uid is held any more.
   std::error_code ec;
   EXPECT_TRUE(std::filesystem::is_empty(second.state_dir() + "/jail/ids", ec)) << ec.message();
-  EXPECT_TRUE(std::filesystem::is_empty(second.state_dir() + "/jail/vessel-vmm", ec)) << ec.message();
+  EXPECT_TRUE(std::filesystem::is_empty(second.state_dir() + "/jail/vessel-vmm", ec))
+      << ec.message();
 }
 
 TEST_F(VmJail, NoJailerRunsTheVmmAsRootWithItsFiltersOnly) {

@@ -26,7 +26,8 @@ struct TempDir {
   std::string path;
 };
 
-bool has_pair(const std::vector<std::string>& argv, const std::string& flag, const std::string& value) {
+bool has_pair(const std::vector<std::string>& argv, const std::string& flag,
+              const std::string& value) {
   for (size_t i = 0; i + 1 < argv.size(); ++i)
     if (argv[i] == flag && argv[i + 1] == value) return true;
   return false;
@@ -40,7 +41,8 @@ TEST(VmJailPlan, EachRunningVmHasItsOwnUidKeptUntilReleased) {
   ASSERT_TRUE(a && b);
   EXPECT_EQ(*a, 900000u);
   EXPECT_EQ(*b, 900001u);
-  EXPECT_EQ(*acquire_jail_id(c, "a"), 900000u) << "an instance keeps the uid it holds (vesseld restarts)";
+  EXPECT_EQ(*acquire_jail_id(c, "a"), 900000u)
+      << "an instance keeps the uid it holds (vesseld restarts)";
   release_jail_id(c, "a");
   EXPECT_EQ(*acquire_jail_id(c, "c"), 900000u) << "the lowest free one";
   EXPECT_EQ(*acquire_jail_id(c, "d"), 900002u);
@@ -54,15 +56,24 @@ TEST(VmJailPlan, TheJailerGetsEveryFileAtItsHostPathReadOnlyWhereReadOnly) {
   JailConfig c{true, "/usr/bin/vessel-jailer", "/var/lib/vessel/jail", 900000, 10};
   InstanceSpec spec;
   spec.name = "vm1";
-  InstanceContext ctx{spec, "/var/lib/vessel/instances/vm1", "/var/lib/vessel/instances/vm1/console.log", "/vessel/vm1", {}};
+  InstanceContext ctx{spec,
+                      "/var/lib/vessel/instances/vm1",
+                      "/var/lib/vessel/instances/vm1/console.log",
+                      "/vessel/vm1",
+                      {}};
   BootSource boot;
   boot.kernel = "/k/vmlinuz";
   boot.initramfs = "/k/initrd";
-  boot.disks = {{"/var/lib/vessel/instances/vm1/disks/image-0.qcow2", false, "qcow2", 0, {"/var/lib/vessel/images/disks/base.raw"}},
+  boot.disks = {{"/var/lib/vessel/instances/vm1/disks/image-0.qcow2",
+                 false,
+                 "qcow2",
+                 0,
+                 {"/var/lib/vessel/images/disks/base.raw"}},
                 {"/data/ro.img", true, "raw", 0, {}},
                 {"/data/ro.img", false, "raw", 0, {}}};
   CgroupSettings cg{1, {"memory.limit_in_bytes=67108864", "cpuacct.usage=0"}};
-  auto argv = jailer_command(c, "/usr/bin/vessel-vmm", ctx, boot, 900003, cg, {"--api-sock", "/vessel-run/vmm.sock"});
+  auto argv = jailer_command(c, "/usr/bin/vessel-vmm", ctx, boot, 900003, cg,
+                             {"--api-sock", "/vessel-run/vmm.sock"});
   ASSERT_TRUE(argv) << argv.error().to_string();
   EXPECT_EQ(argv->front(), "/usr/bin/vessel-jailer");
   EXPECT_TRUE(has_pair(*argv, "--id", "vm1"));
@@ -75,8 +86,12 @@ TEST(VmJailPlan, TheJailerGetsEveryFileAtItsHostPathReadOnlyWhereReadOnly) {
   EXPECT_TRUE(has_pair(*argv, "--mount", "/var/lib/vessel/instances/vm1/run:/vessel-run"));
   EXPECT_TRUE(has_pair(*argv, "--mount", "/k/vmlinuz:/k/vmlinuz:ro"));
   EXPECT_TRUE(has_pair(*argv, "--mount", "/k/initrd:/k/initrd:ro"));
-  EXPECT_TRUE(has_pair(*argv, "--mount", "/var/lib/vessel/instances/vm1/disks/image-0.qcow2:/var/lib/vessel/instances/vm1/disks/image-0.qcow2"));
-  EXPECT_TRUE(has_pair(*argv, "--mount", "/var/lib/vessel/images/disks/base.raw:/var/lib/vessel/images/disks/base.raw:ro"));
+  EXPECT_TRUE(has_pair(*argv, "--mount",
+                       "/var/lib/vessel/instances/vm1/disks/image-0.qcow2:/var/lib/vessel/"
+                       "instances/vm1/disks/image-0.qcow2"));
+  EXPECT_TRUE(
+      has_pair(*argv, "--mount",
+               "/var/lib/vessel/images/disks/base.raw:/var/lib/vessel/images/disks/base.raw:ro"));
   // One file used read-only and read-write is mounted once, read-write.
   EXPECT_TRUE(has_pair(*argv, "--mount", "/data/ro.img:/data/ro.img"));
   EXPECT_EQ(std::count(argv->begin(), argv->end(), "/data/ro.img:/data/ro.img:ro"), 0);
