@@ -85,7 +85,10 @@ Result<void> bind_mounts(const std::string& root, const std::vector<BindMount>& 
     std::string point = root + m.target;
     if (::mount(m.source.c_str(), point.c_str(), nullptr, MS_BIND, nullptr) != 0)
       return fail_errno("bind-mount {} on {}", m.source, point);
-    unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC;
+    // nodev, but for a block device named as a disk: the mount is that device and nothing else.
+    struct stat st;
+    if (::stat(m.source.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) flags |= MS_NODEV;
     if (m.read_only) flags |= MS_RDONLY;
     if (::mount(nullptr, point.c_str(), nullptr, flags, nullptr) != 0)
       return fail_errno("remount {} nosuid,nodev,noexec{}", point, m.read_only ? ",ro" : "");

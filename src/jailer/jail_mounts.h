@@ -25,7 +25,8 @@ Result<BindMount> parse_bind_mount(const std::string& text);
 Result<void> make_mount_points(const std::string& root, const std::vector<BindMount>& mounts);
 
 // In the new mount namespace, with `root` already bind-mounted on itself: each source is
-// bind-mounted on its mount point, then remounted nosuid, nodev, noexec (and read-only for :ro).
+// bind-mounted on its mount point, then remounted nosuid, noexec, nodev (not for a block device: it
+// is the disk) and read-only for :ro.
 Result<void> bind_mounts(const std::string& root, const std::vector<BindMount>& mounts);
 
 }  // namespace vessel::jailer

@@ -33,8 +33,8 @@ DESCRIPTION
   4. Enters a new mount and a new PID namespace, and joins --netns when given.
      The VMM is process 1 of its PID namespace: when it ends, the namespace ends.
   5. In the child: makes every mount private, bind-mounts the jail root on itself,
-     bind-mounts each --mount SRC:DST[:ro] on DST inside it (nosuid, nodev, noexec;
-     read-only with :ro), pivot_root(2)s into it and detaches the old root: nothing
+     bind-mounts each --mount SRC:DST[:ro] on DST inside it (nosuid, noexec, nodev
+     unless SRC is a block device; read-only with :ro), pivot_root(2)s into it and detaches the old root: nothing
      of the host's file system stays reachable but what --mount put there. These
      mounts live in the jail's mount namespace only: they vanish when the VMM ends.
   6. Closes every file descriptor but 0, 1 and 2 (with --daemonize: starts a new
