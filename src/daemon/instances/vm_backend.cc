@@ -38,6 +38,18 @@ pid_t read_pid_file(const std::string& path) {
   return static_cast<pid_t>(std::strtol(text->c_str(), nullptr, 10));
 }
 
+// The jailer's own error (it writes to the console log, through the relay), to put in the
+// answer; waits up to 1 s for the relay to write it.
+std::string jailer_error(const std::string& log_path) {
+  for (int i = 0; i < 100; ++i) {
+    auto text = read_file(log_path);
+    auto at = text ? text->rfind("vessel-jailer: error: ") : std::string::npos;
+    if (at != std::string::npos) return text->substr(at, text->find('\n', at) - at);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return "see " + log_path;
+}
+
 Result<std::string> call(const InstanceContext& ctx, const std::string& method, const std::string& path,
                          const json::Json& body = nullptr) {
   http::ClientOptions options;
@@ -150,8 +162,7 @@ Result<GuestProcess> VmBackend::launch_jailed(const InstanceContext& ctx, const 
   if (!proc) {
     (void)jailer.signal(SIGKILL);
     jailer.wait_exit(std::chrono::seconds(5));
-    return fail(EIO, "{} did not start {} in the jail (status {}); see {}", jail_.jailer, vmm_,
-                jailer.wait_status ? exit_from_jailer_status(*jailer.wait_status).code.value_or(-1) : -1, ctx.log_path);
+    return fail(EIO, "{} did not start {} in the jail: {}", jail_.jailer, vmm_, jailer_error(ctx.log_path));
   }
   std::lock_guard lock(jailers_mutex_);
   jailers_.insert_or_assign(name, std::move(jailer));

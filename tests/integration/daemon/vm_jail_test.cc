@@ -197,6 +197,34 @@ TEST_F(VmJail, EveryVmRunsUnprivilegedChrootedAndFilteredByDefault) {
       << ec.message();
 }
 
+// What the jail cannot hold is refused with the reason: a kernel the VM's uid cannot read (vesseld
+// checks), a path the jailer refuses to mount (its own error, passed on).
+TEST_F(VmJail, WhatTheJailCannotHoldIsAClearError) {
+  Daemon daemon(tmp.path, {"--vmm", vmm()});
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  std::string secret = tmp.path + "/secret.elf";
+  std::filesystem::copy_file(guest("hello"), secret);
+  ASSERT_EQ(::chmod(secret.c_str(), 0600), 0);
+  auto r = daemon.vessel({"run", "--vm", "--name", "s", "--kernel", secret, "--memory", "32M"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("is not readable by the VM's user"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--no-jailer"), std::string::npos) << r.err;
+  ASSERT_EQ(::chmod(secret.c_str(), 0644), 0);
+  ASSERT_EQ(::mkdir((tmp.path + "/d").c_str(), 0755), 0);
+  r = daemon.vessel({"run", "--vm", "--name", "dots", "--kernel", guest("hello"), "--memory", "32M",
+                     "--disk", "path=" + tmp.path + "/d/../secret.elf,ro"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("vessel-jailer: error:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("'..'"), std::string::npos) << r.err;
+  // Nothing is left of the failed starts.
+  std::error_code ec;
+  EXPECT_TRUE(std::filesystem::is_empty(daemon.state_dir() + "/jail/vessel-vmm", ec) || ec)
+      << ec.message();
+  EXPECT_TRUE(std::filesystem::is_empty(daemon.state_dir() + "/jail/ids", ec)) << ec.message();
+  r = daemon.vessel({"start", "s"});
+  EXPECT_EQ(r.status, 0) << r.err << daemon.log();
+}
+
 TEST_F(VmJail, NoJailerRunsTheVmmAsRootWithItsFiltersOnly) {
   Daemon daemon(tmp.path, {"--vmm", vmm(), "--no-jailer"});
   ASSERT_TRUE(daemon.start()) << daemon.log();
