@@ -12,6 +12,7 @@
 
 #include "http/http.h"
 #include "base/process.h"
+#include "base/unix_socket.h"
 #include "daemon/instances/vm_host.h"
 #include "daemon/policy/cgroups.h"
 
@@ -195,9 +196,9 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
     cleanup(ctx);
     return Unexpected(std::move(e));
   };
-  for (int i = 0; i < 500; ++i) {  // up to 5 s for the API socket
-    struct stat st;
-    if (::stat(sock.c_str(), &st) == 0) break;
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the API socket to take connections
+    // Connected, not merely there: the socket's file appears at bind(), before listen().
+    if (unix_socket::connect(sock)) break;
     if (!proc.alive()) return fail_start(Error(EIO, fmt::format("{} exited before it opened its API socket; see {}", vmm_, ctx.log_path)));
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -102,8 +102,11 @@ class VmJail : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << r.err << d.log();
     return d.vessel_json({"inspect", name}).value("pid", 0);
   }
-  // Everything the issue asks /proc to show of a jailed VMM, and a little more.
+  // Everything the issue asks /proc to show of a jailed VMM, and a little more. Asked once the
+  // guest runs: the VMM thread loads its filter after InstanceStart's answer, before the vCPUs run.
   void expect_confined(const Daemon& d, const std::string& name, pid_t pid) {
+    ASSERT_TRUE(eventually([&] { return d.vessel({"logs", name}).out.find("count ") != std::string::npos; }))
+        << d.vessel({"logs", name}).out;
     std::string proc = "/proc/" + std::to_string(pid);
     EXPECT_NE(link(proc + "/exe").find("/vessel-vmm"), std::string::npos) << link(proc + "/exe");
     auto all = tasks(pid);
