@@ -233,6 +233,7 @@ TEST_F(VmJail, NoJailerRunsTheVmmAsRootWithItsFiltersOnly) {
   ASSERT_TRUE(daemon.start()) << daemon.log();
   pid_t pid = run_counter(daemon, "plain");
   ASSERT_TRUE(alive(pid)) << daemon.log();
+  ASSERT_TRUE(eventually([&] { return daemon.vessel({"logs", "plain"}).out.find("count ") != std::string::npos; }));
   std::string proc = "/proc/" + std::to_string(pid);
   EXPECT_EQ(status_field(proc + "/status", "Uid"), "0\t0\t0\t0");
   EXPECT_EQ(link(proc + "/root"), "/");
