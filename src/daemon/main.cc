@@ -34,6 +34,10 @@ struct Options {
   std::string state_dir = "/var/lib/vessel";
   std::string runtime;
   std::string vmm;
+  std::string jailer;
+  bool no_jailer = false;
+  uint32_t jailer_uid_base = 900000;
+  uint32_t jailer_uid_count = 65536;
   std::string cgroup_parent = "vessel";
   std::string openapi;
   double cpu_overcommit = 4.0;
@@ -68,7 +72,7 @@ std::string find_helper(const std::string& flag, const std::string& name, const 
     pos = next + 1;
   }
   if (!fallback.empty()) {
-    log::warn("{} not found; using {} (pass --{} to choose)", name, fallback, name == "vessel-vmm" ? "vmm" : "runtime");
+    log::warn("{} not found; using {} (pass --runtime to choose)", name, fallback);
     return fallback;
   }
   return name;
@@ -97,7 +101,14 @@ Result<int> serve(const Options& o) {
   std::string vmm = find_helper(o.vmm, "vessel-vmm", "vmm", "");
   ContainerBackend containers(runtime, o.state_dir + "/runtime");
   // Without vessel-shim, containers still run; only their exit status is unknown.
-  VmBackend vms(vmm);
+  JailConfig jail;
+  jail.enabled = !o.no_jailer;
+  jail.jailer = o.no_jailer ? "" : find_helper(o.jailer, "vessel-jailer", "jailer", "");
+  jail.chroot_base = o.state_dir + "/jail";
+  jail.id_base = o.jailer_uid_base;
+  jail.id_count = o.jailer_uid_count;
+  if (o.no_jailer) log::warn("--no-jailer: VMs run as root in the host's namespaces (seccomp filters only)");
+  VmBackend vms(vmm, jail);
   if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") {
     containers.set_shim(shim);
     vms.set_log_relay(shim);
@@ -143,8 +154,8 @@ Result<int> serve(const Options& o) {
   if (group* g = ::getgrnam(o.socket_group.c_str())) {
     if (::chown(o.socket.c_str(), 0, g->gr_gid) < 0) log::warn("chown {} to group {}: {}", o.socket, o.socket_group, strerror(errno));
   }
-  log::info("vesseld serving on {} (state {}, runtime {}, vmm {}, capacity {} CPUs / {} MiB)", o.socket, o.state_dir,
-            runtime, vmm, config.capacity.cpus, config.capacity.memory_mib);
+  log::info("vesseld serving on {} (state {}, runtime {}, vmm {}, jailer {}, capacity {} CPUs / {} MiB)", o.socket,
+            o.state_dir, runtime, vmm, jail.enabled ? jail.jailer : "off", config.capacity.cpus, config.capacity.memory_mib);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -177,6 +188,9 @@ int main(int argc, char** argv) {
       "socket (mode 0660, group 'vessel' when that group exists), keeps its state in STATE_DIR/vessel.db\n"
       "(SQLite, WAL, synchronous=FULL) and never stops a guest when it exits: VMs (vessel-vmm) and\n"
       "containers (vessel-runtime) keep running and are adopted by the next vesseld.\n"
+      "Every VM's vessel-vmm is started through vessel-jailer unless --no-jailer: unprivileged (uid\n"
+      "JAILER_UID_BASE + n, one per running VM), chrooted in STATE_DIR/jail/vessel-vmm/NAME/root with\n"
+      "its kernel, initramfs and disks bind-mounted (read-only where they are), seccomp-filtered.\n"
       "The API is described in docs/daemon/api.yaml, also served at GET /openapi.yaml.\n\n"
       "Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start (corrupt or future-versioned\n"
       "database, socket in use, state directory locked by another vesseld).");
@@ -185,6 +199,17 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", o.state_dir, "database, instances, images and runtime state")->capture_default_str();
   app.add_option("--runtime", o.runtime, "OCI runtime binary with runc's CLI (default: vessel-runtime beside vesseld, then $PATH, then runc)");
   app.add_option("--vmm", o.vmm, "VMM binary (default: vessel-vmm beside vesseld, then $PATH)");
+  app.add_option("--jailer", o.jailer, "vessel-jailer binary (default: beside vesseld, then $PATH)");
+  app.add_flag("--no-jailer", o.no_jailer,
+               "start vessel-vmm directly, as root in the host's namespaces (seccomp filters only), instead of "
+               "through vessel-jailer; for debugging. Default: every VM through the jailer: an unprivileged "
+               "uid/gid of its own, a chroot in STATE_DIR/jail holding only its files, its own mount and PID "
+               "namespaces, its cgroup (docs/vmm/sandbox.md)");
+  app.add_option("--jailer-uid-base", o.jailer_uid_base,
+                 "first uid (and gid) of the range given to jailed VMs, one per running VM")
+      ->capture_default_str()->check(CLI::Range(1u, 4000000000u));
+  app.add_option("--jailer-uid-count", o.jailer_uid_count, "size of that range: at most this many VMs run at once")
+      ->capture_default_str()->check(CLI::Range(1u, 1000000u));
   app.add_option("--cgroup-parent", o.cgroup_parent, "cgroup under which each guest gets its own")->capture_default_str();
   app.add_option("--cpu-overcommit", o.cpu_overcommit, "admit CPU reservations up to host CPUs x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
   app.add_option("--memory-overcommit", o.memory_overcommit, "admit memory reservations up to host memory x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));

@@ -17,6 +17,7 @@
 
 #include "base/fd.h"
 #include "base/process.h"
+#include "jailer/jail_mounts.h"
 
 namespace vessel::jailer {
 namespace {
@@ -122,7 +123,7 @@ Result<void> prepare_root(const JailOptions& o) {
   TRY(make_device(o, "/dev/urandom", 1, 9));
   if (::access("/dev/net/tun", F_OK) == 0) TRY(make_device(o, "/dev/net/tun", 10, 200));
   if (::access("/sys/module/kvm_pvm", F_OK) == 0) TRY(make_dirs(o.root_dir() + "/sys/module/kvm_pvm", 0755));
-  return {};
+  return make_mount_points(o.root_dir(), o.mounts);
 }
 
 Result<void> enter_root(const JailOptions& o) {
@@ -131,6 +132,7 @@ Result<void> enter_root(const JailOptions& o) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno("make / private (MS_REC|MS_PRIVATE)");
   std::string root = o.root_dir();
   if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) return fail_errno("bind-mount {} on itself", root);
+  TRY(bind_mounts(root, o.mounts));
   if (::chdir(root.c_str()) != 0) return fail_errno("chdir {}", root);
   // pivot_root(".", "."): the old root ends up on top of the new one, then is detached.
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return fail_errno("pivot_root into {}", root);

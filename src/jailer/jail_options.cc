@@ -33,8 +33,10 @@ DESCRIPTION
   4. Enters a new mount and a new PID namespace, and joins --netns when given.
      The VMM is process 1 of its PID namespace: when it ends, the namespace ends.
   5. In the child: makes every mount private, bind-mounts the jail root on itself,
-     pivot_root(2)s into it and detaches the old root: nothing of the host's file
-     system stays reachable.
+     bind-mounts each --mount SRC:DST[:ro] on DST inside it (nosuid, noexec, nodev
+     unless SRC is a block device; read-only with :ro), pivot_root(2)s into it and detaches the old root: nothing
+     of the host's file system stays reachable but what --mount put there. These
+     mounts live in the jail's mount namespace only: they vanish when the VMM ends.
   6. Closes every file descriptor but 0, 1 and 2 (with --daemonize: starts a new
      session and points them at /dev/null), drops every supplementary group and
      becomes GID and UID (all capabilities go with root), then executes /NAME.
@@ -47,8 +49,10 @@ DESCRIPTION
   is printed with the step, the path and the system's reason, and the status is 1.
 
   Paths given to the VMM (kernel, disks, sockets) are paths inside the jail: put
-  the files into the root directory first (hard links or bind mounts), and reach
-  its sockets from the host under CHROOT_BASE/NAME/ID/root.
+  the files into the root directory first, or name them with --mount (a file
+  mounted at its own host path keeps qcow2 backing names valid), and reach its
+  sockets from the host under CHROOT_BASE/NAME/ID/root or in a --mount'ed
+  directory. The mount points (empty files and directories) are made in step 1.
 
 EXAMPLE
   vessel-jailer --id vm1 --exec-file /usr/bin/vessel-vmm --uid 123 --gid 123 \
@@ -56,10 +60,12 @@ EXAMPLE
 
 See docs/vmm/sandbox.md. vessel-vmm itself loads a seccomp filter per thread.)";
 
+// Firecracker's rule (letters, digits, '-'), plus '_' and '.' after the first character, which
+// vesseld's instance names may hold.
 bool valid_id(const std::string& id) {
-  if (id.empty() || id.size() > 64) return false;
+  if (id.empty() || id.size() > 64 || !std::isalnum(static_cast<unsigned char>(id[0]))) return false;
   for (char c : id)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
   return true;
 }
 
@@ -88,6 +94,10 @@ std::optional<int> parse_command_line(int argc, char** argv, JailOptions& o) {
   app.add_option("--parent-cgroup", o.parent_cgroup, "the cgroup the jail's cgroup is made in (default: the exec file's name)");
   app.add_option("--cgroup-version", o.cgroup_version, "1 or 2 (default: 2 when /sys/fs/cgroup is cgroup2, else 1)")
       ->check(CLI::IsMember({1, 2}));
+  app.add_option("--mount", o.mount_specs,
+                 "SRC:DST[:ro] (repeatable): bind-mount the host file or directory SRC at DST in the jail, in the "
+                 "jail's own mount namespace; nosuid, nodev, noexec, read-only with :ro")
+      ->allow_extra_args(false);
   app.add_flag("--daemonize", o.daemonize, "new session, standard streams on /dev/null, exit once the program runs");
   app.add_option("args", o.exec_args, "arguments for the program, after --");
   app.positionals_at_end();
@@ -101,7 +111,7 @@ std::optional<int> parse_command_line(int argc, char** argv, JailOptions& o) {
 }
 
 Result<void> validate(const JailOptions& o) {
-  if (!valid_id(o.id)) return fail(EINVAL, "--id '{}': use letters, digits and '-' (at most 64)", o.id);
+  if (!valid_id(o.id)) return fail(EINVAL, "--id '{}': use letters, digits, '-', '_' and '.', starting with a letter or digit (at most 64)", o.id);
   if (o.uid == 0 || o.gid == 0) return fail(EINVAL, "--uid and --gid must not be 0: the jail is for an unprivileged user");
   if (o.exec_file.empty() || o.exec_file[0] != '/') return fail(EINVAL, "--exec-file '{}': give an absolute path", o.exec_file);
   if (o.chroot_base.empty() || o.chroot_base[0] != '/') return fail(EINVAL, "--chroot-base-dir '{}': give an absolute path", o.chroot_base);
@@ -110,6 +120,7 @@ Result<void> validate(const JailOptions& o) {
     if (eq == std::string::npos || eq == 0 || c.find('/') != std::string::npos || c.find("..") != std::string::npos)
       return fail(EINVAL, "--cgroup '{}': expected FILE=VALUE, e.g. memory.max=268435456", c);
   }
+  for (const auto& m : o.mount_specs) TRY(parse_bind_mount(m));
   if (o.parent_cgroup.find("..") != std::string::npos) return fail(EINVAL, "--parent-cgroup '{}': no '..'", o.parent_cgroup);
   return {};
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "jailer/jail_mounts.h"
 
 namespace vessel::jailer {
 
@@ -22,6 +23,8 @@ struct JailOptions {
   std::string parent_cgroup;   // default: the exec file's name
   int cgroup_version = 0;      // 1 or 2; 0: 2 when /sys/fs/cgroup is cgroup2, else 1
   bool daemonize = false;
+  std::vector<std::string> mount_specs;  // --mount SRC:DST[:ro], as given
+  std::vector<BindMount> mounts;         // the same, parsed (main, after validate)
   std::vector<std::string> exec_args;  // after --
 
   std::string exec_name() const;

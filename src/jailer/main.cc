@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   JailOptions o;
   if (auto status = parse_command_line(argc, argv, o)) return *status;
   if (auto v = validate(o); !v) return failed(v.error());
+  for (const auto& m : o.mount_specs) o.mounts.push_back(*parse_bind_mount(m));  // checked by validate()
   if (::geteuid() != 0) return failed(Error(EPERM, "vessel-jailer must run as root (it makes device nodes, namespaces and cgroups)"));
   if (auto r = prepare_root(o); !r) return failed(std::move(r.error()).add_context("prepare the jail"));
   if (auto r = join_cgroup(o, ::getpid()); !r) return failed(std::move(r.error()).add_context("--cgroup"));

@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "daemon/images/image_store.h"
+#include "daemon/instances/vm_backend.h"
 #include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon {
@@ -257,7 +258,11 @@ Result<std::string> Manager::console_socket(const std::string& name) {
   if (row.state != to_string(State::Running) && row.state != to_string(State::Paused))
     return Unexpected(Error(EBUSY, fmt::format("cannot attach to the console: instance is {}", row.state))
                           .with_hint("start it first; `vessel logs` shows what it printed"));
-  return dir_of(name) + "/console.sock";
+  // The run directory belongs to the VM's uid: connect to a socket, never through a link it planted.
+  std::string path = vm_console_socket(dir_of(name));
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) return fail(EPERM, "{} is not a socket", path);
+  return path;
 }
 
 Result<json::Json> Manager::stats(const std::string& name) {

@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "http/http.h"
 #include "base/process.h"
+#include "base/unix_socket.h"
 #include "daemon/instances/vm_host.h"
 #include "daemon/policy/cgroups.h"
 
@@ -17,12 +20,45 @@ namespace vessel::daemon {
 
 namespace {
 
-std::string socket_path(const InstanceContext& ctx) { return ctx.dir + "/vmm.sock"; }
+std::string socket_path(const InstanceContext& ctx) { return vm_run_file(ctx.dir, "vmm.sock"); }
+
+// INSTANCE/run, empty: the last run's sockets and exit file gone.
+Result<void> fresh_run_dir(const InstanceContext& ctx) {
+  std::string run = ctx.dir + "/run";
+  std::error_code ec;
+  std::filesystem::remove_all(run, ec);
+  if (ec) return fail(ec.value(), "remove {}: {}", run, ec.message());
+  if (::mkdir(run.c_str(), 0700) != 0) return fail_errno("mkdir {}", run);
+  return {};
+}
+
+// The PID in the jailer's pid file (written once the VMM's exec succeeded), or 0.
+pid_t read_pid_file(const std::string& path) {
+  auto text = read_file(path);
+  if (!text || text->empty() || text->back() != '\n') return 0;
+  return static_cast<pid_t>(std::strtol(text->c_str(), nullptr, 10));
+}
+
+// The jailer's own error (it writes to the console log, through the relay), to put in the
+// answer; waits up to 1 s for the relay to write it.
+std::string jailer_error(const std::string& log_path) {
+  for (int i = 0; i < 100; ++i) {
+    auto text = read_file(log_path);
+    auto at = text ? text->rfind("vessel-jailer: error: ") : std::string::npos;
+    if (at != std::string::npos) return text->substr(at, text->find('\n', at) - at);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return "see " + log_path;
+}
 
 Result<std::string> call(const InstanceContext& ctx, const std::string& method, const std::string& path,
                          const json::Json& body = nullptr) {
   http::ClientOptions options;
   options.unix_socket = socket_path(ctx);
+  // The run directory belongs to the VM's uid: connect to a socket, never through a link it planted.
+  struct stat st;
+  if (::lstat(options.unix_socket.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
+    return fail(EPERM, "{} is not a socket", options.unix_socket);
   options.timeout = std::chrono::seconds(30);
   auto r = TRY_CTX(http::request(options, method, "http://localhost" + path, body.is_null() ? "" : body.dump()),
                    "vessel-vmm API {} {}", method, path);
@@ -62,7 +98,15 @@ ExitInfo VmBackend::exit_info(const InstanceContext& ctx, const GuestProcess* pr
     for (int i = 0; i < 200 && ::flock(lock->get(), LOCK_SH | LOCK_NB) < 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return Backend::exit_info(ctx, proc);
+  auto jailer = jailer_status(ctx.spec.name, std::chrono::seconds(2));
+  {
+    std::lock_guard lock(jailers_mutex_);
+    jailers_.erase(ctx.spec.name);
+  }
+  if (auto info = read_exit_file(vm_run_file(ctx.dir, kExitFile), exit_file_wait())) return *info;
+  if (proc && proc->wait_status) return exit_from_wait_status(*proc->wait_status);  // --no-jailer: our child
+  if (jailer) return exit_from_jailer_status(*jailer);
+  return {std::nullopt, "unknown", "the guest's process ended without an exit file"};
 }
 
 Result<Fd> VmBackend::console_sink(const InstanceContext& ctx) {
@@ -84,10 +128,55 @@ Result<Fd> VmBackend::console_sink(const InstanceContext& ctx) {
   return write_end;
 }
 
+std::vector<std::string> VmBackend::vmm_args(const std::string& in) {
+  // --metrics-file: vessel-vmm writes how the VM ended there (read by exit_info(), also after a
+  // vesseld restart); --console-sock: the interactive console (docs/daemon/console.md).
+  return {"--api-sock", in + "/vmm.sock", "--metrics-file", in + "/" + kExitFile, "--console-sock", in + "/console.sock"};
+}
+
+Result<GuestProcess> VmBackend::launch_direct(const InstanceContext& ctx, const SpawnOptions& options) {
+  std::vector<std::string> argv{vmm_};
+  for (auto& a : vmm_args(ctx.dir + "/run")) argv.push_back(std::move(a));
+  auto child = TRY_CTX(Process::spawn(argv, options), "run {}", vmm_);
+  auto proc = TRY(GuestProcess::attach(child.pid()));
+  child.detach();  // the monitor reaps it through its pidfd; a restarted vesseld adopts it
+  return proc;
+}
+
+Result<GuestProcess> VmBackend::launch_jailed(const InstanceContext& ctx, const BootSource& boot, const SpawnOptions& options) {
+  const std::string& name = ctx.spec.name;
+  uid_t id = TRY(acquire_jail_id(jail_, name));
+  remove_jail(jail_, vmm_, name);  // a stale jail (vesseld died before its cleanup) is never reused
+  TRY(grant_jail_files(ctx, boot, id));
+  auto cgroup = TRY(cgroup_settings(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}));
+  auto argv = TRY(jailer_command(jail_, vmm_, ctx, boot, id, cgroup, vmm_args(kJailRunDir)));
+  auto child = TRY_CTX(Process::spawn(argv, options), "run {}", jail_.jailer);
+  auto jailer = TRY(GuestProcess::attach(child.pid()));
+  child.detach();  // reaped by jailer_status(); it waits for the VMM and exits with its status
+  std::string pid_file = jail_pid_file(jail_, vmm_, name);
+  pid_t pid = 0;
+  for (int i = 0; i < 500 && (pid = read_pid_file(pid_file)) == 0; ++i) {  // up to 5 s
+    if (!jailer.alive()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto proc = pid > 0 ? GuestProcess::attach(pid) : Result<GuestProcess>(Unexpected(Error(ESRCH, "no pid file")));
+  if (!proc) {
+    (void)jailer.signal(SIGKILL);
+    jailer.wait_exit(std::chrono::seconds(5));
+    return fail(EIO, "{} did not start {} in the jail: {}", jail_.jailer, vmm_, jailer_error(ctx.log_path));
+  }
+  std::lock_guard lock(jailers_mutex_);
+  jailers_.insert_or_assign(name, std::move(jailer));
+  return proc;
+}
+
 Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSource& boot) {
   if (boot.kernel.empty()) return fail(EINVAL, "VM {} has no kernel", ctx.spec.name);
-  std::string sock = socket_path(ctx);
-  ::unlink(sock.c_str());
+  if (jail_.enabled && ::access(jail_.jailer.c_str(), X_OK) != 0)
+    return Unexpected(Error(ENOENT, fmt::format("vessel-jailer not found ({})", jail_.jailer))
+                          .with_hint("install it beside vesseld, pass --jailer PATH, or --no-jailer to run VMs unconfined"));
+  TRY(fresh_run_dir(ctx));
+  std::string sock = ctx.dir + "/run/vmm.sock";
   Fd log = TRY_CTX(console_sink(ctx), "the console log");
   Fd null = TRY(Fd::open("/dev/null", O_RDONLY));
   SpawnOptions options;
@@ -95,27 +184,28 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
   options.new_session = true;  // survives vesseld
-  // --metrics-file: vessel-vmm writes how the VM ended there (read by exit_info(), also after a
-  // vesseld restart); --console-sock: the interactive console (docs/daemon/console.md).
-  std::vector<std::string> argv{vmm_, "--api-sock", sock, "--metrics-file", ctx.dir + "/" + kExitFile,
-                                "--console-sock", ctx.dir + "/console.sock"};
-  auto child = TRY_CTX(Process::spawn(argv, options), "run {}", vmm_);
-  auto proc = TRY(GuestProcess::attach(child.pid()));
-  child.detach();  // the monitor reaps it through its pidfd; a restarted vesseld adopts it
+  auto launched = jail_.enabled ? launch_jailed(ctx, boot, options) : launch_direct(ctx, options);
+  if (!launched) {
+    cleanup(ctx);
+    return Unexpected(std::move(launched).error());
+  }
+  GuestProcess proc = std::move(*launched);
   auto fail_start = [&](Error e) -> Result<GuestProcess> {
     (void)proc.signal(SIGKILL);
     proc.wait_exit(std::chrono::seconds(5));
     cleanup(ctx);
     return Unexpected(std::move(e));
   };
-  for (int i = 0; i < 500; ++i) {  // up to 5 s for the API socket
-    struct stat st;
-    if (::stat(sock.c_str(), &st) == 0) break;
+  for (int i = 0; i < 500; ++i) {  // up to 5 s for the API socket to take connections
+    // Connected, not merely there: the socket's file appears at bind(), before listen().
+    if (unix_socket::connect(sock)) break;
     if (!proc.alive()) return fail_start(Error(EIO, fmt::format("{} exited before it opened its API socket; see {}", vmm_, ctx.log_path)));
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   auto configure = [&]() -> Result<void> {
-    TRY(cgroup_place(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}, proc.pid));
+    // Jailed, the jailer made the cgroup and entered it before the VMM existed.
+    if (!jail_.enabled)
+      TRY(cgroup_place(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}, proc.pid));
     auto config = TRY(vmm_config(ctx.spec, boot));
     TRY(call(ctx, "PUT", "/machine-config", vmm::to_json(config.machine)));
     TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));
@@ -151,10 +241,26 @@ Result<void> VmBackend::resume(const InstanceContext& ctx, const GuestProcess&) 
   return {};
 }
 
+std::optional<int> VmBackend::jailer_status(const std::string& name, std::chrono::milliseconds wait) {
+  std::lock_guard lock(jailers_mutex_);
+  auto it = jailers_.find(name);
+  if (it == jailers_.end()) return std::nullopt;
+  if (!it->second.wait_status) it->second.wait_exit(wait);  // the VMM is gone: its jailer follows at once
+  return it->second.wait_status;
+}
+
 void VmBackend::cleanup(const InstanceContext& ctx) {
   ::unlink(socket_path(ctx).c_str());
-  cgroup_remove(ctx.cgroup);
+  // The jailer leaves the cgroup when it exits, just after its VMM: reap it first (ours), or
+  // wait for the cgroup to empty (a jailer this vesseld adopted the VMM of).
+  bool jailed = jailer_status(ctx.spec.name, std::chrono::seconds(2)).has_value() ||
+                ::access(jail_dir(jail_, vmm_, ctx.spec.name).c_str(), F_OK) == 0;
+  remove_jail(jail_, vmm_, ctx.spec.name);
+  release_jail_id(jail_, ctx.spec.name);
+  cgroup_remove(ctx.cgroup, jailed);
 }
+
+std::string vm_console_socket(const std::string& instance_dir) { return vm_run_file(instance_dir, "console.sock"); }
 
 Result<State> VmBackend::probe(const InstanceContext& ctx, const GuestProcess&) {
   auto body = TRY(call(ctx, "GET", "/"));

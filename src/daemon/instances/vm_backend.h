@@ -1,17 +1,24 @@
 // VMs through vessel-vmm, one process per VM, driven over its Firecracker-compatible API socket.
-// vessel-vmm runs in its own session so that it outlives vesseld; its stdout (the serial console)
-// and stderr go through a pipe to `vessel-shim --relay`, which writes the instance's size-capped,
-// rotating log and outlives vesseld too.
+// vessel-vmm is started through vessel-jailer (unprivileged, chrooted, in its own namespaces and
+// cgroup: vm_jail.h), or directly as root with --no-jailer. Either way it runs in its own session
+// so that it outlives vesseld; its stdout (the serial console) and stderr go through a pipe to
+// `vessel-shim --relay`, which writes the instance's size-capped, rotating log and outlives
+// vesseld too. Its sockets and exit file are in INSTANCE/run.
 #pragma once
 
+#include <map>
+#include <mutex>
+
+#include "base/process.h"
 #include "daemon/instances/backend.h"
+#include "daemon/instances/vm_jail.h"
 #include "vmm/api/vm_config.h"
 
 namespace vessel::daemon {
 
 class VmBackend : public Backend {
  public:
-  explicit VmBackend(std::string vmm) : vmm_(std::move(vmm)) {}
+  VmBackend(std::string vmm, JailConfig jail) : vmm_(std::move(vmm)), jail_(std::move(jail)) {}
 
   Result<void> preflight() override;
   Result<GuestProcess> start(const InstanceContext& ctx, const BootSource& boot) override;
@@ -30,10 +37,24 @@ class VmBackend : public Backend {
  private:
   // The fd vessel-vmm's stdout and stderr go to: the pipe into a started relay, or the log file.
   Result<Fd> console_sink(const InstanceContext& ctx);
+  // vessel-vmm as vesseld's child, as root (--no-jailer).
+  Result<GuestProcess> launch_direct(const InstanceContext& ctx, const SpawnOptions& options);
+  // vessel-jailer as vesseld's child, vessel-vmm as its child in the jail (the returned process).
+  Result<GuestProcess> launch_jailed(const InstanceContext& ctx, const BootSource& boot, const SpawnOptions& options);
+  // The VMM's command line; `in` is where its run directory is as it sees it.
+  static std::vector<std::string> vmm_args(const std::string& in);
+  // Reaps the jailer of `name` (our child, when this vesseld started it) within `wait`; its wait status.
+  std::optional<int> jailer_status(const std::string& name, std::chrono::milliseconds wait);
 
   std::string vmm_;
+  JailConfig jail_;
   std::string relay_;
+  std::mutex jailers_mutex_;
+  std::map<std::string, GuestProcess> jailers_;  // by instance: the jailers this vesseld started
 };
+
+// The console socket of a VM instance (vessel-vmm --console-sock), on the host.
+std::string vm_console_socket(const std::string& instance_dir);
 
 // What vessel-vmm is configured with for `spec` booting from `boot`: its vCPUs and memory, the
 // kernel, initramfs and command line, and one drive per disk (disk0, disk1, ...).

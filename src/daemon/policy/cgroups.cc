@@ -26,31 +26,43 @@ uint64_t weight_to_shares(uint32_t weight) {
   return shares < 2 ? 2 : shares;
 }
 
+static std::vector<std::pair<std::string, std::string>> cgroup_files(bool v2, const CgroupLimits& l) {
+  std::string memory = std::to_string(l.memory_mib << 20);
+  std::string quota = std::to_string(l.cpus * kPeriodUs);
+  if (v2)
+    return {{"memory.max", memory}, {"cpu.max", fmt::format("{} {}", quota, kPeriodUs)}, {"cpu.weight", std::to_string(l.cpu_weight)}};
+  std::vector<std::pair<std::string, std::string>> files{{"memory.limit_in_bytes", memory}};
+  if (l.memory_reservation_mib) files.emplace_back("memory.soft_limit_in_bytes", std::to_string(l.memory_reservation_mib << 20));
+  files.emplace_back("cpu.cfs_period_us", std::to_string(kPeriodUs));
+  files.emplace_back("cpu.cfs_quota_us", quota);
+  files.emplace_back("cpu.shares", std::to_string(weight_to_shares(l.cpu_weight)));
+  // cpuacct may be a hierarchy of its own (not co-mounted with cpu): a file of it makes the
+  // jailer join it too, and the CPU time `vessel stats` reads starts from zero.
+  files.emplace_back("cpuacct.usage", "0");
+  return files;
+}
+
+Result<CgroupSettings> cgroup_settings(const std::string& path, const CgroupLimits& limits) {
+  runtime::Cgroup cg = TRY(plan(path, {"memory", "cpu", "cpuacct"}));
+  CgroupSettings s;
+  s.version = cg.is_v2("memory") ? 2 : 1;
+  for (auto& [file, value] : cgroup_files(s.version == 2, limits)) s.files.push_back(file + "=" + value);
+  return s;
+}
+
 Result<void> cgroup_place(const std::string& path, const CgroupLimits& l, pid_t pid) {
   runtime::Cgroup cg = TRY(plan(path, {"memory", "cpu", "cpuacct"}));
   TRY(cg.create());
-  std::string memory = std::to_string(l.memory_mib << 20);
-  std::string quota = std::to_string(l.cpus * kPeriodUs);
-  if (cg.is_v2("memory")) {
-    TRY(cg.enable_controllers({"cpu", "memory"}));
-    TRY(cg.write("memory", "memory.max", memory));
-    TRY(cg.write("cpu", "cpu.max", fmt::format("{} {}", quota, kPeriodUs)));
-    TRY(cg.write("cpu", "cpu.weight", std::to_string(l.cpu_weight)));
-  } else {
-    TRY(cg.write("memory", "memory.limit_in_bytes", memory));
-    if (l.memory_reservation_mib)
-      TRY(cg.write("memory", "memory.soft_limit_in_bytes", std::to_string(l.memory_reservation_mib << 20)));
-    TRY(cg.write("cpu", "cpu.cfs_period_us", std::to_string(kPeriodUs)));
-    TRY(cg.write("cpu", "cpu.cfs_quota_us", quota));
-    TRY(cg.write("cpu", "cpu.shares", std::to_string(weight_to_shares(l.cpu_weight))));
-  }
+  bool v2 = cg.is_v2("memory");
+  if (v2) TRY(cg.enable_controllers({"cpu", "memory"}));
+  for (const auto& [file, value] : cgroup_files(v2, l)) TRY(cg.write(file.substr(0, file.find('.')), file, value));
   return cg.add_process(pid);
 }
 
-void cgroup_remove(const std::string& path) {
+void cgroup_remove(const std::string& path, bool wait_while_busy) {
   auto cg = plan(path, {"memory", "cpu", "cpuacct", "pids", "freezer", "devices", "blkio", "cpuset", "hugetlb",
                         "net_cls", "perf_event"});
-  if (cg) (void)cg->destroy(false);
+  if (cg) (void)cg->destroy(wait_while_busy);
 }
 
 CgroupStats cgroup_stats(const std::string& path) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -32,10 +33,20 @@ std::string cgroup_path(const std::string& parent, const std::string& name);
 // CPU shares (v1) for a weight (1..10000, 100 -> 1024).
 uint64_t weight_to_shares(uint32_t weight);
 
+// The files and values that carry `limits` (v1: memory.limit_in_bytes, cpu.cfs_quota_us, ...; v2:
+// memory.max, cpu.max, cpu.weight) in the hierarchy `path` is in: what cgroup_place writes,
+// as vessel-jailer's --cgroup FILE=VALUE and --cgroup-version.
+struct CgroupSettings {
+  int version = 1;
+  std::vector<std::string> files;  // FILE=VALUE
+};
+Result<CgroupSettings> cgroup_settings(const std::string& path, const CgroupLimits& limits);
+
 // Creates the cgroup, applies the limits and moves `pid` into it.
 Result<void> cgroup_place(const std::string& path, const CgroupLimits& limits, pid_t pid);
-// Removes the (empty) cgroup; missing directories are fine.
-void cgroup_remove(const std::string& path);
+// Removes the (empty) cgroup; missing directories are fine. `wait_while_busy`: up to 1 s per
+// directory for a process that is still leaving it (a jailer exiting after its VMM).
+void cgroup_remove(const std::string& path, bool wait_while_busy = false);
 CgroupStats cgroup_stats(const std::string& path);
 
 }  // namespace vessel::daemon

@@ -155,7 +155,8 @@ TEST_F(VmDisks, RestartKeepsTheInstancesWrites) {
       << daemon.log();
   auto image = daemon.vessel_json({"image", "inspect", "blkq"});
   EXPECT_EQ(image["info"]["disks"][0].value("format", ""), "qcow2") << image.dump();
-  ASSERT_EQ(daemon.vessel({"run", "--vm", "--name", "q", "--memory", "64M", "blkq"}).status, 0) << daemon.log();
+  auto ran = daemon.vessel({"run", "--vm", "--name", "q", "--memory", "64M", "blkq"});
+  ASSERT_EQ(ran.status, 0) << ran.err << daemon.log();
   ASSERT_TRUE(wait_state(daemon, "q", "stopped"));
   std::string overlay = instance_dir("q") + "/disks/image-0.qcow2";
   auto first = flattened(overlay, tmp.path + "/q1.flat");
