@@ -155,7 +155,7 @@ Result<GuestProcess> VmBackend::launch_jailed(const InstanceContext& ctx, const 
   child.detach();  // reaped by jailer_status(); it waits for the VMM and exits with its status
   std::string pid_file = jail_pid_file(jail_, vmm_, name);
   pid_t pid = 0;
-  for (int i = 0; i < 500 && (pid = read_pid_file(pid_file)) == 0; ++i) {  // up to 5 s
+  for (int i = 0; i < 3000 && (pid = read_pid_file(pid_file)) == 0; ++i) {  // up to 30 s
     if (!jailer.alive()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -196,7 +196,9 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
     cleanup(ctx);
     return Unexpected(std::move(e));
   };
-  for (int i = 0; i < 500; ++i) {  // up to 5 s for the API socket to take connections
+  // Up to 30 s for the API socket to take connections: it is there in milliseconds, but an ASan
+  // build in a nested host under load took over 5 s; the loop ends early when the VMM exits.
+  for (int i = 0; i < 3000; ++i) {
     // Connected, not merely there: the socket's file appears at bind(), before listen().
     if (unix_socket::connect(sock)) break;
     if (!proc.alive()) return fail_start(Error(EIO, fmt::format("{} exited before it opened its API socket; see {}", vmm_, ctx.log_path)));
