@@ -96,7 +96,8 @@ void open_state_dir_for_userns(const std::string& state_dir) {
   for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
     std::string name = entry.path().filename().string();
     struct stat st{};
-    if (name == "instances" || name == "runtime" || ::lstat(entry.path().c_str(), &st) < 0 || S_ISLNK(st.st_mode)) continue;
+    if (name == "instances" || name == "runtime" || ::lstat(entry.path().c_str(), &st) < 0) continue;
+    if (S_ISLNK(st.st_mode) || S_ISSOCK(st.st_mode)) continue;  // a --socket in here keeps its group
     ::chmod(entry.path().c_str(), st.st_mode & 07700);
   }
   ::chmod((state_dir + "/instances").c_str(), 0711);

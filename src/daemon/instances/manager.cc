@@ -53,10 +53,10 @@ json::Json Manager::describe(const InstanceRow& row) {
 Result<void> Manager::allocate_userns(const InstanceSpec& spec) {
   if (spec.security.userns != UsernsMode::Auto) return {};
   const IdPool pool = *config_.userns_pool;  // checked by create_instance
-  TRY_CTX(store_.allocate_id_range(spec.name, [&](const std::vector<IdRange>& taken) {
-            return pick_id_range(pool, taken, kUsernsSize);
-          }),
-          "--userns=auto for {}", spec.name);
+  auto pick = [&](const std::vector<IdRange>& taken) { return pick_id_range(pool, taken, kUsernsSize); };
+  IdRange range = TRY_CTX(store_.allocate_id_range(spec.name, pick), "--userns=auto for {}", spec.name);
+  log::info("{}: user namespace on host uids {}..{}, gids {}..{}", spec.name, range.uid, range.uid + range.count - 1,
+            range.gid, range.gid + range.count - 1);
   return {};
 }
 
