@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <string>
 
 #include "daemon_fixture.h"
 
@@ -78,6 +79,19 @@ TEST_F(ContainerUserns, RootInsideIsAHighUidOnTheHostAndTheImageIsRootsInside) {
   while (std::getline(status, line))
     if (line.rfind("Uid:", 0) == 0) uid_line = line;
   EXPECT_EQ(uid_line, fmt::format("Uid:\t{0}\t{0}\t{0}\t{0}", kPoolStart));
+  // The path to the rootfs opens to the range and nothing else does: STATE and STATE/instances
+  // can be traversed, not listed; the database and the images stay private; the instance's
+  // directory is the range's group's to traverse.
+  auto mode = [](const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 ? fmt::format("{:o} {}", st.st_mode & 07777, st.st_gid) : "missing " + path;
+  };
+  const std::string& state = daemon.state_dir();
+  EXPECT_EQ(mode(state), "711 0");
+  EXPECT_EQ(mode(state + "/instances"), "711 0");
+  EXPECT_EQ(mode(state + "/vessel.db"), "600 0");
+  EXPECT_EQ(mode(state + "/instances/a"), fmt::format("710 {}", kPoolStart));
+  EXPECT_EQ(mode(state + "/instances/a/upper"), fmt::format("755 {}", kPoolStart));
   // A host-mode container (the default) still runs with the host's ids.
   ASSERT_EQ(start("h", {}).status, 0);
   EXPECT_EQ(exec("h", "cat /proc/self/uid_map | busybox tr -s ' '"), " 0 0 4294967295\n");
@@ -90,8 +104,13 @@ TEST_F(ContainerUserns, RangesAreDisjointFreedOnDeleteAndKeptAcrossARestart) {
   EXPECT_EQ(range_of("a"), kPoolStart);
   EXPECT_EQ(range_of("b"), kPoolStart + kRange);
   EXPECT_EQ(exec("b", "cat /proc/self/uid_map | busybox tr -s ' '"), fmt::format(" 0 {} {}\n", kPoolStart + kRange, kRange));
-  // Deleting a frees its range: the next container gets it.
+  // Deleting a frees its range: the next container gets it. Its mounts (the overlay and the
+  // idmapped layers) are gone with it.
   ASSERT_EQ(daemon.vessel({"rm", "-f", "a"}).status, 0);
+  std::ifstream mounts("/proc/self/mounts");
+  std::string line;
+  while (std::getline(mounts, line))
+    EXPECT_EQ(line.find(daemon.state_dir() + "/instances/a/"), std::string::npos) << line;
   ASSERT_EQ(start("c").status, 0) << daemon.log();
   EXPECT_EQ(range_of("c"), kPoolStart);
   // A restarted vesseld knows what b and c hold (its store): the next one gets the third range.
@@ -111,6 +130,26 @@ TEST_F(ContainerUserns, RangesAreDisjointFreedOnDeleteAndKeptAcrossARestart) {
   EXPECT_EQ(range_of("c"), kPoolStart);
   ASSERT_EQ(daemon.vessel({"start", "c"}).status, 0) << daemon.log();
   EXPECT_EQ(exec("c", "id -u"), "0\n");
+}
+
+// Without a pool (no --userns-pool, no 'vessel' in /etc/subuid), auto is refused before anything
+// is made, with the way out in the hint.
+TEST(ContainerUsernsWithoutAPool, AutoIsRefusedWithAHint) {
+  std::ifstream subuid("/etc/subuid");
+  std::string text((std::istreambuf_iterator<char>(subuid)), std::istreambuf_iterator<char>());
+  if (text.find("vessel:") != std::string::npos) GTEST_SKIP() << "this host has a 'vessel' entry in /etc/subuid";
+  TempDir tmp;
+  Daemon daemon{tmp.path};
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  std::string rootfs = tmp.path + "/rootfs";
+  make_busybox_rootfs(rootfs);
+  auto r = daemon.vessel({"run", "--name", "x", "--userns", "auto", "--rootfs", rootfs, "--", "/bin/true"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("vesseld has no pool of ids"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--userns-pool"), std::string::npos) << r.err;
+  EXPECT_EQ(daemon.vessel({"inspect", "x"}).status, 1);
+  auto bad = daemon.vessel({"run", "--name", "y", "--userns", "keep-id", "--rootfs", rootfs, "--", "/bin/true"});
+  EXPECT_NE(bad.status, 0);
 }
 
 }  // namespace
