@@ -27,7 +27,8 @@ class ContainerUserns : public ::testing::Test {
     ASSERT_TRUE(daemon.start()) << daemon.log();
   }
   CliResult start(const std::string& name, const std::vector<std::string>& flags = {"--userns", "auto"}) {
-    std::vector<std::string> args{"run", "--name", name, "--rootfs", rootfs};
+    // 32 MiB each: admission control must not be what stops the fourth one on a small host.
+    std::vector<std::string> args{"run", "--name", name, "--memory", "32M", "--rootfs", rootfs};
     args.insert(args.end(), flags.begin(), flags.end());
     args.insert(args.end(), {"--", "/bin/sleep", "1000"});
     return daemon.vessel(args);
