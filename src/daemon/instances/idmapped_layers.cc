@@ -57,7 +57,8 @@ Result<void> attach_idmapped(const std::string& layer, int userns, const std::st
     return Unexpected(
         Error(EINVAL, fmt::format("idmap the mount of {}: the kernel refused (EINVAL)", layer))
             .with_hint("its filesystem cannot be idmapped on this kernel (ext4, xfs and btrfs can; tmpfs from Linux "
-                       "6.3): put vesseld's --state-dir on one that can, or run the container with --userns=host"));
+                       "6.3): put vesseld's --state-dir (the image layers) and --rootfs directories on one "
+                       "that can, or run the container with --userns=host"));
   }
   if (::mkdir(target.c_str(), 0700) < 0 && errno != EEXIST) return fail_errno("mkdir {}", target);
   ::umount2(target.c_str(), MNT_DETACH);  // a mount left by a crash
