@@ -46,7 +46,8 @@ class NamespaceHolder {
 };
 
 Result<void> attach_idmapped(const std::string& layer, int userns, const std::string& target) {
-  int tree = static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, layer.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  int tree = static_cast<int>(
+      ::syscall(SYS_open_tree, AT_FDCWD, layer.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
   if (tree < 0) return fail_errno("open_tree {}", layer);
   Fd tree_fd(tree);
   mount_attr attr{};
@@ -56,8 +57,10 @@ Result<void> attach_idmapped(const std::string& layer, int userns, const std::st
     if (errno != EINVAL) return fail_errno("idmap the mount of {}", layer);
     return Unexpected(
         Error(EINVAL, fmt::format("idmap the mount of {}: the kernel refused (EINVAL)", layer))
-            .with_hint("its filesystem cannot be idmapped on this kernel (ext4, xfs and btrfs can; tmpfs from Linux "
-                       "6.3): put vesseld's --state-dir (the image layers) and --rootfs directories on one "
+            .with_hint("its filesystem cannot be idmapped on this kernel (ext4, xfs and btrfs can; "
+                       "tmpfs from Linux "
+                       "6.3): put vesseld's --state-dir (the image layers) and --rootfs "
+                       "directories on one "
                        "that can, or run the container with --userns=host"));
   }
   if (::mkdir(target.c_str(), 0700) < 0 && errno != EEXIST) return fail_errno("mkdir {}", target);
@@ -74,11 +77,13 @@ Result<Fd> make_userns(const IdRange& range) {
   std::string map = fmt::format("0 {} {}\n", range.uid, range.count);
   std::string proc = fmt::format("/proc/{}/", holder.pid());
   TRY_CTX(write_file(proc + "uid_map", map), "uid_map of the user namespace");
-  TRY_CTX(write_file(proc + "gid_map", fmt::format("0 {} {}\n", range.gid, range.count)), "gid_map of the user namespace");
+  TRY_CTX(write_file(proc + "gid_map", fmt::format("0 {} {}\n", range.gid, range.count)),
+          "gid_map of the user namespace");
   return Fd::open(proc + "ns/user", O_RDONLY);
 }
 
-Result<std::vector<std::string>> mount_idmapped_layers(const std::vector<std::string>& layers, const IdRange& range,
+Result<std::vector<std::string>> mount_idmapped_layers(const std::vector<std::string>& layers,
+                                                       const IdRange& range,
                                                        const std::string& dir) {
   Fd userns = TRY(make_userns(range));
   std::string base = dir + "/lower";

@@ -23,7 +23,8 @@ Result<Fd> make_userns(const IdRange& range);
 // Mounts each of `layers` (a directory on a filesystem that supports idmapped mounts: ext4, xfs,
 // btrfs; tmpfs since 6.3) idmapped by `range` and read-only at <dir>/lower/<i>; returns those
 // paths, in the order of `layers`.
-Result<std::vector<std::string>> mount_idmapped_layers(const std::vector<std::string>& layers, const IdRange& range,
+Result<std::vector<std::string>> mount_idmapped_layers(const std::vector<std::string>& layers,
+                                                       const IdRange& range,
                                                        const std::string& dir);
 // Detaches and removes what mount_idmapped_layers left under <dir>/lower; idempotent.
 void unmount_idmapped_layers(const std::string& dir);

@@ -35,10 +35,12 @@ Result<IdPool> parse_id_pool(std::string_view text);
 
 // The `user` entries of subuid and subgid texts (subuid(5): "name:start:count" per line); the
 // first entry of each wins. ENOENT when either has none.
-Result<IdPool> id_pool_from_subid(std::string_view subuid, std::string_view subgid, std::string_view user);
+Result<IdPool> id_pool_from_subid(std::string_view subuid, std::string_view subgid,
+                                  std::string_view user);
 
 // The first free range of `size` ids in `pool`, in steps of `size`, that overlaps none of
 // `taken` (uids against uids, gids against gids, whatever their alignment); none when full.
-std::optional<IdRange> pick_id_range(const IdPool& pool, const std::vector<IdRange>& taken, uint32_t size);
+std::optional<IdRange> pick_id_range(const IdPool& pool, const std::vector<IdRange>& taken,
+                                     uint32_t size);
 
 }  // namespace vessel::daemon

@@ -26,7 +26,8 @@ class ContainerUserns : public ::testing::Test {
     make_busybox_rootfs(rootfs);
     ASSERT_TRUE(daemon.start()) << daemon.log();
   }
-  CliResult start(const std::string& name, const std::vector<std::string>& flags = {"--userns", "auto"}) {
+  CliResult start(const std::string& name,
+                  const std::vector<std::string>& flags = {"--userns", "auto"}) {
     // 32 MiB each: admission control must not be what stops the fourth one on a small host.
     std::vector<std::string> args{"run", "--name", name, "--memory", "32M", "--rootfs", rootfs};
     args.insert(args.end(), flags.begin(), flags.end());
@@ -48,14 +49,15 @@ class ContainerUserns : public ::testing::Test {
   }
   // The host's owner uid:gid of a path under the instance's upper layer.
   std::string host_owner(const std::string& name, const std::string& rel) {
-    struct stat st{};
+    struct stat st {};
     std::string path = daemon.state_dir() + "/instances/" + name + "/upper/" + rel;
     if (::lstat(path.c_str(), &st) != 0) return "missing " + path;
     return std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
   }
   TempDir tmp;
   std::string rootfs;
-  Daemon daemon{tmp.path, {"--userns-pool", std::to_string(kPoolStart) + ":" + std::to_string(3 * kRange)}};
+  Daemon daemon{tmp.path,
+                {"--userns-pool", std::to_string(kPoolStart) + ":" + std::to_string(3 * kRange)}};
 };
 
 TEST_F(ContainerUserns, RootInsideIsAHighUidOnTheHostAndTheImageIsRootsInside) {
@@ -67,9 +69,11 @@ TEST_F(ContainerUserns, RootInsideIsAHighUidOnTheHostAndTheImageIsRootsInside) {
   // The image's files (host root's) are root's inside, not nobody's.
   EXPECT_EQ(exec("a", "busybox stat -c %u:%g / /bin/busybox /etc/passwd"), "0:0\n0:0\n0:0\n");
   // Writes work: a new file, and a copy-up of an image file owned by root.
-  EXPECT_EQ(exec("a", "echo made > /made-inside && echo x:x:1:1::/:/bin/sh >> /etc/passwd && "
-                      "cat /made-inside && busybox stat -c %u /made-inside && busybox tail -n 1 /etc/passwd"),
-            "made\n0\nx:x:1:1::/:/bin/sh\n");
+  EXPECT_EQ(
+      exec("a",
+           "echo made > /made-inside && echo x:x:1:1::/:/bin/sh >> /etc/passwd && "
+           "cat /made-inside && busybox stat -c %u /made-inside && busybox tail -n 1 /etc/passwd"),
+      "made\n0\nx:x:1:1::/:/bin/sh\n");
   // On the host both are the range's first uid, never root.
   EXPECT_EQ(host_owner("a", "made-inside"), fmt::format("{}:{}", kPoolStart, kPoolStart));
   EXPECT_EQ(host_owner("a", "etc/passwd"), fmt::format("{}:{}", kPoolStart, kPoolStart));
@@ -84,8 +88,9 @@ TEST_F(ContainerUserns, RootInsideIsAHighUidOnTheHostAndTheImageIsRootsInside) {
   // can be traversed, not listed; the database and the images stay private; the instance's
   // directory is the range's group's to traverse.
   auto mode = [](const std::string& path) {
-    struct stat st{};
-    return ::stat(path.c_str(), &st) == 0 ? fmt::format("{:o} {}", st.st_mode & 07777, st.st_gid) : "missing " + path;
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? fmt::format("{:o} {}", st.st_mode & 07777, st.st_gid)
+                                          : "missing " + path;
   };
   const std::string& state = daemon.state_dir();
   EXPECT_EQ(mode(state), "711 0");
@@ -104,7 +109,8 @@ TEST_F(ContainerUserns, RangesAreDisjointFreedOnDeleteAndKeptAcrossARestart) {
   ASSERT_EQ(start("b").status, 0) << daemon.log();
   EXPECT_EQ(range_of("a"), kPoolStart);
   EXPECT_EQ(range_of("b"), kPoolStart + kRange);
-  EXPECT_EQ(exec("b", "cat /proc/self/uid_map | busybox tr -s ' '"), fmt::format(" 0 {} {}\n", kPoolStart + kRange, kRange));
+  EXPECT_EQ(exec("b", "cat /proc/self/uid_map | busybox tr -s ' '"),
+            fmt::format(" 0 {} {}\n", kPoolStart + kRange, kRange));
   // Deleting a frees its range: the next container gets it. Its mounts (the overlay and the
   // idmapped layers) are gone with it.
   ASSERT_EQ(daemon.vessel({"rm", "-f", "a"}).status, 0);
@@ -138,18 +144,21 @@ TEST_F(ContainerUserns, RangesAreDisjointFreedOnDeleteAndKeptAcrossARestart) {
 TEST(ContainerUsernsWithoutAPool, AutoIsRefusedWithAHint) {
   std::ifstream subuid("/etc/subuid");
   std::string text((std::istreambuf_iterator<char>(subuid)), std::istreambuf_iterator<char>());
-  if (text.find("vessel:") != std::string::npos) GTEST_SKIP() << "this host has a 'vessel' entry in /etc/subuid";
+  if (text.find("vessel:") != std::string::npos)
+    GTEST_SKIP() << "this host has a 'vessel' entry in /etc/subuid";
   TempDir tmp;
   Daemon daemon{tmp.path};
   ASSERT_TRUE(daemon.start()) << daemon.log();
   std::string rootfs = tmp.path + "/rootfs";
   make_busybox_rootfs(rootfs);
-  auto r = daemon.vessel({"run", "--name", "x", "--userns", "auto", "--rootfs", rootfs, "--", "/bin/true"});
+  auto r = daemon.vessel(
+      {"run", "--name", "x", "--userns", "auto", "--rootfs", rootfs, "--", "/bin/true"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("vesseld has no pool of ids"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("--userns-pool"), std::string::npos) << r.err;
   EXPECT_EQ(daemon.vessel({"inspect", "x"}).status, 1);
-  auto bad = daemon.vessel({"run", "--name", "y", "--userns", "keep-id", "--rootfs", rootfs, "--", "/bin/true"});
+  auto bad = daemon.vessel(
+      {"run", "--name", "y", "--userns", "keep-id", "--rootfs", rootfs, "--", "/bin/true"});
   EXPECT_NE(bad.status, 0);
 }
 

@@ -1,10 +1,11 @@
 // --userns=auto's pool (policy/id_pool.h), its spec field and the store's allocation.
+#include "daemon/policy/id_pool.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 
-#include "daemon/policy/id_pool.h"
 #include "daemon/spec/spec.h"
 #include "daemon/store/store.h"
 
@@ -17,12 +18,14 @@ TEST(IdPool, ParsesStartCountAndRefusesRootAndOverflow) {
   EXPECT_EQ(p->uid, 100000u);
   EXPECT_EQ(p->gid, 100000u);
   EXPECT_EQ(p->capacity(), 655360u);
-  for (const char* bad : {"", "100000", "0:65536", "100000:0", "x:1", "1:-1", "4294900000:100000", "100000:65536:1"})
+  for (const char* bad :
+       {"", "100000", "0:65536", "100000:0", "x:1", "1:-1", "4294900000:100000", "100000:65536:1"})
     EXPECT_FALSE(parse_id_pool(bad)) << bad;
 }
 
 TEST(IdPool, ReadsTheVesselEntriesOfSubuidAndSubgid) {
-  auto p = id_pool_from_subid("alice:100000:65536\nvessel:1000000:131072\n", "vessel:2000000:65536\n", "vessel");
+  auto p = id_pool_from_subid("alice:100000:65536\nvessel:1000000:131072\n",
+                              "vessel:2000000:65536\n", "vessel");
   ASSERT_TRUE(p) << p.error().to_string();
   EXPECT_EQ(p->uid, 1000000u);
   EXPECT_EQ(p->gid, 2000000u);
@@ -30,7 +33,8 @@ TEST(IdPool, ReadsTheVesselEntriesOfSubuidAndSubgid) {
   auto missing = id_pool_from_subid("alice:100000:65536\n", "vessel:2000000:65536\n", "vessel");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().errnum(), ENOENT);
-  EXPECT_FALSE(id_pool_from_subid("vessel:0:65536\n", "vessel:0:65536\n", "vessel")) << "never host root";
+  EXPECT_FALSE(id_pool_from_subid("vessel:0:65536\n", "vessel:0:65536\n", "vessel"))
+      << "never host root";
 }
 
 TEST(IdPool, PicksTheFirstRangeThatOverlapsNothingTaken) {
@@ -48,7 +52,8 @@ TEST(IdPool, PicksTheFirstRangeThatOverlapsNothingTaken) {
   EXPECT_EQ(pick_id_range(pool, taken, 65536)->gid, 3000000u + 65536);
   taken = {{1000000, 3000000, 4 * 65536}};
   EXPECT_FALSE(pick_id_range(pool, taken, 65536)) << "full";
-  EXPECT_FALSE(pick_id_range(IdPool{1000000, 1000, 1000000, 1000}, {}, 65536)) << "smaller than one range";
+  EXPECT_FALSE(pick_id_range(IdPool{1000000, 1000, 1000000, 1000}, {}, 65536))
+      << "smaller than one range";
 }
 
 TEST(IdPool, SpecTakesUsernsHostOrAutoForContainersOnly) {
@@ -78,7 +83,8 @@ TEST(IdPool, StoreAllocatesDisjointRangesFreesThemWithTheInstanceAndKeepsThemAcr
   {
     auto s = Store::open(dir + "/db");
     ASSERT_TRUE(s) << s.error().to_string();
-    for (const char* n : {"a", "b"}) ASSERT_TRUE((*s)->insert_instance({n, "container", "{}", "created"}));
+    for (const char* n : {"a", "b"})
+      ASSERT_TRUE((*s)->insert_instance({n, "container", "{}", "created"}));
     EXPECT_EQ((*s)->allocate_id_range("a", pick)->uid, 1000000u);
     EXPECT_EQ((*s)->allocate_id_range("b", pick)->uid, 1000000u + 65536);
     EXPECT_FALSE(*(*s)->id_range("nobody"));
@@ -88,7 +94,8 @@ TEST(IdPool, StoreAllocatesDisjointRangesFreesThemWithTheInstanceAndKeepsThemAcr
   auto s = Store::open(dir + "/db");
   ASSERT_TRUE(s) << s.error().to_string();
   EXPECT_EQ((*(*s)->id_range("b"))->uid, 1000000u + 65536) << "kept across a reopen";
-  for (const char* n : {"c", "d", "e"}) ASSERT_TRUE((*s)->insert_instance({n, "container", "{}", "created"}));
+  for (const char* n : {"c", "d", "e"})
+    ASSERT_TRUE((*s)->insert_instance({n, "container", "{}", "created"}));
   EXPECT_EQ((*s)->allocate_id_range("c", pick)->uid, 1000000u) << "a's range again";
   EXPECT_EQ((*s)->allocate_id_range("d", pick)->uid, 1000000u + 2 * 65536);
   auto full = (*s)->allocate_id_range("e", pick);

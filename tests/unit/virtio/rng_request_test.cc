@@ -1,9 +1,10 @@
 // The virtio-rng request parser: only the chain's device-writable buffers, each inside guest RAM,
 // at most 64 KiB in all; then the fill writes exactly those bytes.
+#include "vmm/devices/virtio/rng/rng_request.h"
+
 #include <gtest/gtest.h>
 
 #include "fake_driver.h"
-#include "vmm/devices/virtio/rng/rng_request.h"
 
 namespace vessel::vmm::virtio::rng {
 namespace {
@@ -20,9 +21,11 @@ DescriptorChain chain(std::vector<Descriptor> ds) {
 
 TEST(RngRequestTest, TakesOnlyWritableBuffersAndFillsExactlyThem) {
   GuestMemory mem = testing::make_memory();
-  ASSERT_TRUE(mem.write_obj<uint64_t>(kData, 0x1111111111111111));     // device-readable: untouched
+  ASSERT_TRUE(mem.write_obj<uint64_t>(kData, 0x1111111111111111));  // device-readable: untouched
   ASSERT_TRUE(mem.write_obj<uint64_t>(kData + 0x300, 0x2222222222222222));  // after the 2nd buffer
-  auto req = parse_request(mem, chain({{kData, 8, false}, {kData + 0x100, 64, true}, {kData + 0x200, 0, true},
+  auto req = parse_request(mem, chain({{kData, 8, false},
+                                       {kData + 0x100, 64, true},
+                                       {kData + 0x200, 0, true},
                                        {kData + 0x280, 128, true}}));
   ASSERT_TRUE(req) << req.error().to_string();
   ASSERT_EQ(req->buffers.size(), 2u) << "the empty buffer is skipped";
@@ -37,7 +40,8 @@ TEST(RngRequestTest, TakesOnlyWritableBuffersAndFillsExactlyThem) {
 
 TEST(RngRequestTest, CappedAt64KiBAndNothingWritableIsLengthZero) {
   GuestMemory mem = testing::make_memory();
-  auto big = parse_request(mem, chain({{kData, 48 << 10, true}, {kData + 0x100000, 48 << 10, true}}));
+  auto big =
+      parse_request(mem, chain({{kData, 48 << 10, true}, {kData + 0x100000, 48 << 10, true}}));
   ASSERT_TRUE(big);
   EXPECT_EQ(big->len, kMaxBytesPerRequest);
   ASSERT_EQ(big->buffers.size(), 2u);

@@ -13,7 +13,8 @@ Result<RngRequest> parse_request(const GuestMemory& memory, const DescriptorChai
     uint64_t n = std::min<uint64_t>(d.len, kMaxBytesPerRequest - req.len);
     if (n == 0) continue;  // an empty buffer, or the cap reached
     auto span = memory.slice(d.addr, n);
-    if (!span) return fail(EFAULT, "virtio-rng: buffer {:#x}+{} is not inside guest RAM", d.addr, n);
+    if (!span)
+      return fail(EFAULT, "virtio-rng: buffer {:#x}+{} is not inside guest RAM", d.addr, n);
     req.buffers.push_back({span->data(), n});
     req.len += n;
   }
