@@ -137,7 +137,8 @@ Result<int> serve(const Options& o) {
               "instance logs are not capped");
   }
   Manager manager(config, *store, events, images, containers, vms);
-  if (config.userns_pool) open_state_dir_for_userns(o.state_dir);
+  // Also without a pool now: containers made with one still start with their ranges.
+  if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
 
   std::string openapi = o.openapi;

@@ -260,6 +260,14 @@ Result<std::optional<IdRange>> Store::id_range(const std::string& name) {
                                         static_cast<uint32_t>(s.integer(2))});
 }
 
+Result<size_t> Store::id_range_count() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT COUNT(*) FROM id_ranges");
+  TRY(s.ok("count id ranges"));
+  TRY(s.step("count id ranges"));
+  return static_cast<size_t>(s.integer(0));
+}
+
 Result<IdRange> Store::allocate_id_range(const std::string& name, const IdPicker& pick) {
   std::lock_guard lock(mutex_);  // the list and the insert as one step
   std::vector<IdRange> taken;

@@ -74,6 +74,8 @@ class Store {
   // Gives `name` the range `pick` chooses, shown every range that instances hold, as one step:
   // two creates never get overlapping ranges, and a restarted vesseld sees what live ones hold.
   // ENOSPC when `pick` finds none.
+  // How many ranges instances hold (vesseld opens its state dir to them even without a pool).
+  Result<size_t> id_range_count();
   using IdPicker = std::function<std::optional<IdRange>(const std::vector<IdRange>& taken)>;
   Result<IdRange> allocate_id_range(const std::string& name, const IdPicker& pick);
 

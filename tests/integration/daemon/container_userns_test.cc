@@ -137,6 +137,20 @@ TEST_F(ContainerUserns, RangesAreDisjointFreedOnDeleteAndKeptAcrossARestart) {
   EXPECT_EQ(range_of("c"), kPoolStart);
   ASSERT_EQ(daemon.vessel({"start", "c"}).status, 0) << daemon.log();
   EXPECT_EQ(exec("c", "id -u"), "0\n");
+  // A vesseld started without the pool still starts a container that holds a range (its state
+  // directory stays open to the range).
+  ASSERT_EQ(daemon.vessel({"stop", "--timeout", "0", "c"}).status, 0);
+  daemon.stop();
+  {
+    Daemon without{tmp.path};
+    ASSERT_TRUE(without.start()) << without.log();
+    auto started = without.vessel({"start", "c"});
+    EXPECT_EQ(started.status, 0) << started.err << without.log();
+    auto id = without.vessel({"exec", "c", "--", "/bin/sh", "-c", "cat /proc/self/uid_map | busybox tr -s ' '"});
+    EXPECT_EQ(id.out, fmt::format(" 0 {} {}\n", kPoolStart, kRange)) << id.err;
+    without.stop();  // leaves c running for the fixture's daemon to delete
+  }
+  ASSERT_TRUE(daemon.start()) << daemon.log();
 }
 
 // Without a pool (no --userns-pool, no 'vessel' in /etc/subuid), auto is refused before anything

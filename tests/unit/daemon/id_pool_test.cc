@@ -94,6 +94,7 @@ TEST(IdPool, StoreAllocatesDisjointRangesFreesThemWithTheInstanceAndKeepsThemAcr
   auto s = Store::open(dir + "/db");
   ASSERT_TRUE(s) << s.error().to_string();
   EXPECT_EQ((*(*s)->id_range("b"))->uid, 1000000u + 65536) << "kept across a reopen";
+  EXPECT_EQ(*(*s)->id_range_count(), 1u);
   for (const char* n : {"c", "d", "e"})
     ASSERT_TRUE((*s)->insert_instance({n, "container", "{}", "created"}));
   EXPECT_EQ((*s)->allocate_id_range("c", pick)->uid, 1000000u) << "a's range again";
