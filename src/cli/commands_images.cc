@@ -75,7 +75,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     c->add_option("--cmdline", f->cmdline, "VM image: kernel command line");
     c->add_option("--disk", f->disks,
                   "VM image: a disk copied into the store as a read-only base; each instance writes to its own "
-                  "qcow2 overlay. PATH (format probed) or path=FILE,format=raw|qcow2 (repeatable)")
+                  "qcow2 overlay. PATH (raw; never probed: a qcow2 needs its format) or path=FILE,format=raw|qcow2 "
+                  "(repeatable)")
         ->allow_extra_args(false);
     c->add_flag("--quiet,-q", f->quiet, "no progress bar");
     c->callback([&ctx, f] {

@@ -24,6 +24,7 @@ struct CreateFlags {
   bool privileged = false;
   std::vector<std::string> cap_add, cap_drop, security_opt;
   std::optional<int64_t> pids_limit;
+  std::string userns;
 };
 
 void add_create_flags(CLI::App* c, CreateFlags& f) {
@@ -49,6 +50,10 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--cap-drop", f.cap_drop, "container: drop a capability of the default set, or ALL (repeatable)"));
   repeatable(c->add_option("--security-opt", f.security_opt, "container: seccomp=unconfined or no-new-privileges (repeatable)"));
   c->add_option("--pids-limit", f.pids_limit, "container: most processes and threads at once (default 2048; 0 or -1: no limit)");
+  c->add_option("--userns", f.userns,
+                "container: host (default: root inside is the host's root) or auto (a private range of 65536 host "
+                "ids from vesseld's pool; root inside is an unprivileged uid on the host)")
+      ->check(CLI::IsMember({"host", "auto"}));
   repeatable(c->add_option("--log-opt", f.log_opts,
                            "cap of the console/output log, as Docker's json-file: max-size=SIZE (per file, e.g. 10m), "
                            "max-file=N (files kept); repeatable; default: vesseld's (10m x 3 unless it says otherwise)"));
@@ -100,6 +105,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (!f.cap_drop.empty()) spec["cap_drop"] = f.cap_drop;
   if (!f.security_opt.empty()) spec["security_opt"] = f.security_opt;
   if (f.pids_limit) spec["pids_limit"] = *f.pids_limit;
+  if (!f.userns.empty()) spec["userns"] = f.userns;
   if (!env.empty()) spec["environment"] = env;
   if (!labels.empty()) spec["labels"] = labels;
   if (!f.log_opts.empty()) {

@@ -20,6 +20,7 @@
 #include "daemon/instances/container_backend.h"
 #include "daemon/instances/manager.h"
 #include "daemon/instances/vm_backend.h"
+#include "daemon/policy/id_pool.h"
 #include "daemon/store/store.h"
 
 namespace fs = std::filesystem;
@@ -49,6 +50,7 @@ struct Options {
   std::vector<std::string> listen;  // tcp://ADDR:PORT, TLS with client certificates
   std::vector<std::string> allowed_host_paths;  // what non-admin clients may name (host_paths.h)
   std::vector<std::string> log_opts;  // instances' log cap: max-size=..., max-file=...
+  std::string userns_pool;  // START:COUNT; default: the `vessel` entries of /etc/subuid and /etc/subgid
 };
 
 bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
@@ -78,6 +80,34 @@ std::string find_helper(const std::string& flag, const std::string& name, const 
   return name;
 }
 
+// The ids --userns=auto containers get (docs/daemon/userns.md): the flag, else /etc/subuid and
+// /etc/subgid's `vessel` entries, else none (--userns=auto is then refused).
+Result<std::optional<IdPool>> userns_pool(const Options& o) {
+  if (!o.userns_pool.empty()) return std::optional<IdPool>(TRY(parse_id_pool(o.userns_pool)));
+  auto subuid = read_file("/etc/subuid"), subgid = read_file("/etc/subgid");
+  if (!subuid || !subgid) return std::optional<IdPool>();
+  auto pool = id_pool_from_subid(*subuid, *subgid, "vessel");
+  if (!pool && pool.error().errnum() == ENOENT) return std::optional<IdPool>();
+  return std::optional<IdPool>(TRY(std::move(pool)));
+}
+
+// With a pool, the remapped roots must reach their root filesystems under <state>/instances (the
+// runtime mounts them as that user, as runc does; Docker's userns-remap makes its root 0711 too):
+// <state> and <state>/instances become 0711 (traverse, not list), everything else at the top
+// loses its group and other bits, so that nothing but the instances' paths opens up.
+void open_state_dir_for_userns(const std::string& state_dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state_dir, ec)) {
+    std::string name = entry.path().filename().string();
+    struct stat st{};
+    if (name == "instances" || name == "runtime" || ::lstat(entry.path().c_str(), &st) < 0) continue;
+    if (S_ISLNK(st.st_mode) || S_ISSOCK(st.st_mode)) continue;  // a --socket in here keeps its group
+    ::chmod(entry.path().c_str(), st.st_mode & 07700);
+  }
+  ::chmod((state_dir + "/instances").c_str(), 0711);
+  ::chmod(state_dir.c_str(), 0711);
+}
+
 Result<int> serve(const Options& o) {
   std::error_code ec;
   fs::create_directories(o.state_dir, ec);
@@ -95,6 +125,7 @@ Result<int> serve(const Options& o) {
   config.capacity = TRY(discover_capacity());
   config.overcommit = {o.cpu_overcommit, o.memory_overcommit};
   for (const auto& opt : o.log_opts) TRY_CTX(apply_log_opt(opt, config.log), "vesseld");
+  config.userns_pool = TRY_CTX(userns_pool(o), "vesseld");
   EventBus events;
   ImageStore images(*store, o.state_dir + "/images");
   std::string runtime = find_helper(o.runtime, "vessel-runtime", "runtime", "runc");
@@ -117,6 +148,8 @@ Result<int> serve(const Options& o) {
               "instance logs are not capped");
   }
   Manager manager(config, *store, events, images, containers, vms);
+  // Also without a pool now: containers made with one still start with their ranges.
+  if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
 
   std::string openapi = o.openapi;
@@ -232,6 +265,11 @@ int main(int argc, char** argv) {
                  "per file, default 10m), max-file=N (files kept, default 3); repeatable. An instance's own "
                  "(vessel run --log-opt) wins")
       ->allow_extra_args(false);
+  app.add_option("--userns-pool", o.userns_pool,
+                 "START:COUNT: the host uids and gids (the same numbers) from which each --userns=auto container "
+                 "gets a private range of 65536. Default: the 'vessel' entries of /etc/subuid and /etc/subgid; "
+                 "without either, --userns=auto is refused. With a pool, STATE_DIR and STATE_DIR/instances are "
+                 "made 0711 so that the remapped roots can reach their root filesystems");
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
   try {

@@ -114,7 +114,7 @@ Result<json::Json> ImageStore::register_vm(const std::string& name, const std::s
   json::Json stored = json::Json::array();
   for (size_t i = 0; i < disks.size(); ++i) {
     auto [path, format] = disks[i];
-    std::string ext = format.empty() ? "img" : format;
+    std::string ext = format.empty() ? "raw" : format;  // none is raw (vm_disks.h)
     std::string step = fmt::format("disk {}/{}", i + 1, disks.size());
     auto base = import_base_disk(path, format, fmt::format("{}/disk{}.{}", disk_dir, i, ext), [&](double fraction) {
       if (progress) progress({step, static_cast<uint64_t>(fraction * 1000), 1000});

@@ -1,10 +1,13 @@
 #include "daemon/images/vm_disks.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
+#include "base/fd.h"
 #include "block/image.h"
 #include "block/img_ops.h"
 
@@ -41,6 +44,21 @@ Result<void> create_qcow2(const std::string& path, std::optional<uint64_t> size,
   return {};
 }
 
+// The format a disk is imported as. Named: that one. Unnamed: raw, never a guess (Firecracker's
+// rule for drives; a disk may have been written by a guest, whose qcow2 header could name any host
+// file as its backing file). A disk that begins with qcow2's magic is refused rather than copied
+// as raw bytes that would boot nothing: its 4 first bytes choose the error, never the format.
+Result<block::Format> import_format(const std::string& source, const std::string& format) {
+  if (!format.empty()) return TRY_CTX(block::parse_format(format), "disk {}", source);
+  Fd fd = TRY_CTX(Fd::open(source, O_RDONLY), "disk {}", source);
+  char magic[4] = {};
+  if (::pread(fd.get(), magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic) && std::memcmp(magic, "QFI\xfb", 4) == 0)
+    return Unexpected(Error(EINVAL, fmt::format("disk {} has no format and begins with a qcow2 header", source))
+                          .with_hint("vesseld never guesses a format: pass path=FILE,format=qcow2 if it is a qcow2 "
+                                     "image, or format=raw if it is a raw disk (a guest may have written that header)"));
+  return block::Format::Raw;
+}
+
 }  // namespace
 
 json::Json to_json(const BaseDisk& d) { return {{"path", d.path}, {"format", d.format}, {"size", d.size}}; }
@@ -59,8 +77,7 @@ Result<BaseDisk> import_base_disk(const std::string& source, const std::string& 
                                   const std::function<void(double)>& progress) {
   if (source.empty() || source[0] != '/') return fail(EINVAL, "disk {}: the path must be absolute", source);
   if (!exists(source)) return fail(ENOENT, "disk {} does not exist", source);
-  block::Format f = format.empty() ? TRY_CTX(block::probe_format(source), "disk {}", source)
-                                   : TRY_CTX(block::parse_format(format), "disk {}", source);
+  block::Format f = TRY(import_format(source, format));
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(dest).parent_path(), ec);
   if (ec) return fail(ec.value(), "create {}: {}", std::filesystem::path(dest).parent_path().string(), ec.message());
@@ -72,8 +89,9 @@ Result<BaseDisk> import_base_disk(const std::string& source, const std::string& 
   r.dst_format = f;
   r.unsafe_cache = false;  // the base must be on disk before the image is recorded
   r.progress = progress;
-  // The admin names the disk, but its backing file name is bytes of the image (a downloaded
-  // qcow2 naming /etc/shadow would copy that file into the store): only names inside its folder.
+  // The admin names the disk and its format, but a qcow2's backing file name is bytes of the
+  // image (a downloaded qcow2 naming /etc/shadow would copy that file into the store): only names
+  // inside its folder. A raw disk has none to follow.
   r.access.backing = block::BackingPolicy::Inside;
   auto copied = block::convert_image(r);
   if (!copied) {

@@ -24,8 +24,9 @@ struct BaseDisk {
 json::Json to_json(const BaseDisk& d);
 Result<BaseDisk> base_disk_from_json(const json::Json& j);
 
-// Copies `source` (format given, or probed when empty: the importer is the host's administrator)
-// into `dest` as a standalone image of the same format: a qcow2 source's backing chain is
+// Copies `source` (format given; none means raw, never probed, and a disk that begins with a qcow2
+// header is then refused: docs/daemon/vm-disks.md) into `dest` as a standalone image of the same
+// format: a qcow2 source's backing chain is
 // flattened, zeros stay sparse. The copy is made read-only.
 // `progress` gets the fraction copied (0..1).
 Result<BaseDisk> import_base_disk(const std::string& source, const std::string& format, const std::string& dest,

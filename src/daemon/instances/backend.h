@@ -14,6 +14,7 @@
 #include "daemon/instances/exit_status.h"
 #include "daemon/instances/guest_process.h"
 #include "daemon/instances/state.h"
+#include "daemon/policy/id_pool.h"
 #include "daemon/spec/spec.h"
 
 namespace vessel::daemon {
@@ -24,6 +25,7 @@ struct InstanceContext {
   std::string log_path;     // console / stdout+stderr capture
   std::string cgroup;       // "/vessel/<name>"
   LogLimits log;            // the cap of log_path (the spec's, else vesseld's --log-opt)
+  std::optional<IdRange> userns;  // containers with --userns=auto: their host ids (set by start)
 };
 
 // vessel-shim's options for the instance's size-capped, rotating log (docs/daemon/console.md).

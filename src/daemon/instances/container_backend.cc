@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "base/process.h"
+#include "daemon/instances/idmapped_layers.h"
 #include "daemon/instances/oci_config.h"
 
 namespace vessel::daemon {
@@ -54,15 +55,25 @@ Result<void> ContainerBackend::mount_rootfs(const InstanceContext& ctx, const Bo
   TRY(ensure_dir(ctx.dir + "/work"));
   TRY(ensure_dir(rootfs));
   ::umount2(rootfs.c_str(), MNT_DETACH);  // a mount left by a crash: start from a clean one
+  std::vector<std::string> layers = boot.layers;
+  if (ctx.userns) {
+    // docs/daemon/userns.md: the layers idmapped to the container's range, its paths reachable.
+    unmount_idmapped_layers(ctx.dir);
+    TRY(open_instance_dir(ctx.dir, *ctx.userns));
+    layers = TRY(mount_idmapped_layers(boot.layers, *ctx.userns, ctx.dir));
+  }
   std::string lower;
-  for (auto it = boot.layers.rbegin(); it != boot.layers.rend(); ++it) {
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
     if (it->find_first_of(",:") != std::string::npos)
       return fail(EINVAL, "layer path {} contains ',' or ':', which overlayfs cannot take", *it);
     lower += (lower.empty() ? "" : ":") + *it;
   }
   std::string options = fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work", lower, ctx.dir, ctx.dir);
-  if (::mount("overlay", rootfs.c_str(), "overlay", 0, options.c_str()) < 0)
-    return fail_errno("mount overlay on {}", rootfs);
+  if (::mount("overlay", rootfs.c_str(), "overlay", 0, options.c_str()) < 0) {
+    auto e = fail_errno("mount overlay on {}", rootfs);
+    unmount_idmapped_layers(ctx.dir);
+    return e;
+  }
   return {};
 }
 
@@ -187,6 +198,7 @@ Result<void> ContainerBackend::resume(const InstanceContext& ctx, const GuestPro
 void ContainerBackend::cleanup(const InstanceContext& ctx) {
   (void)run_tool(command({"delete", "--force", ctx.spec.name}));
   ::umount2((ctx.dir + "/rootfs").c_str(), MNT_DETACH);
+  unmount_idmapped_layers(ctx.dir);  // after the overlay that stacks them
 }
 
 Result<State> ContainerBackend::probe(const InstanceContext& ctx, const GuestProcess&) {

@@ -46,7 +46,26 @@ json::Json Manager::describe(const InstanceRow& row) {
   j["updated_at"] = row.updated_at;
   j["exit_code"] = row.exit_code ? json::Json(*row.exit_code) : json::Json(nullptr);
   j["exit_reason"] = row.exit_reason;
+  if (auto range = store_.id_range(row.name); range && *range)
+    j["userns_range"] = {{"uid", (*range)->uid}, {"gid", (*range)->gid}, {"count", (*range)->count}};
   return j;
+}
+
+Result<void> Manager::allocate_userns(const InstanceSpec& spec) {
+  if (spec.security.userns != UsernsMode::Auto) return {};
+  const IdPool pool = *config_.userns_pool;  // checked by create_instance
+  auto pick = [&](const std::vector<IdRange>& taken) { return pick_id_range(pool, taken, kUsernsSize); };
+  IdRange range = TRY_CTX(store_.allocate_id_range(spec.name, pick), "--userns=auto for {}", spec.name);
+  log::info("{}: user namespace on host uids {}..{}, gids {}..{}", spec.name, range.uid, range.uid + range.count - 1,
+            range.gid, range.gid + range.count - 1);
+  return {};
+}
+
+Result<std::optional<IdRange>> Manager::userns_of(const InstanceSpec& spec) {
+  if (spec.security.userns != UsernsMode::Auto) return std::optional<IdRange>();
+  auto range = TRY(store_.id_range(spec.name));
+  if (!range) return fail(ENOENT, "{} has --userns=auto but holds no id range", spec.name);
+  return range;
 }
 
 Result<void> Manager::set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
@@ -84,6 +103,10 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
   std::lock_guard lock(create_mutex_);
   // Resolve the image first: a create that names a missing image fails before anything is written.
   auto boot = TRY(images_.resolve(spec));
+  if (spec.security.userns == UsernsMode::Auto && !config_.userns_pool)
+    return Unexpected(Error(EINVAL, "--userns=auto: vesseld has no pool of ids to give out")
+                          .with_hint("start vesseld with --userns-pool START:COUNT, or add a 'vessel' entry to "
+                                     "/etc/subuid and /etc/subgid (docs/daemon/userns.md)"));
   std::vector<Reservation> existing;
   for (const auto& row : TRY(store_.list_instances())) {
     auto other = parse_spec_text(row.spec);
@@ -93,6 +116,10 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
           "admission of {}", spec.name);
   InstanceRow row{spec.name, std::string(to_string(spec.type)), to_json(spec).dump(), std::string(to_string(State::Created))};
   TRY(store_.insert_instance(row));
+  if (auto allocated = allocate_userns(spec); !allocated) {
+    (void)store_.delete_instance(spec.name);
+    return Unexpected(std::move(allocated).error());
+  }
   std::string dir = dir_of(spec.name);
   if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) {
     auto e = fail_errno("mkdir {}", dir);
@@ -118,8 +145,9 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
                                    const BootSource* resolved) {
   TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
   BootSource boot = resolved ? *resolved : TRY_CTX(boot_source(spec, dir_of(row.name)), "start {}", row.name);
+  auto userns = TRY_CTX(userns_of(spec), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
-                      spec.log.value_or(config_.log)};
+                      spec.log.value_or(config_.log), userns};
   // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
   ::unlink((ctx.dir + "/" + kExitFile).c_str());
   TRY(store_.clear_instance_exit(row.name));

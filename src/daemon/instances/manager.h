@@ -29,6 +29,7 @@ struct ManagerConfig {
   Capacity capacity;
   Overcommit overcommit;
   LogLimits log;  // instances' log cap unless their spec has one (vesseld --log-opt)
+  std::optional<IdPool> userns_pool;  // --userns=auto ranges (vesseld --userns-pool, /etc/subuid)
 };
 
 struct ActOptions {
@@ -79,6 +80,10 @@ class Manager {
   Result<BootSource> boot_source(const InstanceSpec& spec, const std::string& dir);
   // create() without the answer: what the new instance boots from.
   Result<BootSource> create_instance(const InstanceSpec& spec);
+  // --userns=auto: a range of the pool for the new instance `name` (freed when it is deleted).
+  Result<void> allocate_userns(const InstanceSpec& spec);
+  // The range a --userns=auto instance holds; none for the host's ids.
+  Result<std::optional<IdRange>> userns_of(const InstanceSpec& spec);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options, const BootSource* resolved);
   // `resolved`: what create_instance() found (a run); null resolves the spec now.
   Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, const BootSource* resolved);

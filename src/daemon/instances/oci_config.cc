@@ -95,6 +95,12 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
       {"namespaces", json::Json::array({{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}},
                                         {{"type", "mount"}}, {{"type", "cgroup"}}})},
   };
+  if (ctx.userns) {
+    // --userns=auto: root inside is the first id of the range (docs/daemon/userns.md).
+    linux["namespaces"].push_back({{"type", "user"}});
+    linux["uidMappings"] = json::Json::array({{{"containerID", 0}, {"hostID", ctx.userns->uid}, {"size", ctx.userns->count}}});
+    linux["gidMappings"] = json::Json::array({{{"containerID", 0}, {"hostID", ctx.userns->gid}, {"size", ctx.userns->count}}});
+  }
   if (!security.privileged) {
     linux["maskedPaths"] = {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                             "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"};

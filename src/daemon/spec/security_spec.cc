@@ -47,7 +47,7 @@ Result<void> apply_security_opt(const std::string& opt, std::string_view where, 
 
 bool SecuritySpec::custom() const {
   return privileged || !cap_add.empty() || !cap_drop.empty() || seccomp_unconfined || no_new_privileges ||
-         pids_limit != kDefaultPidsLimit;
+         pids_limit != kDefaultPidsLimit || userns != UsernsMode::Host;
 }
 
 const std::vector<std::string>& default_capabilities() {
@@ -118,6 +118,12 @@ Result<SecuritySpec> parse_security(const json::Json& body) {
     if (v < -1 || v > (int64_t{1} << 22)) return fail(EINVAL, "spec.pids_limit: {} is outside -1..4194304", v);
     s.pids_limit = v < 0 ? 0 : v;  // Docker: 0 and -1 both mean no limit
   }
+  if (auto userns = TRY(json::opt_string(body, "spec", "userns"))) {
+    if (*userns == "auto") s.userns = UsernsMode::Auto;
+    else if (*userns != "host" && !userns->empty())
+      return Unexpected(Error(EINVAL, fmt::format("spec.userns: '{}' is not supported", userns->substr(0, 64)))
+                            .with_hint("use host (the host's ids, the default) or auto (a private range of 65536 ids)"));
+  }
   return s;
 }
 
@@ -130,6 +136,7 @@ void security_to_json(const SecuritySpec& s, json::Json& j) {
   if (s.seccomp_unconfined) opts.push_back("seccomp=unconfined");
   if (s.no_new_privileges) opts.push_back("no-new-privileges");
   if (!opts.empty()) j["security_opt"] = opts;
+  if (s.userns == UsernsMode::Auto) j["userns"] = "auto";
 }
 
 }  // namespace vessel::daemon

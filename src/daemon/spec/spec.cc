@@ -82,7 +82,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                            {"name", "type", "image", "rootfs", "kernel", "initramfs", "cmdline", "cpus",
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
-                            "cap_drop", "security_opt", "pids_limit", "log"}));
+                            "cap_drop", "security_opt", "pids_limit", "userns", "log"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -153,7 +153,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
 
   if (s.type == InstanceType::Vm) {
     if (s.security.custom())
-      return fail(EINVAL, "spec: privileged, cap_add, cap_drop, security_opt and pids_limit are for containers only");
+      return fail(EINVAL, "spec: privileged, cap_add, cap_drop, security_opt, pids_limit and userns are for containers only");
     if (s.image.empty() && s.kernel.empty())
       return Unexpected(Error(EINVAL, "a VM needs an image or a kernel").with_hint("pass --image NAME or --kernel PATH"));
     if (!s.rootfs.empty()) return fail(EINVAL, "spec.rootfs: only containers have a rootfs; VMs take disks");

@@ -28,6 +28,12 @@ const char* const kMigrations[] = {
     // 2 -> 3: how each instance's guest last ended
     ("ALTER TABLE instances ADD COLUMN exit_code INTEGER;"
      "ALTER TABLE instances ADD COLUMN exit_reason TEXT NOT NULL DEFAULT '';"),  // one migration, two statements
+    // 3 -> 4: the user-namespace range of each --userns=auto container, freed with the instance
+    "CREATE TABLE id_ranges ("
+    " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
+    " uid INTEGER NOT NULL,"
+    " gid INTEGER NOT NULL,"
+    " count INTEGER NOT NULL);",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -242,6 +248,45 @@ Result<void> Store::set_instance_exit(const std::string& name, std::optional<int
   TRY(s.step("record exit"));
   if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
   return {};
+}
+
+Result<std::optional<IdRange>> Store::id_range(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT uid,gid,count FROM id_ranges WHERE instance=?");
+  TRY(s.ok("read id range"));
+  s.bind(1, name);
+  if (!TRY(s.step("read id range"))) return std::optional<IdRange>();
+  return std::optional<IdRange>(IdRange{static_cast<uint32_t>(s.integer(0)), static_cast<uint32_t>(s.integer(1)),
+                                        static_cast<uint32_t>(s.integer(2))});
+}
+
+Result<size_t> Store::id_range_count() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT COUNT(*) FROM id_ranges");
+  TRY(s.ok("count id ranges"));
+  TRY(s.step("count id ranges"));
+  return static_cast<size_t>(s.integer(0));
+}
+
+Result<IdRange> Store::allocate_id_range(const std::string& name, const IdPicker& pick) {
+  std::lock_guard lock(mutex_);  // the list and the insert as one step
+  std::vector<IdRange> taken;
+  {
+    Stmt s(db_, "SELECT uid,gid,count FROM id_ranges");
+    TRY(s.ok("list id ranges"));
+    while (TRY(s.step("list id ranges")))
+      taken.push_back({static_cast<uint32_t>(s.integer(0)), static_cast<uint32_t>(s.integer(1)),
+                       static_cast<uint32_t>(s.integer(2))});
+  }
+  auto range = pick(taken);
+  if (!range)
+    return Unexpected(Error(ENOSPC, fmt::format("no free user-namespace range left ({} in use)", taken.size()))
+                          .with_hint("delete a --userns=auto container or give vesseld a larger --userns-pool"));
+  Stmt s(db_, "INSERT INTO id_ranges(instance,uid,gid,count) VALUES(?,?,?,?)");
+  TRY(s.ok("insert id range"));
+  s.bind(1, name); s.bind(2, int64_t{range->uid}); s.bind(3, int64_t{range->gid}); s.bind(4, int64_t{range->count});
+  TRY(s.step("insert id range"));
+  return *range;
 }
 
 Result<void> Store::insert_image(const ImageRow& row) {

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,11 +16,12 @@
 #include <vector>
 
 #include "base/error.h"
+#include "daemon/policy/id_pool.h"
 
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct InstanceRow {
   std::string name;
@@ -65,6 +67,17 @@ class Store {
   // Records how the guest ended (code none = unknown); clear_exit() when it starts again.
   Result<void> set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason);
   Result<void> clear_instance_exit(const std::string& name) { return set_instance_exit(name, std::nullopt, ""); }
+
+  // The user-namespace range `name` holds (none: it runs with the host's ids). Deleting the
+  // instance frees it.
+  Result<std::optional<IdRange>> id_range(const std::string& name);
+  // Gives `name` the range `pick` chooses, shown every range that instances hold, as one step:
+  // two creates never get overlapping ranges, and a restarted vesseld sees what live ones hold.
+  // ENOSPC when `pick` finds none.
+  // How many ranges instances hold (vesseld opens its state dir to them even without a pool).
+  Result<size_t> id_range_count();
+  using IdPicker = std::function<std::optional<IdRange>(const std::vector<IdRange>& taken)>;
+  Result<IdRange> allocate_id_range(const std::string& name, const IdPicker& pick);
 
   Result<void> insert_image(const ImageRow& row);
   Result<std::optional<ImageRow>> get_image(const std::string& name);

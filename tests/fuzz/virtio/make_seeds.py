@@ -73,6 +73,27 @@ write(br, 'indirect_read', blk_seed([desc(0x1800, 48, INDIRECT)], hdr(0, 1), fla
       extra=[(0x1800, desc(0x1000, 16, NEXT, 1) + desc(0x1200, 512, NEXT | WRITE, 2) + desc(0x1f00, 1, WRITE))]))
 write(br, 'split_header', blk_seed([desc(0x1000, 7, NEXT, 1), desc(0x1007, 9 + 512, NEXT, 2), desc(0x1f00, 1, WRITE)], hdr(1, 2)))
 
+# rng_request: head, flags (1 indirect); descriptor table at 0x400.
+def rng_seed(descs, flags=0, extra=()):
+    buf = bytearray(0x2000)
+    put(buf, 0, struct.pack('<HH', 0, flags))
+    for i, d in enumerate(descs):
+        put(buf, 0x400 + 16 * i, d)
+    for off, data in extra:
+        put(buf, off, data)
+    return buf
+
+rr = 'corpus/rng_request'
+write(rr, 'one_buffer', rng_seed([desc(0x1000, 256, WRITE)]))
+write(rr, 'readable_then_writable', rng_seed([desc(0x1000, 16, NEXT, 1), desc(0x1100, 64, NEXT | WRITE, 2), desc(0x1200, 32, WRITE)]))
+write(rr, 'readable_only', rng_seed([desc(0x1000, 16, 0)]))
+write(rr, 'empty_buffer', rng_seed([desc(0x1000, 0, NEXT | WRITE, 1), desc(0x1100, 8, WRITE)]))
+write(rr, 'over_the_cap', rng_seed([desc(0x1000, 0xc000, NEXT | WRITE, 1), desc(0x1000, 0xc000, WRITE)]))
+write(rr, 'out_of_ram', rng_seed([desc(0xff00, 0x200, WRITE)]))
+write(rr, 'indirect', rng_seed([desc(0x1800, 32, INDIRECT)], flags=1,
+      extra=[(0x1800, desc(0x1000, 128, NEXT | WRITE, 1) + desc(0x1100, 128, WRITE))]))
+write(rr, 'loop', rng_seed([desc(0x1000, 16, NEXT | WRITE, 1), desc(0x1100, 16, NEXT | WRITE, 0)]))
+
 # mmio_transport: 8-byte register operations (kind, size code, offset, value), then RAM.
 def op(kind, off, value=0, size_code=2):
     return struct.pack('<BBHI', kind, size_code, off, value)

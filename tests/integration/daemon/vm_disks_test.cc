@@ -149,9 +149,13 @@ TEST_F(VmDisks, TwoInstancesShareABaseAndWriteToTheirOwnOverlays) {
 TEST_F(VmDisks, RestartKeepsTheInstancesWrites) {
   std::string base = tmp.path + "/base.qcow2";
   write_base(tmp.path + "/src.raw");
-  // A qcow2 base, imported with its format probed.
+  // A qcow2 base: refused without its format (never probed, docs/daemon/vm-disks.md), then named.
   ASSERT_EQ(run({"qemu-img", "convert", "-f", "raw", "-O", "qcow2", tmp.path + "/src.raw", base}).status, 0);
-  ASSERT_EQ(daemon.vessel({"image", "import", "--vm", "--name", "blkq", "--kernel", guest("virtio_blk"), "--disk", base}).status, 0)
+  auto unnamed = daemon.vessel({"image", "import", "--vm", "--name", "blkq", "--kernel", guest("virtio_blk"), "--disk", base});
+  EXPECT_EQ(unnamed.status, 1);
+  EXPECT_NE(unnamed.err.find("has no format and begins with a qcow2 header"), std::string::npos) << unnamed.err;
+  ASSERT_EQ(daemon.vessel({"image", "import", "--vm", "--name", "blkq", "--kernel", guest("virtio_blk"), "--disk",
+                           "path=" + base + ",format=qcow2"}).status, 0)
       << daemon.log();
   auto image = daemon.vessel_json({"image", "inspect", "blkq"});
   EXPECT_EQ(image["info"]["disks"][0].value("format", ""), "qcow2") << image.dump();

@@ -237,5 +237,40 @@ TEST(VmDisks, ImportFollowsNoBackingFileOutOfTheDisksFolder) {
   EXPECT_FALSE((*info)[0].contains("backing-filename")) << "the chain is flattened";
 }
 
+// A disk named without a format is raw, never probed: a raw disk whose guest wrote a qcow2 header
+// naming a host file (here inside the disk's folder, which a qcow2 import may follow) makes the
+// import neither read that file nor guess qcow2. Without a format it is refused (the header is
+// named); with format=raw its own bytes, header and all, are what the store keeps.
+TEST(VmDisks, ImportWithoutAFormatIsRawAndNeverFollowsAPlantedHeader) {
+  Tmp tmp;
+  std::string dir = tmp.path + "/exported";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_TRUE(write_file(dir + "/secret.raw", std::string(1 << 20, 's')));
+  std::string disk = dir + "/guest.raw";
+  block::CreateRequest planted{block::Format::Qcow2, disk, 1 << 20, "secret.raw", block::Format::Raw, ""};
+  ASSERT_TRUE(block::create_image(planted));
+  auto source = read_file(disk);
+  ASSERT_TRUE(source);
+  auto refused = import_base_disk(disk, "", tmp.path + "/store/g.raw");
+  ASSERT_FALSE(refused) << "imported as " << refused->format;
+  EXPECT_EQ(refused.error().errnum(), EINVAL);
+  EXPECT_NE(refused.error().to_string().find("has no format and begins with a qcow2 header"), std::string::npos)
+      << refused.error().to_string();
+  EXPECT_NE(::access((tmp.path + "/store/g.raw").c_str(), F_OK), 0);
+  auto raw = import_base_disk(disk, "raw", tmp.path + "/store/g.raw");
+  ASSERT_TRUE(raw) << raw.error().to_string();
+  EXPECT_EQ(raw->format, "raw");
+  EXPECT_EQ(raw->size, source->size());
+  auto stored = read_file(raw->path);
+  ASSERT_TRUE(stored);
+  EXPECT_TRUE(*stored == *source) << "the disk's own bytes";
+  EXPECT_EQ(stored->find("ssssssss"), std::string::npos) << "nothing of the host file";
+  // A disk without that header needs no format: raw.
+  ASSERT_TRUE(write_file(dir + "/plain.raw", std::string(1 << 16, 'p')));
+  auto plain = import_base_disk(dir + "/plain.raw", "", tmp.path + "/store/p.raw");
+  ASSERT_TRUE(plain) << plain.error().to_string();
+  EXPECT_EQ(plain->format, "raw");
+}
+
 }  // namespace
 }  // namespace vessel::daemon

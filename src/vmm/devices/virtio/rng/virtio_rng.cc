@@ -1,31 +1,17 @@
-// virtio-rng (virtio 1.2, section 5.4): fills device-writable buffers from getrandom(2).
-#include <sys/random.h>
-
+// virtio-rng (virtio 1.2, section 5.4): fills device-writable buffers from getrandom(2), each
+// request parsed (rng_request.h) before any byte is written.
 #include <atomic>
 
 #include "vmm/devices/virtio/mmio/mmio_transport.h"
+#include "vmm/devices/virtio/rng/rng_request.h"
 #include "vmm/devices/virtio/virtio_devices.h"
 
 namespace vessel::vmm::virtio {
 namespace {
 
 inline constexpr uint32_t kDeviceTypeEntropy = 4;
-inline constexpr uint64_t kMaxBytesPerRequest = 64 * 1024;  // bound the work of one request
 inline constexpr uint16_t kQueueSize = 256;
 inline constexpr size_t kBudget = 64;
-
-bool fill_random(uint8_t* p, size_t len) {
-  while (len > 0) {
-    ssize_t n = ::getrandom(p, len, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 class RngLogic final : public DeviceLogic {
  public:
@@ -55,17 +41,16 @@ class RngLogic final : public DeviceLogic {
         (void)queue.complete(head, 0);
         continue;
       }
-      uint64_t written = 0;
-      for (const auto& d : chain->descriptors) {
-        if (!d.device_writes) continue;  // nothing for us to read: ignore
-        uint64_t n = std::min<uint64_t>(d.len, kMaxBytesPerRequest - written);
-        if (n == 0) break;
-        auto span = memory_->slice(d.addr, n);
-        if (!span || !fill_random(span->data(), n)) {
-          counters.backend_errors++;
-          break;
-        }
-        written += n;
+      auto req = rng::parse_request(*memory_, *chain);
+      if (!req) {
+        counters.count(GuestErrorKind::BadRequest);
+        (void)queue.complete(head, 0);
+        continue;
+      }
+      uint64_t written = req->len;
+      if (!rng::fill_request(*req)) {
+        counters.backend_errors++;
+        written = 0;
       }
       bytes_ += written;
       (void)queue.complete(head, static_cast<uint32_t>(written));
