@@ -10,16 +10,9 @@
 #include <vector>
 
 #include "base/error.h"
+#include "daemon/spec/id_range.h"
 
 namespace vessel::daemon {
-
-// One contiguous run of host ids: uids [uid, uid + count) and gids [gid, gid + count).
-struct IdRange {
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  uint32_t count = 0;
-  bool operator==(const IdRange&) const = default;
-};
 
 // The pool: host uids and gids vesseld may hand out (count may differ between the two files;
 // the pool's size is the smaller).

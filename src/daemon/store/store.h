@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "daemon/policy/id_pool.h"
+#include "daemon/spec/id_range.h"
 
 namespace vessel::daemon {
 
