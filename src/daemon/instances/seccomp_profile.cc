@@ -56,7 +56,7 @@ const char* const kAllowed[] = {
     "timerfd_create", "timerfd_gettime", "timerfd_gettime64", "timerfd_settime", "timerfd_settime64", "times",
     "tkill", "truncate", "truncate64", "ugetrlimit", "umask", "uname", "unlink", "unlinkat", "uretprobe",
     "utime", "utimensat", "utimensat_time64", "utimes", "vfork", "vmsplice", "wait4", "waitid", "waitpid",
-    "write", "writev"
+    "write", "writev",
     // Since Linux 4.8 ptrace cannot be used to get around the filter.
     "process_vm_readv", "process_vm_writev", "ptrace",
 };
