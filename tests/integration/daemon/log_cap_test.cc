@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "daemon_fixture.h"
-#include "test_guests.h"
+#include "vm_test_kit.h"
 
 namespace vessel::test {
 namespace {
@@ -101,19 +101,12 @@ TEST_F(LogCap, FollowCarriesOnAcrossRotations) {
   EXPECT_LE(on_disk(daemon, "slow").first, 2u * 64 * 1024);
 }
 
-std::string vmm() {
-  const char* env = ::getenv("VESSEL_TEST_VMM");
-  return env && *env ? env : VESSEL_VMM_PATH;
-}
-
 TEST(LogCapVm, AGuestFloodingItsConsoleLeavesAtMostTheCap) {
   TempDir tmp;
   Daemon daemon{tmp.path, {"--vmm", vmm(), "--log-opt", "max-size=16k", "--log-opt", "max-file=2"}};
   ASSERT_TRUE(daemon.start()) << daemon.log();
-  const char* dir = ::getenv("VESSEL_TEST_GUEST_DIR");
-  std::string guest = std::string(dir && *dir ? dir : VESSEL_TEST_GUEST_DIR) + "/console_flood.elf";
   // 3000 lines of ~66 bytes: ~200 KB through the 8250.
-  auto r = daemon.vessel({"run", "--vm", "--name", "chatty", "--kernel", guest, "--cmdline", "lines=3000", "--memory", "64M"});
+  auto r = daemon.vessel({"run", "--vm", "--name", "chatty", "--kernel", guest("console_flood"), "--cmdline", "lines=3000", "--memory", "64M"});
   ASSERT_EQ(r.status, 0) << r.err << daemon.log();
   ASSERT_TRUE(wait_stopped(daemon, "chatty")) << daemon.vessel({"logs", "chatty"}).out;
   auto [bytes, files] = on_disk(daemon, "chatty");

@@ -9,20 +9,10 @@
 
 #include "base/fd.h"
 #include "daemon_fixture.h"
-#include "test_guests.h"
+#include "vm_test_kit.h"
 
 namespace vessel::test {
 namespace {
-
-std::string guest(const char* name) {
-  const char* dir = ::getenv("VESSEL_TEST_GUEST_DIR");
-  return std::string(dir && *dir ? dir : VESSEL_TEST_GUEST_DIR) + "/" + name + ".elf";
-}
-
-std::string vmm() {
-  const char* env = ::getenv("VESSEL_TEST_VMM");
-  return env && *env ? env : VESSEL_VMM_PATH;
-}
 
 // What tests/guests/programs/virtio_blk.c expects in sectors 0..7, and writes to sector 8.
 uint8_t host_byte(int i) { return static_cast<uint8_t>(i * 7 + 3); }

@@ -7,20 +7,10 @@
 #include <thread>
 
 #include "daemon_fixture.h"
-#include "test_guests.h"
+#include "vm_test_kit.h"
 
 namespace vessel::test {
 namespace {
-
-std::string guest(const char* name) {
-  const char* dir = ::getenv("VESSEL_TEST_GUEST_DIR");
-  return std::string(dir && *dir ? dir : VESSEL_TEST_GUEST_DIR) + "/" + name + ".elf";
-}
-
-std::string vmm() {
-  const char* env = ::getenv("VESSEL_TEST_VMM");
-  return env && *env ? env : VESSEL_VMM_PATH;
-}
 
 std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
 

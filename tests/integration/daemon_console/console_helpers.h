@@ -7,19 +7,9 @@
 #include <thread>
 
 #include "daemon_fixture.h"
-#include "test_guests.h"
+#include "vm_test_kit.h"
 
 namespace vessel::test {
-
-inline std::string guest(const char* name) {
-  const char* dir = ::getenv("VESSEL_TEST_GUEST_DIR");
-  return std::string(dir && *dir ? dir : VESSEL_TEST_GUEST_DIR) + "/" + name + ".elf";
-}
-
-inline std::string vmm() {
-  const char* env = ::getenv("VESSEL_TEST_VMM");
-  return env && *env ? env : VESSEL_VMM_PATH;
-}
 
 template <typename Pred>
 bool eventually(Pred pred, int tries = 300) {
