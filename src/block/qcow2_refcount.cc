@@ -72,16 +72,33 @@ Result<void> Refcounts::check_blocks(uint64_t file_size) {
   return {};
 }
 
+// The last cluster with a nonzero refcount ends the allocations. Each refcount block is scanned
+// from its end as bytes (one nonzero byte holds a nonzero entry), not entry by entry: a block of a
+// 2 MiB-cluster image with 1-bit refcounts holds 16 M entries. A block read only for this scan is
+// not kept: a hostile table can name many blocks.
 Result<void> Refcounts::find_allocation_end() {
   uint64_t per = h_.refblock_entries();
+  std::vector<uint8_t> scratch;
   for (uint64_t ti = table_.size(); ti-- > 0;) {
-    if ((table_[ti] & ~0x1ffull) == 0) continue;
-    for (uint64_t i = per; i-- > 0;) {
-      uint64_t c = ti * per + i;
-      if (TRY(get(c << h_.cluster_bits)) != 0) {
-        file_.next_free = std::max(file_.next_free, (c + 1) << h_.cluster_bits);
+    uint64_t off = table_[ti] & ~0x1ffull;
+    if (off == 0) continue;
+    const std::vector<uint8_t>* bytes = &scratch;
+    if (auto it = blocks_.find(off); it != blocks_.end()) {
+      bytes = &it->second.bytes;
+    } else {
+      scratch.resize(h_.cluster_size());
+      TRY_CTX(pread_exact(file_.fd, scratch.data(), scratch.size(), off), "read refcount block at {:#x}", off);
+    }
+    auto last = std::find_if(bytes->rbegin(), bytes->rend(), [](uint8_t b) { return b != 0; });
+    if (last == bytes->rend()) continue;
+    uint64_t byte = static_cast<uint64_t>(bytes->rend() - last) - 1;
+    // The entries that share this byte (several for refcounts under 8 bits): the highest nonzero one.
+    for (uint64_t i = std::min(per - 1, ((byte + 1) * 8 - 1) >> h_.refcount_order);; --i) {
+      if (refcount_at(*bytes, i, h_.refcount_order) != 0) {
+        file_.next_free = std::max(file_.next_free, (ti * per + i + 1) << h_.cluster_bits);
         return {};
       }
+      if (i == 0) break;
     }
   }
   return {};
