@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "runtime/hooks.h"
+#include "runtime/linux/loopback.h"
 #include "runtime/linux/sync.h"
 #include "runtime/linux/user_process.h"
 
@@ -123,6 +124,7 @@ Result<void> stage1_body(InitContext& c) {
   for (const auto& ns : spec.linux->namespaces)
     if (ns.path.empty() && ns.type != "user") flags |= namespace_flag(ns.type);
   if (flags && unshare(flags) != 0) return fail_errno("create namespaces (unshare {:#x})", flags);
+  if (flags & CLONE_NEWNET) TRY_CTX(bring_up_loopback(), "the new network namespace");
   if (!spec.linux->time_offsets.empty()) {
     std::string text;
     for (const auto& [clock, off] : spec.linux->time_offsets)

@@ -61,6 +61,15 @@ TEST_F(RuntimeTest, DeleteForceKillsARunningContainer) {
   EXPECT_NE(rt("delete does-not-exist").status, 0);
 }
 
+// A network namespace the runtime makes has its loopback up (the kernel makes it down): a process
+// can talk to itself on 127.0.0.1. Flags 0x9 = IFF_UP | IFF_LOOPBACK.
+TEST_F(RuntimeTest, TheLoopbackOfANewNetworkNamespaceIsUp) {
+  set_args({"/bin/cat", "/sys/class/net/lo/flags"});
+  Output o = run();
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "0x9\n");
+}
+
 TEST_F(RuntimeTest, ExecJoinsTheContainer) {
   config_["hostname"] = "inside";
   set_args({"/bin/sleep", "1000"});
