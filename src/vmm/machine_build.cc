@@ -116,6 +116,7 @@ Result<virtio::BlockConfig> block_config(const DriveConfig& d) {
   bc.backing = block::BackingPolicy::Listed;
   bc.allowed_backing = d.backing_files;
   bc.unsafe_cache = d.cache_type == CacheType::Unsafe;
+  bc.rate_limiter = d.rate_limiter;
   return bc;
 }
 

@@ -33,6 +33,7 @@ Json to_json(const DriveConfig& d) {
     for (const auto& f : d.backing_files) b.push_back(f);
     j["backing_files"] = b;
   }
+  if (d.rate_limiter) j["rate_limiter"] = to_json(*d.rate_limiter);
   return j;
 }
 
@@ -91,7 +92,7 @@ Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   }
   // Firecracker's fields: each one is either done or refused, never ignored.
   if (j.contains("rate_limiter") && !j["rate_limiter"].is_null())
-    return fail(ENOTSUP, "{}.rate_limiter: rate limiters are not supported yet (leave the field out)", where);
+    d.rate_limiter = TRY(parse_rate_limiter(j["rate_limiter"], std::string(where) + ".rate_limiter"));
   if (auto e = TRY(json::opt_string(j, where, "io_engine"))) {
     if (*e == "Async")
       return fail(ENOTSUP, "{}.io_engine: \"Async\" (io_uring) is not supported yet; \"Sync\" (the default) is what "

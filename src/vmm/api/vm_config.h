@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "vmm/api/rate_limiter_config.h"
 
 namespace vessel::vmm {
 
@@ -47,6 +48,8 @@ struct DriveConfig {
   // compared after resolving symbolic links). Empty: an image that names a backing file does not
   // start. See docs/vmm/api.md, "Backing files".
   std::vector<std::string> backing_files;
+  // Firecracker's rate_limiter: bandwidth (bytes) and ops (requests) token buckets.
+  std::optional<RateLimiterConfig> rate_limiter;
 };
 inline constexpr size_t kMaxBackingFiles = 64;
 

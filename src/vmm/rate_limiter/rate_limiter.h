@@ -9,21 +9,10 @@
 #include <string_view>
 
 #include "base/error.h"
-#include "base/json.h"
+#include "vmm/api/rate_limiter_config.h"
 #include "vmm/rate_limiter/token_bucket.h"
 
 namespace vessel::vmm {
-
-struct RateLimiterConfig {
-  std::optional<TokenBucketConfig> bandwidth;  // bytes
-  std::optional<TokenBucketConfig> ops;        // requests
-  bool operator==(const RateLimiterConfig&) const;
-};
-
-// {"bandwidth": {"size", "one_time_burst", "refill_time"}, "ops": {...}}, Firecracker's shape:
-// refill_time in milliseconds; a bucket with size 0 or refill_time 0 limits nothing (none).
-Result<RateLimiterConfig> parse_rate_limiter(const json::Json& j, std::string_view where);
-json::Json to_json(const RateLimiterConfig& config);
 
 class RateLimiter {
  public:

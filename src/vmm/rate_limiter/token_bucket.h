@@ -7,14 +7,10 @@
 #include <cstdint>
 
 #include "base/error.h"
+#include "vmm/api/rate_limiter_config.h"
 
 namespace vessel::vmm {
 
-struct TokenBucketConfig {
-  uint64_t size = 0;            // tokens (bytes or operations) the bucket holds
-  uint64_t one_time_burst = 0;  // extra tokens at the start, spent first, never refilled
-  uint64_t refill_time_ms = 0;  // time to refill `size` tokens from empty
-};
 
 class TokenBucket {
  public:

@@ -50,12 +50,13 @@ TEST(VmConfig, DriveFormatIsOptionalAndRoundTrips) {
 }
 
 // Firecracker's drive fields: each is done (cache_type, io_engine Sync, partuuid of the root
-// device) or refused naming the field (rate_limiter, io_engine Async); never accepted and ignored.
+// device, rate_limiter) or refused naming the field (io_engine Async); never accepted and ignored.
 TEST(VmConfig, FirecrackerDriveFieldsAreDoneOrRefused) {
   auto c = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [
     {"drive_id": "root", "path_on_host": "/r", "is_root_device": true, "partuuid": "0eaa91a0-01",
      "cache_type": "Writeback", "io_engine": "Sync", "rate_limiter": null},
-    {"drive_id": "scratch", "path_on_host": "/s", "cache_type": "Unsafe"}]})");
+    {"drive_id": "scratch", "path_on_host": "/s", "cache_type": "Unsafe",
+     "rate_limiter": {"bandwidth": {"size": 1000, "one_time_burst": 50, "refill_time": 100}, "ops": {"size": 5, "refill_time": 10}}}]})");
   ASSERT_TRUE(c) << c.error().to_string();
   EXPECT_EQ(c->drives[0].partuuid.value(), "0eaa91a0-01");
   EXPECT_EQ(c->drives[0].cache_type, CacheType::Writeback);
@@ -64,12 +65,17 @@ TEST(VmConfig, FirecrackerDriveFieldsAreDoneOrRefused) {
   ASSERT_TRUE(again) << again.error().to_string();
   EXPECT_EQ(again->to_json(), c->to_json());
   EXPECT_EQ(c->to_json()["drives"][1]["cache_type"], "Unsafe");
+  EXPECT_FALSE(c->drives[0].rate_limiter);
+  ASSERT_TRUE(c->drives[1].rate_limiter && c->drives[1].rate_limiter->bandwidth && c->drives[1].rate_limiter->ops);
+  EXPECT_EQ(c->drives[1].rate_limiter->bandwidth->one_time_burst, 50u);
+  EXPECT_EQ(c->drives[1].rate_limiter->ops->refill_time_ms, 10u);
 
   struct Case {
     const char* drive;
     const char* needle;
   } cases[] = {
-      {R"("rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}})", "drives[0].rate_limiter: rate limiters are not supported yet"},
+      {R"("rate_limiter": {"bandwidth": {"size": 1000}})", "drives[0].rate_limiter.bandwidth.refill_time"},
+      {R"("rate_limiter": {"bytes": {}})", "drives[0].rate_limiter"},
       {R"("io_engine": "Async")", "drives[0].io_engine: \"Async\" (io_uring) is not supported yet"},
       {R"("io_engine": "Fast")", "drives[0].io_engine: 'Fast'"},
       {R"("cache_type": "None")", "drives[0].cache_type: 'None'"},

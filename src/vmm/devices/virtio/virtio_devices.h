@@ -28,6 +28,7 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "block/block_backend.h"
+#include "vmm/api/rate_limiter_config.h"
 #include "vmm/bus/bus.h"
 #include "vmm/memory/guest_memory.h"
 
@@ -75,6 +76,8 @@ struct BlockConfig {
   // so back-to-back requests skip the wake-up (docs/benchmarks/virtio.md: ~3x faster round
   // trips). 0 disables it. vessel-vmm: --virtio-poll-us.
   uint32_t poll_us = 50;
+  // Firecracker's rate_limiter: requests over it wait in the ring until the buckets refill.
+  std::optional<RateLimiterConfig> rate_limiter;
 };
 
 // A virtio device behind its virtio-mmio register window.

@@ -10,6 +10,12 @@ namespace vessel::vmm::virtio {
 namespace blk {
 namespace {
 
+uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 template <typename T>
 void put(std::array<uint8_t, kConfigSize>& config, size_t offset, T value) {
   std::memcpy(config.data() + offset, &value, sizeof value);
@@ -27,6 +33,10 @@ BlockLogic::BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBa
       sync_at_stop_(config.format == block::Format::Qcow2 && !config.read_only) {
   if (config.io_workers > 0 && config.max_in_flight > 1)
     workers_ = std::make_unique<IoWorkers>(config.io_workers, "blk-" + config.drive_id, nice);
+  if (config.rate_limiter) {
+    limiter_.emplace(*config.rate_limiter, now_ns());
+    limiter_config_ = config.rate_limiter;
+  }
   disk_.capacity_sectors = backend_->size() / kSectorSize;
   disk_.read_only = config.read_only || backend_->read_only();
   features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureSegMax | kFeatureBlkSize;
@@ -138,7 +148,14 @@ Result<void> BlockLogic::sync() {
   return {};
 }
 
-bool BlockLogic::can_accept() const { return in_flight_.load() < max_in_flight_; }
+bool BlockLogic::can_accept() const {
+  return in_flight_.load() < max_in_flight_ && !(limiter_ && limiter_->blocked(now_ns()));
+}
+
+std::optional<std::chrono::steady_clock::time_point> BlockLogic::retry_at() const {
+  if (!limiter_ || !limiter_->blocked(now_ns())) return std::nullopt;
+  return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(limiter_->wake_at_ns()));
+}
 
 void BlockLogic::drain() {
   if (workers_) workers_->drain();
@@ -177,6 +194,13 @@ QueueResult<size_t> BlockLogic::process(uint16_t index, Virtqueue& queue, size_t
       }
       (void)queue.complete(head, used);
       continue;
+    }
+    if (limiter_ && !limiter_->consume(req->data_len, now_ns())) {
+      // Over the rate: the chain goes back to the ring; retry_at() says when to try again.
+      queue.undo_pop();
+      --done;
+      ++throttled_;
+      break;
     }
     if (!concurrent) {
       (void)queue.complete(head, run(*req, counters));
@@ -221,6 +245,8 @@ void BlockLogic::add_metrics(json::Json& out) const {
   out["peak_in_flight"] = peak_in_flight_.load();
   out["concurrent_requests"] = concurrent_requests_.load();
   out["io_workers"] = workers_ ? workers_->threads() : 0;
+  out["throttled_requests"] = throttled_.load();
+  if (limiter_config_) out["rate_limiter"] = to_json(*limiter_config_);
 }
 
 }  // namespace blk

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "block/block_backend.h"
+#include "vmm/rate_limiter/rate_limiter.h"
 #include "vmm/devices/virtio/block/blk_request.h"
 #include "vmm/devices/virtio/block/io_workers.h"
 #include "vmm/devices/virtio/mmio/device_logic.h"
@@ -46,6 +47,7 @@ class BlockLogic final : public DeviceLogic {
   void attach(CompletionSink* sink) override { sink_ = sink; }
   void drain() override;
   bool can_accept() const override;
+  std::optional<std::chrono::steady_clock::time_point> retry_at() const override;
   Result<void> sync() override;
 
  private:
@@ -70,6 +72,9 @@ class BlockLogic final : public DeviceLogic {
   std::atomic<uint32_t> in_flight_{0};  // on the workers
   std::atomic<uint32_t> peak_in_flight_{0};
   std::atomic<uint64_t> concurrent_requests_{0};  // served by a worker
+  std::optional<RateLimiter> limiter_;  // touched on the device thread only
+  std::optional<RateLimiterConfig> limiter_config_;
+  std::atomic<uint64_t> throttled_{0};  // times a request was left in the ring by the limiter
 
   std::atomic<uint64_t> reads_{0}, writes_{0}, flushes_{0}, get_ids_{0}, discards_{0},
       write_zeroes_{0}, bytes_read_{0}, bytes_written_{0};

@@ -4,7 +4,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "base/json.h"
@@ -69,6 +71,9 @@ class DeviceLogic {
   // False while the device has as many requests in flight as it allows: waiting chains are then
   // left in the ring (and ring polling does not spin on them).
   virtual bool can_accept() const { return true; }
+  // When a device held requests back (a rate limiter), the time to process its queues again even
+  // without a notification; none when nothing is held.
+  virtual std::optional<std::chrono::steady_clock::time_point> retry_at() const { return std::nullopt; }
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
 };

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <sys/eventfd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -288,6 +289,15 @@ bool MmioTransport::any_pending() {
   return false;
 }
 
+// poll(2)'s timeout: until the device's retry time, rounded up to whole milliseconds; -1 (no
+// timeout) when it holds nothing back.
+int MmioTransport::retry_timeout_ms() const {
+  auto at = logic_->retry_at();
+  if (!at) return -1;
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - std::chrono::steady_clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left, 0, 60'000));
+}
+
 void MmioTransport::run() {
   using Clock = std::chrono::steady_clock;
   pthread_setname_np(pthread_self(), logic_->name());
@@ -297,7 +307,8 @@ void MmioTransport::run() {
   for (;;) {
     pollfd fds[2] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}};
     auto slept_from = Clock::now();
-    if (::poll(fds, 2, -1) < 0) {
+    int ready = ::poll(fds, 2, retry_timeout_ms());
+    if (ready < 0) {
       if (errno == EINTR) continue;
       log::error("{} at {:#x}: poll failed: {}", logic_->name(), ctx_.mmio_base, strerror(errno));
       return;
@@ -323,9 +334,12 @@ void MmioTransport::run() {
         continue;  // a notification kept during the pause is still pending on notify_
       }
     }
-    if (!(fds[1].revents & POLLIN)) continue;
-    auto n = notify_.consume();
-    if (n && *n) counters_.notifications += *n;
+    // A timeout is the device's retry time (requests held back by a rate limiter).
+    if (!(fds[1].revents & POLLIN) && ready != 0) continue;
+    if (fds[1].revents & POLLIN) {
+      auto n = notify_.consume();
+      if (n && *n) counters_.notifications += *n;
+    }
     Batch batch = process_all();
     // Budget exhausted: ring our own doorbell so that pause/stop are checked between batches.
     if (batch.more) {

@@ -88,6 +88,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   void enter_needs_reset(const QueueFault& fault);  // mu_ held
   void raise_interrupt(uint32_t reason);
   void run();
+  int retry_timeout_ms() const;
   struct Batch {
     size_t done = 0;    // chains completed
     bool more = false;  // budget exhausted on some queue

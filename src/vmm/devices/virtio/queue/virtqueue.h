@@ -100,6 +100,9 @@ class Virtqueue {
     QueueResult<DescriptorChain> chain;
   };
   QueueResult<std::optional<Popped>> pop();
+  // Puts the chain pop() just returned back at the front of the ring, untouched (a rate limiter
+  // said not now). Only right after a successful pop, before complete().
+  void undo_pop() { --next_avail_; }
 
   // Puts `head` on the used ring with `written` bytes and publishes the new used index.
   Result<void> complete(uint16_t head, uint32_t written);
