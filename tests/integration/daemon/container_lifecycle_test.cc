@@ -18,16 +18,6 @@ std::string state_of(const Daemon& d, const std::string& name) {
   return j.is_object() ? j.value("state", "") : "";
 }
 
-// Waits for `pred` up to 10 s.
-template <typename Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 200; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 class ContainerLifecycle : public ::testing::Test {
  protected:
   void SetUp() override {

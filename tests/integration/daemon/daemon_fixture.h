@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/json.h"
@@ -56,6 +57,16 @@ class Daemon {
   std::vector<std::string> extra_;
   Process process_;
 };
+
+// Polls `pred` every 50 ms until it holds (true) or `tries` polls have failed (default 15 s).
+template <typename Pred>
+bool eventually(Pred pred, int tries = 300) {
+  for (int i = 0; i < tries; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
 
 std::string runtime_path();
 std::string vesseld_path();

@@ -14,15 +14,6 @@ namespace {
 
 std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
 
-template <typename Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 200; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 TEST(RestartAdoption, SigkilledDaemonLeavesGuestsRunningAndAdoptsThem) {
   TempDir tmp;
   make_busybox_rootfs(tmp.path + "/rootfs");

@@ -68,15 +68,6 @@ bool cgroup_exists(const std::string& rel) {
          ::access(("/sys/fs/cgroup" + rel).c_str(), F_OK) == 0;
 }
 
-template <typename Pred>
-bool eventually(Pred pred, int tries = 200) {
-  for (int i = 0; i < tries; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 class VmJail : public ::testing::Test {
  protected:
   void SetUp() override {

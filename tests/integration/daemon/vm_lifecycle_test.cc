@@ -14,15 +14,6 @@ namespace {
 
 std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
 
-template <typename Pred>
-bool eventually(Pred pred, int tries = 300) {
-  for (int i = 0; i < tries; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 size_t count_lines(const std::string& text) {
   size_t n = 0, pos = 0;
   while ((pos = text.find("count ", pos)) != std::string::npos) ++n, ++pos;

@@ -11,15 +11,6 @@
 
 namespace vessel::test {
 
-template <typename Pred>
-bool eventually(Pred pred, int tries = 300) {
-  for (int i = 0; i < tries; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
 // `vessel ARGS` with its stdin fed from `input` (through sh and printf).
 inline CliResult vessel_with_input(const Daemon& d, const std::string& input, const std::vector<std::string>& args) {
   std::string cmd = "printf '%s' \"$INPUT\" | \"$@\"";
