@@ -189,16 +189,22 @@ TEST(Jailer, TheCgroupIsMadeAndTheVmmIsInIt) {
   ::rmdir(dir.substr(0, dir.rfind('/')).c_str());
 }
 
+// Runs `argv` to its end: its exit code and what it wrote on stderr.
+std::pair<int, std::string> run_capturing_stderr(const Jail& jail, const std::vector<std::string>& argv) {
+  auto err = Fd::open(jail.base() + "/err.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  SpawnOptions opts;
+  opts.stderr_fd = err->get();
+  auto p = Process::spawn(argv, opts);
+  EXPECT_TRUE(p);
+  if (!p) return {-1, ""};
+  auto st = p->wait();
+  return {st ? st->code : -1, read_file(jail.base() + "/err.txt").value_or("")};
+}
+
 TEST(Jailer, EachFailingStepIsAClearError) {
   Jail jail("errors");
   auto run = [&](std::vector<std::string> argv) {
-    auto err = Fd::open(jail.base() + "/err.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    SpawnOptions opts;
-    opts.stderr_fd = err->get();
-    auto p = Process::spawn(argv, opts);
-    EXPECT_TRUE(p);
-    auto st = p->wait();
-    return std::make_pair(st ? st->code : -1, read_file(jail.base() + "/err.txt").value_or(""));
+    return run_capturing_stderr(jail, argv);
   };
   std::vector<std::string> common{VESSEL_JAILER_PATH, "--id", "errors", "--exec-file", VESSEL_VMM_PATH,
                                   "--chroot-base-dir", jail.base()};
@@ -275,13 +281,7 @@ TEST(Jailer, BadMountsAreRefused) {
     std::vector<std::string> argv{VESSEL_JAILER_PATH, "--id", "badmount", "--exec-file", VESSEL_VMM_PATH, "--uid", "4242",
                                   "--gid", "4242", "--chroot-base-dir", jail.base()};
     argv.insert(argv.end(), more.begin(), more.end());
-    auto err = Fd::open(jail.base() + "/err.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    SpawnOptions opts;
-    opts.stderr_fd = err->get();
-    auto p = Process::spawn(argv, opts);
-    EXPECT_TRUE(p);
-    auto st = p->wait();
-    return std::make_pair(st ? st->code : -1, read_file(jail.base() + "/err.txt").value_or(""));
+    return run_capturing_stderr(jail, argv);
   };
   for (const char* bad : {"relative:/x", "/etc/hostname:x", "/a:/b:/c", "/etc/hostname:/", "/etc/hostname:/../x"}) {
     auto [code, err] = run({"--mount", bad});
