@@ -126,6 +126,7 @@ Rules own_list(ThreadKind kind) {
       break;
     case ThreadKind::BlockIo:
       add(r, file_io());
+      add(r, starts_threads());  // the block layer's I/O pool (src/block/io_pool.cc) starts on first use
       break;
     case ThreadKind::Signals:
       add(r, plain({SCMP_SYS(rt_sigtimedwait)}));
