@@ -74,6 +74,15 @@ class DeviceLogic {
   // When a device held requests back (a rate limiter), the time to process its queues again even
   // without a notification; none when nothing is held.
   virtual std::optional<std::chrono::steady_clock::time_point> retry_at() const { return std::nullopt; }
+  // Devices whose host side produces work on its own (a tap's incoming frames, vsock's Unix
+  // sockets): an fd the device thread polls next to the doorbell; when it is readable, process()
+  // runs for every queue as after a notification. -1: none. Polled only while the driver has the
+  // device running and backend_wanted() says so.
+  virtual int backend_fd() const { return -1; }
+  // False while the device cannot take backend work (no receive buffers): the fd is then not
+  // polled, so a readable tap does not spin the thread; the driver's next notification (new
+  // buffers) runs process(), which may want the backend again. Called under the transport lock.
+  virtual bool backend_wanted() const { return true; }
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
 };

@@ -298,6 +298,15 @@ int MmioTransport::retry_timeout_ms() const {
   return static_cast<int>(std::clamp<int64_t>(left, 0, 60'000));
 }
 
+int MmioTransport::backend_poll_fd() {
+  int fd = logic_->backend_fd();
+  if (fd < 0) return -1;
+  std::lock_guard lock(mu_);
+  uint32_t st = status_.load();
+  if (!(st & status::kDriverOk) || (st & status::kNeedsReset)) return -1;
+  return logic_->backend_wanted() ? fd : -1;
+}
+
 void MmioTransport::run() {
   using Clock = std::chrono::steady_clock;
   pthread_setname_np(pthread_self(), logic_->name());
@@ -305,9 +314,10 @@ void MmioTransport::run() {
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
   sandbox::enter(sandbox::ThreadKind::Virtio);
   for (;;) {
-    pollfd fds[2] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}};
+    // A negative fd is ignored by poll(2): the backend slot is there only while it is wanted.
+    pollfd fds[3] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}, {backend_poll_fd(), POLLIN, 0}};
     auto slept_from = Clock::now();
-    int ready = ::poll(fds, 2, retry_timeout_ms());
+    int ready = ::poll(fds, 3, retry_timeout_ms());
     if (ready < 0) {
       if (errno == EINTR) continue;
       log::error("{} at {:#x}: poll failed: {}", logic_->name(), ctx_.mmio_base, strerror(errno));
@@ -335,7 +345,8 @@ void MmioTransport::run() {
       }
     }
     // A timeout is the device's retry time (requests held back by a rate limiter).
-    if (!(fds[1].revents & POLLIN) && ready != 0) continue;
+    bool backend_ready = fds[2].revents & (POLLIN | POLLHUP | POLLERR);
+    if (!(fds[1].revents & POLLIN) && !backend_ready && ready != 0) continue;
     if (fds[1].revents & POLLIN) {
       auto n = notify_.consume();
       if (n && *n) counters_.notifications += *n;

@@ -89,6 +89,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   void raise_interrupt(uint32_t reason);
   void run();
   int retry_timeout_ms() const;
+  int backend_poll_fd();  // the device's backend fd while it should be polled, else -1
   struct Batch {
     size_t done = 0;    // chains completed
     bool more = false;  // budget exhausted on some queue
