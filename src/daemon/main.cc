@@ -50,7 +50,7 @@ struct Options {
   std::vector<std::string> listen;  // tcp://ADDR:PORT, TLS with client certificates
   std::vector<std::string> allowed_host_paths;  // what non-admin clients may name (host_paths.h)
   std::vector<std::string> log_opts;  // instances' log cap: max-size=..., max-file=...
-  std::string userns_pool;  // START:COUNT; default: the `vessel` entries of /etc/subuid and /etc/subgid
+  std::string userns_pool;  // START:COUNT or none; default: the `vessel` entries of /etc/subuid and /etc/subgid
 };
 
 bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
@@ -81,8 +81,10 @@ std::string find_helper(const std::string& flag, const std::string& name, const 
 }
 
 // The ids --userns=auto containers get (docs/daemon/userns.md): the flag, else /etc/subuid and
-// /etc/subgid's `vessel` entries, else none (--userns=auto is then refused).
+// /etc/subgid's `vessel` entries, else none (--userns=auto is then refused). `none` ignores the
+// files: a host that lends ids to another vessel need not lend them to this one.
 Result<std::optional<IdPool>> userns_pool(const Options& o) {
+  if (o.userns_pool == "none") return std::optional<IdPool>();
   if (!o.userns_pool.empty()) return std::optional<IdPool>(TRY(parse_id_pool(o.userns_pool)));
   auto subuid = read_file("/etc/subuid"), subgid = read_file("/etc/subgid");
   if (!subuid || !subgid) return std::optional<IdPool>();
@@ -267,8 +269,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--userns-pool", o.userns_pool,
                  "START:COUNT: the host uids and gids (the same numbers) from which each --userns=auto container "
-                 "gets a private range of 65536. Default: the 'vessel' entries of /etc/subuid and /etc/subgid; "
-                 "without either, --userns=auto is refused. With a pool, STATE_DIR and STATE_DIR/instances are "
+                 "gets a private range of 65536, or 'none' (--userns=auto is refused). Default: the 'vessel' entries of "
+                 "/etc/subuid and /etc/subgid; without either, --userns=auto is refused. With a pool, STATE_DIR and STATE_DIR/instances are "
                  "made 0711 so that the remapped roots can reach their root filesystems");
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));

@@ -156,12 +156,9 @@ TEST_F(ContainerUserns, RangesAreDisjointFreedOnDeleteAndKeptAcrossARestart) {
 // Without a pool (no --userns-pool, no 'vessel' in /etc/subuid), auto is refused before anything
 // is made, with the way out in the hint.
 TEST(ContainerUsernsWithoutAPool, AutoIsRefusedWithAHint) {
-  std::ifstream subuid("/etc/subuid");
-  std::string text((std::istreambuf_iterator<char>(subuid)), std::istreambuf_iterator<char>());
-  if (text.find("vessel:") != std::string::npos)
-    GTEST_SKIP() << "this host has a 'vessel' entry in /etc/subuid";
   TempDir tmp;
-  Daemon daemon{tmp.path};
+  // `none`: even where /etc/subuid lends ids to `vessel`, this daemon has no pool.
+  Daemon daemon{tmp.path, {"--userns-pool", "none"}};
   ASSERT_TRUE(daemon.start()) << daemon.log();
   std::string rootfs = tmp.path + "/rootfs";
   make_busybox_rootfs(rootfs);
