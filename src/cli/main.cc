@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add_observe_commands(app, ctx);
   add_image_commands(app, ctx);
   add_host_commands(app, ctx);
+  add_network_commands(app, ctx);
   add_attach_commands(app, ctx);
   add_remote_flags(app, ctx);
   add_trust_commands(app, ctx);

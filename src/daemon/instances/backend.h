@@ -26,6 +26,9 @@ struct InstanceContext {
   std::string cgroup;       // "/vessel/<name>"
   LogLimits log;            // the cap of log_path (the spec's, else vesseld's --log-opt)
   std::optional<IdRange> userns;  // containers with --userns=auto: their host ids (set by start)
+  // Containers' network namespace (set by start, network/networks.h): "" a new one (loopback
+  // only), "host" the host's, else the path of the netns vesseld made for it.
+  std::string netns;
 };
 
 // vessel-shim's options for the instance's size-capped, rotating log (docs/daemon/console.md).

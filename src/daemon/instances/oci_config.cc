@@ -92,9 +92,12 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
   json::Json linux = {
       {"cgroupsPath", ctx.cgroup},
       {"resources", resources},
-      {"namespaces", json::Json::array({{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+      {"namespaces", json::Json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
                                         {{"type", "mount"}}, {{"type", "cgroup"}}})},
   };
+  // --network: the netns vesseld plumbed (joined by path), the host's (none listed), or a new one.
+  if (ctx.netns.empty()) linux["namespaces"].push_back({{"type", "network"}});
+  else if (ctx.netns != "host") linux["namespaces"].push_back({{"type", "network"}, {"path", ctx.netns}});
   if (ctx.userns) {
     // --userns=auto: root inside is the first id of the range (docs/daemon/userns.md).
     linux["namespaces"].push_back({{"type", "user"}});
