@@ -299,6 +299,8 @@ int main(int argc, char** argv) {
   app.add_option("--bridge-prefix", o.network.bridge_prefix, "other networks' bridges: PREFIX + a hash of the name")
       ->capture_default_str();
   app.add_option("--veth-prefix", o.network.veth_prefix, "host ends of instances' veths: PREFIX + a hash")->capture_default_str();
+  app.add_option("--dns-port", o.network.dns_port,
+                 "port of the DNS server on each network's gateway (instances' names; 0: none)")->capture_default_str();
   app.add_option("--nft-table", o.network.nft_table, "vessel's nftables table (table ip NAME), rebuilt by vesseld")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();

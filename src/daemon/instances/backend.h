@@ -29,6 +29,9 @@ struct InstanceContext {
   // Containers' network namespace (set by start, network/networks.h): "" a new one (loopback
   // only), "host" the host's, else the path of the netns vesseld made for it.
   std::string netns;
+  // Host files bind-mounted read-only over the container's (destination, source): its generated
+  // /etc/resolv.conf and /etc/hosts on a bridge network (set by start).
+  std::vector<std::pair<std::string, std::string>> etc_files;
 };
 
 // vessel-shim's options for the instance's size-capped, rotating log (docs/daemon/console.md).

@@ -111,6 +111,17 @@ Result<InstanceSpec> Manager::resolve_network(const InstanceSpec& requested) {
   return spec;
 }
 
+Result<void> Manager::write_etc_files(InstanceContext& ctx, const Attachment& attached) {
+  for (auto [dest, text] : {std::pair{"/etc/resolv.conf", &attached.resolv_conf}, std::pair{"/etc/hosts", &attached.hosts}}) {
+    if (text->empty()) continue;
+    std::string path = ctx.dir + "/" + std::string(dest).substr(5);
+    TRY(write_file(path, *text));
+    ::chmod(path.c_str(), 0644);  // read by the container's root, an unprivileged uid with --userns=auto
+    ctx.etc_files.emplace_back(dest, path);
+  }
+  return {};
+}
+
 void Manager::release(const InstanceContext& ctx) {
   backend_for(ctx.spec).cleanup(ctx);
   if (networks_) networks_->detach(ctx.spec);
@@ -185,8 +196,15 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
   ::unlink((ctx.dir + "/" + kExitFile).c_str());
   TRY(store_.clear_instance_exit(row.name));
-  if (networks_ && spec.type == InstanceType::Container)
-    ctx.netns = TRY_CTX(networks_->attach(spec), "start {}", row.name).netns;
+  if (networks_ && spec.type == InstanceType::Container) {
+    auto attached = TRY_CTX(networks_->attach(spec), "start {}", row.name);
+    ctx.netns = attached.netns;
+    auto written = write_etc_files(ctx, attached);
+    if (!written) {
+      networks_->detach(spec);
+      return Unexpected(std::move(written).error().add_context(fmt::format("start {}", row.name)));
+    }
+  }
   auto started = backend_for(spec).start(ctx, boot);
   if (!started) {
     if (networks_) networks_->detach(spec);

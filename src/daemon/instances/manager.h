@@ -100,6 +100,8 @@ class Manager {
   Result<InstanceSpec> resolve_network(const InstanceSpec& spec);
   // The guest is gone: its backend's leftovers, then its network plumbing.
   void release(const InstanceContext& ctx);
+  // The attachment's /etc files in the instance's directory, for the container to mount.
+  Result<void> write_etc_files(InstanceContext& ctx, const Attachment& attached);
   json::Json describe(const InstanceRow& row);
 
   ManagerConfig config_;

@@ -81,6 +81,8 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
   std::vector<std::string> sys_options = {"nosuid", "noexec", "nodev"};
   if (!security.privileged) sys_options.push_back("ro");
   mounts.push_back(mount("/sys", "sysfs", "sysfs", sys_options));
+  for (const auto& [dest, source] : ctx.etc_files)
+    mounts.push_back({{"destination", dest}, {"type", "bind"}, {"source", source}, {"options", {"rbind", "ro", "nosuid", "nodev", "noexec"}}});
   json::Json resources = {
       {"memory", {{"limit", static_cast<int64_t>(spec.memory_mib << 20)}}},
       {"cpu", {{"shares", weight_to_shares(spec.cpu_weight)}, {"quota", static_cast<int64_t>(spec.cpus) * 100000}, {"period", 100000}}},

@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "daemon/network/etc_files.h"
 #include "daemon/network/host_ports.h"
 #include "daemon/network/host_routes.h"
 #include "daemon/network/ipam.h"
@@ -56,8 +58,43 @@ Result<NetworkSpec> Networks::get(const std::string& name) {
   return TRY_CTX(network_from_json(row->spec), "network {}", name);
 }
 
+Networks::~Networks() { dns_.reset(); }  // its thread looks names up here: stop it first
+
+void Networks::refresh_dns() {
+  if (!dns_) return;
+  std::vector<DnsListener> listeners;
+  if (auto nets = all())
+    for (const auto& n : *nets) listeners.push_back({n.name, n.gateway});
+  dns_->set_listeners(listeners);
+}
+
+std::optional<Ipv4> Networks::lookup(const std::string& network, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [instance, spec] : active_) {
+    if (spec.network != network || instance.size() != name.size()) continue;
+    bool same = std::equal(instance.begin(), instance.end(), name.begin(),
+                           [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    if (!same) continue;
+    auto row = store_.address_of(instance);
+    if (row && *row)
+      if (auto a = parse_ipv4((*row)->address)) return *a;
+  }
+  return std::nullopt;
+}
+
 void Networks::init() {
   ::mkdir((config_.state_dir + "/netns").c_str(), 0700);
+  if (config_.dns_port != 0) {
+    std::optional<DnsUpstream> upstream;
+    if (auto text = read_file("/etc/resolv.conf")) upstream = parse_resolv_conf_upstream(*text);
+    dns_ = std::make_unique<DnsServer>([this](const std::string& n, const std::string& name) { return lookup(n, name); },
+                                       upstream, config_.dns_port);
+  }
+  init_default();
+  refresh_dns();
+}
+
+void Networks::init_default() {
   if (config_.default_network.empty()) return;
   auto existing = store_.get_network(config_.default_network);
   if (existing && *existing) return;
@@ -80,7 +117,7 @@ void Networks::init() {
 }
 
 Result<json::Json> Networks::create(const NetworkRequest& request) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   auto others = TRY(all());
   auto routes = TRY(host_routes());
   std::vector<std::string> own{config_.default_bridge};
@@ -105,6 +142,8 @@ Result<json::Json> Networks::create(const NetworkRequest& request) {
     return Unexpected(std::move(bridge).error());
   }
   if (auto rules = rebuild_rules(); !rules) log::error("network {}: {}", spec.name, rules.error().to_string());
+  lock.unlock();
+  refresh_dns();
   log::info("network {} created: {} gateway {} on bridge {}", spec.name, to_string(spec.subnet), to_string(spec.gateway), spec.bridge);
   json::Json j = to_json(spec);
   j["members"] = json::Json::array();
@@ -141,7 +180,7 @@ Result<json::Json> Networks::inspect(const std::string& name) {
 
 Result<void> Networks::remove(const std::string& name) {
   TRY(validate_name(name));
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (name == config_.default_network)
     return Unexpected(Error(EBUSY, fmt::format("{} is vesseld's default network", name))
                           .with_hint("instances without --network join it; it cannot be removed"));
@@ -153,6 +192,8 @@ Result<void> Networks::remove(const std::string& name) {
     if (!gone && gone.error().errnum() != ENODEV) log::warn("network {}: {}", name, gone.error().to_string());
   }
   if (auto rules = rebuild_rules(); !rules) log::error("network {}: {}", name, rules.error().to_string());
+  lock.unlock();
+  refresh_dns();
   log::info("network {} removed", name);
   return {};
 }
@@ -258,7 +299,7 @@ Result<Attachment> Networks::attach(const InstanceSpec& spec) {
     (void)rebuild_rules();
     return Unexpected(std::move(made).error());
   }
-  return Attachment{netns_path(spec.name)};
+  return Attachment{netns_path(spec.name), render_resolv_conf(net.gateway), render_hosts(spec.name, address)};
 }
 
 void Networks::detach(const InstanceSpec& spec) {
@@ -295,11 +336,13 @@ void Networks::finish_reconcile() {
 }
 
 Result<void> Networks::rebuild_rules() {
+  // Only networks whose bridge exists (made at create, or at an instance's first start): a
+  // vesseld that never used a network leaves the host's nftables alone.
   std::vector<RulesetNetwork> nets;
-  for (const auto& n : TRY(all())) nets.push_back({n.bridge, n.subnet, n.internal});
+  for (const auto& n : TRY(all()))
+    if (::access(("/sys/class/net/" + n.bridge).c_str(), F_OK) == 0) nets.push_back({n.bridge, n.subnet, n.internal});
   if (nets.empty()) {
-    // Only a table this vesseld wrote: a vesseld without networks (--default-network none) never
-    // touches one of that name that another vesseld may own.
+    // Only a table this vesseld wrote: one without networks never touches a table of that name.
     if (wrote_table_) (void)nft_apply(render_delete(config_.nft_table));
     wrote_table_ = false;
     return {};

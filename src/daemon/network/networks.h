@@ -4,6 +4,8 @@
 // the running instances after every change (and when vesseld starts).
 #pragma once
 
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -11,6 +13,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "daemon/network/dns_server.h"
 #include "daemon/network/network_spec.h"
 #include "daemon/spec/spec.h"
 #include "daemon/store/store.h"
@@ -25,17 +28,22 @@ struct NetworkConfig {
   std::string bridge_prefix = "vbr-";       // user networks' bridges: <prefix><hash of the name>
   std::string veth_prefix = "vx";           // host ends: <prefix><hash of state dir and instance>
   std::string nft_table = "vessel";         // table ip <nft_table>
+  uint16_t dns_port = 53;                   // the DNS server on each gateway; 0: none
 };
 
 // Where an instance's container joins: its netns path, "" for a private one (loopback only), or
 // "host" (the host's).
 struct Attachment {
   std::string netns;
+  // Files for the container's /etc (bridge networks): resolv.conf naming vesseld's DNS server
+  // and hosts; "" for none.
+  std::string resolv_conf, hosts;
 };
 
 class Networks {
  public:
   Networks(NetworkConfig config, Store& store) : config_(std::move(config)), store_(store) {}
+  ~Networks();
 
   // Makes the default network (its row) if missing; a subnet that collides with a host route is
   // logged with advice, and instances asking for it are refused with the same message.
@@ -68,11 +76,16 @@ class Networks {
 
  private:
   Result<std::vector<NetworkSpec>> all();
+  void init_default();
   Result<NetworkSpec> get(const std::string& name);
   std::string bridge_name(const std::string& network) const;
   Result<void> ensure_bridge(const NetworkSpec& net);
   Result<void> plumb(const InstanceSpec& spec, const NetworkSpec& net, Ipv4 address);
   Result<void> check_ports(const InstanceSpec& spec);
+  // The DNS server listens on the gateway of every network (call without mutex_ held: its
+  // thread takes mutex_ to look names up).
+  void refresh_dns();
+  std::optional<Ipv4> lookup(const std::string& network, const std::string& name);
   // Replaces the nftables table with what the store and `active_` say now.
   Result<void> rebuild_rules();
 
@@ -82,6 +95,7 @@ class Networks {
   std::map<std::string, InstanceSpec> active_;  // instances attached to a bridge network
   std::string default_problem_;      // why the default network could not be made
   bool wrote_table_ = false;         // the nftables table is ours to delete
+  std::unique_ptr<DnsServer> dns_;
 };
 
 }  // namespace vessel::daemon

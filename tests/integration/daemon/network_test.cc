@@ -62,7 +62,7 @@ class Network : public ::testing::Test {
   void SetUp() override {
     rootfs = tmp.path + "/rootfs";
     make_busybox_rootfs(rootfs);
-    for (const char* a : {"httpd", "nc", "ip"}) fs::create_symlink("busybox", rootfs + "/bin/" + a);
+    for (const char* a : {"httpd", "nc", "ip", "nslookup"}) fs::create_symlink("busybox", rootfs + "/bin/" + a);
     fs::create_directories(rootfs + "/www");
     std::ofstream(rootfs + "/www/index.html") << "hello from a vessel container\n";
     ASSERT_TRUE(daemon.start()) << daemon.log();
@@ -233,6 +233,36 @@ TEST_F(Network, ContainersReachEachOtherOnOneNetworkButNotAcrossNetworks) {
   ASSERT_EQ(daemon.vessel({"run", "--name", "hostnet", "--network", "host", "--rootfs", rootfs, "--", "sleep", "100"}).status, 0);
   auto host_links = daemon.vessel({"exec", "hostnet", "--", "ls", "/sys/class/net"});
   EXPECT_NE(host_links.out.find(names.prefix), std::string::npos) << host_links.out;  // the bridges
+}
+
+}  // namespace
+}  // namespace vessel::test
+
+namespace vessel::test {
+namespace {
+
+TEST_F(Network, ContainersOnAUserNetworkReachEachOtherByName) {
+  ASSERT_EQ(daemon.vessel({"network", "create", "--subnet", names.subnet(7), "named"}).status, 0) << daemon.log();
+  ASSERT_EQ(daemon.vessel({"run", "--name", "Server", "--network", "named", "--rootfs", rootfs, "--", "/bin/httpd", "-f",
+                           "-p", "80", "-h", "/www"}).status, 0) << daemon.log();
+  ASSERT_EQ(daemon.vessel({"run", "--name", "client", "--network", "named", "--rootfs", rootfs, "--", "sleep", "1000"}).status, 0);
+  std::string gateway = fmt::format("10.{}.7.1", names.octet);
+  auto resolv = daemon.vessel({"exec", "client", "--", "cat", "/etc/resolv.conf"});
+  EXPECT_NE(resolv.out.find("nameserver " + gateway + "\n"), std::string::npos) << resolv.out;
+  auto hosts = daemon.vessel({"exec", "client", "--", "cat", "/etc/hosts"});
+  EXPECT_NE(hosts.out.find(fmt::format("10.{}.7.3\tclient\n", names.octet)), std::string::npos) << hosts.out;
+  // By name (any case), through vesseld's DNS server on the gateway.
+  CliResult got;
+  EXPECT_TRUE(eventually([&] {
+    got = daemon.vessel({"exec", "client", "--", "sh", "-c", http_get("server")});
+    return got.out.find("hello from a vessel container") != std::string::npos;
+  }, 40)) << got.out << got.err << daemon.log();
+  auto lookup = daemon.vessel({"exec", "client", "--", "nslookup", "SERVER"});
+  EXPECT_NE(lookup.out.find(fmt::format("Address: 10.{}.7.2", names.octet)), std::string::npos) << lookup.out << lookup.err;
+  // A stopped instance's name is no longer answered.
+  ASSERT_EQ(daemon.vessel({"stop", "-t", "0", "Server"}).status, 0);
+  auto gone = daemon.vessel({"exec", "client", "--", "nslookup", "server", gateway});
+  EXPECT_EQ(gone.out.find(fmt::format("Address: 10.{}.7.2", names.octet)), std::string::npos) << gone.out;
 }
 
 }  // namespace
