@@ -14,6 +14,7 @@
 #include "daemon/instances/exit_status.h"
 #include "daemon/instances/guest_process.h"
 #include "daemon/instances/state.h"
+#include "daemon/network/vm_nic.h"
 #include "daemon/policy/id_pool.h"
 #include "daemon/spec/spec.h"
 
@@ -32,6 +33,8 @@ struct InstanceContext {
   // Host files bind-mounted read-only over the container's (destination, source): its generated
   // /etc/resolv.conf and /etc/hosts on a bridge network (set by start).
   std::vector<std::pair<std::string, std::string>> etc_files;
+  // VMs on a bridge network: the tap to make for it and what the guest is told (set by start).
+  std::optional<VmNic> nic;
 };
 
 // vessel-shim's options for the instance's size-capped, rotating log (docs/daemon/console.md).

@@ -95,10 +95,15 @@ Result<BootSource> Manager::boot_source(const InstanceSpec& spec, const std::str
 Result<InstanceSpec> Manager::resolve_network(const InstanceSpec& requested) {
   InstanceSpec spec = requested;
   if (spec.type == InstanceType::Vm) {
-    // VMs: a tap on the bridge is the next step (docs/daemon/networks.md, plans); until then none.
-    if (!spec.network.empty() && spec.network != kNetworkNone)
-      return Unexpected(Error(ENOTSUP, "VMs cannot join networks yet").with_hint("leave --network out for a VM"));
-    if (!spec.ports.empty()) return fail(ENOTSUP, "VMs cannot publish ports yet");
+    // VMs join a network only when asked (a tap on its bridge, docs/daemon/networks.md).
+    if (spec.network == kNetworkHost)
+      return Unexpected(Error(EINVAL, "a VM cannot share the host's network").with_hint("pass --network NAME or none"));
+    if (spec.network.empty() || spec.network == kNetworkNone) {
+      if (!spec.ports.empty()) return Unexpected(Error(EINVAL, "-p: a VM publishes ports only on a network").with_hint("pass --network NAME"));
+      return spec;
+    }
+    if (!networks_) return fail(ENOTSUP, "this vesseld has no networks");
+    spec.network = TRY(networks_->resolve(spec.network));
     return spec;
   }
   if (!networks_) {
@@ -196,9 +201,10 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
   ::unlink((ctx.dir + "/" + kExitFile).c_str());
   TRY(store_.clear_instance_exit(row.name));
-  if (networks_ && spec.type == InstanceType::Container) {
+  if (networks_) {
     auto attached = TRY_CTX(networks_->attach(spec), "start {}", row.name);
     ctx.netns = attached.netns;
+    ctx.nic = attached.vm;
     auto written = write_etc_files(ctx, attached);
     if (!written) {
       networks_->detach(spec);

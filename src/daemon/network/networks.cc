@@ -286,9 +286,10 @@ Result<Attachment> Networks::attach(const InstanceSpec& spec) {
   if (!row) return fail(ENOENT, "{} holds no address on network {}", spec.name, spec.network);
   auto address = TRY(parse_ipv4(row->address));
   TRY(check_ports(spec));
+  bool vm = spec.type == InstanceType::Vm;
   auto made = [&]() -> Result<void> {
     TRY_CTX(ensure_bridge(net), "network {}", net.name);
-    TRY_CTX(plumb(spec, net, address), "attach {} to network {}", spec.name, net.name);
+    if (!vm) TRY_CTX(plumb(spec, net, address), "attach {} to network {}", spec.name, net.name);
     active_[spec.name] = spec;
     return rebuild_rules();
   }();
@@ -299,7 +300,8 @@ Result<Attachment> Networks::attach(const InstanceSpec& spec) {
     (void)rebuild_rules();
     return Unexpected(std::move(made).error());
   }
-  return Attachment{netns_path(spec.name), render_resolv_conf(net.gateway), render_hosts(spec.name, address)};
+  if (vm) return Attachment{"", "", "", vm_nic(veth_name(spec.name), net.bridge, address, net.gateway, net.subnet.prefix)};
+  return Attachment{netns_path(spec.name), render_resolv_conf(net.gateway), render_hosts(spec.name, address), std::nullopt};
 }
 
 void Networks::detach(const InstanceSpec& spec) {

@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "daemon/network/dns_server.h"
 #include "daemon/network/network_spec.h"
+#include "daemon/network/vm_nic.h"
 #include "daemon/spec/spec.h"
 #include "daemon/store/store.h"
 
@@ -38,6 +39,7 @@ struct Attachment {
   // Files for the container's /etc (bridge networks): resolv.conf naming vesseld's DNS server
   // and hosts; "" for none.
   std::string resolv_conf, hosts;
+  std::optional<VmNic> vm;  // VMs: their tap, MAC and the kernel's ip= (the backend makes the tap)
 };
 
 class Networks {

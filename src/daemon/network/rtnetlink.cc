@@ -172,6 +172,15 @@ Result<void> Rtnetlink::set_up(int index) {
   return request(m.header(), m.size(), "set link up");
 }
 
+Result<void> Rtnetlink::set_master(int index, int master_index) {
+  Message m(RTM_NEWLINK, 0);
+  auto* ifi = m.fixed<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = index;
+  m.put_u32(IFLA_MASTER, static_cast<uint32_t>(master_index));
+  return request(m.header(), m.size(), "set master");
+}
+
 Result<void> Rtnetlink::delete_link(const std::string& name) {
   Message m(RTM_DELLINK, 0);
   m.fixed<ifinfomsg>()->ifi_family = AF_UNSPEC;

@@ -25,6 +25,8 @@ class Rtnetlink {
   // directly in the network namespace `netns_fd`.
   Result<void> add_veth(const std::string& host, int master_index, const std::string& peer, int netns_fd);
   Result<void> set_up(int index);
+  // Enslaves a link (a VM's tap) to a bridge.
+  Result<void> set_master(int index, int master_index);
   // Deletes a link; ENODEV when it is already gone.
   Result<void> delete_link(const std::string& name);
   // Adds ADDRESS/prefix on a link; an address already there is fine.

@@ -267,3 +267,74 @@ TEST_F(Network, ContainersOnAUserNetworkReachEachOtherByName) {
 
 }  // namespace
 }  // namespace vessel::test
+
+#include "daemon/network/rtnetlink.h"
+#include "daemon/network/tap.h"
+
+namespace vessel::test {
+namespace {
+
+std::string sysfs(const std::string& link, const std::string& file) {
+  auto text = read_file("/sys/class/net/" + link + "/" + file);
+  if (!text) return "";
+  while (!text->empty() && text->back() == '\n') text->pop_back();
+  return *text;
+}
+
+// A VM's tap as vesseld makes it before vessel-vmm starts: persistent, owned by the VM's jail
+// uid and gid, on the network's bridge, up; a stale one of the same name is replaced.
+TEST(VmTap, IsPersistentOwnedByTheVmsIdsAndOnTheBridge) {
+  Names names;
+  std::string bridge = names.prefix + "tb", tap = names.prefix + "tap";
+  struct Cleanup {
+    std::vector<std::string> links;
+    ~Cleanup() {
+      for (const auto& l : links) run({"ip", "link", "del", l});
+    }
+  } cleanup{{tap, bridge}};
+  auto rt = daemon::Rtnetlink::open();
+  ASSERT_TRUE(rt) << rt.error().to_string();
+  ASSERT_TRUE(rt->add_bridge(bridge));
+  auto made = daemon::create_vm_tap(tap, 900123, 900123, bridge);
+  ASSERT_TRUE(made) << made.error().to_string();
+  EXPECT_EQ(sysfs(tap, "owner"), "900123");
+  EXPECT_EQ(sysfs(tap, "group"), "900123");
+  EXPECT_TRUE(fs::exists("/sys/class/net/" + tap + "/master/bridge")) << "not on " << bridge;
+  EXPECT_EQ(fs::read_symlink("/sys/class/net/" + tap + "/master").filename().string(), bridge);
+  EXPECT_NE(std::stoul(sysfs(tap, "flags"), nullptr, 16) & 1, 0u);  // IFF_UP
+  // Another owner: the stale tap is replaced, not reused.
+  ASSERT_TRUE(daemon::create_vm_tap(tap, 900124, 900124, bridge));
+  EXPECT_EQ(sysfs(tap, "owner"), "900124");
+  ASSERT_TRUE(rt->delete_link(tap));
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + tap));
+}
+
+}  // namespace
+}  // namespace vessel::test
+
+namespace vessel::test {
+namespace {
+
+// VMs join a network only when asked; on one they hold an address like containers (their tap and
+// the kernel's ip= are made at start: tests/unit/daemon/vm_nic_test.cc, VmTap above).
+TEST_F(Network, VmsJoinANetworkOnlyWhenAsked) {
+  std::string kernel = tmp.path + "/vmlinuz";
+  std::ofstream(kernel) << "not booted by this test";
+  ASSERT_EQ(daemon.vessel({"create", "--vm", "--name", "plain", "--kernel", kernel}).status, 0) << daemon.log();
+  auto plain = daemon.vessel_json({"inspect", "plain"});
+  EXPECT_FALSE(plain.contains("network")) << plain.dump();
+  EXPECT_FALSE(plain.contains("ip_address"));
+  ASSERT_EQ(daemon.vessel({"create", "--vm", "--name", "vm1", "--network", "vessel", "-p", "8443:443", "--kernel", kernel}).status, 0)
+      << daemon.log();
+  auto vm = daemon.vessel_json({"inspect", "vm1"});
+  EXPECT_EQ(vm.value("network", ""), "vessel");
+  EXPECT_EQ(vm.value("ip_address", ""), fmt::format("10.{}.0.2", names.octet));
+  EXPECT_EQ(daemon.vessel({"port", "vm1"}).out, "443/tcp -> 0.0.0.0:8443\n");
+  EXPECT_EQ(api_status("POST", "/v1/instances", fmt::format(R"({{"name":"h","type":"vm","kernel":"{}","network":"host"}})", kernel)), 400);
+  EXPECT_EQ(api_status("POST", "/v1/instances", fmt::format(R"({{"name":"p","type":"vm","kernel":"{}","ports":["80:80"]}})", kernel)), 400);
+  ASSERT_EQ(daemon.vessel({"rm", "vm1"}).status, 0);
+  EXPECT_TRUE(daemon.vessel_json({"network", "inspect", "vessel"})["members"].empty());
+}
+
+}  // namespace
+}  // namespace vessel::test
