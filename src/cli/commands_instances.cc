@@ -60,8 +60,9 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
                            "cap of the console/output log, as Docker's json-file: max-size=SIZE (per file, e.g. 10m), "
                            "max-file=N (files kept); repeatable; default: vesseld's (10m x 3 unless it says otherwise)"));
   c->add_option("--network,--net", f.network,
-                "container: NAME (a network of `vessel network ls`; default: vesseld's default network, `vessel`), "
-                "none (loopback only) or host (the host's network stack)");
+                "NAME (a network of `vessel network ls`), none (loopback only) or host (the host's network stack); "
+                "containers default to vesseld's default network (`vessel`), VMs to none (a VM on a network gets "
+                "a tap on its bridge; host is for containers)");
   repeatable(c->add_option("--publish,-p", f.publish,
                            "publish a port: [IP:]HOST:GUEST[/tcp|udp], e.g. -p 8080:80 (repeatable; see `vessel port`)"));
   c->add_option("image", f.image, "image name (vessel image ls)");
