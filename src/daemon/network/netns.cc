@@ -52,4 +52,13 @@ Result<Rtnetlink> rtnetlink_in(const std::string& path) {
   });
 }
 
+Result<void> netns_sysctl(const std::string& path, const std::string& key, const std::string& value) {
+  auto ns = TRY(Fd::open(path, O_RDONLY));
+  return on_thread<void>([&]() -> Result<void> {
+    if (::setns(ns.get(), CLONE_NEWNET) < 0) return fail_errno("enter the network namespace {}", path);
+    // /proc/sys/net is the namespace of the task that opens it: this thread's, now.
+    return write_file("/proc/sys/" + key, value);
+  });
+}
+
 }  // namespace vessel::daemon

@@ -18,5 +18,7 @@ void remove_netns(const std::string& path);
 // A rtnetlink socket inside the namespace at `path` (opened on a short-lived thread that
 // entered it; the socket keeps acting there).
 Result<Rtnetlink> rtnetlink_in(const std::string& path);
+// Writes a sysctl of the namespace at `path` ("net/ipv4/ip_unprivileged_port_start").
+Result<void> netns_sysctl(const std::string& path, const std::string& key, const std::string& value);
 
 }  // namespace vessel::daemon

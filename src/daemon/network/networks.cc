@@ -260,6 +260,9 @@ Result<void> Networks::plumb(const InstanceSpec& spec, const NetworkSpec& net, I
   TRY_CTX(inside.add_address(eth0, address, net.subnet.prefix), "eth0");
   TRY_CTX(inside.set_up(eth0), "eth0");
   TRY_CTX(inside.add_default_route(eth0, net.gateway), "eth0");
+  // As Docker does: any port may be bound inside. The namespace belongs to the host's user
+  // namespace, so without this a --userns=auto container's root could not listen on port 80.
+  TRY(netns_sysctl(path, "net/ipv4/ip_unprivileged_port_start", "0"));
   return {};
 }
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -69,7 +70,8 @@ class Network : public ::testing::Test {
   }
   std::vector<std::string> flags() const {
     return {"--default-network", "vessel", "--default-subnet", names.subnet(0), "--default-bridge", names.default_bridge,
-            "--bridge-prefix", names.prefix, "--veth-prefix", names.prefix, "--nft-table", names.table};
+            "--bridge-prefix", names.prefix, "--veth-prefix", names.prefix, "--nft-table", names.table,
+            "--userns-pool", "1500000000:131072"};
   }
   // An HTTP status from the API (curl over the Unix socket).
   int api_status(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -189,6 +191,22 @@ TEST_F(Network, PublishedPortAnswersOnLocalhostAndNothingLeaksAfterStopAndRm) {
   ASSERT_EQ(daemon.vessel({"rm", "web"}).status, 0);
   auto members = daemon.vessel_json({"network", "inspect", "vessel"})["members"];
   for (const auto& m : members) EXPECT_NE(m.value("instance", ""), "web") << members.dump();
+}
+
+// --userns=auto: root inside is unprivileged in the network namespace vesseld made (the host's
+// user namespace owns it): port 80 still binds (ip_unprivileged_port_start=0, as Docker), and
+// exec joins that namespace before the container's user namespace.
+TEST_F(Network, AUsernsAutoContainerServesAPublishedPortAndTakesExec) {
+  uint16_t port = free_port(8280);
+  ASSERT_EQ(::chmod(tmp.path.c_str(), 0711), 0);  // the container's ids reach the state dir (userns.md)
+  ASSERT_EQ(daemon.vessel({"run", "--name", "web", "--userns", "auto", "-p", fmt::format("{}:80", port), "--rootfs", rootfs,
+                           "--", "/bin/httpd", "-f", "-p", "80", "-h", "/www"}).status, 0) << daemon.log();
+  CliResult got;
+  EXPECT_TRUE(eventually([&] { return (got = curl(port)).out == "hello from a vessel container\n"; }))
+      << got.err << daemon.vessel({"logs", "web"}).out << daemon.log();
+  auto addr = daemon.vessel({"exec", "web", "--", "ip", "-4", "addr", "show", "eth0"});
+  EXPECT_EQ(addr.status, 0) << addr.err;
+  EXPECT_NE(addr.out.find(fmt::format("inet 10.{}.0.2/24", names.octet)), std::string::npos) << addr.out;
 }
 
 TEST_F(Network, DaemonRestartRebuildsTheRulesAndKeepsRunningInstancesReachable) {
