@@ -225,6 +225,22 @@ Result<int> serve(const Options& o) {
 
 }  // namespace
 
+// docs/daemon/networks.md
+void add_network_flags(CLI::App& app, NetworkConfig& n) {
+  app.add_option("--default-network", n.default_network,
+                 "the network of instances run without --network ('none': loopback only)")->capture_default_str();
+  app.add_option("--default-subnet", n.default_subnet, "the default network's subnet when vesseld makes it")
+      ->capture_default_str();
+  app.add_option("--default-bridge", n.default_bridge, "the default network's Linux bridge")->capture_default_str();
+  app.add_option("--bridge-prefix", n.bridge_prefix, "other networks' bridges: PREFIX + a hash of the name")
+      ->capture_default_str();
+  app.add_option("--veth-prefix", n.veth_prefix, "host ends of instances' veths: PREFIX + a hash")->capture_default_str();
+  app.add_option("--dns-port", n.dns_port,
+                 "port of the DNS server on each network's gateway (instances' names; 0: none)")->capture_default_str();
+  app.add_option("--nft-table", n.nft_table, "vessel's nftables table (table ip NAME), rebuilt by vesseld")
+      ->capture_default_str();
+}
+
 int main(int argc, char** argv) {
   // Signals are taken by sigwait() in main; every thread inherits the mask.
   sigset_t set;
@@ -291,18 +307,7 @@ int main(int argc, char** argv) {
                  "gets a private range of 65536. Default: the 'vessel' entries of /etc/subuid and /etc/subgid; "
                  "without either, --userns=auto is refused. With a pool, STATE_DIR and STATE_DIR/instances are "
                  "made 0711 so that the remapped roots can reach their root filesystems");
-  app.add_option("--default-network", o.network.default_network,
-                 "the network of instances run without --network ('none': loopback only)")->capture_default_str();
-  app.add_option("--default-subnet", o.network.default_subnet, "the default network's subnet when vesseld makes it")
-      ->capture_default_str();
-  app.add_option("--default-bridge", o.network.default_bridge, "the default network's Linux bridge")->capture_default_str();
-  app.add_option("--bridge-prefix", o.network.bridge_prefix, "other networks' bridges: PREFIX + a hash of the name")
-      ->capture_default_str();
-  app.add_option("--veth-prefix", o.network.veth_prefix, "host ends of instances' veths: PREFIX + a hash")->capture_default_str();
-  app.add_option("--dns-port", o.network.dns_port,
-                 "port of the DNS server on each network's gateway (instances' names; 0: none)")->capture_default_str();
-  app.add_option("--nft-table", o.network.nft_table, "vessel's nftables table (table ip NAME), rebuilt by vesseld")
-      ->capture_default_str();
+  add_network_flags(app, o.network);
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
   try {
