@@ -4,6 +4,7 @@
 // process's pid), and the fixture deletes them even when a test fails.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,7 +27,18 @@ struct Names {
   std::string prefix = fmt::format("vt{:05x}", id);  // 7 bytes: bridge and veth prefix
   std::string default_bridge = prefix + "d0";
   std::string table = "vessel_test_" + std::to_string(::getpid());
-  unsigned octet = 160 + static_cast<unsigned>(::getpid()) % 64;  // 10.<octet>.N.0/24
+  unsigned octet = free_octet();  // 10.<octet>.N.0/24
+  // 10.160-223.x.x, from a pid-derived start, the first /16 no route of the host touches (a
+  // parallel test process's bridges included).
+  static unsigned free_octet() {
+    auto routes = read_file("/proc/net/route").value_or("");
+    for (unsigned i = 0; i < 64; ++i) {
+      unsigned o = 160 + (static_cast<unsigned>(::getpid()) + i) % 64;
+      // /proc/net/route prints the destination little-endian: 10.o.x.x ends in "<o hex>0A".
+      if (routes.find(fmt::format("{:02X}0A\t", o)) == std::string::npos) return o;
+    }
+    return 160 + static_cast<unsigned>(::getpid()) % 64;
+  }
   std::string subnet(unsigned n) const { return fmt::format("10.{}.{}.0/24", octet, n); }
 };
 
@@ -222,6 +234,25 @@ TEST_F(Network, DaemonRestartRebuildsTheRulesAndKeepsRunningInstancesReachable) 
   ASSERT_TRUE(daemon.start()) << daemon.log();
   EXPECT_TRUE(eventually([&] { return curl(port).out == "hello from a vessel container\n"; })) << nft_table() << daemon.log();
   EXPECT_NE(nft_table().find(fmt::format("ip daddr 127.0.0.1 tcp dport {} dnat to", port)), std::string::npos) << nft_table();
+}
+
+TEST_F(Network, AContainerThatDiedWhileTheDaemonWasDownLeavesNoVethNorNetns) {
+  ASSERT_EQ(daemon.vessel({"run", "--name", "doomed", "--rootfs", rootfs, "--", "sleep", "1000"}).status, 0) << daemon.log();
+  pid_t pid = daemon.vessel_json({"inspect", "doomed"}).value("pid", 0);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(links_with_prefix(names.prefix).size(), 2u);  // the bridge and the veth
+  daemon.stop();
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(eventually([&] { return !alive(pid); }));
+  // The netns is still bind-mounted, so the veth lives on until the restarted vesseld reconciles.
+  ASSERT_EQ(links_with_prefix(names.prefix).size(), 2u);
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  EXPECT_TRUE(eventually([&] { return links_with_prefix(names.prefix).size() == 1; })) << daemon.log();
+  EXPECT_FALSE(fs::exists(daemon.state_dir() + "/netns/doomed"));
+  EXPECT_EQ(daemon.vessel_json({"inspect", "doomed"}).value("state", ""), "stopped");
+  // Its address is kept until it is deleted, and it starts again with it.
+  ASSERT_EQ(daemon.vessel({"start", "doomed"}).status, 0) << daemon.log();
+  EXPECT_EQ(daemon.vessel_json({"inspect", "doomed"}).value("ip_address", ""), fmt::format("10.{}.0.2", names.octet));
 }
 
 TEST_F(Network, ContainersReachEachOtherOnOneNetworkButNotAcrossNetworks) {
