@@ -70,9 +70,7 @@ DnsServer::~DnsServer() {
   stop_ = true;
   uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);
-  thread_.join();
-  // Forwarding threads hold their own copies of what they need; wait for them to notice.
-  for (int i = 0; i < 300 && forwards_ > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  thread_.join();  // forwarding threads own copies of what they use: they may finish later
 }
 
 void DnsServer::set_listeners(const std::vector<DnsListener>& listeners) {
@@ -143,24 +141,25 @@ void DnsServer::serve(const Socket& s) {
       return;
     }
     if (auto local = dns_local_answer(*q, lookup_(s.listener.network, q->name))) return reply(*local);
-    if (!upstream_ || forwards_ >= kMaxForwards) return reply(dns_answer(*q, upstream_ ? DnsRcode::ServFail : DnsRcode::Refused));
+    if (!upstream_ || *forwards_ >= kMaxForwards) return reply(dns_answer(*q, upstream_ ? DnsRcode::ServFail : DnsRcode::Refused));
     std::vector<uint8_t> client(reinterpret_cast<uint8_t*>(&from), reinterpret_cast<uint8_t*>(&from) + from_len);
     int fd = ::fcntl(s.fd.get(), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return reply(dns_answer(*q, DnsRcode::ServFail));
-    ++forwards_;
-    std::thread([this, fd, query = std::vector<uint8_t>(buf, buf + got), client]() mutable {
-      forward(fd, std::move(query), std::move(client));
+    ++*forwards_;
+    std::thread([upstream = *upstream_, in_flight = forwards_, fd, query = std::vector<uint8_t>(buf, buf + got), client]() mutable {
+      forward(upstream, std::move(in_flight), fd, std::move(query), std::move(client));
     }).detach();
   } catch (const std::exception& e) {
     log::error("dns: {}", e.what());
   }
 }
 
-void DnsServer::forward(int listen_fd, std::vector<uint8_t> query, std::vector<uint8_t> client) {
+void DnsServer::forward(DnsUpstream upstream, std::shared_ptr<std::atomic<int>> in_flight, int listen_fd,
+                        std::vector<uint8_t> query, std::vector<uint8_t> client) {
   Fd listen(listen_fd);
   try {
     Fd up(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    auto to = inet(upstream_->address, upstream_->port);
+    auto to = inet(upstream.address, upstream.port);
     if (up && ::connect(up.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
         ::send(up.get(), query.data(), query.size(), 0) == static_cast<ssize_t>(query.size())) {
       pollfd p{up.get(), POLLIN, 0};
@@ -176,7 +175,7 @@ void DnsServer::forward(int listen_fd, std::vector<uint8_t> query, std::vector<u
   } catch (const std::exception& e) {
     log::error("dns forward: {}", e.what());
   }
-  --forwards_;
+  --*in_flight;
 }
 
 }  // namespace vessel::daemon

@@ -55,7 +55,9 @@ class DnsServer {
   };
   void loop();
   void serve(const Socket& s);
-  void forward(int listen_fd, std::vector<uint8_t> query, std::vector<uint8_t> client_addr);
+  // On its own thread: owns copies of all it uses, so it may outlive the server.
+  static void forward(DnsUpstream upstream, std::shared_ptr<std::atomic<int>> in_flight, int listen_fd,
+                      std::vector<uint8_t> query, std::vector<uint8_t> client_addr);
 
   Lookup lookup_;
   std::optional<DnsUpstream> upstream_;
@@ -64,7 +66,7 @@ class DnsServer {
   std::mutex mutex_;
   std::vector<std::shared_ptr<Socket>> sockets_;  // shared: the loop serves a snapshot unlocked
   std::atomic<bool> stop_{false};
-  std::atomic<int> forwards_{0};  // queries in flight to the upstream (bounded)
+  std::shared_ptr<std::atomic<int>> forwards_ = std::make_shared<std::atomic<int>>(0);  // in flight (bounded)
   std::thread thread_;
 };
 

@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <thread>
+
 #include "base/fd.h"
 #include "daemon/network/dns_message.h"
 #include "daemon/network/dns_server.h"
@@ -140,6 +142,52 @@ TEST(DnsServer, AnswersOverUdp) {
   auto formerr = ask(bad);
   ASSERT_EQ(formerr.size(), 12u);
   EXPECT_EQ(formerr[3], 1);
+}
+
+TEST(DnsServer, ForwardsOtherNamesToTheUpstreamAndRelaysItsAnswer) {
+  // A fake upstream on loopback: answers every query with its id, QR set and NXDOMAIN.
+  Fd up(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(0x7f000001);
+  ASSERT_EQ(::bind(up.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(up.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::thread upstream([&] {
+    uint8_t buf[600];
+    sockaddr_in from{};
+    socklen_t from_len = sizeof from;
+    pollfd p{up.get(), POLLIN, 0};
+    if (::poll(&p, 1, 3000) != 1) return;
+    auto n = ::recvfrom(up.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 12) return;
+    buf[2] |= 0x80;
+    buf[3] = 3;
+    (void)::sendto(up.get(), buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&from), from_len);
+  });
+  uint16_t port = static_cast<uint16_t>(20000 + (::getpid() + 7) % 20000);
+  {
+    DnsServer server([](const std::string&, const std::string&) { return std::optional<Ipv4>(); },
+                     DnsUpstream{Ipv4{0x7f000001}, ntohs(a.sin_port)}, port);
+    server.set_listeners({{"n", Ipv4{0x7f000001}}});
+    Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(0x7f000001);
+    ASSERT_EQ(::connect(s.get(), reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    auto q = query({"example", "org"});
+    ASSERT_EQ(::send(s.get(), q.data(), q.size(), 0), static_cast<ssize_t>(q.size()));
+    pollfd p{s.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 3000), 1);
+    uint8_t buf[600];
+    auto n = ::recv(s.get(), buf, sizeof buf, 0);
+    ASSERT_EQ(n, static_cast<ssize_t>(q.size()));
+    EXPECT_EQ(buf[0], 0x12);
+    EXPECT_EQ(buf[1], 0x34);
+    EXPECT_EQ(buf[3], 3);  // the upstream's NXDOMAIN, relayed
+  }
+  upstream.join();
 }
 
 TEST(EtcFiles, NameTheGatewayAndTheInstance) {
