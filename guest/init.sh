@@ -22,6 +22,41 @@ wanted=""
 for w in $(sed -n 's/.*vessel\.modules=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
   wanted="$wanted $w $(sed -n "s/^$(echo "$w" | tr - _) //p" /etc/modules.deps)"
 done
+# A network (docs/daemon/networks.md): vesseld puts ip=CLIENT::GATEWAY:NETMASK::eth0:off on the
+# kernel command line (before " -- "); then virtio_net is loaded and eth0 configured below.
+# vessel-net-begin
+# Prints "CLIENT/PREFIX GATEWAY DEVICE" for the first ip= of the command line $1, nothing without one.
+ip_config() {
+  for word in $1; do
+    [ "$word" = "--" ] && return 0
+    case "$word" in ip=*) ;; *) continue ;; esac
+    old_ifs=$IFS
+    IFS=:
+    set -- ${word#ip=}
+    IFS=$old_ifs
+    client=$1 gw=$3 mask=$4 dev=${6:-eth0}
+    [ -n "$client" ] && [ -n "$mask" ] || return 0
+    prefix=0 ended=0
+    IFS=.
+    for octet in $mask; do
+      # Contiguous: after an octet below 255, only zeros.
+      [ "$ended" = 1 ] && [ "$octet" != 0 ] && { IFS=$old_ifs; return 1; }
+      [ "$octet" = 255 ] || ended=1
+      case "$octet" in
+        255) prefix=$((prefix + 8)) ;; 254) prefix=$((prefix + 7)) ;; 252) prefix=$((prefix + 6)) ;;
+        248) prefix=$((prefix + 5)) ;; 240) prefix=$((prefix + 4)) ;; 224) prefix=$((prefix + 3)) ;;
+        192) prefix=$((prefix + 2)) ;; 128) prefix=$((prefix + 1)) ;; 0) ;;
+        *) IFS=$old_ifs; return 1 ;;
+      esac
+    done
+    IFS=$old_ifs
+    echo "$client/$prefix $gw $dev"
+    return 0
+  done
+}
+# vessel-net-end
+netconf=$(ip_config "$(cat /proc/cmdline)")
+[ -n "$netconf" ] && wanted="$wanted virtio_net $(sed -n "s/^virtio_net //p" /etc/modules.deps)"
 load_all=0
 for w in $wanted; do [ "$w" = all ] && load_all=1; done
 while read -r mod; do
@@ -32,6 +67,18 @@ while read -r mod; do
   for w in $wanted; do [ "$w" = "$name" ] && load=1; done
   [ "$load" = 1 ] && insmod "/lib/modules/$mod" 2>/dev/null
 done < /etc/modules.order
+
+if [ -n "$netconf" ]; then
+  set -- $netconf
+  ip link set lo up
+  if ip link set "$3" up && ip addr add "$1" dev "$3" && { [ -z "$2" ] || ip route add default via "$2"; }; then
+    [ -n "$2" ] && echo "nameserver $2" > /etc/resolv.conf  # vesseld's DNS server on the gateway
+    echo "vessel-guest: $3 $1 via ${2:-none}"
+  else
+    echo "vessel-guest: cannot configure $3 as $1"
+  fi
+  set --
+fi
 
 echo "vessel-guest: up, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
 

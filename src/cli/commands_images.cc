@@ -154,7 +154,7 @@ void add_host_commands(CLI::App& app, Context& ctx) {
   auto* completion = app.add_subcommand("completion", "print the bash completion script");
   auto shell = std::make_shared<std::string>("bash");
   completion->add_option("shell", *shell, "only bash")->check(CLI::IsMember({"bash"}));
-  completion->callback([] { fmt::print("{}", bash_completion()); });
+  completion->callback([shell] { fmt::print("{}", bash_completion()); });  // keeps the option's target alive
 }
 
 }  // namespace vessel::cli

@@ -25,6 +25,8 @@ struct CreateFlags {
   std::vector<std::string> cap_add, cap_drop, security_opt;
   std::optional<int64_t> pids_limit;
   std::string userns;
+  std::string network;
+  std::vector<std::string> publish;
 };
 
 void add_create_flags(CLI::App* c, CreateFlags& f) {
@@ -57,6 +59,12 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--log-opt", f.log_opts,
                            "cap of the console/output log, as Docker's json-file: max-size=SIZE (per file, e.g. 10m), "
                            "max-file=N (files kept); repeatable; default: vesseld's (10m x 3 unless it says otherwise)"));
+  c->add_option("--network,--net", f.network,
+                "NAME (a network of `vessel network ls`), none (loopback only) or host (the host's network stack); "
+                "containers default to vesseld's default network (`vessel`), VMs to none (a VM on a network gets "
+                "a tap on its bridge; host is for containers)");
+  repeatable(c->add_option("--publish,-p", f.publish,
+                           "publish a port: [IP:]HOST:GUEST[/tcp|udp], e.g. -p 8080:80 (repeatable; see `vessel port`)"));
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }
@@ -106,6 +114,8 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (!f.security_opt.empty()) spec["security_opt"] = f.security_opt;
   if (f.pids_limit) spec["pids_limit"] = *f.pids_limit;
   if (!f.userns.empty()) spec["userns"] = f.userns;
+  if (!f.network.empty()) spec["network"] = f.network;
+  if (!f.publish.empty()) spec["ports"] = f.publish;  // vesseld parses each [IP:]HOST:GUEST[/PROTO]
   if (!env.empty()) spec["environment"] = env;
   if (!labels.empty()) spec["labels"] = labels;
   if (!f.log_opts.empty()) {
@@ -150,6 +160,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
                                  start ? "create and start an instance; prints its name"
                                        : "create an instance without starting it; prints its name");
     c->footer(start ? "Examples:\n  vessel run busybox -- /bin/sh -c 'echo hi'\n  vessel run --rootfs /srv/rootfs --name web -- /bin/httpd -f\n"
+                      "  vessel run --name web -p 8080:80 busybox -- /bin/httpd -f -p 80   (then: curl 127.0.0.1:8080)\n"
                       "  vessel run --vm --kernel /boot/vmlinuz --initramfs /boot/initrd.img -m 512M\n"
                       "The instance runs detached; add --attach to print its output until it stops."
                     : "Same flags as `vessel run`; start it later with `vessel start NAME`.");

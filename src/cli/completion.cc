@@ -7,12 +7,13 @@ const char* bash_completion() {
   return R"BASH(# bash completion for vessel (install: vessel completion bash > /usr/share/bash-completion/completions/vessel)
 _vessel_instances() { vessel ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
 _vessel_images() { vessel image ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
+_vessel_networks() { vessel network ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
 _vessel_trusted() { vessel trust ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
 _vessel() {
   local cur prev verbs globals i v=0
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop restart pause resume rm ls ps inspect logs exec console wait top stats events image trust host completion"
+  verbs="run create start stop restart pause resume rm ls ps inspect logs exec console wait top stats events image trust host completion network port"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -31,7 +32,7 @@ _vessel() {
   fi
   local sub="${COMP_WORDS[v+1]}" at=$((COMP_CWORD - v))
   case "${COMP_WORDS[v]}" in
-    start|stop|restart|pause|resume|rm|delete|inspect|logs|exec|console|wait|top|stats)
+    start|stop|restart|pause|resume|rm|delete|inspect|logs|exec|console|wait|top|stats|port)
       if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "--help --force --timeout --follow --json" -- "$cur"))
       else
@@ -42,7 +43,7 @@ _vessel() {
         --rootfs|--kernel|--initramfs|--disk) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--vm --name --rootfs --kernel --initramfs --cmdline --cpus --memory --cpu-reservation --memory-reservation --cpu-weight --stop-timeout --env --label --disk --privileged --cap-add --cap-drop --security-opt --pids-limit --userns --attach --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--vm --name --rootfs --kernel --initramfs --cmdline --cpus --memory --cpu-reservation --memory-reservation --cpu-weight --stop-timeout --env --label --disk --privileged --cap-add --cap-drop --security-opt --pids-limit --userns --network --publish --attach --help" -- "$cur"))
       else
         COMPREPLY=($(compgen -W "$(_vessel_images)" -- "$cur"))
       fi ;;
@@ -60,6 +61,11 @@ _vessel() {
       elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
       elif [ "$sub" = rm ]; then COMPREPLY=($(compgen -W "$(_vessel_trusted)" -- "$cur")); fi ;;
     host) COMPREPLY=($(compgen -W "check --json" -- "$cur")) ;;
+    network)
+      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "create ls inspect rm" -- "$cur"))
+      elif [ "$sub" = create ]; then COMPREPLY=($(compgen -W "--subnet --gateway --internal --help" -- "$cur"))
+      elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
+      else COMPREPLY=($(compgen -W "$(_vessel_networks)" -- "$cur")); fi ;;
     ls|ps) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
   esac
 }

@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Examples:\n"
       "  vessel image import busybox.tar --name busybox\n"
-      "  vessel run --name web busybox -- /bin/httpd -f -p 8080\n"
+      "  vessel run --name web -p 8080:80 busybox -- /bin/httpd -f -p 80   (curl 127.0.0.1:8080)\n"
+      "  vessel network create backend; vessel run --network backend busybox -- ...\n"
       "  vessel ls; vessel logs -f web; vessel exec web -- ps; vessel stop web; vessel rm web\n"
       "  vessel run --vm --kernel guest/vmlinuz --initramfs guest/initramfs.cpio -m 512M\n"
       "  vessel host check\n\n"
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   add_observe_commands(app, ctx);
   add_image_commands(app, ctx);
   add_host_commands(app, ctx);
+  add_network_commands(app, ctx);
   add_attach_commands(app, ctx);
   add_remote_flags(app, ctx);
   add_trust_commands(app, ctx);

@@ -19,6 +19,7 @@
 #include "daemon/images/image_store.h"
 #include "daemon/instances/container_backend.h"
 #include "daemon/instances/manager.h"
+#include "daemon/network/networks.h"
 #include "daemon/instances/vm_backend.h"
 #include "daemon/policy/id_pool.h"
 #include "daemon/store/store.h"
@@ -51,7 +52,20 @@ struct Options {
   std::vector<std::string> allowed_host_paths;  // what non-admin clients may name (host_paths.h)
   std::vector<std::string> log_opts;  // instances' log cap: max-size=..., max-file=...
   std::string userns_pool;  // START:COUNT or none; default: the `vessel` entries of /etc/subuid and /etc/subgid
+  NetworkConfig network;     // docs/daemon/networks.md (state_dir filled in at start)
 };
+
+// Names vesseld gives to kernel objects: interfaces at most 15 bytes, nft identifiers plain.
+Result<void> check_network_flags(const NetworkConfig& n) {
+  auto plain = [](const std::string& s) {
+    return !s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == std::string::npos;
+  };
+  if (!plain(n.default_bridge) || n.default_bridge.size() > 15) return fail(EINVAL, "--default-bridge: 1..15 of [A-Za-z0-9_-]");
+  if (!plain(n.bridge_prefix) || n.bridge_prefix.size() > 7) return fail(EINVAL, "--bridge-prefix: 1..7 of [A-Za-z0-9_-]");
+  if (!plain(n.veth_prefix) || n.veth_prefix.size() > 7) return fail(EINVAL, "--veth-prefix: 1..7 of [A-Za-z0-9_-]");
+  if (!plain(n.nft_table) || n.nft_table.size() > 32) return fail(EINVAL, "--nft-table: 1..32 of [A-Za-z0-9_-]");
+  return {};
+}
 
 bool executable(const std::string& p) { return ::access(p.c_str(), X_OK) == 0; }
 
@@ -149,7 +163,13 @@ Result<int> serve(const Options& o) {
     log::warn("vessel-shim not found beside vesseld or in $PATH: containers' exit statuses will be unknown, and "
               "instance logs are not capped");
   }
-  Manager manager(config, *store, events, images, containers, vms);
+  NetworkConfig network = o.network;
+  network.state_dir = o.state_dir;
+  if (network.default_network == "none") network.default_network.clear();
+  TRY_CTX(check_network_flags(network), "vesseld");
+  Networks networks(network, *store);
+  networks.init();
+  Manager manager(config, *store, events, images, containers, vms, &networks);
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
@@ -161,6 +181,7 @@ Result<int> serve(const Options& o) {
   }
   auto host_paths = TRY(HostPathPolicy::create(o.allowed_host_paths));
   Api api(manager, images, events, openapi, host_paths);
+  api.set_networks(&networks);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
   server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
@@ -205,6 +226,22 @@ Result<int> serve(const Options& o) {
 }
 
 }  // namespace
+
+// docs/daemon/networks.md
+void add_network_flags(CLI::App& app, NetworkConfig& n) {
+  app.add_option("--default-network", n.default_network,
+                 "the network of instances run without --network ('none': loopback only)")->capture_default_str();
+  app.add_option("--default-subnet", n.default_subnet, "the default network's subnet when vesseld makes it")
+      ->capture_default_str();
+  app.add_option("--default-bridge", n.default_bridge, "the default network's Linux bridge")->capture_default_str();
+  app.add_option("--bridge-prefix", n.bridge_prefix, "other networks' bridges: PREFIX + a hash of the name")
+      ->capture_default_str();
+  app.add_option("--veth-prefix", n.veth_prefix, "host ends of instances' veths: PREFIX + a hash")->capture_default_str();
+  app.add_option("--dns-port", n.dns_port,
+                 "port of the DNS server on each network's gateway (instances' names; 0: none)")->capture_default_str();
+  app.add_option("--nft-table", n.nft_table, "vessel's nftables table (table ip NAME), rebuilt by vesseld")
+      ->capture_default_str();
+}
 
 int main(int argc, char** argv) {
   // Signals are taken by sigwait() in main; every thread inherits the mask.
@@ -272,6 +309,7 @@ int main(int argc, char** argv) {
                  "gets a private range of 65536, or 'none' (--userns=auto is refused). Default: the 'vessel' entries of "
                  "/etc/subuid and /etc/subgid; without either, --userns=auto is refused. With a pool, STATE_DIR and STATE_DIR/instances are "
                  "made 0711 so that the remapped roots can reach their root filesystems");
+  add_network_flags(app, o.network);
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
   try {

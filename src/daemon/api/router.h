@@ -11,6 +11,7 @@
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"
 #include "daemon/instances/manager.h"
+#include "daemon/network/networks.h"
 
 namespace vessel::daemon {
 
@@ -19,6 +20,9 @@ class Api {
   Api(Manager& manager, ImageStore& images, EventBus& events, std::string openapi_path, HostPathPolicy host_paths = {})
       : manager_(manager), images_(images), events_(events), openapi_path_(std::move(openapi_path)),
         host_paths_(std::move(host_paths)) {}
+
+  // /v1/networks (api/network_routes.cc); unset: answered 404.
+  void set_networks(Networks* networks) { networks_ = networks; }
 
   // `role`: what the client may do (roles.h); the Unix socket's clients are Role::Admin.
   http::Response handle(const http::Request& request, Role role = Role::Admin);
@@ -33,6 +37,7 @@ class Api {
                                 std::string& label);
   http::Response image_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
                              std::string& label);
+  http::Response network_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response logs(const std::string& name, bool follow);
   http::Response events_stream(const http::Request& request);
   // api/wait.cc and api/attach.cc (docs/daemon/console.md)
@@ -47,6 +52,7 @@ class Api {
   RequestMetrics metrics_;
   std::string openapi_path_;
   HostPathPolicy host_paths_;
+  Networks* networks_ = nullptr;
 };
 
 // HTTP status for an error (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ENODEV 409: this

@@ -14,6 +14,7 @@
 #include "daemon/instances/exit_status.h"
 #include "daemon/instances/guest_process.h"
 #include "daemon/instances/state.h"
+#include "daemon/network/vm_nic.h"
 #include "daemon/policy/id_pool.h"
 #include "daemon/spec/spec.h"
 
@@ -26,6 +27,14 @@ struct InstanceContext {
   std::string cgroup;       // "/vessel/<name>"
   LogLimits log;            // the cap of log_path (the spec's, else vesseld's --log-opt)
   std::optional<IdRange> userns;  // containers with --userns=auto: their host ids (set by start)
+  // Containers' network namespace (set by start, network/networks.h): "" a new one (loopback
+  // only), "host" the host's, else the path of the netns vesseld made for it.
+  std::string netns;
+  // Host files bind-mounted read-only over the container's (destination, source): its generated
+  // /etc/resolv.conf and /etc/hosts on a bridge network (set by start).
+  std::vector<std::pair<std::string, std::string>> etc_files;
+  // VMs on a bridge network: the tap to make for it and what the guest is told (set by start).
+  std::optional<VmNic> nic;
 };
 
 // vessel-shim's options for the instance's size-capped, rotating log (docs/daemon/console.md).

@@ -12,8 +12,9 @@
 namespace vessel::daemon {
 
 Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStore& images, Backend& containers,
-                 Backend& vms)
-    : config_(std::move(config)), store_(store), events_(events), images_(images), containers_(containers), vms_(vms) {
+                 Backend& vms, Networks* networks)
+    : config_(std::move(config)), store_(store), events_(events), images_(images), containers_(containers), vms_(vms),
+      networks_(networks) {
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir + "/instances", ec);
   monitor_ = std::make_unique<ExitMonitor>([this](const std::string& name) { return on_exit(name); });
@@ -46,6 +47,8 @@ json::Json Manager::describe(const InstanceRow& row) {
   j["updated_at"] = row.updated_at;
   j["exit_code"] = row.exit_code ? json::Json(*row.exit_code) : json::Json(nullptr);
   j["exit_reason"] = row.exit_reason;
+  if (networks_)
+    if (auto address = networks_->address_of(row.name); !address.empty()) j["ip_address"] = address;
   if (auto range = store_.id_range(row.name); range && *range)
     j["userns_range"] = {{"uid", (*range)->uid}, {"gid", (*range)->gid}, {"count", (*range)->count}};
   return j;
@@ -89,12 +92,54 @@ Result<BootSource> Manager::boot_source(const InstanceSpec& spec, const std::str
   return boot;
 }
 
-Result<json::Json> Manager::create(const InstanceSpec& spec) {
+Result<InstanceSpec> Manager::resolve_network(const InstanceSpec& requested) {
+  InstanceSpec spec = requested;
+  if (spec.type == InstanceType::Vm) {
+    // VMs join a network only when asked (a tap on its bridge, docs/daemon/networks.md).
+    if (spec.network == kNetworkHost)
+      return Unexpected(Error(EINVAL, "a VM cannot share the host's network").with_hint("pass --network NAME or none"));
+    if (spec.network.empty() || spec.network == kNetworkNone) {
+      if (!spec.ports.empty()) return Unexpected(Error(EINVAL, "-p: a VM publishes ports only on a network").with_hint("pass --network NAME"));
+      return spec;
+    }
+    if (!networks_) return fail(ENOTSUP, "this vesseld has no networks");
+    spec.network = TRY(networks_->resolve(spec.network));
+    return spec;
+  }
+  if (!networks_) {
+    if (!spec.network.empty() && spec.network != kNetworkNone) return fail(ENOTSUP, "this vesseld has no networks");
+    return spec;
+  }
+  spec.network = TRY(networks_->resolve(spec.network));
+  if (!spec.ports.empty() && (spec.network == kNetworkNone || spec.network == kNetworkHost))
+    return fail(EINVAL, "--network {} has no ports to publish (-p)", spec.network);
+  return spec;
+}
+
+Result<void> Manager::write_etc_files(InstanceContext& ctx, const Attachment& attached) {
+  for (auto [dest, text] : {std::pair{"/etc/resolv.conf", &attached.resolv_conf}, std::pair{"/etc/hosts", &attached.hosts}}) {
+    if (text->empty()) continue;
+    std::string path = ctx.dir + "/" + std::string(dest).substr(5);
+    TRY(write_file(path, *text));
+    ::chmod(path.c_str(), 0644);  // read by the container's root, an unprivileged uid with --userns=auto
+    ctx.etc_files.emplace_back(dest, path);
+  }
+  return {};
+}
+
+void Manager::release(const InstanceContext& ctx) {
+  backend_for(ctx.spec).cleanup(ctx);
+  if (networks_) networks_->detach(ctx.spec);
+}
+
+Result<json::Json> Manager::create(const InstanceSpec& requested) {
+  auto spec = TRY(resolve_network(requested));
   TRY(create_instance(spec));
   return get(spec.name);
 }
 
-Result<json::Json> Manager::run(const InstanceSpec& spec) {
+Result<json::Json> Manager::run(const InstanceSpec& requested) {
+  auto spec = TRY(resolve_network(requested));
   auto boot = TRY(create_instance(spec));
   return act(spec.name, Action::Start, {}, &boot);
 }
@@ -120,6 +165,11 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
     (void)store_.delete_instance(spec.name);
     return Unexpected(std::move(allocated).error());
   }
+  if (networks_)
+    if (auto address = networks_->allocate(spec); !address) {
+      (void)store_.delete_instance(spec.name);  // frees the id range too
+      return Unexpected(std::move(address).error());
+    }
   std::string dir = dir_of(spec.name);
   if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) {
     auto e = fail_errno("mkdir {}", dir);
@@ -151,11 +201,27 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
   ::unlink((ctx.dir + "/" + kExitFile).c_str());
   TRY(store_.clear_instance_exit(row.name));
-  auto proc = TRY_CTX(backend_for(spec).start(ctx, boot), "start {}", row.name);
+  if (networks_) {
+    auto attached = TRY_CTX(networks_->attach(spec), "start {}", row.name);
+    ctx.netns = attached.netns;
+    ctx.nic = attached.vm;
+    auto written = write_etc_files(ctx, attached);
+    if (!written) {
+      networks_->detach(spec);
+      return Unexpected(std::move(written).error().add_context(fmt::format("start {}", row.name)));
+    }
+  }
+  auto started = backend_for(spec).start(ctx, boot);
+  if (!started) {
+    if (networks_) networks_->detach(spec);
+    return Unexpected(std::move(started).error().add_context(fmt::format("start {}", row.name)));
+  }
+  auto proc = std::move(*started);
   auto committed = set_state(row.name, State::Running, &proc, "start");
   if (!committed) {
     // Nothing acknowledged may be lost, nothing unacknowledged may keep running.
     (void)backend_for(spec).stop(ctx, proc, std::chrono::seconds(0));
+    if (networks_) networks_->detach(spec);
     return Unexpected(std::move(committed).error());
   }
   monitor_->watch(row.name, proc.pidfd.get());
@@ -168,9 +234,10 @@ Result<void> Manager::stop_locked(Entry& e, const InstanceRow& row, const Instan
   if (e.process && e.process->alive()) {
     if (row.state == to_string(State::Paused)) (void)backend_for(spec).resume(ctx, *e.process);
     TRY_CTX(backend_for(spec).stop(ctx, *e.process, timeout), "stop {}", row.name);
+    if (networks_) networks_->detach(spec);
   } else {
     if (e.process) e.process->wait_exit(std::chrono::milliseconds(0));  // reap: keeps its status
-    backend_for(spec).cleanup(ctx);
+    release(ctx);
   }
   monitor_->unwatch(row.name);
   ExitInfo exit = backend_for(spec).exit_info(ctx, e.process ? &*e.process : nullptr);
@@ -233,8 +300,8 @@ Result<void> Manager::remove(const std::string& name, bool force) {
     TRY(transition(from, Action::Delete, force));
     if (has_process(from)) TRY(stop_locked(*e, row, spec, std::chrono::seconds(0)));
     InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
-    backend_for(spec).cleanup(ctx);
-    TRY(store_.delete_instance(name));
+    release(ctx);
+    TRY(store_.delete_instance(name));  // frees its address (and id range)
     std::error_code ec;
     std::filesystem::remove_all(dir_of(name), ec);
     if (ec) log::warn("cannot remove {}: {}", dir_of(name), ec.message());
@@ -323,7 +390,7 @@ bool Manager::on_exit(const std::string& name) {
   auto& [row, spec] = *loaded;
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
   e->process->wait_exit(std::chrono::milliseconds(0));  // reap vessel-vmm if it is our child
-  backend_for(spec).cleanup(ctx);
+  release(ctx);
   ExitInfo exit = backend_for(spec).exit_info(ctx, &*e->process);
   e->process.reset();
   auto r = record_stopped(name, exit, "exited");
@@ -352,6 +419,7 @@ void Manager::reconcile() {
       if (actual) {
         if (*actual != *state) (void)set_state(row.name, *actual, &*proc, "reconcile");
         monitor_->watch(row.name, proc->pidfd.get());
+        if (networks_) networks_->adopt(*spec);
         e->process = std::move(*proc);
         log::info("adopted {} {} (pid {})", row.type, row.name, row.pid);
         events_.publish({{"type", "instance-adopted"}, {"name", row.name}, {"state", std::string(to_string(*actual))}});
@@ -363,6 +431,8 @@ void Manager::reconcile() {
     (void)record_stopped(row.name, backend_for(*spec).exit_info(ctx, nullptr), "gone while vesseld was down");
     log::info("{} stopped while vesseld was down", row.name);
   }
+  // Stale veths and netns of instances not running go; the nftables table is rebuilt.
+  if (networks_) networks_->finish_reconcile();
 }
 
 }  // namespace vessel::daemon

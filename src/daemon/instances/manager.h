@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "daemon/health/events.h"
 #include "daemon/health/monitor.h"
+#include "daemon/network/networks.h"
 #include "daemon/instances/backend.h"
 #include "daemon/instances/state.h"
 #include "daemon/policy/capacity.h"
@@ -39,7 +40,9 @@ struct ActOptions {
 
 class Manager {
  public:
-  Manager(ManagerConfig config, Store& store, EventBus& events, ImageStore& images, Backend& containers, Backend& vms);
+  // `networks`: instances' networks (none: every instance gets --network none, as before networks).
+  Manager(ManagerConfig config, Store& store, EventBus& events, ImageStore& images, Backend& containers, Backend& vms,
+          Networks* networks = nullptr);
   ~Manager();
 
   // Adopts running guests and marks dead ones stopped; call once before serving.
@@ -93,6 +96,12 @@ class Manager {
   // Records how the guest ended, then the stopped state (event carries exit_code, exit_reason).
   Result<void> record_stopped(const std::string& name, const ExitInfo& exit, const char* why);
   bool on_exit(const std::string& name);
+  // The spec as it will be stored: its network resolved (docs/daemon/networks.md).
+  Result<InstanceSpec> resolve_network(const InstanceSpec& spec);
+  // The guest is gone: its backend's leftovers, then its network plumbing.
+  void release(const InstanceContext& ctx);
+  // The attachment's /etc files in the instance's directory, for the container to mount.
+  Result<void> write_etc_files(InstanceContext& ctx, const Attachment& attached);
   json::Json describe(const InstanceRow& row);
 
   ManagerConfig config_;
@@ -101,6 +110,7 @@ class Manager {
   ImageStore& images_;
   Backend& containers_;
   Backend& vms_;
+  Networks* networks_;
   std::mutex entries_mutex_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   std::mutex create_mutex_;  // admission control sees every create in order

@@ -81,6 +81,8 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
   std::vector<std::string> sys_options = {"nosuid", "noexec", "nodev"};
   if (!security.privileged) sys_options.push_back("ro");
   mounts.push_back(mount("/sys", "sysfs", "sysfs", sys_options));
+  for (const auto& [dest, source] : ctx.etc_files)
+    mounts.push_back({{"destination", dest}, {"type", "bind"}, {"source", source}, {"options", {"rbind", "ro", "nosuid", "nodev", "noexec"}}});
   json::Json resources = {
       {"memory", {{"limit", static_cast<int64_t>(spec.memory_mib << 20)}}},
       {"cpu", {{"shares", weight_to_shares(spec.cpu_weight)}, {"quota", static_cast<int64_t>(spec.cpus) * 100000}, {"period", 100000}}},
@@ -92,9 +94,12 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
   json::Json linux = {
       {"cgroupsPath", ctx.cgroup},
       {"resources", resources},
-      {"namespaces", json::Json::array({{{"type", "pid"}}, {{"type", "network"}}, {{"type", "ipc"}}, {{"type", "uts"}},
+      {"namespaces", json::Json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
                                         {{"type", "mount"}}, {{"type", "cgroup"}}})},
   };
+  // --network: the netns vesseld plumbed (joined by path), the host's (none listed), or a new one.
+  if (ctx.netns.empty()) linux["namespaces"].push_back({{"type", "network"}});
+  else if (ctx.netns != "host") linux["namespaces"].push_back({{"type", "network"}, {"path", ctx.netns}});
   if (ctx.userns) {
     // --userns=auto: root inside is the first id of the range (docs/daemon/userns.md).
     linux["namespaces"].push_back({{"type", "user"}});

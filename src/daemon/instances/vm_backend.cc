@@ -1,5 +1,7 @@
 #include "daemon/instances/vm_backend.h"
 
+#include "daemon/network/tap.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -73,11 +75,11 @@ Result<std::string> call(const InstanceContext& ctx, const std::string& method, 
 
 }  // namespace
 
-Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot) {
+Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot, const std::optional<VmNic>& nic) {
   vmm::VmConfig c;
   c.machine.vcpu_count = spec.cpus;
   c.machine.mem_size_mib = spec.memory_mib;
-  c.boot_source = vmm::BootSource{boot.kernel, std::nullopt, boot.cmdline};
+  c.boot_source = vmm::BootSource{boot.kernel, std::nullopt, nic ? with_kernel_arg(boot.cmdline, nic->ip_arg) : boot.cmdline};
   if (!boot.initramfs.empty()) c.boot_source->initrd_path = boot.initramfs;
   for (size_t i = 0; i < boot.disks.size(); ++i) {
     const DiskSpec& disk = boot.disks[i];
@@ -176,6 +178,12 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
     return Unexpected(Error(ENOENT, fmt::format("vessel-jailer not found ({})", jail_.jailer))
                           .with_hint("install it beside vesseld, pass --jailer PATH, or --no-jailer to run VMs unconfined"));
   TRY(fresh_run_dir(ctx));
+  if (ctx.nic) {
+    // The tap belongs to the VM's uid (the one launch_jailed takes: acquiring is idempotent), so
+    // that the unprivileged vessel-vmm can attach to it.
+    uid_t id = jail_.enabled ? TRY(acquire_jail_id(jail_, ctx.spec.name)) : 0;
+    TRY_CTX(create_vm_tap(ctx.nic->tap, id, id, ctx.nic->bridge), "network of {}", ctx.spec.name);
+  }
   std::string sock = ctx.dir + "/run/vmm.sock";
   Fd log = TRY_CTX(console_sink(ctx), "the console log");
   Fd null = TRY(Fd::open("/dev/null", O_RDONLY));
@@ -208,10 +216,11 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
     // Jailed, the jailer made the cgroup and entered it before the VMM existed.
     if (!jail_.enabled)
       TRY(cgroup_place(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}, proc.pid));
-    auto config = TRY(vmm_config(ctx.spec, boot));
+    auto config = TRY(vmm_config(ctx.spec, boot, ctx.nic));
     TRY(call(ctx, "PUT", "/machine-config", vmm::to_json(config.machine)));
     TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));
     for (const auto& drive : config.drives) TRY(call(ctx, "PUT", "/drives/" + drive.drive_id, vmm::to_json(drive)));
+    if (ctx.nic) TRY(call(ctx, "PUT", "/network-interfaces/eth0", vm_network_interface(*ctx.nic)));
     TRY(call(ctx, "PUT", "/actions", {{"action_type", "InstanceStart"}}));
     return {};
   };

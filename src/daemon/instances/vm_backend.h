@@ -58,6 +58,7 @@ std::string vm_console_socket(const std::string& instance_dir);
 
 // What vessel-vmm is configured with for `spec` booting from `boot`: its vCPUs and memory, the
 // kernel, initramfs and command line, and one drive per disk (disk0, disk1, ...).
-Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot);
+// `nic`: a VM on a bridge network, whose address the kernel command line carries (ip=).
+Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot, const std::optional<VmNic>& nic = std::nullopt);
 
 }  // namespace vessel::daemon

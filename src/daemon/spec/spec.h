@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/rotating_log.h"
 #include "daemon/spec/disk_spec.h"
+#include "daemon/spec/port_spec.h"
 #include "daemon/spec/security_spec.h"
 
 namespace vessel::daemon {
@@ -40,6 +41,10 @@ struct InstanceSpec {
   SecuritySpec security;  // containers: capabilities, seccomp, pids limit
   // The console / output log's cap (base/rotating_log.h); unset: vesseld's default at each start.
   std::optional<LogLimits> log;
+  // docs/daemon/networks.md: a network's name, "none" (loopback only) or "host"; empty in a
+  // request means vesseld's default network, which the stored spec then names.
+  std::string network;
+  std::vector<PortSpec> ports;  // -p: published ports (bridge networks only)
 };
 
 inline constexpr size_t kMaxNameLength = 63;

@@ -34,6 +34,16 @@ const char* const kMigrations[] = {
     " uid INTEGER NOT NULL,"
     " gid INTEGER NOT NULL,"
     " count INTEGER NOT NULL);",
+    // 4 -> 5: networks and the address each instance holds on one (freed with the instance)
+    ("CREATE TABLE networks ("
+     " name TEXT PRIMARY KEY NOT NULL,"
+     " spec TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL);"
+     "CREATE TABLE addresses ("
+     " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
+     " network TEXT NOT NULL REFERENCES networks(name),"
+     " address TEXT NOT NULL,"
+     " UNIQUE (network, address));"),
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -287,6 +297,95 @@ Result<IdRange> Store::allocate_id_range(const std::string& name, const IdPicker
   s.bind(1, name); s.bind(2, int64_t{range->uid}); s.bind(3, int64_t{range->gid}); s.bind(4, int64_t{range->count});
   TRY(s.step("insert id range"));
   return *range;
+}
+
+Result<void> Store::insert_network(const NetworkRow& row) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "INSERT INTO networks(name,spec,created_at) VALUES(?,?,?)");
+  TRY(s.ok("insert network"));
+  s.bind(1, row.name); s.bind(2, row.spec); s.bind(3, now());
+  auto r = s.step("insert network");
+  if (!r && r.error().errnum() == EEXIST) return fail(EEXIST, "a network named {} already exists", row.name);
+  TRY(r);
+  return {};
+}
+
+Result<std::optional<NetworkRow>> Store::get_network(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,spec,created_at FROM networks WHERE name=?");
+  TRY(s.ok("read network"));
+  s.bind(1, name);
+  if (!TRY(s.step("read network"))) return std::optional<NetworkRow>();
+  return std::optional<NetworkRow>(NetworkRow{s.text(0), s.text(1), s.integer(2)});
+}
+
+Result<std::vector<NetworkRow>> Store::list_networks() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,spec,created_at FROM networks ORDER BY name");
+  TRY(s.ok("list networks"));
+  std::vector<NetworkRow> out;
+  while (TRY(s.step("list networks"))) out.push_back(NetworkRow{s.text(0), s.text(1), s.integer(2)});
+  return out;
+}
+
+Result<void> Store::delete_network(const std::string& name) {
+  std::lock_guard lock(mutex_);  // the member check and the delete as one step
+  {
+    Stmt s(db_, "SELECT instance FROM addresses WHERE network=? ORDER BY instance");
+    TRY(s.ok("list network members"));
+    s.bind(1, name);
+    std::string members;
+    while (TRY(s.step("list network members"))) members += (members.empty() ? "" : ", ") + s.text(0);
+    if (!members.empty())
+      return Unexpected(Error(EBUSY, fmt::format("network {} has members: {}", name, members))
+                            .with_hint("delete those instances first (`vessel rm`)"));
+  }
+  Stmt s(db_, "DELETE FROM networks WHERE name=?");
+  TRY(s.ok("delete network"));
+  s.bind(1, name);
+  TRY(s.step("delete network"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no network named {}", name);
+  return {};
+}
+
+Result<std::string> Store::allocate_address(const std::string& name, const std::string& network, const AddressPicker& pick) {
+  std::lock_guard lock(mutex_);  // the list and the insert as one step
+  std::vector<std::string> taken;
+  {
+    Stmt s(db_, "SELECT address FROM addresses WHERE network=?");
+    TRY(s.ok("list addresses"));
+    s.bind(1, network);
+    while (TRY(s.step("list addresses"))) taken.push_back(s.text(0));
+  }
+  auto address = pick(taken);
+  if (!address)
+    return Unexpected(Error(ENOSPC, fmt::format("network {} has no free address left ({} in use)", network, taken.size()))
+                          .with_hint("delete instances on it, or create a network with a larger --subnet"));
+  Stmt s(db_, "INSERT INTO addresses(instance,network,address) VALUES(?,?,?)");
+  TRY(s.ok("insert address"));
+  s.bind(1, name); s.bind(2, network); s.bind(3, *address);
+  TRY(s.step("insert address"));
+  return *address;
+}
+
+Result<std::optional<AddressRow>> Store::address_of(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT instance,network,address FROM addresses WHERE instance=?");
+  TRY(s.ok("read address"));
+  s.bind(1, name);
+  if (!TRY(s.step("read address"))) return std::optional<AddressRow>();
+  return std::optional<AddressRow>(AddressRow{s.text(0), s.text(1), s.text(2)});
+}
+
+Result<std::vector<AddressRow>> Store::list_addresses(const std::string& network) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, network.empty() ? "SELECT instance,network,address FROM addresses ORDER BY instance"
+                              : "SELECT instance,network,address FROM addresses WHERE network=? ORDER BY instance");
+  TRY(s.ok("list addresses"));
+  if (!network.empty()) s.bind(1, network);
+  std::vector<AddressRow> out;
+  while (TRY(s.step("list addresses"))) out.push_back(AddressRow{s.text(0), s.text(1), s.text(2)});
+  return out;
 }
 
 Result<void> Store::insert_image(const ImageRow& row) {

@@ -21,7 +21,7 @@
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct InstanceRow {
   std::string name;
@@ -44,6 +44,20 @@ struct ImageRow {
   std::string digest;  // sha256:... of the manifest (containers) or of the kernel (VMs)
   std::string info;    // JSON: layers, config, files
   int64_t created_at = 0;
+};
+
+// A network (daemon/network/network_spec.h keeps its spec as JSON).
+struct NetworkRow {
+  std::string name;
+  std::string spec;
+  int64_t created_at = 0;
+};
+
+// The address an instance holds on a network, from its create until its delete.
+struct AddressRow {
+  std::string instance;
+  std::string network;
+  std::string address;
 };
 
 class Store {
@@ -78,6 +92,20 @@ class Store {
   Result<size_t> id_range_count();
   using IdPicker = std::function<std::optional<IdRange>(const std::vector<IdRange>& taken)>;
   Result<IdRange> allocate_id_range(const std::string& name, const IdPicker& pick);
+
+  // Networks (docs/daemon/networks.md). EEXIST when the name is taken; delete_network is EBUSY
+  // (naming them) while instances hold addresses on it.
+  Result<void> insert_network(const NetworkRow& row);
+  Result<std::optional<NetworkRow>> get_network(const std::string& name);
+  Result<std::vector<NetworkRow>> list_networks();
+  Result<void> delete_network(const std::string& name);
+  // Gives instance `name` on `network` the address `pick` chooses from those taken there, as one
+  // step (two creates never get one address). ENOSPC when `pick` finds none.
+  using AddressPicker = std::function<std::optional<std::string>(const std::vector<std::string>& taken)>;
+  Result<std::string> allocate_address(const std::string& name, const std::string& network, const AddressPicker& pick);
+  Result<std::optional<AddressRow>> address_of(const std::string& name);
+  // Every allocation (empty network: of all networks).
+  Result<std::vector<AddressRow>> list_addresses(const std::string& network = "");
 
   Result<void> insert_image(const ImageRow& row);
   Result<std::optional<ImageRow>> get_image(const std::string& name);

@@ -3,11 +3,15 @@
 // it then takes the container's rlimits, identity, capabilities and seccomp filter and execs.
 #include <fcntl.h>
 #include <sched.h>
+#include <linux/nsfs.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "base/fd.h"
 #include "runtime/container.h"
@@ -162,6 +166,18 @@ Result<void> open_namespaces(pid_t pid, ExecContext& c) {
       continue;
     Fd fd = TRY(Fd::open(theirs, O_RDONLY));
     c.joins.emplace_back(flag, std::move(fd));
+  }
+  // A namespace our user namespace owns (a network namespace the manager made and the container
+  // joined by path) is joined before the container's user namespace: inside it we could not.
+  struct stat own;
+  if (stat("/proc/self/ns/user", &own) == 0) {
+    auto ours = [&](const std::pair<int, Fd>& j) {
+      if (j.first == CLONE_NEWUSER) return false;
+      Fd owner(ioctl(j.second.get(), NS_GET_USERNS));
+      struct stat st;
+      return owner && fstat(owner.get(), &st) == 0 && st.st_ino == own.st_ino && st.st_dev == own.st_dev;
+    };
+    std::stable_partition(c.joins.begin(), c.joins.end(), ours);
   }
   return {};
 }

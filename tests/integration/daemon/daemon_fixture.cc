@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -131,6 +132,9 @@ bool Daemon::start() {
   std::vector<std::string> argv{vesseld_path(), "--socket", socket_, "--state-dir", state_dir_, "--runtime", runtime_path(),
                                 "--cgroup-parent", test_cgroup_parent()};
   argv.insert(argv.end(), extra_.begin(), extra_.end());
+  // No bridge, no nftables table unless a test asks (network_test.cc): loopback only, as before networks.
+  if (std::find(extra_.begin(), extra_.end(), "--default-network") == extra_.end())
+    argv.insert(argv.end(), {"--default-network", "none"});
   SpawnOptions options;
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
