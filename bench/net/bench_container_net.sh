@@ -6,7 +6,7 @@
 #   tcp_out  container -> host (iperf3 -R)
 #   conn     HTTP requests per second through a published port on 127.0.0.1 (ab -n 3000 -c 8
 #            against busybox httpd: a new TCP connection per request)
-# Every command's exit status is checked. Prints each round, the medians and vessel / podman.
+# vessel runs with --cpus 2 (its default quota is 1 CPU; podman sets none). Every command's exit status is checked. Prints each round, the medians and vessel / podman.
 set -u
 B=$(cd "${1:-build}" && pwd)
 ROUNDS=${2:-5}
@@ -48,14 +48,14 @@ echo $! > $D/vesseld.pid
 for i in $(seq 100); do $V ls >/dev/null 2>&1 && break; sleep 0.1; done
 $V ls >/dev/null || fail "vesseld did not start"
 SERVE='/bin/busybox httpd -p 80 -h /www; exec /bin/iperf3 -s'
-$V run --name vsrv -p 127.0.0.1:$VPORT:80 --rootfs $R -- /bin/sh -c "$SERVE" >/dev/null || fail "vessel run"
+$V run --name vsrv --cpus 2 -p 127.0.0.1:$VPORT:80 --rootfs $R -- /bin/sh -c "$SERVE" >/dev/null || fail "vessel run"
 VADDR=$($V inspect vsrv | python3 -c 'import json,sys; print(json.load(sys.stdin)["ip_address"])') || fail "vessel inspect"
 
-# podman: its default bridge network (netavark), the same rootfs and command. crun refuses this
-# host's hybrid cgroup layout unless the cgroup2 mount is hidden: podman runs in a mount namespace
-# without it (as ../shared/peers/containers/clients_smoke.sh does).
-podman_ns() { if [ -d /sys/fs/cgroup/unified ]; then unshare -m --propagation private bash -c "umount /sys/fs/cgroup/unified 2>/dev/null; $*"; else bash -c "$*"; fi; }
-podman_ns "$P run -d --name psrv -p 127.0.0.1:$PPORT:80 --rootfs $R /bin/sh -c '$SERVE'" >/dev/null || fail "podman run"
+# podman: its default bridge network (netavark), the same rootfs and command. With runc as its
+# runtime: crun refuses this host's hybrid cgroup layout, and hiding the cgroup2 mount in a private
+# mount namespace would hide podman's netns mounts from its later commands too (its rm would then
+# leave netavark's rules behind). The runtime does not touch the network path.
+$P --runtime /usr/sbin/runc run -d --name psrv -p 127.0.0.1:$PPORT:80 --rootfs $R /bin/sh -c "$SERVE" >/dev/null || fail "podman run"
 PADDR=$($P inspect psrv --format '{{.NetworkSettings.IPAddress}}') || fail "podman inspect"
 [ -n "$VADDR" ] && [ -n "$PADDR" ] || fail "no address: vessel '$VADDR' podman '$PADDR'"
 echo "# vessel container at $VADDR, podman container at $PADDR; $ROUNDS rounds, $(nproc) CPUs, $(uname -r)"
@@ -71,7 +71,9 @@ conn() {
 for r in $(seq $ROUNDS); do
   for who in vessel podman; do
     if [ $who = vessel ]; then a=$VADDR; port=$VPORT; else a=$PADDR; port=$PPORT; fi
-    echo "$who $r tcp_in=$(tcp $a "") tcp_out=$(tcp $a -R) conn=$(conn $port)" | tee -a $D/results
+    # fail() inside $(...) ends only the subshell: each result is checked here.
+    tin=$(tcp $a "") && tout=$(tcp $a -R) && rate=$(conn $port) || exit 1
+    echo "$who $r tcp_in=$tin tcp_out=$tout conn=$rate" | tee -a $D/results
   done
 done
 median() { grep "^$1 " $D/results | sed "s/.* $2=\([0-9.]*\).*/\1/" | sort -g | awk '{a[NR]=$1} END {print NR % 2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
