@@ -61,6 +61,8 @@ TEST(VsockPacketTest, ConnectLine) {
   EXPECT_FALSE(parse_connect_line("CONNECT 4294967296\n"));
   EXPECT_FALSE(parse_connect_line("CONNECT 1024"));
   EXPECT_FALSE(parse_connect_line("CONNECT -1\n"));
+  EXPECT_FALSE(parse_connect_line("CONNECT 01024\n"));  // found by vsock_packet_fuzz
+  EXPECT_EQ(parse_connect_line("CONNECT 0\n"), 0u);
   EXPECT_FALSE(parse_connect_line("CONNECT \n"));
   EXPECT_FALSE(parse_connect_line("OK 5\n"));
 }

@@ -37,7 +37,8 @@ std::optional<uint32_t> parse_connect_line(std::string_view line) {
   constexpr std::string_view kPrefix = "CONNECT ";
   if (line.size() > kMaxConnectLine || !line.starts_with(kPrefix) || !line.ends_with('\n')) return std::nullopt;
   std::string_view digits = line.substr(kPrefix.size(), line.size() - kPrefix.size() - 1);
-  if (digits.empty() || digits.size() > 10) return std::nullopt;
+  // Canonical decimal only (no sign, no leading zero): one spelling per port.
+  if (digits.empty() || digits.size() > 10 || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
   uint64_t port = 0;
   for (char ch : digits) {
     if (ch < '0' || ch > '9') return std::nullopt;
