@@ -151,9 +151,10 @@ Result<ExecOutput> exec_collect(const std::string& uds_path, const ExecRequest& 
   auto conn = TRY(AgentConnection::open(uds_path, timeout));
   TRY(conn.send_request(request));
   TRY(conn.read_reply(timeout));
-  // Small inputs only: the agent buffers up to 1 MiB of stdin the command has not read.
-  TRY(conn.send_stdin(input));
-  if (!input.empty()) TRY(conn.send_stdin({}));
+  // Small inputs only: the agent buffers up to 1 MiB of stdin the command has not read. A command
+  // that ended without reading it closed the stream: its status still follows, so a failed
+  // write is not the outcome.
+  if (conn.send_stdin(input) && !input.empty()) (void)conn.send_stdin({});
   ExecOutput out;
   auto keep = [&](Stream s, std::string_view bytes) {
     std::string& to = s == Stream::Stdout ? out.out : out.err;

@@ -286,6 +286,9 @@ void Muxer::on_stream_packet(Conn& c, const TxPacket& p) {
       return;
     }
     case Op::Rst:
+      // What the guest sent before its reset still goes to the host, as far as the socket takes it.
+      if (!c.hup && c.pending() > 0)
+        (void)::send(c.sock.get(), c.to_host.data() + c.to_host_off, c.pending(), MSG_NOSIGNAL | MSG_DONTWAIT);
       remove(c.id);
       return;
     case Op::Shutdown:
