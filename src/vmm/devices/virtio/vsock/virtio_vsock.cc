@@ -49,15 +49,17 @@ class VsockLogic final : public DeviceLogic {
       data[i] = at < 8 ? uint8_t(config_.guest_cid >> (8 * at)) : 0;
     }
   }
-  // A (re)started driver knows no stream: drop them all.
+  // A (re)started driver knows no stream: drop them all. activate() runs on the vCPU thread,
+  // whose seccomp list has no close(2): the device thread does it before anything else.
   void activate(uint64_t) override {
-    muxer_->reset();
+    reset_pending_ = true;
     starved_ = false;
     rx_work_ = false;
   }
 
   QueueResult<size_t> process(uint16_t index, Virtqueue& queue, size_t budget,
                               DeviceCounters& counters) override {
+    if (reset_pending_.exchange(false)) muxer_->reset();
     QueueResult<size_t> done = 0;
     if (index == kRxQueue) done = fill_rx(queue, budget, counters);
     if (index == kTxQueue) done = drain_tx(queue, budget, counters);
@@ -70,6 +72,7 @@ class VsockLogic final : public DeviceLogic {
     return std::nullopt;
   }
   int backend_fd() const override { return muxer_->epoll_fd(); }
+  // After a driver reset the old streams still wake the thread: process() then drops them.
   bool backend_wanted() const override { return !starved_.load(); }
 
   void add_metrics(json::Json& out) const override {
@@ -147,7 +150,7 @@ class VsockLogic final : public DeviceLogic {
   const GuestMemory* memory_;
   VsockConfig config_;
   std::unique_ptr<vsock::Muxer> muxer_;
-  std::atomic<bool> starved_{false}, rx_work_{false};
+  std::atomic<bool> starved_{false}, rx_work_{false}, reset_pending_{false};
   std::atomic<uint64_t> rx_packets_{0}, tx_packets_{0};
 };
 
