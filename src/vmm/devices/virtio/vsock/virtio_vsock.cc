@@ -8,7 +8,6 @@
 // that tx processing produced after the rx queue was served are sent at once through retry_at()
 // returning now. With no rx buffer left, the device waits for the driver's next rx doorbell.
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include <atomic>
 
@@ -31,10 +30,7 @@ class VsockLogic final : public DeviceLogic {
  public:
   VsockLogic(const GuestMemory* memory, VsockConfig config, std::unique_ptr<vsock::Muxer> muxer)
       : memory_(memory), config_(std::move(config)), muxer_(std::move(muxer)) {}
-  ~VsockLogic() override {
-    muxer_.reset();
-    (void)::unlink(config_.uds_path.c_str());  // the listener is gone: so is its socket file
-  }
+  // The socket file stays after the VMM (as Firecracker's does): the next start replaces it.
   const char* name() const override { return "virtio-vsock"; }
   uint32_t device_type() const override { return kDeviceTypeVsock; }
   uint64_t features() const override { return kFeatureVersion1 | kFeatureIndirectDesc; }
