@@ -76,6 +76,9 @@ TEST(LinuxGuest, RunsACommandAndStopsCleanlyThroughCtrlAltDel) {
                      cli_timeout);
   EXPECT_EQ(failing.status, 5) << failing.err;
   EXPECT_NE(failing.err.find("to-stderr"), std::string::npos) << failing.err;
+  auto tty = run({vessel_path(), "--socket", daemon.socket(), "exec", "-t", "linux", "--", "tty"}, cli_timeout);
+  EXPECT_EQ(tty.status, 0) << tty.err;
+  EXPECT_NE(tty.out.find("/dev/pts/"), std::string::npos) << tty.out;  // a terminal in the guest
 
   auto stop_started = std::chrono::steady_clock::now();
   // The emulated guest takes a while to stop its command and power off (28 s measured on PVM).
