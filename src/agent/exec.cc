@@ -106,7 +106,10 @@ class Relay {
   bool from_host();                 // false: the host is gone or broke the protocol
   void from_command(int fd, Stream stream, bool& eof);
   void to_command();
-  void kill_command(int sig) { (void)::kill(-pid_, sig); }
+  // Its process group; before the child's setsid() there is none yet: the child itself.
+  void kill_command(int sig) {
+    if (::kill(-pid_, sig) != 0 && errno == ESRCH) (void)::kill(pid_, sig);
+  }
 
   Channel& ch_;
   Stdio& s_;
