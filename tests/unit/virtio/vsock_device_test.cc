@@ -314,6 +314,24 @@ TEST_F(VsockDeviceTest, GuestRefusingAHostConnectClosesTheHostStream) {
   EXPECT_EQ(metrics()["connections"].get<uint64_t>(), 0u);
 }
 
+TEST_F(VsockDeviceTest, AHostConnectTheGuestNeverAnswersTimesOut) {
+  drv.post_rx(8);
+  auto fd = unix_socket::connect(uds);
+  ASSERT_TRUE(fd);
+  ASSERT_TRUE(unix_socket::send_all(fd->get(), "CONNECT 2222\n"));
+  auto req = drv.recv();
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->header.op, uint16_t(Op::Request));
+  // No answer: after kConnectTimeout the host stream closes and the guest is told.
+  EXPECT_TRUE(sees_eof(fd->get(), 9000));
+  auto rst = drv.recv();
+  ASSERT_TRUE(rst);
+  EXPECT_EQ(rst->header.op, uint16_t(Op::Rst));
+  EXPECT_EQ(rst->header.src_port, req->header.src_port);
+  EXPECT_EQ(metrics()["connect_timeouts"].get<uint64_t>(), 1u);
+  EXPECT_EQ(metrics()["connections"].get<uint64_t>(), 0u);
+}
+
 TEST_F(VsockDeviceTest, BadConnectLinesCloseTheStream) {
   drv.post_rx(8);
   for (std::string line : std::vector<std::string>{"CONNECT\n", "CONNECT 99999999999\n", "connect 5\n", "CONNECT 5x\n",

@@ -60,11 +60,16 @@ class VsockLogic final : public DeviceLogic {
     if (index == kRxQueue) done = fill_rx(queue, budget, counters);
     if (index == kTxQueue) done = drain_tx(queue, budget, counters);
     rx_work_ = muxer_->has_rx_work();
+    auto deadline = muxer_->next_deadline();
+    deadline_ns_ = deadline ? deadline->time_since_epoch().count() : 0;
     return done;
   }
 
   std::optional<std::chrono::steady_clock::time_point> retry_at() const override {
     if (!starved_.load() && rx_work_.load()) return std::chrono::steady_clock::now();
+    // A host connect waiting for the guest's answer times out then (even without rx buffers).
+    if (int64_t ns = deadline_ns_.load(); ns != 0)
+      return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
     return std::nullopt;
   }
   int backend_fd() const override { return muxer_->epoll_fd(); }
@@ -82,6 +87,7 @@ class VsockLogic final : public DeviceLogic {
  private:
   QueueResult<size_t> fill_rx(Virtqueue& queue, size_t budget, DeviceCounters& counters) {
     muxer_->poll_host();
+    muxer_->expire(std::chrono::steady_clock::now());
     starved_ = false;
     size_t done = 0;
     while (done < budget && muxer_->has_rx_work()) {
@@ -147,6 +153,7 @@ class VsockLogic final : public DeviceLogic {
   VsockConfig config_;
   std::unique_ptr<vsock::Muxer> muxer_;
   std::atomic<bool> starved_{false}, rx_work_{false}, reset_pending_{false};
+  std::atomic<int64_t> deadline_ns_{0};  // next host-connect timeout (steady clock), 0: none
   std::atomic<uint64_t> rx_packets_{0}, tx_packets_{0};
 };
 

@@ -137,6 +137,7 @@ void Muxer::serve_handshake(uint64_t id) {
     c.local_port = new_local_port();
     c.peer_port = *port;
     c.state = State::LocalInit;
+    c.answer_by = std::chrono::steady_clock::now() + kConnectTimeout;
     c.events = EPOLLIN;  // as the handshake registered it
     handshakes_.erase(id);
     auto& conn = conns_.emplace(id, std::move(c)).first->second;
@@ -398,6 +399,23 @@ void Muxer::remove(uint64_t id) {
   open_ = conns_.size();
 }
 
+void Muxer::expire(std::chrono::steady_clock::time_point now) {
+  std::vector<uint64_t> late;
+  for (const auto& [id, c] : conns_)
+    if (c.state == State::LocalInit && c.answer_by <= now) late.push_back(id);
+  for (uint64_t id : late) {
+    connect_timeouts_++;
+    kill(conns_.at(id));
+  }
+}
+
+std::optional<std::chrono::steady_clock::time_point> Muxer::next_deadline() const {
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (const auto& [id, c] : conns_)
+    if (c.state == State::LocalInit && (!first || c.answer_by < *first)) first = c.answer_by;
+  return first;
+}
+
 bool Muxer::has_rx_work() const {
   if (!control_.empty()) return true;
   for (const auto& [id, c] : conns_)
@@ -497,6 +515,7 @@ void Muxer::add_metrics(json::Json& out) const {
   out["refused"] = refused_.load();
   out["resets_sent"] = resets_sent_.load();
   out["bad_connect_lines"] = bad_connect_lines_.load();
+  out["connect_timeouts"] = connect_timeouts_.load();
   out["bytes"] = json::Json{{"to_guest", bytes_to_guest_.load()}, {"from_guest", bytes_from_guest_.load()}};
   json::Json e = json::Json::object();
   for (size_t i = 0; i < size_t(PacketError::Count); ++i) e[packet_error_name(PacketError(i))] = errors_[i].load();

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -35,6 +36,7 @@ inline constexpr uint32_t kBufAlloc = 256 * 1024;  // what each connection buffe
 inline constexpr size_t kMaxControl = 512;         // control packets waiting for rx buffers
 inline constexpr size_t kMaxConnectLine = 32;      // "CONNECT 4294967295\n" fits
 inline constexpr uint32_t kFirstLocalPort = 1u << 30;  // host ports given to host-initiated streams
+inline constexpr std::chrono::milliseconds kConnectTimeout{5000};  // a guest's answer to a host REQUEST (Firecracker: 2 s; emulated guests are slower)
 
 // "CONNECT <port>\n" (the newline included): the port, or nothing for anything else.
 std::optional<uint32_t> parse_connect_line(std::string_view line);
@@ -66,6 +68,10 @@ class Muxer {
   std::optional<uint32_t> fill_rx(const RxBuffer& rx);
   // Something fill_rx would send now (given a buffer).
   bool has_rx_work() const;
+  // Host connects the guest did not answer within kConnectTimeout: closed, the guest gets RST.
+  void expire(std::chrono::steady_clock::time_point now);
+  // The earliest such deadline, if any stream waits for the guest's answer.
+  std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
   void add_metrics(json::Json& out) const;
   uint64_t errors(PacketError kind) const { return errors_[size_t(kind)].load(); }
@@ -87,6 +93,7 @@ class Muxer {
     uint32_t rx_cnt = 0, fwd_cnt = 0, last_fwd_sent = 0;  // guest -> host
     uint32_t peer_buf_alloc = 0, peer_fwd_cnt = 0, tx_cnt = 0;  // host -> guest
     uint32_t events = 0;  // epoll interest now
+    std::chrono::steady_clock::time_point answer_by{};  // LocalInit: the guest's RESPONSE is due
     uint32_t credit() const;
     size_t pending() const { return to_host.size() - to_host_off; }
   };
@@ -133,7 +140,8 @@ class Muxer {
 
   std::array<std::atomic<uint64_t>, size_t(PacketError::Count)> errors_{};
   std::atomic<uint64_t> host_connects_{0}, guest_connects_{0}, refused_{0}, resets_sent_{0},
-      bytes_to_guest_{0}, bytes_from_guest_{0}, bad_connect_lines_{0}, open_{0};
+      bytes_to_guest_{0}, bytes_from_guest_{0}, bad_connect_lines_{0}, open_{0},
+      connect_timeouts_{0};
 };
 
 }  // namespace vessel::vmm::virtio::vsock
