@@ -206,6 +206,7 @@ def main():
     ap.add_argument("outdir")
     ap.add_argument("--kernel-version", help="default: the newest kernel in /boot")
     ap.add_argument("--force", action="store_true", help="rebuild even when the inputs match")
+    ap.add_argument("--agent", help="vessel-agent (static) to put at /bin/vessel-agent")
     args = ap.parse_args()
 
     here = os.path.dirname(os.path.abspath(__file__))
@@ -218,8 +219,11 @@ def main():
     core = {os.path.basename(m).split(".ko")[0] + ".ko" for m in resolve_modules(kver, CORE_MODULES)}
 
     h = hashlib.sha256()
+    agent = os.path.abspath(args.agent) if args.agent else None
+    if agent and not is_static(agent):
+        sys.exit(f"build-default-guest: {agent} is not a static program")
     for path in [kernel, busybox, os.path.join(here, "init.sh"), os.path.abspath(__file__)] + [
-            f"/lib/modules/{kver}/{m}" for m in modules]:
+            f"/lib/modules/{kver}/{m}" for m in modules] + ([agent] if agent else []):
         h.update(path.encode())
         sha256_file(h, path)
     digest = h.hexdigest()
@@ -259,6 +263,9 @@ def main():
             if not os.path.lexists(link):
                 os.makedirs(os.path.dirname(link), exist_ok=True)
                 os.symlink("/bin/busybox", link)
+        if agent:  # started by /init when the VM has a vsock device (docs/vmm/agent.md)
+            shutil.copyfile(agent, os.path.join(root, "bin/vessel-agent"))
+            os.chmod(os.path.join(root, "bin/vessel-agent"), 0o755)
         shutil.copyfile(os.path.join(here, "init.sh"), os.path.join(root, "init"))
         os.chmod(os.path.join(root, "init"), 0o755)
         names = []
@@ -290,6 +297,7 @@ def main():
         "kernel_version": kver,
         "modules": names,
         "pvh_entry": has_pvh_note(vmlinux),
+        "agent": bool(agent),
         "boot_args": BOOT_ARGS,
         "inputs_sha256": digest,
         "outputs": {o: os.path.getsize(os.path.join(args.outdir, o)) for o in outputs},

@@ -80,6 +80,15 @@ if [ -n "$netconf" ]; then
   set --
 fi
 
+# vessel-agent (docs/vmm/agent.md): with a virtio-vsock device (virtio id 0x0013), load the vsock
+# modules and start the agent in the background on vsock port 1024.
+if [ -x /bin/vessel-agent ] && grep -qx 0x0013 /sys/bus/virtio/devices/*/device 2>/dev/null; then
+  for m in $(sed -n 's/^vmw_vsock_virtio_transport //p' /etc/modules.deps); do
+    insmod "/lib/modules/$m.ko" 2>/dev/null
+  done
+  /bin/vessel-agent </dev/null 2>/dev/console &
+fi
+
 echo "vessel-guest: up, $(grep -c ^processor /proc/cpuinfo) cpus, $(awk '/MemTotal/ {print $2}' /proc/meminfo) kB"
 
 # The command is what follows the first " -- " of the kernel command line, read from /proc/cmdline:

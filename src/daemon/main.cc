@@ -156,6 +156,8 @@ Result<int> serve(const Options& o) {
   jail.id_count = o.jailer_uid_count;
   if (o.no_jailer) log::warn("--no-jailer: VMs run as root in the host's namespaces (seccomp filters only)");
   VmBackend vms(vmm, jail);
+  if (std::string agent_exec = find_helper("", "vessel-agent-exec", "agent", ""); agent_exec != "vessel-agent-exec")
+    vms.set_agent_exec(agent_exec);  // `vessel exec` into VMs (through the guest's vessel-agent)
   if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") {
     containers.set_shim(shim);
     vms.set_log_relay(shim);

@@ -140,6 +140,12 @@ Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::Acp
     auto dev = TRY_CTX(virtio::create_rng(TRY(slots.context(base, gsi))), "entropy device");
     TRY(slots.attach(dev, base));
   }
+  if (const auto& v = m.config.vsock) {  // after entropy: earlier devices keep their windows
+    auto [base, gsi] = slots.next_window();
+    auto dev = TRY_CTX(virtio::create_vsock({v->guest_cid, v->uds_path}, TRY(slots.context(base, gsi))),
+                       "vsock device");
+    TRY(slots.attach(dev, base));
+  }
   return {};
 }
 

@@ -130,6 +130,12 @@ VmmReply Vmm::on(const action::EnableEntropy&) {
   return std::nullopt;
 }
 
+VmmReply Vmm::on(const action::PutVsock& put) {
+  TRY(before_start());
+  config_.vsock = put.vsock;
+  return std::nullopt;
+}
+
 VmmReply Vmm::on(const action::InstanceStart&) {
   TRY(start_instance());
   return std::nullopt;

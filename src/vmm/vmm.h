@@ -74,6 +74,7 @@ class Vmm {
   VmmReply on(const action::SetVmState&);
   VmmReply on(const action::GetVmConfig&);
   VmmReply on(const action::GetMetrics&);
+  VmmReply on(const action::PutVsock&);
   Result<void> before_start() const;
 
   VmConfig config_;

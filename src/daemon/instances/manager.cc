@@ -338,9 +338,7 @@ Result<ExecSession> Manager::exec_session(const std::string& name, const ExecOpt
   auto [row, spec] = TRY(load(name));
   if (row.state != to_string(State::Running))
     return Unexpected(Error(EBUSY, fmt::format("cannot exec: instance is {}", row.state)).with_hint("start it first"));
-  if (spec.type == InstanceType::Vm)
-    return Unexpected(Error(ENOTSUP, fmt::format("exec into VM {} is not supported", name))
-                          .with_hint(fmt::format("use `vessel console {}` for its serial console", name)));
+  // VMs too: through the guest's vessel-agent (VmBackend::exec_session).
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
   return backend_for(spec).exec_session(ctx, options);
 }

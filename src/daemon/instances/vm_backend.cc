@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,7 +13,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "agent/client/agent_client.h"
 #include "http/http.h"
+#include "base/log.h"
 #include "base/process.h"
 #include "base/unix_socket.h"
 #include "daemon/instances/vm_host.h"
@@ -51,6 +54,15 @@ std::string jailer_error(const std::string& log_path) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return "see " + log_path;
+}
+
+// The VM's vsock socket on the host, refusing anything but a socket (the directory is the VM's).
+Result<std::string> vsock_socket(const InstanceContext& ctx) {
+  std::string path = vm_vsock_socket(ctx.dir);
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return fail_errno("{}", path);
+  if (!S_ISSOCK(st.st_mode)) return fail(EPERM, "{} is not a socket", path);
+  return path;
 }
 
 Result<std::string> call(const InstanceContext& ctx, const std::string& method, const std::string& path,
@@ -221,6 +233,9 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
     TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));
     for (const auto& drive : config.drives) TRY(call(ctx, "PUT", "/drives/" + drive.drive_id, vmm::to_json(drive)));
     if (ctx.nic) TRY(call(ctx, "PUT", "/network-interfaces/eth0", vm_network_interface(*ctx.nic)));
+    // A vsock device for vessel-agent: its socket in the run directory, as the VMM sees it.
+    std::string run_in = jail_.enabled ? std::string(kJailRunDir) : ctx.dir + "/run";
+    TRY(call(ctx, "PUT", "/vsock", vmm::to_json(vmm::VsockDeviceConfig{3, run_in + "/vsock.sock"})));
     TRY(call(ctx, "PUT", "/actions", {{"action_type", "InstanceStart"}}));
     return {};
   };
@@ -230,8 +245,20 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
 }
 
 Result<void> VmBackend::stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) {
+  // Ctrl+Alt+Del first (the default guest's /init stops its command and powers off); a guest
+  // that has not stopped by half the timeout is asked through vessel-agent (sync, poweroff), if
+  // one answers; SIGKILL at the end.
   if (timeout.count() > 0 && call(ctx, "PUT", "/actions", {{"action_type", "SendCtrlAltDel"}})) {
-    if (proc.wait_exit(timeout)) {
+    auto first = std::chrono::seconds((timeout.count() + 1) / 2);
+    if (proc.wait_exit(first)) {
+      cleanup(ctx);
+      return {};
+    }
+    if (auto uds = vsock_socket(ctx)) {
+      if (auto r = agent::request_shutdown(*uds, std::chrono::seconds(2)); !r)
+        log::info("{}: vessel-agent did not take the shutdown: {}", ctx.spec.name, r.error().to_string());
+    }
+    if (proc.wait_exit(timeout - first)) {
       cleanup(ctx);
       return {};
     }
@@ -281,9 +308,75 @@ Result<State> VmBackend::probe(const InstanceContext& ctx, const GuestProcess&) 
   return State::Running;
 }
 
-Result<ExecResult> VmBackend::exec(const InstanceContext& ctx, const std::vector<std::string>&) {
-  return Unexpected(Error(ENOTSUP, fmt::format("exec into VM {} is not supported yet", ctx.spec.name))
-                        .with_hint("use `vessel logs` for the serial console"));
+std::string vm_vsock_socket(const std::string& instance_dir) { return vm_run_file(instance_dir, "vsock.sock"); }
+
+namespace {
+Error no_agent(const InstanceContext& ctx, Error e) {
+  return std::move(e.add_context(fmt::format("exec into VM {}", ctx.spec.name)))
+      .with_hint(fmt::format("the guest needs vessel-agent listening on vsock port 1024 (the default guest has "
+                             "it); `vessel console {}` reaches its serial console", ctx.spec.name));
+}
+}  // namespace
+
+Result<ExecResult> VmBackend::exec(const InstanceContext& ctx, const std::vector<std::string>& argv) {
+  auto uds = vsock_socket(ctx);
+  if (!uds) return Unexpected(no_agent(ctx, std::move(uds).error()));
+  agent::ExecRequest req;
+  req.argv = argv;
+  auto r = agent::exec_collect(*uds, req, {}, 16 << 20, std::chrono::minutes(10));
+  if (!r) return Unexpected(no_agent(ctx, std::move(r).error()));
+  return ExecResult{r->status.code ? *r->status.code : 128 + r->status.signal.value_or(0), r->out + r->err};
+}
+
+// Like the runtime's `exec` for a container: a process (vessel-agent-exec) that runs the command
+// through the agent and exits with its status, on pipes or on a pty whose master the API relays.
+Result<ExecSession> VmBackend::exec_session(const InstanceContext& ctx, const ExecOptions& options) {
+  if (options.argv.empty()) return fail(EINVAL, "exec: no command");
+  if (agent_exec_.empty()) return fail(ENOENT, "exec into VM {}: vessel-agent-exec not found beside vesseld", ctx.spec.name);
+  auto uds = vsock_socket(ctx);
+  if (!uds) return Unexpected(no_agent(ctx, std::move(uds).error()));
+  // A guest without the agent gets a clear error now rather than a helper that times out.
+  if (auto up = agent::request_health(*uds, std::chrono::seconds(5)); !up)
+    return Unexpected(no_agent(ctx, std::move(up).error()));
+  std::vector<std::string> argv = {agent_exec_, "--uds", *uds};
+  if (options.tty) {
+    argv.push_back("--tty");
+    if (options.rows && options.cols)
+      argv.insert(argv.end(), {"--rows", std::to_string(options.rows), "--cols", std::to_string(options.cols)});
+  }
+  argv.push_back("--");
+  argv.insert(argv.end(), options.argv.begin(), options.argv.end());
+  ExecSession s;
+  SpawnOptions spawn;
+  if (options.tty) {
+    Fd master(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!master || ::grantpt(master.get()) != 0 || ::unlockpt(master.get()) != 0) return fail_errno("pseudo terminal");
+    Fd slave = TRY(Fd::open(::ptsname(master.get()), O_RDWR | O_NOCTTY));
+    if (options.rows && options.cols) {
+      winsize ws{options.rows, options.cols, 0, 0};
+      (void)::ioctl(master.get(), TIOCSWINSZ, &ws);
+    }
+    spawn.stdin_fd = spawn.stdout_fd = spawn.stderr_fd = slave.get();
+    spawn.new_session = true;  // the helper takes the pty as its controlling terminal (SIGWINCH)
+    s.runtime = TRY_CTX(Process::spawn(argv, spawn), "run {}", agent_exec_);
+    s.pty = std::move(master);
+    return s;
+  }
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe");
+  Fd in_read(in[0]);
+  s.in = Fd(in[1]);
+  if (::pipe2(out, O_CLOEXEC) < 0) return fail_errno("pipe");
+  s.out = Fd(out[0]);
+  Fd out_write(out[1]);
+  if (::pipe2(err, O_CLOEXEC) < 0) return fail_errno("pipe");
+  s.err = Fd(err[0]);
+  Fd err_write(err[1]);
+  spawn.stdin_fd = in_read.get();
+  spawn.stdout_fd = out_write.get();
+  spawn.stderr_fd = err_write.get();
+  s.runtime = TRY_CTX(Process::spawn(argv, spawn), "run {}", agent_exec_);
+  return s;
 }
 
 }  // namespace vessel::daemon

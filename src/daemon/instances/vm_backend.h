@@ -28,6 +28,10 @@ class VmBackend : public Backend {
   void cleanup(const InstanceContext& ctx) override;
   Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) override;
   Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) override;
+  // `vessel exec` into a VM: vessel-agent-exec (set_agent_exec) runs the command through the
+  // guest's vessel-agent over the VM's vsock socket (docs/vmm/agent.md).
+  Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions& options) override;
+  void set_agent_exec(std::string path) { agent_exec_ = std::move(path); }
   // vessel-shim, for the console log relay; without it vessel-vmm writes the log file directly
   // (uncapped).
   void set_log_relay(std::string shim) { relay_ = std::move(shim); }
@@ -49,9 +53,13 @@ class VmBackend : public Backend {
   std::string vmm_;
   JailConfig jail_;
   std::string relay_;
+  std::string agent_exec_;
   std::mutex jailers_mutex_;
   std::map<std::string, GuestProcess> jailers_;  // by instance: the jailers this vesseld started
 };
+
+// The vsock socket of a VM instance (its virtio-vsock device's uds_path), on the host.
+std::string vm_vsock_socket(const std::string& instance_dir);
 
 // The console socket of a VM instance (vessel-vmm --console-sock), on the host.
 std::string vm_console_socket(const std::string& instance_dir);

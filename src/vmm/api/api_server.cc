@@ -33,6 +33,10 @@ Result<VmmAction> parse_boot_source_request(const http::Request& r) {
   return action::SetBootSource{TRY(parse_boot_source(TRY(body_json(r))))};
 }
 
+Result<VmmAction> parse_vsock_request(const http::Request& r) {
+  return action::PutVsock{TRY(parse_vsock(TRY(body_json(r))))};
+}
+
 Result<VmmAction> parse_drive_request(const http::Request& r) {
   std::string id = r.path.substr(std::string_view("/drives/").size());
   DriveConfig d = TRY(parse_drive(TRY(body_json(r)), "drive"));
@@ -80,6 +84,7 @@ constexpr Route kRoutes[] = {
     {"/boot-source", "PUT", "use PUT on /boot-source", parse_boot_source_request},
     {"/drives/", "PUT", "use PUT on /drives/{id} (PATCH after start is not supported)", parse_drive_request},
     {"/entropy", "PUT", "use PUT on /entropy", just<action::EnableEntropy>},
+    {"/vsock", "PUT", "use PUT on /vsock", parse_vsock_request},
     {"/actions", "PUT", "use PUT on /actions", parse_actions_request},
     {"/vm", "PATCH", "use PATCH on /vm", parse_vm_request},
     {"/vm/config", "GET", "use GET on /vm/config", just<action::GetVmConfig>},

@@ -128,11 +128,30 @@ Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   return d;
 }
 
+Json to_json(const VsockDeviceConfig& v) { return Json{{"guest_cid", v.guest_cid}, {"uds_path", v.uds_path}}; }
+
+Result<VsockDeviceConfig> parse_vsock(const Json& j) {
+  if (!j.is_object()) return fail(EINVAL, "vsock: expected an object, got {}", json::type_name(j));
+  TRY(json::reject_unknown(j, "vsock", {"guest_cid", "uds_path", "vsock_id"}));
+  if (j.contains("vsock_id") && !j["vsock_id"].is_string()) return fail(EINVAL, "vsock.vsock_id: expected a string");
+  VsockDeviceConfig v;
+  if (!j.contains("guest_cid")) return fail(EINVAL, "vsock.guest_cid: missing");
+  const Json& cid = j["guest_cid"];
+  if (!cid.is_number_unsigned() || cid.get<uint64_t>() < 3 || cid.get<uint64_t>() > UINT32_MAX)
+    return fail(EINVAL, "vsock.guest_cid: expected an integer from 3 to 4294967295 (0-2 are reserved)");
+  v.guest_cid = cid.get<uint64_t>();
+  v.uds_path = TRY(json::get_string(j, "vsock", "uds_path"));
+  if (v.uds_path.empty() || v.uds_path.size() > kMaxVsockUdsPath)
+    return fail(EINVAL, "vsock.uds_path: expected 1 to {} bytes (\"<uds_path>_<port>\" must fit a Unix socket address)",
+                kMaxVsockUdsPath);
+  return v;
+}
+
 Result<VmConfig> parse_vm_config(std::string_view text) {
   Json j = TRY(json::parse(text, 1 << 20, 32));
   if (!j.is_object()) return fail(EINVAL, "config: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "config", {"boot-source", "machine-config", "drives", "entropy",
-                                         "network-interfaces", "logger", "metrics", "vessel"}));
+                                         "network-interfaces", "logger", "metrics", "vessel", "vsock"}));
   VmConfig c;
   if (!j.contains("boot-source")) return fail(EINVAL, "config: missing \"boot-source\"");
   c.boot_source = TRY(parse_boot_source(j["boot-source"]));
@@ -154,6 +173,7 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
     if (!j["entropy"].is_object()) return fail(EINVAL, "entropy: expected an object");
     c.entropy = true;
   }
+  if (j.contains("vsock")) c.vsock = TRY(parse_vsock(j["vsock"]));
   if (j.contains("vessel")) {
     const Json& v = j["vessel"];
     if (!v.is_object()) return fail(EINVAL, "vessel: expected an object, got {}", json::type_name(v));
@@ -188,6 +208,7 @@ Json VmConfig::to_json() const {
   for (const auto& d : this->drives) drives.push_back(vmm::to_json(d));
   j["drives"] = drives;
   if (entropy) j["entropy"] = Json::object();
+  if (vsock) j["vsock"] = vmm::to_json(*vsock);
   if (on_reboot == OnReboot::Restart) j["vessel"]["on_reboot"] = "restart";
   if (io_nice != 0) j["vessel"]["io_nice"] = io_nice;
   return j;

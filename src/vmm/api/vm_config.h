@@ -55,11 +55,22 @@ inline constexpr size_t kMaxBackingFiles = 64;
 
 enum class OnReboot { Exit, Restart };
 
+// Firecracker's vsock: a virtio-vsock device whose host side is Unix sockets at uds_path
+// (docs/vmm/vsock.md). vsock_id (deprecated in Firecracker) is accepted and not kept.
+struct VsockDeviceConfig {
+  uint64_t guest_cid = 3;  // 3..2^32-1
+  std::string uds_path;    // at most 96 bytes: "<uds_path>_<port>" must fit a sockaddr_un
+};
+inline constexpr size_t kMaxVsockUdsPath = 96;
+json::Json to_json(const VsockDeviceConfig& v);
+Result<VsockDeviceConfig> parse_vsock(const json::Json& j);
+
 struct VmConfig {
   std::optional<BootSource> boot_source;
   MachineConfig machine;
   std::vector<DriveConfig> drives;
   bool entropy = false;
+  std::optional<VsockDeviceConfig> vsock;
   // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): what a guest reboot does.
   OnReboot on_reboot = OnReboot::Exit;
   // vessel extension ("vessel": {"io_nice": N}, -20..19): nice value of the virtio threads.

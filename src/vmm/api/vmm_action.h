@@ -25,6 +25,7 @@ struct SetMachineConfig {                  // PUT or PATCH /machine-config: the 
 struct SetBootSource { BootSource boot; };  // PUT /boot-source
 struct PutDrive { DriveConfig drive; };     // PUT /drives/{id}
 struct EnableEntropy {};                    // PUT /entropy
+struct PutVsock { VsockDeviceConfig vsock; };  // PUT /vsock
 struct InstanceStart {};                    // PUT /actions
 struct SendCtrlAltDel {};
 struct FlushMetrics {};
@@ -36,7 +37,7 @@ struct GetMetrics {};                       // GET /metrics
 using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
                                action::SetBootSource, action::PutDrive, action::EnableEntropy,
                                action::InstanceStart, action::SendCtrlAltDel, action::FlushMetrics,
-                               action::SetVmState, action::GetVmConfig, action::GetMetrics>;
+                               action::SetVmState, action::GetVmConfig, action::GetMetrics, action::PutVsock>;
 
 // The answer: a JSON document (200), nothing (204), or an error (400 with its message).
 using VmmReply = Result<std::optional<json::Json>>;

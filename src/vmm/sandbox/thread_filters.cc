@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <linux/seccomp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "kvm/kvm.h"
 
@@ -90,6 +91,10 @@ Rules builds_vms() {
   Rules r = plain({SCMP_SYS(openat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(access), SCMP_SYS(faccessat),
                    SCMP_SYS(faccessat2), SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getcwd),
                    SCMP_SYS(getrandom), SCMP_SYS(eventfd2), SCMP_SYS(rt_sigaction), SCMP_SYS(madvise)});
+  // virtio-vsock's listener (unix_socket::listen) and epoll set, made again on a rebuild.
+  add(r, plain({SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(connect), SCMP_SYS(lstat), SCMP_SYS(chmod), SCMP_SYS(fchmodat),
+                SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl)}));
+  r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}});
   add(r, ioctls(kvm::build_ioctls()));
   add(r, ioctls(kvm::running_vcpu_ioctls()));
   // The vCPUs' shared kvm_run pages and guest RAM: still never executable.
@@ -134,6 +139,14 @@ Rules own_list(ThreadKind kind) {
     case ThreadKind::Terminal:
       add(r, plain({SCMP_SYS(read), SCMP_SYS(poll)}));
       break;
+    case ThreadKind::VirtioVsock:
+      // The listener and epoll set exist already; streams: accept, connect to "<uds>_<port>"
+      // (AF_UNIX only), epoll, read/write, shutdown, close.
+      add(r, plain({SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(sendto),
+                    SCMP_SYS(writev), SCMP_SYS(accept4), SCMP_SYS(connect), SCMP_SYS(epoll_wait),
+                    SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(shutdown), SCMP_SYS(close)}));
+      r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}});
+      break;
   }
   return r;
 }
@@ -150,6 +163,7 @@ const char* to_string(ThreadKind kind) {
     case ThreadKind::BlockIo: return "block-io";
     case ThreadKind::Signals: return "signals";
     case ThreadKind::Terminal: return "terminal";
+    case ThreadKind::VirtioVsock: return "virtio-vsock";
   }
   return "unknown";
 }

@@ -20,10 +20,11 @@ enum class ThreadKind {
   BlockIo,   // virtio-blk's I/O workers, started by the device thread
   Signals,   // waits for SIGTERM/SIGINT/SIGHUP
   Terminal,  // reads the terminal on stdin
+  VirtioVsock,  // virtio-vsock's device thread: the virtio list plus its Unix sockets
 };
 inline constexpr ThreadKind kAllThreadKinds[] = {ThreadKind::Vmm,     ThreadKind::Vcpu,    ThreadKind::Api,
                                                  ThreadKind::Console, ThreadKind::Virtio,  ThreadKind::BlockIo,
-                                                 ThreadKind::Signals, ThreadKind::Terminal};
+                                                 ThreadKind::Signals, ThreadKind::Terminal, ThreadKind::VirtioVsock};
 const char* to_string(ThreadKind kind);
 
 // One allowed syscall, when every argument condition holds (none: always). `errno_instead`: the

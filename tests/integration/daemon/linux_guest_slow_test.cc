@@ -64,6 +64,22 @@ TEST(LinuxGuest, RunsACommandAndStopsCleanlyThroughCtrlAltDel) {
   ASSERT_TRUE(up) << "no output from the guest's command after " << boot_s << " s:\n" << tail(output()) << daemon.log();
   std::printf("the Linux guest ran its command %lld s after `vessel run`\n", static_cast<long long>(boot_s));
 
+  // `vessel exec` into the VM: through its vsock device and the guest's vessel-agent.
+  while (output().find("vessel-agent: listening") == std::string::npos &&
+         std::chrono::steady_clock::now() - started < budget)
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto cli_timeout = std::chrono::seconds(pvm ? 900 : 120);
+  auto uname = run({vessel_path(), "--socket", daemon.socket(), "exec", "linux", "--", "uname", "-r"}, cli_timeout);
+  EXPECT_EQ(uname.status, 0) << uname.err << daemon.log();
+  EXPECT_NE(uname.out.find("-amd64\n"), std::string::npos) << uname.out;
+  auto failing = run({vessel_path(), "--socket", daemon.socket(), "exec", "linux", "--", "sh", "-c", "echo to-stderr >&2; exit 5"},
+                     cli_timeout);
+  EXPECT_EQ(failing.status, 5) << failing.err;
+  EXPECT_NE(failing.err.find("to-stderr"), std::string::npos) << failing.err;
+  auto tty = run({vessel_path(), "--socket", daemon.socket(), "exec", "-t", "linux", "--", "tty"}, cli_timeout);
+  EXPECT_EQ(tty.status, 0) << tty.err;
+  EXPECT_NE(tty.out.find("/dev/pts/"), std::string::npos) << tty.out;  // a terminal in the guest
+
   auto stop_started = std::chrono::steady_clock::now();
   // The emulated guest takes a while to stop its command and power off (28 s measured on PVM).
   auto stop = run({vessel_path(), "--socket", daemon.socket(), "stop", "--timeout", pvm ? "900" : "120", "linux"},

@@ -32,6 +32,22 @@ TEST(Restart, GuestRebootBootsTheVmAgainInTheSameProcess) {
   EXPECT_EQ(read_file(dir.file("state.raw")).value_or("").at(0), 2);
 }
 
+// The vsock device is built again too: its listener and epoll set are made anew by the VMM
+// thread under its seccomp list (which then allows AF_UNIX socket, bind, listen, unlink).
+TEST(Restart, AVsockDeviceIsBuiltAgainUnderTheFilters) {
+  TempDir dir;
+  ASSERT_TRUE(write_file(dir.file("state.raw"), std::string(1 << 20, '\0')));
+  auto cfg = config("reboot_once.elf", dir.file("state.raw"), "", true);
+  cfg["vsock"] = {{"guest_cid", 3}, {"uds_path", dir.file("v.sock")}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
+  auto r = run_vmm({"--config-file", dir.file("vm.json")});
+  EXPECT_EQ(r.status.code, 42) << r.errors << r.console;
+  EXPECT_EQ(r.metrics["reboots"], 1) << r.metrics.dump();
+  bool vsock = false;
+  for (const auto& d : r.metrics["devices"]) vsock |= d["device"] == "virtio-vsock";
+  EXPECT_TRUE(vsock) << r.metrics.dump();
+}
+
 TEST(Restart, WithoutThePolicyARebootEndsTheProcess) {
   TempDir dir;
   ASSERT_TRUE(write_file(dir.file("state.raw"), std::string(1 << 20, '\0')));

@@ -69,7 +69,10 @@ int64_t blk_requests(const std::string& sock) {
 
 TEST(Sandbox, EveryThreadOfARunningVmmHasItsSeccompFilter) {
   TempDir dir;
-  ASSERT_TRUE(write_file(dir.file("vm.json"), io_guest_config(dir, "1000000").dump()));
+  json::Json cfg = io_guest_config(dir, "1000000");
+  // A vsock device too: its thread has a list of its own.
+  cfg["vsock"] = {{"guest_cid", 3}, {"uds_path", dir.file("v.sock")}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
   std::string api = dir.file("api.sock"), console = dir.file("console.sock");
   VmmProcess vmm({"--config-file", dir.file("vm.json"), "--api-sock", api, "--console-sock", console,
                   "--shutdown-timeout", "1"});
@@ -89,7 +92,8 @@ TEST(Sandbox, EveryThreadOfARunningVmmHasItsSeccompFilter) {
     names.insert(t.first);
     EXPECT_EQ(t.second, "2") << "thread " << tid << " (" << t.first << ") is not filtered:\n" << describe(threads);
   }
-  for (const char* expected : {"vessel-vmm", "vcpu0", "vcpu1", "MHD-listen", "console", "signals", "virtio-blk", "virtio-rng"})
+  for (const char* expected : {"vessel-vmm", "vcpu0", "vcpu1", "MHD-listen", "console", "signals", "virtio-blk", "virtio-rng",
+                              "virtio-vsock"})
     EXPECT_GE(names.count(expected), 1u) << expected << " missing:\n" << describe(threads);
   EXPECT_GE(threads.size(), 9u) << describe(threads);  // and libmicrohttpd's listener, blk I/O workers
 

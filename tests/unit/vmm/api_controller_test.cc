@@ -85,6 +85,11 @@ TEST_F(ApiControllerTest, WrongMethodsUnknownPathsAndStateErrors) {
   EXPECT_EQ(call("PUT", "/actions", R"({"action_type": "FlushMetrics"})").status, 204);
   EXPECT_EQ(call("PUT", "/entropy").status, 204);
   EXPECT_TRUE(body_of(call("GET", "/vm/config")).contains("entropy"));
+  auto bad_vsock = call("PUT", "/vsock", R"({"guest_cid": 1, "uds_path": "/v.sock"})");
+  EXPECT_EQ(bad_vsock.status, 400);
+  EXPECT_NE(bad_vsock.body.find("vsock.guest_cid"), std::string::npos) << bad_vsock.body;
+  EXPECT_EQ(call("PUT", "/vsock", R"({"vsock_id": "v", "guest_cid": 3, "uds_path": "/v.sock"})").status, 204);
+  EXPECT_EQ(body_of(call("GET", "/vm/config"))["vsock"]["uds_path"], "/v.sock");
 }
 
 // The real path: the API sends through the mailbox, the VMM thread answers in run(), and a stop

@@ -167,5 +167,31 @@ TEST(VmConfig, StartNeedsABootSourceAndOneRoot) {
   EXPECT_FALSE(validate_for_start(c));
 }
 
+TEST(VmConfig, VsockTakesFirecrackersShapeAndNamesTheBadField) {
+  auto c = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"},
+    "vsock": {"vsock_id": "vsock0", "guest_cid": 3, "uds_path": "/run/v.sock"}})");
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_TRUE(c->vsock);
+  EXPECT_EQ(c->vsock->guest_cid, 3u);
+  EXPECT_EQ(c->vsock->uds_path, "/run/v.sock");
+  auto again = parse_vm_config(c->to_json().dump());
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->to_json(), c->to_json());
+  auto error_of = [](const char* vsock) {
+    auto r = parse_vm_config(std::string(R"({"boot-source": {"kernel_image_path": "/k"}, "vsock": )") + vsock + "}");
+    return r ? std::string() : r.error().to_string();
+  };
+  EXPECT_NE(error_of(R"({"guest_cid": 2, "uds_path": "/v"})").find("vsock.guest_cid"), std::string::npos);
+  EXPECT_NE(error_of(R"({"guest_cid": 4294967296, "uds_path": "/v"})").find("vsock.guest_cid"), std::string::npos);
+  EXPECT_NE(error_of(R"({"guest_cid": -5, "uds_path": "/v"})").find("vsock.guest_cid"), std::string::npos);
+  EXPECT_NE(error_of(R"({"uds_path": "/v"})").find("vsock.guest_cid"), std::string::npos);
+  EXPECT_NE(error_of(R"({"guest_cid": 3})").find("uds_path"), std::string::npos);
+  EXPECT_NE(error_of(R"({"guest_cid": 3, "uds_path": ""})").find("vsock.uds_path"), std::string::npos);
+  std::string long_path = R"({"guest_cid": 3, "uds_path": "/)" + std::string(100, 'a') + "\"}";
+  EXPECT_NE(error_of(long_path.c_str()).find("vsock.uds_path"), std::string::npos);
+  EXPECT_NE(error_of(R"({"guest_cid": 3, "uds_path": "/v", "cid": 1})").find("cid"), std::string::npos);
+  EXPECT_NE(error_of(R"({"guest_cid": 3, "uds_path": "/v", "vsock_id": 7})").find("vsock.vsock_id"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vessel::vmm

@@ -116,4 +116,13 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
 // virtio-rng fed from getrandom(2).
 Result<std::shared_ptr<VirtioMmioDevice>> create_rng(DeviceContext ctx);
 
+// virtio-vsock with Firecracker's host side (docs/vmm/vsock.md): listens on `uds_path` for host
+// clients ("CONNECT <port>\n"); guest connections to host port P go to "<uds_path>_P".
+struct VsockConfig {
+  uint64_t guest_cid = 3;  // 3..2^32-1
+  std::string uds_path;
+};
+Result<void> validate_vsock_config(const VsockConfig& config);
+Result<std::shared_ptr<VirtioMmioDevice>> create_vsock(const VsockConfig& config, DeviceContext ctx);
+
 }  // namespace vessel::vmm::virtio

@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "vmm/devices/virtio/queue/virtqueue.h"
+#include "vmm/sandbox/thread_filters.h"
 
 namespace vessel::vmm::virtio {
 
@@ -83,6 +84,8 @@ class DeviceLogic {
   // polled, so a readable tap does not spin the thread; the driver's next notification (new
   // buffers) runs process(), which may want the backend again. Called under the transport lock.
   virtual bool backend_wanted() const { return true; }
+  // The seccomp allowlist of the device thread (a device serving host sockets needs more).
+  virtual sandbox::ThreadKind thread_kind() const { return sandbox::ThreadKind::Virtio; }
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
 };

@@ -312,7 +312,7 @@ void MmioTransport::run() {
   pthread_setname_np(pthread_self(), logic_->name());
   if (int nice = ctx_.thread_nice; nice != 0)
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
-  sandbox::enter(sandbox::ThreadKind::Virtio);
+  sandbox::enter(logic_->thread_kind());
   for (;;) {
     // A negative fd is ignored by poll(2): the backend slot is there only while it is wanted.
     pollfd fds[3] = {{control_.fd(), POLLIN, 0}, {notify_.fd(), POLLIN, 0}, {backend_poll_fd(), POLLIN, 0}};

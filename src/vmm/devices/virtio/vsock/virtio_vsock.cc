@@ -1,0 +1,181 @@
+// virtio-vsock (virtio 1.2, section 5.10) with Firecracker's host side: guest streams are Unix
+// socket streams (vsock_muxer.h). Queues: 0 rx (device -> guest), 1 tx (guest -> device), 2 event
+// (never used: no transport reset without snapshots). Every tx packet is parsed and validated
+// (vsock_packet.h) before the muxer acts on it.
+//
+// Waking: the device thread polls the muxer's epoll fd (listener and streams) as the backend fd,
+// only while the rx queue had buffers; the muxer's own replies (RESPONSE, RST, credit updates)
+// that tx processing produced after the rx queue was served are sent at once through retry_at()
+// returning now. With no rx buffer left, the device waits for the driver's next rx doorbell.
+#include <sys/epoll.h>
+
+#include <atomic>
+
+#include "base/log.h"
+#include "base/unix_socket.h"
+#include "vmm/devices/virtio/mmio/mmio_transport.h"
+#include "vmm/devices/virtio/virtio_devices.h"
+#include "vmm/devices/virtio/vsock/vsock_muxer.h"
+#include "vmm/devices/virtio/vsock/vsock_packet.h"
+
+namespace vessel::vmm::virtio {
+namespace {
+
+inline constexpr uint32_t kDeviceTypeVsock = 19;
+inline constexpr uint16_t kQueueSize = 256;
+inline constexpr size_t kBudget = 64;
+inline constexpr uint16_t kRxQueue = 0, kTxQueue = 1;
+
+class VsockLogic final : public DeviceLogic {
+ public:
+  VsockLogic(const GuestMemory* memory, VsockConfig config, std::unique_ptr<vsock::Muxer> muxer)
+      : memory_(memory), config_(std::move(config)), muxer_(std::move(muxer)) {}
+  // The socket file stays after the VMM (as Firecracker's does): the next start replaces it.
+  const char* name() const override { return "virtio-vsock"; }
+  uint32_t device_type() const override { return kDeviceTypeVsock; }
+  uint64_t features() const override { return kFeatureVersion1 | kFeatureIndirectDesc; }
+  uint16_t num_queues() const override { return 3; }
+  uint16_t max_queue_size() const override { return kQueueSize; }
+  sandbox::ThreadKind thread_kind() const override { return sandbox::ThreadKind::VirtioVsock; }
+
+  // struct virtio_vsock_config { le64 guest_cid; }
+  void read_config(uint64_t offset, std::span<uint8_t> data) const override {
+    for (size_t i = 0; i < data.size(); ++i) {
+      uint64_t at = offset + i;
+      data[i] = at < 8 ? uint8_t(config_.guest_cid >> (8 * at)) : 0;
+    }
+  }
+  // A (re)started driver knows no stream: drop them all. activate() runs on the vCPU thread,
+  // whose seccomp list has no close(2): the device thread does it before anything else.
+  void activate(uint64_t) override {
+    reset_pending_ = true;
+    starved_ = false;
+    rx_work_ = false;
+  }
+
+  QueueResult<size_t> process(uint16_t index, Virtqueue& queue, size_t budget,
+                              DeviceCounters& counters) override {
+    if (reset_pending_.exchange(false)) muxer_->reset();
+    QueueResult<size_t> done = 0;
+    if (index == kRxQueue) done = fill_rx(queue, budget, counters);
+    if (index == kTxQueue) done = drain_tx(queue, budget, counters);
+    rx_work_ = muxer_->has_rx_work();
+    auto deadline = muxer_->next_deadline();
+    deadline_ns_ = deadline ? deadline->time_since_epoch().count() : 0;
+    return done;
+  }
+
+  std::optional<std::chrono::steady_clock::time_point> retry_at() const override {
+    if (!starved_.load() && rx_work_.load()) return std::chrono::steady_clock::now();
+    // A host connect waiting for the guest's answer times out then (even without rx buffers).
+    if (int64_t ns = deadline_ns_.load(); ns != 0)
+      return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
+    return std::nullopt;
+  }
+  int backend_fd() const override { return muxer_->epoll_fd(); }
+  // After a driver reset the old streams still wake the thread: process() then drops them.
+  bool backend_wanted() const override { return !starved_.load(); }
+
+  void add_metrics(json::Json& out) const override {
+    out["guest_cid"] = config_.guest_cid;
+    out["uds_path"] = config_.uds_path;
+    out["rx_packets"] = rx_packets_.load();
+    out["tx_packets"] = tx_packets_.load();
+    muxer_->add_metrics(out);
+  }
+
+ private:
+  QueueResult<size_t> fill_rx(Virtqueue& queue, size_t budget, DeviceCounters& counters) {
+    muxer_->poll_host();
+    muxer_->expire(std::chrono::steady_clock::now());
+    starved_ = false;
+    size_t done = 0;
+    while (done < budget && muxer_->has_rx_work()) {
+      auto popped = queue.pop();
+      if (!popped) return tl::unexpected<QueueFault>(popped.error());
+      if (!*popped) {
+        starved_ = true;  // the driver's next rx doorbell brings buffers
+        break;
+      }
+      auto& [head, chain] = **popped;
+      if (!chain) {
+        counters.count(chain.error().kind);
+        (void)queue.complete(head, 0);
+        ++done;
+        continue;
+      }
+      auto rx = vsock::parse_rx(*memory_, *chain);
+      if (!rx) {
+        counters.count(GuestErrorKind::BadRequest);
+        (void)queue.complete(head, 0);
+        ++done;
+        continue;
+      }
+      auto n = muxer_->fill_rx(*rx);
+      if (!n) {
+        queue.undo_pop();
+        // Work remains that this buffer could not carry (a buffer with room for a header only):
+        // wait for the driver rather than spin on it.
+        if (muxer_->has_rx_work()) starved_ = true;
+        break;
+      }
+      (void)queue.complete(head, *n);
+      rx_packets_++;
+      ++done;
+    }
+    return done;
+  }
+
+  QueueResult<size_t> drain_tx(Virtqueue& queue, size_t budget, DeviceCounters& counters) {
+    size_t done = 0;
+    // Replies to tx packets wait for rx buffers: while too many wait, the tx ring waits too.
+    while (done < budget && muxer_->can_take_tx()) {
+      auto popped = queue.pop();
+      if (!popped) return tl::unexpected<QueueFault>(popped.error());
+      if (!*popped) break;
+      auto& [head, chain] = **popped;
+      ++done;
+      tx_packets_++;
+      if (!chain) {
+        counters.count(chain.error().kind);
+      } else if (auto packet = vsock::parse_tx(*memory_, *chain, config_.guest_cid); !packet) {
+        counters.count(GuestErrorKind::BadRequest);
+        muxer_->on_bad_packet(packet.error());
+      } else {
+        muxer_->on_guest_packet(*packet);
+      }
+      (void)queue.complete(head, 0);
+    }
+    return done;
+  }
+
+  const GuestMemory* memory_;
+  VsockConfig config_;
+  std::unique_ptr<vsock::Muxer> muxer_;
+  std::atomic<bool> starved_{false}, rx_work_{false}, reset_pending_{false};
+  std::atomic<int64_t> deadline_ns_{0};  // next host-connect timeout (steady clock), 0: none
+  std::atomic<uint64_t> rx_packets_{0}, tx_packets_{0};
+};
+
+}  // namespace
+
+Result<void> validate_vsock_config(const VsockConfig& config) {
+  if (config.guest_cid < 3 || config.guest_cid > UINT32_MAX)
+    return fail(EINVAL, "guest_cid {}: must be between 3 and 4294967295", config.guest_cid);
+  // Guest connections go to "<uds_path>_<port>": room for the longest port in sun_path (108).
+  if (config.uds_path.empty() || config.uds_path.size() + 11 > 107)
+    return fail(EINVAL, "uds_path: must be 1..96 characters (sockets \"<uds_path>_<port>\" must fit)");
+  return {};
+}
+
+Result<std::shared_ptr<VirtioMmioDevice>> create_vsock(const VsockConfig& config, DeviceContext ctx) {
+  TRY(validate_vsock_config(config));
+  auto listener = TRY_CTX(unix_socket::listen(config.uds_path, {.mode = 0600, .backlog = 128, .nonblocking = true}),
+                          "virtio-vsock");
+  auto muxer = TRY(vsock::Muxer::create({config.guest_cid, config.uds_path, 256}, std::move(listener)));
+  auto logic = std::make_unique<VsockLogic>(ctx.memory, config, std::move(muxer));
+  auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), kBudget));
+  return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
+}
+
+}  // namespace vessel::vmm::virtio
