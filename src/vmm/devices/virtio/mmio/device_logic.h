@@ -10,6 +10,7 @@
 #include <span>
 
 #include "base/json.h"
+#include "vmm/api/rate_limiter_config.h"
 #include "vmm/devices/virtio/queue/virtqueue.h"
 
 namespace vessel::vmm::virtio {
@@ -85,6 +86,11 @@ class DeviceLogic {
   virtual bool backend_wanted() const { return true; }
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
+  // See VirtioMmioDevice::set_rate_limiter(). Called under the transport lock.
+  virtual Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+    (void)config;
+    return fail(ENOTSUP, "{} has no {}", name(), which);
+  }
 };
 
 }  // namespace vessel::vmm::virtio

@@ -425,6 +425,16 @@ Result<void> MmioTransport::sync() {
   return logic_->sync();
 }
 
+Result<void> MmioTransport::set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+  {
+    std::lock_guard lock(mu_);
+    TRY(logic_->set_rate_limiter(which, config));
+  }
+  // Requests the old limiter held back may go now: the device thread looks at its queues again.
+  TRY(notify_.signal());
+  return {};
+}
+
 json::Json MmioTransport::metrics() const {
   json::Json m;
   m["device"] = logic_->name();
