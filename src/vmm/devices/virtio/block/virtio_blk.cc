@@ -157,6 +157,15 @@ std::optional<std::chrono::steady_clock::time_point> BlockLogic::retry_at() cons
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(limiter_->wake_at_ns()));
 }
 
+Result<void> BlockLogic::set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+  if (which != "rate_limiter") return fail(EINVAL, "virtio-blk has no {}", which);
+  if (config) limiter_.emplace(*config, now_ns());
+  else limiter_.reset();
+  std::lock_guard lock(config_mu_);
+  limiter_config_ = config;
+  return {};
+}
+
 void BlockLogic::drain() {
   if (workers_) workers_->drain();
 }
@@ -246,6 +255,7 @@ void BlockLogic::add_metrics(json::Json& out) const {
   out["concurrent_requests"] = concurrent_requests_.load();
   out["io_workers"] = workers_ ? workers_->threads() : 0;
   out["throttled_requests"] = throttled_.load();
+  std::lock_guard lock(config_mu_);
   if (limiter_config_) out["rate_limiter"] = to_json(*limiter_config_);
 }
 

@@ -292,7 +292,11 @@ bool MmioTransport::any_pending() {
 // poll(2)'s timeout: until the device's retry time, rounded up to whole milliseconds; -1 (no
 // timeout) when it holds nothing back.
 int MmioTransport::retry_timeout_ms() const {
-  auto at = logic_->retry_at();
+  std::optional<std::chrono::steady_clock::time_point> at;
+  {
+    std::lock_guard lock(mu_);  // set_rate_limiter() may replace the limiters meanwhile
+    at = logic_->retry_at();
+  }
   if (!at) return -1;
   auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - std::chrono::steady_clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, 60'000));
