@@ -25,6 +25,15 @@ struct SetMachineConfig {                  // PUT or PATCH /machine-config: the 
 struct SetBootSource { BootSource boot; };  // PUT /boot-source
 struct PutDrive { DriveConfig drive; };     // PUT /drives/{id}
 struct EnableEntropy {};                    // PUT /entropy
+struct PatchDrive {                          // PATCH /drives/{id}: a running VM's limiter
+  std::string drive_id;
+  std::optional<RateLimiterPatch> rate_limiter;
+};
+struct PutNetworkInterface { NetworkInterfaceConfig net; };  // PUT /network-interfaces/{id}
+struct PatchNetworkInterface {               // PATCH /network-interfaces/{id}
+  std::string iface_id;
+  std::optional<RateLimiterPatch> rx_rate_limiter, tx_rate_limiter;
+};
 struct InstanceStart {};                    // PUT /actions
 struct SendCtrlAltDel {};
 struct FlushMetrics {};
@@ -36,7 +45,8 @@ struct GetMetrics {};                       // GET /metrics
 using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
                                action::SetBootSource, action::PutDrive, action::EnableEntropy,
                                action::InstanceStart, action::SendCtrlAltDel, action::FlushMetrics,
-                               action::SetVmState, action::GetVmConfig, action::GetMetrics>;
+                               action::SetVmState, action::GetVmConfig, action::GetMetrics,
+                               action::PatchDrive, action::PutNetworkInterface, action::PatchNetworkInterface>;
 
 // The answer: a JSON document (200), nothing (204), or an error (400 with its message).
 using VmmReply = Result<std::optional<json::Json>>;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <linux/if_tun.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <linux/seccomp.h>
@@ -92,6 +93,7 @@ Rules builds_vms() {
                    SCMP_SYS(getrandom), SCMP_SYS(eventfd2), SCMP_SYS(rt_sigaction), SCMP_SYS(madvise)});
   add(r, ioctls(kvm::build_ioctls()));
   add(r, ioctls(kvm::running_vcpu_ioctls()));
+  add(r, ioctls({TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD}));  // attaching virtio-net's taps again
   // The vCPUs' shared kvm_run pages and guest RAM: still never executable.
   return r;
 }
@@ -123,6 +125,9 @@ Rules own_list(ThreadKind kind) {
       add(r, plain({SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(getrandom)}));
       add(r, file_io());
       add(r, starts_threads());  // virtio-blk's I/O workers
+      // virtio-net: frames to and from the tap, and the offloads the driver accepted.
+      add(r, plain({SCMP_SYS(readv), SCMP_SYS(writev)}));
+      add(r, ioctls({TUNSETOFFLOAD}));
       break;
     case ThreadKind::BlockIo:
       add(r, file_io());
