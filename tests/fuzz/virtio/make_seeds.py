@@ -94,6 +94,37 @@ write(rr, 'indirect', rng_seed([desc(0x1800, 32, INDIRECT)], flags=1,
       extra=[(0x1800, desc(0x1000, 128, NEXT | WRITE, 1) + desc(0x1100, 128, WRITE))]))
 write(rr, 'loop', rng_seed([desc(0x1000, 16, NEXT | WRITE, 1), desc(0x1100, 16, NEXT | WRITE, 0)]))
 
+# net_frame: head, flags (1 indirect), u32 features (low half); descriptor table at 0x400.
+def net_seed(descs, flags=0, features=0, extra=()):
+    buf = bytearray(0x2000)
+    put(buf, 0, struct.pack('<HHI', 0, flags, features))
+    for i, d in enumerate(descs):
+        put(buf, 0x400 + 16 * i, d)
+    for off, data in extra:
+        put(buf, off, data)
+    return buf
+
+CSUM, HOST_TSO4, HOST_TSO6, HOST_UFO = 1, 1 << 11, 1 << 12, 1 << 14
+def net_hdr(flags=0, gso=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0):
+    return struct.pack('<BBHHHHH', flags, gso, hdr_len, gso_size, csum_start, csum_offset, 0)
+
+nf = 'corpus/net_frame'
+write(nf, 'tx_one_buffer', net_seed([desc(0x1000, 12 + 60, 0)]))
+write(nf, 'tx_split_header', net_seed([desc(0x1000, 5, NEXT, 1), desc(0x1100, 7, NEXT, 2), desc(0x1200, 100, 0)]))
+write(nf, 'tx_csum', net_seed([desc(0x1000, 12 + 200, 0)], features=CSUM, extra=[(0x1000, net_hdr(1, 0, 0, 0, 34, 16))]))
+write(nf, 'tx_tso4', net_seed([desc(0x1000, 12 + 2000, 0)], features=CSUM | HOST_TSO4,
+      extra=[(0x1000, net_hdr(1, 1, 54, 1448, 34, 16))]))
+write(nf, 'tx_gso_not_negotiated', net_seed([desc(0x1000, 12 + 2000, 0)], features=CSUM,
+      extra=[(0x1000, net_hdr(1, 4, 74, 1428, 54, 16))]))
+write(nf, 'tx_oversized', net_seed([desc(0x1000, 0x8000, NEXT, 1), desc(0x1000, 0x8000, NEXT, 2), desc(0x1000, 100, 0)]))
+write(nf, 'tx_short', net_seed([desc(0x1000, 12, 0)]))
+write(nf, 'rx_one_buffer', net_seed([desc(0x1000, 1526, WRITE)]))
+write(nf, 'rx_small_pieces', net_seed([desc(0x1000, 6, NEXT | WRITE, 1), desc(0x1100, 6, NEXT | WRITE, 2), desc(0x1200, 64, WRITE)]))
+write(nf, 'rx_too_small', net_seed([desc(0x1000, 11, WRITE)]))
+write(nf, 'mixed', net_seed([desc(0x1000, 12 + 20, NEXT, 1), desc(0x1100, 64, WRITE)]))
+write(nf, 'indirect', net_seed([desc(0x1800, 32, INDIRECT)], flags=1,
+      extra=[(0x1800, desc(0x1000, 12, NEXT, 1) + desc(0x1100, 128, 0))]))
+
 # mmio_transport: 8-byte register operations (kind, size code, offset, value), then RAM.
 def op(kind, off, value=0, size_code=2):
     return struct.pack('<BBHI', kind, size_code, off, value)

@@ -254,6 +254,35 @@ TEST_F(VirtioNetTest, MalformedFramesAreCountedAndTheVmmSurvives) {
   EXPECT_EQ(m["needs_reset"], 0);
 }
 
+// on_reboot: restart builds the VM again on the VMM thread, under its seccomp filter: attaching
+// the tap again (TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD) must be allowed there.
+TEST_F(VirtioNetTest, ARestartAttachesTheTapAgainUnderSeccomp) {
+  TestTap tap(tap_name);
+  ASSERT_TRUE(tap.ok());
+  std::string disk = dir / "state.raw";
+  ASSERT_TRUE(write_file(disk, std::string(1 << 20, '\0')));
+  json::Json cfg;
+  cfg["boot-source"] = {{"kernel_image_path", std::string(VESSEL_TEST_GUEST_DIR) + "/reboot_once.elf"}};
+  cfg["machine-config"] = {{"vcpu_count", 1}, {"mem_size_mib", 64}};
+  cfg["drives"] = json::Json::array({{{"drive_id", "state"}, {"path_on_host", disk}, {"is_root_device", false}}});
+  cfg["network-interfaces"] = iface();
+  cfg["vessel"] = {{"on_reboot", "restart"}};
+  ASSERT_TRUE(write_file(dir / "vm.json", cfg.dump()));
+  auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto err = Fd::open(dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_TRUE(out && err);
+  SpawnOptions opts;
+  opts.stdout_fd = out->get();
+  opts.stderr_fd = err->get();
+  auto vmm = Process::spawn({VESSEL_VMM_BIN, "--config-file", dir / "vm.json", "--metrics-file", dir / "metrics.json"}, opts);
+  ASSERT_TRUE(vmm);
+  ExitStatus st = finish(*vmm);
+  EXPECT_EQ(st.code, 42) << st.to_string() << "\n" << console();
+  EXPECT_EQ(st.signal, 0) << "killed (SIGSYS: a call the VMM thread's filter refuses?)\n" << console();
+  EXPECT_NE(console().find("reboot_once: boot 2"), std::string::npos) << console();
+  EXPECT_EQ(net_metrics().value("id", ""), "eth0") << "the rebuilt VM has its network device";
+}
+
 TEST_F(VirtioNetTest, AMissingTapIsAClearStartErrorAndLeavesNoTapBehind) {
   auto vmm = spawn_vmm("virtio_net", "", iface());  // tap_name was never created
   ASSERT_TRUE(vmm);
