@@ -409,6 +409,23 @@ TEST_F(NetDeviceTest, LimitersChangeOnARunningDevice) {
   EXPECT_FALSE(dev->set_rate_limiter("rate_limiter", std::nullopt));
 }
 
+TEST_F(NetDeviceTest, WithEventIdxTheDeviceAsksForTheNextDoorbell) {
+  start();  // every offered feature, EVENT_IDX among them
+  ASSERT_TRUE(drv.device_features() & kFeatureEventIdx);
+  send(0, test_frame(100, 1));
+  ASSERT_TRUE(drv.wait_used(kTxQueue, 1));
+  EXPECT_EQ(tap_read().size(), 112u);
+  auto avail_event = [&](uint16_t q) { return *mem.read_obj<uint16_t>(kRings[q].used + 4 + 8 * kQs); };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (avail_event(kTxQueue) != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(avail_event(kTxQueue), 1) << "tx ring drained: notify for chain 1";
+  give_rx(0, 2048);
+  tap_write(test_frame(12 + 60, 2));
+  ASSERT_TRUE(drv.wait_used(kRxQueue, 1));
+  EXPECT_EQ(m("rx", "frames"), 1u);
+}
+
 TEST_F(NetDeviceTest, OffloadFlagsFollowTheGuestFeatures) {
   EXPECT_EQ(tun_offload_flags(0), 0u);
   EXPECT_EQ(tun_offload_flags(kFeatureGuestTso4), 0u) << "no segmentation without checksum offload";

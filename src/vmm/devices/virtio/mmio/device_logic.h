@@ -17,6 +17,7 @@ namespace vessel::vmm::virtio {
 
 inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;
 inline constexpr uint64_t kFeatureIndirectDesc = 1ull << 28;
+inline constexpr uint64_t kFeatureEventIdx = 1ull << 29;  // Virtqueue's event_idx
 
 // Counters shared by the transport and the device logic; written on the device thread (and the
 // vCPU thread for register errors), read by metrics() from any thread.

@@ -170,7 +170,7 @@ void MmioTransport::set_queue_ready(QueueConfig& q, bool ready) {
     return;
   }
   bool indirect = driver_features_ & kFeatureIndirectDesc;
-  q.queue = Virtqueue(ctx_.memory, q.layout, indirect);
+  q.queue = Virtqueue(ctx_.memory, q.layout, indirect, driver_features_ & kFeatureEventIdx);
   q.ready = true;
   if (!ioeventfd_registered_ && ctx_.add_ioeventfd) {
     // One doorbell for all queues: the device thread scans every ready queue when it rings.

@@ -48,7 +48,7 @@ NetLogic::NetLogic(const NetConfig& config, Tap tap, const GuestMemory* memory)
       memory_(memory),
       queue_size_(config.queue_size),
       rx_frame_(kMaxFrameWithHeader) {
-  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureCsum | kFeatureGuestCsum | kFeatureMac |
+  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx | kFeatureCsum | kFeatureGuestCsum | kFeatureMac |
               kFeatureGuestTso4 | kFeatureGuestTso6 | kFeatureGuestUfo | kFeatureHostTso4 | kFeatureHostTso6 |
               kFeatureHostUfo | kFeatureMrgRxbuf | kFeatureStatus;
   auto mac = config.mac.value_or(generated_mac(config.iface_id, config.host_dev_name));
