@@ -378,6 +378,45 @@ TEST_F(NetDeviceTest, TxLimiterHoldsFramesInTheRingUntilTheBucketRefills) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(tap_read().size(), 112u);
 }
 
+// A held frame must bring the device thread back even when its wait is already over by the time
+// the thread asks retry_at() (at high rates the wait is microseconds, and a busy host may run
+// the thread late): a bug once, the thread then slept until a doorbell that a guest waiting for
+// its ring never sends. NetLogic directly, no transport, so the timing is ours.
+TEST_F(NetDeviceTest, AHeldFrameAsksForARetryEvenAfterItsWaitIsOver) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  peer = sv[1];
+  NetConfig c;
+  c.iface_id = "eth0";
+  c.tx_rate_limiter = RateLimiterConfig{std::nullopt, TokenBucketConfig{1, 0, 1}};  // 1 frame per ms
+  NetLogic logic(c, Tap::adopt(Fd(sv[0]), "fake0"), &mem);
+  logic.activate(kFeatureVersion1);
+  QueueLayout layout{kQs, kRings[kTxQueue].desc, kRings[kTxQueue].avail, kRings[kTxQueue].used};
+  Virtqueue q(&mem, layout, false);
+  auto frame = test_frame(60, 1);
+  for (uint16_t i = 0; i < 2; ++i) {
+    GuestAddress at = kTxBuf + 0x100 * i;
+    ASSERT_TRUE(mem.write_obj(at, NetHeader{}));
+    ASSERT_TRUE(mem.write(at + kHeaderSize, frame.data(), frame.size()));
+    ASSERT_TRUE(mem.write_obj(layout.desc + 16 * i, RawDesc{at, uint32_t(kHeaderSize + 60), 0, 0}));
+    ASSERT_TRUE(mem.write_obj<uint16_t>(layout.avail + 4 + 2 * i, i));
+  }
+  ASSERT_TRUE(mem.write_obj<uint16_t>(layout.avail + 2, 2));
+  DeviceCounters counters;
+  auto done = logic.process(kTxQueue, q, 64, counters);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(*done, 1u) << "the second frame is held";
+  EXPECT_TRUE(logic.retry_at());
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the wait is long over
+  auto at = logic.retry_at();
+  ASSERT_TRUE(at) << "a held frame and no retry time: the device thread would sleep for good";
+  EXPECT_LE(*at, std::chrono::steady_clock::now());
+  done = logic.process(kTxQueue, q, 64, counters);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(*done, 1u);
+  EXPECT_FALSE(logic.retry_at()) << "nothing held any more";
+}
+
 TEST_F(NetDeviceTest, RxLimiterHoldsFramesUntilTheBucketRefills) {
   NetConfig c;
   c.rx_rate_limiter = RateLimiterConfig{TokenBucketConfig{1000, 0, 1000}, std::nullopt};

@@ -78,6 +78,7 @@ class BlockLogic final : public DeviceLogic {
   mutable std::mutex config_mu_;  // limiter_config_: metrics() reads it from any thread
   std::optional<RateLimiterConfig> limiter_config_;
   std::atomic<uint64_t> throttled_{0};  // times a request was left in the ring by the limiter
+  bool held_ = false;  // a request is waiting in the ring for the limiter (device thread only)
 
   std::atomic<uint64_t> reads_{0}, writes_{0}, flushes_{0}, get_ids_{0}, discards_{0},
       write_zeroes_{0}, bytes_read_{0}, bytes_written_{0};

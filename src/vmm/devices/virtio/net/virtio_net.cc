@@ -18,8 +18,8 @@ uint64_t now_ns() {
                                    .count());
 }
 
-std::optional<std::chrono::steady_clock::time_point> wake_of(const std::optional<RateLimiter>& l, uint64_t now) {
-  if (!l || !l->blocked(now)) return std::nullopt;
+std::optional<std::chrono::steady_clock::time_point> wake_of(const std::optional<RateLimiter>& l) {
+  if (!l) return std::nullopt;
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(l->wake_at_ns()));
 }
 
@@ -86,9 +86,10 @@ bool NetLogic::backend_wanted() const {
 }
 
 std::optional<std::chrono::steady_clock::time_point> NetLogic::retry_at() const {
-  uint64_t now = now_ns();
-  auto rx = rx_len_ > 0 ? wake_of(rx_limiter_, now) : std::nullopt;
-  auto tx = wake_of(tx_limiter_, now);
+  // Only while a frame is held; a wake time already past means "now" (the bucket may refill
+  // before the device thread gets here, and nothing else would wake it for a held tx chain).
+  auto rx = rx_len_ > 0 && !rx_paid_ ? wake_of(rx_limiter_) : std::nullopt;
+  auto tx = tx_held_ ? wake_of(tx_limiter_) : std::nullopt;
   if (rx && tx) return std::min(*rx, *tx);
   return rx ? rx : tx;
 }
@@ -112,6 +113,7 @@ QueueResult<size_t> NetLogic::process(uint16_t index, Virtqueue& queue, size_t b
 }
 
 QueueResult<size_t> NetLogic::process_tx(Virtqueue& queue, size_t budget, DeviceCounters& counters) {
+  tx_held_ = false;
   size_t done = 0;
   while (done < budget) {
     auto popped = queue.pop();
@@ -136,6 +138,7 @@ QueueResult<size_t> NetLogic::process_tx(Virtqueue& queue, size_t budget, Device
     if (tx_limiter_ && !tx_limiter_->consume(frame->frame_len, now_ns())) {
       // Over the rate: the chain goes back to the ring; retry_at() says when to try again.
       queue.undo_pop();
+      tx_held_ = true;
       tx_.throttled++;
       break;
     }

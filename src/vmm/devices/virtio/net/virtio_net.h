@@ -79,6 +79,7 @@ class NetLogic final : public DeviceLogic {
   bool rx_paid_ = false;           // the pending frame has passed the rx limiter
   bool rx_starved_ = false;        // the last frame found no receive buffers
   bool tap_dead_ = false;          // the other end is gone (test socketpairs)
+  bool tx_held_ = false;           // a tx chain went back to the ring for the limiter
   std::optional<RateLimiter> rx_limiter_, tx_limiter_;
   mutable std::mutex config_mu_;  // the limiter configs: metrics() reads them from any thread
   std::optional<RateLimiterConfig> rx_limiter_config_, tx_limiter_config_;
