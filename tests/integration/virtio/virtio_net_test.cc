@@ -17,11 +17,13 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/fd.h"
 #include "base/json.h"
 #include "base/process.h"
+#include "http/http.h"
 #include "test_guests.h"
 
 namespace vessel {
@@ -281,6 +283,72 @@ TEST_F(VirtioNetTest, ARestartAttachesTheTapAgainUnderSeccomp) {
   EXPECT_EQ(st.signal, 0) << "killed (SIGSYS: a call the VMM thread's filter refuses?)\n" << console();
   EXPECT_NE(console().find("reboot_once: boot 2"), std::string::npos) << console();
   EXPECT_EQ(net_metrics().value("id", ""), "eth0") << "the rebuilt VM has its network device";
+}
+
+// PATCH /network-interfaces/{id} on a running VM: a tx limiter that allows one frame an hour
+// holds the guest's flood; removing it through the API lets the rest go at once.
+TEST_F(VirtioNetTest, PatchingTheTxLimiterOfARunningVmReleasesHeldFrames) {
+  TestTap tap(tap_name);
+  ASSERT_TRUE(tap.ok());
+  PacketSocket host(tap_name);
+  ASSERT_TRUE(host.ok());
+  std::string sock = dir / "api.sock";
+  auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto err = Fd::open(dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_TRUE(out && err);
+  SpawnOptions opts;
+  opts.stdout_fd = out->get();
+  opts.stderr_fd = err->get();
+  auto vmm = Process::spawn({VESSEL_VMM_BIN, "--api-sock", sock, "--metrics-file", dir / "metrics.json"}, opts);
+  ASSERT_TRUE(vmm);
+  for (int i = 0; i < 500 && !fs::exists(sock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body = {}) {
+    http::ClientOptions o;
+    o.unix_socket = sock;
+    o.timeout = std::chrono::seconds(10);
+    auto r = http::request(o, method, "http://localhost" + path, body);
+    EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
+    return r.value_or(http::ClientResponse{});
+  };
+  std::string kernel = std::string(VESSEL_TEST_GUEST_DIR) + "/virtio_net.elf";
+  EXPECT_EQ(call("PUT", "/boot-source", json::Json{{"kernel_image_path", kernel}, {"boot_args", "mode=flood frames=5"}}.dump()).status, 204);
+  EXPECT_EQ(call("PUT", "/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 64})").status, 204);
+  json::Json nic = {{"iface_id", "eth0"}, {"host_dev_name", tap_name},
+                    {"tx_rate_limiter", {{"ops", {{"size", 1}, {"refill_time", 3'600'000}}}}}};
+  EXPECT_EQ(call("PUT", "/network-interfaces/eth0", nic.dump()).status, 204);
+  std::string disk = dir / "d.raw";  // a drive too: PATCH /drives/{id} on the running VM below
+  ASSERT_TRUE(write_file(disk, std::string(1 << 20, '\0')));
+  EXPECT_EQ(call("PUT", "/drives/d", json::Json{{"drive_id", "d"}, {"path_on_host", disk}, {"is_root_device", false}}.dump()).status, 204);
+  EXPECT_EQ(call("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204) << console();
+  EXPECT_FALSE(host.receive("vessel-net-flood", 20000).empty()) << console();
+  EXPECT_TRUE(host.receive("vessel-net-flood", 300).empty()) << "the limiter let a second frame through";
+  auto metrics = json::parse(call("GET", "/metrics").body).value_or(json::Json::object());
+  const json::Json* net = nullptr;
+  for (const auto& d : metrics["devices"])
+    if (d.value("device", "") == "virtio-net") net = &d;
+  ASSERT_NE(net, nullptr) << metrics.dump();
+  EXPECT_EQ((*net)["tx"]["frames"], 1);
+  EXPECT_GE((*net)["tx"]["throttled"].get<uint64_t>(), 1u);
+  // While the guest is held (the VM is running): the drive's limiter.
+  auto drive_patch = call("PATCH", "/drives/d", R"({"drive_id": "d", "rate_limiter": {"ops": {"size": 7, "refill_time": 100}}})");
+  EXPECT_EQ(drive_patch.status, 204) << drive_patch.body;
+  EXPECT_EQ(call("PATCH", "/drives/nope", R"({"drive_id": "nope"})").status, 400);
+  EXPECT_EQ(call("PUT", "/network-interfaces/eth1", json::Json{{"iface_id", "eth1"}, {"host_dev_name", "x"}}.dump()).status, 400)
+      << "PUT only before start";
+  auto cfg = json::parse(call("GET", "/vm/config").body).value_or(json::Json::object());
+  EXPECT_EQ(cfg["drives"][0]["rate_limiter"]["ops"]["size"], 7) << cfg.dump();
+  auto patch = call("PATCH", "/network-interfaces/eth0",
+                    R"({"iface_id": "eth0", "tx_rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})");
+  EXPECT_EQ(patch.status, 204) << patch.body;
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(host.receive("vessel-net-flood", 5000).empty()) << "frame " << i + 2;
+  ExitStatus st = finish(*vmm);
+  EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
+  EXPECT_EQ(net_metrics()["tx"]["frames"], 5);
+  auto final = json::parse(read_file(dir / "metrics.json").value_or("{}")).value_or(json::Json::object());
+  for (const auto& d : final["devices"])
+    if (d.value("device", "") == "virtio-blk") {
+      EXPECT_EQ(d["rate_limiter"]["ops"]["size"], 7) << d.dump();
+    }
 }
 
 TEST_F(VirtioNetTest, AMissingTapIsAClearStartErrorAndLeavesNoTapBehind) {
