@@ -291,6 +291,17 @@ TEST_F(NetDeviceTest, RxFrameTooBigForOneBufferWithoutMergeIsDroppedAndCounted) 
   EXPECT_EQ(m("rx", "dropped"), 1u);
 }
 
+TEST_F(NetDeviceTest, RuntsFromTheTapAreDroppedAndCounted) {
+  start();
+  give_rx(0, 2048);
+  for (int i = 0; i < 50; ++i) tap_write(test_frame(5 + i % 20, 1));  // shorter than header + Ethernet header
+  tap_write(test_frame(12 + 64, 2));
+  ASSERT_TRUE(drv.wait_used(kRxQueue, 1));
+  EXPECT_EQ(drv.used(kRxQueue, 0).second, 76u);
+  EXPECT_EQ(m("rx", "dropped"), 50u);
+  EXPECT_EQ(m("rx", "frames"), 1u);
+}
+
 TEST_F(NetDeviceTest, MalformedTxChainsAreCountedAndTheDeviceCarriesOn) {
   start();
   // Writable descriptor in a tx chain.

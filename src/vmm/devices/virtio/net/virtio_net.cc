@@ -164,27 +164,27 @@ QueueResult<size_t> NetLogic::process_tx(Virtqueue& queue, size_t budget, Device
 }
 
 bool NetLogic::read_frame(DeviceCounters& counters) {
-  for (;;) {
-    auto n = tap_.read(rx_frame_);
-    if (!n) {
-      counters.backend_errors++;
-      log::debug("virtio-net {}: {}", iface_id_, n.error().to_string());
-      return false;
-    }
-    if (!*n) return false;  // EAGAIN
-    if (**n == 0) {
-      tap_dead_ = true;
-      log::warn("virtio-net {}: the tap's other end is gone", iface_id_);
-      return false;
-    }
-    if (**n < kHeaderSize + kEthHeaderSize) {
-      rx_.dropped++;  // not a frame the guest could use
-      continue;
-    }
-    rx_len_ = static_cast<uint32_t>(**n);
-    rx_paid_ = false;
-    return true;
+  auto n = tap_.read(rx_frame_);
+  if (!n) {
+    counters.backend_errors++;
+    log::debug("virtio-net {}: {}", iface_id_, n.error().to_string());
+    return false;
   }
+  if (!*n) return false;  // EAGAIN
+  if (**n == 0) {
+    tap_dead_ = true;
+    log::warn("virtio-net {}: the tap's other end is gone", iface_id_);
+    return false;
+  }
+  // A runt ends the batch like an empty tap (the tap, still readable, wakes the thread again),
+  // so a flood of them cannot hold the device thread.
+  if (**n < kHeaderSize + kEthHeaderSize) {
+    rx_.dropped++;
+    return false;
+  }
+  rx_len_ = static_cast<uint32_t>(**n);
+  rx_paid_ = false;
+  return true;
 }
 
 QueueResult<NetLogic::Delivery> NetLogic::deliver(Virtqueue& queue, DeviceCounters& counters, size_t& completed) {
