@@ -351,6 +351,45 @@ TEST_F(VirtioNetTest, PatchingTheTxLimiterOfARunningVmReleasesHeldFrames) {
     }
 }
 
+// Through the API: the interface is configuration until InstanceStart, which answers 400 naming
+// host_dev_name when the tap does not exist; nothing is left half-built: the VMM still serves,
+// not started, and the same configuration starts once the tap exists.
+TEST_F(VirtioNetTest, AMissingTapIsA400AtInstanceStartThroughTheApi) {
+  std::string sock = dir / "api.sock";
+  auto err = Fd::open(dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_TRUE(out && err);
+  SpawnOptions opts;
+  opts.stdout_fd = out->get();
+  opts.stderr_fd = err->get();
+  auto vmm = Process::spawn({VESSEL_VMM_BIN, "--api-sock", sock}, opts);
+  ASSERT_TRUE(vmm);
+  for (int i = 0; i < 500 && !fs::exists(sock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body = {}) {
+    http::ClientOptions o;
+    o.unix_socket = sock;
+    o.timeout = std::chrono::seconds(10);
+    auto r = http::request(o, method, "http://localhost" + path, body);
+    EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
+    return r.value_or(http::ClientResponse{});
+  };
+  std::string kernel = std::string(VESSEL_TEST_GUEST_DIR) + "/virtio_net.elf";
+  EXPECT_EQ(call("PUT", "/boot-source", json::Json{{"kernel_image_path", kernel}, {"boot_args", "mode=flood frames=1"}}.dump()).status, 204);
+  EXPECT_EQ(call("PUT", "/network-interfaces/eth0", json::Json{{"iface_id", "eth0"}, {"host_dev_name", tap_name}}.dump()).status, 204);
+  auto start = call("PUT", "/actions", R"({"action_type": "InstanceStart"})");
+  EXPECT_EQ(start.status, 400);
+  EXPECT_NE(start.body.find("host_dev_name"), std::string::npos) << start.body;
+  EXPECT_NE(start.body.find("does not exist"), std::string::npos) << start.body;
+  EXPECT_NE(call("GET", "/").body.find("Not started"), std::string::npos);
+  EXPECT_FALSE(fs::exists("/sys/class/net/" + tap_name));
+  // Now the tap exists: the same configuration starts, and the guest's frame goes out.
+  TestTap tap(tap_name);
+  ASSERT_TRUE(tap.ok());
+  EXPECT_EQ(call("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204) << console();
+  ExitStatus st = finish(*vmm);
+  EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
+}
+
 TEST_F(VirtioNetTest, AMissingTapIsAClearStartErrorAndLeavesNoTapBehind) {
   auto vmm = spawn_vmm("virtio_net", "", iface());  // tap_name was never created
   ASSERT_TRUE(vmm);
