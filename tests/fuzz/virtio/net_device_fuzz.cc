@@ -42,7 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   logic.activate(negotiated);
   bool indirect = flags & 1;
   Virtqueue rx(&mem, QueueLayout{16, 0x400, 0x800, 0xa00}, indirect, negotiated & kFeatureEventIdx);
-  Virtqueue tx(&mem, QueueLayout{16, 0x1000, 0x1200, 0x1400}, indirect, negotiated & kFeatureEventIdx);
+  Virtqueue tx(&mem, QueueLayout{16, 0x1000, 0x1200, 0x1400}, indirect,
+               negotiated & kFeatureEventIdx);
   DeviceCounters counters;
 
   auto done = logic.process(kTxQueue, tx, kBudget, counters);
@@ -56,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(&h, frame.data(), kHeaderSize);
     fuzz::check(h.num_buffers == 0);
     if (h.flags & kHdrFlagNeedsCsum) fuzz::check(negotiated & kFeatureCsum);
-    if (h.gso_type != kGsoNone) fuzz::check(negotiated & (kFeatureHostTso4 | kFeatureHostTso6 | kFeatureHostUfo));
+    if (h.gso_type != kGsoNone)
+      fuzz::check(negotiated & (kFeatureHostTso4 | kFeatureHostTso6 | kFeatureHostUfo));
   }
 
   // One frame from the input (its first bytes as the header) to the rx queue.

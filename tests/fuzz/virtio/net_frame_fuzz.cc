@@ -48,7 +48,8 @@ void check_tx(const GuestMemory& mem, const DescriptorChain& chain, uint64_t fea
   if (h.gso_type == kGsoTcpV4) fuzz::check(features & kFeatureHostTso4);
   if (h.gso_type == kGsoTcpV6) fuzz::check(features & kFeatureHostTso6);
   if (h.gso_type == kGsoUdp) fuzz::check(features & kFeatureHostUfo);
-  fuzz::check(h.gso_type == kGsoNone || h.gso_type == kGsoTcpV4 || h.gso_type == kGsoTcpV6 || h.gso_type == kGsoUdp);
+  fuzz::check(h.gso_type == kGsoNone || h.gso_type == kGsoTcpV4 || h.gso_type == kGsoTcpV6 ||
+              h.gso_type == kGsoUdp);
 }
 
 void check_rx(const GuestMemory& mem, const DescriptorChain& chain) {

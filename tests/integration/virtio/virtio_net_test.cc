@@ -60,7 +60,8 @@ class TestTap {
     ifreq ifr{};
     std::strncpy(ifr.ifr_name, name_.c_str(), IFNAMSIZ - 1);
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-    return fd && ::ioctl(fd.get(), TUNSETIFF, &ifr) == 0 && ::ioctl(fd.get(), TUNSETPERSIST, on ? 1 : 0) == 0;
+    return fd && ::ioctl(fd.get(), TUNSETIFF, &ifr) == 0 &&
+           ::ioctl(fd.get(), TUNSETPERSIST, on ? 1 : 0) == 0;
   }
   std::string name_;
   bool ok_ = false;
@@ -83,7 +84,9 @@ class PacketSocket {
   std::vector<uint8_t> receive(const std::string& tag, int timeout_ms) {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
-      int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count());
+      int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         end - std::chrono::steady_clock::now())
+                         .count());
       if (left <= 0) return {};
       pollfd p{fd_.get(), POLLIN, 0};
       if (::poll(&p, 1, left) <= 0) continue;
@@ -100,8 +103,8 @@ class PacketSocket {
     a.sll_ifindex = ifindex_;
     a.sll_halen = 6;
     std::memcpy(a.sll_addr, frame.data(), 6);
-    return ::sendto(fd_.get(), frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a) ==
-           ssize_t(frame.size());
+    return ::sendto(fd_.get(), frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&a),
+                    sizeof a) == ssize_t(frame.size());
   }
 
  private:
@@ -127,10 +130,12 @@ class VirtioNetTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir); }
 
-  Result<Process> spawn_vmm(const std::string& guest, const std::string& args, const json::Json& nets) {
+  Result<Process> spawn_vmm(const std::string& guest, const std::string& args,
+                            const json::Json& nets) {
     json::Json cfg;
-    cfg["boot-source"] = {{"kernel_image_path", std::string(VESSEL_TEST_GUEST_DIR) + "/" + guest + ".elf"},
-                          {"boot_args", args}};
+    cfg["boot-source"] = {
+        {"kernel_image_path", std::string(VESSEL_TEST_GUEST_DIR) + "/" + guest + ".elf"},
+        {"boot_args", args}};
     cfg["machine-config"] = {{"vcpu_count", 1}, {"mem_size_mib", 64}};
     cfg["network-interfaces"] = nets;
     EXPECT_TRUE(write_file(dir / "vm.json", cfg.dump()));
@@ -139,24 +144,29 @@ class VirtioNetTest : public ::testing::Test {
     SpawnOptions opts;
     opts.stdout_fd = out.get();
     opts.stderr_fd = err.get();
-    return Process::spawn({VESSEL_VMM_BIN, "--config-file", dir / "vm.json", "--metrics-file", dir / "metrics.json"},
-                          opts);
+    return Process::spawn(
+        {VESSEL_VMM_BIN, "--config-file", dir / "vm.json", "--metrics-file", dir / "metrics.json"},
+        opts);
   }
   ExitStatus finish(Process& p) {
     auto st = p.wait_for(std::chrono::seconds(60));
     EXPECT_TRUE(st && *st) << "vessel-vmm did not exit within 60 s";
     return st && *st ? **st : ExitStatus{};
   }
-  std::string console() { return read_file(dir / "console.txt").value_or("") + read_file(dir / "stderr.txt").value_or(""); }
+  std::string console() {
+    return read_file(dir / "console.txt").value_or("") + read_file(dir / "stderr.txt").value_or("");
+  }
   json::Json net_metrics() {
-    auto m = json::parse(read_file(dir / "metrics.json").value_or("{}")).value_or(json::Json::object());
+    auto m =
+        json::parse(read_file(dir / "metrics.json").value_or("{}")).value_or(json::Json::object());
     if (m.contains("devices"))
       for (const auto& d : m["devices"])
         if (d.value("device", "") == "virtio-net") return d;
     return json::Json::object();
   }
   json::Json iface(const std::string& mac = "06:00:00:00:00:2a") {
-    return json::Json::array({{{"iface_id", "eth0"}, {"host_dev_name", tap_name}, {"guest_mac", mac}}});
+    return json::Json::array(
+        {{{"iface_id", "eth0"}, {"host_dev_name", tap_name}, {"guest_mac", mac}}});
   }
 };
 
@@ -196,8 +206,10 @@ TEST_F(VirtioNetTest, GuestFrameReachesTheTapAndTheHostsReplyIsEchoed) {
   ASSERT_TRUE(host.send(reply));
   auto echo = host.receive("vessel-net-echo", 20000);
   ASSERT_EQ(echo.size(), reply.size()) << console();
-  EXPECT_EQ(std::vector<uint8_t>(echo.begin(), echo.begin() + 6), std::vector<uint8_t>(host_mac, host_mac + 6));
-  EXPECT_EQ(std::vector<uint8_t>(echo.begin() + 14 + 15, echo.end()), std::vector<uint8_t>(reply.begin() + 14 + 15, reply.end()));
+  EXPECT_EQ(std::vector<uint8_t>(echo.begin(), echo.begin() + 6),
+            std::vector<uint8_t>(host_mac, host_mac + 6));
+  EXPECT_EQ(std::vector<uint8_t>(echo.begin() + 14 + 15, echo.end()),
+            std::vector<uint8_t>(reply.begin() + 14 + 15, reply.end()));
   ExitStatus st = finish(*vmm);
   EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
   EXPECT_NE(console().find("virtio-net: mac 6:0:0:0:0:2a link 1"), std::string::npos) << console();
@@ -227,7 +239,8 @@ TEST_F(VirtioNetTest, MergeableBuffersCarryTheReplyOverSeveralChains) {
   ASSERT_TRUE(host.send(reply));
   auto echo = host.receive("vessel-net-echo", 20000);
   ASSERT_EQ(echo.size(), reply.size()) << console();
-  EXPECT_EQ(std::vector<uint8_t>(echo.begin() + 29, echo.end()), std::vector<uint8_t>(reply.begin() + 29, reply.end()));
+  EXPECT_EQ(std::vector<uint8_t>(echo.begin() + 29, echo.end()),
+            std::vector<uint8_t>(reply.begin() + 29, reply.end()));
   ExitStatus st = finish(*vmm);
   EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
   // 12 + 1014 bytes in 256-byte buffers: 5 chains.
@@ -264,9 +277,11 @@ TEST_F(VirtioNetTest, ARestartAttachesTheTapAgainUnderSeccomp) {
   std::string disk = dir / "state.raw";
   ASSERT_TRUE(write_file(disk, std::string(1 << 20, '\0')));
   json::Json cfg;
-  cfg["boot-source"] = {{"kernel_image_path", std::string(VESSEL_TEST_GUEST_DIR) + "/reboot_once.elf"}};
+  cfg["boot-source"] = {
+      {"kernel_image_path", std::string(VESSEL_TEST_GUEST_DIR) + "/reboot_once.elf"}};
   cfg["machine-config"] = {{"vcpu_count", 1}, {"mem_size_mib", 64}};
-  cfg["drives"] = json::Json::array({{{"drive_id", "state"}, {"path_on_host", disk}, {"is_root_device", false}}});
+  cfg["drives"] = json::Json::array(
+      {{{"drive_id", "state"}, {"path_on_host", disk}, {"is_root_device", false}}});
   cfg["network-interfaces"] = iface();
   cfg["vessel"] = {{"on_reboot", "restart"}};
   ASSERT_TRUE(write_file(dir / "vm.json", cfg.dump()));
@@ -276,11 +291,14 @@ TEST_F(VirtioNetTest, ARestartAttachesTheTapAgainUnderSeccomp) {
   SpawnOptions opts;
   opts.stdout_fd = out->get();
   opts.stderr_fd = err->get();
-  auto vmm = Process::spawn({VESSEL_VMM_BIN, "--config-file", dir / "vm.json", "--metrics-file", dir / "metrics.json"}, opts);
+  auto vmm = Process::spawn(
+      {VESSEL_VMM_BIN, "--config-file", dir / "vm.json", "--metrics-file", dir / "metrics.json"},
+      opts);
   ASSERT_TRUE(vmm);
   ExitStatus st = finish(*vmm);
   EXPECT_EQ(st.code, 42) << st.to_string() << "\n" << console();
-  EXPECT_EQ(st.signal, 0) << "killed (SIGSYS: a call the VMM thread's filter refuses?)\n" << console();
+  EXPECT_EQ(st.signal, 0) << "killed (SIGSYS: a call the VMM thread's filter refuses?)\n"
+                          << console();
   EXPECT_NE(console().find("reboot_once: boot 2"), std::string::npos) << console();
   EXPECT_EQ(net_metrics().value("id", ""), "eth0") << "the rebuilt VM has its network device";
 }
@@ -299,10 +317,13 @@ TEST_F(VirtioNetTest, PatchingTheTxLimiterOfARunningVmReleasesHeldFrames) {
   SpawnOptions opts;
   opts.stdout_fd = out->get();
   opts.stderr_fd = err->get();
-  auto vmm = Process::spawn({VESSEL_VMM_BIN, "--api-sock", sock, "--metrics-file", dir / "metrics.json"}, opts);
+  auto vmm = Process::spawn(
+      {VESSEL_VMM_BIN, "--api-sock", sock, "--metrics-file", dir / "metrics.json"}, opts);
   ASSERT_TRUE(vmm);
-  for (int i = 0; i < 500 && !fs::exists(sock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body = {}) {
+  for (int i = 0; i < 500 && !fs::exists(sock); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto call = [&](const std::string& method, const std::string& path,
+                  const std::string& body = {}) {
     http::ClientOptions o;
     o.unix_socket = sock;
     o.timeout = std::chrono::seconds(10);
@@ -311,17 +332,28 @@ TEST_F(VirtioNetTest, PatchingTheTxLimiterOfARunningVmReleasesHeldFrames) {
     return r.value_or(http::ClientResponse{});
   };
   std::string kernel = std::string(VESSEL_TEST_GUEST_DIR) + "/virtio_net.elf";
-  EXPECT_EQ(call("PUT", "/boot-source", json::Json{{"kernel_image_path", kernel}, {"boot_args", "mode=flood frames=5"}}.dump()).status, 204);
+  EXPECT_EQ(
+      call("PUT", "/boot-source",
+           json::Json{{"kernel_image_path", kernel}, {"boot_args", "mode=flood frames=5"}}.dump())
+          .status,
+      204);
   EXPECT_EQ(call("PUT", "/machine-config", R"({"vcpu_count": 1, "mem_size_mib": 64})").status, 204);
-  json::Json nic = {{"iface_id", "eth0"}, {"host_dev_name", tap_name},
+  json::Json nic = {{"iface_id", "eth0"},
+                    {"host_dev_name", tap_name},
                     {"tx_rate_limiter", {{"ops", {{"size", 1}, {"refill_time", 3'600'000}}}}}};
   EXPECT_EQ(call("PUT", "/network-interfaces/eth0", nic.dump()).status, 204);
   std::string disk = dir / "d.raw";  // a drive too: PATCH /drives/{id} on the running VM below
   ASSERT_TRUE(write_file(disk, std::string(1 << 20, '\0')));
-  EXPECT_EQ(call("PUT", "/drives/d", json::Json{{"drive_id", "d"}, {"path_on_host", disk}, {"is_root_device", false}}.dump()).status, 204);
-  EXPECT_EQ(call("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204) << console();
+  EXPECT_EQ(
+      call("PUT", "/drives/d",
+           json::Json{{"drive_id", "d"}, {"path_on_host", disk}, {"is_root_device", false}}.dump())
+          .status,
+      204);
+  EXPECT_EQ(call("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204)
+      << console();
   EXPECT_FALSE(host.receive("vessel-net-flood", 20000).empty()) << console();
-  EXPECT_TRUE(host.receive("vessel-net-flood", 300).empty()) << "the limiter let a second frame through";
+  EXPECT_TRUE(host.receive("vessel-net-flood", 300).empty())
+      << "the limiter let a second frame through";
   auto metrics = json::parse(call("GET", "/metrics").body).value_or(json::Json::object());
   const json::Json* net = nullptr;
   for (const auto& d : metrics["devices"])
@@ -330,21 +362,29 @@ TEST_F(VirtioNetTest, PatchingTheTxLimiterOfARunningVmReleasesHeldFrames) {
   EXPECT_EQ((*net)["tx"]["frames"], 1);
   EXPECT_GE((*net)["tx"]["throttled"].get<uint64_t>(), 1u);
   // While the guest is held (the VM is running): the drive's limiter.
-  auto drive_patch = call("PATCH", "/drives/d", R"({"drive_id": "d", "rate_limiter": {"ops": {"size": 7, "refill_time": 100}}})");
+  auto drive_patch =
+      call("PATCH", "/drives/d",
+           R"({"drive_id": "d", "rate_limiter": {"ops": {"size": 7, "refill_time": 100}}})");
   EXPECT_EQ(drive_patch.status, 204) << drive_patch.body;
   EXPECT_EQ(call("PATCH", "/drives/nope", R"({"drive_id": "nope"})").status, 400);
-  EXPECT_EQ(call("PUT", "/network-interfaces/eth1", json::Json{{"iface_id", "eth1"}, {"host_dev_name", "x"}}.dump()).status, 400)
+  EXPECT_EQ(call("PUT", "/network-interfaces/eth1",
+                 json::Json{{"iface_id", "eth1"}, {"host_dev_name", "x"}}.dump())
+                .status,
+            400)
       << "PUT only before start";
   auto cfg = json::parse(call("GET", "/vm/config").body).value_or(json::Json::object());
   EXPECT_EQ(cfg["drives"][0]["rate_limiter"]["ops"]["size"], 7) << cfg.dump();
-  auto patch = call("PATCH", "/network-interfaces/eth0",
-                    R"({"iface_id": "eth0", "tx_rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})");
+  auto patch =
+      call("PATCH", "/network-interfaces/eth0",
+           R"({"iface_id": "eth0", "tx_rate_limiter": {"ops": {"size": 0, "refill_time": 0}}})");
   EXPECT_EQ(patch.status, 204) << patch.body;
-  for (int i = 0; i < 4; ++i) EXPECT_FALSE(host.receive("vessel-net-flood", 5000).empty()) << "frame " << i + 2;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_FALSE(host.receive("vessel-net-flood", 5000).empty()) << "frame " << i + 2;
   ExitStatus st = finish(*vmm);
   EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
   EXPECT_EQ(net_metrics()["tx"]["frames"], 5);
-  auto final = json::parse(read_file(dir / "metrics.json").value_or("{}")).value_or(json::Json::object());
+  auto final =
+      json::parse(read_file(dir / "metrics.json").value_or("{}")).value_or(json::Json::object());
   for (const auto& d : final["devices"])
     if (d.value("device", "") == "virtio-blk") {
       EXPECT_EQ(d["rate_limiter"]["ops"]["size"], 7) << d.dump();
@@ -364,8 +404,10 @@ TEST_F(VirtioNetTest, AMissingTapIsA400AtInstanceStartThroughTheApi) {
   opts.stderr_fd = err->get();
   auto vmm = Process::spawn({VESSEL_VMM_BIN, "--api-sock", sock}, opts);
   ASSERT_TRUE(vmm);
-  for (int i = 0; i < 500 && !fs::exists(sock); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  auto call = [&](const std::string& method, const std::string& path, const std::string& body = {}) {
+  for (int i = 0; i < 500 && !fs::exists(sock); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto call = [&](const std::string& method, const std::string& path,
+                  const std::string& body = {}) {
     http::ClientOptions o;
     o.unix_socket = sock;
     o.timeout = std::chrono::seconds(10);
@@ -374,8 +416,15 @@ TEST_F(VirtioNetTest, AMissingTapIsA400AtInstanceStartThroughTheApi) {
     return r.value_or(http::ClientResponse{});
   };
   std::string kernel = std::string(VESSEL_TEST_GUEST_DIR) + "/virtio_net.elf";
-  EXPECT_EQ(call("PUT", "/boot-source", json::Json{{"kernel_image_path", kernel}, {"boot_args", "mode=flood frames=1"}}.dump()).status, 204);
-  EXPECT_EQ(call("PUT", "/network-interfaces/eth0", json::Json{{"iface_id", "eth0"}, {"host_dev_name", tap_name}}.dump()).status, 204);
+  EXPECT_EQ(
+      call("PUT", "/boot-source",
+           json::Json{{"kernel_image_path", kernel}, {"boot_args", "mode=flood frames=1"}}.dump())
+          .status,
+      204);
+  EXPECT_EQ(call("PUT", "/network-interfaces/eth0",
+                 json::Json{{"iface_id", "eth0"}, {"host_dev_name", tap_name}}.dump())
+                .status,
+            204);
   auto start = call("PUT", "/actions", R"({"action_type": "InstanceStart"})");
   EXPECT_EQ(start.status, 400);
   EXPECT_NE(start.body.find("host_dev_name"), std::string::npos) << start.body;
@@ -385,7 +434,8 @@ TEST_F(VirtioNetTest, AMissingTapIsA400AtInstanceStartThroughTheApi) {
   // Now the tap exists: the same configuration starts, and the guest's frame goes out.
   TestTap tap(tap_name);
   ASSERT_TRUE(tap.ok());
-  EXPECT_EQ(call("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204) << console();
+  EXPECT_EQ(call("PUT", "/actions", R"({"action_type": "InstanceStart"})").status, 204)
+      << console();
   ExitStatus st = finish(*vmm);
   EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
 }

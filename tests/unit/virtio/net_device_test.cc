@@ -58,10 +58,12 @@ class NetDriver {
       w32(reg::kQueueReady, 1);
       avail_[q] = used_seen_[q] = 0;
     }
-    w32(reg::kStatus, status::kAcknowledge | status::kDriver | status::kFeaturesOk | status::kDriverOk);
+    w32(reg::kStatus,
+        status::kAcknowledge | status::kDriver | status::kFeaturesOk | status::kDriverOk);
     return r32(reg::kStatus);
   }
-  void set_desc(uint16_t q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next = 0) {
+  void set_desc(uint16_t q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
+                uint16_t next = 0) {
     RawDesc d{addr, len, flags, next};
     ASSERT_TRUE(mem_.write_obj(kRings[q].desc + 16ull * i, d));
   }
@@ -141,7 +143,8 @@ class NetDeviceTest : public ::testing::Test {
     }
   }
   void tap_write(const std::vector<uint8_t>& frame_with_header) {
-    ASSERT_EQ(::write(peer, frame_with_header.data(), frame_with_header.size()), ssize_t(frame_with_header.size()));
+    ASSERT_EQ(::write(peer, frame_with_header.data(), frame_with_header.size()),
+              ssize_t(frame_with_header.size()));
   }
   // A tx chain at descriptor `i`: header and frame in one buffer.
   void send(uint16_t i, const std::vector<uint8_t>& frame, NetHeader h = {}) {
@@ -165,9 +168,9 @@ TEST_F(NetDeviceTest, IdentifiesAsNetWithMacAndLinkUp) {
   start(c);
   EXPECT_EQ(drv.r32(reg::kDeviceId), kDeviceTypeNet);
   uint64_t f = drv.device_features();
-  for (uint64_t bit : {kFeatureMac, kFeatureStatus, kFeatureMrgRxbuf, kFeatureCsum, kFeatureGuestCsum,
-                       kFeatureGuestTso4, kFeatureGuestTso6, kFeatureGuestUfo, kFeatureHostTso4, kFeatureHostTso6,
-                       kFeatureHostUfo, kFeatureVersion1})
+  for (uint64_t bit : {kFeatureMac, kFeatureStatus, kFeatureMrgRxbuf, kFeatureCsum,
+                       kFeatureGuestCsum, kFeatureGuestTso4, kFeatureGuestTso6, kFeatureGuestUfo,
+                       kFeatureHostTso4, kFeatureHostTso6, kFeatureHostUfo, kFeatureVersion1})
     EXPECT_TRUE(f & bit) << std::hex << bit;
   uint8_t config[10];
   dev->read(reg::kConfig, {config, 10});
@@ -176,7 +179,8 @@ TEST_F(NetDeviceTest, IdentifiesAsNetWithMacAndLinkUp) {
 }
 
 TEST_F(NetDeviceTest, GeneratedMacIsLocallyAdministeredUnicastAndStable) {
-  auto a = generated_mac("eth0", "tap0"), b = generated_mac("eth0", "tap0"), c = generated_mac("eth1", "tap0");
+  auto a = generated_mac("eth0", "tap0"), b = generated_mac("eth0", "tap0"),
+       c = generated_mac("eth1", "tap0");
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   EXPECT_EQ(a[0] & 3, 2) << "locally administered, not multicast";
@@ -190,7 +194,8 @@ TEST_F(NetDeviceTest, TxFrameReachesTheTapByteExact) {
   auto got = tap_read();
   ASSERT_EQ(got.size(), kHeaderSize + frame.size());
   EXPECT_EQ(std::vector<uint8_t>(got.begin() + kHeaderSize, got.end()), frame);
-  EXPECT_EQ(std::vector<uint8_t>(got.begin(), got.begin() + kHeaderSize), std::vector<uint8_t>(kHeaderSize, 0));
+  EXPECT_EQ(std::vector<uint8_t>(got.begin(), got.begin() + kHeaderSize),
+            std::vector<uint8_t>(kHeaderSize, 0));
   EXPECT_EQ(m("tx", "frames"), 1u);
   EXPECT_EQ(m("tx", "bytes"), 1500u);
 }
@@ -233,7 +238,8 @@ TEST_F(NetDeviceTest, RxDeliversHeaderAndFrameInOneBuffer) {
   NetHeader h;
   std::memcpy(&h, got.data(), kHeaderSize);
   EXPECT_EQ(h.num_buffers, 1);
-  EXPECT_EQ(std::vector<uint8_t>(got.begin() + 12, got.end()), std::vector<uint8_t>(frame.begin() + 12, frame.end()));
+  EXPECT_EQ(std::vector<uint8_t>(got.begin() + 12, got.end()),
+            std::vector<uint8_t>(frame.begin() + 12, frame.end()));
   EXPECT_EQ(m("rx", "frames"), 1u);
   EXPECT_EQ(m("rx", "bytes"), 100u);
 }
@@ -257,7 +263,8 @@ TEST_F(NetDeviceTest, MergeableRxBuffersCarryOneFrameOverSeveralChains) {
   NetHeader h;
   std::memcpy(&h, got.data(), kHeaderSize);
   EXPECT_EQ(h.num_buffers, 4);
-  EXPECT_EQ(std::vector<uint8_t>(got.begin() + 12, got.end()), std::vector<uint8_t>(frame.begin() + 12, frame.end()));
+  EXPECT_EQ(std::vector<uint8_t>(got.begin() + 12, got.end()),
+            std::vector<uint8_t>(frame.begin() + 12, frame.end()));
 }
 
 TEST_F(NetDeviceTest, AFrameWaitsForBuffersAndTheTapIsNotPolledMeanwhile) {
@@ -294,7 +301,8 @@ TEST_F(NetDeviceTest, RxFrameTooBigForOneBufferWithoutMergeIsDroppedAndCounted) 
 TEST_F(NetDeviceTest, RuntsFromTheTapAreDroppedAndCounted) {
   start();
   give_rx(0, 2048);
-  for (int i = 0; i < 50; ++i) tap_write(test_frame(5 + i % 20, 1));  // shorter than header + Ethernet header
+  for (int i = 0; i < 50; ++i)
+    tap_write(test_frame(5 + i % 20, 1));  // shorter than header + Ethernet header
   tap_write(test_frame(12 + 64, 2));
   ASSERT_TRUE(drv.wait_used(kRxQueue, 1));
   EXPECT_EQ(drv.used(kRxQueue, 0).second, 76u);
@@ -356,7 +364,8 @@ TEST_F(NetDeviceTest, FloodsAreBoundedAndPauseStillWorks) {
   start();
   // A tap flood with a few buffers: each buffer takes one frame, the rest wait in the socket.
   int sent = 0;
-  for (auto f = test_frame(12 + 1000, 1); sent < 1000 && ::write(peer, f.data(), f.size()) > 0;) ++sent;
+  for (auto f = test_frame(12 + 1000, 1); sent < 1000 && ::write(peer, f.data(), f.size()) > 0;)
+    ++sent;
   ASSERT_GT(sent, 20) << "the host end fills up (EAGAIN) long before the guest drains it";
   for (uint16_t i = 0; i < 8; ++i) give_rx(i, 2048);
   ASSERT_TRUE(drv.wait_used(kRxQueue, 8));
@@ -385,7 +394,8 @@ TEST_F(NetDeviceTest, TxLimiterHoldsFramesInTheRingUntilTheBucketRefills) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(drv.used_idx(kTxQueue), 2) << "the third frame went before the refill";
   EXPECT_GE(m("tx", "throttled"), 1u);
-  ASSERT_TRUE(drv.wait_used(kTxQueue, 2, 3000)) << "held frames must go after the refill, no doorbell";
+  ASSERT_TRUE(drv.wait_used(kTxQueue, 2, 3000))
+      << "held frames must go after the refill, no doorbell";
   for (int i = 0; i < 4; ++i) EXPECT_EQ(tap_read().size(), 112u);
 }
 
@@ -399,7 +409,8 @@ TEST_F(NetDeviceTest, AHeldFrameAsksForARetryEvenAfterItsWaitIsOver) {
   peer = sv[1];
   NetConfig c;
   c.iface_id = "eth0";
-  c.tx_rate_limiter = RateLimiterConfig{std::nullopt, TokenBucketConfig{1, 0, 1}};  // 1 frame per ms
+  c.tx_rate_limiter =
+      RateLimiterConfig{std::nullopt, TokenBucketConfig{1, 0, 1}};  // 1 frame per ms
   NetLogic logic(c, Tap::adopt(Fd(sv[0]), "fake0"), &mem);
   logic.activate(kFeatureVersion1);
   QueueLayout layout{kQs, kRings[kTxQueue].desc, kRings[kTxQueue].avail, kRings[kTxQueue].used};
@@ -454,7 +465,8 @@ TEST_F(NetDeviceTest, LimitersChangeOnARunningDevice) {
   ASSERT_TRUE(dev->set_rate_limiter("tx_rate_limiter", std::nullopt));
   ASSERT_TRUE(drv.wait_used(kTxQueue, 1, 1000)) << "removing the limiter releases the held frame";
   EXPECT_FALSE(metrics().contains("tx_rate_limiter"));
-  ASSERT_TRUE(dev->set_rate_limiter("rx_rate_limiter", RateLimiterConfig{TokenBucketConfig{10, 0, 100}, std::nullopt}));
+  ASSERT_TRUE(dev->set_rate_limiter(
+      "rx_rate_limiter", RateLimiterConfig{TokenBucketConfig{10, 0, 100}, std::nullopt}));
   EXPECT_EQ(metrics()["rx_rate_limiter"]["bandwidth"]["size"], 10);
   EXPECT_FALSE(dev->set_rate_limiter("rate_limiter", std::nullopt));
 }
@@ -465,7 +477,9 @@ TEST_F(NetDeviceTest, WithEventIdxTheDeviceAsksForTheNextDoorbell) {
   send(0, test_frame(100, 1));
   ASSERT_TRUE(drv.wait_used(kTxQueue, 1));
   EXPECT_EQ(tap_read().size(), 112u);
-  auto avail_event = [&](uint16_t q) { return *mem.read_obj<uint16_t>(kRings[q].used + 4 + 8 * kQs); };
+  auto avail_event = [&](uint16_t q) {
+    return *mem.read_obj<uint16_t>(kRings[q].used + 4 + 8 * kQs);
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (avail_event(kTxQueue) != 1 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -479,7 +493,8 @@ TEST_F(NetDeviceTest, WithEventIdxTheDeviceAsksForTheNextDoorbell) {
 TEST_F(NetDeviceTest, OffloadFlagsFollowTheGuestFeatures) {
   EXPECT_EQ(tun_offload_flags(0), 0u);
   EXPECT_EQ(tun_offload_flags(kFeatureGuestTso4), 0u) << "no segmentation without checksum offload";
-  EXPECT_EQ(tun_offload_flags(kFeatureGuestCsum | kFeatureGuestTso4 | kFeatureGuestTso6 | kFeatureGuestUfo),
+  EXPECT_EQ(tun_offload_flags(kFeatureGuestCsum | kFeatureGuestTso4 | kFeatureGuestTso6 |
+                              kFeatureGuestUfo),
             0x1u | 0x2u | 0x4u | 0x10u);
 }
 

@@ -1,10 +1,11 @@
 // The virtio-net frame parsers against each malformed shape (net_frame.h).
+#include "vmm/devices/virtio/net/net_frame.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "fake_driver.h"
-#include "vmm/devices/virtio/net/net_frame.h"
 
 namespace vessel::vmm::virtio::net {
 namespace {
@@ -61,7 +62,8 @@ TEST_F(NetFrameTest, EachMalformedTxShapeIsRefusedWithItsKind) {
     return f ? TxErrorKind::Count : f.error().kind;
   };
   NetHeader ok{};
-  EXPECT_EQ(kind_of(ok, {{kData, 100, false}, {kData + 200, 10, true}}), TxErrorKind::WritableDescriptor);
+  EXPECT_EQ(kind_of(ok, {{kData, 100, false}, {kData + 200, 10, true}}),
+            TxErrorKind::WritableDescriptor);
   EXPECT_EQ(kind_of(ok, {{kData, 12 + 13, false}}), TxErrorKind::ShortFrame);
   EXPECT_EQ(kind_of(ok, {{kData, 8, false}}), TxErrorKind::ShortFrame);
   EXPECT_EQ(kind_of(ok, {{kData, kMaxFrameWithHeader, false}}), TxErrorKind::Count);
@@ -71,7 +73,8 @@ TEST_F(NetFrameTest, EachMalformedTxShapeIsRefusedWithItsKind) {
   h.flags = 0x10;
   EXPECT_EQ(kind_of(h, {{kData, 100, false}}), TxErrorKind::BadHeaderFlags);
   h.flags = kHdrFlagNeedsCsum;
-  EXPECT_EQ(kind_of(h, {{kData, 100, false}}, 0), TxErrorKind::BadHeaderFlags) << "CSUM not negotiated";
+  EXPECT_EQ(kind_of(h, {{kData, 100, false}}, 0), TxErrorKind::BadHeaderFlags)
+      << "CSUM not negotiated";
   h.csum_start = 80;
   h.csum_offset = 7;  // 80 + 7 + 2 > 88
   EXPECT_EQ(kind_of(h, {{kData, 100, false}}), TxErrorKind::BadChecksumOffsets);
@@ -86,7 +89,8 @@ TEST_F(NetFrameTest, EachMalformedTxShapeIsRefusedWithItsKind) {
   g.gso_size = 1448;
   g.hdr_len = 54;
   EXPECT_EQ(kind_of(g, {{kData, 1000, false}}), TxErrorKind::Count);
-  EXPECT_EQ(kind_of(g, {{kData, 1000, false}}, kFeatureCsum), TxErrorKind::BadGso) << "HOST_TSO4 not negotiated";
+  EXPECT_EQ(kind_of(g, {{kData, 1000, false}}, kFeatureCsum), TxErrorKind::BadGso)
+      << "HOST_TSO4 not negotiated";
   g.gso_size = 0;
   EXPECT_EQ(kind_of(g, {{kData, 1000, false}}), TxErrorKind::BadGso);
   g.gso_size = 1448;
@@ -115,7 +119,8 @@ TEST_F(NetFrameTest, RxChainsNeedWritableRoomForTheHeader) {
 }
 
 TEST_F(NetFrameTest, CopyToBuffersCrossesBuffersFromAnOffset) {
-  auto rx = parse_rx(mem, chain_of({{kData, 4, true}, {kData + 100, 4, true}, {kData + 200, 8, true}}));
+  auto rx =
+      parse_rx(mem, chain_of({{kData, 4, true}, {kData + 100, 4, true}, {kData + 200, 8, true}}));
   ASSERT_TRUE(rx);
   uint8_t src[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   EXPECT_EQ(copy_to_buffers(*rx, 2, src, 10), 10u);

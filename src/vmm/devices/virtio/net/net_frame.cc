@@ -13,28 +13,36 @@ tl::unexpected<TxError> refuse(TxErrorKind kind, std::string message) {
 // The offload a gso_type needs the driver to have negotiated (HOST_*: the device segments).
 uint64_t gso_feature(uint8_t type) {
   switch (type) {
-    case kGsoTcpV4: return kFeatureHostTso4;
-    case kGsoTcpV6: return kFeatureHostTso6;
-    case kGsoUdp: return kFeatureHostUfo;
-    default: return 0;
+    case kGsoTcpV4:
+      return kFeatureHostTso4;
+    case kGsoTcpV6:
+      return kFeatureHostTso6;
+    case kGsoUdp:
+      return kFeatureHostUfo;
+    default:
+      return 0;
   }
 }
 
-tl::expected<void, TxError> check_header(const NetHeader& h, uint32_t frame_len, uint64_t features) {
+tl::expected<void, TxError> check_header(const NetHeader& h, uint32_t frame_len,
+                                         uint64_t features) {
   if (h.flags & ~(kHdrFlagNeedsCsum | kHdrFlagDataValid))
     return refuse(TxErrorKind::BadHeaderFlags, fmt::format("unknown header flags {:#x}", h.flags));
   if ((h.flags & kHdrFlagNeedsCsum) && !(features & kFeatureCsum))
     return refuse(TxErrorKind::BadHeaderFlags, "NEEDS_CSUM without VIRTIO_NET_F_CSUM");
   if ((h.flags & kHdrFlagNeedsCsum) && uint32_t(h.csum_start) + h.csum_offset + 2 > frame_len)
     return refuse(TxErrorKind::BadChecksumOffsets,
-                  fmt::format("checksum at {}+{} past a frame of {} bytes", h.csum_start, h.csum_offset, frame_len));
+                  fmt::format("checksum at {}+{} past a frame of {} bytes", h.csum_start,
+                              h.csum_offset, frame_len));
   if (h.gso_type == kGsoNone) return {};
   uint64_t needed = gso_feature(h.gso_type);
   if (needed == 0 || !(features & needed))
     return refuse(TxErrorKind::BadGso, fmt::format("gso_type {:#x} not negotiated", h.gso_type));
   if (h.gso_size == 0 || !(h.flags & kHdrFlagNeedsCsum) || h.hdr_len > frame_len)
-    return refuse(TxErrorKind::BadGso, fmt::format("gso_size {} / hdr_len {} / flags {:#x} do not describe a "
-                                                   "segmentable frame of {} bytes", h.gso_size, h.hdr_len, h.flags, frame_len));
+    return refuse(TxErrorKind::BadGso,
+                  fmt::format("gso_size {} / hdr_len {} / flags {:#x} do not describe a "
+                              "segmentable frame of {} bytes",
+                              h.gso_size, h.hdr_len, h.flags, frame_len));
   return {};
 }
 
@@ -42,14 +50,22 @@ tl::expected<void, TxError> check_header(const NetHeader& h, uint32_t frame_len,
 
 const char* tx_error_name(TxErrorKind kind) {
   switch (kind) {
-    case TxErrorKind::WritableDescriptor: return "writable_descriptor";
-    case TxErrorKind::ShortFrame: return "short_frame";
-    case TxErrorKind::Oversized: return "oversized";
-    case TxErrorKind::BadHeaderFlags: return "bad_header_flags";
-    case TxErrorKind::BadChecksumOffsets: return "bad_checksum_offsets";
-    case TxErrorKind::BadGso: return "bad_gso";
-    case TxErrorKind::BufferOutOfRam: return "buffer_out_of_ram";
-    case TxErrorKind::Count: break;
+    case TxErrorKind::WritableDescriptor:
+      return "writable_descriptor";
+    case TxErrorKind::ShortFrame:
+      return "short_frame";
+    case TxErrorKind::Oversized:
+      return "oversized";
+    case TxErrorKind::BadHeaderFlags:
+      return "bad_header_flags";
+    case TxErrorKind::BadChecksumOffsets:
+      return "bad_checksum_offsets";
+    case TxErrorKind::BadGso:
+      return "bad_gso";
+    case TxErrorKind::BufferOutOfRam:
+      return "buffer_out_of_ram";
+    case TxErrorKind::Count:
+      break;
   }
   return "unknown";
 }
@@ -60,10 +76,12 @@ tl::expected<TxFrame, TxError> parse_tx(const GuestMemory& memory, const Descrip
   if (chain.writable_bytes > 0)
     return refuse(TxErrorKind::WritableDescriptor, "tx chain has device-writable buffers");
   if (chain.readable_bytes > kMaxFrameWithHeader)
-    return refuse(TxErrorKind::Oversized, fmt::format("tx frame of {} bytes (limit {} with the header)",
-                                                      chain.readable_bytes, kMaxFrameWithHeader));
+    return refuse(TxErrorKind::Oversized,
+                  fmt::format("tx frame of {} bytes (limit {} with the header)",
+                              chain.readable_bytes, kMaxFrameWithHeader));
   if (chain.readable_bytes < kHeaderSize + kEthHeaderSize)
-    return refuse(TxErrorKind::ShortFrame, fmt::format("tx frame of {} bytes", chain.readable_bytes));
+    return refuse(TxErrorKind::ShortFrame,
+                  fmt::format("tx frame of {} bytes", chain.readable_bytes));
   TxFrame frame;
   uint8_t header[kHeaderSize];
   uint32_t header_got = 0;
@@ -71,7 +89,8 @@ tl::expected<TxFrame, TxError> parse_tx(const GuestMemory& memory, const Descrip
     if (d.len == 0) continue;
     auto span = memory.slice(d.addr, d.len);
     if (!span)
-      return refuse(TxErrorKind::BufferOutOfRam, fmt::format("buffer {:#x}+{} is not inside guest RAM", d.addr, d.len));
+      return refuse(TxErrorKind::BufferOutOfRam,
+                    fmt::format("buffer {:#x}+{} is not inside guest RAM", d.addr, d.len));
     uint32_t skip = 0;
     if (header_got < kHeaderSize) {  // the header may be split over descriptors
       skip = std::min<uint32_t>(kHeaderSize - header_got, d.len);
@@ -99,7 +118,8 @@ Result<RxBuffer> parse_rx(const GuestMemory& memory, const DescriptorChain& chai
     rx.buffers.push_back({span->data(), n});
     rx.capacity += n;
   }
-  if (rx.capacity < kHeaderSize) return fail(EINVAL, "rx chain of {} bytes has no room for the header", rx.capacity);
+  if (rx.capacity < kHeaderSize)
+    return fail(EINVAL, "rx chain of {} bytes has no room for the header", rx.capacity);
   return rx;
 }
 

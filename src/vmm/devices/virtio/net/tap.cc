@@ -32,11 +32,14 @@ Result<Tap> Tap::open(const std::string& name) {
   // which closing the fd removes again. We attach only to taps someone created for this VM.
   auto probe = set_iff(name, IFF_TUN_EXCL);
   if (probe || probe.error().errnum() == EPERM)
-    return fail(ENODEV, "tap '{}' does not exist (create it first: ip tuntap add {} mode tap user <uid>)", name, name);
+    return fail(ENODEV,
+                "tap '{}' does not exist (create it first: ip tuntap add {} mode tap user <uid>)",
+                name, name);
   if (probe.error().errnum() != EBUSY) return tl::unexpected(probe.error());
   Fd fd = TRY_CTX(set_iff(name, 0), "attach to tap '{}' (is it a tap owned by this user?)", name);
   int size = kHeaderSize;
-  if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &size) < 0) return fail_errno("TUNSETVNETHDRSZ {} on {}", size, name);
+  if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &size) < 0)
+    return fail_errno("TUNSETVNETHDRSZ {} on {}", size, name);
   // No offloads until the driver says which it accepts (activate).
   if (::ioctl(fd.get(), TUNSETOFFLOAD, 0u) < 0) return fail_errno("TUNSETOFFLOAD 0 on {}", name);
   return Tap(std::move(fd), name, true);
@@ -44,7 +47,8 @@ Result<Tap> Tap::open(const std::string& name) {
 
 Result<void> Tap::set_offload(unsigned flags) {
   if (!is_tap_) return {};
-  if (::ioctl(fd_.get(), TUNSETOFFLOAD, flags) < 0) return fail_errno("TUNSETOFFLOAD {:#x} on {}", flags, name_);
+  if (::ioctl(fd_.get(), TUNSETOFFLOAD, flags) < 0)
+    return fail_errno("TUNSETOFFLOAD {:#x} on {}", flags, name_);
   return {};
 }
 

@@ -36,7 +36,8 @@ class Tap {
   Result<std::optional<size_t>> write(std::span<const iovec> frame);
 
  private:
-  Tap(Fd fd, std::string name, bool is_tap) : fd_(std::move(fd)), name_(std::move(name)), is_tap_(is_tap) {}
+  Tap(Fd fd, std::string name, bool is_tap)
+      : fd_(std::move(fd)), name_(std::move(name)), is_tap_(is_tap) {}
   Fd fd_;
   std::string name_;
   bool is_tap_;

@@ -34,9 +34,11 @@ unsigned tun_offload_flags(uint64_t f) {
   return flags;
 }
 
-std::array<uint8_t, 6> generated_mac(const std::string& iface_id, const std::string& host_dev_name) {
+std::array<uint8_t, 6> generated_mac(const std::string& iface_id,
+                                     const std::string& host_dev_name) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (char c : iface_id + '/' + host_dev_name) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  for (char c : iface_id + '/' + host_dev_name)
+    h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
   std::array<uint8_t, 6> mac{0x06};  // locally administered, unicast
   for (size_t i = 1; i < mac.size(); ++i) mac[i] = static_cast<uint8_t>(h >> (8 * i));
   return mac;
@@ -48,9 +50,10 @@ NetLogic::NetLogic(const NetConfig& config, Tap tap, const GuestMemory* memory)
       memory_(memory),
       queue_size_(config.queue_size),
       rx_frame_(kMaxFrameWithHeader) {
-  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx | kFeatureCsum | kFeatureGuestCsum | kFeatureMac |
-              kFeatureGuestTso4 | kFeatureGuestTso6 | kFeatureGuestUfo | kFeatureHostTso4 | kFeatureHostTso6 |
-              kFeatureHostUfo | kFeatureMrgRxbuf | kFeatureStatus;
+  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx | kFeatureCsum |
+              kFeatureGuestCsum | kFeatureMac | kFeatureGuestTso4 | kFeatureGuestTso6 |
+              kFeatureGuestUfo | kFeatureHostTso4 | kFeatureHostTso6 | kFeatureHostUfo |
+              kFeatureMrgRxbuf | kFeatureStatus;
   auto mac = config.mac.value_or(generated_mac(config.iface_id, config.host_dev_name));
   std::memcpy(config_.data(), mac.data(), mac.size());
   uint16_t status = kStatusLinkUp, pairs = 1;
@@ -81,9 +84,7 @@ void NetLogic::apply_offload(DeviceCounters& counters) {
   }
 }
 
-bool NetLogic::backend_wanted() const {
-  return !rx_starved_ && rx_len_ == 0;
-}
+bool NetLogic::backend_wanted() const { return !rx_starved_ && rx_len_ == 0; }
 
 std::optional<std::chrono::steady_clock::time_point> NetLogic::retry_at() const {
   // Only while a frame is held; a wake time already past means "now" (the bucket may refill
@@ -94,25 +95,30 @@ std::optional<std::chrono::steady_clock::time_point> NetLogic::retry_at() const 
   return rx ? rx : tx;
 }
 
-Result<void> NetLogic::set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+Result<void> NetLogic::set_rate_limiter(std::string_view which,
+                                        const std::optional<RateLimiterConfig>& config) {
   bool rx = which == "rx_rate_limiter";
   if (!rx && which != "tx_rate_limiter") return fail(EINVAL, "virtio-net has no {}", which);
   auto& limiter = rx ? rx_limiter_ : tx_limiter_;
-  if (config) limiter.emplace(*config, now_ns());
-  else limiter.reset();
+  if (config)
+    limiter.emplace(*config, now_ns());
+  else
+    limiter.reset();
   std::lock_guard lock(config_mu_);
   (rx ? rx_limiter_config_ : tx_limiter_config_) = config;
   return {};
 }
 
-QueueResult<size_t> NetLogic::process(uint16_t index, Virtqueue& queue, size_t budget, DeviceCounters& counters) {
+QueueResult<size_t> NetLogic::process(uint16_t index, Virtqueue& queue, size_t budget,
+                                      DeviceCounters& counters) {
   if (offload_pending_) apply_offload(counters);
   if (index == kTxQueue) return process_tx(queue, budget, counters);
   if (index == kRxQueue) return process_rx(queue, budget, counters);
   return 0;
 }
 
-QueueResult<size_t> NetLogic::process_tx(Virtqueue& queue, size_t budget, DeviceCounters& counters) {
+QueueResult<size_t> NetLogic::process_tx(Virtqueue& queue, size_t budget,
+                                         DeviceCounters& counters) {
   tx_held_ = false;
   size_t done = 0;
   while (done < budget) {
@@ -187,7 +193,8 @@ bool NetLogic::read_frame(DeviceCounters& counters) {
   return true;
 }
 
-QueueResult<NetLogic::Delivery> NetLogic::deliver(Virtqueue& queue, DeviceCounters& counters, size_t& completed) {
+QueueResult<NetLogic::Delivery> NetLogic::deliver(Virtqueue& queue, DeviceCounters& counters,
+                                                  size_t& completed) {
   bool merge = driver_features_ & kFeatureMrgRxbuf;
   std::vector<std::pair<uint16_t, uint32_t>> used;  // head, bytes written
   uint32_t offset = 0;
@@ -203,7 +210,8 @@ QueueResult<NetLogic::Delivery> NetLogic::deliver(Virtqueue& queue, DeviceCounte
       return Delivery::Starved;
     }
     auto& [head, chain] = **popped;
-    Result<RxBuffer> rx = chain ? parse_rx(*memory_, *chain) : fail(EINVAL, "{}", chain.error().message);
+    Result<RxBuffer> rx =
+        chain ? parse_rx(*memory_, *chain) : fail(EINVAL, "{}", chain.error().message);
     if (!rx) {
       if (!used.empty()) {
         // Chains already taken for this frame must go back untouched, so this one goes back too
@@ -233,13 +241,15 @@ QueueResult<NetLogic::Delivery> NetLogic::deliver(Virtqueue& queue, DeviceCounte
   // num_buffers (the header's last field, in the first chain, which holds the whole header)
   // says how many chains the frame took; then the chains go to the used ring in order.
   uint16_t num_buffers = static_cast<uint16_t>(used.size());
-  copy_to_buffers(*first, offsetof(NetHeader, num_buffers), reinterpret_cast<const uint8_t*>(&num_buffers), 2);
+  copy_to_buffers(*first, offsetof(NetHeader, num_buffers),
+                  reinterpret_cast<const uint8_t*>(&num_buffers), 2);
   for (const auto& [head, len] : used) (void)queue.complete(head, len);
   completed += used.size();
   return Delivery::Delivered;
 }
 
-QueueResult<size_t> NetLogic::process_rx(Virtqueue& queue, size_t budget, DeviceCounters& counters) {
+QueueResult<size_t> NetLogic::process_rx(Virtqueue& queue, size_t budget,
+                                         DeviceCounters& counters) {
   rx_starved_ = false;
   size_t done = 0;
   // Frames dropped complete no chain: count them against the budget too, so a tap flood of
@@ -273,7 +283,9 @@ void NetLogic::add_metrics(json::Json& out) const {
   out["id"] = iface_id_;
   out["host_dev_name"] = tap_.name();
   auto dir = [](const Direction& d) {
-    return json::Json{{"bytes", d.bytes.load()}, {"frames", d.frames.load()}, {"dropped", d.dropped.load()},
+    return json::Json{{"bytes", d.bytes.load()},
+                      {"frames", d.frames.load()},
+                      {"dropped", d.dropped.load()},
                       {"throttled", d.throttled.load()}};
   };
   out["rx"] = dir(rx_);
@@ -294,15 +306,16 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_net_with_tap(const NetConfig& c
                                                               DeviceContext ctx) {
   uint16_t qs = config.queue_size;
   if (qs < 4 || (qs & (qs - 1)) != 0 || qs > kMaxQueueSize)
-    return fail(EINVAL, "virtio-net {}: queue size {} is not a power of two in [4, {}]", config.iface_id, qs,
-                kMaxQueueSize);
+    return fail(EINVAL, "virtio-net {}: queue size {} is not a power of two in [4, {}]",
+                config.iface_id, qs, kMaxQueueSize);
   auto logic = std::make_unique<net::NetLogic>(config, std::move(tap), ctx.memory);
   auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), net::kBudget));
   return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
 
 Result<std::shared_ptr<VirtioMmioDevice>> create_net(const NetConfig& config, DeviceContext ctx) {
-  auto tap = TRY_CTX(net::Tap::open(config.host_dev_name), "network interface {}: host_dev_name", config.iface_id);
+  auto tap = TRY_CTX(net::Tap::open(config.host_dev_name), "network interface {}: host_dev_name",
+                     config.iface_id);
   return create_net_with_tap(config, std::move(tap), std::move(ctx));
 }
 

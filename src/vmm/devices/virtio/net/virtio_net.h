@@ -52,7 +52,8 @@ class NetLogic final : public DeviceLogic {
   std::optional<std::chrono::steady_clock::time_point> retry_at() const override;
   int backend_fd() const override { return tap_dead_ ? -1 : tap_.fd(); }
   bool backend_wanted() const override;
-  Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
+  Result<void> set_rate_limiter(std::string_view which,
+                                const std::optional<RateLimiterConfig>& config) override;
 
  private:
   enum class Delivery { Delivered, Starved, Dropped };
