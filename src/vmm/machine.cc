@@ -135,6 +135,24 @@ int Machine::exit_code(const VmEvent& e) {
   return 2;
 }
 
+Result<void> Machine::set_rate_limiter(const std::string& device, std::string_view which,
+                                       const std::optional<RateLimiterConfig>& config) {
+  if (!impl_) return fail(EINVAL, "the VM is not built");
+  auto it = impl_->virtio_by_id.find(device);
+  if (it == impl_->virtio_by_id.end()) return fail(ENOENT, "no device {}", device);
+  TRY(it->second->set_rate_limiter(which, config));
+  // Kept for a restart, which builds the devices from the configuration again.
+  std::string_view id = std::string_view(device).substr(device.find('/') + 1);
+  for (auto* list : {&config_, &impl_->config}) {
+    for (auto& d : list->drives)
+      if (device.starts_with("drive/") && d.drive_id == id) d.rate_limiter = config;
+    for (auto& n : list->network_interfaces)
+      if (device.starts_with("net/") && n.iface_id == id)
+        (which == "rx_rate_limiter" ? n.rx_rate_limiter : n.tx_rate_limiter) = config;
+  }
+  return {};
+}
+
 json::Json Machine::metrics() const {
   std::string st = to_string(state());
   if (!impl_) return json::Json{{"state", st}, {"reboots", reboots_}};

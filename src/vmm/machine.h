@@ -55,6 +55,12 @@ class Machine {
   // From now on a guest reboot ends the VM (SIGTERM: Ctrl+Alt+Del must not restart it).
   void begin_shutdown();
 
+  // Replaces a running device's rate limiter (PATCH /drives, /network-interfaces): `device` is
+  // "drive/<drive_id>" or "net/<iface_id>", `which` as VirtioMmioDevice::set_rate_limiter. The
+  // change outlives a restart (on_reboot: restart).
+  Result<void> set_rate_limiter(const std::string& device, std::string_view which,
+                                const std::optional<RateLimiterConfig>& config);
+
   State state() const;
   Serial& serial() { return *serial_; }
   json::Json metrics() const;
@@ -69,7 +75,7 @@ class Machine {
   Result<void> restart();
   void stop_vcpus();
 
-  const VmConfig config_;
+  VmConfig config_;  // set_rate_limiter() updates it for the next restart
   const MachineOptions options_;
   std::shared_ptr<RelayLine> com1_relay_;
   std::shared_ptr<Serial> serial_;

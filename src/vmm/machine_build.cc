@@ -120,6 +120,16 @@ Result<virtio::BlockConfig> block_config(const DriveConfig& d) {
   return bc;
 }
 
+Result<virtio::NetConfig> net_config(const NetworkInterfaceConfig& n) {
+  virtio::NetConfig nc;
+  nc.iface_id = n.iface_id;
+  nc.host_dev_name = n.host_dev_name;
+  if (n.guest_mac) nc.mac = TRY(parse_mac(*n.guest_mac, "guest_mac"));
+  nc.rx_rate_limiter = n.rx_rate_limiter;
+  nc.tx_rate_limiter = n.tx_rate_limiter;
+  return nc;
+}
+
 Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::AcpiConfig& acpi,
                                 KernelCmdline& cmdline) {
   VirtioSlots slots(m, acpi, cmdline);
@@ -129,6 +139,7 @@ Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::Acp
     bc.poll_us = options.virtio_poll_us;
     auto dev = TRY_CTX(virtio::create_block(bc, TRY(slots.context(base, gsi))), "drive {}", d.drive_id);
     TRY(slots.attach(dev, base));
+    m.virtio_by_id["drive/" + d.drive_id] = dev;
     if (d.is_root_device && !cmdline.mentions("root=")) {
       std::string root = d.partuuid ? "PARTUUID=" + *d.partuuid
                                     : fmt::format("/dev/vd{}", static_cast<char>('a' + slots.count() - 1));
@@ -145,6 +156,13 @@ Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::Acp
     auto dev = TRY_CTX(virtio::create_vsock({v->guest_cid, v->uds_path}, TRY(slots.context(base, gsi))),
                        "vsock device");
     TRY(slots.attach(dev, base));
+  }
+  for (const auto& n : m.config.network_interfaces) {
+    auto [base, gsi] = slots.next_window();
+    auto dev = TRY_CTX(virtio::create_net(TRY(net_config(n)), TRY(slots.context(base, gsi))),
+                       "network-interfaces[{}]", n.iface_id);
+    TRY(slots.attach(dev, base));
+    m.virtio_by_id["net/" + n.iface_id] = dev;
   }
   return {};
 }

@@ -2,6 +2,7 @@
 // the VM and the interrupt lines that connect its devices to KVM.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -61,6 +62,8 @@ struct Machine::Impl {
   std::vector<std::unique_ptr<VcpuRunner>> vcpus;
   std::unique_ptr<GuestProfiler> profiler;
   std::vector<std::shared_ptr<virtio::VirtioMmioDevice>> virtio;
+  // The devices a running VM's API may change: "drive/<drive_id>", "net/<iface_id>".
+  std::map<std::string, std::shared_ptr<virtio::VirtioMmioDevice>> virtio_by_id;
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
   VmConfig config;

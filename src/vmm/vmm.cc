@@ -1,5 +1,7 @@
 #include "vmm/vmm.h"
 
+#include <algorithm>
+
 #include <poll.h>
 
 #include "base/log.h"
@@ -133,6 +135,39 @@ VmmReply Vmm::on(const action::EnableEntropy&) {
 VmmReply Vmm::on(const action::PutVsock& put) {
   TRY(before_start());
   config_.vsock = put.vsock;
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::PatchDrive& patch) {
+  auto it = std::find_if(config_.drives.begin(), config_.drives.end(),
+                         [&](const DriveConfig& d) { return d.drive_id == patch.drive_id; });
+  if (it == config_.drives.end()) return fail(EINVAL, "drive_id: no drive '{}'", patch.drive_id);
+  if (!patch.rate_limiter) return std::nullopt;
+  auto next = apply_patch(*patch.rate_limiter, it->rate_limiter);
+  if (machine_) TRY(machine_->set_rate_limiter("drive/" + patch.drive_id, "rate_limiter", next));
+  it->rate_limiter = next;
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::PutNetworkInterface& put) {
+  TRY(before_start());
+  TRY(put_network_interface(config_.network_interfaces, put.net, "network-interface"));
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::PatchNetworkInterface& patch) {
+  auto it = std::find_if(config_.network_interfaces.begin(), config_.network_interfaces.end(),
+                         [&](const NetworkInterfaceConfig& n) { return n.iface_id == patch.iface_id; });
+  if (it == config_.network_interfaces.end()) return fail(EINVAL, "iface_id: no network interface '{}'", patch.iface_id);
+  // Both are checked before either is applied: a bad body changes nothing.
+  auto rx = patch.rx_rate_limiter ? apply_patch(*patch.rx_rate_limiter, it->rx_rate_limiter) : it->rx_rate_limiter;
+  auto tx = patch.tx_rate_limiter ? apply_patch(*patch.tx_rate_limiter, it->tx_rate_limiter) : it->tx_rate_limiter;
+  if (machine_) {
+    if (patch.rx_rate_limiter) TRY(machine_->set_rate_limiter("net/" + patch.iface_id, "rx_rate_limiter", rx));
+    if (patch.tx_rate_limiter) TRY(machine_->set_rate_limiter("net/" + patch.iface_id, "tx_rate_limiter", tx));
+  }
+  it->rx_rate_limiter = rx;
+  it->tx_rate_limiter = tx;
   return std::nullopt;
 }
 

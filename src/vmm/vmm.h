@@ -75,6 +75,9 @@ class Vmm {
   VmmReply on(const action::GetVmConfig&);
   VmmReply on(const action::GetMetrics&);
   VmmReply on(const action::PutVsock&);
+  VmmReply on(const action::PatchDrive&);
+  VmmReply on(const action::PutNetworkInterface&);
+  VmmReply on(const action::PatchNetworkInterface&);
   Result<void> before_start() const;
 
   VmConfig config_;

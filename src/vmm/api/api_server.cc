@@ -37,8 +37,43 @@ Result<VmmAction> parse_vsock_request(const http::Request& r) {
   return action::PutVsock{TRY(parse_vsock(TRY(body_json(r))))};
 }
 
+// PATCH bodies (Firecracker's PartialDriveConfig / PartialNetworkInterfaceConfig): the id, and
+// the limiters to change.
+Result<std::optional<RateLimiterPatch>> limiter_patch(const Json& j, std::string_view where, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return std::optional<RateLimiterPatch>();
+  return std::optional<RateLimiterPatch>(TRY(parse_rate_limiter_patch(j[key], fmt::format("{}.{}", where, key))));
+}
+
+Result<VmmAction> parse_drive_patch(const http::Request& r, const std::string& id) {
+  Json j = TRY(body_json(r));
+  if (!j.is_object()) return fail(EINVAL, "drive: expected an object");
+  TRY(json::reject_unknown(j, "drive", {"drive_id", "path_on_host", "rate_limiter"}));
+  std::string body_id = TRY(json::get_string(j, "drive", "drive_id"));
+  if (body_id != id) return fail(EINVAL, "drive_id '{}' does not match the path's '{}'", body_id, id);
+  if (j.contains("path_on_host"))
+    return fail(ENOTSUP, "drive.path_on_host: changing a running VM's disk is not supported (only rate_limiter)");
+  return action::PatchDrive{id, TRY(limiter_patch(j, "drive", "rate_limiter"))};
+}
+
+Result<VmmAction> parse_network_interface_request(const http::Request& r) {
+  std::string id = r.path.substr(std::string_view("/network-interfaces/").size());
+  Json j = TRY(body_json(r));
+  if (r.method == "PATCH") {
+    if (!j.is_object()) return fail(EINVAL, "network-interface: expected an object");
+    TRY(json::reject_unknown(j, "network-interface", {"iface_id", "rx_rate_limiter", "tx_rate_limiter"}));
+    std::string body_id = TRY(json::get_string(j, "network-interface", "iface_id"));
+    if (body_id != id) return fail(EINVAL, "iface_id '{}' does not match the path's '{}'", body_id, id);
+    return action::PatchNetworkInterface{id, TRY(limiter_patch(j, "network-interface", "rx_rate_limiter")),
+                                         TRY(limiter_patch(j, "network-interface", "tx_rate_limiter"))};
+  }
+  NetworkInterfaceConfig n = TRY(parse_network_interface(j, "network-interface"));
+  if (n.iface_id != id) return fail(EINVAL, "iface_id '{}' does not match the path's '{}'", n.iface_id, id);
+  return action::PutNetworkInterface{std::move(n)};
+}
+
 Result<VmmAction> parse_drive_request(const http::Request& r) {
   std::string id = r.path.substr(std::string_view("/drives/").size());
+  if (r.method == "PATCH") return parse_drive_patch(r, id);
   DriveConfig d = TRY(parse_drive(TRY(body_json(r)), "drive"));
   if (d.drive_id != id) return fail(EINVAL, "drive_id '{}' does not match the path's '{}'", d.drive_id, id);
   return action::PutDrive{std::move(d)};
@@ -82,7 +117,9 @@ constexpr Route kRoutes[] = {
     {"/", "GET", "use GET on /", just<action::GetInstanceInfo>},
     {"/machine-config", "GET PUT PATCH", "use GET, PUT or PATCH on /machine-config", parse_machine_config_request},
     {"/boot-source", "PUT", "use PUT on /boot-source", parse_boot_source_request},
-    {"/drives/", "PUT", "use PUT on /drives/{id} (PATCH after start is not supported)", parse_drive_request},
+    {"/drives/", "PUT PATCH", "use PUT (before start) or PATCH (rate_limiter) on /drives/{id}", parse_drive_request},
+    {"/network-interfaces/", "PUT PATCH", "use PUT (before start) or PATCH (rate limiters) on /network-interfaces/{id}",
+     parse_network_interface_request},
     {"/entropy", "PUT", "use PUT on /entropy", just<action::EnableEntropy>},
     {"/vsock", "PUT", "use PUT on /vsock", parse_vsock_request},
     {"/actions", "PUT", "use PUT on /actions", parse_actions_request},

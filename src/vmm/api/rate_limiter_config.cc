@@ -39,4 +39,20 @@ json::Json to_json(const RateLimiterConfig& config) {
   return j;
 }
 
+Result<RateLimiterPatch> parse_rate_limiter_patch(const json::Json& j, std::string_view where) {
+  RateLimiterPatch p;
+  p.values = TRY(parse_rate_limiter(j, where));
+  p.has_bandwidth = j.contains("bandwidth");
+  p.has_ops = j.contains("ops");
+  return p;
+}
+
+std::optional<RateLimiterConfig> apply_patch(const RateLimiterPatch& patch, const std::optional<RateLimiterConfig>& old) {
+  RateLimiterConfig c = old.value_or(RateLimiterConfig{});
+  if (patch.has_bandwidth) c.bandwidth = patch.values.bandwidth;
+  if (patch.has_ops) c.ops = patch.values.ops;
+  if (!c.bandwidth && !c.ops) return std::nullopt;
+  return c;
+}
+
 }  // namespace vessel::vmm

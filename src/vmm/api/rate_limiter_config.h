@@ -30,4 +30,14 @@ struct RateLimiterConfig {
 Result<RateLimiterConfig> parse_rate_limiter(const json::Json& j, std::string_view where);
 json::Json to_json(const RateLimiterConfig& config);
 
+// A PATCH of a running device's limiter, Firecracker's semantics: a bucket the body names is
+// replaced (size 0 or refill_time 0: removed), a bucket it leaves out stays as it is.
+struct RateLimiterPatch {
+  bool has_bandwidth = false, has_ops = false;
+  RateLimiterConfig values;
+};
+Result<RateLimiterPatch> parse_rate_limiter_patch(const json::Json& j, std::string_view where);
+// The limiter after the patch; none when no bucket is left.
+std::optional<RateLimiterConfig> apply_patch(const RateLimiterPatch& patch, const std::optional<RateLimiterConfig>& old);
+
 }  // namespace vessel::vmm

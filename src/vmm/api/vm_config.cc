@@ -37,6 +37,88 @@ Json to_json(const DriveConfig& d) {
   return j;
 }
 
+Json to_json(const NetworkInterfaceConfig& n) {
+  Json j = {{"iface_id", n.iface_id}, {"host_dev_name", n.host_dev_name}};
+  if (n.guest_mac) j["guest_mac"] = *n.guest_mac;
+  if (n.rx_rate_limiter) j["rx_rate_limiter"] = to_json(*n.rx_rate_limiter);
+  if (n.tx_rate_limiter) j["tx_rate_limiter"] = to_json(*n.tx_rate_limiter);
+  return j;
+}
+
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, std::string_view where) {
+  std::array<uint8_t, 6> mac{};
+  auto bad = [&](const char* why) {
+    return fail(EINVAL, "{}: '{}' is not a MAC address like \"06:00:ac:10:00:02\" ({})", where, text, why);
+  };
+  if (text.size() != 17) return bad("17 characters expected");
+  for (size_t i = 0; i < 6; ++i) {
+    if (i > 0 && text[3 * i - 1] != ':') return bad("':' between the bytes");
+    unsigned v = 0;
+    for (size_t k = 0; k < 2; ++k) {
+      char ch = static_cast<char>(tolower(static_cast<unsigned char>(text[3 * i + k])));
+      if (!isxdigit(static_cast<unsigned char>(ch))) return bad("hex digits");
+      v = v * 16 + static_cast<unsigned>(isdigit(static_cast<unsigned char>(ch)) ? ch - '0' : ch - 'a' + 10);
+    }
+    mac[i] = static_cast<uint8_t>(v);
+  }
+  if (mac[0] & 1) return bad("a multicast address");
+  if (mac == std::array<uint8_t, 6>{}) return bad("all zeros");
+  return mac;
+}
+
+Result<NetworkInterfaceConfig> parse_network_interface(const Json& j, std::string_view where) {
+  if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
+  TRY(json::reject_unknown(j, where, {"iface_id", "host_dev_name", "guest_mac", "rx_rate_limiter", "tx_rate_limiter"}));
+  NetworkInterfaceConfig n;
+  n.iface_id = TRY(json::get_string(j, where, "iface_id"));
+  if (n.iface_id.empty() || n.iface_id.size() > 64)
+    return fail(EINVAL, "{}.iface_id: must be 1..64 characters", where);
+  for (char ch : n.iface_id)
+    if (!(isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
+      return fail(EINVAL, "{}.iface_id: '{}' may only contain letters, digits, '_' and '-'", where, n.iface_id);
+  n.host_dev_name = TRY(json::get_string(j, where, "host_dev_name"));
+  if (n.host_dev_name.empty() || n.host_dev_name.size() > 15 ||
+      n.host_dev_name.find_first_of("/: \t\n") != std::string::npos || n.host_dev_name == "." || n.host_dev_name == "..")
+    return fail(EINVAL, "{}.host_dev_name: '{}' is not an interface name (1..15 characters, no '/', ':' or spaces)",
+                where, n.host_dev_name);
+  if (j.contains("guest_mac") && !j["guest_mac"].is_null()) {
+    n.guest_mac = TRY(json::get_string(j, where, "guest_mac"));
+    TRY(parse_mac(*n.guest_mac, std::string(where) + ".guest_mac"));
+  }
+  if (j.contains("rx_rate_limiter") && !j["rx_rate_limiter"].is_null())
+    n.rx_rate_limiter = TRY(parse_rate_limiter(j["rx_rate_limiter"], std::string(where) + ".rx_rate_limiter"));
+  if (j.contains("tx_rate_limiter") && !j["tx_rate_limiter"].is_null())
+    n.tx_rate_limiter = TRY(parse_rate_limiter(j["tx_rate_limiter"], std::string(where) + ".tx_rate_limiter"));
+  return n;
+}
+
+Result<void> put_network_interface(std::vector<NetworkInterfaceConfig>& list, NetworkInterfaceConfig n,
+                                   std::string_view where) {
+  auto lower = [](std::string s) {
+    for (auto& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
+  NetworkInterfaceConfig* same = nullptr;
+  for (auto& other : list) {
+    if (other.iface_id == n.iface_id) {
+      same = &other;
+      continue;
+    }
+    if (other.host_dev_name == n.host_dev_name)
+      return fail(EINVAL, "{}.host_dev_name: '{}' is already used by interface '{}'", where, n.host_dev_name, other.iface_id);
+    if (n.guest_mac && other.guest_mac && lower(*other.guest_mac) == lower(*n.guest_mac))
+      return fail(EINVAL, "{}.guest_mac: {} is already used by interface '{}'", where, *n.guest_mac, other.iface_id);
+  }
+  if (same) {
+    *same = std::move(n);
+    return {};
+  }
+  if (list.size() >= kMaxNetworkInterfaces)
+    return fail(EINVAL, "{}: at most {} network interfaces are supported", where, kMaxNetworkInterfaces);
+  list.push_back(std::move(n));
+  return {};
+}
+
 Result<BootSource> parse_boot_source(const Json& j) {
   if (!j.is_object()) return fail(EINVAL, "boot-source: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "boot-source", {"kernel_image_path", "initrd_path", "boot_args"}));
@@ -167,8 +249,17 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
       c.drives.push_back(std::move(d));
     }
   }
-  if (j.contains("network-interfaces") && !(j["network-interfaces"].is_array() && j["network-interfaces"].empty()))
-    return fail(ENOTSUP, "network-interfaces: networking is not supported by vessel-vmm yet");
+  if (j.contains("network-interfaces")) {
+    const Json& nets = j["network-interfaces"];
+    if (!nets.is_array()) return fail(EINVAL, "network-interfaces: expected an array, got {}", json::type_name(nets));
+    for (size_t i = 0; i < nets.size(); ++i) {
+      std::string where = fmt::format("network-interfaces[{}]", i);
+      auto n = TRY(parse_network_interface(nets[i], where));
+      for (const auto& other : c.network_interfaces)
+        if (other.iface_id == n.iface_id) return fail(EINVAL, "{}: duplicate iface_id '{}'", where, n.iface_id);
+      TRY(put_network_interface(c.network_interfaces, std::move(n), where));
+    }
+  }
   if (j.contains("entropy")) {
     if (!j["entropy"].is_object()) return fail(EINVAL, "entropy: expected an object");
     c.entropy = true;
@@ -209,6 +300,11 @@ Json VmConfig::to_json() const {
   j["drives"] = drives;
   if (entropy) j["entropy"] = Json::object();
   if (vsock) j["vsock"] = vmm::to_json(*vsock);
+  if (!network_interfaces.empty()) {
+    Json nets = Json::array();
+    for (const auto& n : network_interfaces) nets.push_back(vmm::to_json(n));
+    j["network-interfaces"] = nets;
+  }
   if (on_reboot == OnReboot::Restart) j["vessel"]["on_reboot"] = "restart";
   if (io_nice != 0) j["vessel"]["io_nice"] = io_nice;
   return j;

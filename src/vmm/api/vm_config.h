@@ -4,6 +4,7 @@
 // and sends their to_json() to vessel-vmm, which parses them back.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,6 +54,15 @@ struct DriveConfig {
 };
 inline constexpr size_t kMaxBackingFiles = 64;
 
+// Firecracker's network-interfaces entry: a virtio-net device over an existing tap.
+struct NetworkInterfaceConfig {
+  std::string iface_id;
+  std::string host_dev_name;             // the tap (at most 15 characters)
+  std::optional<std::string> guest_mac;  // "06:00:ac:10:00:02"; absent: one derived from the names
+  std::optional<RateLimiterConfig> rx_rate_limiter, tx_rate_limiter;
+};
+inline constexpr size_t kMaxNetworkInterfaces = 8;
+
 enum class OnReboot { Exit, Restart };
 
 // Firecracker's vsock: a virtio-vsock device whose host side is Unix sockets at uds_path
@@ -71,6 +81,7 @@ struct VmConfig {
   std::vector<DriveConfig> drives;
   bool entropy = false;
   std::optional<VsockDeviceConfig> vsock;
+  std::vector<NetworkInterfaceConfig> network_interfaces;
   // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): what a guest reboot does.
   OnReboot on_reboot = OnReboot::Exit;
   // vessel extension ("vessel": {"io_nice": N}, -20..19): nice value of the virtio threads.
@@ -85,10 +96,18 @@ inline constexpr uint64_t kMaxMemMib = 64 * 1024;
 json::Json to_json(const BootSource& b);
 json::Json to_json(const MachineConfig& m);
 json::Json to_json(const DriveConfig& d);
+json::Json to_json(const NetworkInterfaceConfig& n);
 
 Result<BootSource> parse_boot_source(const json::Json& j);
 Result<MachineConfig> parse_machine_config(const json::Json& j, const MachineConfig& base);
 Result<DriveConfig> parse_drive(const json::Json& j, std::string_view where);
+Result<NetworkInterfaceConfig> parse_network_interface(const json::Json& j, std::string_view where);
+// "06:00:ac:10:00:02" (case-insensitive): a unicast address, not all zeros.
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, std::string_view where);
+// Adds or replaces (same iface_id) an interface; refuses a host_dev_name or guest_mac another
+// interface already uses, and more than kMaxNetworkInterfaces.
+Result<void> put_network_interface(std::vector<NetworkInterfaceConfig>& list, NetworkInterfaceConfig n,
+                                   std::string_view where);
 // A whole --config-file document.
 Result<VmConfig> parse_vm_config(std::string_view text);
 // Checks a configuration is complete enough to boot.

@@ -26,6 +26,15 @@ struct SetBootSource { BootSource boot; };  // PUT /boot-source
 struct PutDrive { DriveConfig drive; };     // PUT /drives/{id}
 struct EnableEntropy {};                    // PUT /entropy
 struct PutVsock { VsockDeviceConfig vsock; };  // PUT /vsock
+struct PatchDrive {                          // PATCH /drives/{id}: a running VM's limiter
+  std::string drive_id;
+  std::optional<RateLimiterPatch> rate_limiter;
+};
+struct PutNetworkInterface { NetworkInterfaceConfig net; };  // PUT /network-interfaces/{id}
+struct PatchNetworkInterface {               // PATCH /network-interfaces/{id}
+  std::string iface_id;
+  std::optional<RateLimiterPatch> rx_rate_limiter, tx_rate_limiter;
+};
 struct InstanceStart {};                    // PUT /actions
 struct SendCtrlAltDel {};
 struct FlushMetrics {};
@@ -37,7 +46,8 @@ struct GetMetrics {};                       // GET /metrics
 using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
                                action::SetBootSource, action::PutDrive, action::EnableEntropy,
                                action::InstanceStart, action::SendCtrlAltDel, action::FlushMetrics,
-                               action::SetVmState, action::GetVmConfig, action::GetMetrics, action::PutVsock>;
+                               action::SetVmState, action::GetVmConfig, action::GetMetrics, action::PutVsock,
+                               action::PatchDrive, action::PutNetworkInterface, action::PatchNetworkInterface>;
 
 // The answer: a JSON document (200), nothing (204), or an error (400 with its message).
 using VmmReply = Result<std::optional<json::Json>>;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <linux/if_tun.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <linux/seccomp.h>
@@ -97,6 +98,7 @@ Rules builds_vms() {
   r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}});
   add(r, ioctls(kvm::build_ioctls()));
   add(r, ioctls(kvm::running_vcpu_ioctls()));
+  add(r, ioctls({TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD}));  // attaching virtio-net's taps again
   // The vCPUs' shared kvm_run pages and guest RAM: still never executable.
   return r;
 }
@@ -128,6 +130,9 @@ Rules own_list(ThreadKind kind) {
       add(r, plain({SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(getrandom)}));
       add(r, file_io());
       add(r, starts_threads());  // virtio-blk's I/O workers
+      // virtio-net: frames to and from the tap, and the offloads the driver accepted.
+      add(r, plain({SCMP_SYS(readv), SCMP_SYS(writev)}));
+      add(r, ioctls({TUNSETOFFLOAD}));
       break;
     case ThreadKind::BlockIo:
       add(r, file_io());

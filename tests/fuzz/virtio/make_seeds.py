@@ -94,6 +94,68 @@ write(rr, 'indirect', rng_seed([desc(0x1800, 32, INDIRECT)], flags=1,
       extra=[(0x1800, desc(0x1000, 128, NEXT | WRITE, 1) + desc(0x1100, 128, WRITE))]))
 write(rr, 'loop', rng_seed([desc(0x1000, 16, NEXT | WRITE, 1), desc(0x1100, 16, NEXT | WRITE, 0)]))
 
+# net_frame: head, flags (1 indirect), u32 features (low half); descriptor table at 0x400.
+def net_seed(descs, flags=0, features=0, extra=()):
+    buf = bytearray(0x2000)
+    put(buf, 0, struct.pack('<HHI', 0, flags, features))
+    for i, d in enumerate(descs):
+        put(buf, 0x400 + 16 * i, d)
+    for off, data in extra:
+        put(buf, off, data)
+    return buf
+
+CSUM, HOST_TSO4, HOST_TSO6, HOST_UFO = 1, 1 << 11, 1 << 12, 1 << 14
+def net_hdr(flags=0, gso=0, hdr_len=0, gso_size=0, csum_start=0, csum_offset=0):
+    return struct.pack('<BBHHHHH', flags, gso, hdr_len, gso_size, csum_start, csum_offset, 0)
+
+nf = 'corpus/net_frame'
+write(nf, 'tx_one_buffer', net_seed([desc(0x1000, 12 + 60, 0)]))
+write(nf, 'tx_split_header', net_seed([desc(0x1000, 5, NEXT, 1), desc(0x1100, 7, NEXT, 2), desc(0x1200, 100, 0)]))
+write(nf, 'tx_csum', net_seed([desc(0x1000, 12 + 200, 0)], features=CSUM, extra=[(0x1000, net_hdr(1, 0, 0, 0, 34, 16))]))
+write(nf, 'tx_tso4', net_seed([desc(0x1000, 12 + 2000, 0)], features=CSUM | HOST_TSO4,
+      extra=[(0x1000, net_hdr(1, 1, 54, 1448, 34, 16))]))
+write(nf, 'tx_gso_not_negotiated', net_seed([desc(0x1000, 12 + 2000, 0)], features=CSUM,
+      extra=[(0x1000, net_hdr(1, 4, 74, 1428, 54, 16))]))
+write(nf, 'tx_oversized', net_seed([desc(0x1000, 0x8000, NEXT, 1), desc(0x1000, 0x8000, NEXT, 2), desc(0x1000, 100, 0)]))
+write(nf, 'tx_short', net_seed([desc(0x1000, 12, 0)]))
+write(nf, 'rx_one_buffer', net_seed([desc(0x1000, 1526, WRITE)]))
+write(nf, 'rx_small_pieces', net_seed([desc(0x1000, 6, NEXT | WRITE, 1), desc(0x1100, 6, NEXT | WRITE, 2), desc(0x1200, 64, WRITE)]))
+write(nf, 'rx_too_small', net_seed([desc(0x1000, 11, WRITE)]))
+write(nf, 'mixed', net_seed([desc(0x1000, 12 + 20, NEXT, 1), desc(0x1100, 64, WRITE)]))
+write(nf, 'indirect', net_seed([desc(0x1800, 32, INDIRECT)], flags=1,
+      extra=[(0x1800, desc(0x1000, 12, NEXT, 1) + desc(0x1100, 128, 0))]))
+
+# net_device: u32 features, u16 rx frame length, u16 flags (1 indirect); rx rings at
+# 0x400/0x800/0xa00, tx rings at 0x1000/0x1200/0x1400, 16 entries each.
+MRG = 1 << 15
+def net_dev_seed(rx_descs, rx_heads, tx_descs, tx_heads, features=0, rx_len=0, flags=0, extra=()):
+    buf = bytearray(0x4000)
+    put(buf, 0, struct.pack('<IHH', features, rx_len, flags))
+    for i, d in enumerate(rx_descs):
+        put(buf, 0x400 + 16 * i, d)
+    put(buf, 0x800, struct.pack('<HH', 0, len(rx_heads)))
+    for i, h in enumerate(rx_heads):
+        put(buf, 0x804 + 2 * i, struct.pack('<H', h))
+    for i, d in enumerate(tx_descs):
+        put(buf, 0x1000 + 16 * i, d)
+    put(buf, 0x1200, struct.pack('<HH', 0, len(tx_heads)))
+    for i, h in enumerate(tx_heads):
+        put(buf, 0x1204 + 2 * i, struct.pack('<H', h))
+    for off, data in extra:
+        put(buf, off, data)
+    return buf
+
+nd = 'corpus/net_device'
+write(nd, 'tx_one_rx_one', net_dev_seed([desc(0x2000, 1526, WRITE)], [0], [desc(0x3000, 12 + 60, 0)], [0], rx_len=100))
+write(nd, 'tx_two', net_dev_seed([], [], [desc(0x3000, 12 + 60, 0), desc(0x3100, 12 + 200, 0)], [0, 1]))
+write(nd, 'rx_mergeable', net_dev_seed([desc(0x2000, 64, WRITE), desc(0x2100, 64, WRITE), desc(0x2200, 64, WRITE)],
+      [0, 1, 2], [], [], features=MRG, rx_len=150))
+write(nd, 'rx_too_small', net_dev_seed([desc(0x2000, 64, WRITE)], [0], [], [], rx_len=150))
+write(nd, 'tx_csum', net_dev_seed([], [], [desc(0x3000, 12 + 200, 0)], [0], features=CSUM,
+      extra=[(0x3000, net_hdr(1, 0, 0, 0, 34, 16))]))
+write(nd, 'tx_bad_then_good', net_dev_seed([], [], [desc(0x3000, 8, 0), desc(0x3100, 12 + 60, WRITE), desc(0x3200, 12 + 60, 0)], [0, 1, 2]))
+write(nd, 'rx_bad_chain', net_dev_seed([desc(0x2000, 64, 0), desc(0x2100, 2048, WRITE)], [0, 1], [], [], rx_len=80))
+
 # mmio_transport: 8-byte register operations (kind, size code, offset, value), then RAM.
 def op(kind, off, value=0, size_code=2):
     return struct.pack('<BBHI', kind, size_code, off, value)

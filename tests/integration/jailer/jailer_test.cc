@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "base/fd.h"
@@ -299,4 +301,55 @@ TEST(Jailer, BadMountsAreRefused) {
 }
 
 }  // namespace
+}  // namespace vessel::jailer::test
+
+namespace vessel::jailer::test {
+
+// virtio-net in the jail: an unprivileged vessel-vmm without capabilities attaches to a tap that
+// belongs to its uid (TUNSETIFF on an existing tap checks only the owner) and sends frames; a tap
+// owned by someone else is a start error.
+namespace {
+bool make_tap(const std::string& name, int owner, bool on) {
+  Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+  struct {
+    char name[16];
+    short flags;
+    char pad[22];
+  } ifr{};
+  std::snprintf(ifr.name, sizeof ifr.name, "%s", name.c_str());
+  ifr.flags = 0x0002 | 0x1000 | 0x4000;  // IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
+  if (!fd || ::ioctl(fd.get(), 0x400454ca /* TUNSETIFF */, &ifr) != 0) return false;
+  if (on && ::ioctl(fd.get(), 0x400454cc /* TUNSETOWNER */, owner) != 0) return false;
+  return ::ioctl(fd.get(), 0x400454cb /* TUNSETPERSIST */, on ? 1 : 0) == 0;
+}
+}  // namespace
+
+TEST(Jailer, TheJailedVmmAttachesToATapItsUidOwns) {
+  ASSERT_EQ(::access("/dev/net/tun", R_OK | W_OK), 0);
+  for (int owner : {int(kUid), 0}) {
+    std::string tap = "vjt" + std::to_string(getpid() % 100000) + (owner ? "a" : "b");
+    ASSERT_TRUE(make_tap(tap, owner, true)) << tap;
+    Jail jail(owner ? "net" : "net-foreign");
+    jail.add_guest("virtio_net.elf");
+    std::string cfg = R"({"boot-source": {"kernel_image_path": "/virtio_net.elf", "boot_args": "mode=flood frames=3"},
+      "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+      "network-interfaces": [{"iface_id": "eth0", "host_dev_name": ")" + tap + R"("}]})";
+    ASSERT_TRUE(write_file(jail.root() + "/vm.json", cfg));
+    auto jailer = jail.start({"--config-file", "/vm.json", "--metrics-file", "/metrics.json"});
+    ASSERT_TRUE(jailer) << jailer.error().to_string();
+    auto st = jailer->wait_for(std::chrono::seconds(60));
+    (void)make_tap(tap, 0, false);
+    ASSERT_TRUE(st && *st) << jail.console() << jail.errors();
+    if (owner) {
+      EXPECT_TRUE((*st)->success()) << (*st)->to_string() << "\n" << jail.console() << jail.errors();
+      auto metrics = read_file(jail.root() + "/metrics.json").value_or("");
+      EXPECT_NE(metrics.find("\"virtio-net\""), std::string::npos) << metrics;
+      EXPECT_NE(jail.console().find("virtio-net: flooded 3 frames"), std::string::npos) << jail.console();
+    } else {
+      EXPECT_EQ((*st)->code, 1) << (*st)->to_string();
+      EXPECT_NE(jail.errors().find("host_dev_name"), std::string::npos) << jail.errors();
+    }
+  }
+}
+
 }  // namespace vessel::jailer::test

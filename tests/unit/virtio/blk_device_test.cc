@@ -248,6 +248,25 @@ TEST_F(BlkDeviceTest, RateLimiterHoldsRequestsInTheRingUntilTheBucketRefills) {
   EXPECT_EQ(m["rate_limiter"]["ops"]["size"], 2);
 }
 
+TEST_F(BlkDeviceTest, RateLimiterChangesOnARunningDevice) {
+  RateLimiterConfig slow;
+  slow.ops = TokenBucketConfig{1, 0, 60'000};  // one request a minute
+  start(false, 128, 'a', 0, slow);
+  for (uint16_t i = 0; i < 3; ++i) request(i, 0, i, kBuf + 512 * i, 512, true, /*notify=*/false);
+  drv.w32(reg::kQueueNotify, 0);
+  ASSERT_TRUE(drv.wait_used(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(drv.used_idx(), 1) << "held by the limiter";
+  RateLimiterConfig fast;
+  fast.ops = TokenBucketConfig{100, 0, 100};
+  ASSERT_TRUE(drv.dev().set_rate_limiter("rate_limiter", fast));
+  ASSERT_TRUE(drv.wait_used(2, 1000)) << "the new limiter releases the held requests at once";
+  EXPECT_EQ(drv.dev().metrics()["rate_limiter"]["ops"]["size"], 100);
+  ASSERT_TRUE(drv.dev().set_rate_limiter("rate_limiter", std::nullopt));
+  EXPECT_FALSE(drv.dev().metrics().contains("rate_limiter"));
+  EXPECT_FALSE(drv.dev().set_rate_limiter("rx_rate_limiter", std::nullopt));
+}
+
 TEST_F(BlkDeviceTest, PollingServesRequestsWithoutDoorbellAndStillPauses) {
   // A long spell (2 s: pause() below ends it at once), so that a test thread the host keeps off
   // the CPU (ASan, a loaded CI machine) still looks within it: 200 ms failed there.

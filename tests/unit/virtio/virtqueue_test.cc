@@ -225,5 +225,87 @@ TEST_F(VirtqueueTest, AvailIndexWrapsAround) {
   EXPECT_EQ(*mem.read_obj<uint16_t>(kUsed + 2), static_cast<uint16_t>(70000));
 }
 
+// VIRTIO_F_EVENT_IDX (spec 2.7.7.2, 2.7.10): used_event sits after the avail ring, avail_event
+// after the used ring.
+class EventIdxTest : public VirtqueueTest {
+ protected:
+  static constexpr uint16_t kSize = 256;
+  GuestAddress used_event_at() const { return kAvail + 4 + 2 * kSize; }
+  GuestAddress avail_event_at() const { return kUsed + 4 + 8 * kSize; }
+  uint16_t avail_event() { return *mem.read_obj<uint16_t>(avail_event_at()); }
+  void make_available(uint16_t count) {
+    for (uint16_t i = 0; i < count; ++i) {
+      desc(i, kData + 64 * i, 64, kDescFlagWrite);
+      ASSERT_TRUE(mem.write_obj<uint16_t>(kAvail + 4 + 2 * ((avail_ + i) % kSize), i));
+    }
+    avail_ += count;
+    ASSERT_TRUE(mem.write_obj<uint16_t>(kAvail + 2, avail_));
+  }
+  uint16_t avail_ = 0;
+};
+
+TEST_F(EventIdxTest, AnEmptyRingPublishesAvailEventForTheNextChain) {
+  Virtqueue q(&mem, layout, false, true);
+  ASSERT_TRUE(mem.write_obj<uint16_t>(avail_event_at(), 0xbeef));
+  make_available(2);
+  ASSERT_TRUE(q.pop().value().has_value());
+  EXPECT_EQ(avail_event(), 0xbeef) << "not touched while chains are waiting";
+  ASSERT_TRUE(q.pop().value().has_value());
+  EXPECT_FALSE(q.pop().value().has_value());
+  EXPECT_EQ(avail_event(), 2) << "notify me when chain 2 comes";
+  // Without EVENT_IDX the field is the driver's business only.
+  Virtqueue plain(&mem, layout, false, false);
+  ASSERT_TRUE(mem.write_obj<uint16_t>(avail_event_at(), 0xbeef));
+  while (plain.pop().value()) {
+  }
+  EXPECT_EQ(avail_event(), 0xbeef);
+}
+
+TEST_F(EventIdxTest, PollingLeavesAvailEventBehindUntilItEnds) {
+  Virtqueue q(&mem, layout, false, true);
+  make_available(1);
+  ASSERT_TRUE(q.pop().value().has_value());
+  EXPECT_FALSE(q.pop().value().has_value());
+  EXPECT_EQ(avail_event(), 1);
+  q.set_no_notify(true);
+  EXPECT_EQ(*mem.read_obj<uint16_t>(kUsed), 0) << "EVENT_IDX: the flag stays 0";
+  make_available(1);
+  ASSERT_TRUE(q.pop().value().has_value());
+  EXPECT_FALSE(q.pop().value().has_value());
+  EXPECT_EQ(avail_event(), 1) << "while polling, the driver's doorbells are not asked for";
+  q.set_no_notify(false);
+  EXPECT_EQ(avail_event(), 2);
+}
+
+TEST_F(EventIdxTest, InterruptsOnlyWhenTheUsedIndexCrossesUsedEvent) {
+  Virtqueue q(&mem, layout, false, true);
+  make_available(8);
+  ASSERT_TRUE(mem.write_obj<uint16_t>(used_event_at(), 0));
+  ASSERT_TRUE(q.complete(0, 0));  // used 0 -> 1 crosses used_event 0
+  EXPECT_TRUE(q.should_interrupt());
+  ASSERT_TRUE(mem.write_obj<uint16_t>(used_event_at(), 4));  // "interrupt me after entry 4"
+  ASSERT_TRUE(q.complete(1, 0));  // 1 -> 2
+  EXPECT_FALSE(q.should_interrupt());
+  ASSERT_TRUE(q.complete(2, 0));
+  ASSERT_TRUE(q.complete(3, 0));  // 2 -> 4: not yet past 4
+  EXPECT_FALSE(q.should_interrupt());
+  ASSERT_TRUE(q.complete(4, 0));
+  ASSERT_TRUE(q.complete(5, 0));  // 4 -> 6: entry 4 is in this window
+  EXPECT_TRUE(q.should_interrupt());
+  EXPECT_FALSE(q.should_interrupt()) << "nothing new since";
+  // NO_INTERRUPT in the flags means nothing with EVENT_IDX.
+  ASSERT_TRUE(mem.write_obj<uint16_t>(kAvail, kAvailFlagNoInterrupt));
+  ASSERT_TRUE(mem.write_obj<uint16_t>(used_event_at(), 6));
+  ASSERT_TRUE(q.complete(6, 0));
+  EXPECT_TRUE(q.should_interrupt());
+  // Wrap-around of the 16-bit indices.
+  Virtqueue w(&mem, layout, false, true);
+  for (int i = 0; i < 65535; ++i) ASSERT_TRUE(w.complete(0, 0));
+  (void)w.should_interrupt();
+  ASSERT_TRUE(mem.write_obj<uint16_t>(used_event_at(), 0xffff));
+  ASSERT_TRUE(w.complete(0, 0));  // 0xffff -> 0: crosses 0xffff
+  EXPECT_TRUE(w.should_interrupt());
+}
+
 }  // namespace
 }  // namespace vessel::vmm::virtio

@@ -92,6 +92,37 @@ TEST_F(ApiControllerTest, WrongMethodsUnknownPathsAndStateErrors) {
   EXPECT_EQ(body_of(call("GET", "/vm/config"))["vsock"]["uds_path"], "/v.sock");
 }
 
+TEST_F(ApiControllerTest, NetworkInterfacesArePutBeforeStartAndPatched) {
+  auto put = [&](const std::string& id, const std::string& body) { return call("PUT", "/network-interfaces/" + id, body); };
+  EXPECT_EQ(put("eth0", R"({"iface_id": "eth0", "host_dev_name": "vtap0", "guest_mac": "06:00:00:00:00:01"})").status, 204);
+  EXPECT_EQ(put("eth0", R"({"iface_id": "eth0", "host_dev_name": "vtap9"})").status, 204) << "replaced by id";
+  auto dup = put("eth1", R"({"iface_id": "eth1", "host_dev_name": "vtap9"})");
+  EXPECT_EQ(dup.status, 400);
+  EXPECT_NE(dup.body.find("host_dev_name"), std::string::npos) << dup.body;
+  auto mismatch = put("eth1", R"({"iface_id": "eth2", "host_dev_name": "vtap1"})");
+  EXPECT_EQ(mismatch.status, 400);
+  auto unknown = put("eth1", R"({"iface_id": "eth1", "host_dev_name": "vtap1", "mtu": 9000})");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_NE(unknown.body.find("mtu"), std::string::npos) << unknown.body;
+  auto patch = call("PATCH", "/network-interfaces/eth0",
+                    R"({"iface_id": "eth0", "tx_rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 10}}})");
+  EXPECT_EQ(patch.status, 204) << patch.body;
+  auto cfg = body_of(call("GET", "/vm/config"));
+  ASSERT_EQ(cfg["network-interfaces"].size(), 1u);
+  EXPECT_EQ(cfg["network-interfaces"][0]["host_dev_name"], "vtap9");
+  EXPECT_EQ(cfg["network-interfaces"][0]["tx_rate_limiter"]["bandwidth"]["size"], 1000);
+  EXPECT_EQ(call("PATCH", "/network-interfaces/nope", R"({"iface_id": "nope"})").status, 400);
+  EXPECT_EQ(call("GET", "/network-interfaces/eth0").status, 405);
+  // Drives: PATCH changes the limiter; path_on_host cannot change.
+  EXPECT_EQ(call("PUT", "/drives/d", R"({"drive_id": "d", "path_on_host": "/x"})").status, 204);
+  EXPECT_EQ(call("PATCH", "/drives/d", R"({"drive_id": "d", "rate_limiter": {"ops": {"size": 5, "refill_time": 10}}})").status, 204);
+  EXPECT_EQ(body_of(call("GET", "/vm/config"))["drives"][0]["rate_limiter"]["ops"]["size"], 5);
+  auto path = call("PATCH", "/drives/d", R"({"drive_id": "d", "path_on_host": "/y"})");
+  EXPECT_EQ(path.status, 400);
+  EXPECT_NE(path.body.find("path_on_host"), std::string::npos);
+  EXPECT_EQ(call("PATCH", "/drives/zz", R"({"drive_id": "zz"})").status, 400);
+}
+
 // The real path: the API sends through the mailbox, the VMM thread answers in run(), and a stop
 // signal before InstanceStart ends run() without a VM.
 TEST(VmmThread, AnswersTheApiThroughItsMailboxUntilAStopSignal) {

@@ -134,7 +134,7 @@ TEST(VmConfig, ErrorsNameTheField) {
       {R"({"boot-source": {"kernel_image_path": "/k"}, "drives": {}})", "drives: expected an array"},
       {R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [{"drive_id": "a/b", "path_on_host": "/x"}]})", "drive_id"},
       {R"({"boot-source": {"kernel_image_path": "/k"}, "drives": [{"drive_id": "a"}]})", "drives[0].path_on_host"},
-      {R"({"boot-source": {"kernel_image_path": "/k"}, "network-interfaces": [{"iface_id": "eth0"}]})", "not supported"},
+      {R"({"boot-source": {"kernel_image_path": "/k"}, "network-interfaces": [{"iface_id": "eth0"}]})", "network-interfaces[0].host_dev_name"},
       {R"({"boot-source": {"kernel_image_path": "/k"}, "typo": 1})", "typo"},
       {R"([1,2])", "expected an object"},
   };
@@ -191,6 +191,82 @@ TEST(VmConfig, VsockTakesFirecrackersShapeAndNamesTheBadField) {
   EXPECT_NE(error_of(long_path.c_str()).find("vsock.uds_path"), std::string::npos);
   EXPECT_NE(error_of(R"({"guest_cid": 3, "uds_path": "/v", "cid": 1})").find("cid"), std::string::npos);
   EXPECT_NE(error_of(R"({"guest_cid": 3, "uds_path": "/v", "vsock_id": 7})").find("vsock.vsock_id"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vessel::vmm
+
+namespace vessel::vmm {
+namespace {
+
+Result<VmConfig> with_nets(const std::string& nets) {
+  return parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "network-interfaces": )" + nets + "}");
+}
+
+TEST(VmConfig, NetworkInterfacesInFirecrackersShapeRoundTrip) {
+  auto c = with_nets(R"([{"iface_id": "eth0", "host_dev_name": "vtap0", "guest_mac": "06:00:AC:10:00:02",
+                          "rx_rate_limiter": {"bandwidth": {"size": 1000, "refill_time": 100}},
+                          "tx_rate_limiter": {"ops": {"size": 10, "one_time_burst": 5, "refill_time": 1000}}},
+                         {"iface_id": "eth1", "host_dev_name": "vtap1"}])");
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_EQ(c->network_interfaces.size(), 2u);
+  const auto& n = c->network_interfaces[0];
+  EXPECT_EQ(n.host_dev_name, "vtap0");
+  EXPECT_EQ(n.guest_mac, "06:00:AC:10:00:02");
+  EXPECT_EQ(n.rx_rate_limiter->bandwidth->size, 1000u);
+  EXPECT_EQ(n.tx_rate_limiter->ops->one_time_burst, 5u);
+  EXPECT_FALSE(c->network_interfaces[1].guest_mac);
+  auto again = parse_vm_config(c->to_json().dump());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->to_json(), c->to_json());
+  EXPECT_TRUE(with_nets("[]"));
+  EXPECT_EQ(*parse_mac("06:00:ac:10:00:02", "m"), (std::array<uint8_t, 6>{6, 0, 0xac, 0x10, 0, 2}));
+}
+
+TEST(VmConfig, BadNetworkInterfacesNameTheField) {
+  struct Case {
+    const char* nets;
+    const char* needle;
+  } cases[] = {
+      {R"({})", "network-interfaces: expected an array"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0", "allow_mmds_requests": true}])", "allow_mmds_requests"},
+      {R"([{"iface_id": "eth 0", "host_dev_name": "t0"}])", "network-interfaces[0].iface_id"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "a-name-longer-than-15"}])", "network-interfaces[0].host_dev_name"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "../t"}])", "host_dev_name"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "06:00:ac:10:00"}])", "network-interfaces[0].guest_mac"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "06-00-ac-10-00-02"}])", "guest_mac"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "01:00:5e:00:00:01"}])", "multicast"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "00:00:00:00:00:00"}])", "all zeros"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0", "guest_mac": "0g:00:ac:10:00:02"}])", "hex"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0", "rx_rate_limiter": {"bandwith": {}}}])", "rx_rate_limiter"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0"}, {"iface_id": "eth0", "host_dev_name": "t1"}])", "duplicate iface_id"},
+      {R"([{"iface_id": "eth0", "host_dev_name": "t0"}, {"iface_id": "eth1", "host_dev_name": "t0"}])",
+       "network-interfaces[1].host_dev_name: 't0' is already used"},
+      {R"([{"iface_id": "a", "host_dev_name": "t0", "guest_mac": "06:00:00:00:00:01"},
+           {"iface_id": "b", "host_dev_name": "t1", "guest_mac": "06:00:00:00:00:01"}])", "network-interfaces[1].guest_mac"},
+  };
+  for (const auto& c : cases) {
+    auto r = with_nets(c.nets);
+    ASSERT_FALSE(r) << c.nets;
+    EXPECT_NE(r.error().to_string().find(c.needle), std::string::npos) << r.error().to_string();
+  }
+}
+
+TEST(VmConfig, RateLimiterPatchReplacesOnlyTheBucketsItNames) {
+  RateLimiterConfig old{TokenBucketConfig{100, 0, 10}, TokenBucketConfig{5, 0, 10}};
+  auto p = parse_rate_limiter_patch(json::parse(R"({"ops": {"size": 7, "refill_time": 20}})").value(), "r");
+  ASSERT_TRUE(p);
+  auto next = apply_patch(*p, old);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->bandwidth, old.bandwidth);
+  EXPECT_EQ(next->ops->size, 7u);
+  auto off = parse_rate_limiter_patch(json::parse(R"({"bandwidth": {"size": 0, "refill_time": 0}})").value(), "r");
+  next = apply_patch(*off, next);
+  ASSERT_TRUE(next);
+  EXPECT_FALSE(next->bandwidth);
+  auto ops_off = parse_rate_limiter_patch(json::parse(R"({"ops": {"size": 0, "refill_time": 0}})").value(), "r");
+  EXPECT_FALSE(apply_patch(*ops_off, next)) << "no bucket left: no limiter";
+  EXPECT_FALSE(parse_rate_limiter_patch(json::parse(R"({"opz": {}})").value(), "r"));
 }
 
 }  // namespace

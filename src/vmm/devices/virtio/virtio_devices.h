@@ -19,6 +19,7 @@
 // vessel_vmm. Design, threads and the hostile-guest rules: docs/vmm/virtio.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -104,6 +105,14 @@ class VirtioMmioDevice : public BusDevice {
 
   // virtio device id (2 = block, 4 = entropy), for ACPI/logging.
   virtual uint32_t device_type() const = 0;
+
+  // Replaces one of the device's rate limiters on a running VM (PATCH /drives, PATCH
+  // /network-interfaces): "rate_limiter" (blk), "rx_rate_limiter" or "tx_rate_limiter" (net);
+  // none removes it. New buckets start full; held requests are retried at once.
+  virtual Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+    (void)config;
+    return fail(ENOTSUP, "this device has no {}", which);
+  }
 };
 
 // Opens the image (block::open_backend) and builds a virtio-blk device.
@@ -112,6 +121,22 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config
 // Same, with a backend the caller already opened (tests, or a VMM that opens disks itself).
 Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
     const BlockConfig& config, std::unique_ptr<block::BlockBackend> backend, DeviceContext ctx);
+
+// A network interface: Firecracker's network-interfaces entry, resolved.
+struct NetConfig {
+  std::string iface_id;
+  std::string host_dev_name;                 // an existing tap
+  std::optional<std::array<uint8_t, 6>> mac;  // none: a locally administered one from the names
+  std::optional<RateLimiterConfig> rx_rate_limiter, tx_rate_limiter;
+  uint16_t queue_size = 256;
+};
+namespace net { class Tap; }
+
+// Attaches to the tap (net::Tap::open) and builds a virtio-net device (docs/vmm/net.md).
+Result<std::shared_ptr<VirtioMmioDevice>> create_net(const NetConfig& config, DeviceContext ctx);
+// Same over a tap the caller opened (tests pass a socketpair through net::Tap::adopt).
+Result<std::shared_ptr<VirtioMmioDevice>> create_net_with_tap(const NetConfig& config, net::Tap tap,
+                                                              DeviceContext ctx);
 
 // virtio-rng fed from getrandom(2).
 Result<std::shared_ptr<VirtioMmioDevice>> create_rng(DeviceContext ctx);

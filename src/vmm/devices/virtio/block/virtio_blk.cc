@@ -153,8 +153,19 @@ bool BlockLogic::can_accept() const {
 }
 
 std::optional<std::chrono::steady_clock::time_point> BlockLogic::retry_at() const {
-  if (!limiter_ || !limiter_->blocked(now_ns())) return std::nullopt;
+  // While a request is held, even when the wake time has passed already: the bucket may refill
+  // before the device thread asks, and no doorbell would come for the held request.
+  if (!limiter_ || !held_) return std::nullopt;
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(limiter_->wake_at_ns()));
+}
+
+Result<void> BlockLogic::set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+  if (which != "rate_limiter") return fail(EINVAL, "virtio-blk has no {}", which);
+  if (config) limiter_.emplace(*config, now_ns());
+  else limiter_.reset();
+  std::lock_guard lock(config_mu_);
+  limiter_config_ = config;
+  return {};
 }
 
 void BlockLogic::drain() {
@@ -164,6 +175,7 @@ void BlockLogic::drain() {
 QueueResult<size_t> BlockLogic::process(uint16_t index, Virtqueue& queue, size_t budget,
                                         DeviceCounters& counters) {
   bool concurrent = workers_ && sink_;
+  held_ = false;
   size_t done = 0;
   std::optional<std::pair<uint16_t, BlkRequest>> held;  // the batch's last request: runs here
   while (done < budget && in_flight_.load() + (held ? 1 : 0) < max_in_flight_) {
@@ -199,6 +211,7 @@ QueueResult<size_t> BlockLogic::process(uint16_t index, Virtqueue& queue, size_t
       // Over the rate: the chain goes back to the ring; retry_at() says when to try again.
       queue.undo_pop();
       --done;
+      held_ = true;
       ++throttled_;
       break;
     }
@@ -246,6 +259,7 @@ void BlockLogic::add_metrics(json::Json& out) const {
   out["concurrent_requests"] = concurrent_requests_.load();
   out["io_workers"] = workers_ ? workers_->threads() : 0;
   out["throttled_requests"] = throttled_.load();
+  std::lock_guard lock(config_mu_);
   if (limiter_config_) out["rate_limiter"] = to_json(*limiter_config_);
 }
 

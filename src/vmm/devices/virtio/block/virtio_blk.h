@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 #include "block/block_backend.h"
 #include "vmm/rate_limiter/rate_limiter.h"
@@ -49,6 +50,7 @@ class BlockLogic final : public DeviceLogic {
   bool can_accept() const override;
   std::optional<std::chrono::steady_clock::time_point> retry_at() const override;
   Result<void> sync() override;
+  Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
 
  private:
   Status execute(const BlkRequest& req, DeviceCounters& counters);
@@ -73,8 +75,10 @@ class BlockLogic final : public DeviceLogic {
   std::atomic<uint32_t> peak_in_flight_{0};
   std::atomic<uint64_t> concurrent_requests_{0};  // served by a worker
   std::optional<RateLimiter> limiter_;  // touched on the device thread only
+  mutable std::mutex config_mu_;  // limiter_config_: metrics() reads it from any thread
   std::optional<RateLimiterConfig> limiter_config_;
   std::atomic<uint64_t> throttled_{0};  // times a request was left in the ring by the limiter
+  bool held_ = false;  // a request is waiting in the ring for the limiter (device thread only)
 
   std::atomic<uint64_t> reads_{0}, writes_{0}, flushes_{0}, get_ids_{0}, discards_{0},
       write_zeroes_{0}, bytes_read_{0}, bytes_written_{0};

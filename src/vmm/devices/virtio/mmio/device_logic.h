@@ -10,6 +10,7 @@
 #include <span>
 
 #include "base/json.h"
+#include "vmm/api/rate_limiter_config.h"
 #include "vmm/devices/virtio/queue/virtqueue.h"
 #include "vmm/sandbox/thread_filters.h"
 
@@ -17,6 +18,7 @@ namespace vessel::vmm::virtio {
 
 inline constexpr uint64_t kFeatureVersion1 = 1ull << 32;
 inline constexpr uint64_t kFeatureIndirectDesc = 1ull << 28;
+inline constexpr uint64_t kFeatureEventIdx = 1ull << 29;  // Virtqueue's event_idx
 
 // Counters shared by the transport and the device logic; written on the device thread (and the
 // vCPU thread for register errors), read by metrics() from any thread.
@@ -88,6 +90,11 @@ class DeviceLogic {
   virtual sandbox::ThreadKind thread_kind() const { return sandbox::ThreadKind::Virtio; }
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
+  // See VirtioMmioDevice::set_rate_limiter(). Called under the transport lock.
+  virtual Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+    (void)config;
+    return fail(ENOTSUP, "{} has no {}", name(), which);
+  }
 };
 
 }  // namespace vessel::vmm::virtio

@@ -170,7 +170,7 @@ void MmioTransport::set_queue_ready(QueueConfig& q, bool ready) {
     return;
   }
   bool indirect = driver_features_ & kFeatureIndirectDesc;
-  q.queue = Virtqueue(ctx_.memory, q.layout, indirect);
+  q.queue = Virtqueue(ctx_.memory, q.layout, indirect, driver_features_ & kFeatureEventIdx);
   q.ready = true;
   if (!ioeventfd_registered_ && ctx_.add_ioeventfd) {
     // One doorbell for all queues: the device thread scans every ready queue when it rings.
@@ -292,7 +292,11 @@ bool MmioTransport::any_pending() {
 // poll(2)'s timeout: until the device's retry time, rounded up to whole milliseconds; -1 (no
 // timeout) when it holds nothing back.
 int MmioTransport::retry_timeout_ms() const {
-  auto at = logic_->retry_at();
+  std::optional<std::chrono::steady_clock::time_point> at;
+  {
+    std::lock_guard lock(mu_);  // set_rate_limiter() may replace the limiters meanwhile
+    at = logic_->retry_at();
+  }
   if (!at) return -1;
   auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - std::chrono::steady_clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, 60'000));
@@ -423,6 +427,16 @@ Result<void> MmioTransport::sync() {
   logic_->drain();
   std::lock_guard lock(mu_);
   return logic_->sync();
+}
+
+Result<void> MmioTransport::set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+  {
+    std::lock_guard lock(mu_);
+    TRY(logic_->set_rate_limiter(which, config));
+  }
+  // Requests the old limiter held back may go now: the device thread looks at its queues again.
+  TRY(notify_.signal());
+  return {};
 }
 
 json::Json MmioTransport::metrics() const {

@@ -63,6 +63,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   Result<void> pause() override;
   Result<void> resume() override;
   Result<void> sync() override;
+  Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
   json::Json metrics() const override;
   uint32_t device_type() const override { return logic_->device_type(); }
 

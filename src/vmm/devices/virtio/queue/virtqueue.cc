@@ -147,9 +147,22 @@ QueueResult<DescriptorChain> parse_chain(const GuestMemory& memory, const QueueL
   return chain;
 }
 
+// EVENT_IDX: "notify me once you make chain next_avail_ available" (avail_event, after the used
+// ring), then a full fence so that the re-read of avail.idx that follows cannot miss a chain the
+// driver added before it saw the new value.
+void Virtqueue::publish_avail_event() {
+  (void)memory_->write_obj<uint16_t>(layout_.used + 4 + 8ull * layout_.size, next_avail_);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
 QueueResult<std::optional<Virtqueue::Popped>> Virtqueue::pop() {
   uint16_t avail_idx = load_acquire_u16(*memory_, layout_.avail + 2);
   uint16_t pending = static_cast<uint16_t>(avail_idx - next_avail_);
+  if (pending == 0 && event_idx_ && !polling_) {
+    publish_avail_event();
+    avail_idx = load_acquire_u16(*memory_, layout_.avail + 2);
+    pending = static_cast<uint16_t>(avail_idx - next_avail_);
+  }
   if (pending == 0) return std::optional<Popped>();
   if (pending > layout_.size)
     return fault(GuestErrorKind::AvailIndex, true,
@@ -177,6 +190,11 @@ bool Virtqueue::has_pending() const {
 
 void Virtqueue::set_no_notify(bool on) {
   if (!memory_) return;
+  if (event_idx_) {  // the driver ignores the flag: avail_event does the job
+    polling_ = on;
+    if (!on) publish_avail_event();
+    return;
+  }
   store_release_u16(*memory_, layout_.used, on ? kUsedFlagNoNotify : 0);
   // The flag store must be visible before we look at avail.idx again (see the header).
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -185,7 +203,13 @@ void Virtqueue::set_no_notify(bool on) {
 bool Virtqueue::should_interrupt() const {
   // The used index store must be visible before we read the driver's flags (spec 2.7.7.2).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return !(load_acquire_u16(*memory_, layout_.avail) & kAvailFlagNoInterrupt);
+  if (!event_idx_) return !(load_acquire_u16(*memory_, layout_.avail) & kAvailFlagNoInterrupt);
+  // vring_need_event(used_event, new, old): has the used index crossed used_event in (old, new]?
+  uint16_t old_used = signalled_used_, new_used = next_used_;
+  signalled_used_ = new_used;
+  auto event = memory_->read_obj<uint16_t>(layout_.avail + 4 + 2ull * layout_.size);
+  if (!event) return true;  // unreadable: interrupt rather than stall the driver
+  return static_cast<uint16_t>(new_used - *event - 1) < static_cast<uint16_t>(new_used - old_used);
 }
 
 }  // namespace vessel::vmm::virtio

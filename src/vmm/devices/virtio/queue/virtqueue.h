@@ -88,8 +88,11 @@ QueueResult<DescriptorChain> parse_chain(const GuestMemory& memory, const QueueL
 class Virtqueue {
  public:
   Virtqueue() = default;
-  Virtqueue(const GuestMemory* memory, QueueLayout layout, bool indirect_allowed)
-      : memory_(memory), layout_(layout), indirect_allowed_(indirect_allowed) {}
+  // `event_idx`: VIRTIO_F_EVENT_IDX was negotiated (spec 2.7.7.2, 2.7.10): the driver's
+  // used_event decides interrupts, and the device tells the driver when to notify through
+  // avail_event instead of the flags.
+  Virtqueue(const GuestMemory* memory, QueueLayout layout, bool indirect_allowed, bool event_idx = false)
+      : memory_(memory), layout_(layout), indirect_allowed_(indirect_allowed), event_idx_(event_idx) {}
 
   const QueueLayout& layout() const { return layout_; }
 
@@ -107,7 +110,9 @@ class Virtqueue {
   // Puts `head` on the used ring with `written` bytes and publishes the new used index.
   Result<void> complete(uint16_t head, uint32_t written);
 
-  // True unless the driver set VIRTQ_AVAIL_F_NO_INTERRUPT.
+  // True unless the driver set VIRTQ_AVAIL_F_NO_INTERRUPT; with EVENT_IDX, true when the used
+  // index has passed the driver's used_event since the previous call (each call starts a new
+  // window, as vhost's signalled_used).
   bool should_interrupt() const;
 
   uint16_t next_avail() const { return next_avail_; }
@@ -116,14 +121,21 @@ class Virtqueue {
   // Sets or clears VIRTQ_USED_F_NO_NOTIFY: while the device polls the ring, the driver may skip
   // the doorbell (spec 2.7.10; Linux honours it). After clearing, check has_pending() again:
   // a chain added just before the driver saw the flag clear comes without a doorbell.
+  // With EVENT_IDX: on, pop() stops moving avail_event (the driver's doorbells stop once it has
+  // passed it); off, avail_event is brought up to date.
   void set_no_notify(bool on);
+  bool event_idx() const { return event_idx_; }
 
  private:
   const GuestMemory* memory_ = nullptr;
   QueueLayout layout_;
   bool indirect_allowed_ = false;
+  bool event_idx_ = false;
+  bool polling_ = false;  // set_no_notify(true) with EVENT_IDX: avail_event is left behind
   uint16_t next_avail_ = 0;
   uint16_t next_used_ = 0;
+  mutable uint16_t signalled_used_ = 0;  // EVENT_IDX: used index at the last should_interrupt()
+  void publish_avail_event();
 };
 
 }  // namespace vessel::vmm::virtio
