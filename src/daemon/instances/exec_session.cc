@@ -15,6 +15,24 @@
 
 namespace vessel::daemon {
 
+Result<void> spawn_with_pipes(const std::vector<std::string>& argv, SpawnOptions spawn, ExecSession& session) {
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe");
+  Fd in_read(in[0]);
+  session.in = Fd(in[1]);
+  if (::pipe2(out, O_CLOEXEC) < 0) return fail_errno("pipe");
+  session.out = Fd(out[0]);
+  Fd out_write(out[1]);
+  if (::pipe2(err, O_CLOEXEC) < 0) return fail_errno("pipe");
+  session.err = Fd(err[0]);
+  Fd err_write(err[1]);
+  spawn.stdin_fd = in_read.get();
+  spawn.stdout_fd = out_write.get();
+  spawn.stderr_fd = err_write.get();
+  session.runtime = TRY(Process::spawn(argv, spawn));
+  return {};
+}
+
 namespace {
 
 std::atomic<uint64_t> session_counter{0};
@@ -80,20 +98,7 @@ Result<ExecSession> ContainerBackend::exec_session(const InstanceContext& ctx, c
     s.err = std::move(runtime_err_read);  // what the runtime still says (a command it cannot run)
     return s;
   }
-  int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe");
-  Fd in_read(in[0]);
-  s.in = Fd(in[1]);
-  if (::pipe2(out, O_CLOEXEC) < 0) return fail_errno("pipe");
-  s.out = Fd(out[0]);
-  Fd out_write(out[1]);
-  if (::pipe2(err, O_CLOEXEC) < 0) return fail_errno("pipe");
-  s.err = Fd(err[0]);
-  Fd err_write(err[1]);
-  spawn.stdin_fd = in_read.get();
-  spawn.stdout_fd = out_write.get();
-  spawn.stderr_fd = err_write.get();
-  s.runtime = TRY_CTX(Process::spawn(command({"exec", "--process", s.process_file, ctx.spec.name}), spawn), "run {}", runtime_);
+  TRY_CTX(spawn_with_pipes(command({"exec", "--process", s.process_file, ctx.spec.name}), spawn, s), "run {}", runtime_);
   return s;
 }
 

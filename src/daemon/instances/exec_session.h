@@ -30,4 +30,8 @@ struct ExecSession {
   ~ExecSession();
 };
 
+// Starts `argv` with three fresh pipes as its stdin, stdout and stderr, keeping our ends in
+// `session` (in, out, err) and the process in session.runtime.
+Result<void> spawn_with_pipes(const std::vector<std::string>& argv, SpawnOptions spawn, ExecSession& session);
+
 }  // namespace vessel::daemon

@@ -95,15 +95,20 @@ Result<BootSource> Manager::boot_source(const InstanceSpec& spec, const std::str
 Result<InstanceSpec> Manager::resolve_network(const InstanceSpec& requested) {
   InstanceSpec spec = requested;
   if (spec.type == InstanceType::Vm) {
-    // VMs join a network only when asked (a tap on its bridge, docs/daemon/networks.md).
+    // VMs join a network when asked, or when they publish ports (-p alone means the default
+    // network, as Docker's -p needs no --network): a tap on its bridge, docs/daemon/networks.md.
     if (spec.network == kNetworkHost)
       return Unexpected(Error(EINVAL, "a VM cannot share the host's network").with_hint("pass --network NAME or none"));
-    if (spec.network.empty() || spec.network == kNetworkNone) {
+    bool wants_default = spec.network.empty() && !spec.ports.empty();
+    if ((spec.network.empty() && !wants_default) || spec.network == kNetworkNone) {
       if (!spec.ports.empty()) return Unexpected(Error(EINVAL, "-p: a VM publishes ports only on a network").with_hint("pass --network NAME"));
       return spec;
     }
     if (!networks_) return fail(ENOTSUP, "this vesseld has no networks");
     spec.network = TRY(networks_->resolve(spec.network));
+    if (spec.network == kNetworkNone)
+      return Unexpected(Error(EINVAL, "-p: a VM publishes ports only on a network, and this vesseld has no default network")
+                            .with_hint("pass --network NAME"));
     return spec;
   }
   if (!networks_) {

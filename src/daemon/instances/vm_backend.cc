@@ -362,20 +362,7 @@ Result<ExecSession> VmBackend::exec_session(const InstanceContext& ctx, const Ex
     s.pty = std::move(master);
     return s;
   }
-  int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe");
-  Fd in_read(in[0]);
-  s.in = Fd(in[1]);
-  if (::pipe2(out, O_CLOEXEC) < 0) return fail_errno("pipe");
-  s.out = Fd(out[0]);
-  Fd out_write(out[1]);
-  if (::pipe2(err, O_CLOEXEC) < 0) return fail_errno("pipe");
-  s.err = Fd(err[0]);
-  Fd err_write(err[1]);
-  spawn.stdin_fd = in_read.get();
-  spawn.stdout_fd = out_write.get();
-  spawn.stderr_fd = err_write.get();
-  s.runtime = TRY_CTX(Process::spawn(argv, spawn), "run {}", agent_exec_);
+  TRY_CTX(spawn_with_pipes(argv, spawn, s), "run {}", agent_exec_);
   return s;
 }
 

@@ -14,60 +14,16 @@
 
 #include "base/fd.h"
 #include "daemon_fixture.h"
+#include "network_kit.h"
 
 namespace vessel::test {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Names and subnets of this test process: nothing a real vesseld (vessel0, 10.88.0.0/16, table
-// vessel) or a parallel test process uses.
-struct Names {
-  unsigned id = static_cast<unsigned>(::getpid()) % 0xfffff;
-  std::string prefix = fmt::format("vt{:05x}", id);  // 7 bytes: bridge and veth prefix
-  std::string default_bridge = prefix + "d0";
-  std::string table = "vessel_test_" + std::to_string(::getpid());
-  unsigned octet = free_octet();  // 10.<octet>.N.0/24
-  // 10.160-223.x.x, from a pid-derived start, the first /16 no route of the host touches (a
-  // parallel test process's bridges included).
-  static unsigned free_octet() {
-    auto routes = read_file("/proc/net/route").value_or("");
-    for (unsigned i = 0; i < 64; ++i) {
-      unsigned o = 160 + (static_cast<unsigned>(::getpid()) + i) % 64;
-      // /proc/net/route prints the destination little-endian: 10.o.x.x ends in "<o hex>0A".
-      if (routes.find(fmt::format("{:02X}0A\t", o)) == std::string::npos) return o;
-    }
-    return 160 + static_cast<unsigned>(::getpid()) % 64;
-  }
-  std::string subnet(unsigned n) const { return fmt::format("10.{}.{}.0/24", octet, n); }
-};
-
 // An HTTP GET by busybox nc (busybox-static's wget crashes in getaddrinfo on Debian 12).
 std::string http_get(const std::string& address) {
   return "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + address + " 80";
-}
-
-bool port_free(uint16_t port) {
-  Fd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  return ::bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-}
-
-// 8080 as in the documentation, unless something on this host holds it.
-uint16_t free_port(uint16_t from) {
-  for (uint16_t p = from; p < from + 200; ++p)
-    if (port_free(p)) return p;
-  return 0;
-}
-
-std::vector<std::string> links_with_prefix(const std::string& prefix) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/sys/class/net", ec))
-    if (e.path().filename().string().rfind(prefix, 0) == 0) out.push_back(e.path().filename().string());
-  return out;
 }
 
 class Network : public ::testing::Test {
@@ -81,9 +37,9 @@ class Network : public ::testing::Test {
     ASSERT_TRUE(daemon.start()) << daemon.log();
   }
   std::vector<std::string> flags() const {
-    return {"--default-network", "vessel", "--default-subnet", names.subnet(0), "--default-bridge", names.default_bridge,
-            "--bridge-prefix", names.prefix, "--veth-prefix", names.prefix, "--nft-table", names.table,
-            "--userns-pool", "1500000000:131072"};
+    auto f = network_flags(names);
+    f.insert(f.end(), {"--userns-pool", "1500000000:131072"});
+    return f;
   }
   // An HTTP status from the API (curl over the Unix socket).
   int api_status(const std::string& method, const std::string& path, const std::string& body = "") {
@@ -96,14 +52,6 @@ class Network : public ::testing::Test {
   std::string nft_table() { return run({"nft", "list", "table", "ip", names.table}).out; }
   CliResult curl(uint16_t port) { return run({"curl", "-s", "-m", "5", fmt::format("http://127.0.0.1:{}/index.html", port)}); }
 
-  // Destroyed after the daemon (which removes its instances and stops): the host objects it left.
-  struct HostCleanup {
-    const Names& names;
-    ~HostCleanup() {
-      run({"nft", "delete", "table", "ip", names.table});
-      for (const auto& l : links_with_prefix(names.prefix)) run({"ip", "link", "del", l});
-    }
-  };
   Names names;
   HostCleanup cleanup{names};
   TempDir tmp;
@@ -366,7 +314,7 @@ namespace {
 
 // VMs join a network only when asked; on one they hold an address like containers (their tap and
 // the kernel's ip= are made at start: tests/unit/daemon/vm_nic_test.cc, VmTap above).
-TEST_F(Network, VmsJoinANetworkOnlyWhenAsked) {
+TEST_F(Network, VmsJoinANetworkWhenAskedOrWhenTheyPublishPorts) {
   std::string kernel = tmp.path + "/vmlinuz";
   std::ofstream(kernel) << "not booted by this test";
   ASSERT_EQ(daemon.vessel({"create", "--vm", "--name", "plain", "--kernel", kernel}).status, 0) << daemon.log();
@@ -380,8 +328,13 @@ TEST_F(Network, VmsJoinANetworkOnlyWhenAsked) {
   EXPECT_EQ(vm.value("ip_address", ""), fmt::format("10.{}.0.2", names.octet));
   EXPECT_EQ(daemon.vessel({"port", "vm1"}).out, "443/tcp -> 0.0.0.0:8443\n");
   EXPECT_EQ(api_status("POST", "/v1/instances", fmt::format(R"({{"name":"h","type":"vm","kernel":"{}","network":"host"}})", kernel)), 400);
-  EXPECT_EQ(api_status("POST", "/v1/instances", fmt::format(R"({{"name":"p","type":"vm","kernel":"{}","ports":["80:80"]}})", kernel)), 400);
-  ASSERT_EQ(daemon.vessel({"rm", "vm1"}).status, 0);
+  EXPECT_EQ(api_status("POST", "/v1/instances",
+                       fmt::format(R"({{"name":"p","type":"vm","kernel":"{}","network":"none","ports":["80:80"]}})", kernel)),
+            400);
+  // -p without --network: the default network, as Docker's -p.
+  ASSERT_EQ(daemon.vessel({"create", "--vm", "--name", "vm2", "-p", "8444:443", "--kernel", kernel}).status, 0) << daemon.log();
+  EXPECT_EQ(daemon.vessel_json({"inspect", "vm2"}).value("network", ""), "vessel");
+  ASSERT_EQ(daemon.vessel({"rm", "vm1", "vm2"}).status, 0);
   EXPECT_TRUE(daemon.vessel_json({"network", "inspect", "vessel"})["members"].empty());
 }
 
