@@ -24,7 +24,10 @@ D=$(mktemp -d /tmp/bench-vm-net.XXXXXX)
 PIDS=()
 TAPS=(vbnv vbnq vbnh)  # vessel, qemu, qemu+vhost
 cleanup() {
+  # A wedged guest would never answer vessel-vmm's Ctrl+Alt+Del: SIGKILL after 5 s.
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 5
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for t in "${TAPS[@]}"; do ip link del "$t" 2>/dev/null || true; done
   rm -rf "$D"
@@ -73,7 +76,7 @@ start_qemu() {  # index vhost(on|off)
 }
 wait_server() {  # index name: until iperf3 answers in the guest
   for _ in $(seq 300); do
-    timeout 20 iperf3 -c 10.199.$1.2 -t 1 >/dev/null 2>&1 && return 0
+    timeout -k 5 20 iperf3 -c 10.199.$1.2 -t 1 >/dev/null 2>&1 && return 0
     for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null || fail "$2 exited before its iperf3 answered"; done
     sleep 1
   done
@@ -84,8 +87,9 @@ wait_server 0 vessel-vmm; wait_server 1 qemu; wait_server 2 qemu+vhost
 echo "# guests up; $ROUNDS rounds, iperf3 5 s each way, 1 vCPU and 256 MiB per VM"
 
 gbps() { python3 -c 'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'; }
-# A stalled transfer must not hang the run: iperf3 has no overall deadline of its own.
-tcp() { timeout 60 iperf3 -c 10.199.$1.2 -t 5 -J $2 > $D/iperf.json || fail "iperf3 -c 10.199.$1.2 $2: $(tail -3 $D/iperf.json)"; gbps < $D/iperf.json; }
+# A stalled transfer must not hang the run: iperf3 has no overall deadline of its own, and on
+# SIGTERM it still talks to the (stalled) server, so SIGKILL 5 s later.
+tcp() { timeout -k 5 60 iperf3 -c 10.199.$1.2 -t 5 -J $2 > $D/iperf.json || fail "iperf3 -c 10.199.$1.2 $2: $(tail -3 $D/iperf.json)"; gbps < $D/iperf.json; }
 NAMES=(vessel qemu qemu_vhost)
 for r in $(seq $ROUNDS); do
   for i in 0 1 2; do
