@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -164,6 +165,31 @@ class VirtioNetTest : public ::testing::Test {
         if (d.value("device", "") == "virtio-net") return d;
     return json::Json::object();
   }
+  // vessel-vmm configured through its API socket (dir/api.sock, waited for), console and stderr
+  // in dir.
+  std::optional<Process> spawn_api_vmm(std::vector<std::string> extra = {}) {
+    auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    auto err = Fd::open(dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (!out || !err) return std::nullopt;
+    SpawnOptions opts;
+    opts.stdout_fd = out->get();
+    opts.stderr_fd = err->get();
+    std::vector<std::string> argv{VESSEL_VMM_BIN, "--api-sock", dir / "api.sock"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto vmm = Process::spawn(argv, opts);
+    if (!vmm) return std::nullopt;
+    for (int i = 0; i < 500 && !fs::exists(dir / "api.sock"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return std::move(*vmm);
+  }
+  http::ClientResponse call(const std::string& method, const std::string& path, const std::string& body = {}) {
+    http::ClientOptions o;
+    o.unix_socket = dir / "api.sock";
+    o.timeout = std::chrono::seconds(10);
+    auto r = http::request(o, method, "http://localhost" + path, body);
+    EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
+    return r.value_or(http::ClientResponse{});
+  }
   json::Json iface(const std::string& mac = "06:00:00:00:00:2a") {
     return json::Json::array(
         {{{"iface_id", "eth0"}, {"host_dev_name", tap_name}, {"guest_mac", mac}}});
@@ -310,27 +336,8 @@ TEST_F(VirtioNetTest, PatchingTheTxLimiterOfARunningVmReleasesHeldFrames) {
   ASSERT_TRUE(tap.ok());
   PacketSocket host(tap_name);
   ASSERT_TRUE(host.ok());
-  std::string sock = dir / "api.sock";
-  auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  auto err = Fd::open(dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ASSERT_TRUE(out && err);
-  SpawnOptions opts;
-  opts.stdout_fd = out->get();
-  opts.stderr_fd = err->get();
-  auto vmm = Process::spawn(
-      {VESSEL_VMM_BIN, "--api-sock", sock, "--metrics-file", dir / "metrics.json"}, opts);
+  auto vmm = spawn_api_vmm({"--metrics-file", dir / "metrics.json"});
   ASSERT_TRUE(vmm);
-  for (int i = 0; i < 500 && !fs::exists(sock); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  auto call = [&](const std::string& method, const std::string& path,
-                  const std::string& body = {}) {
-    http::ClientOptions o;
-    o.unix_socket = sock;
-    o.timeout = std::chrono::seconds(10);
-    auto r = http::request(o, method, "http://localhost" + path, body);
-    EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
-    return r.value_or(http::ClientResponse{});
-  };
   std::string kernel = std::string(VESSEL_TEST_GUEST_DIR) + "/virtio_net.elf";
   EXPECT_EQ(
       call("PUT", "/boot-source",
@@ -395,26 +402,8 @@ TEST_F(VirtioNetTest, PatchingTheTxLimiterOfARunningVmReleasesHeldFrames) {
 // host_dev_name when the tap does not exist; nothing is left half-built: the VMM still serves,
 // not started, and the same configuration starts once the tap exists.
 TEST_F(VirtioNetTest, AMissingTapIsA400AtInstanceStartThroughTheApi) {
-  std::string sock = dir / "api.sock";
-  auto err = Fd::open(dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ASSERT_TRUE(out && err);
-  SpawnOptions opts;
-  opts.stdout_fd = out->get();
-  opts.stderr_fd = err->get();
-  auto vmm = Process::spawn({VESSEL_VMM_BIN, "--api-sock", sock}, opts);
+  auto vmm = spawn_api_vmm();
   ASSERT_TRUE(vmm);
-  for (int i = 0; i < 500 && !fs::exists(sock); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  auto call = [&](const std::string& method, const std::string& path,
-                  const std::string& body = {}) {
-    http::ClientOptions o;
-    o.unix_socket = sock;
-    o.timeout = std::chrono::seconds(10);
-    auto r = http::request(o, method, "http://localhost" + path, body);
-    EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
-    return r.value_or(http::ClientResponse{});
-  };
   std::string kernel = std::string(VESSEL_TEST_GUEST_DIR) + "/virtio_net.elf";
   EXPECT_EQ(
       call("PUT", "/boot-source",
