@@ -45,9 +45,10 @@ struct RawDesc {
   uint16_t next;
 };
 
-class FakeDriver {
+// A device's MMIO registers as a guest driver reaches them; the fake drivers (one queue here,
+// net's two, vsock's three) build on it.
+class MmioRegisters {
  public:
-  explicit FakeDriver(const GuestMemory& mem) : mem_(mem) {}
   void attach(std::shared_ptr<VirtioMmioDevice> dev) { dev_ = std::move(dev); }
   VirtioMmioDevice& dev() { return *dev_; }
 
@@ -64,6 +65,14 @@ class FakeDriver {
     w32(reg::kDeviceFeaturesSel, 1);
     return lo | (uint64_t(r32(reg::kDeviceFeatures)) << 32);
   }
+
+ protected:
+  std::shared_ptr<VirtioMmioDevice> dev_;
+};
+
+class FakeDriver : public MmioRegisters {
+ public:
+  explicit FakeDriver(const GuestMemory& mem) : mem_(mem) {}
 
   // The driver initialisation sequence of spec 3.1.1; returns the final status register.
   uint32_t init(uint64_t wanted, uint16_t size = 256, QueueLayout layout = {0, kDesc, kAvail, kUsed}) {
@@ -137,7 +146,6 @@ class FakeDriver {
 
  private:
   const GuestMemory& mem_;
-  std::shared_ptr<VirtioMmioDevice> dev_;
   uint16_t size_ = 256;
   uint16_t avail_idx_ = 0;
   uint16_t used_seen_ = 0;

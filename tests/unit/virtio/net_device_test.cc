@@ -24,22 +24,9 @@ constexpr Rings kRings[2] = {{0x1000, 0x40000, 0x50000}, {0x10000, 0x42000, 0x52
 constexpr GuestAddress kRxBuf = 0x200000, kTxBuf = 0x400000;
 
 // Two queues (rx 0, tx 1) programmed through the registers, as a guest driver would.
-class NetDriver {
+class NetDriver : public MmioRegisters {
  public:
   explicit NetDriver(const GuestMemory& mem) : mem_(mem) {}
-  void attach(std::shared_ptr<VirtioMmioDevice> dev) { dev_ = std::move(dev); }
-  uint32_t r32(uint64_t off) {
-    uint32_t v = 0;
-    dev_->read(off, {reinterpret_cast<uint8_t*>(&v), 4});
-    return v;
-  }
-  void w32(uint64_t off, uint32_t v) { dev_->write(off, {reinterpret_cast<uint8_t*>(&v), 4}); }
-  uint64_t device_features() {
-    w32(reg::kDeviceFeaturesSel, 0);
-    uint64_t lo = r32(reg::kDeviceFeatures);
-    w32(reg::kDeviceFeaturesSel, 1);
-    return lo | (uint64_t(r32(reg::kDeviceFeatures)) << 32);
-  }
   uint32_t init(uint64_t wanted) {
     w32(reg::kStatus, 0);
     w32(reg::kStatus, status::kAcknowledge | status::kDriver);
@@ -91,7 +78,6 @@ class NetDriver {
 
  private:
   const GuestMemory& mem_;
-  std::shared_ptr<VirtioMmioDevice> dev_;
   uint16_t avail_[2] = {0, 0};
   uint16_t used_seen_[2] = {0, 0};
 };

@@ -32,7 +32,7 @@ struct RxPacket {
   std::string payload;
 };
 
-class VsockDriver {
+class VsockDriver : public MmioRegisters {
  public:
   explicit VsockDriver(const GuestMemory& mem) : mem_(mem) {
     for (uint16_t q = 0; q < 3; ++q) {
@@ -40,14 +40,6 @@ class VsockDriver {
       queues_[q] = {base, base + 0x2000, base + 0x4000};
     }
   }
-  void attach(std::shared_ptr<VirtioMmioDevice> dev) { dev_ = std::move(dev); }
-  VirtioMmioDevice& dev() { return *dev_; }
-  uint32_t r32(uint64_t off) {
-    uint32_t v = 0;
-    dev_->read(off, {reinterpret_cast<uint8_t*>(&v), 4});
-    return v;
-  }
-  void w32(uint64_t off, uint32_t v) { dev_->write(off, {reinterpret_cast<uint8_t*>(&v), 4}); }
 
   uint32_t init() {
     w32(reg::kStatus, 0);
@@ -166,7 +158,6 @@ class VsockDriver {
 
  private:
   const GuestMemory& mem_;
-  std::shared_ptr<VirtioMmioDevice> dev_;
   VsockQueue queues_[3];
   uint16_t tx_next_ = 0;
 };
