@@ -69,11 +69,11 @@ Muxer::Muxer(MuxerConfig config, Fd listener, Fd epoll)
 Muxer::~Muxer() = default;
 
 void Muxer::reset() {
+  open_ = 0;  // first: a host that sees its stream closed must already read 0 in the metrics
   conns_.clear();  // closing an fd takes it out of the epoll set
   by_key_.clear();
   handshakes_.clear();
   control_.clear();
-  open_ = 0;
 }
 
 Muxer::Conn* Muxer::find(uint32_t local, uint32_t peer) {
@@ -395,8 +395,8 @@ void Muxer::remove(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
   by_key_.erase(key(it->second.local_port, it->second.peer_port));
+  open_ = conns_.size() - 1;  // before the close the host can see
   conns_.erase(it);  // closes the socket, which leaves the epoll set
-  open_ = conns_.size();
 }
 
 void Muxer::expire(std::chrono::steady_clock::time_point now) {
