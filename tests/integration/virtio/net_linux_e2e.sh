@@ -47,6 +47,6 @@ echo "upload sha: $up ($(stat -c %s $D/upload) bytes)"
 python3 -c "
 import json; m=json.load(open('$D/metrics.json'))
 n=[d for d in m['devices'] if d['device']=='virtio-net'][0]
-print(json.dumps({k: n[k] for k in ('rx','tx','guest_errors','backend_errors','needs_reset','notifications','interrupts')}))"
+print(json.dumps({k: n[k] for k in ('backend','vhost','rx','tx','guest_errors','backend_errors','needs_reset','notifications','interrupts') if k in n}))"
 ip link del vt0
 [ "$up" = "$sha" ] && grep -q "$sha  /tmp/big" $D/console.txt && grep -q "0% packet loss" $D/console.txt

@@ -287,9 +287,12 @@ TEST_F(VirtioNetTest, MergeableBuffersCarryTheReplyOverSeveralChains) {
 }
 
 // vhost-net serves the rings: the same frames, byte for byte, with no tx/rx work in the VMM.
+// Without MRG_RXBUF the kernel leaves the header's num_buffers as the guest's buffer had it (the
+// tap writes only the first 10 bytes of the 12-byte header, vhost sets num_buffers only with
+// MRG_RXBUF): Linux ignores the field then; the test guest's buffers hold 0.
 TEST_F(VhostNetTest, GuestFrameReachesTheTapAndTheHostsReplyIsEchoed) {
   const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2a};
-  run_echo(*this, "", mac, "06:00:00:00:00:2a", "reply of 1000 bytes in 1 buffers");
+  run_echo(*this, "", mac, "06:00:00:00:00:2a", "reply of 1000 bytes in ");
   expect_vhost_served();
 }
 
@@ -372,7 +375,7 @@ TEST_F(VirtioNetTest, AutoTakesVhostOnlyWhereItCanAndNeverWithALimiter) {
   vhost = "auto";
   bool has_vhost = ::access("/dev/vhost-net", R_OK | W_OK) == 0;
   const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2a};
-  run_echo(*this, "", mac, "06:00:00:00:00:2a", "reply of 1000 bytes in 1 buffers");
+  run_echo(*this, "", mac, "06:00:00:00:00:2a", has_vhost ? "reply of 1000 bytes in " : "reply of 1000 bytes in 1 buffers");
   EXPECT_EQ(net_metrics().value("backend", ""), has_vhost ? "vhost" : "userspace") << net_metrics().dump();
   TestTap tap(tap_name);
   ASSERT_TRUE(tap.ok());

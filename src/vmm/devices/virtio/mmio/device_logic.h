@@ -110,6 +110,9 @@ class DeviceLogic {
     (void)counters;
     return false;
   }
+  // InterruptStatus bits the device reports on top of the transport's (read on vCPU threads,
+  // without the lock): vhost-net's irqfd-status experiment (docs/vmm/net.md).
+  virtual uint32_t interrupt_status_bits() const { return 0; }
   // The driver reset the device (after drain() on the device thread). Lock held.
   virtual void reset() {}
   // See VirtioMmioDevice::sync().

@@ -91,7 +91,7 @@ uint32_t MmioTransport::read_register(uint64_t offset) {
     case reg::kVersion: return 2;
     case reg::kDeviceId: return logic_->device_type();
     case reg::kVendorId: return kVendorVessel;
-    case reg::kInterruptStatus: return interrupt_status_.load();
+    case reg::kInterruptStatus: return interrupt_status_.load() | logic_->interrupt_status_bits();
     case reg::kStatus: return status_.load();
     case reg::kConfigGeneration: return config_generation_.load();
     default: break;

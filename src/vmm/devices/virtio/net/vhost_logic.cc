@@ -8,8 +8,25 @@
 
 namespace vessel::vmm::virtio::net {
 
+Result<VhostIrq> parse_vhost_irq(std::string_view text) {
+  if (text.empty() || text == "relay") return VhostIrq::Relay;
+  if (text == "irqfd") return VhostIrq::Irqfd;
+  if (text == "irqfd-status") return VhostIrq::IrqfdStatus;
+  return fail(EINVAL, "VESSEL_VHOST_IRQ: '{}' is not relay, irqfd or irqfd-status", text);
+}
+
+const char* to_string(VhostIrq mode) {
+  switch (mode) {
+    case VhostIrq::Relay: return "relay";
+    case VhostIrq::Irqfd: return "irqfd";
+    case VhostIrq::IrqfdStatus: return "irqfd-status";
+  }
+  return "?";
+}
+
 Result<std::unique_ptr<VhostNetLogic>> VhostNetLogic::create(const NetConfig& config, Tap tap, VhostNet vhost,
-                                                             const GuestMemory* memory) {
+                                                             const GuestMemory* memory, VhostIrq irq, int irqfd) {
+  if (irq != VhostIrq::Relay && irqfd < 0) return fail(EINVAL, "VESSEL_VHOST_IRQ={} needs a KVM irqfd", to_string(irq));
   uint64_t vhost_features = TRY(vhost.get_features());
   if (!(vhost_features & kFeatureVersion1))
     return fail(ENOTSUP, "this kernel's vhost-net lacks VIRTIO_F_VERSION_1 (features {:#x})", vhost_features);
@@ -28,9 +45,12 @@ Result<std::unique_ptr<VhostNetLogic>> VhostNetLogic::create(const NetConfig& co
     ev.data.fd = fd;
     if (::epoll_ctl(events.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return fail_errno("epoll_ctl ADD {}", fd);
   }
-  return std::unique_ptr<VhostNetLogic>(new VhostNetLogic(config, std::move(tap), std::move(vhost), memory,
-                                                          vhost_features, std::move(kick), std::move(call),
-                                                          std::move(err), std::move(events)));
+  auto logic = std::unique_ptr<VhostNetLogic>(new VhostNetLogic(config, std::move(tap), std::move(vhost), memory,
+                                                                vhost_features, std::move(kick), std::move(call),
+                                                                std::move(err), std::move(events)));
+  logic->irq_mode_ = irq;
+  logic->irqfd_ = irqfd;
+  return logic;
 }
 
 VhostNetLogic::VhostNetLogic(const NetConfig& config, Tap tap, VhostNet vhost, const GuestMemory* memory,
@@ -81,10 +101,11 @@ Result<void> VhostNetLogic::start(std::span<const Virtqueue* const> queues) {
     TRY(vhost_.set_vring_addr(i, {reinterpret_cast<uint64_t>(desc.data()), reinterpret_cast<uint64_t>(avail.data()),
                                   reinterpret_cast<uint64_t>(used.data())}));
     TRY(vhost_.set_vring_kick(i, kick_[i].fd()));
-    TRY(vhost_.set_vring_call(i, call_.fd()));
+    TRY(vhost_.set_vring_call(i, irq_mode_ == VhostIrq::Relay ? call_.fd() : irqfd_));
     TRY(vhost_.set_vring_err(i, err_.fd()));
   }
   running_ = true;  // from here on drain() must stop it, even if a backend below fails
+  sticky_status_ = irq_mode_ == VhostIrq::IrqfdStatus;
   for (uint32_t i = 0; i < 2; ++i) TRY(vhost_.set_backend(i, tap_.fd()));
   // A doorbell the driver rang before the kernel had the tap found no backend: ring it again.
   for (auto& kick : kick_) (void)kick.signal();
@@ -94,6 +115,7 @@ Result<void> VhostNetLogic::start(std::span<const Virtqueue* const> queues) {
 void VhostNetLogic::drain() {
   if (!running_) return;
   running_ = false;
+  sticky_status_ = false;
   for (uint32_t i = 0; i < 2; ++i) {
     if (auto r = vhost_.set_backend(i, -1); !r)
       log::warn("virtio-net {} (vhost): {}", iface_id_, r.error().to_string());
@@ -150,6 +172,7 @@ void VhostNetLogic::add_metrics(json::Json& out) const {
   out["host_dev_name"] = tap_.name();
   out["backend"] = "vhost";
   out["vhost"] = json::Json{{"features", vhost_acked_features(driver_features_, vhost_features_)},
+                            {"irq", to_string(irq_mode_)},
                             {"starts", starts_.load()},
                             {"stops", stops_.load()},
                             {"start_failures", start_failures_.load()},

@@ -28,11 +28,24 @@
 
 namespace vessel::vmm::virtio::net {
 
+// Where vhost's call eventfd goes (VESSEL_VHOST_IRQ, an experiment knob; docs/vmm/net.md):
+//   Relay (default): our call eventfd, polled by the device thread, which sets the used-buffer
+//     bit and raises the interrupt;
+//   Irqfd: the device's KVM irqfd itself, InterruptStatus untouched (virtio-mmio drivers then
+//     ignore the interrupt: kept to measure that);
+//   IrqfdStatus: the irqfd itself, and InterruptStatus reads the used-buffer bit set while vhost
+//     runs (the driver then checks both queues on every interrupt).
+enum class VhostIrq { Relay, Irqfd, IrqfdStatus };
+Result<VhostIrq> parse_vhost_irq(std::string_view text);
+const char* to_string(VhostIrq mode);
+
 class VhostNetLogic final : public DeviceLogic {
  public:
   // Reads the kernel's features and gives it the guest RAM regions (VHOST_SET_MEM_TABLE).
+  // `irqfd`: the device's KVM irqfd (-1: none), used by the Irqfd modes.
   static Result<std::unique_ptr<VhostNetLogic>> create(const NetConfig& config, Tap tap, VhostNet vhost,
-                                                       const GuestMemory* memory);
+                                                       const GuestMemory* memory, VhostIrq irq = VhostIrq::Relay,
+                                                       int irqfd = -1);
 
   const char* name() const override { return "virtio-net"; }
   uint32_t device_type() const override { return kDeviceTypeNet; }
@@ -48,6 +61,7 @@ class VhostNetLogic final : public DeviceLogic {
   int queue_kick_fd(uint16_t index) const override { return index < 2 ? kick_[index].fd() : -1; }
   bool serve_kernel(std::span<const Virtqueue* const> queues, DeviceCounters& counters) override;
   void reset() override { start_pending_ = false; }
+  uint32_t interrupt_status_bits() const override { return sticky_status_.load() ? 1u : 0u; }
   void drain() override;
   sandbox::ThreadKind thread_kind() const override { return sandbox::ThreadKind::VirtioVhostNet; }
   Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
@@ -76,6 +90,9 @@ class VhostNetLogic final : public DeviceLogic {
   bool running_ = false;          // the kernel serves the rings
   std::array<uint16_t, 2> base_{};  // where the kernel left off (VHOST_GET_VRING_BASE)
 
+  VhostIrq irq_mode_ = VhostIrq::Relay;
+  int irqfd_ = -1;
+  std::atomic<bool> sticky_status_{false};  // IrqfdStatus while vhost runs
   std::atomic<uint64_t> starts_{0}, stops_{0}, start_failures_{0}, ring_errors_{0}, calls_{0};
 };
 

@@ -3,6 +3,7 @@
 #include <linux/if_tun.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/log.h"
@@ -343,7 +344,10 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_net(const NetConfig& config, De
     log::info("virtio-net {}: userspace backend ({})", config.iface_id, choice.reason);
     return create_net_with_tap(config, std::move(tap), std::move(ctx));
   }
-  auto logic = net::VhostNetLogic::create(config, std::move(tap), std::move(*vhost), ctx.memory);
+  const char* irq_env = std::getenv("VESSEL_VHOST_IRQ");
+  auto irq = TRY(net::parse_vhost_irq(irq_env ? irq_env : ""));
+  auto logic = net::VhostNetLogic::create(config, std::move(tap), std::move(*vhost), ctx.memory, irq,
+                                          ctx.irq ? ctx.irq->irqfd() : -1);
   if (!logic) {
     // Opened, yet unusable (an old kernel, a refused memory table): On says so, Auto falls back.
     if (config.vhost == VhostMode::On)
@@ -353,7 +357,8 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_net(const NetConfig& config, De
     tap = TRY_CTX(net::Tap::open(config.host_dev_name), "network interface {}: host_dev_name", config.iface_id);
     return create_net_with_tap(config, std::move(tap), std::move(ctx));
   }
-  log::info("virtio-net {}: vhost-net backend (the host kernel serves the rings)", config.iface_id);
+  log::info("virtio-net {}: vhost-net backend (the host kernel serves the rings; interrupts: {})", config.iface_id,
+            net::to_string(irq));
   auto dev = TRY(MmioTransport::create(std::move(*logic), std::move(ctx), net::kBudget));
   return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
