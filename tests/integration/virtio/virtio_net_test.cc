@@ -489,6 +489,26 @@ TEST_F(VirtioNetTest, AMissingTapIsA400AtInstanceStartThroughTheApi) {
   EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
 }
 
+// "vhost": "on" where /dev/vhost-net cannot be opened is a start error that says so (where it can,
+// the VM runs on vhost-net: VhostNetTest).
+TEST_F(VirtioNetTest, VhostOnIsVhostOrAClearStartError) {
+  TestTap tap(tap_name);
+  ASSERT_TRUE(tap.ok());
+  vhost = "on";
+  bool has_vhost = ::access("/dev/vhost-net", R_OK | W_OK) == 0;
+  auto vmm = spawn_vmm("virtio_net", "mode=flood frames=1", iface());
+  ASSERT_TRUE(vmm);
+  ExitStatus st = finish(*vmm);
+  if (has_vhost) {
+    EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
+    EXPECT_EQ(net_metrics().value("backend", ""), "vhost") << net_metrics().dump();
+    return;
+  }
+  EXPECT_EQ(st.code, 1) << st.to_string() << "\n" << console();
+  EXPECT_NE(console().find("vhost is on, but vhost-net cannot be used"), std::string::npos) << console();
+  EXPECT_NE(console().find("/dev/vhost-net"), std::string::npos) << console();
+}
+
 TEST_F(VirtioNetTest, AMissingTapIsAClearStartErrorAndLeavesNoTapBehind) {
   auto vmm = spawn_vmm("virtio_net", "", iface());  // tap_name was never created
   ASSERT_TRUE(vmm);
