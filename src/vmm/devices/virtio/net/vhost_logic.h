@@ -83,11 +83,12 @@ class VhostNetLogic final : public DeviceLogic {
   EventFd call_, err_;
   Fd events_;  // epoll set of call_ and err_: the device thread polls it
 
-  // Under the transport lock (or on the device thread while it is the only one at work).
+  // Under the transport lock, or on the device thread while the vCPU that asked waits (reset).
   std::atomic<uint64_t> driver_features_{0};  // metrics() reads it from any thread
-  bool start_pending_ = false;    // DRIVER_OK (or a resume) since the last start
-  bool offload_pending_ = false;  // the tap's offloads follow the driver's features
-  bool running_ = false;          // the kernel serves the rings
+  // Atomic: drain() runs on the device thread without the lock (pause, reset, the end).
+  std::atomic<bool> start_pending_{false};    // DRIVER_OK (or a resume) since the last start
+  std::atomic<bool> offload_pending_{false};  // the tap's offloads follow the driver's features
+  std::atomic<bool> running_{false};          // the kernel serves the rings
   std::array<uint16_t, 2> base_{};  // where the kernel left off (VHOST_GET_VRING_BASE)
 
   VhostIrq irq_mode_ = VhostIrq::Relay;
