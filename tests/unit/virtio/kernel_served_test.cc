@@ -21,19 +21,23 @@ using namespace testing;
 
 struct KernelLog {
   std::atomic<int> starts{0}, drains{0}, resets{0};
-  std::atomic<bool> drained_off_caller{true};  // every drain ran on another thread than the caller's
+  std::atomic<bool> drained_off_caller{
+      true};  // every drain ran on another thread than the caller's
   std::thread::id caller;
 };
 
 class FakeKernelLogic final : public DeviceLogic {
  public:
-  FakeKernelLogic(KernelLog* log, EventFd kick, EventFd call) : log_(log), kick_(std::move(kick)), call_(std::move(call)) {}
+  FakeKernelLogic(KernelLog* log, EventFd kick, EventFd call)
+      : log_(log), kick_(std::move(kick)), call_(std::move(call)) {}
   const char* name() const override { return "kernel-test"; }
   uint32_t device_type() const override { return 1; }
   uint64_t features() const override { return kFeatureVersion1; }
   uint16_t num_queues() const override { return 1; }
   uint16_t max_queue_size() const override { return 256; }
-  void read_config(uint64_t, std::span<uint8_t> data) const override { std::fill(data.begin(), data.end(), 0); }
+  void read_config(uint64_t, std::span<uint8_t> data) const override {
+    std::fill(data.begin(), data.end(), 0);
+  }
   void activate(uint64_t) override { start_pending_ = true; }
   QueueResult<size_t> process(uint16_t, Virtqueue&, size_t, DeviceCounters&) override {
     ADD_FAILURE() << "the transport popped a kernel-served queue";
@@ -96,7 +100,8 @@ class KernelServedTest : public ::testing::Test {
     call_fd = call->fd();
     auto logic = std::make_unique<FakeKernelLogic>(&log, std::move(*kick), std::move(*call));
     DeviceContext ctx{&mem, irq, kMmioBase, {}};
-    ctx.add_ioeventfd = [this](uint64_t addr, uint32_t len, std::optional<uint64_t> dm, int fd) -> Result<void> {
+    ctx.add_ioeventfd = [this](uint64_t addr, uint32_t len, std::optional<uint64_t> dm,
+                               int fd) -> Result<void> {
       std::lock_guard lock(reg_mu);
       registrations.push_back({addr, len, dm, fd});
       return {};
@@ -107,7 +112,8 @@ class KernelServedTest : public ::testing::Test {
     ASSERT_TRUE(drv.init(~0ull) & status::kDriverOk);
   }
   static bool wait_for(const std::atomic<int>& v, int n) {
-    for (int i = 0; i < 5000 && v.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int i = 0; i < 5000 && v.load() < n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return v.load() >= n;
   }
   uint64_t kicks() {

@@ -49,7 +49,8 @@ TEST(NetBackend, OnIsVhostOrAClearError) {
   EXPECT_EQ(c->backend, NetBackend::Vhost);
   auto absent = choose_backend(VhostMode::On, false, missing.fn());
   ASSERT_FALSE(absent);
-  EXPECT_NE(absent.error().to_string().find("vhost is on"), std::string::npos) << absent.error().to_string();
+  EXPECT_NE(absent.error().to_string().find("vhost is on"), std::string::npos)
+      << absent.error().to_string();
   EXPECT_NE(absent.error().to_string().find("/dev/vhost-net"), std::string::npos);
   auto limited = choose_backend(VhostMode::On, true, ok.fn());
   ASSERT_FALSE(limited);
@@ -83,7 +84,8 @@ TEST(NetBackend, AckedFeaturesAreTheDriversThatTheKernelKnows) {
   uint64_t kernel = kFeatureVersion1 | kFeatureEventIdx | kFeatureMrgRxbuf | kVhostNetFVirtioNetHdr;
   uint64_t driver = kFeatureVersion1 | kFeatureMrgRxbuf | kFeatureGuestCsum | kFeatureMac;
   EXPECT_EQ(vhost_acked_features(driver, kernel), kFeatureVersion1 | kFeatureMrgRxbuf);
-  EXPECT_EQ(vhost_acked_features(driver | kVhostNetFVirtioNetHdr, kernel) & kVhostNetFVirtioNetHdr, 0u);
+  EXPECT_EQ(vhost_acked_features(driver | kVhostNetFVirtioNetHdr, kernel) & kVhostNetFVirtioNetHdr,
+            0u);
 }
 
 }  // namespace

@@ -28,9 +28,9 @@ Result<BackendChoice> choose_backend(VhostMode mode, bool rate_limited,
 
 // The features the tap handles whatever serves the rings: the offloads (checksum, segmentation)
 // and the config-space features (MAC, STATUS).
-inline constexpr uint64_t kTapFeatures = kFeatureCsum | kFeatureGuestCsum | kFeatureMac | kFeatureGuestTso4 |
-                                         kFeatureGuestTso6 | kFeatureGuestUfo | kFeatureHostTso4 |
-                                         kFeatureHostTso6 | kFeatureHostUfo | kFeatureStatus;
+inline constexpr uint64_t kTapFeatures =
+    kFeatureCsum | kFeatureGuestCsum | kFeatureMac | kFeatureGuestTso4 | kFeatureGuestTso6 |
+    kFeatureGuestUfo | kFeatureHostTso4 | kFeatureHostTso6 | kFeatureHostUfo | kFeatureStatus;
 // VHOST_NET_F_VIRTIO_NET_HDR: vhost adds and strips the virtio header itself. Never used here:
 // the tap does it (IFF_VNET_HDR, 12 bytes), so vhost passes the header through.
 inline constexpr uint64_t kVhostNetFVirtioNetHdr = 1ull << 27;

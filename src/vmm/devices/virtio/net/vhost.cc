@@ -10,13 +10,15 @@ namespace vessel::vmm::virtio::net {
 
 Result<VhostNet> VhostNet::open(const char* path) {
   Fd fd = TRY(Fd::open(path, O_RDWR | O_NONBLOCK));
-  if (::ioctl(fd.get(), VHOST_SET_OWNER, nullptr) < 0) return fail_errno("VHOST_SET_OWNER on {}", path);
+  if (::ioctl(fd.get(), VHOST_SET_OWNER, nullptr) < 0)
+    return fail_errno("VHOST_SET_OWNER on {}", path);
   return VhostNet(std::move(fd));
 }
 
 Result<uint64_t> VhostNet::get_features() const {
   uint64_t features = 0;
-  if (::ioctl(fd_.get(), VHOST_GET_FEATURES, &features) < 0) return fail_errno("VHOST_GET_FEATURES");
+  if (::ioctl(fd_.get(), VHOST_GET_FEATURES, &features) < 0)
+    return fail_errno("VHOST_GET_FEATURES");
   return features;
 }
 
@@ -46,19 +48,22 @@ Result<void> VhostNet::set_mem_table(const std::vector<VhostMemoryRegion>& regio
 
 Result<void> VhostNet::set_vring_num(uint32_t index, uint32_t num) {
   vhost_vring_state s{index, num};
-  if (::ioctl(fd_.get(), VHOST_SET_VRING_NUM, &s) < 0) return fail_errno("VHOST_SET_VRING_NUM {} {}", index, num);
+  if (::ioctl(fd_.get(), VHOST_SET_VRING_NUM, &s) < 0)
+    return fail_errno("VHOST_SET_VRING_NUM {} {}", index, num);
   return {};
 }
 
 Result<void> VhostNet::set_vring_base(uint32_t index, uint32_t base) {
   vhost_vring_state s{index, base};
-  if (::ioctl(fd_.get(), VHOST_SET_VRING_BASE, &s) < 0) return fail_errno("VHOST_SET_VRING_BASE {} {}", index, base);
+  if (::ioctl(fd_.get(), VHOST_SET_VRING_BASE, &s) < 0)
+    return fail_errno("VHOST_SET_VRING_BASE {} {}", index, base);
   return {};
 }
 
 Result<uint32_t> VhostNet::get_vring_base(uint32_t index) {
   vhost_vring_state s{index, 0};
-  if (::ioctl(fd_.get(), VHOST_GET_VRING_BASE, &s) < 0) return fail_errno("VHOST_GET_VRING_BASE {}", index);
+  if (::ioctl(fd_.get(), VHOST_GET_VRING_BASE, &s) < 0)
+    return fail_errno("VHOST_GET_VRING_BASE {}", index);
   return s.num;
 }
 
@@ -68,12 +73,14 @@ Result<void> VhostNet::set_vring_addr(uint32_t index, const VhostVringAddr& addr
   a.desc_user_addr = addr.desc;
   a.avail_user_addr = addr.avail;
   a.used_user_addr = addr.used;
-  if (::ioctl(fd_.get(), VHOST_SET_VRING_ADDR, &a) < 0) return fail_errno("VHOST_SET_VRING_ADDR {}", index);
+  if (::ioctl(fd_.get(), VHOST_SET_VRING_ADDR, &a) < 0)
+    return fail_errno("VHOST_SET_VRING_ADDR {}", index);
   return {};
 }
 
 namespace {
-Result<void> vring_file(int vhost, unsigned long request, const char* name, uint32_t index, int fd) {
+Result<void> vring_file(int vhost, unsigned long request, const char* name, uint32_t index,
+                        int fd) {
   vhost_vring_file f{index, fd};
   if (::ioctl(vhost, request, &f) < 0) return fail_errno("{} {} fd {}", name, index, fd);
   return {};

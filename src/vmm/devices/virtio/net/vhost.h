@@ -37,16 +37,16 @@ class VhostNet {
   static Result<VhostNet> open(const char* path = kDevicePath);
   int fd() const { return fd_.get(); }
 
-  Result<uint64_t> get_features() const;                            // VHOST_GET_FEATURES
-  Result<void> set_features(uint64_t features);                     // VHOST_SET_FEATURES
+  Result<uint64_t> get_features() const;                                      // VHOST_GET_FEATURES
+  Result<void> set_features(uint64_t features);                               // VHOST_SET_FEATURES
   Result<void> set_mem_table(const std::vector<VhostMemoryRegion>& regions);  // VHOST_SET_MEM_TABLE
-  Result<void> set_vring_num(uint32_t index, uint32_t num);         // VHOST_SET_VRING_NUM
-  Result<void> set_vring_base(uint32_t index, uint32_t base);       // VHOST_SET_VRING_BASE
-  Result<uint32_t> get_vring_base(uint32_t index);                  // VHOST_GET_VRING_BASE
+  Result<void> set_vring_num(uint32_t index, uint32_t num);                   // VHOST_SET_VRING_NUM
+  Result<void> set_vring_base(uint32_t index, uint32_t base);               // VHOST_SET_VRING_BASE
+  Result<uint32_t> get_vring_base(uint32_t index);                          // VHOST_GET_VRING_BASE
   Result<void> set_vring_addr(uint32_t index, const VhostVringAddr& addr);  // VHOST_SET_VRING_ADDR
-  Result<void> set_vring_kick(uint32_t index, int eventfd);         // VHOST_SET_VRING_KICK
-  Result<void> set_vring_call(uint32_t index, int eventfd);         // VHOST_SET_VRING_CALL
-  Result<void> set_vring_err(uint32_t index, int eventfd);          // VHOST_SET_VRING_ERR
+  Result<void> set_vring_kick(uint32_t index, int eventfd);                 // VHOST_SET_VRING_KICK
+  Result<void> set_vring_call(uint32_t index, int eventfd);                 // VHOST_SET_VRING_CALL
+  Result<void> set_vring_err(uint32_t index, int eventfd);                  // VHOST_SET_VRING_ERR
   // VHOST_NET_SET_BACKEND: the tap the queue's frames go to (-1: stop serving the queue).
   Result<void> set_backend(uint32_t index, int tap_fd);
 
@@ -62,9 +62,9 @@ inline std::vector<unsigned long> vhost_build_ioctls() {
   return {VHOST_SET_OWNER, VHOST_GET_FEATURES, VHOST_SET_MEM_TABLE};
 }
 inline std::vector<unsigned long> vhost_ring_ioctls() {
-  return {VHOST_SET_FEATURES,   VHOST_SET_VRING_NUM,  VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE,
-          VHOST_SET_VRING_ADDR, VHOST_SET_VRING_KICK, VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
-          VHOST_NET_SET_BACKEND};
+  return {VHOST_SET_FEATURES,   VHOST_SET_VRING_NUM,  VHOST_SET_VRING_BASE,
+          VHOST_GET_VRING_BASE, VHOST_SET_VRING_ADDR, VHOST_SET_VRING_KICK,
+          VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,  VHOST_NET_SET_BACKEND};
 }
 
 }  // namespace vessel::vmm::virtio::net

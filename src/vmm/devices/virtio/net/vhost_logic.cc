@@ -17,24 +17,32 @@ Result<VhostIrq> parse_vhost_irq(std::string_view text) {
 
 const char* to_string(VhostIrq mode) {
   switch (mode) {
-    case VhostIrq::Relay: return "relay";
-    case VhostIrq::Irqfd: return "irqfd";
-    case VhostIrq::IrqfdStatus: return "irqfd-status";
+    case VhostIrq::Relay:
+      return "relay";
+    case VhostIrq::Irqfd:
+      return "irqfd";
+    case VhostIrq::IrqfdStatus:
+      return "irqfd-status";
   }
   return "?";
 }
 
-Result<std::unique_ptr<VhostNetLogic>> VhostNetLogic::create(const NetConfig& config, Tap tap, VhostNet vhost,
-                                                             const GuestMemory* memory, VhostIrq irq, int irqfd) {
-  if (irq != VhostIrq::Relay && irqfd < 0) return fail(EINVAL, "VESSEL_VHOST_IRQ={} needs a KVM irqfd", to_string(irq));
+Result<std::unique_ptr<VhostNetLogic>> VhostNetLogic::create(const NetConfig& config, Tap tap,
+                                                             VhostNet vhost,
+                                                             const GuestMemory* memory,
+                                                             VhostIrq irq, int irqfd) {
+  if (irq != VhostIrq::Relay && irqfd < 0)
+    return fail(EINVAL, "VESSEL_VHOST_IRQ={} needs a KVM irqfd", to_string(irq));
   uint64_t vhost_features = TRY(vhost.get_features());
   if (!(vhost_features & kFeatureVersion1))
-    return fail(ENOTSUP, "this kernel's vhost-net lacks VIRTIO_F_VERSION_1 (features {:#x})", vhost_features);
+    return fail(ENOTSUP, "this kernel's vhost-net lacks VIRTIO_F_VERSION_1 (features {:#x})",
+                vhost_features);
   std::vector<VhostMemoryRegion> regions;
   for (const auto& r : memory->regions())
     regions.push_back({r.guest_base, r.size, reinterpret_cast<uint64_t>(r.host)});
   TRY(vhost.set_mem_table(regions));
-  std::array<EventFd, 2> kick{TRY(EventFd::create(0, EFD_NONBLOCK)), TRY(EventFd::create(0, EFD_NONBLOCK))};
+  std::array<EventFd, 2> kick{TRY(EventFd::create(0, EFD_NONBLOCK)),
+                              TRY(EventFd::create(0, EFD_NONBLOCK))};
   EventFd call = TRY(EventFd::create(0, EFD_NONBLOCK));
   EventFd err = TRY(EventFd::create(0, EFD_NONBLOCK));
   Fd events(::epoll_create1(EPOLL_CLOEXEC));
@@ -43,19 +51,20 @@ Result<std::unique_ptr<VhostNetLogic>> VhostNetLogic::create(const NetConfig& co
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (::epoll_ctl(events.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return fail_errno("epoll_ctl ADD {}", fd);
+    if (::epoll_ctl(events.get(), EPOLL_CTL_ADD, fd, &ev) < 0)
+      return fail_errno("epoll_ctl ADD {}", fd);
   }
-  auto logic = std::unique_ptr<VhostNetLogic>(new VhostNetLogic(config, std::move(tap), std::move(vhost), memory,
-                                                                vhost_features, std::move(kick), std::move(call),
-                                                                std::move(err), std::move(events)));
+  auto logic = std::unique_ptr<VhostNetLogic>(
+      new VhostNetLogic(config, std::move(tap), std::move(vhost), memory, vhost_features,
+                        std::move(kick), std::move(call), std::move(err), std::move(events)));
   logic->irq_mode_ = irq;
   logic->irqfd_ = irqfd;
   return logic;
 }
 
-VhostNetLogic::VhostNetLogic(const NetConfig& config, Tap tap, VhostNet vhost, const GuestMemory* memory,
-                             uint64_t vhost_features, std::array<EventFd, 2> kick, EventFd call, EventFd err,
-                             Fd events)
+VhostNetLogic::VhostNetLogic(const NetConfig& config, Tap tap, VhostNet vhost,
+                             const GuestMemory* memory, uint64_t vhost_features,
+                             std::array<EventFd, 2> kick, EventFd call, EventFd err, Fd events)
     : iface_id_(config.iface_id),
       tap_(std::move(tap)),
       vhost_(std::move(vhost)),
@@ -98,8 +107,9 @@ Result<void> VhostNetLogic::start(std::span<const Virtqueue* const> queues) {
     auto used = TRY(memory_->slice(l.used, 4 + 8ull * l.size + extra));
     TRY(vhost_.set_vring_num(i, l.size));
     TRY(vhost_.set_vring_base(i, base_[i]));
-    TRY(vhost_.set_vring_addr(i, {reinterpret_cast<uint64_t>(desc.data()), reinterpret_cast<uint64_t>(avail.data()),
-                                  reinterpret_cast<uint64_t>(used.data())}));
+    TRY(vhost_.set_vring_addr(
+        i, {reinterpret_cast<uint64_t>(desc.data()), reinterpret_cast<uint64_t>(avail.data()),
+            reinterpret_cast<uint64_t>(used.data())}));
     TRY(vhost_.set_vring_kick(i, kick_[i].fd()));
     TRY(vhost_.set_vring_call(i, irq_mode_ == VhostIrq::Relay ? call_.fd() : irqfd_));
     TRY(vhost_.set_vring_err(i, err_.fd()));
@@ -120,14 +130,17 @@ void VhostNetLogic::drain() {
     if (auto r = vhost_.set_backend(i, -1); !r)
       log::warn("virtio-net {} (vhost): {}", iface_id_, r.error().to_string());
     auto base = vhost_.get_vring_base(i);
-    if (base) base_[i] = static_cast<uint16_t>(*base);
-    else log::warn("virtio-net {} (vhost): {}", iface_id_, base.error().to_string());
+    if (base)
+      base_[i] = static_cast<uint16_t>(*base);
+    else
+      log::warn("virtio-net {} (vhost): {}", iface_id_, base.error().to_string());
   }
   stops_++;
   start_pending_ = true;  // a pause: resume where the kernel left off (a reset clears this)
 }
 
-bool VhostNetLogic::serve_kernel(std::span<const Virtqueue* const> queues, DeviceCounters& counters) {
+bool VhostNetLogic::serve_kernel(std::span<const Virtqueue* const> queues,
+                                 DeviceCounters& counters) {
   if (offload_pending_) {
     offload_pending_ = false;
     if (auto r = tap_.set_offload(tun_offload_flags(driver_features_)); !r) {
@@ -140,8 +153,10 @@ bool VhostNetLogic::serve_kernel(std::span<const Virtqueue* const> queues, Devic
     if (auto r = start(queues); !r) {
       counters.backend_errors++;
       start_failures_++;
-      log::error("virtio-net {}: starting vhost-net failed, the interface is down until the driver resets it: {}",
-                 iface_id_, r.error().to_string());
+      log::error(
+          "virtio-net {}: starting vhost-net failed, the interface is down until the driver resets "
+          "it: {}",
+          iface_id_, r.error().to_string());
       drain();
       start_pending_ = false;
     } else {
@@ -152,8 +167,10 @@ bool VhostNetLogic::serve_kernel(std::span<const Virtqueue* const> queues, Devic
     uint64_t n = ring_errors_ += *errors;
     counters.count(GuestErrorKind::BadRequest);
     if (n <= 16 || (n & (n - 1)) == 0)
-      log::warn("virtio-net {}: vhost-net found a malformed ring or chain and stopped that queue ({} so far)",
-                iface_id_, n);
+      log::warn(
+          "virtio-net {}: vhost-net found a malformed ring or chain and stopped that queue ({} so "
+          "far)",
+          iface_id_, n);
   }
   auto calls = call_.consume();
   if (!calls || !*calls) return false;
@@ -161,10 +178,13 @@ bool VhostNetLogic::serve_kernel(std::span<const Virtqueue* const> queues, Devic
   return true;
 }
 
-Result<void> VhostNetLogic::set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
+Result<void> VhostNetLogic::set_rate_limiter(std::string_view which,
+                                             const std::optional<RateLimiterConfig>& config) {
   if (!config) return {};  // nothing to remove
-  return fail(ENOTSUP, "network interface {} uses vhost-net, which cannot apply a {} (configure \"vhost\": \"off\")",
-              iface_id_, which);
+  return fail(
+      ENOTSUP,
+      "network interface {} uses vhost-net, which cannot apply a {} (configure \"vhost\": \"off\")",
+      iface_id_, which);
 }
 
 void VhostNetLogic::add_metrics(json::Json& out) const {

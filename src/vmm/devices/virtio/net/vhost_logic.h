@@ -43,8 +43,9 @@ class VhostNetLogic final : public DeviceLogic {
  public:
   // Reads the kernel's features and gives it the guest RAM regions (VHOST_SET_MEM_TABLE).
   // `irqfd`: the device's KVM irqfd (-1: none), used by the Irqfd modes.
-  static Result<std::unique_ptr<VhostNetLogic>> create(const NetConfig& config, Tap tap, VhostNet vhost,
-                                                       const GuestMemory* memory, VhostIrq irq = VhostIrq::Relay,
+  static Result<std::unique_ptr<VhostNetLogic>> create(const NetConfig& config, Tap tap,
+                                                       VhostNet vhost, const GuestMemory* memory,
+                                                       VhostIrq irq = VhostIrq::Relay,
                                                        int irqfd = -1);
 
   const char* name() const override { return "virtio-net"; }
@@ -64,11 +65,13 @@ class VhostNetLogic final : public DeviceLogic {
   uint32_t interrupt_status_bits() const override { return sticky_status_.load() ? 1u : 0u; }
   void drain() override;
   sandbox::ThreadKind thread_kind() const override { return sandbox::ThreadKind::VirtioVhostNet; }
-  Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
+  Result<void> set_rate_limiter(std::string_view which,
+                                const std::optional<RateLimiterConfig>& config) override;
 
  private:
-  VhostNetLogic(const NetConfig& config, Tap tap, VhostNet vhost, const GuestMemory* memory, uint64_t vhost_features,
-                std::array<EventFd, 2> kick, EventFd call, EventFd err, Fd events);
+  VhostNetLogic(const NetConfig& config, Tap tap, VhostNet vhost, const GuestMemory* memory,
+                uint64_t vhost_features, std::array<EventFd, 2> kick, EventFd call, EventFd err,
+                Fd events);
   Result<void> start(std::span<const Virtqueue* const> queues);
 
   std::string iface_id_;
@@ -89,7 +92,7 @@ class VhostNetLogic final : public DeviceLogic {
   std::atomic<bool> start_pending_{false};    // DRIVER_OK (or a resume) since the last start
   std::atomic<bool> offload_pending_{false};  // the tap's offloads follow the driver's features
   std::atomic<bool> running_{false};          // the kernel serves the rings
-  std::array<uint16_t, 2> base_{};  // where the kernel left off (VHOST_GET_VRING_BASE)
+  std::array<uint16_t, 2> base_{};            // where the kernel left off (VHOST_GET_VRING_BASE)
 
   VhostIrq irq_mode_ = VhostIrq::Relay;
   int irqfd_ = -1;
