@@ -9,7 +9,9 @@
 # side). No test is skipped: a test that cannot run fails the command, with the reason.
 # VESSEL_SKIP_ASAN=1 skips the sanitizer pass; VESSEL_SKIP_LINUX_BOOT=1 leaves out the stock-Linux
 # boots (label linux-boot: seconds with hardware KVM or in the nested host, 10-30 minutes on PVM,
-# so on a PVM host they run in nested hosts unless VESSEL_KVM_BOOTS=direct).
+# so on a PVM host they run in nested hosts unless VESSEL_KVM_BOOTS=direct). The vhost-net tests
+# (label vhost) need /dev/vhost-net: where this machine has none they run in a nested host, whose
+# kernel loads vhost_net (scripts/kvm-tests --vhost-mode; VESSEL_VHOST_TESTS=direct|nested).
 set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$top/scripts/setup.sh"
@@ -33,6 +35,18 @@ run_ctest() {
 
 cd "$top/build"
 kvm_mode=$("$top/scripts/kvm-tests" --mode "$top/build")
+vhost_mode=$("$top/scripts/kvm-tests" --vhost-mode "$top/build")
+# The vhost tests of a build, where they can run (the other passes leave them out).
+run_vhost_tests() {
+  local build=$1
+  if [[ $vhost_mode == direct ]]; then
+    echo "== vhost-net tests (label vhost), here" >&2
+    run_ctest --timeout 600 -L vhost  # the current directory is that build
+  else
+    echo "== vhost-net tests (label vhost), in a nested KVM host: no /dev/vhost-net here" >&2
+    VESSEL_KVM_TESTS=nested VESSEL_KVM_HOSTS=1 "$top/scripts/kvm-tests" "$build" -L vhost || status=1
+  fi
+}
 skip_boot=()
 [[ "${VESSEL_SKIP_LINUX_BOOT:-0}" == 1 ]] && skip_boot=(-LE linux-boot)
 if [[ $kvm_mode == direct ]]; then
@@ -40,7 +54,8 @@ if [[ $kvm_mode == direct ]]; then
   if [[ $# -gt 0 ]]; then
     run_ctest --timeout 3000 "$@"
   else
-    run_ctest --timeout 3000 -LE linux-boot
+    run_ctest --timeout 3000 -LE 'linux-boot|vhost'
+    run_vhost_tests "$top/build"
     if [[ ${#skip_boot[@]} == 0 ]]; then
       if [[ $("$top/scripts/kvm-tests" --boot-mode "$top/build") == direct ]]; then
         echo "== stock Linux boots (label linux-boot)" >&2
@@ -74,7 +89,8 @@ if [[ $# -eq 0 && "${VESSEL_SKIP_ASAN:-0}" != 1 ]]; then
   echo "== ASan+UBSan build: the kvm tests ($kvm_mode)" >&2
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   if [[ $kvm_mode == direct ]]; then
-    run_ctest --timeout 600 -L kvm -LE linux-boot
+    run_ctest --timeout 600 -L kvm -LE 'linux-boot|vhost'
+    run_vhost_tests "$top/build-asan"
   else
     "$top/scripts/kvm-tests" "$top/build-asan" -LE linux-boot || status=1
   fi

@@ -122,6 +122,8 @@ Result<void> prepare_root(const JailOptions& o) {
   TRY(make_device(o, "/dev/kvm", 10, 232));
   TRY(make_device(o, "/dev/urandom", 1, 9));
   if (::access("/dev/net/tun", F_OK) == 0) TRY(make_device(o, "/dev/net/tun", 10, 200));
+  // virtio-net's vhost-net backend (misc minor 238, VHOST_NET_MINOR): the VMM opens it itself.
+  if (::access("/dev/vhost-net", F_OK) == 0) TRY(make_device(o, "/dev/vhost-net", 10, 238));
   if (::access("/sys/module/kvm_pvm", F_OK) == 0) TRY(make_dirs(o.root_dir() + "/sys/module/kvm_pvm", 0755));
   return make_mount_points(o.root_dir(), o.mounts);
 }

@@ -130,6 +130,8 @@ Result<virtio::NetConfig> net_config(const NetworkInterfaceConfig& n) {
   if (n.guest_mac) nc.mac = TRY(parse_mac(*n.guest_mac, "guest_mac"));
   nc.rx_rate_limiter = n.rx_rate_limiter;
   nc.tx_rate_limiter = n.tx_rate_limiter;
+  using V = NetworkInterfaceConfig::Vhost;
+  nc.vhost = n.vhost == V::On ? virtio::VhostMode::On : n.vhost == V::Off ? virtio::VhostMode::Off : virtio::VhostMode::Auto;
   return nc;
 }
 

@@ -27,6 +27,7 @@ class IrqfdLine : public InterruptLine {
   explicit IrqfdLine(EventFd fd) : fd_(std::move(fd)) {}
   Result<void> trigger() override { return fd_.signal(1); }
   int fd() const { return fd_.fd(); }
+  int irqfd() const override { return fd_.fd(); }
 
  private:
   EventFd fd_;

@@ -42,6 +42,8 @@ Json to_json(const NetworkInterfaceConfig& n) {
   if (n.guest_mac) j["guest_mac"] = *n.guest_mac;
   if (n.rx_rate_limiter) j["rx_rate_limiter"] = to_json(*n.rx_rate_limiter);
   if (n.tx_rate_limiter) j["tx_rate_limiter"] = to_json(*n.tx_rate_limiter);
+  if (n.vhost != NetworkInterfaceConfig::Vhost::Auto)
+    j["vhost"] = n.vhost == NetworkInterfaceConfig::Vhost::On ? "on" : "off";
   return j;
 }
 
@@ -68,7 +70,8 @@ Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, std::string_view
 
 Result<NetworkInterfaceConfig> parse_network_interface(const Json& j, std::string_view where) {
   if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
-  TRY(json::reject_unknown(j, where, {"iface_id", "host_dev_name", "guest_mac", "rx_rate_limiter", "tx_rate_limiter"}));
+  TRY(json::reject_unknown(j, where,
+                           {"iface_id", "host_dev_name", "guest_mac", "rx_rate_limiter", "tx_rate_limiter", "vhost"}));
   NetworkInterfaceConfig n;
   n.iface_id = TRY(json::get_string(j, where, "iface_id"));
   if (n.iface_id.empty() || n.iface_id.size() > 64)
@@ -89,6 +92,14 @@ Result<NetworkInterfaceConfig> parse_network_interface(const Json& j, std::strin
     n.rx_rate_limiter = TRY(parse_rate_limiter(j["rx_rate_limiter"], std::string(where) + ".rx_rate_limiter"));
   if (j.contains("tx_rate_limiter") && !j["tx_rate_limiter"].is_null())
     n.tx_rate_limiter = TRY(parse_rate_limiter(j["tx_rate_limiter"], std::string(where) + ".tx_rate_limiter"));
+  if (auto v = TRY(json::opt_string(j, where, "vhost"))) {
+    if (*v == "auto") n.vhost = NetworkInterfaceConfig::Vhost::Auto;
+    else if (*v == "on") n.vhost = NetworkInterfaceConfig::Vhost::On;
+    else if (*v == "off") n.vhost = NetworkInterfaceConfig::Vhost::Off;
+    else return fail(EINVAL, "{}.vhost: '{}' is not \"auto\", \"on\" or \"off\"", where, *v);
+  }
+  if (n.vhost == NetworkInterfaceConfig::Vhost::On && (n.rx_rate_limiter || n.tx_rate_limiter))
+    return fail(EINVAL, "{}: vhost-net (\"vhost\": \"on\") cannot apply rx_rate_limiter/tx_rate_limiter", where);
   return n;
 }
 

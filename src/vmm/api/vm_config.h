@@ -60,6 +60,9 @@ struct NetworkInterfaceConfig {
   std::string host_dev_name;             // the tap (at most 15 characters)
   std::optional<std::string> guest_mac;  // "06:00:ac:10:00:02"; absent: one derived from the names
   std::optional<RateLimiterConfig> rx_rate_limiter, tx_rate_limiter;
+  // vessel extension "vhost": "auto" (absent: vhost-net when /dev/vhost-net opens and no rate
+  // limiter is set, else the userspace path), "on" (vhost-net or a start error), "off".
+  enum class Vhost { Auto, On, Off } vhost = Vhost::Auto;
 };
 inline constexpr size_t kMaxNetworkInterfaces = 8;
 

@@ -25,6 +25,8 @@ class InterruptLine {
  public:
   virtual ~InterruptLine() = default;
   virtual Result<void> trigger() = 0;
+  // The eventfd behind the line when it is a KVM irqfd (a kernel may signal it directly), else -1.
+  virtual int irqfd() const { return -1; }
 };
 
 class Bus {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "kvm/kvm.h"
+#include "vmm/devices/virtio/net/vhost.h"
 
 namespace vessel::vmm::sandbox {
 namespace {
@@ -99,6 +100,7 @@ Rules builds_vms() {
   add(r, ioctls(kvm::build_ioctls()));
   add(r, ioctls(kvm::running_vcpu_ioctls()));
   add(r, ioctls({TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD}));  // attaching virtio-net's taps again
+  add(r, ioctls(virtio::net::vhost_build_ioctls()));  // and opening /dev/vhost-net again
   // The vCPUs' shared kvm_run pages and guest RAM: still never executable.
   return r;
 }
@@ -152,6 +154,12 @@ Rules own_list(ThreadKind kind) {
                     SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(shutdown), SCMP_SYS(close)}));
       r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}});
       break;
+    case ThreadKind::VirtioVhostNet:
+      // The virtio list (eventfds, the tap's offloads) and the vhost ioctls that start and stop
+      // the rings; not those that open an instance or change its memory table.
+      r = own_list(ThreadKind::Virtio);
+      add(r, ioctls(virtio::net::vhost_ring_ioctls()));
+      break;
   }
   return r;
 }
@@ -169,6 +177,7 @@ const char* to_string(ThreadKind kind) {
     case ThreadKind::Signals: return "signals";
     case ThreadKind::Terminal: return "terminal";
     case ThreadKind::VirtioVsock: return "virtio-vsock";
+    case ThreadKind::VirtioVhostNet: return "virtio-vhost-net";
   }
   return "unknown";
 }

@@ -21,10 +21,12 @@ enum class ThreadKind {
   Signals,   // waits for SIGTERM/SIGINT/SIGHUP
   Terminal,  // reads the terminal on stdin
   VirtioVsock,  // virtio-vsock's device thread: the virtio list plus its Unix sockets
+  VirtioVhostNet,  // a vhost-net device's thread: the virtio list plus starting/stopping vhost
 };
 inline constexpr ThreadKind kAllThreadKinds[] = {ThreadKind::Vmm,     ThreadKind::Vcpu,    ThreadKind::Api,
                                                  ThreadKind::Console, ThreadKind::Virtio,  ThreadKind::BlockIo,
-                                                 ThreadKind::Signals, ThreadKind::Terminal, ThreadKind::VirtioVsock};
+                                                 ThreadKind::Signals, ThreadKind::Terminal, ThreadKind::VirtioVsock,
+                                                 ThreadKind::VirtioVhostNet};
 const char* to_string(ThreadKind kind);
 
 // One allowed syscall, when every argument condition holds (none: always). `errno_instead`: the

@@ -352,4 +352,27 @@ TEST(Jailer, TheJailedVmmAttachesToATapItsUidOwns) {
   }
 }
 
+// vhost-net in the jail (label `vhost`): the jailer made /dev/vhost-net for the VMM's uid, the
+// unprivileged VMM opens it, and the device thread starts it under its own filter.
+TEST(JailerVhost, TheJailedVmmServesItsTapWithVhostNet) {
+  ASSERT_EQ(::access("/dev/vhost-net", R_OK | W_OK), 0) << "needs /dev/vhost-net (modprobe vhost_net)";
+  std::string tap = "vjt" + std::to_string(getpid() % 100000) + "v";
+  ASSERT_TRUE(make_tap(tap, int(kUid), true)) << tap;
+  Jail jail("net-vhost");
+  jail.add_guest("virtio_net.elf");
+  std::string cfg = R"({"boot-source": {"kernel_image_path": "/virtio_net.elf", "boot_args": "mode=flood frames=3"},
+    "machine-config": {"vcpu_count": 1, "mem_size_mib": 64},
+    "network-interfaces": [{"iface_id": "eth0", "host_dev_name": ")" + tap + R"(", "vhost": "on"}]})";
+  ASSERT_TRUE(write_file(jail.root() + "/vm.json", cfg));
+  auto jailer = jail.start({"--config-file", "/vm.json", "--metrics-file", "/metrics.json"});
+  ASSERT_TRUE(jailer) << jailer.error().to_string();
+  auto st = jailer->wait_for(std::chrono::seconds(60));
+  (void)make_tap(tap, 0, false);
+  ASSERT_TRUE(st && *st) << jail.console() << jail.errors();
+  EXPECT_TRUE((*st)->success()) << (*st)->to_string() << "\n" << jail.console() << jail.errors();
+  auto metrics = read_file(jail.root() + "/metrics.json").value_or("");
+  EXPECT_NE(metrics.find("\"backend\": \"vhost\""), std::string::npos) << metrics;  // dump(2)
+  EXPECT_NE(jail.console().find("virtio-net: flooded 3 frames"), std::string::npos) << jail.console();
+}
+
 }  // namespace vessel::jailer::test

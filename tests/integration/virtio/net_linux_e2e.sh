@@ -6,7 +6,9 @@
 # SHA-256 sums and prints the device's metrics. Root; makes tap vt0 and 172.30.0.0/24, so run it
 # in a throw-away host:
 #   scripts/kvm-host --timeout 600 -- tests/integration/virtio/net_linux_e2e.sh "$PWD/build"
+# VHOST=on|off|auto (default auto) sets the interface's "vhost" (docs/vmm/net.md, "vhost-net").
 set -e
+VHOST=${VHOST:-auto}
 B=$(realpath "${1:-build}")
 D=$(mktemp -d /tmp/net-e2e-XXXXXX)
 ip tuntap add dev vt0 mode tap
@@ -31,7 +33,7 @@ cat > $D/vm.json <<JSON
 {"boot-source": {"kernel_image_path": "$B/guest/vmlinux", "initrd_path": "$B/guest/initramfs.cpio",
   "boot_args": "$(cat $B/guest/cmdline) vessel.modules=virtio_net -- sh -c \\"$GCMD\\""},
  "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
- "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "vt0", "guest_mac": "06:00:ac:1e:00:02"}]}
+ "network-interfaces": [{"iface_id": "eth0", "host_dev_name": "vt0", "guest_mac": "06:00:ac:1e:00:02", "vhost": "$VHOST"}]}
 JSON
 set +e
 timeout 300 $B/src/vmm/vessel-vmm --config-file $D/vm.json --metrics-file $D/metrics.json > $D/console.txt 2>&1
@@ -45,6 +47,6 @@ echo "upload sha: $up ($(stat -c %s $D/upload) bytes)"
 python3 -c "
 import json; m=json.load(open('$D/metrics.json'))
 n=[d for d in m['devices'] if d['device']=='virtio-net'][0]
-print(json.dumps({k: n[k] for k in ('rx','tx','guest_errors','backend_errors','needs_reset','notifications','interrupts')}))"
+print(json.dumps({k: n[k] for k in ('backend','vhost','rx','tx','guest_errors','backend_errors','needs_reset','notifications','interrupts') if k in n}))"
 ip link del vt0
 [ "$up" = "$sha" ] && grep -q "$sha  /tmp/big" $D/console.txt && grep -q "0% packet loss" $D/console.txt

@@ -2,6 +2,9 @@
 // by the test (unique name, always deleted): the test-kit guest virtio_net sends a known frame,
 // the host reads it from the tap's interface (AF_PACKET) byte for byte, answers, and reads the
 // guest's echo; a malformed-frame guest leaves the VMM alive with every error counted.
+// VirtioNetTest forces the userspace path ("vhost": "off"); VhostNetTest runs the same guests
+// with "vhost": "on" (ctest label `vhost`: where /dev/vhost-net is missing, scripts/kvm-tests
+// runs them in the nested KVM host) and fails, never skips, when vhost-net cannot be used.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -115,7 +118,7 @@ class PacketSocket {
 };
 
 class VirtioNetTest : public ::testing::Test {
- protected:
+ public:
   fs::path dir;
   std::string tap_name;
 
@@ -190,9 +193,30 @@ class VirtioNetTest : public ::testing::Test {
     EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
     return r.value_or(http::ClientResponse{});
   }
+  // "vhost": "off" unless a test says otherwise: the userspace path, wherever the test runs.
+  std::string vhost = "off";
   json::Json iface(const std::string& mac = "06:00:00:00:00:2a") {
     return json::Json::array(
-        {{{"iface_id", "eth0"}, {"host_dev_name", tap_name}, {"guest_mac", mac}}});
+        {{{"iface_id", "eth0"}, {"host_dev_name", tap_name}, {"guest_mac", mac}, {"vhost", vhost}}});
+  }
+};
+
+class VhostNetTest : public VirtioNetTest {
+ protected:
+  void SetUp() override {
+    VirtioNetTest::SetUp();
+    vhost = "on";
+    // A failure, not a skip: scripts/kvm-tests sends label `vhost` where the device exists.
+    ASSERT_EQ(access("/dev/vhost-net", R_OK | W_OK), 0)
+        << "vhost tests need /dev/vhost-net (modprobe vhost_net; scripts/kvm-tests runs them in the nested KVM host)";
+  }
+  // The device says the kernel served it: backend vhost, started, no start failure.
+  void expect_vhost_served() {
+    json::Json m = net_metrics();
+    EXPECT_EQ(m.value("backend", ""), "vhost") << m.dump() << "\n" << console();
+    EXPECT_GE(m["vhost"]["starts"].get<uint64_t>(), 1u) << m.dump();
+    EXPECT_EQ(m["vhost"]["start_failures"], 0) << m.dump();
+    EXPECT_EQ(m["vhost"]["ring_errors"], 0) << m.dump();
   }
 };
 
@@ -209,16 +233,18 @@ std::vector<uint8_t> expected_guest_frame(const uint8_t mac[6]) {
   return f;
 }
 
-TEST_F(VirtioNetTest, GuestFrameReachesTheTapAndTheHostsReplyIsEchoed) {
-  TestTap tap(tap_name);
-  ASSERT_TRUE(tap.ok()) << "could not create tap " << tap_name;
-  PacketSocket host(tap_name);
+// The guest sends a known frame, the host replies with 1000 bytes, the guest echoes them
+// (`args` "mrg": into 256-byte mergeable buffers); checks both frames byte for byte.
+void run_echo(VirtioNetTest& t, const std::string& args, const uint8_t mac[6], const std::string& mac_text,
+              const char* expected_line) {
+  TestTap tap(t.tap_name);
+  ASSERT_TRUE(tap.ok()) << "could not create tap " << t.tap_name;
+  PacketSocket host(t.tap_name);
   ASSERT_TRUE(host.ok());
-  auto vmm = spawn_vmm("virtio_net", "", iface());
+  auto vmm = t.spawn_vmm("virtio_net", args, t.iface(mac_text));
   ASSERT_TRUE(vmm) << vmm.error().to_string();
-  const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2a};
   auto guest = host.receive("vessel-net-guest", 20000);
-  ASSERT_FALSE(guest.empty()) << "no frame from the guest\n" << console();
+  ASSERT_FALSE(guest.empty()) << "no frame from the guest\n" << t.console();
   EXPECT_EQ(guest, expected_guest_frame(mac)) << "the guest's frame, byte for byte";
   // The reply: to the guest's MAC, 1000 bytes of payload.
   std::vector<uint8_t> reply(14 + 1000);
@@ -231,46 +257,50 @@ TEST_F(VirtioNetTest, GuestFrameReachesTheTapAndTheHostsReplyIsEchoed) {
   for (size_t i = 15; i < 1000; ++i) reply[14 + i] = uint8_t(i * 11 + 5);
   ASSERT_TRUE(host.send(reply));
   auto echo = host.receive("vessel-net-echo", 20000);
-  ASSERT_EQ(echo.size(), reply.size()) << console();
+  ASSERT_EQ(echo.size(), reply.size()) << t.console();
   EXPECT_EQ(std::vector<uint8_t>(echo.begin(), echo.begin() + 6),
             std::vector<uint8_t>(host_mac, host_mac + 6));
   EXPECT_EQ(std::vector<uint8_t>(echo.begin() + 14 + 15, echo.end()),
             std::vector<uint8_t>(reply.begin() + 14 + 15, reply.end()));
-  ExitStatus st = finish(*vmm);
-  EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
+  ExitStatus st = t.finish(*vmm);
+  EXPECT_TRUE(st.success()) << st.to_string() << "\n" << t.console();
+  EXPECT_NE(t.console().find(expected_line), std::string::npos) << t.console();
+}
+
+TEST_F(VirtioNetTest, GuestFrameReachesTheTapAndTheHostsReplyIsEchoed) {
+  const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2a};
+  run_echo(*this, "", mac, "06:00:00:00:00:2a", "reply of 1000 bytes in 1 buffers");
   EXPECT_NE(console().find("virtio-net: mac 6:0:0:0:0:2a link 1"), std::string::npos) << console();
-  EXPECT_NE(console().find("reply of 1000 bytes in 1 buffers"), std::string::npos) << console();
   json::Json m = net_metrics();
+  EXPECT_EQ(m.value("backend", ""), "userspace") << m.dump();
   EXPECT_EQ(m["tx"]["frames"], 2) << m.dump();
   EXPECT_EQ(m["tx"]["bytes"], 214 + 1014);
   EXPECT_GE(m["rx"]["frames"].get<uint64_t>(), 1u);
   EXPECT_EQ(m["guest_errors"]["bad_request"], 0);
 }
 
+
 TEST_F(VirtioNetTest, MergeableBuffersCarryTheReplyOverSeveralChains) {
-  TestTap tap(tap_name);
-  ASSERT_TRUE(tap.ok());
-  PacketSocket host(tap_name);
-  ASSERT_TRUE(host.ok());
-  auto vmm = spawn_vmm("virtio_net", "mrg", iface("06:00:00:00:00:2b"));
-  ASSERT_TRUE(vmm) << vmm.error().to_string();
-  ASSERT_FALSE(host.receive("vessel-net-guest", 20000).empty()) << console();
-  std::vector<uint8_t> reply(14 + 1000, 0x5a);
-  const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2b};
-  std::memcpy(reply.data(), mac, 6);
-  std::memset(reply.data() + 6, 2, 6);
-  reply[12] = kEtherType >> 8;
-  reply[13] = kEtherType & 0xff;
-  std::memcpy(reply.data() + 14, "vessel-net-host", 15);
-  ASSERT_TRUE(host.send(reply));
-  auto echo = host.receive("vessel-net-echo", 20000);
-  ASSERT_EQ(echo.size(), reply.size()) << console();
-  EXPECT_EQ(std::vector<uint8_t>(echo.begin() + 29, echo.end()),
-            std::vector<uint8_t>(reply.begin() + 29, reply.end()));
-  ExitStatus st = finish(*vmm);
-  EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
   // 12 + 1014 bytes in 256-byte buffers: 5 chains.
-  EXPECT_NE(console().find("reply of 1000 bytes in 5 buffers"), std::string::npos) << console();
+  const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2b};
+  run_echo(*this, "mrg", mac, "06:00:00:00:00:2b", "reply of 1000 bytes in 5 buffers");
+}
+
+// vhost-net serves the rings: the same frames, byte for byte, with no tx/rx work in the VMM.
+// Without MRG_RXBUF the kernel leaves the header's num_buffers as the guest's buffer had it (the
+// tap writes only the first 10 bytes of the 12-byte header, vhost sets num_buffers only with
+// MRG_RXBUF): Linux ignores the field then; the test guest's buffers hold 0.
+TEST_F(VhostNetTest, GuestFrameReachesTheTapAndTheHostsReplyIsEchoed) {
+  const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2a};
+  run_echo(*this, "", mac, "06:00:00:00:00:2a", "reply of 1000 bytes in ");
+  expect_vhost_served();
+}
+
+// The kernel writes num_buffers: the reply spans 5 mergeable buffers.
+TEST_F(VhostNetTest, MergeableBuffersCarryTheReplyOverSeveralChains) {
+  const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2b};
+  run_echo(*this, "mrg", mac, "06:00:00:00:00:2b", "reply of 1000 bytes in 5 buffers");
+  expect_vhost_served();
 }
 
 TEST_F(VirtioNetTest, MalformedFramesAreCountedAndTheVmmSurvives) {
@@ -297,10 +327,10 @@ TEST_F(VirtioNetTest, MalformedFramesAreCountedAndTheVmmSurvives) {
 
 // on_reboot: restart builds the VM again on the VMM thread, under its seccomp filter: attaching
 // the tap again (TUNSETIFF, TUNSETVNETHDRSZ, TUNSETOFFLOAD) must be allowed there.
-TEST_F(VirtioNetTest, ARestartAttachesTheTapAgainUnderSeccomp) {
-  TestTap tap(tap_name);
+void run_restart(VirtioNetTest& t) {
+  TestTap tap(t.tap_name);
   ASSERT_TRUE(tap.ok());
-  std::string disk = dir / "state.raw";
+  std::string disk = t.dir / "state.raw";
   ASSERT_TRUE(write_file(disk, std::string(1 << 20, '\0')));
   json::Json cfg;
   cfg["boot-source"] = {
@@ -308,25 +338,55 @@ TEST_F(VirtioNetTest, ARestartAttachesTheTapAgainUnderSeccomp) {
   cfg["machine-config"] = {{"vcpu_count", 1}, {"mem_size_mib", 64}};
   cfg["drives"] = json::Json::array(
       {{{"drive_id", "state"}, {"path_on_host", disk}, {"is_root_device", false}}});
-  cfg["network-interfaces"] = iface();
+  cfg["network-interfaces"] = t.iface();
   cfg["vessel"] = {{"on_reboot", "restart"}};
-  ASSERT_TRUE(write_file(dir / "vm.json", cfg.dump()));
-  auto out = Fd::open(dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  auto err = Fd::open(dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ASSERT_TRUE(write_file(t.dir / "vm.json", cfg.dump()));
+  auto out = Fd::open(t.dir / "console.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto err = Fd::open(t.dir / "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
   ASSERT_TRUE(out && err);
   SpawnOptions opts;
   opts.stdout_fd = out->get();
   opts.stderr_fd = err->get();
   auto vmm = Process::spawn(
-      {VESSEL_VMM_BIN, "--config-file", dir / "vm.json", "--metrics-file", dir / "metrics.json"},
+      {VESSEL_VMM_BIN, "--config-file", t.dir / "vm.json", "--metrics-file", t.dir / "metrics.json"},
       opts);
   ASSERT_TRUE(vmm);
-  ExitStatus st = finish(*vmm);
-  EXPECT_EQ(st.code, 42) << st.to_string() << "\n" << console();
+  ExitStatus st = t.finish(*vmm);
+  EXPECT_EQ(st.code, 42) << st.to_string() << "\n" << t.console();
   EXPECT_EQ(st.signal, 0) << "killed (SIGSYS: a call the VMM thread's filter refuses?)\n"
-                          << console();
-  EXPECT_NE(console().find("reboot_once: boot 2"), std::string::npos) << console();
-  EXPECT_EQ(net_metrics().value("id", ""), "eth0") << "the rebuilt VM has its network device";
+                          << t.console();
+  EXPECT_NE(t.console().find("reboot_once: boot 2"), std::string::npos) << t.console();
+  EXPECT_EQ(t.net_metrics().value("id", ""), "eth0") << "the rebuilt VM has its network device";
+}
+
+TEST_F(VirtioNetTest, ARestartAttachesTheTapAgainUnderSeccomp) { run_restart(*this); }
+
+// The rebuild opens /dev/vhost-net again on the VMM thread (VHOST_SET_OWNER, VHOST_GET_FEATURES,
+// VHOST_SET_MEM_TABLE under its filter) and the new device thread starts it (its own filter).
+TEST_F(VhostNetTest, ARestartStartsVhostAgainUnderSeccomp) {
+  run_restart(*this);
+  EXPECT_EQ(net_metrics().value("backend", ""), "vhost") << net_metrics().dump();
+}
+
+// "vhost": "auto" (the default): vhost-net where /dev/vhost-net opens, the userspace path where it
+// does not (this test asserts whichever this machine has), and the userspace path whenever a rate
+// limiter is configured.
+TEST_F(VirtioNetTest, AutoTakesVhostOnlyWhereItCanAndNeverWithALimiter) {
+  vhost = "auto";
+  bool has_vhost = ::access("/dev/vhost-net", R_OK | W_OK) == 0;
+  const uint8_t mac[6] = {6, 0, 0, 0, 0, 0x2a};
+  run_echo(*this, "", mac, "06:00:00:00:00:2a", has_vhost ? "reply of 1000 bytes in " : "reply of 1000 bytes in 1 buffers");
+  EXPECT_EQ(net_metrics().value("backend", ""), has_vhost ? "vhost" : "userspace") << net_metrics().dump();
+  TestTap tap(tap_name);
+  ASSERT_TRUE(tap.ok());
+  json::Json nets = iface();
+  nets[0]["rx_rate_limiter"] = {{"bandwidth", {{"size", 1 << 30}, {"refill_time", 1000}}}};
+  auto vmm = spawn_vmm("virtio_net", "mode=flood frames=1", nets);
+  ASSERT_TRUE(vmm);
+  ExitStatus st = finish(*vmm);
+  EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
+  EXPECT_EQ(net_metrics().value("backend", ""), "userspace") << net_metrics().dump();
+  EXPECT_EQ(net_metrics()["tx"]["frames"], 1);
 }
 
 // PATCH /network-interfaces/{id} on a running VM: a tx limiter that allows one frame an hour
@@ -427,6 +487,26 @@ TEST_F(VirtioNetTest, AMissingTapIsA400AtInstanceStartThroughTheApi) {
       << console();
   ExitStatus st = finish(*vmm);
   EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
+}
+
+// "vhost": "on" where /dev/vhost-net cannot be opened is a start error that says so (where it can,
+// the VM runs on vhost-net: VhostNetTest).
+TEST_F(VirtioNetTest, VhostOnIsVhostOrAClearStartError) {
+  TestTap tap(tap_name);
+  ASSERT_TRUE(tap.ok());
+  vhost = "on";
+  bool has_vhost = ::access("/dev/vhost-net", R_OK | W_OK) == 0;
+  auto vmm = spawn_vmm("virtio_net", "mode=flood frames=1", iface());
+  ASSERT_TRUE(vmm);
+  ExitStatus st = finish(*vmm);
+  if (has_vhost) {
+    EXPECT_TRUE(st.success()) << st.to_string() << "\n" << console();
+    EXPECT_EQ(net_metrics().value("backend", ""), "vhost") << net_metrics().dump();
+    return;
+  }
+  EXPECT_EQ(st.code, 1) << st.to_string() << "\n" << console();
+  EXPECT_NE(console().find("vhost is on, but vhost-net cannot be used"), std::string::npos) << console();
+  EXPECT_NE(console().find("/dev/vhost-net"), std::string::npos) << console();
 }
 
 TEST_F(VirtioNetTest, AMissingTapIsAClearStartErrorAndLeavesNoTapBehind) {

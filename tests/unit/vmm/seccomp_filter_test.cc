@@ -16,6 +16,7 @@
 #include <functional>
 #include <thread>
 
+#include "vmm/devices/virtio/net/vhost.h"
 #include "vmm/sandbox/seccomp.h"
 
 namespace vessel::vmm::sandbox {
@@ -106,6 +107,28 @@ TEST(SeccompFilter, IoctlsAreCheckedByRequestNumber) {
   st = in_confined_child(ThreadKind::Vmm, [] { (void)::ioctl(-1, KVM_CREATE_VM, 0); });
   EXPECT_TRUE(killed_by_sigsys(st)) << st;
   st = in_confined_child(ThreadKind::Vmm, [] { (void)::ioctl(-1, KVM_CREATE_VM, 0); }, true);
+  EXPECT_TRUE(exited_zero(st)) << st;
+}
+
+// vhost-net: only its device thread may start and stop rings; opening an instance or changing its
+// memory table is the VMM thread's (when it rebuilds VMs); no other device thread or vCPU has any.
+TEST(SeccompFilter, VhostIoctlsOnlyWhereTheyBelong) {
+  int st = in_confined_child(ThreadKind::VirtioVhostNet, [] {
+    vhost_vring_file f{0, -1};
+    if (::ioctl(-1, VHOST_NET_SET_BACKEND, &f) == 0 || errno != EBADF) exit_now(3);
+    vhost_vring_state s{0, 0};
+    if (::ioctl(-1, VHOST_GET_VRING_BASE, &s) == 0 || errno != EBADF) exit_now(4);
+  });
+  EXPECT_TRUE(exited_zero(st)) << st;
+  st = in_confined_child(ThreadKind::VirtioVhostNet, [] { (void)::ioctl(-1, VHOST_SET_MEM_TABLE, nullptr); });
+  EXPECT_TRUE(killed_by_sigsys(st)) << st;
+  st = in_confined_child(ThreadKind::VirtioVhostNet, [] { (void)::ioctl(-1, VHOST_SET_OWNER, nullptr); });
+  EXPECT_TRUE(killed_by_sigsys(st)) << st;
+  for (ThreadKind kind : {ThreadKind::Virtio, ThreadKind::Vcpu, ThreadKind::Vmm}) {
+    st = in_confined_child(kind, [] { (void)::ioctl(-1, VHOST_NET_SET_BACKEND, nullptr); });
+    EXPECT_TRUE(killed_by_sigsys(st)) << to_string(kind) << " " << st;
+  }
+  st = in_confined_child(ThreadKind::Vmm, [] { (void)::ioctl(-1, VHOST_SET_MEM_TABLE, nullptr); }, true);
   EXPECT_TRUE(exited_zero(st)) << st;
 }
 

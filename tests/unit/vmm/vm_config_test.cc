@@ -252,6 +252,32 @@ TEST(VmConfig, BadNetworkInterfacesNameTheField) {
   }
 }
 
+// vessel extension "vhost": auto (absent), on, off; round-trips; "on" with a limiter is refused.
+TEST(VmConfig, VhostExtensionParsesRoundTripsAndRefusesLimiters) {
+  auto c = with_nets(R"([{"iface_id": "a", "host_dev_name": "t0"}, {"iface_id": "b", "host_dev_name": "t1", "vhost": "on"},
+                         {"iface_id": "c", "host_dev_name": "t2", "vhost": "off"},
+                         {"iface_id": "d", "host_dev_name": "t3", "vhost": "auto",
+                          "tx_rate_limiter": {"ops": {"size": 1, "refill_time": 10}}}])");
+  ASSERT_TRUE(c) << c.error().to_string();
+  using V = NetworkInterfaceConfig::Vhost;
+  EXPECT_EQ(c->network_interfaces[0].vhost, V::Auto);
+  EXPECT_EQ(c->network_interfaces[1].vhost, V::On);
+  EXPECT_EQ(c->network_interfaces[2].vhost, V::Off);
+  EXPECT_EQ(c->network_interfaces[3].vhost, V::Auto);
+  EXPECT_FALSE(to_json(c->network_interfaces[0]).contains("vhost"));
+  EXPECT_EQ(to_json(c->network_interfaces[1])["vhost"], "on");
+  auto again = parse_vm_config(c->to_json().dump());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->to_json(), c->to_json());
+  auto bad = with_nets(R"([{"iface_id": "a", "host_dev_name": "t0", "vhost": "yes"}])");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().to_string().find("network-interfaces[0].vhost"), std::string::npos) << bad.error().to_string();
+  auto limited = with_nets(R"([{"iface_id": "a", "host_dev_name": "t0", "vhost": "on",
+                                "rx_rate_limiter": {"ops": {"size": 1, "refill_time": 10}}}])");
+  ASSERT_FALSE(limited);
+  EXPECT_NE(limited.error().to_string().find("cannot apply"), std::string::npos) << limited.error().to_string();
+}
+
 TEST(VmConfig, RateLimiterPatchReplacesOnlyTheBucketsItNames) {
   RateLimiterConfig old{TokenBucketConfig{100, 0, 10}, TokenBucketConfig{5, 0, 10}};
   auto p = parse_rate_limiter_patch(json::parse(R"({"ops": {"size": 7, "refill_time": 20}})").value(), "r");

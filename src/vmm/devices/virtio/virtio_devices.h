@@ -122,6 +122,11 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config
 Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
     const BlockConfig& config, std::unique_ptr<block::BlockBackend> backend, DeviceContext ctx);
 
+// Which backend serves a network interface's rings (vessel extension "vhost"): Auto takes
+// vhost-net when /dev/vhost-net opens and no rate limiter is configured, else the userspace
+// path; On insists on vhost-net (an error when it cannot be used); Off never uses it.
+enum class VhostMode { Auto, On, Off };
+
 // A network interface: Firecracker's network-interfaces entry, resolved.
 struct NetConfig {
   std::string iface_id;
@@ -129,6 +134,7 @@ struct NetConfig {
   std::optional<std::array<uint8_t, 6>> mac;  // none: a locally administered one from the names
   std::optional<RateLimiterConfig> rx_rate_limiter, tx_rate_limiter;
   uint16_t queue_size = 256;
+  VhostMode vhost = VhostMode::Auto;
 };
 namespace net { class Tap; }
 

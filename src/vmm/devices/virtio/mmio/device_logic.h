@@ -88,6 +88,33 @@ class DeviceLogic {
   virtual bool backend_wanted() const { return true; }
   // The seccomp allowlist of the device thread (a device serving host sockets needs more).
   virtual sandbox::ThreadKind thread_kind() const { return sandbox::ThreadKind::Virtio; }
+  // ---- Devices whose rings a host kernel serves (vhost-net, docs/vmm/net.md) ----
+  // True for such a device: the transport never pops its queues. A device reset first has the
+  // device thread call drain() (which stops the kernel: it must not touch guest memory once the
+  // driver reads status 0 back), so does a pause and the end of the device thread; reset() then
+  // tells the device to forget the queues until the next activate().
+  virtual bool kernel_served() const { return false; }
+  // The eventfd KVM signals when the driver writes `index` to QueueNotify (an ioeventfd with
+  // that datamatch, registered when the queue becomes ready, replacing the transport's own
+  // doorbell); -1: none.
+  virtual int queue_kick_fd(uint16_t index) const {
+    (void)index;
+    return -1;
+  }
+  // On the device thread before each batch, under the transport lock, with every queue (nullptr
+  // when not ready): starts the kernel after activate() or a pause, and reports whether the
+  // kernel completed buffers since the last call (the transport then sets the used-buffer bit of
+  // InterruptStatus and raises the interrupt).
+  virtual bool serve_kernel(std::span<const Virtqueue* const> queues, DeviceCounters& counters) {
+    (void)queues;
+    (void)counters;
+    return false;
+  }
+  // InterruptStatus bits the device reports on top of the transport's (read on vCPU threads,
+  // without the lock): vhost-net's irqfd-status experiment (docs/vmm/net.md).
+  virtual uint32_t interrupt_status_bits() const { return 0; }
+  // The driver reset the device (after drain() on the device thread). Lock held.
+  virtual void reset() {}
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
   // See VirtioMmioDevice::set_rate_limiter(). Called under the transport lock.

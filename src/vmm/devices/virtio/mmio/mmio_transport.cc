@@ -41,6 +41,7 @@ MmioTransport::MmioTransport(std::unique_ptr<DeviceLogic> logic, DeviceContext c
       spell_us_(poll_us),
       notify_(std::move(notify)),
       control_(std::move(control)),
+      kick_registered_(logic_->num_queues(), false),
       queues_(logic_->num_queues()) {}
 
 MmioTransport::~MmioTransport() {
@@ -90,7 +91,7 @@ uint32_t MmioTransport::read_register(uint64_t offset) {
     case reg::kVersion: return 2;
     case reg::kDeviceId: return logic_->device_type();
     case reg::kVendorId: return kVendorVessel;
-    case reg::kInterruptStatus: return interrupt_status_.load();
+    case reg::kInterruptStatus: return interrupt_status_.load() | logic_->interrupt_status_bits();
     case reg::kStatus: return status_.load();
     case reg::kConfigGeneration: return config_generation_.load();
     default: break;
@@ -114,9 +115,16 @@ uint32_t MmioTransport::read_register(uint64_t offset) {
 void MmioTransport::write_register(uint64_t offset, uint32_t value) {
   if (offset == reg::kQueueNotify) {
     // Only reached when KVM did not take the write through the ioeventfd.
+    if (int kick = value <= 0xffff ? logic_->queue_kick_fd(static_cast<uint16_t>(value)) : -1; kick >= 0) {
+      uint64_t one = 1;
+      (void)!::write(kick, &one, sizeof one);  // straight to the kernel that serves the queue
+      return;
+    }
     (void)notify_.signal();
     return;
   }
+  // A kernel-served device stops the kernel (on the device thread) before the reset proper.
+  if (offset == reg::kStatus && value == 0 && logic_->kernel_served()) stop_kernel();
   if (offset == reg::kInterruptAck) {
     interrupt_status_.fetch_and(~value);
     return;
@@ -172,6 +180,19 @@ void MmioTransport::set_queue_ready(QueueConfig& q, bool ready) {
   bool indirect = driver_features_ & kFeatureIndirectDesc;
   q.queue = Virtqueue(ctx_.memory, q.layout, indirect, driver_features_ & kFeatureEventIdx);
   q.ready = true;
+  uint16_t index = static_cast<uint16_t>(&q - queues_.data());
+  if (int kick = logic_->queue_kick_fd(index); kick >= 0) {
+    // The kernel serving this queue hears the doorbell directly: an ioeventfd that matches the
+    // queue's index (a catch-all one would collide with it, so the transport registers none).
+    if (!kick_registered_[index] && ctx_.add_ioeventfd) {
+      auto r = ctx_.add_ioeventfd(ctx_.mmio_base + reg::kQueueNotify, 4, index, kick);
+      if (r) kick_registered_[index] = true;
+      else
+        log::warn("{} at {:#x}: ioeventfd for queue {} unavailable, its notifications exit to the VMM: {}",
+                  logic_->name(), ctx_.mmio_base, index, r.error().to_string());
+    }
+    return;
+  }
   if (!ioeventfd_registered_ && ctx_.add_ioeventfd) {
     // One doorbell for all queues: the device thread scans every ready queue when it rings.
     auto r = ctx_.add_ioeventfd(ctx_.mmio_base + reg::kQueueNotify, 4, std::nullopt, notify_.fd());
@@ -219,6 +240,7 @@ void MmioTransport::reset_locked() {
   driver_features_ = 0;
   features_sel_ = driver_features_sel_ = queue_sel_ = 0;
   for (auto& q : queues_) q = QueueConfig{};
+  logic_->reset();
 }
 
 void MmioTransport::enter_needs_reset(const QueueFault& fault) {
@@ -265,6 +287,13 @@ MmioTransport::Batch MmioTransport::process_all() {
   Batch batch;
   uint32_t st = status_.load();
   if (!(st & status::kDriverOk) || (st & status::kNeedsReset)) return batch;
+  if (logic_->kernel_served()) {
+    std::vector<const Virtqueue*> ready(queues_.size(), nullptr);
+    for (size_t i = 0; i < queues_.size(); ++i)
+      if (queues_[i].ready) ready[i] = &queues_[i].queue;
+    if (logic_->serve_kernel(ready, counters_)) raise_interrupt(kInterruptUsedBuffer);
+    return batch;
+  }
   for (uint16_t i = 0; i < queues_.size(); ++i) {
     QueueConfig& q = queues_[i];
     if (!q.ready) continue;
@@ -334,7 +363,22 @@ void MmioTransport::run() {
     if (fds[0].revents & POLLIN) (void)control_.consume();
     {
       std::unique_lock lock(pause_mu_);
-      if (stop_) return;
+      if (stop_) {
+        // The kernel stops touching guest memory before the device goes.
+        if (logic_->kernel_served()) logic_->drain();
+        return;
+      }
+      if (kernel_stop_requested_) {
+        lock.unlock();
+        logic_->drain();
+        {
+          std::lock_guard queues(mu_);
+          logic_->reset();  // no restart before the driver's next DRIVER_OK
+        }
+        lock.lock();
+        kernel_stop_requested_ = false;
+        pause_cv_.notify_all();
+      }
       if (pause_requested_) {
         lock.unlock();
         logic_->drain();  // in-flight requests complete before we report paused
@@ -345,6 +389,8 @@ void MmioTransport::run() {
         pause_cv_.wait(lock, [this] { return !pause_requested_ || stop_; });
         paused_ = false;
         if (stop_) return;
+        // A kernel-served device starts its kernel again (drain() stopped it).
+        if (logic_->kernel_served()) (void)notify_.signal();
         continue;  // a notification kept during the pause is still pending on notify_
       }
     }
@@ -401,6 +447,14 @@ void MmioTransport::set_no_notify(bool on) {
   if (!(st & status::kDriverOk) || (st & status::kNeedsReset)) return;
   for (auto& q : queues_)
     if (q.ready) q.queue.set_no_notify(on);
+}
+
+void MmioTransport::stop_kernel() {
+  std::unique_lock lock(pause_mu_);
+  if (stop_ || paused_) return;  // paused: drain() already stopped it
+  kernel_stop_requested_ = true;
+  (void)control_.signal();
+  pause_cv_.wait(lock, [this] { return !kernel_stop_requested_ || paused_ || stop_; });
 }
 
 Result<void> MmioTransport::pause() {

@@ -99,6 +99,9 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   bool any_pending();  // some ready queue has chains waiting
   void poll_rings();
   void set_no_notify(bool on);  // on every ready queue
+  // Has the device thread stop a kernel-served device's kernel (DeviceLogic::drain), and waits.
+  // Called without mu_ (the device thread may be waiting for it).
+  void stop_kernel();
 
   std::unique_ptr<DeviceLogic> logic_;
   DeviceContext ctx_;
@@ -109,6 +112,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   EventFd notify_;   // QueueNotify doorbell (ioeventfd)
   EventFd control_;  // pause/resume/stop
   bool ioeventfd_registered_ = false;
+  std::vector<bool> kick_registered_;  // per queue: its kernel kick fd is an ioeventfd
 
   mutable std::mutex mu_;  // guards everything below except the atomics
   uint32_t features_sel_ = 0;
@@ -126,6 +130,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   bool pause_requested_ = false;
   bool paused_ = false;
   bool stop_ = false;
+  bool kernel_stop_requested_ = false;
 
   DeviceCounters counters_;
   std::thread thread_;

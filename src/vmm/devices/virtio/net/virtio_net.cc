@@ -3,10 +3,13 @@
 #include <linux/if_tun.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/log.h"
 #include "vmm/devices/virtio/mmio/mmio_transport.h"
+#include "vmm/devices/virtio/net/backend_choice.h"
+#include "vmm/devices/virtio/net/vhost_logic.h"
 
 namespace vessel::vmm::virtio {
 namespace net {
@@ -44,21 +47,24 @@ std::array<uint8_t, 6> generated_mac(const std::string& iface_id,
   return mac;
 }
 
+std::array<uint8_t, kConfigSize> config_space(const NetConfig& config) {
+  std::array<uint8_t, kConfigSize> space{};
+  auto mac = config.mac.value_or(generated_mac(config.iface_id, config.host_dev_name));
+  std::memcpy(space.data(), mac.data(), mac.size());
+  uint16_t status = kStatusLinkUp, pairs = 1;
+  std::memcpy(space.data() + 6, &status, 2);
+  std::memcpy(space.data() + 8, &pairs, 2);
+  return space;
+}
+
 NetLogic::NetLogic(const NetConfig& config, Tap tap, const GuestMemory* memory)
     : iface_id_(config.iface_id),
       tap_(std::move(tap)),
       memory_(memory),
       queue_size_(config.queue_size),
       rx_frame_(kMaxFrameWithHeader) {
-  features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx | kFeatureCsum |
-              kFeatureGuestCsum | kFeatureMac | kFeatureGuestTso4 | kFeatureGuestTso6 |
-              kFeatureGuestUfo | kFeatureHostTso4 | kFeatureHostTso6 | kFeatureHostUfo |
-              kFeatureMrgRxbuf | kFeatureStatus;
-  auto mac = config.mac.value_or(generated_mac(config.iface_id, config.host_dev_name));
-  std::memcpy(config_.data(), mac.data(), mac.size());
-  uint16_t status = kStatusLinkUp, pairs = 1;
-  std::memcpy(config_.data() + 6, &status, 2);
-  std::memcpy(config_.data() + 8, &pairs, 2);
+  features_ = kNetFeatures;
+  config_ = config_space(config);
   (void)set_rate_limiter("rx_rate_limiter", config.rx_rate_limiter);
   (void)set_rate_limiter("tx_rate_limiter", config.tx_rate_limiter);
 }
@@ -282,6 +288,7 @@ QueueResult<size_t> NetLogic::process_rx(Virtqueue& queue, size_t budget,
 void NetLogic::add_metrics(json::Json& out) const {
   out["id"] = iface_id_;
   out["host_dev_name"] = tap_.name();
+  out["backend"] = "userspace";
   auto dir = [](const Direction& d) {
     return json::Json{{"bytes", d.bytes.load()},
                       {"frames", d.frames.load()},
@@ -302,21 +309,58 @@ void NetLogic::add_metrics(json::Json& out) const {
 
 }  // namespace net
 
-Result<std::shared_ptr<VirtioMmioDevice>> create_net_with_tap(const NetConfig& config, net::Tap tap,
-                                                              DeviceContext ctx) {
+namespace {
+
+Result<void> check_queue_size(const NetConfig& config) {
   uint16_t qs = config.queue_size;
   if (qs < 4 || (qs & (qs - 1)) != 0 || qs > kMaxQueueSize)
     return fail(EINVAL, "virtio-net {}: queue size {} is not a power of two in [4, {}]",
                 config.iface_id, qs, kMaxQueueSize);
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<VirtioMmioDevice>> create_net_with_tap(const NetConfig& config, net::Tap tap,
+                                                              DeviceContext ctx) {
+  TRY(check_queue_size(config));
   auto logic = std::make_unique<net::NetLogic>(config, std::move(tap), ctx.memory);
   auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), net::kBudget));
   return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
 
 Result<std::shared_ptr<VirtioMmioDevice>> create_net(const NetConfig& config, DeviceContext ctx) {
+  TRY(check_queue_size(config));
   auto tap = TRY_CTX(net::Tap::open(config.host_dev_name), "network interface {}: host_dev_name",
                      config.iface_id);
-  return create_net_with_tap(config, std::move(tap), std::move(ctx));
+  std::optional<net::VhostNet> vhost;
+  auto choice = TRY_CTX(net::choose_backend(config.vhost, config.rx_rate_limiter || config.tx_rate_limiter,
+                                            [&]() -> Result<void> {
+                                              vhost = TRY(net::VhostNet::open());
+                                              return {};
+                                            }),
+                        "network interface {}", config.iface_id);
+  if (choice.backend == net::NetBackend::Userspace) {
+    log::info("virtio-net {}: userspace backend ({})", config.iface_id, choice.reason);
+    return create_net_with_tap(config, std::move(tap), std::move(ctx));
+  }
+  const char* irq_env = std::getenv("VESSEL_VHOST_IRQ");
+  auto irq = TRY(net::parse_vhost_irq(irq_env ? irq_env : ""));
+  auto logic = net::VhostNetLogic::create(config, std::move(tap), std::move(*vhost), ctx.memory, irq,
+                                          ctx.irq ? ctx.irq->irqfd() : -1);
+  if (!logic) {
+    // Opened, yet unusable (an old kernel, a refused memory table): On says so, Auto falls back.
+    if (config.vhost == VhostMode::On)
+      return Unexpected(std::move(logic).error().add_context(
+          fmt::format("network interface {}: vhost is on, but vhost-net cannot be used", config.iface_id)));
+    log::info("virtio-net {}: userspace backend (vhost-net: {})", config.iface_id, logic.error().to_string());
+    tap = TRY_CTX(net::Tap::open(config.host_dev_name), "network interface {}: host_dev_name", config.iface_id);
+    return create_net_with_tap(config, std::move(tap), std::move(ctx));
+  }
+  log::info("virtio-net {}: vhost-net backend (the host kernel serves the rings; interrupts: {})", config.iface_id,
+            net::to_string(irq));
+  auto dev = TRY(MmioTransport::create(std::move(*logic), std::move(ctx), net::kBudget));
+  return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
 
 }  // namespace vessel::vmm::virtio

@@ -30,6 +30,14 @@ inline constexpr size_t kConfigSize = 10;  // mac[6], status, max_virtqueue_pair
 inline constexpr uint16_t kStatusLinkUp = 1;
 inline constexpr size_t kBudget = 64;  // chains per queue per batch
 
+// The features both backends offer (docs/vmm/net.md, "Features offered"); vhost-net offers
+// those of them its kernel knows (vhost_backend.h).
+inline constexpr uint64_t kNetFeatures =
+    kFeatureVersion1 | kFeatureIndirectDesc | kFeatureEventIdx | kFeatureCsum | kFeatureGuestCsum |
+    kFeatureMac | kFeatureGuestTso4 | kFeatureGuestTso6 | kFeatureGuestUfo | kFeatureHostTso4 |
+    kFeatureHostTso6 | kFeatureHostUfo | kFeatureMrgRxbuf | kFeatureStatus;
+// The config space: mac, status (link up), max_virtqueue_pairs (1).
+std::array<uint8_t, kConfigSize> config_space(const NetConfig& config);
 // The offloads the tap may hand us, from what the driver accepted (its GUEST_* features).
 unsigned tun_offload_flags(uint64_t driver_features);
 // A locally administered unicast MAC derived from the interface's names (stable across restarts).
