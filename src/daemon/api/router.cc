@@ -185,6 +185,11 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     if (r.method != "GET" && r.method != "POST") return method_not_allowed(r);
     return wait_stream(name);
   }
+  if (verb == "archive") {
+    label = r.method + " /v1/instances/{name}/archive";
+    if (r.method != "GET" && r.method != "HEAD" && r.method != "PUT") return method_not_allowed(r);
+    return archive(r, name);
+  }
   if (verb == "stats") {
     label = "GET /v1/instances/{name}/stats";
     auto s = manager_.stats(name);

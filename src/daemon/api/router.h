@@ -30,6 +30,8 @@ class Api {
   // {"error": message, "hint": ..., "errno": ...} with the status the error maps to.
   static http::Response error_response(const Error& error, int status = 0);
   static std::string error_text(const Error& error);
+  // PUT /v1/instances/NAME/archive: its body is a tar, allowed to be larger (api/archive.cc).
+  static bool is_archive_upload(const http::Request& request);
 
  private:
   http::Response route(const http::Request& request, Role role, std::string& route_label);
@@ -45,6 +47,8 @@ class Api {
   http::Response console(const http::Request& request, const std::string& name);
   http::Response exec_stream(const http::Request& request, const std::string& name);
   static bool is_upgrade(const http::Request& request);
+  // GET/HEAD/PUT /v1/instances/NAME/archive (api/archive.cc, docs/daemon/cp.md)
+  http::Response archive(const http::Request& request, const std::string& name);
 
   Manager& manager_;
   ImageStore& images_;

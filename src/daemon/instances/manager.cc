@@ -371,6 +371,28 @@ Result<json::Json> Manager::stats(const std::string& name) {
                     {"cpus", spec.cpus}, {"pid", row.pid}};
 }
 
+Result<void> Manager::with_files(const std::string& name, const FilesFn& fn) {
+  auto e = entry(name);
+  std::lock_guard lock(e->mutex);
+  auto [row, spec] = TRY(load(name));
+  if (spec.type == InstanceType::Vm) return fail(ENOTSUP, "{} is a VM: its files are reached through its agent", name);
+  bool running = row.state == to_string(State::Running) || row.state == to_string(State::Paused);
+  auto userns = TRY(userns_of(spec));
+  InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name),
+                      spec.log.value_or(config_.log), userns};
+  BootSource boot;
+  if (!running) boot = TRY_CTX(boot_source(spec, ctx.dir), "copy files of {}", name);
+  auto root = TRY(backend_for(spec).mount_files(ctx, boot, running));
+  auto result = fn(root, userns);
+  backend_for(spec).release_files(ctx, running);
+  return result;
+}
+
+Result<bool> Manager::is_vm(const std::string& name) {
+  auto [row, spec] = TRY(load(name));
+  return spec.type == InstanceType::Vm;
+}
+
 Result<std::string> Manager::log_path(const std::string& name) {
   TRY(load(name));
   return dir_of(name) + "/console.log";
