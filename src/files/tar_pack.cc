@@ -144,9 +144,7 @@ Result<PathStat> stat_in(const ConfinedRoot& root, const std::string& rel, bool 
   struct stat st;
   if (::fstat(fd.get(), &st) < 0) return fail_errno("stat {}", rel);
   PathStat out;
-  auto slash = rel.find_last_not_of('/');
-  std::string trimmed = slash == std::string::npos ? "" : rel.substr(0, slash + 1);
-  out.name = trimmed.substr(trimmed.rfind('/') == std::string::npos ? 0 : trimmed.rfind('/') + 1);
+  out.name = base_name(rel);  // "a/b/." is b
   out.size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
   out.mode = st.st_mode;
   out.mtime = st.st_mtim.tv_sec;

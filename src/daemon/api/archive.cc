@@ -115,6 +115,8 @@ http::Response Api::archive(const http::Request& r, const std::string& name) {
     TRY_CTX(files::pack(root, *rel, top, options, tar.get()), "archive {}:{}", name, raw_path);
     return {};
   });
+  if (!done && done.error().errnum() == ENOTDIR)  // "a/file/...": Docker's words, a client's mistake
+    return error_response(Error(ENOTDIR, fmt::format("{}:{}: not a directory", name, raw_path)), 400);
   if (!done) return error_response(done.error());
   resp.content_type = "application/x-tar";
   if (r.method == "HEAD") return with_stat(std::move(resp), stat);
