@@ -185,6 +185,7 @@ Result<int> serve(const Options& o) {
   auto host_paths = TRY(HostPathPolicy::create(o.allowed_host_paths));
   Api api(manager, images, events, openapi, host_paths);
   api.set_networks(&networks);
+  api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
   server_options.max_body_for = [&o](const http::Request& r) {

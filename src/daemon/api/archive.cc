@@ -1,7 +1,7 @@
 // GET, HEAD and PUT /v1/instances/NAME/archive?path=P: Docker's archive endpoints, what `vessel
 // cp` uses (docs/daemon/cp.md). Containers, running or stopped: their root filesystem on the host,
 // every path resolved inside it (files/confined_root.h). VMs: through the guest's vessel-agent
-// (instances/vm_files.h).
+// (api/archive_vm.cc).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -64,9 +64,7 @@ http::Response Api::archive(const http::Request& r, const std::string& name) {
   if (!rel) return error_response(rel.error(), 400);
   auto vm = manager_.is_vm(name);
   if (!vm) return error_response(vm.error());
-  if (*vm)
-    return error_response(Error(ENOTSUP, fmt::format("{} is a VM: copying its files is not supported yet", name))
-                              .with_hint("use `vessel exec` with the guest's tools"));
+  if (*vm) return archive_vm(r, name, *rel);
   const std::string raw_path = query(r, "path");
   bool follow = truthy(r, "follow");
   http::Response resp;

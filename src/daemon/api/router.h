@@ -21,6 +21,8 @@ class Api {
       : manager_(manager), images_(images), events_(events), openapi_path_(std::move(openapi_path)),
         host_paths_(std::move(host_paths)) {}
 
+  // The largest tar GET .../archive builds from a VM's files (vesseld --max-archive-bytes).
+  void set_max_archive_bytes(uint64_t bytes) { max_archive_bytes_ = bytes; }
   // /v1/networks (api/network_routes.cc); unset: answered 404.
   void set_networks(Networks* networks) { networks_ = networks; }
 
@@ -49,6 +51,8 @@ class Api {
   static bool is_upgrade(const http::Request& request);
   // GET/HEAD/PUT /v1/instances/NAME/archive (api/archive.cc, docs/daemon/cp.md)
   http::Response archive(const http::Request& request, const std::string& name);
+  // The same for a VM, through its vessel-agent (api/archive_vm.cc).
+  http::Response archive_vm(const http::Request& request, const std::string& name, const std::string& rel);
 
   Manager& manager_;
   ImageStore& images_;
@@ -57,6 +61,7 @@ class Api {
   std::string openapi_path_;
   HostPathPolicy host_paths_;
   Networks* networks_ = nullptr;
+  uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };
 
 // HTTP status for an error (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ENODEV 409: this

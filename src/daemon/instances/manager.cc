@@ -393,6 +393,20 @@ Result<bool> Manager::is_vm(const std::string& name) {
   return spec.type == InstanceType::Vm;
 }
 
+Result<std::string> Manager::agent_socket(const std::string& name) {
+  auto [row, spec] = TRY(load(name));
+  if (spec.type != InstanceType::Vm) return fail(EINVAL, "{} is not a VM", name);
+  if (row.state != to_string(State::Running))
+    return Unexpected(Error(EBUSY, fmt::format("cannot copy files of VM {}: it is {}", name, row.state))
+                          .with_hint("its vessel-agent does the copy: start it first"));
+  // The run directory belongs to the VM's uid: connect to a socket, never through a link it planted.
+  std::string path = vm_vsock_socket(dir_of(name));
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return fail_errno("{}", path);
+  if (!S_ISSOCK(st.st_mode)) return fail(EPERM, "{} is not a socket", path);
+  return path;
+}
+
 Result<std::string> Manager::log_path(const std::string& name) {
   TRY(load(name));
   return dir_of(name) + "/console.log";

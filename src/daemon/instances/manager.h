@@ -71,6 +71,8 @@ class Manager {
   Result<void> with_files(const std::string& name, const FilesFn& fn);
   // Is `name` a VM (for the archive routes, which reach VMs through their agent)?
   Result<bool> is_vm(const std::string& name);
+  // A running VM's vsock socket, where its vessel-agent is reached (docs/vmm/agent.md).
+  Result<std::string> agent_socket(const std::string& name);
   Result<std::string> log_path(const std::string& name);
   // Does the instance still have a guest process (for logs --follow)?
   bool active(const std::string& name);
