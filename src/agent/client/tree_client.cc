@@ -8,6 +8,10 @@ namespace vessel::agent {
 
 Result<PathInfo> stat_path(const std::string& uds_path, const std::string& guest_path, bool follow, Millis timeout) {
   auto conn = TRY(AgentConnection::open(uds_path, timeout));
+  return stat_path(conn, guest_path, follow, timeout);
+}
+
+Result<PathInfo> stat_path(AgentConnection& conn, const std::string& guest_path, bool follow, Millis timeout) {
   TRY(conn.send_request(StatRequest{guest_path, follow}));
   auto reply = TRY(conn.read_reply(timeout));
   auto info = parse_path_info(reply.body);
@@ -19,6 +23,12 @@ Result<void> tree_out(const std::string& uds_path, const std::string& guest_path
                       const std::function<Result<void>(const TreeEntry&)>& on_entry,
                       const std::function<Result<void>(std::string_view)>& on_data, Millis timeout) {
   auto conn = TRY(AgentConnection::open(uds_path, timeout));
+  return tree_out(conn, guest_path, follow, limits, on_entry, on_data, timeout);
+}
+
+Result<void> tree_out(AgentConnection& conn, const std::string& guest_path, bool follow, const TreeLimits& limits,
+                      const std::function<Result<void>(const TreeEntry&)>& on_entry,
+                      const std::function<Result<void>(std::string_view)>& on_data, Millis timeout) {
   TRY(conn.send_request(TreeOutRequest{guest_path, follow}));
   TRY(conn.read_reply(timeout));
   uint64_t entries = 0, bytes = 0;
@@ -59,7 +69,10 @@ Result<void> tree_out(const std::string& uds_path, const std::string& guest_path
 
 Result<TreeUpload> TreeUpload::open(const std::string& uds_path, const std::string& guest_path, bool owners,
                                     Millis timeout) {
-  auto conn = TRY(AgentConnection::open(uds_path, timeout));
+  return start(TRY(AgentConnection::open(uds_path, timeout)), guest_path, owners, timeout);
+}
+
+Result<TreeUpload> TreeUpload::start(AgentConnection conn, const std::string& guest_path, bool owners, Millis timeout) {
   TRY(conn.send_request(TreeInRequest{guest_path, owners}));
   TRY(conn.read_reply(timeout));
   return TreeUpload(std::move(conn), timeout);
