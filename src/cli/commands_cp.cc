@@ -182,7 +182,7 @@ Result<void> copy_in(Client& client, const std::string& src, const std::string& 
 
 void add_cp_command(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<CpFlags>();
-  auto* c = app.add_subcommand("cp", "copy files and directories between an instance and the host");
+  auto* c = app.add_subcommand("cp", "copy files and directories between an instance (container or VM) and the host");
   c->add_option("src", f->src, "NAME:SRC_PATH, a local SRC_PATH, or - (a tar stream on stdin)")->required();
   c->add_option("dst", f->dst, "a local DEST_PATH, - (a tar stream on stdout), or NAME:DEST_PATH")->required();
   c->add_flag("--archive,-a", f->archive, "keep owners (uid:gid) and set-id bits; copying in, the ids are the container's");
@@ -201,7 +201,8 @@ void add_cp_command(CLI::App& app, Context& ctx) {
       "Paths in an instance are resolved inside its root filesystem: a symbolic link there never leads\n"
       "out of it. Copied in, files belong to the container's root (its user namespace's first id\n"
       "with --userns=auto) unless -a; device nodes only with -a. Containers may be running or stopped.\n"
-      "VMs are not supported yet. A local path holding ':' is written ./a:b.\n\n"
+      "VMs must be running: their vessel-agent copies files, directories and symbolic links (no devices,\n"
+      "no hard links), as root in the guest. A local path holding ':' is written ./a:b.\n\n"
       "Examples:\n"
       "  vessel cp web:/etc/nginx/nginx.conf .\n"
       "  vessel cp ./site/. web:/usr/share/nginx/html\n"
