@@ -1,4 +1,4 @@
-// What a path in an instance is, as the archive endpoints tell it (docs/daemon/api.md#archive):
+// What a path in an instance is, as the archive endpoints tell it (docs/daemon/cp.md):
 // Docker's X-Docker-Container-Path-Stat header, base64 of {"name","size","mode","mtime",
 // "linkTarget"}. Here `mode` is the Unix st_mode (type and permission bits).
 #pragma once
