@@ -2,6 +2,8 @@
 // file's bytes in data frames after its entry. tree-in follows no symbolic link below the target
 // directory: every component is opened O_NOFOLLOW, and an entry's own name is replaced, never
 // written through.
+#include "agent/protocol/tree.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "agent/handlers.h"
-#include "agent/protocol/tree.h"
 
 namespace vessel::agent {
 
@@ -70,7 +71,8 @@ bool send_file(Channel& ch, int fd, uint64_t size) {
 
 // One object and, for a directory, what is under it. False: the connection is gone or an error
 // was sent.
-bool walk(Channel& ch, int fd, const struct stat& st, int dir, const char* name, const std::string& rel, int depth) {
+bool walk(Channel& ch, int fd, const struct stat& st, int dir, const char* name,
+          const std::string& rel, int depth) {
   if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
     return true;  // only files, directories and links travel
   TreeEntry e = entry_of(st, rel);
@@ -102,7 +104,9 @@ bool walk(Channel& ch, int fd, const struct stat& st, int dir, const char* name,
   for (const auto& n : names) {
     struct stat cst;
     if (::fstatat(fd, n.c_str(), &cst, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
-    int flags = S_ISDIR(cst.st_mode) ? O_RDONLY | O_DIRECTORY : S_ISREG(cst.st_mode) ? O_RDONLY : O_PATH;
+    int flags = S_ISDIR(cst.st_mode)   ? O_RDONLY | O_DIRECTORY
+                : S_ISREG(cst.st_mode) ? O_RDONLY
+                                       : O_PATH;
     Fd child(::openat(fd, n.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (child.fd < 0) continue;
     std::string child_rel = rel.empty() ? n : rel + "/" + n;
@@ -116,11 +120,14 @@ bool walk(Channel& ch, int fd, const struct stat& st, int dir, const char* name,
 void run_stat(Channel& ch, const StatRequest& req) {
   struct stat st;
   if (::fstatat(AT_FDCWD, req.path.c_str(), &st, req.follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) ch.send_control(ok_reply(to_json(PathInfo{})));
-    else ch.send_control(error_reply(why(req.path)));
+    if (errno == ENOENT)
+      ch.send_control(ok_reply(to_json(PathInfo{})));
+    else
+      ch.send_control(error_reply(why(req.path)));
     return;
   }
-  PathInfo info{true, st.st_mode, S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0, st.st_mtim.tv_sec, {}};
+  PathInfo info{
+      true, st.st_mode, S_ISREG(st.st_mode) ? uint64_t(st.st_size) : 0, st.st_mtim.tv_sec, {}};
   if (S_ISLNK(st.st_mode)) info.target = read_link(AT_FDCWD, req.path.c_str());
   ch.send_control(ok_reply(to_json(info)));
 }
@@ -133,7 +140,9 @@ void run_tree_out(Channel& ch, const TreeOutRequest& req) {
     ch.send_control(error_reply(why(req.path)));
     return;
   }
-  int flags = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : S_ISREG(st.st_mode) ? O_RDONLY | O_NONBLOCK : -1;
+  int flags = S_ISDIR(st.st_mode)   ? O_RDONLY | O_DIRECTORY
+              : S_ISREG(st.st_mode) ? O_RDONLY | O_NONBLOCK
+                                    : -1;
   Fd fd(flags < 0 ? -1 : ::open(req.path.c_str(), flags | nofollow | O_CLOEXEC));
   if (flags >= 0 && fd.fd < 0) {
     ch.send_control(error_reply(why(req.path)));
@@ -201,7 +210,8 @@ std::string TreeWriter::receive(int fd, const TreeEntry& e) {
   for (;;) {
     auto f = ch_.read_frame();
     if (!f) return "the host went away in the middle of " + e.path;
-    if (f->kind != FrameKind::Data || f->stream != uint8_t(Stream::Stdin)) return "expected the data of " + e.path;
+    if (f->kind != FrameKind::Data || f->stream != uint8_t(Stream::Stdin))
+      return "expected the data of " + e.path;
     if (f->payload.empty()) break;
     got += f->payload.size();
     if (got > e.size) return e.path + ": more bytes than its entry announced";
@@ -219,7 +229,8 @@ std::string TreeWriter::receive(int fd, const TreeEntry& e) {
 }
 
 std::string TreeWriter::meta(int dir, const std::string& name, int fd, const TreeEntry& e) {
-  if (owners_ && (fd >= 0 ? ::fchown(fd, e.uid, e.gid) : ::fchownat(dir, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW)) != 0)
+  if (owners_ && (fd >= 0 ? ::fchown(fd, e.uid, e.gid)
+                          : ::fchownat(dir, name.c_str(), e.uid, e.gid, AT_SYMLINK_NOFOLLOW)) != 0)
     return why("chown " + e.path);
   if (S_ISLNK(e.mode) || S_ISDIR(e.mode)) return "";
   uint32_t perm = e.mode & (owners_ ? 07777 : 01777);
@@ -240,7 +251,8 @@ std::string TreeWriter::entry(const TreeEntry& e) {
   bool exists = ::fstatat(dir.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   if (exists && S_ISDIR(st.st_mode) != S_ISDIR(e.mode))
     return e.path + ": a directory and a non-directory do not replace each other";
-  if (exists && !S_ISDIR(st.st_mode) && ::unlinkat(dir.fd, name.c_str(), 0) != 0) return why("replace " + e.path);
+  if (exists && !S_ISDIR(st.st_mode) && ::unlinkat(dir.fd, name.c_str(), 0) != 0)
+    return why("replace " + e.path);
   if (S_ISDIR(e.mode)) {
     if (!exists && ::mkdirat(dir.fd, name.c_str(), 0700) != 0) return why("mkdir " + e.path);
     Fd d(::openat(dir.fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -304,8 +316,10 @@ void run_tree_in(Channel& ch, const TreeInRequest& req) {
     }
   }
   auto error = writer.finish();
-  if (!error.empty()) ch.send_control(error_reply(error));
-  else ch.send_control(ok_reply({{"entries", writer.entries}, {"bytes", writer.bytes}}));
+  if (!error.empty())
+    ch.send_control(error_reply(error));
+  else
+    ch.send_control(ok_reply({{"entries", writer.entries}, {"bytes", writer.bytes}}));
 }
 
 }  // namespace vessel::agent

@@ -25,11 +25,14 @@ struct CpFlags {
   std::string src, dst;
 };
 
-std::string archive_url(const std::string& name, const std::string& path, const std::string& extra = "") {
+std::string archive_url(const std::string& name, const std::string& path,
+                        const std::string& extra = "") {
   std::string q;
   for (unsigned char c : path) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') q += static_cast<char>(c);
-    else q += fmt::format("%{:02X}", c);
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~')
+      q += static_cast<char>(c);
+    else
+      q += fmt::format("%{:02X}", c);
   }
   return "/v1/instances/" + escape_segment(name) + "/archive?path=" + q + extra;
 }
@@ -37,7 +40,8 @@ std::string archive_url(const std::string& name, const std::string& path, const 
 // Shows how far a large copy got, on a terminal only; then Docker's closing line.
 class Progress {
  public:
-  Progress(bool quiet, std::string what) : show_(!quiet && ::isatty(2)), quiet_(quiet), what_(std::move(what)) {}
+  Progress(bool quiet, std::string what)
+      : show_(!quiet && ::isatty(2)), quiet_(quiet), what_(std::move(what)) {}
   void update(uint64_t bytes) {
     bytes_ = bytes;
     if (show_ && bytes >= shown_ + (1 << 20)) {
@@ -71,13 +75,15 @@ files::Kind local_kind(const std::string& path, bool follow) {
 }
 
 // What `path` is in the instance (HEAD): nullopt when it does not exist.
-Result<std::optional<files::PathStat>> remote_stat(Client& client, const std::string& name, const std::string& path,
-                                                   bool follow) {
+Result<std::optional<files::PathStat>> remote_stat(Client& client, const std::string& name,
+                                                   const std::string& path, bool follow) {
   auto url = archive_url(name, path, follow ? "&follow=1" : "");
-  auto r = TRY(client.exchange("HEAD", url, "", "application/json", [](std::string_view) { return true; }));
+  auto r = TRY(
+      client.exchange("HEAD", url, "", "application/json", [](std::string_view) { return true; }));
   if (r.status == 404) return std::optional<files::PathStat>();
   if (r.status >= 400) {  // a HEAD answer has no body: ask again for the message
-    auto again = TRY(client.exchange("GET", url, "", "application/json", [](std::string_view) { return false; }));
+    auto again = TRY(client.exchange("GET", url, "", "application/json",
+                                     [](std::string_view) { return false; }));
     return Unexpected(error_from_response(again.status, again.body));
   }
   auto it = r.headers.find("x-docker-container-path-stat");
@@ -91,14 +97,15 @@ Result<Fd> temp_file(const std::string& near) {
   return Fd::open("/tmp", O_TMPFILE | O_RDWR, 0600);
 }
 
-Result<void> copy_out(Client& client, const std::string& name, const std::string& src, const std::string& dst,
-                      const CpFlags& f) {
+Result<void> copy_out(Client& client, const std::string& name, const std::string& src,
+                      const std::string& dst, const CpFlags& f) {
   TRY(client.call("GET", "/v1/instances/" + escape_segment(name)));
   std::string where = fmt::format("{}", dst == "-" ? "STDOUT" : dst);
   Progress progress(f.quiet || dst == "-", "from " + name);
   uint64_t got = 0;
   if (dst == "-") {
-    auto r = TRY(client.exchange("GET", archive_url(name, src, f.follow ? "&follow=1" : ""), "", "application/json",
+    auto r = TRY(client.exchange("GET", archive_url(name, src, f.follow ? "&follow=1" : ""), "",
+                                 "application/json",
                                  [&](std::string_view d) { return write_all(1, d).has_value(); }));
     if (r.status >= 400) return Unexpected(error_from_response(r.status, r.body));
     return {};
@@ -111,8 +118,8 @@ Result<void> copy_out(Client& client, const std::string& name, const std::string
   if (local_kind(plan.dir, true) != files::Kind::Directory)
     return fail(ENOENT, "destination directory {} does not exist", plan.dir);
   Fd tar = TRY(temp_file(plan.dir));
-  auto r = TRY(client.exchange("GET", archive_url(name, src, f.follow ? "&follow=1" : ""), "", "application/json",
-                               [&](std::string_view d) {
+  auto r = TRY(client.exchange("GET", archive_url(name, src, f.follow ? "&follow=1" : ""), "",
+                               "application/json", [&](std::string_view d) {
                                  got += d.size();
                                  progress.update(got);
                                  return write_all(tar.get(), d).has_value();
@@ -128,22 +135,25 @@ Result<void> copy_out(Client& client, const std::string& name, const std::string
   options.chown = f.archive && root_user;
   options.keep_owner = f.archive;
   options.allow_devices = f.archive && root_user;
-  auto stats = TRY_CTX(files::unpack(root, "", in.get(), options), "copy {}:{} to {}", name, src, dst);
+  auto stats =
+      TRY_CTX(files::unpack(root, "", in.get(), options), "copy {}:{} to {}", name, src, dst);
   progress.update(stats.bytes);
   progress.done(where);
   return {};
 }
 
-Result<void> copy_in(Client& client, const std::string& src, const std::string& name, const std::string& dst,
-                     const CpFlags& f) {
+Result<void> copy_in(Client& client, const std::string& src, const std::string& name,
+                     const std::string& dst, const CpFlags& f) {
   TRY(client.call("GET", "/v1/instances/" + escape_segment(name)));
   auto stat = TRY(remote_stat(client, name, dst, true));
   files::Kind dst_kind = stat ? stat->kind() : files::Kind::Missing;
   std::string body, dir;
   std::string extra = f.archive ? "&copyUIDGID=1" : "";
   if (src == "-") {
-    if (dst_kind == files::Kind::Missing) return fail(ENOENT, "destination directory {}:{} does not exist", name, dst);
-    if (dst_kind != files::Kind::Directory) return fail(ENOTDIR, "destination {}:{} is not a directory", name, dst);
+    if (dst_kind == files::Kind::Missing)
+      return fail(ENOENT, "destination directory {}:{} does not exist", name, dst);
+    if (dst_kind != files::Kind::Directory)
+      return fail(ENOTDIR, "destination {}:{} is not a directory", name, dst);
     char buf[65536];
     for (;;) {
       ssize_t n = ::read(0, buf, sizeof buf);
@@ -167,7 +177,8 @@ Result<void> copy_in(Client& client, const std::string& src, const std::string& 
     off_t size = ::lseek(tar.get(), 0, SEEK_END);
     if (size < 0 || ::lseek(tar.get(), 0, SEEK_SET) < 0) return fail_errno("rewind");
     body.resize(static_cast<size_t>(size));
-    if (::pread(tar.get(), body.data(), body.size(), 0) != size) return fail_errno("read the archive back");
+    if (::pread(tar.get(), body.data(), body.size(), 0) != size)
+      return fail_errno("read the archive back");
   }
   Progress progress(f.quiet, "to " + name);
   auto r = TRY(client.exchange("PUT", archive_url(name, dir, extra), body, "application/x-tar",
@@ -182,11 +193,16 @@ Result<void> copy_in(Client& client, const std::string& src, const std::string& 
 
 void add_cp_command(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<CpFlags>();
-  auto* c = app.add_subcommand("cp", "copy files and directories between an instance (container or VM) and the host");
-  c->add_option("src", f->src, "NAME:SRC_PATH, a local SRC_PATH, or - (a tar stream on stdin)")->required();
-  c->add_option("dst", f->dst, "a local DEST_PATH, - (a tar stream on stdout), or NAME:DEST_PATH")->required();
-  c->add_flag("--archive,-a", f->archive, "keep owners (uid:gid) and set-id bits; copying in, the ids are the container's");
-  c->add_flag("--follow-link,-L", f->follow, "follow a symbolic link SRC_PATH (never out of the instance)");
+  auto* c = app.add_subcommand(
+      "cp", "copy files and directories between an instance (container or VM) and the host");
+  c->add_option("src", f->src, "NAME:SRC_PATH, a local SRC_PATH, or - (a tar stream on stdin)")
+      ->required();
+  c->add_option("dst", f->dst, "a local DEST_PATH, - (a tar stream on stdout), or NAME:DEST_PATH")
+      ->required();
+  c->add_flag("--archive,-a", f->archive,
+              "keep owners (uid:gid) and set-id bits; copying in, the ids are the container's");
+  c->add_flag("--follow-link,-L", f->follow,
+              "follow a symbolic link SRC_PATH (never out of the instance)");
   c->add_flag("--quiet,-q", f->quiet, "print no progress and no summary");
   c->footer(
       "Usage:\n"
@@ -194,14 +210,18 @@ void add_cp_command(CLI::App& app, Context& ctx) {
       "  vessel cp [-a] [-L] [-q] SRC_PATH|- NAME:DEST_PATH\n\n"
       "Where the copy lands (Docker's rules):\n"
       "  SRC_PATH a file:      DEST_PATH missing: saved as DEST_PATH (its directory must exist);\n"
-      "                        DEST_PATH/ missing: error; a file: overwritten; a directory: DEST_PATH/NAME.\n"
+      "                        DEST_PATH/ missing: error; a file: overwritten; a directory: "
+      "DEST_PATH/NAME.\n"
       "  SRC_PATH a directory: DEST_PATH missing: made, a copy of SRC_PATH; a file: error;\n"
       "                        a directory: DEST_PATH/NAME, or with SRC_PATH/. its contents.\n"
       "  - : a tar stream; copying in, DEST_PATH must be a directory.\n\n"
-      "Paths in an instance are resolved inside its root filesystem: a symbolic link there never leads\n"
+      "Paths in an instance are resolved inside its root filesystem: a symbolic link there never "
+      "leads\n"
       "out of it. Copied in, files belong to the container's root (its user namespace's first id\n"
-      "with --userns=auto) unless -a; device nodes only with -a. Containers may be running or stopped.\n"
-      "VMs must be running: their vessel-agent copies files, directories and symbolic links (no devices,\n"
+      "with --userns=auto) unless -a; device nodes only with -a. Containers may be running or "
+      "stopped.\n"
+      "VMs must be running: their vessel-agent copies files, directories and symbolic links (no "
+      "devices,\n"
       "no hard links), as root in the guest. A local path holding ':' is written ./a:b.\n\n"
       "Examples:\n"
       "  vessel cp web:/etc/nginx/nginx.conf .\n"
@@ -212,13 +232,15 @@ void add_cp_command(CLI::App& app, Context& ctx) {
     auto src = files::parse_cp_arg(f->src);
     auto dst = files::parse_cp_arg(f->dst);
     if (!src || !dst) {
-      ctx.status = report(Error(EINVAL, (src ? dst : src).error().message()).with_hint("see `vessel cp --help`"));
+      ctx.status = report(
+          Error(EINVAL, (src ? dst : src).error().message()).with_hint("see `vessel cp --help`"));
       return;
     }
     if (src->instance.has_value() == dst->instance.has_value()) {
-      ctx.status = report(Error(EINVAL, src->instance ? "copying between instances is not supported"
-                                                      : "one of the paths must be NAME:PATH, a path in an instance")
-                              .with_hint("see `vessel cp --help`"));
+      ctx.status = report(
+          Error(EINVAL, src->instance ? "copying between instances is not supported"
+                                      : "one of the paths must be NAME:PATH, a path in an instance")
+              .with_hint("see `vessel cp --help`"));
       return;
     }
     auto client = ctx.client();

@@ -30,7 +30,8 @@ Result<CpArg> parse_cp_arg(std::string_view arg) {
   std::string name(arg.substr(0, colon));
   std::string path(arg.substr(colon + 1));
   if (name.empty()) return fail(EINVAL, "'{}': no instance name before ':'", arg);
-  if (path.empty()) return fail(EINVAL, "'{}': no path after ':' (use {}:/ for its root)", arg, name);
+  if (path.empty())
+    return fail(EINVAL, "'{}': no path after ':' (use {}:/ for its root)", arg, name);
   return CpArg{std::move(name), std::move(path)};
 }
 
@@ -57,13 +58,15 @@ std::string dir_name(std::string_view path) {
   return std::string(p.substr(0, slash));
 }
 
-Result<CopyPlan> plan_copy(std::string_view src, Kind src_kind, std::string_view dst, Kind dst_kind) {
+Result<CopyPlan> plan_copy(std::string_view src, Kind src_kind, std::string_view dst,
+                           Kind dst_kind) {
   if (src_kind == Kind::Missing) return fail(ENOENT, "{}: no such file or directory", src);
   if (src_kind == Kind::File) {
     if (names_directory(src)) return fail(ENOTDIR, "{}: not a directory", src);
     switch (dst_kind) {
       case Kind::Missing:
-        if (names_directory(dst)) return fail(ENOENT, "destination directory {} does not exist", dst);
+        if (names_directory(dst))
+          return fail(ENOENT, "destination directory {} does not exist", dst);
         return CopyPlan{dir_name(dst), base_name(dst)};
       case Kind::File:
         if (names_directory(dst)) return fail(ENOTDIR, "destination {} is not a directory", dst);

@@ -41,6 +41,7 @@ struct CopyPlan {
 // `dst`. Errors: ENOTDIR (a source "x/" that is a file, a destination "x/" that is a file),
 // ENOENT (a file to "missing/": Docker wants the directory to exist), EISDIR (a directory over a
 // file).
-Result<CopyPlan> plan_copy(std::string_view src, Kind src_kind, std::string_view dst, Kind dst_kind);
+Result<CopyPlan> plan_copy(std::string_view src, Kind src_kind, std::string_view dst,
+                           Kind dst_kind);
 
 }  // namespace vessel::files

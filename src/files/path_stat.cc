@@ -6,7 +6,8 @@ namespace vessel::files {
 
 namespace {
 
-constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr size_t kMaxHeader = 16 * 1024;
 
 int digit(char c) {
@@ -56,13 +57,17 @@ Result<std::string> base64_decode(std::string_view text) {
 }
 
 std::string encode_path_stat(const PathStat& s) {
-  json::Json j = {{"name", s.name}, {"size", s.size}, {"mode", s.mode}, {"mtime", s.mtime},
+  json::Json j = {{"name", s.name},
+                  {"size", s.size},
+                  {"mode", s.mode},
+                  {"mtime", s.mtime},
                   {"linkTarget", s.link_target}};
   return base64_encode(json::dump(j));
 }
 
 Result<PathStat> decode_path_stat(std::string_view header) {
-  if (header.size() > kMaxHeader) return fail(EINVAL, "a path stat longer than {} bytes", kMaxHeader);
+  if (header.size() > kMaxHeader)
+    return fail(EINVAL, "a path stat longer than {} bytes", kMaxHeader);
   auto text = TRY_CTX(base64_decode(header), "path stat");
   auto j = TRY_CTX(json::parse(text, kMaxHeader, 2), "path stat");
   if (!j.is_object()) return fail(EINVAL, "path stat: not an object");

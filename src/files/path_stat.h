@@ -20,7 +20,7 @@ struct PathStat {
   std::string name;  // the last component
   uint64_t size = 0;
   uint32_t mode = 0;
-  int64_t mtime = 0;  // seconds since the epoch
+  int64_t mtime = 0;        // seconds since the epoch
   std::string link_target;  // the path a symbolic link resolved to, inside the root
   Kind kind() const { return S_ISDIR(mode) ? Kind::Directory : Kind::File; }
 };

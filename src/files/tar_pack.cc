@@ -37,7 +37,8 @@ class Packer {
 
   // One entry: `fd` is the object itself (opened O_RDONLY for files and directories, O_PATH
   // otherwise), `dir`/`name` where it is (for readlinkat).
-  Result<void> add(int fd, const struct stat& st, int dir, const char* name, const std::string& path, int depth);
+  Result<void> add(int fd, const struct stat& st, int dir, const char* name,
+                   const std::string& path, int depth);
 
  private:
   Result<void> header(const struct stat& st, const std::string& path, const std::string& link);
@@ -49,7 +50,8 @@ class Packer {
   uint64_t bytes_ = 0;
 };
 
-Result<void> Packer::header(const struct stat& st, const std::string& path, const std::string& link) {
+Result<void> Packer::header(const struct stat& st, const std::string& path,
+                            const std::string& link) {
   std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
   archive_entry_copy_stat(e.get(), &st);
   archive_entry_set_nlink(e.get(), 1);
@@ -62,7 +64,8 @@ Result<void> Packer::header(const struct stat& st, const std::string& path, cons
     archive_entry_set_gid(e.get(), gid);
   }
   if (archive_write_header(out_, e.get()) != ARCHIVE_OK)
-    return fail(EIO, "write the archive entry {}: {}", path, archive_error_string(out_) ? archive_error_string(out_) : "?");
+    return fail(EIO, "write the archive entry {}: {}", path,
+                archive_error_string(out_) ? archive_error_string(out_) : "?");
   return {};
 }
 
@@ -79,7 +82,8 @@ Result<void> Packer::data(int fd, const struct stat& st, const std::string& path
       n = static_cast<ssize_t>(std::min<uint64_t>(left, buf.size()));
     }
     if (archive_write_data(out_, buf.data(), static_cast<size_t>(n)) != n)
-      return fail(EIO, "write {} to the archive: {}", path, archive_error_string(out_) ? archive_error_string(out_) : "?");
+      return fail(EIO, "write {} to the archive: {}", path,
+                  archive_error_string(out_) ? archive_error_string(out_) : "?");
     left -= static_cast<uint64_t>(n);
     bytes_ += static_cast<uint64_t>(n);
     if (options_.progress) options_.progress(bytes_);
@@ -88,7 +92,8 @@ Result<void> Packer::data(int fd, const struct stat& st, const std::string& path
 }
 
 Result<void> Packer::children(int fd, const std::string& path, int depth) {
-  if (depth > kMaxDepth) return fail(ELOOP, "{}: directories nested deeper than {} levels", path, kMaxDepth);
+  if (depth > kMaxDepth)
+    return fail(ELOOP, "{}: directories nested deeper than {} levels", path, kMaxDepth);
   int listed = ::dup(fd);
   if (listed < 0) return fail_errno("dup");
   DIR* d = ::fdopendir(listed);
@@ -110,7 +115,9 @@ Result<void> Packer::children(int fd, const std::string& path, int depth) {
       if (errno == ENOENT) continue;  // gone meanwhile
       return fail_errno("stat {}/{}", path, n);
     }
-    int flags = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : S_ISREG(st.st_mode) ? O_RDONLY : O_PATH;
+    int flags = S_ISDIR(st.st_mode)   ? O_RDONLY | O_DIRECTORY
+                : S_ISREG(st.st_mode) ? O_RDONLY
+                                      : O_PATH;
     int raw = ::openat(fd, n.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (raw < 0) {
       if (errno == ENOENT) continue;
@@ -123,11 +130,12 @@ Result<void> Packer::children(int fd, const std::string& path, int depth) {
   return {};
 }
 
-Result<void> Packer::add(int fd, const struct stat& seen, int dir, const char* name, const std::string& path,
-                         int depth) {
+Result<void> Packer::add(int fd, const struct stat& seen, int dir, const char* name,
+                         const std::string& path, int depth) {
   struct stat st;
   if (::fstat(fd, &st) < 0) return fail_errno("stat {}", path);
-  if ((st.st_mode & S_IFMT) != (seen.st_mode & S_IFMT)) return fail(EAGAIN, "{} changed while being read", path);
+  if ((st.st_mode & S_IFMT) != (seen.st_mode & S_IFMT))
+    return fail(EAGAIN, "{} changed while being read", path);
   if (S_ISSOCK(st.st_mode)) return {};
   std::string link;
   if (S_ISLNK(st.st_mode)) link = TRY_CTX(read_link(dir, name), "{}", path);
@@ -168,12 +176,14 @@ Result<void> pack(const ConfinedRoot& root, const std::string& rel, const std::s
   if (archive_write_set_format_pax_restricted(out.get()) != ARCHIVE_OK ||
       archive_write_set_bytes_in_last_block(out.get(), 1) != ARCHIVE_OK ||
       archive_write_open_fd(out.get(), out_fd) != ARCHIVE_OK)
-    return fail(EIO, "start the archive: {}", archive_error_string(out.get()) ? archive_error_string(out.get()) : "?");
+    return fail(EIO, "start the archive: {}",
+                archive_error_string(out.get()) ? archive_error_string(out.get()) : "?");
   Packer packer(out.get(), options);
   // The top entry is read as a symlink by its O_PATH fd (readlinkat with an empty name).
   TRY(packer.add(fd.get(), st, fd.get(), "", top, 0));
   if (archive_write_close(out.get()) != ARCHIVE_OK)
-    return fail(EIO, "finish the archive: {}", archive_error_string(out.get()) ? archive_error_string(out.get()) : "?");
+    return fail(EIO, "finish the archive: {}",
+                archive_error_string(out.get()) ? archive_error_string(out.get()) : "?");
   return {};
 }
 

@@ -53,7 +53,8 @@ class Unpacker {
   // The entry's name after the rebase; nullopt: skip it.
   Result<std::optional<std::string>> name_of(std::string_view raw);
   Result<std::pair<uid_t, gid_t>> owner(archive_entry* e);
-  Result<void> metadata(int parent, const std::string& name, int fd, archive_entry* e, const std::string& rel);
+  Result<void> metadata(int parent, const std::string& name, int fd, archive_entry* e,
+                        const std::string& rel);
   Result<void> replace(int parent, const std::string& name, bool dir, const std::string& rel);
 
   const ConfinedRoot& root_;
@@ -73,7 +74,8 @@ Result<std::optional<std::string>> Unpacker::name_of(std::string_view raw) {
     return to;
   }
   if (from.empty()) return join(to, full);
-  if (full.size() > from.size() && full.compare(0, from.size(), from) == 0 && full[from.size()] == '/')
+  if (full.size() > from.size() && full.compare(0, from.size(), from) == 0 &&
+      full[from.size()] == '/')
     return join(to, full.substr(from.size() + 1));
   return fail(EINVAL, "archive entry '{}' is not under '{}', the path asked for", raw, from);
 }
@@ -82,30 +84,36 @@ Result<std::pair<uid_t, gid_t>> Unpacker::owner(archive_entry* e) {
   if (!o_.keep_owner) return std::pair{o_.uid, o_.gid};
   int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
   if (o_.ids) return o_.ids(uid, gid);
-  if (uid < 0 || gid < 0 || uid > 0xfffffffe || gid > 0xfffffffe) return fail(EINVAL, "owner {}:{} out of range", uid, gid);
+  if (uid < 0 || gid < 0 || uid > 0xfffffffe || gid > 0xfffffffe)
+    return fail(EINVAL, "owner {}:{} out of range", uid, gid);
   return std::pair{static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
 }
 
 // A directory stays a directory and a non-directory stays one: Docker's noOverwriteDirNonDir.
 // Anything else in the way (a file, a symlink planted there) is removed, never followed.
-Result<void> Unpacker::replace(int parent, const std::string& name, bool dir, const std::string& rel) {
+Result<void> Unpacker::replace(int parent, const std::string& name, bool dir,
+                               const std::string& rel) {
   struct stat st;
   if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno == ENOENT) return {};
     return fail_errno("stat {}", rel);
   }
-  if (S_ISDIR(st.st_mode) && !dir) return fail(EISDIR, "cannot overwrite directory {} with a non-directory", rel);
-  if (!S_ISDIR(st.st_mode) && dir) return fail(ENOTDIR, "cannot overwrite non-directory {} with a directory", rel);
+  if (S_ISDIR(st.st_mode) && !dir)
+    return fail(EISDIR, "cannot overwrite directory {} with a non-directory", rel);
+  if (!S_ISDIR(st.st_mode) && dir)
+    return fail(ENOTDIR, "cannot overwrite non-directory {} with a directory", rel);
   if (dir) return {};
   if (::unlinkat(parent, name.c_str(), 0) < 0) return fail_errno("replace {}", rel);
   return {};
 }
 
-Result<void> Unpacker::metadata(int parent, const std::string& name, int fd, archive_entry* e, const std::string& rel) {
+Result<void> Unpacker::metadata(int parent, const std::string& name, int fd, archive_entry* e,
+                                const std::string& rel) {
   bool link = archive_entry_filetype(e) == AE_IFLNK;
   if (o_.chown) {
     auto [uid, gid] = TRY_CTX(owner(e), "{}", rel);
-    int rc = fd >= 0 ? ::fchown(fd, uid, gid) : ::fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
+    int rc = fd >= 0 ? ::fchown(fd, uid, gid)
+                     : ::fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW);
     if (rc < 0) return fail_errno("chown {}", rel);
   }
   if (archive_entry_filetype(e) == AE_IFDIR) return {};  // mode and times at the end
@@ -116,7 +124,8 @@ Result<void> Unpacker::metadata(int parent, const std::string& name, int fd, arc
     return fail_errno("chmod {}", rel);
   std::array<timespec, 2> t{};
   t[0] = t[1] = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-  if ((fd >= 0 ? ::futimens(fd, t.data()) : ::utimensat(parent, name.c_str(), t.data(), AT_SYMLINK_NOFOLLOW)) < 0)
+  if ((fd >= 0 ? ::futimens(fd, t.data())
+               : ::utimensat(parent, name.c_str(), t.data(), AT_SYMLINK_NOFOLLOW)) < 0)
     return fail_errno("set times of {}", rel);
   return {};
 }
@@ -137,14 +146,16 @@ Result<void> Unpacker::entry(archive_entry* e) {
     auto to = TRY(parse_entry_path(*to_named));
     Fd to_parent = TRY_CTX(root_.open_dir(join(dir_, to.parent), false), "hard link {}", rel);
     TRY(replace(p, name, false, rel));
-    if (::linkat(to_parent.get(), to.name.c_str(), p, name.c_str(), 0) < 0)  // a symlink is linked, not followed
+    if (::linkat(to_parent.get(), to.name.c_str(), p, name.c_str(), 0) <
+        0)  // a symlink is linked, not followed
       return fail_errno("hard link {} to {}", rel, to.full());
     return {};
   }
   switch (archive_entry_filetype(e)) {
     case AE_IFREG: {
       TRY(replace(p, name, false, rel));
-      int raw_fd = ::openat(p, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      int raw_fd =
+          ::openat(p, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
       if (raw_fd < 0) return fail_errno("create {}", rel);
       Fd out(raw_fd);
       const void* buf;
@@ -162,7 +173,8 @@ Result<void> Unpacker::entry(archive_entry* e) {
     }
     case AE_IFDIR: {
       TRY(replace(p, name, true, rel));
-      if (::mkdirat(p, name.c_str(), 0700) < 0 && errno != EEXIST) return fail_errno("create directory {}", rel);
+      if (::mkdirat(p, name.c_str(), 0700) < 0 && errno != EEXIST)
+        return fail_errno("create directory {}", rel);
       int raw_fd = ::openat(p, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (raw_fd < 0) return fail_errno("open directory {}", rel);
       Fd dir(raw_fd);
@@ -173,7 +185,8 @@ Result<void> Unpacker::entry(archive_entry* e) {
     case AE_IFLNK: {
       const char* target = archive_entry_symlink(e);
       if (!target || !*target) return fail(EINVAL, "{}: a symlink to nothing", rel);
-      if (std::string_view(target).size() > kMaxLinkTarget) return fail(ENAMETOOLONG, "{}: a symlink target over {} bytes", rel, kMaxLinkTarget);
+      if (std::string_view(target).size() > kMaxLinkTarget)
+        return fail(ENAMETOOLONG, "{}: a symlink target over {} bytes", rel, kMaxLinkTarget);
       TRY(replace(p, name, false, rel));
       // Stored as written: it is only ever resolved inside a root (here by openat2; in a
       // container by its root; on the host below the destination directory).
@@ -224,11 +237,13 @@ Result<ArchiveReader> open_tar_fd(int fd) {
   return in;
 }
 
-Result<UnpackStats> unpack(const ConfinedRoot& root, const std::string& dir, archive* in, const UnpackOptions& options) {
+Result<UnpackStats> unpack(const ConfinedRoot& root, const std::string& dir, archive* in,
+                           const UnpackOptions& options) {
   {
     auto target = root.open(dir, O_PATH | O_DIRECTORY);
     if (!target) {
-      if (target.error().errnum() == ENOTDIR) return fail(ENOTDIR, "{} is not a directory", dir.empty() ? "/" : dir);
+      if (target.error().errnum() == ENOTDIR)
+        return fail(ENOTDIR, "{} is not a directory", dir.empty() ? "/" : dir);
       return Unexpected(std::move(target).error());
     }
   }
@@ -239,7 +254,8 @@ Result<UnpackStats> unpack(const ConfinedRoot& root, const std::string& dir, arc
     auto done = unpacker.entry(e);
     if (!done) {
       const char* name = archive_entry_pathname(e);
-      return Unexpected(std::move(done).error().add_context(fmt::format("archive entry {}", name ? name : "?")));
+      return Unexpected(
+          std::move(done).error().add_context(fmt::format("archive entry {}", name ? name : "?")));
     }
   }
   if (rc != ARCHIVE_EOF) return fail(EINVAL, "not a valid tar archive: {}", error_of(in));

@@ -37,8 +37,8 @@ struct UnpackOptions {
   // Entries must be `first` or lie under `first/`, which is replaced by `second` ("": the entry
   // `first` itself is skipped and what is under it lands in the directory). Unset: as named.
   std::optional<std::pair<std::string, std::string>> rebase;
-  bool chown = true;       // false: files belong to whoever unpacks (a CLI run by a user)
-  bool keep_owner = false; // the archive's ids through `ids` (docker cp -a), else uid/gid
+  bool chown = true;        // false: files belong to whoever unpacks (a CLI run by a user)
+  bool keep_owner = false;  // the archive's ids through `ids` (docker cp -a), else uid/gid
   std::function<Result<std::pair<uid_t, gid_t>>(int64_t uid, int64_t gid)> ids;
   uid_t uid = 0;
   gid_t gid = 0;
@@ -53,6 +53,7 @@ struct UnpackStats {
 };
 
 // Unpacks `in` into the existing directory `dir` (relative to the root; "" the root itself).
-Result<UnpackStats> unpack(const ConfinedRoot& root, const std::string& dir, archive* in, const UnpackOptions& options);
+Result<UnpackStats> unpack(const ConfinedRoot& root, const std::string& dir, archive* in,
+                           const UnpackOptions& options);
 
 }  // namespace vessel::files

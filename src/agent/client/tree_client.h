@@ -17,7 +17,8 @@ namespace vessel::agent {
 Result<PathInfo> stat_path(const std::string& uds_path, const std::string& guest_path, bool follow,
                            Millis timeout = Millis(5000));
 // The same on a connection of the caller's (tests: the agent on a socketpair).
-Result<PathInfo> stat_path(AgentConnection& conn, const std::string& guest_path, bool follow, Millis timeout);
+Result<PathInfo> stat_path(AgentConnection& conn, const std::string& guest_path, bool follow,
+                           Millis timeout);
 
 struct TreeLimits {
   uint64_t max_entries = 1 << 20;
@@ -26,10 +27,12 @@ struct TreeLimits {
 
 // Streams the tree at `guest_path`: `on_entry` for each entry (the top's path is ""), then, for a
 // regular file, `on_data` with its bytes in pieces (exactly its size in total).
-Result<void> tree_out(const std::string& uds_path, const std::string& guest_path, bool follow, const TreeLimits& limits,
+Result<void> tree_out(const std::string& uds_path, const std::string& guest_path, bool follow,
+                      const TreeLimits& limits,
                       const std::function<Result<void>(const TreeEntry&)>& on_entry,
                       const std::function<Result<void>(std::string_view)>& on_data, Millis timeout);
-Result<void> tree_out(AgentConnection& conn, const std::string& guest_path, bool follow, const TreeLimits& limits,
+Result<void> tree_out(AgentConnection& conn, const std::string& guest_path, bool follow,
+                      const TreeLimits& limits,
                       const std::function<Result<void>(const TreeEntry&)>& on_entry,
                       const std::function<Result<void>(std::string_view)>& on_data, Millis timeout);
 
@@ -37,9 +40,10 @@ Result<void> tree_out(AgentConnection& conn, const std::string& guest_path, bool
 // data() (exactly its size), end_file(); finish() waits for the agent's answer.
 class TreeUpload {
  public:
-  static Result<TreeUpload> open(const std::string& uds_path, const std::string& guest_path, bool owners,
-                                 Millis timeout);
-  static Result<TreeUpload> start(AgentConnection conn, const std::string& guest_path, bool owners, Millis timeout);
+  static Result<TreeUpload> open(const std::string& uds_path, const std::string& guest_path,
+                                 bool owners, Millis timeout);
+  static Result<TreeUpload> start(AgentConnection conn, const std::string& guest_path, bool owners,
+                                  Millis timeout);
   Result<void> entry(const TreeEntry& e);
   Result<void> data(std::string_view bytes);
   Result<void> end_file();

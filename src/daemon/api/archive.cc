@@ -27,7 +27,9 @@ bool truthy(const http::Request& r, const char* key) {
 
 // The path inside the instance, relative to its root ("" is the root).
 Result<std::string> inside(const std::string& path) {
-  if (path.empty()) return Unexpected(Error(EINVAL, "the query argument path is missing").with_hint("?path=/etc/hosts"));
+  if (path.empty())
+    return Unexpected(
+        Error(EINVAL, "the query argument path is missing").with_hint("?path=/etc/hosts"));
   if (path.size() > 4096) return fail(ENAMETOOLONG, "path is longer than 4096 bytes");
   if (path.find('\0') != std::string::npos) return fail(EINVAL, "path holds a NUL byte");
   size_t start = path.find_first_not_of('/');
@@ -72,24 +74,29 @@ http::Response Api::archive(const http::Request& r, const std::string& name) {
     files::UnpackOptions options;
     options.keep_owner = truthy(r, "copyUIDGID");
     options.allow_devices = options.keep_owner;
-    auto done = manager_.with_files(name, [&](const std::string& root_dir, const std::optional<IdRange>& userns)
-                                              -> Result<void> {
-      auto root = TRY(files::ConfinedRoot::open(root_dir));
-      if (userns) {  // docs/daemon/userns.md: the container's root is the range's first id
-        IdRange range = *userns;
-        options.uid = range.uid;
-        options.gid = range.gid;
-        options.ids = [range](int64_t uid, int64_t gid) -> Result<std::pair<uid_t, gid_t>> {
-          if (uid < 0 || gid < 0 || uid >= range.count || gid >= range.count)
-            return fail(EINVAL, "owner {}:{} is outside the container's {} ids", uid, gid, range.count);
-          return std::pair{static_cast<uid_t>(range.uid + uid), static_cast<gid_t>(range.gid + gid)};
-        };
-      }
-      auto in = TRY(files::open_tar_memory(r.body));
-      auto stats = TRY_CTX(files::unpack(root, *rel, in.get(), options), "copy into {}:{}", name, raw_path);
-      log::info("copied {} entries ({} bytes) into {}:{}", stats.entries, stats.bytes, name, raw_path);
-      return {};
-    });
+    auto done = manager_.with_files(
+        name,
+        [&](const std::string& root_dir, const std::optional<IdRange>& userns) -> Result<void> {
+          auto root = TRY(files::ConfinedRoot::open(root_dir));
+          if (userns) {  // docs/daemon/userns.md: the container's root is the range's first id
+            IdRange range = *userns;
+            options.uid = range.uid;
+            options.gid = range.gid;
+            options.ids = [range](int64_t uid, int64_t gid) -> Result<std::pair<uid_t, gid_t>> {
+              if (uid < 0 || gid < 0 || uid >= range.count || gid >= range.count)
+                return fail(EINVAL, "owner {}:{} is outside the container's {} ids", uid, gid,
+                            range.count);
+              return std::pair{static_cast<uid_t>(range.uid + uid),
+                               static_cast<gid_t>(range.gid + gid)};
+            };
+          }
+          auto in = TRY(files::open_tar_memory(r.body));
+          auto stats = TRY_CTX(files::unpack(root, *rel, in.get(), options), "copy into {}:{}",
+                               name, raw_path);
+          log::info("copied {} entries ({} bytes) into {}:{}", stats.entries, stats.bytes, name,
+                    raw_path);
+          return {};
+        });
     if (!done) return error_response(done.error());
     resp.status = 200;
     resp.body = "{}\n";
@@ -98,27 +105,30 @@ http::Response Api::archive(const http::Request& r, const std::string& name) {
   // GET and HEAD: the stat; GET also the tar, built in an unlinked file and then streamed.
   files::PathStat stat;
   Fd tar;
-  auto done = manager_.with_files(name, [&](const std::string& root_dir, const std::optional<IdRange>& userns)
-                                            -> Result<void> {
-    auto root = TRY(files::ConfinedRoot::open(root_dir));
-    stat = TRY_CTX(files::stat_in(root, *rel, follow), "{}:{}", name, raw_path);
-    if (files::names_directory(raw_path) && !S_ISDIR(stat.mode))
-      return fail(ENOTDIR, "{}:{} is not a directory", name, raw_path);
-    if (r.method == "HEAD") return {};
-    tar = TRY(Fd::open(manager_.config().state_dir, O_TMPFILE | O_RDWR, 0600));
-    files::PackOptions options;
-    options.follow_link = follow;
-    options.ids = container_view(userns);
-    std::string top = stat.name.empty() ? "." : stat.name;
-    TRY_CTX(files::pack(root, *rel, top, options, tar.get()), "archive {}:{}", name, raw_path);
-    return {};
-  });
-  if (!done && done.error().errnum() == ENOTDIR)  // "a/file/...": Docker's words, a client's mistake
-    return error_response(Error(ENOTDIR, fmt::format("{}:{}: not a directory", name, raw_path)), 400);
+  auto done = manager_.with_files(
+      name, [&](const std::string& root_dir, const std::optional<IdRange>& userns) -> Result<void> {
+        auto root = TRY(files::ConfinedRoot::open(root_dir));
+        stat = TRY_CTX(files::stat_in(root, *rel, follow), "{}:{}", name, raw_path);
+        if (files::names_directory(raw_path) && !S_ISDIR(stat.mode))
+          return fail(ENOTDIR, "{}:{} is not a directory", name, raw_path);
+        if (r.method == "HEAD") return {};
+        tar = TRY(Fd::open(manager_.config().state_dir, O_TMPFILE | O_RDWR, 0600));
+        files::PackOptions options;
+        options.follow_link = follow;
+        options.ids = container_view(userns);
+        std::string top = stat.name.empty() ? "." : stat.name;
+        TRY_CTX(files::pack(root, *rel, top, options, tar.get()), "archive {}:{}", name, raw_path);
+        return {};
+      });
+  if (!done &&
+      done.error().errnum() == ENOTDIR)  // "a/file/...": Docker's words, a client's mistake
+    return error_response(Error(ENOTDIR, fmt::format("{}:{}: not a directory", name, raw_path)),
+                          400);
   if (!done) return error_response(done.error());
   resp.content_type = "application/x-tar";
   if (r.method == "HEAD") return with_stat(std::move(resp), stat);
-  if (::lseek(tar.get(), 0, SEEK_SET) < 0) return error_response(Error(errno, "rewind the archive"));
+  if (::lseek(tar.get(), 0, SEEK_SET) < 0)
+    return error_response(Error(errno, "rewind the archive"));
   auto file = std::make_shared<Fd>(std::move(tar));
   resp.stream = [file](std::string& out) {
     char buf[64 * 1024];

@@ -48,8 +48,8 @@ bool truthy(const http::Request& r, const char* key) {
 }
 
 // The guest's tree as a tar in `out_fd`, its top entry named `top`.
-Result<void> guest_tar(const std::string& uds, const std::string& guest_path, bool follow, const std::string& top,
-                       uint64_t max_bytes, int out_fd) {
+Result<void> guest_tar(const std::string& uds, const std::string& guest_path, bool follow,
+                       const std::string& top, uint64_t max_bytes, int out_fd) {
   std::unique_ptr<archive, WriteFree> out(archive_write_new());
   if (!out || archive_write_set_format_pax_restricted(out.get()) != ARCHIVE_OK ||
       archive_write_set_bytes_in_last_block(out.get(), 1) != ARCHIVE_OK ||
@@ -74,18 +74,21 @@ Result<void> guest_tar(const std::string& uds, const std::string& guest_path, bo
         return {};
       },
       [&](std::string_view bytes) -> Result<void> {
-        if (archive_write_data(out.get(), bytes.data(), bytes.size()) != static_cast<la_ssize_t>(bytes.size()))
+        if (archive_write_data(out.get(), bytes.data(), bytes.size()) !=
+            static_cast<la_ssize_t>(bytes.size()))
           return fail(EIO, "write the archive: {}", error_of(out.get()));
         return {};
       },
       kAgentWait));
-  if (archive_write_close(out.get()) != ARCHIVE_OK) return fail(EIO, "finish the archive: {}", error_of(out.get()));
+  if (archive_write_close(out.get()) != ARCHIVE_OK)
+    return fail(EIO, "finish the archive: {}", error_of(out.get()));
   return {};
 }
 
 // The request's tar sent into the guest directory `guest_dir`.
-Result<std::pair<uint64_t, uint64_t>> tar_to_guest(const std::string& uds, const std::string& guest_dir,
-                                                    std::string_view tar, bool owners) {
+Result<std::pair<uint64_t, uint64_t>> tar_to_guest(const std::string& uds,
+                                                   const std::string& guest_dir,
+                                                   std::string_view tar, bool owners) {
   auto in = TRY(files::open_tar_memory(tar));
   auto upload = TRY(agent::TreeUpload::open(uds, guest_dir, owners, kAgentWait));
   archive_entry* e;
@@ -93,19 +96,24 @@ Result<std::pair<uint64_t, uint64_t>> tar_to_guest(const std::string& uds, const
   std::vector<char> buf(64 * 1024);
   uint64_t entries = 0;
   while ((rc = archive_read_next_header(in.get(), &e)) == ARCHIVE_OK) {
-    if (++entries > files::kMaxEntries) return fail(E2BIG, "more than {} entries", files::kMaxEntries);
+    if (++entries > files::kMaxEntries)
+      return fail(E2BIG, "more than {} entries", files::kMaxEntries);
     const char* raw = archive_entry_pathname(e);
     auto path = TRY(files::parse_entry_path(raw ? raw : ""));
     std::string rel = path.full();
     if (rel.empty()) continue;  // the directory itself
-    if (archive_entry_hardlink(e)) return fail(ENOTSUP, "{}: hard links cannot be copied into a VM", rel);
+    if (archive_entry_hardlink(e))
+      return fail(ENOTSUP, "{}: hard links cannot be copied into a VM", rel);
     agent::TreeEntry t;
     t.path = rel;
     auto type = archive_entry_filetype(e);
     if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
-      return fail(ENOTSUP, "{}: only files, directories and symbolic links can be copied into a VM", rel);
+      return fail(ENOTSUP, "{}: only files, directories and symbolic links can be copied into a VM",
+                  rel);
     t.mode = static_cast<uint32_t>(type | (archive_entry_perm(e) & 07777));
-    t.size = type == AE_IFREG && archive_entry_size(e) > 0 ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
+    t.size = type == AE_IFREG && archive_entry_size(e) > 0
+                 ? static_cast<uint64_t>(archive_entry_size(e))
+                 : 0;
     t.mtime = archive_entry_mtime(e);
     int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
     if (owners && (uid < 0 || gid < 0 || uid > 0xfffffffe || gid > 0xfffffffe))
@@ -125,11 +133,13 @@ Result<std::pair<uint64_t, uint64_t>> tar_to_guest(const std::string& uds, const
       la_ssize_t n = archive_read_data(in.get(), buf.data(), buf.size());
       if (n < 0) return fail(EINVAL, "read {} in the archive: {}", rel, error_of(in.get()));
       if (n == 0) break;
-      size_t take = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(n), t.size - sent));
+      size_t take =
+          static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(n), t.size - sent));
       TRY_CTX(upload.data({buf.data(), take}), "copy {} into the VM", rel);
       sent += take;
     }
-    if (sent != t.size) return fail(EINVAL, "{}: the archive holds fewer bytes than its header says", rel);
+    if (sent != t.size)
+      return fail(EINVAL, "{}: the archive holds fewer bytes than its header says", rel);
     TRY(upload.end_file());
   }
   if (rc != ARCHIVE_EOF) return fail(EINVAL, "not a valid tar archive: {}", error_of(in.get()));
@@ -138,15 +148,19 @@ Result<std::pair<uint64_t, uint64_t>> tar_to_guest(const std::string& uds, const
 
 }  // namespace
 
-http::Response Api::archive_vm(const http::Request& r, const std::string& name, const std::string& rel) {
+http::Response Api::archive_vm(const http::Request& r, const std::string& name,
+                               const std::string& rel) {
   auto uds = manager_.agent_socket(name);
   if (!uds) return error_response(uds.error());
   const std::string raw_path = query(r, "path");
   const std::string guest_path = "/" + rel;
   if (r.method == "PUT") {
     auto done = tar_to_guest(*uds, guest_path, r.body, truthy(r, "copyUIDGID"));
-    if (!done) return error_response(std::move(done).error().add_context(fmt::format("copy into {}:{}", name, raw_path)));
-    log::info("copied {} entries ({} bytes) into VM {}:{}", done->first, done->second, name, raw_path);
+    if (!done)
+      return error_response(
+          std::move(done).error().add_context(fmt::format("copy into {}:{}", name, raw_path)));
+    log::info("copied {} entries ({} bytes) into VM {}:{}", done->first, done->second, name,
+              raw_path);
     http::Response resp;
     resp.body = "{}\n";
     return resp;
@@ -154,9 +168,12 @@ http::Response Api::archive_vm(const http::Request& r, const std::string& name, 
   bool follow = truthy(r, "follow");
   auto info = agent::stat_path(*uds, guest_path, follow, kAgentWait);
   if (!info) return error_response(info.error());
-  if (!info->exists) return error_response(Error(ENOENT, fmt::format("{}:{}: no such file or directory", name, raw_path)));
+  if (!info->exists)
+    return error_response(
+        Error(ENOENT, fmt::format("{}:{}: no such file or directory", name, raw_path)));
   if (files::names_directory(raw_path) && !S_ISDIR(info->mode))
-    return error_response(Error(ENOTDIR, fmt::format("{}:{}: not a directory", name, raw_path)), 400);
+    return error_response(Error(ENOTDIR, fmt::format("{}:{}: not a directory", name, raw_path)),
+                          400);
   files::PathStat stat{files::base_name(rel), info->size, info->mode, info->mtime, info->target};
   http::Response resp;
   resp.content_type = "application/x-tar";
@@ -166,8 +183,11 @@ http::Response Api::archive_vm(const http::Request& r, const std::string& name, 
   if (!tar) return error_response(tar.error());
   std::string top = stat.name.empty() ? "." : stat.name;
   auto packed = guest_tar(*uds, guest_path, follow, top, max_archive_bytes_, tar->get());
-  if (!packed) return error_response(std::move(packed).error().add_context(fmt::format("archive {}:{}", name, raw_path)));
-  if (::lseek(tar->get(), 0, SEEK_SET) < 0) return error_response(Error(errno, "rewind the archive"));
+  if (!packed)
+    return error_response(
+        std::move(packed).error().add_context(fmt::format("archive {}:{}", name, raw_path)));
+  if (::lseek(tar->get(), 0, SEEK_SET) < 0)
+    return error_response(Error(errno, "rewind the archive"));
   auto file = std::make_shared<Fd>(std::move(*tar));
   resp.stream = [file](std::string& out) {
     char buf[64 * 1024];

@@ -30,8 +30,8 @@ std::string canary_file() { return std::string(kCanaryDir) + "/secret"; }
 bool canary_intact() {
   auto text = vessel::read_file(canary_file());
   struct stat st;
-  return text && *text == kCanaryText && ::lstat(canary_file().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-         st.st_nlink == 1;
+  return text && *text == kCanaryText && ::lstat(canary_file().c_str(), &st) == 0 &&
+         S_ISREG(st.st_mode) && st.st_nlink == 1;
 }
 
 void plant_canary() {
@@ -72,9 +72,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)vessel::files::decode_path_stat(tar);
   vessel::files::UnpackOptions options;
   switch (data[0] & 3) {
-    case 1: options.rebase = std::pair{std::string("d"), std::string("x")}; break;
-    case 2: options.rebase = std::pair{std::string("d"), std::string()}; break;
-    default: break;
+    case 1:
+      options.rebase = std::pair{std::string("d"), std::string("x")};
+      break;
+    case 2:
+      options.rebase = std::pair{std::string("d"), std::string()};
+      break;
+    default:
+      break;
   }
   options.keep_owner = data[0] & 4;
   options.allow_devices = data[0] & 8;

@@ -1,7 +1,8 @@
-// The real vessel-agent (static) on a socketpair: stat, tree-out and tree-in (docs/vmm/agent.md#trees)
-// through the host's tree client. A tree goes out and comes back byte-exact with modes and links;
-// tree-in refuses names with "..", and a symbolic link planted in the target directory (to a
-// victim outside it) is neither followed as a parent nor written through.
+// The real vessel-agent (static) on a socketpair: stat, tree-out and tree-in
+// (docs/vmm/agent.md#trees) through the host's tree client. A tree goes out and comes back
+// byte-exact with modes and links; tree-in refuses names with "..", and a symbolic link planted in
+// the target directory (to a victim outside it) is neither followed as a parent nor written
+// through.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -160,7 +161,8 @@ TEST(AgentTree, LimitsStopATreeThatIsTooLarge) {
   EXPECT_EQ(r.error().errnum(), EFBIG);
 }
 
-Result<std::pair<uint64_t, uint64_t>> push(const std::string& dir, const std::vector<TreeEntry>& entries,
+Result<std::pair<uint64_t, uint64_t>> push(const std::string& dir,
+                                           const std::vector<TreeEntry>& entries,
                                            const std::string& data = "x") {
   Agent a;
   auto up = TRY(TreeUpload::start(std::move(*a.conn), dir, false, 5s));
@@ -175,7 +177,9 @@ Result<std::pair<uint64_t, uint64_t>> push(const std::string& dir, const std::ve
   return up.finish();
 }
 
-TreeEntry file(std::string path) { return TreeEntry{std::move(path), S_IFREG | 0644, 1, 0, 0, 0, {}}; }
+TreeEntry file(std::string path) {
+  return TreeEntry{std::move(path), S_IFREG | 0644, 1, 0, 0, 0, {}};
+}
 
 TEST(AgentTree, TreeInFollowsNoLinkAndRefusesDotDot) {
   Dir d, outside;

@@ -1,8 +1,8 @@
 // agent/protocol/tree.h: entry names, entry messages and stat answers from a hostile peer.
-#include "agent/protocol/tree.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+
+#include "agent/protocol/tree.h"
 
 namespace vessel::agent {
 namespace {
@@ -24,15 +24,18 @@ TEST(TreeProtocol, EntriesRoundTripAndHostileOnesAreRefused) {
   auto end = parse_tree_message(tree_end());
   ASSERT_TRUE(end);
   EXPECT_FALSE(*end);
-  for (const char* bad : {
-           R"({"op":"entry","path":"../x","mode":33188,"size":1,"mtime":0,"uid":0,"gid":0})",
-           R"({"op":"entry","path":"/etc/x","mode":33188,"size":1,"mtime":0,"uid":0,"gid":0})",
-           R"({"op":"entry","path":"x","mode":8630,"size":0,"mtime":0,"uid":0,"gid":0})",  // a char device
-           R"({"op":"entry","path":"x","mode":41471,"size":0,"mtime":0,"uid":0,"gid":0})",  // a link without target
-           R"({"op":"entry","path":"x","mode":33188,"size":-1,"mtime":0,"uid":0,"gid":0})",
-           R"({"op":"entry","path":"x","mode":33188,"size":1,"mtime":0,"uid":4294967295,"gid":0})",
-           R"({"op":"entry","path":"x","mode":33188,"size":2000000000000,"mtime":0,"uid":0,"gid":0})",
-           R"({"op":"entry","path":"x"})", R"({"op":"other"})", R"([1])", "not json"})
+  for (const char* bad :
+       {R"({"op":"entry","path":"../x","mode":33188,"size":1,"mtime":0,"uid":0,"gid":0})",
+        R"({"op":"entry","path":"/etc/x","mode":33188,"size":1,"mtime":0,"uid":0,"gid":0})",
+        R"({"op":"entry","path":"x","mode":8630,"size":0,"mtime":0,"uid":0,"gid":0})",   // a char
+                                                                                         // device
+        R"({"op":"entry","path":"x","mode":41471,"size":0,"mtime":0,"uid":0,"gid":0})",  // a link
+                                                                                         // without
+                                                                                         // target
+        R"({"op":"entry","path":"x","mode":33188,"size":-1,"mtime":0,"uid":0,"gid":0})",
+        R"({"op":"entry","path":"x","mode":33188,"size":1,"mtime":0,"uid":4294967295,"gid":0})",
+        R"({"op":"entry","path":"x","mode":33188,"size":2000000000000,"mtime":0,"uid":0,"gid":0})",
+        R"({"op":"entry","path":"x"})", R"({"op":"other"})", R"([1])", "not json"})
     EXPECT_FALSE(parse_tree_message(bad)) << bad;
 }
 
@@ -43,9 +46,13 @@ TEST(TreeProtocol, StatAnswersAreChecked) {
   auto info = parse_path_info(to_json(PathInfo{true, S_IFDIR | 0755, 0, 5, ""}));
   ASSERT_TRUE(info);
   EXPECT_TRUE(S_ISDIR(info->mode));
-  EXPECT_FALSE(parse_path_info(Json{{"exists", true}, {"mode", 1 << 20}, {"size", 0}, {"mtime", 0}}));
+  EXPECT_FALSE(
+      parse_path_info(Json{{"exists", true}, {"mode", 1 << 20}, {"size", 0}, {"mtime", 0}}));
   EXPECT_FALSE(parse_path_info(Json{{"exists", "yes"}}));
-  EXPECT_FALSE(parse_path_info(Json{{"exists", true}, {"mode", 0}, {"size", 0}, {"mtime", 0},
+  EXPECT_FALSE(parse_path_info(Json{{"exists", true},
+                                    {"mode", 0},
+                                    {"size", 0},
+                                    {"mtime", 0},
                                     {"target", std::string(5000, 'x')}}));
 }
 

@@ -98,7 +98,8 @@ TEST(PathStat, RoundTripAndHostileHeaders) {
   EXPECT_EQ(back->kind(), Kind::File);
   EXPECT_FALSE(decode_path_stat("not base64!"));
   EXPECT_FALSE(decode_path_stat(base64_encode("[1,2]")));
-  EXPECT_FALSE(decode_path_stat(base64_encode(R"({"name":"x","size":1,"mode":4294967295,"mtime":0})")));
+  EXPECT_FALSE(
+      decode_path_stat(base64_encode(R"({"name":"x","size":1,"mode":4294967295,"mtime":0})")));
   EXPECT_FALSE(decode_path_stat(std::string(20000, 'A')));
   EXPECT_EQ(base64_decode(base64_encode("ab")).value(), "ab");
   EXPECT_EQ(base64_encode("abc"), "YWJj");

@@ -34,7 +34,8 @@ struct Scene {
     std::ofstream(host + "/secret") << "host data";
   }
   ~Scene() { fs::remove_all(path); }
-  Result<UnpackStats> unpack(const std::string& tar, const UnpackOptions& o = {}, const std::string& dir = "dest") {
+  Result<UnpackStats> unpack(const std::string& tar, const UnpackOptions& o = {},
+                             const std::string& dir = "dest") {
     auto r = TRY(ConfinedRoot::open(root));
     auto in = TRY(open_tar_memory(tar));
     UnpackOptions options = o;
@@ -175,7 +176,8 @@ TEST(TarCopy, DotDotIsRefused) {
 TEST(TarCopy, APlantedSymlinkLeadsNowhereOutside) {
   Scene s;
   for (const auto& target : {s.host, std::string("../../host"), std::string("/")}) {
-    auto r = s.unpack(test::make_tar({test::symlink("x", target), test::file("x/secret", "owned")}));
+    auto r =
+        s.unpack(test::make_tar({test::symlink("x", target), test::file("x/secret", "owned")}));
     EXPECT_TRUE(s.victim_intact()) << "through a symlink to " << target;
     fs::remove_all(s.root + "/dest");
     fs::create_directories(s.root + "/dest");
@@ -249,7 +251,8 @@ TEST(TarCopy, EntriesAreBounded) {
   Scene s;
   UnpackOptions o;
   o.max_entries = 2;
-  auto r = s.unpack(test::make_tar({test::file("a", ""), test::file("b", ""), test::file("c", "")}), o);
+  auto r =
+      s.unpack(test::make_tar({test::file("a", ""), test::file("b", ""), test::file("c", "")}), o);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().errnum(), E2BIG);
 }
