@@ -53,6 +53,8 @@ class Unpacker {
   // The entry's name after the rebase; nullopt: skip it.
   Result<std::optional<std::string>> name_of(std::string_view raw);
   Result<std::pair<uid_t, gid_t>> owner(archive_entry* e);
+  // The entry's parent directory, its missing components made (0755, owned like a copied file).
+  Result<Fd> parent_dir(const std::string& parent);
   Result<void> metadata(int parent, const std::string& name, int fd, archive_entry* e,
                         const std::string& rel);
   Result<void> replace(int parent, const std::string& name, bool dir, const std::string& rel);
@@ -87,6 +89,32 @@ Result<std::pair<uid_t, gid_t>> Unpacker::owner(archive_entry* e) {
   if (uid < 0 || gid < 0 || uid > 0xfffffffe || gid > 0xfffffffe)
     return fail(EINVAL, "owner {}:{} out of range", uid, gid);
   return std::pair{static_cast<uid_t>(uid), static_cast<gid_t>(gid)};
+}
+
+Result<Fd> Unpacker::parent_dir(const std::string& parent) {
+  auto whole = root_.open_dir(join(dir_, parent), false);
+  if (whole || whole.error().errnum() != ENOENT) return whole;
+  std::string sofar = dir_;
+  size_t start = 0;
+  Fd at = TRY(root_.open_dir(dir_, false));
+  while (start < parent.size()) {
+    size_t end = parent.find('/', start);
+    if (end == std::string::npos) end = parent.size();
+    std::string part = parent.substr(start, end - start);
+    start = end + 1;
+    sofar = join(sofar, part);
+    auto next = root_.open_dir(sofar, false);
+    if (!next && next.error().errnum() == ENOENT) {
+      // Made in the directory the components so far resolved to (inside the root).
+      if (::mkdirat(at.get(), part.c_str(), 0755) < 0 && errno != EEXIST)
+        return fail_errno("create directory {}", sofar);
+      if (o_.chown && ::fchownat(at.get(), part.c_str(), o_.uid, o_.gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return fail_errno("chown {}", sofar);
+      next = root_.open_dir(sofar, false);
+    }
+    at = TRY(std::move(next));
+  }
+  return at;
 }
 
 // A directory stays a directory and a non-directory stays one: Docker's noOverwriteDirNonDir.
@@ -137,7 +165,7 @@ Result<void> Unpacker::entry(archive_entry* e) {
   if (!named) return {};
   auto path = TRY(parse_entry_path(*named));
   std::string rel = join(dir_, path.full());
-  Fd parent = TRY(root_.open_dir(join(dir_, path.parent), true));
+  Fd parent = TRY(parent_dir(path.parent));
   const std::string& name = path.name;
   int p = parent.get();
   if (const char* target = archive_entry_hardlink(e)) {

@@ -280,6 +280,12 @@ TEST(TarCopy, OwnersAreTheCallersChoice) {
   ASSERT_TRUE(s.unpack(test::make_tar({test::file("g", "x")}), o));  // the builder's owner: 0
   ASSERT_EQ(::stat((s.root + "/dest/g").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 200000u);
+  // Parents the archive does not list are made, owned like the files (a container's root).
+  o.keep_owner = false;
+  ASSERT_TRUE(s.unpack(test::make_tar({test::file("p/q/f", "x")}), o));
+  ASSERT_EQ(::stat((s.root + "/dest/p/q").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 100000u);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
 }
 
 }  // namespace
