@@ -203,7 +203,8 @@ Parsed<Reply> parse_reply(std::string_view text) {
 
 std::string ok_reply(Json fields) {
   fields["ok"] = true;
-  return fields.dump();
+  // A guest's names and link targets need not be UTF-8: replaced, never a throw.
+  return fields.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string error_reply(std::string_view message) {

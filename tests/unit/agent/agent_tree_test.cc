@@ -95,6 +95,14 @@ TEST(AgentTree, StatSaysWhatAPathIs) {
     EXPECT_TRUE(S_ISLNK(l->mode));
     EXPECT_EQ(l->target, "f");
   }
+  {
+    // A link target that is not UTF-8 is answered (with U+FFFD), not a crash of the agent.
+    fs::create_symlink(std::string("bad\xff"), d.path + "/odd");
+    Agent a;
+    auto odd = stat_path(*a.conn, d.path + "/odd", false, 5s);
+    ASSERT_TRUE(odd) << odd.error().to_string();
+    EXPECT_EQ(odd->target, "bad\xef\xbf\xbd");
+  }
   Agent a;
   auto none = stat_path(*a.conn, d.path + "/none", false, 5s);
   ASSERT_TRUE(none);
