@@ -44,6 +44,7 @@ http::Response method_not_allowed(const http::Request& r) {
 int http_status_for(const Error& error) {
   switch (error.errnum()) {
     case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
+    case ENOTDIR: case EISDIR: return 400;  // vessel cp: a path of the wrong kind (docs/daemon/cp.md)
     case ENOENT: return 404;
     case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
     case EPERM: return 403;  // the client's role or the host path policy (roles.h, host_paths.h)

@@ -132,6 +132,13 @@ TEST_F(ContainerCp, ClearErrors) {
   r = cp({local + "/file", tmp.path + "/y"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("NAME:PATH"), std::string::npos) << r.err;
+  // The API's status for a tar PUT onto a file: 400, the client's mistake.
+  shell("cd " + local + " && tar -cf " + tmp.path + "/one.tar file");
+  auto put = run({"curl", "-s", "-w", " %{http_code}", "--unix-socket", daemon.socket(), "-X",
+                  "PUT", "--data-binary", "@" + tmp.path + "/one.tar",
+                  "http://localhost/v1/instances/c/archive?path=/etc/passwd"});
+  EXPECT_NE(put.out.find("not a directory"), std::string::npos) << put.out;
+  EXPECT_EQ(put.out.substr(put.out.size() - 3), "400") << put.out;
   r = cp({"c:/etc/hosts", "c:/tmp"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("between instances"), std::string::npos) << r.err;
