@@ -37,7 +37,8 @@ class Client {
   // the answer's body: check its status (error_from_response).
   Result<http::ClientResponse> exchange(const std::string& method, const std::string& path, const std::string& body,
                                         const std::string& content_type,
-                                        const std::function<bool(std::string_view)>& on_data);
+                                        const std::function<bool(std::string_view)>& on_data,
+                                        std::function<void(uint64_t sent, uint64_t total)> upload_progress = {});
 
   const std::string& socket() const { return socket_; }
 

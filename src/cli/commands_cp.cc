@@ -181,8 +181,10 @@ Result<void> copy_in(Client& client, const std::string& src, const std::string& 
       return fail_errno("read the archive back");
   }
   Progress progress(f.quiet, "to " + name);
-  auto r = TRY(client.exchange("PUT", archive_url(name, dir, extra), body, "application/x-tar",
-                               [](std::string_view) { return true; }));
+  auto r = TRY(client.exchange(
+      "PUT", archive_url(name, dir, extra), body, "application/x-tar",
+      [](std::string_view) { return true; },
+      [&](uint64_t sent, uint64_t) { progress.update(sent); }));
   if (r.status >= 400) return Unexpected(error_from_response(r.status, r.body));
   progress.update(body.size());
   progress.done(fmt::format("{}:{}", name, dst));

@@ -73,6 +73,18 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
   } else if (!options.ca_file.empty()) {
     curl_easy_setopt(e.h, CURLOPT_CAINFO, options.ca_file.c_str());
   }
+  if (options.upload_progress) {
+    curl_easy_setopt(e.h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e.h, CURLOPT_XFERINFODATA, &options.upload_progress);
+    curl_easy_setopt(
+        e.h, CURLOPT_XFERINFOFUNCTION,
+        static_cast<int (*)(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t)>(
+            [](void* user, curl_off_t, curl_off_t, curl_off_t total, curl_off_t sent) -> int {
+              (*static_cast<const std::function<void(uint64_t, uint64_t)>*>(user))(static_cast<uint64_t>(sent),
+                                                                                  static_cast<uint64_t>(total));
+              return 0;
+            }));
+  }
   if (options.timeout.count() > 0)
     curl_easy_setopt(e.h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
   curl_easy_setopt(e.h, CURLOPT_CUSTOMREQUEST, method.c_str());

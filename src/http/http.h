@@ -95,6 +95,8 @@ struct ClientOptions {
   // file (verified with host name), or a pinned public key "sha256//BASE64" (then the pin is the
   // only check: self-signed server certificates work). One of the two is required.
   std::string client_cert, client_key, ca_file, pinned_public_key;
+  // Called as the request body goes out (bytes sent so far, of the whole); for progress lines.
+  std::function<void(uint64_t sent, uint64_t total)> upload_progress;
 };
 
 // method: GET/HEAD/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".

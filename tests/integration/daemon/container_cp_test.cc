@@ -90,6 +90,23 @@ TEST_F(ContainerCp, TreesAndFilesBothWaysWithDockersRules) {
   EXPECT_EQ(read_file(out + "/followed").value_or(""), "inside\n");
 }
 
+TEST_F(ContainerCp, ATerminalSeesProgressForLargeCopies) {
+  run_container("c");
+  std::ofstream(local + "/big") << std::string(3 << 20, 'x');
+  // On a terminal (script(1) gives one): a running count, then the summary.
+  auto in = shell("script -qec '" + cli() + " cp " + local + "/big c:/tmp/big' /dev/null");
+  EXPECT_NE(in.find("Copying to c"), std::string::npos) << in;
+  EXPECT_NE(in.find("Successfully copied 3"), std::string::npos) << in;
+  auto out = shell("script -qec '" + cli() + " cp c:/tmp/big " + tmp.path + "/big.out' /dev/null");
+  EXPECT_NE(out.find("Copying from c"), std::string::npos) << out;
+  EXPECT_EQ(fs::file_size(tmp.path + "/big.out"), 3u << 20);
+  // -q: nothing at all.
+  auto quiet =
+      shell("script -qec '" + cli() + " cp -q c:/tmp/big " + tmp.path + "/big.q' /dev/null");
+  EXPECT_EQ(quiet.find("Copying"), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find("Successfully"), std::string::npos) << quiet;
+}
+
 TEST_F(ContainerCp, TarStreamsOnStdinAndStdout) {
   run_container("c");
   shell("cd " + local + " && tar -cf " + tmp.path + "/in.tar tree");
