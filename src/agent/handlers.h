@@ -15,6 +15,10 @@ void run_stats(Channel& ch);
 void run_shutdown(Channel& ch);  // replies, then sync and power off: does not return
 void run_copy_in(Channel& ch, const CopyInRequest& req);
 void run_copy_out(Channel& ch, const CopyOutRequest& req);
+// tree.cc (agent/protocol/tree.h)
+void run_stat(Channel& ch, const StatRequest& req);
+void run_tree_out(Channel& ch, const TreeOutRequest& req);
+void run_tree_in(Channel& ch, const TreeInRequest& req);
 
 // Pure parts, for the unit tests.
 Stats read_stats(const char* meminfo, const char* loadavg, const char* mounts);

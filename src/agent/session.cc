@@ -25,6 +25,9 @@ void serve_connection(Channel& ch) {
         if constexpr (std::is_same_v<T, ShutdownRequest>) run_shutdown(ch);
         if constexpr (std::is_same_v<T, CopyInRequest>) run_copy_in(ch, r);
         if constexpr (std::is_same_v<T, CopyOutRequest>) run_copy_out(ch, r);
+        if constexpr (std::is_same_v<T, StatRequest>) run_stat(ch, r);
+        if constexpr (std::is_same_v<T, TreeOutRequest>) run_tree_out(ch, r);
+        if constexpr (std::is_same_v<T, TreeInRequest>) run_tree_in(ch, r);
       },
       *req);
 }

@@ -69,6 +69,17 @@ Result<void> Client::stream(const std::string& method, const std::string& path, 
   return {};
 }
 
+Result<http::ClientResponse> Client::exchange(const std::string& method, const std::string& path,
+                                             const std::string& body, const std::string& content_type,
+                                             const std::function<bool(std::string_view)>& on_data,
+                                             std::function<void(uint64_t, uint64_t)> upload_progress) {
+  auto [options, base] = TRY(target());
+  options.upload_progress = std::move(upload_progress);
+  auto r = http::request_stream_headers(options, method, base + path, body, content_type, on_data);
+  if (!r) return Unexpected(unreachable(r.error()));
+  return r;
+}
+
 }  // namespace vessel::cli
 
 namespace vessel::cli {

@@ -32,6 +32,14 @@ class Client {
   Result<void> stream(const std::string& method, const std::string& path, const std::string& body,
                       const std::function<bool(std::string_view)>& on_data);
 
+  // A request whose answer's status and headers the caller reads itself (the archive endpoints
+  // of `vessel cp`): a success's body goes to on_data; an error's (its first 64 KiB) is kept in
+  // the answer's body: check its status (error_from_response).
+  Result<http::ClientResponse> exchange(const std::string& method, const std::string& path, const std::string& body,
+                                        const std::string& content_type,
+                                        const std::function<bool(std::string_view)>& on_data,
+                                        std::function<void(uint64_t sent, uint64_t total)> upload_progress = {});
+
   const std::string& socket() const { return socket_; }
 
  private:

@@ -23,6 +23,8 @@ void add_image_commands(CLI::App& app, Context& ctx);
 void add_host_commands(CLI::App& app, Context& ctx);
 // network create/ls/inspect/rm, port (commands_networks.cc)
 void add_network_commands(CLI::App& app, Context& ctx);
+// cp (commands_cp.cc, docs/daemon/cp.md)
+void add_cp_command(CLI::App& app, Context& ctx);
 // wait, console, exec (attach.cc)
 void add_attach_commands(CLI::App& app, Context& ctx);
 // Waits until the instance has stopped: vesseld's {name, state, exit_code, exit_reason}.

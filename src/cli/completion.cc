@@ -13,7 +13,7 @@ _vessel() {
   local cur prev verbs globals i v=0
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop restart pause resume rm ls ps inspect logs exec console wait top stats events image trust host completion network port"
+  verbs="run create start stop restart pause resume rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -67,6 +67,14 @@ _vessel() {
       elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
       else COMPREPLY=($(compgen -W "$(_vessel_networks)" -- "$cur")); fi ;;
     ls|ps) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
+    cp)
+      # NAME: (instances, with no space after) or a local path; -a -L -q.
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--archive --follow-link --quiet --help" -- "$cur"))
+      elif [[ "$cur" == *:* ]]; then return
+      else
+        compopt -o nospace 2>/dev/null
+        COMPREPLY=($(compgen -W "$(_vessel_instances | sed 's/$/:/')" -- "$cur") $(compgen -f -- "$cur"))
+      fi ;;
   esac
 }
 complete -F _vessel vessel

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       "  vessel run --name web -p 8080:80 busybox -- /bin/httpd -f -p 80   (curl 127.0.0.1:8080)\n"
       "  vessel network create backend; vessel run --network backend busybox -- ...\n"
       "  vessel ls; vessel logs -f web; vessel exec web -- ps; vessel stop web; vessel rm web\n"
+      "  vessel cp web:/etc/hosts .; vessel cp ./site/. web:/srv\n"
       "  vessel run --vm --kernel guest/vmlinuz --initramfs guest/initramfs.cpio -m 512M\n"
       "  vessel host check\n\n"
       "  vessel --remote https://host:8443 --client-cert me.crt --client-key me.key --server-fingerprint HEX ls\n\n"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   add_host_commands(app, ctx);
   add_network_commands(app, ctx);
   add_attach_commands(app, ctx);
+  add_cp_command(app, ctx);
   add_remote_flags(app, ctx);
   add_trust_commands(app, ctx);
   try {

@@ -45,6 +45,7 @@ struct Options {
   double cpu_overcommit = 4.0;
   double memory_overcommit = 1.0;
   size_t max_body = 1 << 20;
+  size_t max_archive = size_t{1} << 30;  // PUT .../archive (vessel cp into an instance)
   unsigned idle_timeout = 30;
   std::string log_level = "info";
   std::string log_format = "text";
@@ -184,8 +185,12 @@ Result<int> serve(const Options& o) {
   auto host_paths = TRY(HostPathPolicy::create(o.allowed_host_paths));
   Api api(manager, images, events, openapi, host_paths);
   api.set_networks(&networks);
+  api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
+  server_options.max_body_for = [&o](const http::Request& r) {
+    return Api::is_archive_upload(r) ? o.max_archive : o.max_body;
+  };
   server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
   server_options.too_large = [](size_t limit) {
     return Api::error_response(Error(E2BIG, fmt::format("the request body is larger than {} bytes", limit)), 413);
@@ -288,6 +293,7 @@ int main(int argc, char** argv) {
   app.add_option("--cpu-overcommit", o.cpu_overcommit, "admit CPU reservations up to host CPUs x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
   app.add_option("--memory-overcommit", o.memory_overcommit, "admit memory reservations up to host memory x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
   app.add_option("--max-body-bytes", o.max_body, "larger request bodies are refused with 413")->capture_default_str();
+  app.add_option("--max-archive-bytes", o.max_archive, "larger tar bodies of PUT /v1/instances/NAME/archive (vessel cp) are refused with 413")->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "seconds before an idle client connection is closed")->capture_default_str();
   app.add_option("--openapi", o.openapi, "path of api.yaml to serve at /openapi.yaml");
   app.add_option("--listen", o.listen,

@@ -1,5 +1,7 @@
 #include <curl/curl.h>
 
+#include <cctype>
+#include <map>
 #include <mutex>
 
 #include "http/http.h"
@@ -33,6 +35,24 @@ size_t call_stream(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// One header line of the answer into the map (name lower-cased, value trimmed); a new status
+// line (a 100 Continue before the answer) starts over.
+size_t collect_header(char* data, size_t size, size_t n, void* user) {
+  auto* headers = static_cast<std::map<std::string, std::string>*>(user);
+  std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) headers->clear();
+  auto colon = line.find(':');
+  if (colon != std::string_view::npos && headers->size() < 256) {
+    std::string name(line.substr(0, colon));
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+    (*headers)[name] = std::string(value.substr(0, 64 * 1024));
+  }
+  return size * n;
+}
+
 Result<void> setup(Easy& e, const ClientOptions& options, const std::string& method,
                    const std::string& url, const std::string* body, const std::string& content_type) {
   global_init();
@@ -53,9 +73,22 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
   } else if (!options.ca_file.empty()) {
     curl_easy_setopt(e.h, CURLOPT_CAINFO, options.ca_file.c_str());
   }
+  if (options.upload_progress) {
+    curl_easy_setopt(e.h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(e.h, CURLOPT_XFERINFODATA, &options.upload_progress);
+    curl_easy_setopt(
+        e.h, CURLOPT_XFERINFOFUNCTION,
+        static_cast<int (*)(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t)>(
+            [](void* user, curl_off_t, curl_off_t, curl_off_t total, curl_off_t sent) -> int {
+              (*static_cast<const std::function<void(uint64_t, uint64_t)>*>(user))(static_cast<uint64_t>(sent),
+                                                                                  static_cast<uint64_t>(total));
+              return 0;
+            }));
+  }
   if (options.timeout.count() > 0)
     curl_easy_setopt(e.h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
   curl_easy_setopt(e.h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "HEAD") curl_easy_setopt(e.h, CURLOPT_NOBODY, 1L);
   if (body != nullptr && (!body->empty() || method != "GET")) {
     curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, body->data());
     curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
@@ -105,6 +138,40 @@ Result<ClientResponse> request(const ClientOptions& options, const std::string& 
   ClientResponse out;
   curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &out.body);
+  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_header);
+  curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &out.headers);
+  out.status = TRY(perform(e, options, url));
+  return out;
+}
+
+Result<ClientResponse> request_stream_headers(const ClientOptions& options, const std::string& method,
+                                              const std::string& url, const std::string& body,
+                                              const std::string& content_type,
+                                              const std::function<bool(std::string_view)>& on_data) {
+  Easy e;
+  TRY(setup(e, options, method, url, &body, content_type));
+  ClientResponse out;
+  // An error answer (status 400 and up) is kept in out.body (its first 64 KiB), not streamed.
+  struct Sink {
+    CURL* h;
+    ClientResponse* out;
+    const std::function<bool(std::string_view)>* on_data;
+  } sink{e.h, &out, &on_data};
+  auto write = [](char* data, size_t size, size_t n, void* user) -> size_t {
+    auto* s = static_cast<Sink*>(user);
+    long status = 0;
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+    std::string_view chunk(data, size * n);
+    if (status >= 400) {
+      if (s->out->body.size() < 65536) s->out->body.append(chunk.substr(0, 65536 - s->out->body.size()));
+      return size * n;
+    }
+    return (*s->on_data)(chunk) ? size * n : 0;
+  };
+  curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, static_cast<size_t (*)(char*, size_t, size_t, void*)>(write));
+  curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_header);
+  curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &out.headers);
   out.status = TRY(perform(e, options, url));
   return out;
 }

@@ -48,6 +48,8 @@ using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
   size_t max_body_bytes = 1 << 20;  // larger bodies are answered 413 without being read further
+  // When set, the limit for this request instead (method, path, query and headers are known).
+  std::function<size_t(const Request&)> max_body_for;
   std::chrono::seconds idle_timeout{30};  // a connection idle that long is closed (slow clients)
   unsigned max_connections = 256;
   // Answer for a body over the limit (JSON).
@@ -83,6 +85,7 @@ class Server {
 struct ClientResponse {
   long status = 0;
   std::string body;
+  std::map<std::string, std::string> headers;  // names lower-cased
 };
 
 struct ClientOptions {
@@ -92,9 +95,11 @@ struct ClientOptions {
   // file (verified with host name), or a pinned public key "sha256//BASE64" (then the pin is the
   // only check: self-signed server certificates work). One of the two is required.
   std::string client_cert, client_key, ca_file, pinned_public_key;
+  // Called as the request body goes out (bytes sent so far, of the whole); for progress lines.
+  std::function<void(uint64_t sent, uint64_t total)> upload_progress;
 };
 
-// method: GET/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".
+// method: GET/HEAD/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".
 Result<ClientResponse> request(const ClientOptions& options, const std::string& method,
                                const std::string& url, const std::string& body = {},
                                const std::string& content_type = "application/json");
@@ -107,5 +112,12 @@ Result<long> request_stream(const ClientOptions& options, const std::string& met
 Result<long> request_stream(const ClientOptions& options, const std::string& method,
                             const std::string& url, const std::string& body,
                             const std::function<bool(std::string_view)>& on_data);
+
+// Streams the answer's body to `on_data` and returns its status and headers (names lower-cased);
+// `body` is sent as `content_type` (a tar for PUT .../archive).
+Result<ClientResponse> request_stream_headers(const ClientOptions& options, const std::string& method,
+                                              const std::string& url, const std::string& body,
+                                              const std::string& content_type,
+                                              const std::function<bool(std::string_view)>& on_data);
 
 }  // namespace vessel::http

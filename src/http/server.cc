@@ -43,15 +43,16 @@ struct Server::Impl {
 namespace {
 
 // The 413 answer to a body over the limit: the server's own, or the caller's (options.too_large).
-Response too_large_response(const ServerOptions& o) {
-  if (o.too_large) return o.too_large(o.max_body_bytes);
-  return Response::json(413, fmt::format("{{\"error\":\"request body is larger than {} bytes\"}}", o.max_body_bytes));
+Response too_large_response(const ServerOptions& o, size_t limit) {
+  if (o.too_large) return o.too_large(limit);
+  return Response::json(413, fmt::format("{{\"error\":\"request body is larger than {} bytes\"}}", limit));
 }
 
 // Per-request state kept by libmicrohttpd between calls of the access handler.
 struct Pending {
   Request request;
   bool too_large = false;
+  size_t limit = 0;  // the body limit of this request
 };
 
 struct Stream {
@@ -186,16 +187,18 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
       pending->request.tls = true;
       pending->request.client_cert_sha256 = client_fingerprint(connection);
     }
+    pending->limit = impl->options.max_body_for ? impl->options.max_body_for(pending->request)
+                                                : impl->options.max_body_bytes;
     *con_cls = pending;
     // Refuse a declared oversized body before reading any of it.
     auto it = pending->request.headers.find("content-length");
     if (it != pending->request.headers.end()) {
       char* end = nullptr;
       unsigned long long n = std::strtoull(it->second.c_str(), &end, 10);
-      if (n > impl->options.max_body_bytes) {
+      if (n > pending->limit) {
         // Answer at once: the body is never read (the connection closes after the answer).
         pending->too_large = true;
-        Response r = too_large_response(impl->options);
+        Response r = too_large_response(impl->options, pending->limit);
         return send(connection, std::move(r));
       }
     }
@@ -203,7 +206,7 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
   }
   if (*upload_size != 0) {
     if (!pending->too_large) {
-      if (pending->request.body.size() + *upload_size > impl->options.max_body_bytes)
+      if (pending->request.body.size() + *upload_size > pending->limit)
         pending->too_large = true;
       else
         pending->request.body.append(upload_data, *upload_size);
@@ -212,7 +215,7 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
     return MHD_YES;
   }
   if (pending->too_large) {
-    Response r = too_large_response(impl->options);
+    Response r = too_large_response(impl->options, pending->limit);
     return send(connection, std::move(r));
   }
   Response response;

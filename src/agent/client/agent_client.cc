@@ -72,6 +72,8 @@ Result<void> AgentConnection::send_stdin(std::string_view bytes) {
   return {};
 }
 
+Result<void> AgentConnection::send_control(std::string_view json) { return write_all(control_frame(json)); }
+
 Result<void> AgentConnection::send_exec_control(const ExecControl& message) {
   return write_all(control_frame(to_json(message)));
 }

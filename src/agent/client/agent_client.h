@@ -35,6 +35,7 @@ class AgentConnection {
   Result<void> send_request(const Request& request);
   Result<void> send_stdin(std::string_view bytes);  // empty: end of stdin
   Result<void> send_exec_control(const ExecControl& message);
+  Result<void> send_control(std::string_view json);  // a control frame (tree entries)
   // The next frame, nothing at the agent's EOF; an error for a protocol violation or the deadline.
   Result<std::optional<Frame>> next_frame(Millis timeout);
   // The next frame must be a reply; {"ok": false} becomes an error with the agent's message.

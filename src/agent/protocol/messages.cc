@@ -123,6 +123,19 @@ Parsed<Request> parse_request(std::string_view text) {
     if (!path) return tl::unexpected(path.error());
     return CopyOutRequest{*path};
   }
+  if (op == "stat" || op == "tree-out" || op == "tree-in") {
+    auto path = get_path(j, "path");
+    if (!path) return tl::unexpected(path.error());
+    const char* flag = op == "tree-in" ? "owners" : "follow";
+    bool on = false;
+    if (j.contains(flag)) {
+      if (!j[flag].is_boolean()) return bad(std::string(flag) + ": expected true or false");
+      on = j[flag].get<bool>();
+    }
+    if (op == "stat") return StatRequest{*path, on};
+    if (op == "tree-out") return TreeOutRequest{*path, on};
+    return TreeInRequest{*path, on};
+  }
   return bad("op: unknown operation '" + op.substr(0, 64) + "'");
 }
 
@@ -140,9 +153,12 @@ std::string to_json(const Request& request) {
         }
         if constexpr (std::is_same_v<T, CopyInRequest>) j = Json{{"op", "copy-in"}, {"path", r.path}, {"mode", r.mode}};
         if constexpr (std::is_same_v<T, CopyOutRequest>) j = Json{{"op", "copy-out"}, {"path", r.path}};
+        if constexpr (std::is_same_v<T, StatRequest>) j = Json{{"op", "stat"}, {"path", r.path}, {"follow", r.follow}};
+        if constexpr (std::is_same_v<T, TreeOutRequest>) j = Json{{"op", "tree-out"}, {"path", r.path}, {"follow", r.follow}};
+        if constexpr (std::is_same_v<T, TreeInRequest>) j = Json{{"op", "tree-in"}, {"path", r.path}, {"owners", r.owners}};
       },
       request);
-  return j.dump();
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 Parsed<ExecControl> parse_exec_control(std::string_view text) {
@@ -187,7 +203,8 @@ Parsed<Reply> parse_reply(std::string_view text) {
 
 std::string ok_reply(Json fields) {
   fields["ok"] = true;
-  return fields.dump();
+  // A guest's names and link targets need not be UTF-8: replaced, never a throw.
+  return fields.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::string error_reply(std::string_view message) {

@@ -43,7 +43,22 @@ struct CopyInRequest {
 struct CopyOutRequest {
   std::string path;
 };
-using Request = std::variant<ExecRequest, HealthRequest, StatsRequest, ShutdownRequest, CopyInRequest, CopyOutRequest>;
+// Trees (agent/protocol/tree.h): {"op": "stat"|"tree-out", "path", "follow": bool} and
+// {"op": "tree-in", "path": an existing directory, "owners": bool (apply each entry's uid/gid)}.
+struct StatRequest {
+  std::string path;
+  bool follow = false;
+};
+struct TreeOutRequest {
+  std::string path;
+  bool follow = false;
+};
+struct TreeInRequest {
+  std::string path;
+  bool owners = false;
+};
+using Request = std::variant<ExecRequest, HealthRequest, StatsRequest, ShutdownRequest, CopyInRequest, CopyOutRequest,
+                             StatRequest, TreeOutRequest, TreeInRequest>;
 
 // During exec, from the host: a terminal size change or a signal for the command.
 struct ResizeMessage {

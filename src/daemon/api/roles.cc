@@ -28,6 +28,9 @@ Role required_role(const http::Request& r) {
   bool instance = path.rfind("/v1/instances/", 0) == 0;
   // The console is a GET, but it types into the guest.
   if (instance && ends_with("/console")) return Role::Operator;
+  // Reading an instance's files (vessel cp) is as much as exec: any file, a stopped container's
+  // root filesystem mounted for it.
+  if (instance && ends_with("/archive")) return Role::Operator;
   if (r.method == "GET" || r.method == "HEAD") return Role::ReadOnly;
   // Waiting for an instance to stop changes nothing (the CLI sends it as a POST).
   if (r.method == "POST" && instance && ends_with("/wait") && r.body.empty()) return Role::ReadOnly;

@@ -44,6 +44,7 @@ http::Response method_not_allowed(const http::Request& r) {
 int http_status_for(const Error& error) {
   switch (error.errnum()) {
     case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
+    case ENOTDIR: case EISDIR: return 400;  // vessel cp: a path of the wrong kind (docs/daemon/cp.md)
     case ENOENT: return 404;
     case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
     case EPERM: return 403;  // the client's role or the host path policy (roles.h, host_paths.h)
@@ -184,6 +185,11 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     label = "GET /v1/instances/{name}/wait";
     if (r.method != "GET" && r.method != "POST") return method_not_allowed(r);
     return wait_stream(name);
+  }
+  if (verb == "archive") {
+    label = r.method + " /v1/instances/{name}/archive";
+    if (r.method != "GET" && r.method != "HEAD" && r.method != "PUT") return method_not_allowed(r);
+    return archive(r, name);
   }
   if (verb == "stats") {
     label = "GET /v1/instances/{name}/stats";

@@ -21,6 +21,8 @@ class Api {
       : manager_(manager), images_(images), events_(events), openapi_path_(std::move(openapi_path)),
         host_paths_(std::move(host_paths)) {}
 
+  // The largest tar GET .../archive builds from a VM's files (vesseld --max-archive-bytes).
+  void set_max_archive_bytes(uint64_t bytes) { max_archive_bytes_ = bytes; }
   // /v1/networks (api/network_routes.cc); unset: answered 404.
   void set_networks(Networks* networks) { networks_ = networks; }
 
@@ -30,6 +32,8 @@ class Api {
   // {"error": message, "hint": ..., "errno": ...} with the status the error maps to.
   static http::Response error_response(const Error& error, int status = 0);
   static std::string error_text(const Error& error);
+  // PUT /v1/instances/NAME/archive: its body is a tar, allowed to be larger (api/archive.cc).
+  static bool is_archive_upload(const http::Request& request);
 
  private:
   http::Response route(const http::Request& request, Role role, std::string& route_label);
@@ -45,6 +49,10 @@ class Api {
   http::Response console(const http::Request& request, const std::string& name);
   http::Response exec_stream(const http::Request& request, const std::string& name);
   static bool is_upgrade(const http::Request& request);
+  // GET/HEAD/PUT /v1/instances/NAME/archive (api/archive.cc, docs/daemon/cp.md)
+  http::Response archive(const http::Request& request, const std::string& name);
+  // The same for a VM, through its vessel-agent (api/archive_vm.cc).
+  http::Response archive_vm(const http::Request& request, const std::string& name, const std::string& rel);
 
   Manager& manager_;
   ImageStore& images_;
@@ -53,6 +61,7 @@ class Api {
   std::string openapi_path_;
   HostPathPolicy host_paths_;
   Networks* networks_ = nullptr;
+  uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };
 
 // HTTP status for an error (EINVAL 400, ENOENT 404, EBUSY/EEXIST/EAGAIN 409, ENODEV 409: this

@@ -9,8 +9,8 @@
 #include <map>
 
 #include "base/fd.h"
-#include "daemon/images/confined_root.h"
-#include "daemon/images/entry_path.h"
+#include "files/confined_root.h"
+#include "files/entry_path.h"
 #include "daemon/images/image_manifest.h"
 #include "daemon/images/image_store.h"
 #include "daemon/images/layer_unpack.h"
@@ -18,6 +18,10 @@
 #include "daemon/images/tar_reader.h"
 
 namespace vessel::daemon {
+
+using files::ConfinedRoot;
+using files::parse_entry_path;
+using files::remove_at;
 
 namespace fs = std::filesystem;
 

@@ -12,11 +12,15 @@
 
 #include "base/fd.h"
 #include "base/log.h"
-#include "daemon/images/confined_root.h"
-#include "daemon/images/entry_path.h"
+#include "files/confined_root.h"
+#include "files/entry_path.h"
 #include "daemon/images/tar_reader.h"
 
 namespace vessel::daemon {
+
+using files::ConfinedRoot;
+using files::parse_entry_path;
+using files::remove_at;
 
 namespace {
 

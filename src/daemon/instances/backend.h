@@ -69,6 +69,13 @@ class Backend {
   // exit file in ctx.dir, waiting up to exit_file_wait() for it, else the wait status.
   virtual ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc);
   virtual std::chrono::milliseconds exit_file_wait() const { return std::chrono::milliseconds(0); }
+  // vessel cp (docs/daemon/cp.md): the directory on the host that is the guest's root, made
+  // reachable for the call when the guest does not run (`running`: it runs or is paused);
+  // release_files() undoes what this did. Called under the instance's lock.
+  virtual Result<std::string> mount_files(const InstanceContext& ctx, const BootSource&, bool) {
+    return Unexpected(Error(ENOTSUP, fmt::format("copying files of {} is not supported", ctx.spec.name)));
+  }
+  virtual void release_files(const InstanceContext&, bool) {}
   // An interactive exec (pty or pipes) for the API to relay (docs/daemon/console.md).
   virtual Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions&) {
     return Unexpected(Error(ENOTSUP, fmt::format("interactive exec into {} is not supported", ctx.spec.name))

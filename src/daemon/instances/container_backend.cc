@@ -77,6 +77,19 @@ Result<void> ContainerBackend::mount_rootfs(const InstanceContext& ctx, const Bo
   return {};
 }
 
+Result<std::string> ContainerBackend::mount_files(const InstanceContext& ctx, const BootSource& boot, bool running) {
+  // A running or paused container's overlay is mounted; a stopped one's is mounted for the copy
+  // (the instance's lock keeps a start out meanwhile).
+  if (!running) TRY_CTX(mount_rootfs(ctx, boot), "mount the root filesystem of {}", ctx.spec.name);
+  return ctx.dir + "/rootfs";
+}
+
+void ContainerBackend::release_files(const InstanceContext& ctx, bool running) {
+  if (running) return;
+  ::umount2((ctx.dir + "/rootfs").c_str(), MNT_DETACH);
+  unmount_idmapped_layers(ctx.dir);
+}
+
 Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const BootSource& boot) {
   const std::string& name = ctx.spec.name;
   (void)run_tool(command({"delete", "--force", name}));  // leftovers of an earlier run

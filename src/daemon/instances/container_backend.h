@@ -22,6 +22,8 @@ class ContainerBackend : public Backend {
   Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) override;
   Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) override;
   Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions& options) override;
+  Result<std::string> mount_files(const InstanceContext& ctx, const BootSource& boot, bool running) override;
+  void release_files(const InstanceContext& ctx, bool running) override;
 
   const std::string& runtime() const { return runtime_; }
   // vessel-shim (docs/daemon/console.md): when set, it runs `create` and stays the parent of the

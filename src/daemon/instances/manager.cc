@@ -371,6 +371,42 @@ Result<json::Json> Manager::stats(const std::string& name) {
                     {"cpus", spec.cpus}, {"pid", row.pid}};
 }
 
+Result<void> Manager::with_files(const std::string& name, const FilesFn& fn) {
+  auto e = entry(name);
+  std::lock_guard lock(e->mutex);
+  auto [row, spec] = TRY(load(name));
+  if (spec.type == InstanceType::Vm) return fail(ENOTSUP, "{} is a VM: its files are reached through its agent", name);
+  bool running = row.state == to_string(State::Running) || row.state == to_string(State::Paused);
+  auto userns = TRY(userns_of(spec));
+  InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name),
+                      spec.log.value_or(config_.log), userns};
+  BootSource boot;
+  if (!running) boot = TRY_CTX(boot_source(spec, ctx.dir), "copy files of {}", name);
+  auto root = TRY(backend_for(spec).mount_files(ctx, boot, running));
+  auto result = fn(root, userns);
+  backend_for(spec).release_files(ctx, running);
+  return result;
+}
+
+Result<bool> Manager::is_vm(const std::string& name) {
+  auto [row, spec] = TRY(load(name));
+  return spec.type == InstanceType::Vm;
+}
+
+Result<std::string> Manager::agent_socket(const std::string& name) {
+  auto [row, spec] = TRY(load(name));
+  if (spec.type != InstanceType::Vm) return fail(EINVAL, "{} is not a VM", name);
+  if (row.state != to_string(State::Running))
+    return Unexpected(Error(EBUSY, fmt::format("cannot copy files of VM {}: it is {}", name, row.state))
+                          .with_hint("its vessel-agent does the copy: start it first"));
+  // The run directory belongs to the VM's uid: connect to a socket, never through a link it planted.
+  std::string path = vm_vsock_socket(dir_of(name));
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return fail_errno("{}", path);
+  if (!S_ISSOCK(st.st_mode)) return fail(EPERM, "{} is not a socket", path);
+  return path;
+}
+
 Result<std::string> Manager::log_path(const std::string& name) {
   TRY(load(name));
   return dir_of(name) + "/console.log";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -63,6 +64,15 @@ class Manager {
   // The VM's console socket (vessel-vmm --console-sock), when it runs.
   Result<std::string> console_socket(const std::string& name);
   Result<json::Json> stats(const std::string& name);
+  // vessel cp (docs/daemon/cp.md): runs `fn` with the instance's root directory on the host and
+  // its user-namespace range (none: host ids), under the instance's lock. A stopped container's
+  // root filesystem is mounted for the call. VMs: ENOTSUP (use the agent, vm_files.h).
+  using FilesFn = std::function<Result<void>(const std::string& root, const std::optional<IdRange>& userns)>;
+  Result<void> with_files(const std::string& name, const FilesFn& fn);
+  // Is `name` a VM (for the archive routes, which reach VMs through their agent)?
+  Result<bool> is_vm(const std::string& name);
+  // A running VM's vsock socket, where its vessel-agent is reached (docs/vmm/agent.md).
+  Result<std::string> agent_socket(const std::string& name);
   Result<std::string> log_path(const std::string& name);
   // Does the instance still have a guest process (for logs --follow)?
   bool active(const std::string& name);

@@ -1,6 +1,6 @@
 // Fuzz target: what the host reads from vessel-agent (a hostile guest) — frames in any chunking,
 // then every control message through each typed parser (replies, exit status, health, stats,
-// file info) and the agent's own request parsers. Invariants: the parser never holds more than
+// file info, path info, tree entries) and the agent's own request parsers. Invariants: the parser never holds more than
 // one frame's worth beyond what it was fed, frames respect the bounds, accepted values are in range.
 // Input: byte 0 = chunk size (1..256), then the stream.
 #include <cstdint>
@@ -9,6 +9,7 @@
 
 #include "agent/protocol/frame.h"
 #include "agent/protocol/messages.h"
+#include "agent/protocol/tree.h"
 
 using namespace vessel::agent;
 
@@ -36,6 +37,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (auto h = parse_health(r->body)) check(h->uptime_s >= 0 && h->version.size() <= 64);
         if (auto s = parse_stats(r->body)) check(s->filesystems.size() <= kMaxFilesystems);
         if (auto fi = parse_file_info(r->body)) check(fi->mode <= 07777);
+        if (auto pi = parse_path_info(r->body)) check(pi->target.size() <= kMaxPath);
+      }
+      if (auto t = parse_tree_message(frame.payload); t && *t) {
+        // What the host turns into a tar entry name: relative, no "." or ".." component.
+        const TreeEntry& e = **t;
+        check(valid_entry_path(e.path));
+        check(e.path.empty() || (e.path[0] != '/' && e.path != ".." && e.path.rfind("../", 0) != 0));
+        check(e.size <= kMaxTreeFileSize && e.target.size() <= kMaxPath);
+        auto again = parse_tree_message(to_json(e));
+        check(again && *again && (*again)->path == e.path);
       }
       if (auto e = parse_exit(frame.payload)) {
         check(e->code.has_value() != e->signal.has_value());

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -94,6 +95,29 @@ TEST(LinuxGuest, RunsACommandAndStopsCleanlyThroughCtrlAltDel) {
   auto tty = run({vessel_path(), "--socket", daemon.socket(), "exec", "-t", "linux", "--", "tty"}, cli_timeout);
   EXPECT_EQ(tty.status, 0) << tty.err;
   EXPECT_NE(tty.out.find("/dev/pts/"), std::string::npos) << tty.out;  // a terminal in the guest
+
+  // `vessel cp` into and out of the VM: a tree, through the agent's tree-in and tree-out.
+  std::string local = tmp.path + "/cp";
+  std::filesystem::create_directories(local + "/tree/sub");
+  std::ofstream(local + "/tree/a") << "alpha\n";
+  std::ofstream(local + "/tree/sub/b") << std::string(200000, 'b');
+  std::filesystem::create_symlink("a", local + "/tree/link");
+  auto cp_in = run({vessel_path(), "--socket", daemon.socket(), "cp", local + "/tree", "linux:/tmp"}, cli_timeout);
+  EXPECT_EQ(cp_in.status, 0) << cp_in.err << daemon.log();
+  auto check = run({vessel_path(), "--socket", daemon.socket(), "exec", "linux", "--", "sh", "-c",
+                    "cat /tmp/tree/a; wc -c < /tmp/tree/sub/b; readlink /tmp/tree/link; "
+                    "mkdir -p /tmp/tree/made-inside; echo guest > /tmp/tree/made-inside/g; ln -s / /tmp/tree/root"},
+                   cli_timeout);
+  EXPECT_EQ(check.out, "alpha\n200000\na\n") << check.err;
+  auto cp_out = run({vessel_path(), "--socket", daemon.socket(), "cp", "linux:/tmp/tree", local + "/back"}, cli_timeout);
+  EXPECT_EQ(cp_out.status, 0) << cp_out.err << daemon.log();
+  EXPECT_EQ(read_file(local + "/back/a").value_or(""), "alpha\n");
+  EXPECT_EQ(read_file(local + "/back/sub/b").value_or("").size(), 200000u);
+  EXPECT_EQ(read_file(local + "/back/made-inside/g").value_or(""), "guest\n");
+  EXPECT_EQ(std::filesystem::read_symlink(local + "/back/root"), "/");  // a link, copied as one
+  auto missing = run({vessel_path(), "--socket", daemon.socket(), "cp", "linux:/no/such", local + "/x"}, cli_timeout);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("no such file or directory"), std::string::npos) << missing.err;
 
   auto stop_started = std::chrono::steady_clock::now();
   // The emulated guest takes a while to stop its command and power off (28 s measured on PVM).

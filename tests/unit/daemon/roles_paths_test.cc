@@ -44,6 +44,8 @@ TEST(Roles, EachRequestNeedsTheLeastRoleThatMayMakeIt) {
   EXPECT_EQ(required_role(req("POST", "/v1/instances/a/wait", "{}")), Role::Operator);
   EXPECT_EQ(required_role(req("GET", "/v1/instances/a/console")), Role::Operator);  // types into the guest
   EXPECT_EQ(required_role(req("POST", "/v1/instances")), Role::Operator);
+  for (const char* m : {"GET", "HEAD", "PUT"})  // vessel cp reads and writes any file
+    EXPECT_EQ(required_role(req(m, "/v1/instances/a/archive")), Role::Operator) << m;
   EXPECT_EQ(required_role(req("POST", "/v1/instances/a/exec")), Role::Operator);
   EXPECT_EQ(required_role(req("DELETE", "/v1/instances/a")), Role::Operator);
   EXPECT_EQ(required_role(req("POST", "/v1/images")), Role::Operator);

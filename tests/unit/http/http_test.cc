@@ -78,6 +78,46 @@ TEST(Http, OversizedBodyGets413) {
   EXPECT_EQ(calls.load(), 0);
 }
 
+// A per-request limit (vesseld: PUT .../archive may be larger than other bodies): each request
+// gets its own, and the answer names it. Also: HEAD has headers and no body; headers reach the
+// client's map lower-cased.
+TEST(Http, PerRequestBodyLimitAndHeadAnswersHeaders) {
+  std::string path = temp_socket();
+  http::ServerOptions o;
+  o.max_body_bytes = 1024;
+  o.max_body_for = [](const http::Request& r) -> size_t { return r.path == "/big" ? 8192 : 1024; };
+  std::atomic<int> calls{0};
+  auto server = http::Server::listen_unix(
+      path, 0600,
+      [&](const http::Request&) {
+        ++calls;
+        http::Response resp = http::Response::json(200, "{}");
+        resp.headers["X-Stat"] = "abc";
+        return resp;
+      },
+      o);
+  ASSERT_TRUE(server);
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  auto big = http::request(opts, "PUT", "http://localhost/big", std::string(4096, 'a'));
+  ASSERT_TRUE(big) << big.error().to_string();
+  EXPECT_EQ(big->status, 200);
+  EXPECT_EQ(calls.load(), 1);
+  auto small = http::request(opts, "PUT", "http://localhost/small", std::string(4096, 'a'));
+  ASSERT_TRUE(small);
+  EXPECT_EQ(small->status, 413);
+  auto too_big = http::request(opts, "PUT", "http://localhost/big", std::string(9000, 'a'));
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+  EXPECT_NE(too_big->body.find("8192"), std::string::npos) << too_big->body;
+  EXPECT_EQ(calls.load(), 1);
+  auto head = http::request(opts, "HEAD", "http://localhost/x");
+  ASSERT_TRUE(head) << head.error().to_string();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["x-stat"], "abc");
+  EXPECT_TRUE(head->body.empty());
+}
+
 // A handler that throws (a bug, or a third-party library's exception) must not cross into
 // libmicrohttpd's thread: the client gets a 500 and the server keeps serving.
 TEST(Http, AThrowingHandlerAnswers500AndTheServerLives) {

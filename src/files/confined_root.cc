@@ -1,4 +1,4 @@
-#include "daemon/images/confined_root.h"
+#include "files/confined_root.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 
 #include <memory>
 
-namespace vessel::daemon {
+namespace vessel::files {
 
 namespace {
 
@@ -61,7 +61,7 @@ Result<Fd> ConfinedRoot::open(const std::string& rel, int flags) const {
   for (;;) {
     long fd = ::syscall(SYS_openat2, fd_.get(), path, &how, sizeof how);
     if (fd >= 0) return Fd(static_cast<int>(fd));
-    if (errno != EINTR && errno != EAGAIN) return fail_errno("open {} inside the image", rel);
+    if (errno != EINTR && errno != EAGAIN) return fail_errno("open {} inside the root", rel);
   }
 }
 
@@ -94,4 +94,4 @@ Result<Fd> ConfinedRoot::make_dirs(const std::string& rel) const {
   return dir;
 }
 
-}  // namespace vessel::daemon
+}  // namespace vessel::files

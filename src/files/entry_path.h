@@ -8,7 +8,7 @@
 
 #include "base/error.h"
 
-namespace vessel::daemon {
+namespace vessel::files {
 
 struct EntryPath {
   std::string parent;  // "a/b"; "" for the top of the archive
@@ -18,4 +18,4 @@ struct EntryPath {
 
 Result<EntryPath> parse_entry_path(std::string_view raw);
 
-}  // namespace vessel::daemon
+}  // namespace vessel::files

@@ -10,7 +10,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 
-namespace vessel::daemon {
+namespace vessel::files {
 
 class ConfinedRoot {
  public:
@@ -34,4 +34,4 @@ class ConfinedRoot {
 // a symlink. A missing `name` is not an error.
 Result<void> remove_at(int dir, const std::string& name);
 
-}  // namespace vessel::daemon
+}  // namespace vessel::files

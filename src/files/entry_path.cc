@@ -1,8 +1,8 @@
-#include "daemon/images/entry_path.h"
+#include "files/entry_path.h"
 
 #include <vector>
 
-namespace vessel::daemon {
+namespace vessel::files {
 
 namespace {
 
@@ -40,4 +40,4 @@ Result<EntryPath> parse_entry_path(std::string_view raw) {
   return out;
 }
 
-}  // namespace vessel::daemon
+}  // namespace vessel::files
