@@ -67,6 +67,10 @@ struct Machine::Impl {
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
   VmConfig config;
+  // For snapshots: vCPU 0's CPUID as set, and the MSRs a vCPU state holds (kept from the build:
+  // the VMM thread's filter has no /dev/kvm ioctls).
+  std::vector<kvm_cpuid_entry2> cpuid0;
+  std::vector<uint32_t> msrs;
   std::unique_ptr<Mailbox<VmEvent>> events;  // from devices and vCPUs to the owner
   State state = State::Created;
   std::optional<VmEvent> event;  // the first one posted

@@ -94,6 +94,13 @@ int main(int argc, char** argv) {
     if (!s) return failed(std::move(s.error()).add_context("listen on the API socket"));
     server = std::move(*s);
   }
+  if (plan->restore) {
+    if (auto loaded = vmm->load_snapshot(cl.restore_snapshot, cl.restore_mem, !cl.restore_paused); !loaded) {
+      failed(loaded.error());
+      unlink_api_sock();
+      return 1;
+    }
+  }
   if (plan->boot_now) {
     if (auto started = vmm->start_instance(); !started) {
       failed(started.error());

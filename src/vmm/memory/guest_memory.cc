@@ -1,13 +1,28 @@
 #include "vmm/memory/guest_memory.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 namespace vessel::vmm {
 
 Result<GuestMemory> GuestMemory::create(uint64_t size) {
   if (size == 0 || size % 4096 != 0)
     return fail(EINVAL, "guest memory size {} is not a positive multiple of 4096", size);
-  Mmap mapping = TRY(Mmap::anonymous(size, PROT_READ | PROT_WRITE));
+  return from_mapping(TRY(Mmap::anonymous(size, PROT_READ | PROT_WRITE)), size);
+}
+
+Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t size) {
+  if (size == 0 || size % 4096 != 0)
+    return fail(EINVAL, "guest memory size {} is not a positive multiple of 4096", size);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail_errno("fstat the memory file");
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, "the memory file is not a regular file");
+  if (static_cast<uint64_t>(st.st_size) != size)
+    return fail(EINVAL, "the memory file has {} bytes, the snapshot's guest has {}", st.st_size, size);
+  return from_mapping(TRY(Mmap::map(fd, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE)), size);
+}
+
+Result<GuestMemory> GuestMemory::from_mapping(Mmap mapping, uint64_t size) {
   // Guest RAM is private to this VM: keep it out of core dumps of the VMM.
   ::madvise(mapping.data(), size, MADV_DONTDUMP);
   std::vector<MemoryRegion> regions;

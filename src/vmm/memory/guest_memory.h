@@ -33,6 +33,10 @@ class GuestMemory {
  public:
   // Maps `size` bytes of anonymous memory (committed as the guest touches it).
   static Result<GuestMemory> create(uint64_t size);
+  // Maps `size` bytes of the file `fd` (a snapshot's memory file) private and copy-on-write: pages
+  // are read from the file as the guest touches them, and the guest's writes stay in this process.
+  // The file must hold exactly `size` bytes.
+  static Result<GuestMemory> map_file_private(int fd, uint64_t size);
 
   uint64_t size() const { return size_; }
   const std::vector<MemoryRegion>& regions() const { return regions_; }
@@ -62,6 +66,7 @@ class GuestMemory {
   }
 
  private:
+  static Result<GuestMemory> from_mapping(Mmap mapping, uint64_t size);
   GuestMemory(Mmap mapping, uint64_t size, std::vector<MemoryRegion> regions)
       : mapping_(std::move(mapping)), size_(size), regions_(std::move(regions)) {}
   Mmap mapping_;

@@ -1,0 +1,258 @@
+// Snapshots (docs/vmm/snapshot.md): a paused VM saved with PUT /snapshot/create, killed, and loaded
+// in a new vessel-vmm (PUT /snapshot/load or --restore-snapshot) goes on from the exact count;
+// truncated, corrupt, foreign and wrong-machine snapshots are refused and leave the new process
+// as fresh as it was.
+#include <signal.h>
+
+#include <cstring>
+#include <regex>
+
+#include "http/http.h"
+#include "vmm/snapshot/crc64.h"
+#include "vmm_harness.h"
+
+namespace vessel::vmm::test {
+namespace {
+
+class Api {
+ public:
+  explicit Api(std::string sock) : sock_(std::move(sock)) {}
+  http::ClientResponse call(const std::string& method, const std::string& path, const std::string& body = {}) const {
+    http::ClientOptions o;
+    o.unix_socket = sock_;
+    o.timeout = std::chrono::seconds(60);
+    auto r = http::request(o, method, "http://localhost" + path, body);
+    EXPECT_TRUE(r) << (r ? "" : r.error().to_string());
+    return r.value_or(http::ClientResponse{});
+  }
+
+ private:
+  std::string sock_;
+};
+
+// The last "tick N" on a console, -1 when none.
+long last_tick(const std::string& console) {
+  static const std::regex re("tick (\\d+)");
+  long last = -1;
+  for (auto it = std::sregex_iterator(console.begin(), console.end(), re); it != std::sregex_iterator(); ++it)
+    last = std::stol((*it)[1]);
+  return last;
+}
+
+long first_tick(const std::string& console) {
+  static const std::regex re("tick (\\d+)");
+  std::smatch m;
+  return std::regex_search(console, m, re) ? std::stol(m[1]) : -1;
+}
+
+std::string load_body(const std::string& state, const std::string& mem, bool resume) {
+  return json::Json{{"snapshot_path", state},
+                    {"mem_backend", {{"backend_type", "File"}, {"backend_path", mem}}},
+                    {"resume_vm", resume}}
+      .dump();
+}
+
+// A snapshot of snapshot_counter.elf (2 vCPUs, 128 MiB, "ticks=40 fill") taken after tick 3,
+// and the last tick the original VM printed before it was paused. Made once for all tests.
+struct Saved {
+  TempDir dir;
+  std::string state, mem;
+  long tick = -1;
+  std::string error;
+};
+
+const Saved& saved() {
+  static Saved* s = [] {
+    auto* out = new Saved;
+    out->state = out->dir.file("vm.state");
+    out->mem = out->dir.file("vm.mem");
+    std::string sock = out->dir.file("a.sock");
+    VmmProcess vmm({"--api-sock", sock, "--kernel", guest("snapshot_counter.elf"), "--cmdline", "ticks=40 fill",
+                    "--vcpus", "2", "--mem-mib", "128"});
+    if (!vmm.wait_for_file(sock) || !vmm.wait_for_console("tick 3\r\n", std::chrono::seconds(60))) {
+      out->error = "the original VM did not reach tick 3: " + vmm.console() + vmm.errors();
+      return out;
+    }
+    Api api(sock);
+    auto paused = api.call("PATCH", "/vm", R"({"state": "Paused"})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the console's last bytes
+    out->tick = last_tick(vmm.console());
+    auto created = api.call("PUT", "/snapshot/create",
+                            json::Json{{"snapshot_type", "Full"}, {"snapshot_path", out->state}, {"mem_file_path", out->mem}}.dump());
+    if (paused.status != 204 || created.status != 204) out->error = "pause/create: " + paused.body + created.body + vmm.errors();
+    (void)vmm.process().signal(SIGKILL);
+    (void)vmm.finish(std::chrono::seconds(10));
+    return out;
+  }();
+  return *s;
+}
+
+TEST(Snapshot, ARestoredVmGoesOnFromTheExactCount) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  ASSERT_GE(s.tick, 3);
+  TempDir dir;
+  std::string sock = dir.file("b.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  auto loaded = api.call("PUT", "/snapshot/load", load_body(s.state, s.mem, true));
+  ASSERT_EQ(loaded.status, 204) << loaded.body;
+  auto r = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
+  EXPECT_EQ(first_tick(r.console), s.tick + 1) << r.console;
+  EXPECT_EQ(r.console.find("bad"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("memory ok"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("done 40"), std::string::npos) << r.console;
+}
+
+TEST(Snapshot, LoadsFromTheCommandLineAndStaysPausedUntilResumed) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  std::string sock = dir.file("c.sock");
+  VmmProcess vmm({"--api-sock", sock, "--restore-snapshot", s.state, "--restore-mem", s.mem, "--restore-paused"});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(last_tick(vmm.console()), -1) << "a paused VM ran: " << vmm.console();
+  auto info = json::parse(api.call("GET", "/").body);
+  ASSERT_TRUE(info);
+  EXPECT_EQ((*info)["state"], "Paused");
+  EXPECT_EQ(api.call("PATCH", "/vm", R"({"state": "Resumed"})").status, 204);
+  auto r = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
+  EXPECT_EQ(first_tick(r.console), s.tick + 1) << r.console;
+  EXPECT_NE(r.console.find("done 40"), std::string::npos) << r.console;
+}
+
+TEST(Snapshot, CreateNeedsAPausedVm) {
+  TempDir dir;
+  std::string sock = dir.file("d.sock");
+  VmmProcess vmm({"--api-sock", sock, "--kernel", guest("snapshot_counter.elf"), "--cmdline", "ticks=100000"});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  auto r = Api(sock).call("PUT", "/snapshot/create",
+                          json::Json{{"snapshot_path", dir.file("s")}, {"mem_file_path", dir.file("m")}}.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("pause it first"), std::string::npos) << r.body;
+  (void)vmm.process().signal(SIGKILL);
+}
+
+TEST(Snapshot, CreateRefusesAVmWithAVsockDevice) {
+  TempDir dir;
+  std::string sock = dir.file("e.sock");
+  json::Json cfg = {{"boot-source", {{"kernel_image_path", guest("snapshot_counter.elf")}, {"boot_args", "ticks=100000"}}},
+                    {"vsock", {{"guest_cid", 3}, {"uds_path", dir.file("v.sock")}}}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
+  VmmProcess vmm({"--api-sock", sock, "--config-file", dir.file("vm.json")});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  EXPECT_EQ(api.call("PATCH", "/vm", R"({"state": "Paused"})").status, 204);
+  auto r = api.call("PUT", "/snapshot/create",
+                    json::Json{{"snapshot_path", dir.file("s")}, {"mem_file_path", dir.file("m")}}.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("virtio-vsock devices are not snapshotted yet"), std::string::npos) << r.body;
+  (void)vmm.process().signal(SIGKILL);
+}
+
+// ------------------------------------------------------------------ bad snapshots
+
+std::vector<uint8_t> bytes_of(const std::string& path) {
+  auto text = read_file(path);
+  EXPECT_TRUE(text);
+  return std::vector<uint8_t>(text->begin(), text->end());
+}
+
+void put_crc(std::vector<uint8_t>& f) {
+  uint64_t crc = snapshot::crc64(std::span<const uint8_t>(f.data(), f.size() - 8));
+  std::memcpy(f.data() + f.size() - 8, &crc, 8);
+}
+
+// Offset of the n-th section's header (id, version, length) in a state file.
+size_t section_at(const std::vector<uint8_t>& f, uint32_t id) {
+  size_t at = 24;
+  while (at + 16 <= f.size() - 8) {
+    uint32_t sid;
+    uint64_t len;
+    std::memcpy(&sid, f.data() + at, 4);
+    std::memcpy(&len, f.data() + at + 8, 8);
+    if (sid == id) return at;
+    at += 16 + len;
+  }
+  ADD_FAILURE() << "no section " << id;
+  return 24;
+}
+
+struct BadSnapshot {
+  const char* name;
+  const char* message;
+  // Changes the state file's bytes; may also shorten the memory file.
+  void (*spoil)(std::vector<uint8_t>& state, bool& halve_memory);
+};
+void PrintTo(const BadSnapshot& b, std::ostream* os) { *os << b.name; }
+
+const BadSnapshot kBad[] = {
+    {"truncated", "truncated", [](std::vector<uint8_t>& f, bool&) { f.resize(f.size() - 100); }},
+    {"empty", "bad magic", [](std::vector<uint8_t>& f, bool&) { f.clear(); }},
+    {"corrupt", "CRC64", [](std::vector<uint8_t>& f, bool&) { f[f.size() / 2] ^= 0x40; }},
+    {"wrong_magic", "bad magic", [](std::vector<uint8_t>& f, bool&) { f[0] = 'X'; }},
+    {"future_format", "format version 99 is not supported", [](std::vector<uint8_t>& f, bool&) {
+       f[8] = 99;
+       put_crc(f);
+     }},
+    {"future_section", "vm section version 7 is not supported", [](std::vector<uint8_t>& f, bool&) {
+       f[section_at(f, 3) + 4] = 7;
+       put_crc(f);
+     }},
+    {"vcpu_count", "vcpu", [](std::vector<uint8_t>& f, bool&) {
+       f[section_at(f, 1) + 16] = 3;  // the machine section's vcpu_count: 3 for 2 saved vCPUs
+       put_crc(f);
+     }},
+    {"cpuid", "CPUID mismatch", [](std::vector<uint8_t>& f, bool&) {
+       // The machine section: vcpu_count u32, mem_size u64, count u32, then kvm_cpuid_entry2s
+       // (function, index, flags, eax, ebx, ...): flip a bit of the first entry's ebx.
+       f[section_at(f, 1) + 16 + 16 + 16] ^= 0x01;
+       put_crc(f);
+     }},
+    {"memory_size", "the memory file has", [](std::vector<uint8_t>&, bool& halve) { halve = true; }},
+};
+
+class BadSnapshotTest : public ::testing::TestWithParam<BadSnapshot> {};
+
+TEST_P(BadSnapshotTest, IsRefusedAndTheProcessStaysFresh) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  auto state = bytes_of(s.state);
+  bool halve = false;
+  GetParam().spoil(state, halve);
+  std::string bad_state = dir.file("bad.state"), mem = s.mem;
+  ASSERT_TRUE(write_file(bad_state, std::string(state.begin(), state.end())));
+  if (halve) {
+    mem = dir.file("half.mem");
+    ASSERT_EQ(std::system(("cp --sparse=always '" + s.mem + "' '" + mem + "' && truncate -s 64M '" + mem + "'").c_str()), 0);
+  }
+  std::string sock = dir.file("f.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  auto r = api.call("PUT", "/snapshot/load", load_body(bad_state, mem, true));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find(GetParam().message), std::string::npos) << r.body;
+  auto info = json::parse(api.call("GET", "/").body);
+  ASSERT_TRUE(info);
+  EXPECT_EQ((*info)["state"], "Not started");
+  // Nothing was left half-built: the good snapshot still loads in the same process.
+  auto good = api.call("PUT", "/snapshot/load", load_body(s.state, s.mem, true));
+  EXPECT_EQ(good.status, 204) << good.body;
+  auto end = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(end.status.code, 0) << end.console << end.errors;
+  EXPECT_NE(end.console.find("done 40"), std::string::npos) << end.console;
+  EXPECT_EQ(end.errors.find("terminate called"), std::string::npos) << end.errors;
+}
+
+INSTANTIATE_TEST_SUITE_P(States, BadSnapshotTest, ::testing::ValuesIn(kBad),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace vessel::vmm::test
