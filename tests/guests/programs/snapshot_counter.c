@@ -1,13 +1,13 @@
 // Counts in a register and in memory, for the snapshot tests (tests/integration/vmm/
 // snapshot_test.cc): from ring 3 a loop keeps the count in a register and stores it to memory
-// after every step, checking first that memory still holds the register's value; every 2^24
+// after every step, checking first that memory still holds the register's value; every 2^27
 // steps it prints "tick N" until N reaches "ticks=N" (command line, default 50). A VM restored
 // from a snapshot must go on from the exact count: a lost register or page shows as "bad".
 // With the word "fill" it first writes one word into every 4 KiB page from 32 MiB to the end of
 // RAM (all memory dirty, for the benchmark) and checks those words again at the end.
 #include "guest.h"
 
-#define TICK (1ull << 24)
+#define TICK (1ull << 27)
 #define FILL_START (32ull << 20)
 
 static volatile uint64_t mem_count;

@@ -52,7 +52,7 @@ std::string load_body(const std::string& state, const std::string& mem, bool res
       .dump();
 }
 
-// A snapshot of snapshot_counter.elf (2 vCPUs, 128 MiB, "ticks=40 fill") taken after tick 3,
+// A snapshot of snapshot_counter.elf (2 vCPUs, 128 MiB, "ticks=20 fill") taken after tick 3,
 // and the last tick the original VM printed before it was paused. Made once for all tests.
 struct Saved {
   TempDir dir;
@@ -67,7 +67,7 @@ const Saved& saved() {
     out->state = out->dir.file("vm.state");
     out->mem = out->dir.file("vm.mem");
     std::string sock = out->dir.file("a.sock");
-    VmmProcess vmm({"--api-sock", sock, "--kernel", guest("snapshot_counter.elf"), "--cmdline", "ticks=40 fill",
+    VmmProcess vmm({"--api-sock", sock, "--kernel", guest("snapshot_counter.elf"), "--cmdline", "ticks=20 fill",
                     "--vcpus", "2", "--mem-mib", "128"});
     if (!vmm.wait_for_file(sock) || !vmm.wait_for_console("tick 3\r\n", std::chrono::seconds(60))) {
       out->error = "the original VM did not reach tick 3: " + vmm.console() + vmm.errors();
@@ -103,7 +103,7 @@ TEST(Snapshot, ARestoredVmGoesOnFromTheExactCount) {
   EXPECT_EQ(first_tick(r.console), s.tick + 1) << r.console;
   EXPECT_EQ(r.console.find("bad"), std::string::npos) << r.console;
   EXPECT_NE(r.console.find("memory ok"), std::string::npos) << r.console;
-  EXPECT_NE(r.console.find("done 40"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("done 20"), std::string::npos) << r.console;
 }
 
 TEST(Snapshot, LoadsFromTheCommandLineAndStaysPausedUntilResumed) {
@@ -123,7 +123,7 @@ TEST(Snapshot, LoadsFromTheCommandLineAndStaysPausedUntilResumed) {
   auto r = vmm.finish(std::chrono::seconds(120));
   EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
   EXPECT_EQ(first_tick(r.console), s.tick + 1) << r.console;
-  EXPECT_NE(r.console.find("done 40"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("done 20"), std::string::npos) << r.console;
 }
 
 TEST(Snapshot, CreateNeedsAPausedVm) {
@@ -247,7 +247,7 @@ TEST_P(BadSnapshotTest, IsRefusedAndTheProcessStaysFresh) {
   EXPECT_EQ(good.status, 204) << good.body;
   auto end = vmm.finish(std::chrono::seconds(120));
   EXPECT_EQ(end.status.code, 0) << end.console << end.errors;
-  EXPECT_NE(end.console.find("done 40"), std::string::npos) << end.console;
+  EXPECT_NE(end.console.find("done 20"), std::string::npos) << end.console;
   EXPECT_EQ(end.errors.find("terminate called"), std::string::npos) << end.errors;
 }
 
