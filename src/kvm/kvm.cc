@@ -222,6 +222,15 @@ Result<void> Vm::set_irqchip(const kvm_irqchip& chip) {
   return {};
 }
 
+Result<std::vector<uint64_t>> Vm::get_dirty_log(uint32_t slot, uint64_t pages) const {
+  std::vector<uint64_t> bits((pages + 63) / 64, 0);
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bits.data();
+  if (xioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log) < 0) return fail_errno("KVM_GET_DIRTY_LOG slot {}", slot);
+  return bits;
+}
+
 Result<kvm_pit_state2> Vm::get_pit2() const {
   kvm_pit_state2 pit{};
   if (xioctl(fd_.get(), KVM_GET_PIT2, &pit) < 0) return fail_errno("KVM_GET_PIT2");
@@ -374,7 +383,8 @@ std::vector<unsigned long> build_ioctls() {
 
 std::vector<unsigned long> snapshot_ioctls() {
   return {KVM_GET_REGS,  KVM_GET_SREGS,     kGetXsave,       KVM_GET_XCRS, KVM_GET_DEBUGREGS, kGetMsrs,
-          KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_GET_CLOCK, KVM_GET_IRQCHIP, KVM_GET_PIT2};
+          KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_GET_CLOCK, KVM_GET_IRQCHIP, KVM_GET_PIT2,
+          KVM_GET_DIRTY_LOG};
 }
 
 }  // namespace vessel::kvm

@@ -126,6 +126,9 @@ class Vm {
   Result<kvm_irqchip> get_irqchip(uint32_t chip_id) const;
   Result<void> set_irqchip(const kvm_irqchip& chip);
   Result<kvm_pit_state2> get_pit2() const;
+  // KVM_GET_DIRTY_LOG: the pages of `slot` (of `pages` pages) written since the last call, one bit
+  // each, and the log starts again (the slot needs KVM_MEM_LOG_DIRTY_PAGES).
+  Result<std::vector<uint64_t>> get_dirty_log(uint32_t slot, uint64_t pages) const;
   Result<void> set_pit2(const kvm_pit_state2& pit);
   Result<Vcpu> create_vcpu(uint32_t id);
 

@@ -22,6 +22,8 @@ Ways to start:
   vessel-vmm --kernel K [--initrd I] [--cmdline ARGS] [--vcpus N] [--mem-mib M]
   vessel-vmm --restore-snapshot STATE --restore-mem MEM [--restore-paused]
                                           go on from a snapshot (PUT /snapshot/create)
+  vessel-vmm --apply-diff DIFF_MEM --to BASE_MEM
+                                          merge a Diff snapshot's memory into its base
 
 Sandbox: every thread loads a seccomp allowlist of its own before the guest's
 first instruction (docs/vmm/sandbox.md); a forbidden system call kills the
@@ -52,6 +54,11 @@ void add_options(CLI::App& app, CommandLine& o) {
   app.add_option("--restore-mem", o.restore_mem, "the snapshot's memory file, mapped copy-on-write")
       ->check(CLI::ExistingFile);
   app.add_flag("--restore-paused", o.restore_paused, "leave the restored VM paused (resume with PATCH /vm)");
+  app.add_option("--apply-diff", o.apply_diff,
+                 "copy the pages of this Diff snapshot's memory file over the base memory file given with --to, "
+                 "then exit (the base then loads with the Diff's state file)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--to", o.apply_to, "the base memory file --apply-diff writes into")->check(CLI::ExistingFile);
   app.add_option("--api-sock", o.api_sock, "serve the control API on this Unix socket");
   app.add_option("--kernel", o.kernel, "kernel to boot (vmlinux with PVH note, bzImage, or flat test binary)")->check(CLI::ExistingFile);
   app.add_option("--initrd", o.initrd, "initial ramdisk (with --kernel)")->check(CLI::ExistingFile);

@@ -37,8 +37,9 @@ class Machine {
   // A machine from a snapshot (docs/vmm/snapshot.md): the state file is read and checked, guest
   // RAM maps the memory file copy-on-write, and KVM and the devices get their saved state back.
   // Nothing runs until start(). Any failure leaves nothing behind.
+  // `track_dirty_pages` (enable_diff_snapshots): the restored VM can take Diff snapshots.
   static Result<std::unique_ptr<Machine>> restore(const std::string& state_path, const std::string& mem_path,
-                                                  MachineOptions options = {});
+                                                  MachineOptions options = {}, bool track_dirty_pages = false);
   ~Machine();
 
   // Starts the vCPU threads. `before_guest_runs` runs on this thread once they have started and
@@ -46,7 +47,9 @@ class Machine {
   // With `paused`, the vCPUs park before their first instruction (a restored VM without resume_vm).
   Result<void> start(const std::function<void(Machine&)>& before_guest_runs = {}, bool paused = false);
   // Writes a paused VM's state and memory (PUT /snapshot/create, snapshot_type Full).
-  Result<void> snapshot(const std::string& state_path, const std::string& mem_path);
+  // With `diff` (snapshot_type Diff; needs track_dirty_pages) the memory file holds only the pages
+  // written since the previous snapshot of this VM (or since it started).
+  Result<void> snapshot(const std::string& state_path, const std::string& mem_path, bool diff = false);
   Result<void> pause();
   Result<void> resume();
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.

@@ -72,13 +72,31 @@ Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& conf
   return {};
 }
 
+// The pages written since the last call: KVM's dirty log of each slot (the guest's writes) and
+// GuestMemory's marks (vessel-vmm's), as one bitmap over the memory file's pages. Both logs
+// start again.
+Result<std::vector<uint64_t>> take_dirty_pages(Machine::Impl& m) {
+  std::vector<uint64_t> pages = m.memory.take_dirty_pages();
+  for (const auto& r : m.memory.regions()) {
+    uint64_t count = r.size / 4096;
+    auto log = TRY(m.vm.get_dirty_log(r.slot, count));
+    uint64_t first = static_cast<uint64_t>(r.host - m.memory.host_base()) / 4096;
+    for (uint64_t i = 0; i < count; ++i)
+      if ((log[i / 64] >> (i % 64)) & 1) pages[(first + i) / 64] |= 1ull << ((first + i) % 64);
+  }
+  return pages;
+}
+
 }  // namespace
 
-Result<void> Machine::snapshot(const std::string& state_path, const std::string& mem_path) {
+Result<void> Machine::snapshot(const std::string& state_path, const std::string& mem_path, bool diff) {
   if (!impl_ || impl_->state != State::Paused)
     return fail(EINVAL, "snapshot/create: the VM is {}; pause it first (PATCH /vm {{\"state\": \"Paused\"}})",
                 to_string(state()));
   TRY_CTX(refuse_unsnapshotted_devices(impl_->config), "snapshot/create");
+  if (diff && !impl_->memory.tracks_dirty_pages())
+    return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
+                        "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
   snapshot::MachineState s;
   s.vcpu_count = static_cast<uint32_t>(impl_->vcpus.size());
   s.mem_size = impl_->memory.size();
@@ -91,23 +109,38 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
   for (auto& d : impl_->virtio) s.virtio.push_back(TRY(d->save_state()));
   std::vector<uint8_t> bytes = snapshot::encode(s);
 
-  auto mem = TRY_CTX(Fd::open(mem_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), "mem_file_path {}", mem_path);
-  TRY_CTX(snapshot::write_memory_file(impl_->memory, mem.get()), "mem_file_path {}", mem_path);
-  auto state = TRY_CTX(Fd::open(state_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), "snapshot_path {}", state_path);
-  TRY_CTX(write_all(state.get(), bytes.data(), bytes.size()), "snapshot_path {}", state_path);
+  // With tracking on, every snapshot (a Full one too) starts the dirty log again; if writing
+  // fails the pages taken are marked again, so the next Diff still has them.
+  std::vector<uint64_t> dirty;
+  if (impl_->memory.tracks_dirty_pages()) dirty = TRY(take_dirty_pages(*impl_));
+  auto written = [&]() -> Result<void> {
+    auto mem = TRY_CTX(Fd::open(mem_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), "mem_file_path {}", mem_path);
+    if (diff)
+      TRY_CTX(snapshot::write_memory_pages(impl_->memory, mem.get(), dirty), "mem_file_path {}", mem_path);
+    else
+      TRY_CTX(snapshot::write_memory_file(impl_->memory, mem.get()), "mem_file_path {}", mem_path);
+    auto state = TRY_CTX(Fd::open(state_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), "snapshot_path {}", state_path);
+    TRY_CTX(write_all(state.get(), bytes.data(), bytes.size()), "snapshot_path {}", state_path);
+    return {};
+  }();
+  if (!written) {
+    impl_->memory.mark_pages(dirty);
+    return written;
+  }
   log::info("snapshot: {} vCPUs, {} bytes of state in {}, {} MiB of RAM in {}", s.vcpu_count, bytes.size(), state_path,
             s.mem_size >> 20, mem_path);
   return {};
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path, const std::string& mem_path,
-                                                  MachineOptions options) {
+                                                  MachineOptions options, bool track_dirty_pages) {
   auto bytes = TRY(read_state_file(state_path));
   auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
   auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
   TRY(refuse_unsnapshotted_devices(config));
   TRY(validate_for_start(config));
   TRY(check_machine(s, config));
+  if (track_dirty_pages) config.machine.track_dirty_pages = true;
   auto mem = TRY_CTX(Fd::open(mem_path, O_RDONLY | O_CLOEXEC), "memory file {}", mem_path);
   auto memory = TRY_CTX(GuestMemory::map_file_private(mem.get(), s.mem_size), "memory file {}", mem_path);
 

@@ -30,11 +30,12 @@ Result<void> Vmm::start_instance() {
   return {};
 }
 
-Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume) {
+Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
+                                bool enable_diff_snapshots) {
   if (machine_) return fail(EINVAL, "snapshot/load: the VM is already running (load a snapshot in a fresh vessel-vmm)");
   if (config_.boot_source)
     return fail(EINVAL, "snapshot/load: this vessel-vmm has a boot source already (load a snapshot in a fresh vessel-vmm)");
-  auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine), "snapshot/load");
+  auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots), "snapshot/load");
   TRY(m->start(
       [this](Machine& machine) {
         if (options_.on_started) options_.on_started(machine);
@@ -210,12 +211,12 @@ VmmReply Vmm::on(const action::GetVmConfig&) { return config_.to_json(); }
 
 VmmReply Vmm::on(const action::CreateSnapshot& c) {
   if (!machine_) return fail(EINVAL, "snapshot/create: the VM is not started");
-  TRY(machine_->snapshot(c.snapshot_path, c.mem_file_path));
+  TRY(machine_->snapshot(c.snapshot_path, c.mem_file_path, c.diff));
   return std::nullopt;
 }
 
 VmmReply Vmm::on(const action::LoadSnapshot& l) {
-  TRY(load_snapshot(l.snapshot_path, l.mem_file_path, l.resume_vm));
+  TRY(load_snapshot(l.snapshot_path, l.mem_file_path, l.resume_vm, l.enable_diff_snapshots));
   return std::nullopt;
 }
 

@@ -47,7 +47,8 @@ class Vmm {
   Result<void> start_instance();
   // Starts the VM from a snapshot instead (PUT /snapshot/load, --restore-snapshot): only in a
   // process that has no VM and no boot source yet. Paused unless `resume`.
-  Result<void> load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume);
+  Result<void> load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
+                             bool enable_diff_snapshots = false);
 
   struct Ended {
     VmEvent event;

@@ -105,13 +105,13 @@ Result<VmmAction> parse_vm_request(const http::Request& r) {
 Result<VmmAction> parse_snapshot_create_request(const http::Request& r) {
   Json j = TRY(body_json(r));
   if (!j.is_object()) return fail(EINVAL, "snapshot/create: expected an object");
-  TRY(json::reject_unknown(j, "snapshot/create", {"snapshot_type", "snapshot_path", "mem_file_path", "version"}));
+  TRY(json::reject_unknown(j, "snapshot/create", {"snapshot_type", "snapshot_path", "mem_file_path"}));
+  action::CreateSnapshot c;
   if (j.contains("snapshot_type")) {
     std::string type = TRY(json::get_string(j, "snapshot/create", "snapshot_type"));
-    if (type == "Diff") return fail(ENOTSUP, "snapshot/create: snapshot_type Diff is not supported yet (only Full)");
-    if (type != "Full") return fail(EINVAL, "snapshot/create: snapshot_type '{}' is not Full or Diff", type);
+    if (type != "Full" && type != "Diff") return fail(EINVAL, "snapshot/create: snapshot_type '{}' is not Full or Diff", type);
+    c.diff = type == "Diff";
   }
-  action::CreateSnapshot c;
   c.snapshot_path = TRY(json::get_string(j, "snapshot/create", "snapshot_path"));
   c.mem_file_path = TRY(json::get_string(j, "snapshot/create", "mem_file_path"));
   if (c.snapshot_path.empty() || c.mem_file_path.empty())
@@ -140,8 +140,10 @@ Result<VmmAction> parse_snapshot_load_request(const http::Request& r) {
     if (type != "File") return fail(EINVAL, "snapshot/load.mem_backend: backend_type '{}' is not File or Uffd", type);
     l.mem_file_path = TRY(json::get_string(b, "snapshot/load.mem_backend", "backend_path"));
   }
-  if (j.contains("enable_diff_snapshots") && j["enable_diff_snapshots"] != false)
-    return fail(ENOTSUP, "snapshot/load: enable_diff_snapshots is not supported yet");
+  if (j.contains("enable_diff_snapshots")) {
+    if (!j["enable_diff_snapshots"].is_boolean()) return fail(EINVAL, "snapshot/load.enable_diff_snapshots: expected a boolean");
+    l.enable_diff_snapshots = j["enable_diff_snapshots"].get<bool>();
+  }
   if (j.contains("resume_vm")) {
     if (!j["resume_vm"].is_boolean()) return fail(EINVAL, "snapshot/load.resume_vm: expected a boolean");
     l.resume_vm = j["resume_vm"].get<bool>();

@@ -41,12 +41,14 @@ struct FlushMetrics {};
 struct SetVmState { bool paused; };         // PATCH /vm
 struct GetVmConfig {};                      // GET /vm/config
 struct GetMetrics {};                       // GET /metrics
-struct CreateSnapshot {                     // PUT /snapshot/create (snapshot_type Full)
+struct CreateSnapshot {                     // PUT /snapshot/create
   std::string snapshot_path, mem_file_path;
+  bool diff = false;                        // snapshot_type Diff
 };
 struct LoadSnapshot {                       // PUT /snapshot/load (mem_backend File)
   std::string snapshot_path, mem_file_path;
   bool resume_vm = false;
+  bool enable_diff_snapshots = false;
 };
 }  // namespace action
 
