@@ -31,22 +31,21 @@ class Api {
   std::string sock_;
 };
 
-// The last complete "tick N" line on a console, -1 when none.
-long last_tick(const std::string& console) {
-  static const std::regex re("tick (\\d+)\r\n");
-  long last = -1;
-  for (auto it = std::sregex_iterator(console.begin(), console.end(), re); it != std::sregex_iterator(); ++it)
-    last = std::stol((*it)[1]);
-  return last;
-}
-
-// The ticks of a console, in order (complete lines only).
+// The ticks of a console, in order: complete "tick N" lines only (not "counting to tick N").
 std::vector<long> ticks(const std::string& console) {
   static const std::regex re("tick (\\d+)\r\n");
   std::vector<long> out;
-  for (auto it = std::sregex_iterator(console.begin(), console.end(), re); it != std::sregex_iterator(); ++it)
-    out.push_back(std::stol((*it)[1]));
+  for (auto it = std::sregex_iterator(console.begin(), console.end(), re); it != std::sregex_iterator(); ++it) {
+    auto at = it->position(0);
+    if (at == 0 || console[at - 1] == '\n') out.push_back(std::stol((*it)[1]));
+  }
   return out;
+}
+
+// The last complete "tick N" line on a console, -1 when none.
+long last_tick(const std::string& console) {
+  auto all = ticks(console);
+  return all.empty() ? -1 : all.back();
 }
 
 // The original VM's console up to the pause followed by the restored VM's must count 1, 2, ...,
