@@ -281,6 +281,51 @@ TEST(Snapshot, VirtioBlkIoGoesOnAcrossASnapshot) {
   EXPECT_NE(r.console.find("pause-io: rounds=6000 bad=0"), std::string::npos) << r.console << r.errors;
 }
 
+// The API's shapes: each bad body or wrong moment is a 400 naming the problem.
+TEST(Snapshot, BadRequestsAreRefusedWithTheirReason) {
+  TempDir dir;
+  std::string sock = dir.file("a.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  struct Case {
+    const char* method;
+    const char* path;
+    std::string body;
+    const char* message;
+  };
+  std::string s = dir.file("s"), m = dir.file("m");
+  const Case cases[] = {
+      {"PUT", "/snapshot/create", json::Json{{"snapshot_path", s}, {"mem_file_path", m}}.dump(), "not started"},
+      {"PUT", "/snapshot/create", json::Json{{"snapshot_type", "Half"}, {"snapshot_path", s}, {"mem_file_path", m}}.dump(),
+       "'Half' is not Full or Diff"},
+      {"PUT", "/snapshot/create", json::Json{{"snapshot_path", s}}.dump(), "mem_file_path"},
+      {"PUT", "/snapshot/create", json::Json{{"snapshot_path", s}, {"mem_file_path", s}}.dump(), "the same file"},
+      {"PUT", "/snapshot/create", json::Json{{"snapshot_path", s}, {"mem_file_path", m}, {"version", "1.0"}}.dump(), "version"},
+      {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}}.dump(), "exactly one of mem_backend and mem_file_path"},
+      {"PUT", "/snapshot/load",
+       json::Json{{"snapshot_path", s}, {"mem_file_path", m}, {"mem_backend", {{"backend_type", "File"}, {"backend_path", m}}}}.dump(),
+       "exactly one of"},
+      {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_backend", {{"backend_type", "Uffd"}, {"backend_path", m}}}}.dump(),
+       "Uffd is not supported yet"},
+      {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_file_path", m}, {"resume_vm", "yes"}}.dump(),
+       "resume_vm: expected a boolean"},
+      {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_file_path", m}}.dump(), "No such file"},
+      {"GET", "/snapshot/create", "", "use PUT"},
+  };
+  for (const auto& c : cases) {
+    auto r = api.call(c.method, c.path, c.body);
+    EXPECT_GE(r.status, 400) << c.path << " " << c.body;
+    EXPECT_NE(r.body.find(c.message), std::string::npos) << c.path << " " << c.body << " -> " << r.body;
+  }
+  // A process with a boot source is not fresh: load refuses it.
+  ASSERT_EQ(api.call("PUT", "/boot-source", json::Json{{"kernel_image_path", guest("hello.elf")}}.dump()).status, 204);
+  auto r = api.call("PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_file_path", m}}.dump());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("has a boot source already"), std::string::npos) << r.body;
+  (void)vmm.process().signal(SIGKILL);
+}
+
 // ------------------------------------------------------------------ bad snapshots
 
 std::vector<uint8_t> bytes_of(const std::string& path) {
