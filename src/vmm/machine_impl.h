@@ -71,6 +71,9 @@ struct Machine::Impl {
   // the VMM thread's filter has no /dev/kvm ioctls).
   std::vector<kvm_cpuid_entry2> cpuid0;
   std::vector<uint32_t> msrs;
+  // A restored VM's RAM is a private mapping of its memory file (device, inode): a snapshot must
+  // not truncate that file under it (the pages not copied yet would be gone: SIGBUS).
+  std::optional<std::pair<uint64_t, uint64_t>> memory_file;
   std::unique_ptr<Mailbox<VmEvent>> events;  // from devices and vCPUs to the owner
   State state = State::Created;
   std::optional<VmEvent> event;  // the first one posted

@@ -72,6 +72,20 @@ Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& conf
   return {};
 }
 
+// Opens (creating) a snapshot file for writing and empties it, unless it is the file this VM's RAM
+// is mapped from.
+Result<Fd> open_output(const std::string& path, const char* what,
+                       const std::optional<std::pair<uint64_t, uint64_t>>& memory_file) {
+  auto fd = TRY_CTX(Fd::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), "{} {}", what, path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("{} {}: fstat", what, path);
+  if (memory_file && memory_file->first == st.st_dev && memory_file->second == st.st_ino)
+    return fail(EINVAL, "{} {} is the memory file this VM was loaded from and still reads: write the snapshot elsewhere",
+                what, path);
+  if (::ftruncate(fd.get(), 0) != 0) return fail_errno("{} {}: truncate", what, path);
+  return fd;
+}
+
 // The pages written since the last call: KVM's dirty log of each slot (the guest's writes) and
 // GuestMemory's marks (vessel-vmm's), as one bitmap over the memory file's pages. Both logs
 // start again.
@@ -114,12 +128,12 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
   std::vector<uint64_t> dirty;
   if (impl_->memory.tracks_dirty_pages()) dirty = TRY(take_dirty_pages(*impl_));
   auto written = [&]() -> Result<void> {
-    auto mem = TRY_CTX(Fd::open(mem_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), "mem_file_path {}", mem_path);
+    auto mem = TRY(open_output(mem_path, "mem_file_path", impl_->memory_file));
     if (diff)
       TRY_CTX(snapshot::write_memory_pages(impl_->memory, mem.get(), dirty), "mem_file_path {}", mem_path);
     else
       TRY_CTX(snapshot::write_memory_file(impl_->memory, mem.get()), "mem_file_path {}", mem_path);
-    auto state = TRY_CTX(Fd::open(state_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), "snapshot_path {}", state_path);
+    auto state = TRY(open_output(state_path, "snapshot_path", impl_->memory_file));
     TRY_CTX(write_all(state.get(), bytes.data(), bytes.size()), "snapshot_path {}", state_path);
     return {};
   }();
@@ -143,6 +157,8 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
   if (track_dirty_pages) config.machine.track_dirty_pages = true;
   auto mem = TRY_CTX(Fd::open(mem_path, O_RDONLY | O_CLOEXEC), "memory file {}", mem_path);
   auto memory = TRY_CTX(GuestMemory::map_file_private(mem.get(), s.mem_size), "memory file {}", mem_path);
+  struct stat mem_st {};
+  if (::fstat(mem.get(), &mem_st) != 0) return fail_errno("fstat {}", mem_path);
 
   std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
   auto impl = TRY(machine->build_restored(std::move(memory)));
@@ -155,6 +171,7 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
     return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
                 impl->virtio.size());
   for (size_t i = 0; i < s.virtio.size(); ++i) TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
+  impl->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
   machine->impl_ = std::move(impl);
   machine->restored_ = true;
   log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);

@@ -281,6 +281,30 @@ TEST(Snapshot, VirtioBlkIoGoesOnAcrossASnapshot) {
   EXPECT_NE(r.console.find("pause-io: rounds=6000 bad=0"), std::string::npos) << r.console << r.errors;
 }
 
+// A restored VM's RAM maps its memory file: a snapshot over that file would truncate it under the
+// VM (SIGBUS). It is refused, and the VM can be snapshotted elsewhere and goes on.
+TEST(Snapshot, ARestoredVmIsNotSnapshottedOverItsOwnMemoryFile) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  ASSERT_EQ(std::system(("cp --sparse=always '" + s.mem + "' '" + dir.file("vm.mem") + "'").c_str()), 0);
+  std::string sock = dir.file("b.sock");
+  VmmProcess vmm({"--api-sock", sock, "--restore-snapshot", s.state, "--restore-mem", dir.file("vm.mem"), "--restore-paused"});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  auto over = api.call("PUT", "/snapshot/create",
+                       json::Json{{"snapshot_path", dir.file("again.state")}, {"mem_file_path", dir.file("vm.mem")}}.dump());
+  EXPECT_EQ(over.status, 400);
+  EXPECT_NE(over.body.find("is the memory file this VM was loaded from"), std::string::npos) << over.body;
+  auto elsewhere = api.call("PUT", "/snapshot/create",
+                            json::Json{{"snapshot_path", dir.file("again.state")}, {"mem_file_path", dir.file("again.mem")}}.dump());
+  EXPECT_EQ(elsewhere.status, 204) << elsewhere.body;
+  EXPECT_EQ(api.call("PATCH", "/vm", R"({"state": "Resumed"})").status, 204);
+  auto r = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
+  EXPECT_TRUE(counts_on(s.console, r.console, 20));
+}
+
 // The API's shapes: each bad body or wrong moment is a 400 naming the problem.
 TEST(Snapshot, BadRequestsAreRefusedWithTheirReason) {
   TempDir dir;
