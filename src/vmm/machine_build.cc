@@ -9,6 +9,7 @@
 #include "vmm/arch/x86_64/cpuid.h"
 #include "vmm/arch/x86_64/layout.h"
 #include "vmm/arch/x86_64/loader.h"
+#include "vmm/devices/legacy/cmos_rtc.h"
 #include "vmm/devices/legacy/power_ports.h"
 #include "vmm/kernel_cmdline.h"
 #include "vmm/machine_impl.h"
@@ -56,13 +57,15 @@ EventSink event_sink(Impl* m) {
   };
 }
 
-// Legacy devices on the port bus: COM1 (kept across incarnations), i8042, debug exit, ACPI power.
+// Legacy devices on the port bus: COM1 (kept across incarnations), i8042, CMOS clock, debug exit,
+// ACPI power.
 Result<void> add_legacy_devices(Impl& m, const EventSink& events, std::shared_ptr<Serial> serial,
                                 Machine::RelayLine& com1_relay) {
   com1_relay.set(TRY(make_irq_line(m, x86::kCom1Irq)));
   TRY(m.pio.insert(std::move(serial), x86::kPortCom1, 8));
   m.i8042 = std::make_shared<I8042>(events, TRY(make_irq_line(m, x86::kKeyboardIrq)));
   TRY(m.pio.insert(m.i8042, x86::kPortI8042Data, 5));
+  TRY(m.pio.insert(std::make_shared<CmosRtc>(), x86::kPortCmos, 2));
   TRY(m.pio.insert(std::make_shared<DebugExit>(events), x86::kPortDebugExit, 1));
   TRY(m.pio.insert(std::make_shared<AcpiPower>(events), x86::kPortAcpiSleepControl, 3));
   return {};

@@ -1,5 +1,6 @@
 // Fuzz target: the port-I/O devices a guest reaches on every VM, wired as vessel-vmm wires them
-// (the 8250 UART on COM1, the i8042 at 0x60..0x64, the debug-exit port, the ACPI PM registers)
+// (the 8250 UART on COM1, the i8042 at 0x60..0x64, the CMOS clock at 0x70, the debug-exit port,
+// the ACPI PM registers)
 // on one Bus, driven by a fuzzed sequence of port accesses and host-side calls (console input,
 // Ctrl+Alt+Del, i8042 reset). Records of 8 bytes: kind, size selector, port (u16), value (u32).
 // Checked: accesses to nothing read as all ones; a VM-ending event names a known kind; the
@@ -18,6 +19,7 @@
 #include "base/log.h"
 #include "vmm/arch/x86_64/layout.h"
 #include "vmm/bus/bus.h"
+#include "vmm/devices/legacy/cmos_rtc.h"
 #include "vmm/devices/legacy/i8042.h"
 #include "vmm/devices/legacy/power_ports.h"
 #include "vmm/devices/legacy/serial.h"
@@ -44,7 +46,7 @@ class CountingLine final : public InterruptLine {
 
 // Ports around every device, and a few that belong to none.
 constexpr std::array<uint16_t, 8> kBases = {x86::kPortCom1, x86::kPortI8042Data, x86::kPortDebugExit,
-                                            x86::kPortAcpiSleepControl, 0x3f0, 0x5f8, 0x70, 0xcf8};
+                                            x86::kPortAcpiSleepControl, 0x3f0, 0x5f8, x86::kPortCmos, 0xcf8};
 
 struct Wiring {
   Bus pio;
@@ -62,6 +64,7 @@ void wire(Wiring& w, int null_fd) {
   w.i8042 = std::make_shared<I8042>(sink, std::make_shared<CountingLine>());
   fuzz_check(w.pio.insert(w.serial, x86::kPortCom1, 8).has_value(), "insert serial");
   fuzz_check(w.pio.insert(w.i8042, x86::kPortI8042Data, 5).has_value(), "insert i8042");
+  fuzz_check(w.pio.insert(std::make_shared<CmosRtc>(), x86::kPortCmos, 2).has_value(), "insert rtc");
   fuzz_check(w.pio.insert(std::make_shared<DebugExit>(sink), x86::kPortDebugExit, 1).has_value(), "insert debug exit");
   fuzz_check(w.pio.insert(std::make_shared<AcpiPower>(sink), x86::kPortAcpiSleepControl, 3).has_value(), "insert acpi");
 }

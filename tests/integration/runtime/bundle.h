@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -82,6 +83,13 @@ class RuntimeTest : public ::testing::Test {
       shared_rootfs = fmt::format("/tmp/vessel-rt-rootfs-{}", getpid());
       fs::remove_all(shared_rootfs);
       make_rootfs(shared_rootfs);
+      // ctest runs each test in its own process: without this, every test left a rootfs behind.
+      // (Only in this process: a forked child that calls exit() must not take it away.)
+      static pid_t owner = getpid();
+      std::atexit([] {
+        std::error_code ec;
+        if (getpid() == owner) fs::remove_all(shared_rootfs, ec);
+      });
     }
     rootfs_ = shared_rootfs;
     Output o = rt("spec --bundle " + bundle_);

@@ -29,6 +29,7 @@ inline constexpr uint16_t kPortCom1 = 0x3f8;
 inline constexpr uint32_t kCom1Irq = 4;
 inline constexpr uint16_t kPortI8042Data = 0x60;
 inline constexpr uint16_t kPortI8042Command = 0x64;
+inline constexpr uint16_t kPortCmos = 0x70;  // index; 0x71 data
 inline constexpr uint32_t kKeyboardIrq = 1;
 inline constexpr uint16_t kPortDebugExit = 0xf4;       // write a byte: exit with that code
 inline constexpr uint16_t kPortAcpiSleepControl = 0x600;
