@@ -65,7 +65,8 @@ Result<void> add_legacy_devices(Impl& m, const EventSink& events, std::shared_pt
   TRY(m.pio.insert(std::move(serial), x86::kPortCom1, 8));
   m.i8042 = std::make_shared<I8042>(events, TRY(make_irq_line(m, x86::kKeyboardIrq)));
   TRY(m.pio.insert(m.i8042, x86::kPortI8042Data, 5));
-  TRY(m.pio.insert(std::make_shared<CmosRtc>(), x86::kPortCmos, 2));
+  m.rtc = std::make_shared<CmosRtc>();
+  TRY(m.pio.insert(m.rtc, x86::kPortCmos, 2));
   TRY(m.pio.insert(std::make_shared<DebugExit>(events), x86::kPortDebugExit, 1));
   TRY(m.pio.insert(std::make_shared<AcpiPower>(events), x86::kPortAcpiSleepControl, 3));
   return {};

@@ -12,6 +12,7 @@
 #include "vmm/arch/x86_64/emulate.h"
 #include "vmm/arch/x86_64/pvm_syscall.h"
 #include "vmm/bus/bus.h"
+#include "vmm/devices/legacy/cmos_rtc.h"
 #include "vmm/devices/legacy/i8042.h"
 #include "vmm/devices/virtio/virtio_devices.h"
 #include "vmm/mailbox.h"
@@ -66,6 +67,7 @@ struct Machine::Impl {
   std::map<std::string, std::shared_ptr<virtio::VirtioMmioDevice>> virtio_by_id;
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
+  std::shared_ptr<CmosRtc> rtc;
   VmConfig config;
   // For snapshots: vCPU 0's CPUID as set, and the MSRs a vCPU state holds (kept from the build:
   // the VMM thread's filter has no /dev/kvm ioctls).

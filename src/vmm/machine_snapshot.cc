@@ -120,6 +120,7 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
   s.vm = TRY(snapshot::save_vm(impl_->vm));
   s.serial = serial_->save_state();
   s.i8042 = impl_->i8042->save_state();
+  s.rtc = impl_->rtc->save_state();
   for (auto& d : impl_->virtio) s.virtio.push_back(TRY(d->save_state()));
   std::vector<uint8_t> bytes = snapshot::encode(s);
 
@@ -167,6 +168,7 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
     TRY_CTX(snapshot::restore_vcpu(impl->vcpus[i]->vcpu(), s.vcpus[i]), "restore vCPU {}", i);
   machine->serial_->restore_state(s.serial);
   impl->i8042->restore_state(s.i8042);
+  if (s.rtc) impl->rtc->restore_state(*s.rtc);
   if (s.virtio.size() != impl->virtio.size())
     return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
                 impl->virtio.size());

@@ -3,6 +3,7 @@
 // either knowing the other.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,17 @@ struct SerialState {
 struct I8042State {
   uint8_t command_byte = 0, pending_command = 0, pending_key_command = 0;
   std::string out;
+};
+
+// The CMOS clock: the index latch, the guest clock's offset from the host's (the guest's time goes
+// on from the host's clock at restore, as a real RTC through a suspend), a time being set, and the
+// 128 bytes of registers and NVRAM.
+struct CmosRtcState {
+  uint8_t index = 0;
+  int64_t offset = 0;
+  bool setting = false;
+  int32_t sec = 0, min = 0, hour = 0, mday = 0, mon = 0, year = 0, wday = 0;  // struct tm fields, when setting
+  std::array<uint8_t, 128> ram{};
 };
 
 // One virtqueue as the driver configured it and as far as the device has walked it.

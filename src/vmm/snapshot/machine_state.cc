@@ -7,8 +7,9 @@ namespace vessel::vmm::snapshot {
 namespace {
 
 // The version each section is written with; decode() reads every version up to this one.
-constexpr uint32_t kVersionOf[] = {0, /*Machine*/ 1, /*Vcpu*/ 1, /*Vm*/ 1, /*Serial*/ 1, /*I8042*/ 1, /*Virtio*/ 1};
-constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::Virtio);
+constexpr uint32_t kVersionOf[] = {0, /*Machine*/ 1, /*Vcpu*/ 1, /*Vm*/ 1, /*Serial*/ 1, /*I8042*/ 1, /*Virtio*/ 1,
+                                   /*CmosRtc*/ 1};
+constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::CmosRtc);
 
 Section section(SectionId id, ByteWriter& w) {
   return {static_cast<uint32_t>(id), kVersionOf[static_cast<uint32_t>(id)], w.take()};
@@ -64,6 +65,16 @@ Section encode_i8042(const I8042State& s) {
   w.put(s.pending_key_command);
   w.put_string(s.out);
   return section(SectionId::I8042, w);
+}
+
+Section encode_rtc(const CmosRtcState& r) {
+  ByteWriter w;
+  w.put(r.index);
+  w.put(r.offset);
+  w.put<uint8_t>(r.setting ? 1 : 0);
+  for (int32_t v : {r.sec, r.min, r.hour, r.mday, r.mon, r.year, r.wday}) w.put(v);
+  w.put(r.ram);
+  return section(SectionId::CmosRtc, w);
 }
 
 Section encode_virtio(const VirtioState& d) {
@@ -155,6 +166,16 @@ Result<void> decode_i8042(ByteReader& r, I8042State& s) {
   return {};
 }
 
+Result<CmosRtcState> decode_rtc(ByteReader& r) {
+  CmosRtcState s;
+  s.index = TRY(r.get<uint8_t>());
+  s.offset = TRY(r.get<int64_t>());
+  s.setting = TRY(get_bool(r));
+  for (int32_t* v : {&s.sec, &s.min, &s.hour, &s.mday, &s.mon, &s.year, &s.wday}) *v = TRY(r.get<int32_t>());
+  s.ram = TRY(r.get<std::array<uint8_t, 128>>());
+  return s;
+}
+
 Result<VirtioState> decode_virtio(ByteReader& r) {
   VirtioState d;
   d.device_type = TRY(r.get<uint32_t>());
@@ -184,7 +205,7 @@ Result<VirtioState> decode_virtio(ByteReader& r) {
 }
 
 const char* section_name(uint32_t id) {
-  static constexpr const char* kNames[] = {"?", "machine", "vcpu", "vm", "serial", "i8042", "virtio"};
+  static constexpr const char* kNames[] = {"?", "machine", "vcpu", "vm", "serial", "i8042", "virtio", "cmos_rtc"};
   return id >= 1 && id <= kLastId ? kNames[id] : "unknown";
 }
 
@@ -213,6 +234,7 @@ Result<void> decode_section(const Section& s, MachineState& out, uint32_t (&seen
       if (out.virtio.size() >= kMaxVirtioDevices) return fail(EINVAL, "more than {} virtio devices", kMaxVirtioDevices);
       out.virtio.push_back(TRY(decode_virtio(r)));
       break;
+    case SectionId::CmosRtc: out.rtc = TRY(decode_rtc(r)); break;
   }
   return r.finish();
 }
@@ -227,6 +249,7 @@ std::vector<uint8_t> encode(const MachineState& state) {
   sections.push_back(encode_serial(state.serial));
   sections.push_back(encode_i8042(state.i8042));
   for (const auto& d : state.virtio) sections.push_back(encode_virtio(d));
+  if (state.rtc) sections.push_back(encode_rtc(*state.rtc));
   return serialize(sections);
 }
 

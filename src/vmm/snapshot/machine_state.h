@@ -8,6 +8,7 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,7 +20,7 @@
 namespace vessel::vmm::snapshot {
 
 // Section ids and the newest version of each that this vessel-vmm writes and reads.
-enum class SectionId : uint32_t { Machine = 1, Vcpu = 2, Vm = 3, Serial = 4, I8042 = 5, Virtio = 6 };
+enum class SectionId : uint32_t { Machine = 1, Vcpu = 2, Vm = 3, Serial = 4, I8042 = 5, Virtio = 6, CmosRtc = 7 };
 
 struct VcpuSnapshot {
   kvm_regs regs{};
@@ -50,6 +51,9 @@ struct MachineState {
   SerialState serial;
   I8042State i8042;
   std::vector<VirtioState> virtio;        // in the order of their MMIO windows
+  // Added after the first release: absent from older snapshots, whose VM then gets a fresh clock
+  // (the host's time).
+  std::optional<CmosRtcState> rtc;
 };
 
 inline constexpr uint32_t kMaxVcpus = 32;
