@@ -209,6 +209,40 @@ Result<void> Vm::irq_line(uint32_t irq, bool level) {
   return {};
 }
 
+Result<kvm_irqchip> Vm::get_irqchip(uint32_t chip_id) const {
+  kvm_irqchip chip{};
+  chip.chip_id = chip_id;
+  if (xioctl(fd_.get(), KVM_GET_IRQCHIP, &chip) < 0) return fail_errno("KVM_GET_IRQCHIP {}", chip_id);
+  return chip;
+}
+
+Result<void> Vm::set_irqchip(const kvm_irqchip& chip) {
+  kvm_irqchip copy = chip;
+  if (xioctl(fd_.get(), KVM_SET_IRQCHIP, &copy) < 0) return fail_errno("KVM_SET_IRQCHIP {}", chip.chip_id);
+  return {};
+}
+
+Result<std::vector<uint64_t>> Vm::get_dirty_log(uint32_t slot, uint64_t pages) const {
+  std::vector<uint64_t> bits((pages + 63) / 64, 0);
+  kvm_dirty_log log{};
+  log.slot = slot;
+  log.dirty_bitmap = bits.data();
+  if (xioctl(fd_.get(), KVM_GET_DIRTY_LOG, &log) < 0) return fail_errno("KVM_GET_DIRTY_LOG slot {}", slot);
+  return bits;
+}
+
+Result<kvm_pit_state2> Vm::get_pit2() const {
+  kvm_pit_state2 pit{};
+  if (xioctl(fd_.get(), KVM_GET_PIT2, &pit) < 0) return fail_errno("KVM_GET_PIT2");
+  return pit;
+}
+
+Result<void> Vm::set_pit2(const kvm_pit_state2& pit) {
+  kvm_pit_state2 copy = pit;
+  if (xioctl(fd_.get(), KVM_SET_PIT2, &copy) < 0) return fail_errno("KVM_SET_PIT2");
+  return {};
+}
+
 Result<kvm_clock_data> Vm::get_clock() const {
   kvm_clock_data data{};
   if (xioctl(fd_.get(), KVM_GET_CLOCK, &data) < 0) return fail_errno("KVM_GET_CLOCK");
@@ -283,6 +317,10 @@ VESSEL_GET(kvm_vcpu_events, get_events, KVM_GET_VCPU_EVENTS)
 VESSEL_SET(kvm_vcpu_events, set_events, KVM_SET_VCPU_EVENTS)
 VESSEL_GET(kvm_mp_state, get_mp_state, KVM_GET_MP_STATE)
 VESSEL_SET(kvm_mp_state, set_mp_state, KVM_SET_MP_STATE)
+VESSEL_GET(kvm_xcrs, get_xcrs, KVM_GET_XCRS)
+VESSEL_SET(kvm_xcrs, set_xcrs, KVM_SET_XCRS)
+VESSEL_GET(kvm_debugregs, get_debugregs, KVM_GET_DEBUGREGS)
+VESSEL_SET(kvm_debugregs, set_debugregs, KVM_SET_DEBUGREGS)
 #undef VESSEL_GET
 #undef VESSEL_SET
 
@@ -341,6 +379,12 @@ std::vector<unsigned long> build_ioctls() {
           KVM_CREATE_VM, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR,
           KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_IRQFD, KVM_IOEVENTFD, KVM_IRQ_LINE, KVM_GET_CLOCK,
           KVM_SET_CLOCK, KVM_CREATE_VCPU, kSetCpuid2, KVM_SET_LAPIC};
+}
+
+std::vector<unsigned long> snapshot_ioctls() {
+  return {KVM_GET_REGS,  KVM_GET_SREGS,     kGetXsave,       KVM_GET_XCRS, KVM_GET_DEBUGREGS, kGetMsrs,
+          KVM_GET_LAPIC, KVM_GET_VCPU_EVENTS, KVM_GET_MP_STATE, KVM_GET_CLOCK, KVM_GET_IRQCHIP, KVM_GET_PIT2,
+          KVM_GET_DIRTY_LOG};
 }
 
 }  // namespace vessel::kvm

@@ -81,6 +81,11 @@ class Vcpu {
   Result<void> set_events(const kvm_vcpu_events& events);
   Result<kvm_mp_state> get_mp_state() const;
   Result<void> set_mp_state(const kvm_mp_state& state);
+  // Snapshots (src/vmm/snapshot): the extended control registers and the debug registers.
+  Result<kvm_xcrs> get_xcrs() const;
+  Result<void> set_xcrs(const kvm_xcrs& xcrs);
+  Result<kvm_debugregs> get_debugregs() const;
+  Result<void> set_debugregs(const kvm_debugregs& regs);
   // KVM_SET_GUEST_DEBUG: hardware breakpoints / single-step that exit with KVM_EXIT_DEBUG.
   Result<void> set_guest_debug(const kvm_guest_debug& debug);
   // Guest-virtual to guest-physical through KVM (may be unsupported on some KVMs).
@@ -117,6 +122,14 @@ class Vm {
   Result<void> irq_line(uint32_t irq, bool level);
   Result<kvm_clock_data> get_clock() const;
   Result<void> set_clock(const kvm_clock_data& clock);
+  // The in-kernel irqchip (KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE, _IOAPIC) and PIT, for snapshots.
+  Result<kvm_irqchip> get_irqchip(uint32_t chip_id) const;
+  Result<void> set_irqchip(const kvm_irqchip& chip);
+  Result<kvm_pit_state2> get_pit2() const;
+  // KVM_GET_DIRTY_LOG: the pages of `slot` (of `pages` pages) written since the last call, one bit
+  // each, and the log starts again (the slot needs KVM_MEM_LOG_DIRTY_PAGES).
+  Result<std::vector<uint64_t>> get_dirty_log(uint32_t slot, uint64_t pages) const;
+  Result<void> set_pit2(const kvm_pit_state2& pit);
   Result<Vcpu> create_vcpu(uint32_t id);
 
  private:
@@ -133,5 +146,8 @@ class Vm {
 // /dev/kvm, creating and wiring the VM, setting up the vCPUs).
 std::vector<unsigned long> running_vcpu_ioctls();
 std::vector<unsigned long> build_ioctls();
+// What reading a paused VM's state for a snapshot takes (vCPU and VM getters), on the thread that
+// writes the snapshot (the VMM thread). Restoring happens before any filter is loaded.
+std::vector<unsigned long> snapshot_ioctls();
 
 }  // namespace vessel::kvm

@@ -20,6 +20,10 @@ Ways to start:
   vessel-vmm --config-file vm.json        boot at once from a Firecracker-style file
   vessel-vmm --api-sock /run/vm.sock      wait for PUT /boot-source ... PUT /actions
   vessel-vmm --kernel K [--initrd I] [--cmdline ARGS] [--vcpus N] [--mem-mib M]
+  vessel-vmm --restore-snapshot STATE --restore-mem MEM [--restore-paused]
+                                          go on from a snapshot (PUT /snapshot/create)
+  vessel-vmm --apply-diff DIFF_MEM --to BASE_MEM
+                                          merge a Diff snapshot's memory into its base
 
 Sandbox: every thread loads a seccomp allowlist of its own before the guest's
 first instruction (docs/vmm/sandbox.md); a forbidden system call kills the
@@ -44,6 +48,17 @@ See docs/vmm/README.md, docs/vmm/api.md, docs/vmm/boot.md and docs/vmm/pvm.md.)"
 
 void add_options(CLI::App& app, CommandLine& o) {
   app.add_option("--config-file", o.config_file, "Firecracker-style JSON configuration; boots immediately")->check(CLI::ExistingFile);
+  app.add_option("--restore-snapshot", o.restore_snapshot,
+                 "start from this snapshot state file (as PUT /snapshot/load; needs --restore-mem)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--restore-mem", o.restore_mem, "the snapshot's memory file, mapped copy-on-write")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--restore-paused", o.restore_paused, "leave the restored VM paused (resume with PATCH /vm)");
+  app.add_option("--apply-diff", o.apply_diff,
+                 "copy the pages of this Diff snapshot's memory file over the base memory file given with --to, "
+                 "then exit (the base then loads with the Diff's state file)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--to", o.apply_to, "the base memory file --apply-diff writes into")->check(CLI::ExistingFile);
   app.add_option("--api-sock", o.api_sock, "serve the control API on this Unix socket");
   app.add_option("--kernel", o.kernel, "kernel to boot (vmlinux with PVH note, bzImage, or flat test binary)")->check(CLI::ExistingFile);
   app.add_option("--initrd", o.initrd, "initial ramdisk (with --kernel)")->check(CLI::ExistingFile);
@@ -106,8 +121,13 @@ Result<StartPlan> plan_start(const CommandLine& cl) {
   if (!log::parse_level(cl.log_level, &level)) return fail(EINVAL, "--log-level: unknown level '{}'", cl.log_level);
   log::set_level(level);
   if (cl.log_json) log::set_format(log::Format::Json);
-  if (cl.config_file.empty() && cl.api_sock.empty() && cl.kernel.empty())
-    return Unexpected(Error(EINVAL, "nothing to run").with_hint("give --config-file, --api-sock or --kernel (see --help)"));
+  if (cl.config_file.empty() && cl.api_sock.empty() && cl.kernel.empty() && cl.restore_snapshot.empty())
+    return Unexpected(Error(EINVAL, "nothing to run")
+                          .with_hint("give --config-file, --api-sock, --kernel or --restore-snapshot (see --help)"));
+  if (cl.restore_snapshot.empty() != cl.restore_mem.empty())
+    return fail(EINVAL, "--restore-snapshot and --restore-mem go together");
+  if (!cl.restore_snapshot.empty() && (!cl.config_file.empty() || !cl.kernel.empty()))
+    return fail(EINVAL, "--restore-snapshot excludes --config-file and --kernel (the snapshot holds the configuration)");
   if (!cl.config_file.empty() && !cl.kernel.empty()) return fail(EINVAL, "--config-file and --kernel exclude each other");
   if (!cl.guest_profile.empty() && cl.seccomp_level != 0)
     return Unexpected(Error(EINVAL, "--guest-profile writes its file from the vCPUs' profiler thread, which the seccomp "
@@ -123,6 +143,8 @@ Result<StartPlan> plan_start(const CommandLine& cl) {
     plan.config.machine.vcpu_count = cl.vcpus;
     plan.config.machine.mem_size_mib = cl.mem_mib;
     plan.boot_now = true;
+  } else if (!cl.restore_snapshot.empty()) {
+    plan.restore = true;
   }
   return plan;
 }

@@ -13,6 +13,9 @@ namespace vessel::vmm {
 struct CommandLine {
   std::string config_file, api_sock, kernel, initrd, cmdline = "console=ttyS0 reboot=k panic=-1";
   std::string log_level = "warn", metrics_file, guest_profile, console_sock;
+  std::string restore_snapshot, restore_mem;  // start from a snapshot (docs/vmm/snapshot.md)
+  bool restore_paused = false;
+  std::string apply_diff, apply_to;  // --apply-diff DIFF_MEM --to BASE_MEM, then exit
   uint32_t vcpus = 1;
   uint64_t mem_mib = 128;
   unsigned shutdown_timeout = 10;
@@ -31,6 +34,7 @@ std::optional<int> parse_command_line(int argc, char** argv, CommandLine& out);
 struct StartPlan {
   VmConfig config;
   bool boot_now = false;
+  bool restore = false;  // --restore-snapshot: load it at once (config stays empty)
 };
 Result<StartPlan> plan_start(const CommandLine& cl);
 

@@ -21,9 +21,10 @@ Result<std::unique_ptr<Machine>> Machine::create(const VmConfig& config, Machine
   return machine;
 }
 
-Result<void> Machine::start(const std::function<void(Machine&)>& before_guest_runs) {
+Result<void> Machine::start(const std::function<void(Machine&)>& before_guest_runs, bool paused) {
   if (impl_->state != State::Created) return fail(EINVAL, "the VM was already started");
   impl_->control.hold();
+  if (paused) impl_->control.set_state(VcpuControl::State::Paused);
   for (auto& v : impl_->vcpus) v->start();
   if (impl_->profiler) {
     std::vector<pthread_t> threads;
@@ -33,6 +34,11 @@ Result<void> Machine::start(const std::function<void(Machine&)>& before_guest_ru
   impl_->state = State::Running;
   if (before_guest_runs) before_guest_runs(*this);
   impl_->control.release();
+  if (paused) {
+    impl_->control.wait_parked(impl_->vcpus.size());
+    for (auto& d : impl_->virtio) TRY(d->pause());
+    impl_->state = State::Paused;
+  }
   return {};
 }
 
@@ -82,7 +88,8 @@ std::optional<VmEvent> Machine::take_event() {
   if (event.kind == VmEvent::Kind::Reboot || event.kind == VmEvent::Kind::Poweroff) {
     if (auto panic = serial_->panic_message()) event = {VmEvent::Kind::Panic, 3, *panic};
   }
-  if (event.kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_) return event;
+  if (event.kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_ || restored_)
+    return event;
   if (auto r = restart(); !r)  // impl_ is gone: every call now answers "stopped"
     return VmEvent{VmEvent::Kind::Error, 2, fmt::format("restart after the guest rebooted: {}", r.error().to_string())};
   return std::nullopt;

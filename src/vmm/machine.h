@@ -34,11 +34,22 @@ class Machine {
   enum class State { Created, Running, Paused, Stopped };
 
   static Result<std::unique_ptr<Machine>> create(const VmConfig& config, MachineOptions options = {});
+  // A machine from a snapshot (docs/vmm/snapshot.md): the state file is read and checked, guest
+  // RAM maps the memory file copy-on-write, and KVM and the devices get their saved state back.
+  // Nothing runs until start(). Any failure leaves nothing behind.
+  // `track_dirty_pages` (enable_diff_snapshots): the restored VM can take Diff snapshots.
+  static Result<std::unique_ptr<Machine>> restore(const std::string& state_path, const std::string& mem_path,
+                                                  MachineOptions options = {}, bool track_dirty_pages = false);
   ~Machine();
 
   // Starts the vCPU threads. `before_guest_runs` runs on this thread once they have started and
   // before any of them runs a guest instruction (the VMM thread loads its seccomp filter there).
-  Result<void> start(const std::function<void(Machine&)>& before_guest_runs = {});
+  // With `paused`, the vCPUs park before their first instruction (a restored VM without resume_vm).
+  Result<void> start(const std::function<void(Machine&)>& before_guest_runs = {}, bool paused = false);
+  // Writes a paused VM's state and memory (PUT /snapshot/create, snapshot_type Full).
+  // With `diff` (snapshot_type Diff; needs track_dirty_pages) the memory file holds only the pages
+  // written since the previous snapshot of this VM (or since it started).
+  Result<void> snapshot(const std::string& state_path, const std::string& mem_path, bool diff = false);
   Result<void> pause();
   Result<void> resume();
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.
@@ -62,6 +73,7 @@ class Machine {
                                 const std::optional<RateLimiterConfig>& config);
 
   State state() const;
+  const VmConfig& config() const { return config_; }
   Serial& serial() { return *serial_; }
   json::Json metrics() const;
   static int exit_code(const VmEvent& event);
@@ -72,6 +84,7 @@ class Machine {
  private:
   Machine(VmConfig config, MachineOptions options);
   Result<std::unique_ptr<Impl>> build();
+  Result<std::unique_ptr<Impl>> build_restored(GuestMemory memory);
   Result<void> restart();
   void stop_vcpus();
 
@@ -82,6 +95,9 @@ class Machine {
   std::unique_ptr<Impl> impl_;  // one incarnation of the VM; rebuilt by restart()
   uint64_t reboots_ = 0;
   bool stopping_ = false;
+  // A restored machine ends on a guest reboot: its process was sandboxed before the
+  // configuration (and its on_reboot) was known.
+  bool restored_ = false;
 };
 
 const char* to_string(Machine::State state);

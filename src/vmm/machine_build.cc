@@ -13,6 +13,7 @@
 #include "vmm/devices/legacy/power_ports.h"
 #include "vmm/kernel_cmdline.h"
 #include "vmm/machine_impl.h"
+#include "vmm/snapshot/kvm_state.h"
 
 namespace vessel::vmm {
 namespace {
@@ -28,15 +29,19 @@ Result<std::shared_ptr<IrqfdLine>> make_irq_line(Impl& m, uint32_t gsi) {
 }
 
 // The KVM VM (in-kernel irqchip and PIT) and guest RAM in its memory slots.
-Result<std::unique_ptr<Impl>> create_vm_and_memory(const VmConfig& config) {
+Result<std::unique_ptr<Impl>> create_vm_and_memory(const VmConfig& config, std::optional<GuestMemory> restored = {}) {
   auto system = TRY(kvm::System::open());
   auto vm = TRY(system.create_vm());
   TRY(vm.set_identity_map_addr(0xfffbc000));
   TRY(vm.set_tss_addr(0xfffbd000));
   TRY(vm.create_irqchip());
   TRY(vm.create_pit2());
-  auto memory = TRY_CTX(GuestMemory::create(config.machine.mem_size_mib << 20), "allocate guest memory");
-  for (const auto& r : memory.regions()) TRY(vm.set_user_memory_region(r.slot, r.guest_base, r.size, r.host));
+  auto memory = restored ? std::move(*restored)
+                         : TRY_CTX(GuestMemory::create(config.machine.mem_size_mib << 20), "allocate guest memory");
+  // Diff snapshots: KVM logs the guest's writes, GuestMemory vessel-vmm's own.
+  uint32_t flags = config.machine.track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0;
+  if (config.machine.track_dirty_pages) memory.track_dirty_pages();
+  for (const auto& r : memory.regions()) TRY(vm.set_user_memory_region(r.slot, r.guest_base, r.size, r.host, flags));
   auto impl = std::make_unique<Impl>(std::move(system), std::move(vm), std::move(memory));
   impl->config = config;
   impl->events = TRY(Mailbox<VmEvent>::create());
@@ -60,7 +65,8 @@ Result<void> add_legacy_devices(Impl& m, const EventSink& events, std::shared_pt
   TRY(m.pio.insert(std::move(serial), x86::kPortCom1, 8));
   m.i8042 = std::make_shared<I8042>(events, TRY(make_irq_line(m, x86::kKeyboardIrq)));
   TRY(m.pio.insert(m.i8042, x86::kPortI8042Data, 5));
-  TRY(m.pio.insert(std::make_shared<CmosRtc>(), x86::kPortCmos, 2));
+  m.rtc = std::make_shared<CmosRtc>();
+  TRY(m.pio.insert(m.rtc, x86::kPortCmos, 2));
   TRY(m.pio.insert(std::make_shared<DebugExit>(events), x86::kPortDebugExit, 1));
   TRY(m.pio.insert(std::make_shared<AcpiPower>(events), x86::kPortAcpiSleepControl, 3));
   return {};
@@ -199,7 +205,8 @@ Result<x86::LoadedKernel> load_guest(Impl& m, const x86::AcpiConfig& acpi, Kerne
   return kernel;
 }
 
-Result<void> create_vcpus(Impl& m, const x86::LoadedKernel& kernel, const EventSink& events,
+// `kernel`: none for a restored machine (its vCPU state comes from the snapshot).
+Result<void> create_vcpus(Impl& m, const x86::LoadedKernel* kernel, const EventSink& events,
                           const MachineOptions& options, bool pvm) {
   uint32_t count = m.config.machine.vcpu_count;
   auto supported = TRY(m.system.supported_cpuid());
@@ -208,10 +215,15 @@ Result<void> create_vcpus(Impl& m, const x86::LoadedKernel& kernel, const EventS
     m.profiler = std::make_unique<GuestProfiler>(count, options.guest_profile_interval, options.guest_profile);
   for (uint32_t i = 0; i < count; ++i) {
     auto vcpu = TRY(m.vm.create_vcpu(i));
-    TRY(vcpu.set_cpuid(x86::vcpu_cpuid(supported, {i, count, pvm})));
+    auto cpuid = x86::vcpu_cpuid(supported, {i, count, pvm});
+    TRY(vcpu.set_cpuid(cpuid));
     TRY(x86::setup_fpu_and_msrs(vcpu));
     TRY(x86::setup_lapic(vcpu));
-    if (i == 0) TRY(x86::setup_boot_vcpu(vcpu, kernel));
+    if (i == 0) {
+      m.cpuid0 = cpuid.entries;
+      m.msrs = TRY_CTX(snapshot::saveable_msrs(m.system, vcpu), "list the vCPU's MSRs");
+      if (kernel) TRY(x86::setup_boot_vcpu(vcpu, *kernel));
+    }
     VcpuContext ctx{&m.pio, &m.mmio, &m.memory, events, &m.control, &m.emulation, &m.stats, m.profiler.get(),
                     pvm ? &m.syscall_repair : nullptr};
     m.vcpus.push_back(std::make_unique<VcpuRunner>(std::move(vcpu), ctx));
@@ -230,9 +242,22 @@ Result<std::unique_ptr<Machine::Impl>> Machine::build() {
   TRY(add_virtio_devices(*impl, options_, acpi, cmdline));
   bool pvm = kvm::System::is_pvm();
   auto kernel = TRY(load_guest(*impl, acpi, cmdline, pvm));
-  TRY(create_vcpus(*impl, kernel, events, options_, pvm));
+  TRY(create_vcpus(*impl, &kernel, events, options_, pvm));
   log::debug("machine created: {} vCPUs, {} MiB, kernel {} (entry {:#x}), cmdline '{}'", config_.machine.vcpu_count,
              config_.machine.mem_size_mib, config_.boot_source->kernel_image_path, kernel.entry, cmdline.str());
+  return impl;
+}
+
+// The same machine as build() but on restored guest RAM, without loading a kernel: the caller
+// (machine_snapshot.cc) puts the saved KVM and device state in.
+Result<std::unique_ptr<Machine::Impl>> Machine::build_restored(GuestMemory memory) {
+  auto impl = TRY(create_vm_and_memory(config_, std::move(memory)));
+  EventSink events = event_sink(impl.get());
+  TRY(add_legacy_devices(*impl, events, serial_, *com1_relay_));
+  x86::AcpiConfig acpi{config_.machine.vcpu_count, {}};  // the guest has its tables in RAM already
+  KernelCmdline cmdline("");
+  TRY(add_virtio_devices(*impl, options_, acpi, cmdline));
+  TRY(create_vcpus(*impl, nullptr, events, options_, kvm::System::is_pvm()));
   return impl;
 }
 

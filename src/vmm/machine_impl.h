@@ -12,6 +12,7 @@
 #include "vmm/arch/x86_64/emulate.h"
 #include "vmm/arch/x86_64/pvm_syscall.h"
 #include "vmm/bus/bus.h"
+#include "vmm/devices/legacy/cmos_rtc.h"
 #include "vmm/devices/legacy/i8042.h"
 #include "vmm/devices/virtio/virtio_devices.h"
 #include "vmm/mailbox.h"
@@ -67,7 +68,15 @@ struct Machine::Impl {
   std::map<std::string, std::shared_ptr<virtio::VirtioMmioDevice>> virtio_by_id;
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
+  std::shared_ptr<CmosRtc> rtc;
   VmConfig config;
+  // For snapshots: vCPU 0's CPUID as set, and the MSRs a vCPU state holds (kept from the build:
+  // the VMM thread's filter has no /dev/kvm ioctls).
+  std::vector<kvm_cpuid_entry2> cpuid0;
+  std::vector<uint32_t> msrs;
+  // A restored VM's RAM is a private mapping of its memory file (device, inode): a snapshot must
+  // not truncate that file under it (the pages not copied yet would be gone: SIGBUS).
+  std::optional<std::pair<uint64_t, uint64_t>> memory_file;
   std::unique_ptr<Mailbox<VmEvent>> events;  // from devices and vCPUs to the owner
   State state = State::Created;
   std::optional<VmEvent> event;  // the first one posted

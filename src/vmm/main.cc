@@ -12,6 +12,7 @@
 #include "vmm/command_line.h"
 #include "vmm/host_io.h"
 #include "vmm/sandbox/seccomp.h"
+#include "vmm/snapshot/memory_file.h"
 #include "vmm/vmm.h"
 
 using namespace vessel;
@@ -22,6 +23,13 @@ namespace {
 int failed(const Error& error) {
   cli::print_error("vessel-vmm", error);
   return 1;
+}
+
+// --apply-diff DIFF --to BASE (docs/vmm/snapshot.md, "Diff snapshots").
+Result<void> apply_diff_snapshot(const std::string& diff, const std::string& base) {
+  auto d = TRY_CTX(Fd::open(diff, O_RDONLY | O_CLOEXEC), "--apply-diff {}", diff);
+  auto b = TRY_CTX(Fd::open(base, O_WRONLY | O_CLOEXEC), "--to {}", base);
+  return snapshot::apply_memory_diff(b.get(), d.get());
 }
 
 // The exit status, the --metrics-file (opened at the start: the VMM thread's filter opens no
@@ -51,6 +59,11 @@ int main(int argc, char** argv) {
   log::set_program("vessel-vmm");
   CommandLine cl;
   if (auto status = parse_command_line(argc, argv, cl)) return *status;
+  if (!cl.apply_diff.empty() || !cl.apply_to.empty()) {
+    if (cl.apply_diff.empty() || cl.apply_to.empty()) return failed(Error(EINVAL, "--apply-diff and --to go together"));
+    if (auto merged = apply_diff_snapshot(cl.apply_diff, cl.apply_to); !merged) return failed(merged.error());
+    return 0;
+  }
   auto plan = plan_start(cl);
   if (!plan) return failed(plan.error());
   auto unlink_api_sock = [&] { if (!cl.api_sock.empty()) ::unlink(cl.api_sock.c_str()); };
@@ -93,6 +106,13 @@ int main(int argc, char** argv) {
     auto s = serve_api(cl.api_sock, vmm->actions());
     if (!s) return failed(std::move(s.error()).add_context("listen on the API socket"));
     server = std::move(*s);
+  }
+  if (plan->restore) {
+    if (auto loaded = vmm->load_snapshot(cl.restore_snapshot, cl.restore_mem, !cl.restore_paused); !loaded) {
+      failed(loaded.error());
+      unlink_api_sock();
+      return 1;
+    }
   }
   if (plan->boot_now) {
     if (auto started = vmm->start_instance(); !started) {

@@ -30,6 +30,23 @@ Result<void> Vmm::start_instance() {
   return {};
 }
 
+Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
+                                bool enable_diff_snapshots) {
+  if (machine_) return fail(EINVAL, "snapshot/load: the VM is already running (load a snapshot in a fresh vessel-vmm)");
+  if (config_.boot_source)
+    return fail(EINVAL, "snapshot/load: this vessel-vmm has a boot source already (load a snapshot in a fresh vessel-vmm)");
+  auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots), "snapshot/load");
+  TRY(m->start(
+      [this](Machine& machine) {
+        if (options_.on_started) options_.on_started(machine);
+        if (options_.before_guest_runs) options_.before_guest_runs();
+      },
+      !resume));
+  config_ = m->config();
+  machine_ = std::move(m);
+  return {};
+}
+
 Vmm::Ended Vmm::run() {
   for (;;) {
     pollfd fds[] = {{actions_->fd(), POLLIN, 0}, {console_->fd(), POLLIN, 0}, {signals_->fd(), POLLIN, 0},
@@ -191,6 +208,17 @@ VmmReply Vmm::on(const action::SetVmState& set) {
 }
 
 VmmReply Vmm::on(const action::GetVmConfig&) { return config_.to_json(); }
+
+VmmReply Vmm::on(const action::CreateSnapshot& c) {
+  if (!machine_) return fail(EINVAL, "snapshot/create: the VM is not started");
+  TRY(machine_->snapshot(c.snapshot_path, c.mem_file_path, c.diff));
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::LoadSnapshot& l) {
+  TRY(load_snapshot(l.snapshot_path, l.mem_file_path, l.resume_vm, l.enable_diff_snapshots));
+  return std::nullopt;
+}
 
 VmmReply Vmm::on(const action::GetMetrics&) {
   if (!machine_) return Json{{"state", "Not started"}};

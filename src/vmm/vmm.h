@@ -45,6 +45,10 @@ class Vmm {
   VmmReply handle(const VmmAction& action);
   // Starts the VM from the current configuration (InstanceStart; also --config-file, --kernel).
   Result<void> start_instance();
+  // Starts the VM from a snapshot instead (PUT /snapshot/load, --restore-snapshot): only in a
+  // process that has no VM and no boot source yet. Paused unless `resume`.
+  Result<void> load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
+                             bool enable_diff_snapshots = false);
 
   struct Ended {
     VmEvent event;
@@ -78,6 +82,8 @@ class Vmm {
   VmmReply on(const action::PatchDrive&);
   VmmReply on(const action::PutNetworkInterface&);
   VmmReply on(const action::PatchNetworkInterface&);
+  VmmReply on(const action::CreateSnapshot&);
+  VmmReply on(const action::LoadSnapshot&);
   Result<void> before_start() const;
 
   VmConfig config_;

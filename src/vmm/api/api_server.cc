@@ -101,6 +101,58 @@ Result<VmmAction> parse_vm_request(const http::Request& r) {
   return fail(EINVAL, "vm.state: '{}' is not Paused or Resumed", state);
 }
 
+// PUT /snapshot/create and /snapshot/load, in Firecracker's shapes.
+Result<VmmAction> parse_snapshot_create_request(const http::Request& r) {
+  Json j = TRY(body_json(r));
+  if (!j.is_object()) return fail(EINVAL, "snapshot/create: expected an object");
+  TRY(json::reject_unknown(j, "snapshot/create", {"snapshot_type", "snapshot_path", "mem_file_path"}));
+  action::CreateSnapshot c;
+  if (j.contains("snapshot_type")) {
+    std::string type = TRY(json::get_string(j, "snapshot/create", "snapshot_type"));
+    if (type != "Full" && type != "Diff") return fail(EINVAL, "snapshot/create: snapshot_type '{}' is not Full or Diff", type);
+    c.diff = type == "Diff";
+  }
+  c.snapshot_path = TRY(json::get_string(j, "snapshot/create", "snapshot_path"));
+  c.mem_file_path = TRY(json::get_string(j, "snapshot/create", "mem_file_path"));
+  if (c.snapshot_path.empty() || c.mem_file_path.empty())
+    return fail(EINVAL, "snapshot/create: snapshot_path and mem_file_path must not be empty");
+  if (c.snapshot_path == c.mem_file_path) return fail(EINVAL, "snapshot/create: snapshot_path and mem_file_path are the same file");
+  return c;
+}
+
+Result<VmmAction> parse_snapshot_load_request(const http::Request& r) {
+  Json j = TRY(body_json(r));
+  if (!j.is_object()) return fail(EINVAL, "snapshot/load: expected an object");
+  TRY(json::reject_unknown(j, "snapshot/load",
+                           {"snapshot_path", "mem_backend", "mem_file_path", "enable_diff_snapshots", "resume_vm"}));
+  action::LoadSnapshot l;
+  l.snapshot_path = TRY(json::get_string(j, "snapshot/load", "snapshot_path"));
+  if (j.contains("mem_backend") == j.contains("mem_file_path"))
+    return fail(EINVAL, "snapshot/load: give exactly one of mem_backend and mem_file_path");
+  if (j.contains("mem_file_path")) {
+    l.mem_file_path = TRY(json::get_string(j, "snapshot/load", "mem_file_path"));
+  } else {
+    const Json& b = j["mem_backend"];
+    if (!b.is_object()) return fail(EINVAL, "snapshot/load.mem_backend: expected an object");
+    TRY(json::reject_unknown(b, "snapshot/load.mem_backend", {"backend_type", "backend_path"}));
+    std::string type = TRY(json::get_string(b, "snapshot/load.mem_backend", "backend_type"));
+    if (type == "Uffd") return fail(ENOTSUP, "snapshot/load.mem_backend: backend_type Uffd is not supported yet (only File)");
+    if (type != "File") return fail(EINVAL, "snapshot/load.mem_backend: backend_type '{}' is not File or Uffd", type);
+    l.mem_file_path = TRY(json::get_string(b, "snapshot/load.mem_backend", "backend_path"));
+  }
+  if (j.contains("enable_diff_snapshots")) {
+    if (!j["enable_diff_snapshots"].is_boolean()) return fail(EINVAL, "snapshot/load.enable_diff_snapshots: expected a boolean");
+    l.enable_diff_snapshots = j["enable_diff_snapshots"].get<bool>();
+  }
+  if (j.contains("resume_vm")) {
+    if (!j["resume_vm"].is_boolean()) return fail(EINVAL, "snapshot/load.resume_vm: expected a boolean");
+    l.resume_vm = j["resume_vm"].get<bool>();
+  }
+  if (l.snapshot_path.empty() || l.mem_file_path.empty())
+    return fail(EINVAL, "snapshot/load: snapshot_path and the memory file's path must not be empty");
+  return l;
+}
+
 struct Route {
   std::string_view path;  // a prefix when it ends with '/'
   std::string_view methods;
@@ -126,6 +178,8 @@ constexpr Route kRoutes[] = {
     {"/vm", "PATCH", "use PATCH on /vm", parse_vm_request},
     {"/vm/config", "GET", "use GET on /vm/config", just<action::GetVmConfig>},
     {"/metrics", "GET", "use GET on /metrics", just<action::GetMetrics>},
+    {"/snapshot/create", "PUT", "use PUT on /snapshot/create", parse_snapshot_create_request},
+    {"/snapshot/load", "PUT", "use PUT on /snapshot/load", parse_snapshot_load_request},
 };
 
 const Route* find_route(const std::string& path) {

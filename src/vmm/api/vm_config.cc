@@ -19,7 +19,9 @@ Json to_json(const BootSource& b) {
 }
 
 Json to_json(const MachineConfig& m) {
-  return {{"vcpu_count", m.vcpu_count}, {"mem_size_mib", m.mem_size_mib}, {"smt", m.smt}};
+  Json j = {{"vcpu_count", m.vcpu_count}, {"mem_size_mib", m.mem_size_mib}, {"smt", m.smt}};
+  if (m.track_dirty_pages) j["track_dirty_pages"] = true;
+  return j;
 }
 
 Json to_json(const DriveConfig& d) {
@@ -160,6 +162,7 @@ Result<MachineConfig> parse_machine_config(const Json& j, const MachineConfig& b
     if (*v) return fail(EINVAL, "machine-config.smt: true is not supported (one thread per core)");
     m.smt = false;
   }
+  if (auto v = TRY(json::opt_bool(j, "machine-config", "track_dirty_pages"))) m.track_dirty_pages = *v;
   return m;
 }
 

@@ -26,6 +26,8 @@ struct MachineConfig {
   uint32_t vcpu_count = 1;
   uint64_t mem_size_mib = 128;
   bool smt = false;
+  // KVM's dirty log on guest RAM (and vessel-vmm's own writes tracked): Diff snapshots need it.
+  bool track_dirty_pages = false;
 };
 
 // Disk image formats (vessel extension "format"); absent: raw, as Firecracker (never probed).

@@ -41,13 +41,23 @@ struct FlushMetrics {};
 struct SetVmState { bool paused; };         // PATCH /vm
 struct GetVmConfig {};                      // GET /vm/config
 struct GetMetrics {};                       // GET /metrics
+struct CreateSnapshot {                     // PUT /snapshot/create
+  std::string snapshot_path, mem_file_path;
+  bool diff = false;                        // snapshot_type Diff
+};
+struct LoadSnapshot {                       // PUT /snapshot/load (mem_backend File)
+  std::string snapshot_path, mem_file_path;
+  bool resume_vm = false;
+  bool enable_diff_snapshots = false;
+};
 }  // namespace action
 
 using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
                                action::SetBootSource, action::PutDrive, action::EnableEntropy,
                                action::InstanceStart, action::SendCtrlAltDel, action::FlushMetrics,
                                action::SetVmState, action::GetVmConfig, action::GetMetrics, action::PutVsock,
-                               action::PatchDrive, action::PutNetworkInterface, action::PatchNetworkInterface>;
+                               action::PatchDrive, action::PutNetworkInterface, action::PatchNetworkInterface,
+                               action::CreateSnapshot, action::LoadSnapshot>;
 
 // The answer: a JSON document (200), nothing (204), or an error (400 with its message).
 using VmmReply = Result<std::optional<json::Json>>;

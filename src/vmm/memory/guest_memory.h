@@ -6,8 +6,10 @@
 // 3 GiB, the rest from 4 GiB up; one host mapping backs both regions.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <type_traits>
 #include <vector>
@@ -33,6 +35,10 @@ class GuestMemory {
  public:
   // Maps `size` bytes of anonymous memory (committed as the guest touches it).
   static Result<GuestMemory> create(uint64_t size);
+  // Maps `size` bytes of the file `fd` (a snapshot's memory file) private and copy-on-write: pages
+  // are read from the file as the guest touches them, and the guest's writes stay in this process.
+  // The file must hold exactly `size` bytes.
+  static Result<GuestMemory> map_file_private(int fd, uint64_t size);
 
   uint64_t size() const { return size_; }
   const std::vector<MemoryRegion>& regions() const { return regions_; }
@@ -42,11 +48,22 @@ class GuestMemory {
   // or at its end).
   bool contains(GuestAddress addr, uint64_t len) const;
 
-  // Host view of a checked range; valid while this GuestMemory lives.
+  // Host view of a checked range; valid while this GuestMemory lives. The caller may write it: with
+  // dirty tracking on, its pages count as written.
   Result<std::span<uint8_t>> slice(GuestAddress addr, uint64_t len) const;
 
   Result<void> read(GuestAddress addr, void* dst, uint64_t len) const;
   Result<void> write(GuestAddress addr, const void* src, uint64_t len) const;
+
+  // Diff snapshots: from now on the pages VMM code writes (write(), slice()) are marked in a
+  // bitmap over the host mapping (bit i: bytes [i * 4096, (i + 1) * 4096) of host_base()). What the
+  // guest itself writes is KVM's dirty log.
+  void track_dirty_pages();
+  bool tracks_dirty_pages() const { return dirty_ != nullptr; }
+  // The pages marked since the last call, and the marks cleared (empty when not tracking).
+  std::vector<uint64_t> take_dirty_pages() const;
+  // Marks these pages again (a Diff snapshot that failed to write puts back what it took).
+  void mark_pages(const std::vector<uint64_t>& pages) const;
 
   template <typename T>
   Result<T> read_obj(GuestAddress addr) const {
@@ -62,11 +79,15 @@ class GuestMemory {
   }
 
  private:
+  static Result<GuestMemory> from_mapping(Mmap mapping, uint64_t size);
   GuestMemory(Mmap mapping, uint64_t size, std::vector<MemoryRegion> regions)
       : mapping_(std::move(mapping)), size_(size), regions_(std::move(regions)) {}
+  Result<uint8_t*> find(GuestAddress addr, uint64_t len) const;
+  void mark(const uint8_t* host, uint64_t len) const;
   Mmap mapping_;
   uint64_t size_ = 0;
   std::vector<MemoryRegion> regions_;
+  std::unique_ptr<std::atomic<uint64_t>[]> dirty_;  // one bit per page, when tracking
 };
 
 }  // namespace vessel::vmm

@@ -115,6 +115,14 @@ Rules own_list(ThreadKind kind) {
                     SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(unlink), SCMP_SYS(shutdown),
                     SCMP_SYS(ftruncate), SCMP_SYS(pwrite64), SCMP_SYS(lseek)}));
       add(r, starts_threads());
+      // PUT /snapshot/create: reading the paused VM's KVM state and writing two new files
+      // (openat only write-only: this thread reads no file).
+      add(r, ioctls(kvm::snapshot_ioctls()));
+      r.push_back({SCMP_SYS(openat), {SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, O_WRONLY)}});
+      // Is the new file the one a restored VM's RAM maps? (glibc's fstat is newfstatat on the fd
+      // with AT_EMPTY_PATH.)
+      add(r, plain({SCMP_SYS(fstat)}));
+      r.push_back({SCMP_SYS(newfstatat), {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}});
       break;
     case ThreadKind::Vcpu:
       add(r, ioctls(kvm::running_vcpu_ioctls()));

@@ -62,18 +62,19 @@ void VcpuControl::release() {
   cv_.notify_all();
 }
 
-bool VcpuControl::checkpoint(kvm::Vcpu& vcpu) {
+VcpuControl::Step VcpuControl::checkpoint(kvm::Vcpu& vcpu, bool completion_pending) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return !held_ || state_ == State::Stopping; });
+  if (state_ == State::Paused && completion_pending) return Step::Complete;  // immediate_exit is set
   if (state_ == State::Paused) {
     ++parked_;
     cv_.notify_all();
     cv_.wait(lock, [&] { return state_ != State::Paused; });
     --parked_;
   }
-  if (state_ == State::Stopping) return false;
+  if (state_ == State::Stopping) return Step::Exit;
   vcpu.set_immediate_exit(false);
-  return true;
+  return Step::Run;
 }
 
 void VcpuControl::thread_exited() {
@@ -113,8 +114,12 @@ void VcpuRunner::loop() {
   std::string name = fmt::format("vcpu{}", vcpu_.id());
   pthread_setname_np(pthread_self(), name.c_str());
   sandbox::enter(sandbox::ThreadKind::Vcpu);  // before the first guest instruction (checkpoint holds it)
-  while (ctx_.control->checkpoint(vcpu_)) {
+  bool completion_pending = false;
+  for (;;) {
+    auto step = ctx_.control->checkpoint(vcpu_, completion_pending);
+    if (step == VcpuControl::Step::Exit) break;
     auto r = vcpu_.run();
+    completion_pending = false;
     if (!r) {
       if (r.error().errnum() == EINTR || r.error().errnum() == EAGAIN) {
         if (ctx_.profiler != nullptr) ctx_.profiler->on_interrupted(vcpu_, *ctx_.memory);
@@ -126,6 +131,8 @@ void VcpuRunner::loop() {
     ++ctx_.stats->exits;
     stale_retry_.on_exit();
     if (!handle_exit()) break;
+    uint32_t reason = vcpu_.run_area()->exit_reason;
+    completion_pending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
   }
   ctx_.control->thread_exited();
 }

@@ -57,8 +57,12 @@ class VcpuControl {
   // threads are all started (and confined) before the guest runs.
   void hold();
   void release();
-  // Called by vCPU threads: returns false when the thread must exit.
-  bool checkpoint(kvm::Vcpu& vcpu);
+  // Called by vCPU threads before each KVM_RUN. `completion_pending`: the last exit was port I/O
+  // or MMIO, which KVM finishes (a read's value into its register) only at the next KVM_RUN. A
+  // vCPU about to park with one pending is told to Complete first (KVM_RUN with immediate_exit
+  // does just that), so that a paused vCPU's registers are whole when a snapshot reads them.
+  enum class Step { Run, Complete, Exit };
+  Step checkpoint(kvm::Vcpu& vcpu, bool completion_pending = false);
   void thread_exited();
   void register_vcpu(kvm::Vcpu* vcpu, pthread_t thread);
 

@@ -146,5 +146,61 @@ TEST_F(MmioDeviceTest, DestroyWhilePausedDoesNotHang) {
   SUCCEED();
 }
 
+// Snapshots (docs/vmm/snapshot.md): a paused transport's state, restored into a new device on the
+// same guest memory, goes on where the old one stopped; a hostile saved state is refused.
+TEST_F(MmioDeviceTest, SavedStateRestoresIntoANewDeviceThatGoesOn) {
+  ASSERT_TRUE(drv.init(~0ull) & status::kDriverOk);
+  drv.set_desc(0, kData, 32, kDescFlagWrite);
+  drv.submit(0);
+  ASSERT_TRUE(drv.wait_used(1));
+  EXPECT_FALSE(drv.dev().save_state()) << "saved while running";
+  ASSERT_TRUE(drv.dev().pause());
+  auto st = drv.dev().save_state();
+  ASSERT_TRUE(st) << st.error().to_string();
+  EXPECT_EQ(st->device_type, 4u);
+  ASSERT_EQ(st->queues.size(), 1u);
+  EXPECT_TRUE(st->queues[0].ready);
+  EXPECT_EQ(st->queues[0].next_avail, 1);
+  EXPECT_EQ(st->queues[0].next_used, 1);
+  EXPECT_TRUE(st->status & status::kDriverOk);
+  drv.set_desc(1, kData + 64, 48, kDescFlagWrite);
+  drv.submit(1);  // left in the ring by the paused device: the restored one serves it
+
+  auto fresh = create_rng(DeviceContext{&mem, irq, kMmioBase + 0x1000, {}});
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE((*fresh)->restore_state(*st));
+  drv.attach(*fresh);
+  EXPECT_EQ(drv.r32(reg::kStatus), st->status);
+  ASSERT_TRUE(drv.wait_used(1));  // the second request
+  EXPECT_EQ(drv.used_idx(), 2);
+  EXPECT_EQ(drv.used(1).second, 48u);
+}
+
+TEST_F(MmioDeviceTest, HostileSavedStateIsRefused) {
+  ASSERT_TRUE(drv.init(~0ull) & status::kDriverOk);
+  ASSERT_TRUE(drv.dev().pause());
+  auto st = drv.dev().save_state();
+  ASSERT_TRUE(st);
+  auto fresh = create_rng(DeviceContext{&mem, irq, kMmioBase + 0x1000, {}});
+  ASSERT_TRUE(fresh);
+  auto bad = *st;
+  bad.queues[0].used = kMmioHoleStart;  // a used ring outside guest RAM
+  auto r = (*fresh)->restore_state(bad);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("queue 0"), std::string::npos) << r.error().to_string();
+  bad = *st;
+  bad.device_type = 2;
+  EXPECT_FALSE((*fresh)->restore_state(bad));
+  bad = *st;
+  bad.queues.push_back({});
+  EXPECT_FALSE((*fresh)->restore_state(bad));
+  bad = *st;
+  bad.driver_features |= 1ull << 50;  // never offered
+  EXPECT_FALSE((*fresh)->restore_state(bad));
+  bad = *st;
+  bad.queues[0].size = 100;  // not a power of two
+  EXPECT_FALSE((*fresh)->restore_state(bad));
+}
+
 }  // namespace
 }  // namespace vessel::vmm::virtio

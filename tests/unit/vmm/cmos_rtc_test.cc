@@ -98,5 +98,23 @@ TEST(CmosRtc, RamKeepsWhatTheGuestWritesAndTheIndexIgnoresTheNmiBit) {
   EXPECT_EQ(rtc.get(CmosRtc::kStatusD), 0x80);
 }
 
+// Snapshots: NVRAM, registers and the guest's clock offset move to a new device; the restored
+// clock goes on from the host's time then (an hour later here), as a real RTC through a suspend.
+TEST(CmosRtc, SavedStateMovesToANewDevice) {
+  Rtc a;
+  a.set(0x40, 0x5a);                                   // NVRAM
+  a.set(CmosRtc::kStatusB, 0x80 | CmosRtc::kStatusB24Hour);  // SET: the guest writes the time
+  a.set(CmosRtc::kHours, 0x01);                          // 01:07:09, two hours behind the host
+  a.set(CmosRtc::kStatusB, CmosRtc::kStatusB24Hour);
+  auto st = a.dev.save_state();
+  EXPECT_FALSE(st.setting);
+  Rtc b;
+  b.now = kNow + 3600;
+  b.dev.restore_state(st);
+  EXPECT_EQ(b.get(0x40), 0x5a);
+  EXPECT_EQ(b.get(CmosRtc::kHours), 0x02);  // 01:07 + the hour that passed on the host
+  EXPECT_EQ(b.get(CmosRtc::kMinutes), 0x07);
+}
+
 }  // namespace
 }  // namespace vessel::vmm

@@ -76,6 +76,26 @@ TEST(SeccompFilter, AForbiddenCallKillsTheProcess) {
   EXPECT_TRUE(exited_zero(in_confined_child(ThreadKind::Signals, [] { (void)::write(2, "", 0); })));
 }
 
+// PUT /snapshot/create: the VMM thread creates the state and memory files, write-only; it can
+// still open nothing for reading (nor read-write).
+TEST(SeccompFilter, TheVmmThreadOpensFilesForWritingOnly) {
+  char dir[] = "/tmp/vessel-seccomp-test.XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/snap";
+  EXPECT_TRUE(exited_zero(in_confined_child(ThreadKind::Vmm, [&] {
+    long fd = ::syscall(SYS_openat, AT_FDCWD, path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) _exit(1);
+  })));
+  EXPECT_TRUE(killed_by_sigsys(in_confined_child(ThreadKind::Vmm, [&] {
+    (void)::syscall(SYS_openat, AT_FDCWD, path.c_str(), O_RDWR);
+  })));
+  EXPECT_TRUE(killed_by_sigsys(in_confined_child(ThreadKind::Vcpu, [&] {
+    (void)::syscall(SYS_openat, AT_FDCWD, path.c_str(), O_WRONLY);
+  })));
+  ::unlink(path.c_str());
+  ::rmdir(dir);
+}
+
 TEST(SeccompFilter, TheWholeProcessDiesNotJustTheThread) {
   int st = in_confined_child(ThreadKind::Vcpu, [] {
     std::thread t([] { (void)::syscall(SYS_getuid); });  // clone is not allowed on a vCPU: first call kills

@@ -132,4 +132,42 @@ void CmosRtc::write_register(uint8_t index, uint8_t value) {
     offset_ = static_cast<int64_t>(timegm(&t)) - clock_();
 }
 
+snapshot::CmosRtcState CmosRtc::save_state() {
+  std::lock_guard lock(mu_);
+  snapshot::CmosRtcState st;
+  st.index = index_;
+  st.offset = offset_;
+  st.setting = setting_.has_value();
+  if (setting_) {
+    st.sec = setting_->tm_sec;
+    st.min = setting_->tm_min;
+    st.hour = setting_->tm_hour;
+    st.mday = setting_->tm_mday;
+    st.mon = setting_->tm_mon;
+    st.year = setting_->tm_year;
+    st.wday = setting_->tm_wday;
+  }
+  st.ram = ram_;
+  return st;
+}
+
+void CmosRtc::restore_state(const snapshot::CmosRtcState& st) {
+  std::lock_guard lock(mu_);
+  index_ = st.index & kIndexMask;
+  offset_ = st.offset;
+  setting_.reset();
+  if (st.setting) {
+    struct tm t {};
+    t.tm_sec = st.sec;
+    t.tm_min = st.min;
+    t.tm_hour = st.hour;
+    t.tm_mday = st.mday;
+    t.tm_mon = st.mon;
+    t.tm_year = st.year;
+    t.tm_wday = st.wday;
+    setting_ = t;
+  }
+  ram_ = st.ram;
+}
+
 }  // namespace vessel::vmm

@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "vmm/bus/bus.h"
+#include "vmm/snapshot/device_state.h"
 
 namespace vessel::vmm {
 
@@ -30,6 +31,9 @@ class CmosRtc : public BusDevice {
   // Inserted at port 0x70 with length 2: +0 index (bit 7 masks NMIs), +1 data.
   void read(uint64_t offset, std::span<uint8_t> data) override;
   void write(uint64_t offset, std::span<const uint8_t> data) override;
+  // For snapshots (taken while the vCPUs are parked).
+  snapshot::CmosRtcState save_state();
+  void restore_state(const snapshot::CmosRtcState& state);
 
   // Register numbers (the index port's low 7 bits).
   static constexpr uint8_t kSeconds = 0x00, kMinutes = 0x02, kHours = 0x04, kWeekday = 0x06,

@@ -173,4 +173,17 @@ void I8042::raise_irq() {
   if (auto r = irq_->trigger(); !r) log::warn("i8042: IRQ 1 failed: {}", r.error().to_string());
 }
 
+snapshot::I8042State I8042::save_state() {
+  std::lock_guard lock(mu_);
+  return {command_byte_, pending_command_, pending_key_command_, std::string(out_.begin(), out_.end())};
+}
+
+void I8042::restore_state(const snapshot::I8042State& st) {
+  std::lock_guard lock(mu_);
+  command_byte_ = st.command_byte;
+  pending_command_ = st.pending_command;
+  pending_key_command_ = st.pending_key_command;
+  out_.assign(st.out.begin(), st.out.begin() + std::min(st.out.size(), kBufferSize));
+}
+
 }  // namespace vessel::vmm

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "vmm/bus/bus.h"
+#include "vmm/snapshot/device_state.h"
 #include "vmm/vm_event.h"
 
 namespace vessel::vmm {
@@ -31,6 +32,9 @@ class I8042 : public BusDevice {
   Result<void> send_ctrl_alt_del();
   // Back to the power-on state (VM restart).
   void reset();
+  // For snapshots (taken while the vCPUs are parked).
+  snapshot::I8042State save_state();
+  void restore_state(const snapshot::I8042State& state);
 
   static constexpr size_t kBufferSize = 16;
 

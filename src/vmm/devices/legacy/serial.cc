@@ -152,4 +152,22 @@ uint64_t Serial::bytes_written() const {
   return written_;
 }
 
+snapshot::SerialState Serial::save_state() const {
+  std::lock_guard lock(mu_);
+  return {ier_, lcr_, mcr_, scr_, dll_, dlm_, fcr_, thr_empty_pending_, std::string(rx_.begin(), rx_.end())};
+}
+
+void Serial::restore_state(const snapshot::SerialState& st) {
+  std::lock_guard lock(mu_);
+  ier_ = st.ier;
+  lcr_ = st.lcr;
+  mcr_ = st.mcr;
+  scr_ = st.scr;
+  dll_ = st.dll;
+  dlm_ = st.dlm;
+  fcr_ = st.fcr;
+  thr_empty_pending_ = st.thr_empty_pending;
+  rx_.assign(st.rx.begin(), st.rx.begin() + std::min(st.rx.size(), kRxFifoBytes));
+}
+
 }  // namespace vessel::vmm

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "vmm/bus/bus.h"
+#include "vmm/snapshot/device_state.h"
 
 namespace vessel::vmm {
 
@@ -33,6 +34,9 @@ class Serial : public BusDevice {
   uint64_t bytes_written() const;
   // Also hands every byte the guest writes to `tap` (the console socket); must not block.
   void set_output_tap(std::function<void(std::string_view)> tap);
+  // Registers and pending input, for snapshots (taken while the vCPUs are parked).
+  snapshot::SerialState save_state() const;
+  void restore_state(const snapshot::SerialState& state);
 
   static constexpr size_t kRxFifoBytes = 4096;
 

@@ -32,6 +32,7 @@
 #include "vmm/api/rate_limiter_config.h"
 #include "vmm/bus/bus.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/snapshot/device_state.h"
 
 namespace vessel::vmm::virtio {
 
@@ -113,6 +114,11 @@ class VirtioMmioDevice : public BusDevice {
     (void)config;
     return fail(ENOTSUP, "this device has no {}", which);
   }
+  // The transport's state for a snapshot; call while paused (no request in flight).
+  virtual Result<snapshot::VirtioState> save_state() const = 0;
+  // Puts a saved state back into a freshly built device of the same kind, after guest memory was
+  // restored: the rings it names are checked again, as when the driver made them ready.
+  virtual Result<void> restore_state(const snapshot::VirtioState& state) = 0;
 };
 
 // Opens the image (block::open_backend) and builds a virtio-blk device.

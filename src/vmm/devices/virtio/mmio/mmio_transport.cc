@@ -180,27 +180,91 @@ void MmioTransport::set_queue_ready(QueueConfig& q, bool ready) {
   bool indirect = driver_features_ & kFeatureIndirectDesc;
   q.queue = Virtqueue(ctx_.memory, q.layout, indirect, driver_features_ & kFeatureEventIdx);
   q.ready = true;
-  uint16_t index = static_cast<uint16_t>(&q - queues_.data());
+  register_doorbell(static_cast<uint16_t>(&q - queues_.data()));
+}
+
+void MmioTransport::register_doorbell(uint16_t index) {
+  if (!ctx_.add_ioeventfd) return;
   if (int kick = logic_->queue_kick_fd(index); kick >= 0) {
     // The kernel serving this queue hears the doorbell directly: an ioeventfd that matches the
     // queue's index (a catch-all one would collide with it, so the transport registers none).
-    if (!kick_registered_[index] && ctx_.add_ioeventfd) {
-      auto r = ctx_.add_ioeventfd(ctx_.mmio_base + reg::kQueueNotify, 4, index, kick);
-      if (r) kick_registered_[index] = true;
-      else
-        log::warn("{} at {:#x}: ioeventfd for queue {} unavailable, its notifications exit to the VMM: {}",
-                  logic_->name(), ctx_.mmio_base, index, r.error().to_string());
-    }
+    if (kick_registered_[index]) return;
+    auto r = ctx_.add_ioeventfd(ctx_.mmio_base + reg::kQueueNotify, 4, index, kick);
+    if (r) kick_registered_[index] = true;
+    else
+      log::warn("{} at {:#x}: ioeventfd for queue {} unavailable, its notifications exit to the VMM: {}",
+                logic_->name(), ctx_.mmio_base, index, r.error().to_string());
     return;
   }
-  if (!ioeventfd_registered_ && ctx_.add_ioeventfd) {
-    // One doorbell for all queues: the device thread scans every ready queue when it rings.
-    auto r = ctx_.add_ioeventfd(ctx_.mmio_base + reg::kQueueNotify, 4, std::nullopt, notify_.fd());
-    if (r) ioeventfd_registered_ = true;
-    else
-      log::warn("{} at {:#x}: ioeventfd unavailable, notifications exit to the VMM: {}",
-                logic_->name(), ctx_.mmio_base, r.error().to_string());
+  if (ioeventfd_registered_) return;
+  // One doorbell for all queues: the device thread scans every ready queue when it rings.
+  auto r = ctx_.add_ioeventfd(ctx_.mmio_base + reg::kQueueNotify, 4, std::nullopt, notify_.fd());
+  if (r) ioeventfd_registered_ = true;
+  else
+    log::warn("{} at {:#x}: ioeventfd unavailable, notifications exit to the VMM: {}",
+              logic_->name(), ctx_.mmio_base, r.error().to_string());
+}
+
+Result<snapshot::VirtioState> MmioTransport::save_state() const {
+  {
+    std::lock_guard lock(pause_mu_);
+    if (!paused_) return fail(EBUSY, "{} at {:#x}: save_state on a running device", logic_->name(), ctx_.mmio_base);
   }
+  std::lock_guard lock(mu_);
+  snapshot::VirtioState st;
+  st.device_type = logic_->device_type();
+  st.mmio_base = ctx_.mmio_base;
+  st.status = status_.load();
+  st.interrupt_status = interrupt_status_.load();
+  st.config_generation = config_generation_.load();
+  st.features_sel = features_sel_;
+  st.driver_features_sel = driver_features_sel_;
+  st.queue_sel = queue_sel_;
+  st.driver_features = driver_features_;
+  for (const auto& q : queues_) {
+    auto pos = q.queue.position();
+    st.queues.push_back({q.size, q.ready, q.layout.desc, q.layout.avail, q.layout.used, pos.next_avail, pos.next_used,
+                         pos.signalled_used});
+  }
+  return st;
+}
+
+Result<void> MmioTransport::restore_state(const snapshot::VirtioState& st) {
+  std::lock_guard lock(mu_);
+  if (st.device_type != logic_->device_type() || st.mmio_base != ctx_.mmio_base)
+    return fail(EINVAL, "virtio device at {:#x}: the snapshot has device type {} at {:#x}, this VM type {}",
+                ctx_.mmio_base, st.device_type, st.mmio_base, logic_->device_type());
+  if (st.queues.size() != queues_.size())
+    return fail(EINVAL, "{} at {:#x}: the snapshot has {} queues, the device {}", logic_->name(), ctx_.mmio_base,
+                st.queues.size(), queues_.size());
+  if (st.driver_features & ~logic_->features())
+    return fail(EINVAL, "{} at {:#x}: the snapshot's driver features {:#x} were not offered ({:#x})", logic_->name(),
+                ctx_.mmio_base, st.driver_features, logic_->features());
+  features_sel_ = st.features_sel;
+  driver_features_sel_ = st.driver_features_sel;
+  queue_sel_ = st.queue_sel;
+  driver_features_ = st.driver_features;
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    const auto& saved = st.queues[i];
+    QueueConfig& q = queues_[i];
+    q = QueueConfig{};
+    q.size = saved.size;
+    q.layout = {saved.size, saved.desc, saved.avail, saved.used};
+    if (!saved.ready) continue;
+    if (auto ok = validate_layout(*ctx_.memory, q.layout, logic_->max_queue_size()); !ok)
+      return fail(EINVAL, "{} at {:#x}: queue {}: {}", logic_->name(), ctx_.mmio_base, i, ok.error().message);
+    q.queue = Virtqueue(ctx_.memory, q.layout, driver_features_ & kFeatureIndirectDesc,
+                        driver_features_ & kFeatureEventIdx);
+    q.queue.set_position({saved.next_avail, saved.next_used, saved.signalled_used});
+    q.ready = true;
+    register_doorbell(static_cast<uint16_t>(i));
+  }
+  status_.store(st.status);
+  interrupt_status_.store(st.interrupt_status);
+  config_generation_.store(st.config_generation);
+  if ((st.status & status::kDriverOk) && !(st.status & status::kNeedsReset)) logic_->activate(driver_features_);
+  (void)notify_.signal();  // serve what the driver queued before the snapshot
+  return {};
 }
 
 void MmioTransport::write_status(uint32_t value) {

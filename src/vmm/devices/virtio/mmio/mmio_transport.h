@@ -66,6 +66,8 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
   json::Json metrics() const override;
   uint32_t device_type() const override { return logic_->device_type(); }
+  Result<snapshot::VirtioState> save_state() const override;
+  Result<void> restore_state(const snapshot::VirtioState& state) override;
 
   DeviceCounters& counters() { return counters_; }
 
@@ -83,6 +85,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   void write_register(uint64_t offset, uint32_t value);
   void write_status(uint32_t value);
   void set_queue_ready(QueueConfig& q, bool ready);
+  void register_doorbell(uint16_t index);  // the queue's ioeventfd, once per queue or device
   void reset_locked();
   uint64_t epoch() const override { return epoch_; }
   void complete_async(uint16_t queue, uint64_t epoch, uint16_t head, uint32_t written) override;
@@ -125,7 +128,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   std::atomic<uint32_t> interrupt_status_{0};
   std::atomic<uint32_t> config_generation_{0};
 
-  std::mutex pause_mu_;
+  mutable std::mutex pause_mu_;
   std::condition_variable pause_cv_;
   bool pause_requested_ = false;
   bool paused_ = false;

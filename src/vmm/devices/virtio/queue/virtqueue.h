@@ -126,6 +126,18 @@ class Virtqueue {
   void set_no_notify(bool on);
   bool event_idx() const { return event_idx_; }
 
+  // How far the device has walked the rings (snapshots; restored into a fresh Virtqueue on the
+  // same layout).
+  struct Position {
+    uint16_t next_avail = 0, next_used = 0, signalled_used = 0;
+  };
+  Position position() const { return {next_avail_, next_used_, signalled_used_}; }
+  void set_position(const Position& p) {
+    next_avail_ = p.next_avail;
+    next_used_ = p.next_used;
+    signalled_used_ = p.signalled_used;
+  }
+
  private:
   const GuestMemory* memory_ = nullptr;
   QueueLayout layout_;

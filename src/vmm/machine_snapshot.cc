@@ -1,0 +1,183 @@
+// Machine::snapshot() and Machine::restore() (docs/vmm/snapshot.md): a paused VM's KVM and device
+// state into a state file and its RAM into a memory file, and back into a new process.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "base/log.h"
+#include "vmm/arch/x86_64/cpuid.h"
+#include "vmm/machine_impl.h"
+#include "vmm/snapshot/kvm_state.h"
+#include "vmm/snapshot/machine_state.h"
+#include "vmm/snapshot/memory_file.h"
+#include "vmm/snapshot/state_file.h"
+
+namespace vessel::vmm {
+namespace {
+
+// virtio-net and virtio-vsock keep host-side state (a tap's offloads, vsock's connections) that
+// the snapshot does not hold yet.
+Result<void> refuse_unsnapshotted_devices(const VmConfig& config) {
+  if (!config.network_interfaces.empty())
+    return fail(ENOTSUP, "virtio-net devices are not snapshotted yet (network interface '{}'): remove them to snapshot this VM",
+                config.network_interfaces.front().iface_id);
+  if (config.vsock) return fail(ENOTSUP, "virtio-vsock devices are not snapshotted yet: remove the vsock device to snapshot this VM");
+  return {};
+}
+
+Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
+  auto fd = TRY_CTX(Fd::open(path, O_RDONLY | O_CLOEXEC), "snapshot_path {}", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("fstat {}", path);
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, "snapshot_path {} is not a regular file", path);
+  if (static_cast<uint64_t>(st.st_size) > snapshot::kMaxStateFileBytes)
+    return fail(EFBIG, "snapshot_path {}: {} bytes (a state file has at most {})", path, st.st_size,
+                snapshot::kMaxStateFileBytes);
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pread(fd.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("read {}", path);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+// The snapshot's machine must be the one this host would build: same vCPU count and memory as
+// its configuration, and the CPUID this vessel-vmm would give vCPU 0 here.
+Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& config) {
+  if (config.machine.vcpu_count != s.vcpu_count)
+    return fail(EINVAL, "wrong machine: the snapshot has {} vCPUs, its configuration {}", s.vcpu_count,
+                config.machine.vcpu_count);
+  if ((config.machine.mem_size_mib << 20) != s.mem_size)
+    return fail(EINVAL, "wrong machine: the snapshot has {} bytes of RAM, its configuration {} MiB", s.mem_size,
+                config.machine.mem_size_mib);
+  auto system = TRY(kvm::System::open());
+  auto expected = x86::vcpu_cpuid(TRY(system.supported_cpuid()), {0, s.vcpu_count, kvm::System::is_pvm()});
+  if (expected.entries.size() != s.cpuid.size())
+    return fail(EINVAL, "wrong machine: CPUID mismatch (the snapshot has {} CPUID entries, this host gives {})",
+                s.cpuid.size(), expected.entries.size());
+  for (size_t i = 0; i < s.cpuid.size(); ++i) {
+    const auto& a = s.cpuid[i];
+    const auto& b = expected.entries[i];
+    if (a.function != b.function || a.index != b.index || a.eax != b.eax || a.ebx != b.ebx || a.ecx != b.ecx ||
+        a.edx != b.edx || a.flags != b.flags)
+      return fail(EINVAL, "wrong machine: CPUID mismatch at leaf {:#x} index {} (the snapshot comes from another CPU or vessel-vmm)",
+                  a.function, a.index);
+  }
+  return {};
+}
+
+// Opens (creating) a snapshot file for writing and empties it, unless it is the file this VM's RAM
+// is mapped from.
+Result<Fd> open_output(const std::string& path, const char* what,
+                       const std::optional<std::pair<uint64_t, uint64_t>>& memory_file) {
+  auto fd = TRY_CTX(Fd::open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600), "{} {}", what, path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("{} {}: fstat", what, path);
+  if (memory_file && memory_file->first == st.st_dev && memory_file->second == st.st_ino)
+    return fail(EINVAL, "{} {} is the memory file this VM was loaded from and still reads: write the snapshot elsewhere",
+                what, path);
+  if (::ftruncate(fd.get(), 0) != 0) return fail_errno("{} {}: truncate", what, path);
+  return fd;
+}
+
+// The pages written since the last call: KVM's dirty log of each slot (the guest's writes) and
+// GuestMemory's marks (vessel-vmm's), as one bitmap over the memory file's pages. Both logs
+// start again.
+Result<std::vector<uint64_t>> take_dirty_pages(Machine::Impl& m) {
+  std::vector<uint64_t> pages = m.memory.take_dirty_pages();
+  for (const auto& r : m.memory.regions()) {
+    uint64_t count = r.size / 4096;
+    auto log = TRY(m.vm.get_dirty_log(r.slot, count));
+    uint64_t first = static_cast<uint64_t>(r.host - m.memory.host_base()) / 4096;
+    for (uint64_t i = 0; i < count; ++i)
+      if ((log[i / 64] >> (i % 64)) & 1) pages[(first + i) / 64] |= 1ull << ((first + i) % 64);
+  }
+  return pages;
+}
+
+}  // namespace
+
+Result<void> Machine::snapshot(const std::string& state_path, const std::string& mem_path, bool diff) {
+  if (!impl_ || impl_->state != State::Paused)
+    return fail(EINVAL, "snapshot/create: the VM is {}; pause it first (PATCH /vm {{\"state\": \"Paused\"}})",
+                to_string(state()));
+  TRY_CTX(refuse_unsnapshotted_devices(impl_->config), "snapshot/create");
+  if (diff && !impl_->memory.tracks_dirty_pages())
+    return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
+                        "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
+  snapshot::MachineState s;
+  s.vcpu_count = static_cast<uint32_t>(impl_->vcpus.size());
+  s.mem_size = impl_->memory.size();
+  s.cpuid = impl_->cpuid0;
+  s.config = impl_->config.to_json().dump();
+  for (auto& v : impl_->vcpus) s.vcpus.push_back(TRY(snapshot::save_vcpu(v->vcpu(), impl_->msrs)));
+  s.vm = TRY(snapshot::save_vm(impl_->vm));
+  s.serial = serial_->save_state();
+  s.i8042 = impl_->i8042->save_state();
+  s.rtc = impl_->rtc->save_state();
+  for (auto& d : impl_->virtio) s.virtio.push_back(TRY(d->save_state()));
+  std::vector<uint8_t> bytes = snapshot::encode(s);
+
+  // With tracking on, every snapshot (a Full one too) starts the dirty log again; if writing
+  // fails the pages taken are marked again, so the next Diff still has them.
+  std::vector<uint64_t> dirty;
+  if (impl_->memory.tracks_dirty_pages()) dirty = TRY(take_dirty_pages(*impl_));
+  auto written = [&]() -> Result<void> {
+    auto mem = TRY(open_output(mem_path, "mem_file_path", impl_->memory_file));
+    if (diff)
+      TRY_CTX(snapshot::write_memory_pages(impl_->memory, mem.get(), dirty), "mem_file_path {}", mem_path);
+    else
+      TRY_CTX(snapshot::write_memory_file(impl_->memory, mem.get()), "mem_file_path {}", mem_path);
+    auto state = TRY(open_output(state_path, "snapshot_path", impl_->memory_file));
+    TRY_CTX(write_all(state.get(), bytes.data(), bytes.size()), "snapshot_path {}", state_path);
+    return {};
+  }();
+  if (!written) {
+    impl_->memory.mark_pages(dirty);
+    return written;
+  }
+  log::info("snapshot: {} vCPUs, {} bytes of state in {}, {} MiB of RAM in {}", s.vcpu_count, bytes.size(), state_path,
+            s.mem_size >> 20, mem_path);
+  return {};
+}
+
+Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path, const std::string& mem_path,
+                                                  MachineOptions options, bool track_dirty_pages) {
+  auto bytes = TRY(read_state_file(state_path));
+  auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
+  auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
+  TRY(refuse_unsnapshotted_devices(config));
+  TRY(validate_for_start(config));
+  TRY(check_machine(s, config));
+  if (track_dirty_pages) config.machine.track_dirty_pages = true;
+  auto mem = TRY_CTX(Fd::open(mem_path, O_RDONLY | O_CLOEXEC), "memory file {}", mem_path);
+  auto memory = TRY_CTX(GuestMemory::map_file_private(mem.get(), s.mem_size), "memory file {}", mem_path);
+  struct stat mem_st {};
+  if (::fstat(mem.get(), &mem_st) != 0) return fail_errno("fstat {}", mem_path);
+
+  std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
+  auto impl = TRY(machine->build_restored(std::move(memory)));
+  TRY_CTX(snapshot::restore_vm(impl->vm, s.vm), "restore the VM");
+  for (size_t i = 0; i < impl->vcpus.size(); ++i)
+    TRY_CTX(snapshot::restore_vcpu(impl->vcpus[i]->vcpu(), s.vcpus[i]), "restore vCPU {}", i);
+  machine->serial_->restore_state(s.serial);
+  impl->i8042->restore_state(s.i8042);
+  if (s.rtc) impl->rtc->restore_state(*s.rtc);
+  if (s.virtio.size() != impl->virtio.size())
+    return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
+                impl->virtio.size());
+  for (size_t i = 0; i < s.virtio.size(); ++i) TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
+  impl->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
+  machine->impl_ = std::move(impl);
+  machine->restored_ = true;
+  log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
+  return machine;
+}
+
+}  // namespace vessel::vmm

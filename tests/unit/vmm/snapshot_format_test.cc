@@ -1,0 +1,163 @@
+// The snapshot state file (src/vmm/snapshot): CRC64, framing, sections and their versions, and
+// the fixture written by the first release, which every later vessel-vmm must keep reading.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "base/fd.h"
+#include "vmm/snapshot/crc64.h"
+#include "vmm/snapshot/machine_state.h"
+#include "vmm/snapshot/state_file.h"
+
+namespace vessel::vmm::snapshot {
+namespace {
+
+std::span<const uint8_t> as_bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+TEST(Crc64, MatchesTheXzCheckValue) {
+  EXPECT_EQ(crc64(as_bytes("123456789")), 0x995dc9bbdf1939faull);
+  EXPECT_EQ(crc64(as_bytes("")), 0u);
+  // Incremental use gives the same result as one call.
+  EXPECT_EQ(crc64(as_bytes("6789"), crc64(as_bytes("12345"))), 0x995dc9bbdf1939faull);
+}
+
+MachineState sample() {
+  MachineState s;
+  s.vcpu_count = 2;
+  s.mem_size = 64 << 20;
+  kvm_cpuid_entry2 e{};
+  e.function = 1;
+  e.eax = 0x806e9;
+  s.cpuid.push_back(e);
+  s.config = R"({"boot-source":{"kernel_image_path":"/k"}})";
+  for (int i = 0; i < 2; ++i) {
+    VcpuSnapshot v;
+    v.regs.rip = 0x100000 + i;
+    v.msrs.push_back({0x10, 0, 12345});
+    v.xcrs.nr_xcrs = 1;
+    s.vcpus.push_back(v);
+  }
+  s.vm.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+  s.vm.pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+  s.vm.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
+  s.serial.rx = "typed";
+  s.i8042.out = "\x1d";
+  VirtioState d;
+  d.device_type = 2;
+  d.queues.push_back({256, true, 0x1000, 0x2000, 0x3000, 5, 5, 4});
+  s.virtio.push_back(d);
+  CmosRtcState rtc;
+  rtc.offset = -3600;
+  rtc.ram[0x40] = 0xa5;
+  s.rtc = rtc;
+  return s;
+}
+
+TEST(SnapshotFormat, RoundTrips) {
+  auto file = encode(sample());
+  auto back = decode(file);
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(back->vcpu_count, 2u);
+  EXPECT_EQ(back->mem_size, 64u << 20);
+  ASSERT_EQ(back->vcpus.size(), 2u);
+  EXPECT_EQ(back->vcpus[1].regs.rip, 0x100001u);
+  ASSERT_EQ(back->vcpus[0].msrs.size(), 1u);
+  EXPECT_EQ(back->vcpus[0].msrs[0].data, 12345u);
+  EXPECT_EQ(back->serial.rx, "typed");
+  ASSERT_EQ(back->virtio.size(), 1u);
+  EXPECT_EQ(back->virtio[0].queues[0].next_avail, 5);
+  EXPECT_EQ(back->cpuid[0].eax, 0x806e9u);
+  EXPECT_EQ(back->config, sample().config);
+  ASSERT_TRUE(back->rtc);
+  EXPECT_EQ(back->rtc->offset, -3600);
+  EXPECT_EQ(back->rtc->ram[0x40], 0xa5);
+}
+
+TEST(SnapshotFormat, EveryTruncationIsRefused) {
+  auto file = encode(sample());
+  for (size_t n = 0; n < file.size(); ++n) {
+    auto r = decode(std::span<const uint8_t>(file.data(), n));
+    ASSERT_FALSE(r) << "decoded with " << n << " of " << file.size() << " bytes";
+  }
+}
+
+TEST(SnapshotFormat, EveryFlippedByteIsRefused) {
+  auto file = encode(sample());
+  for (size_t i = 0; i < file.size(); i += 7) {
+    auto bad = file;
+    bad[i] ^= 0x10;
+    auto r = decode(bad);
+    ASSERT_FALSE(r) << "byte " << i;
+  }
+  auto bad = file;
+  bad[100] ^= 1;
+  auto r = decode(bad);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("CRC64"), std::string::npos) << r.error().to_string();
+}
+
+// A well-formed file (right checksum) whose sections are wrong.
+std::vector<uint8_t> with_sections(std::vector<Section> sections) { return serialize(sections); }
+
+TEST(SnapshotFormat, UnknownAndFutureSectionsAreRefused) {
+  auto file = encode(sample());
+  auto sections = parse(file);
+  ASSERT_TRUE(sections);
+  auto unknown = *sections;
+  unknown.push_back({42, 1, {}});
+  auto r = decode(with_sections(unknown));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("unknown section id 42"), std::string::npos) << r.error().to_string();
+
+  auto future = *sections;
+  future[0].version = 2;
+  r = decode(with_sections(future));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("machine section version 2 is not supported"), std::string::npos)
+      << r.error().to_string();
+
+  auto missing = *sections;
+  missing.pop_back();  // the CMOS clock: fine (snapshots from before it existed)
+  missing.pop_back();  // the virtio device: fine
+  missing.erase(missing.begin() + 3);  // the vm section
+  r = decode(with_sections(missing));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("vm section is missing"), std::string::npos) << r.error().to_string();
+
+  auto longer = *sections;
+  longer[4].bytes.push_back(0);  // serial section with a stray byte
+  r = decode(with_sections(longer));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("unexpected bytes"), std::string::npos) << r.error().to_string();
+}
+
+TEST(SnapshotFormat, ImpossibleCountsAreRefusedBeforeAllocating) {
+  auto sections = parse(encode(sample()));
+  ASSERT_TRUE(sections);
+  auto s = *sections;
+  uint32_t huge = 0x7fffffff;
+  std::memcpy(s[0].bytes.data() + 12, &huge, 4);  // the CPUID entry count
+  auto r = decode(with_sections(s));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("CPUID entries"), std::string::npos) << r.error().to_string();
+}
+
+// tests/unit/vmm/data/snapshot-v1.state: a snapshot of the test-kit guest snapshot_counter.elf
+// (2 vCPUs, 128 MiB) written by the first vessel-vmm with snapshots. Later versions must read it.
+TEST(SnapshotFormat, TheFirstReleasesFixtureStillDecodes) {
+  auto text = read_file(VESSEL_SNAPSHOT_FIXTURE);
+  ASSERT_TRUE(text) << text.error().to_string();
+  auto s = decode(as_bytes(*text));
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->vcpu_count, 2u);
+  EXPECT_EQ(s->mem_size, 128u << 20);
+  EXPECT_EQ(s->vcpus.size(), 2u);
+  EXPECT_NE(s->config.find("snapshot_counter.elf"), std::string::npos) << s->config;
+  EXPECT_GT(s->vcpus[0].msrs.size(), 5u);
+  EXPECT_NE(s->vcpus[0].regs.rip, 0u);
+  // Written before the CMOS clock existed: its section is absent, and that is fine.
+  EXPECT_FALSE(s->rtc);
+}
+
+}  // namespace
+}  // namespace vessel::vmm::snapshot
