@@ -17,55 +17,23 @@
 #include "base/fd.h"
 #include "files/path_stat.h"
 #include "files/tar_unpack.h"
+#include "../escape_canary.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kCanaryDir = "/tmp/vessel-cp-fuzz-canary";
-constexpr const char* kCanaryText = "canary: a copied archive must never reach this file\n";
-
-std::string canary_file() { return std::string(kCanaryDir) + "/secret"; }
-
-bool canary_intact() {
-  auto text = vessel::read_file(canary_file());
-  struct stat st;
-  return text && *text == kCanaryText && ::lstat(canary_file().c_str(), &st) == 0 &&
-         S_ISREG(st.st_mode) && st.st_nlink == 1;
-}
-
-void plant_canary() {
-  if (canary_intact()) return;
-  std::error_code ec;
-  fs::remove_all(kCanaryDir, ec);
-  fs::create_directories(kCanaryDir, ec);
-  std::ofstream(canary_file()) << kCanaryText;
-}
-
-struct WorkDir {
-  WorkDir() {
-    char t[] = "/tmp/vessel-cp-fuzz.XXXXXX";
-    if (!::mkdtemp(t)) std::abort();
-    path = t;
-  }
-  ~WorkDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
-
-const std::string& work_dir() {
-  static const WorkDir dir;
-  return dir.path;
+const vessel::fuzz::EscapeCanary& canary() {
+  static const vessel::fuzz::EscapeCanary c("/tmp/vessel-cp-fuzz-canary", "canary: a copied archive must never reach this file\n");
+  return c;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  plant_canary();
-  std::string root_dir = work_dir() + "/root";
+  canary().plant();
+  std::string root_dir = vessel::fuzz::work_dir("vessel-cp-fuzz") + "/root";
   std::error_code ec;
   fs::create_directories(root_dir + "/dest", ec);
   std::string_view tar(reinterpret_cast<const char*>(data) + 1, size - 1);
@@ -90,10 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto in = vessel::files::open_tar_memory(tar);
     if (in) (void)vessel::files::unpack(*root, "dest", in->get(), options);
   }
-  if (!canary_intact()) {
-    std::fprintf(stderr, "an archive reached %s outside the root\n", canary_file().c_str());
-    std::abort();
-  }
+  canary().check("root");
   fs::remove_all(root_dir, ec);
   return 0;
 }

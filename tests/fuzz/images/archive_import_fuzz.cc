@@ -18,65 +18,24 @@
 #include "daemon/images/archive_import.h"
 #include "daemon/images/image_store.h"
 #include "daemon/images/layer_unpack.h"
+#include "../escape_canary.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
 // The seeds' symlinks lead here ("x -> /tmp/vessel-archive-fuzz-canary").
-constexpr const char* kCanaryDir = "/tmp/vessel-archive-fuzz-canary";
-constexpr const char* kCanaryText = "canary: an image layer must never reach this file\n";
-
-std::string canary_file() { return std::string(kCanaryDir) + "/secret"; }
-
-bool canary_intact() {
-  auto text = vessel::read_file(canary_file());
-  struct stat st;
-  return text && *text == kCanaryText && ::lstat(canary_file().c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-         st.st_nlink == 1;
-}
-
-// Fresh for each input (whatever an earlier, crashed run left there), checked right after it.
-void plant_canary() {
-  if (canary_intact()) return;
-  std::error_code ec;
-  fs::remove_all(kCanaryDir, ec);
-  fs::create_directories(kCanaryDir, ec);
-  std::ofstream(canary_file()) << kCanaryText;
-}
-
-void check_canary() {
-  if (!canary_intact()) {
-    std::fprintf(stderr, "an archive reached %s outside the store\n", canary_file().c_str());
-    std::abort();
-  }
-}
-
-// A directory of this process's own, removed at exit.
-struct WorkDir {
-  WorkDir() {
-    char t[] = "/tmp/vessel-archive-fuzz.XXXXXX";
-    if (!::mkdtemp(t)) std::abort();
-    path = t;
-  }
-  ~WorkDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
-
-const std::string& work_dir() {
-  static const WorkDir dir;
-  return dir.path;
+const vessel::fuzz::EscapeCanary& canary() {
+  static const vessel::fuzz::EscapeCanary c("/tmp/vessel-archive-fuzz-canary", "canary: an image layer must never reach this file\n");
+  return c;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  plant_canary();
-  const std::string& dir = work_dir();
+  canary().plant();
+  const std::string& dir = vessel::fuzz::work_dir("vessel-archive-fuzz");
   std::string input = dir + "/input.tar";
   {
     std::ofstream out(input, std::ios::binary | std::ios::trunc);
@@ -87,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                [](const vessel::daemon::ImportProgress&) {});
   else
     (void)vessel::daemon::unpack_layer(input, dir + "/layer");
-  check_canary();
+  canary().check("store");
   std::error_code ec;
   fs::remove_all(dir + "/store", ec);
   fs::remove_all(dir + "/layer", ec);
