@@ -23,6 +23,17 @@ struct Request {
   // the client presented none. The certificate is not verified here: the handler decides.
   std::string client_cert_sha256;
   bool tls = false;
+
+  // The query argument `key`, "" when absent.
+  std::string query_arg(const std::string& key) const {
+    auto it = query.find(key);
+    return it == query.end() ? "" : it->second;
+  }
+  // A boolean query argument: present as "1", "true" or with no value (`?force`).
+  bool query_flag(const std::string& key) const {
+    auto it = query.find(key);
+    return it != query.end() && (it->second == "1" || it->second == "true" || it->second.empty());
+  }
 };
 
 struct Response {

@@ -15,16 +15,6 @@ namespace vessel::daemon {
 
 namespace {
 
-std::string query(const http::Request& r, const char* key) {
-  auto it = r.query.find(key);
-  return it == r.query.end() ? "" : it->second;
-}
-
-bool truthy(const http::Request& r, const char* key) {
-  auto v = query(r, key);
-  return v == "1" || v == "true";
-}
-
 // The path inside the instance, relative to its root ("" is the root).
 Result<std::string> inside(const std::string& path) {
   if (path.empty())
@@ -62,17 +52,17 @@ bool Api::is_archive_upload(const http::Request& r) {
 }
 
 http::Response Api::archive(const http::Request& r, const std::string& name) {
-  auto rel = inside(query(r, "path"));
+  auto rel = inside(r.query_arg("path"));
   if (!rel) return error_response(rel.error(), 400);
   auto vm = manager_.is_vm(name);
   if (!vm) return error_response(vm.error());
   if (*vm) return archive_vm(r, name, *rel);
-  const std::string raw_path = query(r, "path");
-  bool follow = truthy(r, "follow");
+  const std::string raw_path = r.query_arg("path");
+  bool follow = r.query_flag("follow");
   http::Response resp;
   if (r.method == "PUT") {
     files::UnpackOptions options;
-    options.keep_owner = truthy(r, "copyUIDGID");
+    options.keep_owner = r.query_flag("copyUIDGID");
     options.allow_devices = options.keep_owner;
     auto done = manager_.with_files(
         name,

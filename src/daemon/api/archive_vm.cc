@@ -21,26 +21,16 @@ namespace {
 
 constexpr agent::Millis kAgentWait{30000};
 
-std::string query(const http::Request& r, const char* key) {
-  auto it = r.query.find(key);
-  return it == r.query.end() ? "" : it->second;
-}
-
-bool truthy(const http::Request& r, const char* key) {
-  auto v = query(r, key);
-  return v == "1" || v == "true";
-}
-
 }  // namespace
 
 http::Response Api::archive_vm(const http::Request& r, const std::string& name,
                                const std::string& rel) {
   auto uds = manager_.agent_socket(name);
   if (!uds) return error_response(uds.error());
-  const std::string raw_path = query(r, "path");
+  const std::string raw_path = r.query_arg("path");
   const std::string guest_path = "/" + rel;
   if (r.method == "PUT") {
-    auto done = vm_tar_in(*uds, guest_path, r.body, truthy(r, "copyUIDGID"));
+    auto done = vm_tar_in(*uds, guest_path, r.body, r.query_flag("copyUIDGID"));
     if (!done)
       return error_response(
           std::move(done).error().add_context(fmt::format("copy into {}:{}", name, raw_path)));
@@ -50,7 +40,7 @@ http::Response Api::archive_vm(const http::Request& r, const std::string& name,
     resp.body = "{}\n";
     return resp;
   }
-  bool follow = truthy(r, "follow");
+  bool follow = r.query_flag("follow");
   auto info = agent::stat_path(*uds, guest_path, follow, kAgentWait);
   if (!info) return error_response(info.error());
   if (!info->exists)

@@ -30,11 +30,6 @@ std::vector<std::string> split_path(const std::string& path) {
 // invalid UTF-8 (it writes U+FFFD).
 http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, json::dump(j) + "\n"); }
 
-bool flag(const http::Request& r, const char* key) {
-  auto it = r.query.find(key);
-  return it != r.query.end() && (it->second == "1" || it->second == "true" || it->second.empty());
-}
-
 http::Response method_not_allowed(const http::Request& r) {
   return Api::error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);
 }
@@ -142,9 +137,9 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
       if (!spec) return error_response(spec.error(), 400);
       if (auto allowed = host_paths_.admit(*spec, role); !allowed) return error_response(allowed.error());
       // A run that cannot start here leaves nothing behind: no instance, no reserved capacity.
-      if (flag(r, "start"))
+      if (r.query_flag("start"))
         if (auto can = manager_.preflight(*spec); !can) return error_response(can.error());
-      auto created = flag(r, "start") ? manager_.run(*spec) : manager_.create(*spec);
+      auto created = r.query_flag("start") ? manager_.run(*spec) : manager_.create(*spec);
       if (!created) return error_response(created.error());
       return ok(*created, 201);
     }
@@ -160,7 +155,7 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     }
     if (r.method == "DELETE") {
       label = "DELETE /v1/instances/{name}";
-      auto removed = manager_.remove(name, flag(r, "force"));
+      auto removed = manager_.remove(name, r.query_flag("force"));
       return removed ? http::Response::no_content() : error_response(removed.error());
     }
     return method_not_allowed(r);
@@ -170,7 +165,7 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
   if (verb == "logs") {
     label = "GET /v1/instances/{name}/logs";
     if (r.method != "GET") return method_not_allowed(r);
-    return logs(name, flag(r, "follow"));
+    return logs(name, r.query_flag("follow"));
   }
   if (verb == "console") {
     label = "GET /v1/instances/{name}/console";
@@ -246,11 +241,11 @@ http::Response Api::image_route(const http::Request& r, Role role, const std::ve
       auto req = parse_image_request(r.body);
       if (!req) return error_response(req.error(), 400);
       if (auto allowed = host_paths_.admit(*req, role); !allowed) return error_response(allowed.error());
-      if (req->type == "vm" && !flag(r, "progress")) {
+      if (req->type == "vm" && !r.query_flag("progress")) {
         auto j = images_.register_vm(req->name, req->kernel, req->initramfs, req->cmdline, req->disks);
         return j ? ok(*j, 201) : error_response(j.error());
       }
-      if (!flag(r, "progress")) {
+      if (!r.query_flag("progress")) {
         auto j = images_.import_archive(req->name, req->archive, [](const ImportProgress&) {});
         return j ? ok(*j, 201) : error_response(j.error());
       }
