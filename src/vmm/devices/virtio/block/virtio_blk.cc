@@ -58,10 +58,7 @@ BlockLogic::BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBa
 }
 
 void BlockLogic::read_config(uint64_t offset, std::span<uint8_t> data) const {
-  for (size_t i = 0; i < data.size(); ++i) {
-    uint64_t at = offset + i;
-    data[i] = at < config_.size() ? config_[at] : 0;
-  }
+  read_config_bytes(config_, offset, data);
 }
 
 void BlockLogic::activate(uint64_t driver_features) {

@@ -48,6 +48,15 @@ class CompletionSink {
   virtual void complete_async(uint16_t queue, uint64_t epoch, uint16_t head, uint32_t written) = 0;
 };
 
+// read_config() for a device whose config space is a fixed byte array: out of range reads zeros.
+inline void read_config_bytes(std::span<const uint8_t> config, uint64_t offset,
+                              std::span<uint8_t> data) {
+  for (size_t i = 0; i < data.size(); ++i) {
+    uint64_t at = offset + i;
+    data[i] = at < config.size() ? config[at] : 0;
+  }
+}
+
 class DeviceLogic {
  public:
   virtual ~DeviceLogic() = default;

@@ -79,10 +79,7 @@ VhostNetLogic::VhostNetLogic(const NetConfig& config, Tap tap, VhostNet vhost,
       events_(std::move(events)) {}
 
 void VhostNetLogic::read_config(uint64_t offset, std::span<uint8_t> data) const {
-  for (size_t i = 0; i < data.size(); ++i) {
-    uint64_t at = offset + i;
-    data[i] = at < config_.size() ? config_[at] : 0;
-  }
+  read_config_bytes(config_, offset, data);
 }
 
 void VhostNetLogic::activate(uint64_t driver_features) {

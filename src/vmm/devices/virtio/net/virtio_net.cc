@@ -70,10 +70,7 @@ NetLogic::NetLogic(const NetConfig& config, Tap tap, const GuestMemory* memory)
 }
 
 void NetLogic::read_config(uint64_t offset, std::span<uint8_t> data) const {
-  for (size_t i = 0; i < data.size(); ++i) {
-    uint64_t at = offset + i;
-    data[i] = at < config_.size() ? config_[at] : 0;
-  }
+  read_config_bytes(config_, offset, data);
 }
 
 void NetLogic::activate(uint64_t driver_features) {
