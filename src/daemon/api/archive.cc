@@ -117,19 +117,24 @@ http::Response Api::archive(const http::Request& r, const std::string& name) {
   if (!done) return error_response(done.error());
   resp.content_type = "application/x-tar";
   if (r.method == "HEAD") return with_stat(std::move(resp), stat);
-  if (::lseek(tar.get(), 0, SEEK_SET) < 0)
-    return error_response(Error(errno, "rewind the archive"));
-  auto file = std::make_shared<Fd>(std::move(tar));
-  resp.stream = [file](std::string& out) {
+  auto stream = stream_from_start(std::move(tar));
+  if (!stream) return error_response(stream.error());
+  resp.stream = std::move(*stream);
+  return with_stat(std::move(resp), stat);
+}
+
+Result<std::function<bool(std::string&)>> stream_from_start(Fd file) {
+  if (::lseek(file.get(), 0, SEEK_SET) < 0) return fail_errno("rewind the archive");
+  auto shared = std::make_shared<Fd>(std::move(file));
+  return [shared](std::string& out) {
     char buf[64 * 1024];
     ssize_t n;
-    do n = ::read(file->get(), buf, sizeof buf);
+    do n = ::read(shared->get(), buf, sizeof buf);
     while (n < 0 && errno == EINTR);
     if (n <= 0) return false;
     out.append(buf, static_cast<size_t>(n));
     return true;
   };
-  return with_stat(std::move(resp), stat);
 }
 
 }  // namespace vessel::daemon

@@ -61,18 +61,9 @@ http::Response Api::archive_vm(const http::Request& r, const std::string& name,
   if (!packed)
     return error_response(
         std::move(packed).error().add_context(fmt::format("archive {}:{}", name, raw_path)));
-  if (::lseek(tar->get(), 0, SEEK_SET) < 0)
-    return error_response(Error(errno, "rewind the archive"));
-  auto file = std::make_shared<Fd>(std::move(*tar));
-  resp.stream = [file](std::string& out) {
-    char buf[64 * 1024];
-    ssize_t n;
-    do n = ::read(file->get(), buf, sizeof buf);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0) return false;
-    out.append(buf, static_cast<size_t>(n));
-    return true;
-  };
+  auto stream = stream_from_start(std::move(*tar));
+  if (!stream) return error_response(stream.error());
+  resp.stream = std::move(*stream);
   return resp;
 }
 

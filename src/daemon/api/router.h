@@ -15,6 +15,9 @@
 
 namespace vessel::daemon {
 
+// A response body that streams `file` from its start (vessel cp's tars, kept in unlinked files).
+Result<std::function<bool(std::string&)>> stream_from_start(Fd file);
+
 class Api {
  public:
   Api(Manager& manager, ImageStore& images, EventBus& events, std::string openapi_path, HostPathPolicy host_paths = {})
