@@ -24,6 +24,7 @@ Ways to start:
                                           go on from a snapshot (PUT /snapshot/create)
   vessel-vmm --apply-diff DIFF_MEM --to BASE_MEM
                                           merge a Diff snapshot's memory into its base
+  vessel-vmm --snapshot-info STATE        print what a state file holds (JSON)
 
 Sandbox: every thread loads a seccomp allowlist of its own before the guest's
 first instruction (docs/vmm/sandbox.md); a forbidden system call kills the
@@ -59,6 +60,10 @@ void add_options(CLI::App& app, CommandLine& o) {
                  "then exit (the base then loads with the Diff's state file)")
       ->check(CLI::ExistingFile);
   app.add_option("--to", o.apply_to, "the base memory file --apply-diff writes into")->check(CLI::ExistingFile);
+  app.add_option("--snapshot-info", o.snapshot_info,
+                 "print a summary of this snapshot state file as JSON (machine, each vCPU's registers, run "
+                 "state, pending events, LAPIC timer and clocks, devices, configuration), then exit")
+      ->check(CLI::ExistingFile);
   app.add_option("--api-sock", o.api_sock, "serve the control API on this Unix socket");
   app.add_option("--kernel", o.kernel, "kernel to boot (vmlinux with PVH note, bzImage, or flat test binary)")->check(CLI::ExistingFile);
   app.add_option("--initrd", o.initrd, "initial ramdisk (with --kernel)")->check(CLI::ExistingFile);

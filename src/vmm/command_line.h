@@ -16,6 +16,7 @@ struct CommandLine {
   std::string restore_snapshot, restore_mem;  // start from a snapshot (docs/vmm/snapshot.md)
   bool restore_paused = false;
   std::string apply_diff, apply_to;  // --apply-diff DIFF_MEM --to BASE_MEM, then exit
+  std::string snapshot_info;         // --snapshot-info STATE: print it, then exit
   uint32_t vcpus = 1;
   uint64_t mem_mib = 128;
   unsigned shutdown_timeout = 10;

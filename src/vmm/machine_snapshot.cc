@@ -26,27 +26,6 @@ Result<void> refuse_unsnapshotted_devices(const VmConfig& config) {
   return {};
 }
 
-Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
-  auto fd = TRY_CTX(Fd::open(path, O_RDONLY | O_CLOEXEC), "snapshot_path {}", path);
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail_errno("fstat {}", path);
-  if (!S_ISREG(st.st_mode)) return fail(EINVAL, "snapshot_path {} is not a regular file", path);
-  if (static_cast<uint64_t>(st.st_size) > snapshot::kMaxStateFileBytes)
-    return fail(EFBIG, "snapshot_path {}: {} bytes (a state file has at most {})", path, st.st_size,
-                snapshot::kMaxStateFileBytes);
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::pread(fd.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail_errno("read {}", path);
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  bytes.resize(done);
-  return bytes;
-}
-
 // The snapshot's machine must be the one this host would build: same vCPU count and memory as
 // its configuration, and the CPUID this vessel-vmm would give vCPU 0 here.
 Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& config) {
@@ -149,7 +128,7 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
 
 Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path, const std::string& mem_path,
                                                   MachineOptions options, bool track_dirty_pages) {
-  auto bytes = TRY(read_state_file(state_path));
+  auto bytes = TRY(snapshot::read_state_file(state_path));
   auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
   auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
   TRY(refuse_unsnapshotted_devices(config));

@@ -13,6 +13,8 @@
 #include "vmm/host_io.h"
 #include "vmm/sandbox/seccomp.h"
 #include "vmm/snapshot/memory_file.h"
+#include "vmm/snapshot/state_file.h"
+#include "vmm/snapshot/state_info.h"
 #include "vmm/vmm.h"
 
 using namespace vessel;
@@ -30,6 +32,14 @@ Result<void> apply_diff_snapshot(const std::string& diff, const std::string& bas
   auto d = TRY_CTX(Fd::open(diff, O_RDONLY | O_CLOEXEC), "--apply-diff {}", diff);
   auto b = TRY_CTX(Fd::open(base, O_WRONLY | O_CLOEXEC), "--to {}", base);
   return snapshot::apply_memory_diff(b.get(), d.get());
+}
+
+// --snapshot-info STATE (docs/vmm/snapshot.md, "Looking inside one").
+Result<void> print_snapshot_info(const std::string& path) {
+  auto bytes = TRY(snapshot::read_state_file(path));
+  auto state = TRY_CTX(snapshot::decode(bytes), "{}", path);
+  std::string text = snapshot::describe(state).dump(2) + "\n";
+  return write_all(STDOUT_FILENO, text.data(), text.size());
 }
 
 // The exit status, the --metrics-file (opened at the start: the VMM thread's filter opens no
@@ -62,6 +72,10 @@ int main(int argc, char** argv) {
   if (!cl.apply_diff.empty() || !cl.apply_to.empty()) {
     if (cl.apply_diff.empty() || cl.apply_to.empty()) return failed(Error(EINVAL, "--apply-diff and --to go together"));
     if (auto merged = apply_diff_snapshot(cl.apply_diff, cl.apply_to); !merged) return failed(merged.error());
+    return 0;
+  }
+  if (!cl.snapshot_info.empty()) {
+    if (auto printed = print_snapshot_info(cl.snapshot_info); !printed) return failed(printed.error());
     return 0;
   }
   auto plan = plan_start(cl);

@@ -1,6 +1,12 @@
 #include "vmm/snapshot/state_file.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstring>
+
+#include "base/fd.h"
 
 #include "vmm/snapshot/byte_codec.h"
 #include "vmm/snapshot/crc64.h"
@@ -72,6 +78,27 @@ Result<std::vector<Section>> parse(std::span<const uint8_t> file) {
   }
   TRY(body.finish());
   return sections;
+}
+
+Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
+  auto fd = TRY_CTX(Fd::open(path, O_RDONLY | O_CLOEXEC), "snapshot_path {}", path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("fstat {}", path);
+  if (!S_ISREG(st.st_mode)) return fail(EINVAL, "snapshot_path {} is not a regular file", path);
+  if (static_cast<uint64_t>(st.st_size) > kMaxStateFileBytes)
+    return fail(EFBIG, "snapshot_path {}: {} bytes (a state file has at most {})", path, st.st_size,
+                kMaxStateFileBytes);
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pread(fd.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail_errno("read {}", path);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  bytes.resize(done);
+  return bytes;
 }
 
 }  // namespace vessel::vmm::snapshot

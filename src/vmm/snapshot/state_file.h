@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "base/error.h"
@@ -31,5 +32,8 @@ struct Section {
 
 std::vector<uint8_t> serialize(const std::vector<Section>& sections);
 Result<std::vector<Section>> parse(std::span<const uint8_t> file);
+
+// Reads a state file (a regular file of at most kMaxStateFileBytes) for parse().
+Result<std::vector<uint8_t>> read_state_file(const std::string& path);
 
 }  // namespace vessel::vmm::snapshot
