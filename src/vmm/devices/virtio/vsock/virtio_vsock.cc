@@ -1,6 +1,6 @@
 // virtio-vsock (virtio 1.2, section 5.10) with Firecracker's host side: guest streams are Unix
 // socket streams (vsock_muxer.h). Queues: 0 rx (device -> guest), 1 tx (guest -> device), 2 event
-// (never used: no transport reset without snapshots). Every tx packet is parsed and validated
+// (used once, after a snapshot is loaded: the transport reset, vsock_event.h). Every tx packet is parsed and validated
 // (vsock_packet.h) before the muxer acts on it.
 //
 // Waking: the device thread polls the muxer's epoll fd (listener and streams) as the backend fd,
@@ -15,6 +15,7 @@
 #include "base/unix_socket.h"
 #include "vmm/devices/virtio/mmio/mmio_transport.h"
 #include "vmm/devices/virtio/virtio_devices.h"
+#include "vmm/devices/virtio/vsock/vsock_event.h"
 #include "vmm/devices/virtio/vsock/vsock_muxer.h"
 #include "vmm/devices/virtio/vsock/vsock_packet.h"
 
@@ -59,6 +60,7 @@ class VsockLogic final : public DeviceLogic {
     QueueResult<size_t> done = 0;
     if (index == kRxQueue) done = fill_rx(queue, budget, counters);
     if (index == kTxQueue) done = drain_tx(queue, budget, counters);
+    if (index == vsock::kEventQueue && transport_reset_pending_) done = send_reset(queue, counters);
     rx_work_ = muxer_->has_rx_work();
     auto deadline = muxer_->next_deadline();
     deadline_ns_ = deadline ? deadline->time_since_epoch().count() : 0;
@@ -76,8 +78,24 @@ class VsockLogic final : public DeviceLogic {
   // After a driver reset the old streams still wake the thread: process() then drops them.
   bool backend_wanted() const override { return !starved_.load(); }
 
+  // Snapshots: no host connection survives one (the new process has none), so the restored
+  // driver hears of a transport reset and drops its connected sockets.
+  snapshot::DeviceExtra save_extra() const override {
+    return snapshot::VsockState{0, config_.guest_cid, config_.uds_path};
+  }
+  Result<void> restore_extra(const snapshot::DeviceExtra& extra) override {
+    const auto* saved = std::get_if<snapshot::VsockState>(&extra);
+    if (!saved) return DeviceLogic::restore_extra(extra);
+    if (saved->guest_cid != config_.guest_cid || saved->uds_path != config_.uds_path)
+      return fail(EINVAL, "the snapshot's vsock device (guest_cid {}, uds_path {}) differs from its configuration ({}, {})",
+                  saved->guest_cid, saved->uds_path, config_.guest_cid, config_.uds_path);
+    return {};
+  }
+  void restored(std::span<const Virtqueue* const>) override { transport_reset_pending_ = true; }
+
   void add_metrics(json::Json& out) const override {
     out["guest_cid"] = config_.guest_cid;
+    out["transport_resets"] = transport_resets_.load();
     out["uds_path"] = config_.uds_path;
     out["rx_packets"] = rx_packets_.load();
     out["tx_packets"] = tx_packets_.load();
@@ -149,12 +167,22 @@ class VsockLogic final : public DeviceLogic {
     return done;
   }
 
+  QueueResult<size_t> send_reset(Virtqueue& queue, DeviceCounters& counters) {
+    auto sent = vsock::send_transport_reset(*memory_, queue, counters);
+    if (!sent) return tl::unexpected<QueueFault>(sent.error());
+    if (!*sent) return 0;  // no event buffer yet: the driver's next doorbell brings one
+    transport_reset_pending_ = false;
+    transport_resets_++;
+    return 1;
+  }
+
   const GuestMemory* memory_;
   VsockConfig config_;
   std::unique_ptr<vsock::Muxer> muxer_;
   std::atomic<bool> starved_{false}, rx_work_{false}, reset_pending_{false};
+  bool transport_reset_pending_ = false;  // under the transport lock
   std::atomic<int64_t> deadline_ns_{0};  // next host-connect timeout (steady clock), 0: none
-  std::atomic<uint64_t> rx_packets_{0}, tx_packets_{0};
+  std::atomic<uint64_t> rx_packets_{0}, tx_packets_{0}, transport_resets_{0};
 };
 
 }  // namespace
