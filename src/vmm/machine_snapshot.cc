@@ -171,7 +171,6 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
   }
   impl->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
   machine->impl_ = std::move(impl);
-  machine->restored_ = true;
   log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
   return machine;
 }
