@@ -9,6 +9,21 @@ Result<bool> get_flag(ByteReader& r) {
   return b == 1;
 }
 
+void encode_level(const BucketLevel& l, ByteWriter& w) {
+  w.put<uint8_t>(l.present ? 1 : 0);
+  w.put(l.budget);
+  w.put(l.burst);
+}
+
+Result<BucketLevel> decode_level(ByteReader& r, const std::string& iface) {
+  BucketLevel l;
+  l.present = TRY(get_flag(r));
+  l.budget = TRY(r.get<uint64_t>());
+  l.burst = TRY(r.get<uint64_t>());
+  if (!l.present && (l.budget || l.burst)) return fail(EINVAL, "net {}: a level for an absent rate limiter bucket", iface);
+  return l;
+}
+
 }  // namespace
 
 void encode_net(const NetState& s, ByteWriter& w) {
@@ -19,6 +34,7 @@ void encode_net(const NetState& s, ByteWriter& w) {
   w.put<uint8_t>(s.vhost ? 1 : 0);
   w.put_string(s.rx_frame);
   w.put<uint8_t>(s.rx_paid ? 1 : 0);
+  for (const auto* l : {&s.rx_bandwidth, &s.rx_ops, &s.tx_bandwidth, &s.tx_ops}) encode_level(*l, w);
 }
 
 Result<NetState> decode_net(ByteReader& r) {
@@ -36,6 +52,7 @@ Result<NetState> decode_net(ByteReader& r) {
   s.rx_paid = TRY(get_flag(r));
   if (s.rx_paid && s.rx_frame.empty()) return fail(EINVAL, "net {}: rx_paid without a pending frame", s.iface_id);
   if (s.vhost && !s.rx_frame.empty()) return fail(EINVAL, "net {}: a pending frame on a vhost-net device", s.iface_id);
+  for (auto* l : {&s.rx_bandwidth, &s.rx_ops, &s.tx_bandwidth, &s.tx_ops}) *l = TRY(decode_level(r, s.iface_id));
   return s;
 }
 

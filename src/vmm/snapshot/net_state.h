@@ -15,6 +15,12 @@
 
 namespace vessel::vmm::snapshot {
 
+// A rate limiter bucket's level (TokenBucket::Level): tokens and one-time burst left.
+struct BucketLevel {
+  bool present = false;
+  uint64_t budget = 0, burst = 0;
+};
+
 struct NetState {
   uint64_t mmio_base = 0;     // which virtio device (its window, as in VirtioState)
   std::string iface_id;       // checked against the configuration's interface at that window
@@ -23,6 +29,8 @@ struct NetState {
   bool vhost = false;         // the backend at save time (the load chooses again)
   std::string rx_frame;       // userspace: a frame from the tap not delivered yet, header first
   bool rx_paid = false;       // it passed the rx rate limiter already
+  // The userspace backend's rate limiters: each bucket's level (a load starts them from there).
+  BucketLevel rx_bandwidth, rx_ops, tx_bandwidth, tx_ops;
 };
 
 inline constexpr size_t kMaxNetDevices = 8;

@@ -539,6 +539,43 @@ TEST_F(NetDeviceTest, SavedStateMovesToANewDeviceWithItsMacAndItsWaitingFrame) {
   EXPECT_EQ(tap_read().size(), kHeaderSize + tx.size());
 }
 
+// The rate limiters' bucket levels travel too: a bucket the old device had drained is drained in
+// the new one (its configuration comes from the same config JSON), not full.
+TEST_F(NetDeviceTest, SavedRateLimiterLevelsMoveToTheNewDevice) {
+  NetConfig c;
+  RateLimiterConfig limit;
+  limit.bandwidth = TokenBucketConfig{100000, 0, 1000};  // 100 kB per second
+  c.tx_rate_limiter = limit;
+  start(c);
+  auto frame = test_frame(1500, 1);
+  for (uint16_t i = 0; i < 10; ++i) send(i, frame);
+  ASSERT_TRUE(drv.wait_used(kTxQueue, 10));
+  ASSERT_TRUE(dev->pause());
+  auto extra = dev->save_extra();
+  ASSERT_TRUE(extra);
+  const auto* net = std::get_if<snapshot::NetState>(&*extra);
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->tx_bandwidth.present);
+  EXPECT_FALSE(net->rx_bandwidth.present);
+  EXPECT_LT(net->tx_bandwidth.budget, 100000u - 14000u) << "15000 bytes were sent";
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  ::close(sv[1]);
+  NetConfig c2 = c;
+  c2.iface_id = "eth0";
+  c2.host_dev_name = "fake0";
+  auto fresh = create_net_with_tap(c2, Tap::adopt(Fd(sv[0]), "fake0"), DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE((*fresh)->restore_extra(*extra));
+  ASSERT_TRUE((*fresh)->pause());
+  auto again = (*fresh)->save_extra();
+  ASSERT_TRUE(again);
+  const auto* moved = std::get_if<snapshot::NetState>(&*again);
+  ASSERT_NE(moved, nullptr);
+  EXPECT_TRUE(moved->tx_bandwidth.present);
+  EXPECT_LT(moved->tx_bandwidth.budget, 100000u - 10000u) << "the new device's bucket started full";
+}
+
 TEST_F(NetDeviceTest, HostileSavedNetStateIsRefused) {
   start();
   snapshot::NetState s;

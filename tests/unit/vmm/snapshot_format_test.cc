@@ -181,6 +181,7 @@ MachineState sample_with_net_and_vsock() {
   n.mac = {0x06, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
   n.rx_frame = std::string(60, 'f');
   n.rx_paid = true;
+  n.tx_bandwidth = {true, 12345, 67};
   s.net.push_back(n);
   s.vsock = VsockState{0xd0002000, 42, "/run/vm/v.sock"};
   return s;
@@ -196,6 +197,10 @@ TEST(SnapshotFormat, NetAndVsockSectionsRoundTrip) {
   EXPECT_EQ(back->net[0].mac[5], 0xee);
   EXPECT_EQ(back->net[0].rx_frame, std::string(60, 'f'));
   EXPECT_TRUE(back->net[0].rx_paid);
+  EXPECT_TRUE(back->net[0].tx_bandwidth.present);
+  EXPECT_EQ(back->net[0].tx_bandwidth.budget, 12345u);
+  EXPECT_EQ(back->net[0].tx_bandwidth.burst, 67u);
+  EXPECT_FALSE(back->net[0].rx_ops.present);
   ASSERT_TRUE(back->vsock);
   EXPECT_EQ(back->vsock->guest_cid, 42u);
   EXPECT_EQ(back->vsock->uds_path, "/run/vm/v.sock");
@@ -237,6 +242,9 @@ TEST(SnapshotFormat, HostileNetAndVsockSectionsAreRefused) {
   s.net[0].host_dev_name = std::string(65, 't');
   EXPECT_TRUE(refused(s, "at most 64"));
   s = sample_with_net_and_vsock();
+  s.net[0].rx_ops = {false, 5, 0};
+  EXPECT_TRUE(refused(s, "a level for an absent rate limiter bucket"));
+  s = sample_with_net_and_vsock();
   s.vsock->guest_cid = 2;
   EXPECT_TRUE(refused(s, "guest_cid 2"));
   s = sample_with_net_and_vsock();
@@ -250,7 +258,8 @@ TEST(SnapshotFormat, HostileNetAndVsockSectionsAreRefused) {
   auto sections = parse(encode(sample_with_net_and_vsock()));
   ASSERT_TRUE(sections);
   auto bad = *sections;
-  bad[bad.size() - 2].bytes.back() = 2;  // the net section's rx_paid flag
+  auto& net_bytes = bad[bad.size() - 2].bytes;
+  net_bytes[net_bytes.size() - 4 * 17 - 1] = 2;  // rx_paid, before the four bucket levels
   EXPECT_FALSE(decode(with_sections(bad)));
   bad = *sections;
   bad.push_back(bad.back());

@@ -2,6 +2,7 @@
 // the rings; the configuration (tap name, MAC, vhost choice, rate limiters) travels in the
 // machine's config JSON, so a load reopens the tap by its name and chooses the backend again
 // (create_net). Here: the NetState section, checked against that configuration on load.
+#include <chrono>
 #include <cstring>
 
 #include "base/log.h"
@@ -37,10 +38,36 @@ const snapshot::NetState* net_state_of(const snapshot::DeviceExtra& extra) {
   return std::get_if<snapshot::NetState>(&extra);
 }
 
+void save_levels(const std::optional<RateLimiter>& limiter, snapshot::BucketLevel& bandwidth,
+                 snapshot::BucketLevel& ops, uint64_t now) {
+  if (!limiter) return;
+  auto l = limiter->levels(now);
+  if (l.bandwidth) bandwidth = {true, l.bandwidth->budget, l.bandwidth->burst};
+  if (l.ops) ops = {true, l.ops->budget, l.ops->burst};
+}
+
+void restore_levels(std::optional<RateLimiter>& limiter, const snapshot::BucketLevel& bandwidth,
+                    const snapshot::BucketLevel& ops, uint64_t now) {
+  if (!limiter) return;
+  RateLimiter::Levels l;
+  if (bandwidth.present) l.bandwidth = TokenBucket::Level{bandwidth.budget, bandwidth.burst};
+  if (ops.present) l.ops = TokenBucket::Level{ops.budget, ops.burst};
+  limiter->set_levels(l, now);
+}
+
+uint64_t steady_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 }  // namespace
 
 snapshot::DeviceExtra NetLogic::save_extra() const {
   auto s = identity(iface_id_, tap_.name(), config_, false);
+  uint64_t now = steady_ns();
+  save_levels(rx_limiter_, s.rx_bandwidth, s.rx_ops, now);
+  save_levels(tx_limiter_, s.tx_bandwidth, s.tx_ops, now);
   if (rx_len_ > 0) {
     s.rx_frame.assign(reinterpret_cast<const char*>(rx_frame_.data()), rx_len_);
     s.rx_paid = rx_paid_;
@@ -58,6 +85,9 @@ Result<void> NetLogic::restore_extra(const snapshot::DeviceExtra& extra) {
   std::memcpy(rx_frame_.data(), saved->rx_frame.data(), saved->rx_frame.size());
   rx_len_ = static_cast<uint32_t>(saved->rx_frame.size());
   rx_paid_ = saved->rx_paid;
+  uint64_t now = steady_ns();
+  restore_levels(rx_limiter_, saved->rx_bandwidth, saved->rx_ops, now);
+  restore_levels(tx_limiter_, saved->tx_bandwidth, saved->tx_ops, now);
   return {};
 }
 
