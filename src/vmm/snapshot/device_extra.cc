@@ -6,7 +6,8 @@ namespace vessel::vmm::snapshot {
 
 Result<void> add_device_extra(MachineState& state, DeviceExtra extra) {
   if (auto* net = std::get_if<NetState>(&extra)) {
-    if (state.net.size() >= kMaxNetDevices) return fail(ENOTSUP, "more than {} virtio-net devices to snapshot", kMaxNetDevices);
+    if (state.net.size() >= kMaxNetDevices)
+      return fail(ENOTSUP, "more than {} virtio-net devices to snapshot", kMaxNetDevices);
     state.net.push_back(std::move(*net));
   } else if (auto* vsock = std::get_if<VsockState>(&extra)) {
     if (state.vsock) return fail(ENOTSUP, "more than one virtio-vsock device to snapshot");

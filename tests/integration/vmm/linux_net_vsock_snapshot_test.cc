@@ -2,8 +2,8 @@
 // (docs/vmm/snapshot.md; label linux-boot: runs in the nested KVM host on PVM machines). The
 // default guest boots on a tap the test made (ip= on its command line) and with a vsock device; the
 // host checks the agent and the network, holds an agent connection open, then the VM is paused,
-// snapshotted and killed. A new vessel-vmm loads it: the guest heard of a vsock transport reset (its
-// connection to the old process is gone), vessel-agent answers over vsock again, and the guest
+// snapshotted and killed. A new vessel-vmm loads it: the guest heard of a vsock transport reset
+// (its connection to the old process is gone), vessel-agent answers over vsock again, and the guest
 // pings the host over the tap (backend chosen again: vhost-net where the host has it).
 #include <signal.h>
 #include <unistd.h>
@@ -20,8 +20,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-http::ClientResponse call(const std::string& sock, const std::string& method, const std::string& path,
-                          const std::string& body = {}) {
+http::ClientResponse call(const std::string& sock, const std::string& method,
+                          const std::string& path, const std::string& body = {}) {
   http::ClientOptions o;
   o.unix_socket = sock;
   o.timeout = std::chrono::seconds(120);
@@ -34,14 +34,16 @@ http::ClientResponse call(const std::string& sock, const std::string& method, co
 class HostTap {
  public:
   explicit HostTap(std::string name) : name_(std::move(name)) {
-    ok_ = run("ip tuntap add " + name_ + " mode tap vnet_hdr") && run("ip addr add 10.0.77.1/24 dev " + name_) &&
-          run("ip link set " + name_ + " up");
+    ok_ = run("ip tuntap add " + name_ + " mode tap vnet_hdr") &&
+          run("ip addr add 10.0.77.1/24 dev " + name_) && run("ip link set " + name_ + " up");
   }
   ~HostTap() { (void)run("ip link del " + name_); }
   bool ok() const { return ok_; }
 
  private:
-  static bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
+  static bool run(const std::string& cmd) {
+    return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+  }
   std::string name_;
   bool ok_ = false;
 };
@@ -62,7 +64,8 @@ json::Json device_metrics(const std::string& sock, const std::string& kind) {
 
 TEST(LinuxNetVsockSnapshot, TheAgentAnswersAndTheNetworkWorksAfterALoadInANewProcess) {
   std::string guest_dir = VESSEL_DEFAULT_GUEST_DIR;
-  ASSERT_EQ(access((guest_dir + "/vmlinux").c_str(), R_OK), 0) << "build the default_guest target first";
+  ASSERT_EQ(access((guest_dir + "/vmlinux").c_str(), R_OK), 0)
+      << "build the default_guest target first";
   auto boot_args = read_file(guest_dir + "/cmdline");
   ASSERT_TRUE(boot_args) << "the default guest has no cmdline file: rebuild it";
   while (!boot_args->empty() && boot_args->back() == '\n') boot_args->pop_back();
@@ -76,9 +79,11 @@ TEST(LinuxNetVsockSnapshot, TheAgentAnswersAndTheNetworkWorksAfterALoadInANewPro
       {"boot-source",
        {{"kernel_image_path", guest_dir + "/vmlinux"},
         {"initrd_path", guest_dir + "/initramfs.cpio"},
-        {"boot_args", *boot_args + " ip=10.0.77.2::10.0.77.1:255.255.255.0::eth0:off -- sleep 900"}}},
+        {"boot_args",
+         *boot_args + " ip=10.0.77.2::10.0.77.1:255.255.255.0::eth0:off -- sleep 900"}}},
       {"machine-config", {{"vcpu_count", 1}, {"mem_size_mib", 256}}},
-      {"network-interfaces", {{{"iface_id", "eth0"}, {"host_dev_name", tap}, {"guest_mac", "06:00:0a:00:4d:02"}}}},
+      {"network-interfaces",
+       {{{"iface_id", "eth0"}, {"host_dev_name", tap}, {"guest_mac", "06:00:0a:00:4d:02"}}}},
       {"vsock", {{"guest_cid", 3}, {"uds_path", uds}}}};
   ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
   std::string sock_a = dir.file("a.sock"), state = dir.file("vm.state"), mem = dir.file("vm.mem");
@@ -89,12 +94,14 @@ TEST(LinuxNetVsockSnapshot, TheAgentAnswersAndTheNetworkWorksAfterALoadInANewPro
     VmmProcess a({"--api-sock", sock_a, "--config-file", dir.file("vm.json")});
     ASSERT_TRUE(a.wait_for_file(sock_a)) << a.errors();
     ASSERT_TRUE(a.wait_for_console("vessel-agent: listening on vsock port 1024", boot_timeout))
-        << a.console() << "\n--- stderr:\n" << a.errors();
+        << a.console() << "\n--- stderr:\n"
+        << a.errors();
     auto ping = agent::exec_collect(uds, sh("ping -c 1 -W 5 10.0.77.1"), {}, 4096, 60s);
     ASSERT_TRUE(ping) << ping.error().to_string();
     EXPECT_EQ(ping->status.code, 0) << ping->out << ping->err << a.console();
     backend_before = device_metrics(sock_a, "virtio-net").value("backend", "");
-    // A connection the agent holds open when the snapshot is taken: the restored guest must drop it.
+    // A connection the agent holds open when the snapshot is taken: the restored guest must drop
+    // it.
     auto held = agent::connect_vsock(uds, 1024, 30s);
     ASSERT_TRUE(held) << held.error().to_string();
     ASSERT_EQ(call(sock_a, "PATCH", "/vm", R"({"state": "Paused"})").status, 204);
@@ -119,7 +126,8 @@ TEST(LinuxNetVsockSnapshot, TheAgentAnswersAndTheNetworkWorksAfterALoadInANewPro
   auto echo = agent::exec_collect(uds, sh("echo restored-$((6*7))"), {}, 4096, 60s);
   ASSERT_TRUE(echo) << echo.error().to_string() << "\n" << b.console() << b.errors();
   EXPECT_EQ(echo->out, "restored-42\n");
-  auto agent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  auto agent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
   // (b) the network: the guest pings the host over the tap, attached again by name.
   auto ping = agent::exec_collect(uds, sh("ping -c 3 -W 5 10.0.77.1"), {}, 4096, 60s);
   ASSERT_TRUE(ping) << ping.error().to_string();
@@ -130,7 +138,8 @@ TEST(LinuxNetVsockSnapshot, TheAgentAnswersAndTheNetworkWorksAfterALoadInANewPro
   json::Json net = device_metrics(sock_b, "virtio-net");
   EXPECT_EQ(net.value("backend", ""), backend_before) << net.dump();
   std::printf("restored: agent answered %lld ms after the load request; net backend %s; vsock %s\n",
-              static_cast<long long>(agent_ms.count()), net.value("backend", "").c_str(), vsock.dump().c_str());
+              static_cast<long long>(agent_ms.count()), net.value("backend", "").c_str(),
+              vsock.dump().c_str());
 
   auto down = agent::request_shutdown(uds, 60s);
   ASSERT_TRUE(down) << down.error().to_string();

@@ -12,12 +12,15 @@
 namespace vessel::vmm::virtio::net {
 
 Result<void> take_saved_identity(const snapshot::NetState& saved, const std::string& iface_id,
-                                 const std::string& tap_name, std::array<uint8_t, kConfigSize>& config) {
+                                 const std::string& tap_name,
+                                 std::array<uint8_t, kConfigSize>& config) {
   if (saved.iface_id != iface_id)
-    return fail(EINVAL, "the snapshot's network interface '{}' is '{}' in its configuration", saved.iface_id, iface_id);
+    return fail(EINVAL, "the snapshot's network interface '{}' is '{}' in its configuration",
+                saved.iface_id, iface_id);
   if (saved.host_dev_name != tap_name)
-    return fail(EINVAL, "network interface {}: the snapshot's tap '{}' is '{}' in its configuration", iface_id,
-                saved.host_dev_name, tap_name);
+    return fail(EINVAL,
+                "network interface {}: the snapshot's tap '{}' is '{}' in its configuration",
+                iface_id, saved.host_dev_name, tap_name);
   std::memcpy(config.data(), saved.mac.data(), saved.mac.size());
   return {};
 }
@@ -91,7 +94,9 @@ Result<void> NetLogic::restore_extra(const snapshot::DeviceExtra& extra) {
   return {};
 }
 
-snapshot::DeviceExtra VhostNetLogic::save_extra() const { return identity(iface_id_, tap_.name(), config_, true); }
+snapshot::DeviceExtra VhostNetLogic::save_extra() const {
+  return identity(iface_id_, tap_.name(), config_, true);
+}
 
 Result<void> VhostNetLogic::restore_extra(const snapshot::DeviceExtra& extra) {
   const auto* saved = net_state_of(extra);
@@ -100,7 +105,8 @@ Result<void> VhostNetLogic::restore_extra(const snapshot::DeviceExtra& extra) {
   // The kernel reads frames from the tap itself: one the userspace backend held cannot be handed
   // to it, and is lost as on a wire.
   if (!saved->rx_frame.empty())
-    log::info("virtio-net {}: a received frame waiting in the snapshot is dropped (vhost-net now)", iface_id_);
+    log::info("virtio-net {}: a received frame waiting in the snapshot is dropped (vhost-net now)",
+              iface_id_);
   return {};
 }
 

@@ -1,7 +1,7 @@
 // virtio-vsock (virtio 1.2, section 5.10) with Firecracker's host side: guest streams are Unix
 // socket streams (vsock_muxer.h). Queues: 0 rx (device -> guest), 1 tx (guest -> device), 2 event
-// (used once, after a snapshot is loaded: the transport reset, vsock_event.h). Every tx packet is parsed and validated
-// (vsock_packet.h) before the muxer acts on it.
+// (used once, after a snapshot is loaded: the transport reset, vsock_event.h). Every tx packet is
+// parsed and validated (vsock_packet.h) before the muxer acts on it.
 //
 // Waking: the device thread polls the muxer's epoll fd (listener and streams) as the backend fd,
 // only while the rx queue had buffers; the muxer's own replies (RESPONSE, RST, credit updates)
@@ -77,12 +77,10 @@ class VsockLogic final : public DeviceLogic {
   }
 
   std::optional<std::chrono::steady_clock::time_point> retry_at() const override {
-    if (holding_host_) return hold_until_;
-    if (!starved_.load() && rx_work_.load()) return std::chrono::steady_clock::now();
-    // A host connect waiting for the guest's answer times out then (even without rx buffers).
-    if (int64_t ns = deadline_ns_.load(); ns != 0)
-      return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
-    return std::nullopt;
+    auto at = work_at();
+    // After a load, the hold on host connects ends then at the latest.
+    if (holding_host_ && (!at || hold_until_ < *at)) at = hold_until_;
+    return at;
   }
   int backend_fd() const override { return muxer_->epoll_fd(); }
   // After a driver reset the old streams still wake the thread: process() then drops them.
@@ -108,6 +106,8 @@ class VsockLogic final : public DeviceLogic {
     holding_host_ = true;
     hold_until_ = std::chrono::steady_clock::now() + kResetHold;
   }
+  // A driver that resets the device knows no stream and needs no event.
+  void reset() override { transport_reset_pending_ = holding_host_ = false; }
 
   void add_metrics(json::Json& out) const override {
     out["guest_cid"] = config_.guest_cid;
@@ -181,6 +181,14 @@ class VsockLogic final : public DeviceLogic {
       (void)queue.complete(head, 0);
     }
     return done;
+  }
+
+  std::optional<std::chrono::steady_clock::time_point> work_at() const {
+    if (!starved_.load() && rx_work_.load()) return std::chrono::steady_clock::now();
+    // A host connect waiting for the guest's answer times out then (even without rx buffers).
+    if (int64_t ns = deadline_ns_.load(); ns != 0)
+      return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
+    return std::nullopt;
   }
 
   QueueResult<size_t> send_reset(Virtqueue& queue, DeviceCounters& counters) {

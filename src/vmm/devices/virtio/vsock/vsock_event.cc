@@ -2,7 +2,8 @@
 
 namespace vessel::vmm::virtio::vsock {
 
-QueueResult<bool> send_transport_reset(const GuestMemory& memory, Virtqueue& queue, DeviceCounters& counters) {
+QueueResult<bool> send_transport_reset(const GuestMemory& memory, Virtqueue& queue,
+                                       DeviceCounters& counters) {
   for (;;) {
     auto popped = queue.pop();
     if (!popped) return tl::unexpected<QueueFault>(popped.error());

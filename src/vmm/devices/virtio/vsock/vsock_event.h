@@ -20,6 +20,7 @@ inline constexpr uint32_t kEventTransportReset = 0;
 // device to read), which is completed with 4 bytes. A buffer that cannot is completed with 0 and
 // counted. True once the event went out; false when the ring had no buffer (try again on the
 // driver's next doorbell).
-QueueResult<bool> send_transport_reset(const GuestMemory& memory, Virtqueue& queue, DeviceCounters& counters);
+QueueResult<bool> send_transport_reset(const GuestMemory& memory, Virtqueue& queue,
+                                       DeviceCounters& counters);
 
 }  // namespace vessel::vmm::virtio::vsock
