@@ -483,6 +483,32 @@ TEST_F(VsockDeviceTest, ARestoredDeviceSendsOneTransportResetAndTakesNewConnecti
   EXPECT_EQ(req->header.dst_port, 1024u);
 }
 
+// A driver that never gives the event buffer back (or has none) does not keep the host out: the
+// hold on host connects ends after at most 2 s.
+TEST_F(VsockDeviceTest, TheHoldOnHostConnectsAfterALoadEndsWithoutTheDriver) {
+  drv.post_rx(16);
+  ASSERT_TRUE(drv.dev().pause());
+  auto st = drv.dev().save_state();
+  auto extra = drv.dev().save_extra();
+  ASSERT_TRUE(st && extra);
+  drv.attach(nullptr);
+  auto fresh = create_vsock({kCid, uds}, DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(fresh) << fresh.error().to_string();
+  ASSERT_TRUE((*fresh)->restore_extra(*extra));
+  ASSERT_TRUE((*fresh)->restore_state(*st));  // no event buffer: the reset cannot even be sent
+  drv.attach(*fresh);
+  auto start = std::chrono::steady_clock::now();
+  auto fd = unix_socket::connect(uds);
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(::write(fd->get(), "CONNECT 1024\n", 13), 13);
+  auto req = drv.recv(4000);
+  ASSERT_TRUE(req) << "the host connect never reached the guest";
+  EXPECT_EQ(req->header.op, uint16_t(Op::Request));
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(1500));
+  EXPECT_LE(waited, std::chrono::milliseconds(3500));
+}
+
 TEST(VsockConfigTest, CidAndPathAreChecked) {
   EXPECT_FALSE(validate_vsock_config({2, "/tmp/x"}));
   EXPECT_FALSE(validate_vsock_config({1ull << 32, "/tmp/x"}));
