@@ -544,7 +544,7 @@ TEST_F(NetDeviceTest, SavedStateMovesToANewDeviceWithItsMacAndItsWaitingFrame) {
 TEST_F(NetDeviceTest, SavedRateLimiterLevelsMoveToTheNewDevice) {
   NetConfig c;
   RateLimiterConfig limit;
-  limit.bandwidth = TokenBucketConfig{100000, 0, 1000};  // 100 kB per second
+  limit.bandwidth = TokenBucketConfig{100000, 0, 100000};  // 1 kB per second: slow enough to see
   c.tx_rate_limiter = limit;
   start(c);
   auto frame = test_frame(1500, 1);
