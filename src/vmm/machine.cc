@@ -88,7 +88,7 @@ std::optional<VmEvent> Machine::take_event() {
   if (event.kind == VmEvent::Kind::Reboot || event.kind == VmEvent::Kind::Poweroff) {
     if (auto panic = serial_->panic_message()) event = {VmEvent::Kind::Panic, 3, *panic};
   }
-  if (event.kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_ || restored_)
+  if (event.kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_)
     return event;
   if (auto r = restart(); !r)  // impl_ is gone: every call now answers "stopped"
     return VmEvent{VmEvent::Kind::Error, 2, fmt::format("restart after the guest rebooted: {}", r.error().to_string())};

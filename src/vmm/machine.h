@@ -95,9 +95,6 @@ class Machine {
   std::unique_ptr<Impl> impl_;  // one incarnation of the VM; rebuilt by restart()
   uint64_t reboots_ = 0;
   bool stopping_ = false;
-  // A restored machine ends on a guest reboot: its process was sandboxed before the
-  // configuration (and its on_reboot) was known.
-  bool restored_ = false;
 };
 
 const char* to_string(Machine::State state);

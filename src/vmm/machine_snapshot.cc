@@ -9,22 +9,13 @@
 #include "vmm/arch/x86_64/cpuid.h"
 #include "vmm/machine_impl.h"
 #include "vmm/snapshot/kvm_state.h"
+#include "vmm/snapshot/device_extra.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/memory_file.h"
 #include "vmm/snapshot/state_file.h"
 
 namespace vessel::vmm {
 namespace {
-
-// virtio-net and virtio-vsock keep host-side state (a tap's offloads, vsock's connections) that
-// the snapshot does not hold yet.
-Result<void> refuse_unsnapshotted_devices(const VmConfig& config) {
-  if (!config.network_interfaces.empty())
-    return fail(ENOTSUP, "virtio-net devices are not snapshotted yet (network interface '{}'): remove them to snapshot this VM",
-                config.network_interfaces.front().iface_id);
-  if (config.vsock) return fail(ENOTSUP, "virtio-vsock devices are not snapshotted yet: remove the vsock device to snapshot this VM");
-  return {};
-}
 
 // The snapshot's machine must be the one this host would build: same vCPU count and memory as
 // its configuration, and the CPUID this vessel-vmm would give vCPU 0 here.
@@ -86,7 +77,6 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
   if (!impl_ || impl_->state != State::Paused)
     return fail(EINVAL, "snapshot/create: the VM is {}; pause it first (PATCH /vm {{\"state\": \"Paused\"}})",
                 to_string(state()));
-  TRY_CTX(refuse_unsnapshotted_devices(impl_->config), "snapshot/create");
   if (diff && !impl_->memory.tracks_dirty_pages())
     return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
                         "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
@@ -100,7 +90,10 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
   s.serial = serial_->save_state();
   s.i8042 = impl_->i8042->save_state();
   s.rtc = impl_->rtc->save_state();
-  for (auto& d : impl_->virtio) s.virtio.push_back(TRY(d->save_state()));
+  for (auto& d : impl_->virtio) {
+    s.virtio.push_back(TRY(d->save_state()));
+    TRY(snapshot::add_device_extra(s, TRY(d->save_extra())));
+  }
   std::vector<uint8_t> bytes = snapshot::encode(s);
 
   // With tracking on, every snapshot (a Full one too) starts the dirty log again; if writing
@@ -131,7 +124,6 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
   auto bytes = TRY(snapshot::read_state_file(state_path));
   auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
   auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
-  TRY(refuse_unsnapshotted_devices(config));
   TRY(validate_for_start(config));
   TRY(check_machine(s, config));
   if (track_dirty_pages) config.machine.track_dirty_pages = true;
@@ -151,10 +143,13 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
   if (s.virtio.size() != impl->virtio.size())
     return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
                 impl->virtio.size());
-  for (size_t i = 0; i < s.virtio.size(); ++i) TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
+  for (size_t i = 0; i < s.virtio.size(); ++i) {
+    // The device's own state first: the transport's activates it.
+    TRY_CTX(impl->virtio[i]->restore_extra(snapshot::device_extra_at(s, s.virtio[i].mmio_base)), "restore virtio device {}", i);
+    TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
+  }
   impl->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
   machine->impl_ = std::move(impl);
-  machine->restored_ = true;
   log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
   return machine;
 }

@@ -109,7 +109,11 @@ int main(int argc, char** argv) {
     }
     terminal.attach(vmm->console());
   };
-  options.before_guest_runs = [] { sandbox::enter(sandbox::ThreadKind::Vmm); };
+  // The VM's own configuration decides (a snapshot's, or one given through the API, is known
+  // only now): with on_reboot: restart the VMM thread may build the VM again.
+  options.before_guest_runs = [](Machine& machine) {
+    sandbox::enter_vmm(machine.config().on_reboot == OnReboot::Restart);
+  };
   auto created = Vmm::create(plan->config, std::move(options));
   if (!created) return failed(created.error());
   vmm = std::move(*created);

@@ -24,7 +24,7 @@ Result<void> Vmm::start_instance() {
   auto m = TRY_CTX(Machine::create(config_, options_.machine), "start the VM");
   TRY(m->start([this](Machine& machine) {
     if (options_.on_started) options_.on_started(machine);
-    if (options_.before_guest_runs) options_.before_guest_runs();
+    if (options_.before_guest_runs) options_.before_guest_runs(machine);
   }));
   machine_ = std::move(m);
   return {};
@@ -39,7 +39,7 @@ Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string
   TRY(m->start(
       [this](Machine& machine) {
         if (options_.on_started) options_.on_started(machine);
-        if (options_.before_guest_runs) options_.before_guest_runs();
+        if (options_.before_guest_runs) options_.before_guest_runs(machine);
       },
       !resume));
   config_ = m->config();

@@ -30,7 +30,7 @@ struct VmmOptions {
   // instruction: on_started (main wires the console to it), then before_guest_runs (main loads the
   // VMM thread's seccomp filter there). Both only for the first start, not after a restart.
   std::function<void(Machine&)> on_started;
-  std::function<void()> before_guest_runs;
+  std::function<void(Machine&)> before_guest_runs;
 };
 
 class Vmm {

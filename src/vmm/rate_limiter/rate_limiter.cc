@@ -21,6 +21,19 @@ void RateLimiter::update(const RateLimiterConfig& config, uint64_t now_ns) {
   blocked_until_ns_ = 0;
 }
 
+RateLimiter::Levels RateLimiter::levels(uint64_t now_ns) const {
+  Levels l;
+  if (bandwidth_) l.bandwidth = bandwidth_->level(now_ns);
+  if (ops_) l.ops = ops_->level(now_ns);
+  return l;
+}
+
+void RateLimiter::set_levels(const Levels& levels, uint64_t now_ns) {
+  if (bandwidth_ && levels.bandwidth) bandwidth_->set_level(*levels.bandwidth, now_ns);
+  if (ops_ && levels.ops) ops_->set_level(*levels.ops, now_ns);
+  blocked_until_ns_ = 0;
+}
+
 bool RateLimiter::consume(uint64_t bytes, uint64_t now_ns) {
   if (blocked(now_ns)) return false;
   using R = TokenBucket::Reduction;

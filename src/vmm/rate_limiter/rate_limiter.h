@@ -25,6 +25,13 @@ class RateLimiter {
   uint64_t wake_at_ns() const { return blocked_until_ns_; }
   // New buckets, full (PATCH on a running VM); a blocked device is unblocked.
   void update(const RateLimiterConfig& config, uint64_t now_ns);
+  // Its buckets' levels for a snapshot, and back (a bucket absent on either side is skipped; a
+  // wait in progress is not kept).
+  struct Levels {
+    std::optional<TokenBucket::Level> bandwidth, ops;
+  };
+  Levels levels(uint64_t now_ns) const;
+  void set_levels(const Levels& levels, uint64_t now_ns);
 
  private:
   std::optional<TokenBucket> bandwidth_, ops_;

@@ -70,6 +70,18 @@ TokenBucket::Outcome TokenBucket::reduce(uint64_t tokens, uint64_t now_ns) {
   return {Reduction::Success};
 }
 
+TokenBucket::Level TokenBucket::level(uint64_t now_ns) const {
+  TokenBucket copy = *this;  // refilling is a change; a saved level must not be one
+  return {copy.budget(now_ns), copy.burst_};
+}
+
+void TokenBucket::set_level(const Level& level, uint64_t now_ns) {
+  budget_ = std::min(level.budget, config_.size);
+  burst_ = std::min(level.burst, config_.one_time_burst);
+  debt_ = 0;
+  last_ns_ = now_ns;
+}
+
 void TokenBucket::give_back(uint64_t tokens) { budget_ = std::min(config_.size, budget_ + tokens); }
 
 }  // namespace vessel::vmm

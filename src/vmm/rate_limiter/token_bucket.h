@@ -32,6 +32,14 @@ class TokenBucket {
   void give_back(uint64_t tokens);
 
   uint64_t budget(uint64_t now_ns);
+  // What a snapshot keeps of a bucket (docs/vmm/snapshot.md): the tokens and the one-time burst
+  // left, refilled to `now_ns`. set_level() puts a saved one into a bucket of the same
+  // configuration, clamped to its size and burst, refilling from `now_ns` on (a debt is forgiven).
+  struct Level {
+    uint64_t budget = 0, burst = 0;
+  };
+  Level level(uint64_t now_ns) const;
+  void set_level(const Level& level, uint64_t now_ns);
   uint64_t one_time_burst() const { return burst_; }
   const TokenBucketConfig& config() const { return config_; }
 

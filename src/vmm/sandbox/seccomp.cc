@@ -39,6 +39,7 @@ Result<void> add_rule(scmp_filter_ctx ctx, ThreadKind kind, const SyscallRule& r
 constexpr size_t kKinds = std::size(kAllThreadKinds);
 std::array<Program, kKinds> g_programs;
 std::atomic<bool> g_enabled{false};
+bool g_vmm_rebuilds = false;  // the Vmm program of g_programs allows rebuilding
 
 }  // namespace
 
@@ -73,6 +74,7 @@ Result<void> enable(bool vmm_rebuilds) {
   ::tzset();
   for (size_t i = 0; i < kKinds; ++i) g_programs[i] = TRY(compile(kAllThreadKinds[i], vmm_rebuilds));
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+  g_vmm_rebuilds = vmm_rebuilds;
   g_enabled = true;
   return {};
 }
@@ -85,6 +87,20 @@ void enter(ThreadKind kind) {
   if (loaded) return;
   log::error("seccomp: cannot confine the {} thread: {}", to_string(kind), loaded.error().to_string());
   ::_exit(1);
+}
+
+void enter_vmm(bool rebuilds) {
+  if (!g_enabled) return;
+  if (rebuilds && !g_vmm_rebuilds) {
+    auto program = compile(ThreadKind::Vmm, true);
+    if (!program) {
+      log::error("seccomp: cannot compile the vmm thread's filter: {}", program.error().to_string());
+      ::_exit(1);
+    }
+    g_programs[static_cast<size_t>(ThreadKind::Vmm)] = std::move(*program);
+    g_vmm_rebuilds = true;
+  }
+  enter(ThreadKind::Vmm);
 }
 
 }  // namespace vessel::vmm::sandbox

@@ -28,5 +28,9 @@ bool enabled();
 // Loads `kind`'s filter on the calling thread when the filters are on. A thread that cannot be
 // confined must not go on: a failure prints the reason and ends the process (status 1).
 void enter(ThreadKind kind);
+// The VMM thread's enter(): with `rebuilds` (the VM's configuration asks for on_reboot: restart,
+// which a snapshot's or the API's configuration says only after enable()), its filter also allows
+// building the VM again, compiled now if enable() did not.
+void enter_vmm(bool rebuilds);
 
 }  // namespace vessel::vmm::sandbox

@@ -8,8 +8,9 @@ namespace {
 
 // The version each section is written with; decode() reads every version up to this one.
 constexpr uint32_t kVersionOf[] = {0, /*Machine*/ 1, /*Vcpu*/ 1, /*Vm*/ 1, /*Serial*/ 1, /*I8042*/ 1, /*Virtio*/ 1,
-                                   /*CmosRtc*/ 1};
-constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::CmosRtc);
+                                   /*CmosRtc*/ 1, /*Net*/ 1, /*Vsock*/ 1};
+constexpr uint32_t kDeviceTypeNetSection = 1, kDeviceTypeVsockSection = 19;  // virtio device ids
+constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::Vsock);
 
 Section section(SectionId id, ByteWriter& w) {
   return {static_cast<uint32_t>(id), kVersionOf[static_cast<uint32_t>(id)], w.take()};
@@ -75,6 +76,18 @@ Section encode_rtc(const CmosRtcState& r) {
   for (int32_t v : {r.sec, r.min, r.hour, r.mday, r.mon, r.year, r.wday}) w.put(v);
   w.put(r.ram);
   return section(SectionId::CmosRtc, w);
+}
+
+Section encode_net_section(const NetState& n) {
+  ByteWriter w;
+  encode_net(n, w);
+  return section(SectionId::Net, w);
+}
+
+Section encode_vsock_section(const VsockState& v) {
+  ByteWriter w;
+  encode_vsock(v, w);
+  return section(SectionId::Vsock, w);
 }
 
 Section encode_virtio(const VirtioState& d) {
@@ -205,7 +218,8 @@ Result<VirtioState> decode_virtio(ByteReader& r) {
 }
 
 const char* section_name(uint32_t id) {
-  static constexpr const char* kNames[] = {"?", "machine", "vcpu", "vm", "serial", "i8042", "virtio", "cmos_rtc"};
+  static constexpr const char* kNames[] = {"?",      "machine", "vcpu",   "vm",  "serial",
+                                                 "i8042",  "virtio",  "cmos_rtc", "net", "vsock"};
   return id >= 1 && id <= kLastId ? kNames[id] : "unknown";
 }
 
@@ -217,7 +231,7 @@ Result<void> decode_section(const Section& s, MachineState& out, uint32_t (&seen
                 s.version, kVersionOf[s.id]);
   ++seen[s.id];
   auto id = static_cast<SectionId>(s.id);
-  bool repeats = id == SectionId::Vcpu || id == SectionId::Virtio;
+  bool repeats = id == SectionId::Vcpu || id == SectionId::Virtio || id == SectionId::Net;
   if (!repeats && seen[s.id] > 1) return fail(EINVAL, "{} section appears twice", section_name(s.id));
   if (id != SectionId::Machine && seen[1] == 0) return fail(EINVAL, "{} section before the machine section", section_name(s.id));
   ByteReader r(s.bytes, section_name(s.id));
@@ -235,8 +249,33 @@ Result<void> decode_section(const Section& s, MachineState& out, uint32_t (&seen
       out.virtio.push_back(TRY(decode_virtio(r)));
       break;
     case SectionId::CmosRtc: out.rtc = TRY(decode_rtc(r)); break;
+    case SectionId::Net:
+      if (out.net.size() >= kMaxNetDevices) return fail(EINVAL, "more than {} net sections", kMaxNetDevices);
+      out.net.push_back(TRY(decode_net(r)));
+      break;
+    case SectionId::Vsock: out.vsock = TRY(decode_vsock(r)); break;
   }
   return r.finish();
+}
+
+// Each net or vsock section names a virtio section of its kind by window, and no two name the same.
+Result<void> check_device_sections(const MachineState& s) {
+  auto virtio_at = [&](uint64_t base, uint32_t type) {
+    for (const auto& d : s.virtio)
+      if (d.mmio_base == base && d.device_type == type) return true;
+    return false;
+  };
+  for (size_t i = 0; i < s.net.size(); ++i) {
+    if (!virtio_at(s.net[i].mmio_base, kDeviceTypeNetSection))
+      return fail(EINVAL, "snapshot: net section {} names no virtio-net device at {:#x}", s.net[i].iface_id,
+                  s.net[i].mmio_base);
+    for (size_t j = 0; j < i; ++j)
+      if (s.net[j].mmio_base == s.net[i].mmio_base)
+        return fail(EINVAL, "snapshot: two net sections for the device at {:#x}", s.net[i].mmio_base);
+  }
+  if (s.vsock && !virtio_at(s.vsock->mmio_base, kDeviceTypeVsockSection))
+    return fail(EINVAL, "snapshot: the vsock section names no virtio-vsock device at {:#x}", s.vsock->mmio_base);
+  return {};
 }
 
 }  // namespace
@@ -250,6 +289,8 @@ std::vector<uint8_t> encode(const MachineState& state) {
   sections.push_back(encode_i8042(state.i8042));
   for (const auto& d : state.virtio) sections.push_back(encode_virtio(d));
   if (state.rtc) sections.push_back(encode_rtc(*state.rtc));
+  for (const auto& n : state.net) sections.push_back(encode_net_section(n));
+  if (state.vsock) sections.push_back(encode_vsock_section(*state.vsock));
   return serialize(sections);
 }
 
@@ -264,6 +305,7 @@ Result<MachineState> decode(std::span<const uint8_t> file) {
       return fail(EINVAL, "snapshot: the {} section is missing", section_name(static_cast<uint32_t>(id)));
   if (out.vcpus.size() != out.vcpu_count)
     return fail(EINVAL, "snapshot: {} vcpu sections for vcpu_count {}", out.vcpus.size(), out.vcpu_count);
+  TRY(check_device_sections(out));
   return out;
 }
 

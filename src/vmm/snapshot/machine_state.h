@@ -16,11 +16,14 @@
 #include "base/error.h"
 #include "kvm/kvm.h"
 #include "vmm/snapshot/device_state.h"
+#include "vmm/snapshot/net_state.h"
+#include "vmm/snapshot/vsock_state.h"
 
 namespace vessel::vmm::snapshot {
 
 // Section ids and the newest version of each that this vessel-vmm writes and reads.
-enum class SectionId : uint32_t { Machine = 1, Vcpu = 2, Vm = 3, Serial = 4, I8042 = 5, Virtio = 6, CmosRtc = 7 };
+enum class SectionId : uint32_t { Machine = 1, Vcpu = 2, Vm = 3, Serial = 4, I8042 = 5, Virtio = 6, CmosRtc = 7,
+                              Net = 8, Vsock = 9 };
 
 struct VcpuSnapshot {
   kvm_regs regs{};
@@ -54,6 +57,10 @@ struct MachineState {
   // Added after the first release: absent from older snapshots, whose VM then gets a fresh clock
   // (the host's time).
   std::optional<CmosRtcState> rtc;
+  // Added later still (optional): one per virtio-net device and for the virtio-vsock device, each
+  // naming its virtio section by MMIO window.
+  std::vector<NetState> net;
+  std::optional<VsockState> vsock;
 };
 
 inline constexpr uint32_t kMaxVcpus = 32;

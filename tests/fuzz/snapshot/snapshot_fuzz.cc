@@ -1,7 +1,8 @@
 // Fuzz target: the snapshot state file parser (src/vmm/snapshot/machine_state.h, decode()), which
 // reads whatever file PUT /snapshot/load names. Checked: it never crashes; what it accepts has as
 // many vCPU states as its vcpu_count and encodes back to a file that decodes to the same sizes.
-// The corpus starts from the fixture tests/unit/vmm/data/snapshot-v1.state; since the CRC64 guards
+// The corpus starts from the fixture tests/unit/vmm/data/snapshot-v1.state (and that fixture with
+// a virtio-net and a virtio-vsock device and their sections added: fixture_with_net_and_vsock); since the CRC64 guards
 // everything, half of the inputs get their checksum fixed up so that the fuzzer reaches the
 // sections.
 #include <cstdint>
@@ -36,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto again = decode(encode(*state));
   fuzz_check(again.has_value(), "a decoded state does not decode after encoding");
   fuzz_check(again->vcpus.size() == state->vcpus.size() && again->virtio.size() == state->virtio.size() &&
-                 again->config == state->config,
+                 again->config == state->config && again->net.size() == state->net.size() &&
+                 again->vsock.has_value() == state->vsock.has_value(),
              "encode/decode changed the state");
   return 0;
 }

@@ -48,6 +48,41 @@ TEST(Restart, AVsockDeviceIsBuiltAgainUnderTheFilters) {
   EXPECT_TRUE(vsock) << r.metrics.dump();
 }
 
+// A VM loaded from a snapshot keeps its on_reboot policy (docs/vmm/snapshot.md): reboot_once is
+// snapshotted while it waits to reset, killed and loaded in a new process, where its reset builds
+// and boots the VM again from the snapshot's configuration (the same kernel and disk).
+TEST(Restart, ARestoredVmRestartsOnAGuestReboot) {
+  TempDir dir;
+  ASSERT_TRUE(write_file(dir.file("state.raw"), std::string(1 << 20, '\0')));
+  ASSERT_TRUE(write_file(dir.file("vm.json"), config("reboot_once.elf", dir.file("state.raw"), "wait=20", true).dump()));
+  std::string sock = dir.file("a.sock"), state = dir.file("vm.state"), mem = dir.file("vm.mem");
+  std::string before;
+  {
+    VmmProcess a({"--api-sock", sock, "--config-file", dir.file("vm.json")});
+    ASSERT_TRUE(a.wait_for_file(sock)) << a.errors();
+    ASSERT_TRUE(a.wait_for_console("reboot_once: waiting 1\r\n", std::chrono::seconds(60))) << a.console();
+    http::ClientOptions o;
+    o.unix_socket = sock;
+    o.timeout = std::chrono::seconds(60);
+    auto paused = http::request(o, "PATCH", "http://localhost/vm", R"({"state": "Paused"})");
+    ASSERT_TRUE(paused && paused->status == 204);
+    auto created = http::request(o, "PUT", "http://localhost/snapshot/create",
+                                 json::Json{{"snapshot_path", state}, {"mem_file_path", mem}}.dump());
+    ASSERT_TRUE(created && created->status == 204) << (created ? created->body : created.error().to_string());
+    before = a.console();
+    (void)a.process().signal(SIGKILL);
+    (void)a.finish(std::chrono::seconds(10));
+  }
+  ASSERT_EQ(before.find("reboot_once: waiting 20"), std::string::npos) << "it reset before the snapshot";
+  auto r = run_vmm({"--restore-snapshot", state, "--restore-mem", mem}, std::chrono::seconds(120));
+  EXPECT_EQ(r.status.code, 42) << r.errors << r.console;
+  EXPECT_NE(r.console.find("reboot_once: waiting 20"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("reboot_once: boot 2"), std::string::npos) << r.console;
+  EXPECT_EQ(r.console.find("still alive"), std::string::npos) << r.console;
+  EXPECT_EQ(r.metrics["reboots"], 1) << r.metrics.dump();
+  EXPECT_EQ(read_file(dir.file("state.raw")).value_or("").at(0), 2);
+}
+
 TEST(Restart, WithoutThePolicyARebootEndsTheProcess) {
   TempDir dir;
   ASSERT_TRUE(write_file(dir.file("state.raw"), std::string(1 << 20, '\0')));

@@ -24,6 +24,8 @@ struct KernelLog {
   std::atomic<bool> drained_off_caller{
       true};  // every drain ran on another thread than the caller's
   std::thread::id caller;
+  uint16_t kernel_avail = 0;           // what the fake kernel reports as its next available index
+  std::atomic<int> restored_avail{-1};  // what restored() was handed for queue 0
 };
 
 class FakeKernelLogic final : public DeviceLogic {
@@ -66,6 +68,12 @@ class FakeKernelLogic final : public DeviceLogic {
   void reset() override {
     start_pending_ = false;
     log_->resets++;
+  }
+  std::optional<uint16_t> kernel_next_avail(uint16_t index) const override {
+    return index == 0 ? std::optional<uint16_t>(log_->kernel_avail) : std::nullopt;
+  }
+  void restored(std::span<const Virtqueue* const> queues) override {
+    if (!queues.empty() && queues[0]) log_->restored_avail = queues[0]->position().next_avail;
   }
 
  private:
@@ -171,6 +179,33 @@ TEST_F(KernelServedTest, APauseStopsTheKernelAndResumeStartsItAgain) {
   EXPECT_TRUE(log.drained_off_caller.load());
   ASSERT_TRUE(drv.dev().resume());
   EXPECT_TRUE(wait_for(log.starts, 2));
+}
+
+// vhost-net's snapshot path: the transport's own Virtqueue never walked a kernel-served ring, so
+// the saved position is the kernel's (its next available index, the used index it published), and
+// a restored device is handed the saved positions to start its kernel there.
+TEST_F(KernelServedTest, ASnapshotSavesTheKernelsRingPositionsAndARestoreHandsThemBack) {
+  ASSERT_TRUE(wait_for(log.starts, 1));
+  log.kernel_avail = 7;
+  ASSERT_TRUE(mem.write_obj<uint16_t>(kUsed + 2, 5));  // the kernel published 5 used elements
+  ASSERT_TRUE(drv.dev().pause());
+  auto st = drv.dev().save_state();
+  ASSERT_TRUE(st) << st.error().to_string();
+  ASSERT_EQ(st->queues.size(), 1u);
+  EXPECT_EQ(st->queues[0].next_avail, 7);
+  EXPECT_EQ(st->queues[0].next_used, 5);
+  EXPECT_EQ(st->queues[0].signalled_used, 5);
+
+  KernelLog log2;
+  auto kick = EventFd::create(0, EFD_NONBLOCK);
+  auto call = EventFd::create(0, EFD_NONBLOCK);
+  ASSERT_TRUE(kick && call);
+  auto fresh = MmioTransport::create(std::make_unique<FakeKernelLogic>(&log2, std::move(*kick), std::move(*call)),
+                                     DeviceContext{&mem, irq, kMmioBase, {}}, 64);
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE((*fresh)->restore_state(*st));
+  EXPECT_EQ(log2.restored_avail.load(), 7);
+  EXPECT_TRUE(wait_for(log2.starts, 1)) << "the restored device starts its kernel";
 }
 
 }  // namespace

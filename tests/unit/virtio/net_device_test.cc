@@ -484,5 +484,118 @@ TEST_F(NetDeviceTest, OffloadFlagsFollowTheGuestFeatures) {
             0x1u | 0x2u | 0x4u | 0x10u);
 }
 
+// Snapshots: the MAC the guest read and a frame read from the tap that waited for receive buffers
+// move to a new device (the new process: the configuration has no MAC, its generated one differs),
+// which delivers the frame on the driver's next buffer.
+TEST_F(NetDeviceTest, SavedStateMovesToANewDeviceWithItsMacAndItsWaitingFrame) {
+  NetConfig c;
+  c.mac = std::array<uint8_t, 6>{0x06, 1, 2, 3, 4, 5};
+  start(c);
+  auto frame = test_frame(12 + 300, 4);
+  std::memset(frame.data(), 0, kHeaderSize);
+  tap_write(frame);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // read, waiting for a buffer
+  ASSERT_TRUE(dev->pause());
+  auto st = dev->save_state();
+  auto extra = dev->save_extra();
+  ASSERT_TRUE(st && extra);
+  const auto* net = std::get_if<snapshot::NetState>(&*extra);
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->mmio_base, kMmioBase);
+  EXPECT_EQ(net->iface_id, "eth0");
+  EXPECT_EQ(net->host_dev_name, "fake0");
+  EXPECT_EQ(net->mac, (std::array<uint8_t, 6>{0x06, 1, 2, 3, 4, 5}));
+  EXPECT_FALSE(net->vhost);
+  ASSERT_EQ(net->rx_frame.size(), frame.size());
+  EXPECT_EQ(std::vector<uint8_t>(net->rx_frame.begin(), net->rx_frame.end()), frame);
+
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  NetConfig c2;
+  c2.iface_id = "eth0";
+  c2.host_dev_name = "fake0";
+  auto fresh = create_net_with_tap(c2, Tap::adopt(Fd(sv[0]), "fake0"), DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE((*fresh)->restore_extra(*extra));
+  ASSERT_TRUE((*fresh)->restore_state(*st));
+  auto old = std::exchange(dev, *fresh);
+  drv.attach(dev);
+  old.reset();
+  ::close(peer);
+  peer = sv[1];
+  uint8_t config[6];
+  dev->read(reg::kConfig, {config, 6});
+  EXPECT_EQ(std::vector<uint8_t>(config, config + 6), (std::vector<uint8_t>{0x06, 1, 2, 3, 4, 5}));
+  give_rx(0, 2048);
+  ASSERT_TRUE(drv.wait_used(kRxQueue, 1));
+  EXPECT_EQ(drv.used(kRxQueue, 0).second, frame.size());
+  std::vector<uint8_t> got(300);
+  ASSERT_TRUE(mem.read(kRxBuf + kHeaderSize, got.data(), got.size()));
+  EXPECT_EQ(got, std::vector<uint8_t>(frame.begin() + kHeaderSize, frame.end()));
+  // And the new tap works both ways.
+  auto tx = test_frame(100, 8);
+  send(0, tx);
+  ASSERT_TRUE(drv.wait_used(kTxQueue, 1));
+  EXPECT_EQ(tap_read().size(), kHeaderSize + tx.size());
+}
+
+// The rate limiters' bucket levels travel too: a bucket the old device had drained is drained in
+// the new one (its configuration comes from the same config JSON), not full.
+TEST_F(NetDeviceTest, SavedRateLimiterLevelsMoveToTheNewDevice) {
+  NetConfig c;
+  RateLimiterConfig limit;
+  limit.bandwidth = TokenBucketConfig{100000, 0, 100000};  // 1 kB per second: slow enough to see
+  c.tx_rate_limiter = limit;
+  start(c);
+  auto frame = test_frame(1500, 1);
+  for (uint16_t i = 0; i < 10; ++i) send(i, frame);
+  ASSERT_TRUE(drv.wait_used(kTxQueue, 10));
+  ASSERT_TRUE(dev->pause());
+  auto extra = dev->save_extra();
+  ASSERT_TRUE(extra);
+  const auto* net = std::get_if<snapshot::NetState>(&*extra);
+  ASSERT_NE(net, nullptr);
+  ASSERT_TRUE(net->tx_bandwidth.present);
+  EXPECT_FALSE(net->rx_bandwidth.present);
+  EXPECT_LT(net->tx_bandwidth.budget, 100000u - 14000u) << "15000 bytes were sent";
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+  ::close(sv[1]);
+  NetConfig c2 = c;
+  c2.iface_id = "eth0";
+  c2.host_dev_name = "fake0";
+  auto fresh = create_net_with_tap(c2, Tap::adopt(Fd(sv[0]), "fake0"), DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(fresh);
+  ASSERT_TRUE((*fresh)->restore_extra(*extra));
+  ASSERT_TRUE((*fresh)->pause());
+  auto again = (*fresh)->save_extra();
+  ASSERT_TRUE(again);
+  const auto* moved = std::get_if<snapshot::NetState>(&*again);
+  ASSERT_NE(moved, nullptr);
+  EXPECT_TRUE(moved->tx_bandwidth.present);
+  EXPECT_LT(moved->tx_bandwidth.budget, 100000u - 10000u) << "the new device's bucket started full";
+}
+
+TEST_F(NetDeviceTest, HostileSavedNetStateIsRefused) {
+  start();
+  snapshot::NetState s;
+  s.mmio_base = kMmioBase;
+  s.iface_id = "eth1";  // another interface
+  s.host_dev_name = "fake0";
+  EXPECT_FALSE(dev->restore_extra(s));
+  s.iface_id = "eth0";
+  s.host_dev_name = "tap9";  // another tap
+  EXPECT_FALSE(dev->restore_extra(s));
+  s.host_dev_name = "fake0";
+  s.mmio_base = kMmioBase + 0x1000;  // another device's
+  EXPECT_FALSE(dev->restore_extra(s));
+  s.mmio_base = kMmioBase;
+  s.rx_frame.assign(kMaxFrameWithHeader + 1, 'x');  // bigger than the device's frame buffer
+  EXPECT_FALSE(dev->restore_extra(s));
+  EXPECT_FALSE(dev->restore_extra(snapshot::VsockState{kMmioBase, 3, "/tmp/v.sock"}));  // another kind
+  s.rx_frame.clear();
+  EXPECT_TRUE(dev->restore_extra(s));
+}
+
 }  // namespace
 }  // namespace vessel::vmm::virtio::net

@@ -429,6 +429,86 @@ TEST_F(VsockDeviceTest, DriverResetDropsEveryStream) {
   EXPECT_EQ(metrics()["connections"].get<uint64_t>(), 0u);
 }
 
+// Snapshots: no host connection survives; the restored device (in the new process, listening on
+// the same uds_path over the old process's stale socket file) tells the driver of a transport
+// reset on the event queue, once, and the host can connect again.
+TEST_F(VsockDeviceTest, ARestoredDeviceSendsOneTransportResetAndTakesNewConnections) {
+  constexpr GuestAddress kEventBufs = 0x800000;
+  drv.post_rx(16);
+  Stream s = host_connect(1024);
+  ASSERT_TRUE(mem.write_obj<uint32_t>(kEventBufs, 0xffffffff));
+  drv.set_desc(2, 0, kEventBufs, 4, kDescFlagWrite);
+  drv.submit(2, 0);
+  drv.set_desc(2, 1, kEventBufs + 8, 4, kDescFlagWrite);
+  drv.submit(2, 1);
+  ASSERT_TRUE(drv.dev().pause());
+  EXPECT_EQ(drv.used_idx(2), 0) << "no event without a restore";
+  auto st = drv.dev().save_state();
+  auto extra = drv.dev().save_extra();
+  ASSERT_TRUE(st && extra);
+  const auto* vs = std::get_if<snapshot::VsockState>(&*extra);
+  ASSERT_NE(vs, nullptr);
+  EXPECT_EQ(vs->mmio_base, kMmioBase);
+  EXPECT_EQ(vs->guest_cid, kCid);
+  EXPECT_EQ(vs->uds_path, uds);
+
+  drv.attach(nullptr);  // the old process ends: its streams close, its socket file stays
+  EXPECT_TRUE(sees_eof(s.host.get()));
+  auto fresh = create_vsock({kCid, uds}, DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(fresh) << fresh.error().to_string();
+  auto wrong = *extra;
+  std::get<snapshot::VsockState>(wrong).guest_cid = kCid + 1;
+  EXPECT_FALSE((*fresh)->restore_extra(wrong));
+  ASSERT_TRUE((*fresh)->restore_extra(*extra));
+  ASSERT_TRUE((*fresh)->restore_state(*st));
+  drv.attach(*fresh);
+  auto ev = drv.next_used(2);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(ev->first, 0u);
+  EXPECT_EQ(ev->second, 4u);
+  EXPECT_EQ(*mem.read_obj<uint32_t>(kEventBufs), 0u) << "VIRTIO_VSOCK_EVENT_TRANSPORT_RESET";
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(drv.used_idx(2), 1) << "one reset, not one per batch";
+  EXPECT_EQ(metrics()["transport_resets"].get<uint64_t>(), 1u);
+  // A host connect waits until the driver has taken the reset (it gives the event buffer back, as
+  // Linux does once it has reset its connected sockets): before, it would be reset with them.
+  auto early = unix_socket::connect(uds);
+  ASSERT_TRUE(early);
+  ASSERT_EQ(::write(early->get(), "CONNECT 1024\n", 13), 13);
+  EXPECT_FALSE(drv.recv(300)) << "the guest heard of a connect before it took the reset";
+  drv.submit(2, 0);
+  auto req = drv.recv();
+  ASSERT_TRUE(req);
+  EXPECT_EQ(req->header.op, uint16_t(Op::Request));
+  EXPECT_EQ(req->header.dst_port, 1024u);
+}
+
+// A driver that never gives the event buffer back (or has none) does not keep the host out: the
+// hold on host connects ends after at most 2 s.
+TEST_F(VsockDeviceTest, TheHoldOnHostConnectsAfterALoadEndsWithoutTheDriver) {
+  drv.post_rx(16);
+  ASSERT_TRUE(drv.dev().pause());
+  auto st = drv.dev().save_state();
+  auto extra = drv.dev().save_extra();
+  ASSERT_TRUE(st && extra);
+  drv.attach(nullptr);
+  auto fresh = create_vsock({kCid, uds}, DeviceContext{&mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(fresh) << fresh.error().to_string();
+  ASSERT_TRUE((*fresh)->restore_extra(*extra));
+  ASSERT_TRUE((*fresh)->restore_state(*st));  // no event buffer: the reset cannot even be sent
+  drv.attach(*fresh);
+  auto start = std::chrono::steady_clock::now();
+  auto fd = unix_socket::connect(uds);
+  ASSERT_TRUE(fd);
+  ASSERT_EQ(::write(fd->get(), "CONNECT 1024\n", 13), 13);
+  auto req = drv.recv(4000);
+  ASSERT_TRUE(req) << "the host connect never reached the guest";
+  EXPECT_EQ(req->header.op, uint16_t(Op::Request));
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(1500));
+  EXPECT_LE(waited, std::chrono::milliseconds(3500));
+}
+
 TEST(VsockConfigTest, CidAndPathAreChecked) {
   EXPECT_FALSE(validate_vsock_config({2, "/tmp/x"}));
   EXPECT_FALSE(validate_vsock_config({1ull << 32, "/tmp/x"}));

@@ -26,6 +26,25 @@ TEST(TokenBucket, StartsFullRefillsInProportionAndNeverAboveItsSize) {
   EXPECT_EQ(b.budget(1010 * kMs), 100u);
 }
 
+// Snapshots keep a bucket's level: what is left of the budget and the one-time burst, reading it
+// changes nothing; put into a new bucket of the same configuration it is clamped to its size and
+// refills from the new clock on.
+TEST(TokenBucket, ItsLevelMovesToANewBucketClampedToItsConfiguration) {
+  auto b = bucket(1000, 300, 100);
+  EXPECT_EQ(b.reduce(1000, 0).reduction, R::Success);  // 300 from the burst, 700 from the budget
+  auto l = b.level(10 * kMs);
+  EXPECT_EQ(l.budget, 400u);
+  EXPECT_EQ(l.burst, 0u);
+  EXPECT_EQ(b.level(10 * kMs).budget, 400u) << "reading the level changed the bucket";
+  auto fresh = *TokenBucket::create({1000, 300, 100}, 5000 * kMs);
+  fresh.set_level(l, 5000 * kMs);
+  EXPECT_EQ(fresh.budget(5000 * kMs), 400u);
+  EXPECT_EQ(fresh.budget(5010 * kMs), 500u);
+  fresh.set_level({99999, 99999}, 6000 * kMs);
+  EXPECT_EQ(fresh.budget(6000 * kMs), 1000u);
+  EXPECT_EQ(fresh.level(6000 * kMs).burst, 300u);
+}
+
 TEST(TokenBucket, AShortBudgetFailsTakesNothingAndSaysHowLongToWait) {
   auto b = bucket(1000, 0, 100);
   EXPECT_EQ(b.reduce(700, 0).reduction, R::Success);

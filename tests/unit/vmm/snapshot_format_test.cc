@@ -157,6 +157,118 @@ TEST(SnapshotFormat, TheFirstReleasesFixtureStillDecodes) {
   EXPECT_NE(s->vcpus[0].regs.rip, 0u);
   // Written before the CMOS clock existed: its section is absent, and that is fine.
   EXPECT_FALSE(s->rtc);
+  // Likewise the net and vsock sections (such VMs were refused then).
+  EXPECT_TRUE(s->net.empty());
+  EXPECT_FALSE(s->vsock);
+}
+
+// A VM with a network interface and a vsock device: their sections name their virtio devices.
+MachineState sample_with_net_and_vsock() {
+  MachineState s = sample();
+  VirtioState net, vsock;
+  net.device_type = 1;
+  net.mmio_base = 0xd0001000;
+  net.queues.resize(2);
+  vsock.device_type = 19;
+  vsock.mmio_base = 0xd0002000;
+  vsock.queues.resize(3);
+  s.virtio.push_back(net);
+  s.virtio.push_back(vsock);
+  NetState n;
+  n.mmio_base = 0xd0001000;
+  n.iface_id = "eth0";
+  n.host_dev_name = "vtap0";
+  n.mac = {0x06, 0xaa, 0xbb, 0xcc, 0xdd, 0xee};
+  n.rx_frame = std::string(60, 'f');
+  n.rx_paid = true;
+  n.tx_bandwidth = {true, 12345, 67};
+  s.net.push_back(n);
+  s.vsock = VsockState{0xd0002000, 42, "/run/vm/v.sock"};
+  return s;
+}
+
+TEST(SnapshotFormat, NetAndVsockSectionsRoundTrip) {
+  auto back = decode(encode(sample_with_net_and_vsock()));
+  ASSERT_TRUE(back) << back.error().to_string();
+  ASSERT_EQ(back->net.size(), 1u);
+  EXPECT_EQ(back->net[0].mmio_base, 0xd0001000u);
+  EXPECT_EQ(back->net[0].iface_id, "eth0");
+  EXPECT_EQ(back->net[0].host_dev_name, "vtap0");
+  EXPECT_EQ(back->net[0].mac[5], 0xee);
+  EXPECT_EQ(back->net[0].rx_frame, std::string(60, 'f'));
+  EXPECT_TRUE(back->net[0].rx_paid);
+  EXPECT_TRUE(back->net[0].tx_bandwidth.present);
+  EXPECT_EQ(back->net[0].tx_bandwidth.budget, 12345u);
+  EXPECT_EQ(back->net[0].tx_bandwidth.burst, 67u);
+  EXPECT_FALSE(back->net[0].rx_ops.present);
+  ASSERT_TRUE(back->vsock);
+  EXPECT_EQ(back->vsock->guest_cid, 42u);
+  EXPECT_EQ(back->vsock->uds_path, "/run/vm/v.sock");
+}
+
+TEST(SnapshotFormat, HostileNetAndVsockSectionsAreRefused) {
+  auto refused = [](MachineState s, std::string_view why) {
+    auto r = decode(encode(s));
+    if (r) return ::testing::AssertionFailure() << "decoded: " << why;
+    if (r.error().to_string().find(why) == std::string::npos)
+      return ::testing::AssertionFailure() << r.error().to_string() << " (expected: " << why << ")";
+    return ::testing::AssertionSuccess();
+  };
+  auto s = sample_with_net_and_vsock();
+  s.net[0].mmio_base = 0xd0002000;  // the vsock device's window
+  EXPECT_TRUE(refused(s, "names no virtio-net device"));
+  s = sample_with_net_and_vsock();
+  s.net.push_back(s.net[0]);
+  EXPECT_TRUE(refused(s, "two net sections"));
+  s = sample_with_net_and_vsock();
+  s.net[0].mac[0] = 0x01;
+  EXPECT_TRUE(refused(s, "multicast"));
+  s = sample_with_net_and_vsock();
+  s.net[0].rx_frame = "short";
+  EXPECT_TRUE(refused(s, "pending frame of 5 bytes"));
+  s = sample_with_net_and_vsock();
+  s.net[0].rx_frame = std::string(kMaxNetFrame + 1, 'x');
+  EXPECT_TRUE(refused(s, "at most 65562"));
+  s = sample_with_net_and_vsock();
+  s.net[0].rx_frame.clear();
+  EXPECT_TRUE(refused(s, "rx_paid without a pending frame"));
+  s = sample_with_net_and_vsock();
+  s.net[0].vhost = true;
+  EXPECT_TRUE(refused(s, "pending frame on a vhost-net device"));
+  s = sample_with_net_and_vsock();
+  s.net[0].iface_id.clear();
+  EXPECT_TRUE(refused(s, "empty iface_id"));
+  s = sample_with_net_and_vsock();
+  s.net[0].host_dev_name = std::string(65, 't');
+  EXPECT_TRUE(refused(s, "at most 64"));
+  s = sample_with_net_and_vsock();
+  s.net[0].rx_ops = {false, 5, 0};
+  EXPECT_TRUE(refused(s, "a level for an absent rate limiter bucket"));
+  s = sample_with_net_and_vsock();
+  s.vsock->guest_cid = 2;
+  EXPECT_TRUE(refused(s, "guest_cid 2"));
+  s = sample_with_net_and_vsock();
+  s.vsock->mmio_base = 0xd0001000;
+  EXPECT_TRUE(refused(s, "names no virtio-vsock device"));
+  s = sample_with_net_and_vsock();
+  s.vsock->uds_path.clear();
+  EXPECT_TRUE(refused(s, "empty uds_path"));
+
+  // A flag byte other than 0 or 1, two vsock sections, a stray byte.
+  auto sections = parse(encode(sample_with_net_and_vsock()));
+  ASSERT_TRUE(sections);
+  auto bad = *sections;
+  auto& net_bytes = bad[bad.size() - 2].bytes;
+  net_bytes[net_bytes.size() - 4 * 17 - 1] = 2;  // rx_paid, before the four bucket levels
+  EXPECT_FALSE(decode(with_sections(bad)));
+  bad = *sections;
+  bad.push_back(bad.back());
+  auto r = decode(with_sections(bad));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("vsock section appears twice"), std::string::npos) << r.error().to_string();
+  bad = *sections;
+  bad.back().bytes.push_back(0);
+  EXPECT_FALSE(decode(with_sections(bad)));
 }
 
 }  // namespace

@@ -32,6 +32,7 @@
 #include "vmm/api/rate_limiter_config.h"
 #include "vmm/bus/bus.h"
 #include "vmm/memory/guest_memory.h"
+#include "vmm/snapshot/device_extra.h"
 #include "vmm/snapshot/device_state.h"
 
 namespace vessel::vmm::virtio {
@@ -119,6 +120,13 @@ class VirtioMmioDevice : public BusDevice {
   // Puts a saved state back into a freshly built device of the same kind, after guest memory was
   // restored: the rings it names are checked again, as when the driver made them ready.
   virtual Result<void> restore_state(const snapshot::VirtioState& state) = 0;
+  // The device's own state beyond the transport's (snapshot/device_extra.h), while paused; and
+  // back into a freshly built device, before restore_state().
+  virtual Result<snapshot::DeviceExtra> save_extra() const { return snapshot::DeviceExtra{}; }
+  virtual Result<void> restore_extra(const snapshot::DeviceExtra& extra) {
+    if (std::holds_alternative<std::monostate>(extra)) return {};
+    return fail(EINVAL, "this device keeps no state of its own in a snapshot");
+  }
 };
 
 // Opens the image (block::open_backend) and builds a virtio-blk device.

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "vmm/api/rate_limiter_config.h"
 #include "vmm/devices/virtio/queue/virtqueue.h"
+#include "vmm/snapshot/device_extra.h"
 #include "vmm/sandbox/thread_filters.h"
 
 namespace vessel::vmm::virtio {
@@ -126,6 +127,26 @@ class DeviceLogic {
   virtual void reset() {}
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
+  // ---- Snapshots (docs/vmm/snapshot.md) ----
+  // The device's own state beyond the transport's (virtio-net, virtio-vsock); monostate: none.
+  // Paused, under the transport lock; the transport fills in the MMIO window.
+  virtual snapshot::DeviceExtra save_extra() const { return {}; }
+  // Puts it back into a freshly built device, before the transport's state (so before
+  // activate()). Checks it against the device's configuration.
+  virtual Result<void> restore_extra(const snapshot::DeviceExtra& extra) {
+    if (std::holds_alternative<std::monostate>(extra)) return {};
+    return fail(EINVAL, "{}: the snapshot holds another device's state for it", name());
+  }
+  // A kernel-served device: where the kernel left queue `index` (its next available index, read
+  // back when the pause stopped it). The transport saves it instead of its own stale position.
+  virtual std::optional<uint16_t> kernel_next_avail(uint16_t index) const {
+    (void)index;
+    return std::nullopt;
+  }
+  // After the transport put a snapshot's state back and activate()d the device (lock held, every
+  // queue, nullptr when not ready): vhost-net starts its kernel at the saved ring positions,
+  // vsock tells the driver that its connections are gone.
+  virtual void restored(std::span<const Virtqueue* const> queues) { (void)queues; }
   // See VirtioMmioDevice::set_rate_limiter(). Called under the transport lock.
   virtual Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
     (void)config;

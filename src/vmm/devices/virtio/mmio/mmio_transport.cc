@@ -221,12 +221,56 @@ Result<snapshot::VirtioState> MmioTransport::save_state() const {
   st.driver_features_sel = driver_features_sel_;
   st.queue_sel = queue_sel_;
   st.driver_features = driver_features_;
-  for (const auto& q : queues_) {
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    const auto& q = queues_[i];
     auto pos = q.queue.position();
+    if (q.ready && logic_->kernel_served()) pos = kernel_position(static_cast<uint16_t>(i), q.layout);
     st.queues.push_back({q.size, q.ready, q.layout.desc, q.layout.avail, q.layout.used, pos.next_avail, pos.next_used,
                          pos.signalled_used});
   }
   return st;
+}
+
+// A kernel-served queue's position is the kernel's, not our Virtqueue's (which never walked it):
+// the next available index it read back at the pause, and the used index it published in guest
+// memory (the ring was checked when it became ready).
+Virtqueue::Position MmioTransport::kernel_position(uint16_t index, const QueueLayout& layout) const {
+  Virtqueue::Position pos;
+  pos.next_avail = logic_->kernel_next_avail(index).value_or(0);
+  auto used_idx = ctx_.memory->read_obj<uint16_t>(layout.used + 2);
+  pos.next_used = used_idx ? *used_idx : pos.next_avail;
+  pos.signalled_used = pos.next_used;
+  return pos;
+}
+
+Result<snapshot::DeviceExtra> MmioTransport::save_extra() const {
+  {
+    std::lock_guard lock(pause_mu_);
+    if (!paused_) return fail(EBUSY, "{} at {:#x}: save_extra on a running device", logic_->name(), ctx_.mmio_base);
+  }
+  std::lock_guard lock(mu_);
+  snapshot::DeviceExtra extra = logic_->save_extra();
+  std::visit(
+      [&](auto& e) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(e)>, std::monostate>) e.mmio_base = ctx_.mmio_base;
+      },
+      extra);
+  return extra;
+}
+
+Result<void> MmioTransport::restore_extra(const snapshot::DeviceExtra& extra) {
+  uint64_t base = std::visit(
+      [&](const auto& e) -> uint64_t {
+        if constexpr (std::is_same_v<std::decay_t<decltype(e)>, std::monostate>) return ctx_.mmio_base;
+        else return e.mmio_base;
+      },
+      extra);
+  if (base != ctx_.mmio_base)
+    return fail(EINVAL, "{} at {:#x}: the snapshot's state is for the device at {:#x}", logic_->name(), ctx_.mmio_base,
+                base);
+  std::lock_guard lock(mu_);
+  TRY_CTX(logic_->restore_extra(extra), "{} at {:#x}", logic_->name(), ctx_.mmio_base);
+  return {};
 }
 
 Result<void> MmioTransport::restore_state(const snapshot::VirtioState& st) {
@@ -262,7 +306,13 @@ Result<void> MmioTransport::restore_state(const snapshot::VirtioState& st) {
   status_.store(st.status);
   interrupt_status_.store(st.interrupt_status);
   config_generation_.store(st.config_generation);
-  if ((st.status & status::kDriverOk) && !(st.status & status::kNeedsReset)) logic_->activate(driver_features_);
+  if ((st.status & status::kDriverOk) && !(st.status & status::kNeedsReset)) {
+    logic_->activate(driver_features_);
+    std::vector<const Virtqueue*> ready(queues_.size(), nullptr);
+    for (size_t i = 0; i < queues_.size(); ++i)
+      if (queues_[i].ready) ready[i] = &queues_[i].queue;
+    logic_->restored(ready);
+  }
   (void)notify_.signal();  // serve what the driver queued before the snapshot
   return {};
 }

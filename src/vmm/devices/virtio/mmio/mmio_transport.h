@@ -68,6 +68,8 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   uint32_t device_type() const override { return logic_->device_type(); }
   Result<snapshot::VirtioState> save_state() const override;
   Result<void> restore_state(const snapshot::VirtioState& state) override;
+  Result<snapshot::DeviceExtra> save_extra() const override;
+  Result<void> restore_extra(const snapshot::DeviceExtra& extra) override;
 
   DeviceCounters& counters() { return counters_; }
 
@@ -87,6 +89,7 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   void set_queue_ready(QueueConfig& q, bool ready);
   void register_doorbell(uint16_t index);  // the queue's ioeventfd, once per queue or device
   void reset_locked();
+  Virtqueue::Position kernel_position(uint16_t index, const QueueLayout& layout) const;  // mu_ held
   uint64_t epoch() const override { return epoch_; }
   void complete_async(uint16_t queue, uint64_t epoch, uint16_t head, uint32_t written) override;
   void enter_needs_reset(const QueueFault& fault);  // mu_ held

@@ -67,6 +67,12 @@ class VhostNetLogic final : public DeviceLogic {
   sandbox::ThreadKind thread_kind() const override { return sandbox::ThreadKind::VirtioVhostNet; }
   Result<void> set_rate_limiter(std::string_view which,
                                 const std::optional<RateLimiterConfig>& config) override;
+  // Snapshots (net_snapshot.cc): the ring positions are the kernel's (kernel_next_avail); a
+  // restored device starts the kernel at the saved ones (restored).
+  snapshot::DeviceExtra save_extra() const override;
+  Result<void> restore_extra(const snapshot::DeviceExtra& extra) override;
+  std::optional<uint16_t> kernel_next_avail(uint16_t index) const override;
+  void restored(std::span<const Virtqueue* const> queues) override;
 
  private:
   VhostNetLogic(const NetConfig& config, Tap tap, VhostNet vhost, const GuestMemory* memory,

@@ -40,6 +40,10 @@ inline constexpr uint64_t kNetFeatures =
 std::array<uint8_t, kConfigSize> config_space(const NetConfig& config);
 // The offloads the tap may hand us, from what the driver accepted (its GUEST_* features).
 unsigned tun_offload_flags(uint64_t driver_features);
+// A saved NetState against the device's configuration (the same interface on the same tap), then
+// its MAC put into `config` (the config space), as the guest read it before the snapshot.
+Result<void> take_saved_identity(const snapshot::NetState& saved, const std::string& iface_id,
+                                 const std::string& tap_name, std::array<uint8_t, kConfigSize>& config);
 // A locally administered unicast MAC derived from the interface's names (stable across restarts).
 std::array<uint8_t, 6> generated_mac(const std::string& iface_id, const std::string& host_dev_name);
 
@@ -62,6 +66,9 @@ class NetLogic final : public DeviceLogic {
   bool backend_wanted() const override;
   Result<void> set_rate_limiter(std::string_view which,
                                 const std::optional<RateLimiterConfig>& config) override;
+  // Snapshots (net_snapshot.cc): the MAC the guest saw and a frame waiting for receive buffers.
+  snapshot::DeviceExtra save_extra() const override;
+  Result<void> restore_extra(const snapshot::DeviceExtra& extra) override;
 
  private:
   enum class Delivery { Delivered, Starved, Dropped };

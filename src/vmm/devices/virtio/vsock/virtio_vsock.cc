@@ -1,7 +1,7 @@
 // virtio-vsock (virtio 1.2, section 5.10) with Firecracker's host side: guest streams are Unix
 // socket streams (vsock_muxer.h). Queues: 0 rx (device -> guest), 1 tx (guest -> device), 2 event
-// (never used: no transport reset without snapshots). Every tx packet is parsed and validated
-// (vsock_packet.h) before the muxer acts on it.
+// (used once, after a snapshot is loaded: the transport reset, vsock_event.h). Every tx packet is
+// parsed and validated (vsock_packet.h) before the muxer acts on it.
 //
 // Waking: the device thread polls the muxer's epoll fd (listener and streams) as the backend fd,
 // only while the rx queue had buffers; the muxer's own replies (RESPONSE, RST, credit updates)
@@ -15,6 +15,7 @@
 #include "base/unix_socket.h"
 #include "vmm/devices/virtio/mmio/mmio_transport.h"
 #include "vmm/devices/virtio/virtio_devices.h"
+#include "vmm/devices/virtio/vsock/vsock_event.h"
 #include "vmm/devices/virtio/vsock/vsock_muxer.h"
 #include "vmm/devices/virtio/vsock/vsock_packet.h"
 
@@ -25,6 +26,7 @@ inline constexpr uint32_t kDeviceTypeVsock = 19;
 inline constexpr uint16_t kQueueSize = 256;
 inline constexpr size_t kBudget = 64;
 inline constexpr uint16_t kRxQueue = 0, kTxQueue = 1;
+inline constexpr std::chrono::milliseconds kResetHold{2000};  // host connects after a load wait at most this
 
 class VsockLogic final : public DeviceLogic {
  public:
@@ -59,6 +61,15 @@ class VsockLogic final : public DeviceLogic {
     QueueResult<size_t> done = 0;
     if (index == kRxQueue) done = fill_rx(queue, budget, counters);
     if (index == kTxQueue) done = drain_tx(queue, budget, counters);
+    if (index == vsock::kEventQueue) {
+      if (transport_reset_pending_) done = send_reset(queue, counters);
+      else if (holding_host_) end_hold_if_heard(queue);
+    }
+    if (holding_host_ && std::chrono::steady_clock::now() >= hold_until_) {
+      holding_host_ = false;
+      log::warn("virtio-vsock: the driver did not take the transport reset within {} ms; host connects go on",
+                kResetHold.count());
+    }
     rx_work_ = muxer_->has_rx_work();
     auto deadline = muxer_->next_deadline();
     deadline_ns_ = deadline ? deadline->time_since_epoch().count() : 0;
@@ -66,18 +77,41 @@ class VsockLogic final : public DeviceLogic {
   }
 
   std::optional<std::chrono::steady_clock::time_point> retry_at() const override {
-    if (!starved_.load() && rx_work_.load()) return std::chrono::steady_clock::now();
-    // A host connect waiting for the guest's answer times out then (even without rx buffers).
-    if (int64_t ns = deadline_ns_.load(); ns != 0)
-      return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
-    return std::nullopt;
+    auto at = work_at();
+    // After a load, the hold on host connects ends then at the latest.
+    if (holding_host_ && (!at || hold_until_ < *at)) at = hold_until_;
+    return at;
   }
   int backend_fd() const override { return muxer_->epoll_fd(); }
   // After a driver reset the old streams still wake the thread: process() then drops them.
-  bool backend_wanted() const override { return !starved_.load(); }
+  bool backend_wanted() const override { return !starved_.load() && !holding_host_; }
+
+  // Snapshots: no host connection survives one (the new process has none), so the restored
+  // driver hears of a transport reset and drops its connected sockets.
+  snapshot::DeviceExtra save_extra() const override {
+    return snapshot::VsockState{0, config_.guest_cid, config_.uds_path};
+  }
+  Result<void> restore_extra(const snapshot::DeviceExtra& extra) override {
+    const auto* saved = std::get_if<snapshot::VsockState>(&extra);
+    if (!saved) return DeviceLogic::restore_extra(extra);
+    if (saved->guest_cid != config_.guest_cid || saved->uds_path != config_.uds_path)
+      return fail(EINVAL, "the snapshot's vsock device (guest_cid {}, uds_path {}) differs from its configuration ({}, {})",
+                  saved->guest_cid, saved->uds_path, config_.guest_cid, config_.uds_path);
+    return {};
+  }
+  // Host connects wait until the driver has taken the reset: one that reached the guest before
+  // it would be reset with the old ones.
+  void restored(std::span<const Virtqueue* const>) override {
+    transport_reset_pending_ = true;
+    holding_host_ = true;
+    hold_until_ = std::chrono::steady_clock::now() + kResetHold;
+  }
+  // A driver that resets the device knows no stream and needs no event.
+  void reset() override { transport_reset_pending_ = holding_host_ = false; }
 
   void add_metrics(json::Json& out) const override {
     out["guest_cid"] = config_.guest_cid;
+    out["transport_resets"] = transport_resets_.load();
     out["uds_path"] = config_.uds_path;
     out["rx_packets"] = rx_packets_.load();
     out["tx_packets"] = tx_packets_.load();
@@ -86,7 +120,7 @@ class VsockLogic final : public DeviceLogic {
 
  private:
   QueueResult<size_t> fill_rx(Virtqueue& queue, size_t budget, DeviceCounters& counters) {
-    muxer_->poll_host();
+    if (!holding_host_) muxer_->poll_host();
     muxer_->expire(std::chrono::steady_clock::now());
     starved_ = false;
     size_t done = 0;
@@ -149,12 +183,45 @@ class VsockLogic final : public DeviceLogic {
     return done;
   }
 
+  std::optional<std::chrono::steady_clock::time_point> work_at() const {
+    if (!starved_.load() && rx_work_.load()) return std::chrono::steady_clock::now();
+    // A host connect waiting for the guest's answer times out then (even without rx buffers).
+    if (int64_t ns = deadline_ns_.load(); ns != 0)
+      return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(ns));
+    return std::nullopt;
+  }
+
+  QueueResult<size_t> send_reset(Virtqueue& queue, DeviceCounters& counters) {
+    auto sent = vsock::send_transport_reset(*memory_, queue, counters);
+    if (!sent) return tl::unexpected<QueueFault>(sent.error());
+    if (!*sent) return 0;  // no event buffer yet: the driver's next doorbell brings one
+    transport_reset_pending_ = false;
+    transport_resets_++;
+    reset_seen_avail_ = avail_idx(queue);
+    return 1;
+  }
+  // The driver gives an event buffer back once it has handled the event in it (Linux: after
+  // resetting every connected socket): the event ring's available index moves on.
+  void end_hold_if_heard(const Virtqueue& queue) {
+    auto idx = avail_idx(queue);
+    if (idx && reset_seen_avail_ && *idx != *reset_seen_avail_) holding_host_ = false;
+  }
+  std::optional<uint16_t> avail_idx(const Virtqueue& queue) const {
+    auto idx = memory_->read_obj<uint16_t>(queue.layout().avail + 2);
+    return idx ? std::optional<uint16_t>(*idx) : std::nullopt;
+  }
+
   const GuestMemory* memory_;
   VsockConfig config_;
   std::unique_ptr<vsock::Muxer> muxer_;
   std::atomic<bool> starved_{false}, rx_work_{false}, reset_pending_{false};
+  // Under the transport lock: the reset to send, and host connects held back until the driver
+  // took it (or kResetHold passed).
+  bool transport_reset_pending_ = false, holding_host_ = false;
+  std::chrono::steady_clock::time_point hold_until_{};
+  std::optional<uint16_t> reset_seen_avail_;
   std::atomic<int64_t> deadline_ns_{0};  // next host-connect timeout (steady clock), 0: none
-  std::atomic<uint64_t> rx_packets_{0}, tx_packets_{0};
+  std::atomic<uint64_t> rx_packets_{0}, tx_packets_{0}, transport_resets_{0};
 };
 
 }  // namespace
