@@ -20,6 +20,13 @@
 
 namespace vessel::vmm {
 
+namespace snapshot {
+struct MachineState;
+}
+namespace migration {
+class VmSource;
+}
+
 struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
   std::string guest_profile;  // when set: sample guest RIPs and write them here at the end
@@ -40,6 +47,10 @@ class Machine {
   // `track_dirty_pages` (enable_diff_snapshots): the restored VM can take Diff snapshots.
   static Result<std::unique_ptr<Machine>> restore(const std::string& state_path, const std::string& mem_path,
                                                   MachineOptions options = {}, bool track_dirty_pages = false);
+  // The same from a decoded state and guest RAM already filled (a live migration's: its RAM
+  // came over the stream; docs/vmm/migration.md). The same checks as a snapshot load.
+  static Result<std::unique_ptr<Machine>> restore(const snapshot::MachineState& state, GuestMemory memory,
+                                                  MachineOptions options = {}, bool track_dirty_pages = false);
   ~Machine();
 
   // Starts the vCPU threads. `before_guest_runs` runs on this thread once they have started and
@@ -50,6 +61,12 @@ class Machine {
   // With `diff` (snapshot_type Diff; needs track_dirty_pages) the memory file holds only the pages
   // written since the previous snapshot of this VM (or since it started).
   Result<void> snapshot(const std::string& state_path, const std::string& mem_path, bool diff = false);
+  // A paused VM's state, encoded as a snapshot's state file (snapshot(), live migration).
+  Result<std::vector<uint8_t>> encode_state();
+  // Whether encode_state() can hold all of this VM's devices.
+  Result<void> check_snapshottable() const;
+  // This VM as the source of a live migration (machine_migration.cc); lives as long as the Machine.
+  std::unique_ptr<migration::VmSource> migration_source();
   Result<void> pause();
   Result<void> resume();
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.

@@ -86,6 +86,8 @@ Result<Fd> open_output(const std::string& path, const char* what,
   return fd;
 }
 
+}  // namespace
+
 // The pages written since the last call: KVM's dirty log of each slot (the guest's writes) and
 // GuestMemory's marks (vessel-vmm's), as one bitmap over the memory file's pages. Both logs
 // start again.
@@ -101,16 +103,11 @@ Result<std::vector<uint64_t>> take_dirty_pages(Machine::Impl& m) {
   return pages;
 }
 
-}  // namespace
+Result<void> Machine::check_snapshottable() const { return refuse_unsnapshotted_devices(config_); }
 
-Result<void> Machine::snapshot(const std::string& state_path, const std::string& mem_path, bool diff) {
-  if (!impl_ || impl_->state != State::Paused)
-    return fail(EINVAL, "snapshot/create: the VM is {}; pause it first (PATCH /vm {{\"state\": \"Paused\"}})",
-                to_string(state()));
-  TRY_CTX(refuse_unsnapshotted_devices(impl_->config), "snapshot/create");
-  if (diff && !impl_->memory.tracks_dirty_pages())
-    return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
-                        "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
+Result<std::vector<uint8_t>> Machine::encode_state() {
+  if (!impl_ || impl_->state != State::Paused) return fail(EINVAL, "the VM is {}; pause it first", to_string(state()));
+  TRY(refuse_unsnapshotted_devices(impl_->config));
   snapshot::MachineState s;
   s.vcpu_count = static_cast<uint32_t>(impl_->vcpus.size());
   s.mem_size = impl_->memory.size();
@@ -122,7 +119,18 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
   s.i8042 = impl_->i8042->save_state();
   s.rtc = impl_->rtc->save_state();
   for (auto& d : impl_->virtio) s.virtio.push_back(TRY(d->save_state()));
-  std::vector<uint8_t> bytes = snapshot::encode(s);
+  return snapshot::encode(s);
+}
+
+Result<void> Machine::snapshot(const std::string& state_path, const std::string& mem_path, bool diff) {
+  if (!impl_ || impl_->state != State::Paused)
+    return fail(EINVAL, "snapshot/create: the VM is {}; pause it first (PATCH /vm {{\"state\": \"Paused\"}})",
+                to_string(state()));
+  TRY_CTX(refuse_unsnapshotted_devices(impl_->config), "snapshot/create");
+  if (diff && !impl_->memory.tracks_dirty_pages())
+    return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
+                        "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
+  std::vector<uint8_t> bytes = TRY(encode_state());
 
   // With tracking on, every snapshot (a Full one too) starts the dirty log again; if writing
   // fails the pages taken are marked again, so the next Diff still has them.
@@ -142,8 +150,8 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
     impl_->memory.mark_pages(dirty);
     return written;
   }
-  log::info("snapshot: {} vCPUs, {} bytes of state in {}, {} MiB of RAM in {}", s.vcpu_count, bytes.size(), state_path,
-            s.mem_size >> 20, mem_path);
+  log::info("snapshot: {} vCPUs, {} bytes of state in {}, {} MiB of RAM in {}", impl_->vcpus.size(), bytes.size(),
+            state_path, impl_->memory.size() >> 20, mem_path);
   return {};
 }
 
@@ -151,15 +159,26 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
                                                   MachineOptions options, bool track_dirty_pages) {
   auto bytes = TRY(read_state_file(state_path));
   auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
-  auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
-  TRY(refuse_unsnapshotted_devices(config));
-  TRY(validate_for_start(config));
-  TRY(check_machine(s, config));
-  if (track_dirty_pages) config.machine.track_dirty_pages = true;
+  TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
   auto mem = TRY_CTX(Fd::open(mem_path, O_RDONLY | O_CLOEXEC), "memory file {}", mem_path);
   auto memory = TRY_CTX(GuestMemory::map_file_private(mem.get(), s.mem_size), "memory file {}", mem_path);
   struct stat mem_st {};
   if (::fstat(mem.get(), &mem_st) != 0) return fail_errno("fstat {}", mem_path);
+  auto machine = TRY(restore(s, std::move(memory), std::move(options), track_dirty_pages));
+  machine->impl_->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
+  log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
+  return machine;
+}
+
+Result<std::unique_ptr<Machine>> Machine::restore(const snapshot::MachineState& s, GuestMemory memory,
+                                                  MachineOptions options, bool track_dirty_pages) {
+  auto config = TRY_CTX(parse_vm_config(s.config), "the snapshot's VM configuration");
+  TRY(refuse_unsnapshotted_devices(config));
+  TRY(validate_for_start(config));
+  TRY(check_machine(s, config));
+  if (memory.size() != s.mem_size)
+    return fail(EINVAL, "guest RAM of {} bytes for a snapshot of {} bytes", memory.size(), s.mem_size);
+  if (track_dirty_pages) config.machine.track_dirty_pages = true;
 
   std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
   auto impl = TRY(machine->build_restored(std::move(memory)));
@@ -173,10 +192,8 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
     return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
                 impl->virtio.size());
   for (size_t i = 0; i < s.virtio.size(); ++i) TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
-  impl->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
   machine->impl_ = std::move(impl);
   machine->restored_ = true;
-  log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
   return machine;
 }
 

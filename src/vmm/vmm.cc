@@ -36,6 +36,10 @@ Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string
   if (config_.boot_source)
     return fail(EINVAL, "snapshot/load: this vessel-vmm has a boot source already (load a snapshot in a fresh vessel-vmm)");
   auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots), "snapshot/load");
+  return adopt(std::move(m), resume);
+}
+
+Result<void> Vmm::adopt(std::unique_ptr<Machine> m, bool resume) {
   TRY(m->start(
       [this](Machine& machine) {
         if (options_.on_started) options_.on_started(machine);
@@ -222,7 +226,9 @@ VmmReply Vmm::on(const action::LoadSnapshot& l) {
 
 VmmReply Vmm::on(const action::GetMetrics&) {
   if (!machine_) return Json{{"state", "Not started"}};
-  return machine_->metrics();
+  Json j = machine_->metrics();
+  if (!migration_report_.is_null()) j["migration"] = migration_report_;
+  return j;
 }
 
 }  // namespace vessel::vmm
