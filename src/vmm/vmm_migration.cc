@@ -26,7 +26,10 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 Json sent_json(const std::string& url, const migration::SendReport& r) {
   return Json{{"destination_url", url},       {"downtime_ms", r.downtime_ms}, {"total_ms", r.total_ms},
               {"rounds", r.rounds},           {"data_pages", r.data_pages},   {"zero_pages", r.zero_pages},
-              {"final_pages", r.final_pages}, {"state_bytes", r.state_bytes}, {"bytes", r.bytes}};
+              {"final_pages", r.final_pages}, {"state_bytes", r.state_bytes}, {"bytes", r.bytes},
+              {"downtime_parts_ms",
+               {{"pause", r.pause_ms}, {"final_pages", r.final_pages_ms}, {"state", r.state_ms},
+                {"receiver", r.receiver_ms}}}};
 }
 
 // Guest RAM for the Hello: fresh anonymous memory, laid out as the sender's (GuestMemory).

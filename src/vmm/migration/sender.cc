@@ -149,18 +149,25 @@ class Sender {
       TRY(vm_.pause());
       paused_ = true;
     }
+    report_.pause_ms = ms_since(paused_at);
+    auto step = Clock::now();
     auto dirty = TRY(take());
     dirty.resize(std::max(dirty.size(), left.size()));
     for (size_t i = 0; i < left.size(); ++i) dirty[i] |= left[i];
     report_.final_pages = count_pages(dirty);
     TRY(send_round(report_.rounds, &dirty));
+    report_.final_pages_ms = ms_since(step);
+    step = Clock::now();
     auto state = TRY(vm_.save_state());
     auto head = encode_state_head(running_ ? kStateResume : 0, state.size());
     iovec parts[] = {{head.data(), head.size()}, {state.data(), state.size()}};
     TRY(ch_.write(std::span<const iovec>(parts)));
     report_.bytes += head.size() + state.size();
     report_.state_bytes = state.size();
+    report_.state_ms = ms_since(step);
+    step = Clock::now();
     TRY(answer(MessageType::Done));
+    report_.receiver_ms = ms_since(step);
     report_.downtime_ms = ms_since(paused_at);
     report_.total_ms = ms_since(start_);
     return {};
