@@ -35,6 +35,7 @@ chroot, namespaces, a cgroup and an unprivileged user around vessel-vmm.
 
 Exit status:
   0    the guest powered off (ACPI S5) or rebooted (i8042/ACPI reset, triple fault;
+       or the VM was migrated to another vessel-vmm;
        --reboot-exit-code changes the status for reboots; with "vessel":
        {"on_reboot": "restart"} in the configuration a reboot boots the VM again)
   N    a test guest wrote N to the debug exit port 0xf4
