@@ -66,7 +66,8 @@ class Machine {
   // Whether encode_state() can hold all of this VM's devices.
   Result<void> check_snapshottable() const;
   // This VM as the source of a live migration (machine_migration.cc); lives as long as the Machine.
-  std::unique_ptr<migration::VmSource> migration_source();
+  // `pagemap_fd`: /proc/self/pagemap opened for reading (-1: none), to skip never-touched RAM.
+  std::unique_ptr<migration::VmSource> migration_source(int pagemap_fd = -1);
   Result<void> pause();
   Result<void> resume();
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.

@@ -12,7 +12,8 @@ namespace {
 
 class MachineSource : public migration::VmSource {
  public:
-  MachineSource(Machine& machine, Machine::Impl& impl) : machine_(machine), impl_(impl) {}
+  MachineSource(Machine& machine, Machine::Impl& impl, int pagemap_fd)
+      : machine_(machine), impl_(impl), pagemap_fd_(pagemap_fd) {}
 
   std::span<const uint8_t> ram() const override { return {impl_.memory.host_base(), impl_.memory.size()}; }
   uint32_t vcpu_count() const override { return static_cast<uint32_t>(impl_.vcpus.size()); }
@@ -69,18 +70,36 @@ class MachineSource : public migration::VmSource {
     impl_.memory.mark_pages(all);
   }
 
+  // /proc/self/pagemap: a page of an anonymous mapping that is neither present (bit 63) nor
+  // swapped (bit 62) was never written (or was dropped): it reads as zeros. Not for RAM mapped
+  // from a snapshot's memory file, whose absent pages hold the file's bytes.
+  std::vector<uint64_t> untouched_pages() override {
+    if (pagemap_fd_ < 0 || impl_.memory_file) return {};
+    uint64_t pages = impl_.memory.size() / 4096;
+    std::vector<uint64_t> out((pages + 63) / 64), entries(4096);
+    auto first = reinterpret_cast<uintptr_t>(impl_.memory.host_base()) / 4096;
+    for (uint64_t p = 0; p < pages; p += entries.size()) {
+      uint64_t n = std::min<uint64_t>(entries.size(), pages - p);
+      if (!pread_exact(pagemap_fd_, entries.data(), n * 8, (first + p) * 8)) return {};
+      for (uint64_t i = 0; i < n; ++i)
+        if ((entries[i] >> 62) == 0) out[(p + i) / 64] |= 1ull << ((p + i) % 64);
+    }
+    return out;
+  }
+
  private:
   Machine& machine_;
   Machine::Impl& impl_;
+  int pagemap_fd_;
   std::vector<uint64_t> pending_;
   bool turned_on_ = false;
 };
 
 }  // namespace
 
-std::unique_ptr<migration::VmSource> Machine::migration_source() {
+std::unique_ptr<migration::VmSource> Machine::migration_source(int pagemap_fd) {
   if (!impl_) return nullptr;
-  return std::make_unique<MachineSource>(*this, *impl_);
+  return std::make_unique<MachineSource>(*this, *impl_, pagemap_fd);
 }
 
 }  // namespace vessel::vmm

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <fcntl.h>
 #include <poll.h>
 
 #include "base/log.h"
@@ -16,6 +17,8 @@ Result<std::unique_ptr<Vmm>> Vmm::create(VmConfig config, VmmOptions options) {
   vmm->actions_ = TRY(ActionMailbox::create());
   vmm->console_ = TRY(ConsoleMailbox::create());
   vmm->signals_ = TRY(SignalMailbox::create());
+  // For a migration's round 0 (which RAM was never touched); without it every page is read.
+  if (auto pagemap = Fd::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) vmm->pagemap_ = std::move(*pagemap);
   return vmm;
 }
 

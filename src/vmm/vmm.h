@@ -105,6 +105,7 @@ class Vmm {
   std::optional<int> stop_signal_;  // the signal that is stopping the VM
   std::optional<std::chrono::steady_clock::time_point> force_stop_at_;
   json::Json migration_report_;
+  Fd pagemap_;  // /proc/self/pagemap, opened before the VMM thread is confined (migration)
 };
 
 }  // namespace vessel::vmm

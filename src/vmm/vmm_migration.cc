@@ -52,7 +52,7 @@ VmmReply Vmm::on(const action::SendMigration& send) {
   if (state != Machine::State::Running && state != Machine::State::Paused)
     return fail(EINVAL, "migration/send: the VM is {}", to_string(state));
   auto url = TRY_CTX(migration::parse_url(send.destination_url), "migration/send");
-  auto source = machine_->migration_source();
+  auto source = machine_->migration_source(pagemap_.get());
   TRY_CTX(machine_->check_snapshottable(), "migration/send");
   auto fd = TRY_CTX(migration::connect(url), "migration/send");
   migration::FdChannel channel(std::move(fd), kPeerTimeout, signals_->fd());

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include "base/log.h"
+
 namespace vessel::vmm::migration {
 namespace {
 
@@ -32,8 +34,12 @@ class PageWriter {
  public:
   PageWriter(Channel& ch, std::span<const uint8_t> ram, SendReport& report) : ch_(ch), ram_(ram), report_(report) {}
 
-  Result<void> add(uint64_t first, uint64_t count) {
-    for (uint64_t p = first; p < first + count; ++p) TRY(add_page(p, page_is_zero(ram_.data() + p * kPageSize)));
+  // `untouched`: pages that are zero without being read (empty: none known).
+  Result<void> add(uint64_t first, uint64_t count, const std::vector<uint64_t>& untouched = {}) {
+    for (uint64_t p = first; p < first + count; ++p) {
+      bool known = p / 64 < untouched.size() && ((untouched[p / 64] >> (p % 64)) & 1);
+      TRY(add_page(p, known || page_is_zero(ram_.data() + p * kPageSize)));
+    }
     return {};
   }
   Result<void> flush() {
@@ -183,7 +189,7 @@ class Sender {
     report_.bytes += head.size();
     PageWriter writer(ch_, vm_.ram(), report_);
     if (!dirty) {
-      TRY(writer.add(0, ram_pages_));
+      TRY(writer.add(0, ram_pages_, vm_.untouched_pages()));
     } else {
       for (uint64_t p = 0; p < ram_pages_;) {  // runs of set bits
         if (!((*dirty)[p / 64] >> (p % 64) & 1)) {
@@ -200,6 +206,7 @@ class Sender {
     ++report_.rounds;
     double ms = ms_since(began);
     uint64_t sent = report_.bytes - bytes_before;
+    log::debug("migration: round {}: {} pages, {} bytes in {:.2f} ms", round, pages, sent, ms);
     if (sent >= (1u << 20) && ms > 0) bytes_per_ms_ = static_cast<double>(sent) / ms;
     return {};
   }

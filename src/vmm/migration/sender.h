@@ -31,6 +31,10 @@ class VmSource {
   virtual Result<void> resume() = 0;
   // The migration failed: these pages (taken from the logs) count as written again.
   virtual void put_back_dirty_pages(const std::vector<uint64_t>& pages) = 0;
+  // Pages known to read as zeros without reading them (anonymous memory the guest never touched:
+  // reading each would fault in the zero page), one bit each; empty when not known. Asked once
+  // the dirty log is on, so a page written later is still sent.
+  virtual std::vector<uint64_t> untouched_pages() { return {}; }
 };
 
 struct SendOptions {

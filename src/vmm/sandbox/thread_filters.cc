@@ -128,6 +128,7 @@ Rules own_list(ThreadKind kind) {
       add(r, ioctls(kvm::migration_ioctls()));
       for (scmp_datum_t family : {AF_UNIX, AF_INET, AF_INET6}) r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, family)}});
       add(r, plain({SCMP_SYS(connect), SCMP_SYS(sendmsg), SCMP_SYS(setsockopt)}));
+      add(r, plain({SCMP_SYS(pread64)}));  // /proc/self/pagemap, opened at start: RAM never touched
       break;
     case ThreadKind::Vcpu:
       add(r, ioctls(kvm::running_vcpu_ioctls()));

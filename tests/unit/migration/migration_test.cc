@@ -75,6 +75,7 @@ class FakeVm : public VmSource {
     return {};
   }
   void put_back_dirty_pages(const std::vector<uint64_t>& pages) override { put_back = pages; }
+  std::vector<uint64_t> untouched_pages() override { return untouched; }
 
   // `count` pages written, spread over RAM, each with a new byte.
   void guest_writes(uint64_t count) {
@@ -90,6 +91,7 @@ class FakeVm : public VmSource {
   std::vector<uint64_t> writes_per_round;
   std::vector<uint8_t> state = std::vector<uint8_t>(3000, 0x5c);
   std::vector<uint64_t> put_back;
+  std::vector<uint64_t> untouched;
   int pauses = 0, resumes = 0;
   Pages ram_;
 
@@ -350,6 +352,20 @@ TEST(Migration, APausedVmIsSentInOneRoundAndStaysPaused) {
   EXPECT_EQ(m.sent->final_pages, 0u);
   EXPECT_EQ(vm.pauses, 0);
   EXPECT_EQ(vm.resumes, 0);
+}
+
+// Round 0 trusts the VM about pages it never touched: they go as zeros without being read (here
+// page 0, which holds data, to show it); a page written after round 0 is still sent.
+TEST(Migration, UntouchedPagesGoAsZerosUnread) {
+  FakeVm vm(256, false);
+  vm.untouched = std::vector<uint64_t>(4, 0);
+  vm.untouched[0] = 0b11;  // pages 0 (data) and 1 (zeros)
+  auto m = migrate(vm);
+  ASSERT_TRUE(m.sent) << m.sent.error().to_string();
+  ASSERT_TRUE(m.received) << m.received.error().to_string();
+  EXPECT_EQ(m.ram.pages->data[0], 0);  // not read: the VM said so
+  EXPECT_NE(vm.ram_.data[0], 0);
+  EXPECT_EQ(std::memcmp(vm.ram_.data + 3 * kPageSize, m.ram.pages->data + 3 * kPageSize, kPageSize), 0);
 }
 
 // A receiver that reads `bytes` of the stream (after answering Ready) and then closes.
