@@ -51,6 +51,12 @@ class Machine {
   // came over the stream; docs/vmm/migration.md). The same checks as a snapshot load.
   static Result<std::unique_ptr<Machine>> restore(const snapshot::MachineState& state, GuestMemory memory,
                                                   MachineOptions options = {}, bool track_dirty_pages = false);
+  // restore() in two steps, for a live migration's receiver, which knows the configuration long
+  // before the state: the machine built on `memory` (whose pages may still be arriving: nothing
+  // runs), then the state put in (the same checks as restore(); the state's configuration must
+  // be the one the machine was built from, which the caller checks).
+  static Result<std::unique_ptr<Machine>> prepare_restore(VmConfig config, GuestMemory memory, MachineOptions options = {});
+  Result<void> load_state(const snapshot::MachineState& state);
   ~Machine();
 
   // Starts the vCPU threads. `before_guest_runs` runs on this thread once they have started and

@@ -18,6 +18,7 @@ class MachineSource : public migration::VmSource {
   std::span<const uint8_t> ram() const override { return {impl_.memory.host_base(), impl_.memory.size()}; }
   uint32_t vcpu_count() const override { return static_cast<uint32_t>(impl_.vcpus.size()); }
   bool running() const override { return impl_.state == Machine::State::Running; }
+  std::string config() const override { return impl_.config.to_json().dump(); }
 
   // A VM built with track_dirty_pages logs already: the pages pending for its next Diff snapshot
   // are kept aside (and put back if the migration fails). Otherwise the log is turned on with

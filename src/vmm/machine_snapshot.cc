@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "base/log.h"
-#include "vmm/arch/x86_64/cpuid.h"
 #include "vmm/machine_impl.h"
 #include "vmm/snapshot/kvm_state.h"
 #include "vmm/snapshot/machine_state.h"
@@ -48,22 +47,22 @@ Result<std::vector<uint8_t>> read_state_file(const std::string& path) {
 }
 
 // The snapshot's machine must be the one this host would build: same vCPU count and memory as
-// its configuration, and the CPUID this vessel-vmm would give vCPU 0 here.
-Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& config) {
+// its configuration, and the CPUID this vessel-vmm gives vCPU 0 here (`expected`: as the machine
+// built from that configuration set it).
+Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& config,
+                           const std::vector<kvm_cpuid_entry2>& expected) {
   if (config.machine.vcpu_count != s.vcpu_count)
     return fail(EINVAL, "wrong machine: the snapshot has {} vCPUs, its configuration {}", s.vcpu_count,
                 config.machine.vcpu_count);
   if ((config.machine.mem_size_mib << 20) != s.mem_size)
     return fail(EINVAL, "wrong machine: the snapshot has {} bytes of RAM, its configuration {} MiB", s.mem_size,
                 config.machine.mem_size_mib);
-  auto system = TRY(kvm::System::open());
-  auto expected = x86::vcpu_cpuid(TRY(system.supported_cpuid()), {0, s.vcpu_count, kvm::System::is_pvm()});
-  if (expected.entries.size() != s.cpuid.size())
+  if (expected.size() != s.cpuid.size())
     return fail(EINVAL, "wrong machine: CPUID mismatch (the snapshot has {} CPUID entries, this host gives {})",
-                s.cpuid.size(), expected.entries.size());
+                s.cpuid.size(), expected.size());
   for (size_t i = 0; i < s.cpuid.size(); ++i) {
     const auto& a = s.cpuid[i];
-    const auto& b = expected.entries[i];
+    const auto& b = expected[i];
     if (a.function != b.function || a.index != b.index || a.eax != b.eax || a.ebx != b.ebx || a.ecx != b.ecx ||
         a.edx != b.edx || a.flags != b.flags)
       return fail(EINVAL, "wrong machine: CPUID mismatch at leaf {:#x} index {} (the snapshot comes from another CPU or vessel-vmm)",
@@ -173,28 +172,40 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
 Result<std::unique_ptr<Machine>> Machine::restore(const snapshot::MachineState& s, GuestMemory memory,
                                                   MachineOptions options, bool track_dirty_pages) {
   auto config = TRY_CTX(parse_vm_config(s.config), "the snapshot's VM configuration");
+  if (track_dirty_pages) config.machine.track_dirty_pages = true;
+  auto machine = TRY(prepare_restore(std::move(config), std::move(memory), std::move(options)));
+  TRY(machine->load_state(s));
+  return machine;
+}
+
+Result<std::unique_ptr<Machine>> Machine::prepare_restore(VmConfig config, GuestMemory memory, MachineOptions options) {
   TRY(refuse_unsnapshotted_devices(config));
   TRY(validate_for_start(config));
-  TRY(check_machine(s, config));
-  if (memory.size() != s.mem_size)
-    return fail(EINVAL, "guest RAM of {} bytes for a snapshot of {} bytes", memory.size(), s.mem_size);
-  if (track_dirty_pages) config.machine.track_dirty_pages = true;
-
+  if (memory.size() != (config.machine.mem_size_mib << 20))
+    return fail(EINVAL, "guest RAM of {} bytes for a configuration of {} MiB", memory.size(), config.machine.mem_size_mib);
   std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
-  auto impl = TRY(machine->build_restored(std::move(memory)));
+  machine->impl_ = TRY(machine->build_restored(std::move(memory)));
+  machine->restored_ = true;
+  return machine;
+}
+
+Result<void> Machine::load_state(const snapshot::MachineState& s) {
+  if (!impl_ || impl_->state != State::Created) return fail(EINVAL, "load_state: not a machine from prepare_restore");
+  TRY(check_machine(s, impl_->config, impl_->cpuid0));
+  if (impl_->memory.size() != s.mem_size)
+    return fail(EINVAL, "guest RAM of {} bytes for a snapshot of {} bytes", impl_->memory.size(), s.mem_size);
+  Impl* impl = impl_.get();
   TRY_CTX(snapshot::restore_vm(impl->vm, s.vm), "restore the VM");
   for (size_t i = 0; i < impl->vcpus.size(); ++i)
     TRY_CTX(snapshot::restore_vcpu(impl->vcpus[i]->vcpu(), s.vcpus[i]), "restore vCPU {}", i);
-  machine->serial_->restore_state(s.serial);
+  serial_->restore_state(s.serial);
   impl->i8042->restore_state(s.i8042);
   if (s.rtc) impl->rtc->restore_state(*s.rtc);
   if (s.virtio.size() != impl->virtio.size())
     return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
                 impl->virtio.size());
   for (size_t i = 0; i < s.virtio.size(); ++i) TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
-  machine->impl_ = std::move(impl);
-  machine->restored_ = true;
-  return machine;
+  return {};
 }
 
 }  // namespace vessel::vmm

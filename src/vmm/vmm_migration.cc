@@ -92,16 +92,27 @@ Result<Json> Vmm::receive_migration(const std::string& url_text) {
   auto began = Clock::now();
   migration::FdChannel channel(std::move(conn), kPeerTimeout, signals_->fd());
   std::optional<GuestMemory> memory;
+  std::unique_ptr<Machine> prepared;  // built from the Config message while the pages arrive
+  auto on_config = [&](const std::string& text) -> Result<void> {
+    auto config = TRY(parse_vm_config(text));
+    prepared = TRY(Machine::prepare_restore(std::move(config), std::move(*memory), options_.machine));
+    memory.reset();  // it moved into the machine (the same mapping: the pages keep arriving there)
+    return {};
+  };
   migration::Received received;
   Clock::time_point state_at;
   auto built = [&]() -> Result<std::unique_ptr<Machine>> {
-    received = TRY(migration::receive(channel, allocate_into(memory)));
+    received = TRY(migration::receive(channel, allocate_into(memory), on_config));
     state_at = Clock::now();
     auto s = TRY_CTX(snapshot::decode(received.state), "the migrated VM's state");
     if (s.mem_size != received.hello.mem_size || s.vcpu_count != received.hello.vcpu_count)
       return fail(EPROTO, "the state is of a VM with {} vCPUs and {} bytes of RAM, the Hello announced {} and {}",
                   s.vcpu_count, s.mem_size, received.hello.vcpu_count, received.hello.mem_size);
-    return Machine::restore(s, std::move(*memory), options_.machine);
+    if (!prepared) return Machine::restore(s, std::move(*memory), options_.machine);
+    if (s.config != received.config)
+      return fail(EPROTO, "the state's configuration differs from the one the Config message announced");
+    TRY(prepared->load_state(s));
+    return std::move(prepared);
   }();
   if (!built) {
     migration::answer_error(channel, built.error());

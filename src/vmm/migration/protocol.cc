@@ -31,6 +31,7 @@ Result<uint64_t> max_payload(uint32_t type) {
     case MessageType::Round: return 16;
     case MessageType::State: return 8 + kMaxStateBytes;
     case MessageType::Error: return kMaxErrorBytes;
+    case MessageType::Config: return kMaxConfigBytes;
     case MessageType::Ready:
     case MessageType::Done: return 0;
   }
@@ -47,6 +48,7 @@ const char* to_string(MessageType type) {
     case MessageType::Round: return "Round";
     case MessageType::State: return "State";
     case MessageType::Error: return "Error";
+    case MessageType::Config: return "Config";
     case MessageType::Ready: return "Ready";
     case MessageType::Done: return "Done";
   }
@@ -89,6 +91,12 @@ std::vector<uint8_t> encode_error(std::string_view message) {
   message = message.substr(0, kMaxErrorBytes);
   auto out = encode_header(MessageType::Error, message.size());
   out.insert(out.end(), message.begin(), message.end());
+  return out;
+}
+
+std::vector<uint8_t> encode_config(std::string_view json) {
+  auto out = encode_header(MessageType::Config, json.size());
+  out.insert(out.end(), json.begin(), json.end());
   return out;
 }
 

@@ -31,6 +31,7 @@ inline constexpr uint32_t kMaxRangesPerMessage = 512;
 inline constexpr uint64_t kMaxPagesPerMessage = 1024;          // 4 MiB of page data
 inline constexpr uint64_t kMaxStateBytes = 64ull << 20;        // as a snapshot's state file
 inline constexpr uint64_t kMaxErrorBytes = 4096;
+inline constexpr uint64_t kMaxConfigBytes = 1 << 20;           // as a snapshot's configuration
 
 enum class MessageType : uint32_t {
   // sender -> receiver
@@ -41,6 +42,8 @@ enum class MessageType : uint32_t {
   State = 5,   // flags (u32: bit 0 resume), 0 (u32), the VM's state (snapshot state file bytes)
   // either way
   Error = 6,   // UTF-8 text: why the peer gives up
+  // sender -> receiver, optional, after Ready and before round 0
+  Config = 7,  // the VM's configuration (config-file JSON): the receiver builds the VM meanwhile
   // receiver -> sender
   Ready = 16,  // after Hello: RAM is allocated, send the pages
   Done = 17,   // after State: the VM is built in the receiver, which now runs it
@@ -82,6 +85,7 @@ std::vector<uint8_t> encode_header(MessageType type, uint64_t length);
 std::vector<uint8_t> encode_hello(const Hello& hello);                 // header included
 std::vector<uint8_t> encode_round(const RoundStart& round);            // header included
 std::vector<uint8_t> encode_error(std::string_view message);           // header included
+std::vector<uint8_t> encode_config(std::string_view json);             // header included
 std::vector<uint8_t> encode_empty(MessageType type);                   // Ready, Done
 // The header and range table of a Pages (with_data: the pages' bytes follow, written by the
 // caller) or Zero message.

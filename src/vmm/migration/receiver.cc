@@ -5,7 +5,8 @@ namespace {
 
 class Receiver {
  public:
-  Receiver(Channel& channel, const AllocateRam& allocate) : ch_(channel), allocate_(allocate) {}
+  Receiver(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config)
+      : ch_(channel), allocate_(allocate), on_config_(on_config) {}
 
   Result<Received> run() {
     uint8_t preamble[kPreambleBytes];
@@ -16,6 +17,7 @@ class Receiver {
       Header h = TRY(next_header());
       switch (h.type) {
         case MessageType::Round: TRY(round(h)); break;
+        case MessageType::Config: TRY(config(h)); break;
         case MessageType::Pages:
         case MessageType::Zero: TRY(pages(h)); break;
         case MessageType::State: TRY(state(h)); return std::move(out_);
@@ -52,6 +54,16 @@ class Receiver {
     ram_ = TRY_CTX(allocate_(out_.hello), "guest RAM of {} MiB", out_.hello.mem_size >> 20);
     if (ram_.ram.size() != out_.hello.mem_size) return fail(EINVAL, "guest RAM of {} bytes allocated", ram_.ram.size());
     return ch_.write(encode_empty(MessageType::Ready));
+  }
+
+  // At most one, before round 0.
+  Result<void> config(const Header& h) {
+    if (out_.stats.rounds != 0 || !out_.config.empty()) return fail(EPROTO, "a Config message after round 0 or a second one");
+    if (h.length == 0) return fail(EPROTO, "an empty Config message");
+    out_.config.resize(h.length);  // bounded by parse_header (kMaxConfigBytes)
+    TRY(read(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out_.config.data()), out_.config.size())));
+    if (on_config_) TRY_CTX(on_config_(out_.config), "the VM's configuration");
+    return {};
   }
 
   // Rounds are numbered 0, 1, 2, ...; round 0 comes before any page.
@@ -97,13 +109,16 @@ class Receiver {
 
   Channel& ch_;
   const AllocateRam& allocate_;
+  const OnConfig& on_config_;
   RamTarget ram_;
   Received out_;
 };
 
 }  // namespace
 
-Result<Received> receive(Channel& channel, const AllocateRam& allocate) { return Receiver(channel, allocate).run(); }
+Result<Received> receive(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config) {
+  return Receiver(channel, allocate, on_config).run();
+}
 
 Result<void> answer_done(Channel& channel) { return channel.write(encode_empty(MessageType::Done)); }
 

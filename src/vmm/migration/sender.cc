@@ -108,6 +108,11 @@ class Sender {
  private:
   Result<void> migrate() {
     TRY(handshake());
+    if (auto config = vm_.config(); !config.empty()) {
+      auto bytes = encode_config(config);
+      TRY(ch_.write(std::span<const uint8_t>(bytes)));
+      report_.bytes += bytes.size();
+    }
     TRY(vm_.start_dirty_log());
     TRY(send_round(0, nullptr));
     std::vector<uint64_t> left;

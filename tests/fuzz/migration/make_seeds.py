@@ -30,6 +30,10 @@ def ranges(t, rs, data=True):
 def state(flags=1, blob=b'VSLSNAP1-not-really-a-state'):
     return header(5, 8 + len(blob)) + struct.pack('<II', flags, 0) + blob
 
+def config(text):
+    t = text.encode()
+    return header(7, len(t)) + t
+
 def error(text):
     t = text.encode()
     return header(6, len(t)) + t
@@ -39,6 +43,8 @@ good = (preamble() + hello() + round_(0, 16) + ranges(2, [(0, 2), (5, 1)]) + ran
 
 seeds = {
     'good': good,
+    'good_with_config': preamble() + hello() + config('{"machine-config": {"vcpu_count": 1}}') + good[16 + 32:],
+    'config_after_round0': preamble() + hello() + round_(0, 16) + config('{}') + state(),
     'good_paused': preamble() + hello() + round_(0, 16) + ranges(3, [(0, 16)], False) + state(flags=0),
     'bad_magic': b'VSLMIGR2' + good[8:],
     'future_version': preamble(2) + good[16:],

@@ -481,6 +481,30 @@ TEST(MigrationReceiver, AGoodStreamIsReceived) {
   EXPECT_EQ(ch.written(), encode_empty(MessageType::Ready));  // its only answer so far
 }
 
+TEST(MigrationReceiver, AConfigBeforeRoundZeroReachesItsCallback) {
+  auto good = good_stream();
+  size_t hello = kPreambleBytes + kHeaderBytes + 16;
+  std::vector<uint8_t> stream(good.begin(), good.begin() + hello);
+  auto config = encode_config(R"({"machine-config": {}})");
+  stream.insert(stream.end(), config.begin(), config.end());
+  stream.insert(stream.end(), good.begin() + hello, good.end());
+  BufferChannel ch(stream);
+  ReceiverRam ram;
+  std::string seen;
+  auto r = receive(ch, ram.allocate(), [&](const std::string& text) -> Result<void> {
+    seen = text;
+    return {};
+  });
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(seen, R"({"machine-config": {}})");
+  EXPECT_EQ(r->config, seen);
+  // The callback's error ends the migration.
+  BufferChannel again(stream);
+  auto refused = receive(again, ram.allocate(), [](const std::string&) -> Result<void> { return fail(EBUSY, "drive locked"); });
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().to_string().find("drive locked"), std::string::npos);
+}
+
 TEST(MigrationReceiver, EveryTruncationIsRefused) {
   auto stream = good_stream();
   for (size_t n = 0; n < stream.size(); n += (n < 400 ? 1 : 997)) {
@@ -512,6 +536,9 @@ TEST(MigrationReceiver, StreamsOutOfOrderAreRefused) {
       {"state before round 0", stream_of({hello, encode_state_head(0, 0)}), "before round 0"},
       {"sender error", stream_of({hello, encode_round({0, 1}), encode_error("disk gone")}), "the sender gave up: disk gone"},
       {"unknown state flags", stream_of({hello, encode_round({0, 1}), encode_state_head(6, 0)}), "unknown flags"},
+      {"config after round 0", stream_of({hello, encode_round({0, 1}), encode_config("{}")}), "Config message after round 0"},
+      {"two configs", stream_of({hello, encode_config("{}"), encode_config("{}")}), "a second one"},
+      {"empty config", stream_of({hello, encode_config("")}), "empty Config"},
   };
   for (const auto& c : cases) {
     BufferChannel ch(c.stream);
