@@ -92,7 +92,7 @@ Result<Json> Vmm::receive_migration(const std::string& url_text) {
   auto began = Clock::now();
   migration::FdChannel channel(std::move(conn), kPeerTimeout, signals_->fd());
   std::optional<GuestMemory> memory;
-  std::unique_ptr<Machine> prepared;  // built from the Config message while the pages arrive
+  std::unique_ptr<Machine> prepared;  // built from the Config message, before the pages
   auto on_config = [&](const std::string& text) -> Result<void> {
     auto config = TRY(parse_vm_config(text));
     prepared = TRY(Machine::prepare_restore(std::move(config), std::move(*memory), options_.machine));
@@ -108,7 +108,7 @@ Result<Json> Vmm::receive_migration(const std::string& url_text) {
     if (s.mem_size != received.hello.mem_size || s.vcpu_count != received.hello.vcpu_count)
       return fail(EPROTO, "the state is of a VM with {} vCPUs and {} bytes of RAM, the Hello announced {} and {}",
                   s.vcpu_count, s.mem_size, received.hello.vcpu_count, received.hello.mem_size);
-    if (!prepared) return Machine::restore(s, std::move(*memory), options_.machine);
+    if (!prepared) return fail(EPROTO, "no VM was built from a Config message");
     if (s.config != received.config)
       return fail(EPROTO, "the state's configuration differs from the one the Config message announced");
     TRY(prepared->load_state(s));
@@ -125,6 +125,7 @@ Result<Json> Vmm::receive_migration(const std::string& url_text) {
     migration::answer_error(channel, started.error());
     return Unexpected(std::move(started.error()).add_context("migration/receive: start the VM"));
   }
+  log::debug("migration: the VM is built and started paused, {:.2f} ms after its state: answering Done", ms_since(state_at));
   if (auto done = migration::answer_done(channel); !done) {
     machine_.reset();
     config_ = VmConfig{};

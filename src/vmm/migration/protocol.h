@@ -42,10 +42,10 @@ enum class MessageType : uint32_t {
   State = 5,   // flags (u32: bit 0 resume), 0 (u32), the VM's state (snapshot state file bytes)
   // either way
   Error = 6,   // UTF-8 text: why the peer gives up
-  // sender -> receiver, optional, after Ready and before round 0
-  Config = 7,  // the VM's configuration (config-file JSON): the receiver builds the VM meanwhile
+  // sender -> receiver, right after the Hello
+  Config = 7,  // the VM's configuration (config-file JSON): the receiver builds the VM, then Ready
   // receiver -> sender
-  Ready = 16,  // after Hello: RAM is allocated, send the pages
+  Ready = 16,  // after Hello and Config: RAM is allocated and the VM built, send the pages
   Done = 17,   // after State: the VM is built in the receiver, which now runs it
 };
 

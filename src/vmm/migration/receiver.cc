@@ -13,15 +13,18 @@ class Receiver {
     TRY(read(preamble));
     TRY(parse_preamble(preamble));
     TRY(hello());
+    TRY(config());
+    // RAM is allocated and the VM built: the sender may start round 0 (its clock for the downtime
+    // starts later, so the build is not part of it).
+    TRY(ch_.write(encode_empty(MessageType::Ready)));
     for (;;) {
       Header h = TRY(next_header());
       switch (h.type) {
         case MessageType::Round: TRY(round(h)); break;
-        case MessageType::Config: TRY(config(h)); break;
         case MessageType::Pages:
         case MessageType::Zero: TRY(pages(h)); break;
         case MessageType::State: TRY(state(h)); return std::move(out_);
-        default: return fail(EPROTO, "unexpected {} message after the Hello", to_string(h.type));
+        default: return fail(EPROTO, "unexpected {} message after the Config", to_string(h.type));
       }
     }
   }
@@ -53,12 +56,13 @@ class Receiver {
     out_.hello = TRY(parse_hello(payload));
     ram_ = TRY_CTX(allocate_(out_.hello), "guest RAM of {} MiB", out_.hello.mem_size >> 20);
     if (ram_.ram.size() != out_.hello.mem_size) return fail(EINVAL, "guest RAM of {} bytes allocated", ram_.ram.size());
-    return ch_.write(encode_empty(MessageType::Ready));
+    return {};
   }
 
-  // At most one, before round 0.
-  Result<void> config(const Header& h) {
-    if (out_.stats.rounds != 0 || !out_.config.empty()) return fail(EPROTO, "a Config message after round 0 or a second one");
+  // Right after the Hello.
+  Result<void> config() {
+    Header h = TRY(next_header());
+    if (h.type != MessageType::Config) return fail(EPROTO, "a {} message where the Config belongs", to_string(h.type));
     if (h.length == 0) return fail(EPROTO, "an empty Config message");
     out_.config.resize(h.length);  // bounded by parse_header (kMaxConfigBytes)
     TRY(read(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out_.config.data()), out_.config.size())));

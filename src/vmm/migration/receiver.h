@@ -20,8 +20,8 @@ struct RamTarget {
 };
 // Called once, with the checked Hello: the RAM to fill (or why there is none).
 using AllocateRam = std::function<Result<RamTarget>(const Hello&)>;
-// Called with the Config message's text, if the sender sends one (before any page): the caller
-// may build the VM while the pages arrive. Its error ends the migration.
+// Called with the Config message's text (right after the Hello, before Ready is answered): the
+// caller builds the VM then, outside the downtime. Its error ends the migration.
 using OnConfig = std::function<Result<void>(const std::string&)>;
 
 struct ReceiveStats {
@@ -33,13 +33,13 @@ struct ReceiveStats {
 
 struct Received {
   Hello hello;
-  std::string config;          // the Config message's text (empty: none came)
+  std::string config;          // the Config message's text
   std::vector<uint8_t> state;  // the VM's state, as a snapshot's state file (not decoded yet)
   bool resume = false;         // the VM ran on the sender: run it
   ReceiveStats stats;
 };
 
-// Reads the stream up to its State message, answering Ready after the Hello. The caller then
+// Reads the stream up to its State message, answering Ready after the Hello and the Config. The caller then
 // builds the VM from `state` and answers answer_done() (or answer_error()); a sender that gives up
 // (an Error message) or vanishes is an error here.
 Result<Received> receive(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config = {});

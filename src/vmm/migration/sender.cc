@@ -108,11 +108,6 @@ class Sender {
  private:
   Result<void> migrate() {
     TRY(handshake());
-    if (auto config = vm_.config(); !config.empty()) {
-      auto bytes = encode_config(config);
-      TRY(ch_.write(std::span<const uint8_t>(bytes)));
-      report_.bytes += bytes.size();
-    }
     TRY(vm_.start_dirty_log());
     TRY(send_round(0, nullptr));
     std::vector<uint64_t> left;
@@ -123,7 +118,9 @@ class Sender {
   Result<void> handshake() {
     auto bytes = encode_preamble();
     auto hello = encode_hello({vm_.ram().size(), vm_.vcpu_count()});
+    auto config = encode_config(vm_.config());
     bytes.insert(bytes.end(), hello.begin(), hello.end());
+    bytes.insert(bytes.end(), config.begin(), config.end());
     TRY(ch_.write(std::span<const uint8_t>(bytes)));
     report_.bytes += bytes.size();
     return answer(MessageType::Ready);
@@ -176,6 +173,7 @@ class Sender {
     report_.bytes += head.size() + state.size();
     report_.state_bytes = state.size();
     report_.state_ms = ms_since(step);
+    log::debug("migration: state sent ({} bytes), waiting for Done", state.size());
     step = Clock::now();
     TRY(answer(MessageType::Done));
     report_.receiver_ms = ms_since(step);

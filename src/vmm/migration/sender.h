@@ -35,10 +35,9 @@ class VmSource {
   // reading each would fault in the zero page), one bit each; empty when not known. Asked once
   // the dirty log is on, so a page written later is still sent.
   virtual std::vector<uint64_t> untouched_pages() { return {}; }
-  // The VM's configuration (config-file JSON), sent ahead so that the receiver builds the VM
-  // while RAM streams in (out of the downtime); empty: not sent. Must be the configuration the
-  // state will hold.
-  virtual std::string config() const { return {}; }
+  // The VM's configuration (config-file JSON, not empty), sent ahead so that the receiver builds
+  // the VM before any page (out of the downtime). Must be the configuration the state will hold.
+  virtual std::string config() const = 0;
 };
 
 struct SendOptions {

@@ -38,23 +38,25 @@ def error(text):
     t = text.encode()
     return header(6, len(t)) + t
 
-good = (preamble() + hello() + round_(0, 16) + ranges(2, [(0, 2), (5, 1)]) + ranges(3, [(2, 3), (6, 10)], False) +
+CONFIG = config('{"machine-config": {"vcpu_count": 1, "mem_size_mib": 1}}')
+
+good = (preamble() + hello() + CONFIG + round_(0, 16) + ranges(2, [(0, 2), (5, 1)]) + ranges(3, [(2, 3), (6, 10)], False) +
         round_(1, 2) + ranges(2, [(1, 1), (15, 1)]) + state())
 
 seeds = {
     'good': good,
-    'good_with_config': preamble() + hello() + config('{"machine-config": {"vcpu_count": 1}}') + good[16 + 32:],
-    'config_after_round0': preamble() + hello() + round_(0, 16) + config('{}') + state(),
-    'good_paused': preamble() + hello() + round_(0, 16) + ranges(3, [(0, 16)], False) + state(flags=0),
+    'no_config': preamble() + hello() + round_(0, 16) + ranges(3, [(0, 16)], False) + state(),
+    'config_after_round0': preamble() + hello() + CONFIG + round_(0, 16) + config('{}') + state(),
+    'good_paused': preamble() + hello() + CONFIG + round_(0, 16) + ranges(3, [(0, 16)], False) + state(flags=0),
     'bad_magic': b'VSLMIGR2' + good[8:],
     'future_version': preamble(2) + good[16:],
-    'no_round0': preamble() + hello() + ranges(2, [(0, 1)]) + state(),
-    'rounds_out_of_order': preamble() + hello() + round_(0, 16) + round_(2, 1) + state(),
-    'range_outside_ram': preamble() + hello() + round_(0, 16) + ranges(3, [(15, 2)], False) + state(),
-    'range_overflow': preamble() + hello() + round_(0, 16) + ranges(3, [(2**64 - 1, 2)], False) + state(),
-    'pages_short': preamble() + hello() + round_(0, 16) + header(2, 24 + 100) + struct.pack('<IIQQ', 1, 0, 0, 1) + b'x' * 100,
-    'huge_state': preamble() + hello() + round_(0, 16) + header(5, 2**40),
-    'sender_error': preamble() + hello() + round_(0, 16) + error('disk full on the sender'),
+    'no_round0': preamble() + hello() + CONFIG + ranges(2, [(0, 1)]) + state(),
+    'rounds_out_of_order': preamble() + hello() + CONFIG + round_(0, 16) + round_(2, 1) + state(),
+    'range_outside_ram': preamble() + hello() + CONFIG + round_(0, 16) + ranges(3, [(15, 2)], False) + state(),
+    'range_overflow': preamble() + hello() + CONFIG + round_(0, 16) + ranges(3, [(2**64 - 1, 2)], False) + state(),
+    'pages_short': preamble() + hello() + CONFIG + round_(0, 16) + header(2, 24 + 100) + struct.pack('<IIQQ', 1, 0, 0, 1) + b'x' * 100,
+    'huge_state': preamble() + hello() + CONFIG + round_(0, 16) + header(5, 2**40),
+    'sender_error': preamble() + hello() + CONFIG + round_(0, 16) + error('disk full on the sender'),
     'big_ram': preamble() + hello(mem=2**40) + round_(0, 1),
     'odd_page_size': preamble() + hello(page=65536),
     'truncated': good[:len(good) // 2],

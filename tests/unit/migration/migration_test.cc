@@ -76,6 +76,7 @@ class FakeVm : public VmSource {
   }
   void put_back_dirty_pages(const std::vector<uint64_t>& pages) override { put_back = pages; }
   std::vector<uint64_t> untouched_pages() override { return untouched; }
+  std::string config() const override { return R"({"machine-config": {"vcpu_count": 2}})"; }
 
   // `count` pages written, spread over RAM, each with a new byte.
   void guest_writes(uint64_t count) {
@@ -371,7 +372,7 @@ TEST(Migration, UntouchedPagesGoAsZerosUnread) {
 // A receiver that reads `bytes` of the stream (after answering Ready) and then closes.
 void vanishing_receiver(Fd fd, uint64_t bytes) {
   FdChannel ch(std::move(fd), 5s);
-  std::vector<uint8_t> head(kPreambleBytes + kHeaderBytes + 16);
+  std::vector<uint8_t> head(kPreambleBytes + kHeaderBytes + 16 + encode_config(R"({"machine-config": {"vcpu_count": 2}})").size());
   ASSERT_TRUE(ch.read(head));
   ASSERT_TRUE(ch.write(std::span<const uint8_t>(encode_empty(MessageType::Ready))));
   std::vector<uint8_t> sink(4096);
@@ -443,11 +444,16 @@ TEST(Migration, ASilentReceiverTimesOutAndTheVmGoesOn) {
   EXPECT_TRUE(vm.running());
 }
 
+constexpr const char* kConfig = R"({"machine-config": {"vcpu_count": 1}})";
+// Its length: the good stream's head is the preamble, the Hello and this Config.
+size_t head_bytes() { return kPreambleBytes + kHeaderBytes + 16 + encode_config(kConfig).size(); }
+
 // A good stream, written with the encoders: 16 pages, two rounds, a state.
 std::vector<uint8_t> good_stream() {
   std::vector<uint8_t> s = encode_preamble();
   auto add = [&](const std::vector<uint8_t>& b) { s.insert(s.end(), b.begin(), b.end()); };
   add(encode_hello({16 * kPageSize, 1}));
+  add(encode_config(kConfig));
   add(encode_round({0, 16}));
   PageRange data[] = {{0, 2}, {5, 1}};
   add(encode_ranges(MessageType::Pages, data, true));
@@ -481,28 +487,25 @@ TEST(MigrationReceiver, AGoodStreamIsReceived) {
   EXPECT_EQ(ch.written(), encode_empty(MessageType::Ready));  // its only answer so far
 }
 
-TEST(MigrationReceiver, AConfigBeforeRoundZeroReachesItsCallback) {
-  auto good = good_stream();
-  size_t hello = kPreambleBytes + kHeaderBytes + 16;
-  std::vector<uint8_t> stream(good.begin(), good.begin() + hello);
-  auto config = encode_config(R"({"machine-config": {}})");
-  stream.insert(stream.end(), config.begin(), config.end());
-  stream.insert(stream.end(), good.begin() + hello, good.end());
+TEST(MigrationReceiver, TheConfigReachesItsCallbackBeforeReady) {
+  auto stream = good_stream();
   BufferChannel ch(stream);
   ReceiverRam ram;
   std::string seen;
   auto r = receive(ch, ram.allocate(), [&](const std::string& text) -> Result<void> {
     seen = text;
+    EXPECT_TRUE(ch.written().empty()) << "Ready before the VM was built";
     return {};
   });
   ASSERT_TRUE(r) << r.error().to_string();
-  EXPECT_EQ(seen, R"({"machine-config": {}})");
+  EXPECT_EQ(seen, kConfig);
   EXPECT_EQ(r->config, seen);
-  // The callback's error ends the migration.
+  // The callback's error ends the migration, and no Ready is answered.
   BufferChannel again(stream);
   auto refused = receive(again, ram.allocate(), [](const std::string&) -> Result<void> { return fail(EBUSY, "drive locked"); });
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().to_string().find("drive locked"), std::string::npos);
+  EXPECT_TRUE(again.written().empty());
 }
 
 TEST(MigrationReceiver, EveryTruncationIsRefused) {
@@ -523,6 +526,9 @@ TEST(MigrationReceiver, StreamsOutOfOrderAreRefused) {
   PageRange one[] = {{0, 1}};
   std::vector<uint8_t> page(kPageSize, 1);
   auto hello = encode_hello({16 * kPageSize, 1});
+  auto config = encode_config(kConfig);
+  hello.insert(hello.end(), config.begin(), config.end());  // every stream below has its Config
+  auto bare_hello = encode_hello({16 * kPageSize, 1});
   struct Case {
     const char* name;
     std::vector<uint8_t> stream;
@@ -532,13 +538,14 @@ TEST(MigrationReceiver, StreamsOutOfOrderAreRefused) {
       {"no hello", stream_of({encode_round({0, 1})}), "not Hello"},
       {"pages before round 0", stream_of({hello, encode_ranges(MessageType::Pages, one, true), page}), "before round 0"},
       {"round 1 first", stream_of({hello, encode_round({1, 1})}), "round 1 where round 0 belongs"},
-      {"second hello", stream_of({hello, encode_round({0, 1}), hello}), "unexpected Hello"},
+      {"second hello", stream_of({hello, encode_round({0, 1}), bare_hello}), "unexpected Hello"},
+      {"no config", stream_of({bare_hello, encode_round({0, 1})}), "where the Config belongs"},
       {"state before round 0", stream_of({hello, encode_state_head(0, 0)}), "before round 0"},
       {"sender error", stream_of({hello, encode_round({0, 1}), encode_error("disk gone")}), "the sender gave up: disk gone"},
       {"unknown state flags", stream_of({hello, encode_round({0, 1}), encode_state_head(6, 0)}), "unknown flags"},
-      {"config after round 0", stream_of({hello, encode_round({0, 1}), encode_config("{}")}), "Config message after round 0"},
-      {"two configs", stream_of({hello, encode_config("{}"), encode_config("{}")}), "a second one"},
-      {"empty config", stream_of({hello, encode_config("")}), "empty Config"},
+      {"config after round 0", stream_of({hello, encode_round({0, 1}), encode_config("{}")}), "unexpected Config"},
+      {"two configs", stream_of({hello, encode_config("{}")}), "unexpected Config"},
+      {"empty config", stream_of({bare_hello, encode_config("")}), "empty Config"},
   };
   for (const auto& c : cases) {
     BufferChannel ch(c.stream);
@@ -554,7 +561,7 @@ TEST(MigrationReceiver, TheSenderVanishingIsAnError) {
   std::thread sender([fd = std::move(s.a)]() mutable {
     FdChannel ch(std::move(fd), 5s);
     auto stream = good_stream();
-    size_t hello = kPreambleBytes + kHeaderBytes + 16;
+    size_t hello = head_bytes();
     ASSERT_TRUE(ch.write(std::span<const uint8_t>(stream).first(hello)));
     std::vector<uint8_t> ready(kHeaderBytes);
     ASSERT_TRUE(ch.read(ready));
