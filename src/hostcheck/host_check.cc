@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -149,14 +150,26 @@ void probe_containers(Report& r) {
 
 // ---- extras ---------------------------------------------------------------------------------
 
+// KSM: whether ksmd runs, and what it saves (pages_sharing: the pages that point at a shared one,
+// so each is a page of memory saved).
+Check ksm_probe() {
+  std::string run = read_trimmed("/sys/kernel/mm/ksm/run");
+  if (run.empty()) return {"extras", "KSM", "not available", true, false, false, ""};
+  if (run != "1")
+    return {"extras", "KSM", "available, off", true, false, false,
+            "echo 1 > /sys/kernel/mm/ksm/run merges identical pages of VMs started with --ksm"};
+  uint64_t sharing = std::strtoull(read_trimmed("/sys/kernel/mm/ksm/pages_sharing").c_str(), nullptr, 10);
+  uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGE_SIZE));
+  return {"extras", "KSM", fmt::format("running, {} pages merged ({} MiB saved)", sharing, sharing * page >> 20), true,
+          false, false, ""};
+}
+
 void probe_extras(Report& r) {
   struct stat st;
   bool tun = ::stat("/dev/net/tun", &st) == 0 && S_ISCHR(st.st_mode);
   add(r, {"extras", "/dev/net/tun", tun ? "yes" : "no", tun, false, false,
           tun ? "" : "VM networking needs tap devices: modprobe tun"});
-  std::string ksm = read_trimmed("/sys/kernel/mm/ksm/run");
-  add(r, {"extras", "KSM", ksm.empty() ? "not available" : (ksm == "1" ? "running" : "available, off"),
-          true, false, false, ksm == "0" ? "echo 1 > /sys/kernel/mm/ksm/run merges identical guest pages" : ""});
+  add(r, ksm_probe());
   int uffd = static_cast<int>(::syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
   std::string uffd_value = uffd >= 0 ? "yes" : std::string("no (") + std::strerror(errno) + ")";
   if (uffd >= 0) ::close(uffd);

@@ -387,4 +387,6 @@ std::vector<unsigned long> snapshot_ioctls() {
           KVM_GET_DIRTY_LOG};
 }
 
+std::vector<unsigned long> migration_ioctls() { return {KVM_SET_USER_MEMORY_REGION}; }
+
 }  // namespace vessel::kvm

@@ -149,5 +149,8 @@ std::vector<unsigned long> build_ioctls();
 // What reading a paused VM's state for a snapshot takes (vCPU and VM getters), on the thread that
 // writes the snapshot (the VMM thread). Restoring happens before any filter is loaded.
 std::vector<unsigned long> snapshot_ioctls();
+// What sending a live migration takes besides those: KVM_SET_USER_MEMORY_REGION, to turn the
+// dirty log on for memory slots that exist (the VMM thread; docs/vmm/migration.md).
+std::vector<unsigned long> migration_ioctls();
 
 }  // namespace vessel::kvm

@@ -22,6 +22,9 @@ Ways to start:
   vessel-vmm --kernel K [--initrd I] [--cmdline ARGS] [--vcpus N] [--mem-mib M]
   vessel-vmm --restore-snapshot STATE --restore-mem MEM [--restore-paused]
                                           go on from a snapshot (PUT /snapshot/create)
+  vessel-vmm --migrate-from unix:/run/in.sock
+                                          receive a VM that another vessel-vmm sends
+                                          (PUT /migration/send) and run it
   vessel-vmm --apply-diff DIFF_MEM --to BASE_MEM
                                           merge a Diff snapshot's memory into its base
   vessel-vmm --snapshot-info STATE        print what a state file holds (JSON)
@@ -33,6 +36,7 @@ chroot, namespaces, a cgroup and an unprivileged user around vessel-vmm.
 
 Exit status:
   0    the guest powered off (ACPI S5) or rebooted (i8042/ACPI reset, triple fault;
+       or the VM was migrated to another vessel-vmm;
        --reboot-exit-code changes the status for reboots; with "vessel":
        {"on_reboot": "restart"} in the configuration a reboot boots the VM again)
   N    a test guest wrote N to the debug exit port 0xf4
@@ -55,6 +59,9 @@ void add_options(CLI::App& app, CommandLine& o) {
   app.add_option("--restore-mem", o.restore_mem, "the snapshot's memory file, mapped copy-on-write")
       ->check(CLI::ExistingFile);
   app.add_flag("--restore-paused", o.restore_paused, "leave the restored VM paused (resume with PATCH /vm)");
+  app.add_option("--migrate-from", o.migrate_from,
+                 "listen on this URL (unix:PATH or tcp:ADDRESS:PORT) for one live migration, then run the VM it "
+                 "brings (as PUT /migration/receive; docs/vmm/migration.md)");
   app.add_option("--apply-diff", o.apply_diff,
                  "copy the pages of this Diff snapshot's memory file over the base memory file given with --to, "
                  "then exit (the base then loads with the Diff's state file)")
@@ -126,9 +133,12 @@ Result<StartPlan> plan_start(const CommandLine& cl) {
   if (!log::parse_level(cl.log_level, &level)) return fail(EINVAL, "--log-level: unknown level '{}'", cl.log_level);
   log::set_level(level);
   if (cl.log_json) log::set_format(log::Format::Json);
-  if (cl.config_file.empty() && cl.api_sock.empty() && cl.kernel.empty() && cl.restore_snapshot.empty())
+  if (cl.config_file.empty() && cl.api_sock.empty() && cl.kernel.empty() && cl.restore_snapshot.empty() &&
+      cl.migrate_from.empty())
     return Unexpected(Error(EINVAL, "nothing to run")
-                          .with_hint("give --config-file, --api-sock, --kernel or --restore-snapshot (see --help)"));
+                          .with_hint("give --config-file, --api-sock, --kernel, --restore-snapshot or --migrate-from (see --help)"));
+  if (!cl.migrate_from.empty() && (!cl.config_file.empty() || !cl.kernel.empty() || !cl.restore_snapshot.empty()))
+    return fail(EINVAL, "--migrate-from excludes --config-file, --kernel and --restore-snapshot (the VM comes with its configuration)");
   if (cl.restore_snapshot.empty() != cl.restore_mem.empty())
     return fail(EINVAL, "--restore-snapshot and --restore-mem go together");
   if (!cl.restore_snapshot.empty() && (!cl.config_file.empty() || !cl.kernel.empty()))
@@ -150,6 +160,8 @@ Result<StartPlan> plan_start(const CommandLine& cl) {
     plan.boot_now = true;
   } else if (!cl.restore_snapshot.empty()) {
     plan.restore = true;
+  } else if (!cl.migrate_from.empty()) {
+    plan.migrate = true;
   }
   return plan;
 }

@@ -15,6 +15,7 @@ struct CommandLine {
   std::string log_level = "warn", metrics_file, guest_profile, console_sock;
   std::string restore_snapshot, restore_mem;  // start from a snapshot (docs/vmm/snapshot.md)
   bool restore_paused = false;
+  std::string migrate_from;  // receive a live migration (docs/vmm/migration.md)
   std::string apply_diff, apply_to;  // --apply-diff DIFF_MEM --to BASE_MEM, then exit
   std::string snapshot_info;         // --snapshot-info STATE: print it, then exit
   uint32_t vcpus = 1;
@@ -36,6 +37,7 @@ struct StartPlan {
   VmConfig config;
   bool boot_now = false;
   bool restore = false;  // --restore-snapshot: load it at once (config stays empty)
+  bool migrate = false;  // --migrate-from: receive the VM at once (config stays empty)
 };
 Result<StartPlan> plan_start(const CommandLine& cl);
 

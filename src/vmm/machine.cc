@@ -138,6 +138,7 @@ int Machine::exit_code(const VmEvent& e) {
     case VmEvent::Kind::Panic: return 3;
     case VmEvent::Kind::Error: return 2;
     case VmEvent::Kind::Terminated: return 128 + e.code;
+    case VmEvent::Kind::Migrated: return 0;
   }
   return 2;
 }

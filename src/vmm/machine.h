@@ -20,6 +20,13 @@
 
 namespace vessel::vmm {
 
+namespace snapshot {
+struct MachineState;
+}
+namespace migration {
+class VmSource;
+}
+
 struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
   std::string guest_profile;  // when set: sample guest RIPs and write them here at the end
@@ -40,6 +47,16 @@ class Machine {
   // `track_dirty_pages` (enable_diff_snapshots): the restored VM can take Diff snapshots.
   static Result<std::unique_ptr<Machine>> restore(const std::string& state_path, const std::string& mem_path,
                                                   MachineOptions options = {}, bool track_dirty_pages = false);
+  // The same from a decoded state and guest RAM already filled (a live migration's: its RAM
+  // came over the stream; docs/vmm/migration.md). The same checks as a snapshot load.
+  static Result<std::unique_ptr<Machine>> restore(const snapshot::MachineState& state, GuestMemory memory,
+                                                  MachineOptions options = {}, bool track_dirty_pages = false);
+  // restore() in two steps, for a live migration's receiver, which knows the configuration long
+  // before the state: the machine built on `memory` (whose pages may still be arriving: nothing
+  // runs), then the state put in (the same checks as restore(); the state's configuration must
+  // be the one the machine was built from, which the caller checks).
+  static Result<std::unique_ptr<Machine>> prepare_restore(VmConfig config, GuestMemory memory, MachineOptions options = {});
+  Result<void> load_state(const snapshot::MachineState& state);
   ~Machine();
 
   // Starts the vCPU threads. `before_guest_runs` runs on this thread once they have started and
@@ -50,6 +67,13 @@ class Machine {
   // With `diff` (snapshot_type Diff; needs track_dirty_pages) the memory file holds only the pages
   // written since the previous snapshot of this VM (or since it started).
   Result<void> snapshot(const std::string& state_path, const std::string& mem_path, bool diff = false);
+  // A paused VM's state, encoded as a snapshot's state file (snapshot(), live migration).
+  Result<std::vector<uint8_t>> encode_state();
+  // Whether this VM can move to another process on this host (its taps and vsock socket cannot).
+  Result<void> check_migratable() const;
+  // This VM as the source of a live migration (machine_migration.cc); lives as long as the Machine.
+  // `pagemap_fd`: /proc/self/pagemap opened for reading (-1: none), to skip never-touched RAM.
+  std::unique_ptr<migration::VmSource> migration_source(int pagemap_fd = -1);
   Result<void> pause();
   Result<void> resume();
   // Types Ctrl+Alt+Del on the i8042 keyboard (IRQ 1): Linux then runs its ctrl-alt-del action.

@@ -83,4 +83,8 @@ struct Machine::Impl {
   bool stopped = false;
 };
 
+// The pages written since the last call (KVM's dirty log of each slot and GuestMemory's marks),
+// one bit per page of the host mapping; both logs start again (machine_snapshot.cc).
+Result<std::vector<uint64_t>> take_dirty_pages(Machine::Impl& m);
+
 }  // namespace vessel::vmm

@@ -6,7 +6,6 @@
 #include <cstring>
 
 #include "base/log.h"
-#include "vmm/arch/x86_64/cpuid.h"
 #include "vmm/machine_impl.h"
 #include "vmm/snapshot/kvm_state.h"
 #include "vmm/snapshot/device_extra.h"
@@ -18,22 +17,22 @@ namespace vessel::vmm {
 namespace {
 
 // The snapshot's machine must be the one this host would build: same vCPU count and memory as
-// its configuration, and the CPUID this vessel-vmm would give vCPU 0 here.
-Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& config) {
+// its configuration, and the CPUID this vessel-vmm gives vCPU 0 here (`expected`: as the machine
+// built from that configuration set it).
+Result<void> check_machine(const snapshot::MachineState& s, const VmConfig& config,
+                           const std::vector<kvm_cpuid_entry2>& expected) {
   if (config.machine.vcpu_count != s.vcpu_count)
     return fail(EINVAL, "wrong machine: the snapshot has {} vCPUs, its configuration {}", s.vcpu_count,
                 config.machine.vcpu_count);
   if ((config.machine.mem_size_mib << 20) != s.mem_size)
     return fail(EINVAL, "wrong machine: the snapshot has {} bytes of RAM, its configuration {} MiB", s.mem_size,
                 config.machine.mem_size_mib);
-  auto system = TRY(kvm::System::open());
-  auto expected = x86::vcpu_cpuid(TRY(system.supported_cpuid()), {0, s.vcpu_count, kvm::System::is_pvm()});
-  if (expected.entries.size() != s.cpuid.size())
+  if (expected.size() != s.cpuid.size())
     return fail(EINVAL, "wrong machine: CPUID mismatch (the snapshot has {} CPUID entries, this host gives {})",
-                s.cpuid.size(), expected.entries.size());
+                s.cpuid.size(), expected.size());
   for (size_t i = 0; i < s.cpuid.size(); ++i) {
     const auto& a = s.cpuid[i];
-    const auto& b = expected.entries[i];
+    const auto& b = expected[i];
     if (a.function != b.function || a.index != b.index || a.eax != b.eax || a.ebx != b.ebx || a.ecx != b.ecx ||
         a.edx != b.edx || a.flags != b.flags)
       return fail(EINVAL, "wrong machine: CPUID mismatch at leaf {:#x} index {} (the snapshot comes from another CPU or vessel-vmm)",
@@ -56,6 +55,8 @@ Result<Fd> open_output(const std::string& path, const char* what,
   return fd;
 }
 
+}  // namespace
+
 // The pages written since the last call: KVM's dirty log of each slot (the guest's writes) and
 // GuestMemory's marks (vessel-vmm's), as one bitmap over the memory file's pages. Both logs
 // start again.
@@ -71,15 +72,21 @@ Result<std::vector<uint64_t>> take_dirty_pages(Machine::Impl& m) {
   return pages;
 }
 
-}  // namespace
+// On one host the receiving process builds its devices while the sender still runs, and a tap or
+// a vsock socket path can be held by one process only.
+Result<void> Machine::check_migratable() const {
+  if (!config_.network_interfaces.empty())
+    return fail(ENOTSUP, "a VM with a network interface ('{}') cannot be migrated yet: the receiving process would need "
+                         "its tap while the sender still holds it (snapshot it instead)",
+                config_.network_interfaces.front().iface_id);
+  if (config_.vsock)
+    return fail(ENOTSUP, "a VM with a vsock device cannot be migrated yet: the sender holds its socket path "
+                         "(snapshot it instead)");
+  return {};
+}
 
-Result<void> Machine::snapshot(const std::string& state_path, const std::string& mem_path, bool diff) {
-  if (!impl_ || impl_->state != State::Paused)
-    return fail(EINVAL, "snapshot/create: the VM is {}; pause it first (PATCH /vm {{\"state\": \"Paused\"}})",
-                to_string(state()));
-  if (diff && !impl_->memory.tracks_dirty_pages())
-    return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
-                        "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
+Result<std::vector<uint8_t>> Machine::encode_state() {
+  if (!impl_ || impl_->state != State::Paused) return fail(EINVAL, "the VM is {}; pause it first", to_string(state()));
   snapshot::MachineState s;
   s.vcpu_count = static_cast<uint32_t>(impl_->vcpus.size());
   s.mem_size = impl_->memory.size();
@@ -94,7 +101,17 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
     s.virtio.push_back(TRY(d->save_state()));
     TRY(snapshot::add_device_extra(s, TRY(d->save_extra())));
   }
-  std::vector<uint8_t> bytes = snapshot::encode(s);
+  return snapshot::encode(s);
+}
+
+Result<void> Machine::snapshot(const std::string& state_path, const std::string& mem_path, bool diff) {
+  if (!impl_ || impl_->state != State::Paused)
+    return fail(EINVAL, "snapshot/create: the VM is {}; pause it first (PATCH /vm {{\"state\": \"Paused\"}})",
+                to_string(state()));
+  if (diff && !impl_->memory.tracks_dirty_pages())
+    return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
+                        "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
+  std::vector<uint8_t> bytes = TRY(encode_state());
 
   // With tracking on, every snapshot (a Full one too) starts the dirty log again; if writing
   // fails the pages taken are marked again, so the next Diff still has them.
@@ -114,8 +131,8 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
     impl_->memory.mark_pages(dirty);
     return written;
   }
-  log::info("snapshot: {} vCPUs, {} bytes of state in {}, {} MiB of RAM in {}", s.vcpu_count, bytes.size(), state_path,
-            s.mem_size >> 20, mem_path);
+  log::info("snapshot: {} vCPUs, {} bytes of state in {}, {} MiB of RAM in {}", impl_->vcpus.size(), bytes.size(),
+            state_path, impl_->memory.size() >> 20, mem_path);
   return {};
 }
 
@@ -123,21 +140,45 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
                                                   MachineOptions options, bool track_dirty_pages) {
   auto bytes = TRY(snapshot::read_state_file(state_path));
   auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
-  auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
-  TRY(validate_for_start(config));
-  TRY(check_machine(s, config));
-  if (track_dirty_pages) config.machine.track_dirty_pages = true;
+  TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
   auto mem = TRY_CTX(Fd::open(mem_path, O_RDONLY | O_CLOEXEC), "memory file {}", mem_path);
   auto memory = TRY_CTX(GuestMemory::map_file_private(mem.get(), s.mem_size), "memory file {}", mem_path);
   struct stat mem_st {};
   if (::fstat(mem.get(), &mem_st) != 0) return fail_errno("fstat {}", mem_path);
+  auto machine = TRY(restore(s, std::move(memory), std::move(options), track_dirty_pages));
+  machine->impl_->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
+  log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
+  return machine;
+}
 
+Result<std::unique_ptr<Machine>> Machine::restore(const snapshot::MachineState& s, GuestMemory memory,
+                                                  MachineOptions options, bool track_dirty_pages) {
+  auto config = TRY_CTX(parse_vm_config(s.config), "the snapshot's VM configuration");
+  if (track_dirty_pages) config.machine.track_dirty_pages = true;
+  auto machine = TRY(prepare_restore(std::move(config), std::move(memory), std::move(options)));
+  TRY(machine->load_state(s));
+  return machine;
+}
+
+Result<std::unique_ptr<Machine>> Machine::prepare_restore(VmConfig config, GuestMemory memory, MachineOptions options) {
+  TRY(validate_for_start(config));
+  if (memory.size() != (config.machine.mem_size_mib << 20))
+    return fail(EINVAL, "guest RAM of {} bytes for a configuration of {} MiB", memory.size(), config.machine.mem_size_mib);
   std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
-  auto impl = TRY(machine->build_restored(std::move(memory)));
+  machine->impl_ = TRY(machine->build_restored(std::move(memory)));
+  return machine;
+}
+
+Result<void> Machine::load_state(const snapshot::MachineState& s) {
+  if (!impl_ || impl_->state != State::Created) return fail(EINVAL, "load_state: not a machine from prepare_restore");
+  TRY(check_machine(s, impl_->config, impl_->cpuid0));
+  if (impl_->memory.size() != s.mem_size)
+    return fail(EINVAL, "guest RAM of {} bytes for a snapshot of {} bytes", impl_->memory.size(), s.mem_size);
+  Impl* impl = impl_.get();
   TRY_CTX(snapshot::restore_vm(impl->vm, s.vm), "restore the VM");
   for (size_t i = 0; i < impl->vcpus.size(); ++i)
     TRY_CTX(snapshot::restore_vcpu(impl->vcpus[i]->vcpu(), s.vcpus[i]), "restore vCPU {}", i);
-  machine->serial_->restore_state(s.serial);
+  serial_->restore_state(s.serial);
   impl->i8042->restore_state(s.i8042);
   if (s.rtc) impl->rtc->restore_state(*s.rtc);
   if (s.virtio.size() != impl->virtio.size())
@@ -148,10 +189,7 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
     TRY_CTX(impl->virtio[i]->restore_extra(snapshot::device_extra_at(s, s.virtio[i].mmio_base)), "restore virtio device {}", i);
     TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
   }
-  impl->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
-  machine->impl_ = std::move(impl);
-  log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
-  return machine;
+  return {};
 }
 
 }  // namespace vessel::vmm

@@ -44,10 +44,11 @@ Result<void> print_snapshot_info(const std::string& path) {
 
 // The exit status, the --metrics-file (opened at the start: the VMM thread's filter opens no
 // files) and the message for how the VM ended.
-int report_end(const CommandLine& cl, int metrics_fd, const VmEvent& event, Machine& machine) {
+int report_end(const CommandLine& cl, int metrics_fd, const VmEvent& event, Machine& machine, const json::Json& migration) {
   int code = event.kind == VmEvent::Kind::Reboot ? cl.reboot_exit_code : Machine::exit_code(event);
   if (metrics_fd >= 0) {
     json::Json j = machine.metrics();
+    if (!migration.is_null()) j["migration"] = migration;
     j["exit"] = {{"kind", to_string(event.kind)}, {"code", code}, {"reason", event.reason}};
     std::string text = j.dump(2) + "\n";
     auto w = pwrite_all(metrics_fd, text.data(), text.size(), 0);
@@ -132,6 +133,13 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (plan->migrate) {
+    if (auto received = vmm->receive_migration(cl.migrate_from); !received) {
+      failed(received.error());
+      unlink_api_sock();
+      return 1;
+    }
+  }
   if (plan->boot_now) {
     if (auto started = vmm->start_instance(); !started) {
       failed(started.error());
@@ -145,7 +153,7 @@ int main(int argc, char** argv) {
     unlink_api_sock();
     _exit(128 + end.event.code);
   }
-  int code = report_end(cl, metrics.get(), end.event, *vmm->machine());
+  int code = report_end(cl, metrics.get(), end.event, *vmm->machine(), vmm->migration_report());
   // A guest that ends within microseconds ends before InstanceStart has been answered: let the
   // server finish its answers (this thread keeps serving the API meanwhile).
   std::thread finisher([&] {

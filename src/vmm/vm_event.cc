@@ -10,6 +10,7 @@ const char* to_string(VmEvent::Kind kind) {
     case VmEvent::Kind::Panic: return "panic";
     case VmEvent::Kind::Error: return "error";
     case VmEvent::Kind::Terminated: return "terminated";
+    case VmEvent::Kind::Migrated: return "migrated";
   }
   return "unknown";
 }

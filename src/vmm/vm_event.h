@@ -15,6 +15,7 @@ struct VmEvent {
     Panic,      // the guest kernel panicked (seen on the console): exit 3
     Error,      // the VMM could not continue the VM (emulation failure, KVM error): exit 2
     Terminated, // SIGTERM/SIGINT and the guest did not shut down in time: exit 128 + signal
+    Migrated,   // the VM now runs in the vessel-vmm it was migrated to: exit 0
   };
   Kind kind;
   int code = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <fcntl.h>
 #include <poll.h>
 
 #include "base/log.h"
@@ -16,6 +17,8 @@ Result<std::unique_ptr<Vmm>> Vmm::create(VmConfig config, VmmOptions options) {
   vmm->actions_ = TRY(ActionMailbox::create());
   vmm->console_ = TRY(ConsoleMailbox::create());
   vmm->signals_ = TRY(SignalMailbox::create());
+  // For a migration's round 0 (which RAM was never touched); without it every page is read.
+  if (auto pagemap = Fd::open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) vmm->pagemap_ = std::move(*pagemap);
   return vmm;
 }
 
@@ -36,6 +39,10 @@ Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string
   if (config_.boot_source)
     return fail(EINVAL, "snapshot/load: this vessel-vmm has a boot source already (load a snapshot in a fresh vessel-vmm)");
   auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots), "snapshot/load");
+  return adopt(std::move(m), resume);
+}
+
+Result<void> Vmm::adopt(std::unique_ptr<Machine> m, bool resume) {
   TRY(m->start(
       [this](Machine& machine) {
         if (options_.on_started) options_.on_started(machine);
@@ -222,7 +229,9 @@ VmmReply Vmm::on(const action::LoadSnapshot& l) {
 
 VmmReply Vmm::on(const action::GetMetrics&) {
   if (!machine_) return Json{{"state", "Not started"}};
-  return machine_->metrics();
+  Json j = machine_->metrics();
+  if (!migration_report_.is_null()) j["migration"] = migration_report_;
+  return j;
 }
 
 }  // namespace vessel::vmm

@@ -49,6 +49,12 @@ class Vmm {
   // process that has no VM and no boot source yet. Paused unless `resume`.
   Result<void> load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
                              bool enable_diff_snapshots = false);
+  // Receives a live migration on `url` and runs the VM it brings (PUT /migration/receive,
+  // --migrate-from; docs/vmm/migration.md): only in a fresh process, as load_snapshot. Returns what
+  // was received and how long it took.
+  Result<json::Json> receive_migration(const std::string& url);
+  // The last migration's figures (sent or received), null when none: in the metrics.
+  const json::Json& migration_report() const { return migration_report_; }
 
   struct Ended {
     VmEvent event;
@@ -84,6 +90,10 @@ class Vmm {
   VmmReply on(const action::PatchNetworkInterface&);
   VmmReply on(const action::CreateSnapshot&);
   VmmReply on(const action::LoadSnapshot&);
+  VmmReply on(const action::SendMigration&);     // vmm_migration.cc
+  VmmReply on(const action::ReceiveMigration&);
+  // Runs a machine built from a snapshot or a migration (paused unless `resume`).
+  Result<void> adopt(std::unique_ptr<Machine> machine, bool resume);
   Result<void> before_start() const;
 
   VmConfig config_;
@@ -94,6 +104,8 @@ class Vmm {
   std::unique_ptr<Machine> machine_;
   std::optional<int> stop_signal_;  // the signal that is stopping the VM
   std::optional<std::chrono::steady_clock::time_point> force_stop_at_;
+  json::Json migration_report_;
+  Fd pagemap_;  // /proc/self/pagemap, opened before the VMM thread is confined (migration)
 };
 
 }  // namespace vessel::vmm

@@ -1,6 +1,7 @@
 #include "vmm/api/api_server.h"
 
 #include "base/log.h"
+#include "vmm/api/migration_request.h"
 
 namespace vessel::vmm {
 
@@ -180,6 +181,8 @@ constexpr Route kRoutes[] = {
     {"/metrics", "GET", "use GET on /metrics", just<action::GetMetrics>},
     {"/snapshot/create", "PUT", "use PUT on /snapshot/create", parse_snapshot_create_request},
     {"/snapshot/load", "PUT", "use PUT on /snapshot/load", parse_snapshot_load_request},
+    {"/migration/send", "PUT", "use PUT on /migration/send", parse_migration_send_request},
+    {"/migration/receive", "PUT", "use PUT on /migration/receive", parse_migration_receive_request},
 };
 
 const Route* find_route(const std::string& path) {

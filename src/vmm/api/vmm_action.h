@@ -50,6 +50,14 @@ struct LoadSnapshot {                       // PUT /snapshot/load (mem_backend F
   bool resume_vm = false;
   bool enable_diff_snapshots = false;
 };
+struct SendMigration {                      // PUT /migration/send (docs/vmm/migration.md)
+  std::string destination_url;
+  uint32_t downtime_ms = 50;
+  uint32_t max_rounds = 16;
+};
+struct ReceiveMigration {                   // PUT /migration/receive
+  std::string receiver_url;
+};
 }  // namespace action
 
 using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
@@ -57,7 +65,8 @@ using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig
                                action::InstanceStart, action::SendCtrlAltDel, action::FlushMetrics,
                                action::SetVmState, action::GetVmConfig, action::GetMetrics, action::PutVsock,
                                action::PatchDrive, action::PutNetworkInterface, action::PatchNetworkInterface,
-                               action::CreateSnapshot, action::LoadSnapshot>;
+                               action::CreateSnapshot, action::LoadSnapshot, action::SendMigration,
+                               action::ReceiveMigration>;
 
 // The answer: a JSON document (200), nothing (204), or an error (400 with its message).
 using VmmReply = Result<std::optional<json::Json>>;

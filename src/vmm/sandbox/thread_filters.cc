@@ -123,6 +123,12 @@ Rules own_list(ThreadKind kind) {
       // with AT_EMPTY_PATH.)
       add(r, plain({SCMP_SYS(fstat)}));
       r.push_back({SCMP_SYS(newfstatat), {SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)}});
+      // PUT /migration/send (docs/vmm/migration.md): the dirty log turned on, a connection to the
+      // receiver (Unix or TCP; connect, TCP_NODELAY) and the stream (sendmsg with MSG_NOSIGNAL).
+      add(r, ioctls(kvm::migration_ioctls()));
+      for (scmp_datum_t family : {AF_UNIX, AF_INET, AF_INET6}) r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, family)}});
+      add(r, plain({SCMP_SYS(connect), SCMP_SYS(sendmsg), SCMP_SYS(setsockopt)}));
+      add(r, plain({SCMP_SYS(pread64)}));  // /proc/self/pagemap, opened at start: RAM never touched
       break;
     case ThreadKind::Vcpu:
       add(r, ioctls(kvm::running_vcpu_ioctls()));

@@ -61,11 +61,12 @@ TEST(SeccompFilter, EveryKindCompilesToAProgram) {
 
 TEST(SeccompFilter, AForbiddenCallKillsTheProcess) {
   // No thread of vessel-vmm opens files or sockets once confined; virtio-vsock's device thread
-  // only Unix sockets (guest streams to "<uds_path>_<port>").
+  // only Unix sockets (guest streams to "<uds_path>_<port>"), the VMM thread Unix and IP ones (a
+  // migration's stream).
   for (ThreadKind kind : kAllThreadKinds) {
     int st = in_confined_child(kind, [] { (void)::syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY); });
     EXPECT_TRUE(killed_by_sigsys(st)) << to_string(kind) << ": status " << st;
-    int family = kind == ThreadKind::VirtioVsock ? AF_INET : AF_UNIX;
+    int family = kind == ThreadKind::VirtioVsock ? AF_INET : kind == ThreadKind::Vmm ? AF_NETLINK : AF_UNIX;
     st = in_confined_child(kind, [family] { (void)::syscall(SYS_socket, family, SOCK_STREAM, 0); });
     EXPECT_TRUE(killed_by_sigsys(st)) << to_string(kind) << ": status " << st;
   }
@@ -176,6 +177,22 @@ TEST(SeccompFilter, ExecutableMemoryAndNewProcessesAreRefused) {
     if (::syscall(SYS_clone3, nullptr, 0) != -1 || errno != ENOSYS) exit_now(3);
   });
   EXPECT_TRUE(exited_zero(st)) << st;
+}
+
+// PUT /migration/send (docs/vmm/migration.md): the VMM thread connects a Unix or TCP stream to
+// the receiver, and nothing else.
+TEST(SeccompFilter, TheVmmThreadMakesOnlyAMigrationsSockets) {
+  for (int family : {AF_UNIX, AF_INET, AF_INET6})
+    EXPECT_TRUE(exited_zero(in_confined_child(ThreadKind::Vmm, [family] {
+      if (::syscall(SYS_socket, family, SOCK_STREAM | SOCK_CLOEXEC, 0) < 0) _exit(1);
+    }))) << family;
+  for (int family : {AF_NETLINK, AF_PACKET})
+    EXPECT_TRUE(killed_by_sigsys(in_confined_child(ThreadKind::Vmm, [family] {
+      (void)::syscall(SYS_socket, family, SOCK_RAW, 0);
+    }))) << family;
+  EXPECT_TRUE(killed_by_sigsys(in_confined_child(ThreadKind::Vcpu, [] {
+    (void)::syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+  })));
 }
 
 }  // namespace
