@@ -11,6 +11,7 @@
 #include "vmm/snapshot/kvm_state.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/memory_file.h"
+#include "vmm/snapshot/restored_memory.h"
 #include "vmm/snapshot/state_file.h"
 
 namespace vessel::vmm {
@@ -148,7 +149,7 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path, const std::string& mem_path,
-                                                  MachineOptions options, bool track_dirty_pages) {
+                                                  MachineOptions options, bool track_dirty_pages, bool uffd) {
   auto bytes = TRY(read_state_file(state_path));
   auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
   auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
@@ -156,13 +157,11 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
   TRY(validate_for_start(config));
   TRY(check_machine(s, config));
   if (track_dirty_pages) config.machine.track_dirty_pages = true;
-  auto mem = TRY_CTX(Fd::open(mem_path, O_RDONLY | O_CLOEXEC), "memory file {}", mem_path);
-  auto memory = TRY_CTX(GuestMemory::map_file_private(mem.get(), s.mem_size), "memory file {}", mem_path);
-  struct stat mem_st {};
-  if (::fstat(mem.get(), &mem_st) != 0) return fail_errno("fstat {}", mem_path);
+  auto source = TRY(uffd ? restored_memory_from_handler(mem_path, s.mem_size) : restored_memory_from_file(mem_path, s.mem_size));
 
   std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
-  auto impl = TRY(machine->build_restored(std::move(memory)));
+  auto impl = TRY(machine->build_restored(std::move(source.memory)));
+  impl->uffd = std::move(source.uffd);
   TRY_CTX(snapshot::restore_vm(impl->vm, s.vm), "restore the VM");
   for (size_t i = 0; i < impl->vcpus.size(); ++i)
     TRY_CTX(snapshot::restore_vcpu(impl->vcpus[i]->vcpu(), s.vcpus[i]), "restore vCPU {}", i);
@@ -173,10 +172,11 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
     return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
                 impl->virtio.size());
   for (size_t i = 0; i < s.virtio.size(); ++i) TRY_CTX(impl->virtio[i]->restore_state(s.virtio[i]), "restore virtio device {}", i);
-  impl->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
+  impl->memory_file = source.file_id;
   machine->impl_ = std::move(impl);
   machine->restored_ = true;
-  log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
+  log::info("snapshot restored: {} vCPUs, {} MiB of RAM {} {}", s.vcpu_count, s.mem_size >> 20,
+            uffd ? "served by the page-fault handler at" : "mapped from", mem_path);
   return machine;
 }
 

@@ -31,11 +31,11 @@ Result<void> Vmm::start_instance() {
 }
 
 Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
-                                bool enable_diff_snapshots) {
+                                bool enable_diff_snapshots, bool uffd) {
   if (machine_) return fail(EINVAL, "snapshot/load: the VM is already running (load a snapshot in a fresh vessel-vmm)");
   if (config_.boot_source)
     return fail(EINVAL, "snapshot/load: this vessel-vmm has a boot source already (load a snapshot in a fresh vessel-vmm)");
-  auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots), "snapshot/load");
+  auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots, uffd), "snapshot/load");
   TRY(m->start(
       [this](Machine& machine) {
         if (options_.on_started) options_.on_started(machine);
@@ -50,8 +50,10 @@ Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string
 Vmm::Ended Vmm::run() {
   for (;;) {
     pollfd fds[] = {{actions_->fd(), POLLIN, 0}, {console_->fd(), POLLIN, 0}, {signals_->fd(), POLLIN, 0},
-                    {machine_ ? machine_->event_fd() : -1, POLLIN, 0}};
+                    {machine_ ? machine_->event_fd() : -1, POLLIN, 0},
+                    {machine_ ? machine_->memory_watch_fd() : -1, POLLIN, 0}};
     if (::poll(fds, std::size(fds), poll_timeout_ms()) < 0 && errno != EINTR) log::warn("vmm: poll: {}", strerror(errno));
+    if (fds[4].revents) machine_->memory_backend_lost();
     serve_mailboxes();
     if (stop_signal_ && !machine_)
       return {VmEvent{VmEvent::Kind::Terminated, *stop_signal_, "stopped before start"}, false};
@@ -216,7 +218,7 @@ VmmReply Vmm::on(const action::CreateSnapshot& c) {
 }
 
 VmmReply Vmm::on(const action::LoadSnapshot& l) {
-  TRY(load_snapshot(l.snapshot_path, l.mem_file_path, l.resume_vm, l.enable_diff_snapshots));
+  TRY(load_snapshot(l.snapshot_path, l.mem_file_path, l.resume_vm, l.enable_diff_snapshots, l.uffd));
   return std::nullopt;
 }
 

@@ -47,8 +47,9 @@ class Vmm {
   Result<void> start_instance();
   // Starts the VM from a snapshot instead (PUT /snapshot/load, --restore-snapshot): only in a
   // process that has no VM and no boot source yet. Paused unless `resume`.
+  // With `uffd`, `mem_path` is a page-fault handler's socket (mem_backend Uffd, docs/vmm/uffd.md).
   Result<void> load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
-                             bool enable_diff_snapshots = false);
+                             bool enable_diff_snapshots = false, bool uffd = false);
 
   struct Ended {
     VmEvent event;

@@ -45,8 +45,9 @@ struct CreateSnapshot {                     // PUT /snapshot/create
   std::string snapshot_path, mem_file_path;
   bool diff = false;                        // snapshot_type Diff
 };
-struct LoadSnapshot {                       // PUT /snapshot/load (mem_backend File)
-  std::string snapshot_path, mem_file_path;
+struct LoadSnapshot {                       // PUT /snapshot/load
+  std::string snapshot_path, mem_file_path;  // with `uffd`: the page-fault handler's socket
+  bool uffd = false;                         // mem_backend Uffd (docs/vmm/uffd.md)
   bool resume_vm = false;
   bool enable_diff_snapshots = false;
 };
