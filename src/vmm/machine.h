@@ -77,11 +77,11 @@ class Machine {
 
   State state() const;
   const VmConfig& config() const { return config_; }
-  // Uffd restores: readable once the page-fault handler is gone (-1 otherwise). Then
-  // memory_backend_lost() ends the process: pages it never served can no longer be filled, and a
-  // vCPU or device thread waiting for one could not be stopped.
+  // Uffd restores: poll for POLLIN | POLLRDHUP; ready once the page-fault handler is gone (-1
+  // without one). Then memory_backend_lost(revents) ends the process: pages it never served can
+  // no longer be filled, and a vCPU or device thread waiting for one could not be stopped.
   int memory_watch_fd() const;
-  [[noreturn]] void memory_backend_lost();
+  [[noreturn]] void memory_backend_lost(short revents);
   Serial& serial() { return *serial_; }
   json::Json metrics() const;
   static int exit_code(const VmEvent& event);

@@ -51,9 +51,9 @@ Vmm::Ended Vmm::run() {
   for (;;) {
     pollfd fds[] = {{actions_->fd(), POLLIN, 0}, {console_->fd(), POLLIN, 0}, {signals_->fd(), POLLIN, 0},
                     {machine_ ? machine_->event_fd() : -1, POLLIN, 0},
-                    {machine_ ? machine_->memory_watch_fd() : -1, POLLIN, 0}};
+                    {machine_ ? machine_->memory_watch_fd() : -1, POLLIN | POLLRDHUP, 0}};
     if (::poll(fds, std::size(fds), poll_timeout_ms()) < 0 && errno != EINTR) log::warn("vmm: poll: {}", strerror(errno));
-    if (fds[4].revents) machine_->memory_backend_lost();
+    if (fds[4].revents) machine_->memory_backend_lost(fds[4].revents);
     serve_mailboxes();
     if (stop_signal_ && !machine_)
       return {VmEvent{VmEvent::Kind::Terminated, *stop_signal_, "stopped before start"}, false};

@@ -75,6 +75,9 @@ Result<UffdBackend> UffdBackend::connect(const GuestMemory& memory, const std::s
   return UffdBackend(std::move(fd), std::move(sock));
 }
 
-std::string UffdBackend::describe_hangup() const { return socket_trouble(socket_.get()); }
+std::string UffdBackend::describe(short revents) {
+  if (revents & (POLLHUP | POLLRDHUP | POLLERR)) return "the page-fault handler closed its socket";
+  return "the page-fault handler sent bytes on its socket (it must send nothing)";
+}
 
 }  // namespace vessel::vmm::snapshot

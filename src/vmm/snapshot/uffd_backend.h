@@ -4,6 +4,8 @@
 // from the snapshot's memory file as the guest (or KVM, or a device) first touches it.
 #pragma once
 
+#include <poll.h>
+
 #include <chrono>
 #include <string>
 
@@ -26,8 +28,10 @@ class UffdBackend {
   // The connection to the handler: readable (hang-up or bytes) once the handler is gone or
   // misbehaves, after which guest pages it has not served can never be filled.
   int watch_fd() const { return socket_.get(); }
-  // Why watch_fd() became readable, as a message for the log.
-  std::string describe_hangup() const;
+  // Poll watch_fd() for these; describe() says what its revents mean, as a message for the log
+  // (without a system call: the VMM thread's seccomp filter allows none here).
+  static constexpr short kWatchEvents = POLLIN | POLLRDHUP;
+  static std::string describe(short revents);
 
  private:
   UffdBackend(Fd uffd, Fd socket) : uffd_(std::move(uffd)), socket_(std::move(socket)) {}
