@@ -20,7 +20,8 @@ Result<UffdRegion> decode_region(const json::Json& j, const std::string& where) 
   auto kib = TRY(json::opt_uint(j, where, "page_size_kib"));
   if (!bytes && !kib) return fail(EINVAL, "{}: page_size is missing", where);
   if (kib && *kib > k2M) return fail(EINVAL, "{}.page_size_kib: {} is not 4 or 2048", where, *kib);
-  if (bytes && kib && *bytes != *kib * 1024)
+  // Firecracker 1.10+ sends both, and page_size_kib in bytes too (a deprecated copy).
+  if (bytes && kib && *bytes != *kib * 1024 && *bytes != *kib)
     return fail(EINVAL, "{}: page_size {} and page_size_kib {} disagree", where, *bytes, *kib);
   r.page_size = bytes ? *bytes : *kib * 1024;
   if (r.page_size != k4K && r.page_size != k2M)

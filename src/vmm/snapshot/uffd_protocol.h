@@ -7,7 +7,8 @@
 //
 // base_host_virt_addr: where the region starts in vessel-vmm's address space (the fault
 // addresses the handler reads from the uffd); offset: where its bytes start in the memory file;
-// page_size in bytes (Firecracker 1.10+), page_size_kib as Firecracker 1.5-1.9 named it.
+// page_size in bytes (Firecracker 1.10+), page_size_kib as Firecracker 1.5-1.9 named it (later
+// Firecrackers send it too, holding bytes: both readings are accepted when page_size is there).
 #pragma once
 
 #include <cstdint>

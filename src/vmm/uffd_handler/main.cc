@@ -4,6 +4,7 @@
 // as they are first touched, until the VMM exits.
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -35,7 +36,10 @@ Result<void> run(const Options& o) {
   ::unlink(o.socket.c_str());  // one VMM per handler: nobody else may connect
   auto server = TRY(PageServer::create(file.get(), static_cast<uint64_t>(st.st_size), vm.regions));
   if (!o.quiet) log::info("serving {} region(s) of {} to VMM pid {}", vm.regions.size(), o.mem_file, vm.peer_pid);
-  TRY(server.run(vm.uffd.get(), vm.socket.get()));
+  // The VMM's end: its process (a pidfd), which works with Firecracker too, whose socket closes
+  // right after the handshake; without one (no peer pid in this PID namespace), the socket.
+  Fd pidfd(vm.peer_pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, vm.peer_pid, 0)) : -1);
+  TRY(server.run(vm.uffd.get(), vm.socket.get(), pidfd.get()));
   const auto& s = server.stats();
   if (!o.quiet) log::info("the VMM exited: {} faults, {} pages copied, {} zero pages", s.faults, s.copied_pages, s.zero_pages);
   return {};

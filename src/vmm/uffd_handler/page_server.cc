@@ -71,9 +71,9 @@ Result<void> PageServer::serve(int uffd, uint64_t address) {
   return fail(EFAULT, "a page fault at {:#x} lies outside every region the VMM sent", address);
 }
 
-Result<void> PageServer::run(int uffd, int socket) {
+Result<void> PageServer::run(int uffd, int socket, int vmm_pidfd) {
   for (;;) {
-    pollfd fds[] = {{uffd, POLLIN, 0}, {socket, POLLIN, 0}};
+    pollfd fds[] = {{uffd, POLLIN, 0}, {vmm_pidfd >= 0 ? vmm_pidfd : socket, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return fail_errno("poll");
@@ -90,6 +90,7 @@ Result<void> PageServer::run(int uffd, int socket) {
       }
     }
     if (fds[0].revents & (POLLERR | POLLHUP)) return fail(EIO, "the userfaultfd reports an error");
+    if (fds[1].revents && vmm_pidfd >= 0) return {};  // the VMM exited
     if (fds[1].revents) {
       char byte;
       ssize_t n = ::recv(socket, &byte, 1, MSG_DONTWAIT);

@@ -28,8 +28,10 @@ class PageServer {
 
   // Fills the page of one fault. A fault outside every region is an error.
   Result<void> serve(int uffd, uint64_t address);
-  // Serves `uffd` until `socket` ends (the VMM exited: success) or the VMM's memory is gone.
-  Result<void> run(int uffd, int socket);
+  // Serves `uffd` until the VMM exits (success): `vmm_pidfd` becomes readable, or, without one
+  // (-1), `socket` ends. Firecracker closes its socket after the handshake, vessel-vmm keeps it
+  // (and ends when it closes): with a pidfd the socket is only held, never read.
+  Result<void> run(int uffd, int socket, int vmm_pidfd = -1);
 
   const ServeStats& stats() const { return stats_; }
 

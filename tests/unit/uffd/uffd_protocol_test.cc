@@ -32,6 +32,11 @@ TEST(UffdProtocol, FirecrackersSpellingsAreRead) {
   auto bytes = decode_uffd_regions(R"([{"base_host_virt_addr": 4096, "size": 8192, "offset": 4096, "page_size": 4096}])");
   ASSERT_TRUE(bytes) << bytes.error().to_string();
   EXPECT_EQ((*bytes)[0].offset, 4096u);
+  // Firecracker 1.10+: the deprecated page_size_kib holds bytes as well.
+  auto both = decode_uffd_regions(
+      R"([{"base_host_virt_addr": 4096, "size": 8192, "offset": 0, "page_size": 4096, "page_size_kib": 4096}])");
+  ASSERT_TRUE(both) << both.error().to_string();
+  EXPECT_EQ((*both)[0].page_size, 4096u);
 }
 
 TEST(UffdProtocol, MalformedMessagesAreRefusedWithTheirReason) {
