@@ -37,7 +37,10 @@ Result<std::unique_ptr<Impl>> create_vm_and_memory(const VmConfig& config, std::
   TRY(vm.create_irqchip());
   TRY(vm.create_pit2());
   auto memory = restored ? std::move(*restored)
-                         : TRY_CTX(GuestMemory::create(config.machine.mem_size_mib << 20), "allocate guest memory");
+                         : TRY_CTX(GuestMemory::create(config.machine.mem_size_mib << 20,
+                                                       config.machine.huge_pages == HugePages::TwoMiB),
+                                   "allocate guest memory");
+  if (config.machine.ksm) TRY(memory.make_mergeable());
   // Diff snapshots: KVM logs the guest's writes, GuestMemory vessel-vmm's own.
   uint32_t flags = config.machine.track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0;
   if (config.machine.track_dirty_pages) memory.track_dirty_pages();

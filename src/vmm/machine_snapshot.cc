@@ -157,7 +157,9 @@ Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path,
   TRY(validate_for_start(config));
   TRY(check_machine(s, config));
   if (track_dirty_pages) config.machine.track_dirty_pages = true;
-  auto source = TRY(uffd ? restored_memory_from_handler(mem_path, s.mem_size) : restored_memory_from_file(mem_path, s.mem_size));
+  bool huge = config.machine.huge_pages == HugePages::TwoMiB;
+  auto source = TRY(uffd ? restored_memory_from_handler(mem_path, s.mem_size, huge)
+                         : restored_memory_from_file(mem_path, s.mem_size, huge));
 
   std::unique_ptr<Machine> machine(new Machine(config, std::move(options)));
   auto impl = TRY(machine->build_restored(std::move(source.memory)));

@@ -116,14 +116,16 @@ VmmReply Vmm::on(const action::GetInstanceInfo&) {
 }
 
 VmmReply Vmm::on(const action::GetMachineConfig&) {
-  const auto& m = config_.machine;
-  return Json{{"vcpu_count", m.vcpu_count}, {"mem_size_mib", m.mem_size_mib}, {"smt", m.smt}};
+  return to_json(config_.machine);
 }
 
 VmmReply Vmm::on(const action::SetMachineConfig& set) {
   TRY(before_start());
   if (set.vcpu_count) config_.machine.vcpu_count = *set.vcpu_count;
   if (set.mem_size_mib) config_.machine.mem_size_mib = *set.mem_size_mib;
+  if (set.track_dirty_pages) config_.machine.track_dirty_pages = *set.track_dirty_pages;
+  if (set.huge_pages) config_.machine.huge_pages = *set.huge_pages;
+  if (set.ksm) config_.machine.ksm = *set.ksm;
   return std::nullopt;
 }
 

@@ -26,6 +26,9 @@ Result<VmmAction> parse_machine_config_request(const http::Request& r) {
   action::SetMachineConfig set;
   if (j.contains("vcpu_count")) set.vcpu_count = m.vcpu_count;
   if (j.contains("mem_size_mib")) set.mem_size_mib = m.mem_size_mib;
+  if (j.contains("track_dirty_pages")) set.track_dirty_pages = m.track_dirty_pages;
+  if (j.contains("huge_pages")) set.huge_pages = m.huge_pages;
+  if (j.contains("ksm")) set.ksm = m.ksm;
   return set;
 }
 

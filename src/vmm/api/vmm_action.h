@@ -21,6 +21,8 @@ struct GetMachineConfig {};                // GET /machine-config
 struct SetMachineConfig {                  // PUT or PATCH /machine-config: the fields given
   std::optional<uint32_t> vcpu_count;
   std::optional<uint64_t> mem_size_mib;
+  std::optional<bool> track_dirty_pages, ksm;
+  std::optional<HugePages> huge_pages;
 };
 struct SetBootSource { BootSource boot; };  // PUT /boot-source
 struct PutDrive { DriveConfig drive; };     // PUT /drives/{id}

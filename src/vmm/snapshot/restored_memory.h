@@ -20,7 +20,9 @@ struct RestoredMemory {
   std::optional<snapshot::UffdBackend> uffd;              // Uffd: the connection to the handler
 };
 
-Result<RestoredMemory> restored_memory_from_file(const std::string& path, uint64_t size);
-Result<RestoredMemory> restored_memory_from_handler(const std::string& socket_path, uint64_t size);
+// A snapshot of a VM with huge pages loads only from a handler (as Firecracker: a private file
+// mapping would give the guest the page cache's 4 KiB pages); `huge_pages` says it is one.
+Result<RestoredMemory> restored_memory_from_file(const std::string& path, uint64_t size, bool huge_pages = false);
+Result<RestoredMemory> restored_memory_from_handler(const std::string& socket_path, uint64_t size, bool huge_pages = false);
 
 }  // namespace vessel::vmm

@@ -21,7 +21,7 @@ std::vector<UffdRegion> mappings(const GuestMemory& memory) {
   std::vector<UffdRegion> out;
   for (const auto& r : memory.regions())
     out.push_back({reinterpret_cast<uint64_t>(r.host), r.size,
-                   static_cast<uint64_t>(r.host - memory.host_base()), kPage});
+                   static_cast<uint64_t>(r.host - memory.host_base()), memory.page_size()});
   return out;
 }
 
@@ -55,8 +55,11 @@ Result<void> probe_first_page(int uffd, int sock, const GuestMemory& memory, std
   else if (fds[1].revents) result = fail(EPROTO, "{} before serving the first page of guest memory", socket_trouble(sock));
   else result = fail(ETIMEDOUT, "the page-fault handler did not serve the first page of guest memory in {} ms", timeout.count());
   if (!result) {
-    if (auto z = uffd::zeropage(uffd, reinterpret_cast<uint64_t>(memory.host_base()), kPage); !z)
-      log::warn("uffd: end the probe: {}", z.error().to_string());
+    // hugetlbfs has no zero page: a huge page is filled with a copy of zeros.
+    uint64_t first_page = reinterpret_cast<uint64_t>(memory.host_base());
+    std::vector<uint8_t> zeros(memory.page_size() == kPage ? 0 : memory.page_size());
+    auto z = zeros.empty() ? uffd::zeropage(uffd, first_page, kPage) : uffd::copy(uffd, first_page, zeros.data(), zeros.size());
+    if (!z) log::warn("uffd: end the probe: {}", z.error().to_string());
   }
   toucher.join();
   return result;
