@@ -84,6 +84,8 @@ class Machine {
   [[noreturn]] void memory_backend_lost(short revents);
   Serial& serial() { return *serial_; }
   json::Json metrics() const;
+  // "memory" in metrics(): page size, huge pages, KSM's sharing (docs/vmm/memory.md).
+  json::Json memory_metrics() const;
   static int exit_code(const VmEvent& event);
 
   struct Impl;

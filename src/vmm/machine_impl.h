@@ -17,6 +17,7 @@
 #include "vmm/devices/virtio/virtio_devices.h"
 #include "vmm/mailbox.h"
 #include "vmm/machine.h"
+#include "vmm/memory/ksm_stats.h"
 #include "vmm/snapshot/uffd_backend.h"
 #include "vmm/vcpu/guest_profiler.h"
 #include "vmm/vcpu/vcpu_runner.h"
@@ -80,6 +81,8 @@ struct Machine::Impl {
   std::optional<std::pair<uint64_t, uint64_t>> memory_file;
   // A Uffd restore's connection to its page-fault handler (docs/vmm/uffd.md).
   std::optional<snapshot::UffdBackend> uffd;
+  // machine-config ksm: this process's KSM counters, for the metrics (docs/vmm/memory.md).
+  std::optional<KsmStats> ksm;
   std::unique_ptr<Mailbox<VmEvent>> events;  // from devices and vCPUs to the owner
   State state = State::Created;
   std::optional<VmEvent> event;  // the first one posted

@@ -1,0 +1,38 @@
+// What KSM shares of this process's memory (docs/vmm/memory.md): /proc/self/ksm_stat, opened
+// while the VM is built and read again for each metrics request (the VMM thread's seccomp filter
+// lets it lseek and read an open file, not open one).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace vessel::vmm {
+
+struct KsmCounts {
+  uint64_t merging_pages = 0;   // this process's pages that share a KSM page (ksm_merging_pages)
+  uint64_t zero_pages = 0;      // merged with the zero page (use_zero_pages)
+  uint64_t rmap_items = 0;
+  int64_t process_profit = 0;   // bytes saved minus KSM's bookkeeping (may be negative)
+};
+
+// Parses ksm_stat's "name value" lines; fields the kernel lacks stay 0. Pure, for tests.
+KsmCounts parse_ksm_stat(std::string_view text);
+
+class KsmStats {
+ public:
+  // /proc/self/ksm_stat (Linux 6.1+), else /proc/self/ksm_merging_pages (5.19+); nullopt when the
+  // kernel has neither.
+  static std::optional<KsmStats> open();
+  Result<KsmCounts> read() const;
+
+ private:
+  KsmStats(Fd fd, bool full) : fd_(std::move(fd)), full_(full) {}
+  Fd fd_;
+  bool full_;
+};
+
+}  // namespace vessel::vmm
