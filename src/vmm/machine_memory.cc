@@ -31,7 +31,7 @@ json::Json Machine::memory_metrics() const {
       ksm["merging_pages"] = c->merging_pages;
       ksm["zero_pages"] = c->zero_pages;
       ksm["rmap_items"] = c->rmap_items;
-      ksm["process_profit_bytes"] = c->process_profit;
+      if (c->process_profit) ksm["process_profit_bytes"] = *c->process_profit;
     } else {
       ksm["error"] = c.error().to_string();
     }

@@ -16,10 +16,11 @@ struct KsmCounts {
   uint64_t merging_pages = 0;   // this process's pages that share a KSM page (ksm_merging_pages)
   uint64_t zero_pages = 0;      // merged with the zero page (use_zero_pages)
   uint64_t rmap_items = 0;
-  int64_t process_profit = 0;   // bytes saved minus KSM's bookkeeping (may be negative)
+  // Bytes saved minus KSM's bookkeeping (may be negative); Linux 6.4+.
+  std::optional<int64_t> process_profit;
 };
 
-// Parses ksm_stat's "name value" lines; fields the kernel lacks stay 0. Pure, for tests.
+// Parses ksm_stat's "name value" lines; counts the kernel lacks stay 0. Pure, for tests.
 KsmCounts parse_ksm_stat(std::string_view text);
 
 class KsmStats {

@@ -4,7 +4,6 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
-#include <atomic>
 #include <thread>
 
 #include "base/log.h"

@@ -519,6 +519,38 @@ TEST(SnapshotUffd, ARestoredVmGoesOnFromTheExactCountThroughTheShippedHandler) {
   EXPECT_GE(std::stoul(copied[1]), (std::stoul(filled[1]) << 20) / 4096) << text;
 }
 
+// A VM loaded through Uffd and snapshotted again before it ran: the new snapshot reads every page
+// (the handler serves the ones never touched) and loads with the File backend, going on from the
+// same count.
+TEST(SnapshotUffd, AVmLoadedThroughUffdCanBeSnapshottedAgain) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  Handler handler(s.mem, dir.file("h.sock"));
+  ASSERT_TRUE(handler.ready()) << handler.errors();
+  std::string state = dir.file("again.state"), mem = dir.file("again.mem");
+  {
+    std::string sock = dir.file("b.sock");
+    VmmProcess vmm({"--api-sock", sock});
+    ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+    Api api(sock);
+    ASSERT_EQ(api.call("PUT", "/snapshot/load", uffd_load_body(s.state, dir.file("h.sock"), false)).status, 204);
+    auto created = api.call("PUT", "/snapshot/create",
+                            json::Json{{"snapshot_path", state}, {"mem_file_path", mem}}.dump());
+    ASSERT_EQ(created.status, 204) << created.body << vmm.errors();
+    (void)vmm.process().signal(SIGKILL);
+  }
+  std::string sock = dir.file("c.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  auto loaded = Api(sock).call("PUT", "/snapshot/load", load_body(state, mem, true));
+  ASSERT_EQ(loaded.status, 204) << loaded.body;
+  auto r = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
+  EXPECT_TRUE(counts_on(s.console, r.console, 20));
+  EXPECT_NE(r.console.find("memory ok"), std::string::npos) << r.console;
+}
+
 // A handler that accepts, reads the message and then misbehaves; the load must fail with what
 // it did, and the process stays fresh: the good snapshot still loads with the File backend.
 void expect_handler_refused(const std::function<void(int)>& misbehave, const std::string& message) {

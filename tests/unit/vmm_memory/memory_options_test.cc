@@ -71,6 +71,7 @@ TEST(MemoryOptions, KsmStatIsParsed) {
   auto old = parse_ksm_stat("ksm_rmap_items 5\n");  // an older kernel: fewer lines
   EXPECT_EQ(old.rmap_items, 5u);
   EXPECT_EQ(old.merging_pages, 0u);
+  EXPECT_FALSE(old.process_profit);
   EXPECT_EQ(parse_ksm_stat("garbage\n\n x").merging_pages, 0u);
 }
 
