@@ -36,22 +36,30 @@ KsmCounts parse_ksm_stat(std::string_view text) {
 }
 
 std::optional<KsmStats> KsmStats::open() {
-  if (int fd = ::open("/proc/self/ksm_stat", O_RDONLY | O_CLOEXEC); fd >= 0) return KsmStats(Fd(fd), true);
-  if (int fd = ::open("/proc/self/ksm_merging_pages", O_RDONLY | O_CLOEXEC); fd >= 0) return KsmStats(Fd(fd), false);
-  return std::nullopt;
+  Fd merging(::open("/proc/self/ksm_merging_pages", O_RDONLY | O_CLOEXEC));
+  if (!merging) return std::nullopt;
+  return KsmStats(std::move(merging), Fd(::open("/proc/self/ksm_stat", O_RDONLY | O_CLOEXEC)));
 }
 
-Result<KsmCounts> KsmStats::read() const {
-  if (::lseek(fd_.get(), 0, SEEK_SET) < 0) return fail_errno("rewind the KSM counters");
+namespace {
+
+// Reads an open /proc file again from its start (a seq_file: rewinding regenerates it).
+Result<std::string> reread(int fd) {
+  if (::lseek(fd, 0, SEEK_SET) < 0) return fail_errno("rewind the KSM counters");
   char buf[512];
   ssize_t n;
-  do n = ::read(fd_.get(), buf, sizeof buf - 1);
+  do n = ::read(fd, buf, sizeof buf);
   while (n < 0 && errno == EINTR);
   if (n < 0) return fail_errno("read the KSM counters");
-  std::string_view text(buf, static_cast<size_t>(n));
-  if (full_) return parse_ksm_stat(text);
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+Result<KsmCounts> KsmStats::read() const {
   KsmCounts c;
-  c.merging_pages = number<uint64_t>(text);
+  if (stat_) c = parse_ksm_stat(TRY(reread(stat_.get())));
+  c.merging_pages = number<uint64_t>(TRY(reread(merging_.get())));
   return c;
 }
 

@@ -25,15 +25,14 @@ KsmCounts parse_ksm_stat(std::string_view text);
 
 class KsmStats {
  public:
-  // /proc/self/ksm_stat (Linux 6.1+), else /proc/self/ksm_merging_pages (5.19+); nullopt when the
-  // kernel has neither.
+  // /proc/self/ksm_merging_pages (Linux 5.19+) and, where present, /proc/self/ksm_stat (6.1+:
+  // its lines grew over releases; 6.1's has only ksm_rmap_items); nullopt without the first.
   static std::optional<KsmStats> open();
   Result<KsmCounts> read() const;
 
  private:
-  KsmStats(Fd fd, bool full) : fd_(std::move(fd)), full_(full) {}
-  Fd fd_;
-  bool full_;
+  KsmStats(Fd merging, Fd stat) : merging_(std::move(merging)), stat_(std::move(stat)) {}
+  Fd merging_, stat_;
 };
 
 }  // namespace vessel::vmm
