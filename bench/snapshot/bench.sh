@@ -14,7 +14,8 @@ BUILD="$(realpath "${1:-$ROOT/build}")"
 ROUNDS="${2:-5}"
 VMM="$BUILD/src/vmm/vessel-vmm"
 GUEST="$BUILD/tests/guests/snapshot_counter.elf"
-[ -x "$VMM" ] && [ -f "$GUEST" ] || { echo "build vessel-vmm and test_guests in $BUILD first" >&2; exit 1; }
+HANDLER="$BUILD/src/vmm/vessel-uffd-handler"
+[ -x "$VMM" ] && [ -x "$HANDLER" ] && [ -f "$GUEST" ] || { echo "build vessel-vmm, vessel-uffd-handler and test_guests in $BUILD first" >&2; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86 is not installed" >&2; exit 1; }
 source "$ROOT/bench/lib/kvm-place.sh"
 bench_kvm_place "$BUILD" "$HERE/bench.sh" "$BUILD" "$ROUNDS"
@@ -25,5 +26,5 @@ QEMU="qemu-system-x86_64 -accel kvm -m 256 -smp 1 -no-user-config \
  -M microvm,x-option-roms=off,pit=off,pic=off,rtc=off,isa-serial=on -nodefaults -display none -serial stdio"
 echo "== host: $(uname -r), $(nproc) cpus, KVM $(bench_kvm_flavour), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== $(qemu-system-x86_64 --version | head -1); vessel-vmm $("$VMM" --version | awk '{print $NF}')"
-python3 "$HERE/snapshot_bench.py" --vmm "$VMM" --guest "$GUEST" --qemu "$QEMU" --rounds "$ROUNDS" --timeout "$TIMEOUT"
+python3 "$HERE/snapshot_bench.py" --vmm "$VMM" --handler "$HANDLER" --guest "$GUEST" --qemu "$QEMU" --rounds "$ROUNDS" --timeout "$TIMEOUT"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -9,6 +9,8 @@ VMM, after the guest prints "tick 1":
   restore            new process: start -> running      new process -incoming defer: start -> running
                      (PUT /snapshot/load resume_vm)     (migrate-incoming "exec:cat FILE", cont)
   restore (load)     the PUT alone                       from migrate-incoming to running
+  restore, Uffd      vessel-uffd-handler and a new vessel-vmm started, PUT /snapshot/load with
+                     mem_backend Uffd: start -> running, and the PUT alone (against QEMU's restore)
 Every restored VM must print its next tick (checked, not timed). Medians and vessel/QEMU ratios.
 """
 import argparse
@@ -117,7 +119,7 @@ def ms(t0, t1):
     return (t1 - t0) * 1000
 
 
-def vessel_round(vmm, guest, d, timeout):
+def vessel_round(vmm, guest, d, timeout, handler=None):
     r = {}
     s1, s2 = os.path.join(d, "v1.sock"), os.path.join(d, "v2.sock")
     state, mem = os.path.join(d, "v.state"), os.path.join(d, "v.mem")
@@ -153,9 +155,35 @@ def vessel_round(vmm, guest, d, timeout):
             raise RuntimeError("vessel-vmm: the restored guest did not go on")
     finally:
         stop(p)
+    if handler:
+        r["restore_uffd"], r["restore_uffd_load"] = vessel_uffd_restore(vmm, handler, d, state, mem, timeout)
     for f in (state, mem):
         os.unlink(f)
     return r
+
+
+def vessel_uffd_restore(vmm, handler, d, state, mem, timeout):
+    """The same snapshot through the Uffd backend: the handler and the VMM start together."""
+    hs, s3 = os.path.join(d, "h.sock"), os.path.join(d, "v3.sock")
+    t0 = time.monotonic()
+    h = subprocess.Popen([handler, "--mem-file", mem, "--socket", hs, "--quiet"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen([vmm, "--api-sock", s3], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
+    try:
+        con = Console(p)
+        wait_listening(s3)
+        wait_path(hs)
+        t1 = time.monotonic()
+        api(s3, "PUT", "/snapshot/load", {"snapshot_path": state, "resume_vm": True,
+                                          "mem_backend": {"backend_type": "Uffd", "backend_path": hs}})
+        t2 = time.monotonic()
+        if not con.wait(r"tick \d+\r?\n", timeout):
+            raise RuntimeError("vessel-vmm: the guest restored through Uffd did not go on")
+    finally:
+        stop(p)
+        stop(h)
+    return ms(t0, t2), ms(t1, t2)
 
 
 class QMP:
@@ -245,7 +273,11 @@ def qemu_round(qemu, guest, d, timeout):
 
 LABELS = [("pause", "pause (ms)"), ("resume", "resume (ms)"),
           ("save", "save: pause + snapshot to files (ms)"), ("size", "snapshot on disk (MiB allocated)"),
-          ("restore", "restore: process start -> running (ms)"), ("restore_load", "restore: load request -> running (ms)")]
+          ("restore", "restore: process start -> running (ms)"), ("restore_load", "restore: load request -> running (ms)"),
+          ("restore_uffd", "restore Uffd: processes start -> running (ms)"),
+          ("restore_uffd_load", "restore Uffd: load request -> running (ms)")]
+# QEMU has no Uffd restore: these rows are compared with its one restore.
+PEER = {"restore_uffd": "restore", "restore_uffd_load": "restore_load"}
 
 
 def main():
@@ -253,21 +285,24 @@ def main():
     ap.add_argument("--vmm", required=True)
     ap.add_argument("--guest", required=True)
     ap.add_argument("--qemu", required=True, help="QEMU command line without -kernel/-append/-qmp")
+    ap.add_argument("--handler", help="vessel-uffd-handler: also restore through the Uffd backend")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=120)
     a = ap.parse_args()
     res = {"vessel": {k: [] for k, _ in LABELS}, "qemu": {k: [] for k, _ in LABELS}}
     with tempfile.TemporaryDirectory(dir="/tmp") as d:
         for n in range(a.rounds):
-            for name, fn in (("vessel", lambda: vessel_round(a.vmm, a.guest, d, a.timeout)),
+            for name, fn in (("vessel", lambda: vessel_round(a.vmm, a.guest, d, a.timeout, a.handler)),
                              ("qemu", lambda: qemu_round(a.qemu, a.guest, d, a.timeout))):
                 r = fn()
                 for k in r:
                     res[name][k].append(r[k])
-                print("[round %d] %-6s " % (n, name) + " ".join("%s %.2f" % (k, r[k]) for k, _ in LABELS), flush=True)
+                print("[round %d] %-6s " % (n, name) + " ".join("%s %.2f" % (k, r[k]) for k, _ in LABELS if k in r), flush=True)
     print("\n%-42s %12s %12s %10s" % ("median over %d rounds" % a.rounds, "vessel", "QEMU", "vessel/QEMU"))
     for k, label in LABELS:
-        v, q = statistics.median(res["vessel"][k]), statistics.median(res["qemu"][k])
+        if not res["vessel"][k]:
+            continue
+        v, q = statistics.median(res["vessel"][k]), statistics.median(res["qemu"][PEER.get(k, k)])
         print("%-42s %12.2f %12.2f %10.3f" % (label, v, q, v / q if q else float("nan")))
     return 0
 

@@ -124,6 +124,12 @@ Result<void> prepare_root(const JailOptions& o) {
   if (::access("/dev/net/tun", F_OK) == 0) TRY(make_device(o, "/dev/net/tun", 10, 200));
   // virtio-net's vhost-net backend (misc minor 238, VHOST_NET_MINOR): the VMM opens it itself.
   if (::access("/dev/vhost-net", F_OK) == 0) TRY(make_device(o, "/dev/vhost-net", 10, 238));
+  // Snapshot loads with the Uffd backend (docs/vmm/uffd.md): a userfaultfd that also sees KVM's
+  // faults, for an unprivileged uid, without vm.unprivileged_userfaultfd (Linux 6.1+; its misc
+  // minor is dynamic, so the host node's number is copied).
+  struct stat uffd_dev {};
+  if (::stat("/dev/userfaultfd", &uffd_dev) == 0 && S_ISCHR(uffd_dev.st_mode))
+    TRY(make_device(o, "/dev/userfaultfd", major(uffd_dev.st_rdev), minor(uffd_dev.st_rdev)));
   if (::access("/sys/module/kvm_pvm", F_OK) == 0) TRY(make_dirs(o.root_dir() + "/sys/module/kvm_pvm", 0755));
   return make_mount_points(o.root_dir(), o.mounts);
 }

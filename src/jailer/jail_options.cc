@@ -24,8 +24,8 @@ DESCRIPTION
      loader and the libraries the loader lists (what ldd shows), each at its
      host path inside the jail, hard-linked or copied the same way.
   2. Makes the device nodes the VMM opens, owned by UID:GID with mode 0600:
-     /dev/kvm and /dev/urandom (and /dev/net/tun and /dev/vhost-net when the host
-     has them). On a PVM
+     /dev/kvm and /dev/urandom (and /dev/net/tun, /dev/vhost-net and
+     /dev/userfaultfd when the host has them). On a PVM
      host it also makes the empty directory /sys/module/kvm_pvm, which is how
      vessel-vmm recognises one.
   3. With --cgroup: creates the cgroup PARENT/ID (v1: in each controller's

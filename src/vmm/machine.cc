@@ -182,6 +182,7 @@ json::Json Machine::metrics() const {
   json::Json devices = json::Json::array();
   for (const auto& d : impl_->virtio) devices.push_back(d->metrics());
   j["devices"] = devices;
+  j["memory"] = memory_metrics();
   return j;
 }
 

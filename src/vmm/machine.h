@@ -45,8 +45,11 @@ class Machine {
   // RAM maps the memory file copy-on-write, and KVM and the devices get their saved state back.
   // Nothing runs until start(). Any failure leaves nothing behind.
   // `track_dirty_pages` (enable_diff_snapshots): the restored VM can take Diff snapshots.
+  // `uffd` (mem_backend Uffd, docs/vmm/uffd.md): `mem_path` is a page-fault handler's socket and
+  // guest RAM is anonymous memory that the handler fills as it is touched.
   static Result<std::unique_ptr<Machine>> restore(const std::string& state_path, const std::string& mem_path,
-                                                  MachineOptions options = {}, bool track_dirty_pages = false);
+                                                  MachineOptions options = {}, bool track_dirty_pages = false,
+                                                  bool uffd = false);
   // The same from a decoded state and guest RAM already filled (a live migration's: its RAM
   // came over the stream; docs/vmm/migration.md). The same checks as a snapshot load.
   static Result<std::unique_ptr<Machine>> restore(const snapshot::MachineState& state, GuestMemory memory,
@@ -98,8 +101,15 @@ class Machine {
 
   State state() const;
   const VmConfig& config() const { return config_; }
+  // Uffd restores: poll for POLLIN | POLLRDHUP; ready once the page-fault handler is gone (-1
+  // without one). Then memory_backend_lost(revents) ends the process: pages it never served can
+  // no longer be filled, and a vCPU or device thread waiting for one could not be stopped.
+  int memory_watch_fd() const;
+  [[noreturn]] void memory_backend_lost(short revents);
   Serial& serial() { return *serial_; }
   json::Json metrics() const;
+  // "memory" in metrics(): page size, huge pages, KSM's sharing (docs/vmm/memory.md).
+  json::Json memory_metrics() const;
   static int exit_code(const VmEvent& event);
 
   struct Impl;

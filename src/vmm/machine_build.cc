@@ -37,13 +37,18 @@ Result<std::unique_ptr<Impl>> create_vm_and_memory(const VmConfig& config, std::
   TRY(vm.create_irqchip());
   TRY(vm.create_pit2());
   auto memory = restored ? std::move(*restored)
-                         : TRY_CTX(GuestMemory::create(config.machine.mem_size_mib << 20), "allocate guest memory");
+                         : TRY_CTX(GuestMemory::create(config.machine.mem_size_mib << 20,
+                                                       config.machine.huge_pages == HugePages::TwoMiB),
+                                   "allocate guest memory");
+  if (config.machine.ksm) TRY(memory.make_mergeable());
+  std::optional<KsmStats> ksm = config.machine.ksm ? KsmStats::open() : std::nullopt;
   // Diff snapshots: KVM logs the guest's writes, GuestMemory vessel-vmm's own.
   uint32_t flags = config.machine.track_dirty_pages ? KVM_MEM_LOG_DIRTY_PAGES : 0;
   if (config.machine.track_dirty_pages) memory.track_dirty_pages();
   for (const auto& r : memory.regions()) TRY(vm.set_user_memory_region(r.slot, r.guest_base, r.size, r.host, flags));
   auto impl = std::make_unique<Impl>(std::move(system), std::move(vm), std::move(memory));
   impl->config = config;
+  impl->ksm = std::move(ksm);
   impl->events = TRY(Mailbox<VmEvent>::create());
   return impl;
 }

@@ -17,6 +17,8 @@
 #include "vmm/devices/virtio/virtio_devices.h"
 #include "vmm/mailbox.h"
 #include "vmm/machine.h"
+#include "vmm/memory/ksm_stats.h"
+#include "vmm/snapshot/uffd_backend.h"
 #include "vmm/vcpu/guest_profiler.h"
 #include "vmm/vcpu/vcpu_runner.h"
 
@@ -77,6 +79,10 @@ struct Machine::Impl {
   // A restored VM's RAM is a private mapping of its memory file (device, inode): a snapshot must
   // not truncate that file under it (the pages not copied yet would be gone: SIGBUS).
   std::optional<std::pair<uint64_t, uint64_t>> memory_file;
+  // A Uffd restore's connection to its page-fault handler (docs/vmm/uffd.md).
+  std::optional<snapshot::UffdBackend> uffd;
+  // machine-config ksm: this process's KSM counters, for the metrics (docs/vmm/memory.md).
+  std::optional<KsmStats> ksm;
   std::unique_ptr<Mailbox<VmEvent>> events;  // from devices and vCPUs to the owner
   State state = State::Created;
   std::optional<VmEvent> event;  // the first one posted

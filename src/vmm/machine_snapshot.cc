@@ -11,6 +11,7 @@
 #include "vmm/snapshot/device_extra.h"
 #include "vmm/snapshot/machine_state.h"
 #include "vmm/snapshot/memory_file.h"
+#include "vmm/snapshot/restored_memory.h"
 #include "vmm/snapshot/state_file.h"
 
 namespace vessel::vmm {
@@ -137,17 +138,19 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore(const std::string& state_path, const std::string& mem_path,
-                                                  MachineOptions options, bool track_dirty_pages) {
+                                                  MachineOptions options, bool track_dirty_pages, bool uffd) {
   auto bytes = TRY(snapshot::read_state_file(state_path));
   auto s = TRY_CTX(snapshot::decode(bytes), "snapshot_path {}", state_path);
-  TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
-  auto mem = TRY_CTX(Fd::open(mem_path, O_RDONLY | O_CLOEXEC), "memory file {}", mem_path);
-  auto memory = TRY_CTX(GuestMemory::map_file_private(mem.get(), s.mem_size), "memory file {}", mem_path);
-  struct stat mem_st {};
-  if (::fstat(mem.get(), &mem_st) != 0) return fail_errno("fstat {}", mem_path);
-  auto machine = TRY(restore(s, std::move(memory), std::move(options), track_dirty_pages));
-  machine->impl_->memory_file = std::pair<uint64_t, uint64_t>(mem_st.st_dev, mem_st.st_ino);
-  log::info("snapshot restored: {} vCPUs, {} MiB of RAM mapped from {}", s.vcpu_count, s.mem_size >> 20, mem_path);
+  auto config = TRY_CTX(parse_vm_config(s.config), "snapshot_path {}: the VM configuration", state_path);
+  TRY(validate_for_start(config));  // before a handler is connected
+  bool huge = config.machine.huge_pages == HugePages::TwoMiB;
+  auto source = TRY(uffd ? restored_memory_from_handler(mem_path, s.mem_size, huge)
+                         : restored_memory_from_file(mem_path, s.mem_size, huge));
+  auto machine = TRY(restore(s, std::move(source.memory), std::move(options), track_dirty_pages));
+  machine->impl_->uffd = std::move(source.uffd);
+  machine->impl_->memory_file = source.file_id;
+  log::info("snapshot restored: {} vCPUs, {} MiB of RAM {} {}", s.vcpu_count, s.mem_size >> 20,
+            uffd ? "served by the page-fault handler at" : "mapped from", mem_path);
   return machine;
 }
 

@@ -34,11 +34,11 @@ Result<void> Vmm::start_instance() {
 }
 
 Result<void> Vmm::load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
-                                bool enable_diff_snapshots) {
+                                bool enable_diff_snapshots, bool uffd) {
   if (machine_) return fail(EINVAL, "snapshot/load: the VM is already running (load a snapshot in a fresh vessel-vmm)");
   if (config_.boot_source)
     return fail(EINVAL, "snapshot/load: this vessel-vmm has a boot source already (load a snapshot in a fresh vessel-vmm)");
-  auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots), "snapshot/load");
+  auto m = TRY_CTX(Machine::restore(state_path, mem_path, options_.machine, enable_diff_snapshots, uffd), "snapshot/load");
   return adopt(std::move(m), resume);
 }
 
@@ -57,8 +57,10 @@ Result<void> Vmm::adopt(std::unique_ptr<Machine> m, bool resume) {
 Vmm::Ended Vmm::run() {
   for (;;) {
     pollfd fds[] = {{actions_->fd(), POLLIN, 0}, {console_->fd(), POLLIN, 0}, {signals_->fd(), POLLIN, 0},
-                    {machine_ ? machine_->event_fd() : -1, POLLIN, 0}};
+                    {machine_ ? machine_->event_fd() : -1, POLLIN, 0},
+                    {machine_ ? machine_->memory_watch_fd() : -1, POLLIN | POLLRDHUP, 0}};
     if (::poll(fds, std::size(fds), poll_timeout_ms()) < 0 && errno != EINTR) log::warn("vmm: poll: {}", strerror(errno));
+    if (fds[4].revents) machine_->memory_backend_lost(fds[4].revents);
     serve_mailboxes();
     if (stop_signal_ && !machine_)
       return {VmEvent{VmEvent::Kind::Terminated, *stop_signal_, "stopped before start"}, false};
@@ -121,14 +123,16 @@ VmmReply Vmm::on(const action::GetInstanceInfo&) {
 }
 
 VmmReply Vmm::on(const action::GetMachineConfig&) {
-  const auto& m = config_.machine;
-  return Json{{"vcpu_count", m.vcpu_count}, {"mem_size_mib", m.mem_size_mib}, {"smt", m.smt}};
+  return to_json(config_.machine);
 }
 
 VmmReply Vmm::on(const action::SetMachineConfig& set) {
   TRY(before_start());
   if (set.vcpu_count) config_.machine.vcpu_count = *set.vcpu_count;
   if (set.mem_size_mib) config_.machine.mem_size_mib = *set.mem_size_mib;
+  if (set.track_dirty_pages) config_.machine.track_dirty_pages = *set.track_dirty_pages;
+  if (set.huge_pages) config_.machine.huge_pages = *set.huge_pages;
+  if (set.ksm) config_.machine.ksm = *set.ksm;
   return std::nullopt;
 }
 
@@ -223,7 +227,7 @@ VmmReply Vmm::on(const action::CreateSnapshot& c) {
 }
 
 VmmReply Vmm::on(const action::LoadSnapshot& l) {
-  TRY(load_snapshot(l.snapshot_path, l.mem_file_path, l.resume_vm, l.enable_diff_snapshots));
+  TRY(load_snapshot(l.snapshot_path, l.mem_file_path, l.resume_vm, l.enable_diff_snapshots, l.uffd));
   return std::nullopt;
 }
 

@@ -47,8 +47,9 @@ class Vmm {
   Result<void> start_instance();
   // Starts the VM from a snapshot instead (PUT /snapshot/load, --restore-snapshot): only in a
   // process that has no VM and no boot source yet. Paused unless `resume`.
+  // With `uffd`, `mem_path` is a page-fault handler's socket (mem_backend Uffd, docs/vmm/uffd.md).
   Result<void> load_snapshot(const std::string& state_path, const std::string& mem_path, bool resume,
-                             bool enable_diff_snapshots = false);
+                             bool enable_diff_snapshots = false, bool uffd = false);
   // Receives a live migration on `url` and runs the VM it brings (PUT /migration/receive,
   // --migrate-from; docs/vmm/migration.md): only in a fresh process, as load_snapshot. Returns what
   // was received and how long it took.

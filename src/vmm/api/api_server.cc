@@ -27,6 +27,9 @@ Result<VmmAction> parse_machine_config_request(const http::Request& r) {
   action::SetMachineConfig set;
   if (j.contains("vcpu_count")) set.vcpu_count = m.vcpu_count;
   if (j.contains("mem_size_mib")) set.mem_size_mib = m.mem_size_mib;
+  if (j.contains("track_dirty_pages")) set.track_dirty_pages = m.track_dirty_pages;
+  if (j.contains("huge_pages")) set.huge_pages = m.huge_pages;
+  if (j.contains("ksm")) set.ksm = m.ksm;
   return set;
 }
 
@@ -137,9 +140,9 @@ Result<VmmAction> parse_snapshot_load_request(const http::Request& r) {
     if (!b.is_object()) return fail(EINVAL, "snapshot/load.mem_backend: expected an object");
     TRY(json::reject_unknown(b, "snapshot/load.mem_backend", {"backend_type", "backend_path"}));
     std::string type = TRY(json::get_string(b, "snapshot/load.mem_backend", "backend_type"));
-    if (type == "Uffd") return fail(ENOTSUP, "snapshot/load.mem_backend: backend_type Uffd is not supported yet (only File)");
-    if (type != "File") return fail(EINVAL, "snapshot/load.mem_backend: backend_type '{}' is not File or Uffd", type);
+    if (type != "File" && type != "Uffd") return fail(EINVAL, "snapshot/load.mem_backend: backend_type '{}' is not File or Uffd", type);
     l.mem_file_path = TRY(json::get_string(b, "snapshot/load.mem_backend", "backend_path"));
+    l.uffd = type == "Uffd";
   }
   if (j.contains("enable_diff_snapshots")) {
     if (!j["enable_diff_snapshots"].is_boolean()) return fail(EINVAL, "snapshot/load.enable_diff_snapshots: expected a boolean");

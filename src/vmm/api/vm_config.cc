@@ -21,6 +21,8 @@ Json to_json(const BootSource& b) {
 Json to_json(const MachineConfig& m) {
   Json j = {{"vcpu_count", m.vcpu_count}, {"mem_size_mib", m.mem_size_mib}, {"smt", m.smt}};
   if (m.track_dirty_pages) j["track_dirty_pages"] = true;
+  if (m.huge_pages == HugePages::TwoMiB) j["huge_pages"] = "2M";
+  if (m.ksm) j["ksm"] = true;
   return j;
 }
 
@@ -143,10 +145,19 @@ Result<BootSource> parse_boot_source(const Json& j) {
   return b;
 }
 
+Result<void> check_memory_options(const MachineConfig& m) {
+  if (m.huge_pages == HugePages::TwoMiB && m.mem_size_mib % 2 != 0)
+    return fail(EINVAL, "machine-config.mem_size_mib: {} MiB is not a multiple of the 2 MiB huge page (huge_pages 2M)",
+                m.mem_size_mib);
+  if (m.huge_pages == HugePages::TwoMiB && m.ksm)
+    return fail(EINVAL, "machine-config.ksm: KSM does not merge hugetlbfs pages; use ksm or huge_pages 2M, not both");
+  return {};
+}
+
 Result<MachineConfig> parse_machine_config(const Json& j, const MachineConfig& base) {
   if (!j.is_object()) return fail(EINVAL, "machine-config: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "machine-config",
-                           {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template", "huge_pages"}));
+                           {"vcpu_count", "mem_size_mib", "smt", "track_dirty_pages", "cpu_template", "huge_pages", "ksm"}));
   MachineConfig m = base;
   if (auto v = TRY(json::opt_uint(j, "machine-config", "vcpu_count"))) {
     if (*v < 1 || *v > kMaxVcpuCount)
@@ -163,6 +174,12 @@ Result<MachineConfig> parse_machine_config(const Json& j, const MachineConfig& b
     m.smt = false;
   }
   if (auto v = TRY(json::opt_bool(j, "machine-config", "track_dirty_pages"))) m.track_dirty_pages = *v;
+  if (auto v = TRY(json::opt_string(j, "machine-config", "huge_pages"))) {
+    if (*v != "None" && *v != "2M") return fail(EINVAL, "machine-config.huge_pages: '{}' is not None or 2M", *v);
+    m.huge_pages = *v == "2M" ? HugePages::TwoMiB : HugePages::None;
+  }
+  if (auto v = TRY(json::opt_bool(j, "machine-config", "ksm"))) m.ksm = *v;
+  TRY(check_memory_options(m));
   return m;
 }
 
@@ -302,6 +319,7 @@ Result<void> validate_for_start(const VmConfig& c) {
   int roots = 0;
   for (const auto& d : c.drives) roots += d.is_root_device;
   if (roots > 1) return fail(EINVAL, "more than one drive is marked is_root_device");
+  TRY(check_memory_options(c.machine));
   return {};
 }
 

@@ -22,12 +22,20 @@ struct BootSource {
   std::string boot_args;
 };
 
+// Host pages behind guest RAM (Firecracker's huge_pages): the kernel's 4 KiB pages, or 2 MiB
+// hugetlbfs pages reserved with vm.nr_hugepages (docs/vmm/memory.md).
+enum class HugePages { None, TwoMiB };
+
 struct MachineConfig {
   uint32_t vcpu_count = 1;
   uint64_t mem_size_mib = 128;
   bool smt = false;
   // KVM's dirty log on guest RAM (and vessel-vmm's own writes tracked): Diff snapshots need it.
   bool track_dirty_pages = false;
+  HugePages huge_pages = HugePages::None;
+  // vessel extension: guest RAM marked MADV_MERGEABLE, so that KSM may share identical pages
+  // with other VMs (docs/vmm/memory.md).
+  bool ksm = false;
 };
 
 // Disk image formats (vessel extension "format"); absent: raw, as Firecracker (never probed).
@@ -105,6 +113,8 @@ json::Json to_json(const NetworkInterfaceConfig& n);
 
 Result<BootSource> parse_boot_source(const json::Json& j);
 Result<MachineConfig> parse_machine_config(const json::Json& j, const MachineConfig& base);
+// huge_pages 2M needs RAM in whole 2 MiB pages and excludes ksm.
+Result<void> check_memory_options(const MachineConfig& m);
 Result<DriveConfig> parse_drive(const json::Json& j, std::string_view where);
 Result<NetworkInterfaceConfig> parse_network_interface(const json::Json& j, std::string_view where);
 // "06:00:ac:10:00:02" (case-insensitive): a unicast address, not all zeros.

@@ -21,6 +21,8 @@ struct GetMachineConfig {};                // GET /machine-config
 struct SetMachineConfig {                  // PUT or PATCH /machine-config: the fields given
   std::optional<uint32_t> vcpu_count;
   std::optional<uint64_t> mem_size_mib;
+  std::optional<bool> track_dirty_pages, ksm;
+  std::optional<HugePages> huge_pages;
 };
 struct SetBootSource { BootSource boot; };  // PUT /boot-source
 struct PutDrive { DriveConfig drive; };     // PUT /drives/{id}
@@ -45,8 +47,9 @@ struct CreateSnapshot {                     // PUT /snapshot/create
   std::string snapshot_path, mem_file_path;
   bool diff = false;                        // snapshot_type Diff
 };
-struct LoadSnapshot {                       // PUT /snapshot/load (mem_backend File)
-  std::string snapshot_path, mem_file_path;
+struct LoadSnapshot {                       // PUT /snapshot/load
+  std::string snapshot_path, mem_file_path;  // with `uffd`: the page-fault handler's socket
+  bool uffd = false;                         // mem_backend Uffd (docs/vmm/uffd.md)
   bool resume_vm = false;
   bool enable_diff_snapshots = false;
 };

@@ -3,12 +3,21 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include "vmm/memory/huge_pages.h"
+
 namespace vessel::vmm {
 
-Result<GuestMemory> GuestMemory::create(uint64_t size) {
+Result<GuestMemory> GuestMemory::create(uint64_t size, bool huge_pages) {
   if (size == 0 || size % 4096 != 0)
     return fail(EINVAL, "guest memory size {} is not a positive multiple of 4096", size);
+  if (huge_pages) return from_mapping(TRY(map_huge_pages(size)), size, kHugePageSize);
   return from_mapping(TRY(Mmap::anonymous(size, PROT_READ | PROT_WRITE)), size);
+}
+
+Result<void> GuestMemory::make_mergeable() const {
+  if (::madvise(mapping_.data(), size_, MADV_MERGEABLE) != 0)
+    return fail_errno("madvise(MADV_MERGEABLE) on guest memory (is the kernel built with CONFIG_KSM?)");
+  return {};
 }
 
 Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t size) {
@@ -22,14 +31,16 @@ Result<GuestMemory> GuestMemory::map_file_private(int fd, uint64_t size) {
   return from_mapping(TRY(Mmap::map(fd, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE)), size);
 }
 
-Result<GuestMemory> GuestMemory::from_mapping(Mmap mapping, uint64_t size) {
+Result<GuestMemory> GuestMemory::from_mapping(Mmap mapping, uint64_t size, uint64_t page_size) {
   // Guest RAM is private to this VM: keep it out of core dumps of the VMM.
   ::madvise(mapping.data(), size, MADV_DONTDUMP);
   std::vector<MemoryRegion> regions;
   uint64_t low = std::min(size, kMmioHoleStart);
   regions.push_back({0, low, mapping.data(), 0});
   if (size > low) regions.push_back({kMmioHoleEnd, size - low, mapping.data() + low, 1});
-  return GuestMemory(std::move(mapping), size, std::move(regions));
+  GuestMemory m(std::move(mapping), size, std::move(regions));
+  m.page_size_ = page_size;
+  return m;
 }
 
 bool GuestMemory::contains(GuestAddress addr, uint64_t len) const {

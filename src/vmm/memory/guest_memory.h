@@ -33,14 +33,20 @@ struct MemoryRegion {
 
 class GuestMemory {
  public:
-  // Maps `size` bytes of anonymous memory (committed as the guest touches it).
-  static Result<GuestMemory> create(uint64_t size);
+  // Maps `size` bytes of anonymous memory (committed as the guest touches it). With `huge_pages`
+  // the memory is 2 MiB hugetlbfs pages, all reserved now from the host's pool (vm.nr_hugepages):
+  // too few free is an error that says how many are missing (docs/vmm/memory.md).
+  static Result<GuestMemory> create(uint64_t size, bool huge_pages = false);
   // Maps `size` bytes of the file `fd` (a snapshot's memory file) private and copy-on-write: pages
   // are read from the file as the guest touches them, and the guest's writes stay in this process.
   // The file must hold exactly `size` bytes.
   static Result<GuestMemory> map_file_private(int fd, uint64_t size);
 
   uint64_t size() const { return size_; }
+  // 4096, or 2 MiB for hugetlbfs memory.
+  uint64_t page_size() const { return page_size_; }
+  // KSM (docs/vmm/memory.md): lets ksmd merge identical pages of this memory with others.
+  Result<void> make_mergeable() const;
   const std::vector<MemoryRegion>& regions() const { return regions_; }
   uint8_t* host_base() const { return mapping_.data(); }
 
@@ -79,13 +85,14 @@ class GuestMemory {
   }
 
  private:
-  static Result<GuestMemory> from_mapping(Mmap mapping, uint64_t size);
+  static Result<GuestMemory> from_mapping(Mmap mapping, uint64_t size, uint64_t page_size = 4096);
   GuestMemory(Mmap mapping, uint64_t size, std::vector<MemoryRegion> regions)
       : mapping_(std::move(mapping)), size_(size), regions_(std::move(regions)) {}
   Result<uint8_t*> find(GuestAddress addr, uint64_t len) const;
   void mark(const uint8_t* host, uint64_t len) const;
   Mmap mapping_;
   uint64_t size_ = 0;
+  uint64_t page_size_ = 4096;
   std::vector<MemoryRegion> regions_;
   std::unique_ptr<std::atomic<uint64_t>[]> dirty_;  // one bit per page, when tracking
 };

@@ -375,4 +375,58 @@ TEST(JailerVhost, TheJailedVmmServesItsTapWithVhostNet) {
   EXPECT_NE(jail.console().find("virtio-net: flooded 3 frames"), std::string::npos) << jail.console();
 }
 
+// A snapshot loaded with the Uffd memory backend by a jailed, unprivileged VMM: the jailer made
+// /dev/userfaultfd for its uid (vm.unprivileged_userfaultfd stays 0), the VMM creates a uffd that
+// sees KVM's faults and hands it to vessel-uffd-handler outside the jail, and the guest goes on.
+TEST(JailerUffd, AJailedVmmLoadsASnapshotThroughAPageFaultHandler) {
+  ASSERT_EQ(::access("/dev/userfaultfd", F_OK), 0) << "needs /dev/userfaultfd (Linux 6.1+)";
+  auto call = [](const Jail& j, const std::string& method, const std::string& path, const std::string& body) {
+    auto r = http::request({j.root() + "/api.sock", std::chrono::seconds(30)}, method, "http://localhost" + path, body);
+    if (r && r->status >= 300) ADD_FAILURE() << method << " " << path << ": " << r->body;
+    return r ? r->status : -1;
+  };
+  Jail first("uffd-save");
+  first.add_guest("snapshot_counter.elf");
+  auto a = first.start({"--kernel", "/snapshot_counter.elf", "--cmdline", "ticks=10 fill", "--mem-mib", "64",
+                        "--api-sock", "/api.sock"});
+  ASSERT_TRUE(a) << a.error().to_string();
+  ASSERT_TRUE(first.wait_for_console("tick 2\r\n")) << first.console() << first.errors();
+  ASSERT_EQ(call(first, "PATCH", "/vm", R"({"state": "Paused"})"), 204);
+  ASSERT_EQ(call(first, "PUT", "/snapshot/create", R"({"snapshot_path": "/vm.state", "mem_file_path": "/vm.mem"})"), 204)
+      << first.errors();
+  (void)a->signal(SIGKILL);
+  (void)a->wait();
+
+  Jail second("uffd-load");
+  second.add_guest("snapshot_counter.elf");
+  ASSERT_EQ(std::system(("cp '" + first.root() + "/vm.state' '" + second.root() + "/vm.state'").c_str()), 0);
+  ASSERT_EQ(::chown((second.root() + "/vm.state").c_str(), kUid, kUid), 0);
+  std::string hsock = second.root() + "/h.sock";
+  auto herr = Fd::open(second.base() + "/handler.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  SpawnOptions ho;
+  ho.stderr_fd = herr->get();
+  auto handler = Process::spawn({VESSEL_UFFD_HANDLER_PATH, "--mem-file", first.root() + "/vm.mem", "--socket", hsock}, ho);
+  ASSERT_TRUE(handler) << handler.error().to_string();
+  for (int i = 0; i < 500 && ::access(hsock.c_str(), F_OK) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(::chown(hsock.c_str(), kUid, kUid), 0);  // the handler's socket is 0600: the VMM's uid connects
+  auto b = second.start({"--api-sock", "/api.sock"});
+  ASSERT_TRUE(b) << b.error().to_string();
+  for (int i = 0; i < 500 && ::access((second.root() + "/api.sock").c_str(), F_OK) != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(call(second, "PUT", "/snapshot/load",
+                 R"({"snapshot_path": "/vm.state", "mem_backend": {"backend_type": "Uffd", "backend_path": "/h.sock"},
+                     "resume_vm": true})"),
+            204)
+      << second.errors() << read_file(second.base() + "/handler.txt").value_or("");
+  auto st = b->wait_for(std::chrono::seconds(60));
+  if (!st || !*st) (void)b->signal(SIGKILL);
+  ASSERT_TRUE(st && *st) << second.console() << second.errors();
+  EXPECT_TRUE((*st)->success()) << (*st)->to_string() << second.console() << second.errors();
+  EXPECT_NE(second.console().find("memory ok"), std::string::npos) << second.console();
+  EXPECT_NE(second.console().find("done 10"), std::string::npos) << second.console();
+  auto hst = handler->wait_for(std::chrono::seconds(10));
+  ASSERT_TRUE(hst && *hst);
+  EXPECT_TRUE((*hst)->success()) << read_file(second.base() + "/handler.txt").value_or("");
+}
+
 }  // namespace vessel::jailer::test

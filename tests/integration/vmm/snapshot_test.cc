@@ -3,9 +3,11 @@
 // truncated, corrupt, foreign and wrong-machine snapshots are refused and leave the new process
 // as fresh as it was.
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cstring>
+#include <functional>
 #include <regex>
 
 #include "base/unix_socket.h"
@@ -356,8 +358,8 @@ TEST(Snapshot, BadRequestsAreRefusedWithTheirReason) {
       {"PUT", "/snapshot/load",
        json::Json{{"snapshot_path", s}, {"mem_file_path", m}, {"mem_backend", {{"backend_type", "File"}, {"backend_path", m}}}}.dump(),
        "exactly one of"},
-      {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_backend", {{"backend_type", "Uffd"}, {"backend_path", m}}}}.dump(),
-       "Uffd is not supported yet"},
+      {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_backend", {{"backend_type", "Mmap"}, {"backend_path", m}}}}.dump(),
+       "'Mmap' is not File or Uffd"},
       {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_file_path", m}, {"resume_vm", "yes"}}.dump(),
        "resume_vm: expected a boolean"},
       {"PUT", "/snapshot/load", json::Json{{"snapshot_path", s}, {"mem_file_path", m}}.dump(), "No such file"},
@@ -474,6 +476,187 @@ TEST_P(BadSnapshotTest, IsRefusedAndTheProcessStaysFresh) {
 
 INSTANTIATE_TEST_SUITE_P(States, BadSnapshotTest, ::testing::ValuesIn(kBad),
                          [](const auto& info) { return std::string(info.param.name); });
+
+// ------------------------------------------------------------------ the Uffd memory backend
+
+std::string uffd_load_body(const std::string& state, const std::string& handler_sock, bool resume) {
+  return json::Json{{"snapshot_path", state},
+                    {"mem_backend", {{"backend_type", "Uffd"}, {"backend_path", handler_sock}}},
+                    {"resume_vm", resume}}
+      .dump();
+}
+
+// vessel-uffd-handler serving `mem` on `sock`, its stderr kept.
+class Handler {
+ public:
+  Handler(const std::string& mem, std::string sock) : sock_(std::move(sock)) {
+    err_ = dir_.file("handler.txt");
+    auto err = Fd::open(err_, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    SpawnOptions o;
+    o.stderr_fd = err->get();
+    auto p = Process::spawn({VESSEL_UFFD_HANDLER_PATH, "--mem-file", mem, "--socket", sock_}, o);
+    if (!p) ADD_FAILURE() << p.error().to_string();
+    else process_ = std::move(*p);
+  }
+  bool ready() const {
+    for (int i = 0; i < 1000 && access(sock_.c_str(), F_OK) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return access(sock_.c_str(), F_OK) == 0;
+  }
+  std::string errors() const { return read_file(err_).value_or(""); }
+  Process& process() { return process_; }
+
+ private:
+  TempDir dir_;
+  std::string sock_, err_;
+  Process process_;
+};
+
+// The counting guest loaded through the Uffd backend and the shipped handler goes on from the
+// exact count with every page right; the handler serves every page it touches and ends with it.
+TEST(SnapshotUffd, ARestoredVmGoesOnFromTheExactCountThroughTheShippedHandler) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  Handler handler(s.mem, dir.file("h.sock"));
+  ASSERT_TRUE(handler.ready()) << handler.errors();
+  std::string sock = dir.file("b.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  auto loaded = api.call("PUT", "/snapshot/load", uffd_load_body(s.state, dir.file("h.sock"), true));
+  ASSERT_EQ(loaded.status, 204) << loaded.body << handler.errors();
+  auto r = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
+  EXPECT_TRUE(counts_on(s.console, r.console, 20));
+  EXPECT_EQ(r.console.find("bad"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("memory ok"), std::string::npos) << r.console;
+  EXPECT_NE(r.console.find("done 20"), std::string::npos) << r.console;
+  // The handler saw the VMM go and exited on its own.
+  auto ended = handler.process().wait_for(std::chrono::seconds(10));
+  ASSERT_TRUE(ended && *ended) << handler.errors();
+  EXPECT_TRUE((*ended)->success()) << (*ended)->to_string() << handler.errors();
+  // "fill" wrote a word into every page from 32 MiB on ("filled N MiB"), and the guest checked
+  // each after the restore: every one of them was served from the file.
+  std::smatch filled, copied;
+  std::string text = handler.errors();
+  ASSERT_TRUE(std::regex_search(s.console, filled, std::regex("filled (\\d+) MiB"))) << s.console;
+  ASSERT_TRUE(std::regex_search(text, copied, std::regex("(\\d+) pages copied"))) << text;
+  EXPECT_GE(std::stoul(copied[1]), (std::stoul(filled[1]) << 20) / 4096) << text;
+}
+
+// A VM loaded through Uffd and snapshotted again before it ran: the new snapshot reads every page
+// (the handler serves the ones never touched) and loads with the File backend, going on from the
+// same count.
+TEST(SnapshotUffd, AVmLoadedThroughUffdCanBeSnapshottedAgain) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  Handler handler(s.mem, dir.file("h.sock"));
+  ASSERT_TRUE(handler.ready()) << handler.errors();
+  std::string state = dir.file("again.state"), mem = dir.file("again.mem");
+  {
+    std::string sock = dir.file("b.sock");
+    VmmProcess vmm({"--api-sock", sock});
+    ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+    Api api(sock);
+    ASSERT_EQ(api.call("PUT", "/snapshot/load", uffd_load_body(s.state, dir.file("h.sock"), false)).status, 204);
+    auto created = api.call("PUT", "/snapshot/create",
+                            json::Json{{"snapshot_path", state}, {"mem_file_path", mem}}.dump());
+    ASSERT_EQ(created.status, 204) << created.body << vmm.errors();
+    (void)vmm.process().signal(SIGKILL);
+  }
+  std::string sock = dir.file("c.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  auto loaded = Api(sock).call("PUT", "/snapshot/load", load_body(state, mem, true));
+  ASSERT_EQ(loaded.status, 204) << loaded.body;
+  auto r = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
+  EXPECT_TRUE(counts_on(s.console, r.console, 20));
+  EXPECT_NE(r.console.find("memory ok"), std::string::npos) << r.console;
+}
+
+// A handler that accepts, reads the message and then misbehaves; the load must fail with what
+// it did, and the process stays fresh: the good snapshot still loads with the File backend.
+void expect_handler_refused(const std::function<void(int)>& misbehave, const std::string& message) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  std::string hsock = dir.file("h.sock");
+  auto listener = unix_socket::listen(hsock);
+  ASSERT_TRUE(listener) << listener.error().to_string();
+  std::thread fake([&] {
+    Fd conn(::accept4(listener->get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn) return;
+    auto uffd = unix_socket::recv_fd(conn.get());  // the mappings and the uffd, as a handler would
+    misbehave(conn.get());
+  });
+  std::string sock = dir.file("b.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  Api api(sock);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = api.call("PUT", "/snapshot/load", uffd_load_body(s.state, hsock, true));
+  fake.join();
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find(message), std::string::npos) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "the load waited for the timeout";
+  auto info = json::parse(api.call("GET", "/").body);
+  ASSERT_TRUE(info);
+  EXPECT_EQ((*info)["state"], "Not started");
+  auto good = api.call("PUT", "/snapshot/load", load_body(s.state, s.mem, true));
+  EXPECT_EQ(good.status, 204) << good.body;
+  auto end = vmm.finish(std::chrono::seconds(120));
+  EXPECT_EQ(end.status.code, 0) << end.console << end.errors;
+  EXPECT_NE(end.console.find("done 20"), std::string::npos) << end.console;
+}
+
+TEST(SnapshotUffd, AHandlerThatClosesTheSocketIsALoadError) {
+  expect_handler_refused([](int conn) { ::shutdown(conn, SHUT_RDWR); },
+                         "the page-fault handler closed its socket before serving the first page of guest memory");
+}
+
+TEST(SnapshotUffd, AHandlerThatSendsGarbageIsALoadError) {
+  expect_handler_refused(
+      [](int conn) {
+        (void)unix_socket::send_all(conn, "garbage");
+        std::this_thread::sleep_for(std::chrono::seconds(1));  // keeps the socket open meanwhile
+      },
+      "the page-fault handler sent 7 bytes on its socket (it must send nothing) before serving the first page");
+}
+
+TEST(SnapshotUffd, NoHandlerListeningIsALoadError) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  std::string sock = dir.file("b.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  auto r = Api(sock).call("PUT", "/snapshot/load", uffd_load_body(s.state, dir.file("nobody.sock"), true));
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("connect to the page-fault handler at " + dir.file("nobody.sock")), std::string::npos) << r.body;
+  (void)vmm.process().signal(SIGKILL);
+}
+
+// The handler killed while the VM runs: the VMM cannot fill the pages not served yet and ends
+// with exit status 2 and the reason, instead of hanging on the next such page.
+TEST(SnapshotUffd, TheVmEndsWhenItsHandlerDies) {
+  const Saved& s = saved();
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  TempDir dir;
+  Handler handler(s.mem, dir.file("h.sock"));
+  ASSERT_TRUE(handler.ready()) << handler.errors();
+  std::string sock = dir.file("b.sock");
+  VmmProcess vmm({"--api-sock", sock});
+  ASSERT_TRUE(vmm.wait_for_file(sock)) << vmm.errors();
+  auto loaded = Api(sock).call("PUT", "/snapshot/load", uffd_load_body(s.state, dir.file("h.sock"), false));
+  ASSERT_EQ(loaded.status, 204) << loaded.body;
+  ASSERT_TRUE(handler.process().signal(SIGKILL));
+  auto r = vmm.finish(std::chrono::seconds(30));
+  EXPECT_EQ(r.status.code, 2) << r.status.to_string() << r.errors;
+  EXPECT_NE(r.errors.find("the page-fault handler closed its socket: guest pages not served yet can never be filled"),
+            std::string::npos) << r.errors;
+}
 
 }  // namespace
 }  // namespace vessel::vmm::test
