@@ -27,9 +27,14 @@ struct ImageRequest {
   std::vector<std::pair<std::string, std::string>> disks;  // vm: {path, format ("" = probe)}
 };
 
+struct CheckpointRequest {
+  bool leave_running = false;
+};
+
 // An empty body means defaults.
 Result<StopRequest> parse_stop_request(std::string_view body);
 Result<ExecRequest> parse_exec_request(std::string_view body);
 Result<ImageRequest> parse_image_request(std::string_view body);
+Result<CheckpointRequest> parse_checkpoint_request(std::string_view body);
 
 }  // namespace vessel::daemon

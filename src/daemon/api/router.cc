@@ -202,13 +202,17 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
   }
   auto action = parse_action(verb);
   if (!action || *action == Action::Delete)
-    return error_response(Error(ENOENT, fmt::format("no such action: {}", verb)).with_hint("start, stop, restart, pause, resume, exec"));
+    return error_response(Error(ENOENT, fmt::format("no such action: {}", verb)).with_hint("start, stop, restart, pause, resume, suspend, checkpoint, restore, exec"));
   ActOptions options;
   if (*action == Action::Stop || *action == Action::Restart) {
     auto req = parse_stop_request(r.body);
     if (!req) return error_response(req.error(), 400);
     options.timeout_s = req->timeout_s;
     options.force = req->force;
+  } else if (*action == Action::Checkpoint) {
+    auto req = parse_checkpoint_request(r.body);
+    if (!req) return error_response(req.error(), 400);
+    options.leave_running = req->leave_running;
   } else if (!r.body.empty() && r.body != "{}") {
     return error_response(Error(EINVAL, fmt::format("{} takes no body", verb)), 400);
   }

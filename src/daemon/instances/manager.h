@@ -37,6 +37,7 @@ struct ManagerConfig {
 struct ActOptions {
   bool force = false;
   std::optional<uint32_t> timeout_s;  // stop: graceful period (default: the spec's)
+  bool leave_running = false;         // checkpoint: the container goes on running
 };
 
 class Manager {
@@ -99,7 +100,16 @@ class Manager {
   Result<std::optional<IdRange>> userns_of(const InstanceSpec& spec);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options, const BootSource* resolved);
   // `resolved`: what create_instance() found (a run); null resolves the spec now.
-  Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, const BootSource* resolved);
+  // `restoring`: from what Backend::save() left (resume/restore), not a fresh boot.
+  Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, const BootSource* resolved,
+                            bool restoring = false);
+  // Suspend and checkpoint (suspend.cc, docs/daemon/suspend.md).
+  Result<void> save_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, Action action,
+                           const ActOptions& options);
+  Result<void> restore_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec);
+  Result<void> discard_saved_locked(const InstanceRow& row, const InstanceSpec& spec);
+  // The CPU and memory reserved by every instance but `except`; suspended ones hold none.
+  Result<std::vector<Reservation>> reservations(const std::string& except);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
   Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
                          const json::Json& extra = nullptr);

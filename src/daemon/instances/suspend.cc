@@ -1,0 +1,77 @@
+// Suspend to disk (VMs), checkpoint and restore (containers): the manager's half. The backend
+// saves the guest into the instance's directory and ends its process; the instance then holds no
+// CPU or memory reservation until it is resumed, which admits it again. docs/daemon/suspend.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "daemon/instances/manager.h"
+
+namespace vessel::daemon {
+
+Result<std::vector<Reservation>> Manager::reservations(const std::string& except) {
+  std::vector<Reservation> out;
+  for (const auto& row : TRY(store_.list_instances())) {
+    if (row.name == except) continue;
+    if (auto state = parse_state(row.state); state && is_saved(*state)) continue;
+    auto other = parse_spec_text(row.spec);
+    if (other) out.push_back({other->cpu_reservation, other->memory_reservation_mib});
+  }
+  return out;
+}
+
+Result<void> Manager::save_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, Action action,
+                                  const ActOptions& options) {
+  bool vm = spec.type == InstanceType::Vm;
+  if (action == Action::Checkpoint && vm)
+    return Unexpected(Error(ENOTSUP, fmt::format("{} is a VM: it is suspended, not checkpointed", row.name))
+                          .with_hint(fmt::format("vessel suspend {}", row.name)));
+  if (options.leave_running && vm) return fail(ENOTSUP, "--leave-running is for containers");
+  if (!e.process || !e.process->alive()) return fail(ESRCH, "instance {} has no process", row.name);
+  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  // CRIU dumps running tasks; vessel-vmm snapshots a paused VM itself.
+  if (!vm && row.state == to_string(State::Paused)) TRY_CTX(backend_for(spec).resume(ctx, *e.process), "{} {}", to_string(action), row.name);
+  // The process is about to end on purpose: not an exit to record.
+  if (!options.leave_running) monitor_->unwatch(row.name);
+  auto saved = backend_for(spec).save(ctx, *e.process, SaveOptions{options.leave_running});
+  if (!saved) {
+    if (!options.leave_running) monitor_->watch(row.name, e.process->pidfd.get());
+    return Unexpected(std::move(saved).error().add_context(fmt::format("{} {}", to_string(action), row.name)));
+  }
+  if (options.leave_running) {
+    events_.publish({{"type", "instance-checkpointed"}, {"name", row.name}, {"leave_running", true}});
+    return {};
+  }
+  if (!e.process->wait_exit(std::chrono::seconds(10))) (void)e.process->signal(SIGKILL);
+  e.process->wait_exit(std::chrono::seconds(5));
+  e.process.reset();
+  // The shim saw its container end (killed by CRIU): that is no exit of the guest's.
+  ::unlink((ctx.dir + "/" + kExitFile).c_str());
+  release(ctx);
+  State target = vm ? State::Suspended : State::Checkpointed;
+  TRY(set_state(row.name, target, nullptr, to_string(action).data()));
+  log::info("{} {}: saved in {}", row.name, to_string(target), ctx.dir);
+  return {};
+}
+
+Result<void> Manager::restore_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec) {
+  // Its reservation was given back when it was saved: admitted again, as a new instance would be.
+  std::lock_guard admission(create_mutex_);
+  auto existing = TRY(reservations(row.name));
+  if (auto admitted = admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib});
+      !admitted)
+    return Unexpected(std::move(admitted).error()
+                          .add_context(fmt::format("resume {}: its resources are taken", row.name))
+                          .with_hint("stop or suspend another instance, then resume again; it stays saved meanwhile"));
+  return start_locked(e, row, spec, nullptr, /*restoring=*/true);
+}
+
+Result<void> Manager::discard_saved_locked(const InstanceRow& row, const InstanceSpec& spec) {
+  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  backend_for(spec).discard_saved(ctx);
+  release(ctx);
+  TRY(store_.set_instance_exit(row.name, std::nullopt, "saved state discarded"));
+  return set_state(row.name, State::Stopped, nullptr, "stop");
+}
+
+}  // namespace vessel::daemon
