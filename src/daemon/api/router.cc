@@ -213,6 +213,19 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     auto req = parse_checkpoint_request(r.body);
     if (!req) return error_response(req.error(), 400);
     options.leave_running = req->leave_running;
+    if (!req->export_path.empty()) {
+      auto path = host_paths_.admit(req->export_path, role, "checkpoint.export");
+      if (!path) return error_response(path.error());
+      options.export_path = *path;
+    }
+  } else if (*action == Action::Restore) {
+    auto req = parse_restore_request(r.body);
+    if (!req) return error_response(req.error(), 400);
+    if (!req->import_path.empty()) {
+      auto path = host_paths_.admit(req->import_path, role, "restore.import");
+      if (!path) return error_response(path.error());
+      options.import_path = *path;
+    }
   } else if (!r.body.empty() && r.body != "{}") {
     return error_response(Error(EINVAL, fmt::format("{} takes no body", verb)), 400);
   }

@@ -92,6 +92,14 @@ class Backend {
   }
   // Forgets what save() left (a stop or delete of a saved instance); idempotent.
   virtual void discard_saved(const InstanceContext&) {}
+  // What save() left, as a tar written to `fd` / read from `fd` (checkpoint --export, restore
+  // --import: docs/daemon/suspend.md).
+  virtual Result<void> export_saved(const InstanceContext& ctx, int) {
+    return Unexpected(Error(ENOTSUP, fmt::format("exporting the saved state of {} is not supported", ctx.spec.name)));
+  }
+  virtual Result<void> import_saved(const InstanceContext& ctx, int) {
+    return Unexpected(Error(ENOTSUP, fmt::format("importing a saved state into {} is not supported", ctx.spec.name)));
+  }
   // An interactive exec (pty or pipes) for the API to relay (docs/daemon/console.md).
   virtual Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions&) {
     return Unexpected(Error(ENOTSUP, fmt::format("interactive exec into {} is not supported", ctx.spec.name))

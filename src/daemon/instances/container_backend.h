@@ -28,6 +28,8 @@ class ContainerBackend : public Backend {
   Result<void> save(const InstanceContext& ctx, const GuestProcess& proc, const SaveOptions& o) override;
   Result<GuestProcess> restore_saved(const InstanceContext& ctx, const BootSource& boot) override;
   void discard_saved(const InstanceContext& ctx) override;
+  Result<void> export_saved(const InstanceContext& ctx, int fd) override;
+  Result<void> import_saved(const InstanceContext& ctx, int fd) override;
 
   const std::string& runtime() const { return runtime_; }
   // vessel-shim (docs/daemon/console.md): when set, it runs `create` and stays the parent of the

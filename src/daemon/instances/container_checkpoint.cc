@@ -1,8 +1,13 @@
 // Containers saved to disk: the runtime's checkpoint and restore (CRIU), images in
 // <instance>/checkpoint. docs/daemon/suspend.md.
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "daemon/instances/container_backend.h"
+#include "files/tar_pack.h"
+#include "files/tar_unpack.h"
+#include "runtime/checkpoint.h"
 
 namespace vessel::daemon {
 
@@ -39,5 +44,31 @@ Result<GuestProcess> ContainerBackend::restore_saved(const InstanceContext& ctx,
 }
 
 void ContainerBackend::discard_saved(const InstanceContext& ctx) { remove_tree(image_dir(ctx)); }
+
+Result<void> ContainerBackend::export_saved(const InstanceContext& ctx, int fd) {
+  struct stat st;
+  if (::lstat(image_dir(ctx).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return fail(ENOENT, "{} has no checkpoint to export", ctx.spec.name);
+  auto root = TRY(files::ConfinedRoot::open(ctx.dir));
+  return files::pack(root, "checkpoint", "checkpoint", {}, fd);
+}
+
+Result<void> ContainerBackend::import_saved(const InstanceContext& ctx, int fd) {
+  discard_saved(ctx);
+  if (::mkdir(image_dir(ctx).c_str(), 0700) != 0) return fail_errno("mkdir {}", image_dir(ctx));
+  auto imported = [&]() -> Result<void> {
+    auto root = TRY(files::ConfinedRoot::open(image_dir(ctx)));
+    auto reader = TRY(files::open_tar_fd(fd));
+    files::UnpackOptions options;
+    options.rebase = std::make_pair(std::string("checkpoint"), std::string());
+    TRY_CTX(files::unpack(root, "", reader.get(), options), "not a checkpoint of vessel (a tar with checkpoint/ at its top)");
+    // Parsed now, so that a bad file fails the import rather than the restore.
+    auto meta = TRY_CTX(read_file(image_dir(ctx) + "/" + runtime::kCheckpointMetaFile), "not a checkpoint of vessel-runtime");
+    TRY(runtime::CheckpointMeta::parse(meta));
+    return {};
+  }();
+  if (!imported) discard_saved(ctx);
+  return imported;
+}
 
 }  // namespace vessel::daemon

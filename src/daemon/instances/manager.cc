@@ -256,6 +256,7 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
   auto e = entry(name);
   std::lock_guard lock(e->mutex);
   auto [row, spec] = TRY(load(name));
+  if (action == Action::Restore && !options.import_path.empty()) TRY(import_locked(row, spec, options.import_path));
   State from = parse_state(row.state).value_or(State::Stopped);
   TRY(transition(from, action, options.force));
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};

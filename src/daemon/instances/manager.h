@@ -38,6 +38,8 @@ struct ActOptions {
   bool force = false;
   std::optional<uint32_t> timeout_s;  // stop: graceful period (default: the spec's)
   bool leave_running = false;         // checkpoint: the container goes on running
+  std::string export_path;            // checkpoint: also write it to this host file
+  std::string import_path;            // restore: from this host file (a stopped or created container)
 };
 
 class Manager {
@@ -108,6 +110,10 @@ class Manager {
                            const ActOptions& options);
   Result<void> restore_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec);
   Result<void> discard_saved_locked(const InstanceRow& row, const InstanceSpec& spec);
+  // restore --import: the file becomes the instance's checkpoint; `row.state` is then checkpointed.
+  Result<void> import_locked(InstanceRow& row, const InstanceSpec& spec, const std::string& path);
+  // checkpoint --export: what the backend saved, as a tar in `path` (none: nothing to do).
+  Result<void> export_to(const InstanceSpec& spec, const InstanceContext& ctx, const std::string& path);
   // The CPU and memory reserved by every instance but `except`; suspended ones hold none.
   Result<std::vector<Reservation>> reservations(const std::string& except);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);

@@ -1,8 +1,11 @@
 // Suspend to disk (VMs), checkpoint and restore (containers): the manager's half. The backend
 // saves the guest into the instance's directory and ends its process; the instance then holds no
 // CPU or memory reservation until it is resumed, which admits it again. docs/daemon/suspend.md.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include "base/fd.h"
 
 #include "base/log.h"
 #include "daemon/instances/manager.h"
@@ -40,7 +43,7 @@ Result<void> Manager::save_locked(Entry& e, const InstanceRow& row, const Instan
   }
   if (options.leave_running) {
     events_.publish({{"type", "instance-checkpointed"}, {"name", row.name}, {"leave_running", true}});
-    return {};
+    return export_to(spec, ctx, options.export_path);
   }
   if (!e.process->wait_exit(std::chrono::seconds(10))) (void)e.process->signal(SIGKILL);
   e.process->wait_exit(std::chrono::seconds(5));
@@ -51,6 +54,32 @@ Result<void> Manager::save_locked(Entry& e, const InstanceRow& row, const Instan
   State target = vm ? State::Suspended : State::Checkpointed;
   TRY(set_state(row.name, target, nullptr, to_string(action).data()));
   log::info("{} {}: saved in {}", row.name, to_string(target), ctx.dir);
+  return export_to(spec, ctx, options.export_path);
+}
+
+Result<void> Manager::export_to(const InstanceSpec& spec, const InstanceContext& ctx, const std::string& path) {
+  if (path.empty()) return {};
+  auto exported = [&]() -> Result<void> {
+    Fd fd = TRY(Fd::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    return backend_for(spec).export_saved(ctx, fd.get());
+  }();
+  if (!exported)
+    return Unexpected(std::move(exported).error().add_context(
+        fmt::format("{} is checkpointed, but its export to {} failed", spec.name, path)));
+  return {};
+}
+
+Result<void> Manager::import_locked(InstanceRow& row, const InstanceSpec& spec, const std::string& path) {
+  State from = parse_state(row.state).value_or(State::Stopped);
+  if (spec.type == InstanceType::Vm) return fail(ENOTSUP, "--import is for containers");
+  if (from != State::Created && from != State::Stopped && from != State::Checkpointed)
+    return Unexpected(Error(EBUSY, fmt::format("cannot restore --import: instance is {}", row.state))
+                          .with_hint("stop it first, or import into a created container"));
+  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  Fd fd = TRY_CTX(Fd::open(path, O_RDONLY | O_CLOEXEC), "restore --import");
+  TRY_CTX(backend_for(spec).import_saved(ctx, fd.get()), "import {}", path);
+  TRY(set_state(row.name, State::Checkpointed, nullptr, "import"));
+  row.state = to_string(State::Checkpointed);
   return {};
 }
 

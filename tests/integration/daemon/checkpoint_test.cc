@@ -5,6 +5,8 @@
 // host's; label criu.
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 
 #include "daemon_fixture.h"
@@ -114,6 +116,42 @@ TEST(ContainerCheckpoint, LeaveRunningAndDiscard) {
   EXPECT_EQ(state_of(d, "c"), "stopped");
   EXPECT_FALSE(std::filesystem::exists(d.state_dir() + "/instances/c/checkpoint"));
   EXPECT_EQ(d.vessel({"rm", "c"}).status, 0);
+}
+
+// podman's --export / --import: the checkpoint of one container, as a tar, restored into another
+// created from the same root filesystem; it goes on counting in the new one's log.
+TEST(ContainerCheckpoint, ExportedAndImportedIntoAnotherContainer) {
+  TempDir tmp;
+  make_busybox_rootfs(tmp.path + "/rootfs");
+  Daemon d(tmp.path);
+  ASSERT_TRUE(d.start()) << d.log();
+  std::vector<std::string> run{"run", "--name", "a", "--rootfs", tmp.path + "/rootfs"};
+  run.insert(run.end(), kCounter.begin(), kCounter.end());
+  ASSERT_EQ(d.vessel(run).status, 0) << d.log();
+  ASSERT_TRUE(eventually([&] { return counts(d, "a").size() >= 5; }));
+  std::string file = tmp.path + "/a.tar";
+  auto ck = d.vessel({"checkpoint", "--export", file, "a"});
+  ASSERT_EQ(ck.status, 0) << ck.err << d.log();
+  ASSERT_TRUE(std::filesystem::exists(file));
+  int last = counts(d, "a").back();
+
+  std::vector<std::string> create{"create", "--name", "b", "--rootfs", tmp.path + "/rootfs"};
+  create.insert(create.end(), kCounter.begin(), kCounter.end());
+  ASSERT_EQ(d.vessel(create).status, 0) << d.log();
+  auto rs = d.vessel({"restore", "--import", file, "b"});
+  ASSERT_EQ(rs.status, 0) << rs.err << d.log();
+  EXPECT_EQ(state_of(d, "b"), "running");
+  ASSERT_TRUE(eventually([&] { return counts(d, "b").size() >= 3; })) << d.vessel({"logs", "b"}).out;
+  auto c = counts(d, "b");
+  EXPECT_EQ(c.front(), last + 1) << "b goes on from a's next count";
+  for (size_t i = 1; i < c.size(); ++i) ASSERT_EQ(c[i], c[i - 1] + 1);
+  // Not a checkpoint: refused, and the container stays as it was.
+  std::ofstream(tmp.path + "/junk.tar") << "not a tar";
+  ASSERT_EQ(d.vessel({"stop", "a"}).status, 0);
+  auto bad = d.vessel({"restore", "--import", tmp.path + "/junk.tar", "a"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_EQ(state_of(d, "a"), "stopped");
+  EXPECT_EQ(d.vessel({"rm", "-f", "a", "b"}).status, 0);
 }
 
 }  // namespace

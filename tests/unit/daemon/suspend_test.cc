@@ -189,5 +189,24 @@ TEST_F(SuspendOverFake, ASavedInstanceHoldsNoReservationAndResumeAdmitsAgain) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/instances/a"));
 }
 
+TEST_F(SuspendOverFake, ExportAndImportRequests) {
+  ASSERT_EQ(call("POST", "/v1/instances", spec("a", 512), {{"start", "1"}}).status, 201);
+  EXPECT_EQ(call("POST", "/v1/instances/a/checkpoint", R"({"export":"relative.tar"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/instances/a/restore", R"({"import":"x"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/instances/a/restore", R"({"other":"/x"})").status, 400);
+  // Importing into a running container is refused before anything is read.
+  auto busy = call("POST", "/v1/instances/a/restore", R"({"import":"/nonexistent.tar"})");
+  EXPECT_EQ(busy.status, 409) << busy.body;
+  EXPECT_EQ(body(busy)["state"], "running");
+  // This backend cannot export: the checkpoint itself is done and says so.
+  auto ck = call("POST", "/v1/instances/a/checkpoint", R"({"export":")" + dir + R"(/a.tar"})");
+  EXPECT_EQ(ck.status, 501) << ck.body;
+  EXPECT_NE(body(ck)["error"].get<std::string>().find("a is checkpointed, but its export"), std::string::npos) << ck.body;
+  EXPECT_EQ(state("a"), "checkpointed");
+  auto missing = call("POST", "/v1/instances/a/restore", R"({"import":"/nonexistent.tar"})");
+  EXPECT_EQ(missing.status, 404) << missing.body;
+  EXPECT_EQ(state("a"), "checkpointed");
+}
+
 }  // namespace
 }  // namespace vessel::daemon
