@@ -222,6 +222,11 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     auto req = parse_restore_request(r.body);
     if (!req) return error_response(req.error(), 400);
     if (!req->import_path.empty()) {
+      // CRIU acts on its images as root (credentials, namespaces, mounts): only an admin may
+      // hand vesseld images it did not make itself.
+      if (role != Role::Admin)
+        return error_response(Error(EPERM, "restore.import: only an admin may restore an imported checkpoint")
+                                  .with_hint("CRIU restores whatever the images say, as root"));
       auto path = host_paths_.admit(req->import_path, role, "restore.import");
       if (!path) return error_response(path.error());
       options.import_path = *path;

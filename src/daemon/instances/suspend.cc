@@ -48,7 +48,9 @@ Result<void> Manager::save_locked(Entry& e, const InstanceRow& row, const Instan
   if (!e.process->wait_exit(std::chrono::seconds(10))) (void)e.process->signal(SIGKILL);
   e.process->wait_exit(std::chrono::seconds(5));
   e.process.reset();
-  // The shim saw its container end (killed by CRIU): that is no exit of the guest's.
+  // The shim saw its container end (killed by CRIU): that is no exit of the guest's. Wait for
+  // its exit file first (it drains the log pipe), so that it cannot land after the restore.
+  if (!vm) (void)backend_for(spec).exit_info(ctx, nullptr);
   ::unlink((ctx.dir + "/" + kExitFile).c_str());
   release(ctx);
   State target = vm ? State::Suspended : State::Checkpointed;

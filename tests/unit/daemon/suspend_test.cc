@@ -206,6 +206,14 @@ TEST_F(SuspendOverFake, ExportAndImportRequests) {
   auto missing = call("POST", "/v1/instances/a/restore", R"({"import":"/nonexistent.tar"})");
   EXPECT_EQ(missing.status, 404) << missing.body;
   EXPECT_EQ(state("a"), "checkpointed");
+  // CRIU restores what the images say, as root: only an admin may import.
+  http::Request r;
+  r.method = "POST";
+  r.path = "/v1/instances/a/restore";
+  r.body = R"({"import":"/tmp/x.tar"})";
+  auto operator_answer = api->handle(r, Role::Operator);
+  EXPECT_EQ(operator_answer.status, 403) << operator_answer.body;
+  EXPECT_EQ(state("a"), "checkpointed");
 }
 
 }  // namespace
