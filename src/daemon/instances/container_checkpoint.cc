@@ -54,20 +54,24 @@ Result<void> ContainerBackend::export_saved(const InstanceContext& ctx, int fd) 
 }
 
 Result<void> ContainerBackend::import_saved(const InstanceContext& ctx, int fd) {
-  discard_saved(ctx);
-  if (::mkdir(image_dir(ctx).c_str(), 0700) != 0) return fail_errno("mkdir {}", image_dir(ctx));
+  // Unpacked beside the current checkpoint, which it replaces only once it is whole and checked.
+  std::string staging = ctx.dir + "/checkpoint.import";
+  remove_tree(staging);
+  if (::mkdir(staging.c_str(), 0700) != 0) return fail_errno("mkdir {}", staging);
   auto imported = [&]() -> Result<void> {
-    auto root = TRY(files::ConfinedRoot::open(image_dir(ctx)));
+    auto root = TRY(files::ConfinedRoot::open(staging));
     auto reader = TRY(files::open_tar_fd(fd));
     files::UnpackOptions options;
     options.rebase = std::make_pair(std::string("checkpoint"), std::string());
     TRY_CTX(files::unpack(root, "", reader.get(), options), "not a checkpoint of vessel (a tar with checkpoint/ at its top)");
     // Parsed now, so that a bad file fails the import rather than the restore.
-    auto meta = TRY_CTX(read_file(image_dir(ctx) + "/" + runtime::kCheckpointMetaFile), "not a checkpoint of vessel-runtime");
+    auto meta = TRY_CTX(read_file(staging + "/" + runtime::kCheckpointMetaFile), "not a checkpoint of vessel-runtime");
     TRY(runtime::CheckpointMeta::parse(meta));
+    discard_saved(ctx);
+    if (::rename(staging.c_str(), image_dir(ctx).c_str()) != 0) return fail_errno("rename {}", staging);
     return {};
   }();
-  if (!imported) discard_saved(ctx);
+  if (!imported) remove_tree(staging);
   return imported;
 }
 
