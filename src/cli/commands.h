@@ -25,6 +25,8 @@ void add_host_commands(CLI::App& app, Context& ctx);
 void add_network_commands(CLI::App& app, Context& ctx);
 // cp (commands_cp.cc, docs/daemon/cp.md)
 void add_cp_command(CLI::App& app, Context& ctx);
+// suspend, checkpoint, restore (commands_suspend.cc, docs/daemon/suspend.md)
+void add_suspend_commands(CLI::App& app, Context& ctx);
 // wait, console, exec (attach.cc)
 void add_attach_commands(CLI::App& app, Context& ctx);
 // Waits until the instance has stopped: vesseld's {name, state, exit_code, exit_reason}.

@@ -193,7 +193,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
 
   struct Verb { const char* name; const char* help; };
   for (Verb v : {Verb{"start", "start instances (created or stopped)"}, Verb{"pause", "pause instances (VM: vCPUs stopped; container: frozen)"},
-                 Verb{"resume", "resume paused instances"}}) {
+                 Verb{"resume", "resume paused instances, and suspended or checkpointed ones from disk"}}) {
     auto names = std::make_shared<std::vector<std::string>>();
     auto* c = app.add_subcommand(v.name, v.help);
     c->add_option("names", *names, "instance names")->required();

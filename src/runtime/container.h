@@ -18,6 +18,7 @@ namespace vessel::runtime {
 struct GlobalOptions {
   std::string root = kDefaultRoot;
   bool systemd_cgroup = false;
+  std::string criu = "criu";  // --criu: checkpoint and restore run it
 };
 
 struct CreateOptions {

@@ -39,6 +39,25 @@ Result<StopRequest> parse_stop_request(std::string_view body) {
   return r;
 }
 
+Result<CheckpointRequest> parse_checkpoint_request(std::string_view body) {
+  CheckpointRequest r;
+  if (body.empty()) return r;
+  auto j = TRY(object(body, "checkpoint request"));
+  TRY(json::reject_unknown(j, "checkpoint", {"leave_running", "export"}));
+  r.leave_running = TRY(json::opt_bool(j, "checkpoint", "leave_running")).value_or(false);
+  r.export_path = TRY(path_field(j, "checkpoint", "export", false));
+  return r;
+}
+
+Result<RestoreRequest> parse_restore_request(std::string_view body) {
+  RestoreRequest r;
+  if (body.empty()) return r;
+  auto j = TRY(object(body, "restore request"));
+  TRY(json::reject_unknown(j, "restore", {"import"}));
+  r.import_path = TRY(path_field(j, "restore", "import", false));
+  return r;
+}
+
 Result<ExecRequest> parse_exec_request(std::string_view body) {
   auto j = TRY(object(body, "exec request"));
   TRY(json::reject_unknown(j, "exec", {"command"}));

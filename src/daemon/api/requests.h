@@ -27,9 +27,19 @@ struct ImageRequest {
   std::vector<std::pair<std::string, std::string>> disks;  // vm: {path, format ("" = probe)}
 };
 
+struct CheckpointRequest {
+  bool leave_running = false;
+  std::string export_path;  // "export": also write the checkpoint to this host file (a tar)
+};
+struct RestoreRequest {
+  std::string import_path;  // "import": restore from this host file (a checkpoint's export)
+};
+
 // An empty body means defaults.
 Result<StopRequest> parse_stop_request(std::string_view body);
 Result<ExecRequest> parse_exec_request(std::string_view body);
 Result<ImageRequest> parse_image_request(std::string_view body);
+Result<CheckpointRequest> parse_checkpoint_request(std::string_view body);
+Result<RestoreRequest> parse_restore_request(std::string_view body);
 
 }  // namespace vessel::daemon

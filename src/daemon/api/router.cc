@@ -202,13 +202,35 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
   }
   auto action = parse_action(verb);
   if (!action || *action == Action::Delete)
-    return error_response(Error(ENOENT, fmt::format("no such action: {}", verb)).with_hint("start, stop, restart, pause, resume, exec"));
+    return error_response(Error(ENOENT, fmt::format("no such action: {}", verb)).with_hint("start, stop, restart, pause, resume, suspend, checkpoint, restore, exec"));
   ActOptions options;
   if (*action == Action::Stop || *action == Action::Restart) {
     auto req = parse_stop_request(r.body);
     if (!req) return error_response(req.error(), 400);
     options.timeout_s = req->timeout_s;
     options.force = req->force;
+  } else if (*action == Action::Checkpoint) {
+    auto req = parse_checkpoint_request(r.body);
+    if (!req) return error_response(req.error(), 400);
+    options.leave_running = req->leave_running;
+    if (!req->export_path.empty()) {
+      auto path = host_paths_.admit(req->export_path, role, "checkpoint.export");
+      if (!path) return error_response(path.error());
+      options.export_path = *path;
+    }
+  } else if (*action == Action::Restore) {
+    auto req = parse_restore_request(r.body);
+    if (!req) return error_response(req.error(), 400);
+    if (!req->import_path.empty()) {
+      // CRIU acts on its images as root (credentials, namespaces, mounts): only an admin may
+      // hand vesseld images it did not make itself.
+      if (role != Role::Admin)
+        return error_response(Error(EPERM, "restore.import: only an admin may restore an imported checkpoint")
+                                  .with_hint("CRIU restores whatever the images say, as root"));
+      auto path = host_paths_.admit(req->import_path, role, "restore.import");
+      if (!path) return error_response(path.error());
+      options.import_path = *path;
+    }
   } else if (!r.body.empty() && r.body != "{}") {
     return error_response(Error(EINVAL, fmt::format("{} takes no body", verb)), 400);
   }

@@ -43,6 +43,11 @@ inline std::vector<std::string> log_relay_args(const InstanceContext& ctx) {
           std::to_string(ctx.log.max_files)};
 }
 
+// Suspend to disk and checkpoint (docs/daemon/suspend.md).
+struct SaveOptions {
+  bool leave_running = false;  // containers: `vessel checkpoint --leave-running`
+};
+
 struct ExecResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr, interleaved
@@ -76,6 +81,25 @@ class Backend {
     return Unexpected(Error(ENOTSUP, fmt::format("copying files of {} is not supported", ctx.spec.name)));
   }
   virtual void release_files(const InstanceContext&, bool) {}
+  // Saves the running guest into ctx.dir (containers: a CRIU checkpoint; VMs: a vessel-vmm
+  // snapshot) and ends its process unless `leave_running`. docs/daemon/suspend.md.
+  virtual Result<void> save(const InstanceContext& ctx, const GuestProcess&, const SaveOptions&) {
+    return Unexpected(Error(ENOTSUP, fmt::format("saving {} to disk is not supported", ctx.spec.name)));
+  }
+  // Starts the guest again from what save() left in ctx.dir, then forgets that.
+  virtual Result<GuestProcess> restore_saved(const InstanceContext& ctx, const BootSource&) {
+    return Unexpected(Error(ENOTSUP, fmt::format("restoring {} from disk is not supported", ctx.spec.name)));
+  }
+  // Forgets what save() left (a stop or delete of a saved instance); idempotent.
+  virtual void discard_saved(const InstanceContext&) {}
+  // What save() left, as a tar written to `fd` / read from `fd` (checkpoint --export, restore
+  // --import: docs/daemon/suspend.md).
+  virtual Result<void> export_saved(const InstanceContext& ctx, int) {
+    return Unexpected(Error(ENOTSUP, fmt::format("exporting the saved state of {} is not supported", ctx.spec.name)));
+  }
+  virtual Result<void> import_saved(const InstanceContext& ctx, int) {
+    return Unexpected(Error(ENOTSUP, fmt::format("importing a saved state into {} is not supported", ctx.spec.name)));
+  }
   // An interactive exec (pty or pipes) for the API to relay (docs/daemon/console.md).
   virtual Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions&) {
     return Unexpected(Error(ENOTSUP, fmt::format("interactive exec into {} is not supported", ctx.spec.name))

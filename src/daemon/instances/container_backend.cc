@@ -91,6 +91,11 @@ void ContainerBackend::release_files(const InstanceContext& ctx, bool running) {
 }
 
 Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const BootSource& boot) {
+  return launch(ctx, boot, {"create"}, true);
+}
+
+Result<GuestProcess> ContainerBackend::launch(const InstanceContext& ctx, const BootSource& boot,
+                                              std::vector<std::string> verb, bool start) {
   const std::string& name = ctx.spec.name;
   (void)run_tool(command({"delete", "--force", name}));  // leftovers of an earlier run
   TRY_CTX(mount_rootfs(ctx, boot), "prepare the root filesystem");
@@ -107,8 +112,9 @@ Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const B
   options.stdin_fd = null.get();
   options.stdout_fd = log ? log.get() : null.get();
   options.stderr_fd = log ? log.get() : null.get();
-  auto argv = std::vector<std::string>{runtime_, "--root", root_, "--log", runtime_log, "--log-format", "json",
-                                       "create", "--bundle", ctx.dir, "--pid-file", pid_file, name};
+  auto argv = std::vector<std::string>{runtime_, "--root", root_, "--log", runtime_log, "--log-format", "json"};
+  argv.insert(argv.end(), verb.begin(), verb.end());
+  argv.insert(argv.end(), {"--bundle", ctx.dir, "--pid-file", pid_file, name});
   if (!shim_.empty()) {
     auto created = create_through_shim(ctx, argv, options, pid_file);
     if (!created) {
@@ -123,7 +129,7 @@ Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const B
       if (!status) (void)create.signal(SIGKILL), (void)create.wait();
       std::string why = last_runtime_error(runtime_log);
       cleanup(ctx);
-      return fail(EIO, "{} create failed ({}): {}", runtime_, status ? status->to_string() : "timed out",
+      return fail(EIO, "{} {} failed ({}): {}", runtime_, verb[0], status ? status->to_string() : "timed out",
                   why.empty() ? "see " + runtime_log : why);
     }
   }
@@ -134,6 +140,7 @@ Result<GuestProcess> ContainerBackend::start(const InstanceContext& ctx, const B
     cleanup(ctx);
     return Unexpected(std::move(proc).error().add_context("container init"));
   }
+  if (!start) return proc;
   auto started = run_tool(command({"start", name}));
   if (!started) {
     cleanup(ctx);

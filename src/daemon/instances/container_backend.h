@@ -24,6 +24,12 @@ class ContainerBackend : public Backend {
   Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions& options) override;
   Result<std::string> mount_files(const InstanceContext& ctx, const BootSource& boot, bool running) override;
   void release_files(const InstanceContext& ctx, bool running) override;
+  // CRIU through the runtime's checkpoint / restore (container_checkpoint.cc).
+  Result<void> save(const InstanceContext& ctx, const GuestProcess& proc, const SaveOptions& o) override;
+  Result<GuestProcess> restore_saved(const InstanceContext& ctx, const BootSource& boot) override;
+  void discard_saved(const InstanceContext& ctx) override;
+  Result<void> export_saved(const InstanceContext& ctx, int fd) override;
+  Result<void> import_saved(const InstanceContext& ctx, int fd) override;
 
   const std::string& runtime() const { return runtime_; }
   // vessel-shim (docs/daemon/console.md): when set, it runs `create` and stays the parent of the
@@ -36,6 +42,10 @@ class ContainerBackend : public Backend {
  private:
   std::vector<std::string> command(std::initializer_list<std::string> args) const;
   Result<void> mount_rootfs(const InstanceContext& ctx, const BootSource& boot);
+  // The bundle in ctx.dir, then the runtime's `verb` (create or restore, with its flags; the
+  // bundle, pid file and name are added) through the shim; `start`: then `start NAME`.
+  Result<GuestProcess> launch(const InstanceContext& ctx, const BootSource& boot, std::vector<std::string> verb,
+                              bool start);
   Result<void> create_through_shim(const InstanceContext& ctx, const std::vector<std::string>& create,
                                    SpawnOptions options, const std::string& pid_file);
 

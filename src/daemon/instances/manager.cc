@@ -157,11 +157,7 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
     return Unexpected(Error(EINVAL, "--userns=auto: vesseld has no pool of ids to give out")
                           .with_hint("start vesseld with --userns-pool START:COUNT, or add a 'vessel' entry to "
                                      "/etc/subuid and /etc/subgid (docs/daemon/userns.md)"));
-  std::vector<Reservation> existing;
-  for (const auto& row : TRY(store_.list_instances())) {
-    auto other = parse_spec_text(row.spec);
-    if (other) existing.push_back({other->cpu_reservation, other->memory_reservation_mib});
-  }
+  auto existing = TRY(reservations(spec.name));
   TRY_CTX(admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib}),
           "admission of {}", spec.name);
   InstanceRow row{spec.name, std::string(to_string(spec.type)), to_json(spec).dump(), std::string(to_string(State::Created))};
@@ -197,7 +193,7 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
 }
 
 Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec,
-                                   const BootSource* resolved) {
+                                   const BootSource* resolved, bool restoring) {
   TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
   BootSource boot = resolved ? *resolved : TRY_CTX(boot_source(spec, dir_of(row.name)), "start {}", row.name);
   auto userns = TRY_CTX(userns_of(spec), "start {}", row.name);
@@ -216,13 +212,13 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
       return Unexpected(std::move(written).error().add_context(fmt::format("start {}", row.name)));
     }
   }
-  auto started = backend_for(spec).start(ctx, boot);
+  auto started = restoring ? backend_for(spec).restore_saved(ctx, boot) : backend_for(spec).start(ctx, boot);
   if (!started) {
     if (networks_) networks_->detach(spec);
     return Unexpected(std::move(started).error().add_context(fmt::format("start {}", row.name)));
   }
   auto proc = std::move(*started);
-  auto committed = set_state(row.name, State::Running, &proc, "start");
+  auto committed = set_state(row.name, State::Running, &proc, restoring ? "resume" : "start");
   if (!committed) {
     // Nothing acknowledged may be lost, nothing unacknowledged may keep running.
     (void)backend_for(spec).stop(ctx, proc, std::chrono::seconds(0));
@@ -260,6 +256,7 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
   auto e = entry(name);
   std::lock_guard lock(e->mutex);
   auto [row, spec] = TRY(load(name));
+  if (action == Action::Restore && !options.import_path.empty()) TRY(import_locked(row, spec, options.import_path));
   State from = parse_state(row.state).value_or(State::Stopped);
   TRY(transition(from, action, options.force));
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
@@ -269,9 +266,21 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
       TRY(start_locked(*e, row, spec, resolved));
       break;
     case Action::Stop:
-      TRY(stop_locked(*e, row, spec, timeout));
+      if (is_saved(from)) TRY(discard_saved_locked(row, spec));
+      else TRY(stop_locked(*e, row, spec, timeout));
+      break;
+    case Action::Suspend:
+    case Action::Checkpoint:
+      TRY(save_locked(*e, row, spec, action, options));
+      break;
+    case Action::Restore:
+      TRY(restore_locked(*e, row, spec));
       break;
     case Action::Restart:
+      if (is_saved(from)) {
+        TRY(discard_saved_locked(row, spec));
+        row.state = to_string(State::Stopped);
+      }
       if (has_process(from)) {
         TRY(stop_locked(*e, row, spec, timeout));
         row.state = to_string(State::Stopped);
@@ -284,6 +293,10 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
       TRY(set_state(name, State::Paused, &*e->process, "pause"));
       break;
     case Action::Resume:
+      if (is_saved(from)) {
+        TRY(restore_locked(*e, row, spec));
+        break;
+      }
       if (!e->process) return fail(ESRCH, "instance {} has no process", name);
       TRY_CTX(backend_for(spec).resume(ctx, *e->process), "resume {}", name);
       TRY(set_state(name, State::Running, &*e->process, "resume"));
@@ -306,6 +319,7 @@ Result<void> Manager::remove(const std::string& name, bool force) {
     if (has_process(from)) TRY(stop_locked(*e, row, spec, std::chrono::seconds(0)));
     InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
     release(ctx);
+    if (is_saved(from)) backend_for(spec).discard_saved(ctx);
     TRY(store_.delete_instance(name));  // frees its address (and id range)
     std::error_code ec;
     std::filesystem::remove_all(dir_of(name), ec);

@@ -37,6 +37,9 @@ struct ManagerConfig {
 struct ActOptions {
   bool force = false;
   std::optional<uint32_t> timeout_s;  // stop: graceful period (default: the spec's)
+  bool leave_running = false;         // checkpoint: the container goes on running
+  std::string export_path;            // checkpoint: also write it to this host file
+  std::string import_path;            // restore: from this host file (a stopped or created container)
 };
 
 class Manager {
@@ -99,7 +102,20 @@ class Manager {
   Result<std::optional<IdRange>> userns_of(const InstanceSpec& spec);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options, const BootSource* resolved);
   // `resolved`: what create_instance() found (a run); null resolves the spec now.
-  Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, const BootSource* resolved);
+  // `restoring`: from what Backend::save() left (resume/restore), not a fresh boot.
+  Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, const BootSource* resolved,
+                            bool restoring = false);
+  // Suspend and checkpoint (suspend.cc, docs/daemon/suspend.md).
+  Result<void> save_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, Action action,
+                           const ActOptions& options);
+  Result<void> restore_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec);
+  Result<void> discard_saved_locked(const InstanceRow& row, const InstanceSpec& spec);
+  // restore --import: the file becomes the instance's checkpoint; `row.state` is then checkpointed.
+  Result<void> import_locked(InstanceRow& row, const InstanceSpec& spec, const std::string& path);
+  // checkpoint --export: what the backend saved, as a tar in `path` (none: nothing to do).
+  Result<void> export_to(const InstanceSpec& spec, const InstanceContext& ctx, const std::string& path);
+  // The CPU and memory reserved by every instance but `except`; suspended ones hold none.
+  Result<std::vector<Reservation>> reservations(const std::string& except);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
   Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
                          const json::Json& extra = nullptr);

@@ -8,6 +8,8 @@ std::string_view to_string(State s) {
     case State::Running: return "running";
     case State::Paused: return "paused";
     case State::Stopped: return "stopped";
+    case State::Suspended: return "suspended";
+    case State::Checkpointed: return "checkpointed";
   }
   return "unknown";
 }
@@ -20,18 +22,22 @@ std::string_view to_string(Action a) {
     case Action::Resume: return "resume";
     case Action::Restart: return "restart";
     case Action::Delete: return "delete";
+    case Action::Suspend: return "suspend";
+    case Action::Checkpoint: return "checkpoint";
+    case Action::Restore: return "restore";
   }
   return "unknown";
 }
 
 std::optional<State> parse_state(std::string_view t) {
-  for (State s : {State::Created, State::Running, State::Paused, State::Stopped})
+  for (State s : {State::Created, State::Running, State::Paused, State::Stopped, State::Suspended, State::Checkpointed})
     if (to_string(s) == t) return s;
   return std::nullopt;
 }
 
 std::optional<Action> parse_action(std::string_view t) {
-  for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart, Action::Delete})
+  for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart, Action::Delete,
+                   Action::Suspend, Action::Checkpoint, Action::Restore})
     if (to_string(a) == t) return a;
   return std::nullopt;
 }
@@ -45,16 +51,27 @@ Result<State> transition(State from, Action action, bool force) {
     case Action::Start:
       if (from == State::Created || from == State::Stopped) return State::Running;
       if (from == State::Paused) return refuse("it is paused; resume it instead");
+      if (from == State::Suspended) return refuse("it is suspended; resume it, or stop it to discard the saved state");
+      if (from == State::Checkpointed) return refuse("it is checkpointed; restore it, or stop it to discard the checkpoint");
       return refuse("it is already running");
     case Action::Stop:
-      if (has_process(from)) return State::Stopped;
+      if (has_process(from) || is_saved(from)) return State::Stopped;
       return refuse("it is not running");
     case Action::Pause:
       if (from == State::Running) return State::Paused;
       return refuse(from == State::Paused ? "it is already paused" : "start it first");
     case Action::Resume:
-      if (from == State::Paused) return State::Running;
-      return refuse("only a paused instance can be resumed");
+      if (from == State::Paused || is_saved(from)) return State::Running;
+      return refuse("only a paused, suspended or checkpointed instance can be resumed");
+    case Action::Suspend:
+      if (has_process(from)) return State::Suspended;
+      return refuse(from == State::Suspended ? "it is already suspended" : "only a running or paused instance can be suspended");
+    case Action::Checkpoint:
+      if (has_process(from)) return State::Checkpointed;
+      return refuse(from == State::Checkpointed ? "it is already checkpointed" : "only a running or paused container can be checkpointed");
+    case Action::Restore:
+      if (from == State::Checkpointed) return State::Running;
+      return refuse("only a checkpointed container can be restored");
     case Action::Restart:
       return State::Running;
     case Action::Delete:

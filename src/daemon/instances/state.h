@@ -3,6 +3,9 @@
 //   created --start--> running <--pause/resume--> paused
 //   running|paused --stop--> stopped --start--> running
 //   created|stopped --delete--> (gone); restart = stop (if needed) + start
+//   running|paused --suspend--> suspended (a VM saved to disk) --resume--> running
+//   running|paused --checkpoint--> checkpointed (a container dumped by CRIU) --restore|resume--> running
+//   suspended|checkpointed --stop--> stopped (the saved state is discarded)
 //
 // An action that is not allowed in the current state is answered 409 with that state.
 #pragma once
@@ -15,8 +18,8 @@
 
 namespace vessel::daemon {
 
-enum class State { Created, Running, Paused, Stopped };
-enum class Action { Start, Stop, Pause, Resume, Restart, Delete };
+enum class State { Created, Running, Paused, Stopped, Suspended, Checkpointed };
+enum class Action { Start, Stop, Pause, Resume, Restart, Delete, Suspend, Checkpoint, Restore };
 
 std::string_view to_string(State s);
 std::string_view to_string(Action a);
@@ -29,5 +32,8 @@ Result<State> transition(State from, Action action, bool force = false);
 
 // Is a guest process expected to exist in this state?
 inline bool has_process(State s) { return s == State::Running || s == State::Paused; }
+
+// Is the guest saved to disk, waiting for resume/restore (docs/daemon/suspend.md)?
+inline bool is_saved(State s) { return s == State::Suspended || s == State::Checkpointed; }
 
 }  // namespace vessel::daemon

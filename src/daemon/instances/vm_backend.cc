@@ -87,6 +87,11 @@ Result<std::string> call(const InstanceContext& ctx, const std::string& method, 
 
 }  // namespace
 
+Result<std::string> VmBackend::api(const InstanceContext& ctx, const std::string& method, const std::string& path,
+                                   const json::Json& body) {
+  return call(ctx, method, path, body);
+}
+
 Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot, const std::optional<VmNic>& nic) {
   vmm::VmConfig c;
   c.machine.vcpu_count = spec.cpus;
@@ -148,22 +153,28 @@ std::vector<std::string> VmBackend::vmm_args(const std::string& in) {
   return {"--api-sock", in + "/vmm.sock", "--metrics-file", in + "/" + kExitFile, "--console-sock", in + "/console.sock"};
 }
 
-Result<GuestProcess> VmBackend::launch_direct(const InstanceContext& ctx, const SpawnOptions& options) {
+Result<GuestProcess> VmBackend::launch_direct(const InstanceContext& ctx, const SpawnOptions& options,
+                                              const std::vector<std::string>& extra) {
   std::vector<std::string> argv{vmm_};
   for (auto& a : vmm_args(ctx.dir + "/run")) argv.push_back(std::move(a));
+  argv.insert(argv.end(), extra.begin(), extra.end());
   auto child = TRY_CTX(Process::spawn(argv, options), "run {}", vmm_);
   auto proc = TRY(GuestProcess::attach(child.pid()));
   child.detach();  // the monitor reaps it through its pidfd; a restarted vesseld adopts it
   return proc;
 }
 
-Result<GuestProcess> VmBackend::launch_jailed(const InstanceContext& ctx, const BootSource& boot, const SpawnOptions& options) {
+Result<GuestProcess> VmBackend::launch_jailed(const InstanceContext& ctx, const BootSource& boot, const SpawnOptions& options,
+                                              const std::vector<std::string>& extra) {
   const std::string& name = ctx.spec.name;
   uid_t id = TRY(acquire_jail_id(jail_, name));
   remove_jail(jail_, vmm_, name);  // a stale jail (vesseld died before its cleanup) is never reused
   TRY(grant_jail_files(ctx, boot, id));
   auto cgroup = TRY(cgroup_settings(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}));
-  auto argv = TRY(jailer_command(jail_, vmm_, ctx, boot, id, cgroup, vmm_args(kJailRunDir)));
+  auto args = vmm_args(kJailRunDir);
+  args.insert(args.end(), extra.begin(), extra.end());
+  TRY(own_saved(ctx, id));  // the snapshot files placed in the run directory, for the VM's uid
+  auto argv = TRY(jailer_command(jail_, vmm_, ctx, boot, id, cgroup, args));
   auto child = TRY_CTX(Process::spawn(argv, options), "run {}", jail_.jailer);
   auto jailer = TRY(GuestProcess::attach(child.pid()));
   child.detach();  // reaped by jailer_status(); it waits for the VMM and exits with its status
@@ -185,11 +196,17 @@ Result<GuestProcess> VmBackend::launch_jailed(const InstanceContext& ctx, const 
 }
 
 Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSource& boot) {
+  return launch(ctx, boot, false);
+}
+
+Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSource& boot, bool restoring) {
   if (boot.kernel.empty()) return fail(EINVAL, "VM {} has no kernel", ctx.spec.name);
   if (jail_.enabled && ::access(jail_.jailer.c_str(), X_OK) != 0)
     return Unexpected(Error(ENOENT, fmt::format("vessel-jailer not found ({})", jail_.jailer))
                           .with_hint("install it beside vesseld, pass --jailer PATH, or --no-jailer to run VMs unconfined"));
   TRY(fresh_run_dir(ctx));
+  std::vector<std::string> extra;  // vessel-vmm's --restore-snapshot/--restore-mem (vm_suspend.cc)
+  if (restoring) extra = TRY(place_saved(ctx));
   if (ctx.nic) {
     // The tap belongs to the VM's uid (the one launch_jailed takes: acquiring is idempotent), so
     // that the unprivileged vessel-vmm can attach to it.
@@ -204,7 +221,7 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();
   options.new_session = true;  // survives vesseld
-  auto launched = jail_.enabled ? launch_jailed(ctx, boot, options) : launch_direct(ctx, options);
+  auto launched = jail_.enabled ? launch_jailed(ctx, boot, options, extra) : launch_direct(ctx, options, extra);
   if (!launched) {
     cleanup(ctx);
     return Unexpected(std::move(launched).error());
@@ -228,6 +245,7 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
     // Jailed, the jailer made the cgroup and entered it before the VMM existed.
     if (!jail_.enabled)
       TRY(cgroup_place(ctx.cgroup, {ctx.spec.cpus, ctx.spec.cpu_weight, ctx.spec.memory_mib, ctx.spec.memory_reservation_mib}, proc.pid));
+    if (restoring) return {};  // the snapshot holds the configuration; the VM runs already
     auto config = TRY(vmm_config(ctx.spec, boot, ctx.nic));
     TRY(call(ctx, "PUT", "/machine-config", vmm::to_json(config.machine)));
     TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));

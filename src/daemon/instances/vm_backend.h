@@ -37,14 +37,31 @@ class VmBackend : public Backend {
   void set_log_relay(std::string shim) { relay_ = std::move(shim); }
   // After the relay has written the console's last bytes (at most 2 s), how the VM ended.
   ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc) override;
+  // Suspend to disk (vm_suspend.cc, docs/daemon/suspend.md): a Full snapshot into
+  // INSTANCE/suspended, the VMM ended; restore_saved() boots a fresh vessel-vmm from it.
+  Result<void> save(const InstanceContext& ctx, const GuestProcess& proc, const SaveOptions& o) override;
+  Result<GuestProcess> restore_saved(const InstanceContext& ctx, const BootSource& boot) override;
+  void discard_saved(const InstanceContext& ctx) override;
 
  private:
   // The fd vessel-vmm's stdout and stderr go to: the pipe into a started relay, or the log file.
   Result<Fd> console_sink(const InstanceContext& ctx);
-  // vessel-vmm as vesseld's child, as root (--no-jailer).
-  Result<GuestProcess> launch_direct(const InstanceContext& ctx, const SpawnOptions& options);
+  // A fresh run directory, the tap, the console relay and vessel-vmm (jailed or not), then its
+  // configuration through the API; `restoring`: from the saved snapshot instead (no configuration).
+  Result<GuestProcess> launch(const InstanceContext& ctx, const BootSource& boot, bool restoring);
+  // vessel-vmm as vesseld's child, as root (--no-jailer); `extra`: more of its arguments.
+  Result<GuestProcess> launch_direct(const InstanceContext& ctx, const SpawnOptions& options,
+                                     const std::vector<std::string>& extra);
   // vessel-jailer as vesseld's child, vessel-vmm as its child in the jail (the returned process).
-  Result<GuestProcess> launch_jailed(const InstanceContext& ctx, const BootSource& boot, const SpawnOptions& options);
+  Result<GuestProcess> launch_jailed(const InstanceContext& ctx, const BootSource& boot, const SpawnOptions& options,
+                                     const std::vector<std::string>& extra);
+  // The saved snapshot moved into the fresh run directory; vessel-vmm's arguments to load it.
+  Result<std::vector<std::string>> place_saved(const InstanceContext& ctx);
+  // Jailed: the placed snapshot files belong to the VM's uid `id` (nothing placed: nothing to do).
+  Result<void> own_saved(const InstanceContext& ctx, uid_t id);
+  // One call to the VM's vessel-vmm API (its answer's body).
+  Result<std::string> api(const InstanceContext& ctx, const std::string& method, const std::string& path,
+                          const json::Json& body = nullptr);
   // The VMM's command line; `in` is where its run directory is as it sees it.
   static std::vector<std::string> vmm_args(const std::string& in);
   // Reaps the jailer of `name` (our child, when this vesseld started it) within `wait`; its wait status.

@@ -12,7 +12,8 @@ const Command kCommands[] = {
     {"create", cmd_create}, {"run", cmd_run},       {"start", cmd_start},   {"state", cmd_state},
     {"pause", cmd_pause},   {"resume", cmd_resume}, {"kill", cmd_kill},     {"delete", cmd_delete},
     {"exec", cmd_exec, true}, {"ps", cmd_ps},       {"update", cmd_update}, {"events", cmd_events},
-    {"list", cmd_list},     {"spec", cmd_spec},     {"features", cmd_features}};
+    {"list", cmd_list},     {"spec", cmd_spec},     {"features", cmd_features},
+    {"checkpoint", cmd_checkpoint}, {"restore", cmd_restore}};
 
 }  // namespace
 

@@ -60,5 +60,7 @@ Result<int> cmd_events(const Invocation& in);
 Result<int> cmd_list(const Invocation& in);
 Result<int> cmd_spec(const Invocation& in);
 Result<int> cmd_features(const Invocation& in);
+Result<int> cmd_checkpoint(const Invocation& in);
+Result<int> cmd_restore(const Invocation& in);
 
 }  // namespace vessel::runtime::cli

@@ -33,6 +33,8 @@ COMMANDS
     list       list containers
     spec       write a default config.json
     features   print the features this runtime supports as JSON
+    checkpoint dump a running container to disk with CRIU (it ends unless --leave-running)
+    restore    create a container again from a checkpoint
 
 GLOBAL OPTIONS
     --root DIR            where container state is kept (default /run/vessel-runtime)
@@ -140,6 +142,27 @@ OPTIONS
     --rootless              a config for a user namespace
 )"},
     {"features", "vessel-runtime features\n    Print the supported features as JSON.\n"},
+    {"checkpoint",
+     "vessel-runtime checkpoint [OPTIONS] CONTAINER-ID\n"
+     "    Dump the container's processes with CRIU (--criu PATH, default criu); the container is\n"
+     "    deleted afterwards unless --leave-running.\n"
+     "    --image-path DIR       where the images go (default ./checkpoint)\n"
+     "    --work-path DIR        where dump.log goes (default: the image path)\n"
+     "    --leave-running        keep the container running after the dump\n"
+     "    --tcp-established      dump established TCP connections\n"
+     "    --ext-unix-sk          allow external unix sockets\n"
+     "    --shell-job            allow a controlling terminal outside the container\n"
+     "    --file-locks           dump file locks\n"
+     "    --manage-cgroups-mode  soft|full|strict|ignore (default ignore)\n"},
+    {"restore",
+     "vessel-runtime restore [OPTIONS] CONTAINER-ID\n"
+     "    Create the container again from a checkpoint and the bundle's config.json.\n"
+     "    --image-path DIR       the checkpoint (default ./checkpoint)\n"
+     "    --work-path DIR        where restore.log goes (default: the image path)\n"
+     "    --bundle, -b DIR       the bundle (default .)\n"
+     "    --detach, -d           return once restored (else wait for the container and delete it)\n"
+     "    --pid-file FILE        write the restored init's pid to FILE\n"
+     "    --tcp-established, --ext-unix-sk, --shell-job, --file-locks, --manage-cgroups-mode: as checkpoint's\n"},
 };
 }  // namespace
 

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     if (g_log_fd >= 0) log::set_fd(g_log_fd);
   }
   g.systemd_cgroup = ga->has("systemd-cgroup");
+  g.criu = ga->get("criu", "criu");
   if (ga->get("cgroup-manager") == "systemd") g.systemd_cgroup = true;
   std::string cmd = args[i];
   auto r = dispatch(cmd, args, i + 1, g, argv);

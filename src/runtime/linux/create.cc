@@ -19,6 +19,7 @@
 #include "base/fd.h"
 #include "base/log.h"
 #include "runtime/container.h"
+#include "runtime/linux/apply_resources.h"
 #include "runtime/hooks.h"
 #include "runtime/linux/container_init.h"
 #include "runtime/linux/mounts.h"
@@ -137,23 +138,6 @@ Result<void> open_sockets(const Spec& spec, const CreateOptions& o, bool foregro
   return {};
 }
 
-Result<void> apply_resources(const Cgroup& cgroup, const Spec& spec) {
-  if (!spec.linux->resources) return {};
-  // The devices every container gets (and those it lists) stay usable whatever the rules say.
-  Resources r = *spec.linux->resources;
-  if (!r.devices.empty()) {
-    auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
-      r.devices.push_back(DeviceRule{true, type, major, minor, "rwm"});
-    };
-    for (int64_t minor : {3, 5, 7, 8, 9}) allow("c", 1, minor);
-    for (int64_t minor : {0, 1, 2}) allow("c", 5, minor);
-    allow("c", 136, std::nullopt);
-    for (const auto& d : spec.linux->devices)
-      if (d.type == 'c' || d.type == 'b' || d.type == 'u') allow(d.type == 'b' ? "b" : "c", d.major, d.minor);
-  }
-  TRY_CTX(cgroup.apply(r), "linux.resources");
-  return {};
-}
 
 // Answers the children until init is Ready: id maps, init's pid, the runtime hooks. Stage 1 sends
 // init's pid after clone returns, while init already runs: on a loaded host init's Hooks or Ready
@@ -308,6 +292,24 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
 }
 
 }  // namespace
+
+Result<void> apply_resources(const Cgroup& cgroup, const Spec& spec) {
+  if (!spec.linux->resources) return {};
+  // The devices every container gets (and those it lists) stay usable whatever the rules say.
+  Resources r = *spec.linux->resources;
+  if (!r.devices.empty()) {
+    auto allow = [&](const char* type, int64_t major, std::optional<int64_t> minor) {
+      r.devices.push_back(DeviceRule{true, type, major, minor, "rwm"});
+    };
+    for (int64_t minor : {3, 5, 7, 8, 9}) allow("c", 1, minor);
+    for (int64_t minor : {0, 1, 2}) allow("c", 5, minor);
+    allow("c", 136, std::nullopt);
+    for (const auto& d : spec.linux->devices)
+      if (d.type == 'c' || d.type == 'b' || d.type == 'u') allow(d.type == 'b' ? "b" : "c", d.major, d.minor);
+  }
+  TRY_CTX(cgroup.apply(r), "linux.resources");
+  return {};
+}
 
 Result<void> write_pid_file(const std::string& path, pid_t pid) {
   std::string tmp = path + ".tmp";

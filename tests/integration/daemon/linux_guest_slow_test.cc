@@ -192,3 +192,65 @@ TEST(LinuxGuest, AnHttpdInAVmAnswersOnAPublishedPort) {
 
 }  // namespace
 }  // namespace vessel::test
+
+namespace vessel::test {
+namespace {
+
+// Issue 14's done-when for VMs (docs/daemon/suspend.md): the default guest writes a marker into a
+// tmpfs (only in its RAM), is suspended to disk (its vessel-vmm ends), vesseld restarts, the VM is
+// resumed in a fresh vessel-vmm: the marker is still there and `vessel exec` (vsock, vessel-agent)
+// works.
+TEST(LinuxGuest, SuspendedAcrossADaemonRestartKeepsItsMemory) {
+  DefaultGuest guest;
+  ASSERT_NO_FATAL_FAILURE(find_default_guest(guest));
+  TempDir tmp;
+  bool pvm = on_pvm();
+  auto cli_timeout = std::chrono::seconds(pvm ? 900 : 120);
+  auto budget = std::chrono::minutes(pvm ? 50 : 10);
+  std::string marker;
+  {
+    Daemon daemon(tmp.path, {"--vmm", vmm()});
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+    ASSERT_NO_FATAL_FAILURE(import_default_guest(daemon, guest, "echo up; sleep 100000"));
+    auto r = daemon.vessel({"run", "--vm", "--name", "linux", "--memory", "256M", "linux"});
+    ASSERT_EQ(r.status, 0) << r.err << daemon.log();
+    auto started = std::chrono::steady_clock::now();
+    while (daemon.vessel({"logs", "linux"}).out.find("vessel-agent: listening") == std::string::npos &&
+           std::chrono::steady_clock::now() - started < budget)
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    auto wrote = run({vessel_path(), "--socket", daemon.socket(), "exec", "linux", "--", "sh", "-c",
+                      "mkdir -p /mnt/mem && mount -t tmpfs mem /mnt/mem && "
+                      "cat /proc/sys/kernel/random/uuid > /mnt/mem/marker && cat /mnt/mem/marker"},
+                     cli_timeout);
+    ASSERT_EQ(wrote.status, 0) << wrote.err << tail(daemon.vessel({"logs", "linux"}).out);
+    marker = wrote.out;
+    ASSERT_EQ(marker.size(), 37u) << marker;
+    pid_t pid = daemon.vessel_json({"inspect", "linux"}).value("pid", 0);
+    auto suspended = run({vessel_path(), "--socket", daemon.socket(), "suspend", "linux"}, cli_timeout);
+    ASSERT_EQ(suspended.status, 0) << suspended.err << daemon.log();
+    EXPECT_EQ(daemon.vessel_json({"inspect", "linux"}).value("state", ""), "suspended");
+    EXPECT_TRUE(eventually([&] { return !alive(pid); }));
+    EXPECT_EQ(daemon.stop(SIGTERM).code, 0);
+  }
+  Daemon daemon(tmp.path, {"--vmm", vmm()});
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  EXPECT_EQ(daemon.vessel_json({"inspect", "linux"}).value("state", ""), "suspended");
+  auto resumed_at = std::chrono::steady_clock::now();
+  auto resumed = run({vessel_path(), "--socket", daemon.socket(), "resume", "linux"}, cli_timeout);
+  ASSERT_EQ(resumed.status, 0) << resumed.err << daemon.log();
+  auto read = run({vessel_path(), "--socket", daemon.socket(), "exec", "linux", "--", "cat", "/mnt/mem/marker"}, cli_timeout);
+  auto resume_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - resumed_at).count();
+  EXPECT_EQ(read.status, 0) << read.err << tail(daemon.vessel({"logs", "linux"}).out) << daemon.log();
+  EXPECT_EQ(read.out, marker) << "the tmpfs (guest RAM) came back";
+  std::printf("resume + first exec took %lld ms\n", static_cast<long long>(resume_ms));
+  auto uname = run({vessel_path(), "--socket", daemon.socket(), "exec", "linux", "--", "uname", "-r"}, cli_timeout);
+  EXPECT_EQ(uname.status, 0) << uname.err;
+  EXPECT_NE(uname.out.find("-amd64\n"), std::string::npos) << uname.out;
+  auto stop = run({vessel_path(), "--socket", daemon.socket(), "stop", "--timeout", pvm ? "900" : "120", "linux"},
+                  std::chrono::seconds(pvm ? 1000 : 200));
+  EXPECT_EQ(stop.status, 0) << stop.err;
+  EXPECT_EQ(daemon.vessel({"rm", "linux"}).status, 0);
+}
+
+}  // namespace
+}  // namespace vessel::test

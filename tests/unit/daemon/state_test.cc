@@ -47,9 +47,44 @@ TEST(StateMachine, ForceDeletesRunningInstances) {
   EXPECT_TRUE(transition(State::Paused, Action::Delete, true));
 }
 
+// Suspend (VMs) and checkpoint (containers): saved to disk, no process (docs/daemon/suspend.md).
+TEST(StateMachine, SuspendAndCheckpoint) {
+  const Case cases[] = {
+      {State::Running, Action::Suspend, true, State::Suspended},      {State::Paused, Action::Suspend, true, State::Suspended},
+      {State::Created, Action::Suspend, false, {}},                   {State::Stopped, Action::Suspend, false, {}},
+      {State::Suspended, Action::Suspend, false, {}},                 {State::Suspended, Action::Resume, true, State::Running},
+      {State::Suspended, Action::Start, false, {}},                   {State::Suspended, Action::Pause, false, {}},
+      {State::Suspended, Action::Stop, true, State::Stopped},         {State::Suspended, Action::Delete, true, State::Stopped},
+      {State::Suspended, Action::Restore, false, {}},                 {State::Suspended, Action::Checkpoint, false, {}},
+      {State::Running, Action::Checkpoint, true, State::Checkpointed}, {State::Paused, Action::Checkpoint, true, State::Checkpointed},
+      {State::Stopped, Action::Checkpoint, false, {}},                {State::Checkpointed, Action::Checkpoint, false, {}},
+      {State::Checkpointed, Action::Restore, true, State::Running},   {State::Checkpointed, Action::Resume, true, State::Running},
+      {State::Running, Action::Restore, false, {}},                   {State::Stopped, Action::Restore, false, {}},
+      {State::Checkpointed, Action::Start, false, {}},                {State::Checkpointed, Action::Stop, true, State::Stopped},
+      {State::Checkpointed, Action::Delete, true, State::Stopped},    {State::Checkpointed, Action::Restart, true, State::Running},
+  };
+  for (const auto& c : cases) {
+    auto r = transition(c.from, c.action);
+    EXPECT_EQ(r.has_value(), c.allowed) << to_string(c.action) << " from " << to_string(c.from);
+    if (r && c.allowed) {
+      EXPECT_EQ(*r, c.to) << to_string(c.action) << " from " << to_string(c.from);
+    }
+    if (!r) {
+      EXPECT_NE(r.error().message().find(std::string(to_string(c.from))), std::string::npos) << r.error().message();
+    }
+  }
+  EXPECT_FALSE(has_process(State::Suspended));
+  EXPECT_FALSE(has_process(State::Checkpointed));
+  EXPECT_TRUE(is_saved(State::Suspended));
+  EXPECT_FALSE(is_saved(State::Stopped));
+  EXPECT_NE(transition(State::Suspended, Action::Start).error().hint().find("resume"), std::string::npos);
+}
+
 TEST(StateMachine, NamesRoundTrip) {
-  for (State s : {State::Created, State::Running, State::Paused, State::Stopped}) EXPECT_EQ(parse_state(to_string(s)), s);
-  for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart, Action::Delete})
+  for (State s : {State::Created, State::Running, State::Paused, State::Stopped, State::Suspended, State::Checkpointed})
+    EXPECT_EQ(parse_state(to_string(s)), s);
+  for (Action a : {Action::Start, Action::Stop, Action::Pause, Action::Resume, Action::Restart, Action::Delete,
+                   Action::Suspend, Action::Checkpoint, Action::Restore})
     EXPECT_EQ(parse_action(to_string(a)), a);
   EXPECT_FALSE(parse_state("zombie"));
   EXPECT_FALSE(parse_action("explode"));
