@@ -22,6 +22,7 @@ struct CreateFlags {
   std::string memory_reservation;
   std::vector<std::string> env, labels, disks, command, log_opts;
   bool privileged = false;
+  bool ksm = false;
   std::vector<std::string> cap_add, cap_drop, security_opt;
   std::optional<int64_t> pids_limit;
   std::string userns;
@@ -36,6 +37,9 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_option("--kernel", f.kernel, "VM: kernel (bzImage or vmlinux) to boot instead of an image's");
   c->add_option("--initramfs", f.initramfs, "VM: initramfs");
   c->add_option("--cmdline", f.cmdline, "VM: kernel command line");
+  c->add_flag("--ksm", f.ksm,
+              "VM: mark guest memory mergeable, so that the kernel's KSM shares identical pages between VMs "
+              "(ksmd must run: see `vessel host check`; `vessel stats` shows the pages merged)");
   c->add_option("--cpus", f.cpus, "vCPUs (VM) or CPU quota in CPUs (container)")->capture_default_str();
   c->add_option("--memory,-m", f.memory, "memory limit: 256, 512M, 2G (MiB by default)")->capture_default_str();
   c->add_option("--cpu-reservation", f.cpu_reservation, "CPUs reserved for admission control (default: --cpus)");
@@ -87,6 +91,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   spec["memory_mib"] = TRY(parse_memory_mib(f.memory));
   if (!f.memory_reservation.empty()) spec["memory_reservation_mib"] = TRY(parse_memory_mib(f.memory_reservation));
   if (f.cpu_reservation >= 0) spec["cpu_reservation"] = f.cpu_reservation;
+  if (f.ksm) spec["ksm"] = true;
   spec["name"] = f.name.empty() ? random_name(!f.image.empty() ? f.image : (f.vm ? "vm" : "container")) : f.name;
   // The daemon takes absolute paths; the user may give relative ones.
   auto absolute = [](const std::string& p) {

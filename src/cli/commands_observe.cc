@@ -93,10 +93,13 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
         json::Json row = s;
         row["cpu_percent"] = cpu;
         out.push_back(row);
+        // KSM SHARED: what KSM merged of a --ksm VM's RAM ("-" for the others).
+        std::string shared = s.contains("ksm_merged_bytes") ? human_bytes(s.value("ksm_merged_bytes", uint64_t{0})) : "-";
         rows.push_back({n, s.value("state", ""), fmt::format("{:.1f}%", cpu), human_bytes(s.value("memory_bytes", uint64_t{0})),
-                        human_bytes(s.value("memory_limit_bytes", uint64_t{0}))});
+                        human_bytes(s.value("memory_limit_bytes", uint64_t{0})), shared});
       }
-      fmt::print("{}", *as_json ? out.dump(2) + "\n" : render_table({"NAME", "STATE", "CPU", "MEMORY", "LIMIT"}, rows));
+      fmt::print("{}", *as_json ? out.dump(2) + "\n"
+                                : render_table({"NAME", "STATE", "CPU", "MEMORY", "LIMIT", "KSM SHARED"}, rows));
     });
   }
   {

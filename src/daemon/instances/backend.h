@@ -100,6 +100,10 @@ class Backend {
   virtual Result<void> import_saved(const InstanceContext& ctx, int) {
     return Unexpected(Error(ENOTSUP, fmt::format("importing a saved state into {} is not supported", ctx.spec.name)));
   }
+  // What `vessel stats` shows beyond the cgroup's counters (a VM: what its VMM measures); an
+  // object, empty when there is nothing more.
+  // `pid`: the instance's main process (a VM's vessel-vmm).
+  virtual json::Json extra_stats(const InstanceContext&, pid_t) { return json::Json::object(); }
   // An interactive exec (pty or pipes) for the API to relay (docs/daemon/console.md).
   virtual Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions&) {
     return Unexpected(Error(ENOTSUP, fmt::format("interactive exec into {} is not supported", ctx.spec.name))

@@ -380,9 +380,14 @@ Result<std::string> Manager::console_socket(const std::string& name) {
 Result<json::Json> Manager::stats(const std::string& name) {
   auto [row, spec] = TRY(load(name));
   auto s = cgroup_stats(cgroup_of(name));
-  return json::Json{{"name", name},   {"state", row.state},        {"cpu_ns", s.cpu_ns},
-                    {"memory_bytes", s.memory_bytes}, {"memory_limit_bytes", spec.memory_mib << 20},
-                    {"cpus", spec.cpus}, {"pid", row.pid}};
+  json::Json out{{"name", name},   {"state", row.state},        {"cpu_ns", s.cpu_ns},
+                 {"memory_bytes", s.memory_bytes}, {"memory_limit_bytes", spec.memory_mib << 20},
+                 {"cpus", spec.cpus}, {"pid", row.pid}};
+  if (row.state == to_string(State::Running) || row.state == to_string(State::Paused)) {
+    InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
+    out.update(backend_for(spec).extra_stats(ctx, row.pid));
+  }
+  return out;
 }
 
 Result<void> Manager::with_files(const std::string& name, const FilesFn& fn) {

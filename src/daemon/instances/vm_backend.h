@@ -42,6 +42,8 @@ class VmBackend : public Backend {
   Result<void> save(const InstanceContext& ctx, const GuestProcess& proc, const SaveOptions& o) override;
   Result<GuestProcess> restore_saved(const InstanceContext& ctx, const BootSource& boot) override;
   void discard_saved(const InstanceContext& ctx) override;
+  // KSM: the guest pages merged when the VM has --ksm.
+  json::Json extra_stats(const InstanceContext& ctx, pid_t pid) override;
 
  private:
   // The fd vessel-vmm's stdout and stderr go to: the pipe into a started relay, or the log file.

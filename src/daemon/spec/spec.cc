@@ -82,7 +82,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                            {"name", "type", "image", "rootfs", "kernel", "initramfs", "cmdline", "cpus",
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
-                            "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports"}));
+                            "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -102,6 +102,9 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   s.memory_mib = TRY(ranged(body, "memory_mib", 4, kMaxMemoryMib, 256));
   s.memory_reservation_mib = TRY(ranged(body, "memory_reservation_mib", 0, s.memory_mib, s.memory_mib));
   s.stop_timeout_s = static_cast<uint32_t>(TRY(ranged(body, "stop_timeout_s", 0, 3600, 10)));
+  s.ksm = TRY(json::opt_bool(body, "spec", "ksm")).value_or(false);
+  if (s.ksm && s.type != InstanceType::Vm)
+    return fail(EINVAL, "spec.ksm: KSM sharing is for VMs (their guest RAM); containers share pages through their images");
   if (body.contains("cpu_reservation")) {
     const auto& r = body["cpu_reservation"];
     if (!r.is_number()) return fail(EINVAL, "spec.cpu_reservation: expected a number, got {}", json::type_name(r));
@@ -197,6 +200,7 @@ json::Json to_json(const InstanceSpec& s) {
   if (!s.rootfs.empty()) j["rootfs"] = s.rootfs;
   if (s.type == InstanceType::Container) security_to_json(s.security, j);
   if (!s.kernel.empty()) j["kernel"] = s.kernel;
+  if (s.ksm) j["ksm"] = true;
   if (!s.initramfs.empty()) j["initramfs"] = s.initramfs;
   if (!s.cmdline.empty()) j["cmdline"] = s.cmdline;
   json::Json disks = json::Json::array();

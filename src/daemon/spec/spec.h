@@ -45,6 +45,7 @@ struct InstanceSpec {
   // request means vesseld's default network, which the stored spec then names.
   std::string network;
   std::vector<PortSpec> ports;  // -p: published ports (bridge networks only)
+  bool ksm = false;  // VMs: guest RAM marked mergeable for KSM (docs/vmm/memory.md)
 };
 
 inline constexpr size_t kMaxNameLength = 63;

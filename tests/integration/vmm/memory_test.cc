@@ -9,44 +9,15 @@
 #include <regex>
 
 #include "base/unix_socket.h"
+#include "host_knob.h"
 #include "http/http.h"
 #include "vmm_harness.h"
 
 namespace vessel::vmm::test {
 namespace {
 
-// The tests that change the host's knobs run one at a time, even when ctest runs test processes
-// side by side: two of them saving and restoring vm.nr_hugepages in between each other would
-// leave the pool changed.
-class KnobLock {
- public:
-  KnobLock() : fd_(::open("/tmp/vessel-memory-knobs.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-    if (fd_.valid()) (void)::flock(fd_.get(), LOCK_EX);
-  }
-
- private:
-  Fd fd_;
-};
-
-// Writes `value` into a /proc or /sys file and puts the old value back at the end of the scope.
-class Knob {
- public:
-  Knob(std::string path, const std::string& value) : path_(std::move(path)) {
-    old_ = read_file(path_).value_or("");
-    auto w = write_file(path_, value);
-    ok_ = static_cast<bool>(w);
-    if (!w) ADD_FAILURE() << "write " << value << " to " << path_ << ": " << w.error().to_string();
-  }
-  ~Knob() {
-    if (!old_.empty()) (void)write_file(path_, old_);
-  }
-  bool ok() const { return ok_; }
-  std::string old() const { return old_; }
-
- private:
-  std::string path_, old_;
-  bool ok_ = false;
-};
+using vessel::test::Knob;
+using vessel::test::KnobLock;
 
 constexpr const char* kNrHugepages = "/proc/sys/vm/nr_hugepages";
 
