@@ -82,27 +82,38 @@ Result<void> send_fd(int sock, int fd, std::string_view payload) {
   return {};
 }
 
-Result<Fd> recv_fd(int sock) {
-  char data[512];
-  iovec iov{data, sizeof data};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+Result<Received> recv_with_fds(int sock, size_t max_bytes, size_t max_fds) {
+  Received got;
+  got.data.resize(max_bytes);
+  iovec iov{got.data.data(), got.data.size()};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * max_fds));
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
   ssize_t n;
   do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0) return fail_errno("recvmsg");
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
       int fd;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      return Fd(fd);
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      got.fds.emplace_back(fd);
     }
   }
-  return fail(EPROTO, "no file descriptor received");
+  if (msg.msg_flags & MSG_CTRUNC) return fail(EPROTO, "the peer sent more than {} file descriptors", max_fds);
+  got.data.resize(static_cast<size_t>(n));
+  return got;
+}
+
+Result<Fd> recv_fd(int sock) {
+  auto got = TRY(recv_with_fds(sock, 512, 1));
+  if (got.fds.size() != 1) return fail(EPROTO, "no file descriptor received");
+  return std::move(got.fds[0]);
 }
 
 Result<void> send_all(int sock, std::string_view data) {

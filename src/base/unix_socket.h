@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -27,7 +28,15 @@ Result<Fd> connect(const std::string& path);
 // Sends `fd` with SCM_RIGHTS and `payload` as the data (one NUL byte when empty: the kernel
 // drops control messages without data).
 Result<void> send_fd(int sock, int fd, std::string_view payload = {});
-// Receives one fd sent with SCM_RIGHTS (close-on-exec); the data that came with it is dropped.
+// What one recvmsg brought: its data and every fd that came with it (close-on-exec).
+struct Received {
+  std::string data;
+  std::vector<Fd> fds;
+};
+// One recvmsg of at most `max_bytes` with room for `max_fds` fds. More fds than that is an EPROTO
+// error (the kernel closes the ones that did not fit; those that did are closed with the result).
+Result<Received> recv_with_fds(int sock, size_t max_bytes, size_t max_fds);
+// Receives exactly one fd sent with SCM_RIGHTS (close-on-exec); the data that came with it is dropped.
 Result<Fd> recv_fd(int sock);
 
 // Sends all of `data` with MSG_NOSIGNAL (a closed peer is an EPIPE error, not SIGPIPE).

@@ -2,8 +2,7 @@
 
 #include <sys/socket.h>
 
-#include <cstring>
-
+#include "base/unix_socket.h"
 #include "vmm/memory/userfaultfd.h"
 
 namespace vessel::vmm::uffd_handler {
@@ -11,34 +10,13 @@ namespace {
 
 constexpr size_t kMaxFds = 8;
 
-// One recvmsg: the data and every fd that came with it (close-on-exec).
-Result<std::pair<std::string, std::vector<Fd>>> receive(int sock) {
-  std::string data(snapshot::kMaxUffdMessageBytes + 1, '\0');
-  iovec iov{data.data(), data.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)]{};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0) return fail_errno("receive the memory mappings");
-  std::vector<Fd> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < count; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
-  if (msg.msg_flags & MSG_CTRUNC) return fail(EPROTO, "the VMM sent more than {} file descriptors", kMaxFds);
-  if (n == 0 && fds.empty()) return fail(EPROTO, "the VMM closed the connection without sending the memory mappings");
-  data.resize(static_cast<size_t>(n));
-  return std::pair{std::move(data), std::move(fds)};
+// One recvmsg: the data and every fd that came with it.
+Result<unix_socket::Received> receive(int sock) {
+  auto got = unix_socket::recv_with_fds(sock, snapshot::kMaxUffdMessageBytes + 1, kMaxFds);
+  if (!got) return Unexpected(std::move(got).error().add_context("receive the memory mappings"));
+  if (got->data.empty() && got->fds.empty())
+    return fail(EPROTO, "the VMM closed the connection without sending the memory mappings");
+  return got;
 }
 
 }  // namespace
@@ -62,8 +40,8 @@ Result<Handshake> accept_vm(int listener, uint64_t file_size) {
     if (sock || errno != EINTR) break;
   }
   if (!sock) return fail_errno("accept a VMM");
-  auto [data, fds] = TRY(receive(sock.get()));
-  auto h = TRY(check_handshake(data, std::move(fds), file_size, uffd::is_userfaultfd));
+  auto got = TRY(receive(sock.get()));
+  auto h = TRY(check_handshake(got.data, std::move(got.fds), file_size, uffd::is_userfaultfd));
   ucred cred{};
   socklen_t len = sizeof cred;
   if (::getsockopt(sock.get(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) h.peer_pid = cred.pid;

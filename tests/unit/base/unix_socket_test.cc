@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <vector>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -123,6 +126,59 @@ TEST_F(UnixSocket, ReceiveWithoutAFileDescriptorIsAnError) {
   auto got = unix_socket::recv_fd(b.get());
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().errnum(), EPROTO);
+}
+
+// Sends `fds` in one SCM_RIGHTS message with `data` (the raw call: send_fd sends one).
+void send_fds(int sock, const std::vector<int>& fds, std::string data) {
+  iovec iov{data.data(), data.size()};
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  ASSERT_GT(sendmsg(sock, &msg, 0), 0);
+}
+
+size_t open_fd_count() {
+  size_t n = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+TEST_F(UnixSocket, ReceiveSeveralFileDescriptorsWithTheirData) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd a(sv[0]), b(sv[1]);
+  auto f1 = Fd::open("/dev/null", O_RDONLY), f2 = Fd::open("/dev/zero", O_RDONLY);
+  ASSERT_TRUE(f1 && f2);
+  send_fds(a.get(), {f1->get(), f2->get()}, "two");
+  auto got = unix_socket::recv_with_fds(b.get(), 64, 4);
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_EQ(got->data, "two");
+  ASSERT_EQ(got->fds.size(), 2u);
+  char byte = 1;
+  ASSERT_EQ(read(got->fds[1].get(), &byte, 1), 1);  // the second is /dev/zero
+  EXPECT_EQ(byte, 0);
+}
+
+TEST_F(UnixSocket, MoreFileDescriptorsThanAskedForIsAnErrorAndLeaksNone) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  Fd a(sv[0]), b(sv[1]);
+  auto f = Fd::open("/dev/null", O_RDONLY);
+  ASSERT_TRUE(f);
+  size_t before = open_fd_count();
+  send_fds(a.get(), {f->get(), f->get(), f->get()}, "x");
+  auto got = unix_socket::recv_fd(b.get());
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().errnum(), EPROTO);
+  EXPECT_EQ(open_fd_count(), before);
 }
 
 TEST_F(UnixSocket, SendAllToAClosedPeerIsEpipeNotSigpipe) {
