@@ -5,6 +5,7 @@ Both VMMs run the same test-kit guest (snapshot_counter.elf with "fill": one wor
 every 4 KiB page from 32 MiB to the end of its 256 MiB, then counting in ring 3). Per round and
 VMM, after the guest prints "tick 1":
   pause, resume      PATCH /vm Paused / Resumed        QMP stop / cont
+                     (20 pairs, each VMM's request on one kept-open connection; their median)
   save               pause + PUT /snapshot/create       stop + migrate "exec:cat > FILE" until completed
   restore            new process: start -> running      new process -incoming defer: start -> running
                      (PUT /snapshot/load resume_vm)     (migrate-incoming "exec:cat FILE", cont)
@@ -38,13 +39,15 @@ class UnixHTTP(http.client.HTTPConnection):
         self.sock.connect(self.path)
 
 
-def api(sock, method, path, body=None):
-    c = UnixHTTP(sock)
+def api(sock, method, path, body=None, conn=None):
+    """One request; on `conn` (kept open, as QMP's socket is) or on a connection of its own."""
+    c = conn or UnixHTTP(sock)
     c.request(method, path, body=json.dumps(body) if body is not None else None,
               headers={"Content-Type": "application/json"})
     r = c.getresponse()
     data = r.read()
-    c.close()
+    if conn is None:
+        c.close()
     if r.status >= 300:
         raise RuntimeError("%s %s: %d %s" % (method, path, r.status, data.decode(errors="replace")))
     return data
@@ -119,6 +122,20 @@ def ms(t0, t1):
     return (t1 - t0) * 1000
 
 
+PAUSE_PAIRS = 20
+
+
+def pause_resume(pause, resume):
+    """The medians of PAUSE_PAIRS pause/resume pairs, 2 ms apart (one pair is at the mercy of the
+    scheduler on a loaded 2-core machine)."""
+    p, r = [], []
+    for _ in range(PAUSE_PAIRS):
+        t = time.monotonic(); pause(); p.append(ms(t, time.monotonic()))
+        t = time.monotonic(); resume(); r.append(ms(t, time.monotonic()))
+        time.sleep(0.002)
+    return statistics.median(p), statistics.median(r)
+
+
 def vessel_round(vmm, guest, d, timeout, handler=None):
     r = {}
     s1, s2 = os.path.join(d, "v1.sock"), os.path.join(d, "v2.sock")
@@ -131,8 +148,10 @@ def vessel_round(vmm, guest, d, timeout, handler=None):
         if not con.wait(r"tick 1\r?\n", timeout):
             raise RuntimeError("vessel-vmm: the guest did not reach tick 1")
         wait_listening(s1)
-        t = time.monotonic(); api(s1, "PATCH", "/vm", {"state": "Paused"}); r["pause"] = ms(t, time.monotonic())
-        t = time.monotonic(); api(s1, "PATCH", "/vm", {"state": "Resumed"}); r["resume"] = ms(t, time.monotonic())
+        c = UnixHTTP(s1)
+        r["pause"], r["resume"] = pause_resume(lambda: api(s1, "PATCH", "/vm", {"state": "Paused"}, c),
+                                               lambda: api(s1, "PATCH", "/vm", {"state": "Resumed"}, c))
+        c.close()
         t = time.monotonic()
         api(s1, "PATCH", "/vm", {"state": "Paused"})
         api(s1, "PUT", "/snapshot/create", {"snapshot_type": "Full", "snapshot_path": state, "mem_file_path": mem})
@@ -230,8 +249,7 @@ def qemu_round(qemu, guest, d, timeout):
         if not con.wait(r"tick 1\r?\n", timeout):
             raise RuntimeError("QEMU: the guest did not reach tick 1")
         q = QMP(q1)
-        t = time.monotonic(); q.cmd("stop"); r["pause"] = ms(t, time.monotonic())
-        t = time.monotonic(); q.cmd("cont"); r["resume"] = ms(t, time.monotonic())
+        r["pause"], r["resume"] = pause_resume(lambda: q.cmd("stop"), lambda: q.cmd("cont"))
         t = time.monotonic()
         q.cmd("stop")
         q.cmd("migrate", uri="exec:cat > %s" % shlex.quote(snap))
