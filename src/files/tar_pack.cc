@@ -4,6 +4,8 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +46,8 @@ class Packer {
   Result<void> header(const struct stat& st, const std::string& path, const std::string& link);
   Result<void> data(int fd, const struct stat& st, const std::string& path);
   Result<void> children(int fd, const std::string& path, int depth);
+  // oci_whiteouts: the entry an overlayfs whiteout or opaque directory becomes.
+  Result<void> oci_marker(const struct stat& like, const std::string& path);
 
   archive* out_;
   const PackOptions& options_;
@@ -67,6 +71,26 @@ Result<void> Packer::header(const struct stat& st, const std::string& path,
     return fail(EIO, "write the archive entry {}: {}", path,
                 archive_error_string(out_) ? archive_error_string(out_) : "?");
   return {};
+}
+
+bool is_whiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0; }
+
+bool is_opaque(int dir_fd) {
+  char value[2] = {};
+  return ::fgetxattr(dir_fd, "trusted.overlay.opaque", value, sizeof value) == 1 && value[0] == 'y';
+}
+
+std::string whiteout_path(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? ".wh." + path : path.substr(0, slash + 1) + ".wh." + path.substr(slash + 1);
+}
+
+Result<void> Packer::oci_marker(const struct stat& like, const std::string& path) {
+  struct stat st = like;
+  st.st_mode = S_IFREG | 0644;
+  st.st_size = 0;
+  st.st_rdev = 0;
+  return header(st, path, "");
 }
 
 Result<void> Packer::data(int fd, const struct stat& st, const std::string& path) {
@@ -139,9 +163,13 @@ Result<void> Packer::add(int fd, const struct stat& seen, int dir, const char* n
   if (S_ISSOCK(st.st_mode)) return {};
   std::string link;
   if (S_ISLNK(st.st_mode)) link = TRY_CTX(read_link(dir, name), "{}", path);
+  if (options_.oci_whiteouts && is_whiteout(st)) return oci_marker(st, whiteout_path(path));
   if (!path.empty()) TRY(header(st, path, link));
   if (S_ISREG(st.st_mode)) return data(fd, st, path);
-  if (S_ISDIR(st.st_mode)) return children(fd, path, depth);
+  if (S_ISDIR(st.st_mode)) {
+    if (options_.oci_whiteouts && is_opaque(fd)) TRY(oci_marker(st, path.empty() ? ".wh..wh..opq" : path + "/.wh..wh..opq"));
+    return children(fd, path, depth);
+  }
   return {};
 }
 

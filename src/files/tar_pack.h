@@ -24,6 +24,9 @@ struct PackOptions {
   bool follow_link = false;  // -L: a source that is a symlink is followed (inside the root)
   IdMap ids;                 // unset: ids as they are
   std::function<void(uint64_t bytes)> progress;  // file bytes written so far
+  // An overlayfs upper directory packed as an OCI layer: a 0/0 character device (a whiteout) is
+  // the empty file .wh.NAME, and a directory marked trusted.overlay.opaque gets .wh..wh..opq.
+  bool oci_whiteouts = false;
 };
 
 // What `rel` is inside `root`; its last component is followed only with `follow_link`.

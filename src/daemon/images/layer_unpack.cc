@@ -45,8 +45,8 @@ struct Place {
 
 class Unpacker {
  public:
-  Unpacker(archive* in, ConfinedRoot root)
-      : in_(in), root_(std::move(root)), owner_(::geteuid() == 0) {}
+  Unpacker(archive* in, ConfinedRoot root, std::optional<IdRange> userns)
+      : in_(in), root_(std::move(root)), owner_(::geteuid() == 0), userns_(userns) {}
 
   Result<void> entry(archive_entry* e);
   Result<void> finish();
@@ -67,6 +67,7 @@ class Unpacker {
   archive* in_;
   ConfinedRoot root_;
   bool owner_;  // chown only as root (libarchive's rule too)
+  std::optional<IdRange> userns_;
   std::vector<std::pair<std::string, std::array<timespec, 2>>> dir_times_;  // set last
 };
 
@@ -184,12 +185,21 @@ Result<void> Unpacker::hardlink(Place& at, const char* target) {
   return {};
 }
 
+// An id of the archive as the host writes it: `base` + id inside a user namespace's range.
+Result<uid_t> host_id(la_int64_t id, uint32_t base, const char* what, const Place& at, const std::optional<IdRange>& userns) {
+  uint64_t limit = userns ? userns->count : (uint64_t{1} << 32) - 1;
+  if (id < 0 || static_cast<uint64_t>(id) >= limit)
+    return fail(EINVAL, "{} is owned by {} {}, outside {}", at.rel, what, id,
+                userns ? fmt::format("the container's {} ids", userns->count) : std::string("the host's ids"));
+  return static_cast<uid_t>(base + static_cast<uint64_t>(id));
+}
+
 Result<void> Unpacker::metadata(const Place& at, int fd, archive_entry* e, bool times) {
   int dir = at.parent.get();
   const char* name = at.name.c_str();
   bool is_link = archive_entry_filetype(e) == AE_IFLNK;
-  uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
-  gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
+  uid_t uid = TRY(host_id(archive_entry_uid(e), userns_ ? userns_->uid : 0, "uid", at, userns_));
+  gid_t gid = TRY(host_id(archive_entry_gid(e), userns_ ? userns_->gid : 0, "gid", at, userns_));
   if (owner_ &&
       (fd >= 0 ? ::fchown(fd, uid, gid) : ::fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
     return fail_errno("chown {}", at.rel);
@@ -260,12 +270,12 @@ Error as_layer_fault(Error error, archive_entry* entry) {
 
 }  // namespace
 
-Result<void> unpack_layer(const std::string& tar, const std::string& target) {
+Result<void> unpack_layer(const std::string& tar, const std::string& target, const std::optional<IdRange>& userns) {
   auto in = TRY(open_tar(tar));
   std::error_code ec;
   std::filesystem::create_directories(target, ec);
   if (ec) return fail(ec.value(), "create {}: {}", target, ec.message());
-  Unpacker unpacker(in.get(), TRY(ConfinedRoot::open(target)));
+  Unpacker unpacker(in.get(), TRY(ConfinedRoot::open(target)), userns);
   archive_entry* entry;
   int rc;
   while ((rc = archive_read_next_header(in.get(), &entry)) == ARCHIVE_OK) {

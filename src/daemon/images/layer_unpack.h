@@ -6,13 +6,17 @@
 // so a symlink the layer planted never leads a later entry onto the host.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "base/error.h"
+#include "daemon/spec/id_range.h"
 
 namespace vessel::daemon {
 
-// `target` is created (it must not exist yet, or be an empty directory).
-Result<void> unpack_layer(const std::string& tar, const std::string& target);
+// `target` is created (it must not exist yet, or be an empty directory). `userns`: the archive's
+// ids are a user namespace's, written as the host ids of that range (an id outside it is an error).
+Result<void> unpack_layer(const std::string& tar, const std::string& target,
+                          const std::optional<IdRange>& userns = std::nullopt);
 
 }  // namespace vessel::daemon

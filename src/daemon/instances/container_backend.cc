@@ -24,6 +24,14 @@ Result<void> ensure_dir(const std::string& path) {
   return {};
 }
 
+Result<void> copy_root_mode(const std::string& from, const std::string& to) {
+  struct stat st;
+  if (::stat(from.c_str(), &st) != 0) return fail_errno("stat {}", from);
+  if (::chown(to.c_str(), st.st_uid, st.st_gid) != 0 || ::chmod(to.c_str(), st.st_mode & 07777) != 0)
+    return fail_errno("give {} the mode and owner of {}", to, from);
+  return {};
+}
+
 // The last error the runtime logged (--log-format json), for a message better than "exit 1".
 std::string last_runtime_error(const std::string& log_path) {
   auto text = read_file(log_path);
@@ -51,6 +59,7 @@ std::vector<std::string> ContainerBackend::command(std::initializer_list<std::st
 Result<void> ContainerBackend::mount_rootfs(const InstanceContext& ctx, const BootSource& boot) {
   if (boot.layers.empty()) return fail(EINVAL, "the container has no root filesystem layers");
   std::string rootfs = ctx.dir + "/rootfs";
+  bool new_upper = ::access((ctx.dir + "/upper").c_str(), F_OK) != 0;
   TRY(ensure_dir(ctx.dir + "/upper"));
   TRY(ensure_dir(ctx.dir + "/work"));
   TRY(ensure_dir(rootfs));
@@ -62,6 +71,9 @@ Result<void> ContainerBackend::mount_rootfs(const InstanceContext& ctx, const Bo
     TRY(open_instance_dir(ctx.dir, *ctx.userns));
     layers = TRY(mount_idmapped_layers(boot.layers, *ctx.userns, ctx.dir));
   }
+  // overlayfs gives the root directory the upper directory's mode and owner: the image's, as
+  // Docker's is (0700, mkdir's, would shut every user but root out of the whole tree).
+  if (new_upper) TRY(copy_root_mode(layers.back(), ctx.dir + "/upper"));
   std::string lower;
   for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
     if (it->find_first_of(",:") != std::string::npos)

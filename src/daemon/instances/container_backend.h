@@ -6,6 +6,7 @@
 
 #include "base/process.h"
 #include "daemon/instances/backend.h"
+#include "files/confined_root.h"
 
 namespace vessel::daemon {
 
@@ -40,6 +41,11 @@ class ContainerBackend : public Backend {
   }
 
  private:
+  // Checkpoint exports (container_checkpoint.cc): the upper directory as an OCI layer in `path`;
+  // on import, unpacked beside the upper directory (false: the export has none), then swapped in.
+  Result<void> pack_rootfs_diff(const InstanceContext& ctx, const files::ConfinedRoot& root, const std::string& path);
+  Result<bool> stage_rootfs_diff(const InstanceContext& ctx, const std::string& diff);
+  Result<void> swap_in_rootfs_diff(const InstanceContext& ctx);
   std::vector<std::string> command(std::initializer_list<std::string> args) const;
   Result<void> mount_rootfs(const InstanceContext& ctx, const BootSource& boot);
   // The bundle in ctx.dir, then the runtime's `verb` (create or restore, with its flags; the

@@ -32,6 +32,7 @@ Result<void> Manager::save_locked(Entry& e, const InstanceRow& row, const Instan
   if (options.leave_running && vm) return fail(ENOTSUP, "--leave-running is for containers");
   if (!e.process || !e.process->alive()) return fail(ESRCH, "instance {} has no process", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  ctx.userns = TRY(userns_of(spec));  // an export writes the container's own ids
   // CRIU dumps running tasks; vessel-vmm snapshots a paused VM itself.
   if (!vm && row.state == to_string(State::Paused)) TRY_CTX(backend_for(spec).resume(ctx, *e.process), "{} {}", to_string(action), row.name);
   // The process is about to end on purpose: not an exit to record.
@@ -78,6 +79,7 @@ Result<void> Manager::import_locked(InstanceRow& row, const InstanceSpec& spec, 
     return Unexpected(Error(EBUSY, fmt::format("cannot restore --import: instance is {}", row.state))
                           .with_hint("stop it first, or import into a created container"));
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
+  ctx.userns = TRY(userns_of(spec));  // the import's ids land in the container's range
   Fd fd = TRY_CTX(Fd::open(path, O_RDONLY | O_CLOEXEC), "restore --import");
   TRY_CTX(backend_for(spec).import_saved(ctx, fd.get()), "import {}", path);
   TRY(set_state(row.name, State::Checkpointed, nullptr, "import"));

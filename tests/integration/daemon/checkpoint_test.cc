@@ -119,16 +119,24 @@ TEST(ContainerCheckpoint, LeaveRunningAndDiscard) {
 }
 
 // podman's --export / --import: the checkpoint of one container, as a tar, restored into another
-// created from the same root filesystem; it goes on counting in the new one's log.
+// created from the same root filesystem; it goes on counting in the new one's log, and has the
+// first one's changes to its files: a file written, a file deleted (an overlayfs whiteout), a
+// directory replaced (an opaque one: what was below it stays hidden).
 TEST(ContainerCheckpoint, ExportedAndImportedIntoAnotherContainer) {
   TempDir tmp;
   make_busybox_rootfs(tmp.path + "/rootfs");
+  std::filesystem::create_directories(tmp.path + "/rootfs/data");
+  std::ofstream(tmp.path + "/rootfs/data/old.txt") << "below";
+  std::ofstream(tmp.path + "/rootfs/gone.txt") << "below";
   Daemon d(tmp.path);
   ASSERT_TRUE(d.start()) << d.log();
   std::vector<std::string> run{"run", "--name", "a", "--rootfs", tmp.path + "/rootfs"};
   run.insert(run.end(), kCounter.begin(), kCounter.end());
   ASSERT_EQ(d.vessel(run).status, 0) << d.log();
   ASSERT_TRUE(eventually([&] { return counts(d, "a").size() >= 5; }));
+  auto changed = d.vessel({"exec", "a", "--", "/bin/sh", "-c",
+                           "echo written > /marker && rm /gone.txt && rm -r /data && mkdir /data && echo new > /data/new.txt"});
+  ASSERT_EQ(changed.status, 0) << changed.err;
   std::string file = tmp.path + "/a.tar";
   auto ck = d.vessel({"checkpoint", "--export", file, "a"});
   ASSERT_EQ(ck.status, 0) << ck.err << d.log();
@@ -145,6 +153,9 @@ TEST(ContainerCheckpoint, ExportedAndImportedIntoAnotherContainer) {
   auto c = counts(d, "b");
   EXPECT_EQ(c.front(), last + 1) << "b goes on from a's next count";
   for (size_t i = 1; i < c.size(); ++i) ASSERT_EQ(c[i], c[i - 1] + 1);
+  auto files = d.vessel({"exec", "b", "--", "/bin/sh", "-c", "cat /marker /data/new.txt; ls /data; test -e /gone.txt && echo gone-is-back; true"});
+  ASSERT_EQ(files.status, 0) << files.err;
+  EXPECT_EQ(files.out, "written\nnew\nnew.txt\n") << "b has a's changes: no old.txt under the new /data, no gone.txt";
   // Not a checkpoint: refused, and a keeps its own checkpoint, which still restores.
   std::ofstream(tmp.path + "/junk.tar") << "not a tar";
   auto bad = d.vessel({"restore", "--import", tmp.path + "/junk.tar", "a"});

@@ -52,6 +52,10 @@ TEST_F(ContainerLifecycle, RunListLogsExecPauseStopStartRestartDelete) {
   auto exec = daemon.vessel({"exec", "web", "--", "/bin/sh", "-c", "echo in-container $GREETING; exit 3"});
   EXPECT_EQ(exec.status, 3) << exec.err;
   EXPECT_EQ(exec.out, "in-container hello\n");
+  // The root directory has the image's mode, not the 0700 of a directory vesseld made: a user
+  // other than root can walk the tree.
+  auto root_mode = daemon.vessel({"exec", "web", "--", "/bin/busybox", "stat", "-c", "%a", "/"});
+  EXPECT_EQ(root_mode.out, "755\n") << root_mode.err;
 
   // The memory limit reached the cgroup.
   auto stats = daemon.vessel_json({"stats", "--json", "web"});

@@ -4,6 +4,7 @@
 #include "daemon/images/layer_unpack.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -14,6 +15,7 @@
 #include <fstream>
 
 #include "base/fd.h"
+#include "files/tar_pack.h"
 #include "tar_builder.h"
 
 namespace vessel::daemon {
@@ -168,6 +170,64 @@ TEST(LayerUnpack, WhiteoutsAndOpaqueMarkers) {
   EXPECT_EQ(
       ::getxattr((s.path + "/layer/a").c_str(), "trusted.overlay.opaque", value, sizeof value), 1);
   EXPECT_FALSE(fs::exists(s.path + "/layer/a/.wh..wh.plnk"));
+}
+
+// A container's overlayfs upper directory packed as an OCI layer (checkpoint --export) and
+// unpacked into another container's (--import): whiteout, opaque directory, file, and ids moved
+// from one user-namespace range to the other.
+struct UpperDir : Scene {
+  UpperDir() {
+    fs::create_directories(path + "/upper/data");
+    std::ofstream(path + "/upper/data/new.txt") << "new";
+    std::ofstream(path + "/upper/marker") << "written";
+  }
+  // Whiteouts and opacity need root (mknod, trusted.* xattrs).
+  void overlay_marks() {
+    ASSERT_EQ(::mknod((path + "/upper/gone.txt").c_str(), S_IFCHR | 0, makedev(0, 0)), 0);
+    ASSERT_EQ(::setxattr((path + "/upper/data").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
+    for (const char* f : {"", "/data", "/data/new.txt", "/gone.txt"})
+      ASSERT_EQ(::lchown((path + "/upper" + f).c_str(), 100000, 100000), 0);
+    ASSERT_EQ(::chown((path + "/upper/marker").c_str(), 100005, 100005), 0);
+  }
+  Result<void> pack(std::optional<IdRange> from) {
+    auto root = TRY(files::ConfinedRoot::open(path));
+    files::PackOptions options;
+    options.oci_whiteouts = true;
+    if (from)
+      options.ids = [r = *from](uid_t u, gid_t g) { return std::pair<int64_t, int64_t>(int64_t{u} - r.uid, int64_t{g} - r.gid); };
+    Fd out = TRY(Fd::open(path + "/diff.tar", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    return files::pack(root, "upper", "", options, out.get());
+  }
+};
+
+TEST(LayerUnpack, AnUpperDirectoryPackedAsALayerUnpacksTheSame) {
+  UpperDir s;
+  if (::geteuid() != 0) return;  // whiteouts are device nodes, opacity a trusted.* xattr
+  s.overlay_marks();
+  auto packed = s.pack(IdRange{100000, 100000, 65536});
+  ASSERT_TRUE(packed) << packed.error().to_string();
+  auto r = unpack_layer(s.path + "/diff.tar", s.path + "/again", IdRange{200000, 200000, 65536});
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_TRUE(is_whiteout(s.path + "/again/gone.txt"));
+  EXPECT_FALSE(fs::exists(s.path + "/again/.wh.gone.txt"));
+  char value[8] = {};
+  EXPECT_EQ(::getxattr((s.path + "/again/data").c_str(), "trusted.overlay.opaque", value, sizeof value), 1);
+  EXPECT_FALSE(fs::exists(s.path + "/again/data/.wh..wh..opq"));
+  EXPECT_EQ(read_file(s.path + "/again/data/new.txt").value_or(""), "new");
+  struct stat st;
+  ASSERT_EQ(::stat((s.path + "/again/marker").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 200005u);
+  EXPECT_EQ(st.st_gid, 200005u);
+}
+
+TEST(LayerUnpack, AnIdOutsideTheUserNamespaceRangeIsRefused) {
+  UpperDir s;
+  if (::geteuid() != 0) return;  // chown
+  s.overlay_marks();
+  ASSERT_TRUE(s.pack(IdRange{100000, 100000, 65536}));
+  auto r = unpack_layer(s.path + "/diff.tar", s.path + "/again", IdRange{200000, 200000, 3});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("outside the container's 3 ids"), std::string::npos) << r.error().to_string();
 }
 
 TEST(LayerUnpack, OverlayXattrsFromTheLayerAreDropped) {
