@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <regex>
+#include <thread>
 
 #include "daemon_fixture.h"
 #include "vm_test_kit.h"
@@ -203,6 +204,70 @@ TEST(VmSnapshot, BadRequestsAreRefusedAndChangeNothing) {
   EXPECT_EQ(snapshot_list(d2, "vm1").size(), 1u);
   ASSERT_EQ(d2.vessel({"snapshot", "rm", "vm1", "one"}).status, 0);
   check_all(d2.state_dir() + "/instances/vm1");
+}
+
+// A VM made from an image: its disk is an overlay over the image store's base, so the chain is
+// top -> layer -> base, all mounted in the jail. A paused VM is snapshotted and stays paused; the
+// snapshot (with memory) survives a vesseld restart and is restored after it; --no-memory keeps
+// the disks only while the VM goes on.
+TEST(VmSnapshot, AnImageVmPausedAcrossADaemonRestart) {
+  ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+  TempDir tmp;
+  std::string base = tmp.path + "/base.raw";
+  ASSERT_TRUE(write_file(base, std::string(1 << 20, '\0')));
+  std::string scratch = tmp.path + "/flat.raw";
+  long a = -1;
+  std::string dir, top, layer;
+  {
+    Daemon d(tmp.path, {"--vmm", vmm()});
+    ASSERT_TRUE(d.start()) << d.log();
+    auto r = d.vessel({"image", "import", "--vm", "--name", "img", "--kernel", guest("snapshot_disk"), "--disk",
+                       "path=" + base + ",format=raw"});
+    ASSERT_EQ(r.status, 0) << r.err << d.log();
+    r = d.vessel({"run", "--vm", "--name", "vm1", "--memory", "64M", "--stop-timeout", "0", "img"});
+    ASSERT_EQ(r.status, 0) << r.err << d.log();
+    dir = d.state_dir() + "/instances/vm1";
+    top = dir + "/disks/image-0.qcow2";
+    ASSERT_TRUE(eventually([&] { return last_tick(d, "vm1") >= 2; }, 1200)) << d.vessel({"logs", "vm1"}).out;
+    ASSERT_EQ(d.vessel({"pause", "vm1"}).status, 0);
+    r = d.vessel({"snapshot", "create", "vm1", "p"});
+    ASSERT_EQ(r.status, 0) << r.err << d.log();
+    EXPECT_EQ(d.vessel_json({"inspect", "vm1"}).value("state", ""), "paused") << "paused again";
+    auto list = snapshot_list(d, "vm1");
+    ASSERT_EQ(list.size(), 1u);
+    layer = list[0]["disks"][0].value("layer", "");
+    a = disk_count(layer, scratch);
+    ASSERT_GE(a, 2);
+    EXPECT_EQ(qemu_img_info_backing(top), layer);
+    std::string stored = qemu_img_info_backing(layer);
+    EXPECT_NE(stored.find("/images/"), std::string::npos) << "the layer stands on the image's base: " << stored;
+    long seen = last_tick(d, "vm1");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(last_tick(d, "vm1"), seen) << "it stays paused";
+    ASSERT_EQ(d.vessel({"resume", "vm1"}).status, 0);
+    ASSERT_TRUE(eventually([&] { return last_tick(d, "vm1") >= a + 3; }, 1200)) << d.vessel({"logs", "vm1"}).out;
+    // --no-memory on a running VM: disks only, the VM goes on.
+    r = d.vessel({"snapshot", "create", "--no-memory", "vm1", "d"});
+    ASSERT_EQ(r.status, 0) << r.err << d.log();
+    list = snapshot_list(d, "vm1");
+    ASSERT_EQ(list.size(), 2u);
+    EXPECT_FALSE(list[1].value("memory", true));
+    EXPECT_FALSE(fs::exists(dir + "/snapshots/d/vm.mem"));
+    EXPECT_EQ(d.vessel_json({"inspect", "vm1"}).value("state", ""), "running");
+    EXPECT_EQ(d.stop(SIGTERM).code, 0);
+  }
+  Daemon d(tmp.path, {"--vmm", vmm()});
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_EQ(snapshot_list(d, "vm1").size(), 2u);
+  auto r = d.vessel({"snapshot", "restore", "vm1", "p"});
+  ASSERT_EQ(r.status, 0) << r.err << d.log();
+  EXPECT_EQ(d.vessel_json({"inspect", "vm1"}).value("state", ""), "running");
+  ASSERT_TRUE(eventually([&] { return occurrences(ticks(d, "vm1"), a + 2) >= 2; }, 1200)) << d.vessel({"logs", "vm1"}).out;
+  EXPECT_EQ(d.vessel({"logs", "vm1"}).out.find("bad:"), std::string::npos) << d.vessel({"logs", "vm1"}).out;
+  EXPECT_EQ(disk_count(layer, scratch), a);
+  check_all(dir);
+  ASSERT_EQ(d.vessel({"rm", "--force", "vm1"}).status, 0);
+  EXPECT_FALSE(fs::exists(dir));
 }
 
 }  // namespace
