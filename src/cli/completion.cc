@@ -13,7 +13,7 @@ _vessel() {
   local cur prev verbs globals i v=0
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop restart pause resume suspend checkpoint restore rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port"
+  verbs="run create start stop restart pause resume suspend checkpoint restore rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -60,6 +60,11 @@ _vessel() {
         if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--name" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi
       elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
       elif [ "$sub" = rm ]; then COMPREPLY=($(compgen -W "$(_vessel_trusted)" -- "$cur")); fi ;;
+    snapshot)
+      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "create ls restore rm" -- "$cur"))
+      elif [ "$at" -eq 2 ]; then COMPREPLY=($(compgen -W "$(_vessel_instances)" -- "$cur"))
+      elif [ "$sub" = create ]; then COMPREPLY=($(compgen -W "--no-memory --help" -- "$cur"))
+      elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur")); fi ;;
     host) COMPREPLY=($(compgen -W "check --json" -- "$cur")) ;;
     network)
       if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "create ls inspect rm" -- "$cur"))

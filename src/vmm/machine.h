@@ -99,6 +99,10 @@ class Machine {
   Result<void> set_rate_limiter(const std::string& device, std::string_view which,
                                 const std::optional<RateLimiterConfig>& config);
 
+  // A drive's backing-file allowlist for its next open (a restart, a load of the next snapshot);
+  // the open drive is untouched (machine_backing.cc).
+  Result<void> set_backing_files(const std::string& drive_id, const std::vector<std::string>& files);
+
   State state() const;
   const VmConfig& config() const { return config_; }
   // Uffd restores: poll for POLLIN | POLLRDHUP; ready once the page-fault handler is gone (-1

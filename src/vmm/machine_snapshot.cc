@@ -113,6 +113,10 @@ Result<void> Machine::snapshot(const std::string& state_path, const std::string&
     return fail(EINVAL, "snapshot/create: a Diff snapshot needs dirty page tracking (machine-config "
                         "track_dirty_pages, or enable_diff_snapshots in snapshot/load)");
   std::vector<uint8_t> bytes = TRY(encode_state());
+  // The disks as the snapshot's memory knows them: a qcow2 drive's cached metadata reaches its
+  // file, so that the image is whole if this process ends now (vesseld's suspend and named
+  // snapshots end it and reopen the disks elsewhere).
+  for (auto& d : impl_->virtio) TRY_CTX(d->sync(), "snapshot/create");
 
   // With tracking on, every snapshot (a Full one too) starts the dirty log again; if writing
   // fails the pages taken are marked again, so the next Diff still has them.

@@ -170,6 +170,12 @@ VmmReply Vmm::on(const action::PatchDrive& patch) {
   auto it = std::find_if(config_.drives.begin(), config_.drives.end(),
                          [&](const DriveConfig& d) { return d.drive_id == patch.drive_id; });
   if (it == config_.drives.end()) return fail(EINVAL, "drive_id: no drive '{}'", patch.drive_id);
+  if (patch.backing_files) {
+    if (it->format != DriveFormat::Qcow2 && !patch.backing_files->empty())
+      return fail(EINVAL, "drive.backing_files: only qcow2 drives have backing files");
+    if (machine_) TRY(machine_->set_backing_files(patch.drive_id, *patch.backing_files));
+    it->backing_files = *patch.backing_files;
+  }
   if (!patch.rate_limiter) return std::nullopt;
   auto next = apply_patch(*patch.rate_limiter, it->rate_limiter);
   if (machine_) TRY(machine_->set_rate_limiter("drive/" + patch.drive_id, "rate_limiter", next));

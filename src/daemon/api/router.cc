@@ -160,6 +160,7 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     }
     return method_not_allowed(r);
   }
+  if (parts.size() >= 4 && parts.size() <= 6 && parts[3] == "snapshots") return snapshot_route(r, name, parts, label);
   if (parts.size() != 4) return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
   const std::string& verb = parts[3];
   if (verb == "logs") {

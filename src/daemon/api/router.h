@@ -45,6 +45,9 @@ class Api {
   http::Response image_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
                              std::string& label);
   http::Response network_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  // /v1/instances/{name}/snapshots[/{snap}[/restore]] (api/snapshot_routes.cc)
+  http::Response snapshot_route(const http::Request& request, const std::string& name,
+                                const std::vector<std::string>& parts, std::string& label);
   http::Response logs(const std::string& name, bool follow);
   http::Response events_stream(const http::Request& request);
   // api/wait.cc and api/attach.cc (docs/daemon/console.md)

@@ -10,6 +10,7 @@
 #include "base/fd.h"
 #include "block/image.h"
 #include "block/img_ops.h"
+#include "daemon/images/disk_layers.h"
 
 namespace vessel::daemon {
 
@@ -125,7 +126,9 @@ Result<std::vector<DiskSpec>> prepare_instance_disks(const InstanceSpec& spec, c
     if (!exists(overlay))
       TRY_CTX(create_qcow2(overlay, base.size, base.path, TRY(block::parse_format(base.format))),
               "create the overlay of {}", base.path);
-    out.push_back({overlay, false, "qcow2", 0, {base.path}});
+    // The whole chain: after a named snapshot the overlay sits on frozen layers (disk_layers.h).
+    auto chain = TRY(backing_chain(overlay));
+    out.push_back({overlay, false, "qcow2", 0, chain.empty() ? std::vector<std::string>{base.path} : chain});
   }
   for (size_t i = 0; i < spec.disks.size(); ++i) {
     const auto& d = spec.disks[i];
@@ -136,7 +139,7 @@ Result<std::vector<DiskSpec>> prepare_instance_disks(const InstanceSpec& spec, c
     }
     std::string path = fmt::format("{}/disk-{}.qcow2", dir, i);
     if (!exists(path)) TRY_CTX(create_qcow2(path, d.size_mib << 20, "", std::nullopt), "create disk {}", i);
-    out.push_back({path, false, "qcow2", 0});
+    out.push_back({path, false, "qcow2", 0, TRY(backing_chain(path))});
   }
   return out;
 }

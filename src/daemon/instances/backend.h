@@ -100,6 +100,11 @@ class Backend {
   virtual Result<void> import_saved(const InstanceContext& ctx, int) {
     return Unexpected(Error(ENOTSUP, fmt::format("importing a saved state into {} is not supported", ctx.spec.name)));
   }
+  // Named snapshots (docs/daemon/snapshots.md): the running guest's disk `index` may use the
+  // files `backing` below its top from its next open on (the allowlist a snapshot carries).
+  virtual Result<void> set_disk_backing(const InstanceContext& ctx, size_t, const std::vector<std::string>&) {
+    return Unexpected(Error(ENOTSUP, fmt::format("{} has no disks to snapshot", ctx.spec.name)));
+  }
   // What `vessel stats` shows beyond the cgroup's counters (a VM: what its VMM measures); an
   // object, empty when there is nothing more.
   // `pid`: the instance's main process (a VM's vessel-vmm).

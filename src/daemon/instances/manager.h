@@ -80,6 +80,12 @@ class Manager {
   // Does the instance still have a guest process (for logs --follow)?
   bool active(const std::string& name);
   Result<std::vector<InstanceRow>> rows() { return store_.list_instances(); }
+  // Named snapshots of a VM: memory, devices and disks at one instant (snapshots.cc,
+  // docs/daemon/snapshots.md). `snap` empty: snapN. `memory` false: the disks only.
+  Result<json::Json> snapshot_create(const std::string& name, const std::string& snap, bool memory);
+  Result<json::Json> snapshot_list(const std::string& name);
+  Result<json::Json> snapshot_restore(const std::string& name, const std::string& snap);
+  Result<void> snapshot_remove(const std::string& name, const std::string& snap);
   const ManagerConfig& config() const { return config_; }
   std::string cgroup_of(const std::string& name) const;
 

@@ -42,6 +42,8 @@ class VmBackend : public Backend {
   Result<void> save(const InstanceContext& ctx, const GuestProcess& proc, const SaveOptions& o) override;
   Result<GuestProcess> restore_saved(const InstanceContext& ctx, const BootSource& boot) override;
   void discard_saved(const InstanceContext& ctx) override;
+  // Named snapshots (vm_snapshots.cc): PATCH /drives/diskN {"backing_files": [...]}.
+  Result<void> set_disk_backing(const InstanceContext& ctx, size_t index, const std::vector<std::string>& backing) override;
   // KSM: the guest pages merged when the VM has --ksm.
   json::Json extra_stats(const InstanceContext& ctx, pid_t pid) override;
 

@@ -51,12 +51,14 @@ Result<std::optional<RateLimiterPatch>> limiter_patch(const Json& j, std::string
 Result<VmmAction> parse_drive_patch(const http::Request& r, const std::string& id) {
   Json j = TRY(body_json(r));
   if (!j.is_object()) return fail(EINVAL, "drive: expected an object");
-  TRY(json::reject_unknown(j, "drive", {"drive_id", "path_on_host", "rate_limiter"}));
+  TRY(json::reject_unknown(j, "drive", {"drive_id", "path_on_host", "rate_limiter", "backing_files"}));
   std::string body_id = TRY(json::get_string(j, "drive", "drive_id"));
   if (body_id != id) return fail(EINVAL, "drive_id '{}' does not match the path's '{}'", body_id, id);
   if (j.contains("path_on_host"))
-    return fail(ENOTSUP, "drive.path_on_host: changing a running VM's disk is not supported (only rate_limiter)");
-  return action::PatchDrive{id, TRY(limiter_patch(j, "drive", "rate_limiter"))};
+    return fail(ENOTSUP, "drive.path_on_host: changing a running VM's disk is not supported (only rate_limiter, backing_files)");
+  action::PatchDrive patch{id, TRY(limiter_patch(j, "drive", "rate_limiter")), std::nullopt};
+  if (j.contains("backing_files")) patch.backing_files = TRY(parse_backing_files(j["backing_files"], "drive"));
+  return patch;
 }
 
 Result<VmmAction> parse_network_interface_request(const http::Request& r) {

@@ -183,6 +183,18 @@ Result<MachineConfig> parse_machine_config(const Json& j, const MachineConfig& b
   return m;
 }
 
+Result<std::vector<std::string>> parse_backing_files(const Json& b, std::string_view where) {
+  if (!b.is_array()) return fail(EINVAL, "{}.backing_files: expected an array of paths, got {}", where, json::type_name(b));
+  if (b.size() > kMaxBackingFiles) return fail(EINVAL, "{}.backing_files: at most {} files", where, kMaxBackingFiles);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < b.size(); ++i) {
+    if (!b[i].is_string() || b[i].get<std::string>().empty() || b[i].get<std::string>()[0] != '/')
+      return fail(EINVAL, "{}.backing_files[{}]: expected an absolute path", where, i);
+    out.push_back(b[i].get<std::string>());
+  }
+  return out;
+}
+
 Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
   if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
   TRY(json::reject_unknown(j, where, {"drive_id", "path_on_host", "is_root_device", "is_read_only", "partuuid",
@@ -227,14 +239,7 @@ Result<DriveConfig> parse_drive(const Json& j, std::string_view where) {
                   "supported on other drives", where);
   }
   if (j.contains("backing_files")) {
-    const Json& b = j["backing_files"];
-    if (!b.is_array()) return fail(EINVAL, "{}.backing_files: expected an array of paths, got {}", where, json::type_name(b));
-    if (b.size() > kMaxBackingFiles) return fail(EINVAL, "{}.backing_files: at most {} files", where, kMaxBackingFiles);
-    for (size_t i = 0; i < b.size(); ++i) {
-      if (!b[i].is_string() || b[i].get<std::string>().empty() || b[i].get<std::string>()[0] != '/')
-        return fail(EINVAL, "{}.backing_files[{}]: expected an absolute path", where, i);
-      d.backing_files.push_back(b[i].get<std::string>());
-    }
+    d.backing_files = TRY(parse_backing_files(j["backing_files"], where));
     if (!d.backing_files.empty() && d.format != DriveFormat::Qcow2)
       return fail(EINVAL, "{}.backing_files: only qcow2 drives have backing files (set \"format\": \"qcow2\")", where);
   }

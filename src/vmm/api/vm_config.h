@@ -116,6 +116,9 @@ Result<MachineConfig> parse_machine_config(const json::Json& j, const MachineCon
 // huge_pages 2M needs RAM in whole 2 MiB pages and excludes ksm.
 Result<void> check_memory_options(const MachineConfig& m);
 Result<DriveConfig> parse_drive(const json::Json& j, std::string_view where);
+// A drive's "backing_files" (PUT, and PATCH of a running VM's drive): absolute paths, at most
+// kMaxBackingFiles.
+Result<std::vector<std::string>> parse_backing_files(const json::Json& b, std::string_view where);
 Result<NetworkInterfaceConfig> parse_network_interface(const json::Json& j, std::string_view where);
 // "06:00:ac:10:00:02" (case-insensitive): a unicast address, not all zeros.
 Result<std::array<uint8_t, 6>> parse_mac(std::string_view text, std::string_view where);

@@ -31,6 +31,9 @@ struct PutVsock { VsockDeviceConfig vsock; };  // PUT /vsock
 struct PatchDrive {                          // PATCH /drives/{id}: a running VM's limiter
   std::string drive_id;
   std::optional<RateLimiterPatch> rate_limiter;
+  // vessel extension: the drive's backing-file allowlist from now on (its next open: a restart,
+  // or a load of a snapshot taken after this; vesseld's named snapshots, docs/daemon/snapshots.md).
+  std::optional<std::vector<std::string>> backing_files;
 };
 struct PutNetworkInterface { NetworkInterfaceConfig net; };  // PUT /network-interfaces/{id}
 struct PatchNetworkInterface {               // PATCH /network-interfaces/{id}

@@ -1,10 +1,11 @@
 // Fuzzes every parser of the daemon API's request bodies: the instance spec and the stop, exec
-// image and checkpoint requests. The first byte picks the parser.
+// image, checkpoint and snapshot requests. The first byte picks the parser.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "daemon/api/requests.h"
+#include "daemon/api/snapshot_request.h"
 #include "daemon/spec/spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -16,9 +17,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (spec) (void)vessel::daemon::parse_spec(vessel::daemon::to_json(*spec)).value();  // round trip must hold
       break;
     }
-    case 1:  // the small option bodies of stop and checkpoint
+    case 1:  // the small option bodies of stop, checkpoint and snapshot create
       (void)vessel::daemon::parse_stop_request(body);
       (void)vessel::daemon::parse_checkpoint_request(body);
+      (void)vessel::daemon::parse_snapshot_request(std::string(body));
       break;
     case 2: (void)vessel::daemon::parse_exec_request(body); break;
     case 3: (void)vessel::daemon::parse_image_request(body); break;

@@ -121,6 +121,18 @@ TEST_F(ApiControllerTest, NetworkInterfacesArePutBeforeStartAndPatched) {
   EXPECT_EQ(path.status, 400);
   EXPECT_NE(path.body.find("path_on_host"), std::string::npos);
   EXPECT_EQ(call("PATCH", "/drives/zz", R"({"drive_id": "zz"})").status, 400);
+  // backing_files (vesseld's named snapshots): a qcow2 drive's allowlist from its next open on.
+  EXPECT_EQ(call("PUT", "/drives/q", R"({"drive_id": "q", "path_on_host": "/q", "format": "qcow2"})").status, 204);
+  auto listed = call("PATCH", "/drives/q", R"({"drive_id": "q", "backing_files": ["/layers/a", "/base"]})");
+  EXPECT_EQ(listed.status, 204) << listed.body;
+  auto drives = body_of(call("GET", "/vm/config"))["drives"];
+  ASSERT_EQ(drives.size(), 2u);
+  EXPECT_EQ(drives[1]["backing_files"], json::Json::array({"/layers/a", "/base"})) << drives.dump();
+  EXPECT_EQ(call("PATCH", "/drives/q", R"({"drive_id": "q", "backing_files": ["relative"]})").status, 400);
+  EXPECT_EQ(call("PATCH", "/drives/q", R"({"drive_id": "q", "backing_files": "/x"})").status, 400);
+  auto raw = call("PATCH", "/drives/d", R"({"drive_id": "d", "backing_files": ["/x"]})");
+  EXPECT_EQ(raw.status, 400);
+  EXPECT_NE(raw.body.find("qcow2"), std::string::npos) << raw.body;
 }
 
 // The real path: the API sends through the mailbox, the VMM thread answers in run(), and a stop
