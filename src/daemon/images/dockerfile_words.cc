@@ -193,7 +193,9 @@ Result<std::vector<KeyValue>> key_values(const Instruction& in, const Vars& vars
     std::string_view rest = args.substr(first_end);
     while (!rest.empty() && is_space(rest.front())) rest.remove_prefix(1);
     if (rest.empty()) return fail(EINVAL, "ENV {} needs a value (ENV name=value, or ENV name value)", first);
-    return std::vector<KeyValue>{{std::string(first), TRY(word(rest, vars, escape))}};
+    // Not TRY inside the braces: an early return from there skips the key's destructor.
+    auto value = TRY(word(rest, vars, escape));
+    return std::vector<KeyValue>{{std::string(first), std::move(value)}};
   }
   std::vector<KeyValue> out;
   for (auto& w : TRY(words(args, vars, escape))) {

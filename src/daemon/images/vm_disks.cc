@@ -139,7 +139,8 @@ Result<std::vector<DiskSpec>> prepare_instance_disks(const InstanceSpec& spec, c
     }
     std::string path = fmt::format("{}/disk-{}.qcow2", dir, i);
     if (!exists(path)) TRY_CTX(create_qcow2(path, d.size_mib << 20, "", std::nullopt), "create disk {}", i);
-    out.push_back({path, false, "qcow2", 0, TRY(backing_chain(path))});
+    auto chain = TRY(backing_chain(path));  // not inside the braces: see snapshot_meta.cc
+    out.push_back({path, false, "qcow2", 0, std::move(chain)});
   }
   return out;
 }

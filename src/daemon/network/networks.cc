@@ -99,7 +99,8 @@ void Networks::init_default() {
   auto existing = store_.get_network(config_.default_network);
   if (existing && *existing) return;
   auto made = [&]() -> Result<void> {
-    NetworkSpec spec{config_.default_network, TRY(parse_cidr(config_.default_subnet)), {}, false, config_.default_bridge};
+    auto subnet = TRY(parse_cidr(config_.default_subnet));  // not inside the braces (a leak on failure)
+    NetworkSpec spec{config_.default_network, subnet, {}, false, config_.default_bridge};
     spec.gateway = Ipv4{spec.subnet.first().value + 1};
     std::vector<std::string> own;
     auto others = TRY(all());
