@@ -26,6 +26,9 @@ struct MachineState;
 namespace migration {
 class VmSource;
 }
+namespace virtio {
+class BalloonControl;
+}
 
 struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
@@ -98,6 +101,12 @@ class Machine {
   // change outlives a restart (on_reboot: restart).
   Result<void> set_rate_limiter(const std::string& device, std::string_view which,
                                 const std::optional<RateLimiterConfig>& config);
+
+  // The balloon (machine_balloon.cc, docs/vmm/balloon.md): nullptr when the VM has none. A new
+  // target or statistics interval is kept in the configuration too (restarts, snapshots).
+  virtio::BalloonControl* balloon() const;
+  Result<void> set_balloon_target(uint32_t amount_mib);
+  Result<void> set_balloon_stats_interval(uint32_t seconds);
 
   State state() const;
   const VmConfig& config() const { return config_; }
