@@ -224,5 +224,58 @@ TEST(BalloonDeviceTest, ReportedFreePagesAreGivenBack) {
   EXPECT_EQ(fx.metrics()["reported_pages"], 512);
 }
 
+TEST(BalloonDeviceTest, SnapshotKeepsTargetActualAndTheHeldStatisticsBuffer) {
+  Fixture a({256, false, 1, false});
+  ASSERT_TRUE(a.drv.init(~0ull, 3) & status::kDriverOk);
+  a.drv.set_actual(200);
+  a.balloon.control->set_target_pages(300);
+  ASSERT_TRUE(a.balloon.control->set_stats_interval(2));
+  uint8_t e[10] = {5, 0};  // total_memory
+  ASSERT_TRUE(a.mem.write(kData, e, 10));
+  a.drv.send(2, kData, 10);
+  auto end = std::chrono::steady_clock::now() + 2s;
+  while (a.metrics()["stats_updates"] != 1 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(a.balloon.device->pause());
+  auto extra = a.balloon.device->save_extra();
+  ASSERT_TRUE(extra) << extra.error().to_string();
+  auto* saved = std::get_if<snapshot::BalloonState>(&*extra);
+  ASSERT_NE(saved, nullptr);
+  EXPECT_EQ(saved->mmio_base, kMmioBase);
+  EXPECT_EQ(saved->target_pages, 300u);
+  EXPECT_EQ(saved->actual_pages, 200u);
+  EXPECT_EQ(saved->stats_interval_s, 2u);
+  ASSERT_TRUE(saved->stats_head);
+  auto state = a.balloon.device->save_state();
+  ASSERT_TRUE(state);
+
+  // A fresh device on the same memory (as a load builds it from the configuration).
+  auto irq = std::make_shared<CountingIrq>();
+  auto b = create_balloon({256, false, 1, false}, DeviceContext{&a.mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->device->restore_extra(*extra));
+  ASSERT_TRUE(b->device->restore_state(*state));
+  EXPECT_EQ(b->control->target_pages(), 300u);
+  EXPECT_EQ(b->control->actual_pages(), 200u);
+  EXPECT_EQ(b->control->stats_interval_s(), 2u);
+  // The held buffer goes back to the driver one interval after the load.
+  uint16_t used_before = *a.mem.read_obj<uint16_t>(0x30000 + 0x4000 + 2);
+  end = std::chrono::steady_clock::now() + 5s;
+  while (*a.mem.read_obj<uint16_t>(0x30000 + 0x4000 + 2) == used_before && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(uint16_t(*a.mem.read_obj<uint16_t>(0x30000 + 0x4000 + 2) - used_before), 1);
+
+  // A state that does not fit the configuration is refused.
+  auto c = create_balloon({0, false, 0, false}, DeviceContext{&a.mem, irq, kMmioBase, {}});
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->device->restore_extra(*extra));  // statistics were on
+  snapshot::BalloonState huge = *saved;
+  huge.stats_interval_s = 0;
+  huge.stats_head.reset();
+  huge.actual_pages = 1u << 30;
+  EXPECT_FALSE(c->device->restore_extra(huge));
+  EXPECT_FALSE(c->device->restore_extra(snapshot::VsockState{kMmioBase, 3, "/x"}));
+  EXPECT_TRUE(c->device->restore_extra(snapshot::DeviceExtra{}));  // an older snapshot: none
+}
+
 }  // namespace
 }  // namespace vessel::vmm::virtio

@@ -82,6 +82,33 @@ class BalloonLogic final : public DeviceLogic {
     return next_poll_;
   }
 
+  // Paused, under the transport lock (which fills in the window).
+  snapshot::DeviceExtra save_extra() const override {
+    return snapshot::BalloonState{0, control_->target_pages(), control_->actual_pages(), control_->stats_interval_s(),
+                                  stats_head_};
+  }
+  Result<void> restore_extra(const snapshot::DeviceExtra& extra) override {
+    if (std::holds_alternative<std::monostate>(extra)) return {};  // an older snapshot: a fresh balloon
+    const auto* saved = std::get_if<snapshot::BalloonState>(&extra);
+    if (!saved) return fail(EINVAL, "virtio-balloon: the snapshot holds another device's state for it");
+    uint64_t ram_pages = memory_->size() / balloon::kPageSize;
+    if (saved->target_pages > ram_pages || saved->actual_pages > ram_pages)
+      return fail(EINVAL, "virtio-balloon: target {} or actual {} pages is more than the guest's {}", saved->target_pages,
+                  saved->actual_pages, ram_pages);
+    if ((saved->stats_interval_s != 0) != control_->stats_enabled())
+      return fail(EINVAL, "virtio-balloon: statistics interval {} s in the snapshot, {} in the configuration",
+                  saved->stats_interval_s, control_->config().stats_interval_s);
+    if (saved->stats_head && (!control_->stats_enabled() || *saved->stats_head >= kQueueSize))
+      return fail(EINVAL, "virtio-balloon: held statistics buffer {} (queue size {})", *saved->stats_head, kQueueSize);
+    control_->set_target_pages(saved->target_pages);
+    control_->set_actual_pages(saved->actual_pages);
+    if (saved->stats_interval_s) (void)control_->set_stats_interval(saved->stats_interval_s);
+    (void)control_->take_interval_changed();
+    stats_head_ = saved->stats_head;
+    next_poll_ = std::chrono::steady_clock::now() + std::chrono::seconds(saved->stats_interval_s);
+    return {};
+  }
+
   void add_metrics(json::Json& out) const override {
     out["target_pages"] = control_->target_pages();
     out["actual_pages"] = control_->actual_pages();
