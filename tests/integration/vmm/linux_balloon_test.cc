@@ -4,6 +4,7 @@
 // written and removed), then prints /proc/meminfo every second. The host inflates the balloon to
 // 128 MiB and checks that the guest's MemTotal drops, that vessel-vmm's resident memory drops by
 // about as much, and that GET /balloon/statistics shows the guest's figures; then it deflates.
+// A second test takes an inflated balloon through a snapshot and a load in a new process.
 #include <signal.h>
 #include <unistd.h>
 
@@ -147,6 +148,76 @@ TEST(LinuxBalloon, InflatingGivesGuestMemoryBackToTheHostAndDeflatingReturnsIt) 
   EXPECT_EQ(vm.console().find("Out of puff"), std::string::npos);
   ASSERT_TRUE(vm.process().signal(SIGKILL));
   (void)vm.finish(20s);
+}
+
+// The balloon through a snapshot: inflated to 64 MiB, paused, snapshotted, killed; a new process
+// loads it with the balloon's target and actual, the statistics buffer the device held goes back
+// to the driver (so figures come again), and a deflate works.
+TEST(LinuxBalloon, AnInflatedBalloonSurvivesASnapshotLoadInANewProcess) {
+  std::string guest_dir = VESSEL_DEFAULT_GUEST_DIR;
+  ASSERT_EQ(access((guest_dir + "/vmlinux").c_str(), R_OK), 0) << "build the default_guest target first";
+  auto boot_args = read_file(guest_dir + "/cmdline");
+  ASSERT_TRUE(boot_args);
+  while (!boot_args->empty() && boot_args->back() == '\n') boot_args->pop_back();
+  TempDir dir;
+  std::string cmd = "while :; do echo bal-mem $(grep Mem /proc/meminfo); sleep 1; done";
+  json::Json cfg = {{"boot-source",
+                     {{"kernel_image_path", guest_dir + "/vmlinux"},
+                      {"initrd_path", guest_dir + "/initramfs.cpio"},
+                      {"boot_args", *boot_args + " -- " + cmd}}},
+                    {"machine-config", {{"vcpu_count", 1}, {"mem_size_mib", 256}}},
+                    {"balloon", {{"amount_mib", 64}, {"deflate_on_oom", false}, {"stats_polling_interval_s", 1}}}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
+  std::string sock_a = dir.file("a.sock"), state = dir.file("vm.state"), mem = dir.file("vm.mem");
+  GuestMem before;
+  {
+    VmmProcess a({"--api-sock", sock_a, "--config-file", dir.file("vm.json")});
+    ASSERT_TRUE(a.wait_for_file(sock_a)) << a.errors();
+    ASSERT_TRUE(a.wait_for_console("bal-mem MemTotal", 4min)) << a.console() << a.errors();
+    ASSERT_TRUE(wait_actual(sock_a, 64, 3min)) << get_json(sock_a, "/balloon").dump();
+    std::this_thread::sleep_for(2s);
+    before = last_meminfo(a.console());
+    ASSERT_EQ(call(sock_a, "PATCH", "/vm", R"({"state": "Paused"})").status, 204);
+    auto created = call(sock_a, "PUT", "/snapshot/create", json::Json{{"snapshot_path", state}, {"mem_file_path", mem}}.dump());
+    ASSERT_EQ(created.status, 204) << created.body;
+    ASSERT_TRUE(a.process().signal(SIGKILL));
+    (void)a.finish(20s);
+  }
+  std::string sock_b = dir.file("b.sock");
+  VmmProcess b({"--api-sock", sock_b});
+  ASSERT_TRUE(b.wait_for_file(sock_b)) << b.errors();
+  auto loaded = call(sock_b, "PUT", "/snapshot/load",
+                     json::Json{{"snapshot_path", state},
+                                {"mem_backend", {{"backend_type", "File"}, {"backend_path", mem}}},
+                                {"resume_vm", true}}
+                         .dump());
+  ASSERT_EQ(loaded.status, 204) << loaded.body;
+  json::Json bal = get_json(sock_b, "/balloon");
+  EXPECT_EQ(bal["amount_mib"], 64);
+  EXPECT_EQ(bal["target_mib"], 64);
+  EXPECT_EQ(bal["actual_mib"], 64) << bal.dump();
+  EXPECT_EQ(bal["stats_polling_interval_s"], 1);
+  // Statistics are not in the snapshot: they come again once the held buffer went back.
+  json::Json stats;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    stats = get_json(sock_b, "/balloon/statistics");
+    if (stats.contains("total_memory")) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  ASSERT_TRUE(stats.contains("total_memory")) << stats.dump();
+  EXPECT_NEAR(static_cast<long>(stats["total_memory"].get<uint64_t>() / 1024), before.total_kb, 4 * 1024);
+  auto patched = call(sock_b, "PATCH", "/balloon", R"({"amount_mib": 0})");
+  ASSERT_EQ(patched.status, 204) << patched.body;
+  ASSERT_TRUE(wait_actual(sock_b, 0, 3min)) << get_json(sock_b, "/balloon").dump();
+  ASSERT_TRUE(b.wait_for_console("bal-mem MemTotal", 30s));
+  std::this_thread::sleep_for(2s);
+  GuestMem after = last_meminfo(b.console());
+  std::cout << "balloon snapshot: MemTotal at the snapshot " << before.total_kb << " kB, after the load and a deflate "
+            << after.total_kb << " kB\n";
+  EXPECT_GE(after.total_kb, before.total_kb + 60 * 1024) << b.console();
+  ASSERT_TRUE(b.process().signal(SIGKILL));
+  (void)b.finish(20s);
 }
 
 }  // namespace
