@@ -18,15 +18,7 @@ enum class Role { Inflate, Deflate, Stats, Reporting };
 
 class BalloonLogic final : public DeviceLogic {
  public:
-  BalloonLogic(const GuestMemory* memory, std::shared_ptr<BalloonControl> control)
-      : memory_(memory), control_(std::move(control)) {
-    const auto& c = control_->config();
-    offered_ = kFeatureVersion1 | kFeatureIndirectDesc;
-    if (c.deflate_on_oom) offered_ |= balloon::kFeatureDeflateOnOom;
-    if (c.stats_interval_s) offered_ |= balloon::kFeatureStatsVq;
-    if (c.free_page_reporting) offered_ |= balloon::kFeatureReporting;
-    activate(offered_);  // the roles as they would be; activate() sets the negotiated ones
-  }
+  BalloonLogic(const GuestMemory* memory, std::shared_ptr<BalloonControl> control);
   ~BalloonLogic() override { control_->attach(nullptr); }
 
   const char* name() const override { return "virtio-balloon"; }
@@ -224,6 +216,16 @@ class BalloonLogic final : public DeviceLogic {
   std::atomic<uint64_t> inflated_pages_{0}, deflated_pages_{0}, reported_pages_{0}, discarded_bytes_{0},
       stats_updates_{0}, bad_config_writes_{0}, bad_requests_{0};
 };
+
+BalloonLogic::BalloonLogic(const GuestMemory* memory, std::shared_ptr<BalloonControl> control)
+    : memory_(memory), control_(std::move(control)) {
+  const auto& c = control_->config();
+  offered_ = kFeatureVersion1 | kFeatureIndirectDesc;
+  if (c.deflate_on_oom) offered_ |= balloon::kFeatureDeflateOnOom;
+  if (c.stats_interval_s) offered_ |= balloon::kFeatureStatsVq;
+  if (c.free_page_reporting) offered_ |= balloon::kFeatureReporting;
+  activate(offered_);  // the roles as they would be; activate() sets the negotiated ones
+}
 
 }  // namespace
 
