@@ -80,6 +80,13 @@ if [ -n "$netconf" ]; then
   set --
 fi
 
+# virtio-balloon (docs/vmm/balloon.md): its driver when the VM has the device (virtio id 0x0005).
+if grep -qx 0x0005 /sys/bus/virtio/devices/*/device 2>/dev/null; then
+  for m in $(sed -n 's/^virtio_balloon //p' /etc/modules.deps); do
+    insmod "/lib/modules/$m.ko" 2>/dev/null
+  done
+fi
+
 # vessel-agent (docs/vmm/agent.md): with a virtio-vsock device (virtio id 0x0013), load the vsock
 # modules and start the agent in the background on vsock port 1024.
 if [ -x /bin/vessel-agent ] && grep -qx 0x0013 /sys/bus/virtio/devices/*/device 2>/dev/null; then

@@ -26,6 +26,9 @@ struct MachineState;
 namespace migration {
 class VmSource;
 }
+namespace virtio {
+class BalloonControl;
+}
 
 struct MachineOptions {
   int console_fd = 1;  // where the serial console goes
@@ -102,6 +105,11 @@ class Machine {
   // A drive's backing-file allowlist for its next open (a restart, a load of the next snapshot);
   // the open drive is untouched (machine_backing.cc).
   Result<void> set_backing_files(const std::string& drive_id, const std::vector<std::string>& files);
+  // The balloon (machine_balloon.cc, docs/vmm/balloon.md): nullptr when the VM has none. A new
+  // target or statistics interval is kept in the configuration too (restarts, snapshots).
+  virtio::BalloonControl* balloon() const;
+  Result<void> set_balloon_target(uint32_t amount_mib);
+  Result<void> set_balloon_stats_interval(uint32_t seconds);
 
   State state() const;
   const VmConfig& config() const { return config_; }

@@ -146,6 +146,11 @@ Result<virtio::NetConfig> net_config(const NetworkInterfaceConfig& n) {
   return nc;
 }
 
+virtio::BalloonDeviceConfig balloon_device_config(const BalloonConfig& b) {
+  return {static_cast<uint32_t>(uint64_t{b.amount_mib} << 20 >> virtio::balloon::kPageShift), b.deflate_on_oom,
+          b.stats_polling_interval_s, b.free_page_reporting};
+}
+
 Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::AcpiConfig& acpi,
                                 KernelCmdline& cmdline) {
   VirtioSlots slots(m, acpi, cmdline);
@@ -179,6 +184,13 @@ Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::Acp
                        "network-interfaces[{}]", n.iface_id);
     TRY(slots.attach(dev, base));
     m.virtio_by_id["net/" + n.iface_id] = dev;
+  }
+  if (const auto& b = m.config.balloon) {  // last: the other devices keep the windows they had
+    auto [base, gsi] = slots.next_window();
+    auto dev = TRY_CTX(virtio::create_balloon(balloon_device_config(*b), TRY(slots.context(base, gsi))),
+                       "balloon device");
+    TRY(slots.attach(dev.device, base));
+    m.balloon = std::move(dev.control);
   }
   return {};
 }

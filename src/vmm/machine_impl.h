@@ -14,6 +14,7 @@
 #include "vmm/bus/bus.h"
 #include "vmm/devices/legacy/cmos_rtc.h"
 #include "vmm/devices/legacy/i8042.h"
+#include "vmm/devices/virtio/balloon/balloon.h"
 #include "vmm/devices/virtio/virtio_devices.h"
 #include "vmm/mailbox.h"
 #include "vmm/machine.h"
@@ -68,6 +69,7 @@ struct Machine::Impl {
   std::vector<std::shared_ptr<virtio::VirtioMmioDevice>> virtio;
   // The devices a running VM's API may change: "drive/<drive_id>", "net/<iface_id>".
   std::map<std::string, std::shared_ptr<virtio::VirtioMmioDevice>> virtio_by_id;
+  std::shared_ptr<virtio::BalloonControl> balloon;  // the balloon's target and figures, when configured
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
   std::shared_ptr<CmosRtc> rtc;

@@ -93,6 +93,11 @@ class Vmm {
   VmmReply on(const action::LoadSnapshot&);
   VmmReply on(const action::SendMigration&);     // vmm_migration.cc
   VmmReply on(const action::ReceiveMigration&);
+  VmmReply on(const action::PutBalloon&);        // vmm_balloon.cc
+  VmmReply on(const action::PatchBalloon&);
+  VmmReply on(const action::GetBalloon&);
+  VmmReply on(const action::PatchBalloonStats&);
+  VmmReply on(const action::GetBalloonStats&);
   // Runs a machine built from a snapshot or a migration (paused unless `resume`).
   Result<void> adopt(std::unique_ptr<Machine> machine, bool resume);
   Result<void> before_start() const;

@@ -1,6 +1,7 @@
 #include "vmm/api/api_server.h"
 
 #include "base/log.h"
+#include "vmm/api/balloon_request.h"
 #include "vmm/api/migration_request.h"
 
 namespace vessel::vmm {
@@ -188,6 +189,8 @@ constexpr Route kRoutes[] = {
     {"/snapshot/load", "PUT", "use PUT on /snapshot/load", parse_snapshot_load_request},
     {"/migration/send", "PUT", "use PUT on /migration/send", parse_migration_send_request},
     {"/migration/receive", "PUT", "use PUT on /migration/receive", parse_migration_receive_request},
+    {"/balloon", "GET PUT PATCH", "use GET, PUT (before start) or PATCH on /balloon", parse_balloon_request},
+    {"/balloon/statistics", "GET PATCH", "use GET or PATCH on /balloon/statistics", parse_balloon_statistics_request},
 };
 
 const Route* find_route(const std::string& path) {

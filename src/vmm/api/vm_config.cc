@@ -269,7 +269,7 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
   Json j = TRY(json::parse(text, 1 << 20, 32));
   if (!j.is_object()) return fail(EINVAL, "config: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "config", {"boot-source", "machine-config", "drives", "entropy",
-                                         "network-interfaces", "logger", "metrics", "vessel", "vsock"}));
+                                         "network-interfaces", "logger", "metrics", "vessel", "vsock", "balloon"}));
   VmConfig c;
   if (!j.contains("boot-source")) return fail(EINVAL, "config: missing \"boot-source\"");
   c.boot_source = TRY(parse_boot_source(j["boot-source"]));
@@ -301,6 +301,7 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
     c.entropy = true;
   }
   if (j.contains("vsock")) c.vsock = TRY(parse_vsock(j["vsock"]));
+  if (j.contains("balloon")) c.balloon = TRY(parse_balloon(j["balloon"]));
   if (j.contains("vessel")) {
     const Json& v = j["vessel"];
     if (!v.is_object()) return fail(EINVAL, "vessel: expected an object, got {}", json::type_name(v));
@@ -325,6 +326,8 @@ Result<void> validate_for_start(const VmConfig& c) {
   for (const auto& d : c.drives) roots += d.is_root_device;
   if (roots > 1) return fail(EINVAL, "more than one drive is marked is_root_device");
   TRY(check_memory_options(c.machine));
+  if (c.balloon)
+    TRY(check_balloon(*c.balloon, c.machine.mem_size_mib, c.machine.huge_pages != HugePages::None));
   return {};
 }
 
@@ -337,6 +340,7 @@ Json VmConfig::to_json() const {
   j["drives"] = drives;
   if (entropy) j["entropy"] = Json::object();
   if (vsock) j["vsock"] = vmm::to_json(*vsock);
+  if (balloon) j["balloon"] = vmm::to_json(*balloon);
   if (!network_interfaces.empty()) {
     Json nets = Json::array();
     for (const auto& n : network_interfaces) nets.push_back(vmm::to_json(n));

@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/json.h"
+#include "vmm/api/balloon_config.h"
 #include "vmm/api/rate_limiter_config.h"
 
 namespace vessel::vmm {
@@ -95,6 +96,7 @@ struct VmConfig {
   bool entropy = false;
   std::optional<VsockDeviceConfig> vsock;
   std::vector<NetworkInterfaceConfig> network_interfaces;
+  std::optional<BalloonConfig> balloon;  // Firecracker's balloon (docs/vmm/balloon.md)
   // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): what a guest reboot does.
   OnReboot on_reboot = OnReboot::Exit;
   // vessel extension ("vessel": {"io_nice": N}, -20..19): nice value of the virtio threads.

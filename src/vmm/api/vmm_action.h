@@ -64,6 +64,11 @@ struct SendMigration {                      // PUT /migration/send (docs/vmm/mig
 struct ReceiveMigration {                   // PUT /migration/receive
   std::string receiver_url;
 };
+struct PutBalloon { BalloonConfig balloon; };   // PUT /balloon (docs/vmm/balloon.md)
+struct PatchBalloon { uint32_t amount_mib; };   // PATCH /balloon
+struct GetBalloon {};                           // GET /balloon
+struct PatchBalloonStats { uint32_t stats_polling_interval_s; };  // PATCH /balloon/statistics
+struct GetBalloonStats {};                      // GET /balloon/statistics
 }  // namespace action
 
 using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
@@ -72,7 +77,8 @@ using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig
                                action::SetVmState, action::GetVmConfig, action::GetMetrics, action::PutVsock,
                                action::PatchDrive, action::PutNetworkInterface, action::PatchNetworkInterface,
                                action::CreateSnapshot, action::LoadSnapshot, action::SendMigration,
-                               action::ReceiveMigration>;
+                               action::ReceiveMigration, action::PutBalloon, action::PatchBalloon,
+                               action::GetBalloon, action::PatchBalloonStats, action::GetBalloonStats>;
 
 // The answer: a JSON document (200), nothing (204), or an error (400 with its message).
 using VmmReply = Result<std::optional<json::Json>>;

@@ -1,16 +1,17 @@
 // A virtio device's own snapshot state beyond its transport's (VirtioState): none for most
-// devices, NetState for virtio-net, VsockState for virtio-vsock. Devices fill and take it through
+// devices, NetState for virtio-net, VsockState for virtio-vsock, BalloonState for virtio-balloon. Devices fill and take it through
 // DeviceLogic::save_extra/restore_extra; the machine puts it in its own section.
 #pragma once
 
 #include <variant>
 
+#include "vmm/snapshot/balloon_state.h"
 #include "vmm/snapshot/net_state.h"
 #include "vmm/snapshot/vsock_state.h"
 
 namespace vessel::vmm::snapshot {
 
-using DeviceExtra = std::variant<std::monostate, NetState, VsockState>;
+using DeviceExtra = std::variant<std::monostate, NetState, VsockState, BalloonState>;
 
 struct MachineState;
 // Files a device's extra state in the machine state's list of its kind.

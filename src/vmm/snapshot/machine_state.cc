@@ -8,9 +8,9 @@ namespace {
 
 // The version each section is written with; decode() reads every version up to this one.
 constexpr uint32_t kVersionOf[] = {0, /*Machine*/ 1, /*Vcpu*/ 1, /*Vm*/ 1, /*Serial*/ 1, /*I8042*/ 1, /*Virtio*/ 1,
-                                   /*CmosRtc*/ 1, /*Net*/ 1, /*Vsock*/ 1};
-constexpr uint32_t kDeviceTypeNetSection = 1, kDeviceTypeVsockSection = 19;  // virtio device ids
-constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::Vsock);
+                                   /*CmosRtc*/ 1, /*Net*/ 1, /*Vsock*/ 1, /*Balloon*/ 1};
+constexpr uint32_t kDeviceTypeNetSection = 1, kDeviceTypeVsockSection = 19, kDeviceTypeBalloonSection = 5;  // virtio ids
+constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::Balloon);
 
 Section section(SectionId id, ByteWriter& w) {
   return {static_cast<uint32_t>(id), kVersionOf[static_cast<uint32_t>(id)], w.take()};
@@ -88,6 +88,12 @@ Section encode_vsock_section(const VsockState& v) {
   ByteWriter w;
   encode_vsock(v, w);
   return section(SectionId::Vsock, w);
+}
+
+Section encode_balloon_section(const BalloonState& b) {
+  ByteWriter w;
+  encode_balloon(b, w);
+  return section(SectionId::Balloon, w);
 }
 
 Section encode_virtio(const VirtioState& d) {
@@ -219,7 +225,7 @@ Result<VirtioState> decode_virtio(ByteReader& r) {
 
 const char* section_name(uint32_t id) {
   static constexpr const char* kNames[] = {"?",      "machine", "vcpu",   "vm",  "serial",
-                                                 "i8042",  "virtio",  "cmos_rtc", "net", "vsock"};
+                                                 "i8042",  "virtio",  "cmos_rtc", "net", "vsock", "balloon"};
   return id >= 1 && id <= kLastId ? kNames[id] : "unknown";
 }
 
@@ -254,6 +260,7 @@ Result<void> decode_section(const Section& s, MachineState& out, uint32_t (&seen
       out.net.push_back(TRY(decode_net(r)));
       break;
     case SectionId::Vsock: out.vsock = TRY(decode_vsock(r)); break;
+    case SectionId::Balloon: out.balloon = TRY(decode_balloon(r)); break;
   }
   return r.finish();
 }
@@ -275,6 +282,8 @@ Result<void> check_device_sections(const MachineState& s) {
   }
   if (s.vsock && !virtio_at(s.vsock->mmio_base, kDeviceTypeVsockSection))
     return fail(EINVAL, "snapshot: the vsock section names no virtio-vsock device at {:#x}", s.vsock->mmio_base);
+  if (s.balloon && !virtio_at(s.balloon->mmio_base, kDeviceTypeBalloonSection))
+    return fail(EINVAL, "snapshot: the balloon section names no virtio-balloon device at {:#x}", s.balloon->mmio_base);
   return {};
 }
 
@@ -291,6 +300,7 @@ std::vector<uint8_t> encode(const MachineState& state) {
   if (state.rtc) sections.push_back(encode_rtc(*state.rtc));
   for (const auto& n : state.net) sections.push_back(encode_net_section(n));
   if (state.vsock) sections.push_back(encode_vsock_section(*state.vsock));
+  if (state.balloon) sections.push_back(encode_balloon_section(*state.balloon));
   return serialize(sections);
 }
 

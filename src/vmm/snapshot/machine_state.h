@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "kvm/kvm.h"
+#include "vmm/snapshot/balloon_state.h"
 #include "vmm/snapshot/device_state.h"
 #include "vmm/snapshot/net_state.h"
 #include "vmm/snapshot/vsock_state.h"
@@ -23,7 +24,7 @@ namespace vessel::vmm::snapshot {
 
 // Section ids and the newest version of each that this vessel-vmm writes and reads.
 enum class SectionId : uint32_t { Machine = 1, Vcpu = 2, Vm = 3, Serial = 4, I8042 = 5, Virtio = 6, CmosRtc = 7,
-                              Net = 8, Vsock = 9 };
+                              Net = 8, Vsock = 9, Balloon = 10 };
 
 struct VcpuSnapshot {
   kvm_regs regs{};
@@ -61,6 +62,8 @@ struct MachineState {
   // naming its virtio section by MMIO window.
   std::vector<NetState> net;
   std::optional<VsockState> vsock;
+  // Later again (optional): the virtio-balloon device's, naming its virtio section by window.
+  std::optional<BalloonState> balloon;
 };
 
 inline constexpr uint32_t kMaxVcpus = 32;

@@ -271,5 +271,56 @@ TEST(SnapshotFormat, HostileNetAndVsockSectionsAreRefused) {
   EXPECT_FALSE(decode(with_sections(bad)));
 }
 
+// A VM with a balloon: section 10 names its virtio device by window.
+MachineState sample_with_balloon() {
+  MachineState s = sample();
+  VirtioState b;
+  b.device_type = 5;
+  b.mmio_base = 0xd0003000;
+  b.queues.resize(3);
+  s.virtio.push_back(b);
+  s.balloon = BalloonState{0xd0003000, 32768, 32000, 5, uint16_t{7}};
+  return s;
+}
+
+TEST(SnapshotFormat, BalloonSectionRoundTrips) {
+  auto back = decode(encode(sample_with_balloon()));
+  ASSERT_TRUE(back) << back.error().to_string();
+  ASSERT_TRUE(back->balloon);
+  EXPECT_EQ(back->balloon->mmio_base, 0xd0003000u);
+  EXPECT_EQ(back->balloon->target_pages, 32768u);
+  EXPECT_EQ(back->balloon->actual_pages, 32000u);
+  EXPECT_EQ(back->balloon->stats_interval_s, 5u);
+  EXPECT_EQ(back->balloon->stats_head, uint16_t{7});
+  auto none = sample_with_balloon();
+  none.balloon->stats_head.reset();
+  back = decode(encode(none));
+  ASSERT_TRUE(back);
+  EXPECT_FALSE(back->balloon->stats_head);
+  // Without the section (a snapshot from before it existed): no balloon state.
+  EXPECT_FALSE(decode(encode(sample()))->balloon);
+}
+
+TEST(SnapshotFormat, HostileBalloonSectionsAreRefused) {
+  auto s = sample_with_balloon();
+  s.balloon->mmio_base = 0xd0000000;  // no balloon there
+  auto r = decode(encode(s));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("names no virtio-balloon device"), std::string::npos) << r.error().to_string();
+  auto sections = parse(encode(sample_with_balloon()));
+  ASSERT_TRUE(sections);
+  auto twice = *sections;
+  twice.push_back(twice.back());
+  r = decode(with_sections(twice));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("balloon section appears twice"), std::string::npos) << r.error().to_string();
+  auto flag = *sections;
+  flag.back().bytes[20] = 2;  // the held-buffer flag
+  r = decode(with_sections(flag));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("stats_head flag"), std::string::npos) << r.error().to_string();
+}
+
 }  // namespace
 }  // namespace vessel::vmm::snapshot
+

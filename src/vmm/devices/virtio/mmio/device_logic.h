@@ -47,6 +47,12 @@ class CompletionSink {
   virtual uint64_t epoch() const = 0;
   // Any thread, without the transport lock.
   virtual void complete_async(uint16_t queue, uint64_t epoch, uint16_t head, uint32_t written) = 0;
+  // The device's config space changed on the host's initiative (virtio-balloon's target): a new
+  // config generation and, once the driver is running, a config-change interrupt. Any thread,
+  // without the transport lock.
+  virtual void config_changed() {}
+  // Has the device thread run process() again (a new retry_at()). Any thread.
+  virtual void wake() {}
 };
 
 // read_config() for a device whose config space is a fixed byte array: out of range reads zeros.
@@ -66,8 +72,15 @@ class DeviceLogic {
   virtual uint64_t features() const = 0;  // offered; includes VERSION_1
   virtual uint16_t num_queues() const = 0;
   virtual uint16_t max_queue_size() const = 0;
-  // Config space is immutable after creation here, so reads need no lock. Out of range: zeros.
+  // Reads take no lock: config space is immutable after creation, or (virtio-balloon) atomics.
+  // Out of range: zeros.
   virtual void read_config(uint64_t offset, std::span<uint8_t> data) const = 0;
+  // A driver's write to the config space (virtio-balloon's `actual`), on a vCPU thread without
+  // the transport lock; most devices have no writable field and ignore it.
+  virtual void write_config(uint64_t offset, std::span<const uint8_t> data) {
+    (void)offset;
+    (void)data;
+  }
   // Called on DRIVER_OK with the negotiated features.
   virtual void activate(uint64_t driver_features) = 0;
   // Serves up to `budget` chains of queue `index`. Returns how many were completed, or a fault

@@ -75,7 +75,10 @@ void MmioTransport::read(uint64_t offset, std::span<uint8_t> data) {
 }
 
 void MmioTransport::write(uint64_t offset, std::span<const uint8_t> data) {
-  if (offset >= reg::kConfig) return;  // no writable config fields in our devices
+  if (offset >= reg::kConfig) {
+    logic_->write_config(offset - reg::kConfig, data);
+    return;
+  }
   if (data.size() != 4 || offset % 4 != 0) {
     counters_.bad_register_accesses++;
     return;
@@ -258,6 +261,12 @@ void MmioTransport::enter_needs_reset(const QueueFault& fault) {
   for (auto& q : queues_) q.ready = false;
   config_generation_++;
   raise_interrupt(kInterruptConfigChange);
+}
+
+void MmioTransport::config_changed() {
+  config_generation_++;
+  uint32_t st = status_.load();
+  if ((st & status::kDriverOk) && !(st & status::kNeedsReset)) raise_interrupt(kInterruptConfigChange);
 }
 
 void MmioTransport::raise_interrupt(uint32_t reason) {

@@ -92,6 +92,8 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   Virtqueue::Position kernel_position(uint16_t index, const QueueLayout& layout) const;  // mu_ held
   uint64_t epoch() const override { return epoch_; }
   void complete_async(uint16_t queue, uint64_t epoch, uint16_t head, uint32_t written) override;
+  void config_changed() override;
+  void wake() override { (void)notify_.signal(); }
   void enter_needs_reset(const QueueFault& fault);  // mu_ held
   void raise_interrupt(uint32_t reason);
   void run();
