@@ -195,6 +195,12 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
 Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec,
                                    const BootSource* resolved, bool restoring) {
   TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
+  TRY(admit_start(row.name, spec, restoring));
+  struct Started {  // the reservation moves from `starting_` to the running row (or is given back)
+    Manager* m;
+    const std::string& name;
+    ~Started() { m->end_start(name); }
+  } started_guard{this, row.name};
   BootSource boot = resolved ? *resolved : TRY_CTX(boot_source(spec, dir_of(row.name)), "start {}", row.name);
   auto userns = TRY_CTX(userns_of(spec), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
