@@ -30,8 +30,15 @@ Result<void> Manager::admit_start(const std::string& name, const InstanceSpec& s
                             .with_hint("stop or suspend another instance, then resume again; it stays saved meanwhile"));
     return Unexpected(std::move(admitted).error().add_context(fmt::format("start {}", name)));
   }
+  TRY(admit_to_pool(spec));
   starting_.insert(name);
   return {};
+}
+
+Result<void> Manager::admit_to_pool(const InstanceSpec& spec) {
+  if (!spec.pool) return {};
+  if (!pools_) return fail(ENOTSUP, "this vesseld has no pools");
+  return pools_->admit(spec.name, spec);
 }
 
 void Manager::end_start(const std::string& name) {

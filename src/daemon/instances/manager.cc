@@ -22,7 +22,13 @@ Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStor
 
 Manager::~Manager() { monitor_.reset(); }
 
-std::string Manager::cgroup_of(const std::string& name) const { return cgroup_path(config_.cgroup_parent, name); }
+std::string Manager::cgroup_of(const std::string& name) const {
+  if (pools_)  // a pool member's cgroup is below its pool's
+    if (auto row = store_.get_instance(name); row && *row)
+      if (auto spec = parse_spec_text((*row)->spec); spec)
+        if (auto cgroup = pools_->member_cgroup(*spec)) return *cgroup;
+  return cgroup_path(config_.cgroup_parent, name);
+}
 
 std::shared_ptr<Manager::Entry> Manager::entry(const std::string& name) {
   std::lock_guard lock(entries_mutex_);
@@ -77,6 +83,7 @@ Result<void> Manager::set_state(const std::string& name, State state, const Gues
   json::Json event = {{"type", "instance-state"}, {"name", name}, {"state", std::string(to_string(state))}, {"reason", why}};
   if (extra.is_object()) event.update(extra);
   events_.publish(std::move(event));
+  if (pools_) pools_->changed(name);
   return {};
 }
 
@@ -160,6 +167,7 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
   auto existing = TRY(reservations(spec.name));
   TRY_CTX(admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib}),
           "admission of {}", spec.name);
+  TRY(admit_to_pool(spec));
   InstanceRow row{spec.name, std::string(to_string(spec.type)), to_json(spec).dump(), std::string(to_string(State::Created))};
   TRY(store_.insert_instance(row));
   if (auto allocated = allocate_userns(spec); !allocated) {

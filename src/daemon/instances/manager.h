@@ -18,6 +18,7 @@
 #include "daemon/health/monitor.h"
 #include "daemon/network/networks.h"
 #include "daemon/instances/backend.h"
+#include "daemon/instances/pool_hooks.h"
 #include "daemon/instances/state.h"
 #include "daemon/policy/capacity.h"
 #include "daemon/store/store.h"
@@ -83,6 +84,9 @@ class Manager {
   Result<std::vector<InstanceRow>> rows() { return store_.list_instances(); }
   const ManagerConfig& config() const { return config_; }
   std::string cgroup_of(const std::string& name) const;
+  // Pools (docs/daemon/pools.md): admission into a member's pool, its cgroup below the pool's,
+  // and a re-allocation on each of its state changes. Unset: specs naming a pool are refused.
+  void set_pool_hooks(PoolHooks* pools) { pools_ = pools; }
 
  private:
   struct Entry {
@@ -121,6 +125,8 @@ class Manager {
   // A start is admitted beside the holders; until end_start() the instance counts as starting.
   Result<void> admit_start(const std::string& name, const InstanceSpec& spec, bool restoring);
   void end_start(const std::string& name);
+  // The member's pool exists and has room for it (none named: nothing to check).
+  Result<void> admit_to_pool(const InstanceSpec& spec);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
   Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
                          const json::Json& extra = nullptr);
@@ -147,6 +153,7 @@ class Manager {
   std::mutex create_mutex_;  // admission control sees every create and start in order
   std::set<std::string> starting_;  // admitted starts not yet running (under create_mutex_)
   std::unique_ptr<ExitMonitor> monitor_;
+  PoolHooks* pools_ = nullptr;
 };
 
 }  // namespace vessel::daemon

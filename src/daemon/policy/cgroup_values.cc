@@ -5,12 +5,11 @@
 
 namespace vessel::daemon {
 
-uint64_t cpu_quota_us(double cpus) {
-  double us = std::round(cpus * static_cast<double>(kCpuPeriodUs));
-  return std::max<uint64_t>(kMinCpuQuotaUs, static_cast<uint64_t>(std::max(0.0, us)));
-}
+namespace {
 
-std::vector<std::pair<std::string, std::string>> cgroup_values(const CgroupPlan& p, int version) {
+using Files = std::vector<std::pair<std::string, std::string>>;
+
+Files all_values(const CgroupPlan& p, int version) {
   auto bytes_or = [](const std::optional<uint64_t>& v, const char* none) { return v ? std::to_string(*v) : std::string(none); };
   std::string quota = p.cpu_max ? std::to_string(cpu_quota_us(*p.cpu_max)) : "";
   if (version == 2)
@@ -27,6 +26,26 @@ std::vector<std::pair<std::string, std::string>> cgroup_values(const CgroupPlan&
           {"cpu.cfs_quota_us", p.cpu_max ? quota : "-1"},
           {"memory.soft_limit_in_bytes", p.memory_low ? std::to_string(p.memory_low) : "-1"},
           {"memory.limit_in_bytes", bytes_or(p.memory_max, "-1")}};
+}
+
+}  // namespace
+
+uint64_t cpu_quota_us(double cpus) {
+  double us = std::round(cpus * static_cast<double>(kCpuPeriodUs));
+  return std::max<uint64_t>(kMinCpuQuotaUs, static_cast<uint64_t>(std::max(0.0, us)));
+}
+
+Files cgroup_values(const CgroupPlan& p, int version, bool keep_own_limits) {
+  Files all = all_values(p, version);
+  if (!keep_own_limits) return all;
+  Files out;
+  for (auto& [file, value] : all) {
+    bool cpu_quota = file == "cpu.max" || file == "cpu.cfs_quota_us" || file == "cpu.cfs_period_us";
+    bool mem_quota = file == "memory.max" || file == "memory.limit_in_bytes";
+    if ((cpu_quota && !p.cpu_max) || (mem_quota && !p.memory_max)) continue;
+    out.emplace_back(std::move(file), std::move(value));
+  }
+  return out;
 }
 
 }  // namespace vessel::daemon

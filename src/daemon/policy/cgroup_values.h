@@ -18,6 +18,9 @@ inline constexpr uint64_t kMinCpuQuotaUs = 1000;  // the kernel refuses less
 uint64_t cpu_quota_us(double cpus);
 
 // FILE, VALUE pairs in the order they are to be written (v1: cpu.* then memory.*).
-std::vector<std::pair<std::string, std::string>> cgroup_values(const CgroupPlan& plan, int version);
+// `keep_own_limits`: a quota the plan leaves unset (cpu_max, memory_max) is not written at all, so
+// the member keeps its own (its spec's --cpus and --memory), instead of being lifted to "max".
+std::vector<std::pair<std::string, std::string>> cgroup_values(const CgroupPlan& plan, int version,
+                                                               bool keep_own_limits = false);
 
 }  // namespace vessel::daemon

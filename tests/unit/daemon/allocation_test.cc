@@ -343,6 +343,19 @@ TEST(CgroupValues, V1WritesSharesCfsQuotaAndLimits) {
   EXPECT_EQ(open[4].second, "-1");
 }
 
+TEST(CgroupValues, UnsetQuotasCanLeaveTheMembersOwn) {
+  CgroupPlan soft{4000, std::nullopt, 0, kMiB, std::nullopt, std::nullopt};
+  auto v2 = cgroup_values(soft, 2, true);
+  std::vector<std::pair<std::string, std::string>> want2{
+      {"cpu.weight", "4000"}, {"memory.min", "0"}, {"memory.low", "1048576"}, {"memory.high", "max"}};
+  EXPECT_EQ(v2, want2);
+  auto v1 = cgroup_values(soft, 1, true);
+  std::vector<std::pair<std::string, std::string>> want1{{"cpu.shares", "40960"}, {"memory.soft_limit_in_bytes", "1048576"}};
+  EXPECT_EQ(v1, want1);
+  CgroupPlan hard{4000, 0.5, 0, 0, std::nullopt, kMiB};
+  EXPECT_EQ(cgroup_values(hard, 1, true).size(), 5u) << "set quotas are written";
+}
+
 TEST(CgroupValues, TinyQuotasAreRaisedToTheKernelsFloor) {
   EXPECT_EQ(cpu_quota_us(0), kMinCpuQuotaUs);
   EXPECT_EQ(cpu_quota_us(0.001), kMinCpuQuotaUs);
