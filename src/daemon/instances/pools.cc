@@ -54,7 +54,7 @@ Result<std::vector<Pools::Member>> Pools::members(const std::string& pool) {
   std::vector<Member> out;
   for (auto& row : TRY(store_.list_instances())) {
     auto spec = parse_spec_text(row.spec);
-    if (spec && spec->pool && spec->pool->pool == pool) out.push_back({row.name, row.state, std::move(*spec)});
+    if (spec && spec->pool && spec->pool->pool == pool) out.push_back({row.name, row.state, std::move(*spec), static_cast<pid_t>(row.pid)});
   }
   return out;
 }
@@ -78,7 +78,7 @@ Result<void> Pools::apply_locked(const PoolSpec& pool) {
   auto allocated = TRY_CTX(allocations(pool, holders), "pool {}", pool.name);
   auto apply_members = [&](bool quiet) {
     for (size_t i = 0; i < holders.size(); ++i) {
-      auto applied = apply_member_cgroup(*member_cgroup(holders[i].spec), allocated[i].plan, pool.cpuset);
+      auto applied = apply_member_cgroup(*member_cgroup(holders[i].spec), allocated[i].plan, pool.cpuset, holders[i].pid);
       if (!applied && !quiet) log::warn("pool {}: member {}: {}", pool.name, holders[i].name, applied.error().to_string());
     }
   };

@@ -41,6 +41,7 @@ class Pools : public PoolHooks {
     std::string name;
     std::string state;
     InstanceSpec spec;
+    pid_t pid = 0;
   };
   Result<PoolSpec> load(const std::string& name);
   Result<std::vector<Member>> members(const std::string& pool);

@@ -65,13 +65,17 @@ Result<void> apply_pool_cgroup(const std::string& path, const Resources& size, c
   return {};
 }
 
-Result<void> apply_member_cgroup(const std::string& path, const CgroupPlan& p, const std::string& cpuset) {
+Result<void> apply_member_cgroup(const std::string& path, const CgroupPlan& p, const std::string& cpuset, pid_t pid) {
   auto cg = TRY(plan(path));
   std::string dir = cg.dir_for("cpu");
   if (dir.empty() || ::access(dir.c_str(), F_OK) != 0) return fail(ENOENT, "member cgroup {} does not exist", path);
   std::string cpuset_dir = cg.dir_for("cpuset");
-  if (!cpuset.empty() && !cg.is_v2("cpuset") && ::access(cpuset_dir.c_str(), F_OK) == 0)
+  if (!cpuset.empty() && !cpuset_dir.empty() && !cg.is_v2("cpuset")) {
+    bool joined = ::access(cpuset_dir.c_str(), F_OK) == 0;
+    if (!joined) TRY_CTX(cg.create(), "{}: cpuset", path);
     TRY_CTX(write_cpuset(cg, cpuset), "{}: cpuset", path);
+    if (!joined && pid > 0) TRY_CTX(cg.write("cpuset", "cgroup.procs", std::to_string(pid)), "{}: join its cpuset", path);
+  }
   for (const auto& [file, value] : files_for(cg, p, true)) {
     auto written = cg.write(controller_of(file), file, value);
     // A kernel without a file (memory.min before 4.18...) does not stop the others.

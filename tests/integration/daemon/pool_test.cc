@@ -7,11 +7,21 @@
 #include <thread>
 
 #include "daemon_fixture.h"
+#include "vm_test_kit.h"
 
 namespace vessel::test {
 namespace {
 
 const std::vector<std::string> kBusy = {"--", "/bin/sh", "-c", "while :; do :; done"};
+
+// CPU time of each member of `pool`, in ns, from its cgroup.
+std::map<std::string, double> cpu_ns_of(const Daemon& daemon, const std::string& pool) {
+  std::map<std::string, double> out;
+  auto j = daemon.vessel_json({"pool", "inspect", pool, "--json"});
+  for (const auto& m : j["members"])
+    if (m.contains("usage")) out[m["name"].get<std::string>()] = m["usage"]["cpu_ns"].get<double>();
+  return out;
+}
 
 class Pools : public ::testing::Test {
  protected:
@@ -158,6 +168,54 @@ TEST_F(Pools, PriorityKeepsTheHighOnesThroughputAndSqueezesTheLowOnes) {
     if (m["name"] == "high") EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), 1.0);
     else EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), 0.0) << m.dump();
   }
+}
+
+// The same with test-kit VMs: vessel-vmm's cgroup (its vCPU threads included) is the member's.
+class PoolVms : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+  }
+  void TearDown() override {
+    for (const auto& n : started) (void)daemon.vessel({"rm", "-f", n});
+    for (const auto& p : daemon.vessel_json({"pool", "ls", "--json"})) (void)daemon.vessel({"pool", "rm", p["name"]});
+  }
+  void run_vm(const std::string& name, const std::string& pool, int share) {
+    // counter: a ring-3 busy loop that prints a line every 2^26 iterations, for ever here.
+    auto r = daemon.vessel({"run", "--vm", "--name", name, "--kernel", guest("counter"), "--cmdline", "count=100000000",
+                            "--memory", "32M", "--stop-timeout", "0", "--pool", pool, "--share", std::to_string(share)});
+    ASSERT_EQ(r.status, 0) << r.err << daemon.log();
+    started.push_back(name);
+  }
+  TempDir tmp;
+  Daemon daemon{tmp.path, {"--vmm", vmm()}};
+  std::vector<std::string> started;
+};
+
+TEST_F(PoolVms, ProportionalSharesOneTwoFiveOfOneCpu) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "vms", "--cpus", "1", "--memory", "1G", "--policy", "proportional", "--cpuset", "1"}).status, 0);
+  run_vm("v1", "vms", 1);
+  run_vm("v2", "vms", 2);
+  run_vm("v5", "vms", 5);
+  auto j = daemon.vessel_json({"pool", "inspect", "vms", "--json"});
+  std::map<std::string, double> want{{"v1", 0.125}, {"v2", 0.25}, {"v5", 0.625}};
+  for (const auto& m : j["members"]) {
+    EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), want[m["name"].get<std::string>()]) << m.dump();
+    EXPECT_EQ(m["type"], "vm");
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto before = cpu_ns_of(daemon, "vms");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  auto after = cpu_ns_of(daemon, "vms");
+  double total = 0;
+  std::map<std::string, double> used;
+  for (auto& [name, ns] : after) total += used[name] = ns - before[name];
+  ASSERT_GT(total, 0.3 * 5e9) << daemon.vessel_json({"pool", "inspect", "vms", "--json"}).dump();
+  printf("[ measured ] VMs proportional 1:2:5 in 1 CPU: %.3f %.3f %.3f CPUs (shares %.3f %.3f %.3f)\n", used["v1"] / 5e9,
+         used["v2"] / 5e9, used["v5"] / 5e9, used["v1"] / total, used["v2"] / total, used["v5"] / total);
+  for (auto& [name, expected] : want)
+    EXPECT_NEAR(used[name] / total / expected, 1.0, 0.10) << name << ": " << used[name] / total << ", want " << expected;
 }
 
 }  // namespace
