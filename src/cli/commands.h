@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 
 #include "cli/client.h"
@@ -23,6 +24,15 @@ void add_image_commands(CLI::App& app, Context& ctx);
 void add_host_commands(CLI::App& app, Context& ctx);
 // network create/ls/inspect/rm, port (commands_networks.cc)
 void add_network_commands(CLI::App& app, Context& ctx);
+// pool create/ls/inspect/set/rm, and run/create's --pool/--share/--priority (commands_pools.cc)
+void add_pool_commands(CLI::App& app, Context& ctx);
+struct PoolFlags {
+  std::string pool;
+  std::optional<double> share;
+  std::optional<int> priority;
+};
+void add_pool_flags(CLI::App* create, PoolFlags& flags);
+Result<void> add_pool_to_spec(const PoolFlags& flags, json::Json& spec);
 // cp (commands_cp.cc, docs/daemon/cp.md)
 void add_cp_command(CLI::App& app, Context& ctx);
 // suspend, checkpoint, restore (commands_suspend.cc, docs/daemon/suspend.md)

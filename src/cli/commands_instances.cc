@@ -28,6 +28,7 @@ struct CreateFlags {
   std::string userns;
   std::string network;
   std::vector<std::string> publish;
+  PoolFlags pool;
 };
 
 void add_create_flags(CLI::App* c, CreateFlags& f) {
@@ -69,6 +70,7 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
                 "a tap on its bridge; host is for containers)");
   repeatable(c->add_option("--publish,-p", f.publish,
                            "publish a port: [IP:]HOST:GUEST[/tcp|udp], e.g. -p 8080:80 (repeatable; see `vessel port`)"));
+  add_pool_flags(c, f.pool);
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }
@@ -120,6 +122,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (f.pids_limit) spec["pids_limit"] = *f.pids_limit;
   if (!f.userns.empty()) spec["userns"] = f.userns;
   if (!f.network.empty()) spec["network"] = f.network;
+  TRY(add_pool_to_spec(f.pool, spec));
   if (!f.publish.empty()) spec["ports"] = f.publish;  // vesseld parses each [IP:]HOST:GUEST[/PROTO]
   if (!env.empty()) spec["environment"] = env;
   if (!labels.empty()) spec["labels"] = labels;

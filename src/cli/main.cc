@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   add_image_commands(app, ctx);
   add_host_commands(app, ctx);
   add_network_commands(app, ctx);
+  add_pool_commands(app, ctx);
   add_attach_commands(app, ctx);
   add_cp_command(app, ctx);
   add_suspend_commands(app, ctx);

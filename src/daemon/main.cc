@@ -173,6 +173,8 @@ Result<int> serve(const Options& o) {
   Networks networks(network, *store);
   networks.init();
   Manager manager(config, *store, events, images, containers, vms, &networks);
+  Pools pools(*store, config.cgroup_parent);  // docs/daemon/pools.md
+  manager.set_pool_hooks(&pools);
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
@@ -185,6 +187,7 @@ Result<int> serve(const Options& o) {
   auto host_paths = TRY(HostPathPolicy::create(o.allowed_host_paths));
   Api api(manager, images, events, openapi, host_paths);
   api.set_networks(&networks);
+  api.set_pools(&pools);
   api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;

@@ -120,6 +120,7 @@ http::Response Api::route(const http::Request& r, Role role, std::string& label)
   if (parts[1] == "instances") return instance_route(r, role, parts, label);
   if (parts[1] == "images") return image_route(r, role, parts, label);
   if (parts[1] == "networks") return network_route(r, parts, label);
+  if (parts[1] == "pools") return pool_route(r, parts, label);
   return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
 }
 

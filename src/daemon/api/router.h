@@ -11,6 +11,7 @@
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"
 #include "daemon/instances/manager.h"
+#include "daemon/instances/pools.h"
 #include "daemon/network/networks.h"
 
 namespace vessel::daemon {
@@ -28,6 +29,8 @@ class Api {
   void set_max_archive_bytes(uint64_t bytes) { max_archive_bytes_ = bytes; }
   // /v1/networks (api/network_routes.cc); unset: answered 404.
   void set_networks(Networks* networks) { networks_ = networks; }
+  // /v1/pools (api/pool_routes.cc); unset: answered 404.
+  void set_pools(Pools* pools) { pools_ = pools; }
 
   // `role`: what the client may do (roles.h); the Unix socket's clients are Role::Admin.
   http::Response handle(const http::Request& request, Role role = Role::Admin);
@@ -48,6 +51,7 @@ class Api {
   // /v1/instances/{name}/snapshots[/{snap}[/restore]] (api/snapshot_routes.cc)
   http::Response snapshot_route(const http::Request& request, const std::string& name,
                                 const std::vector<std::string>& parts, std::string& label);
+  http::Response pool_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response logs(const std::string& name, bool follow);
   http::Response events_stream(const http::Request& request);
   // api/wait.cc and api/attach.cc (docs/daemon/console.md)
@@ -67,6 +71,7 @@ class Api {
   std::string openapi_path_;
   HostPathPolicy host_paths_;
   Networks* networks_ = nullptr;
+  Pools* pools_ = nullptr;
   uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };
 

@@ -22,7 +22,13 @@ Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStor
 
 Manager::~Manager() { monitor_.reset(); }
 
-std::string Manager::cgroup_of(const std::string& name) const { return cgroup_path(config_.cgroup_parent, name); }
+std::string Manager::cgroup_of(const std::string& name) const {
+  if (pools_)  // a pool member's cgroup is below its pool's
+    if (auto row = store_.get_instance(name); row && *row)
+      if (auto spec = parse_spec_text((*row)->spec); spec)
+        if (auto cgroup = pools_->member_cgroup(*spec)) return *cgroup;
+  return cgroup_path(config_.cgroup_parent, name);
+}
 
 std::shared_ptr<Manager::Entry> Manager::entry(const std::string& name) {
   std::lock_guard lock(entries_mutex_);
@@ -77,6 +83,7 @@ Result<void> Manager::set_state(const std::string& name, State state, const Gues
   json::Json event = {{"type", "instance-state"}, {"name", name}, {"state", std::string(to_string(state))}, {"reason", why}};
   if (extra.is_object()) event.update(extra);
   events_.publish(std::move(event));
+  if (pools_) pools_->changed(name);
   return {};
 }
 
@@ -160,6 +167,7 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
   auto existing = TRY(reservations(spec.name));
   TRY_CTX(admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib}),
           "admission of {}", spec.name);
+  TRY(admit_to_pool(spec));
   InstanceRow row{spec.name, std::string(to_string(spec.type)), to_json(spec).dump(), std::string(to_string(State::Created))};
   TRY(store_.insert_instance(row));
   if (auto allocated = allocate_userns(spec); !allocated) {
@@ -195,6 +203,12 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
 Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec,
                                    const BootSource* resolved, bool restoring) {
   TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
+  TRY(admit_start(row.name, spec, restoring));
+  struct Started {  // the reservation moves from `starting_` to the running row (or is given back)
+    Manager* m;
+    const std::string& name;
+    ~Started() { m->end_start(name); }
+  } started_guard{this, row.name};
   BootSource boot = resolved ? *resolved : TRY_CTX(boot_source(spec, dir_of(row.name)), "start {}", row.name);
   auto userns = TRY_CTX(userns_of(spec), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),

@@ -9,6 +9,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/error.h"
@@ -17,6 +18,7 @@
 #include "daemon/health/monitor.h"
 #include "daemon/network/networks.h"
 #include "daemon/instances/backend.h"
+#include "daemon/instances/pool_hooks.h"
 #include "daemon/instances/state.h"
 #include "daemon/policy/capacity.h"
 #include "daemon/store/store.h"
@@ -88,6 +90,9 @@ class Manager {
   Result<void> snapshot_remove(const std::string& name, const std::string& snap);
   const ManagerConfig& config() const { return config_; }
   std::string cgroup_of(const std::string& name) const;
+  // Pools (docs/daemon/pools.md): admission into a member's pool, its cgroup below the pool's,
+  // and a re-allocation on each of its state changes. Unset: specs naming a pool are refused.
+  void set_pool_hooks(PoolHooks* pools) { pools_ = pools; }
 
  private:
   struct Entry {
@@ -120,8 +125,14 @@ class Manager {
   Result<void> import_locked(InstanceRow& row, const InstanceSpec& spec, const std::string& path);
   // checkpoint --export: what the backend saved, as a tar in `path` (none: nothing to do).
   Result<void> export_to(const InstanceSpec& spec, const InstanceContext& ctx, const std::string& path);
-  // The CPU and memory reserved by every instance but `except`; suspended ones hold none.
+  // Admission (admission.cc): the CPU and memory reserved by every instance but `except` that
+  // holds resources (running, paused, or being started); created, stopped and saved ones hold none.
   Result<std::vector<Reservation>> reservations(const std::string& except);
+  // A start is admitted beside the holders; until end_start() the instance counts as starting.
+  Result<void> admit_start(const std::string& name, const InstanceSpec& spec, bool restoring);
+  void end_start(const std::string& name);
+  // The member's pool exists and has room for it (none named: nothing to check).
+  Result<void> admit_to_pool(const InstanceSpec& spec);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
   Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
                          const json::Json& extra = nullptr);
@@ -145,8 +156,10 @@ class Manager {
   Networks* networks_;
   std::mutex entries_mutex_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
-  std::mutex create_mutex_;  // admission control sees every create in order
+  std::mutex create_mutex_;  // admission control sees every create and start in order
+  std::set<std::string> starting_;  // admitted starts not yet running (under create_mutex_)
   std::unique_ptr<ExitMonitor> monitor_;
+  PoolHooks* pools_ = nullptr;
 };
 
 }  // namespace vessel::daemon

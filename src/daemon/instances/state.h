@@ -33,6 +33,10 @@ Result<State> transition(State from, Action action, bool force = false);
 // Is a guest process expected to exist in this state?
 inline bool has_process(State s) { return s == State::Running || s == State::Paused; }
 
+// Does an instance in this state hold its CPU and memory reservation (admission counts it)?
+// Created, stopped and saved ones hold none: only a guest process uses the host's resources.
+inline bool holds_resources(State s) { return has_process(s); }
+
 // Is the guest saved to disk, waiting for resume/restore (docs/daemon/suspend.md)?
 inline bool is_saved(State s) { return s == State::Suspended || s == State::Checkpointed; }
 

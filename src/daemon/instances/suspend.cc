@@ -12,17 +12,6 @@
 
 namespace vessel::daemon {
 
-Result<std::vector<Reservation>> Manager::reservations(const std::string& except) {
-  std::vector<Reservation> out;
-  for (const auto& row : TRY(store_.list_instances())) {
-    if (row.name == except) continue;
-    if (auto state = parse_state(row.state); state && is_saved(*state)) continue;
-    auto other = parse_spec_text(row.spec);
-    if (other) out.push_back({other->cpu_reservation, other->memory_reservation_mib});
-  }
-  return out;
-}
-
 Result<void> Manager::save_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, Action action,
                                   const ActOptions& options) {
   bool vm = spec.type == InstanceType::Vm;
@@ -88,14 +77,7 @@ Result<void> Manager::import_locked(InstanceRow& row, const InstanceSpec& spec, 
 }
 
 Result<void> Manager::restore_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec) {
-  // Its reservation was given back when it was saved: admitted again, as a new instance would be.
-  std::lock_guard admission(create_mutex_);
-  auto existing = TRY(reservations(row.name));
-  if (auto admitted = admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib});
-      !admitted)
-    return Unexpected(std::move(admitted).error()
-                          .add_context(fmt::format("resume {}: its resources are taken", row.name))
-                          .with_hint("stop or suspend another instance, then resume again; it stays saved meanwhile"));
+  // Its reservation was given back when it was saved: start_locked admits it again (admission.cc).
   return start_locked(e, row, spec, nullptr, /*restoring=*/true);
 }
 

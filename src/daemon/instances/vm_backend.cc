@@ -94,10 +94,6 @@ Result<std::string> VmBackend::api(const InstanceContext& ctx, const std::string
 
 // Read from /proc/PID/ksm_merging_pages here, not from the VMM's metrics: a jailed VMM has no
 // /proc of its own to read it from.
-// The VM's cgroup holds vessel-vmm too: its binary's pages, threads and device buffers are charged
-// there with the guest's RAM (several times more under ASan). A limit of the guest's RAM alone got
-// the VMM OOM-killed at start in a 32 MiB VM under ASan; the allowance is for the VMM only.
-constexpr uint64_t kVmmMemoryAllowanceMib = 96;
 
 static CgroupLimits vm_cgroup_limits(const InstanceSpec& spec) {
   return {spec.cpus, spec.cpu_weight, spec.memory_mib + kVmmMemoryAllowanceMib, spec.memory_reservation_mib};

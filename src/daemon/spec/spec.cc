@@ -82,7 +82,8 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                            {"name", "type", "image", "rootfs", "kernel", "initramfs", "cmdline", "cpus",
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
-                            "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm"}));
+                            "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm",
+                            "pool"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -157,6 +158,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
     s.network = TRY(bounded_string(body["network"], "spec.network"));
     if (!s.network.empty()) TRY_CTX(validate_name(s.network), "spec.network");
   }
+  if (body.contains("pool")) s.pool = TRY(parse_pool_membership(body["pool"]));
   if (body.contains("ports")) s.ports = TRY(parse_ports(body["ports"]));
   if (!s.ports.empty() && (s.network == "none" || s.network == "host"))
     return fail(EINVAL, "spec.ports: --network {} has no ports to publish{}", s.network,
@@ -211,6 +213,7 @@ json::Json to_json(const InstanceSpec& s) {
   if (!s.disks.empty()) j["disks"] = disks;
   if (s.log) j["log"] = {{"max_size", s.log->max_size}, {"max_file", s.log->max_files}};
   if (!s.network.empty()) j["network"] = s.network;
+  if (s.pool) j["pool"] = to_json(*s.pool);
   if (!s.ports.empty()) {
     json::Json ports = json::Json::array();
     for (const auto& p : s.ports) ports.push_back(to_json(p));

@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/rotating_log.h"
 #include "daemon/spec/disk_spec.h"
+#include "daemon/spec/pool_membership.h"
 #include "daemon/spec/port_spec.h"
 #include "daemon/spec/security_spec.h"
 
@@ -46,6 +47,7 @@ struct InstanceSpec {
   std::string network;
   std::vector<PortSpec> ports;  // -p: published ports (bridge networks only)
   bool ksm = false;  // VMs: guest RAM marked mergeable for KSM (docs/vmm/memory.md)
+  std::optional<PoolMembership> pool;  // docs/daemon/pools.md: none = no pool
 };
 
 inline constexpr size_t kMaxNameLength = 63;

@@ -44,6 +44,11 @@ const char* const kMigrations[] = {
      " network TEXT NOT NULL REFERENCES networks(name),"
      " address TEXT NOT NULL,"
      " UNIQUE (network, address));"),
+    // 5 -> 6: pools (docs/daemon/pools.md); members name theirs in their spec
+    "CREATE TABLE pools ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " spec TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -424,6 +429,55 @@ Result<void> Store::delete_image(const std::string& name) {
   s.bind(1, name);
   TRY(s.step("delete image"));
   if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no image named {}", name);
+  return {};
+}
+
+Result<void> Store::insert_pool(const PoolRow& row) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "INSERT INTO pools(name,spec,created_at) VALUES(?,?,?)");
+  TRY(s.ok("insert pool"));
+  s.bind(1, row.name); s.bind(2, row.spec); s.bind(3, now());
+  auto r = s.step("insert pool");
+  if (!r && r.error().errnum() == EEXIST) return fail(EEXIST, "a pool named {} already exists", row.name);
+  TRY(r);
+  return {};
+}
+
+Result<std::optional<PoolRow>> Store::get_pool(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,spec,created_at FROM pools WHERE name=?");
+  TRY(s.ok("read pool"));
+  s.bind(1, name);
+  if (!TRY(s.step("read pool"))) return std::optional<PoolRow>();
+  return std::optional<PoolRow>(PoolRow{s.text(0), s.text(1), s.integer(2)});
+}
+
+Result<std::vector<PoolRow>> Store::list_pools() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT name,spec,created_at FROM pools ORDER BY name");
+  TRY(s.ok("list pools"));
+  std::vector<PoolRow> out;
+  while (TRY(s.step("list pools"))) out.push_back(PoolRow{s.text(0), s.text(1), s.integer(2)});
+  return out;
+}
+
+Result<void> Store::update_pool(const std::string& name, const std::string& spec) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE pools SET spec=? WHERE name=?");
+  TRY(s.ok("update pool"));
+  s.bind(1, spec); s.bind(2, name);
+  TRY(s.step("update pool"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no pool named {}", name);
+  return {};
+}
+
+Result<void> Store::delete_pool(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM pools WHERE name=?");
+  TRY(s.ok("delete pool"));
+  s.bind(1, name);
+  TRY(s.step("delete pool"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no pool named {}", name);
   return {};
 }
 

@@ -21,7 +21,7 @@
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 struct InstanceRow {
   std::string name;
@@ -48,6 +48,14 @@ struct ImageRow {
 
 // A network (daemon/network/network_spec.h keeps its spec as JSON).
 struct NetworkRow {
+  std::string name;
+  std::string spec;
+  int64_t created_at = 0;
+};
+
+// A pool (daemon/policy/pool_spec.h keeps its spec as JSON; docs/daemon/pools.md). Its members
+// are the instances whose spec names it.
+struct PoolRow {
   std::string name;
   std::string spec;
   int64_t created_at = 0;
@@ -106,6 +114,13 @@ class Store {
   Result<std::optional<AddressRow>> address_of(const std::string& name);
   // Every allocation (empty network: of all networks).
   Result<std::vector<AddressRow>> list_addresses(const std::string& network = "");
+
+  // Pools (docs/daemon/pools.md). EEXIST when the name is taken, ENOENT when there is none.
+  Result<void> insert_pool(const PoolRow& row);
+  Result<std::optional<PoolRow>> get_pool(const std::string& name);
+  Result<std::vector<PoolRow>> list_pools();
+  Result<void> update_pool(const std::string& name, const std::string& spec);
+  Result<void> delete_pool(const std::string& name);
 
   Result<void> insert_image(const ImageRow& row);
   Result<std::optional<ImageRow>> get_image(const std::string& name);

@@ -1,0 +1,25 @@
+// What the instance manager asks of the pools (docs/daemon/pools.md), so that the manager needs
+// no pool code: where a member's cgroup is, whether a create or start fits the member's pool, and
+// that a member's state changed (its pool's allocation is then computed and applied again).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "daemon/spec/spec.h"
+
+namespace vessel::daemon {
+
+class PoolHooks {
+ public:
+  virtual ~PoolHooks() = default;
+  // The cgroup of a pool member, below its pool's; none when `spec` names no pool.
+  virtual std::optional<std::string> member_cgroup(const InstanceSpec& spec) const = 0;
+  // ENOENT when the pool does not exist; EAGAIN with the numbers when a fixed pool is full.
+  virtual Result<void> admit(const std::string& name, const InstanceSpec& spec) = 0;
+  // Instance `name` changed state (or was created/deleted): re-apply its pool, if any.
+  virtual void changed(const std::string& name) = 0;
+};
+
+}  // namespace vessel::daemon

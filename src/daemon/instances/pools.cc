@@ -1,0 +1,219 @@
+#include "daemon/instances/pools.h"
+
+#include "base/log.h"
+#include "daemon/instances/state.h"
+#include "daemon/instances/vm_backend.h"
+#include "daemon/policy/cgroups.h"
+#include "daemon/policy/pool_cgroups.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+// A member's own limits, the most the pool may give it (a VM's cgroup holds vessel-vmm too).
+Resources own_limits(const InstanceSpec& spec) {
+  uint64_t mib = spec.memory_mib + (spec.type == InstanceType::Vm ? kVmmMemoryAllowanceMib : 0);
+  return {static_cast<double>(spec.cpus), mib << 20};
+}
+
+bool running(const std::string& state) {
+  auto s = parse_state(state);
+  return s && holds_resources(*s);
+}
+
+PoolMember to_member(const std::string& name, const InstanceSpec& spec) {
+  PoolMember m;
+  m.name = name;
+  m.share = spec.pool->share;
+  m.priority = spec.pool->priority;
+  m.quota = own_limits(spec);
+  m.max = own_limits(spec);
+  return m;
+}
+
+json::Json resources_json(const Resources& r) { return {{"cpus", r.cpus}, {"memory_bytes", r.memory_bytes}}; }
+
+json::Json plan_json(const CgroupPlan& p) {
+  json::Json j = {{"cpu_weight", p.cpu_weight}, {"memory_min", p.memory_min}, {"memory_low", p.memory_low}};
+  j["cpu_max"] = p.cpu_max ? json::Json(*p.cpu_max) : json::Json();
+  j["memory_high"] = p.memory_high ? json::Json(*p.memory_high) : json::Json();
+  j["memory_max"] = p.memory_max ? json::Json(*p.memory_max) : json::Json();
+  return j;
+}
+
+}  // namespace
+
+Result<PoolSpec> Pools::load(const std::string& name) {
+  TRY(validate_name(name));
+  auto row = TRY(store_.get_pool(name));
+  if (!row) return Unexpected(Error(ENOENT, fmt::format("no pool named {}", name)).with_hint("see `vessel pool ls`"));
+  return parse_pool_spec_text(row->spec);
+}
+
+Result<std::vector<Pools::Member>> Pools::members(const std::string& pool) {
+  std::vector<Member> out;
+  for (auto& row : TRY(store_.list_instances())) {
+    auto spec = parse_spec_text(row.spec);
+    if (spec && spec->pool && spec->pool->pool == pool) out.push_back({row.name, row.state, std::move(*spec), static_cast<pid_t>(row.pid)});
+  }
+  return out;
+}
+
+Result<std::vector<Allocation>> Pools::allocations(const PoolSpec& pool, const std::vector<Member>& holders) {
+  std::vector<PoolMember> members;
+  for (const auto& m : holders) members.push_back(to_member(m.name, m.spec));
+  // demand: until a controller measures demand, each member's demand is its own limit, reached at once.
+  auto allocated = TRY(allocate(pool.shape(), members, {1.0}));
+  // A member's own CPU quota above the pool's: lowered to the pool's (cgroup v1 refuses a child's
+  // quota above its parent's; on v2 it changes nothing).
+  for (size_t i = 0; i < allocated.size(); ++i)
+    if (!allocated[i].plan.cpu_max && members[i].max->cpus > pool.cpus) allocated[i].plan.cpu_max = pool.cpus;
+  return allocated;
+}
+
+Result<void> Pools::apply_locked(const PoolSpec& pool) {
+  std::vector<Member> holders;
+  for (auto& m : TRY(members(pool.name)))
+    if (running(m.state)) holders.push_back(std::move(m));
+  auto allocated = TRY_CTX(allocations(pool, holders), "pool {}", pool.name);
+  auto apply_members = [&](bool quiet) {
+    for (size_t i = 0; i < holders.size(); ++i) {
+      auto applied = apply_member_cgroup(*member_cgroup(holders[i].spec), allocated[i].plan, pool.cpuset, holders[i].pid);
+      if (!applied && !quiet) log::warn("pool {}: member {}: {}", pool.name, holders[i].name, applied.error().to_string());
+    }
+  };
+  // cgroup v1 refuses a parent's CFS quota below a child's: a pool that shrinks lowers its
+  // members' quotas first; one that grows raises its own first.
+  if (auto grown = apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset); !grown) {
+    apply_members(/*quiet=*/true);
+    TRY(apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset));
+  }
+  apply_members(/*quiet=*/false);
+  return {};
+}
+
+Result<json::Json> Pools::create(const PoolSpec& spec) {
+  std::lock_guard lock(mutex_);
+  TRY(store_.insert_pool({spec.name, to_json(spec).dump(), 0}));
+  if (auto made = apply_pool_cgroup(pool_cgroup(spec.name), spec.shape().size, spec.cpuset); !made) {
+    (void)store_.delete_pool(spec.name);
+    return Unexpected(std::move(made).error().add_context(fmt::format("create pool {}", spec.name)));
+  }
+  return to_json(spec);
+}
+
+Result<json::Json> Pools::list() {
+  json::Json out = json::Json::array();
+  for (const auto& row : TRY(store_.list_pools())) {
+    auto spec = parse_pool_spec_text(row.spec);
+    if (!spec) continue;
+    json::Json j = to_json(*spec);
+    auto all = TRY(members(row.name));
+    size_t active = 0;
+    for (const auto& m : all) active += running(m.state) ? 1 : 0;
+    j["members"] = all.size();
+    j["running"] = active;
+    out.push_back(j);
+  }
+  return out;
+}
+
+Result<json::Json> Pools::inspect(const std::string& name) {
+  auto pool = TRY(load(name));
+  auto all = TRY(members(name));
+  std::vector<Member> holders;
+  for (const auto& m : all)
+    if (running(m.state)) holders.push_back(m);
+  auto allocated = TRY(allocations(pool, holders));
+  json::Json j = to_json(pool);
+  j["cgroup"] = pool_cgroup(name);
+  json::Json list = json::Json::array();
+  Resources total;
+  for (const auto& m : all) {
+    std::string cgroup = *member_cgroup(m.spec);
+    auto usage = cgroup_stats(cgroup);
+    json::Json e = {{"name", m.name},
+                    {"state", m.state},
+                    {"type", std::string(to_string(m.spec.type))},
+                    {"share", m.spec.pool->share},
+                    {"priority", m.spec.pool->priority},
+                    {"own_limits", resources_json(own_limits(m.spec))},
+                    {"cgroup", cgroup},
+                    {"allocation", nullptr},
+                    {"limits", nullptr},
+                    {"applied", nullptr}};
+    if (usage.found) e["usage"] = {{"cpu_ns", usage.cpu_ns}, {"memory_bytes", usage.memory_bytes}};
+    for (size_t i = 0; i < holders.size(); ++i) {
+      if (holders[i].name != m.name) continue;
+      e["allocation"] = resources_json(allocated[i].amount);
+      e["limits"] = plan_json(allocated[i].plan);
+      e["applied"] = read_member_cgroup(cgroup);
+      total.cpus += allocated[i].amount.cpus;
+      total.memory_bytes += allocated[i].amount.memory_bytes;
+    }
+    list.push_back(e);
+  }
+  j["members"] = list;
+  j["allocated"] = resources_json(total);
+  return j;
+}
+
+Result<json::Json> Pools::update(const std::string& name, const json::Json& patch) {
+  std::lock_guard lock(mutex_);
+  auto current = TRY(load(name));
+  auto next = TRY(parse_pool_update(patch, current));
+  // The new shape must hold what the running members are guaranteed (a fixed pool's quotas).
+  std::vector<PoolMember> holders;
+  for (const auto& m : TRY(members(name)))
+    if (running(m.state)) holders.push_back(to_member(m.name, m.spec));
+  TRY_CTX(allocate(next.shape(), holders, {1.0}), "pool {}", name);
+  TRY(store_.update_pool(name, to_json(next).dump()));
+  TRY_CTX(apply_locked(next), "pool {}", name);
+  return to_json(next);
+}
+
+Result<void> Pools::remove(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  TRY(load(name));
+  std::string names;
+  for (const auto& m : TRY(members(name))) names += (names.empty() ? "" : ", ") + m.name;
+  if (!names.empty())
+    return Unexpected(Error(EBUSY, fmt::format("pool {} has members: {}", name, names))
+                          .with_hint("delete those instances first (`vessel rm`)"));
+  TRY(store_.delete_pool(name));
+  remove_pool_cgroup(pool_cgroup(name));
+  remove_pool_cgroup("/" + parent_);  // the last pool's parent (busy while other pools remain: kept)
+  return {};
+}
+
+std::optional<std::string> Pools::member_cgroup(const InstanceSpec& spec) const {
+  if (!spec.pool) return std::nullopt;
+  return pool_cgroup(spec.pool->pool) + "/" + spec.name;
+}
+
+Result<void> Pools::admit(const std::string& name, const InstanceSpec& spec) {
+  if (!spec.pool) return {};
+  std::lock_guard lock(mutex_);
+  auto pool = TRY(load(spec.pool->pool).map_error([&](Error e) {
+    return std::move(e).with_hint(fmt::format("create it first: vessel pool create {} --cpus N --memory M", spec.pool->pool));
+  }));
+  std::vector<PoolMember> holders;
+  for (const auto& m : TRY(members(pool.name)))
+    if (m.name != name && running(m.state)) holders.push_back(to_member(m.name, m.spec));
+  TRY_CTX(admit_member(pool.shape(), holders, to_member(name, spec)), "pool {}", pool.name);
+  // Its cgroup, with the pool's size, before the member's is made below it.
+  return apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset);
+}
+
+void Pools::changed(const std::string& name) {
+  auto row = store_.get_instance(name);
+  if (!row || !*row) return;
+  auto spec = parse_spec_text((*row)->spec);
+  if (!spec || !spec->pool) return;
+  std::lock_guard lock(mutex_);
+  auto pool = load(spec->pool->pool);
+  if (!pool) return;
+  if (auto applied = apply_locked(*pool); !applied) log::warn("pool {}: {}", pool->name, applied.error().to_string());
+}
+
+}  // namespace vessel::daemon

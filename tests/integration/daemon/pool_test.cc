@@ -1,0 +1,232 @@
+// Pools (docs/daemon/pools.md) for real: vesseld, the CLI, vessel-runtime and the host's cgroups.
+// Busy containers in a pool of 1 CPU get CPU time in the ratio of their shares; a high-priority
+// member keeps its throughput while low ones are squeezed; a full fixed pool refuses with the numbers.
+// The measured figures are printed ("[ measured ]") for docs/daemon/pools.md.
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "daemon_fixture.h"
+#include "vm_test_kit.h"
+
+namespace vessel::test {
+namespace {
+
+const std::vector<std::string> kBusy = {"--", "/bin/sh", "-c", "while :; do :; done"};
+
+// The host's last online CPU ("1" here; "0" in a 1-CPU nested host): a pool pinned there.
+std::string last_cpu() {
+  std::ifstream in("/sys/devices/system/cpu/online");
+  std::string list;
+  in >> list;
+  auto cut = list.find_last_of(",-");
+  return cut == std::string::npos ? list : list.substr(cut + 1);
+}
+
+// CPU time of each member of `pool`, in ns, from its cgroup.
+std::map<std::string, double> cpu_ns_of(const Daemon& daemon, const std::string& pool) {
+  std::map<std::string, double> out;
+  auto j = daemon.vessel_json({"pool", "inspect", pool, "--json"});
+  for (const auto& m : j["members"])
+    if (m.contains("usage")) out[m["name"].get<std::string>()] = m["usage"]["cpu_ns"].get<double>();
+  return out;
+}
+
+class Pools : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rootfs = tmp.path + "/rootfs";
+    make_busybox_rootfs(rootfs);
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+  }
+  void TearDown() override {
+    for (const auto& n : started) (void)daemon.vessel({"rm", "-f", n});
+    // The pools' cgroups go with them.
+    for (const auto& p : daemon.vessel_json({"pool", "ls", "--json"})) (void)daemon.vessel({"pool", "rm", p["name"]});
+  }
+  void run_member(const std::string& name, const std::string& pool, std::vector<std::string> extra) {
+    std::vector<std::string> args{"run", "--name", name, "--rootfs", rootfs, "--memory", "64M", "--pool", pool};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), kBusy.begin(), kBusy.end());
+    auto r = daemon.vessel(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    started.push_back(name);
+  }
+  json::Json inspect(const std::string& pool) { return daemon.vessel_json({"pool", "inspect", pool, "--json"}); }
+  // CPU time of each member, in ns, from its cgroup.
+  std::map<std::string, double> cpu_ns(const std::string& pool) {
+    std::map<std::string, double> out;
+    auto j = inspect(pool);
+    for (const auto& m : j["members"])
+      if (m.contains("usage")) out[m["name"].get<std::string>()] = m["usage"]["cpu_ns"].get<double>();
+    return out;
+  }
+  // CPU used by each member over `seconds`, in CPUs.
+  std::map<std::string, double> rates(const std::string& pool, double seconds) {
+    auto before = cpu_ns(pool);
+    auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(seconds * 1000)));
+    auto after = cpu_ns(pool);
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() * 1e9;
+    std::map<std::string, double> out;
+    for (auto& [name, ns] : after) out[name] = (ns - before[name]) / wall;
+    return out;
+  }
+
+  TempDir tmp;
+  std::string rootfs;
+  Daemon daemon{tmp.path};
+  std::vector<std::string> started;
+};
+
+TEST_F(Pools, CreateListInspectSetAndRemove) {
+  auto made = daemon.vessel({"pool", "create", "p", "--cpus", "1.5", "--memory", "1G", "--policy", "proportional"});
+  ASSERT_EQ(made.status, 0) << made.err;
+  EXPECT_NE(daemon.vessel({"pool", "create", "p", "--cpus", "1", "--memory", "1G"}).status, 0) << "name taken";
+  auto bad = daemon.vessel({"pool", "create", "q", "--cpus", "1", "--memory", "1G", "--policy", "lottery"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("pool.policy"), std::string::npos) << bad.err;
+  auto list = daemon.vessel_json({"pool", "ls", "--json"});
+  ASSERT_EQ(list.size(), 1u) << list.dump();
+  EXPECT_EQ(list[0]["policy"], "proportional");
+  EXPECT_DOUBLE_EQ(list[0]["cpus"].get<double>(), 1.5);
+  EXPECT_EQ(list[0]["memory_mib"], 1024);
+
+  run_member("m", "p", {"--share", "3"});
+  auto j = inspect("p");
+  ASSERT_EQ(j["members"].size(), 1u) << j.dump();
+  const auto& m = j["members"][0];
+  EXPECT_EQ(m["state"], "running");
+  EXPECT_DOUBLE_EQ(m["share"].get<double>(), 3);
+  EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), 1.0) << "capped at its own --cpus 1";
+  EXPECT_TRUE(m["usage"].contains("cpu_ns"));
+  EXPECT_FALSE(m["applied"].empty()) << m.dump();
+
+  // A member keeps the pool: it cannot be removed.
+  auto busy = daemon.vessel({"pool", "rm", "p"});
+  EXPECT_NE(busy.status, 0);
+  EXPECT_NE(busy.err.find("has members: m"), std::string::npos) << busy.err;
+  // Live resize: the member's allocation follows.
+  ASSERT_EQ(daemon.vessel({"pool", "set", "p", "--cpus", "0.5"}).status, 0);
+  EXPECT_DOUBLE_EQ(inspect("p")["members"][0]["allocation"]["cpus"].get<double>(), 0.5);
+  ASSERT_EQ(daemon.vessel({"pool", "set", "p", "--policy", "priority"}).status, 0);
+  EXPECT_EQ(inspect("p")["policy"], "priority");
+  // An unknown pool is refused at create.
+  auto nopool = daemon.vessel({"create", "--name", "x", "--rootfs", rootfs, "--pool", "nope", "--", "/bin/true"});
+  EXPECT_NE(nopool.status, 0);
+  EXPECT_NE(nopool.err.find("no pool named nope"), std::string::npos) << nopool.err;
+
+  ASSERT_EQ(daemon.vessel({"rm", "-f", "m"}).status, 0);
+  started.clear();
+  EXPECT_EQ(daemon.vessel({"pool", "rm", "p"}).status, 0);
+  EXPECT_TRUE(daemon.vessel_json({"pool", "ls", "--json"}).empty());
+}
+
+TEST_F(Pools, AFullFixedPoolRefusesWithTheNumbers) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "f", "--cpus", "1", "--memory", "512M", "--policy", "fixed"}).status, 0);
+  run_member("a", "f", {"--cpus", "1"});
+  auto full = daemon.vessel({"run", "--name", "b", "--rootfs", rootfs, "--memory", "64M", "--pool", "f", "--", "/bin/true"});
+  EXPECT_NE(full.status, 0);
+  EXPECT_NE(full.err.find("pool full: quotas 1.000 CPUs given + 1.000 wanted > 1.000 CPUs in the pool"), std::string::npos)
+      << full.err;
+  // A stopped member holds nothing: b fits once a stops.
+  ASSERT_EQ(daemon.vessel({"stop", "--timeout", "0", "a"}).status, 0);
+  run_member("b", "f", {});
+  auto j = inspect("f");
+  EXPECT_DOUBLE_EQ(j["members"][1]["allocation"]["cpus"].get<double>(), 1.0) << j.dump();
+  EXPECT_TRUE(j["members"][0]["allocation"].is_null()) << "a is stopped";
+}
+
+TEST_F(Pools, ProportionalSharesOneTwoFiveOfOneCpu) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "prop", "--cpus", "1", "--memory", "1G", "--policy", "proportional", "--cpuset", last_cpu()}).status, 0);
+  run_member("s1", "prop", {"--share", "1"});
+  run_member("s2", "prop", {"--share", "2"});
+  run_member("s5", "prop", {"--share", "5"});
+  auto j = inspect("prop");
+  std::map<std::string, double> want{{"s1", 0.125}, {"s2", 0.25}, {"s5", 0.625}};
+  for (const auto& m : j["members"]) EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), want[m["name"].get<std::string>()]) << m.dump();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // all three busy
+  auto r = rates("prop", 5);
+  double total = r["s1"] + r["s2"] + r["s5"];
+  ASSERT_GT(total, 0.3) << "the pool got CPU at all: " << inspect("prop").dump();
+  printf("[ measured ] proportional 1:2:5 in 1 CPU: %.3f %.3f %.3f CPUs (shares %.3f %.3f %.3f, total %.3f)\n", r["s1"],
+         r["s2"], r["s5"], r["s1"] / total, r["s2"] / total, r["s5"] / total, total);
+  EXPECT_LE(total, 1.05) << "the pool's 1 CPU caps them together";
+  for (auto& [name, expected] : want) {
+    double got = r[name] / total;
+    EXPECT_NEAR(got / expected, 1.0, 0.10) << name << ": " << got << " of the pool's CPU time, want " << expected;
+  }
+}
+
+TEST_F(Pools, PriorityKeepsTheHighOnesThroughputAndSqueezesTheLowOnes) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "prio", "--cpus", "1", "--memory", "1G", "--policy", "priority", "--cpuset", last_cpu()}).status, 0);
+  run_member("high", "prio", {"--priority", "10"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  double alone = rates("prio", 3)["high"];
+  run_member("low1", "prio", {"--priority", "0"});
+  run_member("low2", "prio", {"--priority", "0"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto r = rates("prio", 4);
+  printf("[ measured ] priority in 1 CPU: high alone %.3f CPUs; with two low ones high %.3f, low %.3f + %.3f\n", alone,
+         r["high"], r["low1"], r["low2"]);
+  ASSERT_GT(alone, 0.3);
+  EXPECT_GE(r["high"], 0.85 * alone) << "high keeps its throughput";
+  EXPECT_LE(r["low1"] + r["low2"], 0.1 * r["high"]) << "low ones are squeezed";
+  auto j = inspect("prio");
+  for (const auto& m : j["members"]) {
+    if (m["name"] == "high") EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), 1.0);
+    else EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), 0.0) << m.dump();
+  }
+}
+
+// The same with test-kit VMs: vessel-vmm's cgroup (its vCPU threads included) is the member's.
+class PoolVms : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+  }
+  void TearDown() override {
+    for (const auto& n : started) (void)daemon.vessel({"rm", "-f", n});
+    for (const auto& p : daemon.vessel_json({"pool", "ls", "--json"})) (void)daemon.vessel({"pool", "rm", p["name"]});
+  }
+  void run_vm(const std::string& name, const std::string& pool, int share) {
+    // counter: a ring-3 busy loop that prints a line every 2^26 iterations, for ever here.
+    auto r = daemon.vessel({"run", "--vm", "--name", name, "--kernel", guest("counter"), "--cmdline", "count=100000000",
+                            "--memory", "32M", "--stop-timeout", "0", "--pool", pool, "--share", std::to_string(share)});
+    ASSERT_EQ(r.status, 0) << r.err << daemon.log();
+    started.push_back(name);
+  }
+  TempDir tmp;
+  Daemon daemon{tmp.path, {"--vmm", vmm()}};
+  std::vector<std::string> started;
+};
+
+TEST_F(PoolVms, ProportionalSharesOneTwoFiveOfOneCpu) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "vms", "--cpus", "1", "--memory", "1G", "--policy", "proportional", "--cpuset", last_cpu()}).status, 0);
+  run_vm("v1", "vms", 1);
+  run_vm("v2", "vms", 2);
+  run_vm("v5", "vms", 5);
+  auto j = daemon.vessel_json({"pool", "inspect", "vms", "--json"});
+  std::map<std::string, double> want{{"v1", 0.125}, {"v2", 0.25}, {"v5", 0.625}};
+  for (const auto& m : j["members"]) {
+    EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), want[m["name"].get<std::string>()]) << m.dump();
+    EXPECT_EQ(m["type"], "vm");
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto before = cpu_ns_of(daemon, "vms");
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  auto after = cpu_ns_of(daemon, "vms");
+  double total = 0;
+  std::map<std::string, double> used;
+  for (auto& [name, ns] : after) total += used[name] = ns - before[name];
+  ASSERT_GT(total, 0.3 * 5e9) << daemon.vessel_json({"pool", "inspect", "vms", "--json"}).dump();
+  printf("[ measured ] VMs proportional 1:2:5 in 1 CPU: %.3f %.3f %.3f CPUs (shares %.3f %.3f %.3f)\n", used["v1"] / 5e9,
+         used["v2"] / 5e9, used["v5"] / 5e9, used["v1"] / total, used["v2"] / total, used["v5"] / total);
+  for (auto& [name, expected] : want)
+    EXPECT_NEAR(used[name] / total / expected, 1.0, 0.10) << name << ": " << used[name] / total << ", want " << expected;
+}
+
+}  // namespace
+}  // namespace vessel::test
