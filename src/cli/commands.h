@@ -27,6 +27,8 @@ void add_network_commands(CLI::App& app, Context& ctx);
 void add_cp_command(CLI::App& app, Context& ctx);
 // suspend, checkpoint, restore (commands_suspend.cc, docs/daemon/suspend.md)
 void add_suspend_commands(CLI::App& app, Context& ctx);
+// migrate (commands_migrate.cc, docs/daemon/migrate.md)
+void add_migrate_command(CLI::App& app, Context& ctx);
 // wait, console, exec (attach.cc)
 void add_attach_commands(CLI::App& app, Context& ctx);
 // Waits until the instance has stopped: vesseld's {name, state, exit_code, exit_reason}.

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_attach_commands(app, ctx);
   add_cp_command(app, ctx);
   add_suspend_commands(app, ctx);
+  add_migrate_command(app, ctx);
   add_remote_flags(app, ctx);
   add_trust_commands(app, ctx);
   try {

@@ -73,16 +73,15 @@ Result<std::vector<uint64_t>> take_dirty_pages(Machine::Impl& m) {
   return pages;
 }
 
-// On one host the receiving process builds its devices while the sender still runs, and a tap or
-// a vsock socket path can be held by one process only.
+// On one host the receiving process builds its devices while the sender still runs, and a tap
+// can be held by one process only. A vsock device migrates: its socket path must be free where
+// the receiver runs (another jail's /vessel-run under vesseld, or another host); a receiver that
+// finds it held by a live process refuses the VM before any page is sent.
 Result<void> Machine::check_migratable() const {
   if (!config_.network_interfaces.empty())
     return fail(ENOTSUP, "a VM with a network interface ('{}') cannot be migrated yet: the receiving process would need "
                          "its tap while the sender still holds it (snapshot it instead)",
                 config_.network_interfaces.front().iface_id);
-  if (config_.vsock)
-    return fail(ENOTSUP, "a VM with a vsock device cannot be migrated yet: the sender holds its socket path "
-                         "(snapshot it instead)");
   return {};
 }
 

@@ -17,6 +17,7 @@
 #include "daemon/health/monitor.h"
 #include "daemon/network/networks.h"
 #include "daemon/instances/backend.h"
+#include "daemon/instances/migrate_request.h"
 #include "daemon/instances/state.h"
 #include "daemon/policy/capacity.h"
 #include "daemon/store/store.h"
@@ -80,6 +81,14 @@ class Manager {
   // Does the instance still have a guest process (for logs --follow)?
   bool active(const std::string& name);
   Result<std::vector<InstanceRow>> rows() { return store_.list_instances(); }
+  // Live migration (migrate.cc, docs/daemon/migrate.md). The source: sends the running VM `name`
+  // to the destination vesseld and forgets it once it runs there; `progress` hears each step.
+  // The destination: receive() makes the incoming instance and its listening vessel-vmm;
+  // finish_incoming() marks it running (commit) or removes it (abort).
+  using MigrateProgress = std::function<void(const json::Json&)>;
+  Result<json::Json> migrate(const std::string& name, const MigrateRequest& request, const MigrateProgress& progress = {});
+  Result<json::Json> receive(const InstanceSpec& spec);
+  Result<json::Json> finish_incoming(const std::string& name, bool commit);
   const ManagerConfig& config() const { return config_; }
   std::string cgroup_of(const std::string& name) const;
 
@@ -116,6 +125,12 @@ class Manager {
   Result<void> export_to(const InstanceSpec& spec, const InstanceContext& ctx, const std::string& path);
   // The CPU and memory reserved by every instance but `except`; suspended ones hold none.
   Result<std::vector<Reservation>> reservations(const std::string& except);
+  // An incoming instance found at start-up: adopted if its vessel-vmm runs the VM, else removed.
+  void reconcile_incoming(const InstanceRow& row, const InstanceSpec& spec);
+  // The incoming instance goes: its vessel-vmm killed, its record and directory removed.
+  void drop_incoming(Entry& e, const InstanceSpec& spec, const char* why);
+  // The migrated instance is gone from here: its record and directory, after its VMM ended.
+  void forget_migrated(Entry& e, const InstanceSpec& spec, const std::string& destination);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
   Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
                          const json::Json& extra = nullptr);
