@@ -75,6 +75,8 @@ Result<json::Json> Manager::migrate(const std::string& name, const MigrateReques
   if (!e->process || !e->process->alive()) return fail(ESRCH, "instance {} has no process", name);
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name), spec.log.value_or(config_.log)};
   auto spec_json = TRY(json::parse(row.spec));
+  auto boot = TRY_CTX(boot_source(spec, ctx.dir), "{}", where);
+  TRY_CTX(check_migratable_disks(name, boot.disks, ctx.dir), "{}", where);
 
   // 1. The destination makes the instance (409 if the name is taken there) and its receiver.
   say({{"progress", "prepare"}, {"destination", to.text()}});
@@ -159,6 +161,11 @@ Result<json::Json> Manager::receive(const InstanceSpec& spec) {
   auto boot = TRY_CTX(create_instance(spec), "receive {}", spec.name);
   InstanceContext ctx{spec, dir_of(spec.name), dir_of(spec.name) + "/console.log", cgroup_of(spec.name),
                       spec.log.value_or(config_.log)};
+  // The sender checked its own; the same rule here, against what this side prepared.
+  if (auto disks = check_migratable_disks(spec.name, boot.disks, ctx.dir); !disks) {
+    drop_incoming(*e, spec, "its disks cannot migrate");
+    return Unexpected(std::move(disks).error());
+  }
   auto incoming = backend_for(spec).receive_migration(ctx, boot);
   if (!incoming) {
     drop_incoming(*e, spec, "its receiver did not start");

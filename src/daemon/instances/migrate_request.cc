@@ -76,6 +76,26 @@ Result<void> check_migratable_spec(const InstanceSpec& spec) {
   return {};
 }
 
+Result<void> check_migratable_disks(const std::string& name, const std::vector<DiskSpec>& disks,
+                                    const std::string& instance_dir) {
+  std::string inside = instance_dir + "/";
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const auto& d = disks[i];
+    if (d.path.starts_with(inside))
+      return Unexpected(Error(ENOTSUP, fmt::format("{}: disk {} ({}) lives in the instance's directory on this vesseld; "
+                                                   "block migration is not built",
+                                                   name, i, d.path))
+                            .with_hint("only VMs whose disks are read-only files on shared storage migrate today; "
+                                       "suspend and resume it instead"));
+    if (!d.read_only)
+      return Unexpected(Error(ENOTSUP, fmt::format("{}: disk {} ({}) is writable: handing its image lock over at the "
+                                                   "pause is not built",
+                                                   name, i, d.path))
+                            .with_hint("only read-only disks on shared storage migrate today"));
+  }
+  return {};
+}
+
 Result<InstanceSpec> parse_incoming_request(std::string_view body) {
   auto j = TRY(object(body, "incoming migration"));
   TRY(json::reject_unknown(j, "incoming", {"spec"}));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.h"
 #include "base/json.h"
@@ -47,6 +48,13 @@ struct IncomingAnswer {
   std::string socket;  // the path of `url`
 };
 Result<IncomingAnswer> parse_incoming_answer(std::string_view body);
+
+// Can the VM's disks (what it boots from: DiskSpecs as prepared in `instance_dir`) migrate? Only
+// read-only disks outside the instance's directory (shared storage, the same path on both
+// sides): a disk vesseld made in the instance's directory would need block migration, and a
+// writable one its image lock handed over at the pause; neither is built. The error names the disk.
+Result<void> check_migratable_disks(const std::string& name, const std::vector<DiskSpec>& disks,
+                                    const std::string& instance_dir);
 
 // Can this spec be migrated at all? (a VM, no network interface); the error names the reason.
 Result<void> check_migratable_spec(const InstanceSpec& spec);
