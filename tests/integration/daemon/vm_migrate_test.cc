@@ -120,5 +120,51 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
   EXPECT_EQ(b.vessel({"rm", "vm1"}).status, 0);
 }
 
+// Disks on shared storage: a read-only raw file (the same path on both sides; its reader lock
+// is shared) migrates with the VM; a writable one is refused by name before anything is asked of
+// the destination, and the VM counts on.
+TEST(VmMigrate, AReadOnlySharedDiskMigratesAndAWritableOneIsRefused) {
+  ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+  TempDir tmp_a, tmp_b, shared;
+  CgroupParent parent_b;
+  ::chmod(shared.path.c_str(), 0755);  // the jailed VMMs' uids read the disk
+  std::string ro = shared.path + "/ro.raw", rw = shared.path + "/rw.raw";
+  for (const auto& f : {ro, rw}) {
+    ASSERT_TRUE(write_file(f, std::string(1 << 20, 'x')));
+    ::chmod(f.c_str(), 0644);
+  }
+  Daemon a(tmp_a.path, {"--vmm", vmm()});
+  Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
+  ASSERT_TRUE(a.start()) << a.log();
+  ASSERT_TRUE(b.start()) << b.log();
+  auto run = [&](const std::string& name, const std::string& disk) {
+    return a.vessel({"run", "--vm", "--name", name, "--kernel", guest("counter"), "--cmdline", "count=1000000",
+                     "--memory", "64M", "--stop-timeout", "0", "--disk", disk});
+  };
+  auto r = run("ro", "path=" + ro + ",ro");
+  ASSERT_EQ(r.status, 0) << r.err << a.log();
+  ASSERT_TRUE(eventually([&] { return counts(a, "ro").size() >= 2; })) << a.vessel({"logs", "ro"}).out;
+  auto moved = a.vessel({"migrate", "ro", "--to", b.socket(), "-q"});
+  ASSERT_EQ(moved.status, 0) << moved.err << a.log() << b.log();
+  EXPECT_NE(moved.out.find("ro migrated to unix:" + b.socket() + ": downtime "), std::string::npos) << moved.out;
+  EXPECT_FALSE(listed(a, "ro"));
+  EXPECT_EQ(state_of(b, "ro"), "running");
+  EXPECT_EQ(b.vessel_json({"inspect", "ro"})["disks"][0].value("path", ""), ro);
+  ASSERT_TRUE(eventually([&] { return counts(b, "ro").size() >= 2; }, 600)) << b.vessel({"logs", "ro"}).out;
+  EXPECT_GT(counts(b, "ro").front(), 1) << "it went on, it did not boot again";
+
+  r = run("rw", "path=" + rw);
+  ASSERT_EQ(r.status, 0) << r.err << a.log();
+  pid_t pid = a.vessel_json({"inspect", "rw"}).value("pid", 0);
+  auto refused = a.vessel({"migrate", "rw", "--to", b.socket()});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("disk 0 (" + rw + ") is writable"), std::string::npos) << refused.err;
+  EXPECT_EQ(state_of(a, "rw"), "running");
+  EXPECT_EQ(a.vessel_json({"inspect", "rw"}).value("pid", 0), pid);
+  EXPECT_FALSE(listed(b, "rw")) << "nothing was asked of the destination";
+  EXPECT_EQ(b.vessel({"rm", "-f", "ro"}).status, 0);
+  EXPECT_EQ(a.vessel({"rm", "-f", "rw"}).status, 0);
+}
+
 }  // namespace
 }  // namespace vessel::test
