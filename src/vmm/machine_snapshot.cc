@@ -177,6 +177,8 @@ Result<void> Machine::load_state(const snapshot::MachineState& s) {
   if (impl_->memory.size() != s.mem_size)
     return fail(EINVAL, "guest RAM of {} bytes for a snapshot of {} bytes", impl_->memory.size(), s.mem_size);
   Impl* impl = impl_.get();
+  // A migration's receiver: its writable images, opened again now that the sender let go.
+  for (auto& d : impl->virtio) TRY(d->take_over_image());
   TRY_CTX(snapshot::restore_vm(impl->vm, s.vm), "restore the VM");
   for (size_t i = 0; i < impl->vcpus.size(); ++i)
     TRY_CTX(snapshot::restore_vcpu(impl->vcpus[i]->vcpu(), s.vcpus[i]), "restore vCPU {}", i);

@@ -85,13 +85,8 @@ Result<void> check_migratable_disks(const std::string& name, const std::vector<D
       return Unexpected(Error(ENOTSUP, fmt::format("{}: disk {} ({}) lives in the instance's directory on this vesseld; "
                                                    "block migration is not built",
                                                    name, i, d.path))
-                            .with_hint("only VMs whose disks are read-only files on shared storage migrate today; "
-                                       "suspend and resume it instead"));
-    if (!d.read_only)
-      return Unexpected(Error(ENOTSUP, fmt::format("{}: disk {} ({}) is writable: handing its image lock over at the "
-                                                   "pause is not built",
-                                                   name, i, d.path))
-                            .with_hint("only read-only disks on shared storage migrate today"));
+                            .with_hint("only VMs whose disks are files on shared storage (the same path on both "
+                                       "sides) migrate today; suspend and resume it instead"));
   }
   return {};
 }

@@ -50,9 +50,9 @@ struct IncomingAnswer {
 Result<IncomingAnswer> parse_incoming_answer(std::string_view body);
 
 // Can the VM's disks (what it boots from: DiskSpecs as prepared in `instance_dir`) migrate? Only
-// read-only disks outside the instance's directory (shared storage, the same path on both
-// sides): a disk vesseld made in the instance's directory would need block migration, and a
-// writable one its image lock handed over at the pause; neither is built. The error names the disk.
+// disks outside the instance's directory (shared storage, the same path on both sides; a
+// writable one's image lock is handed over at the pause by vessel-vmm): a disk vesseld made in
+// the instance's directory would need block migration, which is not built. The error names it.
 Result<void> check_migratable_disks(const std::string& name, const std::vector<DiskSpec>& disks,
                                     const std::string& instance_dir);
 

@@ -5,12 +5,14 @@
 // the source's was, not from zero, the source no longer lists it, the destination does; then
 // bad input (unknown instance, stopped VM, unreachable destination) and the VM stops and goes on
 // the destination.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <iostream>
 #include <regex>
 
+#include "base/fd.h"
 #include "daemon_fixture.h"
 #include "vm_test_kit.h"
 
@@ -120,14 +122,15 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
   EXPECT_EQ(b.vessel({"rm", "vm1"}).status, 0);
 }
 
-// Disks on shared storage: a read-only raw file (the same path on both sides; its reader lock
-// is shared) migrates with the VM; a writable one is refused by name before anything is asked of
-// the destination, and the VM counts on.
-TEST(VmMigrate, AReadOnlySharedDiskMigratesAndAWritableOneIsRefused) {
+// Disks on shared storage (the same paths on both sides): a VM with a read-only and a writable
+// raw file moves; the writable image's lock goes with it (qemu-img cannot open it while the VM
+// runs there, and can once it stopped). A disk vesseld made in the instance's directory is
+// refused by name before anything is asked of the destination, and that VM counts on.
+TEST(VmMigrate, DisksOnSharedStorageMoveWithTheirLocksAndPrivateOnesAreRefused) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   TempDir tmp_a, tmp_b, shared;
   CgroupParent parent_b;
-  ::chmod(shared.path.c_str(), 0755);  // the jailed VMMs' uids read the disk
+  ::chmod(shared.path.c_str(), 0755);  // the jailed VMMs' uids reach the disks
   std::string ro = shared.path + "/ro.raw", rw = shared.path + "/rw.raw";
   for (const auto& f : {ro, rw}) {
     ASSERT_TRUE(write_file(f, std::string(1 << 20, 'x')));
@@ -137,33 +140,52 @@ TEST(VmMigrate, AReadOnlySharedDiskMigratesAndAWritableOneIsRefused) {
   Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
   ASSERT_TRUE(a.start()) << a.log();
   ASSERT_TRUE(b.start()) << b.log();
-  auto run = [&](const std::string& name, const std::string& disk) {
-    return a.vessel({"run", "--vm", "--name", name, "--kernel", guest("counter"), "--cmdline", "count=1000000",
-                     "--memory", "64M", "--stop-timeout", "0", "--disk", disk});
+  auto run = [&](const std::string& name, const std::vector<std::string>& disks) {
+    std::vector<std::string> argv{"run", "--vm", "--name", name, "--kernel", guest("counter"), "--cmdline", "count=1000000",
+                                  "--memory", "64M", "--stop-timeout", "0"};
+    for (const auto& d : disks) argv.insert(argv.end(), {"--disk", d});
+    return a.vessel(argv);
   };
-  auto r = run("ro", "path=" + ro + ",ro");
+  // Someone holds the write permission's lock byte (image_lock.h: 100 + 1) of the image.
+  auto locked = [&] {
+    Fd fd(::open(rw.c_str(), O_RDONLY | O_CLOEXEC));
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = 101;
+    fl.l_len = 1;
+    return fd && ::fcntl(fd.get(), F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  };
+  auto r = run("disks", {"path=" + ro + ",ro", "path=" + rw});
   ASSERT_EQ(r.status, 0) << r.err << a.log();
-  ASSERT_TRUE(eventually([&] { return counts(a, "ro").size() >= 2; })) << a.vessel({"logs", "ro"}).out;
-  auto moved = a.vessel({"migrate", "ro", "--to", b.socket(), "-q"});
+  ASSERT_TRUE(eventually([&] { return counts(a, "disks").size() >= 2; })) << a.vessel({"logs", "disks"}).out;
+  EXPECT_TRUE(locked()) << "A's vessel-vmm holds the write lock";
+  auto moved = a.vessel({"migrate", "disks", "--to", b.socket(), "-q"});
   ASSERT_EQ(moved.status, 0) << moved.err << a.log() << b.log();
-  EXPECT_NE(moved.out.find("ro migrated to unix:" + b.socket() + ": downtime "), std::string::npos) << moved.out;
-  EXPECT_FALSE(listed(a, "ro"));
-  EXPECT_EQ(state_of(b, "ro"), "running");
-  EXPECT_EQ(b.vessel_json({"inspect", "ro"})["disks"][0].value("path", ""), ro);
-  ASSERT_TRUE(eventually([&] { return counts(b, "ro").size() >= 2; }, 600)) << b.vessel({"logs", "ro"}).out;
-  EXPECT_GT(counts(b, "ro").front(), 1) << "it went on, it did not boot again";
+  EXPECT_NE(moved.out.find("disks migrated to unix:" + b.socket() + ": downtime "), std::string::npos) << moved.out;
+  EXPECT_FALSE(listed(a, "disks"));
+  EXPECT_EQ(state_of(b, "disks"), "running");
+  auto spec = b.vessel_json({"inspect", "disks"});
+  EXPECT_EQ(spec["disks"][1].value("path", ""), rw);
+  ASSERT_TRUE(eventually([&] { return counts(b, "disks").size() >= 2; }, 600)) << b.vessel({"logs", "disks"}).out;
+  EXPECT_GT(counts(b, "disks").front(), 1) << "it went on, it did not boot again";
+  EXPECT_TRUE(locked()) << "B's vessel-vmm holds the write lock now";
+  ASSERT_EQ(b.vessel({"stop", "disks"}).status, 0);
+  EXPECT_FALSE(locked()) << "nobody holds it once the VM stopped";
 
-  r = run("rw", "path=" + rw);
+  r = run("private", {"size=1M"});
   ASSERT_EQ(r.status, 0) << r.err << a.log();
-  pid_t pid = a.vessel_json({"inspect", "rw"}).value("pid", 0);
-  auto refused = a.vessel({"migrate", "rw", "--to", b.socket()});
+  pid_t pid = a.vessel_json({"inspect", "private"}).value("pid", 0);
+  auto refused = a.vessel({"migrate", "private", "--to", b.socket()});
   EXPECT_NE(refused.status, 0);
-  EXPECT_NE(refused.err.find("disk 0 (" + rw + ") is writable"), std::string::npos) << refused.err;
-  EXPECT_EQ(state_of(a, "rw"), "running");
-  EXPECT_EQ(a.vessel_json({"inspect", "rw"}).value("pid", 0), pid);
-  EXPECT_FALSE(listed(b, "rw")) << "nothing was asked of the destination";
-  EXPECT_EQ(b.vessel({"rm", "-f", "ro"}).status, 0);
-  EXPECT_EQ(a.vessel({"rm", "-f", "rw"}).status, 0);
+  EXPECT_NE(refused.err.find("lives in the instance's directory on this vesseld; block migration is not built"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(state_of(a, "private"), "running");
+  EXPECT_EQ(a.vessel_json({"inspect", "private"}).value("pid", 0), pid);
+  EXPECT_FALSE(listed(b, "private")) << "nothing was asked of the destination";
+  EXPECT_EQ(b.vessel({"rm", "-f", "disks"}).status, 0);
+  EXPECT_EQ(a.vessel({"rm", "-f", "private"}).status, 0);
 }
 
 }  // namespace
