@@ -353,5 +353,41 @@ TEST(Migration, WritableDrivesAreHandedOverWithTheirLocks) {
 }
 
 
+// The receiver refuses the VM after the sender's pause (the writable image changed size while
+// RAM streamed in): the sender takes its image's locks back and its VM goes on counting.
+TEST(Migration, ARefusalAfterThePauseGivesTheSenderItsImageLocksBack) {
+  TempDir dir;
+  std::string a = dir.file("a.sock"), in = dir.file("in.sock"), raw = dir.file("d.raw");
+  ASSERT_TRUE(write_file(raw, std::string(1 << 20, 'x')));
+  json::Json cfg = {{"boot-source", {{"kernel_image_path", guest("snapshot_counter.elf")}, {"boot_args", "ticks=100000 fill"}}},
+                    {"machine-config", {{"vcpu_count", 1}, {"mem_size_mib", 256}}},
+                    {"drives", {{{"drive_id", "d0"}, {"path_on_host", raw}, {"is_root_device", false}, {"is_read_only", false}}}}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
+  VmmProcess sender({"--api-sock", a, "--config-file", dir.file("vm.json")});
+  VmmProcess receiver({"--migrate-from", "unix:" + in});
+  ASSERT_TRUE(sender.wait_for_file(a)) << sender.errors();
+  ASSERT_TRUE(receiver.wait_for_file(in)) << receiver.errors();
+  ASSERT_TRUE(sender.wait_for_console("tick 2\r\n", 60s)) << sender.console();
+  auto sent = std::async(std::launch::async, [&] { return call(a, "PUT", "/migration/send", send_body("unix:" + in)); });
+  ASSERT_TRUE(wait_for_rss(receiver.process().pid(), 64)) << receiver.errors();  // it built the VM: pages arrive
+  ASSERT_EQ(::truncate(raw.c_str(), 2 << 20), 0);
+  auto answer = sent.get();
+  EXPECT_EQ(answer.status, 400) << answer.body;
+  EXPECT_NE(answer.body.find("the image is 2097152 bytes now"), std::string::npos) << answer.body;
+  EXPECT_NE(answer.body.find("the VM goes on here"), std::string::npos) << answer.body;
+  auto r = receiver.finish(10s);
+  EXPECT_EQ(r.status.code, 1) << r.errors;
+  EXPECT_TRUE(write_locked(raw)) << "the sender took its lock back";
+  long at = numbers(sender.console(), "tick").back();
+  ASSERT_TRUE(sender.wait_for_console(fmt::format("tick {}\r\n", at + 2), 60s)) << sender.console();
+  auto info = json::parse(call(a, "GET", "/").body);
+  ASSERT_TRUE(info);
+  EXPECT_EQ((*info)["state"], "Running");
+  (void)sender.process().signal(SIGKILL);
+  (void)sender.process().wait();
+  EXPECT_FALSE(write_locked(raw));
+}
+
+
 }  // namespace
 }  // namespace vessel::vmm::test
