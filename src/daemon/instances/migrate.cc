@@ -155,6 +155,10 @@ void Manager::forget_migrated(Entry& e, const InstanceSpec& spec, const std::str
 Result<json::Json> Manager::receive(const InstanceSpec& spec) {
   TRY_CTX(check_migratable_spec(spec), "receive {}", spec.name);
   TRY_CTX(backend_for(spec).preflight(), "receive {}", spec.name);
+  // Before the instance's lock: a vesseld asked to receive its own instance (migrating to itself)
+  // holds that lock while it waits for this answer.
+  if (auto taken = store_.get_instance(spec.name); taken && *taken)
+    return fail(EEXIST, "receive {}: an instance named {} already exists", spec.name, spec.name);
   auto e = entry(spec.name);
   std::lock_guard lock(e->mutex);
   // Admission as for a new instance; EEXIST (409) when the name is taken here.

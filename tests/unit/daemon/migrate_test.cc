@@ -206,6 +206,16 @@ TEST_F(TwoVesselds, ARefusingDestinationLeavesTheSourceUntouched) {
   EXPECT_TRUE(a->fake.last_url.empty()) << "nothing was sent";
 }
 
+TEST_F(TwoVesselds, MigratingToItselfIsRefusedAtOnce) {
+  ASSERT_EQ(a->call("POST", "/v1/instances", vm("v"), {{"start", "1"}}).status, 201);
+  auto began = std::chrono::steady_clock::now();
+  auto r = a->call("POST", "/v1/instances/v/migrate", json::Json{{"destination", a->socket}}.dump());
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("already exists"), std::string::npos) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(10)) << "no wait on its own lock";
+  EXPECT_EQ(a->get("v")["state"], "running");
+}
+
 TEST_F(TwoVesselds, AFailedSendLeavesItRunningHereAndNothingThere) {
   ASSERT_EQ(a->call("POST", "/v1/instances", vm("v"), {{"start", "1"}}).status, 201);
   a->fake.refuse_send = true;
