@@ -29,6 +29,13 @@ class BlockBackend {
   // Deallocates a range (raw: punch hole; qcow2: zero/discard clusters). Reads then return zeros
   // when `zero` is true.
   virtual Result<void> discard(uint64_t offset, uint64_t len, bool zero) = 0;
+  // A live migration's hand-over (docs/vmm/migration.md): `release` drops this image's own
+  // locks (the sender, paused, so that the receiving process can open the image); otherwise
+  // takes them again (the migration failed). Only a writable image's locks keep others out.
+  virtual Result<void> hand_over_lock(bool release) {
+    (void)release;
+    return {};
+  }
 };
 
 // Which backing files a qcow2 image may bring in: its backing file name is bytes of the image,

@@ -109,7 +109,7 @@ std::string lock_holders(int fd, int byte) {
   return out;
 }
 
-Result<void> lock_image(int fd, const std::string& path, LockMode mode) {
+Result<void> lock_image(int fd, const std::string& path, LockMode mode, bool name_holders) {
   unsigned perm = kPermConsistentRead, unshared = 0;
   if (mode == LockMode::Writer) perm |= kPermWrite | kPermResize;
   if (mode != LockMode::ForceShare) unshared = kPermWrite | kPermResize;
@@ -140,7 +140,7 @@ Result<void> lock_image(int fd, const std::string& path, LockMode mode) {
         return Unexpected(std::move(taken).error());
       }
       if (!*taken) continue;
-      std::string who = lock_holders(fd, c.byte);
+      std::string who = name_holders ? lock_holders(fd, c.byte) : "";
       unlock_all(fd);
       bool other_writes = c.byte == kLockPermBase + 1 || c.byte == kLockPermBase + 3;
       std::string doing = other_writes ? "has it open for writing" : "refuses to share writing";
@@ -153,6 +153,17 @@ Result<void> lock_image(int fd, const std::string& path, LockMode mode) {
     }
   }
   return {};
+}
+
+Result<void> hand_over_image_lock(int fd, const std::string& path, const OpenOptions& options, bool release) {
+  if (!options.lock) return {};
+  if (release) {
+    unlock_all(fd);
+    return {};
+  }
+  // Not naming a holder: a sandboxed thread reads no /proc.
+  LockMode mode = options.read_only ? (options.force_share ? LockMode::ForceShare : LockMode::Reader) : LockMode::Writer;
+  return lock_image(fd, path, mode, false);
 }
 
 Result<void> lock_for_open(int fd, const std::string& path, const OpenOptions& options) {

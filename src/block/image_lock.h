@@ -41,12 +41,17 @@ inline constexpr int kLockSharedBase = 200;
 // conflict with them. A conflict is an EBUSY error in QEMU's words ('Failed to get "write"
 // lock'), naming the process that holds the conflicting lock when /proc shows it, with a hint.
 // File systems without OFD locks (EINVAL, ENOLCK, EOPNOTSUPP) open without them, as QEMU does.
-Result<void> lock_image(int fd, const std::string& path, LockMode mode);
+// `name_holders`: look the holders up in /proc for the message.
+Result<void> lock_image(int fd, const std::string& path, LockMode mode, bool name_holders = true);
 
 struct OpenOptions;
 // The locks an open with `options` takes (none when options.lock is false). force_share on a
 // read-write open is an error, as in qemu-img.
 Result<void> lock_for_open(int fd, const std::string& path, const OpenOptions& options);
+
+// Drops every lock this open file description holds on the image (`release`), or takes those of
+// `options` again, checking others' as an open does: a live migration's hand-over.
+Result<void> hand_over_image_lock(int fd, const std::string& path, const OpenOptions& options, bool release);
 
 // Who holds a lock on byte `byte` of the file open as `fd` other than `fd` itself: "pid N
 // (comm)" entries joined with ", ", empty when /proc does not tell (not root, or gone).

@@ -59,6 +59,8 @@ Result<std::unique_ptr<Qcow2Backend>> Qcow2Backend::open(const std::string& path
   ::fstat(fd.get(), &st);
   std::unique_ptr<Qcow2Backend> q(new Qcow2Backend(std::move(fd), std::move(h), options.read_only, std::move(backing)));
   q->file_.unsafe_cache = options.unsafe_cache;
+  q->path_ = path;
+  q->options_ = options;
   TRY_CTX(q->load_tables(static_cast<uint64_t>(st.st_size)), "{}", path);
   if (!q->read_only_ && q->h_.autoclear != 0) {
     // Autoclear features we do not maintain (bitmaps) must be cleared by any writer (qcow2 spec).
@@ -66,6 +68,11 @@ Result<std::unique_ptr<Qcow2Backend>> Qcow2Backend::open(const std::string& path
     TRY(q->write_header_field64(field::kAutoclear, 0));
   }
   return q;
+}
+
+Result<void> Qcow2Backend::hand_over_lock(bool release) {
+  if (read_only_ || path_.empty()) return {};
+  return hand_over_image_lock(fd_.get(), path_, options_, release);
 }
 
 Result<void> Qcow2Backend::load_tables(uint64_t file_size) {

@@ -47,6 +47,8 @@ class Qcow2Backend final : public BlockBackend {
   Result<void> writev(uint64_t offset, std::span<const iovec> iov) override;
   Result<void> flush() override;
   Result<void> discard(uint64_t offset, uint64_t len, bool zero) override;
+  // The top image's own locks (a backing file is read-only: its reader locks share).
+  Result<void> hand_over_lock(bool release) override;
 
   // Writes one whole guest cluster compressed (convert -c); stores it plain if it does not shrink.
   Result<void> write_compressed(uint64_t offset, std::span<const uint8_t> cluster);
@@ -104,6 +106,8 @@ class Qcow2Backend final : public BlockBackend {
   qcow2::Header h_;
   bool read_only_;
   std::unique_ptr<BlockBackend> backing_;
+  std::string path_;  // as opened, with its options: its locks (hand_over_lock)
+  OpenOptions options_;
 
   qcow2::HostFile file_;
   qcow2::Refcounts refs_;

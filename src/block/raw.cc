@@ -153,7 +153,14 @@ Result<std::unique_ptr<RawBackend>> RawBackend::open(const std::string& path,
   TRY(lock_for_open(fd.get(), path, options));
   auto raw = TRY(from_fd(std::move(fd), options.read_only));
   raw->unsafe_cache_ = options.unsafe_cache;
+  raw->path_ = path;
+  raw->options_ = options;
   return raw;
+}
+
+Result<void> RawBackend::hand_over_lock(bool release) {
+  if (read_only_ || path_.empty()) return {};
+  return hand_over_image_lock(fd_.get(), path_, options_, release);
 }
 
 Result<std::unique_ptr<RawBackend>> RawBackend::from_fd(Fd fd, bool read_only) {

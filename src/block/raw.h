@@ -19,6 +19,8 @@ class RawBackend final : public BlockBackend {
   Result<void> flush() override;
   Result<void> discard(uint64_t offset, uint64_t len, bool zero) override;
 
+  Result<void> hand_over_lock(bool release) override;
+
   int fd() const { return fd_.get(); }
   // Changes the file length (vessel-img resize).
   Result<void> truncate(uint64_t new_size);
@@ -29,6 +31,8 @@ class RawBackend final : public BlockBackend {
   uint64_t size_;
   bool read_only_;
   bool unsafe_cache_ = false;  // flush() does not wait for the disk
+  std::string path_;           // as opened by open(), with its options: its locks (hand_over_lock)
+  OpenOptions options_;
 };
 
 // Bounds check shared by the backends: [offset, offset+len) inside [0, size), overflow-safe.

@@ -39,6 +39,8 @@ void add_cp_command(CLI::App& app, Context& ctx);
 void add_suspend_commands(CLI::App& app, Context& ctx);
 // snapshot create|ls|restore|rm (commands_snapshots.cc, docs/daemon/snapshots.md)
 void add_snapshot_commands(CLI::App& app, Context& ctx);
+// migrate (commands_migrate.cc, docs/daemon/migrate.md)
+void add_migrate_command(CLI::App& app, Context& ctx);
 // wait, console, exec (attach.cc)
 void add_attach_commands(CLI::App& app, Context& ctx);
 // Waits until the instance has stopped: vesseld's {name, state, exit_code, exit_reason}.

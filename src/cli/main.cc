@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add_cp_command(app, ctx);
   add_suspend_commands(app, ctx);
   add_snapshot_commands(app, ctx);
+  add_migrate_command(app, ctx);
   add_remote_flags(app, ctx);
   add_trust_commands(app, ctx);
   try {

@@ -35,6 +35,9 @@ struct MachineOptions {
   std::string guest_profile;  // when set: sample guest RIPs and write them here at the end
   std::chrono::microseconds guest_profile_interval{1000};
   uint32_t virtio_poll_us = 50;  // virtio-blk ring polling after a batch (virtio::BlockConfig::poll_us)
+  // Built by a live migration's receiver: writable drives open without their locks until the
+  // state is loaded (virtio::BlockConfig::defer_lock).
+  bool incoming_migration = false;
 };
 
 // Every call but post_event() comes from the one thread that owns the Machine (the VMM thread,

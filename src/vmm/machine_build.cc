@@ -158,6 +158,7 @@ Result<void> add_virtio_devices(Impl& m, const MachineOptions& options, x86::Acp
     auto [base, gsi] = slots.next_window();
     auto bc = TRY(block_config(d));
     bc.poll_us = options.virtio_poll_us;
+    bc.defer_lock = options.incoming_migration;
     auto dev = TRY_CTX(virtio::create_block(bc, TRY(slots.context(base, gsi))), "drive {}", d.drive_id);
     TRY(slots.attach(dev, base));
     m.virtio_by_id["drive/" + d.drive_id] = dev;

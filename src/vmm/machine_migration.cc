@@ -45,15 +45,38 @@ class MachineSource : public migration::VmSource {
 
   Result<std::vector<uint64_t>> take_dirty_pages() override { return vmm::take_dirty_pages(impl_); }
 
-  // A VM that ended while it was being sent (its event is pending) is not sent.
+  // A VM that ended while it was being sent (its event is pending) is not sent. Paused, its
+  // writable images are made durable and their locks dropped: the receiver opens them when the
+  // state arrives.
   Result<void> pause() override {
     TRY(machine_.pause());
     pollfd p{machine_.event_fd(), POLLIN, 0};
     if (::poll(&p, 1, 0) == 1) return fail(ECANCELED, "the VM stopped during the migration");
+    for (auto& d : impl_.virtio) {
+      auto released = d->hand_over_image(true);
+      handed_over_ = true;
+      if (!released) return released;
+    }
     return {};
   }
   Result<std::vector<uint8_t>> save_state() override { return machine_.encode_state(); }
-  Result<void> resume() override { return machine_.resume(); }
+  // The migration failed: the images' locks are taken again before the VM goes on. A receiver
+  // that took them lets go when it throws its VM away, which may take a moment; the VM goes on
+  // anyway (never lost), without the lock if it cannot be had.
+  Result<void> resume() override {
+    if (handed_over_) {
+      for (auto& d : impl_.virtio) {
+        auto again = d->hand_over_image(false);
+        for (int i = 0; i < 100 && !again; ++i) {
+          ::poll(nullptr, 0, 20);
+          again = d->hand_over_image(false);
+        }
+        if (!again) log::warn("the VM goes on without its image lock: {}", again.error().to_string());
+      }
+      handed_over_ = false;
+    }
+    return machine_.resume();
+  }
 
   // After a failed migration the logs stay on. A log this migration turned on began mid-life: a
   // later Diff snapshot must then hold every page, so every page counts as written.
@@ -94,6 +117,7 @@ class MachineSource : public migration::VmSource {
   int pagemap_fd_;
   std::vector<uint64_t> pending_;
   bool turned_on_ = false;
+  bool handed_over_ = false;  // the images' locks were dropped at the pause
 };
 
 }  // namespace

@@ -73,16 +73,15 @@ Result<std::vector<uint64_t>> take_dirty_pages(Machine::Impl& m) {
   return pages;
 }
 
-// On one host the receiving process builds its devices while the sender still runs, and a tap or
-// a vsock socket path can be held by one process only.
+// On one host the receiving process builds its devices while the sender still runs, and a tap
+// can be held by one process only. A vsock device migrates: its socket path must be free where
+// the receiver runs (another jail's /vessel-run under vesseld, or another host); a receiver that
+// finds it held by a live process refuses the VM before any page is sent.
 Result<void> Machine::check_migratable() const {
   if (!config_.network_interfaces.empty())
     return fail(ENOTSUP, "a VM with a network interface ('{}') cannot be migrated yet: the receiving process would need "
                          "its tap while the sender still holds it (snapshot it instead)",
                 config_.network_interfaces.front().iface_id);
-  if (config_.vsock)
-    return fail(ENOTSUP, "a VM with a vsock device cannot be migrated yet: the sender holds its socket path "
-                         "(snapshot it instead)");
   return {};
 }
 
@@ -182,6 +181,8 @@ Result<void> Machine::load_state(const snapshot::MachineState& s) {
   if (impl_->memory.size() != s.mem_size)
     return fail(EINVAL, "guest RAM of {} bytes for a snapshot of {} bytes", impl_->memory.size(), s.mem_size);
   Impl* impl = impl_.get();
+  // A migration's receiver: its writable images, opened again now that the sender let go.
+  for (auto& d : impl->virtio) TRY(d->take_over_image());
   TRY_CTX(snapshot::restore_vm(impl->vm, s.vm), "restore the VM");
   for (size_t i = 0; i < impl->vcpus.size(); ++i)
     TRY_CTX(snapshot::restore_vcpu(impl->vcpus[i]->vcpu(), s.vcpus[i]), "restore vCPU {}", i);

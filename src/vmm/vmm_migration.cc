@@ -95,7 +95,9 @@ Result<Json> Vmm::receive_migration(const std::string& url_text) {
   std::unique_ptr<Machine> prepared;  // built from the Config message, before the pages
   auto on_config = [&](const std::string& text) -> Result<void> {
     auto config = TRY(parse_vm_config(text));
-    prepared = TRY(Machine::prepare_restore(std::move(config), std::move(*memory), options_.machine));
+    MachineOptions options = options_.machine;
+    options.incoming_migration = true;  // writable images: locked when the state comes (the sender lets go then)
+    prepared = TRY(Machine::prepare_restore(std::move(config), std::move(*memory), std::move(options)));
     memory.reset();  // it moved into the machine (the same mapping: the pages keep arriving there)
     return {};
   };

@@ -121,6 +121,7 @@ http::Response Api::route(const http::Request& r, Role role, std::string& label)
   if (parts[1] == "images") return image_route(r, role, parts, label);
   if (parts[1] == "networks") return network_route(r, parts, label);
   if (parts[1] == "pools") return pool_route(r, parts, label);
+  if (parts[1] == "migrations") return migration_route(r, role, parts, label);
   return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
 }
 
@@ -192,6 +193,10 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     label = "GET /v1/instances/{name}/stats";
     auto s = manager_.stats(name);
     return s ? ok(*s) : error_response(s.error());
+  }
+  if (verb == "migrate") {
+    label = "POST /v1/instances/{name}/migrate";
+    return migrate(r, role, name);
   }
   if (r.method != "POST") return method_not_allowed(r);
   label = "POST /v1/instances/{name}/" + (verb.size() < 16 ? verb : std::string("?"));

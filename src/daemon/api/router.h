@@ -59,6 +59,10 @@ class Api {
   http::Response console(const http::Request& request, const std::string& name);
   http::Response exec_stream(const http::Request& request, const std::string& name);
   static bool is_upgrade(const http::Request& request);
+  // Live migration (api/migrate_routes.cc, docs/daemon/migrate.md)
+  http::Response migrate(const http::Request& request, Role role, const std::string& name);
+  http::Response migration_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
+                                 std::string& label);
   // GET/HEAD/PUT /v1/instances/NAME/archive (api/archive.cc, docs/daemon/cp.md)
   http::Response archive(const http::Request& request, const std::string& name);
   // The same for a VM, through its vessel-agent (api/archive_vm.cc).

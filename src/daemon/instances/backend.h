@@ -48,6 +48,12 @@ struct SaveOptions {
   bool leave_running = false;  // containers: `vessel checkpoint --leave-running`
 };
 
+// A process waiting for a guest by live migration (docs/daemon/migrate.md), and where it listens.
+struct IncomingGuest {
+  GuestProcess process;
+  std::string url;  // "unix:/host/path": on this host, as vesseld sees it
+};
+
 struct ExecResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr, interleaved
@@ -113,6 +119,17 @@ class Backend {
   virtual Result<ExecSession> exec_session(const InstanceContext& ctx, const ExecOptions&) {
     return Unexpected(Error(ENOTSUP, fmt::format("interactive exec into {} is not supported", ctx.spec.name))
                           .with_hint("VMs: use `vessel console`"));
+  }
+  // Live migration (vm_migrate.cc, docs/daemon/migrate.md): a fresh process that waits for the
+  // guest's stream; and the running guest's stream sent to such a process's `url` (the guest
+  // ends here on success, its process exiting; it runs on here on failure). The answer: what
+  // the sender measured (downtime_ms, total_ms, bytes, ...).
+  virtual Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&) {
+    return Unexpected(Error(ENOTSUP, fmt::format("{} cannot be live-migrated", ctx.spec.name)));
+  }
+  virtual Result<json::Json> send_migration(const InstanceContext& ctx, const GuestProcess&, const std::string&,
+                                            uint32_t /*downtime_ms*/, uint32_t /*max_rounds*/) {
+    return Unexpected(Error(ENOTSUP, fmt::format("{} cannot be live-migrated", ctx.spec.name)));
   }
 };
 

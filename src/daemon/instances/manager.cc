@@ -330,7 +330,7 @@ Result<void> Manager::remove(const std::string& name, bool force) {
     auto [row, spec] = TRY(load(name));
     State from = parse_state(row.state).value_or(State::Stopped);
     TRY(transition(from, Action::Delete, force));
-    if (has_process(from)) TRY(stop_locked(*e, row, spec, std::chrono::seconds(0)));
+    if (has_process(from) || e->process) TRY(stop_locked(*e, row, spec, std::chrono::seconds(0)));  // also incoming
     InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
     release(ctx);
     if (is_saved(from)) backend_for(spec).discard_saved(ctx);
@@ -479,6 +479,8 @@ void Manager::reconcile() {
   }
   for (const auto& row : *rows) {
     auto state = parse_state(row.state);
+    if (state == State::Incoming)
+      if (auto spec = parse_spec_text(row.spec)) reconcile_incoming(row, *spec);  // migrate.cc
     if (!state || !has_process(*state)) continue;
     auto spec = parse_spec_text(row.spec);
     if (!spec) continue;

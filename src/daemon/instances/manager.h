@@ -19,6 +19,7 @@
 #include "daemon/network/networks.h"
 #include "daemon/instances/backend.h"
 #include "daemon/instances/pool_hooks.h"
+#include "daemon/instances/migrate_request.h"
 #include "daemon/instances/state.h"
 #include "daemon/policy/capacity.h"
 #include "daemon/store/store.h"
@@ -88,6 +89,14 @@ class Manager {
   Result<json::Json> snapshot_list(const std::string& name);
   Result<json::Json> snapshot_restore(const std::string& name, const std::string& snap);
   Result<void> snapshot_remove(const std::string& name, const std::string& snap);
+  // Live migration (migrate.cc, docs/daemon/migrate.md). The source: sends the running VM `name`
+  // to the destination vesseld and forgets it once it runs there; `progress` hears each step.
+  // The destination: receive() makes the incoming instance and its listening vessel-vmm;
+  // finish_incoming() marks it running (commit) or removes it (abort).
+  using MigrateProgress = std::function<void(const json::Json&)>;
+  Result<json::Json> migrate(const std::string& name, const MigrateRequest& request, const MigrateProgress& progress = {});
+  Result<json::Json> receive(const InstanceSpec& spec);
+  Result<json::Json> finish_incoming(const std::string& name, bool commit);
   const ManagerConfig& config() const { return config_; }
   std::string cgroup_of(const std::string& name) const;
   // Pools (docs/daemon/pools.md): admission into a member's pool, its cgroup below the pool's,
@@ -133,6 +142,12 @@ class Manager {
   void end_start(const std::string& name);
   // The member's pool exists and has room for it (none named: nothing to check).
   Result<void> admit_to_pool(const InstanceSpec& spec);
+  // An incoming instance found at start-up: adopted if its vessel-vmm runs the VM, else removed.
+  void reconcile_incoming(const InstanceRow& row, const InstanceSpec& spec);
+  // The incoming instance goes: its vessel-vmm killed, its record and directory removed.
+  void drop_incoming(Entry& e, const InstanceSpec& spec, const char* why);
+  // The migrated instance is gone from here: its record and directory, after its VMM ended.
+  void forget_migrated(Entry& e, const InstanceSpec& spec, const std::string& destination);
   Result<void> stop_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, std::chrono::seconds timeout);
   Result<void> set_state(const std::string& name, State state, const GuestProcess* proc, const char* why,
                          const json::Json& extra = nullptr);

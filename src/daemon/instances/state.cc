@@ -10,6 +10,7 @@ std::string_view to_string(State s) {
     case State::Stopped: return "stopped";
     case State::Suspended: return "suspended";
     case State::Checkpointed: return "checkpointed";
+    case State::Incoming: return "incoming";
   }
   return "unknown";
 }
@@ -30,7 +31,8 @@ std::string_view to_string(Action a) {
 }
 
 std::optional<State> parse_state(std::string_view t) {
-  for (State s : {State::Created, State::Running, State::Paused, State::Stopped, State::Suspended, State::Checkpointed})
+  for (State s : {State::Created, State::Running, State::Paused, State::Stopped, State::Suspended, State::Checkpointed,
+                  State::Incoming})
     if (to_string(s) == t) return s;
   return std::nullopt;
 }
@@ -47,6 +49,9 @@ Result<State> transition(State from, Action action, bool force) {
     return Unexpected(Error(EBUSY, fmt::format("cannot {}: instance is {}", to_string(action), to_string(from)))
                           .with_hint(std::string(hint)));
   };
+  // Its vessel-vmm is receiving the VM; the migration decides (docs/daemon/migrate.md).
+  if (from == State::Incoming && !(action == Action::Delete && force))
+    return refuse("it is arriving by live migration; wait for it, or delete it with --force to abandon it");
   switch (action) {
     case Action::Start:
       if (from == State::Created || from == State::Stopped) return State::Running;

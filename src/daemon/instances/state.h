@@ -6,6 +6,7 @@
 //   running|paused --suspend--> suspended (a VM saved to disk) --resume--> running
 //   running|paused --checkpoint--> checkpointed (a container dumped by CRIU) --restore|resume--> running
 //   suspended|checkpointed --stop--> stopped (the saved state is discarded)
+//   incoming: a VM arriving by live migration (vm_migrate.cc); only delete --force until it runs
 //
 // An action that is not allowed in the current state is answered 409 with that state.
 #pragma once
@@ -18,7 +19,7 @@
 
 namespace vessel::daemon {
 
-enum class State { Created, Running, Paused, Stopped, Suspended, Checkpointed };
+enum class State { Created, Running, Paused, Stopped, Suspended, Checkpointed, Incoming };
 enum class Action { Start, Stop, Pause, Resume, Restart, Delete, Suspend, Checkpoint, Restore };
 
 std::string_view to_string(State s);

@@ -218,14 +218,16 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
   return launch(ctx, boot, false);
 }
 
-Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSource& boot, bool restoring) {
+Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSource& boot, bool restoring,
+                                       std::vector<std::string> receive) {
   if (boot.kernel.empty()) return fail(EINVAL, "VM {} has no kernel", ctx.spec.name);
   if (jail_.enabled && ::access(jail_.jailer.c_str(), X_OK) != 0)
     return Unexpected(Error(ENOENT, fmt::format("vessel-jailer not found ({})", jail_.jailer))
                           .with_hint("install it beside vesseld, pass --jailer PATH, or --no-jailer to run VMs unconfined"));
   TRY(fresh_run_dir(ctx));
-  std::vector<std::string> extra;  // vessel-vmm's --restore-snapshot/--restore-mem (vm_suspend.cc)
-  if (restoring) extra = TRY(place_saved(ctx));
+  bool receiving = !receive.empty();
+  std::vector<std::string> extra = std::move(receive);  // --migrate-from (vm_migrate.cc)
+  if (restoring) extra = TRY(place_saved(ctx));  // --restore-snapshot/--restore-mem (vm_suspend.cc)
   if (ctx.nic) {
     // The tap belongs to the VM's uid (the one launch_jailed takes: acquiring is idempotent), so
     // that the unprivileged vessel-vmm can attach to it.
@@ -264,7 +266,7 @@ Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSou
     // Jailed, the jailer made the cgroup and entered it before the VMM existed.
     if (!jail_.enabled)
       TRY(cgroup_place(ctx.cgroup, vm_cgroup_limits(ctx.spec), proc.pid));
-    if (restoring) return {};  // the snapshot holds the configuration; the VM runs already
+    if (restoring || receiving) return {};  // the snapshot (the stream) holds the configuration
     auto config = TRY(vmm_config(ctx.spec, boot, ctx.nic));
     TRY(call(ctx, "PUT", "/machine-config", vmm::to_json(config.machine)));
     TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));

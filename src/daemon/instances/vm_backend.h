@@ -49,6 +49,12 @@ class VmBackend : public Backend {
   void discard_saved(const InstanceContext& ctx) override;
   // Named snapshots (vm_snapshots.cc): PATCH /drives/diskN {"backing_files": [...]}.
   Result<void> set_disk_backing(const InstanceContext& ctx, size_t index, const std::vector<std::string>& backing) override;
+  // Live migration (vm_migrate.cc, docs/daemon/migrate.md): vessel-vmm --migrate-from on a
+  // socket in the run directory; PUT /migration/send to such a socket, hard-linked into this
+  // VM's run directory so that its jailed vessel-vmm can reach it.
+  Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource& boot) override;
+  Result<json::Json> send_migration(const InstanceContext& ctx, const GuestProcess& proc, const std::string& url,
+                                    uint32_t downtime_ms, uint32_t max_rounds) override;
   // KSM: the guest pages merged when the VM has --ksm.
   json::Json extra_stats(const InstanceContext& ctx, pid_t pid) override;
 
@@ -57,7 +63,9 @@ class VmBackend : public Backend {
   Result<Fd> console_sink(const InstanceContext& ctx);
   // A fresh run directory, the tap, the console relay and vessel-vmm (jailed or not), then its
   // configuration through the API; `restoring`: from the saved snapshot instead (no configuration).
-  Result<GuestProcess> launch(const InstanceContext& ctx, const BootSource& boot, bool restoring);
+  // `receive`: vessel-vmm's --migrate-from arguments instead (no configuration either).
+  Result<GuestProcess> launch(const InstanceContext& ctx, const BootSource& boot, bool restoring,
+                              std::vector<std::string> receive = {});
   // vessel-vmm as vesseld's child, as root (--no-jailer); `extra`: more of its arguments.
   Result<GuestProcess> launch_direct(const InstanceContext& ctx, const SpawnOptions& options,
                                      const std::vector<std::string>& extra);

@@ -129,6 +129,8 @@ Rules own_list(ThreadKind kind) {
       for (scmp_datum_t family : {AF_UNIX, AF_INET, AF_INET6}) r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, family)}});
       add(r, plain({SCMP_SYS(connect), SCMP_SYS(sendmsg), SCMP_SYS(setsockopt)}));
       add(r, plain({SCMP_SYS(pread64)}));  // /proc/self/pagemap, opened at start: RAM never touched
+      // Writable images' locks dropped at the pause, taken again if the migration fails.
+      for (scmp_datum_t cmd : {F_OFD_SETLK, F_OFD_GETLK}) r.push_back({SCMP_SYS(fcntl), {SCMP_A1(SCMP_CMP_EQ, cmd)}});
       break;
     case ThreadKind::Vcpu:
       add(r, ioctls(kvm::running_vcpu_ioctls()));

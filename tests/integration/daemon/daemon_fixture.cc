@@ -129,8 +129,10 @@ Daemon::~Daemon() {
 
 bool Daemon::start() {
   Fd log(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  std::vector<std::string> argv{vesseld_path(), "--socket", socket_, "--state-dir", state_dir_, "--runtime", runtime_path(),
-                                "--cgroup-parent", test_cgroup_parent()};
+  std::vector<std::string> argv{vesseld_path(), "--socket", socket_, "--state-dir", state_dir_, "--runtime", runtime_path()};
+  // A second vesseld on this machine (vm_migrate_test.cc) brings its own.
+  if (std::find(extra_.begin(), extra_.end(), "--cgroup-parent") == extra_.end())
+    argv.insert(argv.end(), {"--cgroup-parent", test_cgroup_parent()});
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   // No bridge, no nftables table unless a test asks (network_test.cc): loopback only, as before networks.
   if (std::find(extra_.begin(), extra_.end(), "--default-network") == extra_.end())

@@ -5,6 +5,7 @@
 // then succeeds); a sender killed mid-stream makes the receiver exit with the error; a garbage
 // stream is refused with its reason; a paused VM arrives paused, over TCP.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 
@@ -278,22 +279,115 @@ TEST(Migration, APausedVmArrivesPausedOverTcp) {
 }
 
 // A VM whose devices a snapshot cannot hold yet is refused before anything is sent, and runs on.
-TEST(Migration, AVmWithAVsockDeviceIsRefusedAndRunsOn) {
+// A vsock device migrates (vesseld's receiver has its own jail, so its own socket path), but on
+// one host without jails the socket path is the sender's: the receiver refuses the VM before any
+// page is sent, and the sender runs on.
+TEST(Migration, AVsockSocketPathStillHeldIsRefusedByTheReceiverAndTheVmRunsOn) {
   TempDir dir;
   std::string a = dir.file("a.sock");
+  std::string in = dir.file("in.sock");
   json::Json cfg = {{"boot-source", {{"kernel_image_path", guest("snapshot_counter.elf")}, {"boot_args", "ticks=100000"}}},
                     {"vsock", {{"guest_cid", 3}, {"uds_path", dir.file("v.sock")}}}};
   ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
   VmmProcess sender({"--api-sock", a, "--config-file", dir.file("vm.json")});
+  VmmProcess receiver({"--migrate-from", "unix:" + in});
   ASSERT_TRUE(sender.wait_for_file(a)) << sender.errors();
-  auto r = call(a, "PUT", "/migration/send", send_body("unix:" + dir.file("nobody.sock")));
+  ASSERT_TRUE(receiver.wait_for_file(in)) << receiver.errors();
+  auto r = call(a, "PUT", "/migration/send", send_body("unix:" + in));
   EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("a VM with a vsock device cannot be migrated yet"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("is in use"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("the VM goes on here"), std::string::npos) << r.body;
+  auto info = json::parse(call(a, "GET", "/").body);
+  ASSERT_TRUE(info);
+  EXPECT_EQ((*info)["state"], "Running");
+  auto ended = receiver.process().wait_for(std::chrono::seconds(10));
+  ASSERT_TRUE(ended && *ended) << "the receiver exits after refusing";
+  EXPECT_EQ((*ended)->code, 1) << receiver.errors();
+  (void)sender.process().signal(SIGKILL);
+}
+
+// Someone holds the write permission's lock byte (block/image_lock.h: 100 + 1) of `path`.
+bool write_locked(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 101;
+  fl.l_len = 1;
+  return fd && ::fcntl(fd.get(), F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
+// Writable drives (raw and qcow2) on storage both processes see: the receiver opens them
+// without their locks when it builds the VM, the sender drops its locks at the pause, and the
+// receiver opens the images again, locked, when the state arrives; after the hand-over only the
+// receiver holds them, and nobody once it ended.
+TEST(Migration, WritableDrivesAreHandedOverWithTheirLocks) {
+  TempDir dir;
+  std::string a = dir.file("a.sock"), in = dir.file("in.sock");
+  std::string raw = dir.file("d.raw"), q = dir.file("d.qcow2");
+  ASSERT_TRUE(write_file(raw, std::string(1 << 20, 'x')));
+  ASSERT_EQ(std::system(("qemu-img create -q -f qcow2 " + q + " 1M").c_str()), 0);
+  json::Json cfg = {{"boot-source", {{"kernel_image_path", guest("snapshot_counter.elf")}, {"boot_args", "ticks=100000"}}},
+                    {"drives",
+                     {{{"drive_id", "d0"}, {"path_on_host", raw}, {"is_root_device", false}, {"is_read_only", false}},
+                      {{"drive_id", "d1"}, {"path_on_host", q}, {"is_root_device", false}, {"is_read_only", false},
+                       {"format", "qcow2"}}}}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
+  VmmProcess sender({"--api-sock", a, "--config-file", dir.file("vm.json")});
+  VmmProcess receiver({"--migrate-from", "unix:" + in});
+  ASSERT_TRUE(sender.wait_for_file(a)) << sender.errors();
+  ASSERT_TRUE(receiver.wait_for_file(in)) << receiver.errors();
+  ASSERT_TRUE(sender.wait_for_console("tick 2\r\n", 60s)) << sender.console();
+  EXPECT_TRUE(write_locked(raw) && write_locked(q));
+  auto sent = call(a, "PUT", "/migration/send", send_body("unix:" + in));
+  ASSERT_EQ(sent.status, 200) << sent.body << receiver.errors();
+  auto s = sender.finish(30s);
+  EXPECT_EQ(s.status.code, 0) << s.errors;
+  ASSERT_TRUE(receiver.wait_for_console("tick", 30s));
+  EXPECT_TRUE(write_locked(raw)) << "the receiver holds the raw image";
+  EXPECT_TRUE(write_locked(q)) << "the receiver holds the qcow2 image";
+  (void)receiver.process().signal(SIGKILL);
+  (void)receiver.process().wait();
+  EXPECT_FALSE(write_locked(raw) || write_locked(q));
+  EXPECT_EQ(std::system(("qemu-img check -q " + q).c_str()), 0);
+}
+
+
+// The receiver refuses the VM after the sender's pause (the writable image changed size while
+// RAM streamed in): the sender takes its image's locks back and its VM goes on counting.
+TEST(Migration, ARefusalAfterThePauseGivesTheSenderItsImageLocksBack) {
+  TempDir dir;
+  std::string a = dir.file("a.sock"), in = dir.file("in.sock"), raw = dir.file("d.raw");
+  ASSERT_TRUE(write_file(raw, std::string(1 << 20, 'x')));
+  json::Json cfg = {{"boot-source", {{"kernel_image_path", guest("snapshot_counter.elf")}, {"boot_args", "ticks=100000 fill"}}},
+                    {"machine-config", {{"vcpu_count", 1}, {"mem_size_mib", 256}}},
+                    {"drives", {{{"drive_id", "d0"}, {"path_on_host", raw}, {"is_root_device", false}, {"is_read_only", false}}}}};
+  ASSERT_TRUE(write_file(dir.file("vm.json"), cfg.dump()));
+  VmmProcess sender({"--api-sock", a, "--config-file", dir.file("vm.json")});
+  VmmProcess receiver({"--migrate-from", "unix:" + in});
+  ASSERT_TRUE(sender.wait_for_file(a)) << sender.errors();
+  ASSERT_TRUE(receiver.wait_for_file(in)) << receiver.errors();
+  ASSERT_TRUE(sender.wait_for_console("tick 2\r\n", 60s)) << sender.console();
+  auto sent = std::async(std::launch::async, [&] { return call(a, "PUT", "/migration/send", send_body("unix:" + in)); });
+  ASSERT_TRUE(wait_for_rss(receiver.process().pid(), 64)) << receiver.errors();  // it built the VM: pages arrive
+  ASSERT_EQ(::truncate(raw.c_str(), 2 << 20), 0);
+  auto answer = sent.get();
+  EXPECT_EQ(answer.status, 400) << answer.body;
+  EXPECT_NE(answer.body.find("the image is 2097152 bytes now"), std::string::npos) << answer.body;
+  EXPECT_NE(answer.body.find("the VM goes on here"), std::string::npos) << answer.body;
+  auto r = receiver.finish(10s);
+  EXPECT_EQ(r.status.code, 1) << r.errors;
+  EXPECT_TRUE(write_locked(raw)) << "the sender took its lock back";
+  long at = numbers(sender.console(), "tick").back();
+  ASSERT_TRUE(sender.wait_for_console(fmt::format("tick {}\r\n", at + 2), 60s)) << sender.console();
   auto info = json::parse(call(a, "GET", "/").body);
   ASSERT_TRUE(info);
   EXPECT_EQ((*info)["state"], "Running");
   (void)sender.process().signal(SIGKILL);
+  (void)sender.process().wait();
+  EXPECT_FALSE(write_locked(raw));
 }
+
 
 }  // namespace
 }  // namespace vessel::vmm::test

@@ -253,3 +253,40 @@ TEST(ImageLock, NoLocksWhenAskedNot) {
 
 }  // namespace
 }  // namespace vessel::block
+
+namespace vessel::block {
+namespace {
+
+// A live migration's hand-over (docs/vmm/migration.md): the sender drops its writable image's
+// locks at the pause so that the receiver can open it; taken again when the migration failed,
+// which fails while the receiver still holds them. Raw and qcow2 alike; a read-only open has
+// nothing to hand over.
+TEST(ImageLocks, AWriterHandsItsLocksOverAndTakesThemBack) {
+  test::TempDir dir;
+  ASSERT_TRUE(write_file(dir.file("d.raw"), std::string(kSize, 'x')));
+  make_qcow2(dir.file("d.qcow2"), "");
+  for (auto [path, format] : {std::pair{dir.file("d.raw"), Format::Raw}, std::pair{dir.file("d.qcow2"), Format::Qcow2}}) {
+    OpenOptions rw = with(BackingPolicy::Refuse, false);
+    auto sender = open_backend(path, format, rw);
+    ASSERT_TRUE(sender) << sender.error().to_string();
+    EXPECT_EQ(open_backend(path, format, rw).error().errnum(), EBUSY) << path;
+    ASSERT_TRUE((*sender)->hand_over_lock(true));
+    {
+      auto receiver = open_backend(path, format, rw);
+      ASSERT_TRUE(receiver) << path << ": " << receiver.error().to_string();
+      auto again = (*sender)->hand_over_lock(false);
+      ASSERT_FALSE(again) << "the receiver holds them";
+      EXPECT_EQ(again.error().errnum(), EBUSY);
+    }
+    ASSERT_TRUE((*sender)->hand_over_lock(false)) << path;
+    EXPECT_EQ(open_backend(path, format, rw).error().errnum(), EBUSY) << path << ": its locks are back";
+  }
+  auto reader = open_backend(dir.file("d.raw"), Format::Raw, with(BackingPolicy::Refuse, true));
+  ASSERT_TRUE(reader);
+  EXPECT_TRUE((*reader)->hand_over_lock(true));
+  EXPECT_EQ(open_backend(dir.file("d.raw"), Format::Raw, with(BackingPolicy::Refuse, false)).error().errnum(), EBUSY)
+      << "a reader keeps its locks";
+}
+
+}  // namespace
+}  // namespace vessel::block

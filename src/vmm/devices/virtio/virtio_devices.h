@@ -81,6 +81,9 @@ struct BlockConfig {
   uint32_t poll_us = 50;
   // Firecracker's rate_limiter: requests over it wait in the ring until the buckets refill.
   std::optional<RateLimiterConfig> rate_limiter;
+  // The receiver of a live migration: a writable image is opened without its locks (the sender
+  // holds them until its pause) and again with them by take_over_image().
+  bool defer_lock = false;
 };
 
 // A virtio device behind its virtio-mmio register window.
@@ -98,6 +101,16 @@ class VirtioMmioDevice : public BusDevice {
   // Makes what the guest wrote durable in the image file when the VM ends (qcow2 keeps metadata
   // in a cache until a flush). Call while paused.
   virtual Result<void> sync() { return {}; }
+  // Live migration of a VM with a writable disk (docs/vmm/migration.md): the sender, paused,
+  // makes its image durable and drops its locks (`release`), or takes them again when the
+  // migration failed; the receiver, whose drive was opened without locks while the sender still
+  // held them, opens its image again with them before the VM's state goes in (its qcow2
+  // metadata read back then is what the sender left). Nothing for other devices.
+  virtual Result<void> hand_over_image(bool release) {
+    (void)release;
+    return {};
+  }
+  virtual Result<void> take_over_image() { return {}; }
 
   // Counters, e.g. {"device":"virtio-blk","id":"rootfs","requests":{"read":..,"write":..,
   // "flush":..,"get_id":..,"discard":..,"write_zeroes":..,"unsupported":..},
@@ -128,6 +141,9 @@ class VirtioMmioDevice : public BusDevice {
     return fail(EINVAL, "this device keeps no state of its own in a snapshot");
   }
 };
+
+// Opens the drive's image as BlockConfig says (block::open_backend).
+Result<std::unique_ptr<block::BlockBackend>> open_block_image(const BlockConfig& config);
 
 // Opens the image (block::open_backend) and builds a virtio-blk device.
 Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config, DeviceContext ctx);

@@ -37,6 +37,7 @@ BlockLogic::BlockLogic(const BlockConfig& config, std::unique_ptr<block::BlockBa
     limiter_.emplace(*config.rate_limiter, now_ns());
     limiter_config_ = config.rate_limiter;
   }
+  if (config.defer_lock && !config.read_only) reopen_ = config;
   disk_.capacity_sectors = backend_->size() / kSectorSize;
   disk_.read_only = config.read_only || backend_->read_only();
   features_ = kFeatureVersion1 | kFeatureIndirectDesc | kFeatureSegMax | kFeatureBlkSize;
@@ -142,6 +143,25 @@ bool BlockLogic::submit(uint16_t queue_index, uint16_t head, BlkRequest& req, De
 Result<void> BlockLogic::sync() {
   if (!sync_at_stop_) return {};  // raw: the data is in the page cache already
   TRY_CTX(backend_->flush(), "virtio-blk {}: flush the image", drive_id_);
+  return {};
+}
+
+Result<void> BlockLogic::hand_over_image(bool release) {
+  if (release) TRY(sync());  // what the receiver reads must be in the file
+  TRY_CTX(backend_->hand_over_lock(release), "virtio-blk {}: {} the image's locks", drive_id_,
+          release ? "release" : "take again");
+  return {};
+}
+
+Result<void> BlockLogic::take_over_image() {
+  if (!reopen_) return {};
+  reopen_->defer_lock = false;
+  auto fresh = TRY_CTX(open_block_image(*reopen_), "virtio-blk drive {}", drive_id_);
+  if (fresh->size() != backend_->size())
+    return fail(EINVAL, "virtio-blk {}: the image is {} bytes now, {} when the VM was built", drive_id_, fresh->size(),
+                backend_->size());
+  backend_ = std::move(fresh);  // before the VM runs: no request can be in flight
+  reopen_.reset();
   return {};
 }
 
@@ -279,15 +299,20 @@ Result<std::shared_ptr<VirtioMmioDevice>> create_block_with_backend(
   return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
 
-Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config,
-                                                       DeviceContext ctx) {
+Result<std::unique_ptr<block::BlockBackend>> open_block_image(const BlockConfig& config) {
   block::OpenOptions options;
   options.read_only = config.read_only;
   options.backing = config.backing;
   options.allowed_backing = config.allowed_backing;
   options.probe_backing_format = false;  // vessel-vmm never guesses a format
   options.unsafe_cache = config.unsafe_cache;
-  auto backend = TRY_CTX(block::open_backend(config.path, config.format, options), "virtio-blk drive {}", config.drive_id);
+  options.lock = !(config.defer_lock && !config.read_only);
+  return block::open_backend(config.path, config.format, options);
+}
+
+Result<std::shared_ptr<VirtioMmioDevice>> create_block(const BlockConfig& config,
+                                                       DeviceContext ctx) {
+  auto backend = TRY_CTX(open_block_image(config), "virtio-blk drive {}", config.drive_id);
   return create_block_with_backend(config, std::move(backend), std::move(ctx));
 }
 

@@ -50,6 +50,8 @@ class BlockLogic final : public DeviceLogic {
   bool can_accept() const override;
   std::optional<std::chrono::steady_clock::time_point> retry_at() const override;
   Result<void> sync() override;
+  Result<void> hand_over_image(bool release) override;
+  Result<void> take_over_image() override;
   Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
 
  private:
@@ -69,6 +71,8 @@ class BlockLogic final : public DeviceLogic {
   std::array<uint8_t, kConfigSize> config_{};
   uint32_t max_in_flight_;
   bool sync_at_stop_;  // qcow2: its metadata cache must reach the file
+  // A migration's receiver: how to open the image again, with its locks (take_over_image).
+  std::optional<BlockConfig> reopen_;
   CompletionSink* sink_ = nullptr;
   std::unique_ptr<IoWorkers> workers_;  // null: no concurrency
   std::atomic<uint32_t> in_flight_{0};  // on the workers

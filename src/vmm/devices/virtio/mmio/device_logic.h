@@ -140,6 +140,12 @@ class DeviceLogic {
   virtual void reset() {}
   // See VirtioMmioDevice::sync().
   virtual Result<void> sync() { return {}; }
+  // See VirtioMmioDevice::hand_over_image() and take_over_image().
+  virtual Result<void> hand_over_image(bool release) {
+    (void)release;
+    return {};
+  }
+  virtual Result<void> take_over_image() { return {}; }
   // ---- Snapshots (docs/vmm/snapshot.md) ----
   // The device's own state beyond the transport's (virtio-net, virtio-vsock); monostate: none.
   // Paused, under the transport lock; the transport fills in the MMIO window.

@@ -494,6 +494,17 @@ Result<void> MmioTransport::sync() {
   return logic_->sync();
 }
 
+Result<void> MmioTransport::hand_over_image(bool release) {
+  if (release) logic_->drain();
+  std::lock_guard lock(mu_);
+  return logic_->hand_over_image(release);
+}
+
+Result<void> MmioTransport::take_over_image() {
+  std::lock_guard lock(mu_);
+  return logic_->take_over_image();
+}
+
 Result<void> MmioTransport::set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) {
   {
     std::lock_guard lock(mu_);

@@ -63,6 +63,8 @@ class MmioTransport final : public VirtioMmioDevice, private CompletionSink {
   Result<void> pause() override;
   Result<void> resume() override;
   Result<void> sync() override;
+  Result<void> hand_over_image(bool release) override;
+  Result<void> take_over_image() override;
   Result<void> set_rate_limiter(std::string_view which, const std::optional<RateLimiterConfig>& config) override;
   json::Json metrics() const override;
   uint32_t device_type() const override { return logic_->device_type(); }

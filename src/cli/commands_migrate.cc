@@ -1,0 +1,100 @@
+// vessel migrate NAME --to DEST (docs/daemon/migrate.md): live migration of a running VM to
+// another vesseld, driven by this one; prints its steps, then downtime, total time and bytes.
+#include <unistd.h>
+
+#include "cli/commands.h"
+
+namespace vessel::cli {
+
+namespace {
+
+// A destination socket given relative to the CLI's directory becomes absolute; `local`, `unix:`
+// and URLs go as given (vesseld checks them).
+std::string destination_of(const std::string& to) {
+  if (to.empty() || to == "local" || to[0] == '/' || to.find(':') != std::string::npos) return to;
+  char cwd[4096];
+  return ::getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + to : to;
+}
+
+const char* step_text(const std::string& step) {
+  if (step == "prepare") return "asking the destination to receive it";
+  if (step == "send") return "sending memory and state";
+  if (step == "commit") return "the VM runs on the destination; recording it there";
+  return nullptr;
+}
+
+std::string summary(const std::string& name, const json::Json& r) {
+  double mib = static_cast<double>(r.value("bytes", uint64_t{0})) / (1 << 20);
+  std::string out = fmt::format("{} migrated to {}: downtime {:.2f} ms, total {:.1f} ms ({:.1f} ms through vesseld), "
+                                "{:.1f} MiB in {} rounds",
+                                name, r.value("destination", std::string("?")), r.value("downtime_ms", 0.0),
+                                r.value("total_ms", 0.0), r.value("daemon_total_ms", 0.0), mib, r.value("rounds", 0));
+  if (r.contains("warning")) out += "\nwarning: " + r.value("warning", std::string());
+  return out;
+}
+
+}  // namespace
+
+void add_migrate_command(CLI::App& app, Context& ctx) {
+  struct Flags {
+    std::string name, to;
+    uint32_t downtime_ms = 50, max_rounds = 16;
+    bool json = false, quiet = false;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* c = app.add_subcommand("migrate",
+                               "live-migrate a running VM to another vesseld: it goes on there where it was, "
+                               "and leaves this one");
+  c->add_option("name", f->name, "the VM")->required();
+  c->add_option("--to", f->to,
+                "the destination vesseld: its socket (unix:/PATH or /PATH, on this host); `local` (a live re-spawn "
+                "under this vesseld) is not built yet")
+      ->required();
+  c->add_option("--downtime-ms", f->downtime_ms, "the pause to aim for, 1-60000 ms")->capture_default_str();
+  c->add_option("--max-rounds", f->max_rounds, "dirty-page rounds before the VM is paused anyway, 0-1000")
+      ->capture_default_str();
+  c->add_flag("--json", f->json, "print the migration's report as JSON");
+  c->add_flag("--quiet,-q", f->quiet, "no progress lines");
+  c->footer("Example: vessel migrate vm1 --to /run/vessel-b/vessel.sock\n"
+            "The VM keeps running here when anything fails before the hand-over.");
+  c->callback([&ctx, f] {
+    auto client = ctx.client();
+    json::Json body{{"destination", destination_of(f->to)}, {"downtime_ms", f->downtime_ms}, {"max_rounds", f->max_rounds}};
+    std::string pending;
+    std::optional<json::Json> result;
+    std::optional<Error> error;
+    bool say = !f->quiet && !f->json;
+    auto r = client.stream("POST", "/v1/instances/" + escape_segment(f->name) + "/migrate?progress=1", body.dump(),
+                           [&](std::string_view d) {
+                             pending.append(d);
+                             size_t nl;
+                             while ((nl = pending.find('\n')) != std::string::npos) {
+                               auto line = json::parse(pending.substr(0, nl));
+                               pending.erase(0, nl + 1);
+                               if (!line || !line->is_object()) continue;
+                               if (line->contains("progress") && say)
+                                 if (const char* t = step_text(line->value("progress", std::string())))
+                                   fmt::print(stderr, "{}: {}\n", f->name, t);
+                               if (line->contains("result")) result = (*line)["result"];
+                               if (line->contains("error")) error = error_from_response(400, line->dump());
+                             }
+                             return true;
+                           });
+    if (!r) {
+      ctx.status = report(r.error());
+      return;
+    }
+    if (error) {
+      ctx.status = report(*error);
+      return;
+    }
+    if (!result) {
+      ctx.status = report(Error(EIO, "vesseld ended the migration's answer without a result; see `vessel ls` on both"));
+      return;
+    }
+    if (f->json) fmt::print("{}\n", json::dump(*result));
+    else fmt::print("{}\n", summary(f->name, *result));
+  });
+}
+
+}  // namespace vessel::cli

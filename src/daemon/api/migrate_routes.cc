@@ -1,0 +1,102 @@
+// The live-migration endpoints (docs/daemon/migrate.md):
+//   POST /v1/instances/{name}/migrate {"destination", "downtime_ms", "max_rounds"} (the source;
+//        ?progress=1: JSON lines of its steps, then {"result": ...} or {"error": ...})
+//   POST /v1/migrations {"spec": ...}              (the destination: receive an instance)
+//   POST /v1/migrations/{name}/commit | /abort     (the destination: it runs here, or it goes)
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "base/log.h"
+#include "daemon/api/router.h"
+#include "daemon/instances/migrate_request.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, json::dump(j) + "\n"); }
+
+}  // namespace
+
+http::Response Api::migrate(const http::Request& r, Role role, const std::string& name) {
+  if (r.method != "POST")
+    return error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);
+  auto req = parse_migrate_request(r.body);
+  if (!req) return error_response(req.error(), 400);
+  // vesseld connects to that socket as root: a host path under the host path policy.
+  if (req->destination.kind == Destination::Kind::Vesseld) {
+    auto path = host_paths_.admit(req->destination.socket, role, "migrate.destination");
+    if (!path) return error_response(path.error());
+    req->destination.socket = *path;
+  }
+  if (!r.query_flag("progress")) {
+    auto result = manager_.migrate(name, *req);
+    return result ? ok(*result) : error_response(result.error());
+  }
+  // Streamed, as an image import: the migration runs on its own thread.
+  struct Job {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::deque<std::string> lines;
+    bool done = false;
+  };
+  auto job = std::make_shared<Job>();
+  std::thread([this, job, name, req = *req] {
+    auto push = [&](std::string line) {
+      std::lock_guard lock(job->mutex);
+      job->lines.push_back(std::move(line) + "\n");
+      job->cv.notify_all();
+    };
+    // This thread is an edge: nothing may leave it by exception (it would kill vesseld).
+    try {
+      auto result = manager_.migrate(name, req, [&](const json::Json& step) { push(json::dump(step)); });
+      if (result) push(json::dump(json::Json{{"result", *result}}));
+      else push(json::dump(json::parse(error_response(result.error()).body).value_or(json::Json::object())));
+    } catch (const std::exception& e) {
+      log::error("migration of {} threw: {}", name, e.what());
+      push(R"({"error":"internal error migrating the instance, see the log of vesseld","errno":5})");
+    }
+    std::lock_guard lock(job->mutex);
+    job->done = true;
+    job->cv.notify_all();
+  }).detach();
+  http::Response resp;
+  resp.status = 200;
+  resp.content_type = "application/x-ndjson";
+  resp.stream = [job](std::string& out) {
+    std::unique_lock lock(job->mutex);
+    job->cv.wait(lock, [&] { return job->done || !job->lines.empty(); });
+    while (!job->lines.empty()) {
+      out += job->lines.front();
+      job->lines.pop_front();
+    }
+    return !(job->done && job->lines.empty());
+  };
+  return resp;
+}
+
+http::Response Api::migration_route(const http::Request& r, Role role, const std::vector<std::string>& parts,
+                                    std::string& label) {
+  if (r.method != "POST")
+    return error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);
+  if (parts.size() == 2) {
+    label = "POST /v1/migrations";
+    auto spec = parse_incoming_request(r.body);
+    if (!spec) return error_response(spec.error(), spec.error().errnum() == ENOTSUP ? 501 : 400);
+    if (auto allowed = host_paths_.admit(*spec, role); !allowed) return error_response(allowed.error());
+    auto received = manager_.receive(*spec);
+    return received ? ok(*received, 201) : error_response(received.error());
+  }
+  if (parts.size() == 4 && (parts[3] == "commit" || parts[3] == "abort")) {
+    label = "POST /v1/migrations/{name}/" + parts[3];
+    if (auto valid = validate_name(parts[2]); !valid) return error_response(valid.error(), 400);
+    if (!r.body.empty() && r.body != "{}") return error_response(Error(EINVAL, fmt::format("{} takes no body", parts[3])), 400);
+    auto done = manager_.finish_incoming(parts[2], parts[3] == "commit");
+    return done ? ok(*done) : error_response(done.error());
+  }
+  return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
+}
+
+}  // namespace vessel::daemon

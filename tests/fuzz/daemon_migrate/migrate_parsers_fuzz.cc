@@ -1,0 +1,23 @@
+// Fuzzes the parsers of live migration through vesseld (docs/daemon/migrate.md): the migrate
+// request (a client's), the incoming request (the source vesseld's) and the destination's
+// answer (the destination vesseld's). The first byte picks the parser.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "daemon/instances/migrate_request.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace vessel::daemon;
+  if (size == 0) return 0;
+  std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 4) {
+    case 0:
+      if (auto r = parse_migrate_request(body)) (void)parse_migrate_request(to_json(*r).dump()).value();  // round trip
+      break;
+    case 1: (void)parse_incoming_request(body); break;
+    case 2: (void)parse_incoming_answer(body); break;
+    case 3: (void)parse_destination(body); break;
+  }
+  return 0;
+}

@@ -1,0 +1,294 @@
+// vessel migrate's pure parts (the destination, the request bodies, the destination's answer,
+// which disks may migrate) and the orchestration between two managers over fake backends, each
+// behind its own API on a Unix socket: the destination refusing (name taken) leaves the source
+// untouched; a failed send leaves it running and the destination clean; a good one moves it.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+
+#include "base/process.h"
+#include "daemon/api/router.h"
+#include "daemon/instances/migrate_request.h"
+
+namespace vessel::daemon {
+namespace {
+
+TEST(MigrateDestination, SocketsAndLocal) {
+  auto d = parse_destination("unix:/run/b/vessel.sock");
+  ASSERT_TRUE(d) << d.error().to_string();
+  EXPECT_EQ(d->kind, Destination::Kind::Vesseld);
+  EXPECT_EQ(d->socket, "/run/b/vessel.sock");
+  EXPECT_EQ(d->text(), "unix:/run/b/vessel.sock");
+  EXPECT_EQ(parse_destination("/run/b/vessel.sock")->socket, "/run/b/vessel.sock");
+  EXPECT_EQ(parse_destination("local")->kind, Destination::Kind::Local);
+  EXPECT_EQ(parse_destination("local")->text(), "local");
+}
+
+TEST(MigrateDestination, RefusesWhatItCannotReach) {
+  EXPECT_EQ(parse_destination("https://b:8443").error().errnum(), ENOTSUP);
+  EXPECT_EQ(parse_destination("tcp:10.0.0.2:7000").error().errnum(), ENOTSUP);
+  for (const char* bad : {"", "unix:", "run/b.sock", "unix:relative", "/a/../etc/x.sock", "/a/..", "b"})
+    EXPECT_EQ(parse_destination(bad).error().errnum(), EINVAL) << bad;
+  EXPECT_EQ(parse_destination("/" + std::string(120, 'a')).error().errnum(), EINVAL) << "longer than sun_path";
+  EXPECT_EQ(parse_destination(std::string("/a\0b", 4)).error().errnum(), EINVAL);
+}
+
+TEST(MigrateRequest, DefaultsBoundsAndUnknownFields) {
+  auto r = parse_migrate_request(R"({"destination": "/run/b.sock"})");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->downtime_ms, 50u);
+  EXPECT_EQ(r->max_rounds, 16u);
+  r = parse_migrate_request(R"({"destination": "unix:/run/b.sock", "downtime_ms": 5, "max_rounds": 0})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->downtime_ms, 5u);
+  EXPECT_EQ(r->max_rounds, 0u);
+  EXPECT_EQ(to_json(*r)["destination"], "unix:/run/b.sock");
+  for (const char* bad : {"", "[]", "{}", R"({"destination": 3})", R"({"destination": "/b", "downtime_ms": 0})",
+                          R"({"destination": "/b", "downtime_ms": 60001})", R"({"destination": "/b", "max_rounds": 1001})",
+                          R"({"destination": "/b", "max_rounds": -1})", R"({"destination": "/b", "to": "/c"})",
+                          R"({"destination": "b"})"})
+    EXPECT_FALSE(parse_migrate_request(bad)) << bad;
+  EXPECT_EQ(parse_migrate_request(R"({"destination": "https://x"})").error().errnum(), ENOTSUP);
+}
+
+TEST(MigrateIncoming, OnlyVmsWithoutANetwork) {
+  auto vm = parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}})");
+  ASSERT_TRUE(vm) << vm.error().to_string();
+  EXPECT_EQ(vm->name, "v");
+  EXPECT_TRUE(parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k", "network": "none"}})"));
+  auto container = parse_incoming_request(R"({"spec": {"name": "c", "rootfs": "/r"}})");
+  ASSERT_FALSE(container);
+  EXPECT_EQ(container.error().errnum(), ENOTSUP);
+  EXPECT_NE(container.error().hint().find("checkpoint"), std::string::npos);
+  auto net = parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k", "network": "br0"}})");
+  ASSERT_FALSE(net);
+  EXPECT_EQ(net.error().errnum(), ENOTSUP);
+  EXPECT_NE(net.error().to_string().find("network interface"), std::string::npos);
+  for (const char* bad : {"{}", R"({"spec": 1})", R"({"spec": {"name": "../x", "type": "vm", "kernel": "/k"}})",
+                          R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}, "more": 1})"})
+    EXPECT_FALSE(parse_incoming_request(bad)) << bad;
+}
+
+TEST(MigrateIncoming, TheDestinationsAnswerIsChecked) {
+  auto a = parse_incoming_answer(R"({"name": "v", "url": "unix:/s/instances/v/run/migrate.sock"})");
+  ASSERT_TRUE(a) << a.error().to_string();
+  EXPECT_EQ(a->socket, "/s/instances/v/run/migrate.sock");
+  for (const char* bad : {"", "{}", R"({"name": "v"})", R"({"name": "v", "url": "tcp:1.2.3.4:5"})",
+                          R"({"name": "v", "url": "unix:rel"})", R"({"name": "../v", "url": "unix:/s"})",
+                          R"({"name": "v", "url": "unix:/a/../b"})"})
+    EXPECT_FALSE(parse_incoming_answer(bad)) << bad;
+}
+
+TEST(MigrateDisks, OnlyDisksOnSharedStorage) {
+  EXPECT_TRUE(check_migratable_disks("v", {}, "/s/instances/v"));
+  EXPECT_TRUE(check_migratable_disks("v", {{"/shared/base.raw", true, "raw"}}, "/s/instances/v"));
+  EXPECT_TRUE(check_migratable_disks("v", {{"/shared/data.raw", false, "raw"}}, "/s/instances/v"));
+  auto own = check_migratable_disks("v", {{"/s/instances/v/disks/image-0.qcow2", true, "qcow2"}}, "/s/instances/v");
+  ASSERT_FALSE(own);
+  EXPECT_EQ(own.error().errnum(), ENOTSUP);
+  EXPECT_NE(own.error().to_string().find("block migration is not built"), std::string::npos);
+  auto made = check_migratable_disks("v", {{"/shared/ro.raw", true, "raw"}, {"/s/instances/v/disks/disk-1.qcow2", false, "qcow2"}},
+                                     "/s/instances/v");
+  ASSERT_FALSE(made);
+  EXPECT_NE(made.error().to_string().find("disk 1 (/s/instances/v/disks/disk-1.qcow2)"), std::string::npos);
+  // A sibling instance's directory with the same prefix is not this one's.
+  EXPECT_TRUE(check_migratable_disks("v", {{"/s/instances/vv/d.raw", false, "raw"}}, "/s/instances/v"));
+}
+
+// A VM backend whose guest is a sleeping process; send_migration "hands it over" by ending it.
+class MovingBackend : public Backend {
+ public:
+  Result<GuestProcess> start(const InstanceContext&, const BootSource&) override { return spawn(); }
+  Result<void> stop(const InstanceContext&, const GuestProcess& proc, std::chrono::seconds) override {
+    (void)proc.signal(SIGKILL);
+    proc.wait_exit(std::chrono::seconds(5));
+    return {};
+  }
+  Result<void> pause(const InstanceContext&, const GuestProcess&) override { return {}; }
+  Result<void> resume(const InstanceContext&, const GuestProcess&) override { return {}; }
+  void cleanup(const InstanceContext&) override {}
+  Result<State> probe(const InstanceContext&, const GuestProcess&) override { return State::Running; }
+  Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>&) override { return ExecResult{}; }
+  Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&) override {
+    ++receives;
+    return IncomingGuest{TRY(spawn()), "unix:" + ctx.dir + "/run/migrate.sock"};
+  }
+  Result<json::Json> send_migration(const InstanceContext&, const GuestProcess& proc, const std::string& url, uint32_t,
+                                    uint32_t) override {
+    last_url = url;
+    if (refuse_send) return fail(EIO, "the receiver refused the VM: no");
+    (void)proc.signal(SIGKILL);  // as vessel-vmm exits after the hand-over
+    return json::Json{{"downtime_ms", 1.5}, {"total_ms", 20.0}, {"bytes", 4096}, {"rounds", 1}};
+  }
+  int receives = 0;
+  bool refuse_send = false;
+  std::string last_url;
+
+ private:
+  Result<GuestProcess> spawn() {
+    auto p = TRY(Process::spawn({"/bin/sleep", "1000"}));
+    auto g = GuestProcess::attach(p.pid());
+    p.detach();
+    return g;
+  }
+};
+
+// One vesseld: store, manager and API on a Unix socket.
+struct Side {
+  explicit Side(const std::string& dir) : dir(dir) {
+    std::filesystem::create_directories(dir);
+    store = std::move(*Store::open(dir + "/db"));
+    images = std::make_unique<ImageStore>(*store, dir + "/images");
+    ManagerConfig config{dir, "vessel-unit", Capacity{4, 8192}, Overcommit{}};
+    manager = std::make_unique<Manager>(config, *store, events, *images, fake, fake);
+    manager->reconcile();
+    api = std::make_unique<Api>(*manager, *images, events, "");
+    socket = dir + "/api.sock";
+    server = std::move(*http::Server::listen_unix(socket, 0600, [this](const http::Request& r) { return api->handle(r); }));
+  }
+  ~Side() {
+    server.reset();
+    (void)manager->remove("v", true);
+  }
+  http::Response call(const std::string& method, const std::string& path, const std::string& body = "",
+                      std::map<std::string, std::string> query = {}) {
+    http::Request r;
+    r.method = method;
+    r.path = path;
+    r.body = body;
+    r.query = std::move(query);
+    return api->handle(r);
+  }
+  json::Json get(const std::string& name) { return json::parse(call("GET", "/v1/instances/" + name).body).value_or(json::Json()); }
+
+  std::string dir, socket;
+  std::unique_ptr<Store> store;
+  EventBus events;
+  std::unique_ptr<ImageStore> images;
+  MovingBackend fake;
+  std::unique_ptr<Manager> manager;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<http::Server> server;
+};
+
+struct TwoVesselds : ::testing::Test {
+  TwoVesselds() {
+    char t[] = "/tmp/vessel-migrate-test.XXXXXX";
+    dir = ::mkdtemp(t);
+    a = std::make_unique<Side>(dir + "/a");
+    b = std::make_unique<Side>(dir + "/b");
+  }
+  ~TwoVesselds() override {
+    a.reset();
+    b.reset();
+    std::filesystem::remove_all(dir);
+  }
+  std::string vm(const std::string& name) { return R"({"name":")" + name + R"(","type":"vm","kernel":"/bin/true"})"; }
+  std::string to_b() { return json::Json{{"destination", b->socket}}.dump(); }
+
+  std::string dir;
+  std::unique_ptr<Side> a, b;
+};
+
+TEST_F(TwoVesselds, ARefusingDestinationLeavesTheSourceUntouched) {
+  ASSERT_EQ(a->call("POST", "/v1/instances", vm("v"), {{"start", "1"}}).status, 201);
+  int pid = a->get("v")["pid"];
+  ASSERT_EQ(b->call("POST", "/v1/instances", vm("v")).status, 201);  // the name is taken there
+  auto r = a->call("POST", "/v1/instances/v/migrate", to_b());
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("already exists"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("v goes on here"), std::string::npos) << r.body;
+  EXPECT_EQ(a->get("v")["state"], "running");
+  EXPECT_EQ(a->get("v")["pid"], pid);
+  EXPECT_EQ(b->get("v")["state"], "created");
+  EXPECT_EQ(b->fake.receives, 0);
+  EXPECT_TRUE(a->fake.last_url.empty()) << "nothing was sent";
+}
+
+TEST_F(TwoVesselds, MigratingToItselfIsRefusedAtOnce) {
+  ASSERT_EQ(a->call("POST", "/v1/instances", vm("v"), {{"start", "1"}}).status, 201);
+  auto began = std::chrono::steady_clock::now();
+  auto r = a->call("POST", "/v1/instances/v/migrate", json::Json{{"destination", a->socket}}.dump());
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("already exists"), std::string::npos) << r.body;
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(10)) << "no wait on its own lock";
+  EXPECT_EQ(a->get("v")["state"], "running");
+}
+
+TEST_F(TwoVesselds, AFailedSendLeavesItRunningHereAndNothingThere) {
+  ASSERT_EQ(a->call("POST", "/v1/instances", vm("v"), {{"start", "1"}}).status, 201);
+  a->fake.refuse_send = true;
+  auto r = a->call("POST", "/v1/instances/v/migrate", to_b());
+  EXPECT_EQ(r.status, 500) << r.body;
+  EXPECT_NE(r.body.find("the receiver refused the VM"), std::string::npos) << r.body;
+  EXPECT_EQ(b->fake.receives, 1);
+  EXPECT_EQ(a->fake.last_url, "unix:" + b->dir + "/instances/v/run/migrate.sock");
+  EXPECT_EQ(a->get("v")["state"], "running");
+  EXPECT_EQ(b->call("GET", "/v1/instances/v").status, 404) << "the destination aborted its incoming instance";
+  EXPECT_FALSE(std::filesystem::exists(b->dir + "/instances/v"));
+}
+
+TEST_F(TwoVesselds, AGoodSendMovesItAndTheSourceForgetsIt) {
+  ASSERT_EQ(a->call("POST", "/v1/instances", vm("v"), {{"start", "1"}}).status, 201);
+  auto r = a->call("POST", "/v1/instances/v/migrate", to_b());
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto report = json::parse(r.body).value_or(json::Json());
+  EXPECT_EQ(report["destination"], "unix:" + b->socket);
+  EXPECT_EQ(report["bytes"], 4096);
+  EXPECT_GT(report["daemon_total_ms"].get<double>(), 0.0);
+  EXPECT_EQ(a->call("GET", "/v1/instances/v").status, 404);
+  EXPECT_FALSE(std::filesystem::exists(a->dir + "/instances/v"));
+  EXPECT_EQ(b->get("v")["state"], "running");
+  EXPECT_GT(b->get("v")["pid"].get<int>(), 0);
+}
+
+TEST_F(TwoVesselds, BadInputIsRefusedClearly) {
+  auto unknown = a->call("POST", "/v1/instances/nosuch/migrate", to_b());
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  ASSERT_EQ(a->call("POST", "/v1/instances", vm("v")).status, 201);
+  auto created = a->call("POST", "/v1/instances/v/migrate", to_b());
+  EXPECT_EQ(created.status, 409) << created.body;
+  EXPECT_NE(created.body.find("cannot migrate: instance is created"), std::string::npos) << created.body;
+  ASSERT_EQ(a->call("POST", "/v1/instances/v/start").status, 200);
+  auto nowhere = a->call("POST", "/v1/instances/v/migrate", json::Json{{"destination", dir + "/none.sock"}}.dump());
+  EXPECT_NE(nowhere.body.find("cannot reach the destination vesseld"), std::string::npos) << nowhere.body;
+  EXPECT_EQ(a->call("POST", "/v1/instances/v/migrate", R"({"destination": "/x", "max_rounds": 5000})").status, 400);
+  auto local = a->call("POST", "/v1/instances/v/migrate", R"({"destination": "local"})");
+  EXPECT_EQ(local.status, 501) << local.body;
+  EXPECT_EQ(a->call("GET", "/v1/instances/v/migrate").status, 405);
+  EXPECT_EQ(a->get("v")["state"], "running");
+  // The destination's endpoints: a commit or abort of what is not arriving, a container spec.
+  EXPECT_EQ(b->call("POST", "/v1/migrations/v/commit").status, 404);
+  ASSERT_EQ(b->call("POST", "/v1/instances", vm("w")).status, 201);
+  EXPECT_EQ(b->call("POST", "/v1/migrations/w/abort").status, 409);
+  EXPECT_EQ(b->get("w")["state"], "created");
+  auto container = b->call("POST", "/v1/migrations", R"({"spec": {"name": "c", "rootfs": "/"}})");
+  EXPECT_EQ(container.status, 501) << container.body;
+  (void)b->manager->remove("w", true);
+}
+
+TEST_F(TwoVesselds, AnIncomingInstanceRefusesOtherActionsAndIsCleanedAtRestart) {
+  auto r = b->call("POST", "/v1/migrations", json::Json{{"spec", json::parse(vm("v")).value()}}.dump());
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(b->get("v")["state"], "incoming");
+  auto start = b->call("POST", "/v1/instances/v/start");
+  EXPECT_EQ(start.status, 409);
+  EXPECT_NE(start.body.find("arriving by live migration"), std::string::npos) << start.body;
+  EXPECT_EQ(b->call("DELETE", "/v1/instances/v").status, 409);
+  int pid = b->get("v")["pid"];
+  ASSERT_GT(pid, 0);
+  // A restart while it arrives: its receiver answers as running (the fake's probe), so it is adopted.
+  b->server.reset();
+  b->api.reset();
+  b->manager.reset();
+  ManagerConfig config{b->dir, "vessel-unit", Capacity{4, 8192}, Overcommit{}};
+  b->manager = std::make_unique<Manager>(config, *b->store, b->events, *b->images, b->fake, b->fake);
+  b->manager->reconcile();
+  b->api = std::make_unique<Api>(*b->manager, *b->images, b->events, "");
+  EXPECT_EQ(b->get("v")["state"], "running");
+  EXPECT_EQ(b->get("v")["pid"], pid);
+}
+
+}  // namespace
+}  // namespace vessel::daemon
