@@ -41,12 +41,15 @@ void RestartSupervisor::decide(const std::string& name, const RestartPolicy& pol
     auto state = store_.restart_state(name);
     if (!state) return log::warn("{}: restart policy: {}", name, state.error().to_string());
     d = decide_restart(policy, *state, end);
+    // vesseld's start weighs every stopped instance: those it leaves alone are not news.
+    if (end.cause == EndCause::DaemonStart && !d.restart && d.next == *state) return;
     if (auto saved = store_.set_restart_state(name, d.next); !saved) {
       if (saved.error().errnum() != ENOENT) log::warn("{}: restart policy: {}", name, saved.error().to_string());
       return;
     }
   }
   if (!d.restart) {
+    if (end.cause == EndCause::DaemonStart) return;
     log::info("{}: not restarted ({})", name, d.why);
     events_.publish({{"type", "instance-restart-skipped"}, {"name", name}, {"policy", to_string(policy)},
                      {"restart_count", d.next.count}, {"reason", d.why}});
