@@ -247,7 +247,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   }
   monitor_->watch(row.name, proc.pidfd.get());
   e.process = std::move(proc);
-  if (auto check = healthcheck_of(spec)) health_->watch(row.name, *check);
+  if (auto check = healthcheck_of(spec, &boot)) health_->watch(row.name, *check);
   return {};
 }
 
@@ -512,7 +512,7 @@ void Manager::reconcile() {
         monitor_->watch(row.name, proc->pidfd.get());
         if (networks_) networks_->adopt(*spec);
         e->process = std::move(*proc);
-        if (auto check = healthcheck_of(*spec)) health_->watch(row.name, *check);
+        if (auto check = healthcheck_of(*spec, nullptr)) health_->watch(row.name, *check);
         log::info("adopted {} {} (pid {})", row.type, row.name, row.pid);
         events_.publish({{"type", "instance-adopted"}, {"name", row.name}, {"state", std::string(to_string(*actual))}});
         continue;
@@ -532,9 +532,12 @@ void Manager::reconcile() {
         restarts_->daemon_started(row.name, spec->restart, row.exit_code);
 }
 
-std::optional<HealthcheckSpec> Manager::healthcheck_of(const InstanceSpec& spec) {
+std::optional<HealthcheckSpec> Manager::healthcheck_of(const InstanceSpec& spec, const BootSource* boot) {
   if (spec.no_healthcheck) return std::nullopt;
-  return spec.healthcheck;
+  if (spec.healthcheck || spec.image.empty()) return spec.healthcheck;
+  if (boot) return boot->image_healthcheck;
+  auto resolved = images_.resolve(spec);  // an adopted instance: what its image says
+  return resolved ? resolved->image_healthcheck : std::nullopt;
 }
 
 Result<ExecResult> Manager::probe_health(const std::string& name, const std::vector<std::string>& argv,

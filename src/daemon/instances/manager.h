@@ -133,8 +133,9 @@ class Manager {
   // The attachment's /etc files in the instance's directory, for the container to mount.
   Result<void> write_etc_files(InstanceContext& ctx, const Attachment& attached);
   json::Json describe(const InstanceRow& row);
-  // Health checks (health_checker.h): the spec's check, unless --no-healthcheck; one check run.
-  static std::optional<HealthcheckSpec> healthcheck_of(const InstanceSpec& spec);
+  // Health checks (health_checker.h): the spec's check, else its image's (`boot`: what the start
+  // resolved; null: resolve it), none with --no-healthcheck; probe_health runs one check.
+  std::optional<HealthcheckSpec> healthcheck_of(const InstanceSpec& spec, const BootSource* boot);
   Result<ExecResult> probe_health(const std::string& name, const std::vector<std::string>& argv,
                                   std::chrono::milliseconds timeout);
 
