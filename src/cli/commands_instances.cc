@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/disk_flags.h"
 #include "cli/format.h"
+#include "cli/recovery_flags.h"
 
 namespace vessel::cli {
 
@@ -29,6 +30,7 @@ struct CreateFlags {
   std::string network;
   std::vector<std::string> publish;
   PoolFlags pool;
+  RecoveryFlags recovery;
 };
 
 void add_create_flags(CLI::App* c, CreateFlags& f) {
@@ -71,6 +73,16 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--publish,-p", f.publish,
                            "publish a port: [IP:]HOST:GUEST[/tcp|udp], e.g. -p 8080:80 (repeatable; see `vessel port`)"));
   add_pool_flags(c, f.pool);
+  auto& r = f.recovery;
+  c->add_option("--restart", r.restart,
+                "restart policy: no (default), on-failure[:N] (non-zero exit, at most N times), always, unless-stopped "
+                "(as always, but not after `vessel stop`); back-off 100 ms doubling to 5 min (docs/daemon/restart.md)");
+  c->add_option("--health-cmd", r.health_cmd, "command run in the instance (by /bin/sh -c) to check its health");
+  c->add_option("--health-interval", r.health_interval, "time between health checks (30s, 1m30s, 500ms; default 30s)");
+  c->add_option("--health-timeout", r.health_timeout, "time a health check may take (default 30s)");
+  c->add_option("--health-retries", r.health_retries, "failures in a row that make it unhealthy (default 3)");
+  c->add_option("--health-start-period", r.health_start_period, "failures during this time after a start do not count (default 0s)");
+  c->add_flag("--no-healthcheck", r.no_healthcheck, "disable any health check, the image's HEALTHCHECK too");
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }
@@ -137,6 +149,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
     }
     spec["log"] = log;
   }
+  TRY(apply_recovery_flags(f.recovery, spec));
   if (!f.disks.empty()) {
     json::Json disks = json::Json::array();
     for (const auto& d : f.disks) disks.push_back(TRY(parse_instance_disk(d)));

@@ -95,6 +95,7 @@ void take_config(const ImageConfig& config, ImportedImage& image) {
   image.command.insert(image.command.end(), config.cmd.begin(), config.cmd.end());
   image.env = config.env;
   image.workdir = config.workdir;
+  image.healthcheck = config.healthcheck;
 }
 
 Result<Staged> stage_oci(const ConfinedRoot& root, const std::string& tmp) {

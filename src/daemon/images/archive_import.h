@@ -7,10 +7,12 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
+#include "daemon/spec/restart_spec.h"
 
 namespace vessel::daemon {
 
@@ -22,6 +24,7 @@ struct ImportedImage {
   std::vector<std::string> layers;  // sha256:<hex> of each layer blob, lowest first
   std::vector<std::string> command, env;
   std::string workdir;
+  std::optional<HealthcheckSpec> healthcheck;  // the config's HEALTHCHECK
   uint64_t size = 0;  // bytes of layer blobs
 };
 

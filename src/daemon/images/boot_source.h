@@ -2,11 +2,13 @@
 // a VM's disks prepared for it (prepare_instance_disks). Handed to the backends.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "daemon/images/vm_disks.h"
 #include "daemon/spec/disk_spec.h"
+#include "daemon/spec/restart_spec.h"
 
 namespace vessel::daemon {
 
@@ -18,6 +20,7 @@ struct BootSource {
   std::string kernel, initramfs, cmdline;  // VMs
   std::vector<DiskSpec> disks;         // VMs: what vessel-vmm opens (see prepare_instance_disks)
   std::vector<BaseDisk> base_disks;    // VMs: the image's read-only bases
+  std::optional<HealthcheckSpec> image_healthcheck;  // containers: the image's HEALTHCHECK (health.md)
 };
 
 }  // namespace vessel::daemon

@@ -1,4 +1,5 @@
 #include "daemon/images/image_manifest.h"
+#include "daemon/images/image_healthcheck.h"
 
 #include "base/json.h"
 
@@ -130,6 +131,8 @@ Result<ImageConfig> parse_image_config(std::string_view text) {
     out.cmd = TRY(optional_strings(*c, at, "Cmd"));
     out.env = TRY(optional_strings(*c, at, "Env"));
     out.workdir = TRY(json::opt_string(*c, at, "WorkingDir")).value_or("");
+    if (c->contains("Healthcheck") && !(*c)["Healthcheck"].is_null())
+      out.healthcheck = TRY(parse_image_healthcheck((*c)["Healthcheck"], field(at, "Healthcheck")));
   }
   if (const json::Json* rootfs = TRY(optional(doc, where, "rootfs", json::Json::value_t::object))) {
     std::string at = field(where, "rootfs");

@@ -4,11 +4,13 @@
 // the field ("manifest.json[0].Config: expected a string, got number"), never an exception.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/error.h"
+#include "daemon/spec/restart_spec.h"
 
 namespace vessel::daemon {
 
@@ -34,6 +36,7 @@ struct ImageConfig {
   std::vector<std::string> entrypoint, cmd, env;
   std::string workdir;
   std::vector<std::string> diff_ids;
+  std::optional<HealthcheckSpec> healthcheck;  // config.Healthcheck (image_healthcheck.h)
 };
 
 Result<DockerManifest> parse_docker_manifest(std::string_view text);

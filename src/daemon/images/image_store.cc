@@ -61,6 +61,8 @@ Result<BootSource> ImageStore::resolve(const InstanceSpec& spec) {
       boot.image_command = strings(info, "command");
       boot.image_env = strings(info, "env");
       boot.workdir = info.value("workdir", "");
+      if (info.contains("healthcheck"))
+        boot.image_healthcheck = TRY_CTX(parse_healthcheck(info["healthcheck"], "healthcheck"), "image {}", row->name);
     } else {
       boot.kernel = info.value("kernel", "");
       boot.initramfs = info.value("initramfs", "");
@@ -146,6 +148,7 @@ Result<json::Json> ImageStore::import_archive(const std::string& name, const std
   for (const auto& l : imported.layers) layers.push_back(l);
   json::Json info = {{"layers", layers},   {"command", imported.command}, {"env", imported.env},
                      {"workdir", imported.workdir}, {"format", imported.format}, {"size", imported.size}};
+  if (imported.healthcheck) info["healthcheck"] = to_json(*imported.healthcheck);
   ImageRow row{name, "container", imported.manifest_digest, info.dump()};
   TRY(store_.insert_image(row));
   return inspect(name);

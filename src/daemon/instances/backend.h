@@ -35,6 +35,8 @@ struct InstanceContext {
   std::vector<std::pair<std::string, std::string>> etc_files;
   // VMs on a bridge network: the tap to make for it and what the guest is told (set by start).
   std::optional<VmNic> nic;
+  // exec(): how long the command may run (health checks: their --health-timeout).
+  std::chrono::milliseconds exec_timeout = std::chrono::minutes(10);
 };
 
 // vessel-shim's options for the instance's size-capped, rotating log (docs/daemon/console.md).

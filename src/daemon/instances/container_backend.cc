@@ -247,7 +247,7 @@ Result<ExecResult> ContainerBackend::exec(const InstanceContext& ctx, const std:
   auto process = oci_process(ctx.spec, none, argv);
   std::string path = fmt::format("{}/exec-{}.json", ctx.dir, exec_counter++);
   TRY(write_file(path, process.dump()));
-  auto r = run_tool_status(command({"exec", "--process", path, ctx.spec.name}), std::chrono::minutes(10));
+  auto r = run_tool_status(command({"exec", "--process", path, ctx.spec.name}), ctx.exec_timeout);
   ::unlink(path.c_str());
   return r;
 }

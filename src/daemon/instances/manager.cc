@@ -18,9 +18,26 @@ Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStor
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir + "/instances", ec);
   monitor_ = std::make_unique<ExitMonitor>([this](const std::string& name) { return on_exit(name); });
+  restarts_ = std::make_unique<RestartSupervisor>(store_, events_, [this](const std::string& name, bool stop_first) {
+    ActOptions by_policy;
+    by_policy.by_policy = true;
+    return act(name, stop_first ? Action::Restart : Action::Start, by_policy).map([](auto&&) {});
+  });
+  health_ = std::make_unique<HealthChecker>(
+      events_,
+      [this](const std::string& name, const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+        return probe_health(name, argv, timeout);
+      },
+      [this](const std::string& name) {
+        if (auto loaded = load(name)) restarts_->ended(name, loaded->second.restart, EndFacts{EndCause::Unhealthy, {}, 0});
+      });
 }
 
-Manager::~Manager() { monitor_.reset(); }
+Manager::~Manager() {
+  health_.reset();
+  restarts_.reset();  // no restart may begin while the rest goes
+  monitor_.reset();
+}
 
 std::string Manager::cgroup_of(const std::string& name) const {
   if (pools_)  // a pool member's cgroup is below its pool's
@@ -55,6 +72,8 @@ json::Json Manager::describe(const InstanceRow& row) {
   j["exit_reason"] = row.exit_reason;
   if (networks_)
     if (auto address = networks_->address_of(row.name); !address.empty()) j["ip_address"] = address;
+  j.update(restarts_->describe(row.name));
+  j.update(health_->describe(row.name));
   if (auto range = store_.id_range(row.name); range && *range)
     j["userns_range"] = {{"uid", (*range)->uid}, {"gid", (*range)->gid}, {"count", (*range)->count}};
   return j;
@@ -90,6 +109,7 @@ Result<void> Manager::set_state(const std::string& name, State state, const Gues
 Result<void> Manager::record_stopped(const std::string& name, const ExitInfo& exit, const char* why) {
   // The exit first: whoever sees "stopped" also sees how it ended.
   TRY(store_.set_instance_exit(name, exit.code, exit.reason));
+  health_->unwatch(name);
   return set_state(name, State::Stopped, nullptr, why, exit.to_json());
 }
 
@@ -241,6 +261,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   }
   monitor_->watch(row.name, proc.pidfd.get());
   e.process = std::move(proc);
+  if (auto check = healthcheck_of(spec, &boot)) health_->watch(row.name, *check);
   return {};
 }
 
@@ -272,7 +293,13 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
   auto [row, spec] = TRY(load(name));
   if (action == Action::Restore && !options.import_path.empty()) TRY(import_locked(row, spec, options.import_path));
   State from = parse_state(row.state).value_or(State::Stopped);
+  // A user's stop also cancels a restart the policy scheduled (the instance is stopped meanwhile).
+  if (action == Action::Stop && from == State::Stopped && (restarts_->user_stopped(name) || spec.restart.mode != RestartMode::No))
+    return describe(row);
+  if (action == Action::Stop) restarts_->user_stopped(name);
   TRY(transition(from, action, options.force));
+  if (options.by_policy && !restarts_->claim(name, spec.restart)) return fail(ECANCELED, "{}: restart no longer wanted", name);
+  if (!options.by_policy && (action == Action::Start || action == Action::Restart)) restarts_->user_started(name);
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
   auto timeout = std::chrono::seconds(options.timeout_s.value_or(spec.stop_timeout_s));
   switch (action) {
@@ -338,6 +365,8 @@ Result<void> Manager::remove(const std::string& name, bool force) {
     std::error_code ec;
     std::filesystem::remove_all(dir_of(name), ec);
     if (ec) log::warn("cannot remove {}: {}", dir_of(name), ec.message());
+    restarts_->forget(name);
+    health_->unwatch(name);
     events_.publish({{"type", "instance-deleted"}, {"name", name}});
   }
   std::lock_guard lock(entries_mutex_);
@@ -358,12 +387,14 @@ Result<json::Json> Manager::list() {
   return out;
 }
 
-Result<ExecResult> Manager::exec(const std::string& name, const std::vector<std::string>& argv) {
+Result<ExecResult> Manager::exec(const std::string& name, const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout) {
   if (argv.empty()) return fail(EINVAL, "exec: no command");
   auto [row, spec] = TRY(load(name));
   if (row.state != to_string(State::Running))
     return Unexpected(Error(EBUSY, fmt::format("cannot exec: instance is {}", row.state)).with_hint("start it first"));
   InstanceContext ctx{spec, dir_of(name), dir_of(name) + "/console.log", cgroup_of(name)};
+  ctx.exec_timeout = timeout;
   return backend_for(spec).exec(ctx, argv);
 }
 
@@ -464,8 +495,10 @@ bool Manager::on_exit(const std::string& name) {
   e->process->wait_exit(std::chrono::milliseconds(0));  // reap vessel-vmm if it is our child
   release(ctx);
   ExitInfo exit = backend_for(spec).exit_info(ctx, &*e->process);
+  uint64_t ran_ms = ran_ms_since(e->process->start_time);
   e->process.reset();
   auto r = record_stopped(name, exit, "exited");
+  if (r) restarts_->ended(name, spec.restart, EndFacts{EndCause::Exited, exit.code, ran_ms});
   if (!r) log::error("cannot record that {} exited: {}", name, r.error().to_string());
   else log::info("instance {} exited: {} (status {})", name, exit.reason, exit.code ? std::to_string(*exit.code) : "unknown");
   return true;
@@ -495,6 +528,7 @@ void Manager::reconcile() {
         monitor_->watch(row.name, proc->pidfd.get());
         if (networks_) networks_->adopt(*spec);
         e->process = std::move(*proc);
+        if (auto check = healthcheck_of(*spec, nullptr)) health_->watch(row.name, *check);
         log::info("adopted {} {} (pid {})", row.type, row.name, row.pid);
         events_.publish({{"type", "instance-adopted"}, {"name", row.name}, {"state", std::string(to_string(*actual))}});
         continue;
@@ -507,6 +541,27 @@ void Manager::reconcile() {
   }
   // Stale veths and netns of instances not running go; the nftables table is rebuilt.
   if (networks_) networks_->finish_reconcile();
+  // Then restart policies: `always` instances and restarts that were due come back (restart.md).
+  if (auto now = store_.list_instances())
+    for (const auto& row : *now)
+      if (auto spec = parse_spec_text(row.spec); spec && row.state == to_string(State::Stopped))
+        restarts_->daemon_started(row.name, spec->restart, row.exit_code);
+}
+
+std::optional<HealthcheckSpec> Manager::healthcheck_of(const InstanceSpec& spec, const BootSource* boot) {
+  if (spec.no_healthcheck) return std::nullopt;
+  if (spec.healthcheck || spec.image.empty()) return spec.healthcheck;
+  if (boot) return boot->image_healthcheck;
+  auto resolved = images_.resolve(spec);  // an adopted instance: what its image says
+  return resolved ? resolved->image_healthcheck : std::nullopt;
+}
+
+Result<ExecResult> Manager::probe_health(const std::string& name, const std::vector<std::string>& argv,
+                                         std::chrono::milliseconds timeout) {
+  auto [row, spec] = TRY(load(name));
+  if (row.state == to_string(State::Paused)) return fail(EBUSY, "{} is paused", name);
+  if (row.state != to_string(State::Running)) return fail(ESRCH, "{} is {}", name, row.state);
+  return exec(name, argv, timeout);
 }
 
 }  // namespace vessel::daemon

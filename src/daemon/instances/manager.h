@@ -20,6 +20,8 @@
 #include "daemon/instances/backend.h"
 #include "daemon/instances/pool_hooks.h"
 #include "daemon/instances/migrate_request.h"
+#include "daemon/instances/health_checker.h"
+#include "daemon/instances/restart_supervisor.h"
 #include "daemon/instances/state.h"
 #include "daemon/policy/capacity.h"
 #include "daemon/store/store.h"
@@ -43,6 +45,7 @@ struct ActOptions {
   bool leave_running = false;         // checkpoint: the container goes on running
   std::string export_path;            // checkpoint: also write it to this host file
   std::string import_path;            // restore: from this host file (a stopped or created container)
+  bool by_policy = false;             // start/restart: the restart policy's, not the user's (restart.md)
 };
 
 class Manager {
@@ -65,7 +68,8 @@ class Manager {
   Result<void> remove(const std::string& name, bool force);
   Result<json::Json> get(const std::string& name);
   Result<json::Json> list();
-  Result<ExecResult> exec(const std::string& name, const std::vector<std::string>& argv);
+  Result<ExecResult> exec(const std::string& name, const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::minutes(10));
   Result<ExecSession> exec_session(const std::string& name, const ExecOptions& options);
   // The VM's console socket (vessel-vmm --console-sock), when it runs.
   Result<std::string> console_socket(const std::string& name);
@@ -161,6 +165,11 @@ class Manager {
   // The attachment's /etc files in the instance's directory, for the container to mount.
   Result<void> write_etc_files(InstanceContext& ctx, const Attachment& attached);
   json::Json describe(const InstanceRow& row);
+  // Health checks (health_checker.h): the spec's check, else its image's (`boot`: what the start
+  // resolved; null: resolve it), none with --no-healthcheck; probe_health runs one check.
+  std::optional<HealthcheckSpec> healthcheck_of(const InstanceSpec& spec, const BootSource* boot);
+  Result<ExecResult> probe_health(const std::string& name, const std::vector<std::string>& argv,
+                                  std::chrono::milliseconds timeout);
 
   ManagerConfig config_;
   Store& store_;
@@ -175,6 +184,8 @@ class Manager {
   std::set<std::string> starting_;  // admitted starts not yet running (under create_mutex_)
   std::unique_ptr<ExitMonitor> monitor_;
   PoolHooks* pools_ = nullptr;
+  std::unique_ptr<RestartSupervisor> restarts_;  // docs/daemon/restart.md
+  std::unique_ptr<HealthChecker> health_;        // docs/daemon/health.md
 };
 
 }  // namespace vessel::daemon

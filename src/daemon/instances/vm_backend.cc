@@ -362,7 +362,7 @@ Result<ExecResult> VmBackend::exec(const InstanceContext& ctx, const std::vector
   if (!uds) return Unexpected(no_agent(ctx, std::move(uds).error()));
   agent::ExecRequest req;
   req.argv = argv;
-  auto r = agent::exec_collect(*uds, req, {}, 16 << 20, std::chrono::minutes(10));
+  auto r = agent::exec_collect(*uds, req, {}, 16 << 20, ctx.exec_timeout);
   if (!r) return Unexpected(no_agent(ctx, std::move(r).error()));
   return ExecResult{r->status.code ? *r->status.code : 128 + r->status.signal.value_or(0), r->out + r->err};
 }

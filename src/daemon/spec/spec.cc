@@ -83,7 +83,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
                             "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm",
-                            "pool"}));
+                            "pool", "restart", "healthcheck", "no_healthcheck"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -160,6 +160,10 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   }
   if (body.contains("pool")) s.pool = TRY(parse_pool_membership(body["pool"]));
   if (body.contains("ports")) s.ports = TRY(parse_ports(body["ports"]));
+  if (body.contains("restart")) s.restart = TRY_CTX(parse_restart_policy(TRY(bounded_string(body["restart"], "spec.restart"))), "spec.restart");
+  if (body.contains("healthcheck")) s.healthcheck = TRY(parse_healthcheck(body["healthcheck"], "spec.healthcheck"));
+  s.no_healthcheck = TRY(json::opt_bool(body, "spec", "no_healthcheck")).value_or(false);
+  if (s.no_healthcheck && s.healthcheck) return fail(EINVAL, "spec: no_healthcheck and healthcheck exclude each other");
   if (!s.ports.empty() && (s.network == "none" || s.network == "host"))
     return fail(EINVAL, "spec.ports: --network {} has no ports to publish{}", s.network,
                 s.network == "host" ? " (the instance uses the host's ports directly)" : "");
@@ -203,6 +207,9 @@ json::Json to_json(const InstanceSpec& s) {
   if (s.type == InstanceType::Container) security_to_json(s.security, j);
   if (!s.kernel.empty()) j["kernel"] = s.kernel;
   if (s.ksm) j["ksm"] = true;
+  if (s.restart.mode != RestartMode::No) j["restart"] = to_string(s.restart);
+  if (s.healthcheck) j["healthcheck"] = to_json(*s.healthcheck);
+  if (s.no_healthcheck) j["no_healthcheck"] = true;
   if (!s.initramfs.empty()) j["initramfs"] = s.initramfs;
   if (!s.cmdline.empty()) j["cmdline"] = s.cmdline;
   json::Json disks = json::Json::array();

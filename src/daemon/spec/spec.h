@@ -14,6 +14,7 @@
 #include "daemon/spec/disk_spec.h"
 #include "daemon/spec/pool_membership.h"
 #include "daemon/spec/port_spec.h"
+#include "daemon/spec/restart_spec.h"
 #include "daemon/spec/security_spec.h"
 
 namespace vessel::daemon {
@@ -48,6 +49,9 @@ struct InstanceSpec {
   std::vector<PortSpec> ports;  // -p: published ports (bridge networks only)
   bool ksm = false;  // VMs: guest RAM marked mergeable for KSM (docs/vmm/memory.md)
   std::optional<PoolMembership> pool;  // docs/daemon/pools.md: none = no pool
+  RestartPolicy restart;                       // --restart (docs/daemon/restart.md)
+  std::optional<HealthcheckSpec> healthcheck;  // --health-cmd ... (docs/daemon/health.md)
+  bool no_healthcheck = false;                 // --no-healthcheck: also ignore the image's HEALTHCHECK
 };
 
 inline constexpr size_t kMaxNameLength = 63;

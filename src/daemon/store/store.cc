@@ -49,6 +49,13 @@ const char* const kMigrations[] = {
     " name TEXT PRIMARY KEY NOT NULL,"
     " spec TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);",
+    // 6 -> 7: restart policies' bookkeeping (docs/daemon/restart.md), forgotten with the instance
+    "CREATE TABLE restart_state ("
+    " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
+    " count INTEGER NOT NULL,"
+    " next_delay_ms INTEGER NOT NULL,"
+    " user_stopped INTEGER NOT NULL,"
+    " pending INTEGER NOT NULL);",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -478,6 +485,31 @@ Result<void> Store::delete_pool(const std::string& name) {
   s.bind(1, name);
   TRY(s.step("delete pool"));
   if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no pool named {}", name);
+  return {};
+}
+
+Result<RestartState> Store::restart_state(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT count,next_delay_ms,user_stopped,pending FROM restart_state WHERE instance=?");
+  TRY(s.ok("read restart state"));
+  s.bind(1, name);
+  if (!TRY(s.step("read restart state"))) return RestartState{};
+  return RestartState{static_cast<uint32_t>(s.integer(0)), static_cast<uint64_t>(s.integer(1)), s.integer(2) != 0,
+                      s.integer(3) != 0};
+}
+
+Result<void> Store::set_restart_state(const std::string& name, const RestartState& state) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "INSERT OR REPLACE INTO restart_state (instance,count,next_delay_ms,user_stopped,pending) VALUES (?,?,?,?,?)");
+  TRY(s.ok("record restart state"));
+  s.bind(1, name);
+  s.bind(2, static_cast<int64_t>(state.count));
+  s.bind(3, static_cast<int64_t>(state.next_delay_ms));
+  s.bind(4, int64_t{state.user_stopped});
+  s.bind(5, int64_t{state.pending});
+  auto done = s.step("record restart state");
+  if (!done && done.error().errnum() == EEXIST) return fail(ENOENT, "no instance named {}", name);  // foreign key
+  if (!done) return Unexpected(std::move(done).error());
   return {};
 }
 

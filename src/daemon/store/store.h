@@ -17,11 +17,12 @@
 
 #include "base/error.h"
 #include "daemon/spec/id_range.h"
+#include "daemon/spec/restart_spec.h"
 
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct InstanceRow {
   std::string name;
@@ -121,6 +122,10 @@ class Store {
   Result<std::vector<PoolRow>> list_pools();
   Result<void> update_pool(const std::string& name, const std::string& spec);
   Result<void> delete_pool(const std::string& name);
+  // What the restart policy remembers of `name` (docs/daemon/restart.md); the defaults when
+  // nothing was recorded. Deleting the instance forgets it.
+  Result<RestartState> restart_state(const std::string& name);
+  Result<void> set_restart_state(const std::string& name, const RestartState& state);
 
   Result<void> insert_image(const ImageRow& row);
   Result<std::optional<ImageRow>> get_image(const std::string& name);

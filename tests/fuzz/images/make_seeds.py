@@ -63,6 +63,12 @@ seeds = {
     "docker_config_number": b"\0" + docker_archive(plain, manifest=b'[{"Config":5,"Layers":["l.tar"]}]'),
     "docker_config_nesting": b"\0" + docker_archive(plain, config=b'{"rootfs":"layers","config":[1]}'),
     "oci_index_number": b"\0" + oci_archive(plain, index=b'{"manifests":[5]}'),
+    "docker_healthcheck": b"\0" + docker_archive(plain, config=(
+        '{"config":{"Cmd":["/bin/sh"],"Healthcheck":{"Test":["CMD-SHELL","test -f /tmp/ok"],"Interval":500000000,'
+        '"Retries":2}},"rootfs":{"type":"layers","diff_ids":["%s"]}}' % sha(plain)).encode()),
+    "docker_healthcheck_bad": b"\0" + docker_archive(plain, config=(
+        '{"config":{"Healthcheck":{"Test":["CMD"],"Interval":-5}},"rootfs":{"type":"layers","diff_ids":["%s"]}}'
+        % sha(plain)).encode()),
     "layer_symlink_whiteout": b"\1" + whiteout,
     "layer_relative_symlink": b"\1" + relative,
     "layer_write_through_symlink": b"\1" + write_through,

@@ -254,3 +254,48 @@ TEST(LinuxGuest, SuspendedAcrossADaemonRestartKeepsItsMemory) {
 
 }  // namespace
 }  // namespace vessel::test
+
+namespace vessel::test {
+namespace {
+
+// Health checks in a VM (docs/daemon/health.md) go through the guest's vessel-agent: the default
+// guest's check passes once the agent is up (healthy), and fails with the command's own exit
+// status once the file it tests is gone (unhealthy; --restart no: only reported).
+TEST(LinuxGuestHealth, ChecksRunThroughTheAgent) {
+  DefaultGuest guest;
+  ASSERT_NO_FATAL_FAILURE(find_default_guest(guest));
+  TempDir tmp;
+  bool pvm = on_pvm();
+  auto cli_timeout = std::chrono::seconds(pvm ? 900 : 120);
+  auto budget = std::chrono::minutes(pvm ? 50 : 10);
+  Daemon daemon(tmp.path, {"--vmm", vmm()});
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  ASSERT_NO_FATAL_FAILURE(import_default_guest(daemon, guest, "mkdir -p /tmp; echo ok > /tmp/ok; sleep 100000"));
+  auto r = daemon.vessel({"run", "--vm", "--name", "hv", "--memory", "256M", "--health-cmd", "test -f /tmp/ok",
+                          "--health-interval", "2s", "--health-retries", "2", "linux"});
+  ASSERT_EQ(r.status, 0) << r.err << daemon.log();
+  auto health = [&] {
+    auto j = daemon.vessel_json({"inspect", "hv"});
+    return j.contains("health") ? j["health"] : json::Json::object();
+  };
+  auto started = std::chrono::steady_clock::now();
+  while (health().value("status", "") != "healthy" && std::chrono::steady_clock::now() - started < budget)
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  ASSERT_EQ(health().value("status", ""), "healthy") << health().dump() << tail(daemon.vessel({"logs", "hv"}).out) << daemon.log();
+  EXPECT_NE(daemon.vessel({"ls"}).out.find("running (healthy)"), std::string::npos);
+  std::printf("the VM was healthy %lld s after `vessel run`\n",
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()));
+  auto rm = run({vessel_path(), "--socket", daemon.socket(), "exec", "hv", "--", "rm", "/tmp/ok"}, cli_timeout);
+  ASSERT_EQ(rm.status, 0) << rm.err;
+  started = std::chrono::steady_clock::now();
+  while (health().value("status", "") != "unhealthy" && std::chrono::steady_clock::now() - started < std::chrono::minutes(5))
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto h = health();
+  ASSERT_EQ(h.value("status", ""), "unhealthy") << h.dump() << daemon.log();
+  EXPECT_EQ(h["log"].back().value("exit_code", 0), 1) << "the command's status, from the agent";
+  EXPECT_EQ(daemon.vessel_json({"inspect", "hv"}).value("state", ""), "running");
+  EXPECT_EQ(daemon.vessel({"rm", "--force", "hv"}).status, 0);
+}
+
+}  // namespace
+}  // namespace vessel::test
