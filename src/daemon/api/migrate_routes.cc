@@ -3,12 +3,7 @@
 //        ?progress=1: JSON lines of its steps, then {"result": ...} or {"error": ...})
 //   POST /v1/migrations {"spec": ...}              (the destination: receive an instance)
 //   POST /v1/migrations/{name}/commit | /abort     (the destination: it runs here, or it goes)
-#include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <thread>
-
-#include "base/log.h"
+#include "daemon/api/progress_stream.h"
 #include "daemon/api/router.h"
 #include "daemon/instances/migrate_request.h"
 
@@ -36,45 +31,9 @@ http::Response Api::migrate(const http::Request& r, Role role, const std::string
     return result ? ok(*result) : error_response(result.error());
   }
   // Streamed, as an image import: the migration runs on its own thread.
-  struct Job {
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::deque<std::string> lines;
-    bool done = false;
-  };
-  auto job = std::make_shared<Job>();
-  std::thread([this, job, name, req = *req] {
-    auto push = [&](std::string line) {
-      std::lock_guard lock(job->mutex);
-      job->lines.push_back(std::move(line) + "\n");
-      job->cv.notify_all();
-    };
-    // This thread is an edge: nothing may leave it by exception (it would kill vesseld).
-    try {
-      auto result = manager_.migrate(name, req, [&](const json::Json& step) { push(json::dump(step)); });
-      if (result) push(json::dump(json::Json{{"result", *result}}));
-      else push(json::dump(json::parse(error_response(result.error()).body).value_or(json::Json::object())));
-    } catch (const std::exception& e) {
-      log::error("migration of {} threw: {}", name, e.what());
-      push(R"({"error":"internal error migrating the instance, see the log of vesseld","errno":5})");
-    }
-    std::lock_guard lock(job->mutex);
-    job->done = true;
-    job->cv.notify_all();
-  }).detach();
-  http::Response resp;
-  resp.status = 200;
-  resp.content_type = "application/x-ndjson";
-  resp.stream = [job](std::string& out) {
-    std::unique_lock lock(job->mutex);
-    job->cv.wait(lock, [&] { return job->done || !job->lines.empty(); });
-    while (!job->lines.empty()) {
-      out += job->lines.front();
-      job->lines.pop_front();
-    }
-    return !(job->done && job->lines.empty());
-  };
-  return resp;
+  return progress_stream(
+      [this, name, req = *req](const PushStep& push) { return manager_.migrate(name, req, push); },
+      fmt::format("the migration of {}", name));
 }
 
 http::Response Api::migration_route(const http::Request& r, Role role, const std::vector<std::string>& parts,

@@ -8,6 +8,7 @@
 #include "base/version.h"
 #include "base/log.h"
 #include "daemon/api/log_reader.h"
+#include "daemon/api/progress_stream.h"
 #include "daemon/api/requests.h"
 
 namespace vessel::daemon {
@@ -279,50 +280,16 @@ http::Response Api::image_route(const http::Request& r, Role role, const std::ve
         return j ? ok(*j, 201) : error_response(j.error());
       }
       // Streamed: JSON lines of progress, then {"result": ...} or {"error": ...}.
-      struct Job {
-        std::mutex mutex;
-        std::condition_variable cv;
-        std::deque<std::string> lines;
-        bool done = false;
-      };
-      auto job = std::make_shared<Job>();
-      std::thread([this, job, req = *req] {
-        auto push = [&](std::string line) {
-          std::lock_guard lock(job->mutex);
-          job->lines.push_back(std::move(line) + "\n");
-          job->cv.notify_all();
-        };
-        auto progress = [&](const ImportProgress& p) {
-          push(json::Json{{"progress", p.step}, {"done", p.done}, {"total", p.total}}.dump());
-        };
-        // This thread is an edge: nothing may leave it by exception (it would kill vesseld).
-        try {
-          auto result = req.type == "vm"
-                            ? images_.register_vm(req.name, req.kernel, req.initramfs, req.cmdline, req.disks, progress)
-                            : images_.import_archive(req.name, req.archive, progress);
-          if (result) push(json::dump(json::Json{{"result", *result}}));
-          else push(json::dump(json::parse(error_response(result.error()).body).value_or(json::Json::object())));
-        } catch (const std::exception& e) {
-          log::error("import of image {} threw: {}", req.name, e.what());
-          push(R"({"error":"internal error importing the image, see the log of vesseld","errno":5})");
-        }
-        std::lock_guard lock(job->mutex);
-        job->done = true;
-        job->cv.notify_all();
-      }).detach();
-      http::Response resp;
-      resp.status = 200;
-      resp.content_type = "application/x-ndjson";
-      resp.stream = [job](std::string& out) {
-        std::unique_lock lock(job->mutex);
-        job->cv.wait(lock, [&] { return job->done || !job->lines.empty(); });
-        while (!job->lines.empty()) {
-          out += job->lines.front();
-          job->lines.pop_front();
-        }
-        return !(job->done && job->lines.empty());
-      };
-      return resp;
+      return progress_stream(
+          [this, req = *req](const PushStep& push) {
+            auto progress = [&](const ImportProgress& p) {
+              push(json::Json{{"progress", p.step}, {"done", p.done}, {"total", p.total}});
+            };
+            return req.type == "vm"
+                       ? images_.register_vm(req.name, req.kernel, req.initramfs, req.cmdline, req.disks, progress)
+                       : images_.import_archive(req.name, req.archive, progress);
+          },
+          fmt::format("the import of image {}", req->name));
     }
     return method_not_allowed(r);
   }
