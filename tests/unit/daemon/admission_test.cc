@@ -10,33 +10,19 @@
 
 #include "base/process.h"
 #include "daemon/api/router.h"
+#include "sleeping_backend.h"
 
 namespace vessel::daemon {
 namespace {
 
 // Starts `sleep`; start() can be held until released, to see an instance while it is starting.
-class SleepBackend : public Backend {
+class SleepBackend : public SleepingBackend {
  public:
   Result<GuestProcess> start(const InstanceContext&, const BootSource&) override {
     entered = true;
     if (fail_start) return fail(EIO, "the guest did not start");
     while (hold) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    auto p = TRY(Process::spawn({"/bin/sleep", "1000"}));
-    auto g = GuestProcess::attach(p.pid());
-    p.detach();
-    return g;
-  }
-  Result<void> stop(const InstanceContext&, const GuestProcess& proc, std::chrono::seconds) override {
-    (void)proc.signal(SIGKILL);
-    proc.wait_exit(std::chrono::seconds(5));
-    return {};
-  }
-  Result<void> pause(const InstanceContext&, const GuestProcess&) override { return {}; }
-  Result<void> resume(const InstanceContext&, const GuestProcess&) override { return {}; }
-  void cleanup(const InstanceContext&) override {}
-  Result<State> probe(const InstanceContext&, const GuestProcess&) override { return State::Running; }
-  Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>& argv) override {
-    return ExecResult{0, argv[0]};
+    return spawn();
   }
   std::atomic<bool> hold{false};
   std::atomic<bool> entered{false};

@@ -10,30 +10,16 @@
 #include "base/process.h"
 #include "daemon/api/router.h"
 #include "daemon/instances/vm_host.h"
+#include "sleeping_backend.h"
 
 namespace vessel::daemon {
 namespace {
 
-class FakeBackend : public Backend {
+class FakeBackend : public SleepingBackend {
  public:
   Result<GuestProcess> start(const InstanceContext&, const BootSource&) override {
-    auto p = TRY(Process::spawn({"/bin/sleep", "1000"}));
-    auto g = GuestProcess::attach(p.pid());
-    p.detach();
     starts++;
-    return g;
-  }
-  Result<void> stop(const InstanceContext&, const GuestProcess& proc, std::chrono::seconds) override {
-    (void)proc.signal(SIGKILL);
-    proc.wait_exit(std::chrono::seconds(5));
-    return {};
-  }
-  Result<void> pause(const InstanceContext&, const GuestProcess&) override { return {}; }
-  Result<void> resume(const InstanceContext&, const GuestProcess&) override { return {}; }
-  void cleanup(const InstanceContext&) override {}
-  Result<State> probe(const InstanceContext&, const GuestProcess&) override { return State::Running; }
-  Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>& argv) override {
-    return ExecResult{0, argv[0]};
+    return spawn();
   }
   Result<void> preflight() override {
     if (refuse) return Unexpected(*refuse);

@@ -10,6 +10,7 @@
 #include "base/process.h"
 #include "daemon/api/router.h"
 #include "daemon/instances/migrate_request.h"
+#include "sleeping_backend.h"
 
 namespace vessel::daemon {
 namespace {
@@ -97,18 +98,8 @@ TEST(MigrateDisks, OnlyDisksOnSharedStorage) {
 }
 
 // A VM backend whose guest is a sleeping process; send_migration "hands it over" by ending it.
-class MovingBackend : public Backend {
+class MovingBackend : public SleepingBackend {
  public:
-  Result<GuestProcess> start(const InstanceContext&, const BootSource&) override { return spawn(); }
-  Result<void> stop(const InstanceContext&, const GuestProcess& proc, std::chrono::seconds) override {
-    (void)proc.signal(SIGKILL);
-    proc.wait_exit(std::chrono::seconds(5));
-    return {};
-  }
-  Result<void> pause(const InstanceContext&, const GuestProcess&) override { return {}; }
-  Result<void> resume(const InstanceContext&, const GuestProcess&) override { return {}; }
-  void cleanup(const InstanceContext&) override {}
-  Result<State> probe(const InstanceContext&, const GuestProcess&) override { return State::Running; }
   Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>&) override { return ExecResult{}; }
   Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&) override {
     ++receives;
@@ -124,14 +115,6 @@ class MovingBackend : public Backend {
   int receives = 0;
   bool refuse_send = false;
   std::string last_url;
-
- private:
-  Result<GuestProcess> spawn() {
-    auto p = TRY(Process::spawn({"/bin/sleep", "1000"}));
-    auto g = GuestProcess::attach(p.pid());
-    p.detach();
-    return g;
-  }
 };
 
 // One vesseld: store, manager and API on a Unix socket.

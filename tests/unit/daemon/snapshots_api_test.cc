@@ -10,6 +10,7 @@
 #include "daemon/api/router.h"
 #include "daemon/images/disk_layers.h"
 #include "daemon/images/image_store.h"
+#include "sleeping_backend.h"
 
 namespace vessel::daemon {
 namespace {
@@ -18,26 +19,6 @@ namespace fs = std::filesystem;
 
 // Starts a sleeping process; set_disk_backing is not overridden: a live snapshot fails at its
 // first step, as a vessel-vmm that refuses the PATCH would.
-class SleepingBackend : public Backend {
- public:
-  Result<GuestProcess> start(const InstanceContext&, const BootSource&) override {
-    auto p = TRY(Process::spawn({"/bin/sleep", "1000"}));
-    auto g = GuestProcess::attach(p.pid());
-    p.detach();
-    return g;
-  }
-  Result<void> stop(const InstanceContext&, const GuestProcess& proc, std::chrono::seconds) override {
-    (void)proc.signal(SIGKILL);
-    proc.wait_exit(std::chrono::seconds(5));
-    return {};
-  }
-  Result<void> pause(const InstanceContext&, const GuestProcess&) override { return {}; }
-  Result<void> resume(const InstanceContext&, const GuestProcess&) override { return {}; }
-  void cleanup(const InstanceContext&) override {}
-  Result<State> probe(const InstanceContext&, const GuestProcess&) override { return State::Running; }
-  Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>&) override { return ExecResult{}; }
-};
-
 struct SnapshotsOverFake : ::testing::Test {
   SnapshotsOverFake() {
     char t[] = "/tmp/vessel-snapshots-test.XXXXXX";

@@ -8,25 +8,13 @@
 
 #include "base/process.h"
 #include "daemon/api/router.h"
+#include "sleeping_backend.h"
 
 namespace vessel::daemon {
 namespace {
 
-class SavingBackend : public Backend {
+class SavingBackend : public SleepingBackend {
  public:
-  Result<GuestProcess> start(const InstanceContext&, const BootSource&) override { return spawn(); }
-  Result<void> stop(const InstanceContext&, const GuestProcess& proc, std::chrono::seconds) override {
-    (void)proc.signal(SIGKILL);
-    proc.wait_exit(std::chrono::seconds(5));
-    return {};
-  }
-  Result<void> pause(const InstanceContext&, const GuestProcess&) override { return {}; }
-  Result<void> resume(const InstanceContext&, const GuestProcess&) override { return {}; }
-  void cleanup(const InstanceContext&) override {}
-  Result<State> probe(const InstanceContext&, const GuestProcess&) override { return State::Running; }
-  Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>& argv) override {
-    return ExecResult{0, argv[0]};
-  }
   Result<void> save(const InstanceContext& ctx, const GuestProcess& proc, const SaveOptions& o) override {
     if (refuse_save) return fail(EIO, "criu dump failed");
     ++saves;
@@ -46,14 +34,6 @@ class SavingBackend : public Backend {
   }
   int saves = 0, restores = 0, discards = 0;
   bool refuse_save = false;
-
- private:
-  Result<GuestProcess> spawn() {
-    auto p = TRY(Process::spawn({"/bin/sleep", "1000"}));
-    auto g = GuestProcess::attach(p.pid());
-    p.detach();
-    return g;
-  }
 };
 
 struct SuspendOverFake : ::testing::Test {
