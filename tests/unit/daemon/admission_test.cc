@@ -11,6 +11,7 @@
 #include "base/process.h"
 #include "daemon/api/router.h"
 #include "sleeping_backend.h"
+#include "api_call.h"
 
 namespace vessel::daemon {
 namespace {
@@ -51,14 +52,9 @@ struct AdmissionOverFake : ::testing::Test {
   }
   http::Response call(const std::string& method, const std::string& path, const std::string& body = "",
                       std::map<std::string, std::string> query = {}) {
-    http::Request r;
-    r.method = method;
-    r.path = path;
-    r.body = body;
-    r.query = std::move(query);
-    return api->handle(r);
+    return api_call(*api, method, path, body, std::move(query));
   }
-  json::Json body(const http::Response& r) { return json::parse(r.body).value_or(json::Json()); }
+  json::Json body(const http::Response& r) { return body_of(r); }
   std::string spec(const std::string& name, int cpus) {
     return R"({"name":")" + name + R"(","rootfs":")" + dir + R"(/rootfs","memory_mib":64,"cpus":)" + std::to_string(cpus) + "}";
   }

@@ -11,6 +11,7 @@
 #include "daemon/images/disk_layers.h"
 #include "daemon/images/image_store.h"
 #include "sleeping_backend.h"
+#include "api_call.h"
 
 namespace vessel::daemon {
 namespace {
@@ -40,14 +41,9 @@ struct SnapshotsOverFake : ::testing::Test {
   }
   http::Response call(const std::string& method, const std::string& path, const std::string& body = "",
                       std::map<std::string, std::string> query = {}) {
-    http::Request r;
-    r.method = method;
-    r.path = path;
-    r.body = body;
-    r.query = std::move(query);
-    return api->handle(r);
+    return api_call(*api, method, path, body, std::move(query));
   }
-  json::Json body(const http::Response& r) { return json::parse(r.body).value_or(json::Json()); }
+  json::Json body(const http::Response& r) { return body_of(r); }
   std::string vm_spec() {
     return R"({"name":"v","type":"vm","kernel":")" + dir + R"(/kernel","memory_mib":64,"disks":[{"size_mib":1}]})";
   }
