@@ -52,6 +52,8 @@ class Api {
   http::Response snapshot_route(const http::Request& request, const std::string& name,
                                 const std::vector<std::string>& parts, std::string& label);
   http::Response pool_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  // POST /v1/policy/simulate (api/policy_routes.cc)
+  http::Response policy_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response logs(const std::string& name, bool follow);
   http::Response events_stream(const http::Request& request);
   // api/wait.cc and api/attach.cc (docs/daemon/console.md)

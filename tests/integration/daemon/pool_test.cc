@@ -33,6 +33,15 @@ std::map<std::string, double> cpu_ns_of(const Daemon& daemon, const std::string&
   return out;
 }
 
+// `vessel policy simulate --json` of a trace written to a file (docs/daemon/policy-simulate.md).
+json::Json simulate_trace(Daemon& daemon, const std::string& dir, const std::string& trace) {
+  std::string path = dir + "/trace.json";
+  std::ofstream(path) << trace;
+  auto out = daemon.vessel({"policy", "simulate", "--trace", path, "--json"});
+  EXPECT_EQ(out.status, 0) << out.err;
+  return json::parse(out.out).value_or(json::Json::object());
+}
+
 class Pools : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -54,6 +63,7 @@ class Pools : public ::testing::Test {
     started.push_back(name);
   }
   json::Json inspect(const std::string& pool) { return daemon.vessel_json({"pool", "inspect", pool, "--json"}); }
+  json::Json simulate(const std::string& trace) { return simulate_trace(daemon, tmp.path, trace); }
   // CPU time of each member, in ns, from its cgroup.
   std::map<std::string, double> cpu_ns(const std::string& pool) {
     std::map<std::string, double> out;
@@ -157,6 +167,16 @@ TEST_F(Pools, ProportionalSharesOneTwoFiveOfOneCpu) {
     double got = r[name] / total;
     EXPECT_NEAR(got / expected, 1.0, 0.10) << name << ": " << got << " of the pool's CPU time, want " << expected;
   }
+  // The simulator, given the same pool and members as a trace, agrees with the real run.
+  auto sim = simulate(R"({"pool": {"cpus": 1, "memory_mib": 1024, "policy": "proportional"}, "duration_ms": 5000,
+    "events": [{"at_ms": 0, "arrive": "s1", "share": 1}, {"at_ms": 0, "arrive": "s2", "share": 2},
+               {"at_ms": 0, "arrive": "s5", "share": 5}]})");
+  for (const auto& m : sim["members"]) {
+    std::string name = m["name"];
+    double simulated = m["used_cpus"].get<double>(), measured = r[name] / total;
+    printf("[ measured ] simulator %s: %.3f of the pool, real run %.3f\n", name.c_str(), simulated, measured);
+    EXPECT_NEAR(measured / simulated, 1.0, 0.10) << name;
+  }
 }
 
 TEST_F(Pools, PriorityKeepsTheHighOnesThroughputAndSqueezesTheLowOnes) {
@@ -177,6 +197,16 @@ TEST_F(Pools, PriorityKeepsTheHighOnesThroughputAndSqueezesTheLowOnes) {
   for (const auto& m : j["members"]) {
     if (m["name"] == "high") EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), 1.0);
     else EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), 0.0) << m.dump();
+  }
+  auto sim = simulate(R"({"pool": {"cpus": 1, "memory_mib": 1024, "policy": "priority"}, "duration_ms": 4000,
+    "events": [{"at_ms": 0, "arrive": "high", "priority": 10}, {"at_ms": 0, "arrive": "low1"},
+               {"at_ms": 0, "arrive": "low2"}]})");
+  double total = r["high"] + r["low1"] + r["low2"];
+  for (const auto& m : sim["members"]) {
+    std::string name = m["name"];
+    printf("[ measured ] simulator %s: %.3f of the pool, real run %.3f\n", name.c_str(), m["used_cpus"].get<double>(),
+           r[name] / total);
+    EXPECT_NEAR(m["used_cpus"].get<double>(), r[name] / total, 0.10) << name;
   }
 }
 
