@@ -212,15 +212,15 @@ TEST_F(Pools, PriorityKeepsTheHighOnesThroughputAndSqueezesTheLowOnes) {
 }
 
 // demand: the controller (vesseld --policy-period, 1 s by default) moves a member's allocation
-// toward what it uses. `waker` idles until the test tells it to spin; its allocation has shrunk
-// to the floor by then; once it spins, the controller sees it run or wait and raises it. The
-// reaction time is from the command that wakes it until its cgroup's CPU weight has at least
-// doubled; the settling time until its allocation passes 0.4 CPUs.
+// toward what it uses. `waker` blocks on a FIFO until the test writes to it, then spins; its
+// allocation has shrunk to the floor by then; once it spins, the controller sees it run or wait
+// and raises it. The reaction time is from the command that wakes it until its cgroup's CPU
+// weight has at least doubled; the settling time until its allocation passes 0.4 CPUs.
 TEST_F(Pools, DemandMovesAMembersAllocationWhenItsLoadChanges) {
   ASSERT_EQ(daemon.vessel({"pool", "create", "dem", "--cpus", "1", "--memory", "512M", "--policy", "demand", "--cpuset", last_cpu()}).status, 0);
   run_member("steady", "dem", {});
   auto r = daemon.vessel({"run", "--name", "waker", "--rootfs", rootfs, "--memory", "64M", "--pool", "dem", "--", "/bin/sh",
-                          "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; while :; do :; done"});
+                          "-c", "/bin/busybox mkfifo /tmp/go; read x < /tmp/go; while :; do :; done"});
   ASSERT_EQ(r.status, 0) << r.err;
   started.push_back("waker");
   // The pool as the API answers it (faster than the CLI, for the timing).

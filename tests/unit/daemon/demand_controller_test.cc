@@ -188,13 +188,14 @@ TEST(BalloonSpec, DefaultsFieldsAndErrors) {
   ASSERT_TRUE(s->balloon);
   EXPECT_EQ(*s->balloon, BalloonSpec{});
   EXPECT_EQ(to_json(*s)["balloon"]["stats_polling_interval_s"], 1);
-  s = vm({{"deflate_on_oom", false}, {"stats_polling_interval_s", 5}, {"free_page_reporting", false}});
-  ASSERT_TRUE(s);
+  s = vm({{"deflate_on_oom", false}, {"stats_polling_interval_s", 5u}, {"free_page_reporting", false}});
+  ASSERT_TRUE(s) << s.error().to_string();
   EXPECT_EQ(*s->balloon, (BalloonSpec{false, 5, false}));
   EXPECT_EQ(parse_spec(to_json(*s))->balloon, s->balloon) << "round trip";
-  auto bad = vm({{"stats_polling_interval_s", 0}});
+  auto bad = vm({{"stats_polling_interval_s", 0u}});
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().to_string().find("spec.balloon.stats_polling_interval_s"), std::string::npos);
+  EXPECT_NE(bad.error().to_string().find("spec.balloon.stats_polling_interval_s: 0 is outside 1..60"), std::string::npos)
+      << bad.error().to_string();
   bad = vm({{"amount_mib", 5}});
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().to_string().find("amount_mib"), std::string::npos);
