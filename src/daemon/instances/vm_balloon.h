@@ -11,7 +11,7 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "daemon/spec/balloon_spec.h"
-#include "vmm/api/balloon_config.h"
+#include "vmm/api/vm_config.h"  // vmm::BalloonConfig
 
 namespace vessel::daemon {
 
