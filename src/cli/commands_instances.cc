@@ -24,6 +24,7 @@ struct CreateFlags {
   std::vector<std::string> env, labels, disks, command, log_opts;
   bool privileged = false;
   bool ksm = false;
+  bool balloon = false;
   std::vector<std::string> cap_add, cap_drop, security_opt;
   std::optional<int64_t> pids_limit;
   std::string userns;
@@ -43,6 +44,11 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_flag("--ksm", f.ksm,
               "VM: mark guest memory mergeable, so that the kernel's KSM shares identical pages between VMs "
               "(ksmd must run: see `vessel host check`; `vessel stats` shows the pages merged)");
+  c->add_flag("--balloon", f.balloon,
+              "VM: give it a virtio-balloon (deflate on OOM, guest statistics every second, free page reporting). "
+              "In a 'demand' pool vesseld's controller then sizes its memory from the guest's statistics: an idle "
+              "VM's balloon inflates, a busy one's deflates (docs/daemon/pools.md). `vessel inspect` shows the "
+              "balloon's target and actual size. No Docker equivalent");
   c->add_option("--cpus", f.cpus, "vCPUs (VM) or CPU quota in CPUs (container)")->capture_default_str();
   c->add_option("--memory,-m", f.memory, "memory limit: 256, 512M, 2G (MiB by default)")->capture_default_str();
   c->add_option("--cpu-reservation", f.cpu_reservation, "CPUs reserved for admission control (default: --cpus)");
@@ -106,6 +112,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (!f.memory_reservation.empty()) spec["memory_reservation_mib"] = TRY(parse_memory_mib(f.memory_reservation));
   if (f.cpu_reservation >= 0) spec["cpu_reservation"] = f.cpu_reservation;
   if (f.ksm) spec["ksm"] = true;
+  if (f.balloon) spec["balloon"] = json::Json::object();  // vesseld's defaults (spec/balloon_spec.h)
   spec["name"] = f.name.empty() ? random_name(!f.image.empty() ? f.image : (f.vm ? "vm" : "container")) : f.name;
   // The daemon takes absolute paths; the user may give relative ones.
   auto absolute = [](const std::string& p) {

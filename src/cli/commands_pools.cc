@@ -27,10 +27,18 @@ std::string members_table(const json::Json& pool) {
     std::string used = "-";
     if (m.contains("usage")) used = fmt::format("{:.2f} s, {} MiB", m["usage"].value("cpu_ns", uint64_t{0}) / 1e9,
                                                 m["usage"].value("memory_bytes", uint64_t{0}) >> 20);
+    // demand pools: the controller's estimate; VMs with a balloon: its target and actual size.
+    std::string demand = "-", balloon = "-";
+    if (m.contains("demand"))
+      demand = fmt::format("{:.3f}, {} MiB", m["demand"].value("cpus", 0.0), m["demand"].value("memory_bytes", uint64_t{0}) >> 20);
+    if (m.contains("balloon"))
+      balloon = fmt::format("{} / {} MiB", m["balloon"].value("actual_mib", uint64_t{0}), m["balloon"].value("target_mib", uint64_t{0}));
     rows.push_back({m.value("name", ""), m.value("state", ""), fmt::format("{:g}", m.value("share", 1.0)),
-                    std::to_string(m.value("priority", 0)), cpus, memory, used});
+                    std::to_string(m.value("priority", 0)), cpus, memory, used, demand, balloon});
   }
-  return render_table({"MEMBER", "STATE", "SHARE", "PRIORITY", "CPUS", "MEMORY", "USED (CPU, MEMORY)"}, rows);
+  return render_table({"MEMBER", "STATE", "SHARE", "PRIORITY", "CPUS", "MEMORY", "USED (CPU, MEMORY)", "DEMAND",
+                       "BALLOON (ACTUAL / TARGET)"},
+                      rows);
 }
 
 void add_pool_create(CLI::App* pool, Context& ctx) {
@@ -45,7 +53,8 @@ void add_pool_create(CLI::App* pool, Context& ctx) {
             "  vessel run --pool web --share 5 busybox -- sh -c 'while :; do :; done'\n"
             "Policies: fixed (each member's --cpus/--memory as a quota; a full pool refuses more), proportional\n"
             "(A_i = P_i / sum P x size, as weights; --hard: as quotas), priority (higher --priority gets its demand\n"
-            "first), demand (each member's own limits, scaled by shares when the pool is short).");
+            "first), demand (vesseld's controller measures each member every --policy-period and moves its\n"
+            "allocation toward its use; VMs run with --balloon get their memory through their balloon).");
   c->add_option("name", f->name, "pool name: letters, digits, '_', '.', '-'")->required();
   c->add_option("--cpus", f->cpus, "the pool's CPUs (fractions allowed)")->required();
   c->add_option("--memory,-m", f->memory, "the pool's memory: 1024, 512M, 2G (MiB by default)")->required();

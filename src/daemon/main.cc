@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <optional>
 
 #include "base/version.h"
 #include "base/cli.h"
@@ -18,7 +19,9 @@
 #include "daemon/api/tls_listener.h"
 #include "daemon/images/image_store.h"
 #include "daemon/instances/container_backend.h"
+#include "daemon/instances/demand_controller.h"
 #include "daemon/instances/manager.h"
+#include "daemon/instances/pools.h"
 #include "daemon/network/networks.h"
 #include "daemon/instances/vm_backend.h"
 #include "daemon/policy/id_pool.h"
@@ -44,6 +47,7 @@ struct Options {
   std::string openapi;
   double cpu_overcommit = 4.0;
   double memory_overcommit = 1.0;
+  double policy_period_s = 1.0;  // the demand controller's period (0: off)
   size_t max_body = 1 << 20;
   size_t max_archive = size_t{1} << 30;  // PUT .../archive (vessel cp into an instance)
   unsigned idle_timeout = 30;
@@ -173,8 +177,12 @@ Result<int> serve(const Options& o) {
   Networks networks(network, *store);
   networks.init();
   Manager manager(config, *store, events, images, containers, vms, &networks);
-  Pools pools(*store, config.cgroup_parent);  // docs/daemon/pools.md
+  Pools pools(*store, config.cgroup_parent, o.state_dir + "/instances");  // docs/daemon/pools.md
   manager.set_pool_hooks(&pools);
+  DemandController demand(pools);  // the `demand` pools' controller
+  std::optional<DemandLoop> demand_loop;
+  if (o.policy_period_s > 0)
+    demand_loop.emplace(demand, std::chrono::milliseconds(static_cast<int64_t>(o.policy_period_s * 1000)));
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
@@ -295,6 +303,11 @@ int main(int argc, char** argv) {
   app.add_option("--cgroup-parent", o.cgroup_parent, "cgroup under which each guest gets its own")->capture_default_str();
   app.add_option("--cpu-overcommit", o.cpu_overcommit, "admit CPU reservations up to host CPUs x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
   app.add_option("--memory-overcommit", o.memory_overcommit, "admit memory reservations up to host memory x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
+  app.add_option("--policy-period", o.policy_period_s,
+                 "seconds between two steps of the demand controller, which measures the members of every "
+                 "'demand' pool (CPU, memory, pressure, VMs' balloon statistics) and moves their allocations "
+                 "toward their demand (docs/daemon/pools.md); 0: no controller (demand pools keep what they had)")
+      ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
   app.add_option("--max-body-bytes", o.max_body, "larger request bodies are refused with 413")->capture_default_str();
   app.add_option("--max-archive-bytes", o.max_archive, "larger tar bodies of PUT /v1/instances/NAME/archive (vessel cp) are refused with 413")->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "seconds before an idle client connection is closed")->capture_default_str();

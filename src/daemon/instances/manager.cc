@@ -1,4 +1,5 @@
 #include "daemon/instances/manager.h"
+#include "daemon/instances/vm_balloon.h"
 
 #include <sys/stat.h>
 
@@ -378,7 +379,12 @@ Result<json::Json> Manager::get(const std::string& name) {
   TRY(validate_name(name));
   auto row = TRY(store_.get_instance(name));
   if (!row) return Unexpected(Error(ENOENT, fmt::format("no instance named {}", name)).with_hint("see `vessel ls`"));
-  return describe(*row);
+  json::Json j = describe(*row);
+  // A running VM's balloon, as it is now (docs/daemon/pools.md): target, actual, the guest's figures.
+  bool live = row->state == to_string(State::Running) || row->state == to_string(State::Paused);
+  if (live && j.contains("balloon") && j.value("type", "") == "vm")
+    if (auto b = read_balloon(dir_of(name))) j["balloon"].update(to_json(*b));
+  return j;
 }
 
 Result<json::Json> Manager::list() {

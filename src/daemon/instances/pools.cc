@@ -3,8 +3,10 @@
 #include "base/log.h"
 #include "daemon/instances/state.h"
 #include "daemon/instances/vm_backend.h"
+#include "daemon/instances/vm_balloon.h"
 #include "daemon/policy/cgroups.h"
 #include "daemon/policy/pool_cgroups.h"
+#include "daemon/policy/usage_counters.h"
 
 namespace vessel::daemon {
 
@@ -59,29 +61,55 @@ Result<std::vector<Pools::Member>> Pools::members(const std::string& pool) {
   return out;
 }
 
+std::optional<Pools::InForce> Pools::in_force(const std::string& member) {
+  std::lock_guard lock(in_force_mutex_);
+  auto it = in_force_.find(member);
+  if (it == in_force_.end()) return std::nullopt;
+  return it->second;
+}
+
 Result<std::vector<Allocation>> Pools::allocations(const PoolSpec& pool, const std::vector<Member>& holders) {
   std::vector<PoolMember> members;
-  for (const auto& m : holders) members.push_back(to_member(m.name, m.spec));
-  // demand: until a controller measures demand, each member's demand is its own limit, reached at once.
+  for (const auto& m : holders) {
+    members.push_back(to_member(m.name, m.spec));
+    // demand: what the controller allocated stays (it moves it each period); a member it has not
+    // measured yet gets its own limits, reached at once.
+    if (pool.policy == PolicyKind::Demand)
+      if (auto set = in_force(m.name)) members.back().demand = members.back().current = set->allocation;
+  }
   auto allocated = TRY(allocate(pool.shape(), members, {1.0}));
-  // A member's own CPU quota above the pool's: lowered to the pool's (cgroup v1 refuses a child's
-  // quota above its parent's; on v2 it changes nothing).
-  for (size_t i = 0; i < allocated.size(); ++i)
-    if (!allocated[i].plan.cpu_max && members[i].max->cpus > pool.cpus) allocated[i].plan.cpu_max = pool.cpus;
+  adjust_plans(pool, holders, allocated);
   return allocated;
 }
 
-Result<void> Pools::apply_locked(const PoolSpec& pool) {
+void Pools::adjust_plans(const PoolSpec& pool, const std::vector<Member>& holders, std::vector<Allocation>& allocated) const {
+  for (size_t i = 0; i < allocated.size(); ++i) {
+    const InstanceSpec& spec = holders[i].spec;
+    // cgroup v1 refuses a child's quota above its parent's; on v2 it changes nothing.
+    if (!allocated[i].plan.cpu_max && spec.cpus > pool.cpus) allocated[i].plan.cpu_max = pool.cpus;
+    if (pool.policy == PolicyKind::Demand && spec.type == InstanceType::Vm && spec.balloon) allocated[i].plan.memory_high.reset();
+  }
+}
+
+void Pools::write_members(const PoolSpec& pool, const std::vector<Member>& holders, const std::vector<Allocation>& allocated,
+                          bool quiet) {
+  for (size_t i = 0; i < holders.size(); ++i) {
+    auto applied = apply_member_cgroup(*member_cgroup(holders[i].spec), allocated[i].plan, pool.cpuset, holders[i].pid);
+    if (!applied && !quiet) log::warn("pool {}: member {}: {}", pool.name, holders[i].name, applied.error().to_string());
+  }
+}
+
+Result<std::vector<Pools::Member>> Pools::running_members(const std::string& pool) {
   std::vector<Member> holders;
-  for (auto& m : TRY(members(pool.name)))
+  for (auto& m : TRY(members(pool)))
     if (running(m.state)) holders.push_back(std::move(m));
+  return holders;
+}
+
+Result<void> Pools::apply_locked(const PoolSpec& pool) {
+  std::vector<Member> holders = TRY(running_members(pool.name));
   auto allocated = TRY_CTX(allocations(pool, holders), "pool {}", pool.name);
-  auto apply_members = [&](bool quiet) {
-    for (size_t i = 0; i < holders.size(); ++i) {
-      auto applied = apply_member_cgroup(*member_cgroup(holders[i].spec), allocated[i].plan, pool.cpuset, holders[i].pid);
-      if (!applied && !quiet) log::warn("pool {}: member {}: {}", pool.name, holders[i].name, applied.error().to_string());
-    }
-  };
+  auto apply_members = [&](bool quiet) { write_members(pool, holders, allocated, quiet); };
   // cgroup v1 refuses a parent's CFS quota below a child's: a pool that shrinks lowers its
   // members' quotas first; one that grows raises its own first.
   if (auto grown = apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset); !grown) {
@@ -148,6 +176,10 @@ Result<json::Json> Pools::inspect(const std::string& name) {
       e["allocation"] = resources_json(allocated[i].amount);
       e["limits"] = plan_json(allocated[i].plan);
       e["applied"] = read_member_cgroup(cgroup);
+      if (pool.policy == PolicyKind::Demand)
+        if (auto set = in_force(m.name)) e["demand"] = resources_json(set->demand);
+      if (m.spec.type == InstanceType::Vm && m.spec.balloon && !instances_dir_.empty())
+        if (auto b = read_balloon(instances_dir_ + "/" + m.name)) e["balloon"] = to_json(*b);
       total.cpus += allocated[i].amount.cpus;
       total.memory_bytes += allocated[i].amount.memory_bytes;
     }
@@ -207,6 +239,10 @@ Result<void> Pools::admit(const std::string& name, const InstanceSpec& spec) {
 
 void Pools::changed(const std::string& name) {
   auto row = store_.get_instance(name);
+  if (!row || !*row || !running((*row)->state)) {
+    std::lock_guard lock(in_force_mutex_);
+    in_force_.erase(name);  // back, it starts afresh at its own limits
+  }
   if (!row || !*row) return;
   auto spec = parse_spec_text((*row)->spec);
   if (!spec || !spec->pool) return;
@@ -215,5 +251,65 @@ void Pools::changed(const std::string& name) {
   if (!pool) return;
   if (auto applied = apply_locked(*pool); !applied) log::warn("pool {}: {}", pool->name, applied.error().to_string());
 }
+
+DemandMember Pools::demand_member(const Member& m) {
+  DemandMember d;
+  d.name = m.name;
+  d.vm = m.spec.type == InstanceType::Vm;
+  d.cgroup = *member_cgroup(m.spec);
+  d.dir = instances_dir_ + "/" + m.name;
+  d.share = m.spec.pool->share;
+  d.max = own_limits(m.spec);
+  if (d.vm) {
+    d.guest_mib = m.spec.memory_mib;
+    d.overhead_bytes = kVmmMemoryAllowanceMib << 20;
+    d.balloon = m.spec.balloon;
+  }
+  if (auto set = in_force(m.name)) d.current = set->allocation;
+  return d;
+}
+
+std::vector<DemandPool> Pools::demand_pools() {
+  std::vector<DemandPool> out;
+  auto rows = store_.list_pools();
+  if (!rows) return out;
+  for (const auto& row : *rows) {
+    auto spec = parse_pool_spec_text(row.spec);
+    if (!spec || spec->policy != PolicyKind::Demand) continue;
+    auto holders = running_members(row.name);
+    if (!holders || holders->empty()) continue;
+    DemandPool pool{row.name, spec->shape(), {}};
+    for (const auto& m : *holders) pool.members.push_back(demand_member(m));
+    out.push_back(std::move(pool));
+  }
+  return out;
+}
+
+std::optional<MemberReading> Pools::read(const DemandMember& m) {
+  auto counters = read_usage_counters(m.cgroup);
+  if (!counters.found) return std::nullopt;
+  MemberReading r{counters.counters, std::nullopt};
+  if (m.balloon && !instances_dir_.empty())
+    if (auto b = read_balloon(m.dir)) r.balloon = BalloonFigures{b->target_mib, b->actual_mib, b->total_memory, b->available_memory};
+  return r;
+}
+
+Result<void> Pools::apply(const DemandPool& wanted, const std::vector<Resources>& demands,
+                          const std::vector<Allocation>& allocations) {
+  std::lock_guard lock(mutex_);
+  auto pool = TRY(load(wanted.name));
+  auto holders = TRY(running_members(wanted.name));
+  bool same = pool.policy == PolicyKind::Demand && holders.size() == wanted.members.size();
+  for (size_t i = 0; same && i < holders.size(); ++i) same = holders[i].name == wanted.members[i].name;
+  if (!same) return fail(ESTALE, "pool {} changed during the controller's step", wanted.name);
+  std::vector<Allocation> allocated = allocations;
+  adjust_plans(pool, holders, allocated);
+  write_members(pool, holders, allocated, false);
+  std::lock_guard state(in_force_mutex_);
+  for (size_t i = 0; i < holders.size(); ++i) in_force_[holders[i].name] = {demands[i], allocated[i].amount};
+  return {};
+}
+
+Result<void> Pools::set_balloon(const DemandMember& m, uint64_t target_mib) { return set_balloon_target(m.dir, target_mib); }
 
 }  // namespace vessel::daemon

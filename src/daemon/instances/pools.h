@@ -3,22 +3,29 @@
 // members' cgroups are children, whose weights, quotas and memory protections carry the allocation.
 // The allocation is recomputed and applied on every membership, state or size change, for
 // containers and VMs alike (vessel-vmm's cgroup holds all its threads, the vCPUs included).
+// For `demand` pools, Pools is also the demand controller's I/O (demand_controller.h): it lists
+// the running members, reads their counters and balloons, and writes and keeps what the
+// controller allocated; a state change keeps those allocations (a new member starts at its max).
 #pragma once
 
+#include <map>
 #include <mutex>
 #include <string>
 
 #include "base/json.h"
+#include "daemon/instances/demand_controller.h"
 #include "daemon/instances/pool_hooks.h"
 #include "daemon/policy/pool_spec.h"
 #include "daemon/store/store.h"
 
 namespace vessel::daemon {
 
-class Pools : public PoolHooks {
+class Pools : public PoolHooks, public DemandIo {
  public:
   // `cgroup_parent`: vesseld's (ManagerConfig); pools live in /<cgroup_parent>-pools/<pool>.
-  Pools(Store& store, std::string cgroup_parent) : store_(store), parent_(std::move(cgroup_parent) + "-pools") {}
+  // `instances_dir`: <state>/instances, where a VM member's API socket is (its balloon).
+  Pools(Store& store, std::string cgroup_parent, std::string instances_dir = {})
+      : store_(store), parent_(std::move(cgroup_parent) + "-pools"), instances_dir_(std::move(instances_dir)) {}
 
   Result<json::Json> create(const PoolSpec& spec);
   Result<json::Json> list();
@@ -36,6 +43,13 @@ class Pools : public PoolHooks {
 
   std::string pool_cgroup(const std::string& pool) const { return "/" + parent_ + "/" + pool; }
 
+  // DemandIo (demand_controller.h).
+  std::vector<DemandPool> demand_pools() override;
+  std::optional<MemberReading> read(const DemandMember& m) override;
+  Result<void> apply(const DemandPool& pool, const std::vector<Resources>& demands,
+                     const std::vector<Allocation>& allocations) override;
+  Result<void> set_balloon(const DemandMember& m, uint64_t target_mib) override;
+
  private:
   struct Member {
     std::string name;
@@ -48,10 +62,29 @@ class Pools : public PoolHooks {
   // The pool's cgroup with its size as limits; then each running member's share of it.
   Result<void> apply_locked(const PoolSpec& pool);
   Result<std::vector<Allocation>> allocations(const PoolSpec& pool, const std::vector<Member>& running);
+  // How a plan is carried for this host and member: a member's CPU quota above the pool's is
+  // lowered to it; a VM with a balloon in a demand pool has no memory.high (the balloon gives
+  // its memory back; the VMM's guest RAM could only be throttled against it).
+  void adjust_plans(const PoolSpec& pool, const std::vector<Member>& running, std::vector<Allocation>& allocated) const;
+  // Each running member's plan into its cgroup (`quiet`: no warnings, a retry follows).
+  void write_members(const PoolSpec& pool, const std::vector<Member>& running, const std::vector<Allocation>& allocated,
+                     bool quiet);
+  Result<std::vector<Member>> running_members(const std::string& pool);
+  DemandMember demand_member(const Member& m);
+
+  // What the demand controller set, by member (demand pools only); a member that stops loses it.
+  struct InForce {
+    Resources demand;
+    Resources allocation;
+  };
+  std::optional<InForce> in_force(const std::string& member);
 
   Store& store_;
   std::string parent_;
+  std::string instances_dir_;
   std::mutex mutex_;  // one apply at a time: the cgroups see the allocations in order
+  std::mutex in_force_mutex_;
+  std::map<std::string, InForce> in_force_;
 };
 
 }  // namespace vessel::daemon

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/process.h"
 #include "base/unix_socket.h"
+#include "daemon/instances/vm_balloon.h"
 #include "daemon/instances/vm_host.h"
 #include "daemon/policy/cgroups.h"
 
@@ -67,13 +68,20 @@ Result<std::string> vsock_socket(const InstanceContext& ctx) {
 
 Result<std::string> call(const InstanceContext& ctx, const std::string& method, const std::string& path,
                          const json::Json& body = nullptr) {
+  return vmm_api(ctx.dir, method, path, body);
+}
+
+}  // namespace
+
+Result<std::string> vmm_api(const std::string& instance_dir, const std::string& method, const std::string& path,
+                            const json::Json& body, std::chrono::milliseconds timeout) {
   http::ClientOptions options;
-  options.unix_socket = socket_path(ctx);
+  options.unix_socket = vm_run_file(instance_dir, "vmm.sock");
   // The run directory belongs to the VM's uid: connect to a socket, never through a link it planted.
   struct stat st;
   if (::lstat(options.unix_socket.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode))
     return fail(EPERM, "{} is not a socket", options.unix_socket);
-  options.timeout = std::chrono::seconds(30);
+  options.timeout = timeout;
   auto r = TRY_CTX(http::request(options, method, "http://localhost" + path, body.is_null() ? "" : body.dump()),
                    "vessel-vmm API {} {}", method, path);
   if (r.status >= 300) {
@@ -84,8 +92,6 @@ Result<std::string> call(const InstanceContext& ctx, const std::string& method, 
   }
   return r.body;
 }
-
-}  // namespace
 
 Result<std::string> VmBackend::api(const InstanceContext& ctx, const std::string& method, const std::string& path,
                                    const json::Json& body) {
@@ -115,6 +121,7 @@ Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boo
   c.machine.vcpu_count = spec.cpus;
   c.machine.mem_size_mib = spec.memory_mib;
   c.machine.ksm = spec.ksm;
+  if (spec.balloon) c.balloon = balloon_config(*spec.balloon);
   c.boot_source = vmm::BootSource{boot.kernel, std::nullopt, nic ? with_kernel_arg(boot.cmdline, nic->ip_arg) : boot.cmdline};
   if (!boot.initramfs.empty()) c.boot_source->initrd_path = boot.initramfs;
   for (size_t i = 0; i < boot.disks.size(); ++i) {
@@ -275,6 +282,7 @@ Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSou
     // A vsock device for vessel-agent: its socket in the run directory, as the VMM sees it.
     std::string run_in = jail_.enabled ? std::string(kJailRunDir) : ctx.dir + "/run";
     TRY(call(ctx, "PUT", "/vsock", vmm::to_json(vmm::VsockDeviceConfig{3, run_in + "/vsock.sock"})));
+    if (config.balloon) TRY(call(ctx, "PUT", "/balloon", vmm::to_json(*config.balloon)));  // --balloon
     TRY(call(ctx, "PUT", "/actions", {{"action_type", "InstanceStart"}}));
     return {};
   };

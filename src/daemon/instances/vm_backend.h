@@ -92,6 +92,12 @@ class VmBackend : public Backend {
   std::map<std::string, GuestProcess> jailers_;  // by instance: the jailers this vesseld started
 };
 
+// One call to the API of the VM whose instance directory is `instance_dir` (its answer's body; an
+// HTTP error is EIO with the VMM's fault_message).
+Result<std::string> vmm_api(const std::string& instance_dir, const std::string& method, const std::string& path,
+                            const json::Json& body = nullptr,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
 // The vsock socket of a VM instance (its virtio-vsock device's uds_path), on the host.
 std::string vm_vsock_socket(const std::string& instance_dir);
 

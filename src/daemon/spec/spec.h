@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "base/rotating_log.h"
+#include "daemon/spec/balloon_spec.h"
 #include "daemon/spec/disk_spec.h"
 #include "daemon/spec/pool_membership.h"
 #include "daemon/spec/port_spec.h"
@@ -48,6 +49,7 @@ struct InstanceSpec {
   std::string network;
   std::vector<PortSpec> ports;  // -p: published ports (bridge networks only)
   bool ksm = false;  // VMs: guest RAM marked mergeable for KSM (docs/vmm/memory.md)
+  std::optional<BalloonSpec> balloon;  // VMs: a virtio-balloon (--balloon; docs/daemon/pools.md)
   std::optional<PoolMembership> pool;  // docs/daemon/pools.md: none = no pool
   RestartPolicy restart;                       // --restart (docs/daemon/restart.md)
   std::optional<HealthcheckSpec> healthcheck;  // --health-cmd ... (docs/daemon/health.md)

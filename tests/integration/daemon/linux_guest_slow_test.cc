@@ -13,43 +13,15 @@
 
 #include "base/fd.h"
 #include "daemon_fixture.h"
+#include "default_guest.h"
 #include "network_kit.h"
 
 namespace vessel::test {
 namespace {
 
-std::string vmm() {
-  const char* env = ::getenv("VESSEL_TEST_VMM");
-  return env && *env ? env : VESSEL_VMM_PATH;
-}
+std::string vmm() { return default_guest_vmm(); }
 
 std::string tail(const std::string& s, size_t n = 4000) { return s.size() > n ? s.substr(s.size() - n) : s; }
-
-struct DefaultGuest {
-  std::string dir, kernel, boot_args;
-};
-
-// The default guest's kernel, initramfs and command line (guest/build-default-guest.sh).
-void find_default_guest(DefaultGuest& g) {
-  const char* env = ::getenv("VESSEL_TEST_DEFAULT_GUEST_DIR");
-  g.dir = env && *env ? env : VESSEL_DEFAULT_GUEST_DIR;
-  g.kernel = g.dir + "/vmlinux";
-  if (::access(g.kernel.c_str(), R_OK) != 0) g.kernel = g.dir + "/vmlinuz";
-  ASSERT_EQ(::access(g.kernel.c_str(), R_OK), 0) << "build the default guest first (ninja default_guest)";
-  ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm();
-  std::ifstream cmdline_file(g.dir + "/cmdline");
-  ASSERT_TRUE(std::getline(cmdline_file, g.boot_args)) << "the default guest has no cmdline file: rebuild it";
-}
-
-void import_default_guest(Daemon& daemon, const DefaultGuest& g, const std::string& command) {
-  auto image = daemon.vessel({"image", "import", "--vm", "--name", "linux", "--kernel", g.kernel, "--initramfs",
-                              g.dir + "/initramfs.cpio", "--cmdline", g.boot_args + " quiet -- " + command});
-  ASSERT_EQ(image.status, 0) << image.err;
-}
-
-// A stock kernel's ring-0 code is emulated on PVM hosts: the boot takes many minutes there; with
-// hardware KVM it takes under a second, in the nested TCG host ~15 s.
-bool on_pvm() { return access("/sys/module/kvm_pvm", F_OK) == 0; }
 
 TEST(LinuxGuest, RunsACommandAndStopsCleanlyThroughCtrlAltDel) {
   DefaultGuest guest;

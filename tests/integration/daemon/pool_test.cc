@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "daemon_fixture.h"
+#include "http/http.h"
 #include "vm_test_kit.h"
 
 namespace vessel::test {
@@ -208,6 +209,65 @@ TEST_F(Pools, PriorityKeepsTheHighOnesThroughputAndSqueezesTheLowOnes) {
            r[name] / total);
     EXPECT_NEAR(m["used_cpus"].get<double>(), r[name] / total, 0.10) << name;
   }
+}
+
+// demand: the controller (vesseld --policy-period, 1 s by default) moves a member's allocation
+// toward what it uses. `waker` blocks on a FIFO until the test writes to it, then spins; its
+// allocation has shrunk to the floor by then; once it spins, the controller sees it run or wait
+// and raises it. The reaction time is from the start of the command that wakes it until its
+// cgroup's CPU weight has at least doubled; the settling time until its allocation passes 0.4 CPUs.
+TEST_F(Pools, DemandMovesAMembersAllocationWhenItsLoadChanges) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "dem", "--cpus", "1", "--memory", "512M", "--policy", "demand", "--cpuset", last_cpu()}).status, 0);
+  run_member("steady", "dem", {});
+  auto r = daemon.vessel({"run", "--name", "waker", "--rootfs", rootfs, "--memory", "64M", "--pool", "dem", "--", "/bin/sh",
+                          "-c", "/bin/busybox mkfifo /tmp/go; read x < /tmp/go; while :; do :; done"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  started.push_back("waker");
+  // The pool as the API answers it (faster than the CLI, for the timing).
+  http::ClientOptions o;
+  o.unix_socket = daemon.socket();
+  auto member = [&](const std::string& name) {
+    auto got = http::request(o, "GET", "http://localhost/v1/pools/dem", "");
+    json::Json j = got ? json::parse(got->body).value_or(json::Json::object()) : json::Json::object();
+    for (const auto& m : j.value("members", json::Json::array()))
+      if (m.value("name", "") == name) return m;
+    return json::Json(json::Json::object());
+  };
+  auto cpus_of = [](const json::Json& m) { return m["allocation"].is_object() ? m["allocation"].value("cpus", -1.0) : -1.0; };
+  auto weight_of = [](const json::Json& m) {
+    const json::Json& a = m.value("applied", json::Json::object());
+    std::string w = a.contains("cpu.weight") ? a["cpu.weight"].get<std::string>() : a.value("cpu.shares", std::string("0"));
+    return std::stod(w);
+  };
+  // Idle: the controller takes waker down to the floor; steady, busy, keeps the pool.
+  ASSERT_TRUE(eventually([&] { return cpus_of(member("waker")) >= 0 && cpus_of(member("waker")) < 0.1; }, 600))
+      << member("waker").dump() << daemon.log();
+  EXPECT_GT(cpus_of(member("steady")), 0.8) << member("steady").dump();
+  ASSERT_TRUE(member("waker").contains("demand")) << "the controller's estimate is shown";
+  double weight_before = weight_of(member("waker"));
+  double steady_before = cpus_of(member("steady"));
+  // From before the exec: the load starts during it (a container exec takes ~0.5-0.9 s here).
+  auto t0 = std::chrono::steady_clock::now();
+  auto woken = daemon.vessel({"exec", "waker", "--", "/bin/sh", "-c", "echo > /tmp/go"});
+  ASSERT_EQ(woken.status, 0) << woken.err;
+  double exec_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double reaction_s = -1, settled_s = -1;
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(30) && settled_s < 0) {
+    auto m = member("waker");
+    double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (reaction_s < 0 && weight_of(m) >= 2 * weight_before) reaction_s = since;
+    if (cpus_of(m) > 0.4) settled_s = since;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto waker = member("waker");
+  printf("[ measured ] demand controller (period 1 s, gain 0.5): reaction %.2f s from the start of the exec (which took "
+         "%.2f s) to waker's cgroup CPU weight %g -> %g; allocation above 0.4 CPUs after %.2f s; waker %.3f CPUs, steady "
+         "%.3f -> %.3f CPUs\n",
+         reaction_s, exec_s, weight_before, weight_of(waker), settled_s, cpus_of(waker), steady_before,
+         cpus_of(member("steady")));
+  EXPECT_GE(reaction_s, 0) << "waker's weight never doubled: " << waker.dump() << daemon.log();
+  EXPECT_GE(settled_s, 0) << "waker's allocation never passed 0.4 CPUs: " << waker.dump();
+  EXPECT_LT(cpus_of(member("steady")), steady_before) << "what waker got, steady gave up";
 }
 
 // The same with test-kit VMs: vessel-vmm's cgroup (its vCPU threads included) is the member's.
