@@ -31,8 +31,9 @@ std::string work_text(const WorkloadFigures& w) {
 
 Result<Outcome> parse_outcome(std::string_view output, const std::string& workload) {
   auto bad = [&](const std::string& why) {
-    return Unexpected(Error(EPROTO, fmt::format("vessel-workload {}: {}: {}", workload, why, quote(output)))
-                          .with_hint("run vessel-workload by hand in that place to see what it prints"));
+    return Unexpected(
+        Error(EPROTO, fmt::format("vessel-workload {}: {}: {}", workload, why, quote(output)))
+            .with_hint("run vessel-workload by hand in that place to see what it prints"));
   };
   // Its one line of JSON: the last non-empty line (a VM's exec output may carry stderr too).
   std::string_view text = output;
@@ -58,7 +59,8 @@ Result<Outcome> parse_outcome(std::string_view output, const std::string& worklo
   o.work = *work;
   o.seconds = *seconds;
   if (o.workload != workload) return bad("it ran another workload (" + o.workload + ")");
-  if (!(o.work > 0) || !(o.seconds > 0) || !std::isfinite(o.seconds)) return bad("no work done, or no time taken");
+  if (!(o.work > 0) || !(o.seconds > 0) || !std::isfinite(o.seconds))
+    return bad("no work done, or no time taken");
   return o;
 }
 
@@ -83,18 +85,21 @@ std::optional<double> efficiency(const WorkloadFigures& w, const std::string& pl
   return *native / *there;
 }
 
-Result<void> add_sample(WorkloadFigures& w, const std::string& place, const Outcome& o, double wall_seconds) {
+Result<void> add_sample(WorkloadFigures& w, const std::string& place, const Outcome& o,
+                        double wall_seconds) {
   if (w.unit.empty()) {
     w.name = o.workload;
     w.unit = o.unit;
     w.work = o.work;
     w.checksum = o.checksum;
   } else if (o.unit != w.unit || o.work != w.work || o.checksum != w.checksum) {
-    return Unexpected(Error(EPROTO, fmt::format("{} in {} did other work ({:g} {}, checksum {}) than before ({:g} {}, "
-                                                "checksum {})",
-                                                o.workload, place, o.work, o.unit, o.checksum, w.work, w.unit,
-                                                w.checksum))
-                          .with_hint("every place must run the same vessel-workload at the same --scale"));
+    return Unexpected(
+        Error(
+            EPROTO,
+            fmt::format("{} in {} did other work ({:g} {}, checksum {}) than before ({:g} {}, "
+                        "checksum {})",
+                        o.workload, place, o.work, o.unit, o.checksum, w.work, w.unit, w.checksum))
+            .with_hint("every place must run the same vessel-workload at the same --scale"));
   }
   w.samples[place].push_back(Sample{o.seconds, wall_seconds, 0});
   return {};
@@ -105,7 +110,8 @@ json::Json to_json(const Report& r) {
   for (const auto& w : r.workloads) {
     json::Json places = json::Json::object(), p = json::Json::object();
     for (const auto& [place, samples] : w.samples) {
-      json::Json seconds = json::Json::array(), wall = json::Json::array(), status = json::Json::array();
+      json::Json seconds = json::Json::array(), wall = json::Json::array(),
+                 status = json::Json::array();
       for (const auto& s : samples) {
         seconds.push_back(s.seconds);
         wall.push_back(s.wall_seconds);
@@ -125,8 +131,13 @@ json::Json to_json(const Report& r) {
                          {"places", places},
                          {"p", p}});
   }
-  return {{"runs", r.runs}, {"scale", r.scale}, {"places", r.places}, {"workloads", workloads}, {"where", r.where},
-          {"p_definition", "T_native / T_place (median seconds): 1 = no overhead, 0.5 = twice as long"}};
+  return {{"runs", r.runs},
+          {"scale", r.scale},
+          {"places", r.places},
+          {"workloads", workloads},
+          {"where", r.where},
+          {"p_definition",
+           "T_native / T_place (median seconds): 1 = no overhead, 0.5 = twice as long"}};
 }
 
 std::string to_table(const Report& r) {

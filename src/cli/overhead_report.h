@@ -57,7 +57,8 @@ double median(std::vector<double> values);
 
 // Adds one run's outcome, checking that the same work was done as in every earlier run (same
 // unit, amount and checksum), so that places are compared on equal work.
-Result<void> add_sample(WorkloadFigures& w, const std::string& place, const Outcome& outcome, double wall_seconds);
+Result<void> add_sample(WorkloadFigures& w, const std::string& place, const Outcome& outcome,
+                        double wall_seconds);
 
 json::Json to_json(const Report& report);
 // The table people read: per workload its work, the median T per place, P per place.

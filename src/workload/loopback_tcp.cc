@@ -50,7 +50,9 @@ tl::expected<void, std::string> loopback_up() {
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   char go = 0;
-  if (s < 0 || ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::read(s, &go, 1) != 1) ::_exit(1);
+  if (s < 0 || ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::read(s, &go, 1) != 1)
+    ::_exit(1);
   std::unique_ptr<char[]> buf(new char[kChunk]);
   std::memset(buf.get(), 'n', kChunk);
   while (bytes) {
@@ -125,10 +127,14 @@ Result loopback_tcp(uint64_t mib) {
     ::kill(child, SIGKILL);
   }
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
   if (!got) return tl::unexpected(got.error());
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return tl::unexpected(std::string("the sending process failed"));
-  if (*got != bytes) return tl::unexpected("received " + std::to_string(*got) + " bytes of " + std::to_string(bytes));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return tl::unexpected(std::string("the sending process failed"));
+  if (*got != bytes)
+    return tl::unexpected("received " + std::to_string(*got) + " bytes of " +
+                          std::to_string(bytes));
   return Outcome{"net", static_cast<double>(mib), "MiB", seconds, *got};
 }
 

@@ -14,21 +14,22 @@ namespace {
 constexpr int kExitFailure = 1, kExitUsage = 2;
 
 void usage(FILE* to) {
-  std::fprintf(to,
-               "usage: vessel-workload NAME [--scale F] [--dir DIR]\n"
-               "       vessel-workload --list\n\n"
-               "Runs one workload for a fixed amount of work and prints, on one line of JSON,\n"
-               "{workload, work, unit, seconds, rate, checksum}: `seconds` times the work only\n"
-               "(CLOCK_MONOTONIC, setup excluded); `checksum` depends on the work alone, so the same\n"
-               "workload at the same scale gives the same checksum wherever it runs.\n\n"
-               "Workloads (amounts at --scale 1):\n%s\n"
-               "  --scale F   multiply the amount of work by F (0 < F <= 1000; default 1)\n"
-               "  --dir DIR   where `file` writes (default /tmp; a tmpfs measures the file-system\n"
-               "              code and page cache, a disk also the device)\n\n"
-               "`vessel bench overhead` copies this program into a container and a VM and runs it there\n"
-               "and on the host. Exit status: 0 done; 1 the workload failed (the message says which\n"
-               "call); 2 usage error.\n",
-               vessel::workload::describe().c_str());
+  std::fprintf(
+      to,
+      "usage: vessel-workload NAME [--scale F] [--dir DIR]\n"
+      "       vessel-workload --list\n\n"
+      "Runs one workload for a fixed amount of work and prints, on one line of JSON,\n"
+      "{workload, work, unit, seconds, rate, checksum}: `seconds` times the work only\n"
+      "(CLOCK_MONOTONIC, setup excluded); `checksum` depends on the work alone, so the same\n"
+      "workload at the same scale gives the same checksum wherever it runs.\n\n"
+      "Workloads (amounts at --scale 1):\n%s\n"
+      "  --scale F   multiply the amount of work by F (0 < F <= 1000; default 1)\n"
+      "  --dir DIR   where `file` writes (default /tmp; a tmpfs measures the file-system\n"
+      "              code and page cache, a disk also the device)\n\n"
+      "`vessel bench overhead` copies this program into a container and a VM and runs it there\n"
+      "and on the host. Exit status: 0 done; 1 the workload failed (the message says which\n"
+      "call); 2 usage error.\n",
+      vessel::workload::describe().c_str());
 }
 
 }  // namespace
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
       continue;
     }
     if (a.rfind("-", 0) == 0 || !name.empty()) {
-      std::fprintf(stderr, "vessel-workload: error: unexpected argument %s (see --help)\n", a.c_str());
+      std::fprintf(stderr, "vessel-workload: error: unexpected argument %s (see --help)\n",
+                   a.c_str());
       return kExitUsage;
     }
     name = a;

@@ -1,5 +1,6 @@
 // What one run of a workload reports: how much work, how long it took, and a checksum of its
-// result, so that a caller can tell the same work was done everywhere (docs/benchmarks/overhead.md).
+// result, so that a caller can tell the same work was done everywhere
+// (docs/benchmarks/overhead.md).
 #pragma once
 
 #include <cstdint>
@@ -8,11 +9,11 @@
 namespace vessel::workload {
 
 struct Outcome {
-  std::string workload;  // cpu, mem, syscall, file, net
-  double work = 0;       // in `unit`s
-  std::string unit;      // iterations, MiB, calls, ...
-  double seconds = 0;    // CLOCK_MONOTONIC around the work only (setup is not timed)
-  uint64_t checksum = 0; // depends on the work alone, not on where it ran
+  std::string workload;   // cpu, mem, syscall, file, net
+  double work = 0;        // in `unit`s
+  std::string unit;       // iterations, MiB, calls, ...
+  double seconds = 0;     // CLOCK_MONOTONIC around the work only (setup is not timed)
+  uint64_t checksum = 0;  // depends on the work alone, not on where it ran
 };
 
 // One line of JSON: {"workload","work","unit","seconds","rate","checksum"} (checksum as a hex

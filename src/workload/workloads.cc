@@ -29,10 +29,10 @@ struct Spec {
   const char* what;
 };
 constexpr Spec kSpecs[] = {
-    {"cpu", 200'000'000, "xorshift64* rounds in registers (200 M)"},
-    {"mem", 32, "memcpy of a 32 MiB buffer, 32 times (1 GiB copied)"},
-    {"syscall", 2'000'000, "getppid(2) calls (2 M)"},
-    {"file", 32, "4 MiB files in --dir: written in 64 KiB blocks, read back, unlinked (32 files)"},
+    {"cpu", 100'000'000, "xorshift64* rounds in registers (100 M)"},
+    {"mem", 128, "memcpy of a 32 MiB buffer, 128 times (4 GiB copied)"},
+    {"syscall", 500'000, "getppid(2) calls (500 k)"},
+    {"file", 128, "4 MiB files in --dir: written in 64 KiB blocks, read back, unlinked (128 files)"},
     {"net", 512, "MiB sent over TCP on 127.0.0.1 from a child process (512 MiB)"},
 };
 
@@ -66,12 +66,14 @@ const std::vector<std::string>& names() {
 
 std::string describe() {
   std::string text;
-  for (const auto& s : kSpecs) text += std::string("  ") + s.name + std::string(9 - std::strlen(s.name), ' ') + s.what + "\n";
+  for (const auto& s : kSpecs)
+    text += std::string("  ") + s.name + std::string(9 - std::strlen(s.name), ' ') + s.what + "\n";
   return text;
 }
 
 Result run(const std::string& name, const Options& o) {
-  if (!(o.scale > 0 && o.scale <= 1000)) return tl::unexpected(std::string("the scale must be in (0, 1000]"));
+  if (!(o.scale > 0 && o.scale <= 1000))
+    return tl::unexpected(std::string("the scale must be in (0, 1000]"));
   for (const auto& s : kSpecs) {
     if (name != s.name) continue;
     uint64_t n = scaled(s.amount, o.scale);
@@ -100,7 +102,8 @@ Result cpu_loop(uint64_t iterations) {
 
 Result memory_copy(uint64_t copies) {
   constexpr size_t words = kMemBuffer / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> src(new (std::nothrow) uint64_t[words]), dst(new (std::nothrow) uint64_t[words]);
+  std::unique_ptr<uint64_t[]> src(new (std::nothrow) uint64_t[words]),
+      dst(new (std::nothrow) uint64_t[words]);
   if (!src || !dst) return tl::unexpected(std::string("cannot allocate 2 x 32 MiB"));
   // Touched before timing: the copies measure bandwidth, not first-touch page faults.
   for (size_t i = 0; i < words; ++i) src[i] = i * 0x9E3779B97F4A7C15ull;
@@ -165,7 +168,9 @@ Result file_io(uint64_t files, const std::string& dir) {
     }
     ::close(fd);
     if (::unlink(path.c_str()) != 0) return tl::unexpected(errno_text("unlink " + path));
-    if (got != kFileSize) return tl::unexpected(path + ": read back " + std::to_string(got) + " bytes of " + std::to_string(kFileSize));
+    if (got != kFileSize)
+      return tl::unexpected(path + ": read back " + std::to_string(got) + " bytes of " +
+                            std::to_string(kFileSize));
   }
   double seconds = now_seconds() - start;
   return Outcome{"file", static_cast<double>(files * 2 * (kFileSize >> 20)), "MiB", seconds, acc};

@@ -2,9 +2,8 @@
 // of work, the same wherever it runs (on the host, in a container, in a VM), and times only that.
 #pragma once
 
-#include <tl/expected.hpp>
-
 #include <string>
+#include <tl/expected.hpp>
 #include <vector>
 
 #include "workload/outcome.h"
@@ -28,9 +27,9 @@ Result run(const std::string& name, const Options& options);
 
 // The pieces, for the unit tests; `count` is the amount of work in the workload's own unit.
 Result cpu_loop(uint64_t iterations);
-Result memory_copy(uint64_t copies);          // copies of a 32 MiB buffer
-Result syscall_loop(uint64_t calls);          // getppid(2), never cached by libc
+Result memory_copy(uint64_t copies);                     // copies of a 32 MiB buffer
+Result syscall_loop(uint64_t calls);                     // getppid(2), never cached by libc
 Result file_io(uint64_t files, const std::string& dir);  // 4 MiB each: write, read back, unlink
-Result loopback_tcp(uint64_t mib);           // over 127.0.0.1, to a child process
+Result loopback_tcp(uint64_t mib);                       // over 127.0.0.1, to a child process
 
 }  // namespace vessel::workload

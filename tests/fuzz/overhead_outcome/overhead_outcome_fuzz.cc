@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto o = parse_outcome(text, "cpu");
   if (!o) return 0;
-  if (!(o->seconds > 0) || !std::isfinite(o->seconds) || !(o->work > 0) || o->workload != "cpu") __builtin_trap();
+  if (!(o->seconds > 0) || !std::isfinite(o->seconds) || !(o->work > 0) || o->workload != "cpu")
+    __builtin_trap();
   Report r;
   r.runs = 1;
   r.places = {"native", "vm"};

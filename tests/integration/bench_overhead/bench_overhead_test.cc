@@ -42,7 +42,7 @@ void expect_complete(const json::Json& report, const std::vector<std::string>& w
 }
 
 void expect_no_instances(const Daemon& daemon) {
-  auto ls = daemon.vessel_json({"ls"});
+  auto ls = daemon.vessel_json({"ls", "--json"});
   EXPECT_TRUE(ls.is_array() && ls.empty()) << ls.dump(2);
 }
 
@@ -59,9 +59,9 @@ class BenchOverhead : public ::testing::Test {
 };
 
 TEST_F(BenchOverhead, NativeAndContainerGiveACompleteCheckedReport) {
-  auto r = daemon.vessel({"bench", "overhead", "--runs", "1", "--workloads", "cpu,syscall", "--json", "--in",
-                          "native,container", "--rootfs", rootfs, "--scale", "0.05", "--workload-program",
-                          VESSEL_WORKLOAD_PATH});
+  auto r = daemon.vessel({"bench", "overhead", "--runs", "1", "--workloads", "cpu,syscall",
+                          "--json", "--in", "native,container", "--rootfs", rootfs, "--scale",
+                          "0.05", "--workload-program", VESSEL_WORKLOAD_PATH});
   ASSERT_EQ(r.status, 0) << r.err << daemon.log();
   auto report = json::parse(r.out);
   ASSERT_TRUE(report) << r.out;
@@ -83,11 +83,13 @@ TEST_F(BenchOverhead, NativeAndContainerGiveACompleteCheckedReport) {
 // status is reported, nothing is printed as a figure, the container is removed.
 TEST_F(BenchOverhead, AFailingRunStopsTheBenchmarkWithItsStatus) {
   std::string wrapper = rootfs + "/../failing-in-containers";
-  std::ofstream(wrapper) << "#!/bin/sh\ncase \"$(hostname)\" in bench-overhead-*) echo broken inside >&2; exit 3;; esac\n"
+  std::ofstream(wrapper) << "#!/bin/sh\ncase \"$(hostname)\" in bench-overhead-*) echo broken "
+                            "inside >&2; exit 3;; esac\n"
                          << "exec " << VESSEL_WORKLOAD_PATH << " \"$@\"\n";
   ASSERT_EQ(::chmod(wrapper.c_str(), 0755), 0);
-  auto r = daemon.vessel({"bench", "overhead", "--runs", "1", "--workloads", "cpu", "--json", "--in", "native,container",
-                          "--rootfs", rootfs, "--scale", "0.01", "--workload-program", wrapper});
+  auto r = daemon.vessel({"bench", "overhead", "--runs", "1", "--workloads", "cpu", "--json",
+                          "--in", "native,container", "--rootfs", rootfs, "--scale", "0.01",
+                          "--workload-program", wrapper});
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("cpu in container exited with status 3"), std::string::npos) << r.err;
@@ -123,15 +125,16 @@ std::string vmm() {
 TEST(BenchOverheadVm, NativeContainerAndVmGiveACompleteCheckedReport) {
   const char* env = ::getenv("VESSEL_TEST_DEFAULT_GUEST_DIR");
   std::string guest = env && *env ? env : VESSEL_DEFAULT_GUEST_DIR;
-  ASSERT_EQ(::access((guest + "/initramfs.cpio").c_str(), R_OK), 0) << "build the default guest first (ninja default_guest)";
+  ASSERT_EQ(::access((guest + "/initramfs.cpio").c_str(), R_OK), 0)
+      << "build the default guest first (ninja default_guest)";
   TempDir tmp;
   std::string rootfs = tmp.path + "/rootfs";
   make_busybox_rootfs(rootfs);
   Daemon daemon(tmp.path, {"--vmm", vmm()});
   ASSERT_TRUE(daemon.start()) << daemon.log();
-  auto r = run({vessel_path(), "--socket", daemon.socket(), "bench", "overhead", "--runs", "1", "--workloads",
-                "cpu,syscall", "--json", "--rootfs", rootfs, "--guest", guest, "--scale", "0.02", "--workload-program",
-                VESSEL_WORKLOAD_PATH},
+  auto r = run({vessel_path(), "--socket", daemon.socket(), "bench", "overhead", "--runs", "1",
+                "--workloads", "cpu,syscall", "--json", "--rootfs", rootfs, "--guest", guest,
+                "--scale", "0.02", "--workload-program", VESSEL_WORKLOAD_PATH},
                std::chrono::seconds(1800));
   ASSERT_EQ(r.status, 0) << r.err << daemon.log();
   auto report = json::parse(r.out);

@@ -1,19 +1,22 @@
 // `vessel bench overhead`'s figures: vessel-workload's line checked, medians, P = T_native /
 // T_place, the same work required everywhere, and the JSON and table built from them.
-#include <gtest/gtest.h>
-
 #include "cli/overhead_report.h"
+
+#include <gtest/gtest.h>
 
 namespace vessel::cli::overhead {
 namespace {
 
-std::string line(const std::string& workload, double seconds, const std::string& checksum = "00000000000000ff",
-                 double work = 100) {
-  return fmt::format(R"({{"workload":"{}","work":{},"unit":"MiB","seconds":{},"rate":1,"checksum":"{}"}})", workload,
-                     work, seconds, checksum) + "\n";
+std::string line(const std::string& workload, double seconds,
+                 const std::string& checksum = "00000000000000ff", double work = 100) {
+  return fmt::format(
+             R"({{"workload":"{}","work":{},"unit":"MiB","seconds":{},"rate":1,"checksum":"{}"}})",
+             workload, work, seconds, checksum) +
+         "\n";
 }
 
-Outcome outcome(const std::string& workload, double seconds, const std::string& checksum = "00000000000000ff") {
+Outcome outcome(const std::string& workload, double seconds,
+                const std::string& checksum = "00000000000000ff") {
   auto o = parse_outcome(line(workload, seconds, checksum), workload);
   EXPECT_TRUE(o.has_value());
   return *o;
@@ -29,13 +32,15 @@ TEST(OverheadReport, ParsesTheWorkloadsLineAndRefusesAnythingElse) {
   EXPECT_EQ(o->checksum, "00000000000000ff");
   // A VM's exec output carries stderr too: the last line is the outcome.
   EXPECT_TRUE(parse_outcome("a kernel message\n" + line("mem", 0.25), "mem"));
-  for (const std::string& bad : {std::string(""), std::string("garbage"), std::string("[1,2]"), line("cpu", 0.25),
-                                 line("mem", 0), line("mem", -1), line("mem", 1, "x", 0),
-                                 std::string(R"({"workload":"mem","work":1,"unit":"MiB","seconds":"1","checksum":"0"})"),
-                                 std::string(R"({"workload":"mem","work":1,"seconds":1,"checksum":"0"})")}) {
+  for (const std::string& bad :
+       {std::string(""), std::string("garbage"), std::string("[1,2]"), line("cpu", 0.25),
+        line("mem", 0), line("mem", -1), line("mem", 1, "x", 0),
+        std::string(R"({"workload":"mem","work":1,"unit":"MiB","seconds":"1","checksum":"0"})"),
+        std::string(R"({"workload":"mem","work":1,"seconds":1,"checksum":"0"})")}) {
     auto r = parse_outcome(bad, "mem");
     ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.error().to_string().find("vessel-workload mem"), std::string::npos) << r.error().to_string();
+    EXPECT_NE(r.error().to_string().find("vessel-workload mem"), std::string::npos)
+        << r.error().to_string();
   }
 }
 
@@ -62,7 +67,8 @@ TEST(OverheadReport, RefusesRunsThatDidOtherWork) {
   ASSERT_TRUE(add_sample(w, "native", outcome("mem", 1), 1));
   auto other = add_sample(w, "vm", outcome("mem", 1, "00000000000000fe"), 1);
   ASSERT_FALSE(other);
-  EXPECT_NE(other.error().to_string().find("did other work"), std::string::npos) << other.error().to_string();
+  EXPECT_NE(other.error().to_string().find("did other work"), std::string::npos)
+      << other.error().to_string();
   auto more = parse_outcome(line("mem", 1, "00000000000000ff", 200), "mem");
   ASSERT_TRUE(more);
   EXPECT_FALSE(add_sample(w, "vm", *more, 1));
@@ -74,8 +80,12 @@ TEST(OverheadReport, JsonAndTableCarryEveryRunTheMediansAndP) {
   r.runs = 2;
   r.places = {"native", "container", "vm"};
   WorkloadFigures w;
-  for (auto [place, t] : std::vector<std::pair<std::string, double>>{
-           {"native", 0.1}, {"container", 0.1}, {"vm", 0.4}, {"native", 0.1}, {"container", 0.125}, {"vm", 0.4}})
+  for (auto [place, t] : std::vector<std::pair<std::string, double>>{{"native", 0.1},
+                                                                     {"container", 0.1},
+                                                                     {"vm", 0.4},
+                                                                     {"native", 0.1},
+                                                                     {"container", 0.125},
+                                                                     {"vm", 0.4}})
     ASSERT_TRUE(add_sample(w, place, outcome("cpu", t), t * 2));
   r.workloads.push_back(w);
   auto j = to_json(r);

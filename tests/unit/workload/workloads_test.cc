@@ -1,6 +1,8 @@
 // vessel-workload: each workload does its work, reports it as one well-formed line of JSON, and
 // gives the same checksum for the same work; bad input is a clear error. Small amounts: these
 // tests check results, never timings.
+#include "workload/workloads.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 
 #include "base/json.h"
 #include "base/process.h"
-#include "workload/workloads.h"
 
 namespace vessel::workload {
 namespace {
@@ -73,7 +74,7 @@ TEST(Workloads, FileIoLeavesNothingBehindAndNamesAMissingDirectory) {
 TEST(Workloads, RunScalesTheWorkAndRefusesBadInput) {
   auto tiny = run("cpu", Options{1e-4, "/tmp"});
   ASSERT_TRUE(tiny) << tiny.error();
-  EXPECT_EQ(tiny->work, 20000);  // 200 M x 1e-4
+  EXPECT_EQ(tiny->work, 10000);  // 100 M x 1e-4
   auto at_least_one = run("syscall", Options{1e-9, "/tmp"});
   ASSERT_TRUE(at_least_one);
   EXPECT_EQ(at_least_one->work, 1);
@@ -96,13 +97,15 @@ TEST(WorkloadProgram, PrintsOneJsonLineAndExitsWithClearStatuses) {
   ASSERT_TRUE(j) << ok->out;
   EXPECT_EQ((*j)["workload"], "net");
   EXPECT_EQ((*j)["work"].get<double>(), 3);  // 512 MiB x 0.005, rounded
-  auto failed = run_capture({VESSEL_WORKLOAD_PATH, "file", "--scale", "0.01", "--dir", "/no/such/dir"});
+  auto failed =
+      run_capture({VESSEL_WORKLOAD_PATH, "file", "--scale", "0.01", "--dir", "/no/such/dir"});
   ASSERT_TRUE(failed);
   EXPECT_EQ(failed->status.code, 1);
   EXPECT_EQ(failed->out, "");
-  for (auto argv : std::vector<std::vector<std::string>>{{VESSEL_WORKLOAD_PATH},
-                                                         {VESSEL_WORKLOAD_PATH, "cpu", "--scale", "x"},
-                                                         {VESSEL_WORKLOAD_PATH, "cpu", "mem"}}) {
+  for (auto argv :
+       std::vector<std::vector<std::string>>{{VESSEL_WORKLOAD_PATH},
+                                             {VESSEL_WORKLOAD_PATH, "cpu", "--scale", "x"},
+                                             {VESSEL_WORKLOAD_PATH, "cpu", "mem"}}) {
     auto usage = run_capture(argv);
     ASSERT_TRUE(usage);
     EXPECT_EQ(usage->status.code, 2) << argv.size();
