@@ -19,13 +19,20 @@ def load(path):
     return report
 
 
+def amount(n):
+    for size, suffix in ((1e6, " M"), (1e3, " k")):
+        if n >= size and n % size == 0:
+            return f"{n / size:g}{suffix}"
+    return f"{n:g}"
+
+
 def table(report):
     places = report["places"]
     head = ["workload", "work"] + [f"T {p}" for p in places] + [f"P {p}" for p in places if p != "native"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for w in report["workloads"]:
-        cells = [w["name"], f'{w["work"]:g} {w["unit"]}']
+        cells = [w["name"], f'{amount(w["work"])} {w["unit"]}']
         cells += [f'{w["places"][p]["median_seconds"] * 1e3:.1f} ms' for p in places]
         cells += [f'**{w["p"][p]:.2f}**' for p in places if p != "native"]
         print("| " + " | ".join(cells) + " |")
