@@ -37,6 +37,10 @@ void add_pool_flags(CLI::App* create, PoolFlags& flags);
 Result<void> add_pool_to_spec(const PoolFlags& flags, json::Json& spec);
 // cp (commands_cp.cc, docs/daemon/cp.md)
 void add_cp_command(CLI::App& app, Context& ctx);
+// Copies a local file or tree into NAME:DST as `vessel cp SRC NAME:DST -q` does.
+Result<void> copy_to_instance(Client& client, const std::string& src, const std::string& name, const std::string& dst);
+// bench overhead (commands_bench.cc, docs/benchmarks/overhead.md)
+void add_bench_commands(CLI::App& app, Context& ctx);
 // suspend, checkpoint, restore (commands_suspend.cc, docs/daemon/suspend.md)
 void add_suspend_commands(CLI::App& app, Context& ctx);
 // snapshot create|ls|restore|rm (commands_snapshots.cc, docs/daemon/snapshots.md)

@@ -193,6 +193,12 @@ Result<void> copy_in(Client& client, const std::string& src, const std::string& 
 
 }  // namespace
 
+Result<void> copy_to_instance(Client& client, const std::string& src, const std::string& name, const std::string& dst) {
+  CpFlags quiet;
+  quiet.quiet = true;
+  return copy_in(client, src, name, dst, quiet);
+}
+
 void add_cp_command(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<CpFlags>();
   auto* c = app.add_subcommand(

@@ -13,7 +13,7 @@ _vessel() {
   local cur prev verbs globals i v=0
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop restart pause resume suspend checkpoint restore migrate rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy"
+  verbs="run create start stop restart pause resume suspend checkpoint restore migrate rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy bench"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -66,6 +66,10 @@ _vessel() {
       elif [ "$sub" = create ]; then COMPREPLY=($(compgen -W "--no-memory --help" -- "$cur"))
       elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur")); fi ;;
     host) COMPREPLY=($(compgen -W "check --json" -- "$cur")) ;;
+    bench)
+      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "overhead" -- "$cur"))
+      elif [ "$prev" = --rootfs ] || [ "$prev" = --guest ] || [ "$prev" = --workload-program ]; then COMPREPLY=($(compgen -f -- "$cur"))
+      else COMPREPLY=($(compgen -W "--workloads --in --runs --scale --image --rootfs --guest --memory --cpus --boot-timeout --workload-program --json --help" -- "$cur")); fi ;;
     network)
       if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "create ls inspect rm" -- "$cur"))
       elif [ "$sub" = create ]; then COMPREPLY=($(compgen -W "--subnet --gateway --internal --help" -- "$cur"))
