@@ -61,10 +61,11 @@ TEST(Watchdog, ResetWithOnRebootRestartBootsTheVmAgain) {
   // runs out first, which then ends the process (a reset after SIGTERM does not restart).
   (void)p.process().signal(SIGTERM);
   auto r = p.finish(std::chrono::seconds(30));
-  std::string kind = r.metrics["exit"]["kind"].get<std::string>();
+  std::string kind = r.metrics.contains("exit") ? r.metrics["exit"].value("kind", "") : "";
   EXPECT_TRUE(kind == "terminated" || kind == "watchdog") << r.metrics.dump();
-  EXPECT_GE(r.metrics["reboots"].get<int64_t>(), 1) << r.metrics.dump();
-  EXPECT_GE(r.metrics["watchdog"]["expirations"].get<int64_t>(), 1) << r.metrics.dump();
+  EXPECT_GE(r.metrics.value("reboots", 0), 1) << r.metrics.dump();
+  ASSERT_TRUE(r.metrics.contains("watchdog")) << r.metrics.dump();
+  EXPECT_GE(r.metrics["watchdog"].value("expirations", 0), 1) << r.metrics.dump();
 }
 
 // Action pause: the VM stays, paused, and says why in its metrics; the API still answers.
