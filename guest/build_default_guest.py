@@ -28,6 +28,7 @@ import tempfile
 WANTED_MODULES = [
     "virtio_mmio", "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng",
     "vmw_vsock_virtio_transport", "virtio_balloon", "virtio_console", "ext4",
+    "ib700wdt",  # vessel-vmm's watchdog (docs/vmm/watchdog.md), loaded when vessel.watchdog is given
 ]
 
 

@@ -87,6 +87,17 @@ if grep -qx 0x0005 /sys/bus/virtio/devices/*/device 2>/dev/null; then
   done
 fi
 
+# The IB700 watchdog (docs/vmm/watchdog.md): vesseld puts vessel.watchdog on the command line when
+# the VM has one (the board cannot be probed). busybox's watchdog daemon pets it every 5 s with
+# the longest timeout, 30 s: when the guest's kernel or its user space hangs, the pets stop and
+# vessel-vmm acts.
+if grep -q 'vessel\.watchdog' /proc/cmdline; then
+  for m in $(sed -n 's/^ib700wdt //p' /etc/modules.deps); do
+    insmod "/lib/modules/$m.ko" 2>/dev/null
+  done
+  watchdog -T 30 -t 5 /dev/watchdog && echo "vessel-guest: watchdog petted every 5 s (30 s timeout)"
+fi
+
 # vessel-agent (docs/vmm/agent.md): with a virtio-vsock device (virtio id 0x0013), load the vsock
 # modules and start the agent in the background on vsock port 1024.
 if [ -x /bin/vessel-agent ] && grep -qx 0x0013 /sys/bus/virtio/devices/*/device 2>/dev/null; then

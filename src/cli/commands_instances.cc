@@ -89,6 +89,11 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_option("--health-retries", r.health_retries, "failures in a row that make it unhealthy (default 3)");
   c->add_option("--health-start-period", r.health_start_period, "failures during this time after a start do not count (default 0s)");
   c->add_flag("--no-healthcheck", r.no_healthcheck, "disable any health check, the image's HEALTHCHECK too");
+  c->add_flag("--watchdog{reset}", r.watchdog,
+              "VM: give the guest an IB700 watchdog (Linux: ib700wdt, /dev/watchdog); when the guest stops petting "
+              "it, ACTION: reset (default) or poweroff end the VM with exit reason `watchdog` (a failure for "
+              "--restart on-failure), pause pauses it, none only logs (--watchdog=ACTION; docs/vmm/watchdog.md)")
+      ->check(CLI::IsMember({"reset", "poweroff", "pause", "none"}));
   c->add_option("image", f.image, "image name (vessel image ls)");
   c->add_option("command", f.command, "command and arguments (after --)");
 }

@@ -38,6 +38,7 @@ Result<uint64_t> parse_duration_ms(const std::string& text) {
 
 Result<void> apply_recovery_flags(const RecoveryFlags& f, json::Json& spec) {
   if (!f.restart.empty()) spec["restart"] = f.restart;
+  if (!f.watchdog.empty()) spec["watchdog"] = f.watchdog;
   bool tuned = !f.health_interval.empty() || !f.health_timeout.empty() || !f.health_start_period.empty() ||
                f.health_retries.has_value();
   if (f.no_healthcheck) {

@@ -16,12 +16,13 @@ struct RecoveryFlags {
   std::string health_cmd, health_interval, health_timeout, health_start_period;
   std::optional<uint32_t> health_retries;
   bool no_healthcheck = false;
+  std::string watchdog;  // VMs: --watchdog[=reset|poweroff|pause|none]
 };
 
 // Docker's durations: "30s", "1m30s", "500ms", "1h", "1.5s"; a bare number is seconds.
 Result<uint64_t> parse_duration_ms(const std::string& text);
 
-// Adds "restart", "healthcheck" or "no_healthcheck" to `spec`. --health-interval and the like
+// Adds "restart", "healthcheck" or "no_healthcheck", and "watchdog", to `spec`. --health-interval and the like
 // without --health-cmd are refused (they would configure nothing).
 Result<void> apply_recovery_flags(const RecoveryFlags& f, json::Json& spec);
 

@@ -32,6 +32,7 @@ Result<void> Machine::start(const std::function<void(Machine&)>& before_guest_ru
     impl_->profiler->start(std::move(threads), VcpuRunner::kick_signal());
   }
   impl_->state = State::Running;
+  if (impl_->watchdog && !paused) impl_->watchdog->resume();
   if (before_guest_runs) before_guest_runs(*this);
   impl_->control.release();
   if (paused) {
@@ -49,6 +50,7 @@ Result<void> Machine::pause() {
   impl_->control.set_state(VcpuControl::State::Paused);
   impl_->control.wait_parked(impl_->vcpus.size());
   for (auto& d : impl_->virtio) TRY(d->pause());
+  if (impl_->watchdog) impl_->watchdog->pause();
   impl_->state = State::Paused;
   return {};
 }
@@ -59,6 +61,7 @@ Result<void> Machine::resume() {
   if (impl_->state != State::Paused) return fail(EINVAL, "cannot resume a VM that is {}", to_string(impl_->state));
   for (auto& d : impl_->virtio) TRY(d->resume());
   impl_->control.set_state(VcpuControl::State::Running);
+  if (impl_->watchdog) impl_->watchdog->resume();
   impl_->state = State::Running;
   return {};
 }
@@ -84,12 +87,17 @@ std::optional<VmEvent> Machine::take_event() {
   if (!impl_->event) return std::nullopt;
   VmEvent event = *impl_->event;
   stop_vcpus();
-  // A panicking kernel with panic=-1 reboots at once: report the panic, not the reboot.
-  if (event.kind == VmEvent::Kind::Reboot || event.kind == VmEvent::Kind::Poweroff) {
+  // A panicking kernel with panic=-1 reboots at once (with panic=0 it hangs until its watchdog
+  // runs out): report the panic, not what followed.
+  if (event.kind == VmEvent::Kind::Reboot || event.kind == VmEvent::Kind::Poweroff ||
+      event.kind == VmEvent::Kind::Watchdog) {
     if (auto panic = serial_->panic_message()) event = {VmEvent::Kind::Panic, 3, *panic};
   }
-  if (event.kind != VmEvent::Kind::Reboot || config_.on_reboot != OnReboot::Restart || stopping_)
-    return event;
+  // A watchdog whose action is reset resets the machine, as a guest reboot does.
+  bool reboots = event.kind == VmEvent::Kind::Reboot ||
+                 (event.kind == VmEvent::Kind::Watchdog && config_.watchdog &&
+                  config_.watchdog->action == WatchdogAction::Reset);
+  if (!reboots || config_.on_reboot != OnReboot::Restart || stopping_) return event;
   if (auto r = restart(); !r)  // impl_ is gone: every call now answers "stopped"
     return VmEvent{VmEvent::Kind::Error, 2, fmt::format("restart after the guest rebooted: {}", r.error().to_string())};
   return std::nullopt;
@@ -111,6 +119,7 @@ void Machine::stop_vcpus() {
   impl_->stopped = true;
   if (impl_->profiler) impl_->profiler->stop();
   impl_->control.set_state(VcpuControl::State::Stopping);
+  if (impl_->watchdog) impl_->watchdog->pause();  // a stopped VM's watchdog never runs out
   for (auto& v : impl_->vcpus) v->join();
   if (impl_->profiler) {
     if (auto w = impl_->profiler->write(); !w)
@@ -139,6 +148,7 @@ int Machine::exit_code(const VmEvent& e) {
     case VmEvent::Kind::Error: return 2;
     case VmEvent::Kind::Terminated: return 128 + e.code;
     case VmEvent::Kind::Migrated: return 0;
+    case VmEvent::Kind::Watchdog: return 4;
   }
   return 2;
 }
@@ -183,6 +193,11 @@ json::Json Machine::metrics() const {
   for (const auto& d : impl_->virtio) devices.push_back(d->metrics());
   j["devices"] = devices;
   j["memory"] = memory_metrics();
+  if (impl_->watchdog) {
+    j["watchdog"] = impl_->watchdog->metrics();
+    j["watchdog"]["expirations"] = watchdog_expirations_;  // this incarnation's and the ones before
+    j["watchdog"]["action"] = to_string(config_.watchdog->action);
+  }
   return j;
 }
 

@@ -114,6 +114,14 @@ class Machine {
   Result<void> set_balloon_target(uint32_t amount_mib);
   Result<void> set_balloon_stats_interval(uint32_t seconds);
 
+  // The watchdog (machine_watchdog.cc, docs/vmm/watchdog.md), when configured. The owner polls
+  // watchdog_fd() (readable when the guest moved the deadline earlier; -1 without a watchdog),
+  // sleeps at most until watchdog_deadline(), and calls check_watchdog() on every wake-up: on an
+  // expiry it logs and acts (posts a Watchdog event, pauses the VM, or only counts).
+  int watchdog_fd() const;
+  std::optional<std::chrono::steady_clock::time_point> watchdog_deadline() const;
+  void check_watchdog();
+
   State state() const;
   const VmConfig& config() const { return config_; }
   // Uffd restores: poll for POLLIN | POLLRDHUP; ready once the page-fault handler is gone (-1
@@ -143,6 +151,7 @@ class Machine {
   std::shared_ptr<Serial> serial_;
   std::unique_ptr<Impl> impl_;  // one incarnation of the VM; rebuilt by restart()
   uint64_t reboots_ = 0;
+  uint64_t watchdog_expirations_ = 0;  // across restarts
   bool stopping_ = false;
 };
 

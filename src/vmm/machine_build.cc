@@ -63,7 +63,7 @@ EventSink event_sink(Impl* m) {
 }
 
 // Legacy devices on the port bus: COM1 (kept across incarnations), i8042, CMOS clock, debug exit,
-// ACPI power.
+// ACPI power, and the IB700 watchdog when configured.
 Result<void> add_legacy_devices(Impl& m, const EventSink& events, std::shared_ptr<Serial> serial,
                                 Machine::RelayLine& com1_relay) {
   com1_relay.set(TRY(make_irq_line(m, x86::kCom1Irq)));
@@ -74,6 +74,11 @@ Result<void> add_legacy_devices(Impl& m, const EventSink& events, std::shared_pt
   TRY(m.pio.insert(m.rtc, x86::kPortCmos, 2));
   TRY(m.pio.insert(std::make_shared<DebugExit>(events), x86::kPortDebugExit, 1));
   TRY(m.pio.insert(std::make_shared<AcpiPower>(events), x86::kPortAcpiSleepControl, 3));
+  if (m.config.watchdog) {
+    m.watchdog_wake = std::make_shared<EventFd>(TRY(EventFd::create(0, EFD_NONBLOCK)));
+    m.watchdog = std::make_shared<Ib700Watchdog>([wake = m.watchdog_wake] { (void)wake->signal(1); });
+    TRY(m.pio.insert(m.watchdog, x86::kPortIb700Stop, Ib700Watchdog::kPortCount));
+  }
   return {};
 }
 

@@ -14,6 +14,7 @@
 #include "vmm/bus/bus.h"
 #include "vmm/devices/legacy/cmos_rtc.h"
 #include "vmm/devices/legacy/i8042.h"
+#include "vmm/devices/legacy/ib700_watchdog.h"
 #include "vmm/devices/virtio/balloon/balloon.h"
 #include "vmm/devices/virtio/virtio_devices.h"
 #include "vmm/mailbox.h"
@@ -73,6 +74,8 @@ struct Machine::Impl {
   std::vector<std::shared_ptr<IrqfdLine>> lines;
   std::shared_ptr<I8042> i8042;
   std::shared_ptr<CmosRtc> rtc;
+  std::shared_ptr<Ib700Watchdog> watchdog;  // with the configuration's watchdog
+  std::shared_ptr<EventFd> watchdog_wake;   // signalled when its deadline moved earlier
   VmConfig config;
   // For snapshots: vCPU 0's CPUID as set, and the MSRs a vCPU state holds (kept from the build:
   // the VMM thread's filter has no /dev/kvm ioctls).

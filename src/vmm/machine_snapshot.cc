@@ -97,6 +97,7 @@ Result<std::vector<uint8_t>> Machine::encode_state() {
   s.serial = serial_->save_state();
   s.i8042 = impl_->i8042->save_state();
   s.rtc = impl_->rtc->save_state();
+  if (impl_->watchdog) s.watchdog = impl_->watchdog->save_state();
   for (auto& d : impl_->virtio) {
     s.virtio.push_back(TRY(d->save_state()));
     TRY(snapshot::add_device_extra(s, TRY(d->save_extra())));
@@ -189,6 +190,9 @@ Result<void> Machine::load_state(const snapshot::MachineState& s) {
   serial_->restore_state(s.serial);
   impl->i8042->restore_state(s.i8042);
   if (s.rtc) impl->rtc->restore_state(*s.rtc);
+  if (s.watchdog && !impl->watchdog) return fail(EINVAL, "snapshot: a watchdog section, but the configuration has no watchdog");
+  // Without a section (the file was edited) the guest finds its watchdog stopped.
+  if (impl->watchdog && s.watchdog) impl->watchdog->restore_state(*s.watchdog);
   if (s.virtio.size() != impl->virtio.size())
     return fail(EINVAL, "snapshot: {} virtio devices saved, the configuration makes {}", s.virtio.size(),
                 impl->virtio.size());

@@ -11,6 +11,7 @@ const char* to_string(VmEvent::Kind kind) {
     case VmEvent::Kind::Error: return "error";
     case VmEvent::Kind::Terminated: return "terminated";
     case VmEvent::Kind::Migrated: return "migrated";
+    case VmEvent::Kind::Watchdog: return "watchdog";
   }
   return "unknown";
 }

@@ -16,6 +16,7 @@ struct VmEvent {
     Error,      // the VMM could not continue the VM (emulation failure, KVM error): exit 2
     Terminated, // SIGTERM/SIGINT and the guest did not shut down in time: exit 128 + signal
     Migrated,   // the VM now runs in the vessel-vmm it was migrated to: exit 0
+    Watchdog,   // the guest stopped petting its watchdog (action reset or poweroff): exit 4
   };
   Kind kind;
   int code = 0;

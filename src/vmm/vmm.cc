@@ -58,10 +58,12 @@ Vmm::Ended Vmm::run() {
   for (;;) {
     pollfd fds[] = {{actions_->fd(), POLLIN, 0}, {console_->fd(), POLLIN, 0}, {signals_->fd(), POLLIN, 0},
                     {machine_ ? machine_->event_fd() : -1, POLLIN, 0},
-                    {machine_ ? machine_->memory_watch_fd() : -1, POLLIN | POLLRDHUP, 0}};
+                    {machine_ ? machine_->memory_watch_fd() : -1, POLLIN | POLLRDHUP, 0},
+                    {machine_ ? machine_->watchdog_fd() : -1, POLLIN, 0}};
     if (::poll(fds, std::size(fds), poll_timeout_ms()) < 0 && errno != EINTR) log::warn("vmm: poll: {}", strerror(errno));
     if (fds[4].revents) machine_->memory_backend_lost(fds[4].revents);
     serve_mailboxes();
+    if (machine_) machine_->check_watchdog();
     if (stop_signal_ && !machine_)
       return {VmEvent{VmEvent::Kind::Terminated, *stop_signal_, "stopped before start"}, false};
     if (machine_ && (fds[3].revents & POLLIN)) {
@@ -90,9 +92,13 @@ void Vmm::serve_mailboxes() {
   signals_->serve([this](int sig) { on_signal(sig); });
 }
 
+// Until the forced stop or the watchdog's deadline, whichever comes first.
 int Vmm::poll_timeout_ms() const {
-  if (!force_stop_at_) return -1;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*force_stop_at_ - Clock::now()).count();
+  std::optional<Clock::time_point> wake = force_stop_at_;
+  if (auto deadline = machine_ ? machine_->watchdog_deadline() : std::nullopt)
+    wake = wake ? std::min(*wake, *deadline) : *deadline;
+  if (!wake) return -1;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - Clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left + 1, 0, 60'000));
 }
 
@@ -158,6 +164,22 @@ VmmReply Vmm::on(const action::EnableEntropy&) {
   TRY(before_start());
   config_.entropy = true;
   return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::PutWatchdog& put) {
+  TRY(before_start());
+  config_.watchdog = put.watchdog;
+  return std::nullopt;
+}
+
+VmmReply Vmm::on(const action::GetWatchdog&) {
+  if (!config_.watchdog) return fail(EINVAL, "no watchdog configured: PUT /watchdog before InstanceStart");
+  Json j = to_json(*config_.watchdog);
+  if (machine_) {
+    Json m = machine_->metrics();
+    if (m.contains("watchdog")) j.update(m["watchdog"]);
+  }
+  return j;
 }
 
 VmmReply Vmm::on(const action::PutVsock& put) {

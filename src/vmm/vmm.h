@@ -98,6 +98,8 @@ class Vmm {
   VmmReply on(const action::GetBalloon&);
   VmmReply on(const action::PatchBalloonStats&);
   VmmReply on(const action::GetBalloonStats&);
+  VmmReply on(const action::PutWatchdog&);
+  VmmReply on(const action::GetWatchdog&);
   // Runs a machine built from a snapshot or a migration (paused unless `resume`).
   Result<void> adopt(std::unique_ptr<Machine> machine, bool resume);
   Result<void> before_start() const;

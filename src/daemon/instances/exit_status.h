@@ -15,7 +15,7 @@ namespace vessel::daemon {
 
 struct ExitInfo {
   std::optional<int64_t> code;  // none: nobody could learn it (killed while vesseld was down, ...)
-  std::string reason;           // poweroff, reboot, panic, error, debug-exit, terminated, exited, signal, killed, unknown
+  std::string reason;           // poweroff, reboot, panic, error, debug-exit, watchdog, terminated, exited, signal, killed, unknown
   std::string detail;           // e.g. the panic line
 
   json::Json to_json() const;

@@ -504,6 +504,9 @@ bool Manager::on_exit(const std::string& name) {
   uint64_t ran_ms = ran_ms_since(e->process->start_time);
   e->process.reset();
   auto r = record_stopped(name, exit, "exited");
+  // A hung guest caught by its watchdog (docs/vmm/watchdog.md): said on its own, before any restart.
+  if (r && exit.reason == "watchdog")
+    events_.publish({{"type", "instance-watchdog"}, {"name", name}, {"detail", exit.detail}});
   if (r) restarts_->ended(name, spec.restart, EndFacts{EndCause::Exited, exit.code, ran_ms});
   if (!r) log::error("cannot record that {} exited: {}", name, r.error().to_string());
   else log::info("instance {} exited: {} (status {})", name, exit.reason, exit.code ? std::to_string(*exit.code) : "unknown");

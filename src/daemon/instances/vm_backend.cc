@@ -122,7 +122,11 @@ Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boo
   c.machine.mem_size_mib = spec.memory_mib;
   c.machine.ksm = spec.ksm;
   if (spec.balloon) c.balloon = balloon_config(*spec.balloon);
-  c.boot_source = vmm::BootSource{boot.kernel, std::nullopt, nic ? with_kernel_arg(boot.cmdline, nic->ip_arg) : boot.cmdline};
+  if (spec.watchdog) c.watchdog = vmm::WatchdogConfig{*spec.watchdog};
+  std::string cmdline = nic ? with_kernel_arg(boot.cmdline, nic->ip_arg) : boot.cmdline;
+  // The default guest's /init loads ib700wdt and pets it when told (the board cannot be probed).
+  if (spec.watchdog) cmdline = with_kernel_arg(cmdline, "vessel.watchdog=ib700");
+  c.boot_source = vmm::BootSource{boot.kernel, std::nullopt, cmdline};
   if (!boot.initramfs.empty()) c.boot_source->initrd_path = boot.initramfs;
   for (size_t i = 0; i < boot.disks.size(); ++i) {
     const DiskSpec& disk = boot.disks[i];
@@ -279,6 +283,7 @@ Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSou
     TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));
     for (const auto& drive : config.drives) TRY(call(ctx, "PUT", "/drives/" + drive.drive_id, vmm::to_json(drive)));
     if (ctx.nic) TRY(call(ctx, "PUT", "/network-interfaces/eth0", vm_network_interface(*ctx.nic)));
+    if (config.watchdog) TRY(call(ctx, "PUT", "/watchdog", vmm::to_json(*config.watchdog)));
     // A vsock device for vessel-agent: its socket in the run directory, as the VMM sees it.
     std::string run_in = jail_.enabled ? std::string(kJailRunDir) : ctx.dir + "/run";
     TRY(call(ctx, "PUT", "/vsock", vmm::to_json(vmm::VsockDeviceConfig{3, run_in + "/vsock.sock"})));

@@ -83,7 +83,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
                             "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm",
-                            "pool", "restart", "healthcheck", "no_healthcheck", "balloon"}));
+                            "pool", "restart", "healthcheck", "no_healthcheck", "balloon", "watchdog"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -109,6 +109,11 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   if (body.contains("balloon")) {
     if (s.type != InstanceType::Vm) return fail(EINVAL, "spec.balloon: a memory balloon is for VMs (containers' memory is reclaimed by their cgroup)");
     s.balloon = TRY(parse_balloon_spec(body["balloon"]));
+  }
+  if (auto w = TRY(json::opt_string(body, "spec", "watchdog"))) {
+    s.watchdog = vmm::parse_watchdog_action(*w);
+    if (!s.watchdog) return fail(EINVAL, "spec.watchdog: '{}' is not reset, poweroff, pause or none", *w);
+    if (s.type != InstanceType::Vm) return fail(EINVAL, "spec.watchdog: a watchdog is for VMs (a container has no guest kernel to hang)");
   }
   if (body.contains("cpu_reservation")) {
     const auto& r = body["cpu_reservation"];
@@ -212,6 +217,7 @@ json::Json to_json(const InstanceSpec& s) {
   if (!s.kernel.empty()) j["kernel"] = s.kernel;
   if (s.ksm) j["ksm"] = true;
   if (s.balloon) j["balloon"] = to_json(*s.balloon);
+  if (s.watchdog) j["watchdog"] = vmm::to_string(*s.watchdog);
   if (s.restart.mode != RestartMode::No) j["restart"] = to_string(s.restart);
   if (s.healthcheck) j["healthcheck"] = to_json(*s.healthcheck);
   if (s.no_healthcheck) j["no_healthcheck"] = true;

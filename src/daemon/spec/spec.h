@@ -17,6 +17,7 @@
 #include "daemon/spec/port_spec.h"
 #include "daemon/spec/restart_spec.h"
 #include "daemon/spec/security_spec.h"
+#include "vmm/api/watchdog_config.h"
 
 namespace vessel::daemon {
 
@@ -50,6 +51,8 @@ struct InstanceSpec {
   std::vector<PortSpec> ports;  // -p: published ports (bridge networks only)
   bool ksm = false;  // VMs: guest RAM marked mergeable for KSM (docs/vmm/memory.md)
   std::optional<BalloonSpec> balloon;  // VMs: a virtio-balloon (--balloon; docs/daemon/pools.md)
+  // VMs: an IB700 watchdog and what its expiry does (docs/vmm/watchdog.md); none: no watchdog.
+  std::optional<vmm::WatchdogAction> watchdog;
   std::optional<PoolMembership> pool;  // docs/daemon/pools.md: none = no pool
   RestartPolicy restart;                       // --restart (docs/daemon/restart.md)
   std::optional<HealthcheckSpec> healthcheck;  // --health-cmd ... (docs/daemon/health.md)

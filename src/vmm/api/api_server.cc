@@ -42,6 +42,11 @@ Result<VmmAction> parse_vsock_request(const http::Request& r) {
   return action::PutVsock{TRY(parse_vsock(TRY(body_json(r))))};
 }
 
+Result<VmmAction> parse_watchdog_request(const http::Request& r) {
+  if (r.method == "GET") return action::GetWatchdog{};
+  return action::PutWatchdog{TRY(parse_watchdog(TRY(body_json(r))))};
+}
+
 // PATCH bodies (Firecracker's PartialDriveConfig / PartialNetworkInterfaceConfig): the id, and
 // the limiters to change.
 Result<std::optional<RateLimiterPatch>> limiter_patch(const Json& j, std::string_view where, const char* key) {
@@ -191,6 +196,7 @@ constexpr Route kRoutes[] = {
     {"/migration/receive", "PUT", "use PUT on /migration/receive", parse_migration_receive_request},
     {"/balloon", "GET PUT PATCH", "use GET, PUT (before start) or PATCH on /balloon", parse_balloon_request},
     {"/balloon/statistics", "GET PATCH", "use GET or PATCH on /balloon/statistics", parse_balloon_statistics_request},
+    {"/watchdog", "GET PUT", "use GET, or PUT before start, on /watchdog", parse_watchdog_request},
 };
 
 const Route* find_route(const std::string& path) {

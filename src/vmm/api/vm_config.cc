@@ -269,7 +269,8 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
   Json j = TRY(json::parse(text, 1 << 20, 32));
   if (!j.is_object()) return fail(EINVAL, "config: expected an object, got {}", json::type_name(j));
   TRY(json::reject_unknown(j, "config", {"boot-source", "machine-config", "drives", "entropy",
-                                         "network-interfaces", "logger", "metrics", "vessel", "vsock", "balloon"}));
+                                         "network-interfaces", "logger", "metrics", "vessel", "vsock", "balloon",
+                                         "watchdog"}));
   VmConfig c;
   if (!j.contains("boot-source")) return fail(EINVAL, "config: missing \"boot-source\"");
   c.boot_source = TRY(parse_boot_source(j["boot-source"]));
@@ -302,6 +303,7 @@ Result<VmConfig> parse_vm_config(std::string_view text) {
   }
   if (j.contains("vsock")) c.vsock = TRY(parse_vsock(j["vsock"]));
   if (j.contains("balloon")) c.balloon = TRY(parse_balloon(j["balloon"]));
+  if (j.contains("watchdog")) c.watchdog = TRY(parse_watchdog(j["watchdog"]));
   if (j.contains("vessel")) {
     const Json& v = j["vessel"];
     if (!v.is_object()) return fail(EINVAL, "vessel: expected an object, got {}", json::type_name(v));
@@ -341,6 +343,7 @@ Json VmConfig::to_json() const {
   if (entropy) j["entropy"] = Json::object();
   if (vsock) j["vsock"] = vmm::to_json(*vsock);
   if (balloon) j["balloon"] = vmm::to_json(*balloon);
+  if (watchdog) j["watchdog"] = vmm::to_json(*watchdog);
   if (!network_interfaces.empty()) {
     Json nets = Json::array();
     for (const auto& n : network_interfaces) nets.push_back(vmm::to_json(n));

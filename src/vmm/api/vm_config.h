@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "vmm/api/balloon_config.h"
 #include "vmm/api/rate_limiter_config.h"
+#include "vmm/api/watchdog_config.h"
 
 namespace vessel::vmm {
 
@@ -97,6 +98,7 @@ struct VmConfig {
   std::optional<VsockDeviceConfig> vsock;
   std::vector<NetworkInterfaceConfig> network_interfaces;
   std::optional<BalloonConfig> balloon;  // Firecracker's balloon (docs/vmm/balloon.md)
+  std::optional<WatchdogConfig> watchdog;  // vessel extension: an IB700 watchdog (docs/vmm/watchdog.md)
   // vessel extension ("vessel": {"on_reboot": "exit"|"restart"}): what a guest reboot does.
   OnReboot on_reboot = OnReboot::Exit;
   // vessel extension ("vessel": {"io_nice": N}, -20..19): nice value of the virtio threads.

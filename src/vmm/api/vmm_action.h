@@ -69,6 +69,8 @@ struct PatchBalloon { uint32_t amount_mib; };   // PATCH /balloon
 struct GetBalloon {};                           // GET /balloon
 struct PatchBalloonStats { uint32_t stats_polling_interval_s; };  // PATCH /balloon/statistics
 struct GetBalloonStats {};                      // GET /balloon/statistics
+struct PutWatchdog { WatchdogConfig watchdog; };  // PUT /watchdog (docs/vmm/watchdog.md)
+struct GetWatchdog {};                            // GET /watchdog
 }  // namespace action
 
 using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig, action::SetMachineConfig,
@@ -78,7 +80,8 @@ using VmmAction = std::variant<action::GetInstanceInfo, action::GetMachineConfig
                                action::PatchDrive, action::PutNetworkInterface, action::PatchNetworkInterface,
                                action::CreateSnapshot, action::LoadSnapshot, action::SendMigration,
                                action::ReceiveMigration, action::PutBalloon, action::PatchBalloon,
-                               action::GetBalloon, action::PatchBalloonStats, action::GetBalloonStats>;
+                               action::GetBalloon, action::PatchBalloonStats, action::GetBalloonStats,
+                               action::PutWatchdog, action::GetWatchdog>;
 
 // The answer: a JSON document (200), nothing (204), or an error (400 with its message).
 using VmmReply = Result<std::optional<json::Json>>;

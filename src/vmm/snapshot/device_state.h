@@ -34,6 +34,14 @@ struct CmosRtcState {
   std::array<uint8_t, 128> ram{};
 };
 
+// The IB700 watchdog (docs/vmm/watchdog.md): whether the guest started it, the timeout it chose
+// (the start port's low nibble) and what was left of it when the VM was paused.
+struct WatchdogState {
+  bool armed = false;
+  uint8_t timeout_value = 0;
+  uint64_t remaining_ms = 0;
+};
+
 // One virtqueue as the driver configured it and as far as the device has walked it.
 struct VirtqueueState {
   uint16_t size = 0;

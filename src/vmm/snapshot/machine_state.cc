@@ -8,9 +8,10 @@ namespace {
 
 // The version each section is written with; decode() reads every version up to this one.
 constexpr uint32_t kVersionOf[] = {0, /*Machine*/ 1, /*Vcpu*/ 1, /*Vm*/ 1, /*Serial*/ 1, /*I8042*/ 1, /*Virtio*/ 1,
-                                   /*CmosRtc*/ 1, /*Net*/ 1, /*Vsock*/ 1, /*Balloon*/ 1};
+                                   /*CmosRtc*/ 1, /*Net*/ 1, /*Vsock*/ 1, /*Balloon*/ 1,
+                                   /*Watchdog*/ 1};
 constexpr uint32_t kDeviceTypeNetSection = 1, kDeviceTypeVsockSection = 19, kDeviceTypeBalloonSection = 5;  // virtio ids
-constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::Balloon);
+constexpr uint32_t kLastId = static_cast<uint32_t>(SectionId::Watchdog);
 
 Section section(SectionId id, ByteWriter& w) {
   return {static_cast<uint32_t>(id), kVersionOf[static_cast<uint32_t>(id)], w.take()};
@@ -94,6 +95,14 @@ Section encode_balloon_section(const BalloonState& b) {
   ByteWriter w;
   encode_balloon(b, w);
   return section(SectionId::Balloon, w);
+}
+
+Section encode_watchdog(const WatchdogState& s) {
+  ByteWriter w;
+  w.put<uint8_t>(s.armed ? 1 : 0);
+  w.put(s.timeout_value);
+  w.put(s.remaining_ms);
+  return section(SectionId::Watchdog, w);
 }
 
 Section encode_virtio(const VirtioState& d) {
@@ -195,6 +204,15 @@ Result<CmosRtcState> decode_rtc(ByteReader& r) {
   return s;
 }
 
+Result<WatchdogState> decode_watchdog(ByteReader& r) {
+  WatchdogState s;
+  s.armed = TRY(get_bool(r));
+  s.timeout_value = TRY(r.get<uint8_t>());
+  if (s.timeout_value > 0x0f) return fail(EINVAL, "timeout value {} (the start port takes 0 to 15)", s.timeout_value);
+  s.remaining_ms = TRY(r.get<uint64_t>());
+  return s;
+}
+
 Result<VirtioState> decode_virtio(ByteReader& r) {
   VirtioState d;
   d.device_type = TRY(r.get<uint32_t>());
@@ -225,7 +243,8 @@ Result<VirtioState> decode_virtio(ByteReader& r) {
 
 const char* section_name(uint32_t id) {
   static constexpr const char* kNames[] = {"?",      "machine", "vcpu",   "vm",  "serial",
-                                                 "i8042",  "virtio",  "cmos_rtc", "net", "vsock", "balloon"};
+                                                 "i8042",  "virtio",  "cmos_rtc", "net", "vsock", "balloon",
+                                                 "watchdog"};
   return id >= 1 && id <= kLastId ? kNames[id] : "unknown";
 }
 
@@ -261,6 +280,7 @@ Result<void> decode_section(const Section& s, MachineState& out, uint32_t (&seen
       break;
     case SectionId::Vsock: out.vsock = TRY(decode_vsock(r)); break;
     case SectionId::Balloon: out.balloon = TRY(decode_balloon(r)); break;
+    case SectionId::Watchdog: out.watchdog = TRY(decode_watchdog(r)); break;
   }
   return r.finish();
 }
@@ -301,6 +321,7 @@ std::vector<uint8_t> encode(const MachineState& state) {
   for (const auto& n : state.net) sections.push_back(encode_net_section(n));
   if (state.vsock) sections.push_back(encode_vsock_section(*state.vsock));
   if (state.balloon) sections.push_back(encode_balloon_section(*state.balloon));
+  if (state.watchdog) sections.push_back(encode_watchdog(*state.watchdog));
   return serialize(sections);
 }
 

@@ -24,7 +24,7 @@ namespace vessel::vmm::snapshot {
 
 // Section ids and the newest version of each that this vessel-vmm writes and reads.
 enum class SectionId : uint32_t { Machine = 1, Vcpu = 2, Vm = 3, Serial = 4, I8042 = 5, Virtio = 6, CmosRtc = 7,
-                              Net = 8, Vsock = 9, Balloon = 10 };
+                              Net = 8, Vsock = 9, Balloon = 10, Watchdog = 11 };
 
 struct VcpuSnapshot {
   kvm_regs regs{};
@@ -64,6 +64,8 @@ struct MachineState {
   std::optional<VsockState> vsock;
   // Later again (optional): the virtio-balloon device's, naming its virtio section by window.
   std::optional<BalloonState> balloon;
+  // Later again (optional): the IB700 watchdog's, when the configuration has one.
+  std::optional<WatchdogState> watchdog;
 };
 
 inline constexpr uint32_t kMaxVcpus = 32;

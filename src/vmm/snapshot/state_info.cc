@@ -129,16 +129,20 @@ json::Json describe(const MachineState& s) {
   json::Json virtio = json::Json::array();
   for (const auto& d : s.virtio) virtio.push_back(describe_virtio(d));
   json::Json config = json::Json::parse(s.config, nullptr, false);
-  return {{"vcpu_count", s.vcpu_count},
-          {"mem_size_mib", s.mem_size >> 20},
-          {"cpuid_entries", s.cpuid.size()},
-          {"kvmclock_ns", s.vm.clock.clock},
-          {"ioapic", describe_ioapic(s.vm.ioapic)},
-          {"pit_channel0_count", s.vm.pit.channels[0].count},
-          {"vcpus", vcpus},
-          {"virtio", virtio},
-          {"cmos_rtc", s.rtc.has_value()},
-          {"config", config.is_discarded() ? json::Json(s.config) : config}};
+  json::Json j = {{"vcpu_count", s.vcpu_count},
+                 {"mem_size_mib", s.mem_size >> 20},
+                 {"cpuid_entries", s.cpuid.size()},
+                 {"kvmclock_ns", s.vm.clock.clock},
+                 {"ioapic", describe_ioapic(s.vm.ioapic)},
+                 {"pit_channel0_count", s.vm.pit.channels[0].count},
+                 {"vcpus", vcpus},
+                 {"virtio", virtio},
+                 {"cmos_rtc", s.rtc.has_value()},
+                 {"config", config.is_discarded() ? json::Json(s.config) : config}};
+  if (s.watchdog)
+    j["watchdog"] = {{"armed", s.watchdog->armed}, {"timeout_value", s.watchdog->timeout_value},
+                     {"remaining_ms", s.watchdog->remaining_ms}};
+  return j;
 }
 
 }  // namespace vessel::vmm::snapshot

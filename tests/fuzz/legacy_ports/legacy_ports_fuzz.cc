@@ -1,10 +1,12 @@
 // Fuzz target: the port-I/O devices a guest reaches on every VM, wired as vessel-vmm wires them
 // (the 8250 UART on COM1, the i8042 at 0x60..0x64, the CMOS clock at 0x70, the debug-exit port,
-// the ACPI PM registers)
+// the ACPI PM registers, the IB700 watchdog at 0x441..0x443)
 // on one Bus, driven by a fuzzed sequence of port accesses and host-side calls (console input,
-// Ctrl+Alt+Del, i8042 reset). Records of 8 bytes: kind, size selector, port (u16), value (u32).
+// Ctrl+Alt+Del, i8042 reset, the watchdog's clock, expiry, pause/resume and snapshot). Records of
+// 8 bytes: kind, size selector, port (u16), value (u32).
 // Checked: accesses to nothing read as all ones; a VM-ending event names a known kind; the
-// UART takes no more input than its FIFO holds.
+// UART takes no more input than its FIFO holds; an expired watchdog is stopped; a saved
+// watchdog never has more time left than its timeout.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include "vmm/bus/bus.h"
 #include "vmm/devices/legacy/cmos_rtc.h"
 #include "vmm/devices/legacy/i8042.h"
+#include "vmm/devices/legacy/ib700_watchdog.h"
 #include "vmm/devices/legacy/power_ports.h"
 #include "vmm/devices/legacy/serial.h"
 
@@ -44,14 +47,16 @@ class CountingLine final : public InterruptLine {
   uint64_t count = 0;
 };
 
-// Ports around every device, and a few that belong to none.
+// Ports around every device, and a few that belong to none (0x444.. after the watchdog too).
 constexpr std::array<uint16_t, 8> kBases = {x86::kPortCom1, x86::kPortI8042Data, x86::kPortDebugExit,
-                                            x86::kPortAcpiSleepControl, 0x3f0, 0x5f8, x86::kPortCmos, 0xcf8};
+                                            x86::kPortAcpiSleepControl, 0x3f0, x86::kPortIb700Stop, x86::kPortCmos, 0xcf8};
 
 struct Wiring {
   Bus pio;
   std::shared_ptr<Serial> serial;
   std::shared_ptr<I8042> i8042;
+  std::shared_ptr<Ib700Watchdog> watchdog;
+  Ib700Watchdog::Clock::time_point now{};  // the watchdog's clock, moved by the input
   int events = 0;
 };
 
@@ -67,6 +72,30 @@ void wire(Wiring& w, int null_fd) {
   fuzz_check(w.pio.insert(std::make_shared<CmosRtc>(), x86::kPortCmos, 2).has_value(), "insert rtc");
   fuzz_check(w.pio.insert(std::make_shared<DebugExit>(sink), x86::kPortDebugExit, 1).has_value(), "insert debug exit");
   fuzz_check(w.pio.insert(std::make_shared<AcpiPower>(sink), x86::kPortAcpiSleepControl, 3).has_value(), "insert acpi");
+  w.watchdog = std::make_shared<Ib700Watchdog>(nullptr, [&w] { return w.now; });
+  w.watchdog->resume();
+  fuzz_check(w.pio.insert(w.watchdog, x86::kPortIb700Stop, Ib700Watchdog::kPortCount).has_value(), "insert watchdog");
+}
+
+// The host's side of the watchdog: time passes (value ms), it is checked, the VM pauses and
+// resumes, or it goes through a snapshot.
+void watchdog_host(Wiring& w, uint8_t kind, uint32_t value) {
+  auto& d = *w.watchdog;
+  if (kind == 6) {
+    w.now += std::chrono::milliseconds(value & 0xffff);
+    if (d.expire()) fuzz_check(!d.deadline(), "an expired watchdog must be stopped");
+    return;
+  }
+  d.pause();
+  if (value & 1) {
+    auto saved = d.save_state();
+    fuzz_check(saved.remaining_ms <= 30'000, "a saved watchdog has more time left than any timeout");
+    saved.remaining_ms = value;  // as a hostile snapshot file would
+    d.restore_state(saved);
+    fuzz_check(d.save_state().remaining_ms <= static_cast<uint64_t>(Ib700Watchdog::timeout_of(saved.timeout_value).count()) * 1000,
+               "a restored watchdog waits longer than its timeout");
+  }
+  d.resume();
 }
 
 void access(Wiring& w, uint8_t kind, uint8_t size_sel, uint16_t port_sel, uint32_t value) {
@@ -75,7 +104,7 @@ void access(Wiring& w, uint8_t kind, uint8_t size_sel, uint16_t port_sel, uint32
   uint64_t port = kBases[port_sel % kBases.size()] + ((port_sel >> 8) & 7);
   uint8_t buf[8] = {};
   std::memcpy(buf, &value, 4);
-  switch (kind % 6) {
+  switch (kind % 8) {
     case 0: {
       std::memset(buf, 0xa5, sizeof buf);
       if (!w.pio.read(port, std::span<uint8_t>(buf, size)))
@@ -96,6 +125,10 @@ void access(Wiring& w, uint8_t kind, uint8_t size_sel, uint16_t port_sel, uint32
       break;
     case 5:
       w.i8042->reset();
+      break;
+    case 6:
+    case 7:
+      watchdog_host(w, kind % 8, value);
       break;
   }
 }

@@ -3,8 +3,8 @@
 import os
 import struct
 
-COM1, I8042_DATA, DEBUG_EXIT, ACPI = 0, 1, 2, 3  # indexes into kBases; offset in the high byte
-READ, WRITE, INPUT, CAD, RESET = 0, 1, 3, 4, 5
+COM1, I8042_DATA, DEBUG_EXIT, ACPI, WDT = 0, 1, 2, 3, 5  # indexes into kBases; offset in the high byte
+READ, WRITE, INPUT, CAD, RESET, WDT_TIME, WDT_PAUSE = 0, 1, 3, 4, 5, 6, 7
 
 
 def rec(kind, base, offset=0, value=0, size=0):
@@ -26,7 +26,12 @@ SEEDS = {
                     rec(READ, I8042_DATA, 0)] + [rec(CAD, 0)] * 8 + [rec(RESET, 0)],
     "i8042_reset_line": [rec(WRITE, I8042_DATA, 4, 0xd1), rec(WRITE, I8042_DATA, 0, 0x00), rec(WRITE, I8042_DATA, 4, 0xfe)],
     "acpi_poweroff": [rec(READ, ACPI, 1), rec(WRITE, ACPI, 0, 0x34), rec(WRITE, ACPI, 2, 0x06)],
-    "debug_exit_and_nothing": [rec(READ, 4, 0, 0, 3), rec(WRITE, 5, 2, 0xffffffff, 2), rec(WRITE, DEBUG_EXIT, 0, 5)],
+    "debug_exit_and_nothing": [rec(READ, 4, 0, 0, 3), rec(WRITE, 7, 2, 0xffffffff, 2), rec(WRITE, DEBUG_EXIT, 0, 5)],
+    # ib700wdt: start with a 2 s margin, pet, time passes, paused through a snapshot, expiry, stop.
+    "ib700_linux_driver": [rec(WRITE, WDT, 2, 14), rec(WDT_TIME, 0, 0, 1500), rec(WRITE, WDT, 2, 14),
+                           rec(WDT_PAUSE, 0, 0, 1), rec(WDT_TIME, 0, 0, 2500), rec(READ, WDT, 2),
+                           rec(WRITE, WDT, 2, 15), rec(WDT_TIME, 0, 0, 0), rec(WRITE, WDT, 0, 0),
+                           rec(WRITE, WDT, 3, 0xffffffff, 2)],
 }
 
 if __name__ == "__main__":

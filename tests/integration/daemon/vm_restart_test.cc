@@ -1,10 +1,12 @@
 // Restart policies and health checks for VMs (docs/daemon/restart.md, docs/daemon/health.md),
 // with test-kit guests on /dev/kvm: a guest that exits with 42 is restarted by on-failure:2
 // exactly twice; a guest without vessel-agent fails its health checks (they go through the
-// agent) and is restarted by its policy.
+// agent) and is restarted by its policy; a guest that hangs is caught by its watchdog, which
+// counts as a failure for on-failure.
 #include <unistd.h>
 
 #include "daemon_fixture.h"
+#include "event_log.h"
 #include "vm_test_kit.h"
 
 namespace vessel::test {
@@ -46,6 +48,31 @@ TEST_F(VmRestart, AGuestWithoutTheAgentTurnsUnhealthyAndIsRestarted) {
   EXPECT_NE(daemon.log().find("mute: health starting -> unhealthy"), std::string::npos) << daemon.log();
   EXPECT_NE(daemon.log().find("mute: restart 1 in"), std::string::npos) << daemon.log();
   ASSERT_EQ(daemon.vessel({"stop", "--force", "mute"}).status, 0);
+}
+
+// The test-kit guest `watchdog` pets its IB700 once, then hangs with interrupts off: only the
+// watchdog ends it (exit reason "watchdog", status 4), and on-failure:1 starts it once more.
+TEST_F(VmRestart, AHungGuestIsCaughtByItsWatchdogAndRestarted) {
+  EventLog events(daemon, tmp.path + "/events.jsonl");
+  auto r = daemon.vessel({"run", "--vm", "--name", "hung", "--restart", "on-failure:1", "--watchdog", "--kernel",
+                          guest("watchdog"), "--cmdline", "value=14 pets=1"});
+  ASSERT_EQ(r.status, 0) << r.err << daemon.log();
+  EXPECT_EQ(inspect("hung").value("watchdog", ""), "reset") << inspect("hung").dump();
+  auto count = [&](const char* type) {
+    int n = 0;
+    for (const auto& e : events.of("hung")) n += e.value("type", "") == type;
+    return n;
+  };
+  // The second expiry ends it for good: the policy gave up after its one restart.
+  ASSERT_TRUE(eventually([&] { return count("instance-restart-skipped") == 1; }, 1200)) << inspect("hung").dump() << daemon.log();
+  auto j = inspect("hung");
+  EXPECT_EQ(j.value("state", ""), "stopped") << j.dump();
+  EXPECT_EQ(j.value("restart_count", 0), 1) << j.dump();
+  EXPECT_EQ(j.value("exit_reason", ""), "watchdog") << j.dump();
+  EXPECT_EQ(j.value("exit_code", 0), 4) << j.dump();
+  int watchdogs = count("instance-watchdog"), restarts = count("instance-restart");
+  EXPECT_EQ(watchdogs, 2) << daemon.log();  // the first run and the restarted one
+  EXPECT_EQ(restarts, 1) << daemon.log();
 }
 
 }  // namespace

@@ -132,5 +132,19 @@ TEST(Spec, LogCapIsOptionalBoundedAndRoundTrips) {
   }
 }
 
+TEST(Spec, AVmWatchdogTakesAnActionAndRoundTrips) {
+  auto s = parse(R"({"name":"v","type":"vm","kernel":"/k","watchdog":"poweroff"})");
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->watchdog, vmm::WatchdogAction::Poweroff);
+  EXPECT_EQ(to_json(*s)["watchdog"], "poweroff");
+  EXPECT_FALSE(parse(R"({"name":"v","type":"vm","kernel":"/k"})")->watchdog);
+  auto bad = parse(R"({"name":"v","type":"vm","kernel":"/k","watchdog":"bark"})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().to_string().find("spec.watchdog: 'bark'"), std::string::npos) << bad.error().to_string();
+  auto container = parse(R"({"name":"c","rootfs":"/r","watchdog":"reset"})");
+  ASSERT_FALSE(container);
+  EXPECT_NE(container.error().to_string().find("for VMs"), std::string::npos) << container.error().to_string();
+}
+
 }  // namespace
 }  // namespace vessel::daemon

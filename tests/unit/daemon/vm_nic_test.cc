@@ -44,6 +44,24 @@ TEST(VmNic, VmmConfigCarriesTheAddressOnTheCommandLine) {
   EXPECT_EQ(c->boot_source->boot_args, "console=ttyS0 ip=10.89.0.3::10.89.0.1:255.255.255.0::eth0:off -- /bin/httpd -f");
 }
 
+// --watchdog: the VM gets an IB700 with the spec's action, and the default guest is told to pet it.
+TEST(VmNic, VmmConfigCarriesTheWatchdogAndTellsTheGuest) {
+  InstanceSpec spec;
+  spec.name = "vm1";
+  spec.type = InstanceType::Vm;
+  spec.watchdog = vmm::WatchdogAction::Poweroff;
+  BootSource boot;
+  boot.kernel = "/images/vmlinuz";
+  boot.cmdline = "console=ttyS0 -- /bin/sh";
+  auto c = vmm_config(spec, boot);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->watchdog);
+  EXPECT_EQ(c->watchdog->action, vmm::WatchdogAction::Poweroff);
+  EXPECT_EQ(c->boot_source->boot_args, "console=ttyS0 vessel.watchdog=ib700 -- /bin/sh");
+  spec.watchdog.reset();
+  EXPECT_FALSE(vmm_config(spec, boot)->watchdog);
+}
+
 // The ip_config function of guest/init.sh, run by busybox sh on a command line.
 std::string guest_ip_config(const std::string& cmdline) {
   auto init = read_file(VESSEL_SOURCE_DIR "/guest/init.sh");

@@ -321,6 +321,32 @@ TEST(SnapshotFormat, HostileBalloonSectionsAreRefused) {
   EXPECT_NE(r.error().to_string().find("stats_head flag"), std::string::npos) << r.error().to_string();
 }
 
+// The IB700 watchdog's section (11): optional, as every section added after the first release.
+TEST(SnapshotFormat, WatchdogSectionRoundTripsAndIsChecked) {
+  auto s = sample();
+  s.watchdog = WatchdogState{true, 13, 2500};
+  auto back = decode(encode(s));
+  ASSERT_TRUE(back) << back.error().to_string();
+  ASSERT_TRUE(back->watchdog);
+  EXPECT_TRUE(back->watchdog->armed);
+  EXPECT_EQ(back->watchdog->timeout_value, 13);
+  EXPECT_EQ(back->watchdog->remaining_ms, 2500u);
+  EXPECT_FALSE(decode(encode(sample()))->watchdog);  // older snapshots have none
+
+  auto sections = parse(encode(s));
+  ASSERT_TRUE(sections);
+  auto bad_value = *sections;
+  bad_value.back().bytes[1] = 16;  // the start port takes a nibble
+  auto r = decode(with_sections(bad_value));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("timeout value 16"), std::string::npos) << r.error().to_string();
+  auto twice = *sections;
+  twice.push_back(twice.back());
+  r = decode(with_sections(twice));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("watchdog section appears twice"), std::string::npos) << r.error().to_string();
+}
+
 }  // namespace
 }  // namespace vessel::vmm::snapshot
 

@@ -295,5 +295,35 @@ TEST(VmConfig, RateLimiterPatchReplacesOnlyTheBucketsItNames) {
   EXPECT_FALSE(parse_rate_limiter_patch(json::parse(R"({"opz": {}})").value(), "r"));
 }
 
+TEST(VmConfig, WatchdogSectionParsesAndRoundTrips) {
+  auto c = parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}, "watchdog": {"model": "ib700", "action": "poweroff"}})");
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_TRUE(c->watchdog);
+  EXPECT_EQ(c->watchdog->action, WatchdogAction::Poweroff);
+  auto again = parse_vm_config(c->to_json().dump());
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->to_json(), c->to_json());
+  // The model and the action are optional: ib700, reset.
+  auto defaults = parse_watchdog(json::Json::object());
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->action, WatchdogAction::Reset);
+  EXPECT_FALSE(parse_vm_config(R"({"boot-source": {"kernel_image_path": "/k"}})")->watchdog);
+}
+
+TEST(VmConfig, BadWatchdogsAreRefusedWithTheFieldNamed) {
+  auto expect_error = [](const char* body, const char* needle) {
+    auto w = json::parse(body);
+    ASSERT_TRUE(w);
+    auto r = parse_watchdog(*w);
+    ASSERT_FALSE(r) << body;
+    EXPECT_NE(r.error().to_string().find(needle), std::string::npos) << r.error().to_string();
+  };
+  expect_error(R"({"action": "explode"})", "watchdog.action: 'explode'");
+  expect_error(R"({"model": "i6300esb"})", "watchdog.model: 'i6300esb' is not supported");
+  expect_error(R"({"timeout": 5})", "timeout");
+  expect_error(R"({"action": 1})", "watchdog.action");
+  expect_error(R"([])", "expected an object");
+}
+
 }  // namespace
 }  // namespace vessel::vmm

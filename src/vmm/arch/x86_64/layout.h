@@ -32,6 +32,7 @@ inline constexpr uint16_t kPortI8042Command = 0x64;
 inline constexpr uint16_t kPortCmos = 0x70;  // index; 0x71 data
 inline constexpr uint32_t kKeyboardIrq = 1;
 inline constexpr uint16_t kPortDebugExit = 0xf4;       // write a byte: exit with that code
+inline constexpr uint16_t kPortIb700Stop = 0x441;    // IB700 watchdog: 0x441 stops, 0x443 starts
 inline constexpr uint16_t kPortAcpiSleepControl = 0x600;
 inline constexpr uint16_t kPortAcpiSleepStatus = 0x601;
 inline constexpr uint16_t kPortAcpiReset = 0x602;
