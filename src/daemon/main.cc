@@ -192,7 +192,7 @@ Result<int> serve(const Options& o) {
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
   server_options.max_body_for = [&o](const http::Request& r) {
-    return Api::is_archive_upload(r) ? o.max_archive : o.max_body;
+    return Api::is_archive_upload(r) || Api::is_import_upload(r) ? o.max_archive : o.max_body;
   };
   server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
   server_options.too_large = [](size_t limit) {
@@ -296,7 +296,7 @@ int main(int argc, char** argv) {
   app.add_option("--cpu-overcommit", o.cpu_overcommit, "admit CPU reservations up to host CPUs x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
   app.add_option("--memory-overcommit", o.memory_overcommit, "admit memory reservations up to host memory x this")->capture_default_str()->check(CLI::Range(0.1, 100.0));
   app.add_option("--max-body-bytes", o.max_body, "larger request bodies are refused with 413")->capture_default_str();
-  app.add_option("--max-archive-bytes", o.max_archive, "larger tar bodies of PUT /v1/instances/NAME/archive (vessel cp) are refused with 413")->capture_default_str();
+  app.add_option("--max-archive-bytes", o.max_archive, "larger tar bodies of PUT /v1/instances/NAME/archive (vessel cp) and POST /v1/instances/import (a backup sent by a remote client) are refused with 413")->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "seconds before an idle client connection is closed")->capture_default_str();
   app.add_option("--openapi", o.openapi, "path of api.yaml to serve at /openapi.yaml");
   app.add_option("--listen", o.listen,

@@ -149,6 +149,10 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     }
     return method_not_allowed(r);
   }
+  if (parts.size() == 3 && parts[2] == "import" && r.method == "POST") {
+    label = "POST /v1/instances/import";
+    return import_instance(r, role);
+  }
   const std::string& name = parts[2];
   if (auto valid = validate_name(name); !valid) return error_response(valid.error(), 400);
   if (parts.size() == 3) {
@@ -190,6 +194,10 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     label = r.method + " /v1/instances/{name}/archive";
     if (r.method != "GET" && r.method != "HEAD" && r.method != "PUT") return method_not_allowed(r);
     return archive(r, name);
+  }
+  if (verb == "export") {
+    label = "GET /v1/instances/{name}/export";
+    return export_instance(r, name);
   }
   if (verb == "stats") {
     label = "GET /v1/instances/{name}/stats";

@@ -40,6 +40,8 @@ class Api {
   static std::string error_text(const Error& error);
   // PUT /v1/instances/NAME/archive: its body is a tar, allowed to be larger (api/archive.cc).
   static bool is_archive_upload(const http::Request& request);
+  // POST /v1/instances/import: its body may be a backup, as large as an archive upload.
+  static bool is_import_upload(const http::Request& request);
 
  private:
   http::Response route(const http::Request& request, Role role, std::string& route_label);
@@ -65,6 +67,10 @@ class Api {
   http::Response migrate(const http::Request& request, Role role, const std::string& name);
   http::Response migration_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
                                  std::string& label);
+  // GET /v1/instances/NAME/export, POST /v1/instances/import (api/backup_routes.cc,
+  // docs/daemon/backup.md)
+  http::Response export_instance(const http::Request& request, const std::string& name);
+  http::Response import_instance(const http::Request& request, Role role);
   // GET/HEAD/PUT /v1/instances/NAME/archive (api/archive.cc, docs/daemon/cp.md)
   http::Response archive(const http::Request& request, const std::string& name);
   // The same for a VM, through its vessel-agent (api/archive_vm.cc).
