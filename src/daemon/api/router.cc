@@ -40,6 +40,7 @@ http::Response method_not_allowed(const http::Request& r) {
 int http_status_for(const Error& error) {
   switch (error.errnum()) {
     case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
+    case EBADMSG: case EFBIG: return 400;  // a corrupt or oversized upload (a backup: docs/daemon/backup.md)
     case ENOTDIR: case EISDIR: return 400;  // vessel cp: a path of the wrong kind (docs/daemon/cp.md)
     case ENOENT: return 404;
     case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
@@ -56,7 +57,7 @@ std::string Api::error_text(const Error& error) {
   // everything; strerror("Device or resource busy") would only confuse.
   switch (error.errnum()) {
     case EBUSY: case EEXIST: case EINVAL: case EAGAIN: case E2BIG: case ENOTSUP: case EPROTO: case EUCLEAN:
-    case ENODEV: {
+    case ENODEV: case EBADMSG: case EFBIG: {
       std::string out;
       for (auto it = error.context().rbegin(); it != error.context().rend(); ++it) out += *it + ": ";
       return out + error.message();
