@@ -1,15 +1,18 @@
-// export, import: an instance's backup as one archive file (docs/daemon/backup.md).
+// export, import: an instance's backup as one archive file; backup schedule|ls: backups taken by
+// vesseld on a timer, with retention (docs/daemon/backup.md).
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <climits>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 
 #include "base/fd.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/progress_lines.h"
+#include "cli/recovery_flags.h"
 
 namespace vessel::cli {
 
@@ -130,6 +133,99 @@ Result<json::Json> import_instance(Context& ctx, const ImportFlags& f) {
   return lines.finish();
 }
 
+struct ScheduleFlags {
+  std::string name, every, dir, compress = "none";
+  uint32_t keep = 0;
+  bool with_state = false;
+};
+
+// --every: a duration as for --health-interval (30s, 15m, 1h30m), or whole days (7d).
+Result<uint64_t> every_seconds(const std::string& text) {
+  uint64_t days = 0;
+  if (text.size() > 1 && text.back() == 'd' && text.find_first_not_of("0123456789") == text.size() - 1) {
+    days = std::stoull(text.substr(0, text.size() - 1));
+    if (days > 366) return fail(EINVAL, "--every: at most 366 days");
+    return days * 86400;
+  }
+  uint64_t ms = TRY_CTX(parse_duration_ms(text), "--every");
+  if (ms < 1000) return fail(EINVAL, "--every: at least 1s");
+  return ms / 1000;
+}
+
+std::string every_text(uint64_t s) {
+  if (s % 86400 == 0) return fmt::format("{}d", s / 86400);
+  if (s % 3600 == 0) return fmt::format("{}h", s / 3600);
+  if (s % 60 == 0) return fmt::format("{}m", s / 60);
+  return fmt::format("{}s", s);
+}
+
+std::string when(int64_t t) {
+  if (t == 0) return "never";
+  std::time_t tt = t;
+  std::tm tm{};
+  ::gmtime_r(&tt, &tm);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return out;
+}
+
+void add_schedule_commands(CLI::App* backup, Context& ctx) {
+  auto f = std::make_shared<ScheduleFlags>();
+  auto* c = backup->add_subcommand("schedule", "have vesseld export an instance every DURATION into DIR, keeping the "
+                                               "newest N archives; `schedule ls`, `schedule rm NAME`");
+  c->footer("Examples:\n"
+            "  vessel backup schedule web --every 1h --keep 24 --dir /var/backups/vessel\n"
+            "  vessel backup schedule ls; vessel backup ls web; vessel backup schedule rm web\n"
+            "The first backup is taken at once; archives are DIR/NAME-YYYYMMDDTHHMMSSZ.tar. A run that fails\n"
+            "(a running VM, a full disk) is recorded (schedule ls: LAST ERROR) and tried again next time.");
+  c->add_option("name", f->name, "the instance");
+  c->add_option("--every", f->every, "how often: 30s, 15m, 1h, 7d");
+  c->add_option("--keep", f->keep, "how many archives to keep (older ones are removed)");
+  c->add_option("--dir", f->dir, "where the archives go (on vesseld's host; made if missing)");
+  c->add_flag("--with-state", f->with_state, "carry a checkpointed container's saved state (as export --with-state)");
+  c->add_option("--compress", f->compress, "zstd or none")->check(CLI::IsMember({"zstd", "none"}))->capture_default_str();
+  auto* ls = c->add_subcommand("ls", "list the backup schedules");
+  auto as_json = std::make_shared<bool>(false);
+  ls->add_flag("--json", *as_json, "print JSON");
+  ls->callback([&ctx, as_json] {
+    auto r = ctx.client().call("GET", "/v1/backups/schedules");
+    if (!r) { ctx.status = report(r.error()); return; }
+    if (*as_json) { fmt::print("{}\n", r->dump(2)); return; }
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& s : *r)
+      rows.push_back({s.value("instance", ""), every_text(s.value("every_s", uint64_t{0})),
+                      std::to_string(s.value("keep", 0)), s.value("dir", ""), when(s.value("last_run", int64_t{0})),
+                      s.value("last_error", "")});
+    fmt::print("{}", render_table({"INSTANCE", "EVERY", "KEEP", "DIR", "LAST RUN", "LAST ERROR"}, rows));
+  });
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto* rm = c->add_subcommand("rm", "remove backup schedules (their archives stay)");
+  rm->add_option("names", *names, "instances")->required();
+  rm->callback([&ctx, names] {
+    for (const auto& n : *names) {
+      auto r = ctx.client().call("DELETE", "/v1/backups/schedules/" + escape_segment(n));
+      if (!r) ctx.status = report(r.error());
+      else fmt::print("{}\n", n);
+    }
+  });
+  c->callback([&ctx, c, f] {
+    if (c->got_subcommand("ls") || c->got_subcommand("rm")) return;
+    if (f->name.empty() || f->every.empty() || f->keep == 0 || f->dir.empty()) {
+      ctx.status = report(Error(EINVAL, "vessel backup schedule NAME --every DURATION --keep N --dir DIR")
+                              .with_hint("see `vessel backup schedule --help`"));
+      return;
+    }
+    auto every = every_seconds(f->every);
+    if (!every) { ctx.status = report(every.error()); return; }
+    std::error_code ec;
+    json::Json body = {{"every_s", *every}, {"keep", f->keep}, {"dir", std::filesystem::absolute(f->dir, ec).string()},
+                       {"with_state", f->with_state}, {"compress", f->compress}};
+    auto r = ctx.client().call("PUT", "/v1/backups/schedules/" + escape_segment(f->name), body);
+    if (!r) { ctx.status = report(r.error()); return; }
+    fmt::print("{}: every {}, keeping {} in {}\n", f->name, every_text(*every), f->keep, r->value("dir", ""));
+  });
+}
+
 }  // namespace
 
 void add_backup_commands(CLI::App& app, Context& ctx) {
@@ -179,6 +275,28 @@ void add_backup_commands(CLI::App& app, Context& ctx) {
       if (!done) { ctx.status = report(done.error()); return; }
       if (f->json) fmt::print("{}\n", done->dump(2));
       else fmt::print("{}\n", done->value("name", ""));
+    });
+  }
+  auto* backup = app.add_subcommand("backup", "backups taken by vesseld on a schedule: schedule, ls");
+  backup->require_subcommand(1);
+  add_schedule_commands(backup, ctx);
+  {
+    auto name = std::make_shared<std::string>();
+    auto as_json = std::make_shared<bool>(false);
+    auto* c = backup->add_subcommand("ls", "list the archives the schedules wrote, newest first");
+    c->add_option("name", *name, "only this instance's");
+    c->add_flag("--json", *as_json, "print JSON");
+    c->callback([&ctx, name, as_json] {
+      std::string url = "/v1/backups";
+      if (!name->empty()) url += "?instance=" + escape_segment(*name);
+      auto r = ctx.client().call("GET", url);
+      if (!r) { ctx.status = report(r.error()); return; }
+      if (*as_json) { fmt::print("{}\n", r->dump(2)); return; }
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& b : *r)
+        rows.push_back({b.value("instance", ""), when(b.value("time", int64_t{0})),
+                        human_bytes(b.value("size", uint64_t{0})), b.value("path", "")});
+      fmt::print("{}", render_table({"INSTANCE", "TAKEN", "SIZE", "PATH"}, rows));
     });
   }
 }

@@ -178,6 +178,11 @@ Result<int> serve(const Options& o) {
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
+  // Scheduled backups (docs/daemon/backup.md#schedules): armed once the instances are known.
+  BackupScheduler backups(*store, events, [&manager](const std::string& name, const BackupExportOptions& options, int fd) {
+    return manager.export_instance(name, options, fd);
+  });
+  backups.start();
 
   std::string openapi = o.openapi;
   if (openapi.empty()) {
@@ -188,6 +193,7 @@ Result<int> serve(const Options& o) {
   Api api(manager, images, events, openapi, host_paths);
   api.set_networks(&networks);
   api.set_pools(&pools);
+  api.set_backups(&backups);
   api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;

@@ -2,7 +2,8 @@
 // (docs/daemon/backup.md). The export is built in an unlinked file in the state directory, then
 // streamed with its size in X-Vessel-Archive-Size; the import reads a file on vesseld's host
 // ({"path": ...}, the host path policy applies) or the request's body (a tar, at most
-// --max-archive-bytes), with ?progress=1 as JSON lines like an image import.
+// --max-archive-bytes), with ?progress=1 as JSON lines like an image import. /v1/backups: the
+// schedules (backup_scheduler.h) and the archives they wrote.
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -91,6 +92,50 @@ http::Response Api::import_instance(const http::Request& r, Role role) {
   auto imported = work(nullptr);
   if (!imported) return error_response(imported.error());
   return http::Response::json(201, json::dump(*imported) + "\n");
+}
+
+http::Response Api::backup_route(const http::Request& r, Role role, const std::vector<std::string>& parts,
+                                 std::string& label) {
+  auto answer = [](const Result<json::Json>& j, int status = 200) {
+    return j ? http::Response::json(status, json::dump(*j) + "\n") : error_response(j.error());
+  };
+  auto not_allowed = [&] { return error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405); };
+  if (!backups_) return error_response(Error(ENOENT, "this vesseld has no backup schedules"));
+  if (parts.size() == 2) {
+    label = "GET /v1/backups";
+    if (r.method != "GET") return not_allowed();
+    std::string name = r.query_arg("instance");
+    if (!name.empty())
+      if (auto valid = validate_name(name); !valid) return error_response(valid.error(), 400);
+    return answer(backups_->backups(name));
+  }
+  if (parts[2] != "schedules" || parts.size() > 4) return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
+  if (parts.size() == 3) {
+    label = "GET /v1/backups/schedules";
+    if (r.method != "GET") return not_allowed();
+    return answer(backups_->list());
+  }
+  const std::string& name = parts[3];
+  if (auto valid = validate_name(name); !valid) return error_response(valid.error(), 400);
+  if (r.method == "PUT") {
+    label = "PUT /v1/backups/schedules/{name}";
+    auto spec = parse_backup_schedule_text(r.body);
+    if (!spec) return error_response(spec.error(), 400);
+    auto dir = host_paths_.admit(spec->dir, role, "schedule.dir");
+    if (!dir) return error_response(dir.error());
+    spec->dir = *dir;
+    if (spec->with_state && role != Role::Admin)
+      return error_response(Error(EPERM, "only an admin may schedule backups with a saved state"));
+    auto instance = manager_.get(name);  // a clear 404 before the store's foreign key
+    if (!instance) return error_response(instance.error());
+    return answer(backups_->set(name, *spec));
+  }
+  if (r.method == "DELETE") {
+    label = "DELETE /v1/backups/schedules/{name}";
+    auto removed = backups_->remove(name);
+    return removed ? http::Response::no_content() : error_response(removed.error());
+  }
+  return not_allowed();
 }
 
 }  // namespace vessel::daemon

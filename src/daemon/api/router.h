@@ -10,6 +10,7 @@
 #include "daemon/api/roles.h"
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"
+#include "daemon/instances/backup_scheduler.h"
 #include "daemon/instances/manager.h"
 #include "daemon/instances/pools.h"
 #include "daemon/network/networks.h"
@@ -29,6 +30,8 @@ class Api {
   void set_max_archive_bytes(uint64_t bytes) { max_archive_bytes_ = bytes; }
   // /v1/networks (api/network_routes.cc); unset: answered 404.
   void set_networks(Networks* networks) { networks_ = networks; }
+  // /v1/backups (api/backup_routes.cc); unset: answered 404.
+  void set_backups(BackupScheduler* backups) { backups_ = backups; }
   // /v1/pools (api/pool_routes.cc); unset: answered 404.
   void set_pools(Pools* pools) { pools_ = pools; }
 
@@ -71,6 +74,9 @@ class Api {
   // docs/daemon/backup.md)
   http::Response export_instance(const http::Request& request, const std::string& name);
   http::Response import_instance(const http::Request& request, Role role);
+  // /v1/backups[/schedules[/{name}]]: scheduled backups and their archives
+  http::Response backup_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
+                              std::string& label);
   // GET/HEAD/PUT /v1/instances/NAME/archive (api/archive.cc, docs/daemon/cp.md)
   http::Response archive(const http::Request& request, const std::string& name);
   // The same for a VM, through its vessel-agent (api/archive_vm.cc).
@@ -84,6 +90,7 @@ class Api {
   HostPathPolicy host_paths_;
   Networks* networks_ = nullptr;
   Pools* pools_ = nullptr;
+  BackupScheduler* backups_ = nullptr;
   uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };
 

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "daemon_fixture.h"
 
@@ -28,7 +29,7 @@ const std::string kChanger =
     "exec sleep 600";
 
 bool has_instance(const Daemon& d, const std::string& name) {
-  for (const auto& i : d.vessel_json({"ls"}))
+  for (const auto& i : d.vessel_json({"ls", "--json"}))
     if (i.value("name", "") == name) return true;
   return false;
 }
@@ -170,6 +171,50 @@ TEST_F(Backup, TheRestRoutesStreamTheArchiveAndTakeItAsABody) {
   auto empty = run({"curl", "-sS", "--unix-socket", b.socket(), "-X", "POST", "-H", "Content-Type: application/x-tar",
                     "http://localhost/v1/instances/import"});
   EXPECT_NE(empty.out.find("the body is empty"), std::string::npos) << empty.out;
+}
+
+TEST_F(Backup, AScheduleTakesBackupsKeepsTheNewestAndSurvivesARestart) {
+  ASSERT_EQ(a.vessel({"run", "--name", "s", "--rootfs", tmp.path + "/rootfs", "--", "/bin/sh", "-c", kChanger}).status, 0)
+      << a.log();
+  ASSERT_TRUE(eventually([&] { return in(a, "s", "cat /kept.txt") == "kept-by-backup\n"; }));
+  std::string dir = tmp.path + "/backups";
+  std::ofstream(tmp.path + "/unrelated-20261130T000000Z.tar") << "not s's";
+  auto set = a.vessel({"backup", "schedule", "s", "--every", "1s", "--keep", "2", "--dir", dir});
+  ASSERT_EQ(set.status, 0) << set.err << a.log();
+  EXPECT_NE(set.out.find("every 1s, keeping 2"), std::string::npos) << set.out;
+  // Runs every second: after the third, only the newest two are kept.
+  std::set<std::string> seen;
+  ASSERT_TRUE(eventually([&] {
+    auto list = a.vessel_json({"backup", "schedule", "ls", "--json"});
+    if (list.size() == 1 && !list[0].value("last_file", "").empty()) seen.insert(list[0].value("last_file", ""));
+    return seen.size() >= 3;
+  }, 400)) << a.log();
+  auto archives = a.vessel_json({"backup", "ls", "s", "--json"});
+  ASSERT_EQ(archives.size(), 2u) << archives.dump();
+  EXPECT_GT(archives[0].value("file", ""), archives[1].value("file", "")) << "newest first";
+  EXPECT_EQ(a.vessel_json({"backup", "schedule", "ls", "--json"})[0].value("last_error", "x"), "");
+  // An archive of the schedule imports elsewhere like any export.
+  auto im = b.vessel({"import", archives[1].value("path", ""), "--name", "from-schedule"});
+  EXPECT_EQ(im.status, 0) << im.err << b.log();
+
+  // Stored: a restarted vesseld still has it; rm stops it, the archives stay.
+  EXPECT_EQ(a.stop(SIGTERM).code, 0);
+  ASSERT_TRUE(a.start()) << a.log();
+  ASSERT_EQ(a.vessel_json({"backup", "schedule", "ls", "--json"}).size(), 1u);
+  ASSERT_EQ(a.vessel({"backup", "schedule", "rm", "s"}).status, 0);
+  EXPECT_EQ(a.vessel_json({"backup", "schedule", "ls", "--json"}).size(), 0u);
+  auto again = a.vessel({"backup", "schedule", "rm", "s"});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.err.find("has no backup schedule"), std::string::npos) << again.err;
+  EXPECT_EQ(a.vessel_json({"backup", "ls", "--json"}).size(), 2u) << "the archives stay";
+  EXPECT_TRUE(fs::exists(tmp.path + "/unrelated-20261130T000000Z.tar"));
+  // Deleting the instance forgets its schedule.
+  ASSERT_EQ(a.vessel({"backup", "schedule", "s", "--every", "1h", "--keep", "1", "--dir", dir}).status, 0);
+  ASSERT_EQ(a.vessel({"rm", "--force", "s"}).status, 0);
+  EXPECT_EQ(a.vessel_json({"backup", "schedule", "ls", "--json"}).size(), 0u);
+  auto missing = a.vessel({"backup", "schedule", "nosuch", "--every", "1h", "--keep", "1", "--dir", dir});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("no instance named nosuch"), std::string::npos) << missing.err;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "base/fd.h"
 #include "daemon/images/sha256.h"
+#include "daemon/instances/backup_schedule.h"
 #include "files/tar_unpack.h"
 #include "tar_builder.h"
 
@@ -213,6 +214,37 @@ TEST(BackupArchive, RefusesAManifestLargerThanTheFreeSpace) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().errnum(), ENOSPC) << r.error().to_string();
   EXPECT_TRUE(fs::is_empty(s.dir));
+}
+
+TEST(BackupSchedule, ParsesAndRefuses) {
+  auto s = parse_backup_schedule_text(R"({"every_s": 3600, "keep": 24, "dir": "/var/backups", "compress": "zstd"})");
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->every_s, 3600u);
+  EXPECT_EQ(s->keep, 24u);
+  EXPECT_TRUE(s->zstd);
+  EXPECT_EQ(parse_backup_schedule(to_json(*s)).value().dir, "/var/backups");
+  for (auto bad : {R"({"every_s": 0, "keep": 1, "dir": "/x"})", R"({"every_s": 1, "keep": 0, "dir": "/x"})",
+                   R"({"every_s": 1, "keep": 1, "dir": "relative"})", R"({"every_s": 1, "keep": 1})",
+                   R"({"every_s": 99999999999, "keep": 1, "dir": "/x"})", R"({"every_s": 1, "keep": 1, "dir": "/x", "cron": 1})",
+                   R"({"every_s": 1, "keep": 1, "dir": "/x", "compress": "xz"})", "[]", "{"})
+    EXPECT_FALSE(parse_backup_schedule_text(bad)) << bad;
+}
+
+TEST(BackupSchedule, NamesSortInTimeAndRetentionKeepsTheNewest) {
+  EXPECT_EQ(backup_file_name("web", 1796000000, false), "web-20261130T005320Z.tar");
+  EXPECT_EQ(backup_file_name("web", 1796000000, true), "web-20261130T005320Z.tar.zst");
+  EXPECT_TRUE(is_backup_file_of("web-20261130T005320Z.tar", "web"));
+  EXPECT_TRUE(is_backup_file_of("web-20261130T005320Z.tar.zst", "web"));
+  for (auto other : {"web-2-20261130T015320Z.tar", "web-20261130T005320Z.tar.partial", ".web-20261130T005320Z.tar.partial",
+                     "web-2026113XT015320Z.tar", "web.tar", "webby-20261130T015320Z.tar", "web-20261130T005320Z"})
+    EXPECT_FALSE(is_backup_file_of(other, "web")) << other;
+  std::vector<std::string> dir{"web-20261130T000003Z.tar", "web-20261130T000001Z.tar.zst", "notes.txt",
+                               "web-2-20261130T000000Z.tar", "web-20261130T000002Z.tar"};
+  EXPECT_EQ(backups_beyond(dir, "web", 2), std::vector<std::string>{"web-20261130T000001Z.tar.zst"});
+  EXPECT_EQ(backups_beyond(dir, "web", 1),
+            (std::vector<std::string>{"web-20261130T000001Z.tar.zst", "web-20261130T000002Z.tar"}));
+  EXPECT_TRUE(backups_beyond(dir, "web", 3).empty());
+  EXPECT_EQ(backups_beyond(dir, "web-2", 0), std::vector<std::string>{"web-2-20261130T000000Z.tar"});
 }
 
 }  // namespace
