@@ -1,6 +1,7 @@
 // export, import: an instance's backup as one archive file; backup schedule|ls: backups taken by
 // vesseld on a timer, with retention (docs/daemon/backup.md).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <climits>

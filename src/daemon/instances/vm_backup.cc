@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <set>
 
+#include "block/image.h"
 #include "block/img_ops.h"
 #include "daemon/images/disk_layers.h"
 #include "daemon/instances/vm_backend.h"

@@ -2,6 +2,7 @@
 // overlay sits on a snapshot layer on its image's qcow2 base is exported, imported by the other
 // vesseld (which has the same image), and boots there with the guest's earlier write in place;
 // a running VM is refused with advice. Needs /dev/kvm (label kvm).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>

@@ -97,7 +97,9 @@ TEST(BackupManifest, RefusesWhatIsNotABackupOrTooLarge) {
   auto refused = [](const std::string& text, int errnum) {
     auto m = parse_backup_manifest(text);
     EXPECT_FALSE(m) << text;
-    if (!m) EXPECT_EQ(m.error().errnum(), errnum) << m.error().to_string();
+    if (!m) {
+      EXPECT_EQ(m.error().errnum(), errnum) << m.error().to_string();
+    }
   };
   refused("[]", EINVAL);
   refused(R"({"format":"docker","version":1})", EINVAL);
