@@ -16,12 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The second vesseld's cgroup parent, removed at the end (the fixture removes only its own).
-struct CgroupParent {
-  std::string name = test_cgroup_parent() + "-b";
-  ~CgroupParent() { ::rmdir(("/sys/fs/cgroup/" + name).c_str()); }
-};
-
 // Counts its starts in /runs; on its first start it makes its changes: a file, a symlink, and
 // the deletion of a file of the image (a whiteout in the diff).
 const std::string kChanger =
@@ -55,7 +49,7 @@ class Backup : public ::testing::Test {
     ASSERT_TRUE(b.start()) << b.log();
   }
   TempDir tmp, tmp_b;
-  CgroupParent parent_b;
+  SecondCgroupParent parent_b;
   Daemon a{tmp.path};
   Daemon b{tmp_b.path, {"--cgroup-parent", parent_b.name}};
 };

@@ -68,6 +68,15 @@ bool eventually(Pred pred, int tries = 300) {
   return false;
 }
 
+// Removes the cgroup parent `name` of a test's vesseld, in every hierarchy, once it is empty.
+void remove_cgroup_parent(const std::string& name);
+// A second vesseld's cgroup parent (tests that run two), removed at the end (the fixture
+// removes only its own).
+struct SecondCgroupParent {
+  std::string name = test_cgroup_parent() + "-b";
+  ~SecondCgroupParent();
+};
+
 std::string runtime_path();
 std::string vesseld_path();
 std::string vessel_path();

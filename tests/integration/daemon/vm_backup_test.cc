@@ -17,11 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CgroupParent {
-  std::string name = test_cgroup_parent() + "-b";
-  ~CgroupParent() { ::rmdir(("/sys/fs/cgroup/" + name).c_str()); }
-};
-
 // What tests/guests/programs/virtio_blk.c expects in sectors 0..7.
 void write_base(const std::string& raw, const std::string& qcow2) {
   std::string data(1 << 20, '\0');
@@ -51,7 +46,7 @@ size_t count(const std::string& text, const std::string& what) {
 TEST(VmBackup, AStoppedVmWithALayeredQcow2DiskImportsElsewhereAndBoots) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   TempDir tmp_a, tmp_b;
-  CgroupParent parent_b;
+  SecondCgroupParent parent_b;
   Daemon a(tmp_a.path, {"--vmm", vmm()});
   Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
   ASSERT_TRUE(a.start()) << a.log();

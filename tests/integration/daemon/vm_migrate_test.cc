@@ -38,16 +38,10 @@ bool listed(const Daemon& d, const std::string& name) {
   return false;
 }
 
-// The second vesseld's cgroup parent, removed at the end (the fixture removes only its own).
-struct CgroupParent {
-  std::string name = test_cgroup_parent() + "-b";
-  ~CgroupParent() { ::rmdir(("/sys/fs/cgroup/" + name).c_str()); }
-};
-
 TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunning) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   TempDir tmp_a, tmp_b;
-  CgroupParent parent_b;
+  SecondCgroupParent parent_b;
   Daemon a(tmp_a.path, {"--vmm", vmm()});
   Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
   ASSERT_TRUE(a.start()) << a.log();
@@ -129,7 +123,7 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
 TEST(VmMigrate, DisksOnSharedStorageMoveWithTheirLocksAndPrivateOnesAreRefused) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   TempDir tmp_a, tmp_b, shared;
-  CgroupParent parent_b;
+  SecondCgroupParent parent_b;
   ::chmod(shared.path.c_str(), 0755);  // the jailed VMMs' uids reach the disks
   std::string ro = shared.path + "/ro.raw", rw = shared.path + "/rw.raw";
   for (const auto& f : {ro, rw}) {
