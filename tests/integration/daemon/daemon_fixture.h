@@ -68,6 +68,13 @@ bool eventually(Pred pred, int tries = 300) {
   return false;
 }
 
+std::string runtime_path();
+std::string vesseld_path();
+std::string vessel_path();
+// Is `pid` alive?
+bool alive(pid_t pid);
+// A unique cgroup parent per test process, so parallel runs do not collide.
+std::string test_cgroup_parent();
 // Removes the cgroup parent `name` of a test's vesseld, in every hierarchy, once it is empty.
 void remove_cgroup_parent(const std::string& name);
 // A second vesseld's cgroup parent (tests that run two), removed at the end (the fixture
@@ -76,13 +83,5 @@ struct SecondCgroupParent {
   std::string name = test_cgroup_parent() + "-b";
   ~SecondCgroupParent();
 };
-
-std::string runtime_path();
-std::string vesseld_path();
-std::string vessel_path();
-// Is `pid` alive?
-bool alive(pid_t pid);
-// A unique cgroup parent per test process, so parallel runs do not collide.
-std::string test_cgroup_parent();
 
 }  // namespace vessel::test
