@@ -87,7 +87,7 @@ Result<json::Json> export_instance(Context& ctx, const ExportFlags& f) {
   bool bar = !f.quiet && ::isatty(2);
   uint64_t got = 0, shown = 0;
   std::optional<Error> write_error;
-  auto r = TRY(ctx.client().exchange("GET", url, "", "application/json", [&](std::string_view data) {
+  auto answer = ctx.client().exchange("GET", url, "", "application/json", [&](std::string_view data) {
     if (auto w = out.write(data); !w) {
       write_error = w.error();
       return false;
@@ -98,10 +98,11 @@ Result<json::Json> export_instance(Context& ctx, const ExportFlags& f) {
       fmt::print(stderr, "\rExporting {} {}   ", f.name, human_bytes(got));
     }
     return true;
-  }));
+  });
   if (bar && shown) fmt::print(stderr, "\r\033[K");
+  if (write_error) return Unexpected(*write_error);  // it ended the transfer
+  auto r = TRY(std::move(answer));
   if (r.status >= 400) return Unexpected(error_from_response(r.status, r.body));
-  if (write_error) return Unexpected(*write_error);
   auto size = r.headers.find("x-vessel-archive-size");
   if (size != r.headers.end() && size->second != std::to_string(got))
     return fail(EIO, "the export ended after {} of its {} bytes", got, size->second);

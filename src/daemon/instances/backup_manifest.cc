@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "daemon/images/sha256.h"
+
 namespace vessel::daemon {
 
 namespace {
@@ -10,6 +12,13 @@ constexpr size_t kMaxNameBytes = 512;
 constexpr size_t kMaxComponentBytes = 128;
 constexpr size_t kMaxComponents = 8;
 constexpr uint32_t kMaxBaseDisks = 64;
+constexpr const char* kSealField = "manifest_sha256";
+
+// The digest of a manifest without its seal field.
+std::string seal_of(json::Json j) {
+  j.erase(kSealField);
+  return sha256_hex(json::dump(j));
+}
 
 bool plain_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
@@ -109,7 +118,9 @@ Result<BackupManifest> parse_backup_manifest(std::string_view text, const Backup
     return Unexpected(Error(ENOTSUP, fmt::format("the backup is of format version {}; this vesseld reads version {}", version, kBackupVersion))
                           .with_hint("import it with the vesseld version that made it, or a newer one"));
   TRY(json::reject_unknown(j, "manifest", {"format", "version", "name", "type", "state", "spec", "image", "image_digest",
-                                           "with_state", "created_at", "files"}));
+                                           "with_state", "created_at", "files", kSealField}));
+  if (TRY(json::opt_string(j, "manifest", kSealField)).value_or("") != seal_of(j))
+    return fail(EBADMSG, "the backup's manifest does not match its {}: the backup is corrupt", kSealField);
   BackupManifest m;
   m.version = static_cast<int>(version);
   m.name = TRY(json::get_string(j, "manifest", "name"));
@@ -148,9 +159,11 @@ json::Json to_json(const BackupManifest& m) {
     if (!f.backing_file.empty()) e["backing_file"] = f.backing_file;
     files.push_back(std::move(e));
   }
-  return {{"format", kBackupFormat}, {"version", m.version}, {"name", m.name}, {"type", m.type},
-          {"state", m.state}, {"spec", m.spec}, {"image", m.image}, {"image_digest", m.image_digest},
-          {"with_state", m.with_state}, {"created_at", m.created_at}, {"files", std::move(files)}};
+  json::Json j = {{"format", kBackupFormat}, {"version", m.version}, {"name", m.name}, {"type", m.type},
+                  {"state", m.state}, {"spec", m.spec}, {"image", m.image}, {"image_digest", m.image_digest},
+                  {"with_state", m.with_state}, {"created_at", m.created_at}, {"files", std::move(files)}};
+  j[kSealField] = seal_of(j);
+  return j;
 }
 
 }  // namespace vessel::daemon

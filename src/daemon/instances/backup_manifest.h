@@ -58,11 +58,14 @@ struct BackupManifest {
 // nothing that climbs, nothing a filesystem could read two ways.
 Result<void> check_backup_file_name(std::string_view name);
 
-// Parses and checks the manifest: format and version, the spec an object, file names (unique,
+// Parses and checks the manifest: its own digest (manifest_sha256, over the manifest without
+// that field, dumped compactly: a manifest damaged but still JSON would otherwise describe
+// another instance), format and version, the spec an object, file names (unique,
 // checked as above, never the manifest's own), sizes within `limits`, digests well formed,
 // backings naming a file of the backup or a base index below 64.
 Result<BackupManifest> parse_backup_manifest(std::string_view text, const BackupLimits& limits = {});
 
+// The manifest as written in a backup: with its manifest_sha256.
 json::Json to_json(const BackupManifest& manifest);
 
 }  // namespace vessel::daemon

@@ -26,6 +26,9 @@ def manifest(files, **extra):
          "image_digest": "sha256:" + "a" * 64, "with_state": False, "created_at": 1700000000,
          "files": [{"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest(), **x} for n, d, x in files]}
     m.update(extra)
+    # manifest_sha256: over the manifest without it, dumped compactly with sorted keys (nlohmann's dump)
+    m["manifest_sha256"] = hashlib.sha256(json.dumps(m, sort_keys=True, separators=(",", ":"),
+                                                     ensure_ascii=False).encode()).hexdigest()
     return json.dumps(m).encode()
 
 

@@ -118,12 +118,18 @@ TEST_F(Backup, CorruptTruncatedAndForeignArchivesAreRefusedWithNothingLeft) {
     EXPECT_NE(r.err.find(says), std::string::npos) << what << ": " << r.err;
     expect_nothing_left(b, "bad");
   };
-  // A byte of the diff changed (the text the container wrote is in it).
+  // A byte of the diff changed (the text the container wrote is in it; the manifest, first,
+  // holds the command that wrote it).
   std::string corrupt = *good;
-  size_t at = corrupt.find("kept-by-backup");
+  size_t at = corrupt.rfind("kept-by-backup\n");
   ASSERT_NE(at, std::string::npos);
   corrupt[at] = 'K';
   refused(corrupt, "corrupt", "sha256");
+  std::string renamed = *good;  // the manifest damaged, still JSON
+  size_t name_at = renamed.find("\"name\": \"src\"");
+  ASSERT_NE(name_at, std::string::npos);
+  renamed[name_at + 9] = 'S';
+  refused(renamed, "manifest damaged", "manifest does not match");
   refused(good->substr(0, good->size() / 2), "truncated", "truncated");
   refused("this is not a backup\n", "not a tar", "tar");
   // A tar of something else (an image, a file tree): no manifest first.

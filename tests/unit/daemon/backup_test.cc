@@ -24,6 +24,13 @@ namespace fs = std::filesystem;
 using test::file;
 using test::make_tar;
 
+// The manifest with its manifest_sha256, as an export writes it.
+std::string sealed(json::Json m) {
+  m.erase("manifest_sha256");
+  m["manifest_sha256"] = sha256_hex(json::dump(m));
+  return m.dump();
+}
+
 std::string manifest_text(const std::vector<std::pair<std::string, std::string>>& files, json::Json extra = {}) {
   json::Json list = json::Json::array();
   for (const auto& [name, content] : files)
@@ -31,7 +38,7 @@ std::string manifest_text(const std::vector<std::pair<std::string, std::string>>
   json::Json m = {{"format", "vessel-backup"}, {"version", 1}, {"name", "web"}, {"type", "container"},
                   {"spec", {{"name", "web"}}}, {"files", list}};
   if (extra.is_object()) m.update(extra);
-  return m.dump();
+  return sealed(m);
 }
 
 // A tar of the manifest then the files, as an export writes it.
@@ -112,17 +119,21 @@ TEST(BackupManifest, RefusesWhatIsNotABackupOrTooLarge) {
   refused(manifest_text({{"a", "x"}, {"a", "y"}}), EINVAL);
   json::Json huge = json::parse(manifest_text({{"a", "x"}})).value();
   huge["files"][0]["size"] = uint64_t{1} << 60;
-  refused(huge.dump(), EFBIG);
+  refused(sealed(huge), EFBIG);
   json::Json badsum = json::parse(manifest_text({{"a", "x"}})).value();
   badsum["files"][0]["sha256"] = "ABC";
-  refused(badsum.dump(), EINVAL);
+  refused(sealed(badsum), EINVAL);
   json::Json loop = json::parse(manifest_text({{"a", "x"}, {"b", "y"}})).value();
   loop["files"][0]["backing_file"] = "b";
   loop["files"][1]["backing_file"] = "a";
-  refused(loop.dump(), EINVAL);
+  refused(sealed(loop), EINVAL);
   json::Json dangling = json::parse(manifest_text({{"a", "x"}})).value();
   dangling["files"][0]["backing_file"] = "missing";
-  refused(dangling.dump(), EINVAL);
+  refused(sealed(dangling), EINVAL);
+  // Damaged but still JSON: another name, the seal no longer holds.
+  json::Json renamed = json::parse(manifest_text({{"a", "x"}})).value();
+  renamed["name"] = "other";
+  refused(renamed.dump(), EBADMSG);
 }
 
 TEST(BackupArchive, WritesAndReadsBack) {
@@ -210,7 +221,7 @@ TEST(BackupArchive, RefusesAManifestLargerThanTheFreeSpace) {
   std::vector<std::pair<std::string, std::string>> files{{"rootfs-diff.tar", "x"}};
   json::Json m = json::parse(manifest_text(files)).value();
   m["files"][0]["size"] = uint64_t{1} << 41;  // 2 TiB: within the limits, beyond /tmp's room
-  std::string tar = make_tar({file("manifest.json", m.dump()), file("rootfs-diff.tar", "x")});
+  std::string tar = make_tar({file("manifest.json", sealed(m)), file("rootfs-diff.tar", "x")});
   Staging s;
   auto r = s.unpack(tar);
   ASSERT_FALSE(r);
