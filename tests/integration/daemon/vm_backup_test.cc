@@ -48,7 +48,7 @@ TEST(VmBackup, AStoppedVmWithALayeredQcow2DiskImportsElsewhereAndBoots) {
   TempDir tmp_a, tmp_b;
   SecondCgroupParent parent_b;
   Daemon a(tmp_a.path, {"--vmm", vmm()});
-  Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
+  Daemon b(tmp_b.path, second_vm_daemon_flags(parent_b.name));
   ASSERT_TRUE(a.start()) << a.log();
   ASSERT_TRUE(b.start()) << b.log();
   std::string base = tmp_a.path + "/base.qcow2";

@@ -43,7 +43,7 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
   TempDir tmp_a, tmp_b;
   SecondCgroupParent parent_b;
   Daemon a(tmp_a.path, {"--vmm", vmm()});
-  Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
+  Daemon b(tmp_b.path, second_vm_daemon_flags(parent_b.name));
   ASSERT_TRUE(a.start()) << a.log();
   ASSERT_TRUE(b.start()) << b.log();
   std::vector<std::string> run{"run", "--vm", "--name", "vm1", "--kernel", guest("counter"), "--cmdline", "count=1000000",
@@ -131,7 +131,7 @@ TEST(VmMigrate, DisksOnSharedStorageMoveWithTheirLocksAndPrivateOnesAreRefused) 
     ::chmod(f.c_str(), 0644);
   }
   Daemon a(tmp_a.path, {"--vmm", vmm()});
-  Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
+  Daemon b(tmp_b.path, second_vm_daemon_flags(parent_b.name));
   ASSERT_TRUE(a.start()) << a.log();
   ASSERT_TRUE(b.start()) << b.log();
   auto run = [&](const std::string& name, const std::vector<std::string>& disks) {
