@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 // Counts its starts in /runs; on its first start it makes its changes: a file, a symlink, and
 // the deletion of a file of the image (a whiteout in the diff).
 const std::string kChanger =
-    "echo run >> /runs; [ -e /kept.txt ] || { echo kept-by-backup > /kept.txt; ln -s /kept.txt /link; rm /etc/motd; }; "
+    "echo run >> /runs; [ -e /kept.txt ] || { echo kept-by-backup > /kept.txt; busybox ln -s /kept.txt /link; "
+    "busybox rm /etc/motd; }; "
     "exec sleep 600";
 
 bool has_instance(const Daemon& d, const std::string& name) {
@@ -87,7 +88,7 @@ TEST_F(Backup, AContainerExportedRemovedAndImportedElsewhereRunsWithItsFiles) {
   ASSERT_TRUE(eventually([&] { return in(b, "keep", "cat /runs") == "run\nrun\n"; }))
       << in(b, "keep", "cat /runs") << b.log();
   EXPECT_EQ(in(b, "keep", "cat /kept.txt"), "kept-by-backup\n");
-  EXPECT_EQ(in(b, "keep", "readlink /link"), "/kept.txt\n");
+  EXPECT_EQ(in(b, "keep", "busybox readlink /link"), "/kept.txt\n");
   EXPECT_EQ(in(b, "keep", "[ -e /etc/motd ] && echo present || echo deleted"), "deleted\n");
 
   // Under another name, beside it; the same name again is refused before anything is made.
