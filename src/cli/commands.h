@@ -45,6 +45,8 @@ void add_bench_commands(CLI::App& app, Context& ctx);
 void add_suspend_commands(CLI::App& app, Context& ctx);
 // snapshot create|ls|restore|rm (commands_snapshots.cc, docs/daemon/snapshots.md)
 void add_snapshot_commands(CLI::App& app, Context& ctx);
+// export, import (commands_backup.cc, docs/daemon/backup.md)
+void add_backup_commands(CLI::App& app, Context& ctx);
 // migrate (commands_migrate.cc, docs/daemon/migrate.md)
 void add_migrate_command(CLI::App& app, Context& ctx);
 // wait, console, exec (attach.cc)

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/disk_flags.h"
 #include "cli/format.h"
+#include "cli/progress_lines.h"
 #include "hostcheck/host_check.h"
 
 namespace vessel::cli {
@@ -31,28 +32,11 @@ std::string default_image_name(const std::string& file) {
 
 // POST /v1/images?progress=1: a progress bar on a terminal (unless quiet), then the image's name.
 void import_with_progress(Context& ctx, Client& client, const json::Json& body, bool quiet) {
-  bool bar = !quiet && ::isatty(2);
-  std::string pending, result_name;
-  std::optional<Error> error;
-  auto r = client.stream("POST", "/v1/images?progress=1", body.dump(), [&](std::string_view d) {
-    pending.append(d);
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      auto line = json::parse(pending.substr(0, nl));
-      pending.erase(0, nl + 1);
-      if (!line || !line->is_object()) continue;
-      if (line->contains("progress") && bar)
-        std::fprintf(stderr, "\r%s", progress_bar((*line)["done"].get<uint64_t>(), (*line)["total"].get<uint64_t>(),
-                                                  (*line)["progress"].get<std::string>()).c_str());
-      if (line->contains("result")) result_name = (*line)["result"].value("name", "");
-      if (line->contains("error")) error = error_from_response(400, line->dump());
-    }
-    return true;
-  });
-  if (bar) std::fprintf(stderr, "\n");
-  if (!r) { ctx.status = report(r.error()); return; }
-  if (error) { ctx.status = report(*error); return; }
-  fmt::print("{}\n", result_name);
+  ProgressLines lines(!quiet && ::isatty(2));
+  auto r = client.stream("POST", "/v1/images?progress=1", body.dump(), [&](std::string_view d) { return lines.feed(d); });
+  auto result = r ? lines.finish() : Result<json::Json>(Unexpected(r.error()));
+  if (!result) { ctx.status = report(result.error()); return; }
+  fmt::print("{}\n", result->value("name", ""));
 }
 
 }  // namespace

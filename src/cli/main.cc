@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   add_snapshot_commands(app, ctx);
   add_migrate_command(app, ctx);
   add_bench_commands(app, ctx);
+  add_backup_commands(app, ctx);
   add_remote_flags(app, ctx);
   add_trust_commands(app, ctx);
   try {

@@ -186,6 +186,11 @@ Result<int> serve(const Options& o) {
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
+  // Scheduled backups (docs/daemon/backup.md#schedules): armed once the instances are known.
+  BackupScheduler backups(*store, events, [&manager](const std::string& name, const BackupExportOptions& options, int fd) {
+    return manager.export_instance(name, options, fd);
+  });
+  backups.start();
 
   std::string openapi = o.openapi;
   if (openapi.empty()) {
@@ -196,11 +201,12 @@ Result<int> serve(const Options& o) {
   Api api(manager, images, events, openapi, host_paths);
   api.set_networks(&networks);
   api.set_pools(&pools);
+  api.set_backups(&backups);
   api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
   server_options.max_body_for = [&o](const http::Request& r) {
-    return Api::is_archive_upload(r) ? o.max_archive : o.max_body;
+    return Api::is_archive_upload(r) || Api::is_import_upload(r) ? o.max_archive : o.max_body;
   };
   server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
   server_options.too_large = [](size_t limit) {
@@ -309,7 +315,7 @@ int main(int argc, char** argv) {
                  "toward their demand (docs/daemon/pools.md); 0: no controller (demand pools keep what they had)")
       ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
   app.add_option("--max-body-bytes", o.max_body, "larger request bodies are refused with 413")->capture_default_str();
-  app.add_option("--max-archive-bytes", o.max_archive, "larger tar bodies of PUT /v1/instances/NAME/archive (vessel cp) are refused with 413")->capture_default_str();
+  app.add_option("--max-archive-bytes", o.max_archive, "larger tar bodies of PUT /v1/instances/NAME/archive (vessel cp) and POST /v1/instances/import (a backup sent by a remote client) are refused with 413")->capture_default_str();
   app.add_option("--idle-timeout", o.idle_timeout, "seconds before an idle client connection is closed")->capture_default_str();
   app.add_option("--openapi", o.openapi, "path of api.yaml to serve at /openapi.yaml");
   app.add_option("--listen", o.listen,

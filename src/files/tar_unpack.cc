@@ -25,6 +25,7 @@ Result<ArchiveReader> reader() {
   archive_read_support_format_tar(in.get());
   archive_read_support_filter_none(in.get());
   archive_read_support_filter_gzip(in.get());
+  archive_read_support_filter_zstd(in.get());  // vessel export --compress zstd
   return in;
 }
 

@@ -26,7 +26,7 @@ struct ReadFree {
 };
 using ArchiveReader = std::unique_ptr<archive, ReadFree>;
 
-// A tar (plain or gzip) in memory (`bytes` must outlive the reader) or on an fd.
+// A tar (plain, gzip or zstd) in memory (`bytes` must outlive the reader) or on an fd.
 Result<ArchiveReader> open_tar_memory(std::string_view bytes);
 Result<ArchiveReader> open_tar_fd(int fd);
 

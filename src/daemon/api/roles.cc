@@ -31,6 +31,8 @@ Role required_role(const http::Request& r) {
   // Reading an instance's files (vessel cp) is as much as exec: any file, a stopped container's
   // root filesystem mounted for it.
   if (instance && ends_with("/archive")) return Role::Operator;
+  // An export holds every file of the instance (docs/daemon/backup.md).
+  if (instance && ends_with("/export")) return Role::Operator;
   if (r.method == "GET" || r.method == "HEAD") return Role::ReadOnly;
   // Waiting for an instance to stop changes nothing (the CLI sends it as a POST).
   if (r.method == "POST" && instance && ends_with("/wait") && r.body.empty()) return Role::ReadOnly;

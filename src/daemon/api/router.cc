@@ -40,6 +40,7 @@ http::Response method_not_allowed(const http::Request& r) {
 int http_status_for(const Error& error) {
   switch (error.errnum()) {
     case EINVAL: case E2BIG: case ENAMETOOLONG: case ERANGE: return 400;
+    case EBADMSG: case EFBIG: return 400;  // a corrupt or oversized upload (a backup: docs/daemon/backup.md)
     case ENOTDIR: case EISDIR: return 400;  // vessel cp: a path of the wrong kind (docs/daemon/cp.md)
     case ENOENT: return 404;
     case EBUSY: case EEXIST: case EAGAIN: case ENODEV: return 409;
@@ -56,7 +57,7 @@ std::string Api::error_text(const Error& error) {
   // everything; strerror("Device or resource busy") would only confuse.
   switch (error.errnum()) {
     case EBUSY: case EEXIST: case EINVAL: case EAGAIN: case E2BIG: case ENOTSUP: case EPROTO: case EUCLEAN:
-    case ENODEV: {
+    case ENODEV: case EBADMSG: case EFBIG: {
       std::string out;
       for (auto it = error.context().rbegin(); it != error.context().rend(); ++it) out += *it + ": ";
       return out + error.message();
@@ -124,6 +125,7 @@ http::Response Api::route(const http::Request& r, Role role, std::string& label)
   if (parts[1] == "pools") return pool_route(r, parts, label);
   if (parts[1] == "policy") return policy_route(r, parts, label);
   if (parts[1] == "migrations") return migration_route(r, role, parts, label);
+  if (parts[1] == "backups") return backup_route(r, role, parts, label);
   return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
 }
 
@@ -148,6 +150,10 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
       return ok(*created, 201);
     }
     return method_not_allowed(r);
+  }
+  if (parts.size() == 3 && parts[2] == "import" && r.method == "POST") {
+    label = "POST /v1/instances/import";
+    return import_instance(r, role);
   }
   const std::string& name = parts[2];
   if (auto valid = validate_name(name); !valid) return error_response(valid.error(), 400);
@@ -190,6 +196,10 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     label = r.method + " /v1/instances/{name}/archive";
     if (r.method != "GET" && r.method != "HEAD" && r.method != "PUT") return method_not_allowed(r);
     return archive(r, name);
+  }
+  if (verb == "export") {
+    label = "GET /v1/instances/{name}/export";
+    return export_instance(r, name);
   }
   if (verb == "stats") {
     label = "GET /v1/instances/{name}/stats";

@@ -10,6 +10,7 @@
 #include "daemon/api/roles.h"
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"
+#include "daemon/instances/backup_scheduler.h"
 #include "daemon/instances/manager.h"
 #include "daemon/instances/pools.h"
 #include "daemon/network/networks.h"
@@ -29,6 +30,8 @@ class Api {
   void set_max_archive_bytes(uint64_t bytes) { max_archive_bytes_ = bytes; }
   // /v1/networks (api/network_routes.cc); unset: answered 404.
   void set_networks(Networks* networks) { networks_ = networks; }
+  // /v1/backups (api/backup_routes.cc); unset: answered 404.
+  void set_backups(BackupScheduler* backups) { backups_ = backups; }
   // /v1/pools (api/pool_routes.cc); unset: answered 404.
   void set_pools(Pools* pools) { pools_ = pools; }
 
@@ -40,6 +43,8 @@ class Api {
   static std::string error_text(const Error& error);
   // PUT /v1/instances/NAME/archive: its body is a tar, allowed to be larger (api/archive.cc).
   static bool is_archive_upload(const http::Request& request);
+  // POST /v1/instances/import: its body may be a backup, as large as an archive upload.
+  static bool is_import_upload(const http::Request& request);
 
  private:
   http::Response route(const http::Request& request, Role role, std::string& route_label);
@@ -65,6 +70,13 @@ class Api {
   http::Response migrate(const http::Request& request, Role role, const std::string& name);
   http::Response migration_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
                                  std::string& label);
+  // GET /v1/instances/NAME/export, POST /v1/instances/import (api/backup_routes.cc,
+  // docs/daemon/backup.md)
+  http::Response export_instance(const http::Request& request, const std::string& name);
+  http::Response import_instance(const http::Request& request, Role role);
+  // /v1/backups[/schedules[/{name}]]: scheduled backups and their archives
+  http::Response backup_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
+                              std::string& label);
   // GET/HEAD/PUT /v1/instances/NAME/archive (api/archive.cc, docs/daemon/cp.md)
   http::Response archive(const http::Request& request, const std::string& name);
   // The same for a VM, through its vessel-agent (api/archive_vm.cc).
@@ -78,6 +90,7 @@ class Api {
   HostPathPolicy host_paths_;
   Networks* networks_ = nullptr;
   Pools* pools_ = nullptr;
+  BackupScheduler* backups_ = nullptr;
   uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };
 

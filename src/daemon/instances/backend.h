@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "daemon/images/boot_source.h"
+#include "daemon/instances/backup_archive.h"
 #include "daemon/instances/exec_session.h"
 #include "daemon/instances/exit_status.h"
 #include "daemon/instances/guest_process.h"
@@ -107,6 +108,21 @@ class Backend {
   }
   virtual Result<void> import_saved(const InstanceContext& ctx, int) {
     return Unexpected(Error(ENOTSUP, fmt::format("importing a saved state into {} is not supported", ctx.spec.name)));
+  }
+  // Backups (docs/daemon/backup.md): the files that carry the instance's data, for the archive
+  // (containers: the root filesystem's changes, or with `with_state` the checkpoint; VMs: their
+  // writable qcow2 disks and the layers below them). Files made for it are removed by
+  // backup_done(). The manager has made the instance's files still (stopped, saved or paused).
+  virtual Result<std::vector<BackupPart>> backup_parts(const InstanceContext& ctx, const BootSource&, bool) {
+    return Unexpected(Error(ENOTSUP, fmt::format("exporting {} is not supported", ctx.spec.name)));
+  }
+  virtual void backup_done(const InstanceContext&) {}
+  // Takes the verified files of a backup (in `staging`, at their names) into the instance just
+  // created from its spec; a container's checkpoint, when the backup has one, leaves it
+  // checkpointed. On error the manager removes the instance.
+  virtual Result<void> restore_parts(const InstanceContext& ctx, const BootSource&, const std::string&,
+                                     const BackupManifest&) {
+    return Unexpected(Error(ENOTSUP, fmt::format("importing {} is not supported", ctx.spec.name)));
   }
   // Named snapshots (docs/daemon/snapshots.md): the running guest's disk `index` may use the
   // files `backing` below its top from its next open on (the allowlist a snapshot carries).

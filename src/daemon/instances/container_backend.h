@@ -31,6 +31,12 @@ class ContainerBackend : public Backend {
   void discard_saved(const InstanceContext& ctx) override;
   Result<void> export_saved(const InstanceContext& ctx, int fd) override;
   Result<void> import_saved(const InstanceContext& ctx, int fd) override;
+  // Backups (container_backup.cc, docs/daemon/backup.md).
+  Result<std::vector<BackupPart>> backup_parts(const InstanceContext& ctx, const BootSource& boot,
+                                               bool with_state) override;
+  void backup_done(const InstanceContext& ctx) override;
+  Result<void> restore_parts(const InstanceContext& ctx, const BootSource& boot, const std::string& staging,
+                             const BackupManifest& manifest) override;
 
   const std::string& runtime() const { return runtime_; }
   // vessel-shim (docs/daemon/console.md): when set, it runs `create` and stays the parent of the

@@ -18,6 +18,7 @@ Manager::Manager(ManagerConfig config, Store& store, EventBus& events, ImageStor
       networks_(networks) {
   std::error_code ec;
   std::filesystem::create_directories(config_.state_dir + "/instances", ec);
+  remove_stale_imports();
   monitor_ = std::make_unique<ExitMonitor>([this](const std::string& name) { return on_exit(name); });
   restarts_ = std::make_unique<RestartSupervisor>(store_, events_, [this](const std::string& name, bool stop_first) {
     ActOptions by_policy;

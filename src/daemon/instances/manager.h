@@ -48,6 +48,18 @@ struct ActOptions {
   bool by_policy = false;             // start/restart: the restart policy's, not the user's (restart.md)
 };
 
+// Backups (backup.cc, docs/daemon/backup.md).
+struct BackupExportOptions {
+  bool with_state = false;  // a checkpointed container's CRIU images too
+  bool zstd = false;        // the archive zstd-compressed
+};
+struct BackupImportOptions {
+  std::string name;     // the new instance's name; empty: the backup's
+  std::string network;  // instead of the backup's network; empty: the backup's
+  bool admin = true;    // only an admin may import a saved state (CRIU restores it as root)
+  BackupLimits limits;
+};
+
 class Manager {
  public:
   // `networks`: instances' networks (none: every instance gets --network none, as before networks).
@@ -101,6 +113,15 @@ class Manager {
   Result<json::Json> migrate(const std::string& name, const MigrateRequest& request, const MigrateProgress& progress = {});
   Result<json::Json> receive(const InstanceSpec& spec);
   Result<json::Json> finish_incoming(const std::string& name, bool commit);
+  // Writes the backup of `name` to `out_fd`: created, stopped and saved instances as they are, a
+  // running container frozen while its changes are packed; a running VM is refused (stop it).
+  // Answers what was written: {name, type, state, with_state, bytes, files: [{name, size}]}.
+  Result<json::Json> export_instance(const std::string& name, const BackupExportOptions& options, int out_fd,
+                                     const BackupProgress& progress = {});
+  // Makes an instance from a backup read from `in`, everything verified before it is created;
+  // any failure leaves nothing behind. Answers the instance (as GET /v1/instances/NAME).
+  Result<json::Json> import_instance(archive* in, const BackupImportOptions& options,
+                                     const BackupProgress& progress = {});
   const ManagerConfig& config() const { return config_; }
   std::string cgroup_of(const std::string& name) const;
   // Pools (docs/daemon/pools.md): admission into a member's pool, its cgroup below the pool's,
@@ -146,6 +167,15 @@ class Manager {
   void end_start(const std::string& name);
   // The member's pool exists and has room for it (none named: nothing to check).
   Result<void> admit_to_pool(const InstanceSpec& spec);
+  // Backups (backup.cc): may `row` be exported now (with its saved state)?
+  Result<void> exportable(const InstanceRow& row, const InstanceSpec& spec, bool with_state);
+  // The spec a backup's instance gets here: renamed, on another network, its image checked.
+  Result<InstanceSpec> spec_for_import(const BackupManifest& manifest, const BackupImportOptions& options);
+  // The verified files in `staging` into the instance just created from `spec`.
+  Result<void> restore_backup(const InstanceSpec& spec, const BootSource& boot, const std::string& staging,
+                              const BackupManifest& manifest);
+  // Staging directories of imports a crash interrupted are removed at start.
+  void remove_stale_imports();
   // An incoming instance found at start-up: adopted if its vessel-vmm runs the VM, else removed.
   void reconcile_incoming(const InstanceRow& row, const InstanceSpec& spec);
   // The incoming instance goes: its vessel-vmm killed, its record and directory removed.

@@ -48,6 +48,11 @@ class VmBackend : public Backend {
   Result<GuestProcess> restore_saved(const InstanceContext& ctx, const BootSource& boot) override;
   void discard_saved(const InstanceContext& ctx) override;
   // Named snapshots (vm_snapshots.cc): PATCH /drives/diskN {"backing_files": [...]}.
+  // Backups (vm_backup.cc, docs/daemon/backup.md).
+  Result<std::vector<BackupPart>> backup_parts(const InstanceContext& ctx, const BootSource& boot,
+                                               bool with_state) override;
+  Result<void> restore_parts(const InstanceContext& ctx, const BootSource& boot, const std::string& staging,
+                             const BackupManifest& manifest) override;
   Result<void> set_disk_backing(const InstanceContext& ctx, size_t index, const std::vector<std::string>& backing) override;
   // Live migration (vm_migrate.cc, docs/daemon/migrate.md): vessel-vmm --migrate-from on a
   // socket in the run directory; PUT /migration/send to such a socket, hard-linked into this

@@ -56,6 +56,14 @@ const char* const kMigrations[] = {
     " next_delay_ms INTEGER NOT NULL,"
     " user_stopped INTEGER NOT NULL,"
     " pending INTEGER NOT NULL);",
+    // 7 -> 8: scheduled backups (docs/daemon/backup.md#schedules), forgotten with the instance
+    "CREATE TABLE backup_schedules ("
+    " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
+    " spec TEXT NOT NULL,"
+    " last_run INTEGER NOT NULL DEFAULT 0,"
+    " last_file TEXT NOT NULL DEFAULT '',"
+    " last_error TEXT NOT NULL DEFAULT '',"
+    " created_at INTEGER NOT NULL);",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -511,6 +519,53 @@ Result<void> Store::set_restart_state(const std::string& name, const RestartStat
   if (!done && done.error().errnum() == EEXIST) return fail(ENOENT, "no instance named {}", name);  // foreign key
   if (!done) return Unexpected(std::move(done).error());
   return {};
+}
+
+Result<void> Store::set_backup_schedule(const std::string& name, const std::string& spec) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_,
+         "INSERT INTO backup_schedules (instance,spec,created_at) VALUES (?,?,?) "
+         "ON CONFLICT(instance) DO UPDATE SET spec=excluded.spec");
+  TRY(s.ok("record backup schedule"));
+  s.bind(1, name);
+  s.bind(2, spec);
+  s.bind(3, now());
+  auto done = s.step("record backup schedule");
+  if (!done && done.error().errnum() == EEXIST) return fail(ENOENT, "no instance named {}", name);  // foreign key
+  if (!done) return Unexpected(std::move(done).error());
+  return {};
+}
+
+Result<std::vector<BackupScheduleRow>> Store::list_backup_schedules() {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "SELECT instance,spec,last_run,last_file,last_error,created_at FROM backup_schedules ORDER BY instance");
+  TRY(s.ok("list backup schedules"));
+  std::vector<BackupScheduleRow> out;
+  while (TRY(s.step("list backup schedules")))
+    out.push_back({s.text(0), s.text(1), s.integer(2), s.text(3), s.text(4), s.integer(5)});
+  return out;
+}
+
+Result<void> Store::record_backup_run(const std::string& name, int64_t when, const std::string& file,
+                                      const std::string& error) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE backup_schedules SET last_run=?, last_file=?, last_error=? WHERE instance=?");
+  TRY(s.ok("record backup run"));
+  s.bind(1, when);
+  s.bind(2, file);
+  s.bind(3, error);
+  s.bind(4, name);
+  TRY(s.step("record backup run"));
+  return {};
+}
+
+Result<bool> Store::delete_backup_schedule(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "DELETE FROM backup_schedules WHERE instance=?");
+  TRY(s.ok("delete backup schedule"));
+  s.bind(1, name);
+  TRY(s.step("delete backup schedule"));
+  return sqlite3_changes(db_) > 0;
 }
 
 }  // namespace vessel::daemon

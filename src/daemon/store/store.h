@@ -22,7 +22,7 @@
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 struct InstanceRow {
   std::string name;
@@ -67,6 +67,17 @@ struct AddressRow {
   std::string instance;
   std::string network;
   std::string address;
+};
+
+// A scheduled backup of an instance (docs/daemon/backup.md#schedules); its spec as JSON
+// (instances/backup_schedule.h), and how its last run went.
+struct BackupScheduleRow {
+  std::string instance;
+  std::string spec;
+  int64_t last_run = 0;  // unix seconds; 0: never ran
+  std::string last_file;
+  std::string last_error;
+  int64_t created_at = 0;
 };
 
 class Store {
@@ -126,6 +137,14 @@ class Store {
   // nothing was recorded. Deleting the instance forgets it.
   Result<RestartState> restart_state(const std::string& name);
   Result<void> set_restart_state(const std::string& name, const RestartState& state);
+
+  // Scheduled backups, one per instance (replaced by a new one); deleting the instance forgets
+  // it. ENOENT when there is no such instance; delete answers whether there was a schedule.
+  Result<void> set_backup_schedule(const std::string& name, const std::string& spec);
+  Result<std::vector<BackupScheduleRow>> list_backup_schedules();
+  Result<void> record_backup_run(const std::string& name, int64_t when, const std::string& file,
+                                 const std::string& error);
+  Result<bool> delete_backup_schedule(const std::string& name);
 
   Result<void> insert_image(const ImageRow& row);
   Result<std::optional<ImageRow>> get_image(const std::string& name);

@@ -121,10 +121,14 @@ Daemon::~Daemon() {
       for (const auto& i : *j) run({vessel_path(), "--socket", socket_, "rm", "--force", i.value("name", "")});
     stop(SIGTERM);
   }
-  // The per-test cgroup parent, once empty (rmdir fails harmlessly while guests remain).
+  remove_cgroup_parent(test_cgroup_parent());
+}
+
+void remove_cgroup_parent(const std::string& name) {
+  // Once empty (rmdir fails harmlessly while guests remain); every v1 hierarchy, or v2's.
   for (const char* c : {"cpu", "cpuacct", "memory", "pids", "freezer", "devices", "blkio", "cpuset", "hugetlb", "net_cls", "perf_event", "systemd", "unified"})
-    ::rmdir(("/sys/fs/cgroup/" + std::string(c) + "/" + test_cgroup_parent()).c_str());
-  ::rmdir(("/sys/fs/cgroup/" + test_cgroup_parent()).c_str());
+    ::rmdir(("/sys/fs/cgroup/" + std::string(c) + "/" + name).c_str());
+  ::rmdir(("/sys/fs/cgroup/" + name).c_str());
 }
 
 bool Daemon::start() {
@@ -175,5 +179,7 @@ json::Json Daemon::vessel_json(const std::vector<std::string>& args) const {
   EXPECT_TRUE(j.has_value()) << r.out;
   return j ? *j : json::Json();
 }
+
+SecondCgroupParent::~SecondCgroupParent() { remove_cgroup_parent(name); }
 
 }  // namespace vessel::test

@@ -75,5 +75,13 @@ std::string vessel_path();
 bool alive(pid_t pid);
 // A unique cgroup parent per test process, so parallel runs do not collide.
 std::string test_cgroup_parent();
+// Removes the cgroup parent `name` of a test's vesseld, in every hierarchy, once it is empty.
+void remove_cgroup_parent(const std::string& name);
+// A second vesseld's cgroup parent (tests that run two), removed at the end (the fixture
+// removes only its own).
+struct SecondCgroupParent {
+  std::string name = test_cgroup_parent() + "-b";
+  ~SecondCgroupParent();
+};
 
 }  // namespace vessel::test

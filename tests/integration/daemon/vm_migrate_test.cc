@@ -38,18 +38,12 @@ bool listed(const Daemon& d, const std::string& name) {
   return false;
 }
 
-// The second vesseld's cgroup parent, removed at the end (the fixture removes only its own).
-struct CgroupParent {
-  std::string name = test_cgroup_parent() + "-b";
-  ~CgroupParent() { ::rmdir(("/sys/fs/cgroup/" + name).c_str()); }
-};
-
 TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunning) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   TempDir tmp_a, tmp_b;
-  CgroupParent parent_b;
+  SecondCgroupParent parent_b;
   Daemon a(tmp_a.path, {"--vmm", vmm()});
-  Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
+  Daemon b(tmp_b.path, second_vm_daemon_flags(parent_b.name));
   ASSERT_TRUE(a.start()) << a.log();
   ASSERT_TRUE(b.start()) << b.log();
   std::vector<std::string> run{"run", "--vm", "--name", "vm1", "--kernel", guest("counter"), "--cmdline", "count=1000000",
@@ -129,7 +123,7 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
 TEST(VmMigrate, DisksOnSharedStorageMoveWithTheirLocksAndPrivateOnesAreRefused) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   TempDir tmp_a, tmp_b, shared;
-  CgroupParent parent_b;
+  SecondCgroupParent parent_b;
   ::chmod(shared.path.c_str(), 0755);  // the jailed VMMs' uids reach the disks
   std::string ro = shared.path + "/ro.raw", rw = shared.path + "/rw.raw";
   for (const auto& f : {ro, rw}) {
@@ -137,7 +131,7 @@ TEST(VmMigrate, DisksOnSharedStorageMoveWithTheirLocksAndPrivateOnesAreRefused) 
     ::chmod(f.c_str(), 0644);
   }
   Daemon a(tmp_a.path, {"--vmm", vmm()});
-  Daemon b(tmp_b.path, {"--vmm", vmm(), "--cgroup-parent", parent_b.name, "--jailer-uid-base", "960000"});
+  Daemon b(tmp_b.path, second_vm_daemon_flags(parent_b.name));
   ASSERT_TRUE(a.start()) << a.log();
   ASSERT_TRUE(b.start()) << b.log();
   auto run = [&](const std::string& name, const std::vector<std::string>& disks) {

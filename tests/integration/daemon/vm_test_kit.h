@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <string>
+#include <vector>
 
 #include "test_guests.h"
 
@@ -19,6 +20,12 @@ inline std::string guest(const char* name) {
 inline std::string vmm() {
   const char* env = ::getenv("VESSEL_TEST_VMM");
   return env && *env ? env : VESSEL_VMM_PATH;
+}
+
+// The flags of a second vesseld running VMs beside a first one (migration, backups): its own
+// cgroup parent and its own range of VM uids.
+inline std::vector<std::string> second_vm_daemon_flags(const std::string& cgroup_parent) {
+  return {"--vmm", vmm(), "--cgroup-parent", cgroup_parent, "--jailer-uid-base", "960000"};
 }
 
 }  // namespace vessel::test

@@ -47,6 +47,8 @@ TEST(Roles, EachRequestNeedsTheLeastRoleThatMayMakeIt) {
   for (const char* m : {"GET", "HEAD", "PUT"})  // vessel cp reads and writes any file
     EXPECT_EQ(required_role(req(m, "/v1/instances/a/archive")), Role::Operator) << m;
   EXPECT_EQ(required_role(req("POST", "/v1/instances/a/exec")), Role::Operator);
+  EXPECT_EQ(required_role(req("GET", "/v1/instances/a/export")), Role::Operator);  // every file of it
+  EXPECT_EQ(required_role(req("POST", "/v1/instances/import")), Role::Operator);
   EXPECT_EQ(required_role(req("DELETE", "/v1/instances/a")), Role::Operator);
   EXPECT_EQ(required_role(req("POST", "/v1/images")), Role::Operator);
   EXPECT_EQ(required_role(req("PUT", "/v1/anything")), Role::Operator);

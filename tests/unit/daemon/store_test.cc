@@ -49,6 +49,26 @@ TEST(Store, InstancesCrud) {
   EXPECT_EQ(s->delete_instance("a").error().errnum(), ENOENT);
 }
 
+TEST(Store, BackupSchedulesAreReplacedRecordedAndGoWithTheirInstance) {
+  TempDir d;
+  auto s = std::move(*Store::open(d.path + "/db"));
+  auto none = s->set_backup_schedule("ghost", "{}");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().errnum(), ENOENT);
+  ASSERT_TRUE(s->insert_instance(row("a")));
+  ASSERT_TRUE(s->set_backup_schedule("a", R"({"every_s":1})"));
+  ASSERT_TRUE(s->record_backup_run("a", 100, "a-1.tar", ""));
+  ASSERT_TRUE(s->set_backup_schedule("a", R"({"every_s":2})"));  // replaced, its last run kept
+  auto list = s->list_backup_schedules().value();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].spec, R"({"every_s":2})");
+  EXPECT_EQ(list[0].last_run, 100);
+  EXPECT_EQ(list[0].last_file, "a-1.tar");
+  ASSERT_TRUE(s->delete_instance("a"));
+  EXPECT_TRUE(s->list_backup_schedules().value().empty());
+  EXPECT_FALSE(s->delete_backup_schedule("a").value());
+}
+
 TEST(Store, CommittedStateSurvivesReopen) {
   TempDir d;
   {
