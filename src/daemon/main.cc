@@ -178,6 +178,7 @@ Result<int> serve(const Options& o) {
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
+  pools.apply_all();  // timeslice pools' turns resume (docs/daemon/pools.md)
 
   std::string openapi = o.openapi;
   if (openapi.empty()) {

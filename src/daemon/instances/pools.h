@@ -3,13 +3,18 @@
 // members' cgroups are children, whose weights, quotas and memory protections carry the allocation.
 // The allocation is recomputed and applied on every membership, state or size change, for
 // containers and VMs alike (vessel-vmm's cgroup holds all its threads, the vCPUs included).
+// A `timeslice` pool's running members take turns holding its CPUs: one SliceRotation thread per
+// such pool, started, changed and stopped with the allocation.
 #pragma once
 
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
 #include "base/json.h"
 #include "daemon/instances/pool_hooks.h"
+#include "daemon/instances/slice_rotation.h"
 #include "daemon/policy/pool_spec.h"
 #include "daemon/store/store.h"
 
@@ -19,6 +24,11 @@ class Pools : public PoolHooks {
  public:
   // `cgroup_parent`: vesseld's (ManagerConfig); pools live in /<cgroup_parent>-pools/<pool>.
   Pools(Store& store, std::string cgroup_parent) : store_(store), parent_(std::move(cgroup_parent) + "-pools") {}
+  // The rotations stop; their members get their own CPU limits back (shares by weights).
+  ~Pools();
+
+  // Every pool applied again, at vesseld's start: timeslice pools' rotations resume.
+  void apply_all();
 
   Result<json::Json> create(const PoolSpec& spec);
   Result<json::Json> list();
@@ -48,10 +58,16 @@ class Pools : public PoolHooks {
   // The pool's cgroup with its size as limits; then each running member's share of it.
   Result<void> apply_locked(const PoolSpec& pool);
   Result<std::vector<Allocation>> allocations(const PoolSpec& pool, const std::vector<Member>& running);
+  // timeslice: the turns of the members that run (paused ones take none).
+  SliceSchedule slice_schedule_of(const PoolSpec& pool, const std::vector<Member>& holders,
+                                  const std::vector<Allocation>& allocated) const;
+  // Starts, changes or (not timeslice, or no one runs) stops the pool's rotation.
+  void rotate_locked(const PoolSpec& pool, const std::vector<Member>& holders, const std::vector<Allocation>& allocated);
 
   Store& store_;
   std::string parent_;
   std::mutex mutex_;  // one apply at a time: the cgroups see the allocations in order
+  std::map<std::string, std::unique_ptr<SliceRotation>> rotations_;  // pool -> its turns (under mutex_)
 };
 
 }  // namespace vessel::daemon
