@@ -14,6 +14,9 @@ Writes OUT_DIR/pools-timeslice.png, OUT_DIR/pools-best-effort.png and prints the
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from vesseld import start_vesseld
+
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -96,7 +99,6 @@ def main():
     ap.add_argument("--seconds", type=float, default=1.2)
     a = ap.parse_args()
     build, interval = os.path.abspath(a.build), a.interval_ms / 1e3
-    vessel, vesseld = f"{build}/src/cli/vessel", f"{build}/src/daemon/vesseld"
     t = tempfile.mkdtemp(prefix="vessel-trace-")
     daemon, figures = None, {}
     try:
@@ -106,16 +108,7 @@ def main():
         shutil.copy("/bin/busybox", f"{root}/bin/busybox")
         for app in ("sh", "sleep"):
             os.symlink("busybox", f"{root}/bin/{app}")
-        sock = f"{t}/vessel.sock"
-        daemon = subprocess.Popen([vesseld, "--socket", sock, "--state-dir", f"{t}/state", "--runtime",
-                                   f"{build}/src/runtime/vessel-runtime", "--cgroup-parent", "vessel-trace",
-                                   "--default-network", "none", "--log-level", "warn"],
-                                  stdout=open(f"{t}/vesseld.log", "w"), stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
-        V = [vessel, "--socket", sock]
+        daemon, V = start_vesseld(build, t, "vessel-trace", extra=("--default-network", "none"))
 
         def run(name, pool, extra, command):
             sh(*V, "run", "--name", name, "--rootfs", root, "--memory", "32M", "--pool", pool, *extra, "--",

@@ -35,6 +35,24 @@ std::map<std::string, double> cpu_ns_of(const Daemon& daemon, const std::string&
   return out;
 }
 
+// The CPU time each member of `pool` used over `seconds`, in ns (after a second for all to get busy).
+std::map<std::string, double> cpu_used_over(const Daemon& daemon, const std::string& pool, int seconds) {
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto before = cpu_ns_of(daemon, pool);
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  auto used = cpu_ns_of(daemon, pool);
+  for (auto& [name, ns] : used) ns -= before[name];
+  return used;
+}
+
+// Each member's part of the CPU time `used` is within 10 % of the part `want`ed.
+void expect_split(std::map<std::string, double> used, const std::map<std::string, double>& want) {
+  double total = 0;
+  for (const auto& [name, ns] : used) total += ns;
+  for (const auto& [name, expected] : want)
+    EXPECT_NEAR(used[name] / total / expected, 1.0, 0.10) << name << ": " << used[name] / total << ", want " << expected;
+}
+
 // A cgroup's CPU time in ns, read straight from the kernel (v1 cpuacct.usage, v2 cpu.stat) so
 // that it can be sampled every few ms; -1 when there is no such cgroup.
 double cgroup_cpu_ns(const std::string& cgroup) {
@@ -352,18 +370,12 @@ TEST_F(PoolVms, ProportionalSharesOneTwoFiveOfOneCpu) {
     EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), want[m["name"].get<std::string>()]) << m.dump();
     EXPECT_EQ(m["type"], "vm");
   }
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  auto before = cpu_ns_of(daemon, "vms");
-  std::this_thread::sleep_for(std::chrono::seconds(5));
-  auto after = cpu_ns_of(daemon, "vms");
-  double total = 0;
-  std::map<std::string, double> used;
-  for (auto& [name, ns] : after) total += used[name] = ns - before[name];
+  auto used = cpu_used_over(daemon, "vms", 5);
+  double total = used["v1"] + used["v2"] + used["v5"];
   ASSERT_GT(total, 0.3 * 5e9) << daemon.vessel_json({"pool", "inspect", "vms", "--json"}).dump();
   printf("[ measured ] VMs proportional 1:2:5 in 1 CPU: %.3f %.3f %.3f CPUs (shares %.3f %.3f %.3f)\n", used["v1"] / 5e9,
          used["v2"] / 5e9, used["v5"] / 5e9, used["v1"] / total, used["v2"] / total, used["v5"] / total);
-  for (auto& [name, expected] : want)
-    EXPECT_NEAR(used[name] / total / expected, 1.0, 0.10) << name << ": " << used[name] / total << ", want " << expected;
+  expect_split(used, want);
 }
 
 TEST_F(PoolVms, TimesliceTurnsOneTwoFiveOfOneCpu) {
@@ -375,18 +387,12 @@ TEST_F(PoolVms, TimesliceTurnsOneTwoFiveOfOneCpu) {
   auto j = daemon.vessel_json({"pool", "inspect", "vts", "--json"});
   std::map<std::string, double> want{{"v1", 0.125}, {"v2", 0.25}, {"v5", 0.625}};
   for (const auto& m : j["members"]) EXPECT_DOUBLE_EQ(m["slice_ms"].get<double>(), want[m["name"].get<std::string>()] * 400) << m.dump();
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  auto before = cpu_ns_of(daemon, "vts");
-  std::this_thread::sleep_for(std::chrono::seconds(8));
-  auto after = cpu_ns_of(daemon, "vts");
-  double total = 0;
-  std::map<std::string, double> used;
-  for (auto& [name, ns] : after) total += used[name] = ns - before[name];
+  auto used = cpu_used_over(daemon, "vts", 8);
+  double total = used["v1"] + used["v2"] + used["v5"];
   ASSERT_GT(total, 0.3 * 8e9) << daemon.vessel_json({"pool", "inspect", "vts", "--json"}).dump();
   printf("[ measured ] VMs timeslice 1:2:5 in 1 CPU, round 400 ms: %.3f %.3f %.3f of the pool's CPU time\n",
          used["v1"] / total, used["v2"] / total, used["v5"] / total);
-  for (auto& [name, expected] : want)
-    EXPECT_NEAR(used[name] / total / expected, 1.0, 0.10) << name << ": " << used[name] / total << ", want " << expected;
+  expect_split(used, want);
 }
 
 }  // namespace
