@@ -325,8 +325,11 @@ TEST_F(Pools, ABestEffortMemberRunsSchedIdle) {
     EXPECT_EQ(m["best_effort"], best_effort) << m.dump();
     const auto& idle = m["sched_idle"];
     ASSERT_TRUE(idle.is_object()) << m.dump();
-    if (idle.contains("cpu.idle")) EXPECT_EQ(idle["cpu.idle"], best_effort ? 1 : 0) << m.dump();
-    else if (best_effort) EXPECT_EQ(idle["idle_threads"], idle["threads"]) << m.dump();
+    if (idle.contains("cpu.idle")) {
+      EXPECT_EQ(idle["cpu.idle"], best_effort ? 1 : 0) << m.dump();
+    } else if (best_effort) {
+      EXPECT_EQ(idle["idle_threads"], idle["threads"]) << m.dump();
+    }
   }
   // Same priority, same share, both busy: the best-effort one gets what the other leaves, ~nothing.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
