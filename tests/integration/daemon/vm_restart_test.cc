@@ -41,7 +41,9 @@ TEST_F(VmRestart, AGuestWithoutTheAgentTurnsUnhealthyAndIsRestarted) {
                           "--health-interval", "200ms", "--health-timeout", "1s", "--health-retries", "2", "--kernel",
                           guest("counter"), "--cmdline", "count=100000000"});
   ASSERT_EQ(r.status, 0) << r.err << daemon.log();
-  EXPECT_EQ(inspect("mute")["health"].value("status", ""), "starting");
+  // The first checks may already have failed by now (a slow host): starting or unhealthy, never healthy.
+  std::string first = inspect("mute")["health"].value("status", "");
+  EXPECT_TRUE(first == "starting" || first == "unhealthy") << first;
   ASSERT_TRUE(eventually([&] { return inspect("mute").value("restart_count", 0) >= 1; }, 600)) << inspect("mute").dump() << daemon.log();
   ASSERT_TRUE(eventually([&] { return inspect("mute").value("state", "") == "running"; }));
   // The new run starts over; the log of the last one said why it failed, before the restart.
