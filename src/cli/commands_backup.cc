@@ -12,6 +12,7 @@
 #include "base/fd.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/local_path.h"
 #include "cli/progress_lines.h"
 #include "cli/recovery_flags.h"
 
@@ -123,8 +124,7 @@ Result<json::Json> import_instance(Context& ctx, const ImportFlags& f) {
   http::ClientResponse r;
   if (ctx.remote.url.empty()) {
     // On this host vesseld reads the file itself: no copy through the socket, no size limit.
-    std::error_code ec;
-    std::string path = std::filesystem::absolute(f.file, ec).string();
+    std::string path = absolute_path(f.file);
     if (::access(path.c_str(), R_OK) != 0) return fail_errno("{}", f.file);
     r = TRY(ctx.client().exchange("POST", url, json::Json{{"path", path}}.dump(), "application/json", on_data));
   } else {
@@ -219,8 +219,7 @@ void add_schedule_commands(CLI::App* backup, Context& ctx) {
     }
     auto every = every_seconds(f->every);
     if (!every) { ctx.status = report(every.error()); return; }
-    std::error_code ec;
-    json::Json body = {{"every_s", *every}, {"keep", f->keep}, {"dir", std::filesystem::absolute(f->dir, ec).string()},
+    json::Json body = {{"every_s", *every}, {"keep", f->keep}, {"dir", absolute_path(f->dir)},
                        {"with_state", f->with_state}, {"compress", f->compress}};
     auto r = ctx.client().call("PUT", "/v1/backups/schedules/" + escape_segment(f->name), body);
     if (!r) { ctx.status = report(r.error()); return; }

@@ -17,6 +17,7 @@
 #include "base/process.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/local_path.h"
 #include "cli/overhead_report.h"
 
 namespace vessel::cli {
@@ -110,7 +111,7 @@ fs::path self_dir() {
 Result<std::string> find_program(const std::string& flag) {
   if (!flag.empty()) {
     if (::access(flag.c_str(), X_OK) != 0) return fail_errno("--workload-program {}", flag);
-    return fs::absolute(flag).string();
+    return absolute_path(flag);
   }
   for (const auto& c :
        {self_dir() / "vessel-workload", self_dir() / ".." / "workload" / "vessel-workload"})
@@ -232,7 +233,7 @@ json::Json container_spec(const BenchFlags& f, const std::string& name, uint64_t
                      {"network", "none"},
                      {"command", {"/bin/sleep", "1000000"}}};
   if (!f.rootfs.empty())
-    spec["rootfs"] = fs::absolute(f.rootfs).string();
+    spec["rootfs"] = absolute_path(f.rootfs);
   else
     spec["image"] = f.image;
   return spec;

@@ -11,6 +11,7 @@
 #include "base/fd.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/local_path.h"
 #include "files/cp_rules.h"
 #include "files/path_stat.h"
 #include "files/tar_pack.h"
@@ -59,13 +60,6 @@ class Progress {
   std::string what_;
   uint64_t bytes_ = 0, shown_ = 0;
 };
-
-Result<std::string> absolute(const std::string& path) {
-  if (!path.empty() && path[0] == '/') return path;
-  char cwd[PATH_MAX];
-  if (!::getcwd(cwd, sizeof cwd)) return fail_errno("getcwd");
-  return std::string(cwd) + "/" + path;
-}
 
 files::Kind local_kind(const std::string& path, bool follow) {
   struct stat st;
@@ -164,7 +158,7 @@ Result<void> copy_in(Client& client, const std::string& src, const std::string& 
     }
     dir = dst;
   } else {
-    auto path = TRY(absolute(src));
+    std::string path = absolute_path(src);
     auto kind = local_kind(path, f.follow);
     if (kind == files::Kind::Missing) return fail(ENOENT, "{}: no such file or directory", src);
     auto plan = TRY(files::plan_copy(src, kind, dst, dst_kind));

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/disk_flags.h"
 #include "cli/format.h"
+#include "cli/local_path.h"
 #include "cli/progress_lines.h"
 #include "hostcheck/host_check.h"
 
@@ -65,15 +66,11 @@ void add_image_commands(CLI::App& app, Context& ctx) {
     c->add_flag("--quiet,-q", f->quiet, "no progress bar");
     c->callback([&ctx, f] {
       auto client = ctx.client();
-      auto absolute = [](const std::string& p) {
-        std::error_code ec;
-        return p.empty() ? p : std::filesystem::absolute(p, ec).string();
-      };
       if (f->vm) {
         if (f->kernel.empty()) { ctx.status = report(Error(EINVAL, "a VM image needs --kernel")); return; }
         json::Json body = {{"name", f->name.empty() ? default_image_name(f->kernel) : f->name}, {"type", "vm"},
-                           {"kernel", absolute(f->kernel)}};
-        if (!f->initramfs.empty()) body["initramfs"] = absolute(f->initramfs);
+                           {"kernel", absolute_path(f->kernel)}};
+        if (!f->initramfs.empty()) body["initramfs"] = absolute_path(f->initramfs);
         if (!f->cmdline.empty()) body["cmdline"] = f->cmdline;
         for (const auto& d : f->disks) {
           auto disk = parse_image_disk(d);
@@ -84,7 +81,7 @@ void add_image_commands(CLI::App& app, Context& ctx) {
         return;
       }
       if (f->file.empty()) { ctx.status = report(Error(EINVAL, "which file? vessel image import FILE [--name NAME]")); return; }
-      json::Json body = {{"name", f->name.empty() ? default_image_name(f->file) : f->name}, {"archive", absolute(f->file)}};
+      json::Json body = {{"name", f->name.empty() ? default_image_name(f->file) : f->name}, {"archive", absolute_path(f->file)}};
       import_with_progress(ctx, client, body, f->quiet);
     });
   }

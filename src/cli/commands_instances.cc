@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/disk_flags.h"
 #include "cli/format.h"
+#include "cli/local_path.h"
 #include "cli/recovery_flags.h"
 
 namespace vessel::cli {
@@ -120,14 +121,10 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (f.balloon) spec["balloon"] = json::Json::object();  // vesseld's defaults (spec/balloon_spec.h)
   spec["name"] = f.name.empty() ? random_name(!f.image.empty() ? f.image : (f.vm ? "vm" : "container")) : f.name;
   // The daemon takes absolute paths; the user may give relative ones.
-  auto absolute = [](const std::string& p) {
-    std::error_code ec;
-    return p.empty() || p[0] == '/' ? p : std::filesystem::absolute(p, ec).string();
-  };
   if (!f.image.empty()) spec["image"] = f.image;
-  if (!f.rootfs.empty()) spec["rootfs"] = absolute(f.rootfs);
-  if (!f.kernel.empty()) spec["kernel"] = absolute(f.kernel);
-  if (!f.initramfs.empty()) spec["initramfs"] = absolute(f.initramfs);
+  if (!f.rootfs.empty()) spec["rootfs"] = absolute_path(f.rootfs);
+  if (!f.kernel.empty()) spec["kernel"] = absolute_path(f.kernel);
+  if (!f.initramfs.empty()) spec["initramfs"] = absolute_path(f.initramfs);
   if (!f.cmdline.empty()) spec["cmdline"] = f.cmdline;
   if (!f.command.empty()) spec["command"] = f.command;
   json::Json env = json::Json::object(), labels = json::Json::object();

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/local_path.h"
 
 namespace vessel::cli {
 
@@ -12,8 +13,7 @@ namespace {
 // and URLs go as given (vesseld checks them).
 std::string destination_of(const std::string& to) {
   if (to.empty() || to == "local" || to[0] == '/' || to.find(':') != std::string::npos) return to;
-  char cwd[4096];
-  return ::getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + to : to;
+  return absolute_path(to);
 }
 
 const char* step_text(const std::string& step) {

@@ -4,19 +4,9 @@
 
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/local_path.h"
 
 namespace vessel::cli {
-
-namespace {
-
-// --export / --import name a file on vesseld's host: absolute, from the CLI's directory.
-std::string absolute(const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  char cwd[4096];
-  return ::getcwd(cwd, sizeof cwd) ? std::string(cwd) + "/" + path : path;
-}
-
-}  // namespace
 
 void add_suspend_commands(CLI::App& app, Context& ctx) {
   {
@@ -50,7 +40,7 @@ void add_suspend_commands(CLI::App& app, Context& ctx) {
       auto client = ctx.client();
       json::Json body = json::Json::object();
       if (*leave_running) body["leave_running"] = true;
-      if (!export_file->empty()) body["export"] = absolute(*export_file);
+      if (!export_file->empty()) body["export"] = absolute_path(*export_file);
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/checkpoint", body);
         if (!r) ctx.status = report(r.error());
@@ -72,7 +62,7 @@ void add_suspend_commands(CLI::App& app, Context& ctx) {
       }
       auto client = ctx.client();
       json::Json body = json::Json::object();
-      if (!import_file->empty()) body["import"] = absolute(*import_file);
+      if (!import_file->empty()) body["import"] = absolute_path(*import_file);
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/restore", body);
         if (!r) ctx.status = report(r.error());

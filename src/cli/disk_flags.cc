@@ -3,15 +3,11 @@
 #include <filesystem>
 
 #include "cli/format.h"
+#include "cli/local_path.h"
 
 namespace vessel::cli {
 
 namespace {
-
-std::string absolute(const std::string& p) {
-  std::error_code ec;
-  return p.empty() || p[0] == '/' ? p : std::filesystem::absolute(p, ec).string();
-}
 
 // "k=v,k2,k3=v3" when the first item names a known key; nullopt means a plain path.
 bool is_key_list(const std::string& text) {
@@ -65,7 +61,7 @@ Result<json::Json> parse_instance_disk(const std::string& text) {
     bool ro = path.size() > 3 && path.compare(path.size() - 3, 3, ":ro") == 0;
     if (ro) path.resize(path.size() - 3);
     if (path.empty()) return fail(EINVAL, "--disk: empty path");
-    return json::Json{{"path", absolute(path)}, {"read_only", ro}};
+    return json::Json{{"path", absolute_path(path)}, {"read_only", ro}};
   }
   auto k = TRY(parse_keys(text, true));
   if (!k.size.empty()) {
@@ -76,17 +72,17 @@ Result<json::Json> parse_instance_disk(const std::string& text) {
     return json::Json{{"size_mib", mib}};
   }
   if (k.path.empty()) return fail(EINVAL, "--disk {}: needs path=FILE or size=SIZE", text);
-  json::Json j = {{"path", absolute(k.path)}, {"read_only", k.read_only}};
+  json::Json j = {{"path", absolute_path(k.path)}, {"read_only", k.read_only}};
   if (!k.format.empty()) j["format"] = k.format;
   return j;
 }
 
 Result<json::Json> parse_image_disk(const std::string& text) {
-  if (!is_key_list(text)) return json::Json{{"path", absolute(text)}};
+  if (!is_key_list(text)) return json::Json{{"path", absolute_path(text)}};
   auto k = TRY(parse_keys(text, false));
   if (k.path.empty()) return fail(EINVAL, "--disk {}: needs path=FILE", text);
   if (k.read_only) return fail(EINVAL, "--disk {}: image disks are always read-only bases; drop 'ro'", text);
-  json::Json j = {{"path", absolute(k.path)}};
+  json::Json j = {{"path", absolute_path(k.path)}};
   if (!k.format.empty()) j["format"] = k.format;
   return j;
 }

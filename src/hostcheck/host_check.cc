@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool exists(const std::string& p) {
+bool path_exists(const std::string& p) {
   struct stat st;
   return ::stat(p.c_str(), &st) == 0;
 }
@@ -125,7 +125,7 @@ void probe_containers(Report& r) {
           cg.layout == "none" ? "mount cgroup v2 at /sys/fs/cgroup" : note});
 
   for (const char* ns : {"mnt", "pid", "uts", "ipc", "net", "user", "cgroup", "time"}) {
-    bool have = exists(std::string("/proc/self/ns/") + ns);
+    bool have = path_exists(std::string("/proc/self/ns/") + ns);
     bool required = std::string(ns) != "user" && std::string(ns) != "cgroup" && std::string(ns) != "time";
     std::string note;
     if (std::string(ns) == "user" && have) {

@@ -37,7 +37,7 @@ size_t call_stream(char* data, size_t size, size_t n, void* user) {
 
 // One header line of the answer into the map (name lower-cased, value trimmed); a new status
 // line (a 100 Continue before the answer) starts over.
-size_t collect_header(char* data, size_t size, size_t n, void* user) {
+size_t collect_response_header(char* data, size_t size, size_t n, void* user) {
   auto* headers = static_cast<std::map<std::string, std::string>*>(user);
   std::string_view line(data, size * n);
   if (line.starts_with("HTTP/")) headers->clear();
@@ -138,7 +138,7 @@ Result<ClientResponse> request(const ClientOptions& options, const std::string& 
   ClientResponse out;
   curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &out.body);
-  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_header);
+  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_response_header);
   curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &out.headers);
   out.status = TRY(perform(e, options, url));
   return out;
@@ -170,7 +170,7 @@ Result<ClientResponse> request_stream_headers(const ClientOptions& options, cons
   };
   curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, static_cast<size_t (*)(char*, size_t, size_t, void*)>(write));
   curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_header);
+  curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_response_header);
   curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &out.headers);
   out.status = TRY(perform(e, options, url));
   return out;

@@ -78,7 +78,7 @@ ssize_t stream_reader(void* cls, uint64_t /*pos*/, char* buf, size_t max) {
 
 void stream_free(void* cls) { delete static_cast<Stream*>(cls); }
 
-MHD_Result collect_header(void* cls, MHD_ValueKind, const char* key, const char* value) {
+MHD_Result collect_request_value(void* cls, MHD_ValueKind, const char* key, const char* value) {
   auto* map = static_cast<std::map<std::string, std::string>*>(cls);
   std::string k = key;
   for (auto& c : k) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -180,8 +180,8 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
     pending = new Pending;
     pending->request.method = method;
     pending->request.path = url;
-    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_header, &pending->request.headers);
-    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_header,
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, collect_request_value, &pending->request.headers);
+    MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, collect_request_value,
                               &pending->request.query);
     if (!impl->options.tls_cert_pem.empty()) {
       pending->request.tls = true;

@@ -23,8 +23,6 @@ namespace {
 
 constexpr size_t kChunk = 128u << 10;
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
 // A default guest without a network leaves lo down (its /init configures it with eth0 only).
 tl::expected<void, std::string> loopback_up() {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -1,8 +1,12 @@
 #include "workload/outcome.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace vessel::workload {
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 std::string to_json(const Outcome& o) {
   // Names and units are our own constants (letters only): nothing to escape.

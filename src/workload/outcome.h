@@ -20,4 +20,7 @@ struct Outcome {
 // string: a 64-bit integer does not survive every JSON reader).
 std::string to_json(const Outcome& outcome);
 
+// "WHAT: strerror(errno)": why a workload could not run.
+std::string errno_text(const std::string& what);
+
 }  // namespace vessel::workload

@@ -20,8 +20,6 @@ constexpr size_t kMemBuffer = 32u << 20;
 constexpr size_t kFileSize = 4u << 20;
 constexpr size_t kFileBlock = 64u << 10;
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
 // The amount at scale 1, chosen so that each takes a few tenths of a second on a 2020s x86 core.
 struct Spec {
   const char* name;

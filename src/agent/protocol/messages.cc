@@ -1,9 +1,9 @@
 #include "agent/protocol/messages.h"
 
+#include "agent/protocol/fields.h"
+
 namespace vessel::agent {
 namespace {
-
-tl::unexpected<std::string> bad(std::string what) { return tl::unexpected(std::move(what)); }
 
 Parsed<std::vector<std::string>> string_list(const Json& j, const char* key, bool required) {
   std::vector<std::string> out;
@@ -24,13 +24,6 @@ Parsed<std::vector<std::string>> string_list(const Json& j, const char* key, boo
   return out;
 }
 
-Parsed<uint64_t> get_uint(const Json& j, const char* key, uint64_t max) {
-  if (!j.contains(key)) return bad(std::string(key) + ": missing");
-  const Json& v = j[key];
-  if (!v.is_number_unsigned() || v.get<uint64_t>() > max) return bad(std::string(key) + ": expected an integer up to " + std::to_string(max));
-  return v.get<uint64_t>();
-}
-
 Parsed<std::string> get_path(const Json& j, const char* key) {
   if (!j.contains(key) || !j[key].is_string()) return bad(std::string(key) + ": expected a string");
   const auto& p = j[key].get_ref<const std::string&>();
@@ -41,7 +34,7 @@ Parsed<std::string> get_path(const Json& j, const char* key) {
 
 Parsed<uint16_t> dimension(const Json& j, const char* key, uint16_t dflt) {
   if (!j.contains(key)) return dflt;
-  auto v = get_uint(j, key, 4096);
+  auto v = uint_field(j, key, 4096);
   if (!v) return tl::unexpected(v.error());
   return uint16_t(*v);
 }
@@ -112,7 +105,7 @@ Parsed<Request> parse_request(std::string_view text) {
     if (!path) return tl::unexpected(path.error());
     c.path = *path;
     if (j.contains("mode")) {
-      auto mode = get_uint(j, "mode", 07777);
+      auto mode = uint_field(j, "mode", 07777);
       if (!mode) return tl::unexpected(mode.error());
       c.mode = uint32_t(*mode);
     }
@@ -173,7 +166,7 @@ Parsed<ExecControl> parse_exec_control(std::string_view text) {
     return ResizeMessage{*rows, *cols};
   }
   if (j["op"] == "signal") {
-    auto sig = get_uint(j, "signal", 64);
+    auto sig = uint_field(j, "signal", 64);
     if (!sig) return tl::unexpected(sig.error());
     if (*sig == 0) return bad("signal: expected 1 to 64");
     return SignalMessage{int(*sig)};
@@ -218,11 +211,11 @@ Parsed<ExitStatus> parse_exit(std::string_view text) {
   if (!j.contains("op") || j["op"] != "exit") return bad("exit: expected {\"op\": \"exit\"}");
   ExitStatus s;
   if (j.contains("exit_code")) {
-    auto c = get_uint(j, "exit_code", 255);
+    auto c = uint_field(j, "exit_code", 255);
     if (!c) return tl::unexpected(c.error());
     s.code = int(*c);
   } else if (j.contains("signal")) {
-    auto sig = get_uint(j, "signal", 64);
+    auto sig = uint_field(j, "signal", 64);
     if (!sig) return tl::unexpected(sig.error());
     s.signal = int(*sig);
   } else {
@@ -251,8 +244,8 @@ Parsed<Stats> parse_stats(const Json& body) {
   Stats s;
   if (!body.contains("memory") || !body["memory"].is_object()) return bad("memory: expected an object");
   const Json& m = body["memory"];
-  auto total = get_uint(m, "total_kb", UINT64_MAX), free = get_uint(m, "free_kb", UINT64_MAX),
-       avail = get_uint(m, "available_kb", UINT64_MAX);
+  auto total = uint_field(m, "total_kb", UINT64_MAX), free = uint_field(m, "free_kb", UINT64_MAX),
+       avail = uint_field(m, "available_kb", UINT64_MAX);
   if (!total || !free || !avail) return bad("memory: expected total_kb, free_kb, available_kb");
   s.mem_total_kb = *total;
   s.mem_free_kb = *free;
@@ -269,8 +262,8 @@ Parsed<Stats> parse_stats(const Json& body) {
     if (!f.is_object()) return bad("filesystems: expected objects");
     FsStats fs;
     auto path = get_path(f, "path");
-    auto t = get_uint(f, "total_bytes", UINT64_MAX), fr = get_uint(f, "free_bytes", UINT64_MAX),
-         av = get_uint(f, "avail_bytes", UINT64_MAX);
+    auto t = uint_field(f, "total_bytes", UINT64_MAX), fr = uint_field(f, "free_bytes", UINT64_MAX),
+         av = uint_field(f, "avail_bytes", UINT64_MAX);
     if (!path || !t || !fr || !av) return bad("filesystems: expected path, total_bytes, free_bytes, avail_bytes");
     fs.path = *path;
     fs.total_bytes = *t;
@@ -291,8 +284,8 @@ Json to_json(const Stats& s) {
 }
 
 Parsed<FileInfo> parse_file_info(const Json& body) {
-  auto size = get_uint(body, "size", UINT64_MAX);
-  auto mode = get_uint(body, "mode", 07777);
+  auto size = uint_field(body, "size", UINT64_MAX);
+  auto mode = uint_field(body, "mode", 07777);
   if (!size || !mode) return bad("copy-out: expected size and mode");
   return FileInfo{*size, uint32_t(*mode)};
 }

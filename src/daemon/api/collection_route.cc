@@ -7,10 +7,8 @@ namespace vessel::daemon {
 
 namespace {
 
-http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, json::dump(j) + "\n"); }
-
 http::Response answer(const Result<json::Json>& j, int status = 200) {
-  return j ? ok(*j, status) : Api::error_response(j.error());
+  return j ? Api::ok(*j, status) : Api::error_response(j.error());
 }
 
 http::Response whole(const http::Request& r, std::string& label, const Collection& c) {

@@ -9,12 +9,6 @@
 
 namespace vessel::daemon {
 
-namespace {
-
-http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, json::dump(j) + "\n"); }
-
-}  // namespace
-
 http::Response Api::migrate(const http::Request& r, Role role, const std::string& name) {
   if (r.method != "POST")
     return error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);

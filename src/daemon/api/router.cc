@@ -27,10 +27,6 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
-// Error messages quote names from hostile input (a tar entry's bytes): json::dump never throws on
-// invalid UTF-8 (it writes U+FFFD).
-http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, json::dump(j) + "\n"); }
-
 http::Response method_not_allowed(const http::Request& r) {
   return Api::error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);
 }
@@ -66,6 +62,10 @@ std::string Api::error_text(const Error& error) {
       return error.to_string();
   }
 }
+
+// Error messages quote names from hostile input (a tar entry's bytes): json::dump never throws on
+// invalid UTF-8 (it writes U+FFFD).
+http::Response Api::ok(const json::Json& j, int status) { return http::Response::json(status, json::dump(j) + "\n"); }
 
 http::Response Api::error_response(const Error& error, int status) {
   json::Json j = {{"error", error_text(error)}, {"errno", error.errnum()}};

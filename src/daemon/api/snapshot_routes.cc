@@ -11,12 +11,6 @@
 
 namespace vessel::daemon {
 
-namespace {
-
-http::Response ok(const json::Json& j, int status = 200) { return http::Response::json(status, json::dump(j) + "\n"); }
-
-}  // namespace
-
 http::Response Api::snapshot_route(const http::Request& r, const std::string& name, const std::vector<std::string>& parts,
                                    std::string& label) {
   auto not_allowed = [&] {

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr off_t kMaxDocument = 4 << 20;  // manifest, index, config
+constexpr off_t kMaxArchiveDocument = 4 << 20;  // manifest, index, config
 
 // Extracts the regular files and directories of the outer archive (the image tarball) inside
 // `root`; links and devices have no place in it and are skipped, so `root` holds nothing else.
@@ -59,14 +59,14 @@ Result<void> extract_outer(const std::string& tarball, const ConfinedRoot& root)
   return {};
 }
 
-// A JSON document of the archive: a regular file of at most kMaxDocument bytes.
+// A JSON document of the archive: a regular file of at most kMaxArchiveDocument bytes.
 Result<std::string> read_document(const ConfinedRoot& root, const std::string& rel) {
   Fd fd = TRY(root.open(rel, O_RDONLY | O_NOFOLLOW));
   struct stat st;
   if (::fstat(fd.get(), &st) < 0) return fail_errno("stat {}", rel);
   if (!S_ISREG(st.st_mode)) return fail(EINVAL, "{} in the archive is not a file", rel);
-  if (st.st_size > kMaxDocument)
-    return fail(E2BIG, "{} in the archive is larger than {} bytes", rel, kMaxDocument);
+  if (st.st_size > kMaxArchiveDocument)
+    return fail(E2BIG, "{} in the archive is larger than {} bytes", rel, kMaxArchiveDocument);
   std::string out(static_cast<size_t>(st.st_size), '\0');
   TRY_CTX(pread_exact(fd.get(), out.data(), out.size(), 0), "read {}", rel);
   return out;

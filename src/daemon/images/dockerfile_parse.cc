@@ -41,11 +41,11 @@ Unexpected error_at(Position at, fmt::format_string<Args...> format, Args&&... a
               fmt::format(format, std::forward<Args>(args)...));
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
   return s;
 }
 
@@ -135,7 +135,7 @@ std::vector<LogicalLine> logical_lines(const std::vector<Line>& lines, size_t fr
       text = text.substr(indent);
     }
     std::string_view right = text;
-    while (!right.empty() && is_space(right.back())) right.remove_suffix(1);
+    while (!right.empty() && is_blank(right.back())) right.remove_suffix(1);
     if (!right.empty() && right.back() == escape) {
       open->text += right.substr(0, right.size() - 1);
       continue;
@@ -157,7 +157,7 @@ Result<std::vector<std::pair<std::string, std::string>>> take_flags(std::string_
     rest = trim(rest);
     if (rest.substr(0, 2) != "--") return flags;
     size_t end = 0;
-    while (end < rest.size() && !is_space(rest[end])) ++end;
+    while (end < rest.size() && !is_blank(rest[end])) ++end;
     std::string_view token = rest.substr(2, end - 2);
     rest.remove_prefix(end);
     size_t eq = token.find('=');
@@ -189,7 +189,7 @@ Result<Instruction> parse_instruction(std::string_view text, Position at, bool i
 Result<void> parse_healthcheck(Instruction& in) {
   std::string_view rest = in.args;
   size_t end = 0;
-  while (end < rest.size() && !is_space(rest[end])) ++end;
+  while (end < rest.size() && !is_blank(rest[end])) ++end;
   in.sub = upper(rest.substr(0, end));
   rest = trim(rest.substr(end));
   if (in.sub == "NONE") {
@@ -213,7 +213,7 @@ Result<void> parse_onbuild(Instruction& in) {
 Result<Instruction> parse_instruction(std::string_view text, Position at, bool in_onbuild) {
   text = trim(text);
   size_t end = 0;
-  while (end < text.size() && !is_space(text[end])) ++end;
+  while (end < text.size() && !is_blank(text[end])) ++end;
   Instruction in;
   in.at = at;
   in.keyword = upper(text.substr(0, end));
@@ -245,7 +245,7 @@ Result<Stage> start_stage(Instruction from, const std::vector<Stage>& earlier) {
   std::string_view rest = from.args;
   while (!(rest = trim(rest)).empty()) {
     size_t end = 0;
-    while (end < rest.size() && !is_space(rest[end])) ++end;
+    while (end < rest.size() && !is_blank(rest[end])) ++end;
     words.push_back(rest.substr(0, end));
     rest.remove_prefix(end);
   }

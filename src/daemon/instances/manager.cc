@@ -235,9 +235,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   auto userns = TRY_CTX(userns_of(spec), "start {}", row.name);
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
                       spec.log.value_or(config_.log), userns};
-  // A new run: the last one's exit is forgotten (a `wait` must not answer with a stale status).
-  ::unlink((ctx.dir + "/" + kExitFile).c_str());
-  TRY(store_.clear_instance_exit(row.name));
+  ::unlink((ctx.dir + "/" + kExitFile).c_str());  // the VMM's or the shim's, of the last run
   if (networks_) {
     auto attached = TRY_CTX(networks_->attach(spec), "start {}", row.name);
     ctx.netns = attached.netns;
@@ -254,7 +252,10 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
     return Unexpected(std::move(started).error().add_context(fmt::format("start {}", row.name)));
   }
   auto proc = std::move(*started);
-  auto committed = set_state(row.name, State::Running, &proc, restoring ? "resume" : "start");
+  // The last run's exit is forgotten only now: a start takes seconds, and meanwhile the instance is
+  // still stopped the way it last ended (a restart policy's next start too).
+  auto committed = store_.clear_instance_exit(row.name);
+  if (committed) committed = set_state(row.name, State::Running, &proc, restoring ? "resume" : "start");
   if (!committed) {
     // Nothing acknowledged may be lost, nothing unacknowledged may keep running.
     (void)backend_for(spec).stop(ctx, proc, std::chrono::seconds(0));

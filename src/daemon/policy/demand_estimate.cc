@@ -7,7 +7,7 @@ namespace vessel::daemon {
 
 namespace {
 
-constexpr uint64_t kMiB = 1ull << 20;
+constexpr uint64_t kBytesPerMiB = 1ull << 20;
 
 // A guest's figures are the guest's to report: never more available than total, nor a balloon
 // larger than total when it is counted in it.
@@ -61,7 +61,7 @@ Resources estimate_demand(const MemberUsage& usage, const Resources& allocation,
 }
 
 uint64_t balloon_target_mib(uint64_t guest_mib, uint64_t allocation_bytes, uint64_t overhead_bytes, uint64_t floor_mib) {
-  uint64_t for_guest = allocation_bytes > overhead_bytes ? (allocation_bytes - overhead_bytes) / kMiB : 0;
+  uint64_t for_guest = allocation_bytes > overhead_bytes ? (allocation_bytes - overhead_bytes) / kBytesPerMiB : 0;
   uint64_t keep = std::min(guest_mib, std::max(for_guest, floor_mib));
   return guest_mib - keep;
 }

@@ -14,7 +14,7 @@
 namespace vessel::vmm::snapshot {
 namespace {
 
-constexpr uint64_t kPage = 4096;
+constexpr uint64_t kUffdPage = 4096;
 
 std::vector<UffdRegion> mappings(const GuestMemory& memory) {
   std::vector<UffdRegion> out;
@@ -56,8 +56,8 @@ Result<void> probe_first_page(int uffd, int sock, const GuestMemory& memory, std
   if (!result) {
     // hugetlbfs has no zero page: a huge page is filled with a copy of zeros.
     uint64_t first_page = reinterpret_cast<uint64_t>(memory.host_base());
-    std::vector<uint8_t> zeros(memory.page_size() == kPage ? 0 : memory.page_size());
-    auto z = zeros.empty() ? uffd::zeropage(uffd, first_page, kPage) : uffd::copy(uffd, first_page, zeros.data(), zeros.size());
+    std::vector<uint8_t> zeros(memory.page_size() == kUffdPage ? 0 : memory.page_size());
+    auto z = zeros.empty() ? uffd::zeropage(uffd, first_page, kUffdPage) : uffd::copy(uffd, first_page, zeros.data(), zeros.size());
     if (!z) log::warn("uffd: end the probe: {}", z.error().to_string());
   }
   toucher.join();

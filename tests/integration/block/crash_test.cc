@@ -28,14 +28,14 @@ constexpr uint64_t kSector = 512;
 constexpr int64_t kUnknown = -2;  // content depends on whether an unflushed write landed
 constexpr int64_t kNever = -1;    // never written: zeros
 
-struct Op {
+struct DiskOp {
   bool zero;
   uint64_t offset, length;
 };
 
-Op op_for(uint64_t seed, int64_t seq) {
+DiskOp op_for(uint64_t seed, int64_t seq) {
   std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(seq));
-  Op o;
+  DiskOp o;
   o.zero = rng() % 8 == 0;
   o.offset = (rng() % (kDisk / kSector)) * kSector;
   o.length = std::min<uint64_t>(kDisk - o.offset, (1 + rng() % 64) * kSector * (rng() % 4 == 0 ? 16 : 1));
@@ -65,7 +65,7 @@ struct Msg {
   for (int64_t seq = first_seq;; ++seq) {
     Msg m{seq, 0};
     if (write(fd, &m, sizeof m) != sizeof m) _exit(3);
-    Op o = op_for(seed, seq);
+    DiskOp o = op_for(seed, seq);
     if (o.zero) {
       if (!(*img)->discard(o.offset, o.length, true)) _exit(4);
     } else {
@@ -121,7 +121,7 @@ void run_crash_rounds(const std::string& opts, uint32_t cluster_bits, uint32_t r
     close(pipefd[0]);
     // Ops up to `flushed` are durable; ops in (flushed, started] may or may not have landed.
     for (int64_t seq = next_seq; seq <= started; ++seq) {
-      Op o = op_for(seed, seq);
+      DiskOp o = op_for(seed, seq);
       int64_t v = seq <= flushed ? (o.zero ? kNever : seq) : kUnknown;
       for (uint64_t s = o.offset / kSector; s < (o.offset + o.length) / kSector; ++s) state[s] = v;
     }

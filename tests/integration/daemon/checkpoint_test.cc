@@ -16,8 +16,6 @@ namespace {
 
 const std::vector<std::string> kCounter{"--", "/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo n=$i; sleep 0.1; done"};
 
-std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
-
 // The counts the container printed, in order.
 std::vector<int> counts(const Daemon& d, const std::string& name) {
   std::vector<int> out;

@@ -13,11 +13,6 @@ json::Json find(const json::Json& list, const std::string& name) {
   return nullptr;
 }
 
-std::string state_of(const Daemon& d, const std::string& name) {
-  auto j = d.vessel_json({"inspect", name});
-  return j.is_object() ? j.value("state", "") : "";
-}
-
 class ContainerLifecycle : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "base/fd.h"
@@ -181,5 +182,19 @@ json::Json Daemon::vessel_json(const std::vector<std::string>& args) const {
 }
 
 SecondCgroupParent::~SecondCgroupParent() { remove_cgroup_parent(name); }
+
+std::string state_of(const Daemon& d, const std::string& name) {
+  auto j = d.vessel_json({"inspect", name});
+  return j.is_object() ? j.value("state", "") : "";
+}
+
+std::vector<long> logged_counts(const Daemon& d, const std::string& name) {
+  std::vector<long> out;
+  std::string text = d.vessel({"logs", name}).out;
+  std::regex line("count ([0-9]+)\r?\n");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it)
+    out.push_back(std::stol((*it)[1]));
+  return out;
+}
 
 }  // namespace vessel::test

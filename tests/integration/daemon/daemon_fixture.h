@@ -68,6 +68,11 @@ bool eventually(Pred pred, int tries = 300) {
   return false;
 }
 
+// The instance's state as `vessel inspect` says it ("" when there is no such instance).
+std::string state_of(const Daemon& d, const std::string& name);
+// The numbers of the complete "count N" lines in the instance's log (the counter guests).
+std::vector<long> logged_counts(const Daemon& d, const std::string& name);
+
 std::string runtime_path();
 std::string vesseld_path();
 std::string vessel_path();

@@ -12,8 +12,6 @@
 namespace vessel::test {
 namespace {
 
-std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
-
 TEST(RestartAdoption, SigkilledDaemonLeavesGuestsRunningAndAdoptsThem) {
   TempDir tmp;
   make_busybox_rootfs(tmp.path + "/rootfs");

@@ -18,8 +18,6 @@ namespace {
 int64_t restart_count(const Daemon& d, const std::string& name) {
   return d.vessel_json({"inspect", name}).value("restart_count", int64_t{-1});
 }
-std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
-
 std::vector<std::string> run_args(const std::string& name, const std::string& rootfs, const std::string& policy,
                                   const std::string& script) {
   return {"run", "--name", name, "--restart", policy, "--rootfs", rootfs, "--", "/bin/sh", "-c", script};

@@ -12,8 +12,6 @@
 namespace vessel::test {
 namespace {
 
-std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
-
 size_t count_lines(const std::string& text) {
   size_t n = 0, pos = 0;
   while ((pos = text.find("count ", pos)) != std::string::npos) ++n, ++pos;

@@ -19,17 +19,6 @@
 namespace vessel::test {
 namespace {
 
-std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
-
-std::vector<long> counts(const Daemon& d, const std::string& name) {
-  std::vector<long> out;
-  std::string text = d.vessel({"logs", name}).out;
-  std::regex line("count ([0-9]+)\r?\n");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it)
-    out.push_back(std::stol((*it)[1]));
-  return out;
-}
-
 bool listed(const Daemon& d, const std::string& name) {
   auto list = d.vessel_json({"ls", "--json"});
   if (!list.is_array()) return false;
@@ -51,7 +40,7 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
   auto r = a.vessel(run);
   ASSERT_EQ(r.status, 0) << r.err << a.log();
   pid_t pid_a = a.vessel_json({"inspect", "vm1"}).value("pid", 0);
-  ASSERT_TRUE(eventually([&] { return counts(a, "vm1").size() >= 3; })) << a.vessel({"logs", "vm1"}).out;
+  ASSERT_TRUE(eventually([&] { return logged_counts(a, "vm1").size() >= 3; })) << a.vessel({"logs", "vm1"}).out;
 
   // Refused: B has an instance of that name. The VM goes on on A, untouched.
   std::vector<std::string> created = run;
@@ -64,13 +53,13 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
   EXPECT_EQ(state_of(a, "vm1"), "running");
   EXPECT_EQ(a.vessel_json({"inspect", "vm1"}).value("pid", 0), pid_a);
   EXPECT_TRUE(alive(pid_a));
-  size_t seen = counts(a, "vm1").size();
-  EXPECT_TRUE(eventually([&] { return counts(a, "vm1").size() > seen; })) << "it goes on counting on A";
+  size_t seen = logged_counts(a, "vm1").size();
+  EXPECT_TRUE(eventually([&] { return logged_counts(a, "vm1").size() > seen; })) << "it goes on counting on A";
   EXPECT_EQ(state_of(b, "vm1"), "created") << "B's own instance is untouched";
   ASSERT_EQ(b.vessel({"rm", "vm1"}).status, 0);
 
   // Moved: B runs it, from where it was; A forgets it.
-  auto before = counts(a, "vm1");
+  auto before = logged_counts(a, "vm1");
   ASSERT_FALSE(before.empty());
   auto moved = a.vessel({"migrate", "vm1", "--to", "unix:" + b.socket(), "--json"});
   ASSERT_EQ(moved.status, 0) << moved.err << a.log() << b.log();
@@ -92,8 +81,8 @@ TEST(VmMigrate, CounterGoesOnInTheOtherVesseldAndARefusedMigrationLeavesItRunnin
   pid_t pid_b = info.value("pid", 0);
   EXPECT_TRUE(alive(pid_b));
   EXPECT_NE(pid_b, pid_a);
-  ASSERT_TRUE(eventually([&] { return counts(b, "vm1").size() >= 3; }, 600)) << b.vessel({"logs", "vm1"}).out << b.log();
-  auto after = counts(b, "vm1");
+  ASSERT_TRUE(eventually([&] { return logged_counts(b, "vm1").size() >= 3; }, 600)) << b.vessel({"logs", "vm1"}).out << b.log();
+  auto after = logged_counts(b, "vm1");
   // B's console has only what the VM printed there: it goes on from A's count, not from 1.
   EXPECT_GE(after.front(), before.back()) << b.vessel({"logs", "vm1"}).out;
   EXPECT_LE(after.front(), before.back() + 200) << "A counted far beyond what it printed before the migration?";
@@ -152,7 +141,7 @@ TEST(VmMigrate, DisksOnSharedStorageMoveWithTheirLocksAndPrivateOnesAreRefused) 
   };
   auto r = run("disks", {"path=" + ro + ",ro", "path=" + rw});
   ASSERT_EQ(r.status, 0) << r.err << a.log();
-  ASSERT_TRUE(eventually([&] { return counts(a, "disks").size() >= 2; })) << a.vessel({"logs", "disks"}).out;
+  ASSERT_TRUE(eventually([&] { return logged_counts(a, "disks").size() >= 2; })) << a.vessel({"logs", "disks"}).out;
   EXPECT_TRUE(locked()) << "A's vessel-vmm holds the write lock";
   auto moved = a.vessel({"migrate", "disks", "--to", b.socket(), "-q"});
   ASSERT_EQ(moved.status, 0) << moved.err << a.log() << b.log();
@@ -161,8 +150,8 @@ TEST(VmMigrate, DisksOnSharedStorageMoveWithTheirLocksAndPrivateOnesAreRefused) 
   EXPECT_EQ(state_of(b, "disks"), "running");
   auto spec = b.vessel_json({"inspect", "disks"});
   EXPECT_EQ(spec["disks"][1].value("path", ""), rw);
-  ASSERT_TRUE(eventually([&] { return counts(b, "disks").size() >= 2; }, 600)) << b.vessel({"logs", "disks"}).out;
-  EXPECT_GT(counts(b, "disks").front(), 1) << "it went on, it did not boot again";
+  ASSERT_TRUE(eventually([&] { return logged_counts(b, "disks").size() >= 2; }, 600)) << b.vessel({"logs", "disks"}).out;
+  EXPECT_GT(logged_counts(b, "disks").front(), 1) << "it went on, it did not boot again";
   EXPECT_TRUE(locked()) << "B's vessel-vmm holds the write lock now";
   ASSERT_EQ(b.vessel({"stop", "disks"}).status, 0);
   EXPECT_FALSE(locked()) << "nobody holds it once the VM stopped";

@@ -13,17 +13,6 @@
 namespace vessel::test {
 namespace {
 
-std::string state_of(const Daemon& d, const std::string& name) { return d.vessel_json({"inspect", name}).value("state", ""); }
-
-std::vector<long> counts(const Daemon& d, const std::string& name) {
-  std::vector<long> out;
-  std::string text = d.vessel({"logs", name}).out;
-  std::regex line("count ([0-9]+)");
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), line); it != std::sregex_iterator(); ++it)
-    out.push_back(std::stol((*it)[1]));
-  return out;
-}
-
 TEST(VmSuspend, CounterGoesOnAfterSuspendDaemonRestartAndResume) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   TempDir tmp;
@@ -36,16 +25,16 @@ TEST(VmSuspend, CounterGoesOnAfterSuspendDaemonRestartAndResume) {
                        "--memory", "64M", "--stop-timeout", "0"});
     ASSERT_EQ(r.status, 0) << r.err << d.log();
     pid = d.vessel_json({"inspect", "vm1"}).value("pid", 0);
-    ASSERT_TRUE(eventually([&] { return counts(d, "vm1").size() >= 3; })) << d.vessel({"logs", "vm1"}).out;
+    ASSERT_TRUE(eventually([&] { return logged_counts(d, "vm1").size() >= 3; })) << d.vessel({"logs", "vm1"}).out;
     auto s = d.vessel({"suspend", "vm1"});
     ASSERT_EQ(s.status, 0) << s.err << d.log();
     EXPECT_EQ(state_of(d, "vm1"), "suspended");
     EXPECT_TRUE(eventually([&] { return !alive(pid); })) << "its vessel-vmm ended";
     EXPECT_NE(d.vessel({"ls"}).out.find("suspended"), std::string::npos);
     EXPECT_TRUE(std::filesystem::exists(d.state_dir() + "/instances/vm1/suspended/vm.mem"));
-    before = counts(d, "vm1").size();
+    before = logged_counts(d, "vm1").size();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    EXPECT_EQ(counts(d, "vm1").size(), before);
+    EXPECT_EQ(logged_counts(d, "vm1").size(), before);
     EXPECT_NE(d.vessel({"checkpoint", "vm1"}).status, 0) << "a VM is suspended, not checkpointed";
     EXPECT_EQ(d.stop(SIGTERM).code, 0);
   }
@@ -59,8 +48,8 @@ TEST(VmSuspend, CounterGoesOnAfterSuspendDaemonRestartAndResume) {
   pid_t pid2 = info.value("pid", 0);
   EXPECT_NE(pid2, pid);
   EXPECT_TRUE(alive(pid2));
-  ASSERT_TRUE(eventually([&] { return counts(d, "vm1").size() >= before + 2; }, 600)) << d.vessel({"logs", "vm1"}).out;
-  auto c = counts(d, "vm1");
+  ASSERT_TRUE(eventually([&] { return logged_counts(d, "vm1").size() >= before + 2; }, 600)) << d.vessel({"logs", "vm1"}).out;
+  auto c = logged_counts(d, "vm1");
   for (size_t i = 1; i < c.size(); ++i) ASSERT_EQ(c[i], c[i - 1] + 1) << d.vessel({"logs", "vm1"}).out;
   // Supervised as a started VM: suspended again, resumed, stopped, removed.
   ASSERT_EQ(d.vessel({"suspend", "vm1"}).status, 0) << d.log();

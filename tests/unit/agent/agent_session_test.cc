@@ -14,32 +14,12 @@
 #include <thread>
 
 #include "agent/client/agent_client.h"
+#include "agent_process.h"
 
 namespace vessel::agent {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Starts the agent on one end of a socketpair; the connection on the other.
-struct Agent {
-  pid_t pid = -1;
-  std::optional<AgentConnection> conn;
-  Agent() {
-    int sv[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    pid = ::fork();
-    if (pid == 0) {
-      ::dup2(sv[1], 3);  // dup2 clears close-on-exec
-      ::execl(VESSEL_AGENT_BINARY, "vessel-agent", "--serve-fd", "3", nullptr);
-      ::_exit(127);
-    }
-    ::close(sv[1]);
-    conn.emplace(Fd(sv[0]));
-  }
-  ~Agent() {
-    if (pid > 0) ::waitpid(pid, nullptr, 0);
-  }
-};
 
 ExecRequest cmd(std::vector<std::string> argv, bool tty = false) {
   ExecRequest r;
@@ -53,7 +33,7 @@ struct Ran {
   ExitStatus status;
 };
 Ran run(ExecRequest req, std::string input = {}, bool close_stdin = true) {
-  Agent a;
+  AgentProcess a;
   EXPECT_TRUE(a.conn->send_request(req));
   auto reply = a.conn->read_reply(5s);
   EXPECT_TRUE(reply) << reply.error().to_string();
@@ -110,7 +90,7 @@ TEST(AgentSession, TtyGivesTheCommandATerminalOfTheAskedSize) {
 }
 
 TEST(AgentSession, ASignalMessageReachesTheCommand) {
-  Agent a;
+  AgentProcess a;
   ASSERT_TRUE(a.conn->send_request(cmd({"sleep", "30"})));
   ASSERT_TRUE(a.conn->read_reply(5s));
   ASSERT_TRUE(a.conn->send_exec_control(SignalMessage{SIGTERM}));
@@ -121,7 +101,7 @@ TEST(AgentSession, ASignalMessageReachesTheCommand) {
 
 TEST(AgentSession, HealthAndStats) {
   {
-    Agent a;
+    AgentProcess a;
     ASSERT_TRUE(a.conn->send_request(HealthRequest{}));
     auto r = a.conn->read_reply(5s);
     ASSERT_TRUE(r);
@@ -129,7 +109,7 @@ TEST(AgentSession, HealthAndStats) {
     ASSERT_TRUE(h) << h.error();
     EXPECT_GT(h->uptime_s, 0);
   }
-  Agent a;
+  AgentProcess a;
   ASSERT_TRUE(a.conn->send_request(StatsRequest{}));
   auto r = a.conn->read_reply(5s);
   ASSERT_TRUE(r);
@@ -147,7 +127,7 @@ TEST(AgentSession, CopyInAndOutAreByteExact) {
   std::string data;
   for (int i = 0; i < 150000; ++i) data += char(i * 7);
   {
-    Agent a;
+    AgentProcess a;
     ASSERT_TRUE(a.conn->send_request(CopyInRequest{path, 0640}));
     ASSERT_TRUE(a.conn->read_reply(5s));
     ASSERT_TRUE(a.conn->send_stdin(data));
@@ -158,7 +138,7 @@ TEST(AgentSession, CopyInAndOutAreByteExact) {
   }
   EXPECT_EQ(std::filesystem::file_size(path), data.size());
   EXPECT_EQ(std::filesystem::status(path).permissions(), std::filesystem::perms(0640));
-  Agent a;
+  AgentProcess a;
   ASSERT_TRUE(a.conn->send_request(CopyOutRequest{path}));
   auto r = a.conn->read_reply(5s);
   ASSERT_TRUE(r);
@@ -175,7 +155,7 @@ TEST(AgentSession, CopyInAndOutAreByteExact) {
 }
 
 TEST(AgentSession, ABadRequestGetsAnErrorReply) {
-  Agent a;
+  AgentProcess a;
   ASSERT_TRUE(::write(a.conn->fd(), control_frame(R"({"op":"format-disk"})").data(), 29) > 0);
   auto r = a.conn->read_reply(5s);
   ASSERT_FALSE(r);

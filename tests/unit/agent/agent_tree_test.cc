@@ -15,33 +15,13 @@
 
 #include "agent/client/tree_client.h"
 #include "base/fd.h"
+#include "agent_process.h"
 
 namespace vessel::agent {
 namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-struct Agent {
-  pid_t pid = -1;
-  std::optional<AgentConnection> conn;
-  Agent() {
-    int sv[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    pid = ::fork();
-    if (pid == 0) {
-      ::dup2(sv[1], 3);
-      ::execl(VESSEL_AGENT_BINARY, "vessel-agent", "--serve-fd", "3", nullptr);
-      ::_exit(127);
-    }
-    ::close(sv[1]);
-    conn.emplace(Fd(sv[0]));
-  }
-  ~Agent() {
-    conn.reset();
-    if (pid > 0) ::waitpid(pid, nullptr, 0);
-  }
-};
 
 struct Dir {
   Dir() {
@@ -58,7 +38,7 @@ struct Received {
 };
 
 Result<Received> pull(const std::string& path, TreeLimits limits = {}) {
-  Agent a;
+  AgentProcess a;
   Received r;
   std::string current;
   TRY(tree_out(
@@ -81,7 +61,7 @@ TEST(AgentTree, StatSaysWhatAPathIs) {
   std::ofstream(d.path + "/f") << "12345";
   fs::create_symlink("f", d.path + "/l");
   {
-    Agent a;
+    AgentProcess a;
     auto f = stat_path(*a.conn, d.path + "/f", false, 5s);
     ASSERT_TRUE(f) << f.error().to_string();
     EXPECT_TRUE(f->exists);
@@ -89,7 +69,7 @@ TEST(AgentTree, StatSaysWhatAPathIs) {
     EXPECT_EQ(f->size, 5u);
   }
   {
-    Agent a;
+    AgentProcess a;
     auto l = stat_path(*a.conn, d.path + "/l", false, 5s);
     ASSERT_TRUE(l);
     EXPECT_TRUE(S_ISLNK(l->mode));
@@ -98,12 +78,12 @@ TEST(AgentTree, StatSaysWhatAPathIs) {
   {
     // A link target that is not UTF-8 is answered (with U+FFFD), not a crash of the agent.
     fs::create_symlink(std::string("bad\xff"), d.path + "/odd");
-    Agent a;
+    AgentProcess a;
     auto odd = stat_path(*a.conn, d.path + "/odd", false, 5s);
     ASSERT_TRUE(odd) << odd.error().to_string();
     EXPECT_EQ(odd->target, "bad\xef\xbf\xbd");
   }
-  Agent a;
+  AgentProcess a;
   auto none = stat_path(*a.conn, d.path + "/none", false, 5s);
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->exists);
@@ -127,7 +107,7 @@ TEST(AgentTree, ATreeGoesOutAndComesBackByteExact) {
   EXPECT_EQ(got->files["sub/big"], big);
   // Back in, under another directory.
   {
-    Agent a;
+    AgentProcess a;
     auto up = TreeUpload::start(std::move(*a.conn), dst.path, false, 5s);
     a.conn.reset();
     ASSERT_TRUE(up) << up.error().to_string();
@@ -172,7 +152,7 @@ TEST(AgentTree, LimitsStopATreeThatIsTooLarge) {
 Result<std::pair<uint64_t, uint64_t>> push(const std::string& dir,
                                            const std::vector<TreeEntry>& entries,
                                            const std::string& data = "x") {
-  Agent a;
+  AgentProcess a;
   auto up = TRY(TreeUpload::start(std::move(*a.conn), dir, false, 5s));
   a.conn.reset();
   for (const auto& e : entries) {
@@ -203,7 +183,7 @@ TEST(AgentTree, TreeInFollowsNoLinkAndRefusesDotDot) {
   EXPECT_FALSE(fs::is_symlink(d.path + "/in/vlink"));
   EXPECT_EQ(vessel::read_file(outside.path + "/victim").value_or(""), "safe");
   // A raw entry with "..": the agent's parser refuses it.
-  Agent a;
+  AgentProcess a;
   auto up = TreeUpload::start(std::move(*a.conn), d.path + "/in", false, 5s);
   a.conn.reset();
   ASSERT_TRUE(up);

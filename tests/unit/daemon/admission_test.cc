@@ -136,6 +136,30 @@ TEST_F(AdmissionOverFake, AnInstanceBeingStartedHoldsItsReservation) {
   EXPECT_EQ(call("POST", "/v1/instances/b/start").status, 200);
 }
 
+// A start takes seconds for a VM: meanwhile the instance is still stopped the way it last ended
+// (a restart policy's next start too), and the exit is forgotten when the new run is running.
+TEST_F(AdmissionOverFake, AnInstanceBeingStartedKeepsItsLastExitUntilItRuns) {
+  ASSERT_EQ(call("POST", "/v1/instances", spec("a", 1)).status, 201);
+  ASSERT_EQ(call("POST", "/v1/instances/a/start").status, 200);
+  ASSERT_EQ(call("POST", "/v1/instances/a/stop").status, 200);
+  auto stopped = body(call("GET", "/v1/instances/a"));
+  ASSERT_EQ(stopped["exit_code"], 137) << stopped.dump();
+  fake.entered = false;
+  fake.hold = true;
+  auto again = std::async(std::launch::async, [&] { return call("POST", "/v1/instances/a/start").status; });
+  while (!fake.entered) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto starting = body(call("GET", "/v1/instances/a"));
+  EXPECT_EQ(starting["state"], "stopped") << starting.dump();
+  EXPECT_EQ(starting["exit_code"], 137) << starting.dump();
+  EXPECT_EQ(starting["exit_reason"], stopped["exit_reason"]) << starting.dump();
+  fake.hold = false;
+  EXPECT_EQ(again.get(), 200);
+  auto running = body(call("GET", "/v1/instances/a"));
+  EXPECT_EQ(running["state"], "running");
+  EXPECT_TRUE(running["exit_code"].is_null()) << running.dump();
+  EXPECT_EQ(running["exit_reason"], "") << running.dump();
+}
+
 TEST_F(AdmissionOverFake, AFailedStartGivesTheReservationBack) {
   ASSERT_EQ(call("POST", "/v1/instances", spec("a", 5)).status, 201);
   ASSERT_EQ(call("POST", "/v1/instances", spec("b", 5)).status, 201);

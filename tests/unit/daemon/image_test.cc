@@ -11,20 +11,12 @@
 #include "daemon/images/layer_unpack.h"
 #include "daemon/images/sha256.h"
 #include "tar_builder.h"
+#include "temp_dir.h"
 
 namespace vessel::daemon {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  TempDir() {
-    char t[] = "/tmp/vessel-image-test.XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
 
 // A tar (in memory) of name -> content; names ending in '/' are directories.
 std::string make_tar(const std::vector<std::pair<std::string, std::string>>& files) {
@@ -58,7 +50,7 @@ Oci make_oci(const std::string& layer, bool corrupt_layer = false) {
 }
 
 TEST(ImageImport, OciLayoutIsVerifiedUnpackedAndShared) {
-  TempDir d;
+  test::TempDir d{"vessel-image-test"};
   std::string layer = make_tar({{"bin/", ""}, {"bin/hello", "#!/bin/sh\necho hi\n"}, {"etc/", ""}, {"etc/motd", "welcome"}});
   auto oci = make_oci(layer);
   std::string tar = write(d.path + "/img.tar", oci.tar);
@@ -80,7 +72,7 @@ TEST(ImageImport, OciLayoutIsVerifiedUnpackedAndShared) {
 }
 
 TEST(ImageImport, CorruptBlobIsRefused) {
-  TempDir d;
+  test::TempDir d{"vessel-image-test"};
   auto oci = make_oci(make_tar({{"f", "x"}}), true);
   auto r = import_image_archive(write(d.path + "/img.tar", oci.tar), d.path + "/store", [](const ImportProgress&) {});
   ASSERT_FALSE(r);
@@ -89,7 +81,7 @@ TEST(ImageImport, CorruptBlobIsRefused) {
 }
 
 TEST(ImageImport, DockerArchiveIsVerifiedAgainstDiffIds) {
-  TempDir d;
+  test::TempDir d{"vessel-image-test"};
   std::string layer = make_tar({{"hello.txt", "hello"}});
   std::string lhex = sha256_hex(layer);
   std::string config = R"({"config":{"Entrypoint":["/bin/echo"],"Cmd":["x"]},"rootfs":{"type":"layers","diff_ids":["sha256:)" + lhex + "\"]}}";
@@ -109,7 +101,7 @@ TEST(ImageImport, DockerArchiveIsVerifiedAgainstDiffIds) {
 }
 
 TEST(ImageImport, HostileArchivesAreRefused) {
-  TempDir d;
+  test::TempDir d{"vessel-image-test"};
   auto escape = import_image_archive(write(d.path + "/e.tar", make_tar({{"../../etc/evil", "x"}})), d.path + "/store",
                                      [](const ImportProgress&) {});
   ASSERT_FALSE(escape);
@@ -131,7 +123,7 @@ TEST(ImageImport, HostileArchivesAreRefused) {
 // Documents of the wrong shape (a number where a string belongs, missing fields, wrong nesting)
 // are errors that name the field; none throws (an exception here killed vesseld).
 TEST(ImageImport, MalformedDocumentsAreErrorsNotExceptions) {
-  TempDir d;
+  test::TempDir d{"vessel-image-test"};
   std::string layer = make_tar({{"f", "x"}});
   std::string lhex = sha256_hex(layer);
   std::string good_config = R"({"rootfs":{"diff_ids":["sha256:)" + lhex + "\"]}}";
@@ -187,7 +179,7 @@ TEST(ImageImport, MalformedDocumentsAreErrorsNotExceptions) {
 // manifest.json, index.json and the config are read whole into memory: each is at most 4 MiB, a
 // bigger one is refused before it is read (E2BIG, naming the file).
 TEST(ImageImport, DocumentsOverFourMiBAreRefusedUnread) {
-  TempDir d;
+  test::TempDir d{"vessel-image-test"};
   std::string layer = make_tar({{"f", "x"}});
   std::string config = R"({"rootfs":{"diff_ids":["sha256:)" + sha256_hex(layer) + "\"]}}";
   std::string padded_manifest = R"([{"Config":"cfg.json","Layers":["l.tar"]}])" + std::string((4 << 20) + 1, ' ');
@@ -215,7 +207,7 @@ TEST(ImageImport, DocumentsOverFourMiBAreRefusedUnread) {
 }
 
 TEST(ImageStore, ImportListInspectRemove) {
-  TempDir d;
+  test::TempDir d{"vessel-image-test"};
   auto store = std::move(*Store::open(d.path + "/db"));
   ImageStore images(*store, d.path + "/images");
   auto oci = make_oci(make_tar({{"f", "x"}}));

@@ -13,6 +13,7 @@
 #include "daemon/spec/port_spec.h"
 #include "daemon/spec/spec.h"
 #include "daemon/store/store.h"
+#include "temp_dir.h"
 
 namespace vessel::daemon {
 namespace {
@@ -181,17 +182,8 @@ TEST(NftRuleset, DnatsPublishedPortsMasqueradesAndIsolates) {
   EXPECT_EQ(render_delete("t"), "table ip t\ndelete table ip t\n");
 }
 
-struct TempDir {
-  TempDir() {
-    char t[] = "/tmp/vessel-network-test.XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
 TEST(NetworkStore, AddressesAreUniqueFreedWithTheInstanceAndBlockNetworkRemoval) {
-  TempDir d;
+  test::TempDir d{"vessel-network-test"};
   auto s = std::move(*Store::open(d.path + "/db"));
   ASSERT_TRUE(s->insert_network({"n", R"({"name":"n"})", 0}));
   EXPECT_EQ(s->insert_network({"n", "{}", 0}).error().errnum(), EEXIST);

@@ -12,21 +12,10 @@
 #include "daemon/api/roles.h"
 #include "daemon/api/tls_identity.h"
 #include "daemon/api/tls_listener.h"
+#include "temp_dir.h"
 
 namespace vessel::daemon {
 namespace {
-
-struct Tmp {
-  Tmp() {
-    char t[] = "/tmp/vessel-roles.XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~Tmp() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
 
 http::Request req(const std::string& method, const std::string& path, const std::string& body = "") {
   http::Request r;
@@ -77,7 +66,7 @@ std::string make_cert(const std::string& dir, const std::string& name) {
 }
 
 TEST(TrustRoles, StoredWithTheEntryAndEntriesWithoutOneAreReadOnly) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-roles"};
   TrustStore trust(tmp.path + "/trust");
   auto a = trust.add(make_cert(tmp.path, "alice"), "alice", Role::Operator);
   ASSERT_TRUE(a) << a.error().to_string();
@@ -106,7 +95,7 @@ TEST(TrustRoles, StoredWithTheEntryAndEntriesWithoutOneAreReadOnly) {
 }
 
 TEST(TrustRoles, TheTrustRoutesNeedAdminAndTakeARole) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-roles"};
   TrustStore trust(tmp.path + "/trust");
   std::string pem = make_cert(tmp.path, "carol");
   auto body = json::Json{{"certificate", pem}, {"role", "operator"}}.dump();
@@ -128,7 +117,7 @@ TEST(TrustRoles, TheTrustRoutesNeedAdminAndTakeARole) {
 }
 
 TEST(HostPaths, OnlyUnderAPrefixAfterResolvingUnlessAdmin) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-roles"};
   std::string allowed = tmp.path + "/allowed";
   std::filesystem::create_directories(allowed + "/sub");
   std::filesystem::create_directories(tmp.path + "/allowed-not");
@@ -163,7 +152,7 @@ TEST(HostPaths, OnlyUnderAPrefixAfterResolvingUnlessAdmin) {
 }
 
 TEST(HostPaths, EveryPathOfASpecAndAnImageRequestIsCheckedAndRewritten) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-roles"};
   std::string allowed = tmp.path + "/a";
   std::filesystem::create_directories(allowed);
   for (auto f : {"k", "i", "d0", "d1", "archive.tar"}) ASSERT_TRUE(write_file(allowed + "/" + f, "x"));

@@ -7,23 +7,15 @@
 #include <thread>
 
 #include "daemon/store/store.h"
+#include "temp_dir.h"
 
 namespace vessel::daemon {
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char t[] = "/tmp/vessel-store-test.XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
 InstanceRow row(const std::string& name) { return InstanceRow{name, "container", "{}", "created"}; }
 
 TEST(Store, CreatesSchemaWithWalAndCurrentVersion) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   auto s = Store::open(d.path + "/db");
   ASSERT_TRUE(s) << s.error().to_string();
   EXPECT_EQ((*s)->schema_version(), kSchemaVersion);
@@ -31,7 +23,7 @@ TEST(Store, CreatesSchemaWithWalAndCurrentVersion) {
 }
 
 TEST(Store, InstancesCrud) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   auto s = std::move(*Store::open(d.path + "/db"));
   ASSERT_TRUE(s->insert_instance(row("a")));
   auto dup = s->insert_instance(row("a"));
@@ -50,7 +42,7 @@ TEST(Store, InstancesCrud) {
 }
 
 TEST(Store, BackupSchedulesAreReplacedRecordedAndGoWithTheirInstance) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   auto s = std::move(*Store::open(d.path + "/db"));
   auto none = s->set_backup_schedule("ghost", "{}");
   ASSERT_FALSE(none);
@@ -70,7 +62,7 @@ TEST(Store, BackupSchedulesAreReplacedRecordedAndGoWithTheirInstance) {
 }
 
 TEST(Store, CommittedStateSurvivesReopen) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   {
     auto s = std::move(*Store::open(d.path + "/db"));
     ASSERT_TRUE(s->insert_instance(row("keep")));
@@ -82,7 +74,7 @@ TEST(Store, CommittedStateSurvivesReopen) {
 }
 
 TEST(Store, ConcurrentInsertsOfOneNameExactlyOneWins) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   auto s = std::move(*Store::open(d.path + "/db"));
   std::atomic<int> wins{0}, conflicts{0};
   std::vector<std::thread> threads;
@@ -98,7 +90,7 @@ TEST(Store, ConcurrentInsertsOfOneNameExactlyOneWins) {
 }
 
 TEST(Store, MigratesAVersionOneDatabase) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   std::string path = d.path + "/db";
   sqlite3* raw;
   ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
@@ -119,7 +111,7 @@ TEST(Store, MigratesAVersionOneDatabase) {
 }
 
 TEST(Store, RefusesAFutureVersion) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   std::string path = d.path + "/db";
   { ASSERT_TRUE(Store::open(path)); }
   sqlite3* raw;
@@ -133,7 +125,7 @@ TEST(Store, RefusesAFutureVersion) {
 }
 
 TEST(Store, RefusesACorruptFileAndLeavesItAlone) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   std::string path = d.path + "/db";
   std::string garbage(8192, 'x');
   std::ofstream(path) << garbage;
@@ -146,7 +138,7 @@ TEST(Store, RefusesACorruptFileAndLeavesItAlone) {
 }
 
 TEST(Store, RefusesADatabaseWithACorruptPage) {
-  TempDir d;
+  test::TempDir d{"vessel-store-test"};
   std::string path = d.path + "/db";
   {
     auto s = std::move(*Store::open(path));

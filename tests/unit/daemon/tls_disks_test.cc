@@ -16,21 +16,10 @@
 #include "daemon/api/tls_listener.h"
 #include "daemon/images/vm_disks.h"
 #include "daemon/spec/spec.h"
+#include "temp_dir.h"
 
 namespace vessel::daemon {
 namespace {
-
-struct Tmp {
-  Tmp() {
-    char t[] = "/tmp/vessel-tls-disks.XXXXXX";
-    path = ::mkdtemp(t);
-  }
-  ~Tmp() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
 
 TEST(DiskSpec, PathFormatAndSize) {
   auto s = parse_spec_text(R"({"name":"v","type":"vm","kernel":"/k","disks":[
@@ -97,7 +86,7 @@ std::string make_client_cert(const std::string& dir, const std::string& name) {
 }
 
 TEST(TlsIdentity, CreatedOnceWithPrivateKeyAndFingerprints) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-tls-disks"};
   auto id = ensure_server_identity(tmp.path + "/tls");
   ASSERT_TRUE(id) << id.error().to_string();
   EXPECT_EQ(id->cert_sha256.size(), 64u);
@@ -118,7 +107,7 @@ TEST(TlsIdentity, CreatedOnceWithPrivateKeyAndFingerprints) {
 }
 
 TEST(TrustStore, AddListRemoveAndRefuseJunk) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-tls-disks"};
   TrustStore trust(tmp.path + "/tls/trust");
   std::string alice = make_client_cert(tmp.path, "alice");
   std::string bob = make_client_cert(tmp.path, "bob");
@@ -148,7 +137,7 @@ TEST(TrustStore, AddListRemoveAndRefuseJunk) {
 }
 
 TEST(VmDisks, OverlaysOnABaseAndNewDisks) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-tls-disks"};
   std::string src = tmp.path + "/src.raw";
   {
     Fd fd = *Fd::open(src, O_WRONLY | O_CREAT, 0644);
@@ -198,7 +187,7 @@ TEST(VmDisks, OverlaysOnABaseAndNewDisks) {
 }
 
 TEST(VmDisks, ImportRefusesMissingRelativeAndCorrupt) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-tls-disks"};
   EXPECT_EQ(import_base_disk(tmp.path + "/none", "raw", tmp.path + "/d").error().errnum(), ENOENT);
   EXPECT_EQ(import_base_disk("rel.raw", "raw", tmp.path + "/d").error().errnum(), EINVAL);
   std::string junk = tmp.path + "/junk.qcow2";
@@ -217,7 +206,7 @@ TEST(VmDisks, ImportRefusesMissingRelativeAndCorrupt) {
 // is not imported: the store would hold that file's bytes for every VM of the image. A chain
 // inside the disk's folder is flattened as before.
 TEST(VmDisks, ImportFollowsNoBackingFileOutOfTheDisksFolder) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-tls-disks"};
   std::string secret = tmp.path + "/secret.raw", dir = tmp.path + "/downloads";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_TRUE(write_file(secret, std::string(1 << 20, 's')));
@@ -242,7 +231,7 @@ TEST(VmDisks, ImportFollowsNoBackingFileOutOfTheDisksFolder) {
 // import neither read that file nor guess qcow2. Without a format it is refused (the header is
 // named); with format=raw its own bytes, header and all, are what the store keeps.
 TEST(VmDisks, ImportWithoutAFormatIsRawAndNeverFollowsAPlantedHeader) {
-  Tmp tmp;
+  test::TempDir tmp{"vessel-tls-disks"};
   std::string dir = tmp.path + "/exported";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
   ASSERT_TRUE(write_file(dir + "/secret.raw", std::string(1 << 20, 's')));

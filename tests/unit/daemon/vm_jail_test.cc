@@ -2,6 +2,7 @@
 // command line (mounts at host paths, read-only where read-only, the cgroup), and the exit
 // status read from the jailer's.
 #include "daemon/instances/vm_jail.h"
+#include "temp_dir.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -14,18 +15,6 @@
 namespace vessel::daemon {
 namespace {
 
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/vm-jail-unit.XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string path;
-};
-
 bool has_pair(const std::vector<std::string>& argv, const std::string& flag,
               const std::string& value) {
   for (size_t i = 0; i + 1 < argv.size(); ++i)
@@ -34,7 +23,7 @@ bool has_pair(const std::vector<std::string>& argv, const std::string& flag,
 }
 
 TEST(VmJailPlan, EachRunningVmHasItsOwnUidKeptUntilReleased) {
-  TempDir tmp;
+  test::TempDir tmp{"vm-jail-unit"};
   JailConfig c{true, "/usr/bin/vessel-jailer", tmp.path + "/jail", 900000, 3};
   auto a = acquire_jail_id(c, "a");
   auto b = acquire_jail_id(c, "b");

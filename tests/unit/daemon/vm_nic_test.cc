@@ -11,10 +11,10 @@
 namespace vessel::daemon {
 namespace {
 
-Ipv4 ip(const char* s) { return *parse_ipv4(s); }
+Ipv4 ipv4(const char* s) { return *parse_ipv4(s); }
 
 TEST(VmNic, MacIpArgAndNetworkInterface) {
-  auto nic = vm_nic("vx1234abcd", "vessel0", ip("10.88.0.2"), ip("10.88.0.1"), 16);
+  auto nic = vm_nic("vx1234abcd", "vessel0", ipv4("10.88.0.2"), ipv4("10.88.0.1"), 16);
   EXPECT_EQ(nic.mac, "06:00:0a:58:00:02");
   EXPECT_EQ(nic.ip_arg, "ip=10.88.0.2::10.88.0.1:255.255.0.0::eth0:off");
   auto j = vm_network_interface(nic);
@@ -38,7 +38,7 @@ TEST(VmNic, VmmConfigCarriesTheAddressOnTheCommandLine) {
   auto plain = vmm_config(spec, boot);
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->boot_source->boot_args, "console=ttyS0 -- /bin/httpd -f");
-  auto nic = vm_nic("vx1", "vbr-1", ip("10.89.0.3"), ip("10.89.0.1"), 24);
+  auto nic = vm_nic("vx1", "vbr-1", ipv4("10.89.0.3"), ipv4("10.89.0.1"), 24);
   auto c = vmm_config(spec, boot, nic);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->boot_source->boot_args, "console=ttyS0 ip=10.89.0.3::10.89.0.1:255.255.255.0::eth0:off -- /bin/httpd -f");
@@ -85,7 +85,7 @@ std::string guest_ip_config(const std::string& cmdline) {
 
 TEST(VmNic, TheDefaultGuestsInitReadsTheIpArgument) {
   if (::access("/bin/busybox", X_OK) != 0) GTEST_FAIL() << "busybox-static is needed (scripts/packages.txt)";
-  auto nic = vm_nic("vx1", "vbr-1", ip("10.89.0.3"), ip("10.89.0.1"), 24);
+  auto nic = vm_nic("vx1", "vbr-1", ipv4("10.89.0.3"), ipv4("10.89.0.1"), 24);
   EXPECT_EQ(guest_ip_config(with_kernel_arg("console=ttyS0 quiet -- /bin/sh", nic.ip_arg)), "10.89.0.3/24 10.89.0.1 eth0\n");
   EXPECT_EQ(guest_ip_config("console=ttyS0 ip=10.0.0.5::10.0.0.1:255.255.255.240::eth1:off"), "10.0.0.5/28 10.0.0.1 eth1\n");
   EXPECT_EQ(guest_ip_config("console=ttyS0 -- echo ip=1.2.3.4::1.2.3.1:255.0.0.0::eth0:off"), "");  // the command's, not ours

@@ -20,7 +20,7 @@ namespace {
 
 using namespace testing;
 
-struct Header {
+struct BlkHeader {
   uint32_t type, reserved;
   uint64_t sector;
 };
@@ -78,7 +78,7 @@ class BlkDeviceTest : public ::testing::Test {
                bool data_written, bool notify = true) {
     uint16_t d = slot * 3;
     GuestAddress h = kHeader + 16 * slot, s = kStatus + slot;
-    ASSERT_TRUE(mem.write_obj(h, Header{type, 0, sector}));
+    ASSERT_TRUE(mem.write_obj(h, BlkHeader{type, 0, sector}));
     ASSERT_TRUE(mem.write_obj<uint8_t>(s, 0xff));
     drv.set_desc(d, h, 16, kDescFlagNext, d + 1);
     if (len) {

@@ -10,7 +10,7 @@ namespace {
 
 using testing::kData;
 
-struct Header {
+struct BlkHeader {
   uint32_t type, reserved;
   uint64_t sector;
 };
@@ -30,7 +30,7 @@ class BlkRequestTest : public ::testing::Test {
     return c;
   }
   void header(uint32_t type, uint64_t sector) {
-    ASSERT_TRUE(mem.write_obj(kHeader, Header{type, 0, sector}));
+    ASSERT_TRUE(mem.write_obj(kHeader, BlkHeader{type, 0, sector}));
   }
   // header / data / status, with the data's direction chosen by the request type.
   DescriptorChain simple(uint32_t type, uint64_t sector, uint32_t data_len, bool data_written) {
@@ -61,7 +61,7 @@ TEST_F(BlkRequestTest, ReadParsed) {
 
 TEST_F(BlkRequestTest, WriteParsedWithSplitHeaderAndData) {
   header(1, 2047);
-  // Header split 10 + 6 bytes, the last 6 sharing a descriptor with the first data bytes.
+  // BlkHeader split 10 + 6 bytes, the last 6 sharing a descriptor with the first data bytes.
   auto c = chain({{kHeader, 10, false}, {kHeader + 10, 6 + 256, false}, {kBuf + 0x2000, 256, false},
                   {kStatus, 1, true}});
   auto r = parse_request(mem, c, disk);

@@ -46,7 +46,7 @@ TEST(I8042, CommandByteRoundTrips) {
   EXPECT_TRUE(e.seen.empty());
 }
 
-struct CountingLine : InterruptLine {
+struct CountingIrq : InterruptLine {
   int triggers = 0;
   Result<void> trigger() override {
     ++triggers;
@@ -56,7 +56,7 @@ struct CountingLine : InterruptLine {
 
 TEST(I8042, CtrlAltDelIsSet2MakeCodesWithOneInterruptPerByte) {
   Events e;
-  auto irq = std::make_shared<CountingLine>();
+  auto irq = std::make_shared<CountingIrq>();
   I8042 kbd(e.sink(), irq);
   ASSERT_TRUE(kbd.send_ctrl_alt_del());  // keyboard interrupt still off: queued, no IRQ
   EXPECT_EQ(irq->triggers, 0);
@@ -72,7 +72,7 @@ TEST(I8042, CtrlAltDelIsSet2MakeCodesWithOneInterruptPerByte) {
 
 TEST(I8042, TranslateBitGivesSet1Codes) {
   Events e;
-  auto irq = std::make_shared<CountingLine>();
+  auto irq = std::make_shared<CountingIrq>();
   I8042 kbd(e.sink(), irq);
   wr(kbd, 4, 0x60);
   wr(kbd, 0, 0x41);

@@ -10,8 +10,8 @@ namespace vessel::vmm::virtio {
 namespace {
 
 inline constexpr uint32_t kDeviceTypeEntropy = 4;
-inline constexpr uint16_t kQueueSize = 256;
-inline constexpr size_t kBudget = 64;
+inline constexpr uint16_t kRngQueueSize = 256;
+inline constexpr size_t kRngBudget = 64;
 
 class RngLogic final : public DeviceLogic {
  public:
@@ -20,7 +20,7 @@ class RngLogic final : public DeviceLogic {
   uint32_t device_type() const override { return kDeviceTypeEntropy; }
   uint64_t features() const override { return kFeatureVersion1 | kFeatureIndirectDesc; }
   uint16_t num_queues() const override { return 1; }
-  uint16_t max_queue_size() const override { return kQueueSize; }
+  uint16_t max_queue_size() const override { return kRngQueueSize; }
   void read_config(uint64_t, std::span<uint8_t> data) const override {
     std::fill(data.begin(), data.end(), 0);
   }
@@ -72,7 +72,7 @@ class RngLogic final : public DeviceLogic {
 
 Result<std::shared_ptr<VirtioMmioDevice>> create_rng(DeviceContext ctx) {
   auto logic = std::make_unique<RngLogic>(ctx.memory);
-  auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), kBudget));
+  auto dev = TRY(MmioTransport::create(std::move(logic), std::move(ctx), kRngBudget));
   return std::shared_ptr<VirtioMmioDevice>(std::move(dev));
 }
 
