@@ -12,8 +12,14 @@ if(VESSEL_UNITY)
   set(CMAKE_UNITY_BUILD_BATCH_SIZE ${VESSEL_UNITY_BATCH})
 endif()
 # Line tables only: backtraces and perf keep file:line, and the build is much lighter than -g.
-set(CMAKE_C_FLAGS_RELWITHDEBINFO "-O2 -g1 -DNDEBUG" CACHE STRING "" FORCE)
-set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O2 -g1 -DNDEBUG" CACHE STRING "" FORCE)
+# The sanitizer build takes -O1, as ASan's documentation advises: a third less compile time.
+if(VESSEL_SANITIZE)
+  set(vessel_optimize -O1)
+else()
+  set(vessel_optimize -O2)
+endif()
+set(CMAKE_C_FLAGS_RELWITHDEBINFO "${vessel_optimize} -g1 -DNDEBUG" CACHE STRING "" FORCE)
+set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "${vessel_optimize} -g1 -DNDEBUG" CACHE STRING "" FORCE)
 # lld links the large test binaries several times faster than ld.bfd.
 find_program(VESSEL_LLD ld.lld)
 if(VESSEL_LLD)
@@ -34,7 +40,12 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
 endif()
 
 if(VESSEL_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  # UBSan without its null, alignment and vptr checks: those instrument nearly every member
+  # access and doubled the build's compile time (measured on a vessel_vmm batch: 20.8 s with them,
+  # 14.6 s without, plain -O2 11.4 s); a null dereference still ends in ASan's SEGV report. Signed
+  # overflow, shifts, bounds, bool and enum loads, division, float casts and returns stay checked.
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize=vptr,alignment,null -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
 endif()
 

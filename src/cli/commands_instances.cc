@@ -10,6 +10,7 @@
 #include "cli/disk_flags.h"
 #include "cli/format.h"
 #include "cli/local_path.h"
+#include "cli/mount_flags.h"
 #include "cli/recovery_flags.h"
 
 namespace vessel::cli {
@@ -18,7 +19,8 @@ namespace {
 
 struct CreateFlags {
   std::string name, image, rootfs, kernel, initramfs, cmdline, memory = "256";
-  bool vm = false, attach = false, wait = false;
+  bool vm = false, attach = false, wait = false, detach = false;
+  bool name_given = false;  // --name "" is an error, not a request for a generated name
   uint32_t cpus = 1, cpu_weight = 100, stop_timeout = 10;
   double cpu_reservation = -1;
   std::string memory_reservation;
@@ -31,13 +33,15 @@ struct CreateFlags {
   std::string userns;
   std::string network;
   std::vector<std::string> publish;
+  std::vector<std::string> volumes, mounts, tmpfs;  // -v, --mount, --tmpfs (docs/daemon/volumes.md)
   PoolFlags pool;
   RecoveryFlags recovery;
 };
 
 void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_flag("--vm", f.vm, "create a VM (default: a container)");
-  c->add_option("--name", f.name, "instance name: letters, digits, '_', '.', '-' (default: generated)");
+  c->add_option("--name", f.name, "instance name: letters, digits, '_', '.', '-' (default: generated)")
+      ->each([&f](const std::string&) { f.name_given = true; });
   c->add_option("--rootfs", f.rootfs, "container: host directory used as the read-only root (instead of an image)");
   c->add_option("--kernel", f.kernel, "VM: kernel (bzImage or vmlinux) to boot instead of an image's");
   c->add_option("--initramfs", f.initramfs, "VM: initramfs");
@@ -61,6 +65,13 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable)"));
   repeatable(c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)"));
   repeatable(c->add_option("--disk", f.disks, "VM: extra disk: PATH[:ro], path=FILE[,format=raw|qcow2][,ro], or size=SIZE for a new empty qcow2 (repeatable)"));
+  repeatable(c->add_option("--volume,-v", f.volumes,
+                           "container: mount HOST-PATH:TARGET[:ro] (a bind) or NAME:TARGET[:ro] (a named volume, "
+                           "made on first use) (repeatable)"));
+  repeatable(c->add_option("--mount", f.mounts,
+                           "container: type=bind|volume|tmpfs,source=...,target=...[,readonly][,tmpfs-size=SIZE] "
+                           "(Docker's --mount) (repeatable)"));
+  repeatable(c->add_option("--tmpfs", f.tmpfs, "container: a tmpfs at TARGET[:size=64m,mode=1777,ro] (repeatable)"));
   c->add_flag("--privileged", f.privileged, "container: every capability, no seccomp filter, every device, /sys writable");
   repeatable(c->add_option("--cap-add", f.cap_add, "container: add a capability (NET_ADMIN, SYS_ADMIN, ..., ALL) (repeatable)"));
   repeatable(c->add_option("--cap-drop", f.cap_drop, "container: drop a capability of the default set, or ALL (repeatable)"));
@@ -119,6 +130,8 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (f.cpu_reservation >= 0) spec["cpu_reservation"] = f.cpu_reservation;
   if (f.ksm) spec["ksm"] = true;
   if (f.balloon) spec["balloon"] = json::Json::object();  // vesseld's defaults (spec/balloon_spec.h)
+  if (f.name_given && f.name.empty())
+    return Unexpected(Error(EINVAL, "--name is empty").with_hint("leave --name out for a generated name"));
   spec["name"] = f.name.empty() ? random_name(!f.image.empty() ? f.image : (f.vm ? "vm" : "container")) : f.name;
   // The daemon takes absolute paths; the user may give relative ones.
   if (!f.image.empty()) spec["image"] = f.image;
@@ -159,6 +172,11 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
     spec["log"] = log;
   }
   TRY(apply_recovery_flags(f.recovery, spec));
+  json::Json mounts = json::Json::array();
+  for (const auto& v : f.volumes) mounts.push_back(TRY(parse_volume_flag(v)));
+  for (const auto& m : f.mounts) mounts.push_back(TRY(parse_mount_flag(m)));
+  for (const auto& t : f.tmpfs) mounts.push_back(TRY(parse_tmpfs_flag(t)));
+  if (!mounts.empty()) spec["mounts"] = mounts;
   if (!f.disks.empty()) {
     json::Json disks = json::Json::array();
     for (const auto& d : f.disks) disks.push_back(TRY(parse_instance_disk(d)));
@@ -198,8 +216,13 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
     if (start) {
       c->add_flag("--attach,-a", flags->attach, "print the instance's output until it stops; exit with its exit status");
       c->add_flag("--wait,-w", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
+      c->add_flag("--detach,-d", flags->detach, "print the name and return at once (the default; Docker's -d)");
     }
     c->callback([&ctx, flags, start] {
+      if (flags->detach && (flags->attach || flags->wait)) {
+        ctx.status = report(Error(EINVAL, "--detach excludes --attach and --wait"));
+        return;
+      }
       auto client = ctx.client();
       auto spec = spec_from_flags(*flags);
       if (!spec) { ctx.status = report(spec.error()); return; }

@@ -8,12 +8,13 @@ const char* bash_completion() {
 _vessel_instances() { vessel ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
 _vessel_images() { vessel image ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
 _vessel_networks() { vessel network ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
+_vessel_volumes() { vessel volume ls --quiet 2>/dev/null; }
 _vessel_trusted() { vessel trust ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
 _vessel() {
   local cur prev verbs globals i v=0
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy bench"
+  verbs="run create start stop restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy bench volume"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -43,7 +44,7 @@ _vessel() {
         --rootfs|--kernel|--initramfs|--disk) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--vm --name --rootfs --kernel --initramfs --cmdline --cpus --memory --cpu-reservation --memory-reservation --cpu-weight --stop-timeout --env --label --disk --privileged --cap-add --cap-drop --security-opt --pids-limit --userns --network --publish --attach --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--vm --name --rootfs --kernel --initramfs --cmdline --cpus --memory --cpu-reservation --memory-reservation --cpu-weight --stop-timeout --env --label --disk --privileged --cap-add --cap-drop --security-opt --pids-limit --userns --network --publish --volume --mount --tmpfs --attach --help" -- "$cur"))
       else
         COMPREPLY=($(compgen -W "$(_vessel_images)" -- "$cur"))
       fi ;;
@@ -75,6 +76,12 @@ _vessel() {
       elif [ "$sub" = create ]; then COMPREPLY=($(compgen -W "--subnet --gateway --internal --help" -- "$cur"))
       elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
       else COMPREPLY=($(compgen -W "$(_vessel_networks)" -- "$cur")); fi ;;
+    volume)
+      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "create ls inspect rm prune" -- "$cur"))
+      elif [ "$sub" = create ]; then COMPREPLY=($(compgen -W "--label --help" -- "$cur"))
+      elif [ "$sub" = ls ]; then COMPREPLY=($(compgen -W "--json --quiet" -- "$cur"))
+      elif [ "$sub" = prune ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
+      else COMPREPLY=($(compgen -W "$(_vessel_volumes)" -- "$cur")); fi ;;
     ls|ps) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
     cp)
       # NAME: (instances, with no space after) or a local path; -a -L -q.

@@ -8,7 +8,7 @@ std::string absolute_path(const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
   std::error_code ec;
   auto absolute = std::filesystem::absolute(path, ec);
-  return ec ? path : absolute.string();
+  return ec ? path : absolute.lexically_normal().string();
 }
 
 }  // namespace vessel::cli

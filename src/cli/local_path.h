@@ -6,7 +6,7 @@
 
 namespace vessel::cli {
 
-// `path` made absolute against the working directory (an empty path stays empty; if the working
+// `path` made absolute against the working directory, "." and ".." folded (an empty path stays empty; if the working
 // directory cannot be read, the path is returned as given and the daemon's error names it).
 std::string absolute_path(const std::string& path);
 

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   add_host_commands(app, ctx);
   add_network_commands(app, ctx);
   add_pool_commands(app, ctx);
+  add_volume_commands(app, ctx);
   add_policy_commands(app, ctx);
   add_attach_commands(app, ctx);
   add_cp_command(app, ctx);

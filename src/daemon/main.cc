@@ -129,6 +129,15 @@ void open_state_dir_for_userns(const std::string& state_dir) {
   ::chmod(state_dir.c_str(), 0711);
 }
 
+// GET /openapi.yaml serves this file: --openapi, else the source tree's, else the installed one.
+std::string openapi_path(const Options& o) {
+  if (!o.openapi.empty()) return o.openapi;
+  std::error_code ec;
+  for (const char* c : {VESSEL_SOURCE_DIR "/docs/daemon/api.yaml", "/usr/share/vessel/api.yaml"})
+    if (fs::exists(c, ec)) return c;
+  return "";
+}
+
 Result<int> serve(const Options& o) {
   std::error_code ec;
   fs::create_directories(o.state_dir, ec);
@@ -179,6 +188,8 @@ Result<int> serve(const Options& o) {
   Manager manager(config, *store, events, images, containers, vms, &networks);
   Pools pools(*store, config.cgroup_parent, o.state_dir + "/instances");  // docs/daemon/pools.md
   manager.set_pool_hooks(&pools);
+  Volumes volumes(*store, o.state_dir + "/volumes");  // docs/daemon/volumes.md
+  manager.set_volumes(&volumes);
   DemandController demand(pools);  // the `demand` pools' controller
   std::optional<DemandLoop> demand_loop;
   if (o.policy_period_s > 0)
@@ -192,15 +203,11 @@ Result<int> serve(const Options& o) {
   });
   backups.start();
 
-  std::string openapi = o.openapi;
-  if (openapi.empty()) {
-    for (const char* c : {VESSEL_SOURCE_DIR "/docs/daemon/api.yaml", "/usr/share/vessel/api.yaml"})
-      if (fs::exists(c, ec)) { openapi = c; break; }
-  }
   auto host_paths = TRY(HostPathPolicy::create(o.allowed_host_paths));
-  Api api(manager, images, events, openapi, host_paths);
+  Api api(manager, images, events, openapi_path(o), host_paths);
   api.set_networks(&networks);
   api.set_pools(&pools);
+  api.set_volumes(&volumes);
   api.set_backups(&backups);
   api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;

@@ -63,6 +63,9 @@ Result<void> HostPathPolicy::admit(InstanceSpec& spec, Role role) const {
   for (size_t i = 0; i < spec.disks.size(); ++i)
     if (!spec.disks[i].path.empty())
       spec.disks[i].path = TRY(admit(spec.disks[i].path, role, fmt::format("spec.disks[{}].path", i)));
+  for (size_t i = 0; i < spec.mounts.size(); ++i)
+    if (spec.mounts[i].kind == MountKind::Bind)
+      spec.mounts[i].source = TRY(admit(spec.mounts[i].source, role, fmt::format("spec.mounts[{}].source", i)));
   return {};
 }
 

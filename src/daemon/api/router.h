@@ -34,6 +34,8 @@ class Api {
   void set_backups(BackupScheduler* backups) { backups_ = backups; }
   // /v1/pools (api/pool_routes.cc); unset: answered 404.
   void set_pools(Pools* pools) { pools_ = pools; }
+  // /v1/volumes (api/volume_routes.cc); unset: answered 404.
+  void set_volumes(Volumes* volumes) { volumes_ = volumes; }
 
   // `role`: what the client may do (roles.h); the Unix socket's clients are Role::Admin.
   http::Response handle(const http::Request& request, Role role = Role::Admin);
@@ -59,6 +61,7 @@ class Api {
   http::Response snapshot_route(const http::Request& request, const std::string& name,
                                 const std::vector<std::string>& parts, std::string& label);
   http::Response pool_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  http::Response volume_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   // POST /v1/policy/simulate (api/policy_routes.cc)
   http::Response policy_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response logs(const std::string& name, bool follow);
@@ -92,6 +95,7 @@ class Api {
   HostPathPolicy host_paths_;
   Networks* networks_ = nullptr;
   Pools* pools_ = nullptr;
+  Volumes* volumes_ = nullptr;
   BackupScheduler* backups_ = nullptr;
   uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };

@@ -34,6 +34,9 @@ struct InstanceContext {
   // Host files bind-mounted read-only over the container's (destination, source): its generated
   // /etc/resolv.conf and /etc/hosts on a bridge network (set by start).
   std::vector<std::pair<std::string, std::string>> etc_files;
+  // Containers' mounts (docs/daemon/volumes.md) with their host sources: a bind's path, a named
+  // volume's directory, nothing for a tmpfs (set by start).
+  std::vector<std::pair<MountSpec, std::string>> mounts;
   // VMs on a bridge network: the tap to make for it and what the guest is told (set by start).
   std::optional<VmNic> nic;
   // exec(): how long the command may run (health checks: their --health-timeout).

@@ -190,6 +190,7 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
   TRY_CTX(admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib}),
           "admission of {}", spec.name);
   TRY(admit_to_pool(spec));
+  TRY(resolve_mounts(spec, volumes_));  // a missing bind source fails the create; named volumes appear now
   InstanceRow row{spec.name, std::string(to_string(spec.type)), to_json(spec).dump(), std::string(to_string(State::Created))};
   TRY(store_.insert_instance(row));
   if (auto allocated = allocate_userns(spec); !allocated) {
@@ -236,6 +237,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
                       spec.log.value_or(config_.log), userns};
   ::unlink((ctx.dir + "/" + kExitFile).c_str());  // the VMM's or the shim's, of the last run
+  ctx.mounts = TRY_CTX(resolve_mounts(spec, volumes_), "start {}", row.name);
   if (networks_) {
     auto attached = TRY_CTX(networks_->attach(spec), "start {}", row.name);
     ctx.netns = attached.netns;
@@ -252,11 +254,15 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
     return Unexpected(std::move(started).error().add_context(fmt::format("start {}", row.name)));
   }
   auto proc = std::move(*started);
+  // Health is watched before "running" shows: whoever sees it running sees its health (starting).
+  auto check = healthcheck_of(spec, &boot);
+  if (check) health_->watch(row.name, *check);
   // The last run's exit is forgotten only now: a start takes seconds, and meanwhile the instance is
   // still stopped the way it last ended (a restart policy's next start too).
   auto committed = store_.clear_instance_exit(row.name);
   if (committed) committed = set_state(row.name, State::Running, &proc, restoring ? "resume" : "start");
   if (!committed) {
+    if (check) health_->unwatch(row.name);
     // Nothing acknowledged may be lost, nothing unacknowledged may keep running.
     (void)backend_for(spec).stop(ctx, proc, std::chrono::seconds(0));
     if (networks_) networks_->detach(spec);
@@ -264,7 +270,6 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   }
   monitor_->watch(row.name, proc.pidfd.get());
   e.process = std::move(proc);
-  if (auto check = healthcheck_of(spec, &boot)) health_->watch(row.name, *check);
   return {};
 }
 
@@ -296,9 +301,12 @@ Result<json::Json> Manager::act(const std::string& name, Action action, const Ac
   auto [row, spec] = TRY(load(name));
   if (action == Action::Restore && !options.import_path.empty()) TRY(import_locked(row, spec, options.import_path));
   State from = parse_state(row.state).value_or(State::Stopped);
-  // A user's stop also cancels a restart the policy scheduled (the instance is stopped meanwhile).
-  if (action == Action::Stop && from == State::Stopped && (restarts_->user_stopped(name) || spec.restart.mode != RestartMode::No))
+  // Stop is idempotent, as Docker's: an instance with nothing running answers its state. A user's
+  // stop also cancels a restart the policy scheduled (the instance is stopped meanwhile).
+  if (action == Action::Stop && (from == State::Stopped || from == State::Created)) {
+    restarts_->user_stopped(name);
     return describe(row);
+  }
   if (action == Action::Stop) restarts_->user_stopped(name);
   TRY(transition(from, action, options.force));
   if (options.by_policy && !restarts_->claim(name, spec.restart)) return fail(ECANCELED, "{}: restart no longer wanted", name);

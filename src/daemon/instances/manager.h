@@ -23,6 +23,8 @@
 #include "daemon/instances/health_checker.h"
 #include "daemon/instances/restart_supervisor.h"
 #include "daemon/instances/state.h"
+#include "daemon/instances/mount_sources.h"
+#include "daemon/instances/volumes.h"
 #include "daemon/policy/capacity.h"
 #include "daemon/store/store.h"
 
@@ -127,6 +129,8 @@ class Manager {
   // Pools (docs/daemon/pools.md): admission into a member's pool, its cgroup below the pool's,
   // and a re-allocation on each of its state changes. Unset: specs naming a pool are refused.
   void set_pool_hooks(PoolHooks* pools) { pools_ = pools; }
+  // Named volumes (docs/daemon/volumes.md); unset: a spec that mounts one is refused.
+  void set_volumes(Volumes* volumes) { volumes_ = volumes; }
 
  private:
   struct Entry {
@@ -214,6 +218,7 @@ class Manager {
   std::set<std::string> starting_;  // admitted starts not yet running (under create_mutex_)
   std::unique_ptr<ExitMonitor> monitor_;
   PoolHooks* pools_ = nullptr;
+  Volumes* volumes_ = nullptr;
   std::unique_ptr<RestartSupervisor> restarts_;  // docs/daemon/restart.md
   std::unique_ptr<HealthChecker> health_;        // docs/daemon/health.md
 };

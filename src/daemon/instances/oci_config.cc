@@ -66,6 +66,22 @@ json::Json oci_process(const InstanceSpec& spec, const BootSource& boot, const s
           {"noNewPrivileges", spec.security.no_new_privileges}};
 }
 
+namespace {
+
+// -v, --mount, --tmpfs (docs/daemon/volumes.md): binds are recursive and private, as Docker's.
+json::Json user_mount(const MountSpec& m, const std::string& host_source) {
+  if (m.kind == MountKind::Tmpfs) {
+    std::vector<std::string> options = {"nosuid", "nodev", fmt::format("mode={:o}", m.tmpfs_mode)};
+    if (m.tmpfs_size) options.push_back(fmt::format("size={}", m.tmpfs_size));
+    if (m.read_only) options.push_back("ro");
+    return mount(m.target.c_str(), "tmpfs", "tmpfs", options);
+  }
+  return {{"destination", m.target}, {"type", "bind"}, {"source", host_source},
+          {"options", {"rbind", "rprivate", m.read_only ? "ro" : "rw"}}};
+}
+
+}  // namespace
+
 json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
   const auto& spec = ctx.spec;
   std::vector<std::string> args = spec.command.empty() ? boot.image_command : spec.command;
@@ -81,6 +97,7 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
   std::vector<std::string> sys_options = {"nosuid", "noexec", "nodev"};
   if (!security.privileged) sys_options.push_back("ro");
   mounts.push_back(mount("/sys", "sysfs", "sysfs", sys_options));
+  for (const auto& [m, source] : ctx.mounts) mounts.push_back(user_mount(m, source));
   for (const auto& [dest, source] : ctx.etc_files)
     mounts.push_back({{"destination", dest}, {"type", "bind"}, {"source", source}, {"options", {"rbind", "ro", "nosuid", "nodev", "noexec"}}});
   json::Json resources = {

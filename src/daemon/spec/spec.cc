@@ -56,6 +56,27 @@ Result<LogLimits> log_limits(const json::Json& j) {
   return l;
 }
 
+// What belongs to one type only: a VM's kernel and disks, a container's rootfs, security and mounts.
+Result<void> check_type_fields(const InstanceSpec& s) {
+  if (s.type == InstanceType::Vm) {
+    if (s.security.custom())
+      return fail(EINVAL, "spec: privileged, cap_add, cap_drop, security_opt, pids_limit and userns are for containers only");
+    if (s.image.empty() && s.kernel.empty())
+      return Unexpected(Error(EINVAL, "a VM needs an image or a kernel").with_hint("pass --image NAME or --kernel PATH"));
+    if (!s.rootfs.empty()) return fail(EINVAL, "spec.rootfs: only containers have a rootfs; VMs take disks");
+    if (!s.mounts.empty())
+      return Unexpected(Error(EINVAL, "spec.mounts: a VM takes no volumes or host directories yet (they need virtio-fs)")
+                            .with_hint("give the VM a disk instead: --disk size=1G or --disk PATH"));
+  } else {
+    if (s.image.empty() == s.rootfs.empty())
+      return Unexpected(Error(EINVAL, "a container needs exactly one of image and rootfs")
+                            .with_hint("pass an image name (vessel image ls) or --rootfs DIR"));
+    if (!s.kernel.empty() || !s.initramfs.empty()) return fail(EINVAL, "spec.kernel: only VMs boot a kernel");
+    if (!s.disks.empty()) return fail(EINVAL, "spec.disks: containers take no disks");
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view to_string(InstanceType t) { return t == InstanceType::Vm ? "vm" : "container"; }
@@ -83,7 +104,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                             "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
                             "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm",
-                            "pool", "restart", "healthcheck", "no_healthcheck", "balloon", "watchdog"}));
+                            "pool", "restart", "healthcheck", "no_healthcheck", "balloon", "watchdog", "mounts"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -169,6 +190,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   }
   if (body.contains("pool")) s.pool = TRY(parse_pool_membership(body["pool"]));
   if (body.contains("ports")) s.ports = TRY(parse_ports(body["ports"]));
+  if (body.contains("mounts")) s.mounts = TRY(parse_mounts(body["mounts"]));
   if (body.contains("restart")) s.restart = TRY_CTX(parse_restart_policy(TRY(bounded_string(body["restart"], "spec.restart"))), "spec.restart");
   if (body.contains("healthcheck")) s.healthcheck = TRY(parse_healthcheck(body["healthcheck"], "spec.healthcheck"));
   s.no_healthcheck = TRY(json::opt_bool(body, "spec", "no_healthcheck")).value_or(false);
@@ -177,19 +199,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
     return fail(EINVAL, "spec.ports: --network {} has no ports to publish{}", s.network,
                 s.network == "host" ? " (the instance uses the host's ports directly)" : "");
 
-  if (s.type == InstanceType::Vm) {
-    if (s.security.custom())
-      return fail(EINVAL, "spec: privileged, cap_add, cap_drop, security_opt, pids_limit and userns are for containers only");
-    if (s.image.empty() && s.kernel.empty())
-      return Unexpected(Error(EINVAL, "a VM needs an image or a kernel").with_hint("pass --image NAME or --kernel PATH"));
-    if (!s.rootfs.empty()) return fail(EINVAL, "spec.rootfs: only containers have a rootfs; VMs take disks");
-  } else {
-    if (s.image.empty() == s.rootfs.empty())
-      return Unexpected(Error(EINVAL, "a container needs exactly one of image and rootfs")
-                            .with_hint("pass an image name (vessel image ls) or --rootfs DIR"));
-    if (!s.kernel.empty() || !s.initramfs.empty()) return fail(EINVAL, "spec.kernel: only VMs boot a kernel");
-    if (!s.disks.empty()) return fail(EINVAL, "spec.disks: containers take no disks");
-  }
+  TRY(check_type_fields(s));
   if (!s.image.empty()) TRY_CTX(validate_name(s.image), "spec.image");
   return s;
 }
@@ -236,6 +246,11 @@ json::Json to_json(const InstanceSpec& s) {
     json::Json ports = json::Json::array();
     for (const auto& p : s.ports) ports.push_back(to_json(p));
     j["ports"] = ports;
+  }
+  if (!s.mounts.empty()) {
+    json::Json mounts = json::Json::array();
+    for (const auto& m : s.mounts) mounts.push_back(to_json(m));
+    j["mounts"] = mounts;
   }
   return j;
 }

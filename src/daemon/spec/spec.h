@@ -13,6 +13,7 @@
 #include "base/rotating_log.h"
 #include "daemon/spec/balloon_spec.h"
 #include "daemon/spec/disk_spec.h"
+#include "daemon/spec/mount_spec.h"
 #include "daemon/spec/pool_membership.h"
 #include "daemon/spec/port_spec.h"
 #include "daemon/spec/restart_spec.h"
@@ -39,6 +40,7 @@ struct InstanceSpec {
   uint64_t memory_reservation_mib = 0;  // admission (default: memory_mib)
   uint32_t stop_timeout_s = 10;      // graceful stop, then forced
   std::vector<DiskSpec> disks;
+  std::vector<MountSpec> mounts;  // containers: binds, named volumes, tmpfs (docs/daemon/volumes.md)
   std::map<std::string, std::string> environment;
   std::vector<std::string> command;
   std::map<std::string, std::string> labels;

@@ -64,6 +64,11 @@ const char* const kMigrations[] = {
     " last_file TEXT NOT NULL DEFAULT '',"
     " last_error TEXT NOT NULL DEFAULT '',"
     " created_at INTEGER NOT NULL);",
+    // 8 -> 9: named volumes (docs/daemon/volumes.md); their users name them in their specs
+    "CREATE TABLE volumes ("
+    " name TEXT PRIMARY KEY NOT NULL,"
+    " spec TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);",
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -447,34 +452,58 @@ Result<void> Store::delete_image(const std::string& name) {
   return {};
 }
 
-Result<void> Store::insert_pool(const PoolRow& row) {
+Result<void> Store::insert_spec_row(const char* table, const char* what, const SpecRow& row) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "INSERT INTO pools(name,spec,created_at) VALUES(?,?,?)");
-  TRY(s.ok("insert pool"));
+  std::string sql = fmt::format("INSERT INTO {}(name,spec,created_at) VALUES(?,?,?)", table);
+  Stmt s(db_, sql.c_str());
+  TRY(s.ok("insert"));
   s.bind(1, row.name); s.bind(2, row.spec); s.bind(3, now());
-  auto r = s.step("insert pool");
-  if (!r && r.error().errnum() == EEXIST) return fail(EEXIST, "a pool named {} already exists", row.name);
-  TRY(r);
+  auto r = s.step("insert");
+  if (!r && r.error().errnum() == EEXIST) return fail(EEXIST, "a {} named {} already exists", what, row.name);
+  TRY_CTX(r, "insert {}", what);
   return {};
 }
 
-Result<std::optional<PoolRow>> Store::get_pool(const std::string& name) {
+Result<std::optional<SpecRow>> Store::get_spec_row(const char* table, const char* what, const std::string& name) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,spec,created_at FROM pools WHERE name=?");
-  TRY(s.ok("read pool"));
+  std::string sql = fmt::format("SELECT name,spec,created_at FROM {} WHERE name=?", table);
+  Stmt s(db_, sql.c_str());
+  TRY_CTX(s.ok("read"), "read {}", what);
   s.bind(1, name);
-  if (!TRY(s.step("read pool"))) return std::optional<PoolRow>();
-  return std::optional<PoolRow>(PoolRow{s.text(0), s.text(1), s.integer(2)});
+  if (!TRY_CTX(s.step("read"), "read {}", what)) return std::optional<SpecRow>();
+  return std::optional<SpecRow>(SpecRow{s.text(0), s.text(1), s.integer(2)});
 }
 
-Result<std::vector<PoolRow>> Store::list_pools() {
+Result<std::vector<SpecRow>> Store::list_spec_rows(const char* table, const char* what) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,spec,created_at FROM pools ORDER BY name");
-  TRY(s.ok("list pools"));
-  std::vector<PoolRow> out;
-  while (TRY(s.step("list pools"))) out.push_back(PoolRow{s.text(0), s.text(1), s.integer(2)});
+  std::string sql = fmt::format("SELECT name,spec,created_at FROM {} ORDER BY name", table);
+  Stmt s(db_, sql.c_str());
+  TRY_CTX(s.ok("list"), "list {}s", what);
+  std::vector<SpecRow> out;
+  while (TRY_CTX(s.step("list"), "list {}s", what)) out.push_back(SpecRow{s.text(0), s.text(1), s.integer(2)});
   return out;
 }
+
+Result<void> Store::delete_spec_row(const char* table, const char* what, const std::string& name) {
+  std::lock_guard lock(mutex_);
+  std::string sql = fmt::format("DELETE FROM {} WHERE name=?", table);
+  Stmt s(db_, sql.c_str());
+  TRY_CTX(s.ok("delete"), "delete {}", what);
+  s.bind(1, name);
+  TRY_CTX(s.step("delete"), "delete {}", what);
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no {} named {}", what, name);
+  return {};
+}
+
+Result<void> Store::insert_pool(const PoolRow& row) { return insert_spec_row("pools", "pool", row); }
+Result<std::optional<PoolRow>> Store::get_pool(const std::string& name) { return get_spec_row("pools", "pool", name); }
+Result<std::vector<PoolRow>> Store::list_pools() { return list_spec_rows("pools", "pool"); }
+Result<void> Store::delete_pool(const std::string& name) { return delete_spec_row("pools", "pool", name); }
+
+Result<void> Store::insert_volume(const VolumeRow& row) { return insert_spec_row("volumes", "volume", row); }
+Result<std::optional<VolumeRow>> Store::get_volume(const std::string& name) { return get_spec_row("volumes", "volume", name); }
+Result<std::vector<VolumeRow>> Store::list_volumes() { return list_spec_rows("volumes", "volume"); }
+Result<void> Store::delete_volume(const std::string& name) { return delete_spec_row("volumes", "volume", name); }
 
 Result<void> Store::update_pool(const std::string& name, const std::string& spec) {
   std::lock_guard lock(mutex_);
@@ -482,16 +511,6 @@ Result<void> Store::update_pool(const std::string& name, const std::string& spec
   TRY(s.ok("update pool"));
   s.bind(1, spec); s.bind(2, name);
   TRY(s.step("update pool"));
-  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no pool named {}", name);
-  return {};
-}
-
-Result<void> Store::delete_pool(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  Stmt s(db_, "DELETE FROM pools WHERE name=?");
-  TRY(s.ok("delete pool"));
-  s.bind(1, name);
-  TRY(s.step("delete pool"));
   if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no pool named {}", name);
   return {};
 }

@@ -22,7 +22,7 @@
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 
 struct InstanceRow {
   std::string name;
@@ -54,13 +54,15 @@ struct NetworkRow {
   int64_t created_at = 0;
 };
 
-// A pool (daemon/policy/pool_spec.h keeps its spec as JSON; docs/daemon/pools.md). Its members
-// are the instances whose spec names it.
-struct PoolRow {
+// A named object kept as JSON: a pool (daemon/policy/pool_spec.h; docs/daemon/pools.md; its
+// members are the instances whose spec names it) or a volume (docs/daemon/volumes.md; its labels).
+struct SpecRow {
   std::string name;
   std::string spec;
   int64_t created_at = 0;
 };
+using PoolRow = SpecRow;
+using VolumeRow = SpecRow;
 
 // The address an instance holds on a network, from its create until its delete.
 struct AddressRow {
@@ -133,6 +135,12 @@ class Store {
   Result<std::vector<PoolRow>> list_pools();
   Result<void> update_pool(const std::string& name, const std::string& spec);
   Result<void> delete_pool(const std::string& name);
+  // Volumes (docs/daemon/volumes.md): EEXIST when the name is taken, ENOENT when there is none.
+  // Which instances use one is in their specs.
+  Result<void> insert_volume(const VolumeRow& row);
+  Result<std::optional<VolumeRow>> get_volume(const std::string& name);
+  Result<std::vector<VolumeRow>> list_volumes();
+  Result<void> delete_volume(const std::string& name);
   // What the restart policy remembers of `name` (docs/daemon/restart.md); the defaults when
   // nothing was recorded. Deleting the instance forgets it.
   Result<RestartState> restart_state(const std::string& name);
@@ -155,6 +163,12 @@ class Store {
   explicit Store(sqlite3* db) : db_(db) {}
   Result<void> exec(const std::string& sql);
   Result<void> migrate();
+  // The pools' and volumes' tables: (name, spec, created_at). `table` is one of ours, never input;
+  // `what` names the kind in errors ("pool").
+  Result<void> insert_spec_row(const char* table, const char* what, const SpecRow& row);
+  Result<std::optional<SpecRow>> get_spec_row(const char* table, const char* what, const std::string& name);
+  Result<std::vector<SpecRow>> list_spec_rows(const char* table, const char* what);
+  Result<void> delete_spec_row(const char* table, const char* what, const std::string& name);
 
   std::mutex mutex_;  // one connection, serialized: SQLite's own locking stays simple
   sqlite3* db_;

@@ -1,17 +1,18 @@
 // Fuzzes every parser of the daemon API's request bodies: the instance spec and the stop, exec
-// image, checkpoint and snapshot requests. The first byte picks the parser.
+// image, checkpoint, snapshot and volume requests. The first byte picks the parser.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "daemon/api/requests.h"
 #include "daemon/api/snapshot_request.h"
+#include "daemon/instances/volumes.h"
 #include "daemon/spec/spec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 8) {
     case 0: {
       auto spec = vessel::daemon::parse_spec_text(body);
       if (spec) (void)vessel::daemon::parse_spec(vessel::daemon::to_json(*spec)).value();  // round trip must hold
@@ -24,6 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 2: (void)vessel::daemon::parse_exec_request(body); break;
     case 3: (void)vessel::daemon::parse_image_request(body); break;
+    case 4: (void)vessel::daemon::parse_volume_request(body); break;
+    default: break;
   }
   return 0;
 }

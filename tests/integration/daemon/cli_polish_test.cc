@@ -32,6 +32,21 @@ TEST(CliUsage, ParseErrorsSpeakVesselsVoiceAndExit2) {
   EXPECT_NE(help.out.find("--remote"), std::string::npos);
 }
 
+// Docker's habits: -d is accepted (detached is the default) but not with --attach or --wait, and
+// --name "" is an error rather than a generated name. Both are refused before vesseld is asked.
+TEST(CliUsage, EmptyNameAndDetachWithAttachAreRefusedBeforeAnythingIsAsked) {
+  auto empty = run({vessel_path(), "--socket", "/nonexistent/vessel.sock", "run", "--name", "", "--rootfs", "/r", "--", "/bin/true"});
+  EXPECT_EQ(empty.status, 1);
+  EXPECT_NE(empty.err.find("--name is empty"), std::string::npos) << empty.err;
+  EXPECT_NE(empty.err.find("leave --name out"), std::string::npos) << empty.err;
+  auto both = run({vessel_path(), "--socket", "/nonexistent/vessel.sock", "run", "-d", "-a", "--rootfs", "/r", "--", "/bin/true"});
+  EXPECT_EQ(both.status, 1);
+  EXPECT_NE(both.err.find("--detach excludes --attach and --wait"), std::string::npos) << both.err;
+  auto detached = run({vessel_path(), "--socket", "/nonexistent/vessel.sock", "run", "-d", "--rootfs", "/r", "--", "/bin/true"});
+  EXPECT_EQ(detached.status, 1) << "-d is a known flag (a usage error exits 2): " << detached.err;
+  EXPECT_NE(detached.err.find("/nonexistent/vessel.sock"), std::string::npos) << detached.err;
+}
+
 // Runs the completion function on a command line; the last word is being completed.
 std::string complete(const std::vector<std::string>& words) {
   std::string array;

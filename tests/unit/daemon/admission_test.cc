@@ -160,6 +160,20 @@ TEST_F(AdmissionOverFake, AnInstanceBeingStartedKeepsItsLastExitUntilItRuns) {
   EXPECT_EQ(running["exit_reason"], "") << running.dump();
 }
 
+// Docker's stop is idempotent: stopping a created or a stopped instance succeeds and changes nothing.
+TEST_F(AdmissionOverFake, StopIsIdempotent) {
+  ASSERT_EQ(call("POST", "/v1/instances", spec("a", 1)).status, 201);
+  auto created = call("POST", "/v1/instances/a/stop");
+  EXPECT_EQ(created.status, 200) << created.body;
+  EXPECT_EQ(body(created)["state"], "created");
+  ASSERT_EQ(call("POST", "/v1/instances/a/start").status, 200);
+  ASSERT_EQ(call("POST", "/v1/instances/a/stop").status, 200);
+  auto again = call("POST", "/v1/instances/a/stop");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(body(again)["state"], "stopped");
+  EXPECT_EQ(body(again)["exit_code"], 137) << "the last exit is kept";
+}
+
 TEST_F(AdmissionOverFake, AFailedStartGivesTheReservationBack) {
   ASSERT_EQ(call("POST", "/v1/instances", spec("a", 5)).status, 201);
   ASSERT_EQ(call("POST", "/v1/instances", spec("b", 5)).status, 201);

@@ -1,0 +1,31 @@
+#include "daemon/instances/mount_sources.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace vessel::daemon {
+
+Result<std::vector<std::pair<MountSpec, std::string>>> resolve_mounts(const InstanceSpec& spec, Volumes* volumes) {
+  std::vector<std::pair<MountSpec, std::string>> out;
+  for (const auto& m : spec.mounts) {
+    std::string source;
+    if (m.kind == MountKind::Bind) {
+      if (::access(m.source.c_str(), F_OK) != 0)
+        return Unexpected(Error(ENOENT, fmt::format("bind mount source {} (for {})", m.source, m.target))
+                              .with_hint("create it first: vessel does not make host paths (use a named volume for that)"));
+      source = m.source;
+    } else if (m.kind == MountKind::Volume) {
+      if (!volumes) return fail(ENOTSUP, "this vesseld has no volumes");
+      source = TRY(volumes->ensure(m.source));
+    }
+    out.emplace_back(m, std::move(source));
+  }
+  // -v /a/b and -v /a, in any order: /a first, or it would hide /a/b.
+  auto depth = [](const std::string& p) { return std::count(p.begin(), p.end(), '/'); };
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const auto& a, const auto& b) { return depth(a.first.target) < depth(b.first.target); });
+  return out;
+}
+
+}  // namespace vessel::daemon

@@ -1,0 +1,94 @@
+// Volumes end to end (docs/daemon/volumes.md): CLI flags -> vesseld -> the OCI runtime's mounts ->
+// the kernel. Binds see the host's files (read-only when asked), named volumes outlive their
+// containers and are refused removal while used, tmpfs mounts have their size.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "daemon_fixture.h"
+
+namespace vessel::test {
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Volumes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rootfs = tmp.path + "/rootfs";
+    make_busybox_rootfs(rootfs);
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+  }
+  // `vessel run --wait` of a shell script in a busybox container with `flags`: its exit status.
+  CliResult run_script(const std::string& name, std::vector<std::string> flags, const std::string& script) {
+    std::vector<std::string> args{"run", "--wait", "--name", name, "--rootfs", rootfs};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"--", "/bin/sh", "-c", script});
+    return daemon.vessel(args);
+  }
+  TempDir tmp;
+  std::string rootfs;
+  Daemon daemon{tmp.path};
+};
+
+TEST_F(Volumes, ABindSeesAndChangesTheHostDirectoryAndReadOnlyHolds) {
+  std::string work = tmp.path + "/work";
+  ASSERT_EQ(::mkdir(work.c_str(), 0755), 0);
+  std::ofstream(work + "/in.txt") << "from the host\n";
+  auto r = run_script("bind", {"-v", work + ":/work", "--volume", work + ":/ro:ro"},
+                      "if touch /ro/x 2>/dev/null; then exit 9; fi; cp /work/in.txt /work/out.txt");
+  EXPECT_EQ(r.status, 0) << r.err << daemon.vessel({"logs", "bind"}).out << daemon.log();
+  EXPECT_EQ(read_text(work + "/out.txt"), "from the host\n");
+  EXPECT_EQ(::access((work + "/x").c_str(), F_OK), -1) << "the read-only bind was written";
+}
+
+TEST_F(Volumes, ANamedVolumeKeepsItsDataAcrossContainersAndIsKeptWhileUsed) {
+  auto w = run_script("writer", {"-v", "data:/data"}, "echo kept > /data/f");
+  ASSERT_EQ(w.status, 0) << w.err << daemon.log();
+  auto list = daemon.vessel_json({"volume", "ls", "--json"});
+  ASSERT_EQ(list.size(), 1u) << list.dump();
+  EXPECT_EQ(list[0]["name"], "data");
+  EXPECT_EQ(list[0]["used_by"], json::Json::array({"writer"}));
+  auto refused = daemon.vessel({"volume", "rm", "data"});
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("volume data is in use by writer"), std::string::npos) << refused.err;
+
+  auto r = run_script("reader", {"--mount", "type=volume,source=data,target=/d,readonly"},
+                      "test \"$(cat /d/f)\" = kept || exit 7; if touch /d/g 2>/dev/null; then exit 9; fi");
+  EXPECT_EQ(r.status, 0) << r.err << daemon.vessel({"logs", "reader"}).out;
+
+  ASSERT_EQ(daemon.vessel({"rm", "writer", "reader"}).status, 0);
+  ASSERT_EQ(daemon.vessel({"volume", "create", "--label", "k=v", "spare"}).status, 0);
+  auto pruned = daemon.vessel_json({"volume", "prune", "--json"});
+  EXPECT_EQ(pruned["deleted"], json::Json::array({"data", "spare"})) << pruned.dump();
+  EXPECT_GT(pruned.value("space_reclaimed", uint64_t{0}), 0u);
+  EXPECT_EQ(daemon.vessel_json({"volume", "ls", "--json"}), json::Json::array());
+}
+
+TEST_F(Volumes, ATmpfsHasItsSizeAndModeAndGoesWithTheContainer) {
+  auto r = run_script("scratch", {"--tmpfs", "/scratch:size=2m,mode=700"},
+                      "grep -q '^tmpfs /scratch tmpfs .*size=2048k' /proc/mounts || exit 7; "
+                      "test \"$(stat -c %a /scratch)\" = 700 || exit 8; echo x > /scratch/f");
+  EXPECT_EQ(r.status, 0) << r.err << daemon.vessel({"logs", "scratch"}).out;
+}
+
+TEST_F(Volumes, AMissingBindSourceIsRefusedAndNothingIsLeft) {
+  auto r = daemon.vessel({"run", "--name", "nosrc", "--rootfs", rootfs, "-v", tmp.path + "/absent:/x", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("bind mount source " + tmp.path + "/absent"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("create it first"), std::string::npos) << r.err;
+  EXPECT_EQ(daemon.vessel_json({"ls", "--json"}), json::Json::array());
+  auto bad = daemon.vessel({"run", "--rootfs", rootfs, "-v", "data:relative", "--", "/bin/true"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("spec.mounts[0].target"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace vessel::test
