@@ -12,22 +12,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kMaxLabels = 64;
-
-Result<std::map<std::string, std::string>> parse_labels(const json::Json& j, std::string_view where) {
-  if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
-  if (j.size() > kMaxLabels) return fail(EINVAL, "{}: more than {} labels", where, kMaxLabels);
-  std::map<std::string, std::string> out;
-  for (const auto& [k, v] : j.items()) {
-    if (k.empty() || k.size() > 256 || k.find('=') != std::string::npos)
-      return fail(EINVAL, "{}: invalid key '{}'", where, k.substr(0, 64));
-    if (!v.is_string() || v.get_ref<const std::string&>().size() > 4096)
-      return fail(EINVAL, "{}.{}: expected a string of at most 4096 bytes", where, k);
-    out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
 uint64_t bytes_under(const std::string& dir) {
   std::error_code ec;
   uint64_t total = 0;
@@ -48,7 +32,7 @@ Result<VolumeRequest> parse_volume_request(std::string_view body) {
   VolumeRequest r;
   r.name = TRY(json::get_string(j, "volume", "name"));
   TRY_CTX(validate_name(r.name), "volume.name");
-  if (j.contains("labels")) r.labels = TRY(parse_labels(j["labels"], "volume.labels"));
+  if (j.contains("labels")) r.labels = TRY(parse_string_map(j["labels"], "volume.labels"));
   return r;
 }
 

@@ -17,18 +17,6 @@ Result<std::string> bounded_string(const json::Json& j, std::string_view where) 
   return s;
 }
 
-Result<std::map<std::string, std::string>> string_map(const json::Json& j, std::string_view where) {
-  if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
-  if (j.size() > kMaxItems) return fail(EINVAL, "{}: more than {} entries", where, kMaxItems);
-  std::map<std::string, std::string> out;
-  for (const auto& [k, v] : j.items()) {
-    if (k.empty() || k.size() > 256 || k.find('=') != std::string::npos)
-      return fail(EINVAL, "{}: invalid key '{}'", where, k.substr(0, 64));
-    out[k] = TRY(bounded_string(v, fmt::format("{}.{}", where, k)));
-  }
-  return out;
-}
-
 Result<std::string> absolute_path(const json::Json& j, std::string_view where) {
   auto s = TRY(bounded_string(j, where));
   if (s.empty() || s[0] != '/') return fail(EINVAL, "{}: '{}' is not an absolute path", where, s);
@@ -97,6 +85,18 @@ Result<void> validate_name(std::string_view name) {
   return {};
 }
 
+Result<std::map<std::string, std::string>> parse_string_map(const json::Json& j, std::string_view where) {
+  if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
+  if (j.size() > kMaxItems) return fail(EINVAL, "{}: more than {} entries", where, kMaxItems);
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : j.items()) {
+    if (k.empty() || k.size() > 256 || k.find('=') != std::string::npos)
+      return fail(EINVAL, "{}: invalid key '{}'", where, k.substr(0, 64));
+    out[k] = TRY(bounded_string(v, fmt::format("{}.{}", where, k)));
+  }
+  return out;
+}
+
 Result<InstanceSpec> parse_spec(const json::Json& body) {
   if (!body.is_object()) return fail(EINVAL, "spec: expected an object, got {}", json::type_name(body));
   TRY(json::reject_unknown(body, "spec",
@@ -146,8 +146,8 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
     s.cpu_reservation = s.cpus;
   }
 
-  if (body.contains("environment")) s.environment = TRY(string_map(body["environment"], "spec.environment"));
-  if (body.contains("labels")) s.labels = TRY(string_map(body["labels"], "spec.labels"));
+  if (body.contains("environment")) s.environment = TRY(parse_string_map(body["environment"], "spec.environment"));
+  if (body.contains("labels")) s.labels = TRY(parse_string_map(body["labels"], "spec.labels"));
   if (body.contains("command")) {
     const auto& c = body["command"];
     if (!c.is_array()) return fail(EINVAL, "spec.command: expected an array of strings, got {}", json::type_name(c));

@@ -66,6 +66,10 @@ inline constexpr size_t kMaxNameLength = 63;
 // Names: 1..63 of [A-Za-z0-9_.-], starting with a letter or digit ("../x" is refused).
 Result<void> validate_name(std::string_view name);
 
+// {"KEY": "value"}: at most 256 entries, keys 1..256 bytes without '=', values at most 4096
+// bytes (environments and labels).
+Result<std::map<std::string, std::string>> parse_string_map(const json::Json& j, std::string_view where);
+
 // Parses and validates a spec; unknown fields and absurd sizes are refused with the field named.
 Result<InstanceSpec> parse_spec(const json::Json& body);
 Result<InstanceSpec> parse_spec_text(std::string_view text);
