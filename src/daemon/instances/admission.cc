@@ -19,7 +19,7 @@ Result<std::vector<Reservation>> Manager::reservations(const std::string& except
   return out;
 }
 
-Result<void> Manager::admit_start(const std::string& name, const InstanceSpec& spec, bool restoring) {
+Result<uint32_t> Manager::admit_start(const std::string& name, const InstanceSpec& spec, bool restoring) {
   std::lock_guard lock(create_mutex_);
   auto existing = TRY(reservations(name));
   auto admitted = admit(config_.capacity, config_.overcommit, existing, {spec.cpu_reservation, spec.memory_reservation_mib});
@@ -30,13 +30,13 @@ Result<void> Manager::admit_start(const std::string& name, const InstanceSpec& s
                             .with_hint("stop or suspend another instance, then resume again; it stays saved meanwhile"));
     return Unexpected(std::move(admitted).error().add_context(fmt::format("start {}", name)));
   }
-  TRY(admit_to_pool(spec));
+  uint32_t weight = TRY(admit_to_pool(spec));
   starting_.insert(name);
-  return {};
+  return weight;
 }
 
-Result<void> Manager::admit_to_pool(const InstanceSpec& spec) {
-  if (!spec.pool) return {};
+Result<uint32_t> Manager::admit_to_pool(const InstanceSpec& spec) {
+  if (!spec.pool) return spec.cpu_weight;
   if (!pools_) return fail(ENOTSUP, "this vesseld has no pools");
   return pools_->admit(spec.name, spec);
 }

@@ -226,7 +226,10 @@ Result<BootSource> Manager::create_instance(const InstanceSpec& spec) {
 Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec,
                                    const BootSource* resolved, bool restoring) {
   TRY_CTX(backend_for(spec).preflight(), "start {}", row.name);
-  TRY(admit_start(row.name, spec, restoring));
+  // What is launched: the spec at the CPU weight admission gave it (its pool's, until the pool's
+  // plan is applied once it runs).
+  InstanceSpec launched = spec;
+  launched.cpu_weight = TRY(admit_start(row.name, spec, restoring));
   struct Started {  // the reservation moves from `starting_` to the running row (or is given back)
     Manager* m;
     const std::string& name;
@@ -234,7 +237,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   } started_guard{this, row.name};
   BootSource boot = resolved ? *resolved : TRY_CTX(boot_source(spec, dir_of(row.name)), "start {}", row.name);
   auto userns = TRY_CTX(userns_of(spec), "start {}", row.name);
-  InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
+  InstanceContext ctx{launched, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
                       spec.log.value_or(config_.log), userns};
   ::unlink((ctx.dir + "/" + kExitFile).c_str());  // the VMM's or the shim's, of the last run
   ctx.mounts = TRY_CTX(resolve_mounts(spec, volumes_), "start {}", row.name);

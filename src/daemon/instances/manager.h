@@ -167,10 +167,12 @@ class Manager {
   // holds resources (running, paused, or being started); created, stopped and saved ones hold none.
   Result<std::vector<Reservation>> reservations(const std::string& except);
   // A start is admitted beside the holders; until end_start() the instance counts as starting.
-  Result<void> admit_start(const std::string& name, const InstanceSpec& spec, bool restoring);
+  // Returns the CPU weight it starts with (a pool member's from its pool's plan).
+  Result<uint32_t> admit_start(const std::string& name, const InstanceSpec& spec, bool restoring);
   void end_start(const std::string& name);
-  // The member's pool exists and has room for it (none named: nothing to check).
-  Result<void> admit_to_pool(const InstanceSpec& spec);
+  // The member's pool exists and has room for it (none named: nothing to check); the CPU weight
+  // it starts with.
+  Result<uint32_t> admit_to_pool(const InstanceSpec& spec);
   // Backups (backup.cc): may `row` be exported now (with its saved state)?
   Result<void> exportable(const InstanceRow& row, const InstanceSpec& spec, bool with_state);
   // The spec a backup's instance gets here: renamed, on another network, its image checked.

@@ -3,6 +3,7 @@
 // that a member's state changed (its pool's allocation is then computed and applied again).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -16,8 +17,10 @@ class PoolHooks {
   virtual ~PoolHooks() = default;
   // The cgroup of a pool member, below its pool's; none when `spec` names no pool.
   virtual std::optional<std::string> member_cgroup(const InstanceSpec& spec) const = 0;
-  // ENOENT when the pool does not exist; EAGAIN with the numbers when a fixed pool is full.
-  virtual Result<void> admit(const std::string& name, const InstanceSpec& spec) = 0;
+  // ENOENT when the pool does not exist; EAGAIN with the numbers when a fixed pool is full. Else
+  // the CPU weight the member starts with: the one its pool's plan gives it beside the holders
+  // (at the default 100 beside a member at 10000, a starting VMM got 1% of a busy CPU).
+  virtual Result<uint32_t> admit(const std::string& name, const InstanceSpec& spec) = 0;
   // Instance `name` changed state (or was created/deleted): re-apply its pool, if any.
   virtual void changed(const std::string& name) = 0;
 };

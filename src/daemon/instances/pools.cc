@@ -223,8 +223,8 @@ std::optional<std::string> Pools::member_cgroup(const InstanceSpec& spec) const 
   return pool_cgroup(spec.pool->pool) + "/" + spec.name;
 }
 
-Result<void> Pools::admit(const std::string& name, const InstanceSpec& spec) {
-  if (!spec.pool) return {};
+Result<uint32_t> Pools::admit(const std::string& name, const InstanceSpec& spec) {
+  if (!spec.pool) return spec.cpu_weight;
   std::lock_guard lock(mutex_);
   auto pool = TRY(load(spec.pool->pool).map_error([&](Error e) {
     return std::move(e).with_hint(fmt::format("create it first: vessel pool create {} --cpus N --memory M", spec.pool->pool));
@@ -234,7 +234,10 @@ Result<void> Pools::admit(const std::string& name, const InstanceSpec& spec) {
     if (m.name != name && running(m.state)) holders.push_back(to_member(m.name, m.spec));
   TRY_CTX(admit_member(pool.shape(), holders, to_member(name, spec)), "pool {}", pool.name);
   // Its cgroup, with the pool's size, before the member's is made below it.
-  return apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset);
+  TRY(apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset));
+  holders.push_back(to_member(name, spec));
+  auto planned = TRY_CTX(allocate(pool.shape(), holders, {1.0}), "pool {}", pool.name);
+  return planned.back().plan.cpu_weight;
 }
 
 void Pools::changed(const std::string& name) {

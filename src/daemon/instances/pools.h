@@ -38,7 +38,7 @@ class Pools : public PoolHooks, public DemandIo {
   Result<void> remove(const std::string& name);
 
   std::optional<std::string> member_cgroup(const InstanceSpec& spec) const override;
-  Result<void> admit(const std::string& name, const InstanceSpec& spec) override;
+  Result<uint32_t> admit(const std::string& name, const InstanceSpec& spec) override;
   void changed(const std::string& name) override;
 
   std::string pool_cgroup(const std::string& pool) const { return "/" + parent_ + "/" + pool; }
