@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
       vessel::agent::serve_connection(ch);
       return 0;
     }
+    if (a == "--version" || a == "-V") {
+      std::printf("vessel-agent version %s\n", VESSEL_VERSION);
+      return 0;
+    }
     if (a == "--port" && i + 1 < argc) {
       port = unsigned(std::strtoul(argv[++i], nullptr, 10));
       continue;

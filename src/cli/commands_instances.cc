@@ -1,6 +1,7 @@
 // run, create, start, stop, restart, pause, resume, rm, exec, console
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -8,6 +9,7 @@
 #include "base/rotating_log.h"
 #include "cli/commands.h"
 #include "cli/disk_flags.h"
+#include "cli/env_file.h"
 #include "cli/format.h"
 #include "cli/local_path.h"
 #include "cli/mount_flags.h"
@@ -21,7 +23,8 @@ struct CreateFlags {
   std::string name, image, rootfs, kernel, initramfs, cmdline, memory = "256";
   bool vm = false, attach = false, wait = false, detach = false;
   bool name_given = false;  // --name "" is an error, not a request for a generated name
-  uint32_t cpus = 1, cpu_weight = 100, stop_timeout = 10;
+  double cpus = 1;
+  uint32_t cpu_weight = 100, stop_timeout = 10;
   double cpu_reservation = -1;
   std::string memory_reservation;
   std::vector<std::string> env, labels, disks, command, log_opts;
@@ -34,6 +37,11 @@ struct CreateFlags {
   std::string network;
   std::vector<std::string> publish;
   std::vector<std::string> volumes, mounts, tmpfs;  // -v, --mount, --tmpfs (docs/daemon/volumes.md)
+  // Docker's run habits (docs/daemon/run.md).
+  bool auto_remove = false;
+  std::string workdir, user, hostname;
+  std::optional<std::string> entrypoint;
+  std::vector<std::string> env_files, label_files;
   PoolFlags pool;
   RecoveryFlags recovery;
 };
@@ -54,7 +62,7 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
               "In a 'demand' pool vesseld's controller then sizes its memory from the guest's statistics: an idle "
               "VM's balloon inflates, a busy one's deflates (docs/daemon/pools.md). `vessel inspect` shows the "
               "balloon's target and actual size. No Docker equivalent");
-  c->add_option("--cpus", f.cpus, "vCPUs (VM) or CPU quota in CPUs (container)")->capture_default_str();
+  c->add_option("--cpus", f.cpus, "vCPUs (VM, a whole number) or CPU time in CPUs (container: 0.5 is half of one)")->capture_default_str();
   c->add_option("--memory,-m", f.memory, "memory limit: 256, 512M, 2G (MiB by default)")->capture_default_str();
   c->add_option("--cpu-reservation", f.cpu_reservation, "CPUs reserved for admission control (default: --cpus)");
   c->add_option("--memory-reservation", f.memory_reservation, "memory reserved for admission control (default: --memory)");
@@ -62,8 +70,21 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_option("--stop-timeout", f.stop_timeout, "seconds a graceful stop may take before it is forced")->capture_default_str();
   // One value per occurrence, so that `-e A=1 IMAGE` does not swallow the image.
   auto repeatable = [](CLI::Option* o) { o->allow_extra_args(false); };
-  repeatable(c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable)"));
+  repeatable(c->add_option("--env,-e", f.env, "environment variable KEY=VALUE (repeatable; wins over --env-file)"));
+  repeatable(c->add_option("--env-file", f.env_files,
+                           "read environment variables from a file: KEY=VALUE lines, # comments; a bare KEY takes this "
+                           "shell's value (repeatable)"));
   repeatable(c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)"));
+  repeatable(c->add_option("--label-file", f.label_files, "read labels from a file of KEY=VALUE lines (repeatable)"));
+  c->add_flag("--rm", f.auto_remove, "remove the instance once it stops, and when its start fails");
+  c->add_option("--workdir,-w", f.workdir, "container: working directory of the command (default: the image's, else /)");
+  c->add_option("--user,-u", f.user,
+                "container: run as NAME[:GROUP] or UID[:GID]; names are looked up in the container's /etc/passwd "
+                "and /etc/group (default: the image's USER, else root)");
+  c->add_option("--entrypoint", f.entrypoint,
+                "container: run this program instead of the image's ENTRYPOINT (the image's CMD is dropped too; "
+                "arguments after -- follow it); \"\" for none");
+  c->add_option("--hostname", f.hostname, "container: its host name (default: the instance's name)");
   repeatable(c->add_option("--disk", f.disks, "VM: extra disk: PATH[:ro], path=FILE[,format=raw|qcow2][,ro], or size=SIZE for a new empty qcow2 (repeatable)"));
   repeatable(c->add_option("--volume,-v", f.volumes,
                            "container: mount HOST-PATH:TARGET[:ro] (a bind) or NAME:TARGET[:ro] (a named volume, "
@@ -110,9 +131,24 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_option("command", f.command, "command and arguments (after --)");
 }
 
-std::string random_name(const std::string& base) {
+// A generated name: the image's last path part without its tag or digest ("busybox" of
+// "docker.io/library/busybox:1.36"), then six random hex digits.
+// --cpus: a VM's are whole vCPUs; a container's may be a fraction (a quota below its whole CPUs).
+Result<void> add_cpus(double cpus, bool vm, json::Json& spec) {
+  if (!(cpus > 0) || cpus > 4096) return fail(EINVAL, "--cpus: {} is not a number of CPUs above 0", cpus);
+  double whole = std::ceil(cpus);
+  if (vm && whole != cpus)
+    return Unexpected(Error(EINVAL, fmt::format("--cpus {}: a VM has whole vCPUs", cpus)).with_hint("pass --cpus 1, 2, ..."));
+  spec["cpus"] = static_cast<uint32_t>(whole);
+  if (whole != cpus) spec["cpu_quota"] = cpus;
+  return {};
+}
+
+std::string random_name(const std::string& image, bool vm) {
   std::random_device rd;
-  std::string stem = base.empty() ? "instance" : base;
+  std::string base = image.substr(image.rfind('/') == std::string::npos ? 0 : image.rfind('/') + 1);
+  base = base.substr(0, base.find_first_of(":@"));
+  std::string stem = !base.empty() ? base : vm ? "vm" : "container";
   if (stem.size() > 40) stem = stem.substr(0, 40);
   return fmt::format("{}-{:06x}", stem, rd() & 0xffffff);
 }
@@ -123,8 +159,8 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
     f.command.insert(f.command.begin(), f.image);
     f.image.clear();
   }
-  json::Json spec = {{"type", f.vm ? "vm" : "container"}, {"cpus", f.cpus}, {"cpu_weight", f.cpu_weight},
-                     {"stop_timeout_s", f.stop_timeout}};
+  json::Json spec = {{"type", f.vm ? "vm" : "container"}, {"cpu_weight", f.cpu_weight}, {"stop_timeout_s", f.stop_timeout}};
+  TRY(add_cpus(f.cpus, f.vm, spec));
   spec["memory_mib"] = TRY(parse_memory_mib(f.memory));
   if (!f.memory_reservation.empty()) spec["memory_reservation_mib"] = TRY(parse_memory_mib(f.memory_reservation));
   if (f.cpu_reservation >= 0) spec["cpu_reservation"] = f.cpu_reservation;
@@ -132,7 +168,7 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (f.balloon) spec["balloon"] = json::Json::object();  // vesseld's defaults (spec/balloon_spec.h)
   if (f.name_given && f.name.empty())
     return Unexpected(Error(EINVAL, "--name is empty").with_hint("leave --name out for a generated name"));
-  spec["name"] = f.name.empty() ? random_name(!f.image.empty() ? f.image : (f.vm ? "vm" : "container")) : f.name;
+  spec["name"] = f.name.empty() ? random_name(f.image, f.vm) : f.name;
   // The daemon takes absolute paths; the user may give relative ones.
   if (!f.image.empty()) spec["image"] = f.image;
   if (!f.rootfs.empty()) spec["rootfs"] = absolute_path(f.rootfs);
@@ -140,6 +176,16 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (!f.initramfs.empty()) spec["initramfs"] = absolute_path(f.initramfs);
   if (!f.cmdline.empty()) spec["cmdline"] = f.cmdline;
   if (!f.command.empty()) spec["command"] = f.command;
+  if (f.auto_remove) spec["auto_remove"] = true;
+  if (!f.workdir.empty()) spec["workdir"] = f.workdir;
+  if (!f.user.empty()) spec["user"] = f.user;
+  if (!f.hostname.empty()) spec["hostname"] = f.hostname;
+  if (f.entrypoint) spec["entrypoint"] = f.entrypoint->empty() ? json::Json::array() : json::Json::array({*f.entrypoint});
+  // The files first, in order: a later line wins, and -e and -l on the command line win over all.
+  auto env_lines = TRY(read_env_files(f.env_files, BareKey::FromEnvironment, "--env-file"));
+  auto label_lines = TRY(read_env_files(f.label_files, BareKey::Empty, "--label-file"));
+  f.env.insert(f.env.begin(), env_lines.begin(), env_lines.end());
+  f.labels.insert(f.labels.begin(), label_lines.begin(), label_lines.end());
   json::Json env = json::Json::object(), labels = json::Json::object();
   for (const auto& e : f.env) {
     auto [k, v] = TRY(parse_key_value(e, "--env"));
@@ -201,6 +247,15 @@ int report(const Error& error) {
   return kExitFailure;
 }
 
+static int start_failure_status(const Error& error) {
+  print_error("vessel", error);
+  // Docker's statuses for a command that cannot run: 127 not found, 126 found but not executable.
+  // vesseld says so as the runtime's status (container_backend.cc), as Docker's CLI reads its daemon's text.
+  if (error.message().find("create failed (fail 127)") != std::string::npos) return 127;
+  if (error.message().find("create failed (fail 126)") != std::string::npos) return 126;
+  return kExitFailure;
+}
+
 void add_instance_commands(CLI::App& app, Context& ctx) {
   for (bool start : {true, false}) {
     auto flags = std::make_shared<CreateFlags>();
@@ -215,7 +270,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
     add_create_flags(c, *flags);
     if (start) {
       c->add_flag("--attach,-a", flags->attach, "print the instance's output until it stops; exit with its exit status");
-      c->add_flag("--wait,-w", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
+      c->add_flag("--wait", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
       c->add_flag("--detach,-d", flags->detach, "print the name and return at once (the default; Docker's -d)");
     }
     c->callback([&ctx, flags, start] {
@@ -226,8 +281,10 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       auto client = ctx.client();
       auto spec = spec_from_flags(*flags);
       if (!spec) { ctx.status = report(spec.error()); return; }
-      auto r = client.call("POST", start ? "/v1/instances?start=1" : "/v1/instances", *spec);
-      if (!r) { ctx.status = report(r.error()); return; }
+      // --rm with a wait: vesseld keeps the stopped instance until the wait below has answered.
+      bool hold = flags->auto_remove && (flags->attach || flags->wait);
+      auto r = client.call("POST", !start ? "/v1/instances" : hold ? "/v1/instances?start=1&hold=1" : "/v1/instances?start=1", *spec);
+      if (!r) { ctx.status = start_failure_status(r.error()); return; }
       std::string name = r->value("name", "");
       fmt::print("{}\n", name);
       std::fflush(stdout);

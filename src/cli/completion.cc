@@ -5,13 +5,14 @@ namespace vessel::cli {
 
 const char* bash_completion() {
   return R"BASH(# bash completion for vessel (install: vessel completion bash > /usr/share/bash-completion/completions/vessel)
-_vessel_instances() { vessel ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
-_vessel_images() { vessel image ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
-_vessel_networks() { vessel network ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
-_vessel_volumes() { vessel volume ls --quiet 2>/dev/null; }
-_vessel_trusted() { vessel trust ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
+_vessel_instances() { vessel "${g[@]}" ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
+_vessel_images() { vessel "${g[@]}" image ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
+_vessel_networks() { vessel "${g[@]}" network ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
+_vessel_volumes() { vessel "${g[@]}" volume ls --quiet 2>/dev/null; }
+_vessel_trusted() { vessel "${g[@]}" trust ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
 _vessel() {
-  local cur prev verbs globals i v=0
+  # g: the global options given (--socket S, --remote URL ...), passed on when names are asked for.
+  local cur prev verbs globals i v=0 g=()
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
   verbs="run create start stop restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy bench volume"
@@ -19,7 +20,8 @@ _vessel() {
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "${COMP_WORDS[i]}" in
-      --socket|--remote|--client-cert|--client-key|--server-fingerprint|--server-ca) ((i++)) ;;
+      --socket|--remote|--client-cert|--client-key|--server-fingerprint|--server-ca) g+=("${COMP_WORDS[i]}" "${COMP_WORDS[i+1]}"); ((i++)) ;;
+      --socket=*|--remote=*|--client-cert=*|--client-key=*|--server-fingerprint=*|--server-ca=*) g+=("${COMP_WORDS[i]}") ;;
       -*) ;;
       *) v=$i; break ;;
     esac

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
       "`vessel exec` exits with the command's status.");
   app.add_option("--socket", ctx.socket, "vesseld's API socket")->capture_default_str();
   app.require_subcommand(1);
+  app.fallthrough();  // global options after the verb too (`vessel ls --socket S`): subcommands inherit it
   add_instance_commands(app, ctx);
   add_observe_commands(app, ctx);
   add_image_commands(app, ctx);

@@ -146,7 +146,8 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
       // A run that cannot start here leaves nothing behind: no instance, no reserved capacity.
       if (r.query_flag("start"))
         if (auto can = manager_.preflight(*spec); !can) return error_response(can.error());
-      auto created = r.query_flag("start") ? manager_.run(*spec) : manager_.create(*spec);
+      // hold=1: the client waits next; a --rm instance stays until that wait has answered.
+      auto created = r.query_flag("start") ? manager_.run(*spec, r.query_flag("hold")) : manager_.create(*spec);
       if (!created) return error_response(created.error());
       return ok(*created, 201);
     }

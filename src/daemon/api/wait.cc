@@ -2,6 +2,7 @@
 // (stopped, or created and never started) with how it ended. Streamed so that a long wait
 // survives the idle timeout: an empty line every 2 s while waiting, then one JSON line
 // {"name","state","exit_code","exit_reason"} (or {"error",...} when the instance is deleted).
+// The answer ends the hold of a --rm instance run with hold=1, which then goes (auto_remove.cc).
 #include "base/log.h"
 #include "daemon/api/router.h"
 
@@ -27,6 +28,7 @@ http::Response Api::wait_stream(const std::string& name) {
       json::Json answer = {{"name", name}, {"state", state}, {"exit_code", (*now)["exit_code"]},
                            {"exit_reason", (*now)["exit_reason"]}};
       out = answer.dump() + "\n";
+      manager->release_removal(name);
       return false;
     }
     if (events->stopped()) return false;

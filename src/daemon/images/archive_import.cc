@@ -91,10 +91,11 @@ struct Staged {
 };
 
 void take_config(const ImageConfig& config, ImportedImage& image) {
-  image.command = config.entrypoint;
-  image.command.insert(image.command.end(), config.cmd.begin(), config.cmd.end());
+  image.entrypoint = config.entrypoint;
+  image.cmd = config.cmd;
   image.env = config.env;
   image.workdir = config.workdir;
+  image.user = config.user;
   image.healthcheck = config.healthcheck;
 }
 

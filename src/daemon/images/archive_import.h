@@ -22,8 +22,8 @@ struct ImportedImage {
   std::string format;               // "docker-archive" | "oci-layout"
   std::string manifest_digest;      // sha256:<hex>
   std::vector<std::string> layers;  // sha256:<hex> of each layer blob, lowest first
-  std::vector<std::string> command, env;
-  std::string workdir;
+  std::vector<std::string> entrypoint, cmd, env;  // ENTRYPOINT and CMD, kept apart (--entrypoint replaces one)
+  std::string workdir, user;
   std::optional<HealthcheckSpec> healthcheck;  // the config's HEALTHCHECK
   uint64_t size = 0;  // bytes of layer blobs
 };

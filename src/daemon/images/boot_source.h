@@ -14,7 +14,8 @@ namespace vessel::daemon {
 
 struct BootSource {
   std::vector<std::string> layers;  // containers: overlay lower dirs, lowest first
-  std::vector<std::string> image_command;  // the image's default entrypoint + cmd
+  std::vector<std::string> image_entrypoint, image_cmd;  // containers: the image's ENTRYPOINT and CMD
+  std::string image_user;                               // containers: the image's USER
   std::vector<std::string> image_env;      // KEY=VALUE
   std::string workdir;
   std::string kernel, initramfs, cmdline;  // VMs

@@ -131,6 +131,7 @@ Result<ImageConfig> parse_image_config(std::string_view text) {
     out.cmd = TRY(optional_strings(*c, at, "Cmd"));
     out.env = TRY(optional_strings(*c, at, "Env"));
     out.workdir = TRY(json::opt_string(*c, at, "WorkingDir")).value_or("");
+    out.user = TRY(json::opt_string(*c, at, "User")).value_or("");
     if (c->contains("Healthcheck") && !(*c)["Healthcheck"].is_null())
       out.healthcheck = TRY(parse_image_healthcheck((*c)["Healthcheck"], field(at, "Healthcheck")));
   }

@@ -35,6 +35,7 @@ struct OciManifest {
 struct ImageConfig {
   std::vector<std::string> entrypoint, cmd, env;
   std::string workdir;
+  std::string user;  // USER: uid[:gid] or name[:group]
   std::vector<std::string> diff_ids;
   std::optional<HealthcheckSpec> healthcheck;  // config.Healthcheck (image_healthcheck.h)
 };

@@ -58,7 +58,10 @@ Result<BootSource> ImageStore::resolve(const InstanceSpec& spec) {
         if (!is_dir(dir)) return fail(ENOENT, "layer {} of image {} is missing from the store", digest, row->name);
         boot.layers.push_back(dir);
       }
-      boot.image_command = strings(info, "command");
+      // Images imported before ENTRYPOINT and CMD were kept apart have only their sum, "command".
+      boot.image_entrypoint = strings(info, "entrypoint");
+      boot.image_cmd = info.contains("cmd") ? strings(info, "cmd") : strings(info, "command");
+      boot.image_user = info.value("user", "");
       boot.image_env = strings(info, "env");
       boot.workdir = info.value("workdir", "");
       if (info.contains("healthcheck"))
@@ -146,8 +149,12 @@ Result<json::Json> ImageStore::import_archive(const std::string& name, const std
   auto imported = TRY(import_image_archive(tarball, dir_, progress));
   json::Json layers = json::Json::array();
   for (const auto& l : imported.layers) layers.push_back(l);
-  json::Json info = {{"layers", layers},   {"command", imported.command}, {"env", imported.env},
-                     {"workdir", imported.workdir}, {"format", imported.format}, {"size", imported.size}};
+  // "command": what runs by default (shown by inspect); "entrypoint" and "cmd" for --entrypoint.
+  std::vector<std::string> command = imported.entrypoint;
+  command.insert(command.end(), imported.cmd.begin(), imported.cmd.end());
+  json::Json info = {{"layers", layers}, {"command", command}, {"entrypoint", imported.entrypoint},
+                     {"cmd", imported.cmd}, {"env", imported.env}, {"workdir", imported.workdir},
+                     {"user", imported.user}, {"format", imported.format}, {"size", imported.size}};
   if (imported.healthcheck) info["healthcheck"] = to_json(*imported.healthcheck);
   ImageRow row{name, "container", imported.manifest_digest, info.dump()};
   TRY(store_.insert_image(row));

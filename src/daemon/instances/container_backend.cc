@@ -48,6 +48,15 @@ std::string last_runtime_error(const std::string& log_path) {
   return last;
 }
 
+// -u, else the image's USER, looked up in the container's files; root when neither names one.
+Result<ContainerUser> user_of(const InstanceContext& ctx, const BootSource& boot) {
+  const std::string& user = !ctx.spec.process.user.empty() ? ctx.spec.process.user : boot.image_user;
+  if (user.empty()) return ContainerUser{};
+  std::vector<std::string> roots(boot.layers.rbegin(), boot.layers.rend());  // topmost first
+  if (!ctx.spec.rootfs.empty()) roots = {ctx.spec.rootfs};
+  return TRY_CTX(resolve_container_user(user, roots), "user {}", user);
+}
+
 }  // namespace
 
 std::vector<std::string> ContainerBackend::command(std::initializer_list<std::string> args) const {
@@ -111,7 +120,7 @@ Result<GuestProcess> ContainerBackend::launch(const InstanceContext& ctx, const 
   const std::string& name = ctx.spec.name;
   (void)run_tool(command({"delete", "--force", name}));  // leftovers of an earlier run
   TRY_CTX(mount_rootfs(ctx, boot), "prepare the root filesystem");
-  TRY(write_file(ctx.dir + "/config.json", oci_config(ctx, boot).dump(2)));
+  TRY(write_file(ctx.dir + "/config.json", oci_config(ctx, boot, TRY(user_of(ctx, boot))).dump(2)));
   std::string pid_file = ctx.dir + "/pid";
   ::unlink(pid_file.c_str());
   std::string runtime_log = ctx.dir + "/runtime.log";
@@ -196,7 +205,9 @@ Result<void> ContainerBackend::create_through_shim(const InstanceContext& ctx, c
   }
   if (answer.rfind("ok ", 0) != 0) {
     while (!answer.empty() && answer.back() == '\n') answer.pop_back();
-    return fail(EIO, "{} create failed ({})", runtime_, answer.empty() ? "the shim ended without an answer" : answer);
+    // The runtime's 127 and 126: the command is not there, or cannot be executed (Docker's codes).
+    int errnum = answer == "fail 127" ? ENOENT : answer == "fail 126" ? EACCES : EIO;
+    return fail(errnum, "{} create failed ({})", runtime_, answer.empty() ? "the shim ended without an answer" : answer);
   }
   return {};
 }
@@ -243,8 +254,7 @@ Result<State> ContainerBackend::probe(const InstanceContext& ctx, const GuestPro
 }
 
 Result<ExecResult> ContainerBackend::exec(const InstanceContext& ctx, const std::vector<std::string>& argv) {
-  BootSource none;
-  auto process = oci_process(ctx.spec, none, argv);
+  auto process = exec_process(ctx, argv, false);
   std::string path = fmt::format("{}/exec-{}.json", ctx.dir, exec_counter++);
   TRY(write_file(path, process.dump()));
   auto r = run_tool_status(command({"exec", "--process", path, ctx.spec.name}), ctx.exec_timeout);

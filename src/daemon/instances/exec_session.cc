@@ -58,9 +58,7 @@ ExecSession::~ExecSession() {
 
 Result<ExecSession> ContainerBackend::exec_session(const InstanceContext& ctx, const ExecOptions& options) {
   if (options.argv.empty()) return fail(EINVAL, "exec: no command");
-  BootSource none;
-  auto process = oci_process(ctx.spec, none, options.argv);
-  process["terminal"] = options.tty;
+  auto process = exec_process(ctx, options.argv, options.tty);
   if (options.tty && options.rows && options.cols) process["consoleSize"] = {{"height", options.rows}, {"width", options.cols}};
   uint64_t id = session_counter++;
   ExecSession s;

@@ -172,7 +172,7 @@ Result<json::Json> Manager::create(const InstanceSpec& requested) {
   return get(spec.name);
 }
 
-Result<json::Json> Manager::run(const InstanceSpec& requested) {
+Result<json::Json> Manager::run_instance(const InstanceSpec& requested) {
   auto spec = TRY(resolve_network(requested));
   auto boot = TRY(create_instance(spec));
   return act(spec.name, Action::Start, {}, &boot);
@@ -294,7 +294,9 @@ Result<void> Manager::stop_locked(Entry& e, const InstanceRow& row, const Instan
 }
 
 Result<json::Json> Manager::act(const std::string& name, Action action, const ActOptions& options) {
-  return act(name, action, options, nullptr);
+  auto done = act(name, action, options, nullptr);
+  if (done) remove_if_auto(name);  // --rm: a stop removes it
+  return done;
 }
 
 Result<json::Json> Manager::act(const std::string& name, Action action, const ActOptions& options,
@@ -380,6 +382,7 @@ Result<void> Manager::remove(const std::string& name, bool force) {
     std::filesystem::remove_all(dir_of(name), ec);
     if (ec) log::warn("cannot remove {}: {}", dir_of(name), ec.message());
     restarts_->forget(name);
+    forget_removal_holds(name);
     health_->unwatch(name);
     events_.publish({{"type", "instance-deleted"}, {"name", name}});
   }
@@ -523,6 +526,8 @@ bool Manager::on_exit(const std::string& name) {
   if (r) restarts_->ended(name, spec.restart, EndFacts{EndCause::Exited, exit.code, ran_ms});
   if (!r) log::error("cannot record that {} exited: {}", name, r.error().to_string());
   else log::info("instance {} exited: {} (status {})", name, exit.reason, exit.code ? std::to_string(*exit.code) : "unknown");
+  lock.unlock();
+  remove_if_auto(name);  // --rm
   return true;
 }
 
@@ -568,6 +573,7 @@ void Manager::reconcile() {
     for (const auto& row : *now)
       if (auto spec = parse_spec_text(row.spec); spec && row.state == to_string(State::Stopped))
         restarts_->daemon_started(row.name, spec->restart, row.exit_code);
+  remove_stopped_auto_removed();  // --rm instances that ended while vesseld was down
 }
 
 std::optional<HealthcheckSpec> Manager::healthcheck_of(const InstanceSpec& spec, const BootSource* boot) {

@@ -76,8 +76,11 @@ class Manager {
   Result<void> preflight(const InstanceSpec& spec) { return backend_for(spec).preflight(); }
   Result<json::Json> create(const InstanceSpec& spec);
   // create, then start with what create resolved (POST /v1/instances?start=1): the spec's image
-  // is resolved and its disks prepared once.
-  Result<json::Json> run(const InstanceSpec& spec);
+  // is resolved and its disks prepared once. A --rm instance whose start fails is removed;
+  // `hold_removal`: once stopped, it stays until release_removal() (auto_remove.cc).
+  Result<json::Json> run(const InstanceSpec& spec, bool hold_removal = false);
+  // A wait on `name` answered: the hold run() took ends, and a stopped --rm instance goes.
+  void release_removal(const std::string& name);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options = {});
   Result<void> remove(const std::string& name, bool force);
   Result<json::Json> get(const std::string& name);
@@ -168,6 +171,11 @@ class Manager {
   Result<std::vector<Reservation>> reservations(const std::string& except);
   // A start is admitted beside the holders; until end_start() the instance counts as starting.
   // Returns the CPU weight it starts with (a pool member's from its pool's plan).
+  // --rm (auto_remove.cc).
+  Result<json::Json> run_instance(const InstanceSpec& spec);
+  void remove_if_auto(const std::string& name);
+  void forget_removal_holds(const std::string& name);
+  void remove_stopped_auto_removed();  // at reconcile: those that stopped while vesseld was down
   Result<uint32_t> admit_start(const std::string& name, const InstanceSpec& spec, bool restoring);
   void end_start(const std::string& name);
   // The member's pool exists and has room for it (none named: nothing to check); the CPU weight
@@ -218,6 +226,8 @@ class Manager {
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   std::mutex create_mutex_;  // admission control sees every create and start in order
   std::set<std::string> starting_;  // admitted starts not yet running (under create_mutex_)
+  std::mutex holds_mutex_;
+  std::map<std::string, int> removal_holds_;  // --rm instances kept until their waiter has answered
   std::unique_ptr<ExitMonitor> monitor_;
   PoolHooks* pools_ = nullptr;
   Volumes* volumes_ = nullptr;

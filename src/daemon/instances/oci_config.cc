@@ -46,7 +46,8 @@ json::Json capabilities(const SecuritySpec& security) {
 
 }  // namespace
 
-json::Json oci_process(const InstanceSpec& spec, const BootSource& boot, const std::vector<std::string>& args) {
+json::Json oci_process(const InstanceSpec& spec, const BootSource& boot, const std::vector<std::string>& args,
+                       const ContainerUser& user) {
   std::map<std::string, std::string> env;
   env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (const auto& kv : boot.image_env) {
@@ -58,10 +59,10 @@ json::Json oci_process(const InstanceSpec& spec, const BootSource& boot, const s
   for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
   json::Json caps = capabilities(spec.security);
   return {{"terminal", false},
-          {"user", {{"uid", 0}, {"gid", 0}}},
+          {"user", {{"uid", user.uid}, {"gid", user.gid}, {"additionalGids", user.additional_gids}}},
           {"args", args},
           {"env", env_list},
-          {"cwd", boot.workdir.empty() ? "/" : boot.workdir},
+          {"cwd", !spec.process.workdir.empty() ? spec.process.workdir : !boot.workdir.empty() ? boot.workdir : "/"},
           {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
           {"noNewPrivileges", spec.security.no_new_privileges}};
 }
@@ -82,9 +83,9 @@ json::Json user_mount(const MountSpec& m, const std::string& host_source) {
 
 }  // namespace
 
-json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
+json::Json oci_config(const InstanceContext& ctx, const BootSource& boot, const ContainerUser& user) {
   const auto& spec = ctx.spec;
-  std::vector<std::string> args = spec.command.empty() ? boot.image_command : spec.command;
+  auto args = process_args(spec.process, spec.command, boot.image_entrypoint, boot.image_cmd);
   if (args.empty()) args = {"/bin/sh"};
   json::Json mounts = json::Json::array({
       mount("/proc", "proc", "proc", {}),
@@ -102,7 +103,7 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
     mounts.push_back({{"destination", dest}, {"type", "bind"}, {"source", source}, {"options", {"rbind", "ro", "nosuid", "nodev", "noexec"}}});
   json::Json resources = {
       {"memory", {{"limit", static_cast<int64_t>(spec.memory_mib << 20)}}},
-      {"cpu", {{"shares", weight_to_shares(spec.cpu_weight)}, {"quota", static_cast<int64_t>(spec.cpus) * 100000}, {"period", 100000}}},
+      {"cpu", {{"shares", weight_to_shares(spec.cpu_weight)}, {"quota", static_cast<int64_t>(spec.cpu_quota.value_or(spec.cpus) * 100000)}, {"period", 100000}}},
       {"devices", device_rules(security.privileged)},
   };
   if (security.pids_limit > 0) resources["pids"] = {{"limit", security.pids_limit}};
@@ -131,12 +132,33 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot) {
   }
   return {
       {"ociVersion", "1.0.2"},
-      {"process", oci_process(spec, boot, args)},
+      {"process", oci_process(spec, boot, args, user)},
       {"root", {{"path", "rootfs"}, {"readonly", false}}},
-      {"hostname", spec.name},
+      {"hostname", spec.process.hostname.empty() ? spec.name : spec.process.hostname},
       {"mounts", mounts},
       {"linux", linux},
   };
 }
 
+json::Json exec_process(const InstanceContext& ctx, const std::vector<std::string>& argv, bool tty) {
+  // The container's own process (its environment, user, directory), as `docker exec` runs in.
+  json::Json process;
+  if (auto text = read_file(ctx.dir + "/config.json"))
+    if (auto config = json::parse(*text); config && config->is_object() && (*config)["process"].is_object())
+      process = (*config)["process"];
+  if (!process.is_object()) process = oci_process(ctx.spec, BootSource{}, argv, ContainerUser{});
+  process["args"] = argv;
+  process["terminal"] = tty;
+  process.erase("consoleSize");
+  if (tty) {
+    auto& env = process["env"];
+    if (!env.is_array()) env = json::Json::array();
+    bool has_term = false;
+    for (const auto& e : env) has_term = has_term || (e.is_string() && e.get<std::string>().rfind("TERM=", 0) == 0);
+    if (!has_term) env.push_back("TERM=xterm");  // as `docker exec -t`: a terminal says what it is
+  }
+  return process;
+}
+
 }  // namespace vessel::daemon
+

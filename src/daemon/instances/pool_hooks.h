@@ -18,8 +18,8 @@ class PoolHooks {
   // The cgroup of a pool member, below its pool's; none when `spec` names no pool.
   virtual std::optional<std::string> member_cgroup(const InstanceSpec& spec) const = 0;
   // ENOENT when the pool does not exist; EAGAIN with the numbers when a fixed pool is full. Else
-  // the CPU weight the member starts with: the one its pool's plan gives it beside the holders
-  // (at the default 100 beside a member at 10000, a starting VMM got 1% of a busy CPU).
+  // the CPU weight the member starts with, until its pool's plan applies once it runs (at the
+  // default 100 beside a member at 10000, a starting vessel-vmm got 1% of a busy CPU).
   virtual Result<uint32_t> admit(const std::string& name, const InstanceSpec& spec) = 0;
   // Instance `name` changed state (or was created/deleted): re-apply its pool, if any.
   virtual void changed(const std::string& name) = 0;

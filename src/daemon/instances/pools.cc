@@ -15,7 +15,7 @@ namespace {
 // A member's own limits, the most the pool may give it (a VM's cgroup holds vessel-vmm too).
 Resources own_limits(const InstanceSpec& spec) {
   uint64_t mib = spec.memory_mib + (spec.type == InstanceType::Vm ? kVmmMemoryAllowanceMib : 0);
-  return {static_cast<double>(spec.cpus), mib << 20};
+  return {spec.cpu_quota.value_or(spec.cpus), mib << 20};
 }
 
 bool running(const std::string& state) {
@@ -235,9 +235,10 @@ Result<uint32_t> Pools::admit(const std::string& name, const InstanceSpec& spec)
   TRY_CTX(admit_member(pool.shape(), holders, to_member(name, spec)), "pool {}", pool.name);
   // Its cgroup, with the pool's size, before the member's is made below it.
   TRY(apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset));
-  holders.push_back(to_member(name, spec));
-  auto planned = TRY_CTX(allocate(pool.shape(), holders, {1.0}), "pool {}", pool.name);
-  return planned.back().plan.cpu_weight;
+  // It starts at the highest weight, whatever its share: its runtime or vessel-vmm must get going
+  // beside busy members (at its planned weight, a priority pool's low member got ~0 and took
+  // minutes). Its pool's plan applies once it runs (changed()).
+  return kMaxCpuWeight;
 }
 
 void Pools::changed(const std::string& name) {

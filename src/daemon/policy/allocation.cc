@@ -86,7 +86,7 @@ std::vector<uint32_t> weights_for(const std::vector<double>& basis) {
       out.push_back(100);
       continue;
     }
-    out.push_back(static_cast<uint32_t>(std::clamp(std::lround(10000.0 * b / top), 1L, 10000L)));
+    out.push_back(static_cast<uint32_t>(std::clamp(std::lround(kMaxCpuWeight * b / top), 1L, long{kMaxCpuWeight})));
   }
   return out;
 }

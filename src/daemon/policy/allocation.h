@@ -53,6 +53,8 @@ struct PoolMember {
 
 // The cgroup limits that carry an allocation, independent of the cgroup version (cgroup_values.h
 // turns them into files). cpu_max/memory_max none = no quota of its own (the pool's parent caps).
+inline constexpr uint32_t kMaxCpuWeight = 10000;  // cgroup v2's cpu.weight ceiling
+
 struct CgroupPlan {
   uint32_t cpu_weight = 100;  // 1..10000 (v2 cpu.weight; v1 cpu.shares = weight x 1024 / 100)
   std::optional<double> cpu_max;  // CPUs (cpu.max / cfs quota)

@@ -33,6 +33,7 @@
 
 #include "base/fd.h"
 #include "base/rotating_log.h"
+#include "base/version.h"
 
 using vessel::write_all;
 
@@ -116,6 +117,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--") { ++i; break; }
     if (a == "--help" || a == "-h") { usage(); return 0; }
+    if (a == "--version" || a == "-V") { std::printf("vessel-shim version %s\n", vessel::kVersion); return 0; }
     if (a == "--relay") { relay_only = true; continue; }
     if (i + 1 >= argc) { usage(); return 2; }
     if (a == "--exit-file") exit_file = argv[++i];

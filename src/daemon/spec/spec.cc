@@ -1,28 +1,13 @@
 #include "daemon/spec/spec.h"
 
+#include "daemon/spec/spec_fields.h"
+
 namespace vessel::daemon {
 
 namespace {
 
 constexpr uint32_t kMaxCpus = 256;
 constexpr uint64_t kMaxMemoryMib = 1ull << 20;  // 1 TiB
-constexpr size_t kMaxItems = 256;               // env entries, labels, args, disks
-constexpr size_t kMaxStringBytes = 4096;
-
-Result<std::string> bounded_string(const json::Json& j, std::string_view where) {
-  if (!j.is_string()) return fail(EINVAL, "{}: expected a string, got {}", where, json::type_name(j));
-  auto s = j.get<std::string>();
-  if (s.size() > kMaxStringBytes) return fail(EINVAL, "{}: longer than {} bytes", where, kMaxStringBytes);
-  if (s.find('\0') != std::string::npos) return fail(EINVAL, "{}: contains a NUL byte", where);
-  return s;
-}
-
-Result<std::string> absolute_path(const json::Json& j, std::string_view where) {
-  auto s = TRY(bounded_string(j, where));
-  if (s.empty() || s[0] != '/') return fail(EINVAL, "{}: '{}' is not an absolute path", where, s);
-  return s;
-}
-
 Result<uint64_t> ranged(const json::Json& obj, const char* key, uint64_t lo, uint64_t hi, uint64_t dflt) {
   auto v = TRY(json::opt_uint(obj, "spec", key));
   if (!v) return dflt;
@@ -44,6 +29,26 @@ Result<LogLimits> log_limits(const json::Json& j) {
   return l;
 }
 
+Result<double> cpu_amount(const json::Json& body, const char* key, double lo, double hi) {
+  const auto& v = body[key];
+  if (!v.is_number()) return fail(EINVAL, "spec.{}: expected a number, got {}", key, json::type_name(v));
+  double d = v.get<double>();
+  if (!(d >= lo && d <= hi)) return fail(EINVAL, "spec.{}: {} is outside {}..{} (cpus)", key, d, lo, hi);
+  return d;
+}
+
+// cpu_quota (containers: Docker's --cpus 0.5) and cpu_reservation, both within `cpus`.
+Result<void> parse_cpu_shares(const json::Json& body, InstanceSpec& s) {
+  if (body.contains("cpu_quota")) {
+    if (s.type == InstanceType::Vm)
+      return fail(EINVAL, "spec.cpu_quota: a VM's CPUs are whole vCPUs (spec.cpus); a quota is for containers");
+    s.cpu_quota = TRY(cpu_amount(body, "cpu_quota", 0.01, s.cpus));
+  }
+  s.cpu_reservation = body.contains("cpu_reservation") ? TRY(cpu_amount(body, "cpu_reservation", 0, s.cpus))
+                                                       : s.cpu_quota.value_or(s.cpus);
+  return {};
+}
+
 // What belongs to one type only: a VM's kernel and disks, a container's rootfs, security and mounts.
 Result<void> check_type_fields(const InstanceSpec& s) {
   if (s.type == InstanceType::Vm) {
@@ -55,6 +60,8 @@ Result<void> check_type_fields(const InstanceSpec& s) {
     if (!s.mounts.empty())
       return Unexpected(Error(EINVAL, "spec.mounts: a VM takes no volumes or host directories yet (they need virtio-fs)")
                             .with_hint("give the VM a disk instead: --disk size=1G or --disk PATH"));
+    if (!s.process.empty())
+      return fail(EINVAL, "spec: entrypoint, workdir, user and hostname are for containers (a VM's are its guest's)");
   } else {
     if (s.image.empty() == s.rootfs.empty())
       return Unexpected(Error(EINVAL, "a container needs exactly one of image and rootfs")
@@ -87,7 +94,7 @@ Result<void> validate_name(std::string_view name) {
 
 Result<std::map<std::string, std::string>> parse_string_map(const json::Json& j, std::string_view where) {
   if (!j.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(j));
-  if (j.size() > kMaxItems) return fail(EINVAL, "{}: more than {} entries", where, kMaxItems);
+  if (j.size() > kMaxSpecItems) return fail(EINVAL, "{}: more than {} entries", where, kMaxSpecItems);
   std::map<std::string, std::string> out;
   for (const auto& [k, v] : j.items()) {
     if (k.empty() || k.size() > 256 || k.find('=') != std::string::npos)
@@ -101,10 +108,11 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   if (!body.is_object()) return fail(EINVAL, "spec: expected an object, got {}", json::type_name(body));
   TRY(json::reject_unknown(body, "spec",
                            {"name", "type", "image", "rootfs", "kernel", "initramfs", "cmdline", "cpus",
-                            "cpu_reservation", "cpu_weight", "memory_mib", "memory_reservation_mib",
+                            "cpu_reservation", "cpu_quota", "cpu_weight", "memory_mib", "memory_reservation_mib",
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
                             "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm",
-                            "pool", "restart", "healthcheck", "no_healthcheck", "balloon", "watchdog", "mounts"}));
+                            "pool", "restart", "healthcheck", "no_healthcheck", "balloon", "watchdog", "mounts",
+                            "entrypoint", "workdir", "user", "hostname", "auto_remove"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");
@@ -136,24 +144,12 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
     if (!s.watchdog) return fail(EINVAL, "spec.watchdog: '{}' is not reset, poweroff, pause or none", *w);
     if (s.type != InstanceType::Vm) return fail(EINVAL, "spec.watchdog: a watchdog is for VMs (a container has no guest kernel to hang)");
   }
-  if (body.contains("cpu_reservation")) {
-    const auto& r = body["cpu_reservation"];
-    if (!r.is_number()) return fail(EINVAL, "spec.cpu_reservation: expected a number, got {}", json::type_name(r));
-    double v = r.get<double>();
-    if (!(v >= 0 && v <= s.cpus)) return fail(EINVAL, "spec.cpu_reservation: {} is outside 0..{} (cpus)", v, s.cpus);
-    s.cpu_reservation = v;
-  } else {
-    s.cpu_reservation = s.cpus;
-  }
+  TRY(parse_cpu_shares(body, s));
 
   if (body.contains("environment")) s.environment = TRY(parse_string_map(body["environment"], "spec.environment"));
   if (body.contains("labels")) s.labels = TRY(parse_string_map(body["labels"], "spec.labels"));
-  if (body.contains("command")) {
-    const auto& c = body["command"];
-    if (!c.is_array()) return fail(EINVAL, "spec.command: expected an array of strings, got {}", json::type_name(c));
-    if (c.size() > kMaxItems) return fail(EINVAL, "spec.command: more than {} arguments", kMaxItems);
-    for (size_t i = 0; i < c.size(); ++i) s.command.push_back(TRY(bounded_string(c[i], fmt::format("spec.command[{}]", i))));
-  }
+  if (body.contains("command")) s.command = TRY(string_list(body["command"], "spec.command"));
+  s.process = TRY(parse_process_spec(body));
   if (body.contains("disks")) {
     const auto& d = body["disks"];
     if (!d.is_array()) return fail(EINVAL, "spec.disks: expected an array, got {}", json::type_name(d));
@@ -195,6 +191,10 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
   if (body.contains("healthcheck")) s.healthcheck = TRY(parse_healthcheck(body["healthcheck"], "spec.healthcheck"));
   s.no_healthcheck = TRY(json::opt_bool(body, "spec", "no_healthcheck")).value_or(false);
   if (s.no_healthcheck && s.healthcheck) return fail(EINVAL, "spec: no_healthcheck and healthcheck exclude each other");
+  s.auto_remove = TRY(json::opt_bool(body, "spec", "auto_remove")).value_or(false);
+  if (s.auto_remove && s.restart.mode != RestartMode::No)
+    return Unexpected(Error(EINVAL, fmt::format("spec: auto_remove (--rm) and restart '{}' exclude each other", to_string(s.restart)))
+                          .with_hint("an instance removed when it stops cannot be restarted: drop --rm or --restart"));
   if (!s.ports.empty() && (s.network == "none" || s.network == "host"))
     return fail(EINVAL, "spec.ports: --network {} has no ports to publish{}", s.network,
                 s.network == "host" ? " (the instance uses the host's ports directly)" : "");
@@ -231,6 +231,9 @@ json::Json to_json(const InstanceSpec& s) {
   if (s.restart.mode != RestartMode::No) j["restart"] = to_string(s.restart);
   if (s.healthcheck) j["healthcheck"] = to_json(*s.healthcheck);
   if (s.no_healthcheck) j["no_healthcheck"] = true;
+  if (s.auto_remove) j["auto_remove"] = true;
+  if (s.cpu_quota) j["cpu_quota"] = *s.cpu_quota;
+  process_to_json(s.process, j);
   if (!s.initramfs.empty()) j["initramfs"] = s.initramfs;
   if (!s.cmdline.empty()) j["cmdline"] = s.cmdline;
   json::Json disks = json::Json::array();

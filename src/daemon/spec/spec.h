@@ -16,6 +16,7 @@
 #include "daemon/spec/mount_spec.h"
 #include "daemon/spec/pool_membership.h"
 #include "daemon/spec/port_spec.h"
+#include "daemon/spec/process_spec.h"
 #include "daemon/spec/restart_spec.h"
 #include "daemon/spec/security_spec.h"
 #include "vmm/api/watchdog_config.h"
@@ -34,7 +35,8 @@ struct InstanceSpec {
   std::string initramfs;
   std::string cmdline;
   uint32_t cpus = 1;                 // limit: vCPUs (VM) or CPU quota in whole CPUs (container)
-  double cpu_reservation = 0;        // admission: CPUs reserved (default: cpus)
+  double cpu_reservation = 0;        // admission: CPUs reserved (default: cpu_quota, else cpus)
+  std::optional<double> cpu_quota;   // containers: CPU time in CPUs, below cpus (Docker's --cpus 0.5)
   uint32_t cpu_weight = 100;         // relative CPU weight, 1..10000
   uint64_t memory_mib = 256;         // limit
   uint64_t memory_reservation_mib = 0;  // admission (default: memory_mib)
@@ -43,6 +45,7 @@ struct InstanceSpec {
   std::vector<MountSpec> mounts;  // containers: binds, named volumes, tmpfs (docs/daemon/volumes.md)
   std::map<std::string, std::string> environment;
   std::vector<std::string> command;
+  ProcessSpec process;  // containers: --entrypoint, -w, -u, --hostname
   std::map<std::string, std::string> labels;
   SecuritySpec security;  // containers: capabilities, seccomp, pids limit
   // The console / output log's cap (base/rotating_log.h); unset: vesseld's default at each start.
@@ -59,6 +62,7 @@ struct InstanceSpec {
   RestartPolicy restart;                       // --restart (docs/daemon/restart.md)
   std::optional<HealthcheckSpec> healthcheck;  // --health-cmd ... (docs/daemon/health.md)
   bool no_healthcheck = false;                 // --no-healthcheck: also ignore the image's HEALTHCHECK
+  bool auto_remove = false;  // --rm: removed once it stops (docs/daemon/run.md)
 };
 
 inline constexpr size_t kMaxNameLength = 63;

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "runtime/cli/command.h"
 #include "runtime/cli/help.h"
+#include "runtime/linux/user_process.h"
 #include "runtime/spec/spec.h"
 
 using namespace vessel;
@@ -115,7 +116,9 @@ int main(int argc, char** argv) {
   auto r = dispatch(cmd, args, i + 1, g, argv);
   if (!r) {
     report(r.error());
-    // Like runc: exec's own failures are 255, so they differ from the process's exit codes.
+    // A command that cannot run: 127 or 126, as a shell (and Docker) says. Otherwise, like runc,
+    // exec's own failures are 255, so they differ from the process's exit codes.
+    if (int status = vessel::runtime::noted_command_status()) return status;
     return cmd == "exec" ? 255 : vessel::cli::kExitFailure;
   }
   return *r;

@@ -50,7 +50,8 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
     return fail_errno("setdomainname {}", spec.domainname);
   if (mntns) TRY(finish_rootfs(spec));
   if (proc.terminal) TRY(setup_terminal(c.console, proc.console_size, proc.user.uid, proc.user.gid));
-  std::string path = TRY(find_executable(proc));
+  auto path = find_executable(proc);
+  if (!path) report_command_failure(c.sock, path.error());
   TRY(apply_rlimits(proc));
   std::vector<std::string> env = process_env(proc);
   auto load_filter = [&]() -> Result<void> {
@@ -89,7 +90,7 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
     if (filtered) TRY(load_filter());
     else TRY(lock_down(proc, nullptr));
   }
-  exec_process(path, proc, env);
+  exec_process(*path, proc, env);
 }
 
 [[noreturn]] void init_main(InitContext& c) {

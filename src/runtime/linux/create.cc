@@ -156,7 +156,10 @@ Result<void> follow_setup(int sock, const Spec& spec, pid_t stage1, ContainerSta
       overtaking = std::move(m);
       continue;
     }
-    if (m.type == SyncType::Error) return Unexpected(Error(0, m.text).add_context("container init"));
+    if (m.type == SyncType::Error) {
+      note_command_status(m.value);
+      return Unexpected(Error(0, m.text).add_context("container init"));
+    }
     if (m.type == SyncType::UsernsReady) {
       TRY(write_id_map(m.value, "uid_map", spec.linux->uid_mappings));
       TRY(write_id_map(m.value, "gid_map", spec.linux->gid_mappings));

@@ -49,7 +49,8 @@ Result<void> exec_body(ExecContext& c) {
     setsid();
     TRY(setup_terminal(c.console, c.proc.console_size, c.proc.user.uid, c.proc.user.gid));
   }
-  std::string path = TRY(find_executable(c.proc));
+  auto path = find_executable(c.proc);
+  if (!path) report_command_failure(c.sock, path.error());
   TRY(apply_rlimits(c.proc));
   std::vector<std::string> env = process_env(c.proc);
   bool filtered = c.seccomp || !c.bpf.empty();
@@ -57,7 +58,7 @@ Result<void> exec_body(ExecContext& c) {
   TRY(become_user(c.proc));
   TRY(enter_cwd(c.proc.cwd));
   if (c.proc.no_new_privileges) TRY(exec_lock_down(c));
-  exec_process(path, c.proc, env);
+  exec_process(*path, c.proc, env);
 }
 
 [[noreturn]] void exec_child(ExecContext& c) {
@@ -206,8 +207,11 @@ Result<pid_t> start_process(const ContainerState& s, ExecContext& c) {
     SyncMsg m;
     if (!sync_recv(stage1.sock.get(), &m)) break;  // EOF: the process exec'd
     if (m.type == SyncType::Error) {
+      note_command_status(m.value);
       cleanup();
-      return Unexpected(Error(0, m.text).add_context("exec"));
+      Error e(0, m.text);
+      if (m.value == 0) e.add_context("exec");  // a command failure already says "exec: ..."
+      return Unexpected(std::move(e));
     }
     if (m.type == SyncType::Pid) {
       child = m.value;

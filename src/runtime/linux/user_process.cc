@@ -1,5 +1,7 @@
 #include "runtime/linux/user_process.h"
 
+#include "runtime/linux/sync.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -184,6 +186,22 @@ void reset_inherited_signals() {
 }
 }  // namespace
 
+namespace {
+int g_command_status = 0;  // the runtime's main thread only
+}  // namespace
+
+void report_command_failure(int sync_socket, const Error& error) {
+  int status = error.errnum() == ENOENT ? 127 : 126;
+  sync_send(sync_socket, SyncType::Error, status, error.to_string(), error.errnum());
+  _exit(status);
+}
+
+void note_command_status(int status) {
+  if (status == 126 || status == 127) g_command_status = status;
+}
+
+int noted_command_status() { return g_command_status; }
+
 void exec_process(const std::string& path, const Process& p, const std::vector<std::string>& env) {
   reset_inherited_signals();
   std::vector<char*> argv, envp;
@@ -197,7 +215,7 @@ void exec_process(const std::string& path, const Process& p, const std::vector<s
   int err = errno;
   std::string msg = fmt::format("vessel-runtime: error: exec {}: {}\n", path, strerror(err));
   (void)!write(2, msg.data(), msg.size());
-  _exit(127);
+  _exit(err == ENOENT ? 127 : 126);  // as a shell: not found, or found but not executable
 }
 
 }  // namespace vessel::runtime

@@ -16,6 +16,13 @@ namespace vessel::runtime {
 
 // args[0] looked up in the PATH of the process's own env (not the runtime's).
 Result<std::string> find_executable(const Process& p);
+// In the child: find_executable() failed. Sends the error on the sync socket with the status a
+// shell gives (127 not found, 126 not executable) as its value, and exits with that status.
+[[noreturn]] void report_command_failure(int sync_socket, const Error& error);
+// In the runtime: the child's report was a command failure with `status` (126 or 127); the
+// runtime then exits with it, as Docker reports a command that cannot run. 0: none noted.
+void note_command_status(int status);
+int noted_command_status();
 Result<void> apply_rlimits(const Process& p);
 // Opens a pty in the container's devpts, sends the master over the console socket, makes the
 // slave our controlling terminal and stdio.

@@ -1,4 +1,6 @@
 // The CLI's usage errors and bash completion, run as a user runs them (no daemon needed).
+#include <filesystem>
+
 #include "daemon_fixture.h"
 
 namespace vessel::test {
@@ -48,10 +50,10 @@ TEST(CliUsage, EmptyNameAndDetachWithAttachAreRefusedBeforeAnythingIsAsked) {
 }
 
 // Runs the completion function on a command line; the last word is being completed.
-std::string complete(const std::vector<std::string>& words) {
+std::string complete(const std::vector<std::string>& words, const std::string& prelude = "") {
   std::string array;
   for (const auto& w : words) array += " '" + w + "'";
-  std::string script = "source <(" + vessel_path() + " completion bash); COMP_WORDS=(" + array +
+  std::string script = prelude + "source <(" + vessel_path() + " completion bash); COMP_WORDS=(" + array +
                        "); COMP_CWORD=" + std::to_string(words.size() - 1) + "; _vessel; echo \"${COMPREPLY[*]}\"";
   auto r = run({"bash", "-c", script});
   EXPECT_EQ(r.status, 0) << r.err;
@@ -68,6 +70,24 @@ TEST(CliCompletion, CoversTrustRemoteAndDisks) {
   EXPECT_EQ(complete({"vessel", "image", "ls", "--j"}), "--json\n");
   EXPECT_EQ(complete({"vessel", "trust", "ls", "--j"}), "--json\n");
   EXPECT_EQ(complete({"vessel", "run", "--di"}), "--disk\n");
+}
+
+// Names are asked of the vesseld the command line names (--socket before the verb), and global
+// options may also follow the verb.
+TEST(CliCompletion, NamesComeFromTheDaemonTheCommandLineNames) {
+  TempDir tmp;
+  make_busybox_rootfs(tmp.path + "/rootfs");
+  Daemon d(tmp.path);
+  ASSERT_TRUE(d.start()) << d.log();
+  ASSERT_EQ(d.vessel({"create", "--name", "comp-me", "--rootfs", tmp.path + "/rootfs", "--", "/bin/true"}).status, 0);
+  std::string bin_dir = std::filesystem::path(vessel_path()).parent_path();
+  std::string path = "PATH=" + bin_dir + ":$PATH; unset VESSEL_SOCKET; ";
+  EXPECT_EQ(complete({"vessel", "--socket", d.socket(), "start", "comp"}, path), "comp-me\n");
+  EXPECT_EQ(complete({"vessel", "--socket=" + d.socket(), "rm", "comp"}, path), "comp-me\n");
+  EXPECT_EQ(complete({"vessel", "start", "comp"}, path), "\n") << "the default socket has no such instance";
+  auto after = run({vessel_path(), "inspect", "comp-me", "--socket", d.socket()});
+  EXPECT_EQ(after.status, 0) << after.err;
+  EXPECT_NE(after.out.find("\"comp-me\""), std::string::npos) << after.out;
 }
 
 }  // namespace

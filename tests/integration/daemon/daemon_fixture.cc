@@ -101,6 +101,20 @@ void make_busybox_rootfs(const std::string& dir) {
   std::ofstream(dir + "/etc/group") << "root:x:0:\n";
 }
 
+std::string make_busybox_image_archive(const std::string& dir, const std::string& config) {
+  std::string rootfs = dir + "/rootfs", img = dir + "/img";
+  make_busybox_rootfs(rootfs);
+  fs::create_directories(img);
+  EXPECT_EQ(run({"tar", "-C", rootfs, "-cf", img + "/layer.tar", "."}).status, 0);
+  auto sum = run({"sha256sum", img + "/layer.tar"});
+  EXPECT_EQ(sum.status, 0);
+  std::ofstream(img + "/cfg.json") << R"({"architecture":"amd64","os":"linux","config":)" << config
+                                   << R"(,"rootfs":{"type":"layers","diff_ids":["sha256:)" << sum.out.substr(0, 64) << R"("]}})";
+  std::ofstream(img + "/manifest.json") << R"([{"Config":"cfg.json","RepoTags":["localhost/test:latest"],"Layers":["layer.tar"]}])";
+  EXPECT_EQ(run({"tar", "-C", img, "-cf", dir + "/image.tar", "manifest.json", "cfg.json", "layer.tar"}).status, 0);
+  return dir + "/image.tar";
+}
+
 Daemon::Daemon(std::string dir, std::vector<std::string> extra)
     : dir_(std::move(dir)), socket_(dir_ + "/vessel.sock"), state_dir_(dir_ + "/state"), log_path_(dir_ + "/vesseld.log"),
       extra_(std::move(extra)) {

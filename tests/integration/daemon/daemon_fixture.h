@@ -32,6 +32,9 @@ struct TempDir {
 
 // A static busybox root filesystem in `dir`.
 void make_busybox_rootfs(const std::string& dir);
+// A docker-archive of one layer, the busybox root filesystem, made in `dir` (which must not exist
+// yet); `config` is the image config's "config" object (Cmd, Entrypoint, User ...). Returns its path.
+std::string make_busybox_image_archive(const std::string& dir, const std::string& config);
 
 class Daemon {
  public:

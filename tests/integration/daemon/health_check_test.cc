@@ -102,23 +102,12 @@ TEST(HealthCheck, WithoutARestartPolicyUnhealthyIsOnlyReported) {
 // run gives its own check or --no-healthcheck.
 TEST(HealthCheck, TheImagesHealthcheckIsUsedUnlessTheRunSaysOtherwise) {
   TempDir tmp;
-  make_busybox_rootfs(tmp.path + "/rootfs");
-  std::string img = tmp.path + "/img";
-  std::filesystem::create_directories(img);
-  ASSERT_EQ(run({"tar", "-C", tmp.path + "/rootfs", "-cf", img + "/layer.tar", "."}).status, 0);
-  auto sum = run({"sha256sum", img + "/layer.tar"});
-  ASSERT_EQ(sum.status, 0);
-  std::string hex = sum.out.substr(0, 64);
-  std::ofstream(img + "/cfg.json")
-      << R"({"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh","-c",": > /tmp/ok; exec sleep 1000"],)"
-      << R"("Healthcheck":{"Test":["CMD-SHELL","test -f /tmp/ok"],"Interval":300000000,"Retries":2}},)"
-      << R"("rootfs":{"type":"layers","diff_ids":["sha256:)" << hex << R"("]}})";
-  std::ofstream(img + "/manifest.json") << R"([{"Config":"cfg.json","RepoTags":["localhost/hc:latest"],"Layers":["layer.tar"]}])";
-  ASSERT_EQ(run({"tar", "-C", img, "-cf", tmp.path + "/hc.tar", "manifest.json", "cfg.json", "layer.tar"}).status, 0);
+  std::string archive = make_busybox_image_archive(tmp.path + "/hc", R"({"Cmd":["/bin/sh","-c",": > /tmp/ok; exec sleep 1000"],)"
+                                                                     R"("Healthcheck":{"Test":["CMD-SHELL","test -f /tmp/ok"],"Interval":300000000,"Retries":2}})");
 
   Daemon d(tmp.path);
   ASSERT_TRUE(d.start()) << d.log();
-  auto imported = d.vessel({"image", "import", "-q", tmp.path + "/hc.tar", "--name", "hc"});
+  auto imported = d.vessel({"image", "import", "-q", archive, "--name", "hc"});
   ASSERT_EQ(imported.status, 0) << imported.err << d.log();
   ASSERT_EQ(d.vessel({"run", "--name", "dflt", "--stop-timeout", "1", "hc"}).status, 0) << d.log();
   ASSERT_EQ(d.vessel({"run", "--name", "off", "--stop-timeout", "1", "--no-healthcheck", "hc"}).status, 0);

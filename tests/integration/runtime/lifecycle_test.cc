@@ -86,7 +86,7 @@ TEST_F(RuntimeTest, ExecJoinsTheContainer) {
   EXPECT_EQ(flags.out, "bar /tmp 1000:1000\n") << flags.err;
   EXPECT_EQ(rt("exec " + id_ + " /bin/sh -c 'exit 5'").status, 5);
   Output missing = rt("exec " + id_ + " /no/such/program");
-  EXPECT_EQ(missing.status, 255);
+  EXPECT_EQ(missing.status, 127) << "not found: a shell's (and Docker's) status";
   EXPECT_NE(missing.err.find("/no/such/program"), std::string::npos) << missing.err;
   std::ofstream(dir_ + "/process.json") << R"({"args":["/bin/sh","-c","echo from-process-json"],"cwd":"/","env":["PATH=/bin"]})";
   Output p = rt("exec -p " + dir_ + "/process.json " + id_);

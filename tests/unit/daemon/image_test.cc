@@ -60,7 +60,8 @@ TEST(ImageImport, OciLayoutIsVerifiedUnpackedAndShared) {
   EXPECT_EQ(r->format, "oci-layout");
   ASSERT_EQ(r->layers.size(), 1u);
   EXPECT_EQ(r->layers[0], "sha256:" + oci.layer_hex);
-  EXPECT_EQ(r->command, std::vector<std::string>{"/bin/sh"});
+  EXPECT_EQ(r->cmd, std::vector<std::string>{"/bin/sh"});
+  EXPECT_TRUE(r->entrypoint.empty());
   EXPECT_EQ(r->workdir, "/w");
   EXPECT_EQ(*read_file(d.path + "/store/layers/" + oci.layer_hex + "/etc/motd"), "welcome");
   EXPECT_EQ(*sha256_file(d.path + "/store/blobs/sha256/" + oci.layer_hex), oci.layer_hex);
@@ -84,13 +85,15 @@ TEST(ImageImport, DockerArchiveIsVerifiedAgainstDiffIds) {
   test::TempDir d{"vessel-image-test"};
   std::string layer = make_tar({{"hello.txt", "hello"}});
   std::string lhex = sha256_hex(layer);
-  std::string config = R"({"config":{"Entrypoint":["/bin/echo"],"Cmd":["x"]},"rootfs":{"type":"layers","diff_ids":["sha256:)" + lhex + "\"]}}";
+  std::string config = R"({"config":{"Entrypoint":["/bin/echo"],"Cmd":["x"],"User":"app:staff"},"rootfs":{"type":"layers","diff_ids":["sha256:)" + lhex + "\"]}}";
   std::string manifest = R"([{"Config":"cfg.json","RepoTags":["localhost/t:latest"],"Layers":["abc/layer.tar"]}])";
   std::string tar = write(d.path + "/d.tar", make_tar({{"manifest.json", manifest}, {"cfg.json", config}, {"abc/", ""}, {"abc/layer.tar", layer}}));
   auto r = import_image_archive(tar, d.path + "/store", [](const ImportProgress&) {});
   ASSERT_TRUE(r) << r.error().to_string();
   EXPECT_EQ(r->format, "docker-archive");
-  EXPECT_EQ(r->command, (std::vector<std::string>{"/bin/echo", "x"}));
+  EXPECT_EQ(r->entrypoint, (std::vector<std::string>{"/bin/echo"}));  // kept apart: --entrypoint replaces one
+  EXPECT_EQ(r->cmd, (std::vector<std::string>{"x"}));
+  EXPECT_EQ(r->user, "app:staff");
   EXPECT_EQ(*read_file(d.path + "/store/layers/" + lhex + "/hello.txt"), "hello");
 
   std::string bad_config = R"({"rootfs":{"diff_ids":["sha256:)" + std::string(64, '0') + "\"]}}";

@@ -1,0 +1,74 @@
+#include "daemon/spec/process_spec.h"
+
+#include "daemon/spec/spec_fields.h"
+
+namespace vessel::daemon {
+
+namespace {
+
+constexpr size_t kMaxUserBytes = 256;
+constexpr size_t kMaxHostnameBytes = 64;  // HOST_NAME_MAX
+
+bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; }
+
+// One side of uid[:gid] / name[:group]: digits, or a name as useradd allows (no leading '-').
+bool user_part_ok(std::string_view part) {
+  if (part.empty() || part[0] == '-') return false;
+  for (char c : part)
+    if (!name_char(c)) return false;
+  return true;
+}
+
+Result<std::string> parse_user(const json::Json& j) {
+  auto user = TRY(bounded_string(j, "spec.user"));
+  auto colon = user.find(':');
+  bool ok = user.size() <= kMaxUserBytes && user_part_ok(std::string_view(user).substr(0, colon)) &&
+            (colon == std::string::npos || user_part_ok(std::string_view(user).substr(colon + 1)));
+  if (!ok) return fail(EINVAL, "spec.user: '{}' is not uid[:gid] or name[:group]", user.substr(0, 64));
+  return user;
+}
+
+// RFC 1123: labels of letters, digits and '-', not starting or ending with '-', joined by '.'.
+Result<std::string> parse_hostname(const json::Json& j) {
+  auto name = TRY(bounded_string(j, "spec.hostname"));
+  bool ok = !name.empty() && name.size() <= kMaxHostnameBytes;
+  size_t start = 0;
+  while (ok && start <= name.size()) {
+    size_t end = std::min(name.find('.', start), name.size());
+    std::string_view label = std::string_view(name).substr(start, end - start);
+    ok = !label.empty() && label.front() != '-' && label.back() != '-';
+    for (char c : label) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
+    start = end + 1;
+  }
+  if (!ok) return fail(EINVAL, "spec.hostname: '{}' is not a host name (letters, digits, '-' and '.', at most 64)", name.substr(0, 80));
+  return name;
+}
+
+}  // namespace
+
+Result<ProcessSpec> parse_process_spec(const json::Json& spec) {
+  ProcessSpec p;
+  if (spec.contains("entrypoint")) p.entrypoint = TRY(string_list(spec["entrypoint"], "spec.entrypoint"));
+  if (spec.contains("workdir")) p.workdir = TRY(absolute_path(spec["workdir"], "spec.workdir"));
+  if (spec.contains("user")) p.user = TRY(parse_user(spec["user"]));
+  if (spec.contains("hostname")) p.hostname = TRY(parse_hostname(spec["hostname"]));
+  return p;
+}
+
+void process_to_json(const ProcessSpec& p, json::Json& spec) {
+  if (p.entrypoint) spec["entrypoint"] = *p.entrypoint;
+  if (!p.workdir.empty()) spec["workdir"] = p.workdir;
+  if (!p.user.empty()) spec["user"] = p.user;
+  if (!p.hostname.empty()) spec["hostname"] = p.hostname;
+}
+
+std::vector<std::string> process_args(const ProcessSpec& p, const std::vector<std::string>& command,
+                                      const std::vector<std::string>& image_entrypoint,
+                                      const std::vector<std::string>& image_cmd) {
+  std::vector<std::string> args = p.entrypoint ? *p.entrypoint : image_entrypoint;
+  const auto& cmd = !command.empty() ? command : p.entrypoint ? std::vector<std::string>{} : image_cmd;
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  return args;
+}
+
+}  // namespace vessel::daemon

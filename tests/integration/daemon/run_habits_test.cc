@@ -1,0 +1,138 @@
+// Docker's run habits (docs/daemon/run.md), through the real CLI, vesseld and vessel-runtime:
+// --rm, the 126/127 statuses, -u, -w, --hostname, --entrypoint, --env-file, --label-file, and
+// exec's statuses and TERM.
+#include <fstream>
+
+#include "daemon_fixture.h"
+
+namespace vessel::test {
+namespace {
+
+class RunHabits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rootfs = tmp.path + "/rootfs";
+    make_busybox_rootfs(rootfs);
+    std::ofstream(rootfs + "/etc/passwd", std::ios::app) << "alice:x:1000:1001::/home/alice:/bin/sh\n";
+    std::ofstream(rootfs + "/etc/group", std::ios::app) << "alice:x:1001:\nstaff:x:50:alice\n";
+    std::ofstream(rootfs + "/bin/not-executable") << "#!/bin/sh\n";
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+  }
+  bool exists(const std::string& name) { return daemon.vessel({"inspect", name}).status == 0; }
+  CliResult run_in_rootfs(std::vector<std::string> flags, const std::vector<std::string>& command) {
+    std::vector<std::string> args{"run"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"--rootfs", rootfs, "--"});
+    args.insert(args.end(), command.begin(), command.end());
+    return daemon.vessel(args);
+  }
+  TempDir tmp;
+  std::string rootfs;
+  Daemon daemon{tmp.path};
+};
+
+TEST_F(RunHabits, RmKeepsTheExitForItsWaiterThenLeavesNothing) {
+  // Ends at once: the attached client still gets its output and status, then the instance goes.
+  auto r = run_in_rootfs({"--rm", "-a", "--name", "quick"}, {"/bin/sh", "-c", "echo hi; exit 3"});
+  EXPECT_EQ(r.status, 3) << r.err << daemon.log();
+  EXPECT_EQ(r.out, "quick\nhi\n");
+  EXPECT_TRUE(eventually([&] { return !exists("quick"); })) << daemon.vessel({"ls", "--json"}).out;
+  // Detached: removed once it ends by itself; a stop removes it too.
+  ASSERT_EQ(run_in_rootfs({"--rm", "--name", "brief"}, {"/bin/sleep", "0.3"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return !exists("brief"); })) << daemon.log();
+  ASSERT_EQ(run_in_rootfs({"--rm", "-d", "--name", "long", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0);
+  EXPECT_EQ(state_of(daemon, "long"), "running");
+  ASSERT_EQ(daemon.vessel({"stop", "long"}).status, 0);
+  EXPECT_FALSE(exists("long"));
+  // Without --rm the stopped instance stays.
+  ASSERT_EQ(run_in_rootfs({"--wait", "--name", "kept"}, {"/bin/true"}).status, 0);
+  EXPECT_EQ(state_of(daemon, "kept"), "stopped");
+  auto both = run_in_rootfs({"--rm", "--restart", "always"}, {"/bin/true"});
+  EXPECT_EQ(both.status, 1);
+  EXPECT_NE(both.err.find("exclude each other"), std::string::npos) << both.err;
+}
+
+TEST_F(RunHabits, CommandsThatCannotRunExit127And126) {
+  auto missing = run_in_rootfs({"--rm", "-a", "--name", "missing"}, {"/no/such/program"});
+  EXPECT_EQ(missing.status, 127) << missing.err;
+  EXPECT_NE(missing.err.find("/no/such/program"), std::string::npos) << missing.err;
+  EXPECT_FALSE(exists("missing")) << "a failed --rm run leaves nothing";
+  auto not_in_path = run_in_rootfs({"--rm", "--wait"}, {"no-such-program"});
+  EXPECT_EQ(not_in_path.status, 127) << not_in_path.err;
+  EXPECT_NE(not_in_path.err.find("not found in $PATH"), std::string::npos) << not_in_path.err;
+  auto directory = run_in_rootfs({"--name", "dir", "-a"}, {"/etc"});
+  EXPECT_EQ(directory.status, 126) << directory.err;
+  EXPECT_EQ(state_of(daemon, "dir"), "created") << "without --rm the instance stays, as Docker's";
+  // Found but not executable: execve fails after the start; the container's status says so.
+  auto noexec = run_in_rootfs({"--rm", "-a"}, {"/bin/not-executable"});
+  EXPECT_EQ(noexec.status, 126) << noexec.err;
+  // exec: the same statuses, and one "exec:" in the message.
+  ASSERT_EQ(run_in_rootfs({"--name", "box", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0);
+  auto exec_missing = daemon.vessel({"exec", "box", "--", "nothere"});
+  EXPECT_EQ(exec_missing.status, 127) << exec_missing.err;
+  EXPECT_EQ(exec_missing.err.find("exec: exec:"), std::string::npos) << exec_missing.err;
+  EXPECT_EQ(daemon.vessel({"exec", "box", "--", "/bin/not-executable"}).status, 126);
+  auto term = daemon.vessel({"exec", "-t", "box", "--", "/bin/env"});
+  EXPECT_NE(term.out.find("TERM=xterm"), std::string::npos) << term.out << term.err;
+  EXPECT_EQ(daemon.vessel({"exec", "box", "--", "/bin/env"}).out.find("TERM="), std::string::npos);
+}
+
+TEST_F(RunHabits, UserWorkdirAndHostname) {
+  std::filesystem::create_directories(rootfs + "/srv/app");
+  auto r = run_in_rootfs({"-a", "-u", "alice", "-w", "/srv/app", "--hostname", "box-1"}, {"/bin/sh", "-c", "id; pwd; hostname"});
+  ASSERT_EQ(r.status, 0) << r.err << daemon.log();
+  EXPECT_NE(r.out.find("uid=1000(alice) gid=1001(alice) groups=50(staff)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n/srv/app\nbox-1\n"), std::string::npos) << r.out;
+  auto numeric = run_in_rootfs({"-a", "-u", "4242:50"}, {"/bin/id"});
+  ASSERT_EQ(numeric.status, 0) << numeric.err;
+  EXPECT_NE(numeric.out.find("uid=4242 gid=50(staff)"), std::string::npos) << numeric.out;
+  auto unknown = run_in_rootfs({"-a", "-u", "bob"}, {"/bin/id"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_NE(unknown.err.find("unable to find user bob"), std::string::npos) << unknown.err;
+}
+
+TEST_F(RunHabits, EntrypointAndTheImagesUserFollowDockersRules) {
+  std::string archive = make_busybox_image_archive(tmp.path + "/ep", R"({"Entrypoint":["/bin/echo","from-entrypoint"],"Cmd":["default-cmd"],"User":"alice"})");
+  // The archive's rootfs is the plain busybox one: give it alice too.
+  auto imported = daemon.vessel({"image", "import", "-q", archive, "--name", "ep"});
+  ASSERT_EQ(imported.status, 0) << imported.err << daemon.log();
+  auto dflt = daemon.vessel({"run", "-a", "--user", "0", "ep"});
+  EXPECT_EQ(dflt.out.substr(dflt.out.find('\n') + 1), "from-entrypoint default-cmd\n") << dflt.err;
+  auto args = daemon.vessel({"run", "-a", "--user", "0", "ep", "--", "mine"});
+  EXPECT_EQ(args.out.substr(args.out.find('\n') + 1), "from-entrypoint mine\n") << args.err;
+  auto replaced = daemon.vessel({"run", "-a", "--user", "0", "--entrypoint", "/bin/sh", "ep", "--", "-c", "echo replaced"});
+  EXPECT_EQ(replaced.out.substr(replaced.out.find('\n') + 1), "replaced\n") << replaced.err;
+  // The image's USER names alice, whom its /etc/passwd does not know.
+  auto as_image_user = daemon.vessel({"run", "-a", "ep"});
+  EXPECT_EQ(as_image_user.status, 1);
+  EXPECT_NE(as_image_user.err.find("unable to find user alice"), std::string::npos) << as_image_user.err;
+}
+
+TEST_F(RunHabits, FractionalCpusAreAContainersQuota) {
+  ASSERT_EQ(run_in_rootfs({"--name", "half", "--cpus", "0.5", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0) << daemon.log();
+  auto half = daemon.vessel_json({"inspect", "half"});
+  EXPECT_EQ(half.value("cpu_quota", 0.0), 0.5) << half.dump();
+  EXPECT_EQ(half.value("cpu_reservation", 0.0), 0.5);
+  EXPECT_EQ(half.value("cpus", 0), 1);
+  auto vm = daemon.vessel({"run", "--vm", "--kernel", "/boot/vmlinuz", "--cpus", "1.5"});
+  EXPECT_EQ(vm.status, 1);
+  EXPECT_NE(vm.err.find("a VM has whole vCPUs"), std::string::npos) << vm.err;
+}
+
+TEST_F(RunHabits, EnvAndLabelFiles) {
+  std::ofstream(tmp.path + "/app.env") << "# settings\nMODE=prod\nGREETING=from file\nMODE=later-wins\n";
+  std::ofstream(tmp.path + "/labels") << "tier=web\nteam\n";
+  auto r = run_in_rootfs({"-a", "--name", "envs", "--env-file", tmp.path + "/app.env", "-e", "GREETING=from flag",
+                          "--label-file", tmp.path + "/labels"},
+                         {"/bin/sh", "-c", "echo $MODE/$GREETING"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "envs\nlater-wins/from flag\n");
+  auto labels = daemon.vessel_json({"inspect", "envs"})["labels"];
+  EXPECT_EQ(labels, json::Json({{"tier", "web"}, {"team", ""}})) << labels.dump();
+  auto missing = run_in_rootfs({"--env-file", tmp.path + "/nope"}, {"/bin/true"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("--env-file"), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace vessel::test
