@@ -51,12 +51,14 @@ Result<void> local_only(const Context& ctx, const char* verb) {
   return {};
 }
 
-// vessel console: raw bytes both ways until the VM ends, stdin ends and the VM closes, or Ctrl-].
-Result<void> console(const Context& ctx, const std::string& name) {
+}  // namespace
+
+// vessel console: raw bytes both ways until the guest ends, stdin ends and the guest closes, or Ctrl-].
+Result<bool> console(const Context& ctx, const std::string& name) {
   TRY(local_only(ctx, "vessel console"));
   auto conn = TRY(open_upgraded(ctx.socket, "GET", instance_path(name) + "/console"));
   bool tty = ::isatty(STDIN_FILENO);
-  if (tty) std::fprintf(stderr, "Connected to the console of %s. Press Ctrl-] to detach (the VM keeps running).\r\n", name.c_str());
+  if (tty) std::fprintf(stderr, "Connected to %s. Press Ctrl-] to detach (it keeps running).\r\n", name.c_str());
   RawTerminal raw(STDIN_FILENO);
   if (!conn.early.empty()) write_all(STDOUT_FILENO, conn.early);
   bool stdin_open = true;
@@ -86,13 +88,15 @@ Result<void> console(const Context& ctx, const std::string& name) {
       if (!unix_socket::send_all(conn.fd.get(), in.substr(0, key))) break;
       if (key != std::string_view::npos) {
         std::fprintf(stderr, "\r\nDetached from %s.\r\n", name.c_str());
-        return {};
+        return true;
       }
     }
   }
   if (tty) std::fprintf(stderr, "\r\nThe console of %s closed.\r\n", name.c_str());
-  return {};
+  return false;
 }
+
+namespace {
 
 void send_window_size(int sock) {
   winsize ws{};
@@ -229,14 +233,16 @@ void add_attach_commands(CLI::App& app, Context& ctx) {
   }
   {
     auto name = std::make_shared<std::string>();
-    auto* c = app.add_subcommand("console", "attach the terminal to a VM's serial console (Ctrl-] detaches)");
+    auto* c = app.add_subcommand("console", "attach the terminal to a VM's serial console or a container's terminal (Ctrl-] detaches)");
+    c->alias("attach");
     c->footer(
-        "Everything the guest writes to its serial port is printed; what you type goes to it (the terminal\n"
-        "is in raw mode). Ctrl-] detaches and leaves the VM running. With stdin not a terminal (a pipe),\n"
-        "its bytes are sent and output is printed until the VM stops. The console is vessel-vmm's, so it\n"
-        "keeps working across vesseld restarts; `vessel logs` shows what was printed before.\n"
-        "Example: vessel console vm1");
-    c->add_option("name", *name, "VM name")->required();
+        "Everything the guest writes to its serial port (a VM) or its terminal (a container run with -t) is\n"
+        "printed; what you type goes to it (the terminal is in raw mode: Ctrl-C reaches the guest). Ctrl-]\n"
+        "detaches and leaves it running. With stdin not a terminal (a pipe), its bytes are sent and output\n"
+        "is printed until it stops. The console is vessel-vmm's or vessel-shim's, so it keeps working across\n"
+        "vesseld restarts; `vessel logs` shows what was printed before.\n"
+        "Examples: vessel console vm1; vessel attach web");
+    c->add_option("name", *name, "VM or container (run with -t) name")->required();
     c->callback([&ctx, name] {
       auto r = console(ctx, *name);
       if (!r) ctx.status = report(r.error());

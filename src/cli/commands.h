@@ -52,6 +52,9 @@ void add_backup_commands(CLI::App& app, Context& ctx);
 void add_migrate_command(CLI::App& app, Context& ctx);
 // wait, console, exec (attach.cc)
 void add_attach_commands(CLI::App& app, Context& ctx);
+// Raw bytes between this terminal and a VM's serial console or a container's terminal, until it
+// ends (false) or Ctrl-] detaches (true) (vessel console, vessel run -t).
+Result<bool> console(const Context& ctx, const std::string& name);
 // Waits until the instance has stopped: vesseld's {name, state, exit_code, exit_reason}.
 Result<json::Json> wait_instance(Client& client, const std::string& name);
 // The exit status in that answer; an error when it is unknown.

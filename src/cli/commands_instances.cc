@@ -1,4 +1,5 @@
 // run, create, start, stop, restart, pause, resume, rm, exec, console
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -38,7 +39,7 @@ struct CreateFlags {
   std::vector<std::string> publish;
   std::vector<std::string> volumes, mounts, tmpfs;  // -v, --mount, --tmpfs (docs/daemon/volumes.md)
   // Docker's run habits (docs/daemon/run.md).
-  bool auto_remove = false;
+  bool auto_remove = false, tty = false, interactive = false;
   std::string workdir, user, hostname;
   std::optional<std::string> entrypoint;
   std::vector<std::string> env_files, label_files;
@@ -77,6 +78,10 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--label,-l", f.labels, "label KEY=VALUE (repeatable)"));
   repeatable(c->add_option("--label-file", f.label_files, "read labels from a file of KEY=VALUE lines (repeatable)"));
   c->add_flag("--rm", f.auto_remove, "remove the instance once it stops, and when its start fails");
+  c->add_flag("--tty,-t", f.tty,
+              "container: give the command a terminal; `run` then attaches to it (your keys reach it, Ctrl-C "
+              "included; Ctrl-] detaches; `vessel attach NAME` again)");
+  c->add_flag("--interactive,-i", f.interactive, "keep stdin attached (with -t: what you type reaches the terminal)");
   c->add_option("--workdir,-w", f.workdir, "container: working directory of the command (default: the image's, else /)");
   c->add_option("--user,-u", f.user,
                 "container: run as NAME[:GROUP] or UID[:GID]; names are looked up in the container's /etc/passwd "
@@ -144,6 +149,13 @@ Result<void> add_cpus(double cpus, bool vm, json::Json& spec) {
   return {};
 }
 
+// The size of this terminal, for the container's (-t); {} when stdin and stdout are no terminal.
+json::Json terminal_size() {
+  winsize ws{};
+  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0) return json::Json::object();
+  return {{"rows", ws.ws_row}, {"cols", ws.ws_col}};
+}
+
 std::string random_name(const std::string& image, bool vm) {
   std::random_device rd;
   std::string base = image.substr(image.rfind('/') == std::string::npos ? 0 : image.rfind('/') + 1);
@@ -153,7 +165,7 @@ std::string random_name(const std::string& image, bool vm) {
   return fmt::format("{}-{:06x}", stem, rd() & 0xffffff);
 }
 
-Result<json::Json> spec_from_flags(CreateFlags f) {
+Result<json::Json> spec_from_flags(CreateFlags f) {  // a copy: the env and label files are prepended
   // `vessel run --rootfs DIR -- CMD`: the first positional was the command, not an image.
   if ((!f.rootfs.empty() || !f.kernel.empty()) && !f.image.empty()) {
     f.command.insert(f.command.begin(), f.image);
@@ -177,6 +189,9 @@ Result<json::Json> spec_from_flags(CreateFlags f) {
   if (!f.cmdline.empty()) spec["cmdline"] = f.cmdline;
   if (!f.command.empty()) spec["command"] = f.command;
   if (f.auto_remove) spec["auto_remove"] = true;
+  if (f.interactive && !f.tty)
+    return Unexpected(Error(EINVAL, "-i without -t: a container's stdin is not kept open yet").with_hint("use -it for an interactive terminal"));
+  if (f.tty) spec["tty"] = terminal_size();
   if (!f.workdir.empty()) spec["workdir"] = f.workdir;
   if (!f.user.empty()) spec["user"] = f.user;
   if (!f.hostname.empty()) spec["hostname"] = f.hostname;
@@ -256,6 +271,38 @@ static int start_failure_status(const Error& error) {
   return kExitFailure;
 }
 
+// vessel create / run: creates (and starts); run -a prints the output, -t attaches to the terminal,
+// --wait waits; those exit with the instance's status.
+static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
+  if (flags.detach && (flags.attach || flags.wait)) return report(Error(EINVAL, "--detach excludes --attach and --wait"));
+  auto client = ctx.client();
+  auto spec = spec_from_flags(flags);
+  if (!spec) return report(spec.error());
+  bool terminal = start && flags.tty && !flags.detach;  // Docker's run -t is attached
+  bool waits = flags.attach || flags.wait || terminal;
+  // --rm with a wait: vesseld keeps the stopped instance until the wait below has answered.
+  bool hold = flags.auto_remove && waits;
+  auto r = client.call("POST", !start ? "/v1/instances" : hold ? "/v1/instances?start=1&hold=1" : "/v1/instances?start=1", *spec);
+  if (!r) return start_failure_status(r.error());
+  std::string name = r->value("name", "");
+  if (!terminal) {
+    fmt::print("{}\n", name);
+    std::fflush(stdout);
+  }
+  if (terminal) {
+    auto attached = console(ctx, name);
+    if (attached && *attached) return 0;  // detached with Ctrl-]: it keeps running
+    if (!attached) (void)follow_logs(client, name);  // it ended before the attach: what it printed
+  } else if (flags.attach) {
+    if (auto f = follow_logs(client, name); !f) return report(f.error());
+  }
+  if (!waits) return 0;
+  auto answer = wait_instance(client, name);
+  if (!answer) return report(answer.error());
+  auto code = exit_status_of(*answer, name);
+  return code ? *code : report(code.error());
+}
+
 void add_instance_commands(CLI::App& app, Context& ctx) {
   for (bool start : {true, false}) {
     auto flags = std::make_shared<CreateFlags>();
@@ -273,32 +320,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       c->add_flag("--wait", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
       c->add_flag("--detach,-d", flags->detach, "print the name and return at once (the default; Docker's -d)");
     }
-    c->callback([&ctx, flags, start] {
-      if (flags->detach && (flags->attach || flags->wait)) {
-        ctx.status = report(Error(EINVAL, "--detach excludes --attach and --wait"));
-        return;
-      }
-      auto client = ctx.client();
-      auto spec = spec_from_flags(*flags);
-      if (!spec) { ctx.status = report(spec.error()); return; }
-      // --rm with a wait: vesseld keeps the stopped instance until the wait below has answered.
-      bool hold = flags->auto_remove && (flags->attach || flags->wait);
-      auto r = client.call("POST", !start ? "/v1/instances" : hold ? "/v1/instances?start=1&hold=1" : "/v1/instances?start=1", *spec);
-      if (!r) { ctx.status = start_failure_status(r.error()); return; }
-      std::string name = r->value("name", "");
-      fmt::print("{}\n", name);
-      std::fflush(stdout);
-      if (flags->attach) {
-        auto f = follow_logs(client, name);
-        if (!f) { ctx.status = report(f.error()); return; }
-      }
-      if (flags->attach || flags->wait) {
-        auto answer = wait_instance(client, name);
-        if (!answer) { ctx.status = report(answer.error()); return; }
-        auto code = exit_status_of(*answer, name);
-        ctx.status = code ? *code : report(code.error());
-      }
-    });
+    c->callback([&ctx, flags, start] { ctx.status = create_or_run(ctx, *flags, start); });
   }
 
   struct Verb { const char* name; const char* help; };

@@ -57,6 +57,9 @@ Result<ContainerUser> user_of(const InstanceContext& ctx, const BootSource& boot
   return TRY_CTX(resolve_container_user(user, roots), "user {}", user);
 }
 
+// Where the runtime hands a terminal's master to the shim (during create only).
+std::string console_handoff(const InstanceContext& ctx) { return ctx.dir + "/console-handoff.sock"; }
+
 }  // namespace
 
 std::vector<std::string> ContainerBackend::command(std::initializer_list<std::string> args) const {
@@ -64,6 +67,8 @@ std::vector<std::string> ContainerBackend::command(std::initializer_list<std::st
   argv.insert(argv.end(), args);
   return argv;
 }
+
+std::string container_console_socket(const std::string& instance_dir) { return instance_dir + "/console.sock"; }
 
 Result<void> ContainerBackend::mount_rootfs(const InstanceContext& ctx, const BootSource& boot) {
   if (boot.layers.empty()) return fail(EINVAL, "the container has no root filesystem layers");
@@ -135,6 +140,10 @@ Result<GuestProcess> ContainerBackend::launch(const InstanceContext& ctx, const 
   options.stderr_fd = log ? log.get() : null.get();
   auto argv = std::vector<std::string>{runtime_, "--root", root_, "--log", runtime_log, "--log-format", "json"};
   argv.insert(argv.end(), verb.begin(), verb.end());
+  if (ctx.spec.process.tty) {  // the shim takes the terminal from the runtime and holds it
+    if (shim_.empty() || verb[0] != "create") return fail(ENOTSUP, "a container with a terminal (-t) needs vessel-shim and a fresh start");
+    argv.insert(argv.end(), {"--console-socket", console_handoff(ctx)});
+  }
   argv.insert(argv.end(), {"--bundle", ctx.dir, "--pid-file", pid_file, name});
   if (!shim_.empty()) {
     auto created = create_through_shim(ctx, argv, options, pid_file);
@@ -180,6 +189,7 @@ Result<void> ContainerBackend::create_through_shim(const InstanceContext& ctx, c
   std::vector<std::string> argv{shim_, "--exit-file", ctx.dir + "/" + kExitFile, "--pid-file", pid_file,
                                 "--ready-fd", "0"};
   for (auto& a : log_relay_args(ctx)) argv.push_back(std::move(a));
+  if (ctx.spec.process.tty) argv.insert(argv.end(), {"--console-handoff", console_handoff(ctx), "--console-serve", container_console_socket(ctx.dir)});
   argv.push_back("--");
   argv.insert(argv.end(), create.begin(), create.end());
   options.new_session = true;

@@ -66,4 +66,7 @@ class ContainerBackend : public Backend {
   std::string shim_;
 };
 
+// The socket where vessel-shim serves a container's terminal (-t), raw bytes both ways.
+std::string container_console_socket(const std::string& instance_dir);
+
 }  // namespace vessel::daemon

@@ -429,21 +429,6 @@ Result<ExecSession> Manager::exec_session(const std::string& name, const ExecOpt
   return backend_for(spec).exec_session(ctx, options);
 }
 
-Result<std::string> Manager::console_socket(const std::string& name) {
-  auto [row, spec] = TRY(load(name));
-  if (spec.type != InstanceType::Vm)
-    return Unexpected(Error(ENOTSUP, fmt::format("{} is a container: it has no serial console", name))
-                          .with_hint(fmt::format("use `vessel exec -it {} -- /bin/sh`", name)));
-  if (row.state != to_string(State::Running) && row.state != to_string(State::Paused))
-    return Unexpected(Error(EBUSY, fmt::format("cannot attach to the console: instance is {}", row.state))
-                          .with_hint("start it first; `vessel logs` shows what it printed"));
-  // The run directory belongs to the VM's uid: connect to a socket, never through a link it planted.
-  std::string path = vm_console_socket(dir_of(name));
-  struct stat st;
-  if (::lstat(path.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) return fail(EPERM, "{} is not a socket", path);
-  return path;
-}
-
 Result<json::Json> Manager::stats(const std::string& name) {
   auto [row, spec] = TRY(load(name));
   auto s = cgroup_stats(cgroup_of(name));

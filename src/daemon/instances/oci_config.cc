@@ -55,16 +55,20 @@ json::Json oci_process(const InstanceSpec& spec, const BootSource& boot, const s
     if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   for (const auto& [k, v] : spec.environment) env[k] = v;
+  if (spec.process.tty && !env.contains("TERM")) env["TERM"] = "xterm";  // as `docker run -t`
   json::Json env_list = json::Json::array();
   for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
   json::Json caps = capabilities(spec.security);
-  return {{"terminal", false},
+  json::Json process = {{"terminal", spec.process.tty.has_value()},
           {"user", {{"uid", user.uid}, {"gid", user.gid}, {"additionalGids", user.additional_gids}}},
           {"args", args},
           {"env", env_list},
           {"cwd", !spec.process.workdir.empty() ? spec.process.workdir : !boot.workdir.empty() ? boot.workdir : "/"},
           {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
           {"noNewPrivileges", spec.security.no_new_privileges}};
+  if (spec.process.tty && spec.process.tty->rows && spec.process.tty->cols)
+    process["consoleSize"] = {{"height", spec.process.tty->rows}, {"width", spec.process.tty->cols}};
+  return process;
 }
 
 namespace {

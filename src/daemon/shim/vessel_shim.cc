@@ -12,6 +12,8 @@
 // the pipe (at most 2 s) after the container's init exits, then writes the exit file.
 // `vessel-shim --relay --log FILE ...` only relays its stdin into FILE until EOF, detached: vesseld
 // gives it the read end of vessel-vmm's stdout and stderr (a VM's console log).
+// With --console-handoff H --console-serve S (a container with a terminal; the runtime's create is
+// given --console-socket H), the shim takes the terminal's master and serves it on S (tty_relay.h).
 // The writer sits here rather than in vesseld because guests outlive vesseld: a restart of the
 // daemon must neither lose their output nor block them on a full pipe.
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -34,6 +37,7 @@
 #include "base/fd.h"
 #include "base/rotating_log.h"
 #include "base/version.h"
+#include "daemon/shim/tty_relay.h"
 
 using vessel::write_all;
 
@@ -47,7 +51,9 @@ void usage() {
                "  process and writes its exit status to FILE as JSON. With LOG, the container's stdout and\n"
                "  stderr go through the shim into a size-capped, rotating log. --relay copies stdin into LOG\n"
                "  until EOF, detached. Started by vesseld; not for direct use.\n"
-               "  LOG: --log FILE [--log-max-size BYTES] [--log-max-file N] (default 10 MiB x 3 files)\n");
+               "  LOG: --log FILE [--log-max-size BYTES] [--log-max-file N] (default 10 MiB x 3 files)\n"
+               "  --console-handoff SOCK --console-serve SOCK: the container has a terminal; take it from the\n"
+               "  runtime on the first socket, serve it (raw bytes, one client at a time) on the second.\n");
 }
 
 std::string read_small(const std::string& path) {
@@ -108,7 +114,7 @@ bool detach() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string exit_file, pid_file, log_file;
+  std::string exit_file, pid_file, log_file, console_handoff, console_serve;
   vessel::LogLimits limits;
   bool relay_only = false;
   int ready_fd = -1;
@@ -124,6 +130,8 @@ int main(int argc, char** argv) {
     else if (a == "--pid-file") pid_file = argv[++i];
     else if (a == "--ready-fd") ready_fd = std::atoi(argv[++i]);
     else if (a == "--log") log_file = argv[++i];
+    else if (a == "--console-handoff") console_handoff = argv[++i];
+    else if (a == "--console-serve") console_serve = argv[++i];
     else if (a == "--log-max-size") limits.max_size = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--log-max-file") limits.max_files = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     else { usage(); return 2; }
@@ -148,6 +156,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (exit_file.empty() || pid_file.empty() || ready_fd < 0 || i >= argc) { usage(); return 2; }
+  if (console_handoff.empty() != console_serve.empty()) { usage(); return 2; }
   // vesseld hands the ready pipe over as stdin (only this child gets it, never a concurrent
   // spawn): move it out of the way, close-on-exec, so that neither the runtime nor the container
   // holds it, and give them /dev/null as stdin.
@@ -166,6 +175,15 @@ int main(int argc, char** argv) {
   if (log && ::pipe2(out, O_CLOEXEC) < 0) {
     write_all(ready_fd, std::string("fail pipe: ") + strerror(errno) + "\n");
     return 1;
+  }
+  std::unique_ptr<vessel::shim::TtyRelay> tty;
+  if (!console_handoff.empty()) {
+    auto prepared = vessel::shim::TtyRelay::prepare(console_handoff, console_serve);
+    if (!prepared) {
+      write_all(ready_fd, "fail " + prepared.error().to_string() + "\n");
+      return 1;
+    }
+    tty = std::move(*prepared);
   }
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     write_all(ready_fd, std::string("fail prctl(PR_SET_CHILD_SUBREAPER): ") + strerror(errno) + "\n");
@@ -206,6 +224,12 @@ int main(int argc, char** argv) {
     write_all(ready_fd, "fail no pid in " + pid_file + "\n");
     _exit(1);
   }
+  if (tty)
+    if (auto started = tty->start(log ? &*log : nullptr); !started) {
+      ::kill(init, SIGKILL);
+      write_all(ready_fd, "fail " + started.error().to_string() + "\n");
+      _exit(1);
+    }
   write_all(ready_fd, "ok " + std::to_string(init) + "\n");
   ::close(ready_fd);
   // Reap everything reparented to us (orphans of the runtime); the container's init ends it.
@@ -218,6 +242,7 @@ int main(int argc, char** argv) {
     }
     if (r == init) {
       drain();
+      if (tty) tty->finish();
       write_exit_file(exit_file, status);
       _exit(0);
     }

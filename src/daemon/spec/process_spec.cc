@@ -44,6 +44,18 @@ Result<std::string> parse_hostname(const json::Json& j) {
   return name;
 }
 
+Result<TtySize> parse_tty(const json::Json& j) {
+  if (!j.is_object()) return fail(EINVAL, "spec.tty: expected an object {{rows, cols}}, got {}", json::type_name(j));
+  TRY(json::reject_unknown(j, "spec.tty", {"rows", "cols"}));
+  TtySize size;
+  for (auto [key, field] : {std::pair{"rows", &size.rows}, std::pair{"cols", &size.cols}}) {
+    auto v = TRY(json::opt_uint(j, "spec.tty", key)).value_or(0);
+    if (v > 0xffff) return fail(EINVAL, "spec.tty.{}: {} is above 65535", key, v);
+    *field = static_cast<uint16_t>(v);
+  }
+  return size;
+}
+
 }  // namespace
 
 Result<ProcessSpec> parse_process_spec(const json::Json& spec) {
@@ -52,6 +64,7 @@ Result<ProcessSpec> parse_process_spec(const json::Json& spec) {
   if (spec.contains("workdir")) p.workdir = TRY(absolute_path(spec["workdir"], "spec.workdir"));
   if (spec.contains("user")) p.user = TRY(parse_user(spec["user"]));
   if (spec.contains("hostname")) p.hostname = TRY(parse_hostname(spec["hostname"]));
+  if (spec.contains("tty")) p.tty = TRY(parse_tty(spec["tty"]));
   return p;
 }
 
@@ -60,6 +73,7 @@ void process_to_json(const ProcessSpec& p, json::Json& spec) {
   if (!p.workdir.empty()) spec["workdir"] = p.workdir;
   if (!p.user.empty()) spec["user"] = p.user;
   if (!p.hostname.empty()) spec["hostname"] = p.hostname;
+  if (p.tty) spec["tty"] = {{"rows", p.tty->rows}, {"cols", p.tty->cols}};
 }
 
 std::vector<std::string> process_args(const ProcessSpec& p, const std::vector<std::string>& command,

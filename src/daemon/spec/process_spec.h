@@ -3,6 +3,7 @@
 // Each unset field falls back to the image's (or the default: /, root, the instance's name).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,17 +13,24 @@
 
 namespace vessel::daemon {
 
+// A terminal for the container's process (-t); its first size, 0 when unknown.
+struct TtySize {
+  uint16_t rows = 0, cols = 0;
+};
+
 struct ProcessSpec {
   // Replaces the image's ENTRYPOINT and drops its CMD; an empty list: no entrypoint at all.
   std::optional<std::vector<std::string>> entrypoint;
   std::string workdir;   // absolute, in the container; empty: the image's WorkingDir, else /
   std::string user;      // uid[:gid] or name[:group] (the image's /etc/passwd); empty: the image's User, else root
   std::string hostname;  // empty: the instance's name
+  std::optional<TtySize> tty;  // -t: the process gets a terminal, which vessel-shim holds
 
-  bool empty() const { return !entrypoint && workdir.empty() && user.empty() && hostname.empty(); }
+  bool empty() const { return !entrypoint && workdir.empty() && user.empty() && hostname.empty() && !tty; }
 };
 
-// Reads "entrypoint", "workdir", "user" and "hostname" of a spec's JSON object, each optional.
+// Reads "entrypoint", "workdir", "user", "hostname" and "tty" ({"rows", "cols"}) of a spec's
+// JSON object, each optional.
 Result<ProcessSpec> parse_process_spec(const json::Json& spec);
 // Adds the fields that are set to `spec`.
 void process_to_json(const ProcessSpec& p, json::Json& spec);

@@ -108,6 +108,36 @@ TEST_F(RunHabits, EntrypointAndTheImagesUserFollowDockersRules) {
   EXPECT_NE(as_image_user.err.find("unable to find user alice"), std::string::npos) << as_image_user.err;
 }
 
+// -t: the command gets a terminal, which vessel-shim holds; `run -t` attaches to it. With stdin a
+// pipe, its bytes are typed into the terminal, and Ctrl-C (0x03) becomes the command's SIGINT.
+TEST_F(RunHabits, TerminalRunAttachesAndCtrlCReachesTheCommand) {
+  std::string vessel = vessel_path() + " --socket " + daemon.socket();
+  auto typed = run({"bash", "-c", "printf 'echo in-$((1+2))\\nexit 5\\n' | " + vessel + " run -it --rm --name term --rootfs " +
+                                      rootfs + " -- /bin/sh"});
+  EXPECT_EQ(typed.status, 5) << typed.out << typed.err << daemon.log();
+  EXPECT_NE(typed.out.find("in-3"), std::string::npos) << typed.out;
+  EXPECT_FALSE(exists("term"));
+  // Ctrl-C every half second until the trap is set (the shell is pid 1: without a handler it
+  // would ignore SIGINT) and it exits.
+  auto interrupted = run({"bash", "-c", "for i in $(seq 240); do printf '\\003'; sleep 0.5; done | " + vessel +
+                                            " run -it --name ctrlc --rootfs " + rootfs +
+                                            " -- /bin/sh -c 'trap \"echo got-int; exit 7\" INT; echo ready; while :; do sleep 0.1; done'"});
+  EXPECT_EQ(interrupted.status, 7) << interrupted.out << interrupted.err;
+  EXPECT_NE(interrupted.out.find("got-int"), std::string::npos) << interrupted.out;
+  // Its terminal is a pty; what it printed is in the log too; attaching needs it running and a terminal.
+  auto tty = run_in_rootfs({"-t", "--name", "tty1"}, {"/bin/sh", "-c", "tty; echo $TERM"});
+  EXPECT_EQ(tty.status, 0) << tty.err;
+  EXPECT_NE(tty.out.find("/dev/pts/0"), std::string::npos) << tty.out;
+  EXPECT_NE(daemon.vessel({"logs", "tty1"}).out.find("xterm"), std::string::npos);
+  auto ended = daemon.vessel({"attach", "tty1"});
+  EXPECT_EQ(ended.status, 1);
+  EXPECT_NE(ended.err.find("instance is stopped"), std::string::npos) << ended.err;
+  ASSERT_EQ(run_in_rootfs({"--name", "plain", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0);
+  auto no_tty = daemon.vessel({"attach", "plain"});
+  EXPECT_NE(no_tty.err.find("without a terminal"), std::string::npos) << no_tty.err;
+  EXPECT_EQ(run_in_rootfs({"-i"}, {"/bin/true"}).status, 1) << "-i alone is refused, not ignored";
+}
+
 TEST_F(RunHabits, FractionalCpusAreAContainersQuota) {
   ASSERT_EQ(run_in_rootfs({"--name", "half", "--cpus", "0.5", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0) << daemon.log();
   auto half = daemon.vessel_json({"inspect", "half"});

@@ -11,18 +11,23 @@ Result<InstanceSpec> container_with(const std::string& fields) {
 }
 
 TEST(ProcessSpec, FieldsRoundTrip) {
-  auto s = container_with(R"(,"entrypoint":["/bin/sh","-c"],"workdir":"/srv","user":"app:staff","hostname":"box-1.lan","auto_remove":true)");
+  auto s = container_with(R"(,"entrypoint":["/bin/sh","-c"],"workdir":"/srv","user":"app:staff","hostname":"box-1.lan","auto_remove":true,"tty":{"rows":24,"cols":80})");
   ASSERT_TRUE(s) << s.error().to_string();
   EXPECT_EQ(s->process.entrypoint, (std::vector<std::string>{"/bin/sh", "-c"}));
   EXPECT_EQ(s->process.workdir, "/srv");
   EXPECT_EQ(s->process.user, "app:staff");
   EXPECT_EQ(s->process.hostname, "box-1.lan");
   EXPECT_TRUE(s->auto_remove);
+  ASSERT_TRUE(s->process.tty);
+  EXPECT_EQ(s->process.tty->rows, 24);
+  EXPECT_EQ(s->process.tty->cols, 80);
   auto again = parse_spec(to_json(*s));
   ASSERT_TRUE(again) << again.error().to_string();
   EXPECT_EQ(again->process.entrypoint, s->process.entrypoint);
   EXPECT_EQ(again->process.user, "app:staff");
   EXPECT_TRUE(again->auto_remove);
+  ASSERT_TRUE(again->process.tty);
+  EXPECT_EQ(again->process.tty->cols, 80);
   // An empty entrypoint ("--entrypoint ''") is kept as such: no entrypoint, not the image's.
   auto none = container_with(R"(,"entrypoint":[])");
   ASSERT_TRUE(none);
@@ -41,6 +46,9 @@ TEST(ProcessSpec, BadFieldsAreRefusedNamingThem) {
            {R"(,"hostname":")" + std::string(65, 'a') + "\"", "spec.hostname"},
            {R"(,"entrypoint":"sh")", "spec.entrypoint"},
            {R"(,"entrypoint":[1])", "spec.entrypoint[0]"},
+           {R"(,"tty":{"rows":70000})", "spec.tty.rows"},
+           {R"(,"tty":true)", "spec.tty"},
+           {R"(,"tty":{"width":80})", "spec.tty"},
            {R"(,"auto_remove":true,"restart":"always")", "auto_remove"}}) {
     auto s = container_with(fields);
     ASSERT_FALSE(s) << fields;
