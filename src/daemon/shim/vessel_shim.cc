@@ -111,44 +111,63 @@ bool detach() {
   return true;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Options {
   std::string exit_file, pid_file, log_file, console_handoff, console_serve;
   vessel::LogLimits limits;
   bool relay_only = false;
   int ready_fd = -1;
+  int command = 0;  // argv index of RUNTIME
+};
+
+// The options; an exit status when there is nothing more to do (--help, --version, a usage error).
+std::optional<int> parse_options(int argc, char** argv, Options& o) {
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") { ++i; break; }
     if (a == "--help" || a == "-h") { usage(); return 0; }
     if (a == "--version" || a == "-V") { std::printf("vessel-shim version %s\n", vessel::kVersion); return 0; }
-    if (a == "--relay") { relay_only = true; continue; }
+    if (a == "--relay") { o.relay_only = true; continue; }
     if (i + 1 >= argc) { usage(); return 2; }
-    if (a == "--exit-file") exit_file = argv[++i];
-    else if (a == "--pid-file") pid_file = argv[++i];
-    else if (a == "--ready-fd") ready_fd = std::atoi(argv[++i]);
-    else if (a == "--log") log_file = argv[++i];
-    else if (a == "--console-handoff") console_handoff = argv[++i];
-    else if (a == "--console-serve") console_serve = argv[++i];
-    else if (a == "--log-max-size") limits.max_size = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--log-max-file") limits.max_files = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+    if (a == "--exit-file") o.exit_file = argv[++i];
+    else if (a == "--pid-file") o.pid_file = argv[++i];
+    else if (a == "--ready-fd") o.ready_fd = std::atoi(argv[++i]);
+    else if (a == "--log") o.log_file = argv[++i];
+    else if (a == "--console-handoff") o.console_handoff = argv[++i];
+    else if (a == "--console-serve") o.console_serve = argv[++i];
+    else if (a == "--log-max-size") o.limits.max_size = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--log-max-file") o.limits.max_files = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     else { usage(); return 2; }
   }
-  std::optional<vessel::RotatingLog> log;
-  if (!log_file.empty()) {
-    auto opened = vessel::RotatingLog::open(log_file, limits);
-    if (!opened) {
-      std::fprintf(stderr, "vessel-shim: %s\n", opened.error().to_string().c_str());
-      return 2;
-    }
-    log = std::move(*opened);
-    // Held while this relay lives (close-on-exec: not by the runtime or the container), so that
-    // vesseld can wait for the last bytes of a VM's console to reach the log after vessel-vmm ends.
-    int lock = ::open((log_file + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock >= 0) (void)::flock(lock, LOCK_EX | LOCK_NB);
+  o.command = i;
+  return std::nullopt;
+}
+
+// The rotating log, locked while this relay lives (close-on-exec: not by the runtime or the
+// container), so that vesseld can wait for the last bytes of a VM's console to reach the log
+// after vessel-vmm ends.
+std::optional<vessel::RotatingLog> open_log(const Options& o) {
+  auto opened = vessel::RotatingLog::open(o.log_file, o.limits);
+  if (!opened) {
+    std::fprintf(stderr, "vessel-shim: %s\n", opened.error().to_string().c_str());
+    return std::nullopt;
   }
+  int lock = ::open((o.log_file + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock >= 0) (void)::flock(lock, LOCK_EX | LOCK_NB);
+  return std::move(*opened);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (auto done = parse_options(argc, argv, o)) return *done;
+  std::optional<vessel::RotatingLog> log;
+  if (!o.log_file.empty() && !(log = open_log(o))) return 2;
+  bool relay_only = o.relay_only;
+  int ready_fd = o.ready_fd, i = o.command;
+  const std::string &exit_file = o.exit_file, &pid_file = o.pid_file;
+  const std::string &console_handoff = o.console_handoff, &console_serve = o.console_serve;
   if (relay_only) {
     if (!log) { usage(); return 2; }
     if (!detach()) return 1;
