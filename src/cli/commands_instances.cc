@@ -15,6 +15,7 @@
 #include "cli/local_path.h"
 #include "cli/mount_flags.h"
 #include "cli/recovery_flags.h"
+#include "cli/signal_proxy.h"
 
 namespace vessel::cli {
 
@@ -289,6 +290,9 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
     fmt::print("{}\n", name);
     std::fflush(stdout);
   }
+  // -a: the signals this CLI gets go to the instance (Docker's --sig-proxy): Ctrl-C stops it.
+  std::optional<SignalProxy> proxy;
+  if (flags.attach && !terminal) proxy.emplace(ctx.client(), name);
   if (terminal) {
     auto attached = console(ctx, name);
     if (attached && *attached) return 0;  // detached with Ctrl-]: it keeps running
@@ -316,7 +320,9 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
                     : "Same flags as `vessel run`; start it later with `vessel start NAME`.");
     add_create_flags(c, *flags);
     if (start) {
-      c->add_flag("--attach,-a", flags->attach, "print the instance's output until it stops; exit with its exit status");
+      c->add_flag("--attach,-a", flags->attach,
+                  "print the instance's output until it stops; exit with its exit status; the signals this command "
+                  "gets (Ctrl-C) are sent to the instance");
       c->add_flag("--wait", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
       c->add_flag("--detach,-d", flags->detach, "print the name and return at once (the default; Docker's -d)");
     }
@@ -358,6 +364,24 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       if (*force) body["force"] = true;
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/" + v, body);
+        if (!r) ctx.status = report(r.error());
+        else fmt::print("{}\n", n);
+      }
+    });
+  }
+
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto signal = std::make_shared<std::string>("KILL");
+    auto* c = app.add_subcommand("kill", "send a signal to running instances (a container's command; a VM takes only KILL)");
+    c->footer("Examples:\n  vessel kill web                # SIGKILL\n  vessel kill -s HUP web         # reload\n"
+              "The exit, if it ends, is recorded as any other (`vessel inspect`, `vessel wait`).");
+    c->add_option("names", *names, "instance names")->required();
+    c->add_option("--signal,-s", *signal, "signal name (KILL, TERM, INT, HUP, USR1, SIGUSR2 ...) or number")->capture_default_str();
+    c->callback([&ctx, names, signal] {
+      auto client = ctx.client();
+      for (const auto& n : *names) {
+        auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/kill?signal=" + escape_segment(*signal));
         if (!r) ctx.status = report(r.error());
         else fmt::print("{}\n", n);
       }

@@ -73,9 +73,15 @@ Result<int> parse_signal(const std::string& text) {
     const char* abbrev = sigabbrev_np(i);
     if (abbrev && name == abbrev) return i;
   }
-  if (name.rfind("RTMIN+", 0) == 0) return SIGRTMIN + std::atoi(name.c_str() + 6);
-  if (name.rfind("RTMAX-", 0) == 0) return SIGRTMAX - std::atoi(name.c_str() + 6);
-  return fail(EINVAL, "unknown signal \"{}\"", text);
+  for (auto [prefix, base, sign] : {std::tuple{"RTMIN+", SIGRTMIN, 1}, std::tuple{"RTMAX-", SIGRTMAX, -1}}) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    char* end = nullptr;
+    long n = strtol(name.c_str() + 6, &end, 10);
+    long sig = base + sign * n;
+    if (*end || name.size() == 6 || n < 0 || sig < SIGRTMIN || sig > SIGRTMAX) return fail(EINVAL, "invalid signal \"{}\"", text);
+    return static_cast<int>(sig);
+  }
+  return fail(EINVAL, "unknown signal \"{}\" (a name as KILL, TERM, INT, HUP, USR1, or a number)", text);
 }
 
 Result<void> destroy(const StateStore& store, const ContainerState& s) {

@@ -10,6 +10,7 @@
 #include "daemon/api/log_reader.h"
 #include "daemon/api/progress_stream.h"
 #include "daemon/api/requests.h"
+#include "runtime/container.h"
 
 namespace vessel::daemon {
 
@@ -214,6 +215,13 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
   }
   if (r.method != "POST") return method_not_allowed(r);
   label = "POST /v1/instances/{name}/" + (verb.size() < 16 ? verb : std::string("?"));
+  if (verb == "kill") {  // Docker's POST /containers/{id}/kill?signal=SIGINT (default KILL)
+    std::string text = r.query_arg("signal").empty() ? "KILL" : r.query_arg("signal");
+    auto sig = runtime::parse_signal(text);
+    if (!sig) return error_response(sig.error().add_context("kill.signal"), 400);
+    auto killed = manager_.kill(name, *sig);
+    return killed ? ok(*killed) : error_response(killed.error());
+  }
   if (verb == "exec") {
     auto req = parse_exec_request(r.body);
     if (!req) return error_response(req.error(), 400);
@@ -223,7 +231,7 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
   }
   auto action = parse_action(verb);
   if (!action || *action == Action::Delete)
-    return error_response(Error(ENOENT, fmt::format("no such action: {}", verb)).with_hint("start, stop, restart, pause, resume, suspend, checkpoint, restore, exec"));
+    return error_response(Error(ENOENT, fmt::format("no such action: {}", verb)).with_hint("start, stop, restart, pause, resume, suspend, checkpoint, restore, exec, kill"));
   ActOptions options;
   if (*action == Action::Stop || *action == Action::Restart) {
     auto req = parse_stop_request(r.body);

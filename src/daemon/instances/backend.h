@@ -77,6 +77,9 @@ class Backend {
   virtual Result<void> stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) = 0;
   virtual Result<void> pause(const InstanceContext& ctx, const GuestProcess& proc) = 0;
   virtual Result<void> resume(const InstanceContext& ctx, const GuestProcess& proc) = 0;
+  // `vessel kill -s SIG`: the signal to the guest's main process (containers), or KILL to a VM's
+  // vessel-vmm. Its exit, if it ends, is seen as any other.
+  virtual Result<void> kill(const InstanceContext& ctx, const GuestProcess& proc, int sig);
   // Releases what a stopped guest still holds (runtime state, cgroup); idempotent.
   virtual void cleanup(const InstanceContext& ctx) = 0;
   // Is the adopted process running or paused (after a vesseld restart)?

@@ -19,6 +19,7 @@ class ContainerBackend : public Backend {
   Result<void> stop(const InstanceContext& ctx, const GuestProcess& proc, std::chrono::seconds timeout) override;
   Result<void> pause(const InstanceContext& ctx, const GuestProcess& proc) override;
   Result<void> resume(const InstanceContext& ctx, const GuestProcess& proc) override;
+  Result<void> kill(const InstanceContext& ctx, const GuestProcess& proc, int sig) override;  // kill.cc
   void cleanup(const InstanceContext& ctx) override;
   Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) override;
   Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) override;

@@ -83,6 +83,8 @@ class Manager {
   void release_removal(const std::string& name);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options = {});
   Result<void> remove(const std::string& name, bool force);
+  // `vessel kill -s SIG` (kill.cc): EBUSY unless it runs; a VM takes only KILL.
+  Result<json::Json> kill(const std::string& name, int sig);
   Result<json::Json> get(const std::string& name);
   Result<json::Json> list();
   Result<ExecResult> exec(const std::string& name, const std::vector<std::string>& argv,

@@ -1,5 +1,5 @@
 // Fuzzes every parser of the daemon API's request bodies: the instance spec and the stop, exec
-// image, checkpoint, snapshot and volume requests. The first byte picks the parser.
+// image, checkpoint, snapshot and volume requests, and kill's signal. The first byte picks the parser.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -8,6 +8,7 @@
 #include "daemon/api/snapshot_request.h"
 #include "daemon/instances/volumes.h"
 #include "daemon/spec/spec.h"
+#include "runtime/container.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
@@ -26,6 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: (void)vessel::daemon::parse_exec_request(body); break;
     case 3: (void)vessel::daemon::parse_image_request(body); break;
     case 4: (void)vessel::daemon::parse_volume_request(body); break;
+    case 5: (void)vessel::runtime::parse_signal(std::string(body)); break;  // POST .../kill?signal=
     default: break;
   }
   return 0;

@@ -138,6 +138,33 @@ TEST_F(RunHabits, TerminalRunAttachesAndCtrlCReachesTheCommand) {
   EXPECT_EQ(run_in_rootfs({"-i"}, {"/bin/true"}).status, 1) << "-i alone is refused, not ignored";
 }
 
+TEST_F(RunHabits, KillSignalsTheCommandAndAttachForwardsWhatItGets) {
+  std::string script = "trap 'echo got-hup' HUP; trap 'exit 9' USR1; echo ready; while :; do sleep 0.1; done";
+  ASSERT_EQ(run_in_rootfs({"--name", "k", "--stop-timeout", "1"}, {"/bin/sh", "-c", script}).status, 0);
+  auto logged = [&](const std::string& name, const std::string& what) {
+    return eventually([&] { return daemon.vessel({"logs", name}).out.find(what) != std::string::npos; });
+  };
+  ASSERT_TRUE(logged("k", "ready"));
+  EXPECT_EQ(daemon.vessel({"kill", "-s", "HUP", "k"}).status, 0);
+  EXPECT_TRUE(logged("k", "got-hup"));
+  EXPECT_EQ(state_of(daemon, "k"), "running");
+  auto bad = daemon.vessel({"kill", "-s", "NOPE", "k"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("unknown signal"), std::string::npos) << bad.err;
+  EXPECT_EQ(daemon.vessel({"kill", "--signal", "SIGUSR1", "k"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return state_of(daemon, "k") == "stopped"; }));
+  EXPECT_EQ(daemon.vessel_json({"inspect", "k"})["exit_code"], 9);
+  auto stopped = daemon.vessel({"kill", "k"});
+  EXPECT_NE(stopped.err.find("it is stopped"), std::string::npos) << stopped.err;
+  // run -a forwards the signals it gets (SIGTERM here: a background job of a script ignores SIGINT).
+  std::string vessel = vessel_path() + " --socket " + daemon.socket();
+  auto proxied = run({"bash", "-c", vessel + " run -a --name sp --rootfs " + rootfs +
+                                        " -- /bin/sh -c 'trap \"echo got-term; exit 6\" TERM; echo ready; while :; do sleep 0.1; done' & pid=$!; "
+                                        "until " + vessel + " logs sp 2>/dev/null | grep -q ready; do sleep 0.1; done; kill -TERM $pid; wait $pid"});
+  EXPECT_EQ(proxied.status, 6) << proxied.out << proxied.err;
+  EXPECT_NE(proxied.out.find("got-term"), std::string::npos) << proxied.out;
+}
+
 TEST_F(RunHabits, FractionalCpusAreAContainersQuota) {
   ASSERT_EQ(run_in_rootfs({"--name", "half", "--cpus", "0.5", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0) << daemon.log();
   auto half = daemon.vessel_json({"inspect", "half"});
