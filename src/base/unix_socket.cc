@@ -46,9 +46,22 @@ Result<Fd> listen(const std::string& path, const ListenOptions& options) {
     TRY(refuse_a_live_socket(path));
     ::unlink(path.c_str());
   }
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) return fail_errno("cannot bind {}", path);
-  if (::chmod(path.c_str(), options.mode) < 0) return fail_errno("chmod {}", path);
-  if (::listen(fd.get(), options.backlog) < 0) return fail_errno("listen on {}", path);
+  // Bound and listening under a temporary name, then renamed: whoever waits for the file finds a
+  // socket that takes connections (bind() makes the file before listen()). A path too long for
+  // the temporary name is bound in place.
+  std::string tmp = fmt::format("{}.{}.tmp", path, ::getpid());
+  auto tmp_addr = address(tmp);
+  const std::string& bound = tmp_addr ? tmp : path;
+  if (tmp_addr) ::unlink(tmp.c_str());
+  sockaddr_un where = tmp_addr ? *tmp_addr : addr;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&where), sizeof where) < 0) return fail_errno("cannot bind {}", bound);
+  if (::chmod(bound.c_str(), options.mode) < 0 || ::listen(fd.get(), options.backlog) < 0 ||
+      (tmp_addr && ::rename(tmp.c_str(), path.c_str()) < 0)) {
+    int saved = errno;
+    ::unlink(bound.c_str());
+    errno = saved;
+    return fail_errno("listen on {}", path);
+  }
   return fd;
 }
 

@@ -95,7 +95,8 @@ Rules builds_vms() {
                    SCMP_SYS(getrandom), SCMP_SYS(eventfd2), SCMP_SYS(rt_sigaction), SCMP_SYS(madvise)});
   // virtio-vsock's listener (unix_socket::listen) and epoll set, made again on a rebuild.
   add(r, plain({SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(connect), SCMP_SYS(lstat), SCMP_SYS(chmod), SCMP_SYS(fchmodat),
-                SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl)}));
+                SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
+                SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl)}));  // rename: listen() binds a temporary name
   r.push_back({SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_EQ, AF_UNIX)}});
   add(r, ioctls(kvm::build_ioctls()));
   add(r, ioctls(kvm::running_vcpu_ioctls()));

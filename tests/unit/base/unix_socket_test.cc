@@ -191,5 +191,21 @@ TEST_F(UnixSocket, SendAllToAClosedPeerIsEpipeNotSigpipe) {
   EXPECT_EQ(r.error().errnum(), EPIPE);
 }
 
+// The file appears only once the socket listens (bound under a temporary name, then renamed):
+// nothing is left behind, and a path too long for the temporary name is bound in place.
+TEST_F(UnixSocket, TheFileAppearsListeningAndNoTemporaryIsLeft) {
+  std::string path = dir_ + "/s.sock";
+  auto listener = unix_socket::listen(path);
+  ASSERT_TRUE(listener) << listener.error().to_string();
+  EXPECT_TRUE(unix_socket::connect(path));
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) entries += e.path().filename() == "s.sock" ? 0 : 1;
+  EXPECT_EQ(entries, 0u) << "a temporary name was left";
+  std::string longest = dir_ + "/" + std::string(107 - dir_.size() - 1, 'x');  // 107 bytes: the most sun_path holds
+  auto in_place = unix_socket::listen(longest);
+  ASSERT_TRUE(in_place) << in_place.error().to_string();
+  EXPECT_TRUE(unix_socket::connect(longest));
+}
+
 }  // namespace
 }  // namespace vessel
