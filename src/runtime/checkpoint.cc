@@ -112,10 +112,13 @@ Result<void> checkpoint(const GlobalOptions& g, const CheckpointOptions& o) {
   if (o.criu.image_path.empty()) return hinted(fail(EINVAL, "checkpoint: --image-path is required"), "see checkpoint --help");
   StateStore store(g.root);
   ContainerState s = TRY(store.load(o.id));
-  if (Status st = store.status(s); st != Status::Running)
+  Status st = store.status(s);
+  if (st != Status::Running && st != Status::Paused)
     return fail(EINVAL, "cannot checkpoint a container that is {}", status_name(st));
   Spec spec = TRY_CTX(parse_spec(TRY(read_file(store.dir(o.id) + "/config.json"))), "saved config of {}", o.id);
   CheckpointOptions opts = o;
+  // containerd pauses a task before its checkpoint: CRIU must seize it through the freezer.
+  if (st == Status::Paused) opts.freeze_cgroup = s.cgroup.freezer_dir();
   opts.criu.image_path = absolute_path(o.criu.image_path);
   TRY(make_dir(opts.criu.image_path, "--image-path"));
   opts.criu.image_path = absolute_path(opts.criu.image_path);

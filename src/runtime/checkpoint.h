@@ -34,6 +34,10 @@ struct CheckpointOptions {
   std::string id;
   CriuOptions criu;
   bool leave_running = false;
+  // A paused container's freezer cgroup (set by checkpoint, not a flag): CRIU seizes the frozen
+  // tasks through it and leaves it frozen after a --leave-running dump, as containerd expects
+  // (it pauses, checkpoints, then resumes).
+  std::string freeze_cgroup;
 };
 
 struct RestoreOptions {

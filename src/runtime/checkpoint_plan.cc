@@ -107,6 +107,7 @@ std::vector<std::string> criu_dump_argv(const std::string& criu, pid_t pid, cons
   std::vector<std::string> argv{criu, "dump", "--tree", std::to_string(pid), "--root", rootfs, "--log-file", "dump.log"};
   common_flags(argv, o.criu);
   if (o.leave_running) argv.push_back("--leave-running");
+  if (!o.freeze_cgroup.empty()) argv.insert(argv.end(), {"--freeze-cgroup", o.freeze_cgroup});
   for (const auto& [key, what] : meta.external_mounts) argv.insert(argv.end(), {"--external", "mnt[" + key + "]:" + key});
   if (netns_inode) argv.insert(argv.end(), {"--external", fmt::format("net[{}]:{}", netns_inode, kExternalNetnsKey)});
   std::vector<std::string> seen;

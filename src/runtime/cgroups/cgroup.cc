@@ -385,6 +385,11 @@ Result<void> Cgroup::apply_devices(const std::vector<DeviceRule>& rules) const {
 
 bool Cgroup::has_freezer() const { return !dir_for("freezer").empty() || !unified_dir().empty(); }
 
+std::string Cgroup::freezer_dir() const {
+  std::string v1 = dir_for("freezer");
+  return !v1.empty() && v1 != unified_dir() ? v1 : unified_dir();
+}
+
 Result<void> Cgroup::set_frozen(bool frozen) const {
   std::string v1 = dir_for("freezer");
   if (!v1.empty() && v1 != unified_dir()) {

@@ -63,6 +63,9 @@ class Cgroup {
   Result<void> set_frozen(bool frozen) const;
   Result<bool> frozen() const;
   bool has_freezer() const;
+  // The directory whose freezer set_frozen() drives: v1's freezer, else the unified one ("" when
+  // neither). CRIU's --freeze-cgroup takes it.
+  std::string freezer_dir() const;
   Result<std::vector<pid_t>> pids() const;
   // Sends a signal to every process; with SIGKILL waits until the cgroup is empty.
   Result<void> kill_all(int signo) const;

@@ -90,6 +90,24 @@ TEST_F(Checkpoint, LeaveRunningKeepsTheContainer) {
   EXPECT_EQ(status(id_), "running");
 }
 
+// containerd's order: pause, checkpoint --leave-running, resume. CRIU seizes the frozen tasks
+// through the freezer and leaves the container paused.
+TEST_F(Checkpoint, PausedContainerIsDumpedAndStaysPaused) {
+  set_args({"/bin/sh", "-c", "while :; do sleep 0.1; done"});
+  write_config();
+  ids_.push_back(id_);
+  ASSERT_EQ(rt("run -d --bundle " + bundle_ + " " + id_).status, 0);
+  ASSERT_EQ(rt("pause " + id_).status, 0);
+  Output ck = rt("checkpoint --leave-running --image-path " + dir_ + "/img " + id_);
+  ASSERT_EQ(ck.status, 0) << ck.err << slurp(dir_ + "/img/dump.log").substr(0, 4000);
+  EXPECT_TRUE(fs::exists(dir_ + "/img/inventory.img"));
+  EXPECT_EQ(status(id_), "paused");
+  EXPECT_EQ(rt("resume " + id_).status, 0);
+  EXPECT_EQ(status(id_), "running");
+  Output exec = rt("exec " + id_ + " /bin/echo resumed");
+  EXPECT_EQ(exec.out, "resumed\n") << exec.err;
+}
+
 TEST_F(Checkpoint, BadInput) {
   Output none = rt("checkpoint --image-path " + dir_ + "/img nosuch");
   EXPECT_NE(none.status, 0);

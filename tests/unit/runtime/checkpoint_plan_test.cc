@@ -60,6 +60,17 @@ TEST(CheckpointPlan, DumpCommandLine) {
   EXPECT_EQ(std::count(argv.begin(), argv.end(), "--tcp-established"), 1);
   EXPECT_EQ(std::count(argv.begin(), argv.end(), "--manage-cgroups=ignore"), 1);
   EXPECT_EQ(std::count(argv.begin(), argv.end(), "--ext-unix-sk"), 0);
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--freeze-cgroup"), 0) << "a running container is seized by ptrace";
+}
+
+TEST(CheckpointPlan, PausedContainerIsSeizedThroughItsFreezer) {
+  CheckpointOptions o;
+  o.criu.image_path = "/img";
+  o.leave_running = true;
+  o.freeze_cgroup = "/sys/fs/cgroup/freezer/k8s/c1";
+  auto argv = criu_dump_argv("criu", 42, "/rootfs", o, CheckpointMeta{}, 0);
+  EXPECT_TRUE(has_pair(argv, "--freeze-cgroup", "/sys/fs/cgroup/freezer/k8s/c1"));
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--leave-running"), 1);
 }
 
 TEST(CheckpointPlan, RestoreCommandLineMapsKeysToTheBundle) {
