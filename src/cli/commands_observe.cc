@@ -1,25 +1,60 @@
 // ls/ps, inspect, logs, top/stats, events
 #include <unistd.h>
 
+#include <ctime>
+
 #include <thread>
 
 #include "base/cli.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/instance_list.h"
 
 namespace vessel::cli {
 
 void add_observe_commands(CLI::App& app, Context& ctx) {
   {
-    auto as_json = std::make_shared<bool>(false);
-    auto* c = app.add_subcommand("ls", "list instances");
+    struct LsFlags {
+      bool json = false, quiet = false;
+      std::string format;
+      std::vector<std::string> filters;
+      InstanceFilter filter;
+    };
+    auto f = std::make_shared<LsFlags>();
+    auto* c = app.add_subcommand("ls", "list instances (running ones; -a: all)");
     c->alias("ps");
     c->alias("list");
-    c->add_flag("--json", *as_json, "print the list as JSON");
-    c->callback([&ctx, as_json] {
+    c->add_flag("--all,-a", f->filter.all, "list every instance, not only running and paused ones");
+    c->add_flag("--quiet,-q", f->quiet, "print only the names, one a line");
+    c->add_option("--filter", f->filters, "KEY=VALUE: name= (a part of it), status=, label=KEY[=VALUE], type=vm|container; repeatable")
+        ->take_all();
+    c->add_option("--format", f->format, "table (the default) or json (one JSON object a line)");
+    c->add_flag("--json", f->json, "print the list as one JSON array");
+    c->footer("Columns: NAME TYPE IMAGE CREATED STATUS PORTS; STATUS as Docker's: Created, Up 3 minutes (healthy),\n"
+              "Up 1 hour (Paused), Exited (137) 5 seconds ago, Restarting (1) 2 seconds ago, Suspended, Checkpointed.\n"
+              "A status filter lists stopped ones without -a (status=exited is status=stopped). Values of one\n"
+              "filter key are alternatives, labels must all match, different keys must all match.\n"
+              "Examples:\n  vessel ls -a --filter status=exited -q\n  vessel ls --filter label=team=web --format json");
+    c->callback([&ctx, f] {
+      for (const auto& text : f->filters)
+        if (auto added = add_filter(f->filter, text); !added) { ctx.status = report(added.error()); return; }
+      if (!f->format.empty() && f->format != "table" && f->format != "json") {
+        ctx.status = report(Error(EINVAL, fmt::format("--format {}: vessel ls prints table or json", f->format))
+                                .with_hint("Go templates are not supported; use --format json with jq"));
+        return;
+      }
       auto r = ctx.client().call("GET", "/v1/instances");
       if (!r) { ctx.status = report(r.error()); return; }
-      fmt::print("{}", *as_json ? r->dump(2) + "\n" : instances_table(*r));
+      json::Json list = filter_instances(*r, f->filter);
+      if (f->quiet) {
+        for (const auto& i : list) fmt::print("{}\n", i.value("name", ""));
+      } else if (f->json) {
+        fmt::print("{}\n", list.dump(2));
+      } else if (f->format == "json") {
+        for (const auto& i : list) fmt::print("{}\n", i.dump());
+      } else {
+        fmt::print("{}", instances_table(list, static_cast<int64_t>(::time(nullptr))));
+      }
     });
   }
   {

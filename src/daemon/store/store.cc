@@ -69,6 +69,11 @@ const char* const kMigrations[] = {
     " name TEXT PRIMARY KEY NOT NULL,"
     " spec TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);",
+    // 9 -> 10: when each instance's last run started and ended (`vessel ls`), and whether the
+    // kernel's OOM killer struck in its cgroup (inspect's oom_killed)
+    ("ALTER TABLE instances ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE instances ADD COLUMN finished_at INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE instances ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;"),
 };
 static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
@@ -129,6 +134,9 @@ InstanceRow read_instance(const Stmt& s) {
   InstanceRow row{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5), s.integer(6), s.integer(7), {}, {}};
   if (!s.is_null(8)) row.exit_code = s.integer(8);
   row.exit_reason = s.text(9);
+  row.started_at = s.integer(10);
+  row.finished_at = s.integer(11);
+  row.oom_killed = s.integer(12) != 0;
   return row;
 }
 
@@ -236,7 +244,7 @@ Result<void> Store::insert_instance(const InstanceRow& row) {
 
 Result<std::optional<InstanceRow>> Store::get_instance(const std::string& name) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason FROM instances WHERE name=?");
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason,started_at,finished_at,oom_killed FROM instances WHERE name=?");
   TRY(s.ok("read instance"));
   s.bind(1, name);
   if (!TRY(s.step("read instance"))) return std::optional<InstanceRow>();
@@ -245,7 +253,7 @@ Result<std::optional<InstanceRow>> Store::get_instance(const std::string& name) 
 
 Result<std::vector<InstanceRow>> Store::list_instances() {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason FROM instances ORDER BY name");
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason,started_at,finished_at,oom_killed FROM instances ORDER BY name");
   TRY(s.ok("list instances"));
   std::vector<InstanceRow> out;
   while (TRY(s.step("list instances"))) out.push_back(read_instance(s));
@@ -273,14 +281,25 @@ Result<void> Store::delete_instance(const std::string& name) {
   return {};
 }
 
-Result<void> Store::set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason) {
+Result<void> Store::set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason,
+                                      bool oom_killed) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "UPDATE instances SET exit_code=?, exit_reason=? WHERE name=?");
+  Stmt s(db_, "UPDATE instances SET exit_code=?, exit_reason=?, oom_killed=?, finished_at=? WHERE name=?");
   TRY(s.ok("record exit"));
   if (code) s.bind(1, *code);
   else s.bind_null(1);
-  s.bind(2, reason); s.bind(3, name);
+  s.bind(2, reason); s.bind(3, int64_t{oom_killed}); s.bind(4, now()); s.bind(5, name);
   TRY(s.step("record exit"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
+  return {};
+}
+
+Result<void> Store::clear_instance_exit(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE instances SET exit_code=NULL, exit_reason='', oom_killed=0, started_at=? WHERE name=?");
+  TRY(s.ok("record start"));
+  s.bind(1, now()); s.bind(2, name);
+  TRY(s.step("record start"));
   if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
   return {};
 }

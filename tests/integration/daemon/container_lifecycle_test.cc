@@ -32,7 +32,7 @@ TEST_F(ContainerLifecycle, RunListLogsExecPauseStopStartRestartDelete) {
   ASSERT_EQ(r.status, 0) << r.err << daemon.log();
   EXPECT_EQ(r.out, "web\n");
 
-  auto list = daemon.vessel_json({"ls", "--json"});
+  auto list = daemon.vessel_json({"ls", "-a", "--json"});
   auto web = find(list, "web");
   ASSERT_TRUE(web.is_object()) << list.dump();
   EXPECT_EQ(web.value("state", ""), "running");
@@ -94,7 +94,7 @@ TEST_F(ContainerLifecycle, RunListLogsExecPauseStopStartRestartDelete) {
 
   ASSERT_EQ(daemon.vessel({"rm", "--force", "web"}).status, 0);
   EXPECT_FALSE(alive(pid3));
-  EXPECT_TRUE(daemon.vessel_json({"ls", "--json"}).empty());
+  EXPECT_TRUE(daemon.vessel_json({"ls", "-a", "--json"}).empty());
   auto gone = daemon.vessel({"inspect", "web"});
   EXPECT_EQ(gone.status, 1);
   EXPECT_NE(gone.err.find("no instance named web"), std::string::npos);

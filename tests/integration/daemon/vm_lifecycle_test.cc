@@ -67,7 +67,7 @@ TEST_F(VmLifecycle, RunLogsPauseResumeStopStartDelete) {
   EXPECT_TRUE(alive(pid2));
   ASSERT_EQ(daemon.vessel({"rm", "-f", "vm1"}).status, 0);
   EXPECT_FALSE(alive(pid2));
-  EXPECT_TRUE(daemon.vessel_json({"ls", "--json"}).empty());
+  EXPECT_TRUE(daemon.vessel_json({"ls", "-a", "--json"}).empty());
 }
 
 TEST_F(VmLifecycle, GuestPoweroffMarksItStopped) {

@@ -1,0 +1,86 @@
+// Observing instances as a Docker user would (issue 18): inspect's oom_killed, `vessel ls`'s
+// statuses and filters, `vessel logs --tail/--since/-t`, `vessel stats --no-stream`.
+#include "daemon_fixture.h"
+
+namespace vessel::test {
+namespace {
+
+class Observe : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rootfs = tmp.path + "/rootfs";
+    make_busybox_rootfs(rootfs);
+    ASSERT_TRUE(daemon.start()) << daemon.log();
+  }
+  bool stopped(const std::string& name) {
+    return eventually([&] { return state_of(daemon, name) == "stopped"; }, 600);
+  }
+  TempDir tmp;
+  std::string rootfs;
+  Daemon daemon{tmp.path};
+};
+
+TEST_F(Observe, AnOomKillIsReportedAndANormalExitIsNot) {
+  // The shell holds 64 MiB of output in one variable: its RSS grows past the 16 MiB limit and
+  // the kernel's OOM killer ends it (SIGKILL, 137).
+  auto r = daemon.vessel({"run", "--name", "hog", "--rootfs", rootfs, "-m", "16M", "--", "/bin/sh", "-c",
+                          "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived ${#x}"});
+  ASSERT_EQ(r.status, 0) << r.err << daemon.log();
+  ASSERT_TRUE(stopped("hog")) << state_of(daemon, "hog");
+  auto hog = daemon.vessel_json({"inspect", "hog"});
+  EXPECT_EQ(hog.value("exit_code", -1), 137) << hog.dump();
+  EXPECT_TRUE(hog.value("oom_killed", false)) << hog.dump() << daemon.vessel({"logs", "hog"}).out;
+  EXPECT_GT(hog.value("finished_at", int64_t{0}), 0);
+
+  ASSERT_EQ(daemon.vessel({"run", "--name", "calm", "--rootfs", rootfs, "-m", "16M", "--", "/bin/true"}).status, 0);
+  ASSERT_TRUE(stopped("calm"));
+  auto calm = daemon.vessel_json({"inspect", "calm"});
+  EXPECT_EQ(calm.value("exit_code", -1), 0);
+  ASSERT_TRUE(calm.contains("oom_killed")) << calm.dump();
+  EXPECT_FALSE(calm.value("oom_killed", true));
+
+  // A new run forgets the last one's OOM kill while it runs.
+  ASSERT_EQ(daemon.vessel({"start", "hog"}).status, 0);
+  auto again = daemon.vessel_json({"inspect", "hog"});
+  if (again.value("state", "") == "running") {
+    EXPECT_FALSE(again.value("oom_killed", true)) << again.dump();
+  }
+  ASSERT_TRUE(stopped("hog"));
+  EXPECT_TRUE(daemon.vessel_json({"inspect", "hog"}).value("oom_killed", false));
+}
+
+TEST_F(Observe, LsListsRunningOnesUnlessAllAndFiltersAsDockersPs) {
+  ASSERT_EQ(daemon.vessel({"run", "--name", "up", "--label", "team=a", "--rootfs", rootfs, "--", "/bin/sleep", "600"}).status, 0);
+  ASSERT_EQ(daemon.vessel({"run", "--name", "done", "--rootfs", rootfs, "--", "/bin/true"}).status, 0);
+  ASSERT_EQ(daemon.vessel({"create", "--name", "new", "--rootfs", rootfs, "--", "/bin/true"}).status, 0);
+  ASSERT_TRUE(stopped("done"));
+
+  EXPECT_EQ(daemon.vessel({"ls", "-q"}).out, "up\n");
+  EXPECT_EQ(daemon.vessel({"ls", "-a", "-q"}).out, "done\nnew\nup\n");
+  EXPECT_EQ(daemon.vessel({"ls", "--filter", "status=exited", "-q"}).out, "done\n") << "a status filter needs no -a";
+  EXPECT_EQ(daemon.vessel({"ls", "-a", "--filter", "name=n", "--filter", "type=container", "-q"}).out, "done\nnew\n");
+  auto labelled = daemon.vessel({"ls", "-a", "--filter", "label=team=a", "--format", "json"});
+  ASSERT_EQ(labelled.status, 0) << labelled.err;
+  auto line = json::parse(labelled.out);
+  ASSERT_TRUE(line && line->is_object()) << labelled.out;
+  EXPECT_EQ(line->value("name", ""), "up");
+  EXPECT_GT(line->value("started_at", int64_t{0}), 0);
+
+  auto table = daemon.vessel({"ls", "-a"}).out;
+  EXPECT_EQ(table.rfind("NAME  TYPE       IMAGE", 0), 0u) << table;
+  EXPECT_NE(table.find("Exited (0) "), std::string::npos) << table;
+  EXPECT_NE(table.find(" ago "), std::string::npos) << table;
+  EXPECT_NE(table.find("Up "), std::string::npos) << table;
+  EXPECT_NE(table.find("Created"), std::string::npos) << table;
+
+  auto bad = daemon.vessel({"ls", "--filter", "colour=red"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("name=, status="), std::string::npos) << bad.err;
+  auto templ = daemon.vessel({"ls", "--format", "{{.Names}}"});
+  EXPECT_EQ(templ.status, 1);
+  EXPECT_NE(templ.err.find("Go templates"), std::string::npos) << templ.err;
+  ASSERT_EQ(daemon.vessel({"rm", "-f", "up"}).status, 0);
+}
+
+}  // namespace
+}  // namespace vessel::test
