@@ -4,11 +4,13 @@
 #include <ctime>
 
 #include <thread>
+#include <tuple>
 
 #include "base/cli.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/instance_list.h"
+#include "cli/log_time.h"
 
 namespace vessel::cli {
 
@@ -72,19 +74,44 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
     });
   }
   {
-    auto name = std::make_shared<std::string>();
-    auto follow = std::make_shared<bool>(false);
+    struct LogsFlags {
+      std::string name, since, until, tail;
+      bool follow = false, timestamps = false;
+    };
+    auto f = std::make_shared<LogsFlags>();
     auto* c = app.add_subcommand("logs", "print an instance's output (container stdout/stderr, VM serial console)");
-    c->add_option("name", *name, "instance name")->required();
-    c->add_flag("--follow,-f", *follow, "keep printing new output until the instance stops");
+    c->add_option("name", f->name, "instance name")->required();
+    c->add_flag("--follow,-f", f->follow, "keep printing new output until the instance stops");
+    c->add_option("--tail,-n", f->tail, "only the last N lines (or all)");
+    c->add_option("--since", f->since, "only lines since TIME: RFC 3339 (2026-12-05T19:30:00Z), unix seconds, or an age (10m, 1h30m)");
+    c->add_option("--until", f->until, "only lines up to TIME (same forms as --since)");
+    c->add_flag("--timestamps,-t", f->timestamps, "print the time each line arrived before it (RFC 3339, UTC)");
     c->footer("The log is capped and rotated by vesseld (vessel run --log-opt max-size=SIZE --log-opt max-file=N,\n"
               "default 10m x 3): this prints the rotated files and the current one as one stream, oldest first,\n"
-              "and --follow carries on across rotations.");
-    c->callback([&ctx, name, follow] {
+              "and --follow carries on across rotations. vessel-shim stamps each line with the time it arrived;\n"
+              "--since/--until/-t use that stamp (lines logged without one, by a vesseld without vessel-shim,\n"
+              "show as they are). Examples:\n  vessel logs --tail 20 -f web\n  vessel logs --since 10m -t web");
+    c->callback([&ctx, f] {
+      std::string query = f->follow ? "&follow=1" : "";
+      if (f->timestamps) query += "&timestamps=1";
+      for (auto [flag, text, key] : {std::tuple{"--since", &f->since, "since"}, std::tuple{"--until", &f->until, "until"}}) {
+        if (text->empty()) continue;
+        auto at = parse_log_time(*text, flag);
+        if (!at) { ctx.status = report(at.error()); return; }
+        query += fmt::format("&{}={}", key, *at);
+      }
+      if (!f->tail.empty()) {
+        if (f->tail != "all" && f->tail.find_first_not_of("0123456789") != std::string::npos) {
+          ctx.status = report(Error(EINVAL, fmt::format("--tail {}: not a number of lines", f->tail)).with_hint("--tail 20 or --tail all"));
+          return;
+        }
+        query += "&tail=" + f->tail;
+      }
+      if (!query.empty()) query[0] = '?';
       auto client = ctx.client();
-      auto exists = client.call("GET", "/v1/instances/" + escape_segment(*name));
+      auto exists = client.call("GET", "/v1/instances/" + escape_segment(f->name));
       if (!exists) { ctx.status = report(exists.error()); return; }
-      auto r = client.stream("GET", "/v1/instances/" + escape_segment(*name) + "/logs" + (*follow ? "?follow=1" : ""), "",
+      auto r = client.stream("GET", "/v1/instances/" + escape_segment(f->name) + "/logs" + query, "",
                              [](std::string_view d) {
                                (void)!::write(1, d.data(), d.size());
                                return true;

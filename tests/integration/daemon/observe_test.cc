@@ -82,5 +82,47 @@ TEST_F(Observe, LsListsRunningOnesUnlessAllAndFiltersAsDockersPs) {
   ASSERT_EQ(daemon.vessel({"rm", "-f", "up"}).status, 0);
 }
 
+// The stamp vessel-shim put before `line` in `logs -t` output ("" when there is none).
+std::string stamp_of(const std::string& stamped, const std::string& line) {
+  size_t at = stamped.find("Z " + line + "\n");
+  return at == std::string::npos || at < 29 ? "" : stamped.substr(at - 29, 30);
+}
+
+TEST_F(Observe, LogsTailSinceUntilAndTimestamps) {
+  ASSERT_EQ(daemon.vessel({"run", "--name", "talk", "--rootfs", rootfs, "--", "/bin/sh", "-c",
+                           "echo one; echo two; sleep 1.2; echo three; echo four"}).status, 0);
+  ASSERT_TRUE(stopped("talk"));
+  EXPECT_EQ(daemon.vessel({"logs", "talk"}).out, "one\ntwo\nthree\nfour\n");
+  EXPECT_EQ(daemon.vessel({"logs", "--tail", "2", "talk"}).out, "three\nfour\n");
+  EXPECT_EQ(daemon.vessel({"logs", "-n", "0", "talk"}).out, "");
+  EXPECT_EQ(daemon.vessel({"logs", "--tail", "all", "talk"}).out, "one\ntwo\nthree\nfour\n");
+
+  auto stamped = daemon.vessel({"logs", "-t", "talk"}).out;
+  std::string two = stamp_of(stamped, "two"), three = stamp_of(stamped, "three");
+  ASSERT_EQ(two.size(), 30u) << stamped;
+  ASSERT_EQ(three.size(), 30u) << stamped;
+  EXPECT_EQ(stamped.rfind(stamp_of(stamped, "one") + " one\n", 0), 0u) << stamped;
+  EXPECT_LT(two, three) << "stamped as they arrived, 1.2 s apart";
+  EXPECT_EQ(daemon.vessel({"logs", "--since", three, "talk"}).out, "three\nfour\n");
+  EXPECT_EQ(daemon.vessel({"logs", "--until", two, "talk"}).out, "one\ntwo\n");
+  EXPECT_EQ(daemon.vessel({"logs", "--since", "1h", "--tail", "1", "talk"}).out, "four\n");
+  EXPECT_EQ(daemon.vessel({"logs", "--since", "2099-01-01T00:00:00Z", "talk"}).out, "");
+  auto bad = daemon.vessel({"logs", "--since", "yesterday", "talk"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("--since yesterday: not a time"), std::string::npos) << bad.err;
+  EXPECT_EQ(daemon.vessel({"logs", "--tail", "many", "talk"}).status, 1);
+}
+
+TEST_F(Observe, LogsFollowFromTheTail) {
+  ASSERT_EQ(daemon.vessel({"run", "--name", "ticker", "--rootfs", rootfs, "--", "/bin/sh", "-c",
+                           "for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.3; done"}).status, 0);
+  ASSERT_TRUE(eventually([&] { return daemon.vessel({"logs", "ticker"}).out.find("tick 2\n") != std::string::npos; }));
+  auto followed = daemon.vessel({"logs", "-f", "--tail", "1", "ticker"});
+  EXPECT_EQ(followed.status, 0) << followed.err;
+  EXPECT_EQ(followed.out.find("tick 1\n"), std::string::npos) << followed.out;
+  EXPECT_EQ(followed.out.rfind("tick ", 0), 0u) << followed.out;
+  EXPECT_NE(followed.out.find("tick 8\n"), std::string::npos) << "followed until it stopped: " << followed.out;
+}
+
 }  // namespace
 }  // namespace vessel::test
