@@ -11,6 +11,7 @@
 #include "cli/format.h"
 #include "cli/instance_list.h"
 #include "cli/log_time.h"
+#include "cli/stats_sampler.h"
 
 namespace vessel::cli {
 
@@ -120,48 +121,39 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
     });
   }
   {
-    auto names = std::make_shared<std::vector<std::string>>();
-    auto as_json = std::make_shared<bool>(false);
-    auto* c = app.add_subcommand("stats", "CPU and memory use of instances (sampled over half a second)");
+    struct StatsFlags {
+      std::vector<std::string> names;
+      bool json = false, no_stream = false;
+    };
+    auto f = std::make_shared<StatsFlags>();
+    auto* c = app.add_subcommand("stats", "CPU and memory use of instances, refreshed every second (--no-stream: once)");
     c->alias("top");
-    c->add_option("names", *names, "instance names (default: all running)");
-    c->add_flag("--json", *as_json, "print JSON");
-    c->callback([&ctx, names, as_json] {
+    c->add_option("names", f->names, "instance names (default: all running, as they come and go)");
+    c->add_flag("--no-stream", f->no_stream, "print one sample (CPU over half a second) and exit");
+    c->add_flag("--json", f->json, "print JSON: one array a sample, one a line (with --no-stream: one indented array)");
+    c->footer("Streams until Ctrl-C, as `docker stats`; on a terminal the table is redrawn in place.\n"
+              "Columns: NAME STATE CPU MEMORY LIMIT KSM SHARED (what KSM merged of a --ksm VM's RAM).\n"
+              "Examples:\n  vessel stats\n  vessel stats --no-stream --json web");
+    c->callback([&ctx, f] {
       auto client = ctx.client();
-      std::vector<std::string> list = *names;
-      if (list.empty()) {
-        auto all = client.call("GET", "/v1/instances");
-        if (!all) { ctx.status = report(all.error()); return; }
-        for (const auto& i : *all)
-          if (i.value("state", "") == "running" || i.value("state", "") == "paused") list.push_back(i.value("name", ""));
-      }
-      auto sample = [&](std::map<std::string, json::Json>& out) {
-        for (const auto& n : list) {
-          auto r = client.call("GET", "/v1/instances/" + escape_segment(n) + "/stats");
-          if (!r) { ctx.status = report(r.error()); continue; }
-          out[n] = *r;
+      StatsSampler sampler(client, f->names);
+      auto first = sampler.sample();
+      if (!first) { ctx.status = report(first.error()); return; }
+      bool terminal = ::isatty(STDOUT_FILENO) == 1;
+      for (auto interval = std::chrono::milliseconds(500);; interval = std::chrono::milliseconds(1000)) {
+        std::this_thread::sleep_for(interval);
+        auto rows = sampler.sample();
+        if (!rows) { ctx.status = report(rows.error()); return; }
+        ctx.status = sampler.status();
+        if (sampler.gone()) return;  // every instance named is gone (each was reported)
+        if (f->no_stream) {
+          fmt::print("{}", f->json ? rows->dump(2) + "\n" : stats_table(*rows));
+          return;
         }
-      };
-      std::map<std::string, json::Json> a, b;
-      sample(a);
-      auto t0 = std::chrono::steady_clock::now();
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      sample(b);
-      double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      json::Json out = json::Json::array();
-      std::vector<std::vector<std::string>> rows;
-      for (const auto& [n, s] : b) {
-        double cpu = a.count(n) ? static_cast<double>(s.value("cpu_ns", uint64_t{0}) - a[n].value("cpu_ns", uint64_t{0})) / 1e9 / dt * 100 : 0;
-        json::Json row = s;
-        row["cpu_percent"] = cpu;
-        out.push_back(row);
-        // KSM SHARED: what KSM merged of a --ksm VM's RAM ("-" for the others).
-        std::string shared = s.contains("ksm_merged_bytes") ? human_bytes(s.value("ksm_merged_bytes", uint64_t{0})) : "-";
-        rows.push_back({n, s.value("state", ""), fmt::format("{:.1f}%", cpu), human_bytes(s.value("memory_bytes", uint64_t{0})),
-                        human_bytes(s.value("memory_limit_bytes", uint64_t{0})), shared});
+        if (f->json) fmt::print("{}\n", rows->dump());
+        else fmt::print("{}{}", terminal ? "\033[2J\033[H" : "", stats_table(*rows));
+        std::fflush(stdout);
       }
-      fmt::print("{}", *as_json ? out.dump(2) + "\n"
-                                : render_table({"NAME", "STATE", "CPU", "MEMORY", "LIMIT", "KSM SHARED"}, rows));
     });
   }
   {

@@ -53,7 +53,7 @@ TEST_F(ContainerLifecycle, RunListLogsExecPauseStopStartRestartDelete) {
   EXPECT_EQ(root_mode.out, "755\n") << root_mode.err;
 
   // The memory limit reached the cgroup.
-  auto stats = daemon.vessel_json({"stats", "--json", "web"});
+  auto stats = daemon.vessel_json({"stats", "--no-stream", "--json", "web"});
   ASSERT_TRUE(stats.is_array() && stats.size() == 1) << stats.dump();
   EXPECT_EQ(stats[0].value("memory_limit_bytes", uint64_t{0}), 64ull << 20);
   EXPECT_GT(stats[0].value("memory_bytes", uint64_t{0}), 0u);

@@ -1,5 +1,7 @@
 // Observing instances as a Docker user would (issue 18): inspect's oom_killed, `vessel ls`'s
 // statuses and filters, `vessel logs --tail/--since/-t`, `vessel stats --no-stream`.
+#include <thread>
+
 #include "daemon_fixture.h"
 
 namespace vessel::test {
@@ -122,6 +124,36 @@ TEST_F(Observe, LogsFollowFromTheTail) {
   EXPECT_EQ(followed.out.find("tick 1\n"), std::string::npos) << followed.out;
   EXPECT_EQ(followed.out.rfind("tick ", 0), 0u) << followed.out;
   EXPECT_NE(followed.out.find("tick 8\n"), std::string::npos) << "followed until it stopped: " << followed.out;
+}
+
+TEST_F(Observe, StatsNoStreamSamplesOnceAndTheStreamEndsWhenItsInstancesGo) {
+  ASSERT_EQ(daemon.vessel({"run", "--name", "busy", "--rootfs", rootfs, "--", "/bin/sh", "-c", "while :; do :; done"}).status, 0);
+  ASSERT_EQ(daemon.vessel({"run", "--name", "idle", "--rootfs", rootfs, "--", "/bin/sleep", "600"}).status, 0);
+  auto once = daemon.vessel_json({"stats", "--no-stream", "--json", "busy", "idle"});
+  ASSERT_TRUE(once.is_array() && once.size() == 2) << once.dump();
+  EXPECT_EQ(once[0].value("name", ""), "busy");
+  EXPECT_GT(once[0].value("cpu_percent", 0.0), 20.0) << once.dump();
+  EXPECT_LT(once[1].value("cpu_percent", 100.0), 20.0) << once.dump();
+  auto table = daemon.vessel({"stats", "--no-stream"});
+  EXPECT_EQ(table.status, 0);
+  EXPECT_EQ(table.out.rfind("NAME  STATE    CPU", 0), 0u) << table.out;
+  EXPECT_NE(table.out.find("\nidle  running"), std::string::npos) << "all running ones by default: " << table.out;
+  ASSERT_EQ(daemon.vessel({"rm", "-f", "busy"}).status, 0);
+
+  // Streamed: a JSON array a second until the one instance named is deleted.
+  CliResult streamed;
+  std::thread watcher([&] { streamed = daemon.vessel({"stats", "--json", "idle"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2800));
+  ASSERT_EQ(daemon.vessel({"rm", "-f", "idle"}).status, 0);
+  watcher.join();
+  EXPECT_EQ(streamed.status, 1) << "the instance went: " << streamed.err;
+  EXPECT_NE(streamed.err.find("no instance named idle"), std::string::npos) << streamed.err;
+  size_t samples = 0;
+  for (size_t at = 0; at < streamed.out.size(); at = streamed.out.find('\n', at) + 1, ++samples) {
+    auto line = json::parse(std::string_view(streamed.out).substr(at, streamed.out.find('\n', at) - at));
+    ASSERT_TRUE(line && line->is_array() && line->size() == 1) << streamed.out;
+  }
+  EXPECT_GE(samples, 2u) << streamed.out;
 }
 
 }  // namespace
