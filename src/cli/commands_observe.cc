@@ -159,8 +159,16 @@ void add_observe_commands(CLI::App& app, Context& ctx) {
   {
     auto* c = app.add_subcommand("events", "print every state change as a JSON line, as it happens (Ctrl-C to stop)");
     c->callback([&ctx] {
-      auto r = ctx.client().stream("GET", "/v1/events", "", [](std::string_view d) {
-        (void)!::write(1, d.data(), d.size());
+      // vesseld sends an empty line every 2 s of silence (to notice a gone client): not an event.
+      std::string partial;
+      auto r = ctx.client().stream("GET", "/v1/events", "", [&partial](std::string_view d) {
+        partial.append(d);
+        std::string lines;
+        size_t start = 0;
+        for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1)
+          if (nl > start) lines.append(partial, start, nl + 1 - start);
+        partial.erase(0, start);
+        (void)!::write(1, lines.data(), lines.size());
         return true;
       });
       if (!r) ctx.status = report(r.error());

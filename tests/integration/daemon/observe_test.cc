@@ -156,5 +156,33 @@ TEST_F(Observe, StatsNoStreamSamplesOnceAndTheStreamEndsWhenItsInstancesGo) {
   EXPECT_GE(samples, 2u) << streamed.out;
 }
 
+TEST_F(Observe, EventsPrintsEventsWithoutHeartbeatLines) {
+  // vesseld sends an empty line every 2 s of silence; 5 s of `vessel events` see two of them.
+  CliResult events;
+  std::thread watcher([&] {
+    events = run({"timeout", "5", vessel_path(), "--socket", daemon.socket(), "events"}, std::chrono::seconds(30));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(daemon.vessel({"run", "--name", "blip", "--rootfs", rootfs, "--", "/bin/true"}).status, 0);
+  watcher.join();
+  EXPECT_EQ(events.status, 124) << "ended by timeout(1): " << events.err;
+  EXPECT_NE(events.out.find("\"blip\""), std::string::npos) << events.out;
+  EXPECT_EQ(events.out.find("\n\n"), std::string::npos) << events.out;
+  EXPECT_NE(events.out.front(), '\n') << events.out;
+  for (size_t at = 0; at < events.out.size(); at = events.out.find('\n', at) + 1) {
+    auto line = json::parse(std::string_view(events.out).substr(at, events.out.find('\n', at) - at));
+    EXPECT_TRUE(line && line->is_object()) << events.out;
+  }
+}
+
+TEST_F(Observe, PausingWhatDoesNotRunSaysThereIsNothingToPause) {
+  ASSERT_EQ(daemon.vessel({"create", "--name", "still", "--rootfs", rootfs, "--", "/bin/true"}).status, 0);
+  auto paused = daemon.vessel({"pause", "still"});
+  EXPECT_EQ(paused.status, 1);
+  EXPECT_NE(paused.err.find("cannot pause: instance is created"), std::string::npos) << paused.err;
+  EXPECT_NE(paused.err.find("nothing to pause"), std::string::npos) << paused.err;
+  EXPECT_EQ(paused.err.find("start it first"), std::string::npos) << paused.err;
+}
+
 }  // namespace
 }  // namespace vessel::test
