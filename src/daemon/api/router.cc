@@ -51,18 +51,9 @@ int http_status_for(const Error& error) {
 }
 
 std::string Api::error_text(const Error& error) {
-  // Errors vesseld raises about a request (bad name, wrong state, taken name, no room) already say
-  // everything; strerror("Device or resource busy") would only confuse.
-  switch (error.errnum()) {
-    case EBUSY: case EEXIST: case EINVAL: case EAGAIN: case E2BIG: case ENOTSUP: case EPROTO: case EUCLEAN:
-    case ENODEV: case EBADMSG: case EFBIG: {
-      std::string out;
-      for (auto it = error.context().rbegin(); it != error.context().rend(); ++it) out += *it + ": ";
-      return out + error.message();
-    }
-    default:
-      return error.to_string();
-  }
+  // The errno's text only when a call reported it (base/error.h): an error vesseld raises about a
+  // request (bad name, wrong state, no such instance) already says everything.
+  return error.to_string();
 }
 
 // Error messages quote names from hostile input (a tar entry's bytes): json::dump never throws on

@@ -120,6 +120,13 @@ TEST(LogCapVm, AGuestFloodingItsConsoleLeavesAtMostTheCap) {
   EXPECT_NE(logs.find("flood 2999 ..."), std::string::npos) << logs.substr(logs.size() > 300 ? logs.size() - 300 : 0);
   EXPECT_NE(logs.find("flood done"), std::string::npos);
   EXPECT_EQ(logs.find("flood 0 ..."), std::string::npos);
+  // A VM's console is stamped by its relay as a container's output is: --tail and -t work alike.
+  auto tail = daemon.vessel({"logs", "--tail", "2", "chatty"}).out;
+  EXPECT_EQ(std::count(tail.begin(), tail.end(), '\n'), 2) << tail;
+  EXPECT_NE(tail.find("flood done"), std::string::npos) << tail;
+  EXPECT_EQ(logs.substr(logs.size() - tail.size()), tail);
+  auto stamped = daemon.vessel({"logs", "-t", "--tail", "1", "chatty"}).out;
+  EXPECT_TRUE(parse_log_stamp(stamped).has_value()) << stamped;
 }
 
 }  // namespace

@@ -184,5 +184,20 @@ TEST_F(Observe, PausingWhatDoesNotRunSaysThereIsNothingToPause) {
   EXPECT_EQ(paused.err.find("start it first"), std::string::npos) << paused.err;
 }
 
+TEST_F(Observe, ErrnoTextOnlyWhereACallReportedIt) {
+  // vesseld's own "no instance" says it all: no "No such file or directory" after it.
+  auto missing = daemon.vessel({"inspect", "nosuch"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_EQ(missing.err, "vessel: error: no instance named nosuch (see `vessel ls`)\n");
+  auto pause = daemon.vessel({"pause", "nosuch"});
+  EXPECT_EQ(pause.err.find("No such file"), std::string::npos) << pause.err;
+  // A failed open: the errno's text is the cause, and it is there once.
+  auto import = daemon.vessel({"image", "import", tmp.path + "/none.tar", "--name", "x"});
+  EXPECT_EQ(import.status, 1);
+  size_t at = import.err.find("No such file or directory");
+  EXPECT_NE(at, std::string::npos) << import.err;
+  EXPECT_EQ(import.err.find("No such file or directory", at + 1), std::string::npos) << import.err;
+}
+
 }  // namespace
 }  // namespace vessel::test
