@@ -11,7 +11,7 @@ std::string Error::to_string() const {
     out += ": ";
   }
   out += message_;
-  if (errnum_ != 0) {
+  if (shows_errno_ && errnum_ != 0) {
     out += ": ";
     out += std::strerror(errnum_);
   }

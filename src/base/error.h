@@ -3,6 +3,12 @@
 // An Error carries the errno that caused it (0 when none), a message, a chain of context strings
 // added as it travels up ("open drive rootfs" -> "start VM"), and an optional hint that tells a
 // user what to do about it.
+//
+// The errno's text (strerror) is printed only when a system or library call reported it
+// (Error::system, Error::from_errno, fail_errno, fail_system): then it is the cause, and only it
+// says what went wrong. An error vessel raises itself (fail(ENOENT, "no instance named x"))
+// says so in its message; its errno is the category that picks an exit code or an HTTP status,
+// and "No such file or directory" after it would only confuse.
 #pragma once
 
 #include <fmt/format.h>
@@ -18,10 +24,17 @@ namespace vessel {
 
 class Error {
  public:
+  // An error vessel raises: `message` says what is wrong; `errnum` is its category.
   Error(int errnum, std::string message) : errnum_(errnum), message_(std::move(message)) {}
 
+  // A system or library call failed with `errnum`: "what: strerror(errnum)".
+  static Error system(int errnum, std::string what) {
+    Error e(errnum, std::move(what));
+    e.shows_errno_ = true;
+    return e;
+  }
   // An error for a failed system call: errno is read now, so call this first thing after it.
-  static Error from_errno(std::string what) { return Error(errno, std::move(what)); }
+  static Error from_errno(std::string what) { return system(errno, std::move(what)); }
 
   int errnum() const { return errnum_; }
   const std::string& message() const { return message_; }
@@ -42,11 +55,13 @@ class Error {
     return std::move(*this);
   }
 
-  // "outer: inner: message: strerror(errno)"
+  // "outer: inner: message", and ": strerror(errno)" when a call reported the errno.
   std::string to_string() const;
+  bool shows_errno() const { return shows_errno_; }
 
  private:
   int errnum_ = 0;
+  bool shows_errno_ = false;
   std::string message_;
   std::vector<std::string> context_;
   std::string hint_;
@@ -67,7 +82,13 @@ Unexpected fail(int errnum, fmt::format_string<Args...> format, Args&&... args) 
 template <typename... Args>
 Unexpected fail_errno(fmt::format_string<Args...> format, Args&&... args) {
   int saved = errno;
-  return Unexpected(Error(saved, fmt::format(format, std::forward<Args>(args)...)));
+  return Unexpected(Error::system(saved, fmt::format(format, std::forward<Args>(args)...)));
+}
+
+// fail_system(-rc, "load seccomp filter"): a call that returned its errno.
+template <typename... Args>
+Unexpected fail_system(int errnum, fmt::format_string<Args...> format, Args&&... args) {
+  return Unexpected(Error::system(errnum, fmt::format(format, std::forward<Args>(args)...)));
 }
 
 namespace detail {

@@ -103,7 +103,7 @@ Result<Process> Process::spawn(const std::vector<std::string>& argv, const Spawn
   p.pidfd_ = Fd(pidfd_open(pid));
   if (n == sizeof child_errno) {
     (void)p.wait();
-    return Unexpected(Error(child_errno, fmt::format("cannot run {}", argv[0])));
+    return Unexpected(Error::system(child_errno, fmt::format("cannot run {}", argv[0])));
   }
   return p;
 }

@@ -102,7 +102,7 @@ Result<void> RotatingLog::write(std::string_view bytes) {
     if (w <= 0) {
       int e = w < 0 ? errno : EIO;
       dropped_ += bytes.size();
-      return fail(e, "write {}", path_);
+      return fail_system(e, "write {}", path_);
     }
     size_ += static_cast<uint64_t>(w);
     line_start_ = bytes[static_cast<size_t>(w) - 1] == '\n';

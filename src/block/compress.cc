@@ -34,7 +34,7 @@ std::optional<std::vector<uint8_t>> zstd_cluster(std::span<const uint8_t> in) {
 
 Result<void> inflate_cluster(std::span<const uint8_t> in, std::span<uint8_t> out) {
   z_stream s{};
-  if (inflateInit2(&s, -12) != Z_OK) return fail(ENOMEM, "inflateInit2 failed");
+  if (inflateInit2(&s, -12) != Z_OK) return fail(ENOMEM, "inflateInit2 failed (out of memory)");
   s.next_in = const_cast<uint8_t*>(in.data());
   s.avail_in = static_cast<uInt>(in.size());
   s.next_out = out.data();
@@ -58,7 +58,7 @@ Result<void> inflate_cluster(std::span<const uint8_t> in, std::span<uint8_t> out
 
 Result<void> unzstd_cluster(std::span<const uint8_t> in, std::span<uint8_t> out) {
   ZSTD_DCtx* ctx = ZSTD_createDCtx();
-  if (!ctx) return fail(ENOMEM, "ZSTD_createDCtx failed");
+  if (!ctx) return fail(ENOMEM, "ZSTD_createDCtx failed (out of memory)");
   ZSTD_inBuffer ib{in.data(), in.size(), 0};
   ZSTD_outBuffer ob{out.data(), out.size(), 0};
   size_t ret = 1;

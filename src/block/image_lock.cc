@@ -122,7 +122,7 @@ Result<void> lock_image(int fd, const std::string& path, LockMode mode, bool nam
       int e = errno;
       unlock_all(fd);
       if (unsupported(e)) return {};  // no OFD locks on this file system: open without them
-      return Unexpected(Error(e, fmt::format("lock byte {} of {}", b, path)));
+      return Unexpected(Error::system(e, fmt::format("lock byte {} of {}", b, path)));
     }
   }
   for (int p = 0; p < 4; ++p) {

@@ -63,22 +63,6 @@ std::string progress_bar(uint64_t done, uint64_t total, const std::string& step,
                      std::string(static_cast<size_t>(width - filled), '.'), f * 100, step, done, total);
 }
 
-std::string instances_table(const json::Json& list) {
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& i : list) {
-    std::string source = i.value("image", "");
-    if (source.empty()) source = i.value("rootfs", i.value("kernel", ""));
-    // As Docker's "Up 3s (healthy)": the health check's verdict, or a restart the policy is waiting for.
-    std::string state = i.value("state", "");
-    if (i.contains("health") && i["health"].is_object()) state += " (" + i["health"].value("status", "") + ")";
-    else if (i.value("restart_pending", false)) state += " (restarting)";
-    rows.push_back({i.value("name", ""), i.value("type", ""), state, source,
-                    std::to_string(i.value("cpus", 0)), std::to_string(i.value("memory_mib", 0)) + " MiB",
-                    i.value("pid", 0) ? std::to_string(i.value("pid", 0)) : "-"});
-  }
-  return render_table({"NAME", "TYPE", "STATE", "IMAGE", "CPUS", "MEMORY", "PID"}, rows);
-}
-
 std::string images_table(const json::Json& list) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& i : list) {

@@ -20,8 +20,7 @@ Result<std::pair<std::string, std::string>> parse_key_value(const std::string& t
 Result<uint64_t> parse_memory_mib(const std::string& text);
 // "[#####.....]  50% unpack 1/2"
 std::string progress_bar(uint64_t done, uint64_t total, const std::string& step, int width = 30);
-// The listing table of instances (`vessel ls`).
-std::string instances_table(const json::Json& list);
+// The listing table of instances (`vessel ls`) is in cli/instance_list.h.
 std::string images_table(const json::Json& list);
 
 }  // namespace vessel::cli

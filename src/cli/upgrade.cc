@@ -46,7 +46,7 @@ Result<UpgradedConnection> open_upgraded(const std::string& socket, const std::s
                                          const std::string& body) {
   auto connected = unix_socket::connect(socket);
   if (!connected) {
-    return Unexpected(Error(connected.error().errnum(), fmt::format("cannot reach vesseld at {}", socket))
+    return Unexpected(Error::system(connected.error().errnum(), fmt::format("cannot reach vesseld at {}", socket))
                           .with_hint("is vesseld running? start it (systemctl start vesseld) or pass --socket / set VESSEL_SOCKET"));
   }
   Fd fd = std::move(*connected);

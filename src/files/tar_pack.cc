@@ -200,7 +200,7 @@ Result<void> pack(const ConfinedRoot& root, const std::string& rel, const std::s
           : S_ISREG(st.st_mode) ? TRY(root.open(rel, O_RDONLY | O_NONBLOCK | nofollow))
                                 : std::move(at);
   std::unique_ptr<archive, WriteFree> out(archive_write_new());
-  if (!out) return fail(ENOMEM, "archive_write_new");
+  if (!out) return fail(ENOMEM, "archive_write_new (out of memory)");
   if (archive_write_set_format_pax_restricted(out.get()) != ARCHIVE_OK ||
       archive_write_set_bytes_in_last_block(out.get(), 1) != ARCHIVE_OK ||
       archive_write_open_fd(out.get(), out_fd) != ARCHIVE_OK)

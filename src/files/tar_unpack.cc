@@ -21,7 +21,7 @@ const char* error_of(archive* a) {
 
 Result<ArchiveReader> reader() {
   ArchiveReader in(archive_read_new());
-  if (!in) return fail(ENOMEM, "archive_read_new");
+  if (!in) return fail(ENOMEM, "archive_read_new (out of memory)");
   archive_read_support_format_tar(in.get());
   archive_read_support_filter_none(in.get());
   archive_read_support_filter_gzip(in.get());

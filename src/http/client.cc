@@ -56,7 +56,7 @@ size_t collect_response_header(char* data, size_t size, size_t n, void* user) {
 Result<void> setup(Easy& e, const ClientOptions& options, const std::string& method,
                    const std::string& url, const std::string* body, const std::string& content_type) {
   global_init();
-  if (e.h == nullptr) return fail(ENOMEM, "curl_easy_init failed");
+  if (e.h == nullptr) return fail(ENOMEM, "curl_easy_init failed (out of memory)");
   curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
   if (!options.unix_socket.empty())

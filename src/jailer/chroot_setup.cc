@@ -106,7 +106,7 @@ Result<void> make_device(const JailOptions& o, const std::string& path, unsigned
   TRY(make_dirs(node.substr(0, node.rfind('/')), 0755));
   ::unlink(node.c_str());
   if (::mknod(node.c_str(), S_IFCHR | 0600, makedev(major, minor)) != 0)
-    return Unexpected(Error(errno, fmt::format("mknod {}", node))
+    return Unexpected(Error::from_errno(fmt::format("mknod {}", node))
                           .with_hint("the chroot base directory must be on a file system that allows device nodes (not nodev)"));
   return own(node, o, 0600);
 }

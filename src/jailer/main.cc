@@ -75,16 +75,16 @@ int main(int argc, char** argv) {
   if (!o.netns.empty()) {
     auto ns = Fd::open(o.netns, O_RDONLY | O_CLOEXEC);
     if (!ns) return failed(std::move(ns.error()).add_context("--netns"));
-    if (::setns(ns->get(), CLONE_NEWNET) != 0) return failed(Error(errno, fmt::format("join the network namespace {}", o.netns)));
+    if (::setns(ns->get(), CLONE_NEWNET) != 0) return failed(Error::from_errno(fmt::format("join the network namespace {}", o.netns)));
   }
   // The PID namespace is for the child; the mount namespace is made by the child itself (its
   // pivot_root would otherwise move this process's root too).
-  if (::unshare(CLONE_NEWPID) != 0) return failed(Error(errno, "unshare a new PID namespace"));
+  if (::unshare(CLONE_NEWPID) != 0) return failed(Error::from_errno("unshare a new PID namespace"));
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return failed(Error(errno, "pipe"));
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return failed(Error::from_errno("pipe"));
   Fd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
   pid_t child = ::fork();
-  if (child < 0) return failed(Error(errno, "fork into the new PID namespace"));
+  if (child < 0) return failed(Error::from_errno("fork into the new PID namespace"));
   if (child == 0) {
     report_read.reset();
     run_child(o, report_write.get(), dev_null.get());

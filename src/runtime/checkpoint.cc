@@ -65,7 +65,7 @@ Result<void> run_criu(const std::vector<std::string>& argv, const std::string& l
     if (errno != EINTR) return fail_errno("wait for criu");
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    return hinted(fail(ENOENT, "cannot run {}", argv[0]), "install Debian's criu package");
+    return hinted(fail(ENOENT, "cannot run {}: not found", argv[0]), "install Debian's criu package");
   if (WIFEXITED(status) && WEXITSTATUS(status) == 126) return fail(EIO, "cannot move criu into the container's cgroup");
   return fail(EIO, "{} {} failed: {}", argv[0], argv[1], criu_errors(log));
 }

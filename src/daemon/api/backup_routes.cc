@@ -46,7 +46,7 @@ http::Response Api::export_instance(const http::Request& r, const std::string& n
   auto done = manager_.export_instance(name, options, file->get());
   if (!done) return error_response(done.error());
   struct stat st;
-  if (::fstat(file->get(), &st) != 0) return error_response(Error(errno, "fstat the export"));
+  if (::fstat(file->get(), &st) != 0) return error_response(Error::from_errno("fstat the export"));
   auto stream = stream_from_start(std::move(*file));
   if (!stream) return error_response(stream.error());
   http::Response resp;

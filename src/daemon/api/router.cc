@@ -7,7 +7,9 @@
 
 #include "base/version.h"
 #include "base/log.h"
+#include "base/log_stamp.h"
 #include "daemon/api/log_reader.h"
+#include "daemon/api/log_view.h"
 #include "daemon/api/progress_stream.h"
 #include "daemon/api/requests.h"
 #include "runtime/container.h"
@@ -50,18 +52,9 @@ int http_status_for(const Error& error) {
 }
 
 std::string Api::error_text(const Error& error) {
-  // Errors vesseld raises about a request (bad name, wrong state, taken name, no room) already say
-  // everything; strerror("Device or resource busy") would only confuse.
-  switch (error.errnum()) {
-    case EBUSY: case EEXIST: case EINVAL: case EAGAIN: case E2BIG: case ENOTSUP: case EPROTO: case EUCLEAN:
-    case ENODEV: case EBADMSG: case EFBIG: {
-      std::string out;
-      for (auto it = error.context().rbegin(); it != error.context().rend(); ++it) out += *it + ": ";
-      return out + error.message();
-    }
-    default:
-      return error.to_string();
-  }
+  // The errno's text only when a call reported it (base/error.h): an error vesseld raises about a
+  // request (bad name, wrong state, no such instance) already says everything.
+  return error.to_string();
 }
 
 // Error messages quote names from hostile input (a tar entry's bytes): json::dump never throws on
@@ -179,7 +172,7 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
   if (verb == "logs") {
     label = "GET /v1/instances/{name}/logs";
     if (r.method != "GET") return method_not_allowed(r);
-    return logs(name, r.query_flag("follow"));
+    return logs(r, name);
   }
   if (verb == "console") {
     label = "GET /v1/instances/{name}/console";
@@ -329,25 +322,60 @@ http::Response Api::image_route(const http::Request& r, Role role, const std::ve
   return method_not_allowed(r);
 }
 
-http::Response Api::logs(const std::string& name, bool follow) {
+// The last `tail` lines the query shows of what the log holds now (read to its current end).
+static std::string tail_of_log(RotatedLogReader& reader, LogLineFilter& filter, uint64_t tail) {
+  std::string shown, raw;
+  for (;;) {
+    raw.clear();
+    if (reader.read(raw) > 0) {
+      filter.feed(raw, shown);
+      if (shown.size() > (4u << 20)) shown = std::string(last_lines(shown, tail));  // keep memory bounded
+      continue;
+    }
+    if (!reader.follow_rotation()) break;
+  }
+  return std::string(last_lines(shown, tail));
+}
+
+http::Response Api::logs(const http::Request& r, const std::string& name) {
+  auto query = parse_log_query(r);
+  if (!query) return error_response(query.error(), 400);
   auto path = manager_.log_path(name);
   if (!path) return error_response(path.error());
   auto reader = std::make_shared<RotatedLogReader>(*path);
+  auto filter = std::make_shared<LogLineFilter>(*query);
   http::Response resp;
   resp.content_type = "text/plain";
   Manager* manager = &manager_;
   EventBus* events = &events_;
   auto last = std::make_shared<bool>(false);
-  resp.stream = [reader, follow, name, manager, events, last](std::string& out) {
+  auto tailed = std::make_shared<bool>(!query->tail);
+  resp.stream = [reader, filter, q = *query, name, manager, events, last, tailed](std::string& out) {
+    if (!*tailed) {
+      *tailed = true;
+      out = tail_of_log(*reader, *filter, *q.tail);
+      if (!out.empty()) return true;
+    }
+    std::string raw;
     for (;;) {
-      if (reader->read(out) > 0) return true;
-      if (reader->follow_rotation()) continue;  // the writer started a new file
-      if (!follow || events->stopped()) return false;
-      // At the end: wait for more while the guest runs; one last pass after it stops.
-      if (!manager->active(name)) {
-        if (*last) return false;
-        *last = true;
+      raw.clear();
+      if (reader->read(raw) > 0) {
+        filter->feed(raw, out);
+        if (filter->past_until()) return false;  // stamped in order: nothing later can show
+        if (!out.empty()) return true;
         continue;
+      }
+      if (reader->follow_rotation()) continue;  // the writer started a new file
+      bool ended = !q.follow || events->stopped() || (q.until_ns && unix_now_ns() > *q.until_ns);
+      // At the end: wait for more while the guest runs; one last pass after it stops.
+      if (!ended && !manager->active(name)) {
+        ended = *last;
+        *last = true;
+        if (!ended) continue;
+      }
+      if (ended) {
+        filter->finish(out);
+        return false;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

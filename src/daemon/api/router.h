@@ -64,7 +64,8 @@ class Api {
   http::Response volume_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   // POST /v1/policy/simulate (api/policy_routes.cc)
   http::Response policy_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
-  http::Response logs(const std::string& name, bool follow);
+  // GET .../logs: ?follow, ?timestamps, ?since, ?until, ?tail (api/log_view.h)
+  http::Response logs(const http::Request& request, const std::string& name);
   http::Response events_stream(const http::Request& request);
   // api/wait.cc and api/attach.cc (docs/daemon/console.md)
   http::Response wait_stream(const std::string& name);

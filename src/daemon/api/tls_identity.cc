@@ -43,7 +43,7 @@ std::string bio_string(BIO* bio) {
 
 Result<Cert> parse_cert(const std::string& pem) {
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return fail(ENOMEM, "BIO_new_mem_buf");
+  if (!bio) return fail(ENOMEM, "BIO_new_mem_buf (out of memory)");
   Cert cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) return fail(EINVAL, "not a PEM certificate");
   // One certificate only: a second block, or anything but whitespace after the first, is refused.
@@ -90,7 +90,7 @@ Result<void> make_identity(const std::string& key_path, const std::string& cert_
   Key key(EVP_EC_gen("P-256"));
   if (!key) return fail(EIO, "cannot generate an EC P-256 key");
   Cert cert(X509_new());
-  if (!cert) return fail(ENOMEM, "X509_new");
+  if (!cert) return fail(ENOMEM, "X509_new (out of memory)");
   X509_set_version(cert.get(), 2);
   unsigned char serial[16];
   if (::getentropy(serial, sizeof serial) < 0) return fail_errno("getentropy");

@@ -128,7 +128,7 @@ Result<BackupManifest> write_backup(int out_fd, BackupManifest manifest, const s
     manifest.files.push_back(std::move(f));
   }
   std::unique_ptr<archive, WriteFree> out(archive_write_new());
-  if (!out) return fail(ENOMEM, "archive_write_new");
+  if (!out) return fail(ENOMEM, "archive_write_new (out of memory)");
   archive_write_set_format_pax_restricted(out.get());
   if (zstd && archive_write_add_filter_zstd(out.get()) != ARCHIVE_OK)
     return fail(ENOTSUP, "zstd compression: {}", archive_error(out.get()));

@@ -12,6 +12,7 @@
 #include "base/process.h"
 #include "daemon/instances/idmapped_layers.h"
 #include "daemon/instances/oci_config.h"
+#include "daemon/instances/oom_note.h"
 
 namespace vessel::daemon {
 
@@ -249,6 +250,7 @@ Result<void> ContainerBackend::resume(const InstanceContext& ctx, const GuestPro
 }
 
 void ContainerBackend::cleanup(const InstanceContext& ctx) {
+  note_oom_kills(ctx);  // the runtime's delete removes the cgroup
   (void)run_tool(command({"delete", "--force", ctx.spec.name}));
   ::umount2((ctx.dir + "/rootfs").c_str(), MNT_DETACH);
   unmount_idmapped_layers(ctx.dir);  // after the overlay that stacks them

@@ -11,7 +11,8 @@
 namespace vessel::daemon {
 
 json::Json ExitInfo::to_json() const {
-  json::Json j = {{"exit_code", code ? json::Json(*code) : json::Json(nullptr)}, {"exit_reason", reason}};
+  json::Json j = {{"exit_code", code ? json::Json(*code) : json::Json(nullptr)}, {"exit_reason", reason},
+                  {"oom_killed", oom_killed}};
   if (!detail.empty()) j["exit_detail"] = detail;
   return j;
 }

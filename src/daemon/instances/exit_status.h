@@ -17,6 +17,7 @@ struct ExitInfo {
   std::optional<int64_t> code;  // none: nobody could learn it (killed while vesseld was down, ...)
   std::string reason;           // poweroff, reboot, panic, error, debug-exit, watchdog, terminated, exited, signal, killed, unknown
   std::string detail;           // e.g. the panic line
+  bool oom_killed = false;      // the kernel's OOM killer struck in its cgroup (oom_note.h)
 
   json::Json to_json() const;
 };

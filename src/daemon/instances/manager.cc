@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "daemon/images/image_store.h"
+#include "daemon/instances/oom_note.h"
 #include "daemon/instances/vm_backend.h"
 #include "daemon/policy/cgroups.h"
 
@@ -72,6 +73,9 @@ json::Json Manager::describe(const InstanceRow& row) {
   j["updated_at"] = row.updated_at;
   j["exit_code"] = row.exit_code ? json::Json(*row.exit_code) : json::Json(nullptr);
   j["exit_reason"] = row.exit_reason;
+  j["oom_killed"] = row.oom_killed;
+  j["started_at"] = row.started_at;
+  j["finished_at"] = row.finished_at;
   if (networks_)
     if (auto address = networks_->address_of(row.name); !address.empty()) j["ip_address"] = address;
   j.update(restarts_->describe(row.name));
@@ -108,9 +112,11 @@ Result<void> Manager::set_state(const std::string& name, State state, const Gues
   return {};
 }
 
-Result<void> Manager::record_stopped(const std::string& name, const ExitInfo& exit, const char* why) {
+Result<void> Manager::record_stopped(const std::string& name, const ExitInfo& ended, const char* why) {
+  ExitInfo exit = ended;
+  exit.oom_killed = exit.oom_killed || oom_noted(dir_of(name));  // noted by the backend's cleanup()
   // The exit first: whoever sees "stopped" also sees how it ended.
-  TRY(store_.set_instance_exit(name, exit.code, exit.reason));
+  TRY(store_.set_instance_exit(name, exit.code, exit.reason, exit.oom_killed));
   health_->unwatch(name);
   return set_state(name, State::Stopped, nullptr, why, exit.to_json());
 }
@@ -240,6 +246,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   InstanceContext ctx{launched, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
                       spec.log.value_or(config_.log), userns};
   ::unlink((ctx.dir + "/" + kExitFile).c_str());  // the VMM's or the shim's, of the last run
+  forget_oom_note(ctx.dir);
   ctx.mounts = TRY_CTX(resolve_mounts(spec, volumes_), "start {}", row.name);
   if (networks_) {
     auto attached = TRY_CTX(networks_->attach(spec), "start {}", row.name);

@@ -64,7 +64,11 @@ Result<State> transition(State from, Action action, bool force) {
       return refuse("it is not running");
     case Action::Pause:
       if (from == State::Running) return State::Paused;
-      return refuse(from == State::Paused ? "it is already paused" : "start it first");
+      // Nothing runs in the other states: starting it only to pause it is never what was meant.
+      if (from == State::Paused) return refuse("it is already paused");
+      if (from == State::Suspended) return refuse("nothing runs: it is saved to disk (`vessel resume` runs it again)");
+      if (from == State::Checkpointed) return refuse("nothing runs: it is checkpointed (`vessel restore` runs it again)");
+      return refuse("nothing runs, so there is nothing to pause");
     case Action::Resume:
       if (from == State::Paused || is_saved(from)) return State::Running;
       return refuse("only a paused, suspended or checkpointed instance can be resumed");

@@ -20,6 +20,7 @@
 #include "base/unix_socket.h"
 #include "daemon/instances/vm_balloon.h"
 #include "daemon/instances/vm_host.h"
+#include "daemon/instances/oom_note.h"
 #include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon {
@@ -347,6 +348,7 @@ void VmBackend::cleanup(const InstanceContext& ctx) {
                 ::access(jail_dir(jail_, vmm_, ctx.spec.name).c_str(), F_OK) == 0;
   remove_jail(jail_, vmm_, ctx.spec.name);
   release_jail_id(jail_, ctx.spec.name);
+  note_oom_kills(ctx);
   cgroup_remove(ctx.cgroup, jailed);
 }
 

@@ -62,7 +62,7 @@ Result<void> VmBackend::save(const InstanceContext& ctx, const GuestProcess& pro
   if (!snap) return undo(std::move(snap).error());
   // Out of the run directory, which the next start empties.
   discard_saved(ctx);
-  if (::mkdir(saved_dir(ctx).c_str(), 0700) != 0) return undo(Error(errno, "mkdir " + saved_dir(ctx)));
+  if (::mkdir(saved_dir(ctx).c_str(), 0700) != 0) return undo(Error::from_errno("mkdir " + saved_dir(ctx)));
   for (auto [from, to] : {std::pair{kWrittenState, kSavedState}, std::pair{kWrittenMem, kSavedMem}})
     if (auto moved = move(run_dir(ctx) + "/" + from, saved_dir(ctx) + "/" + to); !moved)
       return undo(std::move(moved).error());

@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <charconv>
+
+#include "base/fd.h"
 #include "runtime/cgroups/cgroup.h"
 
 namespace vessel::daemon {
@@ -75,6 +78,34 @@ CgroupStats cgroup_stats(const std::string& path) {
   if (stats.contains("memory")) s.memory_bytes = stats["memory"]["usage"]["usage"].get<uint64_t>();
   if (stats.contains("cpu")) s.cpu_ns = stats["cpu"]["usage"]["total"].get<uint64_t>();
   return s;
+}
+
+std::optional<uint64_t> parse_oom_kill_count(std::string_view text) {
+  constexpr std::string_view key = "oom_kill ";
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    if (line.substr(0, key.size()) == key) {
+      uint64_t n = 0;
+      auto digits = line.substr(key.size());
+      auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+      if (ec == std::errc() && p == digits.data() + digits.size()) return n;
+      return std::nullopt;
+    }
+    at = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> cgroup_oom_kills(const std::string& path) {
+  auto cg = plan(path, {"memory"});
+  if (!cg) return std::nullopt;
+  std::string dir = cg->dir_for("memory");
+  if (dir.empty()) return std::nullopt;
+  auto text = read_file(dir + (cg->is_v2("memory") ? "/memory.events" : "/memory.oom_control"));
+  return text ? parse_oom_kill_count(*text) : std::nullopt;
 }
 
 }  // namespace vessel::daemon

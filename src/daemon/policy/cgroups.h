@@ -7,7 +7,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -48,5 +50,11 @@ Result<void> cgroup_place(const std::string& path, const CgroupLimits& limits, p
 // directory for a process that is still leaving it (a jailer exiting after its VMM).
 void cgroup_remove(const std::string& path, bool wait_while_busy = false);
 CgroupStats cgroup_stats(const std::string& path);
+
+// How many processes the kernel's OOM killer has killed in the cgroup (v2: memory.events, v1:
+// memory.oom_control, both "oom_kill N"); none when the cgroup or the counter is not there.
+std::optional<uint64_t> cgroup_oom_kills(const std::string& path);
+// The "oom_kill N" line of such a file's text.
+std::optional<uint64_t> parse_oom_kill_count(std::string_view text);
 
 }  // namespace vessel::daemon

@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "base/log_stamp.h"
 #include "base/unix_socket.h"
 
 namespace vessel::shim {
@@ -59,13 +60,14 @@ Result<void> TtyRelay::start(RotatingLog* log) {
 // Master -> the log and the attached client, until the container's side of the terminal is
 // closed (read gives EIO). A client that cannot keep up is dropped, never waited for.
 void TtyRelay::copy_output(RotatingLog* log) {
+  LineStamper stamper;  // the log's lines carry their time, as the pipe relay's (base/log_stamp.h)
   char buf[16384];
   for (;;) {
     ssize_t n = ::read(master_.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     std::string_view out(buf, static_cast<size_t>(n));
-    if (log) (void)log->write(out);
+    if (log) (void)log->write(stamper.stamp(out, unix_now_ns()));
     std::lock_guard lock(client_mutex_);
     int client = client_.load();
     if (client >= 0 && ::send(client, out.data(), out.size(), MSG_NOSIGNAL | MSG_DONTWAIT) != n) ::shutdown(client, SHUT_RDWR);

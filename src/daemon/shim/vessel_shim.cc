@@ -9,7 +9,8 @@
 // With --log FILE, the shim is also the log relay (like podman's conmon): the container's stdout
 // and stderr are a pipe whose other end the shim reads, writing FILE through base's RotatingLog
 // (--log-max-size bytes per file, --log-max-file files; Docker's json-file semantics). It drains
-// the pipe (at most 2 s) after the container's init exits, then writes the exit file.
+// the pipe (at most 2 s) after the container's init exits, then writes the exit file. Each line
+// is stored behind the time it arrived (base/log_stamp.h).
 // `vessel-shim --relay --log FILE ...` only relays its stdin into FILE until EOF, detached: vesseld
 // gives it the read end of vessel-vmm's stdout and stderr (a VM's console log).
 // With --console-handoff H --console-serve S (a container with a terminal; the runtime's create is
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "base/fd.h"
+#include "base/log_stamp.h"
 #include "base/rotating_log.h"
 #include "base/version.h"
 #include "daemon/shim/tty_relay.h"
@@ -88,15 +90,17 @@ void write_exit_file(const std::string& path, int status) {
   if (ok) ::rename(tmp.c_str(), path.c_str());
 }
 
-// Copies `fd` into the log until EOF. Write errors (a full disk) drop bytes, never stop the
-// relay: the producer must not block on a pipe nobody reads.
+// Copies `fd` into the log until EOF, each line stamped with the time it arrived
+// (base/log_stamp.h: `vessel logs -t/--since/--until`). Write errors (a full disk) drop bytes,
+// never stop the relay: the producer must not block on a pipe nobody reads.
 void relay(int fd, vessel::RotatingLog& log) {
   char buf[65536];
+  vessel::LineStamper stamper;
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
-    (void)log.write(std::string_view(buf, static_cast<size_t>(n)));
+    (void)log.write(stamper.stamp(std::string_view(buf, static_cast<size_t>(n)), vessel::unix_now_ns()));
   }
 }
 

@@ -1,4 +1,5 @@
 #include "daemon/store/store.h"
+#include "daemon/store/schema.h"
 
 #include <ctime>
 
@@ -6,71 +7,6 @@ namespace vessel::daemon {
 
 namespace {
 
-// Schema migrations: entry i takes a database from version i to version i + 1.
-const char* const kMigrations[] = {
-    // 0 -> 1: instances
-    "CREATE TABLE instances ("
-    " name TEXT PRIMARY KEY NOT NULL,"
-    " type TEXT NOT NULL CHECK (type IN ('vm','container')),"
-    " spec TEXT NOT NULL,"
-    " state TEXT NOT NULL,"
-    " pid INTEGER NOT NULL DEFAULT 0,"
-    " pid_start INTEGER NOT NULL DEFAULT 0,"
-    " created_at INTEGER NOT NULL,"
-    " updated_at INTEGER NOT NULL);",
-    // 1 -> 2: images
-    "CREATE TABLE images ("
-    " name TEXT PRIMARY KEY NOT NULL,"
-    " type TEXT NOT NULL CHECK (type IN ('vm','container')),"
-    " digest TEXT NOT NULL,"
-    " info TEXT NOT NULL,"
-    " created_at INTEGER NOT NULL);",
-    // 2 -> 3: how each instance's guest last ended
-    ("ALTER TABLE instances ADD COLUMN exit_code INTEGER;"
-     "ALTER TABLE instances ADD COLUMN exit_reason TEXT NOT NULL DEFAULT '';"),  // one migration, two statements
-    // 3 -> 4: the user-namespace range of each --userns=auto container, freed with the instance
-    "CREATE TABLE id_ranges ("
-    " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
-    " uid INTEGER NOT NULL,"
-    " gid INTEGER NOT NULL,"
-    " count INTEGER NOT NULL);",
-    // 4 -> 5: networks and the address each instance holds on one (freed with the instance)
-    ("CREATE TABLE networks ("
-     " name TEXT PRIMARY KEY NOT NULL,"
-     " spec TEXT NOT NULL,"
-     " created_at INTEGER NOT NULL);"
-     "CREATE TABLE addresses ("
-     " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
-     " network TEXT NOT NULL REFERENCES networks(name),"
-     " address TEXT NOT NULL,"
-     " UNIQUE (network, address));"),
-    // 5 -> 6: pools (docs/daemon/pools.md); members name theirs in their spec
-    "CREATE TABLE pools ("
-    " name TEXT PRIMARY KEY NOT NULL,"
-    " spec TEXT NOT NULL,"
-    " created_at INTEGER NOT NULL);",
-    // 6 -> 7: restart policies' bookkeeping (docs/daemon/restart.md), forgotten with the instance
-    "CREATE TABLE restart_state ("
-    " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
-    " count INTEGER NOT NULL,"
-    " next_delay_ms INTEGER NOT NULL,"
-    " user_stopped INTEGER NOT NULL,"
-    " pending INTEGER NOT NULL);",
-    // 7 -> 8: scheduled backups (docs/daemon/backup.md#schedules), forgotten with the instance
-    "CREATE TABLE backup_schedules ("
-    " instance TEXT PRIMARY KEY NOT NULL REFERENCES instances(name) ON DELETE CASCADE,"
-    " spec TEXT NOT NULL,"
-    " last_run INTEGER NOT NULL DEFAULT 0,"
-    " last_file TEXT NOT NULL DEFAULT '',"
-    " last_error TEXT NOT NULL DEFAULT '',"
-    " created_at INTEGER NOT NULL);",
-    // 8 -> 9: named volumes (docs/daemon/volumes.md); their users name them in their specs
-    "CREATE TABLE volumes ("
-    " name TEXT PRIMARY KEY NOT NULL,"
-    " spec TEXT NOT NULL,"
-    " created_at INTEGER NOT NULL);",
-};
-static_assert(sizeof kMigrations / sizeof kMigrations[0] == kSchemaVersion);
 
 int errno_for(int rc) {
   switch (rc & 0xff) {
@@ -129,6 +65,9 @@ InstanceRow read_instance(const Stmt& s) {
   InstanceRow row{s.text(0), s.text(1), s.text(2), s.text(3), s.integer(4), s.integer(5), s.integer(6), s.integer(7), {}, {}};
   if (!s.is_null(8)) row.exit_code = s.integer(8);
   row.exit_reason = s.text(9);
+  row.started_at = s.integer(10);
+  row.finished_at = s.integer(11);
+  row.oom_killed = s.integer(12) != 0;
   return row;
 }
 
@@ -209,7 +148,7 @@ Result<void> Store::migrate() {
   for (int v = version; v < kSchemaVersion; ++v) {
     // Each step in its own transaction, with the version bump inside it.
     TRY(exec("BEGIN IMMEDIATE"));
-    auto step = exec(kMigrations[v]);
+    auto step = exec(schema_migrations()[static_cast<size_t>(v)]);
     if (step) step = exec(fmt::format("PRAGMA user_version={}", v + 1));
     if (step) step = exec("COMMIT");
     if (!step) {
@@ -236,7 +175,7 @@ Result<void> Store::insert_instance(const InstanceRow& row) {
 
 Result<std::optional<InstanceRow>> Store::get_instance(const std::string& name) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason FROM instances WHERE name=?");
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason,started_at,finished_at,oom_killed FROM instances WHERE name=?");
   TRY(s.ok("read instance"));
   s.bind(1, name);
   if (!TRY(s.step("read instance"))) return std::optional<InstanceRow>();
@@ -245,7 +184,7 @@ Result<std::optional<InstanceRow>> Store::get_instance(const std::string& name) 
 
 Result<std::vector<InstanceRow>> Store::list_instances() {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason FROM instances ORDER BY name");
+  Stmt s(db_, "SELECT name,type,spec,state,pid,pid_start,created_at,updated_at,exit_code,exit_reason,started_at,finished_at,oom_killed FROM instances ORDER BY name");
   TRY(s.ok("list instances"));
   std::vector<InstanceRow> out;
   while (TRY(s.step("list instances"))) out.push_back(read_instance(s));
@@ -273,14 +212,25 @@ Result<void> Store::delete_instance(const std::string& name) {
   return {};
 }
 
-Result<void> Store::set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason) {
+Result<void> Store::set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason,
+                                      bool oom_killed) {
   std::lock_guard lock(mutex_);
-  Stmt s(db_, "UPDATE instances SET exit_code=?, exit_reason=? WHERE name=?");
+  Stmt s(db_, "UPDATE instances SET exit_code=?, exit_reason=?, oom_killed=?, finished_at=? WHERE name=?");
   TRY(s.ok("record exit"));
   if (code) s.bind(1, *code);
   else s.bind_null(1);
-  s.bind(2, reason); s.bind(3, name);
+  s.bind(2, reason); s.bind(3, int64_t{oom_killed}); s.bind(4, now()); s.bind(5, name);
   TRY(s.step("record exit"));
+  if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
+  return {};
+}
+
+Result<void> Store::clear_instance_exit(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  Stmt s(db_, "UPDATE instances SET exit_code=NULL, exit_reason='', oom_killed=0, started_at=? WHERE name=?");
+  TRY(s.ok("record start"));
+  s.bind(1, now()); s.bind(2, name);
+  TRY(s.step("record start"));
   if (sqlite3_changes(db_) == 0) return fail(ENOENT, "no instance named {}", name);
   return {};
 }

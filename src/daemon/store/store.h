@@ -22,7 +22,7 @@
 namespace vessel::daemon {
 
 // The schema version this build writes; older databases are migrated forward on open.
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 
 struct InstanceRow {
   std::string name;
@@ -37,6 +37,9 @@ struct InstanceRow {
   // the container's process; none while it runs, or when nobody could learn it.
   std::optional<int64_t> exit_code;
   std::string exit_reason;  // poweroff, reboot, panic, error, debug-exit, exited, signal, killed, ...
+  int64_t started_at = 0;   // unix seconds: when the last run began; 0: never started
+  int64_t finished_at = 0;  // when it last ended; 0: never
+  bool oom_killed = false;  // the kernel's OOM killer struck in its cgroup during the last run
 };
 
 struct ImageRow {
@@ -100,9 +103,11 @@ class Store {
   Result<void> update_instance_state(const std::string& name, const std::string& state, int64_t pid,
                                      int64_t pid_start);
   Result<void> delete_instance(const std::string& name);
-  // Records how the guest ended (code none = unknown); clear_exit() when it starts again.
-  Result<void> set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason);
-  Result<void> clear_instance_exit(const std::string& name) { return set_instance_exit(name, std::nullopt, ""); }
+  // Records how and when the guest ended (code none = unknown).
+  Result<void> set_instance_exit(const std::string& name, std::optional<int64_t> code, const std::string& reason,
+                                 bool oom_killed = false);
+  // A new run begins: forgets how the last one ended and records when this one started.
+  Result<void> clear_instance_exit(const std::string& name);
 
   // The user-namespace range `name` holds (none: it runs with the host's ids). Deleting the
   // instance frees it.

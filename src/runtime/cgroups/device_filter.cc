@@ -178,7 +178,7 @@ Result<Fd> load_device_filter(const std::vector<bpf_insn>& program) {
   fd = bpf(BPF_PROG_LOAD, &attr);
   if (fd >= 0) return Fd(static_cast<int>(fd));
   log.resize(std::strlen(log.c_str()));
-  Error e(first, fmt::format("load the cgroup device program ({} instructions){}", program.size(),
+  Error e = Error::system(first, fmt::format("load the cgroup device program ({} instructions){}", program.size(),
                              log.empty() ? "" : ": verifier: " + log.substr(log.size() > 2000 ? log.size() - 2000 : 0)));
   if (first == EPERM) return Unexpected(std::move(e).with_hint("loading a BPF program needs CAP_BPF or CAP_SYS_ADMIN"));
   return Unexpected(std::move(e));

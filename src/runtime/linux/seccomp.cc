@@ -90,13 +90,13 @@ Result<SeccompFilter> SeccompFilter::compile(const Seccomp& p) {
   SeccompFilter f;
   uint32_t def = TRY(action(p.default_action, p.default_errno_ret, &f.notify_));
   f.ctx_ = seccomp_init(def);
-  if (!f.ctx_) return fail(ENOMEM, "seccomp_init failed");
+  if (!f.ctx_) return fail(ENOMEM, "seccomp_init failed (out of memory)");
   // no_new_privs is process.noNewPrivileges' business, not the filter's.
   seccomp_attr_set(f.ctx_, SCMP_FLTATR_CTL_NNP, 0);
   for (const auto& a : p.architectures) {
     uint32_t value = TRY(arch(a));
     int rc = seccomp_arch_add(f.ctx_, value);
-    if (rc != 0 && rc != -EEXIST) return fail(-rc, "seccomp: add architecture {}", a);
+    if (rc != 0 && rc != -EEXIST) return fail_system(-rc, "seccomp: add architecture {}", a);
   }
   for (const auto& fl : p.flags) {
     unsigned v = TRY(flag(fl));
@@ -127,7 +127,7 @@ Result<SeccompFilter> SeccompFilter::compile(const Seccomp& p) {
           if (rc != 0) break;
         }
       }
-      if (rc != 0) return fail(-rc, "seccomp: add rule for {} (linux.seccomp.syscalls[{}])", name, i);
+      if (rc != 0) return fail_system(-rc, "seccomp: add rule for {} (linux.seccomp.syscalls[{}])", name, i);
     }
   }
   return f;
@@ -136,7 +136,7 @@ Result<SeccompFilter> SeccompFilter::compile(const Seccomp& p) {
 Result<void> SeccompFilter::export_bpf(const std::string& path) const {
   Fd fd = TRY(Fd::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600));
   int rc = seccomp_export_bpf(ctx_, fd.get());
-  if (rc != 0) return fail(-rc, "export seccomp filter to {}", path);
+  if (rc != 0) return fail_system(-rc, "export seccomp filter to {}", path);
   return {};
 }
 
@@ -145,7 +145,7 @@ Result<std::string> SeccompFilter::bpf() const {
   if (fd < 0) return fail_errno("memfd_create");
   Fd mem(fd);
   int rc = seccomp_export_bpf(ctx_, fd);
-  if (rc != 0) return fail(-rc, "export seccomp filter");
+  if (rc != 0) return fail_system(-rc, "export seccomp filter");
   off_t size = lseek(fd, 0, SEEK_END);
   std::string out(static_cast<size_t>(size), '\0');
   TRY(pread_exact(fd, out.data(), out.size(), 0));
@@ -204,10 +204,10 @@ Result<void> load_bpf(const std::string& program, unsigned flags) {
 
 Result<Fd> SeccompFilter::load() {
   int rc = seccomp_load(ctx_);
-  if (rc != 0) return fail(-rc, "load seccomp filter");
+  if (rc != 0) return fail_system(-rc, "load seccomp filter");
   if (!notify_) return Fd();
   int fd = seccomp_notify_fd(ctx_);
-  if (fd < 0) return fail(-fd, "get seccomp notify fd");
+  if (fd < 0) return fail_system(-fd, "get seccomp notify fd");
   return Fd(fd);
 }
 

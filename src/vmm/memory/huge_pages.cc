@@ -52,7 +52,7 @@ Result<Mmap> map_huge_pages(uint64_t size) {
   if (p == MAP_FAILED) {
     int saved = errno;
     auto pool = read_huge_page_pool();
-    if (!pool) return fail(saved, "map {} MiB of 2 MiB huge pages (the host has no 2 MiB huge page pool: {})", size >> 20,
+    if (!pool) return fail_system(saved, "map {} MiB of 2 MiB huge pages (the host has no 2 MiB huge page pool: {})", size >> 20,
                            pool.error().to_string());
     return Unexpected(huge_pages_error(saved, size, *pool));
   }

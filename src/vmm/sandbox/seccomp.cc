@@ -30,7 +30,7 @@ Result<void> add_rule(scmp_filter_ctx ctx, ThreadKind kind, const SyscallRule& r
     char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, rule.nr);
     std::string what = name ? name : std::to_string(rule.nr);
     free(name);
-    return fail(-r, "seccomp filter '{}': cannot add syscall {}", to_string(kind), what);
+    return fail_system(-r, "seccomp filter '{}': cannot add syscall {}", to_string(kind), what);
   }
   return {};
 }
@@ -45,16 +45,16 @@ bool g_vmm_rebuilds = false;  // the Vmm program of g_programs allows rebuilding
 
 Result<Program> compile(ThreadKind kind, bool vmm_rebuilds) {
   Ctx ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
-  if (!ctx) return fail(ENOMEM, "seccomp_init");
+  if (!ctx) return fail(ENOMEM, "seccomp_init (out of memory)");
   if (int r = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); r < 0)
-    return fail(-r, "seccomp: set the action for foreign architectures");
-  if (int r = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 0); r < 0) return fail(-r, "seccomp: TSYNC off");
+    return fail_system(-r, "seccomp: set the action for foreign architectures");
+  if (int r = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 0); r < 0) return fail_system(-r, "seccomp: TSYNC off");
   for (const auto& rule : allowlist(kind, vmm_rebuilds)) TRY(add_rule(ctx.get(), kind, rule));
   // libseccomp 2.5 exports to a file descriptor only: read it back from a memfd.
   int mfd = static_cast<int>(::syscall(SYS_memfd_create, "seccomp-bpf", MFD_CLOEXEC));
   if (mfd < 0) return fail_errno("seccomp: memfd_create");
   Fd fd(mfd);
-  if (int r = seccomp_export_bpf(ctx.get(), fd.get()); r < 0) return fail(-r, "seccomp: export filter '{}'", to_string(kind));
+  if (int r = seccomp_export_bpf(ctx.get(), fd.get()); r < 0) return fail_system(-r, "seccomp: export filter '{}'", to_string(kind));
   off_t size = ::lseek(fd.get(), 0, SEEK_END);
   if (size <= 0 || size % sizeof(sock_filter) != 0) return fail(EIO, "seccomp: filter '{}' exported {} bytes", to_string(kind), size);
   Program program(static_cast<size_t>(size) / sizeof(sock_filter));

@@ -42,7 +42,7 @@ void expect_complete(const json::Json& report, const std::vector<std::string>& w
 }
 
 void expect_no_instances(const Daemon& daemon) {
-  auto ls = daemon.vessel_json({"ls", "--json"});
+  auto ls = daemon.vessel_json({"ls", "-a", "--json"});
   EXPECT_TRUE(ls.is_array() && ls.empty()) << ls.dump(2);
 }
 

@@ -24,7 +24,7 @@ const std::string kChanger =
     "exec sleep 600";
 
 bool has_instance(const Daemon& d, const std::string& name) {
-  for (const auto& i : d.vessel_json({"ls", "--json"}))
+  for (const auto& i : d.vessel_json({"ls", "-a", "--json"}))
     if (i.value("name", "") == name) return true;
   return false;
 }

@@ -49,7 +49,7 @@ TEST(ContainerCheckpoint, GoesOnFromTheNextCountAcrossADaemonRestart) {
     ASSERT_EQ(ck.status, 0) << ck.err << d.log();
     EXPECT_EQ(state_of(d, "counter"), "checkpointed");
     EXPECT_FALSE(alive(old_pid)) << "the checkpointed process is gone";
-    EXPECT_NE(d.vessel({"ls"}).out.find("checkpointed"), std::string::npos) << d.vessel({"ls"}).out;
+    EXPECT_NE(d.vessel({"ls", "-a"}).out.find("Checkpointed"), std::string::npos) << d.vessel({"ls", "-a"}).out;
     before = counts(d, "counter").size();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     EXPECT_EQ(counts(d, "counter").size(), before) << "nothing counts while checkpointed";

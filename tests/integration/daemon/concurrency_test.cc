@@ -40,7 +40,7 @@ TEST(Concurrency, FiftyClientsAtOnce) {
   std::string all;
   for (const auto& f : failures) all += f;
   EXPECT_EQ(ok.load(), kClients) << all;
-  EXPECT_TRUE(daemon.vessel_json({"ls", "--json"}).empty());
+  EXPECT_TRUE(daemon.vessel_json({"ls", "-a", "--json"}).empty());
 }
 
 }  // namespace

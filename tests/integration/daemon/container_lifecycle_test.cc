@@ -32,7 +32,7 @@ TEST_F(ContainerLifecycle, RunListLogsExecPauseStopStartRestartDelete) {
   ASSERT_EQ(r.status, 0) << r.err << daemon.log();
   EXPECT_EQ(r.out, "web\n");
 
-  auto list = daemon.vessel_json({"ls", "--json"});
+  auto list = daemon.vessel_json({"ls", "-a", "--json"});
   auto web = find(list, "web");
   ASSERT_TRUE(web.is_object()) << list.dump();
   EXPECT_EQ(web.value("state", ""), "running");
@@ -53,7 +53,7 @@ TEST_F(ContainerLifecycle, RunListLogsExecPauseStopStartRestartDelete) {
   EXPECT_EQ(root_mode.out, "755\n") << root_mode.err;
 
   // The memory limit reached the cgroup.
-  auto stats = daemon.vessel_json({"stats", "--json", "web"});
+  auto stats = daemon.vessel_json({"stats", "--no-stream", "--json", "web"});
   ASSERT_TRUE(stats.is_array() && stats.size() == 1) << stats.dump();
   EXPECT_EQ(stats[0].value("memory_limit_bytes", uint64_t{0}), 64ull << 20);
   EXPECT_GT(stats[0].value("memory_bytes", uint64_t{0}), 0u);
@@ -94,7 +94,7 @@ TEST_F(ContainerLifecycle, RunListLogsExecPauseStopStartRestartDelete) {
 
   ASSERT_EQ(daemon.vessel({"rm", "--force", "web"}).status, 0);
   EXPECT_FALSE(alive(pid3));
-  EXPECT_TRUE(daemon.vessel_json({"ls", "--json"}).empty());
+  EXPECT_TRUE(daemon.vessel_json({"ls", "-a", "--json"}).empty());
   auto gone = daemon.vessel({"inspect", "web"});
   EXPECT_EQ(gone.status, 1);
   EXPECT_NE(gone.err.find("no instance named web"), std::string::npos);

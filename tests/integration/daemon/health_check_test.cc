@@ -40,7 +40,8 @@ TEST(HealthCheck, UnhealthyContainerIsRestartedByItsPolicy) {
   EXPECT_EQ(health_of(d, "web").value("status", ""), "starting");
   ASSERT_TRUE(eventually([&] { return health_of(d, "web").value("status", "") == "healthy"; })) << d.log();
   auto ls = d.vessel({"ls"});
-  EXPECT_NE(ls.out.find("running (healthy)"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find(" (healthy)"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("Up "), std::string::npos) << ls.out;
   pid_t before = d.vessel_json({"inspect", "web"}).value("pid", 0);
 
   ASSERT_EQ(d.vessel({"exec", "web", "--", "/bin/busybox", "rm", "/tmp/ok"}).status, 0);
@@ -83,7 +84,7 @@ TEST(HealthCheck, WithoutARestartPolicyUnhealthyIsOnlyReported) {
   auto j = d.vessel_json({"inspect", "web"});
   EXPECT_EQ(j.value("state", ""), "running");
   EXPECT_EQ(j.value("restart_count", -1), 0);
-  EXPECT_NE(d.vessel({"ls"}).out.find("running (unhealthy)"), std::string::npos);
+  EXPECT_NE(d.vessel({"ls"}).out.find(" (unhealthy)"), std::string::npos);
   // A stop ends the checks; --no-healthcheck and a check's timeout are honoured.
   ASSERT_EQ(d.vessel({"stop", "web"}).status, 0);
   EXPECT_FALSE(d.vessel_json({"inspect", "web"}).contains("health"));

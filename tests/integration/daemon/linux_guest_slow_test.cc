@@ -254,7 +254,7 @@ TEST(LinuxGuestHealth, ChecksRunThroughTheAgent) {
   while (health().value("status", "") != "healthy" && std::chrono::steady_clock::now() - started < budget)
     std::this_thread::sleep_for(std::chrono::seconds(1));
   ASSERT_EQ(health().value("status", ""), "healthy") << health().dump() << tail(daemon.vessel({"logs", "hv"}).out) << daemon.log();
-  EXPECT_NE(daemon.vessel({"ls"}).out.find("running (healthy)"), std::string::npos);
+  EXPECT_NE(daemon.vessel({"ls"}).out.find(" (healthy)"), std::string::npos);
   std::printf("the VM was healthy %lld s after `vessel run`\n",
               static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()));
   auto rm = run({vessel_path(), "--socket", daemon.socket(), "exec", "hv", "--", "rm", "/tmp/ok"}, cli_timeout);

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "base/log_stamp.h"
 #include "daemon_fixture.h"
 #include "vm_test_kit.h"
 
@@ -62,7 +63,10 @@ TEST_F(LogCap, AContainerWritingMoreThanTheCapLeavesAtMostTheCapAndLogsShowTheNe
   EXPECT_EQ(files, 2);
   auto logs = daemon.vessel({"logs", "flood"});
   ASSERT_EQ(logs.status, 0) << logs.err;
-  EXPECT_EQ(logs.out.size(), bytes);  // both files, as one stream
+  // Both files, as one stream: each line is stored behind its stamp (base/log_stamp.h), which
+  // `vessel logs` cuts off.
+  auto shown_lines = static_cast<uint64_t>(std::count(logs.out.begin(), logs.out.end(), '\n'));
+  EXPECT_EQ(logs.out.size() + shown_lines * kLogStampSize, bytes);
   EXPECT_NE(logs.out.find("line 011999 ................\n"), std::string::npos) << logs.out.substr(logs.out.size() - 200);
   EXPECT_EQ(logs.out.find("line 000000 "), std::string::npos);
   // The newest bytes, in order, with nothing lost between the two files.
@@ -116,6 +120,13 @@ TEST(LogCapVm, AGuestFloodingItsConsoleLeavesAtMostTheCap) {
   EXPECT_NE(logs.find("flood 2999 ..."), std::string::npos) << logs.substr(logs.size() > 300 ? logs.size() - 300 : 0);
   EXPECT_NE(logs.find("flood done"), std::string::npos);
   EXPECT_EQ(logs.find("flood 0 ..."), std::string::npos);
+  // A VM's console is stamped by its relay as a container's output is: --tail and -t work alike.
+  auto tail = daemon.vessel({"logs", "--tail", "2", "chatty"}).out;
+  EXPECT_EQ(std::count(tail.begin(), tail.end(), '\n'), 2) << tail;
+  EXPECT_NE(tail.find("flood done"), std::string::npos) << tail;
+  EXPECT_EQ(logs.substr(logs.size() - tail.size()), tail);
+  auto stamped = daemon.vessel({"logs", "-t", "--tail", "1", "chatty"}).out;
+  EXPECT_TRUE(parse_log_stamp(stamped).has_value()) << stamped;
 }
 
 }  // namespace

@@ -67,7 +67,7 @@ TEST_F(RemoteTls, TrustedClientListsInstancesUntrustedIsRefused) {
   EXPECT_EQ(list[0].value("fingerprint", ""), alice_fp);
   EXPECT_EQ(list[0].value("role", ""), "operator");
 
-  r = remote("alice", {"ls", "--json"});
+  r = remote("alice", {"ls", "-a", "--json"});
   ASSERT_EQ(r.status, 0) << r.err << daemon.log();
   auto instances = json::parse(r.out);
   ASSERT_TRUE(instances && instances->is_array()) << r.out;
@@ -75,7 +75,7 @@ TEST_F(RemoteTls, TrustedClientListsInstancesUntrustedIsRefused) {
   EXPECT_EQ((*instances)[0].value("name", ""), "remote1");
   // Writes work too, and are the same daemon's.
   ASSERT_EQ(remote("alice", {"rm", "remote1"}).status, 0);
-  EXPECT_EQ(daemon.vessel_json({"ls", "--json"}).size(), 0u);
+  EXPECT_EQ(daemon.vessel_json({"ls", "-a", "--json"}).size(), 0u);
 
   // Another certificate is still refused; a second add of alice's is a conflict.
   r = remote("mallory", {"ls"});
@@ -195,7 +195,7 @@ TEST_F(RemoteTls, RolesReadOnlyGetsOnlyGetsOperatorCannotTrustAdminCan) {
   EXPECT_NE(r.err.find("needs the operator role"), std::string::npos) << r.err;
   r = remote("alice", {"trust", "ls"});
   EXPECT_NE(r.err.find("needs the admin role"), std::string::npos) << r.err;
-  EXPECT_EQ(daemon.vessel_json({"ls", "--json"}).size(), 0u);
+  EXPECT_EQ(daemon.vessel_json({"ls", "-a", "--json"}).size(), 0u);
 
   // operator: the lifecycle, but not the trust store.
   ASSERT_EQ(::mkdir((tmp.path + "/allowed").c_str(), 0755), 0);
@@ -245,7 +245,7 @@ TEST_F(RemoteTls, HostPathsOfNonAdminsOnlyUnderAllowedPrefixesAfterResolving) {
   refused({"create", "--vm", "--name", "a", "--kernel", allowed + "/vmlinuz", "--disk", "/etc/shadow"}, "spec.disks[0].path");
   refused({"create", "--name", "c", "--rootfs", "/", "--", "/bin/sh"}, "spec.rootfs: / is not under an allowed host path");
   refused({"create", "--vm", "--name", "a", "--kernel", allowed + "/missing"}, "cannot be resolved");
-  EXPECT_EQ(daemon.vessel_json({"ls", "--json"}).size(), 0u);
+  EXPECT_EQ(daemon.vessel_json({"ls", "-a", "--json"}).size(), 0u);
 
   // Under the prefix: accepted, and vesseld keeps the resolved path.
   ASSERT_EQ(::symlink((allowed + "/vmlinuz").c_str(), (allowed + "/current").c_str()), 0);

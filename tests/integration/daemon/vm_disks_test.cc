@@ -211,7 +211,7 @@ TEST_F(VmDisks, BadDisksAreRefusedWithNothingLeftBehind) {
   }
   auto r = daemon.vessel({"create", "--vm", "--name", "bad", "--kernel", guest("virtio_blk"), "--disk", "size=99999999G"});
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_EQ(daemon.vessel_json({"ls", "--json"}).size(), 0u);
+  EXPECT_EQ(daemon.vessel_json({"ls", "-a", "--json"}).size(), 0u);
   r = daemon.vessel({"image", "import", "--vm", "--name", "nodisk", "--kernel", guest("virtio_blk"), "--disk",
                      tmp.path + "/missing.raw"});
   EXPECT_EQ(r.status, 1);

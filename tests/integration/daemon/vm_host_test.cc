@@ -56,7 +56,7 @@ class VmHostGate : public ::testing::Test {
     std::string why = start_without_kvm(daemon);
     ASSERT_TRUE(why.empty()) << why;
   }
-  size_t instances() { return daemon.vessel_json({"ls", "--json"}).size(); }
+  size_t instances() { return daemon.vessel_json({"ls", "-a", "--json"}).size(); }
 
   TempDir tmp;
   std::string kernel = tmp.path + "/vmlinuz";

@@ -14,7 +14,7 @@ namespace vessel::test {
 namespace {
 
 uint64_t merged_pages(const Daemon& d, const std::string& name) {
-  auto s = d.vessel_json({"stats", "--json", name});
+  auto s = d.vessel_json({"stats", "--no-stream", "--json", name});
   if (!s.is_array() || s.empty()) return 0;
   return s[0].value("ksm_merged_pages", uint64_t{0});
 }
@@ -49,11 +49,11 @@ TEST(VmKsm, StatsShowTheGuestPagesKsmMergedBetweenTwoVms) {
   // "fill" wrote 32 MiB (8192 pages) in each VM.
   // Each `vessel stats` samples for half a second: about 90 s in all.
   EXPECT_TRUE(eventually([&] { return merged_pages(d, "ksm1") >= 6000 && merged_pages(d, "ksm2") >= 6000; }, 80))
-      << d.vessel({"stats", "--json", "ksm1", "ksm2"}).out;
-  auto table = d.vessel({"stats", "ksm1", "plain"}).out;
+      << d.vessel({"stats", "--no-stream", "--json", "ksm1", "ksm2"}).out;
+  auto table = d.vessel({"stats", "--no-stream", "ksm1", "plain"}).out;
   EXPECT_NE(table.find("KSM SHARED"), std::string::npos) << table;
   EXPECT_NE(table.find("MiB"), std::string::npos) << table;
-  EXPECT_FALSE(d.vessel_json({"stats", "--json", "plain"})[0].contains("ksm_merged_pages"));
+  EXPECT_FALSE(d.vessel_json({"stats", "--no-stream", "--json", "plain"})[0].contains("ksm_merged_pages"));
   auto host = d.vessel({"host", "check"}).out;
   EXPECT_NE(host.find("pages merged"), std::string::npos) << host;
   auto refused = d.vessel({"run", "--ksm", "--name", "c1", "--rootfs", "/", "--", "true"});

@@ -52,7 +52,7 @@ TEST_F(VmLifecycle, RunLogsPauseResumeStopStartDelete) {
   EXPECT_TRUE(eventually([&] { return count_lines(daemon.vessel({"logs", "vm1"}).out) > frozen; }));
 
   // The memory limit is on vessel-vmm's cgroup.
-  auto stats = daemon.vessel_json({"stats", "--json", "vm1"});
+  auto stats = daemon.vessel_json({"stats", "--no-stream", "--json", "vm1"});
   ASSERT_EQ(stats.size(), 1u);
   EXPECT_EQ(stats[0].value("memory_limit_bytes", uint64_t{0}), 64ull << 20);
   EXPECT_GT(stats[0].value("cpu_ns", uint64_t{0}), 0u);
@@ -67,7 +67,7 @@ TEST_F(VmLifecycle, RunLogsPauseResumeStopStartDelete) {
   EXPECT_TRUE(alive(pid2));
   ASSERT_EQ(daemon.vessel({"rm", "-f", "vm1"}).status, 0);
   EXPECT_FALSE(alive(pid2));
-  EXPECT_TRUE(daemon.vessel_json({"ls", "--json"}).empty());
+  EXPECT_TRUE(daemon.vessel_json({"ls", "-a", "--json"}).empty());
 }
 
 TEST_F(VmLifecycle, GuestPoweroffMarksItStopped) {

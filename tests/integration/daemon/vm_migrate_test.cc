@@ -20,7 +20,7 @@ namespace vessel::test {
 namespace {
 
 bool listed(const Daemon& d, const std::string& name) {
-  auto list = d.vessel_json({"ls", "--json"});
+  auto list = d.vessel_json({"ls", "-a", "--json"});
   if (!list.is_array()) return false;
   for (const auto& i : list)
     if (i.value("name", "") == name) return true;

@@ -84,7 +84,7 @@ TEST_F(Volumes, AMissingBindSourceIsRefusedAndNothingIsLeft) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("bind mount source " + tmp.path + "/absent"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("create it first"), std::string::npos) << r.err;
-  EXPECT_EQ(daemon.vessel_json({"ls", "--json"}), json::Json::array());
+  EXPECT_EQ(daemon.vessel_json({"ls", "-a", "--json"}), json::Json::array());
   auto bad = daemon.vessel({"run", "--rootfs", rootfs, "-v", "data:relative", "--", "/bin/true"});
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.err.find("spec.mounts[0].target"), std::string::npos) << bad.err;

@@ -21,7 +21,7 @@ TEST_F(VmExit, RunWaitReturnsTheGuestsStatusAndInspectRecordsIt) {
   EXPECT_EQ(vm["exit_code"], 42);
   EXPECT_EQ(vm.value("exit_reason", ""), "debug-exit");
   // The listing carries it too, and `vessel wait` on a stopped instance answers at once.
-  auto list = daemon.vessel_json({"ls", "--json"});
+  auto list = daemon.vessel_json({"ls", "-a", "--json"});
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["exit_code"], 42);
   auto w = daemon.vessel({"wait", "e42"});

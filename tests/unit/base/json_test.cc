@@ -32,7 +32,7 @@ TEST(Json, TypedFieldsNameThePath) {
   auto bad = json::get_uint(j, "machine-config", "vcpu_count");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().to_string(),
-            "machine-config.vcpu_count: expected a non-negative integer, got string: Invalid argument");
+            "machine-config.vcpu_count: expected a non-negative integer, got string");
   EXPECT_EQ(*json::get_uint(j, "m", "mem"), 512u);
   EXPECT_FALSE(json::get_uint(j, "m", "neg"));
   EXPECT_TRUE(*json::get_bool(j, "m", "flag"));

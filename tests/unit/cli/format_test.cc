@@ -5,6 +5,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/format.h"
+#include "cli/instance_list.h"
 
 namespace vessel::cli {
 namespace {
@@ -15,9 +16,11 @@ TEST(Format, TableAlignsColumns) {
 }
 
 TEST(Format, InstancesTable) {
-  auto list = json::Json::parse(R"([{"name":"a","type":"vm","state":"running","kernel":"/k","cpus":2,"memory_mib":512,"pid":7}])");
-  auto t = instances_table(list);
-  EXPECT_NE(t.find("a     vm    running  /k     2     512 MiB  7"), std::string::npos) << t;
+  auto list = json::Json::parse(R"([{"name":"a","type":"vm","state":"running","kernel":"/k","created_at":1000,
+                                     "started_at":1900,"ports":[{"host_port":8080,"guest_port":80,"protocol":"tcp"}]}])");
+  auto t = instances_table(list, 2000);
+  EXPECT_EQ(t, "NAME  TYPE  IMAGE  CREATED         STATUS             PORTS\n"
+               "a     vm    /k     16 minutes ago  Up About a minute  0.0.0.0:8080->80/tcp\n") << t;
 }
 
 TEST(Format, MemorySizes) {

@@ -56,19 +56,22 @@ TEST(RecoveryFlags, RefusesConflictsAndOrphanTuning) {
 }  // namespace vessel::cli
 
 #include "cli/format.h"
+#include "cli/instance_list.h"
 
 namespace vessel::cli {
 namespace {
 
 TEST(RecoveryFlags, LsShowsHealthAndPendingRestarts) {
   json::Json list = json::Json::array();
-  list.push_back({{"name", "web"}, {"type", "container"}, {"state", "running"}, {"health", {{"status", "healthy"}}}});
-  list.push_back({{"name", "job"}, {"type", "container"}, {"state", "stopped"}, {"restart_pending", true}});
-  list.push_back({{"name", "idle"}, {"type", "container"}, {"state", "stopped"}});
-  auto t = instances_table(list);
-  EXPECT_NE(t.find("running (healthy)"), std::string::npos) << t;
-  EXPECT_NE(t.find("stopped (restarting)"), std::string::npos) << t;
-  EXPECT_EQ(t.find("idle       container  stopped ("), std::string::npos) << t;
+  list.push_back({{"name", "web"}, {"type", "container"}, {"state", "running"}, {"started_at", 100},
+                  {"health", {{"status", "healthy"}}}});
+  list.push_back({{"name", "job"}, {"type", "container"}, {"state", "stopped"}, {"restart_pending", true},
+                  {"exit_code", 1}, {"finished_at", 108}});
+  list.push_back({{"name", "idle"}, {"type", "container"}, {"state", "stopped"}, {"exit_code", 0}, {"finished_at", 100}});
+  auto t = instances_table(list, 110);
+  EXPECT_NE(t.find("Up 10 seconds (healthy)"), std::string::npos) << t;
+  EXPECT_NE(t.find("Restarting (1) 2 seconds ago"), std::string::npos) << t;
+  EXPECT_NE(t.find("Exited (0) 10 seconds ago\n"), std::string::npos) << t;
 }
 
 }  // namespace

@@ -41,5 +41,14 @@ TEST(Cgroups, WeightMapsToShares) {
   EXPECT_EQ(cgroup_path("vessel", "web"), "/vessel/web");
 }
 
+TEST(Cgroups, OomKillCountOfV2EventsAndV1OomControl) {
+  EXPECT_EQ(parse_oom_kill_count("low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n"), 2u);
+  EXPECT_EQ(parse_oom_kill_count("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"), 1u);
+  EXPECT_EQ(parse_oom_kill_count("oom_kill_disable 0\nunder_oom 0\n"), std::nullopt) << "a kernel before 4.13";
+  EXPECT_EQ(parse_oom_kill_count("oom_kill x\n"), std::nullopt);
+  EXPECT_EQ(parse_oom_kill_count(""), std::nullopt);
+  EXPECT_EQ(parse_oom_kill_count("oom_kill 7"), 7u) << "no final newline";
+}
+
 }  // namespace
 }  // namespace vessel::daemon

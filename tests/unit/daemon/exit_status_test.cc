@@ -106,9 +106,18 @@ TEST(StoreExit, RecordedClearedAndMigratedFromSchema2) {
   auto listed = (*store)->list_instances();
   ASSERT_TRUE(listed.has_value());
   EXPECT_EQ((*listed)[0].exit_code, 42);
+  EXPECT_FALSE((*after)->oom_killed);
+  EXPECT_EQ((*after)->started_at, 0) << "migrated rows never started under schema 10";
+  EXPECT_GT((*after)->finished_at, 0);
   ASSERT_TRUE((*store)->clear_instance_exit("old").has_value());
   EXPECT_FALSE((*(*store)->get_instance("old"))->exit_code.has_value());
+  EXPECT_GT((*(*store)->get_instance("old"))->started_at, 0);
+  ASSERT_TRUE((*store)->set_instance_exit("old", 137, "killed", true).has_value());
+  EXPECT_TRUE((*(*store)->get_instance("old"))->oom_killed);
+  ASSERT_TRUE((*store)->clear_instance_exit("old").has_value());
+  EXPECT_FALSE((*(*store)->get_instance("old"))->oom_killed) << "a new run forgets the last one's OOM kill";
   EXPECT_EQ((*store)->set_instance_exit("nope", 1, "x").error().errnum(), ENOENT);
+  EXPECT_EQ((*store)->clear_instance_exit("nope").error().errnum(), ENOENT);
   std::filesystem::remove_all(dir);
 }
 

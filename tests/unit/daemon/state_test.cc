@@ -80,6 +80,18 @@ TEST(StateMachine, SuspendAndCheckpoint) {
   EXPECT_NE(transition(State::Suspended, Action::Start).error().hint().find("resume"), std::string::npos);
 }
 
+TEST(StateMachine, PausingWhatDoesNotRunSaysSoAndNeverSuggestsStartingIt) {
+  for (State s : {State::Created, State::Stopped, State::Suspended, State::Checkpointed}) {
+    auto r = transition(s, Action::Pause);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().hint().find("nothing"), std::string::npos) << r.error().hint();
+    EXPECT_EQ(r.error().hint().find("start it"), std::string::npos) << r.error().hint();
+  }
+  EXPECT_NE(transition(State::Suspended, Action::Pause).error().hint().find("vessel resume"), std::string::npos);
+  EXPECT_NE(transition(State::Checkpointed, Action::Pause).error().hint().find("vessel restore"), std::string::npos);
+  EXPECT_EQ(transition(State::Paused, Action::Pause).error().hint(), "it is already paused");
+}
+
 TEST(StateMachine, NamesRoundTrip) {
   for (State s : {State::Created, State::Running, State::Paused, State::Stopped, State::Suspended, State::Checkpointed})
     EXPECT_EQ(parse_state(to_string(s)), s);
