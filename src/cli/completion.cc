@@ -5,7 +5,7 @@ namespace vessel::cli {
 
 const char* bash_completion() {
   return R"BASH(# bash completion for vessel (install: vessel completion bash > /usr/share/bash-completion/completions/vessel)
-_vessel_instances() { vessel "${g[@]}" ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
+_vessel_instances() { vessel "${g[@]}" ls -a --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
 _vessel_images() { vessel "${g[@]}" image ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",$/\1/p'; }
 _vessel_networks() { vessel "${g[@]}" network ls --json 2>/dev/null | sed -n 's/^    "name": "\(.*\)",\?$/\1/p'; }
 _vessel_volumes() { vessel "${g[@]}" volume ls --quiet 2>/dev/null; }
