@@ -30,7 +30,7 @@ TEST(VmSuspend, CounterGoesOnAfterSuspendDaemonRestartAndResume) {
     ASSERT_EQ(s.status, 0) << s.err << d.log();
     EXPECT_EQ(state_of(d, "vm1"), "suspended");
     EXPECT_TRUE(eventually([&] { return !alive(pid); })) << "its vessel-vmm ended";
-    EXPECT_NE(d.vessel({"ls"}).out.find("suspended"), std::string::npos);
+    EXPECT_NE(d.vessel({"ls", "-a"}).out.find("Suspended"), std::string::npos) << "listed with -a, as stopped ones";
     EXPECT_TRUE(std::filesystem::exists(d.state_dir() + "/instances/vm1/suspended/vm.mem"));
     before = logged_counts(d, "vm1").size();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
