@@ -28,6 +28,7 @@ struct CreateFlags {
   std::optional<int64_t> pids_limit;
   std::string userns;
   std::string network;
+  std::string pull = "missing";  // --pull
   std::vector<std::string> publish;
   PoolFlags pool;
   RecoveryFlags recovery;
@@ -83,7 +84,11 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_option("--health-retries", r.health_retries, "failures in a row that make it unhealthy (default 3)");
   c->add_option("--health-start-period", r.health_start_period, "failures during this time after a start do not count (default 0s)");
   c->add_flag("--no-healthcheck", r.no_healthcheck, "disable any health check, the image's HEALTHCHECK too");
-  c->add_option("image", f.image, "image name (vessel image ls)");
+  c->add_option("image", f.image, "image name (vessel image ls) or a registry reference, pulled when missing");
+  c->add_option("--pull", f.pull,
+                "container images: missing (pull a reference the store lacks, the default), always (pull first), "
+                "never")
+      ->check(CLI::IsMember({"missing", "always", "never"}));
   c->add_option("command", f.command, "command and arguments (after --)");
 }
 
@@ -194,7 +199,20 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       auto client = ctx.client();
       auto spec = spec_from_flags(*flags);
       if (!spec) { ctx.status = report(spec.error()); return; }
-      auto r = client.call("POST", start ? "/v1/instances?start=1" : "/v1/instances", *spec);
+      auto create = [&] { return client.call("POST", start ? "/v1/instances?start=1" : "/v1/instances", *spec); };
+      bool pullable = !flags->vm && !flags->image.empty();
+      if (pullable && flags->pull == "always") {
+        auto pulled = pull_image(client, flags->image, false, false);
+        if (!pulled) { ctx.status = report(pulled.error()); return; }
+      }
+      auto r = create();
+      // As docker run: an image the store lacks is pulled, then the create is tried again.
+      if (!r && pullable && flags->pull == "missing" && r.error().errnum() == ENOENT &&
+          r.error().message().starts_with("no image named")) {
+        auto pulled = pull_image(client, flags->image, false, false);
+        if (!pulled) { ctx.status = report(pulled.error()); return; }
+        r = create();
+      }
       if (!r) { ctx.status = report(r.error()); return; }
       std::string name = r->value("name", "");
       fmt::print("{}\n", name);
