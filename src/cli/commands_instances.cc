@@ -207,8 +207,8 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       }
       auto r = create();
       // As docker run: an image the store lacks is pulled, then the create is tried again.
-      if (!r && pullable && flags->pull == "missing" && r.error().errnum() == ENOENT &&
-          r.error().message().starts_with("no image named")) {
+      // (vesseld's errors reach the CLI as text: "no image named X" is the image store's ENOENT.)
+      if (!r && pullable && flags->pull == "missing" && r.error().message().find("no image named") != std::string::npos) {
         auto pulled = pull_image(client, flags->image, false, false);
         if (!pulled) { ctx.status = report(pulled.error()); return; }
         r = create();

@@ -61,7 +61,7 @@ Result<void> fetch_layers(RegistryClient& client, const std::vector<Descriptor>&
       missing.push_back(&l);
     }
   std::mutex mutex;  // progress, first_error
-  uint64_t done = 0;
+  uint64_t done = 0, reported = 0;
   size_t unpacked = 0;
   std::optional<Error> first_error;
   std::atomic<size_t> next{0};
@@ -75,6 +75,8 @@ Result<void> fetch_layers(RegistryClient& client, const std::vector<Descriptor>&
       auto r = download_blob(client, l, store, [&](uint64_t n) {
         std::lock_guard lock(mutex);
         done += n;
+        if (done - reported < total / 100 && done < total) return;  // a line per 1% at most
+        reported = done;
         report("download", done, total);
       }, [&] { return failed.load(); });
       if (r) {
@@ -163,7 +165,9 @@ Result<void> download_blob(RegistryClient& client, const Descriptor& blob, const
     } else if (r && !(r->status == 429 || r->status >= 500)) {
       return Unexpected(RegistryClient::answer_error(*r, what));
     } else if (last) {
-      if (!r) return Unexpected(std::move(r).error().add_context(fmt::format("{} ({} attempts)", what, attempt)));
+      if (!r)
+        return fail(EIO, "{}: the transfer broke off at {} of {} bytes, {} times: {}", what, offset, blob.size, attempt,
+                    r.error().message());
       return Unexpected(RegistryClient::answer_error(*r, fmt::format("{} ({} attempts)", what, attempt)));
     }
     auto wait = std::min(options.max_backoff, options.backoff * (1u << std::min(attempt - 1, 10u)));
