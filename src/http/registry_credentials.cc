@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "base/base64.h"
 #include "base/fd.h"
 #include "base/json.h"
 
@@ -14,7 +15,6 @@ namespace vessel::http {
 
 namespace {
 
-constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr size_t kMaxFile = 1 << 20;
 
 std::string env(const char* name) {
@@ -63,52 +63,6 @@ Result<std::optional<Credentials>> search_file(const std::string& file, const st
 }
 
 }  // namespace
-
-std::string base64_encode(std::string_view data) {
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    uint32_t n = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
-    for (int s : {18, 12, 6, 0}) out += kAlphabet[(n >> s) & 63];
-  }
-  if (i + 1 == data.size()) {
-    uint32_t n = uint8_t(data[i]) << 16;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == data.size()) {
-    uint32_t n = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-Result<std::string> base64_decode(std::string_view text) {
-  if (text.size() % 4 != 0) return fail(EINVAL, "base64 text of {} characters (not a multiple of 4)", text.size());
-  std::string out;
-  for (size_t i = 0; i < text.size(); i += 4) {
-    uint32_t n = 0;
-    int pad = 0;
-    for (size_t j = 0; j < 4; ++j) {
-      char c = text[i + j];
-      if (c == '=' && i + 4 == text.size() && j >= 2) {
-        ++pad;
-        n <<= 6;
-        continue;
-      }
-      auto pos = kAlphabet.find(c);
-      if (pos == std::string_view::npos || pad > 0) return fail(EINVAL, "invalid base64 at offset {}", i + j);
-      n = (n << 6) | static_cast<uint32_t>(pos);
-    }
-    out += static_cast<char>((n >> 16) & 255);
-    if (pad < 2) out += static_cast<char>((n >> 8) & 255);
-    if (pad < 1) out += static_cast<char>(n & 255);
-  }
-  return out;
-}
 
 std::string docker_config_file() {
   std::string dir = env("DOCKER_CONFIG");

@@ -17,10 +17,6 @@ struct Credentials {
   std::string username, password;
 };
 
-std::string base64_encode(std::string_view data);
-// Standard alphabet with padding; whitespace is not allowed. EINVAL on anything else.
-Result<std::string> base64_decode(std::string_view text);
-
 // The files searched, in order ($HOME etc. as the environment says now).
 std::vector<std::string> credential_files();
 // The file `vessel login` writes: $DOCKER_CONFIG/config.json or ~/.docker/config.json.

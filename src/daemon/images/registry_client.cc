@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "base/base64.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "daemon/images/www_authenticate.h"
@@ -47,6 +48,10 @@ std::chrono::milliseconds wait_before_retry(const RegistryOptions& o, unsigned a
   }
   auto wait = o.backoff * (1u << std::min(attempt - 1, 10u));
   return std::min(o.max_backoff, wait);
+}
+
+std::string basic_authorization(const http::Credentials& c) {
+  return "Authorization: Basic " + base64_encode(c.username + ":" + c.password);
 }
 
 }  // namespace
@@ -150,7 +155,7 @@ Result<void> RegistryClient::authenticate(const http::ClientResponse& unauthoriz
     if (!credentials_)
       return Unexpected(Error(EACCES, fmt::format("registry {} requires a login", ref_.domain))
                             .with_hint(fmt::format("vessel login {}", ref_.domain)));
-    header = "Authorization: Basic " + http::base64_encode(credentials_->username + ":" + credentials_->password);
+    header = basic_authorization(*credentials_);
   } else if (challenge.scheme == "bearer") {
     std::string realm = challenge.param("realm");
     bool https = realm.starts_with("https://");
@@ -163,7 +168,7 @@ Result<void> RegistryClient::authenticate(const http::ClientResponse& unauthoriz
     o.timeout = std::chrono::seconds(60);
     o.max_redirects = options_.max_redirects;
     if (credentials_)
-      o.headers.push_back("Authorization: Basic " + http::base64_encode(credentials_->username + ":" + credentials_->password));
+      o.headers.push_back(basic_authorization(*credentials_));
     auto r = TRY_CTX(http::request(o, "GET", token_url, "", ""), "token from {}", realm);
     if (r.status == 401 || r.status == 403)
       return Unexpected(Error(EACCES, fmt::format("the token service of {} refused {}", ref_.domain,

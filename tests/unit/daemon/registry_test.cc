@@ -10,6 +10,7 @@
 #include "daemon/images/image_reference.h"
 #include "daemon/images/registry_manifest.h"
 #include "daemon/images/www_authenticate.h"
+#include "base/base64.h"
 #include "http/registry_credentials.h"
 
 namespace vessel::daemon {
@@ -116,13 +117,13 @@ TEST(RegistryManifest, RefusesMalformedAndUnsupported) {
 }
 
 TEST(RegistryCredentials, Base64) {
-  EXPECT_EQ(http::base64_encode("alice:s3cret"), "YWxpY2U6czNjcmV0");
-  EXPECT_EQ(http::base64_encode("a"), "YQ==");
-  EXPECT_EQ(http::base64_encode("ab"), "YWI=");
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "user:pa:ss\xff"}) EXPECT_EQ(*http::base64_decode(http::base64_encode(s)), s);
-  EXPECT_FALSE(http::base64_decode("YQ="));
-  EXPECT_FALSE(http::base64_decode("Y=Q="));
-  EXPECT_FALSE(http::base64_decode("YQ!="));
+  EXPECT_EQ(base64_encode("alice:s3cret"), "YWxpY2U6czNjcmV0");
+  EXPECT_EQ(base64_encode("a"), "YQ==");
+  EXPECT_EQ(base64_encode("ab"), "YWI=");
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "user:pa:ss\xff"}) EXPECT_EQ(*base64_decode(base64_encode(s)), s);
+  EXPECT_FALSE(base64_decode("YQ="));
+  EXPECT_FALSE(base64_decode("Y=Q="));
+  EXPECT_FALSE(base64_decode("YQ!="));
 }
 
 TEST(RegistryCredentials, DockerConfigRoundTrip) {
