@@ -42,17 +42,51 @@ Result<void> check_tag(std::string_view tag, std::string_view ref) {
   return {};
 }
 
+bool alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+
+bool digits(std::string_view s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// A host name: dot-separated labels of letters, digits and inner dashes (Docker's domain rule).
+bool valid_host_name(std::string_view h) {
+  if (h.empty()) return false;
+  for (size_t pos = 0;;) {
+    auto dot = h.find('.', pos);
+    auto label = h.substr(pos, dot == std::string_view::npos ? dot : dot - pos);
+    if (label.empty() || !alnum(label.front()) || !alnum(label.back())) return false;
+    for (char c : label)
+      if (!alnum(c) && c != '-') return false;
+    if (dot == std::string_view::npos) return true;
+    pos = dot + 1;
+  }
+}
+
+// HOST[:PORT] or [IPv6][:PORT].
 Result<void> check_domain(std::string_view d, std::string_view ref) {
+  auto bad = [&] { return fail(EINVAL, "image reference '{}': invalid registry '{}'", ref, d); };
   if (d.empty()) return fail(EINVAL, "image reference '{}' has an empty registry", ref);
-  for (char c : d)
-    if (!(lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-      return fail(EINVAL, "image reference '{}': invalid registry '{}'", ref, d);
+  std::string_view host = d, port;
+  if (d.front() == '[') {
+    auto close = d.find(']');
+    if (close == std::string_view::npos || close == 1) return bad();
+    if (d.substr(1, close - 1).find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return bad();
+    auto after = d.substr(close + 1);
+    if (!after.empty() && (after.front() != ':' || !digits(after.substr(1)))) return bad();
+    return {};
+  }
+  if (auto colon = d.rfind(':'); colon != std::string_view::npos) {
+    host = d.substr(0, colon);
+    port = d.substr(colon + 1);
+    if (!digits(port) || port.size() > 5) return bad();
+  }
+  if (!valid_host_name(host)) return bad();
   return {};
 }
 
 bool looks_like_domain(std::string_view first) {
-  return first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-         first == "localhost" || first.front() == '[';
+  return !first.empty() && (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
+                            first == "localhost" || first.front() == '[');
 }
 
 }  // namespace

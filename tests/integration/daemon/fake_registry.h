@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -96,6 +97,8 @@ class FakeRegistry {
       ssize_t n = ::recv(fd, buf, sizeof buf, 0);
       if (n <= 0) break;
       data.append(buf, static_cast<size_t>(n));
+      // Not HTTP (vessel tries TLS first): answer at once instead of waiting for a blank line.
+      if (!std::isupper(static_cast<unsigned char>(data[0]))) break;
     }
     FakeRequest r;
     auto line_end = data.find("\r\n");
