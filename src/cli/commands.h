@@ -21,6 +21,11 @@ struct Context {
 void add_instance_commands(CLI::App& app, Context& ctx);
 void add_observe_commands(CLI::App& app, Context& ctx);
 void add_image_commands(CLI::App& app, Context& ctx);
+// image pull, image tag, login, logout (commands_registry.cc, docs/daemon/registry.md)
+void add_registry_commands(CLI::App& app, CLI::App& image, Context& ctx);
+// POST /v1/images/pull with the user's credentials for the registry; a bar on a terminal unless
+// quiet, the daemon's JSON progress lines on stdout when json_lines. Returns the image's name.
+Result<std::string> pull_image(Client& client, const std::string& ref, bool quiet, bool json_lines);
 void add_host_commands(CLI::App& app, Context& ctx);
 // network create/ls/inspect/rm, port (commands_networks.cc)
 void add_network_commands(CLI::App& app, Context& ctx);

@@ -43,8 +43,9 @@ void import_with_progress(Context& ctx, Client& client, const json::Json& body, 
 }  // namespace
 
 void add_image_commands(CLI::App& app, Context& ctx) {
-  auto* image = app.add_subcommand("image", "manage images: import, ls, inspect, rm");
+  auto* image = app.add_subcommand("image", "manage images: pull, import, tag, ls, inspect, rm");
   image->require_subcommand(1);
+  add_registry_commands(app, *image, ctx);
   {
     auto f = std::make_shared<ImportFlags>();
     auto* c = image->add_subcommand("import", "import a container image tarball (docker-archive or OCI layout), or register a VM image");

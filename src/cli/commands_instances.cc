@@ -37,6 +37,7 @@ struct CreateFlags {
   std::optional<int64_t> pids_limit;
   std::string userns;
   std::string network;
+  std::string pull = "missing";  // --pull
   std::vector<std::string> publish;
   std::vector<std::string> volumes, mounts, tmpfs;  // -v, --mount, --tmpfs (docs/daemon/volumes.md)
   // Docker's run habits (docs/daemon/run.md).
@@ -133,7 +134,11 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
               "it, ACTION: reset (default) or poweroff end the VM with exit reason `watchdog` (a failure for "
               "--restart on-failure), pause pauses it, none only logs (--watchdog=ACTION; docs/vmm/watchdog.md)")
       ->check(CLI::IsMember({"reset", "poweroff", "pause", "none"}));
-  c->add_option("image", f.image, "image name (vessel image ls)");
+  c->add_option("image", f.image, "image name (vessel image ls) or a registry reference, pulled when missing");
+  c->add_option("--pull", f.pull,
+                "container images: missing (pull a reference the store lacks, the default), always (pull first), "
+                "never")
+      ->check(CLI::IsMember({"missing", "always", "never"}));
   c->add_option("command", f.command, "command and arguments (after --)");
 }
 
@@ -283,7 +288,20 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
   bool waits = flags.attach || flags.wait || terminal;
   // --rm with a wait: vesseld keeps the stopped instance until the wait below has answered.
   bool hold = flags.auto_remove && waits;
-  auto r = client.call("POST", !start ? "/v1/instances" : hold ? "/v1/instances?start=1&hold=1" : "/v1/instances?start=1", *spec);
+  auto create = [&] {
+    return client.call("POST", !start ? "/v1/instances" : hold ? "/v1/instances?start=1&hold=1" : "/v1/instances?start=1", *spec);
+  };
+  bool pullable = !flags.vm && !flags.image.empty();
+  if (pullable && flags.pull == "always") {
+    if (auto pulled = pull_image(client, flags.image, false, false); !pulled) return report(pulled.error());
+  }
+  auto r = create();
+  // As docker run: an image the store lacks is pulled, then the create is tried again.
+  // (vesseld's errors reach the CLI as text: "no image named X" is the image store's ENOENT.)
+  if (!r && pullable && flags.pull == "missing" && r.error().message().find("no image named") != std::string::npos) {
+    if (auto pulled = pull_image(client, flags.image, false, false); !pulled) return report(pulled.error());
+    r = create();
+  }
   if (!r) return start_failure_status(r.error());
   std::string name = r->value("name", "");
   if (!terminal) {

@@ -15,7 +15,7 @@ _vessel() {
   local cur prev verbs globals i v=0 g=()
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop kill attach restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy bench volume"
+  verbs="run create start stop kill attach restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy bench volume login logout"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -51,7 +51,7 @@ _vessel() {
         COMPREPLY=($(compgen -W "$(_vessel_images)" -- "$cur"))
       fi ;;
     image)
-      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "import ls inspect rm" -- "$cur"))
+      if [ "$at" -eq 1 ]; then COMPREPLY=($(compgen -W "pull push import save tag ls inspect rm" -- "$cur"))
       elif [ "$sub" = import ] && [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "--name --vm --kernel --initramfs --cmdline --disk --quiet --help" -- "$cur"))
       elif [ "$sub" = import ]; then COMPREPLY=($(compgen -f -- "$cur"))

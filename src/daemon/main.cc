@@ -56,6 +56,8 @@ struct Options {
   std::vector<std::string> listen;  // tcp://ADDR:PORT, TLS with client certificates
   std::vector<std::string> allowed_host_paths;  // what non-admin clients may name (host_paths.h)
   std::vector<std::string> log_opts;  // instances' log cap: max-size=..., max-file=...
+  std::vector<std::string> insecure_registries;  // spoken to over plain HTTP (docs/daemon/registry.md)
+  uint64_t upload_chunk = uint64_t(32) << 20;  // push: larger blobs go in chunks of this size
   std::string userns_pool;  // START:COUNT or none; default: the `vessel` entries of /etc/subuid and /etc/subgid
   NetworkConfig network;     // docs/daemon/networks.md (state_dir filled in at start)
 };
@@ -158,6 +160,7 @@ Result<int> serve(const Options& o) {
   config.userns_pool = TRY_CTX(userns_pool(o), "vesseld");
   EventBus events;
   ImageStore images(*store, o.state_dir + "/images");
+  images.set_registry_options(RegistryOptions{.insecure = o.insecure_registries, .upload_chunk = o.upload_chunk});
   std::string runtime = find_helper(o.runtime, "vessel-runtime", "runtime", "runc");
   std::string vmm = find_helper(o.vmm, "vessel-vmm", "vmm", "");
   ContainerBackend containers(runtime, o.state_dir + "/runtime");
@@ -300,6 +303,12 @@ int main(int argc, char** argv) {
   app.add_option("--socket", o.socket, "Unix socket to serve the API on")->capture_default_str();
   app.add_option("--socket-group", o.socket_group, "group owning the socket")->capture_default_str();
   app.add_option("--state-dir", o.state_dir, "database, instances, images and runtime state")->capture_default_str();
+  app.add_option("--insecure-registry", o.insecure_registries,
+                 "a registry (HOST[:PORT]) that may be spoken to over plain HTTP when TLS fails, as Docker's "
+                 "flag of that name (repeatable); loopback registries always may. Only for networks you trust");
+  app.add_option("--registry-upload-chunk", o.upload_chunk,
+                 "vessel image push: blobs up to this many bytes go in one PUT, larger ones in PATCH chunks of it")
+      ->capture_default_str()->check(CLI::Range(uint64_t(4096), uint64_t(1) << 32));
   app.add_option("--runtime", o.runtime, "OCI runtime binary with runc's CLI (default: vessel-runtime beside vesseld, then $PATH, then runc)");
   app.add_option("--vmm", o.vmm, "VMM binary (default: vessel-vmm beside vesseld, then $PATH)");
   app.add_option("--jailer", o.jailer, "vessel-jailer binary (default: beside vesseld, then $PATH)");

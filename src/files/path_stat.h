@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "files/cp_rules.h"
 
@@ -29,7 +30,7 @@ std::string encode_path_stat(const PathStat& stat);
 // The header's value; bounded (at most 16 KiB), every field checked.
 Result<PathStat> decode_path_stat(std::string_view header);
 
-std::string base64_encode(std::string_view bytes);
-Result<std::string> base64_decode(std::string_view text);
+using vessel::base64_encode;
+using vessel::base64_decode;
 
 }  // namespace vessel::files

@@ -87,6 +87,16 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
   }
   if (options.timeout.count() > 0)
     curl_easy_setopt(e.h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  if (options.stall_timeout.count() > 0) {
+    curl_easy_setopt(e.h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(e.h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()));
+  }
+  if (options.max_redirects > 0) {
+    curl_easy_setopt(e.h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e.h, CURLOPT_MAXREDIRS, options.max_redirects);
+    curl_easy_setopt(e.h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  }
+  for (const auto& h : options.headers) e.headers = curl_slist_append(e.headers, h.c_str());
   curl_easy_setopt(e.h, CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method == "HEAD") curl_easy_setopt(e.h, CURLOPT_NOBODY, 1L);
   if (body != nullptr && (!body->empty() || method != "GET")) {
@@ -117,6 +127,10 @@ Result<long> perform(Easy& e, const ClientOptions& options, const std::string& u
     else if (url.starts_with("https://") &&
              (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING))
       hint = "TLS handshake failed: is it a TLS port, and are the client certificate and key valid?";
+    else if (rc == CURLE_TOO_MANY_REDIRECTS)
+      hint = fmt::format("the server redirected more than {} times (a redirect loop?)", options.max_redirects);
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+      hint = "the server stopped sending; try again";
     else if (rc == CURLE_GOT_NOTHING)
       hint = "the server closed the connection without an answer (did it exit?)";
     else if (rc == CURLE_SSL_CERTPROBLEM)
@@ -156,11 +170,15 @@ Result<ClientResponse> request_stream_headers(const ClientOptions& options, cons
     CURL* h;
     ClientResponse* out;
     const std::function<bool(std::string_view)>* on_data;
-  } sink{e.h, &out, &on_data};
+    const std::function<void(long)>* on_status;
+    bool started = false;
+  } sink{e.h, &out, &on_data, &options.on_status};
   auto write = [](char* data, size_t size, size_t n, void* user) -> size_t {
     auto* s = static_cast<Sink*>(user);
     long status = 0;
     curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+    if (!s->started && *s->on_status) (*s->on_status)(status);
+    s->started = true;
     std::string_view chunk(data, size * n);
     if (status >= 400) {
       if (s->out->body.size() < 65536) s->out->body.append(chunk.substr(0, 65536 - s->out->body.size()));

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -108,6 +109,16 @@ struct ClientOptions {
   std::string client_cert, client_key, ca_file, pinned_public_key;
   // Called as the request body goes out (bytes sent so far, of the whole); for progress lines.
   std::function<void(uint64_t sent, uint64_t total)> upload_progress;
+  // Extra request headers ("Name: value"): Authorization, Accept, Range (registry clients).
+  std::vector<std::string> headers;
+  // Redirects followed (http and https only); 0: none, the 3xx is the answer. Authorization is not
+  // sent on to another host (libcurl's rule), so a registry's blob redirect does not leak tokens.
+  long max_redirects = 0;
+  // A transfer slower than 1 KiB/s for this long is aborted (a stalled peer); 0: never.
+  std::chrono::seconds stall_timeout{0};
+  // request_stream_headers: called with the final answer's status before its first body byte
+  // (a resumed download learns whether the server honoured its Range: 206, or sent it all: 200).
+  std::function<void(long status)> on_status;
 };
 
 // method: GET/HEAD/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".

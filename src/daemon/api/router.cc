@@ -307,8 +307,12 @@ http::Response Api::image_route(const http::Request& r, Role role, const std::ve
     }
     return method_not_allowed(r);
   }
-  if (parts.size() != 3) return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
-  const std::string& name = parts[2];
+  if (parts.size() == 3 && r.method == "POST" && (parts[2] == "pull" || parts[2] == "push" || parts[2] == "save" || parts[2] == "login" ||
+                                                   parts[2] == "tag"))
+    return registry_route(r, parts[2], label);
+  // An image's name may be a reference with slashes (localhost:5000/team/app:1.0).
+  std::string name = parts[2];
+  for (size_t i = 3; i < parts.size(); ++i) name += "/" + parts[i];
   if (r.method == "GET") {
     label = "GET /v1/images/{name}";
     auto j = images_.inspect(name);

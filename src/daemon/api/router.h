@@ -56,6 +56,8 @@ class Api {
                                 std::string& label);
   http::Response image_route(const http::Request& request, Role role, const std::vector<std::string>& parts,
                              std::string& label);
+  // POST /v1/images/{pull,push,save,login,tag} (api/registry_routes.cc, docs/daemon/registry.md)
+  http::Response registry_route(const http::Request& request, const std::string& verb, std::string& label);
   http::Response network_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   // /v1/instances/{name}/snapshots[/{snap}[/restore]] (api/snapshot_routes.cc)
   http::Response snapshot_route(const http::Request& request, const std::string& name,

@@ -13,7 +13,7 @@
 #include "files/entry_path.h"
 #include "daemon/images/image_manifest.h"
 #include "daemon/images/image_store.h"
-#include "daemon/images/layer_unpack.h"
+#include "daemon/images/stored_layer.h"
 #include "daemon/images/sha256.h"
 #include "daemon/images/tar_reader.h"
 
@@ -87,10 +87,13 @@ struct StagedLayer {
 
 struct Staged {
   ImportedImage image;
+  std::string config_text;
   std::vector<StagedLayer> layers;  // lowest first, each verified
 };
 
-void take_config(const ImageConfig& config, ImportedImage& image) {
+}  // namespace
+
+void apply_image_config(const ImageConfig& config, ImportedImage& image) {
   image.entrypoint = config.entrypoint;
   image.cmd = config.cmd;
   image.env = config.env;
@@ -98,6 +101,8 @@ void take_config(const ImageConfig& config, ImportedImage& image) {
   image.user = config.user;
   image.healthcheck = config.healthcheck;
 }
+
+namespace {
 
 Result<Staged> stage_oci(const ConfinedRoot& root, const std::string& tmp) {
   Staged s;
@@ -108,8 +113,8 @@ Result<Staged> stage_oci(const ConfinedRoot& root, const std::string& tmp) {
   s.image.manifest_digest = "sha256:" + mhex;
   auto manifest = TRY(parse_oci_manifest(TRY(read_document(root, "blobs/sha256/" + mhex))));
   TRY_CTX(verify(tmp + "/blobs/sha256/" + manifest.config, manifest.config), "config");
-  take_config(TRY(parse_image_config(TRY(read_document(root, "blobs/sha256/" + manifest.config)))),
-              s.image);
+  s.config_text = TRY(read_document(root, "blobs/sha256/" + manifest.config));
+  apply_image_config(TRY(parse_image_config(s.config_text)), s.image);
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
     std::string path = tmp + "/blobs/sha256/" + manifest.layers[i];
     TRY_CTX(verify(path, manifest.layers[i]), "layer {}", i);
@@ -126,8 +131,9 @@ Result<Staged> stage_docker(const ConfinedRoot& root, const std::string& tmp) {
   s.image.manifest_digest = "sha256:" + sha256_hex(text);
   auto manifest = TRY(parse_docker_manifest(text));
   auto config_path = TRY_CTX(parse_entry_path(manifest.config), "manifest.json[0].Config");
-  auto config = TRY(parse_image_config(TRY(read_document(root, config_path.full()))));
-  take_config(config, s.image);
+  s.config_text = TRY(read_document(root, config_path.full()));
+  auto config = TRY(parse_image_config(s.config_text));
+  apply_image_config(config, s.image);
   if (config.diff_ids.size() != manifest.layers.size())
     return fail(EINVAL, "manifest.json has {} layers but the config lists {} diff_ids",
                 manifest.layers.size(), config.diff_ids.size());
@@ -157,20 +163,8 @@ Result<void> store_layers(const std::string& store, Staged& s,
       if (ec) return fail(ec.value(), "store blob {}: {}", hex, ec.message());
     }
     s.image.size += fs::file_size(blob, ec);
-    std::string layer = store + "/layers/" + hex;
-    if (!fs::exists(layer, ec)) {  // unpacked once, shared by every image that has it
-      progress({"unpack", i, s.layers.size()});
-      std::string partial = layer + ".partial";
-      fs::remove_all(partial, ec);
-      auto unpacked = unpack_layer(blob, partial);
-      if (!unpacked) {
-        fs::remove_all(partial, ec);
-        return Unexpected(
-            std::move(unpacked).error().add_context(fmt::format("unpack layer {}", i)));
-      }
-      fs::rename(partial, layer, ec);
-      if (ec) return fail(ec.value(), "store layer {}: {}", hex, ec.message());
-    }
+    if (!fs::exists(store + "/layers/" + hex, ec)) progress({"unpack", i, s.layers.size()});
+    TRY_CTX(unpack_stored_layer(store, hex), "unpack layer {}", i);
     s.image.layers.push_back("sha256:" + hex);
   }
   return {};
@@ -215,6 +209,8 @@ Result<ImportedImage> import_image_archive(
             .with_hint("make one with `podman save -o FILE IMAGE` or `skopeo copy`"));
   }
   TRY(store_layers(store, staged, progress));
+  staged.image.config_hex = sha256_hex(staged.config_text);
+  TRY(store_blob_text(store, staged.image.config_hex, staged.config_text));
   progress({"done", staged.layers.size(), staged.layers.size()});
   return staged.image;
 }

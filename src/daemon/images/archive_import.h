@@ -26,7 +26,12 @@ struct ImportedImage {
   std::string workdir, user;
   std::optional<HealthcheckSpec> healthcheck;  // the config's HEALTHCHECK
   uint64_t size = 0;  // bytes of layer blobs
+  std::string config_hex;  // the config, kept in the store as a blob (push and save need it)
 };
+
+struct ImageConfig;
+// What a container runs, from the image's config: entrypoint, cmd, env, workdir, user, health check.
+void apply_image_config(const ImageConfig& config, ImportedImage& image);
 
 // Unpacks `tarball` under <store>/tmp, verifies it, moves blobs to <store>/blobs/sha256 and
 // unpacks missing layers to <store>/layers/<hex>. A malformed or hostile archive is an error

@@ -7,6 +7,7 @@
 
 #include "base/fd.h"
 #include "daemon/images/archive_import.h"
+#include "daemon/images/image_reference.h"
 #include "daemon/images/sha256.h"
 
 namespace vessel::daemon {
@@ -23,6 +24,21 @@ bool is_dir(const std::string& path) {
 bool is_file(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+json::Json image_info(const ImportedImage& image) {
+  // "command": what runs by default (shown by inspect); "entrypoint" and "cmd" for --entrypoint.
+  std::vector<std::string> command = image.entrypoint;
+  command.insert(command.end(), image.cmd.begin(), image.cmd.end());
+  json::Json info = {{"layers", image.layers}, {"command", command}, {"entrypoint", image.entrypoint},
+                     {"cmd", image.cmd}, {"env", image.env}, {"workdir", image.workdir},
+                     {"user", image.user}, {"format", image.format}, {"size", image.size}};
+  if (image.healthcheck) info["healthcheck"] = to_json(*image.healthcheck);
+  if (!image.config_hex.empty()) {  // kept for push and save; removed with the last image using it
+    info["config"] = "sha256:" + image.config_hex;
+    info["blobs"] = json::Json::array({"sha256:" + image.config_hex});
+  }
+  return info;
 }
 
 std::vector<std::string> strings(const json::Json& j, const char* key) {
@@ -47,8 +63,8 @@ std::string ImageStore::layer_dir(const std::string& digest) const {
 Result<BootSource> ImageStore::resolve(const InstanceSpec& spec) {
   BootSource boot;
   if (!spec.image.empty()) {
-    auto row = TRY(store_.get_image(spec.image));
-    if (!row) return Unexpected(Error(ENOENT, fmt::format("no image named {}", spec.image)).with_hint("see `vessel image ls`; import one with `vessel image import`"));
+    auto row = TRY(find(spec.image));
+    if (!row) return Unexpected(Error(ENOENT, fmt::format("no image named {}", spec.image)).with_hint("see `vessel image ls`; pull one with `vessel image pull` or import one with `vessel image import`"));
     if (row->type != to_string(spec.type))
       return fail(EINVAL, "image {} is a {} image; instance {} is a {}", row->name, row->type, spec.name, to_string(spec.type));
     auto info = TRY(json::parse(row->info));
@@ -147,17 +163,95 @@ Result<json::Json> ImageStore::import_archive(const std::string& name, const std
   if (TRY(store_.get_image(name))) return fail(EEXIST, "an image named {} already exists", name);
   std::lock_guard lock(mutex_);
   auto imported = TRY(import_image_archive(tarball, dir_, progress));
-  json::Json layers = json::Json::array();
-  for (const auto& l : imported.layers) layers.push_back(l);
-  // "command": what runs by default (shown by inspect); "entrypoint" and "cmd" for --entrypoint.
-  std::vector<std::string> command = imported.entrypoint;
-  command.insert(command.end(), imported.cmd.begin(), imported.cmd.end());
-  json::Json info = {{"layers", layers}, {"command", command}, {"entrypoint", imported.entrypoint},
-                     {"cmd", imported.cmd}, {"env", imported.env}, {"workdir", imported.workdir},
-                     {"user", imported.user}, {"format", imported.format}, {"size", imported.size}};
-  if (imported.healthcheck) info["healthcheck"] = to_json(*imported.healthcheck);
-  ImageRow row{name, "container", imported.manifest_digest, info.dump()};
+  ImageRow row{name, "container", imported.manifest_digest, image_info(imported).dump()};
   TRY(store_.insert_image(row));
+  return inspect(name);
+}
+
+Result<std::optional<ImageRow>> ImageStore::find(const std::string& name) {
+  TRY(validate_image_name(name));
+  auto row = TRY(store_.get_image(name));
+  if (row) return row;
+  auto ref = parse_image_reference(name);
+  if (!ref || ref->to_string() == name) return row;
+  return store_.get_image(ref->to_string());
+}
+
+Result<json::Json> ImageStore::pull(const std::string& reference, const std::optional<http::Credentials>& credentials,
+                                    const std::function<void(const PullProgress&)>& progress) {
+  auto ref = TRY(parse_image_reference(reference));
+  std::string name = ref.to_string();
+  auto client = TRY(RegistryClient::connect(ref, credentials, registry_options_));
+  std::lock_guard lock(mutex_);
+  auto pulled = TRY_CTX(pull_image(*client, ref, dir_, progress), "pull {}", name);
+  auto existing = TRY(store_.get_image(name));
+  if (existing && existing->digest == pulled.image.manifest_digest) return inspect(name);
+  if (existing && existing->type != "container") return fail(EEXIST, "{} names a VM image", name);
+  json::Json info = image_info(pulled.image);
+  info["source"] = name;
+  info["manifest"] = "sha256:" + pulled.manifest_hex;
+  info["media_type"] = pulled.media_type;
+  info["blobs"].push_back("sha256:" + pulled.manifest_hex);
+  // The name moves to the new image; the old one's layers stay (instances may run on them).
+  if (existing) TRY(store_.delete_image(name));
+  TRY(store_.insert_image(ImageRow{name, "container", pulled.image.manifest_digest, info.dump()}));
+  return inspect(name);
+}
+
+Result<std::pair<ImageRow, StoredImage>> ImageStore::stored_image(const std::string& name) {
+  auto row = TRY(find(name));
+  if (!row) return Unexpected(Error(ENOENT, fmt::format("no image named {}", name)).with_hint("see `vessel image ls`"));
+  if (row->type != "container") return fail(ENOTSUP, "{} is a VM image: only container images are pushed or saved", row->name);
+  auto info = TRY(json::parse(row->info));
+  StoredImage image;
+  for (const auto& l : strings(info, "layers")) image.layer_hexes.push_back(l.substr(l.find(':') + 1));
+  auto hex_of = [&](const char* key) {
+    std::string d = info.contains(key) && info[key].is_string() ? info[key].get<std::string>() : "";
+    return d.empty() ? d : d.substr(d.find(':') + 1);
+  };
+  image.config_hex = hex_of("config");
+  image.manifest_hex = hex_of("manifest");
+  image.media_type = info.value("media_type", "");
+  image.source = info.value("source", "");
+  return std::pair{std::move(*row), std::move(image)};
+}
+
+Result<json::Json> ImageStore::push(const std::string& name, const std::string& reference,
+                                    const std::optional<http::Credentials>& credentials,
+                                    const std::function<void(const PushProgress&)>& progress) {
+  auto [row, image] = TRY(stored_image(name));
+  auto dest = TRY(parse_image_reference(reference));
+  auto client = TRY(RegistryClient::connect(dest, credentials, registry_options_, "pull,push"));
+  std::lock_guard lock(mutex_);  // the blobs stay while they are sent
+  auto digest = TRY_CTX(push_image(*client, dest, image, dir_, progress), "push {}", dest.to_string());
+  return json::Json{{"name", row.name}, {"reference", dest.to_string()}, {"digest", digest}};
+}
+
+Result<void> ImageStore::save(const std::string& name, SaveFormat format, int out_fd) {
+  auto [row, image] = TRY(stored_image(name));
+  std::lock_guard lock(mutex_);  // the blobs stay while they are written
+  TRY_CTX(save_image(dir_, image, row.name, format, out_fd), "save {}", row.name);
+  return {};
+}
+
+Result<void> ImageStore::check_login(const std::string& server, const http::Credentials& credentials) {
+  // A repository name is needed for a token's scope; the ping (GET /v2/) is what is checked.
+  auto ref = TRY(parse_image_reference(server + "/vessel-login-check"));
+  TRY(RegistryClient::connect(ref, credentials, registry_options_));
+  return {};
+}
+
+Result<json::Json> ImageStore::tag(const std::string& source, const std::string& target) {
+  auto row = TRY(find(source));
+  if (!row) return Unexpected(Error(ENOENT, fmt::format("no image named {}", source)).with_hint("see `vessel image ls`"));
+  // A reference is kept in its canonical form, as pull names images; a plain name as it is.
+  std::string name = target;
+  if (target.find_first_of("/:@") != std::string::npos) name = TRY(parse_image_reference(target)).to_string();
+  TRY(validate_image_name(name));
+  std::lock_guard lock(mutex_);
+  if (TRY(store_.get_image(name))) return fail(EEXIST, "an image named {} already exists", name);
+  if (row->type == "vm") return fail(ENOTSUP, "VM images cannot be tagged (their disks are kept per name)");
+  TRY(store_.insert_image(ImageRow{name, row->type, row->digest, row->info}));
   return inspect(name);
 }
 
@@ -168,26 +262,26 @@ Result<json::Json> ImageStore::list() {
 }
 
 Result<json::Json> ImageStore::inspect(const std::string& name) {
-  TRY(validate_name(name));
-  auto row = TRY(store_.get_image(name));
+  auto row = TRY(find(name));
   if (!row) return Unexpected(Error(ENOENT, fmt::format("no image named {}", name)).with_hint("see `vessel image ls`"));
   return describe(*row);
 }
 
 Result<void> ImageStore::remove(const std::string& name) {
-  TRY(validate_name(name));
   std::lock_guard lock(mutex_);
-  auto row = TRY(store_.get_image(name));
+  auto row = TRY(find(name));
   if (!row) return fail(ENOENT, "no image named {}", name);
   for (const auto& inst : TRY(store_.list_instances())) {
     auto spec = json::parse(inst.spec);
-    if (spec && spec->is_object() && spec->value("image", "") == name)
+    if (!spec || !spec->is_object() || !spec->contains("image") || !(*spec)["image"].is_string()) continue;
+    auto used = find((*spec)["image"].get<std::string>());
+    if (used && *used && (*used)->name == row->name)
       return Unexpected(Error(EBUSY, fmt::format("image {} is used by instance {}", name, inst.name)).with_hint("delete the instance first"));
   }
-  TRY(store_.delete_image(name));
+  TRY(store_.delete_image(row->name));
   if (row->type == "vm") {
     std::error_code ec;
-    fs::remove_all(dir_ + "/disks/" + name, ec);
+    fs::remove_all(dir_ + "/disks/" + row->name, ec);
   }
   // Drop layers and blobs no remaining image refers to.
   std::set<std::string> in_use;
@@ -203,6 +297,11 @@ Result<void> ImageStore::remove(const std::string& name) {
       std::error_code ec;
       fs::remove_all(layer_dir(l), ec);
       fs::remove(dir_ + "/blobs/sha256/" + l.substr(l.find(':') + 1), ec);
+    }
+    for (const auto& b : strings(*info, "blobs")) {  // a pulled image's config and manifest
+      if (in_use.count(b)) continue;
+      std::error_code ec;
+      fs::remove(dir_ + "/blobs/sha256/" + b.substr(b.find(':') + 1), ec);
     }
   }
   return {};

@@ -12,6 +12,9 @@
 #include "base/error.h"
 #include "base/json.h"
 #include "daemon/images/boot_source.h"
+#include "daemon/images/registry_pull.h"
+#include "daemon/images/image_save.h"
+#include "daemon/images/registry_push.h"
 #include "daemon/spec/spec.h"
 #include "daemon/store/store.h"
 
@@ -40,6 +43,22 @@ class ImageStore {
                                  const std::string& cmdline,
                                  const std::vector<std::pair<std::string, std::string>>& disks = {},
                                  const std::function<void(const ImportProgress&)>& progress = {});
+  // Pulls `reference` from its registry (registry_pull.h) and names the image by the reference's
+  // canonical form (`busybox` -> docker.io/library/busybox:latest); a name that already has that
+  // manifest is left as it is, one with another manifest now names the new image.
+  Result<json::Json> pull(const std::string& reference, const std::optional<http::Credentials>& credentials,
+                          const std::function<void(const PullProgress&)>& progress);
+  // Pushes image `name` to `reference` (registry_push.h); returns {"reference", "digest"}.
+  Result<json::Json> push(const std::string& name, const std::string& reference,
+                          const std::optional<http::Credentials>& credentials,
+                          const std::function<void(const PushProgress&)>& progress);
+  // Writes image `name` as a tar (image_save.h) to `out_fd`.
+  Result<void> save(const std::string& name, SaveFormat format, int out_fd);
+  // `vessel login`: are these credentials accepted by `server` (host[:port])?
+  Result<void> check_login(const std::string& server, const http::Credentials& credentials);
+  // A second name for an image (`vessel image tag`): a plain name or a reference.
+  Result<json::Json> tag(const std::string& source, const std::string& target);
+  void set_registry_options(RegistryOptions options) { registry_options_ = std::move(options); }
   Result<json::Json> list();
   Result<json::Json> inspect(const std::string& name);
   // Refused (EBUSY) while an instance uses the image. Layers no other image uses are removed.
@@ -49,11 +68,16 @@ class ImageStore {
 
  private:
   std::string layer_dir(const std::string& digest) const;
+  // The image called `name`, or, when `name` is a reference, the one named by its canonical form.
+  Result<std::optional<ImageRow>> find(const std::string& name);
+  // A container image's blobs and manifest, as its row lists them (push, save).
+  Result<std::pair<ImageRow, StoredImage>> stored_image(const std::string& name);
   json::Json describe(const ImageRow& row) const;
 
   Store& store_;
   std::string dir_;
-  std::mutex mutex_;  // imports and removals one at a time (layers are shared)
+  std::mutex mutex_;  // imports, pulls and removals one at a time (layers are shared)
+  RegistryOptions registry_options_;
 };
 
 }  // namespace vessel::daemon

@@ -77,6 +77,22 @@ Result<void> check_type_fields(const InstanceSpec& s) {
 
 std::string_view to_string(InstanceType t) { return t == InstanceType::Vm ? "vm" : "container"; }
 
+Result<void> validate_image_name(std::string_view name) {
+  if (name.find_first_of("/:@") == std::string_view::npos) return validate_name(name);
+  constexpr size_t kMaxReference = 400;
+  if (name.size() > kMaxReference) return fail(EINVAL, "the image reference is {} bytes long; the limit is {}", name.size(), kMaxReference);
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string_view("._-/:@[]").find(c) != std::string_view::npos;
+    if (!ok)
+      return fail(EINVAL, "the image reference '{}' contains '{}'", name, c == '\0' ? std::string("\\0") : std::string(1, c));
+  }
+  if (name.find("..") != std::string_view::npos || name.find("//") != std::string_view::npos || name.front() == '/' ||
+      name.back() == '/')
+    return fail(EINVAL, "the image reference '{}' is malformed", name);
+  return {};
+}
+
 Result<void> validate_name(std::string_view name) {
   if (name.empty()) return fail(EINVAL, "the name is empty");
   if (name.size() > kMaxNameLength)
@@ -201,7 +217,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                 s.network == "host" ? " (the instance uses the host's ports directly)" : "");
 
   TRY(check_type_fields(s));
-  if (!s.image.empty()) TRY_CTX(validate_name(s.image), "spec.image");
+  if (!s.image.empty()) TRY_CTX(validate_image_name(s.image), "spec.image");
   return s;
 }
 

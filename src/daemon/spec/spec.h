@@ -69,6 +69,10 @@ inline constexpr size_t kMaxNameLength = 63;
 
 // Names: 1..63 of [A-Za-z0-9_.-], starting with a letter or digit ("../x" is refused).
 Result<void> validate_name(std::string_view name);
+// An image's name: a plain name (validate_name) or a registry reference of an image pulled or
+// tagged ("localhost:5000/team/app:1.0", "docker.io/library/busybox@sha256:..."); the full
+// grammar is checked where references are parsed (images/image_reference.h).
+Result<void> validate_image_name(std::string_view name);
 
 // {"KEY": "value"}: at most 256 entries, keys 1..256 bytes without '=', values at most 4096
 // bytes (environments and labels).
