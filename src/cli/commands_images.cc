@@ -54,7 +54,9 @@ void add_image_commands(CLI::App& app, Context& ctx) {
               "  vessel image import --vm --name deb --kernel vmlinuz --disk path=root.qcow2,format=qcow2\n"
               "Layers are verified (sha256), unpacked once and shared between images.");
     c->add_option("file", f->file, "the tarball (podman save / skopeo copy output)");
-    c->add_option("--name", f->name, "image name (default: from the file name)");
+    c->add_option("--name", f->name,
+                  "image name or reference (busybox:1.36); default: what the archive calls it (RepoTags, as docker "
+                  "load does), else the file's name; a VM image: the kernel file's name");
     c->add_flag("--vm", f->vm, "register a VM image from --kernel/--initramfs/--cmdline");
     c->add_option("--kernel", f->kernel, "VM image: kernel");
     c->add_option("--initramfs", f->initramfs, "VM image: initramfs");
@@ -82,7 +84,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
         return;
       }
       if (f->file.empty()) { ctx.status = report(Error(EINVAL, "which file? vessel image import FILE [--name NAME]")); return; }
-      json::Json body = {{"name", f->name.empty() ? default_image_name(f->file) : f->name}, {"archive", absolute_path(f->file)}};
+      json::Json body = {{"archive", absolute_path(f->file)}};
+      if (!f->name.empty()) body["name"] = f->name;  // else vesseld takes the archive's (RepoTags)
       import_with_progress(ctx, client, body, f->quiet);
     });
   }

@@ -7,18 +7,14 @@ namespace vessel::daemon {
 
 namespace {
 
-http::Response answer(const Result<json::Json>& j, int status = 200) {
-  return j ? Api::ok(*j, status) : Api::error_response(j.error());
-}
-
 http::Response whole(const http::Request& r, std::string& label, const Collection& c) {
   if (r.method == "GET") {
     label = fmt::format("GET /v1/{}", c.kind);
-    return answer(c.list());
+    return Api::answer(c.list());
   }
   if (r.method == "POST") {
     label = fmt::format("POST /v1/{}", c.kind);
-    return answer(c.create(r.body), 201);
+    return Api::answer(c.create(r.body), 201);
   }
   return Api::error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);
 }
@@ -26,13 +22,13 @@ http::Response whole(const http::Request& r, std::string& label, const Collectio
 http::Response one(const http::Request& r, const std::string& name, std::string& label, const Collection& c) {
   if (r.method == "GET") {
     label = fmt::format("GET /v1/{}/{{name}}", c.kind);
-    return answer(c.inspect(name));
+    return Api::answer(c.inspect(name));
   }
   if (r.method == "PATCH" && c.update) {
     label = fmt::format("PATCH /v1/{}/{{name}}", c.kind);
     auto body = json::parse(r.body, 1 << 16);
     if (!body) return Api::error_response(body.error(), 400);
-    return answer(c.update(name, *body));
+    return Api::answer(c.update(name, *body));
   }
   if (r.method == "DELETE") {
     label = fmt::format("DELETE /v1/{}/{{name}}", c.kind);

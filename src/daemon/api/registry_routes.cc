@@ -36,10 +36,6 @@ Result<RegistryRequest> parse_registry_request(const http::Request& r) {
   return out;
 }
 
-http::Response answer(const Result<json::Json>& j, int status = 200) {
-  return j ? http::Response::json(status, json::dump(*j) + "\n") : Api::error_response(j.error());
-}
-
 }  // namespace
 
 http::Response Api::registry_route(const http::Request& r, const std::string& verb, std::string& label) {

@@ -79,9 +79,11 @@ Result<ImageRequest> parse_image_request(std::string_view body) {
   auto j = TRY(object(body, "image request"));
   TRY(json::reject_unknown(j, "image", {"name", "type", "archive", "kernel", "initramfs", "cmdline", "disks"}));
   ImageRequest r;
-  r.name = TRY(json::get_string(j, "image", "name"));
-  TRY_CTX(validate_name(r.name), "image.name");
+  r.name = TRY(json::opt_string(j, "image", "name")).value_or("");
   r.type = TRY(json::opt_string(j, "image", "type")).value_or("container");
+  // A container image may be named by a reference (busybox:1.36), or not at all: the archive's own.
+  if (r.type == "container" && !r.name.empty()) TRY_CTX(validate_image_name(r.name), "image.name");
+  if (r.type != "container") TRY_CTX(validate_name(r.name), "image.name");
   if (r.type == "container") {
     r.archive = TRY(path_field(j, "image", "archive", true));
     if (j.contains("kernel") || j.contains("initramfs") || j.contains("cmdline") || j.contains("disks"))

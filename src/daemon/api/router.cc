@@ -61,6 +61,8 @@ std::string Api::error_text(const Error& error) {
 // invalid UTF-8 (it writes U+FFFD).
 http::Response Api::ok(const json::Json& j, int status) { return http::Response::json(status, json::dump(j) + "\n"); }
 
+http::Response Api::answer(const Result<json::Json>& j, int status) { return j ? ok(*j, status) : error_response(j.error()); }
+
 http::Response Api::error_response(const Error& error, int status) {
   json::Json j = {{"error", error_text(error)}, {"errno", error.errnum()}};
   if (!error.hint().empty()) j["hint"] = error.hint();
@@ -157,7 +159,7 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     if (r.method == "GET") {
       label = "GET /v1/instances/{name}";
       auto j = manager_.get(name);
-      return j ? ok(*j) : error_response(j.error());
+      return answer(j);
     }
     if (r.method == "DELETE") {
       label = "DELETE /v1/instances/{name}";
@@ -287,11 +289,11 @@ http::Response Api::image_route(const http::Request& r, Role role, const std::ve
       if (auto allowed = host_paths_.admit(*req, role); !allowed) return error_response(allowed.error());
       if (req->type == "vm" && !r.query_flag("progress")) {
         auto j = images_.register_vm(req->name, req->kernel, req->initramfs, req->cmdline, req->disks);
-        return j ? ok(*j, 201) : error_response(j.error());
+        return answer(j, 201);
       }
       if (!r.query_flag("progress")) {
         auto j = images_.import_archive(req->name, req->archive, [](const ImportProgress&) {});
-        return j ? ok(*j, 201) : error_response(j.error());
+        return answer(j, 201);
       }
       // Streamed: JSON lines of progress, then {"result": ...} or {"error": ...}.
       return progress_stream(
@@ -303,7 +305,7 @@ http::Response Api::image_route(const http::Request& r, Role role, const std::ve
                        ? images_.register_vm(req.name, req.kernel, req.initramfs, req.cmdline, req.disks, progress)
                        : images_.import_archive(req.name, req.archive, progress);
           },
-          fmt::format("the import of image {}", req->name));
+          fmt::format("the import of image {}", req->name.empty() ? req->archive : req->name));
     }
     return method_not_allowed(r);
   }
@@ -316,7 +318,7 @@ http::Response Api::image_route(const http::Request& r, Role role, const std::ve
   if (r.method == "GET") {
     label = "GET /v1/images/{name}";
     auto j = images_.inspect(name);
-    return j ? ok(*j) : error_response(j.error());
+    return answer(j);
   }
   if (r.method == "DELETE") {
     label = "DELETE /v1/images/{name}";

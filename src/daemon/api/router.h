@@ -44,6 +44,8 @@ class Api {
   static http::Response error_response(const Error& error, int status = 0);
   // A JSON answer, 200 unless told.
   static http::Response ok(const json::Json& j, int status = 200);
+  // ok(*j, status) or error_response(j.error()).
+  static http::Response answer(const Result<json::Json>& j, int status = 200);
   static std::string error_text(const Error& error);
   // PUT /v1/instances/NAME/archive: its body is a tar, allowed to be larger (api/archive.cc).
   static bool is_archive_upload(const http::Request& request);

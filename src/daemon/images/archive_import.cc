@@ -108,6 +108,7 @@ Result<Staged> stage_oci(const ConfinedRoot& root, const std::string& tmp) {
   Staged s;
   s.image.format = "oci-layout";
   auto index = TRY(parse_oci_index(TRY(read_document(root, "index.json"))));
+  s.image.archive_ref = index.ref_name;
   const std::string& mhex = index.manifests[0];
   TRY_CTX(verify(tmp + "/blobs/sha256/" + mhex, mhex), "manifest");
   s.image.manifest_digest = "sha256:" + mhex;
@@ -130,6 +131,7 @@ Result<Staged> stage_docker(const ConfinedRoot& root, const std::string& tmp) {
   auto text = TRY(read_document(root, "manifest.json"));
   s.image.manifest_digest = "sha256:" + sha256_hex(text);
   auto manifest = TRY(parse_docker_manifest(text));
+  s.image.archive_ref = manifest.repo_tag;
   auto config_path = TRY_CTX(parse_entry_path(manifest.config), "manifest.json[0].Config");
   s.config_text = TRY(read_document(root, config_path.full()));
   auto config = TRY(parse_image_config(s.config_text));
@@ -174,7 +176,7 @@ Result<void> store_layers(const std::string& store, Staged& s,
 
 Result<ImportedImage> import_image_archive(
     const std::string& tarball, const std::string& store,
-    const std::function<void(const ImportProgress&)>& progress) {
+    const std::function<void(const ImportProgress&)>& progress, const ArchiveNameCheck& check_name) {
   std::error_code ec;
   for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"})
     fs::create_directories(store + sub, ec);
@@ -208,6 +210,7 @@ Result<ImportedImage> import_image_archive(
                   tarball))
             .with_hint("make one with `podman save -o FILE IMAGE` or `skopeo copy`"));
   }
+  if (check_name) TRY(check_name(staged.image));
   TRY(store_layers(store, staged, progress));
   staged.image.config_hex = sha256_hex(staged.config_text);
   TRY(store_blob_text(store, staged.image.config_hex, staged.config_text));

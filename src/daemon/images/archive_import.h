@@ -27,7 +27,12 @@ struct ImportedImage {
   std::optional<HealthcheckSpec> healthcheck;  // the config's HEALTHCHECK
   uint64_t size = 0;  // bytes of layer blobs
   std::string config_hex;  // the config, kept in the store as a blob (push and save need it)
+  std::string archive_ref;  // what the archive calls it: RepoTags[0] or OCI's ref.name, "" if nothing
 };
+
+// Called once the archive is read and verified, before anything of it enters the store, with
+// what the archive calls the image (ImportedImage::archive_ref); an error stops the import.
+using ArchiveNameCheck = std::function<Result<void>(const ImportedImage&)>;
 
 struct ImageConfig;
 // What a container runs, from the image's config: entrypoint, cmd, env, workdir, user, health check.
@@ -38,6 +43,6 @@ void apply_image_config(const ImageConfig& config, ImportedImage& image);
 // (EINVAL for what the archive got wrong), never an exception.
 Result<ImportedImage> import_image_archive(
     const std::string& tarball, const std::string& store,
-    const std::function<void(const ImportProgress&)>& progress);
+    const std::function<void(const ImportProgress&)>& progress, const ArchiveNameCheck& check_name = {});
 
 }  // namespace vessel::daemon

@@ -89,6 +89,8 @@ Result<DockerManifest> parse_docker_manifest(std::string_view text) {
   m.config = TRY(json::get_string(doc[0], where, "Config"));
   const json::Json* layers = TRY(required(doc[0], where, "Layers", json::Json::value_t::array));
   m.layers = TRY(strings(*layers, field(where, "Layers")));
+  auto tags = TRY(optional_strings(doc[0], where, "RepoTags"));  // docker save writes null when untagged
+  if (!tags.empty()) m.repo_tag = tags.front();
   return m;
 }
 
@@ -105,6 +107,11 @@ Result<OciIndex> parse_oci_index(std::string_view text) {
       return fail(ENOTSUP, "{}: an index of indexes is not supported", where);
     index.manifests.push_back(TRY(descriptor_digest((*manifests)[i], where)));
   }
+  const json::Json& first = (*manifests)[0];
+  if (first.contains("annotations") && first["annotations"].is_object())
+    index.ref_name = TRY(json::opt_string(first["annotations"], "index.json.manifests[0].annotations",
+                                          "org.opencontainers.image.ref.name")).value_or("");
+  return index;
   return index;
 }
 

@@ -18,11 +18,13 @@ namespace vessel::daemon {
 struct DockerManifest {
   std::string config;               // path of the config JSON inside the archive
   std::vector<std::string> layers;  // paths of the layer tars, lowest first
+  std::string repo_tag;             // RepoTags[0] ("busybox:latest"), empty when untagged
 };
 
 // OCI index.json: the digests (hex) of the manifests it lists.
 struct OciIndex {
   std::vector<std::string> manifests;
+  std::string ref_name;  // the first manifest's org.opencontainers.image.ref.name annotation, if any
 };
 
 // OCI image manifest: config and layer digests (hex), lowest layer first.

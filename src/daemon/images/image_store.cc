@@ -41,6 +41,25 @@ json::Json image_info(const ImportedImage& image) {
   return info;
 }
 
+// "podman/busybox.tar" -> "busybox": a name from a file's, for archives that name no image.
+std::string name_from_file(const std::string& path) {
+  std::string stem = fs::path(path).filename().string();
+  for (std::string_view ext : {".tar.gz", ".tgz", ".tar", ".oci"})
+    if (stem.size() > ext.size() && stem.ends_with(ext)) stem.resize(stem.size() - ext.size());
+  std::string out;
+  for (char c : stem) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '-';
+  if (out.empty() || !std::isalnum(static_cast<unsigned char>(out[0]))) out.insert(0, "image");
+  return out.substr(0, 63);
+}
+
+// An archive's image is named as `docker load` names it: its RepoTags (OCI: ref.name) in the
+// canonical form pulled images have (busybox:latest -> docker.io/library/busybox:latest), so
+// `vessel run busybox` finds it; an archive without one is named after its file.
+std::string name_for_archive(const std::string& archive_ref, const std::string& tarball) {
+  auto ref = parse_image_reference(archive_ref);
+  return !archive_ref.empty() && ref ? ref->to_string() : name_from_file(tarball);
+}
+
 std::vector<std::string> strings(const json::Json& j, const char* key) {
   std::vector<std::string> out;
   if (j.contains(key) && j[key].is_array())
@@ -158,14 +177,23 @@ Result<json::Json> ImageStore::register_vm(const std::string& name, const std::s
 
 Result<json::Json> ImageStore::import_archive(const std::string& name, const std::string& tarball,
                                               const std::function<void(const ImportProgress&)>& progress) {
-  TRY(validate_name(name));
+  if (!name.empty()) TRY(validate_image_name(name));
   if (tarball.empty() || tarball[0] != '/') return fail(EINVAL, "the archive path must be absolute: {}", tarball);
-  if (TRY(store_.get_image(name))) return fail(EEXIST, "an image named {} already exists", name);
   std::lock_guard lock(mutex_);
-  auto imported = TRY(import_image_archive(tarball, dir_, progress));
-  ImageRow row{name, "container", imported.manifest_digest, image_info(imported).dump()};
+  // A reference given as the name is stored in its canonical form, as a pull stores it.
+  std::string chosen = name;
+  if (name.find_first_of("/:@") != std::string::npos) chosen = TRY(parse_image_reference(name)).to_string();
+  auto check_name = [&](const ImportedImage& image) -> Result<void> {
+    if (chosen.empty()) chosen = name_for_archive(image.archive_ref, tarball);
+    if (TRY(store_.get_image(chosen)))
+      return Unexpected(Error(EEXIST, fmt::format("an image named {} already exists", chosen))
+                            .with_hint("import it under another name with --name NAME"));
+    return {};
+  };
+  auto imported = TRY(import_image_archive(tarball, dir_, progress, check_name));
+  ImageRow row{chosen, "container", imported.manifest_digest, image_info(imported).dump()};
   TRY(store_.insert_image(row));
-  return inspect(name);
+  return inspect(chosen);
 }
 
 Result<std::optional<ImageRow>> ImageStore::find(const std::string& name) {
@@ -173,8 +201,14 @@ Result<std::optional<ImageRow>> ImageStore::find(const std::string& name) {
   auto row = TRY(store_.get_image(name));
   if (row) return row;
   auto ref = parse_image_reference(name);
-  if (!ref || ref->to_string() == name) return row;
-  return store_.get_image(ref->to_string());
+  if (!ref) return row;
+  if (ref->to_string() != name) row = TRY(store_.get_image(ref->to_string()));
+  // "bb:latest" is also the image imported with --name bb (a local name is its :latest).
+  constexpr std::string_view kLibrary = "library/";
+  if (!row && ref->domain == "docker.io" && ref->repository.starts_with(kLibrary) && ref->tag == "latest" &&
+      ref->digest.empty())
+    row = TRY(store_.get_image(ref->repository.substr(kLibrary.size())));
+  return row;
 }
 
 Result<json::Json> ImageStore::pull(const std::string& reference, const std::optional<http::Credentials>& credentials,

@@ -33,7 +33,9 @@ class ImageStore {
   // What `spec` boots from: its image's layers/kernel, or its rootfs/kernel given directly.
   Result<BootSource> resolve(const InstanceSpec& spec);
 
-  // Imports a docker-archive or OCI-layout tarball (what `podman save` writes) as `name`.
+  // Imports a docker-archive or OCI-layout tarball (what `podman save` writes) as `name`: a plain
+  // name, a reference (stored canonical: docker.io/library/busybox:1.36), or "" for the archive's
+  // own (RepoTags, OCI ref.name; else the file's name).
   Result<json::Json> import_archive(const std::string& name, const std::string& tarball,
                                     const std::function<void(const ImportProgress&)>& progress);
   // Registers a VM image: kernel + optional initramfs and command line (files are referenced).

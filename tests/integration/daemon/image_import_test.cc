@@ -66,6 +66,26 @@ TEST(ImageImport, PodmanSavedImagesImportAndRun) {
   EXPECT_TRUE(daemon.vessel_json({"image", "ls", "--json"}).empty());
   EXPECT_TRUE(std::filesystem::is_empty(daemon.state_dir() + "/images/layers"));
 
+  // Without --name an image is named as `docker load` names it: by the archive's RepoTags (OCI:
+  // ref.name), canonical. A reference given as --name is stored canonical too.
+  auto own = daemon.vessel({"image", "import", "-q", tmp.path + "/bb-docker.tar"});
+  ASSERT_EQ(own.status, 0) << own.err << daemon.log();
+  EXPECT_EQ(own.out, "localhost/bb:latest\n");
+  auto taken = daemon.vessel({"image", "import", "-q", tmp.path + "/bb-oci.tar"});
+  EXPECT_EQ(taken.status, 1);
+  EXPECT_NE(taken.err.find("an image named localhost/bb:latest already exists"), std::string::npos) << taken.err;
+  EXPECT_NE(taken.err.find("--name"), std::string::npos) << taken.err;
+  auto tagged = daemon.vessel({"image", "import", "-q", tmp.path + "/bb-oci.tar", "--name", "bb:1.0"});
+  ASSERT_EQ(tagged.status, 0) << tagged.err;
+  EXPECT_EQ(tagged.out, "docker.io/library/bb:1.0\n");
+  ASSERT_EQ(daemon.vessel({"image", "import", "-q", tmp.path + "/bb-oci.tar", "--name", "plain"}).status, 0);
+  // Each is found by the short forms Docker accepts; a plain name is also NAME:latest.
+  for (std::string ref : {"localhost/bb", "localhost/bb:latest", "bb:1.0", "docker.io/library/bb:1.0", "plain:latest"}) {
+    auto r = daemon.vessel({"run", "--rm", "--attach", "--pull", "never", "--name", "byref", ref, "--", "/bin/echo", ref});
+    EXPECT_EQ(r.out, "byref\n" + ref + "\n") << ref << ": " << r.err;
+  }
+  EXPECT_EQ(daemon.vessel({"image", "rm", "localhost/bb:latest", "bb:1.0", "plain"}).status, 0);
+
   // A corrupted archive is refused and leaves nothing behind.
   std::string bad = tmp.path + "/bad.tar";
   std::filesystem::copy_file(tmp.path + "/bb-docker.tar", bad);
