@@ -32,7 +32,7 @@ if [[ $part != vm* ]]; then
   "$top/scripts/setup.sh"
 
   step "build (the first build takes several minutes on 2 cores)"
-  "$top/scripts/build.sh" vessel vesseld vessel-vmm vessel-runtime vessel-shim default_guest test_guests | tail -1
+  "$top/scripts/build.sh" vessel vesseld vessel-vmm vessel-runtime vessel-shim vessel-init default_guest test_guests | tail -1
 fi
 
 step "vessel host check${VESSEL_IN_KVM_HOST:+ (inside the nested KVM host)}"

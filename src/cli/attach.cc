@@ -8,6 +8,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "base/fd.h"
 #include "base/cli.h"
 #include "base/unix_socket.h"
@@ -94,6 +96,42 @@ Result<bool> console(const Context& ctx, const std::string& name) {
   }
   if (tty) std::fprintf(stderr, "\r\nThe console of %s closed.\r\n", name.c_str());
   return false;
+}
+
+namespace {
+
+// This stdin -> the container's (vessel-shim's stdin socket through vesseld), half-closed at EOF;
+// ends when the other side closes. A container that has ended takes no input: nothing to say.
+void feed_stdin(const std::string& socket, const std::string& name) {
+  auto conn = open_upgraded(socket, "GET", instance_path(name) + "/console");
+  if (!conn) return;
+  bool stdin_open = true;
+  char buf[16384];
+  for (;;) {
+    pollfd p[2] = {{conn->fd.get(), POLLIN, 0}, {STDIN_FILENO, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
+    if (::poll(p, 2, -1) < 0 && errno != EINTR) return;
+    if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) && ::read(conn->fd.get(), buf, sizeof buf) <= 0) return;
+    if (!stdin_open || !(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      stdin_open = false;
+      ::shutdown(conn->fd.get(), SHUT_WR);  // the command reads EOF
+    } else if (!unix_socket::send_all(conn->fd.get(), std::string_view(buf, static_cast<size_t>(n)))) {
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+Result<int> attach_stdin(const Context& ctx, const std::string& name) {
+  TRY(local_only(ctx, "stdin (-i)"));
+  // Detached: it may sit in a read of a terminal nobody types into when the container ends.
+  std::thread([socket = ctx.socket, name] { feed_stdin(socket, name); }).detach();
+  auto client = ctx.client();
+  TRY(follow_logs(client, name));
+  return exit_status_of(TRY(wait_instance(client, name)), name);
 }
 
 namespace {
@@ -239,11 +277,19 @@ void add_attach_commands(CLI::App& app, Context& ctx) {
         "Everything the guest writes to its serial port (a VM) or its terminal (a container run with -t) is\n"
         "printed; what you type goes to it (the terminal is in raw mode: Ctrl-C reaches the guest). Ctrl-]\n"
         "detaches and leaves it running. With stdin not a terminal (a pipe), its bytes are sent and output\n"
-        "is printed until it stops. The console is vessel-vmm's or vessel-shim's, so it keeps working across\n"
+        "is printed until it stops. A container run with -i and no terminal: stdin feeds its stdin until\n"
+        "EOF (only the first attach does), its output is printed, and its exit status is returned. The console is vessel-vmm's or vessel-shim's, so it keeps working across\n"
         "vesseld restarts; `vessel logs` shows what was printed before.\n"
         "Examples: vessel console vm1; vessel attach web");
-    c->add_option("name", *name, "VM or container (run with -t) name")->required();
+    c->add_option("name", *name, "VM or container (run with -t or -i) name")->required();
     c->callback([&ctx, name] {
+      // A container with an open stdin and no terminal: stdin goes in, its log comes out.
+      auto info = ctx.client().call("GET", instance_path(*name));
+      if (info && info->value("interactive", false) && !info->contains("tty")) {
+        auto code = attach_stdin(ctx, *name);
+        ctx.status = code ? *code : report(code.error());
+        return;
+      }
       auto r = console(ctx, *name);
       if (!r) ctx.status = report(r.error());
     });

@@ -60,6 +60,11 @@ void add_attach_commands(CLI::App& app, Context& ctx);
 // Raw bytes between this terminal and a VM's serial console or a container's terminal, until it
 // ends (false) or Ctrl-] detaches (true) (vessel console, vessel run -t).
 Result<bool> console(const Context& ctx, const std::string& name);
+// A container run with -i and no terminal: this stdin feeds its stdin (until EOF, once) while
+// its output is printed; then its exit status (vessel run -i, vessel attach).
+Result<int> attach_stdin(const Context& ctx, const std::string& name);
+// Prints the instance's log until it stops (run --attach, attach).
+Result<void> follow_logs(Client& client, const std::string& name);
 // Waits until the instance has stopped: vesseld's {name, state, exit_code, exit_reason}.
 Result<json::Json> wait_instance(Client& client, const std::string& name);
 // The exit status in that answer; an error when it is unknown.

@@ -41,7 +41,7 @@ struct CreateFlags {
   std::vector<std::string> publish;
   std::vector<std::string> volumes, mounts, tmpfs;  // -v, --mount, --tmpfs (docs/daemon/volumes.md)
   // Docker's run habits (docs/daemon/run.md).
-  bool auto_remove = false, tty = false, interactive = false;
+  bool auto_remove = false, tty = false, interactive = false, init = false;
   std::string workdir, user, hostname;
   std::optional<std::string> entrypoint;
   std::vector<std::string> env_files, label_files;
@@ -83,7 +83,9 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
   c->add_flag("--tty,-t", f.tty,
               "container: give the command a terminal; `run` then attaches to it (your keys reach it, Ctrl-C "
               "included; Ctrl-] detaches; `vessel attach NAME` again)");
-  c->add_flag("--interactive,-i", f.interactive, "keep stdin attached (with -t: what you type reaches the terminal)");
+  c->add_flag("--interactive,-i", f.interactive,
+              "container: keep its stdin open; `run -i` feeds it this stdin (until EOF) and prints the output; "
+              "with -t what you type reaches the terminal");
   c->add_option("--workdir,-w", f.workdir, "container: working directory of the command (default: the image's, else /)");
   c->add_option("--user,-u", f.user,
                 "container: run as NAME[:GROUP] or UID[:GID]; names are looked up in the container's /etc/passwd "
@@ -92,6 +94,9 @@ void add_create_flags(CLI::App* c, CreateFlags& f) {
                 "container: run this program instead of the image's ENTRYPOINT (the image's CMD is dropped too; "
                 "arguments after -- follow it); \"\" for none");
   c->add_option("--hostname", f.hostname, "container: its host name (default: the instance's name)");
+  c->add_flag("--init", f.init,
+              "container: run vessel-init as process 1; it starts the command, forwards signals to it and reaps "
+              "orphans (a command as process 1 ignores SIGTERM unless it handles it: `stop` waits for the timeout)");
   repeatable(c->add_option("--disk", f.disks, "VM: extra disk: PATH[:ro], path=FILE[,format=raw|qcow2][,ro], or size=SIZE for a new empty qcow2 (repeatable)"));
   repeatable(c->add_option("--volume,-v", f.volumes,
                            "container: mount HOST-PATH:TARGET[:ro] (a bind) or NAME:TARGET[:ro] (a named volume, "
@@ -195,12 +200,12 @@ Result<json::Json> spec_from_flags(CreateFlags f) {  // a copy: the env and labe
   if (!f.cmdline.empty()) spec["cmdline"] = f.cmdline;
   if (!f.command.empty()) spec["command"] = f.command;
   if (f.auto_remove) spec["auto_remove"] = true;
-  if (f.interactive && !f.tty)
-    return Unexpected(Error(EINVAL, "-i without -t: a container's stdin is not kept open yet").with_hint("use -it for an interactive terminal"));
+  if (f.interactive && !f.vm) spec["interactive"] = true;
   if (f.tty) spec["tty"] = terminal_size();
   if (!f.workdir.empty()) spec["workdir"] = f.workdir;
   if (!f.user.empty()) spec["user"] = f.user;
   if (!f.hostname.empty()) spec["hostname"] = f.hostname;
+  if (f.init) spec["init"] = true;
   if (f.entrypoint) spec["entrypoint"] = f.entrypoint->empty() ? json::Json::array() : json::Json::array({*f.entrypoint});
   // The files first, in order: a later line wins, and -e and -l on the command line win over all.
   auto env_lines = TRY(read_env_files(f.env_files, BareKey::FromEnvironment, "--env-file"));
@@ -252,7 +257,8 @@ Result<json::Json> spec_from_flags(CreateFlags f) {  // a copy: the env and labe
   return spec;
 }
 
-// Prints the log until the instance stops (run --attach, console).
+}  // namespace
+
 Result<void> follow_logs(Client& client, const std::string& name) {
   TRY(client.call("GET", "/v1/instances/" + escape_segment(name)));
   return client.stream("GET", "/v1/instances/" + escape_segment(name) + "/logs?follow=1", "", [](std::string_view d) {
@@ -260,8 +266,6 @@ Result<void> follow_logs(Client& client, const std::string& name) {
     return true;
   });
 }
-
-}  // namespace
 
 int report(const Error& error) {
   print_error("vessel", error);
@@ -285,7 +289,8 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
   auto spec = spec_from_flags(flags);
   if (!spec) return report(spec.error());
   bool terminal = start && flags.tty && !flags.detach;  // Docker's run -t is attached
-  bool waits = flags.attach || flags.wait || terminal;
+  bool feeds_stdin = start && flags.interactive && !flags.tty && !flags.detach;  // and so is run -i
+  bool waits = flags.attach || flags.wait || terminal || feeds_stdin;
   // --rm with a wait: vesseld keeps the stopped instance until the wait below has answered.
   bool hold = flags.auto_remove && waits;
   auto create = [&] {
@@ -310,7 +315,11 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
   }
   // -a: the signals this CLI gets go to the instance (Docker's --sig-proxy): Ctrl-C stops it.
   std::optional<SignalProxy> proxy;
-  if (flags.attach && !terminal) proxy.emplace(ctx.client(), name);
+  if ((flags.attach || feeds_stdin) && !terminal) proxy.emplace(ctx.client(), name);
+  if (feeds_stdin) {
+    auto code = attach_stdin(ctx, name);
+    return code ? *code : report(code.error());
+  }
   if (terminal) {
     auto attached = console(ctx, name);
     if (attached && *attached) return 0;  // detached with Ctrl-]: it keeps running
@@ -408,15 +417,17 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
 
   {
     auto names = std::make_shared<std::vector<std::string>>();
-    auto force = std::make_shared<bool>(false);
+    auto force = std::make_shared<bool>(false), volumes = std::make_shared<bool>(false);
     auto* c = app.add_subcommand("rm", "delete instances (stopped ones; --force stops running ones first)");
     c->alias("delete");
     c->add_option("names", *names, "instance names")->required();
     c->add_flag("--force,-f", *force, "kill a running instance and delete it");
-    c->callback([&ctx, names, force] {
+    c->add_flag("--volumes,-v", *volumes, "delete its anonymous volumes (-v /path) too; named ones stay");
+    c->callback([&ctx, names, force, volumes] {
       auto client = ctx.client();
+      std::string query = *force && *volumes ? "?force=1&volumes=1" : *force ? "?force=1" : *volumes ? "?volumes=1" : "";
       for (const auto& n : *names) {
-        auto r = client.call("DELETE", "/v1/instances/" + escape_segment(n) + (*force ? "?force=1" : ""));
+        auto r = client.call("DELETE", "/v1/instances/" + escape_segment(n) + query);
         if (!r) ctx.status = report(r.error());
         else fmt::print("{}\n", n);
       }

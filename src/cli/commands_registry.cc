@@ -102,6 +102,47 @@ Result<std::string> pull_image(Client& client, const std::string& ref, bool quie
   return result.is_object() ? result.value("name", "") : "";
 }
 
+// vessel login, vessel logout: Docker's credentials file, which podman and skopeo read too.
+static void add_login_commands(CLI::App& app, Context& ctx) {
+  {
+    struct Flags { std::string server = "docker.io", user, password; bool password_stdin = false; };
+    auto f = std::make_shared<Flags>();
+    auto* c = app.add_subcommand("login", "log in to a registry: checks the credentials, then keeps them in ~/.docker/config.json");
+    c->footer("Examples:\n  vessel login localhost:5000 -u alice --password-stdin < pass.txt\n"
+              "The file is Docker's ($DOCKER_CONFIG/config.json or ~/.docker/config.json; \"auths\", base64\n"
+              "user:password, mode 0600): docker, podman and skopeo read it too.");
+    c->add_option("server", f->server, "registry host[:port] (default docker.io)");
+    c->add_option("--username,-u", f->user, "user name")->required();
+    c->add_option("--password,-p", f->password, "password (visible to other users in ps: prefer --password-stdin)");
+    c->add_flag("--password-stdin", f->password_stdin, "read the password from standard input");
+    c->callback([&ctx, f] {
+      std::string password = f->password;
+      if (password.empty()) {
+        auto read = read_password(f->password_stdin);
+        if (!read) { ctx.status = report(read.error()); return; }
+        password = *read;
+      }
+      auto r = ctx.client().call("POST", "/v1/images/login",
+                                 json::Json{{"server", f->server}, {"username", f->user}, {"password", password}});
+      if (!r) { ctx.status = report(r.error()); return; }
+      std::string file = http::docker_config_file();
+      auto stored = http::store_credentials(file, f->server, http::Credentials{f->user, password});
+      if (!stored) { ctx.status = report(stored.error()); return; }
+      fmt::print("Login Succeeded ({})\n", file);
+    });
+  }
+  {
+    auto server = std::make_shared<std::string>("docker.io");
+    auto* c = app.add_subcommand("logout", "forget the credentials of a registry (in ~/.docker/config.json)");
+    c->add_option("server", *server, "registry host[:port] (default docker.io)");
+    c->callback([&ctx, server] {
+      auto removed = http::store_credentials(http::docker_config_file(), *server, std::nullopt);
+      if (!removed) { ctx.status = report(removed.error()); return; }
+      fmt::print("Removed login credentials for {}\n", *server);
+    });
+  }
+}
+
 void add_registry_commands(CLI::App& app, CLI::App& image, Context& ctx) {
   {
     struct Flags { std::string ref; bool quiet = false, json = false; };
@@ -188,43 +229,7 @@ void add_registry_commands(CLI::App& app, CLI::App& image, Context& ctx) {
       fmt::print("{}\n", r->value("name", ""));
     });
   }
-  {
-    struct Flags { std::string server = "docker.io", user, password; bool password_stdin = false; };
-    auto f = std::make_shared<Flags>();
-    auto* c = app.add_subcommand("login", "log in to a registry: checks the credentials, then keeps them in ~/.docker/config.json");
-    c->footer("Examples:\n  vessel login localhost:5000 -u alice --password-stdin < pass.txt\n"
-              "The file is Docker's ($DOCKER_CONFIG/config.json or ~/.docker/config.json; \"auths\", base64\n"
-              "user:password, mode 0600): docker, podman and skopeo read it too.");
-    c->add_option("server", f->server, "registry host[:port] (default docker.io)");
-    c->add_option("--username,-u", f->user, "user name")->required();
-    c->add_option("--password,-p", f->password, "password (visible to other users in ps: prefer --password-stdin)");
-    c->add_flag("--password-stdin", f->password_stdin, "read the password from standard input");
-    c->callback([&ctx, f] {
-      std::string password = f->password;
-      if (password.empty()) {
-        auto read = read_password(f->password_stdin);
-        if (!read) { ctx.status = report(read.error()); return; }
-        password = *read;
-      }
-      auto r = ctx.client().call("POST", "/v1/images/login",
-                                 json::Json{{"server", f->server}, {"username", f->user}, {"password", password}});
-      if (!r) { ctx.status = report(r.error()); return; }
-      std::string file = http::docker_config_file();
-      auto stored = http::store_credentials(file, f->server, http::Credentials{f->user, password});
-      if (!stored) { ctx.status = report(stored.error()); return; }
-      fmt::print("Login Succeeded ({})\n", file);
-    });
-  }
-  {
-    auto server = std::make_shared<std::string>("docker.io");
-    auto* c = app.add_subcommand("logout", "forget the credentials of a registry (in ~/.docker/config.json)");
-    c->add_option("server", *server, "registry host[:port] (default docker.io)");
-    c->callback([&ctx, server] {
-      auto removed = http::store_credentials(http::docker_config_file(), *server, std::nullopt);
-      if (!removed) { ctx.status = report(removed.error()); return; }
-      fmt::print("Removed login credentials for {}\n", *server);
-    });
-  }
+  add_login_commands(app, ctx);
 }
 
 }  // namespace vessel::cli

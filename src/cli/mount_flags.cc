@@ -53,9 +53,8 @@ Result<bool> truth(std::string_view value, std::string_view flag) {
 
 Result<json::Json> parse_volume_flag(std::string_view text) {
   auto parts = split(text, ':');
-  if (parts.size() == 1)
-    return Unexpected(Error(EINVAL, fmt::format("-v {}: anonymous volumes are not supported", text))
-                          .with_hint(fmt::format("name it: -v NAME:{}", text)));
+  if (parts.size() == 1 && !parts[0].empty())  // an anonymous volume (-v /data): vesseld names it
+    return json::Json{{"type", "volume"}, {"target", parts[0]}};
   if (parts.size() > 3 || parts[0].empty() || parts[1].empty())
     return Unexpected(Error(EINVAL, fmt::format("-v {}: expected SOURCE:TARGET[:OPTIONS]", text))
                           .with_hint("e.g. -v \"$PWD\":/work, -v data:/var/lib/data:ro"));
@@ -94,8 +93,8 @@ Result<json::Json> parse_mount_flag(std::string_view text) {
   if (type == "tmpfs") {
     if (!source.empty()) return fail(EINVAL, "--mount {}: a tmpfs has no source", text);
   } else {
-    if (source.empty()) return fail(EINVAL, "--mount {}: source= is missing", text);
-    m["source"] = type == "bind" ? absolute_path(source) : source;
+    if (source.empty() && type == "bind") return fail(EINVAL, "--mount {}: source= is missing", text);
+    if (!source.empty()) m["source"] = type == "bind" ? absolute_path(source) : source;  // no volume name: anonymous
   }
   return m;
 }

@@ -175,6 +175,8 @@ Result<int> serve(const Options& o) {
   VmBackend vms(vmm, jail);
   if (std::string agent_exec = find_helper("", "vessel-agent-exec", "agent", ""); agent_exec != "vessel-agent-exec")
     vms.set_agent_exec(agent_exec);  // `vessel exec` into VMs (through the guest's vessel-agent)
+  if (std::string init = find_helper("", "vessel-init", "init", ""); init != "vessel-init")
+    containers.set_init(init);  // run --init
   if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") {
     containers.set_shim(shim);
     vms.set_log_relay(shim);

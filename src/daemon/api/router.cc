@@ -163,7 +163,8 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     }
     if (r.method == "DELETE") {
       label = "DELETE /v1/instances/{name}";
-      auto removed = manager_.remove(name, r.query_flag("force"));
+      auto removed = r.query_flag("volumes") ? manager_.remove_with_volumes(name, r.query_flag("force"))
+                                             : manager_.remove(name, r.query_flag("force"));
       return removed ? http::Response::no_content() : error_response(removed.error());
     }
     return method_not_allowed(r);

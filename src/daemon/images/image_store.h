@@ -66,12 +66,14 @@ class ImageStore {
   // Refused (EBUSY) while an instance uses the image. Layers no other image uses are removed.
   Result<void> remove(const std::string& name);
 
+  // The image called `name`, or, when `name` is a reference, the one named by its canonical form
+  // (NAME:latest also finds a plain NAME).
+  Result<std::optional<ImageRow>> find(const std::string& name);
+
   const std::string& dir() const { return dir_; }
 
  private:
   std::string layer_dir(const std::string& digest) const;
-  // The image called `name`, or, when `name` is a reference, the one named by its canonical form.
-  Result<std::optional<ImageRow>> find(const std::string& name);
   // A container image's blobs and manifest, as its row lists them (push, save).
   Result<std::pair<ImageRow, StoredImage>> stored_image(const std::string& name);
   json::Json describe(const ImageRow& row) const;

@@ -15,7 +15,7 @@ Result<json::Json> Manager::run(const InstanceSpec& requested, bool hold_removal
   auto ran = run_instance(requested);
   if (!ran && requested.auto_remove) {
     forget_removal_holds(requested.name);
-    if (auto removed = remove(requested.name, true); !removed && removed.error().errnum() != ENOENT)
+    if (auto removed = remove_with_volumes(requested.name, true); !removed && removed.error().errnum() != ENOENT)
       log::warn("--rm: cannot remove {} after its failed start: {}", requested.name, removed.error().to_string());
   }
   return ran;
@@ -46,7 +46,7 @@ void Manager::remove_if_auto(const std::string& name) {
   if (!loaded) return;
   auto& [row, spec] = *loaded;
   if (!spec.auto_remove || row.state != to_string(State::Stopped)) return;
-  auto removed = remove(name, false);
+  auto removed = remove_with_volumes(name, false);
   if (removed) log::info("--rm: removed {} once it stopped", name);
   else if (removed.error().errnum() != ENOENT) log::warn("--rm: cannot remove {}: {}", name, removed.error().to_string());
 }

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "daemon/images/image_store.h"
 #include "daemon/instances/manager.h"
 
 namespace vessel::daemon {
@@ -78,9 +79,17 @@ Result<json::Json> Manager::export_instance(const std::string& name, const Backu
   auto parts = backend.backup_parts(ctx, boot, options.with_state);
   if (freeze)
     if (auto thawed = backend.resume(ctx, *e->process); !thawed) log::warn("{}: thaw after export: {}", name, thawed.error().to_string());
+  if (parts) {
+    auto image = image_part(spec, ctx.dir);
+    if (!image) parts = Unexpected(std::move(image).error());
+    else if (*image) parts->push_back(std::move(**image));
+  }
   auto written = parts ? write_backup(out_fd, std::move(manifest), *parts, options.zstd, progress)
                        : Result<BackupManifest>(Unexpected(std::move(parts).error()));
   backend.backup_done(ctx);
+  if (parts)
+    for (const auto& p : *parts)
+      if (p.file.name == kBackupImagePart) ::unlink(p.path.c_str());
   if (!written) return Unexpected(std::move(written).error().add_context(fmt::format("export {}", name)));
   events_.publish({{"type", "instance-exported"}, {"name", name}, {"bytes", written->total_bytes()}});
   log::info("{} exported: {} files, {} bytes", name, written->files.size(), written->total_bytes());
@@ -101,7 +110,8 @@ Result<InstanceSpec> Manager::spec_for_import(const BackupManifest& manifest, co
     return Unexpected(Error(EPERM, "only an admin may import a backup with a saved state")
                           .with_hint("CRIU restores whatever the images say, as root"));
   if (!spec.image.empty()) {
-    auto image = TRY(store_.get_image(spec.image));
+    auto image = TRY(images_.find(spec.image));
+    if (!image && manifest.find(kBackupImagePart)) return spec;  // it brings its own
     if (!image)
       return Unexpected(Error(ENOENT, fmt::format("the backup's image {} is not here", spec.image))
                             .with_hint(fmt::format("import that image first (vessel image import ... --name {}), the one "
@@ -120,7 +130,9 @@ Result<void> Manager::restore_backup(const InstanceSpec& spec, const BootSource&
   std::lock_guard lock(e->mutex);
   InstanceContext ctx{spec, dir_of(spec.name), dir_of(spec.name) + "/console.log", cgroup_of(spec.name)};
   ctx.userns = TRY(userns_of(spec));  // the diff's ids land in the new instance's range
-  TRY(backend_for(spec).restore_parts(ctx, boot, staging, manifest));
+  BackupManifest backend_files = manifest;  // the image is the manager's (backup_image.cc)
+  std::erase_if(backend_files.files, [](const BackupFile& f) { return f.name == kBackupImagePart; });
+  TRY(backend_for(spec).restore_parts(ctx, boot, staging, backend_files));
   if (manifest.with_state && spec.type == InstanceType::Container)
     TRY(set_state(spec.name, State::Checkpointed, nullptr, "import"));
   return {};
@@ -140,16 +152,33 @@ Result<json::Json> Manager::import_instance(archive* in, const BackupImportOptio
     return {};
   };
   auto manifest = TRY_CTX(unpack_backup(in, staging, options.limits, check, progress), "import");
-  auto resolved = TRY_CTX(resolve_network(spec), "import {} (its network: pass another one with --network)", spec.name);
-  auto boot = TRY_CTX(create_instance(resolved), "import {}", spec.name);
-  if (auto restored = restore_backup(resolved, boot, staging, manifest); !restored) {
-    if (auto removed = remove(resolved.name, true); !removed)
-      log::warn("import of {} failed, and so did removing it: {}", resolved.name, removed.error().to_string());
-    return Unexpected(std::move(restored).error().add_context(fmt::format("import {}", resolved.name)));
+  bool image_added = TRY_CTX(import_carried_image(spec, staging, manifest), "import {}", spec.name);
+  // A failure from here on removes what the import made: the instance, and the image it brought.
+  auto undo_image = [&] {
+    if (image_added)
+      if (auto removed = images_.remove(spec.image); !removed)
+        log::warn("import of {} failed, and so did removing its image: {}", spec.name, removed.error().to_string());
+  };
+  auto resolved = resolve_network(spec);
+  if (!resolved) {
+    undo_image();
+    return Unexpected(std::move(resolved).error().add_context(
+        fmt::format("import {} (its network: pass another one with --network)", spec.name)));
   }
-  events_.publish({{"type", "instance-imported"}, {"name", resolved.name}, {"from", manifest.name}});
-  log::info("{} imported from a backup of {} ({} bytes)", resolved.name, manifest.name, manifest.total_bytes());
-  return get(resolved.name);
+  auto boot = create_instance(*resolved);
+  if (!boot) {
+    undo_image();
+    return Unexpected(std::move(boot).error().add_context(fmt::format("import {}", spec.name)));
+  }
+  if (auto restored = restore_backup(*resolved, *boot, staging, manifest); !restored) {
+    if (auto removed = remove(resolved->name, true); !removed)
+      log::warn("import of {} failed, and so did removing it: {}", resolved->name, removed.error().to_string());
+    undo_image();
+    return Unexpected(std::move(restored).error().add_context(fmt::format("import {}", resolved->name)));
+  }
+  events_.publish({{"type", "instance-imported"}, {"name", resolved->name}, {"from", manifest.name}});
+  log::info("{} imported from a backup of {} ({} bytes)", resolved->name, manifest.name, manifest.total_bytes());
+  return get(resolved->name);
 }
 
 }  // namespace vessel::daemon

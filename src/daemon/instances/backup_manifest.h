@@ -17,6 +17,8 @@ namespace vessel::daemon {
 inline constexpr const char* kBackupFormat = "vessel-backup";
 inline constexpr int kBackupVersion = 1;
 inline constexpr const char* kBackupManifestName = "manifest.json";
+// The container's image, saved as a docker-archive (backup_image.cc); the manager's, not the backend's.
+inline constexpr const char* kBackupImagePart = "image.tar";
 
 // What an import accepts at most (the manifest is checked against these before a byte of the
 // files is written).

@@ -1,5 +1,6 @@
 // Interactive consoles (docs/daemon/console.md): a VM's serial console (vessel-vmm's socket) and
-// a container's terminal (-t, held by vessel-shim). Both outlive vesseld; both are raw bytes.
+// a container's terminal (-t) or open stdin (-i), held by vessel-shim. All outlive vesseld; all
+// are raw bytes.
 #include <sys/stat.h>
 
 #include "daemon/instances/container_backend.h"
@@ -11,9 +12,9 @@ namespace vessel::daemon {
 Result<std::string> Manager::console_socket(const std::string& name) {
   auto [row, spec] = TRY(load(name));
   bool vm = spec.type == InstanceType::Vm;
-  if (!vm && !spec.process.tty)
-    return Unexpected(Error(ENOTSUP, fmt::format("{} is a container without a terminal", name))
-                          .with_hint(fmt::format("run it with -t to attach to it, or use `vessel exec -it {} -- /bin/sh`", name)));
+  if (!vm && !spec.process.tty && !spec.process.interactive)
+    return Unexpected(Error(ENOTSUP, fmt::format("{} is a container without a terminal or an open stdin", name))
+                          .with_hint(fmt::format("run it with -t or -i to attach to it, or use `vessel exec -it {} -- /bin/sh`", name)));
   if (row.state != to_string(State::Running) && row.state != to_string(State::Paused))
     return Unexpected(Error(EBUSY, fmt::format("cannot attach to the console: instance is {}", row.state))
                           .with_hint("start it first; `vessel logs` shows what it printed"));

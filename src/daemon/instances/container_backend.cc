@@ -126,7 +126,9 @@ Result<GuestProcess> ContainerBackend::launch(const InstanceContext& ctx, const 
   const std::string& name = ctx.spec.name;
   (void)run_tool(command({"delete", "--force", name}));  // leftovers of an earlier run
   TRY_CTX(mount_rootfs(ctx, boot), "prepare the root filesystem");
-  TRY(write_file(ctx.dir + "/config.json", oci_config(ctx, boot, TRY(user_of(ctx, boot))).dump(2)));
+  auto config = oci_config(ctx, boot, TRY(user_of(ctx, boot)));
+  if (ctx.spec.process.init) TRY(add_init(config, init_));
+  TRY(write_file(ctx.dir + "/config.json", config.dump(2)));
   std::string pid_file = ctx.dir + "/pid";
   ::unlink(pid_file.c_str());
   std::string runtime_log = ctx.dir + "/runtime.log";
@@ -144,6 +146,8 @@ Result<GuestProcess> ContainerBackend::launch(const InstanceContext& ctx, const 
   if (ctx.spec.process.tty) {  // the shim takes the terminal from the runtime and holds it
     if (shim_.empty() || verb[0] != "create") return fail(ENOTSUP, "a container with a terminal (-t) needs vessel-shim and a fresh start");
     argv.insert(argv.end(), {"--console-socket", console_handoff(ctx)});
+  } else if (ctx.spec.process.interactive && (shim_.empty() || verb[0] != "create")) {
+    return fail(ENOTSUP, "a container with an open stdin (-i) needs vessel-shim and a fresh start");
   }
   argv.insert(argv.end(), {"--bundle", ctx.dir, "--pid-file", pid_file, name});
   if (!shim_.empty()) {
@@ -191,6 +195,7 @@ Result<void> ContainerBackend::create_through_shim(const InstanceContext& ctx, c
                                 "--ready-fd", "0"};
   for (auto& a : log_relay_args(ctx)) argv.push_back(std::move(a));
   if (ctx.spec.process.tty) argv.insert(argv.end(), {"--console-handoff", console_handoff(ctx), "--console-serve", container_console_socket(ctx.dir)});
+  else if (ctx.spec.process.interactive) argv.insert(argv.end(), {"--stdin-serve", container_console_socket(ctx.dir)});
   argv.push_back("--");
   argv.insert(argv.end(), create.begin(), create.end());
   options.new_session = true;

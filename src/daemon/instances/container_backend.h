@@ -43,6 +43,8 @@ class ContainerBackend : public Backend {
   // vessel-shim (docs/daemon/console.md): when set, it runs `create` and stays the parent of the
   // container's process, so its exit status is kept even across vesseld restarts.
   void set_shim(std::string shim) { shim_ = std::move(shim); }
+  // vessel-init, process 1 of the containers run with --init (src/init).
+  void set_init(std::string init) { init_ = std::move(init); }
   std::chrono::milliseconds exit_file_wait() const override {
     return std::chrono::milliseconds(shim_.empty() ? 0 : 3000);
   }
@@ -65,6 +67,7 @@ class ContainerBackend : public Backend {
   std::string runtime_;
   std::string root_;
   std::string shim_;
+  std::string init_;
 };
 
 // The socket where vessel-shim serves a container's terminal (-t), raw bytes both ways.

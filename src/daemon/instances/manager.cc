@@ -174,12 +174,14 @@ void Manager::release(const InstanceContext& ctx) {
 
 Result<json::Json> Manager::create(const InstanceSpec& requested) {
   auto spec = TRY(resolve_network(requested));
+  name_anonymous_volumes(spec);
   TRY(create_instance(spec));
   return get(spec.name);
 }
 
 Result<json::Json> Manager::run_instance(const InstanceSpec& requested) {
   auto spec = TRY(resolve_network(requested));
+  name_anonymous_volumes(spec);
   auto boot = TRY(create_instance(spec));
   return act(spec.name, Action::Start, {}, &boot);
 }

@@ -83,6 +83,8 @@ class Manager {
   void release_removal(const std::string& name);
   Result<json::Json> act(const std::string& name, Action action, const ActOptions& options = {});
   Result<void> remove(const std::string& name, bool force);
+  // remove(), then the instance's anonymous volumes (--rm, `rm -v`; anonymous_volumes.cc).
+  Result<void> remove_with_volumes(const std::string& name, bool force);
   // `vessel kill -s SIG` (kill.cc): EBUSY unless it runs; a VM takes only KILL.
   Result<json::Json> kill(const std::string& name, int sig);
   Result<json::Json> get(const std::string& name);
@@ -190,6 +192,10 @@ class Manager {
   // The verified files in `staging` into the instance just created from `spec`.
   Result<void> restore_backup(const InstanceSpec& spec, const BootSource& boot, const std::string& staging,
                               const BackupManifest& manifest);
+  // The container's image saved into `dir` for the backup (none for VMs, or when it cannot be
+  // saved); on import, the carried image made into the store when it lacks spec.image (true).
+  Result<std::optional<BackupPart>> image_part(const InstanceSpec& spec, const std::string& dir);
+  Result<bool> import_carried_image(const InstanceSpec& spec, const std::string& staging, const BackupManifest& manifest);
   // Staging directories of imports a crash interrupted are removed at start.
   void remove_stale_imports();
   // An incoming instance found at start-up: adopted if its vessel-vmm runs the VM, else removed.

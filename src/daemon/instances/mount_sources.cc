@@ -1,10 +1,37 @@
 #include "daemon/instances/mount_sources.h"
 
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 namespace vessel::daemon {
+
+namespace {
+
+constexpr size_t kNameBytes = 16;  // 32 hex digits: a name no user picks by chance
+
+std::string random_volume_name() {
+  unsigned char bytes[kNameBytes];
+  size_t got = 0;
+  while (got < sizeof bytes) {
+    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
+  std::string name;
+  for (unsigned char b : bytes) name += fmt::format("{:02x}", b);
+  return name;
+}
+
+}  // namespace
+
+void name_anonymous_volumes(InstanceSpec& spec) {
+  for (auto& m : spec.mounts)
+    if (m.kind == MountKind::Volume && m.source.empty()) {
+      m.source = random_volume_name();
+      m.anonymous = true;
+    }
+}
 
 Result<std::vector<std::pair<MountSpec, std::string>>> resolve_mounts(const InstanceSpec& spec, Volumes* volumes) {
   std::vector<std::pair<MountSpec, std::string>> out;
@@ -17,6 +44,7 @@ Result<std::vector<std::pair<MountSpec, std::string>>> resolve_mounts(const Inst
       source = m.source;
     } else if (m.kind == MountKind::Volume) {
       if (!volumes) return fail(ENOTSUP, "this vesseld has no volumes");
+      if (m.source.empty()) return fail(EINVAL, "the anonymous volume for {} was not named", m.target);
       source = TRY(volumes->ensure(m.source));
     }
     out.emplace_back(m, std::move(source));

@@ -15,5 +15,8 @@ namespace vessel::daemon {
 // The spec's mounts with their host sources, ordered so that a mount inside another one's target
 // comes after it. `volumes` unset: a named volume is refused.
 Result<std::vector<std::pair<MountSpec, std::string>>> resolve_mounts(const InstanceSpec& spec, Volumes* volumes);
+// Gives each anonymous volume (-v /data: a volume without a source) a random name, as Docker
+// does, and marks it anonymous; done once, at create, so the stored spec keeps the names.
+void name_anonymous_volumes(InstanceSpec& spec);
 
 }  // namespace vessel::daemon

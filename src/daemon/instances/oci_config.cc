@@ -144,6 +144,19 @@ json::Json oci_config(const InstanceContext& ctx, const BootSource& boot, const 
   };
 }
 
+Result<void> add_init(json::Json& config, const std::string& init_binary) {
+  if (init_binary.empty())
+    return Unexpected(Error(ENOENT, "--init: vessel-init was not found beside vesseld or in $PATH")
+                          .with_hint("install vessel-init with vesseld, or run without --init"));
+  constexpr const char* kInitPath = "/dev/init";  // podman's place: /dev is the container's own tmpfs
+  config["mounts"].push_back({{"destination", kInitPath}, {"type", "bind"}, {"source", init_binary},
+                              {"options", {"bind", "ro", "nosuid", "nodev"}}});
+  std::vector<std::string> args = {kInitPath, "--"};
+  for (const auto& a : config["process"]["args"]) args.push_back(a.get<std::string>());
+  config["process"]["args"] = args;
+  return {};
+}
+
 json::Json exec_process(const InstanceContext& ctx, const std::vector<std::string>& argv, bool tty) {
   // The container's own process (its environment, user, directory), as `docker exec` runs in.
   json::Json process;

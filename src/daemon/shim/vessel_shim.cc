@@ -15,6 +15,8 @@
 // gives it the read end of vessel-vmm's stdout and stderr (a VM's console log).
 // With --console-handoff H --console-serve S (a container with a terminal; the runtime's create is
 // given --console-socket H), the shim takes the terminal's master and serves it on S (tty_relay.h).
+// With --stdin-serve S (`run -i` without a terminal), the container's stdin is a pipe the shim
+// holds, fed by the first client of S (stdin_relay.h).
 // The writer sits here rather than in vesseld because guests outlive vesseld: a restart of the
 // daemon must neither lose their output nor block them on a full pipe.
 #include <fcntl.h>
@@ -39,6 +41,7 @@
 #include "base/log_stamp.h"
 #include "base/rotating_log.h"
 #include "base/version.h"
+#include "daemon/shim/stdin_relay.h"
 #include "daemon/shim/tty_relay.h"
 
 using vessel::write_all;
@@ -55,7 +58,9 @@ void usage() {
                "  until EOF, detached. Started by vesseld; not for direct use.\n"
                "  LOG: --log FILE [--log-max-size BYTES] [--log-max-file N] (default 10 MiB x 3 files)\n"
                "  --console-handoff SOCK --console-serve SOCK: the container has a terminal; take it from the\n"
-               "  runtime on the first socket, serve it (raw bytes, one client at a time) on the second.\n");
+               "  runtime on the first socket, serve it (raw bytes, one client at a time) on the second.\n"
+               "  --stdin-serve SOCK: the container's stdin is a pipe fed by the first client of SOCK; its EOF\n"
+               "  closes the pipe.\n");
 }
 
 std::string read_small(const std::string& path) {
@@ -116,7 +121,7 @@ bool detach() {
 }
 
 struct Options {
-  std::string exit_file, pid_file, log_file, console_handoff, console_serve;
+  std::string exit_file, pid_file, log_file, console_handoff, console_serve, stdin_serve;
   vessel::LogLimits limits;
   bool relay_only = false;
   int ready_fd = -1;
@@ -139,6 +144,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
     else if (a == "--log") o.log_file = argv[++i];
     else if (a == "--console-handoff") o.console_handoff = argv[++i];
     else if (a == "--console-serve") o.console_serve = argv[++i];
+    else if (a == "--stdin-serve") o.stdin_serve = argv[++i];
     else if (a == "--log-max-size") o.limits.max_size = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--log-max-file") o.limits.max_files = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     else { usage(); return 2; }
@@ -161,6 +167,14 @@ std::optional<vessel::RotatingLog> open_log(const Options& o) {
   return std::move(*opened);
 }
 
+// The terminal (-t) or the stdin pipe (-i) the container gets, when it gets one.
+vessel::Result<void> prepare_stdio(const Options& o, std::unique_ptr<vessel::shim::TtyRelay>& tty,
+                                   std::unique_ptr<vessel::shim::StdinRelay>& in) {
+  if (!o.console_handoff.empty()) tty = TRY(vessel::shim::TtyRelay::prepare(o.console_handoff, o.console_serve));
+  if (!o.stdin_serve.empty()) in = TRY(vessel::shim::StdinRelay::prepare(o.stdin_serve));
+  return {};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -171,7 +185,6 @@ int main(int argc, char** argv) {
   bool relay_only = o.relay_only;
   int ready_fd = o.ready_fd, i = o.command;
   const std::string &exit_file = o.exit_file, &pid_file = o.pid_file;
-  const std::string &console_handoff = o.console_handoff, &console_serve = o.console_serve;
   if (relay_only) {
     if (!log) { usage(); return 2; }
     if (!detach()) return 1;
@@ -179,7 +192,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (exit_file.empty() || pid_file.empty() || ready_fd < 0 || i >= argc) { usage(); return 2; }
-  if (console_handoff.empty() != console_serve.empty()) { usage(); return 2; }
+  if (o.console_handoff.empty() != o.console_serve.empty()) { usage(); return 2; }
   // vesseld hands the ready pipe over as stdin (only this child gets it, never a concurrent
   // spawn): move it out of the way, close-on-exec, so that neither the runtime nor the container
   // holds it, and give them /dev/null as stdin.
@@ -200,13 +213,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::unique_ptr<vessel::shim::TtyRelay> tty;
-  if (!console_handoff.empty()) {
-    auto prepared = vessel::shim::TtyRelay::prepare(console_handoff, console_serve);
-    if (!prepared) {
-      write_all(ready_fd, "fail " + prepared.error().to_string() + "\n");
-      return 1;
-    }
-    tty = std::move(*prepared);
+  std::unique_ptr<vessel::shim::StdinRelay> in;
+  if (auto prepared = prepare_stdio(o, tty, in); !prepared) {
+    write_all(ready_fd, "fail " + prepared.error().to_string() + "\n");
+    return 1;
   }
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     write_all(ready_fd, std::string("fail prctl(PR_SET_CHILD_SUBREAPER): ") + strerror(errno) + "\n");
@@ -218,6 +228,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (create == 0) {
+    if (in) ::dup2(in->container_end(), STDIN_FILENO);  // the runtime hands its stdio to the container
     if (log) {
       ::dup2(out[1], STDOUT_FILENO);
       ::dup2(out[1], STDERR_FILENO);
@@ -253,6 +264,12 @@ int main(int argc, char** argv) {
       write_all(ready_fd, "fail " + started.error().to_string() + "\n");
       _exit(1);
     }
+  if (in)
+    if (auto started = in->start(); !started) {
+      ::kill(init, SIGKILL);
+      write_all(ready_fd, "fail " + started.error().to_string() + "\n");
+      _exit(1);
+    }
   write_all(ready_fd, "ok " + std::to_string(init) + "\n");
   ::close(ready_fd);
   // Reap everything reparented to us (orphans of the runtime); the container's init ends it.
@@ -266,6 +283,7 @@ int main(int argc, char** argv) {
     if (r == init) {
       drain();
       if (tty) tty->finish();
+      if (in) in->finish();
       write_exit_file(exit_file, status);
       _exit(0);
     }

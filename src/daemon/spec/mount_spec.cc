@@ -38,7 +38,7 @@ Result<std::string> normal_target(std::string path, std::string_view where) {
 
 Result<MountSpec> parse_mount(const json::Json& m, std::string_view where) {
   if (!m.is_object()) return fail(EINVAL, "{}: expected an object, got {}", where, json::type_name(m));
-  TRY(json::reject_unknown(m, where, {"type", "source", "target", "read_only", "tmpfs_size", "tmpfs_mode"}));
+  TRY(json::reject_unknown(m, where, {"type", "source", "target", "read_only", "tmpfs_size", "tmpfs_mode", "anonymous"}));
   MountSpec out;
   auto type = TRY(json::get_string(m, where, "type"));
   if (type == "bind") out.kind = MountKind::Bind;
@@ -52,13 +52,16 @@ Result<MountSpec> parse_mount(const json::Json& m, std::string_view where) {
       out.source = TRY(mount_path(m, where, "source"));
       break;
     case MountKind::Volume:
-      out.source = TRY(json::get_string(m, where, "source"));
-      TRY_CTX(validate_name(out.source), "{}.source", where);
+      out.source = TRY(json::opt_string(m, where, "source")).value_or("");
+      out.anonymous = TRY(json::opt_bool(m, where, "anonymous")).value_or(false);
+      if (!out.source.empty()) TRY_CTX(validate_name(out.source), "{}.source", where);
+      if (out.source.empty() && out.anonymous) return fail(EINVAL, "{}: an anonymous volume that has no name", where);
       break;
     case MountKind::Tmpfs:
       if (m.contains("source")) return fail(EINVAL, "{}.source: a tmpfs has no source", where);
       break;
   }
+  if (out.kind != MountKind::Volume && m.contains("anonymous")) return fail(EINVAL, "{}.anonymous: only volumes are", where);
   bool tmpfs = out.kind == MountKind::Tmpfs;
   if (auto size = TRY(json::opt_uint(m, where, "tmpfs_size"))) {
     if (!tmpfs) return fail(EINVAL, "{}.tmpfs_size: only a tmpfs has a size", where);
@@ -100,7 +103,8 @@ Result<std::vector<MountSpec>> parse_mounts(const json::Json& j) {
 
 json::Json to_json(const MountSpec& m) {
   json::Json j = {{"type", std::string(to_string(m.kind))}, {"target", m.target}};
-  if (m.kind != MountKind::Tmpfs) j["source"] = m.source;
+  if (m.kind != MountKind::Tmpfs && !m.source.empty()) j["source"] = m.source;
+  if (m.anonymous) j["anonymous"] = true;
   if (m.read_only) j["read_only"] = true;
   if (m.tmpfs_size) j["tmpfs_size"] = m.tmpfs_size;
   if (m.kind == MountKind::Tmpfs && m.tmpfs_mode != 01777) j["tmpfs_mode"] = m.tmpfs_mode;

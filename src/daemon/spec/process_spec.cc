@@ -65,6 +65,8 @@ Result<ProcessSpec> parse_process_spec(const json::Json& spec) {
   if (spec.contains("user")) p.user = TRY(parse_user(spec["user"]));
   if (spec.contains("hostname")) p.hostname = TRY(parse_hostname(spec["hostname"]));
   if (spec.contains("tty")) p.tty = TRY(parse_tty(spec["tty"]));
+  p.init = TRY(json::opt_bool(spec, "spec", "init")).value_or(false);
+  p.interactive = TRY(json::opt_bool(spec, "spec", "interactive")).value_or(false);
   return p;
 }
 
@@ -74,6 +76,8 @@ void process_to_json(const ProcessSpec& p, json::Json& spec) {
   if (!p.user.empty()) spec["user"] = p.user;
   if (!p.hostname.empty()) spec["hostname"] = p.hostname;
   if (p.tty) spec["tty"] = {{"rows", p.tty->rows}, {"cols", p.tty->cols}};
+  if (p.init) spec["init"] = true;
+  if (p.interactive) spec["interactive"] = true;
 }
 
 std::vector<std::string> process_args(const ProcessSpec& p, const std::vector<std::string>& command,

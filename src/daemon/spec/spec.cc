@@ -61,7 +61,7 @@ Result<void> check_type_fields(const InstanceSpec& s) {
       return Unexpected(Error(EINVAL, "spec.mounts: a VM takes no volumes or host directories yet (they need virtio-fs)")
                             .with_hint("give the VM a disk instead: --disk size=1G or --disk PATH"));
     if (!s.process.empty())
-      return fail(EINVAL, "spec: entrypoint, workdir, user, hostname and tty are for containers (a VM's are its guest's; "
+      return fail(EINVAL, "spec: entrypoint, workdir, user, hostname, tty, interactive and init are for containers (a VM's are its guest's; "
                           "`vessel console` attaches to a VM's serial console)");
   } else {
     if (s.image.empty() == s.rootfs.empty())
@@ -129,7 +129,7 @@ Result<InstanceSpec> parse_spec(const json::Json& body) {
                             "stop_timeout_s", "disks", "environment", "command", "labels", "privileged", "cap_add",
                             "cap_drop", "security_opt", "pids_limit", "userns", "log", "network", "ports", "ksm",
                             "pool", "restart", "healthcheck", "no_healthcheck", "balloon", "watchdog", "mounts",
-                            "entrypoint", "workdir", "user", "hostname", "tty", "auto_remove"}));
+                            "entrypoint", "workdir", "user", "hostname", "tty", "init", "interactive", "auto_remove"}));
   InstanceSpec s;
   s.name = TRY(json::get_string(body, "spec", "name"));
   TRY_CTX(validate_name(s.name), "spec.name");

@@ -101,6 +101,39 @@ TEST_F(Backup, AContainerExportedRemovedAndImportedElsewhereRunsWithItsFiles) {
   expect_nothing_left(b, "keep3");
 }
 
+TEST_F(Backup, ABackupCarriesItsImageToAHostWithoutIt) {
+  std::string image = make_busybox_image_archive(tmp.path + "/img", R"({"Cmd":["/bin/sh","-c","echo from-image > /made; exec sleep 600"]})");
+  ASSERT_EQ(a.vessel({"image", "import", "-q", image, "--name", "carried"}).status, 0) << a.log();
+  ASSERT_EQ(a.vessel({"run", "--name", "withimg", "carried"}).status, 0) << a.log();
+  ASSERT_TRUE(eventually([&] { return in(a, "withimg", "cat /made") == "from-image\n"; })) << a.log();
+  ASSERT_EQ(a.vessel({"stop", "withimg"}).status, 0);
+  std::string archive = tmp.path + "/withimg.tar";
+  auto ex = a.vessel({"export", "withimg", "-o", archive, "--json"});
+  ASSERT_EQ(ex.status, 0) << ex.err << a.log();
+  std::set<std::string> files;
+  auto summary = json::parse(ex.out).value_or(json::Json::object());
+  for (const auto& f : summary["files"]) files.insert(f.value("name", ""));
+  EXPECT_EQ(files, (std::set<std::string>{"rootfs-diff.tar", "image.tar"})) << ex.out;
+  EXPECT_FALSE(fs::exists(a.state_dir() + "/instances/withimg/backup-image.tar")) << "the saved image is not kept";
+
+  // b has no such image. An import that fails after the image came in takes the image out again.
+  ASSERT_TRUE(b.vessel_json({"image", "ls", "--json"}).empty());
+  auto no_net = b.vessel({"import", archive, "--network", "nosuchnet"});
+  EXPECT_EQ(no_net.status, 1);
+  EXPECT_NE(no_net.err.find("nosuchnet"), std::string::npos) << no_net.err;
+  EXPECT_TRUE(b.vessel_json({"image", "ls", "--json"}).empty()) << b.log();
+  expect_nothing_left(b, "withimg");
+  // Then for real: the image arrives with the instance, which runs from it with its changes.
+  ASSERT_EQ(b.vessel({"import", "-q", archive}).status, 0) << b.log();
+  auto images = b.vessel_json({"image", "ls", "--json"});
+  ASSERT_EQ(images.size(), 1u) << images.dump();
+  EXPECT_EQ(images[0].value("name", ""), "carried");
+  ASSERT_EQ(b.vessel({"start", "withimg"}).status, 0) << b.log();
+  ASSERT_TRUE(eventually([&] { return in(b, "withimg", "cat /made") == "from-image\n"; })) << b.log();
+  auto busy = b.vessel({"image", "rm", "carried"});
+  EXPECT_NE(busy.err.find("used by instance withimg"), std::string::npos) << busy.err;
+}
+
 TEST_F(Backup, CorruptTruncatedAndForeignArchivesAreRefusedWithNothingLeft) {
   ASSERT_EQ(a.vessel({"run", "--name", "src", "--rootfs", tmp.path + "/rootfs", "--", "/bin/sh", "-c", kChanger}).status, 0)
       << a.log();

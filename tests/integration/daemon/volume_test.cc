@@ -1,9 +1,11 @@
 // Volumes end to end (docs/daemon/volumes.md): CLI flags -> vesseld -> the OCI runtime's mounts ->
 // the kernel. Binds see the host's files (read-only when asked), named volumes outlive their
-// containers and are refused removal while used, tmpfs mounts have their size.
+// containers and are refused removal while used, anonymous ones go with rm -v and --rm, tmpfs
+// mounts have their size.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -70,6 +72,45 @@ TEST_F(Volumes, ANamedVolumeKeepsItsDataAcrossContainersAndIsKeptWhileUsed) {
   EXPECT_EQ(pruned["deleted"], json::Json::array({"data", "spare"})) << pruned.dump();
   EXPECT_GT(pruned.value("space_reclaimed", uint64_t{0}), 0u);
   EXPECT_EQ(daemon.vessel_json({"volume", "ls", "--json"}), json::Json::array());
+}
+
+TEST_F(Volumes, AnAnonymousVolumeIsNamedKeptAcrossStartsAndGoesWithRmV) {
+  auto volume_of = [&](const std::string& instance) {
+    std::vector<std::string> names;
+    for (const auto& v : daemon.vessel_json({"volume", "ls", "--json"}))
+      if (v["used_by"] == json::Json::array({instance})) names.push_back(v.value("name", ""));
+    return names;
+  };
+  // -v /data: a volume vesseld names; the same one at every start of the instance.
+  auto first = run_script("anon", {"-v", "/data"}, "echo run >> /data/runs; cat /data/runs");
+  ASSERT_EQ(first.status, 0) << first.err << daemon.log();
+  auto named = volume_of("anon");
+  ASSERT_EQ(named.size(), 1u) << daemon.vessel({"volume", "ls"}).out;
+  EXPECT_EQ(named[0].size(), 32u) << named[0];
+  auto spec_mounts = daemon.vessel_json({"inspect", "anon"})["mounts"];
+  EXPECT_EQ(spec_mounts, (json::Json::array({{{"type", "volume"}, {"source", named[0]}, {"target", "/data"}, {"anonymous", true}}})));
+  ASSERT_EQ(daemon.vessel({"start", "anon"}).status, 0);
+  EXPECT_EQ(daemon.vessel({"wait", "anon"}).out, "0\n");
+  EXPECT_EQ(daemon.vessel({"logs", "anon"}).out, "run\nrun\nrun\n") << "the second start saw the first one's file";
+  // A plain rm leaves it (Docker's rule); rm -v takes it.
+  ASSERT_EQ(run_script("anon2", {"--mount", "type=volume,target=/cache"}, "true").status, 0);
+  auto second = volume_of("anon2");
+  ASSERT_EQ(second.size(), 1u);
+  ASSERT_EQ(daemon.vessel({"rm", "anon"}).status, 0);
+  EXPECT_EQ(daemon.vessel({"volume", "inspect", named[0]}).status, 0) << "rm without -v keeps it";
+  ASSERT_EQ(daemon.vessel({"rm", "-v", "anon2"}).status, 0);
+  EXPECT_EQ(daemon.vessel({"volume", "inspect", second[0]}).status, 1) << "rm -v removes it";
+  // --rm removes its anonymous volumes, never a named one.
+  auto gone = daemon.vessel({"run", "--rm", "--wait", "--name", "brief", "--rootfs", rootfs, "-v", "/scratch", "-v",
+                             "named:/named", "--", "/bin/true"});
+  ASSERT_EQ(gone.status, 0) << gone.err;
+  ASSERT_TRUE(eventually([&] { return daemon.vessel({"inspect", "brief"}).status != 0; }));
+  std::vector<std::string> left;
+  for (const auto& v : daemon.vessel_json({"volume", "ls", "--json"})) left.push_back(v.value("name", ""));
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> expected{named[0], "named"};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(left, expected);
 }
 
 TEST_F(Volumes, ATmpfsHasItsSizeAndModeAndGoesWithTheContainer) {

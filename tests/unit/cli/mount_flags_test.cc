@@ -28,16 +28,20 @@ TEST(VolumeFlag, RelativeHostPathsAreMadeAbsoluteHere) {
 }
 
 TEST(VolumeFlag, MalformedOnesSayWhatIsExpected) {
-  for (const char* bad : {"/data", ":/data", "x:", "a:b:c:d", "/a:/b:exec"}) {
+  for (const char* bad : {":/data", "x:", "a:b:c:d", "/a:/b:exec", ""}) {
     auto r = parse_volume_flag(bad);
     EXPECT_FALSE(r) << bad;
     if (!r) {
       EXPECT_NE(r.error().to_string().find(bad), std::string::npos) << r.error().to_string();
     }
   }
+  // A target alone is Docker's anonymous volume: no source, vesseld names it.
   auto anonymous = parse_volume_flag("/data");
-  ASSERT_FALSE(anonymous);
-  EXPECT_NE(anonymous.error().hint().find("-v NAME:/data"), std::string::npos);
+  ASSERT_TRUE(anonymous) << anonymous.error().to_string();
+  EXPECT_EQ(*anonymous, (json::Json{{"type", "volume"}, {"target", "/data"}}));
+  auto mounted = parse_mount_flag("type=volume,target=/cache");
+  ASSERT_TRUE(mounted) << mounted.error().to_string();
+  EXPECT_EQ(*mounted, (json::Json{{"type", "volume"}, {"target", "/cache"}}));
 }
 
 TEST(MountFlag, DockersKeysAndSpellings) {
