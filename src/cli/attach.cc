@@ -53,6 +53,24 @@ Result<void> local_only(const Context& ctx, const char* verb) {
   return {};
 }
 
+// This terminal's size to the container's (Docker's resize): at the attach and at each SIGWINCH.
+// A VM's serial console has no size: vesseld says so, and that is fine.
+void send_terminal_size(const Context& ctx, const std::string& name) {
+  winsize ws{};
+  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return;
+  (void)ctx.client().call("POST", fmt::format("{}/resize?h={}&w={}", instance_path(name), ws.ws_row, ws.ws_col));
+}
+
+// SIGWINCH as a readable fd, for the console's poll; -1 when stdin is no terminal.
+Fd window_changes(bool tty) {
+  if (!tty) return Fd();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGWINCH);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  return Fd(::signalfd(-1, &set, SFD_CLOEXEC));
+}
+
 }  // namespace
 
 // vessel console: raw bytes both ways until the guest ends, stdin ends and the guest closes, or Ctrl-].
@@ -63,13 +81,21 @@ Result<bool> console(const Context& ctx, const std::string& name) {
   if (tty) std::fprintf(stderr, "Connected to %s. Press Ctrl-] to detach (it keeps running).\r\n", name.c_str());
   RawTerminal raw(STDIN_FILENO);
   if (!conn.early.empty()) write_all(STDOUT_FILENO, conn.early);
+  Fd winch = window_changes(tty);
+  if (tty) send_terminal_size(ctx, name);
   bool stdin_open = true;
   char buf[16384];
   for (;;) {
-    pollfd p[2] = {{conn.fd.get(), POLLIN, 0}, {STDIN_FILENO, static_cast<short>(stdin_open ? POLLIN : 0), 0}};
-    if (::poll(p, 2, -1) < 0) {
+    pollfd p[3] = {{conn.fd.get(), POLLIN, 0}, {STDIN_FILENO, static_cast<short>(stdin_open ? POLLIN : 0), 0},
+                   {winch.get(), POLLIN, 0}};
+    if (::poll(p, winch ? 3 : 2, -1) < 0) {
       if (errno == EINTR) continue;
       return fail_errno("poll");
+    }
+    if (winch && (p[2].revents & POLLIN)) {
+      signalfd_siginfo info;
+      (void)!::read(winch.get(), &info, sizeof info);
+      send_terminal_size(ctx, name);
     }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::read(conn.fd.get(), buf, sizeof buf);

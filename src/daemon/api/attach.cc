@@ -11,6 +11,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <charconv>
+
 #include "base/fd.h"
 #include "base/log.h"
 #include "base/unix_socket.h"
@@ -226,5 +228,22 @@ http::Response Api::exec_stream(const http::Request& r, const std::string& name)
 }
 
 bool Api::is_upgrade(const http::Request& r) { return wants_upgrade(r); }
+
+http::Response Api::resize(const http::Request& r, const std::string& name) {
+  auto dimension = [&](const char* key) -> Result<uint16_t> {
+    std::string text = r.query_arg(key);
+    unsigned long v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v == 0 || v > 0xffff)
+      return fail(EINVAL, "resize: ?{}= must be a number of {} from 1 to 65535", key, *key == 'h' ? "rows" : "columns");
+    return static_cast<uint16_t>(v);
+  };
+  auto rows = dimension("h");
+  if (!rows) return error_response(rows.error(), 400);
+  auto cols = dimension("w");
+  if (!cols) return error_response(cols.error(), 400);
+  auto resized = manager_.resize_terminal(name, *rows, *cols);
+  return resized ? http::Response::no_content() : error_response(resized.error());
+}
 
 }  // namespace vessel::daemon

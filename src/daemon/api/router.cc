@@ -182,6 +182,11 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     if (r.method != "GET") return method_not_allowed(r);
     return console(r, name);
   }
+  if (verb == "resize") {
+    label = "POST /v1/instances/{name}/resize";
+    if (r.method != "POST") return method_not_allowed(r);
+    return resize(r, name);
+  }
   if (verb == "exec" && r.method == "POST" && is_upgrade(r)) {
     label = "POST /v1/instances/{name}/exec (stream)";
     return exec_stream(r, name);

@@ -74,6 +74,8 @@ class Api {
   // api/wait.cc and api/attach.cc (docs/daemon/console.md)
   http::Response wait_stream(const std::string& name);
   http::Response console(const http::Request& request, const std::string& name);
+  // POST /v1/instances/{name}/resize?h=ROWS&w=COLS (Docker's): a container's terminal (attach.cc).
+  http::Response resize(const http::Request& request, const std::string& name);
   http::Response exec_stream(const http::Request& request, const std::string& name);
   static bool is_upgrade(const http::Request& request);
   // Live migration (api/migrate_routes.cc, docs/daemon/migrate.md)

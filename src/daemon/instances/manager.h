@@ -92,8 +92,11 @@ class Manager {
   Result<ExecResult> exec(const std::string& name, const std::vector<std::string>& argv,
                           std::chrono::milliseconds timeout = std::chrono::minutes(10));
   Result<ExecSession> exec_session(const std::string& name, const ExecOptions& options);
-  // The VM's console socket (vessel-vmm --console-sock), when it runs.
+  // The VM's console socket (vessel-vmm --console-sock), a container's terminal or stdin socket
+  // (vessel-shim's), when it runs.
   Result<std::string> console_socket(const std::string& name);
+  // A running container's terminal (-t) gets a new size; its foreground processes get SIGWINCH.
+  Result<void> resize_terminal(const std::string& name, uint16_t rows, uint16_t cols);
   Result<json::Json> stats(const std::string& name);
   // vessel cp (docs/daemon/cp.md): runs `fn` with the instance's root directory on the host and
   // its user-namespace range (none: host ids), under the instance's lock. A stopped container's

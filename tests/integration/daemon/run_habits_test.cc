@@ -1,6 +1,6 @@
 // Docker's run habits (docs/daemon/run.md), through the real CLI, vesseld and vessel-runtime:
 // --rm, the 126/127 statuses, -u, -w, --hostname, --entrypoint, --env-file, --label-file, --init,
-// -i without -t, and exec's statuses and TERM.
+// -i without -t, terminal resizes, and exec's statuses and TERM.
 #include <fstream>
 #include <thread>
 
@@ -136,6 +136,27 @@ TEST_F(RunHabits, TerminalRunAttachesAndCtrlCReachesTheCommand) {
   ASSERT_EQ(run_in_rootfs({"--name", "plain", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0);
   auto no_tty = daemon.vessel({"attach", "plain"});
   EXPECT_NE(no_tty.err.find("without a terminal"), std::string::npos) << no_tty.err;
+}
+
+TEST_F(RunHabits, ATerminalIsResizedAfterTheStart) {
+  std::string script = "trap 'stty size' WINCH; echo ready; while :; do sleep 0.1; done";
+  ASSERT_EQ(run_in_rootfs({"-t", "-d", "--name", "sized", "--stop-timeout", "1"}, {"/bin/sh", "-c", script}).status, 0);
+  auto logged = [&](const std::string& what) {
+    return eventually([&] { return daemon.vessel({"logs", "sized"}).out.find(what) != std::string::npos; });
+  };
+  ASSERT_TRUE(logged("ready")) << daemon.log();
+  auto resize = [&](const std::string& name, const std::string& query) {
+    return run({"curl", "-sS", "-w", "%{http_code}", "--unix-socket", daemon.socket(), "-X", "POST",
+                "http://localhost/v1/instances/" + name + "/resize" + query});
+  };
+  EXPECT_EQ(resize("sized", "?h=40&w=100").out, "204");
+  EXPECT_TRUE(logged("40 100")) << daemon.vessel({"logs", "sized"}).out;  // the shell saw SIGWINCH and the size
+  auto zero = resize("sized", "?h=0&w=100");
+  EXPECT_NE(zero.out.find("rows from 1 to 65535"), std::string::npos) << zero.out;
+  EXPECT_NE(zero.out.find("400"), std::string::npos) << zero.out;
+  ASSERT_EQ(run_in_rootfs({"--name", "plain", "--stop-timeout", "1"}, {"/bin/sleep", "100"}).status, 0);
+  auto no_tty = resize("plain", "?h=40&w=100");
+  EXPECT_NE(no_tty.out.find("has no terminal"), std::string::npos) << no_tty.out;
 }
 
 TEST_F(RunHabits, KillSignalsTheCommandAndAttachForwardsWhatItGets) {
