@@ -36,7 +36,7 @@ Result<RegistryRequest> parse_registry_request(const http::Request& r) {
   return out;
 }
 
-http::Response answer(const Result<json::Json>& j, int status = 200) {
+http::Response registry_answer(const Result<json::Json>& j, int status = 200) {
   return j ? http::Response::json(status, json::dump(*j) + "\n") : Api::error_response(j.error());
 }
 
@@ -48,7 +48,7 @@ http::Response Api::registry_route(const http::Request& r, const std::string& ve
   if (!req) return error_response(req.error(), 400);
   if (verb == "pull") {
     if (req->ref.empty()) return error_response(Error(EINVAL, "which image? POST /v1/images/pull?ref=REFERENCE"), 400);
-    if (!r.query_flag("progress")) return answer(images_.pull(req->ref, req->credentials, {}), 201);
+    if (!r.query_flag("progress")) return registry_answer(images_.pull(req->ref, req->credentials, {}), 201);
     // Streamed: JSON lines of progress, then {"result": ...} or {"error": ...}.
     return progress_stream(
         [this, req = *req](const PushStep& push) {
@@ -61,7 +61,7 @@ http::Response Api::registry_route(const http::Request& r, const std::string& ve
   if (verb == "push") {
     if (req->image.empty() || req->ref.empty())
       return error_response(Error(EINVAL, "push needs image (the local name) and ref (where to)"), 400);
-    if (!r.query_flag("progress")) return answer(images_.push(req->image, req->ref, req->credentials, {}));
+    if (!r.query_flag("progress")) return registry_answer(images_.push(req->image, req->ref, req->credentials, {}));
     return progress_stream(
         [this, req = *req](const PushStep& push) {
           return images_.push(req.image, req.ref, req.credentials, [&](const PushProgress& p) {
@@ -90,11 +90,11 @@ http::Response Api::registry_route(const http::Request& r, const std::string& ve
     if (req->server.empty() || !req->credentials)
       return error_response(Error(EINVAL, "login needs server, username and password"), 400);
     auto checked = images_.check_login(req->server, *req->credentials);
-    return checked ? answer(json::Json{{"server", req->server}, {"status", "Login Succeeded"}}) : error_response(checked.error());
+    return checked ? registry_answer(json::Json{{"server", req->server}, {"status", "Login Succeeded"}}) : error_response(checked.error());
   }
   if (verb == "tag") {
     if (req->source.empty() || req->target.empty()) return error_response(Error(EINVAL, "tag needs source and target"), 400);
-    return answer(images_.tag(req->source, req->target), 201);
+    return registry_answer(images_.tag(req->source, req->target), 201);
   }
   return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
 }

@@ -1,0 +1,80 @@
+#include "daemon/build/dockerignore.h"
+
+#include <fnmatch.h>
+
+namespace vessel::daemon::build {
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string part(path.substr(pos, slash - pos));
+    if (part == "..") {
+      if (!out.empty()) out.pop_back();
+    } else if (!part.empty() && part != ".") {
+      out.push_back(std::move(part));
+    }
+    pos = slash + 1;
+  }
+  return out;
+}
+
+// Does `pattern[p..]` match `path[i..]` exactly? `**` takes any number of components.
+bool match_parts(const std::vector<std::string>& pattern, size_t p, const std::vector<std::string>& path, size_t i) {
+  if (p == pattern.size()) return i == path.size();
+  if (pattern[p] == "**") {
+    for (size_t k = i; k <= path.size(); ++k)
+      if (match_parts(pattern, p + 1, path, k)) return true;
+    return false;
+  }
+  if (i == path.size()) return false;
+  if (::fnmatch(pattern[p].c_str(), path[i].c_str(), 0) != 0) return false;
+  return match_parts(pattern, p + 1, path, i + 1);
+}
+
+}  // namespace
+
+DockerIgnore DockerIgnore::parse(std::string_view text) {
+  DockerIgnore out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (line.empty() || line.front() == '#') continue;
+    Pattern pattern;
+    if (line.front() == '!') {
+      pattern.exception = true;
+      line.remove_prefix(1);
+    }
+    pattern.parts = split_path(line);
+    if (pattern.parts.empty()) continue;
+    out.has_exceptions_ = out.has_exceptions_ || pattern.exception;
+    out.patterns_.push_back(std::move(pattern));
+  }
+  return out;
+}
+
+bool DockerIgnore::excluded(std::string_view path) const {
+  auto parts = split_path(path);
+  bool out = false;
+  for (const auto& pattern : patterns_) {
+    // The path itself or one of its parents (an excluded directory takes what is in it).
+    bool matched = false;
+    for (size_t n = parts.size(); n >= 1 && !matched; --n) {
+      std::vector<std::string> prefix(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(n));
+      matched = match_parts(pattern.parts, 0, prefix, 0);
+    }
+    if (matched) out = !pattern.exception;
+  }
+  return out;
+}
+
+}  // namespace vessel::daemon::build
