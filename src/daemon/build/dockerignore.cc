@@ -23,17 +23,20 @@ std::vector<std::string> split_path(std::string_view path) {
   return out;
 }
 
-// Does `pattern[p..]` match `path[i..]` exactly? `**` takes any number of components.
-bool match_parts(const std::vector<std::string>& pattern, size_t p, const std::vector<std::string>& path, size_t i) {
-  if (p == pattern.size()) return i == path.size();
-  if (pattern[p] == "**") {
-    for (size_t k = i; k <= path.size(); ++k)
-      if (match_parts(pattern, p + 1, path, k)) return true;
-    return false;
+// Does `pattern` match `path` exactly? `**` takes any number of components. Dynamic programming
+// over (pattern part, path part), so that a hostile pattern of many `**` stays polynomial.
+bool match_parts(const std::vector<std::string>& pattern, const std::vector<std::string>& path) {
+  const size_t np = pattern.size(), ni = path.size();
+  // ok[p][i]: pattern[p..] matches path[i..]
+  std::vector<std::vector<char>> ok(np + 1, std::vector<char>(ni + 1, 0));
+  ok[np][ni] = 1;
+  for (size_t p = np; p-- > 0;) {
+    for (size_t i = ni + 1; i-- > 0;) {
+      if (pattern[p] == "**") ok[p][i] = ok[p + 1][i] || (i < ni && ok[p][i + 1]);
+      else ok[p][i] = i < ni && ok[p + 1][i + 1] && ::fnmatch(pattern[p].c_str(), path[i].c_str(), 0) == 0;
+    }
   }
-  if (i == path.size()) return false;
-  if (::fnmatch(pattern[p].c_str(), path[i].c_str(), 0) != 0) return false;
-  return match_parts(pattern, p + 1, path, i + 1);
+  return ok[0][0];
 }
 
 }  // namespace
@@ -70,7 +73,7 @@ bool DockerIgnore::excluded(std::string_view path) const {
     bool matched = false;
     for (size_t n = parts.size(); n >= 1 && !matched; --n) {
       std::vector<std::string> prefix(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(n));
-      matched = match_parts(pattern.parts, 0, prefix, 0);
+      matched = match_parts(pattern.parts, prefix);
     }
     if (matched) out = !pattern.exception;
   }
