@@ -211,8 +211,8 @@ Result<int> serve(const Options& o) {
   api.set_networks(&networks);
   api.set_pools(&pools);
   api.set_volumes(&volumes);
-  api.set_backups(&backups), api.set_build(&builds);
   build::BuildServices builds{images, containers, config.cgroup_parent};  // docs/daemon/build.md
+  api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
