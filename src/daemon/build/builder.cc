@@ -170,6 +170,14 @@ Result<StageState> Builder::from_image(const std::string& name) {
       if (d.is_string()) state.diff_ids.push_back(d.get<std::string>());
   if (state.diff_ids.size() != state.layers.size())
     return fail(EINVAL, "FROM {}: its config lists {} layers, the store {}", name, state.diff_ids.size(), state.layers.size());
+  // One history entry per layer that is not empty_layer, as buildah checks: a base image without
+  // (pulled from a tool that writes none) gets one per layer.
+  size_t with_layer = 0;
+  for (const auto& h : state.history) with_layer += h.is_object() && !h.value("empty_layer", false);
+  if (with_layer != state.layers.size()) {
+    state.history = json::Json::array();
+    for (size_t i = 0; i < state.layers.size(); ++i) state.history.push_back({{"created_by", "layer of " + name}});
+  }
   if (state.config["Shell"].is_array()) {
     state.shell.clear();
     for (const auto& s : state.config["Shell"]) state.shell.push_back(s.is_string() ? s.get<std::string>() : "");
