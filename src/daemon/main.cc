@@ -212,6 +212,7 @@ Result<int> serve(const Options& o) {
   api.set_pools(&pools);
   api.set_volumes(&volumes);
   build::BuildServices builds{images, containers, config.cgroup_parent};  // docs/daemon/build.md
+  build::remove_stale_builds(builds, o.state_dir + "/runtime");
   api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;

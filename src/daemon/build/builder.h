@@ -31,6 +31,10 @@ struct BuildServices {
   std::string cgroup_parent;
 };
 
+// At vesseld's start: what builds cut short by a crash left — their RUN containers (the runtime's
+// state under `runtime_root`, named build+...), mounts and scratch directories — is removed.
+void remove_stale_builds(const BuildServices& services, const std::string& runtime_root);
+
 // `context_tar`: the context as the client sent it. Returns the image as `image inspect` shows it.
 Result<json::Json> build_image(const BuildServices& services, std::string_view context_tar, const BuildOptions& options,
                                const BuildLog& log);

@@ -7,8 +7,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "daemon_fixture.h"
+#include "base/fd.h"
 
 namespace vessel::test {
 namespace {
@@ -157,6 +159,32 @@ TEST_F(Build, MultiStageCopyFromIgnoreAndAdd) {
   auto target = build({"-t", "just-builder", "--target", "builder", "-q"});
   ASSERT_EQ(target.status, 0) << target.err;
   EXPECT_EQ(daemon.vessel_json({"image", "inspect", "just-builder"})["info"].value("workdir", ""), "/src");
+}
+
+
+// vesseld killed while a RUN runs: the next vesseld removes the RUN container, its mounts and the
+// build's scratch directory; no image was named.
+TEST_F(Build, CrashMidRunLeavesNothingAfterRestart) {
+  write("Dockerfile", "FROM bb\nRUN echo started; sleep 120\n");
+  std::thread client([&] { (void)build({"-t", "cut-short"}); });
+  std::string runtime = daemon.state_dir() + "/runtime", tmpdir = daemon.state_dir() + "/images/tmp";
+  auto build_entries = [](const std::string& dir, const std::string& prefix) {
+    int n = 0;
+    if (fs::exists(dir))
+      for (const auto& e : fs::directory_iterator(dir)) n += e.path().filename().string().rfind(prefix, 0) == 0;
+    return n;
+  };
+  EXPECT_TRUE(eventually([&] { return build_entries(runtime, "build+") == 1; }, 600)) << daemon.log();
+  daemon.stop(SIGKILL);
+  client.join();
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  EXPECT_EQ(build_entries(runtime, "build+"), 0);
+  EXPECT_EQ(build_entries(tmpdir, "build-"), 0);
+  EXPECT_EQ(read_file("/proc/self/mountinfo").value().find(tmpdir + "/build-"), std::string::npos);
+  EXPECT_NE(daemon.vessel({"image", "inspect", "cut-short"}).status, 0);
+  // The daemon builds again.
+  write("Dockerfile", "FROM bb\nRUN echo again > /again\n");
+  EXPECT_EQ(build({"-t", "again"}).status, 0) << daemon.log();
 }
 
 }  // namespace
