@@ -19,32 +19,13 @@
 #include "daemon/images/stored_image.h"
 #include "daemon/images/stored_layer.h"
 #include "files/confined_root.h"
+#include "runtime/linux/sys.h"
 
 namespace vessel::daemon::build {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// "/a/./b/../c/" -> "/a/c"
-std::string clean_path(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    std::string part = path.substr(pos, slash - pos);
-    if (part == "..") {
-      if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    pos = slash + 1;
-  }
-  std::string out;
-  for (const auto& p : parts) out += "/" + p;
-  return out.empty() ? "/" : out;
-}
 
 // The scratch directory of one build, removed (with anything still mounted in it) at the end.
 struct WorkDir {
@@ -295,7 +276,7 @@ Result<void> Builder::copy_step(const dockerfile::Instruction& in, StageState& s
 Result<void> Builder::workdir_step(const dockerfile::Instruction& in, StageState& state) {
   std::string path = TRY(dockerfile::word(in.args, stage_vars(state), file_.escape));
   if (path.empty()) return fail(EINVAL, "WORKDIR needs a path");
-  path = clean_path(path.starts_with("/") ? path : workdir_of(state) + "/" + path);
+  path = runtime::sys::normalize_in_root(path.starts_with("/") ? path : workdir_of(state) + "/" + path);
   state.config["WorkingDir"] = path;
   // The directory is made now (when missing), so that RUN can start in it.
   return fs_step(in, state, "WORKDIR " + path, [&]() -> Result<std::string> {

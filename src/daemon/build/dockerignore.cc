@@ -2,22 +2,20 @@
 
 #include <fnmatch.h>
 
+#include "runtime/linux/sys.h"
+
 namespace vessel::daemon::build {
 
 namespace {
 
+// The path cleaned lexically ("./a/../b/" -> b), as components.
 std::vector<std::string> split_path(std::string_view path) {
+  std::string clean = runtime::sys::normalize_in_root("/" + std::string(path));
   std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    std::string part(path.substr(pos, slash - pos));
-    if (part == "..") {
-      if (!out.empty()) out.pop_back();
-    } else if (!part.empty() && part != ".") {
-      out.push_back(std::move(part));
-    }
+  for (size_t pos = 1; pos < clean.size();) {
+    size_t slash = clean.find('/', pos);
+    if (slash == std::string::npos) slash = clean.size();
+    out.push_back(clean.substr(pos, slash - pos));
     pos = slash + 1;
   }
   return out;
