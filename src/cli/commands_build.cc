@@ -114,8 +114,8 @@ void add_build_command(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<BuildFlags>();
   auto* c = app.add_subcommand("build", "build an image from a Dockerfile and a context directory");
   c->footer("Examples:\n  vessel build -t app:1.0 .\n  vessel build -t app -f docker/Dockerfile.prod --build-arg VERSION=2 --target runtime .\n\n"
-            "The context directory is sent to vesseld as a tar (minus what .dockerignore excludes, which\n"
-            "vesseld leaves out); FROM names an image of the store (vessel image pull first). Each RUN\n"
+            "The context directory is sent whole to vesseld as a tar; vesseld leaves out what\n"
+            ".dockerignore excludes. FROM names an image of the store (vessel image pull first). Each RUN\n"
             "runs in a vessel-runtime container; each step that changes files makes a layer, kept in a\n"
             "cache keyed by the steps before it, the instruction, its build args and the files COPY reads.\n"
             "Prints the image's ID (the digest of its config) on standard output; the steps and RUN's\n"
