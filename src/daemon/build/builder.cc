@@ -14,6 +14,7 @@
 #include "daemon/build/build_steps.h"
 #include "daemon/images/archive_import.h"
 #include "daemon/images/image_manifest.h"
+#include "daemon/images/image_reference.h"
 #include "daemon/images/image_store.h"
 #include "daemon/images/sha256.h"
 #include "daemon/images/stored_image.h"
@@ -317,6 +318,9 @@ std::string build_id() {
 Result<json::Json> build_image(const BuildServices& services, std::string_view context_tar, const BuildOptions& options,
                                const BuildLog& log) {
   if (options.tag.empty()) return fail(EINVAL, "the image needs a name (-t NAME[:TAG])");
+  // Checked before the build runs (commit_built stores it canonical, as `image tag` does).
+  if (options.tag.find_first_of("/:@") != std::string::npos) TRY_CTX(parse_image_reference(options.tag), "-t {}", options.tag);
+  else TRY_CTX(validate_image_name(options.tag), "-t {}", options.tag);
   if (options.network != "host" && options.network != "none") return fail(EINVAL, "--network {}: host or none", options.network);
   WorkDir work{services.images.dir() + "/tmp/build-" + build_id(), {}};
   if (::mkdir(work.path.c_str(), 0700) != 0) return fail_errno("mkdir {}", work.path);

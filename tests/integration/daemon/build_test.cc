@@ -4,6 +4,7 @@
 // line, leaving no image and a daemon that still answers; a symlink out of the context leads
 // nowhere; multi-stage COPY --from; .dockerignore; ADD of a local tar.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -185,6 +186,40 @@ TEST_F(Build, CrashMidRunLeavesNothingAfterRestart) {
   // The daemon builds again.
   write("Dockerfile", "FROM bb\nRUN echo again > /again\n");
   EXPECT_EQ(build({"-t", "again"}).status, 0) << daemon.log();
+}
+
+
+// A client other than the CLI may send any tar: entries climbing out with "..", a symlink to /etc
+// and a file written through it, a hard link to a host file. The context is unpacked confined:
+// the build fails or stays inside it; nothing lands on the host.
+TEST_F(Build, HostileContextTarsStayConfined) {
+  std::string marker = "vessel-build-escape-" + std::to_string(::getpid());
+  auto post = [&](const std::string& tar_maker) {
+    std::string tar = tmp.path + "/hostile.tar";
+    auto made = run({"python3", "-c", "import tarfile, io, sys\n"
+                                      "t = tarfile.open(sys.argv[1], 'w')\n"
+                                      "def add(name, data=b'x', **kw):\n"
+                                      "    i = tarfile.TarInfo(name); i.size = len(data)\n"
+                                      "    for k, v in kw.items(): setattr(i, k, v)\n"
+                                      "    t.addfile(i, io.BytesIO(data) if i.isreg() else None)\n"
+                                      "add('Dockerfile', b'FROM bb\\nCOPY . /ctx/\\n')\n" + tar_maker + "t.close()\n",
+                     tar});
+    EXPECT_EQ(made.status, 0) << made.err;
+    return run({"curl", "-s", "--unix-socket", daemon.socket(), "-X", "POST", "-H", "Content-Type: application/x-tar",
+                "--data-binary", "@" + tar, "http://localhost/v1/build?t=hostile"});
+  };
+  auto up = post("add('../../../../tmp/" + marker + "')\n");
+  EXPECT_NE(up.out.find("\"error\""), std::string::npos) << up.out;
+  auto through_link = post("add('etc', type=tarfile.SYMTYPE, linkname='/tmp')\nadd('etc/" + marker + "')\n");
+  EXPECT_NE(through_link.out.find("\"error\""), std::string::npos) << through_link.out;
+  auto hard = post("add('passwd', type=tarfile.LNKTYPE, linkname='/etc/passwd')\n");
+  EXPECT_NE(hard.out.find("\"error\""), std::string::npos) << hard.out;
+  EXPECT_FALSE(fs::exists("/tmp/" + marker));
+  EXPECT_NE(daemon.vessel({"image", "inspect", "hostile"}).status, 0);
+  auto not_tar = run({"curl", "-s", "--unix-socket", daemon.socket(), "-X", "POST", "--data-binary", "not a tar",
+                      "http://localhost/v1/build?t=hostile"});
+  EXPECT_NE(not_tar.out.find("\"error\""), std::string::npos) << not_tar.out;
+  EXPECT_EQ(daemon.vessel({"image", "ls"}).status, 0);
 }
 
 }  // namespace
