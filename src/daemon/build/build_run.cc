@@ -1,5 +1,6 @@
 // RUN: a container of the daemon's own backend (vessel-runtime through vessel-shim), as `vessel
 // run` starts one, but on the build's overlay and with no instance behind it.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <random>
@@ -85,6 +86,14 @@ class OutputRelay {
   std::vector<std::string> tail_;
 };
 
+// Does any of the layers hold `rel` (a whiteout above it aside)?
+bool in_layers(const std::vector<std::string>& layers, const std::string& rel) {
+  struct stat st;
+  for (const auto& l : layers)
+    if (::lstat((l + "/" + rel).c_str(), &st) == 0) return true;
+  return false;
+}
+
 }  // namespace
 
 Result<RunResult> run_in_container(const StepEnv& env, const StageState& state, const std::vector<std::string>& argv,
@@ -97,12 +106,20 @@ Result<RunResult> run_in_container(const StepEnv& env, const StageState& state, 
   ctx.netns = env.network == "host" ? "host" : "";
   BootSource boot;
   boot.layers = TRY(layer_dirs(env, state.layers));
+  // On the host's network, the host's resolver, as Docker gives RUN one (read-only, not in the layer).
+  bool own_resolv = in_layers(boot.layers, "etc/resolv.conf");
+  if (env.network == "host" && ::access("/etc/resolv.conf", R_OK) == 0) ctx.etc_files = {{"/etc/resolv.conf", "/etc/resolv.conf"}};
   auto proc = TRY_CTX(env.containers.start(ctx, boot), "start the RUN container");
   OutputRelay relay(ctx.log_path, env.log);
   while (!proc.wait_exit(std::chrono::milliseconds(200))) relay.poll(false);
   ExitInfo exit = env.containers.exit_info(ctx, &proc);
   env.containers.cleanup(ctx);
   relay.poll(true);
+  // The empty file the runtime made to mount the resolver on is not the image's.
+  struct stat st;
+  std::string made = dir + "/upper/etc/resolv.conf";
+  if (!ctx.etc_files.empty() && !own_resolv && ::lstat(made.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+    ::unlink(made.c_str());
   RunResult out;
   out.exit_code = exit.code ? static_cast<int>(*exit.code) : -1;
   out.reason = exit.reason;

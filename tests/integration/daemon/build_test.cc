@@ -222,5 +222,21 @@ TEST_F(Build, HostileContextTarsStayConfined) {
   EXPECT_EQ(daemon.vessel({"image", "ls"}).status, 0);
 }
 
+
+// RUN on the host's network gets the host's resolver, read-only and left out of the layer.
+TEST_F(Build, RunSeesTheHostsResolverWhichStaysOutOfTheImage) {
+  ASSERT_TRUE(fs::exists("/etc/resolv.conf")) << "the host needs a resolver file for this test";
+  write("Dockerfile", "FROM bb\nRUN cat /etc/resolv.conf > /seen; echo changed >> /etc/resolv.conf || echo read-only\n"
+                      "CMD [\"/bin/sh\", \"-c\", \"cat /seen; test -e /etc/resolv.conf && echo has-resolv || echo no-resolv\"]\n");
+  auto r = build({"-t", "resolv"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("read-only"), std::string::npos) << r.err;
+  std::ifstream host("/etc/resolv.conf");
+  std::string expected((std::istreambuf_iterator<char>(host)), std::istreambuf_iterator<char>());
+  auto out = run_output("resolv");
+  EXPECT_EQ(out.substr(0, expected.size()), expected);
+  EXPECT_TRUE(out.ends_with("no-resolv\n")) << out;
+}
+
 }  // namespace
 }  // namespace vessel::test
