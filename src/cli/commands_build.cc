@@ -9,6 +9,7 @@
 #include "base/fd.h"
 #include "cli/commands.h"
 #include "cli/local_path.h"
+#include "cli/progress_lines.h"
 #include "files/confined_root.h"
 #include "files/tar_pack.h"
 
@@ -85,27 +86,13 @@ Result<json::Json> build(Client& client, const BuildFlags& f) {
   std::string dockerfile = TRY(dockerfile_in_context(context, f.file));
   std::string path = TRY(query_of(f, dockerfile));
   std::string body = TRY(pack_context(context));
-  std::string pending;
-  json::Json result;
-  std::optional<Error> error;
-  auto r = TRY(client.exchange("POST", path, body, "application/x-tar", [&](std::string_view d) {
-    pending.append(d);
-    size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      std::string text = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      auto line = json::parse(text);
-      if (!line || !line->is_object()) continue;
-      if (f.json) fmt::print("{}\n", text);
-      show(*line, f);
-      if (line->contains("result")) result = (*line)["result"];
-      if (line->contains("error")) error = error_from_response(400, text);
-    }
-    return true;
-  }));
+  ProgressLines lines(false, [&f](const std::string& text, const json::Json& line) {
+    if (f.json) fmt::print("{}\n", text);
+    show(line, f);
+  });
+  auto r = TRY(client.exchange("POST", path, body, "application/x-tar", [&](std::string_view d) { return lines.feed(d); }));
   if (r.status >= 400) return Unexpected(error_from_response(r.status, r.body));
-  if (error) return Unexpected(std::move(*error));
-  return result;
+  return lines.finish();
 }
 
 }  // namespace
