@@ -20,6 +20,8 @@ import os, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+from bench_pull import sh, timed  # noqa: E402  (the same strict runner: every command must exit 0)
 
 DOCKERFILE = """ARG BASE
 FROM ${BASE}
@@ -31,19 +33,6 @@ RUN busybox dd if=/dev/zero of=/srv/app/zeros bs=1M count=8 2>/dev/null && echo 
 RUN busybox rm -f /srv/app/small/f0
 CMD ["/bin/busybox", "cat", "/srv/app/level.txt"]
 """
-
-
-def sh(*args, env=None):
-    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()[-800:]}")
-    return r
-
-
-def timed(*args, env=None):
-    a = time.perf_counter()
-    sh(*args, env=env)
-    return time.perf_counter() - a
 
 
 def make_context(t, files, mib):
