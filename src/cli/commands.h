@@ -41,6 +41,8 @@ struct PoolFlags {
 };
 void add_pool_flags(CLI::App* create, PoolFlags& flags);
 Result<void> add_pool_to_spec(const PoolFlags& flags, json::Json& spec);
+// build (commands_build.cc, docs/daemon/build.md)
+void add_build_command(CLI::App& app, Context& ctx);
 // cp (commands_cp.cc, docs/daemon/cp.md)
 void add_cp_command(CLI::App& app, Context& ctx);
 // Copies a local file or tree into NAME:DST as `vessel cp SRC NAME:DST -q` does.

@@ -15,7 +15,7 @@ _vessel() {
   local cur prev verbs globals i v=0 g=()
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop kill attach restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp console wait top stats events image trust host completion network port snapshot pool policy bench volume login logout"
+  verbs="run create start stop kill attach restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp build console wait top stats events image trust host completion network port snapshot pool policy bench volume login logout"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -85,6 +85,10 @@ _vessel() {
       elif [ "$sub" = prune ]; then COMPREPLY=($(compgen -W "--json" -- "$cur"))
       else COMPREPLY=($(compgen -W "$(_vessel_volumes)" -- "$cur")); fi ;;
     ls|ps) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
+    build)
+      # Flags, else a directory (the context).
+      if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--tag --file --build-arg --no-cache --target --network --quiet --json --help" -- "$cur"))
+      else COMPREPLY=($(compgen -d -- "$cur")); fi ;;
     cp)
       # NAME: (instances, with no space after) or a local path; -a -L -q.
       if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--archive --follow-link --quiet --help" -- "$cur"))

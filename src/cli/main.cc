@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   add_policy_commands(app, ctx);
   add_attach_commands(app, ctx);
   add_cp_command(app, ctx);
+  add_build_command(app, ctx);
   add_suspend_commands(app, ctx);
   add_snapshot_commands(app, ctx);
   add_migrate_command(app, ctx);

@@ -11,9 +11,11 @@ bool ProgressLines::feed(std::string_view data) {
   pending_.append(data);
   size_t nl;
   while ((nl = pending_.find('\n')) != std::string::npos) {
-    auto line = json::parse(pending_.substr(0, nl));
+    std::string text = pending_.substr(0, nl);
+    auto line = json::parse(text);
     pending_.erase(0, nl + 1);
     if (!line || !line->is_object()) continue;
+    if (each_) each_(text, *line);
     if (line->contains("progress") && bar_) {
       std::fprintf(stderr, "\r%s", progress_bar(line->value("done", uint64_t{0}), line->value("total", uint64_t{0}),
                                                 line->value("progress", std::string())).c_str());

@@ -3,6 +3,8 @@
 // {"result": ...} or {"error": ...}. Shown as a bar on a terminal.
 #pragma once
 
+#include <functional>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,7 +16,10 @@ namespace vessel::cli {
 
 class ProgressLines {
  public:
-  explicit ProgressLines(bool bar) : bar_(bar) {}
+  // `each`: called with every JSON object line (its text too) as it arrives (vessel build shows
+  // its steps and RUN's output so).
+  using EachLine = std::function<void(const std::string& text, const json::Json& line)>;
+  explicit ProgressLines(bool bar, EachLine each = {}) : bar_(bar), each_(std::move(each)) {}
   // Takes the next bytes of the answer (always true: read on).
   bool feed(std::string_view data);
   // After the answer ended: the result, or the error it reported.
@@ -22,6 +27,7 @@ class ProgressLines {
 
  private:
   bool bar_;
+  EachLine each_;
   bool drawn_ = false;
   std::string pending_;
   std::optional<json::Json> result_;

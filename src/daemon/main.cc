@@ -213,12 +213,14 @@ Result<int> serve(const Options& o) {
   api.set_networks(&networks);
   api.set_pools(&pools);
   api.set_volumes(&volumes);
-  api.set_backups(&backups);
+  build::BuildServices builds{images, containers, config.cgroup_parent};  // docs/daemon/build.md
+  build::remove_stale_builds(builds, o.state_dir + "/runtime");
+  api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
   http::ServerOptions server_options;
   server_options.max_body_bytes = o.max_body;
   server_options.max_body_for = [&o](const http::Request& r) {
-    return Api::is_archive_upload(r) || Api::is_import_upload(r) ? o.max_archive : o.max_body;
+    return Api::is_archive_upload(r) || Api::is_import_upload(r) || Api::is_build_upload(r) ? o.max_archive : o.max_body;
   };
   server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
   server_options.too_large = [](size_t limit) {

@@ -120,6 +120,7 @@ http::Response Api::route(const http::Request& r, Role role, std::string& label)
   if (parts[1] == "networks") return network_route(r, parts, label);
   if (parts[1] == "pools") return pool_route(r, parts, label);
   if (parts[1] == "volumes") return volume_route(r, parts, label);
+  if (parts[1] == "build" && parts.size() == 2) return build_route(r, label);
   if (parts[1] == "policy") return policy_route(r, parts, label);
   if (parts[1] == "migrations") return migration_route(r, role, parts, label);
   if (parts[1] == "backups") return backup_route(r, role, parts, label);

@@ -8,6 +8,7 @@
 #include "daemon/api/host_paths.h"
 #include "daemon/api/metrics.h"
 #include "daemon/api/roles.h"
+#include "daemon/build/builder.h"
 #include "daemon/health/events.h"
 #include "daemon/images/image_store.h"
 #include "daemon/instances/backup_scheduler.h"
@@ -36,6 +37,8 @@ class Api {
   void set_pools(Pools* pools) { pools_ = pools; }
   // /v1/volumes (api/volume_routes.cc); unset: answered 404.
   void set_volumes(Volumes* volumes) { volumes_ = volumes; }
+  // POST /v1/build (api/build_route.cc); unset: answered 501.
+  void set_build(build::BuildServices* build) { build_ = build; }
 
   // `role`: what the client may do (roles.h); the Unix socket's clients are Role::Admin.
   http::Response handle(const http::Request& request, Role role = Role::Admin);
@@ -51,6 +54,8 @@ class Api {
   static bool is_archive_upload(const http::Request& request);
   // POST /v1/instances/import: its body may be a backup, as large as an archive upload.
   static bool is_import_upload(const http::Request& request);
+  // POST /v1/build: its body is the build context, as large as an archive upload.
+  static bool is_build_upload(const http::Request& request);
 
  private:
   http::Response route(const http::Request& request, Role role, std::string& route_label);
@@ -65,6 +70,7 @@ class Api {
   http::Response snapshot_route(const http::Request& request, const std::string& name,
                                 const std::vector<std::string>& parts, std::string& label);
   http::Response pool_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  http::Response build_route(const http::Request& request, std::string& label);
   http::Response volume_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   // POST /v1/policy/simulate (api/policy_routes.cc)
   http::Response policy_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
@@ -103,6 +109,7 @@ class Api {
   Networks* networks_ = nullptr;
   Pools* pools_ = nullptr;
   Volumes* volumes_ = nullptr;
+  build::BuildServices* build_ = nullptr;
   BackupScheduler* backups_ = nullptr;
   uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };

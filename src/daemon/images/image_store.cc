@@ -341,4 +341,18 @@ Result<void> ImageStore::remove(const std::string& name) {
   return {};
 }
 
+Result<json::Json> ImageStore::commit_built(const std::string& name, const ImportedImage& image) {
+  // A reference is kept in its canonical form, as pull and tag name images; a plain name as it is.
+  std::string chosen = name;
+  if (name.find_first_of("/:@") != std::string::npos) chosen = TRY(parse_image_reference(name)).to_string();
+  TRY(validate_image_name(chosen));
+  json::Json info = image_info(image);
+  std::lock_guard lock(mutex_);
+  auto existing = TRY(store_.get_image(chosen));
+  if (existing && existing->type != "container") return fail(EEXIST, "{} names a VM image", chosen);
+  if (existing) TRY(store_.delete_image(chosen));  // the old image keeps its layers (instances may use them)
+  TRY(store_.insert_image(ImageRow{chosen, "container", image.manifest_digest, info.dump()}));
+  return inspect(chosen);
+}
+
 }  // namespace vessel::daemon

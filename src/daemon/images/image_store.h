@@ -20,6 +20,8 @@
 
 namespace vessel::daemon {
 
+struct ImportedImage;
+
 struct ImportProgress {
   std::string step;  // "read", "verify", "unpack"
   uint64_t done = 0;
@@ -69,13 +71,16 @@ class ImageStore {
   // The image called `name`, or, when `name` is a reference, the one named by its canonical form
   // (NAME:latest also finds a plain NAME).
   Result<std::optional<ImageRow>> find(const std::string& name);
+  // vessel build (docs/daemon/build.md): names the image a build made, its layers and config
+  // already in the store; a name another image had moves to this one, as Docker's -t does.
+  Result<json::Json> commit_built(const std::string& name, const ImportedImage& image);
+  // A container image's blobs and manifest, as its row lists them (push, save, build's FROM).
+  Result<std::pair<ImageRow, StoredImage>> stored_image(const std::string& name);
 
   const std::string& dir() const { return dir_; }
 
  private:
   std::string layer_dir(const std::string& digest) const;
-  // A container image's blobs and manifest, as its row lists them (push, save).
-  Result<std::pair<ImageRow, StoredImage>> stored_image(const std::string& name);
   json::Json describe(const ImageRow& row) const;
 
   Store& store_;

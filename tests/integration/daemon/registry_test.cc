@@ -442,5 +442,53 @@ TEST(Registry, BearerTokensAndHostileRegistries) {
     EXPECT_EQ(e.path().filename().string().find("pull-"), std::string::npos) << e.path();
 }
 
+
+// The workflow: pull from a registry on loopback, build FROM that image (ARG, ENV, COPY,
+// RUN, WORKDIR, CMD), run the result, push it where skopeo sees it, save it for podman.
+TEST(Registry, BuiltImageRunsPushesAndLoadsInPodman) {
+  TempDir tmp;
+  TestImages images(tmp.path);
+  RealRegistry registry(tmp.path + "/registry");
+  ASSERT_TRUE(registry.up());
+  std::string base = registry.host() + "/base/bb:1";
+  ASSERT_EQ(skopeo_push(images.layout, "bb", base).status, 0);
+  Daemon daemon(tmp.path);
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  ASSERT_EQ(daemon.vessel({"image", "pull", "-q", base}).status, 0) << daemon.log();
+  std::string ctx = tmp.path + "/ctx";
+  fs::create_directories(ctx);
+  std::ofstream(ctx + "/Dockerfile") << "FROM " << base << "\nARG WHO=nobody\nENV GREETING=hello\nWORKDIR /srv\n"
+                                     << "COPY note.txt .\nRUN echo \"$GREETING $WHO\" > made.txt\n"
+                                     << "CMD [\"/bin/cat\", \"/hello.txt\", \"note.txt\", \"made.txt\"]\n";
+  std::ofstream(ctx + "/note.txt") << "a note\n";
+  std::string built = registry.host() + "/built/app:1";
+  auto b = daemon.vessel({"build", "-t", built, "--build-arg", "WHO=vessel", ctx});
+  ASSERT_EQ(b.status, 0) << b.err << daemon.log();
+  const std::string expected = "hello from layer 2\na note\nhello vessel\n";
+  auto ran = daemon.vessel({"run", "-a", "--rm", built});
+  EXPECT_EQ(ran.out.substr(ran.out.find('\n') + 1), expected) << ran.err;
+  auto pushed = daemon.vessel({"image", "push", "-q", built});
+  ASSERT_EQ(pushed.status, 0) << pushed.err << daemon.log();
+  auto seen = run({"skopeo", "inspect", "--tls-verify=false", "docker://" + built});
+  ASSERT_EQ(seen.status, 0) << seen.err;
+  auto j = json::parse(seen.out).value();
+  EXPECT_EQ(j["Layers"].size(), 5u) << seen.out;  // the base's 2, then WORKDIR (made /srv), COPY, RUN
+  auto config = json::parse(run({"skopeo", "inspect", "--config", "--tls-verify=false", "docker://" + built}).out).value();
+  EXPECT_EQ(config["config"].value("WorkingDir", ""), "/srv") << config.dump();
+  EXPECT_EQ(config["rootfs"]["diff_ids"].size(), j["Layers"].size());
+  std::string file = tmp.path + "/built.tar";
+  ASSERT_EQ(daemon.vessel({"image", "save", "-o", file, built}).status, 0);
+  std::string pd = tmp.path + "/podman";
+  fs::create_directories(pd);
+  auto loaded = podman(pd, {"load", "-q", "-i", file});
+  ASSERT_EQ(loaded.status, 0) << loaded.err;
+  std::string name = loaded.out.substr(loaded.out.rfind(": ") + 2);
+  name = name.substr(0, name.find('\n'));
+  auto in_podman = podman(pd, {"--runtime", "runc", "run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024",
+                               "--ulimit", "nproc=1024:1024", name});
+  EXPECT_EQ(in_podman.out, expected) << in_podman.err;
+  (void)podman(pd, {"system", "reset", "-f"});
+}
+
 }  // namespace
 }  // namespace vessel::test
