@@ -197,6 +197,7 @@ Result<int> serve(const Options& o) {
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
+  pools.apply_all();  // timeslice pools' turns resume (docs/daemon/pools.md)
   // Scheduled backups (docs/daemon/backup.md#schedules): armed once the instances are known.
   BackupScheduler backups(*store, events, [&manager](const std::string& name, const BackupExportOptions& options, int fd) {
     return manager.export_instance(name, options, fd);
