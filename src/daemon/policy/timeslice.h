@@ -22,9 +22,16 @@ struct CpuLimit {
   bool operator==(const CpuLimit&) const = default;
 };
 
-// Off turn: the kernel's least quota over its longest period, 0.1 % of a CPU. Not 0 (frozen): a
-// VM's vessel-vmm keeps answering its control socket, if slowly.
-inline constexpr CpuLimit kOffTurnLimit{1000, 1'000'000};
+// Every turn's limit is written over this one period, the kernel's longest. The period must not
+// change from turn to turn: a write to cpu.max refills the quota at once but leaves the period
+// timer armed in its old rhythm (kernel/sched/fair.c start_cfs_bandwidth() returns when the timer
+// is active), so a member raised from "1000 1000000" to "100000 100000" got one 100 ms refill and
+// then nothing until the old 1 s timer fired: a 250 ms turn ran about 100 ms.
+inline constexpr uint64_t kSlicePeriodUs = 1'000'000;
+
+// Off turn: the kernel's least quota over the period, 0.1 % of a CPU. Not 0 (frozen): a VM's
+// vessel-vmm keeps answering its control socket, if slowly.
+inline constexpr CpuLimit kOffTurnLimit{1000, kSlicePeriodUs};
 
 inline constexpr uint64_t kMinRoundMs = 10;
 inline constexpr uint64_t kMaxRoundMs = 10'000;
@@ -44,8 +51,11 @@ struct SliceSchedule {
   bool operator==(const SliceSchedule&) const = default;
 };
 
-// A member's limit while it holds the CPUs.
+// A member's limit while it holds the CPUs: `on_cpus` over kSlicePeriodUs (written at the turn's
+// start, so the whole quota is there at once).
 CpuLimit on_turn_limit(double on_cpus);
+// Its own limit, over the period of the pools' plans (cgroup_values.h), when the turns end.
+CpuLimit own_cpu_limit(double on_cpus);
 
 // T_i = A_i / ΣA · W for each member (equal turns when nothing is allocated); members whose slice
 // rounds to 0 take no turn.
@@ -54,7 +64,6 @@ SliceSchedule slice_schedule(std::vector<SliceMember> members, uint64_t round_ns
 struct LimitWrite {
   std::string cgroup;
   CpuLimit limit;
-  bool lowering = false;  // to the off-turn limit (v1 writes the files in another order then)
   bool operator==(const LimitWrite&) const = default;
 };
 
@@ -69,6 +78,8 @@ std::vector<LimitWrite> restore_writes(const SliceSchedule& old, const SliceSche
 
 // The files of a write for cgroup `version` 1 or 2, in an order the kernel accepts: on v1 a
 // child's quota/period may never pass its parent's, so the change that lowers the ratio comes first.
+// A turn's write lengthens the period (or keeps it: kSlicePeriodUs is the longest), so the period
+// goes first; a write that ends the turns shortens it, so the quota goes first.
 std::vector<std::pair<std::string, std::string>> cpu_limit_files(const LimitWrite& w, int version);
 
 }  // namespace vessel::daemon

@@ -48,8 +48,9 @@ SliceSchedule two(uint64_t round_ns, bool with_b = true) {
   return slice_schedule(m, round_ns);
 }
 
-LimitWrite on(const std::string& cgroup) { return {cgroup, on_turn_limit(1), false}; }
-LimitWrite off(const std::string& cgroup) { return {cgroup, kOffTurnLimit, true}; }
+LimitWrite on(const std::string& cgroup) { return {cgroup, on_turn_limit(1)}; }
+LimitWrite off(const std::string& cgroup) { return {cgroup, kOffTurnLimit}; }
+LimitWrite back_to_own(const std::string& cgroup) { return {cgroup, own_cpu_limit(1)}; }
 
 TEST(SliceRotation, MembersTakeTurnsAndGetTheirLimitsBackWhenItStops) {
   Recorder r;
@@ -71,8 +72,8 @@ TEST(SliceRotation, MembersTakeTurnsAndGetTheirLimitsBackWhenItStops) {
     EXPECT_EQ(w[i + 1], on(to_b ? "/p/b" : "/p/a")) << i;
   }
   // Stopped: both raised to their own limits.
-  EXPECT_EQ(w[w.size() - 2], on("/p/a"));
-  EXPECT_EQ(w[w.size() - 1], on("/p/b"));
+  EXPECT_EQ(w[w.size() - 2], back_to_own("/p/a"));
+  EXPECT_EQ(w[w.size() - 1], back_to_own("/p/b"));
 }
 
 TEST(SliceRotation, ANewScheduleRestoresTheMembersThatLeftIt) {
@@ -83,7 +84,7 @@ TEST(SliceRotation, ANewScheduleRestoresTheMembersThatLeftIt) {
   rotation.set(two(10'000 * kMs, /*with_b=*/false));
   ASSERT_TRUE(r.wait_for(4));
   auto w = r.writes();
-  EXPECT_EQ(w[2], on("/p/b")) << "b left: its own limit back";
+  EXPECT_EQ(w[2], back_to_own("/p/b")) << "b left: its own limit back";
   EXPECT_EQ(w[3], on("/p/a")) << "a alone holds the CPU";
   // The same schedule again (a re-applied pool): the holder is written again, nothing else.
   rotation.set(two(10'000 * kMs, false));

@@ -72,18 +72,18 @@ TEST(SliceSchedule, NothingAllocatedGivesEqualTurnsAndEmptySlicesTakeNone) {
 TEST(TurnWrites, TheScheduleStartsWithEveryoneWrittenAndTheHolderLast) {
   auto s = one_two_five(100 * kMs);
   auto w = turn_writes(s, std::nullopt, 0);
-  std::vector<LimitWrite> want{{"/pool/s2", kOffTurnLimit, true},
-                               {"/pool/s5", kOffTurnLimit, true},
-                               {"/pool/s1", {100000, 100000}, false}};
+  std::vector<LimitWrite> want{{"/pool/s2", kOffTurnLimit},
+                               {"/pool/s5", kOffTurnLimit},
+                               {"/pool/s1", {1000000, 1000000}}};
   EXPECT_EQ(w, want);
 }
 
 TEST(TurnWrites, TheOutgoingMemberIsLoweredBeforeTheIncomingIsRaised) {
   auto s = slice_schedule({member("a", 0.5, 2), member("b", 0.5, 0.5)}, 100 * kMs);
   auto w = turn_writes(s, 0, 1);
-  std::vector<LimitWrite> want{{"/pool/a", kOffTurnLimit, true}, {"/pool/b", {50000, 100000}, false}};
+  std::vector<LimitWrite> want{{"/pool/a", kOffTurnLimit}, {"/pool/b", {500000, 1000000}}};
   EXPECT_EQ(w, want);
-  EXPECT_EQ(turn_writes(s, 1, 0).back(), (LimitWrite{"/pool/a", {200000, 100000}, false})) << "its own limit, 2 CPUs";
+  EXPECT_EQ(turn_writes(s, 1, 0).back(), (LimitWrite{"/pool/a", {2000000, 1000000}})) << "its own limit, 2 CPUs";
   EXPECT_EQ(turn_writes(s, 0, 0).size(), 1u) << "the same holder: only raised again";
   EXPECT_TRUE(turn_writes(s, 0, 7).empty()) << "no such member";
 }
@@ -91,27 +91,32 @@ TEST(TurnWrites, TheOutgoingMemberIsLoweredBeforeTheIncomingIsRaised) {
 TEST(RestoreWrites, MembersThatLeaveTheRotationGetTheirOwnLimitBack) {
   auto before = slice_schedule({member("a", 1), member("b", 1), member("c", 1, 0.5)}, 30 * kMs);
   auto after = slice_schedule({member("a", 1), member("b", 1)}, 30 * kMs);
-  std::vector<LimitWrite> dropped{{"/pool/c", {50000, 100000}, false}};
+  std::vector<LimitWrite> dropped{{"/pool/c", {50000, 100000}}};
   EXPECT_EQ(restore_writes(before, &after), dropped);
   EXPECT_EQ(restore_writes(before, nullptr).size(), 3u) << "the end of the rotation: everyone";
   EXPECT_TRUE(restore_writes(SliceSchedule{}, &after).empty());
 }
 
 TEST(CpuLimitFiles, V2IsOneWriteV1KeepsTheRatioBelowTheParentsThroughout) {
-  LimitWrite off{"/p/a", kOffTurnLimit, true}, on{"/p/a", {100000, 100000}, false};
+  LimitWrite off{"/p/a", kOffTurnLimit}, on{"/p/a", on_turn_limit(1)}, own{"/p/a", own_cpu_limit(1)};
   using Files = std::vector<std::pair<std::string, std::string>>;
   EXPECT_EQ(cpu_limit_files(off, 2), (Files{{"cpu.max", "1000 1000000"}}));
-  EXPECT_EQ(cpu_limit_files(on, 2), (Files{{"cpu.max", "100000 100000"}}));
-  // Lowering from 100000/100000: 1000/100000 (1 %), then 1000/1000000. Raising from 1000/1000000:
-  // 1000/100000 (1 %), then 100000/100000. Never above either end.
-  EXPECT_EQ(cpu_limit_files(off, 1), (Files{{"cpu.cfs_quota_us", "1000"}, {"cpu.cfs_period_us", "1000000"}}));
-  EXPECT_EQ(cpu_limit_files(on, 1), (Files{{"cpu.cfs_period_us", "100000"}, {"cpu.cfs_quota_us", "100000"}}));
+  EXPECT_EQ(cpu_limit_files(on, 2), (Files{{"cpu.max", "1000000 1000000"}}));
+  // A turn's write: the 1 s period first. From the plan's 100000/100000: 100000/1000000, then
+  // 1000/1000000 or 1000000/1000000, never above 1 CPU.
+  EXPECT_EQ(cpu_limit_files(off, 1), (Files{{"cpu.cfs_period_us", "1000000"}, {"cpu.cfs_quota_us", "1000"}}));
+  EXPECT_EQ(cpu_limit_files(on, 1), (Files{{"cpu.cfs_period_us", "1000000"}, {"cpu.cfs_quota_us", "1000000"}}));
+  // The turns end: the quota first. From 1000000/1000000: 100000/1000000, then 100000/100000
+  // (the period first would be 1000000/100000, 10 CPUs, refused under a pool of 1).
+  EXPECT_EQ(cpu_limit_files(own, 1), (Files{{"cpu.cfs_quota_us", "100000"}, {"cpu.cfs_period_us", "100000"}}));
 }
 
-TEST(CpuLimit, OnTurnIsTheMembersQuotaOverTheUsualPeriod) {
-  EXPECT_EQ(on_turn_limit(1), (CpuLimit{100000, 100000}));
-  EXPECT_EQ(on_turn_limit(0.25), (CpuLimit{25000, 100000}));
-  EXPECT_EQ(on_turn_limit(0), (CpuLimit{1000, 100000})) << "the kernel's least quota";
+TEST(CpuLimit, OnAndOffTurnShareOnePeriodOwnLimitsUseThePlansPeriod) {
+  EXPECT_EQ(on_turn_limit(1), (CpuLimit{1000000, 1000000}));
+  EXPECT_EQ(on_turn_limit(0.25), (CpuLimit{250000, 1000000}));
+  EXPECT_EQ(on_turn_limit(0), (CpuLimit{1000, 1000000})) << "the kernel's least quota";
+  EXPECT_EQ(on_turn_limit(3).period_us, kOffTurnLimit.period_us) << "a turn never changes the period (timeslice.h)";
+  EXPECT_EQ(own_cpu_limit(0.5), (CpuLimit{50000, 100000}));
 }
 
 }  // namespace
