@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
 """CPU-time traces of pool members (docs/daemon/pools.md, "Scheduling"): cumulative CPU time per
-member over time, sampled from each member's cgroup every few ms, plotted as PNG.
+member over time, sampled from each member's cgroup every few ms, plotted as PNG. Every pool has
+1 CPU, pinned to the host's last CPU.
 
-  timeslice   three busy containers, shares 1, 2, 5, in a `timeslice` pool of 1 CPU (pinned to the
-              host's last CPU), round W: the trace is a staircase, one member climbing at a time,
-              each for T_i = A_i / sum A x W.
-  best-effort a `priority` pool of 1 CPU with a bursty member (a busy loop, then 0.5 s asleep) and a
-              busy `--best-effort` member (SCHED_IDLE): the latter climbs only while the former sleeps.
+  proportional three busy containers, shares 1, 2, 5: three straight lines, slopes 1 : 2 : 5.
+  priority     a bursty member at priority 10 (a busy loop, then 0.5 s asleep) and two busy ones at
+               priority 0: the low ones climb only while the high one sleeps.
+  timeslice    three busy containers, shares 1, 2, 5, round W: a staircase, one member climbing at
+               a time, each for T_i = A_i / sum A x W.
+  best-effort  a `priority` pool with a bursty member and a busy `--best-effort` member
+               (SCHED_IDLE): the latter climbs only while the former sleeps.
 
 Usage (root): bench/pools/cpu_trace.py BUILD_DIR OUT_DIR [--round-ms 200] [--interval-ms 10]
-Writes OUT_DIR/pools-timeslice.png, OUT_DIR/pools-best-effort.png and prints the measured figures
-(per member: share of the CPU time, mean turn length) as JSON. Every vessel command must succeed.
+Writes OUT_DIR/pools-{proportional,priority,timeslice,best-effort}.png and prints the measured
+figures (per member: its part of the CPU time or its CPUs; timeslice: the turn lengths) as JSON.
+Every vessel command must succeed. Needs matplotlib (Debian python3-matplotlib).
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
 
@@ -90,6 +94,52 @@ def plot(rows, names, title, path, note):
     plt.close(fig)
 
 
+BUSY = "while :; do :; done"
+BURSTY = "while :; do i=0; while [ $i -lt 400000 ]; do i=$((i+1)); done; sleep 0.5; done"
+
+
+class Trace:
+    """One vesseld, and the pools whose members' CPU time it samples and plots."""
+
+    def __init__(self, V, root, out, host):
+        self.V, self.root, self.out, self.host = V, root, out, host
+        self.cpu = last_cpu()
+
+    def run(self, name, pool, extra, command):
+        sh(*self.V, "run", "--name", name, "--rootfs", self.root, "--memory", "32M", "--pool", pool, *extra, "--",
+           "/bin/sh", "-c", command)
+
+    def measure(self, pool, policy, pool_flags, members, seconds, interval):
+        """Creates `pool`, runs `members` [(name, flags, command)], samples them; then removes all."""
+        sh(*self.V, "pool", "create", pool, "--cpus", "1", "--memory", "512M", "--policy", policy, "--cpuset",
+           self.cpu, *pool_flags)
+        for name, flags, command in members:
+            self.run(name, pool, flags, command)
+        time.sleep(1)  # all started and busy
+        inspect = json.loads(sh(*self.V, "pool", "inspect", pool, "--json").stdout)
+        by_name = {m["name"]: m for m in inspect["members"]}
+        names = [m[0] for m in members]
+        rows = sample([by_name[n]["cgroup"] for n in names], seconds, interval)
+        for n in names:
+            sh(*self.V, "rm", "-f", n)
+        sh(*self.V, "pool", "rm", pool)
+        used = {n: rows[-1][1][i] - rows[0][1][i] for i, n in enumerate(names)}
+        return rows, used, by_name
+
+    def plot(self, rows, labels, title, name, interval):
+        plot(rows, labels, title, f"{self.out}/pools-{name}.png",
+             f"cgroup CPU time sampled every {interval * 1e3:g} ms on {self.host}")
+
+
+def one_two_five(t, policy, flags, seconds, interval):
+    """Shares 1, 2, 5 of busy members: (rows, {name: part of the pool's CPU time})."""
+    names, shares = ["s1", "s2", "s5"], [1, 2, 5]
+    members = [(n, ["--share", str(s)], BUSY) for n, s in zip(names, shares)]
+    rows, used, _ = t.measure(policy, policy, flags, members, seconds, interval)
+    total = sum(used.values())
+    return rows, {n: used[n] / total for n in names}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -98,73 +148,60 @@ def main():
     ap.add_argument("--interval-ms", type=float, default=10)
     ap.add_argument("--seconds", type=float, default=1.2)
     a = ap.parse_args()
-    build, interval = os.path.abspath(a.build), a.interval_ms / 1e3
-    t = tempfile.mkdtemp(prefix="vessel-trace-")
+    build, out, interval = os.path.abspath(a.build), os.path.abspath(a.out), a.interval_ms / 1e3
+    tmp = tempfile.mkdtemp(prefix="vessel-trace-")
     daemon, figures = None, {}
     try:
-        root = f"{t}/rootfs"
+        root = f"{tmp}/rootfs"
         for d in ("bin", "proc", "sys", "dev", "tmp", "etc"):
             os.makedirs(f"{root}/{d}")
         shutil.copy("/bin/busybox", f"{root}/bin/busybox")
         for app in ("sh", "sleep"):
             os.symlink("busybox", f"{root}/bin/{app}")
-        daemon, V = start_vesseld(build, t, "vessel-trace", extra=("--default-network", "none"))
-
-        def run(name, pool, extra, command):
-            sh(*V, "run", "--name", name, "--rootfs", root, "--memory", "32M", "--pool", pool, *extra, "--",
-               "/bin/sh", "-c", command)
-
-        def cgroups(pool, names):
-            members = {m["name"]: m["cgroup"] for m in json.loads(sh(*V, "pool", "inspect", pool, "--json").stdout)["members"]}
-            return [members[n] for n in names]
-
+        daemon, V = start_vesseld(build, tmp, "vessel-trace", extra=("--default-network", "none"))
         cpu = last_cpu()
         host = f"this host ({os.cpu_count()} CPUs, pool on CPU {cpu}, kernel {os.uname().release})"
-        # 1. timeslice, shares 1, 2, 5.
-        sh(*V, "pool", "create", "ts", "--cpus", "1", "--memory", "512M", "--policy", "timeslice", "--round",
-           f"{a.round_ms}ms", "--cpuset", cpu)
-        names, shares = ["s1", "s2", "s5"], [1, 2, 5]
-        for n, s in zip(names, shares):
-            run(n, "ts", ["--share", str(s)], "while :; do :; done")
-        time.sleep(1)
-        rows = sample(cgroups("ts", names), a.seconds, interval)
-        total = sum(rows[-1][1][i] - rows[0][1][i] for i in range(3))
+        t = Trace(V, root, out, host)
+        labels = ["s1 (share 1)", "s2 (share 2)", "s5 (share 5)"]
+
+        # 1. proportional: weights.
+        rows, parts = one_two_five(t, "proportional", [], 2, 0.02)
+        figures["proportional"] = {"host": host, "cpu_fraction": parts}
+        t.plot(rows, labels, "proportional pool of 1 CPU, shares 1, 2, 5: cpu.weight, all run at once",
+               "proportional", 0.02)
+
+        # 2. priority: the low ones get what the high one leaves.
+        prio = [("high", ["--priority", "10"], BURSTY), ("low1", ["--priority", "0"], BUSY),
+                ("low2", ["--priority", "0"], BUSY)]
+        rows, used, _ = t.measure("pr", "priority", [], prio, 4, 0.02)
+        figures["priority"] = {"host": host, "cpus": {n: u / 4e9 for n, u in used.items()}}
+        t.plot(rows, ["high (priority 10: a busy loop, then 0.5 s asleep)", "low1 (priority 0, busy)",
+                      "low2 (priority 0, busy)"],
+               "priority pool of 1 CPU: the low ones run only while the high one sleeps", "priority", 0.02)
+
+        # 3. timeslice: turns.
+        rows, parts = one_two_five(t, "timeslice", ["--round", f"{a.round_ms}ms"], a.seconds, interval)
         figures["timeslice"] = {
             "round_ms": a.round_ms, "interval_ms": a.interval_ms, "seconds": a.seconds, "host": host,
-            "members": {n: {"share": s, "slice_ms_planned": a.round_ms * s / 8,
-                            "cpu_fraction": (rows[-1][1][i] - rows[0][1][i]) / total,
-                            "turns_ms": turns(rows, i, interval)} for i, (n, s) in enumerate(zip(names, shares))}}
-        slices = ", ".join(f"T_{n[1:]} = {a.round_ms * s / 8:g} ms" for n, s in zip(names, shares))
-        plot(rows, [f"{n} (share {s})" for n, s in zip(names, shares)],
-             f"timeslice pool of 1 CPU, round W = {a.round_ms} ms: {slices}", f"{a.out}/pools-timeslice.png",
-             f"cgroup CPU time sampled every {a.interval_ms:g} ms on {host}")
-        for n in names:
-            sh(*V, "rm", "-f", n)
-        sh(*V, "pool", "rm", "ts")
+            "members": {n: {"slice_ms_planned": a.round_ms * s / 8, "cpu_fraction": parts[n],
+                            "turns_ms": turns(rows, i, interval)}
+                        for i, (n, s) in enumerate(zip(["s1", "s2", "s5"], [1, 2, 5]))}}
+        slices = ", ".join(f"T_{s} = {a.round_ms * s / 8:g} ms" for s in (1, 2, 5))
+        t.plot(rows, labels, f"timeslice pool of 1 CPU, round W = {a.round_ms} ms: {slices}", "timeslice", interval)
 
-        # 2. priority pool: a bursty member and a busy best-effort one.
-        sh(*V, "pool", "create", "be", "--cpus", "1", "--memory", "512M", "--policy", "priority", "--cpuset", cpu)
-        run("bursty", "be", [], "while :; do i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; sleep 0.5; done")
-        run("best-effort", "be", ["--best-effort"], "while :; do :; done")
-        time.sleep(1)
-        names = ["bursty", "best-effort"]
-        rows = sample(cgroups("be", names), 4, 0.02)
-        used = [rows[-1][1][i] - rows[0][1][i] for i in range(2)]
-        inspect = json.loads(sh(*V, "pool", "inspect", "be", "--json").stdout)
-        figures["best_effort"] = {"host": host, "cpus": {n: u / 4e9 for n, u in zip(names, used)},
-                                  "sched_idle": {m["name"]: m["sched_idle"] for m in inspect["members"]}}
-        plot(rows, ["bursty (busy loop, then 0.5 s asleep)", "best-effort (busy, SCHED_IDLE via cpu.idle)"],
-             "priority pool of 1 CPU: the best-effort member runs only while the other sleeps",
-             f"{a.out}/pools-best-effort.png", f"cgroup CPU time sampled every 20 ms on {host}")
-        for n in names:
-            sh(*V, "rm", "-f", n)
-        sh(*V, "pool", "rm", "be")
+        # 4. best-effort: SCHED_IDLE beside a bursty member.
+        be = [("bursty", [], BURSTY), ("best-effort", ["--best-effort"], BUSY)]
+        rows, used, members = t.measure("be", "priority", [], be, 4, 0.02)
+        figures["best_effort"] = {"host": host, "cpus": {n: u / 4e9 for n, u in used.items()},
+                                  "sched_idle": {n: m.get("sched_idle") for n, m in members.items()}}
+        t.plot(rows, ["bursty (busy loop, then 0.5 s asleep)", "best-effort (busy, SCHED_IDLE via cpu.idle)"],
+               "priority pool of 1 CPU: the best-effort member runs only while the other sleeps", "best-effort", 0.02)
         print(json.dumps(figures, indent=2))
     finally:
         if daemon:
             daemon.terminate()
             daemon.wait()
-        shutil.rmtree(t, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
