@@ -48,7 +48,7 @@ std::string members_table(const json::Json& pool) {
 
 void add_pool_create(CLI::App* pool, Context& ctx) {
   struct Flags {
-    std::string name, memory, policy = "proportional", cpuset, round;
+    std::string name, memory, policy = "proportional", cpuset, round, on_shortage;
     double cpus = 0;
     bool hard = false;
   };
@@ -63,13 +63,18 @@ void add_pool_create(CLI::App* pool, Context& ctx) {
             "allocation toward its use; VMs run with --balloon get their memory through their balloon), timeslice\n"
             "(the running members take turns holding the pool's CPUs, T_i = A_i / sum A x round, A_i as proportional;\n"
             "the others are held at 0.1 % of a CPU meanwhile).\n"
-            "Any policy: `vessel run --pool P --best-effort` runs a member SCHED_IDLE (cgroup cpu.idle).");
+            "Any policy: `vessel run --pool P --best-effort` runs a member SCHED_IDLE (cgroup cpu.idle).\n"
+            "priority --on-shortage evict|suspend: when the running members' --memory add up to more than the pool,\n"
+            "the lowest priority is stopped (evict) or suspended to disk (suspend; containers are stopped) until\n"
+            "the rest fit; each is a `pool-shortage` event.");
   c->add_option("name", f->name, "pool name: letters, digits, '_', '.', '-'")->required();
   c->add_option("--cpus", f->cpus, "the pool's CPUs (fractions allowed)")->required();
   c->add_option("--memory,-m", f->memory, "the pool's memory: 1024, 512M, 2G (MiB by default)")->required();
   c->add_option("--policy", f->policy, "fixed, proportional, priority, demand or timeslice")->capture_default_str();
   c->add_flag("--hard", f->hard, "proportional/demand: allocations are quotas too (cpu.max, memory.max)");
   c->add_option("--round", f->round, "timeslice: the round W the members' turns fill, 10ms..10s (default 100ms)");
+  c->add_option("--on-shortage", f->on_shortage,
+                "priority: none (default), evict or suspend the lowest-priority members while memory is short");
   c->add_option("--cpuset", f->cpuset,
                 "the CPUs the members run on, e.g. 1 or 0-3 (weights divide each CPU's time: pin a pool smaller "
                 "than the host for exact shares)");
@@ -78,6 +83,7 @@ void add_pool_create(CLI::App* pool, Context& ctx) {
     if (!mib) { ctx.status = report(mib.error()); return; }
     json::Json body = {{"name", f->name}, {"cpus", f->cpus}, {"memory_mib", *mib}, {"policy", f->policy}, {"hard", f->hard}};
     if (!f->cpuset.empty()) body["cpuset"] = f->cpuset;
+    if (!f->on_shortage.empty()) body["on_shortage"] = f->on_shortage;
     if (!f->round.empty()) {
       auto ms = parse_duration_ms(f->round);
       if (!ms) { ctx.status = report(ms.error().add_context("--round")); return; }
@@ -91,7 +97,7 @@ void add_pool_create(CLI::App* pool, Context& ctx) {
 
 void add_pool_set(CLI::App* pool, Context& ctx) {
   struct Flags {
-    std::string name, memory, policy, round;
+    std::string name, memory, policy, round, on_shortage;
     std::optional<std::string> cpuset;
     std::optional<double> cpus;
     std::optional<bool> hard;
@@ -104,6 +110,7 @@ void add_pool_set(CLI::App* pool, Context& ctx) {
   c->add_option("--policy", f->policy, "fixed, proportional, priority, demand or timeslice");
   c->add_option("--hard", f->hard, "true or false");
   c->add_option("--round", f->round, "timeslice: the round the turns fill, 10ms..10s");
+  c->add_option("--on-shortage", f->on_shortage, "priority: none, evict or suspend (another policy needs none)");
   c->add_option("--cpuset", f->cpuset, "the CPUs the members run on (\"\": all)");
   c->callback([&ctx, f] {
     json::Json body = json::Json::object();
@@ -116,6 +123,7 @@ void add_pool_set(CLI::App* pool, Context& ctx) {
     if (!f->policy.empty()) body["policy"] = f->policy;
     if (f->hard) body["hard"] = *f->hard;
     if (f->cpuset) body["cpuset"] = *f->cpuset;
+    if (!f->on_shortage.empty()) body["on_shortage"] = f->on_shortage;
     if (!f->round.empty()) {
       auto ms = parse_duration_ms(f->round);
       if (!ms) { ctx.status = report(ms.error().add_context("--round")); return; }

@@ -22,6 +22,7 @@
 #include "daemon/instances/demand_controller.h"
 #include "daemon/instances/manager.h"
 #include "daemon/instances/pools.h"
+#include "daemon/instances/shortage_relief.h"
 #include "daemon/network/networks.h"
 #include "daemon/instances/vm_backend.h"
 #include "daemon/policy/id_pool.h"
@@ -188,6 +189,7 @@ Result<int> serve(const Options& o) {
   Manager manager(config, *store, events, images, containers, vms, &networks);
   Pools pools(*store, config.cgroup_parent, o.state_dir + "/instances");  // docs/daemon/pools.md
   manager.set_pool_hooks(&pools);
+  ShortageRelief shortage_relief(manager, events, pools);  // priority pools' --on-shortage
   Volumes volumes(*store, o.state_dir + "/volumes");  // docs/daemon/volumes.md
   manager.set_volumes(&volumes);
   DemandController demand(pools);  // the `demand` pools' controller

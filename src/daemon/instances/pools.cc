@@ -1,5 +1,7 @@
 #include "daemon/instances/pools.h"
 
+#include <algorithm>
+
 #include "base/log.h"
 #include "daemon/instances/state.h"
 #include "daemon/instances/vm_backend.h"
@@ -136,6 +138,11 @@ Result<std::vector<Pools::Member>> Pools::running_members(const std::string& poo
 Result<void> Pools::apply_locked(const PoolSpec& pool) {
   std::vector<Member> holders = TRY(running_members(pool.name));
   auto allocated = TRY_CTX(allocations(pool, holders), "pool {}", pool.name);
+  // A member on its way out gets CPU to end: squeezed to the least weight beside a busy one, a
+  // container took minutes to handle its SIGKILL.
+  relieve_locked(pool, holders);
+  for (size_t i = 0; i < holders.size(); ++i)
+    if (relieving_.contains(holders[i].name)) allocated[i].plan.cpu_weight = kMaxCpuWeight;
   // Another policy now: the turns end before its plan is written (their restore would undo it).
   if (pool.policy != PolicyKind::Timeslice) rotations_.erase(pool.name);
   auto apply_members = [&](bool quiet) { write_members(pool, holders, allocated, quiet); };
@@ -148,6 +155,26 @@ Result<void> Pools::apply_locked(const PoolSpec& pool) {
   apply_members(/*quiet=*/false);
   rotate_locked(pool, holders, allocated);
   return {};
+}
+
+void Pools::set_shortage_handler(ShortageHandler handler) {
+  std::lock_guard lock(mutex_);
+  shortage_handler_ = std::move(handler);
+}
+
+void Pools::relieve_locked(const PoolSpec& pool, const std::vector<Member>& holders) {
+  std::erase_if(relieving_, [&](const std::string& name) {
+    return std::none_of(holders.begin(), holders.end(), [&](const Member& m) { return m.name == name; });
+  });
+  if (pool.policy != PolicyKind::Priority || pool.on_shortage == ShortageAction::None) return;
+  std::vector<PoolMember> members;
+  for (const auto& m : holders) members.push_back(to_member(m.name, m.spec));
+  for (const auto& victim : shortage_victims(pool.memory_mib << 20, members)) {
+    if (!relieving_.insert(victim).second) continue;  // already on its way out
+    log::info("pool {}: memory short ({} MiB): {} member {} (the lowest priority)", pool.name, pool.memory_mib,
+              to_string(pool.on_shortage), victim);
+    if (shortage_handler_) shortage_handler_(pool.name, victim, pool.on_shortage);
+  }
 }
 
 SliceSchedule Pools::slice_schedule_of(const PoolSpec& pool, const std::vector<Member>& holders,

@@ -11,9 +11,11 @@
 // such pool, started, changed and stopped with the allocation.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "base/json.h"
@@ -52,6 +54,12 @@ class Pools : public PoolHooks, public DemandIo {
   void changed(const std::string& name) override;
 
   std::string pool_cgroup(const std::string& pool) const { return "/" + parent_ + "/" + pool; }
+
+  // Told, without blocking, to stop or suspend a member of a priority pool short of memory
+  // (policy/shortage.h); vesseld's is shortage_relief.h. Called under the pools' lock: it must
+  // not call back into Pools. Empty: shortages are only logged.
+  using ShortageHandler = std::function<void(const std::string& pool, const std::string& member, ShortageAction)>;
+  void set_shortage_handler(ShortageHandler handler);
 
   // DemandIo (demand_controller.h).
   std::vector<DemandPool> demand_pools() override;
@@ -93,6 +101,8 @@ class Pools : public PoolHooks, public DemandIo {
                                   const std::vector<Allocation>& allocated) const;
   // Starts, changes or (not timeslice, or no one runs) stops the pool's rotation.
   void rotate_locked(const PoolSpec& pool, const std::vector<Member>& holders, const std::vector<Allocation>& allocated);
+  // priority with on_shortage: the members to relieve go to the handler, once each while they run.
+  void relieve_locked(const PoolSpec& pool, const std::vector<Member>& holders);
 
   Store& store_;
   std::string parent_;
@@ -101,6 +111,8 @@ class Pools : public PoolHooks, public DemandIo {
   std::mutex in_force_mutex_;
   std::map<std::string, InForce> in_force_;
   std::map<std::string, std::unique_ptr<SliceRotation>> rotations_;  // pool -> its turns (under mutex_)
+  ShortageHandler shortage_handler_;      // under mutex_
+  std::set<std::string> relieving_;       // members handed to it that still run (under mutex_)
 };
 
 }  // namespace vessel::daemon

@@ -40,6 +40,14 @@ Result<void> parse_fields(const json::Json& body, PoolSpec& s) {
       return fail(EINVAL, "pool.round_ms: {} is not a whole number of ms in {}..{}", r.dump(), kMinRoundMs, kMaxRoundMs);
     s.round_ms = r.get<uint64_t>();
   }
+  if (auto action = TRY(json::opt_string(body, "pool", "on_shortage"))) {
+    auto a = parse_shortage_action(*action);
+    if (!a) return fail(EINVAL, "pool.on_shortage: '{}' is not one of {}", *action, kShortageActionNames);
+    s.on_shortage = *a;
+  }
+  if (s.on_shortage != ShortageAction::None && s.policy != PolicyKind::Priority)
+    return fail(EINVAL, "pool.on_shortage: {} is for priority pools (the lowest priority goes first); this one is {}",
+                to_string(s.on_shortage), to_string(s.policy));
   // The turns carry a timeslice pool's CPU: a quota (--hard) would cap the member holding them.
   if (s.policy == PolicyKind::Timeslice && s.hard)
     return fail(EINVAL, "pool.hard: a timeslice pool carries its CPUs by turns; --hard is for proportional and demand");
@@ -50,7 +58,7 @@ Result<void> parse_fields(const json::Json& body, PoolSpec& s) {
 
 Result<PoolSpec> parse_pool_spec(const json::Json& body) {
   if (!body.is_object()) return fail(EINVAL, "pool: expected an object, got {}", json::type_name(body));
-  TRY(json::reject_unknown(body, "pool", {"name", "cpus", "memory_mib", "policy", "hard", "cpuset", "round_ms"}));
+  TRY(json::reject_unknown(body, "pool", {"name", "cpus", "memory_mib", "policy", "hard", "cpuset", "round_ms", "on_shortage"}));
   PoolSpec s;
   s.name = TRY(json::get_string(body, "pool", "name"));
   TRY_CTX(validate_name(s.name), "pool.name");
@@ -67,14 +75,15 @@ Result<PoolSpec> parse_pool_spec_text(std::string_view text) {
 
 Result<PoolSpec> parse_pool_update(const json::Json& body, PoolSpec current) {
   if (!body.is_object()) return fail(EINVAL, "pool: expected an object, got {}", json::type_name(body));
-  TRY(json::reject_unknown(body, "pool", {"cpus", "memory_mib", "policy", "hard", "cpuset", "round_ms"}));
+  TRY(json::reject_unknown(body, "pool", {"cpus", "memory_mib", "policy", "hard", "cpuset", "round_ms", "on_shortage"}));
   TRY(parse_fields(body, current));
   return current;
 }
 
 json::Json to_json(const PoolSpec& s) {
   return {{"name", s.name}, {"cpus", s.cpus}, {"memory_mib", s.memory_mib}, {"policy", std::string(to_string(s.policy))},
-          {"hard", s.hard}, {"cpuset", s.cpuset}, {"round_ms", s.round_ms}};
+          {"hard", s.hard}, {"cpuset", s.cpuset}, {"round_ms", s.round_ms},
+          {"on_shortage", std::string(to_string(s.on_shortage))}};
 }
 
 }  // namespace vessel::daemon

@@ -375,6 +375,45 @@ TEST_F(Pools, TimesliceTakesTurnsOneTwoFiveOfOneCpu) {
   }
 }
 
+TEST_F(Pools, APriorityPoolShortOfMemoryStopsItsLowestMember) {
+  // 150 MiB: two members of 64 MiB fit, a third does not.
+  ASSERT_EQ(daemon.vessel({"pool", "create", "short", "--cpus", "1", "--memory", "150M", "--policy", "priority",
+                           "--on-shortage", "evict", "--cpuset", last_cpu()}).status, 0);
+  EXPECT_EQ(inspect("short")["on_shortage"], "evict");
+  run_member("low", "short", {"--priority", "0"});
+  run_member("mid", "short", {"--priority", "5"});
+  CliResult events;
+  {
+    std::jthread watcher([&] {
+      events = run({"timeout", "15", vessel_path(), "--socket", daemon.socket(), "events"}, std::chrono::seconds(30));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    run_member("high", "short", {"--priority", "10"});
+    auto started = std::chrono::steady_clock::now();
+    std::string low;
+    // Stopped with a grace of 1 s (a busy sh as PID 1 ignores SIGTERM).
+    for (int i = 0; i < 100 && (low = state_of(daemon, "low")) == "running"; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(low, "stopped") << daemon.log();
+    printf("[ measured ] on-shortage evict: low stopped %.1f s after high started\n",
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    EXPECT_EQ(state_of(daemon, "mid"), "running");
+    EXPECT_EQ(state_of(daemon, "high"), "running");
+  }
+  EXPECT_NE(events.out.find(R"("type":"pool-shortage")"), std::string::npos) << events.out << daemon.log();
+  EXPECT_NE(events.out.find(R"("action":"stop")"), std::string::npos) << events.out;
+  // Without a shortage policy, nothing is stopped; and only priority pools take one.
+  ASSERT_EQ(daemon.vessel({"pool", "set", "short", "--on-shortage", "none"}).status, 0);
+  auto refused = daemon.vessel({"pool", "set", "short", "--policy", "proportional", "--on-shortage", "evict"});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("on_shortage"), std::string::npos) << refused.err;
+  ASSERT_EQ(daemon.vessel({"start", "low"}).status, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(state_of(daemon, "low"), "running");
+  // The squeezed ones stop at once only when the busy high one is gone (see pools.md, Shortage).
+  EXPECT_EQ(daemon.vessel({"rm", "-f", "high"}).status, 0);
+}
+
 TEST_F(Pools, ABestEffortMemberRunsSchedIdle) {
   ASSERT_EQ(daemon.vessel({"pool", "create", "be", "--cpus", "1", "--memory", "1G", "--policy", "priority", "--cpuset", last_cpu()}).status, 0);
   run_member("normal", "be", {});

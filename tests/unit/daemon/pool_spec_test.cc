@@ -84,6 +84,22 @@ TEST(PoolSpec, TimesliceHasARound) {
   EXPECT_TRUE(parse_pool_update(json::parse(R"({"policy":"timeslice","hard":false})").value(), hard));
 }
 
+TEST(PoolSpec, OnShortageIsForPriorityPools) {
+  auto s = parse_pool_spec_text(R"({"name":"p","cpus":1,"memory_mib":64,"policy":"priority","on_shortage":"suspend"})");
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->on_shortage, ShortageAction::Suspend);
+  EXPECT_EQ(to_json(*s)["on_shortage"], "suspend");
+  EXPECT_EQ(parse_pool_spec(to_json(*s))->on_shortage, ShortageAction::Suspend) << "round trip";
+  EXPECT_EQ(parse_pool_spec_text(R"({"name":"p","cpus":1,"memory_mib":64})")->on_shortage, ShortageAction::None);
+  auto bad = parse_pool_spec_text(R"({"name":"p","cpus":1,"memory_mib":64,"policy":"priority","on_shortage":"kill"})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().to_string().find("none, evict, suspend"), std::string::npos) << bad.error().to_string();
+  auto other = parse_pool_update(json::parse(R"({"policy":"proportional"})").value(), *s);
+  ASSERT_FALSE(other) << "eviction by priority in a pool without priorities";
+  EXPECT_NE(other.error().to_string().find("pool.on_shortage"), std::string::npos) << other.error().to_string();
+  EXPECT_TRUE(parse_pool_update(json::parse(R"({"policy":"proportional","on_shortage":"none"})").value(), *s));
+}
+
 TEST(PoolMembership, InTheInstanceSpec) {
   auto s = parse_spec_text(R"({"name":"a","rootfs":"/r","pool":{"name":"web","share":2.5,"priority":7}})");
   ASSERT_TRUE(s) << s.error().to_string();
