@@ -392,9 +392,11 @@ TEST_F(Pools, APriorityPoolShortOfMemoryStopsItsLowestMember) {
     auto started = std::chrono::steady_clock::now();
     std::string low;
     // Stopped with a grace of 1 s (a busy sh as PID 1 ignores SIGTERM).
-    for (int i = 0; i < 100 && (low = state_of(daemon, "low")) == "running"; ++i)
+    for (int i = 0; i < 100 && (low = state_of(daemon, "low")) == "running"; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    EXPECT_EQ(low, "stopped") << daemon.log();
+      if (i == 20) printf("[ diagnose ] 2 s on: %s\n", inspect("short")["members"].dump().c_str());
+    }
+    EXPECT_EQ(low, "stopped") << inspect("short").dump() << daemon.log();
     printf("[ measured ] on-shortage evict: low stopped %.1f s after high started\n",
            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     EXPECT_EQ(state_of(daemon, "mid"), "running");
