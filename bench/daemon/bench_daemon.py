@@ -14,6 +14,9 @@ a failing one stops the benchmark with its error.
 """
 import concurrent.futures, json, os, shutil, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from vesseld import start_vesseld
+
 def sh(*args, env=None, check=True):
     r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, stdin=subprocess.DEVNULL)
     if check and r.returncode != 0:
@@ -39,7 +42,6 @@ def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     vessel = f"{build}/src/cli/vessel"
-    vesseld = f"{build}/src/daemon/vesseld"
     runtime = os.environ.get("VESSEL_BENCH_RUNTIME", f"{build}/src/runtime/vessel-runtime")
     t = tempfile.mkdtemp(prefix="vessel-bench-")
     daemon = None
@@ -64,15 +66,7 @@ def main():
         sh("podman", "import", f"{t}/rootfs.tar", "localhost/bb:latest", env=penv)
         sh("podman", "save", "-o", f"{t}/bb.tar", "localhost/bb:latest", env=penv)
 
-        sock = f"{t}/vessel.sock"
-        daemon = subprocess.Popen([vesseld, "--socket", sock, "--state-dir", f"{t}/state", "--runtime", runtime,
-                                   "--cgroup-parent", "vessel-bench", "--log-level", "warn"],
-                                  stdout=open(f"{t}/vesseld.log", "w"), stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
-        V = [vessel, "--socket", sock]
+        daemon, V = start_vesseld(build, t, "vessel-bench", runtime)
         sh(*V, "image", "import", "-q", f"{t}/bb.tar", "--name", "bb")
         rss_idle = rss_kib(daemon.pid)
 

@@ -38,6 +38,7 @@ struct PoolFlags {
   std::string pool;
   std::optional<double> share;
   std::optional<int> priority;
+  bool best_effort = false;
 };
 void add_pool_flags(CLI::App* create, PoolFlags& flags);
 Result<void> add_pool_to_spec(const PoolFlags& flags, json::Json& spec);

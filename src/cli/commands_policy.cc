@@ -44,7 +44,7 @@ void add_policy_commands(CLI::App& app, Context& ctx) {
       "vesseld runs the very code that allocates its pools; nothing on the host changes.\n"
       "Example:\n  vessel policy simulate --trace web.json --policy priority");
   c->add_option("--trace", f->trace, "the trace file (JSON)")->required();
-  c->add_option("--policy", f->policy, "replace the trace's policy: fixed, proportional, priority or demand");
+  c->add_option("--policy", f->policy, "replace the trace's policy: fixed, proportional, priority, demand or timeslice");
   c->add_flag("--json", f->json, "the whole report as JSON");
   c->callback([&ctx, f] {
     auto text = read_file(f->trace);

@@ -22,6 +22,7 @@
 #include "daemon/instances/demand_controller.h"
 #include "daemon/instances/manager.h"
 #include "daemon/instances/pools.h"
+#include "daemon/instances/shortage_relief.h"
 #include "daemon/network/networks.h"
 #include "daemon/instances/vm_backend.h"
 #include "daemon/policy/id_pool.h"
@@ -193,6 +194,7 @@ Result<int> serve(const Options& o) {
   Manager manager(config, *store, events, images, containers, vms, &networks);
   Pools pools(*store, config.cgroup_parent, o.state_dir + "/instances");  // docs/daemon/pools.md
   manager.set_pool_hooks(&pools);
+  ShortageRelief shortage_relief(manager, events, pools);  // priority pools' --on-shortage
   Volumes volumes(*store, o.state_dir + "/volumes");  // docs/daemon/volumes.md
   manager.set_volumes(&volumes);
   DemandController demand(pools);  // the `demand` pools' controller
@@ -202,6 +204,7 @@ Result<int> serve(const Options& o) {
   // Also without a pool now: containers made with one still start with their ranges.
   if (config.userns_pool || TRY(store->id_range_count()) > 0) open_state_dir_for_userns(o.state_dir);
   manager.reconcile();
+  pools.apply_all();  // timeslice pools' turns resume (docs/daemon/pools.md)
   // Scheduled backups (docs/daemon/backup.md#schedules): armed once the instances are known.
   BackupScheduler backups(*store, events, [&manager](const std::string& name, const BackupExportOptions& options, int fd) {
     return manager.export_instance(name, options, fd);

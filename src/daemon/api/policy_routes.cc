@@ -16,7 +16,7 @@ http::Response Api::policy_route(const http::Request& r, const std::vector<std::
   if (auto it = r.query.find("policy"); it != r.query.end()) {
     policy = parse_policy(it->second);
     if (!policy)
-      return error_response(Error(EINVAL, fmt::format("policy: '{}' is not one of fixed, proportional, priority, demand", it->second)), 400);
+      return error_response(Error(EINVAL, fmt::format("policy: '{}' is not one of {}", it->second, kPolicyNames)), 400);
   }
   auto report = simulate(*trace, policy);
   if (!report) return error_response(report.error());

@@ -1,5 +1,7 @@
 #include "daemon/instances/pools.h"
 
+#include <algorithm>
+
 #include "base/log.h"
 #include "daemon/instances/state.h"
 #include "daemon/instances/vm_backend.h"
@@ -7,6 +9,8 @@
 #include "daemon/policy/cgroups.h"
 #include "daemon/policy/pool_cgroups.h"
 #include "daemon/policy/usage_counters.h"
+#include "daemon/policy/sched_idle.h"
+#include "daemon/policy/slice_cgroups.h"
 
 namespace vessel::daemon {
 
@@ -43,7 +47,28 @@ json::Json plan_json(const CgroupPlan& p) {
   return j;
 }
 
+json::Json turns_json(const SliceSchedule& s) {
+  json::Json turns = json::Json::array();
+  for (const auto& m : s.members)
+    turns.push_back({{"name", m.name}, {"slice_ms", static_cast<double>(m.slice_ns) / 1e6}, {"on_cpus", m.on_cpus}});
+  return {{"round_ms", static_cast<double>(s.round_ns) / 1e6}, {"turns", turns}};
+}
+
 }  // namespace
+
+Pools::~Pools() {
+  std::lock_guard lock(mutex_);
+  rotations_.clear();
+}
+
+void Pools::apply_all() {
+  auto rows = store_.list_pools();
+  if (!rows) return;
+  std::lock_guard lock(mutex_);
+  for (const auto& row : *rows)
+    if (auto pool = parse_pool_spec_text(row.spec))
+      if (auto applied = apply_locked(*pool); !applied) log::warn("pool {}: {}", pool->name, applied.error().to_string());
+}
 
 Result<PoolSpec> Pools::load(const std::string& name) {
   TRY(validate_name(name));
@@ -94,8 +119,12 @@ void Pools::adjust_plans(const PoolSpec& pool, const std::vector<Member>& holder
 void Pools::write_members(const PoolSpec& pool, const std::vector<Member>& holders, const std::vector<Allocation>& allocated,
                           bool quiet) {
   for (size_t i = 0; i < holders.size(); ++i) {
-    auto applied = apply_member_cgroup(*member_cgroup(holders[i].spec), allocated[i].plan, pool.cpuset, holders[i].pid);
+    std::string cgroup = *member_cgroup(holders[i].spec);
+    auto applied = apply_member_cgroup(cgroup, allocated[i].plan, pool.cpuset, holders[i].pid);
     if (!applied && !quiet) log::warn("pool {}: member {}: {}", pool.name, holders[i].name, applied.error().to_string());
+    bool best_effort = holders[i].spec.pool->best_effort;
+    if (auto idle = apply_sched_idle(cgroup, best_effort); !idle && !quiet && best_effort)
+      log::warn("pool {}: member {}: best-effort: {}", pool.name, holders[i].name, idle.error().to_string());
   }
 }
 
@@ -109,6 +138,13 @@ Result<std::vector<Pools::Member>> Pools::running_members(const std::string& poo
 Result<void> Pools::apply_locked(const PoolSpec& pool) {
   std::vector<Member> holders = TRY(running_members(pool.name));
   auto allocated = TRY_CTX(allocations(pool, holders), "pool {}", pool.name);
+  // A member on its way out gets CPU to end: squeezed to the least weight beside a busy one, a
+  // container took minutes to handle its SIGKILL.
+  relieve_locked(pool, holders);
+  for (size_t i = 0; i < holders.size(); ++i)
+    if (relieving_.contains(holders[i].name)) allocated[i].plan.cpu_weight = kMaxCpuWeight;
+  // Another policy now: the turns end before its plan is written (their restore would undo it).
+  if (pool.policy != PolicyKind::Timeslice) rotations_.erase(pool.name);
   auto apply_members = [&](bool quiet) { write_members(pool, holders, allocated, quiet); };
   // cgroup v1 refuses a parent's CFS quota below a child's: a pool that shrinks lowers its
   // members' quotas first; one that grows raises its own first.
@@ -117,7 +153,51 @@ Result<void> Pools::apply_locked(const PoolSpec& pool) {
     TRY(apply_pool_cgroup(pool_cgroup(pool.name), pool.shape().size, pool.cpuset));
   }
   apply_members(/*quiet=*/false);
+  rotate_locked(pool, holders, allocated);
   return {};
+}
+
+void Pools::set_shortage_handler(ShortageHandler handler) {
+  std::lock_guard lock(mutex_);
+  shortage_handler_ = std::move(handler);
+}
+
+void Pools::relieve_locked(const PoolSpec& pool, const std::vector<Member>& holders) {
+  std::erase_if(relieving_, [&](const std::string& name) {
+    return std::none_of(holders.begin(), holders.end(), [&](const Member& m) { return m.name == name; });
+  });
+  if (pool.policy != PolicyKind::Priority || pool.on_shortage == ShortageAction::None) return;
+  std::vector<PoolMember> members;
+  for (const auto& m : holders) members.push_back(to_member(m.name, m.spec));
+  for (const auto& victim : shortage_victims(pool.memory_mib << 20, members)) {
+    if (!relieving_.insert(victim).second) continue;  // already on its way out
+    log::info("pool {}: memory short ({} MiB): {} member {} (the lowest priority)", pool.name, pool.memory_mib,
+              to_string(pool.on_shortage), victim);
+    if (shortage_handler_) shortage_handler_(pool.name, victim, pool.on_shortage);
+  }
+}
+
+SliceSchedule Pools::slice_schedule_of(const PoolSpec& pool, const std::vector<Member>& holders,
+                                       const std::vector<Allocation>& allocated) const {
+  std::vector<SliceMember> turns;
+  for (size_t i = 0; i < holders.size(); ++i) {
+    if (parse_state(holders[i].state) != State::Running) continue;  // paused: frozen, its turn would be lost
+    double own = own_limits(holders[i].spec).cpus;
+    turns.push_back({holders[i].name, *member_cgroup(holders[i].spec), allocated[i].amount.cpus,
+                     own > 0 ? std::min(own, pool.cpus) : pool.cpus, 0});
+  }
+  return slice_schedule(std::move(turns), pool.round_ms * 1'000'000);
+}
+
+void Pools::rotate_locked(const PoolSpec& pool, const std::vector<Member>& holders, const std::vector<Allocation>& allocated) {
+  auto schedule = pool.policy == PolicyKind::Timeslice ? slice_schedule_of(pool, holders, allocated) : SliceSchedule{};
+  if (schedule.members.empty()) {
+    rotations_.erase(pool.name);  // joins its thread; the members that still run get their limits back
+    return;
+  }
+  auto& rotation = rotations_[pool.name];
+  if (!rotation) rotation = std::make_unique<SliceRotation>(pool.name, write_cpu_limit);
+  rotation->set(std::move(schedule));
 }
 
 Result<json::Json> Pools::create(const PoolSpec& spec) {
@@ -155,6 +235,13 @@ Result<json::Json> Pools::inspect(const std::string& name) {
   auto allocated = TRY(allocations(pool, holders));
   json::Json j = to_json(pool);
   j["cgroup"] = pool_cgroup(name);
+  j["rotation"] = nullptr;
+  std::optional<SliceSchedule> turns;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto r = rotations_.find(name); r != rotations_.end()) turns = r->second->schedule();
+  }
+  if (turns) j["rotation"] = turns_json(*turns);
   json::Json list = json::Json::array();
   Resources total;
   for (const auto& m : all) {
@@ -165,6 +252,9 @@ Result<json::Json> Pools::inspect(const std::string& name) {
                     {"type", std::string(to_string(m.spec.type))},
                     {"share", m.spec.pool->share},
                     {"priority", m.spec.pool->priority},
+                    {"best_effort", m.spec.pool->best_effort},
+                    {"slice_ms", nullptr},
+                    {"sched_idle", nullptr},
                     {"own_limits", resources_json(own_limits(m.spec))},
                     {"cgroup", cgroup},
                     {"allocation", nullptr},
@@ -180,9 +270,13 @@ Result<json::Json> Pools::inspect(const std::string& name) {
         if (auto set = in_force(m.name)) e["demand"] = resources_json(set->demand);
       if (m.spec.type == InstanceType::Vm && m.spec.balloon && !instances_dir_.empty())
         if (auto b = read_balloon(instances_dir_ + "/" + m.name)) e["balloon"] = to_json(*b);
+      e["sched_idle"] = read_sched_idle(cgroup);
       total.cpus += allocated[i].amount.cpus;
       total.memory_bytes += allocated[i].amount.memory_bytes;
     }
+    if (turns)
+      for (const auto& t : turns->members)
+        if (t.name == m.name) e["slice_ms"] = static_cast<double>(t.slice_ns) / 1e6;
     list.push_back(e);
   }
   j["members"] = list;
@@ -213,6 +307,7 @@ Result<void> Pools::remove(const std::string& name) {
     return Unexpected(Error(EBUSY, fmt::format("pool {} has members: {}", name, names))
                           .with_hint("delete those instances first (`vessel rm`)"));
   TRY(store_.delete_pool(name));
+  rotations_.erase(name);
   remove_pool_cgroup(pool_cgroup(name));
   remove_pool_cgroup("/" + parent_);  // the last pool's parent (busy while other pools remain: kept)
   return {};

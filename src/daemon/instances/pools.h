@@ -6,15 +6,22 @@
 // For `demand` pools, Pools is also the demand controller's I/O (demand_controller.h): it lists
 // the running members, reads their counters and balloons, and writes and keeps what the
 // controller allocated; a state change keeps those allocations (a new member starts at its max).
+
+// A `timeslice` pool's running members take turns holding its CPUs: one SliceRotation thread per
+// such pool, started, changed and stopped with the allocation.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "base/json.h"
 #include "daemon/instances/demand_controller.h"
 #include "daemon/instances/pool_hooks.h"
+#include "daemon/instances/slice_rotation.h"
 #include "daemon/policy/pool_spec.h"
 #include "daemon/store/store.h"
 
@@ -26,6 +33,11 @@ class Pools : public PoolHooks, public DemandIo {
   // `instances_dir`: <state>/instances, where a VM member's API socket is (its balloon).
   Pools(Store& store, std::string cgroup_parent, std::string instances_dir = {})
       : store_(store), parent_(std::move(cgroup_parent) + "-pools"), instances_dir_(std::move(instances_dir)) {}
+  // The rotations stop; their members get their own CPU limits back (shares by weights).
+  ~Pools();
+
+  // Every pool applied again, at vesseld's start: timeslice pools' rotations resume.
+  void apply_all();
 
   Result<json::Json> create(const PoolSpec& spec);
   Result<json::Json> list();
@@ -42,6 +54,12 @@ class Pools : public PoolHooks, public DemandIo {
   void changed(const std::string& name) override;
 
   std::string pool_cgroup(const std::string& pool) const { return "/" + parent_ + "/" + pool; }
+
+  // Told, without blocking, to stop or suspend a member of a priority pool short of memory
+  // (policy/shortage.h); vesseld's is shortage_relief.h. Called under the pools' lock: it must
+  // not call back into Pools. Empty: shortages are only logged.
+  using ShortageHandler = std::function<void(const std::string& pool, const std::string& member, ShortageAction)>;
+  void set_shortage_handler(ShortageHandler handler);
 
   // DemandIo (demand_controller.h).
   std::vector<DemandPool> demand_pools() override;
@@ -78,6 +96,13 @@ class Pools : public PoolHooks, public DemandIo {
     Resources allocation;
   };
   std::optional<InForce> in_force(const std::string& member);
+  // timeslice: the turns of the members that run (paused ones take none).
+  SliceSchedule slice_schedule_of(const PoolSpec& pool, const std::vector<Member>& holders,
+                                  const std::vector<Allocation>& allocated) const;
+  // Starts, changes or (not timeslice, or no one runs) stops the pool's rotation.
+  void rotate_locked(const PoolSpec& pool, const std::vector<Member>& holders, const std::vector<Allocation>& allocated);
+  // priority with on_shortage: the members to relieve go to the handler, once each while they run.
+  void relieve_locked(const PoolSpec& pool, const std::vector<Member>& holders);
 
   Store& store_;
   std::string parent_;
@@ -85,6 +110,9 @@ class Pools : public PoolHooks, public DemandIo {
   std::mutex mutex_;  // one apply at a time: the cgroups see the allocations in order
   std::mutex in_force_mutex_;
   std::map<std::string, InForce> in_force_;
+  std::map<std::string, std::unique_ptr<SliceRotation>> rotations_;  // pool -> its turns (under mutex_)
+  ShortageHandler shortage_handler_;      // under mutex_
+  std::set<std::string> relieving_;       // members handed to it that still run (under mutex_)
 };
 
 }  // namespace vessel::daemon

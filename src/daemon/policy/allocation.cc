@@ -223,12 +223,13 @@ std::string_view to_string(PolicyKind p) {
     case PolicyKind::Proportional: return "proportional";
     case PolicyKind::Priority: return "priority";
     case PolicyKind::Demand: return "demand";
+    case PolicyKind::Timeslice: return "timeslice";
   }
   return "?";
 }
 
 std::optional<PolicyKind> parse_policy(std::string_view text) {
-  for (auto p : {PolicyKind::Fixed, PolicyKind::Proportional, PolicyKind::Priority, PolicyKind::Demand})
+  for (auto p : {PolicyKind::Fixed, PolicyKind::Proportional, PolicyKind::Priority, PolicyKind::Demand, PolicyKind::Timeslice})
     if (to_string(p) == text) return p;
   return std::nullopt;
 }
@@ -270,6 +271,12 @@ Result<std::vector<Allocation>> allocate(const PoolShape& pool, const std::vecto
       return fixed(members);
     case PolicyKind::Proportional:
       return proportional(pool, members);
+    case PolicyKind::Timeslice: {
+      // The turns carry the CPU (timeslice.h): a quota here would cap the member holding it.
+      PoolShape soft = pool;
+      soft.hard = false;
+      return proportional(soft, members);
+    }
     case PolicyKind::Priority:
     case PolicyKind::Demand:
       TRY(fits(pool, "minimums", sum(members, &PoolMember::min), std::nullopt));

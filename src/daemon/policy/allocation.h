@@ -11,6 +11,8 @@
 //                 from what is left (members of one priority split a shortage by their shares).
 //   demand        each step moves A_i toward the member's measured demand, clamped to [min, max],
 //                 by `gain` of the gap; a pool too small scales what is above the mins by shares.
+//   timeslice     A_i as proportional (weights, memory.low), but the CPU is carried by turns:
+//                 T_i = A_i / ΣA · W each round (timeslice.h); no CPU quota in the plan.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +25,12 @@
 
 namespace vessel::daemon {
 
-enum class PolicyKind { Fixed, Proportional, Priority, Demand };
+enum class PolicyKind { Fixed, Proportional, Priority, Demand, Timeslice };
 
 std::string_view to_string(PolicyKind p);
 std::optional<PolicyKind> parse_policy(std::string_view text);
+// For error messages: "fixed, proportional, priority, demand, timeslice".
+inline constexpr std::string_view kPolicyNames = "fixed, proportional, priority, demand, timeslice";
 
 struct Resources {
   double cpus = 0;

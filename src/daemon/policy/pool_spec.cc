@@ -25,7 +25,7 @@ Result<void> parse_fields(const json::Json& body, PoolSpec& s) {
   }
   if (auto policy = TRY(json::opt_string(body, "pool", "policy"))) {
     auto p = parse_policy(*policy);
-    if (!p) return fail(EINVAL, "pool.policy: '{}' is not one of fixed, proportional, priority, demand", *policy);
+    if (!p) return fail(EINVAL, "pool.policy: '{}' is not one of {}", *policy, kPolicyNames);
     s.policy = *p;
   }
   if (auto hard = TRY(json::opt_bool(body, "pool", "hard"))) s.hard = *hard;
@@ -34,6 +34,23 @@ Result<void> parse_fields(const json::Json& body, PoolSpec& s) {
       return fail(EINVAL, "pool.cpuset: '{}' is not a list of CPUs such as 0-1,3", *cpuset);
     s.cpuset = *cpuset;
   }
+  if (body.contains("round_ms")) {
+    const auto& r = body["round_ms"];
+    if (!r.is_number_unsigned() || r.get<uint64_t>() < kMinRoundMs || r.get<uint64_t>() > kMaxRoundMs)
+      return fail(EINVAL, "pool.round_ms: {} is not a whole number of ms in {}..{}", r.dump(), kMinRoundMs, kMaxRoundMs);
+    s.round_ms = r.get<uint64_t>();
+  }
+  if (auto action = TRY(json::opt_string(body, "pool", "on_shortage"))) {
+    auto a = parse_shortage_action(*action);
+    if (!a) return fail(EINVAL, "pool.on_shortage: '{}' is not one of {}", *action, kShortageActionNames);
+    s.on_shortage = *a;
+  }
+  if (s.on_shortage != ShortageAction::None && s.policy != PolicyKind::Priority)
+    return fail(EINVAL, "pool.on_shortage: {} is for priority pools (the lowest priority goes first); this one is {}",
+                to_string(s.on_shortage), to_string(s.policy));
+  // The turns carry a timeslice pool's CPU: a quota (--hard) would cap the member holding them.
+  if (s.policy == PolicyKind::Timeslice && s.hard)
+    return fail(EINVAL, "pool.hard: a timeslice pool carries its CPUs by turns; --hard is for proportional and demand");
   return {};
 }
 
@@ -41,7 +58,7 @@ Result<void> parse_fields(const json::Json& body, PoolSpec& s) {
 
 Result<PoolSpec> parse_pool_spec(const json::Json& body) {
   if (!body.is_object()) return fail(EINVAL, "pool: expected an object, got {}", json::type_name(body));
-  TRY(json::reject_unknown(body, "pool", {"name", "cpus", "memory_mib", "policy", "hard", "cpuset"}));
+  TRY(json::reject_unknown(body, "pool", {"name", "cpus", "memory_mib", "policy", "hard", "cpuset", "round_ms", "on_shortage"}));
   PoolSpec s;
   s.name = TRY(json::get_string(body, "pool", "name"));
   TRY_CTX(validate_name(s.name), "pool.name");
@@ -58,14 +75,15 @@ Result<PoolSpec> parse_pool_spec_text(std::string_view text) {
 
 Result<PoolSpec> parse_pool_update(const json::Json& body, PoolSpec current) {
   if (!body.is_object()) return fail(EINVAL, "pool: expected an object, got {}", json::type_name(body));
-  TRY(json::reject_unknown(body, "pool", {"cpus", "memory_mib", "policy", "hard", "cpuset"}));
+  TRY(json::reject_unknown(body, "pool", {"cpus", "memory_mib", "policy", "hard", "cpuset", "round_ms", "on_shortage"}));
   TRY(parse_fields(body, current));
   return current;
 }
 
 json::Json to_json(const PoolSpec& s) {
   return {{"name", s.name}, {"cpus", s.cpus}, {"memory_mib", s.memory_mib}, {"policy", std::string(to_string(s.policy))},
-          {"hard", s.hard}, {"cpuset", s.cpuset}};
+          {"hard", s.hard}, {"cpuset", s.cpuset}, {"round_ms", s.round_ms},
+          {"on_shortage", std::string(to_string(s.on_shortage))}};
 }
 
 }  // namespace vessel::daemon

@@ -47,7 +47,7 @@ Result<PoolShape> parse_pool(const json::Json& j) {
   pool.size.memory_bytes = TRY(opt_mib(j, "trace.pool", "memory_mib")).value_or(0) << 20;
   if (auto p = TRY(json::opt_string(j, "trace.pool", "policy"))) {
     auto kind = parse_policy(*p);
-    if (!kind) return fail(EINVAL, "trace.pool.policy: '{}' is not one of fixed, proportional, priority, demand", *p);
+    if (!kind) return fail(EINVAL, "trace.pool.policy: '{}' is not one of {}", *p, kPolicyNames);
     pool.policy = *kind;
   }
   pool.hard = TRY(json::opt_bool(j, "trace.pool", "hard")).value_or(false);

@@ -8,7 +8,7 @@ namespace vessel::daemon {
 
 Result<PoolMembership> parse_pool_membership(const json::Json& j) {
   if (!j.is_object()) return fail(EINVAL, "spec.pool: expected an object, got {}", json::type_name(j));
-  TRY(json::reject_unknown(j, "spec.pool", {"name", "share", "priority"}));
+  TRY(json::reject_unknown(j, "spec.pool", {"name", "share", "priority", "best_effort"}));
   PoolMembership m;
   m.pool = TRY(json::get_string(j, "spec.pool", "name"));
   TRY_CTX(validate_name(m.pool), "spec.pool.name");
@@ -27,9 +27,14 @@ Result<PoolMembership> parse_pool_membership(const json::Json& j) {
       return fail(EINVAL, "spec.pool.priority: {} is outside -{}..{}", v, kMaxPriority, kMaxPriority);
     m.priority = static_cast<int>(v);
   }
+  if (auto best_effort = TRY(json::opt_bool(j, "spec.pool", "best_effort"))) m.best_effort = *best_effort;
   return m;
 }
 
-json::Json to_json(const PoolMembership& m) { return {{"name", m.pool}, {"share", m.share}, {"priority", m.priority}}; }
+json::Json to_json(const PoolMembership& m) {
+  json::Json j = {{"name", m.pool}, {"share", m.share}, {"priority", m.priority}};
+  if (m.best_effort) j["best_effort"] = true;
+  return j;
+}
 
 }  // namespace vessel::daemon

@@ -1,5 +1,6 @@
 // An instance's membership of a pool (docs/daemon/pools.md): `vessel run --pool NAME --share P
-// --priority N`, in the spec as {"pool": {"name": "web", "share": 2, "priority": 0}}.
+// --priority N [--best-effort]`, in the spec as {"pool": {"name": "web", "share": 2, "priority": 0}}
+// (and "best_effort": true).
 #pragma once
 
 #include <string>
@@ -16,6 +17,7 @@ struct PoolMembership {
   std::string pool;
   double share = 1;   // P_i: 0 < share <= kMaxShare
   int priority = 0;   // -kMaxPriority..kMaxPriority, higher first
+  bool best_effort = false;  // SCHED_IDLE: runs only on CPU time no one else in the pool wants
   friend bool operator==(const PoolMembership&, const PoolMembership&) = default;
 };
 

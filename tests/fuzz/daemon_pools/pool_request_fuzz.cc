@@ -7,6 +7,7 @@
 
 #include "daemon/policy/allocation.h"
 #include "daemon/policy/pool_spec.h"
+#include "daemon/policy/timeslice.h"
 #include "daemon/spec/pool_membership.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -33,6 +34,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint64_t bytes = 0;
         for (const auto& x : *a) cpus += x.amount.cpus, bytes += x.amount.memory_bytes;
         if (cpus > spec->cpus + 1e-6 || bytes > spec->shape().size.memory_bytes) __builtin_trap();
+        // The turns of a round never add up to more than the round.
+        std::vector<SliceMember> turns;
+        for (const auto& x : *a) turns.push_back({x.name, "/p/" + x.name, x.amount.cpus, 1, 0});
+        uint64_t round = spec->round_ms * 1'000'000, sum = 0;
+        for (const auto& t : slice_schedule(turns, round).members) sum += t.slice_ns;
+        if (sum > round) __builtin_trap();
       }
       break;
     }

@@ -1,6 +1,8 @@
 // Pools (docs/daemon/pools.md) for real: vesseld, the CLI, vessel-runtime and the host's cgroups.
 // Busy containers in a pool of 1 CPU get CPU time in the ratio of their shares; a high-priority
-// member keeps its throughput while low ones are squeezed; a full fixed pool refuses with the numbers.
+// member keeps its throughput while low ones are squeezed; a full fixed pool refuses with the numbers;
+// timeslice members take turns (one runs at a time) in the ratio of their shares; a best-effort
+// member runs SCHED_IDLE.
 // The measured figures are printed ("[ measured ]") for docs/daemon/pools.md.
 #include <cmath>
 #include <fstream>
@@ -32,6 +34,37 @@ std::map<std::string, double> cpu_ns_of(const Daemon& daemon, const std::string&
   for (const auto& m : j["members"])
     if (m.contains("usage")) out[m["name"].get<std::string>()] = m["usage"]["cpu_ns"].get<double>();
   return out;
+}
+
+// The CPU time each member of `pool` used over `seconds`, in ns (after a second for all to get busy).
+std::map<std::string, double> cpu_used_over(const Daemon& daemon, const std::string& pool, int seconds) {
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto before = cpu_ns_of(daemon, pool);
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  auto used = cpu_ns_of(daemon, pool);
+  for (auto& [name, ns] : used) ns -= before[name];
+  return used;
+}
+
+// Each member's part of the CPU time `used` is within 10 % of the part `want`ed.
+void expect_split(std::map<std::string, double> used, const std::map<std::string, double>& want) {
+  double total = 0;
+  for (const auto& [name, ns] : used) total += ns;
+  for (const auto& [name, expected] : want)
+    EXPECT_NEAR(used[name] / total / expected, 1.0, 0.10) << name << ": " << used[name] / total << ", want " << expected;
+}
+
+// A cgroup's CPU time in ns, read straight from the kernel (v1 cpuacct.usage, v2 cpu.stat) so
+// that it can be sampled every few ms; -1 when there is no such cgroup.
+double cgroup_cpu_ns(const std::string& cgroup) {
+  for (const char* root : {"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"}) {
+    std::ifstream in(std::string(root) + cgroup + "/cpuacct.usage");
+    if (double ns = 0; in >> ns) return ns;
+  }
+  std::ifstream stat("/sys/fs/cgroup" + cgroup + "/cpu.stat");
+  for (std::string key; stat >> key;)
+    if (double v = 0; stat >> v && key == "usage_usec") return v * 1000;
+  return -1;
 }
 
 // `vessel policy simulate --json` of a trace written to a file (docs/daemon/policy-simulate.md).
@@ -270,6 +303,143 @@ TEST_F(Pools, DemandMovesAMembersAllocationWhenItsLoadChanges) {
   EXPECT_LT(cpus_of(member("steady")), steady_before) << "what waker got, steady gave up";
 }
 
+// Samples the members' CPU time every `step` for `seconds`: one row per sample.
+std::vector<std::vector<double>> sample_cpu_ns(const std::vector<std::string>& cgroups, double seconds,
+                                               std::chrono::microseconds step) {
+  std::vector<std::vector<double>> rows;
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  for (auto next = std::chrono::steady_clock::now(); next < end; next += step) {
+    std::this_thread::sleep_until(next);
+    std::vector<double> row;
+    for (const auto& c : cgroups) row.push_back(cgroup_cpu_ns(c));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+TEST_F(Pools, TimesliceTakesTurnsOneTwoFiveOfOneCpu) {
+  auto made = daemon.vessel({"pool", "create", "ts", "--cpus", "1", "--memory", "1G", "--policy", "timeslice", "--round",
+                             "400ms", "--cpuset", last_cpu()});
+  ASSERT_EQ(made.status, 0) << made.err;
+  run_member("s1", "ts", {"--share", "1"});
+  run_member("s2", "ts", {"--share", "2"});
+  run_member("s5", "ts", {"--share", "5"});
+  auto j = inspect("ts");
+  ASSERT_TRUE(j["rotation"].is_object()) << j.dump();
+  EXPECT_EQ(j["round_ms"], 400);
+  std::map<std::string, double> want{{"s1", 0.125}, {"s2", 0.25}, {"s5", 0.625}};
+  std::vector<std::string> names, cgroups;
+  for (const auto& m : j["members"]) {
+    std::string name = m["name"];
+    EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), want[name]) << m.dump();
+    EXPECT_DOUBLE_EQ(m["slice_ms"].get<double>(), want[name] * 400) << "T_i = A_i / sum A x W: " << m.dump();
+    names.push_back(name);
+    cgroups.push_back(m["cgroup"]);
+    ASSERT_GE(cgroup_cpu_ns(cgroups.back()), 0) << "no CPU counter for " << cgroups.back();
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // all three busy, the rotation under way
+  // 8 s = 20 rounds: a turn cut by the window's ends is at most 3 % of it.
+  auto rows = sample_cpu_ns(cgroups, 8, std::chrono::milliseconds(5));
+  ASSERT_GT(rows.size(), 100u);
+  std::vector<double> used(names.size());
+  double total = 0;
+  for (size_t i = 0; i < names.size(); ++i) total += used[i] = rows.back()[i] - rows.front()[i];
+  ASSERT_GT(total, 0.3 * 8e9) << "the pool got CPU at all: " << inspect("ts").dump();
+  printf("[ measured ] timeslice 1:2:5 in 1 CPU, round 400 ms: %.3f %.3f %.3f of the pool's CPU time (%.3f CPUs)\n",
+         used[0] / total, used[1] / total, used[2] / total, total / 8e9);
+  for (size_t i = 0; i < names.size(); ++i)
+    EXPECT_NEAR(used[i] / total / want[names[i]], 1.0, 0.10) << names[i] << ": " << used[i] / total;
+  // At a fine grain one member runs at a time: in most 5 ms steps one member's time grows (by more
+  // than 1 ms) and the others' do not. Steps that cross a turn show two.
+  size_t busy = 0, alone = 0;
+  for (size_t r = 1; r < rows.size(); ++r) {
+    size_t growing = 0;
+    for (size_t i = 0; i < names.size(); ++i) growing += rows[r][i] - rows[r - 1][i] > 1e6 ? 1 : 0;
+    busy += growing > 0 ? 1 : 0;
+    alone += growing == 1 ? 1 : 0;
+  }
+  printf("[ measured ] timeslice: %zu of %zu busy 5 ms steps show one member running\n", alone, busy);
+  ASSERT_GT(busy, rows.size() / 4);
+  EXPECT_GE(static_cast<double>(alone) / static_cast<double>(busy), 0.8);
+
+  // Another policy: the rotation stops, and no member is left at the off-turn quota.
+  ASSERT_EQ(daemon.vessel({"pool", "set", "ts", "--policy", "proportional"}).status, 0);
+  auto after = inspect("ts");
+  EXPECT_TRUE(after["rotation"].is_null()) << after.dump();
+  for (const auto& m : after["members"]) {
+    const auto& applied = m["applied"];
+    std::string quota = applied.contains("cpu.max") ? applied["cpu.max"].get<std::string>()
+                                                    : applied.value("cpu.cfs_quota_us", "") + " " +
+                                                          applied.value("cpu.cfs_period_us", "");
+    EXPECT_EQ(quota.find("1000000"), std::string::npos) << m["name"] << ": " << quota;
+  }
+}
+
+TEST_F(Pools, APriorityPoolShortOfMemoryStopsItsLowestMember) {
+  // 150 MiB: two members of 64 MiB fit, a third does not.
+  ASSERT_EQ(daemon.vessel({"pool", "create", "short", "--cpus", "1", "--memory", "150M", "--policy", "priority",
+                           "--on-shortage", "evict", "--cpuset", last_cpu()}).status, 0);
+  EXPECT_EQ(inspect("short")["on_shortage"], "evict");
+  run_member("low", "short", {"--priority", "0"});
+  run_member("mid", "short", {"--priority", "5"});
+  CliResult events;
+  {
+    std::jthread watcher([&] {
+      events = run({"timeout", "15", vessel_path(), "--socket", daemon.socket(), "events"}, std::chrono::seconds(30));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    run_member("high", "short", {"--priority", "10"});
+    auto started = std::chrono::steady_clock::now();
+    std::string low;
+    // Stopped with a grace of 1 s (a busy sh as PID 1 ignores SIGTERM).
+    for (int i = 0; i < 100 && (low = state_of(daemon, "low")) == "running"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (i == 20) printf("[ diagnose ] 2 s on: %s\n", inspect("short")["members"].dump().c_str());
+    }
+    EXPECT_EQ(low, "stopped") << inspect("short").dump() << daemon.log();
+    printf("[ measured ] on-shortage evict: low stopped %.1f s after high started\n",
+           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    EXPECT_EQ(state_of(daemon, "mid"), "running");
+    EXPECT_EQ(state_of(daemon, "high"), "running");
+  }
+  EXPECT_NE(events.out.find(R"("type":"pool-shortage")"), std::string::npos) << events.out << daemon.log();
+  EXPECT_NE(events.out.find(R"("action":"stop")"), std::string::npos) << events.out;
+  // Without a shortage policy, nothing is stopped; and only priority pools take one.
+  ASSERT_EQ(daemon.vessel({"pool", "set", "short", "--on-shortage", "none"}).status, 0);
+  auto refused = daemon.vessel({"pool", "set", "short", "--policy", "proportional", "--on-shortage", "evict"});
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("on_shortage"), std::string::npos) << refused.err;
+  ASSERT_EQ(daemon.vessel({"start", "low"}).status, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(state_of(daemon, "low"), "running");
+  // The squeezed ones stop at once only when the busy high one is gone (see pools.md, Shortage).
+  EXPECT_EQ(daemon.vessel({"rm", "-f", "high"}).status, 0);
+}
+
+TEST_F(Pools, ABestEffortMemberRunsSchedIdle) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "be", "--cpus", "1", "--memory", "1G", "--policy", "priority", "--cpuset", last_cpu()}).status, 0);
+  run_member("normal", "be", {});
+  run_member("idle", "be", {"--best-effort"});
+  auto j = inspect("be");
+  for (const auto& m : j["members"]) {
+    bool best_effort = m["name"] == "idle";
+    EXPECT_EQ(m["best_effort"], best_effort) << m.dump();
+    const auto& idle = m["sched_idle"];
+    ASSERT_TRUE(idle.is_object()) << m.dump();
+    if (idle.contains("cpu.idle")) {
+      EXPECT_EQ(idle["cpu.idle"], best_effort ? 1 : 0) << m.dump();
+    } else if (best_effort) {
+      EXPECT_EQ(idle["idle_threads"], idle["threads"]) << m.dump();
+    }
+  }
+  // Same priority, same share, both busy: the best-effort one gets what the other leaves, ~nothing.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto r = rates("be", 3);
+  printf("[ measured ] best-effort beside a busy member in 1 CPU: normal %.3f CPUs, best-effort %.3f\n", r["normal"], r["idle"]);
+  ASSERT_GT(r["normal"], 0.3);
+  EXPECT_LE(r["idle"], 0.05 * r["normal"]);
+}
+
 // The same with test-kit VMs: vessel-vmm's cgroup (its vCPU threads included) is the member's.
 class PoolVms : public ::testing::Test {
  protected:
@@ -304,18 +474,29 @@ TEST_F(PoolVms, ProportionalSharesOneTwoFiveOfOneCpu) {
     EXPECT_DOUBLE_EQ(m["allocation"]["cpus"].get<double>(), want[m["name"].get<std::string>()]) << m.dump();
     EXPECT_EQ(m["type"], "vm");
   }
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  auto before = cpu_ns_of(daemon, "vms");
-  std::this_thread::sleep_for(std::chrono::seconds(5));
-  auto after = cpu_ns_of(daemon, "vms");
-  double total = 0;
-  std::map<std::string, double> used;
-  for (auto& [name, ns] : after) total += used[name] = ns - before[name];
+  auto used = cpu_used_over(daemon, "vms", 5);
+  double total = used["v1"] + used["v2"] + used["v5"];
   ASSERT_GT(total, 0.3 * 5e9) << daemon.vessel_json({"pool", "inspect", "vms", "--json"}).dump();
   printf("[ measured ] VMs proportional 1:2:5 in 1 CPU: %.3f %.3f %.3f CPUs (shares %.3f %.3f %.3f)\n", used["v1"] / 5e9,
          used["v2"] / 5e9, used["v5"] / 5e9, used["v1"] / total, used["v2"] / total, used["v5"] / total);
-  for (auto& [name, expected] : want)
-    EXPECT_NEAR(used[name] / total / expected, 1.0, 0.10) << name << ": " << used[name] / total << ", want " << expected;
+  expect_split(used, want);
+}
+
+TEST_F(PoolVms, TimesliceTurnsOneTwoFiveOfOneCpu) {
+  ASSERT_EQ(daemon.vessel({"pool", "create", "vts", "--cpus", "1", "--memory", "1G", "--policy", "timeslice", "--round", "400ms",
+                           "--cpuset", last_cpu()}).status, 0);
+  run_vm("v1", "vts", 1);
+  run_vm("v2", "vts", 2);
+  run_vm("v5", "vts", 5);
+  auto j = daemon.vessel_json({"pool", "inspect", "vts", "--json"});
+  std::map<std::string, double> want{{"v1", 0.125}, {"v2", 0.25}, {"v5", 0.625}};
+  for (const auto& m : j["members"]) EXPECT_DOUBLE_EQ(m["slice_ms"].get<double>(), want[m["name"].get<std::string>()] * 400) << m.dump();
+  auto used = cpu_used_over(daemon, "vts", 8);
+  double total = used["v1"] + used["v2"] + used["v5"];
+  ASSERT_GT(total, 0.3 * 8e9) << daemon.vessel_json({"pool", "inspect", "vts", "--json"}).dump();
+  printf("[ measured ] VMs timeslice 1:2:5 in 1 CPU, round 400 ms: %.3f %.3f %.3f of the pool's CPU time\n",
+         used["v1"] / total, used["v2"] / total, used["v5"] / total);
+  expect_split(used, want);
 }
 
 }  // namespace

@@ -48,9 +48,11 @@ double total_cpus(const std::vector<Allocation>& a) {
 }
 
 TEST(Policy, NamesRoundTrip) {
-  for (auto p : {PolicyKind::Fixed, PolicyKind::Proportional, PolicyKind::Priority, PolicyKind::Demand})
+  for (auto p : {PolicyKind::Fixed, PolicyKind::Proportional, PolicyKind::Priority, PolicyKind::Demand, PolicyKind::Timeslice}) {
     EXPECT_EQ(parse_policy(to_string(p)), p);
-  EXPECT_FALSE(parse_policy("timeslice"));
+    EXPECT_NE(kPolicyNames.find(to_string(p)), std::string_view::npos) << "the error messages name it";
+  }
+  EXPECT_FALSE(parse_policy("lottery"));
   EXPECT_FALSE(parse_policy("Fixed"));
 }
 

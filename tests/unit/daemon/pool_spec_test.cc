@@ -40,6 +40,10 @@ TEST(PoolSpec, BadBodiesAreRefusedWithTheFieldNamed) {
       {R"({"name":"p","cpus":1,"memory_mib":64,"policy":"lottery"})", "pool.policy"},
       {R"({"name":"p","cpus":1,"memory_mib":64,"cpuset":"0;reboot"})", "pool.cpuset"},
       {R"({"name":"p","cpus":1,"memory_mib":64,"colour":"red"})", "colour"},
+      {R"({"name":"p","cpus":1,"memory_mib":64,"round_ms":5})", "pool.round_ms"},
+      {R"({"name":"p","cpus":1,"memory_mib":64,"round_ms":20000})", "pool.round_ms"},
+      {R"({"name":"p","cpus":1,"memory_mib":64,"round_ms":"100ms"})", "pool.round_ms"},
+      {R"({"name":"p","cpus":1,"memory_mib":64,"policy":"timeslice","hard":true})", "pool.hard"},
       {R"([1,2])", "expected an object"},
   };
   for (const auto& [body, mentions] : cases) {
@@ -62,6 +66,40 @@ TEST(PoolSpec, UpdatesReplaceOnlyWhatIsGiven) {
   EXPECT_FALSE(parse_pool_update(json::parse(R"({"cpus":-1})").value(), current));
 }
 
+TEST(PoolSpec, TimesliceHasARound) {
+  auto s = parse_pool_spec_text(R"({"name":"t","cpus":1,"memory_mib":64,"policy":"timeslice","round_ms":250})");
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->policy, PolicyKind::Timeslice);
+  EXPECT_EQ(s->round_ms, 250u);
+  EXPECT_EQ(to_json(*s)["policy"], "timeslice");
+  EXPECT_EQ(to_json(*s)["round_ms"], 250);
+  EXPECT_EQ(parse_pool_spec_text(R"({"name":"t","cpus":1,"memory_mib":64})")->round_ms, 100u) << "the default";
+  auto next = parse_pool_update(json::parse(R"({"round_ms":40})").value(), *s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->round_ms, 40u);
+  PoolSpec hard{"h", 1, 64, PolicyKind::Proportional, true, ""};
+  auto refused = parse_pool_update(json::parse(R"({"policy":"timeslice"})").value(), hard);
+  ASSERT_FALSE(refused) << "turns and a quota contradict each other";
+  EXPECT_NE(refused.error().to_string().find("pool.hard"), std::string::npos) << refused.error().to_string();
+  EXPECT_TRUE(parse_pool_update(json::parse(R"({"policy":"timeslice","hard":false})").value(), hard));
+}
+
+TEST(PoolSpec, OnShortageIsForPriorityPools) {
+  auto s = parse_pool_spec_text(R"({"name":"p","cpus":1,"memory_mib":64,"policy":"priority","on_shortage":"suspend"})");
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_EQ(s->on_shortage, ShortageAction::Suspend);
+  EXPECT_EQ(to_json(*s)["on_shortage"], "suspend");
+  EXPECT_EQ(parse_pool_spec(to_json(*s))->on_shortage, ShortageAction::Suspend) << "round trip";
+  EXPECT_EQ(parse_pool_spec_text(R"({"name":"p","cpus":1,"memory_mib":64})")->on_shortage, ShortageAction::None);
+  auto bad = parse_pool_spec_text(R"({"name":"p","cpus":1,"memory_mib":64,"policy":"priority","on_shortage":"kill"})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().to_string().find("none, evict, suspend"), std::string::npos) << bad.error().to_string();
+  auto other = parse_pool_update(json::parse(R"({"policy":"proportional"})").value(), *s);
+  ASSERT_FALSE(other) << "eviction by priority in a pool without priorities";
+  EXPECT_NE(other.error().to_string().find("pool.on_shortage"), std::string::npos) << other.error().to_string();
+  EXPECT_TRUE(parse_pool_update(json::parse(R"({"policy":"proportional","on_shortage":"none"})").value(), *s));
+}
+
 TEST(PoolMembership, InTheInstanceSpec) {
   auto s = parse_spec_text(R"({"name":"a","rootfs":"/r","pool":{"name":"web","share":2.5,"priority":7}})");
   ASSERT_TRUE(s) << s.error().to_string();
@@ -80,6 +118,12 @@ TEST(PoolMembership, InTheInstanceSpec) {
   ASSERT_TRUE(defaults);
   EXPECT_DOUBLE_EQ(defaults->pool->share, 1);
   EXPECT_EQ(defaults->pool->priority, 0);
+  EXPECT_FALSE(defaults->pool->best_effort);
+  EXPECT_FALSE(to_json(*defaults)["pool"].contains("best_effort")) << "written only when set";
+  auto idle = parse_spec_text(R"({"name":"a","rootfs":"/r","pool":{"name":"web","best_effort":true}})");
+  ASSERT_TRUE(idle) << idle.error().to_string();
+  EXPECT_TRUE(idle->pool->best_effort);
+  EXPECT_EQ(parse_spec(to_json(*idle))->pool, idle->pool);
 }
 
 TEST(PoolMembership, BadMembershipsAreRefusedWithTheFieldNamed) {
@@ -94,6 +138,7 @@ TEST(PoolMembership, BadMembershipsAreRefusedWithTheFieldNamed) {
       {R"({"name":"w","priority":1.5})", "spec.pool.priority"},
       {R"({"name":"w","priority":100000})", "spec.pool.priority"},
       {R"({"name":"w","weight":3})", "weight"},
+      {R"({"name":"w","best_effort":1})", "best_effort"},
   };
   for (const auto& [pool, mentions] : cases) {
     auto r = parse_spec_text(R"({"name":"a","rootfs":"/r","pool":)" + pool + "}");
