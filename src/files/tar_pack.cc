@@ -12,18 +12,13 @@
 #include <memory>
 #include <vector>
 
+#include "files/archive_handles.h"
+
 namespace vessel::files {
 
 namespace {
 
 constexpr int kMaxDepth = 512;
-
-struct WriteFree {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
-struct EntryFree {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
 
 Result<std::string> read_link(int dir, const char* name) {
   std::string target(4096, '\0');
@@ -56,7 +51,7 @@ class Packer {
 
 Result<void> Packer::header(const struct stat& st, const std::string& path,
                             const std::string& link) {
-  std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
+  ArchiveEntry e(archive_entry_new());
   archive_entry_copy_stat(e.get(), &st);
   archive_entry_set_nlink(e.get(), 1);
   archive_entry_copy_pathname(e.get(), path.c_str());
@@ -199,7 +194,7 @@ Result<void> pack(const ConfinedRoot& root, const std::string& rel, const std::s
   Fd fd = S_ISDIR(st.st_mode)   ? TRY(root.open(rel, O_RDONLY | O_DIRECTORY | nofollow))
           : S_ISREG(st.st_mode) ? TRY(root.open(rel, O_RDONLY | O_NONBLOCK | nofollow))
                                 : std::move(at);
-  std::unique_ptr<archive, WriteFree> out(archive_write_new());
+  ArchiveWriter out(archive_write_new());
   if (!out) return fail(ENOMEM, "archive_write_new (out of memory)");
   if (archive_write_set_format_pax_restricted(out.get()) != ARCHIVE_OK ||
       archive_write_set_bytes_in_last_block(out.get(), 1) != ARCHIVE_OK ||

@@ -13,17 +13,11 @@
 #include "daemon/images/image_manifest.h"
 #include "daemon/images/sha256.h"
 #include "daemon/images/tar_reader.h"
+#include "files/archive_handles.h"
 
 namespace vessel::daemon {
 
 namespace {
-
-struct WriteFree {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
-struct EntryFree {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
 
 class TarOut {
  public:
@@ -67,7 +61,7 @@ class TarOut {
 
  private:
   Result<void> header(const std::string& name, uint64_t size) {
-    std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
+    files::ArchiveEntry e(archive_entry_new());
     archive_entry_set_pathname(e.get(), name.c_str());
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0644);
@@ -77,7 +71,7 @@ class TarOut {
     return {};
   }
 
-  std::unique_ptr<archive, WriteFree> a_;
+  files::ArchiveWriter a_;
 };
 
 // The layer blob uncompressed into an unnamed temporary file under `tmp_dir` (docker-archive

@@ -13,22 +13,16 @@
 
 #include "daemon/images/sha256.h"
 #include "daemon/images/tar_reader.h"
+#include "files/archive_handles.h"
 
 namespace vessel::daemon {
 
 namespace {
 
-struct WriteFree {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
-struct EntryFree {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
-
 constexpr size_t kChunk = 1 << 20;
 
 Result<void> write_header(archive* out, const std::string& name, uint64_t size, int64_t mtime) {
-  std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
+  files::ArchiveEntry e(archive_entry_new());
   archive_entry_copy_pathname(e.get(), name.c_str());
   archive_entry_set_filetype(e.get(), AE_IFREG);
   archive_entry_set_perm(e.get(), 0600);
@@ -127,7 +121,7 @@ Result<BackupManifest> write_backup(int out_fd, BackupManifest manifest, const s
     f.sha256 = TRY(sha256_file(part.path));
     manifest.files.push_back(std::move(f));
   }
-  std::unique_ptr<archive, WriteFree> out(archive_write_new());
+  files::ArchiveWriter out(archive_write_new());
   if (!out) return fail(ENOMEM, "archive_write_new (out of memory)");
   archive_write_set_format_pax_restricted(out.get());
   if (zstd && archive_write_add_filter_zstd(out.get()) != ARCHIVE_OK)

@@ -14,6 +14,7 @@
 
 #include "agent/client/tree_client.h"
 #include "files/entry_path.h"
+#include "files/archive_handles.h"
 #include "files/tar_unpack.h"
 
 namespace vessel::daemon {
@@ -21,13 +22,6 @@ namespace vessel::daemon {
 namespace {
 
 constexpr agent::Millis kAgentWait{30000};
-
-struct WriteFree {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
-struct EntryFree {
-  void operator()(archive_entry* e) const { archive_entry_free(e); }
-};
 
 const char* error_of(archive* a) {
   const char* e = archive_error_string(a);
@@ -38,7 +32,7 @@ const char* error_of(archive* a) {
 
 Result<void> vm_tar_out(const std::string& uds, const std::string& guest_path, bool follow,
                         const std::string& top, uint64_t max_bytes, int out_fd) {
-  std::unique_ptr<archive, WriteFree> out(archive_write_new());
+  files::ArchiveWriter out(archive_write_new());
   if (!out || archive_write_set_format_pax_restricted(out.get()) != ARCHIVE_OK ||
       archive_write_set_bytes_in_last_block(out.get(), 1) != ARCHIVE_OK ||
       archive_write_open_fd(out.get(), out_fd) != ARCHIVE_OK)
@@ -48,7 +42,7 @@ Result<void> vm_tar_out(const std::string& uds, const std::string& guest_path, b
   TRY(agent::tree_out(
       uds, guest_path, follow, limits,
       [&](const agent::TreeEntry& e) -> Result<void> {
-        std::unique_ptr<archive_entry, EntryFree> h(archive_entry_new());
+        files::ArchiveEntry h(archive_entry_new());
         std::string name = e.path.empty() ? top : top + "/" + e.path;
         archive_entry_copy_pathname(h.get(), name.c_str());
         archive_entry_set_mode(h.get(), e.mode);
