@@ -141,6 +141,47 @@ std::string openapi_path(const Options& o) {
   return "";
 }
 
+JailConfig jail_config(const Options& o) {
+  JailConfig jail;
+  jail.enabled = !o.no_jailer;
+  jail.jailer = o.no_jailer ? "" : find_helper(o.jailer, "vessel-jailer", "jailer", "");
+  jail.chroot_base = o.state_dir + "/jail";
+  jail.id_base = o.jailer_uid_base;
+  jail.id_count = o.jailer_uid_count;
+  if (o.no_jailer) log::warn("--no-jailer: VMs run as root in the host's namespaces (seccomp filters only)");
+  return jail;
+}
+
+// The helper programs beside vesseld (or in $PATH). Without vessel-shim, containers still run;
+// only their exit status is unknown.
+void find_helpers(ContainerBackend& containers, VmBackend& vms) {
+  if (std::string agent_exec = find_helper("", "vessel-agent-exec", "agent", ""); agent_exec != "vessel-agent-exec")
+    vms.set_agent_exec(agent_exec);  // `vessel exec` into VMs (through the guest's vessel-agent)
+  if (std::string init = find_helper("", "vessel-init", "init", ""); init != "vessel-init")
+    containers.set_init(init);  // run --init
+  if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") {
+    containers.set_shim(shim);
+    vms.set_log_relay(shim);
+  } else {
+    log::warn("vessel-shim not found beside vesseld or in $PATH: containers' exit statuses will be unknown, and "
+              "instance logs are not capped");
+  }
+}
+
+// Body limits (archives, imports and build contexts may be larger), idle timeout, the 413 answer.
+http::ServerOptions server_options_of(const Options& o) {
+  http::ServerOptions server_options;
+  server_options.max_body_bytes = o.max_body;
+  server_options.max_body_for = [&o](const http::Request& r) {
+    return Api::is_archive_upload(r) || Api::is_import_upload(r) || Api::is_build_upload(r) ? o.max_archive : o.max_body;
+  };
+  server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
+  server_options.too_large = [](size_t limit) {
+    return Api::error_response(Error(E2BIG, fmt::format("the request body is larger than {} bytes", limit)), 413);
+  };
+  return server_options;
+}
+
 Result<int> serve(const Options& o) {
   std::error_code ec;
   fs::create_directories(o.state_dir, ec);
@@ -165,26 +206,9 @@ Result<int> serve(const Options& o) {
   std::string runtime = find_helper(o.runtime, "vessel-runtime", "runtime", "runc");
   std::string vmm = find_helper(o.vmm, "vessel-vmm", "vmm", "");
   ContainerBackend containers(runtime, o.state_dir + "/runtime");
-  // Without vessel-shim, containers still run; only their exit status is unknown.
-  JailConfig jail;
-  jail.enabled = !o.no_jailer;
-  jail.jailer = o.no_jailer ? "" : find_helper(o.jailer, "vessel-jailer", "jailer", "");
-  jail.chroot_base = o.state_dir + "/jail";
-  jail.id_base = o.jailer_uid_base;
-  jail.id_count = o.jailer_uid_count;
-  if (o.no_jailer) log::warn("--no-jailer: VMs run as root in the host's namespaces (seccomp filters only)");
+  JailConfig jail = jail_config(o);
   VmBackend vms(vmm, jail);
-  if (std::string agent_exec = find_helper("", "vessel-agent-exec", "agent", ""); agent_exec != "vessel-agent-exec")
-    vms.set_agent_exec(agent_exec);  // `vessel exec` into VMs (through the guest's vessel-agent)
-  if (std::string init = find_helper("", "vessel-init", "init", ""); init != "vessel-init")
-    containers.set_init(init);  // run --init
-  if (std::string shim = find_helper("", "vessel-shim", "daemon", ""); shim != "vessel-shim") {
-    containers.set_shim(shim);
-    vms.set_log_relay(shim);
-  } else {
-    log::warn("vessel-shim not found beside vesseld or in $PATH: containers' exit statuses will be unknown, and "
-              "instance logs are not capped");
-  }
+  find_helpers(containers, vms);
   NetworkConfig network = o.network;
   network.state_dir = o.state_dir;
   if (network.default_network == "none") network.default_network.clear();
@@ -220,15 +244,7 @@ Result<int> serve(const Options& o) {
   build::remove_stale_builds(builds, o.state_dir + "/runtime");
   api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
-  http::ServerOptions server_options;
-  server_options.max_body_bytes = o.max_body;
-  server_options.max_body_for = [&o](const http::Request& r) {
-    return Api::is_archive_upload(r) || Api::is_import_upload(r) || Api::is_build_upload(r) ? o.max_archive : o.max_body;
-  };
-  server_options.idle_timeout = std::chrono::seconds(o.idle_timeout);
-  server_options.too_large = [](size_t limit) {
-    return Api::error_response(Error(E2BIG, fmt::format("the request body is larger than {} bytes", limit)), 413);
-  };
+  http::ServerOptions server_options = server_options_of(o);
   fs::create_directories(fs::path(o.socket).parent_path(), ec);
   TrustStore trust(o.state_dir + "/tls/trust");
   RoleHandler handler = [&api, &trust](const http::Request& r, Role role) {
