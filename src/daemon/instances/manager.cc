@@ -289,6 +289,7 @@ Result<void> Manager::stop_locked(Entry& e, const InstanceRow& row, const Instan
   InstanceContext ctx{spec, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name)};
   if (e.process && e.process->alive()) {
     if (row.state == to_string(State::Paused)) (void)backend_for(spec).resume(ctx, *e.process);
+    if (pools_) pools_->stopping(row.name, spec);
     TRY_CTX(backend_for(spec).stop(ctx, *e.process, timeout), "stop {}", row.name);
     if (networks_) networks_->detach(spec);
   } else {

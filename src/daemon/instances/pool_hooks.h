@@ -23,6 +23,9 @@ class PoolHooks {
   virtual Result<uint32_t> admit(const std::string& name, const InstanceSpec& spec) = 0;
   // Instance `name` changed state (or was created/deleted): re-apply its pool, if any.
   virtual void changed(const std::string& name) = 0;
+  // Instance `name`, a running member, is about to be stopped: it gets the CPU to end (squeezed
+  // to the least weight beside a busy member, a container took tens of seconds to die).
+  virtual void stopping(const std::string& /*name*/, const InstanceSpec& /*spec*/) {}
 };
 
 }  // namespace vessel::daemon

@@ -351,6 +351,15 @@ void Pools::changed(const std::string& name) {
   if (auto applied = apply_locked(*pool); !applied) log::warn("pool {}: {}", pool->name, applied.error().to_string());
 }
 
+void Pools::stopping(const std::string& name, const InstanceSpec& spec) {
+  if (!spec.pool) return;
+  std::lock_guard lock(mutex_);
+  auto pool = load(spec.pool->pool);
+  if (!pool) return;
+  relieving_.insert(name);  // full weight in the plan until it no longer runs (relieve_locked)
+  if (auto applied = apply_locked(*pool); !applied) log::warn("pool {}: {}", pool->name, applied.error().to_string());
+}
+
 DemandMember Pools::demand_member(const Member& m) {
   DemandMember d;
   d.name = m.name;

@@ -52,6 +52,7 @@ class Pools : public PoolHooks, public DemandIo {
   std::optional<std::string> member_cgroup(const InstanceSpec& spec) const override;
   Result<uint32_t> admit(const std::string& name, const InstanceSpec& spec) override;
   void changed(const std::string& name) override;
+  void stopping(const std::string& name, const InstanceSpec& spec) override;
 
   std::string pool_cgroup(const std::string& pool) const { return "/" + parent_ + "/" + pool; }
 

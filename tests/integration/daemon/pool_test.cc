@@ -242,6 +242,14 @@ TEST_F(Pools, PriorityKeepsTheHighOnesThroughputAndSqueezesTheLowOnes) {
            r[name] / total);
     EXPECT_NEAR(m["used_cpus"].get<double>(), r[name] / total, 0.10) << name;
   }
+  // A squeezed member being stopped gets the CPU to handle its SIGTERM: its trap's status, not
+  // the 137 of a SIGKILL at the stop timeout.
+  auto trapper = daemon.vessel({"run", "--name", "low3", "--rootfs", rootfs, "--memory", "64M", "--pool", "prio", "--priority",
+                                "0", "--stop-timeout", "5", "--", "/bin/sh", "-c", "trap 'exit 3' TERM; while :; do :; done"});
+  ASSERT_EQ(trapper.status, 0) << trapper.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(daemon.vessel({"stop", "low3"}).status, 0);
+  EXPECT_EQ(daemon.vessel_json({"inspect", "low3"})["exit_code"], 3);
 }
 
 // demand: the controller (vesseld --policy-period, 1 s by default) moves a member's allocation
