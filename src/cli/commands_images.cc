@@ -21,16 +21,6 @@ struct ImportFlags {
   bool vm = false, quiet = false;
 };
 
-std::string default_image_name(const std::string& file) {
-  std::string stem = std::filesystem::path(file).filename().string();
-  for (const char* ext : {".tar.gz", ".tgz", ".tar", ".oci"})
-    if (stem.size() > std::strlen(ext) && stem.compare(stem.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
-      stem.resize(stem.size() - std::strlen(ext));
-  std::string out;
-  for (char c : stem) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.') ? c : '-';
-  return out.empty() ? "image" : out.substr(0, 63);
-}
-
 // POST /v1/images?progress=1: a progress bar on a terminal (unless quiet), then the image's name.
 void import_with_progress(Context& ctx, Client& client, const json::Json& body, bool quiet) {
   ProgressLines lines(!quiet && ::isatty(2));
@@ -71,8 +61,8 @@ void add_image_commands(CLI::App& app, Context& ctx) {
       auto client = ctx.client();
       if (f->vm) {
         if (f->kernel.empty()) { ctx.status = report(Error(EINVAL, "a VM image needs --kernel")); return; }
-        json::Json body = {{"name", f->name.empty() ? default_image_name(f->kernel) : f->name}, {"type", "vm"},
-                           {"kernel", absolute_path(f->kernel)}};
+        json::Json body = {{"type", "vm"}, {"kernel", absolute_path(f->kernel)}};
+        if (!f->name.empty()) body["name"] = f->name;  // else vesseld takes the kernel file's
         if (!f->initramfs.empty()) body["initramfs"] = absolute_path(f->initramfs);
         if (!f->cmdline.empty()) body["cmdline"] = f->cmdline;
         for (const auto& d : f->disks) {

@@ -83,7 +83,7 @@ Result<ImageRequest> parse_image_request(std::string_view body) {
   r.type = TRY(json::opt_string(j, "image", "type")).value_or("container");
   // A container image may be named by a reference (busybox:1.36), or not at all: the archive's own.
   if (r.type == "container" && !r.name.empty()) TRY_CTX(validate_image_name(r.name), "image.name");
-  if (r.type != "container") TRY_CTX(validate_name(r.name), "image.name");
+  if (r.type != "container" && !r.name.empty()) TRY_CTX(validate_name(r.name), "image.name");
   if (r.type == "container") {
     r.archive = TRY(path_field(j, "image", "archive", true));
     if (j.contains("kernel") || j.contains("initramfs") || j.contains("cmdline") || j.contains("disks"))

@@ -133,10 +133,11 @@ json::Json ImageStore::describe(const ImageRow& row) const {
   return j;
 }
 
-Result<json::Json> ImageStore::register_vm(const std::string& name, const std::string& kernel,
+Result<json::Json> ImageStore::register_vm(const std::string& given_name, const std::string& kernel,
                                            const std::string& initramfs, const std::string& cmdline,
                                            const std::vector<std::pair<std::string, std::string>>& disks,
                                            const std::function<void(const ImportProgress&)>& progress) {
+  const std::string name = given_name.empty() ? name_from_file(kernel) : given_name;
   TRY(validate_name(name));
   if (kernel.empty() || kernel[0] != '/' || !is_file(kernel)) return fail(ENOENT, "kernel {} is not a file (absolute path)", kernel);
   if (!initramfs.empty() && (initramfs[0] != '/' || !is_file(initramfs)))

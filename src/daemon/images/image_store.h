@@ -40,7 +40,8 @@ class ImageStore {
   // own (RepoTags, OCI ref.name; else the file's name).
   Result<json::Json> import_archive(const std::string& name, const std::string& tarball,
                                     const std::function<void(const ImportProgress&)>& progress);
-  // Registers a VM image: kernel + optional initramfs and command line (files are referenced).
+  // Registers a VM image: kernel + optional initramfs and command line (files are referenced);
+  // `name` "": the kernel file's name.
   // Its disks ({path, format}: format empty = probe) are copied into the store as read-only
   // bases (<dir>/disks/<name>/diskN.<format>) that instances get qcow2 overlays on.
   Result<json::Json> register_vm(const std::string& name, const std::string& kernel, const std::string& initramfs,
