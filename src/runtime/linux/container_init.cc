@@ -106,6 +106,18 @@ Result<void> init_body(InitContext& c, bool* ready_sent) {
   _exit(127);
 }
 
+// What new namespaces need before init runs: a loopback that is up, the time offsets.
+Result<void> set_up_new_namespaces(const Spec& spec, int flags) {
+  if (flags & CLONE_NEWNET) TRY_CTX(bring_up_loopback(), "the new network namespace");
+  if (!spec.linux->time_offsets.empty()) {
+    std::string text;
+    for (const auto& [clock, off] : spec.linux->time_offsets)
+      text += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);
+    TRY_CTX(write_file("/proc/self/timens_offsets", text), "linux.timeOffsets");
+  }
+  return {};
+}
+
 }  // namespace
 
 // ---- stage 1: namespaces ----------------------------------------------------------------
@@ -125,18 +137,31 @@ Result<void> stage1_body(InitContext& c) {
   for (const auto& ns : spec.linux->namespaces)
     if (ns.path.empty() && ns.type != "user") flags |= namespace_flag(ns.type);
   if (flags && unshare(flags) != 0) return fail_errno("create namespaces (unshare {:#x})", flags);
-  if (flags & CLONE_NEWNET) TRY_CTX(bring_up_loopback(), "the new network namespace");
-  if (!spec.linux->time_offsets.empty()) {
-    std::string text;
-    for (const auto& [clock, off] : spec.linux->time_offsets)
-      text += fmt::format("{} {} {}\n", clock, off.secs, off.nanosecs);
-    TRY_CTX(write_file("/proc/self/timens_offsets", text), "linux.timeOffsets");
-  }
+  TRY(set_up_new_namespaces(spec, flags));
   long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) return fail_errno("clone the container init");
   if (pid == 0) init_main(c);
   if (!sync_send(c.sock, SyncType::Pid, static_cast<int32_t>(pid))) return fail_errno("sync");
   return {};
+}
+
+// The cgroup namespace is not among the clone flags: its root is the cgroup of the process that
+// creates it, and init is moved into the container's cgroup only after the clone (Go).
+int direct_init_clone_flags(const InitContext& c) {
+  const Spec& spec = *c.spec;
+  if (!c.joins.empty() || spec.find_namespace("user") || spec.find_namespace("time")) return 0;
+  int flags = 0;
+  for (const auto& ns : spec.linux->namespaces)
+    if (ns.type != "cgroup") flags |= namespace_flag(ns.type);
+  return flags ? flags : 0;
+}
+
+Result<void> direct_init_body(InitContext& c) {
+  const Spec& spec = *c.spec;
+  TRY(sync_expect(c.sock, SyncType::Go));
+  if (spec.creates_namespace("cgroup") && unshare(CLONE_NEWCGROUP) != 0) return fail_errno("create the cgroup namespace");
+  TRY(set_up_new_namespaces(spec, direct_init_clone_flags(c)));
+  init_main(c);
 }
 
 }  // namespace vessel::runtime

@@ -36,4 +36,12 @@ struct InitContext {
 // Stage 1's work, in the child fork_stage1() made; `c.sock` is its end of the pair.
 Result<void> stage1_body(InitContext& c);
 
+// Without namespaces to join, a user namespace or a time namespace, stage 1 has nothing to do
+// that a clone with the new namespaces' flags does not: the runtime clones init itself (one
+// process less per create, as crun does). The flags to clone with, or 0 for the two stages.
+int direct_init_clone_flags(const InitContext& c);
+
+// Init's work when cloned directly with those flags; it never returns.
+Result<void> direct_init_body(InitContext& c);
+
 }  // namespace vessel::runtime

@@ -139,9 +139,21 @@ Result<void> open_sockets(const Spec& spec, const CreateOptions& o, bool foregro
 }
 
 
+// The container's init, known: its pid in the state, killed if create fails.
+Result<void> adopt_init(pid_t pid, const Spec& spec, ContainerState& s, CreateGuard& guard) {
+  s.pid = pid;
+  guard.pids.push_back(pid);
+  s.pid_start = sys::process_start_time(pid);
+  if (spec.process->oom_score_adj)
+    TRY_CTX(write_file(fmt::format("/proc/{}/oom_score_adj", pid), std::to_string(*spec.process->oom_score_adj)),
+            "process.oomScoreAdj");
+  return {};
+}
+
 // Answers the children until init is Ready: id maps, init's pid, the runtime hooks. Stage 1 sends
 // init's pid after clone returns, while init already runs: on a loaded host init's Hooks or Ready
 // can overtake it (a `run` then waited for pid 0), so those wait until the pid is known.
+// With no stage 1 (stage1 == 0) init is adopted before and no Pid message comes.
 Result<void> follow_setup(int sock, const Spec& spec, pid_t stage1, ContainerState& s, CreateGuard& guard) {
   std::optional<SyncMsg> overtaking;
   for (;;) {
@@ -165,14 +177,9 @@ Result<void> follow_setup(int sock, const Spec& spec, pid_t stage1, ContainerSta
       TRY(write_id_map(m.value, "gid_map", spec.linux->gid_mappings));
       sync_send(sock, SyncType::UsernsDone);
     } else if (m.type == SyncType::Pid) {
-      s.pid = m.value;
-      guard.pids.push_back(s.pid);
-      s.pid_start = sys::process_start_time(s.pid);
+      TRY(adopt_init(m.value, spec, s, guard));
       waitpid(stage1, nullptr, 0);
       guard.pids.erase(guard.pids.begin());
-      if (spec.process->oom_score_adj)
-        TRY_CTX(write_file(fmt::format("/proc/{}/oom_score_adj", s.pid), std::to_string(*spec.process->oom_score_adj)),
-                "process.oomScoreAdj");
     } else if (m.type == SyncType::Hooks) {
       // runtime-tools (and runc) hand these hooks the state "created".
       std::string creating = oci_state(s, Status::Created).dump();
@@ -267,14 +274,16 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   c.rootfs.cgroupns = spec.find_namespace("cgroup") != nullptr;
   c.rootfs.no_pivot = o.no_pivot;
 
-  Stage1 stage1 = TRY(fork_stage1([&](int sock) {
-    c.sock = sock;
-    return stage1_body(c);
-  }));
+  int direct_flags = direct_init_clone_flags(c);
+  Stage1 stage1 = TRY(fork_stage1(
+      [&](int sock) {
+        c.sock = sock;
+        return direct_flags ? direct_init_body(c) : stage1_body(c);
+      },
+      direct_flags));
   guard.pids.push_back(stage1.pid);
   TRY(cgroup.add_process(stage1.pid));
   TRY(apply_resources(cgroup, spec));
-  if (!sync_send(stage1.sock.get(), SyncType::Go)) return fail_errno("sync");
 
   ContainerState s;
   s.id = o.id;
@@ -284,7 +293,12 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   s.annotations = spec.annotations;
   s.cgroup = cgroup;
   s.has_pidns = spec.find_namespace("pid") != nullptr;
-  TRY(follow_setup(stage1.sock.get(), spec, stage1.pid, s, guard));
+  if (direct_flags) {
+    guard.pids.clear();
+    TRY(adopt_init(stage1.pid, spec, s, guard));
+  }
+  if (!sync_send(stage1.sock.get(), SyncType::Go)) return fail_errno("sync");
+  TRY(follow_setup(stage1.sock.get(), spec, direct_flags ? 0 : stage1.pid, s, guard));
   Fd pty_master;
   if (sockets.own_console) pty_master = TRY(receive_pty_master(sockets.own_console.get()));
   TRY(store.save(s));

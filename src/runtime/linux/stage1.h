@@ -1,4 +1,5 @@
-// The runtime's first child for create and exec: a SOCK_SEQPACKET pair (sync.h) and a fork.
+// The runtime's first child for create and exec: a SOCK_SEQPACKET pair (sync.h) and a fork (a
+// clone with `clone_flags`, new namespaces, when create starts the container's init directly).
 // The child runs `body` with its end of the pair, then exits: 0 on success, 1 after sending the
 // error to the runtime as a SyncType::Error message.
 #pragma once
@@ -17,6 +18,6 @@ struct Stage1 {
   Fd sock;  // the runtime's end
 };
 
-Result<Stage1> fork_stage1(const std::function<Result<void>(int sock)>& body);
+Result<Stage1> fork_stage1(const std::function<Result<void>(int sock)>& body, int clone_flags = 0);
 
 }  // namespace vessel::runtime
