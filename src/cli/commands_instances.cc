@@ -24,6 +24,7 @@ namespace {
 struct CreateFlags {
   std::string name, image, rootfs, kernel, initramfs, cmdline, memory = "256";
   bool vm = false, attach = false, wait = false, detach = false;
+  bool sig_proxy = true;  // --sig-proxy
   bool name_given = false;  // --name "" is an error, not a request for a generated name
   double cpus = 1;
   uint32_t cpu_weight = 100, stop_timeout = 10;
@@ -315,7 +316,7 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
   }
   // -a: the signals this CLI gets go to the instance (Docker's --sig-proxy): Ctrl-C stops it.
   std::optional<SignalProxy> proxy;
-  if ((flags.attach || feeds_stdin) && !terminal) proxy.emplace(ctx.client(), name);
+  if ((flags.attach || feeds_stdin) && !terminal && flags.sig_proxy) proxy.emplace(ctx.client(), name);
   if (feeds_stdin) {
     auto code = attach_stdin(ctx, name);
     return code ? *code : report(code.error());
@@ -350,6 +351,10 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       c->add_flag("--attach,-a", flags->attach,
                   "print the instance's output until it stops; exit with its exit status; the signals this command "
                   "gets (Ctrl-C) are sent to the instance");
+      c->add_option("--sig-proxy", flags->sig_proxy,
+                    "with --attach or -i: send the signals this command gets to the instance (default true; "
+                    "--sig-proxy=false leaves them to this command: Ctrl-C ends it and the instance runs on)")
+          ->default_str("true");
       c->add_flag("--wait", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
       c->add_flag("--detach,-d", flags->detach, "print the name and return at once (the default; Docker's -d)");
     }

@@ -46,7 +46,7 @@ _vessel() {
         --rootfs|--kernel|--initramfs|--disk) COMPREPLY=($(compgen -f -- "$cur")); return ;;
       esac
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--vm --name --rootfs --kernel --initramfs --cmdline --cpus --memory --cpu-reservation --memory-reservation --cpu-weight --stop-timeout --env --label --disk --privileged --cap-add --cap-drop --security-opt --pids-limit --userns --network --publish --volume --mount --tmpfs --attach --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--vm --name --rootfs --kernel --initramfs --cmdline --cpus --memory --cpu-reservation --memory-reservation --cpu-weight --stop-timeout --env --label --disk --privileged --cap-add --cap-drop --security-opt --pids-limit --userns --network --publish --volume --mount --tmpfs --attach --sig-proxy --help" -- "$cur"))
       else
         COMPREPLY=($(compgen -W "$(_vessel_images)" -- "$cur"))
       fi ;;

@@ -1,6 +1,7 @@
-// exec: a new process in a running container. Stage 1 joins the container's namespaces (those
-// that differ from ours) and forks the process (CLONE_PARENT: our child, so we can wait for it);
-// it then takes the container's rlimits, identity, capabilities and seccomp filter and execs.
+// exec: a new process in a running container. The runtime joins the container's PID namespace
+// itself (that join applies to its children only) and forks the process, which joins the others
+// (those that differ from ours), takes the container's rlimits, identity, capabilities and seccomp
+// filter and execs. One fork, where runc's design has two.
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/nsfs.h>
@@ -67,14 +68,20 @@ Result<void> exec_body(ExecContext& c) {
   _exit(127);
 }
 
-Result<void> stage1_body(ExecContext& c) {
+// The forked process: in the container's cgroup (Go), it joins the namespaces and execs.
+Result<void> process_body(ExecContext& c) {
   TRY(sync_expect(c.sock, SyncType::Go));
   for (auto& [flag, fd] : c.joins)
     if (setns(fd.get(), flag) != 0) return fail_errno("join namespace {:#x} of the container", flag);
-  long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-  if (pid < 0) return fail_errno("clone");
-  if (pid == 0) exec_child(c);
-  if (!sync_send(c.sock, SyncType::Pid, static_cast<int32_t>(pid))) return fail_errno("sync");
+  exec_child(c);
+}
+
+// The PID namespace, joined by the runtime for the child it forks next; taken out of the joins.
+Result<void> join_pid_namespace_for_children(ExecContext& c) {
+  auto pid = std::find_if(c.joins.begin(), c.joins.end(), [](const auto& j) { return j.first == CLONE_NEWPID; });
+  if (pid == c.joins.end()) return {};
+  if (setns(pid->second.get(), CLONE_NEWPID) != 0) return fail_errno("join the PID namespace of the container");
+  c.joins.erase(pid);
   return {};
 }
 
@@ -183,46 +190,31 @@ Result<void> open_namespaces(pid_t pid, ExecContext& c) {
   return {};
 }
 
-// Forks stage 1 in the container's cgroup; returns the pid of the process once it has exec'd.
+// Forks the process in the container's cgroup; returns its pid once it has exec'd.
 Result<pid_t> start_process(const ContainerState& s, ExecContext& c) {
-  Stage1 stage1 = TRY(fork_stage1([&](int sock) {
+  TRY(join_pid_namespace_for_children(c));
+  Stage1 child = TRY(fork_stage1([&](int sock) {
     c.sock = sock;
-    return stage1_body(c);
+    return process_body(c);
   }));
-  pid_t child = -1;
   auto cleanup = [&]() {
-    ::kill(stage1.pid, SIGKILL);
-    waitpid(stage1.pid, nullptr, 0);
-    if (child > 0) {
-      ::kill(child, SIGKILL);
-      waitpid(child, nullptr, 0);
-    }
+    ::kill(child.pid, SIGKILL);
+    waitpid(child.pid, nullptr, 0);
   };
-  if (auto r = s.cgroup.add_process(stage1.pid); !r) {
+  if (auto r = s.cgroup.add_process(child.pid); !r) {
     cleanup();
     return Unexpected(std::move(r).error());
   }
-  sync_send(stage1.sock.get(), SyncType::Go);
-  for (;;) {
-    SyncMsg m;
-    if (!sync_recv(stage1.sock.get(), &m)) break;  // EOF: the process exec'd
-    if (m.type == SyncType::Error) {
-      note_command_status(m.value);
-      cleanup();
-      Error e(0, m.text);
-      if (m.value == 0) e.add_context("exec");  // a command failure already says "exec: ..."
-      return Unexpected(std::move(e));
-    }
-    if (m.type == SyncType::Pid) {
-      child = m.value;
-      waitpid(stage1.pid, nullptr, 0);
-    }
+  sync_send(child.sock.get(), SyncType::Go);
+  SyncMsg m;
+  if (sync_recv(child.sock.get(), &m) && m.type == SyncType::Error) {  // else EOF: it exec'd
+    note_command_status(m.value);
+    cleanup();
+    Error e(0, m.text);
+    if (m.value == 0) e.add_context("exec");  // a command failure already says "exec: ..."
+    return Unexpected(std::move(e));
   }
-  if (child <= 0) {
-    waitpid(stage1.pid, nullptr, 0);
-    return fail(ECHILD, "exec: the process could not be started");
-  }
-  return child;
+  return child.pid;
 }
 
 }  // namespace

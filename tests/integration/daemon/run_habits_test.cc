@@ -184,6 +184,13 @@ TEST_F(RunHabits, KillSignalsTheCommandAndAttachForwardsWhatItGets) {
                                         "until " + vessel + " logs sp 2>/dev/null | grep -q ready; do sleep 0.1; done; kill -TERM $pid; wait $pid"});
   EXPECT_EQ(proxied.status, 6) << proxied.out << proxied.err;
   EXPECT_NE(proxied.out.find("got-term"), std::string::npos) << proxied.out;
+  // --sig-proxy=false: the signal ends the CLI alone (143) and the instance runs on.
+  auto unproxied = run({"bash", "-c", vessel + " run -a --sig-proxy=false --name nsp --rootfs " + rootfs +
+                                          " -- /bin/sh -c 'trap \"echo got-term\" TERM; echo ready; while :; do sleep 0.1; done' & pid=$!; "
+                                          "until " + vessel + " logs nsp 2>/dev/null | grep -q ready; do sleep 0.1; done; kill -TERM $pid; wait $pid"});
+  EXPECT_EQ(unproxied.status, 143) << unproxied.out << unproxied.err;
+  EXPECT_EQ(state_of(daemon, "nsp"), "running");
+  EXPECT_EQ(unproxied.out.find("got-term"), std::string::npos) << unproxied.out;
 }
 
 TEST_F(RunHabits, InitPassesSignalsOnAndReapsOrphans) {

@@ -93,6 +93,15 @@ TEST_F(RuntimeTest, UserNamespaceWithMappings) {
   Output o = run_sh("cat /proc/self/uid_map | tr -s ' '; id -u");
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, " 0 100000 65536\n0\n");
+  // exec joins the user namespace, then the PID namespace the runtime joined for it, then the rest.
+  set_args({"/bin/sleep", "1000"});
+  write_config();
+  ids_.push_back(id_);
+  ASSERT_EQ(rt("run -d --bundle " + bundle_ + " " + id_).status, 0);
+  Output e = rt("exec " + id_ + " /bin/sh -c 'cat /proc/self/uid_map | tr -s \" \"; id -u; echo $$'");
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(e.out.substr(0, 18), " 0 100000 65536\n0\n") << e.out;
+  EXPECT_LT(std::stoi(e.out.substr(18)), 100) << "a pid of the container's namespace: " << e.out;
 }
 
 TEST_F(RuntimeTest, JoinNamespaceByPath) {
