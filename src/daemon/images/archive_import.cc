@@ -100,6 +100,7 @@ void apply_image_config(const ImageConfig& config, ImportedImage& image) {
   image.workdir = config.workdir;
   image.user = config.user;
   image.healthcheck = config.healthcheck;
+  image.volumes = config.volumes;
 }
 
 namespace {

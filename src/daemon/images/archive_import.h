@@ -25,6 +25,7 @@ struct ImportedImage {
   std::vector<std::string> entrypoint, cmd, env;  // ENTRYPOINT and CMD, kept apart (--entrypoint replaces one)
   std::string workdir, user;
   std::optional<HealthcheckSpec> healthcheck;  // the config's HEALTHCHECK
+  std::vector<std::string> volumes;  // the config's VOLUMEs
   uint64_t size = 0;  // bytes of layer blobs
   std::string config_hex;  // the config, kept in the store as a blob (push and save need it)
   std::string archive_ref;  // what the archive calls it: RepoTags[0] or OCI's ref.name, "" if nothing

@@ -22,6 +22,7 @@ struct BootSource {
   std::vector<DiskSpec> disks;         // VMs: what vessel-vmm opens (see prepare_instance_disks)
   std::vector<BaseDisk> base_disks;    // VMs: the image's read-only bases
   std::optional<HealthcheckSpec> image_healthcheck;  // containers: the image's HEALTHCHECK (health.md)
+  std::vector<std::string> image_volumes;  // containers: the image's VOLUMEs (volumes.md)
 };
 
 }  // namespace vessel::daemon

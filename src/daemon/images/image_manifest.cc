@@ -56,6 +56,20 @@ Result<std::vector<std::string>> optional_strings(const json::Json& obj, std::st
   return strings(*j, field(where, key));
 }
 
+// config.Volumes, {"/data": {}, ...}: absolute paths without "..", sorted (a JSON object's order).
+Result<std::vector<std::string>> volume_paths(const json::Json& config, std::string_view where) {
+  const json::Json* volumes = TRY(optional(config, where, "Volumes", json::Json::value_t::object));
+  std::vector<std::string> out;
+  if (!volumes) return out;
+  for (const auto& [path, ignored] : volumes->items()) {
+    bool dotdot = ("/" + path + "/").find("/../") != std::string::npos;
+    if (path.empty() || path[0] != '/' || dotdot || path.find('\0') != std::string::npos)
+      return fail(EINVAL, "{}: \"{}\" is not an absolute path without \"..\"", field(where, "Volumes"), path);
+    out.push_back(path);
+  }
+  return out;
+}
+
 // {"digest": "sha256:..."} -> hex.
 Result<std::string> descriptor_digest(const json::Json& descriptor, std::string_view where) {
   auto digest = TRY(json::get_string(descriptor, where, "digest"));
@@ -141,6 +155,7 @@ Result<ImageConfig> parse_image_config(std::string_view text) {
     out.user = TRY(json::opt_string(*c, at, "User")).value_or("");
     if (c->contains("Healthcheck") && !(*c)["Healthcheck"].is_null())
       out.healthcheck = TRY(parse_image_healthcheck((*c)["Healthcheck"], field(at, "Healthcheck")));
+    out.volumes = TRY(volume_paths(*c, at));
   }
   if (const json::Json* rootfs = TRY(optional(doc, where, "rootfs", json::Json::value_t::object))) {
     std::string at = field(where, "rootfs");

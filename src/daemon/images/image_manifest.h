@@ -40,6 +40,7 @@ struct ImageConfig {
   std::string user;  // USER: uid[:gid] or name[:group]
   std::vector<std::string> diff_ids;
   std::optional<HealthcheckSpec> healthcheck;  // config.Healthcheck (image_healthcheck.h)
+  std::vector<std::string> volumes;  // config.Volumes' paths (VOLUME): anonymous volumes at create
 };
 
 Result<DockerManifest> parse_docker_manifest(std::string_view text);

@@ -34,6 +34,7 @@ json::Json image_info(const ImportedImage& image) {
                      {"cmd", image.cmd}, {"env", image.env}, {"workdir", image.workdir},
                      {"user", image.user}, {"format", image.format}, {"size", image.size}};
   if (image.healthcheck) info["healthcheck"] = to_json(*image.healthcheck);
+  if (!image.volumes.empty()) info["volumes"] = image.volumes;
   if (!image.config_hex.empty()) {  // kept for push and save; removed with the last image using it
     info["config"] = "sha256:" + image.config_hex;
     info["blobs"] = json::Json::array({"sha256:" + image.config_hex});
@@ -99,6 +100,7 @@ Result<BootSource> ImageStore::resolve(const InstanceSpec& spec) {
       boot.image_user = info.value("user", "");
       boot.image_env = strings(info, "env");
       boot.workdir = info.value("workdir", "");
+      boot.image_volumes = strings(info, "volumes");
       if (info.contains("healthcheck"))
         boot.image_healthcheck = TRY_CTX(parse_healthcheck(info["healthcheck"], "healthcheck"), "image {}", row->name);
     } else {

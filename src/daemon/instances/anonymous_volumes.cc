@@ -1,10 +1,19 @@
-// Anonymous volumes (docs/daemon/volumes.md#anonymous-volumes) go with their instance under --rm
-// and `rm -v`; a plain `rm` leaves them to `volume rm` and `volume prune`. (They are named at
-// create: name_anonymous_volumes, mount_sources.h.)
+// Anonymous volumes (docs/daemon/volumes.md#anonymous-volumes): made at create for `-v /path`
+// and for the image's VOLUMEs, named then; they go with their instance under --rm and `rm -v`, and
+// a plain `rm` leaves them to `volume rm` and `volume prune`.
 #include "base/log.h"
 #include "daemon/instances/manager.h"
+#include "daemon/instances/mount_sources.h"
 
 namespace vessel::daemon {
+
+Result<InstanceSpec> Manager::spec_to_create(const InstanceSpec& requested) {
+  auto spec = TRY(resolve_network(requested));
+  if (spec.type == InstanceType::Container && !spec.image.empty())
+    if (auto boot = images_.resolve(spec)) add_image_volumes(spec, boot->image_volumes);  // else create says why
+  name_anonymous_volumes(spec);
+  return spec;
+}
 
 Result<void> Manager::remove_with_volumes(const std::string& name, bool force) {
   auto [row, spec] = TRY(load(name));

@@ -13,6 +13,7 @@
 #include "daemon/instances/idmapped_layers.h"
 #include "daemon/instances/oci_config.h"
 #include "daemon/instances/oom_note.h"
+#include "daemon/instances/volume_copy_up.h"
 
 namespace vessel::daemon {
 
@@ -126,6 +127,7 @@ Result<GuestProcess> ContainerBackend::launch(const InstanceContext& ctx, const 
   const std::string& name = ctx.spec.name;
   (void)run_tool(command({"delete", "--force", name}));  // leftovers of an earlier run
   TRY_CTX(mount_rootfs(ctx, boot), "prepare the root filesystem");
+  TRY_CTX(copy_image_files_into_empty_volumes(ctx.dir + "/rootfs", ctx.mounts, ctx.dir), "the volumes of {}", name);
   auto config = oci_config(ctx, boot, TRY(user_of(ctx, boot)));
   if (ctx.spec.process.init) TRY(add_init(config, init_));
   TRY(write_file(ctx.dir + "/config.json", config.dump(2)));

@@ -173,15 +173,13 @@ void Manager::release(const InstanceContext& ctx) {
 }
 
 Result<json::Json> Manager::create(const InstanceSpec& requested) {
-  auto spec = TRY(resolve_network(requested));
-  name_anonymous_volumes(spec);
+  auto spec = TRY(spec_to_create(requested));
   TRY(create_instance(spec));
   return get(spec.name);
 }
 
 Result<json::Json> Manager::run_instance(const InstanceSpec& requested) {
-  auto spec = TRY(resolve_network(requested));
-  name_anonymous_volumes(spec);
+  auto spec = TRY(spec_to_create(requested));
   auto boot = TRY(create_instance(spec));
   return act(spec.name, Action::Start, {}, &boot);
 }

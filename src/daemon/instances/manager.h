@@ -215,6 +215,9 @@ class Manager {
   bool on_exit(const std::string& name);
   // The spec as it will be stored: its network resolved (docs/daemon/networks.md).
   Result<InstanceSpec> resolve_network(const InstanceSpec& spec);
+  // The spec as create stores it: its network resolved, the image's VOLUMEs added, its anonymous
+  // volumes named (anonymous_volumes.cc).
+  Result<InstanceSpec> spec_to_create(const InstanceSpec& requested);
   // The guest is gone: its backend's leftovers, then its network plumbing.
   void release(const InstanceContext& ctx);
   // The attachment's /etc files in the instance's directory, for the container to mount.

@@ -33,6 +33,20 @@ void name_anonymous_volumes(InstanceSpec& spec) {
     }
 }
 
+void add_image_volumes(InstanceSpec& spec, const std::vector<std::string>& image_volumes) {
+  auto trimmed = [](std::string p) {
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    return p;
+  };
+  for (const auto& path : image_volumes) {
+    std::string target = trimmed(path);
+    if (target == "/") continue;
+    bool covered = std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                               [&](const MountSpec& m) { return trimmed(m.target) == target; });
+    if (!covered) spec.mounts.push_back(MountSpec{.kind = MountKind::Volume, .target = target});
+  }
+}
+
 Result<std::vector<std::pair<MountSpec, std::string>>> resolve_mounts(const InstanceSpec& spec, Volumes* volumes) {
   std::vector<std::pair<MountSpec, std::string>> out;
   for (const auto& m : spec.mounts) {

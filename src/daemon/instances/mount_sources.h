@@ -18,5 +18,8 @@ Result<std::vector<std::pair<MountSpec, std::string>>> resolve_mounts(const Inst
 // Gives each anonymous volume (-v /data: a volume without a source) a random name, as Docker
 // does, and marks it anonymous; done once, at create, so the stored spec keeps the names.
 void name_anonymous_volumes(InstanceSpec& spec);
+// The image's VOLUMEs (Dockerfile VOLUME) that no mount of the spec covers become anonymous
+// volumes, as Docker makes them; before name_anonymous_volumes.
+void add_image_volumes(InstanceSpec& spec, const std::vector<std::string>& image_volumes);
 
 }  // namespace vessel::daemon

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -13,6 +14,8 @@
 
 namespace vessel::test {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -111,6 +114,50 @@ TEST_F(Volumes, AnAnonymousVolumeIsNamedKeptAcrossStartsAndGoesWithRmV) {
   std::vector<std::string> expected{named[0], "named"};
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(left, expected);
+}
+
+// An image's VOLUME becomes an anonymous volume at create, unless a mount of the run covers it, and
+// an empty volume gets the image's files there (owner and mode included) at the start, as Docker
+// does; a volume that has files keeps them.
+TEST_F(Volumes, AnImagesVolumesAreAnonymousVolumesFilledFromTheImage) {
+  std::string dir = tmp.path + "/img";
+  fs::create_directories(dir + "/rootfs/data/sub");
+  std::ofstream(dir + "/rootfs/data/sub/seed") << "from-the-image\n";
+  ASSERT_EQ(::chown((dir + "/rootfs/data").c_str(), 1234, 1234), 0);
+  ASSERT_EQ(::chmod((dir + "/rootfs/data").c_str(), 0750), 0);
+  std::string archive = make_busybox_image_archive(dir, R"({"Cmd":["/bin/sh"],"Volumes":{"/data":{},"/cache/":{}}})");
+  ASSERT_EQ(daemon.vessel({"image", "import", "-q", archive, "--name", "vols"}).status, 0) << daemon.log();
+  auto first = daemon.vessel({"run", "--wait", "--name", "v1", "vols", "--", "/bin/sh", "-c",
+                              "cat /data/sub/seed; stat -c '%u:%g %a' /data; cat /data/own 2>/dev/null; echo mine > /data/own; ls /cache"});
+  ASSERT_EQ(first.status, 0) << first.err << daemon.log();
+  EXPECT_EQ(daemon.vessel({"logs", "v1"}).out, "from-the-image\n1234:1234 750\n");
+  auto mounts = daemon.vessel_json({"inspect", "v1"})["mounts"];
+  ASSERT_EQ(mounts.size(), 2u) << mounts.dump();
+  std::vector<std::string> targets;
+  for (const auto& m : mounts) {
+    EXPECT_EQ(m.value("type", ""), "volume");
+    EXPECT_TRUE(m.value("anonymous", false)) << m.dump();
+    targets.push_back(m.value("target", ""));
+  }
+  std::sort(targets.begin(), targets.end());
+  EXPECT_EQ(targets, (std::vector<std::string>{"/cache", "/data"}));
+  // A second start finds the volume filled: nothing is copied again, what the container wrote stays.
+  ASSERT_EQ(daemon.vessel({"start", "v1"}).status, 0);
+  EXPECT_EQ(daemon.vessel({"wait", "v1"}).out, "0\n");
+  EXPECT_EQ(daemon.vessel({"logs", "v1"}).out, "from-the-image\n1234:1234 750\nfrom-the-image\n1234:1234 750\nmine\n");
+  // -v NAME:/data covers the image's /data: one anonymous volume (/cache), and the named one is filled.
+  auto covered = daemon.vessel({"run", "--wait", "--name", "v2", "-v", "kept:/data", "vols", "--", "/bin/cat", "/data/sub/seed"});
+  ASSERT_EQ(covered.status, 0) << covered.err;
+  EXPECT_EQ(daemon.vessel({"logs", "v2"}).out, "from-the-image\n");
+  EXPECT_EQ(daemon.vessel_json({"inspect", "v2"})["mounts"].size(), 2u);
+  auto kept = daemon.vessel_json({"volume", "inspect", "kept"});
+  ASSERT_TRUE(kept.is_array() && kept.size() == 1u) << kept.dump();
+  EXPECT_EQ(read_text(kept[0].value("mountpoint", "") + "/sub/seed"), "from-the-image\n");
+  ASSERT_EQ(daemon.vessel({"rm", "-v", "v1"}).status, 0);
+  ASSERT_EQ(daemon.vessel({"rm", "-v", "v2"}).status, 0);
+  std::vector<std::string> left;
+  for (const auto& v : daemon.vessel_json({"volume", "ls", "--json"})) left.push_back(v.value("name", ""));
+  EXPECT_EQ(left, std::vector<std::string>{"kept"}) << "rm -v took the anonymous ones";
 }
 
 TEST_F(Volumes, ATmpfsHasItsSizeAndModeAndGoesWithTheContainer) {

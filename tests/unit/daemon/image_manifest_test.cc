@@ -105,5 +105,17 @@ TEST(ImageManifest, ImageConfig) {
   expect_error(parse_image_config("[]"), "image config: expected an object, got array");
 }
 
+TEST(ImageManifest, VolumesAreAbsolutePathsWithoutDotDot) {
+  auto c = parse_image_config(R"({"config":{"Volumes":{"/var/lib/db":{},"/data/":{}}}})");
+  ASSERT_TRUE(c) << c.error().to_string();
+  EXPECT_EQ(c->volumes, (std::vector<std::string>{"/data/", "/var/lib/db"}));
+  EXPECT_TRUE(parse_image_config(R"({"config":{"Volumes":null}})")->volumes.empty());
+  expect_error(parse_image_config(R"({"config":{"Volumes":{"data":{}}}})"),
+               "image config.config.Volumes: \"data\" is not an absolute path without \"..\"");
+  EXPECT_FALSE(parse_image_config(R"({"config":{"Volumes":{"/a/../etc":{}}}})"));
+  EXPECT_FALSE(parse_image_config(R"({"config":{"Volumes":{"/a/..":{}}}})"));
+  EXPECT_FALSE(parse_image_config(R"({"config":{"Volumes":["/data"]}})"));
+}
+
 }  // namespace
 }  // namespace vessel::daemon
