@@ -55,6 +55,10 @@ ip_config() {
   done
 }
 # vessel-net-end
+# Volumes (docs/daemon/volumes.md#vms): vesseld attaches each as a virtio-blk disk whose serial is
+# its drive id and writes vessel.volumes=ID:TARGET[:ro],... on the command line: ext4 is needed.
+volumes=$(sed -n 's/.*vessel\.volumes=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+[ -n "$volumes" ] && wanted="$wanted ext4 $(sed -n "s/^ext4 //p" /etc/modules.deps)"
 netconf=$(ip_config "$(cat /proc/cmdline)")
 [ -n "$netconf" ] && wanted="$wanted virtio_net $(sed -n "s/^virtio_net //p" /etc/modules.deps)"
 load_all=0
@@ -79,6 +83,21 @@ if [ -n "$netconf" ]; then
   fi
   set --
 fi
+
+for v in $volumes; do
+  id=${v%%:*} rest=${v#*:}
+  target=${rest%:ro} mode=rw
+  [ "$target" != "$rest" ] && mode=ro
+  dev=""
+  for serial in /sys/block/vd*/serial; do
+    [ "$(cat "$serial" 2>/dev/null)" = "$id" ] && dev=/dev/${serial#/sys/block/} && dev=${dev%/serial}
+  done
+  if [ -n "$dev" ] && mkdir -p "$target" && mount -t ext4 -o "$mode" "$dev" "$target"; then
+    echo "vessel-guest: volume $id ($dev) on $target ($mode)"
+  else
+    echo "vessel-guest: cannot mount volume $id on $target"
+  fi
+done
 
 # virtio-balloon (docs/vmm/balloon.md): its driver when the VM has the device (virtio id 0x0005).
 if grep -qx 0x0005 /sys/bus/virtio/devices/*/device 2>/dev/null; then
@@ -146,4 +165,8 @@ if [ "$stopping" = 1 ]; then
 fi
 [ -n "$command" ] && echo "vessel-guest: command exited with status $status"
 sync
+for v in $volumes; do  # clean file systems for the next VM that mounts them
+  t=${v#*:}
+  umount "${t%:ro}" 2>/dev/null
+done
 poweroff -f

@@ -184,7 +184,7 @@ void add_schedule_commands(CLI::App* backup, Context& ctx) {
   c->add_option("--every", f->every, "how often: 30s, 15m, 1h, 7d");
   c->add_option("--keep", f->keep, "how many archives to keep (older ones are removed)");
   c->add_option("--dir", f->dir, "where the archives go (on vesseld's host; made if missing)");
-  c->add_flag("--with-state", f->with_state, "carry a checkpointed container's saved state (as export --with-state)");
+  c->add_flag("--with-state", f->with_state, "carry a checkpointed container's or a suspended VM's saved state (as export --with-state)");
   c->add_option("--compress", f->compress, "zstd or none")->check(CLI::IsMember({"zstd", "none"}))->capture_default_str();
   auto* ls = c->add_subcommand("ls", "list the backup schedules");
   auto as_json = std::make_shared<bool>(false);
@@ -244,7 +244,7 @@ void add_backup_commands(CLI::App& app, Context& ctx) {
     c->add_option("name", f->name, "the instance")->required();
     c->add_option("--output,-o", f->output, "the archive file (default: standard output, unless it is a terminal)");
     c->add_flag("--with-state,--memory", f->with_state,
-                "also carry the saved state: a checkpointed container's CRIU images, so it resumes where it was");
+                "also carry the saved state: a checkpointed container's CRIU images or a suspended VM's snapshot and memory, so it resumes where it was");
     c->add_option("--compress", f->compress, "zstd or none")->check(CLI::IsMember({"zstd", "none"}))->capture_default_str();
     c->add_flag("--json", f->json, "print what was written as JSON");
     c->add_flag("--quiet,-q", f->quiet, "no progress and no summary");

@@ -47,6 +47,9 @@ Result<void> Manager::exportable(const InstanceRow& row, const InstanceSpec& spe
   if (spec.type == InstanceType::Vm && has_process(state))
     return Unexpected(Error(EBUSY, fmt::format("cannot export {}: the VM is {}", row.name, row.state))
                           .with_hint(fmt::format("stop it first (vessel stop {}): its disks are then consistent", row.name)));
+  if (with_state && spec.type == InstanceType::Vm && state != State::Suspended)
+    return Unexpected(Error(EBUSY, fmt::format("cannot export {} with its state: it is {}, not suspended", row.name, row.state))
+                          .with_hint(fmt::format("vessel suspend {} first, or export without --with-state", row.name)));
   if (with_state && spec.type == InstanceType::Container && state != State::Checkpointed)
     return Unexpected(Error(EBUSY, fmt::format("cannot export {} with its state: it is {}, not checkpointed", row.name, row.state))
                           .with_hint(fmt::format("vessel checkpoint {} first, or export without --with-state", row.name)));
@@ -106,8 +109,8 @@ Result<InstanceSpec> Manager::spec_for_import(const BackupManifest& manifest, co
     return Unexpected(Error(EEXIST, fmt::format("an instance named {} already exists here", spec.name))
                           .with_hint("import it under another name (vessel import FILE --name NEW)"));
   if (!options.network.empty()) spec.network = options.network;
-  if (manifest.with_state && !options.admin)
-    return Unexpected(Error(EPERM, "only an admin may import a backup with a saved state")
+  if (manifest.with_state && spec.type == InstanceType::Container && !options.admin)
+    return Unexpected(Error(EPERM, "only an admin may import a container's backup with a saved state")
                           .with_hint("CRIU restores whatever the images say, as root"));
   if (!spec.image.empty()) {
     auto image = TRY(images_.find(spec.image));
@@ -133,8 +136,8 @@ Result<void> Manager::restore_backup(const InstanceSpec& spec, const BootSource&
   BackupManifest backend_files = manifest;  // the image is the manager's (backup_image.cc)
   std::erase_if(backend_files.files, [](const BackupFile& f) { return f.name == kBackupImagePart; });
   TRY(backend_for(spec).restore_parts(ctx, boot, staging, backend_files));
-  if (manifest.with_state && spec.type == InstanceType::Container)
-    TRY(set_state(spec.name, State::Checkpointed, nullptr, "import"));
+  if (manifest.with_state)
+    TRY(set_state(spec.name, spec.type == InstanceType::Container ? State::Checkpointed : State::Suspended, nullptr, "import"));
   return {};
 }
 

@@ -59,7 +59,7 @@ Result<std::vector<std::pair<MountSpec, std::string>>> resolve_mounts(const Inst
     } else if (m.kind == MountKind::Volume) {
       if (!volumes) return fail(ENOTSUP, "this vesseld has no volumes");
       if (m.source.empty()) return fail(EINVAL, "the anonymous volume for {} was not named", m.target);
-      source = TRY(volumes->ensure(m.source));
+      source = spec.type == InstanceType::Vm ? TRY(volumes->ensure_disk(m.source)) : TRY(volumes->ensure(m.source));
     }
     out.emplace_back(m, std::move(source));
   }

@@ -117,7 +117,8 @@ json::Json VmBackend::extra_stats(const InstanceContext& ctx, pid_t pid) {
   return out;
 }
 
-Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot, const std::optional<VmNic>& nic) {
+Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot, const std::optional<VmNic>& nic,
+                                 const VolumeDisks& volumes) {
   vmm::VmConfig c;
   c.machine.vcpu_count = spec.cpus;
   c.machine.mem_size_mib = spec.memory_mib;
@@ -127,6 +128,10 @@ Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boo
   std::string cmdline = nic ? with_kernel_arg(boot.cmdline, nic->ip_arg) : boot.cmdline;
   // The default guest's /init loads ib700wdt and pets it when told (the board cannot be probed).
   if (spec.watchdog) cmdline = with_kernel_arg(cmdline, "vessel.watchdog=ib700");
+  std::string named;
+  for (size_t i = 0; i < volumes.size(); ++i)
+    named += fmt::format("{}vol{}:{}{}", i ? "," : "", i, volumes[i].first.target, volumes[i].first.read_only ? ":ro" : "");
+  if (!named.empty()) cmdline = with_kernel_arg(cmdline, "vessel.volumes=" + named);
   c.boot_source = vmm::BootSource{boot.kernel, std::nullopt, cmdline};
   if (!boot.initramfs.empty()) c.boot_source->initrd_path = boot.initramfs;
   for (size_t i = 0; i < boot.disks.size(); ++i) {
@@ -137,6 +142,9 @@ Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boo
     d.backing_files = disk.backing_files;  // the image store's base under vesseld's own overlay
     c.drives.push_back(std::move(d));
   }
+  for (size_t i = 0; i < volumes.size(); ++i)
+    c.drives.push_back(vmm::DriveConfig{fmt::format("vol{}", i), volumes[i].second, false, volumes[i].first.read_only,
+                                        vmm::DriveFormat::Raw});
   return c;
 }
 
@@ -279,7 +287,7 @@ Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSou
     if (!jail_.enabled)
       TRY(cgroup_place(ctx.cgroup, vm_cgroup_limits(ctx.spec), proc.pid));
     if (restoring || receiving) return {};  // the snapshot (the stream) holds the configuration
-    auto config = TRY(vmm_config(ctx.spec, boot, ctx.nic));
+    auto config = TRY(vmm_config(ctx.spec, boot, ctx.nic, ctx.mounts));
     TRY(call(ctx, "PUT", "/machine-config", vmm::to_json(config.machine)));
     TRY(call(ctx, "PUT", "/boot-source", vmm::to_json(*config.boot_source)));
     for (const auto& drive : config.drives) TRY(call(ctx, "PUT", "/drives/" + drive.drive_id, vmm::to_json(drive)));

@@ -112,6 +112,11 @@ std::string vm_console_socket(const std::string& instance_dir);
 // What vessel-vmm is configured with for `spec` booting from `boot`: its vCPUs and memory, the
 // kernel, initramfs and command line, and one drive per disk (disk0, disk1, ...).
 // `nic`: a VM on a bridge network, whose address the kernel command line carries (ip=).
-Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot, const std::optional<VmNic>& nic = std::nullopt);
+// `volumes`: its volume mounts with their disk images (resolve_mounts), one drive each (vol0,
+// vol1, ...: the guest reads the id as the disk's serial), named on the command line as
+// vessel.volumes=vol0:/data[:ro],... for the default guest's init to mount.
+using VolumeDisks = std::vector<std::pair<MountSpec, std::string>>;
+Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boot, const std::optional<VmNic>& nic = std::nullopt,
+                                 const VolumeDisks& volumes = {});
 
 }  // namespace vessel::daemon

@@ -3,11 +3,16 @@
 // backed by: another of them, or the image's base disk N, which the backup names by index only
 // (the image travels by name and digest). The import puts the files where the new instance's
 // disks are and rewrites each one's backing file name to its new place (an unsafe rebase: the
-// header only), so nothing a file's own header names is ever followed.
+// header only), so nothing a file's own header names is ever followed. With --with-state, a
+// suspended VM's saved state (vm_suspend.cc) travels too; its snapshot names the disks by their
+// paths, so it comes back only where the instance's directory is the same path (the same name
+// under the same state directory), and the import checks that.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <set>
 
 #include "block/image.h"
@@ -20,6 +25,36 @@ namespace vessel::daemon {
 namespace {
 
 bool inside(const std::string& path, const std::string& dir) { return path.rfind(dir + "/", 0) == 0; }
+
+// INSTANCE/suspended's files, and "origin": the instance's directory, where the snapshot's disks are.
+constexpr const char* kSavedStateFiles[] = {"suspended/vm.state", "suspended/vm.mem", "suspended/origin"};
+constexpr const char* kOriginFile = "suspended/origin";
+
+bool is_saved_state_file(const std::string& name) {
+  return std::find(std::begin(kSavedStateFiles), std::end(kSavedStateFiles), name) != std::end(kSavedStateFiles);
+}
+
+Result<std::vector<BackupPart>> saved_state_parts(const InstanceContext& ctx) {
+  TRY(write_file(ctx.dir + "/" + kOriginFile, ctx.dir));
+  std::vector<BackupPart> parts;
+  for (const char* name : kSavedStateFiles) {
+    std::string path = ctx.dir + "/" + name;
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      return fail(ENOENT, "{} has no saved state ({} is missing)", ctx.spec.name, name);
+    parts.push_back({BackupFile{name}, path});
+  }
+  return parts;
+}
+
+// The snapshot's disk paths are the exporting instance's: the same directory here, or nothing.
+Result<void> check_origin(const InstanceContext& ctx, const std::string& staging) {
+  auto origin = TRY_CTX(read_file(staging + "/" + kOriginFile), "the backup's saved state");
+  if (origin == ctx.dir) return {};
+  return Unexpected(Error(EINVAL, fmt::format("the backup's saved state names its disks under {}, not {}", origin, ctx.dir))
+                        .with_hint("import it under its own name into a vesseld with the same --state-dir, or export "
+                                   "it again without --with-state"));
+}
 
 // How `file` (inside the instance) is backed: by `next`, another file of the instance, or a
 // base disk of its image.
@@ -45,10 +80,8 @@ Result<BackupFile> describe(const InstanceContext& ctx, const BootSource& boot, 
 
 Result<std::vector<BackupPart>> VmBackend::backup_parts(const InstanceContext& ctx, const BootSource& boot,
                                                         bool with_state) {
-  if (with_state)
-    return Unexpected(Error(ENOTSUP, fmt::format("{} is a VM: its saved state cannot be exported yet", ctx.spec.name))
-                          .with_hint("export it without --with-state (its disks), after `vessel stop`"));
   std::vector<BackupPart> parts;
+  if (with_state) parts = TRY(saved_state_parts(ctx));
   std::set<std::string> taken;
   for (const auto& disk : boot.disks) {
     if (!inside(disk.path, ctx.dir)) continue;  // a host disk of the spec's: named, not carried
@@ -66,13 +99,19 @@ Result<std::vector<BackupPart>> VmBackend::backup_parts(const InstanceContext& c
 Result<void> VmBackend::restore_parts(const InstanceContext& ctx, const BootSource& boot, const std::string& staging,
                                       const BackupManifest& manifest) {
   std::set<std::string> backings;
+  bool with_state = false;
   for (const auto& f : manifest.files) {
+    if (is_saved_state_file(f.name) && manifest.with_state) {
+      with_state = true;
+      continue;
+    }
     if (f.name.rfind("disks/", 0) != 0) return fail(EINVAL, "a VM's backup holds no file {}", f.name);
     if (f.backing_base && *f.backing_base >= boot.base_disks.size())
       return fail(EINVAL, "{} in the backup is backed by base disk {} of image {}, which has {}", f.name,
                   *f.backing_base, ctx.spec.image, boot.base_disks.size());
     if (!f.backing_file.empty()) backings.insert(f.backing_file);
   }
+  if (with_state) TRY(check_origin(ctx, staging));
   for (const auto& f : manifest.files) {
     std::string target = ctx.dir + "/" + f.name;
     std::error_code ec;
@@ -81,6 +120,7 @@ Result<void> VmBackend::restore_parts(const InstanceContext& ctx, const BootSour
     if (::rename((staging + "/" + f.name).c_str(), target.c_str()) != 0) return fail_errno("move {} to {}", f.name, target);
   }
   for (const auto& f : manifest.files) {
+    if (is_saved_state_file(f.name)) continue;  // moved in place above, no backing file to name
     std::string target = ctx.dir + "/" + f.name;
     std::string backing;
     std::optional<block::Format> backing_format;

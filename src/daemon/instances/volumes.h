@@ -30,6 +30,9 @@ class Volumes {
   Result<json::Json> create(const std::string& name, const std::map<std::string, std::string>& labels);
   // The volume's directory, made (with the volume) when there is none yet.
   Result<std::string> ensure(const std::string& name);
+  // A VM's view of it: an ext4 disk image (1 GiB, sparse) beside the directory, made on first use
+  // (volume_disk.cc).
+  Result<std::string> ensure_disk(const std::string& name);
   // [{"name", "mountpoint", "labels", "created_at", "used_by": [instances]}]
   Result<json::Json> list();
   Result<json::Json> inspect(const std::string& name);
@@ -39,6 +42,7 @@ class Volumes {
   Result<json::Json> prune();
 
   std::string mountpoint(const std::string& name) const { return dir_ + "/" + name + "/_data"; }
+  std::string disk_path(const std::string& name) const { return dir_ + "/" + name + "/disk.raw"; }
 
  private:
   Result<json::Json> describe(const VolumeRow& row, const std::map<std::string, std::vector<std::string>>& users);

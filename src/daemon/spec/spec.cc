@@ -1,5 +1,8 @@
 #include "daemon/spec/spec.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include "daemon/spec/spec_fields.h"
 
 namespace vessel::daemon {
@@ -49,6 +52,24 @@ Result<void> parse_cpu_shares(const json::Json& body, InstanceSpec& s) {
   return {};
 }
 
+// A VM's volumes are disks its guest mounts (docs/daemon/volumes.md#vms): no host directory or
+// tmpfs, and targets that fit a kernel command line word (vessel.volumes=ID:TARGET,...).
+Result<void> check_vm_mounts(const std::vector<MountSpec>& mounts) {
+  for (const auto& m : mounts) {
+    if (m.kind == MountKind::Bind)
+      return Unexpected(Error(EINVAL, fmt::format("spec.mounts: a VM cannot mount the host directory {} (that needs virtio-fs)", m.source))
+                            .with_hint("use a named volume (-v NAME:" + m.target + ") or a disk (--disk PATH)"));
+    if (m.kind == MountKind::Tmpfs)
+      return Unexpected(Error(EINVAL, fmt::format("spec.mounts: --tmpfs {} is for containers", m.target))
+                            .with_hint("a VM's guest mounts its own tmpfs"));
+    bool plain = std::all_of(m.target.begin(), m.target.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '.' || c == '-';
+    });
+    if (!plain) return fail(EINVAL, "spec.mounts: a VM's volume target {} may hold only letters, digits and / _ . -", m.target);
+  }
+  return {};
+}
+
 // What belongs to one type only: a VM's kernel and disks, a container's rootfs, security and mounts.
 Result<void> check_type_fields(const InstanceSpec& s) {
   if (s.type == InstanceType::Vm) {
@@ -57,9 +78,7 @@ Result<void> check_type_fields(const InstanceSpec& s) {
     if (s.image.empty() && s.kernel.empty())
       return Unexpected(Error(EINVAL, "a VM needs an image or a kernel").with_hint("pass --image NAME or --kernel PATH"));
     if (!s.rootfs.empty()) return fail(EINVAL, "spec.rootfs: only containers have a rootfs; VMs take disks");
-    if (!s.mounts.empty())
-      return Unexpected(Error(EINVAL, "spec.mounts: a VM takes no volumes or host directories yet (they need virtio-fs)")
-                            .with_hint("give the VM a disk instead: --disk size=1G or --disk PATH"));
+    TRY(check_vm_mounts(s.mounts));
     if (!s.process.empty())
       return fail(EINVAL, "spec: entrypoint, workdir, user, hostname, tty, interactive and init are for containers (a VM's are its guest's; "
                           "`vessel console` attaches to a VM's serial console)");

@@ -224,6 +224,46 @@ TEST(LinuxGuest, SuspendedAcrossADaemonRestartKeepsItsMemory) {
   EXPECT_EQ(daemon.vessel({"rm", "linux"}).status, 0);
 }
 
+// A named volume in a VM (docs/daemon/volumes.md#vms) is an ext4 disk the default guest mounts at
+// the target: what one VM writes there, the next VM with the volume reads, and debugfs (e2fsprogs)
+// finds it in the disk image on the host; -v NAME:/path:ro mounts it read-only.
+TEST(LinuxGuest, AVolumeIsADiskWhoseDataOutlivesItsVm) {
+  DefaultGuest guest;
+  ASSERT_NO_FATAL_FAILURE(find_default_guest(guest));
+  TempDir tmp;
+  bool pvm = on_pvm();
+  auto cli_timeout = std::chrono::seconds(pvm ? 3000 : 600);
+  Daemon daemon(tmp.path, {"--vmm", vmm()});
+  ASSERT_TRUE(daemon.start()) << daemon.log();
+  ASSERT_NO_FATAL_FAILURE(import_default_guest(
+      daemon, guest, "cat /data/note 2>/dev/null || echo no-note; echo written-by-$(hostname) > /data/note || echo read-only"));
+  auto boot = [&](const std::string& name, const std::string& volume) {
+    auto r = run({vessel_path(), "--socket", daemon.socket(), "run", "--vm", "--wait", "--name", name, "--memory", "256M",
+                  "-v", volume, "linux"},
+                 cli_timeout);
+    EXPECT_EQ(r.status, 0) << r.err << daemon.log();
+    return daemon.vessel({"logs", name}).out;
+  };
+  auto first = boot("first", "notes:/data");
+  EXPECT_NE(first.find("vessel-guest: volume vol0 (/dev/vda) on /data (rw)"), std::string::npos) << tail(first);
+  EXPECT_NE(first.find("\nno-note"), std::string::npos) << tail(first);
+  auto second = boot("second", "notes:/data:ro");
+  EXPECT_NE(second.find("on /data (ro)"), std::string::npos) << tail(second);
+  EXPECT_NE(second.find("\nwritten-by-"), std::string::npos) << tail(second);
+  EXPECT_NE(second.find("read-only"), std::string::npos) << "the ro mount refused the write: " << tail(second);
+  auto volume = daemon.vessel_json({"volume", "inspect", "notes"});
+  ASSERT_TRUE(volume.is_array() && volume.size() == 1u) << volume.dump();
+  std::string disk = volume[0].value("mountpoint", "");
+  disk = disk.substr(0, disk.rfind('/')) + "/disk.raw";
+  auto on_host = run({"debugfs", "-R", "cat /note", disk});
+  EXPECT_EQ(on_host.status, 0) << on_host.err;
+  EXPECT_EQ(on_host.out.rfind("written-by-", 0), 0u) << on_host.out;
+  // A host directory cannot go into a VM (it would need virtio-fs): refused, with what to do.
+  auto bind = daemon.vessel({"create", "--vm", "--name", "b", "-v", tmp.path + ":/host", "linux"});
+  EXPECT_NE(bind.status, 0);
+  EXPECT_NE(bind.err.find("virtio-fs"), std::string::npos) << bind.err;
+}
+
 }  // namespace
 }  // namespace vessel::test
 

@@ -3,6 +3,7 @@
 // vesseld (which has the same image), and boots there with the guest's earlier write in place;
 // a running VM is refused with advice. Needs /dev/kvm (label kvm).
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -96,6 +97,51 @@ TEST(VmBackup, AStoppedVmWithALayeredQcow2DiskImportsElsewhereAndBoots) {
   EXPECT_EQ(running.status, 1);
   EXPECT_NE(running.err.find("vessel stop spin"), std::string::npos) << running.err;
   EXPECT_FALSE(fs::exists(tmp_a.path + "/spin.tar"));
+}
+
+// A suspended VM exported --with-state carries its snapshot and memory: on a fresh vesseld with the
+// same --state-dir (another host, as far as the instance knows) it imports suspended and its count
+// goes on from the next number. Under another name its state is refused, with advice.
+TEST(VmBackup, ASuspendedVmCarriesItsMemoryAndGoesOnWhereItWas) {
+  ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+  TempDir tmp;
+  std::string state = tmp.path + "/state", archive = tmp.path + "/vm1.tar";
+  fs::create_directories(tmp.path + "/a");
+  fs::create_directories(tmp.path + "/b");
+  std::vector<long> before;
+  {
+    Daemon a(tmp.path + "/a", {"--vmm", vmm(), "--state-dir", state});
+    ASSERT_TRUE(a.start()) << a.log();
+    ASSERT_EQ(a.vessel({"run", "--vm", "--name", "vm1", "--kernel", guest("counter"), "--cmdline", "count=1000000",
+                        "--memory", "64M", "--stop-timeout", "0"}).status, 0) << a.log();
+    ASSERT_TRUE(eventually([&] { return logged_counts(a, "vm1").size() >= 3; })) << a.vessel({"logs", "vm1"}).out;
+    auto running = a.vessel({"export", "vm1", "--with-state", "-o", archive});
+    EXPECT_EQ(running.status, 1);
+    EXPECT_NE(running.err.find("vessel suspend vm1"), std::string::npos) << running.err;
+    ASSERT_EQ(a.vessel({"suspend", "vm1"}).status, 0) << a.log();
+    before = logged_counts(a, "vm1");
+    auto ex = a.vessel({"export", "vm1", "--with-state", "-o", archive, "--json"});
+    ASSERT_EQ(ex.status, 0) << ex.err << a.log();
+    EXPECT_NE(ex.out.find("suspended/vm.mem"), std::string::npos) << ex.out;
+    EXPECT_EQ(a.stop(SIGTERM).code, 0);
+  }
+  fs::rename(state, state + ".a");  // the new host's state directory: the same path, nothing in it
+  Daemon b(tmp.path + "/b", {"--vmm", vmm(), "--state-dir", state});
+  ASSERT_TRUE(b.start()) << b.log();
+  auto elsewhere = b.vessel({"import", archive, "--name", "vm2"});
+  EXPECT_EQ(elsewhere.status, 1);
+  EXPECT_NE(elsewhere.err.find("--state-dir"), std::string::npos) << elsewhere.err;
+  EXPECT_NE(b.vessel({"inspect", "vm2"}).status, 0) << "nothing is left of a refused import";
+  auto im = b.vessel({"import", archive});
+  ASSERT_EQ(im.status, 0) << im.err << b.log();
+  EXPECT_EQ(b.vessel_json({"inspect", "vm1"}).value("state", ""), "suspended");
+  ASSERT_EQ(b.vessel({"resume", "vm1"}).status, 0) << b.log();
+  ASSERT_TRUE(eventually([&] { return logged_counts(b, "vm1").size() >= 2; }, 600)) << b.vessel({"logs", "vm1"}).out;
+  auto after = logged_counts(b, "vm1");
+  ASSERT_FALSE(before.empty());
+  EXPECT_GT(after.front(), before.back()) << "it went on, it did not boot afresh";
+  for (size_t i = 1; i < after.size(); ++i) EXPECT_EQ(after[i], after[i - 1] + 1);
+  ASSERT_EQ(b.vessel({"stop", "vm1"}).status, 0) << b.log();
 }
 
 }  // namespace

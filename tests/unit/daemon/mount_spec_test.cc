@@ -54,11 +54,24 @@ TEST(MountSpec, BadMountsAreRefusedNamingTheField) {
   }
 }
 
-TEST(MountSpec, AVmTakesNoMountsYetAndIsToldWhatToUse) {
-  auto r = parse_spec_text(R"({"name":"vm","type":"vm","kernel":"/k","mounts":[{"type":"volume","source":"v","target":"/v"}]})");
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.error().to_string().find("virtio-fs"), std::string::npos) << r.error().to_string();
-  EXPECT_NE(r.error().hint().find("--disk"), std::string::npos);
+TEST(MountSpec, AVmTakesVolumesButNoHostDirectoryOrTmpfs) {
+  auto vm = [](const std::string& mounts) {
+    return parse_spec_text(R"({"name":"vm","type":"vm","kernel":"/k","mounts":)" + mounts + "}");
+  };
+  auto ok = vm(R"([{"type":"volume","source":"v","target":"/srv/data"},{"type":"volume","target":"/x","read_only":true}])");
+  ASSERT_TRUE(ok) << ok.error().to_string();
+  EXPECT_EQ(ok->mounts.size(), 2u);
+  auto bind = vm(R"([{"type":"bind","source":"/h","target":"/v"}])");
+  ASSERT_FALSE(bind);
+  EXPECT_NE(bind.error().to_string().find("virtio-fs"), std::string::npos) << bind.error().to_string();
+  EXPECT_NE(bind.error().hint().find("-v NAME:/v"), std::string::npos) << bind.error().hint();
+  auto tmpfs = vm(R"([{"type":"tmpfs","target":"/t"}])");
+  ASSERT_FALSE(tmpfs);
+  EXPECT_NE(tmpfs.error().to_string().find("for containers"), std::string::npos);
+  // The target travels on the kernel command line (vessel.volumes=vol0:/data): no spaces or commas.
+  EXPECT_FALSE(vm(R"([{"type":"volume","source":"v","target":"/a b"}])"));
+  EXPECT_FALSE(vm(R"([{"type":"volume","source":"v","target":"/a,b"}])"));
+  EXPECT_FALSE(vm(R"([{"type":"volume","source":"v","target":"/a:ro"}])"));
 }
 
 }  // namespace

@@ -69,5 +69,25 @@ TEST(VmmConfig, InitramfsAndAnUnknownDiskFormat) {
   EXPECT_EQ(bad.error().errnum(), EINVAL);
 }
 
+TEST(VmmConfig, VolumesAreRawDrivesNamedOnTheCommandLine) {
+  InstanceSpec spec;
+  BootSource boot;
+  boot.kernel = "/k";
+  boot.cmdline = "console=ttyS0 -- sh";
+  boot.disks = {{"/d.qcow2", false, "qcow2", 0}};
+  VolumeDisks volumes = {{MountSpec{.kind = MountKind::Volume, .source = "a", .target = "/data"}, "/v/a/disk.raw"},
+                         {MountSpec{.kind = MountKind::Volume, .source = "b", .target = "/srv", .read_only = true}, "/v/b/disk.raw"}};
+  auto c = vmm_config(spec, boot, std::nullopt, volumes);
+  ASSERT_TRUE(c) << c.error().to_string();
+  ASSERT_EQ(c->drives.size(), 3u);
+  EXPECT_EQ(c->drives[1].drive_id, "vol0");
+  EXPECT_EQ(c->drives[1].path_on_host, "/v/a/disk.raw");
+  EXPECT_FALSE(c->drives[1].is_read_only);
+  EXPECT_EQ(c->drives[2].drive_id, "vol1");
+  EXPECT_TRUE(c->drives[2].is_read_only);
+  EXPECT_EQ(c->drives[2].format, vmm::DriveFormat::Raw);
+  EXPECT_EQ(c->boot_source->boot_args, "console=ttyS0 vessel.volumes=vol0:/data,vol1:/srv:ro -- sh");
+}
+
 }  // namespace
 }  // namespace vessel::daemon
