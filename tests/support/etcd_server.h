@@ -7,14 +7,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fcntl.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 
 #include "base/process.h"
 #include "http/http.h"
-#include "temp_dir.h"
 
 namespace vessel::test {
 
@@ -35,16 +37,26 @@ inline int free_tcp_port() {
 
 class EtcdServer {
  public:
-  EtcdServer() : dir_("vessel-etcd") {}
+  EtcdServer() {
+    std::string pattern = "/tmp/vessel-etcd.XXXXXX";
+    if (::mkdtemp(pattern.data())) dir_ = pattern;
+  }
+  ~EtcdServer() {
+    process_ = Process();  // killed and reaped before its data goes
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  EtcdServer(const EtcdServer&) = delete;
+  EtcdServer& operator=(const EtcdServer&) = delete;
   // Starts etcd and waits until it answers /health (at most 20 s); false with `error` set if not.
   bool start(std::string* error) {
     int client = free_tcp_port(), peer = free_tcp_port();
     url_ = "http://127.0.0.1:" + std::to_string(client);
     std::string peer_url = "http://127.0.0.1:" + std::to_string(peer);
-    int log = ::open((dir_.path + "/etcd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int log = ::open((dir_ + "/etcd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     SpawnOptions so;
     so.stdout_fd = so.stderr_fd = log;
-    auto p = Process::spawn({"etcd", "--name", "test", "--data-dir", dir_.path + "/data", "--listen-client-urls", url_,
+    auto p = Process::spawn({"etcd", "--name", "test", "--data-dir", dir_ + "/data", "--listen-client-urls", url_,
                              "--advertise-client-urls", url_, "--listen-peer-urls", peer_url,
                              "--initial-advertise-peer-urls", peer_url, "--initial-cluster", "test=" + peer_url},
                             so);
@@ -57,7 +69,7 @@ class EtcdServer {
       auto r = http::request(o, "GET", url_ + "/health");
       if (r && r->status == 200 && r->body.find("true") != std::string::npos) return true;
       if (!process_.running() || process_.wait_for(std::chrono::milliseconds(100)).value_or(std::nullopt))
-        return *error = "etcd exited; see its log " + dir_.path + "/etcd.log", false;
+        return *error = "etcd exited; see its log " + dir_ + "/etcd.log", false;
     }
     return *error = "etcd did not become healthy in 20 s", false;
   }
@@ -65,7 +77,7 @@ class EtcdServer {
   Process& process() { return process_; }
 
  private:
-  TempDir dir_;
+  std::string dir_;  // data directory and log
   std::string url_;
   Process process_;
 };
