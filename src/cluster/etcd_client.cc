@@ -1,6 +1,7 @@
 #include "cluster/etcd_client.h"
 
 #include "base/base64.h"
+#include "base/key_values.h"
 #include "http/http.h"
 
 namespace vessel::cluster::etcd {
@@ -9,15 +10,11 @@ using json::Json;
 
 Result<std::vector<std::string>> Client::parse_endpoints(const std::string& list) {
   std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = list.find(',', pos);
-    if (comma == std::string::npos) comma = list.size();
-    std::string url = list.substr(pos, comma - pos);
+  for (const auto& part : split_key_values(list)) {
+    std::string url = part.item;
     while (!url.empty() && (url.back() == '/' || url.back() == ' ')) url.pop_back();
     while (!url.empty() && url.front() == ' ') url.erase(0, 1);
     if (!url.empty()) out.push_back(url);
-    pos = comma + 1;
   }
   if (out.empty()) return fail(EINVAL, "no etcd endpoint in \"{}\"", list);
   return out;

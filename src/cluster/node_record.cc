@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "base/key_values.h"
+
 namespace vessel::cluster {
 
 using json::Json;
@@ -25,16 +27,8 @@ bool label_text(const std::string& s) {
 
 Result<std::map<std::string, std::string>> parse_labels(const std::string& text) {
   std::map<std::string, std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    std::string item = text.substr(pos, comma - pos);
-    pos = comma + 1;
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (key.empty() || eq == std::string::npos || !label_text(key) || !label_text(value))
+  for (const auto& [item, key, value, has_value] : split_key_values(text)) {
+    if (key.empty() || !has_value || !label_text(key) || !label_text(value))
       return Unexpected(Error(EINVAL, fmt::format("invalid label \"{}\"", item))
                             .with_hint("labels are KEY=VALUE,... of letters, digits and . _ / -"));
     out[key] = value;

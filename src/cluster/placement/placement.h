@@ -93,6 +93,7 @@ class Scheduler {
   uint32_t intern(const std::string& text);
   Compiled compile(const Request& request);
   bool schedulable(const NodeState& n) const { return n.spec.ready && !n.spec.cordoned; }
+  void set_flags(size_t node, bool ready, bool cordoned);
   Unexpected no_node(const Request& request, const Compiled& c) const;
 
   Policy policy_;

@@ -38,23 +38,24 @@ size_t Scheduler::add_node(const Node& node) {
   return nodes_.size() - 1;
 }
 
-void Scheduler::set_ready(size_t i, bool ready) {
+void Scheduler::set_ready(size_t i, bool ready) { set_flags(i, ready, nodes_[i].spec.cordoned); }
+
+void Scheduler::set_cordoned(size_t i, bool cordoned) { set_flags(i, nodes_[i].spec.ready, cordoned); }
+
+// A node that becomes schedulable (or stops being) adds (or takes) its weight and its instances
+// to proportional's sum(P) and V.
+void Scheduler::set_flags(size_t i, bool ready, bool cordoned) {
   NodeState& n = nodes_[i];
   bool before = schedulable(n);
   n.spec.ready = ready;
-  if (before != schedulable(n)) {
-    total_weight_ += before ? -n.weight : n.weight;
-    placed_ += before ? -static_cast<uint64_t>(n.load.instances) : n.load.instances;
-  }
-}
-
-void Scheduler::set_cordoned(size_t i, bool cordoned) {
-  NodeState& n = nodes_[i];
-  bool before = schedulable(n);
   n.spec.cordoned = cordoned;
-  if (before != schedulable(n)) {
-    total_weight_ += before ? -n.weight : n.weight;
-    placed_ += before ? -static_cast<uint64_t>(n.load.instances) : n.load.instances;
+  if (before == schedulable(n)) return;
+  if (before) {
+    total_weight_ -= n.weight;
+    placed_ -= n.load.instances;
+  } else {
+    total_weight_ += n.weight;
+    placed_ += n.load.instances;
   }
 }
 
