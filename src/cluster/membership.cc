@@ -12,7 +12,6 @@ Result<std::unique_ptr<Membership>> Membership::join(std::unique_ptr<etcd::Clien
     return fail(EINVAL, "the lease TTL must be 2-3600 s, not {}", config.ttl_seconds);
   std::unique_ptr<Membership> m(new Membership(std::move(etcd), std::move(config)));
   const NodeInfo& node = m->config_.node;
-  TRY_CTX(m->etcd_->put(kNodesPrefix + node.name, json::dump(node_info_json(node))), "join the cluster as {}", node.name);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(m->config_.ttl_seconds + 1);
   while (true) {
     auto registered = m->register_alive();
@@ -41,7 +40,12 @@ Result<void> Membership::register_alive() {
   auto lease = TRY(etcd_->grant(config_.ttl_seconds));
   std::string key = kAlivePrefix + config_.node.name;
   json::Json alive = {{"ready", true}, {"lease", std::to_string(lease.id)}};
-  etcd::Txn create{{etcd::Compare::absent(key)}, {etcd::Operation::put(key, json::dump(alive), lease.id)}, {}};
+  // The record and the alive key together, and only while no live node has the name: a second
+  // vesseld of the same name changes nothing.
+  etcd::Txn create{{etcd::Compare::absent(key)},
+                   {etcd::Operation::put(key, json::dump(alive), lease.id),
+                    etcd::Operation::put(kNodesPrefix + config_.node.name, json::dump(node_info_json(config_.node)))},
+                   {}};
   auto done = etcd_->txn(create);
   if (!done || !done->succeeded) {
     (void)etcd_->revoke(lease.id);
@@ -57,13 +61,20 @@ Result<void> Membership::register_alive() {
 // TTL) is replaced by a new one and the node registers again.
 void Membership::keep_alive() {
   auto period = std::chrono::milliseconds(config_.ttl_seconds * 1000 / 3);
+  bool failing = false;
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, period, [this] { return stopping_; })) {
     lock.unlock();
     auto kept = etcd_->keepalive(lease_);
     if (!kept) {
-      log::warn("cluster: renew the lease of node {}: {}", config_.node.name, kept.error().to_string());
-    } else if (kept->ttl == 0) {
+      // Once per outage, not every renewal.
+      if (!failing) log::warn("cluster: renew the lease of node {}: {}", config_.node.name, kept.error().to_string());
+      failing = true;
+    } else if (failing) {
+      failing = false;
+      log::info("cluster: node {} reaches etcd again", config_.node.name);
+    }
+    if (kept && kept->ttl == 0) {
       log::warn("cluster: node {} lost its lease (etcd was out of reach longer than {} s): joining again",
                 config_.node.name, config_.ttl_seconds);
       if (auto r = register_alive(); !r) log::warn("cluster: join again: {}", r.error().to_string());

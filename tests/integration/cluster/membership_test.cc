@@ -22,10 +22,10 @@ class MembershipTest : public ::testing::Test {
   std::unique_ptr<etcd::Client> client() {
     return std::move(*etcd::Client::create(etcd::ClientConfig{{server_.url()}, 1500ms}));
   }
-  Result<std::unique_ptr<Membership>> join(const std::string& name, int64_t ttl = 2) {
+  Result<std::unique_ptr<Membership>> join(const std::string& name, int64_t ttl = 2, double cpus = 4) {
     MembershipConfig config;
     config.node.name = name;
-    config.node.cpus = 4;
+    config.node.cpus = cpus;
     config.node.memory_mib = 8192;
     config.node.labels = {{"zone", "a"}};
     config.ttl_seconds = ttl;
@@ -84,14 +84,30 @@ TEST_F(MembershipTest, ALostLeaseIsReplaced) {
   EXPECT_TRUE(back);
 }
 
+TEST_F(MembershipTest, ReadyAgainAfterEtcdWasFrozenLongerThanTheTtl) {
+  auto a = join("node-a");
+  ASSERT_TRUE(a) << a.error().to_string();
+  ASSERT_TRUE(server_.process().signal(SIGSTOP));
+  std::this_thread::sleep_for(3500ms);  // renewals time out meanwhile
+  ASSERT_TRUE(server_.process().signal(SIGCONT));
+  bool ready = false;
+  for (int i = 0; i < 60 && !ready; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto list = (*a)->nodes();
+    ready = list && list->size() == 1 && (*list)[0].ready;
+  }
+  EXPECT_TRUE(ready);
+}
+
 TEST_F(MembershipTest, NamesAreUniqueAndChecked) {
   auto a = join("node-a");
   ASSERT_TRUE(a) << a.error().to_string();
   auto t0 = std::chrono::steady_clock::now();
-  auto again = join("node-a");
+  auto again = join("node-a", 2, 99);
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().errnum(), EEXIST) << again.error().to_string();
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 2s);  // it waited out a possibly dead holder's TTL
+  EXPECT_EQ(nodes(**a)["node-a"].info.cpus, 4);  // the loser changed nothing
   auto bad = join("Node_A");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().errnum(), EINVAL);
