@@ -40,14 +40,17 @@ Result<Json> Client::call(const std::string& path, const Json& body, const CallO
   const auto& urls = config_.endpoints;
   size_t first = preferred_.load();
   std::string failures;
+  bool timed_out = true;  // every endpoint used up the timeout: ETIMEDOUT rather than unreachable
   for (size_t i = 0; i < urls.size(); ++i) {
     size_t index = (first + i) % urls.size();
     http::ClientOptions o;
     o.timeout = options.timeout;
     o.cancelled = options.cancelled;
+    auto start = std::chrono::steady_clock::now();
     auto answer = http::request(o, "POST", urls[index] + path, text);
     if (!answer) {
       if (answer.error().errnum() == ECANCELED) return Unexpected(std::move(answer).error());
+      timed_out = timed_out && std::chrono::steady_clock::now() - start >= options.timeout - std::chrono::milliseconds(20);
       failures += (failures.empty() ? "" : "; ") + answer.error().message();
       continue;
     }
@@ -57,6 +60,9 @@ Result<Json> Client::call(const std::string& path, const Json& body, const CallO
     if (!parsed) return fail(EPROTO, "etcd at {}: {}: the answer is not JSON: {}", urls[index], path, parsed.error().message());
     return parsed;
   }
+  if (timed_out)
+    return Unexpected(Error(ETIMEDOUT, fmt::format("etcd: no answer within {} ms: {}", options.timeout.count(), failures))
+                          .with_hint("etcd may be overloaded, frozen or cut off; try again"));
   return Unexpected(Error(EHOSTUNREACH, fmt::format("etcd: {}", failures))
                         .with_hint("is etcd running and are the --cluster URLs its client URLs?"));
 }
