@@ -1,6 +1,7 @@
-// Fuzzes the parsers of etcd's gateway answers (src/cluster/etcd_messages.h): vesseld reads them
-// from the network. The first byte picks the parser; the rest is the answer. Watch streams go
-// through the line splitter in chunks cut by the input itself. Nothing may crash or throw, and a
+// Fuzzes the parsers of etcd's gateway answers (src/cluster/etcd_messages.h) and of the node
+// records other nodes write (node_record.h): vesseld reads them from the network. The first byte
+// picks the parser; the rest is the answer. Watch streams go through the line splitter in chunks
+// cut by the input itself. Nothing may crash or throw, and a
 // parsed answer must be self-consistent.
 #include <cstddef>
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string_view>
 
 #include "cluster/etcd_messages.h"
+#include "cluster/node_record.h"
 
 using namespace vessel;
 using namespace vessel::cluster::etcd;
@@ -15,9 +17,13 @@ using namespace vessel::cluster::etcd;
 namespace {
 
 void parse_one(uint8_t which, std::string_view text) {
+  if (which % 9 == 8) {  // a node's record, as another node wrote it under /vessel/nodes/
+    if (auto info = cluster::parse_node_info(text)) (void)json::dump(cluster::node_info_json(*info));
+    return;
+  }
   auto j = json::parse(text, 1 << 20);
   if (!j) return;
-  switch (which % 8) {
+  switch (which % 9) {
     case 0:
       if (auto r = parse_range(*j)) {
         for (const auto& kv : r->kvs) (void)kv.key.size();
