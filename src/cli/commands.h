@@ -32,6 +32,9 @@ void add_network_commands(CLI::App& app, Context& ctx);
 // pool create/ls/inspect/set/rm, and run/create's --pool/--share/--priority (commands_pools.cc)
 void add_pool_commands(CLI::App& app, Context& ctx);
 void add_volume_commands(CLI::App& app, Context& ctx);
+// cluster ls|inspect|cordon|uncordon|simulate (commands_cluster*.cc, docs/cluster.md)
+void add_cluster_commands(CLI::App& app, Context& ctx);
+void add_cluster_simulate(CLI::App* cluster, Context& ctx);
 // policy simulate (commands_policy.cc, docs/daemon/policy-simulate.md)
 void add_policy_commands(CLI::App& app, Context& ctx);
 struct PoolFlags {

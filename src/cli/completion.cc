@@ -15,7 +15,7 @@ _vessel() {
   local cur prev verbs globals i v=0 g=()
   cur="${COMP_WORDS[COMP_CWORD]}"
   prev="${COMP_WORDS[COMP_CWORD-1]}"
-  verbs="run create start stop kill attach restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp build console wait top stats events image trust host completion network port snapshot pool policy bench volume login logout"
+  verbs="run create start stop kill attach restart pause resume suspend checkpoint restore migrate export import backup rm ls ps inspect logs exec cp build console wait top stats events image trust host completion network port snapshot pool policy bench volume login logout cluster"
   globals="--socket --remote --client-cert --client-key --server-fingerprint --server-ca"
   # The verb is the first word that is neither a global option nor its value.
   for ((i = 1; i < COMP_CWORD; i++)); do

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "base/key_values.h"
 #include "cli/format.h"
 #include "cli/local_path.h"
 
@@ -26,19 +27,11 @@ struct DiskKeys {
 
 Result<DiskKeys> parse_keys(const std::string& text, bool allow_size) {
   DiskKeys k;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    std::string item = text.substr(pos, comma - pos);
-    pos = comma + 1;
-    if (item.empty()) continue;
-    size_t eq = item.find('=');
-    std::string key = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+  for (const auto& [item, key, value, has_value] : split_key_values(text)) {
     if (key == "ro" || key == "rw") {
-      if (eq != std::string::npos) return fail(EINVAL, "--disk {}: '{}' takes no value", text, key);
+      if (has_value) return fail(EINVAL, "--disk {}: '{}' takes no value", text, key);
       k.read_only = key == "ro";
-    } else if (key == "path" && eq != std::string::npos && !value.empty()) {
+    } else if (key == "path" && has_value && !value.empty()) {
       k.path = value;
     } else if (key == "format" && (value == "raw" || value == "qcow2")) {
       k.format = value;

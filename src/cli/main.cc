@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   add_pool_commands(app, ctx);
   add_volume_commands(app, ctx);
   add_policy_commands(app, ctx);
+  add_cluster_commands(app, ctx);
   add_attach_commands(app, ctx);
   add_cp_command(app, ctx);
   add_build_command(app, ctx);

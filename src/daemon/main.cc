@@ -16,6 +16,7 @@
 #include "http/http.h"
 #include "base/log.h"
 #include "daemon/api/router.h"
+#include "daemon/cluster_member.h"
 #include "daemon/api/tls_listener.h"
 #include "daemon/images/image_store.h"
 #include "daemon/instances/container_backend.h"
@@ -61,7 +62,19 @@ struct Options {
   uint64_t upload_chunk = uint64_t(32) << 20;  // push: larger blobs go in chunks of this size
   std::string userns_pool;  // START:COUNT or none; default: the `vessel` entries of /etc/subuid and /etc/subgid
   NetworkConfig network;     // docs/daemon/networks.md (state_dir filled in at start)
+  ClusterOptions cluster;    // docs/cluster.md
 };
+
+// Blocks until SIGTERM or SIGINT (blocked in every thread since main's start); the signal.
+int wait_for_stop_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
 
 // Names vesseld gives to kernel objects: interfaces at most 15 bytes, nft identifiers plain.
 Result<void> check_network_flags(const NetworkConfig& n) {
@@ -244,6 +257,8 @@ Result<int> serve(const Options& o) {
   build::remove_stale_builds(builds, o.state_dir + "/runtime");
   api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
+  auto member = TRY_CTX(join_cluster(o.cluster, config.capacity, o.socket), "vesseld");  // docs/cluster.md
+  api.set_cluster(member.get());
   http::ServerOptions server_options = server_options_of(o);
   fs::create_directories(fs::path(o.socket).parent_path(), ec);
   TrustStore trust(o.state_dir + "/tls/trust");
@@ -269,12 +284,7 @@ Result<int> serve(const Options& o) {
   }
   log::info("vesseld serving on {} (state {}, runtime {}, vmm {}, jailer {}, capacity {} CPUs / {} MiB)", o.socket,
             o.state_dir, runtime, vmm, jail.enabled ? jail.jailer : "off", config.capacity.cpus, config.capacity.memory_mib);
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
+  int sig = wait_for_stop_signal();
   log::info("vesseld: signal {}, shutting down (guests keep running)", sig);
   events.shutdown();
   tls_servers.clear();
@@ -379,6 +389,7 @@ int main(int argc, char** argv) {
                  "/etc/subuid and /etc/subgid; without either, --userns=auto is refused. With a pool, STATE_DIR and STATE_DIR/instances are "
                  "made 0711 so that the remapped roots can reach their root filesystems");
   add_network_flags(app, o.network);
+  add_cluster_flags(app, o.cluster);
   app.add_option("--log-level", o.log_level, "debug, info, warn, error")->capture_default_str();
   app.add_option("--log-format", o.log_format, "text or json")->capture_default_str()->check(CLI::IsMember({"text", "json"}));
   try {

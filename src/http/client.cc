@@ -73,16 +73,16 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
   } else if (!options.ca_file.empty()) {
     curl_easy_setopt(e.h, CURLOPT_CAINFO, options.ca_file.c_str());
   }
-  if (options.upload_progress) {
+  if (options.upload_progress || options.cancelled) {
     curl_easy_setopt(e.h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(e.h, CURLOPT_XFERINFODATA, &options.upload_progress);
+    curl_easy_setopt(e.h, CURLOPT_XFERINFODATA, &options);
     curl_easy_setopt(
         e.h, CURLOPT_XFERINFOFUNCTION,
         static_cast<int (*)(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t)>(
             [](void* user, curl_off_t, curl_off_t, curl_off_t total, curl_off_t sent) -> int {
-              (*static_cast<const std::function<void(uint64_t, uint64_t)>*>(user))(static_cast<uint64_t>(sent),
-                                                                                  static_cast<uint64_t>(total));
-              return 0;
+              const auto& o = *static_cast<const ClientOptions*>(user);
+              if (o.upload_progress) o.upload_progress(static_cast<uint64_t>(sent), static_cast<uint64_t>(total));
+              return o.cancelled && o.cancelled() ? 1 : 0;  // non-zero: CURLE_ABORTED_BY_CALLBACK
             }));
   }
   if (options.timeout.count() > 0)
@@ -116,6 +116,7 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
 
 Result<long> perform(Easy& e, const ClientOptions& options, const std::string& url) {
   CURLcode rc = curl_easy_perform(e.h);
+  if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(ECANCELED, "request to {} cancelled", url);
   if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
     int err = rc == CURLE_COULDNT_CONNECT ? ECONNREFUSED : EIO;
     std::string where = options.unix_socket.empty() ? url : options.unix_socket;

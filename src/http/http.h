@@ -119,6 +119,9 @@ struct ClientOptions {
   // request_stream_headers: called with the final answer's status before its first body byte
   // (a resumed download learns whether the server honoured its Range: 206, or sent it all: 200).
   std::function<void(long status)> on_status;
+  // Polled by libcurl about once a second (and as data moves); true aborts the transfer with an
+  // ECANCELED error. A long stream (an etcd watch) is ended from another thread this way.
+  std::function<bool()> cancelled;
 };
 
 // method: GET/HEAD/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".

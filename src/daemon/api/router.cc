@@ -124,6 +124,7 @@ http::Response Api::route(const http::Request& r, Role role, std::string& label)
   if (parts[1] == "policy") return policy_route(r, parts, label);
   if (parts[1] == "migrations") return migration_route(r, role, parts, label);
   if (parts[1] == "backups") return backup_route(r, role, parts, label);
+  if (parts[1] == "cluster") return cluster_route(r, parts, label);
   return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));
 }
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cluster/membership.h"
 #include "http/http.h"
 #include "daemon/api/host_paths.h"
 #include "daemon/api/metrics.h"
@@ -37,6 +38,8 @@ class Api {
   void set_pools(Pools* pools) { pools_ = pools; }
   // /v1/volumes (api/volume_routes.cc); unset: answered 404.
   void set_volumes(Volumes* volumes) { volumes_ = volumes; }
+  // /v1/cluster (api/cluster_routes.cc, docs/cluster.md); unset: "not in a cluster".
+  void set_cluster(const cluster::Membership* cluster) { cluster_ = cluster; }
   // POST /v1/build (api/build_route.cc); unset: answered 501.
   void set_build(build::BuildServices* build) { build_ = build; }
 
@@ -71,6 +74,7 @@ class Api {
                                 const std::vector<std::string>& parts, std::string& label);
   http::Response pool_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response build_route(const http::Request& request, std::string& label);
+  http::Response cluster_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response volume_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   // POST /v1/policy/simulate (api/policy_routes.cc)
   http::Response policy_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
@@ -111,6 +115,7 @@ class Api {
   Volumes* volumes_ = nullptr;
   build::BuildServices* build_ = nullptr;
   BackupScheduler* backups_ = nullptr;
+  const cluster::Membership* cluster_ = nullptr;
   uint64_t max_archive_bytes_ = uint64_t{1} << 30;
 };
 

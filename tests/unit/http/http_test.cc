@@ -164,6 +164,42 @@ TEST(Http, StreamedResponse) {
   EXPECT_EQ(got, "line 0\nline 1\nline 2\n");
 }
 
+TEST(Http, AStreamIsCancelledFromAnotherThread) {
+  // A stream that never ends (an etcd watch): ClientOptions::cancelled ends it with ECANCELED.
+  std::string path = temp_socket();
+  auto ended = std::make_shared<std::atomic<bool>>(false);
+  auto server = http::Server::listen_unix(path, 0600, [ended](const http::Request&) {
+    http::Response r;
+    r.stream = [ended](std::string& out) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      out += ".";
+      return !ended->load();
+    };
+    return r;
+  });
+  ASSERT_TRUE(server);
+  std::atomic<bool> stop{false};
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  opts.cancelled = [&] { return stop.load(); };
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  size_t bytes = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  auto st = http::request_stream(opts, "GET", "http://localhost/watch", [&](std::string_view d) {
+    bytes += d.size();
+    return true;
+  });
+  stopper.join();
+  *ended = true;
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().errnum(), ECANCELED) << st.error().to_string();
+  EXPECT_GT(bytes, 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
 TEST(Http, ConnectionRefusedHasHint) {
   http::ClientOptions opts;
   opts.unix_socket = "/tmp/vessel-no-such.sock";

@@ -1,0 +1,58 @@
+// A vesseld in the cluster (docs/cluster.md#membership): it writes its record, holds a lease with
+// a TTL and keeps it alive from one thread; its readiness key lives on that lease, so a node that
+// dies (or cannot reach etcd) is not ready within a TTL. Any member lists the nodes, inspects one,
+// cordons and uncordons.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cluster/etcd_client.h"
+#include "cluster/node_record.h"
+
+namespace vessel::cluster {
+
+struct MembershipConfig {
+  NodeInfo node;
+  int64_t ttl_seconds = 5;
+};
+
+class Membership {
+ public:
+  // Registers the node and starts keeping its lease alive. A live node of the same name is
+  // waited for (its lease may be a killed predecessor's) at most a TTL and a second, then EEXIST.
+  static Result<std::unique_ptr<Membership>> join(std::unique_ptr<etcd::Client> etcd, MembershipConfig config);
+  // Stops the keeper and revokes the lease: the node leaves at once (its record stays).
+  ~Membership();
+  Membership(const Membership&) = delete;
+  Membership& operator=(const Membership&) = delete;
+
+  const std::string& name() const { return config_.node.name; }
+  const etcd::Client& etcd() const { return *etcd_; }
+
+  // Every node that ever joined, ready or not, by name.
+  Result<std::vector<NodeStatus>> nodes() const;
+  Result<NodeStatus> node(const std::string& name) const;
+  // Cordoned nodes get no new placements; what runs there stays.
+  Result<NodeStatus> set_cordoned(const std::string& name, bool cordoned) const;
+
+ private:
+  Membership(std::unique_ptr<etcd::Client> etcd, MembershipConfig config)
+      : etcd_(std::move(etcd)), config_(std::move(config)) {}
+  // Grants a lease and creates the alive key on it; EEXIST while another holds the name.
+  Result<void> register_alive();
+  void keep_alive();
+
+  std::unique_ptr<etcd::Client> etcd_;
+  MembershipConfig config_;
+  int64_t lease_ = 0;  // the keeper thread's once joined
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread keeper_;
+};
+
+}  // namespace vessel::cluster

@@ -1,0 +1,66 @@
+#include "daemon/cluster_member.h"
+
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/log_stamp.h"
+#include "base/version.h"
+
+namespace vessel::daemon {
+
+void add_cluster_flags(CLI::App& app, ClusterOptions& o) {
+  app.add_option("--node", o.node,
+                 "this host's name in the cluster (1-63 of a-z, 0-9 and '-'; default: the host name); "
+                 "only with --cluster");
+  app.add_option("--cluster", o.endpoints,
+                 "join the cluster kept in etcd at these client URLs (http://HOST:PORT[,...]): the node "
+                 "registers its capacity, labels and readiness under a lease it keeps alive (docs/cluster.md)");
+  app.add_option("--advertise", o.advertise,
+                 "where other nodes and clients reach this node's API (default: unix://SOCKET)");
+  app.add_option("--labels", o.labels, "the node's labels, KEY=VALUE[,...], for placement filters");
+  app.add_option("--lease-ttl", o.lease_ttl,
+                 "seconds after which a node that stopped renewing its lease (dead, or cut off from etcd) "
+                 "is not ready")
+      ->capture_default_str()->check(CLI::Range(2, 3600));
+}
+
+namespace {
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) < 0) return "";
+  std::string name(buf);
+  if (auto dot = name.find('.'); dot != std::string::npos) name.resize(dot);
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+}  // namespace
+
+Result<std::unique_ptr<cluster::Membership>> join_cluster(const ClusterOptions& o, const Capacity& capacity,
+                                                          const std::string& socket) {
+  if (o.endpoints.empty()) {
+    if (!o.node.empty() || !o.labels.empty() || !o.advertise.empty())
+      return Unexpected(Error(EINVAL, "--node, --advertise and --labels need --cluster")
+                            .with_hint("add --cluster http://ETCD_HOST:2379"));
+    return nullptr;
+  }
+  auto endpoints = TRY_CTX(cluster::etcd::Client::parse_endpoints(o.endpoints), "--cluster");
+  // A renewal that takes longer than a third of the TTL is as good as lost.
+  auto timeout = std::chrono::milliseconds(std::min<int64_t>(5000, o.lease_ttl * 1000 / 3));
+  auto client = TRY_CTX(cluster::etcd::Client::create({endpoints, timeout}), "--cluster");
+  cluster::MembershipConfig config;
+  config.ttl_seconds = o.lease_ttl;
+  cluster::NodeInfo& node = config.node;
+  node.name = o.node.empty() ? host_name() : o.node;
+  node.advertise = o.advertise.empty() ? "unix://" + socket : o.advertise;
+  node.labels = TRY_CTX(cluster::parse_labels(o.labels), "--labels");
+  node.cpus = capacity.cpus;
+  node.memory_mib = capacity.memory_mib;
+  node.version = kVersion;
+  std::string stamp = format_log_stamp(unix_now_ns());
+  node.joined = stamp.substr(0, stamp.size() - 1);
+  auto member = TRY(cluster::Membership::join(std::move(client), std::move(config)));
+  log::info("node {} joined the cluster at {} (lease TTL {} s)", member->name(), o.endpoints, o.lease_ttl);
+  return member;
+}
+
+}  // namespace vessel::daemon
