@@ -28,6 +28,7 @@ import tempfile
 WANTED_MODULES = [
     "virtio_mmio", "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng",
     "vmw_vsock_virtio_transport", "virtio_balloon", "virtio_console", "ext4",
+    "crc32c_generic",  # ext4 with metadata_csum (mkfs.ext4's default) asks the crypto API for it at mount
     "ib700wdt",  # vessel-vmm's watchdog (docs/vmm/watchdog.md), loaded when vessel.watchdog is given
 ]
 

@@ -58,7 +58,7 @@ ip_config() {
 # Volumes (docs/daemon/volumes.md#vms): vesseld attaches each as a virtio-blk disk whose serial is
 # its drive id and writes vessel.volumes=ID:TARGET[:ro],... on the command line: ext4 is needed.
 volumes=$(sed -n 's/.*vessel\.volumes=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
-[ -n "$volumes" ] && wanted="$wanted ext4 $(sed -n "s/^ext4 //p" /etc/modules.deps)"
+[ -n "$volumes" ] && wanted="$wanted crc32c_generic ext4 $(sed -n "s/^ext4 //p" /etc/modules.deps)"
 netconf=$(ip_config "$(cat /proc/cmdline)")
 [ -n "$netconf" ] && wanted="$wanted virtio_net $(sed -n "s/^virtio_net //p" /etc/modules.deps)"
 load_all=0

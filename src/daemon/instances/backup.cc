@@ -44,12 +44,12 @@ Result<void> Manager::exportable(const InstanceRow& row, const InstanceSpec& spe
   State state = parse_state(row.state).value_or(State::Stopped);
   if (state == State::Incoming)
     return fail(EBUSY, "cannot export {}: it is arriving by live migration", row.name);
-  if (spec.type == InstanceType::Vm && has_process(state))
-    return Unexpected(Error(EBUSY, fmt::format("cannot export {}: the VM is {}", row.name, row.state))
-                          .with_hint(fmt::format("stop it first (vessel stop {}): its disks are then consistent", row.name)));
   if (with_state && spec.type == InstanceType::Vm && state != State::Suspended)
     return Unexpected(Error(EBUSY, fmt::format("cannot export {} with its state: it is {}, not suspended", row.name, row.state))
                           .with_hint(fmt::format("vessel suspend {} first, or export without --with-state", row.name)));
+  if (spec.type == InstanceType::Vm && has_process(state))
+    return Unexpected(Error(EBUSY, fmt::format("cannot export {}: the VM is {}", row.name, row.state))
+                          .with_hint(fmt::format("stop it first (vessel stop {}): its disks are then consistent", row.name)));
   if (with_state && spec.type == InstanceType::Container && state != State::Checkpointed)
     return Unexpected(Error(EBUSY, fmt::format("cannot export {} with its state: it is {}, not checkpointed", row.name, row.state))
                           .with_hint(fmt::format("vessel checkpoint {} first, or export without --with-state", row.name)));

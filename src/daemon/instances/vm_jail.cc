@@ -65,18 +65,19 @@ Result<void> check_readable(const std::string& path, uid_t id, const char* what)
 struct Mount {
   std::string path;
   bool read_only;
+  bool volume = false;  // a volume's disk image: vesseld's, given to the VM's user even read-only
 };
 
 // Every host file the VMM opens, each once (a read-write use wins over a read-only one).
-std::vector<Mount> vm_files(const BootSource& boot) {
+std::vector<Mount> vm_files(const InstanceContext& ctx, const BootSource& boot) {
   std::vector<Mount> out;
-  auto add = [&](const std::string& path, bool ro) {
+  auto add = [&](const std::string& path, bool ro, bool volume = false) {
     for (auto& m : out)
       if (m.path == path) {
         m.read_only = m.read_only && ro;
         return;
       }
-    out.push_back({path, ro});
+    out.push_back({path, ro, volume});
   };
   add(boot.kernel, true);
   if (!boot.initramfs.empty()) add(boot.initramfs, true);
@@ -84,6 +85,8 @@ std::vector<Mount> vm_files(const BootSource& boot) {
     add(d.path, d.read_only);
     for (const auto& b : d.backing_files) add(b, true);
   }
+  for (const auto& [mount, disk] : ctx.mounts)
+    if (mount.kind == MountKind::Volume) add(disk, mount.read_only, true);
   return out;
 }
 
@@ -138,12 +141,12 @@ void remove_jail(const JailConfig& c, const std::string& vmm, const std::string&
 Result<void> grant_jail_files(const InstanceContext& ctx, const BootSource& boot, uid_t id) {
   std::string run = ctx.dir + "/run";
   if (::chown(run.c_str(), id, id) != 0) return fail_errno("chown {} to {}", run, id);
-  for (const auto& m : vm_files(boot)) {
-    if (m.read_only) {
+  for (const auto& m : vm_files(ctx, boot)) {
+    if (m.read_only && !m.volume) {
       TRY(check_readable(m.path, id, m.path == boot.kernel ? "kernel" : "file"));
       continue;
     }
-    // A writable disk: the instance's own (overlay, size= disk) or one the admin named.
+    // A writable disk (the instance's own overlay or size= disk, or one the admin named) or a volume.
     if (::chown(m.path.c_str(), id, id) != 0)
       return fail_errno("chown disk {} to the VM's user {}", m.path, id);
   }
@@ -173,7 +176,7 @@ Result<std::vector<std::string>> jailer_command(const JailConfig& c, const std::
   for (const auto& f : cgroup.files) argv.insert(argv.end(), {"--cgroup", f});
   argv.insert(argv.end(), {"--mount", ctx.dir + "/run:" + kJailRunDir});
   std::string run_prefix = std::string(kJailRunDir) + "/";
-  for (const auto& m : vm_files(boot)) {
+  for (const auto& m : vm_files(ctx, boot)) {
     if (m.path.find(':') != std::string::npos || m.path.rfind(run_prefix, 0) == 0 ||
         m.path.empty() || m.path[0] != '/')
       return Unexpected(
