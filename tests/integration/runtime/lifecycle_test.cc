@@ -2,6 +2,8 @@
 // command line on real containers.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "bundle.h"
 
 namespace vessel::runtime::test {
@@ -96,6 +98,14 @@ TEST_F(RuntimeTest, ExecJoinsTheContainer) {
   EXPECT_FALSE(slurp(pidfile).empty());
   Output listing = rt("ps --format json " + id_);
   EXPECT_EQ(json::parse(listing.out).size(), 2u) << listing.out;
+  // The table, in ps -ef's columns, read from /proc; with ps arguments, ps(1) filtered.
+  Output table = rt("ps " + id_);
+  EXPECT_EQ(table.out.rfind("UID          PID    PPID  C STIME TTY          TIME CMD\n", 0), 0u) << table.out;
+  EXPECT_NE(table.out.find(" /bin/sleep 1000\n"), std::string::npos) << table.out;
+  EXPECT_EQ(std::count(table.out.begin(), table.out.end(), '\n'), 3) << table.out;
+  Output custom = rt("ps " + id_ + " -o pid,comm");
+  EXPECT_EQ(custom.out.rfind("    PID COMMAND\n", 0) == 0 || custom.out.rfind("  PID COMMAND\n", 0) == 0, true) << custom.out;
+  EXPECT_EQ(std::count(custom.out.begin(), custom.out.end(), '\n'), 3) << custom.out;
 }
 
 // Signals a caller ignored (vesseld and its shim ignore SIGPIPE and SIGHUP, as shells and podman

@@ -4,6 +4,7 @@
 
 #include "base/process.h"
 #include "runtime/cli/command.h"
+#include "runtime/cli/process_table.h"
 
 namespace vessel::runtime::cli {
 
@@ -18,9 +19,12 @@ Result<int> cmd_ps(const Invocation& in) {
     return 0;
   }
   if (format != "table") return fail(EINVAL, "ps: unknown format \"{}\"", format);
+  if (a.positional.size() == 1) {  // ps -ef's columns, from /proc
+    std::cout << process_table(pids) << std::flush;
+    return 0;
+  }
   std::vector<std::string> argv = {"ps"};
-  if (a.positional.size() > 1) argv.insert(argv.end(), a.positional.begin() + 1, a.positional.end());
-  else argv.push_back("-ef");
+  argv.insert(argv.end(), a.positional.begin() + 1, a.positional.end());
   auto out = TRY(run_capture(argv));
   std::istringstream lines(out.out);
   std::string line;
