@@ -251,7 +251,9 @@ Result<void> join_cgroup(Cgroup& cgroup, const std::optional<SystemdScope>& scop
                          const std::string& id, pid_t pid, CreateGuard& guard) {
   if (scope) {
     TRY(start_systemd_scope(*scope, id, pid, spec.linux->resources, cgroup.layout() == CgroupLayout::V2));
+    // Ours to undo only now: a failed start (a scope of that name exists) must not touch it.
     guard.systemd_unit = scope->unit;
+    guard.cgroup = cgroup;
     std::string placed = TRY(systemd_cgroup_of(pid));
     if (placed != scope->cgroup_path)
       return fail(EIO, "systemd put scope {} at cgroup {}, not at {}", scope->unit, placed, scope->cgroup_path);
@@ -285,7 +287,7 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   c.state_dir = state_dir.get();
   std::optional<SystemdScope> scope;
   Cgroup cgroup = TRY(make_cgroup(g, spec, o.id, scope));
-  guard.cgroup = cgroup;
+  if (!scope) guard.cgroup = cgroup;
 
   c.rootfs.rootfs = rootfs;
   c.rootfs.bundle = bundle;

@@ -29,6 +29,13 @@ class SystemdDriverTest : public RuntimeTest {
     return in_ns("run -d --bundle " + bundle_ + " " + id);
   }
   int init_pid(const std::string& id) { return json::parse(in_ns("state " + id).out)["pid"].get<int>(); }
+  // Without a cgroup namespace, /proc/self/cgroup in the container names the scope.
+  void no_cgroupns() {
+    json kept = json::array();
+    for (const auto& ns : config_["linux"]["namespaces"])
+      if (ns["type"] != "cgroup") kept.push_back(ns);
+    config_["linux"]["namespaces"] = kept;
+  }
 
   static inline std::string failure_;
 };
@@ -42,6 +49,7 @@ TEST_F(SystemdDriverTest, ScopeCarriesTheLimitsAndDeleteStopsIt) {
       {"pids", {{"limit", 32}}},
       {"unified", {{"memory.high", std::to_string(48 << 20)}, {"memory.oom.group", "1"}}}};
   set_args({"/bin/sleep", "1000"});
+  no_cgroupns();
   Output o = run_detached(id_);
   ASSERT_EQ(o.status, 0) << o.err << slurp(SystemdHost::log());
 
@@ -68,8 +76,9 @@ TEST_F(SystemdDriverTest, ScopeCarriesTheLimitsAndDeleteStopsIt) {
   EXPECT_EQ(slurp(dir + "/memory.oom.group"), "1\n");
 
   // The container's processes, exec'd ones too, are in the scope.
-  int pid = init_pid(id_);
-  EXPECT_NE(slurp(dir + "/cgroup.procs").find(std::to_string(pid)), std::string::npos);
+  int pid = init_pid(id_);  // in systemd's pid namespace
+  Output procs = sh(SystemdHost::enter() + "cat /sys/fs/cgroup/machine.slice/" + unit + "/cgroup.procs");
+  EXPECT_NE(("\n" + procs.out).find("\n" + std::to_string(pid) + "\n"), std::string::npos) << procs.out;
   Output e = in_ns("exec " + id_ + " /bin/cat /proc/self/cgroup");
   EXPECT_EQ(e.status, 0) << e.err;
   EXPECT_NE(e.out.find("/machine.slice/" + unit), std::string::npos) << e.out;
@@ -90,6 +99,7 @@ TEST_F(SystemdDriverTest, ScopeCarriesTheLimitsAndDeleteStopsIt) {
 
 TEST_F(SystemdDriverTest, DefaultScopeForAnEmptyCgroupsPathAndForegroundRun) {
   set_args({"/bin/sh", "-c", "grep -c system.slice/vessel-runtime-" + id_ + ".scope /proc/self/cgroup"});
+  no_cgroupns();
   write_config();
   ids_.push_back(id_);
   Output o = in_ns("run --bundle " + bundle_ + " " + id_);
