@@ -50,6 +50,27 @@ class SystemdHost {
     if (!log_.empty()) fs::remove(log_);
   }
 
+  // The system bus, for clients that reach systemd through it (podman): Debian's dbus.socket and
+  // dbus.service without their default dependencies (which would boot the whole system), so
+  // systemd connects to the bus as it does at boot. Returns "" when systemd answers on it.
+  static std::string start_system_bus() {
+    for (const char* unit : {"dbus.socket", "dbus.service"}) {
+      std::string dropin = fmt::format("/proc/{}/root/run/systemd/system/{}.d", pid_, unit);
+      fs::create_directories(dropin);
+      std::ofstream(dropin + "/vessel-test.conf") << "[Unit]\nDefaultDependencies=no\n";
+    }
+    sh(enter() + "systemctl daemon-reload");
+    Output o = sh(enter() + "systemctl start dbus.socket dbus.service");
+    if (o.status != 0) return "dbus did not start: " + o.err + systemctl("status dbus.service");
+    for (int i = 0; i < 600; ++i) {
+      Output ping = sh(enter() + "busctl --system call org.freedesktop.systemd1 /org/freedesktop/systemd1 "
+                                 "org.freedesktop.DBus.Peer Ping");
+      if (ping.status == 0) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "systemd is not on the system bus: " + systemctl("status dbus.service");
+  }
+
   static std::string enter() { return fmt::format("nsenter -t {} -m -p -C -- ", pid_); }
   static std::string systemctl(const std::string& args) { return sh(enter() + "systemctl --no-pager " + args).out; }
   // One property's value ("" when systemd does not know the unit).

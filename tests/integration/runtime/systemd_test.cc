@@ -3,6 +3,7 @@
 // the rest in the delegated cgroup files; update changes both; delete stops the scope.
 #include <fmt/format.h>
 
+#include "podman_env.h"
 #include "systemd_host.h"
 
 namespace vessel::runtime::test {
@@ -141,6 +142,34 @@ TEST_F(SystemdDriverTest, ACgroupfsPathIsRefusedWithTheSystemdDriver) {
   EXPECT_EQ(o.status, 1);
   EXPECT_NE(o.err.find("is a cgroupfs path"), std::string::npos) << o.err;
   EXPECT_FALSE(state_dir_exists(id_));
+}
+
+// podman's default cgroup manager, systemd: it reaches systemd through the system bus (conmon's
+// scope) and hands vessel-runtime --systemd-cgroup with machine.slice:libpod:ID paths.
+TEST_F(SystemdDriverTest, PodmanWithItsDefaultSystemdCgroupManager) {
+  ASSERT_EQ(SystemdHost::start_system_bus(), "");
+  std::string podman = podman_command(dir_, "systemd");
+  std::string in = SystemdHost::enter();
+  Output imp = podman_import(podman, dir_, rootfs_, in);
+  ASSERT_EQ(imp.status, 0) << imp.err;
+  Output r = sh(in + podman + " run --rm " + kPodmanImage + " /bin/echo hello-from-podman");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "hello-from-podman\n");
+  std::string name = "vrt-" + id_;
+  Output d = sh(in + podman + " run -d --name " + name + " " + kPodmanImage + " /bin/sleep 1000");
+  ASSERT_EQ(d.status, 0) << d.err;
+  std::string cid = sh(in + podman + " inspect -f '{{.Id}}' " + name).out;
+  while (!cid.empty() && cid.back() == '\n') cid.pop_back();
+  std::string unit = "libpod-" + cid + ".scope";
+  EXPECT_EQ(SystemdHost::property(unit, "ActiveState"), "active") << SystemdHost::systemctl("list-units");
+  EXPECT_EQ(SystemdHost::property(unit, "ControlGroup"), "/machine.slice/" + unit);
+  Output e = sh(in + podman + " exec " + name + " /bin/sh -c 'echo $((1+2))'");
+  EXPECT_EQ(e.out, "3\n") << e.err;
+  Output st = sh(in + podman + " stop -t 1 " + name);
+  EXPECT_EQ(st.status, 0) << st.err;
+  EXPECT_EQ(sh(in + podman + " rm " + name).status, 0);
+  EXPECT_EQ(SystemdHost::property(unit, "LoadState"), "not-found");
+  podman_reset(podman, dir_, in);
 }
 
 }  // namespace vessel::runtime::test
