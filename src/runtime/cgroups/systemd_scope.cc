@@ -79,6 +79,8 @@ Result<void> start_systemd_scope(const SystemdScope& scope, const std::string& i
       {"PIDs", std::vector<uint32_t>{static_cast<uint32_t>(pid)}},
       // A container's scope has no place in boot or shutdown ordering.
       {"DefaultDependencies", false},
+      // Unloaded when it ends, failed or not: a failed scope would keep its name taken.
+      {"CollectMode", std::string("inactive-or-failed")},
       // Accounting on, so that `events --stats` reads the same numbers whatever the limits.
       {"CPUAccounting", true},
       {"MemoryAccounting", true},
@@ -88,7 +90,11 @@ Result<void> start_systemd_scope(const SystemdScope& scope, const std::string& i
   if (resources)
     for (auto& p : TRY_CTX(resource_properties(*resources, unified), "linux.resources")) properties.push_back(std::move(p));
   SystemdManager manager = TRY(SystemdManager::connect());
-  return manager.start_transient_unit(scope.unit, properties);
+  auto started = manager.start_transient_unit(scope.unit, properties);
+  // A job that failed or timed out may leave the unit behind; one of that name that existed
+  // before (EEXIST) is another container's.
+  if (!started && started.error().errnum() != EEXIST) (void)manager.stop_unit(scope.unit);
+  return started;
 }
 
 Result<void> stop_systemd_scope(const std::string& unit) {

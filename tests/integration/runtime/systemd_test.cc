@@ -84,6 +84,13 @@ TEST_F(SystemdDriverTest, ScopeCarriesTheLimitsAndDeleteStopsIt) {
   EXPECT_EQ(e.status, 0) << e.err;
   EXPECT_NE(e.out.find("/machine.slice/" + unit), std::string::npos) << e.out;
 
+  // pause and resume: the freezer of the scope's cgroup.
+  EXPECT_EQ(in_ns("pause " + id_).status, 0);
+  EXPECT_EQ(slurp(dir + "/cgroup.freeze"), "1\n");
+  EXPECT_EQ(json::parse(in_ns("state " + id_).out).value("status", ""), "paused");
+  EXPECT_EQ(in_ns("resume " + id_).status, 0);
+  EXPECT_EQ(json::parse(in_ns("state " + id_).out).value("status", ""), "running");
+
   // update: the property and the file.
   Output u = in_ns("update --memory 134217728 --pids-limit 40 " + id_);
   EXPECT_EQ(u.status, 0) << u.err;
