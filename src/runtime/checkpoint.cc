@@ -188,6 +188,8 @@ int wait_restored(pid_t init) {
 Result<int> restore(const GlobalOptions& g, const RestoreOptions& o) {
   TRY(check_id(o.id));
   if (o.criu.image_path.empty()) return hinted(fail(EINVAL, "restore: --image-path is required"), "see restore --help");
+  if (g.systemd_cgroup)
+    return hinted(fail(ENOTSUP, "restore: --systemd-cgroup is not supported"), "restore with the cgroupfs driver (no --systemd-cgroup)");
   RestoreOptions opts = o;
   opts.bundle = absolute_path(o.bundle.empty() ? "." : o.bundle);
   opts.criu.image_path = absolute_path(o.criu.image_path);

@@ -46,7 +46,7 @@ Result<void> run_hook(const Hook& hook, const std::string& state_json) {
     do rc = poll(&p, 1, *hook.timeout * 1000);
     while (rc < 0 && errno == EINTR);
     if (rc == 0) {
-      kill(pid, SIGKILL);
+      ::kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
       return fail(ETIMEDOUT, "hook {} timed out after {} s", hook.path, *hook.timeout);
     }

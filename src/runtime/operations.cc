@@ -11,6 +11,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "runtime/cgroups/systemd_scope.h"
 #include "runtime/container.h"
 #include "runtime/hooks.h"
 #include "runtime/linux/sys.h"
@@ -86,10 +87,10 @@ Result<int> parse_signal(const std::string& text) {
 
 Result<void> destroy(const StateStore& store, const ContainerState& s) {
   auto spec = saved_spec(store, s.id);
-  if (!s.cgroup.empty()) {
-    (void)s.cgroup.kill_all(SIGKILL);
-    TRY(s.cgroup.destroy());
-  }
+  if (!s.cgroup.empty()) (void)s.cgroup.kill_all(SIGKILL);
+  if (!s.systemd_unit.empty())
+    if (auto r = stop_systemd_scope(s.systemd_unit); !r) log::warn("{}", r.error().to_string());
+  if (!s.cgroup.empty()) TRY(s.cgroup.destroy());
   if (spec && !spec->hooks.poststop.empty()) {
     std::string st = oci_state(s, Status::Stopped).dump();
     if (auto r = run_hooks(spec->hooks.poststop, "poststop", st); !r)
@@ -191,6 +192,7 @@ Result<void> update(const GlobalOptions& g, const std::string& id, const Resourc
   StateStore store(g.root);
   ContainerState s = TRY(store.load(id));
   if (store.status(s) == Status::Stopped) return fail(EINVAL, "cannot update a stopped container");
+  if (!s.systemd_unit.empty()) TRY(update_systemd_scope(s.systemd_unit, r, s.cgroup.layout() == CgroupLayout::V2));
   return s.cgroup.apply(r);
 }
 

@@ -57,6 +57,7 @@ json::Json ContainerState::to_json() const {
   j["annotations"] = annotations;
   j["cgroup"] = cgroup.to_json();
   j["has_pidns"] = has_pidns;
+  if (!systemd_unit.empty()) j["systemd_unit"] = systemd_unit;
   return j;
 }
 
@@ -73,6 +74,7 @@ Result<ContainerState> ContainerState::from_json(const json::Json& j) {
     s.owner = j.value("owner", "");
     if (j.contains("annotations")) s.annotations = j["annotations"].get<std::map<std::string, std::string>>();
     s.has_pidns = j.value("has_pidns", false);
+    s.systemd_unit = j.value("systemd_unit", "");
   } catch (const std::exception& e) {
     return fail(EINVAL, "state.json: {}", e.what());
   }

@@ -30,7 +30,7 @@ struct ContainerState {
   std::map<std::string, std::string> annotations;
   Cgroup cgroup;
   bool has_pidns = false;  // killing init kills everything
-  bool systemd_cgroup = false;
+  std::string systemd_unit;  // --systemd-cgroup: the container's transient scope ("" for cgroupfs)
 
   json::Json to_json() const;
   static Result<ContainerState> from_json(const json::Json& j);

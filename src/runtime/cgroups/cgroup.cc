@@ -15,6 +15,7 @@
 #include "base/fd.h"
 #include "base/log.h"
 #include "runtime/cgroups/device_filter.h"
+#include "runtime/cgroups/weights.h"
 
 namespace vessel::runtime {
 
@@ -303,7 +304,7 @@ Result<void> Cgroup::apply(const Resources& r) const {
   if (r.cpu) {
     const auto& c = *r.cpu;
     if (c.shares && *c.shares) {
-      uint64_t weight = 1 + ((*c.shares - 2) * 9999) / 262142;
+      uint64_t weight = cpu_shares_to_weight(*c.shares);
       TRY(set("cpu", "cpu.shares", "cpu.weight", num(static_cast<int64_t>(*c.shares)), num(static_cast<int64_t>(weight))));
     }
     if (is_v2("cpu")) {
@@ -329,7 +330,7 @@ Result<void> Cgroup::apply(const Resources& r) const {
   }
   if (r.block_io) {
     const auto& b = *r.block_io;
-    auto io_weight = [](uint64_t w) { return num(static_cast<int64_t>(1 + (w - 10) * 9999 / 990)); };
+    auto io_weight = [](uint64_t w) { return num(static_cast<int64_t>(blkio_weight_to_io_weight(w))); };
     if (b.weight && *b.weight) TRY(set("blkio", "blkio.weight", "io.weight", num(*b.weight), "default " + io_weight(*b.weight)));
     if (b.leaf_weight) TRY(set("blkio", "blkio.leaf_weight", "", num(*b.leaf_weight), ""));
     for (const auto& d : b.weight_device) {

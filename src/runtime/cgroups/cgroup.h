@@ -74,6 +74,7 @@ class Cgroup {
   Result<void> destroy(bool wait_while_busy = true) const;
   json::Json stats() const;
   bool empty() const { return dirs_.empty(); }
+  CgroupLayout layout() const { return layout_; }
   const std::map<std::string, std::string>& dirs() const { return dirs_; }
 
   // Directory of the hierarchy that owns `controller` ("" when it is not available).

@@ -41,8 +41,12 @@ GLOBAL OPTIONS
     --log FILE            also write log and error messages to FILE
     --log-format FORMAT   text or json (default text)
     --debug               log debug messages
-    --systemd-cgroup      refused: the systemd cgroup driver is not supported
-    --cgroup-manager M    crun's flag: cgroupfs (or disabled) accepted, systemd refused
+    --systemd-cgroup      the systemd cgroup driver: each container's cgroup is a transient
+                          scope systemd makes over D-Bus (Delegate=yes, the limits as unit
+                          properties), stopped at delete; linux.cgroupsPath is
+                          "slice:prefix:name" (default system.slice:vessel-runtime:ID).
+                          Needs systemd as the host's init; elsewhere it fails
+    --cgroup-manager M    crun's flag: systemd (as --systemd-cgroup), cgroupfs or disabled
     --rootless VALUE, --criu PATH   accepted for compatibility, ignored
     -v, --version         print the version
     -h, --help            print this help (COMMAND --help for a command)

@@ -18,6 +18,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "runtime/cgroups/systemd_scope.h"
 #include "runtime/container.h"
 #include "runtime/linux/apply_resources.h"
 #include "runtime/hooks.h"
@@ -29,6 +30,7 @@
 #include "runtime/linux/sys.h"
 #include "runtime/linux/user_process.h"
 #include "runtime/linux/wait_child.h"
+#include "runtime/spec/systemd_path.h"
 
 namespace vessel::runtime {
 
@@ -58,6 +60,7 @@ struct CreateGuard {
   const StateStore* store = nullptr;
   std::string id;
   std::optional<Cgroup> cgroup;
+  std::string systemd_unit;
   std::vector<pid_t> pids;
   bool armed = true;
   ~CreateGuard() {
@@ -66,10 +69,9 @@ struct CreateGuard {
       ::kill(p, SIGKILL);
       waitpid(p, nullptr, 0);
     }
-    if (cgroup) {
-      (void)cgroup->kill_all(SIGKILL);
-      (void)cgroup->destroy();
-    }
+    if (cgroup) (void)cgroup->kill_all(SIGKILL);
+    if (!systemd_unit.empty()) (void)stop_systemd_scope(systemd_unit);
+    if (cgroup) (void)cgroup->destroy();
     if (store) (void)store->remove(id);
   }
 };
@@ -230,8 +232,18 @@ Result<Fd> fill_state_dir(const StateStore& store, const CreateOptions& o, const
   return Fd::open(dir, O_PATH | O_DIRECTORY);
 }
 
-Result<Cgroup> make_cgroup(const Spec& spec, const std::string& id) {
+// The container's cgroup before stage 1 exists: created (cgroupfs), or planned where systemd will
+// put the scope that join_cgroup() has it make with stage 1 in it.
+Result<Cgroup> make_cgroup(const GlobalOptions& g, const Spec& spec, const std::string& id,
+                           std::optional<SystemdScope>& scope) {
   CgroupHost host = TRY(CgroupHost::detect());
+  if (g.systemd_cgroup) {
+    scope = TRY(plan_systemd_scope(spec.linux->cgroups_path, id));
+    return Cgroup::plan(host, scope->cgroup_path);
+  }
+  if (looks_like_systemd_path(spec.linux->cgroups_path))
+    return hinted(fail(EINVAL, "linux.cgroupsPath: \"{}\" is a systemd slice:prefix:name path", spec.linux->cgroups_path),
+                  "run with --systemd-cgroup (the systemd cgroup driver), or give a cgroupfs path");
   std::string cg_path = spec.linux->cgroups_path.empty() ? "/" + id : spec.linux->cgroups_path;
   Cgroup cgroup = TRY(Cgroup::plan(host, cg_path));
   TRY(cgroup.create());
@@ -240,10 +252,26 @@ Result<Cgroup> make_cgroup(const Spec& spec, const std::string& id) {
   return cgroup;
 }
 
+// Puts stage 1 in the container's cgroup. systemd: the scope starts with it inside, then the
+// hierarchies systemd leaves out (v1's net_cls, perf_event...) are joined as with cgroupfs.
+Result<void> join_cgroup(Cgroup& cgroup, const std::optional<SystemdScope>& scope, const Spec& spec,
+                         const std::string& id, pid_t pid, CreateGuard& guard) {
+  if (scope) {
+    TRY(start_systemd_scope(*scope, id, pid, spec.linux->resources, cgroup.layout() == CgroupLayout::V2));
+    // Ours to undo only now: a failed start (a scope of that name exists) must not touch it.
+    guard.systemd_unit = scope->unit;
+    guard.cgroup = cgroup;
+    std::string placed = TRY(systemd_cgroup_of(pid));
+    if (placed != scope->cgroup_path)
+      return fail(EIO, "systemd put scope {} at cgroup {}, not at {}", scope->unit, placed, scope->cgroup_path);
+    TRY(cgroup.create());
+  }
+  return cgroup.add_process(pid);
+}
+
 Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool foreground) {
   TRY(check_id(o.id));
-  if (g.systemd_cgroup)
-    return hinted(fail(ENOTSUP, "--systemd-cgroup is not supported"), "use the cgroupfs driver (no --systemd-cgroup)");
+  if (g.systemd_cgroup) TRY(require_systemd());
   std::string bundle = absolute(o.bundle.empty() ? "." : o.bundle);
   std::string rootfs;
   Spec spec = TRY(load_bundle(bundle, rootfs));
@@ -264,8 +292,9 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   guard.id = o.id;
   Fd state_dir = TRY(fill_state_dir(store, o, bundle, c));
   c.state_dir = state_dir.get();
-  Cgroup cgroup = TRY(make_cgroup(spec, o.id));
-  guard.cgroup = cgroup;
+  std::optional<SystemdScope> scope;
+  Cgroup cgroup = TRY(make_cgroup(g, spec, o.id, scope));
+  if (!scope) guard.cgroup = cgroup;
 
   c.rootfs.rootfs = rootfs;
   c.rootfs.bundle = bundle;
@@ -282,7 +311,7 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
       },
       direct_flags));
   guard.pids.push_back(stage1.pid);
-  TRY(cgroup.add_process(stage1.pid));
+  TRY(join_cgroup(cgroup, scope, spec, o.id, stage1.pid, guard));
   TRY(apply_resources(cgroup, spec));
 
   ContainerState s;
@@ -292,6 +321,7 @@ Result<int> create_impl(const GlobalOptions& g, const CreateOptions& o, bool for
   s.created = now_rfc3339();
   s.annotations = spec.annotations;
   s.cgroup = cgroup;
+  if (scope) s.systemd_unit = scope->unit;
   s.has_pidns = spec.find_namespace("pid") != nullptr;
   if (direct_flags) {
     guard.pids.clear();

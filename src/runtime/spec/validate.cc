@@ -3,6 +3,7 @@
 #include <set>
 
 #include "runtime/spec/spec.h"
+#include "runtime/spec/systemd_path.h"
 
 namespace vessel::runtime {
 
@@ -86,10 +87,7 @@ Result<void> validate(const Spec& s) {
   TRY(check_mappings(l.gid_mappings, "gidMappings"));
   if (has_dotdot(l.cgroups_path))
     return fail(EINVAL, "linux.cgroupsPath: \"{}\" must not contain \"..\"", l.cgroups_path);
-  if (l.cgroups_path.find(':') != std::string::npos && l.cgroups_path.find('/') == std::string::npos)
-    return hinted(fail(ENOTSUP, "linux.cgroupsPath: \"{}\" looks like a systemd slice:prefix:name path",
-                       l.cgroups_path),
-                  "the systemd cgroup driver is not supported; use a cgroupfs path");
+  if (looks_like_systemd_path(l.cgroups_path)) TRY(parse_systemd_cgroups_path(l.cgroups_path));
   for (const auto& [key, value] : l.sysctl) {
     std::string dotted = key;
     for (auto& c : dotted)

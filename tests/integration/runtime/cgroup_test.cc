@@ -199,4 +199,31 @@ TEST_F(DeviceRulesTest, CgroupV2ProgramOfAThousandRulesLoadsAndAnUpdateReplacesI
   EXPECT_NE(o.out.find("\nvessel-secret\n"), std::string::npos) << "the update allowed it: " << o.out << o.err;
 }
 
+// The systemd driver where systemd is not the init (this machine; elsewhere a tmpfs over
+// /run/systemd in a private mount namespace hides it): a clear refusal that leaves nothing.
+TEST_F(RuntimeTest, SystemdCgroupIsRefusedClearlyWhereSystemdIsNotInit) {
+  write_config();
+  for (const char* flag : {"--systemd-cgroup", "--cgroup-manager systemd"}) {
+    Output o = sh(fmt::format("unshare -m sh -c 'mount -t tmpfs tmpfs /run/systemd 2>/dev/null; exec \"$0\" \"$@\"' "
+                              "{} --root {} {} run -d --bundle {} {}",
+                              VESSEL_RUNTIME_BIN, root_, flag, bundle_, id_));
+    EXPECT_EQ(o.status, 1) << flag;
+    EXPECT_NE(o.err.find("systemd is not running on this host"), std::string::npos) << o.err;
+    EXPECT_NE(o.err.find("use the cgroupfs driver: drop --systemd-cgroup"), std::string::npos) << o.err;
+    EXPECT_FALSE(state_dir_exists(id_));
+  }
+}
+
+TEST_F(RuntimeTest, SystemdCgroupsPathNeedsTheSystemdDriver) {
+  config_["linux"]["cgroupsPath"] = "machine.slice:vessel:" + id_;
+  Output o = run();
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("run with --systemd-cgroup"), std::string::npos) << o.err;
+  EXPECT_FALSE(state_dir_exists(id_));
+  config_["linux"]["cgroupsPath"] = "machine.slice:" + id_;
+  o = run();
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("is not slice:prefix:name"), std::string::npos) << o.err;
+}
+
 }  // namespace vessel::runtime::test

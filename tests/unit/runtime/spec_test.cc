@@ -91,7 +91,7 @@ TEST(SpecParse, ErrorsNameTheField) {
       {[](Json& j) { j["linux"]["namespaces"].push_back({{"type", "bogus"}}); }, "unknown namespace"},
       {[](Json& j) { j["linux"]["namespaces"][0]["path"] = "relative/ns"; }, "must be absolute"},
       {[](Json& j) { j["linux"]["cgroupsPath"] = "/a/../b"; }, "cgroupsPath"},
-      {[](Json& j) { j["linux"]["cgroupsPath"] = "system.slice:vessel:abc"; }, "systemd"},
+      {[](Json& j) { j["linux"]["cgroupsPath"] = "system.slice:vessel"; }, "slice:prefix:name"},
       {[](Json& j) { j["linux"]["sysctl"] = {{"vm.overcommit_memory", "1"}}; }, "not namespaced"},
       {[](Json& j) { j["linux"]["sysctl"] = {{"kernel.shmmax", "1"}}; }, "ipc namespace"},
       {[](Json& j) { j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}}; }, "network namespace"},
