@@ -1,0 +1,170 @@
+// Three real vesselds (each its own state directory, socket and cgroup parent) on one real etcd
+// (docs/cluster.md#failover): a clustered container runs on one node; that node's vesseld and
+// the container's processes are killed with SIGKILL; another node runs it within 10 s; when the
+// dead node comes back, exactly one copy runs. Copies are counted from /proc, not only the API.
+// VESSEL_FAILOVER_RUNS (default 2) repeats the kill; the times are printed (p50/p99).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "daemon_fixture.h"
+#include "etcd_server.h"
+
+namespace vessel::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+pid_t parent_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  char state = 0;
+  pid_t ppid = 0;
+  return std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 ? ppid : 0;
+}
+
+// The container's shell: /bin/sh -c SCRIPT TOKEN ($0 = TOKEN), found by its command line.
+std::vector<pid_t> copies(const std::string& token) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> argv;
+    for (size_t pos = 0; pos < cmdline.size();) {
+      size_t end = cmdline.find('\0', pos);
+      if (end == std::string::npos) end = cmdline.size();
+      argv.push_back(cmdline.substr(pos, end - pos));
+      pos = end + 1;
+    }
+    if (argv.size() == 4 && argv[0] == "/bin/sh" && argv[1] == "-c" && argv[3] == token) out.push_back(std::stoi(name));
+  }
+  // A child the shell forked for `sleep` shows the shell's command line until it execs: one copy.
+  std::vector<pid_t> shells;
+  for (pid_t p : out)
+    if (std::find(out.begin(), out.end(), parent_of(p)) == out.end()) shells.push_back(p);
+  return shells;
+}
+
+struct CgroupParent {
+  std::string name;
+  ~CgroupParent() { remove_cgroup_parent(name); }
+};
+
+struct Node {
+  std::string name;
+  TempDir dir;
+  CgroupParent cgroup;
+  std::unique_ptr<Daemon> daemon;
+};
+
+// What a node's API says about the instance: its "node" and "state".
+std::pair<std::string, std::string> placement_of(const Daemon& d, const std::string& name) {
+  auto r = d.vessel({"inspect", name});
+  auto j = json::parse(r.out);
+  if (r.status != 0 || !j || !j->is_object()) return {};
+  return {j->value("node", ""), j->value("state", "")};
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
+  return v[std::min(i, v.size() - 1)];
+}
+
+TEST(ClusterFailover, AKilledNodesInstanceRunsElsewhereWithin10sAndOnceWhenItReturns) {
+  EtcdServer etcd;
+  std::string error;
+  ASSERT_TRUE(etcd.start(&error)) << error;
+  TempDir images;
+  make_busybox_rootfs(images.path + "/rootfs");
+  const char* ttl = std::getenv("VESSEL_FAILOVER_TTL") ? std::getenv("VESSEL_FAILOVER_TTL") : "3";
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (int i = 1; i <= 3; ++i) {
+    auto n = std::make_unique<Node>();
+    n->name = "node-" + std::to_string(i);
+    n->cgroup.name = test_cgroup_parent() + "-" + std::to_string(i);
+    n->daemon = std::make_unique<Daemon>(n->dir.path, std::vector<std::string>{"--node", n->name, "--cluster", etcd.url(),
+                                                                               "--lease-ttl", ttl, "--cgroup-parent", n->cgroup.name});
+    ASSERT_TRUE(n->daemon->start()) << n->daemon->log();
+    nodes.push_back(std::move(n));
+  }
+  auto node_named = [&](const std::string& name) -> Node* {
+    for (auto& n : nodes)
+      if (n->name == name) return n.get();
+    return nullptr;
+  };
+  std::string token = "vessel-failover-" + std::to_string(::getpid());
+  auto run = nodes[1]->daemon->vessel({"run", "--cluster-wide", "--name", "web", "--restart", "always", "--rootfs",
+                                       images.path + "/rootfs", "--", "/bin/sh", "-c", "while :; do sleep 1; done", token});
+  ASSERT_EQ(run.status, 0) << run.err;
+  ASSERT_TRUE(eventually([&] { return copies(token).size() == 1; }, 400)) << nodes[0]->daemon->log();
+  // Any node's API shows where it runs.
+  auto [first, state] = placement_of(*nodes[2]->daemon, "web");
+  ASSERT_NE(node_named(first), nullptr) << first;
+  auto listed = nodes[0]->daemon->vessel_json({"ls", "--json"});
+  ASSERT_TRUE(listed.is_array() && listed.size() == 1) << listed.dump();
+  EXPECT_EQ(listed[0].value("node", ""), first);
+
+  int runs = std::getenv("VESSEL_FAILOVER_RUNS") ? std::atoi(std::getenv("VESSEL_FAILOVER_RUNS")) : 2;
+  std::vector<double> seconds;
+  for (int run_index = 0; run_index < runs; ++run_index) {
+    std::string victim_name = placement_of(*nodes[0]->daemon, "web").first;
+    if (victim_name == nodes[0]->name) victim_name = placement_of(*nodes[1]->daemon, "web").first;
+    Node* victim = node_named(victim_name);
+    ASSERT_NE(victim, nullptr) << victim_name;
+    auto old = copies(token);
+    ASSERT_EQ(old.size(), 1u);
+    victim->daemon->stop(SIGKILL);
+    for (pid_t p : old) ::kill(p, SIGKILL);  // the node dies with its instances
+    auto killed = Clock::now();
+    Daemon* witness = nodes[victim == nodes[0].get() ? 1 : 0]->daemon.get();
+    size_t most = 0;
+    bool moved = eventually([&] {
+      auto now = copies(token);
+      most = std::max(most, now.size());
+      if (now.size() != 1 || now[0] == old[0]) return false;
+      auto [where, st] = placement_of(*witness, "web");
+      return where != victim_name && !where.empty() && st == "running";
+    }, 400);
+    double took = std::chrono::duration<double>(Clock::now() - killed).count();
+    ASSERT_TRUE(moved) << witness->log();
+    EXPECT_LE(most, 1u) << "two copies ran at once";
+    EXPECT_LT(took, 10.0);
+    seconds.push_back(took);
+    // The dead node comes back: its old copy (generation moved on) never starts; one copy runs.
+    ASSERT_TRUE(victim->daemon->start()) << victim->daemon->log();
+    pid_t survivor = copies(token).at(0);
+    auto until = Clock::now() + 4s;
+    while (Clock::now() < until) {
+      auto now = copies(token);
+      ASSERT_EQ(now.size(), 1u) << nodes[0]->daemon->log() << nodes[1]->daemon->log() << nodes[2]->daemon->log();
+      EXPECT_EQ(now[0], survivor);
+      std::this_thread::sleep_for(50ms);
+    }
+    auto back = victim->daemon->vessel({"ls", "--json"});
+    auto j = json::parse(back.out);
+    ASSERT_TRUE(j && j->is_array()) << back.out;
+    for (const auto& i : *j) EXPECT_NE(i.value("node", ""), victim_name) << "the returned node kept a copy: " << back.out;
+  }
+  fmt::print("failover (lease TTL {} s) over {} runs: p50 {:.2f} s, p99 {:.2f} s, all:", ttl, seconds.size(),
+             percentile(seconds, 0.5), percentile(seconds, 0.99));
+  for (double s : seconds) fmt::print(" {:.2f}", s);
+  fmt::print("\n");
+  // Removing it through any node stops the copy wherever it runs.
+  EXPECT_EQ(nodes[0]->daemon->vessel({"rm", "web"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return copies(token).empty(); }, 200));
+}
+
+}  // namespace
+}  // namespace vessel::test
