@@ -166,5 +166,48 @@ TEST(ClusterFailover, AKilledNodesInstanceRunsElsewhereWithin10sAndOnceWhenItRet
   EXPECT_TRUE(eventually([&] { return copies(token).empty(); }, 200));
 }
 
+// etcd stops answering (SIGSTOP): no node can renew its lease, so each kills its clustered copies
+// before the lease could expire; once etcd answers again, exactly one copy runs again.
+TEST(ClusterFailover, ANodeThatCannotRenewItsLeaseKillsItsCopiesBeforeTheLeaseCanExpire) {
+  EtcdServer etcd;
+  std::string error;
+  ASSERT_TRUE(etcd.start(&error)) << error;
+  TempDir images;
+  make_busybox_rootfs(images.path + "/rootfs");
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (int i = 1; i <= 2; ++i) {
+    auto n = std::make_unique<Node>();
+    n->name = "node-" + std::to_string(i);
+    n->cgroup.name = test_cgroup_parent() + "-f" + std::to_string(i);
+    n->daemon = std::make_unique<Daemon>(n->dir.path, std::vector<std::string>{"--node", n->name, "--cluster", etcd.url(),
+                                                                               "--lease-ttl", "3", "--cgroup-parent", n->cgroup.name});
+    ASSERT_TRUE(n->daemon->start()) << n->daemon->log();
+    nodes.push_back(std::move(n));
+  }
+  std::string token = "vessel-fence-" + std::to_string(::getpid());
+  auto run = nodes[0]->daemon->vessel({"run", "--cluster-wide", "--name", "web", "--restart", "always", "--rootfs",
+                                       images.path + "/rootfs", "--", "/bin/sh", "-c", "while :; do sleep 1; done", token});
+  ASSERT_EQ(run.status, 0) << run.err;
+  ASSERT_TRUE(eventually([&] { return copies(token).size() == 1; }, 400));
+  std::this_thread::sleep_for(1s);  // a renewal or two on the way
+  ASSERT_TRUE(etcd.process().signal(SIGSTOP));
+  auto stopped = Clock::now();
+  bool fenced = eventually([&] { return copies(token).empty(); }, 100);
+  double took = std::chrono::duration<double>(Clock::now() - stopped).count();
+  ASSERT_TRUE(etcd.process().signal(SIGCONT));
+  ASSERT_TRUE(fenced) << nodes[0]->daemon->log() << nodes[1]->daemon->log();
+  EXPECT_LT(took, 3.0) << "killed after the lease (TTL 3 s) could have expired";
+  std::string logs = nodes[0]->daemon->log() + nodes[1]->daemon->log();
+  EXPECT_NE(logs.find("fenced web"), std::string::npos) << logs;
+  // Back in touch: the same node starts it again, or another one after its lease expired; once.
+  ASSERT_TRUE(eventually([&] { return copies(token).size() == 1; }, 400)) << logs;
+  auto until = Clock::now() + 2s;
+  while (Clock::now() < until) {
+    EXPECT_LE(copies(token).size(), 1u);
+    std::this_thread::sleep_for(50ms);
+  }
+  fmt::print("fenced {:.2f} s after etcd stopped (lease TTL 3 s)\n", took);
+}
+
 }  // namespace
 }  // namespace vessel::test
