@@ -24,6 +24,7 @@ json::Json record_view(const cluster::InstanceRecord& r) {
   json::Json j = {{"name", r.name},
                   {"type", r.spec.value("type", "container")},
                   {"image", r.spec.value("image", "")},
+                  {"rootfs", r.spec.value("rootfs", "")},
                   {"node", r.node},
                   {"generation", r.generation},
                   {"cluster", true},
