@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "base/log.h"
 #include "cluster/desired_state.h"
 #include "daemon/api/router.h"
 #include "daemon/spec/cluster_copy.h"
@@ -60,26 +61,38 @@ http::Response Api::create_clustered(const http::Request& r, Role role) {
   return ok(record_view(*created), 201);
 }
 
+namespace {
+// A local instance in a cluster: its node is this one; a clustered copy says its generation.
+void annotate_local(json::Json& i, const std::string& node) {
+  i["node"] = node;
+  if (auto generation = cluster_generation(i)) {
+    i["generation"] = *generation;
+    i["cluster"] = true;
+  }
+}
+}  // namespace
+
 Result<json::Json> Api::list_in_cluster(json::Json local) {
   std::set<std::string> here;
   for (auto& i : local) {
     here.insert(i.value("name", ""));
-    i["node"] = cluster_->name();
-    if (auto generation = cluster_generation(i)) {
-      i["generation"] = *generation;
-      i["cluster"] = true;
-    }
+    annotate_local(i, cluster_->name());
   }
-  auto list = TRY(cluster::DesiredState(cluster_->etcd()).list());
-  for (const auto& record : list.records)
+  // Out of touch with etcd, a node still lists what it runs.
+  auto list = cluster::DesiredState(cluster_->etcd()).list();
+  if (!list) {
+    log::warn("GET /v1/instances: the cluster's other instances are left out: {}", list.error().to_string());
+    return local;
+  }
+  for (const auto& record : list->records)
     if (!here.count(record.name)) local.push_back(record_view(record));
   return local;
 }
 
 Result<json::Json> Api::get_in_cluster(const std::string& name, Result<json::Json> local) {
   if (local) {
-    json::Json list = TRY(list_in_cluster(json::Json::array({*local})));
-    return list.at(0);
+    annotate_local(*local, cluster_->name());
+    return local;
   }
   if (local.error().errnum() != ENOENT) return local;
   auto record = TRY(cluster::DesiredState(cluster_->etcd()).get(name));
@@ -90,7 +103,12 @@ Result<json::Json> Api::get_in_cluster(const std::string& name, Result<json::Jso
 std::optional<http::Response> Api::remove_clustered(const std::string& name) {
   cluster::DesiredState desired(cluster_->etcd());
   auto record = desired.get(name);
-  if (!record) return error_response(record.error());
+  if (!record) {
+    // Without etcd a plain local instance can still go; a clustered copy cannot (it would come back).
+    auto here = manager_.get(name);
+    if (here && !cluster_generation(*here)) return std::nullopt;
+    return error_response(record.error());
+  }
   if (!*record) return std::nullopt;
   if (auto removed = desired.remove(**record); !removed) return error_response(removed.error());
   return http::Response::no_content();
