@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
+#include "base/fd.h"
 #include "daemon_fixture.h"
 #include "etcd_server.h"
 
@@ -22,8 +22,10 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 pid_t parent_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // read_file, not a stream: a process that exits meanwhile is an error to skip, not an exception.
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return 0;
+  const std::string& stat = *text;
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
   char state = 0;
@@ -38,8 +40,9 @@ std::vector<pid_t> copies(const std::string& token) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto text = read_file((entry.path() / "cmdline").string());
+    if (!text) continue;  // it exited meanwhile
+    const std::string& cmdline = *text;
     std::vector<std::string> argv;
     for (size_t pos = 0; pos < cmdline.size();) {
       size_t end = cmdline.find('\0', pos);
