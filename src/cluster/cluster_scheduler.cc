@@ -13,11 +13,7 @@ ClusterScheduler::ClusterScheduler(const Membership& member, placement::Policy p
 }
 
 ClusterScheduler::~ClusterScheduler() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  stop_.stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -29,8 +25,7 @@ void ClusterScheduler::run() {
     if (!key) {
       if (key.error().errnum() != ETIMEDOUT && key.error().errnum() != ECANCELED) {
         log::warn("cluster: scheduler election: {}", key.error().to_string());
-        std::unique_lock lock(mutex_);
-        wake_.wait_for(lock, 1s, [this] { return stopping(); });
+        stop_.wait_for(1s);
       }
       continue;
     }
@@ -53,8 +48,7 @@ void ClusterScheduler::lead(const etcd::LeaderKey& key) {
     if (leader) {
       if (auto placed = schedule_once(key); !placed) log::warn("cluster: scheduling: {}", placed.error().to_string());
     }
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, period_, [this] { return stopping(); });
+    stop_.wait_for(period_);
   }
 }
 

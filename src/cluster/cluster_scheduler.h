@@ -7,9 +7,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
+
+#include "base/stop_signal.h"
 
 #include "cluster/desired_state.h"
 #include "cluster/membership.h"
@@ -37,16 +37,14 @@ class ClusterScheduler {
   void lead(const etcd::LeaderKey& key);
   // One pass: read nodes and records, place what needs a node. The number placed.
   Result<size_t> schedule_once(const etcd::LeaderKey& key);
-  bool stopping() const { return stopping_.load(); }
+  bool stopping() const { return stop_.stopped(); }
 
   const Membership& member_;
   DesiredState desired_;
   placement::Policy policy_;
   std::chrono::milliseconds period_;
-  std::atomic<bool> stopping_{false};
   std::atomic<bool> leading_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
+  StopSignal stop_;
   std::thread thread_;
 };
 

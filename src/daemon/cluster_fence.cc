@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "base/log.h"
+#include "daemon/instances/guest_process.h"
 #include "daemon/instances/state.h"
 #include "daemon/spec/cluster_copy.h"
 
@@ -17,11 +18,7 @@ ClusterFence::ClusterFence(Manager& manager, const cluster::Membership& member)
 }
 
 ClusterFence::~ClusterFence() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  stop_.stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -38,8 +35,7 @@ void ClusterFence::forget(const std::string& name) {
 }
 
 void ClusterFence::run() {
-  std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, 100ms, [this] { return stopping_; })) {
+  while (!stop_.wait_for(100ms)) {
     bool unsafe = !safe();
     if (unsafe != fencing_) {
       fencing_ = unsafe;
@@ -49,11 +45,37 @@ void ClusterFence::run() {
       else
         log::info("cluster: node {} renewed its lease: its fenced instances may start again", member_.name());
     }
-    if (!unsafe) continue;
-    lock.unlock();
+    if (!unsafe) {
+      arm();
+      continue;
+    }
+    kill_armed();
     fence();
-    lock.lock();
   }
+}
+
+void ClusterFence::arm() {
+  auto rows = manager_.rows();
+  if (!rows) return;  // keep the last list
+  armed_.clear();
+  for (const auto& row : *rows) {
+    if (row.state != to_string(State::Running) && row.state != to_string(State::Paused)) continue;
+    auto spec = json::parse(row.spec);
+    if (!spec || !cluster_generation(*spec) || row.pid <= 0) continue;
+    armed_.push_back({row.name, static_cast<pid_t>(row.pid), row.pid_start});
+  }
+}
+
+// The processes themselves first: a pidfd for (PID, start time) never signals a reused PID.
+void ClusterFence::kill_armed() {
+  for (const auto& a : armed_) {
+    auto process = GuestProcess::adopt(a.pid, a.start_time);
+    if (!process || !process->signal(SIGKILL)) continue;
+    log::warn("cluster: fenced {} (killed process {})", a.name, a.pid);
+    std::lock_guard lock(mutex_);
+    fenced_.insert(a.name);
+  }
+  armed_.clear();
 }
 
 // Every running clustered copy is killed at once (no graceful stop: the lease may expire soon).

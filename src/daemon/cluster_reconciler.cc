@@ -17,11 +17,7 @@ ClusterReconciler::ClusterReconciler(Manager& manager, const cluster::Membership
 }
 
 ClusterReconciler::~ClusterReconciler() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
+  stop_.stop();
   if (watcher_.joinable()) watcher_.join();
   if (runner_.joinable()) runner_.join();
 }
@@ -33,9 +29,8 @@ void ClusterReconciler::watch() {
   request.cancelled = [this] { return stopping(); };
   auto changed = [this](const cluster::etcd::WatchMessage& m) {
     if (m.created || !m.events.empty()) {
-      std::lock_guard lock(mutex_);
       dirty_ = true;  // a (re)started watch may have missed changes: one pass reads them all
-      wake_.notify_all();
+      stop_.notify();
     }
     return !stopping();
   };
@@ -43,20 +38,14 @@ void ClusterReconciler::watch() {
     auto ended = member_.etcd().watch(request, changed);
     if (stopping()) break;
     if (!ended) log::debug("cluster: watch of the instances ended: {}", ended.error().to_string());
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, 1s, [this] { return stopping(); });
+    stop_.wait_for(1s);
   }
 }
 
 void ClusterReconciler::run() {
-  std::unique_lock lock(mutex_);
-  while (!stopping()) {
-    wake_.wait_for(lock, 1s, [this] { return dirty_ || stopping(); });
-    if (stopping()) break;
+  while (!stop_.wait_for(1s, [this] { return dirty_.load(); })) {
     dirty_ = false;
-    lock.unlock();
     if (auto r = pass(); !r) log::debug("cluster: reconcile: {}", r.error().to_string());
-    lock.lock();
   }
 }
 

@@ -11,11 +11,10 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <thread>
 
+#include "base/stop_signal.h"
 #include "cluster/desired_state.h"
 #include "cluster/membership.h"
 #include "daemon/cluster_fence.h"
@@ -39,17 +38,15 @@ class ClusterReconciler {
   void drop(const std::string& name, const char* why);
   // Logs a failure once per instance and generation (a pass repeats every second).
   void warn_once(const cluster::InstanceRecord& record, const Error& error);
-  bool stopping() const { return stopping_.load(); }
+  bool stopping() const { return stop_.stopped(); }
 
   Manager& manager_;
   const cluster::Membership& member_;
   ClusterFence& fence_;
   cluster::DesiredState desired_;
-  std::atomic<bool> stopping_{false};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool dirty_ = true;
-  std::map<std::string, int64_t> warned_;  // name -> generation whose failure was logged
+  StopSignal stop_;
+  std::atomic<bool> dirty_{true};          // a change was seen: pass again now
+  std::map<std::string, int64_t> warned_;  // the pass thread's  // name -> generation whose failure was logged
   std::thread watcher_, runner_;
 };
 
