@@ -147,6 +147,7 @@ TEST_F(ClusterFailover, AKilledNodesInstanceRunsElsewhereWithin10sAndOnceWhenItR
   int runs = std::getenv("VESSEL_FAILOVER_RUNS") ? std::atoi(std::getenv("VESSEL_FAILOVER_RUNS")) : 2;
   std::vector<double> seconds;
   for (int run_index = 0; run_index < runs; ++run_index) {
+    ASSERT_TRUE(eventually([&] { return copies(token).size() == 1; }, 300)) << logs();  // after a fence, again
     std::string victim_name = placement_of(*nodes[0]->daemon, "web").first;
     if (victim_name == nodes[0]->name) victim_name = placement_of(*nodes[1]->daemon, "web").first;
     Node* victim = node_named(victim_name);
