@@ -80,6 +80,9 @@ void add_cluster_commands(CLI::App& app, Context& ctx) {
                   "capacity and labels and keeps a lease alive (default TTL 5 s). Any member answers these commands.\n"
                   "Examples:\n  vessel cluster ls\n  vessel cluster inspect node-2 --json\n  vessel cluster cordon node-2\n"
                   "  vessel cluster simulate --nodes 5000 --instances 50000 --policy spread\n"
+                  "Instances the cluster places, and moves off a dead node when their restart policy asks:\n"
+                  "  vessel run --cluster-wide --name web --restart always --rootfs /srv/rootfs -- /bin/httpd -f\n"
+                  "  vessel ls            (the NODE column says where each runs)\n"
                   "See docs/cluster.md.");
   add_cluster_queries(cluster, ctx);
   add_cordon(cluster, ctx, "cordon", "mark a node unschedulable: it gets no new placements; what runs there stays");

@@ -24,6 +24,7 @@ namespace {
 struct CreateFlags {
   std::string name, image, rootfs, kernel, initramfs, cmdline, memory = "256";
   bool vm = false, attach = false, wait = false, detach = false;
+  bool cluster_wide = false;  // run --cluster-wide: the cluster places it (docs/cluster.md)
   bool sig_proxy = true;  // --sig-proxy
   bool name_given = false;  // --name "" is an error, not a request for a generated name
   double cpus = 1;
@@ -282,6 +283,19 @@ static int start_failure_status(const Error& error) {
   return kExitFailure;
 }
 
+// vessel run --cluster-wide: the spec goes to the cluster's desired state (etcd) through this
+// vesseld; the elected scheduler places it on a node, which runs it. Prints its name.
+static int run_cluster_wide(Context& ctx, const CreateFlags& flags, const json::Json& spec) {
+  if (flags.attach || flags.wait || flags.tty || flags.interactive || flags.auto_remove)
+    return report(Error(EINVAL, "--cluster-wide runs detached: it excludes --attach, --wait, -t, -i and --rm")
+                      .with_hint("follow it with `vessel logs -f NAME` on the node that runs it (vessel inspect NAME shows \"node\")"));
+  if (flags.name.empty()) return report(Error(EINVAL, "--cluster-wide needs --name").with_hint("add --name NAME"));
+  auto r = ctx.client().call("POST", "/v1/instances?cluster=1", spec);
+  if (!r) return report(r.error());
+  fmt::print("{}\n", r->value("name", ""));
+  return 0;
+}
+
 // vessel create / run: creates (and starts); run -a prints the output, -t attaches to the terminal,
 // --wait waits; those exit with the instance's status.
 static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
@@ -289,6 +303,7 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
   auto client = ctx.client();
   auto spec = spec_from_flags(flags);
   if (!spec) return report(spec.error());
+  if (flags.cluster_wide) return run_cluster_wide(ctx, flags, *spec);
   bool terminal = start && flags.tty && !flags.detach;  // Docker's run -t is attached
   bool feeds_stdin = start && flags.interactive && !flags.tty && !flags.detach;  // and so is run -i
   bool waits = flags.attach || flags.wait || terminal || feeds_stdin;
@@ -357,6 +372,10 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
           ->default_str("true");
       c->add_flag("--wait", flags->wait, "wait until the instance stops; exit with its exit status (see `vessel wait`)");
       c->add_flag("--detach,-d", flags->detach, "print the name and return at once (the default; Docker's -d)");
+      c->add_flag("--cluster-wide", flags->cluster_wide,
+                  "run it in the cluster this vesseld is in (vesseld --cluster): its spec goes to etcd, the cluster's "
+                  "scheduler places it on a node, and with a --restart policy it moves to another node when that one "
+                  "dies (docs/cluster.md). Needs --name; `vessel ls` and `inspect` show its \"node\"");
     }
     c->callback([&ctx, flags, start] { ctx.status = create_or_run(ctx, *flags, start); });
   }

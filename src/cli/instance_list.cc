@@ -87,6 +87,8 @@ std::string ports_text(const json::Json& ports) {
 }
 
 std::string instances_table(const json::Json& list, int64_t now) {
+  // In a cluster (docs/cluster.md) every instance says its node: a NODE column.
+  bool clustered = std::any_of(list.begin(), list.end(), [](const json::Json& i) { return i.contains("node"); });
   std::vector<std::vector<std::string>> rows;
   for (const auto& i : list) {
     std::string source = i.value("image", "");
@@ -95,8 +97,11 @@ std::string instances_table(const json::Json& list, int64_t now) {
     rows.push_back({i.value("name", ""), i.value("type", ""), source,
                     created > 0 ? human_duration(now - created) + " ago" : "-", instance_status(i, now),
                     ports_text(i.value("ports", json::Json::array()))});
+    if (clustered) rows.back().push_back(i.value("node", "-").empty() ? "-" : i.value("node", "-"));
   }
-  return render_table({"NAME", "TYPE", "IMAGE", "CREATED", "STATUS", "PORTS"}, rows);
+  std::vector<std::string> header{"NAME", "TYPE", "IMAGE", "CREATED", "STATUS", "PORTS"};
+  if (clustered) header.push_back("NODE");
+  return render_table(header, rows);
 }
 
 Result<void> add_filter(InstanceFilter& filter, const std::string& text) {

@@ -37,6 +37,7 @@ Membership::~Membership() {
 }
 
 Result<void> Membership::register_alive() {
+  auto sent = std::chrono::steady_clock::now();
   auto lease = TRY(etcd_->grant(config_.ttl_seconds));
   std::string key = kAlivePrefix + config_.node.name;
   json::Json alive = {{"ready", true}, {"lease", std::to_string(lease.id)}};
@@ -54,18 +55,25 @@ Result<void> Membership::register_alive() {
                           .with_hint("give this vesseld another --node name, or stop the other one"));
   }
   lease_ = lease.id;
+  renewed_at_ = sent.time_since_epoch().count();
   return {};
 }
 
-// Renews the lease three times per TTL; a lease found gone (etcd unreachable for longer than the
-// TTL) is replaced by a new one and the node registers again.
+// Renews the lease three times per TTL (four times a second while renewals fail); a lease found
+// gone (etcd unreachable for longer than the TTL) is replaced by a new one and the node registers
+// again.
 void Membership::keep_alive() {
   auto period = std::chrono::milliseconds(config_.ttl_seconds * 1000 / 3);
   bool failing = false;
   std::unique_lock lock(mutex_);
-  while (!wake_.wait_for(lock, period, [this] { return stopping_; })) {
+  // After a failed renewal the next comes sooner: one slow answer must not cost the lease (and
+  // fence the node's instances, daemon/cluster_fence.h).
+  while (!wake_.wait_for(lock, failing ? std::min<std::chrono::milliseconds>(period, 250ms) : period,
+                         [this] { return stopping_; })) {
     lock.unlock();
+    auto sent = std::chrono::steady_clock::now();
     auto kept = etcd_->keepalive(lease_);
+    if (kept && kept->ttl > 0) renewed_at_ = sent.time_since_epoch().count();
     if (!kept) {
       // Once per outage, not every renewal.
       if (!failing) log::warn("cluster: renew the lease of node {}: {}", config_.node.name, kept.error().to_string());

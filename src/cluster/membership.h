@@ -4,6 +4,8 @@
 // cordons and uncordons.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -32,6 +34,15 @@ class Membership {
 
   const std::string& name() const { return config_.node.name; }
   const etcd::Client& etcd() const { return *etcd_; }
+  int64_t ttl_seconds() const { return config_.ttl_seconds; }
+  // The node's lease now (it changes when a lost lease is replaced); elections live on it.
+  int64_t lease() const { return lease_.load(); }
+  // Until when etcd cannot have expired the lease: the send time of the last renewal etcd
+  // answered (or of the grant) plus the TTL. Self-fencing (daemon/cluster_fence.h) acts before it.
+  std::chrono::steady_clock::time_point lease_safe_until() const {
+    return std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(renewed_at_.load())) +
+           std::chrono::seconds(config_.ttl_seconds);
+  }
 
   // Every node that ever joined, ready or not, by name.
   Result<std::vector<NodeStatus>> nodes() const;
@@ -48,7 +59,8 @@ class Membership {
 
   std::unique_ptr<etcd::Client> etcd_;
   MembershipConfig config_;
-  int64_t lease_ = 0;  // the keeper thread's once joined
+  std::atomic<int64_t> lease_{0};        // written by the keeper thread once joined
+  std::atomic<int64_t> renewed_at_{0};   // steady_clock ticks: see lease_safe_until()
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -22,6 +22,18 @@ void add_cluster_flags(CLI::App& app, ClusterOptions& o) {
                  "seconds after which a node that stopped renewing its lease (dead, or cut off from etcd) "
                  "is not ready")
       ->capture_default_str()->check(CLI::Range(2, 3600));
+  app.add_option("--placement", o.placement,
+                 "how this node places clustered instances while it is the cluster's elected scheduler: spread "
+                 "(least loaded node), binpack (most loaded that fits) or proportional (by node CPUs)")
+      ->capture_default_str()->check(CLI::IsMember({"spread", "binpack", "proportional"}));
+}
+
+ClusterNode::~ClusterNode() {
+  reconciler.reset();
+  if (fence) fence->fence();
+  fence.reset();
+  scheduler.reset();
+  member.reset();
 }
 
 namespace {
@@ -33,10 +45,9 @@ std::string host_name() {
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name;
 }
-}  // namespace
 
-Result<std::unique_ptr<cluster::Membership>> join_cluster(const ClusterOptions& o, const Capacity& capacity,
-                                                          const std::string& socket) {
+Result<std::unique_ptr<cluster::Membership>> join_membership(const ClusterOptions& o, const Capacity& capacity,
+                                                             const std::string& socket) {
   if (o.endpoints.empty()) {
     if (!o.node.empty() || !o.labels.empty() || !o.advertise.empty())
       return Unexpected(Error(EINVAL, "--node, --advertise and --labels need --cluster")
@@ -61,6 +72,20 @@ Result<std::unique_ptr<cluster::Membership>> join_cluster(const ClusterOptions& 
   auto member = TRY(cluster::Membership::join(std::move(client), std::move(config)));
   log::info("node {} joined the cluster at {} (lease TTL {} s)", member->name(), o.endpoints, o.lease_ttl);
   return member;
+}
+}  // namespace
+
+Result<std::unique_ptr<ClusterNode>> join_cluster(const ClusterOptions& o, const Capacity& capacity,
+                                                  const std::string& socket, Manager& manager) {
+  auto policy = TRY_CTX(cluster::placement::parse_policy(o.placement), "--placement");
+  auto member = TRY(join_membership(o, capacity, socket));
+  if (!member) return nullptr;
+  auto node = std::make_unique<ClusterNode>();
+  node->member = std::move(member);
+  node->scheduler = std::make_unique<cluster::ClusterScheduler>(*node->member, policy);
+  node->fence = std::make_unique<ClusterFence>(manager, *node->member);
+  node->reconciler = std::make_unique<ClusterReconciler>(manager, *node->member, *node->fence);
+  return node;
 }
 
 }  // namespace vessel::daemon

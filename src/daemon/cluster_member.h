@@ -5,7 +5,11 @@
 #include <memory>
 #include <string>
 
+#include "cluster/cluster_scheduler.h"
 #include "cluster/membership.h"
+#include "daemon/cluster_fence.h"
+#include "daemon/cluster_reconciler.h"
+#include "daemon/instances/manager.h"
 #include "daemon/policy/capacity.h"
 
 namespace vessel::daemon {
@@ -16,12 +20,25 @@ struct ClusterOptions {
   std::string advertise;  // --advertise ADDR (default: unix://SOCKET)
   std::string labels;     // --labels k=v,...
   int64_t lease_ttl = 5;  // --lease-ttl SECONDS
+  std::string placement = "spread";  // --placement POLICY (when this node is the scheduler)
+};
+
+// A node's running parts in the cluster, stopped in reverse order: the reconciler, the fence
+// (which first kills the clustered copies: leaving revokes the lease and they will move), the
+// scheduler (a leader resigns), the membership (the lease is revoked).
+struct ClusterNode {
+  std::unique_ptr<cluster::Membership> member;
+  std::unique_ptr<cluster::ClusterScheduler> scheduler;
+  std::unique_ptr<ClusterFence> fence;
+  std::unique_ptr<ClusterReconciler> reconciler;
+  ~ClusterNode();
 };
 
 void add_cluster_flags(CLI::App& app, ClusterOptions& o);
 
-// nullptr without --cluster; the node's membership (lease kept alive) with it.
-Result<std::unique_ptr<cluster::Membership>> join_cluster(const ClusterOptions& o, const Capacity& capacity,
-                                                          const std::string& socket);
+// nullptr without --cluster; with it, the node joined (lease kept alive), its scheduler
+// campaigning, its fence and reconciler running clustered instances through `manager`.
+Result<std::unique_ptr<ClusterNode>> join_cluster(const ClusterOptions& o, const Capacity& capacity,
+                                                  const std::string& socket, Manager& manager);
 
 }  // namespace vessel::daemon

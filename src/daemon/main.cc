@@ -257,8 +257,8 @@ Result<int> serve(const Options& o) {
   build::remove_stale_builds(builds, o.state_dir + "/runtime");
   api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
-  auto member = TRY_CTX(join_cluster(o.cluster, config.capacity, o.socket), "vesseld");  // docs/cluster.md
-  api.set_cluster(member.get());
+  auto node = TRY_CTX(join_cluster(o.cluster, config.capacity, o.socket, manager), "vesseld");  // docs/cluster.md
+  api.set_cluster(node ? node->member.get() : nullptr);
   http::ServerOptions server_options = server_options_of(o);
   fs::create_directories(fs::path(o.socket).parent_path(), ec);
   TrustStore trust(o.state_dir + "/tls/trust");

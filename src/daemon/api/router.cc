@@ -134,10 +134,12 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     if (r.method == "GET") {
       label = "GET /v1/instances";
       auto list = manager_.list();
+      if (list && cluster_) list = list_in_cluster(std::move(*list));
       return list ? ok(*list) : error_response(list.error());
     }
     if (r.method == "POST") {
       label = "POST /v1/instances";
+      if (r.query_flag("cluster")) return create_clustered(r, role);
       auto spec = parse_spec_text(r.body);
       if (!spec) return error_response(spec.error(), 400);
       if (auto allowed = host_paths_.admit(*spec, role); !allowed) return error_response(allowed.error());
@@ -161,10 +163,12 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     if (r.method == "GET") {
       label = "GET /v1/instances/{name}";
       auto j = manager_.get(name);
-      return answer(j);
+      return answer(cluster_ ? get_in_cluster(name, std::move(j)) : std::move(j));
     }
     if (r.method == "DELETE") {
       label = "DELETE /v1/instances/{name}";
+      if (cluster_)
+        if (auto clustered = remove_clustered(name)) return std::move(*clustered);
       auto removed = r.query_flag("volumes") ? manager_.remove_with_volumes(name, r.query_flag("force"))
                                              : manager_.remove(name, r.query_flag("force"));
       return removed ? http::Response::no_content() : error_response(removed.error());

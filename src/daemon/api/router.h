@@ -2,6 +2,7 @@
 // turns Results into JSON answers with the right status, and records request metrics.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "cluster/membership.h"
@@ -75,6 +76,13 @@ class Api {
   http::Response pool_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   http::Response build_route(const http::Request& request, std::string& label);
   http::Response cluster_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
+  // Clustered instances (api/cluster_instances.cc): POST /v1/instances?cluster=1 writes etcd; in a
+  // cluster, GET shows each instance's "node" and those on other nodes; DELETE of a clustered
+  // one removes its record (nullopt: not clustered, remove the local instance).
+  http::Response create_clustered(const http::Request& request, Role role);
+  Result<json::Json> list_in_cluster(json::Json local);
+  Result<json::Json> get_in_cluster(const std::string& name, Result<json::Json> local);
+  std::optional<http::Response> remove_clustered(const std::string& name);
   http::Response volume_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   // POST /v1/policy/simulate (api/policy_routes.cc)
   http::Response policy_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);

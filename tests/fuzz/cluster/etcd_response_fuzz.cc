@@ -1,5 +1,5 @@
 // Fuzzes the parsers of etcd's gateway answers (src/cluster/etcd_messages.h) and of the node
-// records other nodes write (node_record.h): vesseld reads them from the network. The first byte
+// records other nodes write (node_record.h, instance_record.h): vesseld reads them from the network. The first byte
 // picks the parser; the rest is the answer. Watch streams go through the line splitter in chunks
 // cut by the input itself. Nothing may crash or throw, and a
 // parsed answer must be self-consistent.
@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cluster/etcd_messages.h"
+#include "cluster/instance_record.h"
 #include "cluster/node_record.h"
 
 using namespace vessel;
@@ -17,8 +18,12 @@ using namespace vessel::cluster::etcd;
 namespace {
 
 void parse_one(uint8_t which, std::string_view text) {
-  if (which % 9 == 8) {  // a node's record, as another node wrote it under /vessel/nodes/
+  if (which % 9 == 8) {  // a node's or an instance's record, as another node wrote it
     if (auto info = cluster::parse_node_info(text)) (void)json::dump(cluster::node_info_json(*info));
+    if (auto record = cluster::parse_instance_record(text)) {
+      if (record->name.empty() || record->generation < 0) std::abort();
+      (void)json::dump(cluster::instance_record_json(*record));
+    }
     return;
   }
   auto j = json::parse(text, 1 << 20);

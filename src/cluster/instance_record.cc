@@ -1,0 +1,37 @@
+#include "cluster/instance_record.h"
+
+#include "cluster/node_record.h"
+
+namespace vessel::cluster {
+
+using json::Json;
+
+Json instance_record_json(const InstanceRecord& r) {
+  return {{"name", r.name}, {"spec", r.spec},         {"node", r.node},         {"generation", r.generation},
+          {"failover", r.failover}, {"cpus", r.cpus}, {"memory_mib", r.memory_mib}};
+}
+
+Result<InstanceRecord> parse_instance_record(std::string_view text) {
+  auto j = TRY_CTX(json::parse(text, 4 << 20), "instance record");
+  if (!j.is_object()) return fail(EINVAL, "instance record: expected an object");
+  InstanceRecord r;
+  r.name = TRY(json::get_string(j, "instance", "name"));
+  if (r.name.empty() || r.name.size() > 63) return fail(EINVAL, "instance.name: 1-63 characters, not \"{}\"", r.name);
+  r.node = TRY(json::opt_string(j, "instance", "node")).value_or("");
+  if (!r.node.empty()) TRY_CTX(check_node_name(r.node), "instance.node");
+  r.failover = TRY(json::opt_bool(j, "instance", "failover")).value_or(false);
+  r.memory_mib = TRY(json::opt_uint(j, "instance", "memory_mib")).value_or(0);
+  uint64_t generation = TRY(json::opt_uint(j, "instance", "generation")).value_or(0);
+  if (generation > uint64_t(INT64_MAX)) return fail(EINVAL, "instance.generation: too large");
+  r.generation = static_cast<int64_t>(generation);
+  if (auto it = j.find("cpus"); it != j.end()) {
+    if (!it->is_number() || it->get<double>() < 0) return fail(EINVAL, "instance.cpus: expected a number >= 0");
+    r.cpus = it->get<double>();
+  }
+  auto spec = j.find("spec");
+  if (spec == j.end() || !spec->is_object()) return fail(EINVAL, "instance.spec: expected an object");
+  r.spec = *spec;
+  return r;
+}
+
+}  // namespace vessel::cluster

@@ -1,0 +1,62 @@
+// Self-fencing (docs/cluster.md#failover): a node that has not renewed its lease for nearly a
+// TTL kills its clustered instances' local copies before etcd can expire the lease, so that the
+// scheduler's failover (which waits for that expiry) never makes a second running copy. It checks
+// ten times a second; the margin before the earliest expiry is a quarter of the TTL, at least
+// 500 ms. It keeps the running copies' processes (PID and start time) at hand while the lease is
+// safe, so that the kill itself needs neither the store nor the instance manager's locks (both
+// may be slow when the host is, which is when leases are lost); the manager then records the
+// exits. The copies it killed start again once the lease is renewed, if they are still this
+// node's at the same generation (cluster_reconciler.h).
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/stop_signal.h"
+#include "cluster/membership.h"
+#include "daemon/instances/manager.h"
+
+namespace vessel::daemon {
+
+class ClusterFence {
+ public:
+  ClusterFence(Manager& manager, const cluster::Membership& member);
+  ~ClusterFence();
+  ClusterFence(const ClusterFence&) = delete;
+  ClusterFence& operator=(const ClusterFence&) = delete;
+
+  // The lease is renewed with room to spare: this node may start clustered instances.
+  bool safe() const;
+  // The copies fenced since their last start here.
+  std::set<std::string> fenced() const;
+  void forget(const std::string& name);
+  // Kills every running clustered copy now (vesseld leaving the cluster: they will move).
+  void fence();
+
+ private:
+  void run();
+  struct Armed {
+    std::string name;
+    pid_t pid = 0;
+    int64_t start_time = 0;
+  };
+  // The running clustered copies' processes, read while the lease is safe.
+  void arm();
+  void kill_armed();
+
+  Manager& manager_;
+  const cluster::Membership& member_;
+  std::chrono::milliseconds margin_;
+  StopSignal stop_;
+  bool fencing_ = false;  // the fence thread's: logged once per outage
+  mutable std::mutex mutex_;
+  std::set<std::string> fenced_;
+  std::vector<Armed> armed_;  // the fence thread's
+  std::thread thread_;
+};
+
+}  // namespace vessel::daemon

@@ -1,0 +1,53 @@
+// Each node makes its share of the cluster's desired state so locally (docs/cluster.md#desired-state):
+// it watches /vessel/instances/ and, on every change and at least once a second,
+//   - creates and starts, through the local Manager, each instance the cluster assigns to it that
+//     it lacks, marked with the record's generation (spec/cluster_copy.h);
+//   - replaces a local copy of an older generation (the instance moved away and back);
+//   - starts again a stopped copy of its own when the record's restart policy asks, or when
+//     self-fencing killed it (cluster_fence.h);
+//   - stops and removes every local copy the cluster does not assign to it any more (moved to
+//     another node at a newer generation, or removed).
+// Nothing is started while the node's lease is not safely renewed (ClusterFence::safe).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "base/stop_signal.h"
+#include "cluster/desired_state.h"
+#include "cluster/membership.h"
+#include "daemon/cluster_fence.h"
+#include "daemon/instances/manager.h"
+
+namespace vessel::daemon {
+
+class ClusterReconciler {
+ public:
+  ClusterReconciler(Manager& manager, const cluster::Membership& member, ClusterFence& fence);
+  ~ClusterReconciler();
+  ClusterReconciler(const ClusterReconciler&) = delete;
+  ClusterReconciler& operator=(const ClusterReconciler&) = delete;
+
+ private:
+  void watch();  // the watch thread: wakes the passes
+  void run();    // the pass thread
+  Result<void> pass();
+  void make_ours(const cluster::InstanceRecord& record, const InstanceRow* local, bool was_fenced);
+  Result<void> create_copy(const cluster::InstanceRecord& record);
+  void drop(const std::string& name, const char* why);
+  // Logs a failure once per instance and generation (a pass repeats every second).
+  void warn_once(const cluster::InstanceRecord& record, const Error& error);
+  bool stopping() const { return stop_.stopped(); }
+
+  Manager& manager_;
+  const cluster::Membership& member_;
+  ClusterFence& fence_;
+  cluster::DesiredState desired_;
+  StopSignal stop_;
+  std::atomic<bool> dirty_{true};          // a change was seen: pass again now
+  std::map<std::string, int64_t> warned_;  // the pass thread's  // name -> generation whose failure was logged
+  std::thread watcher_, runner_;
+};
+
+}  // namespace vessel::daemon
