@@ -19,8 +19,13 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do RUNTIMES+=("$(readlink -f "$1")"); sh
 FILES=("$@")
 [ ${#FILES[@]} -gt 0 ] || FILES=(030-run.bats 035-logs.bats 040-ps.bats 045-start.bats 050-stop.bats 055-rm.bats
   075-exec.bats 080-pause.bats 130-kill.bats 160-volumes.bats 190-run-ipcns.bats
-  195-run-namespaces.bats 420-cgroups.bats)
+  420-cgroups.bats)
 [ ${#RUNTIMES[@]} -gt 0 ] || { echo "name at least one runtime" >&2; exit 2; }
+present=()
+for f in "${FILES[@]}"; do
+  if [ -f "$SRC/test/system/$f" ]; then present+=("$f"); else echo "# not in this podman's suite: $f" >&2; fi
+done
+FILES=("${present[@]}")
 W=$(mktemp -d /tmp/podman-system.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 

@@ -2,6 +2,7 @@
 
 #include "runtime/linux/sync.h"
 
+#include <cctype>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -45,7 +46,8 @@ Result<std::string> find_executable(const Process& p) {
     if (path[0] != '/') path = p.cwd + "/" + path;
     struct stat st;
     if (stat(path.c_str(), &st) != 0) return fail_errno("exec: \"{}\"", name);
-    if (!S_ISREG(st.st_mode)) return fail(EACCES, "exec: \"{}\" is not a regular file", name);
+    // "permission denied": podman and Docker tell 126 from the runtime's words.
+    if (!S_ISREG(st.st_mode)) return fail(EACCES, "exec: \"{}\": permission denied (not a regular file)", name);
     return path;
   }
   std::string path_var = env_value(p.env, "PATH");
@@ -213,7 +215,9 @@ void exec_process(const std::string& path, const Process& p, const std::vector<s
   envp.push_back(nullptr);
   execve(path.c_str(), argv.data(), envp.data());
   int err = errno;
-  std::string msg = fmt::format("vessel-runtime: error: exec {}: {}\n", path, strerror(err));
+  std::string reason = strerror(err);  // lower case, as runc and crun print it ("permission denied")
+  if (!reason.empty()) reason[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(reason[0])));
+  std::string msg = fmt::format("vessel-runtime: error: exec {}: {}\n", path, reason);
   (void)!write(2, msg.data(), msg.size());
   _exit(err == ENOENT ? 127 : 126);  // as a shell: not found, or found but not executable
 }

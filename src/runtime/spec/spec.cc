@@ -457,7 +457,9 @@ Result<Spec> parse_spec_json(const Json& doc) {
       d.minor = TRY(maybe_int(e, dw, "minor")).value_or(0);
       if (d.type != 'p' && (!e.contains("major") || !e.contains("minor")))
         return fail(EINVAL, "{}: major and minor are required for type {}", dw, d.type);
-      if (auto m = TRY(maybe_uint(e, dw, "fileMode", 07777))) d.file_mode = static_cast<uint32_t>(*m);
+      // podman passes the whole st_mode (020600 for a character device); the type comes from
+      // "type" and only the permission bits are used (mounts.cc), as runc and crun do.
+      if (auto m = TRY(maybe_uint(e, dw, "fileMode", 0177777))) d.file_mode = static_cast<uint32_t>(*m & 07777);
       if (auto u = TRY(maybe_uint(e, dw, "uid", UINT32_MAX))) d.uid = static_cast<uint32_t>(*u);
       if (auto g = TRY(maybe_uint(e, dw, "gid", UINT32_MAX))) d.gid = static_cast<uint32_t>(*g);
       lx.devices.push_back(d);

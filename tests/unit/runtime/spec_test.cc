@@ -119,6 +119,17 @@ TEST(SpecParse, ErrorsNameTheField) {
   }
 }
 
+// podman hands the whole st_mode (S_IFCHR | 0600 = 8576); only the permission bits are kept.
+TEST(SpecParse, ADevicesFileModeMayCarryItsTypeBits) {
+  Json j = minimal();
+  j["linux"]["devices"] = {{{"path", "/dev/fuse"}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"fileMode", 8576}}};
+  auto spec = parse_spec(j.dump());
+  ASSERT_TRUE(spec) << spec.error().to_string();
+  EXPECT_EQ(spec->linux->devices.at(0).file_mode, 0600u);
+  j["linux"]["devices"][0]["fileMode"] = 0200000;
+  EXPECT_NE(error_of(j).find("fileMode"), std::string::npos) << error_of(j);
+}
+
 TEST(SpecValidate, IdMappingsMustNotOverlap) {
   Json j = minimal();
   j["linux"]["namespaces"].push_back({{"type", "user"}});
