@@ -77,12 +77,15 @@ Result<void> process_body(ExecContext& c) {
 }
 
 // The PID namespace, joined by the runtime for the child it forks next; taken out of the joins.
-Result<void> join_pid_namespace_for_children(ExecContext& c) {
+// Returns our own, to go back to once the child is forked: while the namespace for children
+// differs from ours, clone(CLONE_THREAD) fails (EINVAL), and a sanitizer's exit-time thread spun.
+Result<Fd> join_pid_namespace_for_children(ExecContext& c) {
   auto pid = std::find_if(c.joins.begin(), c.joins.end(), [](const auto& j) { return j.first == CLONE_NEWPID; });
-  if (pid == c.joins.end()) return {};
+  if (pid == c.joins.end()) return Fd();
+  Fd own = TRY(Fd::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
   if (setns(pid->second.get(), CLONE_NEWPID) != 0) return fail_errno("join the PID namespace of the container");
   c.joins.erase(pid);
-  return {};
+  return own;
 }
 
 Result<std::pair<uint32_t, uint32_t>> parse_user(const std::string& text) {
@@ -192,11 +195,13 @@ Result<void> open_namespaces(pid_t pid, ExecContext& c) {
 
 // Forks the process in the container's cgroup; returns its pid once it has exec'd.
 Result<pid_t> start_process(const ContainerState& s, ExecContext& c) {
-  TRY(join_pid_namespace_for_children(c));
-  Stage1 child = TRY(fork_stage1([&](int sock) {
+  Fd own_pidns = TRY(join_pid_namespace_for_children(c));
+  auto forked = fork_stage1([&](int sock) {
     c.sock = sock;
     return process_body(c);
-  }));
+  });
+  if (own_pidns && setns(own_pidns.get(), CLONE_NEWPID) != 0) return fail_errno("return to the runtime's PID namespace");
+  Stage1 child = TRY(std::move(forked));
   auto cleanup = [&]() {
     ::kill(child.pid, SIGKILL);
     waitpid(child.pid, nullptr, 0);
