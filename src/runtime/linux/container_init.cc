@@ -153,7 +153,7 @@ int direct_init_clone_flags(const InitContext& c) {
   int flags = 0;
   for (const auto& ns : spec.linux->namespaces)
     if (ns.type != "cgroup") flags |= namespace_flag(ns.type);
-  return flags ? flags : 0;
+  return flags;
 }
 
 Result<void> direct_init_body(InitContext& c) {
