@@ -14,6 +14,7 @@
 #include "daemon/instances/oci_config.h"
 #include "daemon/instances/oom_note.h"
 #include "daemon/instances/volume_copy_up.h"
+#include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon {
 
@@ -240,6 +241,7 @@ Result<void> ContainerBackend::stop(const InstanceContext& ctx, const GuestProce
   }
   if (!proc.wait_exit(std::chrono::seconds(10))) {
     (void)proc.signal(SIGKILL);  // the runtime could not: the pidfd still can
+    cgroup_hurry_killed(ctx.cgroup, proc.pid);
     if (!proc.wait_exit(std::chrono::seconds(5))) return fail(ETIMEDOUT, "container {} did not die", name);
   }
   cleanup(ctx);

@@ -8,6 +8,7 @@
 #include "daemon/instances/vm_balloon.h"
 #include "daemon/policy/cgroups.h"
 #include "daemon/policy/pool_cgroups.h"
+#include "daemon/policy/requeue_groups.h"
 #include "daemon/policy/usage_counters.h"
 #include "daemon/policy/sched_idle.h"
 #include "daemon/policy/slice_cgroups.h"
@@ -358,6 +359,15 @@ void Pools::stopping(const std::string& name, const InstanceSpec& spec) {
   if (!pool) return;
   relieving_.insert(name);  // full weight in the plan until it no longer runs (relieve_locked)
   if (auto applied = apply_locked(*pool); !applied) log::warn("pool {}: {}", pool->name, applied.error().to_string());
+  // Level with its neighbours in virtual time, or its raise can wait tens of seconds
+  // (requeue_groups.h). A timeslice pool's turns already stop and restart its members.
+  if (pool->policy == PolicyKind::Timeslice) return;
+  std::vector<std::string> neighbours;
+  if (auto holders = running_members(pool->name))
+    for (const auto& m : *holders)
+      if (m.name != name)
+        if (auto cgroup = member_cgroup(m.spec)) neighbours.push_back(*cgroup);
+  requeue_groups(neighbours);
 }
 
 DemandMember Pools::demand_member(const Member& m) {

@@ -325,6 +325,7 @@ Result<void> VmBackend::stop(const InstanceContext& ctx, const GuestProcess& pro
     }
   }
   (void)proc.signal(SIGKILL);
+  cgroup_hurry_killed(ctx.cgroup, proc.pid);
   if (!proc.wait_exit(std::chrono::seconds(10))) return fail(ETIMEDOUT, "vessel-vmm of {} did not die", ctx.spec.name);
   cleanup(ctx);
   return {};

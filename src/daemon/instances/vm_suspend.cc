@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "daemon/instances/vm_backend.h"
+#include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon {
 
@@ -67,6 +68,7 @@ Result<void> VmBackend::save(const InstanceContext& ctx, const GuestProcess& pro
     if (auto moved = move(run_dir(ctx) + "/" + from, saved_dir(ctx) + "/" + to); !moved)
       return undo(std::move(moved).error());
   (void)proc.signal(SIGKILL);
+  cgroup_hurry_killed(ctx.cgroup, proc.pid);
   if (!proc.wait_exit(std::chrono::seconds(10))) return fail(ETIMEDOUT, "vessel-vmm of {} did not die", ctx.spec.name);
   cleanup(ctx);
   return {};

@@ -8,6 +8,7 @@
 
 #include "base/fd.h"
 #include "runtime/cgroups/cgroup.h"
+#include "runtime/cgroups/hurry_exit.h"
 
 namespace vessel::daemon {
 
@@ -66,6 +67,10 @@ void cgroup_remove(const std::string& path, bool wait_while_busy) {
   auto cg = plan(path, {"memory", "cpu", "cpuacct", "pids", "freezer", "devices", "blkio", "cpuset", "hugetlb",
                         "net_cls", "perf_event"});
   if (cg) (void)cg->destroy(wait_while_busy);
+}
+
+void cgroup_hurry_killed(const std::string& path, pid_t pid) {
+  if (auto cg = plan(path, {"cpu"})) (void)runtime::hurry_killed(*cg, pid);
 }
 
 CgroupStats cgroup_stats(const std::string& path) {

@@ -49,6 +49,8 @@ Result<void> cgroup_place(const std::string& path, const CgroupLimits& limits, p
 // Removes the (empty) cgroup; missing directories are fine. `wait_while_busy`: up to 1 s per
 // directory for a process that is still leaving it (a jailer exiting after its VMM).
 void cgroup_remove(const std::string& path, bool wait_while_busy = false);
+// `pid`, in the group at `path`, was sent SIGKILL: it gets the CPU to die (runtime/cgroups/hurry_exit.h).
+void cgroup_hurry_killed(const std::string& path, pid_t pid);
 CgroupStats cgroup_stats(const std::string& path);
 
 // How many processes the kernel's OOM killer has killed in the cgroup (v2: memory.events, v1:

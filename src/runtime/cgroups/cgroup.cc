@@ -15,6 +15,7 @@
 #include "base/fd.h"
 #include "base/log.h"
 #include "runtime/cgroups/device_filter.h"
+#include "runtime/cgroups/hurry_exit.h"
 #include "runtime/cgroups/weights.h"
 
 namespace vessel::runtime {
@@ -442,12 +443,14 @@ Result<std::vector<pid_t>> Cgroup::pids() const {
 }
 
 Result<void> Cgroup::kill_all(int signo) const {
-  auto list = TRY(pids());
-  for (pid_t p : list) ::kill(p, signo);
-  if (signo != SIGKILL) return {};
+  if (signo != SIGKILL) {
+    for (pid_t p : TRY(pids())) ::kill(p, signo);
+    return {};
+  }
+  (void)kill_and_hurry(*this);  // squeezed or throttled, the dying would wait for the CPU
   if (frozen().value_or(false)) (void)set_frozen(false);
   for (int i = 0; i < 5000; ++i) {
-    list = TRY(pids());
+    auto list = TRY(pids());
     if (list.empty()) return {};
     for (pid_t p : list) ::kill(p, SIGKILL);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

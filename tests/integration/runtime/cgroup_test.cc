@@ -227,3 +227,32 @@ TEST_F(RuntimeTest, SystemdCgroupsPathNeedsTheSystemdDriver) {
 }
 
 }  // namespace vessel::runtime::test
+
+namespace vessel::runtime::test {
+
+// A killed container gets the CPU to die (runtime/cgroups/hurry_exit.h): its quota is lifted once
+// its processes are sent SIGKILL, so one throttled to 1 ms a second does not wait for its period.
+TEST_F(RuntimeTest, KillAllLiftsTheQuotaOfTheDying) {
+  config_["linux"]["cgroupsPath"] = "/vessel-test/" + id_;
+  config_["linux"]["namespaces"] = json::array({{{"type", "mount"}}, {{"type", "pid"}}});
+  config_.erase("hostname");
+  config_["linux"]["resources"] = {{"cpu", {{"quota", 1000}, {"period", 1000000}}}};
+  set_args({"/bin/sh", "-c", "while :; do :; done"});
+  write_config();
+  ids_.push_back(id_);
+  ASSERT_EQ(rt("run -d --bundle " + bundle_ + " " + id_).status, 0);
+  std::string dir = fs::exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us") ? "/sys/fs/cgroup/cpu/vessel-test/" + id_
+                                                                      : "/sys/fs/cgroup/vessel-test/" + id_;
+  bool v1 = fs::exists(dir + "/cpu.cfs_quota_us");
+  std::string quota_file = dir + (v1 ? "/cpu.cfs_quota_us" : "/cpu.max");
+  EXPECT_EQ(slurp(quota_file), v1 ? "1000\n" : "1000 1000000\n");
+  ASSERT_EQ(rt("kill --all " + id_ + " KILL").status, 0);
+  EXPECT_EQ(slurp(quota_file), v1 ? "-1\n" : "max 1000000\n") << "the quota is lifted for the dying";
+  for (int i = 0; i < 200 && status(id_) != "stopped"; ++i) usleep(10000);
+  EXPECT_EQ(status(id_), "stopped");
+  ASSERT_EQ(rt("delete " + id_).status, 0);
+  for (const char* c : {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd", "unified", ""})
+    rmdir(fmt::format("/sys/fs/cgroup/{}/vessel-test", c).c_str());
+}
+
+}  // namespace vessel::runtime::test
