@@ -7,8 +7,10 @@ namespace vessel::cluster {
 using json::Json;
 
 Json instance_record_json(const InstanceRecord& r) {
-  return {{"name", r.name}, {"spec", r.spec},         {"node", r.node},         {"generation", r.generation},
-          {"failover", r.failover}, {"cpus", r.cpus}, {"memory_mib", r.memory_mib}};
+  Json j = {{"name", r.name}, {"spec", r.spec},         {"node", r.node},         {"generation", r.generation},
+            {"failover", r.failover}, {"cpus", r.cpus}, {"memory_mib", r.memory_mib}, {"stopped", r.stopped}};
+  if (!r.placement.empty()) j["placement"] = placement_rules_json(r.placement);
+  return j;
 }
 
 Result<InstanceRecord> parse_instance_record(std::string_view text) {
@@ -28,6 +30,8 @@ Result<InstanceRecord> parse_instance_record(std::string_view text) {
     if (!it->is_number() || it->get<double>() < 0) return fail(EINVAL, "instance.cpus: expected a number >= 0");
     r.cpus = it->get<double>();
   }
+  r.stopped = TRY(json::opt_bool(j, "instance", "stopped")).value_or(false);
+  if (auto it = j.find("placement"); it != j.end()) r.placement = TRY_CTX(parse_placement_rules(*it), "instance");
   auto spec = j.find("spec");
   if (spec == j.end() || !spec->is_object()) return fail(EINVAL, "instance.spec: expected an object");
   r.spec = *spec;

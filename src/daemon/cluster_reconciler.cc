@@ -99,6 +99,8 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
     if (*generation != record.generation) {
       drop(record.name, "its generation moved on");
       local = nullptr;
+    } else if (record.stopped) {
+      return keep_stopped(record, *local);
     } else if (local->state == to_string(State::Stopped) || local->state == to_string(State::Created)) {
       if (!was_fenced && !restart_wanted(record, *local) && local->state != to_string(State::Created)) return;
       if (auto started = manager_.act(record.name, Action::Start); !started) return warn_once(record, started.error());
@@ -110,13 +112,23 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
     }
   }
   if (auto created = create_copy(record); !created) return warn_once(record, created.error());
-  log::info("cluster: running {} here (generation {})", record.name, record.generation);
+  log::info("cluster: {} {} here (generation {})", record.stopped ? "created (stopped)" : "running", record.name,
+            record.generation);
+}
+
+// vessel stop of a clustered instance: the record says stopped, whatever its restart policy.
+void ClusterReconciler::keep_stopped(const InstanceRecord& record, const InstanceRow& local) {
+  fence_.forget(record.name);
+  if (local.state == to_string(State::Stopped) || local.state == to_string(State::Created)) return;
+  if (auto stopped = manager_.act(record.name, Action::Stop); !stopped) return warn_once(record, stopped.error());
+  log::info("cluster: stopped {} (generation {}): the cluster wants it stopped", record.name, record.generation);
 }
 
 Result<void> ClusterReconciler::create_copy(const InstanceRecord& record) {
   auto spec = TRY_CTX(parse_spec(cluster_copy_spec(record.spec, record.generation)), "the cluster's spec of {}",
                       record.name);
-  TRY(manager_.run(spec));
+  if (record.stopped) TRY(manager_.create(spec));
+  else TRY(manager_.run(spec));
   return {};
 }
 
