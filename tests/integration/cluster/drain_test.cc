@@ -43,7 +43,7 @@ TEST_F(ClusterDrain, DrainMovesEachInstanceOffInOrderAndMigrateMovesOneByNodeNam
   for (int i = 1; i <= 3; ++i) {
     std::string name = "app-" + std::to_string(i);
     sampler.tokens.push_back(token(name));
-    auto r = run_clustered(node(2), name, token(name), {"--restart", "always"});
+    auto r = run_clustered(node(2), name, token(name), {"--restart", "always", "--cpu-reservation", "0.2"});
     ASSERT_EQ(r.status, 0) << r.err;
     ASSERT_EQ(wait_running(name, token(name)), "node-1");
   }
