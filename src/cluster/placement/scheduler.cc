@@ -114,24 +114,20 @@ void Scheduler::commit(size_t i, const Request& request) {
 
 // Each group the request belongs to gains (or loses) one instance on the node and in total.
 void Scheduler::count_groups(NodeState& n, const Request& request, int delta) {
-  std::vector<std::string> names = request.more_groups;
-  if (!request.group.empty()) names.push_back(request.group);
-  for (const auto& name : names) {
+  auto count = [&](const std::string& name) {
     uint32_t g = intern(name);
+    auto it = std::find_if(n.groups.begin(), n.groups.end(), [g](const auto& p) { return p.first == g; });
     if (delta > 0) {
       ++group_totals_[g];
-      auto it = std::find_if(n.groups.begin(), n.groups.end(), [g](const auto& p) { return p.first == g; });
       if (it != n.groups.end()) ++it->second;
       else n.groups.emplace_back(g, 1);
-      continue;
+      return;
     }
     if (auto t = group_totals_.find(g); t != group_totals_.end() && --t->second == 0) group_totals_.erase(t);
-    for (auto it = n.groups.begin(); it != n.groups.end(); ++it)
-      if (it->first == g && --it->second == 0) {
-        n.groups.erase(it);
-        break;
-      }
-  }
+    if (it != n.groups.end() && --it->second == 0) n.groups.erase(it);
+  };
+  if (!request.group.empty()) count(request.group);
+  for (const auto& name : request.more_groups) count(name);
 }
 
 void Scheduler::release(size_t i, const Request& request) {

@@ -71,6 +71,9 @@ struct Relay {
 
 // Marks the relay abandoned when this node's answer is dropped (the client went away).
 struct Abandon {
+  explicit Abandon(std::shared_ptr<Relay> r) : relay(std::move(r)) {}
+  Abandon(const Abandon&) = delete;
+  Abandon& operator=(const Abandon&) = delete;
   std::shared_ptr<Relay> relay;
   ~Abandon() {
     std::lock_guard lock(relay->mutex);
@@ -115,7 +118,7 @@ http::Response streamed(std::shared_ptr<Relay> relay) {
   http::Response resp;
   resp.status = static_cast<int>(relay->status);
   resp.content_type = relay->content_type.empty() ? "application/octet-stream" : relay->content_type;
-  auto abandon = std::make_shared<Abandon>(Abandon{relay});
+  auto abandon = std::make_shared<Abandon>(relay);
   resp.stream = [relay, abandon](std::string& out) {
     std::unique_lock lock(relay->mutex);
     relay->changed.wait(lock, [&] { return !relay->chunks.empty() || relay->done; });

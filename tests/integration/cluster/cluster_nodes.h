@@ -79,12 +79,12 @@ class ClusterNodes : public ::testing::Test {
   }
   Daemon& node(int i) { return *nodes_[static_cast<size_t>(i - 1)]->daemon; }
   // `vessel run --cluster-wide --name NAME FLAGS... -- /bin/sh -c SCRIPT TOKEN` through `via`; the
-  // script answers SIGTERM at once and says "hello TOKEN".
+  // script answers SIGTERM at once, says "hello TOKEN", then "tick" every second.
   CliResult run_clustered(const Daemon& via, const std::string& name, const std::string& token,
                           const std::vector<std::string>& flags = {}) {
     std::vector<std::string> args{"run", "--cluster-wide", "--name", name, "--rootfs", images_.path + "/rootfs"};
     args.insert(args.end(), flags.begin(), flags.end());
-    for (const char* a : {"--", "/bin/sh", "-c", "trap 'exit 0' TERM; echo hello $0; while :; do sleep 1; done"}) args.push_back(a);
+    for (const char* a : {"--", "/bin/sh", "-c", "trap 'exit 0' TERM; echo hello $0; while :; do sleep 1; echo tick; done"}) args.push_back(a);
     args.push_back(token);
     return via.vessel(args);
   }

@@ -3,6 +3,7 @@
 // stop, start and rm (its desired state in etcd). A stopped `--restart always` instance stays
 // stopped; when node-3 is down, the error names it and says what to do.
 #include "cluster_nodes.h"
+#include "http/http.h"
 
 namespace vessel::test::cluster_nodes {
 namespace {
@@ -29,6 +30,19 @@ TEST_F(ClusterForwarding, AnyNodeActsOnAnInstanceThatRunsOnAnother) {
   auto logs_out = node(1).vessel({"logs", "web"});
   EXPECT_EQ(logs_out.status, 0) << logs_out.err;
   EXPECT_NE(logs_out.out.find("hello " + tok), std::string::npos) << logs_out.out;
+  // logs --follow is streamed as it comes: two ticks written after the request arrive through node-1.
+  int ticks = 0;
+  http::ClientOptions follow;
+  follow.unix_socket = node(1).socket();
+  follow.timeout = std::chrono::seconds(20);
+  auto streamed = http::request_stream(follow, "GET", "http://localhost/v1/instances/web/logs?follow=1&tail=0",
+                                       [&](std::string_view data) {
+                                         for (size_t at = data.find("tick"); at != std::string_view::npos;
+                                              at = data.find("tick", at + 1))
+                                           ++ticks;
+                                         return ticks < 2;
+                                       });
+  EXPECT_EQ(ticks, 2) << (streamed ? "" : streamed.error().to_string());
   auto exec = node(2).vessel({"exec", "web", "--", "/bin/sh", "-c", "echo from-$((6*7)); exit 3"});
   EXPECT_EQ(exec.status, 3) << exec.err;
   EXPECT_NE(exec.out.find("from-42"), std::string::npos) << exec.out << exec.err;
