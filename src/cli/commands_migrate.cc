@@ -45,8 +45,8 @@ void add_migrate_command(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<Flags>();
   auto* c = app.add_subcommand("migrate",
                                "live-migrate a running VM to another vesseld: it goes on there where it was, "
-                               "and leaves this one");
-  c->add_option("name", f->name, "the VM")->required();
+                               "and leaves this one; or move a clustered instance to another node");
+  c->add_option("name", f->name, "the VM, or the clustered instance")->required();
   c->add_option("--to", f->to,
                 "the destination vesseld: its socket (unix:/PATH, /PATH or ./PATH, on this host); or, for an "
                 "instance run with --cluster-wide, a node of the cluster (NODE: a cold move, see below); `local` (a "
