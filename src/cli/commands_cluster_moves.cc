@@ -8,19 +8,27 @@ namespace vessel::cli {
 
 namespace {
 
+std::string live_note(const json::Json& report) {
+  if (!report.value("live", false)) return "";
+  return fmt::format(" (live, downtime {:.2f} ms)", report.value("downtime_ms", 0.0));
+}
+
 // One line per step of a move (ClusterMover's steps, src/daemon/api/cluster_mover.h).
 std::string move_step_text(const json::Json& step) {
   std::string what = step.value("progress", "");
   std::string name = step.value("name", "");
   if (what == "cordoned") return fmt::format("cordoned {}: it gets no new placements", step.value("node", ""));
   if (what == "stop") return fmt::format("{}: stopping it on {} (it moves to {})", name, step.value("from", ""), step.value("to", ""));
+  if (what == "live")
+    return fmt::format("{}: live-migrating it from {} to {}", name, step.value("from", ""), step.value("to", ""));
+  if (what == "live-failed") return fmt::format("{}: the live migration failed ({}); moving it cold", name, step.value("error", ""));
   if (what == "move") return fmt::format("{}: assigning it to {}", name, step.value("to", ""));
   if (what == "start")
     return fmt::format("{}: starting it on {} (generation {})", name, step.value("to", ""), step.value("generation", 0));
   if (what == "moved") {
     const auto& r = step.contains("report") ? step["report"] : json::Json::object();
-    return fmt::format("{}: moved from {} to {} in {:.2f} s", r.value("name", ""), r.value("from", ""), r.value("to", ""),
-                       r.value("seconds", 0.0));
+    return fmt::format("{}: moved from {} to {} in {:.2f} s{}", r.value("name", ""), r.value("from", ""), r.value("to", ""),
+                       r.value("seconds", 0.0), live_note(r));
   }
   if (what == "failed") return fmt::format("{}: not moved: {}", name, step.value("error", ""));
   return {};
@@ -52,8 +60,8 @@ int migrate_to_node(Context& ctx, const std::string& name, const std::string& no
   if (!r) return report(r.error());
   if (as_json) fmt::print("{}\n", json::dump(*r));
   else
-    fmt::print("{} moved from {} to {} (generation {}) in {:.2f} s\n", name, r->value("from", ""), r->value("to", ""),
-               r->value("generation", 0), r->value("seconds", 0.0));
+    fmt::print("{} moved from {} to {} (generation {}) in {:.2f} s{}\n", name, r->value("from", ""), r->value("to", ""),
+               r->value("generation", 0), r->value("seconds", 0.0), live_note(*r));
   return 0;
 }
 

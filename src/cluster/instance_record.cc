@@ -10,6 +10,7 @@ Json instance_record_json(const InstanceRecord& r) {
   Json j = {{"name", r.name}, {"spec", r.spec},         {"node", r.node},         {"generation", r.generation},
             {"failover", r.failover}, {"cpus", r.cpus}, {"memory_mib", r.memory_mib}, {"stopped", r.stopped}};
   if (!r.placement.empty()) j["placement"] = placement_rules_json(r.placement);
+  if (!r.moving_to.empty()) j["moving_to"] = r.moving_to;
   return j;
 }
 
@@ -31,6 +32,8 @@ Result<InstanceRecord> parse_instance_record(std::string_view text) {
     r.cpus = it->get<double>();
   }
   r.stopped = TRY(json::opt_bool(j, "instance", "stopped")).value_or(false);
+  r.moving_to = TRY(json::opt_string(j, "instance", "moving_to")).value_or("");
+  if (!r.moving_to.empty()) TRY_CTX(check_node_name(r.moving_to), "instance.moving_to");
   if (auto it = j.find("placement"); it != j.end()) r.placement = TRY_CTX(parse_placement_rules(*it), "instance");
   auto spec = j.find("spec");
   if (spec == j.end() || !spec->is_object()) return fail(EINVAL, "instance.spec: expected an object");

@@ -1,5 +1,7 @@
 #include "daemon/cluster_reconciler.h"
 
+#include <set>
+
 #include "base/log.h"
 #include "daemon/instances/state.h"
 #include "daemon/spec/cluster_copy.h"
@@ -73,16 +75,20 @@ Result<void> ClusterReconciler::pass() {
   std::map<std::string, const InstanceRow*> local;
   for (const auto& row : rows) local[row.name] = &row;
   std::map<std::string, const InstanceRecord*> assigned;
-  for (const auto& record : list.records)
+  std::set<std::string> arriving;  // live-migrating here: the copy is the source's until the record says so
+  for (const auto& record : list.records) {
     if (record.node == member_.name()) assigned[record.name] = &record;
+    if (record.moving_to == member_.name()) arriving.insert(record.name);
+  }
   auto fenced = fence_.fenced();
   for (const auto& [name, record] : assigned) {
+    if (!record->moving_to.empty()) continue;  // leaving by live migration: neither restarted nor re-created
     auto it = local.find(name);
     make_ours(*record, it == local.end() ? nullptr : it->second, fenced.count(name) > 0);
   }
   for (const auto& row : rows) {
     auto spec = json::parse(row.spec);
-    if (!spec || !cluster_generation(*spec) || assigned.count(row.name)) continue;
+    if (!spec || !cluster_generation(*spec) || assigned.count(row.name) || arriving.count(row.name)) continue;
     drop(row.name, "the cluster does not assign it to this node any more");
   }
   return {};

@@ -8,7 +8,9 @@
 //     it stops the copy and keeps it stopped (created, not started, when it makes one);
 //   - stops and removes every local copy the cluster does not assign to it any more (moved to
 //     another node at a newer generation, or removed).
-// Nothing is started while the node's lease is not safely renewed (ClusterFence::safe).
+// Nothing is started while the node's lease is not safely renewed (ClusterFence::safe). While a
+// record says `moving_to` (a live migration between nodes, api/cluster_mover.h), its node leaves
+// its copy alone and the receiving node keeps the copy that arrives.
 #pragma once
 
 #include <atomic>

@@ -94,6 +94,16 @@ Result<json::Json> ClusterMover::move(const std::string& name, const std::string
   const int64_t generation = record.generation;
   auto from_status = member_.node(from);
   bool from_ready = from_status && from_status->ready;
+  if (from_ready && !was_stopped && record.spec.value("type", "") == "vm") {
+    auto live = move_live(record, target, step);
+    if (live) {
+      (*live)["seconds"] = std::chrono::duration<double>(Clock::now() - begin).count();
+      return live;
+    }
+    step({{"progress", "live-failed"}, {"name", name}, {"error", live.error().to_string()}});
+    log::warn("cluster: live migration of {} to {} failed, moving it cold: {}", name, target, live.error().to_string());
+    record = TRY(desired.get(name)).value_or(record);
+  }
   step({{"progress", "stop"}, {"name", name}, {"from", from}, {"to", target}});
   if (from_ready && !was_stopped) {
     record = TRY(desired.update(name, [&](InstanceRecord& r) -> Result<void> {
@@ -126,6 +136,44 @@ Result<json::Json> ClusterMover::move(const std::string& name, const std::string
   if (!arrived) return Unexpected(arrived.error().add_context(fmt::format("{} was moved to {} (generation {})", name, target, record.generation)));
   return json::Json{{"name", name}, {"from", from}, {"to", target}, {"generation", record.generation},
                     {"seconds", std::chrono::duration<double>(Clock::now() - begin).count()}};
+}
+
+Result<json::Json> ClusterMover::move_live(const InstanceRecord& record, const std::string& to,
+                                           const PushStep& step) const {
+  cluster::DesiredState desired(member_.etcd());
+  const std::string& name = record.name;
+  auto view = TRY(observe(record.node, name));
+  if (!view_has_process(view)) return fail(EAGAIN, "{} is not running on {}", name, record.node);
+  auto from_node = TRY(member_.node(record.node));
+  auto to_node = TRY(member_.node(to));
+  std::string socket = TRY(node_socket(to_node.info));
+  auto same = [&](const InstanceRecord& r) -> Result<void> {
+    if (r.node != record.node || r.generation != record.generation) return fail(ESTALE, "{} moved meanwhile", name);
+    return {};
+  };
+  TRY(desired.update(name, [&](InstanceRecord& r) -> Result<void> {
+    TRY(same(r));
+    r.moving_to = to;
+    return {};
+  }));
+  step({{"progress", "live"}, {"name", name}, {"from", record.node}, {"to", to}});
+  json::Json body{{"destination", "unix:" + socket}};
+  auto answer = call_node(from_node.info, member_.name(), "POST", "/v1/instances/" + http::escape_segment(name) + "/migrate",
+                          body.dump(), std::chrono::minutes(5));
+  bool moved = answer && answer->status == 200;
+  auto written = desired.update(name, [&](InstanceRecord& r) -> Result<void> {
+    TRY(same(r));
+    r.moving_to.clear();
+    if (moved) r.node = to;  // the same guest, the same generation: the copy there carries it
+    return {};
+  });
+  if (!answer) return Unexpected(answer.error());
+  if (!moved) return fail(EIO, "node {} did not migrate it: {}", record.node, answer->body);
+  if (!written) return Unexpected(written.error().add_context(fmt::format("{} runs on {} now, but the record", name, to)));
+  auto report = json::parse(answer->body).value_or(json::Json::object());
+  log::info("cluster: {} live-migrated from {} to {} (generation {})", name, record.node, to, record.generation);
+  return json::Json{{"name", name}, {"from", record.node}, {"to", to}, {"generation", record.generation}, {"live", true},
+                    {"downtime_ms", report.value("downtime_ms", 0.0)}};
 }
 
 Result<json::Json> ClusterMover::drain(const std::string& node, const PushStep& step) const {

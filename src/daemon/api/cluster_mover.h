@@ -5,8 +5,12 @@
 //   2. one compare-and-swap writes the new node and the next generation (and the user's own
 //      stopped state back): the old node removes its copy, the new one creates and starts it;
 //   3. the new node's copy is seen running at that generation.
-// So the old copy has stopped before the new one starts. It is a cold move for containers and VMs
-// alike (live migration across nodes is not built); what is in the instance's directory stays behind.
+// So the old copy has stopped before the new one starts; what is in the instance's directory stays
+// behind. A running VM on nodes that reach each other by Unix socket (one host) moves live instead,
+// by vessel migrate's live migration (docs/daemon/migrate.md), at the same generation (the same
+// guest): the record says `moving_to` while it goes (both nodes leave the copy alone), then one
+// compare-and-swap names the new node. When the live migration fails (the VM runs on where it
+// was), the cold move follows.
 #pragma once
 
 #include <chrono>
@@ -39,6 +43,8 @@ class ClusterMover {
 
  private:
   Result<std::string> choose(const cluster::InstanceRecord& record, const std::string& to) const;
+  // The live move of a running VM; its error when it did not happen (the VM is where it was).
+  Result<json::Json> move_live(const cluster::InstanceRecord& record, const std::string& to, const PushStep& step) const;
 
   const cluster::Membership& member_;
   Manager& manager_;
