@@ -126,6 +126,7 @@ Result<json::Json> ClusterMover::move(const std::string& name, const std::string
     r.node = target;
     r.generation = generation + 1;
     r.stopped = was_stopped;
+    r.moving_to.clear();  // a live move that never finished (its mover died) ends here
     return {};
   }));
   log::info("cluster: moving {} from {} to {} (generation {})", name, from, target, record.generation);

@@ -63,13 +63,16 @@ TEST(PlacementRules, BadRulesAreRefusedSayingWhatIsExpected) {
 TEST(PlacementRules, RecordsKeepRulesAndTheStoppedStateThroughJson) {
   auto r = instance("web", "n2", PlacementRules{{"node.labels.zone==a"}, {"app=db"}, {}});
   r.stopped = true;
+  r.moving_to = "n3";
   auto again = parse_instance_record(json::dump(instance_record_json(r)));
   ASSERT_TRUE(again) << again.error().to_string();
   EXPECT_TRUE(again->stopped);
+  EXPECT_EQ(again->moving_to, "n3");
   EXPECT_EQ(again->placement.constraints, r.placement.constraints);
   EXPECT_EQ(again->placement.affinity, r.placement.affinity);
   auto bad = parse_instance_record(R"({"name":"x","spec":{},"placement":{"constraints":["nope"]}})");
   EXPECT_FALSE(bad);
+  EXPECT_FALSE(parse_instance_record(R"({"name":"x","spec":{},"moving_to":"No Such"})"));
 }
 
 TEST(PlacementRules, TheSchedulersPassHonoursLabelsNamesAndAffinities) {
