@@ -315,6 +315,13 @@ void add_placement_flags(CLI::App* c, CreateFlags& f) {
                            "its own kind included: one per node (repeatable)"));
 }
 
+// The name of an instance acted on, and what vesseld warns about it (a clustered instance's node
+// that is not ready: docs/cluster.md#forwarding).
+void print_done(const std::string& name, const json::Json& answer) {
+  fmt::print("{}\n", name);
+  if (answer.is_object() && answer.contains("warning")) fmt::print(stderr, "warning: {}\n", answer.value("warning", ""));
+}
+
 // vessel create / run: creates (and starts); run -a prints the output, -t attaches to the terminal,
 // --wait waits; those exit with the instance's status.
 static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
@@ -415,7 +422,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/" + verb);
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }
@@ -439,7 +446,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/" + v, body);
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }
@@ -457,7 +464,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/kill?signal=" + escape_segment(*signal));
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }
@@ -476,7 +483,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("DELETE", "/v1/instances/" + escape_segment(n) + query);
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }

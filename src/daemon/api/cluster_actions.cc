@@ -71,6 +71,13 @@ http::Response Api::set_desired_stopped(const std::string& name, bool stopped) {
   });
   if (!record) return error_response(record.error());
   if (record->node.empty()) return ok(json::Json{{"name", name}, {"state", "pending"}, {"stopped", stopped}, {"node", ""}});
+  // A node that is down acts when it is back (or the instance moves, and its new node does).
+  if (auto owner = cluster_->node(record->node); owner && !owner->ready)
+    return ok(json::Json{{"name", name}, {"node", record->node}, {"stopped", stopped}, {"state", "unknown"},
+                         {"warning", fmt::format("node {} is not ready: the cluster records {} {}; it is done when the "
+                                                 "node is back or the instance moves",
+                                                 record->node, name, stopped ? "stopped" : "started")}},
+              202);
   // Docker's stop and start answer once it is so; the node running it acts within a second.
   auto seen = ClusterMover(*cluster_, manager_).wait_for(record->node, name, [&](const json::Json& v) {
     return stopped ? !view_has_process(v) : view_has_process(v);

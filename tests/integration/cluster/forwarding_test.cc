@@ -73,6 +73,13 @@ TEST_F(ClusterForwarding, AnyNodeActsOnAnInstanceThatRunsOnAnother) {
   EXPECT_NE(unreachable.err.find("vessel cluster inspect node-3"), std::string::npos) << unreachable.err;
   // Its restart policy moves it (the constraint pins it to node-3: it waits there instead).
   EXPECT_EQ(where(node(1), "web").first, "node-3");
+  // Once node-3 is not ready, stop is recorded and says that node-3 does it when it is back.
+  ASSERT_TRUE(eventually([&] {
+    return node(1).vessel_json({"cluster", "inspect", "node-3", "--json"}).value("status", "") == "not-ready";
+  }, 200));
+  auto recorded = node(1).vessel({"stop", "web"});
+  EXPECT_EQ(recorded.status, 0) << recorded.err;
+  EXPECT_NE(recorded.err.find("warning: node node-3 is not ready"), std::string::npos) << recorded.err;
 
   // rm through node-2 removes the record: nothing of it is left anywhere.
   auto rm = node(2).vessel({"rm", "web"});
