@@ -10,6 +10,7 @@
 #include "daemon/api/cluster_mover.h"
 #include "daemon/api/forward.h"
 #include "daemon/api/router.h"
+#include "daemon/spec/cluster_copy.h"
 
 namespace vessel::daemon {
 
@@ -40,7 +41,13 @@ std::optional<http::Response> Api::clustered_instance(const http::Request& r, co
   if (r.method == "DELETE" && parts.size() == 3) return std::nullopt;  // remove_clustered
   if (!desired_verb && manager_.get(name)) return std::nullopt;      // a local instance or copy
   auto record = cluster::DesiredState(cluster_->etcd()).get(name);
-  if (!record) return desired_verb ? std::optional(error_response(record.error())) : std::nullopt;
+  if (!record) {
+    // Without etcd a plain local instance is still stopped and started here; a clustered copy is not
+    // (its record would undo it).
+    auto here = manager_.get(name);
+    if (!desired_verb || (here && !cluster_generation(*here))) return std::nullopt;
+    return error_response(record.error());
+  }
   if (!*record) return std::nullopt;  // not clustered: the local answer (404 when absent)
   if (desired_verb) {
     label = "POST /v1/instances/{name}/" + verb + " (cluster)";
