@@ -10,28 +10,13 @@
 #include "daemon/api/cluster_mover.h"
 #include "daemon/api/forward.h"
 #include "daemon/api/router.h"
+#include "daemon/instances/migrate_request.h"
 #include "daemon/spec/cluster_copy.h"
 
 namespace vessel::daemon {
 
 using namespace std::chrono_literals;
 using cluster::InstanceRecord;
-
-namespace {
-// POST .../migrate's body for a clustered instance: {"node": "NAME"} (absent: the scheduler's choice).
-Result<std::string> parse_move_request(const std::string& body) {
-  if (body.empty()) return std::string();
-  auto j = TRY(json::parse(body, 1 << 16, 4));
-  if (!j.is_object()) return fail(EINVAL, "migrate: expected a JSON object");
-  if (j.contains("destination"))
-    return Unexpected(Error(EINVAL, "a clustered instance moves to a node, not to a socket")
-                          .with_hint("vessel migrate NAME --to NODE (see vessel cluster ls)"));
-  TRY(json::reject_unknown(j, "migrate", {"node"}));
-  std::string node = TRY(json::opt_string(j, "migrate", "node")).value_or("");
-  if (!node.empty()) TRY(cluster::check_node_name(node));
-  return node;
-}
-}  // namespace
 
 std::optional<http::Response> Api::clustered_instance(const http::Request& r, const std::vector<std::string>& parts,
                                                       std::string& label) {
@@ -100,7 +85,7 @@ http::Response Api::set_desired_stopped(const std::string& name, bool stopped) {
 }
 
 http::Response Api::move_clustered(const http::Request& r, const std::string& name) {
-  auto to = parse_move_request(r.body);
+  auto to = parse_cluster_move_request(r.body);
   if (!to) return error_response(to.error(), 400);
   ClusterMover mover(*cluster_, manager_);
   if (!r.query_flag("progress")) {
