@@ -11,6 +11,7 @@ Json instance_record_json(const InstanceRecord& r) {
             {"failover", r.failover}, {"cpus", r.cpus}, {"memory_mib", r.memory_mib}, {"stopped", r.stopped}};
   if (!r.placement.empty()) j["placement"] = placement_rules_json(r.placement);
   if (!r.moving_to.empty()) j["moving_to"] = r.moving_to;
+  if (r.stop_timeout_s) j["stop_timeout_s"] = *r.stop_timeout_s;
   return j;
 }
 
@@ -33,6 +34,10 @@ Result<InstanceRecord> parse_instance_record(std::string_view text) {
   }
   r.stopped = TRY(json::opt_bool(j, "instance", "stopped")).value_or(false);
   r.moving_to = TRY(json::opt_string(j, "instance", "moving_to")).value_or("");
+  if (auto t = TRY(json::opt_uint(j, "instance", "stop_timeout_s"))) {
+    if (*t > 86400) return fail(EINVAL, "instance.stop_timeout_s: at most 86400");
+    r.stop_timeout_s = static_cast<uint32_t>(*t);
+  }
   if (!r.moving_to.empty()) TRY_CTX(check_node_name(r.moving_to), "instance.moving_to");
   if (auto it = j.find("placement"); it != j.end()) r.placement = TRY_CTX(parse_placement_rules(*it), "instance");
   auto spec = j.find("spec");

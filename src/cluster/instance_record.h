@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,7 @@ struct InstanceRecord {
   double cpus = 0;          // what placement counts on the node
   uint64_t memory_mib = 0;
   bool stopped = false;     // desired stopped (vessel stop): not started again until vessel start
+  std::optional<uint32_t> stop_timeout_s;  // that stop's graceful period (vessel stop -t; 0: --force)
   std::string moving_to;    // a live migration to this node is under way: both nodes leave the copy alone
   PlacementRules placement;
   int64_t revision = 0;     // the key's mod revision when read (0: not stored yet)

@@ -126,7 +126,9 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
 void ClusterReconciler::keep_stopped(const InstanceRecord& record, const InstanceRow& local) {
   fence_.forget(record.name);
   if (local.state == to_string(State::Stopped) || local.state == to_string(State::Created)) return;
-  if (auto stopped = manager_.act(record.name, Action::Stop); !stopped) return warn_once(record, stopped.error());
+  ActOptions options;
+  options.timeout_s = record.stop_timeout_s;  // vessel stop -t (or --force: 0); else the spec's
+  if (auto stopped = manager_.act(record.name, Action::Stop, options); !stopped) return warn_once(record, stopped.error());
   log::info("cluster: stopped {} (generation {}): the cluster wants it stopped", record.name, record.generation);
 }
 

@@ -9,6 +9,7 @@
 #include "cluster/desired_state.h"
 #include "daemon/api/cluster_mover.h"
 #include "daemon/api/forward.h"
+#include "daemon/api/requests.h"
 #include "daemon/api/router.h"
 #include "daemon/instances/migrate_request.h"
 #include "daemon/spec/cluster_copy.h"
@@ -37,7 +38,7 @@ std::optional<http::Response> Api::clustered_instance(const http::Request& r, co
   if (desired_verb) {
     label = "POST /v1/instances/{name}/" + verb + " (cluster)";
     if (verb == "migrate") return move_clustered(r, name);
-    return set_desired_stopped(name, verb == "stop");
+    return set_desired_stopped(r, name, verb == "stop");
   }
   const InstanceRecord& rec = **record;
   if (rec.node.empty() || rec.node == cluster_->name()) return std::nullopt;  // not placed, or arriving here
@@ -55,10 +56,17 @@ std::optional<http::Response> Api::clustered_instance(const http::Request& r, co
   return ok(*fallback);
 }
 
-http::Response Api::set_desired_stopped(const std::string& name, bool stopped) {
+http::Response Api::set_desired_stopped(const http::Request& request, const std::string& name, bool stopped) {
+  std::optional<uint32_t> timeout_s;
+  if (stopped) {
+    auto req = parse_stop_request(request.body);
+    if (!req) return error_response(req.error(), 400);
+    timeout_s = req->force ? std::optional<uint32_t>(0) : req->timeout_s;
+  }
   cluster::DesiredState desired(cluster_->etcd());
   auto record = desired.update(name, [&](InstanceRecord& r) -> Result<void> {
     r.stopped = stopped;
+    r.stop_timeout_s = timeout_s;
     return {};
   });
   if (!record) return error_response(record.error());
@@ -73,7 +81,7 @@ http::Response Api::set_desired_stopped(const std::string& name, bool stopped) {
   // Docker's stop and start answer once it is so; the node running it acts within a second.
   auto seen = ClusterMover(*cluster_, manager_).wait_for(record->node, name, [&](const json::Json& v) {
     return stopped ? !view_has_process(v) : view_has_process(v);
-  }, stopped ? 40s : 20s);
+  }, stopped ? std::chrono::seconds(timeout_s.value_or(30) + 10) : 20s);
   if (!seen)
     return error_response(Error(ETIMEDOUT, fmt::format("the cluster wants {} {}, but node {} has not done it yet: {}", name,
                                                        stopped ? "stopped" : "running", record->node, seen.error().message()))

@@ -87,7 +87,7 @@ class Api {
   // state, migrate {"node"} moves it, the rest go to the node running it (nullopt: answer here).
   std::optional<http::Response> clustered_instance(const http::Request& request, const std::vector<std::string>& parts,
                                                    std::string& label);
-  http::Response set_desired_stopped(const std::string& name, bool stopped);
+  http::Response set_desired_stopped(const http::Request& request, const std::string& name, bool stopped);
   http::Response move_clustered(const http::Request& request, const std::string& name);
   // POST /v1/cluster/nodes/{name}/drain: cordon, then move each of its instances (cluster_mover.h).
   http::Response drain_node(const http::Request& request, const std::string& node);

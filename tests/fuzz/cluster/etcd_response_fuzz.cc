@@ -24,7 +24,7 @@ void parse_one(uint8_t which, std::string_view text) {
       if (record->name.empty() || record->generation < 0) std::abort();
       // What a node writes back (a stop, a move) is read again by every node.
       auto again = cluster::parse_instance_record(json::dump(cluster::instance_record_json(*record)));
-      if (!again || again->stopped != record->stopped || again->moving_to != record->moving_to || again->placement.constraints != record->placement.constraints)
+      if (!again || again->stopped != record->stopped || again->moving_to != record->moving_to || again->stop_timeout_s != record->stop_timeout_s || again->placement.constraints != record->placement.constraints)
         std::abort();
     }
     return;

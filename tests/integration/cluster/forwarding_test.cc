@@ -49,7 +49,7 @@ TEST_F(ClusterForwarding, AnyNodeActsOnAnInstanceThatRunsOnAnother) {
 
   // stop through node-2: the record says stopped, node-3 stops it and, restart always or not,
   // keeps it stopped.
-  auto stop = node(2).vessel({"stop", "web"});
+  auto stop = node(2).vessel({"stop", "-t", "5", "web"});
   ASSERT_EQ(stop.status, 0) << stop.err << logs();
   EXPECT_TRUE(shells_of(tok).empty());
   std::this_thread::sleep_for(2500ms);  // two and more reconcile passes

@@ -64,10 +64,12 @@ TEST(PlacementRules, RecordsKeepRulesAndTheStoppedStateThroughJson) {
   auto r = instance("web", "n2", PlacementRules{{"node.labels.zone==a"}, {"app=db"}, {}});
   r.stopped = true;
   r.moving_to = "n3";
+  r.stop_timeout_s = 0;
   auto again = parse_instance_record(json::dump(instance_record_json(r)));
   ASSERT_TRUE(again) << again.error().to_string();
   EXPECT_TRUE(again->stopped);
   EXPECT_EQ(again->moving_to, "n3");
+  EXPECT_EQ(again->stop_timeout_s, std::optional<uint32_t>(0)) << "--force: no grace period";
   EXPECT_EQ(again->placement.constraints, r.placement.constraints);
   EXPECT_EQ(again->placement.affinity, r.placement.affinity);
   auto bad = parse_instance_record(R"({"name":"x","spec":{},"placement":{"constraints":["nope"]}})");
