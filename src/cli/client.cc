@@ -29,15 +29,6 @@ Error error_from_response(long status, const std::string& body) {
   return Error(0, fmt::format("vesseld answered HTTP {}: {}", status, body.substr(0, 500)));
 }
 
-std::string escape_segment(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') out += static_cast<char>(c);
-    else out += fmt::format("%{:02X}", c);
-  }
-  return out;
-}
-
 Result<json::Json> Client::call(const std::string& method, const std::string& path, const json::Json& body) {
   auto [options, base] = TRY(target());
   auto r = http::request(options, method, base + path, body.is_null() ? "" : body.dump());

@@ -55,6 +55,6 @@ class Client {
 Error error_from_response(long status, const std::string& body);
 
 // Path segment escaping for names (validated by the daemon anyway).
-std::string escape_segment(std::string_view s);
+using http::escape_segment;
 
 }  // namespace vessel::cli

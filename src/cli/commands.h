@@ -35,6 +35,10 @@ void add_volume_commands(CLI::App& app, Context& ctx);
 // cluster ls|inspect|cordon|uncordon|simulate (commands_cluster*.cc, docs/cluster.md)
 void add_cluster_commands(CLI::App& app, Context& ctx);
 void add_cluster_simulate(CLI::App* cluster, Context& ctx);
+// cluster drain, migrate --to NODE (commands_cluster_moves.cc)
+void add_cluster_drain(CLI::App* cluster, Context& ctx);
+bool is_node_name(const std::string& to);
+int migrate_to_node(Context& ctx, const std::string& name, const std::string& node, bool as_json, bool quiet);
 // policy simulate (commands_policy.cc, docs/daemon/policy-simulate.md)
 void add_policy_commands(CLI::App& app, Context& ctx);
 struct PoolFlags {

@@ -83,10 +83,13 @@ void add_cluster_commands(CLI::App& app, Context& ctx) {
                   "Instances the cluster places, and moves off a dead node when their restart policy asks:\n"
                   "  vessel run --cluster-wide --name web --restart always --rootfs /srv/rootfs -- /bin/httpd -f\n"
                   "  vessel ls            (the NODE column says where each runs)\n"
+                  "stop, start, rm, logs, exec and inspect act on a clustered instance from any member; `vessel\n"
+                  "migrate NAME --to NODE` moves one.\n"
                   "See docs/cluster.md.");
   add_cluster_queries(cluster, ctx);
   add_cordon(cluster, ctx, "cordon", "mark a node unschedulable: it gets no new placements; what runs there stays");
   add_cordon(cluster, ctx, "uncordon", "make a cordoned node schedulable again");
+  add_cluster_drain(cluster, ctx);
   add_cluster_simulate(cluster, ctx);
 }
 

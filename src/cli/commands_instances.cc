@@ -25,6 +25,7 @@ struct CreateFlags {
   std::string name, image, rootfs, kernel, initramfs, cmdline, memory = "256";
   bool vm = false, attach = false, wait = false, detach = false;
   bool cluster_wide = false;  // run --cluster-wide: the cluster places it (docs/cluster.md)
+  std::vector<std::string> constraints, affinity, anti_affinity;  // with --cluster-wide: where it may run
   bool sig_proxy = true;  // --sig-proxy
   bool name_given = false;  // --name "" is an error, not a request for a generated name
   double cpus = 1;
@@ -290,10 +291,35 @@ static int run_cluster_wide(Context& ctx, const CreateFlags& flags, const json::
     return report(Error(EINVAL, "--cluster-wide runs detached: it excludes --attach, --wait, -t, -i and --rm")
                       .with_hint("follow it with `vessel logs -f NAME` on the node that runs it (vessel inspect NAME shows \"node\")"));
   if (flags.name.empty()) return report(Error(EINVAL, "--cluster-wide needs --name").with_hint("add --name NAME"));
-  auto r = ctx.client().call("POST", "/v1/instances?cluster=1", spec);
+  json::Json body = spec;
+  if (!flags.constraints.empty() || !flags.affinity.empty() || !flags.anti_affinity.empty())
+    body["placement"] = {{"constraints", flags.constraints}, {"affinity", flags.affinity}, {"anti_affinity", flags.anti_affinity}};
+  auto r = ctx.client().call("POST", "/v1/instances?cluster=1", body);
   if (!r) return report(r.error());
   fmt::print("{}\n", r->value("name", ""));
   return 0;
+}
+
+// Where a --cluster-wide instance may run (docs/cluster.md#placement-rules).
+void add_placement_flags(CLI::App* c, CreateFlags& f) {
+  auto repeatable = [](CLI::Option* o) { o->allow_extra_args(false); };  // `--constraint X IMAGE`: not two values
+  repeatable(c->add_option("--constraint", f.constraints,
+                           "with --cluster-wide: a node it may run on, as Docker Swarm's: node.labels.KEY==VALUE, "
+                           "node.labels.KEY!=VALUE (vesseld --labels), node.hostname==NODE, node.hostname!=NODE "
+                           "(repeatable: all must hold)"));
+  repeatable(c->add_option("--affinity", f.affinity,
+                           "with --cluster-wide: KEY=VALUE, run it on a node that already runs an instance with that "
+                           "label (--label); the first of its own kind starts anywhere (repeatable)"));
+  repeatable(c->add_option("--anti-affinity", f.anti_affinity,
+                           "with --cluster-wide: KEY=VALUE, never on a node that runs an instance with that label, "
+                           "its own kind included: one per node (repeatable)"));
+}
+
+// The name of an instance acted on, and what vesseld warns about it (a clustered instance's node
+// that is not ready: docs/cluster.md#forwarding).
+void print_done(const std::string& name, const json::Json& answer) {
+  fmt::print("{}\n", name);
+  if (answer.is_object() && answer.contains("warning")) fmt::print(stderr, "warning: {}\n", answer.value("warning", ""));
 }
 
 // vessel create / run: creates (and starts); run -a prints the output, -t attaches to the terminal,
@@ -304,6 +330,9 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
   auto spec = spec_from_flags(flags);
   if (!spec) return report(spec.error());
   if (flags.cluster_wide) return run_cluster_wide(ctx, flags, *spec);
+  if (!flags.constraints.empty() || !flags.affinity.empty() || !flags.anti_affinity.empty())
+    return report(Error(EINVAL, "--constraint, --affinity and --anti-affinity place clustered instances")
+                      .with_hint("add --cluster-wide, or drop them"));
   bool terminal = start && flags.tty && !flags.detach;  // Docker's run -t is attached
   bool feeds_stdin = start && flags.interactive && !flags.tty && !flags.detach;  // and so is run -i
   bool waits = flags.attach || flags.wait || terminal || feeds_stdin;
@@ -376,6 +405,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
                   "run it in the cluster this vesseld is in (vesseld --cluster): its spec goes to etcd, the cluster's "
                   "scheduler places it on a node, and with a --restart policy it moves to another node when that one "
                   "dies (docs/cluster.md). Needs --name; `vessel ls` and `inspect` show its \"node\"");
+      add_placement_flags(c, *flags);
     }
     c->callback([&ctx, flags, start] { ctx.status = create_or_run(ctx, *flags, start); });
   }
@@ -392,7 +422,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/" + verb);
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }
@@ -416,7 +446,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/" + v, body);
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }
@@ -434,7 +464,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("POST", "/v1/instances/" + escape_segment(n) + "/kill?signal=" + escape_segment(*signal));
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }
@@ -453,7 +483,7 @@ void add_instance_commands(CLI::App& app, Context& ctx) {
       for (const auto& n : *names) {
         auto r = client.call("DELETE", "/v1/instances/" + escape_segment(n) + query);
         if (!r) ctx.status = report(r.error());
-        else fmt::print("{}\n", n);
+        else print_done(n, *r);
       }
     });
   }

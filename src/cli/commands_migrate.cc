@@ -1,5 +1,6 @@
 // vessel migrate NAME --to DEST (docs/daemon/migrate.md): live migration of a running VM to
 // another vesseld, driven by this one; prints its steps, then downtime, total time and bytes.
+// --to NODE moves a clustered instance (commands_cluster_moves.cc).
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -44,11 +45,12 @@ void add_migrate_command(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<Flags>();
   auto* c = app.add_subcommand("migrate",
                                "live-migrate a running VM to another vesseld: it goes on there where it was, "
-                               "and leaves this one");
-  c->add_option("name", f->name, "the VM")->required();
+                               "and leaves this one; or move a clustered instance to another node");
+  c->add_option("name", f->name, "the VM, or the clustered instance")->required();
   c->add_option("--to", f->to,
-                "the destination vesseld: its socket (unix:/PATH or /PATH, on this host); `local` (a live re-spawn "
-                "under this vesseld) is not built yet")
+                "the destination vesseld: its socket (unix:/PATH, /PATH or ./PATH, on this host); or, for an "
+                "instance run with --cluster-wide, a node of the cluster (NODE: a cold move, see below); `local` (a "
+                "live re-spawn under this vesseld) is not built yet")
       ->required();
   c->add_option("--downtime-ms", f->downtime_ms, "the pause to aim for, 1-60000 ms")->capture_default_str();
   c->add_option("--max-rounds", f->max_rounds, "dirty-page rounds before the VM is paused anyway, 0-1000")
@@ -56,8 +58,17 @@ void add_migrate_command(CLI::App& app, Context& ctx) {
   c->add_flag("--json", f->json, "print the migration's report as JSON");
   c->add_flag("--quiet,-q", f->quiet, "no progress lines");
   c->footer("Example: vessel migrate vm1 --to /run/vessel-b/vessel.sock\n"
-            "The VM keeps running here when anything fails before the hand-over.");
+            "The VM keeps running here when anything fails before the hand-over.\n"
+            "A clustered instance (vessel run --cluster-wide), container or VM, moves to a node by name:\n"
+            "  vessel migrate web --to node-3\n"
+            "from any member: its copy is stopped on its node, the record names node-3 at the next generation\n"
+            "(one compare-and-swap in etcd), and node-3 starts it. Not live: it starts again there, and what is\n"
+            "in its directory stays behind. --downtime-ms and --max-rounds do not apply.");
   c->callback([&ctx, f] {
+    if (is_node_name(f->to)) {  // a clustered instance to another node (docs/cluster.md#drain-and-migrate)
+      ctx.status = migrate_to_node(ctx, f->name, f->to, f->json, f->quiet);
+      return;
+    }
     auto client = ctx.client();
     json::Json body{{"destination", destination_of(f->to)}, {"downtime_ms", f->downtime_ms}, {"max_rounds", f->max_rounds}};
     std::string pending;

@@ -1,12 +1,13 @@
 // The CLI's side of vesseld's interactive streams (docs/daemon/console.md): an HTTP/1.1 request with
-// 'Upgrade: vessel-stream' on vesseld's Unix socket; after "101 Switching Protocols" the
-// connection carries raw bytes (console) or frames (exec).
+// 'Upgrade: vessel-stream' on vesseld's Unix socket (http/upgrade_client.h); after "101 Switching
+// Protocols" the connection carries raw bytes (console) or frames (exec).
 #pragma once
 
 #include <string>
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "http/upgrade_client.h"
 
 namespace vessel::cli {
 
@@ -19,11 +20,7 @@ struct UpgradedConnection {
 Result<UpgradedConnection> open_upgraded(const std::string& socket, const std::string& method, const std::string& path,
                                          const std::string& body = {});
 
-// The status code and header block of an HTTP answer, for tests: {status, content_length or -1}.
-struct ResponseHead {
-  int status = 0;
-  long content_length = -1;
-};
-Result<ResponseHead> parse_response_head(std::string_view head);
+using http::parse_response_head;
+using http::ResponseHead;
 
 }  // namespace vessel::cli

@@ -65,6 +65,31 @@ Result<std::optional<InstanceRecord>> DesiredState::place(const InstanceRecord& 
   return std::optional<InstanceRecord>(std::move(moved));
 }
 
+Result<std::optional<InstanceRecord>> DesiredState::replace(const InstanceRecord& record) const {
+  std::string key = key_of(record.name);
+  auto done = TRY_CTX(etcd_.txn(etcd::Txn{{etcd::Compare::mod_revision_is(key, record.revision)},
+                                          {etcd::Operation::put(key, json::dump(instance_record_json(record)))},
+                                          {}}),
+                      "update the clustered instance {}", record.name);
+  if (!done.succeeded) return std::optional<InstanceRecord>();
+  InstanceRecord written = record;
+  written.revision = done.revision;
+  return std::optional<InstanceRecord>(std::move(written));
+}
+
+Result<InstanceRecord> DesiredState::update(const std::string& name,
+                                            const std::function<Result<void>(InstanceRecord&)>& change) const {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    auto read = TRY(get(name));
+    if (!read) return fail(ENOENT, "the cluster has no instance named {}", name);
+    InstanceRecord record = std::move(*read);
+    TRY(change(record));
+    if (auto written = TRY(replace(record))) return std::move(*written);
+  }
+  return Unexpected(Error(ESTALE, fmt::format("the clustered instance {} kept changing while being updated", name))
+                        .with_hint("try again"));
+}
+
 Result<void> DesiredState::remove(const InstanceRecord& record) const {
   std::string key = key_of(record.name);
   auto done = TRY_CTX(etcd_.txn(etcd::Txn{{etcd::Compare::mod_revision_is(key, record.revision)},

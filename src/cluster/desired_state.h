@@ -3,6 +3,7 @@
 // writers (two API calls, a scheduler and a user) never overwrite each other unseen.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,13 @@ class DesiredState {
   // every guard holds (the scheduler's leadership). nullopt: it lost the race; read again.
   Result<std::optional<InstanceRecord>> place(const InstanceRecord& record, const std::string& node,
                                               const std::vector<etcd::Compare>& guards = {}) const;
+  // Writes `record` as changed by the caller if nobody changed it since it was read (nullopt
+  // otherwise: read again). The generation is the caller's: a move sets node and generation + 1.
+  Result<std::optional<InstanceRecord>> replace(const InstanceRecord& record) const;
+  // Reads, changes and writes `name` until it is written unchanged by others (a few tries, then
+  // ESTALE). `change` may refuse (its error is returned); ENOENT when there is no such record.
+  Result<InstanceRecord> update(const std::string& name,
+                                const std::function<Result<void>(InstanceRecord&)>& change) const;
   // Removes the record if unchanged since read (ESTALE otherwise: read again).
   Result<void> remove(const InstanceRecord& record) const;
 

@@ -7,8 +7,12 @@ namespace vessel::cluster {
 using json::Json;
 
 Json instance_record_json(const InstanceRecord& r) {
-  return {{"name", r.name}, {"spec", r.spec},         {"node", r.node},         {"generation", r.generation},
-          {"failover", r.failover}, {"cpus", r.cpus}, {"memory_mib", r.memory_mib}};
+  Json j = {{"name", r.name}, {"spec", r.spec},         {"node", r.node},         {"generation", r.generation},
+            {"failover", r.failover}, {"cpus", r.cpus}, {"memory_mib", r.memory_mib}, {"stopped", r.stopped}};
+  if (!r.placement.empty()) j["placement"] = placement_rules_json(r.placement);
+  if (!r.moving_to.empty()) j["moving_to"] = r.moving_to;
+  if (r.stop_timeout_s) j["stop_timeout_s"] = *r.stop_timeout_s;
+  return j;
 }
 
 Result<InstanceRecord> parse_instance_record(std::string_view text) {
@@ -28,6 +32,14 @@ Result<InstanceRecord> parse_instance_record(std::string_view text) {
     if (!it->is_number() || it->get<double>() < 0) return fail(EINVAL, "instance.cpus: expected a number >= 0");
     r.cpus = it->get<double>();
   }
+  r.stopped = TRY(json::opt_bool(j, "instance", "stopped")).value_or(false);
+  r.moving_to = TRY(json::opt_string(j, "instance", "moving_to")).value_or("");
+  if (auto t = TRY(json::opt_uint(j, "instance", "stop_timeout_s"))) {
+    if (*t > 86400) return fail(EINVAL, "instance.stop_timeout_s: at most 86400");
+    r.stop_timeout_s = static_cast<uint32_t>(*t);
+  }
+  if (!r.moving_to.empty()) TRY_CTX(check_node_name(r.moving_to), "instance.moving_to");
+  if (auto it = j.find("placement"); it != j.end()) r.placement = TRY_CTX(parse_placement_rules(*it), "instance");
   auto spec = j.find("spec");
   if (spec == j.end() || !spec->is_object()) return fail(EINVAL, "instance.spec: expected an object");
   r.spec = *spec;

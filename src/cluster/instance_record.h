@@ -1,20 +1,25 @@
 // A clustered instance's desired state as etcd keeps it (docs/cluster.md#desired-state):
 //
 //   /vessel/instances/NAME  {"spec": {...}, "node": "node-2", "generation": 3, "failover": true,
-//                            "cpus": 1, "memory_mib": 256}
+//                            "cpus": 1, "memory_mib": 256, "stopped": false,
+//                            "placement": {"constraints": [...], "affinity": [...], "anti_affinity": [...]}}
 //
 // The spec is vesseld's (POST /v1/instances) and opaque here; `node` is where it runs ("" while
 // unplaced), `generation` counts its placements: every move bumps it, and a node runs a copy only
-// while the record names it with the generation that copy was made for. Every change is a
+// while the record names it with the generation that copy was made for. `stopped` is the user's
+// (vessel stop/start): its node keeps it stopped whatever its restart policy. `placement` is where it
+// may run (placement_rules.h). Every change is a
 // compare-and-swap on the key's mod revision (desired_state.h).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/error.h"
 #include "base/json.h"
+#include "cluster/placement_rules.h"
 
 namespace vessel::cluster {
 
@@ -28,6 +33,10 @@ struct InstanceRecord {
   bool failover = false;    // its restart policy asks for it: placed elsewhere when its node dies
   double cpus = 0;          // what placement counts on the node
   uint64_t memory_mib = 0;
+  bool stopped = false;     // desired stopped (vessel stop): not started again until vessel start
+  std::optional<uint32_t> stop_timeout_s;  // that stop's graceful period (vessel stop -t; 0: --force)
+  std::string moving_to;    // a live migration to this node is under way: both nodes leave the copy alone
+  PlacementRules placement;
   int64_t revision = 0;     // the key's mod revision when read (0: not stored yet)
 };
 

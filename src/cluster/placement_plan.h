@@ -37,4 +37,10 @@ bool needs_node(const InstanceRecord& record, const std::vector<NodeStatus>& nod
 PlacementPlan plan_placements(const std::vector<NodeStatus>& nodes, const std::vector<InstanceRecord>& records,
                               placement::Policy policy);
 
+// The node records[which] moves to (drain, migrate --to): any ready, uncordoned node but its own
+// that passes its rules, by the policy, counting what the others' records put on each node.
+// ENOSPC when none can take it.
+Result<std::string> plan_move(const std::vector<NodeStatus>& nodes, const std::vector<InstanceRecord>& records,
+                              size_t which, placement::Policy policy);
+
 }  // namespace vessel::cluster

@@ -16,8 +16,11 @@ void add_cluster_flags(CLI::App& app, ClusterOptions& o) {
                  "join the cluster kept in etcd at these client URLs (http://HOST:PORT[,...]): the node "
                  "registers its capacity, labels and readiness under a lease it keeps alive (docs/cluster.md)");
   app.add_option("--advertise", o.advertise,
-                 "where other nodes and clients reach this node's API (default: unix://SOCKET)");
-  app.add_option("--labels", o.labels, "the node's labels, KEY=VALUE[,...], for placement filters");
+                 "where other nodes reach this node's API: requests for its clustered instances made on another "
+                 "node are forwarded here (default: unix://SOCKET; only unix:// addresses are forwarded to)");
+  app.add_option("--labels", o.labels,
+                 "the node's labels, KEY=VALUE[,...]: `vessel run --cluster-wide --constraint node.labels.KEY==VALUE` "
+                 "places instances by them");
   app.add_option("--lease-ttl", o.lease_ttl,
                  "seconds after which a node that stopped renewing its lease (dead, or cut off from etcd) "
                  "is not ready")

@@ -1,5 +1,7 @@
 #include "daemon/cluster_reconciler.h"
 
+#include <set>
+
 #include "base/log.h"
 #include "daemon/instances/state.h"
 #include "daemon/spec/cluster_copy.h"
@@ -73,16 +75,20 @@ Result<void> ClusterReconciler::pass() {
   std::map<std::string, const InstanceRow*> local;
   for (const auto& row : rows) local[row.name] = &row;
   std::map<std::string, const InstanceRecord*> assigned;
-  for (const auto& record : list.records)
+  std::set<std::string> arriving;  // live-migrating here: the copy is the source's until the record says so
+  for (const auto& record : list.records) {
     if (record.node == member_.name()) assigned[record.name] = &record;
+    if (record.moving_to == member_.name()) arriving.insert(record.name);
+  }
   auto fenced = fence_.fenced();
   for (const auto& [name, record] : assigned) {
+    if (!record->moving_to.empty()) continue;  // leaving by live migration: neither restarted nor re-created
     auto it = local.find(name);
     make_ours(*record, it == local.end() ? nullptr : it->second, fenced.count(name) > 0);
   }
   for (const auto& row : rows) {
     auto spec = json::parse(row.spec);
-    if (!spec || !cluster_generation(*spec) || assigned.count(row.name)) continue;
+    if (!spec || !cluster_generation(*spec) || assigned.count(row.name) || arriving.count(row.name)) continue;
     drop(row.name, "the cluster does not assign it to this node any more");
   }
   return {};
@@ -99,6 +105,8 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
     if (*generation != record.generation) {
       drop(record.name, "its generation moved on");
       local = nullptr;
+    } else if (record.stopped) {
+      return keep_stopped(record, *local);
     } else if (local->state == to_string(State::Stopped) || local->state == to_string(State::Created)) {
       if (!was_fenced && !restart_wanted(record, *local) && local->state != to_string(State::Created)) return;
       if (auto started = manager_.act(record.name, Action::Start); !started) return warn_once(record, started.error());
@@ -110,13 +118,25 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
     }
   }
   if (auto created = create_copy(record); !created) return warn_once(record, created.error());
-  log::info("cluster: running {} here (generation {})", record.name, record.generation);
+  log::info("cluster: {} {} here (generation {})", record.stopped ? "created (stopped)" : "running", record.name,
+            record.generation);
+}
+
+// vessel stop of a clustered instance: the record says stopped, whatever its restart policy.
+void ClusterReconciler::keep_stopped(const InstanceRecord& record, const InstanceRow& local) {
+  fence_.forget(record.name);
+  if (local.state == to_string(State::Stopped) || local.state == to_string(State::Created)) return;
+  ActOptions options;
+  options.timeout_s = record.stop_timeout_s;  // vessel stop -t (or --force: 0); else the spec's
+  if (auto stopped = manager_.act(record.name, Action::Stop, options); !stopped) return warn_once(record, stopped.error());
+  log::info("cluster: stopped {} (generation {}): the cluster wants it stopped", record.name, record.generation);
 }
 
 Result<void> ClusterReconciler::create_copy(const InstanceRecord& record) {
   auto spec = TRY_CTX(parse_spec(cluster_copy_spec(record.spec, record.generation)), "the cluster's spec of {}",
                       record.name);
-  TRY(manager_.run(spec));
+  if (record.stopped) TRY(manager_.create(spec));
+  else TRY(manager_.run(spec));
   return {};
 }
 

@@ -4,10 +4,13 @@
 //     it lacks, marked with the record's generation (spec/cluster_copy.h);
 //   - replaces a local copy of an older generation (the instance moved away and back);
 //   - starts again a stopped copy of its own when the record's restart policy asks, or when
-//     self-fencing killed it (cluster_fence.h);
+//     self-fencing killed it (cluster_fence.h), unless the record says stopped (vessel stop): then
+//     it stops the copy and keeps it stopped (created, not started, when it makes one);
 //   - stops and removes every local copy the cluster does not assign to it any more (moved to
 //     another node at a newer generation, or removed).
-// Nothing is started while the node's lease is not safely renewed (ClusterFence::safe).
+// Nothing is started while the node's lease is not safely renewed (ClusterFence::safe). While a
+// record says `moving_to` (a live migration between nodes, api/cluster_mover.h), its node leaves
+// its copy alone and the receiving node keeps the copy that arrives.
 #pragma once
 
 #include <atomic>
@@ -34,6 +37,7 @@ class ClusterReconciler {
   void run();    // the pass thread
   Result<void> pass();
   void make_ours(const cluster::InstanceRecord& record, const InstanceRow* local, bool was_fenced);
+  void keep_stopped(const cluster::InstanceRecord& record, const InstanceRow& local);
   Result<void> create_copy(const cluster::InstanceRecord& record);
   void drop(const std::string& name, const char* why);
   // Logs a failure once per instance and generation (a pass repeats every second).

@@ -145,6 +145,15 @@ Result<long> perform(Easy& e, const ClientOptions& options, const std::string& u
 
 }  // namespace
 
+std::string escape_segment(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
 Result<ClientResponse> request(const ClientOptions& options, const std::string& method,
                                const std::string& url, const std::string& body,
                                const std::string& content_type) {
@@ -172,13 +181,15 @@ Result<ClientResponse> request_stream_headers(const ClientOptions& options, cons
     ClientResponse* out;
     const std::function<bool(std::string_view)>* on_data;
     const std::function<void(long)>* on_status;
+    const ClientOptions* options;
     bool started = false;
-  } sink{e.h, &out, &on_data, &options.on_status};
+  } sink{e.h, &out, &on_data, &options.on_status, &options};
   auto write = [](char* data, size_t size, size_t n, void* user) -> size_t {
     auto* s = static_cast<Sink*>(user);
     long status = 0;
     curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
     if (!s->started && *s->on_status) (*s->on_status)(status);
+    if (!s->started && s->options->on_head) s->options->on_head(status, s->out->headers);
     s->started = true;
     std::string_view chunk(data, size * n);
     if (status >= 400) {

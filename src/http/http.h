@@ -119,10 +119,15 @@ struct ClientOptions {
   // request_stream_headers: called with the final answer's status before its first body byte
   // (a resumed download learns whether the server honoured its Range: 206, or sent it all: 200).
   std::function<void(long status)> on_status;
+  // The same with the answer's headers (names lower-cased): a proxy passes them on.
+  std::function<void(long status, const std::map<std::string, std::string>& headers)> on_head;
   // Polled by libcurl about once a second (and as data moves); true aborts the transfer with an
   // ECANCELED error. A long stream (an etcd watch) is ended from another thread this way.
   std::function<bool()> cancelled;
 };
+
+// A path segment or query value percent-encoded (all but letters, digits and - _ .).
+std::string escape_segment(std::string_view s);
 
 // method: GET/HEAD/PUT/PATCH/POST/DELETE; url like "http://localhost/vm".
 Result<ClientResponse> request(const ClientOptions& options, const std::string& method,

@@ -32,6 +32,8 @@ std::optional<Rejection> reject(const Scheduler::NodeState& node, const Schedule
   if (node.load.memory_mib + r.memory_mib > node.spec.memory_mib) return Rejection::Memory;
   for (uint32_t label : r.selector)
     if (!std::binary_search(node.labels.begin(), node.labels.end(), label)) return Rejection::Labels;
+  for (uint32_t label : r.excluded)
+    if (std::binary_search(node.labels.begin(), node.labels.end(), label)) return Rejection::Labels;
   if (!r.affinity_waived)
     for (uint32_t g : r.affinity)
       if (node.group_count(g) == 0) return Rejection::Affinity;

@@ -39,7 +39,9 @@ struct Request {
   double cpus = 0;
   uint64_t memory_mib = 0;
   std::string group;                               // what affinity rules of others name
+  std::vector<std::string> more_groups;            // further groups it belongs to (a clustered instance's labels)
   std::map<std::string, std::string> selector;     // labels the node must carry
+  std::map<std::string, std::string> excluded;     // labels the node must not carry (k!=v)
   std::vector<std::string> affinity;               // groups that must already run on the node
   std::vector<std::string> anti_affinity;          // groups that must not run on the node
 };
@@ -84,14 +86,15 @@ class Scheduler {
   struct Compiled {
     double cpus = 0;
     uint64_t memory_mib = 0;
-    uint32_t group = 0;  // 0: none
-    std::vector<uint32_t> selector, affinity, anti_affinity;
+    std::vector<uint32_t> groups;  // empty: none
+    std::vector<uint32_t> selector, excluded, affinity, anti_affinity;
     bool affinity_waived = false;  // the first of a group that wants itself: nowhere runs it yet
   };
 
  private:
   uint32_t intern(const std::string& text);
   Compiled compile(const Request& request);
+  void count_groups(NodeState& node, const Request& request, int delta);
   bool schedulable(const NodeState& n) const { return n.spec.ready && !n.spec.cordoned; }
   void set_flags(size_t node, bool ready, bool cordoned);
   Unexpected no_node(const Request& request, const Compiled& c) const;

@@ -63,12 +63,17 @@ Scheduler::Compiled Scheduler::compile(const Request& r) {
   Compiled c;
   c.cpus = r.cpus;
   c.memory_mib = r.memory_mib;
-  if (!r.group.empty()) c.group = intern(r.group);
+  if (!r.group.empty()) c.groups.push_back(intern(r.group));
+  for (const auto& g : r.more_groups) c.groups.push_back(intern(g));
   for (const auto& [k, v] : r.selector) c.selector.push_back(intern(k + "=" + v));
+  for (const auto& [k, v] : r.excluded) c.excluded.push_back(intern(k + "=" + v));
   for (const auto& g : r.affinity) c.affinity.push_back(intern(g));
   for (const auto& g : r.anti_affinity) c.anti_affinity.push_back(intern(g));
-  // The first instance of a group that wants its own group beside it starts the group somewhere.
-  c.affinity_waived = c.group != 0 && c.affinity.size() == 1 && c.affinity[0] == c.group && !group_totals_.count(c.group);
+  // The first instance of a group that wants its own group beside it starts the group somewhere:
+  // every group it wants is its own and runs nowhere yet.
+  c.affinity_waived = !c.affinity.empty() && std::all_of(c.affinity.begin(), c.affinity.end(), [&](uint32_t g) {
+    return std::find(c.groups.begin(), c.groups.end(), g) != c.groups.end() && !group_totals_.count(g);
+  });
   return c;
 }
 
@@ -104,12 +109,25 @@ void Scheduler::commit(size_t i, const Request& request) {
   n.load.memory_mib += request.memory_mib;
   ++n.load.instances;
   if (schedulable(n)) ++placed_;
-  if (request.group.empty()) return;
-  uint32_t g = intern(request.group);
-  ++group_totals_[g];
-  for (auto& [id, count] : n.groups)
-    if (id == g) return void(++count);
-  n.groups.emplace_back(g, 1);
+  count_groups(n, request, +1);
+}
+
+// Each group the request belongs to gains (or loses) one instance on the node and in total.
+void Scheduler::count_groups(NodeState& n, const Request& request, int delta) {
+  auto count = [&](const std::string& name) {
+    uint32_t g = intern(name);
+    auto it = std::find_if(n.groups.begin(), n.groups.end(), [g](const auto& p) { return p.first == g; });
+    if (delta > 0) {
+      ++group_totals_[g];
+      if (it != n.groups.end()) ++it->second;
+      else n.groups.emplace_back(g, 1);
+      return;
+    }
+    if (auto t = group_totals_.find(g); t != group_totals_.end() && --t->second == 0) group_totals_.erase(t);
+    if (it != n.groups.end() && --it->second == 0) n.groups.erase(it);
+  };
+  if (!request.group.empty()) count(request.group);
+  for (const auto& name : request.more_groups) count(name);
 }
 
 void Scheduler::release(size_t i, const Request& request) {
@@ -120,11 +138,7 @@ void Scheduler::release(size_t i, const Request& request) {
     --n.load.instances;
     if (schedulable(n) && placed_ > 0) --placed_;
   }
-  if (request.group.empty()) return;
-  uint32_t g = intern(request.group);
-  if (auto t = group_totals_.find(g); t != group_totals_.end() && --t->second == 0) group_totals_.erase(t);
-  for (auto it = n.groups.begin(); it != n.groups.end(); ++it)
-    if (it->first == g && --it->second == 0) return void(n.groups.erase(it));
+  count_groups(n, request, -1);
 }
 
 Result<size_t> Scheduler::place(const Request& request) {

@@ -20,6 +20,15 @@ Error not_in_cluster() {
       .with_hint("start vesseld with --cluster http://ETCD:2379 --node NAME (docs/cluster.md), or run it without --cluster-wide");
 }
 
+// The body of POST /v1/instances?cluster=1: the spec, and its "placement" rules (placement_rules.h).
+Result<std::pair<std::string, cluster::PlacementRules>> split_placement(const std::string& body) {
+  auto j = json::parse(body, 4 << 20);
+  if (!j || !j->is_object() || !j->contains("placement")) return std::pair(body, cluster::PlacementRules{});
+  auto rules = TRY(cluster::parse_placement_rules((*j)["placement"]));
+  j->erase("placement");
+  return std::pair(json::dump(*j), std::move(rules));
+}
+
 // What a node that does not run the instance says about it: the record's view.
 json::Json record_view(const cluster::InstanceRecord& r) {
   json::Json j = {{"name", r.name},
@@ -31,13 +40,17 @@ json::Json record_view(const cluster::InstanceRecord& r) {
                   {"cluster", true},
                   {"state", r.node.empty() ? "pending" : "remote"}};
   if (r.spec.contains("restart")) j["restart"] = r.spec["restart"];
+  if (r.stopped) j["stopped"] = true;
+  if (!r.placement.empty()) j["placement"] = cluster::placement_rules_json(r.placement);
   return j;
 }
 }  // namespace
 
 http::Response Api::create_clustered(const http::Request& r, Role role) {
   if (!cluster_) return error_response(not_in_cluster());
-  auto spec = parse_spec_text(r.body);
+  auto split = split_placement(r.body);
+  if (!split) return error_response(split.error(), 400);
+  auto spec = parse_spec_text(split->first);
   if (!spec) return error_response(spec.error(), 400);
   if (spec->name.empty())
     return error_response(Error(EINVAL, "a clustered instance needs a name").with_hint("add --name NAME"), 400);
@@ -50,6 +63,7 @@ http::Response Api::create_clustered(const http::Request& r, Role role) {
   record.failover = spec->restart.mode != RestartMode::No;
   record.cpus = spec->cpu_reservation > 0 ? spec->cpu_reservation : spec->cpu_quota.value_or(spec->cpus);
   record.memory_mib = spec->memory_reservation_mib > 0 ? spec->memory_reservation_mib : spec->memory_mib;
+  record.placement = split->second;
   cluster::DesiredState desired(cluster_->etcd());
   auto created = desired.create(record);
   if (!created) return error_response(created.error());

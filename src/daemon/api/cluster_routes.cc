@@ -1,4 +1,4 @@
-// /v1/cluster/nodes[/{name}[/cordon|/uncordon]] (docs/daemon/api.yaml, docs/cluster.md): the
+// /v1/cluster/nodes[/{name}[/cordon|/uncordon|/drain]] (docs/daemon/api.yaml, docs/cluster.md): the
 // cluster's nodes as etcd has them, from any member.
 #include "daemon/api/router.h"
 
@@ -35,6 +35,11 @@ http::Response Api::cluster_route(const http::Request& r, const std::vector<std:
     if (r.method != "GET") return wrong_method();
     auto node = cluster_->node(name);
     return node ? ok(status_json(*node, self)) : error_response(node.error());
+  }
+  if (parts[4] == "drain") {
+    label = "POST /v1/cluster/nodes/{name}/drain";
+    if (r.method != "POST") return wrong_method();
+    return drain_node(r, name);
   }
   if (parts[4] != "cordon" && parts[4] != "uncordon")
     return error_response(Error(ENOENT, fmt::format("no such endpoint: {}", r.path)));

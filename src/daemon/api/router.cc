@@ -8,6 +8,7 @@
 #include "base/version.h"
 #include "base/log.h"
 #include "base/log_stamp.h"
+#include "daemon/api/forward.h"
 #include "daemon/api/log_reader.h"
 #include "daemon/api/log_view.h"
 #include "daemon/api/progress_stream.h"
@@ -159,6 +160,8 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
   }
   const std::string& name = parts[2];
   if (auto valid = validate_name(name); !valid) return error_response(valid.error(), 400);
+  if (cluster_ && !was_forwarded(r) && parts.size() <= 4)  // docs/cluster.md#forwarding
+    if (auto clustered = clustered_instance(r, parts, label)) return std::move(*clustered);
   if (parts.size() == 3) {
     if (r.method == "GET") {
       label = "GET /v1/instances/{name}";

@@ -83,6 +83,14 @@ class Api {
   Result<json::Json> list_in_cluster(json::Json local);
   Result<json::Json> get_in_cluster(const std::string& name, Result<json::Json> local);
   std::optional<http::Response> remove_clustered(const std::string& name);
+  // Other requests for a clustered instance (api/cluster_actions.cc): stop/start change its desired
+  // state, migrate {"node"} moves it, the rest go to the node running it (nullopt: answer here).
+  std::optional<http::Response> clustered_instance(const http::Request& request, const std::vector<std::string>& parts,
+                                                   std::string& label);
+  http::Response set_desired_stopped(const http::Request& request, const std::string& name, bool stopped);
+  http::Response move_clustered(const http::Request& request, const std::string& name);
+  // POST /v1/cluster/nodes/{name}/drain: cordon, then move each of its instances (cluster_mover.h).
+  http::Response drain_node(const http::Request& request, const std::string& node);
   http::Response volume_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);
   // POST /v1/policy/simulate (api/policy_routes.cc)
   http::Response policy_route(const http::Request& request, const std::vector<std::string>& parts, std::string& label);

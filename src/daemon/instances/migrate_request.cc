@@ -1,5 +1,6 @@
 #include "daemon/instances/migrate_request.h"
 
+#include "cluster/node_record.h"
 #include "daemon/network/network_spec.h"
 
 namespace vessel::daemon {
@@ -112,6 +113,19 @@ Result<IncomingAnswer> parse_incoming_answer(std::string_view body) {
   a.name = *name;
   a.url = *url;
   return a;
+}
+
+Result<std::string> parse_cluster_move_request(std::string_view body) {
+  if (body.empty()) return std::string();
+  auto j = TRY(json::parse(body, 1 << 16, 4));
+  if (!j.is_object()) return fail(EINVAL, "migrate: expected a JSON object");
+  if (j.contains("destination"))
+    return Unexpected(Error(EINVAL, "a clustered instance moves to a node, not to a socket")
+                          .with_hint("vessel migrate NAME --to NODE (see vessel cluster ls)"));
+  TRY(json::reject_unknown(j, "migrate", {"node"}));
+  std::string node = TRY(json::opt_string(j, "migrate", "node")).value_or("");
+  if (!node.empty()) TRY(cluster::check_node_name(node));
+  return node;
 }
 
 }  // namespace vessel::daemon

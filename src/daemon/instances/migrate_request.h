@@ -34,6 +34,9 @@ struct MigrateRequest {
   uint32_t max_rounds = 16;   // dirty rounds before it pauses anyway (0..1000)
 };
 Result<MigrateRequest> parse_migrate_request(std::string_view body);
+// The same route for a clustered instance (docs/cluster.md#drain-and-migrate): {"node": NAME},
+// the node to move it to ("" when absent or the body is empty: the placement's choice).
+Result<std::string> parse_cluster_move_request(std::string_view body);
 json::Json to_json(const MigrateRequest& r);
 
 // POST /v1/migrations {"spec": {...}} on the destination: the instance to receive. Only VMs

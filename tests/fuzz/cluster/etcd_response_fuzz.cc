@@ -22,7 +22,10 @@ void parse_one(uint8_t which, std::string_view text) {
     if (auto info = cluster::parse_node_info(text)) (void)json::dump(cluster::node_info_json(*info));
     if (auto record = cluster::parse_instance_record(text)) {
       if (record->name.empty() || record->generation < 0) std::abort();
-      (void)json::dump(cluster::instance_record_json(*record));
+      // What a node writes back (a stop, a move) is read again by every node.
+      auto again = cluster::parse_instance_record(json::dump(cluster::instance_record_json(*record)));
+      if (!again || again->stopped != record->stopped || again->moving_to != record->moving_to || again->stop_timeout_s != record->stop_timeout_s || again->placement.constraints != record->placement.constraints)
+        std::abort();
     }
     return;
   }

@@ -53,6 +53,18 @@ TEST(MigrateRequest, DefaultsBoundsAndUnknownFields) {
   EXPECT_EQ(parse_migrate_request(R"({"destination": "https://x"})").error().errnum(), ENOTSUP);
 }
 
+TEST(MigrateRequest, AClusteredInstanceMovesToANodeByName) {
+  EXPECT_EQ(parse_cluster_move_request(R"({"node": "node-2"})").value(), "node-2");
+  EXPECT_EQ(parse_cluster_move_request("").value(), "");
+  EXPECT_EQ(parse_cluster_move_request("{}").value(), "");
+  auto socket = parse_cluster_move_request(R"({"destination": "unix:/run/b.sock"})");
+  ASSERT_FALSE(socket);
+  EXPECT_NE(socket.error().hint().find("--to NODE"), std::string::npos);
+  EXPECT_FALSE(parse_cluster_move_request(R"({"node": "Node_2"})"));
+  EXPECT_FALSE(parse_cluster_move_request(R"({"node": "n", "downtime_ms": 5})"));
+  EXPECT_FALSE(parse_cluster_move_request("[]"));
+}
+
 TEST(MigrateIncoming, OnlyVmsWithoutANetwork) {
   auto vm = parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}})");
   ASSERT_TRUE(vm) << vm.error().to_string();

@@ -1,0 +1,35 @@
+// Forwarding (docs/cluster.md#forwarding): a request for a clustered instance that runs on another
+// node goes to that node's API, found at the address it advertises in its node record; its answer
+// (a body, a stream of logs, or an upgraded exec stream) becomes this one's. The caller's role was
+// checked here; the other node sees vesseld on its socket. A forwarded request carries
+// X-Vessel-Forwarded and is never forwarded again (no loops while records change).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "base/error.h"
+#include "cluster/node_record.h"
+#include "http/http.h"
+
+namespace vessel::daemon {
+
+inline constexpr const char* kForwardedHeader = "x-vessel-forwarded";  // names are lower-cased
+
+bool was_forwarded(const http::Request& request);
+
+// The Unix socket of a node's advertised address (unix://PATH, unix:PATH or /PATH); ENOTSUP for
+// the rest (https:// forwarding is not built).
+Result<std::string> node_socket(const cluster::NodeInfo& node);
+
+// `request` answered by `node` (this node is `self`), streamed through. When the node cannot be
+// reached: 502 naming it, with what to do.
+http::Response forward_to(const cluster::NodeInfo& node, const std::string& self, const std::string& instance,
+                          const http::Request& request);
+
+// One call to a node's API (drain, migrate --to): its status and body, or why it was not reached.
+Result<http::ClientResponse> call_node(const cluster::NodeInfo& node, const std::string& self, const std::string& method,
+                                       const std::string& target, const std::string& body = {},
+                                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace vessel::daemon

@@ -1,0 +1,35 @@
+// The client's side of an HTTP/1.1 Upgrade on a Unix socket (vesseld's interactive streams,
+// docs/daemon/console.md): the request, then the answer's head; after "101 Switching Protocols"
+// the connection carries the protocol's bytes. The CLI (cli/upgrade.h) and vesseld forwarding an
+// exec to another node (daemon/api/forward.h) both use it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace vessel::http {
+
+// The status code and header block of an HTTP answer: {status, content_length or -1}.
+struct ResponseHead {
+  int status = 0;
+  long content_length = -1;
+};
+Result<ResponseHead> parse_response_head(std::string_view head);
+
+struct UpgradeAnswer {
+  int status = 0;    // 101 when upgraded
+  Fd fd;             // the connection (upgraded: the stream)
+  std::string rest;  // 101: bytes that came with the answer; otherwise the error body (at most 64 KiB)
+};
+
+// Sends `method target` with `Upgrade: protocol` (and `headers`, "Name: value") on the socket at
+// `socket`; fails only when the socket cannot be reached or the answer is not HTTP.
+Result<UpgradeAnswer> open_upgrade(const std::string& socket, const std::string& method, const std::string& target,
+                                   const std::string& protocol, const std::string& body = {},
+                                   const std::vector<std::string>& headers = {});
+
+}  // namespace vessel::http
