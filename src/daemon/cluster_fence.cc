@@ -11,9 +11,11 @@ namespace vessel::daemon {
 
 using namespace std::chrono_literals;
 
-ClusterFence::ClusterFence(Manager& manager, const cluster::Membership& member)
+ClusterFence::ClusterFence(Manager& manager, const cluster::Membership& member,
+                           std::unique_ptr<ClusterWatchdog> watchdog)
     : manager_(manager), member_(member),
-      margin_(std::max<std::chrono::milliseconds>(500ms, std::chrono::milliseconds(member.ttl_seconds() * 250))) {
+      margin_(std::max<std::chrono::milliseconds>(500ms, std::chrono::milliseconds(member.ttl_seconds() * 250))),
+      watchdog_(std::move(watchdog)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -47,6 +49,7 @@ void ClusterFence::run() {
     }
     if (!unsafe) {
       arm();
+      hand_to_watchdog();
       continue;
     }
     kill_armed();
@@ -64,6 +67,15 @@ void ClusterFence::arm() {
     if (!spec || !cluster_generation(*spec) || row.pid <= 0) continue;
     armed_.push_back({row.name, static_cast<pid_t>(row.pid), row.pid_start});
   }
+}
+
+// Half the fence's margin before the lease's earliest expiry: later than this thread acts, so a
+// healthy vesseld fences first (and knows what it fenced); still before etcd can expire the lease.
+void ClusterFence::hand_to_watchdog() {
+  if (!watchdog_) return;
+  std::vector<watchdog::WatchedProcess> processes;
+  for (const auto& a : armed_) processes.push_back({a.pid, a.start_time});
+  watchdog_->publish(processes, member_.lease_safe_until() - margin_ / 2);
 }
 
 // The processes themselves first: a pidfd for (PID, start time) never signals a reused PID.
