@@ -34,8 +34,8 @@ std::vector<std::string> argv_of(const std::string& cmdline) {
 }
 }  // namespace
 
-std::vector<pid_t> copies(const std::string& token) {
-  std::vector<pid_t> out;
+std::vector<std::vector<pid_t>> copies_of(const std::vector<std::string>& tokens) {
+  std::vector<std::vector<pid_t>> found(tokens.size());
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     std::string name = entry.path().filename().string();
@@ -43,15 +43,20 @@ std::vector<pid_t> copies(const std::string& token) {
     auto text = read_file((entry.path() / "cmdline").string());
     if (!text) continue;  // it exited meanwhile
     auto argv = argv_of(*text);
-    if (argv.size() == 4 && argv[0] == "/bin/sh" && argv[1] == "-c" && argv[3] == token) out.push_back(std::stoi(name));
+    if (argv.size() != 4 || argv[0] != "/bin/sh" || argv[1] != "-c") continue;
+    for (size_t i = 0; i < tokens.size(); ++i)
+      if (argv[3] == tokens[i]) found[i].push_back(std::stoi(name));
   }
   // A child the shell forked for `sleep` shows the shell's command line until it execs: one copy.
   // A stopped (SIGSTOP) copy still counts: it runs again on SIGCONT.
-  std::vector<pid_t> shells;
-  for (pid_t p : out)
-    if (std::find(out.begin(), out.end(), parent_of(p)) == out.end()) shells.push_back(p);
+  std::vector<std::vector<pid_t>> shells(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i)
+    for (pid_t p : found[i])
+      if (std::find(found[i].begin(), found[i].end(), parent_of(p)) == found[i].end()) shells[i].push_back(p);
   return shells;
 }
+
+std::vector<pid_t> copies(const std::string& token) { return copies_of({token}).front(); }
 
 std::vector<std::unique_ptr<Node>> make_nodes(int count, const std::string& etcd, const std::string& ttl,
                                               const std::vector<std::vector<std::string>>& launchers) {

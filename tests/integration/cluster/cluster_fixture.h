@@ -17,6 +17,8 @@ namespace vessel::test {
 // The running copies of a container started as /bin/sh -c SCRIPT TOKEN, by their shells' PIDs
 // (read from /proc: the processes themselves, not any API).
 std::vector<pid_t> copies(const std::string& token);
+// The same for several tokens in one pass over /proc (the fault checker's sampler).
+std::vector<std::vector<pid_t>> copies_of(const std::vector<std::string>& tokens);
 
 struct CgroupParent {
   std::string name;
