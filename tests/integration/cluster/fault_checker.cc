@@ -122,11 +122,17 @@ RunResult FaultChecker::run_once(FaultKind kind, std::mt19937_64& rng) {
   r.kind = kind;
   auto begin = Clock::now();
   Fault f = inject(kind, rng, r);
-  // Every instance back within 10 s of the fault's end (then the faulted node comes back).
+  // Every instance back within 10 s of the fault's end, and none left on a killed node (so that a
+  // copy it left running would meet the new one); then the faulted node comes back.
+  bool killed = kind == FaultKind::KillNode || kind == FaultKind::KillVesseld;
   auto bound = f.end + 10s;
   while (Clock::now() < bound) {
     auto s = sampler_->latest();
-    if (s.at > f.end && std::all_of(s.counts.begin(), s.counts.end(), [](size_t c) { return c == 1; })) break;
+    bool ones = s.at > f.end && std::all_of(s.counts.begin(), s.counts.end(), [](size_t c) { return c == 1; });
+    if (ones && (!killed || std::none_of(names_.begin(), names_.end(), [&](const std::string& name) {
+                   return holder_of(name, f.node) == f.node;
+                 })))
+      break;
     std::this_thread::sleep_for(50ms);
   }
   restore(kind, f, r);
