@@ -17,6 +17,7 @@
 #include <string>
 
 #include "base/log.h"
+#include "base/version.h"
 #include "daemon/instances/guest_process.h"
 #include "daemon/watchdog/watchdog_page.h"
 
@@ -87,6 +88,19 @@ int watch(const Args& a) {
 int main(int argc, char** argv) {
   using namespace vessel;
   daemon::watchdog::Args args;
+  if (argc == 2 && (std::string(argv[1]) == "--version" || std::string(argv[1]) == "-V")) {
+    std::printf("vessel-watchdog version %s\n", kVersion);
+    return 0;
+  }
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::printf(
+        "usage: vessel-watchdog --vesseld PID --node NAME   (the shared page on descriptor 0)\n\n"
+        "Started by vesseld --cluster, one per vesseld, never by hand. Kills (SIGKILL) the node's clustered\n"
+        "instances' processes that vesseld lists in the page when vesseld exits, or when the deadline it\n"
+        "last wrote passes with no newer word (vesseld paused or hung), before its lease in etcd can\n"
+        "expire. Never kills anything else, never starts anything (docs/cluster.md#the-watchdog).\n");
+    return 0;
+  }
   if (!daemon::watchdog::parse(argc, argv, args)) {
     std::fprintf(stderr, "usage: vessel-watchdog --vesseld PID --node NAME (started by vesseld --cluster)\n");
     return 2;
