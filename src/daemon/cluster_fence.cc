@@ -48,11 +48,15 @@ void ClusterFence::run() {
         log::info("cluster: node {} renewed its lease: its fenced instances may start again", member_.name());
     }
     if (!unsafe) {
+      std::lock_guard lock(arm_mutex_);
       arm();
       hand_to_watchdog();
       continue;
     }
-    kill_armed();
+    {
+      std::lock_guard lock(arm_mutex_);
+      kill_armed();
+    }
     fence();
   }
 }
@@ -78,12 +82,20 @@ void ClusterFence::hand_to_watchdog() {
   watchdog_->publish(processes, member_.lease_safe_until() - margin_ / 2);
 }
 
-// The processes themselves first: a pidfd for (PID, start time) never signals a reused PID.
+void ClusterFence::track() {
+  if (!safe()) return;  // the fence thread is killing, not arming
+  std::lock_guard lock(arm_mutex_);
+  arm();
+  hand_to_watchdog();
+}
+
+// The processes themselves first: a pidfd for (PID, start time) never signals a reused PID. A
+// process already gone counts as fenced too: the watchdog killed it while vesseld was paused, and
+// the reconciler is to start it again if the cluster still assigns it here.
 void ClusterFence::kill_armed() {
   for (const auto& a : armed_) {
     auto process = GuestProcess::adopt(a.pid, a.start_time);
-    if (!process || !process->signal(SIGKILL)) continue;
-    log::warn("cluster: fenced {} (killed process {})", a.name, a.pid);
+    if (process && process->signal(SIGKILL)) log::warn("cluster: fenced {} (killed process {})", a.name, a.pid);
     std::lock_guard lock(mutex_);
     fenced_.insert(a.name);
   }

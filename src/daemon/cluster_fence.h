@@ -40,6 +40,8 @@ class ClusterFence {
   void forget(const std::string& name);
   // Kills every running clustered copy now (vesseld leaving the cluster: they will move).
   void fence();
+  // A copy just started here: the watchdog learns of it now rather than at the next round.
+  void track();
 
  private:
   void run();
@@ -61,7 +63,8 @@ class ClusterFence {
   bool fencing_ = false;  // the fence thread's: logged once per outage
   mutable std::mutex mutex_;
   std::set<std::string> fenced_;
-  std::vector<Armed> armed_;  // the fence thread's
+  std::mutex arm_mutex_;       // the fence thread's rounds and track()
+  std::vector<Armed> armed_;  // under arm_mutex_
   std::unique_ptr<ClusterWatchdog> watchdog_;
   std::thread thread_;
 };
