@@ -25,10 +25,15 @@ int env_int(const char* name, int fallback) {
 }
 
 std::vector<FaultKind> fault_plan(int runs, std::mt19937_64& rng) {
+  const char* only = std::getenv("VESSEL_FAULT_KINDS");  // e.g. "partition,kill-node"
   std::vector<FaultKind> plan;
   while (static_cast<int>(plan.size()) < runs) {
     std::vector<FaultKind> block;
-    for (int k = 0; k < kFaultKinds; ++k) block.push_back(static_cast<FaultKind>(k));
+    for (int k = 0; k < kFaultKinds; ++k)
+      if (!only || !*only || std::string(",").append(only).append(",").find(
+                                 std::string(",") + to_string(static_cast<FaultKind>(k)) + ",") != std::string::npos)
+        block.push_back(static_cast<FaultKind>(k));
+    if (block.empty()) block.push_back(FaultKind::KillNode);
     std::shuffle(block.begin(), block.end(), rng);
     plan.insert(plan.end(), block.begin(), block.end());
   }
@@ -138,8 +143,7 @@ RunResult FaultChecker::run_once(FaultKind kind, std::mt19937_64& rng) {
   restore(kind, f, r);
   if (!steady(30s)) r.detail += "not every instance ran once again within 30 s; ";
   judge(f, r);
-  r.lost = unacknowledged();
-  if (r.lost) r.detail += fmt::format("{} instances lost; ", r.lost);
+  r.lost = unacknowledged(&r.detail);
   sampler_->forget_before(begin);
   return r;
 }

@@ -4,7 +4,8 @@
 // instance's copies from /proc every 50 ms. A run is judged on:
 // - split brain: a sample with two copies of an instance;
 // - late: an instance without a copy more than 10 s after the fault ended;
-// - lost: an acknowledged instance with no running copy (or no record) 30 s after the fault ended.
+// - lost: an acknowledged instance without one running copy on a node whose API says it runs it,
+//   for 10 s on end once the cluster settled.
 #pragma once
 
 #include <map>
@@ -67,8 +68,8 @@ class FaultChecker {
   // Brings the faulted node back (a killed vesseld starts again).
   void restore(FaultKind kind, const Fault& f, RunResult& r);
   void judge(const Fault& f, RunResult& r);
-  // Every instance's record names a node that says it runs it.
-  int unacknowledged() const;
+  // The instances without a running copy on a node that says it runs it (`detail` says what was seen).
+  int unacknowledged(std::string* detail) const;
   Node* holder_of(const std::string& instance, const Node* not_this = nullptr) const;
   bool steady(std::chrono::seconds within) const;
   std::chrono::milliseconds ttl() const { return std::chrono::milliseconds(std::stoi(ttl_) * 1000); }
@@ -85,7 +86,8 @@ class FaultChecker {
 
 // VESSEL_FAULT_RUNS (default `runs`), VESSEL_FAULT_SEED (default: the clock), VESSEL_FAULT_TTL.
 int env_int(const char* name, int fallback);
-// Each block of kFaultKinds runs holds every kind once, in a random order.
+// Each block of kFaultKinds runs holds every kind once, in a random order; VESSEL_FAULT_KINDS
+// (kinds by name, comma-separated) keeps only those.
 std::vector<FaultKind> fault_plan(int runs, std::mt19937_64& rng);
 
 }  // namespace vessel::test

@@ -81,14 +81,22 @@ void FaultChecker::judge(const Fault& f, RunResult& r) {
     if (s.at > *last_zero) return void(r.recovery = std::chrono::duration<double>(s.at - f.start).count());
 }
 
-int FaultChecker::unacknowledged() const {
+// Lost: no copy, or no node whose API says it runs it, for 10 s after the cluster settled (a
+// node just back from a fault may answer slowly for a moment; that is not a loss).
+int FaultChecker::unacknowledged(std::string* detail) const {
   int lost = 0;
-  auto latest = sampler_->latest();
   for (size_t i = 0; i < names_.size(); ++i) {
-    Node* holder = holder_of(names_[i]);
-    bool running = holder && placement_of(*holder->daemon, names_[i]).second == "running" && i < latest.counts.size() &&
-                   latest.counts[i] == 1;
-    lost += !running;
+    std::string seen, first;
+    bool running = eventually([&] {
+      Node* holder = holder_of(names_[i]);
+      auto state = holder ? placement_of(*holder->daemon, names_[i]).second : std::string();
+      size_t count = copies(tokens_[i]).size();
+      seen = fmt::format("{} on {} ({}), {} copies", names_[i], holder ? holder->name : "no node", state, count);
+      if (first.empty()) first = seen;
+      return state == "running" && count == 1;
+    }, 200);
+    if (!running) ++lost, *detail += "lost: " + seen + "; ";
+    else if (first != seen) fmt::print("  (at first {}; then {})\n", first, seen);  // a slow answer, not a loss
   }
   return lost;
 }

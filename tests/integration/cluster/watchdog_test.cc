@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+
+#include "base/fd.h"
 #include "cluster_fixture.h"
 #include "etcd_server.h"
 
@@ -13,6 +16,18 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+// The watchdog of the vesseld with this PID, by its command line (0 when there is none).
+pid_t watchdog_of(pid_t vesseld) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    auto cmdline = read_file((entry.path() / "cmdline").string());
+    if (cmdline && cmdline->find("vessel-watchdog") != std::string::npos &&
+        cmdline->find(std::string("--vesseld") + '\0' + std::to_string(vesseld) + '\0') != std::string::npos)
+      return std::stoi(entry.path().filename().string());
+  }
+  return 0;
+}
 
 class ClusterWatchdog : public ::testing::Test {
  protected:
@@ -102,6 +117,20 @@ TEST_F(ClusterWatchdog, APausedVesseldsCopyDiesBeforeItsLeaseCanExpireAndStaysDe
   EXPECT_EQ(placement_of(*holder_->daemon, "web").first, other_->name) << logs();
   EXPECT_EQ(copies(local_token_), local) << "the watchdog killed a local instance";
   fmt::print("the watchdog killed the copy {:.2f} s after vesseld was paused (lease TTL 3 s)\n", took);
+}
+
+// A watchdog that dies is started again by its vesseld, which still guards its copies with it.
+TEST_F(ClusterWatchdog, AWatchdogThatDiesIsStartedAgain) {
+  pid_t first = watchdog_of(holder_->daemon->pid());
+  ASSERT_GT(first, 0);
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  pid_t second = 0;
+  ASSERT_TRUE(eventually([&] { return (second = watchdog_of(holder_->daemon->pid())) > 0 && second != first; }))
+      << holder_->daemon->log();
+  EXPECT_NE(holder_->daemon->log().find("the watchdog exited"), std::string::npos);
+  ASSERT_EQ(copies(token_).size(), 1u);  // the copy ran on
+  holder_->daemon->stop(SIGKILL);
+  EXPECT_TRUE(eventually([&] { return copies(token_).empty(); }, 40)) << "the new watchdog did not kill the copy";
 }
 
 }  // namespace
