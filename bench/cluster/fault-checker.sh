@@ -13,7 +13,7 @@ T=$B/tests/integration/cluster/cluster_daemon_tests
 [ -x "$T" ] || { echo "no $T: build cluster_daemon_tests first" >&2; exit 2; }
 echo "fault checker: $RUNS runs, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 env VESSEL_FAULT_RUNS=$RUNS VESSEL_FAULT_LOGS=0 ${SEED:+VESSEL_FAULT_SEED=$SEED} VESSEL_FAULT_TTL=${TTL:-3} \
-  timeout $((RUNS * 60 + 300)) "$T" --gtest_filter='FaultChecker.*' 2>&1 | grep --line-buffered -E '^run |^fault checker|OK|FAILED'
+  timeout $((RUNS * 60 + 300)) "$T" --gtest_filter='FaultChecker.*' 2>&1 | grep --line-buffered -E '^run |^  \(at first|^fault checker|OK|FAILED'
 status=${PIPESTATUS[0]}
 echo "finished $(date -u '+%H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status
