@@ -11,9 +11,11 @@ namespace vessel::daemon {
 
 using namespace std::chrono_literals;
 
-ClusterFence::ClusterFence(Manager& manager, const cluster::Membership& member)
+ClusterFence::ClusterFence(Manager& manager, const cluster::Membership& member,
+                           std::unique_ptr<ClusterWatchdog> watchdog)
     : manager_(manager), member_(member),
-      margin_(std::max<std::chrono::milliseconds>(500ms, std::chrono::milliseconds(member.ttl_seconds() * 250))) {
+      margin_(std::max<std::chrono::milliseconds>(500ms, std::chrono::milliseconds(member.ttl_seconds() * 250))),
+      watchdog_(std::move(watchdog)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -46,10 +48,15 @@ void ClusterFence::run() {
         log::info("cluster: node {} renewed its lease: its fenced instances may start again", member_.name());
     }
     if (!unsafe) {
+      std::lock_guard lock(arm_mutex_);
       arm();
+      hand_to_watchdog();
       continue;
     }
-    kill_armed();
+    {
+      std::lock_guard lock(arm_mutex_);
+      kill_armed();
+    }
     fence();
   }
 }
@@ -66,12 +73,29 @@ void ClusterFence::arm() {
   }
 }
 
-// The processes themselves first: a pidfd for (PID, start time) never signals a reused PID.
+// Half the fence's margin before the lease's earliest expiry: later than this thread acts, so a
+// healthy vesseld fences first (and knows what it fenced); still before etcd can expire the lease.
+void ClusterFence::hand_to_watchdog() {
+  if (!watchdog_) return;
+  std::vector<watchdog::WatchedProcess> processes;
+  for (const auto& a : armed_) processes.push_back({a.pid, a.start_time});
+  watchdog_->publish(processes, member_.lease_safe_until() - margin_ / 2);
+}
+
+void ClusterFence::track() {
+  if (!safe()) return;  // the fence thread is killing, not arming
+  std::lock_guard lock(arm_mutex_);
+  arm();
+  hand_to_watchdog();
+}
+
+// The processes themselves first: a pidfd for (PID, start time) never signals a reused PID. A
+// process already gone counts as fenced too: the watchdog killed it while vesseld was paused, and
+// the reconciler is to start it again if the cluster still assigns it here.
 void ClusterFence::kill_armed() {
   for (const auto& a : armed_) {
     auto process = GuestProcess::adopt(a.pid, a.start_time);
-    if (!process || !process->signal(SIGKILL)) continue;
-    log::warn("cluster: fenced {} (killed process {})", a.name, a.pid);
+    if (process && process->signal(SIGKILL)) log::warn("cluster: fenced {} (killed process {})", a.name, a.pid);
     std::lock_guard lock(mutex_);
     fenced_.insert(a.name);
   }

@@ -6,7 +6,9 @@
 // safe, so that the kill itself needs neither the store nor the instance manager's locks (both
 // may be slow when the host is, which is when leases are lost); the manager then records the
 // exits. The copies it killed start again once the lease is renewed, if they are still this
-// node's at the same generation (cluster_reconciler.h).
+// node's at the same generation (cluster_reconciler.h). Each time it reads them while the lease is
+// safe it hands them to the node's watchdog (cluster_watchdog.h) with a later deadline than its
+// own (half the margin before the expiry), so the watchdog acts only when this thread could not.
 #pragma once
 
 #include <chrono>
@@ -18,13 +20,15 @@
 
 #include "base/stop_signal.h"
 #include "cluster/membership.h"
+#include "daemon/cluster_watchdog.h"
 #include "daemon/instances/manager.h"
 
 namespace vessel::daemon {
 
 class ClusterFence {
  public:
-  ClusterFence(Manager& manager, const cluster::Membership& member);
+  // `watchdog` (may be null: no watchdog) is owned and stopped with the fence.
+  ClusterFence(Manager& manager, const cluster::Membership& member, std::unique_ptr<ClusterWatchdog> watchdog);
   ~ClusterFence();
   ClusterFence(const ClusterFence&) = delete;
   ClusterFence& operator=(const ClusterFence&) = delete;
@@ -36,6 +40,8 @@ class ClusterFence {
   void forget(const std::string& name);
   // Kills every running clustered copy now (vesseld leaving the cluster: they will move).
   void fence();
+  // A copy just started here: the watchdog learns of it now rather than at the next round.
+  void track();
 
  private:
   void run();
@@ -47,6 +53,8 @@ class ClusterFence {
   // The running clustered copies' processes, read while the lease is safe.
   void arm();
   void kill_armed();
+  // The armed copies to the watchdog, to be killed unless armed again in time.
+  void hand_to_watchdog();
 
   Manager& manager_;
   const cluster::Membership& member_;
@@ -55,7 +63,9 @@ class ClusterFence {
   bool fencing_ = false;  // the fence thread's: logged once per outage
   mutable std::mutex mutex_;
   std::set<std::string> fenced_;
-  std::vector<Armed> armed_;  // the fence thread's
+  std::mutex arm_mutex_;       // the fence thread's rounds and track()
+  std::vector<Armed> armed_;  // under arm_mutex_
+  std::unique_ptr<ClusterWatchdog> watchdog_;
   std::thread thread_;
 };
 

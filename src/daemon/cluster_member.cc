@@ -86,7 +86,8 @@ Result<std::unique_ptr<ClusterNode>> join_cluster(const ClusterOptions& o, const
   auto node = std::make_unique<ClusterNode>();
   node->member = std::move(member);
   node->scheduler = std::make_unique<cluster::ClusterScheduler>(*node->member, policy);
-  node->fence = std::make_unique<ClusterFence>(manager, *node->member);
+  auto watchdog = TRY(ClusterWatchdog::start(o.watchdog, node->member->name()));
+  node->fence = std::make_unique<ClusterFence>(manager, *node->member, std::move(watchdog));
   node->reconciler = std::make_unique<ClusterReconciler>(manager, *node->member, *node->fence);
   return node;
 }

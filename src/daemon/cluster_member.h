@@ -21,6 +21,7 @@ struct ClusterOptions {
   std::string labels;     // --labels k=v,...
   int64_t lease_ttl = 5;  // --lease-ttl SECONDS
   std::string placement = "spread";  // --placement POLICY (when this node is the scheduler)
+  std::string watchdog;  // vessel-watchdog's path (found by vesseld beside itself)
 };
 
 // A node's running parts in the cluster, stopped in reverse order: the reconciler, the fence

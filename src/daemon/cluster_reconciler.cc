@@ -111,6 +111,7 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
       if (!was_fenced && !restart_wanted(record, *local) && local->state != to_string(State::Created)) return;
       if (auto started = manager_.act(record.name, Action::Start); !started) return warn_once(record, started.error());
       fence_.forget(record.name);
+      fence_.track();
       log::info("cluster: started {} again (generation {})", record.name, record.generation);
       return;
     } else {
@@ -118,6 +119,7 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
     }
   }
   if (auto created = create_copy(record); !created) return warn_once(record, created.error());
+  fence_.track();
   log::info("cluster: {} {} here (generation {})", record.stopped ? "created (stopped)" : "running", record.name,
             record.generation);
 }

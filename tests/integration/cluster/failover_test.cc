@@ -12,7 +12,7 @@
 #include <memory>
 
 #include "base/fd.h"
-#include "daemon_fixture.h"
+#include "cluster_fixture.h"
 #include "etcd_server.h"
 
 namespace vessel::test {
@@ -20,70 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-pid_t parent_of(pid_t pid) {
-  // read_file, not a stream: a process that exits meanwhile is an error to skip, not an exception.
-  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!text) return 0;
-  const std::string& stat = *text;
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  char state = 0;
-  pid_t ppid = 0;
-  return std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) == 2 ? ppid : 0;
-}
-
-// The container's shell: /bin/sh -c SCRIPT TOKEN ($0 = TOKEN), found by its command line.
-std::vector<pid_t> copies(const std::string& token) {
-  std::vector<pid_t> out;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    auto text = read_file((entry.path() / "cmdline").string());
-    if (!text) continue;  // it exited meanwhile
-    const std::string& cmdline = *text;
-    std::vector<std::string> argv;
-    for (size_t pos = 0; pos < cmdline.size();) {
-      size_t end = cmdline.find('\0', pos);
-      if (end == std::string::npos) end = cmdline.size();
-      argv.push_back(cmdline.substr(pos, end - pos));
-      pos = end + 1;
-    }
-    if (argv.size() == 4 && argv[0] == "/bin/sh" && argv[1] == "-c" && argv[3] == token) out.push_back(std::stoi(name));
-  }
-  // A child the shell forked for `sleep` shows the shell's command line until it execs: one copy.
-  std::vector<pid_t> shells;
-  for (pid_t p : out)
-    if (std::find(out.begin(), out.end(), parent_of(p)) == out.end()) shells.push_back(p);
-  return shells;
-}
-
-struct CgroupParent {
-  std::string name;
-  ~CgroupParent() { remove_cgroup_parent(name); }
-};
-
-struct Node {
-  std::string name;
-  TempDir dir;
-  CgroupParent cgroup;
-  std::unique_ptr<Daemon> daemon;
-};
-
-// What a node's API says about the instance: its "node" and "state".
-std::pair<std::string, std::string> placement_of(const Daemon& d, const std::string& name) {
-  auto r = d.vessel({"inspect", name});
-  auto j = json::parse(r.out);
-  if (r.status != 0 || !j || !j->is_object()) return {};
-  return {j->value("node", ""), j->value("state", "")};
-}
-
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
-  return v[std::min(i, v.size() - 1)];
-}
 
 // One etcd, a busybox root filesystem, and the vesselds of a test.
 class ClusterFailover : public ::testing::Test {
@@ -95,20 +31,12 @@ class ClusterFailover : public ::testing::Test {
   }
   // node-1 .. node-COUNT, each its own state directory, socket and cgroup parent.
   void start_nodes(int count, const std::string& ttl) {
-    for (int i = 1; i <= count; ++i) {
-      auto n = std::make_unique<Node>();
-      n->name = "node-" + std::to_string(i);
-      n->cgroup.name = test_cgroup_parent() + "-" + std::to_string(i);
-      n->daemon = std::make_unique<Daemon>(n->dir.path, std::vector<std::string>{"--node", n->name, "--cluster", etcd_.url(),
-                                                                                 "--lease-ttl", ttl, "--cgroup-parent", n->cgroup.name});
-      ASSERT_TRUE(n->daemon->start()) << n->daemon->log();
-      nodes_.push_back(std::move(n));
-    }
+    nodes_ = make_nodes(count, etcd_.url(), ttl);
+    for (auto& n : nodes_) ASSERT_TRUE(n->daemon->start()) << n->daemon->log();
   }
   // The clustered container "web", through `via`'s API; its shell is found by `token`.
   CliResult run_web(const Daemon& via, const std::string& token) {
-    return via.vessel({"run", "--cluster-wide", "--name", "web", "--restart", "always", "--rootfs",
-                       images_.path + "/rootfs", "--", "/bin/sh", "-c", "while :; do sleep 1; done", token});
+    return run_clustered(via, "web", images_.path + "/rootfs", token);
   }
   std::string logs() const {
     std::string out;

@@ -156,6 +156,7 @@ bool Daemon::start() {
   // No bridge, no nftables table unless a test asks (network_test.cc): loopback only, as before networks.
   if (std::find(extra_.begin(), extra_.end(), "--default-network") == extra_.end())
     argv.insert(argv.end(), {"--default-network", "none"});
+  argv.insert(argv.begin(), launcher_.begin(), launcher_.end());
   SpawnOptions options;
   options.stdout_fd = log.get();
   options.stderr_fd = log.get();

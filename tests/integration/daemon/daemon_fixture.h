@@ -42,6 +42,8 @@ class Daemon {
   ~Daemon();
   // Starts vesseld and waits for its socket; false (with the log in `log()`) when it exits.
   bool start();
+  // A command that execs vesseld's (e.g. nsenter --net=NETNS): it runs in its place.
+  void set_launcher(std::vector<std::string> prefix) { launcher_ = std::move(prefix); }
   // Sends `sig` and waits for exit.
   ExitStatus stop(int sig = SIGTERM);
   // What vesseld printed.
@@ -57,7 +59,7 @@ class Daemon {
 
  private:
   std::string dir_, socket_, state_dir_, log_path_;
-  std::vector<std::string> extra_;
+  std::vector<std::string> extra_, launcher_;
   Process process_;
 };
 
