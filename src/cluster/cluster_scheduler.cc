@@ -1,6 +1,7 @@
 #include "cluster/cluster_scheduler.h"
 
 #include "base/log.h"
+#include "cluster/node_record.h"
 #include "cluster/placement_plan.h"
 
 namespace vessel::cluster {
@@ -52,6 +53,14 @@ void ClusterScheduler::lead(const etcd::LeaderKey& key) {
   }
 }
 
+namespace {
+bool has_lease(const std::vector<NodeStatus>& nodes, const std::string& name) {
+  for (const auto& n : nodes)
+    if (n.info.name == name) return n.lease != 0;
+  return false;
+}
+}  // namespace
+
 Result<size_t> ClusterScheduler::schedule_once(const etcd::LeaderKey& key) {
   auto nodes = TRY(member_.nodes());
   auto list = TRY(desired_.list());
@@ -61,7 +70,12 @@ Result<size_t> ClusterScheduler::schedule_once(const etcd::LeaderKey& key) {
   size_t placed = 0;
   for (const auto& move : plan.moves) {
     const InstanceRecord& record = list.records[move.record];
-    auto done = TRY(desired_.place(record, move.node, {leading}));
+    std::vector<etcd::Compare> guards{leading};
+    // An orphan moves only while its node is still dead: one that registered again since the
+    // read may already have started its copy again (the record still named it).
+    if (!record.node.empty() && !has_lease(nodes, record.node))
+      guards.push_back(etcd::Compare::absent(kAlivePrefix + record.node));
+    auto done = TRY(desired_.place(record, move.node, guards));
     if (!done) continue;  // changed meanwhile: the next pass sees it again
     ++placed;
     if (record.node.empty())
