@@ -257,7 +257,7 @@ Result<int> serve(const Options& o) {
   build::remove_stale_builds(builds, o.state_dir + "/runtime");
   api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
-  auto node = TRY_CTX(join_cluster(o.cluster, config.capacity, o.socket, manager), "vesseld");  // docs/cluster.md
+  auto node = TRY_CTX(join_cluster(o.cluster, config.capacity, o.socket, manager, images), "vesseld");  // docs/cluster.md
   api.set_cluster(node ? node->member.get() : nullptr);
   http::ServerOptions server_options = server_options_of(o);
   fs::create_directories(fs::path(o.socket).parent_path(), ec);
