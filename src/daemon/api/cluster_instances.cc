@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "cluster/desired_state.h"
+#include "daemon/api/cluster_live_list.h"
 #include "daemon/api/router.h"
 #include "daemon/spec/cluster_copy.h"
 
@@ -102,20 +103,27 @@ void annotate_local(json::Json& i, const std::string& node) {
 }
 }  // namespace
 
-Result<json::Json> Api::list_in_cluster(json::Json local) {
+Result<json::Json> Api::list_in_cluster(json::Json local, bool forwarded) {
   std::set<std::string> here;
   for (auto& i : local) {
     here.insert(i.value("name", ""));
     annotate_local(i, cluster_->name());
   }
+  if (forwarded) return local;
   // Out of touch with etcd, a node still lists what it runs.
   auto list = cluster::DesiredState(cluster_->etcd()).list();
   if (!list) {
     log::warn("GET /v1/instances: the cluster's other instances are left out: {}", list.error().to_string());
     return local;
   }
+  std::vector<const cluster::InstanceRecord*> elsewhere;
   for (const auto& record : list->records)
-    if (!here.count(record.name)) local.push_back(record_view(record));
+    if (!here.count(record.name)) elsewhere.push_back(&record);
+  auto live = live_views(*cluster_, elsewhere);  // as the nodes that run them see them
+  for (const auto* record : elsewhere) {
+    auto it = live.find(record->name);
+    local.push_back(it != live.end() ? it->second : record_view(*record));
+  }
   return local;
 }
 
