@@ -2,7 +2,7 @@
 // --cluster-storage backup is exported every second into the directory the three nodes share; a
 // file written into it is in a backup; its node is killed with it; the copy another node starts is
 // restored from that backup and has the file, at the next generation, and the older generation's
-// archive is superseded.
+// archive is superseded. And a clean stop of the owning vesseld takes a last backup.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -71,6 +71,35 @@ TEST_F(ClusterStorage, ABackupFollowsTheInstanceToItsNewNode) {
   EXPECT_EQ(node(other).vessel_json({"inspect", "db"}).value("generation", 0), 2);
   EXPECT_TRUE(eventually([&] { return fs::exists(dir + "/db.g2.tar") && !fs::exists(g1); }, 200))
       << "the new owner's backups supersede the old generation's";
+  EXPECT_EQ(node(other).vessel({"rm", "-f", "db"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return shells_of(tok).empty(); }, 200));
+}
+
+// A clean stop (SIGTERM) of the owning vesseld takes one last backup: with no periodic backup at all
+// (an hour's period), the copy on the other node has what was written just before the stop.
+TEST_F(ClusterStorage, ACleanStopBacksUpBeforeTheInstanceMoves) {
+  TempDir shared;
+  std::string dir = shared.path + "/backups";
+  std::vector<std::string> flags{"--cluster-backups", dir, "--cluster-backup-every", "3600"};
+  start_nodes(2, {flags, flags});
+  std::string archive = make_busybox_image_archive(images_.path + "/img", R"({"Cmd":["/bin/sh"]})");
+  for (int i : {1, 2}) ASSERT_EQ(node(i).vessel({"image", "import", "-q", archive, "--name", "kept"}).status, 0);
+  std::string tok = token("clean");
+  ASSERT_EQ(node(1).vessel({"run", "--cluster-wide", "--name", "db", "--restart", "always", "--cluster-storage", "backup",
+                            "kept", "--", "/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done", tok}).status, 0)
+      << logs();
+  std::string first = wait_running("db", tok);
+  ASSERT_FALSE(first.empty());
+  int owner = first.back() - '0', other = 3 - owner;
+  ASSERT_EQ(node(other).vessel({"exec", "db", "--", "/bin/sh", "-c", "echo just-before-the-stop > /data.txt"}).status, 0);
+  EXPECT_FALSE(fs::exists(dir + "/db.g1.tar")) << "no periodic backup within the hour";
+  nodes_[size_t(owner - 1)]->daemon->stop(SIGTERM);
+  ASSERT_TRUE(fs::exists(dir + "/db.g1.tar")) << logs();
+  ASSERT_TRUE(eventually([&] {
+    auto j = node(other).vessel_json({"inspect", "db"});
+    return j.value("state", "") == "running" && j.value("generation", 0) == 2;
+  }, 400)) << logs();
+  EXPECT_EQ(node(other).vessel({"exec", "db", "--", "cat", "/data.txt"}).out, "just-before-the-stop\n") << logs();
   EXPECT_EQ(node(other).vessel({"rm", "-f", "db"}).status, 0);
   EXPECT_TRUE(eventually([&] { return shells_of(tok).empty(); }, 200));
 }
