@@ -317,9 +317,10 @@ void add_placement_flags(CLI::App* c, CreateFlags& f) {
                            "its own kind included: one per node (repeatable)"));
   c->add_option("--cluster-storage", f.cluster_storage,
                 "with --cluster-wide: what a node that takes it over (failover, drain) starts it with: local (a "
-                "fresh root filesystem and empty volumes: its files stay behind) or backup (the last of the backups "
-                "its node writes to vesseld --cluster-backups every --cluster-backup-every and at a clean stop; "
-                "writes since then are lost). Default local (docs/cluster.md#storage)")
+                "fresh root filesystem and empty volumes: its files stay behind) or backup (its root filesystem's "
+                "changes from the last of the backups its node writes to vesseld --cluster-backups every "
+                "--cluster-backup-every seconds and at a clean stop; writes since then, and volumes, are lost). "
+                "Default local (docs/cluster.md#storage)")
       ->check(CLI::IsMember({"local", "backup"}));
 }
 
