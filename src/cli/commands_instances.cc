@@ -26,6 +26,7 @@ struct CreateFlags {
   bool vm = false, attach = false, wait = false, detach = false;
   bool cluster_wide = false;  // run --cluster-wide: the cluster places it (docs/cluster.md)
   std::vector<std::string> constraints, affinity, anti_affinity;  // with --cluster-wide: where it may run
+  std::string cluster_storage;  // with --cluster-wide: local or backup (docs/cluster.md#storage)
   bool sig_proxy = true;  // --sig-proxy
   bool name_given = false;  // --name "" is an error, not a request for a generated name
   double cpus = 1;
@@ -294,6 +295,7 @@ static int run_cluster_wide(Context& ctx, const CreateFlags& flags, const json::
   json::Json body = spec;
   if (!flags.constraints.empty() || !flags.affinity.empty() || !flags.anti_affinity.empty())
     body["placement"] = {{"constraints", flags.constraints}, {"affinity", flags.affinity}, {"anti_affinity", flags.anti_affinity}};
+  if (!flags.cluster_storage.empty()) body["storage"] = flags.cluster_storage;
   auto r = ctx.client().call("POST", "/v1/instances?cluster=1", body);
   if (!r) return report(r.error());
   fmt::print("{}\n", r->value("name", ""));
@@ -313,6 +315,13 @@ void add_placement_flags(CLI::App* c, CreateFlags& f) {
   repeatable(c->add_option("--anti-affinity", f.anti_affinity,
                            "with --cluster-wide: KEY=VALUE, never on a node that runs an instance with that label, "
                            "its own kind included: one per node (repeatable)"));
+  c->add_option("--cluster-storage", f.cluster_storage,
+                "with --cluster-wide: what a node that takes it over (failover, drain) starts it with: local (a "
+                "fresh root filesystem and empty volumes: its files stay behind) or backup (its root filesystem's "
+                "changes from the last of the backups its node writes to vesseld --cluster-backups every "
+                "--cluster-backup-every seconds and at a clean stop; writes since then, and volumes, are lost). "
+                "Default local (docs/cluster.md#storage)")
+      ->check(CLI::IsMember({"local", "backup"}));
 }
 
 // The name of an instance acted on, and what vesseld warns about it (a clustered instance's node
@@ -330,8 +339,8 @@ static int create_or_run(Context& ctx, const CreateFlags& flags, bool start) {
   auto spec = spec_from_flags(flags);
   if (!spec) return report(spec.error());
   if (flags.cluster_wide) return run_cluster_wide(ctx, flags, *spec);
-  if (!flags.constraints.empty() || !flags.affinity.empty() || !flags.anti_affinity.empty())
-    return report(Error(EINVAL, "--constraint, --affinity and --anti-affinity place clustered instances")
+  if (!flags.constraints.empty() || !flags.affinity.empty() || !flags.anti_affinity.empty() || !flags.cluster_storage.empty())
+    return report(Error(EINVAL, "--constraint, --affinity, --anti-affinity and --cluster-storage are for clustered instances")
                       .with_hint("add --cluster-wide, or drop them"));
   bool terminal = start && flags.tty && !flags.detach;  // Docker's run -t is attached
   bool feeds_stdin = start && flags.interactive && !flags.tty && !flags.detach;  // and so is run -i

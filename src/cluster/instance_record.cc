@@ -12,6 +12,7 @@ Json instance_record_json(const InstanceRecord& r) {
   if (!r.placement.empty()) j["placement"] = placement_rules_json(r.placement);
   if (!r.moving_to.empty()) j["moving_to"] = r.moving_to;
   if (r.stop_timeout_s) j["stop_timeout_s"] = *r.stop_timeout_s;
+  if (!r.storage.empty()) j["storage"] = r.storage;
   return j;
 }
 
@@ -39,6 +40,9 @@ Result<InstanceRecord> parse_instance_record(std::string_view text) {
     r.stop_timeout_s = static_cast<uint32_t>(*t);
   }
   if (!r.moving_to.empty()) TRY_CTX(check_node_name(r.moving_to), "instance.moving_to");
+  r.storage = TRY(json::opt_string(j, "instance", "storage")).value_or("");
+  if (r.storage == "local") r.storage.clear();
+  if (!r.storage.empty() && r.storage != "backup") return fail(EINVAL, "instance.storage: local or backup, not \"{}\"", r.storage);
   if (auto it = j.find("placement"); it != j.end()) r.placement = TRY_CTX(parse_placement_rules(*it), "instance");
   auto spec = j.find("spec");
   if (spec == j.end() || !spec->is_object()) return fail(EINVAL, "instance.spec: expected an object");

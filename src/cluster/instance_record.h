@@ -2,7 +2,8 @@
 //
 //   /vessel/instances/NAME  {"spec": {...}, "node": "node-2", "generation": 3, "failover": true,
 //                            "cpus": 1, "memory_mib": 256, "stopped": false,
-//                            "placement": {"constraints": [...], "affinity": [...], "anti_affinity": [...]}}
+//                            "placement": {"constraints": [...], "affinity": [...], "anti_affinity": [...]},
+//                            "storage": "backup"}
 //
 // The spec is vesseld's (POST /v1/instances) and opaque here; `node` is where it runs ("" while
 // unplaced), `generation` counts its placements: every move bumps it, and a node runs a copy only
@@ -37,6 +38,9 @@ struct InstanceRecord {
   std::optional<uint32_t> stop_timeout_s;  // that stop's graceful period (vessel stop -t; 0: --force)
   std::string moving_to;    // a live migration to this node is under way: both nodes leave the copy alone
   PlacementRules placement;
+  // What a new node starts it with (docs/cluster.md#storage): "" (local: empty volumes, a fresh
+  // root filesystem) or "backup" (the owner's last backup in vesseld --cluster-backups, imported first).
+  std::string storage;
   int64_t revision = 0;     // the key's mod revision when read (0: not stored yet)
 };
 

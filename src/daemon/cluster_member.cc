@@ -29,10 +29,20 @@ void add_cluster_flags(CLI::App& app, ClusterOptions& o) {
                  "how this node places clustered instances while it is the cluster's elected scheduler: spread "
                  "(least loaded node), binpack (most loaded that fits) or proportional (by node CPUs)")
       ->capture_default_str()->check(CLI::IsMember({"spread", "binpack", "proportional"}));
+  app.add_option("--cluster-backups", o.backups,
+                 "a directory every node shares (a shared filesystem): the node running a clustered instance "
+                 "started with `--cluster-storage backup` exports it here every --cluster-backup-every seconds and "
+                 "at a clean stop, and a node that takes it over imports the last export before starting it "
+                 "(docs/cluster.md#storage)");
+  app.add_option("--cluster-backup-every", o.backup_every,
+                 "seconds between two backups of each such instance: what a failover loses at most")
+      ->capture_default_str()->check(CLI::Range(1, 86400));
 }
 
 ClusterNode::~ClusterNode() {
+  if (backups) backups->take_all();
   reconciler.reset();
+  backups.reset();
   if (fence) fence->fence();
   fence.reset();
   scheduler.reset();
@@ -52,8 +62,8 @@ std::string host_name() {
 Result<std::unique_ptr<cluster::Membership>> join_membership(const ClusterOptions& o, const Capacity& capacity,
                                                              const std::string& socket) {
   if (o.endpoints.empty()) {
-    if (!o.node.empty() || !o.labels.empty() || !o.advertise.empty())
-      return Unexpected(Error(EINVAL, "--node, --advertise and --labels need --cluster")
+    if (!o.node.empty() || !o.labels.empty() || !o.advertise.empty() || !o.backups.empty())
+      return Unexpected(Error(EINVAL, "--node, --advertise, --labels and --cluster-backups need --cluster")
                             .with_hint("add --cluster http://ETCD_HOST:2379"));
     return nullptr;
   }
@@ -79,7 +89,8 @@ Result<std::unique_ptr<cluster::Membership>> join_membership(const ClusterOption
 }  // namespace
 
 Result<std::unique_ptr<ClusterNode>> join_cluster(const ClusterOptions& o, const Capacity& capacity,
-                                                  const std::string& socket, Manager& manager) {
+                                                  const std::string& socket, Manager& manager,
+                                                  ImageStore& images) {
   auto policy = TRY_CTX(cluster::placement::parse_policy(o.placement), "--placement");
   auto member = TRY(join_membership(o, capacity, socket));
   if (!member) return nullptr;
@@ -88,7 +99,12 @@ Result<std::unique_ptr<ClusterNode>> join_cluster(const ClusterOptions& o, const
   node->scheduler = std::make_unique<cluster::ClusterScheduler>(*node->member, policy);
   auto watchdog = TRY(ClusterWatchdog::start(o.watchdog, node->member->name()));
   node->fence = std::make_unique<ClusterFence>(manager, *node->member, std::move(watchdog));
-  node->reconciler = std::make_unique<ClusterReconciler>(manager, *node->member, *node->fence);
+  if (!o.backups.empty()) {
+    if (o.backups[0] != '/') return Unexpected(Error(EINVAL, "--cluster-backups: an absolute path, not " + o.backups));
+    node->backups = std::make_unique<ClusterBackups>(manager, *node->member, *node->fence, o.backups,
+                                                     std::chrono::seconds(o.backup_every));
+  }
+  node->reconciler = std::make_unique<ClusterReconciler>(manager, images, *node->member, *node->fence, node->backups.get());
   return node;
 }
 

@@ -22,15 +22,19 @@ struct ClusterOptions {
   int64_t lease_ttl = 5;  // --lease-ttl SECONDS
   std::string placement = "spread";  // --placement POLICY (when this node is the scheduler)
   std::string watchdog;  // vessel-watchdog's path (found by vesseld beside itself)
+  std::string backups;                // --cluster-backups DIR (docs/cluster.md#storage)
+  int64_t backup_every = 60;          // --cluster-backup-every SECONDS
 };
 
-// A node's running parts in the cluster, stopped in reverse order: the reconciler, the fence
+// A node's running parts in the cluster, stopped in reverse order: a last backup of the copies
+// whose storage is backup (a clean stop loses nothing), the reconciler, the fence
 // (which first kills the clustered copies: leaving revokes the lease and they will move), the
 // scheduler (a leader resigns), the membership (the lease is revoked).
 struct ClusterNode {
   std::unique_ptr<cluster::Membership> member;
   std::unique_ptr<cluster::ClusterScheduler> scheduler;
   std::unique_ptr<ClusterFence> fence;
+  std::unique_ptr<ClusterBackups> backups;  // with --cluster-backups
   std::unique_ptr<ClusterReconciler> reconciler;
   ~ClusterNode();
 };
@@ -40,6 +44,7 @@ void add_cluster_flags(CLI::App& app, ClusterOptions& o);
 // nullptr without --cluster; with it, the node joined (lease kept alive), its scheduler
 // campaigning, its fence and reconciler running clustered instances through `manager`.
 Result<std::unique_ptr<ClusterNode>> join_cluster(const ClusterOptions& o, const Capacity& capacity,
-                                                  const std::string& socket, Manager& manager);
+                                                  const std::string& socket, Manager& manager,
+                                                  ImageStore& images);
 
 }  // namespace vessel::daemon

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "base/log.h"
+#include "daemon/cluster_image_fetch.h"
 #include "daemon/instances/state.h"
 #include "daemon/spec/cluster_copy.h"
 #include "daemon/spec/spec.h"
@@ -12,8 +13,9 @@ namespace vessel::daemon {
 using namespace std::chrono_literals;
 using cluster::InstanceRecord;
 
-ClusterReconciler::ClusterReconciler(Manager& manager, const cluster::Membership& member, ClusterFence& fence)
-    : manager_(manager), member_(member), fence_(fence), desired_(member.etcd()) {
+ClusterReconciler::ClusterReconciler(Manager& manager, ImageStore& images, const cluster::Membership& member,
+                                     ClusterFence& fence, ClusterBackups* backups)
+    : manager_(manager), images_(images), member_(member), fence_(fence), backups_(backups), desired_(member.etcd()) {
   watcher_ = std::thread([this] { watch(); });
   runner_ = std::thread([this] { run(); });
 }
@@ -135,8 +137,19 @@ void ClusterReconciler::keep_stopped(const InstanceRecord& record, const Instanc
 }
 
 Result<void> ClusterReconciler::create_copy(const InstanceRecord& record) {
-  auto spec = TRY_CTX(parse_spec(cluster_copy_spec(record.spec, record.generation)), "the cluster's spec of {}",
-                      record.name);
+  auto copy = cluster_copy_spec(record.spec, record.generation);
+  if (record.storage == "backup") {
+    if (!backups_)
+      return Unexpected(Error(ENOTSUP, "its storage is backup, and this node has no --cluster-backups")
+                            .with_hint("start every node with --cluster-backups DIR, a directory all of them share"));
+    if (auto path = backups_->latest(record.name)) {
+      TRY(backups_->restore(copy, *path, !record.stopped));
+      log::info("cluster: {} restored from {}", record.name, *path);
+      return {};
+    }
+  }
+  auto spec = TRY_CTX(parse_spec(copy), "the cluster's spec of {}", record.name);
+  if (!spec.image.empty()) TRY_CTX(fetch_image_from_peers(images_, member_, spec.image), "{}", record.name);
   if (record.stopped) TRY(manager_.create(spec));
   else TRY(manager_.run(spec));
   return {};

@@ -1,7 +1,9 @@
 // Each node makes its share of the cluster's desired state so locally (docs/cluster.md#desired-state):
 // it watches /vessel/instances/ and, on every change and at least once a second,
 //   - creates and starts, through the local Manager, each instance the cluster assigns to it that
-//     it lacks, marked with the record's generation (spec/cluster_copy.h);
+//     it lacks, marked with the record's generation (spec/cluster_copy.h), its image first fetched
+//     from a peer when this node lacks it (cluster_image_fetch.h), or, for a record whose storage
+//     is "backup", imported from its last backup when there is one (cluster_backups.h);
 //   - replaces a local copy of an older generation (the instance moved away and back);
 //   - starts again a stopped copy of its own when the record's restart policy asks, or when
 //     self-fencing killed it (cluster_fence.h), unless the record says stopped (vessel stop): then
@@ -20,6 +22,7 @@
 #include "base/stop_signal.h"
 #include "cluster/desired_state.h"
 #include "cluster/membership.h"
+#include "daemon/cluster_backups.h"
 #include "daemon/cluster_fence.h"
 #include "daemon/instances/manager.h"
 
@@ -27,7 +30,10 @@ namespace vessel::daemon {
 
 class ClusterReconciler {
  public:
-  ClusterReconciler(Manager& manager, const cluster::Membership& member, ClusterFence& fence);
+  // `images`: where a missing image fetched from a peer goes (cluster_image_fetch.h); `backups`:
+  // where records with "storage": "backup" are restored from (null without --cluster-backups).
+  ClusterReconciler(Manager& manager, ImageStore& images, const cluster::Membership& member, ClusterFence& fence,
+                    ClusterBackups* backups);
   ~ClusterReconciler();
   ClusterReconciler(const ClusterReconciler&) = delete;
   ClusterReconciler& operator=(const ClusterReconciler&) = delete;
@@ -45,8 +51,10 @@ class ClusterReconciler {
   bool stopping() const { return stop_.stopped(); }
 
   Manager& manager_;
+  ImageStore& images_;
   const cluster::Membership& member_;
   ClusterFence& fence_;
+  ClusterBackups* backups_;
   cluster::DesiredState desired_;
   StopSignal stop_;
   std::atomic<bool> dirty_{true};          // a change was seen: pass again now

@@ -259,7 +259,7 @@ Result<int> serve(const Options& o) {
   api.set_max_archive_bytes(o.max_archive);
   ClusterOptions cluster = o.cluster;
   cluster.watchdog = find_helper("", "vessel-watchdog", "daemon", "");  // kills clustered copies if vesseld dies
-  auto node = TRY_CTX(join_cluster(cluster, config.capacity, o.socket, manager), "vesseld");  // docs/cluster.md
+  auto node = TRY_CTX(join_cluster(cluster, config.capacity, o.socket, manager, images), "vesseld");  // docs/cluster.md
   api.set_cluster(node ? node->member.get() : nullptr);
   http::ServerOptions server_options = server_options_of(o);
   fs::create_directories(fs::path(o.socket).parent_path(), ec);

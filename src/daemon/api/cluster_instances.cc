@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "cluster/desired_state.h"
+#include "daemon/api/cluster_live_list.h"
 #include "daemon/api/router.h"
 #include "daemon/spec/cluster_copy.h"
 
@@ -20,13 +21,27 @@ Error not_in_cluster() {
       .with_hint("start vesseld with --cluster http://ETCD:2379 --node NAME (docs/cluster.md), or run it without --cluster-wide");
 }
 
-// The body of POST /v1/instances?cluster=1: the spec, and its "placement" rules (placement_rules.h).
-Result<std::pair<std::string, cluster::PlacementRules>> split_placement(const std::string& body) {
+// The body of POST /v1/instances?cluster=1: the spec, with the record's own fields beside it: its
+// "placement" rules (placement_rules.h) and its "storage" (local or backup), taken out here.
+struct ClusteredBody {
+  std::string spec;
+  cluster::PlacementRules placement;
+  std::string storage;
+};
+Result<ClusteredBody> split_clustered_body(const std::string& body) {
   auto j = json::parse(body, 4 << 20);
-  if (!j || !j->is_object() || !j->contains("placement")) return std::pair(body, cluster::PlacementRules{});
-  auto rules = TRY(cluster::parse_placement_rules((*j)["placement"]));
+  if (!j || !j->is_object()) return ClusteredBody{body, {}, {}};
+  ClusteredBody out;
+  if (j->contains("placement")) out.placement = TRY(cluster::parse_placement_rules((*j)["placement"]));
+  out.storage = TRY(json::opt_string(*j, "instance", "storage")).value_or("");
+  if (out.storage == "local") out.storage.clear();
+  if (!out.storage.empty() && out.storage != "backup")
+    return Unexpected(Error(EINVAL, fmt::format("storage: local or backup, not \"{}\"", out.storage))
+                          .with_hint("--cluster-storage backup restores the last backup on the new node (docs/cluster.md#storage)"));
   j->erase("placement");
-  return std::pair(json::dump(*j), std::move(rules));
+  j->erase("storage");
+  out.spec = json::dump(*j);
+  return out;
 }
 
 // What a node that does not run the instance says about it: the record's view.
@@ -42,15 +57,16 @@ json::Json record_view(const cluster::InstanceRecord& r) {
   if (r.spec.contains("restart")) j["restart"] = r.spec["restart"];
   if (r.stopped) j["stopped"] = true;
   if (!r.placement.empty()) j["placement"] = cluster::placement_rules_json(r.placement);
+  if (!r.storage.empty()) j["storage"] = r.storage;
   return j;
 }
 }  // namespace
 
 http::Response Api::create_clustered(const http::Request& r, Role role) {
   if (!cluster_) return error_response(not_in_cluster());
-  auto split = split_placement(r.body);
+  auto split = split_clustered_body(r.body);
   if (!split) return error_response(split.error(), 400);
-  auto spec = parse_spec_text(split->first);
+  auto spec = parse_spec_text(split->spec);
   if (!spec) return error_response(spec.error(), 400);
   if (spec->name.empty())
     return error_response(Error(EINVAL, "a clustered instance needs a name").with_hint("add --name NAME"), 400);
@@ -63,7 +79,8 @@ http::Response Api::create_clustered(const http::Request& r, Role role) {
   record.failover = spec->restart.mode != RestartMode::No;
   record.cpus = spec->cpu_reservation > 0 ? spec->cpu_reservation : spec->cpu_quota.value_or(spec->cpus);
   record.memory_mib = spec->memory_reservation_mib > 0 ? spec->memory_reservation_mib : spec->memory_mib;
-  record.placement = split->second;
+  record.placement = split->placement;
+  record.storage = split->storage;
   cluster::DesiredState desired(cluster_->etcd());
   auto created = desired.create(record);
   if (!created) return error_response(created.error());
@@ -86,20 +103,27 @@ void annotate_local(json::Json& i, const std::string& node) {
 }
 }  // namespace
 
-Result<json::Json> Api::list_in_cluster(json::Json local) {
+Result<json::Json> Api::list_in_cluster(json::Json local, bool forwarded) {
   std::set<std::string> here;
   for (auto& i : local) {
     here.insert(i.value("name", ""));
     annotate_local(i, cluster_->name());
   }
+  if (forwarded) return local;
   // Out of touch with etcd, a node still lists what it runs.
   auto list = cluster::DesiredState(cluster_->etcd()).list();
   if (!list) {
     log::warn("GET /v1/instances: the cluster's other instances are left out: {}", list.error().to_string());
     return local;
   }
+  std::vector<const cluster::InstanceRecord*> elsewhere;
   for (const auto& record : list->records)
-    if (!here.count(record.name)) local.push_back(record_view(record));
+    if (!here.count(record.name)) elsewhere.push_back(&record);
+  auto live = live_views(*cluster_, elsewhere);  // as the nodes that run them see them
+  for (const auto* record : elsewhere) {
+    auto it = live.find(record->name);
+    local.push_back(it != live.end() ? it->second : record_view(*record));
+  }
   return local;
 }
 

@@ -208,4 +208,17 @@ Result<http::ClientResponse> call_node(const cluster::NodeInfo& node, const std:
   return answer;
 }
 
+Result<http::ClientResponse> stream_from_node(const cluster::NodeInfo& node, const std::string& self,
+                                              const std::string& method, const std::string& target,
+                                              const std::string& body,
+                                              const std::function<bool(std::string_view)>& on_data,
+                                              std::chrono::seconds stall) {
+  auto socket = TRY(node_socket(node));
+  auto options = options_for(socket, self);
+  options.stall_timeout = stall;
+  auto answer = http::request_stream_headers(options, method, "http://localhost" + target, body, "application/json", on_data);
+  if (!answer) return Unexpected(unreachable(node, "", answer.error()));
+  return answer;
+}
+
 }  // namespace vessel::daemon

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "base/error.h"
@@ -31,5 +32,13 @@ http::Response forward_to(const cluster::NodeInfo& node, const std::string& self
 Result<http::ClientResponse> call_node(const cluster::NodeInfo& node, const std::string& self, const std::string& method,
                                        const std::string& target, const std::string& body = {},
                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The same with the answer's body streamed to `on_data` (an image or a backup: not held in memory);
+// a transfer that stalls for `stall` is aborted. Answers the status and headers (body empty).
+Result<http::ClientResponse> stream_from_node(const cluster::NodeInfo& node, const std::string& self,
+                                              const std::string& method, const std::string& target,
+                                              const std::string& body,
+                                              const std::function<bool(std::string_view)>& on_data,
+                                              std::chrono::seconds stall = std::chrono::seconds(30));
 
 }  // namespace vessel::daemon

@@ -135,7 +135,7 @@ http::Response Api::instance_route(const http::Request& r, Role role, const std:
     if (r.method == "GET") {
       label = "GET /v1/instances";
       auto list = manager_.list();
-      if (list && cluster_) list = list_in_cluster(std::move(*list));
+      if (list && cluster_) list = list_in_cluster(std::move(*list), was_forwarded(r));
       return list ? ok(*list) : error_response(list.error());
     }
     if (r.method == "POST") {

@@ -80,7 +80,8 @@ class Api {
   // cluster, GET shows each instance's "node" and those on other nodes; DELETE of a clustered
   // one removes its record (nullopt: not clustered, remove the local instance).
   http::Response create_clustered(const http::Request& request, Role role);
-  Result<json::Json> list_in_cluster(json::Json local);
+  // `forwarded`: another node asks (cluster_live_list.h): its own instances only.
+  Result<json::Json> list_in_cluster(json::Json local, bool forwarded);
   Result<json::Json> get_in_cluster(const std::string& name, Result<json::Json> local);
   std::optional<http::Response> remove_clustered(const std::string& name);
   // Other requests for a clustered instance (api/cluster_actions.cc): stop/start change its desired

@@ -180,6 +180,18 @@ Result<json::Json> ImageStore::register_vm(const std::string& given_name, const 
 
 Result<json::Json> ImageStore::import_archive(const std::string& name, const std::string& tarball,
                                               const std::function<void(const ImportProgress&)>& progress) {
+  return import_tarball(name, tarball, progress, nullptr);
+}
+
+Result<json::Json> ImageStore::import_peer_copy(const std::string& name, const std::string& tarball,
+                                                const std::string& config, const std::string& digest) {
+  PeerCopy peer{config, digest};
+  return import_tarball(name, tarball, [](const ImportProgress&) {}, &peer);
+}
+
+Result<json::Json> ImageStore::import_tarball(const std::string& name, const std::string& tarball,
+                                              const std::function<void(const ImportProgress&)>& progress,
+                                              const PeerCopy* peer) {
   if (!name.empty()) TRY(validate_image_name(name));
   if (tarball.empty() || tarball[0] != '/') return fail(EINVAL, "the archive path must be absolute: {}", tarball);
   std::lock_guard lock(mutex_);
@@ -194,7 +206,9 @@ Result<json::Json> ImageStore::import_archive(const std::string& name, const std
     return {};
   };
   auto imported = TRY(import_image_archive(tarball, dir_, progress, check_name));
-  ImageRow row{chosen, "container", imported.manifest_digest, image_info(imported).dump()};
+  if (peer && "sha256:" + imported.config_hex != peer->config)
+    return fail(EBADMSG, "the image arrived as sha256:{}, the other node has {}: not kept", imported.config_hex, peer->config);
+  ImageRow row{chosen, "container", peer ? peer->digest : imported.manifest_digest, image_info(imported).dump()};
   TRY(store_.insert_image(row));
   return inspect(chosen);
 }

@@ -40,6 +40,12 @@ class ImageStore {
   // own (RepoTags, OCI ref.name; else the file's name).
   Result<json::Json> import_archive(const std::string& name, const std::string& tarball,
                                     const std::function<void(const ImportProgress&)>& progress);
+  // An image another node of the cluster saved (docs/cluster.md#images), imported as `name` only
+  // when its ID is `config` (the config's digest: it names every layer's content), and recorded
+  // under that node's manifest `digest`: a save and an import make a new manifest, and the image
+  // must be the same one on every node (a backup names it by that digest). EBADMSG otherwise.
+  Result<json::Json> import_peer_copy(const std::string& name, const std::string& tarball, const std::string& config,
+                                      const std::string& digest);
   // Registers a VM image: kernel + optional initramfs and command line (files are referenced);
   // `name` "": the kernel file's name.
   // Its disks ({path, format}: format empty = probe) are copied into the store as read-only
@@ -81,6 +87,11 @@ class ImageStore {
   const std::string& dir() const { return dir_; }
 
  private:
+  struct PeerCopy {
+    std::string config, digest;
+  };
+  Result<json::Json> import_tarball(const std::string& name, const std::string& tarball,
+                                    const std::function<void(const ImportProgress&)>& progress, const PeerCopy* peer);
   std::string layer_dir(const std::string& digest) const;
   json::Json describe(const ImageRow& row) const;
 

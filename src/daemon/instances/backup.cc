@@ -100,7 +100,7 @@ Result<json::Json> Manager::export_instance(const std::string& name, const Backu
 }
 
 Result<InstanceSpec> Manager::spec_for_import(const BackupManifest& manifest, const BackupImportOptions& options) {
-  auto spec = TRY_CTX(parse_spec(manifest.spec), "the backup's spec");
+  auto spec = TRY_CTX(parse_spec(options.spec ? *options.spec : manifest.spec), "the backup's spec");
   if (std::string(to_string(spec.type)) != manifest.type)
     return fail(EINVAL, "the backup says it is a {} but its spec is a {}'s", manifest.type, to_string(spec.type));
   if (!options.name.empty()) spec.name = options.name;

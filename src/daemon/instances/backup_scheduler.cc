@@ -134,23 +134,26 @@ void BackupScheduler::run(const std::string& name) {
   if (!timers_.stopping()) arm(name, std::chrono::seconds(spec.every_s));
 }
 
-Result<std::string> BackupScheduler::take(const std::string& name, const BackupScheduleSpec& spec) {
+Result<void> write_backup_file(const std::string& dir, const std::string& file,
+                               const std::function<Result<json::Json>(int fd)>& export_to) {
   std::error_code ec;
-  fs::create_directories(spec.dir, ec);
-  if (ec) return fail(ec.value(), "create {}: {}", spec.dir, ec.message());
-  std::string file = backup_file_name(name, ::time(nullptr), spec.zstd);
-  std::string tmp = spec.dir + "/." + file + ".partial";
+  fs::create_directories(dir, ec);
+  if (ec) return fail(ec.value(), "create {}: {}", dir, ec.message());
+  std::string tmp = dir + "/." + file + ".partial";
   auto written = [&]() -> Result<void> {
     Fd out = TRY(Fd::open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    TRY(export_(name, BackupExportOptions{spec.with_state, spec.zstd}, out.get()));
+    TRY(export_to(out.get()));
     if (::fsync(out.get()) != 0) return fail_errno("fsync {}", tmp);
-    if (::rename(tmp.c_str(), (spec.dir + "/" + file).c_str()) != 0) return fail_errno("rename {}", tmp);
+    if (::rename(tmp.c_str(), (dir + "/" + file).c_str()) != 0) return fail_errno("rename {}", tmp);
     return {};
   }();
-  if (!written) {
-    ::unlink(tmp.c_str());
-    return Unexpected(std::move(written).error());
-  }
+  if (!written) ::unlink(tmp.c_str());
+  return written;
+}
+
+Result<std::string> BackupScheduler::take(const std::string& name, const BackupScheduleSpec& spec) {
+  std::string file = backup_file_name(name, ::time(nullptr), spec.zstd);
+  TRY(write_backup_file(spec.dir, file, [&](int fd) { return export_(name, BackupExportOptions{spec.with_state, spec.zstd}, fd); }));
   for (const auto& old : backups_beyond(names_in(spec.dir), name, spec.keep))
     if (::unlink((spec.dir + "/" + old).c_str()) != 0) log::warn("{}: remove old backup {}: {}", name, old, std::strerror(errno));
   return file;

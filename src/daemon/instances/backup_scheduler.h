@@ -17,6 +17,11 @@
 
 namespace vessel::daemon {
 
+// Writes a backup into DIR/FILE through DIR/.FILE.partial, synced, then renamed: a reader (an
+// import, another node) sees a whole archive or none. DIR is made if missing.
+Result<void> write_backup_file(const std::string& dir, const std::string& file,
+                               const std::function<Result<json::Json>(int fd)>& export_to);
+
 class BackupScheduler {
  public:
   // Writes the backup of `name` to the fd (Manager::export_instance).

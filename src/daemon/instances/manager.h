@@ -58,6 +58,9 @@ struct BackupExportOptions {
 struct BackupImportOptions {
   std::string name;     // the new instance's name; empty: the backup's
   std::string network;  // instead of the backup's network; empty: the backup's
+  // Instead of the backup's spec (a clustered copy restored at its new generation,
+  // docs/cluster.md#storage); the backup's files are given to the instance it makes.
+  std::optional<json::Json> spec;
   bool admin = true;    // only an admin may import a saved state (CRIU restores it as root)
   BackupLimits limits;
 };

@@ -70,7 +70,8 @@ class ClusterNodes : public ::testing::Test {
       auto n = std::make_unique<Node>();
       n->name = "node-" + std::to_string(i);
       n->cgroup = test_cgroup_parent() + "-" + std::to_string(i);
-      std::vector<std::string> flags{"--node", n->name, "--cluster", etcd_.url(), "--lease-ttl", "3", "--cgroup-parent", n->cgroup};
+      std::vector<std::string> flags{"--node",      n->name,    "--cluster",       etcd_.url(),
+                                     "--lease-ttl", lease_ttl_, "--cgroup-parent", n->cgroup};
       if (static_cast<size_t>(i) <= extra.size()) flags.insert(flags.end(), extra[i - 1].begin(), extra[i - 1].end());
       n->daemon = std::make_unique<Daemon>(n->dir.path, flags);
       ASSERT_TRUE(n->daemon->start()) << n->daemon->log();
@@ -78,6 +79,7 @@ class ClusterNodes : public ::testing::Test {
     }
   }
   Daemon& node(int i) { return *nodes_[static_cast<size_t>(i - 1)]->daemon; }
+  std::string lease_ttl_ = "3";  // seconds; longer where etcd answers slowly (a nested KVM host)
   // `vessel run --cluster-wide --name NAME FLAGS... -- /bin/sh -c SCRIPT TOKEN` through `via`; the
   // script answers SIGTERM at once, says "hello TOKEN", then "tick" every second.
   CliResult run_clustered(const Daemon& via, const std::string& name, const std::string& token,

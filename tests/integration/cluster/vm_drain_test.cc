@@ -12,6 +12,8 @@ class ClusterVmDrain : public ClusterNodes {};
 
 TEST_F(ClusterVmDrain, ARunningVmMovesLiveAndCountsOn) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+  // Under emulation etcd can take over a second to answer: a 3 s lease fenced the VM (killed it).
+  lease_ttl_ = "15";
   start_nodes(2, {{"--vmm", vmm()}, {"--vmm", vmm(), "--jailer-uid-base", "960000"}});
   if (HasFatalFailure()) return;
   ASSERT_EQ(node(1).vessel({"cluster", "cordon", "node-2"}).status, 0);

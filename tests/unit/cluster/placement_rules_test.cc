@@ -65,6 +65,7 @@ TEST(PlacementRules, RecordsKeepRulesAndTheStoppedStateThroughJson) {
   r.stopped = true;
   r.moving_to = "n3";
   r.stop_timeout_s = 0;
+  r.storage = "backup";
   auto again = parse_instance_record(json::dump(instance_record_json(r)));
   ASSERT_TRUE(again) << again.error().to_string();
   EXPECT_TRUE(again->stopped);
@@ -75,6 +76,9 @@ TEST(PlacementRules, RecordsKeepRulesAndTheStoppedStateThroughJson) {
   auto bad = parse_instance_record(R"({"name":"x","spec":{},"placement":{"constraints":["nope"]}})");
   EXPECT_FALSE(bad);
   EXPECT_FALSE(parse_instance_record(R"({"name":"x","spec":{},"moving_to":"No Such"})"));
+  EXPECT_EQ(again->storage, "backup");
+  EXPECT_EQ(parse_instance_record(R"({"name":"x","spec":{},"storage":"local"})")->storage, "") << "local is the default";
+  EXPECT_FALSE(parse_instance_record(R"({"name":"x","spec":{},"storage":"shared"})")) << "no such policy";
 }
 
 TEST(PlacementRules, TheSchedulersPassHonoursLabelsNamesAndAffinities) {

@@ -1,0 +1,100 @@
+#include "daemon/cluster_backups.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+
+#include "base/log.h"
+#include "daemon/images/tar_reader.h"
+#include "daemon/instances/backup_scheduler.h"
+#include "daemon/spec/cluster_copy.h"
+
+namespace vessel::daemon {
+
+namespace fs = std::filesystem;
+
+std::optional<int64_t> cluster_backup_generation(std::string_view file, std::string_view instance) {
+  if (!file.starts_with(instance) || !file.ends_with(".tar")) return std::nullopt;
+  file.remove_prefix(instance.size());
+  file.remove_suffix(4);
+  if (!file.starts_with(".g") || file.size() < 3) return std::nullopt;
+  file.remove_prefix(2);
+  int64_t generation = 0;
+  auto [end, ec] = std::from_chars(file.data(), file.data() + file.size(), generation);
+  if (ec != std::errc() || end != file.data() + file.size() || generation < 1) return std::nullopt;
+  return generation;
+}
+
+ClusterBackups::ClusterBackups(Manager& manager, const cluster::Membership& member, ClusterFence& fence,
+                               std::string dir, std::chrono::seconds every)
+    : manager_(manager), member_(member), fence_(fence), desired_(member.etcd()), dir_(std::move(dir)), every_(every) {
+  runner_ = std::thread([this] { run(); });
+}
+
+ClusterBackups::~ClusterBackups() {
+  stop_.stop();
+  if (runner_.joinable()) runner_.join();
+}
+
+void ClusterBackups::run() {
+  while (!stop_.wait_for(every_)) take_all();
+}
+
+void ClusterBackups::take_all() {
+  std::lock_guard lock(taking_);
+  if (!fence_.safe()) return;
+  auto list = desired_.list();
+  if (!list) return log::debug("cluster: backups: {}", list.error().to_string());
+  for (const auto& record : list->records) {
+    if (record.storage != "backup" || record.node != member_.name() || !record.moving_to.empty()) continue;
+    if (auto taken = take(record); !taken)
+      log::warn("cluster: backup of {} (generation {}) into {}: {}", record.name, record.generation, dir_,
+                taken.error().to_string());
+  }
+}
+
+Result<void> ClusterBackups::take(const cluster::InstanceRecord& record) {
+  auto rows = TRY(manager_.rows());
+  auto row = std::find_if(rows.begin(), rows.end(), [&](const InstanceRow& r) { return r.name == record.name; });
+  if (row == rows.end()) return {};  // not made here yet
+  auto spec = json::parse(row->spec);
+  if (!spec || cluster_generation(*spec) != record.generation) return {};  // not this generation's copy
+  std::string file = fmt::format("{}.g{}.tar", record.name, record.generation);
+  auto started = std::chrono::steady_clock::now();
+  TRY(write_backup_file(dir_, file, [&](int fd) { return manager_.export_instance(record.name, {}, fd); }));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  log::debug("cluster: backed up {} into {}/{} ({} ms)", record.name, dir_, file, ms);
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {  // older generations' archives are superseded
+    std::string name = entry.path().filename().string();
+    auto generation = cluster_backup_generation(name, record.name);
+    if (generation && *generation < record.generation) fs::remove(entry.path(), ec);
+  }
+  return {};
+}
+
+std::optional<std::string> ClusterBackups::latest(const std::string& name) const {
+  std::optional<std::pair<int64_t, std::string>> best;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    std::string file = entry.path().filename().string();
+    auto generation = cluster_backup_generation(file, name);
+    if (generation && (!best || *generation > best->first)) best = std::pair(*generation, entry.path().string());
+  }
+  if (!best) return std::nullopt;
+  return best->second;
+}
+
+Result<void> ClusterBackups::restore(const json::Json& spec, const std::string& path, bool start) {
+  BackupImportOptions options;
+  options.spec = spec;
+  auto in = TRY(open_tar(path));
+  auto imported = TRY_CTX(manager_.import_instance(in.get(), options), "restore from {}", path);
+  std::string name = imported.value("name", std::string());
+  if (start) TRY_CTX(manager_.act(name, Action::Start), "start {} restored from {}", name, path);
+  return {};
+}
+
+}  // namespace vessel::daemon
