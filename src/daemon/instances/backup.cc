@@ -78,10 +78,15 @@ Result<json::Json> Manager::export_instance(const std::string& name, const Backu
   Backend& backend = backend_for(spec);
   // A running container is frozen while its changes are packed: one instant of its files.
   bool freeze = row.state == to_string(State::Running) && e->process && e->process->alive();
-  if (freeze) TRY_CTX(backend.pause(ctx, *e->process), "freeze {} for its export", name);
+  std::unique_lock frozen(e->export_freeze, std::defer_lock);
+  if (freeze) {
+    frozen.lock();
+    TRY_CTX(backend.pause(ctx, *e->process), "freeze {} for its export", name);
+  }
   auto parts = backend.backup_parts(ctx, boot, options.with_state);
   if (freeze)
     if (auto thawed = backend.resume(ctx, *e->process); !thawed) log::warn("{}: thaw after export: {}", name, thawed.error().to_string());
+  if (frozen.owns_lock()) frozen.unlock();
   if (parts) {
     auto image = image_part(spec, ctx.dir);
     if (!image) parts = Unexpected(std::move(image).error());

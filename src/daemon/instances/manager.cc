@@ -420,6 +420,8 @@ Result<json::Json> Manager::list() {
 Result<ExecResult> Manager::exec(const std::string& name, const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout) {
   if (argv.empty()) return fail(EINVAL, "exec: no command");
+  auto e = entry(name);
+  std::lock_guard thawed(e->export_freeze);  // an export's freeze waits, or is waited for
   auto [row, spec] = TRY(load(name));
   if (row.state != to_string(State::Running))
     return Unexpected(Error(EBUSY, fmt::format("cannot exec: instance is {}", row.state)).with_hint("start it first"));
@@ -429,6 +431,8 @@ Result<ExecResult> Manager::exec(const std::string& name, const std::vector<std:
 }
 
 Result<ExecSession> Manager::exec_session(const std::string& name, const ExecOptions& options) {
+  auto e = entry(name);
+  std::lock_guard thawed(e->export_freeze);  // until it has started: an export's freeze waits
   auto [row, spec] = TRY(load(name));
   if (row.state != to_string(State::Running))
     return Unexpected(Error(EBUSY, fmt::format("cannot exec: instance is {}", row.state)).with_hint("start it first"));

@@ -149,6 +149,9 @@ class Manager {
   struct Entry {
     std::mutex mutex;  // serializes operations on one instance
     std::optional<GuestProcess> process;
+    // Held while an export has the container frozen, and by an exec until its process started (a
+    // plain exec: until it ended): the runtime refuses to exec in a paused container.
+    std::mutex export_freeze;
   };
   std::shared_ptr<Entry> entry(const std::string& name);
   Backend& backend_for(const InstanceSpec& spec) { return spec.type == InstanceType::Vm ? vms_ : containers_; }
