@@ -76,7 +76,7 @@ Fd window_changes(bool tty) {
 // vessel console: raw bytes both ways until the guest ends, stdin ends and the guest closes, or Ctrl-].
 Result<bool> console(const Context& ctx, const std::string& name) {
   TRY(local_only(ctx, "vessel console"));
-  auto conn = TRY(open_upgraded(ctx.socket, "GET", instance_path(name) + "/console"));
+  auto conn = TRY(open_upgraded(ctx.socket, ctx.remote, "GET", instance_path(name) + "/console"));
   bool tty = ::isatty(STDIN_FILENO);
   if (tty) std::fprintf(stderr, "Connected to %s. Press Ctrl-] to detach (it keeps running).\r\n", name.c_str());
   RawTerminal raw(STDIN_FILENO);
@@ -128,8 +128,8 @@ namespace {
 
 // This stdin -> the container's (vessel-shim's stdin socket through vesseld), half-closed at EOF;
 // ends when the other side closes. A container that has ended takes no input: nothing to say.
-void feed_stdin(const std::string& socket, const std::string& name) {
-  auto conn = open_upgraded(socket, "GET", instance_path(name) + "/console");
+void feed_stdin(const std::string& socket, const Remote& remote, const std::string& name) {
+  auto conn = open_upgraded(socket, remote, "GET", instance_path(name) + "/console");
   if (!conn) return;
   bool stdin_open = true;
   char buf[16384];
@@ -154,7 +154,7 @@ void feed_stdin(const std::string& socket, const std::string& name) {
 Result<int> attach_stdin(const Context& ctx, const std::string& name) {
   TRY(local_only(ctx, "stdin (-i)"));
   // Detached: it may sit in a read of a terminal nobody types into when the container ends.
-  std::thread([socket = ctx.socket, name] { feed_stdin(socket, name); }).detach();
+  std::thread([socket = ctx.socket, remote = ctx.remote, name] { feed_stdin(socket, remote, name); }).detach();
   auto client = ctx.client();
   TRY(follow_logs(client, name));
   return exit_status_of(TRY(wait_instance(client, name)), name);
@@ -187,7 +187,7 @@ Result<int> exec_stream(const Context& ctx, const std::string& name, const std::
     ::sigprocmask(SIG_BLOCK, &winch, nullptr);
     sigfd = Fd(::signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK));
   }
-  auto conn = TRY(open_upgraded(ctx.socket, "POST", instance_path(name) + "/exec", body.dump()));
+  auto conn = TRY(open_upgraded(ctx.socket, ctx.remote, "POST", instance_path(name) + "/exec", body.dump()));
   int sock = conn.fd.get();
   std::optional<RawTerminal> raw;
   if (tty && interactive) raw.emplace(STDIN_FILENO);

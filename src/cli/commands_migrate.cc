@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/local_path.h"
+#include "http/public_key_pin.h"
 
 namespace vessel::cli {
 
@@ -38,7 +39,7 @@ std::string summary(const std::string& name, const json::Json& r) {
 
 void add_migrate_command(CLI::App& app, Context& ctx) {
   struct Flags {
-    std::string name, to;
+    std::string name, to, to_fingerprint;
     uint32_t downtime_ms = 50, max_rounds = 16;
     bool json = false, quiet = false;
   };
@@ -48,17 +49,23 @@ void add_migrate_command(CLI::App& app, Context& ctx) {
                                "and leaves this one; or move a clustered instance to another node");
   c->add_option("name", f->name, "the VM, or the clustered instance")->required();
   c->add_option("--to", f->to,
-                "the destination vesseld: its socket (unix:/PATH, /PATH or ./PATH, on this host); or, for an "
-                "instance run with --cluster-wide, a node of the cluster (NODE: a cold move, see below); `local` (a "
-                "live re-spawn under this vesseld) is not built yet")
+                "the destination vesseld: its socket (unix:/PATH, /PATH or ./PATH, on this host), or its TLS API on "
+                "another host (https://HOST:PORT, with --to-fingerprint); or, for an instance run with --cluster-wide, "
+                "a node of the cluster (NODE, see below); `local` (a live re-spawn under this vesseld) is not built yet")
       ->required();
+  c->add_option("--to-fingerprint", f->to_fingerprint,
+                "with --to https://...: the SHA-256 of the destination's public key (its STATE_DIR/tls/server.fingerprint), "
+                "pinned by this vesseld; the destination must trust this vesseld's STATE_DIR/tls/server.crt "
+                "(vessel trust add --role operator there)");
   c->add_option("--downtime-ms", f->downtime_ms, "the pause to aim for, 1-60000 ms")->capture_default_str();
   c->add_option("--max-rounds", f->max_rounds, "dirty-page rounds before the VM is paused anyway, 0-1000")
       ->capture_default_str();
   c->add_flag("--json", f->json, "print the migration's report as JSON");
   c->add_flag("--quiet,-q", f->quiet, "no progress lines");
   c->footer("Example: vessel migrate vm1 --to /run/vessel-b/vessel.sock\n"
-            "The VM keeps running here when anything fails before the hand-over.\n"
+            "         vessel migrate vm1 --to https://10.0.0.2:8443 --to-fingerprint $(ssh b cat /var/lib/vessel/tls/server.fingerprint)\n"
+            "The VM keeps running here when anything fails before the hand-over. To another host, the memory goes\n"
+            "over TCP unencrypted (as QEMU's and Cloud Hypervisor's without TLS): use a network you trust.\n"
             "A clustered instance (vessel run --cluster-wide), container or VM, moves to a node by name:\n"
             "  vessel migrate web --to node-3\n"
             "from any member: its copy is stopped on its node, the record names node-3 at the next generation\n"
@@ -71,6 +78,14 @@ void add_migrate_command(CLI::App& app, Context& ctx) {
     }
     auto client = ctx.client();
     json::Json body{{"destination", destination_of(f->to)}, {"downtime_ms", f->downtime_ms}, {"max_rounds", f->max_rounds}};
+    if (!f->to_fingerprint.empty()) {
+      auto hex = http::normalized_sha256(f->to_fingerprint);
+      if (!hex) {
+        ctx.status = report(Error(hex.error()).add_context("--to-fingerprint"));
+        return;
+      }
+      body["destination_pubkey_sha256"] = *hex;
+    }
     std::string pending;
     std::optional<json::Json> result;
     std::optional<Error> error;

@@ -6,23 +6,11 @@
 
 #include "base/fd.h"
 #include "cli/commands.h"
+#include "http/public_key_pin.h"
 
 namespace vessel::cli {
 
 namespace {
-
-std::string base64(const unsigned char* data, size_t n) {
-  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < n; i += 3) {
-    uint32_t v = data[i] << 16 | (i + 1 < n ? data[i + 1] << 8 : 0) | (i + 2 < n ? data[i + 2] : 0);
-    out += table[(v >> 18) & 63];
-    out += table[(v >> 12) & 63];
-    out += i + 1 < n ? table[(v >> 6) & 63] : '=';
-    out += i + 2 < n ? table[v & 63] : '=';
-  }
-  return out;
-}
 
 const char* env(const char* name) {
   const char* v = std::getenv(name);
@@ -30,18 +18,6 @@ const char* env(const char* name) {
 }
 
 }  // namespace
-
-Result<std::string> public_key_pin(const std::string& text) {
-  std::string h;
-  for (char c : text)
-    if (c != ':') h += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos)
-    return Unexpected(Error(EINVAL, fmt::format("--server-fingerprint '{}' is not a SHA-256 (64 hex digits)", text))
-                          .with_hint("copy it from STATE_DIR/tls/server.fingerprint on the server"));
-  unsigned char raw[32];
-  for (int i = 0; i < 32; ++i) raw[i] = static_cast<unsigned char>(std::stoi(h.substr(2 * i, 2), nullptr, 16));
-  return "sha256//" + base64(raw, 32);
-}
 
 Result<void> remote_options(const Remote& r, http::ClientOptions& options) {
   if (r.url.compare(0, 8, "https://") != 0)
@@ -58,7 +34,7 @@ Result<void> remote_options(const Remote& r, http::ClientOptions& options) {
                           .with_hint("pass --server-fingerprint HEX (STATE_DIR/tls/server.fingerprint on the server) or --server-ca FILE"));
   options.client_cert = r.client_cert;
   options.client_key = r.client_key;
-  if (!r.server_fingerprint.empty()) options.pinned_public_key = TRY(public_key_pin(r.server_fingerprint));
+  if (!r.server_fingerprint.empty()) options.pinned_public_key = TRY_CTX(http::public_key_pin(r.server_fingerprint), "--server-fingerprint");
   else options.ca_file = r.server_ca;
   return {};
 }

@@ -11,7 +11,4 @@ namespace vessel::cli {
 // EINVAL with a hint when the settings are incomplete (no certificate, no way to trust the server).
 Result<void> remote_options(const Remote& remote, http::ClientOptions& options);
 
-// "sha256//BASE64" from a hex SHA-256 (colons allowed), as libcurl pins public keys.
-Result<std::string> public_key_pin(const std::string& hex);
-
 }  // namespace vessel::cli

@@ -17,9 +17,16 @@
 
 namespace vessel::cluster {
 
+// How this node proves itself to another node's TLS API: the key pair of its own --listen
+// identity, whose hashes its NodeInfo publishes (PEM files; empty without --listen).
+struct PeerCredentials {
+  std::string cert_file, key_file;
+};
+
 struct MembershipConfig {
   NodeInfo node;
   int64_t ttl_seconds = 5;
+  PeerCredentials credentials;
 };
 
 class Membership {
@@ -33,6 +40,8 @@ class Membership {
   Membership& operator=(const Membership&) = delete;
 
   const std::string& name() const { return config_.node.name; }
+  const NodeInfo& self() const { return config_.node; }
+  const PeerCredentials& credentials() const { return config_.credentials; }
   const etcd::Client& etcd() const { return *etcd_; }
   int64_t ttl_seconds() const { return config_.ttl_seconds; }
   // The node's lease now (it changes when a lost lease is replaced); elections live on it.

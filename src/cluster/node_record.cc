@@ -37,10 +37,31 @@ Result<std::map<std::string, std::string>> parse_labels(const std::string& text)
 }
 
 Json node_info_json(const NodeInfo& info) {
-  return {{"name", info.name},           {"advertise", info.advertise}, {"labels", info.labels},
-          {"cpus", info.cpus},           {"memory_mib", info.memory_mib}, {"version", info.version},
-          {"joined", info.joined}};
+  Json j = {{"name", info.name},           {"advertise", info.advertise}, {"labels", info.labels},
+            {"cpus", info.cpus},           {"memory_mib", info.memory_mib}, {"version", info.version},
+            {"joined", info.joined}};
+  if (!info.tls_pubkey_sha256.empty())
+    j["tls"] = {{"pubkey_sha256", info.tls_pubkey_sha256}, {"cert_sha256", info.tls_cert_sha256}};
+  return j;
 }
+
+namespace {
+bool sha256_hex(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// "tls": {"pubkey_sha256", "cert_sha256"}: both, lower-case hex, or neither.
+Result<void> parse_tls(const Json& j, NodeInfo& info) {
+  auto it = j.find("tls");
+  if (it == j.end() || it->is_null()) return {};
+  if (!it->is_object()) return fail(EINVAL, "node.tls: expected an object");
+  info.tls_pubkey_sha256 = TRY(json::get_string(*it, "node.tls", "pubkey_sha256"));
+  info.tls_cert_sha256 = TRY(json::get_string(*it, "node.tls", "cert_sha256"));
+  if (!sha256_hex(info.tls_pubkey_sha256) || !sha256_hex(info.tls_cert_sha256))
+    return fail(EINVAL, "node.tls: pubkey_sha256 and cert_sha256 must be SHA-256 digests in lower-case hex");
+  return {};
+}
+}  // namespace
 
 Result<NodeInfo> parse_node_info(std::string_view text) {
   auto j = TRY_CTX(json::parse(text, 1 << 20), "node record");
@@ -61,6 +82,7 @@ Result<NodeInfo> parse_node_info(std::string_view text) {
       info.labels[k] = v.get<std::string>();
     }
   }
+  TRY(parse_tls(j, info));
   return info;
 }
 

@@ -28,6 +28,10 @@ struct NodeInfo {
   uint64_t memory_mib = 0;
   std::string version;    // vesseld's
   std::string joined;     // RFC 3339, when this vesseld joined
+  // Its TLS identity when it serves --listen (docs/cluster.md#forwarding): other nodes pin its
+  // public key when they call an https:// address, and admit its certificate as a peer's.
+  std::string tls_pubkey_sha256;  // SHA-256 of the public key (SPKI DER), hex
+  std::string tls_cert_sha256;    // SHA-256 of the certificate (DER), hex
 };
 
 // A node as the cluster sees it now.

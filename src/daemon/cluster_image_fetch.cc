@@ -28,8 +28,8 @@ Result<ImageIdentity> identity_of(const json::Json& image) {
 }
 
 // The peer's identity of `image`, or why it has none (not there, not reached).
-Result<ImageIdentity> peer_identity(const cluster::NodeInfo& peer, const std::string& self, const std::string& image) {
-  auto answer = TRY(call_node(peer, self, "GET", "/v1/images/" + http::escape_segment(image), {}, std::chrono::seconds(10)));
+Result<ImageIdentity> peer_identity(const cluster::NodeInfo& peer, const cluster::Membership& self, const std::string& image) {
+  auto answer = TRY(call_node(self, peer, "GET", "/v1/images/" + http::escape_segment(image), {}, std::chrono::seconds(10)));
   if (answer.status == 404) return Unexpected(Error(ENOENT, "it has no image " + image));
   auto j = json::parse(answer.body);
   if (answer.status != 200 || !j || !j->is_object())
@@ -40,7 +40,7 @@ Result<ImageIdentity> peer_identity(const cluster::NodeInfo& peer, const std::st
 }
 
 // The peer's image saved (docker-archive) into `path`.
-Result<void> download(const cluster::NodeInfo& peer, const std::string& self, const std::string& image,
+Result<void> download(const cluster::NodeInfo& peer, const cluster::Membership& self, const std::string& image,
                       const std::string& path) {
   Fd out = TRY(Fd::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   Result<void> written;
@@ -49,7 +49,7 @@ Result<void> download(const cluster::NodeInfo& peer, const std::string& self, co
     return bool(written);
   };
   json::Json body = {{"image", image}, {"format", "docker-archive"}};
-  auto answer = TRY(stream_from_node(peer, self, "POST", "/v1/images/save", body.dump(), write));
+  auto answer = TRY(stream_from_node(self, peer, "POST", "/v1/images/save", body.dump(), write));
   TRY(written);
   if (answer.status != 200) {
     auto text = read_file(path).value_or("");
@@ -60,7 +60,7 @@ Result<void> download(const cluster::NodeInfo& peer, const std::string& self, co
   return {};
 }
 
-Result<void> fetch_from(ImageStore& images, const cluster::NodeInfo& peer, const std::string& self,
+Result<void> fetch_from(ImageStore& images, const cluster::NodeInfo& peer, const cluster::Membership& self,
                         const std::string& image) {
   auto expected = TRY(peer_identity(peer, self, image));
   log::info("cluster: fetching image {} ({}) from node {}", image, expected.config, peer.name);
@@ -80,7 +80,7 @@ Result<void> fetch_image_from_peers(ImageStore& images, const cluster::Membershi
   for (const auto& peer : TRY(member.nodes())) {
     if (peer.info.name == member.name() || !peer.ready) continue;
     auto started = std::chrono::steady_clock::now();
-    auto fetched = fetch_from(images, peer.info, member.name(), image);
+    auto fetched = fetch_from(images, peer.info, member, image);
     if (fetched) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
       log::info("cluster: image {} fetched from node {} in {} ms", image, peer.info.name, ms.count());

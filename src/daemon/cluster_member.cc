@@ -17,7 +17,8 @@ void add_cluster_flags(CLI::App& app, ClusterOptions& o) {
                  "registers its capacity, labels and readiness under a lease it keeps alive (docs/cluster.md)");
   app.add_option("--advertise", o.advertise,
                  "where other nodes reach this node's API: requests for its clustered instances made on another "
-                 "node are forwarded here (default: unix://SOCKET; only unix:// addresses are forwarded to)");
+                 "node are forwarded here: unix://SOCKET (the default: nodes of one host) or https://HOST:PORT (another "
+                 "host; needs --listen: the nodes trust each other's TLS identity through their records)");
   app.add_option("--labels", o.labels,
                  "the node's labels, KEY=VALUE[,...]: `vessel run --cluster-wide --constraint node.labels.KEY==VALUE` "
                  "places instances by them");
@@ -59,6 +60,23 @@ std::string host_name() {
   return name;
 }
 
+// unix://PATH, unix:PATH, /PATH, or https://HOST:PORT with this node serving --listen.
+Result<void> check_advertise(const std::string& a, const ClusterOptions& o) {
+  if (a.starts_with("https://")) {
+    std::string rest = a.substr(8);
+    while (!rest.empty() && rest.back() == '/') rest.pop_back();
+    auto colon = rest.rfind(':');
+    if (rest.empty() || colon == std::string::npos || colon + 1 == rest.size() || rest.find('/') != std::string::npos)
+      return Unexpected(Error(EINVAL, fmt::format("--advertise {}: expected https://HOST:PORT", a)));
+    if (o.tls_dir.empty())
+      return Unexpected(Error(EINVAL, fmt::format("--advertise {}: this node serves no TLS", a))
+                            .with_hint("add --listen tcp://ADDR:PORT (the port other nodes reach)"));
+    return {};
+  }
+  if (a.starts_with("unix:") || a.starts_with("/")) return {};
+  return Unexpected(Error(EINVAL, fmt::format("--advertise {}: expected unix://SOCKET or https://HOST:PORT", a)));
+}
+
 Result<std::unique_ptr<cluster::Membership>> join_membership(const ClusterOptions& o, const Capacity& capacity,
                                                              const std::string& socket) {
   if (o.endpoints.empty()) {
@@ -76,6 +94,10 @@ Result<std::unique_ptr<cluster::Membership>> join_membership(const ClusterOption
   cluster::NodeInfo& node = config.node;
   node.name = o.node.empty() ? host_name() : o.node;
   node.advertise = o.advertise.empty() ? "unix://" + socket : o.advertise;
+  TRY(check_advertise(node.advertise, o));
+  config.credentials = {o.tls_dir.empty() ? "" : o.tls_dir + "/server.crt", o.tls_dir.empty() ? "" : o.tls_dir + "/server.key"};
+  node.tls_pubkey_sha256 = o.tls_pubkey_sha256;
+  node.tls_cert_sha256 = o.tls_cert_sha256;
   node.labels = TRY_CTX(cluster::parse_labels(o.labels), "--labels");
   node.cpus = capacity.cpus;
   node.memory_mib = capacity.memory_mib;
@@ -105,6 +127,7 @@ Result<std::unique_ptr<ClusterNode>> join_cluster(const ClusterOptions& o, const
                                                      std::chrono::seconds(o.backup_every));
   }
   node->reconciler = std::make_unique<ClusterReconciler>(manager, images, *node->member, *node->fence, node->backups.get());
+  node->peers = std::make_unique<ClusterPeers>(*node->member);
   return node;
 }
 

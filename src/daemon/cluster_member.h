@@ -7,6 +7,7 @@
 
 #include "cluster/cluster_scheduler.h"
 #include "cluster/membership.h"
+#include "daemon/api/cluster_peers.h"
 #include "daemon/cluster_fence.h"
 #include "daemon/cluster_reconciler.h"
 #include "daemon/instances/manager.h"
@@ -24,6 +25,10 @@ struct ClusterOptions {
   std::string watchdog;  // vessel-watchdog's path (found by vesseld beside itself)
   std::string backups;                // --cluster-backups DIR (docs/cluster.md#storage)
   int64_t backup_every = 60;          // --cluster-backup-every SECONDS
+  // Set by vesseld when it serves --listen: its TLS identity (STATE/tls/server.{crt,key}), which
+  // the node publishes and shows other nodes' TLS APIs (docs/cluster.md#forwarding).
+  std::string tls_dir;
+  std::string tls_pubkey_sha256, tls_cert_sha256;
 };
 
 // A node's running parts in the cluster, stopped in reverse order: a last backup of the copies
@@ -36,6 +41,7 @@ struct ClusterNode {
   std::unique_ptr<ClusterFence> fence;
   std::unique_ptr<ClusterBackups> backups;  // with --cluster-backups
   std::unique_ptr<ClusterReconciler> reconciler;
+  std::unique_ptr<ClusterPeers> peers;  // the other nodes' TLS certificates, admitted by --listen
   ~ClusterNode();
 };
 

@@ -257,8 +257,15 @@ Result<int> serve(const Options& o) {
   build::remove_stale_builds(builds, o.state_dir + "/runtime");
   api.set_backups(&backups), api.set_build(&builds);
   api.set_max_archive_bytes(o.max_archive);
+  std::optional<TlsIdentity> identity;
+  if (!o.listen.empty()) identity = TRY(ensure_server_identity(o.state_dir + "/tls"));
   ClusterOptions cluster = o.cluster;
   cluster.watchdog = find_helper("", "vessel-watchdog", "daemon", "");  // kills clustered copies if vesseld dies
+  if (identity) {  // shown to other nodes' TLS APIs (docs/cluster.md#forwarding)
+    cluster.tls_dir = o.state_dir + "/tls";
+    cluster.tls_pubkey_sha256 = identity->pubkey_sha256;
+    cluster.tls_cert_sha256 = identity->cert_sha256;
+  }
   auto node = TRY_CTX(join_cluster(cluster, config.capacity, o.socket, manager, images), "vesseld");  // docs/cluster.md
   api.set_cluster(node ? node->member.get() : nullptr);
   http::ServerOptions server_options = server_options_of(o);
@@ -268,15 +275,14 @@ Result<int> serve(const Options& o) {
     if (auto t = trust_route(r, trust, role)) return std::move(*t);
     return api.handle(r, role);
   };
+  PeerLookup peers;
+  if (node) peers = [&node](const std::string& cert) { return node->peers->node_of(cert); };
   std::vector<std::unique_ptr<http::Server>> tls_servers;
-  if (!o.listen.empty()) {
-    auto identity = TRY(ensure_server_identity(o.state_dir + "/tls"));
-    for (const auto& l : o.listen) {
-      auto address = TRY(parse_listen_address(l));
-      tls_servers.push_back(TRY_CTX(listen_tls(address, identity, trust, handler, server_options), "--listen {}", l));
-      log::info("vesseld serving TLS on {} (server public key sha256 {}; trust store {})", l, identity.pubkey_sha256,
-                trust.dir());
-    }
+  for (const auto& l : o.listen) {
+    auto address = TRY(parse_listen_address(l));
+    tls_servers.push_back(TRY_CTX(listen_tls(address, *identity, trust, handler, server_options, peers), "--listen {}", l));
+    log::info("vesseld serving TLS on {} (server public key sha256 {}; trust store {})", l, identity->pubkey_sha256,
+              trust.dir());
   }
   // The Unix socket's clients (root, group `vessel`) are admins: they are root-equivalent anyway.
   auto local = [&handler](const http::Request& r) { return handler(r, Role::Admin); };

@@ -4,16 +4,32 @@
 #include <map>
 #include <mutex>
 
+#include "http/curl_tls.h"
 #include "http/http.h"
 
 namespace vessel::http {
-
-namespace {
 
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
+
+void apply_tls_options(CURL* h, const ClientOptions& options) {
+  if (!options.client_cert.empty()) {
+    curl_easy_setopt(h, CURLOPT_SSLCERT, options.client_cert.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLKEY, options.client_key.c_str());
+  }
+  if (!options.pinned_public_key.empty()) {
+    // The pin replaces chain and name checks (self-signed server certificates, Incus-style).
+    curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, options.pinned_public_key.c_str());
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else if (!options.ca_file.empty()) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, options.ca_file.c_str());
+  }
+}
+
+namespace {
 
 struct Easy {
   CURL* h = curl_easy_init();
@@ -61,18 +77,7 @@ Result<void> setup(Easy& e, const ClientOptions& options, const std::string& met
   curl_easy_setopt(e.h, CURLOPT_NOSIGNAL, 1L);
   if (!options.unix_socket.empty())
     curl_easy_setopt(e.h, CURLOPT_UNIX_SOCKET_PATH, options.unix_socket.c_str());
-  if (!options.client_cert.empty()) {
-    curl_easy_setopt(e.h, CURLOPT_SSLCERT, options.client_cert.c_str());
-    curl_easy_setopt(e.h, CURLOPT_SSLKEY, options.client_key.c_str());
-  }
-  if (!options.pinned_public_key.empty()) {
-    // The pin replaces chain and name checks (self-signed server certificates, Incus-style).
-    curl_easy_setopt(e.h, CURLOPT_PINNEDPUBLICKEY, options.pinned_public_key.c_str());
-    curl_easy_setopt(e.h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e.h, CURLOPT_SSL_VERIFYHOST, 0L);
-  } else if (!options.ca_file.empty()) {
-    curl_easy_setopt(e.h, CURLOPT_CAINFO, options.ca_file.c_str());
-  }
+  apply_tls_options(e.h, options);
   if (options.upload_progress || options.cancelled) {
     curl_easy_setopt(e.h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e.h, CURLOPT_XFERINFODATA, &options);

@@ -4,12 +4,14 @@
 // exec to another node (daemon/api/forward.h) both use it.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "http/http.h"
 
 namespace vessel::http {
 
@@ -31,5 +33,21 @@ struct UpgradeAnswer {
 Result<UpgradeAnswer> open_upgrade(const std::string& socket, const std::string& method, const std::string& target,
                                    const std::string& protocol, const std::string& body = {},
                                    const std::vector<std::string>& headers = {});
+
+// The same to `base_url` (https://HOST:PORT) over TLS, as `options` say (client certificate,
+// pinned key or CA; upgrade_client_tls.cc). After a 101, `fd` is one end of a Unix socket pair
+// whose other end a thread relays to and from the TLS connection, so that the caller sees a plain
+// socket either way; a half-close of `fd` is not passed on (TLS has none here): the stream ends
+// when the server closes it.
+Result<UpgradeAnswer> open_upgrade_tls(const ClientOptions& options, const std::string& base_url,
+                                       const std::string& method, const std::string& target,
+                                       const std::string& protocol, const std::string& body = {},
+                                       const std::vector<std::string>& headers = {});
+
+// Internal to both: the request's bytes, and the answer read through `read` (a read(2)-like
+// call: bytes, 0 at the end, -1 on an error) into an UpgradeAnswer without `fd`.
+std::string upgrade_request(const std::string& method, const std::string& target, const std::string& protocol,
+                            const std::string& body, const std::vector<std::string>& headers);
+Result<UpgradeAnswer> read_upgrade_answer(const std::function<ssize_t(char*, size_t)>& read, const std::string& peer);
 
 }  // namespace vessel::http

@@ -46,7 +46,7 @@ std::optional<http::Response> Api::clustered_instance(const http::Request& r, co
   auto node = cluster_->node(rec.node);
   if (!node) return error_response(node.error());
   bool inspect = r.method == "GET" && parts.size() == 3;
-  if (!inspect) return forward_to(node->info, cluster_->name(), name, r);
+  if (!inspect) return forward_to(*cluster_, node->info, name, r);
   // inspect: the running node's view, or the record's when that node does not answer.
   auto view = ClusterMover(*cluster_, manager_).observe(rec.node, name);
   if (view) return ok(*view);

@@ -1,5 +1,6 @@
 #include "daemon/api/cluster_live_list.h"
 
+#include <functional>
 #include <future>
 #include <set>
 
@@ -10,8 +11,8 @@ namespace vessel::daemon {
 
 namespace {
 // The instances `node` runs, as it lists them (empty when it does not answer).
-json::Json listed_by(const cluster::NodeInfo& node, const std::string& self) {
-  auto answer = call_node(node, self, "GET", "/v1/instances", {}, std::chrono::seconds(2));
+json::Json listed_by(const cluster::NodeInfo& node, const cluster::Membership& self) {
+  auto answer = call_node(self, node, "GET", "/v1/instances", {}, std::chrono::seconds(2));
   if (!answer || answer->status != 200) {
     log::debug("GET /v1/instances: node {} did not list its instances: {}", node.name,
                answer ? std::to_string(answer->status) : answer.error().to_string());
@@ -33,7 +34,7 @@ std::map<std::string, json::Json> live_views(const cluster::Membership& self,
   std::map<std::string, std::future<json::Json>> asked;
   for (const auto& n : *nodes)
     if (n.ready && wanted.count(n.info.name))
-      asked[n.info.name] = std::async(std::launch::async, listed_by, n.info, self.name());
+      asked[n.info.name] = std::async(std::launch::async, listed_by, n.info, std::cref(self));
   std::map<std::string, json::Json> by_node;
   for (auto& [name, answer] : asked) by_node[name] = answer.get();
   for (const auto* r : records) {

@@ -31,7 +31,7 @@ std::optional<int64_t> generation_of(const json::Json& view) {
 Result<json::Json> ClusterMover::observe(const std::string& node, const std::string& name) const {
   if (node == member_.name()) return manager_.get(name);
   auto info = TRY(member_.node(node));
-  auto answer = TRY(call_node(info.info, member_.name(), "GET", "/v1/instances/" + http::escape_segment(name), {}, 3s));
+  auto answer = TRY(call_node(member_, info.info, "GET", "/v1/instances/" + http::escape_segment(name), {}, 3s));
   if (answer.status == 404) return fail(ENOENT, "node {} has no copy of {}", node, name);
   if (answer.status != 200) return fail(EIO, "node {} answered {} about {}: {}", node, answer.status, name, answer.body);
   return TRY_CTX(json::parse(answer.body), "node {}'s view of {}", node, name);
@@ -147,7 +147,7 @@ Result<json::Json> ClusterMover::move_live(const InstanceRecord& record, const s
   if (!view_has_process(view)) return fail(EAGAIN, "{} is not running on {}", name, record.node);
   auto from_node = TRY(member_.node(record.node));
   auto to_node = TRY(member_.node(to));
-  std::string socket = TRY(node_socket(to_node.info));
+  auto destination = TRY(node_endpoint(member_, to_node.info));
   auto same = [&](const InstanceRecord& r) -> Result<void> {
     if (r.node != record.node || r.generation != record.generation) return fail(ESTALE, "{} moved meanwhile", name);
     return {};
@@ -158,8 +158,12 @@ Result<json::Json> ClusterMover::move_live(const InstanceRecord& record, const s
     return {};
   }));
   step({{"progress", "live"}, {"name", name}, {"from", record.node}, {"to", to}});
-  json::Json body{{"destination", "unix:" + socket}};
-  auto answer = call_node(from_node.info, member_.name(), "POST", "/v1/instances/" + http::escape_segment(name) + "/migrate",
+  // Another host: its API over TLS, its key pinned as its record says (docs/daemon/migrate.md).
+  json::Json body = destination.socket.empty()
+                        ? json::Json{{"destination", to_node.info.advertise},
+                                     {"destination_pubkey_sha256", to_node.info.tls_pubkey_sha256}}
+                        : json::Json{{"destination", "unix:" + destination.socket}};
+  auto answer = call_node(member_, from_node.info, "POST", "/v1/instances/" + http::escape_segment(name) + "/migrate",
                           body.dump(), std::chrono::minutes(5));
   bool moved = answer && answer->status == 200;
   auto written = desired.update(name, [&](InstanceRecord& r) -> Result<void> {

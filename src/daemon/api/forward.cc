@@ -11,20 +11,53 @@
 #include "base/log.h"
 #include "base/unix_socket.h"
 #include "daemon/api/router.h"
+#include "http/public_key_pin.h"
 #include "http/upgrade_client.h"
 
 namespace vessel::daemon {
 
 bool was_forwarded(const http::Request& request) { return request.headers.count(kForwardedHeader) > 0; }
 
-Result<std::string> node_socket(const cluster::NodeInfo& node) {
-  const std::string& a = node.advertise;
+namespace {
+std::string socket_of(const std::string& a) {
   if (a.starts_with("unix://")) return a.substr(7);
   if (a.starts_with("unix:")) return a.substr(5);
   if (a.starts_with("/")) return a;
-  return Unexpected(Error(ENOTSUP, fmt::format("node {} advertises {}: forwarding reaches nodes by Unix socket only",
-                                               node.name, a.empty() ? "no address" : a))
-                        .with_hint(fmt::format("run the command on {} itself, or start it with --advertise unix://SOCKET", node.name)));
+  return "";
+}
+
+// https://HOST:PORT: this node's identity as the client certificate, the node's key pinned.
+Result<NodeEndpoint> tls_endpoint(const cluster::Membership& self, const cluster::NodeInfo& node) {
+  if (node.tls_pubkey_sha256.empty())
+    return Unexpected(Error(ENOTSUP, fmt::format("node {} advertises {} but publishes no TLS key", node.name, node.advertise))
+                          .with_hint(fmt::format("start vesseld on {} with --listen tcp://ADDR:PORT", node.name)));
+  const auto& mine = self.credentials();
+  if (mine.cert_file.empty())
+    return Unexpected(Error(ENOTSUP, fmt::format("node {} is reached over TLS, and this node ({}) has no TLS identity "
+                                                 "to show it", node.name, self.name()))
+                          .with_hint(fmt::format("start vesseld on {} with --listen tcp://ADDR:PORT", self.name())));
+  NodeEndpoint e;
+  e.base = node.advertise;
+  while (e.base.size() > 8 && e.base.back() == '/') e.base.pop_back();
+  e.options.client_cert = mine.cert_file;
+  e.options.client_key = mine.key_file;
+  e.options.pinned_public_key = TRY_CTX(http::public_key_pin(node.tls_pubkey_sha256), "node {}'s record", node.name);
+  return e;
+}
+}  // namespace
+
+Result<NodeEndpoint> node_endpoint(const cluster::Membership& self, const cluster::NodeInfo& node) {
+  const std::string& a = node.advertise;
+  if (a.starts_with("https://")) return tls_endpoint(self, node);
+  NodeEndpoint e;
+  e.socket = socket_of(a);
+  if (e.socket.empty())
+    return Unexpected(Error(EINVAL, fmt::format("node {} advertises {}: neither unix://SOCKET nor https://HOST:PORT",
+                                                node.name, a.empty() ? "no address" : a))
+                          .with_hint(fmt::format("restart vesseld on {} with --advertise", node.name)));
+  e.base = "http://localhost";
+  e.options.unix_socket = e.socket;
+  return e;
 }
 
 namespace {
@@ -50,10 +83,9 @@ Error unreachable(const cluster::NodeInfo& node, const std::string& instance, co
       .with_hint(fmt::format("check it with vessel cluster inspect {}; {}", node.name, next));
 }
 
-http::ClientOptions options_for(const std::string& socket, const std::string& self) {
-  http::ClientOptions o;
-  o.unix_socket = socket;
-  o.headers.push_back(fmt::format("X-Vessel-Forwarded: {}", self));
+http::ClientOptions options_for(const NodeEndpoint& endpoint, const cluster::Membership& self) {
+  http::ClientOptions o = endpoint.options;
+  o.headers.push_back(fmt::format("X-Vessel-Forwarded: {}", self.name()));
   return o;
 }
 
@@ -82,7 +114,7 @@ struct Abandon {
   }
 };
 
-void read_answer(std::shared_ptr<Relay> relay, http::ClientOptions options, http::Request r) {
+void read_answer(std::shared_ptr<Relay> relay, http::ClientOptions options, std::string base, http::Request r) {
   constexpr size_t kMaxQueued = 1 << 20;  // a slow client holds back the other node, not memory
   options.on_head = [&](long status, const std::map<std::string, std::string>& headers) {
     if (status >= 400) return;  // an error answer is kept whole (request_stream_headers) and sent at the end
@@ -106,8 +138,8 @@ void read_answer(std::shared_ptr<Relay> relay, http::ClientOptions options, http
     return true;
   };
   std::string content_type = r.headers.count("content-type") ? r.headers["content-type"] : "application/json";
-  auto result = http::request_stream_headers(options, r.method, "http://localhost" + target_of(r), r.body,
-                                             content_type, on_data);
+  auto result = http::request_stream_headers(options, r.method, base + target_of(r), r.body, content_type,
+                                             on_data);
   std::lock_guard lock(relay->mutex);
   relay->result = std::move(result);
   relay->done = true;
@@ -157,11 +189,13 @@ void splice_both_ways(int a, int b, const std::string& to_b, const std::string& 
 }
 
 // exec with a terminal or stdin: the other node's upgraded stream, relayed byte for byte.
-http::Response forward_upgrade(const cluster::NodeInfo& node, const std::string& socket, const std::string& self,
+http::Response forward_upgrade(const cluster::NodeInfo& node, const NodeEndpoint& endpoint, const std::string& self,
                                const std::string& instance, const http::Request& r) {
   auto protocol = r.headers.count("upgrade") ? r.headers.at("upgrade") : std::string();
-  auto answer = http::open_upgrade(socket, r.method, target_of(r), protocol, r.body,
-                                   {fmt::format("X-Vessel-Forwarded: {}", self)});
+  std::vector<std::string> headers{fmt::format("X-Vessel-Forwarded: {}", self)};
+  auto answer = endpoint.socket.empty()
+                    ? http::open_upgrade_tls(endpoint.options, endpoint.base, r.method, target_of(r), protocol, r.body, headers)
+                    : http::open_upgrade(endpoint.socket, r.method, target_of(r), protocol, r.body, headers);
   if (!answer) return Api::error_response(unreachable(node, instance, answer.error()), 502);
   if (answer->status != 101) return http::Response::json(answer->status, answer->rest);
   http::Response resp;
@@ -173,13 +207,13 @@ http::Response forward_upgrade(const cluster::NodeInfo& node, const std::string&
 }
 }  // namespace
 
-http::Response forward_to(const cluster::NodeInfo& node, const std::string& self, const std::string& instance,
+http::Response forward_to(const cluster::Membership& self, const cluster::NodeInfo& node, const std::string& instance,
                           const http::Request& r) {
-  auto socket = node_socket(node);
-  if (!socket) return Api::error_response(socket.error());
-  if (r.headers.count("upgrade")) return forward_upgrade(node, *socket, self, instance, r);
+  auto endpoint = node_endpoint(self, node);
+  if (!endpoint) return Api::error_response(endpoint.error());
+  if (r.headers.count("upgrade")) return forward_upgrade(node, *endpoint, self.name(), instance, r);
   auto relay = std::make_shared<Relay>();
-  std::thread(read_answer, relay, options_for(*socket, self), r).detach();
+  std::thread(read_answer, relay, options_for(*endpoint, self), endpoint->base, r).detach();
   std::unique_lock lock(relay->mutex);
   relay->changed.wait(lock, [&] { return relay->head || relay->done; });
   if (relay->head) {
@@ -197,26 +231,26 @@ http::Response forward_to(const cluster::NodeInfo& node, const std::string& self
   return resp;
 }
 
-Result<http::ClientResponse> call_node(const cluster::NodeInfo& node, const std::string& self, const std::string& method,
-                                       const std::string& target, const std::string& body,
+Result<http::ClientResponse> call_node(const cluster::Membership& self, const cluster::NodeInfo& node,
+                                       const std::string& method, const std::string& target, const std::string& body,
                                        std::chrono::milliseconds timeout) {
-  auto socket = TRY(node_socket(node));
-  auto options = options_for(socket, self);
+  auto endpoint = TRY(node_endpoint(self, node));
+  auto options = options_for(endpoint, self);
   options.timeout = timeout;
-  auto answer = http::request(options, method, "http://localhost" + target, body);
+  auto answer = http::request(options, method, endpoint.base + target, body);
   if (!answer) return Unexpected(unreachable(node, "", answer.error()));
   return answer;
 }
 
-Result<http::ClientResponse> stream_from_node(const cluster::NodeInfo& node, const std::string& self,
+Result<http::ClientResponse> stream_from_node(const cluster::Membership& self, const cluster::NodeInfo& node,
                                               const std::string& method, const std::string& target,
                                               const std::string& body,
                                               const std::function<bool(std::string_view)>& on_data,
                                               std::chrono::seconds stall) {
-  auto socket = TRY(node_socket(node));
-  auto options = options_for(socket, self);
+  auto endpoint = TRY(node_endpoint(self, node));
+  auto options = options_for(endpoint, self);
   options.stall_timeout = stall;
-  auto answer = http::request_stream_headers(options, method, "http://localhost" + target, body, "application/json", on_data);
+  auto answer = http::request_stream_headers(options, method, endpoint.base + target, body, "application/json", on_data);
   if (!answer) return Unexpected(unreachable(node, "", answer.error()));
   return answer;
 }

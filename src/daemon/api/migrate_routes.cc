@@ -1,7 +1,7 @@
 // The live-migration endpoints (docs/daemon/migrate.md):
 //   POST /v1/instances/{name}/migrate {"destination", "downtime_ms", "max_rounds"} (the source;
 //        ?progress=1: JSON lines of its steps, then {"result": ...} or {"error": ...})
-//   POST /v1/migrations {"spec": ...}              (the destination: receive an instance)
+//   POST /v1/migrations {"spec": ..., "receive_on"}  (the destination: receive an instance)
 //   POST /v1/migrations/{name}/commit | /abort     (the destination: it runs here, or it goes)
 #include "daemon/api/progress_stream.h"
 #include "daemon/api/router.h"
@@ -36,10 +36,10 @@ http::Response Api::migration_route(const http::Request& r, Role role, const std
     return error_response(Error(EINVAL, fmt::format("{} is not allowed on {}", r.method, r.path)), 405);
   if (parts.size() == 2) {
     label = "POST /v1/migrations";
-    auto spec = parse_incoming_request(r.body);
-    if (!spec) return error_response(spec.error(), spec.error().errnum() == ENOTSUP ? 501 : 400);
-    if (auto allowed = host_paths_.admit(*spec, role); !allowed) return error_response(allowed.error());
-    auto received = manager_.receive(*spec);
+    auto incoming = parse_incoming_request(r.body);
+    if (!incoming) return error_response(incoming.error(), incoming.error().errnum() == ENOTSUP ? 501 : 400);
+    if (auto allowed = host_paths_.admit(incoming->spec, role); !allowed) return error_response(allowed.error());
+    auto received = manager_.receive(incoming->spec, incoming->receive_on);
     return received ? ok(*received, 201) : error_response(received.error());
   }
   if (parts.size() == 4 && (parts[3] == "commit" || parts[3] == "abort")) {

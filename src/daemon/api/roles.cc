@@ -8,6 +8,7 @@ std::string_view to_string(Role role) {
   switch (role) {
     case Role::ReadOnly: return "read-only";
     case Role::Operator: return "operator";
+    case Role::ClusterNode: return "cluster-node";
     case Role::Admin: return "admin";
   }
   return "read-only";

@@ -39,7 +39,7 @@ Result<TcpAddress> parse_listen_address(const std::string& text) {
 
 Result<std::unique_ptr<http::Server>> listen_tls(const TcpAddress& address, const TlsIdentity& identity,
                                                  const TrustStore& trust, RoleHandler handler,
-                                                 http::ServerOptions options) {
+                                                 http::ServerOptions options, PeerLookup peers) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -56,11 +56,12 @@ Result<std::unique_ptr<http::Server>> listen_tls(const TcpAddress& address, cons
   if (::listen(fd.get(), 128) < 0) return fail_errno("listen on {}:{}", address.host, address.port);
   options.tls_key_pem = identity.key_pem;
   options.tls_cert_pem = identity.cert_pem;
-  auto guarded = [&trust, handler = std::move(handler)](const http::Request& r) -> http::Response {
+  auto guarded = [&trust, handler = std::move(handler), peers = std::move(peers)](const http::Request& r) -> http::Response {
     if (r.client_cert_sha256.empty())
       return Api::error_response(
           Error(0, "a client certificate is required").with_hint("pass --client-cert and --client-key"), 403);
     auto role = trust.role_of(r.client_cert_sha256);
+    if (!role && peers && peers(r.client_cert_sha256)) role = Role::ClusterNode;
     if (!role) {
       log::warn("refused {} {} from an untrusted certificate {}", r.method, r.path, r.client_cert_sha256);
       return Api::error_response(

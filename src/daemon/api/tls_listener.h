@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/error.h"
@@ -23,11 +24,14 @@ Result<TcpAddress> parse_listen_address(const std::string& text);
 // A handler that is told the client's role (the Unix socket's is always Role::Admin).
 using RoleHandler = std::function<http::Response(const http::Request&, Role)>;
 
+// The cluster node whose certificate this is (its SHA-256, hex), if any (api/cluster_peers.h).
+using PeerLookup = std::function<std::optional<std::string>(const std::string& cert_sha256)>;
+
 // Binds and listens; serves `handler` to trusted clients only, with the role their trust entry
-// names.
+// names, and to the cluster's nodes that `peers` knows (when set) as Role::ClusterNode.
 Result<std::unique_ptr<http::Server>> listen_tls(const TcpAddress& address, const TlsIdentity& identity,
                                                  const TrustStore& trust, RoleHandler handler,
-                                                 http::ServerOptions options);
+                                                 http::ServerOptions options, PeerLookup peers = {});
 
 // GET/POST /v1/trust, DELETE /v1/trust/{fingerprint|name}; nullopt for other paths. Every trust
 // route needs Role::Admin (403 otherwise).

@@ -145,10 +145,12 @@ class Backend {
                           .with_hint("VMs: use `vessel console`"));
   }
   // Live migration (vm_migrate.cc, docs/daemon/migrate.md): a fresh process that waits for the
-  // guest's stream; and the running guest's stream sent to such a process's `url` (the guest
+  // guest's stream (on a Unix socket, or on TCP at `receive_on`, a numeric address of this host,
+  // when it comes from another host); and the running guest's stream sent to such a process's `url` (the guest
   // ends here on success, its process exiting; it runs on here on failure). The answer: what
   // the sender measured (downtime_ms, total_ms, bytes, ...).
-  virtual Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&) {
+  virtual Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&,
+                                                  const std::string& /*receive_on*/) {
     return Unexpected(Error(ENOTSUP, fmt::format("{} cannot be live-migrated", ctx.spec.name)));
   }
   virtual Result<json::Json> send_migration(const InstanceContext& ctx, const GuestProcess&, const std::string&,

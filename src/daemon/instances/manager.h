@@ -126,7 +126,7 @@ class Manager {
   // finish_incoming() marks it running (commit) or removes it (abort).
   using MigrateProgress = std::function<void(const json::Json&)>;
   Result<json::Json> migrate(const std::string& name, const MigrateRequest& request, const MigrateProgress& progress = {});
-  Result<json::Json> receive(const InstanceSpec& spec);
+  Result<json::Json> receive(const InstanceSpec& spec, const std::string& receive_on = {});
   Result<json::Json> finish_incoming(const std::string& name, bool commit);
   // Writes the backup of `name` to `out_fd`: created, stopped and saved instances as they are, a
   // running container frozen while its changes are packed; a running VM is refused (stop it).

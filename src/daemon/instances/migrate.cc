@@ -4,13 +4,17 @@
 // vessel-vmm, then tells the destination to commit (the instance runs there) or abort (it is
 // removed there), and forgets the instance only once it runs there. Whatever fails before
 // vessel-vmm's hand-over leaves the VM running here, untouched.
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 
 #include "base/log.h"
 #include "http/http.h"
+#include "http/public_key_pin.h"
 #include "daemon/instances/manager.h"
 
 namespace vessel::daemon {
@@ -21,18 +25,63 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+// How this vesseld reaches the destination's API: its Unix socket (one host), or its TLS port
+// (another host) with the destination's public key pinned and this vesseld's own identity
+// (STATE/tls, made by --listen) as the client certificate, which the destination trusts as a
+// member of its cluster or through `vessel trust add`.
+struct PeerApi {
+  http::ClientOptions options;
+  std::string base;  // "http://localhost" or https://HOST:PORT
+  std::string text;  // as errors name it
+};
+
+Result<PeerApi> peer_api(const Destination& to, const std::string& state_dir) {
+  PeerApi p;
+  p.text = to.text();
+  if (to.kind != Destination::Kind::Remote) {
+    p.options.unix_socket = to.socket;
+    p.base = "http://localhost";
+    return p;
+  }
+  std::string cert = state_dir + "/tls/server.crt", key = state_dir + "/tls/server.key";
+  if (::access(cert.c_str(), R_OK) != 0 || ::access(key.c_str(), R_OK) != 0)
+    return Unexpected(Error(ENOTSUP, fmt::format("this vesseld has no TLS identity to show {}", to.url))
+                          .with_hint("start it with --listen tcp://ADDR:PORT; the destination must trust its "
+                                     "STATE_DIR/tls/server.crt (vessel trust add --role operator there, or one cluster)"));
+  p.options.client_cert = cert;
+  p.options.client_key = key;
+  p.options.pinned_public_key = TRY_CTX(http::public_key_pin(to.pubkey_sha256), "migrate.destination_pubkey_sha256");
+  p.base = to.url;
+  return p;
+}
+
+// The numeric address of `host` (a name resolved, the first answer): where the destination's
+// receiver is to listen, and what this host's vessel-vmm connects to.
+Result<std::string> numeric_address(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0)
+    return fail(EHOSTUNREACH, "cannot resolve {}: {}", host, gai_strerror(rc));
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr = found->ai_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                                                  : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+  if (!::inet_ntop(found->ai_family, addr, text, sizeof text)) return fail_errno("inet_ntop");
+  return std::string(text);
+}
+
 // One call to the destination vesseld's API; its {"error", "hint", "errno"} answer as an Error
 // with that errno (so that its 409 is ours too).
-Result<json::Json> peer_call(const std::string& socket, const std::string& method, const std::string& path,
+Result<json::Json> peer_call(const PeerApi& peer, const std::string& method, const std::string& path,
                              const json::Json& body, std::chrono::seconds timeout) {
-  http::ClientOptions o;
-  o.unix_socket = socket;
+  http::ClientOptions o = peer.options;
   o.timeout = timeout;
-  auto r = http::request(o, method, "http://localhost" + path, body.is_null() ? "" : body.dump());
+  auto r = http::request(o, method, peer.base + path, body.is_null() ? "" : body.dump());
   if (!r)
-    return Unexpected(Error(EHOSTUNREACH, fmt::format("cannot reach the destination vesseld on {}: {}", socket,
+    return Unexpected(Error(EHOSTUNREACH, fmt::format("cannot reach the destination vesseld on {}: {}", peer.text,
                                                       r.error().to_string()))
-                          .with_hint("is a vesseld listening there (vesseld --socket PATH)?"));
+                          .with_hint("is a vesseld listening there (vesseld --socket PATH, or --listen)?"));
   auto j = json::parse(r->body);
   if (r->status >= 300) {
     int errnum = EIO;
@@ -78,17 +127,26 @@ Result<json::Json> Manager::migrate(const std::string& name, const MigrateReques
   auto boot = TRY_CTX(boot_source(spec, ctx.dir), "{}", where);
   TRY_CTX(check_migratable_disks(name, boot.disks, ctx.dir), "{}", where);
 
-  // 1. The destination makes the instance (409 if the name is taken there) and its receiver.
+  // 1. The destination makes the instance (409 if the name is taken there) and its receiver:
+  // from another host on TCP, at the address this host reaches it by.
   say({{"progress", "prepare"}, {"destination", to.text()}});
-  auto prepared = peer_call(to.socket, "POST", "/v1/migrations", {{"spec", spec_json}}, std::chrono::seconds(90));
   auto goes_on = [&](Error error) {
     std::string hint = fmt::format("{} goes on here", name);
     if (!error.hint().empty()) hint += "; " + error.hint();
     return Unexpected(std::move(error.add_context(where)).with_hint(hint));
   };
+  auto peer = peer_api(to, config_.state_dir);
+  if (!peer) return goes_on(std::move(peer).error());
+  json::Json incoming_request{{"spec", spec_json}};
+  if (to.kind == Destination::Kind::Remote) {
+    auto address = numeric_address(to.host);
+    if (!address) return goes_on(std::move(address).error());
+    incoming_request["receive_on"] = *address;
+  }
+  auto prepared = peer_call(*peer, "POST", "/v1/migrations", incoming_request, std::chrono::seconds(90));
   if (!prepared) return goes_on(std::move(prepared).error());
   auto abort_there = [&](const char* why) {
-    if (auto a = peer_call(to.socket, "POST", "/v1/migrations/" + name + "/abort", nullptr, std::chrono::seconds(30)); !a)
+    if (auto a = peer_call(*peer, "POST", "/v1/migrations/" + name + "/abort", nullptr, std::chrono::seconds(30)); !a)
       log::warn("{}: the destination did not abort its incoming instance ({}): {}", where, why, a.error().to_string());
   };
   auto incoming = parse_incoming_answer(json::dump(*prepared));
@@ -113,7 +171,7 @@ Result<json::Json> Manager::migrate(const std::string& name, const MigrateReques
   // 3. The VM runs there now (its vessel-vmm answered Done): the destination records it running.
   say({{"progress", "commit"}});
   json::Json out = *sent;
-  if (auto committed = peer_call(to.socket, "POST", "/v1/migrations/" + name + "/commit", nullptr, std::chrono::seconds(60));
+  if (auto committed = peer_call(*peer, "POST", "/v1/migrations/" + name + "/commit", nullptr, std::chrono::seconds(60));
       !committed) {
     // Not undone: only the destination runs the VM. It records it when it restarts (reconcile).
     log::warn("{}: the VM runs there, but the destination did not record it: {}", where, committed.error().to_string());
@@ -152,7 +210,7 @@ void Manager::forget_migrated(Entry& e, const InstanceSpec& spec, const std::str
   events_.publish({{"type", "instance-deleted"}, {"name", name}, {"reason", "migrated"}});
 }
 
-Result<json::Json> Manager::receive(const InstanceSpec& spec) {
+Result<json::Json> Manager::receive(const InstanceSpec& spec, const std::string& receive_on) {
   TRY_CTX(check_migratable_spec(spec), "receive {}", spec.name);
   TRY_CTX(backend_for(spec).preflight(), "receive {}", spec.name);
   // Before the instance's lock: a vesseld asked to receive its own instance (migrating to itself)
@@ -170,7 +228,7 @@ Result<json::Json> Manager::receive(const InstanceSpec& spec) {
     drop_incoming(*e, spec, "its disks cannot migrate");
     return Unexpected(std::move(disks).error());
   }
-  auto incoming = backend_for(spec).receive_migration(ctx, boot);
+  auto incoming = backend_for(spec).receive_migration(ctx, boot, receive_on);
   if (!incoming) {
     drop_incoming(*e, spec, "its receiver did not start");
     return Unexpected(std::move(incoming).error().add_context(fmt::format("receive {}", spec.name)));

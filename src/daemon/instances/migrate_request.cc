@@ -1,5 +1,7 @@
 #include "daemon/instances/migrate_request.h"
 
+#include <arpa/inet.h>
+
 #include "cluster/node_record.h"
 #include "daemon/network/network_spec.h"
 
@@ -23,7 +25,43 @@ Result<std::string> socket_path(std::string_view path, std::string_view what) {
   return p;
 }
 
+// https://HOST:PORT, HOST a name, an IPv4 address or [IPv6].
+Result<Destination> remote_destination(std::string_view text) {
+  Destination d;
+  d.kind = Destination::Kind::Remote;
+  std::string url(text);
+  while (url.size() > 8 && url.back() == '/') url.pop_back();
+  std::string rest = url.substr(8);
+  size_t colon = rest.rfind(':');
+  bool bracketed = !rest.empty() && rest[0] == '[';
+  if (bracketed && (colon == std::string::npos || colon == 0 || rest[colon - 1] != ']')) colon = std::string::npos;
+  std::string port = colon == std::string::npos ? "" : rest.substr(colon + 1);
+  d.host = colon == std::string::npos ? "" : rest.substr(bracketed ? 1 : 0, colon - (bracketed ? 2 : 0));
+  bool port_ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+                 std::stoul(port) >= 1 && std::stoul(port) <= 65535;
+  bool host_ok = !d.host.empty() && d.host.size() <= 253 &&
+                 d.host.find_first_of("/?#@ \t\n\r") == std::string::npos && d.host.find('\0') == std::string::npos;
+  if (!port_ok || !host_ok || url.size() > 300)
+    return Unexpected(Error(EINVAL, fmt::format("destination '{}': expected https://HOST:PORT", url.substr(0, 200)))
+                          .with_hint("the address of a vesseld started with --listen tcp://ADDR:PORT"));
+  d.url = url;
+  return d;
+}
+
 }  // namespace
+
+Result<void> check_numeric_address(std::string_view address, std::string_view what) {
+  std::string a(address.substr(0, 64));
+  unsigned char buf[sizeof(in6_addr)];
+  if (address.size() < 64 && (::inet_pton(AF_INET, a.c_str(), buf) == 1 || ::inet_pton(AF_INET6, a.c_str(), buf) == 1))
+    return {};
+  return fail(EINVAL, "{}: '{}' is not a numeric IPv4 or IPv6 address", what, a);
+}
+
+std::string tcp_url(const std::string& address, uint16_t port) {
+  bool v6 = address.find(':') != std::string::npos;
+  return fmt::format("tcp:{}{}{}:{}", v6 ? "[" : "", address, v6 ? "]" : "", port);
+}
 
 Result<Destination> parse_destination(std::string_view text) {
   Destination d;
@@ -31,9 +69,10 @@ Result<Destination> parse_destination(std::string_view text) {
     d.kind = Destination::Kind::Local;
     return d;
   }
-  if (text.starts_with("https://") || text.starts_with("tcp:"))
-    return Unexpected(Error(ENOTSUP, fmt::format("destination {}: migration to another host is not built yet", text))
-                          .with_hint("give the Unix socket of a vesseld on this host (unix:/PATH), or `local`"));
+  if (text.starts_with("https://")) return remote_destination(text);
+  if (text.starts_with("tcp:"))
+    return Unexpected(Error(EINVAL, fmt::format("destination {}: a vesseld is reached on its API, not a raw stream", text))
+                          .with_hint("give https://HOST:PORT of a vesseld serving --listen, or unix:/PATH on this host"));
   if (text.starts_with("unix:")) text.remove_prefix(5);
   if (text.empty() || text[0] != '/')
     return Unexpected(Error(EINVAL, fmt::format("destination '{}': expected unix:/PATH (a vesseld's socket) or local",
@@ -45,11 +84,22 @@ Result<Destination> parse_destination(std::string_view text) {
 
 Result<MigrateRequest> parse_migrate_request(std::string_view body) {
   auto j = TRY(object(body, "migrate request"));
-  TRY(json::reject_unknown(j, "migrate", {"destination", "downtime_ms", "max_rounds"}));
+  TRY(json::reject_unknown(j, "migrate", {"destination", "destination_pubkey_sha256", "downtime_ms", "max_rounds"}));
   MigrateRequest r;
   auto dest = TRY(json::opt_string(j, "migrate", "destination"));
   if (!dest) return fail(EINVAL, "migrate.destination: missing");
   r.destination = TRY_CTX(parse_destination(*dest), "migrate");
+  auto pin = TRY(json::opt_string(j, "migrate", "destination_pubkey_sha256"));
+  bool remote = r.destination.kind == Destination::Kind::Remote;
+  if (pin && !remote) return fail(EINVAL, "migrate.destination_pubkey_sha256: only for an https:// destination");
+  if (remote && !pin)
+    return Unexpected(Error(EINVAL, "migrate.destination_pubkey_sha256: missing: how the destination is trusted")
+                          .with_hint("its STATE_DIR/tls/server.fingerprint (vessel migrate --to-fingerprint)"));
+  if (pin) {
+    if (pin->size() != 64 || pin->find_first_not_of("0123456789abcdef") != std::string::npos)
+      return fail(EINVAL, "migrate.destination_pubkey_sha256: expected 64 lower-case hex digits");
+    r.destination.pubkey_sha256 = *pin;
+  }
   auto downtime = TRY(json::opt_uint(j, "migrate", "downtime_ms"));
   if (downtime && (*downtime < 1 || *downtime > 60000)) return fail(EINVAL, "migrate.downtime_ms: {} is not in 1..60000", *downtime);
   if (downtime) r.downtime_ms = static_cast<uint32_t>(*downtime);
@@ -60,7 +110,9 @@ Result<MigrateRequest> parse_migrate_request(std::string_view body) {
 }
 
 json::Json to_json(const MigrateRequest& r) {
-  return {{"destination", r.destination.text()}, {"downtime_ms", r.downtime_ms}, {"max_rounds", r.max_rounds}};
+  json::Json j{{"destination", r.destination.text()}, {"downtime_ms", r.downtime_ms}, {"max_rounds", r.max_rounds}};
+  if (!r.destination.pubkey_sha256.empty()) j["destination_pubkey_sha256"] = r.destination.pubkey_sha256;
+  return j;
 }
 
 Result<void> check_migratable_spec(const InstanceSpec& spec) {
@@ -92,14 +144,35 @@ Result<void> check_migratable_disks(const std::string& name, const std::vector<D
   return {};
 }
 
-Result<InstanceSpec> parse_incoming_request(std::string_view body) {
+Result<IncomingRequest> parse_incoming_request(std::string_view body) {
   auto j = TRY(object(body, "incoming migration"));
-  TRY(json::reject_unknown(j, "incoming", {"spec"}));
+  TRY(json::reject_unknown(j, "incoming", {"spec", "receive_on"}));
   if (!j.contains("spec") || !j["spec"].is_object()) return fail(EINVAL, "incoming.spec: missing or not an object");
-  auto spec = TRY_CTX(parse_spec(j["spec"]), "incoming.spec");
-  TRY_CTX(check_migratable_spec(spec), "incoming");
-  return spec;
+  IncomingRequest r;
+  r.spec = TRY_CTX(parse_spec(j["spec"]), "incoming.spec");
+  TRY_CTX(check_migratable_spec(r.spec), "incoming");
+  if (auto on = TRY(json::opt_string(j, "incoming", "receive_on"))) {
+    TRY(check_numeric_address(*on, "incoming.receive_on"));
+    r.receive_on = *on;
+  }
+  return r;
 }
+
+namespace {
+// tcp:ADDRESS:PORT as the destination answers it (numeric, [IPv6] bracketed).
+Result<void> check_tcp_url(std::string_view url) {
+  std::string_view rest = url.substr(4);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos) return fail(EPROTO, "the destination's url '{}' has no port", url.substr(0, 200));
+  std::string_view host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  TRY_CTX(check_numeric_address(host, "url"), "the destination's answer");
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoul(std::string(port)) < 1 || std::stoul(std::string(port)) > 65535)
+    return fail(EPROTO, "the destination's url '{}' has no valid port", url.substr(0, 200));
+  return {};
+}
+}  // namespace
 
 Result<IncomingAnswer> parse_incoming_answer(std::string_view body) {
   auto j = TRY(object(body, "the destination's answer"));
@@ -108,8 +181,9 @@ Result<IncomingAnswer> parse_incoming_answer(std::string_view body) {
   auto url = TRY(json::opt_string(j, "answer", "url"));
   if (!name || !url) return fail(EPROTO, "the destination's answer has no name or url");
   TRY_CTX(validate_name(*name), "the destination's answer");
-  if (!url->starts_with("unix:")) return fail(EPROTO, "the destination's url '{}' is not unix:PATH", url->substr(0, 200));
-  a.socket = TRY_CTX(socket_path(std::string_view(*url).substr(5), "url"), "the destination's answer");
+  if (url->starts_with("tcp:")) TRY(check_tcp_url(*url));
+  else if (url->starts_with("unix:")) a.socket = TRY_CTX(socket_path(std::string_view(*url).substr(5), "url"), "the destination's answer");
+  else return fail(EPROTO, "the destination's url '{}' is neither unix:PATH nor tcp:ADDRESS:PORT", url->substr(0, 200));
   a.name = *name;
   a.url = *url;
   return a;

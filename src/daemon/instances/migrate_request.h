@@ -14,20 +14,25 @@
 
 namespace vessel::daemon {
 
-// Where a VM goes. Today: another vesseld on this host, reached on its Unix socket; `local`: a
-// fresh vessel-vmm under this same vesseld (a live re-spawn, e.g. onto an upgraded binary).
+// Where a VM goes: another vesseld on this host, reached on its Unix socket; another host's
+// vesseld, reached on its TLS API (its public key pinned, this vesseld's identity as the client
+// certificate); `local`: a fresh vessel-vmm under this same vesseld (not built).
 struct Destination {
-  enum class Kind { Vesseld, Local } kind = Kind::Vesseld;
+  enum class Kind { Vesseld, Remote, Local } kind = Kind::Vesseld;
   std::string socket;  // Vesseld: the absolute path of its API socket
-  // As given back in answers and events: "unix:/run/b/vessel.sock" or "local".
-  std::string text() const { return kind == Kind::Local ? "local" : "unix:" + socket; }
+  std::string url;     // Remote: https://HOST:PORT
+  std::string host;    // Remote: HOST ([...] removed for IPv6)
+  std::string pubkey_sha256;  // Remote: the SHA-256 of its public key, hex (its server.fingerprint)
+  // As given back in answers and events: "unix:/run/b/vessel.sock", "https://HOST:PORT" or "local".
+  std::string text() const { return kind == Kind::Local ? "local" : kind == Kind::Remote ? url : "unix:" + socket; }
 };
 
-// "unix:/abs/path", "/abs/path" (a socket path) or "local". https:// remotes are refused with a
-// hint (not built yet), anything else is EINVAL.
+// "unix:/abs/path", "/abs/path" (a socket path), "https://HOST:PORT" (the pin is set apart) or
+// "local"; anything else is EINVAL.
 Result<Destination> parse_destination(std::string_view text);
 
-// POST /v1/instances/{name}/migrate {"destination", "downtime_ms", "max_rounds"}.
+// POST /v1/instances/{name}/migrate {"destination", "destination_pubkey_sha256" (https:// only,
+// required there), "downtime_ms", "max_rounds"}.
 struct MigrateRequest {
   Destination destination;
   uint32_t downtime_ms = 50;  // the pause vessel-vmm aims for (1..60000)
@@ -39,17 +44,28 @@ Result<MigrateRequest> parse_migrate_request(std::string_view body);
 Result<std::string> parse_cluster_move_request(std::string_view body);
 json::Json to_json(const MigrateRequest& r);
 
-// POST /v1/migrations {"spec": {...}} on the destination: the instance to receive. Only VMs
-// without a network interface (the tap is not handed over yet).
-Result<InstanceSpec> parse_incoming_request(std::string_view body);
+// POST /v1/migrations {"spec": {...}, "receive_on": "ADDRESS"} on the destination: the instance
+// to receive (only VMs without a network interface: the tap is not handed over yet), and, from
+// another host, the numeric address of this one its receiver listens on (TCP).
+struct IncomingRequest {
+  InstanceSpec spec;
+  std::string receive_on;  // empty: a Unix socket (one host)
+};
+Result<IncomingRequest> parse_incoming_request(std::string_view body);
 
 // The destination's answer: where its vessel-vmm listens for the stream. A `unix:` URL whose
-// path is absolute (a socket in the destination instance's run directory, on this host).
+// path is absolute (a socket in the destination instance's run directory, on this host), or
+// `tcp:ADDRESS:PORT` with a numeric address (another host).
 struct IncomingAnswer {
   std::string name;
   std::string url;
-  std::string socket;  // the path of `url`
+  std::string socket;  // the path of a `unix:` url, else empty
 };
+
+// A numeric IPv4 or IPv6 address (no brackets); EINVAL naming `what` otherwise.
+Result<void> check_numeric_address(std::string_view address, std::string_view what);
+// "tcp:ADDRESS:PORT" ([IPv6] in brackets) from its parts.
+std::string tcp_url(const std::string& address, uint16_t port);
 Result<IncomingAnswer> parse_incoming_answer(std::string_view body);
 
 // Can the VM's disks (what it boots from: DiskSpecs as prepared in `instance_dir`) migrate? Only

@@ -57,7 +57,11 @@ class VmBackend : public Backend {
   // Live migration (vm_migrate.cc, docs/daemon/migrate.md): vessel-vmm --migrate-from on a
   // socket in the run directory; PUT /migration/send to such a socket, hard-linked into this
   // VM's run directory so that its jailed vessel-vmm can reach it.
-  Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource& boot) override;
+  Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource& boot,
+                                          const std::string& receive_on) override;
+  // PUT /migration/send to the VM's vessel-vmm, to `destination_url` as its jail sees it.
+  Result<json::Json> send_to(const InstanceContext& ctx, const std::string& destination_url, uint32_t downtime_ms,
+                             uint32_t max_rounds);
   Result<json::Json> send_migration(const InstanceContext& ctx, const GuestProcess& proc, const std::string& url,
                                     uint32_t downtime_ms, uint32_t max_rounds) override;
   // KSM: the guest pages merged when the VM has --ksm.

@@ -1,14 +1,20 @@
 // Drain by live migration (docs/cluster.md#drain-and-migrate), label kvm: two real vesselds on
 // one etcd and one host; a clustered VM (the test-kit counter guest) runs on node-1; `vessel
 // cluster drain node-1` moves it to node-2 by live migration: it counts on there from where it
-// was (not from 1), at the same generation, and node-1 keeps nothing of it.
+// was (not from 1), at the same generation, and node-1 keeps nothing of it. The same between nodes
+// that reach each other as two hosts do: over TLS (--listen, --advertise https://), the VM's
+// memory over TCP.
 #include "cluster_nodes.h"
 #include "vm_test_kit.h"
 
 namespace vessel::test::cluster_nodes {
 namespace {
 
-class ClusterVmDrain : public ClusterNodes {};
+class ClusterVmDrain : public ClusterNodes {
+ protected:
+  // Runs vm1 on node-1, drains node-1 and checks that it counts on on node-2.
+  void drain_a_counting_vm();
+};
 
 TEST_F(ClusterVmDrain, ARunningVmMovesLiveAndCountsOn) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
@@ -16,6 +22,27 @@ TEST_F(ClusterVmDrain, ARunningVmMovesLiveAndCountsOn) {
   lease_ttl_ = "15";
   start_nodes(2, {{"--vmm", vmm()}, {"--vmm", vmm(), "--jailer-uid-base", "960000"}});
   if (HasFatalFailure()) return;
+  drain_a_counting_vm();
+}
+
+TEST_F(ClusterVmDrain, BetweenNodesReachedOverTlsTheMemoryGoesOverTcp) {
+  ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
+  lease_ttl_ = "15";
+  std::vector<std::vector<std::string>> flags{{"--vmm", vmm()}, {"--vmm", vmm(), "--jailer-uid-base", "960000"}};
+  for (auto& f : flags) {
+    std::string port = std::to_string(free_tcp_port());
+    for (std::string a : {std::string("--listen"), "tcp://127.0.0.1:" + port, std::string("--advertise"), "https://127.0.0.1:" + port})
+      f.push_back(a);
+  }
+  start_nodes(2, flags);
+  if (HasFatalFailure()) return;
+  drain_a_counting_vm();
+  if (HasFatalFailure()) return;
+  // node-2's receiver listened on TCP, not on a socket linked between the state directories.
+  EXPECT_NE(node(2).log().find("receiving a live migration on tcp:127.0.0.1:"), std::string::npos) << node(2).log();
+}
+
+void ClusterVmDrain::drain_a_counting_vm() {
   ASSERT_EQ(node(1).vessel({"cluster", "cordon", "node-2"}).status, 0);
   auto run = node(2).vessel({"run", "--cluster-wide", "--vm", "--name", "vm1", "--kernel", guest("counter"), "--cmdline",
                              "count=1000000", "--memory", "64M", "--cpus", "1", "--stop-timeout", "0", "--restart", "always"});

@@ -2,6 +2,7 @@
 
 #include "cli/disk_flags.h"
 #include "cli/remote.h"
+#include "http/public_key_pin.h"
 
 namespace vessel::cli {
 namespace {
@@ -46,11 +47,11 @@ TEST(DiskFlag, ImageDisks) {
 
 TEST(Remote, PinFromFingerprint) {
   // sha256 of nothing, as hex and as curl's base64 pin.
-  auto pin = public_key_pin("E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55");
+  auto pin = http::public_key_pin("E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:27:AE:41:E4:64:9B:93:4C:A4:95:99:1B:78:52:B8:55");
   ASSERT_TRUE(pin);
   EXPECT_EQ(*pin, "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
-  EXPECT_FALSE(public_key_pin("abc"));
-  EXPECT_FALSE(public_key_pin(std::string(64, 'g')));
+  EXPECT_FALSE(http::public_key_pin("abc"));
+  EXPECT_FALSE(http::public_key_pin(std::string(64, 'g')));
 }
 
 TEST(Remote, OptionsNeedCertificateAndServerTrust) {

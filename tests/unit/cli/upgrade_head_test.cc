@@ -24,10 +24,18 @@ TEST(UpgradeHead, GarbageIsRefused) {
 }
 
 TEST(UpgradeHead, NoDaemonIsAClearError) {
-  auto r = open_upgraded("/nonexistent/vessel.sock", "GET", "/v1/instances/x/console");
+  auto r = open_upgraded("/nonexistent/vessel.sock", {}, "GET", "/v1/instances/x/console");
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().to_string().find("cannot reach vesseld"), std::string::npos);
   EXPECT_FALSE(r.error().hint().empty());
+}
+
+TEST(UpgradeHead, ARemoteWithoutItsCertificateIsRefusedBeforeConnecting) {
+  Remote remote;
+  remote.url = "https://127.0.0.1:1";
+  auto r = open_upgraded("/nonexistent/vessel.sock", remote, "POST", "/v1/instances/x/exec", "{}");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().to_string().find("client certificate"), std::string::npos) << r.error().to_string();
 }
 
 }  // namespace

@@ -47,5 +47,23 @@ TEST(NodeRecord, RoundTripAndBadRecords) {
   EXPECT_EQ(node_status_json(s)["status"], "not-ready");
 }
 
+TEST(NodeRecord, TlsIdentityRoundTripsAndMalformedOnesAreRefused) {
+  NodeInfo info{"node-a", "https://10.0.0.1:8443", {}, 1, 1, "0.1.0", ""};
+  EXPECT_FALSE(node_info_json(info).contains("tls")) << "a node without --listen has no identity";
+  info.tls_pubkey_sha256 = std::string(64, 'a');
+  info.tls_cert_sha256 = std::string(63, '0') + "f";
+  auto back = parse_node_info(json::dump(node_info_json(info)));
+  ASSERT_TRUE(back) << back.error().to_string();
+  EXPECT_EQ(back->tls_pubkey_sha256, info.tls_pubkey_sha256);
+  EXPECT_EQ(back->tls_cert_sha256, info.tls_cert_sha256);
+  const std::string a64(64, 'a');
+  for (const std::string& bad :
+       {std::string(R"({"name":"a","tls":1})"), R"({"name":"a","tls":{"pubkey_sha256":")" + a64 + R"("}})",
+        R"({"name":"a","tls":{"pubkey_sha256":")" + a64 + R"(","cert_sha256":"xyz"}})",
+        R"({"name":"a","tls":{"pubkey_sha256":")" + std::string(64, 'A') + R"(","cert_sha256":")" + a64 + R"("}})",
+        R"({"name":"a","tls":{"pubkey_sha256":")" + a64 + R"(","cert_sha256":")" + a64 + R"(0"}})"})
+    EXPECT_FALSE(parse_node_info(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace vessel::cluster

@@ -26,9 +26,22 @@ TEST(MigrateDestination, SocketsAndLocal) {
   EXPECT_EQ(parse_destination("local")->text(), "local");
 }
 
+TEST(MigrateDestination, AnotherHostsVesseldByItsTlsApi) {
+  auto d = parse_destination("https://b.example:8443/");
+  ASSERT_TRUE(d) << d.error().to_string();
+  EXPECT_EQ(d->kind, Destination::Kind::Remote);
+  EXPECT_EQ(d->url, "https://b.example:8443");
+  EXPECT_EQ(d->host, "b.example");
+  EXPECT_EQ(d->text(), "https://b.example:8443");
+  EXPECT_EQ(parse_destination("https://[fd00::2]:8443")->host, "fd00::2");
+  EXPECT_EQ(parse_destination("https://10.0.0.2:1")->host, "10.0.0.2");
+  for (const char* bad : {"https://", "https://b", "https://b:", "https://b:0", "https://b:65536", "https://b:84x3",
+                          "https://b:8443/v1", "https://u@b:8443", "https://[::1:8443", "https://:8443"})
+    EXPECT_EQ(parse_destination(bad).error().errnum(), EINVAL) << bad;
+}
+
 TEST(MigrateDestination, RefusesWhatItCannotReach) {
-  EXPECT_EQ(parse_destination("https://b:8443").error().errnum(), ENOTSUP);
-  EXPECT_EQ(parse_destination("tcp:10.0.0.2:7000").error().errnum(), ENOTSUP);
+  EXPECT_EQ(parse_destination("tcp:10.0.0.2:7000").error().errnum(), EINVAL) << "a raw stream is not a vesseld";
   for (const char* bad : {"", "unix:", "run/b.sock", "unix:relative", "/a/../etc/x.sock", "/a/..", "b"})
     EXPECT_EQ(parse_destination(bad).error().errnum(), EINVAL) << bad;
   EXPECT_EQ(parse_destination("/" + std::string(120, 'a')).error().errnum(), EINVAL) << "longer than sun_path";
@@ -50,7 +63,23 @@ TEST(MigrateRequest, DefaultsBoundsAndUnknownFields) {
                           R"({"destination": "/b", "max_rounds": -1})", R"({"destination": "/b", "to": "/c"})",
                           R"({"destination": "b"})"})
     EXPECT_FALSE(parse_migrate_request(bad)) << bad;
-  EXPECT_EQ(parse_migrate_request(R"({"destination": "https://x"})").error().errnum(), ENOTSUP);
+  EXPECT_EQ(parse_migrate_request(R"({"destination": "https://x"})").error().errnum(), EINVAL);
+}
+
+TEST(MigrateRequest, AnHttpsDestinationNeedsItsKeyPinned) {
+  const std::string pin(64, 'c');
+  auto r = parse_migrate_request(R"({"destination": "https://10.0.0.2:8443", "destination_pubkey_sha256": ")" + pin + R"("})");
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->destination.pubkey_sha256, pin);
+  EXPECT_EQ(to_json(*r)["destination_pubkey_sha256"], pin);
+  auto unpinned = parse_migrate_request(R"({"destination": "https://10.0.0.2:8443"})");
+  ASSERT_FALSE(unpinned);
+  EXPECT_NE(unpinned.error().hint().find("server.fingerprint"), std::string::npos);
+  for (const std::string& bad : {R"({"destination": "/b.sock", "destination_pubkey_sha256": ")" + pin + R"("})",
+                                 R"({"destination": "https://b:1", "destination_pubkey_sha256": ")" + pin.substr(1) + R"("})",
+                                 R"({"destination": "https://b:1", "destination_pubkey_sha256": ")" + std::string(64, 'C') + R"("})",
+                                 std::string(R"({"destination": "https://b:1", "destination_pubkey_sha256": 7})")})
+    EXPECT_FALSE(parse_migrate_request(bad)) << bad;
 }
 
 TEST(MigrateRequest, AClusteredInstanceMovesToANodeByName) {
@@ -68,7 +97,14 @@ TEST(MigrateRequest, AClusteredInstanceMovesToANodeByName) {
 TEST(MigrateIncoming, OnlyVmsWithoutANetwork) {
   auto vm = parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}})");
   ASSERT_TRUE(vm) << vm.error().to_string();
-  EXPECT_EQ(vm->name, "v");
+  EXPECT_EQ(vm->spec.name, "v");
+  EXPECT_EQ(vm->receive_on, "") << "one host: a Unix socket";
+  auto tcp = parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}, "receive_on": "fd00::2"})");
+  ASSERT_TRUE(tcp) << tcp.error().to_string();
+  EXPECT_EQ(tcp->receive_on, "fd00::2");
+  for (const char* bad : {"b.example", "10.0.0.256", "[::1]", "", "10.0.0.1:80"})
+    EXPECT_FALSE(parse_incoming_request(fmt::format(R"({{"spec": {{"name": "v", "type": "vm", "kernel": "/k"}}, "receive_on": "{}"}})", bad)))
+        << bad;
   EXPECT_TRUE(parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k", "network": "none"}})"));
   auto container = parse_incoming_request(R"({"spec": {"name": "c", "rootfs": "/r"}})");
   ASSERT_FALSE(container);
@@ -87,7 +123,16 @@ TEST(MigrateIncoming, TheDestinationsAnswerIsChecked) {
   auto a = parse_incoming_answer(R"({"name": "v", "url": "unix:/s/instances/v/run/migrate.sock"})");
   ASSERT_TRUE(a) << a.error().to_string();
   EXPECT_EQ(a->socket, "/s/instances/v/run/migrate.sock");
-  for (const char* bad : {"", "{}", R"({"name": "v"})", R"({"name": "v", "url": "tcp:1.2.3.4:5"})",
+  auto tcp = parse_incoming_answer(R"({"name": "v", "url": "tcp:10.0.0.2:40123"})");
+  ASSERT_TRUE(tcp) << tcp.error().to_string();
+  EXPECT_EQ(tcp->socket, "");
+  EXPECT_EQ(tcp->url, "tcp:10.0.0.2:40123");
+  EXPECT_TRUE(parse_incoming_answer(R"({"name": "v", "url": "tcp:[fd00::2]:7000"})"));
+  EXPECT_EQ(tcp_url("fd00::2", 7000), "tcp:[fd00::2]:7000");
+  EXPECT_EQ(tcp_url("10.0.0.2", 7000), "tcp:10.0.0.2:7000");
+  for (const char* bad : {"", "{}", R"({"name": "v"})", R"({"name": "v", "url": "tcp:b.example:5"})",
+                          R"({"name": "v", "url": "tcp:1.2.3.4"})", R"({"name": "v", "url": "tcp:1.2.3.4:0"})",
+                          R"({"name": "v", "url": "tcp:1.2.3.4:99999"})", R"({"name": "v", "url": "http://1.2.3.4:5"})",
                           R"({"name": "v", "url": "unix:rel"})", R"({"name": "../v", "url": "unix:/s"})",
                           R"({"name": "v", "url": "unix:/a/../b"})"})
     EXPECT_FALSE(parse_incoming_answer(bad)) << bad;
@@ -113,7 +158,7 @@ TEST(MigrateDisks, OnlyDisksOnSharedStorage) {
 class MovingBackend : public SleepingBackend {
  public:
   Result<ExecResult> exec(const InstanceContext&, const std::vector<std::string>&) override { return ExecResult{}; }
-  Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&) override {
+  Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&, const std::string&) override {
     ++receives;
     return IncomingGuest{TRY(spawn()), "unix:" + ctx.dir + "/run/migrate.sock"};
   }
