@@ -4,9 +4,10 @@
 // their first process exists, so that a start under way is never unknown to the watchdog), and
 // the moment after which they must be dead unless vesseld says otherwise again (its lease's
 // earliest expiry minus a margin). Both lists are bounded (kMaxWatched, kMaxCgroups): vesseld
-// refuses to start a clustered copy whose cgroup it cannot publish. A sequence number makes each update one
-// snapshot (a seqlock): a reader that sees it odd, or changed while it read, keeps the snapshot
-// it had; a vesseld stopped in the middle of an update therefore leaves the previous one in force.
+// refuses to start a clustered copy whose cgroup it cannot publish. A sequence number makes each
+// update one snapshot (a seqlock): a reader that sees it odd, or changed while it read, keeps the
+// snapshot it had; a vesseld stopped in the middle of an update therefore leaves the previous one
+// in force.
 #pragma once
 
 #include <atomic>
