@@ -161,6 +161,7 @@ void ClusterReconciler::drop(const std::string& name, const char* why) {
     log::warn("cluster: remove the local copy of {} ({}): {}", name, why, removed.error().to_string());
   else
     log::info("cluster: removed the local copy of {}: {}", name, why);
+  fence_.track();  // its cgroup leaves the watchdog's list now (a local instance may take the name)
 }
 
 void ClusterReconciler::warn_once(const InstanceRecord& record, const Error& error) {

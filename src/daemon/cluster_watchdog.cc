@@ -29,13 +29,13 @@ Result<void> ClusterWatchdog::spawn() {
 }
 
 ClusterWatchdog::~ClusterWatchdog() {
-  page_.publish({}, 0);  // nothing to kill, should it see vesseld exit before its own end
+  page_.publish({}, {}, 0);  // nothing to kill, should it see vesseld exit before its own end
   (void)process_.signal(SIGTERM);
   (void)process_.wait_for(std::chrono::seconds(1));
 }  // Process kills (SIGKILL) and reaps it if it is still there
 
 void ClusterWatchdog::publish(const std::vector<watchdog::WatchedProcess>& processes,
-                              std::chrono::steady_clock::time_point kill_after) {
+                              const std::vector<std::string>& cgroups, std::chrono::steady_clock::time_point kill_after) {
   if (auto exited = process_.wait_for(std::chrono::milliseconds(0)); !exited || *exited) {
     log::error("cluster: the watchdog exited ({}): starting it again",
                exited && *exited ? (*exited)->to_string() : std::string("unknown status"));
@@ -45,7 +45,12 @@ void ClusterWatchdog::publish(const std::vector<watchdog::WatchedProcess>& proce
     warned_full_ = true;
     log::warn("cluster: the watchdog guards {} of the {} clustered copies", watchdog::kMaxWatched, processes.size());
   }
-  page_.publish(processes, std::chrono::duration_cast<std::chrono::nanoseconds>(kill_after.time_since_epoch()).count());
+  // Only copies adopted at a restart can be more: the fence refuses to start one it cannot list.
+  if (cgroups.size() > watchdog::kMaxCgroups && !warned_full_cgroups_) {
+    warned_full_cgroups_ = true;
+    log::warn("cluster: the watchdog lists {} of the {} clustered copies' cgroups", watchdog::kMaxCgroups, cgroups.size());
+  }
+  page_.publish(processes, cgroups, std::chrono::duration_cast<std::chrono::nanoseconds>(kill_after.time_since_epoch()).count());
 }
 
 }  // namespace vessel::daemon

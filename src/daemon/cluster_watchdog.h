@@ -1,6 +1,6 @@
 // vesseld's side of its cluster watchdog (docs/cluster.md#the-watchdog): it starts
 // vessel-watchdog, a separate process in its own session, and tells it, through a shared page,
-// which clustered copies run here and until when they may run without a newer word. The fence
+// which clustered copies run (or are being started) here and until when they may run without a newer word. The fence
 // (cluster_fence.h) publishes while the lease is safe; if vesseld dies, or stops publishing
 // (paused, hung), the watchdog kills the copies before the lease can expire.
 #pragma once
@@ -24,9 +24,10 @@ class ClusterWatchdog {
   ClusterWatchdog(const ClusterWatchdog&) = delete;
   ClusterWatchdog& operator=(const ClusterWatchdog&) = delete;
 
-  // These processes must be dead by `kill_after` unless published again before it.
-  // A watchdog that died is started again first (logged).
-  void publish(const std::vector<watchdog::WatchedProcess>& processes, std::chrono::steady_clock::time_point kill_after);
+  // These processes, and every process in these cgroups, must be dead by `kill_after` unless
+  // published again before it. A watchdog that died is started again first (logged).
+  void publish(const std::vector<watchdog::WatchedProcess>& processes, const std::vector<std::string>& cgroups,
+               std::chrono::steady_clock::time_point kill_after);
 
  private:
   ClusterWatchdog(std::string program, std::string node, watchdog::Page page)
@@ -36,7 +37,7 @@ class ClusterWatchdog {
   std::string program_, node_;
   watchdog::Page page_;
   Process process_;
-  bool warned_full_ = false;
+  bool warned_full_ = false, warned_full_cgroups_ = false;
 };
 
 }  // namespace vessel::daemon

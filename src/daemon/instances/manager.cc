@@ -245,6 +245,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
   auto userns = TRY_CTX(userns_of(spec), "start {}", row.name);
   InstanceContext ctx{launched, dir_of(row.name), dir_of(row.name) + "/console.log", cgroup_of(row.name),
                       spec.log.value_or(config_.log), userns};
+  auto told = TRY_CTX(tell_start(row.name, spec, ctx.cgroup), "start {}", row.name);  // before any process
   ::unlink((ctx.dir + "/" + kExitFile).c_str());  // the VMM's or the shim's, of the last run
   forget_oom_note(ctx.dir);
   ctx.mounts = TRY_CTX(resolve_mounts(spec, volumes_), "start {}", row.name);
@@ -264,6 +265,7 @@ Result<void> Manager::start_locked(Entry& e, const InstanceRow& row, const Insta
     return Unexpected(std::move(started).error().add_context(fmt::format("start {}", row.name)));
   }
   auto proc = std::move(*started);
+  test_hook_die_at("after-launch", row.name);  // VESSEL_TEST_DIE_AT (start_guard.h)
   // Health is watched before "running" shows: whoever sees it running sees its health (starting).
   auto check = healthcheck_of(spec, &boot);
   if (check) health_->watch(row.name, *check);

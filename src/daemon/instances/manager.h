@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 
 #include "base/error.h"
@@ -22,6 +23,7 @@
 #include "daemon/instances/migrate_request.h"
 #include "daemon/instances/health_checker.h"
 #include "daemon/instances/restart_supervisor.h"
+#include "daemon/instances/start_guard.h"
 #include "daemon/instances/state.h"
 #include "daemon/instances/mount_sources.h"
 #include "daemon/instances/volumes.h"
@@ -144,6 +146,9 @@ class Manager {
   void set_pool_hooks(PoolHooks* pools) { pools_ = pools; }
   // Named volumes (docs/daemon/volumes.md); unset: a spec that mounts one is refused.
   void set_volumes(Volumes* volumes) { volumes_ = volumes; }
+  // Told around every start (start_guard.h; the cluster's fence); null: none. Waits for the
+  // starts under way to end, so that a guard being unset is not called any more once this returns.
+  void set_start_guard(StartGuard* guard);
 
  private:
   struct Entry {
@@ -170,6 +175,17 @@ class Manager {
   // `restoring`: from what Backend::save() left (resume/restore), not a fresh boot.
   Result<void> start_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, const BootSource* resolved,
                             bool restoring = false);
+  // A start the guard was told of (start_guard.cc): keeps set_start_guard waiting while it lasts,
+  // and tells the guard when it ends.
+  struct ToldStart {
+    std::shared_lock<std::shared_mutex> lock;
+    StartGuard* guard = nullptr;
+    std::string name;
+    ~ToldStart() {
+      if (guard) guard->started(name);
+    }
+  };
+  Result<std::unique_ptr<ToldStart>> tell_start(const std::string& name, const InstanceSpec& spec, const std::string& cgroup);
   // Suspend and checkpoint (suspend.cc, docs/daemon/suspend.md).
   Result<void> save_locked(Entry& e, const InstanceRow& row, const InstanceSpec& spec, Action action,
                            const ActOptions& options);
@@ -251,6 +267,8 @@ class Manager {
   std::unique_ptr<ExitMonitor> monitor_;
   PoolHooks* pools_ = nullptr;
   Volumes* volumes_ = nullptr;
+  std::shared_mutex guard_mutex_;  // shared by each start, whole for set_start_guard
+  StartGuard* guard_ = nullptr;
   std::unique_ptr<RestartSupervisor> restarts_;  // docs/daemon/restart.md
   std::unique_ptr<HealthChecker> health_;        // docs/daemon/health.md
 };

@@ -19,12 +19,15 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "daemon/instances/guest_process.h"
+#include "daemon/watchdog/cgroup_sweep.h"
 #include "daemon/watchdog/watchdog_page.h"
 
 namespace vessel::daemon::watchdog {
 namespace {
 
 constexpr int kPollMs = 20;
+// How long the cgroups' members get to die (each is signalled again every 2 ms meanwhile).
+constexpr std::chrono::seconds kSweepPatience{5};
 
 int64_t monotonic_ns() {
   timespec ts{};
@@ -32,14 +35,23 @@ int64_t monotonic_ns() {
   return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// Kills what the snapshot lists; a process that exited (or whose PID is another's now) is skipped.
+// Kills what the snapshot lists; a process that exited (or whose PID is another's now) is
+// skipped. The processes first (known exactly, one signal each), then whatever their cgroups hold.
 void kill_all(Snapshot& s, const char* why) {
   for (const auto& p : s.processes) {
     auto process = GuestProcess::adopt(p.pid, p.start_time);
     if (!process || !process->signal(SIGKILL)) continue;
     log::warn("killed clustered copy process {}: {}", p.pid, why);
   }
+  auto began = std::chrono::steady_clock::now();
+  auto swept = sweep_cgroups(s.cgroups, kSweepPatience);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+  if (swept.killed > 0)
+    log::warn("killed {} processes in the cgroups of {} clustered copies ({} ms until they were empty): {}",
+              swept.killed, s.cgroups.size(), took.count(), why);
+  for (const auto& dir : swept.left) log::error("cgroup {} still has processes after {} s", dir, kSweepPatience.count());
   s.processes.clear();
+  s.cgroups.clear();
   s.kill_after_ns = 0;
 }
 
@@ -75,8 +87,8 @@ int watch(const Args& a) {
       return 0;
     }
     if (last.kill_after_ns != 0 && monotonic_ns() >= last.kill_after_ns) {
-      log::warn("vesseld {} has not confirmed its lease in time: killing its {} clustered copies", a.vesseld,
-                last.processes.size());
+      log::warn("vesseld {} has not confirmed its lease in time: killing its {} clustered copies ({} cgroups)",
+                a.vesseld, last.processes.size(), last.cgroups.size());
       kill_all(last, "the lease was not confirmed in time");  // once: the next word comes with a renewal
     }
   }
@@ -96,7 +108,8 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: vessel-watchdog --vesseld PID --node NAME   (the shared page on descriptor 0)\n\n"
         "Started by vesseld --cluster, one per vesseld, never by hand. Kills (SIGKILL) the node's clustered\n"
-        "instances' processes that vesseld lists in the page when vesseld exits, or when the deadline it\n"
+        "instances' processes that vesseld lists in the page, and every process in the cgroups it lists there\n"
+        "(running copies and copies being started), when vesseld exits, or when the deadline it\n"
         "last wrote passes with no newer word (vesseld paused or hung), before its lease in etcd can\n"
         "expire. Never kills anything else, never starts anything (docs/cluster.md#the-watchdog).\n");
     return 0;

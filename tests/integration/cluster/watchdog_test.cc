@@ -2,6 +2,8 @@
 // vesseld killed with SIGKILL, or paused with SIGSTOP past its lease, leaves its container
 // processes behind; the watchdog kills the clustered ones (never the node's local instances), so
 // that the copy another node starts is the only one, and a resumed vesseld never runs its old one.
+// A copy whose start was under way when vesseld died (its processes ran, vesseld had not recorded
+// them) dies too: the watchdog knew its cgroup from before the start.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -131,6 +133,74 @@ TEST_F(ClusterWatchdog, AWatchdogThatDiesIsStartedAgain) {
   ASSERT_EQ(copies(token_).size(), 1u);  // the copy ran on
   holder_->daemon->stop(SIGKILL);
   EXPECT_TRUE(eventually([&] { return copies(token_).empty(); }, 40)) << "the new watchdog did not kill the copy";
+}
+
+// vesseld killed in the middle of a clustered copy's start: the container's shell runs (the runtime
+// created and started it) but vesseld has recorded nothing yet, neither its PID nor that it runs.
+// The test hook VESSEL_TEST_DIE_AT=after-launch:web makes vesseld kill itself (SIGKILL) at that
+// point. The watchdog had the copy's cgroup from before the start: it kills the copy, leaves the
+// node's local instance alone, and the copy the other node starts once the lease expired is the
+// only one.
+TEST(ClusterWatchdogStart, ACopyWhoseStartWasUnderWayWhenVesseldDiedIsKilled) {
+  EtcdServer etcd;
+  std::string error;
+  ASSERT_TRUE(etcd.start(&error)) << error;
+  TempDir images;
+  make_busybox_rootfs(images.path + "/rootfs");
+  auto nodes = make_nodes(2, etcd.url(), "3");
+  Node& dying = *nodes[0];
+  Node& other = *nodes[1];
+  dying.daemon->set_launcher({"env", "VESSEL_TEST_DIE_AT=after-launch:web"});
+  ASSERT_TRUE(dying.daemon->start()) << dying.daemon->log();
+  std::string token = "vessel-watchdog-start-" + std::to_string(::getpid());
+  std::string local_token = "vessel-watchdog-start-local-" + std::to_string(::getpid());
+  // Whatever the outcome, nothing of the test runs on, and the dead vesseld's groups go (before
+  // the nodes' cgroup parents, which are removed once empty).
+  struct Cleanup {
+    std::vector<std::string> tokens;
+    std::string parent;
+    ~Cleanup() {
+      for (const auto& t : tokens)
+        for (pid_t p : copies(t)) ::kill(p, SIGKILL);
+      eventually([&] { return copies(tokens[0]).empty() && copies(tokens[1]).empty(); }, 40);
+      for (const char* name : {"/web", "/local"}) remove_cgroup_parent(parent + name);
+    }
+  } cleanup{{token, local_token}, dying.cgroup.name};
+  auto local = dying.daemon->vessel({"run", "--name", "local", "--rootfs", images.path + "/rootfs", "--", "/bin/sh",
+                                     "-c", "while :; do sleep 1; done", local_token});
+  ASSERT_EQ(local.status, 0) << local.err;
+  ASSERT_TRUE(eventually([&] { return copies(local_token).size() == 1; })) << dying.daemon->log();
+  auto local_pids = copies(local_token);
+  // node-1 is the only node: the copy is placed there. The answer may not come (vesseld may die
+  // first); the hook's line in the log says the start got that far.
+  (void)run_clustered(*dying.daemon, "web", images.path + "/rootfs", token);
+  ASSERT_TRUE(eventually([&] { return dying.daemon->log().find("test hook VESSEL_TEST_DIE_AT") != std::string::npos; }, 400))
+      << dying.daemon->log();
+  ASSERT_TRUE(eventually([&] { return !alive(dying.daemon->pid()); })) << "the test hook did not kill vesseld";
+  auto died = Clock::now();
+  // Neither the fence (gone with vesseld) nor the page's PIDs (none yet) knew of this copy.
+  ASSERT_TRUE(eventually([&] { return copies(token).empty(); }, 100))
+      << "the copy whose start was under way outlived vesseld\n" << dying.daemon->log();
+  double took = std::chrono::duration<double>(Clock::now() - died).count();
+  // The watchdog logs once the groups are empty (the killed processes reaped by their parents).
+  EXPECT_TRUE(eventually([&] { return dying.daemon->log().find("in the cgroups of") != std::string::npos; }, 200))
+      << dying.daemon->log();
+  EXPECT_EQ(copies(local_token), local_pids) << "the watchdog killed a local instance";
+  // The other node takes the instance over once node-1's lease expired: one copy, never two.
+  ASSERT_TRUE(other.daemon->start()) << other.daemon->log();
+  size_t most = 0;
+  bool moved = eventually([&] {
+    auto now = copies(token);
+    most = std::max(most, now.size());
+    return now.size() == 1 && placement_of(*other.daemon, "web") == std::pair<std::string, std::string>(other.name, "running");
+  }, 400);
+  EXPECT_TRUE(moved) << other.daemon->log();
+  EXPECT_LE(most, 1u) << "two copies ran at once";
+  EXPECT_EQ(copies(local_token), local_pids) << "the watchdog killed a local instance";
+  std::string log = dying.daemon->log();
+  size_t at = log.find("killed ", log.find("vessel-watchdog"));
+  fmt::print("the watchdog killed the copy whose start was under way, seen dead {:.3f} s after vesseld; it says: {}\n",
+             took, at == std::string::npos ? "" : log.substr(at, log.find('\n', at) - at));
 }
 
 }  // namespace
