@@ -46,13 +46,6 @@ class RawTerminal {
 
 std::string instance_path(const std::string& name) { return "/v1/instances/" + escape_segment(name); }
 
-Result<void> local_only(const Context& ctx, const char* verb) {
-  if (!ctx.remote.url.empty())
-    return Unexpected(Error(ENOTSUP, fmt::format("{} works over vesseld's Unix socket only, not --remote", verb))
-                          .with_hint("run it on the host (ssh HOST vessel ...)"));
-  return {};
-}
-
 // This terminal's size to the container's (Docker's resize): at the attach and at each SIGWINCH.
 // A VM's serial console has no size: vesseld says so, and that is fine.
 void send_terminal_size(const Context& ctx, const std::string& name) {
@@ -75,7 +68,6 @@ Fd window_changes(bool tty) {
 
 // vessel console: raw bytes both ways until the guest ends, stdin ends and the guest closes, or Ctrl-].
 Result<bool> console(const Context& ctx, const std::string& name) {
-  TRY(local_only(ctx, "vessel console"));
   auto conn = TRY(open_upgraded(ctx.socket, ctx.remote, "GET", instance_path(name) + "/console"));
   bool tty = ::isatty(STDIN_FILENO);
   if (tty) std::fprintf(stderr, "Connected to %s. Press Ctrl-] to detach (it keeps running).\r\n", name.c_str());
@@ -152,7 +144,6 @@ void feed_stdin(const std::string& socket, const Remote& remote, const std::stri
 }  // namespace
 
 Result<int> attach_stdin(const Context& ctx, const std::string& name) {
-  TRY(local_only(ctx, "stdin (-i)"));
   // Detached: it may sit in a read of a terminal nobody types into when the container ends.
   std::thread([socket = ctx.socket, remote = ctx.remote, name] { feed_stdin(socket, remote, name); }).detach();
   auto client = ctx.client();
@@ -171,7 +162,6 @@ void send_window_size(int sock) {
 // vessel exec over the framed stream; returns the command's exit status.
 Result<int> exec_stream(const Context& ctx, const std::string& name, const std::vector<std::string>& command,
                         bool interactive, bool tty) {
-  TRY(local_only(ctx, "vessel exec -i/-t"));
   json::Json body = {{"command", command}, {"tty", tty}, {"interactive", interactive}};
   winsize ws{};
   if (tty && (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 || ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) && ws.ws_row) {
