@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 
 #include "base/log.h"
@@ -14,18 +13,6 @@
 namespace vessel::daemon {
 
 namespace fs = std::filesystem;
-
-std::optional<int64_t> cluster_backup_generation(std::string_view file, std::string_view instance) {
-  if (!file.starts_with(instance) || !file.ends_with(".tar")) return std::nullopt;
-  file.remove_prefix(instance.size());
-  file.remove_suffix(4);
-  if (!file.starts_with(".g") || file.size() < 3) return std::nullopt;
-  file.remove_prefix(2);
-  int64_t generation = 0;
-  auto [end, ec] = std::from_chars(file.data(), file.data() + file.size(), generation);
-  if (ec != std::errc() || end != file.data() + file.size() || generation < 1) return std::nullopt;
-  return generation;
-}
 
 ClusterBackups::ClusterBackups(Manager& manager, const cluster::Membership& member, ClusterFence& fence,
                                std::string dir, std::chrono::seconds every)

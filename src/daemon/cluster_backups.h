@@ -20,6 +20,7 @@
 #include "base/stop_signal.h"
 #include "cluster/desired_state.h"
 #include "cluster/membership.h"
+#include "daemon/cluster_backup_name.h"
 #include "daemon/cluster_fence.h"
 #include "daemon/instances/manager.h"
 
@@ -56,8 +57,5 @@ class ClusterBackups {
   StopSignal stop_;
   std::thread runner_;
 };
-
-// DIR/NAME.gGENERATION.tar: the generation of `file` when it is one of `instance`'s backups.
-std::optional<int64_t> cluster_backup_generation(std::string_view file, std::string_view instance);
 
 }  // namespace vessel::daemon
