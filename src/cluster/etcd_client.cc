@@ -1,5 +1,8 @@
 #include "cluster/etcd_client.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "base/base64.h"
 #include "base/key_values.h"
 #include "http/http.h"
@@ -36,22 +39,35 @@ Result<Json> Client::call(const std::string& path, const Json& body) const {
 }
 
 Result<Json> Client::call(const std::string& path, const Json& body, const CallOptions& options) const {
+  using Clock = std::chrono::steady_clock;
   std::string text = json::dump(body);
   const auto& urls = config_.endpoints;
   size_t first = preferred_.load();
   std::string failures;
   bool timed_out = true;  // every endpoint used up the timeout: ETIMEDOUT rather than unreachable
+  // A member's "leader changed" or "no leader" (is_election_answer): the next member is asked, each
+  // once and only within the call's timeout; the last such answer is returned when none answers.
+  auto deadline = Clock::now() + options.timeout;
+  std::optional<Error> election;
   for (size_t i = 0; i < urls.size(); ++i) {
     size_t index = (first + i) % urls.size();
     http::ClientOptions o;
     o.timeout = options.timeout;
     o.cancelled = options.cancelled;
-    auto start = std::chrono::steady_clock::now();
+    auto start = Clock::now();
+    if (election) {
+      o.timeout = std::min(options.timeout, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - start));
+      if (o.timeout.count() <= 0) break;
+    }
     auto answer = http::request(o, "POST", urls[index] + path, text);
     if (!answer) {
       if (answer.error().errnum() == ECANCELED) return Unexpected(std::move(answer).error());
-      timed_out = timed_out && std::chrono::steady_clock::now() - start >= options.timeout - std::chrono::milliseconds(20);
+      timed_out = timed_out && Clock::now() - start >= o.timeout - std::chrono::milliseconds(20);
       failures += (failures.empty() ? "" : "; ") + answer.error().message();
+      continue;
+    }
+    if (answer->status != 200 && is_election_answer(answer->body)) {
+      election = error_of(answer->status, answer->body).add_context(fmt::format("{}{}", urls[index], path));
       continue;
     }
     preferred_.store(index);
@@ -60,6 +76,8 @@ Result<Json> Client::call(const std::string& path, const Json& body, const CallO
     if (!parsed) return fail(EPROTO, "etcd at {}: {}: the answer is not JSON: {}", urls[index], path, parsed.error().message());
     return parsed;
   }
+  if (election)
+    return Unexpected(std::move(*election).with_hint("the etcd members are electing a leader (about a second); try again"));
   if (timed_out)
     return Unexpected(Error(ETIMEDOUT, fmt::format("etcd: no answer within {} ms: {}", options.timeout.count(), failures))
                           .with_hint("etcd may be overloaded, frozen or cut off; try again"));
@@ -123,8 +141,10 @@ Result<LeaderKey> Client::campaign(const std::string& name, int64_t lease, const
 
 Result<std::optional<KeyValue>> Client::leader(const std::string& name) const {
   auto answer = call("/v3/election/leader", Json{{"name", base64_encode(name)}});
-  // "election: no leader" is gRPC's UNKNOWN (EIO) with that message: an empty election.
-  if (!answer && answer.error().message().find("no leader") != std::string::npos) return std::optional<KeyValue>();
+  // "election: no leader" is gRPC's UNKNOWN (EIO) with that message: an empty election (not
+  // etcd's "etcdserver: no leader", a member without a leader, which is an error).
+  if (!answer && answer.error().message().find("election: no leader") != std::string::npos)
+    return std::optional<KeyValue>();
   if (!answer) return Unexpected(std::move(answer).error());
   return parse_leader(*answer);
 }

@@ -118,23 +118,39 @@ int errno_of_grpc_code(int64_t code) {
   }
 }
 
-Error error_of(long http_status, std::string_view body) {
-  auto j = json::parse(body, 1 << 20);
+namespace {
+// The gateway's error body: {"error","message","code"} or, in a stream, {"error":{"grpc_code",...}}.
+struct ErrorBody {
   std::string message;
-  int64_t code = -1;
-  if (j && j->is_object()) {
-    const Json* e = &*j;
-    if (auto it = j->find("error"); it != j->end() && it->is_object()) e = &*it;
-    if (auto m = e->find("message"); m != e->end() && m->is_string()) message = m->get<std::string>();
-    for (const char* key : {"code", "grpc_code"}) {
-      if (auto c = e->find(key); c != e->end() && c->is_number_integer()) code = c->get<int64_t>();
-    }
-    if (message.empty()) {
-      if (auto m = j->find("error"); m != j->end() && m->is_string()) message = m->get<std::string>();
-    }
+  int64_t code = -1;  // the gRPC code; -1 when the body names none
+};
+
+ErrorBody error_body(std::string_view body) {
+  ErrorBody out;
+  auto j = json::parse(body, 1 << 20);
+  if (!j || !j->is_object()) return out;
+  const Json* e = &*j;
+  if (auto it = j->find("error"); it != j->end() && it->is_object()) e = &*it;
+  if (auto m = e->find("message"); m != e->end() && m->is_string()) out.message = m->get<std::string>();
+  for (const char* key : {"code", "grpc_code"}) {
+    if (auto c = e->find(key); c != e->end() && c->is_number_integer()) out.code = c->get<int64_t>();
   }
-  if (message.empty()) message = fmt::format("HTTP {}: {}", http_status, body.substr(0, 200));
-  return Error(code >= 0 ? errno_of_grpc_code(code) : EIO, fmt::format("etcd: {}", message));
+  if (out.message.empty()) {
+    if (auto m = j->find("error"); m != j->end() && m->is_string()) out.message = m->get<std::string>();
+  }
+  return out;
+}
+}  // namespace
+
+Error error_of(long http_status, std::string_view body) {
+  ErrorBody e = error_body(body);
+  if (e.message.empty()) e.message = fmt::format("HTTP {}: {}", http_status, body.substr(0, 200));
+  return Error(e.code >= 0 ? errno_of_grpc_code(e.code) : EIO, fmt::format("etcd: {}", e.message));
+}
+
+bool is_election_answer(std::string_view body) {
+  ErrorBody e = error_body(body);
+  return e.code == 14 && (e.message == "etcdserver: leader changed" || e.message == "etcdserver: no leader");
 }
 
 Result<RangeReply> parse_range(const Json& j) {

@@ -92,6 +92,13 @@ struct LeaderKey {
 // (NOT_FOUND -> ENOENT, INVALID_ARGUMENT -> EINVAL, DEADLINE_EXCEEDED -> ETIMEDOUT, ...).
 Error error_of(long http_status, std::string_view body);
 int errno_of_grpc_code(int64_t code);
+// Is `body` the answer of a member while the members elect a leader: gRPC UNAVAILABLE with
+// "etcdserver: leader changed" (a linearizable read that lost its read index) or "etcdserver: no
+// leader" (nobody to ask)? etcd carried nothing out for such a request (a read, a lease renewal,
+// or refused before any work), so another member may be asked. Every other error answer stands as
+// it is: NOT_FOUND, a compacted revision, a failed precondition, and "request timed out" (also
+// UNAVAILABLE) after which a write may still be applied.
+bool is_election_answer(std::string_view body);
 
 Result<RangeReply> parse_range(const json::Json& j);
 Result<PutReply> parse_put(const json::Json& j);

@@ -1,10 +1,11 @@
 #include "daemon/cluster_backups.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
+#include <set>
 
 #include "base/log.h"
 #include "daemon/images/tar_reader.h"
@@ -15,17 +16,14 @@ namespace vessel::daemon {
 
 namespace fs = std::filesystem;
 
-std::optional<int64_t> cluster_backup_generation(std::string_view file, std::string_view instance) {
-  if (!file.starts_with(instance) || !file.ends_with(".tar")) return std::nullopt;
-  file.remove_prefix(instance.size());
-  file.remove_suffix(4);
-  if (!file.starts_with(".g") || file.size() < 3) return std::nullopt;
-  file.remove_prefix(2);
-  int64_t generation = 0;
-  auto [end, ec] = std::from_chars(file.data(), file.data() + file.size(), generation);
-  if (ec != std::errc() || end != file.data() + file.size() || generation < 1) return std::nullopt;
-  return generation;
+namespace {
+// Which file is at `path`: a regular file's inode, size and modification time ("" for none).
+std::string file_identity(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  return fmt::format("{}:{}:{}:{}.{}", st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
+}  // namespace
 
 ClusterBackups::ClusterBackups(Manager& manager, const cluster::Membership& member, ClusterFence& fence,
                                std::string dir, std::chrono::seconds every)
@@ -47,12 +45,15 @@ void ClusterBackups::take_all() {
   if (!fence_.safe()) return;
   auto list = desired_.list();
   if (!list) return log::debug("cluster: backups: {}", list.error().to_string());
+  std::set<std::string> here;
   for (const auto& record : list->records) {
     if (record.storage != "backup" || record.node != member_.name() || !record.moving_to.empty()) continue;
+    here.insert(record.name);
     if (auto taken = take(record); !taken)
       log::warn("cluster: backup of {} (generation {}) into {}: {}", record.name, record.generation, dir_,
                 taken.error().to_string());
   }
+  std::erase_if(at_rest_, [&](const auto& kv) { return !here.contains(kv.first); });
 }
 
 Result<void> ClusterBackups::take(const cluster::InstanceRecord& record) {
@@ -62,8 +63,15 @@ Result<void> ClusterBackups::take(const cluster::InstanceRecord& record) {
   auto spec = json::parse(row->spec);
   if (!spec || cluster_generation(*spec) != record.generation) return {};  // not this generation's copy
   std::string file = fmt::format("{}.g{}.tar", record.name, record.generation);
+  if (still_current(record, dir_ + "/" + file)) return {};
   auto started = std::chrono::steady_clock::now();
-  TRY(write_backup_file(dir_, file, [&](int fd) { return manager_.export_instance(record.name, {}, fd); }));
+  ExportBasis basis;
+  BackupExportOptions options;
+  options.basis = &basis;
+  at_rest_.erase(record.name);
+  TRY(write_backup_file(dir_, file, [&](int fd) { return manager_.export_instance(record.name, options, fd); }));
+  if (basis.state == to_string(State::Stopped) || basis.state == to_string(State::Created))
+    at_rest_[record.name] = AtRest{record.generation, std::move(basis), file_identity(dir_ + "/" + file)};
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   log::debug("cluster: backed up {} into {}/{} ({} ms)", record.name, dir_, file, ms);
   std::error_code ec;
@@ -73,6 +81,15 @@ Result<void> ClusterBackups::take(const cluster::InstanceRecord& record) {
     if (generation && *generation < record.generation) fs::remove(entry.path(), ec);
   }
   return {};
+}
+
+bool ClusterBackups::still_current(const cluster::InstanceRecord& record, const std::string& path) {
+  auto last = at_rest_.find(record.name);
+  if (last == at_rest_.end() || last->second.generation != record.generation) return false;
+  auto now = manager_.export_basis(record.name);
+  if (!now || *now != last->second.basis || file_identity(path) != last->second.file) return false;
+  log::debug("cluster: {} is at rest and unchanged since its backup {}: not exported again", record.name, path);
+  return true;
 }
 
 std::optional<std::string> ClusterBackups::latest(const std::string& name) const {

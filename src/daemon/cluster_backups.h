@@ -9,9 +9,15 @@
 // is safe (a node that lost the instance never writes over the new owner's backups), and a file
 // carries the generation it was made at, so a late write of an old owner is older than the new
 // owner's.
+//
+// A copy at rest (created or stopped) is not exported again while its last export at this
+// generation is in place and its ExportBasis (state, spec, image, the stamp of its lock: nothing
+// ran on it since, no start, no vessel cp) is the same: that export would be this one. A running
+// or paused container writes when it likes: it is exported every period.
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +26,7 @@
 #include "base/stop_signal.h"
 #include "cluster/desired_state.h"
 #include "cluster/membership.h"
+#include "daemon/cluster_backup_name.h"
 #include "daemon/cluster_fence.h"
 #include "daemon/instances/manager.h"
 
@@ -45,6 +52,13 @@ class ClusterBackups {
  private:
   void run();
   Result<void> take(const cluster::InstanceRecord& record);
+  // The last export of a copy at rest, at `generation` (under taking_).
+  struct AtRest {
+    int64_t generation = 0;
+    ExportBasis basis;
+    std::string file;  // the archive as written (inode, size, mtime): replaced or gone, export again
+  };
+  bool still_current(const cluster::InstanceRecord& record, const std::string& path);
 
   Manager& manager_;
   const cluster::Membership& member_;
@@ -53,11 +67,9 @@ class ClusterBackups {
   std::string dir_;
   std::chrono::seconds every_;
   std::mutex taking_;  // the period's and the clean stop's passes one at a time
+  std::map<std::string, AtRest> at_rest_;
   StopSignal stop_;
   std::thread runner_;
 };
-
-// DIR/NAME.gGENERATION.tar: the generation of `file` when it is one of `instance`'s backups.
-std::optional<int64_t> cluster_backup_generation(std::string_view file, std::string_view instance);
 
 }  // namespace vessel::daemon

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
 #include <string_view>
 #include <vector>
 
@@ -13,6 +15,8 @@
 namespace vessel::daemon {
 
 namespace {
+constexpr std::string_view kFetchPrefix = ".fetch-", kFetchSuffix = ".tar";  // .fetch-PID.tar
+
 // An image's identity across nodes: its ID (the config's digest, which names each layer's content
 // digest), checked on arrival, and its manifest digest, which the copy is recorded under.
 struct ImageIdentity {
@@ -64,7 +68,7 @@ Result<void> fetch_from(ImageStore& images, const cluster::NodeInfo& peer, const
                         const std::string& image) {
   auto expected = TRY(peer_identity(peer, self, image));
   log::info("cluster: fetching image {} ({}) from node {}", image, expected.config, peer.name);
-  std::string path = images.dir() + "/.fetch-" + std::to_string(::getpid()) + ".tar";
+  std::string path = fmt::format("{}/{}{}{}", images.dir(), kFetchPrefix, ::getpid(), kFetchSuffix);
   auto fetched = download(peer, self, image, path);
   Result<json::Json> imported = fetched ? images.import_peer_copy(image, path, expected.config, expected.digest)
                                         : Result<json::Json>(Unexpected(fetched.error()));
@@ -91,6 +95,28 @@ Result<void> fetch_image_from_peers(ImageStore& images, const cluster::Membershi
   std::string why = tried.empty() ? "no other node is ready" : fmt::format("{}", fmt::join(tried, "; "));
   return Unexpected(Error(ENOENT, fmt::format("image {} is not on this node, and no ready node could give it ({})", image, why))
                         .with_hint(fmt::format("vessel image pull or import {} on one of the nodes", image)));
+}
+
+size_t remove_stale_fetches(const std::string& images_dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(images_dir, ec)) {
+    std::string name = entry.path().filename().string();
+    std::string_view pid = name;
+    if (!pid.starts_with(kFetchPrefix) || !pid.ends_with(kFetchSuffix)) continue;
+    pid.remove_prefix(kFetchPrefix.size());
+    pid.remove_suffix(kFetchSuffix.size());
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string_view::npos) continue;
+    std::error_code type_ec;
+    if (!entry.is_regular_file(type_ec) || entry.is_symlink(type_ec)) continue;  // not what a fetch writes
+    if (::unlink(entry.path().c_str()) == 0) {
+      ++removed;
+      log::info("removed {}, left by a fetch cut short", entry.path().string());
+    } else {
+      log::warn("cannot remove {}: {}", entry.path().string(), std::strerror(errno));
+    }
+  }
+  return removed;
 }
 
 }  // namespace vessel::daemon

@@ -17,4 +17,10 @@ namespace vessel::daemon {
 // the peers tried and why each failed are in the error.
 Result<void> fetch_image_from_peers(ImageStore& images, const cluster::Membership& member, const std::string& image);
 
+// A fetch downloads into `images_dir`/.fetch-PID.tar and removes it when done; a vesseld killed
+// mid-fetch leaves it. vesseld calls this at start, before any fetch: one vesseld per state
+// directory (its lock), so every such file there is stale, whatever PID names it (that PID may
+// be alive again as another process). Returns how many were removed.
+size_t remove_stale_fetches(const std::string& images_dir);
+
 }  // namespace vessel::daemon

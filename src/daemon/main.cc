@@ -16,6 +16,7 @@
 #include "http/http.h"
 #include "base/log.h"
 #include "daemon/api/router.h"
+#include "daemon/cluster_image_fetch.h"
 #include "daemon/cluster_member.h"
 #include "daemon/api/tls_listener.h"
 #include "daemon/images/image_store.h"
@@ -215,6 +216,7 @@ Result<int> serve(const Options& o) {
   config.userns_pool = TRY_CTX(userns_pool(o), "vesseld");
   EventBus events;
   ImageStore images(*store, o.state_dir + "/images");
+  remove_stale_fetches(images.dir());  // docs/cluster.md#images: a fetch cut short by a kill
   images.set_registry_options(RegistryOptions{.insecure = o.insecure_registries, .upload_chunk = o.upload_chunk});
   std::string runtime = find_helper(o.runtime, "vessel-runtime", "runtime", "runc");
   std::string vmm = find_helper(o.vmm, "vessel-vmm", "vmm", "");

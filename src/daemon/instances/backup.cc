@@ -75,6 +75,7 @@ Result<json::Json> Manager::export_instance(const std::string& name, const Backu
     if (auto image = TRY(store_.get_image(spec.image))) manifest.image_digest = image->digest;
   manifest.with_state = options.with_state;
   manifest.created_at = static_cast<int64_t>(::time(nullptr));
+  if (options.basis) *options.basis = ExportBasis{row.state, row.spec, TRY(image_digest_of(spec)), e->mutex.stamp()};
   Backend& backend = backend_for(spec);
   // A running container is frozen while its changes are packed: one instant of its files.
   bool freeze = row.state == to_string(State::Running) && e->process && e->process->alive();
@@ -102,6 +103,19 @@ Result<json::Json> Manager::export_instance(const std::string& name, const Backu
   events_.publish({{"type", "instance-exported"}, {"name", name}, {"bytes", written->total_bytes()}});
   log::info("{} exported: {} files, {} bytes", name, written->files.size(), written->total_bytes());
   return summary(*written);
+}
+
+Result<ExportBasis> Manager::export_basis(const std::string& name) {
+  auto e = entry(name);
+  uint64_t stamp = e->mutex.stamp();  // first: whatever changes after this read takes a new stamp
+  auto [row, spec] = TRY(load(name));
+  return ExportBasis{row.state, row.spec, TRY(image_digest_of(spec)), stamp};
+}
+
+Result<std::string> Manager::image_digest_of(const InstanceSpec& spec) {
+  if (spec.image.empty()) return std::string();
+  auto image = TRY(images_.find(spec.image));
+  return image ? image->digest : std::string();
 }
 
 Result<InstanceSpec> Manager::spec_for_import(const BackupManifest& manifest, const BackupImportOptions& options) {

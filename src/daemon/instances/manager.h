@@ -23,6 +23,7 @@
 #include "daemon/instances/migrate_request.h"
 #include "daemon/instances/health_checker.h"
 #include "daemon/instances/restart_supervisor.h"
+#include "daemon/instances/stamped_mutex.h"
 #include "daemon/instances/start_guard.h"
 #include "daemon/instances/state.h"
 #include "daemon/instances/mount_sources.h"
@@ -53,9 +54,18 @@ struct ActOptions {
 };
 
 // Backups (backup.cc, docs/daemon/backup.md).
+// What a plain export of an instance is made of, short of its files' bytes: its state, stored spec,
+// image digest, and the stamp of its lock (stamped_mutex.h). Two equal bases of a created or
+// stopped instance export the same files (ClusterBackups skips the second, docs/cluster.md#storage).
+struct ExportBasis {
+  std::string state, spec, image_digest;
+  uint64_t stamp = 0;
+  bool operator==(const ExportBasis&) const = default;
+};
 struct BackupExportOptions {
   bool with_state = false;  // a checkpointed container's CRIU images too
   bool zstd = false;        // the archive zstd-compressed
+  ExportBasis* basis = nullptr;  // when set: filled with what this export was made of
 };
 struct BackupImportOptions {
   std::string name;     // the new instance's name; empty: the backup's
@@ -135,6 +145,8 @@ class Manager {
   // Answers what was written: {name, type, state, with_state, bytes, files: [{name, size}]}.
   Result<json::Json> export_instance(const std::string& name, const BackupExportOptions& options, int out_fd,
                                      const BackupProgress& progress = {});
+  // The basis an export of `name` would have now (its stamp read without taking the lock).
+  Result<ExportBasis> export_basis(const std::string& name);
   // Makes an instance from a backup read from `in`, everything verified before it is created;
   // any failure leaves nothing behind. Answers the instance (as GET /v1/instances/NAME).
   Result<json::Json> import_instance(archive* in, const BackupImportOptions& options,
@@ -152,13 +164,15 @@ class Manager {
 
  private:
   struct Entry {
-    std::mutex mutex;  // serializes operations on one instance
+    StampedMutex mutex;  // serializes operations on one instance; each one takes a new stamp
     std::optional<GuestProcess> process;
     // Held while an export has the container frozen, and by an exec until its process started (a
     // plain exec: until it ended): the runtime refuses to exec in a paused container.
     std::mutex export_freeze;
   };
   std::shared_ptr<Entry> entry(const std::string& name);
+  // The digest of the image `spec` names, as the store finds it ("" for none): part of ExportBasis.
+  Result<std::string> image_digest_of(const InstanceSpec& spec);
   Backend& backend_for(const InstanceSpec& spec) { return spec.type == InstanceType::Vm ? vms_ : containers_; }
   std::string dir_of(const std::string& name) const { return config_.state_dir + "/instances/" + name; }
   Result<std::pair<InstanceRow, InstanceSpec>> load(const std::string& name);

@@ -2,11 +2,13 @@
 // --cluster-storage backup is exported every second into the directory the three nodes share; a
 // file written into it is in a backup; its node is killed with it; the copy another node starts is
 // restored from that backup and has the file, at the next generation, and the older generation's
-// archive is superseded. And a clean stop of the owning vesseld takes a last backup.
+// archive is superseded. And a clean stop of the owning vesseld takes a last backup. A stopped
+// copy is not exported again until something is done to it (vessel cp, a start).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <chrono>
+#include <fstream>
 
 #include "cluster_nodes.h"
 
@@ -101,6 +103,53 @@ TEST_F(ClusterStorage, ACleanStopBacksUpBeforeTheInstanceMoves) {
   }, 400)) << logs();
   EXPECT_EQ(node(other).vessel({"exec", "db", "--", "cat", "/data.txt"}).out, "just-before-the-stop\n") << logs();
   EXPECT_EQ(node(other).vessel({"rm", "-f", "db"}).status, 0);
+  EXPECT_TRUE(eventually([&] { return shells_of(tok).empty(); }, 200));
+}
+
+// How many times `text` occurs in `log`.
+size_t count_of(const std::string& log, const std::string& text) {
+  size_t n = 0;
+  for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + text.size())) ++n;
+  return n;
+}
+
+// A stopped copy whose last export is in place is not exported again every period; a file copied
+// into it is in the next export; once started it is exported every period again.
+TEST_F(ClusterStorage, AStoppedCopyIsExportedAgainOnlyWhenSomethingChanged) {
+  TempDir shared;
+  std::string dir = shared.path + "/backups";
+  start_nodes(1, {{"--cluster-backups", dir, "--cluster-backup-every", "1", "--log-level", "debug"}});
+  std::string tok = token("at-rest");
+  // --restart always: `vessel start` of a clustered copy the reconciler stopped starts it again.
+  auto made = run_clustered(node(1), "db", tok, {"--restart", "always", "--cluster-storage", "backup"});
+  ASSERT_EQ(made.status, 0) << made.err << logs();
+  ASSERT_FALSE(wait_running("db", tok).empty());
+  ASSERT_EQ(node(1).vessel({"stop", "db"}).status, 0) << logs();
+  ASSERT_EQ(where(node(1), "db").second, "stopped");
+
+  const std::string exported = "db exported:", skipped = "db is at rest and unchanged since its backup";
+  ASSERT_TRUE(eventually([&] { return count_of(node(1).log(), skipped) >= 1; }, 400))
+      << "a stopped copy is exported every period: " << logs();
+  size_t exports = count_of(node(1).log(), exported), skips = count_of(node(1).log(), skipped);
+  ASSERT_TRUE(eventually([&] { return count_of(node(1).log(), skipped) >= skips + 2; }, 400)) << logs();
+  EXPECT_EQ(count_of(node(1).log(), exported), exports) << "two periods later";
+
+  // vessel cp into the stopped copy: the next period exports it, with the file.
+  std::string file = shared.path + "/copied.txt";
+  { std::ofstream(file) << "copied while stopped\n"; }
+  auto cp = node(1).vessel({"cp", file, "db:/copied.txt"});
+  ASSERT_EQ(cp.status, 0) << cp.err << logs();
+  ASSERT_TRUE(eventually([&] { return count_of(node(1).log(), exported) > exports; }, 400)) << logs();
+  auto listed = test::run({"sh", "-c", "tar -xOf " + dir + "/db.g1.tar rootfs-diff.tar | tar -t"});
+  EXPECT_NE(listed.out.find("copied.txt"), std::string::npos) << listed.out << listed.err;
+  skips = count_of(node(1).log(), skipped);
+  ASSERT_TRUE(eventually([&] { return count_of(node(1).log(), skipped) > skips; }, 400)) << "at rest again: " << logs();
+
+  // Running again: exported every period.
+  exports = count_of(node(1).log(), exported);
+  ASSERT_EQ(node(1).vessel({"start", "db"}).status, 0) << logs();
+  EXPECT_TRUE(eventually([&] { return count_of(node(1).log(), exported) >= exports + 3; }, 400)) << logs();
+  EXPECT_EQ(node(1).vessel({"rm", "-f", "db"}).status, 0);
   EXPECT_TRUE(eventually([&] { return shells_of(tok).empty(); }, 200));
 }
 

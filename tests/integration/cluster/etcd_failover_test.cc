@@ -2,15 +2,22 @@
 // is gone (connection refused) or frozen (no answer) costs at most one call's timeout; the client
 // gets its answer from another member and keeps using it; a lease is kept alive through any
 // member. While the others elect a leader, their answers are etcd's errors: those are retried.
+// A member that answers "leader changed" or "no leader" is passed over for the next one within
+// the call; any other error answer is returned as it is.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <thread>
 
 #include "cluster/etcd_client.h"
 #include "etcd_cluster.h"
+#include "http/http.h"
 
 namespace vessel::cluster::etcd {
 namespace {
@@ -72,6 +79,103 @@ TEST(EtcdClusterClient, AnswersFromAnotherMemberWhenOneIsKilledOrFrozen) {
   (void)client.get("/t/b");
   EXPECT_LT(Clock::now() - start, 900ms);
   ASSERT_TRUE(etcd.process(1).signal(SIGCONT));
+}
+
+// A member that answers every request with one of etcd's error answers (HTTP 503 or 404 and
+// the gateway's JSON body), as a member does while the members elect a leader; counts requests.
+class AnsweringMember {
+ public:
+  AnsweringMember(int status, std::string body) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      ::close(fd);
+      return;
+    }
+    url_ = fmt::format("http://127.0.0.1:{}", ntohs(a.sin_port));
+    auto server = http::Server::listen_fd(fd, [this, status, body](const http::Request&) {
+      ++requests_;
+      return http::Response::json(status, body);
+    });
+    if (server) server_ = std::move(*server);
+  }
+  bool ok() const { return server_ != nullptr; }
+  const std::string& url() const { return url_; }
+  int requests() const { return requests_.load(); }
+
+ private:
+  std::string url_;
+  std::atomic<int> requests_{0};
+  std::unique_ptr<http::Server> server_;
+};
+
+constexpr const char* kLeaderChanged = R"({"error":"etcdserver: leader changed","message":"etcdserver: leader changed","code":14})";
+constexpr const char* kNoLeader = R"({"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14})";
+constexpr const char* kTimedOut = R"({"error":"etcdserver: request timed out","message":"etcdserver: request timed out","code":14})";
+constexpr const char* kLeaseNotFound =
+    R"({"error":"etcdserver: requested lease not found","message":"etcdserver: requested lease not found","code":5})";
+
+TEST(EtcdClusterClient, AsksTheNextMemberOnlyWhileOneHasNoLeader) {
+  test::EtcdCluster etcd;
+  std::string error;
+  ASSERT_TRUE(etcd.start(3, loopback_address, &error)) << error;
+  auto members = Client::parse_endpoints(etcd.urls());
+  ASSERT_TRUE(members);
+  auto with_first = [&](const AnsweringMember& first, std::vector<std::string> rest) {
+    rest.insert(rest.begin(), first.url());
+    auto c = Client::create(ClientConfig{rest, 2000ms});
+    EXPECT_TRUE(c);
+    return std::move(*c);
+  };
+
+  // "leader changed": the real members are asked within the same call, and kept.
+  AnsweringMember changed(503, kLeaderChanged);
+  ASSERT_TRUE(changed.ok());
+  auto client = with_first(changed, *members);
+  auto put = client->put("/t/elected", "yes");
+  ASSERT_TRUE(put) << put.error().to_string();
+  EXPECT_EQ(changed.requests(), 1);
+  auto got = client->get("/t/elected");
+  ASSERT_TRUE(got && got->has_value()) << (got ? "no key" : got.error().to_string());
+  EXPECT_EQ((*got)->value, "yes");
+  EXPECT_EQ(changed.requests(), 1) << "the member that answered is kept";
+
+  // Every member electing: each asked once, the last answer returned as etcd's (EAGAIN).
+  AnsweringMember none(503, kNoLeader);
+  ASSERT_TRUE(none.ok());
+  auto electing = with_first(none, {changed.url()});
+  auto failed = electing->get("/t/elected");
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().errnum(), EAGAIN) << failed.error().to_string();
+  EXPECT_NE(failed.error().to_string().find("leader changed"), std::string::npos) << failed.error().to_string();
+  EXPECT_EQ(none.requests(), 1);
+  EXPECT_EQ(changed.requests(), 2);
+
+  // Other answers stand as they are, although a real member would have answered: "request timed
+  // out" (a write may still be applied) and NOT_FOUND.
+  AnsweringMember timed_out(503, kTimedOut);
+  ASSERT_TRUE(timed_out.ok());
+  auto stands = with_first(timed_out, *members);
+  auto refused = stands->put("/t/timed-out", "no");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().to_string().find("request timed out"), std::string::npos) << refused.error().to_string();
+  EXPECT_EQ(timed_out.requests(), 1);
+  auto real = Client::create(ClientConfig{*members, 2000ms});
+  ASSERT_TRUE(real);
+  auto absent = (*real)->get("/t/timed-out");
+  ASSERT_TRUE(absent) << absent.error().to_string();
+  EXPECT_FALSE(absent->has_value()) << "no other member was asked";
+  AnsweringMember not_found(404, kLeaseNotFound);
+  ASSERT_TRUE(not_found.ok());
+  auto lease = (*real)->grant(5);
+  ASSERT_TRUE(lease) << lease.error().to_string();
+  auto kept = with_first(not_found, *members)->keepalive(lease->id);
+  ASSERT_FALSE(kept);
+  EXPECT_EQ(kept.error().errnum(), ENOENT) << kept.error().to_string();
 }
 
 TEST(EtcdClusterClient, NamesEveryMemberWhenNoneAnswers) {

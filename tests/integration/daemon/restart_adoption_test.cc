@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "daemon_fixture.h"
@@ -130,6 +132,23 @@ TEST(DaemonFiles, OneDaemonPerStateDirectory) {
   EXPECT_NE(second.err.find("another vesseld is using " + first.state_dir()), std::string::npos) << second.err;
   EXPECT_FALSE(std::filesystem::exists(tmp.path + "/second.sock"));
   EXPECT_EQ(first.vessel({"ls"}).status, 0);
+}
+
+// A vesseld killed while it fetched an image from a peer (docs/cluster.md#images) left its
+// download beside the image store: the next vesseld on that state directory removes it, even
+// when its PID is alive now (here: the test's own), and nothing else.
+TEST(DaemonFiles, AFetchCutShortIsRemovedAtStart) {
+  TempDir tmp;
+  Daemon d(tmp.path);
+  std::string images = d.state_dir() + "/images";
+  std::filesystem::create_directories(images);
+  std::string left = images + "/.fetch-" + std::to_string(::getpid()) + ".tar";
+  std::ofstream(left) << "the first bytes of a docker-archive";
+  std::ofstream(images + "/notes.txt") << "not a fetch";
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_FALSE(std::filesystem::exists(left)) << d.log();
+  EXPECT_TRUE(std::filesystem::exists(images + "/notes.txt"));
+  EXPECT_NE(d.log().find("left by a fetch cut short"), std::string::npos) << d.log();
 }
 
 }  // namespace

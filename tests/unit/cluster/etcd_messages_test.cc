@@ -69,6 +69,32 @@ TEST(EtcdMessages, StreamMessagesAndErrors) {
   EXPECT_EQ(error_of(502, "<html>").errnum(), EIO);
 }
 
+// The answers of a member while the members elect a leader are asked again elsewhere; every other
+// error answer is the caller's (etcd_client.cc).
+TEST(EtcdMessages, OnlyElectionAnswersAreAskedElsewhere) {
+  EXPECT_TRUE(is_election_answer(R"({"error":"etcdserver: leader changed","message":"etcdserver: leader changed","code":14})"));
+  EXPECT_TRUE(is_election_answer(R"({"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14})"));
+  EXPECT_TRUE(is_election_answer(R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}})"));
+  EXPECT_EQ(error_of(503, R"({"message":"etcdserver: leader changed","code":14})").errnum(), EAGAIN);
+  // UNAVAILABLE, but a write may still be applied after it: not asked again.
+  EXPECT_FALSE(is_election_answer(R"({"error":"etcdserver: request timed out","message":"etcdserver: request timed out","code":14})"));
+  EXPECT_FALSE(is_election_answer(R"({"message":"etcdserver: request timed out, possibly due to previous leader failure","code":14})"));
+  // The same words with another code, or no code: the caller's.
+  EXPECT_FALSE(is_election_answer(R"({"error":"election: no leader","message":"election: no leader","code":2})"));
+  EXPECT_FALSE(is_election_answer(R"({"message":"etcdserver: leader changed","code":9})"));
+  EXPECT_FALSE(is_election_answer(R"({"message":"etcdserver: leader changed"})"));
+  EXPECT_FALSE(is_election_answer(R"({"message":"etcdserver: leader changed","code":"14"})"));
+  EXPECT_FALSE(is_election_answer(R"({"message":"etcdserver: no leader, says a proxy","code":14})"));
+  // NOT_FOUND, a compacted revision, a failed precondition: returned as they are.
+  EXPECT_FALSE(is_election_answer(R"({"message":"etcdserver: requested lease not found","code":5})"));
+  EXPECT_FALSE(is_election_answer(R"({"error":{"grpc_code":11,"message":"mvcc: required revision has been compacted"}})"));
+  EXPECT_FALSE(is_election_answer(R"({"message":"etcdserver: requested lease not found","code":9})"));
+  // Not an etcd answer at all.
+  EXPECT_FALSE(is_election_answer("<html>etcdserver: leader changed</html>"));
+  EXPECT_FALSE(is_election_answer(""));
+  EXPECT_FALSE(is_election_answer("[14]"));
+}
+
 TEST(EtcdMessages, LineSplitterJoinsChunksAndBoundsLines) {
   LineSplitter lines(16);
   ASSERT_TRUE(lines.append("{\"a\":1}\n{\"b\""));
