@@ -108,10 +108,14 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
       drop(record.name, "its generation moved on");
       local = nullptr;
     } else if (record.stopped) {
+      held_stopped_.insert(record.name);
       return keep_stopped(record, *local);
     } else if (local->state == to_string(State::Stopped) || local->state == to_string(State::Created)) {
-      if (!was_fenced && !restart_wanted(record, *local) && local->state != to_string(State::Created)) return;
+      bool started_by_user = held_stopped_.count(record.name) > 0;  // vessel start after vessel stop
+      if (!was_fenced && !started_by_user && !restart_wanted(record, *local) && local->state != to_string(State::Created))
+        return;
       if (auto started = manager_.act(record.name, Action::Start); !started) return warn_once(record, started.error());
+      held_stopped_.erase(record.name);
       fence_.forget(record.name);
       fence_.track();
       log::info("cluster: started {} again (generation {})", record.name, record.generation);
@@ -157,6 +161,7 @@ Result<void> ClusterReconciler::create_copy(const InstanceRecord& record) {
 
 void ClusterReconciler::drop(const std::string& name, const char* why) {
   fence_.forget(name);
+  held_stopped_.erase(name);
   if (auto removed = manager_.remove(name, true); !removed)
     log::warn("cluster: remove the local copy of {} ({}): {}", name, why, removed.error().to_string());
   else

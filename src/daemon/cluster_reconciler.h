@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "base/stop_signal.h"
@@ -59,6 +60,11 @@ class ClusterReconciler {
   StopSignal stop_;
   std::atomic<bool> dirty_{true};          // a change was seen: pass again now
   std::map<std::string, int64_t> warned_;  // the pass thread's  // name -> generation whose failure was logged
+  // The pass thread's: copies the record held stopped (vessel stop). When the record says run
+  // again (vessel start) they start, whatever their restart policy; a copy that ended by itself
+  // starts only when its policy asks. Kept in memory: after a vesseld restart in between, a copy
+  // without a restart policy stays stopped until the next vessel stop and start.
+  std::set<std::string> held_stopped_;
   std::thread watcher_, runner_;
 };
 

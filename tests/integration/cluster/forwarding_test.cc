@@ -88,5 +88,27 @@ TEST_F(ClusterForwarding, AnyNodeActsOnAnInstanceThatRunsOnAnother) {
   EXPECT_NE(gone.status, 0) << gone.out;
 }
 
+// Without a restart policy: a copy the record held stopped starts again on vessel start (and one
+// that ended by itself stays ended, as a local one does).
+TEST_F(ClusterForwarding, StopAndStartWithoutARestartPolicy) {
+  start_nodes(2);
+  if (HasFatalFailure()) return;
+  std::string tok = token("no-policy");
+  ASSERT_EQ(run_clustered(node(1), "plain", tok, {"--constraint", "node.hostname==node-2"}).status, 0) << logs();
+  ASSERT_EQ(wait_running("plain", tok), "node-2");
+  auto stop = node(1).vessel({"stop", "-t", "5", "plain"});
+  ASSERT_EQ(stop.status, 0) << stop.err << logs();
+  EXPECT_TRUE(shells_of(tok).empty());
+  auto start = node(1).vessel({"start", "plain"});
+  ASSERT_EQ(start.status, 0) << start.err << logs();
+  EXPECT_EQ(wait_running("plain", tok), "node-2");
+  // It ends by itself (its shell killed): no policy, so it stays ended.
+  for (pid_t p : shells_of(tok)) ::kill(p, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return where(node(1), "plain").second == "stopped"; }, 300)) << logs();
+  std::this_thread::sleep_for(2500ms);  // reconcile passes
+  EXPECT_TRUE(shells_of(tok).empty()) << "a copy without a restart policy came back by itself";
+  EXPECT_EQ(node(1).vessel({"rm", "-f", "plain"}).status, 0);
+}
+
 }  // namespace
 }  // namespace vessel::test::cluster_nodes
