@@ -10,9 +10,12 @@ Latency counts from when the request was due (a late send is the server's delay 
 connection each time as the CLI does; the time from the actual send is printed beside it. Prints p50/p99/max per route and overall, and errors.
 
 With --standalone, the same against three vesselds without --cluster (the instances local to
-node 1; on nodes 2 and 3 `inspect` answers 404): the baseline.
+node 1; on nodes 2 and 3 `inspect` answers 404): the baseline. With --tls, the nodes reach each
+other as nodes on different hosts do: each serves --listen on its own loopback address and
+advertises https:// (forwarded inspects and ls's live views go over TLS, each on a fresh
+connection), against the default Unix sockets.
 
-Usage (root; etcd-server): bench/cluster/api_latency.py BUILD_DIR [--rate 100] [--seconds 30] [--instances 3] [--standalone]
+Usage (root; etcd-server): bench/cluster/api_latency.py BUILD_DIR [--rate 100] [--seconds 30] [--instances 3] [--standalone | --tls]
 """
 import argparse, concurrent.futures, http.client, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -118,7 +121,10 @@ def main():
     ap.add_argument("--instances", type=int, default=3)
     ap.add_argument("--standalone", action="store_true",
                     help="the same against three vesselds without --cluster (local instances): the baseline")
+    ap.add_argument("--tls", action="store_true", help="nodes reach each other over TLS (--listen, --advertise https://)")
     a = ap.parse_args()
+    if a.tls and a.standalone:
+        raise SystemExit("--tls is for the clustered run")
     build = os.path.abspath(a.build)
     tmp = tempfile.mkdtemp(prefix="vessel-api-latency.")
     host = f"127.214.{os.getpid() % 250 + 1}"
@@ -132,6 +138,8 @@ def main():
             d = f"{tmp}/node-{i}"
             os.makedirs(d)
             cluster = [] if a.standalone else ["--node", f"node-{i}", "--cluster", urls, "--lease-ttl", "3"]
+            if a.tls:
+                cluster += ["--listen", f"tcp://{host}.{10 + i}:8443", "--advertise", f"https://{host}.{10 + i}:8443"]
             daemon, cli = start_vesseld(build, d, f"vessel-api-bench-{os.getpid()}-{i}",
                                         extra=cluster + ["--default-network", "none"])
             procs.append(daemon)
@@ -153,7 +161,8 @@ def main():
         time.sleep(3)  # placed and started
         load = open("/proc/loadavg").read().split()[:3]
         results = measure(socks, names, a.rate, a.seconds)
-        print(f"API latency through 3 {'standalone' if a.standalone else 'clustered'} vesselds, {a.rate:g} requests/s for {a.seconds:g} s, "
+        kind = "standalone" if a.standalone else "clustered (TLS between nodes)" if a.tls else "clustered"
+        print(f"API latency through 3 {kind} vesselds, {a.rate:g} requests/s for {a.seconds:g} s, "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.uname().nodename}, {os.cpu_count()} CPUs, "
               f"load {' '.join(load)} before")
         for route in ("ls", "inspect", None):
