@@ -24,11 +24,14 @@ std::string nodes_table(const json::Json& list) {
 }
 
 std::string node_text(const json::Json& n) {
+  auto tls = n.value("tls", json::Json::object());
+  std::string key = tls.is_object() ? tls.value("pubkey_sha256", "") : "";
   return fmt::format("Name:     {}{}\nStatus:   {}\nCPUs:     {:g}\nMemory:   {} MiB\nLabels:   {}\nAddress:  {}\n"
-                     "Version:  {}\nJoined:   {}\n",
+                     "TLS key:  {}\nVersion:  {}\nJoined:   {}\n",
                      n.value("name", ""), n.value("local", false) ? " (this node)" : "", n.value("status", ""),
                      n.value("cpus", 0.0), n.value("memory_mib", uint64_t{0}), labels_text(n.value("labels", json::Json::object())),
-                     n.value("advertise", ""), n.value("version", ""), n.value("joined", ""));
+                     n.value("advertise", ""), key.empty() ? "none (no --listen)" : "sha256 " + key, n.value("version", ""),
+                     n.value("joined", ""));
 }
 
 void add_cluster_queries(CLI::App* cluster, Context& ctx) {

@@ -48,6 +48,8 @@ TEST_F(ClusterTlsForwarding, NodesTrustEachOtherThroughTheirRecordsAndNobodyElse
   ASSERT_TRUE(record.contains("tls")) << record.dump();
   EXPECT_EQ(record["tls"].value("pubkey_sha256", ""), fingerprint(3)) << record.dump();
   EXPECT_EQ(record.value("advertise", ""), "https://127.0.0.1:" + std::to_string(ports_[2]));
+  auto shown = node(2).vessel({"cluster", "inspect", "node-3"});
+  EXPECT_NE(shown.out.find("TLS key:  sha256 " + fingerprint(3)), std::string::npos) << shown.out;
 
   std::string tok = token("tls-forward");
   auto run = run_clustered(node(1), "web", tok, {"--restart", "always", "--constraint", "node.hostname==node-3"});
