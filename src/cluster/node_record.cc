@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "base/key_values.h"
+#include "base/sha256_text.h"
 
 namespace vessel::cluster {
 
@@ -46,10 +47,6 @@ Json node_info_json(const NodeInfo& info) {
 }
 
 namespace {
-bool sha256_hex(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 // "tls": {"pubkey_sha256", "cert_sha256"}: both, lower-case hex, or neither.
 Result<void> parse_tls(const Json& j, NodeInfo& info) {
   auto it = j.find("tls");
@@ -57,7 +54,7 @@ Result<void> parse_tls(const Json& j, NodeInfo& info) {
   if (!it->is_object()) return fail(EINVAL, "node.tls: expected an object");
   info.tls_pubkey_sha256 = TRY(json::get_string(*it, "node.tls", "pubkey_sha256"));
   info.tls_cert_sha256 = TRY(json::get_string(*it, "node.tls", "cert_sha256"));
-  if (!sha256_hex(info.tls_pubkey_sha256) || !sha256_hex(info.tls_cert_sha256))
+  if (!is_sha256_hex(info.tls_pubkey_sha256) || !is_sha256_hex(info.tls_cert_sha256))
     return fail(EINVAL, "node.tls: pubkey_sha256 and cert_sha256 must be SHA-256 digests in lower-case hex");
   return {};
 }

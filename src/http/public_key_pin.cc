@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "base/base64.h"
+#include "base/sha256_text.h"
 
 namespace vessel::http {
 
@@ -10,7 +11,7 @@ Result<std::string> normalized_sha256(const std::string& text) {
   std::string h;
   for (char c : text)
     if (c != ':') h += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos)
+  if (!is_sha256_hex(h))
     return Unexpected(Error(EINVAL, fmt::format("'{}' is not a SHA-256 public key fingerprint (64 hex digits)", text.substr(0, 200)))
                           .with_hint("copy it from STATE_DIR/tls/server.fingerprint on the server"));
   return h;

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "base/fd.h"
+#include "base/sha256_text.h"
 
 namespace vessel::daemon {
 
@@ -69,10 +70,6 @@ Result<std::string> pubkey_sha256(X509* cert) {
   SHA256(der, static_cast<size_t>(len), md);
   OPENSSL_free(der);
   return hex(md, sizeof md);
-}
-
-bool is_hex64(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 Result<void> write_private(const std::string& path, const std::string& data, mode_t mode) {
@@ -184,7 +181,7 @@ Role stored_role(const std::string& meta_path) {
 }  // namespace
 
 std::optional<Role> TrustStore::role_of(const std::string& sha256) const {
-  if (!is_hex64(sha256)) return std::nullopt;
+  if (!is_sha256_hex(sha256)) return std::nullopt;
   if (::access((dir_ + "/" + sha256 + ".crt").c_str(), F_OK) != 0) return std::nullopt;
   return stored_role(dir_ + "/" + sha256 + ".json");
 }
@@ -210,7 +207,7 @@ Result<json::Json> TrustStore::list() const {
   std::vector<std::string> fps;
   while (dirent* e = ::readdir(d.get())) {
     std::string f = e->d_name;
-    if (f.size() == 68 && f.compare(64, 4, ".crt") == 0 && is_hex64(f.substr(0, 64))) fps.push_back(f.substr(0, 64));
+    if (f.size() == 68 && f.compare(64, 4, ".crt") == 0 && is_sha256_hex(f.substr(0, 64))) fps.push_back(f.substr(0, 64));
   }
   std::sort(fps.begin(), fps.end());
   for (const auto& fp : fps) {

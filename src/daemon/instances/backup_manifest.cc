@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "base/sha256_text.h"
 #include "daemon/images/sha256.h"
 
 namespace vessel::daemon {
@@ -23,10 +24,6 @@ std::string seal_of(json::Json j) {
 bool plain_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
          c == '-';
-}
-
-bool is_sha256_hex(std::string_view s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
 }
 
 // What quoting a hostile name in an error shows: at most 80 bytes.

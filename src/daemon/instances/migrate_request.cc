@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "base/sha256_text.h"
 #include "cluster/node_record.h"
 #include "daemon/network/network_spec.h"
 
@@ -96,7 +97,7 @@ Result<MigrateRequest> parse_migrate_request(std::string_view body) {
     return Unexpected(Error(EINVAL, "migrate.destination_pubkey_sha256: missing: how the destination is trusted")
                           .with_hint("its STATE_DIR/tls/server.fingerprint (vessel migrate --to-fingerprint)"));
   if (pin) {
-    if (pin->size() != 64 || pin->find_first_not_of("0123456789abcdef") != std::string::npos)
+    if (!is_sha256_hex(*pin))
       return fail(EINVAL, "migrate.destination_pubkey_sha256: expected 64 lower-case hex digits");
     r.destination.pubkey_sha256 = *pin;
   }
