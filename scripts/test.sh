@@ -18,21 +18,35 @@ set -euo pipefail
 top="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$top/scripts/setup.sh"
 
-echo "== build" >&2
+echo "== [+${SECONDS}s] build" >&2
 "$top/scripts/build.sh" | tail -1
 
 log=$(mktemp /tmp/vessel-test.XXXXXX.log)
-trap 'rm -f "$log"' EXIT
+failures=$(mktemp /tmp/vessel-failures.XXXXXX.txt)
+trap 'rm -f "$log" "$failures"' EXIT
 status=0
+pass="build"  # which pass is running, for the summary of failures
+# Keeps the names of the failed tests of a log, for the summary at the end (CI shows the tail).
+record_failures() {
+  sed -n -E -e '/^(\[kvm-host [0-9]+\] )?\s+[0-9]+ - .+\(.+\)$/p' \
+    -e '/(ended with status|skipped tests or could not run)/p' "$1" |
+    sed "s/^/[$pass] /" >>"$failures"
+}
 # ctest, with its output kept: a skipped test fails the run (a skip is not a pass).
 run_ctest() {
   local rc=0
   ctest --output-on-failure "$@" 2>&1 | tee "$log" || rc=$?
-  ((rc == 0)) || status=1
   if grep -q -E '\*\*\*Skipped|Not Run' "$log"; then
     echo "test: tests were skipped or not run (above): that is a failure here" >&2
-    status=1
+    rc=1
   fi
+  ((rc == 0)) || { status=1; record_failures "$log"; }
+}
+# scripts/kvm-tests, with its output kept the same way.
+run_kvm_tests() {
+  local rc=0
+  "$top/scripts/kvm-tests" "$@" 2>&1 | tee "$log" || rc=$?
+  ((rc == 0)) || { status=1; record_failures "$log"; }
 }
 
 cd "$top/build"
@@ -42,11 +56,11 @@ vhost_mode=$("$top/scripts/kvm-tests" --vhost-mode "$top/build")
 run_vhost_tests() {
   local build=$1
   if [[ $vhost_mode == direct ]]; then
-    echo "== vhost-net tests (label vhost), here" >&2
+    echo "== [+${SECONDS}s] vhost-net tests (label vhost), here" >&2
     run_ctest --timeout 600 -L vhost  # the current directory is that build
   else
-    echo "== vhost-net tests (label vhost), in a nested KVM host: no /dev/vhost-net here" >&2
-    VESSEL_KVM_TESTS=nested VESSEL_KVM_HOSTS=1 "$top/scripts/kvm-tests" "$build" -L vhost || status=1
+    echo "== [+${SECONDS}s] vhost-net tests (label vhost), in a nested KVM host: no /dev/vhost-net here" >&2
+    VESSEL_KVM_TESTS=nested VESSEL_KVM_HOSTS=1 run_kvm_tests "$build" -L vhost
   fi
 }
 asan=0  # the sanitizer pass runs with the whole suite, unless VESSEL_SKIP_ASAN=1
@@ -54,7 +68,7 @@ asan=0  # the sanitizer pass runs with the whole suite, unless VESSEL_SKIP_ASAN=
 skip_boot=()
 [[ "${VESSEL_SKIP_LINUX_BOOT:-0}" == 1 ]] && skip_boot=(-LE linux-boot)
 if [[ $kvm_mode == direct ]]; then
-  echo "== test (this machine's /dev/kvm runs the kvm tests)" >&2
+  echo "== [+${SECONDS}s] test (this machine's /dev/kvm runs the kvm tests)" >&2
   if [[ $# -gt 0 ]]; then
     run_ctest --timeout 3000 "$@"
   else
@@ -62,27 +76,28 @@ if [[ $kvm_mode == direct ]]; then
     run_vhost_tests "$top/build"
     if [[ ${#skip_boot[@]} == 0 ]]; then
       if [[ $("$top/scripts/kvm-tests" --boot-mode "$top/build") == direct ]]; then
-        echo "== stock Linux boots (label linux-boot)" >&2
+        echo "== [+${SECONDS}s] stock Linux boots (label linux-boot)" >&2
         run_ctest -j2 -L linux-boot
       else
-        echo "== stock Linux boots (label linux-boot), in nested KVM hosts: see scripts/kvm-tests on PVM" >&2
-        VESSEL_KVM_TESTS=nested "$top/scripts/kvm-tests" "$top/build" -L linux-boot || status=1
+        echo "== [+${SECONDS}s] stock Linux boots (label linux-boot), in nested KVM hosts: see scripts/kvm-tests on PVM" >&2
+        VESSEL_KVM_TESTS=nested run_kvm_tests "$top/build" -L linux-boot
       fi
     fi
   fi
 else
-  echo "== test: everything but the kvm tests, on this machine" >&2
+  echo "== [+${SECONDS}s] test: everything but the kvm tests, on this machine" >&2
   run_ctest --timeout 3000 -LE kvm "$@"
-  echo "== test: the kvm tests, in nested KVM hosts (scripts/kvm-host)" >&2
+  echo "== [+${SECONDS}s] test: the kvm tests, in nested KVM hosts (scripts/kvm-host)" >&2
   if [[ $# -gt 0 ]]; then
-    "$top/scripts/kvm-tests" "$top/build" "$@" || status=1
+    run_kvm_tests "$top/build" "$@"
   else
-    "$top/scripts/kvm-tests" "$top/build" "${skip_boot[@]}" || status=1
+    run_kvm_tests "$top/build" "${skip_boot[@]}"
   fi
 fi
 
 if ((asan)); then
-  echo "== ASan+UBSan build: unit tests" >&2
+  pass="asan"
+  echo "== [+${SECONDS}s] ASan+UBSan build: unit tests" >&2
   all_tests=0
   [[ $kvm_mode == direct ]] && all_tests=1
   VESSEL_SANITIZE=1 VESSEL_SANITIZER_ALL_TESTS=$all_tests "$top/scripts/build.sh" | tail -1
@@ -93,14 +108,19 @@ if ((asan)); then
   # guests (virtqueue, MMIO, port and boot-protocol abuse) and driven by vesseld: every kvm test
   # but the stock-Linux boots with this machine's KVM; in nested hosts the list in
   # tests/asan-kvm-tests.txt. Leak checking is off: most tests end the VMM with a signal.
-  echo "== ASan+UBSan build: the kvm tests ($kvm_mode)" >&2
+  echo "== [+${SECONDS}s] ASan+UBSan build: the kvm tests ($kvm_mode)" >&2
   export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
   if [[ $kvm_mode == direct ]]; then
     run_ctest --timeout 600 -L kvm -LE 'linux-boot|vhost'
     run_vhost_tests "$top/build-asan"
   else
     asan_kvm=$("$top/scripts/asan-kvm-tests" "$top/build-asan") || status=1
-    [[ -n $asan_kvm ]] && { "$top/scripts/kvm-tests" "$top/build-asan" -R "$asan_kvm" || status=1; }
+    [[ -n $asan_kvm ]] && run_kvm_tests "$top/build-asan" -R "$asan_kvm"
   fi
+fi
+echo "== [+${SECONDS}s] test: done" >&2
+if ((status != 0)); then
+  echo "== test: FAILED. The failed tests, by pass (their output is above):" >&2
+  if [[ -s $failures ]]; then cat "$failures" >&2; else echo "(no test named: a step failed)" >&2; fi
 fi
 exit $status
