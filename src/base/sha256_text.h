@@ -4,10 +4,10 @@
 
 #include <string_view>
 
+#include "base/random_hex.h"
+
 namespace vessel {
 
-inline bool is_sha256_hex(std::string_view s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
+inline bool is_sha256_hex(std::string_view s) { return is_lower_hex(s, 32); }
 
 }  // namespace vessel

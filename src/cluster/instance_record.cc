@@ -12,6 +12,7 @@ Json instance_record_json(const InstanceRecord& r) {
   if (!r.placement.empty()) j["placement"] = placement_rules_json(r.placement);
   if (!r.moving_to.empty()) j["moving_to"] = r.moving_to;
   if (r.stop_timeout_s) j["stop_timeout_s"] = *r.stop_timeout_s;
+  if (r.started_at) j["started_at"] = r.started_at;
   if (!r.storage.empty()) j["storage"] = r.storage;
   return j;
 }
@@ -39,6 +40,9 @@ Result<InstanceRecord> parse_instance_record(std::string_view text) {
     if (*t > 86400) return fail(EINVAL, "instance.stop_timeout_s: at most 86400");
     r.stop_timeout_s = static_cast<uint32_t>(*t);
   }
+  uint64_t started_at = TRY(json::opt_uint(j, "instance", "started_at")).value_or(0);
+  if (started_at > uint64_t(INT64_MAX)) return fail(EINVAL, "instance.started_at: too large");
+  r.started_at = static_cast<int64_t>(started_at);
   if (!r.moving_to.empty()) TRY_CTX(check_node_name(r.moving_to), "instance.moving_to");
   r.storage = TRY(json::opt_string(j, "instance", "storage")).value_or("");
   if (r.storage == "local") r.storage.clear();

@@ -36,6 +36,9 @@ struct InstanceRecord {
   uint64_t memory_mib = 0;
   bool stopped = false;     // desired stopped (vessel stop): not started again until vessel start
   std::optional<uint32_t> stop_timeout_s;  // that stop's graceful period (vessel stop -t; 0: --force)
+  // When vessel start last asked for it to run (unix seconds; 0: never). A copy that ended in an
+  // earlier second is started whatever its restart policy, as docker start would.
+  int64_t started_at = 0;
   std::string moving_to;    // a live migration to this node is under way: both nodes leave the copy alone
   PlacementRules placement;
   // What a new node starts it with (docs/cluster.md#storage): "" (local: empty volumes, a fresh

@@ -111,7 +111,9 @@ void ClusterReconciler::make_ours(const InstanceRecord& record, const InstanceRo
       held_stopped_.insert(record.name);
       return keep_stopped(record, *local);
     } else if (local->state == to_string(State::Stopped) || local->state == to_string(State::Created)) {
-      bool started_by_user = held_stopped_.count(record.name) > 0;  // vessel start after vessel stop
+      // vessel start after vessel stop, or after the copy ended by itself (as docker start). A
+      // copy that ends within the second of a start is not started again.
+      bool started_by_user = held_stopped_.count(record.name) > 0 || local->finished_at < record.started_at;
       if (!was_fenced && !started_by_user && !restart_wanted(record, *local) && local->state != to_string(State::Created))
         return;
       if (auto started = manager_.act(record.name, Action::Start); !started) return warn_once(record, started.error());

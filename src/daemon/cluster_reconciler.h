@@ -61,9 +61,9 @@ class ClusterReconciler {
   std::atomic<bool> dirty_{true};          // a change was seen: pass again now
   std::map<std::string, int64_t> warned_;  // the pass thread's  // name -> generation whose failure was logged
   // The pass thread's: copies the record held stopped (vessel stop). When the record says run
-  // again (vessel start) they start, whatever their restart policy; a copy that ended by itself
-  // starts only when its policy asks. Kept in memory: after a vesseld restart in between, a copy
-  // without a restart policy stays stopped until the next vessel stop and start.
+  // again (vessel start) they start, whatever their restart policy. A vesseld restarted in
+  // between forgot them: then the record's started_at tells (a copy that ended in an earlier
+  // second than vessel start asked).
   std::set<std::string> held_stopped_;
   std::thread watcher_, runner_;
 };

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "http/connection_pool.h"
 #include "http/curl_tls.h"
 #include "http/http.h"
 
@@ -31,13 +32,22 @@ void apply_tls_options(CURL* h, const ClientOptions& options) {
 
 namespace {
 
+// A request's libcurl handle: one of the pool's (with its open connections), or a new one.
 struct Easy {
-  CURL* h = curl_easy_init();
-  curl_slist* headers = nullptr;
-  ~Easy() {
-    if (headers) curl_slist_free_all(headers);
-    if (h) curl_easy_cleanup(h);
+  explicit Easy(ConnectionPool* from) : pool(from) {
+    if (pool) h = static_cast<CURL*>(pool->take());
+    if (!h) h = curl_easy_init();
   }
+  ~Easy() {
+    if (pool && h) pool->give(h);  // reset first: the header list is not referred to after
+    else if (h) curl_easy_cleanup(h);
+    if (headers) curl_slist_free_all(headers);
+  }
+  Easy(const Easy&) = delete;
+  Easy& operator=(const Easy&) = delete;
+  ConnectionPool* pool;
+  CURL* h = nullptr;
+  curl_slist* headers = nullptr;
 };
 
 size_t append_body(char* data, size_t size, size_t n, void* user) {
@@ -148,6 +158,12 @@ Result<long> perform(Easy& e, const ClientOptions& options, const std::string& u
   return status;
 }
 
+bool reused(Easy& e) {
+  long connects = 0;
+  curl_easy_getinfo(e.h, CURLINFO_NUM_CONNECTS, &connects);
+  return connects == 0;
+}
+
 }  // namespace
 
 std::string escape_segment(std::string_view s) {
@@ -162,7 +178,7 @@ std::string escape_segment(std::string_view s) {
 Result<ClientResponse> request(const ClientOptions& options, const std::string& method,
                                const std::string& url, const std::string& body,
                                const std::string& content_type) {
-  Easy e;
+  Easy e(options.pool);
   TRY(setup(e, options, method, url, &body, content_type));
   ClientResponse out;
   curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, append_body);
@@ -170,6 +186,7 @@ Result<ClientResponse> request(const ClientOptions& options, const std::string& 
   curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_response_header);
   curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &out.headers);
   out.status = TRY(perform(e, options, url));
+  out.reused_connection = reused(e);
   return out;
 }
 
@@ -177,7 +194,7 @@ Result<ClientResponse> request_stream_headers(const ClientOptions& options, cons
                                               const std::string& url, const std::string& body,
                                               const std::string& content_type,
                                               const std::function<bool(std::string_view)>& on_data) {
-  Easy e;
+  Easy e(options.pool);
   TRY(setup(e, options, method, url, &body, content_type));
   ClientResponse out;
   // An error answer (status 400 and up) is kept in out.body (its first 64 KiB), not streamed.
@@ -208,13 +225,14 @@ Result<ClientResponse> request_stream_headers(const ClientOptions& options, cons
   curl_easy_setopt(e.h, CURLOPT_HEADERFUNCTION, collect_response_header);
   curl_easy_setopt(e.h, CURLOPT_HEADERDATA, &out.headers);
   out.status = TRY(perform(e, options, url));
+  out.reused_connection = reused(e);
   return out;
 }
 
 Result<long> request_stream(const ClientOptions& options, const std::string& method,
                             const std::string& url,
                             const std::function<bool(std::string_view)>& on_data) {
-  Easy e;
+  Easy e(options.pool);
   TRY(setup(e, options, method, url, nullptr, {}));
   curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, call_stream);
   curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &on_data);
@@ -224,7 +242,7 @@ Result<long> request_stream(const ClientOptions& options, const std::string& met
 Result<long> request_stream(const ClientOptions& options, const std::string& method,
                             const std::string& url, const std::string& body,
                             const std::function<bool(std::string_view)>& on_data) {
-  Easy e;
+  Easy e(options.pool);
   TRY(setup(e, options, method, url, &body, "application/json"));
   curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, call_stream);
   curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &on_data);

@@ -98,7 +98,10 @@ struct ClientResponse {
   long status = 0;
   std::string body;
   std::map<std::string, std::string> headers;  // names lower-cased
+  bool reused_connection = false;  // sent on a connection kept open from an earlier request
 };
+
+class ConnectionPool;
 
 struct ClientOptions {
   std::string unix_socket;  // when set, connect here instead of the URL's host
@@ -124,6 +127,9 @@ struct ClientOptions {
   // Polled by libcurl about once a second (and as data moves); true aborts the transfer with an
   // ECANCELED error. A long stream (an etcd watch) is ended from another thread this way.
   std::function<bool()> cancelled;
+  // Keep the connection open for later requests that name the same pool (connection_pool.h);
+  // null: a connection of its own, closed after the answer. The pool outlives the request.
+  ConnectionPool* pool = nullptr;
 };
 
 // A path segment or query value percent-encoded (all but letters, digits and - _ .).

@@ -25,6 +25,9 @@ Ways to start:
   vessel-vmm --migrate-from unix:/run/in.sock
                                           receive a VM that another vessel-vmm sends
                                           (PUT /migration/send) and run it
+  vessel-vmm --migrate-from tcp:10.0.0.2:4444 --migrate-token-file T
+                                          the same from another host, from a sender
+                                          that knows the token in file T
   vessel-vmm --apply-diff DIFF_MEM --to BASE_MEM
                                           merge a Diff snapshot's memory into its base
   vessel-vmm --snapshot-info STATE        print what a state file holds (JSON)
@@ -62,6 +65,10 @@ void add_options(CLI::App& app, CommandLine& o) {
   app.add_option("--migrate-from", o.migrate_from,
                  "listen on this URL (unix:PATH or tcp:ADDRESS:PORT) for one live migration, then run the VM it "
                  "brings (as PUT /migration/receive; docs/vmm/migration.md)");
+  app.add_option("--migrate-token-file", o.migrate_token_file,
+                 "with --migrate-from: a file holding 64 hex digits, the token a sender must send before "
+                 "anything else; connections without it are closed and the wait goes on")
+      ->check(CLI::ExistingFile);
   app.add_option("--apply-diff", o.apply_diff,
                  "copy the pages of this Diff snapshot's memory file over the base memory file given with --to, "
                  "then exit (the base then loads with the Diff's state file)")
@@ -139,6 +146,8 @@ Result<StartPlan> plan_start(const CommandLine& cl) {
                           .with_hint("give --config-file, --api-sock, --kernel, --restore-snapshot or --migrate-from (see --help)"));
   if (!cl.migrate_from.empty() && (!cl.config_file.empty() || !cl.kernel.empty() || !cl.restore_snapshot.empty()))
     return fail(EINVAL, "--migrate-from excludes --config-file, --kernel and --restore-snapshot (the VM comes with its configuration)");
+  if (!cl.migrate_token_file.empty() && cl.migrate_from.empty())
+    return fail(EINVAL, "--migrate-token-file goes with --migrate-from");
   if (cl.restore_snapshot.empty() != cl.restore_mem.empty())
     return fail(EINVAL, "--restore-snapshot and --restore-mem go together");
   if (!cl.restore_snapshot.empty() && (!cl.config_file.empty() || !cl.kernel.empty()))
@@ -162,6 +171,7 @@ Result<StartPlan> plan_start(const CommandLine& cl) {
     plan.restore = true;
   } else if (!cl.migrate_from.empty()) {
     plan.migrate = true;
+    if (!cl.migrate_token_file.empty()) plan.migrate_token = TRY(migration::read_token_file(cl.migrate_token_file));
   }
   return plan;
 }

@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "vmm/api/vm_config.h"
+#include "vmm/migration/token.h"
 
 namespace vessel::vmm {
 
@@ -16,6 +17,7 @@ struct CommandLine {
   std::string restore_snapshot, restore_mem;  // start from a snapshot (docs/vmm/snapshot.md)
   bool restore_paused = false;
   std::string migrate_from;  // receive a live migration (docs/vmm/migration.md)
+  std::string migrate_token_file;  // the token the sender must send first (migration/token.h)
   std::string apply_diff, apply_to;  // --apply-diff DIFF_MEM --to BASE_MEM, then exit
   std::string snapshot_info;         // --snapshot-info STATE: print it, then exit
   uint32_t vcpus = 1;
@@ -38,6 +40,7 @@ struct StartPlan {
   bool boot_now = false;
   bool restore = false;  // --restore-snapshot: load it at once (config stays empty)
   bool migrate = false;  // --migrate-from: receive the VM at once (config stays empty)
+  std::optional<migration::Token> migrate_token;  // --migrate-token-file's, read before the sandbox
 };
 Result<StartPlan> plan_start(const CommandLine& cl);
 

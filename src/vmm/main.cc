@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     }
   }
   if (plan->migrate) {
-    if (auto received = vmm->receive_migration(cl.migrate_from); !received) {
+    if (auto received = vmm->receive_migration(cl.migrate_from, plan->migrate_token); !received) {
       failed(received.error());
       unlink_api_sock();
       return 1;

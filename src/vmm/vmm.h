@@ -13,6 +13,7 @@
 
 #include "vmm/api/vm_config.h"
 #include "vmm/api/vmm_action.h"
+#include "vmm/migration/token.h"
 #include "vmm/mailbox.h"
 #include "vmm/machine.h"
 
@@ -53,7 +54,7 @@ class Vmm {
   // Receives a live migration on `url` and runs the VM it brings (PUT /migration/receive,
   // --migrate-from; docs/vmm/migration.md): only in a fresh process, as load_snapshot. Returns what
   // was received and how long it took.
-  Result<json::Json> receive_migration(const std::string& url);
+  Result<json::Json> receive_migration(const std::string& url, const std::optional<migration::Token>& token = std::nullopt);
   // The last migration's figures (sent or received), null when none: in the metrics.
   const json::Json& migration_report() const { return migration_report_; }
 

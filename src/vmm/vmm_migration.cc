@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "vmm/migration/accept.h"
 #include "vmm/migration/receiver.h"
 #include "vmm/migration/sender.h"
 #include "vmm/migration/url.h"
@@ -59,6 +60,7 @@ VmmReply Vmm::on(const action::SendMigration& send) {
   migration::SendOptions options;
   options.downtime_limit = std::chrono::milliseconds(send.downtime_ms);
   options.max_rounds = send.max_rounds;
+  options.token = send.token;
   log::info("migration to {}: sending {} MiB of RAM", url.text, source->ram().size() >> 20);
   auto report = migration::send(channel, *source, options);
   if (!report) {
@@ -74,23 +76,29 @@ VmmReply Vmm::on(const action::SendMigration& send) {
   return migration_report_;
 }
 
-VmmReply Vmm::on(const action::ReceiveMigration& receive) { return receive_migration(receive.receiver_url); }
+VmmReply Vmm::on(const action::ReceiveMigration& receive) {
+  return receive_migration(receive.receiver_url, receive.token);
+}
 
-Result<Json> Vmm::receive_migration(const std::string& url_text) {
+Result<Json> Vmm::receive_migration(const std::string& url_text, const std::optional<migration::Token>& token) {
   if (machine_) return fail(EINVAL, "migration/receive: the VM is already running (receive in a fresh vessel-vmm)");
   if (config_.boot_source)
     return fail(EINVAL, "migration/receive: this vessel-vmm has a boot source already (receive in a fresh vessel-vmm)");
   auto url = TRY_CTX(migration::parse_url(url_text), "migration/receive");
-  Fd conn;
-  {
+  auto accepted = [&]() -> Result<migration::AcceptedStream> {
     auto listener = TRY_CTX(migration::listen(url), "migration/receive");
-    log::info("migration: waiting for a sender on {}", url.text);
-    auto accepted = migration::accept_one(listener.get(), signals_->fd());
+    log::info("migration: waiting for a sender on {}{}", url.text, token ? " (with a token)" : "");
+    migration::AcceptOptions options;
+    options.token = token ? &*token : nullptr;
+    options.peer_timeout = kPeerTimeout;
+    options.cancel_fd = signals_->fd();
+    auto stream = migration::accept_stream(listener.get(), options);
     if (url.kind == migration::Url::Kind::Unix) ::unlink(url.path.c_str());  // one migration per listener
-    conn = TRY_CTX(std::move(accepted), "migration/receive on {}", url.text);
-  }
+    return stream;
+  }();
+  if (!accepted) return Unexpected(std::move(accepted).error().add_context(fmt::format("migration/receive on {}", url.text)));
   auto began = Clock::now();
-  migration::FdChannel channel(std::move(conn), kPeerTimeout, signals_->fd());
+  migration::FdChannel& channel = accepted->channel;
   std::optional<GuestMemory> memory;
   std::unique_ptr<Machine> prepared;  // built from the Config message, before the pages
   auto on_config = [&](const std::string& text) -> Result<void> {
@@ -104,7 +112,8 @@ Result<Json> Vmm::receive_migration(const std::string& url_text) {
   migration::Received received;
   Clock::time_point state_at;
   auto built = [&]() -> Result<std::unique_ptr<Machine>> {
-    received = TRY(migration::receive(channel, allocate_into(memory), on_config));
+    received = TRY(migration::receive_opened(channel, allocate_into(memory), on_config));
+    received.stats.bytes += accepted->opened_bytes;
     state_at = Clock::now();
     auto s = TRY_CTX(snapshot::decode(received.state), "the migrated VM's state");
     if (s.mem_size != received.hello.mem_size || s.vcpu_count != received.hello.vcpu_count)
@@ -138,7 +147,8 @@ Result<Json> Vmm::receive_migration(const std::string& url_text) {
   migration_report_ = Json{{"receiver_url", url.text},    {"total_ms", ms_since(began)},
                            {"restore_ms", ms_since(state_at)}, {"rounds", st.rounds},
                            {"data_pages", st.data_pages}, {"zero_pages", st.zero_pages},
-                           {"bytes", st.bytes},           {"resumed", received.resume}};
+                           {"bytes", st.bytes},           {"resumed", received.resume},
+                           {"refused_connections", accepted->refused}};
   log::info("migration from {} done: {} rounds, {} pages with data, {} zero, {} bytes in {:.1f} ms; VM built and {} "
             "in {:.2f} ms after its state",
             url.text, st.rounds, st.data_pages, st.zero_pages, st.bytes, ms_since(began),

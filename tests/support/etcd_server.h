@@ -16,24 +16,10 @@
 #include <thread>
 
 #include "base/process.h"
+#include "free_tcp_port.h"
 #include "http/http.h"
 
 namespace vessel::test {
-
-// A loopback TCP port nobody listens on now (the kernel's pick).
-inline int free_tcp_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 class EtcdServer {
  public:

@@ -5,6 +5,8 @@
 //   anything else              forwarded to the node running it when that is not this one
 //                              (logs, exec, inspect, kill, pause ...; forward.h)
 // DELETE is remove_clustered's (cluster_instances.cc). POST /v1/cluster/nodes/{name}/drain too is here.
+#include <ctime>
+
 #include "base/log.h"
 #include "cluster/desired_state.h"
 #include "daemon/api/cluster_mover.h"
@@ -67,6 +69,7 @@ http::Response Api::set_desired_stopped(const http::Request& request, const std:
   auto record = desired.update(name, [&](InstanceRecord& r) -> Result<void> {
     r.stopped = stopped;
     r.stop_timeout_s = timeout_s;
+    if (!stopped) r.started_at = ::time(nullptr);  // its node starts a copy that ended before
     return {};
   });
   if (!record) return error_response(record.error());

@@ -5,12 +5,15 @@
 
 #include <condition_variable>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "base/log.h"
 #include "base/unix_socket.h"
 #include "daemon/api/router.h"
+#include "http/connection_pool.h"
 #include "http/public_key_pin.h"
 #include "http/upgrade_client.h"
 
@@ -83,8 +86,21 @@ Error unreachable(const cluster::NodeInfo& node, const std::string& instance, co
       .with_hint(fmt::format("check it with vessel cluster inspect {}; {}", node.name, next));
 }
 
+// The connections kept open to each node (keep-alive), by its address and pinned key: a
+// forwarded request skips the connect and, over TLS, the handshake. Never freed: the pools live
+// as long as the process, and the nodes of a cluster are few.
+http::ConnectionPool& pool_of(const NodeEndpoint& endpoint) {
+  static std::mutex mutex;
+  static auto* pools = new std::map<std::string, std::unique_ptr<http::ConnectionPool>>;
+  std::lock_guard lock(mutex);
+  auto& pool = (*pools)[endpoint.base + "|" + endpoint.socket + "|" + endpoint.options.pinned_public_key];
+  if (!pool) pool = std::make_unique<http::ConnectionPool>();
+  return *pool;
+}
+
 http::ClientOptions options_for(const NodeEndpoint& endpoint, const cluster::Membership& self) {
   http::ClientOptions o = endpoint.options;
+  o.pool = &pool_of(endpoint);
   o.headers.push_back(fmt::format("X-Vessel-Forwarded: {}", self.name()));
   return o;
 }

@@ -57,7 +57,8 @@ struct SaveOptions {
 // A process waiting for a guest by live migration (docs/daemon/migrate.md), and where it listens.
 struct IncomingGuest {
   GuestProcess process;
-  std::string url;  // "unix:/host/path": on this host, as vesseld sees it
+  std::string url;    // "unix:/host/path": on this host, as vesseld sees it; or "tcp:ADDRESS:PORT"
+  std::string token;  // tcp: what the sender must send first (64 hex digits)
 };
 
 struct ExecResult {
@@ -146,15 +147,17 @@ class Backend {
   }
   // Live migration (vm_migrate.cc, docs/daemon/migrate.md): a fresh process that waits for the
   // guest's stream (on a Unix socket, or on TCP at `receive_on`, a numeric address of this host,
-  // when it comes from another host); and the running guest's stream sent to such a process's `url` (the guest
-  // ends here on success, its process exiting; it runs on here on failure). The answer: what
-  // the sender measured (downtime_ms, total_ms, bytes, ...).
+  // when it comes from another host: then behind a token); and the running guest's stream sent
+  // to such a process's `url`, with its `token` (the guest ends here on success, its process
+  // exiting; it runs on here on failure). The answer: what the sender measured (downtime_ms,
+  // total_ms, bytes, ...).
   virtual Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource&,
                                                   const std::string& /*receive_on*/) {
     return Unexpected(Error(ENOTSUP, fmt::format("{} cannot be live-migrated", ctx.spec.name)));
   }
-  virtual Result<json::Json> send_migration(const InstanceContext& ctx, const GuestProcess&, const std::string&,
-                                            uint32_t /*downtime_ms*/, uint32_t /*max_rounds*/) {
+  virtual Result<json::Json> send_migration(const InstanceContext& ctx, const GuestProcess&, const std::string& /*url*/,
+                                            const std::string& /*token*/, uint32_t /*downtime_ms*/,
+                                            uint32_t /*max_rounds*/) {
     return Unexpected(Error(ENOTSUP, fmt::format("{} cannot be live-migrated", ctx.spec.name)));
   }
 };

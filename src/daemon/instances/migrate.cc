@@ -159,7 +159,8 @@ Result<json::Json> Manager::migrate(const std::string& name, const MigrateReques
   // 2. The stream, vessel-vmm to vessel-vmm. Its process ends on success: not an exit to record.
   say({{"progress", "send"}, {"url", incoming->url}});
   monitor_->unwatch(name);
-  auto sent = backend_for(spec).send_migration(ctx, *e->process, incoming->url, request.downtime_ms, request.max_rounds);
+  auto sent = backend_for(spec).send_migration(ctx, *e->process, incoming->url, incoming->token, request.downtime_ms,
+                                               request.max_rounds);
   if (!sent) {
     monitor_->watch(name, e->process->pidfd.get());
     abort_there("the send failed");
@@ -239,7 +240,9 @@ Result<json::Json> Manager::receive(const InstanceSpec& spec, const std::string&
     return Unexpected(std::move(recorded).error());
   }
   log::info("{}: receiving a live migration on {}", spec.name, incoming->url);
-  return json::Json{{"name", spec.name}, {"url", incoming->url}};
+  json::Json answer{{"name", spec.name}, {"url", incoming->url}};
+  if (!incoming->token.empty()) answer["token"] = incoming->token;
+  return answer;
 }
 
 Result<json::Json> Manager::finish_incoming(const std::string& name, bool commit) {

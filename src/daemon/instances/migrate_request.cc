@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "base/random_hex.h"
 #include "base/sha256_text.h"
 #include "cluster/node_record.h"
 #include "daemon/network/network_spec.h"
@@ -182,8 +183,13 @@ Result<IncomingAnswer> parse_incoming_answer(std::string_view body) {
   auto url = TRY(json::opt_string(j, "answer", "url"));
   if (!name || !url) return fail(EPROTO, "the destination's answer has no name or url");
   TRY_CTX(validate_name(*name), "the destination's answer");
-  if (url->starts_with("tcp:")) TRY(check_tcp_url(*url));
-  else if (url->starts_with("unix:")) a.socket = TRY_CTX(socket_path(std::string_view(*url).substr(5), "url"), "the destination's answer");
+  if (url->starts_with("tcp:")) {
+    TRY(check_tcp_url(*url));
+    auto token = TRY(json::opt_string(j, "answer", "token"));
+    if (!token || !is_lower_hex(*token, kMigrationTokenBytes))
+      return fail(EPROTO, "the destination's answer names a TCP receiver without its token (64 hex digits)");
+    a.token = *token;
+  } else if (url->starts_with("unix:")) a.socket = TRY_CTX(socket_path(std::string_view(*url).substr(5), "url"), "the destination's answer");
   else return fail(EPROTO, "the destination's url '{}' is neither unix:PATH nor tcp:ADDRESS:PORT", url->substr(0, 200));
   a.name = *name;
   a.url = *url;

@@ -55,12 +55,15 @@ Result<IncomingRequest> parse_incoming_request(std::string_view body);
 
 // The destination's answer: where its vessel-vmm listens for the stream. A `unix:` URL whose
 // path is absolute (a socket in the destination instance's run directory, on this host), or
-// `tcp:ADDRESS:PORT` with a numeric address (another host).
+// `tcp:ADDRESS:PORT` with a numeric address (another host) and the token the receiver expects
+// first (64 hex digits: anyone may reach a TCP port).
 struct IncomingAnswer {
   std::string name;
   std::string url;
   std::string socket;  // the path of a `unix:` url, else empty
+  std::string token;   // with a `tcp:` url
 };
+inline constexpr size_t kMigrationTokenBytes = 32;  // as vessel-vmm's (src/vmm/migration/token.h)
 
 // A numeric IPv4 or IPv6 address (no brackets); EINVAL naming `what` otherwise.
 Result<void> check_numeric_address(std::string_view address, std::string_view what);

@@ -1,9 +1,8 @@
 #include "daemon/instances/mount_sources.h"
 
-#include <sys/random.h>
-#include <unistd.h>
-
 #include <algorithm>
+
+#include "base/random_hex.h"
 
 namespace vessel::daemon {
 
@@ -11,17 +10,7 @@ namespace {
 
 constexpr size_t kNameBytes = 16;  // 32 hex digits: a name no user picks by chance
 
-std::string random_volume_name() {
-  unsigned char bytes[kNameBytes];
-  size_t got = 0;
-  while (got < sizeof bytes) {
-    ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
-  }
-  std::string name;
-  for (unsigned char b : bytes) name += fmt::format("{:02x}", b);
-  return name;
-}
+std::string random_volume_name() { return random_hex(kNameBytes); }
 
 }  // namespace
 

@@ -212,7 +212,7 @@ Result<GuestProcess> VmBackend::launch_jailed(const InstanceContext& ctx, const 
   auto cgroup = TRY(cgroup_settings(ctx.cgroup, vm_cgroup_limits(ctx.spec)));
   auto args = vmm_args(kJailRunDir);
   args.insert(args.end(), extra.begin(), extra.end());
-  TRY(own_saved(ctx, id));  // the snapshot files placed in the run directory, for the VM's uid
+  TRY(own_placed(ctx, id));  // the snapshot files or token placed in the run directory, for the VM's uid
   auto argv = TRY(jailer_command(jail_, vmm_, ctx, boot, id, cgroup, args));
   auto child = TRY_CTX(Process::spawn(argv, options), "run {}", jail_.jailer);
   auto jailer = TRY(GuestProcess::attach(child.pid()));
@@ -239,7 +239,7 @@ Result<GuestProcess> VmBackend::start(const InstanceContext& ctx, const BootSour
 }
 
 Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSource& boot, bool restoring,
-                                       std::vector<std::string> receive) {
+                                       std::vector<std::string> receive, const std::string& token) {
   if (boot.kernel.empty()) return fail(EINVAL, "VM {} has no kernel", ctx.spec.name);
   if (jail_.enabled && ::access(jail_.jailer.c_str(), X_OK) != 0)
     return Unexpected(Error(ENOENT, fmt::format("vessel-jailer not found ({})", jail_.jailer))
@@ -248,6 +248,10 @@ Result<GuestProcess> VmBackend::launch(const InstanceContext& ctx, const BootSou
   bool receiving = !receive.empty();
   std::vector<std::string> extra = std::move(receive);  // --migrate-from (vm_migrate.cc)
   if (restoring) extra = TRY(place_saved(ctx));  // --restore-snapshot/--restore-mem (vm_suspend.cc)
+  if (!token.empty()) {
+    auto token_args = TRY(place_token(ctx, token));  // --migrate-token-file (vm_migrate.cc)
+    extra.insert(extra.end(), token_args.begin(), token_args.end());
+  }
   if (ctx.nic) {
     // The tap belongs to the VM's uid (the one launch_jailed takes: acquiring is idempotent), so
     // that the unprivileged vessel-vmm can attach to it.

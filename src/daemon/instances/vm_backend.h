@@ -60,10 +60,10 @@ class VmBackend : public Backend {
   Result<IncomingGuest> receive_migration(const InstanceContext& ctx, const BootSource& boot,
                                           const std::string& receive_on) override;
   // PUT /migration/send to the VM's vessel-vmm, to `destination_url` as its jail sees it.
-  Result<json::Json> send_to(const InstanceContext& ctx, const std::string& destination_url, uint32_t downtime_ms,
-                             uint32_t max_rounds);
+  Result<json::Json> send_to(const InstanceContext& ctx, const std::string& destination_url, const std::string& token,
+                             uint32_t downtime_ms, uint32_t max_rounds);
   Result<json::Json> send_migration(const InstanceContext& ctx, const GuestProcess& proc, const std::string& url,
-                                    uint32_t downtime_ms, uint32_t max_rounds) override;
+                                    const std::string& token, uint32_t downtime_ms, uint32_t max_rounds) override;
   // KSM: the guest pages merged when the VM has --ksm.
   json::Json extra_stats(const InstanceContext& ctx, pid_t pid) override;
 
@@ -72,9 +72,10 @@ class VmBackend : public Backend {
   Result<Fd> console_sink(const InstanceContext& ctx);
   // A fresh run directory, the tap, the console relay and vessel-vmm (jailed or not), then its
   // configuration through the API; `restoring`: from the saved snapshot instead (no configuration).
-  // `receive`: vessel-vmm's --migrate-from arguments instead (no configuration either).
+  // `receive`: vessel-vmm's --migrate-from arguments instead (no configuration either), and
+  // `token`, the one its receiver expects (given in a file of the run directory).
   Result<GuestProcess> launch(const InstanceContext& ctx, const BootSource& boot, bool restoring,
-                              std::vector<std::string> receive = {});
+                              std::vector<std::string> receive = {}, const std::string& token = {});
   // vessel-vmm as vesseld's child, as root (--no-jailer); `extra`: more of its arguments.
   Result<GuestProcess> launch_direct(const InstanceContext& ctx, const SpawnOptions& options,
                                      const std::vector<std::string>& extra);
@@ -83,8 +84,12 @@ class VmBackend : public Backend {
                                      const std::vector<std::string>& extra);
   // The saved snapshot moved into the fresh run directory; vessel-vmm's arguments to load it.
   Result<std::vector<std::string>> place_saved(const InstanceContext& ctx);
-  // Jailed: the placed snapshot files belong to the VM's uid `id` (nothing placed: nothing to do).
-  Result<void> own_saved(const InstanceContext& ctx, uid_t id);
+  // A migration token for the receiver, in a file of the run directory: its --migrate-token-file.
+  static constexpr const char* kMigrationTokenFile = "migrate.token";
+  Result<std::vector<std::string>> place_token(const InstanceContext& ctx, const std::string& token);
+  // Jailed: the placed snapshot files and token belong to the VM's uid `id` (nothing placed:
+  // nothing to do).
+  Result<void> own_placed(const InstanceContext& ctx, uid_t id);
   // One call to the VM's vessel-vmm API (its answer's body).
   Result<std::string> api(const InstanceContext& ctx, const std::string& method, const std::string& path,
                           const json::Json& body = nullptr);

@@ -8,6 +8,7 @@
 // the source reached this host by, and the sender connects there (the jailed VMMs of VMs without
 // a network share vesseld's network namespace).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "base/random_hex.h"
 #include "http/http.h"
 #include "daemon/instances/migrate_request.h"
 #include "daemon/instances/vm_backend.h"
@@ -99,15 +101,27 @@ Result<void> wait_for_receiver(GuestProcess& proc, const std::function<bool()>& 
 
 }  // namespace
 
+Result<std::vector<std::string>> VmBackend::place_token(const InstanceContext& ctx, const std::string& token) {
+  std::string path = ctx.dir + "/run/" + kMigrationTokenFile;
+  Fd fd = TRY(Fd::open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  TRY_CTX(write_all(fd.get(), token + "\n"), "write {}", path);
+  std::string in = jail_.enabled ? std::string(kJailRunDir) : ctx.dir + "/run";
+  return std::vector<std::string>{"--migrate-token-file", in + "/" + kMigrationTokenFile};
+}
+
 Result<IncomingGuest> VmBackend::receive_migration(const InstanceContext& ctx, const BootSource& boot,
                                                    const std::string& receive_on) {
   if (!receive_on.empty()) {
+    // From another host: anyone may reach the port, so the receiver takes only a sender that
+    // sends this token first (the source gets it over TLS, in this vesseld's answer).
+    std::string token = random_hex(kMigrationTokenBytes);
     uint16_t port = TRY(free_port(receive_on));
     std::string url = tcp_url(receive_on, port);
-    auto proc = TRY(launch(ctx, boot, false, {"--migrate-from", url}));
+    auto proc = TRY(launch(ctx, boot, false, {"--migrate-from", url}, token));
     pid_t pid = proc.pid;
     TRY(wait_for_receiver(proc, [&] { return tcp_listening(pid, port); }, ctx, url, vmm_, *this));
-    return IncomingGuest{std::move(proc), url};
+    ::unlink((ctx.dir + "/run/" + kMigrationTokenFile).c_str());  // read: the secret lives in the VMM only
+    return IncomingGuest{std::move(proc), url, token};
   }
   std::string run_in = jail_.enabled ? std::string(kJailRunDir) : ctx.dir + "/run";
   auto proc = TRY(launch(ctx, boot, false, {"--migrate-from", "unix:" + run_in + "/" + kReceiveSocket}));
@@ -118,8 +132,8 @@ Result<IncomingGuest> VmBackend::receive_migration(const InstanceContext& ctx, c
 }
 
 Result<json::Json> VmBackend::send_migration(const InstanceContext& ctx, const GuestProcess&, const std::string& url,
-                                             uint32_t downtime_ms, uint32_t max_rounds) {
-  if (url.starts_with("tcp:")) return send_to(ctx, url, downtime_ms, max_rounds);  // another host
+                                             const std::string& token, uint32_t downtime_ms, uint32_t max_rounds) {
+  if (url.starts_with("tcp:")) return send_to(ctx, url, token, downtime_ms, max_rounds);  // another host
   if (!url.starts_with("unix:/")) return fail(EINVAL, "migration to {}: expected unix:PATH or tcp:ADDRESS:PORT", url);
   std::string target = url.substr(5);
   if (!is_socket(target)) return fail(ENOENT, "the destination's migration socket {} is not there", target);
@@ -142,18 +156,19 @@ Result<json::Json> VmBackend::send_migration(const InstanceContext& ctx, const G
     if (::chown(link.c_str(), id, id) != 0) return fail_errno("chown {}", link);
     run_in = kJailRunDir;
   }
-  return send_to(ctx, "unix:" + run_in + "/" + kSendSocket, downtime_ms, max_rounds);
+  return send_to(ctx, "unix:" + run_in + "/" + kSendSocket, token, downtime_ms, max_rounds);
 }
 
 // PUT /migration/send to the VM's vessel-vmm: blocks until the migration has ended.
-Result<json::Json> VmBackend::send_to(const InstanceContext& ctx, const std::string& destination_url, uint32_t downtime_ms,
-                                      uint32_t max_rounds) {
+Result<json::Json> VmBackend::send_to(const InstanceContext& ctx, const std::string& destination_url,
+                                      const std::string& token, uint32_t downtime_ms, uint32_t max_rounds) {
   http::ClientOptions options;
   options.unix_socket = vm_run_file(ctx.dir, "vmm.sock");
   if (!is_socket(options.unix_socket)) return fail(EPERM, "{} is not a socket", options.unix_socket);
   // The request blocks until the migration has ended: pre-copy rounds of all of RAM.
   options.timeout = std::chrono::minutes(30);
   json::Json body = {{"destination_url", destination_url}, {"downtime_ms", downtime_ms}, {"max_rounds", max_rounds}};
+  if (!token.empty()) body["token"] = token;
   auto sent = http::request(options, "PUT", "http://localhost/migration/send", body.dump());
   if (!sent) return Unexpected(std::move(sent).error().add_context("vessel-vmm API PUT /migration/send"));
   const http::ClientResponse& r = *sent;

@@ -86,8 +86,8 @@ Result<std::vector<std::string>> VmBackend::place_saved(const InstanceContext& c
   return std::vector<std::string>{"--restore-snapshot", in + "/" + kLoadedState, "--restore-mem", in + "/" + kLoadedMem};
 }
 
-Result<void> VmBackend::own_saved(const InstanceContext& ctx, uid_t id) {
-  for (const char* name : {kLoadedState, kLoadedMem}) {
+Result<void> VmBackend::own_placed(const InstanceContext& ctx, uid_t id) {
+  for (const char* name : {kLoadedState, kLoadedMem, kMigrationTokenFile}) {
     std::string path = run_dir(ctx) + "/" + name;
     if (::fchownat(AT_FDCWD, path.c_str(), id, id, AT_SYMLINK_NOFOLLOW) != 0 && errno != ENOENT)
       return fail_errno("chown {}", path);

@@ -25,24 +25,32 @@ Result<uint32_t> bounded(const Json& j, std::string_view where, const char* key,
   return static_cast<uint32_t>(v);
 }
 
+// "token": 64 hex digits (migration/token.h), optional.
+Result<std::optional<migration::Token>> token_field(const Json& j, std::string_view where) {
+  if (!j.contains("token")) return std::nullopt;
+  std::string hex = TRY(json::get_string(j, where, "token"));
+  return TRY_CTX(migration::parse_token_hex(hex), "{}.token", where);
+}
+
 }  // namespace
 
 Result<VmmAction> parse_migration_send_request(const http::Request& r) {
   constexpr std::string_view where = "migration/send";
   Json j = TRY(object_body(r, where));
-  TRY(json::reject_unknown(j, where, {"destination_url", "downtime_ms", "max_rounds"}));
+  TRY(json::reject_unknown(j, where, {"destination_url", "downtime_ms", "max_rounds", "token"}));
   action::SendMigration s;
   s.destination_url = TRY(url_field(j, where, "destination_url"));
   if (j.contains("downtime_ms")) s.downtime_ms = TRY(bounded(j, where, "downtime_ms", 1, 60'000));
   if (j.contains("max_rounds")) s.max_rounds = TRY(bounded(j, where, "max_rounds", 0, 1000));
+  s.token = TRY(token_field(j, where));
   return s;
 }
 
 Result<VmmAction> parse_migration_receive_request(const http::Request& r) {
   constexpr std::string_view where = "migration/receive";
   Json j = TRY(object_body(r, where));
-  TRY(json::reject_unknown(j, where, {"receiver_url"}));
-  return action::ReceiveMigration{TRY(url_field(j, where, "receiver_url"))};
+  TRY(json::reject_unknown(j, where, {"receiver_url", "token"}));
+  return action::ReceiveMigration{TRY(url_field(j, where, "receiver_url")), TRY(token_field(j, where))};
 }
 
 }  // namespace vessel::vmm

@@ -10,6 +10,7 @@
 #include "base/version.h"
 #include "base/json.h"
 #include "vmm/api/vm_config.h"
+#include "vmm/migration/token.h"
 
 namespace vessel::vmm {
 
@@ -60,9 +61,11 @@ struct SendMigration {                      // PUT /migration/send (docs/vmm/mig
   std::string destination_url;
   uint32_t downtime_ms = 50;
   uint32_t max_rounds = 16;
+  std::optional<migration::Token> token = std::nullopt;  // the receiver's
 };
 struct ReceiveMigration {                   // PUT /migration/receive
   std::string receiver_url;
+  std::optional<migration::Token> token = std::nullopt;  // what the sender must send first
 };
 struct PutBalloon { BalloonConfig balloon; };   // PUT /balloon (docs/vmm/balloon.md)
 struct PatchBalloon { uint32_t amount_mib; };   // PATCH /balloon

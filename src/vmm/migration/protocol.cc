@@ -32,6 +32,7 @@ Result<uint64_t> max_payload(uint32_t type) {
     case MessageType::State: return 8 + kMaxStateBytes;
     case MessageType::Error: return kMaxErrorBytes;
     case MessageType::Config: return kMaxConfigBytes;
+    case MessageType::Token: return kTokenBytes;
     case MessageType::Ready:
     case MessageType::Done: return 0;
   }
@@ -49,6 +50,7 @@ const char* to_string(MessageType type) {
     case MessageType::State: return "State";
     case MessageType::Error: return "Error";
     case MessageType::Config: return "Config";
+    case MessageType::Token: return "Token";
     case MessageType::Ready: return "Ready";
     case MessageType::Done: return "Done";
   }
@@ -101,6 +103,12 @@ std::vector<uint8_t> encode_config(std::string_view json) {
 }
 
 std::vector<uint8_t> encode_empty(MessageType type) { return encode_header(type, 0); }
+
+std::vector<uint8_t> encode_token(const Token& token) {
+  auto out = encode_header(MessageType::Token, kTokenBytes);
+  out.insert(out.end(), token.bytes.begin(), token.bytes.end());
+  return out;
+}
 
 std::vector<uint8_t> encode_ranges(MessageType type, std::span<const PageRange> ranges, bool with_data) {
   uint64_t pages = 0;

@@ -4,6 +4,9 @@
 //   preamble  magic "VSLMIGR1" (8 bytes), protocol version (u32), flags (u32, 0)
 //   messages  header: type (u32), flags (u32, 0), payload length (u64); then the payload
 //
+// A receiver given a token (token.h: from another host) reads the Token message first and
+// nothing else until it matched.
+//
 // Every parser here is a pure function of the bytes it is given: the receiver treats the sender
 // as untrusted input, checks each header against the limits of its type before reading the
 // payload, and each payload against the guest RAM it announced (tests/fuzz/migration).
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "vmm/migration/token.h"
 
 namespace vessel::vmm::migration {
 
@@ -44,6 +48,8 @@ enum class MessageType : uint32_t {
   Error = 6,   // UTF-8 text: why the peer gives up
   // sender -> receiver, right after the Hello
   Config = 7,  // the VM's configuration (config-file JSON): the receiver builds the VM, then Ready
+  // sender -> receiver, right after the preamble, when the receiver expects one
+  Token = 8,   // the 32 bytes of the receiver's token
   // receiver -> sender
   Ready = 16,  // after Hello and Config: RAM is allocated and the VM built, send the pages
   Done = 17,   // after State: the VM is built in the receiver, which now runs it
@@ -87,6 +93,7 @@ std::vector<uint8_t> encode_round(const RoundStart& round);            // header
 std::vector<uint8_t> encode_error(std::string_view message);           // header included
 std::vector<uint8_t> encode_config(std::string_view json);             // header included
 std::vector<uint8_t> encode_empty(MessageType type);                   // Ready, Done
+std::vector<uint8_t> encode_token(const Token& token);                 // header included
 // The header and range table of a Pages (with_data: the pages' bytes follow, written by the
 // caller) or Zero message.
 std::vector<uint8_t> encode_ranges(MessageType type, std::span<const PageRange> ranges, bool with_data);

@@ -9,9 +9,6 @@ class Receiver {
       : ch_(channel), allocate_(allocate), on_config_(on_config) {}
 
   Result<Received> run() {
-    uint8_t preamble[kPreambleBytes];
-    TRY(read(preamble));
-    TRY(parse_preamble(preamble));
     TRY(hello());
     TRY(config());
     // RAM is allocated and the VM built: the sender may start round 0 (its clock for the downtime
@@ -120,8 +117,31 @@ class Receiver {
 
 }  // namespace
 
-Result<Received> receive(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config) {
+Result<uint64_t> open_stream(Channel& channel, const Token* expected) {
+  uint8_t preamble[kPreambleBytes];
+  TRY(channel.read(preamble));
+  TRY(parse_preamble(preamble));
+  if (!expected) return kPreambleBytes;
+  uint8_t bytes[kHeaderBytes];
+  TRY(channel.read(bytes));
+  Header h = TRY(parse_header(bytes));
+  if (h.type != MessageType::Token) return fail(EACCES, "the stream starts with a {} message, not the Token this receiver expects", to_string(h.type));
+  if (h.length != kTokenBytes) return fail(EACCES, "Token message of {} bytes", h.length);
+  Token got;
+  TRY(channel.read(got.bytes));
+  if (!same_token(got, *expected)) return fail(EACCES, "the sender's token is not this receiver's");
+  return kPreambleBytes + kHeaderBytes + kTokenBytes;
+}
+
+Result<Received> receive_opened(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config) {
   return Receiver(channel, allocate, on_config).run();
+}
+
+Result<Received> receive(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config) {
+  uint64_t opened = TRY(open_stream(channel, nullptr));
+  auto received = TRY(receive_opened(channel, allocate, on_config));
+  received.stats.bytes += opened;
+  return received;
 }
 
 Result<void> answer_done(Channel& channel) { return channel.write(encode_empty(MessageType::Done)); }

@@ -39,9 +39,14 @@ struct Received {
   ReceiveStats stats;
 };
 
-// Reads the stream up to its State message, answering Ready after the Hello and the Config. The caller then
-// builds the VM from `state` and answers answer_done() (or answer_error()); a sender that gives up
-// (an Error message) or vanishes is an error here.
+// Reads the stream's preamble and, when `expected` is given, the Token message that must come
+// next, equal to it (EACCES when it is not). Returns the bytes read.
+Result<uint64_t> open_stream(Channel& channel, const Token* expected);
+// Reads an opened stream up to its State message, answering Ready after the Hello and the Config.
+// The caller then builds the VM from `state` and answers answer_done() (or answer_error()); a
+// sender that gives up (an Error message) or vanishes is an error here.
+Result<Received> receive_opened(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config = {});
+// open_stream() without a token, then receive_opened().
 Result<Received> receive(Channel& channel, const AllocateRam& allocate, const OnConfig& on_config = {});
 
 Result<void> answer_done(Channel& channel);

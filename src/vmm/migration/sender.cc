@@ -117,6 +117,10 @@ class Sender {
 
   Result<void> handshake() {
     auto bytes = encode_preamble();
+    if (options_.token) {
+      auto token = encode_token(*options_.token);
+      bytes.insert(bytes.end(), token.begin(), token.end());
+    }
     auto hello = encode_hello({vm_.ram().size(), vm_.vcpu_count()});
     auto config = encode_config(vm_.config());
     bytes.insert(bytes.end(), hello.begin(), hello.end());

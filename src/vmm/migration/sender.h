@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 
 #include "vmm/migration/channel.h"
 #include "vmm/migration/protocol.h"
@@ -46,6 +47,7 @@ struct SendOptions {
   // receiver's build).
   std::chrono::milliseconds downtime_limit{50};
   uint32_t max_rounds = 16;  // dirty-iteration rounds after round 0 before the pause anyway
+  std::optional<Token> token;  // the receiver's (token.h), sent right after the preamble
 };
 
 struct SendReport {

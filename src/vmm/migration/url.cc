@@ -82,7 +82,9 @@ Result<Fd> listen(const Url& url) {
   int one = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) return fail_errno("SO_REUSEADDR");
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&url.addr), url.addr_len) < 0) return fail_errno("bind {}", url.text);
-  if (::listen(fd.get(), 1) < 0) return fail_errno("listen on {}", url.text);
+  // Room for a few connections at once: on TCP others may connect before the sender (accept.h
+  // closes them one after another), and the sender's connect must not wait behind them.
+  if (::listen(fd.get(), 16) < 0) return fail_errno("listen on {}", url.text);
   return fd;
 }
 

@@ -38,6 +38,9 @@ def error(text):
     t = text.encode()
     return header(6, len(t)) + t
 
+def token(fill=b'T'):
+    return header(8, 32) + fill * 32
+
 CONFIG = config('{"machine-config": {"vcpu_count": 1, "mem_size_mib": 1}}')
 
 good = (preamble() + hello() + CONFIG + round_(0, 16) + ranges(2, [(0, 2), (5, 1)]) + ranges(3, [(2, 3), (6, 10)], False) +
@@ -60,6 +63,12 @@ seeds = {
     'big_ram': preamble() + hello(mem=2**40) + round_(0, 1),
     'odd_page_size': preamble() + hello(page=65536),
     'truncated': good[:len(good) // 2],
+    # 'T' first: the receiver expects the token of 32 bytes 'T' (the fuzz target's convention).
+    'token_good': b'T' + preamble() + token() + good[16:],
+    'token_wrong': b'T' + preamble() + token(b'U') + good[16:],
+    'token_missing': b'T' + good,
+    'token_short': b'T' + preamble() + header(8, 31) + b'T' * 31 + good[16:],
+    'token_unexpected': preamble() + token() + good[16:],
 }
 
 os.makedirs('corpus', exist_ok=True)

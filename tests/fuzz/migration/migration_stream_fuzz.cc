@@ -1,6 +1,7 @@
 // Fuzz target: the receiving side of a live migration (src/vmm/migration/receiver.h), which reads
 // whatever a sender (or anyone who reaches the receiver's socket) writes. The input is the whole
-// stream. Checked: it never crashes; guest RAM (at most 1 MiB here) is written only inside its
+// stream; an input that starts with 'T' is the stream without it, for a receiver that expects
+// the token of 32 bytes 0x54 ('T') first. Checked: it never crashes; guest RAM (at most 1 MiB here) is written only inside its
 // bounds (guard bytes on both sides keep their value; every zeroed range lies inside); what it
 // accepts has had round 0 before any page, and a state within the bounds.
 #include <cstdint>
@@ -42,7 +43,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                        std::memset(storage.data() + kGuard + offset, 0, length);
                      }};
   };
-  auto received = receive(channel, allocate);
+  Result<Received> received = fail(EINVAL, "not read");
+  if (size > 0 && data[0] == 'T') {
+    Token expected;
+    expected.bytes.fill('T');
+    BufferChannel after_t({data + 1, size - 1});
+    if (auto opened = open_stream(after_t, &expected)) received = receive_opened(after_t, allocate);
+  } else {
+    received = receive(channel, allocate);
+  }
   for (size_t i = 0; i < storage.size() && ram_size; ++i) {
     if (i == kGuard) i += ram_size;
     if (i < storage.size()) fuzz_check(storage[i] == kGuardByte, "a guard byte beside guest RAM changed");

@@ -88,8 +88,9 @@ TEST_F(ClusterForwarding, AnyNodeActsOnAnInstanceThatRunsOnAnother) {
   EXPECT_NE(gone.status, 0) << gone.out;
 }
 
-// Without a restart policy: a copy the record held stopped starts again on vessel start (and one
-// that ended by itself stays ended, as a local one does).
+// Without a restart policy: a copy the record held stopped starts again on vessel start, also
+// when its node's vesseld restarted in between; one that ended by itself stays ended, as a local
+// one does, until vessel start (as docker start).
 TEST_F(ClusterForwarding, StopAndStartWithoutARestartPolicy) {
   start_nodes(2);
   if (HasFatalFailure()) return;
@@ -99,6 +100,16 @@ TEST_F(ClusterForwarding, StopAndStartWithoutARestartPolicy) {
   auto stop = node(1).vessel({"stop", "-t", "5", "plain"});
   ASSERT_EQ(stop.status, 0) << stop.err << logs();
   EXPECT_TRUE(shells_of(tok).empty());
+  // node-2's vesseld restarts meanwhile: it keeps nothing in memory of the stop.
+  node(2).stop(SIGTERM);
+  ASSERT_TRUE(node(2).start()) << node(2).log();
+  ASSERT_TRUE(eventually([&] {
+    auto nodes = json::parse(node(1).vessel({"cluster", "ls", "--json"}).out);
+    if (!nodes || !nodes->is_array()) return false;
+    for (const auto& n : *nodes)
+      if (n.value("name", "") == "node-2") return n.value("status", "") == "ready";
+    return false;
+  }, 300)) << logs();
   auto start = node(1).vessel({"start", "plain"});
   ASSERT_EQ(start.status, 0) << start.err << logs();
   EXPECT_EQ(wait_running("plain", tok), "node-2");
@@ -107,6 +118,9 @@ TEST_F(ClusterForwarding, StopAndStartWithoutARestartPolicy) {
   ASSERT_TRUE(eventually([&] { return where(node(1), "plain").second == "stopped"; }, 300)) << logs();
   std::this_thread::sleep_for(2500ms);  // reconcile passes
   EXPECT_TRUE(shells_of(tok).empty()) << "a copy without a restart policy came back by itself";
+  auto again = node(1).vessel({"start", "plain"});
+  ASSERT_EQ(again.status, 0) << again.err << logs();
+  EXPECT_EQ(wait_running("plain", tok), "node-2");
   EXPECT_EQ(node(1).vessel({"rm", "-f", "plain"}).status, 0);
 }
 

@@ -12,6 +12,7 @@
 
 #include "daemon_fixture.h"
 #include "fake_registry.h"
+#include "free_tcp_port.h"
 #include "base/fd.h"
 
 namespace vessel::test {
@@ -19,22 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // docker-registry on a loopback port with its storage under `dir`; htpasswd auth when `user` is set.
 class RealRegistry {
  public:
-  RealRegistry(const std::string& dir, const std::string& user = "", const std::string& password = "") : port_(free_port()) {
+  RealRegistry(const std::string& dir, const std::string& user = "", const std::string& password = "") : port_(free_tcp_port()) {
     fs::create_directories(dir);
     std::string auth;
     if (!user.empty()) {

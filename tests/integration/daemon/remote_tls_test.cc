@@ -9,11 +9,10 @@
 
 #include "base/fd.h"
 #include "daemon_fixture.h"
+#include "free_tcp_port.h"
 
 namespace vessel::test {
 namespace {
-
-int test_port() { return 20000 + ::getpid() % 20000; }
 
 // A self-signed client certificate made with the openssl CLI.
 void make_cert(const std::string& dir, const std::string& name) {
@@ -42,8 +41,9 @@ class RemoteTls : public ::testing::Test {
     return run(argv);
   }
   TempDir tmp;
-  std::string url = "https://127.0.0.1:" + std::to_string(test_port());
-  Daemon daemon{tmp.path, {"--listen", "tcp://127.0.0.1:" + std::to_string(test_port()), "--allowed-host-path",
+  int port = free_tcp_port();
+  std::string url = "https://127.0.0.1:" + std::to_string(port);
+  Daemon daemon{tmp.path, {"--listen", "tcp://127.0.0.1:" + std::to_string(port), "--allowed-host-path",
                            tmp.path + "/allowed"}};
   std::string fingerprint;
 };
@@ -121,7 +121,7 @@ TEST_F(RemoteTls, WrongServerFingerprintIsRefused) {
 TEST_F(RemoteTls, ServerCaVerifiesHostName) {
   ASSERT_EQ(daemon.vessel({"trust", "add", tmp.path + "/alice.crt"}).status, 0);
   std::string ca = daemon.state_dir() + "/tls/server.crt";
-  std::string port = std::to_string(test_port());
+  std::string port = std::to_string(this->port);
   auto base = [&](const std::string& host) {
     return std::vector<std::string>{vessel_path(), "--remote", "https://" + host + ":" + port, "--client-cert",
                                     tmp.path + "/alice.crt", "--client-key", tmp.path + "/alice.key", "--server-ca", ca, "ls"};
@@ -142,7 +142,7 @@ TEST_F(RemoteTls, ServerCaVerifiesHostName) {
 }
 
 TEST_F(RemoteTls, PlainHttpAndMissingCertificatesAreRefused) {
-  std::string port = std::to_string(test_port());
+  std::string port = std::to_string(this->port);
   // Plain HTTP to the TLS port: the handshake fails, no API answer comes back.
   auto r = run({"curl", "-sS", "--max-time", "10", "http://127.0.0.1:" + port + "/v1/instances"});
   EXPECT_NE(r.status, 0);
@@ -265,7 +265,7 @@ TEST_F(RemoteTls, HostPathsOfNonAdminsOnlyUnderAllowedPrefixesAfterResolving) {
 
 TEST(RemoteTlsIdentity, KeptAcrossRestartsAndBadListenRefused) {
   TempDir tmp;
-  std::string listen = "tcp://127.0.0.1:" + std::to_string(test_port() + 1);
+  std::string listen = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
   std::string first;
   {
     Daemon d{tmp.path, {"--listen", listen}};

@@ -14,6 +14,7 @@
 #include <regex>
 
 #include "base/unix_socket.h"
+#include "free_tcp_port.h"
 #include "http/http.h"
 #include "vmm_harness.h"
 
@@ -21,6 +22,7 @@ namespace vessel::vmm::test {
 namespace {
 
 using namespace std::chrono_literals;
+using vessel::test::free_tcp_port;
 
 http::ClientResponse call(const std::string& sock, const std::string& method, const std::string& path,
                           const std::string& body = {}) {
@@ -231,17 +233,6 @@ TEST(Migration, AGarbageStreamIsRefused) {
   EXPECT_NE(r.errors.find("not a vessel migration stream (bad magic)"), std::string::npos) << r.errors;
 }
 
-int free_tcp_port() {
-  Fd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(probe.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0) return -1;
-  if (::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) return -1;
-  return ntohs(addr.sin_port);
-}
-
 // A paused VM arrives paused (over TCP this time) and goes on once resumed.
 TEST(Migration, APausedVmArrivesPausedOverTcp) {
   TempDir dir;
@@ -276,6 +267,64 @@ TEST(Migration, APausedVmArrivesPausedOverTcp) {
   auto r = receiver.finish(120s);
   EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
   EXPECT_TRUE(counts_on(s.console, r.console, "tick", 30));
+}
+
+// A connection to 127.0.0.1:`port` that has written `bytes` (retried while nothing listens yet).
+Fd intrude(int port, const std::string& bytes) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  for (int i = 0; i < 200; ++i) {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+      return write_all(fd.get(), bytes) ? std::move(fd) : Fd();
+    std::this_thread::sleep_for(50ms);
+  }
+  return Fd();
+}
+
+// From another host anyone may reach the receiver's port first. Given a token, the receiver
+// closes every connection that does not open with it (garbage, a wrong token, a sender without
+// one, whose VM goes on) and takes the sender that sends it.
+TEST(Migration, OverTcpOnlyTheSenderWithTheTokenIsTaken) {
+  TempDir dir;
+  std::string a = dir.file("a.sock");
+  int port = free_tcp_port();
+  ASSERT_GT(port, 0);
+  std::string url = fmt::format("tcp:127.0.0.1:{}", port);
+  const std::string token(64, 'c');
+  ASSERT_TRUE(write_file(dir.file("token"), token + "\n"));
+  VmmProcess sender({"--api-sock", a, "--kernel", guest("snapshot_counter.elf"), "--cmdline", "ticks=40",
+                     "--mem-mib", "64"});
+  VmmProcess receiver({"--migrate-from", url, "--migrate-token-file", dir.file("token")});
+  ASSERT_TRUE(sender.wait_for_file(a)) << sender.errors();
+  ASSERT_TRUE(sender.wait_for_console("tick 2\r\n", 60s)) << sender.console();
+  Fd garbage = intrude(port, std::string(64, 'x'));
+  ASSERT_TRUE(garbage) << "nothing listens on " << url << ": " << receiver.errors();
+  // The right preamble, then a Token message (type 8, 32 bytes) with the wrong bytes.
+  std::string wrong("VSLMIGR1\x01\0\0\0\0\0\0\0\x08\0\0\0\0\0\0\0\x20\0\0\0\0\0\0\0", 32);
+  wrong += std::string(32, '\xdd');
+  Fd guess = intrude(port, wrong);
+  ASSERT_TRUE(guess);
+  auto without = call(a, "PUT", "/migration/send", send_body(url));
+  EXPECT_EQ(without.status, 400) << without.body;
+  EXPECT_NE(without.body.find("the VM goes on here"), std::string::npos) << without.body;
+  json::Json body = {{"destination_url", url}, {"token", token}};
+  auto sent = call(a, "PUT", "/migration/send", body.dump());
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  auto s = sender.finish(30s);
+  EXPECT_EQ(s.status.code, 0) << s.errors;
+  auto r = receiver.finish(120s);
+  EXPECT_EQ(r.status.code, 0) << r.console << r.errors;
+  EXPECT_TRUE(counts_on(s.console, r.console, "tick", 40));
+  EXPECT_EQ(r.metrics["migration"]["refused_connections"], 3) << r.metrics.dump();
+  EXPECT_NE(r.errors.find("did not open with this receiver's token"), std::string::npos) << r.errors;
+  // The wrong guess was answered why (an Error message), then closed.
+  std::string answer;
+  char buf[512];
+  for (ssize_t n; (n = ::recv(guess.get(), buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  EXPECT_NE(answer.find("not this receiver's"), std::string::npos) << answer;
 }
 
 // A VM whose devices a snapshot cannot hold yet is refused before anything is sent, and runs on.

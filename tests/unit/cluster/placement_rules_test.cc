@@ -66,11 +66,15 @@ TEST(PlacementRules, RecordsKeepRulesAndTheStoppedStateThroughJson) {
   r.moving_to = "n3";
   r.stop_timeout_s = 0;
   r.storage = "backup";
+  r.started_at = 1796000000;
   auto again = parse_instance_record(json::dump(instance_record_json(r)));
   ASSERT_TRUE(again) << again.error().to_string();
   EXPECT_TRUE(again->stopped);
   EXPECT_EQ(again->moving_to, "n3");
   EXPECT_EQ(again->stop_timeout_s, std::optional<uint32_t>(0)) << "--force: no grace period";
+  EXPECT_EQ(again->started_at, 1796000000) << "when vessel start asked (a restarted node still knows)";
+  EXPECT_EQ(parse_instance_record(R"({"name":"x","spec":{}})")->started_at, 0);
+  EXPECT_FALSE(parse_instance_record(R"({"name":"x","spec":{},"started_at":-1})"));
   EXPECT_EQ(again->placement.constraints, r.placement.constraints);
   EXPECT_EQ(again->placement.affinity, r.placement.affinity);
   auto bad = parse_instance_record(R"({"name":"x","spec":{},"placement":{"constraints":["nope"]}})");

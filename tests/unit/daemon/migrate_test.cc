@@ -123,11 +123,19 @@ TEST(MigrateIncoming, TheDestinationsAnswerIsChecked) {
   auto a = parse_incoming_answer(R"({"name": "v", "url": "unix:/s/instances/v/run/migrate.sock"})");
   ASSERT_TRUE(a) << a.error().to_string();
   EXPECT_EQ(a->socket, "/s/instances/v/run/migrate.sock");
-  auto tcp = parse_incoming_answer(R"({"name": "v", "url": "tcp:10.0.0.2:40123"})");
+  const std::string token(R"("token": "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")");
+  auto tcp = parse_incoming_answer(R"({"name": "v", "url": "tcp:10.0.0.2:40123", )" + token + "}");
   ASSERT_TRUE(tcp) << tcp.error().to_string();
   EXPECT_EQ(tcp->socket, "");
   EXPECT_EQ(tcp->url, "tcp:10.0.0.2:40123");
-  EXPECT_TRUE(parse_incoming_answer(R"({"name": "v", "url": "tcp:[fd00::2]:7000"})"));
+  EXPECT_EQ(tcp->token, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  EXPECT_TRUE(parse_incoming_answer(R"({"name": "v", "url": "tcp:[fd00::2]:7000", )" + token + "}"));
+  // A TCP receiver takes anyone who reaches its port: without its token the answer is refused.
+  for (const char* no_token : {R"({"name": "v", "url": "tcp:10.0.0.2:40123"})",
+                               R"({"name": "v", "url": "tcp:10.0.0.2:40123", "token": "0123"})",
+                               R"({"name": "v", "url": "tcp:10.0.0.2:40123", "token": 5})",
+                               R"({"name": "v", "url": "tcp:10.0.0.2:40123", "token": "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"})"})
+    EXPECT_FALSE(parse_incoming_answer(no_token)) << no_token;
   EXPECT_EQ(tcp_url("fd00::2", 7000), "tcp:[fd00::2]:7000");
   EXPECT_EQ(tcp_url("10.0.0.2", 7000), "tcp:10.0.0.2:7000");
   for (const char* bad : {"", "{}", R"({"name": "v"})", R"({"name": "v", "url": "tcp:b.example:5"})",
@@ -162,8 +170,8 @@ class MovingBackend : public SleepingBackend {
     ++receives;
     return IncomingGuest{TRY(spawn()), "unix:" + ctx.dir + "/run/migrate.sock"};
   }
-  Result<json::Json> send_migration(const InstanceContext&, const GuestProcess& proc, const std::string& url, uint32_t,
-                                    uint32_t) override {
+  Result<json::Json> send_migration(const InstanceContext&, const GuestProcess& proc, const std::string& url,
+                                    const std::string&, uint32_t, uint32_t) override {
     last_url = url;
     if (refuse_send) return fail(EIO, "the receiver refused the VM: no");
     (void)proc.signal(SIGKILL);  // as vessel-vmm exits after the hand-over

@@ -1,8 +1,12 @@
 #include "http/http.h"
 
+#include "http/connection_pool.h"
+
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
+#include <vector>
 #include <stdexcept>
 #include <gtest/gtest.h>
 #include <thread>
@@ -198,6 +202,104 @@ TEST(Http, AStreamIsCancelledFromAnotherThread) {
   EXPECT_EQ(st.error().errnum(), ECANCELED) << st.error().to_string();
   EXPECT_GT(bytes, 0u);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+// An echo server on a Unix socket for the keep-alive tests.
+Result<std::unique_ptr<http::Server>> echo_server(const std::string& path) {
+  return http::Server::listen_unix(path, 0600, [](const http::Request& r) {
+    if (r.path == "/stream") {
+      http::Response resp;
+      auto n = std::make_shared<int>(0);
+      resp.stream = [n](std::string& out) {
+        out += "line " + std::to_string((*n)++) + "\n";
+        return *n < 3;
+      };
+      return resp;
+    }
+    return http::Response::json(200, "{\"body\":\"" + r.body + "\"}");
+  });
+}
+
+TEST(HttpConnectionPool, ARequestGoesOnTheConnectionTheLastOneLeftOpen) {
+  std::string path = temp_socket();
+  auto server = echo_server(path);
+  ASSERT_TRUE(server) << server.error().to_string();
+  http::ConnectionPool pool;
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  // Without a pool each request has a connection of its own.
+  for (int i = 0; i < 2; ++i) {
+    auto r = http::request(opts, "POST", "http://localhost/echo", "x");
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_FALSE(r->reused_connection);
+  }
+  opts.pool = &pool;
+  auto first = http::request(opts, "POST", "http://localhost/echo", "1");
+  ASSERT_TRUE(first) << first.error().to_string();
+  EXPECT_FALSE(first->reused_connection);
+  EXPECT_EQ(pool.idle(), 1u);
+  // A streamed answer, then a HEAD and a plain request: each on the same connection, each with
+  // its own options (nothing of the last request's stays on the handle).
+  std::string got;
+  auto streamed = http::request_stream(opts, "GET", "http://localhost/stream", [&](std::string_view d) {
+    got += d;
+    return true;
+  });
+  ASSERT_TRUE(streamed) << streamed.error().to_string();
+  EXPECT_EQ(got, "line 0\nline 1\nline 2\n");
+  auto head = http::request(opts, "HEAD", "http://localhost/echo");
+  ASSERT_TRUE(head) << head.error().to_string();
+  EXPECT_TRUE(head->reused_connection);
+  EXPECT_TRUE(head->body.empty());
+  auto second = http::request(opts, "POST", "http://localhost/echo", "2");
+  ASSERT_TRUE(second) << second.error().to_string();
+  EXPECT_TRUE(second->reused_connection);
+  EXPECT_EQ(second->body, R"({"body":"2"})");
+  EXPECT_EQ(pool.idle(), 1u);
+}
+
+TEST(HttpConnectionPool, AConnectionTheServerClosedIsReplaced) {
+  std::string path = temp_socket();
+  http::ConnectionPool pool;
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  opts.pool = &pool;
+  {
+    auto server = echo_server(path);
+    ASSERT_TRUE(server) << server.error().to_string();
+    ASSERT_TRUE(http::request(opts, "POST", "http://localhost/echo", "1"));
+  }  // the server ends, and its connections with it
+  auto server = echo_server(path);
+  ASSERT_TRUE(server) << server.error().to_string();
+  auto again = http::request(opts, "POST", "http://localhost/echo", "2");
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->body, R"({"body":"2"})");
+  EXPECT_FALSE(again->reused_connection);
+}
+
+TEST(HttpConnectionPool, ThreadsShareItAndItKeepsAtMostItsLimit) {
+  std::string path = temp_socket();
+  auto server = echo_server(path);
+  ASSERT_TRUE(server) << server.error().to_string();
+  http::ConnectionPool pool(3);
+  http::ClientOptions opts;
+  opts.unix_socket = path;
+  opts.pool = &pool;
+  std::atomic<int> ok{0}, reused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        std::string body = std::to_string(t * 100 + i);
+        auto r = http::request(opts, "POST", "http://localhost/echo", body);
+        if (r && r->body == R"({"body":")" + body + "\"}") ++ok;
+        if (r && r->reused_connection) ++reused;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 120);
+  EXPECT_GT(reused.load(), 60) << "most requests should find a connection left open";
+  EXPECT_LE(pool.idle(), 3u);
 }
 
 TEST(Http, ConnectionRefusedHasHint) {

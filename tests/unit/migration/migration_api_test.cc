@@ -42,7 +42,15 @@ TEST(MigrationApi, SendBodies) {
   s = std::get<action::SendMigration>(*c.action);
   EXPECT_EQ(s.downtime_ms, 20u);
   EXPECT_EQ(s.max_rounds, 3u);
+  EXPECT_FALSE(s.token);
+  c = put("/migration/send", R"({"destination_url": "tcp:10.0.0.2:7000", "token": ")" + std::string(64, 'a') + "\"}");
+  ASSERT_TRUE(c.action) << c.response.body;
+  s = std::get<action::SendMigration>(*c.action);
+  ASSERT_TRUE(s.token);
+  EXPECT_EQ(s.token->bytes[31], 0xaa);
   for (const char* bad : {R"({})", R"({"destination_url": "/run/in.sock"})", R"({"destination_url": 3})",
+                          R"({"destination_url": "unix:/x", "token": "abc"})",
+                          R"({"destination_url": "unix:/x", "token": 7})",
                           R"({"destination_url": "unix:/x", "downtime_ms": 0})",
                           R"({"destination_url": "unix:/x", "max_rounds": -1})",
                           R"({"destination_url": "unix:/x", "local": true})", "[]", ""}) {
@@ -57,6 +65,14 @@ TEST(MigrationApi, ReceiveBodies) {
   EXPECT_EQ(c.response.status, 204);
   ASSERT_TRUE(c.action && std::holds_alternative<action::ReceiveMigration>(*c.action));
   EXPECT_EQ(std::get<action::ReceiveMigration>(*c.action).receiver_url, "unix:/run/in.sock");
+  EXPECT_FALSE(std::get<action::ReceiveMigration>(*c.action).token);
+  c = put("/migration/receive", R"({"receiver_url": "tcp:10.0.0.2:7000", "token": ")" + std::string(64, 'B') + "\"}");
+  ASSERT_TRUE(c.action) << c.response.body;
+  ASSERT_TRUE(std::get<action::ReceiveMigration>(*c.action).token);
+  EXPECT_EQ(std::get<action::ReceiveMigration>(*c.action).token->bytes[0], 0xbb);
+  auto bad_token = put("/migration/receive", R"({"receiver_url": "unix:/x", "token": ")" + std::string(64, 'g') + "\"}");
+  EXPECT_EQ(bad_token.response.status, 400);
+  EXPECT_NE(bad_token.response.body.find("hex digits only"), std::string::npos) << bad_token.response.body;
   for (const char* bad : {R"({})", R"({"receiver_url": "http://x"})", R"({"receiver_url": "unix:/x", "x": 1})"})
     EXPECT_EQ(put("/migration/receive", bad).response.status, 400) << bad;
 }

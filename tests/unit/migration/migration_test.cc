@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "vmm/migration/accept.h"
 #include "vmm/migration/receiver.h"
 #include "vmm/migration/sender.h"
 #include "vmm/migration/url.h"
@@ -573,6 +574,173 @@ TEST(MigrationReceiver, TheSenderVanishingIsAnError) {
   sender.join();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().to_string().find("closed"), std::string::npos) << r.error().to_string();
+}
+
+// --- the token a receiver from another host expects ------------------------------------------
+
+Token token_of(uint8_t fill) {
+  Token t;
+  t.bytes.fill(fill);
+  return t;
+}
+
+TEST(MigrationToken, HexParsesAndComparesByValue) {
+  auto t = parse_token_hex("00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF");
+  ASSERT_TRUE(t) << t.error().to_string();
+  EXPECT_EQ(t->bytes[0], 0x00);
+  EXPECT_EQ(t->bytes[10], 0xaa);
+  EXPECT_EQ(t->bytes[31], 0xff);
+  EXPECT_TRUE(same_token(*t, *t));
+  Token other = *t;
+  other.bytes[31] ^= 1;
+  EXPECT_FALSE(same_token(*t, other));
+  for (std::string bad : {std::string(), std::string(63, 'a'), std::string(65, 'a'), std::string(63, 'a') + "g",
+                          std::string(62, 'a') + "\n\n"})
+    EXPECT_FALSE(parse_token_hex(bad)) << bad;
+}
+
+// A stream that begins with `token`'s Token message (or none), then a good stream's messages.
+std::vector<uint8_t> stream_with_token(const std::optional<Token>& token) {
+  auto good = good_stream();
+  std::vector<uint8_t> s(good.begin(), good.begin() + kPreambleBytes);
+  if (token) {
+    auto message = encode_token(*token);
+    s.insert(s.end(), message.begin(), message.end());
+  }
+  s.insert(s.end(), good.begin() + kPreambleBytes, good.end());
+  return s;
+}
+
+TEST(MigrationReceiver, ATokenMustOpenTheStream) {
+  Token expected = token_of(0x5a);
+  {
+    auto stream = stream_with_token(expected);
+    BufferChannel ch(stream);
+    auto opened = open_stream(ch, &expected);
+    ASSERT_TRUE(opened) << opened.error().to_string();
+    EXPECT_EQ(*opened, kPreambleBytes + kHeaderBytes + kTokenBytes);
+    ReceiverRam ram;
+    auto r = receive_opened(ch, ram.allocate());
+    ASSERT_TRUE(r) << r.error().to_string();
+    EXPECT_EQ(r->stats.rounds, 2u);
+  }
+  struct Case {
+    const char* name;
+    std::optional<Token> sent;
+  } cases[] = {{"a wrong token", token_of(0x5b)}, {"no token", std::nullopt}};
+  for (const auto& c : cases) {
+    auto stream = stream_with_token(c.sent);
+    BufferChannel ch(stream);
+    auto opened = open_stream(ch, &expected);
+    ASSERT_FALSE(opened) << c.name;
+    EXPECT_EQ(opened.error().errnum(), EACCES) << c.name << ": " << opened.error().to_string();
+  }
+  // A receiver that expects none refuses a stream that brings one (it is not the Hello).
+  auto stream = stream_with_token(expected);
+  BufferChannel ch(stream);
+  ReceiverRam ram;
+  auto r = receive(ch, ram.allocate());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().to_string().find("starts with a Token message"), std::string::npos) << r.error().to_string();
+}
+
+// A TCP listener on a port the kernel picks, and its URL.
+struct TcpListener {
+  TcpListener() {
+    Fd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(probe.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
+    probe = Fd();
+    url = *parse_url(fmt::format("tcp:127.0.0.1:{}", ntohs(a.sin_port)));
+    fd = std::move(*listen(url));
+  }
+  Url url;
+  Fd fd;
+};
+
+// What a peer sent until it closed the connection.
+std::string read_until_closed(int fd) {
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, static_cast<size_t>(n));
+  return got;
+}
+
+TEST(MigrationAccept, ConnectionsWithoutTheTokenAreClosedAndTheWaitGoesOn) {
+  TcpListener listener;
+  Token token = token_of(0x77);
+  // Before the sender: one connection that says nothing, one with the wrong token, one with
+  // garbage. Each is closed; the sender that comes next is taken.
+  auto silent = connect(listener.url);
+  ASSERT_TRUE(silent);
+  auto wrong = connect(listener.url);
+  ASSERT_TRUE(wrong);
+  auto wrong_stream = stream_with_token(token_of(0x78));
+  ASSERT_TRUE(write_all(wrong->get(), wrong_stream.data(), kPreambleBytes + kHeaderBytes + kTokenBytes));
+  auto garbage = connect(listener.url);
+  ASSERT_TRUE(garbage);
+  ASSERT_TRUE(write_all(garbage->get(), std::string(64, 'x')));
+  FakeVm vm(64);
+  Result<SendReport> sent = fail(EINVAL, "not run");
+  std::thread sender([&] {
+    auto fd = connect(listener.url);
+    ASSERT_TRUE(fd) << fd.error().to_string();
+    FdChannel ch(std::move(*fd), 15s);
+    SendOptions options;
+    options.token = token;
+    sent = send(ch, vm, options);
+  });
+  AcceptOptions options;
+  options.token = &token;
+  options.token_timeout = 300ms;
+  options.peer_timeout = 5s;
+  auto accepted = accept_stream(listener.fd.get(), options);
+  ASSERT_TRUE(accepted) << accepted.error().to_string();
+  EXPECT_EQ(accepted->refused, 3);
+  ReceiverRam ram;
+  auto received = receive_opened(accepted->channel, ram.allocate());
+  ASSERT_TRUE(received) << received.error().to_string();
+  EXPECT_TRUE(answer_done(accepted->channel));
+  sender.join();
+  ASSERT_TRUE(sent) << sent.error().to_string();
+  EXPECT_EQ(std::memcmp(vm.ram_.data, ram.pages->data, vm.ram_.size), 0);
+  // The wrong guess was answered why, and closed.
+  EXPECT_NE(read_until_closed(wrong->get()).find("the sender's token is not this receiver's"), std::string::npos);
+}
+
+TEST(MigrationAccept, TooManyConnectionsWithoutTheTokenEndTheWait) {
+  TcpListener listener;
+  Token token = token_of(0x11);
+  std::vector<Fd> attempts;
+  for (int i = 0; i < 3; ++i) {
+    auto c = connect(listener.url);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(write_all(c->get(), std::string(80, 'y')));
+    attempts.push_back(std::move(*c));
+  }
+  AcceptOptions options;
+  options.token = &token;
+  options.max_refused = 3;
+  auto accepted = accept_stream(listener.fd.get(), options);
+  ASSERT_FALSE(accepted);
+  EXPECT_EQ(accepted.error().errnum(), EACCES);
+  EXPECT_NE(accepted.error().to_string().find("3 connections came without"), std::string::npos)
+      << accepted.error().to_string();
+}
+
+TEST(MigrationAccept, WithoutATokenTheFirstConnectionIsTheStream) {
+  TcpListener listener;
+  auto garbage = connect(listener.url);
+  ASSERT_TRUE(garbage);
+  ASSERT_TRUE(write_all(garbage->get(), std::string(64, 'x')));
+  auto accepted = accept_stream(listener.fd.get(), AcceptOptions{});
+  ASSERT_FALSE(accepted);
+  EXPECT_NE(accepted.error().to_string().find("bad magic"), std::string::npos) << accepted.error().to_string();
 }
 
 }  // namespace
