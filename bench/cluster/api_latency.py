@@ -12,8 +12,8 @@ connection each time as the CLI does; the time from the actual send is printed b
 With --standalone, the same against three vesselds without --cluster (the instances local to
 node 1; on nodes 2 and 3 `inspect` answers 404): the baseline. With --tls, the nodes reach each
 other as nodes on different hosts do: each serves --listen on its own loopback address and
-advertises https:// (forwarded inspects and ls's live views go over TLS, each on a fresh
-connection), against the default Unix sockets.
+advertises https:// (forwarded inspects and ls's live views go over TLS, on connections the
+nodes keep open), against the default Unix sockets.
 
 Usage (root; etcd-server): bench/cluster/api_latency.py BUILD_DIR [--rate 100] [--seconds 30] [--instances 3] [--standalone | --tls]
 """
