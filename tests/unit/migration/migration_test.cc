@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "free_tcp_port.h"
 #include "vmm/migration/accept.h"
 #include "vmm/migration/receiver.h"
 #include "vmm/migration/sender.h"
@@ -274,25 +275,23 @@ TEST(MigrationUrl, UnixAndNumericTcpAddresses) {
     EXPECT_FALSE(parse_url(bad)) << bad;
 }
 
+// A TCP listener on a loopback port the kernel picked, and its URL.
+struct TcpListener {
+  TcpListener() {
+    url = *parse_url(fmt::format("tcp:127.0.0.1:{}", vessel::test::free_tcp_port()));
+    fd = std::move(*listen(url));
+  }
+  Url url;
+  Fd fd;
+};
+
 TEST(MigrationUrl, TcpConnectsToItsListener) {
-  auto url = parse_url("tcp:127.0.0.1:0");
-  ASSERT_FALSE(url);  // port 0 is refused; pick a port the kernel hands out instead
-  Fd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(probe.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ASSERT_EQ(::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
-  int port = ntohs(a.sin_port);
-  probe = Fd();
-  auto u = parse_url(fmt::format("tcp:127.0.0.1:{}", port));
-  ASSERT_TRUE(u);
-  auto listener = listen(*u);
-  ASSERT_TRUE(listener) << listener.error().to_string();
-  auto c = connect(*u);
+  ASSERT_FALSE(parse_url("tcp:127.0.0.1:0"));  // port 0 is refused; pick a port the kernel hands out instead
+  TcpListener listener;
+  ASSERT_TRUE(listener.fd);
+  auto c = connect(listener.url);
   ASSERT_TRUE(c) << c.error().to_string();
-  auto accepted = accept_one(listener->get(), -1);
+  auto accepted = accept_one(listener.fd.get(), -1);
   ASSERT_TRUE(accepted) << accepted.error().to_string();
 }
 
@@ -643,24 +642,6 @@ TEST(MigrationReceiver, ATokenMustOpenTheStream) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().to_string().find("starts with a Token message"), std::string::npos) << r.error().to_string();
 }
-
-// A TCP listener on a port the kernel picks, and its URL.
-struct TcpListener {
-  TcpListener() {
-    Fd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(probe.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
-    probe = Fd();
-    url = *parse_url(fmt::format("tcp:127.0.0.1:{}", ntohs(a.sin_port)));
-    fd = std::move(*listen(url));
-  }
-  Url url;
-  Fd fd;
-};
 
 // What a peer sent until it closed the connection.
 std::string read_until_closed(int fd) {
