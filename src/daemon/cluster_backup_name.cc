@@ -17,4 +17,10 @@ std::optional<int64_t> cluster_backup_generation(std::string_view file, std::str
   return generation;
 }
 
+std::optional<int64_t> cluster_partial_backup_generation(std::string_view file, std::string_view instance) {
+  constexpr std::string_view kSuffix = ".partial";
+  if (!file.starts_with('.') || !file.ends_with(kSuffix)) return std::nullopt;
+  return cluster_backup_generation(file.substr(1, file.size() - 1 - kSuffix.size()), instance);
+}
+
 }  // namespace vessel::daemon

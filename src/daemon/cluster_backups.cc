@@ -75,9 +75,12 @@ Result<void> ClusterBackups::take(const cluster::InstanceRecord& record) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   log::debug("cluster: backed up {} into {}/{} ({} ms)", record.name, dir_, file, ms);
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {  // older generations' archives are superseded
+  // Older generations' archives are superseded, and what their owners left half-written (a node
+  // killed mid-write) will never be finished: they no longer own the instance.
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
     std::string name = entry.path().filename().string();
     auto generation = cluster_backup_generation(name, record.name);
+    if (!generation) generation = cluster_partial_backup_generation(name, record.name);
     if (generation && *generation < record.generation) fs::remove(entry.path(), ec);
   }
   return {};

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "base/fd.h"
 #include "cluster_nodes.h"
 
 namespace vessel::test {
@@ -59,6 +60,9 @@ TEST_F(ClusterStorage, ABackupFollowsTheInstanceToItsNewNode) {
   auto killed_at = std::chrono::steady_clock::now();
   nodes_[size_t(victim - 1)]->daemon->stop(SIGKILL);
   for (pid_t p : shells_of(tok)) ::kill(p, SIGKILL);
+  // As if it died in the middle of its next backup: a half-written archive nobody will finish.
+  std::string partial = dir + "/.db.g1.tar.partial";
+  ASSERT_TRUE(write_file(partial, "half an archive"));
   std::string second;
   ASSERT_TRUE(eventually([&] {
     auto j = node(other).vessel_json({"inspect", "db"});
@@ -73,6 +77,7 @@ TEST_F(ClusterStorage, ABackupFollowsTheInstanceToItsNewNode) {
   EXPECT_EQ(node(other).vessel_json({"inspect", "db"}).value("generation", 0), 2);
   EXPECT_TRUE(eventually([&] { return fs::exists(dir + "/db.g2.tar") && !fs::exists(g1); }, 200))
       << "the new owner's backups supersede the old generation's";
+  EXPECT_FALSE(fs::exists(partial)) << "the old owner's half-written backup is left behind";
   EXPECT_EQ(node(other).vessel({"rm", "-f", "db"}).status, 0);
   EXPECT_TRUE(eventually([&] { return shells_of(tok).empty(); }, 200));
 }

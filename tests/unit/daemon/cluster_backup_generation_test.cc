@@ -30,6 +30,15 @@ TEST(ClusterBackupGeneration, MalformedNamesAreNoBackup) {
     EXPECT_EQ(cluster_backup_generation(file, "db"), std::nullopt) << file;
 }
 
+// What a node killed mid-write leaves: the next generation's owner removes it.
+TEST(ClusterBackupGeneration, HalfWrittenBackupsAreKnownByTheirGeneration) {
+  EXPECT_EQ(cluster_partial_backup_generation(".db.g3.tar.partial", "db"), 3);
+  EXPECT_EQ(cluster_partial_backup_generation(".db.g1.g2.tar.partial", "db.g1"), 2);
+  for (const char* file : {"db.g3.tar", "db.g3.tar.partial", ".db.g3.tar", ".db.g03.tar.partial", ".db2.g3.tar.partial",
+                           "..db.g3.tar.partial", ".db.g3.tar.partial.partial", ".partial", "", "."})
+    EXPECT_EQ(cluster_partial_backup_generation(file, "db"), std::nullopt) << file;
+}
+
 TEST(ClusterBackupGeneration, OtherInstancesAndHostileNamesAreNoBackup) {
   EXPECT_EQ(cluster_backup_generation("db2.g1.tar", "db"), std::nullopt);
   EXPECT_EQ(cluster_backup_generation("db.g1.tar", "db2"), std::nullopt);
