@@ -1,5 +1,6 @@
 #include "base/unix_socket.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -133,6 +134,12 @@ Result<void> send_all(int sock, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::send(sock, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // A non-blocking socket whose peer reads slowly: wait as a blocking one would.
+      pollfd p{sock, POLLOUT, 0};
+      if (::poll(&p, 1, -1) < 0 && errno != EINTR) return fail_errno("poll");
+      continue;
+    }
     if (n < 0) return fail_errno("send");
     if (n == 0) return fail(EPIPE, "send: connection closed");
     data.remove_prefix(static_cast<size_t>(n));

@@ -1,4 +1,5 @@
 #include <gnutls/gnutls.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -122,6 +123,9 @@ void upgrade_handler(void* cls, MHD_Connection*, void*, const char* extra_in, si
     }
     impl->upgraded.insert(sock);
   }
+  // Over TLS `sock` is libmicrohttpd's non-blocking socket pair: sessions expect a blocking socket
+  // (a send to a slow client must wait, not fail with EAGAIN and cut the stream).
+  if (int flags = ::fcntl(sock, F_GETFL); flags >= 0 && (flags & O_NONBLOCK)) ::fcntl(sock, F_SETFL, flags & ~O_NONBLOCK);
   std::string early(extra_in ? extra_in : "", extra_in ? extra_in_size : 0);
   std::thread([impl, run = u->run, sock, urh, early = std::move(early)]() mutable {
     run(sock, std::move(early));
