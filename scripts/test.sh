@@ -23,7 +23,8 @@ echo "== [+${SECONDS}s] build" >&2
 
 log=$(mktemp /tmp/vessel-test.XXXXXX.log)
 failures=$(mktemp /tmp/vessel-failures.XXXXXX.txt)
-trap 'rm -f "$log" "$failures"' EXIT
+details=$(mktemp /tmp/vessel-failure-details.XXXXXX.txt)
+trap 'rm -f "$log" "$failures" "$details"' EXIT
 status=0
 pass="build"  # which pass is running, for the summary of failures
 # Keeps the names of the failed tests of a log, for the summary at the end (CI shows the tail).
@@ -31,6 +32,7 @@ record_failures() {
   sed -n -E -e '/^(\[kvm-host [0-9]+\] )?\s+[0-9]+ - .+\(.+\)$/p' \
     -e '/(ended with status|skipped tests or could not run)/p' "$1" |
     sed "s/^/[$pass] /" >>"$failures"
+  awk -f "$top/scripts/failure-details.awk" "$1" | sed "s/^/[$pass] /" >>"$details"
 }
 # ctest, with its output kept: a skipped test fails the run (a skip is not a pass).
 run_ctest() {
@@ -120,7 +122,11 @@ if ((asan)); then
 fi
 echo "== [+${SECONDS}s] test: done" >&2
 if ((status != 0)); then
-  echo "== test: FAILED. The failed tests, by pass (their output is above):" >&2
+  if [[ -s $details ]]; then
+    echo "== test: what the failed tests said (their failure messages, cut short; whole output above):" >&2
+    cat "$details" >&2
+  fi
+  echo "== test: FAILED. The failed tests, by pass:" >&2
   if [[ -s $failures ]]; then cat "$failures" >&2; else echo "(no test named: a step failed)" >&2; fi
 fi
 exit $status

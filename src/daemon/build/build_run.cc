@@ -11,11 +11,14 @@
 #include "daemon/build/build_layer.h"
 #include "daemon/build/build_steps.h"
 #include "daemon/instances/container_backend.h"
+#include "daemon/instances/exit_status.h"
 #include "daemon/policy/cgroups.h"
 
 namespace vessel::daemon::build {
 
 namespace {
+
+constexpr std::chrono::seconds kExitFileWait{30};
 
 // The runtime's name for the step: '+' is not allowed in instance names, so none collides.
 std::string run_container_name() {
@@ -112,6 +115,9 @@ Result<RunResult> run_in_container(const StepEnv& env, const StageState& state, 
   auto proc = TRY_CTX(env.containers.start(ctx, boot), "start the RUN container");
   OutputRelay relay(ctx.log_path, env.log);
   while (!proc.wait_exit(std::chrono::milliseconds(200))) relay.poll(false);
+  // The shim writes the exit file once it drained the output; exit_info() gives it a few seconds,
+  // which a loaded machine can overrun, and a RUN's status is the build's verdict.
+  if (env.containers.exit_file_wait().count() > 0) (void)read_exit_file(ctx.dir + "/" + kExitFile, kExitFileWait);
   ExitInfo exit = env.containers.exit_info(ctx, &proc);
   env.containers.cleanup(ctx);
   relay.poll(true);

@@ -98,16 +98,14 @@ TEST_F(Build, DockerfileBuildsRunsAndCaches) {
 TEST_F(Build, FailingRunNamesItsLineAndLeavesNoImage) {
   write("Dockerfile", "FROM bb\nRUN echo before\nRUN echo doomed-output; exit 3\nCMD [\"true\"]\n");
   auto failed = build({"-t", "broken"});
-  EXPECT_EQ(failed.status, 1) << failed.err;
+  EXPECT_EQ(failed.status, 1) << failed.err << daemon.log();
   EXPECT_NE(failed.err.find("Dockerfile line 3, column 1"), std::string::npos) << failed.err;
   EXPECT_NE(failed.err.find("exit status 3"), std::string::npos) << failed.err;
   EXPECT_NE(failed.err.find("doomed-output"), std::string::npos) << failed.err;
   EXPECT_NE(daemon.vessel({"image", "inspect", "broken"}).status, 0);
   // Nothing of the build left in the store's scratch space; the daemon answers.
-  EXPECT_TRUE(fs::is_empty(daemon.state_dir() + "/images/tmp") ||
-              !fs::exists(daemon.state_dir() + "/images/tmp/build-")) << daemon.log();
   for (const auto& e : fs::directory_iterator(daemon.state_dir() + "/images/tmp"))
-    EXPECT_EQ(e.path().filename().string().rfind("build-", 0), std::string::npos) << e.path();
+    EXPECT_EQ(e.path().filename().string().rfind("build-", 0), std::string::npos) << e.path() << daemon.log();
   EXPECT_EQ(daemon.vessel({"image", "ls"}).status, 0);
   // A syntax error names its line and column too.
   write("Dockerfile", "FROM bb\nFORM x\n");
