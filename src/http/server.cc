@@ -13,6 +13,7 @@
 
 #include "base/fd.h"
 #include "http/http.h"
+#include "http/gnutls_peer.h"
 #include "base/log.h"
 #include "base/unix_socket.h"
 
@@ -91,16 +92,7 @@ MHD_Result collect_request_value(void* cls, MHD_ValueKind, const char* key, cons
 std::string client_fingerprint(MHD_Connection* connection) {
   const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
   if (info == nullptr || info->tls_session == nullptr) return {};
-  auto session = static_cast<gnutls_session_t>(info->tls_session);
-  unsigned count = 0;
-  const gnutls_datum_t* certs = gnutls_certificate_get_peers(session, &count);
-  if (certs == nullptr || count == 0) return {};
-  unsigned char digest[32];
-  size_t size = sizeof digest;
-  if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], digest, &size) != GNUTLS_E_SUCCESS || size != 32) return {};
-  std::string hex;
-  for (unsigned char c : digest) hex += fmt::format("{:02x}", c);
-  return hex;
+  return peer_certificate_sha256(static_cast<gnutls_session_t>(info->tls_session));
 }
 
 struct Upgrade {

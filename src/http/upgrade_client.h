@@ -44,6 +44,11 @@ Result<UpgradeAnswer> open_upgrade_tls(const ClientOptions& options, const std::
                                        const std::string& protocol, const std::string& body = {},
                                        const std::vector<std::string>& headers = {});
 
+// The TLS connection alone, without HTTP (TlsStreamListener's client, http/tls_stream_server.h):
+// connects to `base_url` (https://HOST:PORT) as `options` say, and answers one end of a Unix
+// socket pair relayed to and from it by a thread (a half-close of it is not passed on).
+Result<Fd> open_tls_stream(const ClientOptions& options, const std::string& base_url);
+
 // Internal to both: the request's bytes, and the answer read through `read` (a read(2)-like
 // call: bytes, 0 at the end, -1 on an error) into an UpgradeAnswer without `fd`.
 std::string upgrade_request(const std::string& method, const std::string& target, const std::string& protocol,

@@ -1,4 +1,4 @@
-// The upgrade client over TLS (http/upgrade_client.h): libcurl makes the connection and the
+// The upgrade client over TLS, and a raw stream inside TLS (http/upgrade_client.h): libcurl makes the connection and the
 // handshake (CURLOPT_CONNECT_ONLY, with the client certificate and the pinned key of a request),
 // the request and the answer's head go through curl_easy_send/recv, and after a 101 a thread
 // relays between the TLS connection and one end of a Unix socket pair, the caller getting the
@@ -127,6 +127,14 @@ Result<std::unique_ptr<Connection>> connect_tls(const ClientOptions& options, co
 }
 
 }  // namespace
+
+Result<Fd> open_tls_stream(const ClientOptions& options, const std::string& base_url) {
+  auto c = TRY(connect_tls(options, base_url));
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno("socketpair");
+  std::thread(relay, std::move(c), Fd(pair[1])).detach();
+  return Fd(pair[0]);
+}
 
 Result<UpgradeAnswer> open_upgrade_tls(const ClientOptions& options, const std::string& base_url,
                                        const std::string& method, const std::string& target,

@@ -15,6 +15,7 @@
 
 #include "base/fd.h"
 #include "base/log.h"
+#include "base/socket_relay.h"
 #include "base/unix_socket.h"
 #include "daemon/api/router.h"
 #include "stream/frames.h"
@@ -36,40 +37,6 @@ http::Response upgrade_required(const std::string& what) {
       426);
   resp.headers["Upgrade"] = frames::kUpgradeProtocol;
   return resp;
-}
-
-// Client <-> console socket, raw. Ends when either side closes; the client's half-close (stdin at
-// EOF) is passed on so that output keeps flowing.
-void relay_console(int client, const Fd& console, std::string early) {
-  if (!early.empty() && !unix_socket::send_all(console.get(), early)) return;
-  bool client_done = false;
-  char buf[16384];
-  for (;;) {
-    pollfd p[2] = {{client, static_cast<short>(client_done ? 0 : POLLIN), 0}, {console.get(), POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::read(console.get(), buf, sizeof buf);
-      if (n <= 0) return;  // the VM ended
-      if (!unix_socket::send_all(client, std::string_view(buf, static_cast<size_t>(n)))) return;
-    }
-    if (p[0].revents & (POLLHUP | POLLERR)) {
-      if (!(p[0].revents & POLLIN)) return;
-    }
-    if (!client_done && (p[0].revents & (POLLIN | POLLHUP))) {
-      ssize_t n = ::read(client, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return;
-      if (n == 0) {
-        client_done = true;
-        ::shutdown(console.get(), SHUT_WR);
-        continue;
-      }
-      if (!unix_socket::send_all(console.get(), std::string_view(buf, static_cast<size_t>(n)))) return;
-    }
-  }
 }
 
 struct ExecRequest {
@@ -208,7 +175,8 @@ http::Response Api::console(const http::Request& r, const std::string& name) {
   auto shared = std::make_shared<Fd>(std::move(*console));
   resp.upgrade = [shared, name](int fd, std::string early) {
     log::debug("console of {} attached", name);
-    relay_console(fd, *shared, std::move(early));
+    // Client <-> console socket, raw; the client's half-close (stdin at EOF) is passed on.
+    unix_socket::relay_until_closed(fd, shared->get(), early);
     log::debug("console of {} detached", name);
   };
   return resp;

@@ -17,7 +17,10 @@
 #include <functional>
 #include <string>
 
+#include "base/json.h"
+#include "cluster/instance_record.h"
 #include "cluster/membership.h"
+#include "daemon/api/progress_stream.h"
 #include "daemon/api/progress_stream.h"
 #include "daemon/instances/manager.h"
 

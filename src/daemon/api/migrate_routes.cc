@@ -39,7 +39,7 @@ http::Response Api::migration_route(const http::Request& r, Role role, const std
     auto incoming = parse_incoming_request(r.body);
     if (!incoming) return error_response(incoming.error(), incoming.error().errnum() == ENOTSUP ? 501 : 400);
     if (auto allowed = host_paths_.admit(incoming->spec, role); !allowed) return error_response(allowed.error());
-    auto received = manager_.receive(incoming->spec, incoming->receive_on);
+    auto received = manager_.receive(*incoming, r.client_cert_sha256);
     return received ? ok(*received, 201) : error_response(received.error());
   }
   if (parts.size() == 4 && (parts[3] == "commit" || parts[3] == "abort")) {

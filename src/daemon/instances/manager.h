@@ -22,6 +22,7 @@
 #include "daemon/instances/pool_hooks.h"
 #include "daemon/instances/migrate_request.h"
 #include "daemon/instances/health_checker.h"
+#include "daemon/instances/incoming_tls_stream.h"
 #include "daemon/instances/restart_supervisor.h"
 #include "daemon/instances/stamped_mutex.h"
 #include "daemon/instances/start_guard.h"
@@ -138,7 +139,9 @@ class Manager {
   // finish_incoming() marks it running (commit) or removes it (abort).
   using MigrateProgress = std::function<void(const json::Json&)>;
   Result<json::Json> migrate(const std::string& name, const MigrateRequest& request, const MigrateProgress& progress = {});
-  Result<json::Json> receive(const InstanceSpec& spec, const std::string& receive_on = {});
+  // `client_cert_sha256`: the certificate the request came with (TLS), the only one a stream
+  // inside TLS (request.tls) takes.
+  Result<json::Json> receive(const IncomingRequest& request, const std::string& client_cert_sha256 = {});
   Result<json::Json> finish_incoming(const std::string& name, bool commit);
   // Writes the backup of `name` to `out_fd`: created, stopped and saved instances as they are, a
   // running container frozen while its changes are packed; a running VM is refused (stop it).
@@ -169,6 +172,7 @@ class Manager {
     // Held while an export has the container frozen, and by an exec until its process started (a
     // plain exec: until it ended): the runtime refuses to exec in a paused container.
     std::mutex export_freeze;
+    std::unique_ptr<IncomingTlsStream> incoming_stream;  // an incoming migration's stream inside TLS
   };
   std::shared_ptr<Entry> entry(const std::string& name);
   // The digest of the image `spec` names, as the store finds it ("" for none): part of ExportBasis.

@@ -15,6 +15,8 @@
 #include "base/log.h"
 #include "http/http.h"
 #include "http/public_key_pin.h"
+#include "http/upgrade_client.h"
+#include "daemon/instances/migration_relay.h"
 #include "daemon/instances/manager.h"
 
 namespace vessel::daemon {
@@ -69,6 +71,16 @@ Result<std::string> numeric_address(const std::string& host) {
                                                   : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
   if (!::inet_ntop(found->ai_family, addr, text, sizeof text)) return fail_errno("inet_ntop");
   return std::string(text);
+}
+
+constexpr const char* kRelaySocket = "migrate-relay.sock";  // a relayed stream's, in the instance's directory
+
+// The stream to the destination's TLS listener at `url` (https://ADDRESS:PORT, its API's key
+// pinned, this vesseld's certificate shown), and the socket this host's vessel-vmm sends into, at
+// `socket`.
+Result<std::unique_ptr<MigrationRelay>> open_relay(const PeerApi& peer, const std::string& url, const std::string& socket) {
+  auto stream = TRY_CTX(http::open_tls_stream(peer.options, url), "open the migration stream to {}", url);
+  return MigrationRelay::start(socket, std::move(stream), "");
 }
 
 // One call to the destination vesseld's API; its {"error", "hint", "errno"} answer as an Error
@@ -142,6 +154,7 @@ Result<json::Json> Manager::migrate(const std::string& name, const MigrateReques
     auto address = numeric_address(to.host);
     if (!address) return goes_on(std::move(address).error());
     incoming_request["receive_on"] = *address;
+    if (request.stream == MigrationStream::Tls) incoming_request["stream"] = "tls";
   }
   auto prepared = peer_call(*peer, "POST", "/v1/migrations", incoming_request, std::chrono::seconds(90));
   if (!prepared) return goes_on(std::move(prepared).error());
@@ -156,11 +169,24 @@ Result<json::Json> Manager::migrate(const std::string& name, const MigrateReques
   }
   events_.publish({{"type", "instance-migrating"}, {"name", name}, {"destination", to.text()}});
 
-  // 2. The stream, vessel-vmm to vessel-vmm. Its process ends on success: not an exit to record.
+  // 2. The stream, vessel-vmm to vessel-vmm (through both vesselds' TLS connection when relayed).
+  // Its process ends on success: not an exit to record.
   say({{"progress", "send"}, {"url", incoming->url}});
+  std::unique_ptr<MigrationRelay> relay;
+  std::string url = incoming->url;
+  if (!incoming->tls.empty()) {
+    auto opened = open_relay(*peer, incoming->tls, ctx.dir + "/" + kRelaySocket);
+    if (!opened) {
+      abort_there("its stream could not be opened");
+      return goes_on(std::move(opened).error());
+    }
+    relay = std::move(*opened);
+    url = "unix:" + relay->path();
+  }
   monitor_->unwatch(name);
-  auto sent = backend_for(spec).send_migration(ctx, *e->process, incoming->url, incoming->token, request.downtime_ms,
+  auto sent = backend_for(spec).send_migration(ctx, *e->process, url, incoming->token, request.downtime_ms,
                                                request.max_rounds);
+  relay.reset();
   if (!sent) {
     monitor_->watch(name, e->process->pidfd.get());
     abort_there("the send failed");
@@ -186,6 +212,7 @@ Result<json::Json> Manager::migrate(const std::string& name, const MigrateReques
   }
   out["name"] = name;
   out["destination"] = to.text();
+  out["stream"] = !incoming->tls.empty() ? "tls" : !incoming->token.empty() ? "tcp" : "unix";
   out["daemon_total_ms"] = ms_since(began);  // prepare + stream + commit, through both vesselds
   log::info("{}: done, downtime {} ms, total {:.1f} ms through vesseld", where, out.value("downtime_ms", 0.0),
             ms_since(began));
@@ -211,7 +238,8 @@ void Manager::forget_migrated(Entry& e, const InstanceSpec& spec, const std::str
   events_.publish({{"type", "instance-deleted"}, {"name", name}, {"reason", "migrated"}});
 }
 
-Result<json::Json> Manager::receive(const InstanceSpec& spec, const std::string& receive_on) {
+Result<json::Json> Manager::receive(const IncomingRequest& request, const std::string& client_cert_sha256) {
+  const InstanceSpec& spec = request.spec;
   TRY_CTX(check_migratable_spec(spec), "receive {}", spec.name);
   TRY_CTX(backend_for(spec).preflight(), "receive {}", spec.name);
   // Before the instance's lock: a vesseld asked to receive its own instance (migrating to itself)
@@ -229,7 +257,8 @@ Result<json::Json> Manager::receive(const InstanceSpec& spec, const std::string&
     drop_incoming(*e, spec, "its disks cannot migrate");
     return Unexpected(std::move(disks).error());
   }
-  auto incoming = backend_for(spec).receive_migration(ctx, boot, receive_on);
+  // Inside TLS the receiver listens on a Unix socket; this vesseld's listener relays to it.
+  auto incoming = backend_for(spec).receive_migration(ctx, boot, request.tls ? "" : request.receive_on);
   if (!incoming) {
     drop_incoming(*e, spec, "its receiver did not start");
     return Unexpected(std::move(incoming).error().add_context(fmt::format("receive {}", spec.name)));
@@ -239,9 +268,22 @@ Result<json::Json> Manager::receive(const InstanceSpec& spec, const std::string&
     drop_incoming(*e, spec, "its state could not be recorded");
     return Unexpected(std::move(recorded).error());
   }
-  log::info("{}: receiving a live migration on {}", spec.name, incoming->url);
   json::Json answer{{"name", spec.name}, {"url", incoming->url}};
   if (!incoming->token.empty()) answer["token"] = incoming->token;
+  if (request.tls) {
+    auto stream = IncomingTlsStream::start(request.receive_on, config_.state_dir, client_cert_sha256,
+                                           incoming->url.substr(5), spec.name);  // unix:PATH
+    if (!stream) {
+      drop_incoming(*e, spec, "its TLS stream could not listen");
+      return Unexpected(std::move(stream).error());
+    }
+    answer["url"] = tcp_url(request.receive_on, (*stream)->port()).replace(0, 3, "tls");
+    e->incoming_stream = std::move(*stream);
+    log::info("{}: receiving a live migration inside TLS on {} (its receiver on {})", spec.name,
+              answer.value("url", ""), incoming->url);
+  } else {
+    log::info("{}: receiving a live migration on {}", spec.name, incoming->url);
+  }
   return answer;
 }
 
@@ -255,6 +297,7 @@ Result<json::Json> Manager::finish_incoming(const std::string& name, bool commit
     auto adopted = GuestProcess::adopt(static_cast<pid_t>(row.pid), row.pid_start);
     if (adopted) e->process = std::move(*adopted);
   }
+  e->incoming_stream.reset();  // the stream has ended, or is cut now
   if (!commit || !e->process || !e->process->alive()) {
     drop_incoming(*e, spec, commit ? "its vessel-vmm ended" : "the migration was aborted");
     if (commit) return fail(EIO, "{}: the receiving vessel-vmm ended; see the destination's log", name);
@@ -273,6 +316,7 @@ Result<json::Json> Manager::finish_incoming(const std::string& name, bool commit
 
 void Manager::drop_incoming(Entry& e, const InstanceSpec& spec, const char* why) {
   InstanceContext ctx{spec, dir_of(spec.name), dir_of(spec.name) + "/console.log", cgroup_of(spec.name)};
+  e.incoming_stream.reset();
   if (e.process) {
     (void)e.process->signal(SIGKILL);
     e.process->wait_exit(std::chrono::seconds(5));

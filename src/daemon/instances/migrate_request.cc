@@ -86,7 +86,7 @@ Result<Destination> parse_destination(std::string_view text) {
 
 Result<MigrateRequest> parse_migrate_request(std::string_view body) {
   auto j = TRY(object(body, "migrate request"));
-  TRY(json::reject_unknown(j, "migrate", {"destination", "destination_pubkey_sha256", "downtime_ms", "max_rounds"}));
+  TRY(json::reject_unknown(j, "migrate", {"destination", "destination_pubkey_sha256", "stream", "downtime_ms", "max_rounds"}));
   MigrateRequest r;
   auto dest = TRY(json::opt_string(j, "migrate", "destination"));
   if (!dest) return fail(EINVAL, "migrate.destination: missing");
@@ -102,6 +102,11 @@ Result<MigrateRequest> parse_migrate_request(std::string_view body) {
       return fail(EINVAL, "migrate.destination_pubkey_sha256: expected 64 lower-case hex digits");
     r.destination.pubkey_sha256 = *pin;
   }
+  if (auto stream = TRY(json::opt_string(j, "migrate", "stream"))) {
+    if (!remote) return fail(EINVAL, "migrate.stream: only for an https:// destination (on one host the stream is a Unix socket)");
+    if (*stream != "tls" && *stream != "tcp") return fail(EINVAL, "migrate.stream: '{}' is neither tls nor tcp", stream->substr(0, 50));
+    r.stream = *stream == "tcp" ? MigrationStream::Tcp : MigrationStream::Tls;
+  }
   auto downtime = TRY(json::opt_uint(j, "migrate", "downtime_ms"));
   if (downtime && (*downtime < 1 || *downtime > 60000)) return fail(EINVAL, "migrate.downtime_ms: {} is not in 1..60000", *downtime);
   if (downtime) r.downtime_ms = static_cast<uint32_t>(*downtime);
@@ -114,6 +119,7 @@ Result<MigrateRequest> parse_migrate_request(std::string_view body) {
 json::Json to_json(const MigrateRequest& r) {
   json::Json j{{"destination", r.destination.text()}, {"downtime_ms", r.downtime_ms}, {"max_rounds", r.max_rounds}};
   if (!r.destination.pubkey_sha256.empty()) j["destination_pubkey_sha256"] = r.destination.pubkey_sha256;
+  if (r.destination.kind == Destination::Kind::Remote) j["stream"] = r.stream == MigrationStream::Tcp ? "tcp" : "tls";
   return j;
 }
 
@@ -148,7 +154,7 @@ Result<void> check_migratable_disks(const std::string& name, const std::vector<D
 
 Result<IncomingRequest> parse_incoming_request(std::string_view body) {
   auto j = TRY(object(body, "incoming migration"));
-  TRY(json::reject_unknown(j, "incoming", {"spec", "receive_on"}));
+  TRY(json::reject_unknown(j, "incoming", {"spec", "receive_on", "stream"}));
   if (!j.contains("spec") || !j["spec"].is_object()) return fail(EINVAL, "incoming.spec: missing or not an object");
   IncomingRequest r;
   r.spec = TRY_CTX(parse_spec(j["spec"]), "incoming.spec");
@@ -157,11 +163,16 @@ Result<IncomingRequest> parse_incoming_request(std::string_view body) {
     TRY(check_numeric_address(*on, "incoming.receive_on"));
     r.receive_on = *on;
   }
+  if (auto stream = TRY(json::opt_string(j, "incoming", "stream"))) {
+    if (*stream != "tls") return fail(EINVAL, "incoming.stream: '{}' is not tls", stream->substr(0, 50));
+    if (r.receive_on.empty()) return fail(EINVAL, "incoming.stream: tls needs receive_on (the address it listens on)");
+    r.tls = true;
+  }
   return r;
 }
 
 namespace {
-// tcp:ADDRESS:PORT as the destination answers it (numeric, [IPv6] bracketed).
+// tcp:ADDRESS:PORT (or tls:) as the destination answers it (numeric, [IPv6] bracketed).
 Result<void> check_tcp_url(std::string_view url) {
   std::string_view rest = url.substr(4);
   size_t colon = rest.rfind(':');
@@ -189,8 +200,15 @@ Result<IncomingAnswer> parse_incoming_answer(std::string_view body) {
     if (!token || !is_lower_hex(*token, kMigrationTokenBytes))
       return fail(EPROTO, "the destination's answer names a TCP receiver without its token (64 hex digits)");
     a.token = *token;
-  } else if (url->starts_with("unix:")) a.socket = TRY_CTX(socket_path(std::string_view(*url).substr(5), "url"), "the destination's answer");
-  else return fail(EPROTO, "the destination's url '{}' is neither unix:PATH nor tcp:ADDRESS:PORT", url->substr(0, 200));
+  } else if (url->starts_with("unix:")) {
+    a.socket = TRY_CTX(socket_path(std::string_view(*url).substr(5), "url"), "the destination's answer");
+  } else if (url->starts_with("tls:")) {
+    TRY(check_tcp_url(*url));
+    a.tls = "https://" + url->substr(4);
+  } else {
+    return fail(EPROTO, "the destination's url '{}' is neither unix:PATH, tcp:ADDRESS:PORT nor tls:ADDRESS:PORT",
+                url->substr(0, 200));
+  }
   a.name = *name;
   a.url = *url;
   return a;

@@ -31,10 +31,17 @@ struct Destination {
 // "local"; anything else is EINVAL.
 Result<Destination> parse_destination(std::string_view text);
 
+// How the memory goes to another host: through the two vesselds' TLS connection (encrypted and
+// authenticated as the API is), or from vessel-vmm to vessel-vmm over plain TCP (faster, in the
+// clear: a network one trusts).
+enum class MigrationStream { Tls, Tcp };
+
 // POST /v1/instances/{name}/migrate {"destination", "destination_pubkey_sha256" (https:// only,
-// required there), "downtime_ms", "max_rounds"}.
+// required there), "stream" ("tls" or "tcp", https:// only; tls when absent), "downtime_ms",
+// "max_rounds"}.
 struct MigrateRequest {
   Destination destination;
+  MigrationStream stream = MigrationStream::Tls;
   uint32_t downtime_ms = 50;  // the pause vessel-vmm aims for (1..60000)
   uint32_t max_rounds = 16;   // dirty rounds before it pauses anyway (0..1000)
 };
@@ -44,24 +51,30 @@ Result<MigrateRequest> parse_migrate_request(std::string_view body);
 Result<std::string> parse_cluster_move_request(std::string_view body);
 json::Json to_json(const MigrateRequest& r);
 
-// POST /v1/migrations {"spec": {...}, "receive_on": "ADDRESS"} on the destination: the instance
-// to receive (only VMs without a network interface: the tap is not handed over yet), and, from
-// another host, the numeric address of this one its receiver listens on (TCP).
+// POST /v1/migrations {"spec": {...}, "receive_on": "ADDRESS", "stream": "tls"} on the
+// destination: the instance to receive (only VMs without a network interface: the tap is not
+// handed over yet), and, from another host, the numeric address of this one the stream comes to:
+// vessel-vmm's own TCP receiver, or with "stream": "tls" a TLS listener of the destination
+// vesseld's (its API's identity; it takes only the certificate the request came with), which
+// relays to a receiver on a Unix socket.
 struct IncomingRequest {
   InstanceSpec spec;
   std::string receive_on;  // empty: a Unix socket (one host)
+  bool tls = false;        // with receive_on: the stream inside TLS
 };
 Result<IncomingRequest> parse_incoming_request(std::string_view body);
 
 // The destination's answer: where its vessel-vmm listens for the stream. A `unix:` URL whose
 // path is absolute (a socket in the destination instance's run directory, on this host), or
 // `tcp:ADDRESS:PORT` with a numeric address (another host) and the token the receiver expects
-// first (64 hex digits: anyone may reach a TCP port).
+// first (64 hex digits: anyone may reach a TCP port), or `tls:ADDRESS:PORT` (another host, inside
+// TLS: the source's certificate is the key there).
 struct IncomingAnswer {
   std::string name;
   std::string url;
   std::string socket;  // the path of a `unix:` url, else empty
   std::string token;   // with a `tcp:` url
+  std::string tls;     // a `tls:ADDRESS:PORT` url as https://ADDRESS:PORT (the destination vesseld's stream listener)
 };
 inline constexpr size_t kMigrationTokenBytes = 32;  // as vessel-vmm's (src/vmm/migration/token.h)
 

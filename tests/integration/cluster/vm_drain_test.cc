@@ -3,7 +3,7 @@
 // cluster drain node-1` moves it to node-2 by live migration: it counts on there from where it
 // was (not from 1), at the same generation, and node-1 keeps nothing of it. The same between nodes
 // that reach each other as two hosts do: over TLS (--listen, --advertise https://), the VM's
-// memory over TCP.
+// memory inside TLS, relayed by the two vesselds.
 #include "cluster_nodes.h"
 #include "vm_test_kit.h"
 
@@ -25,7 +25,7 @@ TEST_F(ClusterVmDrain, ARunningVmMovesLiveAndCountsOn) {
   drain_a_counting_vm();
 }
 
-TEST_F(ClusterVmDrain, BetweenNodesReachedOverTlsTheMemoryGoesOverTcp) {
+TEST_F(ClusterVmDrain, BetweenNodesReachedOverTlsTheMemoryGoesInsideTls) {
   ASSERT_EQ(::access(vmm().c_str(), X_OK), 0) << vmm() << " is not built (ninja vessel-vmm)";
   lease_ttl_ = "15";
   std::vector<std::vector<std::string>> flags{{"--vmm", vmm()}, {"--vmm", vmm(), "--jailer-uid-base", "960000"}};
@@ -38,8 +38,10 @@ TEST_F(ClusterVmDrain, BetweenNodesReachedOverTlsTheMemoryGoesOverTcp) {
   if (HasFatalFailure()) return;
   drain_a_counting_vm();
   if (HasFatalFailure()) return;
-  // node-2's receiver listened on TCP, not on a socket linked between the state directories.
-  EXPECT_NE(node(2).log().find("receiving a live migration on tcp:127.0.0.1:"), std::string::npos) << node(2).log();
+  // node-2's vessel-vmm listened on a Unix socket only; node-2's vesseld took the stream inside
+  // TLS, on a listener of its own, and relayed it there.
+  EXPECT_NE(node(2).log().find("vm1: receiving a live migration inside TLS on tls:127.0.0.1:"), std::string::npos)
+      << node(2).log();
 }
 
 void ClusterVmDrain::drain_a_counting_vm() {

@@ -8,6 +8,9 @@
 #include <filesystem>
 
 #include "base/process.h"
+#include "base/unix_socket.h"
+#include "http/public_key_pin.h"
+#include "http/upgrade_client.h"
 #include "daemon/api/router.h"
 #include "daemon/instances/migrate_request.h"
 #include "sleeping_backend.h"
@@ -82,6 +85,28 @@ TEST(MigrateRequest, AnHttpsDestinationNeedsItsKeyPinned) {
     EXPECT_FALSE(parse_migrate_request(bad)) << bad;
 }
 
+TEST(MigrateRequest, ToAnotherHostTheStreamIsTlsUnlessTcpIsAsked) {
+  const std::string pin(64, 'c');
+  auto request = [&](const std::string& extra) {
+    return parse_migrate_request(R"({"destination": "https://10.0.0.2:8443", "destination_pubkey_sha256": ")" + pin + "\"" + extra + "}");
+  };
+  auto plain = request("");
+  ASSERT_TRUE(plain) << plain.error().to_string();
+  EXPECT_EQ(plain->stream, MigrationStream::Tls);
+  EXPECT_EQ(to_json(*plain)["stream"], "tls");
+  auto tcp = request(R"(, "stream": "tcp")");
+  ASSERT_TRUE(tcp) << tcp.error().to_string();
+  EXPECT_EQ(tcp->stream, MigrationStream::Tcp);
+  EXPECT_EQ(to_json(*tcp)["stream"], "tcp");
+  EXPECT_EQ(request(R"(, "stream": "tls")")->stream, MigrationStream::Tls);
+  for (const char* bad : {R"(, "stream": "udp")", R"(, "stream": "TLS")", R"(, "stream": 1)"})
+    EXPECT_FALSE(request(bad)) << bad;
+  auto local = parse_migrate_request(R"({"destination": "/b.sock", "stream": "tcp"})");
+  ASSERT_FALSE(local);
+  EXPECT_NE(local.error().to_string().find("only for an https:// destination"), std::string::npos);
+  EXPECT_FALSE(to_json(*parse_migrate_request(R"({"destination": "/b.sock"})")).contains("stream"));
+}
+
 TEST(MigrateRequest, AClusteredInstanceMovesToANodeByName) {
   EXPECT_EQ(parse_cluster_move_request(R"({"node": "node-2"})").value(), "node-2");
   EXPECT_EQ(parse_cluster_move_request("").value(), "");
@@ -117,6 +142,14 @@ TEST(MigrateIncoming, OnlyVmsWithoutANetwork) {
   for (const char* bad : {"{}", R"({"spec": 1})", R"({"spec": {"name": "../x", "type": "vm", "kernel": "/k"}})",
                           R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}, "more": 1})"})
     EXPECT_FALSE(parse_incoming_request(bad)) << bad;
+  // Inside TLS: on the address given, which it needs.
+  auto tls = parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}, "receive_on": "10.0.0.2", "stream": "tls"})");
+  ASSERT_TRUE(tls) << tls.error().to_string();
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->receive_on, "10.0.0.2");
+  EXPECT_FALSE(vm->tls);
+  EXPECT_FALSE(parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}, "stream": "tls"})"));
+  EXPECT_FALSE(parse_incoming_request(R"({"spec": {"name": "v", "type": "vm", "kernel": "/k"}, "receive_on": "10.0.0.2", "stream": "tcp"})"));
 }
 
 TEST(MigrateIncoming, TheDestinationsAnswerIsChecked) {
@@ -136,6 +169,13 @@ TEST(MigrateIncoming, TheDestinationsAnswerIsChecked) {
                                R"({"name": "v", "url": "tcp:10.0.0.2:40123", "token": 5})",
                                R"({"name": "v", "url": "tcp:10.0.0.2:40123", "token": "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"})"})
     EXPECT_FALSE(parse_incoming_answer(no_token)) << no_token;
+  auto tls = parse_incoming_answer(R"({"name": "v", "url": "tls:[fd00::2]:40123"})");
+  ASSERT_TRUE(tls) << tls.error().to_string();
+  EXPECT_EQ(tls->tls, "https://[fd00::2]:40123");
+  EXPECT_EQ(tls->token, "") << "the source's certificate is its key there";
+  for (const char* bad : {R"({"name": "v", "url": "tls:b.example:5"})", R"({"name": "v", "url": "tls:10.0.0.2"})",
+                          R"({"name": "v", "url": "tls:10.0.0.2:0"})"})
+    EXPECT_FALSE(parse_incoming_answer(bad)) << bad;
   EXPECT_EQ(tcp_url("fd00::2", 7000), "tcp:[fd00::2]:7000");
   EXPECT_EQ(tcp_url("10.0.0.2", 7000), "tcp:10.0.0.2:7000");
   for (const char* bad : {"", "{}", R"({"name": "v"})", R"({"name": "v", "url": "tcp:b.example:5"})",
@@ -314,6 +354,65 @@ TEST_F(TwoVesselds, BadInputIsRefusedClearly) {
   auto container = b->call("POST", "/v1/migrations", R"({"spec": {"name": "c", "rootfs": "/"}})");
   EXPECT_EQ(container.status, 501) << container.body;
   (void)b->manager->remove("w", true);
+}
+
+// The destination's side of a stream inside TLS, with the fake backend's receiver: its TLS
+// listener takes only the certificate the request came with, and relays to the receiver.
+TEST_F(TwoVesselds, AStreamInsideTlsReachesTheReceiverOnlyFromTheCallersCertificate) {
+  std::string tls = b->dir + "/tls";
+  std::filesystem::create_directories(tls);
+  for (const char* who : {"server", "caller", "stranger"})
+    ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t "
+                           "-keyout " + tls + "/" + who + ".key -out " + tls + "/" + who + ".crt 2>/dev/null").c_str()), 0);
+  auto sha = [&](const std::string& pipeline) {
+    std::string out = dir + "/sha";
+    EXPECT_EQ(std::system((pipeline + " | sha256sum | cut -c1-64 > " + out).c_str()), 0);
+    return read_file(out).value_or("").substr(0, 64);
+  };
+  std::string caller_sha = sha("openssl x509 -in " + tls + "/caller.crt -outform der");
+  http::ClientOptions caller, stranger;
+  caller.pinned_public_key = *http::public_key_pin(
+      sha("openssl x509 -in " + tls + "/server.crt -pubkey -noout | openssl pkey -pubin -outform der"));
+  stranger.pinned_public_key = caller.pinned_public_key;
+  caller.client_cert = tls + "/caller.crt", caller.client_key = tls + "/caller.key";
+  stranger.client_cert = tls + "/stranger.crt", stranger.client_key = tls + "/stranger.key";
+
+  http::Request r;
+  r.method = "POST";
+  r.path = "/v1/migrations";
+  r.body = json::Json{{"spec", json::parse(vm("v")).value()}, {"receive_on", "127.0.0.1"}, {"stream", "tls"}}.dump();
+  auto plain = b->api->handle(r);
+  EXPECT_EQ(plain.status, 403) << "not without a caller's certificate: " << plain.body;
+  EXPECT_EQ(b->call("GET", "/v1/instances/v").status, 404) << "nothing left of it";
+  r.tls = true;
+  r.client_cert_sha256 = caller_sha;
+  auto answer = b->api->handle(r);
+  ASSERT_EQ(answer.status, 201) << answer.body;
+  auto incoming = parse_incoming_answer(answer.body);
+  ASSERT_TRUE(incoming) << incoming.error().to_string();
+  ASSERT_TRUE(incoming->tls.starts_with("https://127.0.0.1:")) << answer.body;
+  // The fake receiver: where the fake backend says its vessel-vmm listens.
+  std::filesystem::create_directories(b->dir + "/instances/v/run");
+  auto receiver = unix_socket::listen(b->dir + "/instances/v/run/migrate.sock");
+  ASSERT_TRUE(receiver) << receiver.error().to_string();
+
+  auto intruder = http::open_tls_stream(stranger, incoming->tls);
+  if (intruder) (void)unix_socket::send_all(intruder->get(), "garbage");  // refused: the wait goes on
+  auto stream = http::open_tls_stream(caller, incoming->tls);
+  ASSERT_TRUE(stream) << stream.error().to_string();
+  ASSERT_TRUE(unix_socket::send_all(stream->get(), "preamble"));
+  Fd taken(::accept4(receiver->get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(taken);
+  char buf[16] = {};
+  ASSERT_EQ(::recv(taken.get(), buf, 8, MSG_WAITALL), 8);
+  EXPECT_EQ(std::string(buf, 8), "preamble") << "the stranger's bytes never reached it";
+  ASSERT_TRUE(unix_socket::send_all(taken.get(), "Done"));
+  ASSERT_EQ(::recv(stream->get(), buf, 4, MSG_WAITALL), 4);
+  EXPECT_EQ(std::string(buf, 4), "Done");
+  // The receiver ends: the stream ends too; the abort removes the listener with the instance.
+  taken = Fd();
+  EXPECT_EQ(::recv(stream->get(), buf, 1, 0), 0);
+  EXPECT_EQ(b->call("POST", "/v1/migrations/v/abort").status, 200);
 }
 
 TEST_F(TwoVesselds, AnIncomingInstanceRefusesOtherActionsAndIsCleanedAtRestart) {
