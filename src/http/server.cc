@@ -1,4 +1,3 @@
-#include <gnutls/gnutls.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <sys/socket.h>
@@ -13,7 +12,7 @@
 
 #include "base/fd.h"
 #include "http/http.h"
-#include "http/gnutls_peer.h"
+#include "http/tls_front.h"
 #include "base/log.h"
 #include "base/unix_socket.h"
 
@@ -30,6 +29,7 @@ struct Server::Impl {
   Handler handler;
   ServerOptions options;
   MHD_Daemon* daemon = nullptr;
+  std::shared_ptr<TlsFront> tls;  // TLS listeners: the connections' front
   std::string unix_path;
   // Upgraded connections still running (Response::upgrade), shut down on destruction.
   std::mutex upgraded_mutex;
@@ -89,12 +89,6 @@ MHD_Result collect_request_value(void* cls, MHD_ValueKind, const char* key, cons
 }
 
 // SHA-256 of the peer's certificate (DER), hex; empty without one.
-std::string client_fingerprint(MHD_Connection* connection) {
-  const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  if (info == nullptr || info->tls_session == nullptr) return {};
-  return peer_certificate_sha256(static_cast<gnutls_session_t>(info->tls_session));
-}
-
 struct Upgrade {
   Server::Impl* impl;
   std::function<void(int, std::string)> run;
@@ -115,8 +109,8 @@ void upgrade_handler(void* cls, MHD_Connection*, void*, const char* extra_in, si
     }
     impl->upgraded.insert(sock);
   }
-  // Over TLS `sock` is libmicrohttpd's non-blocking socket pair: sessions expect a blocking socket
-  // (a send to a slow client must wait, not fail with EAGAIN and cut the stream).
+  // libmicrohttpd made `sock` non-blocking: sessions expect a blocking socket (a send to a slow
+  // client must wait, not fail with EAGAIN and cut the stream).
   if (int flags = ::fcntl(sock, F_GETFL); flags >= 0 && (flags & O_NONBLOCK)) ::fcntl(sock, F_SETFL, flags & ~O_NONBLOCK);
   std::string early(extra_in ? extra_in : "", extra_in ? extra_in_size : 0);
   std::thread([impl, run = u->run, sock, urh, early = std::move(early)]() mutable {
@@ -181,7 +175,7 @@ MHD_Result access_handler(void* cls, MHD_Connection* connection, const char* url
                               &pending->request.query);
     if (!impl->options.tls_cert_pem.empty()) {
       pending->request.tls = true;
-      pending->request.client_cert_sha256 = client_fingerprint(connection);
+      pending->request.client_cert_sha256 = TlsFront::client_cert_sha256(connection);
     }
     pending->limit = impl->options.max_body_for ? impl->options.max_body_for(pending->request)
                                                 : impl->options.max_body_bytes;
@@ -252,6 +246,7 @@ Server::~Server() {
     for (int fd : impl_->upgraded) ::shutdown(fd, SHUT_RDWR);
     impl_->upgraded_cv.wait_for(lock, std::chrono::seconds(5), [&] { return impl_->upgraded.empty(); });
   }
+  if (impl_ && impl_->tls) impl_->tls->stop();  // no connection handed over to a stopping daemon
   if (impl_ && impl_->daemon) MHD_stop_daemon(impl_->daemon);
   if (impl_ && !impl_->unix_path.empty()) ::unlink(impl_->unix_path.c_str());
 }
@@ -262,25 +257,24 @@ Result<std::unique_ptr<Server>> Server::listen_fd(int fd, Handler handler, Serve
   impl->options = std::move(options);
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                    MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_ALLOW_UPGRADE;
-  bool tls = !impl->options.tls_cert_pem.empty();
-  if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-    ::close(fd);
-    return fail(ENOTSUP, "this libmicrohttpd is built without TLS");
+  // TLS is terminated in front of libmicrohttpd (http/tls_front.h), which then listens on nothing.
+  if (!impl->options.tls_cert_pem.empty()) {
+    impl->tls = TRY(TlsFront::start(fd, impl->options.tls_cert_pem, impl->options.tls_key_pem));
+    impl->daemon = MHD_start_daemon(
+        flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, nullptr, nullptr, &access_handler, impl.get(),
+        MHD_OPTION_NOTIFY_COMPLETED, &request_completed, impl.get(), MHD_OPTION_NOTIFY_CONNECTION,
+        &TlsFront::notify_connection, impl->tls.get(), MHD_OPTION_CONNECTION_TIMEOUT,
+        static_cast<unsigned>(impl->options.idle_timeout.count()), MHD_OPTION_CONNECTION_LIMIT,
+        impl->options.max_connections, MHD_OPTION_END);
+    if (impl->daemon == nullptr) return fail(EIO, "cannot start the HTTP server");
+    impl->tls->attach(impl->daemon);
+    return std::unique_ptr<Server>(new Server(std::move(impl)));
   }
-  MHD_OptionItem tls_options[] = {
-      // Asking for a trust list makes libmicrohttpd request a client certificate; it does not
-      // verify it (the handler checks the fingerprint), so the server's own certificate will do.
-      {MHD_OPTION_HTTPS_MEM_KEY, 0, const_cast<char*>(impl->options.tls_key_pem.c_str())},
-      {MHD_OPTION_HTTPS_MEM_CERT, 0, const_cast<char*>(impl->options.tls_cert_pem.c_str())},
-      {MHD_OPTION_HTTPS_MEM_TRUST, 0, const_cast<char*>(impl->options.tls_cert_pem.c_str())},
-      {MHD_OPTION_END, 0, nullptr}};
-  MHD_OptionItem no_options[] = {{MHD_OPTION_END, 0, nullptr}};
   impl->daemon = MHD_start_daemon(
-      flags | (tls ? MHD_USE_TLS : 0), 0, nullptr, nullptr, &access_handler, impl.get(),
-      MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, &request_completed, impl.get(),
-      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(impl->options.idle_timeout.count()),
-      MHD_OPTION_CONNECTION_LIMIT, impl->options.max_connections, MHD_OPTION_ARRAY,
-      tls ? tls_options : no_options, MHD_OPTION_END);
+      flags, 0, nullptr, nullptr, &access_handler, impl.get(), MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_NOTIFY_COMPLETED, &request_completed, impl.get(), MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned>(impl->options.idle_timeout.count()), MHD_OPTION_CONNECTION_LIMIT,
+      impl->options.max_connections, MHD_OPTION_END);
   if (impl->daemon == nullptr) {
     ::close(fd);
     return fail(EIO, "cannot start the HTTP server");

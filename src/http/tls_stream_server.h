@@ -19,6 +19,8 @@
 
 namespace vessel::http {
 
+class TlsCredentials;
+
 struct TlsStreamOptions {
   std::string cert_file, key_file;  // PEM
   std::string client_cert_sha256;   // lower-case hex: the only client taken
@@ -44,13 +46,12 @@ class TlsStreamListener {
   void stop();
 
  private:
-  struct Credentials;
-  TlsStreamListener(Fd listener, uint16_t port, TlsStreamOptions options, std::unique_ptr<Credentials> credentials,
+  TlsStreamListener(Fd listener, uint16_t port, TlsStreamOptions options, std::shared_ptr<TlsCredentials> credentials,
                     Fd wake);
   Fd listener_;
   uint16_t port_;
   TlsStreamOptions options_;
-  std::unique_ptr<Credentials> credentials_;
+  std::shared_ptr<TlsCredentials> credentials_;
   Fd wake_;  // an eventfd: stop()'s word to serve()
 };
 

@@ -1,10 +1,13 @@
-// TlsStreamListener and open_tls_stream, the raw TLS stream between two vesselds (a live
-// migration's memory between hosts): a large stream one way, then a short answer the other, as
-// vessel-vmm's migration ends (state sent, then the receiver's Done): the answer comes while the
-// sender waits (libmicrohttpd's upgraded TLS relay held it back: the reason this exists). A client
-// without the expected certificate is closed and the listener goes on waiting for the right one.
+// TLS terminated by vessel_http itself (GnuTLS): TlsStreamListener and open_tls_stream, the raw
+// stream between two vesselds (a live migration's memory between hosts), and the HTTP server's
+// front. A large stream one way, then a short answer the other, as vessel-vmm's migration ends
+// (state sent, then the receiver's Done): the answer comes while the sender waits
+// (libmicrohttpd's own TLS relayed an upgraded connection 4 bytes at a time and held it back). A
+// client without the expected certificate is closed and the listener waits for the right one.
 #include "http/tls_stream_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -135,6 +138,49 @@ TEST_F(TlsStream, OnlyTheExpectedCertificateIsTaken) {
   server.join();
   ASSERT_TRUE(served) << served.error().to_string();
   EXPECT_EQ(*served, 2);
+}
+
+// The HTTP server's TLS (http/tls_front.h): an upgraded connection (exec, console, attach over
+// TLS) carries the same large stream and its answer; the handler learns the client's certificate.
+TEST_F(TlsStream, AnUpgradedConnectionOfTheHttpServerCarriesALargeStreamAndItsAnswer) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  http::ServerOptions options;
+  options.tls_key_pem = slurp(dir + "/server.key");
+  options.tls_cert_pem = slurp(dir + "/server.crt");
+  std::string seen_cert;
+  auto server = http::Server::listen_fd(fd, [&](const http::Request& r) {
+    seen_cert = r.client_cert_sha256;
+    http::Response resp;
+    resp.status = 101;
+    resp.headers["Upgrade"] = "test-stream";
+    resp.upgrade = [](int sock, std::string early) {
+      size_t got = early.size();
+      char buf[65536];
+      for (ssize_t n; got < kStreamBytes && (n = ::read(sock, buf, sizeof buf)) > 0;) got += static_cast<size_t>(n);
+      if (got == kStreamBytes) (void)unix_socket::send_all(sock, "Done");
+    };
+    return resp;
+  }, options);
+  ASSERT_TRUE(server) << server.error().to_string();
+  auto up = http::open_upgrade_tls(client, "https://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "POST", "/s",
+                                   "test-stream");
+  ASSERT_TRUE(up) << up.error().to_string();
+  ASSERT_EQ(up->status, 101) << up->rest;
+  EXPECT_EQ(seen_cert, fingerprint("client", false));
+  std::string chunk(1 << 20, 'm');
+  for (size_t sent = 0; sent < kStreamBytes; sent += chunk.size()) ASSERT_TRUE(unix_socket::send_all(up->fd.get(), chunk));
+  pollfd p{up->fd.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 8000), 1) << "no answer 8 s after the stream's last byte";
+  char answer[4] = {};
+  EXPECT_EQ(::recv(up->fd.get(), answer, 4, MSG_WAITALL), 4);
+  EXPECT_EQ(std::string(answer, 4), "Done");
 }
 
 TEST_F(TlsStream, StopEndsTheWait) {
