@@ -15,4 +15,5 @@ pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(ARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 find_package(CURL REQUIRED)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
-pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)  # client-certificate fingerprints on TLS listeners
+pkg_check_modules(GNUTLS REQUIRED IMPORTED_TARGET gnutls)  # TLS listeners (http/tls_front.cc, tls_stream_server.cc)
+find_package(OpenSSL REQUIRED)  # libcurl's TLS: a close_notify on the client's half-close (http/upgrade_client_tls.cc)

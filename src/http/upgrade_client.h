@@ -37,8 +37,8 @@ Result<UpgradeAnswer> open_upgrade(const std::string& socket, const std::string&
 // The same to `base_url` (https://HOST:PORT) over TLS, as `options` say (client certificate,
 // pinned key or CA; upgrade_client_tls.cc). After a 101, `fd` is one end of a Unix socket pair
 // whose other end a thread relays to and from the TLS connection, so that the caller sees a plain
-// socket either way; a half-close of `fd` is not passed on (TLS has none here): the stream ends
-// when the server closes it.
+// socket either way; a half-close of `fd` is passed on as TLS's close_notify (vessel's servers
+// pass that on as a half-close in turn); the stream ends when the server closes it.
 Result<UpgradeAnswer> open_upgrade_tls(const ClientOptions& options, const std::string& base_url,
                                        const std::string& method, const std::string& target,
                                        const std::string& protocol, const std::string& body = {},
@@ -46,7 +46,7 @@ Result<UpgradeAnswer> open_upgrade_tls(const ClientOptions& options, const std::
 
 // The TLS connection alone, without HTTP (TlsStreamListener's client, http/tls_stream_server.h):
 // connects to `base_url` (https://HOST:PORT) as `options` say, and answers one end of a Unix
-// socket pair relayed to and from it by a thread (a half-close of it is not passed on).
+// socket pair relayed to and from it by a thread (a half-close of it passed on as close_notify).
 Result<Fd> open_tls_stream(const ClientOptions& options, const std::string& base_url);
 
 // Internal to both: the request's bytes, and the answer read through `read` (a read(2)-like

@@ -4,6 +4,7 @@
 // relays between the TLS connection and one end of a Unix socket pair, the caller getting the
 // other end: callers splice plain sockets, whatever the transport.
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -83,7 +84,24 @@ bool drain(const Connection& c, int local) {
   }
 }
 
-// Until the server closes, or the local end is closed (a local half-close only stops input).
+// A local half-close passed on: TLS's close_notify, after which OpenSSL still reads (libcurl
+// has no call for it; its session is OpenSSL's here, as Debian builds libcurl4-openssl).
+void send_close_notify(const Connection& c) {
+  curl_tlssessioninfo* info = nullptr;
+  if (curl_easy_getinfo(c.h, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK || info == nullptr ||
+      info->backend != CURLSSLBACKEND_OPENSSL || info->internals == nullptr)
+    return;
+  auto* ssl = static_cast<SSL*>(info->internals);
+  for (int tries = 0; tries < 100; ++tries) {
+    if (SSL_shutdown(ssl) >= 0) return;  // sent (0: the peer's has not come yet, as expected)
+    int why = SSL_get_error(ssl, -1);
+    if (why != SSL_ERROR_WANT_WRITE && why != SSL_ERROR_WANT_READ) return;
+    wait_socket(c.socket, why == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, kIoTimeoutMs);
+  }
+}
+
+// Until the server closes, or the local end is closed (a local half-close is passed on as TLS's
+// close_notify, and the server's answer still flows).
 void relay(std::unique_ptr<Connection> c, Fd local) {
   bool local_reading = true;
   char buf[16384];
@@ -103,6 +121,7 @@ void relay(std::unique_ptr<Connection> c, Fd local) {
     if (n < 0) return;
     if (n == 0) {
       local_reading = false;
+      send_close_notify(*c);
       continue;
     }
     if (!send_all(*c, std::string_view(buf, static_cast<size_t>(n)))) return;

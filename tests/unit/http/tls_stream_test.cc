@@ -73,9 +73,29 @@ struct TlsStream : ::testing::Test {
     return l ? std::move(*l) : nullptr;
   }
   std::string url(const http::TlsStreamListener& l) { return "https://127.0.0.1:" + std::to_string(l.port()); }
+  // vessel_http's server on TLS (http/tls_front.h) on 127.0.0.1; its https:// URL ("" on failure).
+  std::string https_server(http::Handler handler) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return "";
+    http::ServerOptions options;
+    options.tls_key_pem = slurp(dir + "/server.key");
+    options.tls_cert_pem = slurp(dir + "/server.crt");
+    auto s = http::Server::listen_fd(fd, std::move(handler), options);
+    EXPECT_TRUE(s) << s.error().to_string();
+    if (!s) return "";
+    server = std::move(*s);
+    return "https://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  }
   std::string dir;
   http::ClientOptions client, stranger;
   Fd plain, receiver;  // the listener relays to `plain`; the test is the receiver behind it
+  std::unique_ptr<http::Server> server;
 };
 
 constexpr size_t kStreamBytes = 64u << 20;
@@ -143,19 +163,8 @@ TEST_F(TlsStream, OnlyTheExpectedCertificateIsTaken) {
 // The HTTP server's TLS (http/tls_front.h): an upgraded connection (exec, console, attach over
 // TLS) carries the same large stream and its answer; the handler learns the client's certificate.
 TEST_F(TlsStream, AnUpgradedConnectionOfTheHttpServerCarriesALargeStreamAndItsAnswer) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  http::ServerOptions options;
-  options.tls_key_pem = slurp(dir + "/server.key");
-  options.tls_cert_pem = slurp(dir + "/server.crt");
   std::string seen_cert;
-  auto server = http::Server::listen_fd(fd, [&](const http::Request& r) {
+  std::string url = https_server([&](const http::Request& r) {
     seen_cert = r.client_cert_sha256;
     http::Response resp;
     resp.status = 101;
@@ -167,10 +176,9 @@ TEST_F(TlsStream, AnUpgradedConnectionOfTheHttpServerCarriesALargeStreamAndItsAn
       if (got == kStreamBytes) (void)unix_socket::send_all(sock, "Done");
     };
     return resp;
-  }, options);
-  ASSERT_TRUE(server) << server.error().to_string();
-  auto up = http::open_upgrade_tls(client, "https://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), "POST", "/s",
-                                   "test-stream");
+  });
+  ASSERT_FALSE(url.empty());
+  auto up = http::open_upgrade_tls(client, url, "POST", "/s", "test-stream");
   ASSERT_TRUE(up) << up.error().to_string();
   ASSERT_EQ(up->status, 101) << up->rest;
   EXPECT_EQ(seen_cert, fingerprint("client", false));
@@ -181,6 +189,35 @@ TEST_F(TlsStream, AnUpgradedConnectionOfTheHttpServerCarriesALargeStreamAndItsAn
   char answer[4] = {};
   EXPECT_EQ(::recv(up->fd.get(), answer, 4, MSG_WAITALL), 4);
   EXPECT_EQ(std::string(answer, 4), "Done");
+}
+
+// A client's half-close crosses TLS (close_notify from libcurl's side, a half-close again on the
+// server's): the session reads its end of input and still answers (raw attach, console).
+TEST_F(TlsStream, AHalfCloseCrossesTlsAndTheAnswerStillComes) {
+  std::string url = https_server([&](const http::Request&) {
+    http::Response resp;
+    resp.status = 101;
+    resp.headers["Upgrade"] = "test-stream";
+    resp.upgrade = [](int sock, std::string early) {  // counts the input to its end, then answers
+      size_t got = early.size();
+      char buf[4096];
+      for (ssize_t n; (n = ::read(sock, buf, sizeof buf)) > 0;) got += static_cast<size_t>(n);
+      (void)unix_socket::send_all(sock, "read " + std::to_string(got) + " bytes to the end");
+    };
+    return resp;
+  });
+  ASSERT_FALSE(url.empty());
+  auto up = http::open_upgrade_tls(client, url, "POST", "/s", "test-stream");
+  ASSERT_TRUE(up) << up.error().to_string();
+  ASSERT_EQ(up->status, 101) << up->rest;
+  ASSERT_TRUE(unix_socket::send_all(up->fd.get(), std::string(100000, 'i')));
+  ASSERT_EQ(::shutdown(up->fd.get(), SHUT_WR), 0);
+  pollfd p{up->fd.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1) << "the half-close did not reach the session";
+  std::string answer;
+  char buf[256];
+  for (ssize_t n; (n = ::read(up->fd.get(), buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  EXPECT_EQ(answer, "read 100000 bytes to the end");
 }
 
 TEST_F(TlsStream, StopEndsTheWait) {
