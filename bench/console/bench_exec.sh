@@ -22,10 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$T/rootfs/bin" "$T/rootfs/etc" "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/tmp"
-cp /bin/busybox "$T/rootfs/bin/"
-for a in sh true sleep cat tty echo; do ln -s busybox "$T/rootfs/bin/$a"; done
-echo 'root:x:0:0:root:/:/bin/sh' > "$T/rootfs/etc/passwd"; echo 'root:x:0:' > "$T/rootfs/etc/group"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/podman-offline.sh"
+busybox_rootfs "$T" sh true sleep cat tty echo
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -70,11 +68,8 @@ for _ in $(seq 100); do [ -S "$T/v.sock" ] && break; sleep 0.05; done
 V=("$BUILD/src/cli/vessel" --socket "$T/v.sock")
 "${V[@]}" run --name box --rootfs "$T/rootfs" -- /bin/sleep 100000 >/dev/null
 
-NPROC=$(ulimit -Hu); [ "$NPROC" = unlimited ] && NPROC=32768; [ "$NPROC" -gt 32768 ] && NPROC=32768
 # podman, offline: overlay storage under $T, cgroupfs, no network, events to a file
-printf '[storage]\ndriver = "overlay"\nrunroot = "%s/prun"\ngraphroot = "%s/pgraph"\n' "$T" "$T" > "$T/storage.conf"
-printf '[containers]\nnetns = "none"\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s/pevents.log"\ntmp_dir = "%s/ptmp"\n' \
-  "$(ulimit -Hn)" "$(ulimit -Hn)" "$NPROC" "$NPROC" "$T" "$T" > "$T/containers.conf"
+podman_offline "$T"
 podman import "$T/rootfs.tar" localhost/benchexec:latest >/dev/null 2>&1
 P=(podman --runtime /usr/sbin/runc)
 "${P[@]}" run -d --name box localhost/benchexec /bin/sleep 100000 >/dev/null

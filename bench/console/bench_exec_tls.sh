@@ -24,10 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$T/rootfs/bin" "$T/rootfs/etc" "$T/rootfs/proc" "$T/rootfs/sys" "$T/rootfs/dev" "$T/rootfs/tmp"
-cp /bin/busybox "$T/rootfs/bin/"
-for a in sh cat sleep head wc; do ln -s busybox "$T/rootfs/bin/$a"; done
-echo 'root:x:0:0:root:/:/bin/sh' > "$T/rootfs/etc/passwd"; echo 'root:x:0:' > "$T/rootfs/etc/group"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/podman-offline.sh"
+busybox_rootfs "$T" sh cat sleep head wc
 head -c $((MIB << 20)) /dev/urandom > "$T/rootfs/data"
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench \
@@ -78,10 +76,7 @@ if [[ -n $BEFORE ]]; then
   LABELS+=("before: libmicrohttpd's TLS")
   check "before: libmicrohttpd's TLS" "${BEFORE_REMOTE[@]}" exec box -- /bin/cat /data
 fi
-NPROC=$(ulimit -Hu); [ "$NPROC" = unlimited ] && NPROC=32768; [ "$NPROC" -gt 32768 ] && NPROC=32768
-printf '[storage]\ndriver = "overlay"\nrunroot = "%s/prun"\ngraphroot = "%s/pgraph"\n' "$T" "$T" > "$T/storage.conf"
-printf '[containers]\nnetns = "none"\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s/pevents.log"\ntmp_dir = "%s/ptmp"\n' \
-  "$(ulimit -Hn)" "$(ulimit -Hn)" "$NPROC" "$NPROC" "$T" "$T" > "$T/containers.conf"
+podman_offline "$T"
 podman import "$T/rootfs.tar" localhost/benchexectls:latest >/dev/null 2>&1
 P=(podman --runtime /usr/sbin/runc)
 "${P[@]}" run -d --name box localhost/benchexectls /bin/sleep 100000 >/dev/null

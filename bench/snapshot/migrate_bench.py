@@ -82,6 +82,21 @@ def vessel_round(vmm, guest, d, fill, timeout):
         stop(dst)
 
 
+def wait_qemu_migration(qs, timeout):
+    """Polls query-migrate on the sender until it completed (its answer); raises if it failed or stuck."""
+    deadline = time.monotonic() + timeout
+    while True:
+        info = qs.cmd("query-migrate")
+        if info.get("status") in ("completed", "failed", "cancelled"):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError("QEMU: migration stuck in %s" % info.get("status"))
+        time.sleep(0.0005)
+    if info.get("status") != "completed":
+        raise RuntimeError("QEMU: migration %s: %s" % (info.get("status"), info.get("error-desc", "")))
+    return info
+
+
 def qemu_round(qemu, guest, d, fill, timeout):
     args = "ticks=100000000" + (" fill" if fill else "")
     base = shlex.split(qemu) + ["-kernel", guest, "-append", args]
@@ -98,17 +113,8 @@ def qemu_round(qemu, guest, d, fill, timeout):
         qs.cmd("migrate-set-parameters", **{"downtime-limit": 50, "max-bandwidth": 10 << 30})
         t = time.monotonic()
         qs.cmd("migrate", uri="unix:" + dst_in)
-        deadline = time.monotonic() + timeout
-        while True:
-            info = qs.cmd("query-migrate")
-            if info.get("status") in ("completed", "failed", "cancelled"):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("QEMU: migration stuck in %s" % info.get("status"))
-            time.sleep(0.0005)
+        info = wait_qemu_migration(qs, timeout)
         request = ms(t, time.monotonic())
-        if info.get("status") != "completed":
-            raise RuntimeError("QEMU: migration %s" % info.get("status"))
         dcon.mark()
         if not dcon.wait(r"tick \d+\r?\n", timeout):
             raise RuntimeError("QEMU: the migrated guest did not go on")

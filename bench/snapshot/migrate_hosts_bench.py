@@ -32,6 +32,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from migrate_bench import wait_qemu_migration  # noqa: E402
 from snapshot_bench import QMP, Console, stop  # noqa: E402
 from vesseld import start_vesseld  # noqa: E402
 
@@ -147,16 +148,7 @@ def qemu_round(qemu, guest, d, tls, timeout):
             params.update({"tls-creds": "tls0", "tls-hostname": "localhost"})
         qs.cmd("migrate-set-parameters", **params)
         qs.cmd("migrate", uri=uri)
-        deadline = time.monotonic() + timeout
-        while True:
-            info = qs.cmd("query-migrate")
-            if info.get("status") in ("completed", "failed", "cancelled"):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("QEMU: migration stuck in %s" % info.get("status"))
-            time.sleep(0.001)
-        if info.get("status") != "completed":
-            raise RuntimeError("QEMU: migration %s: %s" % (info.get("status"), info.get("error-desc", "")))
+        info = wait_qemu_migration(qs, timeout)
         dcon.mark()
         if not dcon.wait(r"tick \d+\r?\n", timeout):
             raise RuntimeError("QEMU: the migrated guest did not go on")

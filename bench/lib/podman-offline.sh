@@ -1,0 +1,24 @@
+# shellcheck shell=bash
+# Sourced by the container benchmarks that run podman beside vessel (bench/console): a busybox
+# root file system, and podman's configuration for an offline run under a private directory.
+#
+#   busybox_rootfs DIR APPLET...   DIR/rootfs with busybox and those applets, and DIR/rootfs.tar
+#   podman_offline DIR             DIR/containers.conf and DIR/storage.conf: overlay storage under
+#                                  DIR, cgroupfs, no network, events to a file (export
+#                                  CONTAINERS_CONF and CONTAINERS_STORAGE_CONF to use them)
+
+busybox_rootfs() {
+  local dir=$1 a; shift
+  mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc" "$dir/rootfs/proc" "$dir/rootfs/sys" "$dir/rootfs/dev" "$dir/rootfs/tmp"
+  cp /bin/busybox "$dir/rootfs/bin/"
+  for a in "$@"; do ln -s busybox "$dir/rootfs/bin/$a"; done
+  echo 'root:x:0:0:root:/:/bin/sh' > "$dir/rootfs/etc/passwd"; echo 'root:x:0:' > "$dir/rootfs/etc/group"
+}
+
+podman_offline() {
+  local dir=$1 nproc
+  nproc=$(ulimit -Hu); [ "$nproc" = unlimited ] && nproc=32768; [ "$nproc" -gt 32768 ] && nproc=32768
+  printf '[storage]\ndriver = "overlay"\nrunroot = "%s/prun"\ngraphroot = "%s/pgraph"\n' "$dir" "$dir" > "$dir/storage.conf"
+  printf '[containers]\nnetns = "none"\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s/pevents.log"\ntmp_dir = "%s/ptmp"\n' \
+    "$(ulimit -Hn)" "$(ulimit -Hn)" "$nproc" "$nproc" "$dir" "$dir" > "$dir/containers.conf"
+}
