@@ -11,18 +11,15 @@ BUILD=$(realpath "${1:-build}")
 N=${2:-20}
 T=$(mktemp -d /tmp/bench-exec.XXXXXX)
 VPID=
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/podman-offline.sh"
 export CONTAINERS_CONF=$T/containers.conf CONTAINERS_STORAGE_CONF=$T/storage.conf
 cleanup() {
   "$BUILD/src/cli/vessel" --socket "$T/v.sock" rm -f box >/dev/null 2>&1 || true
   [ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null || true
-  podman rm -f -t 0 box >/dev/null 2>&1 || true
-  podman system reset -f >/dev/null 2>&1 || true
-  grep "$T" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$T"
+  podman_cleanup "$T"
 }
 trap cleanup EXIT
 
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/podman-offline.sh"
 busybox_rootfs "$T" sh true sleep cat tty echo
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
 

@@ -14,17 +14,14 @@ N=${3:-3}
 MIB=8
 T=$(mktemp -d /tmp/bench-exec-tls.XXXXXX)
 PIDS=()
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/podman-offline.sh"
 export CONTAINERS_CONF=$T/containers.conf CONTAINERS_STORAGE_CONF=$T/storage.conf
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-  podman rm -f -t 0 box >/dev/null 2>&1 || true
-  podman system reset -f >/dev/null 2>&1 || true
-  grep "$T" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  rm -rf "$T"
+  podman_cleanup "$T"
 }
 trap cleanup EXIT
 
-source "$(dirname "${BASH_SOURCE[0]}")/../lib/podman-offline.sh"
 busybox_rootfs "$T" sh cat sleep head wc
 head -c $((MIB << 20)) /dev/urandom > "$T/rootfs/data"
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" .

@@ -6,6 +6,8 @@
 #   podman_offline DIR             DIR/containers.conf and DIR/storage.conf: overlay storage under
 #                                  DIR, cgroupfs, no network, events to a file (export
 #                                  CONTAINERS_CONF and CONTAINERS_STORAGE_CONF to use them)
+#   podman_cleanup DIR             removes podman's container `box` and store, what is mounted
+#                                  under DIR, and DIR
 
 busybox_rootfs() {
   local dir=$1 a; shift
@@ -21,4 +23,12 @@ podman_offline() {
   printf '[storage]\ndriver = "overlay"\nrunroot = "%s/prun"\ngraphroot = "%s/pgraph"\n' "$dir" "$dir" > "$dir/storage.conf"
   printf '[containers]\nnetns = "none"\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nevents_logfile_path = "%s/pevents.log"\ntmp_dir = "%s/ptmp"\n' \
     "$(ulimit -Hn)" "$(ulimit -Hn)" "$nproc" "$nproc" "$dir" "$dir" > "$dir/containers.conf"
+}
+
+podman_cleanup() {
+  local dir=$1
+  podman rm -f -t 0 box >/dev/null 2>&1 || true
+  podman system reset -f >/dev/null 2>&1 || true
+  grep "$dir" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "$dir"
 }
