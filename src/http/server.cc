@@ -259,7 +259,8 @@ Result<std::unique_ptr<Server>> Server::listen_fd(int fd, Handler handler, Serve
                    MHD_USE_SUPPRESS_DATE_NO_CLOCK | MHD_ALLOW_UPGRADE;
   // TLS is terminated in front of libmicrohttpd (http/tls_front.h), which then listens on nothing.
   if (!impl->options.tls_cert_pem.empty()) {
-    impl->tls = TRY(TlsFront::start(fd, impl->options.tls_cert_pem, impl->options.tls_key_pem));
+    impl->tls = TRY(TlsFront::start(fd, impl->options.tls_cert_pem, impl->options.tls_key_pem,
+                                    impl->options.max_connections));
     impl->daemon = MHD_start_daemon(
         flags | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC, 0, nullptr, nullptr, &access_handler, impl.get(),
         MHD_OPTION_NOTIFY_COMPLETED, &request_completed, impl.get(), MHD_OPTION_NOTIFY_CONNECTION,

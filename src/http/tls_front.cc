@@ -6,9 +6,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <cstring>
 #include <thread>
 
@@ -33,6 +35,8 @@ struct TlsFront::State {
   bool stopping = false;
   std::mutex map_mutex;
   std::map<int, std::string> handed_over;  // libmicrohttpd's socket -> fingerprint, until it takes it
+  unsigned max_connections = 0;
+  std::atomic<unsigned> connections{0};  // handshaking or relaying
 };
 
 namespace {
@@ -59,6 +63,10 @@ bool hand_over(TlsFront::State& st, Fd& plain, const std::string& fingerprint) {
 
 // One connection: the handshake, the hand-over of its plaintext, then the relay until either ends.
 void serve_connection(std::shared_ptr<TlsFront::State> st, Fd socket) {
+  struct Counted {
+    std::atomic<unsigned>& n;
+    ~Counted() { --n; }
+  } counted{st->connections};
   auto session = tls_accept(st->credentials, std::move(socket), false, kHandshakeTimeout);
   if (!session) return;  // not TLS, or too slow: closed
   int pair[2];
@@ -79,14 +87,23 @@ void accept_loop(std::shared_ptr<TlsFront::State> st) {
     if (p[1].revents) return;
     Fd socket(::accept4(st->listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!socket) continue;  // the client went away, or out of fds for now
-    std::thread(serve_connection, st, std::move(socket)).detach();
+    if (st->connections >= st->max_connections) continue;  // closed: the limit is reached
+    ++st->connections;
+    try {
+      std::thread(serve_connection, st, std::move(socket)).detach();
+    } catch (const std::system_error& e) {  // no thread to be had: this client is closed
+      --st->connections;
+      log::warn("TLS listener: no thread for a connection: {}", e.what());
+    }
   }
 }
 
 }  // namespace
 
-Result<std::shared_ptr<TlsFront>> TlsFront::start(int listen_fd, const std::string& cert_pem, const std::string& key_pem) {
+Result<std::shared_ptr<TlsFront>> TlsFront::start(int listen_fd, const std::string& cert_pem, const std::string& key_pem,
+                                                  unsigned max_connections) {
   auto st = std::make_shared<State>();
+  st->max_connections = max_connections;
   st->listener = Fd(listen_fd);
   st->credentials = TRY(TlsCredentials::from_pem(cert_pem, key_pem));
   st->wake = Fd(::eventfd(0, EFD_CLOEXEC));

@@ -19,8 +19,10 @@ namespace vessel::http {
 class TlsFront {
  public:
   // Accepts on `listen_fd` (taken) with the PEM key and certificate; connections wait until
-  // attach() names the daemon they go to.
-  static Result<std::shared_ptr<TlsFront>> start(int listen_fd, const std::string& cert_pem, const std::string& key_pem);
+  // attach() names the daemon they go to. At most `max_connections` at once, handshakes
+  // included: more are closed at once (a thread each: silent clients must not exhaust them).
+  static Result<std::shared_ptr<TlsFront>> start(int listen_fd, const std::string& cert_pem, const std::string& key_pem,
+                                                 unsigned max_connections);
   ~TlsFront();
   void attach(MHD_Daemon* daemon);
   // No connection is accepted or handed over after this (call before MHD_stop_daemon).

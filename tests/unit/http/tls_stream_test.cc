@@ -74,7 +74,7 @@ struct TlsStream : ::testing::Test {
   }
   std::string url(const http::TlsStreamListener& l) { return "https://127.0.0.1:" + std::to_string(l.port()); }
   // vessel_http's server on TLS (http/tls_front.h) on 127.0.0.1; its https:// URL ("" on failure).
-  std::string https_server(http::Handler handler) {
+  std::string https_server(http::Handler handler, unsigned max_connections = 256) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -86,6 +86,7 @@ struct TlsStream : ::testing::Test {
     http::ServerOptions options;
     options.tls_key_pem = slurp(dir + "/server.key");
     options.tls_cert_pem = slurp(dir + "/server.crt");
+    options.max_connections = max_connections;
     auto s = http::Server::listen_fd(fd, std::move(handler), options);
     EXPECT_TRUE(s) << s.error().to_string();
     if (!s) return "";
@@ -218,6 +219,39 @@ TEST_F(TlsStream, AHalfCloseCrossesTlsAndTheAnswerStillComes) {
   char buf[256];
   for (ssize_t n; (n = ::read(up->fd.get(), buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
   EXPECT_EQ(answer, "read 100000 bytes to the end");
+}
+
+// Silent clients (a TCP connection, no handshake) take a thread each for up to 10 s: past the
+// limit, more are closed at once; once they go, a client is served again.
+TEST_F(TlsStream, SilentClientsBeyondTheLimitAreClosedAndTheServerServesAfterThem) {
+  std::string url = https_server([](const http::Request&) { return http::Response::json(200, "{}"); }, 2);
+  ASSERT_FALSE(url.empty());
+  auto port = static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  auto connect_silently = [&] {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    return fd;
+  };
+  Fd first = connect_silently(), second = connect_silently();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both taken by the accept thread
+  Fd third = connect_silently();
+  pollfd p{third.get(), POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 5000), 1) << "the connection past the limit was not closed";
+  char c;
+  EXPECT_EQ(::recv(third.get(), &c, 1, 0), 0);
+  first = Fd();
+  second = Fd();
+  Result<http::ClientResponse> r = fail(EIO, "not tried");
+  for (int i = 0; i < 50 && !(r && r->status == 200); ++i) {  // their handshakes end on their close
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = http::request(client, "GET", url + "/v1");
+  }
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(r->status, 200);
 }
 
 TEST_F(TlsStream, StopEndsTheWait) {
