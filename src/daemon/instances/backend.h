@@ -87,8 +87,10 @@ class Backend {
   virtual Result<State> probe(const InstanceContext& ctx, const GuestProcess& proc) = 0;
   virtual Result<ExecResult> exec(const InstanceContext& ctx, const std::vector<std::string>& argv) = 0;
   // How the guest ended, after its process exited (proc: null when vesseld never had it): the
-  // exit file in ctx.dir, waiting up to exit_file_wait() for it, else the wait status.
-  virtual ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc);
+  // exit file in ctx.dir, waiting up to `wait` for it (the writer may still drain the log), else
+  // the wait status. The two-argument form waits exit_file_wait().
+  virtual ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc, std::chrono::milliseconds wait);
+  ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc) { return exit_info(ctx, proc, exit_file_wait()); }
   virtual std::chrono::milliseconds exit_file_wait() const { return std::chrono::milliseconds(0); }
   // vessel cp (docs/daemon/cp.md): the directory on the host that is the guest's root, made
   // reachable for the call when the guest does not run (`running`: it runs or is paused);

@@ -60,8 +60,8 @@ ExitInfo exit_from_wait_status(int status) {
   return {std::nullopt, "unknown", {}};
 }
 
-ExitInfo Backend::exit_info(const InstanceContext& ctx, const GuestProcess* proc) {
-  if (auto info = read_exit_file(ctx.dir + "/" + kExitFile, exit_file_wait())) return *info;
+ExitInfo Backend::exit_info(const InstanceContext& ctx, const GuestProcess* proc, std::chrono::milliseconds wait) {
+  if (auto info = read_exit_file(ctx.dir + "/" + kExitFile, wait)) return *info;
   if (proc && proc->wait_status) return exit_from_wait_status(*proc->wait_status);
   return {std::nullopt, "unknown", "the guest's process ended without an exit file"};
 }

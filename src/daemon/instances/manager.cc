@@ -562,7 +562,10 @@ void Manager::reconcile() {
       log::warn("{}: process {} is alive but its backend does not know it: {}", row.name, row.pid, actual.error().to_string());
     }
     backend_for(*spec).cleanup(ctx);
-    (void)record_stopped(row.name, backend_for(*spec).exit_info(ctx, nullptr), "gone while vesseld was down");
+    // No wait for the exit file: it is there if its writer lived to write it, and waiting for each
+    // of many guests that died with the host (3 s each, one after another) kept vesseld silent.
+    (void)record_stopped(row.name, backend_for(*spec).exit_info(ctx, nullptr, std::chrono::milliseconds(0)),
+                         "gone while vesseld was down");
     log::info("{} stopped while vesseld was down", row.name);
   }
   // Stale veths and netns of instances not running go; the nftables table is rebuilt.

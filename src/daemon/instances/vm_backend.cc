@@ -150,7 +150,7 @@ Result<vmm::VmConfig> vmm_config(const InstanceSpec& spec, const BootSource& boo
 
 Result<void> VmBackend::preflight() { return check_vm_host(); }
 
-ExitInfo VmBackend::exit_info(const InstanceContext& ctx, const GuestProcess* proc) {
+ExitInfo VmBackend::exit_info(const InstanceContext& ctx, const GuestProcess* proc, std::chrono::milliseconds wait) {
   // The relay holds LOG.lock until it has read the pipe to its end (vessel-shim --relay).
   if (auto lock = Fd::open(ctx.log_path + ".lock", O_RDONLY)) {
     for (int i = 0; i < 200 && ::flock(lock->get(), LOCK_SH | LOCK_NB) < 0; ++i)
@@ -161,7 +161,7 @@ ExitInfo VmBackend::exit_info(const InstanceContext& ctx, const GuestProcess* pr
     std::lock_guard lock(jailers_mutex_);
     jailers_.erase(ctx.spec.name);
   }
-  if (auto info = read_exit_file(vm_run_file(ctx.dir, kExitFile), exit_file_wait())) return *info;
+  if (auto info = read_exit_file(vm_run_file(ctx.dir, kExitFile), wait)) return *info;
   if (proc && proc->wait_status) return exit_from_wait_status(*proc->wait_status);  // --no-jailer: our child
   if (jailer) return exit_from_jailer_status(*jailer);
   return {std::nullopt, "unknown", "the guest's process ended without an exit file"};

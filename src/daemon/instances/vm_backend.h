@@ -41,7 +41,8 @@ class VmBackend : public Backend {
   // (uncapped).
   void set_log_relay(std::string shim) { relay_ = std::move(shim); }
   // After the relay has written the console's last bytes (at most 2 s), how the VM ended.
-  ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc) override;
+  using Backend::exit_info;
+  ExitInfo exit_info(const InstanceContext& ctx, const GuestProcess* proc, std::chrono::milliseconds wait) override;
   // Suspend to disk (vm_suspend.cc, docs/daemon/suspend.md): a Full snapshot into
   // INSTANCE/suspended, the VMM ended; restore_saved() boots a fresh vessel-vmm from it.
   Result<void> save(const InstanceContext& ctx, const GuestProcess& proc, const SaveOptions& o) override;
