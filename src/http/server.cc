@@ -88,7 +88,6 @@ MHD_Result collect_request_value(void* cls, MHD_ValueKind, const char* key, cons
   return MHD_YES;
 }
 
-// SHA-256 of the peer's certificate (DER), hex; empty without one.
 struct Upgrade {
   Server::Impl* impl;
   std::function<void(int, std::string)> run;
