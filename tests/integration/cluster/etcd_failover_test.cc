@@ -15,6 +15,7 @@
 #include <functional>
 #include <thread>
 
+#include "free_tcp_port.h"
 #include "cluster/etcd_client.h"
 #include "etcd_cluster.h"
 #include "http/http.h"
@@ -86,17 +87,10 @@ TEST(EtcdClusterClient, AnswersFromAnotherMemberWhenOneIsKilledOrFrozen) {
 class AnsweringMember {
  public:
   AnsweringMember(int status, std::string body) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      ::close(fd);
-      return;
-    }
-    url_ = fmt::format("http://127.0.0.1:{}", ntohs(a.sin_port));
+    int port = 0;
+    int fd = test::loopback_listener(port);
+    if (fd < 0) return;
+    url_ = fmt::format("http://127.0.0.1:{}", port);
     auto server = http::Server::listen_fd(fd, [this, status, body](const http::Request&) {
       ++requests_;
       return http::Response::json(status, body);

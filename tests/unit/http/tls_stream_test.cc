@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "base/unix_socket.h"
+#include "free_tcp_port.h"
 #include "http/http.h"
 #include "http/public_key_pin.h"
 #include "http/upgrade_client.h"
@@ -75,14 +76,9 @@ struct TlsStream : ::testing::Test {
   std::string url(const http::TlsStreamListener& l) { return "https://127.0.0.1:" + std::to_string(l.port()); }
   // vessel_http's server on TLS (http/tls_front.h) on 127.0.0.1; its https:// URL ("" on failure).
   std::string https_server(http::Handler handler, unsigned max_connections = 256) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      return "";
+    int port = 0;
+    int fd = test::loopback_listener(port);
+    if (fd < 0) return "";
     http::ServerOptions options;
     options.tls_key_pem = slurp(dir + "/server.key");
     options.tls_cert_pem = slurp(dir + "/server.crt");
@@ -91,7 +87,7 @@ struct TlsStream : ::testing::Test {
     EXPECT_TRUE(s) << s.error().to_string();
     if (!s) return "";
     server = std::move(*s);
-    return "https://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    return "https://127.0.0.1:" + std::to_string(port);
   }
   std::string dir;
   http::ClientOptions client, stranger;
